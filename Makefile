@@ -1,0 +1,105 @@
+# gevo: a terminal workbench for LLM-guided evolution of neural networks.
+#
+#   make            build ./gevo
+#   make run        install missing packages, build, run the workbench
+#   make test       install missing packages, build, run every test
+#   make asan       the tests under AddressSanitizer + UBSan
+#   make bench      speed ratios against PyTorch, measured in one run
+#   make fuzz       fuzz the gevo-net parser for FUZZ_SECONDS (clang)
+#   make install    PREFIX=/usr/local (binary, prompts, man pages)
+
+PREFIX   ?= /usr/local
+BUILD    ?= build
+CC       ?= cc
+PKGS      = ncursesw libcurl jansson libgit2 openblas zlib
+OPT      ?= -O2
+CFLAGS   ?= $(OPT) -g
+WARN      = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(PKG_CFLAGS) -I. \
+             -DGEVO_DATADIR='"$(PREFIX)/share/gevo"' -MMD -MP
+LDLIBS    = $(PKG_LIBS) -lm -lpthread
+
+# Layers, bottom up; every .c in a layer folder is part of the library,
+# tui/main.c alone is the program's entry point.
+LAYERS   = engine sessions core tui
+LIB_SRC  = $(filter-out tui/main.c,$(foreach d,$(LAYERS),$(wildcard $(d)/*.c)))
+LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
+TEST_SRC = $(wildcard tests/unit/test_*.c)
+TEST_BIN = $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+HARNESS  = $(BUILD)/tests/harness.o
+
+.PHONY: all run test asan bench fuzz install deps deps-test clean test-slurm
+all: gevo
+
+gevo: $(BUILD)/gevo
+	@cp $< $@
+
+$(BUILD)/gevo: $(BUILD)/tui/main.o $(BUILD)/libgevo.a
+	@echo "  LD  $@"
+	@$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/libgevo.a: $(LIB_OBJ)
+	@rm -f $@
+	@ar rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC  $<"
+	@$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(HARNESS) $(BUILD)/libgevo.a
+	@mkdir -p $(dir $@)
+	@echo "  LD  $@"
+	@$(CC) $(ALL_CFLAGS) -o $@ $< $(HARNESS) $(BUILD)/libgevo.a $(LDLIBS)
+
+$(HARNESS): tests/harness.c tests/harness.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+deps:
+	@sh .ci/deps.sh run
+deps-test:
+	@sh .ci/deps.sh test
+
+# The packages must be there before pkg-config can be asked for flags,
+# hence the recursive make after deps.
+run: deps
+	@$(MAKE) --no-print-directory gevo
+	./gevo check engine/nets/exquisitenetv2.net
+
+test: deps-test
+	@$(MAKE) --no-print-directory gevo tests-build
+	@sh tests/run.sh $(BUILD)
+
+tests-build: $(BUILD)/gevo $(TEST_BIN)
+
+asan: deps-test
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
+	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	    build-asan/gevo tests-build
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	    GEVO_ASAN=1 sh tests/run.sh build-asan
+
+bench: deps-test gevo
+	@sh tests/bench.sh
+
+FUZZ_SECONDS ?= 60
+fuzz: deps-test
+	@sh tests/fuzz.sh $(FUZZ_SECONDS)
+
+install: gevo
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/gevo/prompts \
+	    $(DESTDIR)$(PREFIX)/share/gevo/nets $(DESTDIR)$(PREFIX)/share/man/man1 \
+	    $(DESTDIR)$(PREFIX)/share/man/man5
+	install -m 755 gevo $(DESTDIR)$(PREFIX)/bin/gevo
+	install -m 644 engine/nets/*.net $(DESTDIR)$(PREFIX)/share/gevo/nets/
+	if ls prompts/*.txt >/dev/null 2>&1; then install -m 644 prompts/*.txt $(DESTDIR)$(PREFIX)/share/gevo/prompts/; fi
+	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+
+clean:
+	rm -rf build build-asan build-fuzz gevo
+
+-include $(LIB_OBJ:.o=.d) $(BUILD)/tui/main.d

@@ -1,0 +1,244 @@
+/* `gevo check FILE`: validate a gevo-net program and print a table of its
+ * layers like torchsummary, or the errors. */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/net.h"
+#include "engine/engine_cmd.h"
+
+static void check_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: gevo check [options] FILE\n"
+            "\n"
+            "Validates a gevo-net program (see gevo-net(5)): parses it, infers every\n"
+            "shape, counts parameters and FLOPs, and checks the limits. Prints one row\n"
+            "per layer and the totals; on an error prints file:line:col, the line,\n"
+            "a caret and a hint, and exits with status 1.\n"
+            "\n"
+            "options:\n"
+            "  --input CxHxW        check for another input shape (e.g. 1x28x28)\n"
+            "  --json               machine-readable output\n"
+            "  --quiet              print only the totals line\n"
+            "  --max-params N       parameter limit (default 20000000)\n"
+            "  --max-flops N        forward FLOPs per image (default 2e10)\n"
+            "  --max-act-mb N       activation memory per image in MiB (default 256)\n"
+            "  --max-depth N        block call depth (default 32)\n"
+            "  --max-file-bytes N   source size (default 262144)\n"
+            "  -h, --help           this text\n");
+}
+
+static void group_digits(long v, char *buf, size_t n)
+{
+    char raw[32];
+    snprintf(raw, sizeof raw, "%ld", v < 0 ? -v : v);
+    size_t l = strlen(raw), o = 0;
+    if (v < 0 && o + 1 < n) buf[o++] = '-';
+    for (size_t i = 0; i < l && o + 2 < n; i++) {
+        if (i && (l - i) % 3 == 0) buf[o++] = ',';
+        buf[o++] = raw[i];
+    }
+    buf[o] = 0;
+}
+
+static void human_flops(double f, char *buf, size_t n)
+{
+    if (f >= 1e9) snprintf(buf, n, "%.2fG", f / 1e9);
+    else if (f >= 1e6) snprintf(buf, n, "%.2fM", f / 1e6);
+    else if (f >= 1e3) snprintf(buf, n, "%.1fK", f / 1e3);
+    else snprintf(buf, n, "%.0f", f);
+}
+
+static void shape_text(net_shape s, char *buf, size_t n)
+{
+    if (s.h == 1 && s.w == 1) snprintf(buf, n, "%d", s.c);
+    else snprintf(buf, n, "%dx%dx%d", s.c, s.h, s.w);
+}
+
+/* Depthwise convolutions are conv nodes with groups == channels; the
+ * table names them as the program does. */
+static const char *display_op(const net_graph *g, const net_node *nd)
+{
+    if (nd->op == NET_CONV && nd->groups > 1 && nd->groups == nd->shape.c &&
+        nd->groups == g->nodes[nd->in[0]].shape.c)
+        return "dwconv";
+    return net_op_name(nd->op);
+}
+
+static void print_table(const char *path, const net_graph *g)
+{
+    char a[48], b[48], c[48];
+    printf("%s\n\n", path);
+    printf("%5s %5s  %-22s %-10s %12s %12s %10s\n", "#", "line", "block", "operator", "output", "params", "FLOPs");
+    for (int i = 0; i < g->n_nodes; i++) {
+        const net_node *nd = &g->nodes[i];
+        shape_text(nd->shape, a, sizeof a);
+        group_digits(nd->params, b, sizeof b);
+        human_flops(nd->flops, c, sizeof c);
+        printf("%5d %5d  %-22.22s %-10s %12s %12s %10s\n", i, nd->line, nd->scope[0] ? nd->scope : "-",
+               display_op(g, nd), a, b, c);
+    }
+    group_digits(g->params, a, sizeof a);
+    human_flops(g->flops, b, sizeof b);
+    printf("\ninput %dx%dx%d, %d classes, %d layers\n", g->input.c, g->input.h, g->input.w, g->classes,
+           g->n_nodes - 1);
+    printf("parameters: %s\n", a);
+    printf("FLOPs per image (forward): %s\n", b);
+    printf("activations per image: %.2f MiB\n", g->act_bytes / 1048576.0);
+    printf("canonical hash: %016llx\n", (unsigned long long)g->hash);
+}
+
+static int print_json(const char *path, const net_graph *g, const net_error *err)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "file", json_string(path));
+    if (err) {
+        json_object_set_new(o, "ok", json_false());
+        json_t *e = json_object();
+        json_object_set_new(e, "line", json_integer(err->line));
+        json_object_set_new(e, "col", json_integer(err->col));
+        json_object_set_new(e, "message", json_string(err->msg));
+        if (err->hint[0]) json_object_set_new(e, "hint", json_string(err->hint));
+        json_t *arr = json_array();
+        json_array_append_new(arr, e);
+        json_object_set_new(o, "errors", arr);
+    } else {
+        json_object_set_new(o, "ok", json_true());
+        json_t *in = json_array();
+        json_array_append_new(in, json_integer(g->input.c));
+        json_array_append_new(in, json_integer(g->input.h));
+        json_array_append_new(in, json_integer(g->input.w));
+        json_object_set_new(o, "input", in);
+        json_object_set_new(o, "classes", json_integer(g->classes));
+        json_object_set_new(o, "params", json_integer(g->params));
+        json_object_set_new(o, "flops", json_real(g->flops));
+        json_object_set_new(o, "activation_bytes", json_real(g->act_bytes));
+        char h[32];
+        snprintf(h, sizeof h, "%016llx", (unsigned long long)g->hash);
+        json_object_set_new(o, "hash", json_string(h));
+        json_t *layers = json_array();
+        for (int i = 0; i < g->n_nodes; i++) {
+            const net_node *nd = &g->nodes[i];
+            json_t *l = json_object();
+            json_object_set_new(l, "line", json_integer(nd->line));
+            json_object_set_new(l, "block", json_string(nd->scope));
+            json_object_set_new(l, "op", json_string(net_op_name(nd->op)));
+            json_t *s = json_array();
+            json_array_append_new(s, json_integer(nd->shape.c));
+            json_array_append_new(s, json_integer(nd->shape.h));
+            json_array_append_new(s, json_integer(nd->shape.w));
+            json_object_set_new(l, "shape", s);
+            json_object_set_new(l, "params", json_integer(nd->params));
+            json_object_set_new(l, "flops", json_real(nd->flops));
+            json_array_append_new(layers, l);
+        }
+        json_object_set_new(o, "layers", layers);
+    }
+    char *txt = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    int rc = txt ? 0 : -1;
+    if (txt) printf("%s\n", txt);
+    free(txt);
+    json_decref(o);
+    return rc;
+}
+
+static int parse_shape(const char *s, net_shape *out)
+{
+    int c, h, w;
+    char extra;
+    if (sscanf(s, "%dx%dx%d%c", &c, &h, &w, &extra) != 3 || c < 1 || h < 1 || w < 1) return -1;
+    *out = (net_shape){c, h, w};
+    return 0;
+}
+
+static int parse_number(const char *opt, const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !(v >= lo && v <= hi)) {
+        fprintf(stderr, "gevo check: %s needs a number in %g..%g, not '%s'\n", opt, lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int engine_cmd_check(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"input", required_argument, 0, 'i'},       {"json", no_argument, 0, 'j'},
+        {"quiet", no_argument, 0, 'q'},             {"max-params", required_argument, 0, 'P'},
+        {"max-flops", required_argument, 0, 'F'},   {"max-act-mb", required_argument, 0, 'A'},
+        {"max-depth", required_argument, 0, 'D'},   {"max-file-bytes", required_argument, 0, 'B'},
+        {"help", no_argument, 0, 'h'},              {0, 0, 0, 0},
+    };
+    net_limits lim;
+    net_limits_default(&lim);
+    net_shape input;
+    bool have_input = false, json = false, quiet = false;
+    double v;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "hq", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'i':
+            if (parse_shape(optarg, &input)) {
+                fprintf(stderr, "gevo check: --input needs CxHxW, e.g. 1x28x28, not '%s'\n", optarg);
+                return 2;
+            }
+            have_input = true;
+            break;
+        case 'j': json = true; break;
+        case 'q': quiet = true; break;
+        case 'P':
+            if (parse_number("--max-params", optarg, 1, 1e10, &v)) return 2;
+            lim.max_params = (long)v;
+            break;
+        case 'F':
+            if (parse_number("--max-flops", optarg, 1, 1e15, &v)) return 2;
+            lim.max_flops = v;
+            break;
+        case 'A':
+            if (parse_number("--max-act-mb", optarg, 1, 1e6, &v)) return 2;
+            lim.max_act_bytes = v * 1048576;
+            break;
+        case 'D':
+            if (parse_number("--max-depth", optarg, 1, 60, &v)) return 2;
+            lim.max_depth = (int)v;
+            break;
+        case 'B':
+            if (parse_number("--max-file-bytes", optarg, 1, 1 << 30, &v)) return 2;
+            lim.max_file_bytes = (long)v;
+            break;
+        case 'h': check_usage(stdout); return 0;
+        default: check_usage(stderr); return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        check_usage(stderr);
+        return 2;
+    }
+    const char *path = argv[optind];
+    net_error err;
+    size_t len;
+    char *src = net_read_file(path, lim.max_file_bytes, &len, &err);
+    net_graph *g = NULL;
+    int rc = -1;
+    if (src) rc = net_compile_with_input(src, len, path, &lim, have_input ? &input : NULL, &g, &err);
+    free(src);
+    if (json) {
+        print_json(path, g, rc ? &err : NULL);
+    } else if (rc) {
+        net_error_print(&err, stderr);
+    } else if (quiet) {
+        char a[48];
+        group_digits(g->params, a, sizeof a);
+        printf("%s: ok, %s parameters, %.4g FLOPs per image\n", path, a, g->flops);
+    } else {
+        print_table(path, g);
+    }
+    net_graph_free(g);
+    return rc ? 1 : 0;
+}

@@ -1,0 +1,268 @@
+/* gevo-net: the public entry points (compile, free, errors, blocks) and the
+ * canonical form used to recognise a program seen before. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "engine/net_ast.h"
+
+void net_limits_default(net_limits *lim)
+{
+    lim->max_params = 20000000;
+    lim->max_flops = 20e9;
+    lim->max_act_bytes = 256.0 * 1048576;
+    lim->max_depth = 32;
+    lim->max_file_bytes = 256 * 1024;
+    lim->max_ident = 64;
+    lim->max_number = 32;
+    lim->max_nodes = 20000;
+    lim->max_dim = 65536;
+}
+
+void net_train_default(net_train *t)
+{
+    memset(t, 0, sizeof *t);
+    t->optimizer = NET_OPT_SGD;
+    t->lr = 0.05;
+    t->momentum = 0.9;
+    t->nesterov = true;
+    t->weight_decay = 1e-4;
+    t->beta1 = 0.9;
+    t->beta2 = 0.999;
+    t->adam_eps = 1e-8;
+    t->schedule = NET_SCHED_COSINE;
+    t->step_size = 1;
+    t->gamma = 0.1;
+    t->patience = 2;
+    t->epochs = 1;
+    t->batch = 128;
+    t->crop_pad = 4;
+    t->seed = 1;
+}
+
+void net_error_string(const net_error *err, char *buf, size_t size)
+{
+    if (err->line > 0)
+        snprintf(buf, size, "%s:%d:%d: %s", err->file, err->line, err->col, err->msg);
+    else
+        snprintf(buf, size, "%s: %s", err->file, err->msg);
+}
+
+void net_error_print(const net_error *err, FILE *out)
+{
+    char head[1024];
+    net_error_string(err, head, sizeof head);
+    fprintf(out, "%s\n", head);
+    if (err->source[0]) {
+        fprintf(out, "  %s\n  ", err->source);
+        /* the caret under the column, keeping tabs so it lines up */
+        for (int i = 0; i < err->col - 1 && err->source[i]; i++) fputc(err->source[i] == '\t' ? '\t' : ' ', out);
+        fprintf(out, "^\n");
+    }
+    if (err->hint[0]) fprintf(out, "  hint: %s\n", err->hint);
+}
+
+void net_graph_free(net_graph *g)
+{
+    if (!g) return;
+    for (int i = 0; i < g->n_nodes; i++) free(g->nodes[i].in);
+    free(g->nodes);
+    free(g->canonical);
+    free(g);
+}
+
+uint64_t net_fnv1a64(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+int net_compile(const char *src, size_t len, const char *filename, const net_limits *lim, net_graph **out,
+                net_error *err)
+{
+    return net_compile_with_input(src, len, filename, lim, NULL, out, err);
+}
+
+int net_compile_with_input(const char *src, size_t len, const char *filename, const net_limits *lim,
+                           const net_shape *input, net_graph **out, net_error *err)
+{
+    /* volatile: these are read after a longjmp back into this frame */
+    compiler *volatile c = calloc(1, sizeof *c);
+    net_graph *volatile g = NULL;
+    net_error scratch;
+    if (!err) err = &scratch;
+    memset(err, 0, sizeof *err);
+    *out = NULL;
+    if (!c) {
+        snprintf(err->msg, sizeof err->msg, "out of memory");
+        return -1;
+    }
+    c->src = src;
+    c->len = len;
+    c->filename = filename ? filename : "<input>";
+    c->err = err;
+    if (lim) c->lim = *lim;
+    else net_limits_default(&c->lim);
+    if (c->lim.max_depth > 60) c->lim.max_depth = 60; /* the builder's call stack */
+    /* the syntax tree is bounded by a multiple of the (bounded) source */
+    c->mem.cap_total = 64 * (size_t)len + (1u << 20);
+    int rc = 0;
+    if (setjmp(c->fail)) {
+        rc = -1;
+        goto done;
+    }
+    if ((long)len > c->lim.max_file_bytes)
+        compile_fail(c, 0, 0, "raise the limit with --max-file-bytes if this is intended",
+                     "file is %zu bytes, more than the limit of %ld", len, c->lim.max_file_bytes);
+    if (len == 0) compile_fail(c, 0, 0, "start with: input x: 1x28x28", "empty program");
+    net_lex(c);
+    net_parse_program(c);
+    if (input) {
+        if (input->c < 1 || input->h < 1 || input->w < 1 || input->c > c->lim.max_dim ||
+            input->h > c->lim.max_dim || input->w > c->lim.max_dim)
+            compile_fail(c, 0, 0, NULL, "input shape %dx%dx%d is out of range", input->c, input->h, input->w);
+        c->prog.input = *input;
+    }
+    g = calloc(1, sizeof *g);
+    if (!g) compile_fail(c, 0, 0, NULL, "out of memory");
+    net_build_graph(c, g);
+    g->canonical = net_canonical_text(&c->prog);
+    if (!g->canonical) compile_fail(c, 0, 0, NULL, "out of memory");
+    g->hash = net_fnv1a64(g->canonical, strlen(g->canonical));
+done:
+    if (rc) {
+        net_graph_free(g);
+    } else {
+        *out = g;
+    }
+    free(c->frames);
+    arena_release(&c->mem);
+    free(c);
+    return rc;
+}
+
+char *net_read_file(const char *path, long max_bytes, size_t *len, net_error *err)
+{
+    memset(err, 0, sizeof *err);
+    snprintf(err->file, sizeof err->file, "%s", path);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err->msg, sizeof err->msg, "cannot open: %s", strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(err->msg, sizeof err->msg, "is a directory, not a gevo-net file");
+        fclose(f);
+        return NULL;
+    }
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap + 1);
+    while (buf) {
+        if (n == cap) {
+            if ((long)cap > max_bytes) break;
+            cap *= 2;
+            char *nb = realloc(buf, cap + 1);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+        }
+        size_t r = fread(buf + n, 1, cap - n, f);
+        if (r == 0) break;
+        n += r;
+    }
+    bool failed = ferror(f);
+    fclose(f);
+    if (!buf) {
+        snprintf(err->msg, sizeof err->msg, "out of memory reading the file");
+        return NULL;
+    }
+    if (failed) {
+        snprintf(err->msg, sizeof err->msg, "read error");
+        free(buf);
+        return NULL;
+    }
+    if ((long)n > max_bytes) {
+        snprintf(err->msg, sizeof err->msg, "file is larger than the limit of %ld bytes", max_bytes);
+        err->hint[0] = 0;
+        free(buf);
+        return NULL;
+    }
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+int net_compile_file(const char *path, const net_limits *lim, net_graph **out, net_error *err)
+{
+    net_limits dl;
+    if (!lim) {
+        net_limits_default(&dl);
+        lim = &dl;
+    }
+    size_t len;
+    char *src = net_read_file(path, lim->max_file_bytes, &len, err);
+    if (!src) {
+        *out = NULL;
+        return -1;
+    }
+    int rc = net_compile(src, len, path, lim, out, err);
+    free(src);
+    return rc;
+}
+
+/* ---- blocks --------------------------------------------------------- */
+
+static bool isalnum_ascii(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+}
+
+int net_list_blocks(const char *src, size_t len, net_block *blocks, int max)
+{
+    if (len > 64u << 20) return -1;
+    int n = 0, line = 1;
+    const char *p = src, *end = src + len;
+    int cur = -1; /* index of the block whose body we are in */
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (!eol) eol = end;
+        const char *q = p;
+        while (q < eol && (*q == ' ' || *q == '\t')) q++;
+        bool blank = q == eol || *q == '#' || *q == '\r';
+        bool indented = q > p;
+        if (!blank && !indented) {
+            cur = -1;
+            if (eol - p > 4 && !strncmp(p, "def", 3) && (p[3] == ' ' || p[3] == '\t')) {
+                const char *s = p + 4;
+                while (s < eol && (*s == ' ' || *s == '\t')) s++;
+                const char *e = s;
+                while (e < eol && (isalnum_ascii(*e) || *e == '_')) e++;
+                if (e > s) {
+                    if (n < max) {
+                        size_t l = (size_t)(e - s);
+                        if (l >= sizeof blocks[n].name) l = sizeof blocks[n].name - 1;
+                        memcpy(blocks[n].name, s, l);
+                        blocks[n].name[l] = 0;
+                        blocks[n].first_line = blocks[n].last_line = line;
+                        cur = n;
+                    }
+                    n++;
+                }
+            }
+        } else if (!blank && indented && cur >= 0) {
+            blocks[cur].last_line = line;
+        }
+        p = eol + 1;
+        line++;
+    }
+    return n < max ? n : max;
+}

@@ -1,0 +1,1118 @@
+/* gevo-net: elaboration. Runs the program symbolically: every block call is
+ * inlined, every operator becomes a graph node with its shape, parameters
+ * and FLOPs, and every limit is checked as the graph grows, so the graph
+ * can never become larger than the limits allow. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/net_ast.h"
+
+/* ---- the operator table --------------------------------------------- */
+
+typedef enum akind { A_TENSOR, A_INT, A_FLOAT, A_BOOL, A_PAD, A_TENSORS } akind;
+
+typedef struct aspec {
+    const char *name;
+    akind kind;
+    const char *def; /* default as written in the docs; NULL: required */
+} aspec;
+
+enum { PSEUDO_DWCONV = NET_OP_COUNT, PSEUDO_CHANNELS };
+
+typedef struct opspec {
+    const char *name;
+    int op;
+    int n;
+    aspec a[9];
+} opspec;
+
+#define T1 {"x", A_TENSOR, NULL}
+static const opspec ops[] = {
+    {"conv", NET_CONV, 8,
+     {T1, {"out", A_INT, NULL}, {"k", A_INT, "1"}, {"stride", A_INT, "1"}, {"padding", A_PAD, "0"},
+      {"dilation", A_INT, "1"}, {"groups", A_INT, "1"}, {"bias", A_BOOL, "true"}}},
+    {"dwconv", PSEUDO_DWCONV, 6,
+     {T1, {"k", A_INT, "3"}, {"stride", A_INT, "1"}, {"padding", A_PAD, "0"}, {"dilation", A_INT, "1"},
+      {"bias", A_BOOL, "true"}}},
+    {"linear", NET_LINEAR, 3, {T1, {"out", A_INT, NULL}, {"bias", A_BOOL, "true"}}},
+    {"batchnorm", NET_BATCHNORM, 3, {T1, {"eps", A_FLOAT, "1e-5"}, {"momentum", A_FLOAT, "0.1"}}},
+    {"layernorm", NET_LAYERNORM, 2, {T1, {"eps", A_FLOAT, "1e-5"}}},
+    {"relu", NET_RELU, 1, {T1}},
+    {"silu", NET_SILU, 1, {T1}},
+    {"hswish", NET_HSWISH, 1, {T1}},
+    {"gelu", NET_GELU, 1, {T1}},
+    {"sigmoid", NET_SIGMOID, 1, {T1}},
+    {"tanh", NET_TANH, 1, {T1}},
+    {"maxpool", NET_MAXPOOL, 5,
+     {T1, {"k", A_INT, "2"}, {"stride", A_INT, "k"}, {"padding", A_INT, "0"}, {"ceil", A_BOOL, "false"}}},
+    {"avgpool", NET_AVGPOOL, 5,
+     {T1, {"k", A_INT, "2"}, {"stride", A_INT, "k"}, {"padding", A_INT, "0"}, {"ceil", A_BOOL, "false"}}},
+    {"minpool", NET_MINPOOL, 5,
+     {T1, {"k", A_INT, "2"}, {"stride", A_INT, "k"}, {"padding", A_INT, "0"}, {"ceil", A_BOOL, "false"}}},
+    {"gap", NET_GAP, 1, {T1}},
+    {"flatten", NET_FLATTEN, 1, {T1}},
+    {"concat", NET_CONCAT, 1, {{"x", A_TENSORS, NULL}}},
+    {"add", NET_ADD, 1, {{"x", A_TENSORS, NULL}}},
+    {"mul", NET_MUL, 2, {T1, {"y", A_TENSOR, NULL}}},
+    {"dropout", NET_DROPOUT, 2, {T1, {"p", A_FLOAT, "0.5"}}},
+    {"channels", PSEUDO_CHANNELS, 1, {T1}},
+};
+#undef T1
+#define N_OPS ((int)(sizeof ops / sizeof *ops))
+
+static const char *const op_names[NET_OP_COUNT] = {
+    [NET_INPUT] = "input",     [NET_CONV] = "conv",       [NET_LINEAR] = "linear",   [NET_BATCHNORM] = "batchnorm",
+    [NET_LAYERNORM] = "layernorm", [NET_RELU] = "relu",   [NET_SILU] = "silu",       [NET_HSWISH] = "hswish",
+    [NET_GELU] = "gelu",       [NET_SIGMOID] = "sigmoid", [NET_TANH] = "tanh",       [NET_MAXPOOL] = "maxpool",
+    [NET_AVGPOOL] = "avgpool", [NET_MINPOOL] = "minpool", [NET_GAP] = "gap",         [NET_CONCAT] = "concat",
+    [NET_ADD] = "add",         [NET_MUL] = "mul",         [NET_DROPOUT] = "dropout", [NET_FLATTEN] = "flatten",
+};
+
+const char *net_op_name(net_op op)
+{
+    return (unsigned)op < NET_OP_COUNT ? op_names[op] : "?";
+}
+
+/* ---- values and scopes ---------------------------------------------- */
+
+typedef enum vkind { V_TENSOR, V_INT, V_FLOAT, V_BOOL, V_SYM } vkind;
+
+typedef struct value {
+    vkind k;
+    long i;       /* V_INT, V_BOOL */
+    double f;     /* V_FLOAT (and V_INT as a double) */
+    int node;     /* V_TENSOR */
+    const char *s; /* V_SYM */
+} value;
+
+#define MAX_BINDINGS 256
+
+typedef struct frame {
+    const char *block;      /* NULL at top level */
+    const stmt *stmts;      /* the statements of this scope, for hints */
+    int n_stmts;
+    int n;
+    const char *names[MAX_BINDINGS];
+    value vals[MAX_BINDINGS];
+} frame;
+
+typedef struct builder {
+    compiler *c;
+    net_graph *g;
+    int cap;
+    int depth;
+    const char *stack[64]; /* block names being called, for recursion */
+    char scope[96];
+} builder;
+
+static const char *kind_name(vkind k)
+{
+    switch (k) {
+    case V_TENSOR: return "a tensor";
+    case V_INT: return "an integer";
+    case V_FLOAT: return "a number";
+    case V_BOOL: return "a boolean";
+    case V_SYM: return "a name";
+    }
+    return "?";
+}
+
+static void shape_str(net_shape s, char *buf, size_t n)
+{
+    if (s.h == 1 && s.w == 1) snprintf(buf, n, "%d", s.c);
+    else snprintf(buf, n, "%dx%dx%d", s.c, s.h, s.w);
+}
+
+static value *lookup(frame *f, const char *name)
+{
+    for (int i = f->n - 1; i >= 0; i--)
+        if (!strcmp(f->names[i], name)) return &f->vals[i];
+    return NULL;
+}
+
+static void bind(builder *b, frame *f, const char *name, value v, int line, int col)
+{
+    value *old = lookup(f, name);
+    if (old) {
+        *old = v;
+        return;
+    }
+    if (f->n == MAX_BINDINGS)
+        compile_fail(b->c, line, col, NULL, "more than %d names in one scope", MAX_BINDINGS);
+    f->names[f->n] = name;
+    f->vals[f->n++] = v;
+}
+
+/* ---- graph nodes ---------------------------------------------------- */
+
+static net_node *new_node(builder *b, net_op op, const int *in, int n_in, int line, int col)
+{
+    compiler *c = b->c;
+    net_graph *g = b->g;
+    if (g->n_nodes >= c->lim.max_nodes)
+        compile_fail(c, line, col, "blocks that call other blocks several times multiply; expand less",
+                     "the network has more than %d layers after expanding blocks", c->lim.max_nodes);
+    if (g->n_nodes == b->cap) {
+        int ncap = b->cap ? b->cap * 2 : 64;
+        net_node *nn = realloc(g->nodes, sizeof(net_node) * (size_t)ncap);
+        if (!nn) compile_fail(c, line, col, NULL, "out of memory");
+        g->nodes = nn;
+        b->cap = ncap;
+    }
+    net_node *nd = &g->nodes[g->n_nodes];
+    memset(nd, 0, sizeof *nd);
+    if (n_in) {
+        nd->in = malloc(sizeof(int) * (size_t)n_in);
+        if (!nd->in) compile_fail(c, line, col, NULL, "out of memory");
+        memcpy(nd->in, in, sizeof(int) * (size_t)n_in);
+    }
+    g->n_nodes++;
+    nd->op = op;
+    nd->n_in = n_in;
+    nd->line = line;
+    nd->col = col;
+    nd->eps = 1e-5f;
+    nd->momentum = 0.1f;
+    nd->stride = 1;
+    nd->dilation = 1;
+    nd->groups = 1;
+    snprintf(nd->scope, sizeof nd->scope, "%s", b->scope);
+    return nd;
+}
+
+/* Accounts the node that was just completed against the limits. */
+static void finish_node(builder *b, net_node *nd)
+{
+    compiler *c = b->c;
+    net_graph *g = b->g;
+    if (nd->shape.c > c->lim.max_dim || nd->shape.h > c->lim.max_dim || nd->shape.w > c->lim.max_dim)
+        compile_fail(c, nd->line, nd->col, NULL, "%s output has a dimension above the limit of %d",
+                     net_op_name(nd->op), c->lim.max_dim);
+    g->params += nd->params;
+    g->flops += nd->flops;
+    g->act_bytes += 4.0 * (double)net_shape_size(nd->shape);
+    if (g->params > c->lim.max_params)
+        compile_fail(c, nd->line, nd->col, "use fewer channels or smaller layers",
+                     "the network has more than the limit of %ld parameters (%ld at this layer)",
+                     c->lim.max_params, g->params);
+    if (g->flops > c->lim.max_flops)
+        compile_fail(c, nd->line, nd->col, "use fewer channels, strides or pooling",
+                     "the network needs more than the limit of %.3g FLOPs per image", c->lim.max_flops);
+    if (g->act_bytes > c->lim.max_act_bytes)
+        compile_fail(c, nd->line, nd->col, "downsample earlier or use fewer channels",
+                     "the network's activations need more than the limit of %.0f MiB per image",
+                     c->lim.max_act_bytes / 1048576.0);
+}
+
+/* ---- argument matching ---------------------------------------------- */
+
+typedef struct bound_args {
+    value v[9];
+    bool given[9];
+    int line[9], col[9];
+    int tensors[256]; /* A_TENSORS */
+    int n_tensors;
+} bound_args;
+
+static value eval(builder *b, frame *f, const expr *e);
+
+static value literal_default(const char *def)
+{
+    value v = {0};
+    if (!strcmp(def, "true") || !strcmp(def, "false")) {
+        v.k = V_BOOL;
+        v.i = !strcmp(def, "true");
+    } else if (strchr(def, '.') || strchr(def, 'e')) {
+        v.k = V_FLOAT;
+        v.f = strtod(def, NULL);
+    } else {
+        v.k = V_INT;
+        v.i = strtol(def, NULL, 10);
+        v.f = (double)v.i;
+    }
+    return v;
+}
+
+static bool is_true_name(const char *s)
+{
+    return !strcmp(s, "true") || !strcmp(s, "True");
+}
+static bool is_false_name(const char *s)
+{
+    return !strcmp(s, "false") || !strcmp(s, "False");
+}
+
+/* Converts v to what the argument spec wants, or fails at line/col. */
+static value coerce(builder *b, const opspec *os, const aspec *as, value v, int line, int col)
+{
+    compiler *c = b->c;
+    switch (as->kind) {
+    case A_TENSOR:
+    case A_TENSORS:
+        if (v.k != V_TENSOR)
+            compile_fail(c, line, col, NULL, "%s(): argument '%s' must be a tensor, not %s", os->name, as->name,
+                         kind_name(v.k));
+        return v;
+    case A_INT:
+        if (v.k == V_FLOAT && v.f == floor(v.f) && fabs(v.f) < 1e9) {
+            v.k = V_INT;
+            v.i = (long)v.f;
+        }
+        if (v.k != V_INT)
+            compile_fail(c, line, col, NULL, "%s(): argument '%s' must be an integer, not %s", os->name, as->name,
+                         kind_name(v.k));
+        return v;
+    case A_FLOAT:
+        if (v.k == V_INT) {
+            v.k = V_FLOAT;
+            v.f = (double)v.i;
+        }
+        if (v.k != V_FLOAT)
+            compile_fail(c, line, col, NULL, "%s(): argument '%s' must be a number, not %s", os->name, as->name,
+                         kind_name(v.k));
+        return v;
+    case A_BOOL:
+        if (v.k == V_INT && (v.i == 0 || v.i == 1)) {
+            v.k = V_BOOL;
+            return v;
+        }
+        if (v.k != V_BOOL)
+            compile_fail(c, line, col, "write true or false", "%s(): argument '%s' must be true or false, not %s",
+                         os->name, as->name, kind_name(v.k));
+        return v;
+    case A_PAD:
+        if (v.k == V_SYM && (!strcmp(v.s, "same") || !strcmp(v.s, "valid"))) return v;
+        if (v.k != V_INT)
+            compile_fail(c, line, col, "padding is a number, same or valid",
+                         "%s(): argument '%s' must be an integer, same or valid", os->name, as->name);
+        return v;
+    }
+    return v;
+}
+
+static void match_args(builder *b, frame *f, const opspec *os, const expr *call, bound_args *ba)
+{
+    compiler *c = b->c;
+    memset(ba->given, 0, sizeof ba->given);
+    ba->n_tensors = 0;
+    int pos = 0;
+    for (int i = 0; i < call->n_args; i++) {
+        const arg *a = &call->args[i];
+        int slot;
+        if (a->name) {
+            slot = -1;
+            for (int j = 0; j < os->n; j++)
+                if (!strcmp(os->a[j].name, a->name)) slot = j;
+            /* PyTorch spellings an LLM is likely to use */
+            if (slot < 0 && !strcmp(a->name, "kernel_size")) slot = -2;
+            if (slot < 0 && (!strcmp(a->name, "out_channels") || !strcmp(a->name, "out_features"))) slot = -3;
+            if (slot < 0) {
+                char hint[200] = "", *h = hint;
+                size_t left = sizeof hint;
+                int w = snprintf(h, left, "%s() takes:", os->name);
+                for (int j = 0; j < os->n && w > 0 && (size_t)w < left; j++) {
+                    h += w;
+                    left -= (size_t)w;
+                    w = snprintf(h, left, " %s", os->a[j].name);
+                }
+                if (slot == -2) snprintf(hint, sizeof hint, "write k=%s", "...");
+                if (slot == -3) snprintf(hint, sizeof hint, "the output size is the second positional argument");
+                compile_fail(c, a->line, a->col, hint, "%s() has no argument '%s'", os->name, a->name);
+            }
+            if (os->a[slot].kind == A_TENSORS)
+                compile_fail(c, a->line, a->col, NULL, "%s() takes its tensors as positional arguments", os->name);
+        } else {
+            if (pos < os->n && os->a[pos].kind == A_TENSORS) {
+                value v = eval(b, f, a->value);
+                v = coerce(b, os, &os->a[pos], v, a->line, a->col);
+                if (ba->n_tensors == 256)
+                    compile_fail(c, a->line, a->col, NULL, "%s(): more than 256 tensors", os->name);
+                ba->tensors[ba->n_tensors++] = v.node;
+                ba->given[pos] = true;
+                continue;
+            }
+            if (pos >= os->n)
+                compile_fail(c, a->line, a->col, NULL, "%s() takes at most %d positional argument%s", os->name, os->n,
+                             os->n == 1 ? "" : "s");
+            slot = pos++;
+        }
+        if (ba->given[slot])
+            compile_fail(c, a->line, a->col, NULL, "%s(): argument '%s' given twice", os->name, os->a[slot].name);
+        value v = eval(b, f, a->value);
+        ba->v[slot] = coerce(b, os, &os->a[slot], v, a->line, a->col);
+        ba->given[slot] = true;
+        ba->line[slot] = a->line;
+        ba->col[slot] = a->col;
+    }
+    for (int j = 0; j < os->n; j++) {
+        if (ba->given[j]) continue;
+        if (!os->a[j].def) {
+            char hint[128];
+            snprintf(hint, sizeof hint, "e.g. %s(x%s)", os->name,
+                     os->a[j].kind == A_TENSORS ? ", y" : j == 1 ? ", 32" : ", ...");
+            compile_fail(c, call->line, call->col, hint, "%s(): missing argument '%s'", os->name, os->a[j].name);
+        }
+        ba->line[j] = call->line;
+        ba->col[j] = call->col;
+        if (!strcmp(os->a[j].def, "k")) ba->v[j] = ba->v[1]; /* pools: stride defaults to k */
+        else ba->v[j] = literal_default(os->a[j].def);
+    }
+    if (os->a[0].kind == A_TENSORS && ba->n_tensors < 2)
+        compile_fail(c, call->line, call->col, NULL, "%s() needs at least two tensors", os->name);
+}
+
+static long int_arg(builder *b, const opspec *os, bound_args *ba, int j, long lo, long hi)
+{
+    long v = ba->v[j].i;
+    if (v < lo || v > hi)
+        compile_fail(b->c, ba->line[j], ba->col[j], NULL, "%s(): %s=%ld is outside %ld..%ld", os->name,
+                     os->a[j].name, v, lo, hi);
+    return v;
+}
+
+static net_shape in_shape(builder *b, int node)
+{
+    return b->g->nodes[node].shape;
+}
+
+/* Output size of a sliding window, as PyTorch computes it. */
+static int window_out(builder *b, const expr *call, const char *what, int size, int k, int stride, int pad,
+                      int dil, bool ceil_mode)
+{
+    /* PyTorch's pooling_output_shape: floor division of a numerator that
+       ceil mode rounds up, then the last window must start inside the
+       input or the left padding */
+    long num = size + 2L * pad - (long)dil * (k - 1) - 1 + (ceil_mode ? stride - 1 : 0);
+    long out = (num >= 0 ? num / stride : -((-num + stride - 1) / stride)) + 1;
+    if (ceil_mode && out > 0 && (out - 1) * stride >= size + pad) out--;
+    if (out < 1)
+        compile_fail(b->c, call->line, call->col, "the input is too small for this kernel; remove a downsampling step",
+                     "%s(): kernel %d%s does not fit the input of size %d (padding %d)", what, k,
+                     dil > 1 ? " (dilated)" : "", size, pad);
+    return (int)out;
+}
+
+static value tensor_value(int node)
+{
+    value v = {.k = V_TENSOR, .node = node};
+    return v;
+}
+
+/* add() and concat() of n tensors, and the infix +. */
+static value make_join(builder *b, net_op op, const int *in, int n, int line, int col)
+{
+    compiler *c = b->c;
+    char s1[48], s2[48];
+    net_shape s0 = in_shape(b, in[0]);
+    long csum = 0;
+    for (int i = 0; i < n; i++) {
+        net_shape si = in_shape(b, in[i]);
+        bool ok = op == NET_ADD ? (si.c == s0.c && si.h == s0.h && si.w == s0.w) : (si.h == s0.h && si.w == s0.w);
+        if (!ok) {
+            shape_str(s0, s1, sizeof s1);
+            shape_str(si, s2, sizeof s2);
+            compile_fail(c, line, col,
+                         op == NET_ADD ? "both sides of a residual need the same channels and size"
+                                       : "concatenated tensors need the same height and width",
+                         "%s(): shapes %s and %s differ", net_op_name(op), s1, s2);
+        }
+        csum += si.c;
+    }
+    if (op == NET_CONCAT && csum > c->lim.max_dim)
+        compile_fail(c, line, col, NULL, "concat(): %ld channels is above the limit of %d", csum, c->lim.max_dim);
+    net_node *nd = new_node(b, op, in, n, line, col);
+    nd->shape = s0;
+    if (op == NET_CONCAT) nd->shape.c = (int)csum;
+    else nd->flops = (double)(n - 1) * (double)net_shape_size(s0);
+    finish_node(b, nd);
+    return tensor_value(b->g->n_nodes - 1);
+}
+
+/* mul(a, b) and the infix *: equal shapes, or a map times a per-channel
+ * vector (either order; the vector becomes the second input). */
+static value make_mul(builder *b, int x, int y, int line, int col)
+{
+    char s1[48], s2[48];
+    net_shape s = in_shape(b, x), t = in_shape(b, y);
+    bool same = s.c == t.c && s.h == t.h && s.w == t.w;
+    if (!same && s.c == t.c && s.h == 1 && s.w == 1) {
+        int tmp = x;
+        x = y;
+        y = tmp;
+        net_shape ts = s;
+        s = t;
+        t = ts;
+    }
+    if (!same && !(t.c == s.c && t.h == 1 && t.w == 1)) {
+        shape_str(s, s1, sizeof s1);
+        shape_str(t, s2, sizeof s2);
+        compile_fail(b->c, line, col, "multiply equal shapes, or a map by a per-channel vector of the same channels",
+                     "mul(): shapes %s and %s differ", s1, s2);
+    }
+    int in2[2] = {x, y};
+    net_node *nd = new_node(b, NET_MUL, in2, 2, line, col);
+    nd->shape = s;
+    nd->flops = (double)net_shape_size(s);
+    finish_node(b, nd);
+    return tensor_value(b->g->n_nodes - 1);
+}
+
+static value build_op(builder *b, frame *f, const opspec *os, const expr *call)
+{
+    compiler *c = b->c;
+    bound_args ba;
+    match_args(b, f, os, call, &ba);
+    int line = call->line, col = call->col;
+    char s1[48];
+    if (os->op == PSEUDO_CHANNELS) {
+        value v = {.k = V_INT, .i = in_shape(b, ba.v[0].node).c};
+        v.f = (double)v.i;
+        return v;
+    }
+    if (os->op == NET_CONCAT || os->op == NET_ADD)
+        return make_join(b, (net_op)os->op, ba.tensors, ba.n_tensors, line, col);
+    int x = ba.v[0].node;
+    net_shape s = in_shape(b, x);
+    net_node *nd;
+    switch (os->op) {
+    case NET_CONV:
+    case PSEUDO_DWCONV: {
+        bool dw = os->op == PSEUDO_DWCONV;
+        int j = dw ? 0 : 1; /* dwconv has no 'out' */
+        long out = dw ? s.c : int_arg(b, os, &ba, 1, 1, c->lim.max_dim);
+        long k = int_arg(b, os, &ba, 1 + !dw, 1, 64);
+        long stride = int_arg(b, os, &ba, 2 + !dw, 1, 64);
+        long dil = int_arg(b, os, &ba, 4 + j, 1, 64);
+        long groups = dw ? s.c : int_arg(b, os, &ba, 6, 1, c->lim.max_dim);
+        bool bias = ba.v[dw ? 5 : 7].i != 0;
+        int pj = 3 + !dw;
+        long pad;
+        if (ba.v[pj].k == V_SYM) {
+            if (!strcmp(ba.v[pj].s, "valid")) pad = 0;
+            else {
+                long eff = dil * (k - 1);
+                if (eff % 2)
+                    compile_fail(c, ba.line[pj], ba.col[pj], "use an odd kernel size, or give the padding as a number",
+                                 "%s(): padding=same needs an odd kernel (k=%ld)", os->name, k);
+                pad = eff / 2;
+            }
+        } else {
+            pad = int_arg(b, os, &ba, pj, 0, 64);
+        }
+        if (s.c % groups || out % groups)
+            compile_fail(c, line, col, "groups must divide both the input and output channels",
+                         "%s(): groups=%ld does not divide %d input and %ld output channels", os->name, groups, s.c,
+                         out);
+        int ho = window_out(b, call, os->name, s.h, (int)k, (int)stride, (int)pad, (int)dil, false);
+        int wo = window_out(b, call, os->name, s.w, (int)k, (int)stride, (int)pad, (int)dil, false);
+        nd = new_node(b, NET_CONV, &x, 1, line, col);
+        nd->kh = nd->kw = (int)k;
+        nd->stride = (int)stride;
+        nd->pad_h = nd->pad_w = (int)pad;
+        nd->dilation = (int)dil;
+        nd->groups = (int)groups;
+        nd->bias = bias;
+        nd->shape = (net_shape){(int)out, ho, wo};
+        double macs_per_out = (double)(s.c / groups) * k * k;
+        nd->params = out * (s.c / groups) * k * k + (bias ? out : 0);
+        nd->flops = (double)out * ho * wo * (2.0 * macs_per_out + (bias ? 1 : 0));
+        break;
+    }
+    case NET_LINEAR: {
+        long out = int_arg(b, os, &ba, 1, 1, c->lim.max_dim);
+        if (s.h != 1 || s.w != 1) {
+            shape_str(s, s1, sizeof s1);
+            compile_fail(c, line, col, "use flatten(x) or gap(x) first", "linear(): input %s is not a vector", s1);
+        }
+        nd = new_node(b, NET_LINEAR, &x, 1, line, col);
+        nd->bias = ba.v[2].i != 0;
+        nd->shape = (net_shape){(int)out, 1, 1};
+        nd->params = (long)s.c * out + (nd->bias ? out : 0);
+        nd->flops = (double)out * (2.0 * s.c + (nd->bias ? 1 : 0));
+        break;
+    }
+    case NET_BATCHNORM:
+    case NET_LAYERNORM: {
+        double eps = ba.v[1].f;
+        if (!(eps > 0 && eps < 1))
+            compile_fail(c, ba.line[1], ba.col[1], NULL, "%s(): eps=%g is outside (0, 1)", os->name, eps);
+        nd = new_node(b, (net_op)os->op, &x, 1, line, col);
+        nd->eps = (float)eps;
+        if (os->op == NET_BATCHNORM) {
+            double m = ba.v[2].f;
+            if (!(m >= 0 && m <= 1))
+                compile_fail(c, ba.line[2], ba.col[2], NULL, "batchnorm(): momentum=%g is outside [0, 1]", m);
+            nd->momentum = (float)m;
+        }
+        nd->shape = s;
+        nd->params = 2L * s.c;
+        nd->flops = (os->op == NET_BATCHNORM ? 2.0 : 5.0) * (double)net_shape_size(s);
+        break;
+    }
+    case NET_MAXPOOL:
+    case NET_AVGPOOL:
+    case NET_MINPOOL: {
+        long k = int_arg(b, os, &ba, 1, 1, 64);
+        long stride = int_arg(b, os, &ba, 2, 1, 64);
+        long pad = int_arg(b, os, &ba, 3, 0, 64);
+        if (pad * 2 > k)
+            compile_fail(c, ba.line[3], ba.col[3], "padding may be at most half the kernel, as in PyTorch",
+                         "%s(): padding=%ld is more than half of k=%ld", os->name, pad, k);
+        bool ceil_mode = ba.v[4].i != 0;
+        int ho = window_out(b, call, os->name, s.h, (int)k, (int)stride, (int)pad, 1, ceil_mode);
+        int wo = window_out(b, call, os->name, s.w, (int)k, (int)stride, (int)pad, 1, ceil_mode);
+        nd = new_node(b, (net_op)os->op, &x, 1, line, col);
+        nd->kh = nd->kw = (int)k;
+        nd->stride = (int)stride;
+        nd->pad_h = nd->pad_w = (int)pad;
+        nd->ceil = ceil_mode;
+        nd->shape = (net_shape){s.c, ho, wo};
+        nd->flops = (double)s.c * ho * wo * k * k;
+        break;
+    }
+    case NET_GAP:
+        nd = new_node(b, NET_GAP, &x, 1, line, col);
+        nd->shape = (net_shape){s.c, 1, 1};
+        nd->flops = (double)net_shape_size(s);
+        break;
+    case NET_FLATTEN: {
+        long n = net_shape_size(s);
+        if (n > c->lim.max_dim * 16L)
+            compile_fail(c, line, col, "pool or downsample first", "flatten(): %ld features is above the limit of %ld",
+                         n, c->lim.max_dim * 16L);
+        nd = new_node(b, NET_FLATTEN, &x, 1, line, col);
+        nd->shape = (net_shape){(int)n, 1, 1};
+        break;
+    }
+    case NET_MUL:
+        return make_mul(b, x, ba.v[1].node, line, col);
+    case NET_DROPOUT: {
+        double p = ba.v[1].f;
+        if (!(p >= 0 && p < 1))
+            compile_fail(c, ba.line[1], ba.col[1], NULL, "dropout(): p=%g is outside [0, 1)", p);
+        nd = new_node(b, NET_DROPOUT, &x, 1, line, col);
+        nd->p = (float)p;
+        nd->shape = s;
+        break;
+    }
+    default: /* activations */
+        nd = new_node(b, (net_op)os->op, &x, 1, line, col);
+        nd->shape = s;
+        nd->flops = (double)net_shape_size(s);
+        break;
+    }
+    finish_node(b, nd);
+    return tensor_value(b->g->n_nodes - 1);
+}
+
+/* ---- blocks, names, expressions ------------------------------------- */
+
+static const def_block *find_def(compiler *c, const char *name)
+{
+    for (int i = 0; i < c->prog.n_defs; i++)
+        if (!strcmp(c->prog.defs[i].name, name)) return &c->prog.defs[i];
+    return NULL;
+}
+
+static const opspec *find_op(const char *name)
+{
+    for (int i = 0; i < N_OPS; i++)
+        if (!strcmp(ops[i].name, name)) return &ops[i];
+    return NULL;
+}
+
+/* The known name nearest to a misspelt one, for hints. */
+static const char *nearest_name(builder *b, frame *f, const char *name, bool callable)
+{
+    const char *best = NULL;
+    int bestd = 3;
+    if (callable) {
+        for (int i = 0; i < N_OPS; i++) {
+            int d = net_edit_distance(name, ops[i].name);
+            if (d < bestd) bestd = d, best = ops[i].name;
+        }
+        for (int i = 0; i < b->c->prog.n_defs; i++) {
+            int d = net_edit_distance(name, b->c->prog.defs[i].name);
+            if (d < bestd) bestd = d, best = b->c->prog.defs[i].name;
+        }
+    } else {
+        for (int i = 0; i < f->n; i++) {
+            int d = net_edit_distance(name, f->names[i]);
+            if (d < bestd) bestd = d, best = f->names[i];
+        }
+    }
+    return best;
+}
+
+/* Common PyTorch names, mapped to gevo-net's. */
+static const char *pytorch_alias(const char *name)
+{
+    static const char *const map[][2] = {
+        {"Conv2d", "conv"},         {"conv2d", "conv"},           {"Linear", "linear"},
+        {"BatchNorm2d", "batchnorm"}, {"batch_norm", "batchnorm"}, {"bn", "batchnorm"},
+        {"LayerNorm", "layernorm"}, {"layer_norm", "layernorm"},  {"ReLU", "relu"},
+        {"SiLU", "silu"},           {"swish", "silu"},            {"hardswish", "hswish"},
+        {"Hardswish", "hswish"},    {"hard_swish", "hswish"},     {"GELU", "gelu"},
+        {"MaxPool2d", "maxpool"},   {"max_pool2d", "maxpool"},    {"AvgPool2d", "avgpool"},
+        {"avg_pool2d", "avgpool"},  {"AdaptiveAvgPool2d", "gap"}, {"adaptive_avg_pool2d", "gap"},
+        {"mean", "gap"},            {"cat", "concat"},            {"Dropout", "dropout"},
+        {"Flatten", "flatten"},     {"Sigmoid", "sigmoid"},       {"Tanh", "tanh"},
+        {"depthwise", "dwconv"},    {"dwconv2d", "dwconv"},       {"multiply", "mul"},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof *map; i++)
+        if (!strcmp(map[i][0], name)) return map[i][1];
+    return NULL;
+}
+
+static value call_block(builder *b, frame *f, const def_block *d, const expr *call);
+
+static value eval_call(builder *b, frame *f, const expr *e)
+{
+    compiler *c = b->c;
+    const opspec *os = find_op(e->text);
+    if (os) return build_op(b, f, os, e);
+    const def_block *d = find_def(c, e->text);
+    if (d) return call_block(b, f, d, e);
+    char hint[160] = "";
+    const char *alias = pytorch_alias(e->text);
+    const char *near = alias ? alias : nearest_name(b, f, e->text, true);
+    if (near) snprintf(hint, sizeof hint, "did you mean %s()?", near);
+    compile_fail(c, e->line, e->col, hint[0] ? hint : "see gevo-net(5) for the operators",
+                 "unknown operator or block '%s'", e->text);
+}
+
+static value eval_name(builder *b, frame *f, const expr *e)
+{
+    compiler *c = b->c;
+    value *v = lookup(f, e->text);
+    if (v) return *v;
+    value r = {0};
+    if (!strcmp(e->text, "classes")) {
+        r.k = V_INT;
+        r.i = c->prog.classes;
+        r.f = (double)r.i;
+        return r;
+    }
+    if (is_true_name(e->text) || is_false_name(e->text)) {
+        r.k = V_BOOL;
+        r.i = is_true_name(e->text);
+        return r;
+    }
+    if (!strcmp(e->text, "same") || !strcmp(e->text, "valid")) {
+        r.k = V_SYM;
+        r.s = e->text;
+        return r;
+    }
+    /* assigned later in this scope? */
+    for (int i = 0; i < f->n_stmts; i++) {
+        const stmt *s = &f->stmts[i];
+        if (s->kind == ST_ASSIGN && !strcmp(s->target, e->text) && s->line >= e->line) {
+            char hint[96];
+            snprintf(hint, sizeof hint, "it is assigned later, on line %d", s->line);
+            compile_fail(c, e->line, e->col, hint, "'%s' is used before it is assigned", e->text);
+        }
+    }
+    if (f->block) {
+        for (int i = 0; i < c->prog.n_top; i++)
+            if (c->prog.top[i].kind == ST_ASSIGN && !strcmp(c->prog.top[i].target, e->text)) {
+                char hint[128];
+                snprintf(hint, sizeof hint, "pass it to the block as a parameter: def %s(..., %s)", f->block,
+                         e->text);
+                compile_fail(c, e->line, e->col, hint, "'%s' is not defined inside block '%s'", e->text, f->block);
+            }
+    }
+    if (find_op(e->text) || find_def(c, e->text))
+        compile_fail(c, e->line, e->col, NULL, "'%s' is an operator or block; call it: %s(...)", e->text, e->text);
+    const char *near = nearest_name(b, f, e->text, false);
+    char hint[96] = "";
+    if (near) snprintf(hint, sizeof hint, "did you mean '%s'?", near);
+    compile_fail(c, e->line, e->col, hint[0] ? hint : NULL, "'%s' is not defined", e->text);
+}
+
+static value arith(builder *b, const expr *e, value l, value r)
+{
+    compiler *c = b->c;
+    if (l.k == V_TENSOR || r.k == V_TENSOR) {
+        if (l.k != V_TENSOR || r.k != V_TENSOR)
+            compile_fail(c, e->line, e->col, "gevo-net has no scalar-tensor arithmetic",
+                         "cannot combine a tensor and %s with '%c'", kind_name(l.k == V_TENSOR ? r.k : l.k),
+                         e->op == 'f' ? '/' : e->op);
+        if (e->op != '+' && e->op != '*')
+            compile_fail(c, e->line, e->col, "tensors combine with + (add) and * (mul)",
+                         "operator '%s' is not defined on tensors", e->op == '-' ? "-" : e->op == '%' ? "%" : "/");
+        if (e->op == '*') return make_mul(b, l.node, r.node, e->line, e->col);
+        int in2[2] = {l.node, r.node};
+        return make_join(b, NET_ADD, in2, 2, e->line, e->col);
+    }
+    if ((l.k != V_INT && l.k != V_FLOAT) || (r.k != V_INT && r.k != V_FLOAT))
+        compile_fail(c, e->line, e->col, NULL, "arithmetic needs numbers, not %s and %s", kind_name(l.k),
+                     kind_name(r.k));
+    value v = {0};
+    if (l.k == V_INT && r.k == V_INT && e->op != 'f') {
+        long x = l.i, y = r.i, z = 0;
+        if ((e->op == '/' || e->op == '%') && y == 0)
+            compile_fail(c, e->line, e->col, NULL, "division by zero");
+        switch (e->op) {
+        case '+': z = x + y; break;
+        case '-': z = x - y; break;
+        case '*':
+            if (x && (labs(y) > 2000000000000L / (labs(x) + 1)))
+                compile_fail(c, e->line, e->col, NULL, "integer overflow");
+            z = x * y;
+            break;
+        case '/': z = x / y - ((x % y != 0) && ((x < 0) != (y < 0))); break; /* floor, as Python */
+        case '%': z = x - y * (x / y - ((x % y != 0) && ((x < 0) != (y < 0)))); break;
+        }
+        if (labs(z) > 1000000000000L) compile_fail(c, e->line, e->col, NULL, "integer overflow");
+        v.k = V_INT;
+        v.i = z;
+        v.f = (double)z;
+        return v;
+    }
+    double x = l.k == V_INT ? (double)l.i : l.f, y = r.k == V_INT ? (double)r.i : r.f, z = 0;
+    if ((e->op == '/' || e->op == '%' || e->op == 'f') && y == 0)
+        compile_fail(c, e->line, e->col, NULL, "division by zero");
+    switch (e->op) {
+    case '+': z = x + y; break;
+    case '-': z = x - y; break;
+    case '*': z = x * y; break;
+    case 'f': z = x / y; break;
+    case '/': z = floor(x / y); break;
+    case '%': z = x - y * floor(x / y); break;
+    }
+    if (!isfinite(z)) compile_fail(c, e->line, e->col, NULL, "arithmetic result is not finite");
+    v.k = V_FLOAT;
+    v.f = z;
+    return v;
+}
+
+static value eval(builder *b, frame *f, const expr *e)
+{
+    value v = {0};
+    switch (e->kind) {
+    case EX_INT:
+        v.k = V_INT;
+        v.i = e->ival;
+        v.f = (double)e->ival;
+        return v;
+    case EX_FLOAT:
+        v.k = V_FLOAT;
+        v.f = e->fval;
+        return v;
+    case EX_STRING:
+        v.k = V_SYM;
+        v.s = e->text;
+        if (strcmp(v.s, "same") && strcmp(v.s, "valid"))
+            compile_fail(b->c, e->line, e->col, NULL, "unexpected string \"%s\"", e->text);
+        return v;
+    case EX_NAME: return eval_name(b, f, e);
+    case EX_CALL: return eval_call(b, f, e);
+    case EX_NEG:
+        v = eval(b, f, e->lhs);
+        if (v.k == V_INT) v.i = -v.i, v.f = -v.f;
+        else if (v.k == V_FLOAT) v.f = -v.f;
+        else compile_fail(b->c, e->line, e->col, NULL, "cannot negate %s", kind_name(v.k));
+        return v;
+    case EX_BINOP: {
+        value l = eval(b, f, e->lhs);
+        value r = eval(b, f, e->rhs);
+        return arith(b, e, l, r);
+    }
+    }
+    return v;
+}
+
+/* Runs a scope's statements; returns the value of its return statement (or
+ * of the last assignment, at top level), *ret_line set to its line. */
+static value run_body(builder *b, frame *f, const stmt *body, int n, int *ret_line, bool *has_value)
+{
+    value last = {0};
+    *has_value = false;
+    for (int i = 0; i < n; i++) {
+        const stmt *s = &body[i];
+        value v = eval(b, f, s->value);
+        if (s->kind == ST_RETURN) {
+            *ret_line = s->line;
+            *has_value = true;
+            return v;
+        }
+        bind(b, f, s->target, v, s->line, s->col);
+        last = v;
+        *ret_line = s->line;
+        *has_value = true;
+    }
+    return last;
+}
+
+static value call_block(builder *b, frame *f, const def_block *d, const expr *call)
+{
+    compiler *c = b->c;
+    for (int i = 0; i < b->depth; i++)
+        if (!strcmp(b->stack[i], d->name))
+            compile_fail(c, call->line, call->col, "blocks cannot call themselves; write the layers out",
+                         "recursion: block '%s' calls itself (through %s)", d->name, b->stack[b->depth - 1]);
+    if (b->depth >= c->lim.max_depth)
+        compile_fail(c, call->line, call->col, NULL, "blocks nested more than %d deep", c->lim.max_depth);
+    /* arguments are evaluated in the caller's scope */
+    value vals[64];
+    bool given[64] = {0};
+    int pos = 0;
+    for (int i = 0; i < call->n_args; i++) {
+        const arg *a = &call->args[i];
+        int slot = -1;
+        if (a->name) {
+            for (int j = 0; j < d->n_params; j++)
+                if (!strcmp(d->params[j].name, a->name)) slot = j;
+            if (slot < 0) {
+                compile_fail(c, a->line, a->col, NULL, "block '%s' has no parameter '%s'", d->name, a->name);
+            }
+        } else {
+            if (pos >= d->n_params) {
+                compile_fail(c, a->line, a->col, NULL, "block '%s' takes %d argument%s, more were given", d->name,
+                             d->n_params, d->n_params == 1 ? "" : "s");
+            }
+            slot = pos++;
+        }
+        if (given[slot]) {
+            compile_fail(c, a->line, a->col, NULL, "argument '%s' of block '%s' given twice", d->params[slot].name,
+                         d->name);
+        }
+        vals[slot] = eval(b, f, a->value);
+        given[slot] = true;
+    }
+    for (int j = 0; j < d->n_params; j++) {
+        if (given[j]) continue;
+        if (!d->params[j].def) {
+            compile_fail(c, call->line, call->col, NULL, "block '%s': missing argument '%s'", d->name,
+                         d->params[j].name);
+        }
+        frame empty = {.block = d->name};
+        vals[j] = eval(b, &empty, d->params[j].def);
+    }
+    /* frames come from a pool owned by the compiler, so an error (a
+       longjmp) leaks nothing; taken only after the arguments, whose
+       evaluation may call blocks at this same depth */
+    frame *nf = &((frame *)c->frames)[b->depth + 1];
+    memset(nf, 0, sizeof *nf);
+    nf->block = d->name;
+    nf->stmts = d->body;
+    nf->n_stmts = d->n_body;
+    for (int j = 0; j < d->n_params; j++) bind(b, nf, d->params[j].name, vals[j], d->line, d->col);
+
+    char saved_scope[96];
+    memcpy(saved_scope, b->scope, sizeof saved_scope);
+    size_t sl = strlen(b->scope);
+    snprintf(b->scope + sl, sizeof b->scope - sl, "%s%s", sl ? ">" : "", d->name);
+    b->stack[b->depth++] = d->name;
+    int ret_line = 0;
+    bool has;
+    value v = run_body(b, nf, d->body, d->n_body, &ret_line, &has);
+    b->depth--;
+    memcpy(b->scope, saved_scope, sizeof saved_scope);
+    return v;
+}
+
+/* ---- the train section ---------------------------------------------- */
+
+static const char *const train_keys[] = {
+    "optimizer", "lr", "momentum", "nesterov", "weight_decay", "beta1", "beta2", "adam_eps", "schedule",
+    "step_size", "gamma", "patience", "warmup", "min_lr", "epochs", "batch", "augment", "crop_pad",
+    "label_smoothing", "clip", "seed",
+};
+
+static double kv_number(compiler *c, const train_kv *kv, double lo, double hi)
+{
+    const token *t = &kv->values[0];
+    if (kv->n_values != 1 || (t->kind != T_INT && t->kind != T_FLOAT))
+        compile_fail(c, kv->line, kv->col, NULL, "train: %s needs one number", kv->key);
+    if (!(t->fval >= lo && t->fval <= hi))
+        compile_fail(c, t->line, t->col, NULL, "train: %s=%s is outside %g..%g", kv->key, t->text, lo, hi);
+    return t->fval;
+}
+
+static long kv_int(compiler *c, const train_kv *kv, long lo, long hi)
+{
+    const token *t = &kv->values[0];
+    if (kv->n_values != 1 || t->kind != T_INT)
+        compile_fail(c, kv->line, kv->col, NULL, "train: %s needs one integer", kv->key);
+    if (t->ival < lo || t->ival > hi)
+        compile_fail(c, t->line, t->col, NULL, "train: %s=%ld is outside %ld..%ld", kv->key, t->ival, lo, hi);
+    return t->ival;
+}
+
+static bool kv_bool(compiler *c, const train_kv *kv)
+{
+    const token *t = &kv->values[0];
+    if (kv->n_values == 1 && t->kind == T_NAME && (is_true_name(t->text) || is_false_name(t->text)))
+        return is_true_name(t->text);
+    if (kv->n_values == 1 && t->kind == T_INT && (t->ival == 0 || t->ival == 1)) return t->ival == 1;
+    compile_fail(c, kv->line, kv->col, NULL, "train: %s needs true or false", kv->key);
+}
+
+static int kv_choice(compiler *c, const train_kv *kv, const char *const *names, int n)
+{
+    const token *t = &kv->values[0];
+    if (kv->n_values == 1 && (t->kind == T_NAME || t->kind == T_STRING))
+        for (int i = 0; i < n; i++)
+            if (!strcmp(t->text, names[i])) return i;
+    char hint[128] = "one of:";
+    for (int i = 0; i < n; i++) {
+        size_t l = strlen(hint);
+        snprintf(hint + l, sizeof hint - l, " %s", names[i]);
+    }
+    compile_fail(c, kv->line, kv->col, hint, "train: unknown %s '%s'", kv->key,
+                 t->text ? t->text : "?");
+}
+
+static void build_train(compiler *c, net_train *tr)
+{
+    static const char *const optimizers[] = {"sgd", "adamw"};
+    static const char *const schedules[] = {"constant", "step", "cosine", "plateau"};
+    net_train_default(tr);
+    const program *p = &c->prog;
+    for (int i = 0; i < p->n_train; i++) {
+        const train_kv *kv = &p->train[i];
+        const char *k = kv->key;
+        if (!strcmp(k, "optimizer")) tr->optimizer = (net_optimizer)kv_choice(c, kv, optimizers, 2);
+        else if (!strcmp(k, "lr")) tr->lr = kv_number(c, kv, 1e-12, 1e12);
+        else if (!strcmp(k, "momentum")) tr->momentum = kv_number(c, kv, 0, 0.9999);
+        else if (!strcmp(k, "nesterov")) tr->nesterov = kv_bool(c, kv);
+        else if (!strcmp(k, "weight_decay")) tr->weight_decay = kv_number(c, kv, 0, 1);
+        else if (!strcmp(k, "beta1")) tr->beta1 = kv_number(c, kv, 0, 0.9999);
+        else if (!strcmp(k, "beta2")) tr->beta2 = kv_number(c, kv, 0, 0.999999);
+        else if (!strcmp(k, "adam_eps")) tr->adam_eps = kv_number(c, kv, 1e-12, 1);
+        else if (!strcmp(k, "schedule")) tr->schedule = (net_schedule)kv_choice(c, kv, schedules, 4);
+        else if (!strcmp(k, "step_size")) tr->step_size = (int)kv_int(c, kv, 1, 10000);
+        else if (!strcmp(k, "gamma")) tr->gamma = kv_number(c, kv, 1e-6, 1);
+        else if (!strcmp(k, "patience")) tr->patience = (int)kv_int(c, kv, 0, 10000);
+        else if (!strcmp(k, "warmup")) tr->warmup = (int)kv_int(c, kv, 0, 10000000);
+        else if (!strcmp(k, "min_lr")) tr->min_lr = kv_number(c, kv, 0, 1e12);
+        else if (!strcmp(k, "epochs")) tr->epochs = (int)kv_int(c, kv, 1, 10000);
+        else if (!strcmp(k, "batch")) tr->batch = (int)kv_int(c, kv, 1, 65536);
+        else if (!strcmp(k, "crop_pad")) tr->crop_pad = (int)kv_int(c, kv, 0, 64);
+        else if (!strcmp(k, "label_smoothing")) tr->label_smoothing = kv_number(c, kv, 0, 0.99);
+        else if (!strcmp(k, "clip")) tr->clip = kv_number(c, kv, 0, 1e12);
+        else if (!strcmp(k, "seed")) tr->seed = kv_int(c, kv, 0, 1000000000000L);
+        else if (!strcmp(k, "augment")) {
+            tr->flip = tr->crop = false;
+            for (int j = 0; j < kv->n_values; j++) {
+                const token *t = &kv->values[j];
+                const char *v = t->text ? t->text : "";
+                if (t->kind == T_NAME && !strcmp(v, "flip")) tr->flip = true;
+                else if (t->kind == T_NAME && !strcmp(v, "crop")) tr->crop = true;
+                else if (t->kind == T_NAME && (!strcmp(v, "none") || !strcmp(v, "None")) && kv->n_values == 1) ;
+                else compile_fail(c, t->line, t->col, "augment is none, flip, crop or flip,crop",
+                                  "train: unknown augmentation '%s'", v);
+            }
+        } else {
+            static const char *const aliases[][2] = {
+                {"learning_rate", "lr"}, {"lerning_rate", "lr"}, {"wd", "weight_decay"},
+                {"optim", "optimizer"}, {"scheduler", "schedule"}, {"batch_size", "batch"},
+                {"warmup_steps", "warmup"}, {"max_epochs", "epochs"}, {"augmentation", "augment"},
+                {"grad_clip", "clip"}, {"dropout_seed", "seed"},
+            };
+            const char *best = NULL;
+            int bestd = 4;
+            for (size_t j = 0; j < sizeof aliases / sizeof *aliases; j++)
+                if (!strcmp(k, aliases[j][0])) best = aliases[j][1], bestd = 0;
+            for (size_t j = 0; j < sizeof train_keys / sizeof *train_keys; j++) {
+                int d = net_edit_distance(k, train_keys[j]);
+                if (d < bestd) bestd = d, best = train_keys[j];
+            }
+            char hint[96] = "see the train section in gevo-net(5)";
+            if (best) snprintf(hint, sizeof hint, "did you mean %s?", best);
+            compile_fail(c, kv->line, kv->col, hint, "train: unknown setting '%s'", k);
+        }
+    }
+}
+
+/* ---- the whole program ---------------------------------------------- */
+
+/* Drops nodes the output does not depend on (dead lines), renumbering the
+ * rest; the input node always stays first. */
+static void prune(net_graph *g)
+{
+    char *live = calloc((size_t)g->n_nodes, 1);
+    int *map = malloc(sizeof(int) * (size_t)g->n_nodes);
+    if (!live || !map) {
+        free(live);
+        free(map);
+        return; /* keeping dead nodes is harmless */
+    }
+    live[g->output] = 1;
+    live[0] = 1;
+    for (int i = g->n_nodes - 1; i >= 0; i--)
+        if (live[i])
+            for (int j = 0; j < g->nodes[i].n_in; j++) live[g->nodes[i].in[j]] = 1;
+    int n = 0;
+    g->params = 0;
+    g->flops = 0;
+    g->act_bytes = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (!live[i]) {
+            free(g->nodes[i].in);
+            continue;
+        }
+        map[i] = n;
+        net_node nd = g->nodes[i];
+        for (int j = 0; j < nd.n_in; j++) nd.in[j] = map[nd.in[j]];
+        g->nodes[n++] = nd;
+        g->params += nd.params;
+        g->flops += nd.flops;
+        g->act_bytes += 4.0 * (double)net_shape_size(nd.shape);
+    }
+    g->output = map[g->output];
+    g->n_nodes = n;
+    free(live);
+    free(map);
+}
+
+void net_build_graph(compiler *c, net_graph *g)
+{
+    program *p = &c->prog;
+    if (!p->input_line)
+        compile_fail(c, 1, 1, "start with: input x: 1x28x28", "no input declaration");
+    if (!p->classes_line)
+        compile_fail(c, p->input_line, 1, "add a line: classes 10", "no classes declaration");
+    if (p->n_top == 0)
+        compile_fail(c, p->input_line, 1, "add the network's layers after the declarations",
+                     "the program has no layers at top level");
+    c->frames = calloc((size_t)c->lim.max_depth + 2, sizeof(frame));
+    if (!c->frames) compile_fail(c, 0, 0, NULL, "out of memory");
+    builder b = {.c = c, .g = g};
+    g->input = p->input;
+    g->classes = p->classes;
+    net_node *in = new_node(&b, NET_INPUT, NULL, 0, p->input_line, 1);
+    in->shape = p->input;
+    finish_node(&b, in);
+    frame *top = &((frame *)c->frames)[0];
+    top->stmts = p->top;
+    top->n_stmts = p->n_top;
+    for (int i = 0; i < p->n_defs; i++)
+        if (!strcmp(p->defs[i].name, p->input_name) || !strcmp(p->defs[i].name, "classes"))
+            compile_fail(c, p->defs[i].line, p->defs[i].col, NULL, "block name '%s' is already taken",
+                         p->defs[i].name);
+    bind(&b, top, p->input_name, tensor_value(0), p->input_line, 1);
+    int ret_line = 0;
+    bool has;
+    for (int i = 0; i < p->n_top; i++)
+        if (p->top[i].kind == ST_RETURN && i != p->n_top - 1)
+            compile_fail(c, p->top[i + 1].line, p->top[i + 1].col, NULL, "line after the network's 'return'");
+    value out = run_body(&b, top, p->top, p->n_top, &ret_line, &has);
+    if (out.k != V_TENSOR)
+        compile_fail(c, ret_line, 1, "end with a tensor, e.g. return linear(gap(x), classes)",
+                     "the network's output is %s, not a tensor", kind_name(out.k));
+    net_shape os = g->nodes[out.node].shape;
+    if (os.c != p->classes || os.h != 1 || os.w != 1) {
+        char s1[48];
+        shape_str(os, s1, sizeof s1);
+        compile_fail(c, ret_line, 1, "end with linear(..., classes) on a vector (gap or flatten first)",
+                     "the network's output is %s; it must be a vector of %d classes", s1, p->classes);
+    }
+    if (out.node == 0)
+        compile_fail(c, ret_line, 1, NULL, "the network's output is its input");
+    g->output = out.node;
+    prune(g);
+    build_train(c, &g->train);
+}

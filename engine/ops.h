@@ -1,0 +1,197 @@
+/* The engine's operators: forward and backward kernels over float32 NCHW
+ * tensors with explicit shapes (llm.c style). Semantics follow PyTorch
+ * unless said otherwise.
+ *
+ * Conventions:
+ * - Tensors are contiguous float arrays, batch first: N x C x H x W. A vector
+ *   of F features is F x 1 x 1, so a batch of vectors is N x F.
+ * - Weights use PyTorch's layouts: conv [cout][cin/groups][kh][kw],
+ *   linear [out][in].
+ * - Backward ACCUMULATES (+=) into every gradient it is given (input and
+ *   parameters): a tensor may feed several consumers and the trainer zeroes
+ *   gradients once per step. A NULL gradient pointer means "not needed" and is
+ *   skipped (e.g. the input image, or a layer without bias).
+ * - No kernel allocates. Where working memory is needed the kernel takes a
+ *   caller-provided `scratch` buffer whose size in floats is given by the
+ *   matching *_scratch() function; what forward leaves in it (argmax indices,
+ *   batch statistics, the dropout mask) is read by backward, so the same
+ *   buffer must be passed to both and left untouched in between (except the
+ *   conv buffer, which is pure working memory). Scratch must be suitably
+ *   aligned for float (any malloc'd memory is).
+ * - Shape structs are filled by the caller and checked by their *_init()
+ *   function, which also computes output sizes and returns 0, or -1 with a
+ *   message in err. Kernels assume a struct that passed its init.
+ * - Forward must not run in place (out == in) for any operator whose
+ *   backward reads its input: all of them except add and concat.
+ * - Kernels run on the calling thread; only cblas_sgemm (OpenBLAS) uses its
+ *   own threads. */
+#ifndef GEVO_ENGINE_OPS_H
+#define GEVO_ENGINE_OPS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "engine/rng.h"
+
+/* ---- conv2d ------------------------------------------------------------
+ * Zero padding, stride and dilation the same on both axes, groups as in
+ * PyTorch. Paths: 1x1/stride 1/no padding is a straight sgemm per group;
+ * depthwise (groups == cin == cout) a direct kernel; otherwise im2col +
+ * sgemm per image and group. */
+typedef struct ops_conv {
+    int n, cin, h, w;                 /* input */
+    int cout, kh, kw, stride, pad_h, pad_w, dilation, groups;
+    bool bias;
+    int oh, ow;                       /* output, set by ops_conv_init */
+} ops_conv;
+
+int ops_conv_init(ops_conv *c, char *err, size_t errsize);
+/* Floats of working memory for forward and backward (0 on the fast paths);
+ * independent of n. */
+size_t ops_conv_scratch(const ops_conv *c);
+/* b is ignored unless c->bias (then it has cout floats). */
+void ops_conv_forward(const ops_conv *c, float *out, const float *in,
+                      const float *w, const float *b, float *scratch);
+void ops_conv_backward(const ops_conv *c, float *din, float *dw, float *db,
+                       const float *dout, const float *in, const float *w,
+                       float *scratch);
+
+/* ---- linear ------------------------------------------------------------
+ * out[n][o] = sum_i in[n][i] * w[o][i] + b[o]; b may be NULL (no bias). */
+void ops_linear_forward(float *out, const float *in, const float *w,
+                        const float *b, int n, int in_f, int out_f);
+void ops_linear_backward(float *din, float *dw, float *db, const float *dout,
+                         const float *in, const float *w, int n, int in_f,
+                         int out_f);
+
+/* ---- batchnorm2d -------------------------------------------------------
+ * Per channel over N x H x W. Training: batch statistics normalise (biased
+ * variance) and the running statistics move by momentum (unbiased variance),
+ * as PyTorch. Eval: running statistics normalise and stay unchanged.
+ * Scratch (2*c floats) keeps the mean and 1/std forward used. */
+typedef struct ops_bn {
+    int n, c, hw;
+    float eps, momentum;
+    bool training;
+} ops_bn;
+
+int ops_bn_init(const ops_bn *b, char *err, size_t errsize);
+size_t ops_bn_scratch(const ops_bn *b);
+void ops_bn_forward(const ops_bn *b, float *out, const float *in,
+                    const float *gamma, const float *beta, float *run_mean,
+                    float *run_var, float *scratch);
+void ops_bn_backward(const ops_bn *b, float *din, float *dgamma, float *dbeta,
+                     const float *dout, const float *in, const float *gamma,
+                     const float *scratch);
+
+/* ---- layernorm ---------------------------------------------------------
+ * Normalises over the c channels at each of the hw positions, then applies
+ * per-channel gamma and beta (for a c x 1 x 1 vector exactly nn.LayerNorm(c)).
+ * Scratch keeps the per-position mean and 1/std (2*n*hw) plus 2*hw floats of
+ * working memory. */
+typedef struct ops_ln {
+    int n, c, hw;
+    float eps;
+} ops_ln;
+
+int ops_ln_init(const ops_ln *l, char *err, size_t errsize);
+size_t ops_ln_scratch(const ops_ln *l);
+void ops_ln_forward(const ops_ln *l, float *out, const float *in,
+                    const float *gamma, const float *beta, float *scratch);
+void ops_ln_backward(const ops_ln *l, float *din, float *dgamma, float *dbeta,
+                     const float *dout, const float *in, const float *gamma,
+                     float *scratch);
+
+/* ---- elementwise activations --------------------------------------------
+ * gelu is the exact (erf) form; hswish is PyTorch's hardswish, including
+ * its derivative at the break points. Backward reads the input. */
+typedef enum ops_act {
+    OPS_RELU,
+    OPS_SILU,
+    OPS_HSWISH,
+    OPS_GELU,
+    OPS_SIGMOID,
+    OPS_TANH
+} ops_act;
+
+void ops_act_forward(ops_act a, float *out, const float *in, long size);
+void ops_act_backward(ops_act a, float *din, const float *dout,
+                      const float *in, long size);
+
+/* ---- pools ---------------------------------------------------------------
+ * Output size as PyTorch: floor or ceil((h + 2*pad - k) / stride) + 1, and in
+ * ceil mode a last window that would start in the right padding is dropped.
+ * Padding may be at most half the kernel (PyTorch's rule). max pads with
+ * -inf, min with +inf (min = -maxpool(-x)); both keep the argmax (first of
+ * equal values) per output in scratch and backward routes to it. avg uses
+ * count_include_pad=True with windows clipped at the padded border. */
+typedef enum ops_pool_kind { OPS_POOL_MAX, OPS_POOL_AVG, OPS_POOL_MIN } ops_pool_kind;
+
+typedef struct ops_pool {
+    ops_pool_kind kind;
+    int n, c, h, w;
+    int kh, kw, stride, pad_h, pad_w;
+    bool ceil;
+    int oh, ow;                       /* set by ops_pool_init */
+} ops_pool;
+
+int ops_pool_init(ops_pool *p, char *err, size_t errsize);
+size_t ops_pool_scratch(const ops_pool *p);
+void ops_pool_forward(const ops_pool *p, float *out, const float *in,
+                      float *scratch);
+void ops_pool_backward(const ops_pool *p, float *din, const float *dout,
+                       const float *scratch);
+
+/* ---- global average pool: planes of hw floats -> one float each ---------- */
+void ops_gap_forward(float *out, const float *in, long planes, int hw);
+void ops_gap_backward(float *din, const float *dout, long planes, int hw);
+
+/* ---- concat along channels ----------------------------------------------
+ * Input i has chans[i] channels of hw floats per image; out has their sum.
+ * In backward, dins[i] may be NULL. */
+void ops_concat_forward(float *out, const float *const *ins, const int *chans,
+                        int n_in, int n, int hw);
+void ops_concat_backward(float *const *dins, const float *dout,
+                         const int *chans, int n_in, int n, int hw);
+
+/* ---- add: n_in tensors of the same size ----------------------------------
+ * out may be ins[0] (in-place accumulation) but no other input. */
+void ops_add_forward(float *out, const float *const *ins, int n_in, long size);
+void ops_add_backward(float *const *dins, const float *dout, int n_in,
+                      long size);
+
+/* ---- mul(a, b) ----------------------------------------------------------
+ * a is n x c x hw; b is the same shape, or n x c (x 1 x 1) broadcast over
+ * a's positions when broadcast is true (squeeze-excitation). */
+void ops_mul_forward(float *out, const float *a, const float *b, int n, int c,
+                     int hw, bool broadcast);
+void ops_mul_backward(float *da, float *db, const float *dout, const float *a,
+                      const float *b, int n, int c, int hw, bool broadcast);
+
+/* ---- dropout ------------------------------------------------------------
+ * Inverted dropout: in training each element is kept with probability 1-p
+ * and scaled by 1/(1-p) (p == 1 drops everything); in eval it is the
+ * identity. The mask (0 or the scale, size floats) is drawn from r into
+ * scratch by forward and read by backward. p must be in [0, 1]. */
+size_t ops_dropout_scratch(long size);
+void ops_dropout_forward(float *out, const float *in, long size, float p,
+                         bool training, rng *r, float *scratch);
+/* Forward with a mask already in scratch (tests, replays). */
+void ops_dropout_apply(float *out, const float *in, long size, bool training,
+                       const float *scratch);
+void ops_dropout_backward(float *din, const float *dout, long size,
+                          bool training, const float *scratch);
+
+/* ---- softmax cross-entropy with label smoothing -------------------------
+ * logits n x k, labels in [0, k). The target of sample i is
+ * (1 - smoothing) * onehot(labels[i]) + smoothing / k (PyTorch's
+ * label_smoothing); the loss is the mean over the batch. Sets *loss and
+ * *correct (argmax == label, first maximum wins); when dlogits is not NULL
+ * it WRITES (not accumulates) d(loss)/d(logits) there, since logits feed
+ * only the loss. Returns 0, or -1 with a message for a label out of range
+ * or smoothing outside [0, 1]. */
+int ops_xent(float *loss, int *correct, float *dlogits, const float *logits,
+             const int *labels, int n, int k, float smoothing, char *err,
+             size_t errsize);
+
+#endif

@@ -1,0 +1,184 @@
+/* max, min and average pooling, and global average pooling. */
+#include "engine/ops.h"
+#include "engine/ops_internal.h"
+
+#include <stdint.h>
+#include <string.h>
+
+static const char *pool_name(ops_pool_kind k)
+{
+    return k == OPS_POOL_MAX ? "maxpool" : k == OPS_POOL_MIN ? "minpool" : "avgpool";
+}
+
+/* PyTorch's pooling_output_shape. */
+static int pool_out(int in, int k, int pad, int stride, bool ceil)
+{
+    long num = (long)in + 2L * pad - k + (ceil ? stride - 1 : 0);
+    if (num < 0) return 0;
+    long o = num / stride + 1;
+    if (ceil && (o - 1) * stride >= (long)in + pad) o--;
+    return (int)o;
+}
+
+int ops_pool_init(ops_pool *p, char *err, size_t errsize)
+{
+    const char *nm = pool_name(p->kind);
+    if (p->kind != OPS_POOL_MAX && p->kind != OPS_POOL_AVG && p->kind != OPS_POOL_MIN)
+        return ops_fail(err, errsize, "pool: unknown kind %d", (int)p->kind);
+    if (p->n < 1 || p->c < 1 || p->h < 1 || p->w < 1)
+        return ops_fail(err, errsize, "%s: input %dx%dx%dx%d must be positive", nm, p->n,
+                        p->c, p->h, p->w);
+    if (p->kh < 1 || p->kw < 1 || p->stride < 1)
+        return ops_fail(err, errsize, "%s: kernel %dx%d and stride %d must be at least 1",
+                        nm, p->kh, p->kw, p->stride);
+    if (p->pad_h < 0 || p->pad_w < 0 || p->pad_h > p->kh / 2 || p->pad_w > p->kw / 2)
+        return ops_fail(err, errsize,
+                        "%s: padding %dx%d must be between 0 and half the kernel %dx%d",
+                        nm, p->pad_h, p->pad_w, p->kh, p->kw);
+    p->oh = pool_out(p->h, p->kh, p->pad_h, p->stride, p->ceil);
+    p->ow = pool_out(p->w, p->kw, p->pad_w, p->stride, p->ceil);
+    if (p->oh < 1 || p->ow < 1)
+        return ops_fail(err, errsize, "%s: kernel %dx%d is larger than the padded input %dx%d",
+                        nm, p->kh, p->kw, p->h + 2 * p->pad_h, p->w + 2 * p->pad_w);
+    return 0;
+}
+
+size_t ops_pool_scratch(const ops_pool *p)
+{
+    if (p->kind == OPS_POOL_AVG) return 0;
+    return (size_t)p->n * p->c * p->oh * p->ow; /* one int32 index per output */
+}
+
+/* Indices are int32 stored in float-sized slots; memcpy keeps that free of
+ * aliasing trouble and compiles to a plain move. */
+static inline void put_idx(float *slot, int32_t v) { memcpy(slot, &v, sizeof v); }
+static inline int32_t get_idx(const float *slot)
+{
+    int32_t v;
+    memcpy(&v, slot, sizeof v);
+    return v;
+}
+
+static void extreme_forward(const ops_pool *p, float *out, const float *in, float *idx,
+                            bool is_min)
+{
+    size_t planes = (size_t)p->n * p->c, ihw = (size_t)p->h * p->w, ohw = (size_t)p->oh * p->ow;
+    for (size_t pl = 0; pl < planes; pl++) {
+        const float *x = in + pl * ihw;
+        float *o = out + pl * ohw, *ix = idx + pl * ohw;
+        for (int oy = 0; oy < p->oh; oy++) {
+            int y0 = oy * p->stride - p->pad_h, y1 = y0 + p->kh;
+            if (y0 < 0) y0 = 0;
+            if (y1 > p->h) y1 = p->h;
+            for (int ox = 0; ox < p->ow; ox++) {
+                int x0 = ox * p->stride - p->pad_w, x1 = x0 + p->kw;
+                if (x0 < 0) x0 = 0;
+                if (x1 > p->w) x1 = p->w;
+                int32_t best_i = y0 * p->w + x0;
+                float best = x[best_i];
+                for (int y = y0; y < y1; y++)
+                    for (int xx = x0; xx < x1; xx++) {
+                        float v = x[y * p->w + xx];
+                        if (is_min ? v < best : v > best) {
+                            best = v;
+                            best_i = y * p->w + xx;
+                        }
+                    }
+                o[oy * p->ow + ox] = best;
+                put_idx(&ix[oy * p->ow + ox], best_i);
+            }
+        }
+    }
+}
+
+/* count_include_pad=True: the divisor counts the padding but not what lies
+ * beyond it (a ceil-mode window sticking out past the padded border). */
+static void avg_forward(const ops_pool *p, float *out, const float *in)
+{
+    size_t planes = (size_t)p->n * p->c, ihw = (size_t)p->h * p->w, ohw = (size_t)p->oh * p->ow;
+    for (size_t pl = 0; pl < planes; pl++) {
+        const float *x = in + pl * ihw;
+        float *o = out + pl * ohw;
+        for (int oy = 0; oy < p->oh; oy++) {
+            int y0 = oy * p->stride - p->pad_h, y1 = y0 + p->kh;
+            if (y1 > p->h + p->pad_h) y1 = p->h + p->pad_h;
+            int ny = y1 - y0;
+            if (y0 < 0) y0 = 0;
+            if (y1 > p->h) y1 = p->h;
+            for (int ox = 0; ox < p->ow; ox++) {
+                int x0 = ox * p->stride - p->pad_w, x1 = x0 + p->kw;
+                if (x1 > p->w + p->pad_w) x1 = p->w + p->pad_w;
+                int nx = x1 - x0;
+                if (x0 < 0) x0 = 0;
+                if (x1 > p->w) x1 = p->w;
+                float s = 0.0f;
+                for (int y = y0; y < y1; y++)
+                    for (int xx = x0; xx < x1; xx++) s += x[y * p->w + xx];
+                o[oy * p->ow + ox] = s / (float)(ny * nx);
+            }
+        }
+    }
+}
+
+void ops_pool_forward(const ops_pool *p, float *out, const float *in, float *scratch)
+{
+    if (p->kind == OPS_POOL_AVG)
+        avg_forward(p, out, in);
+    else
+        extreme_forward(p, out, in, scratch, p->kind == OPS_POOL_MIN);
+}
+
+void ops_pool_backward(const ops_pool *p, float *din, const float *dout,
+                       const float *scratch)
+{
+    if (!din) return;
+    size_t planes = (size_t)p->n * p->c, ihw = (size_t)p->h * p->w, ohw = (size_t)p->oh * p->ow;
+    if (p->kind != OPS_POOL_AVG) {
+        for (size_t pl = 0; pl < planes; pl++) {
+            float *dx = din + pl * ihw;
+            const float *g = dout + pl * ohw, *ix = scratch + pl * ohw;
+            for (size_t o = 0; o < ohw; o++) dx[get_idx(&ix[o])] += g[o];
+        }
+        return;
+    }
+    for (size_t pl = 0; pl < planes; pl++) {
+        float *dx = din + pl * ihw;
+        const float *g = dout + pl * ohw;
+        for (int oy = 0; oy < p->oh; oy++) {
+            int y0 = oy * p->stride - p->pad_h, y1 = y0 + p->kh;
+            if (y1 > p->h + p->pad_h) y1 = p->h + p->pad_h;
+            int ny = y1 - y0;
+            if (y0 < 0) y0 = 0;
+            if (y1 > p->h) y1 = p->h;
+            for (int ox = 0; ox < p->ow; ox++) {
+                int x0 = ox * p->stride - p->pad_w, x1 = x0 + p->kw;
+                if (x1 > p->w + p->pad_w) x1 = p->w + p->pad_w;
+                int nx = x1 - x0;
+                if (x0 < 0) x0 = 0;
+                if (x1 > p->w) x1 = p->w;
+                float v = g[oy * p->ow + ox] / (float)(ny * nx);
+                for (int y = y0; y < y1; y++)
+                    for (int xx = x0; xx < x1; xx++) dx[y * p->w + xx] += v;
+            }
+        }
+    }
+}
+
+void ops_gap_forward(float *out, const float *in, long planes, int hw)
+{
+    for (long pl = 0; pl < planes; pl++) {
+        const float *x = in + (size_t)pl * hw;
+        double s = 0.0;
+        for (int i = 0; i < hw; i++) s += x[i];
+        out[pl] = (float)(s / hw);
+    }
+}
+
+void ops_gap_backward(float *din, const float *dout, long planes, int hw)
+{
+    float inv = 1.0f / (float)hw;
+    for (long pl = 0; pl < planes; pl++) {
+        float *dx = din + (size_t)pl * hw, v = dout[pl] * inv;
+        for (int i = 0; i < hw; i++) dx[i] += v;
+    }
+}

@@ -1,0 +1,33 @@
+/* A small test harness: every check prints one line, PASS or FAIL, that
+ * tests/run.sh counts into the closing "N passed, N failed" line.
+ *
+ *   static void test_something(void) { CHECK(x == 1, "x is %d", x); }
+ *   int main(void) { RUN(test_something); return harness_done(); }
+ *
+ * A test is one RUN(): it passes when none of its CHECKs failed. */
+#ifndef GEVO_TESTS_HARNESS_H
+#define GEVO_TESTS_HARNESS_H
+
+#include <stdio.h>
+
+void harness_fail(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void harness_run(const char *name, void (*fn)(void));
+int harness_done(void);
+/* Root of the source tree (tests run from it), for fixtures. */
+const char *harness_root(void);
+
+#define CHECK(cond, ...)                                                      \
+    do {                                                                      \
+        if (!(cond)) harness_fail(__FILE__, __LINE__, __VA_ARGS__);           \
+    } while (0)
+#define CHECK_EQ_INT(a, b)                                                    \
+    do {                                                                      \
+        long long a_ = (long long)(a), b_ = (long long)(b);                   \
+        if (a_ != b_)                                                         \
+            harness_fail(__FILE__, __LINE__, "%s == %lld, expected %s == %lld", \
+                         #a, a_, #b, b_);                                     \
+    } while (0)
+#define RUN(fn) harness_run(#fn, fn)
+
+#endif

@@ -1,0 +1,381 @@
+/* Per-element central-difference gradient checks for every operator's
+ * backward and for small networks chained by hand (tests/unit/
+ * test_ops_cases.h), plus the operators' argument checks, output-size rules,
+ * dropout statistics and the PRNG.
+ *
+ * The check: loss = sum(out * R) for fixed random R, computed in double
+ * from float forwards; every element of every input and parameter is
+ * moved by +-H and (L+ - L-) / 2H is compared with the analytic gradient:
+ * |num - ana| <= ATOL + RTOL * max(|num|, |ana|). Gradients are pre-filled
+ * with a constant before backward, which also proves backward accumulates.
+ * Inputs are kept away from kinks (relu at 0, hardswish at +-3, ties of
+ * max/min pooling) by more than H so the finite difference is valid. */
+#include "engine/ops.h"
+#include "engine/rng.h"
+#include "tests/harness.h"
+#include "tests/unit/test_ops_cases.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GC_H 1e-2
+#define GC_H_NET 1e-3 /* composites: fewer kinks within reach */
+#define GC_ATOL 2e-3
+#define GC_RTOL 1e-2
+#define GC_PREFILL 0.25f
+
+static double loss_of(tcase *t, const float *r)
+{
+    t->fwd(t);
+    double l = 0.0;
+    for (long i = 0; i < t->out_size; i++) l += (double)t->out[i] * r[i];
+    return l;
+}
+
+/* Returns the number of elements whose gradient disagrees; reports the
+ * first few through CHECK unless quiet. */
+static int gradcheck(tcase *t, uint64_t seed, bool quiet, double *max_err, double h)
+{
+    rng rr;
+    rng_seed(&rr, seed ^ 0x5eedULL);
+    float *r = malloc(sizeof(float) * (size_t)t->out_size);
+    for (long i = 0; i < t->out_size; i++) r[i] = rng_uniform_range(&rr, -1.0f, 1.0f);
+
+    t->fwd(t);
+    for (int k = 0; k < t->nt; k++)
+        if (t->g[k])
+            for (long i = 0; i < t->tsize[k]; i++) t->g[k][i] = GC_PREFILL;
+    t->bwd(t, r);
+    for (int k = 0; k < t->nt; k++)
+        if (t->g[k])
+            for (long i = 0; i < t->tsize[k]; i++) t->g[k][i] -= GC_PREFILL;
+
+    int bad = 0;
+    *max_err = 0.0;
+    for (int k = 0; k < t->nt; k++) {
+        if (!t->g[k]) continue;
+        for (long i = 0; i < t->tsize[k]; i++) {
+            float v = t->x[k][i];
+            t->x[k][i] = (float)(v + h);
+            double lp = loss_of(t, r);
+            t->x[k][i] = (float)(v - h);
+            double lm = loss_of(t, r);
+            t->x[k][i] = v;
+            double num = (lp - lm) / (2.0 * h), ana = t->g[k][i];
+            double err = fabs(num - ana);
+            double tol = GC_ATOL + GC_RTOL * fmax(fabs(num), fabs(ana));
+            if (err / tol > *max_err) *max_err = err / tol;
+            if (err > tol) {
+                if (!quiet && bad < 5)
+                    CHECK(0, "%s: d/d%s[%ld]: numeric %.6f, analytic %.6f", t->name,
+                          t->tname[k], i, num, ana);
+                bad++;
+            }
+        }
+    }
+    free(r);
+    return bad;
+}
+
+/* Distinct values spaced more than 2H apart, shuffled: no ties, and no
+ * perturbation can change which element of a window is largest. */
+static void fill_distinct(float *x, long n, float spacing, rng *r)
+{
+    for (long i = 0; i < n; i++) x[i] = (float)(i - n / 2) * spacing;
+    for (long i = n - 1; i > 0; i--) {
+        long j = (long)rng_below(r, (uint64_t)i + 1);
+        float s = x[i];
+        x[i] = x[j];
+        x[j] = s;
+    }
+}
+
+static void away_from(float *x, long n, float kink, float margin)
+{
+    for (long i = 0; i < n; i++) {
+        float d = x[i] - kink;
+        if (fabsf(d) < margin) x[i] = kink + (d < 0 ? -margin : margin) * 2.0f;
+    }
+}
+
+/* Values that suit each case, beyond uniform(-1, 1). */
+static void prepare(tcase *t, uint64_t seed)
+{
+    rng r;
+    tc_fill(t, seed);
+    rng_seed(&r, seed + 1);
+    for (int k = 0; k < t->nt; k++) {
+        if (!strcmp(t->tname[k], "mask")) {
+            float keep = 1.0f - 0.3f;
+            for (long i = 0; i < t->tsize[k]; i++)
+                t->x[k][i] = rng_uniform(&r) < keep ? 1.0f / keep : 0.0f;
+        } else if (!strcmp(t->tname[k], "labels")) {
+            for (long i = 0; i < t->tsize[k]; i++) t->x[k][i] = (float)rng_below(&r, (uint64_t)t->k);
+        }
+    }
+    if (!strcmp(t->name, "relu")) away_from(t->x[0], t->tsize[0], 0.0f, 0.05f);
+    if (!strcmp(t->name, "hswish")) {
+        for (long i = 0; i < t->tsize[0]; i++) t->x[0][i] = rng_uniform_range(&r, -4.5f, 4.5f);
+        away_from(t->x[0], t->tsize[0], -3.0f, 0.05f);
+        away_from(t->x[0], t->tsize[0], 3.0f, 0.05f);
+    }
+    if (!strcmp(t->name, "tanh") || !strcmp(t->name, "sigmoid") || !strcmp(t->name, "gelu") ||
+        !strcmp(t->name, "silu"))
+        for (long i = 0; i < t->tsize[0]; i++) t->x[0][i] *= 3.0f;
+    if (strstr(t->name, "pool")) fill_distinct(t->x[0], t->tsize[0], 5 * GC_H, &r);
+    if (!strcmp(t->name, "catnet")) fill_distinct(t->x[0], t->tsize[0], 5 * GC_H_NET, &r);
+    if (!strcmp(t->name, "bn_eval"))
+        for (int c = 0; c < t->bn[0].c; c++) {
+            t->s[0][c] = rng_uniform_range(&r, -0.5f, 0.5f);
+            t->s[1][c] = rng_uniform_range(&r, 0.5f, 1.5f);
+        }
+}
+
+static void test_gradients(void)
+{
+    for (int i = 0; i < TC_COUNT; i++) {
+        tcase *t = tc_all[i]();
+        double max_err;
+        prepare(t, 1000 + (uint64_t)i);
+        long n = 0;
+        for (int k = 0; k < t->nt; k++)
+            if (t->g[k]) n += t->tsize[k];
+        int bad = gradcheck(t, 77 + (uint64_t)i, false, &max_err, t->buf[0] ? GC_H_NET : GC_H);
+        CHECK(bad == 0, "%s: %d of %ld gradient elements disagree", t->name, bad, n);
+        if (getenv("GEVO_GC_VERBOSE"))
+            printf("  %-20s %5ld elements, worst error %.3f of tolerance\n", t->name, n, max_err);
+        tc_free(t);
+    }
+}
+
+/* The checker itself must catch a wrong backward: linear with one weight
+ * gradient off by 0.05, and a backward that overwrites instead of adding. */
+static void bad_bwd_offset(tcase *t, const float *dout)
+{
+    linear_bwd(t, dout);
+    t->g[1][3] += 0.05f;
+}
+static void bad_bwd_overwrite(tcase *t, const float *dout)
+{
+    memset(t->g[2], 0, sizeof(float) * 4);
+    linear_bwd(t, dout);
+}
+static void test_checker_catches_errors(void)
+{
+    double e;
+    tcase *t = mk_linear();
+    prepare(t, 5);
+    CHECK_EQ_INT(gradcheck(t, 6, true, &e, GC_H), 0);
+    t->bwd = bad_bwd_offset;
+    CHECK_EQ_INT(gradcheck(t, 6, true, &e, GC_H), 1);
+    t->bwd = bad_bwd_overwrite;
+    CHECK_EQ_INT(gradcheck(t, 6, true, &e, GC_H), 4);
+    tc_free(t);
+}
+
+static void test_pool_output_sizes(void)
+{
+    /* h, k, s, pad, ceil -> expected (PyTorch) */
+    static const int cases[][6] = {
+        {7, 3, 2, 1, 1, 4}, {7, 3, 2, 1, 0, 4}, {5, 2, 2, 0, 1, 3}, {5, 2, 2, 0, 0, 2},
+        {5, 3, 3, 1, 1, 2}, {6, 3, 2, 0, 1, 3}, {6, 3, 2, 0, 0, 2}, {1, 1, 1, 0, 1, 1},
+        {28, 2, 2, 0, 1, 14}, {7, 2, 3, 1, 1, 3},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const int *c = cases[i];
+        char err[256] = "";
+        ops_pool p = {.kind = OPS_POOL_MAX, .n = 1, .c = 1, .h = c[0], .w = c[0], .kh = c[1],
+                      .kw = c[1], .stride = c[2], .pad_h = c[3], .pad_w = c[3], .ceil = c[4]};
+        CHECK(ops_pool_init(&p, err, sizeof err) == 0, "case %zu: %s", i, err);
+        CHECK(p.oh == c[5] && p.ow == c[5], "case %zu: h=%d k=%d s=%d pad=%d ceil=%d: %d, expected %d",
+              i, c[0], c[1], c[2], c[3], c[4], p.oh, c[5]);
+    }
+}
+
+/* The fast paths are taken where the brief says: no im2col memory for 1x1
+ * (stride 1, no padding) and depthwise; the general path otherwise. Their
+ * numbers are checked by the gradient and torch tests of the same cases. */
+static void test_conv_paths(void)
+{
+    struct { tc_maker mk; bool general; } cases[] = {
+        {mk_conv_1x1, false}, {mk_conv_1x1_grouped, false}, {mk_conv_depthwise, false},
+        {mk_conv_depthwise_dil, false}, {mk_conv_general, true}, {mk_conv_strided_1x1, true},
+        {mk_conv_3x3, true},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tcase *t = cases[i].mk();
+        size_t s = ops_conv_scratch(&t->conv[0]);
+        CHECK((s > 0) == cases[i].general, "%s: scratch %zu floats", t->name, s);
+        tc_free(t);
+    }
+}
+
+static void test_bad_arguments(void)
+{
+    char err[256];
+    ops_conv c = {.n = 1, .cin = 6, .h = 5, .w = 5, .cout = 4, .kh = 3, .kw = 3, .stride = 1,
+                  .dilation = 1, .groups = 4};
+    CHECK_EQ_INT(ops_conv_init(&c, err, sizeof err), -1);
+    CHECK(strstr(err, "groups=4") != NULL, "message: %s", err);
+    c.groups = 2;
+    c.kh = 7;
+    CHECK_EQ_INT(ops_conv_init(&c, err, sizeof err), -1);
+    CHECK(strstr(err, "does not fit") != NULL, "message: %s", err);
+    c.kh = 3;
+    c.stride = 0;
+    CHECK_EQ_INT(ops_conv_init(&c, err, sizeof err), -1);
+    c.stride = 1;
+    CHECK_EQ_INT(ops_conv_init(&c, err, sizeof err), 0);
+    CHECK_EQ_INT(c.oh, 3);
+
+    ops_pool p = {.kind = OPS_POOL_AVG, .n = 1, .c = 1, .h = 5, .w = 5, .kh = 2, .kw = 2,
+                  .stride = 2, .pad_h = 2, .pad_w = 0};
+    CHECK_EQ_INT(ops_pool_init(&p, err, sizeof err), -1);
+    CHECK(strstr(err, "avgpool") && strstr(err, "half the kernel"), "message: %s", err);
+    p.pad_h = 0;
+    p.kh = 6;
+    CHECK_EQ_INT(ops_pool_init(&p, err, sizeof err), -1);
+
+    ops_bn b = {.n = 1, .c = 3, .hw = 1, .eps = 1e-5f, .momentum = 0.1f, .training = true};
+    CHECK_EQ_INT(ops_bn_init(&b, err, sizeof err), -1);
+    CHECK(strstr(err, "more than one value") != NULL, "message: %s", err);
+    b.training = false;
+    CHECK_EQ_INT(ops_bn_init(&b, err, sizeof err), 0);
+    b.momentum = 2.0f;
+    CHECK_EQ_INT(ops_bn_init(&b, err, sizeof err), -1);
+    ops_ln l = {.n = 1, .c = 3, .hw = 1, .eps = 0.0f};
+    CHECK_EQ_INT(ops_ln_init(&l, err, sizeof err), -1);
+
+    float logits[6] = {0}, loss = -1.0f;
+    int labels[2] = {1, 3}, correct = -1;
+    CHECK_EQ_INT(ops_xent(&loss, &correct, NULL, logits, labels, 2, 3, 0.0f, err, sizeof err), -1);
+    CHECK(strstr(err, "label 3") != NULL, "message: %s", err);
+    labels[1] = 2;
+    CHECK_EQ_INT(ops_xent(&loss, &correct, NULL, logits, labels, 2, 3, 1.5f, err, sizeof err), -1);
+    CHECK_EQ_INT(ops_xent(&loss, &correct, NULL, logits, labels, 2, 3, 0.0f, err, sizeof err), 0);
+    CHECK(fabsf(loss - logf(3.0f)) < 1e-6f, "uniform logits: loss %f, expected log 3", loss);
+}
+
+static void test_xent_counts_correct(void)
+{
+    char err[256];
+    float logits[12] = {2, 1, 0,  0, 0, 5,  1, 1, 0,  -1, 3, 3}, loss, d[12];
+    int labels[4] = {0, 1, 1, 2}, correct;
+    CHECK_EQ_INT(ops_xent(&loss, &correct, d, logits, labels, 4, 3, 0.2f, err, sizeof err), 0);
+    /* argmax: 0, 2, 0 (first of a tie), 1 (first of a tie) */
+    CHECK_EQ_INT(correct, 1);
+    for (int i = 0; i < 4; i++) {
+        double s = 0;
+        for (int j = 0; j < 3; j++) s += d[i * 3 + j];
+        CHECK(fabs(s) < 1e-6, "gradient row %d sums to %g, expected 0", i, s);
+    }
+}
+
+static void test_dropout(void)
+{
+    enum { N = 100000 };
+    float *x = malloc(sizeof(float) * N), *y = malloc(sizeof(float) * N);
+    float *m = malloc(sizeof(float) * ops_dropout_scratch(N)), *d = calloc(N, sizeof(float));
+    rng r;
+    for (int i = 0; i < N; i++) x[i] = 1.0f + (float)(i % 7);
+    rng_seed(&r, 42);
+    ops_dropout_forward(y, x, N, 0.25f, true, &r, m);
+    long kept = 0;
+    int wrong = 0;
+    for (int i = 0; i < N; i++) {
+        if (y[i] != 0.0f) {
+            kept++;
+            if (fabsf(y[i] - x[i] / 0.75f) > 1e-5f * y[i]) wrong++;
+        }
+    }
+    CHECK(labs(kept - 75000) < 1000, "kept %ld of %d at p=0.25", kept, N);
+    CHECK_EQ_INT(wrong, 0);
+    /* the same seed gives the same mask */
+    float *y2 = malloc(sizeof(float) * N);
+    rng_seed(&r, 42);
+    ops_dropout_forward(y2, x, N, 0.25f, true, &r, m);
+    CHECK(memcmp(y, y2, sizeof(float) * N) == 0, "same seed, different masks");
+    /* backward routes through the mask */
+    for (int i = 0; i < N; i++) d[i] = 0.0f;
+    ops_dropout_backward(d, x, N, true, m);
+    for (int i = 0; i < N; i++)
+        if (d[i] != y2[i]) {
+            CHECK(0, "backward %d: %f, expected %f", i, d[i], y2[i]);
+            break;
+        }
+    ops_dropout_forward(y, x, N, 0.25f, false, &r, m);
+    CHECK(memcmp(y, x, sizeof(float) * N) == 0, "eval dropout is not the identity");
+    ops_dropout_forward(y, x, N, 1.0f, true, &r, m);
+    int nz = 0;
+    for (int i = 0; i < N; i++) nz += y[i] != 0.0f;
+    CHECK_EQ_INT(nz, 0);
+    ops_dropout_forward(y, x, N, 0.0f, true, &r, m);
+    CHECK(memcmp(y, x, sizeof(float) * N) == 0, "p=0 dropout is not the identity");
+    free(x), free(y), free(y2), free(m), free(d);
+}
+
+static void test_rng(void)
+{
+    rng a, b;
+    rng_seed(&a, 123);
+    rng_seed(&b, 123);
+    int same = 1;
+    for (int i = 0; i < 1000; i++) same &= rng_next(&a) == rng_next(&b);
+    CHECK(same, "same seed, different streams");
+    rng_seed(&b, 124);
+    CHECK(rng_next(&a) != rng_next(&b), "seeds 123 and 124 start alike");
+    /* a fixed value guards determinism across builds and machines */
+    rng_seed(&a, 0);
+    uint64_t first = rng_next(&a);
+    rng_seed(&b, 0);
+    CHECK(first == rng_next(&b) && first != 0, "seed 0 gives %llu", (unsigned long long)first);
+
+    enum { N = 200000 };
+    double s = 0, s2 = 0, ns = 0, ns2 = 0;
+    float lo = 1, hi = 0;
+    long counts[10] = {0};
+    rng_seed(&a, 7);
+    for (int i = 0; i < N; i++) {
+        float u = rng_uniform(&a);
+        s += u, s2 += (double)u * u;
+        if (u < lo) lo = u;
+        if (u > hi) hi = u;
+        counts[rng_below(&a, 10)]++;
+        float z = rng_normal(&a);
+        ns += z, ns2 += (double)z * z;
+    }
+    CHECK(lo >= 0.0f && hi < 1.0f, "uniform out of [0,1): %f %f", lo, hi);
+    CHECK(fabs(s / N - 0.5) < 0.005, "uniform mean %f", s / N);
+    CHECK(fabs(s2 / N - s / N * s / N - 1.0 / 12) < 0.002, "uniform variance");
+    for (int i = 0; i < 10; i++)
+        CHECK(labs(counts[i] - N / 10) < 1000, "below(10): %d drawn %ld times", i, counts[i]);
+    CHECK(fabs(ns / N) < 0.01, "normal mean %f", ns / N);
+    CHECK(fabs(ns2 / N - 1.0) < 0.02, "normal variance %f", ns2 / N);
+    CHECK_EQ_INT(rng_below(&a, 0), 0);
+    CHECK_EQ_INT(rng_below(&a, 1), 0);
+
+    /* PyTorch's default init: uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)) */
+    float w[4096];
+    rng_init_fan_in(&a, w, 4096, 16 * 9);
+    float bound = 1.0f / 12.0f, mx = 0;
+    for (int i = 0; i < 4096; i++) mx = fmaxf(mx, fabsf(w[i]));
+    CHECK(mx <= bound && mx > 0.95f * bound, "init max |w| %f, bound %f", mx, bound);
+    rng_init_const(w, 10, 1.0f);
+    CHECK(w[0] == 1.0f && w[9] == 1.0f, "const init");
+}
+
+int main(void)
+{
+    RUN(test_gradients);
+    RUN(test_checker_catches_errors);
+    RUN(test_pool_output_sizes);
+    RUN(test_conv_paths);
+    RUN(test_bad_arguments);
+    RUN(test_xent_counts_correct);
+    RUN(test_dropout);
+    RUN(test_rng);
+    return harness_done();
+}

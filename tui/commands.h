@@ -1,0 +1,10 @@
+/* The gevo command line: every subcommand is one entry in tui/main.c's
+ * table, implemented by the layer that owns it. Each returns the process
+ * exit status (0 ok, 1 failure the user caused or a check that failed,
+ * 2 usage error). */
+#ifndef GEVO_TUI_COMMANDS_H
+#define GEVO_TUI_COMMANDS_H
+
+#include "engine/engine_cmd.h"
+
+#endif

@@ -1,0 +1,51 @@
+/* gevo: the entry point. Dispatches to the subcommands; only this file
+ * decides to exit. */
+#include <stdio.h>
+#include <string.h>
+
+#include "tui/commands.h"
+
+#ifndef GEVO_VERSION
+#define GEVO_VERSION "0.1.0"
+#endif
+
+struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct command commands[] = {
+    {"check", engine_cmd_check, "validate a gevo-net program; print its layers, shapes, parameters, FLOPs"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: gevo COMMAND [ARGS...]\n\n"
+                 "gevo is a terminal workbench for LLM-guided evolution of neural networks.\n\n"
+                 "commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n'gevo COMMAND --help' describes a command; man gevo(1) has the rest.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("gevo %s\n", GEVO_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "gevo: unknown command '%s' (see 'gevo --help')\n", argv[1]);
+    return 2;
+}
