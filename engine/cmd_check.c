@@ -57,13 +57,11 @@ static void shape_text(net_shape s, char *buf, size_t n)
     else snprintf(buf, n, "%dx%dx%d", s.c, s.h, s.w);
 }
 
-/* Depthwise convolutions are conv nodes with groups == channels; the
- * table names them as the program does. */
-static const char *display_op(const net_graph *g, const net_node *nd)
+/* Depthwise convolutions are conv nodes; the table names them as the
+ * program does. */
+static const char *display_op(const net_node *nd)
 {
-    if (nd->op == NET_CONV && nd->groups > 1 && nd->groups == nd->shape.c &&
-        nd->groups == g->nodes[nd->in[0]].shape.c)
-        return "dwconv";
+    if (nd->op == NET_CONV && nd->depthwise) return "dwconv";
     return net_op_name(nd->op);
 }
 
@@ -78,7 +76,7 @@ static void print_table(const char *path, const net_graph *g)
         group_digits(nd->params, b, sizeof b);
         human_flops(nd->flops, c, sizeof c);
         printf("%5d %5d  %-22.22s %-10s %12s %12s %10s\n", i, nd->line, nd->scope[0] ? nd->scope : "-",
-               display_op(g, nd), a, b, c);
+               display_op(nd), a, b, c);
     }
     group_digits(g->params, a, sizeof a);
     human_flops(g->flops, b, sizeof b);
@@ -124,7 +122,7 @@ static int print_json(const char *path, const net_graph *g, const net_error *err
             json_t *l = json_object();
             json_object_set_new(l, "line", json_integer(nd->line));
             json_object_set_new(l, "block", json_string(nd->scope));
-            json_object_set_new(l, "op", json_string(net_op_name(nd->op)));
+            json_object_set_new(l, "op", json_string(display_op(nd)));
             json_t *s = json_array();
             json_array_append_new(s, json_integer(nd->shape.c));
             json_array_append_new(s, json_integer(nd->shape.h));

@@ -146,6 +146,52 @@ done:
     return rc;
 }
 
+int net_train_set(net_train *t, const char *setting, net_error *err)
+{
+    net_error scratch;
+    if (!err) err = &scratch;
+    memset(err, 0, sizeof *err);
+    size_t n = strlen(setting);
+    if (n > 4096 || strchr(setting, '\n')) {
+        snprintf(err->file, sizeof err->file, "--set");
+        snprintf(err->msg, sizeof err->msg, "setting is too long or has a newline");
+        return -1;
+    }
+    char *src = malloc(n + 8);
+    compiler *volatile c = calloc(1, sizeof *c);
+    if (!src || !c) {
+        free(src);
+        free(c);
+        snprintf(err->msg, sizeof err->msg, "out of memory");
+        return -1;
+    }
+    /* a one-line train section, compiled by the same code as programs */
+    memcpy(src, "train ", 6);
+    memcpy(src + 6, setting, n + 1);
+    c->src = src;
+    c->len = n + 6;
+    c->filename = "--set";
+    c->err = err;
+    net_limits_default(&c->lim);
+    c->mem.cap_total = 1u << 20;
+    int rc = 0;
+    net_train copy = *t;
+    if (setjmp(c->fail)) {
+        rc = -1;
+    } else {
+        net_lex(c);
+        net_parse_program(c);
+        if (c->prog.n_top || c->prog.n_defs || c->prog.input_line)
+            compile_fail(c, 1, 1, NULL, "expected key=value settings only");
+        net_apply_train(c, &copy);
+        *t = copy;
+    }
+    arena_release(&c->mem);
+    free(c);
+    free(src);
+    return rc;
+}
+
 char *net_read_file(const char *path, long max_bytes, size_t *len, net_error *err)
 {
     memset(err, 0, sizeof *err);
@@ -192,7 +238,7 @@ char *net_read_file(const char *path, long max_bytes, size_t *len, net_error *er
     }
     if ((long)n > max_bytes) {
         snprintf(err->msg, sizeof err->msg, "file is larger than the limit of %ld bytes", max_bytes);
-        err->hint[0] = 0;
+        snprintf(err->hint, sizeof err->hint, "raise the limit with --max-file-bytes if this is intended");
         free(buf);
         return NULL;
     }

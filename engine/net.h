@@ -92,6 +92,7 @@ typedef struct net_node {
     int pad_h, pad_w;  /* conv, pools: zero (or -inf for max) padding */
     int dilation;      /* conv */
     int groups;        /* conv: in and out channels both divisible */
+    bool depthwise;    /* conv written as dwconv (groups == channels) */
     bool bias;         /* conv, linear */
     bool ceil;         /* pools: ceil mode as in PyTorch */
     float p;           /* dropout probability */
@@ -137,6 +138,10 @@ typedef struct net_train {
 } net_train;
 
 void net_train_default(net_train *t);
+/* Applies "key=value [key=value...]" (the syntax of the train section) over
+ * *t, e.g. from the command line. Returns 0, or -1 with err filled and *t
+ * unchanged. */
+int net_train_set(net_train *t, const char *setting, net_error *err);
 
 typedef struct net_graph {
     net_node *nodes;

@@ -146,6 +146,8 @@ void net_parse_program(compiler *c);
 /* Builds the graph; the graph is owned by the caller, partial graphs are
  * freed by the caller on failure (g is filled progressively). */
 void net_build_graph(compiler *c, net_graph *g);
+/* Applies the program's train section over *tr (defaults not reset). */
+void net_apply_train(compiler *c, net_train *tr);
 /* Canonical text of the program (malloc'd). */
 char *net_canonical_text(const program *p);
 uint64_t net_fnv1a64(const char *s, size_t n);

@@ -32,8 +32,10 @@ static const opspec ops[] = {
     {"conv", NET_CONV, 8,
      {T1, {"out", A_INT, NULL}, {"k", A_INT, "1"}, {"stride", A_INT, "1"}, {"padding", A_PAD, "0"},
       {"dilation", A_INT, "1"}, {"groups", A_INT, "1"}, {"bias", A_BOOL, "true"}}},
+    /* unlike conv, dwconv keeps the size by default: it is gevo's own
+       shorthand, and an LLM expects dwconv(x) to be a drop-in layer */
     {"dwconv", PSEUDO_DWCONV, 6,
-     {T1, {"k", A_INT, "3"}, {"stride", A_INT, "1"}, {"padding", A_PAD, "0"}, {"dilation", A_INT, "1"},
+     {T1, {"k", A_INT, "3"}, {"stride", A_INT, "1"}, {"padding", A_PAD, "same"}, {"dilation", A_INT, "1"},
       {"bias", A_BOOL, "true"}}},
     {"linear", NET_LINEAR, 3, {T1, {"out", A_INT, NULL}, {"bias", A_BOOL, "true"}}},
     {"batchnorm", NET_BATCHNORM, 3, {T1, {"eps", A_FLOAT, "1e-5"}, {"momentum", A_FLOAT, "0.1"}}},
@@ -220,7 +222,10 @@ static value eval(builder *b, frame *f, const expr *e);
 static value literal_default(const char *def)
 {
     value v = {0};
-    if (!strcmp(def, "true") || !strcmp(def, "false")) {
+    if (!strcmp(def, "same")) {
+        v.k = V_SYM;
+        v.s = "same";
+    } else if (!strcmp(def, "true") || !strcmp(def, "false")) {
         v.k = V_BOOL;
         v.i = !strcmp(def, "true");
     } else if (strchr(def, '.') || strchr(def, 'e')) {
@@ -507,6 +512,7 @@ static value build_op(builder *b, frame *f, const opspec *os, const expr *call)
         int ho = window_out(b, call, os->name, s.h, (int)k, (int)stride, (int)pad, (int)dil, false);
         int wo = window_out(b, call, os->name, s.w, (int)k, (int)stride, (int)pad, (int)dil, false);
         nd = new_node(b, NET_CONV, &x, 1, line, col);
+        nd->depthwise = dw;
         nd->kh = nd->kw = (int)k;
         nd->stride = (int)stride;
         nd->pad_h = nd->pad_w = (int)pad;
@@ -709,7 +715,10 @@ static value eval_name(builder *b, frame *f, const expr *e)
         const stmt *s = &f->stmts[i];
         if (s->kind == ST_ASSIGN && !strcmp(s->target, e->text) && s->line >= e->line) {
             char hint[96];
-            snprintf(hint, sizeof hint, "it is assigned later, on line %d", s->line);
+            if (s->line == e->line)
+                snprintf(hint, sizeof hint, "a name must be assigned on an earlier line before it is used");
+            else
+                snprintf(hint, sizeof hint, "it is assigned later, on line %d", s->line);
             compile_fail(c, e->line, e->col, hint, "'%s' is used before it is assigned", e->text);
         }
     }
@@ -934,11 +943,14 @@ static double kv_number(compiler *c, const train_kv *kv, double lo, double hi)
 static long kv_int(compiler *c, const train_kv *kv, long lo, long hi)
 {
     const token *t = &kv->values[0];
-    if (kv->n_values != 1 || t->kind != T_INT)
+    /* 1e2 is an integer too */
+    bool integral = t->kind == T_INT || (t->kind == T_FLOAT && t->fval == floor(t->fval) && fabs(t->fval) < 1e15);
+    if (kv->n_values != 1 || !integral)
         compile_fail(c, kv->line, kv->col, NULL, "train: %s needs one integer", kv->key);
-    if (t->ival < lo || t->ival > hi)
-        compile_fail(c, t->line, t->col, NULL, "train: %s=%ld is outside %ld..%ld", kv->key, t->ival, lo, hi);
-    return t->ival;
+    long v = (long)t->fval;
+    if (v < lo || v > hi)
+        compile_fail(c, t->line, t->col, NULL, "train: %s=%s is outside %ld..%ld", kv->key, t->text, lo, hi);
+    return v;
 }
 
 static bool kv_bool(compiler *c, const train_kv *kv)
@@ -965,11 +977,11 @@ static int kv_choice(compiler *c, const train_kv *kv, const char *const *names, 
                  t->text ? t->text : "?");
 }
 
-static void build_train(compiler *c, net_train *tr)
+/* Applies the parsed train settings over *tr. */
+void net_apply_train(compiler *c, net_train *tr)
 {
     static const char *const optimizers[] = {"sgd", "adamw"};
     static const char *const schedules[] = {"constant", "step", "cosine", "plateau"};
-    net_train_default(tr);
     const program *p = &c->prog;
     for (int i = 0; i < p->n_train; i++) {
         const train_kv *kv = &p->train[i];
@@ -1027,6 +1039,82 @@ static void build_train(compiler *c, net_train *tr)
     }
 }
 
+/* ---- blocks nothing calls ---------------------------------------------
+ * Elaboration checks a block when it is called; a block that nothing
+ * calls (an LLM's new helper, a gene left behind) gets the checks that need
+ * no shapes: every name it uses is defined before use, and every call is to
+ * an operator or a block. */
+
+static void mark_calls(compiler *c, const expr *e, char *called);
+
+static void mark_block(compiler *c, const def_block *d, char *called)
+{
+    int idx = (int)(d - c->prog.defs);
+    if (called[idx]) return;
+    called[idx] = 1;
+    for (int i = 0; i < d->n_body; i++) mark_calls(c, d->body[i].value, called);
+    for (int i = 0; i < d->n_params; i++)
+        if (d->params[i].def) mark_calls(c, d->params[i].def, called);
+}
+
+static void mark_calls(compiler *c, const expr *e, char *called)
+{
+    if (!e) return;
+    if (e->kind == EX_CALL) {
+        const def_block *d = find_op(e->text) ? NULL : find_def(c, e->text);
+        if (d) mark_block(c, d, called);
+        for (int i = 0; i < e->n_args; i++) mark_calls(c, e->args[i].value, called);
+    }
+    mark_calls(c, e->lhs, called);
+    mark_calls(c, e->rhs, called);
+}
+
+static void static_check_expr(compiler *c, const def_block *d, const expr *e, const char **names, int n)
+{
+    if (!e) return;
+    if (e->kind == EX_NAME) {
+        const char *t = e->text;
+        bool ok = !strcmp(t, "classes") || is_true_name(t) || is_false_name(t) || !strcmp(t, "same") ||
+                  !strcmp(t, "valid");
+        for (int i = 0; i < n && !ok; i++) ok = !strcmp(names[i], t);
+        if (!ok) compile_fail(c, e->line, e->col, NULL, "'%s' is not defined inside block '%s'", t, d->name);
+    }
+    if (e->kind == EX_CALL && !find_op(e->text) && !find_def(c, e->text)) {
+        const char *alias = pytorch_alias(e->text);
+        char hint[96] = "";
+        if (alias) snprintf(hint, sizeof hint, "did you mean %s()?", alias);
+        compile_fail(c, e->line, e->col, hint[0] ? hint : "see gevo-net(5) for the operators",
+                     "unknown operator or block '%s'", e->text);
+    }
+    for (int i = 0; i < e->n_args; i++) static_check_expr(c, d, e->args[i].value, names, n);
+    static_check_expr(c, d, e->lhs, names, n);
+    static_check_expr(c, d, e->rhs, names, n);
+}
+
+static void check_blocks(compiler *c)
+{
+    program *p = &c->prog;
+    for (int i = 0; i < p->n_defs; i++)
+        if (find_op(p->defs[i].name))
+            compile_fail(c, p->defs[i].line, p->defs[i].col, "give the block a name of its own",
+                         "block '%s' has the name of an operator", p->defs[i].name);
+    /* from the compiler's arena, so an error (a longjmp) leaks nothing */
+    char *called = arena_alloc(c, (size_t)p->n_defs + 1);
+    const char **names = arena_alloc(c, sizeof *names * (MAX_BINDINGS + 64));
+    for (int i = 0; i < p->n_top; i++) mark_calls(c, p->top[i].value, called);
+    for (int i = 0; i < p->n_defs; i++) {
+        if (called[i]) continue;
+        const def_block *d = &p->defs[i];
+        int n = 0;
+        for (int j = 0; j < d->n_params; j++) names[n++] = d->params[j].name;
+        for (int j = 0; j < d->n_body; j++) {
+            /* names[] has room for every parameter and assignment */
+            static_check_expr(c, d, d->body[j].value, names, n);
+            if (d->body[j].kind == ST_ASSIGN && n < MAX_BINDINGS + 64) names[n++] = d->body[j].target;
+        }
+    }
+}
+
 /* ---- the whole program ---------------------------------------------- */
 
 /* Drops nodes the output does not depend on (dead lines), renumbering the
@@ -1078,6 +1166,7 @@ void net_build_graph(compiler *c, net_graph *g)
     if (p->n_top == 0)
         compile_fail(c, p->input_line, 1, "add the network's layers after the declarations",
                      "the program has no layers at top level");
+    check_blocks(c);
     c->frames = calloc((size_t)c->lim.max_depth + 2, sizeof(frame));
     if (!c->frames) compile_fail(c, 0, 0, NULL, "out of memory");
     builder b = {.c = c, .g = g};
@@ -1114,5 +1203,6 @@ void net_build_graph(compiler *c, net_graph *g)
         compile_fail(c, ret_line, 1, NULL, "the network's output is its input");
     g->output = out.node;
     prune(g);
-    build_train(c, &g->train);
+    net_train_default(&g->train);
+    net_apply_train(c, &g->train);
 }

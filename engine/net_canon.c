@@ -56,7 +56,9 @@ static void put_expr(sbuf *b, const expr *e)
     switch (e->kind) {
     case EX_INT:
     case EX_FLOAT: put_number(b, e); break;
-    case EX_NAME: puts_(b, e->text); break;
+    case EX_NAME: /* True and true mean the same */
+        puts_(b, !strcmp(e->text, "True") ? "true" : !strcmp(e->text, "False") ? "false" : e->text);
+        break;
     case EX_STRING:
         puts_(b, e->text); /* "same" and same mean the same */
         break;
@@ -150,8 +152,19 @@ char *net_canonical_text(const program *p)
             puts_(&b, " ");
             puts_(&b, kv[i]->key);
             puts_(&b, "=");
-            for (int j = 0; j < kv[i]->n_values; j++) {
-                const token *t = &kv[i]->values[j];
+            /* list values are sets (augment=crop,flip == flip,crop) */
+            const token *vals[16];
+            int nv = kv[i]->n_values < 16 ? kv[i]->n_values : 16;
+            for (int j = 0; j < nv; j++) vals[j] = &kv[i]->values[j];
+            for (int j = 1; j < nv; j++)
+                for (int k = j; k > 0 && vals[k - 1]->text && vals[k]->text && strcmp(vals[k - 1]->text, vals[k]->text) > 0;
+                     k--) {
+                    const token *sw = vals[k];
+                    vals[k] = vals[k - 1];
+                    vals[k - 1] = sw;
+                }
+            for (int j = 0; j < nv; j++) {
+                const token *t = vals[j];
                 if (j) puts_(&b, ",");
                 if (t->kind == T_FLOAT || t->kind == T_INT) {
                     snprintf(tmp, sizeof tmp, t->kind == T_INT ? "%.0f" : "%.9g", t->fval);

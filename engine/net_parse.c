@@ -448,6 +448,13 @@ static token *expect(parser *ps, tok_kind k, const char *wanted)
     return next(ps);
 }
 
+/* Names with a fixed meaning that a program may not rebind. */
+static bool is_reserved_literal(const char *s)
+{
+    return !strcmp(s, "true") || !strcmp(s, "false") || !strcmp(s, "True") || !strcmp(s, "False") ||
+           !strcmp(s, "same") || !strcmp(s, "valid");
+}
+
 static bool is_keyword(const char *s)
 {
     return !strcmp(s, "def") || !strcmp(s, "return") || !strcmp(s, "input") || !strcmp(s, "train") ||
@@ -638,7 +645,7 @@ static stmt parse_stmt(parser *ps)
             compile_fail(ps->c, n->line, n->col, "write x = x + y", "augmented assignment (+= etc.) is not supported");
         unexpected(ps, n, "'='", NULL);
     }
-    if (is_keyword(t->text))
+    if (is_keyword(t->text) || is_reserved_literal(t->text))
         compile_fail(ps->c, t->line, t->col, NULL, "'%s' is a keyword and cannot be assigned", t->text);
     next(ps);
     next(ps);
@@ -666,7 +673,7 @@ static void parse_def(parser *ps)
     program *p = &c->prog;
     token *kw = next(ps);
     token *name = expect(ps, T_NAME, "a block name after 'def'");
-    if (is_keyword(name->text))
+    if (is_keyword(name->text) || is_reserved_literal(name->text))
         compile_fail(c, name->line, name->col, NULL, "'%s' is a keyword and cannot name a block", name->text);
     for (int i = 0; i < p->n_defs; i++)
         if (!strcmp(p->defs[i].name, name->text))
@@ -678,7 +685,7 @@ static void parse_def(parser *ps)
     bool seen_default = false;
     while (peek(ps)->kind != T_RP) {
         token *pn = expect(ps, T_NAME, "a parameter name");
-        if (is_keyword(pn->text))
+        if (is_keyword(pn->text) || is_reserved_literal(pn->text))
             compile_fail(c, pn->line, pn->col, NULL, "'%s' is a keyword and cannot be a parameter", pn->text);
         for (int i = 0; i < d.n_params; i++)
             if (!strcmp(d.params[i].name, pn->text))
@@ -893,6 +900,10 @@ void net_parse_program(compiler *c)
         if (t->indent > 0)
             compile_fail(c, t->line, t->col, "only the lines of a def block or a train section are indented",
                          "unexpected indentation");
+        if (t->kind == T_NAME && !strcmp(t->text, "classes")) {
+            parse_classes(&ps);
+            continue;
+        }
         if (t->kind == T_NAME && peek_at(&ps, 1)->kind != T_EQ) {
             if (!strcmp(t->text, "def")) {
                 parse_def(&ps);
@@ -900,10 +911,6 @@ void net_parse_program(compiler *c)
             }
             if (!strcmp(t->text, "input")) {
                 parse_input(&ps);
-                continue;
-            }
-            if (!strcmp(t->text, "classes")) {
-                parse_classes(&ps);
                 continue;
             }
             if (!strcmp(t->text, "train")) {

@@ -211,9 +211,9 @@ static void test_error_format(void)
 static void test_canonical_form(void)
 {
     const char *a = "input x: 1x28x28\nclasses 10\n# a comment\ndef f(x, c=8):\n    return relu(conv(x, c, k=3))\n"
-                    "x = f(x)\nreturn linear(gap(x), classes)\ntrain lr=0.1 epochs=2\n";
+                    "x = f(x)\nreturn linear(gap(x), classes)\ntrain lr=0.1 epochs=2 augment=flip,crop\n";
     const char *b = "input   x :1x28x28\r\n\r\nclasses 10\r\ndef f( x,c = 8 ) :\r\n\treturn relu( conv(x,c,k=3) )  # why\r\n"
-                    "x=f(x)\r\nreturn linear(gap(x),\r\n   classes)\r\ntrain epochs=2\r\n   lr=0.10\r\n";
+                    "x=f(x)\r\nreturn linear(gap(x),\r\n   classes)\r\ntrain epochs=2 augment=crop,flip\r\n   lr=0.10\r\n";
     const char *c = "input x: 1x28x28\nclasses 10\ndef f(x, c=8):\n    return relu(conv(x, c, k=5))\n"
                     "x = f(x)\nreturn linear(gap(x), classes)\ntrain lr=0.1 epochs=2\n";
     net_graph *ga = NULL, *gb = NULL, *gc = NULL;
@@ -225,7 +225,8 @@ static void test_canonical_form(void)
         CHECK(ga->hash == gb->hash, "layout changed the hash:\n%s---\n%s", ga->canonical, gb->canonical);
         CHECK(ga->hash != gc->hash, "a different kernel kept the hash");
         CHECK(strstr(ga->canonical, "#") == NULL, "comment in canonical form");
-        CHECK(strstr(ga->canonical, "train epochs=2 lr=0.1\n") != NULL, "train not sorted:\n%s", ga->canonical);
+        CHECK(strstr(ga->canonical, "train augment=crop,flip epochs=2 lr=0.1\n") != NULL, "train not sorted:\n%s",
+              ga->canonical);
         /* the canonical form is itself a program with the same canonical form */
         net_graph *gr = NULL;
         CHECK(compile_str(ga->canonical, &gr, &err) == 0, "canonical does not compile: %s", err.msg);
