@@ -6,5 +6,9 @@
 #define GEVO_TUI_COMMANDS_H
 
 #include "engine/engine_cmd.h"
+int core_cmd_new(int argc, char **argv);    /* core/cmd_session.c */
+int core_cmd_log(int argc, char **argv);    /* core/cmd_session.c */
+int core_cmd_show(int argc, char **argv);   /* core/cmd_session.c */
+int core_cmd_export(int argc, char **argv); /* core/cmd_session.c */
 
 #endif

@@ -17,6 +17,10 @@ struct command {
 
 static const struct command commands[] = {
     {"check", engine_cmd_check, "validate a gevo-net program; print its layers, shapes, parameters, FLOPs"},
+    {"new", core_cmd_new, "create a session repository: DIR [--seed NET] [--data DIR]"},
+    {"log", core_cmd_log, "list a session's generations, individuals, status, objectives"},
+    {"show", core_cmd_show, "show an individual: genome, reasoning, result, review, diff"},
+    {"export", core_cmd_export, "export a session's individuals as CSV or JSON"},
 };
 
 static void usage(FILE *out)

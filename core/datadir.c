@@ -1,0 +1,97 @@
+/* datadir: see datadir.h. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/datadir.h"
+
+#ifndef GEVO_DATADIR
+#define GEVO_DATADIR "/usr/local/share/gevo"
+#endif
+
+enum { N_CANDIDATES = 3 };
+
+/* The candidate folders of kind, in search order; "" when not applicable. */
+static int candidates(const char *kind, char dirs[N_CANDIDATES][PATH_MAX])
+{
+    if (strcmp(kind, "nets") && strcmp(kind, "prompts"))
+        return -1;
+    for (int i = 0; i < N_CANDIDATES; i++)
+        dirs[i][0] = 0;
+    const char *env = getenv("GEVO_DATADIR");
+    if (env && env[0])
+        snprintf(dirs[0], PATH_MAX, "%.*s/%s", PATH_MAX - 16, env, kind);
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = 0;
+            snprintf(dirs[1], PATH_MAX, "%.*s/%s", PATH_MAX - 32, exe,
+                     strcmp(kind, "nets") ? "prompts" : "engine/nets");
+        }
+    }
+    snprintf(dirs[2], PATH_MAX, "%s/%s", GEVO_DATADIR, kind);
+    return 0;
+}
+
+static int is_dir(const char *p)
+{
+    struct stat st;
+    return p[0] && stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static void searched(char dirs[N_CANDIDATES][PATH_MAX], char *err, size_t size)
+{
+    size_t o = strlen(err);
+    int k = 0;
+    for (int i = 0; i < N_CANDIDATES && o < size; i++)
+        if (dirs[i][0])
+            o += (size_t)snprintf(err + o, size - o, "%s%s", k++ ? ", " : " (searched ", dirs[i]);
+    if (o < size)
+        snprintf(err + o, size - o, "; set GEVO_DATADIR to the folder holding nets/ and prompts/)");
+}
+
+char *datadir_dir(const char *kind, char *err, size_t errsize)
+{
+    char dirs[N_CANDIDATES][PATH_MAX];
+    if (!kind || candidates(kind, dirs) != 0) {
+        snprintf(err, errsize, "unknown data kind '%s' (nets or prompts)", kind ? kind : "");
+        return NULL;
+    }
+    for (int i = 0; i < N_CANDIDATES; i++)
+        if (is_dir(dirs[i]))
+            return strdup(dirs[i]);
+    snprintf(err, errsize, "no %s folder found", kind);
+    searched(dirs, err, errsize);
+    return NULL;
+}
+
+char *datadir_find(const char *kind, const char *name, char *err, size_t errsize)
+{
+    char dirs[N_CANDIDATES][PATH_MAX];
+    if (!kind || candidates(kind, dirs) != 0) {
+        snprintf(err, errsize, "unknown data kind '%s' (nets or prompts)", kind ? kind : "");
+        return NULL;
+    }
+    if (!name || !name[0] || strchr(name, '/')) {
+        snprintf(err, errsize, "bad %s file name '%s'", kind, name ? name : "");
+        return NULL;
+    }
+    for (int i = 0; i < N_CANDIDATES; i++) {
+        if (!dirs[i][0])
+            continue;
+        char path[PATH_MAX + 256];
+        snprintf(path, sizeof path, "%.*s/%.200s", PATH_MAX - 1, dirs[i], name);
+        struct stat st;
+        if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+            return strdup(path);
+    }
+    snprintf(err, errsize, "%s file '%s' not found", kind, name);
+    searched(dirs, err, errsize);
+    return NULL;
+}

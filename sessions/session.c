@@ -1,0 +1,653 @@
+/* session: creating and opening a session, the writer's lock, the
+ * configuration, and the helpers the other session files share. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sessions/session_int.h"
+
+static char errbuf[1024] = "no error";
+static int lib_ready;
+
+const char *session_error(void)
+{
+    return errbuf;
+}
+
+int session_fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errbuf, sizeof errbuf, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int session_gitfail(const char *what)
+{
+    const git_error *e = git_error_last();
+    return session_fail("%s: %s", what, e && e->message ? e->message : "unknown libgit2 error");
+}
+
+int session_require_writer(const session *s)
+{
+    if (s->writer)
+        return 0;
+    return session_fail("session %s is open read-only%s%s", s->workdir,
+                        s->holder[0] ? "; it is being written by gevo, " : "", s->holder);
+}
+
+static void lib_init(void)
+{
+    if (!lib_ready) {
+        git_libgit2_init();
+        lib_ready = 1;
+    }
+}
+
+bool session_is_writer(const session *s)
+{
+    return s->writer;
+}
+
+const char *session_workdir(const session *s)
+{
+    return s->workdir;
+}
+
+const char *session_lock_holder(const session *s)
+{
+    return s->holder;
+}
+
+int session_valid_id(const char *id, int *gen, int *num)
+{
+    int g, n, len = 0;
+    if (!id || id[0] != 'g' || sscanf(id, "g%d-%d%n", &g, &n, &len) != 2 || id[len] || g < 0 || n < 1)
+        return 0;
+    if (gen)
+        *gen = g;
+    if (num)
+        *num = n;
+    return 1;
+}
+
+int session_write_file(const char *path, const char *data, size_t len)
+{
+    char tmp[PATH_MAX + 32];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f)
+        return session_fail("cannot write %s: %s", tmp, strerror(errno));
+    size_t w = fwrite(data, 1, len, f);
+    int bad = w != len || fflush(f) != 0;
+    if (fclose(f) != 0 || bad) {
+        unlink(tmp);
+        return session_fail("cannot write %s: %s", tmp, strerror(errno));
+    }
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return session_fail("cannot rename %s to %s: %s", tmp, path, strerror(e));
+    }
+    return 0;
+}
+
+/* ---- the writer's lock ---------------------------------------------- */
+
+static char *read_small(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = calloc(1, 512);
+    if (buf)
+        fread(buf, 1, 511, f);
+    fclose(f);
+    return buf;
+}
+
+static void describe_holder(const char *content, char *out, size_t size)
+{
+    long pid = 0, since = 0;
+    char host[128] = "?";
+    if (sscanf(content, "%ld %127s %ld", &pid, host, &since) < 2) {
+        snprintf(out, size, "unknown process");
+        return;
+    }
+    char when[64] = "";
+    if (since > 0) {
+        time_t t = (time_t)since;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(when, sizeof when, ", since %Y-%m-%d %H:%M:%S UTC", &tm);
+    }
+    snprintf(out, size, "pid %ld on %s%s", pid, host, when);
+}
+
+static int remove_lock_file(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    size_t n = strlen(path);
+    if (type == FTW_F && n > 5 && !strcmp(path + n - 5, ".lock"))
+        unlink(path);
+    return 0;
+}
+
+/* A dead writer may have left git's own lock files (refs, index); we hold
+ * the session lock, so no other gevo is writing and they are stale. */
+static void clear_stale_git_locks(session *s)
+{
+    const char *gitdir = git_repository_path(s->repo);
+    char p[PATH_MAX];
+    static const char *files[] = {"index.lock", "packed-refs.lock", "HEAD.lock", "config.lock"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        snprintf(p, sizeof p, "%s%s", gitdir, files[i]);
+        unlink(p);
+    }
+    snprintf(p, sizeof p, "%srefs", gitdir);
+    nftw(p, remove_lock_file, 16, FTW_PHYS);
+    snprintf(p, sizeof p, "%slogs", gitdir);
+    nftw(p, remove_lock_file, 16, FTW_PHYS);
+}
+
+int session_lock_take(session *s)
+{
+    const char *gitdir = git_repository_path(s->repo);
+    snprintf(s->lock_path, sizeof s->lock_path, "%sgevo.lock", gitdir);
+    /* flock is released by the kernel when the holder dies, so a dead
+     * writer's lock is free; the file's text names the holder. */
+    int fd = open(s->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return session_fail("cannot open lock %s: %s", s->lock_path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char *c = read_small(s->lock_path);
+        describe_holder(c ? c : "", s->holder, sizeof s->holder);
+        free(c);
+        close(fd);
+        return session_fail("session %s is being written by another gevo (%s); "
+                            "stop it, or open the session read-only", s->workdir, s->holder);
+    }
+    char old[512] = "";
+    ssize_t r = pread(fd, old, sizeof old - 1, 0);
+    if (r > 0) {
+        /* Non-empty: the previous writer died without closing. */
+        old[r] = 0;
+        clear_stale_git_locks(s);
+    }
+    char host[128] = "localhost";
+    gethostname(host, sizeof host - 1);
+    host[sizeof host - 1] = 0;
+    char text[256];
+    int len = snprintf(text, sizeof text, "%ld %s %ld\n", (long)getpid(), host, (long)time(NULL));
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, text, (size_t)len, 0) != len) {
+        close(fd);
+        return session_fail("cannot write lock %s: %s", s->lock_path, strerror(errno));
+    }
+    s->lock_fd = fd;
+    s->writer = true;
+    s->holder[0] = 0;
+    return 0;
+}
+
+void session_lock_release(session *s)
+{
+    if (!s->writer || s->lock_fd < 0)
+        return;
+    /* Emptied, not removed: removing would let two processes lock two
+     * different files under the same name. */
+    if (ftruncate(s->lock_fd, 0) != 0) {
+        /* the lock is released below anyway */
+    }
+    close(s->lock_fd);
+    s->lock_fd = -1;
+    s->writer = false;
+}
+
+/* The holder, for a reader: only while someone holds the flock. */
+static void probe_holder(session *s)
+{
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%sgevo.lock", git_repository_path(s->repo));
+    s->holder[0] = 0;
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+        flock(fd, LOCK_UN);
+    } else {
+        char *c = read_small(p);
+        describe_holder(c ? c : "", s->holder, sizeof s->holder);
+        free(c);
+    }
+    close(fd);
+}
+
+/* ---- configuration --------------------------------------------------- */
+
+static json_t *config_default(void)
+{
+    return json_pack("{s:i, s:s, s:s, s:s, s:{s:s, s:s, s:s}}", "version", 1, "data", "",
+                     "seed", "", "preset", "default", "llm", "base_url",
+                     "http://127.0.0.1:8080/v1", "model", "", "api_key_env", "OPENAI_API_KEY");
+}
+
+int session_config_save(session *s)
+{
+    char *text = json_dumps(s->config, JSON_INDENT(2) | JSON_SORT_KEYS);
+    if (!text)
+        return session_fail("cannot serialise the configuration");
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s%s", s->workdir, SESSION_CONFIG);
+    size_t n = strlen(text);
+    char *with_nl = malloc(n + 2);
+    if (!with_nl) {
+        free(text);
+        return session_fail("out of memory");
+    }
+    memcpy(with_nl, text, n);
+    with_nl[n] = '\n';
+    int rc = session_write_file(path, with_nl, n + 1);
+    free(with_nl);
+    free(text);
+    return rc;
+}
+
+int session_config_load(session *s)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s%s", s->workdir, SESSION_CONFIG);
+    json_error_t je;
+    json_t *j = json_load_file(path, 0, &je);
+    if (!j && access(path, F_OK) != 0) {
+        /* Not in the working tree: take the journal's copy. */
+        git_object *o = NULL;
+        if (git_revparse_single(&o, s->repo, "journal:" SESSION_CONFIG) == 0 &&
+            git_object_type(o) == GIT_OBJECT_BLOB) {
+            git_blob *b = (git_blob *)o;
+            j = json_loadb(git_blob_rawcontent(b), (size_t)git_blob_rawsize(b), 0, &je);
+        }
+        git_object_free(o);
+        if (!j)
+            j = config_default();
+    }
+    if (!j || !json_is_object(j)) {
+        json_decref(j);
+        return session_fail("%s: line %d: %s (fix the file or restore it with "
+                            "'git checkout journal -- gevo.json')", path, je.line, je.text);
+    }
+    json_decref(s->config);
+    s->config = j;
+    return 0;
+}
+
+static json_t *config_lookup(json_t *root, const char *key, bool create, const char **leaf)
+{
+    char part[128];
+    json_t *cur = root;
+    const char *p = key;
+    for (;;) {
+        const char *dot = strchr(p, '.');
+        if (!dot) {
+            *leaf = p;
+            return cur;
+        }
+        size_t n = (size_t)(dot - p);
+        if (n == 0 || n >= sizeof part)
+            return NULL;
+        memcpy(part, p, n);
+        part[n] = 0;
+        json_t *next = json_object_get(cur, part);
+        if (!next) {
+            if (!create)
+                return NULL;
+            next = json_object();
+            json_object_set_new(cur, part, next);
+        }
+        if (!json_is_object(next))
+            return NULL;
+        cur = next;
+        p = dot + 1;
+    }
+}
+
+const char *session_config_get(session *s, const char *key)
+{
+    const char *leaf;
+    json_t *obj = config_lookup(s->config, key, false, &leaf);
+    json_t *v = obj ? json_object_get(obj, leaf) : NULL;
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static const char *api_key_value(session *s)
+{
+    const char *name = session_config_get(s, "llm.api_key_env");
+    const char *v = name && name[0] ? getenv(name) : NULL;
+    return v && strlen(v) >= 4 ? v : NULL;
+}
+
+int session_config_set(session *s, const char *key, const char *value)
+{
+    if (session_require_writer(s) != 0)
+        return -1;
+    if (!key || !key[0] || !value)
+        return session_fail("config: a key and a value are needed");
+    if (strcasestr(key, "key") && strcmp(key, "llm.api_key_env") != 0)
+        return session_fail("config: '%s' looks like a secret; store the name of the environment "
+                            "variable that holds it in llm.api_key_env instead", key);
+    if (!strcmp(key, "llm.api_key_env")) {
+        for (const char *c = value; *c; c++)
+            if (!(*c == '_' || (*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
+                  (*c >= '0' && *c <= '9')))
+                return session_fail("config: llm.api_key_env must be the NAME of an environment "
+                                    "variable (letters, digits, '_'), not its value");
+    }
+    const char *secret = api_key_value(s);
+    if (secret && strstr(value, secret))
+        return session_fail("config: the value of %s contains the API key; it is never stored",
+                            key);
+    const char *leaf;
+    json_t *obj = config_lookup(s->config, key, true, &leaf);
+    if (!obj || !leaf[0])
+        return session_fail("config: bad key '%s'", key);
+    json_object_set_new(obj, leaf, json_string(value));
+    return session_config_save(s);
+}
+
+char *session_scrub(session *s, const char *text)
+{
+    if (!text)
+        text = "";
+    const char *secret = api_key_value(s);
+    if (!secret || !strstr(text, secret))
+        return strdup(text);
+    static const char mark[] = "[redacted]";
+    size_t sl = strlen(secret), cap = strlen(text) + 1, hits = 0;
+    for (const char *p = text; (p = strstr(p, secret)); p += sl)
+        hits++;
+    cap += hits * sizeof mark;
+    char *out = malloc(cap), *o = out;
+    if (!out)
+        return NULL;
+    const char *p = text, *q;
+    while ((q = strstr(p, secret))) {
+        memcpy(o, p, (size_t)(q - p));
+        o += q - p;
+        memcpy(o, mark, sizeof mark - 1);
+        o += sizeof mark - 1;
+        p = q + sl;
+    }
+    strcpy(o, p);
+    return out;
+}
+
+/* ---- identities ------------------------------------------------------ */
+
+int session_researcher(session *s, git_signature **out)
+{
+    if (git_signature_default(out, s->repo) == 0)
+        return 0;
+    const char *user = getenv("USER");
+    if (!user || !user[0])
+        user = "researcher";
+    char host[128] = "localhost", email[300];
+    gethostname(host, sizeof host - 1);
+    host[sizeof host - 1] = 0;
+    snprintf(email, sizeof email, "%s@%s", user, host);
+    if (git_signature_now(out, user, email) != 0)
+        return session_gitfail("researcher's signature");
+    return 0;
+}
+
+int session_gevo_signature(git_signature **out)
+{
+    if (git_signature_now(out, "gevo", "gevo@localhost") != 0)
+        return session_gitfail("gevo's signature");
+    return 0;
+}
+
+/* ---- create and open --------------------------------------------------- */
+
+static session *session_alloc(git_repository *repo)
+{
+    session *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->repo = repo;
+    s->lock_fd = -1;
+    const char *wd = git_repository_workdir(repo);
+    size_t n = strlen(wd);
+    s->workdir = malloc(n + 2);
+    if (!s->workdir) {
+        free(s);
+        return NULL;
+    }
+    memcpy(s->workdir, wd, n + 1);
+    if (n == 0 || wd[n - 1] != '/')
+        strcat(s->workdir, "/");
+    return s;
+}
+
+void session_close(session *s)
+{
+    if (!s)
+        return;
+    session_lock_release(s);
+    json_decref(s->config);
+    git_repository_free(s->repo);
+    free(s->next_number);
+    free(s->workdir);
+    free(s);
+}
+
+static int dir_is_empty(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    struct dirent *e;
+    int empty = 1;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            empty = 0;
+            break;
+        }
+    closedir(d);
+    return empty;
+}
+
+static int copy_prompts(session *s, const char *from)
+{
+    DIR *d = from ? opendir(from) : NULL;
+    if (!d)
+        return 0; /* no templates is fine */
+    char dst[PATH_MAX];
+    snprintf(dst, sizeof dst, "%sprompts", s->workdir);
+    if (mkdir(dst, 0755) != 0 && errno != EEXIST) {
+        closedir(d);
+        return session_fail("cannot create %s: %s", dst, strerror(errno));
+    }
+    struct dirent *e;
+    int rc = 0;
+    while (rc == 0 && (e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if (n < 5 || strcmp(e->d_name + n - 4, ".txt") || e->d_name[0] == '.')
+            continue;
+        char src[PATH_MAX + 256], out[PATH_MAX + 256];
+        snprintf(src, sizeof src, "%s/%s", from, e->d_name);
+        snprintf(out, sizeof out, "%s/%s", dst, e->d_name);
+        FILE *f = fopen(src, "rb");
+        if (!f) {
+            rc = session_fail("cannot read %s: %s", src, strerror(errno));
+            break;
+        }
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *m = open_memstream(&buf, &len);
+        char chunk[8192];
+        size_t r;
+        while ((r = fread(chunk, 1, sizeof chunk, f)) > 0)
+            fwrite(chunk, 1, r, m);
+        fclose(f);
+        fclose(m);
+        char *clean = session_scrub(s, buf);
+        rc = clean ? session_write_file(out, clean, strlen(clean)) : session_fail("out of memory");
+        free(clean);
+        free(buf);
+    }
+    closedir(d);
+    return rc;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *m = open_memstream(&buf, &n);
+    char chunk[8192];
+    size_t r;
+    while ((r = fread(chunk, 1, sizeof chunk, f)) > 0)
+        fwrite(chunk, 1, r, m);
+    fclose(f);
+    fclose(m);
+    if (len)
+        *len = n;
+    return buf;
+}
+
+int session_create(session **out, const char *dir, const session_create_opts *o)
+{
+    lib_init();
+    *out = NULL;
+    if (!dir || !dir[0])
+        return session_fail("new: a folder is needed");
+    if (!o || !o->seed_path)
+        return session_fail("new: a seed network is needed");
+    struct stat st;
+    if (stat(dir, &st) == 0) {
+        if (!S_ISDIR(st.st_mode))
+            return session_fail("%s exists and is not a folder", dir);
+        if (dir_is_empty(dir) != 1)
+            return session_fail("%s exists and is not empty; choose a new folder", dir);
+    }
+    size_t seed_len = 0;
+    char *seed = slurp(o->seed_path, &seed_len);
+    if (!seed)
+        return session_fail("cannot read the seed %s: %s", o->seed_path, strerror(errno));
+    if (memchr(seed, 0, seed_len)) {
+        free(seed);
+        return session_fail("the seed %s is not a text file", o->seed_path);
+    }
+
+    git_repository_init_options io;
+    git_repository_init_options_init(&io, GIT_REPOSITORY_INIT_OPTIONS_VERSION);
+    io.flags = GIT_REPOSITORY_INIT_MKPATH | GIT_REPOSITORY_INIT_NO_REINIT;
+    io.initial_head = "journal";
+    io.description = "gevo evolution session";
+    git_repository *repo = NULL;
+    if (git_repository_init_ext(&repo, dir, &io) != 0) {
+        free(seed);
+        return session_gitfail(dir);
+    }
+    session *s = session_alloc(repo);
+    if (!s) {
+        git_repository_free(repo);
+        free(seed);
+        return session_fail("out of memory");
+    }
+    int rc = session_lock_take(s);
+    git_config *cfg = NULL;
+    /* Plain `git log` then shows results and reviews under each commit. */
+    if (rc == 0 && git_repository_config(&cfg, repo) == 0) {
+        git_config_set_string(cfg, "notes.displayRef", "refs/notes/*");
+        git_config_set_string(cfg, "gevo.session", "1");
+        git_config_free(cfg);
+    }
+    if (rc == 0) {
+        s->config = config_default();
+        char abs_seed[PATH_MAX], abs_data[PATH_MAX];
+        const char *seed_name = realpath(o->seed_path, abs_seed) ? abs_seed : o->seed_path;
+        const char *data = o->data_dir ? o->data_dir : "";
+        if (data[0] && realpath(data, abs_data))
+            data = abs_data;
+        json_object_set_new(s->config, "seed", json_string(seed_name));
+        json_object_set_new(s->config, "data", json_string(data));
+        json_object_set_new(s->config, "preset", json_string(o->preset ? o->preset : "default"));
+        rc = session_config_save(s);
+    }
+    if (rc == 0)
+        rc = copy_prompts(s, o->prompts_dir);
+    char id[SESSION_ID_MAX];
+    if (rc == 0) {
+        const char *base = strrchr(o->seed_path, '/');
+        char summary[300];
+        snprintf(summary, sizeof summary, "seed network %s", base ? base + 1 : o->seed_path);
+        session_new in = {.generation = 0, .op = "seed", .persona = "", .summary = summary,
+                          .genome = seed};
+        rc = session_add(s, &in, id);
+    }
+    if (rc == 0) {
+        const char *pop[1] = {id};
+        rc = session_journal_add(s, 0, pop, 1, pop, 1);
+    }
+    free(seed);
+    if (rc != 0) {
+        session_close(s);
+        return -1;
+    }
+    *out = s;
+    return 0;
+}
+
+int session_open(session **out, const char *dir, session_mode mode)
+{
+    lib_init();
+    *out = NULL;
+    git_repository *repo = NULL;
+    if (git_repository_open_ext(&repo, dir, 0, NULL) != 0)
+        return session_fail("%s is not a gevo session (no git repository there; create one "
+                            "with 'gevo new %s')", dir, dir);
+    if (git_repository_is_bare(repo)) {
+        git_repository_free(repo);
+        return session_fail("%s is a bare repository, not a gevo session", dir);
+    }
+    git_reference *j = NULL;
+    if (git_reference_lookup(&j, repo, SESSION_REF_JOURNAL) != 0) {
+        git_repository_free(repo);
+        return session_fail("%s is a git repository but not a gevo session (it has no "
+                            "'journal' branch)", dir);
+    }
+    git_reference_free(j);
+    session *s = session_alloc(repo);
+    if (!s) {
+        git_repository_free(repo);
+        return session_fail("out of memory");
+    }
+    if (mode != SESSION_READ && session_lock_take(s) != 0) {
+        if (mode == SESSION_WRITE) {
+            session_close(s);
+            return -1;
+        }
+    }
+    if (!s->writer)
+        probe_holder(s);
+    if (session_config_load(s) != 0) {
+        session_close(s);
+        return -1;
+    }
+    *out = s;
+    return 0;
+}

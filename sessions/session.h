@@ -1,0 +1,179 @@
+/* session: the session repository (see man/gevo-session.5).
+ *
+ * A session is an ordinary, non-bare git repository written with libgit2:
+ * - each individual is a commit tagged refs/tags/<id> ("g2-7": generation 2,
+ *   number 7) whose tree holds genome.net, meta.json, reasoning.md,
+ *   prompt.txt and response.txt; its parents are its genetic parents;
+ * - a researcher's edit is a commit on top of the proposal, authored by the
+ *   researcher; the tag then points at the edit;
+ * - training results and reviews are notes under refs/notes/results and
+ *   refs/notes/reviews on the individual's (current) commit;
+ * - the branch "journal" (HEAD, checked out in the working tree) has one
+ *   commit per generation: gevo.json, population.json, front.json, prompts/.
+ *
+ * Crash safety: objects are always written before the ref that names them
+ * moves, and refs move through lock file + rename, so a kill at any moment
+ * leaves a repository that git fsck accepts, holding every write that had
+ * returned.
+ *
+ * One writer: a writer holds .git/gevo.lock ("pid host"); readers take no
+ * lock. A lock whose process is gone (same host) is taken over.
+ *
+ * Errors: functions return 0 (or a count) on success and -1 on failure,
+ * with a message from session_error(). Strings returned through char **
+ * are malloc'd and owned by the caller; const char * results are owned by
+ * the session and valid until the next call that changes the same thing. */
+#ifndef GEVO_SESSIONS_SESSION_H
+#define GEVO_SESSIONS_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct session session;
+
+#define SESSION_ID_MAX 32
+
+/* The message of the last failure in this process (never NULL). */
+const char *session_error(void);
+
+typedef enum session_mode {
+    SESSION_READ,          /* no lock; every writing call fails */
+    SESSION_WRITE,         /* takes the lock or fails naming its holder */
+    SESSION_WRITE_OR_READ  /* takes the lock, else opens read-only */
+} session_mode;
+
+typedef struct session_create_opts {
+    const char *seed_path;    /* the seed network (already validated) */
+    const char *data_dir;     /* data set folder, recorded in gevo.json */
+    const char *prompts_dir;  /* *.txt copied to prompts/; NULL or missing: none */
+    const char *preset;       /* NULL: "default" */
+} session_create_opts;
+
+/* Creates DIR (must not exist or be empty) as a session: the journal's
+ * first commit, and the seed as individual g0-1. Opens it for writing. */
+int session_create(session **out, const char *dir, const session_create_opts *o);
+/* Opens an existing session; dir may be any folder inside it. */
+int session_open(session **out, const char *dir, session_mode mode);
+/* Releases the lock (if held) and frees everything. NULL is fine. */
+void session_close(session *s);
+bool session_is_writer(const session *s);
+const char *session_workdir(const session *s);
+/* The holder of the lock as "pid N on HOST", or "" when free. */
+const char *session_lock_holder(const session *s);
+
+/* Configuration (gevo.json in the working tree, snapshotted by every
+ * journal commit). Keys are dotted: "data", "seed", "preset",
+ * "llm.base_url", "llm.model", "llm.api_key_env". Values are strings.
+ * get returns NULL when unset. set refuses keys that would hold a secret
+ * (any "*key*" key other than llm.api_key_env, or a value equal to the
+ * environment variable named by llm.api_key_env). */
+const char *session_config_get(session *s, const char *key);
+int session_config_set(session *s, const char *key, const char *value);
+
+/* A new individual. Strings may be NULL (stored empty). The value of the
+ * API-key variable named in the configuration is redacted from every text
+ * before it is written. */
+typedef struct session_new {
+    int generation;
+    const char *op;          /* "seed", "mutation", "crossover", "eot", ... */
+    const char *persona;
+    const char *parents[2];  /* ids; a crossover has two */
+    int n_parents;
+    const char *model;
+    long tokens_in, tokens_out;
+    double latency_s;
+    const char *summary;     /* one line for the commit message */
+    const char *genome, *reasoning, *prompt, *response;
+} session_new;
+
+/* Writes the individual, sets id (at least SESSION_ID_MAX bytes). */
+int session_add(session *s, const session_new *in, char *id);
+/* The researcher's edit of id's genome: a commit on top of the current
+ * one, authored by git's user.name/user.email, else $USER. */
+int session_edit(session *s, const char *id, const char *genome, const char *message);
+
+/* A result of gevo train, stored verbatim after validation. */
+int session_set_result(session *s, const char *id, const char *json);
+
+typedef struct session_annotation {
+    int line;                 /* 0 = about the whole genome */
+    const char *text;
+} session_annotation;
+
+typedef struct session_review {
+    const char *decision;     /* "approved", "approved_edited", "rejected" */
+    const char *reason;
+    const session_annotation *annotations;
+    int n_annotations;
+    const char *author;       /* NULL: the researcher's identity */
+} session_review;
+
+int session_set_review(session *s, const char *id, const session_review *r);
+/* The note text (malloc'd) or NULL in *out when there is none. */
+int session_get_result(session *s, const char *id, char **out);
+int session_get_review(session *s, const char *id, char **out);
+
+/* Resolves an id ("g2-7") or a commit-hash prefix (>= 4 hex digits) to the
+ * individual's id. */
+int session_resolve(session *s, const char *spec, char *id);
+
+/* One individual as listed. */
+typedef struct session_info {
+    char id[SESSION_ID_MAX];
+    char commit[41];          /* current commit (an edit, if edited) */
+    int generation, number;
+    char op[32], persona[48], model[64];
+    char parents[2][SESSION_ID_MAX];
+    int n_parents;
+    long tokens_in, tokens_out;
+    double latency_s;
+    bool edited;
+    /* From the result note; status is "pending" without one. */
+    char status[16];
+    double val_acc;           /* -1 when unknown */
+    long params;              /* -1 when unknown */
+    double flops, seconds;    /* -1 when unknown */
+    char decision[24];        /* review decision, "" without a review */
+} session_info;
+
+/* Every individual (generation < 0) or those born in one generation,
+ * sorted by generation then number. *out is malloc'd. */
+int session_list(session *s, int generation, session_info **out, size_t *n);
+/* One individual. */
+int session_info_get(session *s, const char *id, session_info *out);
+/* The genome text of id's current commit (malloc'd). */
+int session_genome(session *s, const char *id, char **out);
+/* A file of id's tree ("reasoning.md", "prompt.txt", ...), malloc'd. */
+int session_file(session *s, const char *id, const char *name, char **out);
+/* Ancestors of id, breadth first, id itself first; *ids is n ids of
+ * SESSION_ID_MAX bytes each, malloc'd. */
+int session_lineage(session *s, const char *id, char (**ids)[SESSION_ID_MAX], size_t *n);
+/* Unified diff (libgit2) of the trees of a and b; a may be NULL for id b's
+ * first parent (empty for the seed). genome_only limits it to genome.net. */
+int session_diff(session *s, const char *a, const char *b, bool genome_only, char **patch);
+/* The researcher's edit of id as a diff (proposal -> current), "" if none. */
+int session_edit_diff(session *s, const char *id, char **patch);
+
+/* Journal. front and population are ids. */
+int session_journal_add(session *s, int generation, const char *const *population,
+                        size_t n_population, const char *const *front, size_t n_front);
+
+typedef struct session_journal_entry {
+    char commit[41];
+    int generation;
+    const char *population_json;  /* {"generation":N,"population":[{id,commit}...]} */
+    const char *front_json;       /* {"generation":N,"front":[ids]} */
+    const char *config_json;      /* gevo.json as of that generation */
+} session_journal_entry;
+
+/* Calls fn for every journal commit, oldest first; a non-zero return from
+ * fn stops the walk and is returned. */
+int session_journal_foreach(session *s, int (*fn)(const session_journal_entry *e, void *arg),
+                            void *arg);
+/* The ids of the population recorded for generation (latest record). */
+int session_journal_population(session *s, int generation,
+                               char (**ids)[SESSION_ID_MAX], size_t *n);
+/* Highest generation with an individual (0 for a new session). */
+int session_last_generation(session *s);
+
+#endif

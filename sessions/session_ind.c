@@ -1,0 +1,1015 @@
+/* session: individuals (commits and their tags), edits, notes, queries. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sessions/session_int.h"
+
+static int note_copy(session *s, const char *notes_ref, const git_oid *from, const git_oid *to);
+
+/* ---- generation numbers ---------------------------------------------- */
+
+static int numbers_note(session *s, int gen, int num)
+{
+    if (gen >= s->n_generations) {
+        int n = gen + 16;
+        int *p = realloc(s->next_number, (size_t)n * sizeof *p);
+        if (!p)
+            return session_fail("out of memory");
+        for (int i = s->n_generations; i < n; i++)
+            p[i] = 1;
+        s->next_number = p;
+        s->n_generations = n;
+    }
+    if (num + 1 > s->next_number[gen])
+        s->next_number[gen] = num + 1;
+    return 0;
+}
+
+static int numbers_load(session *s)
+{
+    if (s->numbers_loaded)
+        return 0;
+    git_reference_iterator *it = NULL;
+    if (git_reference_iterator_glob_new(&it, s->repo, SESSION_TAG_PREFIX "g*") != 0)
+        return session_gitfail("listing individuals");
+    const char *name;
+    int rc = 0;
+    while (rc == 0 && git_reference_next_name(&name, it) == 0) {
+        int g, n;
+        if (session_valid_id(name + strlen(SESSION_TAG_PREFIX), &g, &n))
+            rc = numbers_note(s, g, n);
+    }
+    git_reference_iterator_free(it);
+    if (rc == 0)
+        s->numbers_loaded = true;
+    return rc;
+}
+
+int session_last_generation(session *s)
+{
+    if (numbers_load(s) != 0)
+        return -1;
+    for (int g = s->n_generations - 1; g >= 0; g--)
+        if (s->next_number[g] > 1)
+            return g;
+    return 0;
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+int session_commit_of(session *s, const char *id, git_commit **out)
+{
+    char ref[64 + SESSION_ID_MAX];
+    if (!session_valid_id(id, NULL, NULL))
+        return session_fail("'%s' is not an individual id (ids look like g2-7)", id ? id : "");
+    snprintf(ref, sizeof ref, SESSION_TAG_PREFIX "%s", id);
+    git_object *o = NULL;
+    git_reference *r = NULL;
+    if (git_reference_lookup(&r, s->repo, ref) != 0)
+        return session_fail("no individual %s in this session ('gevo log' lists them)", id);
+    int rc = git_reference_peel(&o, r, GIT_OBJECT_COMMIT);
+    git_reference_free(r);
+    if (rc != 0)
+        return session_gitfail(id);
+    *out = (git_commit *)o;
+    return 0;
+}
+
+static char *blob_text(const git_blob *b, size_t *len)
+{
+    size_t n = (size_t)git_blob_rawsize(b);
+    char *t = malloc(n + 1);
+    if (!t)
+        return NULL;
+    memcpy(t, git_blob_rawcontent(b), n);
+    t[n] = 0;
+    if (len)
+        *len = n;
+    return t;
+}
+
+int session_read_path(session *s, const git_commit *c, const char *path, char **out, size_t *len)
+{
+    git_tree *tree = NULL;
+    git_tree_entry *e = NULL;
+    git_blob *b = NULL;
+    *out = NULL;
+    int rc = -1;
+    if (git_commit_tree(&tree, c) != 0)
+        return session_gitfail("reading a commit's tree");
+    if (git_tree_entry_bypath(&e, tree, path) != 0) {
+        rc = session_fail("%s: no such file in commit %.12s", path,
+                          git_oid_tostr_s(git_commit_id(c)));
+    } else if (git_blob_lookup(&b, s->repo, git_tree_entry_id(e)) != 0) {
+        rc = session_gitfail(path);
+    } else {
+        *out = blob_text(b, len);
+        rc = *out ? 0 : session_fail("out of memory");
+    }
+    git_blob_free(b);
+    git_tree_entry_free(e);
+    git_tree_free(tree);
+    return rc;
+}
+
+static json_t *read_meta(session *s, const git_commit *c)
+{
+    char *text = NULL;
+    size_t len = 0;
+    if (session_read_path(s, c, "meta.json", &text, &len) != 0)
+        return NULL;
+    json_error_t je;
+    json_t *j = json_loadb(text, len, 0, &je);
+    free(text);
+    if (!j || !json_is_object(j)) {
+        json_decref(j);
+        session_fail("meta.json of commit %.12s: %s", git_oid_tostr_s(git_commit_id(c)), je.text);
+        return NULL;
+    }
+    return j;
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+static int blob_insert(session *s, git_treebuilder *tb, const char *name, const char *text)
+{
+    char *clean = session_scrub(s, text);
+    if (!clean)
+        return session_fail("out of memory");
+    git_oid id;
+    int rc = git_blob_create_from_buffer(&id, s->repo, clean, strlen(clean));
+    free(clean);
+    if (rc != 0 || git_treebuilder_insert(NULL, tb, name, &id, GIT_FILEMODE_BLOB) != 0)
+        return session_gitfail(name);
+    return 0;
+}
+
+static int json_insert(session *s, git_treebuilder *tb, const char *name, json_t *j)
+{
+    char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (!text)
+        return session_fail("cannot serialise %s", name);
+    size_t n = strlen(text);
+    char *nl = realloc(text, n + 2);
+    if (!nl) {
+        free(text);
+        return session_fail("out of memory");
+    }
+    nl[n] = '\n';
+    nl[n + 1] = 0;
+    int rc = blob_insert(s, tb, name, nl);
+    free(nl);
+    return rc;
+}
+
+static void iso_now(char *buf, size_t size)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* The first line of text, at most max bytes, without control characters. */
+static void one_line(char *out, size_t size, const char *text)
+{
+    size_t o = 0;
+    for (const char *p = text ? text : ""; *p && *p != '\n' && o + 1 < size; p++)
+        out[o++] = (unsigned char)*p < 0x20 ? ' ' : *p;
+    out[o] = 0;
+}
+
+int session_add(session *s, const session_new *in, char *id)
+{
+    if (session_require_writer(s) != 0)
+        return -1;
+    if (!in || in->generation < 0 || in->generation > 1000000)
+        return session_fail("add: the generation must be a number >= 0");
+    if (in->n_parents < 0 || in->n_parents > 2)
+        return session_fail("add: an individual has 0, 1 or 2 parents, not %d", in->n_parents);
+    if (!in->op || !in->op[0])
+        return session_fail("add: the operator is missing");
+    if (!in->genome || !in->genome[0])
+        return session_fail("add: the genome is empty");
+    if (numbers_load(s) != 0)
+        return -1;
+    if (numbers_note(s, in->generation, 0) != 0)
+        return -1;
+
+    git_commit *parents[2] = {NULL, NULL};
+    git_treebuilder *tb = NULL;
+    git_signature *sig = NULL;
+    json_t *meta = NULL;
+    char *msg = NULL;
+    int rc = -1;
+    for (int i = 0; i < in->n_parents; i++) {
+        if (session_commit_of(s, in->parents[i], &parents[i]) != 0)
+            goto done;
+        int pg;
+        session_valid_id(in->parents[i], &pg, NULL);
+        if (pg > in->generation) {
+            session_fail("add: parent %s is from a later generation than %d", in->parents[i],
+                         in->generation);
+            goto done;
+        }
+    }
+    int num = s->next_number[in->generation];
+    snprintf(id, SESSION_ID_MAX, "g%d-%d", in->generation, num);
+
+    char when[32];
+    iso_now(when, sizeof when);
+    json_t *par = json_array();
+    for (int i = 0; i < in->n_parents; i++)
+        json_array_append_new(par, json_string(in->parents[i]));
+    char *persona = session_scrub(s, in->persona), *model = session_scrub(s, in->model);
+    meta = json_pack("{s:s, s:i, s:i, s:s, s:s, s:o, s:s, s:{s:I, s:I}, s:f, s:s, s:i}", "id", id,
+                     "generation", in->generation, "number", num, "operator", in->op, "persona",
+                     persona ? persona : "", "parents", par, "model", model ? model : "",
+                     "tokens", "in", (json_int_t)in->tokens_in, "out",
+                     (json_int_t)in->tokens_out, "latency_s", in->latency_s, "created", when,
+                     "edits", 0);
+    free(persona);
+    free(model);
+    if (!meta) {
+        session_fail("add: cannot build meta.json (is every text valid UTF-8?)");
+        goto done;
+    }
+    if (git_treebuilder_new(&tb, s->repo, NULL) != 0) {
+        session_gitfail("add");
+        goto done;
+    }
+    if (blob_insert(s, tb, SESSION_GENOME, in->genome) || json_insert(s, tb, "meta.json", meta) ||
+        blob_insert(s, tb, "reasoning.md", in->reasoning) ||
+        blob_insert(s, tb, "prompt.txt", in->prompt) ||
+        blob_insert(s, tb, "response.txt", in->response))
+        goto done;
+    git_oid tree_id, commit_id;
+    git_tree *tree = NULL;
+    if (git_treebuilder_write(&tree_id, tb) != 0 || git_tree_lookup(&tree, s->repo, &tree_id) != 0) {
+        session_gitfail("add: writing the tree");
+        goto done;
+    }
+    char summary[120], line[400];
+    one_line(summary, sizeof summary, in->summary);
+    const char *persona_s = in->persona && in->persona[0] ? in->persona : "-";
+    snprintf(line, sizeof line, "%s gen %d %s (%s): %s", id, in->generation, in->op, persona_s,
+             summary[0] ? summary : "(no summary)");
+    size_t ml = 0;
+    FILE *m = open_memstream(&msg, &ml);
+    fprintf(m, "%s\n\ngeneration: %d\noperator: %s\npersona: %s\n", line, in->generation, in->op,
+            persona_s);
+    if (in->n_parents)
+        fprintf(m, "parents: %s%s%s\n", in->parents[0], in->n_parents > 1 ? " " : "",
+                in->n_parents > 1 ? in->parents[1] : "");
+    if (in->model && in->model[0])
+        fprintf(m, "model: %s\ntokens: %ld in, %ld out\nlatency: %.2f s\n", in->model,
+                in->tokens_in, in->tokens_out, in->latency_s);
+    fclose(m);
+    char *clean_msg = session_scrub(s, msg);
+    if (session_gevo_signature(&sig) != 0 || !clean_msg) {
+        free(clean_msg);
+        git_tree_free(tree);
+        goto done;
+    }
+    int cr = git_commit_create(&commit_id, s->repo, NULL, sig, sig, NULL, clean_msg, tree,
+                               (size_t)in->n_parents, (const git_commit **)parents);
+    free(clean_msg);
+    git_tree_free(tree);
+    if (cr != 0) {
+        session_gitfail("add: writing the commit");
+        goto done;
+    }
+    /* The commit and everything in it exist before the tag names it. */
+    char ref[64 + SESSION_ID_MAX], log[96];
+    snprintf(ref, sizeof ref, SESSION_TAG_PREFIX "%s", id);
+    snprintf(log, sizeof log, "gevo: add %s", id);
+    git_reference *r = NULL;
+    if (git_reference_create(&r, s->repo, ref, &commit_id, 0, log) != 0) {
+        session_gitfail(ref);
+        goto done;
+    }
+    git_reference_free(r);
+    s->next_number[in->generation] = num + 1;
+    rc = 0;
+done:
+    free(msg);
+    json_decref(meta);
+    git_signature_free(sig);
+    git_treebuilder_free(tb);
+    git_commit_free(parents[0]);
+    git_commit_free(parents[1]);
+    return rc;
+}
+
+int session_edit(session *s, const char *id, const char *genome, const char *message)
+{
+    if (session_require_writer(s) != 0)
+        return -1;
+    if (!genome || !genome[0])
+        return session_fail("edit: the edited genome is empty");
+    git_commit *cur = NULL;
+    git_tree *tree = NULL, *new_tree = NULL;
+    git_treebuilder *tb = NULL;
+    git_signature *who = NULL;
+    json_t *meta = NULL;
+    char *text = NULL;
+    int rc = -1;
+    if (session_commit_of(s, id, &cur) != 0 || !(meta = read_meta(s, cur)))
+        goto done;
+    if (git_commit_tree(&tree, cur) != 0 || git_treebuilder_new(&tb, s->repo, tree) != 0 ||
+        session_researcher(s, &who) != 0) {
+        session_gitfail("edit");
+        goto done;
+    }
+    json_int_t edits = json_integer_value(json_object_get(meta, "edits"));
+    json_object_set_new(meta, "edits", json_integer(edits + 1));
+    json_object_set_new(meta, "edited_by", json_string(who->name));
+    if (blob_insert(s, tb, SESSION_GENOME, genome) || json_insert(s, tb, "meta.json", meta))
+        goto done;
+    git_oid tree_id, commit_id;
+    if (git_treebuilder_write(&tree_id, tb) != 0 ||
+        git_tree_lookup(&new_tree, s->repo, &tree_id) != 0) {
+        session_gitfail("edit: writing the tree");
+        goto done;
+    }
+    char first[200];
+    one_line(first, sizeof first, message);
+    size_t tl = 0;
+    FILE *m = open_memstream(&text, &tl);
+    fprintf(m, "%s edited by %s%s%s\n", id, who->name, first[0] ? ": " : "", first);
+    if (message && strchr(message, '\n'))
+        fprintf(m, "\n%s\n", strchr(message, '\n') + 1);
+    fclose(m);
+    char *clean = session_scrub(s, text);
+    const git_commit *par[1] = {cur};
+    int cr = clean ? git_commit_create(&commit_id, s->repo, NULL, who, who, NULL, clean, new_tree,
+                                       1, par)
+                   : -1;
+    free(clean);
+    if (cr != 0) {
+        session_gitfail("edit: writing the commit");
+        goto done;
+    }
+    /* The notes follow the individual to its new commit (before the tag
+     * moves: until then nothing names that commit). */
+    if (note_copy(s, SESSION_REF_RESULTS, git_commit_id(cur), &commit_id) != 0 ||
+        note_copy(s, SESSION_REF_REVIEWS, git_commit_id(cur), &commit_id) != 0)
+        goto done;
+    char ref[64 + SESSION_ID_MAX], log[96];
+    snprintf(ref, sizeof ref, SESSION_TAG_PREFIX "%s", id);
+    snprintf(log, sizeof log, "gevo: %s edited", id);
+    git_reference *r = NULL;
+    if (git_reference_create_matching(&r, s->repo, ref, &commit_id, 1, git_commit_id(cur), log) !=
+        0) {
+        session_gitfail(ref);
+        goto done;
+    }
+    git_reference_free(r);
+    rc = 0;
+done:
+    free(text);
+    json_decref(meta);
+    git_signature_free(who);
+    git_treebuilder_free(tb);
+    git_tree_free(new_tree);
+    git_tree_free(tree);
+    git_commit_free(cur);
+    return rc;
+}
+
+/* ---- notes ----------------------------------------------------------- */
+
+/* Writes a note with git's 2/38 fan-out (what git itself does past a few
+ * hundred notes), so each note rewrites two small trees instead of one
+ * tree holding every note of the session. */
+static int note_write(session *s, const char *notes_ref, const git_oid *target, const char *text)
+{
+    git_reference *ref = NULL;
+    git_commit *old = NULL;
+    git_tree *root = NULL, *sub = NULL, *new_root = NULL;
+    git_treebuilder *rb = NULL, *sb = NULL;
+    git_signature *sig = NULL;
+    int rc = -1;
+    char hex[GIT_OID_HEXSZ + 1];
+    git_oid_tostr(hex, sizeof hex, target);
+    char dir[3] = {hex[0], hex[1], 0};
+    git_oid blob, sub_id, root_id, commit_id;
+
+    if (git_reference_lookup(&ref, s->repo, notes_ref) == 0) {
+        if (git_commit_lookup(&old, s->repo, git_reference_target(ref)) != 0 ||
+            git_commit_tree(&root, old) != 0) {
+            session_gitfail(notes_ref);
+            goto done;
+        }
+    }
+    if (root) {
+        const git_tree_entry *e = git_tree_entry_byname(root, dir);
+        if (e && git_tree_entry_type(e) == GIT_OBJECT_TREE &&
+            git_tree_lookup(&sub, s->repo, git_tree_entry_id(e)) != 0) {
+            session_gitfail(notes_ref);
+            goto done;
+        }
+    }
+    if (git_blob_create_from_buffer(&blob, s->repo, text, strlen(text)) != 0 ||
+        git_treebuilder_new(&sb, s->repo, sub) != 0 ||
+        git_treebuilder_insert(NULL, sb, hex + 2, &blob, GIT_FILEMODE_BLOB) != 0 ||
+        git_treebuilder_write(&sub_id, sb) != 0 || git_treebuilder_new(&rb, s->repo, root) != 0) {
+        session_gitfail("writing a note");
+        goto done;
+    }
+    if (git_treebuilder_get(rb, hex))
+        git_treebuilder_remove(rb, hex); /* a flat note for the same commit */
+    if (git_treebuilder_insert(NULL, rb, dir, &sub_id, GIT_FILEMODE_TREE) != 0 ||
+        git_treebuilder_write(&root_id, rb) != 0 ||
+        git_tree_lookup(&new_root, s->repo, &root_id) != 0 || session_gevo_signature(&sig) != 0) {
+        session_gitfail("writing a note");
+        goto done;
+    }
+    char msg[128];
+    snprintf(msg, sizeof msg, "Notes added by gevo for %.12s\n", hex);
+    const git_commit *par[1] = {old};
+    if (git_commit_create(&commit_id, s->repo, NULL, sig, sig, NULL, msg, new_root, old ? 1 : 0,
+                          par) != 0) {
+        session_gitfail("writing a note");
+        goto done;
+    }
+    git_reference *nr = NULL;
+    int ur = old ? git_reference_create_matching(&nr, s->repo, notes_ref, &commit_id, 1,
+                                                 git_commit_id(old), "gevo: note")
+                 : git_reference_create(&nr, s->repo, notes_ref, &commit_id, 0, "gevo: note");
+    if (ur != 0) {
+        session_gitfail(notes_ref);
+        goto done;
+    }
+    git_reference_free(nr);
+    rc = 0;
+done:
+    git_signature_free(sig);
+    git_treebuilder_free(rb);
+    git_treebuilder_free(sb);
+    git_tree_free(new_root);
+    git_tree_free(sub);
+    git_tree_free(root);
+    git_commit_free(old);
+    git_reference_free(ref);
+    return rc;
+}
+
+static int note_copy(session *s, const char *notes_ref, const git_oid *from, const git_oid *to)
+{
+    git_note *n = NULL;
+    if (git_note_read(&n, s->repo, notes_ref, from) != 0)
+        return 0; /* nothing to carry over */
+    int rc = note_write(s, notes_ref, to, git_note_message(n));
+    git_note_free(n);
+    return rc;
+}
+
+/* The note of id: on its current commit, else on the commits its edits
+ * were made on top of (a note written before an edit). */
+static int note_read(session *s, const char *notes_ref, const char *id, char **out)
+{
+    git_commit *c = NULL;
+    *out = NULL;
+    if (session_commit_of(s, id, &c) != 0)
+        return -1;
+    json_t *meta = read_meta(s, c);
+    int back = meta ? (int)json_integer_value(json_object_get(meta, "edits")) : 0;
+    json_decref(meta);
+    int rc = 0;
+    for (int i = 0; i <= back && c; i++) {
+        git_note *n = NULL;
+        if (git_note_read(&n, s->repo, notes_ref, git_commit_id(c)) == 0) {
+            *out = strdup(git_note_message(n));
+            git_note_free(n);
+            rc = *out ? 0 : session_fail("out of memory");
+            break;
+        }
+        git_commit *p = NULL;
+        if (i < back && git_commit_parent(&p, c, 0) != 0)
+            p = NULL;
+        git_commit_free(c);
+        c = p;
+    }
+    git_commit_free(c);
+    return rc;
+}
+
+static int valid_result(json_t *j)
+{
+    if (!json_is_object(j))
+        return session_fail("result: not a JSON object");
+    json_t *st = json_object_get(j, "status");
+    if (st) {
+        const char *v = json_string_value(st);
+        if (!v || (strcmp(v, "ok") && strcmp(v, "diverged") && strcmp(v, "timeout") &&
+                   strcmp(v, "error")))
+            return session_fail("result: \"status\" must be \"ok\", \"diverged\", \"timeout\" or "
+                                "\"error\"");
+    }
+    json_t *acc = json_object_get(j, "val_acc");
+    if (acc && !json_is_null(acc) &&
+        (!json_is_number(acc) || json_number_value(acc) < 0 || json_number_value(acc) > 1))
+        return session_fail("result: \"val_acc\" must be a number from 0 to 1");
+    static const char *nums[] = {"params", "flops", "seconds"};
+    for (size_t i = 0; i < 3; i++) {
+        json_t *v = json_object_get(j, nums[i]);
+        if (v && !json_is_null(v) && !json_is_number(v))
+            return session_fail("result: \"%s\" must be a number", nums[i]);
+    }
+    return 0;
+}
+
+int session_set_result(session *s, const char *id, const char *json)
+{
+    if (session_require_writer(s) != 0)
+        return -1;
+    json_error_t je;
+    json_t *j = json ? json_loads(json, 0, &je) : NULL;
+    if (!j) {
+        return session_fail("result for %s is not valid JSON: line %d: %s", id, je.line,
+                            json ? je.text : "no text");
+    }
+    int rc = valid_result(j);
+    json_decref(j);
+    git_commit *c = NULL;
+    if (rc != 0 || session_commit_of(s, id, &c) != 0)
+        return -1;
+    char *clean = session_scrub(s, json);
+    rc = clean ? note_write(s, SESSION_REF_RESULTS, git_commit_id(c), clean)
+               : session_fail("out of memory");
+    free(clean);
+    git_commit_free(c);
+    return rc;
+}
+
+int session_set_review(session *s, const char *id, const session_review *r)
+{
+    if (session_require_writer(s) != 0)
+        return -1;
+    if (!r || !r->decision ||
+        (strcmp(r->decision, "approved") && strcmp(r->decision, "approved_edited") &&
+         strcmp(r->decision, "rejected")))
+        return session_fail("review: the decision must be approved, approved_edited or rejected");
+    if (r->n_annotations < 0 || (r->n_annotations > 0 && !r->annotations))
+        return session_fail("review: bad annotations");
+    git_signature *who = NULL;
+    if (!r->author && session_researcher(s, &who) != 0)
+        return -1;
+    char when[32];
+    iso_now(when, sizeof when);
+    json_t *ann = json_array();
+    for (int i = 0; i < r->n_annotations; i++) {
+        if (r->annotations[i].line < 0) {
+            json_decref(ann);
+            git_signature_free(who);
+            return session_fail("review: annotation %d has a negative line number", i + 1);
+        }
+        json_t *a = json_object();
+        if (r->annotations[i].line > 0)
+            json_object_set_new(a, "line", json_integer(r->annotations[i].line));
+        json_object_set_new(a, "text", json_string(r->annotations[i].text ? r->annotations[i].text
+                                                                          : ""));
+        json_array_append_new(ann, a);
+    }
+    json_t *j = json_pack("{s:s, s:s, s:o, s:s, s:s}", "decision", r->decision, "reason",
+                          r->reason ? r->reason : "", "annotations", ann, "author",
+                          r->author ? r->author : who->name, "time", when);
+    git_signature_free(who);
+    if (!j)
+        return session_fail("review: cannot build the note (is every text valid UTF-8?)");
+    char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(j);
+    git_commit *c = NULL;
+    int rc = -1;
+    if (text && session_commit_of(s, id, &c) == 0) {
+        char *clean = session_scrub(s, text);
+        rc = clean ? note_write(s, SESSION_REF_REVIEWS, git_commit_id(c), clean)
+                   : session_fail("out of memory");
+        free(clean);
+    }
+    free(text);
+    git_commit_free(c);
+    return rc;
+}
+
+int session_get_result(session *s, const char *id, char **out)
+{
+    return note_read(s, SESSION_REF_RESULTS, id, out);
+}
+
+int session_get_review(session *s, const char *id, char **out)
+{
+    return note_read(s, SESSION_REF_REVIEWS, id, out);
+}
+
+/* ---- queries ------------------------------------------------------------ */
+
+int session_resolve(session *s, const char *spec, char *id)
+{
+    if (!spec || !spec[0])
+        return session_fail("an individual id is needed (like g2-7)");
+    if (session_valid_id(spec, NULL, NULL)) {
+        git_commit *c = NULL;
+        if (session_commit_of(s, spec, &c) != 0)
+            return -1;
+        git_commit_free(c);
+        snprintf(id, SESSION_ID_MAX, "%s", spec);
+        return 0;
+    }
+    size_t n = strlen(spec);
+    int hex = n >= 4 && n <= GIT_OID_HEXSZ;
+    for (size_t i = 0; hex && i < n; i++)
+        hex = (spec[i] >= '0' && spec[i] <= '9') || (spec[i] >= 'a' && spec[i] <= 'f') ||
+              (spec[i] >= 'A' && spec[i] <= 'F');
+    if (!hex)
+        return session_fail("'%s' is neither an individual id (like g2-7) nor a commit hash", spec);
+    git_oid oid;
+    git_object *o = NULL;
+    if (git_oid_fromstrn(&oid, spec, n) != 0)
+        return session_fail("'%s' is not a commit hash", spec);
+    int rc = git_object_lookup_prefix(&o, s->repo, &oid, n, GIT_OBJECT_COMMIT);
+    if (rc == GIT_EAMBIGUOUS)
+        return session_fail("commit prefix '%s' is ambiguous; give more digits", spec);
+    if (rc != 0)
+        return session_fail("no commit %s in this session", spec);
+    json_t *meta = read_meta(s, (git_commit *)o);
+    git_object_free(o);
+    const char *mid = meta ? json_string_value(json_object_get(meta, "id")) : NULL;
+    if (!mid || !session_valid_id(mid, NULL, NULL)) {
+        json_decref(meta);
+        return session_fail("commit %s is not an individual (it may be a journal or notes "
+                            "commit)", spec);
+    }
+    snprintf(id, SESSION_ID_MAX, "%s", mid);
+    json_decref(meta);
+    return 0;
+}
+
+/* Notes of one ref, as sorted (annotated commit, note blob) pairs, so that
+ * listing many individuals reads the notes tree once. */
+typedef struct note_pair {
+    git_oid target, blob;
+} note_pair;
+
+typedef struct note_map {
+    note_pair *v;
+    size_t n, cap;
+} note_map;
+
+static int pair_cmp(const void *a, const void *b)
+{
+    return git_oid_cmp(&((const note_pair *)a)->target, &((const note_pair *)b)->target);
+}
+
+static int note_map_load(session *s, const char *ref, note_map *m)
+{
+    memset(m, 0, sizeof *m);
+    git_note_iterator *it = NULL;
+    int rc = git_note_iterator_new(&it, s->repo, ref);
+    if (rc == GIT_ENOTFOUND)
+        return 0;
+    if (rc != 0)
+        return session_gitfail(ref);
+    git_oid blob, target;
+    while (git_note_next(&blob, &target, it) == 0) {
+        if (m->n == m->cap) {
+            size_t cap = m->cap ? m->cap * 2 : 256;
+            note_pair *v = realloc(m->v, cap * sizeof *v);
+            if (!v) {
+                git_note_iterator_free(it);
+                return session_fail("out of memory");
+            }
+            m->v = v;
+            m->cap = cap;
+        }
+        m->v[m->n].target = target;
+        m->v[m->n].blob = blob;
+        m->n++;
+    }
+    git_note_iterator_free(it);
+    qsort(m->v, m->n, sizeof *m->v, pair_cmp);
+    return 0;
+}
+
+static json_t *note_map_get(session *s, const note_map *m, const git_commit *c, int edits)
+{
+    git_commit *cur = NULL;
+    json_t *j = NULL;
+    git_commit_dup(&cur, (git_commit *)c);
+    for (int i = 0; i <= edits && cur && !j; i++) {
+        note_pair key;
+        key.target = *git_commit_id(cur);
+        note_pair *p = m->n ? bsearch(&key, m->v, m->n, sizeof key, pair_cmp) : NULL;
+        if (p) {
+            git_blob *b = NULL;
+            if (git_blob_lookup(&b, s->repo, &p->blob) == 0) {
+                j = json_loadb(git_blob_rawcontent(b), (size_t)git_blob_rawsize(b), 0, NULL);
+                git_blob_free(b);
+            }
+            break;
+        }
+        git_commit *par = NULL;
+        if (i < edits && git_commit_parent(&par, cur, 0) != 0)
+            par = NULL;
+        git_commit_free(cur);
+        cur = par;
+    }
+    git_commit_free(cur);
+    return j;
+}
+
+static void copy_str(char *dst, size_t size, json_t *v)
+{
+    snprintf(dst, size, "%s", json_is_string(v) ? json_string_value(v) : "");
+}
+
+static double num_or(json_t *v, double dflt)
+{
+    return json_is_number(v) ? json_number_value(v) : dflt;
+}
+
+static int fill_info(session *s, const char *id, const git_commit *c, const note_map *results,
+                     const note_map *reviews, session_info *info)
+{
+    memset(info, 0, sizeof *info);
+    snprintf(info->id, sizeof info->id, "%s", id);
+    session_valid_id(id, &info->generation, &info->number);
+    git_oid_tostr(info->commit, sizeof info->commit, git_commit_id(c));
+    json_t *meta = read_meta(s, c);
+    if (!meta)
+        return -1;
+    copy_str(info->op, sizeof info->op, json_object_get(meta, "operator"));
+    copy_str(info->persona, sizeof info->persona, json_object_get(meta, "persona"));
+    copy_str(info->model, sizeof info->model, json_object_get(meta, "model"));
+    json_t *par = json_object_get(meta, "parents");
+    for (size_t i = 0; i < json_array_size(par) && i < 2; i++)
+        copy_str(info->parents[info->n_parents++], SESSION_ID_MAX, json_array_get(par, i));
+    json_t *tok = json_object_get(meta, "tokens");
+    info->tokens_in = (long)json_integer_value(json_object_get(tok, "in"));
+    info->tokens_out = (long)json_integer_value(json_object_get(tok, "out"));
+    info->latency_s = num_or(json_object_get(meta, "latency_s"), 0);
+    int edits = (int)json_integer_value(json_object_get(meta, "edits"));
+    info->edited = edits > 0;
+    json_decref(meta);
+
+    info->val_acc = info->flops = info->seconds = -1;
+    info->params = -1;
+    snprintf(info->status, sizeof info->status, "pending");
+    json_t *res = note_map_get(s, results, c, edits);
+    if (res) {
+        copy_str(info->status, sizeof info->status, json_object_get(res, "status"));
+        if (!info->status[0])
+            snprintf(info->status, sizeof info->status, "ok");
+        info->val_acc = num_or(json_object_get(res, "val_acc"), -1);
+        info->params = (long)num_or(json_object_get(res, "params"), -1);
+        info->flops = num_or(json_object_get(res, "flops"), -1);
+        info->seconds = num_or(json_object_get(res, "seconds"), -1);
+        json_decref(res);
+    }
+    json_t *rev = note_map_get(s, reviews, c, edits);
+    if (rev) {
+        copy_str(info->decision, sizeof info->decision, json_object_get(rev, "decision"));
+        if (!res && !strcmp(info->decision, "rejected"))
+            snprintf(info->status, sizeof info->status, "rejected");
+        json_decref(rev);
+    }
+    return 0;
+}
+
+static int info_cmp(const void *a, const void *b)
+{
+    const session_info *x = a, *y = b;
+    if (x->generation != y->generation)
+        return x->generation < y->generation ? -1 : 1;
+    return (x->number > y->number) - (x->number < y->number);
+}
+
+int session_list(session *s, int generation, session_info **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    note_map results, reviews;
+    if (note_map_load(s, SESSION_REF_RESULTS, &results) != 0)
+        return -1;
+    if (note_map_load(s, SESSION_REF_REVIEWS, &reviews) != 0) {
+        free(results.v);
+        return -1;
+    }
+    char glob[64];
+    if (generation >= 0)
+        snprintf(glob, sizeof glob, SESSION_TAG_PREFIX "g%d-*", generation);
+    else
+        snprintf(glob, sizeof glob, SESSION_TAG_PREFIX "g*");
+    git_reference_iterator *it = NULL;
+    int rc = 0;
+    size_t cap = 0;
+    session_info *v = NULL;
+    if (git_reference_iterator_glob_new(&it, s->repo, glob) != 0)
+        rc = session_gitfail("listing individuals");
+    git_reference *r;
+    while (rc == 0 && git_reference_next(&r, it) == 0) {
+        const char *id = git_reference_name(r) + strlen(SESSION_TAG_PREFIX);
+        git_object *o = NULL;
+        if (session_valid_id(id, NULL, NULL) && git_reference_peel(&o, r, GIT_OBJECT_COMMIT) == 0) {
+            if (*n == cap) {
+                cap = cap ? cap * 2 : 64;
+                session_info *nv = realloc(v, cap * sizeof *nv);
+                if (!nv)
+                    rc = session_fail("out of memory");
+                else
+                    v = nv;
+            }
+            if (rc == 0 && fill_info(s, id, (git_commit *)o, &results, &reviews, &v[*n]) == 0)
+                (*n)++;
+            else if (rc == 0)
+                rc = -1;
+        }
+        git_object_free(o);
+        git_reference_free(r);
+    }
+    git_reference_iterator_free(it);
+    free(results.v);
+    free(reviews.v);
+    if (rc != 0) {
+        free(v);
+        *n = 0;
+        return -1;
+    }
+    qsort(v, *n, sizeof *v, info_cmp);
+    *out = v;
+    return 0;
+}
+
+int session_info_get(session *s, const char *id, session_info *out)
+{
+    git_commit *c = NULL;
+    if (session_commit_of(s, id, &c) != 0)
+        return -1;
+    note_map results, reviews;
+    int rc = note_map_load(s, SESSION_REF_RESULTS, &results);
+    if (rc == 0 && (rc = note_map_load(s, SESSION_REF_REVIEWS, &reviews)) == 0) {
+        rc = fill_info(s, id, c, &results, &reviews, out);
+        free(reviews.v);
+    }
+    free(results.v);
+    git_commit_free(c);
+    return rc;
+}
+
+int session_file(session *s, const char *id, const char *name, char **out)
+{
+    git_commit *c = NULL;
+    *out = NULL;
+    if (session_commit_of(s, id, &c) != 0)
+        return -1;
+    int rc = session_read_path(s, c, name, out, NULL);
+    git_commit_free(c);
+    return rc;
+}
+
+int session_genome(session *s, const char *id, char **out)
+{
+    return session_file(s, id, SESSION_GENOME, out);
+}
+
+int session_lineage(session *s, const char *id, char (**ids)[SESSION_ID_MAX], size_t *n)
+{
+    *ids = NULL;
+    *n = 0;
+    size_t cap = 16, head = 0;
+    char(*v)[SESSION_ID_MAX] = malloc(cap * sizeof *v);
+    if (!v)
+        return session_fail("out of memory");
+    snprintf(v[0], SESSION_ID_MAX, "%s", id);
+    size_t cnt = 1;
+    while (head < cnt) {
+        git_commit *c = NULL;
+        if (session_commit_of(s, v[head], &c) != 0) {
+            free(v);
+            return -1;
+        }
+        json_t *meta = read_meta(s, c);
+        git_commit_free(c);
+        if (!meta) {
+            free(v);
+            return -1;
+        }
+        json_t *par = json_object_get(meta, "parents");
+        for (size_t i = 0; i < json_array_size(par); i++) {
+            const char *p = json_string_value(json_array_get(par, i));
+            if (!p)
+                continue;
+            int seen = 0;
+            for (size_t k = 0; k < cnt && !seen; k++)
+                seen = !strcmp(v[k], p);
+            if (seen)
+                continue;
+            if (cnt == cap) {
+                cap *= 2;
+                char(*nv)[SESSION_ID_MAX] = realloc(v, cap * sizeof *nv);
+                if (!nv) {
+                    json_decref(meta);
+                    free(v);
+                    return session_fail("out of memory");
+                }
+                v = nv;
+            }
+            snprintf(v[cnt++], SESSION_ID_MAX, "%s", p);
+        }
+        json_decref(meta);
+        head++;
+    }
+    *ids = v;
+    *n = cnt;
+    return 0;
+}
+
+static int diff_trees(session *s, git_tree *a, git_tree *b, bool genome_only, char **patch)
+{
+    git_diff_options o;
+    git_diff_options_init(&o, GIT_DIFF_OPTIONS_VERSION);
+    char *paths[1] = {SESSION_GENOME};
+    if (genome_only) {
+        o.pathspec.strings = paths;
+        o.pathspec.count = 1;
+    }
+    git_diff *d = NULL;
+    git_buf buf = GIT_BUF_INIT;
+    int rc = -1;
+    if (git_diff_tree_to_tree(&d, s->repo, a, b, &o) != 0 ||
+        git_diff_to_buf(&buf, d, GIT_DIFF_FORMAT_PATCH) != 0) {
+        session_gitfail("diff");
+    } else {
+        *patch = strdup(buf.ptr ? buf.ptr : "");
+        rc = *patch ? 0 : session_fail("out of memory");
+    }
+    git_buf_dispose(&buf);
+    git_diff_free(d);
+    return rc;
+}
+
+int session_diff(session *s, const char *a, const char *b, bool genome_only, char **patch)
+{
+    git_commit *ca = NULL, *cb = NULL;
+    git_tree *ta = NULL, *tb = NULL;
+    json_t *meta = NULL;
+    int rc = -1;
+    *patch = NULL;
+    if (session_commit_of(s, b, &cb) != 0)
+        goto done;
+    if (!a) {
+        if (!(meta = read_meta(s, cb)))
+            goto done;
+        a = json_string_value(json_array_get(json_object_get(meta, "parents"), 0));
+        if (!a) { /* the seed: nothing to compare with */
+            *patch = strdup("");
+            rc = *patch ? 0 : session_fail("out of memory");
+            goto done;
+        }
+    }
+    if (session_commit_of(s, a, &ca) != 0)
+        goto done;
+    if (git_commit_tree(&ta, ca) != 0 || git_commit_tree(&tb, cb) != 0) {
+        session_gitfail("diff");
+        goto done;
+    }
+    rc = diff_trees(s, ta, tb, genome_only, patch);
+done:
+    json_decref(meta);
+    git_tree_free(ta);
+    git_tree_free(tb);
+    git_commit_free(ca);
+    git_commit_free(cb);
+    return rc;
+}
+
+int session_edit_diff(session *s, const char *id, char **patch)
+{
+    git_commit *cur = NULL, *prop = NULL;
+    git_tree *ta = NULL, *tb = NULL;
+    *patch = NULL;
+    if (session_commit_of(s, id, &cur) != 0)
+        return -1;
+    json_t *meta = read_meta(s, cur);
+    int edits = meta ? (int)json_integer_value(json_object_get(meta, "edits")) : 0;
+    json_decref(meta);
+    int rc;
+    if (edits <= 0) {
+        *patch = strdup("");
+        rc = *patch ? 0 : session_fail("out of memory");
+    } else if (git_commit_nth_gen_ancestor(&prop, cur, (unsigned)edits) != 0 ||
+               git_commit_tree(&ta, prop) != 0 || git_commit_tree(&tb, cur) != 0) {
+        rc = session_gitfail("edit diff");
+    } else {
+        rc = diff_trees(s, ta, tb, true, patch);
+    }
+    git_tree_free(ta);
+    git_tree_free(tb);
+    git_commit_free(prop);
+    git_commit_free(cur);
+    return rc;
+}
