@@ -1,0 +1,181 @@
+/* llm: the LLM client. Chat requests over libcurl's multi interface, driven
+ * by the caller's poll() loop, with streaming (server-sent events), retries
+ * and token/cost accounting.
+ *
+ * Two protocols: OpenAI-compatible chat completions (OpenAI, vLLM,
+ * llama.cpp's server, Ollama's /v1, LM Studio, OpenRouter) and the
+ * Anthropic Messages API.
+ *
+ * The loop, in the caller:
+ *
+ *   struct pollfd pfd[16];
+ *   int n = llm_client_pollfds(c, pfd, 16);      // plus the caller's own fds
+ *   poll(pfd, n, llm_client_timeout_ms(c));
+ *   llm_client_dispatch(c, pfd, n);              // runs callbacks
+ *
+ * llm_complete() is the blocking convenience wrapper around that loop.
+ *
+ * Ownership: the client owns its requests; a request's result is valid
+ * until its on_done callback returns (llm_complete copies it out). The API
+ * key is read from the environment variable the configuration names, at
+ * request time, and is never stored in a result or an error message. */
+#ifndef GEVO_CORE_LLM_H
+#define GEVO_CORE_LLM_H
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum llm_protocol { LLM_OPENAI, LLM_ANTHROPIC } llm_protocol;
+
+typedef struct llm_config {
+    llm_protocol protocol;
+    char base_url[512];     /* "http://127.0.0.1:8080/v1"; /chat/completions
+                               or /messages is appended */
+    char model[256];
+    char api_key_env[64];   /* the variable holding the key ("" = none) */
+    double temp_min, temp_max; /* sampled uniformly per call (LLM-GE) */
+    int max_tokens;
+    long timeout_ms;        /* whole request, per attempt */
+    long connect_timeout_ms;
+    int concurrency;        /* requests in flight; more wait in a queue */
+    bool stream;
+    int max_attempts;       /* first try included */
+    long backoff_base_ms;   /* delay before retry k: base * 2^(k-1), jittered */
+    long backoff_max_ms;
+    long retry_after_max_ms; /* a server's Retry-After is capped to this */
+    double price_in, price_out; /* USD per million tokens */
+    double budget_usd;      /* 0 = no cap; stops new requests once reached */
+    long budget_tokens;     /* 0 = no cap */
+    uint64_t seed;          /* temperature sampling and jitter */
+} llm_config;
+
+/* Defaults: OpenAI protocol at http://127.0.0.1:8080/v1, key from
+ * OPENAI_API_KEY, temperature 0.7, 4096 tokens, 300 s, 2 in flight,
+ * streaming, 4 attempts, backoff 1 s doubling up to 60 s. */
+void llm_config_default(llm_config *cfg);
+
+/* Sets one key from a session configuration file or the command line:
+ * protocol, base_url, model, api_key_env, temperature ("0.7" or
+ * "0.5-1.0"), max_tokens, timeout, connect_timeout (seconds),
+ * concurrency, stream, max_attempts, backoff_base, backoff_max,
+ * retry_after_max (seconds, fractions allowed), price_in, price_out,
+ * budget_usd, budget_tokens, seed. Returns 0, or -1 with a message in err
+ * (unknown key, bad value). */
+int llm_config_set(llm_config *cfg, const char *key, const char *value,
+                   char *err, size_t errsize);
+
+/* Applies GEVO_LLM_<KEY> environment variables (upper case, e.g.
+ * GEVO_LLM_BASE_URL, GEVO_LLM_TEMPERATURE). Returns 0 or -1 with err
+ * naming the variable. */
+int llm_config_from_env(llm_config *cfg, char *err, size_t errsize);
+
+/* Checks ranges and consistency (URL scheme, temperatures, limits). */
+int llm_config_check(const llm_config *cfg, char *err, size_t errsize);
+
+/* A small seedable generator (splitmix64) for temperature and jitter. */
+typedef struct llm_rng {
+    uint64_t s;
+} llm_rng;
+void llm_rng_seed(llm_rng *r, uint64_t seed);
+uint64_t llm_rng_next(llm_rng *r);
+double llm_rng_uniform(llm_rng *r); /* [0, 1) */
+
+/* Delay before retry number `retry` (1 = first retry): exponential with
+ * full jitter in [d/2, d], d = min(base * 2^(retry-1), max); never below
+ * retry_after_ms (the server's Retry-After, -1 when absent), itself capped
+ * at cfg->retry_after_max_ms. Exposed for tests. */
+long llm_backoff_ms(const llm_config *cfg, llm_rng *rng, int retry,
+                    long retry_after_ms);
+
+typedef enum llm_status {
+    LLM_OK,
+    LLM_ERR_HTTP,      /* a non-retryable HTTP status (400, 401, 404...) */
+    LLM_ERR_RETRIES,   /* every attempt failed with a retryable error */
+    LLM_ERR_PROTOCOL,  /* the answer was not what the protocol says */
+    LLM_ERR_BUDGET,    /* refused: the session's budget is spent */
+    LLM_ERR_CANCELLED,
+    LLM_ERR_INTERNAL   /* out of memory, libcurl setup */
+} llm_status;
+
+typedef struct llm_result {
+    llm_status status;
+    char error[1024];      /* "" when ok: what failed, on which attempt */
+    long http_status;      /* of the last attempt, 0 if none */
+    char *content;         /* the answer's text (without <think> parts) */
+    size_t content_len;
+    char *reasoning;       /* reasoning_content deltas and <think> text */
+    size_t reasoning_len;
+    char *raw;             /* last attempt's raw response body (capped) */
+    size_t raw_len;
+    char finish_reason[32]; /* "stop", "length" (truncated), "" unknown */
+    bool truncated;         /* finish_reason length / max_tokens */
+    char model[256];        /* as the server reported it, else requested */
+    double temperature;     /* sampled for this call */
+    long tokens_in, tokens_out;
+    bool tokens_estimated;  /* the server sent no usage: chars / 4 */
+    double cost_usd;
+    int attempts;
+    double seconds;         /* first attempt start to completion */
+} llm_result;
+
+void llm_result_free(llm_result *r); /* frees the strings, not r */
+
+typedef enum llm_delta_kind { LLM_DELTA_CONTENT, LLM_DELTA_REASONING } llm_delta_kind;
+
+typedef struct llm_callbacks {
+    /* A piece of streamed text, as it arrives. */
+    void (*on_delta)(void *ud, llm_delta_kind kind, const char *text, size_t len);
+    /* An attempt failed and another follows after delay_ms: text already
+     * shown for this request is void. */
+    void (*on_retry)(void *ud, int attempt, long delay_ms, const char *why);
+    /* Completion (success or final error). r is valid during the call. */
+    void (*on_done)(void *ud, const llm_result *r);
+    void *ud;
+} llm_callbacks;
+
+typedef struct llm_usage {
+    long calls, failed, retries, refused;
+    long tokens_in, tokens_out;
+    double cost_usd;
+} llm_usage;
+
+typedef struct llm_client llm_client;
+
+/* Copies cfg. Returns NULL with err filled on a bad configuration. */
+llm_client *llm_client_new(const llm_config *cfg, char *err, size_t errsize);
+void llm_client_free(llm_client *c); /* cancels what is in flight, no callbacks */
+
+/* Queues a chat request (system may be NULL). Returns a request id > 0,
+ * or -1 with err filled (budget spent, out of memory): then no callback
+ * runs. Callbacks run from llm_client_dispatch(). */
+long llm_submit(llm_client *c, const char *system, const char *user,
+                const llm_callbacks *cb, char *err, size_t errsize);
+/* Cancels a request: its on_done runs with LLM_ERR_CANCELLED. */
+void llm_cancel(llm_client *c, long id);
+
+/* The sockets libcurl waits on; returns how many were written (at most max). */
+int llm_client_pollfds(llm_client *c, struct pollfd *fds, int max);
+/* Milliseconds until the client needs dispatch() without socket activity
+ * (libcurl timers, retry delays); -1 = no timer. */
+int llm_client_timeout_ms(llm_client *c);
+/* Handles the ready sockets in fds (others' fds are ignored) and expired
+ * timers; runs the callbacks. */
+void llm_client_dispatch(llm_client *c, const struct pollfd *fds, int n);
+/* Requests queued, waiting for a retry, or in flight. */
+int llm_client_active(const llm_client *c);
+
+/* Blocking: submits and runs the loop until this request is done. *out
+ * receives the result (owned by the caller: llm_result_free). Returns 0
+ * when out->status is LLM_OK, else -1 (out->error says why). cb may be
+ * NULL; its on_done is not called. */
+int llm_complete(llm_client *c, const char *system, const char *user,
+                 const llm_callbacks *cb, llm_result *out);
+
+llm_usage llm_client_usage(const llm_client *c);
+const llm_config *llm_client_config(const llm_client *c);
+
+const char *llm_status_name(llm_status s);
+
+#endif

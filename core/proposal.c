@@ -1,0 +1,1012 @@
+/* proposal: see proposal.h. Answers are read line by line; LLMs vary in
+ * how they fence code, so the reader is lenient where the meaning is
+ * clear and precise in its error where it is not. */
+#include "core/proposal.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_GENES 512
+
+static void errf(char *err, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void errf(char *err, size_t size, const char *fmt, ...)
+{
+    if (!err || !size) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, size, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- lines ------------------------------------------------------------ */
+
+typedef struct line {
+    const char *s;
+    size_t n;     /* without the '\n' */
+} line;
+
+/* Splits text (LF only) into lines; the last line may lack '\n'. A final
+ * empty piece after a trailing '\n' is not a line. */
+static line *split_lines(const char *text, int *count)
+{
+    size_t len = strlen(text);
+    int cap = 16, n = 0;
+    line *v = malloc((size_t)cap * sizeof *v);
+    if (!v) return NULL;
+    const char *p = text, *end = text + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        if (n == cap) {
+            cap *= 2;
+            line *w = realloc(v, (size_t)cap * sizeof *v);
+            if (!w) {
+                free(v);
+                return NULL;
+            }
+            v = w;
+        }
+        v[n].s = p;
+        v[n].n = l;
+        n++;
+        p += l + (nl ? 1 : 0);
+    }
+    *count = n;
+    return v;
+}
+
+static size_t indent_of(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n && (s[i] == ' ' || s[i] == '\t')) i++;
+    return i;
+}
+
+static bool blank(const char *s, size_t n)
+{
+    return indent_of(s, n) == n;
+}
+
+/* Removes the common indentation of the non-blank lines; blank lines
+ * become empty. The result ends with '\n' (unless empty). */
+static char *dedent(const char *text)
+{
+    int n;
+    line *v = split_lines(text, &n);
+    if (!v) return NULL;
+    size_t common = (size_t)-1;
+    for (int i = 0; i < n; i++)
+        if (!blank(v[i].s, v[i].n)) {
+            size_t k = indent_of(v[i].s, v[i].n);
+            if (k < common) common = k;
+        }
+    if (common == (size_t)-1) common = 0;
+    /* drop blank lines at both ends */
+    int a = 0, b = n;
+    while (a < b && blank(v[a].s, v[a].n)) a++;
+    while (b > a && blank(v[b - 1].s, v[b - 1].n)) b--;
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    if (!f) {
+        free(v);
+        return NULL;
+    }
+    for (int i = a; i < b; i++) {
+        if (!blank(v[i].s, v[i].n)) fwrite(v[i].s + common, 1, v[i].n - common, f);
+        fputc('\n', f);
+    }
+    free(v);
+    if (fclose(f)) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* ---- parsing ---------------------------------------------------------- */
+
+void proposal_release(proposal *p)
+{
+    free(p->reasoning);
+    for (int i = 0; i < p->n_blocks; i++) free(p->blocks[i].text);
+    free(p->blocks);
+    for (int i = 0; i < p->n_edits; i++) {
+        free(p->edits[i].search);
+        free(p->edits[i].replace);
+    }
+    free(p->edits);
+    memset(p, 0, sizeof *p);
+}
+
+static int add_block(proposal *p, const char *lang, const char *text, bool closed, bool fenced,
+                     int lineno)
+{
+    proposal_code *b = realloc(p->blocks, (size_t)(p->n_blocks + 1) * sizeof *b);
+    if (!b) return -1;
+    p->blocks = b;
+    b = &p->blocks[p->n_blocks];
+    memset(b, 0, sizeof *b);
+    snprintf(b->lang, sizeof b->lang, "%s", lang);
+    b->text = dedent(text);
+    if (!b->text) return -1;
+    b->closed = closed;
+    b->fenced = fenced;
+    b->line = lineno;
+    p->n_blocks++;
+    return 0;
+}
+
+/* A marker line: "<<<<<<< SEARCH", "=======", ">>>>>>> REPLACE" (five or
+ * more characters; aider writes seven). */
+static bool marker(const char *s, size_t n, char ch, const char *word)
+{
+    size_t i = indent_of(s, n), k = 0;
+    while (i < n && s[i] == ch) i++, k++;
+    if (k < 5) return false;
+    while (i < n && (s[i] == ' ' || s[i] == '\t')) i++;
+    size_t wl = strlen(word);
+    if (wl) {
+        if (n - i < wl || strncasecmp(s + i, word, wl)) return false;
+        i += wl;
+    }
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r')) i++;
+    return i == n;
+}
+
+static bool is_search(const line *l)
+{
+    return marker(l->s, l->n, '<', "SEARCH");
+}
+
+static char *join(const line *v, int a, int b)
+{
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    if (!f) return NULL;
+    for (int i = a; i < b; i++) {
+        fwrite(v[i].s, 1, v[i].n, f);
+        fputc('\n', f);
+    }
+    if (fclose(f)) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* Parses SEARCH/REPLACE edits from lines [i, n); returns the index after
+ * the last one read, or -1 when out of memory. */
+static int parse_edits(proposal *p, const line *v, int i, int n)
+{
+    while (i < n && is_search(&v[i])) {
+        int s = i + 1, mid = -1, end = -1;
+        for (int j = s; j < n; j++) {
+            if (mid < 0 && marker(v[j].s, v[j].n, '=', "")) mid = j;
+            else if (mid >= 0 && marker(v[j].s, v[j].n, '>', "REPLACE")) {
+                end = j;
+                break;
+            }
+        }
+        if (mid < 0 || end < 0) {
+            p->edit_unclosed = true;
+            return n;
+        }
+        proposal_edit *e = realloc(p->edits, (size_t)(p->n_edits + 1) * sizeof *e);
+        if (!e) return -1;
+        p->edits = e;
+        e = &p->edits[p->n_edits];
+        e->search = join(v, s, mid);
+        e->replace = join(v, mid + 1, end);
+        if (!e->search || !e->replace) {
+            free(e->search);
+            free(e->replace);
+            return -1;
+        }
+        p->n_edits++;
+        i = end + 1;
+        while (i < n && blank(v[i].s, v[i].n)) i++;
+    }
+    return i;
+}
+
+/* Recognises an opening fence: ``` or ~~~ (three or more), an optional
+ * language tag, and possibly code on the same line (a broken fence). */
+static bool fence_open(const char *t, size_t n, char *fch, size_t *flen, char *lang,
+                       size_t langsize, const char **rest, size_t *restn)
+{
+    if (n < 3 || (t[0] != '`' && t[0] != '~')) return false;
+    size_t k = 0;
+    while (k < n && t[k] == t[0]) k++;
+    if (k < 3) return false;
+    *fch = t[0];
+    *flen = k;
+    size_t i = k;
+    while (i < n && t[i] == ' ') i++;
+    size_t s = i;
+    while (i < n && (isalnum((unsigned char)t[i]) || strchr("_+-.#", t[i]))) i++;
+    bool tag = i == n || t[i] == ' ' || t[i] == '\t' || t[i] == '\r';
+    if (n - s > 4 && (!strncmp(t + s, "def ", 4) || !strncmp(t + s, "input ", 6)))
+        tag = false; /* "```def se(x):" */
+    if (tag) {
+        snprintf(lang, langsize, "%.*s", (int)(i - s), t + s);
+        while (i < n && isspace((unsigned char)t[i])) i++;
+    } else { /* "```def se(x):": the "tag" is code */
+        lang[0] = '\0';
+        i = s;
+    }
+    /* a tag followed by more words ("```gevo title=x") is still a tag line,
+     * unless what follows looks like code */
+    *rest = t + i;
+    *restn = n - i;
+    if (tag && *restn && !(strncmp(*rest, "def ", 4) == 0 || strchr(*rest, '(')))
+        *restn = 0;
+    return true;
+}
+
+static bool fence_close(const char *t, size_t n, char fch, size_t flen)
+{
+    size_t k = 0;
+    while (k < n && t[k] == fch) k++;
+    if (k < flen) return false;
+    while (k < n && isspace((unsigned char)t[k])) k++;
+    return k == n;
+}
+
+/* "code```" on one line: returns the length of the code part, or -1. */
+static long trailing_fence(const char *s, size_t n, char fch)
+{
+    while (n && isspace((unsigned char)s[n - 1])) n--;
+    size_t k = 0;
+    while (k < n && s[n - 1 - k] == fch) k++;
+    if (k < 3 || k == n) return -1;
+    return (long)(n - k);
+}
+
+/* Moves <think>...</think> spans of text to think (both LF strings). */
+static char *strip_think(const char *text, FILE *think)
+{
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    if (!f) return NULL;
+    const char *p = text;
+    for (;;) {
+        const char *a = strstr(p, "<think>");
+        if (!a) {
+            fputs(p, f);
+            break;
+        }
+        fwrite(p, 1, (size_t)(a - p), f);
+        a += 7;
+        const char *b = strstr(a, "</think>");
+        if (!b) { /* cut off while thinking */
+            fputs(a, think);
+            break;
+        }
+        fwrite(a, 1, (size_t)(b - a), think);
+        fputc('\n', think);
+        p = b + 8;
+    }
+    if (fclose(f)) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* A bare "def name(...):" line (any indentation): the start of unfenced code. */
+static bool bare_def(const char *s, size_t n)
+{
+    size_t i = indent_of(s, n);
+    if (n - i < 6 || strncmp(s + i, "def ", 4)) return false;
+    i += 4;
+    while (i < n && s[i] == ' ') i++;
+    size_t st = i;
+    while (i < n && (isalnum((unsigned char)s[i]) || s[i] == '_')) i++;
+    if (i == st || i >= n || s[i] != '(') return false;
+    while (n && isspace((unsigned char)s[n - 1])) n--;
+    return n && s[n - 1] == ':';
+}
+
+int proposal_parse(proposal *p, const char *answer, size_t len)
+{
+    memset(p, 0, sizeof *p);
+    /* LF only, no NUL inside */
+    char *txt = malloc(len + 1);
+    if (!txt) return -1;
+    size_t m = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (answer[i] == '\r' && (i + 1 == len || answer[i + 1] == '\n')) continue;
+        if (answer[i] == '\0') continue;
+        txt[m++] = answer[i] == '\r' ? '\n' : answer[i];
+    }
+    txt[m] = '\0';
+    char *think_s = NULL, *prose_s = NULL;
+    size_t think_n = 0, prose_n = 0;
+    FILE *think = open_memstream(&think_s, &think_n);
+    FILE *prose = open_memstream(&prose_s, &prose_n);
+    char *body = think ? strip_think(txt, think) : NULL;
+    free(txt);
+    int n = 0;
+    line *v = body ? split_lines(body, &n) : NULL;
+    if (!prose || !v) goto oom;
+    /* prose lines, kept as indices so a bare def can be cut out later */
+    int *pl = malloc((size_t)(n + 1) * sizeof *pl), npl = 0;
+    if (!pl) goto oom;
+    int i = 0;
+    while (i < n) {
+        const char *t = v[i].s + indent_of(v[i].s, v[i].n);
+        size_t tn = v[i].n - (size_t)(t - v[i].s);
+        char fch, lang[32];
+        size_t flen, restn;
+        const char *rest;
+        if (fence_open(t, tn, &fch, &flen, lang, sizeof lang, &rest, &restn)) {
+            size_t ind = (size_t)(t - v[i].s);
+            char *code = NULL;
+            size_t cl = 0;
+            FILE *f = open_memstream(&code, &cl);
+            if (!f) {
+                free(pl);
+                goto oom;
+            }
+            if (restn) {
+                long k = trailing_fence(rest, restn, fch);
+                fwrite(rest, 1, k >= 0 ? (size_t)k : restn, f);
+                fputc('\n', f);
+            }
+            int j = i + 1;
+            bool closed = false;
+            bool one_line = restn && trailing_fence(rest, restn, fch) >= 0;
+            if (one_line) {
+                closed = true;
+                j = i;
+            }
+            for (; !closed && j < n; j++) {
+                const char *tj = v[j].s + indent_of(v[j].s, v[j].n);
+                size_t tjn = v[j].n - (size_t)(tj - v[j].s);
+                if (fence_close(tj, tjn, fch, flen)) {
+                    closed = true;
+                    break;
+                }
+                size_t cut = indent_of(v[j].s, v[j].n) < ind ? indent_of(v[j].s, v[j].n) : ind;
+                long k = trailing_fence(v[j].s + cut, v[j].n - cut, fch);
+                if (k >= 0) { /* "    return y```" */
+                    fwrite(v[j].s + cut, 1, (size_t)k, f);
+                    fputc('\n', f);
+                    closed = true;
+                    break;
+                }
+                fwrite(v[j].s + cut, 1, v[j].n - cut, f);
+                fputc('\n', f);
+            }
+            if (fclose(f)) {
+                free(code);
+                free(pl);
+                goto oom;
+            }
+            int cn = 0;
+            line *cv = split_lines(code, &cn);
+            int first = 0;
+            while (cv && first < cn && blank(cv[first].s, cv[first].n)) first++;
+            int rc = 0;
+            if (cv && first < cn && is_search(&cv[first]))
+                rc = parse_edits(p, cv, first, cn) < 0 ? -1 : 0;
+            else if (cv && !blank(code, strlen(code)))
+                rc = add_block(p, lang, code, closed, true, i + 1);
+            free(cv);
+            free(code);
+            if (rc || !cv) {
+                free(pl);
+                goto oom;
+            }
+            i = j + 1;
+            continue;
+        }
+        if (is_search(&v[i])) {
+            int k = parse_edits(p, v, i, n);
+            if (k < 0) {
+                free(pl);
+                goto oom;
+            }
+            i = k;
+            continue;
+        }
+        pl[npl++] = i;
+        i++;
+    }
+    /* no fence and no edit: look for a bare def block in the prose */
+    bool *cut = calloc((size_t)n + 1, sizeof *cut);
+    if (!cut) {
+        free(pl);
+        goto oom;
+    }
+    if (p->n_blocks == 0 && p->n_edits == 0) {
+        for (int a = 0; a < npl; a++) {
+            const line *l = &v[pl[a]];
+            if (!bare_def(l->s, l->n)) continue;
+            size_t ind = indent_of(l->s, l->n);
+            int b = a + 1, last = a;
+            /* the body: more indented lines, blank lines between them, and
+             * further defs at the same indentation (helpers) */
+            while (b < npl && pl[b] == pl[b - 1] + 1) {
+                const line *x = &v[pl[b]];
+                if (blank(x->s, x->n)) {
+                    b++;
+                    continue;
+                }
+                size_t xi = indent_of(x->s, x->n);
+                if (xi > ind || (xi == ind && bare_def(x->s, x->n))) {
+                    last = b++;
+                    continue;
+                }
+                break;
+            }
+            char *code = NULL;
+            size_t cl = 0;
+            FILE *f = open_memstream(&code, &cl);
+            if (!f) {
+                free(cut);
+                free(pl);
+                goto oom;
+            }
+            for (int k = a; k <= last; k++) {
+                fwrite(v[pl[k]].s, 1, v[pl[k]].n, f);
+                fputc('\n', f);
+                cut[pl[k]] = true;
+            }
+            fclose(f);
+            int rc = code ? add_block(p, "", code, true, false, pl[a] + 1) : -1;
+            free(code);
+            if (rc) {
+                free(cut);
+                free(pl);
+                goto oom;
+            }
+            a = last;
+        }
+    }
+    /* reasoning: think text, then the prose, blank runs collapsed */
+    fflush(think);
+    if (think_n) {
+        size_t ta = 0, tb = think_n;
+        while (ta < tb && isspace((unsigned char)think_s[ta])) ta++;
+        while (tb > ta && isspace((unsigned char)think_s[tb - 1])) tb--;
+        if (tb > ta) {
+            fwrite(think_s + ta, 1, tb - ta, prose);
+            fputs("\n\n", prose);
+        }
+    }
+    bool gap = false, wrote = false;
+    for (int a = 0; a < npl; a++) {
+        const line *l = &v[pl[a]];
+        if (a > 0 && pl[a] != pl[a - 1] + 1) gap = true; /* a fence was here */
+        if (cut[pl[a]] || blank(l->s, l->n)) { /* code cut out is a paragraph break */
+            gap = true;
+            continue;
+        }
+        if (gap && wrote) fputc('\n', prose);
+        gap = false;
+        wrote = true;
+        fwrite(l->s, 1, l->n, prose);
+        fputc('\n', prose);
+    }
+    free(cut);
+    free(pl);
+    fclose(think);
+    think = NULL;
+    if (fclose(prose)) {
+        prose = NULL;
+        goto oom;
+    }
+    prose = NULL;
+    /* trim */
+    size_t a = 0, b = prose_s ? strlen(prose_s) : 0;
+    while (a < b && isspace((unsigned char)prose_s[a])) a++;
+    while (b > a && isspace((unsigned char)prose_s[b - 1])) b--;
+    p->reasoning = malloc(b - a + 1);
+    if (!p->reasoning) goto oom;
+    memcpy(p->reasoning, prose_s + a, b - a);
+    p->reasoning[b - a] = '\0';
+    free(prose_s);
+    free(think_s);
+    free(v);
+    free(body);
+    return 0;
+oom:
+    if (think) fclose(think);
+    if (prose) fclose(prose);
+    free(think_s);
+    free(prose_s);
+    free(v);
+    free(body);
+    proposal_release(p);
+    return -1;
+}
+
+/* ---- applying --------------------------------------------------------- */
+
+static int find_block(const char *src, const char *name, net_block *out, int *count,
+                      net_block *all, int max)
+{
+    int n = net_list_blocks(src, strlen(src), all, max);
+    if (count) *count = n;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(all[i].name, name)) {
+            if (out) *out = all[i];
+            return i;
+        }
+    return -1;
+}
+
+/* Lines [first, last] (1-based) of src, as a string ending in '\n'. */
+static char *slice_lines(const char *src, int first, int last)
+{
+    int n;
+    line *v = split_lines(src, &n);
+    if (!v) return NULL;
+    if (last > n) last = n;
+    char *s = join(v, first - 1, last);
+    free(v);
+    return s;
+}
+
+static void block_names(const net_block *b, int n, char *out, size_t size)
+{
+    size_t k = 0;
+    out[0] = '\0';
+    for (int i = 0; i < n && k + 1 < size; i++) {
+        int w = snprintf(out + k, size - k, "%s%s", i ? ", " : "", b[i].name);
+        if (w < 0) break;
+        k += (size_t)w;
+    }
+    if (!out[0]) snprintf(out, size, "none");
+}
+
+int proposal_replace_gene(const char *src, const char *name, const char *gene, char **out,
+                          char *err, size_t errsize)
+{
+    net_block all[MAX_GENES];
+    net_block b;
+    int n;
+    *out = NULL;
+    if (find_block(src, name, &b, &n, all, MAX_GENES) < 0) {
+        char names[512];
+        block_names(all, n < 0 ? 0 : n, names, sizeof names);
+        errf(err, errsize, "the program has no block `%s` to replace (its blocks: %s)", name,
+             names);
+        return -1;
+    }
+    int nl;
+    line *v = split_lines(src, &nl);
+    if (!v) goto oom;
+    char *o = NULL;
+    size_t ol = 0;
+    FILE *f = open_memstream(&o, &ol);
+    if (!f) {
+        free(v);
+        goto oom;
+    }
+    for (int i = 0; i < b.first_line - 1 && i < nl; i++) {
+        fwrite(v[i].s, 1, v[i].n, f);
+        fputc('\n', f);
+    }
+    fputs(gene, f);
+    size_t gl = strlen(gene);
+    if (gl && gene[gl - 1] != '\n') fputc('\n', f);
+    for (int i = b.last_line; i < nl; i++) {
+        fwrite(v[i].s, 1, v[i].n, f);
+        if (i + 1 < nl || src[strlen(src) - 1] == '\n') fputc('\n', f);
+    }
+    free(v);
+    if (fclose(f)) {
+        free(o);
+        goto oom;
+    }
+    *out = o;
+    return 0;
+oom:
+    errf(err, errsize, "out of memory");
+    return -1;
+}
+
+/* Whitespace-insensitive form of a line: all blanks dropped ("relu( x )"
+ * is "relu(x)"); in gevo-net no two programs differ only there. */
+static void squash(const char *s, size_t n, char *out, size_t size)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n && k + 1 < size; i++)
+        if (!isspace((unsigned char)s[i])) out[k++] = s[i];
+    out[k] = '\0';
+}
+
+static bool same_line(const line *a, const line *b)
+{
+    char x[1024], y[1024];
+    squash(a->s, a->n, x, sizeof x);
+    squash(b->s, b->n, y, sizeof y);
+    return !strcmp(x, y);
+}
+
+static size_t count_occurrences(const char *hay, const char *needle, const char **first)
+{
+    size_t c = 0, nl = strlen(needle);
+    *first = NULL;
+    for (const char *p = hay; (p = strstr(p, needle)); p += nl ? nl : 1) {
+        if (!c) *first = p;
+        c++;
+    }
+    return c;
+}
+
+static char *splice(const char *src, size_t at, size_t cutlen, const char *ins)
+{
+    size_t sl = strlen(src), il = strlen(ins);
+    char *o = malloc(sl - cutlen + il + 1);
+    if (!o) return NULL;
+    memcpy(o, src, at);
+    memcpy(o + at, ins, il);
+    memcpy(o + at + il, src + at + cutlen, sl - at - cutlen + 1);
+    return o;
+}
+
+/* One edit on cur; returns the new text or NULL with err. */
+static char *apply_one(const char *cur, const proposal_edit *e, int k, char *err, size_t errsize)
+{
+    const char *at;
+    const char *q = e->search;
+    while (isspace((unsigned char)*q)) q++;
+    if (!*q) {
+        errf(err, errsize,
+             "edit %d: the SEARCH part is empty; copy the lines to change from the program "
+             "into it", k);
+        return NULL;
+    }
+    size_t c = count_occurrences(cur, e->search, &at);
+    if (c == 1) return splice(cur, (size_t)(at - cur), strlen(e->search), e->replace);
+    if (c > 1) goto ambiguous;
+    /* line by line, whitespace ignored, blank lines at the ends of SEARCH dropped */
+    int sn, cn;
+    line *sv = split_lines(e->search, &sn), *cv = split_lines(cur, &cn);
+    if (!sv || !cv) {
+        free(sv);
+        free(cv);
+        errf(err, errsize, "out of memory");
+        return NULL;
+    }
+    int a = 0, b = sn;
+    while (a < b && blank(sv[a].s, sv[a].n)) a++;
+    while (b > a && blank(sv[b - 1].s, sv[b - 1].n)) b--;
+    int hits = 0, where = -1;
+    for (int i = 0; i + (b - a) <= cn; i++) {
+        int j = 0;
+        while (j < b - a && same_line(&cv[i + j], &sv[a + j])) j++;
+        if (j == b - a) {
+            if (!hits) where = i;
+            hits++;
+        }
+    }
+    if (hits != 1) {
+        char first[120];
+        snprintf(first, sizeof first, "%.*s", (int)(sv[a].n < 100 ? sv[a].n : 100), sv[a].s);
+        free(sv);
+        free(cv);
+        if (hits > 1) {
+            c = (size_t)hits;
+            goto ambiguous;
+        }
+        errf(err, errsize,
+             "edit %d: the SEARCH lines are not in the program (its first line: `%s`); copy "
+             "them exactly from the current program",
+             k, first);
+        return NULL;
+    }
+    /* re-indent the replacement by the difference the match had */
+    long delta = (long)indent_of(cv[where].s, cv[where].n) - (long)indent_of(sv[a].s, sv[a].n);
+    size_t from = (size_t)(cv[where].s - cur);
+    const line *lastl = &cv[where + (b - a) - 1];
+    size_t to = (size_t)(lastl->s - cur) + lastl->n;
+    if (cur[to] == '\n') to++;
+    free(sv);
+    free(cv);
+    int rn;
+    line *rv = split_lines(e->replace, &rn);
+    char *rep = NULL;
+    size_t rl = 0;
+    FILE *f = rv ? open_memstream(&rep, &rl) : NULL;
+    if (!f) {
+        free(rv);
+        errf(err, errsize, "out of memory");
+        return NULL;
+    }
+    for (int i = 0; i < rn; i++) {
+        const char *s = rv[i].s;
+        size_t n = rv[i].n;
+        if (!blank(s, n)) {
+            if (delta > 0)
+                for (long d = 0; d < delta; d++) fputc(' ', f);
+            else
+                for (long d = 0; d < -delta && n && (*s == ' ' || *s == '\t'); d++) s++, n--;
+        }
+        fwrite(s, 1, n, f);
+        fputc('\n', f);
+    }
+    free(rv);
+    fclose(f);
+    char *o = rep ? splice(cur, from, to - from, rep) : NULL;
+    free(rep);
+    if (!o) errf(err, errsize, "out of memory");
+    return o;
+ambiguous:
+    errf(err, errsize,
+         "edit %d: the SEARCH lines occur %zu times in the program; include more lines so "
+         "they match one place",
+         k, c);
+    return NULL;
+}
+
+int proposal_apply_edits(const char *src, const proposal_edit *edits, int n, char **out,
+                         char *err, size_t errsize)
+{
+    char *cur = strdup(src);
+    *out = NULL;
+    if (!cur) {
+        errf(err, errsize, "out of memory");
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        char *next = apply_one(cur, &edits[i], i + 1, err, errsize);
+        free(cur);
+        if (!next) return -1;
+        cur = next;
+    }
+    *out = cur;
+    return 0;
+}
+
+/* A top-level `input` line: the block is a whole program. */
+static bool whole_program(const char *text)
+{
+    for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+        if (!strncmp(p, "input ", 6) || !strncmp(p, "input\t", 6)) return true;
+    return false;
+}
+
+static const char *cut_off_msg =
+    "the answer was cut off (the token limit was reached) before its code was complete; "
+    "answer more briefly: a short explanation, then only the one block";
+
+int proposal_apply(const proposal *p, const char *parent, const char *gene_name,
+                   bool truncated, char **out, bool *whole, char *err, size_t errsize)
+{
+    net_block pb[MAX_GENES], bb[MAX_GENES]; /* 36 KiB each: fine on a stack */
+    *out = NULL;
+    if (whole) *whole = false;
+    if (p->n_edits > 0) {
+        if (p->edit_unclosed && truncated) {
+            errf(err, errsize, "%s", cut_off_msg);
+            return -1;
+        }
+        return proposal_apply_edits(parent, p->edits, p->n_edits, out, err, errsize);
+    }
+    if (p->edit_unclosed) {
+        errf(err, errsize, "%s", truncated ? cut_off_msg
+                                           : "a SEARCH/REPLACE edit is not complete: each needs "
+                                             "<<<<<<< SEARCH, the old lines, =======, the new "
+                                             "lines and >>>>>>> REPLACE");
+        return -1;
+    }
+    if (p->n_blocks == 0) {
+        if (truncated) errf(err, errsize, "%s", cut_off_msg);
+        else
+            errf(err, errsize,
+                 "the answer contains no code; give the whole new block `%s` in a ```gevo "
+                 "code block, from its `def %s(` line to its return",
+                 gene_name, gene_name);
+        return -1;
+    }
+    int np = net_list_blocks(parent, strlen(parent), pb, MAX_GENES);
+    bool in_parent = false;
+    for (int i = 0; i < np; i++) in_parent |= !strcmp(pb[i].name, gene_name);
+    if (!in_parent) {
+        char names[512];
+        block_names(pb, np, names, sizeof names);
+        errf(err, errsize, "the parent program has no block `%s` (its blocks: %s)", gene_name,
+             names);
+        return -1;
+    }
+    /* the last block that defines the gene: models often show the old
+     * version first and the new one after it */
+    const proposal_code *chosen = NULL;
+    int nb = 0;
+    for (int i = p->n_blocks - 1; i >= 0 && !chosen; i--) {
+        nb = net_list_blocks(p->blocks[i].text, strlen(p->blocks[i].text), bb, MAX_GENES);
+        for (int j = 0; j < nb; j++)
+            if (!strcmp(bb[j].name, gene_name)) chosen = &p->blocks[i];
+    }
+    if (!chosen) {
+        for (int i = p->n_blocks - 1; i >= 0; i--)
+            if (whole_program(p->blocks[i].text)) {
+                if (!p->blocks[i].closed && truncated) {
+                    errf(err, errsize, "%s", cut_off_msg);
+                    return -1;
+                }
+                if (whole) *whole = true;
+                *out = strdup(p->blocks[i].text);
+                if (!*out) errf(err, errsize, "out of memory");
+                return *out ? 0 : -1;
+            }
+        const proposal_code *last = &p->blocks[p->n_blocks - 1];
+        if (!last->closed && truncated) {
+            errf(err, errsize, "%s", cut_off_msg);
+            return -1;
+        }
+        char names[512] = "";
+        for (int i = 0; i < p->n_blocks; i++) {
+            int k = net_list_blocks(p->blocks[i].text, strlen(p->blocks[i].text), bb, MAX_GENES);
+            if (k > 0 && !names[0]) block_names(bb, k, names, sizeof names);
+        }
+        if (names[0])
+            errf(err, errsize,
+                 "the code defines %s, but the task was to rewrite `%s`; give the whole new "
+                 "`def %s(...)` block under that name",
+                 names, gene_name, gene_name);
+        else
+            errf(err, errsize,
+                 "the code has no `def %s(...):` line; give the whole block `%s`, from its def "
+                 "line to its return, not only the changed lines",
+                 gene_name, gene_name);
+        return -1;
+    }
+    if (!chosen->closed && truncated) {
+        errf(err, errsize, "%s", cut_off_msg);
+        return -1;
+    }
+    if (whole_program(chosen->text)) {
+        if (whole) *whole = true;
+        *out = strdup(chosen->text);
+        if (!*out) errf(err, errsize, "out of memory");
+        return *out ? 0 : -1;
+    }
+    /* the gene, with any new helper blocks before it; blocks the parent
+     * already has are left alone (one gene changes at a time) */
+    nb = net_list_blocks(chosen->text, strlen(chosen->text), bb, MAX_GENES);
+    char *gene = NULL;
+    size_t gl = 0;
+    FILE *f = open_memstream(&gene, &gl);
+    if (!f) goto oom;
+    char *target = NULL;
+    for (int j = 0; j < nb; j++) {
+        char *txt = slice_lines(chosen->text, bb[j].first_line, bb[j].last_line);
+        if (!txt) {
+            fclose(f);
+            free(gene);
+            free(target);
+            goto oom;
+        }
+        bool known = false;
+        for (int i = 0; i < np; i++) known |= !strcmp(pb[i].name, bb[j].name);
+        if (!strcmp(bb[j].name, gene_name) && !target) {
+            target = txt;
+        } else if (!known && !target) {
+            fputs(txt, f);
+            fputc('\n', f);
+            free(txt);
+        } else {
+            free(txt);
+        }
+    }
+    if (target) fputs(target, f);
+    free(target);
+    if (fclose(f)) {
+        free(gene);
+        goto oom;
+    }
+    int rc = proposal_replace_gene(parent, gene_name, gene, out, err, errsize);
+    free(gene);
+    return rc;
+oom:
+    errf(err, errsize, "out of memory");
+    return -1;
+}
+
+/* ---- validating ------------------------------------------------------- */
+
+int proposal_validate(const char *src, const net_limits *lim, long *params, double *flops,
+                      uint64_t *hash, char *err, size_t errsize)
+{
+    net_graph *g = NULL;
+    net_error e;
+    memset(&e, 0, sizeof e);
+    if (net_compile(src, strlen(src), "proposal", lim, &g, &e)) {
+        char *msg = NULL;
+        size_t ml = 0;
+        FILE *f = open_memstream(&msg, &ml);
+        if (f) {
+            net_error_print(&e, f);
+            fclose(f);
+        }
+        if (msg) {
+            while (ml && msg[ml - 1] == '\n') msg[--ml] = '\0';
+            errf(err, errsize, "%s", msg);
+        } else {
+            net_error_string(&e, err, errsize);
+        }
+        free(msg);
+        return -1;
+    }
+    if (params) *params = g->params;
+    if (flops) *flops = g->flops;
+    if (hash) *hash = g->hash;
+    net_graph_free(g);
+    return 0;
+}
+
+const char *proposal_stage_name(proposal_stage s)
+{
+    switch (s) {
+    case PROPOSAL_OK: return "ok";
+    case PROPOSAL_ERR_PARSE: return "no usable code";
+    case PROPOSAL_ERR_APPLY: return "does not apply";
+    case PROPOSAL_ERR_INVALID: return "invalid program";
+    case PROPOSAL_ERR_UNCHANGED: return "unchanged";
+    case PROPOSAL_ERR_NOMEM: return "out of memory";
+    }
+    return "?";
+}
+
+void proposal_outcome_release(proposal_outcome *o)
+{
+    free(o->reasoning);
+    free(o->program);
+    o->reasoning = o->program = NULL;
+}
+
+int proposal_check(const char *answer, size_t len, bool truncated, const char *parent,
+                   const char *gene_name, const net_limits *lim, proposal_outcome *out)
+{
+    memset(out, 0, sizeof *out);
+    proposal p;
+    if (proposal_parse(&p, answer, len)) {
+        out->stage = PROPOSAL_ERR_NOMEM;
+        snprintf(out->error, sizeof out->error, "out of memory");
+        return -1;
+    }
+    out->reasoning = p.reasoning;
+    p.reasoning = NULL;
+    out->n_edits = p.n_edits;
+    char *prog = NULL;
+    if (proposal_apply(&p, parent, gene_name, truncated, &prog, &out->whole_program, out->error,
+                       sizeof out->error)) {
+        bool nocode = p.n_blocks == 0 && p.n_edits == 0;
+        out->stage = nocode || strstr(out->error, "cut off") ? PROPOSAL_ERR_PARSE
+                                                              : PROPOSAL_ERR_APPLY;
+        proposal_release(&p);
+        return -1;
+    }
+    proposal_release(&p);
+    out->program = prog;
+    if (proposal_validate(prog, lim, &out->params, &out->flops, &out->hash, out->error,
+                          sizeof out->error)) {
+        out->stage = PROPOSAL_ERR_INVALID;
+        return -1;
+    }
+    uint64_t ph;
+    char perr[64];
+    if (proposal_validate(parent, lim, NULL, NULL, &ph, perr, sizeof perr) == 0 &&
+        ph == out->hash) {
+        out->stage = PROPOSAL_ERR_UNCHANGED;
+        snprintf(out->error, sizeof out->error,
+                 "the proposal leaves the network as it was (the same program up to comments "
+                 "and spacing); change the block `%s`",
+                 gene_name);
+        return -1;
+    }
+    out->stage = PROPOSAL_OK;
+    return 0;
+}

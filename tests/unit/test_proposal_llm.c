@@ -1,0 +1,150 @@
+/* End to end over real HTTP: the fake server answers with no code, with a
+ * program that does not validate, or cut off; the client, the proposal
+ * check and the repair prompt handle each with a clear error, and a repair
+ * round turns an invalid answer into a valid candidate. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/llm.h"
+#include "core/prompt.h"
+#include "core/proposal.h"
+#include "tests/fake_llm/fake_llm.h"
+#include "tests/harness.h"
+
+static fake_llm srv;
+static char *parent;
+static prompt_set set;
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *p = NULL;
+    size_t n = 0;
+    FILE *m = open_memstream(&p, &n);
+    int ch;
+    while ((ch = fgetc(f)) != EOF) fputc(ch, m);
+    fclose(f);
+    fclose(m);
+    return p;
+}
+
+static llm_client *client(const char *model)
+{
+    llm_config cfg;
+    llm_config_default(&cfg);
+    snprintf(cfg.base_url, sizeof cfg.base_url, "%s", srv.base_url);
+    snprintf(cfg.model, sizeof cfg.model, "%s", model);
+    cfg.backoff_base_ms = 1;
+    cfg.backoff_max_ms = 2;
+    cfg.max_attempts = 3;
+    char err[512];
+    llm_client *c = llm_client_new(&cfg, err, sizeof err);
+    CHECK(c != NULL, "%s", err);
+    return c;
+}
+
+/* Asks for a mutation of gene and checks the answer. */
+static int propose(llm_client *c, const char *gene, llm_result *res, proposal_outcome *o)
+{
+    char *sys, *user, err[512];
+    prompt_args a = {.program = parent, .gene_name = gene, .gene = "(the block)"};
+    CHECK(prompt_build(&set, PROMPT_MUTATE, 0, &a, &sys, &user, err, sizeof err) == 0, "%s", err);
+    int rc = llm_complete(c, sys, user, NULL, res);
+    free(sys);
+    free(user);
+    CHECK(rc == 0, "request: %s", res->error);
+    return proposal_check(res->content, res->content_len, res->truncated, parent, gene, NULL, o);
+}
+
+static void test_no_code(void)
+{
+    llm_client *c = client("nc/ok:12_prose_only");
+    llm_result res;
+    proposal_outcome o;
+    CHECK(propose(c, "se", &res, &o) == -1, "prose accepted");
+    CHECK(o.stage == PROPOSAL_ERR_PARSE, "stage %s", proposal_stage_name(o.stage));
+    CHECK(strstr(o.error, "no code") != NULL, "%s", o.error);
+    CHECK(strstr(o.reasoning, "Fashion-MNIST") != NULL, "prose kept as reasoning");
+    CHECK_EQ_INT(res.attempts, 1); /* a bad answer is not a transport fault */
+    proposal_outcome_release(&o);
+    llm_result_free(&res);
+    llm_client_free(c);
+}
+
+static void test_cut_off(void)
+{
+    llm_client *c = client("co/length:11_truncated");
+    llm_result res;
+    proposal_outcome o;
+    CHECK(propose(c, "block", &res, &o) == -1, "cut-off accepted");
+    CHECK(res.truncated, "finish_reason length seen");
+    CHECK(o.stage == PROPOSAL_ERR_PARSE && strstr(o.error, "cut off"), "%s", o.error);
+    proposal_outcome_release(&o);
+    llm_result_free(&res);
+    llm_client_free(c);
+}
+
+static void test_invalid_then_repair(void)
+{
+    const char *model = "rp/ok:20_invalid_shapes,ok:17_helper_def";
+    llm_client *c = client(model);
+    llm_result res;
+    proposal_outcome o;
+    CHECK(propose(c, "block", &res, &o) == -1, "invalid accepted");
+    CHECK(o.stage == PROPOSAL_ERR_INVALID, "stage %s", proposal_stage_name(o.stage));
+    CHECK(strstr(o.error, "24x14x14 and 16x14x14") != NULL, "%s", o.error);
+
+    /* the repair round: the exact error and the failed answer go back */
+    char *sys, *user, err[512];
+    prompt_args a = {.program = parent, .gene_name = "block", .failed_answer = res.content,
+                     .failed_program = o.program, .error = o.error};
+    CHECK(prompt_build(&set, PROMPT_REPAIR, 0, &a, &sys, &user, err, sizeof err) == 0, "%s", err);
+    llm_result res2;
+    CHECK(llm_complete(c, sys, user, NULL, &res2) == 0, "%s", res2.error);
+    json_t *st = fake_llm_stats(&srv);
+    const char *sent = json_string_value(json_object_get(
+        json_array_get(json_object_get(json_object_get(st, "last"), "messages"), 1), "content"));
+    CHECK(sent && strstr(sent, o.error), "the repair request carries the exact error");
+    json_decref(st);
+    proposal_outcome o2;
+    CHECK(proposal_check(res2.content, res2.content_len, res2.truncated, parent, "block", NULL,
+                         &o2) == 0, "repaired: %s", o2.error);
+    CHECK(o2.params > 0 && strstr(o2.program, "def dwsep"), "candidate");
+    CHECK_EQ_INT(fake_llm_count(&srv, model), 2);
+    llm_usage u = llm_client_usage(c);
+    CHECK_EQ_INT(u.calls, 2);
+    CHECK_EQ_INT(u.tokens_in, 2000);
+    free(sys);
+    free(user);
+    proposal_outcome_release(&o);
+    proposal_outcome_release(&o2);
+    llm_result_free(&res);
+    llm_result_free(&res2);
+    llm_client_free(c);
+}
+
+int main(void)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/tests/fixtures/answers/parent.net", harness_root());
+    parent = slurp(path);
+    snprintf(path, sizeof path, "%s/prompts", harness_root());
+    char err[512];
+    if (!parent || prompt_set_load(&set, path, err, sizeof err)) {
+        CHECK(0, "fixtures: %s", parent ? err : "no parent.net");
+        return harness_done();
+    }
+    if (fake_llm_start(&srv)) {
+        CHECK(0, "could not start tests/fake_llm/server.py with python3");
+        return harness_done();
+    }
+    RUN(test_no_code);
+    RUN(test_cut_off);
+    RUN(test_invalid_then_repair);
+    fake_llm_stop(&srv);
+    prompt_set_release(&set);
+    free(parent);
+    return harness_done();
+}
