@@ -17,6 +17,8 @@ struct command {
 
 static const struct command commands[] = {
     {"check", engine_cmd_check, "validate a gevo-net program; print its layers, shapes, parameters, FLOPs"},
+    {"train", engine_cmd_train, "train a gevo-net program and print a JSON result"},
+    {"eval", engine_cmd_eval, "evaluate saved weights of a program on the test set"},
     {"new", core_cmd_new, "create a session repository: DIR [--seed NET] [--data DIR]"},
     {"log", core_cmd_log, "list a session's generations, individuals, status, objectives"},
     {"show", core_cmd_show, "show an individual: genome, reasoning, result, review, diff"},

@@ -1,0 +1,496 @@
+/* `gevo train NET` and `gevo eval NET WEIGHTS`: the engine's command-line
+ * face, also what the workbench's training workers run. Whatever happens
+ * after the arguments are read, training ends with a result JSON (status
+ * ok, diverged, timeout, stopped or error with a message), on stdout and
+ * in --out FILE, so a worker's caller always learns the outcome. */
+#include <getopt.h>
+#include <jansson.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cblas.h>
+
+#include "engine/data.h"
+#include "engine/engine_cmd.h"
+#include "engine/model.h"
+#include "engine/net.h"
+#include "engine/train.h"
+
+#define DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static void train_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: gevo train [options] NET\n"
+            "\n"
+            "Trains the gevo-net program NET with its train section as the recipe\n"
+            "(options override it) and prints a JSON result: validation and test\n"
+            "accuracy, parameters, FLOPs, seconds, images/s, peak memory, the\n"
+            "per-epoch curve and a status (ok, diverged, timeout, stopped, error).\n"
+            "\n"
+            "options:\n"
+            "  --data DIR          IDX or CIFAR-10 binary data (default " DEFAULT_DATA ")\n"
+            "  --epochs N          epochs (default: the program's)\n"
+            "  --batch N           batch size (default: the program's)\n"
+            "  --lr X              learning rate (default: the program's)\n"
+            "  --set KEY=VALUE     any train-section setting, e.g. --set schedule=constant\n"
+            "  --subset N          train on N images of the training split\n"
+            "  --val-split F       fraction of the training set held out (default 0.1)\n"
+            "  --seed N            seed of initialisation, split, shuffling, dropout\n"
+            "  --threads N         OpenBLAS threads (default 2)\n"
+            "  --time-limit S      stop after S seconds (status timeout)\n"
+            "  --eval-batch N      images per evaluation pass (default: the batch)\n"
+            "  --no-test           do not evaluate the test set\n"
+            "  --weights FILE      save the trained weights to FILE\n"
+            "  --out FILE          also write the result JSON to FILE\n"
+            "  --progress          one JSON line per event on stdout (for the workbench)\n"
+            "  --quiet             no progress bar\n"
+            "  -h, --help          this text\n"
+            "\n"
+            "exit status: 0 ok; 1 error; 3 diverged, timeout or stopped (result written)\n");
+}
+
+static void eval_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: gevo eval [options] NET WEIGHTS\n"
+            "\n"
+            "Evaluates saved weights (from gevo train --weights) of the program NET\n"
+            "on the test set and prints accuracy and loss as JSON.\n"
+            "\n"
+            "options:\n"
+            "  --data DIR          data directory (default " DEFAULT_DATA ")\n"
+            "  --threads N         OpenBLAS threads (default 2)\n"
+            "  --batch N           images per pass (default 256)\n"
+            "  -h, --help          this text\n");
+}
+
+static int parse_int(const char *opt, const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || v < lo || v > hi) {
+        fprintf(stderr, "gevo: %s needs an integer in %ld..%ld, not '%s'\n", opt, lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_real(const char *opt, const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !(v >= lo && v <= hi)) {
+        fprintf(stderr, "gevo: %s needs a number in %g..%g, not '%s'\n", opt, lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* ---- progress display ------------------------------------------------ */
+
+typedef struct progress_ctx {
+    bool json;  /* JSON lines on stdout */
+    bool bar;   /* a bar on stderr (a terminal) */
+} progress_ctx;
+
+static void put_json_line(json_t *o)
+{
+    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (s) {
+        fputs(s, stdout);
+        fputc('\n', stdout);
+        fflush(stdout);
+    }
+    free(s);
+}
+
+static json_t *json_num(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+static void on_train_event(void *vctx, const train_event *ev)
+{
+    progress_ctx *ctx = vctx;
+    if (ctx->json) {
+        json_t *o = json_object();
+        static const char *const names[] = {"start", "step", "epoch", "eval"};
+        json_object_set_new(o, "event", json_string(names[ev->kind]));
+        if (ev->kind == TRAIN_EV_EVAL) {
+            json_object_set_new(o, "what", json_string(ev->what));
+        } else {
+            json_object_set_new(o, "epoch", json_integer(ev->epoch));
+            json_object_set_new(o, "epochs", json_integer(ev->epochs));
+            json_object_set_new(o, "step", json_integer(ev->step));
+            json_object_set_new(o, "steps", json_integer(ev->steps));
+            if (ev->kind != TRAIN_EV_START) {
+                json_object_set_new(o, "loss", json_num(ev->loss));
+                json_object_set_new(o, "acc", json_num(ev->acc));
+            }
+            json_object_set_new(o, "lr", json_num(ev->lr));
+            if (ev->kind == TRAIN_EV_STEP) {
+                json_object_set_new(o, "images_per_sec", json_num(ev->images_per_sec));
+                json_object_set_new(o, "eta", json_num(ev->eta));
+            }
+            if (ev->kind == TRAIN_EV_EPOCH) {
+                json_object_set_new(o, "val_acc", json_num(ev->epoch_result->val_acc));
+                json_object_set_new(o, "val_loss", json_num(ev->epoch_result->val_loss));
+            }
+        }
+        json_object_set_new(o, "elapsed", json_num(ev->elapsed));
+        put_json_line(o);
+        json_decref(o);
+        return;
+    }
+    if (!ctx->bar) return;
+    if (ev->kind == TRAIN_EV_STEP) {
+        int width = 30;
+        double frac = ev->steps ? (double)ev->step / ev->steps : 0;
+        int fill = (int)(frac * width + 0.5);
+        char bar[64];
+        for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
+        bar[width] = 0;
+        int eta = (int)(ev->eta + 0.5);
+        fprintf(stderr, "\r  epoch %d/%d [%s] %3.0f%%  loss %.4f  acc %5.1f%%  %6.0f img/s  ETA %d:%02d ",
+                ev->epoch, ev->epochs, bar, frac * 100, ev->loss, ev->acc * 100, ev->images_per_sec, eta / 60,
+                eta % 60);
+    } else if (ev->kind == TRAIN_EV_EPOCH) {
+        fprintf(stderr, "\r\033[K  epoch %d/%d  loss %.4f  train acc %.2f%%  val acc %.2f%%  lr %.4g  %.1f s\n",
+                ev->epoch, ev->epochs, ev->loss, ev->acc * 100, ev->epoch_result->val_acc * 100, ev->lr,
+                ev->elapsed);
+    } else if (ev->kind == TRAIN_EV_EVAL) {
+        fprintf(stderr, "\r\033[K  evaluating the %s set...", ev->what);
+    }
+    fflush(stderr);
+}
+
+/* ---- the result -------------------------------------------------------- */
+
+static json_t *result_json(const char *net, const char *data, const net_graph *g, const net_train *t,
+                           const train_result *r, long seed, int threads)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "status", json_string(train_status_name(r->status)));
+    if (r->message[0]) json_object_set_new(o, "message", json_string(r->message));
+    json_object_set_new(o, "net", json_string(net));
+    json_object_set_new(o, "data", json_string(data));
+    if (g) {
+        char h[32];
+        snprintf(h, sizeof h, "%016llx", (unsigned long long)g->hash);
+        json_object_set_new(o, "hash", json_string(h));
+    }
+    json_object_set_new(o, "val_acc", json_num(r->val_acc));
+    json_object_set_new(o, "val_loss", json_num(r->val_loss));
+    json_object_set_new(o, "test_acc", r->test_acc >= 0 ? json_num(r->test_acc) : json_null());
+    json_object_set_new(o, "test_loss", r->test_acc >= 0 ? json_num(r->test_loss) : json_null());
+    json_object_set_new(o, "params", json_integer(r->params));
+    json_object_set_new(o, "flops", json_num(r->flops));
+    json_object_set_new(o, "seconds", json_num(r->seconds));
+    json_object_set_new(o, "images_per_sec", json_num(r->images_per_sec));
+    json_object_set_new(o, "images", json_integer(r->images));
+    json_object_set_new(o, "steps", json_integer(r->steps));
+    json_object_set_new(o, "peak_rss_mb", json_num(r->peak_rss_mb));
+    json_object_set_new(o, "seed", json_integer(seed));
+    json_object_set_new(o, "threads", json_integer(threads));
+    if (t) {
+        json_t *rec = json_object();
+        json_object_set_new(rec, "optimizer", json_string(t->optimizer == NET_OPT_SGD ? "sgd" : "adamw"));
+        json_object_set_new(rec, "lr", json_num(t->lr));
+        json_object_set_new(rec, "batch", json_integer(t->batch));
+        json_object_set_new(rec, "epochs", json_integer(t->epochs));
+        static const char *const sch[] = {"constant", "step", "cosine", "plateau"};
+        json_object_set_new(rec, "schedule", json_string(sch[t->schedule]));
+        json_object_set_new(rec, "weight_decay", json_num(t->weight_decay));
+        json_object_set_new(o, "recipe", rec);
+    }
+    json_t *curve = json_array();
+    for (int i = 0; i < r->n_epochs; i++) {
+        const train_epoch *e = &r->epochs[i];
+        json_t *x = json_object();
+        json_object_set_new(x, "epoch", json_integer(e->epoch));
+        json_object_set_new(x, "train_loss", json_num(e->train_loss));
+        json_object_set_new(x, "train_acc", json_num(e->train_acc));
+        json_object_set_new(x, "val_loss", json_num(e->val_loss));
+        json_object_set_new(x, "val_acc", json_num(e->val_acc));
+        json_object_set_new(x, "lr", json_num(e->lr));
+        json_object_set_new(x, "seconds", json_num(e->seconds));
+        json_array_append_new(curve, x);
+    }
+    json_object_set_new(o, "epochs", curve);
+    return o;
+}
+
+static int emit_result(json_t *o, const char *out_path, bool progress)
+{
+    int rc = 0;
+    if (progress) {
+        json_t *ev = json_object();
+        json_object_set_new(ev, "event", json_string("result"));
+        json_object_set(ev, "result", o);
+        put_json_line(ev);
+        json_decref(ev);
+    } else {
+        char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        if (s) printf("%s\n", s);
+        free(s);
+    }
+    if (out_path) {
+        char tmp[4200];
+        snprintf(tmp, sizeof tmp, "%s.tmp.%d", out_path, (int)getpid());
+        /* written whole, then renamed: a reader never sees half a result */
+        if (json_dump_file(o, tmp, JSON_INDENT(2) | JSON_PRESERVE_ORDER) || rename(tmp, out_path)) {
+            fprintf(stderr, "gevo train: cannot write %s\n", out_path);
+            unlink(tmp);
+            rc = -1;
+        }
+    }
+    return rc;
+}
+
+int engine_cmd_train(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"data", required_argument, 0, 'd'},     {"epochs", required_argument, 0, 'e'},
+        {"batch", required_argument, 0, 'b'},    {"lr", required_argument, 0, 'l'},
+        {"set", required_argument, 0, 'S'},      {"subset", required_argument, 0, 's'},
+        {"val-split", required_argument, 0, 'v'}, {"seed", required_argument, 0, 'r'},
+        {"threads", required_argument, 0, 't'},  {"time-limit", required_argument, 0, 'T'},
+        {"eval-batch", required_argument, 0, 'E'}, {"no-test", no_argument, 0, 'N'},
+        {"weights", required_argument, 0, 'w'},  {"out", required_argument, 0, 'o'},
+        {"progress", no_argument, 0, 'p'},       {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0},
+    };
+    const char *data_dir = DEFAULT_DATA, *out_path = NULL, *weights = NULL;
+    long epochs = 0, batch = 0, seed = -1, eval_batch = 0, v;
+    double lr = 0, x;
+    bool progress = false, quiet = false;
+    const char *sets[64];
+    int n_sets = 0;
+    train_opts o;
+    train_opts_default(&o);
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "hq", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'd': data_dir = optarg; break;
+        case 'e':
+            if (parse_int("--epochs", optarg, 1, 10000, &epochs)) return 2;
+            break;
+        case 'b':
+            if (parse_int("--batch", optarg, 1, 65536, &batch)) return 2;
+            break;
+        case 'l':
+            if (parse_real("--lr", optarg, 1e-12, 1e12, &lr)) return 2;
+            break;
+        case 'S':
+            if (n_sets == 64) {
+                fprintf(stderr, "gevo train: too many --set options\n");
+                return 2;
+            }
+            sets[n_sets++] = optarg;
+            break;
+        case 's':
+            if (parse_int("--subset", optarg, 1, 100000000, &v)) return 2;
+            o.subset = (int)v;
+            break;
+        case 'v':
+            if (parse_real("--val-split", optarg, 0, 0.9, &x)) return 2;
+            o.val_frac = x;
+            break;
+        case 'r':
+            if (parse_int("--seed", optarg, 0, 1000000000000L, &seed)) return 2;
+            break;
+        case 't':
+            if (parse_int("--threads", optarg, 1, 256, &v)) return 2;
+            o.threads = (int)v;
+            break;
+        case 'T':
+            if (parse_real("--time-limit", optarg, 0.001, 1e9, &x)) return 2;
+            o.time_limit = x;
+            break;
+        case 'E':
+            if (parse_int("--eval-batch", optarg, 1, 65536, &eval_batch)) return 2;
+            break;
+        case 'N': o.skip_test = true; break;
+        case 'w': weights = optarg; break;
+        case 'o': out_path = optarg; break;
+        case 'p': progress = true; break;
+        case 'q': quiet = true; break;
+        case 'h': train_usage(stdout); return 0;
+        default: train_usage(stderr); return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        train_usage(stderr);
+        return 2;
+    }
+    const char *net_path = argv[optind];
+
+    train_result r;
+    memset(&r, 0, sizeof r);
+    r.test_acc = -1;
+    r.status = TRAIN_ERROR;
+    net_graph *g = NULL;
+    model *m = NULL;
+    data_set train = {0}, test = {0};
+    net_train recipe;
+    bool have_recipe = false;
+    net_error err;
+    char *src = NULL;
+    size_t len;
+    net_limits lim;
+    net_limits_default(&lim);
+
+    signal(SIGTERM, on_signal);
+    signal(SIGINT, on_signal);
+    o.stop = &stop_flag;
+
+    src = net_read_file(net_path, lim.max_file_bytes, &len, &err);
+    if (!src) {
+        net_error_string(&err, r.message, sizeof r.message);
+        goto finish;
+    }
+    if (data_load(data_dir, &train, &test, r.message, sizeof r.message)) goto finish;
+    /* the program is trained on the data's image shape, whatever its input
+       line says (exquisitenetv2.net declares CIFAR-10's 3x32x32) */
+    net_shape in = {train.c, train.h, train.w};
+    if (net_compile_with_input(src, len, net_path, &lim, &in, &g, &err)) {
+        net_error_string(&err, r.message, sizeof r.message);
+        if (err.hint[0]) {
+            size_t l = strlen(r.message);
+            snprintf(r.message + l, sizeof r.message - l, " (hint: %s)", err.hint);
+        }
+        goto finish;
+    }
+    r.params = g->params;
+    r.flops = g->flops;
+    recipe = g->train;
+    for (int i = 0; i < n_sets; i++)
+        if (net_train_set(&recipe, sets[i], &err)) {
+            if (snprintf(r.message, sizeof r.message, "--set %s: %s", sets[i], err.msg) < 0) r.message[0] = 0;
+            goto finish;
+        }
+    if (epochs) recipe.epochs = (int)epochs;
+    if (batch) recipe.batch = (int)batch;
+    if (lr > 0) recipe.lr = lr;
+    if (seed >= 0) recipe.seed = seed;
+    have_recipe = true;
+    o.eval_batch = (int)eval_batch;
+    int cap = recipe.batch > eval_batch ? recipe.batch : (int)eval_batch;
+    m = model_new(g, cap, (uint64_t)recipe.seed, r.message, sizeof r.message);
+    if (!m) goto finish;
+    progress_ctx ctx = {.json = progress, .bar = !progress && !quiet && isatty(2)};
+    o.on_event = on_train_event;
+    o.ctx = &ctx;
+    train_run(m, &recipe, &train, &test, &o, &r);
+    if (ctx.bar) fprintf(stderr, "\r\033[K");
+    if (weights && r.status != TRAIN_ERROR && r.status != TRAIN_DIVERGED) {
+        char werr[512];
+        if (model_save(m, weights, werr, sizeof werr)) {
+            r.status = TRAIN_ERROR;
+            snprintf(r.message, sizeof r.message, "%s", werr);
+        }
+    }
+finish:;
+    json_t *res = result_json(net_path, data_dir, g, have_recipe ? &recipe : NULL, &r,
+                              have_recipe ? recipe.seed : seed, o.threads);
+    int werr = emit_result(res, out_path, progress);
+    json_decref(res);
+    if (r.status == TRAIN_ERROR) fprintf(stderr, "gevo train: %s\n", r.message);
+    int status = r.status == TRAIN_OK ? 0 : r.status == TRAIN_ERROR ? 1 : 3;
+    if (werr && status == 0) status = 1;
+    train_result_free(&r);
+    model_free(m);
+    net_graph_free(g);
+    data_free(&train);
+    data_free(&test);
+    free(src);
+    return status;
+}
+
+int engine_cmd_eval(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"data", required_argument, 0, 'd'}, {"threads", required_argument, 0, 't'},
+        {"batch", required_argument, 0, 'b'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
+    };
+    const char *data_dir = DEFAULT_DATA;
+    long threads = 2, batch = 256;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'd': data_dir = optarg; break;
+        case 't':
+            if (parse_int("--threads", optarg, 1, 256, &threads)) return 2;
+            break;
+        case 'b':
+            if (parse_int("--batch", optarg, 1, 65536, &batch)) return 2;
+            break;
+        case 'h': eval_usage(stdout); return 0;
+        default: eval_usage(stderr); return 2;
+        }
+    }
+    if (optind != argc - 2) {
+        eval_usage(stderr);
+        return 2;
+    }
+    const char *net_path = argv[optind], *wpath = argv[optind + 1];
+    char msg[1024];
+    data_set train = {0}, test = {0};
+    net_graph *g = NULL;
+    model *m = NULL;
+    data_view tv = {0};
+    int status = 1;
+    net_error err;
+    if (data_load(data_dir, &train, &test, msg, sizeof msg)) goto out;
+    net_shape in = {test.c, test.h, test.w};
+    size_t len;
+    char *src = net_read_file(net_path, 1 << 20, &len, &err);
+    if (!src || net_compile_with_input(src, len, net_path, NULL, &in, &g, &err)) {
+        free(src);
+        net_error_string(&err, msg, sizeof msg);
+        goto out;
+    }
+    free(src);
+    m = model_new(g, (int)batch, 1, msg, sizeof msg);
+    if (!m || model_load(m, wpath, msg, sizeof msg)) goto out;
+    openblas_set_num_threads((int)threads);
+    double acc, loss;
+    if (data_view_all(&test, &tv) ||
+        train_evaluate(m, &tv, m->norm_mean, m->norm_std, (int)batch, &acc, &loss, msg, sizeof msg))
+        goto out;
+    json_t *o = json_object();
+    json_object_set_new(o, "net", json_string(net_path));
+    json_object_set_new(o, "weights", json_string(wpath));
+    json_object_set_new(o, "test_acc", json_num(acc));
+    json_object_set_new(o, "test_loss", json_num(loss));
+    json_object_set_new(o, "images", json_integer(test.n));
+    char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (s) printf("%s\n", s);
+    free(s);
+    json_decref(o);
+    status = 0;
+out:
+    if (status) fprintf(stderr, "gevo eval: %s\n", msg);
+    data_view_free(&tv);
+    model_free(m);
+    net_graph_free(g);
+    data_free(&train);
+    data_free(&test);
+    return status;
+}

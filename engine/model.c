@@ -1,0 +1,558 @@
+/* A trainable graph: memory layout, initialisation, forward, backward,
+ * weights files. */
+#include "engine/model.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+/* Offsets inside the arena are kept 64-byte aligned. */
+static size_t align16(size_t floats)
+{
+    return (floats + 15) & ~(size_t)15;
+}
+
+static ops_act act_of(net_op op)
+{
+    switch (op) {
+    case NET_RELU: return OPS_RELU;
+    case NET_SILU: return OPS_SILU;
+    case NET_HSWISH: return OPS_HSWISH;
+    case NET_GELU: return OPS_GELU;
+    case NET_SIGMOID: return OPS_SIGMOID;
+    default: return OPS_TANH;
+    }
+}
+
+void model_free(model *m)
+{
+    if (!m) return;
+    if (m->layers)
+        for (int i = 0; i < m->g->n_nodes; i++) {
+            free(m->layers[i].ins);
+            free(m->layers[i].dins);
+            free(m->layers[i].chans);
+        }
+    free(m->layers);
+    free(m->params);
+    free(m->grads);
+    free(m->buffers);
+    free(m->decay);
+    free(m->arena);
+    free(m->labels);
+    free(m->norm_mean);
+    free(m->norm_std);
+    free(m);
+}
+
+/* Sets up the kernel structs of layer i and returns its scratch size in
+ * floats, or (size_t)-1 with a message. *conv_ws grows to the largest
+ * convolution working memory. */
+static size_t layer_setup(model *m, int i, size_t *conv_ws, char *err, size_t errsize)
+{
+    const net_graph *g = m->g;
+    const net_node *nd = &g->nodes[i];
+    model_layer *L = &m->layers[i];
+    net_shape in = nd->n_in ? g->nodes[nd->in[0]].shape : nd->shape;
+    int B = m->batch;
+    switch (nd->op) {
+    case NET_CONV: {
+        ops_conv *c = &L->conv;
+        *c = (ops_conv){.n = B, .cin = in.c, .h = in.h, .w = in.w, .cout = nd->shape.c, .kh = nd->kh,
+                        .kw = nd->kw, .stride = nd->stride, .pad_h = nd->pad_h, .pad_w = nd->pad_w,
+                        .dilation = nd->dilation, .groups = nd->groups, .bias = nd->bias};
+        if (ops_conv_init(c, err, errsize)) return (size_t)-1;
+        if (c->oh != nd->shape.h || c->ow != nd->shape.w) {
+            snprintf(err, errsize, "line %d: conv output %dx%d disagrees with shape inference %dx%d", nd->line,
+                     c->oh, c->ow, nd->shape.h, nd->shape.w);
+            return (size_t)-1;
+        }
+        size_t ws = ops_conv_scratch(c);
+        if (ws > *conv_ws) *conv_ws = ws;
+        return 0;
+    }
+    case NET_MAXPOOL:
+    case NET_AVGPOOL:
+    case NET_MINPOOL: {
+        ops_pool *p = &L->pool;
+        *p = (ops_pool){.kind = nd->op == NET_MAXPOOL ? OPS_POOL_MAX : nd->op == NET_AVGPOOL ? OPS_POOL_AVG
+                                                                                              : OPS_POOL_MIN,
+                        .n = B, .c = in.c, .h = in.h, .w = in.w, .kh = nd->kh, .kw = nd->kw, .stride = nd->stride,
+                        .pad_h = nd->pad_h, .pad_w = nd->pad_w, .ceil = nd->ceil};
+        if (ops_pool_init(p, err, errsize)) return (size_t)-1;
+        if (p->oh != nd->shape.h || p->ow != nd->shape.w) {
+            snprintf(err, errsize, "line %d: pool output %dx%d disagrees with shape inference %dx%d", nd->line,
+                     p->oh, p->ow, nd->shape.h, nd->shape.w);
+            return (size_t)-1;
+        }
+        return ops_pool_scratch(p);
+    }
+    case NET_BATCHNORM:
+        L->bn = (ops_bn){.n = B, .c = in.c, .hw = in.h * in.w, .eps = nd->eps, .momentum = nd->momentum,
+                         .training = true};
+        if (ops_bn_init(&L->bn, err, errsize)) return (size_t)-1;
+        return ops_bn_scratch(&L->bn);
+    case NET_LAYERNORM:
+        L->ln = (ops_ln){.n = B, .c = in.c, .hw = in.h * in.w, .eps = nd->eps};
+        if (ops_ln_init(&L->ln, err, errsize)) return (size_t)-1;
+        return ops_ln_scratch(&L->ln);
+    case NET_DROPOUT: return ops_dropout_scratch((long)B * L->size);
+    case NET_CONCAT:
+    case NET_ADD:
+        L->ins = calloc((size_t)nd->n_in, sizeof *L->ins);
+        L->dins = calloc((size_t)nd->n_in, sizeof *L->dins);
+        L->chans = calloc((size_t)nd->n_in, sizeof *L->chans);
+        if (!L->ins || !L->dins || !L->chans) {
+            snprintf(err, errsize, "out of memory");
+            return (size_t)-1;
+        }
+        return 0;
+    case NET_MUL: {
+        net_shape b = g->nodes[nd->in[1]].shape;
+        L->broadcast = !(b.h == in.h && b.w == in.w);
+        return 0;
+    }
+    default: return 0;
+    }
+}
+
+model *model_new(const net_graph *g, int batch, uint64_t seed, char *err, size_t errsize)
+{
+    model *m = calloc(1, sizeof *m);
+    if (!m) {
+        snprintf(err, errsize, "out of memory");
+        return NULL;
+    }
+    m->g = g;
+    m->batch = batch;
+    m->layers = calloc((size_t)g->n_nodes, sizeof *m->layers);
+    m->labels = calloc((size_t)batch, sizeof *m->labels);
+    m->decay = calloc((size_t)g->n_nodes * 2 + 2, sizeof *m->decay);
+    m->norm_mean = calloc((size_t)g->input.c, sizeof(float));
+    m->norm_std = calloc((size_t)g->input.c, sizeof(float));
+    if (!m->layers || !m->labels || !m->decay || !m->norm_mean || !m->norm_std) goto oom;
+    for (int c = 0; c < g->input.c; c++) m->norm_std[c] = 1.0f;
+
+    /* parameter and buffer offsets, in node order */
+    long np = 0, nbuf = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const net_node *nd = &g->nodes[i];
+        model_layer *L = &m->layers[i];
+        L->node = nd;
+        L->w = L->b = L->stats = -1;
+        L->size = net_shape_size(nd->shape);
+        long cin = nd->n_in ? g->nodes[nd->in[0]].shape.c : 0;
+        if (nd->op == NET_CONV) {
+            L->nw = nd->shape.c * (cin / nd->groups) * nd->kh * nd->kw;
+            L->nb = nd->bias ? nd->shape.c : 0;
+        } else if (nd->op == NET_LINEAR) {
+            L->nw = nd->shape.c * cin;
+            L->nb = nd->bias ? nd->shape.c : 0;
+        } else if (nd->op == NET_BATCHNORM || nd->op == NET_LAYERNORM) {
+            L->nw = L->nb = cin;
+        }
+        if (L->nw) {
+            L->w = np;
+            np += L->nw;
+            if (nd->op == NET_CONV || nd->op == NET_LINEAR) {
+                m->decay[2 * m->n_decay] = L->w;
+                m->decay[2 * m->n_decay + 1] = L->nw;
+                m->n_decay++;
+            }
+        }
+        if (L->nb) {
+            L->b = np;
+            np += L->nb;
+        }
+        if (nd->op == NET_BATCHNORM) {
+            L->stats = nbuf;
+            nbuf += 2 * cin;
+        }
+    }
+    if (np != g->params) {
+        snprintf(err, errsize, "internal error: %ld parameters laid out, %ld counted", np, g->params);
+        model_free(m);
+        return NULL;
+    }
+    m->n_params = np;
+    m->n_buffers = nbuf;
+    m->params = calloc((size_t)(np ? np : 1), sizeof(float));
+    m->grads = calloc((size_t)(np ? np : 1), sizeof(float));
+    m->buffers = calloc((size_t)(nbuf ? nbuf : 1), sizeof(float));
+    if (!m->params || !m->grads || !m->buffers) goto oom;
+
+    /* the arena: outputs, gradients and scratch of every layer */
+    size_t total = 0, conv_ws = 0;
+    size_t *out_off = calloc((size_t)g->n_nodes, sizeof(size_t) * 3);
+    if (!out_off) goto oom;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const net_node *nd = &g->nodes[i];
+        size_t act = align16((size_t)batch * (size_t)m->layers[i].size);
+        size_t scr = layer_setup(m, i, &conv_ws, err, errsize);
+        if (scr == (size_t)-1) {
+            free(out_off);
+            model_free(m);
+            return NULL;
+        }
+        bool alias = nd->op == NET_FLATTEN;
+        out_off[3 * i] = alias ? 0 : total;
+        total += alias ? 0 : act;
+        out_off[3 * i + 1] = (alias || i == 0) ? 0 : total;
+        total += (alias || i == 0) ? 0 : act;
+        out_off[3 * i + 2] = total;
+        total += align16(scr);
+    }
+    size_t ws_off = total;
+    total += align16(conv_ws);
+    m->arena_bytes = total * sizeof(float);
+    m->arena = aligned_alloc(64, total ? m->arena_bytes : 64);
+    if (!m->arena) {
+        free(out_off);
+        snprintf(err, errsize, "out of memory: the activations of batch %d need %.0f MiB", batch,
+                 (double)m->arena_bytes / 1048576.0);
+        model_free(m);
+        return NULL;
+    }
+    memset(m->arena, 0, m->arena_bytes);
+    m->conv_ws = m->arena + ws_off;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const net_node *nd = &g->nodes[i];
+        model_layer *L = &m->layers[i];
+        if (nd->op == NET_FLATTEN) {
+            L->out = m->layers[nd->in[0]].out;
+            L->dout = m->layers[nd->in[0]].dout;
+        } else {
+            L->out = m->arena + out_off[3 * i];
+            L->dout = i == 0 ? NULL : m->arena + out_off[3 * i + 1];
+        }
+        L->scratch = m->arena + out_off[3 * i + 2];
+        if (nd->op == NET_CONCAT || nd->op == NET_ADD)
+            for (int j = 0; j < nd->n_in; j++) {
+                const model_layer *I = &m->layers[nd->in[j]];
+                L->ins[j] = I->out;
+                L->dins[j] = I->dout;
+                L->chans[j] = I->node->shape.c;
+            }
+    }
+    free(out_off);
+
+    /* PyTorch's default initialisation, in node order */
+    rng r;
+    rng_seed(&r, seed);
+    for (int i = 0; i < g->n_nodes; i++) {
+        const net_node *nd = &g->nodes[i];
+        model_layer *L = &m->layers[i];
+        long cin = nd->n_in ? g->nodes[nd->in[0]].shape.c : 0;
+        if (nd->op == NET_CONV || nd->op == NET_LINEAR) {
+            long fan_in = nd->op == NET_CONV ? (cin / nd->groups) * nd->kh * nd->kw : cin;
+            rng_init_fan_in(&r, m->params + L->w, L->nw, fan_in);
+            if (L->nb) rng_init_fan_in(&r, m->params + L->b, L->nb, fan_in);
+        } else if (L->nw) {
+            rng_init_const(m->params + L->w, L->nw, 1.0f);
+            rng_init_const(m->params + L->b, L->nb, 0.0f);
+        }
+        if (L->stats >= 0) {
+            rng_init_const(m->buffers + L->stats, cin, 0.0f);
+            rng_init_const(m->buffers + L->stats + cin, cin, 1.0f);
+        }
+    }
+    rng_seed(&m->dropout_rng, seed ^ 0xd40f0a7ULL);
+    return m;
+oom:
+    snprintf(err, errsize, "out of memory");
+    model_free(m);
+    return NULL;
+}
+
+float *model_input(model *m)
+{
+    return m->layers[0].out;
+}
+
+const float *model_forward(model *m, int n, bool training)
+{
+    const net_graph *g = m->g;
+    float *P = m->params;
+    for (int i = 1; i < g->n_nodes; i++) {
+        const net_node *nd = &g->nodes[i];
+        model_layer *L = &m->layers[i];
+        const model_layer *I = &m->layers[nd->in[0]];
+        const float *x = I->out;
+        long count = (long)n * L->size;
+        switch (nd->op) {
+        case NET_CONV:
+            L->conv.n = n;
+            ops_conv_forward(&L->conv, L->out, x, P + L->w, L->nb ? P + L->b : NULL, m->conv_ws);
+            break;
+        case NET_LINEAR:
+            ops_linear_forward(L->out, x, P + L->w, L->nb ? P + L->b : NULL, n, I->node->shape.c, nd->shape.c);
+            break;
+        case NET_BATCHNORM:
+            L->bn.n = n;
+            L->bn.training = training;
+            ops_bn_forward(&L->bn, L->out, x, P + L->w, P + L->b, m->buffers + L->stats,
+                           m->buffers + L->stats + L->bn.c, L->scratch);
+            break;
+        case NET_LAYERNORM:
+            L->ln.n = n;
+            ops_ln_forward(&L->ln, L->out, x, P + L->w, P + L->b, L->scratch);
+            break;
+        case NET_MAXPOOL:
+        case NET_AVGPOOL:
+        case NET_MINPOOL:
+            L->pool.n = n;
+            ops_pool_forward(&L->pool, L->out, x, L->scratch);
+            break;
+        case NET_GAP:
+            ops_gap_forward(L->out, x, (long)n * nd->shape.c, I->node->shape.h * I->node->shape.w);
+            break;
+        case NET_CONCAT:
+            ops_concat_forward(L->out, L->ins, L->chans, nd->n_in, n, nd->shape.h * nd->shape.w);
+            break;
+        case NET_ADD: ops_add_forward(L->out, L->ins, nd->n_in, count); break;
+        case NET_MUL:
+            ops_mul_forward(L->out, x, m->layers[nd->in[1]].out, n, nd->shape.c, nd->shape.h * nd->shape.w,
+                            L->broadcast);
+            break;
+        case NET_DROPOUT:
+            ops_dropout_forward(L->out, x, count, nd->p, training, &m->dropout_rng, L->scratch);
+            break;
+        case NET_FLATTEN:
+        case NET_INPUT: break;
+        default: ops_act_forward(act_of(nd->op), L->out, x, count); break;
+        }
+    }
+    return m->layers[g->output].out;
+}
+
+static void model_backward(model *m, int n)
+{
+    const net_graph *g = m->g;
+    float *P = m->params, *G = m->grads;
+    for (int i = g->n_nodes - 1; i >= 1; i--) {
+        const net_node *nd = &g->nodes[i];
+        model_layer *L = &m->layers[i];
+        const model_layer *I = &m->layers[nd->in[0]];
+        const float *x = I->out;
+        float *dx = I->dout; /* NULL when the input is the image */
+        long count = (long)n * L->size;
+        switch (nd->op) {
+        case NET_CONV:
+            ops_conv_backward(&L->conv, dx, G + L->w, L->nb ? G + L->b : NULL, L->dout, x, P + L->w, m->conv_ws);
+            break;
+        case NET_LINEAR:
+            ops_linear_backward(dx, G + L->w, L->nb ? G + L->b : NULL, L->dout, x, P + L->w, n, I->node->shape.c,
+                                nd->shape.c);
+            break;
+        case NET_BATCHNORM:
+            ops_bn_backward(&L->bn, dx, G + L->w, G + L->b, L->dout, x, P + L->w, L->scratch);
+            break;
+        case NET_LAYERNORM:
+            ops_ln_backward(&L->ln, dx, G + L->w, G + L->b, L->dout, x, P + L->w, L->scratch);
+            break;
+        case NET_MAXPOOL:
+        case NET_AVGPOOL:
+        case NET_MINPOOL:
+            if (dx) ops_pool_backward(&L->pool, dx, L->dout, L->scratch);
+            break;
+        case NET_GAP:
+            if (dx) ops_gap_backward(dx, L->dout, (long)n * nd->shape.c, I->node->shape.h * I->node->shape.w);
+            break;
+        case NET_CONCAT:
+            ops_concat_backward(L->dins, L->dout, L->chans, nd->n_in, n, nd->shape.h * nd->shape.w);
+            break;
+        case NET_ADD: ops_add_backward(L->dins, L->dout, nd->n_in, count); break;
+        case NET_MUL: {
+            const model_layer *J = &m->layers[nd->in[1]];
+            ops_mul_backward(dx, J->dout, L->dout, x, J->out, n, nd->shape.c, nd->shape.h * nd->shape.w,
+                             L->broadcast);
+            break;
+        }
+        case NET_DROPOUT:
+            if (dx) ops_dropout_backward(dx, L->dout, count, true, L->scratch);
+            break;
+        case NET_FLATTEN:
+        case NET_INPUT: break;
+        default:
+            if (dx) ops_act_backward(act_of(nd->op), dx, L->dout, x, count);
+            break;
+        }
+    }
+}
+
+int model_loss(model *m, int n, const int *labels, float smoothing, bool backward, float *loss, int *correct,
+               char *err, size_t errsize)
+{
+    const net_graph *g = m->g;
+    model_layer *out = &m->layers[g->output];
+    if (backward) {
+        /* every activation gradient is accumulated into, so all start at
+           zero; the output's is written by the loss */
+        for (int i = 1; i < g->n_nodes; i++) {
+            model_layer *L = &m->layers[i];
+            if (L->dout && L->node->op != NET_FLATTEN && i != g->output)
+                memset(L->dout, 0, sizeof(float) * (size_t)n * (size_t)L->size);
+        }
+        memset(m->grads, 0, sizeof(float) * (size_t)m->n_params);
+    }
+    if (ops_xent(loss, correct, backward ? out->dout : NULL, out->out, labels, n, g->classes, smoothing, err,
+                 errsize))
+        return -1;
+    if (backward) model_backward(m, n);
+    return 0;
+}
+
+/* ---- weights files -------------------------------------------------
+ * Little-endian:
+ *   8 bytes  magic "GEVOWTS\0"
+ *   u32      version (1)
+ *   u32      reserved (0)
+ *   u64      canonical hash of the program the weights belong to
+ *   u64      number of parameters P
+ *   u64      number of buffer floats B (batch-norm running statistics)
+ *   P floats parameters, in node order (weight then bias)
+ *   B floats buffers (per batch norm: running mean, then running var)
+ *   u32      input channels C
+ *   C floats input normalisation mean, C floats standard deviation
+ *   u32      CRC-32 (zlib) of everything before it                       */
+
+static const char weights_magic[8] = {'G', 'E', 'V', 'O', 'W', 'T', 'S', 0};
+
+int model_save(const model *m, const char *path, char *err, size_t errsize)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        snprintf(err, errsize, "%s: cannot create: %s", tmp, strerror(errno));
+        return -1;
+    }
+    uint32_t ver = 1, res = 0;
+    uint64_t h = m->g->hash, np = (uint64_t)m->n_params, nb = (uint64_t)m->n_buffers;
+    uLong crc = crc32(0L, Z_NULL, 0);
+#define PUT(p, sz)                                        \
+    do {                                                  \
+        fwrite((p), 1, (sz), f);                          \
+        crc = crc32(crc, (const Bytef *)(p), (uInt)(sz)); \
+    } while (0)
+    PUT(weights_magic, 8);
+    PUT(&ver, 4);
+    PUT(&res, 4);
+    PUT(&h, 8);
+    PUT(&np, 8);
+    PUT(&nb, 8);
+    PUT(m->params, sizeof(float) * np);
+    PUT(m->buffers, sizeof(float) * nb);
+    uint32_t nc = (uint32_t)m->g->input.c;
+    PUT(&nc, 4);
+    PUT(m->norm_mean, sizeof(float) * nc);
+    PUT(m->norm_std, sizeof(float) * nc);
+#undef PUT
+    uint32_t c32 = (uint32_t)crc;
+    fwrite(&c32, 4, 1, f);
+    bool bad = ferror(f) != 0;
+    if (fflush(f) != 0 || fsync(fileno(f)) != 0) bad = true;
+    if (fclose(f) != 0) bad = true;
+    if (bad || rename(tmp, path) != 0) {
+        snprintf(err, errsize, "%s: cannot write: %s", path, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+int model_load(model *m, const char *path, char *err, size_t errsize)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errsize, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    char magic[8];
+    uint32_t ver, res, stored, nc = 0;
+    uint64_t h, np, nb;
+    int rc = -1;
+    float *p = NULL, *b = NULL, *nm = NULL, *ns = NULL;
+    if (fread(magic, 1, 8, f) != 8 || memcmp(magic, weights_magic, 8)) {
+        snprintf(err, errsize, "%s: not a gevo weights file (bad magic)", path);
+        goto out;
+    }
+    if (fread(&ver, 4, 1, f) != 1 || ver != 1) {
+        snprintf(err, errsize, "%s: weights format version %u, this gevo reads version 1", path, ver);
+        goto out;
+    }
+    if (fread(&res, 4, 1, f) != 1 || fread(&h, 8, 1, f) != 1 || fread(&np, 8, 1, f) != 1 ||
+        fread(&nb, 8, 1, f) != 1) {
+        snprintf(err, errsize, "%s: truncated header", path);
+        goto out;
+    }
+    if (np != (uint64_t)m->n_params || nb != (uint64_t)m->n_buffers) {
+        snprintf(err, errsize, "%s: holds %llu parameters and %llu buffers; this network has %ld and %ld", path,
+                 (unsigned long long)np, (unsigned long long)nb, m->n_params, m->n_buffers);
+        goto out;
+    }
+    p = malloc(sizeof(float) * (np ? np : 1));
+    b = malloc(sizeof(float) * (nb ? nb : 1));
+    if (!p || !b) {
+        snprintf(err, errsize, "out of memory");
+        goto out;
+    }
+    if (fread(p, sizeof(float), np, f) != np || fread(b, sizeof(float), nb, f) != nb || fread(&nc, 4, 1, f) != 1) {
+        snprintf(err, errsize, "%s: truncated", path);
+        goto out;
+    }
+    if (nc != (uint32_t)m->g->input.c) {
+        snprintf(err, errsize, "%s: weights are for %u input channels, this network has %d", path, nc,
+                 m->g->input.c);
+        goto out;
+    }
+    nm = malloc(sizeof(float) * nc);
+    ns = malloc(sizeof(float) * nc);
+    if (!nm || !ns) {
+        snprintf(err, errsize, "out of memory");
+        goto out;
+    }
+    if (fread(nm, sizeof(float), nc, f) != nc || fread(ns, sizeof(float), nc, f) != nc ||
+        fread(&stored, 4, 1, f) != 1) {
+        snprintf(err, errsize, "%s: truncated", path);
+        goto out;
+    }
+    uLong crc = crc32(0L, Z_NULL, 0);
+    crc = crc32(crc, (const Bytef *)magic, 8);
+    crc = crc32(crc, (const Bytef *)&ver, 4);
+    crc = crc32(crc, (const Bytef *)&res, 4);
+    crc = crc32(crc, (const Bytef *)&h, 8);
+    crc = crc32(crc, (const Bytef *)&np, 8);
+    crc = crc32(crc, (const Bytef *)&nb, 8);
+    crc = crc32(crc, (const Bytef *)p, (uInt)(sizeof(float) * np));
+    crc = crc32(crc, (const Bytef *)b, (uInt)(sizeof(float) * nb));
+    crc = crc32(crc, (const Bytef *)&nc, 4);
+    crc = crc32(crc, (const Bytef *)nm, (uInt)(sizeof(float) * nc));
+    crc = crc32(crc, (const Bytef *)ns, (uInt)(sizeof(float) * nc));
+    if ((uint32_t)crc != stored) {
+        snprintf(err, errsize, "%s: checksum mismatch (corrupt file)", path);
+        goto out;
+    }
+    if (h != m->g->hash) {
+        /* same sizes but another program (e.g. different kernels): refuse,
+           the weights would mean nothing */
+        snprintf(err, errsize, "%s: weights belong to another program (hash %016llx, this one %016llx)", path,
+                 (unsigned long long)h, (unsigned long long)m->g->hash);
+        goto out;
+    }
+    memcpy(m->params, p, sizeof(float) * np);
+    memcpy(m->buffers, b, sizeof(float) * nb);
+    memcpy(m->norm_mean, nm, sizeof(float) * nc);
+    memcpy(m->norm_std, ns, sizeof(float) * nc);
+    rc = 0;
+out:
+    free(p);
+    free(b);
+    free(nm);
+    free(ns);
+    fclose(f);
+    return rc;
+}

@@ -1,0 +1,85 @@
+/* A trainable instance of a compiled gevo-net graph.
+ *
+ * Memory is laid out once, before training: all parameters in one slab,
+ * all gradients in one slab, the running statistics of batch norms in a
+ * third, and every activation, activation gradient and kernel scratch
+ * buffer in one arena sized for `batch` images from shape inference. A
+ * forward or backward pass allocates nothing.
+ *
+ * Ownership: the model borrows its graph (which must outlive it) and owns
+ * everything else; model_free() releases it. */
+#ifndef GEVO_ENGINE_MODEL_H
+#define GEVO_ENGINE_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/net.h"
+#include "engine/ops.h"
+#include "engine/rng.h"
+
+typedef struct model_layer {
+    const net_node *node;
+    long w, b;         /* offsets of weight (or gamma) and bias (or beta) in params, -1 if none */
+    long nw, nb;
+    long stats;        /* batchnorm: offset of running mean (then var) in buffers */
+    long size;         /* output floats per image */
+    float *out, *dout; /* batch * size each; dout is NULL for the input */
+    float *scratch;    /* this layer's kernel scratch (kept from forward to backward) */
+    ops_conv conv;
+    ops_pool pool;
+    ops_bn bn;
+    ops_ln ln;
+    const float **ins; /* concat/add: input activations */
+    float **dins;      /* concat/add: input gradients (NULL entries for the input) */
+    int *chans;        /* concat: channels of each input */
+    bool broadcast;    /* mul: second input is per channel */
+} model_layer;
+
+typedef struct model {
+    const net_graph *g;
+    int batch;            /* capacity: images per pass */
+    long n_params, n_buffers;
+    float *params, *grads, *buffers;
+    /* [offset, length) pairs of the parameters that take weight decay:
+       conv and linear weights, never biases or norm weights */
+    long *decay;
+    int n_decay;
+    model_layer *layers;  /* one per graph node */
+    float *arena;
+    size_t arena_bytes;
+    float *conv_ws;       /* working memory shared by all convolutions */
+    int *labels;          /* batch labels */
+    rng dropout_rng;
+    /* input normalisation (per channel, in [0, 1] pixel units), measured on
+       the training split and saved with the weights so evaluation
+       normalises the same way; mean 0 and std 1 until set */
+    float *norm_mean, *norm_std;
+} model;
+
+/* Lays out and initialises a model (PyTorch's default initialisation,
+ * drawn from seed). Returns NULL with a message on failure. */
+model *model_new(const net_graph *g, int batch, uint64_t seed, char *err, size_t errsize);
+void model_free(model *m);
+
+/* The buffer the next batch's images go into: batch * input floats. */
+float *model_input(model *m);
+
+/* Forward pass over n <= batch images of model_input(); training selects
+ * batch statistics and dropout. Returns the logits, n x classes. */
+const float *model_forward(model *m, int n, bool training);
+
+/* Softmax cross-entropy of the last forward against labels; when
+ * backward is true, also runs the backward pass, leaving the gradients in
+ * m->grads (zeroed first). Sets *loss and *correct. Returns 0 or -1 with a
+ * message. */
+int model_loss(model *m, int n, const int *labels, float smoothing, bool backward, float *loss, int *correct,
+               char *err, size_t errsize);
+
+/* Weights file: see engine/model.c for the format. Save writes to a
+ * temporary file and renames it, so a crash never leaves half a file. */
+int model_save(const model *m, const char *path, char *err, size_t errsize);
+int model_load(model *m, const char *path, char *err, size_t errsize);
+
+#endif

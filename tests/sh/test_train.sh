@@ -1,0 +1,72 @@
+# gevo train and gevo eval end to end on Fashion-MNIST (Debian's
+# dataset-fashion-mnist): accuracy after one epoch, divergence, progress
+# lines, SIGTERM, weights, and errors that still end with a result.
+. "$(dirname "$0")/lib.sh"
+DATA=/usr/share/datasets/fashion-mnist
+J() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
+
+# the engine issue's bar: smallcnn, one epoch, at least 85% test accuracy
+"$GEVO" train engine/nets/smallcnn.net --epochs 1 --threads 2 -q --out "$T/small.json" >/dev/null 2>"$T/err"
+rc=$?
+acc=$(J "$T/small.json" 'd["test_acc"]' 2>/dev/null)
+if [ $rc -eq 0 ] && python3 -c "import sys; sys.exit(0 if float('$acc') >= 0.85 else 1)"; then
+    ok "train_smallcnn_one_epoch_85pct ($acc)"
+else
+    fail train_smallcnn_one_epoch_85pct "rc=$rc test_acc=$acc $(tail -n 3 "$T/err")"
+fi
+
+# lr 1e6 diverges: status diverged, exit 3, never a crash
+"$GEVO" train engine/nets/quick.net --lr 1e6 --set schedule=constant --subset 2000 --no-test -q \
+    --out "$T/div.json" >/dev/null 2>&1
+rc=$?
+st=$(J "$T/div.json" 'd["status"]' 2>/dev/null)
+[ $rc -eq 3 ] && [ "$st" = diverged ] && ok train_diverged || fail train_diverged "rc=$rc status=$st"
+
+# --progress: JSON lines, ending with the result; weights then eval agree
+"$GEVO" train engine/nets/quick.net --subset 3000 --progress --weights "$T/w.bin" >"$T/prog.jsonl" 2>/dev/null
+rc=$?
+if [ $rc -eq 0 ] && python3 - "$T/prog.jsonl" <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+ev = [l["event"] for l in lines]
+assert ev[0] == "start" and ev[-1] == "result", ev
+assert "step" in ev and "epoch" in ev, ev
+step = next(l for l in lines if l["event"] == "step")
+for k in ("epoch", "step", "steps", "loss", "lr", "images_per_sec"):
+    assert k in step, k
+r = lines[-1]["result"]
+assert r["status"] == "ok" and 0.5 < r["val_acc"] <= 1 and r["params"] == 14634, r
+assert len(r["epochs"]) == 1 and r["images"] == 3000, r
+open(sys.argv[1] + ".acc", "w").write("%.6f" % r["test_acc"])
+PY
+then ok train_progress_lines; else fail train_progress_lines "rc=$rc $(tail -n 2 "$T/prog.jsonl")"; fi
+"$GEVO" eval --batch 128 engine/nets/quick.net "$T/w.bin" >"$T/eval.json" 2>"$T/err"
+a=$(cat "$T/prog.jsonl.acc" 2>/dev/null); b=$(J "$T/eval.json" '"%.6f" % d["test_acc"]' 2>/dev/null)
+[ -n "$a" ] && [ "$a" = "$b" ] && ok eval_matches_train || fail eval_matches_train "train $a, eval $b $(cat "$T/err")"
+
+# SIGTERM mid-training: a clean partial result with status stopped
+"$GEVO" train engine/nets/smallcnn.net --progress --no-test >"$T/term.jsonl" 2>/dev/null &
+pid=$!
+n=0
+while [ $n -lt 600 ] && ! grep -q '"event":"step"' "$T/term.jsonl" 2>/dev/null; do sleep 0.1; n=$((n + 1)); done
+kill -TERM $pid
+wait $pid
+rc=$?
+last=$(tail -n 1 "$T/term.jsonl")
+case "$last" in
+*'"event":"result"'*'"status":"stopped"'*) [ $rc -eq 3 ] && ok train_sigterm_partial_result || fail train_sigterm_partial_result "rc=$rc" ;;
+*) fail train_sigterm_partial_result "rc=$rc last line: $last" ;;
+esac
+
+# errors still end with a result JSON saying what went wrong
+"$GEVO" train engine/nets/quick.net --data "$T/nowhere" --out "$T/e1.json" >/dev/null 2>&1
+rc=$?
+m=$(J "$T/e1.json" 'd["status"] + ": " + d["message"]' 2>/dev/null)
+case "$m" in "error: "*"no such data directory"*) [ $rc -eq 1 ] && ok train_error_bad_data || fail train_error_bad_data "rc=$rc" ;;
+*) fail train_error_bad_data "rc=$rc: $m" ;; esac
+"$GEVO" train tests/lang/bad/shape-add.net --out "$T/e2.json" >/dev/null 2>&1
+rc=$?
+m=$(J "$T/e2.json" 'd["message"]' 2>/dev/null)
+case "$m" in *"shape-add.net:5:5: add(): shapes"*) [ $rc -eq 1 ] && ok train_error_bad_program || fail train_error_bad_program "rc=$rc" ;;
+*) fail train_error_bad_program "rc=$rc: $m" ;; esac
+"$GEVO" train --bogus x >/dev/null 2>&1; [ $? -eq 2 ] && ok train_usage_error || fail train_usage_error "not 2"

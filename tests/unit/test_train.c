@@ -1,0 +1,376 @@
+/* The engine's trainer on real (small) data: IDX files written here, gzipped
+ * and plain; learning a separable task; bit-for-bit determinism; divergence;
+ * weights files; schedules; time limits. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "engine/data.h"
+#include "engine/model.h"
+#include "engine/net.h"
+#include "engine/train.h"
+#include "tests/harness.h"
+
+static char dir[256];
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+/* n images of 1x8x8: class k in 0..3 has a bright 4x4 quadrant k, plus
+ * noise; written as IDX, gzipped when gz. */
+static void write_set(const char *prefix, int n, bool gz, uint32_t seed)
+{
+    char ip[512], lp[512];
+    snprintf(ip, sizeof ip, "%s/%s-images-idx3-ubyte%s", dir, prefix, gz ? ".gz" : "");
+    snprintf(lp, sizeof lp, "%s/%s-labels-idx1-ubyte%s", dir, prefix, gz ? ".gz" : "");
+    uint8_t *img = malloc((size_t)16 + (size_t)n * 64), *lab = malloc((size_t)8 + (size_t)n);
+    put_be32(img, 0x00000803);
+    put_be32(img + 4, (uint32_t)n);
+    put_be32(img + 8, 8);
+    put_be32(img + 12, 8);
+    put_be32(lab, 0x00000801);
+    put_be32(lab + 4, (uint32_t)n);
+    uint32_t s = seed;
+    for (int i = 0; i < n; i++) {
+        int k = i % 4;
+        lab[8 + i] = (uint8_t)k;
+        for (int y = 0; y < 8; y++)
+            for (int x = 0; x < 8; x++) {
+                s = s * 1664525u + 1013904223u;
+                int q = (y >= 4) * 2 + (x >= 4);
+                int v = (int)(s >> 26) + (q == k ? 150 : 20);
+                img[16 + i * 64 + y * 8 + x] = (uint8_t)v;
+            }
+    }
+    if (gz) {
+        gzFile f = gzopen(ip, "wb");
+        gzwrite(f, img, (unsigned)(16 + n * 64));
+        gzclose(f);
+        f = gzopen(lp, "wb");
+        gzwrite(f, lab, (unsigned)(8 + n));
+        gzclose(f);
+    } else {
+        FILE *f = fopen(ip, "wb");
+        fwrite(img, 1, (size_t)16 + (size_t)n * 64, f);
+        fclose(f);
+        f = fopen(lp, "wb");
+        fwrite(lab, 1, (size_t)8 + (size_t)n, f);
+        fclose(f);
+    }
+    free(img);
+    free(lab);
+}
+
+static const char *net_src =
+    "input x: 1x8x8\nclasses 4\n"
+    "def block(x, c):\n    return relu(batchnorm(conv(x, c, k=3, padding=1, bias=false)))\n"
+    "x = maxpool(block(x, 8), 2)\n"
+    "y = x + block(x, 8)\n"
+    "s = sigmoid(linear(gap(y), 8))\n"
+    "return linear(dropout(flatten(y * s), 0.1), classes)\n"
+    "train optimizer=sgd lr=0.05 epochs=3 batch=32 schedule=cosine augment=crop crop_pad=1\n";
+
+static net_graph *compile(const char *src)
+{
+    net_graph *g = NULL;
+    net_error err;
+    CHECK(net_compile(src, strlen(src), "t.net", NULL, &g, &err) == 0, "compile: %s", err.msg);
+    return g;
+}
+
+static int train_once(const char *src, const net_train *recipe_override, train_result *r, float **params_out,
+                      long *n_params)
+{
+    data_set tr, te;
+    char err[512];
+    int rc = data_load(dir, &tr, &te, err, sizeof err);
+    CHECK(rc == 0, "load: %s", err);
+    if (rc) return -1;
+    net_graph *g = compile(src);
+    if (!g) return -1;
+    net_train recipe = recipe_override ? *recipe_override : g->train;
+    model *m = model_new(g, recipe.batch, (uint64_t)recipe.seed, err, sizeof err);
+    CHECK(m != NULL, "model: %s", err);
+    train_opts o;
+    train_opts_default(&o);
+    o.threads = 1;
+    rc = train_run(m, &recipe, &tr, &te, &o, r);
+    if (params_out) {
+        *params_out = malloc(sizeof(float) * (size_t)m->n_params);
+        memcpy(*params_out, m->params, sizeof(float) * (size_t)m->n_params);
+        *n_params = m->n_params;
+    }
+    model_free(m);
+    net_graph_free(g);
+    data_free(&tr);
+    data_free(&te);
+    return rc;
+}
+
+static void test_data_loading(void)
+{
+    data_set tr, te;
+    char err[512];
+    CHECK(data_load(dir, &tr, &te, err, sizeof err) == 0, "%s", err);
+    CHECK_EQ_INT(tr.n, 800);
+    CHECK_EQ_INT(te.n, 200);
+    CHECK(tr.c == 1 && tr.h == 8 && tr.w == 8 && tr.classes == 4, "shape %dx%dx%d, %d classes", tr.c, tr.h, tr.w,
+          tr.classes);
+    data_view tv, vv;
+    CHECK(data_split(&tr, 0.1, 0, 7, &tv, &vv) == 0, "split");
+    CHECK_EQ_INT(vv.n, 80);
+    CHECK_EQ_INT(tv.n, 720);
+    /* the split is a partition and does not depend on --subset */
+    char *seen = calloc(800, 1);
+    for (int i = 0; i < vv.n; i++) seen[vv.index[i]]++;
+    for (int i = 0; i < tv.n; i++) seen[tv.index[i]]++;
+    int once = 0;
+    for (int i = 0; i < 800; i++) once += seen[i] == 1;
+    CHECK_EQ_INT(once, 800);
+    data_view tv2, vv2;
+    CHECK(data_split(&tr, 0.1, 100, 7, &tv2, &vv2) == 0, "split");
+    CHECK_EQ_INT(tv2.n, 100);
+    CHECK(memcmp(vv.index, vv2.index, sizeof(int) * 80) == 0, "validation set changed with --subset");
+    /* normalised batches: mean/std computed, then applied */
+    float mean, std;
+    data_channel_stats(&tv, &mean, &std);
+    CHECK(mean > 0.1f && mean < 0.5f && std > 0.05f, "stats %f %f", mean, std);
+    float x[64 * 4];
+    int y[4], order[4] = {0, 1, 2, 3};
+    data_batch(&tv, order, 4, &mean, &std, NULL, NULL, x, y);
+    double s = 0;
+    for (int i = 0; i < 256; i++) s += x[i];
+    CHECK(fabs(s / 256) < 1.0, "batch mean %f", s / 256);
+    free(seen);
+    data_view_free(&tv);
+    data_view_free(&vv);
+    data_view_free(&tv2);
+    data_view_free(&vv2);
+    data_free(&tr);
+    data_free(&te);
+}
+
+static void test_bad_data_files(void)
+{
+    char bad[300], err[512];
+    snprintf(bad, sizeof bad, "%s/bad", dir);
+    mkdir(bad, 0700);
+    data_set tr, te;
+    CHECK(data_load(bad, &tr, &te, err, sizeof err) != 0, "empty dir loaded");
+    CHECK(strstr(err, "no data set found") != NULL, "%s", err);
+    char p[400];
+    snprintf(p, sizeof p, "%s/train-images-idx3-ubyte", bad);
+    FILE *f = fopen(p, "wb");
+    fputs("not an idx file at all", f);
+    fclose(f);
+    snprintf(p, sizeof p, "%s/train-labels-idx1-ubyte", bad);
+    f = fopen(p, "wb");
+    fputs("x", f);
+    fclose(f);
+    CHECK(data_load(bad, &tr, &te, err, sizeof err) != 0, "garbage loaded");
+    CHECK(strstr(err, "train-images-idx3-ubyte") && strstr(err, "not an IDX file"), "%s", err);
+    /* a truncated image file names itself */
+    snprintf(p, sizeof p, "%s/train-images-idx3-ubyte", bad);
+    f = fopen(p, "wb");
+    uint8_t h[16];
+    put_be32(h, 0x803);
+    put_be32(h + 4, 100);
+    put_be32(h + 8, 8);
+    put_be32(h + 12, 8);
+    fwrite(h, 1, 16, f);
+    fwrite(h, 1, 16, f);
+    fclose(f);
+    CHECK(data_load(bad, &tr, &te, err, sizeof err) != 0, "truncated loaded");
+    CHECK(strstr(err, "truncated") != NULL, "%s", err);
+    CHECK(data_load("/nonexistent/dir", &tr, &te, err, sizeof err) != 0 && strstr(err, "no such data directory"),
+          "%s", err);
+}
+
+static void test_learns_and_is_deterministic(void)
+{
+    train_result a, b;
+    float *pa = NULL, *pb = NULL;
+    long na = 0, nb = 0;
+    CHECK(train_once(net_src, NULL, &a, &pa, &na) == 0, "train: %s", a.message);
+    CHECK(train_once(net_src, NULL, &b, &pb, &nb) == 0, "train: %s", b.message);
+    CHECK(a.status == TRAIN_OK, "status %s: %s", train_status_name(a.status), a.message);
+    /* a separable task: far above the 25% of guessing */
+    CHECK(a.val_acc >= 0.9, "validation accuracy %.3f", a.val_acc);
+    CHECK(a.test_acc >= 0.9, "test accuracy %.3f", a.test_acc);
+    CHECK_EQ_INT(a.n_epochs, 3);
+    CHECK(a.epochs[2].train_loss < a.epochs[0].train_loss, "loss did not fall: %f -> %f", a.epochs[0].train_loss,
+          a.epochs[2].train_loss);
+    CHECK(na == nb && pa && pb && memcmp(pa, pb, sizeof(float) * (size_t)na) == 0,
+          "same seed and threads gave different weights");
+    CHECK(a.val_acc == b.val_acc && a.test_acc == b.test_acc, "results differ");
+    /* another seed, other weights */
+    net_graph *g = compile(net_src);
+    net_train t = g->train;
+    t.seed = 99;
+    train_result c;
+    float *pc = NULL;
+    long nc = 0;
+    CHECK(train_once(net_src, &t, &c, &pc, &nc) == 0, "train");
+    CHECK(pc && memcmp(pa, pc, sizeof(float) * (size_t)na) != 0, "seed had no effect");
+    free(pa);
+    free(pb);
+    free(pc);
+    train_result_free(&a);
+    train_result_free(&b);
+    train_result_free(&c);
+    net_graph_free(g);
+}
+
+static void test_divergence(void)
+{
+    net_graph *g = compile(net_src);
+    net_train t = g->train;
+    t.lr = 1e6;
+    t.schedule = NET_SCHED_CONSTANT;
+    train_result r;
+    CHECK(train_once(net_src, &t, &r, NULL, NULL) == 0, "train");
+    CHECK(r.status == TRAIN_DIVERGED, "status %s", train_status_name(r.status));
+    CHECK(strstr(r.message, "NaN") || strstr(r.message, "infinite"), "message: %s", r.message);
+    CHECK(r.val_acc == 0, "diverged run reports accuracy %f", r.val_acc);
+    train_result_free(&r);
+    /* adamw trains too */
+    t = g->train;
+    t.optimizer = NET_OPT_ADAMW;
+    t.lr = 0.01;
+    t.weight_decay = 0.01;
+    CHECK(train_once(net_src, &t, &r, NULL, NULL) == 0, "train");
+    CHECK(r.status == TRAIN_OK && r.val_acc >= 0.9, "adamw: %s %.3f", train_status_name(r.status), r.val_acc);
+    train_result_free(&r);
+    net_graph_free(g);
+}
+
+static void test_time_limit_and_stop(void)
+{
+    net_graph *g = compile(net_src);
+    data_set tr, te;
+    char err[512];
+    CHECK(data_load(dir, &tr, &te, err, sizeof err) == 0, "%s", err);
+    net_train t = g->train;
+    t.epochs = 1000; /* far more than a 1 ms limit allows */
+    model *m = model_new(g, t.batch, 1, err, sizeof err);
+    train_opts o;
+    train_opts_default(&o);
+    o.threads = 1;
+    o.time_limit = 0.001;
+    train_result r;
+    CHECK(train_run(m, &t, &tr, &te, &o, &r) == 0, "run: %s", r.message);
+    CHECK(r.status == TRAIN_TIMEOUT, "status %s", train_status_name(r.status));
+    CHECK(r.steps < 1000L * 23, "ran all steps");
+    CHECK(r.val_acc >= 0 && r.val_acc <= 1, "partial accuracy %f", r.val_acc);
+    train_result_free(&r);
+    volatile sig_atomic_t stop = 1;
+    o.time_limit = 0;
+    o.stop = &stop;
+    CHECK(train_run(m, &t, &tr, &te, &o, &r) == 0, "run");
+    CHECK(r.status == TRAIN_STOPPED && r.steps == 0, "status %s after %ld steps", train_status_name(r.status),
+          r.steps);
+    train_result_free(&r);
+    model_free(m);
+    net_graph_free(g);
+    data_free(&tr);
+    data_free(&te);
+}
+
+static void test_weights_roundtrip(void)
+{
+    net_graph *g = compile(net_src);
+    char err[512], path[400];
+    snprintf(path, sizeof path, "%s/w.bin", dir);
+    model *a = model_new(g, 8, 5, err, sizeof err), *b = model_new(g, 8, 6, err, sizeof err);
+    a->norm_mean[0] = 0.25f;
+    a->buffers[0] = 3.5f;
+    CHECK(model_save(a, path, err, sizeof err) == 0, "save: %s", err);
+    CHECK(memcmp(a->params, b->params, sizeof(float) * (size_t)a->n_params) != 0, "seeds equal");
+    CHECK(model_load(b, path, err, sizeof err) == 0, "load: %s", err);
+    CHECK(memcmp(a->params, b->params, sizeof(float) * (size_t)a->n_params) == 0, "params differ");
+    CHECK(b->norm_mean[0] == 0.25f && b->buffers[0] == 3.5f, "buffers or normalisation lost");
+    /* a flipped byte is caught */
+    FILE *f = fopen(path, "r+b");
+    fseek(f, 100, SEEK_SET);
+    int ch = fgetc(f);
+    fseek(f, 100, SEEK_SET);
+    fputc(ch ^ 0x40, f);
+    fclose(f);
+    CHECK(model_load(b, path, err, sizeof err) != 0 && strstr(err, "checksum"), "corruption: %s", err);
+    /* weights of another program are refused */
+    CHECK(model_save(a, path, err, sizeof err) == 0, "save");
+    const char *other = "input x: 1x8x8\nclasses 4\nx = relu(x)\nreturn linear(flatten(x), classes)\n";
+    net_graph *g2 = compile(other);
+    model *c = model_new(g2, 8, 1, err, sizeof err);
+    CHECK(model_load(c, path, err, sizeof err) != 0 && strstr(err, "parameters"), "other program: %s", err);
+    f = fopen(path, "wb");
+    fputs("GEVOWTS", f);
+    fclose(f);
+    CHECK(model_load(b, path, err, sizeof err) != 0 && strstr(err, "magic"), "short file: %s", err);
+    model_free(a);
+    model_free(b);
+    model_free(c);
+    net_graph_free(g);
+    net_graph_free(g2);
+}
+
+static void test_schedules(void)
+{
+    net_train t;
+    net_train_default(&t);
+    t.lr = 0.1;
+    t.schedule = NET_SCHED_COSINE;
+    CHECK(fabs(train_lr_at(&t, 0, 100, 0, 1) - 0.1) < 1e-12, "cosine start");
+    CHECK(fabs(train_lr_at(&t, 50, 100, 0, 1) - 0.05) < 1e-12, "cosine middle");
+    CHECK(fabs(train_lr_at(&t, 100, 100, 0, 1)) < 1e-12, "cosine end");
+    t.warmup = 10;
+    CHECK(fabs(train_lr_at(&t, 0, 100, 0, 1) - 0.01) < 1e-12, "warmup start %g", train_lr_at(&t, 0, 100, 0, 1));
+    /* step 4 of a 10-step warm-up: half of the cosine value there */
+    CHECK(fabs(train_lr_at(&t, 4, 100, 0, 1) - 0.1 * 0.5 * (1 + cos(M_PI * 0.04)) * 0.5) < 1e-12,
+          "warmup middle %g", train_lr_at(&t, 4, 100, 0, 1));
+    t.warmup = 0;
+    t.schedule = NET_SCHED_STEP;
+    t.step_size = 2;
+    t.gamma = 0.5;
+    CHECK(fabs(train_lr_at(&t, 0, 100, 1, 1) - 0.1) < 1e-12, "step epoch 1");
+    CHECK(fabs(train_lr_at(&t, 0, 100, 2, 1) - 0.05) < 1e-12, "step epoch 2");
+    CHECK(fabs(train_lr_at(&t, 0, 100, 5, 1) - 0.025) < 1e-12, "step epoch 5");
+    t.schedule = NET_SCHED_PLATEAU;
+    t.min_lr = 0.02;
+    CHECK(fabs(train_lr_at(&t, 0, 100, 0, 0.1) - 0.02) < 1e-12, "plateau floor");
+    t.schedule = NET_SCHED_CONSTANT;
+    CHECK(train_lr_at(&t, 77, 100, 3, 1) == 0.1, "constant");
+    /* --set goes through the train section's parser */
+    net_error err;
+    CHECK(net_train_set(&t, "schedule=cosine lr=0.2 augment=flip", &err) == 0, "%s", err.msg);
+    CHECK(t.schedule == NET_SCHED_COSINE && t.lr == 0.2 && t.flip && !t.crop, "set not applied");
+    CHECK(net_train_set(&t, "lr=oops", &err) != 0 && t.lr == 0.2, "bad set applied");
+    CHECK(net_train_set(&t, "momentun=0.5", &err) != 0 && strstr(err.hint, "momentum"), "hint: %s", err.hint);
+}
+
+int main(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/gevo-train-test.XXXXXX");
+    if (!mkdtemp(dir)) return 1;
+    write_set("train", 800, true, 1);
+    write_set("t10k", 200, false, 2);
+    RUN(test_data_loading);
+    RUN(test_bad_data_files);
+    RUN(test_learns_and_is_deterministic);
+    RUN(test_divergence);
+    RUN(test_time_limit_and_stop);
+    RUN(test_weights_roundtrip);
+    RUN(test_schedules);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) printf("could not remove %s\n", dir);
+    return harness_done();
+}
