@@ -235,11 +235,13 @@ static void probe_holder(session *s)
 
 /* ---- configuration --------------------------------------------------- */
 
+/* No LLM is configured by default: without one gevo uses the offline
+ * proposer, and a session never points at a server nobody set up. */
 static json_t *config_default(void)
 {
     return json_pack("{s:i, s:s, s:s, s:s, s:{s:s, s:s, s:s}}", "version", 1, "data", "",
-                     "seed", "", "preset", "default", "llm", "base_url",
-                     "http://127.0.0.1:8080/v1", "model", "", "api_key_env", "OPENAI_API_KEY");
+                     "seed", "", "preset", "default", "llm", "base_url", "", "model", "", "api_key_env",
+                     "OPENAI_API_KEY");
 }
 
 int session_config_save(session *s)
