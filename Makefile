@@ -14,7 +14,8 @@ CC       ?= cc
 PKGS      = ncursesw libcurl jansson libgit2 openblas zlib
 OPT      ?= -O2
 CFLAGS   ?= $(OPT) -g
-WARN      = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+WARN      = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter \
+            -Wno-format-truncation  # messages are cut to their buffers on purpose
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(PKG_CFLAGS) -I. \

@@ -342,6 +342,28 @@ static json_t *num_or_null(double v)
     return v < 0 ? json_null() : json_real(v);
 }
 
+/* The front of the latest journal record: the final Pareto front. */
+static int last_front_cb(const session_journal_entry *e, void *arg)
+{
+    json_t **front = arg;
+    json_t *j = json_loads(e->front_json, 0, NULL);
+    json_t *arr = json_object_get(j, "front");
+    if (json_is_array(arr)) {
+        json_decref(*front);
+        *front = json_incref(arr);
+    }
+    json_decref(j);
+    return 0;
+}
+
+static bool on_front(json_t *front, const char *id)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(front, i, v) if (!strcmp(json_string_value(v) ? json_string_value(v) : "", id)) return true;
+    return false;
+}
+
 int core_cmd_export(int argc, char **argv)
 {
     const char *dir = NULL;
@@ -376,9 +398,11 @@ int core_cmd_export(int argc, char **argv)
         session_close(s);
         return 1;
     }
+    json_t *front = NULL;
+    session_journal_foreach(s, last_front_cb, &front);
     if (fmt == 1) {
         printf("id,generation,number,commit,operator,persona,parents,model,tokens_in,tokens_out,"
-               "latency_s,edited,status,val_acc,params,flops,seconds,review\n");
+               "latency_s,edited,status,val_acc,params,flops,seconds,review,front\n");
         for (size_t i = 0; i < n; i++) {
             const session_info *x = &v[i];
             char num[8][48], parents[2 * SESSION_ID_MAX + 2];
@@ -412,7 +436,8 @@ int core_cmd_export(int argc, char **argv)
             csv_field(num[6], 0);
             csv_field(num[7], 0);
             csv_field(secs, 0);
-            csv_field(x->decision, 1);
+            csv_field(x->decision, 0);
+            csv_field(on_front(front, x->id) ? "true" : "false", 1);
         }
     } else {
         json_t *arr = json_array();
@@ -432,14 +457,17 @@ int core_cmd_export(int argc, char **argv)
                 x->params < 0 ? json_null() : json_integer(x->params), "flops",
                 num_or_null(x->flops), "seconds", num_or_null(x->seconds), "review",
                 x->decision[0] ? json_string(x->decision) : json_null());
-            if (o)
+            if (o) {
+                json_object_set_new(o, "front", json_boolean(on_front(front, x->id)));
                 json_array_append_new(arr, o);
+            }
         }
         json_t *root = json_pack("{s:s, s:o}", "session", session_workdir(s), "individuals", arr);
         json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         putchar('\n');
         json_decref(root);
     }
+    json_decref(front);
     free(v);
     session_close(s);
     return 0;

@@ -12,7 +12,7 @@
 #define GEVO_DATADIR "/usr/local/share/gevo"
 #endif
 
-enum { N_CANDIDATES = 4 };
+enum { N_CANDIDATES = 5 };
 
 /* The candidate folders of kind, in search order; "" when not applicable. */
 static int candidates(const char *kind, char dirs[N_CANDIDATES][PATH_MAX])
@@ -33,12 +33,15 @@ static int candidates(const char *kind, char dirs[N_CANDIDATES][PATH_MAX])
             *slash = 0;
             snprintf(dirs[1], PATH_MAX, "%.*s/%s", PATH_MAX - 32, exe,
                      strcmp(kind, "nets") ? "prompts" : "engine/nets");
+            /* the build folder's copy, build/gevo, in a source tree */
+            snprintf(dirs[2], PATH_MAX, "%.*s/../%s", PATH_MAX - 32, exe,
+                     strcmp(kind, "nets") ? "prompts" : "engine/nets");
             /* an installed tree moved as a whole: PREFIX/bin/gevo finds
                PREFIX/share/gevo, whatever PREFIX it was built for */
-            snprintf(dirs[2], PATH_MAX, "%.*s/../share/gevo/%s", PATH_MAX - 32, exe, kind);
+            snprintf(dirs[3], PATH_MAX, "%.*s/../share/gevo/%s", PATH_MAX - 32, exe, kind);
         }
     }
-    snprintf(dirs[3], PATH_MAX, "%s/%s", GEVO_DATADIR, kind);
+    snprintf(dirs[4], PATH_MAX, "%s/%s", GEVO_DATADIR, kind);
     return 0;
 }
 

@@ -691,7 +691,7 @@ static int note_map_load(session *s, const char *ref, note_map *m)
         m->n++;
     }
     git_note_iterator_free(it);
-    qsort(m->v, m->n, sizeof *m->v, pair_cmp);
+    if (m->n > 1) qsort(m->v, m->n, sizeof *m->v, pair_cmp);
     return 0;
 }
 
@@ -839,7 +839,7 @@ int session_list(session *s, int generation, session_info **out, size_t *n)
         *n = 0;
         return -1;
     }
-    qsort(v, *n, sizeof *v, info_cmp);
+    if (*n > 1) qsort(v, *n, sizeof *v, info_cmp); /* qsort(NULL, 0) is undefined */
     *out = v;
     return 0;
 }

@@ -5,10 +5,12 @@
 #ifndef GEVO_TUI_COMMANDS_H
 #define GEVO_TUI_COMMANDS_H
 
+#include "core/cmd_run.h"
 #include "engine/engine_cmd.h"
 int core_cmd_new(int argc, char **argv);    /* core/cmd_session.c */
 int core_cmd_log(int argc, char **argv);    /* core/cmd_session.c */
 int core_cmd_show(int argc, char **argv);   /* core/cmd_session.c */
 int core_cmd_export(int argc, char **argv); /* core/cmd_session.c */
+int core_cmd_propose(int argc, char **argv); /* core/cmd_propose.c */
 
 #endif

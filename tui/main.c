@@ -23,6 +23,8 @@ static const struct command commands[] = {
     {"log", core_cmd_log, "list a session's generations, individuals, status, objectives"},
     {"show", core_cmd_show, "show an individual: genome, reasoning, result, review, diff"},
     {"export", core_cmd_export, "export a session's individuals as CSV or JSON"},
+    {"propose", core_cmd_propose, "run one proposal (LLM or offline) and record it; print diff, reasoning"},
+    {"run", core_cmd_run, "run a session's evolution without the workbench (resumable)"},
 };
 
 static void usage(FILE *out)
@@ -37,10 +39,7 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
-        return 2;
-    }
+    if (argc < 2) /* the main job: a new session in the workbench */
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
         return 0;

@@ -364,7 +364,8 @@ static void test_commands(void)
     free(out);
     snprintf(cmd, sizeof cmd, "%s export %s --csv", gevo, full_dir);
     out = run(cmd, &st);
-    CHECK(st == 0 && out && strstr(out, "\ng1-1,1,1,") && strstr(out, ",ok,0.812500,4242,1500000,12.500,approved_edited\n"),
+    CHECK(st == 0 && out && strstr(out, "\ng1-1,1,1,") && strstr(out, ",ok,0.812500,4242,1500000,12.500,approved_edited,false\n") &&
+              strstr(out, ",review,front\n"),
           "export --csv: %s", out);
     free(out);
 }

@@ -1,0 +1,274 @@
+/* `gevo run SESSION`: evolution without the workbench. The same evolve
+ * object the workbench drives, in a poll() loop; on a terminal a live
+ * status line, otherwise plain log lines. Ctrl-C stops cleanly (trainings
+ * go on in the background and a later run collects them); running it
+ * again resumes where the session stands. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/cmd_run.h"
+#include "core/evaluator.h"
+#include "core/evolve.h"
+#include "sessions/session.h"
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+static void run_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: gevo run [options] SESSION\n"
+            "\n"
+            "Runs the evolution of a session (made by gevo new) without the\n"
+            "workbench: proposals, review by policy, training, NSGA-II selection,\n"
+            "until the session has the given number of generations. Running it\n"
+            "again resumes; Ctrl-C stops cleanly.\n"
+            "\n"
+            "options:\n"
+            "  --generations N        generations the session should reach (default 1 more)\n"
+            "  --preset quick|paper   population and training settings (default quick)\n"
+            "  --review-policy P      auto (default here), manual, or limits:N (approve\n"
+            "                         when parameters <= N, else leave for review)\n"
+            "  --llm none|URL         the proposer: none = random mutation (default:\n"
+            "                         the session's llm.base_url, else none)\n"
+            "  --model M              the LLM's model name\n"
+            "  --evaluator local      where candidates train (default local)\n"
+            "  --slots N              candidates trained at once (default %d)\n"
+            "  --threads N            BLAS threads per candidate (default %d)\n"
+            "  --population N         survivors per generation\n"
+            "  --offspring N          proposals per generation\n"
+            "  --subset N             training images per candidate\n"
+            "  --epochs N             epochs per candidate\n"
+            "  --time-limit S         seconds per candidate\n"
+            "  --data DIR             data set (default: the session's)\n"
+            "  --seed N               seed of selection and proposals (default 1)\n"
+            "  -h, --help             this text\n",
+            EVALUATOR_DEFAULT_SLOTS, EVALUATOR_DEFAULT_THREADS);
+}
+
+static int parse_long(const char *opt, const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || errno || v < lo || v > hi) {
+        fprintf(stderr, "gevo run: %s needs an integer in %ld..%ld, not '%s'\n", opt, lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+typedef struct run_view {
+    bool tty;
+    bool status_shown;
+} run_view;
+
+static void clear_status(run_view *v)
+{
+    if (v->tty && v->status_shown) {
+        fputs("\r\033[K", stderr);
+        v->status_shown = false;
+    }
+}
+
+static void on_event(void *ctx, const evolve_event *ev)
+{
+    run_view *v = ctx;
+    clear_status(v);
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    fprintf(stdout, "%02d:%02d:%02d %s\n", tm.tm_hour, tm.tm_min, tm.tm_sec, ev->text);
+    fflush(stdout);
+}
+
+static void show_status(run_view *v, evolve *e, int target)
+{
+    if (!v->tty) return;
+    evolve_status st;
+    evolve_status_get(e, &st);
+    size_t n;
+    const evolve_ind *list = evolve_list(e, -1, &n);
+    double prog = 0;
+    int ntr = 0;
+    for (size_t i = 0; list && i < n; i++)
+        if (list[i].state == EVOLVE_TRAINING) {
+            prog += list[i].progress;
+            ntr++;
+        }
+    fprintf(stderr, "\r\033[Kgeneration %d/%d  proposing %d  review %d  training %d  trained %d  failed %d  | %s",
+            st.generation, target, st.proposing, st.pending, st.training, st.trained, st.failed, st.llm);
+    if (ntr) fprintf(stderr, " | %.0f%%", 100 * prog / ntr);
+    fflush(stderr);
+    v->status_shown = true;
+}
+
+int core_cmd_run(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"generations", required_argument, 0, 'g'}, {"preset", required_argument, 0, 'p'},
+        {"review-policy", required_argument, 0, 'r'}, {"llm", required_argument, 0, 'l'},
+        {"model", required_argument, 0, 'm'},       {"evaluator", required_argument, 0, 'e'},
+        {"slots", required_argument, 0, 'S'},       {"threads", required_argument, 0, 'T'},
+        {"population", required_argument, 0, 'P'},  {"offspring", required_argument, 0, 'O'},
+        {"subset", required_argument, 0, 'n'},      {"epochs", required_argument, 0, 'E'},
+        {"time-limit", required_argument, 0, 't'},  {"data", required_argument, 0, 'd'},
+        {"seed", required_argument, 0, 's'},        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    const char *preset = NULL, *policy = "auto", *llm = NULL, *model = NULL, *engine = NULL, *data = NULL;
+    long generations = -1, slots = 0, threads = 0, population = 0, offspring = 0, subset = -1, epochs = 0,
+         time_limit = 0, seed = -1;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'g':
+            if (parse_long("--generations", optarg, 1, 100000, &generations)) return 2;
+            break;
+        case 'p': preset = optarg; break;
+        case 'r': policy = optarg; break;
+        case 'l': llm = optarg; break;
+        case 'm': model = optarg; break;
+        case 'e': engine = optarg; break;
+        case 'S':
+            if (parse_long("--slots", optarg, 1, 256, &slots)) return 2;
+            break;
+        case 'T':
+            if (parse_long("--threads", optarg, 1, 256, &threads)) return 2;
+            break;
+        case 'P':
+            if (parse_long("--population", optarg, 1, 10000, &population)) return 2;
+            break;
+        case 'O':
+            if (parse_long("--offspring", optarg, 1, 10000, &offspring)) return 2;
+            break;
+        case 'n':
+            if (parse_long("--subset", optarg, 0, 100000000, &subset)) return 2;
+            break;
+        case 'E':
+            if (parse_long("--epochs", optarg, 1, 10000, &epochs)) return 2;
+            break;
+        case 't':
+            if (parse_long("--time-limit", optarg, 1, 100000000, &time_limit)) return 2;
+            break;
+        case 'd': data = optarg; break;
+        case 's':
+            if (parse_long("--seed", optarg, 0, 1000000000L, &seed)) return 2;
+            break;
+        case 'h': run_usage(stdout); return 0;
+        default: run_usage(stderr); return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        run_usage(stderr);
+        return 2;
+    }
+    evolve_config cfg;
+    if (evolve_config_preset(&cfg, preset)) {
+        fprintf(stderr, "gevo run: unknown preset '%s' (quick or paper)\n", preset);
+        return 2;
+    }
+    if (!strcmp(policy, "auto")) cfg.review = EVOLVE_REVIEW_AUTO;
+    else if (!strcmp(policy, "manual")) cfg.review = EVOLVE_REVIEW_MANUAL;
+    else if (!strncmp(policy, "limits:", 7)) {
+        cfg.review = EVOLVE_REVIEW_AUTO_LIMITS;
+        if (parse_long("--review-policy limits:", policy + 7, 1, 1000000000L, &cfg.auto_max_params)) return 2;
+    } else {
+        fprintf(stderr, "gevo run: unknown review policy '%s' (auto, manual, limits:N)\n", policy);
+        return 2;
+    }
+    if (slots) cfg.slots = (int)slots;
+    if (threads) cfg.threads = (int)threads;
+    if (population) cfg.population = (int)population;
+    if (offspring) cfg.offspring = (int)offspring;
+    if (subset >= 0) cfg.train_subset = (int)subset;
+    if (epochs) cfg.train_epochs = (int)epochs;
+    if (time_limit) cfg.train_time_limit = (double)time_limit;
+    if (seed >= 0) cfg.seed = (unsigned long)seed;
+    cfg.llm = llm;
+    cfg.model = model;
+    cfg.data_dir = data;
+    if (engine) cfg.evaluator = engine;
+
+    session *s = NULL;
+    if (session_open(&s, argv[optind], SESSION_WRITE)) {
+        fprintf(stderr, "gevo run: %s\n", session_error());
+        return 1;
+    }
+    evolve *e = NULL;
+    if (evolve_open(&e, s, &cfg)) {
+        fprintf(stderr, "gevo run: %s\n", evolve_error(NULL));
+        session_close(s);
+        return 1;
+    }
+    run_view view = {.tty = isatty(2)};
+    evolve_set_listener(e, on_event, &view);
+    evolve_status st;
+    evolve_status_get(e, &st);
+    int target = generations > 0 ? (int)generations : st.generation;
+    printf("gevo run: session %s, generation %d, target %d, preset %s, %s\n", session_workdir(s), st.generation,
+           target, cfg.preset, st.llm);
+    fflush(stdout);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    int status = 0;
+    while (!interrupted) {
+        evolve_status_get(e, &st);
+        if (st.generation > target) break;
+        if (st.generation_done) {
+            if (evolve_next_generation(e, false)) {
+                fprintf(stderr, "gevo run: %s\n", evolve_error(e));
+                status = 1;
+                break;
+            }
+            continue;
+        }
+        if (st.pending > 0 && st.proposing == 0 && st.approved == 0 && st.training == 0) {
+            clear_status(&view);
+            printf("gevo run: %d proposal%s wait%s for review: review in the workbench (gevo open %s), then run "
+                   "again\n",
+                   st.pending, st.pending == 1 ? "" : "s", st.pending == 1 ? "s" : "", session_workdir(s));
+            break;
+        }
+        struct pollfd pfd[64];
+        int n = evolve_pollfds(e, pfd, 64);
+        int timeout = evolve_timeout_ms(e);
+        if (timeout < 0 || timeout > 500) timeout = 500; /* the status line's pace */
+        if (poll(pfd, (nfds_t)n, timeout) < 0 && errno != EINTR) {
+            perror("gevo run: poll");
+            status = 1;
+            break;
+        }
+        evolve_dispatch(e, pfd, n);
+        show_status(&view, e, target);
+    }
+    clear_status(&view);
+    evolve_status_get(e, &st);
+    if (interrupted) {
+        printf("gevo run: stopped at generation %d; %d training%s go on in the background; 'gevo run %s' "
+               "resumes\n",
+               st.generation, st.training, st.training == 1 ? "" : "s", session_workdir(s));
+        status = 130;
+    } else if (status == 0 && st.generation > target) {
+        printf("gevo run: done: %d generation%s in the session\n", target, target == 1 ? "" : "s");
+    }
+    evolve_free(e);
+    session_close(s);
+    return status;
+}

@@ -1,0 +1,206 @@
+/* evaluator: trains candidates somewhere and reports what happens. One
+ * interface (a table of functions, like tig's view_ops) over engines: the
+ * local process pool (eval_local.c) now, Slurm later; another engine
+ * (Kubernetes Jobs, HTCondor) is one new file with its own ops and a
+ * constructor declared below.
+ *
+ * Every engine runs the same worker, `gevo train GENOME --progress --out
+ * result.json ...`, and keeps one folder per candidate under its work
+ * folder (normally <session>/.gevo/work), shared with the workers:
+ *
+ *   <work>/<id>/genome.net      a copy of the submitted program
+ *   <work>/<id>/progress.jsonl  the worker's stdout: one JSON line per event
+ *   <work>/<id>/stderr.log      the worker's stderr
+ *   <work>/<id>/result.json     the result, written whole by the worker
+ *   <work>/<id>/job.json        how it was started: argv, limits, pids
+ *   <work>/<id>/pid             the worker's process id (local engine)
+ *   <work>/<id>/exit            "exit N" or "signal N", when it ended
+ *   <work>/<id>/collected       present once its outcome was reported
+ *
+ * so a worker outlives the process that started it, and evaluator_reattach
+ * in a later process (a reopened session) collects it.
+ *
+ * The loop, in the caller (non-blocking throughout):
+ *
+ *   struct pollfd pfd[16];
+ *   int n = evaluator_pollfds(ev, pfd, 16);        // plus the caller's own
+ *   poll(pfd, n, evaluator_timeout_ms(ev));
+ *   evaluator_event e[8];
+ *   int k = evaluator_poll(ev, e, 8);               // 0..8 events
+ *   ... use them ...; evaluator_event_clear(&e[i]) for each
+ *
+ * Outcomes: each submitted or reattached candidate ends with exactly one
+ * FINISHED or FAILED event. FINISHED: the worker wrote a result whose
+ * status is ok, diverged, timeout or stopped (selection decides what that
+ * means). FAILED: no usable result, with a reason a person can act on: the
+ * compile error of an invalid program, "killed by signal 9", "exited with
+ * status 1: <last stderr line>", "time limit of 60 s exceeded",
+ * "cancelled". */
+#ifndef GEVO_CORE_EVALUATOR_H
+#define GEVO_CORE_EVALUATOR_H
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* The defaults of slots and BLAS threads per slot; measured on the
+ * reference machine (2 cores) and set here so every caller agrees. */
+#ifndef EVALUATOR_DEFAULT_SLOTS
+#define EVALUATOR_DEFAULT_SLOTS 1
+#endif
+#ifndef EVALUATOR_DEFAULT_THREADS
+#define EVALUATOR_DEFAULT_THREADS 2
+#endif
+#define EVALUATOR_ID_MAX 64
+
+typedef struct evaluator_config {
+    char dir[2048];  /* the work folder; created if missing */
+    int slots;       /* workers at once; more wait in a queue */
+    int threads;     /* OpenBLAS threads per worker (gevo train --threads) */
+    double grace;    /* seconds between SIGTERM and SIGKILL; also the slack
+                        after a job's time limit before it is stopped */
+    char exe[2048];  /* the gevo binary; "" = this program (/proc/self/exe) */
+} evaluator_config;
+
+/* slots EVALUATOR_DEFAULT_SLOTS, threads EVALUATOR_DEFAULT_THREADS,
+ * grace 10 s, dir and exe empty. */
+void evaluator_config_default(evaluator_config *cfg);
+/* Sets "slots", "threads", "grace" (seconds), "dir" or "exe" from text.
+ * Returns 0, or -1 with a message in err. */
+int evaluator_config_set(evaluator_config *cfg, const char *key, const char *value, char *err, size_t errsize);
+
+/* One candidate to train. */
+typedef struct evaluator_job {
+    const char *id;     /* [A-Za-z0-9._-], 1..63 characters, not starting
+                           with '.'; unique within the work folder */
+    const char *genome; /* path of the gevo-net program; copied */
+    const char *const *args; /* more gevo train options, NULL-terminated
+                           (may be NULL): --data DIR, --subset N, --epochs N,
+                           --seed N, --set K=V ...; --out, --progress,
+                           --threads and --time-limit are the evaluator's */
+    double time_limit;  /* seconds of training (gevo train --time-limit);
+                           0 = none. The worker is stopped after
+                           time_limit + grace, killed grace later. */
+    int threads;        /* 0 = the configuration's */
+} evaluator_job;
+
+typedef enum evaluator_event_kind {
+    EVALUATOR_STARTED,  /* a worker began (or was found by reattach) */
+    EVALUATOR_PROGRESS, /* a progress line of the worker */
+    EVALUATOR_FINISHED, /* a result: see status */
+    EVALUATOR_FAILED,   /* no usable result: see reason */
+} evaluator_event_kind;
+
+/* Ownership: result_json is malloc'd and belongs to the event; free it
+ * with evaluator_event_clear. Numbers a line did not carry are NAN (-1 for
+ * the integers). */
+typedef struct evaluator_event {
+    evaluator_event_kind kind;
+    char id[EVALUATOR_ID_MAX];
+    /* STARTED */
+    bool reattached;  /* found in the work folder, started by another process */
+    int pid;          /* the worker's process id (local engine), or 0 */
+    /* PROGRESS */
+    char phase[16];   /* "start", "step", "epoch", "eval" (then what = "val"/"test") */
+    char what[16];
+    int epoch, epochs;
+    long step, steps;
+    double loss, acc, val_acc, lr, images_per_sec, eta, elapsed;
+    /* FINISHED and FAILED */
+    char status[16];  /* the result's status, "" when there was no result */
+    char reason[1024];/* FAILED: why; FINISHED: the result's message, if any */
+    bool cancelled;   /* FAILED because evaluator_cancel asked */
+    char *result_json;/* the text of result.json, or NULL */
+    char result_path[2300]; /* where it is, or "" */
+} evaluator_event;
+
+void evaluator_event_clear(evaluator_event *e);
+
+typedef struct evaluator evaluator;
+
+/* An engine. Every function returns 0 or a count on success, -1 with a
+ * message in err on failure; none blocks for long. */
+typedef struct evaluator_ops {
+    const char *name;
+    int (*submit)(evaluator *ev, const evaluator_job *job, char *err, size_t errsize);
+    int (*poll)(evaluator *ev, evaluator_event *out, int max);
+    int (*cancel)(evaluator *ev, const char *id, char *err, size_t errsize);
+    int (*pollfds)(evaluator *ev, struct pollfd *pfd, int max);
+    int (*timeout_ms)(evaluator *ev);
+    int (*reattach)(evaluator *ev, char *err, size_t errsize);
+    int (*active)(evaluator *ev);
+    void (*free)(evaluator *ev);
+} evaluator_ops;
+
+struct evaluator {
+    const evaluator_ops *ops;
+    evaluator_config cfg;
+    void *impl;
+};
+
+/* The local process pool (eval_local.c): workers are detached processes
+ * (own session and process group, stdout to progress.jsonl), so they
+ * survive the death of this process and of its terminal. Returns NULL
+ * with a message in err (work folder not writable, bad configuration). */
+evaluator *eval_local_new(const evaluator_config *cfg, char *err, size_t errsize);
+
+/* Queues a candidate; it starts when a slot is free (maybe right away).
+ * Errors: bad id, id already queued or running (here, or still running
+ * from an earlier process), unreadable genome, options the evaluator owns.
+ * The files of an earlier, ended run of the same id are replaced, even if
+ * never collected: reattach first to keep them. */
+static inline int evaluator_submit(evaluator *ev, const evaluator_job *job, char *err, size_t errsize)
+{
+    return ev->ops->submit(ev, job, err, errsize);
+}
+/* Reads progress, notices ended workers, enforces time limits, starts
+ * queued candidates; writes up to max events. Never blocks. */
+static inline int evaluator_poll(evaluator *ev, evaluator_event *out, int max)
+{
+    return ev->ops->poll(ev, out, max);
+}
+/* Stops a queued or running candidate; its FAILED event (cancelled) comes
+ * from a later evaluator_poll, once the worker is gone. */
+static inline int evaluator_cancel(evaluator *ev, const char *id, char *err, size_t errsize)
+{
+    return ev->ops->cancel(ev, id, err, errsize);
+}
+/* File descriptors worth waking up for (POLLIN); returns how many. */
+static inline int evaluator_pollfds(evaluator *ev, struct pollfd *pfd, int max)
+{
+    return ev->ops->pollfds(ev, pfd, max);
+}
+/* How long the caller's poll() may sleep: -1 when nothing is active. */
+static inline int evaluator_timeout_ms(evaluator *ev) { return ev->ops->timeout_ms(ev); }
+/* Adopts the uncollected workers in the work folder started by other
+ * processes; their STARTED (reattached) events come from evaluator_poll.
+ * Returns how many were adopted. */
+static inline int evaluator_reattach(evaluator *ev, char *err, size_t errsize)
+{
+    return ev->ops->reattach(ev, err, errsize);
+}
+/* Candidates queued or running (whose outcome is still to come). */
+static inline int evaluator_active(evaluator *ev) { return ev->ops->active(ev); }
+/* Frees the evaluator. Running workers are left running (a later
+ * evaluator_reattach collects them); queued candidates are dropped. */
+static inline void evaluator_free(evaluator *ev)
+{
+    if (ev) ev->ops->free(ev);
+}
+
+/* ---- for engines: the parts every engine shares -------------------------- */
+
+/* 0 when id is a valid candidate id, else -1 with a message. */
+int evaluator_check_id(const char *id, char *err, size_t errsize);
+/* Fills a PROGRESS event from one line of --progress output; returns 0,
+ * 1 for the final "result" line (e is then untouched), -1 for a line that
+ * is not a progress event. */
+int evaluator_parse_progress(const char *line, const char *id, evaluator_event *e);
+/* Turns what a worker left behind into its final event. result_json is
+ * the text of result.json or NULL (the event takes ownership); how is the
+ * way the process ended ("exit 0", "signal 9", or NULL if unknown);
+ * stderr_tail its last stderr line or NULL. */
+void evaluator_outcome(evaluator_event *e, const char *id, char *result_json, const char *result_path,
+                       const char *how, const char *stderr_tail);
+
+#endif

@@ -1,0 +1,1136 @@
+/* evolve: the generation loop (see evolve.h).
+ *
+ * What lives where: every decision and result is in the session as soon
+ * as it is made; this object only keeps the current generation's
+ * individuals in memory, with what is not stored (proposals in flight,
+ * training progress). Opening a session rebuilds that state from the
+ * session: generation = the journal's last + 1, an individual's state from
+ * its review and result notes, and the evaluator's work folder for
+ * trainings that were running. */
+#include "core/evolve.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "core/evaluator.h"
+#include "core/evolve_propose.h"
+#include "core/nsga2.h"
+#include "engine/net.h"
+
+#define MAX_LOG 256
+
+typedef struct ind {
+    evolve_ind pub;
+    char op[32];
+    char persona[64];
+    char message[1100];
+    char *reasoning;        /* streamed reasoning while proposing */
+    int job;                /* proposal job while proposing, else -1 */
+    bool population;        /* a survivor of the previous generation */
+    nsga2_measure measure;
+    bool measured;          /* measure comes from a result */
+} ind;
+
+typedef struct hash_entry {
+    uint64_t hash;
+    char id[SESSION_ID_MAX];
+} hash_entry;
+
+struct evolve {
+    session *s;
+    evolve_config cfg;
+    char err[2048];
+    int gen;
+    ind *inds;
+    size_t n, cap;
+    evolve_ind *view;       /* evolve_list's answer */
+    size_t view_cap;
+    evaluator *ev;
+    evolve_proposer *prop;
+    nsga2_objectives objs;
+    nsga2_rng rng;
+    double t0;
+    char data_dir[1024];
+    char work_dir[1400];
+    hash_entry *hashes;     /* programs already trained, for de-duplication */
+    size_t n_hashes, cap_hashes;
+    void (*listen)(void *ctx, const evolve_event *ev);
+    void *listen_ctx;
+    bool next_pending;      /* proposals of a new generation still to start */
+    int to_propose;         /* proposals still to start this generation */
+};
+
+/* ---- small helpers ---------------------------------------------------- */
+
+/* The message of the last evolve_open that failed (no object to ask). */
+static char open_error[2048];
+
+static int fail(evolve *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(evolve *e, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->err, sizeof e->err, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+const char *evolve_error(const evolve *e)
+{
+    return e ? e->err : open_error;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void logf_(evolve *e, const char *id, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void logf_(evolve *e, const char *id, const char *fmt, ...)
+{
+    if (!e->listen) return;
+    char text[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    evolve_event ev = {.time = now_s() - e->t0, .id = id ? id : "", .text = text};
+    e->listen(e->listen_ctx, &ev);
+}
+
+void evolve_set_listener(evolve *e, void (*fn)(void *ctx, const evolve_event *ev), void *ctx)
+{
+    e->listen = fn;
+    e->listen_ctx = ctx;
+}
+
+const char *evolve_state_name(evolve_state s)
+{
+    switch (s) {
+    case EVOLVE_PROPOSING: return "proposing";
+    case EVOLVE_PENDING: return "pending";
+    case EVOLVE_APPROVED: return "approved";
+    case EVOLVE_TRAINING: return "training";
+    case EVOLVE_TRAINED: return "trained";
+    case EVOLVE_REJECTED: return "rejected";
+    case EVOLVE_FAILED: return "failed";
+    }
+    return "?";
+}
+
+int evolve_config_preset(evolve_config *c, const char *preset)
+{
+    memset(c, 0, sizeof *c);
+    if (!preset || !strcmp(preset, "quick") || !strcmp(preset, "default")) {
+        /* the interactive default: a generation in minutes on 2 cores */
+        c->preset = "quick";
+        c->population = 4;
+        c->offspring = 4;
+        c->p_crossover = 0.25;
+        c->p_mutation = 1.0;
+        c->p_eot = 0.2;
+        c->elitism = 1;
+        c->train_subset = 10000;
+        c->train_epochs = 1;
+        c->train_time_limit = 900;
+    } else if (!strcmp(preset, "paper")) {
+        /* LLM-GE's settings */
+        c->preset = "paper";
+        c->population = 44;
+        c->offspring = 44;
+        c->p_crossover = 0.35;
+        c->p_mutation = 0.8;
+        c->p_eot = 0.25;
+        c->elitism = 2;
+        c->train_time_limit = 3600 * 4;
+    } else {
+        return -1;
+    }
+    c->review = EVOLVE_REVIEW_MANUAL;
+    c->slots = EVALUATOR_DEFAULT_SLOTS;
+    c->threads = EVALUATOR_DEFAULT_THREADS;
+    c->repair_attempts = 2;
+    c->evaluator = "local";
+    c->seed = 1;
+    return 0;
+}
+
+static ind *find_ind(evolve *e, const char *id)
+{
+    for (size_t i = 0; i < e->n; i++)
+        if (e->inds[i].pub.id[0] && !strcmp(e->inds[i].pub.id, id)) return &e->inds[i];
+    return NULL;
+}
+
+static ind *new_ind(evolve *e)
+{
+    if (e->n == e->cap) {
+        size_t nc = e->cap ? e->cap * 2 : 16;
+        ind *ni = realloc(e->inds, nc * sizeof *ni);
+        if (!ni) return NULL;
+        e->inds = ni;
+        e->cap = nc;
+    }
+    ind *d = &e->inds[e->n++];
+    memset(d, 0, sizeof *d);
+    d->job = -1;
+    d->pub.val_acc = -1;
+    d->pub.params = -1;
+    d->pub.flops = d->pub.seconds = -1;
+    d->pub.slot = (int)(e->n - 1);
+    d->pub.op = d->op;
+    d->pub.persona = d->persona;
+    d->pub.message = d->message;
+    d->measure.failed = true;
+    return d;
+}
+
+static void add_hash(evolve *e, uint64_t h, const char *id)
+{
+    for (size_t i = 0; i < e->n_hashes; i++)
+        if (e->hashes[i].hash == h) return;
+    if (e->n_hashes == e->cap_hashes) {
+        size_t nc = e->cap_hashes ? e->cap_hashes * 2 : 64;
+        hash_entry *nh = realloc(e->hashes, nc * sizeof *nh);
+        if (!nh) return; /* de-duplication is an optimisation only */
+        e->hashes = nh;
+        e->cap_hashes = nc;
+    }
+    e->hashes[e->n_hashes].hash = h;
+    snprintf(e->hashes[e->n_hashes].id, SESSION_ID_MAX, "%s", id);
+    e->n_hashes++;
+}
+
+static const char *find_hash(evolve *e, uint64_t h)
+{
+    for (size_t i = 0; i < e->n_hashes; i++)
+        if (e->hashes[i].hash == h) return e->hashes[i].id;
+    return NULL;
+}
+
+/* The canonical hash of an individual's genome (0 when it does not
+ * compile, which a stored individual never should). */
+static uint64_t genome_hash(evolve *e, const char *id)
+{
+    char *src = NULL;
+    if (session_genome(e->s, id, &src)) return 0;
+    net_graph *g = NULL;
+    net_error err;
+    uint64_t h = 0;
+    if (net_compile(src, strlen(src), id, NULL, &g, &err) == 0) h = g->hash;
+    net_graph_free(g);
+    free(src);
+    return h;
+}
+
+/* Takes the objectives of a result note into d. */
+static void apply_result(ind *d, const char *json)
+{
+    char err[256];
+    nsga2_measure m;
+    nsga2_measure_from_result(&m, json, err, sizeof err);
+    d->measure = m;
+    d->measured = true;
+    d->pub.val_acc = m.failed ? -1 : m.val_acc;
+    d->pub.params = (long)m.params;
+    d->pub.flops = m.flops;
+    d->pub.seconds = m.seconds;
+}
+
+/* ---- reading the session ----------------------------------------------- */
+
+static void load_info(evolve *e, ind *d, const session_info *si)
+{
+    snprintf(d->pub.id, sizeof d->pub.id, "%s", si->id);
+    d->pub.generation = si->generation;
+    snprintf(d->op, sizeof d->op, "%s", si->op);
+    snprintf(d->persona, sizeof d->persona, "%s", si->persona);
+    d->pub.n_parents = si->n_parents;
+    for (int k = 0; k < si->n_parents && k < 2; k++)
+        snprintf(d->pub.parents[k], SESSION_ID_MAX, "%s", si->parents[k]);
+    char *res = NULL;
+    if (session_get_result(e->s, si->id, &res) == 0 && res) {
+        apply_result(d, res);
+        bool ok = !d->measure.failed;
+        d->pub.state = ok ? EVOLVE_TRAINED : EVOLVE_FAILED;
+        if (!ok) {
+            json_t *o = json_loads(res, 0, NULL);
+            const char *st = o ? json_string_value(json_object_get(o, "status")) : NULL;
+            const char *msg = o ? json_string_value(json_object_get(o, "message")) : NULL;
+            snprintf(d->message, sizeof d->message, "%s%s%s", st ? st : "failed", msg ? ": " : "", msg ? msg : "");
+            json_decref(o);
+        }
+        free(res);
+        return;
+    }
+    free(res);
+    if (!strcmp(si->decision, "rejected")) d->pub.state = EVOLVE_REJECTED;
+    else if (si->decision[0]) d->pub.state = EVOLVE_APPROVED; /* approved, not yet trained */
+    else d->pub.state = EVOLVE_PENDING;
+}
+
+/* Rebuilds the current generation from the session. */
+static int load_generation(evolve *e)
+{
+    session *s = e->s;
+    /* the generation being built follows the last journal record */
+    int last = -1;
+    for (int g = session_last_generation(s) + 1; g >= 0; g--) {
+        char (*ids)[SESSION_ID_MAX] = NULL;
+        size_t n = 0;
+        if (session_journal_population(s, g, &ids, &n) == 0 && n > 0) {
+            last = g;
+            /* the survivors of generation last are this generation's population */
+            for (size_t i = 0; i < n; i++) {
+                session_info si;
+                if (session_info_get(s, ids[i], &si)) continue;
+                ind *d = new_ind(e);
+                if (!d) {
+                    free(ids);
+                    return fail(e, "out of memory");
+                }
+                load_info(e, d, &si);
+                d->population = true;
+                d->pub.survivor = true;
+                /* a survivor is by definition approved (the seed is the
+                   researcher's own) */
+                if (d->pub.state == EVOLVE_PENDING) d->pub.state = EVOLVE_APPROVED;
+            }
+            free(ids);
+            break;
+        }
+        free(ids);
+    }
+    if (last < 0) return fail(e, "the session has no journal record of a population");
+    e->gen = last + 1;
+    session_info *list = NULL;
+    size_t n = 0;
+    if (session_list(s, e->gen, &list, &n)) return fail(e, "%s", session_error());
+    for (size_t i = 0; i < n; i++) {
+        ind *d = new_ind(e);
+        if (!d) {
+            free(list);
+            return fail(e, "out of memory");
+        }
+        load_info(e, d, &list[i]);
+    }
+    free(list);
+    /* programs with results, from every generation, for de-duplication */
+    session_info *all = NULL;
+    size_t na = 0;
+    if (session_list(s, -1, &all, &na) == 0) {
+        for (size_t i = 0; i < na; i++)
+            if (strcmp(all[i].status, "pending")) {
+                uint64_t h = genome_hash(e, all[i].id);
+                if (h) add_hash(e, h, all[i].id);
+            }
+    }
+    free(all);
+    return 0;
+}
+
+/* ---- training ------------------------------------------------------------ */
+
+static int submit_training(evolve *e, ind *d)
+{
+    /* a program trained before reuses its result */
+    uint64_t h = genome_hash(e, d->pub.id);
+    const char *dup = h ? find_hash(e, h) : NULL;
+    if (dup && strcmp(dup, d->pub.id)) {
+        char *res = NULL;
+        if (session_get_result(e->s, dup, &res) == 0 && res) {
+            int rc = session_set_result(e->s, d->pub.id, res);
+            if (rc == 0) {
+                apply_result(d, res);
+                d->pub.state = d->measure.failed ? EVOLVE_FAILED : EVOLVE_TRAINED;
+                snprintf(d->message, sizeof d->message, "same program as %s: its result reused", dup);
+                logf_(e, d->pub.id, "%s: same program as %s, result reused", d->pub.id, dup);
+                free(res);
+                return 0;
+            }
+            free(res);
+        } else {
+            free(res);
+        }
+    }
+    char *src = NULL;
+    if (session_genome(e->s, d->pub.id, &src)) return fail(e, "%s", session_error());
+    char path[1600];
+    snprintf(path, sizeof path, "%s/%s.net", e->work_dir, d->pub.id);
+    FILE *f = fopen(path, "w");
+    if (!f || fputs(src, f) < 0 || fclose(f)) {
+        if (f) fclose(f);
+        free(src);
+        return fail(e, "%s: %s", path, strerror(errno));
+    }
+    free(src);
+    char subset[32], epochs[32], seed[32];
+    const char *args[16];
+    int na = 0;
+    args[na++] = "--data";
+    args[na++] = e->data_dir;
+    if (e->cfg.train_subset > 0) {
+        snprintf(subset, sizeof subset, "%d", e->cfg.train_subset);
+        args[na++] = "--subset";
+        args[na++] = subset;
+    }
+    if (e->cfg.train_epochs > 0) {
+        snprintf(epochs, sizeof epochs, "%d", e->cfg.train_epochs);
+        args[na++] = "--epochs";
+        args[na++] = epochs;
+    }
+    snprintf(seed, sizeof seed, "%lu", e->cfg.seed);
+    args[na++] = "--seed";
+    args[na++] = seed;
+    if (!strcmp(e->cfg.preset ? e->cfg.preset : "quick", "quick")) args[na++] = "--no-test";
+    args[na] = NULL;
+    evaluator_job job = {.id = d->pub.id, .genome = path, .args = args, .time_limit = e->cfg.train_time_limit,
+                         .threads = e->cfg.threads};
+    char err[1024];
+    if (evaluator_submit(e->ev, &job, err, sizeof err)) return fail(e, "%s: %s", d->pub.id, err);
+    d->pub.state = EVOLVE_TRAINING;
+    d->pub.progress = 0;
+    logf_(e, d->pub.id, "%s: training queued", d->pub.id);
+    if (h) add_hash(e, h, d->pub.id);
+    return 0;
+}
+
+/* Results of a worker: the note first, then the state. */
+static void on_eval_event(evolve *e, evaluator_event *ev)
+{
+    ind *d = find_ind(e, ev->id);
+    if (!d) return; /* a worker of another generation: its note was written when it ended */
+    switch (ev->kind) {
+    case EVALUATOR_STARTED:
+        d->pub.state = EVOLVE_TRAINING;
+        logf_(e, d->pub.id, "%s: training%s (pid %d)", d->pub.id, ev->reattached ? " (re-attached)" : "",
+              ev->pid);
+        break;
+    case EVALUATOR_PROGRESS:
+        d->pub.state = EVOLVE_TRAINING;
+        if (ev->steps > 0 && ev->step >= 0) d->pub.progress = (double)ev->step / (double)ev->steps;
+        break;
+    case EVALUATOR_FINISHED:
+        if (ev->result_json && session_set_result(e->s, d->pub.id, ev->result_json) == 0) {
+            apply_result(d, ev->result_json);
+            d->pub.state = d->measure.failed ? EVOLVE_FAILED : EVOLVE_TRAINED;
+            d->pub.progress = 1;
+            if (d->measure.failed) snprintf(d->message, sizeof d->message, "%s: %s", ev->status, ev->reason);
+            logf_(e, d->pub.id, "%s %s: val %.4f, %ld parameters", d->pub.id,
+                  d->measure.failed ? ev->status : "trained", d->measure.failed ? 0.0 : d->measure.val_acc,
+                  d->pub.params);
+        } else {
+            d->pub.state = EVOLVE_FAILED;
+            snprintf(d->message, sizeof d->message, "result not saved: %s", session_error());
+            logf_(e, d->pub.id, "%s: %s", d->pub.id, d->message);
+        }
+        break;
+    case EVALUATOR_FAILED: {
+        /* recorded as a result with status error, so a reopened session
+           knows the candidate failed and why */
+        json_t *o = json_pack("{s:s, s:s, s:n, s:n}", "status", "error", "message", ev->reason, "val_acc",
+                              "params");
+        char *txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
+        bool saved = txt && session_set_result(e->s, d->pub.id, txt) == 0;
+        free(txt);
+        d->pub.state = EVOLVE_FAILED;
+        d->measure.failed = true;
+        d->measured = true;
+        snprintf(d->message, sizeof d->message, "%s%s", ev->reason, saved ? "" : " (not saved)");
+        logf_(e, d->pub.id, "%s failed: %s", d->pub.id, ev->reason);
+        break;
+    }
+    }
+}
+
+/* ---- proposals ------------------------------------------------------------ */
+
+/* The candidates selection and tournaments draw parents from: this
+ * generation's population (the survivors), measured or not. */
+static int parent_pool(evolve *e, int *pool, nsga2_measure *m)
+{
+    int n = 0;
+    for (size_t i = 0; i < e->n; i++)
+        if (e->inds[i].population) {
+            pool[n] = (int)i;
+            m[n] = e->inds[i].measure;
+            n++;
+        }
+    return n;
+}
+
+/* Picks the operator and parents of one proposal and starts it. */
+static int start_proposal(evolve *e)
+{
+    int *pool = malloc(sizeof(int) * (e->n + 1));
+    nsga2_measure *m = malloc(sizeof *m * (e->n + 1));
+    if (!pool || !m) {
+        free(pool);
+        free(m);
+        return fail(e, "out of memory");
+    }
+    int np = parent_pool(e, pool, m);
+    if (np == 0) {
+        free(pool);
+        free(m);
+        return fail(e, "no population to draw parents from");
+    }
+    nsga2_ranking r;
+    char err[256];
+    if (nsga2_rank(&r, m, np, &e->objs, err, sizeof err)) {
+        free(pool);
+        free(m);
+        return fail(e, "%s", err);
+    }
+    evolve_proposal_req req;
+    memset(&req, 0, sizeof req);
+    req.generation = e->gen;
+    req.seed = e->cfg.seed * 1000003u + (unsigned long)e->gen * 7919u + (unsigned long)e->n;
+    double u = (double)(nsga2_rng_next(&e->rng) >> 11) / 9007199254740992.0;
+    int a = pool[nsga2_tournament(&r, NULL, np, &e->rng)];
+    snprintf(req.parents[0], SESSION_ID_MAX, "%s", e->inds[a].pub.id);
+    req.n_parents = 1;
+    req.op = "mutation";
+    if (np >= 2 && u < e->cfg.p_crossover) {
+        int b = a;
+        for (int tries = 0; tries < 8 && b == a; tries++) b = pool[nsga2_tournament(&r, NULL, np, &e->rng)];
+        if (b != a) {
+            snprintf(req.parents[1], SESSION_ID_MAX, "%s", e->inds[b].pub.id);
+            req.n_parents = 2;
+            req.op = "crossover";
+        }
+    }
+    if (req.n_parents == 1) {
+        double v = (double)(nsga2_rng_next(&e->rng) >> 11) / 9007199254740992.0;
+        if (v < e->cfg.p_eot) req.op = "eot"; /* the proposer falls back to mutation without an elite */
+    }
+    nsga2_ranking_free(&r);
+    free(pool);
+    free(m);
+    ind *d = new_ind(e);
+    if (!d) return fail(e, "out of memory");
+    d->pub.state = EVOLVE_PROPOSING;
+    d->pub.generation = e->gen;
+    snprintf(d->op, sizeof d->op, "%s", req.op);
+    d->pub.n_parents = req.n_parents;
+    memcpy(d->pub.parents, req.parents, sizeof d->pub.parents);
+    int job = evolve_proposer_start(e->prop, &req, err, sizeof err);
+    if (job < 0) {
+        d->pub.state = EVOLVE_FAILED;
+        snprintf(d->message, sizeof d->message, "%s", err);
+        logf_(e, "", "proposal failed: %s", err);
+        return 0;
+    }
+    d->job = job;
+    logf_(e, "", "proposing a %s of %s%s%s", req.op, req.parents[0], req.n_parents > 1 ? " and " : "",
+          req.n_parents > 1 ? req.parents[1] : "");
+    return 0;
+}
+
+/* A proposal came back: a new individual in the session, or a failure. */
+static void on_proposal_done(evolve *e, const evolve_proposal_done *pd)
+{
+    ind *d = NULL;
+    for (size_t i = 0; i < e->n; i++)
+        if (e->inds[i].job == pd->job) d = &e->inds[i];
+    if (!d) return;
+    d->job = -1;
+    free(d->reasoning);
+    d->reasoning = NULL;
+    d->pub.reasoning_live = NULL;
+    if (!pd->ok) {
+        d->pub.state = EVOLVE_FAILED;
+        snprintf(d->message, sizeof d->message, "%s", pd->error);
+        logf_(e, "", "proposal failed: %s", pd->error);
+        return;
+    }
+    session_info si;
+    if (session_info_get(e->s, pd->id, &si)) {
+        d->pub.state = EVOLVE_FAILED;
+        snprintf(d->message, sizeof d->message, "%s", session_error());
+        return;
+    }
+    load_info(e, d, &si);
+    d->pub.state = EVOLVE_PENDING;
+    logf_(e, d->pub.id, "%s proposed (%s, %s): %s", d->pub.id, d->op, d->persona, pd->summary);
+    /* the review policy */
+    bool approve = e->cfg.review == EVOLVE_REVIEW_AUTO ||
+                   (e->cfg.review == EVOLVE_REVIEW_AUTO_LIMITS && si.params >= 0 &&
+                    si.params <= e->cfg.auto_max_params);
+    if (e->cfg.review == EVOLVE_REVIEW_AUTO_LIMITS && si.params < 0) {
+        long params = -1;
+        char *src = NULL;
+        if (session_genome(e->s, pd->id, &src) == 0) {
+            net_graph *g = NULL;
+            net_error err;
+            if (net_compile(src, strlen(src), pd->id, NULL, &g, &err) == 0) params = g->params;
+            net_graph_free(g);
+        }
+        free(src);
+        approve = params >= 0 && params <= e->cfg.auto_max_params;
+    }
+    if (approve) {
+        session_review r = {.decision = "approved", .reason = "review policy: automatic", .author = "gevo"};
+        if (session_set_review(e->s, d->pub.id, &r) == 0) d->pub.state = EVOLVE_APPROVED;
+    }
+}
+
+static void on_proposal_stream(evolve *e, int job, const char *text)
+{
+    for (size_t i = 0; i < e->n; i++)
+        if (e->inds[i].job == job) {
+            ind *d = &e->inds[i];
+            size_t old = d->reasoning ? strlen(d->reasoning) : 0, add = strlen(text);
+            if (old + add > (1u << 20)) return; /* a runaway stream stops growing the view */
+            char *nr = realloc(d->reasoning, old + add + 1);
+            if (!nr) return;
+            memcpy(nr + old, text, add + 1);
+            d->reasoning = nr;
+            d->pub.reasoning_live = nr;
+        }
+}
+
+/* ---- the loop --------------------------------------------------------------- */
+
+static bool settled(const ind *d)
+{
+    return d->pub.state == EVOLVE_TRAINED || d->pub.state == EVOLVE_REJECTED || d->pub.state == EVOLVE_FAILED;
+}
+
+/* Starts what can start: proposals still owed, approved trainings. */
+static void advance(evolve *e)
+{
+    while (e->to_propose > 0) {
+        e->to_propose--;
+        if (start_proposal(e)) logf_(e, "", "cannot propose: %s", e->err);
+    }
+    for (size_t i = 0; i < e->n; i++) {
+        ind *d = &e->inds[i];
+        if (d->pub.state == EVOLVE_APPROVED && submit_training(e, d))
+            logf_(e, d->pub.id, "%s: cannot train: %s", d->pub.id, e->err);
+    }
+}
+
+int evolve_open(evolve **out, session *s, const evolve_config *cfg)
+{
+    *out = NULL;
+    evolve *e = calloc(1, sizeof *e);
+    if (!e) return -1;
+    e->s = s;
+    e->cfg = *cfg;
+    e->t0 = now_s();
+    nsga2_objectives_default(&e->objs);
+    nsga2_rng_seed(&e->rng, cfg->seed ^ 0x5e1ec7ULL);
+    const char *data = cfg->data_dir ? cfg->data_dir : session_config_get(s, "data");
+    snprintf(e->data_dir, sizeof e->data_dir, "%s",
+             data && data[0] ? data : "/usr/share/datasets/fashion-mnist");
+    snprintf(e->work_dir, sizeof e->work_dir, "%s/.gevo/work", session_workdir(s));
+    char err[1024];
+    if (load_generation(e)) goto fail;
+    /* trainings of the current generation must be able to write */
+    evaluator_config ec;
+    evaluator_config_default(&ec);
+    snprintf(ec.dir, sizeof ec.dir, "%s", e->work_dir);
+    ec.slots = cfg->slots > 0 ? cfg->slots : EVALUATOR_DEFAULT_SLOTS;
+    ec.threads = cfg->threads > 0 ? cfg->threads : EVALUATOR_DEFAULT_THREADS;
+    if (cfg->evaluator && strcmp(cfg->evaluator, "local")) {
+        fail(e, "unknown evaluator '%s' (this build has: local)", cfg->evaluator);
+        goto fail;
+    }
+    e->ev = eval_local_new(&ec, err, sizeof err);
+    if (!e->ev) {
+        fail(e, "%s", err);
+        goto fail;
+    }
+    e->prop = evolve_proposer_new(s, cfg, err, sizeof err);
+    if (!e->prop) {
+        fail(e, "%s", err);
+        goto fail;
+    }
+    if (session_is_writer(s)) {
+        if (evaluator_reattach(e->ev, err, sizeof err) < 0) logf_(e, "", "re-attach: %s", err);
+        /* events of re-attached workers arrive through poll; until then
+           the individuals they train count as training, not approved */
+        for (size_t i = 0; i < e->n; i++) {
+            ind *d = &e->inds[i];
+            char p[1700];
+            snprintf(p, sizeof p, "%s/%s/pid", e->work_dir, d->pub.id);
+            struct stat st;
+            if (d->pub.state == EVOLVE_APPROVED && stat(p, &st) == 0) d->pub.state = EVOLVE_TRAINING;
+        }
+        /* proposals this generation still owes */
+        int have = 0;
+        for (size_t i = 0; i < e->n; i++)
+            if (!e->inds[i].population) have++;
+        e->to_propose = cfg->offspring > have ? cfg->offspring - have : 0;
+        advance(e);
+    }
+    *out = e;
+    return 0;
+fail:
+    snprintf(open_error, sizeof open_error, "%s", e->err);
+    evolve_free(e);
+    return -1;
+}
+
+void evolve_free(evolve *e)
+{
+    if (!e) return;
+    evaluator_free(e->ev);
+    evolve_proposer_free(e->prop);
+    for (size_t i = 0; i < e->n; i++) free(e->inds[i].reasoning);
+    free(e->inds);
+    free(e->view);
+    free(e->hashes);
+    free(e);
+}
+
+int evolve_pollfds(evolve *e, struct pollfd *fds, int max)
+{
+    int n = evaluator_pollfds(e->ev, fds, max);
+    if (n < 0) n = 0;
+    int m = evolve_proposer_pollfds(e->prop, fds + n, max - n);
+    return n + (m > 0 ? m : 0);
+}
+
+int evolve_timeout_ms(evolve *e)
+{
+    int a = evaluator_timeout_ms(e->ev), b = evolve_proposer_timeout_ms(e->prop);
+    if (e->to_propose > 0) return 0;
+    if (a < 0) return b;
+    if (b < 0) return a;
+    return a < b ? a : b;
+}
+
+static void proposer_cb(void *ctx, const evolve_proposal_event *pe)
+{
+    evolve *e = ctx;
+    if (pe->done) on_proposal_done(e, pe->done);
+    else if (pe->stream_text) on_proposal_stream(e, pe->job, pe->stream_text);
+}
+
+void evolve_dispatch(evolve *e, const struct pollfd *fds, int n)
+{
+    evolve_proposer_dispatch(e->prop, fds, n, proposer_cb, e);
+    evaluator_event evs[16];
+    int k;
+    while ((k = evaluator_poll(e->ev, evs, 16)) > 0) {
+        for (int i = 0; i < k; i++) {
+            on_eval_event(e, &evs[i]);
+            evaluator_event_clear(&evs[i]);
+        }
+        if (k < 16) break;
+    }
+    advance(e);
+}
+
+void evolve_status_get(evolve *e, evolve_status *st)
+{
+    memset(st, 0, sizeof *st);
+    st->generation = e->gen;
+    for (size_t i = 0; i < e->n; i++) {
+        const ind *d = &e->inds[i];
+        if (d->population && d->pub.state == EVOLVE_TRAINED) continue;
+        switch (d->pub.state) {
+        case EVOLVE_PROPOSING: st->proposing++; break;
+        case EVOLVE_PENDING: st->pending++; break;
+        case EVOLVE_APPROVED: st->approved++; break;
+        case EVOLVE_TRAINING: st->training++; break;
+        case EVOLVE_TRAINED: st->trained++; break;
+        case EVOLVE_REJECTED: st->rejected++; break;
+        case EVOLVE_FAILED: st->failed++; break;
+        }
+    }
+    st->proposing += e->to_propose;
+    evolve_proposer_usage(e->prop, &st->tokens_in, &st->tokens_out, &st->cost, st->llm, sizeof st->llm);
+    st->generation_done = st->proposing == 0 && st->pending == 0 && st->approved == 0 && st->training == 0;
+}
+
+/* Marks the Pareto front of everything measured in view. */
+static void mark_front(evolve *e, evolve_ind *v, size_t n)
+{
+    nsga2_measure *m = malloc(sizeof *m * (n + 1));
+    int *front = malloc(sizeof(int) * (n + 1));
+    if (!m || !front) {
+        free(m);
+        free(front);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        m[i].failed = v[i].val_acc < 0 || v[i].params < 0;
+        m[i].val_acc = v[i].val_acc;
+        m[i].params = (double)v[i].params;
+        m[i].flops = v[i].flops;
+        m[i].seconds = v[i].seconds;
+        v[i].on_front = false;
+    }
+    char err[128];
+    int k = nsga2_pareto_front(m, (int)n, &e->objs, front, err, sizeof err);
+    for (int i = 0; i < k; i++) v[front[i]].on_front = true;
+    free(m);
+    free(front);
+}
+
+const evolve_ind *evolve_list(evolve *e, int generation, size_t *n)
+{
+    *n = 0;
+    if (generation < 0 || generation == e->gen) {
+        if (e->view_cap < e->n + 1) {
+            evolve_ind *nv = realloc(e->view, sizeof *nv * (e->n + 1));
+            if (!nv) return NULL;
+            e->view = nv;
+            e->view_cap = e->n + 1;
+        }
+        for (size_t i = 0; i < e->n; i++) e->view[i] = e->inds[i].pub;
+        mark_front(e, e->view, e->n);
+        *n = e->n;
+        return e->view;
+    }
+    /* a past generation, as the session recorded it */
+    session_info *list = NULL;
+    size_t k = 0;
+    if (session_list(e->s, generation, &list, &k)) return NULL;
+    if (e->view_cap < k + 1) {
+        evolve_ind *nv = realloc(e->view, sizeof *nv * (k + 1));
+        if (!nv) {
+            free(list);
+            return NULL;
+        }
+        e->view = nv;
+        e->view_cap = k + 1;
+    }
+    for (size_t i = 0; i < k; i++) {
+        evolve_ind *v = &e->view[i];
+        memset(v, 0, sizeof *v);
+        snprintf(v->id, sizeof v->id, "%s", list[i].id);
+        v->generation = list[i].generation;
+        v->val_acc = list[i].val_acc;
+        v->params = list[i].params;
+        v->flops = list[i].flops;
+        v->seconds = list[i].seconds;
+        v->op = "";
+        v->persona = "";
+        v->message = "";
+        v->state = !strcmp(list[i].decision, "rejected") ? EVOLVE_REJECTED
+                   : !strcmp(list[i].status, "ok")      ? EVOLVE_TRAINED
+                   : !strcmp(list[i].status, "pending") ? (list[i].decision[0] ? EVOLVE_APPROVED : EVOLVE_PENDING)
+                                                        : EVOLVE_FAILED;
+        v->n_parents = list[i].n_parents;
+        for (int j = 0; j < list[i].n_parents && j < 2; j++)
+            snprintf(v->parents[j], SESSION_ID_MAX, "%s", list[i].parents[j]);
+    }
+    free(list);
+    mark_front(e, e->view, k);
+    *n = k;
+    return e->view;
+}
+
+const evolve_ind *evolve_find(evolve *e, const char *id)
+{
+    ind *d = find_ind(e, id);
+    return d ? &d->pub : NULL;
+}
+
+/* ---- actions ------------------------------------------------------------------ */
+
+static ind *pending(evolve *e, const char *id)
+{
+    ind *d = find_ind(e, id);
+    if (!d) {
+        fail(e, "%s is not in the current generation (%d)", id, e->gen);
+        return NULL;
+    }
+    if (d->pub.state != EVOLVE_PENDING) {
+        fail(e, "%s is %s, not waiting for review", id, evolve_state_name(d->pub.state));
+        return NULL;
+    }
+    return d;
+}
+
+int evolve_approve(evolve *e, const char *id)
+{
+    ind *d = pending(e, id);
+    if (!d) return -1;
+    session_info si;
+    bool edited = session_info_get(e->s, id, &si) == 0 && si.edited;
+    session_review r = {.decision = edited ? "approved_edited" : "approved"};
+    if (session_set_review(e->s, id, &r)) return fail(e, "%s", session_error());
+    d->pub.state = EVOLVE_APPROVED;
+    logf_(e, id, "%s approved%s", id, edited ? " (edited)" : "");
+    advance(e);
+    return 0;
+}
+
+int evolve_approve_all(evolve *e)
+{
+    int n = 0;
+    for (size_t i = 0; i < e->n; i++)
+        if (e->inds[i].pub.state == EVOLVE_PENDING) {
+            char id[SESSION_ID_MAX];
+            snprintf(id, sizeof id, "%s", e->inds[i].pub.id);
+            if (evolve_approve(e, id)) return -1;
+            n++;
+        }
+    return n;
+}
+
+int evolve_reject(evolve *e, const char *id, const char *reason)
+{
+    ind *d = pending(e, id);
+    if (!d) return -1;
+    if (!reason || !reason[0]) return fail(e, "a rejection needs a reason (the LLM is told it)");
+    session_review r = {.decision = "rejected", .reason = reason};
+    if (session_set_review(e->s, id, &r)) return fail(e, "%s", session_error());
+    d->pub.state = EVOLVE_REJECTED;
+    snprintf(d->message, sizeof d->message, "%s", reason);
+    logf_(e, id, "%s rejected: %s", id, reason);
+    return 0;
+}
+
+int evolve_edit(evolve *e, const char *id, const char *genome)
+{
+    ind *d = pending(e, id);
+    if (!d) return -1;
+    net_graph *g = NULL;
+    net_error err;
+    char name[64];
+    snprintf(name, sizeof name, "%s.net", id);
+    if (net_compile(genome, strlen(genome), name, NULL, &g, &err)) {
+        char line[700];
+        net_error_string(&err, line, sizeof line);
+        if (err.hint[0]) return fail(e, "%s (hint: %s)", line, err.hint);
+        return fail(e, "%s", line);
+    }
+    net_graph_free(g);
+    if (session_edit(e->s, id, genome, "researcher's edit")) return fail(e, "%s", session_error());
+    logf_(e, id, "%s edited", id);
+    return 0;
+}
+
+int evolve_annotate(evolve *e, const char *id, int line, const char *text)
+{
+    if (!text || !text[0]) return fail(e, "an annotation needs text");
+    /* annotations are added to the individual's review note, keeping its
+       decision; an individual without one gets an "annotated" note */
+    char *old = NULL;
+    if (session_get_review(e->s, id, &old)) return fail(e, "%s", session_error());
+    json_t *o = old ? json_loads(old, 0, NULL) : NULL;
+    free(old);
+    const char *decision = o ? json_string_value(json_object_get(o, "decision")) : NULL;
+    const char *reason = o ? json_string_value(json_object_get(o, "reason")) : NULL;
+    json_t *anns = o ? json_object_get(o, "annotations") : NULL;
+    size_t na = json_is_array(anns) ? json_array_size(anns) : 0;
+    session_annotation *a = calloc(na + 1, sizeof *a);
+    if (!a) {
+        json_decref(o);
+        return fail(e, "out of memory");
+    }
+    for (size_t i = 0; i < na; i++) {
+        json_t *x = json_array_get(anns, i);
+        a[i].line = (int)json_integer_value(json_object_get(x, "line"));
+        a[i].text = json_string_value(json_object_get(x, "text"));
+        if (!a[i].text) a[i].text = "";
+    }
+    a[na].line = line;
+    a[na].text = text;
+    session_review r = {.decision = decision ? decision : "annotated", .reason = reason, .annotations = a,
+                        .n_annotations = (int)na + 1};
+    int rc = session_set_review(e->s, id, &r);
+    free(a);
+    json_decref(o);
+    if (rc) return fail(e, "%s", session_error());
+    logf_(e, id, "%s: note on line %d", id, line);
+    return 0;
+}
+
+int evolve_regenerate(evolve *e, const char *id, const char *note)
+{
+    ind *d = pending(e, id);
+    if (!d) return -1;
+    char reason[600];
+    snprintf(reason, sizeof reason, "regenerate: %s", note && note[0] ? note : "try again");
+    if (evolve_reject(e, id, reason)) return -1;
+    evolve_proposal_req req;
+    memset(&req, 0, sizeof req);
+    req.generation = e->gen;
+    req.seed = e->cfg.seed * 1000003u + (unsigned long)e->n * 31u + 17u;
+    req.op = strcmp(d->op, "crossover") == 0 && d->pub.n_parents == 2 ? "crossover" : "mutation";
+    req.n_parents = d->pub.n_parents;
+    memcpy(req.parents, d->pub.parents, sizeof req.parents);
+    req.steering = note;
+    ind *nd = new_ind(e);
+    if (!nd) return fail(e, "out of memory");
+    d = find_ind(e, id); /* new_ind may have moved the array */
+    nd->pub.state = EVOLVE_PROPOSING;
+    nd->pub.generation = e->gen;
+    snprintf(nd->op, sizeof nd->op, "%s", req.op);
+    nd->pub.n_parents = req.n_parents;
+    memcpy(nd->pub.parents, req.parents, sizeof nd->pub.parents);
+    char err[512];
+    int job = evolve_proposer_start(e->prop, &req, err, sizeof err);
+    if (job < 0) {
+        nd->pub.state = EVOLVE_FAILED;
+        snprintf(nd->message, sizeof nd->message, "%s", err);
+        return fail(e, "%s", err);
+    }
+    nd->job = job;
+    logf_(e, id, "regenerating %s with a steering note", id);
+    return 0;
+}
+
+int evolve_cancel_training(evolve *e, const char *id)
+{
+    ind *d = find_ind(e, id);
+    if (!d) return fail(e, "%s is not in the current generation", id);
+    if (d->pub.state != EVOLVE_TRAINING) return fail(e, "%s is %s, not training", id, evolve_state_name(d->pub.state));
+    char err[512];
+    if (evaluator_cancel(e->ev, id, err, sizeof err)) return fail(e, "%s", err);
+    logf_(e, id, "%s: cancelling its training", id);
+    return 0;
+}
+
+int evolve_next_generation(evolve *e, bool force)
+{
+    if (!session_is_writer(e->s)) return fail(e, "the session is open read-only");
+    evolve_status st;
+    evolve_status_get(e, &st);
+    if (!st.generation_done && !force)
+        return fail(e, "generation %d is not done: %d proposing, %d pending review, %d approved, %d training",
+                    e->gen, st.proposing, st.pending, st.approved, st.training);
+    /* unfinished candidates are dropped */
+    for (size_t i = 0; i < e->n; i++) {
+        ind *d = &e->inds[i];
+        if (d->pub.state == EVOLVE_TRAINING) {
+            char err[256];
+            evaluator_cancel(e->ev, d->pub.id, err, sizeof err);
+        }
+        if (!settled(d)) {
+            d->pub.state = EVOLVE_FAILED;
+            snprintf(d->message, sizeof d->message, "skipped: the generation was ended early");
+        }
+    }
+    e->to_propose = 0;
+    /* NSGA-II over survivors and offspring; rejected ones are out */
+    size_t n = e->n;
+    int *cand = malloc(sizeof(int) * (n + 1)), *chosen = malloc(sizeof(int) * (n + 1));
+    nsga2_measure *m = malloc(sizeof *m * (n + 1));
+    if (!cand || !chosen || !m) {
+        free(cand);
+        free(chosen);
+        free(m);
+        return fail(e, "out of memory");
+    }
+    int nc = 0;
+    for (size_t i = 0; i < n; i++) {
+        ind *d = &e->inds[i];
+        if (!d->pub.id[0] || d->pub.state == EVOLVE_REJECTED) continue;
+        cand[nc] = (int)i;
+        m[nc] = d->measure;
+        if (!d->measured) m[nc].failed = true;
+        nc++;
+    }
+    nsga2_ranking r;
+    char err[256];
+    if (nsga2_rank(&r, m, nc, &e->objs, err, sizeof err)) {
+        free(cand);
+        free(chosen);
+        free(m);
+        return fail(e, "%s", err);
+    }
+    int k = nsga2_select(&r, e->cfg.population, chosen);
+    nsga2_ranking_free(&r);
+    /* elitism: the most accurate few always survive; NSGA-II keeps the
+       accuracy extreme anyway, this also keeps the runners-up. A missing
+       elite replaces the last-chosen (most crowded, worst-ranked) one. */
+    for (int el = 0; el < e->cfg.elitism && k > 0; el++) {
+        int best = -1;
+        for (int i = 0; i < nc; i++) {
+            if (m[i].failed) continue;
+            int better_than = 0; /* how many are more accurate */
+            for (int j = 0; j < nc; j++)
+                if (!m[j].failed && (m[j].val_acc > m[i].val_acc || (m[j].val_acc == m[i].val_acc && j < i)))
+                    better_than++;
+            if (better_than == el) best = i;
+        }
+        if (best < 0) break;
+        bool in = false;
+        for (int i = 0; i < k; i++) in = in || chosen[i] == best;
+        if (in) continue;
+        /* replace the last chosen one that is not itself an elite */
+        for (int i = k - 1; i >= 0; i--) {
+            int better_than = 0;
+            for (int j = 0; j < nc; j++)
+                if (!m[j].failed && (m[j].val_acc > m[chosen[i]].val_acc ||
+                                     (m[j].val_acc == m[chosen[i]].val_acc && j < chosen[i])))
+                    better_than++;
+            if (m[chosen[i]].failed || better_than >= e->cfg.elitism) {
+                chosen[i] = best;
+                break;
+            }
+        }
+    }
+    const char **pop = malloc(sizeof(char *) * (size_t)(k + 1));
+    const char **front = malloc(sizeof(char *) * (n + 1));
+    if (!pop || !front) {
+        free(pop);
+        free(front);
+        free(cand);
+        free(chosen);
+        free(m);
+        return fail(e, "out of memory");
+    }
+    for (int i = 0; i < k; i++) pop[i] = e->inds[cand[chosen[i]]].pub.id;
+    /* the front of everything ever measured (an archive), so a point the
+       population had to drop for crowding is still on record */
+    session_info *all = NULL;
+    size_t na = 0;
+    int nf = 0;
+    if (session_list(e->s, -1, &all, &na) == 0 && na > 0) {
+        nsga2_measure *am = calloc(na, sizeof *am);
+        int *af = calloc(na, sizeof(int));
+        const char **fr = realloc(front, sizeof(char *) * na);
+        if (fr) front = fr;
+        if (am && af && fr) {
+            for (size_t i = 0; i < na; i++) {
+                am[i].failed = strcmp(all[i].status, "ok") != 0 || all[i].val_acc < 0 || all[i].params < 0;
+                am[i].val_acc = all[i].val_acc;
+                am[i].params = (double)all[i].params;
+                am[i].flops = all[i].flops;
+                am[i].seconds = all[i].seconds;
+            }
+            nf = nsga2_pareto_front(am, (int)na, &e->objs, af, err, sizeof err);
+            for (int i = 0; i < nf; i++) front[i] = all[af[i]].id;
+        }
+        free(am);
+        free(af);
+    }
+    int rc = session_journal_add(e->s, e->gen, pop, (size_t)k, front, (size_t)(nf > 0 ? nf : 0));
+    free(all);
+    free(pop);
+    free(front);
+    free(cand);
+    free(chosen);
+    free(m);
+    if (rc) return fail(e, "%s", session_error());
+    logf_(e, "", "generation %d closed: %d survivors, %d on the front", e->gen, k, nf > 0 ? nf : 0);
+    /* start over from the session: the new population is what it recorded */
+    for (size_t i = 0; i < e->n; i++) free(e->inds[i].reasoning);
+    e->n = 0;
+    e->n_hashes = 0;
+    if (load_generation(e)) return -1;
+    /* started by the next dispatch, so a caller that stops here leaves
+       nothing half begun */
+    e->to_propose = e->cfg.offspring;
+    return 0;
+}

@@ -1,0 +1,152 @@
+/* evolve: the generation loop that ties proposals, review, training and
+ * selection together. The headless `gevo run` and the workbench drive the
+ * same object through this API; neither holds evolution logic of its own.
+ *
+ * Life of an individual (one generation):
+ *   proposing -> pending review -> approved -> training -> trained
+ *                     |                            |-> failed (crash, error,
+ *                     |-> rejected (reason)        |   divergence, timeout)
+ *   A proposal that fails validation after its repair attempts is failed
+ *   too. The review policy may approve automatically.
+ *
+ * Everything that must survive is written to the session as it happens
+ * (individuals, reviews, results, the journal), so an evolve object can be
+ * dropped at any moment and a new one on the same session resumes: trained
+ * results are kept, training workers still running are re-attached or
+ * restarted, pending reviews stay pending.
+ *
+ * The object is single-threaded and event driven: the caller polls the
+ * descriptors from evolve_pollfds() (with its own, e.g. the terminal) and
+ * calls evolve_dispatch(); nothing blocks. Errors: -1 with a message in
+ * evolve_error(e). */
+#ifndef GEVO_CORE_EVOLVE_H
+#define GEVO_CORE_EVOLVE_H
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "sessions/session.h"
+
+typedef struct evolve evolve;
+
+typedef enum evolve_review_policy {
+    EVOLVE_REVIEW_MANUAL,     /* every proposal waits for a decision */
+    EVOLVE_REVIEW_AUTO,       /* approve everything valid */
+    EVOLVE_REVIEW_AUTO_LIMITS /* approve when params <= auto_max_params, else wait */
+} evolve_review_policy;
+
+typedef struct evolve_config {
+    const char *preset;        /* "quick" (default) or "paper": fills the rest */
+    int population;            /* survivors per generation */
+    int offspring;             /* proposals per generation */
+    double p_crossover, p_mutation, p_eot;
+    const char *persona_weights; /* "expert=1,scientist=1,magoo=0.5,plain=1" */
+    int elitism;               /* best individuals always kept */
+    evolve_review_policy review;
+    long auto_max_params;
+    /* training of each candidate */
+    int train_subset;          /* images, 0 = all */
+    int train_epochs;          /* 0 = the program's */
+    double train_time_limit;   /* seconds per candidate, 0 = none */
+    int slots;                 /* candidates trained at once */
+    int threads;               /* BLAS threads per candidate */
+    const char *data_dir;      /* NULL: the session's */
+    /* proposals */
+    const char *llm;           /* "none" (offline proposer) or a base URL; NULL: session/env */
+    const char *model;
+    int repair_attempts;       /* 2 */
+    const char *evaluator;     /* "local" (default) or "slurm" */
+    unsigned long seed;
+} evolve_config;
+
+/* Fills cfg with a preset ("quick" when NULL). Returns -1 for an unknown
+ * preset. */
+int evolve_config_preset(evolve_config *cfg, const char *preset);
+
+typedef enum evolve_state {
+    EVOLVE_PROPOSING,
+    EVOLVE_PENDING,   /* waiting for review */
+    EVOLVE_APPROVED,  /* queued for training */
+    EVOLVE_TRAINING,
+    EVOLVE_TRAINED,
+    EVOLVE_REJECTED,
+    EVOLVE_FAILED
+} evolve_state;
+
+const char *evolve_state_name(evolve_state s);
+
+/* One individual as the loop sees it. Strings are owned by the evolve
+ * object and valid until the next evolve_dispatch() or action. */
+typedef struct evolve_ind {
+    char id[SESSION_ID_MAX];       /* "" while still proposing */
+    int slot;                      /* stable index while proposing */
+    int generation;
+    evolve_state state;
+    const char *op, *persona;
+    char parents[2][SESSION_ID_MAX];
+    int n_parents;
+    double progress;               /* training: 0..1 */
+    double val_acc;                /* -1 unknown */
+    long params;                   /* -1 unknown */
+    double flops, seconds;
+    bool on_front;                 /* in the current Pareto front */
+    bool survivor;                 /* selected into the current population */
+    const char *reasoning_live;    /* streamed so far while proposing */
+    const char *message;           /* failure or rejection reason */
+} evolve_ind;
+
+typedef struct evolve_status {
+    int generation;                /* the generation being built */
+    int proposing, pending, approved, training, trained, rejected, failed;
+    long tokens_in, tokens_out;
+    double cost;
+    char llm[128];                 /* "no LLM: random mutation" or model@host */
+    bool generation_done;          /* nothing left to propose, review or train */
+} evolve_status;
+
+/* Opens the loop on a session (a writer, or read-only for browsing). On
+ * failure returns -1 and evolve_error(NULL) says why. */
+int evolve_open(evolve **out, session *s, const evolve_config *cfg);
+void evolve_free(evolve *e); /* workers keep running; a later open re-attaches */
+/* The last failure of e, or of evolve_open when e is NULL. */
+const char *evolve_error(const evolve *e);
+
+/* Event loop integration. */
+int evolve_pollfds(evolve *e, struct pollfd *fds, int max);
+int evolve_timeout_ms(evolve *e);  /* -1: no deadline */
+void evolve_dispatch(evolve *e, const struct pollfd *fds, int n);
+
+void evolve_status_get(evolve *e, evolve_status *st);
+/* Every individual of a generation (< 0: the current one), in order. */
+const evolve_ind *evolve_list(evolve *e, int generation, size_t *n);
+const evolve_ind *evolve_find(evolve *e, const char *id);
+
+/* Actions of the researcher (also what the review policy does). */
+int evolve_approve(evolve *e, const char *id);
+int evolve_approve_all(evolve *e);
+int evolve_reject(evolve *e, const char *id, const char *reason);
+/* Replaces the proposal's genome with the researcher's edit. Validates it
+ * first: on an error returns -1 and the compiler's message (with line) is
+ * in evolve_error(); nothing is saved. */
+int evolve_edit(evolve *e, const char *id, const char *genome);
+int evolve_annotate(evolve *e, const char *id, int line, const char *text);
+/* Asks for a new proposal in place of id (rejected with the note), with the
+ * note passed to the LLM as steering. */
+int evolve_regenerate(evolve *e, const char *id, const char *note);
+int evolve_cancel_training(evolve *e, const char *id);
+/* Selects survivors of the current generation (NSGA-II), records the
+ * journal entry, and starts the next generation's proposals. Refused while
+ * the generation is not done unless force (then unfinished candidates are
+ * dropped as failed "skipped"). */
+int evolve_next_generation(evolve *e, bool force);
+
+/* A log of what happened, for the event pane: "g1-3 trained: val 0.842". */
+typedef struct evolve_event {
+    double time;       /* seconds since evolve_open */
+    const char *id;    /* may be "" */
+    const char *text;
+} evolve_event;
+void evolve_set_listener(evolve *e, void (*fn)(void *ctx, const evolve_event *ev), void *ctx);
+
+#endif

@@ -1,0 +1,133 @@
+/* nsga2: multi-objective selection (Deb, Pratap, Agarwal, Meyarivan 2002).
+ *
+ * Individuals are reduced to their measured numbers (nsga2_measure); the
+ * objectives are a table of (name, direction, getter), so a run can select
+ * on validation accuracy vs. parameters (the default, as in LLM-GE), or
+ * add FLOPs and training time. The pieces:
+ *
+ *   nsga2_rank()        fast non-dominated sort and crowding distance
+ *   nsga2_select()      environmental selection: the best k (whole fronts,
+ *                       the last front cut by crowding distance)
+ *   nsga2_tournament()  binary tournament: lower rank, then larger crowding
+ *   nsga2_pareto_front() the non-dominated members of a set
+ *
+ * Determinism: every tie is broken by the lower index, so the same inputs
+ * and seed give the same choices on every machine.
+ *
+ * Failed individuals (training error, divergence, or a non-finite value of
+ * any objective) are never in a front with valid ones: they all share one
+ * front after the last valid front, with crowding distance 0.
+ *
+ * Crowding distance: within a front, for each objective whose values are
+ * not all equal, the two extremes get INFINITY and the others the gap
+ * between their neighbours divided by the objective's range, summed over
+ * objectives. An objective with no spread in the front adds nothing (no
+ * member is an extreme of it). Fronts of one or two members are all
+ * INFINITY. */
+#ifndef GEVO_CORE_NSGA2_H
+#define GEVO_CORE_NSGA2_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* What selection sees of an individual. */
+typedef struct nsga2_measure {
+    double val_acc; /* validation accuracy, 0..1 */
+    double params;  /* trainable parameters */
+    double flops;   /* forward FLOPs per image */
+    double seconds; /* training time */
+    bool failed;    /* error or diverged: ranks after every valid one */
+} nsga2_measure;
+
+typedef enum nsga2_direction { NSGA2_MAXIMIZE, NSGA2_MINIMIZE } nsga2_direction;
+
+typedef struct nsga2_objective {
+    const char *name;
+    nsga2_direction dir;
+    double (*get)(const nsga2_measure *m);
+    const char *summary;
+} nsga2_objective;
+
+#define NSGA2_MAX_OBJECTIVES 8
+
+/* The objectives a run selects on, in order. */
+typedef struct nsga2_objectives {
+    int n;
+    const nsga2_objective *o[NSGA2_MAX_OBJECTIVES];
+} nsga2_objectives;
+
+/* The table of known objectives: val_acc (maximise), params, flops,
+ * seconds (minimise); *n receives its length. */
+const nsga2_objective *nsga2_objective_table(int *n);
+/* The objective called name, or NULL. */
+const nsga2_objective *nsga2_objective_find(const char *name);
+/* val_acc and params. */
+void nsga2_objectives_default(nsga2_objectives *objs);
+/* Parses a comma-separated list ("val_acc,params,flops"). Returns 0, or
+ * -1 with a message in err (unknown or repeated name, empty list, too
+ * many); objs is unchanged on error. */
+int nsga2_objectives_parse(nsga2_objectives *objs, const char *spec, char *err, size_t errsize);
+/* Writes "val_acc,params" into buf. */
+void nsga2_objectives_format(const nsga2_objectives *objs, char *buf, size_t size);
+
+/* Fills m from the text of a `gevo train` result JSON: status "ok" is
+ * valid; "error" and "diverged" are failed; "timeout" and "stopped" are
+ * valid when a finite val_acc was measured (training was cut short, the
+ * network was still evaluated), failed otherwise. Returns 0, or -1 with a
+ * message in err when the text is not such a result (m is then failed). */
+int nsga2_measure_from_result(nsga2_measure *m, const char *json, char *err, size_t errsize);
+
+/* True when a is no worse than b on every objective and better on one.
+ * Failed individuals dominate nobody and are dominated by every valid one. */
+bool nsga2_dominates(const nsga2_measure *a, const nsga2_measure *b, const nsga2_objectives *objs);
+
+/* The result of ranking a set of n individuals.
+ * Ownership: the arrays belong to the ranking; nsga2_ranking_free. */
+typedef struct nsga2_ranking {
+    int n;
+    int n_fronts;      /* including the failed front, if any */
+    int *rank;         /* rank[i]: 0 for the first front */
+    double *crowding;  /* crowding[i], within its front */
+    int *order;        /* all indices by rank, then crowding (largest first), then index */
+    int *front_start;  /* front f is order[front_start[f] .. front_start[f+1]-1] */
+} nsga2_ranking;
+
+/* Ranks m[0..n-1] on objs. Returns 0, or -1 with a message in err (bad
+ * arguments, out of memory). n may be 0. */
+int nsga2_rank(nsga2_ranking *r, const nsga2_measure *m, int n, const nsga2_objectives *objs, char *err,
+               size_t errsize);
+void nsga2_ranking_free(nsga2_ranking *r);
+
+/* Environmental selection: the indices of the best min(k, n) individuals
+ * into chosen (fill by fronts, the last front by crowding distance, ties
+ * by index), in that order. Returns how many were written. */
+int nsga2_select(const nsga2_ranking *r, int k, int *chosen);
+
+/* The crowded-comparison winner of a and b: lower rank, then larger
+ * crowding distance, then lower index. */
+int nsga2_better(const nsga2_ranking *r, int a, int b);
+
+/* splitmix64: a small seeded generator, so runs repeat. */
+typedef struct nsga2_rng {
+    uint64_t s;
+} nsga2_rng;
+void nsga2_rng_seed(nsga2_rng *g, uint64_t seed);
+uint64_t nsga2_rng_next(nsga2_rng *g);
+/* Uniform in 0..n-1 (n >= 1), without modulo bias. */
+int nsga2_rng_below(nsga2_rng *g, int n);
+
+/* Binary tournament among pool[0..n_pool-1] (indices into the ranked set):
+ * two distinct members drawn with g (one when n_pool == 1), the better one
+ * by nsga2_better wins. Returns the winner's index, or -1 if the pool is
+ * empty. pool may be NULL to mean every index 0..r->n-1. */
+int nsga2_tournament(const nsga2_ranking *r, const int *pool, int n_pool, nsga2_rng *g);
+
+/* The non-dominated valid members of m[0..n-1]: their indices into front,
+ * in index order. Individuals with equal objective values are all in the
+ * front when none dominates them. Returns the count (0 when every
+ * individual failed), or -1 with a message in err. */
+int nsga2_pareto_front(const nsga2_measure *m, int n, const nsga2_objectives *objs, int *front, char *err,
+                       size_t errsize);
+
+#endif

@@ -1,0 +1,90 @@
+# gevo propose from the command line: offline (no LLM configured, --llm
+# none) and against the fake LLM server; what it prints, what it records
+# (read back with plain git), clear errors that leave the session as it was.
+. tests/sh/lib.sh
+root=$(pwd)
+export GEVO_DATADIR="$T/share"
+mkdir -p "$T/share" "$T/data"
+ln -s "$root/engine/nets" "$T/share/nets"
+ln -s "$root/prompts" "$T/share/prompts"
+unset GEVO_LLM_MODEL GEVO_LLM_BASE_URL
+s="$T/s"
+"$GEVO" new "$s" --seed "$root/tests/fixtures/answers/parent.net" --data "$T/data" >/dev/null 2>&1 \
+    || fail "setup" "gevo new failed"
+refs() { git -C "$s" for-each-ref --format='%(refname) %(objectname)'; }
+
+# -- offline ------------------------------------------------------------------
+"$GEVO" propose "$s" --seed 3 >"$T/out" 2>&1
+check "offline mutation succeeds" test $? -eq 0
+check "it names the new individual" grep -q "^proposal g1-1: mutation of g0-1" "$T/out"
+check "it says no LLM took part" grep -q "random mutation (no LLM)" "$T/out"
+check "it prints the validation result" grep -q "^validation: ok, [0-9]* parameters (parent 16164" "$T/out"
+check "it prints the diff against the parent" grep -q "^+++ b/genome.net" "$T/out"
+check "git has the individual" sh -c "git -C '$s' show g1-1:reasoning.md | grep -q 'No LLM took part'"
+check "its commit's parent is the seed" \
+    sh -c "test \"\$(git -C '$s' rev-parse g1-1^)\" = \"\$(git -C '$s' rev-parse g0-1)\""
+"$GEVO" propose "$s" --llm none --parent g0-1 --gene head --seed 5 >"$T/out2" 2>&1
+check "a given gene is the one mutated" grep -q "block \`head\`" "$T/out2"
+check "the same seed twice gives the same genome" sh -c \
+    "'$GEVO' propose '$s' --seed 3 --parent g0-1 >/dev/null 2>&1 && test \"\$(git -C '$s' rev-parse g1-1:genome.net)\" = \"\$(git -C '$s' rev-parse g1-3:genome.net)\""
+"$GEVO" propose "$s" --operator crossover --parent g0-1 --parent g1-2 >"$T/out" 2>&1
+check "offline crossover swaps a block of the second parent in" \
+    grep -q "^proposal g1-4: crossover of g0-1 and g1-2, block \`head\`" "$T/out"
+check "its commit has both parents" sh -c "git -C '$s' rev-list --parents -n 1 g1-4 | awk '{exit NF != 3}'"
+
+before=$(refs)
+"$GEVO" propose "$s" --operator eot >"$T/out" 2>&1
+check "EoT offline fails with status 1" test $? -eq 1
+check "EoT offline says it needs an LLM" grep -q "EoT needs an LLM" "$T/out"
+"$GEVO" propose "$s" --gene nope --llm none >"$T/out" 2>&1
+check "an unknown gene is a clear error" grep -q "no gene \`nope\`" "$T/out"
+check "failed proposals leave the refs as they were" test "$before" = "$(refs)"
+"$GEVO" propose "$s" --operator sideways >"$T/out" 2>&1
+check "a bad operator is a usage error" test $? -eq 2
+"$GEVO" propose >"$T/out" 2>&1
+check "a missing session is a usage error" test $? -eq 2
+"$GEVO" propose "$T/none" >"$T/out" 2>&1
+check "a folder that is not a session fails clearly" grep -q "not a gevo session" "$T/out"
+check "propose --help describes the LLM settings" sh -c "'$GEVO' propose --help | grep -q GEVO_LLM_BASE_URL"
+
+# -- against the fake LLM server ----------------------------------------------
+python3 "$root/tests/fake_llm/server.py" >"$T/port" 2>/dev/null &
+spid=$!
+i=0
+while [ ! -s "$T/port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+port=$(head -n 1 "$T/port")
+url="http://127.0.0.1:$port/v1"
+export GEVO_LLM_BACKOFF_BASE=0.001 GEVO_LLM_BACKOFF_MAX=0.002 GEVO_LLM_MAX_ATTEMPTS=2
+
+"$GEVO" propose "$s" --llm "$url" --model "sh/ok:20_invalid_shapes,ok:17_helper_def" \
+    --parent g0-1 --gene block --persona scientist --verbose >"$T/out" 2>&1
+check "LLM proposal with one repair succeeds" test $? -eq 0
+check "it reports the model and two attempts" grep -q "^model sh/ok:20_invalid_shapes,ok:17_helper_def: 2 attempts, 2000 tokens in" "$T/out"
+check "the diff shows the new helper block" grep -q "^+def dwsep(x, c):" "$T/out"
+check "the reasoning is printed" grep -q "depthwise-separable" "$T/out"
+check "--verbose prints the repair prompt" grep -q "===== attempt 2 of 3: repair" "$T/out"
+id=$(sed -n 's/^proposal \(g[0-9]*-[0-9]*\):.*/\1/p' "$T/out")
+check "git has both prompts" sh -c "git -C '$s' show $id:prompt.txt | grep -q 'attempt 2 of 3: repair'"
+check "git has both raw answers" sh -c "git -C '$s' show $id:response.txt | grep -q 'Add a residual connection'"
+check "the persona is recorded" sh -c "git -C '$s' show $id:meta.json | grep -q '\"persona\": \"scientist\"'"
+
+# the session configuration is used when no flag is given
+sed 's|"model": ""|"model": "cfg/ok:01_plain_fence"|; s|"base_url": "[^"]*"|"base_url": "'"$url"'"|' \
+    "$s/gevo.json" >"$T/g.json" && cp "$T/g.json" "$s/gevo.json"
+"$GEVO" propose "$s" --parent g0-1 --gene se >"$T/out" 2>&1
+check "the model comes from gevo.json" grep -q "^model cfg/ok:01_plain_fence: 1 attempt" "$T/out"
+GEVO_LLM_MODEL="env/ok:05_prose_after" "$GEVO" propose "$s" --parent g0-1 --gene head >"$T/out" 2>&1
+check "GEVO_LLM_MODEL overrides gevo.json" grep -q "^model env/ok:05_prose_after" "$T/out"
+
+before=$(refs)
+"$GEVO" propose "$s" --llm "$url" --model "shf/ok:12_prose_only" --parent g0-1 --gene se >"$T/out" 2>&1
+check "answers without code fail with status 1" test $? -eq 1
+check "the final error says how many attempts" grep -q "no valid proposal after 3 attempts" "$T/out"
+"$GEVO" propose "$s" --llm "$url" --model "sh5/500" --parent g0-1 --gene se >"$T/out" 2>&1
+check "server errors fail with status 1" test $? -eq 1
+check "the error names the HTTP failure" grep -q "the LLM request failed" "$T/out"
+check "failed LLM proposals leave the refs as they were" test "$before" = "$(refs)"
+check "git fsck is clean" git -C "$s" fsck --strict --no-progress
+kill "$spid" 2>/dev/null
+wait "$spid" 2>/dev/null
+exit 0

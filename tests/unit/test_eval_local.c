@@ -1,0 +1,518 @@
+/* The local evaluator with real `gevo train` workers ($GEVO) on a tiny IDX
+ * data set written here: a 2-slot pool with 4 candidates, an invalid
+ * program, a worker killed with SIGKILL, cancellation (running and
+ * queued), time limits (the worker's own, and the evaluator's watchdog on
+ * a worker that ignores SIGTERM), and reattaching to a worker started by
+ * an evaluator that was freed. Waits are on events with generous limits,
+ * never on speed. */
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/evaluator.h"
+#include "tests/harness.h"
+
+#define WAIT_LIMIT 600.0 /* seconds: only a hang reaches this */
+
+static char dir[256], data[300], work[300], good[300], bad[300], slow_sh[300];
+static const char *gevo;
+
+static void put_be32(unsigned char *p, unsigned v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+/* n images of 1x8x8, class k in 0..3 with a bright quadrant k */
+static void write_set(const char *prefix, int n, unsigned seed)
+{
+    char ip[400], lp[400];
+    snprintf(ip, sizeof ip, "%s/%s-images-idx3-ubyte", data, prefix);
+    snprintf(lp, sizeof lp, "%s/%s-labels-idx1-ubyte", data, prefix);
+    unsigned char *img = malloc((size_t)16 + (size_t)n * 64), *lab = malloc((size_t)8 + (size_t)n);
+    put_be32(img, 0x803);
+    put_be32(img + 4, (unsigned)n);
+    put_be32(img + 8, 8);
+    put_be32(img + 12, 8);
+    put_be32(lab, 0x801);
+    put_be32(lab + 4, (unsigned)n);
+    unsigned s = seed;
+    for (int i = 0; i < n; i++) {
+        int k = i % 4;
+        lab[8 + i] = (unsigned char)k;
+        for (int y = 0; y < 8; y++)
+            for (int x = 0; x < 8; x++) {
+                s = s * 1664525u + 1013904223u;
+                int q = (y >= 4) * 2 + (x >= 4);
+                img[16 + i * 64 + y * 8 + x] = (unsigned char)((int)(s >> 26) + (q == k ? 150 : 20));
+            }
+    }
+    FILE *f = fopen(ip, "wb");
+    fwrite(img, 1, (size_t)16 + (size_t)n * 64, f);
+    fclose(f);
+    f = fopen(lp, "wb");
+    fwrite(lab, 1, (size_t)8 + (size_t)n, f);
+    fclose(f);
+    free(img);
+    free(lab);
+}
+
+static void write_file(const char *path, const char *text, int mode)
+{
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+    chmod(path, (mode_t)mode);
+}
+
+static void setup(void)
+{
+    snprintf(dir, sizeof dir, "%s/gevo-eval-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        exit(1);
+    }
+    snprintf(data, sizeof data, "%s/data", dir);
+    snprintf(work, sizeof work, "%s/session/.gevo/work", dir);
+    snprintf(good, sizeof good, "%s/good.net", dir);
+    snprintf(bad, sizeof bad, "%s/bad.net", dir);
+    snprintf(slow_sh, sizeof slow_sh, "%s/stubborn.sh", dir);
+    mkdir(data, 0755);
+    write_set("train", 400, 1);
+    write_set("t10k", 100, 2);
+    write_file(good,
+               "input x: 1x8x8\nclasses 4\n"
+               "def block(x, c):\n    return relu(batchnorm(conv(x, c, k=3, padding=1, bias=false)))\n"
+               "x = maxpool(block(x, 4), 2)\n"
+               "return linear(gap(x), classes)\n"
+               "train optimizer=sgd lr=0.05 epochs=1 batch=32\n",
+               0644);
+    write_file(bad,
+               "input x: 1x8x8\nclasses 4\n"
+               "x = frobnicate(x, 4)\n"
+               "return linear(gap(x), classes)\n",
+               0644);
+    /* a worker that ignores SIGTERM (ignored signals stay ignored across
+       exec): only the watchdog's SIGKILL ends it */
+    write_file(slow_sh,
+               "#!/bin/sh\ntrap '' TERM\nfor a; do last=$a; done\n: > \"${last%/*}/ready\"\nexec sleep 1000\n",
+               0755);
+}
+
+/* ---- waiting on events ----------------------------------------------------- */
+
+typedef struct log_t {
+    evaluator_event ev[4096];
+    int n;
+    int running, max_running; /* STARTED minus ended, and its peak */
+} log_t;
+
+static log_t lg;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void log_clear(void)
+{
+    for (int i = 0; i < lg.n; i++) evaluator_event_clear(&lg.ev[i]);
+    memset(&lg, 0, sizeof lg);
+}
+
+static const evaluator_event *final_of(const char *id)
+{
+    for (int i = 0; i < lg.n; i++)
+        if (!strcmp(lg.ev[i].id, id) &&
+            (lg.ev[i].kind == EVALUATOR_FINISHED || lg.ev[i].kind == EVALUATOR_FAILED))
+            return &lg.ev[i];
+    return NULL;
+}
+
+static int count_kind(const char *id, evaluator_event_kind kind, const char *phase)
+{
+    int c = 0;
+    for (int i = 0; i < lg.n; i++)
+        if (!strcmp(lg.ev[i].id, id) && lg.ev[i].kind == kind && (!phase || !strcmp(lg.ev[i].phase, phase))) c++;
+    return c;
+}
+
+/* One round of the caller's loop: poll() on the evaluator's fds and
+ * timeout, then collect events into the log. */
+static void pump(evaluator *ev)
+{
+    struct pollfd pfd[16];
+    int n = evaluator_pollfds(ev, pfd, 16);
+    int t = evaluator_timeout_ms(ev);
+    poll(pfd, (nfds_t)n, t < 0 || t > 1000 ? 1000 : t);
+    evaluator_event e[8];
+    int k;
+    while ((k = evaluator_poll(ev, e, 8)) > 0)
+        for (int i = 0; i < k; i++) {
+            if (e[i].kind == EVALUATOR_STARTED) lg.running++;
+            if (e[i].kind == EVALUATOR_FINISHED || e[i].kind == EVALUATOR_FAILED) {
+                /* a queued candidate cancelled never started */
+                bool started = false;
+                for (int j = 0; j < lg.n; j++)
+                    if (!strcmp(lg.ev[j].id, e[i].id) && lg.ev[j].kind == EVALUATOR_STARTED) started = true;
+                if (started) lg.running--;
+            }
+            if (lg.running > lg.max_running) lg.max_running = lg.running;
+            if (lg.n < (int)(sizeof lg.ev / sizeof *lg.ev))
+                lg.ev[lg.n++] = e[i];
+            else
+                evaluator_event_clear(&e[i]);
+        }
+}
+
+static bool wait_final(evaluator *ev, const char *id)
+{
+    double t0 = now();
+    while (!final_of(id) && now() - t0 < WAIT_LIMIT) pump(ev);
+    return final_of(id) != NULL;
+}
+
+/* Until the candidate has shown a step of training (so it is busy). */
+static bool wait_step(evaluator *ev, const char *id)
+{
+    double t0 = now();
+    while (!count_kind(id, EVALUATOR_PROGRESS, "step") && !final_of(id) && now() - t0 < WAIT_LIMIT) pump(ev);
+    return count_kind(id, EVALUATOR_PROGRESS, "step") > 0;
+}
+
+static evaluator *make(int slots, const char *exe, double grace)
+{
+    evaluator_config cfg;
+    evaluator_config_default(&cfg);
+    char err[512];
+    CHECK(evaluator_config_set(&cfg, "dir", work, err, sizeof err) == 0, "%s", err);
+    cfg.slots = slots;
+    cfg.threads = 1;
+    cfg.grace = grace;
+    snprintf(cfg.exe, sizeof cfg.exe, "%s", exe);
+    evaluator *ev = eval_local_new(&cfg, err, sizeof err);
+    CHECK(ev != NULL, "eval_local_new: %s", err);
+    return ev;
+}
+
+static const char *quick_args[] = {"--data", data, "--no-test", "--epochs", "1", "--seed", "3", NULL};
+static const char *long_args[] = {"--data", data, "--no-test", "--epochs", "10000", NULL};
+
+static int submit(evaluator *ev, const char *id, const char *genome, const char **args, double limit)
+{
+    evaluator_job job = {.id = id, .genome = genome, .args = args, .time_limit = limit};
+    char err[512];
+    int rc = evaluator_submit(ev, &job, err, sizeof err);
+    CHECK(rc == 0, "submit %s: %s", id, err);
+    return rc;
+}
+
+static long read_pid(const char *id)
+{
+    char p[600];
+    snprintf(p, sizeof p, "%s/%s/pid", work, id);
+    FILE *f = fopen(p, "r");
+    long pid = 0;
+    if (f) {
+        if (fscanf(f, "%ld", &pid) != 1) pid = 0;
+        fclose(f);
+    }
+    return pid;
+}
+
+/* ---- the tests -------------------------------------------------------------- */
+
+/* 2 slots, 4 good candidates and an invalid one: never more than 2 at
+ * once, every result collected with its progress, the invalid program
+ * failed with its compile error. */
+static void test_pool(void)
+{
+    evaluator *ev = make(2, gevo, 30);
+    if (!ev) return;
+    log_clear();
+    const char *ids[4] = {"c1", "c2", "c3", "c4"};
+    for (int i = 0; i < 4; i++) submit(ev, ids[i], good, quick_args, 0);
+    submit(ev, "invalid", bad, quick_args, 0);
+    CHECK_EQ_INT(evaluator_active(ev), 5);
+    for (int i = 0; i < 4; i++) {
+        CHECK(wait_final(ev, ids[i]), "%s never ended", ids[i]);
+        const evaluator_event *f = final_of(ids[i]);
+        if (!f) continue;
+        CHECK(f->kind == EVALUATOR_FINISHED && !strcmp(f->status, "ok"), "%s: kind %d status '%s' reason %s",
+              ids[i], f->kind, f->status, f->reason);
+        CHECK(f->result_json && strstr(f->result_json, "\"val_acc\""), "%s: result %s", ids[i],
+              f->result_json ? f->result_json : "(none)");
+        CHECK(strstr(f->result_path, "/c") && strstr(f->result_path, "result.json"), "path %s", f->result_path);
+        CHECK(count_kind(ids[i], EVALUATOR_STARTED, NULL) == 1, "%s started once", ids[i]);
+        CHECK(count_kind(ids[i], EVALUATOR_PROGRESS, "epoch") >= 1, "%s: no epoch progress", ids[i]);
+        /* the epoch line carries its numbers */
+        for (int k = 0; k < lg.n; k++)
+            if (!strcmp(lg.ev[k].id, ids[i]) && lg.ev[k].kind == EVALUATOR_PROGRESS &&
+                !strcmp(lg.ev[k].phase, "epoch")) {
+                CHECK(lg.ev[k].epoch == 1 && lg.ev[k].epochs == 1 && lg.ev[k].steps > 0 &&
+                          isfinite(lg.ev[k].loss) && lg.ev[k].val_acc >= 0 && lg.ev[k].val_acc <= 1,
+                      "%s epoch event: epoch %d/%d steps %ld loss %g val %g", ids[i], lg.ev[k].epoch,
+                      lg.ev[k].epochs, lg.ev[k].steps, lg.ev[k].loss, lg.ev[k].val_acc);
+                break;
+            }
+    }
+    CHECK(wait_final(ev, "invalid"), "invalid never ended");
+    const evaluator_event *f = final_of("invalid");
+    if (f)
+        CHECK(f->kind == EVALUATOR_FAILED && strstr(f->reason, "frobnicate") && strstr(f->reason, "genome.net:3:") &&
+                  !strcmp(f->status, "error"),
+              "invalid: kind %d reason '%s'", f->kind, f->reason);
+    CHECK(lg.max_running == 2, "at most 2 at once, and 2 used: peak %d", lg.max_running);
+    CHECK_EQ_INT(evaluator_active(ev), 0);
+    CHECK_EQ_INT(evaluator_timeout_ms(ev), -1);
+    /* the ids are collected: a reattach finds nothing to adopt */
+    char err[512];
+    CHECK_EQ_INT(evaluator_reattach(ev, err, sizeof err), 0);
+    evaluator_free(ev);
+    log_clear();
+}
+
+/* Bad submissions are errors with a message, before anything runs. */
+static void test_bad_jobs(void)
+{
+    evaluator *ev = make(1, gevo, 30);
+    if (!ev) return;
+    char err[512];
+    evaluator_job j = {.id = "a/b", .genome = good};
+    CHECK(evaluator_submit(ev, &j, err, sizeof err) == -1 && strstr(err, "only letters"), "bad id: %s", err);
+    j.id = "../x";
+    CHECK(evaluator_submit(ev, &j, err, sizeof err) == -1 && strstr(err, "'.'"), "dot id: %s", err);
+    j.id = "";
+    CHECK(evaluator_submit(ev, &j, err, sizeof err) == -1, "empty id");
+    j.id = "ok1";
+    const char *owned[] = {"--data", data, "--thread=4", NULL};
+    j.args = owned;
+    CHECK(evaluator_submit(ev, &j, err, sizeof err) == -1 && strstr(err, "--thread=4"), "owned option: %s", err);
+    j.args = NULL;
+    j.genome = "/nonexistent/x.net";
+    CHECK(evaluator_submit(ev, &j, err, sizeof err) == -1 && strstr(err, "/nonexistent/x.net"), "missing genome: %s",
+          err);
+    j.genome = good;
+    j.time_limit = -1;
+    CHECK(evaluator_submit(ev, &j, err, sizeof err) == -1 && strstr(err, "time limit"), "negative limit: %s", err);
+    CHECK(evaluator_cancel(ev, "nobody", err, sizeof err) == -1 && strstr(err, "nobody"), "cancel unknown: %s", err);
+    evaluator_config cfg;
+    evaluator_config_default(&cfg);
+    CHECK(cfg.slots == EVALUATOR_DEFAULT_SLOTS && cfg.threads == EVALUATOR_DEFAULT_THREADS, "defaults");
+    CHECK(evaluator_config_set(&cfg, "slots", "0", err, sizeof err) == -1 && strstr(err, "slots"), "slots 0: %s",
+          err);
+    CHECK(evaluator_config_set(&cfg, "slotz", "2", err, sizeof err) == -1 && strstr(err, "slotz"), "unknown key");
+    CHECK(evaluator_config_set(&cfg, "threads", "2", err, sizeof err) == 0 && cfg.threads == 2, "threads");
+    snprintf(cfg.dir, sizeof cfg.dir, "%s/w2", dir);
+    snprintf(cfg.exe, sizeof cfg.exe, "%s/data", dir);
+    evaluator *bad_ev = eval_local_new(&cfg, err, sizeof err);
+    CHECK(bad_ev == NULL && strstr(err, "not an executable"), "exe: %s", err);
+    evaluator_free(bad_ev);
+    evaluator_free(ev);
+}
+
+/* SIGKILL to a busy worker: failed, "killed by signal 9". The worker is
+ * detached: its own session and process group. */
+static void test_killed(void)
+{
+    evaluator *ev = make(2, gevo, 30);
+    if (!ev) return;
+    log_clear();
+    submit(ev, "victim", good, long_args, 0);
+    CHECK(wait_step(ev, "victim"), "victim never trained");
+    long pid = read_pid("victim");
+    CHECK(pid > 0, "no pid file");
+    if (pid > 0) {
+        CHECK(getsid((pid_t)pid) != getsid(0), "worker in our session %d", (int)getsid(0));
+        CHECK(getpgid((pid_t)pid) != getpgid(0), "worker in our process group");
+        kill((pid_t)pid, SIGKILL);
+    }
+    CHECK(wait_final(ev, "victim"), "victim never ended");
+    const evaluator_event *f = final_of("victim");
+    if (f)
+        CHECK(f->kind == EVALUATOR_FAILED && strstr(f->reason, "killed by signal 9") && !f->cancelled,
+              "victim: kind %d reason '%s'", f->kind, f->reason);
+    evaluator_free(ev);
+    log_clear();
+}
+
+/* Cancelling a running candidate (its worker gets SIGTERM and is gone
+ * before the event) and a queued one (never started). */
+static void test_cancel(void)
+{
+    evaluator *ev = make(1, gevo, 30);
+    if (!ev) return;
+    log_clear();
+    submit(ev, "run1", good, long_args, 0);
+    submit(ev, "queued1", good, long_args, 0);
+    char err[512];
+    CHECK(evaluator_cancel(ev, "queued1", err, sizeof err) == 0, "cancel queued: %s", err);
+    CHECK(wait_final(ev, "queued1"), "queued1 never ended");
+    const evaluator_event *f = final_of("queued1");
+    if (f) CHECK(f->kind == EVALUATOR_FAILED && f->cancelled, "queued1: kind %d", f->kind);
+    CHECK_EQ_INT(count_kind("queued1", EVALUATOR_STARTED, NULL), 0);
+    CHECK(wait_step(ev, "run1"), "run1 never trained");
+    long pid = read_pid("run1");
+    CHECK(evaluator_cancel(ev, "run1", err, sizeof err) == 0, "cancel: %s", err);
+    CHECK(wait_final(ev, "run1"), "run1 never ended");
+    f = final_of("run1");
+    if (f)
+        CHECK(f->kind == EVALUATOR_FAILED && f->cancelled && !strcmp(f->reason, "cancelled"),
+              "run1: kind %d reason %s", f->kind, f->reason);
+    /* SIGTERM let it write its partial result: stopped */
+    if (f) CHECK(!strcmp(f->status, "stopped"), "run1 status '%s'", f->status);
+    CHECK(pid > 0 && kill((pid_t)pid, 0) == -1 && errno == ESRCH, "worker %ld still there", pid);
+    CHECK_EQ_INT(evaluator_active(ev), 0);
+    evaluator_free(ev);
+    log_clear();
+}
+
+/* The worker's own --time-limit ends training with status timeout (a
+ * result); the watchdog stops a worker that outlives its limit plus the
+ * grace period, with SIGKILL when it ignores SIGTERM. */
+static void test_time_limits(void)
+{
+    evaluator *ev = make(2, gevo, 60);
+    if (!ev) return;
+    log_clear();
+    submit(ev, "limited", good, long_args, 1.0);
+    CHECK(wait_final(ev, "limited"), "limited never ended");
+    const evaluator_event *f = final_of("limited");
+    if (f)
+        CHECK(f->kind == EVALUATOR_FINISHED && !strcmp(f->status, "timeout"), "limited: kind %d status %s reason %s",
+              f->kind, f->status, f->reason);
+    evaluator_free(ev);
+
+    ev = make(1, slow_sh, 0.2);
+    if (!ev) return;
+    submit(ev, "stubborn", good, NULL, 0.2);
+    CHECK(wait_final(ev, "stubborn"), "stubborn never ended");
+    f = final_of("stubborn");
+    if (f)
+        CHECK(f->kind == EVALUATOR_FAILED && strstr(f->reason, "time limit of 0.2 s exceeded") &&
+                  strstr(f->reason, "killed by signal"),
+              "stubborn: kind %d reason '%s'", f->kind, f->reason);
+    /* the script writes "ready" after it ignores SIGTERM: if it did, only
+       the SIGKILL after the grace period can have ended it */
+    char ready[600];
+    snprintf(ready, sizeof ready, "%s/stubborn/ready", work);
+    if (f && access(ready, F_OK) == 0)
+        CHECK(strstr(f->reason, "killed by signal 9") != NULL, "stubborn: reason '%s'", f->reason);
+
+    /* cancelling one that ignores SIGTERM: SIGKILL after the grace period */
+    submit(ev, "stubborn2", good, NULL, 0);
+    snprintf(ready, sizeof ready, "%s/stubborn2/ready", work);
+    double t0 = now();
+    while (access(ready, F_OK) && !final_of("stubborn2") && now() - t0 < WAIT_LIMIT) pump(ev);
+    char err[512];
+    CHECK(evaluator_cancel(ev, "stubborn2", err, sizeof err) == 0, "cancel: %s", err);
+    CHECK(wait_final(ev, "stubborn2"), "stubborn2 never ended");
+    f = final_of("stubborn2");
+    if (f) CHECK(f->kind == EVALUATOR_FAILED && f->cancelled, "stubborn2: kind %d %s", f->kind, f->reason);
+    char exitp[600], how[64] = "";
+    snprintf(exitp, sizeof exitp, "%s/stubborn2/exit", work);
+    FILE *x = fopen(exitp, "r");
+    if (x) {
+        if (!fgets(how, sizeof how, x)) how[0] = 0;
+        fclose(x);
+    }
+    CHECK(!strcmp(how, "signal 9\n"), "stubborn2 ended by '%s'", how);
+    evaluator_free(ev);
+    log_clear();
+}
+
+/* A worker started by an evaluator that was then freed (as when the
+ * workbench dies) is collected by a new evaluator on the same folder. */
+static void test_reattach(void)
+{
+    evaluator *a = make(1, gevo, 30);
+    if (!a) return;
+    log_clear();
+    const char *args[] = {"--data", data, "--no-test", "--epochs", "3", NULL};
+    submit(a, "orphan", good, args, 0);
+    /* its STARTED event, then abandon it */
+    double t0 = now();
+    while (!count_kind("orphan", EVALUATOR_STARTED, NULL) && now() - t0 < WAIT_LIMIT) pump(a);
+    long pid = read_pid("orphan");
+    evaluator_free(a);
+    log_clear();
+    CHECK(pid > 0, "orphan has no pid");
+
+    evaluator *b = make(1, gevo, 30);
+    if (!b) return;
+    char err[512];
+    int n = evaluator_reattach(b, err, sizeof err);
+    CHECK(n == 1, "reattach found %d: %s", n, err);
+    CHECK(wait_final(b, "orphan"), "orphan never collected");
+    const evaluator_event *f = final_of("orphan");
+    if (f)
+        CHECK(f->kind == EVALUATOR_FINISHED && !strcmp(f->status, "ok") && f->result_json, "orphan: kind %d %s %s",
+              f->kind, f->status, f->reason);
+    CHECK(count_kind("orphan", EVALUATOR_STARTED, NULL) == 1, "reattached STARTED");
+    for (int i = 0; i < lg.n; i++)
+        if (lg.ev[i].kind == EVALUATOR_STARTED) CHECK(lg.ev[i].reattached && lg.ev[i].pid == pid, "reattached event");
+    /* collected once: another reattach finds nothing */
+    CHECK_EQ_INT(evaluator_reattach(b, err, sizeof err), 0);
+    evaluator_free(b);
+    log_clear();
+
+    /* the starting process dies (SIGKILL, no clean-up at all) while its
+       worker trains: the worker lives on and is collected */
+    pid_t child = fork();
+    if (child == 0) {
+        evaluator *c = make(1, gevo, 30);
+        evaluator_job job = {.id = "survivor", .genome = good, .args = long_args, .time_limit = 2};
+        if (!c || evaluator_submit(c, &job, err, sizeof err)) _exit(1);
+        while (!count_kind("survivor", EVALUATOR_STARTED, NULL)) pump(c);
+        raise(SIGKILL);
+    }
+    int st = 0;
+    waitpid(child, &st, 0);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "the starting process did not die as planned");
+    b = make(1, gevo, 30);
+    if (!b) return;
+    n = evaluator_reattach(b, err, sizeof err);
+    CHECK(n == 1, "reattach after death found %d: %s", n, err);
+    CHECK(wait_final(b, "survivor"), "survivor never collected");
+    f = final_of("survivor");
+    /* --epochs 10000 with a 2 s limit: the worker stopped itself */
+    if (f)
+        CHECK(f->kind == EVALUATOR_FINISHED && !strcmp(f->status, "timeout"), "survivor: kind %d %s %s", f->kind,
+              f->status, f->reason);
+    evaluator_free(b);
+    log_clear();
+}
+
+int main(void)
+{
+    gevo = getenv("GEVO");
+    if (!gevo || access(gevo, X_OK)) {
+        printf("FAIL test_eval_local: $GEVO is not set to the gevo binary\n");
+        return 1;
+    }
+    setup();
+    RUN(test_bad_jobs);
+    RUN(test_pool);
+    RUN(test_killed);
+    RUN(test_cancel);
+    RUN(test_time_limits);
+    RUN(test_reattach);
+    /* reap the monitors of freed evaluators, then clean up */
+    while (waitpid(-1, NULL, WNOHANG) > 0) {
+    }
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd)) fprintf(stderr, "cannot remove %s\n", dir);
+    return harness_done();
+}

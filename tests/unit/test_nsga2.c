@@ -1,0 +1,377 @@
+/* NSGA-II against fronts and crowding distances worked out by hand (the
+ * arithmetic is in the comments), environmental selection, tournaments,
+ * ties, failed individuals, three objectives, objective lists. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/nsga2.h"
+#include "tests/harness.h"
+
+#define CLOSE(a, b) (fabs((a) - (b)) < 1e-9)
+
+static nsga2_measure M(double acc, double params)
+{
+    nsga2_measure m = {.val_acc = acc, .params = params, .flops = 0, .seconds = 0, .failed = false};
+    return m;
+}
+
+static nsga2_measure FAILED(void)
+{
+    nsga2_measure m = {.val_acc = 0.99, .params = 1, .failed = true};
+    return m;
+}
+
+/* Eight individuals, objectives val_acc (max) and params (min):
+ *
+ *   i  acc   params
+ *   0  0.90  100
+ *   1  0.85   50
+ *   2  0.80  200   dominated by 0, 1 and 5 (0.88 > 0.80, 150 < 200)
+ *   3  0.95  300
+ *   4  0.70   40
+ *   5  0.88  150   dominated by 0 only
+ *   6  0.60   60   dominated by 1 and 4
+ *   7  failed
+ *
+ * Front 0 = {0, 1, 3, 4}: each trades accuracy for size against the others.
+ * Front 1 = {5, 6}: once front 0 is removed nobody dominates them.
+ * Front 2 = {2}: dominated by 5.  Front 3 = {7}: failed, last.
+ *
+ * Crowding in front 0:
+ *   accuracy, ascending: 4 (0.70), 1 (0.85), 0 (0.90), 3 (0.95); range 0.25
+ *     4 and 3 are extremes: inf
+ *     1: (0.90 - 0.70) / 0.25 = 0.8      0: (0.95 - 0.85) / 0.25 = 0.4
+ *   params, ascending: 4 (40), 1 (50), 0 (100), 3 (300); range 260
+ *     1: (100 - 40) / 260 = 0.230769..  0: (300 - 50) / 260 = 0.961538..
+ *   totals: 0 = 1.361538..,  1 = 1.030769..,  3 = 4 = inf
+ * Fronts 1 and 2 have at most two members: inf. The failed front: 0.
+ * Order: 3, 4 (inf, by index), 0, 1, then 5, 6, then 2, then 7. */
+static void test_two_objectives_by_hand(void)
+{
+    nsga2_measure m[8] = {M(0.90, 100), M(0.85, 50), M(0.80, 200), M(0.95, 300),
+                          M(0.70, 40),  M(0.88, 150), M(0.60, 60), FAILED()};
+    nsga2_objectives objs;
+    nsga2_objectives_default(&objs);
+    nsga2_ranking r;
+    char err[256];
+    CHECK(nsga2_rank(&r, m, 8, &objs, err, sizeof err) == 0, "rank: %s", err);
+    CHECK_EQ_INT(r.n_fronts, 4);
+    int want_rank[8] = {0, 0, 2, 0, 0, 1, 1, 3};
+    for (int i = 0; i < 8; i++) CHECK(r.rank[i] == want_rank[i], "rank[%d] = %d, want %d", i, r.rank[i], want_rank[i]);
+    CHECK(CLOSE(r.crowding[0], 0.4 + 250.0 / 260), "crowding[0] = %g", r.crowding[0]);
+    CHECK(CLOSE(r.crowding[1], 0.8 + 60.0 / 260), "crowding[1] = %g", r.crowding[1]);
+    CHECK(isinf(r.crowding[3]) && isinf(r.crowding[4]), "extremes %g %g", r.crowding[3], r.crowding[4]);
+    CHECK(isinf(r.crowding[5]) && isinf(r.crowding[6]) && isinf(r.crowding[2]), "small fronts are inf");
+    CHECK(r.crowding[7] == 0, "failed crowding %g", r.crowding[7]);
+    int want_order[8] = {3, 4, 0, 1, 5, 6, 2, 7};
+    for (int i = 0; i < 8; i++) CHECK(r.order[i] == want_order[i], "order[%d] = %d, want %d", i, r.order[i], want_order[i]);
+    int want_start[5] = {0, 4, 6, 7, 8};
+    for (int f = 0; f <= 4; f++) CHECK_EQ_INT(r.front_start[f], want_start[f]);
+
+    /* selection of 5: all of front 0, then 5 (front 1 tie: both inf, lower index) */
+    int chosen[8];
+    CHECK_EQ_INT(nsga2_select(&r, 5, chosen), 5);
+    int want5[5] = {3, 4, 0, 1, 5};
+    for (int i = 0; i < 5; i++) CHECK_EQ_INT(chosen[i], want5[i]);
+    /* selection of 3 cuts front 0 by crowding: the two extremes, then 0 (1.36 > 1.03) */
+    CHECK_EQ_INT(nsga2_select(&r, 3, chosen), 3);
+    CHECK(chosen[0] == 3 && chosen[1] == 4 && chosen[2] == 0, "chosen %d %d %d", chosen[0], chosen[1], chosen[2]);
+    /* more than there are: everyone, the failed one last */
+    CHECK_EQ_INT(nsga2_select(&r, 20, chosen), 8);
+    CHECK_EQ_INT(chosen[7], 7);
+
+    int front[8];
+    int nf = nsga2_pareto_front(m, 8, &objs, front, err, sizeof err);
+    CHECK_EQ_INT(nf, 4);
+    int want_front[4] = {0, 1, 3, 4};
+    for (int i = 0; i < 4 && i < nf; i++) CHECK_EQ_INT(front[i], want_front[i]);
+    nsga2_ranking_free(&r);
+}
+
+/* A chain where each dominates the next: ranks 0, 1, 2, whatever the input order.
+ *   i  acc  params
+ *   0  0.7  30      rank 2
+ *   1  0.9  10      rank 0
+ *   2  0.8  20      rank 1 */
+static void test_chain(void)
+{
+    nsga2_measure m[3] = {M(0.7, 30), M(0.9, 10), M(0.8, 20)};
+    nsga2_objectives objs;
+    nsga2_objectives_default(&objs);
+    nsga2_ranking r;
+    char err[256];
+    CHECK(nsga2_rank(&r, m, 3, &objs, err, sizeof err) == 0, "rank: %s", err);
+    CHECK(r.rank[0] == 2 && r.rank[1] == 0 && r.rank[2] == 1, "ranks %d %d %d", r.rank[0], r.rank[1], r.rank[2]);
+    CHECK_EQ_INT(r.n_fronts, 3);
+    CHECK(nsga2_dominates(&m[1], &m[2], &objs) && !nsga2_dominates(&m[2], &m[1], &objs), "dominance");
+    nsga2_ranking_free(&r);
+}
+
+/* Six individuals in three objectives: val_acc (max), params, seconds (min).
+ *
+ *   i  acc   params  seconds
+ *   0  0.90  100     10
+ *   1  0.85   80     20
+ *   2  0.80   60     15
+ *   3  0.95  120     30
+ *   4  0.70   40     25
+ *   5  0.88   90     12
+ *
+ * Accuracy and params fall together, so nobody dominates: one front.
+ * accuracy, best first: 3, 0, 5, 1, 2, 4; range 0.25; 3 and 4 inf
+ *   0: (0.95-0.88)/0.25 = 0.28   5: (0.90-0.85)/0.25 = 0.20
+ *   1: (0.88-0.80)/0.25 = 0.32   2: (0.85-0.70)/0.25 = 0.60
+ * params, ascending: 4, 2, 1, 5, 0, 3; range 80; 4 and 3 inf
+ *   2: (80-40)/80 = 0.5    1: (90-60)/80 = 0.375
+ *   5: (100-80)/80 = 0.25  0: (120-90)/80 = 0.375
+ * seconds, ascending: 0, 5, 2, 1, 4, 3; range 20; 0 and 3 inf
+ *   5: (15-10)/20 = 0.25   2: (20-12)/20 = 0.4   1: (25-15)/20 = 0.5
+ * totals: 0 inf, 1 = 0.32+0.375+0.5 = 1.195, 2 = 0.6+0.5+0.4 = 1.5,
+ *         3 inf, 4 inf, 5 = 0.2+0.25+0.25 = 0.7
+ * Best four: 0, 3, 4 (inf, by index), then 2.
+ *
+ * On val_acc and params alone: 0 = 0.655, 1 = 0.695, 2 = 1.1, 5 = 0.45,
+ * so the best four are 3, 4, 2, 1: the third objective saves 0. */
+static void test_three_objectives(void)
+{
+    double v[6][3] = {{0.90, 100, 10}, {0.85, 80, 20}, {0.80, 60, 15},
+                      {0.95, 120, 30}, {0.70, 40, 25}, {0.88, 90, 12}};
+    nsga2_measure m[6];
+    for (int i = 0; i < 6; i++) {
+        m[i] = M(v[i][0], v[i][1]);
+        m[i].seconds = v[i][2];
+    }
+    nsga2_objectives objs;
+    char err[256];
+    CHECK(nsga2_objectives_parse(&objs, "val_acc,params,seconds", err, sizeof err) == 0, "parse: %s", err);
+    nsga2_ranking r;
+    CHECK(nsga2_rank(&r, m, 6, &objs, err, sizeof err) == 0, "rank: %s", err);
+    CHECK_EQ_INT(r.n_fronts, 1);
+    CHECK(isinf(r.crowding[0]) && isinf(r.crowding[3]) && isinf(r.crowding[4]), "inf");
+    CHECK(CLOSE(r.crowding[1], 1.195), "crowding[1] = %.12g", r.crowding[1]);
+    CHECK(CLOSE(r.crowding[2], 1.5), "crowding[2] = %.12g", r.crowding[2]);
+    CHECK(CLOSE(r.crowding[5], 0.7), "crowding[5] = %.12g", r.crowding[5]);
+    int chosen[6], want[4] = {0, 3, 4, 2};
+    CHECK_EQ_INT(nsga2_select(&r, 4, chosen), 4);
+    for (int i = 0; i < 4; i++) CHECK_EQ_INT(chosen[i], want[i]);
+    nsga2_ranking_free(&r);
+
+    nsga2_objectives_default(&objs);
+    CHECK(nsga2_rank(&r, m, 6, &objs, err, sizeof err) == 0, "rank: %s", err);
+    CHECK(CLOSE(r.crowding[0], 0.655), "2-obj crowding[0] = %.12g", r.crowding[0]);
+    CHECK(CLOSE(r.crowding[1], 0.695), "2-obj crowding[1] = %.12g", r.crowding[1]);
+    CHECK(CLOSE(r.crowding[2], 1.1), "2-obj crowding[2] = %.12g", r.crowding[2]);
+    CHECK(CLOSE(r.crowding[5], 0.45), "2-obj crowding[5] = %.12g", r.crowding[5]);
+    int want2[4] = {3, 4, 2, 1};
+    CHECK_EQ_INT(nsga2_select(&r, 4, chosen), 4);
+    for (int i = 0; i < 4; i++) CHECK_EQ_INT(chosen[i], want2[i]);
+    nsga2_ranking_free(&r);
+}
+
+/* Ties: identical individuals never dominate each other, so all share
+ * front 0; no objective has any spread, so every crowding distance is 0
+ * (four members) and the order is by index. Two identical ones: inf. */
+static void test_ties(void)
+{
+    nsga2_measure m[4] = {M(0.8, 10), M(0.8, 10), M(0.8, 10), M(0.8, 10)};
+    nsga2_objectives objs;
+    nsga2_objectives_default(&objs);
+    nsga2_ranking r;
+    char err[256];
+    CHECK(nsga2_rank(&r, m, 4, &objs, err, sizeof err) == 0, "rank: %s", err);
+    CHECK_EQ_INT(r.n_fronts, 1);
+    for (int i = 0; i < 4; i++) {
+        CHECK_EQ_INT(r.rank[i], 0);
+        CHECK(r.crowding[i] == 0, "crowding[%d] = %g", i, r.crowding[i]);
+        CHECK_EQ_INT(r.order[i], i);
+    }
+    CHECK_EQ_INT(nsga2_better(&r, 2, 1), 1);
+    int front[4];
+    CHECK_EQ_INT(nsga2_pareto_front(m, 4, &objs, front, err, sizeof err), 4);
+    nsga2_ranking_free(&r);
+
+    CHECK(nsga2_rank(&r, m, 2, &objs, err, sizeof err) == 0, "rank: %s", err);
+    CHECK(isinf(r.crowding[0]) && isinf(r.crowding[1]), "pair is inf");
+    nsga2_ranking_free(&r);
+
+    /* A duplicate in a front with spread: 1 and 2 are equal.
+     *   i  acc  params
+     *   0  0.75  30
+     *   1  0.50  20
+     *   2  0.50  20
+     *   3  0.25  10
+     * (binary fractions, so the two sums below are exactly equal)
+     * accuracy, best first (ties by index): 0, 1, 2, 3; range 0.5
+     *   1: (0.75-0.50)/0.5 = 0.5   2: (0.50-0.25)/0.5 = 0.5
+     * params ascending: 3, 1, 2, 0; range 20
+     *   1: (20-10)/20 = 0.5        2: (30-20)/20 = 0.5
+     * both 1.0: the tie goes to the lower index */
+    nsga2_measure d[4] = {M(0.75, 30), M(0.5, 20), M(0.5, 20), M(0.25, 10)};
+    CHECK(nsga2_rank(&r, d, 4, &objs, err, sizeof err) == 0, "rank: %s", err);
+    CHECK(CLOSE(r.crowding[1], 1.0) && CLOSE(r.crowding[2], 1.0), "dup crowding %g %g", r.crowding[1], r.crowding[2]);
+    int chosen[4];
+    nsga2_select(&r, 3, chosen);
+    CHECK(chosen[0] == 0 && chosen[1] == 3 && chosen[2] == 1, "chosen %d %d %d", chosen[0], chosen[1], chosen[2]);
+    nsga2_ranking_free(&r);
+}
+
+/* Failed individuals rank after every valid one, however good their
+ * numbers; a non-finite objective counts as failed; all failed: one front,
+ * an empty Pareto front. */
+static void test_failed(void)
+{
+    nsga2_measure m[4] = {FAILED(), M(0.1, 1e9), M(NAN, 5), FAILED()};
+    nsga2_objectives objs;
+    nsga2_objectives_default(&objs);
+    nsga2_ranking r;
+    char err[256];
+    CHECK(nsga2_rank(&r, m, 4, &objs, err, sizeof err) == 0, "rank: %s", err);
+    CHECK_EQ_INT(r.n_fronts, 2);
+    CHECK(r.rank[1] == 0 && r.rank[0] == 1 && r.rank[2] == 1 && r.rank[3] == 1, "ranks %d %d %d %d", r.rank[0],
+          r.rank[1], r.rank[2], r.rank[3]);
+    CHECK(r.order[0] == 1 && r.order[1] == 0 && r.order[2] == 2 && r.order[3] == 3, "order");
+    CHECK(nsga2_dominates(&m[1], &m[0], &objs) && !nsga2_dominates(&m[0], &m[1], &objs), "valid beats failed");
+    CHECK(!nsga2_dominates(&m[0], &m[3], &objs), "failed dominate nobody");
+    int front[4];
+    int nf = nsga2_pareto_front(m, 4, &objs, front, err, sizeof err);
+    CHECK(nf == 1 && front[0] == 1, "front %d", nf);
+    nsga2_ranking_free(&r);
+
+    nsga2_measure all[3] = {FAILED(), FAILED(), FAILED()};
+    CHECK(nsga2_rank(&r, all, 3, &objs, err, sizeof err) == 0, "rank: %s", err);
+    CHECK_EQ_INT(r.n_fronts, 1);
+    for (int i = 0; i < 3; i++) CHECK(r.rank[i] == 0 && r.crowding[i] == 0 && r.order[i] == i, "all failed %d", i);
+    CHECK_EQ_INT(nsga2_pareto_front(all, 3, &objs, front, err, sizeof err), 0);
+    nsga2_ranking_free(&r);
+
+    /* empty set */
+    CHECK(nsga2_rank(&r, NULL, 0, &objs, err, sizeof err) == 0, "empty: %s", err);
+    CHECK_EQ_INT(r.n_fronts, 0);
+    CHECK_EQ_INT(nsga2_select(&r, 3, front), 0);
+    nsga2_rng g;
+    nsga2_rng_seed(&g, 1);
+    CHECK_EQ_INT(nsga2_tournament(&r, NULL, 0, &g), -1);
+    nsga2_ranking_free(&r);
+
+    /* bad arguments are errors, not crashes */
+    nsga2_objectives none = {0};
+    CHECK(nsga2_rank(&r, m, 4, &none, err, sizeof err) == -1 && strstr(err, "objectives"), "no objectives: %s", err);
+    CHECK(nsga2_rank(&r, m, -1, &objs, err, sizeof err) == -1, "negative n");
+}
+
+/* Tournaments: the lower rank always wins; in a front, the larger crowding
+ * distance; equal seeds repeat; the worst never wins against anyone. */
+static void test_tournament(void)
+{
+    nsga2_measure m[8] = {M(0.90, 100), M(0.85, 50), M(0.80, 200), M(0.95, 300),
+                          M(0.70, 40),  M(0.88, 150), M(0.60, 60), FAILED()};
+    nsga2_objectives objs;
+    nsga2_objectives_default(&objs);
+    nsga2_ranking r;
+    char err[256];
+    CHECK(nsga2_rank(&r, m, 8, &objs, err, sizeof err) == 0, "rank: %s", err);
+    nsga2_rng g;
+    nsga2_rng_seed(&g, 42);
+    int pool_rank[2] = {2, 5}; /* rank 2 vs rank 1 */
+    int pool_crowd[2] = {1, 3}; /* both rank 0: 1.03 vs inf */
+    int pool_idx[2] = {6, 5};   /* both rank 1, both inf: lower index */
+    for (int t = 0; t < 50; t++) {
+        CHECK_EQ_INT(nsga2_tournament(&r, pool_rank, 2, &g), 5);
+        CHECK_EQ_INT(nsga2_tournament(&r, pool_crowd, 2, &g), 3);
+        CHECK_EQ_INT(nsga2_tournament(&r, pool_idx, 2, &g), 5);
+    }
+    int one[1] = {7};
+    CHECK_EQ_INT(nsga2_tournament(&r, one, 1, &g), 7);
+
+    /* over the whole set: the failed 7 never wins; the winners repeat
+       with the seed; each of the best, 3, wins whenever drawn */
+    nsga2_rng a, b;
+    nsga2_rng_seed(&a, 7);
+    nsga2_rng_seed(&b, 7);
+    int wins[8] = {0};
+    bool same = true;
+    for (int t = 0; t < 4000; t++) {
+        int x = nsga2_tournament(&r, NULL, 0, &a), y = nsga2_tournament(&r, NULL, 0, &b);
+        if (x != y) same = false;
+        CHECK(x >= 0 && x < 8, "winner %d", x);
+        if (x >= 0 && x < 8) wins[x]++;
+    }
+    CHECK(same, "same seed, same winners");
+    CHECK_EQ_INT(wins[7], 0);
+    /* 3 is drawn in 2 of 8 slots: 1 - (7/8)(6/7) = 1/4 of tournaments */
+    CHECK(wins[3] > 800 && wins[3] < 1200, "3 won %d of 4000", wins[3]);
+    CHECK(wins[3] > wins[0] && wins[0] > wins[5] && wins[5] > wins[2], "wins %d %d %d %d", wins[3], wins[0],
+          wins[5], wins[2]);
+    nsga2_rng_seed(&b, 8);
+    bool differ = false;
+    nsga2_rng_seed(&a, 7);
+    for (int t = 0; t < 100; t++)
+        if (nsga2_tournament(&r, NULL, 0, &a) != nsga2_tournament(&r, NULL, 0, &b)) differ = true;
+    CHECK(differ, "another seed, other winners");
+    nsga2_ranking_free(&r);
+}
+
+static void test_objective_lists(void)
+{
+    nsga2_objectives objs;
+    char err[256], buf[128];
+    nsga2_objectives_default(&objs);
+    nsga2_objectives_format(&objs, buf, sizeof buf);
+    CHECK(!strcmp(buf, "val_acc,params"), "default %s", buf);
+    CHECK(nsga2_objectives_parse(&objs, "val_acc, flops,seconds", err, sizeof err) == 0, "parse: %s", err);
+    nsga2_objectives_format(&objs, buf, sizeof buf);
+    CHECK(!strcmp(buf, "val_acc,flops,seconds"), "parsed %s", buf);
+    CHECK(objs.o[1]->dir == NSGA2_MINIMIZE && objs.o[0]->dir == NSGA2_MAXIMIZE, "directions");
+    CHECK(nsga2_objectives_parse(&objs, "val_acc,size", err, sizeof err) == -1 && strstr(err, "'size'") &&
+              strstr(err, "params"),
+          "unknown: %s", err);
+    CHECK(nsga2_objectives_parse(&objs, "params,params", err, sizeof err) == -1 && strstr(err, "twice"), "twice: %s",
+          err);
+    CHECK(nsga2_objectives_parse(&objs, "", err, sizeof err) == -1, "empty");
+    CHECK(nsga2_objectives_parse(&objs, "val_acc,", err, sizeof err) == -1, "trailing comma");
+    nsga2_objectives_format(&objs, buf, sizeof buf);
+    CHECK(!strcmp(buf, "val_acc,flops,seconds"), "unchanged after errors: %s", buf);
+    int n;
+    const nsga2_objective *t = nsga2_objective_table(&n);
+    CHECK(n == 4 && t && nsga2_objective_find("seconds") == &t[3], "table");
+}
+
+static void test_measure_from_result(void)
+{
+    nsga2_measure m;
+    char err[256];
+    CHECK(nsga2_measure_from_result(&m, "{\"status\":\"ok\",\"val_acc\":0.91,\"params\":14634,\"flops\":2.5e6,"
+                                        "\"seconds\":12.5}",
+                                    err, sizeof err) == 0,
+          "ok: %s", err);
+    CHECK(!m.failed && CLOSE(m.val_acc, 0.91) && m.params == 14634 && m.flops == 2.5e6 && m.seconds == 12.5,
+          "values");
+    CHECK(nsga2_measure_from_result(&m, "{\"status\":\"diverged\",\"val_acc\":0.1,\"params\":5}", err, sizeof err) ==
+                  0 &&
+              m.failed,
+          "diverged fails");
+    CHECK(nsga2_measure_from_result(&m, "{\"status\":\"timeout\",\"val_acc\":0.5,\"params\":5}", err, sizeof err) ==
+                  0 &&
+              !m.failed,
+          "timeout with a val_acc counts");
+    CHECK(nsga2_measure_from_result(&m, "{\"status\":\"stopped\",\"val_acc\":null}", err, sizeof err) == 0 &&
+              m.failed,
+          "stopped without val_acc fails");
+    CHECK(nsga2_measure_from_result(&m, "not json", err, sizeof err) == -1 && m.failed, "garbage");
+    CHECK(nsga2_measure_from_result(&m, "{\"status\":\"great\"}", err, sizeof err) == -1 && strstr(err, "great"),
+          "unknown status: %s", err);
+}
+
+int main(void)
+{
+    RUN(test_two_objectives_by_hand);
+    RUN(test_chain);
+    RUN(test_three_objectives);
+    RUN(test_ties);
+    RUN(test_failed);
+    RUN(test_tournament);
+    RUN(test_objective_lists);
+    RUN(test_measure_from_result);
+    return harness_done();
+}
