@@ -223,8 +223,12 @@ int core_cmd_log(int argc, char **argv)
         fmt_num(acc, sizeof acc, x->val_acc, "%.4f");
         fmt_num(params, sizeof params, (double)x->params, "%.0f");
         fmt_num(flops, sizeof flops, x->flops, "%.3g");
-        printf("  %-9s %.7s  %-10s %-12s %-9s %7s %10s %9s %s%s\n", x->id, x->commit, x->op,
-               x->persona[0] ? x->persona : "-", x->status, acc, params, flops,
+        /* the offline proposer's long label would break the columns */
+        const char *persona = !strncmp(x->persona, "random mutation", 15) ? "(no LLM)"
+                              : x->persona[0]                             ? x->persona
+                                                                          : "-";
+        printf("  %-9s %.7s  %-10s %-12.12s %-9s %7s %10s %9s %s%s\n", x->id, x->commit, x->op, persona,
+               x->status, acc, params, flops,
                x->decision[0] ? x->decision : "-", x->edited ? " (edited)" : "");
     }
     for (int i = 0; i < f.n; i++)
