@@ -3,6 +3,7 @@
 #   make            build ./gevo
 #   make run        install missing packages, build, run the workbench
 #   make test       install missing packages, build, run every test
+#   make test-slurm only the Slurm evaluator's test (a real Slurm on 127.0.0.1)
 #   make asan       the tests under AddressSanitizer + UBSan
 #   make bench      speed ratios against PyTorch, measured in one run
 #   make fuzz       fuzz the gevo-net parser for FUZZ_SECONDS (clang)
@@ -66,15 +67,23 @@ deps-test:
 
 # The packages must be there before pkg-config can be asked for flags,
 # hence the recursive make after deps.
+# The workbench on a new session: the default seed, Fashion-MNIST, the
+# configured LLM or the offline proposer.
 run: deps
 	@$(MAKE) --no-print-directory gevo
-	./gevo check engine/nets/exquisitenetv2.net
+	./gevo
 
 test: deps-test
 	@$(MAKE) --no-print-directory gevo tests-build
 	@sh tests/run.sh $(BUILD)
 
 tests-build: $(BUILD)/gevo $(TEST_BIN)
+
+# the Slurm evaluator against a real single-node Slurm on 127.0.0.1 that
+# tests/sh/test_slurm.sh starts and stops (as root); `make test` runs it too
+test-slurm: deps-test
+	@$(MAKE) --no-print-directory gevo tests-build
+	@sh tests/run.sh $(BUILD) test_slurm
 
 asan: deps-test
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \

@@ -43,7 +43,11 @@ static void run_usage(FILE *out)
             "  --llm none|URL         the proposer: none = random mutation (default:\n"
             "                         the session's llm.base_url, else none)\n"
             "  --model M              the LLM's model name\n"
-            "  --evaluator local      where candidates train (default local)\n"
+            "  --evaluator local|slurm  where candidates train (default: the session's\n"
+            "                         \"evaluator\" setting, else local)\n"
+            "  --slurm KEY=VALUE      a Slurm option (repeatable): partition, account,\n"
+            "                         qos, time, cpus, mem, sbatch, setup, requeue,\n"
+            "                         array, array_limit, interval (see gevo(1))\n"
             "  --slots N              candidates trained at once (default %d)\n"
             "  --threads N            BLAS threads per candidate (default %d)\n"
             "  --population N         survivors per generation\n"
@@ -126,11 +130,14 @@ int core_cmd_run(int argc, char **argv)
         {"subset", required_argument, 0, 'n'},      {"epochs", required_argument, 0, 'E'},
         {"time-limit", required_argument, 0, 't'},  {"data", required_argument, 0, 'd'},
         {"seed", required_argument, 0, 's'},        {"help", no_argument, 0, 'h'},
+        {"slurm", required_argument, 0, 'U'},
         {0, 0, 0, 0},
     };
     const char *preset = NULL, *policy = "auto", *llm = NULL, *model = NULL, *engine = NULL, *data = NULL;
     long generations = -1, slots = 0, threads = 0, population = 0, offspring = 0, subset = -1, epochs = 0,
          time_limit = 0, seed = -1;
+    char slurm_opts[8192] = "";
+    size_t slurm_len = 0;
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -165,6 +172,14 @@ int core_cmd_run(int argc, char **argv)
             if (parse_long("--time-limit", optarg, 1, 100000000, &time_limit)) return 2;
             break;
         case 'd': data = optarg; break;
+        case 'U':
+            if (!strchr(optarg, '=') || strchr(optarg, '\n') ||
+                slurm_len + strlen(optarg) + 2 > sizeof slurm_opts) {
+                fprintf(stderr, "gevo run: --slurm needs KEY=VALUE (one line), not '%s'\n", optarg);
+                return 2;
+            }
+            slurm_len += (size_t)snprintf(slurm_opts + slurm_len, sizeof slurm_opts - slurm_len, "%s\n", optarg);
+            break;
         case 's':
             if (parse_long("--seed", optarg, 0, 1000000000L, &seed)) return 2;
             break;
@@ -201,7 +216,8 @@ int core_cmd_run(int argc, char **argv)
     cfg.llm = llm;
     cfg.model = model;
     cfg.data_dir = data;
-    if (engine) cfg.evaluator = engine;
+    cfg.evaluator = engine; /* NULL: the session's setting, else local */
+    cfg.evaluator_options = slurm_len ? slurm_opts : NULL;
 
     session *s = NULL;
     if (session_open(&s, argv[optind], SESSION_WRITE)) {

@@ -1,5 +1,5 @@
 /* eval_local: the local evaluator, a pool of detached `gevo train` workers
- * (see evaluator.h), plus the parts every engine shares.
+ * (see evaluator.h; the parts every engine shares are in evaluator.c).
  *
  * Each worker hangs under a small monitor process:
  *
@@ -33,7 +33,6 @@
 
 #include "core/evaluator.h"
 
-#define PROGRESS_MAX_BYTES (64L << 20) /* a progress file larger than this is not followed */
 #define POLL_INTERVAL_MS 250
 
 static void set_err(char *err, size_t errsize, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -63,91 +62,6 @@ static double now_real(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* ---- configuration ------------------------------------------------------- */
-
-void evaluator_config_default(evaluator_config *cfg)
-{
-    memset(cfg, 0, sizeof *cfg);
-    cfg->slots = EVALUATOR_DEFAULT_SLOTS;
-    cfg->threads = EVALUATOR_DEFAULT_THREADS;
-    cfg->grace = 10;
-}
-
-int evaluator_config_set(evaluator_config *cfg, const char *key, const char *value, char *err, size_t errsize)
-{
-    char *end;
-    if (!strcmp(key, "slots") || !strcmp(key, "threads")) {
-        long v = strtol(value, &end, 10);
-        if (end == value || *end || v < 1 || v > 256) {
-            set_err(err, errsize, "evaluator %s: needs an integer in 1..256, not '%s'", key, value);
-            return -1;
-        }
-        if (key[0] == 's')
-            cfg->slots = (int)v;
-        else
-            cfg->threads = (int)v;
-    } else if (!strcmp(key, "grace")) {
-        double v = strtod(value, &end);
-        if (end == value || *end || !(v >= 0 && v <= 3600)) {
-            set_err(err, errsize, "evaluator grace: needs seconds in 0..3600, not '%s'", value);
-            return -1;
-        }
-        cfg->grace = v;
-    } else if (!strcmp(key, "dir") || !strcmp(key, "exe")) {
-        char *dst = key[0] == 'd' ? cfg->dir : cfg->exe;
-        if (strlen(value) >= sizeof cfg->dir) {
-            set_err(err, errsize, "evaluator %s: path too long", key);
-            return -1;
-        }
-        strcpy(dst, value);
-    } else {
-        set_err(err, errsize, "unknown evaluator setting '%s' (known: slots, threads, grace, dir, exe)", key);
-        return -1;
-    }
-    return 0;
-}
-
-/* ---- shared by engines ---------------------------------------------------- */
-
-void evaluator_event_clear(evaluator_event *e)
-{
-    if (!e) return;
-    free(e->result_json);
-    e->result_json = NULL;
-}
-
-int evaluator_check_id(const char *id, char *err, size_t errsize)
-{
-    size_t n = id ? strlen(id) : 0;
-    if (n == 0 || n >= EVALUATOR_ID_MAX) {
-        set_err(err, errsize, "candidate id must have 1 to %d characters", EVALUATOR_ID_MAX - 1);
-        return -1;
-    }
-    if (id[0] == '.') {
-        set_err(err, errsize, "candidate id '%s' must not start with '.'", id);
-        return -1;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char c = id[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-              c == '-')) {
-            set_err(err, errsize, "candidate id '%s': only letters, digits, '.', '_' and '-' are allowed", id);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-static void event_init(evaluator_event *e, evaluator_event_kind kind, const char *id)
-{
-    memset(e, 0, sizeof *e);
-    e->kind = kind;
-    snprintf(e->id, sizeof e->id, "%s", id);
-    e->epoch = e->epochs = -1;
-    e->step = e->steps = -1;
-    e->loss = e->acc = e->val_acc = e->lr = e->images_per_sec = e->eta = e->elapsed = NAN;
-}
-
 static double jnum(json_t *o, const char *key)
 {
     json_t *v = json_object_get(o, key);
@@ -160,179 +74,7 @@ static long jint(json_t *o, const char *key)
     return json_is_integer(v) ? (long)json_integer_value(v) : -1;
 }
 
-int evaluator_parse_progress(const char *line, const char *id, evaluator_event *e)
-{
-    json_t *o = json_loads(line, 0, NULL);
-    const char *ev = o ? json_string_value(json_object_get(o, "event")) : NULL;
-    int rc = -1;
-    if (!ev) goto out;
-    if (!strcmp(ev, "result")) {
-        rc = 1;
-        goto out;
-    }
-    if (strcmp(ev, "start") && strcmp(ev, "step") && strcmp(ev, "epoch") && strcmp(ev, "eval")) goto out;
-    event_init(e, EVALUATOR_PROGRESS, id);
-    snprintf(e->phase, sizeof e->phase, "%s", ev);
-    const char *what = json_string_value(json_object_get(o, "what"));
-    if (what) snprintf(e->what, sizeof e->what, "%s", what);
-    e->epoch = (int)jint(o, "epoch");
-    e->epochs = (int)jint(o, "epochs");
-    e->step = jint(o, "step");
-    e->steps = jint(o, "steps");
-    e->loss = jnum(o, "loss");
-    e->acc = jnum(o, "acc");
-    e->val_acc = jnum(o, "val_acc");
-    e->lr = jnum(o, "lr");
-    e->images_per_sec = jnum(o, "images_per_sec");
-    e->eta = jnum(o, "eta");
-    e->elapsed = jnum(o, "elapsed");
-    rc = 0;
-out:
-    json_decref(o);
-    return rc;
-}
-
-void evaluator_outcome(evaluator_event *e, const char *id, char *result_json, const char *result_path,
-                       const char *how, const char *stderr_tail)
-{
-    event_init(e, EVALUATOR_FAILED, id);
-    e->result_json = result_json;
-    if (result_json && result_path) snprintf(e->result_path, sizeof e->result_path, "%s", result_path);
-    const char *tail = stderr_tail && *stderr_tail ? stderr_tail : NULL;
-    if (result_json) {
-        json_error_t je;
-        json_t *o = json_loads(result_json, 0, &je);
-        const char *status = o ? json_string_value(json_object_get(o, "status")) : NULL;
-        if (!status) {
-            snprintf(e->reason, sizeof e->reason, "the worker's result is not a training result (%s)",
-                     o ? "no status" : je.text);
-            json_decref(o);
-            return;
-        }
-        snprintf(e->status, sizeof e->status, "%s", status);
-        const char *msg = json_string_value(json_object_get(o, "message"));
-        if (!strcmp(status, "error")) {
-            snprintf(e->reason, sizeof e->reason, "%s", msg && *msg ? msg : tail ? tail : "training failed");
-        } else {
-            e->kind = EVALUATOR_FINISHED;
-            if (msg) snprintf(e->reason, sizeof e->reason, "%s", msg);
-        }
-        json_decref(o);
-        return;
-    }
-    int n;
-    if (how && sscanf(how, "signal %d", &n) == 1)
-        snprintf(e->reason, sizeof e->reason, "killed by signal %d%s%s", n, tail ? ": " : "", tail ? tail : "");
-    else if (how && sscanf(how, "exit %d", &n) == 1)
-        snprintf(e->reason, sizeof e->reason, "exited with status %d without a result%s%s", n, tail ? ": " : "",
-                 tail ? tail : "");
-    else
-        snprintf(e->reason, sizeof e->reason, "the worker ended without a result or an exit status%s%s",
-                 tail ? ": " : "", tail ? tail : "");
-}
-
-/* ---- small file helpers --------------------------------------------------- */
-
-/* The whole file (NUL-terminated), or NULL. */
-static char *read_text(const char *path, long max, size_t *len_out)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return NULL;
-    struct stat st;
-    if (fstat(fd, &st) || st.st_size > max) {
-        close(fd);
-        return NULL;
-    }
-    size_t cap = (size_t)st.st_size + 1, len = 0;
-    char *buf = malloc(cap);
-    if (!buf) {
-        close(fd);
-        return NULL;
-    }
-    for (;;) {
-        if (len + 1 >= cap) {
-            if ((long)cap > max) break;
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) break;
-            buf = nb;
-            cap *= 2;
-        }
-        ssize_t r = read(fd, buf + len, cap - 1 - len);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) break;
-        len += (size_t)r;
-    }
-    close(fd);
-    buf[len] = 0;
-    if (len_out) *len_out = len;
-    return buf;
-}
-
-static int write_text(const char *path, const char *text, size_t len)
-{
-    char tmp[PATH_MAX + 32];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return -1;
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, text + off, len - off);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) break;
-        off += (size_t)w;
-    }
-    if (close(fd) || off != len || rename(tmp, path)) {
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
-}
-
-/* The last non-empty line of a file (at most size-1 bytes of it). */
-static void last_line(const char *path, char *out, size_t size)
-{
-    out[0] = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return;
-    char buf[4096];
-    off_t end = lseek(fd, 0, SEEK_END);
-    off_t start = end > (off_t)sizeof buf - 1 ? end - (off_t)sizeof buf + 1 : 0;
-    ssize_t n = pread(fd, buf, sizeof buf - 1, start);
-    close(fd);
-    if (n <= 0) return;
-    buf[n] = 0;
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ')) buf[--n] = 0;
-    char *nl = strrchr(buf, '\n');
-    const char *line = nl ? nl + 1 : buf;
-    scopy(out, size, line);
-}
-
-static int mkdir_p(const char *path, char *err, size_t errsize)
-{
-    char buf[PATH_MAX];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
-        set_err(err, errsize, "path too long: %s", path);
-        return -1;
-    }
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || !*p) {
-            char c = *p;
-            *p = 0;
-            if (mkdir(buf, 0755) && errno != EEXIST) {
-                set_err(err, errsize, "cannot create %s: %s", buf, strerror(errno));
-                return -1;
-            }
-            *p = c;
-            if (!c) break;
-        }
-    }
-    struct stat st;
-    if (stat(path, &st) || !S_ISDIR(st.st_mode)) {
-        set_err(err, errsize, "%s is not a folder", path);
-        return -1;
-    }
-    return 0;
-}
+/* ---- processes ------------------------------------------------------------ */
 
 /* The start time of a process (field 22 of /proc/PID/stat), so a reused
  * pid is not mistaken for our worker; 0 when there is no such live
@@ -391,30 +133,13 @@ typedef struct job {
 typedef struct local {
     job **jobs;
     int n_jobs, cap_jobs;
-    evaluator_event *q; /* events not yet handed out, a FIFO */
-    int q_head, q_len, q_cap;
+    evaluator_queue q; /* events not yet handed out */
     char exe[PATH_MAX];
 } local;
 
 static local *L(evaluator *ev) { return ev->impl; }
 
-static evaluator_event *push_event(local *l)
-{
-    if (l->q_head > 0 && l->q_head + l->q_len == l->q_cap) {
-        memmove(l->q, l->q + l->q_head, sizeof *l->q * (size_t)l->q_len);
-        l->q_head = 0;
-    }
-    if (l->q_head + l->q_len == l->q_cap) {
-        int nc = l->q_cap ? l->q_cap * 2 : 16;
-        evaluator_event *nq = realloc(l->q, sizeof *nq * (size_t)nc);
-        if (!nq) return NULL;
-        l->q = nq;
-        l->q_cap = nc;
-    }
-    evaluator_event *e = &l->q[l->q_head + l->q_len++];
-    memset(e, 0, sizeof *e);
-    return e;
-}
+static evaluator_event *push_event(local *l) { return evaluator_queue_push(&l->q); }
 
 static job *find_job(local *l, const char *id)
 {
@@ -430,18 +155,11 @@ static int count_running(local *l)
     return n;
 }
 
-static void free_argv(char **argv)
-{
-    if (!argv) return;
-    for (char **p = argv; *p; p++) free(*p);
-    free(argv);
-}
-
 static void job_free(job *j)
 {
     if (!j) return;
     if (j->exit_fd >= 0) close(j->exit_fd);
-    free_argv(j->argv);
+    evaluator_argv_free(j->argv);
     free(j);
 }
 
@@ -482,13 +200,13 @@ static void write_job_file(const job *j, char *const *argv)
     char path[PATH_MAX + 16];
     if (s) {
         job_path(j, "job.json", path, sizeof path);
-        write_text(path, s, strlen(s));
+        evaluator_write_file(path, s, strlen(s));
         free(s);
     }
     char pid[32];
     int n = snprintf(pid, sizeof pid, "%d\n", (int)j->worker);
     job_path(j, "pid", path, sizeof path);
-    write_text(path, pid, (size_t)n);
+    evaluator_write_file(path, pid, (size_t)n);
 }
 
 /* async-signal-safe helpers for the forked processes */
@@ -637,7 +355,7 @@ static int spawn(local *l, job *j, char *err, size_t errsize)
     j->started = now_real();
     j->state = JOB_RUNNING;
     write_job_file(j, j->argv);
-    free_argv(j->argv);
+    evaluator_argv_free(j->argv);
     j->argv = NULL;
     return 0;
 fail:
@@ -662,7 +380,7 @@ static void start_queued(evaluator *ev)
         evaluator_event *e = push_event(l);
         if (spawn(l, j, err, sizeof err)) {
             if (e) {
-                event_init(e, EVALUATOR_FAILED, j->id);
+                evaluator_event_init(e, EVALUATOR_FAILED, j->id);
                 snprintf(e->reason, sizeof e->reason, "%s", err);
             }
             j->state = JOB_DONE;
@@ -670,60 +388,13 @@ static void start_queued(evaluator *ev)
         }
         running++;
         if (e) {
-            event_init(e, EVALUATOR_STARTED, j->id);
+            evaluator_event_init(e, EVALUATOR_STARTED, j->id);
             e->pid = (int)j->worker;
         }
     }
 }
 
-/* New complete lines of progress.jsonl as events; step lines in a row are
- * folded into the latest, so a slow caller is not flooded. */
-static void read_progress(local *l, job *j)
-{
-    char path[PATH_MAX + 32];
-    job_path(j, "progress.jsonl", path, sizeof path);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return;
-    struct stat st;
-    if (fstat(fd, &st) || st.st_size <= j->prog_off || st.st_size > PROGRESS_MAX_BYTES) {
-        close(fd);
-        return;
-    }
-    size_t n = (size_t)(st.st_size - j->prog_off);
-    char *buf = malloc(n + 1);
-    ssize_t r = buf ? pread(fd, buf, n, (off_t)j->prog_off) : -1;
-    close(fd);
-    if (r <= 0) {
-        free(buf);
-        return;
-    }
-    buf[r] = 0;
-    char *p = buf;
-    evaluator_event step;
-    bool have_step = false;
-    for (;;) {
-        char *nl = strchr(p, '\n');
-        if (!nl) break; /* a line still being written */
-        *nl = 0;
-        evaluator_event e;
-        if (evaluator_parse_progress(p, j->id, &e) == 0) {
-            if (!strcmp(e.phase, "step")) {
-                step = e;
-                have_step = true;
-            } else {
-                evaluator_event *q;
-                if (have_step && (q = push_event(l))) *q = step;
-                have_step = false;
-                if ((q = push_event(l))) *q = e;
-            }
-        }
-        p = nl + 1;
-    }
-    evaluator_event *q;
-    if (have_step && (q = push_event(l))) *q = step;
-    j->prog_off += p - buf;
-    free(buf);
-}
+static void read_progress(local *l, job *j) { evaluator_read_progress(&l->q, j->dir, j->id, &j->prog_off); }
 
 static void signal_worker(job *j, int sig)
 {
@@ -743,7 +414,7 @@ static bool job_ended(job *j, char *how, size_t size)
                  proc_alive(j->worker, j->worker_start);
     char path[PATH_MAX + 16];
     job_path(j, "exit", path, sizeof path);
-    char *s = read_text(path, 4096, NULL);
+    char *s = evaluator_read_file(path, 4096, NULL);
     if (s) {
         snprintf(how, size, "%s", s);
         char *nl = strchr(how, '\n');
@@ -760,8 +431,8 @@ static void finish_job(local *l, evaluator *ev, job *j, const char *how)
     char rpath[PATH_MAX + 32], epath[PATH_MAX + 32], tail[512];
     job_path(j, "result.json", rpath, sizeof rpath);
     job_path(j, "stderr.log", epath, sizeof epath);
-    char *res = read_text(rpath, PROGRESS_MAX_BYTES, NULL);
-    last_line(epath, tail, sizeof tail);
+    char *res = evaluator_read_file(rpath, EVALUATOR_PROGRESS_MAX, NULL);
+    evaluator_last_line(epath, tail, sizeof tail);
     evaluator_event *e = push_event(l);
     if (!e) {
         free(res);
@@ -781,7 +452,7 @@ static void finish_job(local *l, evaluator *ev, job *j, const char *how)
     }
     char cpath[PATH_MAX + 16];
     job_path(j, "collected", cpath, sizeof cpath);
-    write_text(cpath, "", 0);
+    evaluator_write_file(cpath, "", 0);
     if (j->exit_fd >= 0) close(j->exit_fd);
     j->exit_fd = -1;
     j->state = JOB_DONE;
@@ -824,42 +495,10 @@ static void step_jobs(evaluator *ev)
 
 /* ---- the ops ------------------------------------------------------------------ */
 
-static const char *const owned_options[] = {"out", "progress", "threads", "time-limit", "help"};
-
 static int local_submit(evaluator *ev, const evaluator_job *jb, char *err, size_t errsize)
 {
     local *l = L(ev);
-    if (!jb || evaluator_check_id(jb->id, err, errsize)) return -1;
-    if (!jb->genome || !*jb->genome) {
-        set_err(err, errsize, "candidate %s: no genome file", jb->id);
-        return -1;
-    }
-    if (!(jb->time_limit >= 0 && jb->time_limit <= 1e9)) {
-        set_err(err, errsize, "candidate %s: time limit %g is not in 0..1e9 seconds", jb->id, jb->time_limit);
-        return -1;
-    }
-    if (jb->threads < 0 || jb->threads > 256) {
-        set_err(err, errsize, "candidate %s: threads %d is not in 0..256", jb->id, jb->threads);
-        return -1;
-    }
-    int n_args = 0;
-    for (const char *const *a = jb->args; a && *a; a++, n_args++) {
-        if (n_args >= 128) {
-            set_err(err, errsize, "candidate %s: too many training options", jb->id);
-            return -1;
-        }
-        if (strncmp(*a, "--", 2) || !(*a)[2]) continue;
-        size_t len = strcspn(*a + 2, "=");
-        for (size_t k = 0; k < sizeof owned_options / sizeof *owned_options; k++)
-            if (!strncmp(*a + 2, owned_options[k], len) && len <= strlen(owned_options[k])) {
-                set_err(err, errsize, "candidate %s: option %s is set by the evaluator, not the job", jb->id, *a);
-                return -1;
-            }
-        if (!strcmp(*a, "-h")) {
-            set_err(err, errsize, "candidate %s: option -h is not a training option", jb->id);
-            return -1;
-        }
-    }
+    if (evaluator_check_job(jb, err, errsize)) return -1;
     job *old = find_job(l, jb->id);
     if (old) {
         set_err(err, errsize, "candidate %s is already %s", jb->id, old->state == JOB_QUEUED ? "queued" : "running");
@@ -893,51 +532,9 @@ static int local_submit(evaluator *ev, const evaluator_job *jb, char *err, size_
             goto fail;
         }
     }
-    if (mkdir_p(j->dir, err, errsize)) goto fail;
-    static const char *const stale[] = {"progress.jsonl", "stderr.log", "result.json", "job.json",
-                                        "pid", "exit", "collected", "genome.net"};
-    for (size_t k = 0; k < sizeof stale / sizeof *stale; k++) {
-        job_path(j, stale[k], path, sizeof path);
-        unlink(path);
-    }
-    size_t glen;
-    char *genome = read_text(jb->genome, 16L << 20, &glen);
-    if (!genome) {
-        set_err(err, errsize, "candidate %s: cannot read %s: %s", jb->id, jb->genome,
-                errno ? strerror(errno) : "too large");
-        goto fail;
-    }
-    char gpath[PATH_MAX + 32];
-    job_path(j, "genome.net", gpath, sizeof gpath);
-    int wr = write_text(gpath, genome, glen);
-    free(genome);
-    if (wr) {
-        set_err(err, errsize, "candidate %s: cannot write %s: %s", jb->id, gpath, strerror(errno));
-        goto fail;
-    }
-    /* exe train --progress --out R --threads T [--time-limit S] ARGS... GENOME */
-    j->argv = calloc((size_t)n_args + 12, sizeof *j->argv);
+    if (evaluator_stage(j->dir, jb, err, errsize)) goto fail;
+    j->argv = evaluator_worker_argv(l->exe, j->dir, jb, ev->cfg.threads);
     if (!j->argv) goto oom;
-    int a = 0;
-    char rpath[PATH_MAX + 32], num[64];
-    job_path(j, "result.json", rpath, sizeof rpath);
-    j->argv[a++] = strdup(l->exe);
-    j->argv[a++] = strdup("train");
-    j->argv[a++] = strdup("--progress");
-    j->argv[a++] = strdup("--out");
-    j->argv[a++] = strdup(rpath);
-    j->argv[a++] = strdup("--threads");
-    snprintf(num, sizeof num, "%d", jb->threads ? jb->threads : ev->cfg.threads);
-    j->argv[a++] = strdup(num);
-    if (jb->time_limit > 0) {
-        j->argv[a++] = strdup("--time-limit");
-        snprintf(num, sizeof num, "%.17g", jb->time_limit);
-        j->argv[a++] = strdup(num);
-    }
-    for (int k = 0; k < n_args; k++) j->argv[a++] = strdup(jb->args[k]);
-    j->argv[a++] = strdup(gpath);
-    for (int k = 0; k < a; k++)
-        if (!j->argv[k]) goto oom;
     j->state = JOB_QUEUED;
     if (add_job(l, j)) goto oom;
     start_queued(ev);
@@ -953,13 +550,7 @@ static int local_poll(evaluator *ev, evaluator_event *out, int max)
 {
     local *l = L(ev);
     step_jobs(ev);
-    int n = 0;
-    while (n < max && l->q_len > 0) {
-        out[n++] = l->q[l->q_head++];
-        l->q_len--;
-    }
-    if (!l->q_len) l->q_head = 0;
-    return n;
+    return evaluator_queue_take(&l->q, out, max);
 }
 
 static int local_cancel(evaluator *ev, const char *id, char *err, size_t errsize)
@@ -973,7 +564,7 @@ static int local_cancel(evaluator *ev, const char *id, char *err, size_t errsize
     if (j->state == JOB_QUEUED) {
         evaluator_event *e = push_event(l);
         if (e) {
-            event_init(e, EVALUATOR_FAILED, j->id);
+            evaluator_event_init(e, EVALUATOR_FAILED, j->id);
             e->cancelled = true;
             snprintf(e->reason, sizeof e->reason, "cancelled");
         }
@@ -1015,7 +606,7 @@ static int local_active(evaluator *ev)
 static int local_timeout_ms(evaluator *ev)
 {
     local *l = L(ev);
-    if (l->q_len > 0) return 0;
+    if (l->q.len > 0) return 0;
     bool queued = false, running = false;
     for (int i = 0; i < l->n_jobs; i++) {
         queued |= l->jobs[i]->state == JOB_QUEUED;
@@ -1049,7 +640,7 @@ static int local_reattach(evaluator *ev, char *err, size_t errsize)
             job_path(j, "job.json", path, sizeof path);
             o = json_load_file(path, 0, NULL);
         }
-        if (!json_is_object(o)) { /* collected, or never started */
+        if (!json_is_object(o) || json_object_get(o, "slurm_job")) { /* collected, never started, or Slurm's */
             json_decref(o);
             job_free(j);
             continue;
@@ -1070,7 +661,7 @@ static int local_reattach(evaluator *ev, char *err, size_t errsize)
         }
         evaluator_event *e = push_event(l);
         if (e) {
-            event_init(e, EVALUATOR_STARTED, j->id);
+            evaluator_event_init(e, EVALUATOR_STARTED, j->id);
             e->reattached = true;
             e->pid = (int)j->worker;
         }
@@ -1085,8 +676,7 @@ static void local_free(evaluator *ev)
     local *l = L(ev);
     for (int i = 0; i < l->n_jobs; i++) job_free(l->jobs[i]);
     free(l->jobs);
-    for (int i = 0; i < l->q_len; i++) evaluator_event_clear(&l->q[l->q_head + i]);
-    free(l->q);
+    evaluator_queue_free(&l->q);
     free(l);
     free(ev);
 }
@@ -1118,7 +708,7 @@ evaluator *eval_local_new(const evaluator_config *cfg, char *err, size_t errsize
         set_err(err, errsize, "evaluator: grace %g is not in 0..3600 seconds", cfg->grace);
         return NULL;
     }
-    if (mkdir_p(cfg->dir, err, errsize)) return NULL;
+    if (evaluator_mkdir_p(cfg->dir, err, errsize)) return NULL;
     evaluator *ev = calloc(1, sizeof *ev);
     local *l = calloc(1, sizeof *l);
     if (!ev || !l) {
@@ -1137,23 +727,7 @@ evaluator *eval_local_new(const evaluator_config *cfg, char *err, size_t errsize
         goto fail;
     }
     strcpy(ev->cfg.dir, abs);
-    if (cfg->exe[0]) {
-        snprintf(l->exe, sizeof l->exe, "%s", cfg->exe);
-    } else {
-        ssize_t n = readlink("/proc/self/exe", l->exe, sizeof l->exe - 1);
-        if (n <= 0) {
-            set_err(err, errsize, "cannot find the gevo program (/proc/self/exe): %s", strerror(errno));
-            goto fail;
-        }
-        l->exe[n] = 0;
-    }
-    struct stat st;
-    errno = 0;
-    if (stat(l->exe, &st) || !S_ISREG(st.st_mode) || access(l->exe, X_OK)) {
-        set_err(err, errsize, "the worker program %s is not an executable file%s%s", l->exe, errno ? ": " : "",
-                errno ? strerror(errno) : "");
-        goto fail;
-    }
+    if (evaluator_find_exe(cfg->exe, l->exe, sizeof l->exe, err, errsize)) goto fail;
     return ev;
 fail:
     free(l);

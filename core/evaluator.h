@@ -1,8 +1,9 @@
 /* evaluator: trains candidates somewhere and reports what happens. One
  * interface (a table of functions, like tig's view_ops) over engines: the
- * local process pool (eval_local.c) now, Slurm later; another engine
- * (Kubernetes Jobs, HTCondor) is one new file with its own ops and a
- * constructor declared below.
+ * local process pool (eval_local.c) and Slurm (eval_slurm.c); another
+ * engine (Kubernetes Jobs, HTCondor) is one new file with its own ops and
+ * a constructor declared below, built on the shared parts at the end of
+ * this header (evaluator.c).
  *
  * Every engine runs the same worker, `gevo train GENOME --progress --out
  * result.json ...`, and keeps one folder per candidate under its work
@@ -14,6 +15,7 @@
  *   <work>/<id>/result.json     the result, written whole by the worker
  *   <work>/<id>/job.json        how it was started: argv, limits, pids
  *   <work>/<id>/pid             the worker's process id (local engine)
+ *   <work>/<id>/train.sh        the worker's command line (Slurm engine)
  *   <work>/<id>/exit            "exit N" or "signal N", when it ended
  *   <work>/<id>/collected       present once its outcome was reported
  *
@@ -144,6 +146,26 @@ struct evaluator {
  * with a message in err (work folder not writable, bad configuration). */
 evaluator *eval_local_new(const evaluator_config *cfg, char *err, size_t errsize);
 
+/* Slurm (eval_slurm.c): candidates are batch jobs submitted with sbatch
+ * (those submitted together, a job array), followed with squeue and
+ * scontrol (sacct where accounting exists), cancelled with scancel; the
+ * work folder must be on a file system the compute nodes share. options
+ * is NULL or "key=value" lines (a later line wins): partition, account,
+ * qos, time (sbatch --time; default from the job's time limit), cpus
+ * (default: threads), mem, sbatch (more sbatch arguments, split at
+ * spaces), setup (a shell line run before the worker, e.g. "module load
+ * openblas"), requeue (resubmissions of a preempted, node-failed or
+ * vanished job; 0 = fail it), array (1: submit together as a job array;
+ * 0: one job each), array_limit (tasks of an array running at once, 0 =
+ * no limit), array_wait (seconds without a new candidate before the
+ * array is submitted, default 2), interval (seconds between squeue
+ * calls, default 2). cfg->slots is not
+ * used: Slurm decides what runs. Returns NULL with a message in err. */
+evaluator *eval_slurm_new(const evaluator_config *cfg, const char *options, char *err, size_t errsize);
+/* The option keys eval_slurm_new knows, NULL-terminated (for callers that
+ * read them from elsewhere, e.g. the session's "slurm.KEY" settings). */
+extern const char *const eval_slurm_keys[];
+
 /* Queues a candidate; it starts when a slot is free (maybe right away).
  * Errors: bad id, id already queued or running (here, or still running
  * from an earlier process), unreadable genome, options the evaluator owns.
@@ -188,19 +210,66 @@ static inline void evaluator_free(evaluator *ev)
     if (ev) ev->ops->free(ev);
 }
 
-/* ---- for engines: the parts every engine shares -------------------------- */
+/* ---- for engines: the parts every engine shares (evaluator.c) ------------ */
+
+/* A progress file larger than this is not followed. */
+#define EVALUATOR_PROGRESS_MAX (64L << 20)
+
+/* A FIFO of events not yet handed out; zero-initialised is empty. */
+typedef struct evaluator_queue {
+    evaluator_event *ev;
+    int head, len, cap;
+} evaluator_queue;
+/* A zeroed slot at the end, or NULL when out of memory. */
+evaluator_event *evaluator_queue_push(evaluator_queue *q);
+/* Moves up to max events to out (the caller then owns them). */
+int evaluator_queue_take(evaluator_queue *q, evaluator_event *out, int max);
+void evaluator_queue_free(evaluator_queue *q);
+
+/* kind and id set, the numbers NAN / -1. */
+void evaluator_event_init(evaluator_event *e, evaluator_event_kind kind, const char *id);
 
 /* 0 when id is a valid candidate id, else -1 with a message. */
 int evaluator_check_id(const char *id, char *err, size_t errsize);
+/* 0 when a job can be submitted (id, genome, limits, no option the
+ * evaluator owns in args), else -1 with a message. */
+int evaluator_check_job(const evaluator_job *job, char *err, size_t errsize);
+/* Makes the candidate folder dir, removes what an earlier run left there
+ * and copies the genome to dir/genome.net. 0, or -1 with a message. */
+int evaluator_stage(const char *dir, const evaluator_job *job, char *err, size_t errsize);
+/* The worker's argv (malloc'd, NULL-terminated; evaluator_argv_free):
+ * exe train --progress --out DIR/result.json --threads T [--time-limit S]
+ * ARGS... DIR/genome.net. threads is used when the job says 0. NULL when
+ * out of memory. */
+char **evaluator_worker_argv(const char *exe, const char *dir, const evaluator_job *job, int threads);
+void evaluator_argv_free(char **argv);
+/* The gevo program workers run: configured, or this program. 0, or -1
+ * with a message when it is not an executable file. */
+int evaluator_find_exe(const char *configured, char *out, size_t size, char *err, size_t errsize);
 /* Fills a PROGRESS event from one line of --progress output; returns 0,
  * 1 for the final "result" line (e is then untouched), -1 for a line that
  * is not a progress event. */
 int evaluator_parse_progress(const char *line, const char *id, evaluator_event *e);
+/* Queues the complete lines of dir/progress.jsonl after *off as PROGRESS
+ * events and advances *off; steps in a row fold into the latest, so a slow
+ * caller is not flooded. A file shorter than *off (a restarted worker) is
+ * read from its start. */
+void evaluator_read_progress(evaluator_queue *q, const char *dir, const char *id, long long *off);
 /* Turns what a worker left behind into its final event. result_json is
  * the text of result.json or NULL (the event takes ownership); how is the
  * way the process ended ("exit 0", "signal 9", or NULL if unknown);
  * stderr_tail its last stderr line or NULL. */
 void evaluator_outcome(evaluator_event *e, const char *id, char *result_json, const char *result_path,
                        const char *how, const char *stderr_tail);
+
+/* Small helpers on the work folder. read_file: the whole file,
+ * NUL-terminated (malloc'd), or NULL if missing or larger than max.
+ * write_file: atomically (a temporary file renamed), 0 or -1 (errno).
+ * last_line: the last non-empty line, cut to size ("" if none). mkdir_p:
+ * 0, or -1 with a message. */
+char *evaluator_read_file(const char *path, long max, size_t *len);
+int evaluator_write_file(const char *path, const char *text, size_t len);
+void evaluator_last_line(const char *path, char *out, size_t size);
+int evaluator_mkdir_p(const char *path, char *err, size_t errsize);
 
 #endif

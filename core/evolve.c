@@ -160,7 +160,7 @@ int evolve_config_preset(evolve_config *c, const char *preset)
     c->slots = EVALUATOR_DEFAULT_SLOTS;
     c->threads = EVALUATOR_DEFAULT_THREADS;
     c->repair_attempts = 2;
-    c->evaluator = "local";
+    c->evaluator = NULL; /* the session's "evaluator" setting, else local */
     c->seed = 1;
     return 0;
 }
@@ -275,8 +275,8 @@ static void load_info(evolve *e, ind *d, const session_info *si)
     }
     free(res);
     if (!strcmp(si->decision, "rejected")) d->pub.state = EVOLVE_REJECTED;
-    else if (si->decision[0]) d->pub.state = EVOLVE_APPROVED; /* approved, not yet trained */
-    else d->pub.state = EVOLVE_PENDING;
+    else if (!strncmp(si->decision, "approved", 8)) d->pub.state = EVOLVE_APPROVED; /* not yet trained */
+    else d->pub.state = EVOLVE_PENDING; /* no review, or notes only ("pending") */
 }
 
 /* Rebuilds the current generation from the session. */
@@ -644,11 +644,32 @@ int evolve_open(evolve **out, session *s, const evolve_config *cfg)
     snprintf(ec.dir, sizeof ec.dir, "%s", e->work_dir);
     ec.slots = cfg->slots > 0 ? cfg->slots : EVALUATOR_DEFAULT_SLOTS;
     ec.threads = cfg->threads > 0 ? cfg->threads : EVALUATOR_DEFAULT_THREADS;
-    if (cfg->evaluator && strcmp(cfg->evaluator, "local")) {
-        fail(e, "unknown evaluator '%s' (this build has: local)", cfg->evaluator);
+    const char *engine = cfg->evaluator ? cfg->evaluator : session_config_get(s, "evaluator");
+    if (!engine || !*engine) engine = "local";
+    if (!strcmp(engine, "slurm")) {
+        /* the session's slurm.KEY settings, then the caller's lines (later wins) */
+        char opts[8192] = "";
+        size_t used = 0;
+        for (int k = 0; eval_slurm_keys[k]; k++) {
+            char key[64];
+            snprintf(key, sizeof key, "slurm.%s", eval_slurm_keys[k]);
+            const char *v = session_config_get(s, key);
+            if (v && used < sizeof opts)
+                used += (size_t)snprintf(opts + used, sizeof opts - used, "%s=%s\n", eval_slurm_keys[k], v);
+        }
+        if (cfg->evaluator_options && used < sizeof opts)
+            used += (size_t)snprintf(opts + used, sizeof opts - used, "%s", cfg->evaluator_options);
+        if (used >= sizeof opts) {
+            fail(e, "the Slurm options are too long");
+            goto fail;
+        }
+        e->ev = eval_slurm_new(&ec, opts, err, sizeof err);
+    } else if (!strcmp(engine, "local")) {
+        e->ev = eval_local_new(&ec, err, sizeof err);
+    } else {
+        fail(e, "unknown evaluator '%s' (this build has: local, slurm)", engine);
         goto fail;
     }
-    e->ev = eval_local_new(&ec, err, sizeof err);
     if (!e->ev) {
         fail(e, "%s", err);
         goto fail;
@@ -665,7 +686,7 @@ int evolve_open(evolve **out, session *s, const evolve_config *cfg)
         for (size_t i = 0; i < e->n; i++) {
             ind *d = &e->inds[i];
             char p[1700];
-            snprintf(p, sizeof p, "%s/%s/pid", e->work_dir, d->pub.id);
+            snprintf(p, sizeof p, "%s/%s/job.json", e->work_dir, d->pub.id);
             struct stat st;
             if (d->pub.state == EVOLVE_APPROVED && stat(p, &st) == 0) d->pub.state = EVOLVE_TRAINING;
         }
@@ -824,7 +845,8 @@ const evolve_ind *evolve_list(evolve *e, int generation, size_t *n)
         v->message = "";
         v->state = !strcmp(list[i].decision, "rejected") ? EVOLVE_REJECTED
                    : !strcmp(list[i].status, "ok")      ? EVOLVE_TRAINED
-                   : !strcmp(list[i].status, "pending") ? (list[i].decision[0] ? EVOLVE_APPROVED : EVOLVE_PENDING)
+                   : !strcmp(list[i].status, "pending") ? (!strncmp(list[i].decision, "approved", 8) ? EVOLVE_APPROVED
+                                                                                                      : EVOLVE_PENDING)
                                                         : EVOLVE_FAILED;
         v->n_parents = list[i].n_parents;
         for (int j = 0; j < list[i].n_parents && j < 2; j++)
@@ -843,6 +865,39 @@ const evolve_ind *evolve_find(evolve *e, const char *id)
 }
 
 /* ---- actions ------------------------------------------------------------------ */
+
+/* Writes id's review note with a decision, keeping the annotations the
+ * note already has (notes made before the decision) and adding extra. */
+static int write_review(evolve *e, const char *id, const char *decision, const char *reason,
+                        const session_annotation *extra)
+{
+    char *old = NULL;
+    if (session_get_review(e->s, id, &old)) return fail(e, "%s", session_error());
+    json_t *o = old ? json_loads(old, 0, NULL) : NULL;
+    free(old);
+    if (!decision) decision = o ? json_string_value(json_object_get(o, "decision")) : NULL;
+    if (!decision) decision = "pending";
+    if (!reason && o) reason = json_string_value(json_object_get(o, "reason"));
+    json_t *anns = o ? json_object_get(o, "annotations") : NULL;
+    size_t na = json_is_array(anns) ? json_array_size(anns) : 0;
+    session_annotation *a = calloc(na + 1, sizeof *a);
+    if (!a) {
+        json_decref(o);
+        return fail(e, "out of memory");
+    }
+    for (size_t i = 0; i < na; i++) {
+        json_t *x = json_array_get(anns, i);
+        a[i].line = (int)json_integer_value(json_object_get(x, "line"));
+        a[i].text = json_string_value(json_object_get(x, "text"));
+        if (!a[i].text) a[i].text = "";
+    }
+    if (extra) a[na++] = *extra;
+    session_review r = {.decision = decision, .reason = reason, .annotations = a, .n_annotations = (int)na};
+    int rc = session_set_review(e->s, id, &r);
+    free(a);
+    json_decref(o);
+    return rc ? fail(e, "%s", session_error()) : 0;
+}
 
 static ind *pending(evolve *e, const char *id)
 {
@@ -864,8 +919,7 @@ int evolve_approve(evolve *e, const char *id)
     if (!d) return -1;
     session_info si;
     bool edited = session_info_get(e->s, id, &si) == 0 && si.edited;
-    session_review r = {.decision = edited ? "approved_edited" : "approved"};
-    if (session_set_review(e->s, id, &r)) return fail(e, "%s", session_error());
+    if (write_review(e, id, edited ? "approved_edited" : "approved", NULL, NULL)) return -1;
     d->pub.state = EVOLVE_APPROVED;
     logf_(e, id, "%s approved%s", id, edited ? " (edited)" : "");
     advance(e);
@@ -890,8 +944,7 @@ int evolve_reject(evolve *e, const char *id, const char *reason)
     ind *d = pending(e, id);
     if (!d) return -1;
     if (!reason || !reason[0]) return fail(e, "a rejection needs a reason (the LLM is told it)");
-    session_review r = {.decision = "rejected", .reason = reason};
-    if (session_set_review(e->s, id, &r)) return fail(e, "%s", session_error());
+    if (write_review(e, id, "rejected", reason, NULL)) return -1;
     d->pub.state = EVOLVE_REJECTED;
     snprintf(d->message, sizeof d->message, "%s", reason);
     logf_(e, id, "%s rejected: %s", id, reason);
@@ -921,35 +974,9 @@ int evolve_edit(evolve *e, const char *id, const char *genome)
 int evolve_annotate(evolve *e, const char *id, int line, const char *text)
 {
     if (!text || !text[0]) return fail(e, "an annotation needs text");
-    /* annotations are added to the individual's review note, keeping its
-       decision; an individual without one gets an "annotated" note */
-    char *old = NULL;
-    if (session_get_review(e->s, id, &old)) return fail(e, "%s", session_error());
-    json_t *o = old ? json_loads(old, 0, NULL) : NULL;
-    free(old);
-    const char *decision = o ? json_string_value(json_object_get(o, "decision")) : NULL;
-    const char *reason = o ? json_string_value(json_object_get(o, "reason")) : NULL;
-    json_t *anns = o ? json_object_get(o, "annotations") : NULL;
-    size_t na = json_is_array(anns) ? json_array_size(anns) : 0;
-    session_annotation *a = calloc(na + 1, sizeof *a);
-    if (!a) {
-        json_decref(o);
-        return fail(e, "out of memory");
-    }
-    for (size_t i = 0; i < na; i++) {
-        json_t *x = json_array_get(anns, i);
-        a[i].line = (int)json_integer_value(json_object_get(x, "line"));
-        a[i].text = json_string_value(json_object_get(x, "text"));
-        if (!a[i].text) a[i].text = "";
-    }
-    a[na].line = line;
-    a[na].text = text;
-    session_review r = {.decision = decision ? decision : "annotated", .reason = reason, .annotations = a,
-                        .n_annotations = (int)na + 1};
-    int rc = session_set_review(e->s, id, &r);
-    free(a);
-    json_decref(o);
-    if (rc) return fail(e, "%s", session_error());
+    /* kept in the review note, with the decision it has (or "pending") */
+    session_annotation note = {.line = line, .text = text};
+    if (write_review(e, id, NULL, NULL, &note)) return -1;
     logf_(e, id, "%s: note on line %d", id, line);
     return 0;
 }

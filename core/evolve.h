@@ -56,7 +56,11 @@ typedef struct evolve_config {
     const char *llm;           /* "none" (offline proposer) or a base URL; NULL: session/env */
     const char *model;
     int repair_attempts;       /* 2 */
-    const char *evaluator;     /* "local" (default) or "slurm" */
+    const char *evaluator;     /* "local" or "slurm"; NULL: the session's
+                                  "evaluator" setting, else local */
+    const char *evaluator_options; /* "key=value" lines for the evaluator,
+                                  over the session's "slurm.KEY" settings
+                                  (Slurm: see eval_slurm_new); may be NULL */
     unsigned long seed;
 } evolve_config;
 
@@ -124,6 +128,7 @@ const evolve_ind *evolve_find(evolve *e, const char *id);
 
 /* Actions of the researcher (also what the review policy does). */
 int evolve_approve(evolve *e, const char *id);
+/* Returns how many were approved, or -1. */
 int evolve_approve_all(evolve *e);
 int evolve_reject(evolve *e, const char *id, const char *reason);
 /* Replaces the proposal's genome with the researcher's edit. Validates it

@@ -550,10 +550,11 @@ int session_set_review(session *s, const char *id, const session_review *r)
 {
     if (session_require_writer(s) != 0)
         return -1;
+    /* "pending": notes on a proposal that has no decision yet */
     if (!r || !r->decision ||
         (strcmp(r->decision, "approved") && strcmp(r->decision, "approved_edited") &&
-         strcmp(r->decision, "rejected")))
-        return session_fail("review: the decision must be approved, approved_edited or rejected");
+         strcmp(r->decision, "rejected") && strcmp(r->decision, "pending")))
+        return session_fail("review: the decision must be pending, approved, approved_edited or rejected");
     if (r->n_annotations < 0 || (r->n_annotations > 0 && !r->annotations))
         return session_fail("review: bad annotations");
     git_signature *who = NULL;

@@ -12,5 +12,6 @@ int core_cmd_log(int argc, char **argv);    /* core/cmd_session.c */
 int core_cmd_show(int argc, char **argv);   /* core/cmd_session.c */
 int core_cmd_export(int argc, char **argv); /* core/cmd_session.c */
 int core_cmd_propose(int argc, char **argv); /* core/cmd_propose.c */
+int tui_cmd_open(int argc, char **argv);    /* tui/cmd_open.c; argc 0: a new session */
 
 #endif

@@ -25,6 +25,7 @@ static const struct command commands[] = {
     {"export", core_cmd_export, "export a session's individuals as CSV or JSON"},
     {"propose", core_cmd_propose, "run one proposal (LLM or offline) and record it; print diff, reasoning"},
     {"run", core_cmd_run, "run a session's evolution without the workbench (resumable)"},
+    {"open", tui_cmd_open, "open the workbench on a session: DIR (no command: a new session)"},
 };
 
 static void usage(FILE *out)
@@ -40,6 +41,7 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
     if (argc < 2) /* the main job: a new session in the workbench */
+        return tui_cmd_open(0, argv);
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
         return 0;

@@ -1,0 +1,1283 @@
+/* eval_slurm: the Slurm evaluator (see evaluator.h). gevo runs on the login
+ * node; each candidate is a batch job on a compute node running the same
+ * worker as the local pool, writing into its folder under the work folder
+ * (a shared file system):
+ *
+ *   <work>/<id>/train.sh           the worker's command line
+ *   <work>/.slurm/<batch>/batch.sh the batch script: set-up line, then
+ *                                  train.sh; writes <id>/exit at the end
+ *   <work>/.slurm/<batch>/<index>  for a job array: a link to the folder
+ *                                  of the candidate of task <index>, so
+ *                                  sbatch --output=.../%a/progress.jsonl
+ *                                  lands in that candidate's folder
+ *
+ * Candidates submitted before the next evaluator_poll go out together, as
+ * one job array (option array=1, the default). Following them is layered,
+ * cheapest first: every poll reads the progress files and looks for the
+ * exit file the batch script writes (so a finished job is seen at once);
+ * every `interval` seconds one squeue call asks for the state of all our
+ * jobs; a job squeue no longer lists is asked of scontrol, then of sacct
+ * (when accounting exists); a job none of them knows has vanished. Slurm
+ * commands run synchronously with a time limit (a stuck controller delays
+ * a poll by at most CMD_TIMEOUT seconds, it never hangs it). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/evaluator.h"
+
+extern char **environ;
+
+#define CMD_TIMEOUT 60.0     /* seconds a Slurm command may take */
+#define CMD_OUT_MAX (8L << 20)
+#define POLL_INTERVAL_MS 250 /* progress files and exit files */
+#define MISSING_POLLS 2      /* queries without news of a job before it counts as vanished */
+
+const char *const eval_slurm_keys[] = {"partition", "account", "qos",   "time",  "cpus",        "mem",      "sbatch",
+                                       "setup",     "requeue", "array", "array_limit", "interval", "array_wait", NULL};
+
+static void set_err(char *err, size_t errsize, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errsize, const char *fmt, ...)
+{
+    if (!err || !errsize) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errsize, fmt, ap);
+    va_end(ap);
+}
+
+static double now_real(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* ---- options -------------------------------------------------------------- */
+
+typedef struct slurm_opts {
+    char partition[128], account[128], qos[128], time[64], mem[64];
+    char sbatch[1024], setup[1024];
+    int cpus;        /* 0: the job's threads */
+    int requeue;     /* resubmissions allowed per candidate */
+    bool array;
+    int array_limit; /* 0: none */
+    double interval; /* seconds between squeue calls */
+    double array_wait; /* seconds without a new candidate before an array goes out */
+} slurm_opts;
+
+static bool all_in(const char *s, const char *set)
+{
+    return s[strspn(s, set)] == 0;
+}
+
+#define NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
+
+/* sbatch options the evaluator sets itself */
+static const char *const owned_sbatch[] = {"--output", "--error",  "--array", "--parsable", "--chdir",
+                                           "--wrap",   "--job-name", "-o",    "-e",          "-a",
+                                           "-D",       "-J",       NULL};
+
+static int opt_set(slurm_opts *o, const char *key, const char *v, char *err, size_t errsize)
+{
+    char *end;
+    if (!strcmp(key, "partition") || !strcmp(key, "account") || !strcmp(key, "qos")) {
+        char *dst = key[0] == 'p' ? o->partition : key[0] == 'a' ? o->account : o->qos;
+        if (strlen(v) >= sizeof o->partition || !all_in(v, NAME_CHARS ",")) {
+            set_err(err, errsize, "slurm %s: '%s' is not a Slurm name (letters, digits, '.', '_', '-', ',')", key,
+                    v);
+            return -1;
+        }
+        strcpy(dst, v);
+    } else if (!strcmp(key, "time")) {
+        if (strlen(v) >= sizeof o->time || !all_in(v, "0123456789:-")) {
+            set_err(err, errsize, "slurm time: '%s' is not a Slurm time (minutes, MM:SS, HH:MM:SS or D-HH:MM:SS)",
+                    v);
+            return -1;
+        }
+        strcpy(o->time, v);
+    } else if (!strcmp(key, "mem")) {
+        size_t d = strspn(v, "0123456789");
+        if (strlen(v) >= sizeof o->mem || (*v && (d == 0 || (v[d] && (strchr("KMGT", v[d]) == NULL || v[d + 1]))))) {
+            set_err(err, errsize, "slurm mem: '%s' is not a size (megabytes, or a number with K, M, G or T)", v);
+            return -1;
+        }
+        strcpy(o->mem, v);
+    } else if (!strcmp(key, "sbatch") || !strcmp(key, "setup")) {
+        char *dst = key[1] == 'b' ? o->sbatch : o->setup;
+        if (strlen(v) >= sizeof o->sbatch || strpbrk(v, "\n\r")) {
+            set_err(err, errsize, "slurm %s: needs one line of at most %zu characters", key, sizeof o->sbatch - 1);
+            return -1;
+        }
+        if (dst == o->sbatch) {
+            char copy[sizeof o->sbatch];
+            snprintf(copy, sizeof copy, "%s", v);
+            for (char *save = NULL, *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save))
+                for (int k = 0; owned_sbatch[k]; k++) {
+                    size_t n = strlen(owned_sbatch[k]);
+                    if (!strncmp(w, owned_sbatch[k], n) && (w[n] == 0 || w[n] == '=' || owned_sbatch[k][1] != '-')) {
+                        set_err(err, errsize, "slurm sbatch: %s is set by gevo (it places each candidate's files)",
+                                owned_sbatch[k]);
+                        return -1;
+                    }
+                }
+        }
+        strcpy(dst, v);
+    } else if (!strcmp(key, "cpus") || !strcmp(key, "requeue") || !strcmp(key, "array") ||
+               !strcmp(key, "array_limit")) {
+        long hi = !strcmp(key, "cpus") ? 1024 : !strcmp(key, "requeue") ? 100 : !strcmp(key, "array") ? 1 : 100000;
+        long lo = !strcmp(key, "cpus") ? 1 : 0;
+        long x = strtol(v, &end, 10);
+        if (end == v || *end || x < lo || x > hi) {
+            set_err(err, errsize, "slurm %s: needs an integer in %ld..%ld, not '%s'", key, lo, hi, v);
+            return -1;
+        }
+        if (key[0] == 'c') o->cpus = (int)x;
+        else if (key[0] == 'r') o->requeue = (int)x;
+        else if (!strcmp(key, "array")) o->array = x != 0;
+        else o->array_limit = (int)x;
+    } else if (!strcmp(key, "interval") || !strcmp(key, "array_wait")) {
+        double x = strtod(v, &end);
+        double lo = key[0] == 'i' ? 0.2 : 0;
+        if (end == v || *end || !(x >= lo && x <= 600)) {
+            set_err(err, errsize, "slurm %s: needs seconds in %g..600, not '%s'", key, lo, v);
+            return -1;
+        }
+        if (key[0] == 'i') o->interval = x;
+        else o->array_wait = x;
+    } else {
+        char known[256] = "";
+        for (int k = 0; eval_slurm_keys[k]; k++)
+            snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", k ? ", " : "", eval_slurm_keys[k]);
+        set_err(err, errsize, "unknown Slurm option '%s' (known: %s)", key, known);
+        return -1;
+    }
+    return 0;
+}
+
+static int opts_parse(slurm_opts *o, const char *text, char *err, size_t errsize)
+{
+    memset(o, 0, sizeof *o);
+    o->array = true;
+    o->interval = 2;
+    o->array_wait = 2;
+    if (!text) return 0;
+    const char *p = text;
+    while (*p) {
+        size_t n = strcspn(p, "\n");
+        char line[2048];
+        if (n >= sizeof line) {
+            set_err(err, errsize, "slurm option too long: %.40s...", p);
+            return -1;
+        }
+        memcpy(line, p, n);
+        line[n] = 0;
+        p += n + (p[n] == '\n');
+        char *s = line;
+        while (*s == ' ' || *s == '\t') s++;
+        if (!*s) continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            set_err(err, errsize, "slurm option '%s': needs KEY=VALUE", s);
+            return -1;
+        }
+        *eq = 0;
+        char *k_end = eq;
+        while (k_end > s && (k_end[-1] == ' ' || k_end[-1] == '\t')) *--k_end = 0;
+        if (opt_set(o, s, eq + 1, err, errsize)) return -1;
+    }
+    return 0;
+}
+
+/* ---- running Slurm commands ------------------------------------------------ */
+
+/* Runs argv (found on PATH) with stdin from /dev/null, collecting its
+ * stdout (*out, malloc'd) and the last line of its stderr. Returns the exit
+ * status (0..255), or -1 with a message in err when it could not run, was
+ * killed or took longer than timeout seconds. */
+static int run_cmd_t(char *const *argv, double timeout, char **out, char *err, size_t errsize)
+{
+    *out = NULL;
+    if (err && errsize) err[0] = 0;
+    int po[2] = {-1, -1}, pe[2] = {-1, -1};
+    if (pipe2(po, O_CLOEXEC) || pipe2(pe, O_CLOEXEC)) {
+        set_err(err, errsize, "%s: cannot make a pipe: %s", argv[0], strerror(errno));
+        for (int i = 0; i < 2; i++) {
+            if (po[i] >= 0) close(po[i]);
+            if (pe[i] >= 0) close(pe[i]);
+        }
+        return -1;
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, po[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
+    pid_t pid;
+    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(po[1]);
+    close(pe[1]);
+    if (rc) {
+        set_err(err, errsize, "cannot run %s: %s (is Slurm's client installed and on PATH?)", argv[0], strerror(rc));
+        close(po[0]);
+        close(pe[0]);
+        return -1;
+    }
+    size_t cap = 4096, len = 0, elen = 0;
+    char *buf = malloc(cap);
+    char ebuf[4096];
+    double deadline = now_real() + timeout;
+    bool timed_out = false;
+    struct pollfd pfd[2] = {{.fd = po[0], .events = POLLIN}, {.fd = pe[0], .events = POLLIN}};
+    while (pfd[0].fd >= 0 || pfd[1].fd >= 0) {
+        int ms = (int)((deadline - now_real()) * 1000);
+        if (ms <= 0) {
+            timed_out = true;
+            break;
+        }
+        if (poll(pfd, 2, ms) < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        for (int i = 0; i < 2; i++) {
+            if (pfd[i].fd < 0 || !(pfd[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+            char tmp[4096];
+            ssize_t r = read(pfd[i].fd, tmp, sizeof tmp);
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) {
+                close(pfd[i].fd);
+                pfd[i].fd = -1;
+                continue;
+            }
+            if (i == 0) {
+                if (buf && len + (size_t)r + 1 > cap && (long)cap < CMD_OUT_MAX) {
+                    size_t nc = cap;
+                    while (len + (size_t)r + 1 > nc) nc *= 2;
+                    char *nb = realloc(buf, nc);
+                    if (!nb) {
+                        free(buf);
+                        buf = NULL;
+                    } else {
+                        buf = nb;
+                        cap = nc;
+                    }
+                }
+                if (buf && len + (size_t)r + 1 <= cap) {
+                    memcpy(buf + len, tmp, (size_t)r);
+                    len += (size_t)r;
+                }
+            } else {
+                /* keep the tail: the last line says what went wrong */
+                if ((size_t)r >= sizeof ebuf) {
+                    memcpy(ebuf, tmp + (size_t)r - (sizeof ebuf - 1), sizeof ebuf - 1);
+                    elen = sizeof ebuf - 1;
+                } else {
+                    if (elen + (size_t)r >= sizeof ebuf) {
+                        size_t drop = elen + (size_t)r - (sizeof ebuf - 1);
+                        memmove(ebuf, ebuf + drop, elen - drop);
+                        elen -= drop;
+                    }
+                    memcpy(ebuf + elen, tmp, (size_t)r);
+                    elen += (size_t)r;
+                }
+            }
+        }
+    }
+    for (int i = 0; i < 2; i++)
+        if (pfd[i].fd >= 0) close(pfd[i].fd);
+    if (timed_out) kill(pid, SIGKILL);
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    ebuf[elen] = 0;
+    while (elen > 0 && (ebuf[elen - 1] == '\n' || ebuf[elen - 1] == ' ')) ebuf[--elen] = 0;
+    char *nl = strrchr(ebuf, '\n');
+    const char *etail = nl ? nl + 1 : ebuf;
+    if (timed_out) {
+        set_err(err, errsize, "%s took more than %g s (is slurmctld reachable, is Slurm configured here?)", argv[0],
+                timeout);
+        free(buf);
+        return -1;
+    }
+    if (!buf) {
+        set_err(err, errsize, "%s: out of memory", argv[0]);
+        return -1;
+    }
+    buf[len] = 0;
+    *out = buf;
+    if (WIFSIGNALED(st)) {
+        set_err(err, errsize, "%s was killed by signal %d", argv[0], WTERMSIG(st));
+        free(buf);
+        *out = NULL;
+        return -1;
+    }
+    if (WEXITSTATUS(st)) set_err(err, errsize, "%s: %s", argv[0], *etail ? etail : "failed");
+    return WEXITSTATUS(st);
+}
+
+static int run_cmd(char *const *argv, char **out, char *err, size_t errsize)
+{
+    return run_cmd_t(argv, CMD_TIMEOUT, out, err, errsize);
+}
+
+/* ---- the jobs --------------------------------------------------------------- */
+
+typedef enum sjob_state { SJ_QUEUED, SJ_SUBMITTED, SJ_RUNNING, SJ_DONE } sjob_state;
+
+typedef struct sjob {
+    char id[EVALUATOR_ID_MAX];
+    char dir[PATH_MAX];
+    char jobid[64];       /* Slurm's: "123" or "123_4" (array task) */
+    char node[128];       /* where it runs, when known */
+    double time_limit;
+    int threads;
+    sjob_state state;
+    bool started_sent;    /* the STARTED event went out */
+    double started;       /* when seen running (our clock), 0 = not yet */
+    double ended_seen;    /* when Slurm first said it ended without an exit file */
+    bool stop_cancel, stop_timeout;
+    int requeues;
+    int missing;          /* queries in which no Slurm command knew it */
+    long long prog_off;
+} sjob;
+
+typedef struct slurm {
+    sjob **jobs;
+    int n_jobs, cap_jobs;
+    evaluator_queue q;
+    char exe[PATH_MAX];
+    slurm_opts o;
+    double next_query;
+    int sacct;            /* -1 unknown, 0 no accounting, 1 works */
+    unsigned batch_seq;
+    double last_submit;   /* when the newest candidate was queued */
+} slurm;
+
+static slurm *S(evaluator *ev) { return ev->impl; }
+
+static void job_path(const sjob *j, const char *name, char *out, size_t size)
+{
+    snprintf(out, size, "%s/%s", j->dir, name);
+}
+
+static sjob *find_job(slurm *s, const char *id)
+{
+    for (int i = 0; i < s->n_jobs; i++)
+        if (!strcmp(s->jobs[i]->id, id)) return s->jobs[i];
+    return NULL;
+}
+
+static int add_job(slurm *s, sjob *j)
+{
+    if (s->n_jobs == s->cap_jobs) {
+        int nc = s->cap_jobs ? s->cap_jobs * 2 : 8;
+        sjob **nj = realloc(s->jobs, sizeof *nj * (size_t)nc);
+        if (!nj) return -1;
+        s->jobs = nj;
+        s->cap_jobs = nc;
+    }
+    s->jobs[s->n_jobs++] = j;
+    return 0;
+}
+
+/* 'text' for sh, with ' as '\'' */
+static void sh_quote(FILE *f, const char *text)
+{
+    fputc('\'', f);
+    for (const char *p = text; *p; p++) {
+        if (*p == '\'') fputs("'\\''", f);
+        else fputc(*p, f);
+    }
+    fputc('\'', f);
+}
+
+/* Writes the candidate's train.sh: its worker's command line. */
+static int write_train_sh(const sjob *j, char *const *argv, char *err, size_t errsize)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) {
+        set_err(err, errsize, "out of memory");
+        return -1;
+    }
+    fprintf(f, "# candidate %s: the worker gevo's Slurm evaluator runs (from the batch script)\n", j->id);
+    for (int i = 0; argv[i]; i++) {
+        if (i) fputc(' ', f);
+        sh_quote(f, argv[i]);
+    }
+    fputc('\n', f);
+    fclose(f);
+    char path[PATH_MAX + 32];
+    job_path(j, "train.sh", path, sizeof path);
+    int rc = evaluator_write_file(path, text, len);
+    free(text);
+    if (rc) set_err(err, errsize, "cannot write %s: %s", path, strerror(errno));
+    return rc;
+}
+
+/* job.json: how the candidate was submitted, for reattach and people. */
+static void write_job_file(const sjob *j, const char *batch_dir)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_string(j->id));
+    json_object_set_new(o, "engine", json_string("slurm"));
+    json_object_set_new(o, "slurm_job", json_string(j->jobid));
+    json_object_set_new(o, "batch", json_string(batch_dir));
+    json_object_set_new(o, "time_limit", json_real(j->time_limit));
+    json_object_set_new(o, "threads", json_integer(j->threads));
+    json_object_set_new(o, "requeues", json_integer(j->requeues));
+    json_object_set_new(o, "submitted", json_real(now_real()));
+    char *txt = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    if (!txt) return;
+    char path[PATH_MAX + 32];
+    job_path(j, "job.json", path, sizeof path);
+    evaluator_write_file(path, txt, strlen(txt));
+    free(txt);
+}
+
+static void push_failed(slurm *s, const char *id, const char *reason, bool cancelled)
+{
+    evaluator_event *e = evaluator_queue_push(&s->q);
+    if (!e) return;
+    evaluator_event_init(e, EVALUATOR_FAILED, id);
+    e->cancelled = cancelled;
+    snprintf(e->reason, sizeof e->reason, "%s", reason);
+}
+
+static void mark_collected(sjob *j)
+{
+    char path[PATH_MAX + 32];
+    job_path(j, "collected", path, sizeof path);
+    evaluator_write_file(path, "", 0);
+    j->state = SJ_DONE;
+}
+
+/* ---- submitting ----------------------------------------------------------------- */
+
+/* The batch script for n candidates (one job, or a job array whose task i
+ * trains list[i] through the link <bdir>/<i>). */
+static int write_batch(evaluator *ev, const char *bdir, sjob **list, int n, char *err, size_t errsize)
+{
+    slurm *s = S(ev);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) {
+        set_err(err, errsize, "out of memory");
+        return -1;
+    }
+    fputs("#!/bin/sh\n# gevo: training candidates on Slurm (written by gevo's Slurm evaluator)\n", f);
+    if (n == 1) {
+        fputs("d=", f);
+        sh_quote(f, list[0]->dir);
+        fputc('\n', f);
+    } else {
+        fputs("d=", f);
+        sh_quote(f, bdir);
+        fputs("/\"$SLURM_ARRAY_TASK_ID\"\n", f);
+    }
+    fputs("cd \"$d\" || exit 1\n"
+          "rm -f exit exit.tmp result.json\n",
+          f);
+    if (s->o.setup[0]) fprintf(f, "%s\n", s->o.setup);
+    fputs("/bin/sh ./train.sh\n"
+          "rc=$?\n"
+          "if [ $rc -gt 128 ]; then echo \"signal $((rc - 128))\"; else echo \"exit $rc\"; fi >exit.tmp && "
+          "mv exit.tmp exit\n"
+          "exit $rc\n",
+          f);
+    fclose(f);
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/batch.sh", bdir);
+    int rc = evaluator_write_file(path, text, len);
+    free(text);
+    if (rc || chmod(path, 0755)) {
+        set_err(err, errsize, "cannot write %s: %s", path, strerror(errno));
+        return -1;
+    }
+    for (int i = 0; n > 1 && i < n; i++) {
+        char link[PATH_MAX + 32];
+        snprintf(link, sizeof link, "%s/%d", bdir, i);
+        unlink(link);
+        if (symlink(list[i]->dir, link)) {
+            set_err(err, errsize, "cannot link %s: %s", link, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Submits list[0..n) as one sbatch call; on failure every one of them
+ * fails with sbatch's message. */
+static void submit_batch(evaluator *ev, sjob **list, int n)
+{
+    slurm *s = S(ev);
+    char err[1024] = "", bdir[PATH_MAX];
+    char *argv[96];
+    int a = 0;
+    char name[160], out[PATH_MAX + 64], errp[PATH_MAX + 64], array[64], cpus[32], part[160], acct[160], qos[160],
+        tim[96], mem[96], script[PATH_MAX + 32], copy[sizeof s->o.sbatch];
+    snprintf(bdir, sizeof bdir, "%s/.slurm/%s-%ld-%d-%u", ev->cfg.dir, list[0]->id, (long)time(NULL), (int)getpid(),
+             s->batch_seq++);
+    if (evaluator_mkdir_p(bdir, err, sizeof err) || write_batch(ev, bdir, list, n, err, sizeof err)) goto fail;
+    argv[a++] = "sbatch";
+    argv[a++] = "--parsable";
+    snprintf(name, sizeof name, "gevo-%s%s", list[0]->id, n > 1 ? "+" : "");
+    argv[a++] = "--job-name";
+    argv[a++] = name;
+    argv[a++] = "--chdir";
+    argv[a++] = ev->cfg.dir;
+    argv[a++] = "--ntasks=1";
+    int threads = 1;
+    double limit = 0;
+    bool all_limited = true;
+    for (int i = 0; i < n; i++) {
+        if (list[i]->threads > threads) threads = list[i]->threads;
+        if (list[i]->time_limit > limit) limit = list[i]->time_limit;
+        if (!(list[i]->time_limit > 0)) all_limited = false;
+    }
+    snprintf(cpus, sizeof cpus, "--cpus-per-task=%d", s->o.cpus ? s->o.cpus : threads);
+    argv[a++] = cpus;
+    if (n > 1) {
+        snprintf(out, sizeof out, "--output=%s/%%a/progress.jsonl", bdir);
+        snprintf(errp, sizeof errp, "--error=%s/%%a/stderr.log", bdir);
+        if (s->o.array_limit)
+            snprintf(array, sizeof array, "--array=0-%d%%%d", n - 1, s->o.array_limit);
+        else
+            snprintf(array, sizeof array, "--array=0-%d", n - 1);
+        argv[a++] = array;
+    } else {
+        snprintf(out, sizeof out, "--output=%s/progress.jsonl", list[0]->dir);
+        snprintf(errp, sizeof errp, "--error=%s/stderr.log", list[0]->dir);
+    }
+    argv[a++] = out;
+    argv[a++] = errp;
+    if (s->o.partition[0]) argv[a++] = (snprintf(part, sizeof part, "--partition=%s", s->o.partition), part);
+    if (s->o.account[0]) argv[a++] = (snprintf(acct, sizeof acct, "--account=%s", s->o.account), acct);
+    if (s->o.qos[0]) argv[a++] = (snprintf(qos, sizeof qos, "--qos=%s", s->o.qos), qos);
+    if (s->o.time[0]) {
+        argv[a++] = (snprintf(tim, sizeof tim, "--time=%s", s->o.time), tim);
+    } else if (all_limited) {
+        /* the worker stops itself at its limit; Slurm's is a backstop */
+        double secs = limit + 2 * ev->cfg.grace + 60;
+        argv[a++] = (snprintf(tim, sizeof tim, "--time=%ld", (long)ceil(secs / 60)), tim);
+    }
+    if (s->o.mem[0]) argv[a++] = (snprintf(mem, sizeof mem, "--mem=%s", s->o.mem), mem);
+    argv[a++] = s->o.requeue ? "--requeue" : "--no-requeue";
+    snprintf(copy, sizeof copy, "%s", s->o.sbatch);
+    for (char *save = NULL, *w = strtok_r(copy, " \t", &save); w && a < 90; w = strtok_r(NULL, " \t", &save))
+        argv[a++] = w;
+    snprintf(script, sizeof script, "%s/batch.sh", bdir);
+    argv[a++] = script;
+    argv[a] = NULL;
+    char *stdout_text = NULL;
+    int rc = run_cmd(argv, &stdout_text, err, sizeof err);
+    long jid = 0;
+    if (rc == 0) {
+        char *end;
+        jid = stdout_text ? strtol(stdout_text, &end, 10) : 0;
+        if (jid <= 0) snprintf(err, sizeof err, "sbatch printed no job id: %.200s", stdout_text ? stdout_text : "");
+    }
+    free(stdout_text);
+    if (rc != 0 || jid <= 0) goto fail;
+    double now = now_real();
+    for (int i = 0; i < n; i++) {
+        sjob *j = list[i];
+        if (n > 1)
+            snprintf(j->jobid, sizeof j->jobid, "%ld_%d", jid, i);
+        else
+            snprintf(j->jobid, sizeof j->jobid, "%ld", jid);
+        j->state = SJ_SUBMITTED;
+        j->started = 0;
+        j->ended_seen = 0;
+        j->missing = 0;
+        write_job_file(j, bdir);
+    }
+    /* a first look soon: short jobs may be done before the interval */
+    if (s->next_query > now + 1) s->next_query = now + 1;
+    return;
+fail:
+    for (int i = 0; i < n; i++) {
+        char reason[1200];
+        snprintf(reason, sizeof reason, "cannot submit to Slurm: %s", err[0] ? err : "sbatch failed");
+        push_failed(s, list[i]->id, reason, false);
+        mark_collected(list[i]);
+    }
+}
+
+/* The time the queue goes out: with arrays, once no candidate came for
+ * array_wait seconds (approvals and proposals come one by one). */
+static double flush_at(slurm *s)
+{
+    return s->o.array ? s->last_submit + s->o.array_wait : 0;
+}
+
+static void submit_queued(evaluator *ev)
+{
+    slurm *s = S(ev);
+    if (now_real() < flush_at(s)) return;
+    int n = 0;
+    for (int i = 0; i < s->n_jobs; i++) n += s->jobs[i]->state == SJ_QUEUED;
+    if (!n) return;
+    sjob **list = malloc(sizeof *list * (size_t)n);
+    if (!list) return;
+    int k = 0;
+    for (int i = 0; i < s->n_jobs; i++)
+        if (s->jobs[i]->state == SJ_QUEUED) list[k++] = s->jobs[i];
+    if (s->o.array && n > 1) {
+        submit_batch(ev, list, n);
+    } else {
+        for (int i = 0; i < n; i++) submit_batch(ev, list + i, 1);
+    }
+    free(list);
+}
+
+/* ---- following ---------------------------------------------------------------------- */
+
+typedef struct slurm_state {
+    char state[32];  /* RUNNING, COMPLETED, NODE_FAIL, ... ; "" = unknown */
+    char reason[128];
+    char node[128];
+} slurm_state;
+
+static bool state_waiting(const char *st)
+{
+    static const char *const w[] = {"PENDING",  "CONFIGURING",  "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED",
+                                    "RESIZING", "SUSPENDED",    "STOPPED",  "SIGNALING",    "STAGE_OUT",
+                                    "RESV_DEL_HOLD", NULL};
+    for (int i = 0; w[i]; i++)
+        if (!strcmp(st, w[i])) return true;
+    return false;
+}
+
+static bool state_running(const char *st)
+{
+    return !strcmp(st, "RUNNING") || !strcmp(st, "COMPLETING");
+}
+
+/* "KEY=value" of one scontrol -o line */
+static void scontrol_field(const char *line, const char *key, char *out, size_t size)
+{
+    out[0] = 0;
+    size_t kl = strlen(key);
+    for (const char *p = line; (p = strstr(p, key)); p += kl) {
+        if ((p == line || p[-1] == ' ') && p[kl] == '=') {
+            const char *v = p + kl + 1;
+            size_t n = strcspn(v, " \n");
+            if (n >= size) n = size - 1;
+            memcpy(out, v, n);
+            out[n] = 0;
+            return;
+        }
+    }
+}
+
+/* The state of one job from scontrol, then sacct. 0 when known. */
+static int ask_one(slurm *s, const char *jobid, slurm_state *st)
+{
+    memset(st, 0, sizeof *st);
+    char err[512], *out = NULL;
+    char *sc[] = {"scontrol", "show", "job", "-o", (char *)jobid, NULL};
+    if (run_cmd(sc, &out, err, sizeof err) == 0 && out) {
+        scontrol_field(out, "JobState", st->state, sizeof st->state);
+        scontrol_field(out, "Reason", st->reason, sizeof st->reason);
+        scontrol_field(out, "NodeList", st->node, sizeof st->node);
+    }
+    free(out);
+    if (st->state[0]) return 0;
+    if (s->sacct == 0) return -1;
+    char *sa[] = {"sacct", "-n", "-P", "-X", "-j", (char *)jobid, "-o", "JobID,State,NodeList", NULL};
+    out = NULL;
+    int rc = run_cmd(sa, &out, err, sizeof err);
+    if (rc != 0) {
+        /* without slurmdbd: "Slurm accounting storage is disabled" */
+        if (rc > 0 && strstr(err, "disabled")) s->sacct = 0;
+        free(out);
+        return -1;
+    }
+    s->sacct = 1;
+    for (char *save = NULL, *line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *f1 = strchr(line, '|');
+        if (!f1) continue;
+        *f1++ = 0;
+        if (strcmp(line, jobid)) continue;
+        char *f2 = strchr(f1, '|');
+        if (f2) *f2++ = 0;
+        size_t n = strcspn(f1, " "); /* "CANCELLED by 0" */
+        snprintf(st->state, sizeof st->state, "%.*s", (int)n, f1);
+        if (f2) snprintf(st->node, sizeof st->node, "%s", f2);
+    }
+    free(out);
+    return st->state[0] ? 0 : -1;
+}
+
+static void send_started(slurm *s, sjob *j)
+{
+    if (j->started_sent) return;
+    j->started_sent = true;
+    evaluator_event *e = evaluator_queue_push(&s->q);
+    if (e) evaluator_event_init(e, EVALUATOR_STARTED, j->id);
+}
+
+/* Puts a candidate back in the queue for a new submission. */
+static void requeue(sjob *j)
+{
+    static const char *const files[] = {"progress.jsonl", "stderr.log", "result.json", "exit", "job.json"};
+    char path[PATH_MAX + 32];
+    for (size_t k = 0; k < sizeof files / sizeof *files; k++) {
+        job_path(j, files[k], path, sizeof path);
+        unlink(path);
+    }
+    j->requeues++;
+    j->state = SJ_QUEUED;
+    j->started_sent = false;
+    j->prog_off = 0;
+    j->jobid[0] = 0;
+}
+
+/* The candidate's outcome. how: the exit file's text or NULL; st: what
+ * Slurm last said (state "" when it forgot the job: vanished). */
+static void finish(evaluator *ev, sjob *j, const char *how, const slurm_state *st)
+{
+    slurm *s = S(ev);
+    evaluator_read_progress(&s->q, j->dir, j->id, &j->prog_off);
+    char rpath[PATH_MAX + 32], epath[PATH_MAX + 32], tail[512];
+    job_path(j, "result.json", rpath, sizeof rpath);
+    job_path(j, "stderr.log", epath, sizeof epath);
+    char *res = evaluator_read_file(rpath, EVALUATOR_PROGRESS_MAX, NULL);
+    evaluator_last_line(epath, tail, sizeof tail);
+    const char *state = st ? st->state : NULL;
+    const char *node = st && st->node[0] && strcmp(st->node, "(null)") ? st->node : j->node;
+    /* Slurm ended it before the worker could write a result: say why, and
+       requeue what was not the candidate's fault, if allowed */
+    bool slurm_ended = !res && !how && !j->stop_cancel && !j->stop_timeout;
+    if (slurm_ended && j->requeues < s->o.requeue &&
+        (!state || !state[0] || !strcmp(state, "PREEMPTED") || !strcmp(state, "NODE_FAIL") ||
+         !strcmp(state, "BOOT_FAIL"))) {
+        requeue(j);
+        return;
+    }
+    evaluator_event *e = evaluator_queue_push(&s->q);
+    if (!e) {
+        free(res);
+        mark_collected(j);
+        return;
+    }
+    evaluator_outcome(e, j->id, res, rpath, how, tail);
+    char reason[sizeof e->reason];
+    reason[0] = 0;
+    if (j->stop_cancel) {
+        e->kind = EVALUATOR_FAILED;
+        e->cancelled = true;
+        snprintf(reason, sizeof reason, "cancelled");
+    } else if (j->stop_timeout) {
+        e->kind = EVALUATOR_FAILED;
+        snprintf(reason, sizeof reason, "time limit of %g s exceeded (Slurm job %s cancelled %g s after it; %.800s)",
+                 j->time_limit, j->jobid, ev->cfg.grace, e->reason[0] ? e->reason : e->status);
+    } else if (slurm_ended) {
+        const char *sn = state && state[0] ? state : NULL;
+        char again[64] = "";
+        if (j->requeues) snprintf(again, sizeof again, " (after %d resubmission%s)", j->requeues, j->requeues > 1 ? "s" : "");
+        if (!sn)
+            snprintf(reason, sizeof reason,
+                     "Slurm job %s vanished (squeue, scontrol%s no longer know it) without a result%s", j->jobid,
+                     s->sacct == 1 ? " and sacct" : "", again);
+        else if (!strcmp(sn, "TIMEOUT"))
+            snprintf(reason, sizeof reason, "Slurm job %s hit its time limit%s (raise the Slurm option time)", j->jobid,
+                     again);
+        else if (!strcmp(sn, "PREEMPTED"))
+            snprintf(reason, sizeof reason, "Slurm job %s was preempted%s", j->jobid, again);
+        else if (!strcmp(sn, "NODE_FAIL") || !strcmp(sn, "BOOT_FAIL"))
+            snprintf(reason, sizeof reason, "Slurm job %s failed with its node%s%s (%s)%s", j->jobid,
+                     node[0] ? " " : "", node, sn, again);
+        else if (!strcmp(sn, "OUT_OF_MEMORY"))
+            snprintf(reason, sizeof reason, "Slurm job %s ran out of memory (raise the Slurm option mem)", j->jobid);
+        else if (!strcmp(sn, "CANCELLED"))
+            snprintf(reason, sizeof reason, "Slurm job %s was cancelled outside gevo (scancel or an administrator)",
+                     j->jobid);
+        else if (!strcmp(sn, "DEADLINE"))
+            snprintf(reason, sizeof reason, "Slurm job %s missed its deadline", j->jobid);
+        else
+            snprintf(reason, sizeof reason, "Slurm job %s ended %s without a result%s%s", j->jobid, sn,
+                     tail[0] ? ": " : "", tail);
+        e->kind = EVALUATOR_FAILED;
+    }
+    if (reason[0]) snprintf(e->reason, sizeof e->reason, "%s", reason);
+    mark_collected(j);
+}
+
+/* The exit file the batch script writes last, if there: true and its first
+ * line in how. */
+static bool read_exit(sjob *j, char *how, size_t size)
+{
+    char path[PATH_MAX + 32];
+    job_path(j, "exit", path, sizeof path);
+    char *t = evaluator_read_file(path, 4096, NULL);
+    if (!t) return false;
+    snprintf(how, size, "%s", t);
+    how[strcspn(how, "\n")] = 0;
+    free(t);
+    return true;
+}
+
+/* Asks Slurm about every submitted job and acts on what it says. */
+static void query(evaluator *ev)
+{
+    slurm *s = S(ev);
+    char ids[8192] = "";
+    size_t used = 0;
+    int n = 0;
+    for (int i = 0; i < s->n_jobs; i++) {
+        sjob *j = s->jobs[i];
+        if ((j->state != SJ_SUBMITTED && j->state != SJ_RUNNING) || !j->jobid[0]) continue;
+        size_t base = strcspn(j->jobid, "_");
+        char b[64];
+        snprintf(b, sizeof b, "%.*s", (int)base, j->jobid);
+        /* once per array */
+        bool seen = false;
+        for (const char *p = ids; *p && !seen; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',')) {
+            size_t l = strcspn(p, ",");
+            seen = l == strlen(b) && !strncmp(p, b, l);
+        }
+        if (seen) continue;
+        if (used + strlen(b) + 2 >= sizeof ids) break;
+        used += (size_t)snprintf(ids + used, sizeof ids - used, "%s%s", n ? "," : "", b);
+        n++;
+    }
+    if (!n) return;
+    char err[512], *out = NULL;
+    char *argv[] = {"squeue", "-h", "-r", "--states=all", "-j", ids, "-o", "%i|%T|%r|%N", NULL};
+    int rc = run_cmd(argv, &out, err, sizeof err);
+    if (rc > 0 && strstr(err, "nvalid job id")) {
+        /* none of them is known any more: ask one by one below */
+        free(out);
+        out = strdup("");
+        rc = out ? 0 : -1;
+    }
+    if (rc != 0) {
+        /* the controller may be restarting: the exit files still work, and
+           the next query tries again */
+        free(out);
+        return;
+    }
+    double now = now_real();
+    for (int i = 0; i < s->n_jobs; i++) {
+        sjob *j = s->jobs[i];
+        if ((j->state != SJ_SUBMITTED && j->state != SJ_RUNNING) || !j->jobid[0]) continue;
+        slurm_state st;
+        memset(&st, 0, sizeof st);
+        size_t il = strlen(j->jobid);
+        for (const char *line = out; line && *line;) {
+            size_t ll = strcspn(line, "\n");
+            if (ll > il && !strncmp(line, j->jobid, il) && line[il] == '|') {
+                char buf[512];
+                snprintf(buf, sizeof buf, "%.*s", (int)(ll < sizeof buf ? ll : sizeof buf - 1), line);
+                char *f[4] = {buf, NULL, NULL, NULL};
+                for (int k = 1; k < 4; k++) {
+                    f[k] = f[k - 1] ? strchr(f[k - 1], '|') : NULL;
+                    if (f[k]) *f[k]++ = 0;
+                }
+                if (f[1]) snprintf(st.state, sizeof st.state, "%s", f[1]);
+                if (f[2]) snprintf(st.reason, sizeof st.reason, "%s", f[2]);
+                if (f[3]) snprintf(st.node, sizeof st.node, "%s", f[3]);
+                break;
+            }
+            line += ll + (line[ll] == '\n');
+        }
+        if (!st.state[0]) ask_one(s, j->jobid, &st);
+        if (!st.state[0] && j->state == SJ_SUBMITTED && strchr(j->jobid, '_')) {
+            /* a pending array task leaves no record when cancelled: if its
+               array is still listed, that is what happened to it */
+            size_t bl = strcspn(j->jobid, "_") + 1;
+            for (const char *line = out; *line; line += strcspn(line, "\n") + (line[strcspn(line, "\n")] == '\n'))
+                if (!strncmp(line, j->jobid, bl)) {
+                    snprintf(st.state, sizeof st.state, "CANCELLED");
+                    break;
+                }
+        }
+        char how[64];
+        if (!st.state[0]) {
+            /* nobody knows it: gone, unless its exit file says how it ended */
+            if (read_exit(j, how, sizeof how)) {
+                finish(ev, j, how, NULL);
+            } else if (++j->missing >= MISSING_POLLS) {
+                finish(ev, j, NULL, &st);
+            }
+            continue;
+        }
+        j->missing = 0;
+        if (st.node[0] && strcmp(st.node, "(null)")) snprintf(j->node, sizeof j->node, "%s", st.node);
+        if (state_waiting(st.state)) {
+            if (j->state == SJ_RUNNING) { /* requeued by Slurm itself */
+                j->state = SJ_SUBMITTED;
+                j->started = 0;
+            }
+        } else if (state_running(st.state)) {
+            if (j->state == SJ_SUBMITTED) {
+                j->state = SJ_RUNNING;
+                j->started = now;
+            }
+            send_started(s, j);
+        } else {
+            /* ended: the exit file, else (normal ends) give a shared file
+               system a little time to show it */
+            if (read_exit(j, how, sizeof how)) {
+                finish(ev, j, how, &st);
+            } else if ((!strcmp(st.state, "COMPLETED") || !strcmp(st.state, "FAILED")) &&
+                       (j->ended_seen == 0 || now < j->ended_seen + ev->cfg.grace)) {
+                if (j->ended_seen == 0) j->ended_seen = now;
+            } else {
+                finish(ev, j, NULL, &st);
+            }
+        }
+    }
+    free(out);
+}
+
+static void scancel(const char *jobid, char *err, size_t errsize, int *rc_out)
+{
+    char *out = NULL;
+    char *argv[] = {"scancel", (char *)jobid, NULL};
+    *rc_out = run_cmd(argv, &out, err, errsize);
+    free(out);
+}
+
+static void step(evaluator *ev)
+{
+    slurm *s = S(ev);
+    submit_queued(ev);
+    double now = now_real();
+    for (int i = 0; i < s->n_jobs; i++) {
+        sjob *j = s->jobs[i];
+        if (j->state != SJ_SUBMITTED && j->state != SJ_RUNNING) continue;
+        long long before = j->prog_off;
+        size_t qlen = (size_t)s->q.len;
+        evaluator_read_progress(&s->q, j->dir, j->id, &j->prog_off);
+        if (j->prog_off > before && !j->started_sent) {
+            /* progress before squeue said running: STARTED goes first */
+            evaluator_event started;
+            evaluator_event_init(&started, EVALUATOR_STARTED, j->id);
+            evaluator_event *e = evaluator_queue_push(&s->q);
+            if (e) {
+                memmove(&s->q.ev[s->q.head + qlen + 1], &s->q.ev[s->q.head + qlen],
+                        sizeof *e * ((size_t)s->q.len - 1 - qlen));
+                s->q.ev[s->q.head + qlen] = started;
+                j->started_sent = true;
+            }
+        }
+        if (j->prog_off > 0 && j->state == SJ_SUBMITTED) {
+            j->state = SJ_RUNNING;
+            j->started = now;
+        }
+        char how[64];
+        if (read_exit(j, how, sizeof how)) {
+            finish(ev, j, how, NULL);
+            continue;
+        }
+        /* Slurm enforces time limits late; so do we, like the local pool */
+        if (j->state == SJ_RUNNING && j->time_limit > 0 && !j->stop_timeout && !j->stop_cancel && j->started > 0 &&
+            now > j->started + j->time_limit + ev->cfg.grace) {
+            char err[512];
+            int rc;
+            scancel(j->jobid, err, sizeof err, &rc);
+            if (rc == 0) j->stop_timeout = true;
+        }
+    }
+    if (now >= s->next_query) {
+        query(ev);
+        s->next_query = now_real() + s->o.interval;
+    }
+    /* requeued candidates go out at once */
+    submit_queued(ev);
+    int k = 0;
+    for (int i = 0; i < s->n_jobs; i++) {
+        if (s->jobs[i]->state == SJ_DONE)
+            free(s->jobs[i]);
+        else
+            s->jobs[k++] = s->jobs[i];
+    }
+    s->n_jobs = k;
+}
+
+/* ---- the ops ----------------------------------------------------------------------- */
+
+static int slurm_submit(evaluator *ev, const evaluator_job *jb, char *err, size_t errsize)
+{
+    slurm *s = S(ev);
+    if (evaluator_check_job(jb, err, errsize)) return -1;
+    sjob *old = find_job(s, jb->id);
+    if (old) {
+        set_err(err, errsize, "candidate %s is already %s", jb->id, old->state == SJ_QUEUED ? "queued" : "in Slurm");
+        return -1;
+    }
+    sjob *j = calloc(1, sizeof *j);
+    if (!j) {
+        set_err(err, errsize, "out of memory");
+        return -1;
+    }
+    snprintf(j->id, sizeof j->id, "%s", jb->id);
+    j->time_limit = jb->time_limit;
+    j->threads = jb->threads ? jb->threads : ev->cfg.threads;
+    char **argv = NULL;
+    if (snprintf(j->dir, sizeof j->dir, "%s/%s", ev->cfg.dir, jb->id) >= (int)sizeof j->dir) {
+        set_err(err, errsize, "work folder path too long");
+        goto fail;
+    }
+    /* a job of an earlier process may still be in Slurm for this folder */
+    char path[PATH_MAX + 32], cpath[PATH_MAX + 32];
+    job_path(j, "job.json", path, sizeof path);
+    job_path(j, "collected", cpath, sizeof cpath);
+    if (access(path, F_OK) == 0 && access(cpath, F_OK) != 0) {
+        json_t *o = json_load_file(path, 0, NULL);
+        const char *jid = json_string_value(json_object_get(o, "slurm_job"));
+        slurm_state st;
+        if (jid && ask_one(s, jid, &st) == 0 && (state_waiting(st.state) || state_running(st.state))) {
+            set_err(err, errsize, "candidate %s is still Slurm job %s (%s, from an earlier run); reattach to collect "
+                                  "it or scancel it first",
+                    jb->id, jid, st.state);
+            json_decref(o);
+            goto fail;
+        }
+        json_decref(o);
+    }
+    if (evaluator_stage(j->dir, jb, err, errsize)) goto fail;
+    argv = evaluator_worker_argv(s->exe, j->dir, jb, ev->cfg.threads);
+    if (!argv) {
+        set_err(err, errsize, "out of memory");
+        goto fail;
+    }
+    if (write_train_sh(j, argv, err, errsize)) goto fail;
+    evaluator_argv_free(argv);
+    argv = NULL;
+    j->state = SJ_QUEUED;
+    s->last_submit = now_real();
+    if (add_job(s, j)) {
+        set_err(err, errsize, "out of memory");
+        goto fail;
+    }
+    return 0;
+fail:
+    evaluator_argv_free(argv);
+    free(j);
+    return -1;
+}
+
+static int slurm_poll(evaluator *ev, evaluator_event *out, int max)
+{
+    slurm *s = S(ev);
+    step(ev);
+    return evaluator_queue_take(&s->q, out, max);
+}
+
+static int slurm_cancel(evaluator *ev, const char *id, char *err, size_t errsize)
+{
+    slurm *s = S(ev);
+    sjob *j = id ? find_job(s, id) : NULL;
+    if (!j || j->state == SJ_DONE) {
+        set_err(err, errsize, "no queued or running candidate '%s'", id ? id : "");
+        return -1;
+    }
+    if (j->state == SJ_QUEUED) {
+        push_failed(s, j->id, "cancelled", true);
+        mark_collected(j);
+        return 0;
+    }
+    if (j->stop_cancel) return 0;
+    int rc;
+    char e2[512];
+    scancel(j->jobid, e2, sizeof e2, &rc);
+    if (rc != 0) {
+        set_err(err, errsize, "cannot cancel Slurm job %s of %s: %s", j->jobid, j->id, e2);
+        return -1;
+    }
+    j->stop_cancel = true;
+    /* its end comes from the next query */
+    double soon = now_real() + 0.5;
+    if (s->next_query > soon) s->next_query = soon;
+    return 0;
+}
+
+static int slurm_pollfds(evaluator *ev, struct pollfd *pfd, int max)
+{
+    (void)ev;
+    (void)pfd;
+    (void)max;
+    return 0; /* nothing to wait on: files and commands, on a timer */
+}
+
+static int slurm_active(evaluator *ev)
+{
+    slurm *s = S(ev);
+    int n = 0;
+    for (int i = 0; i < s->n_jobs; i++) n += s->jobs[i]->state != SJ_DONE;
+    return n;
+}
+
+static int slurm_timeout_ms(evaluator *ev)
+{
+    slurm *s = S(ev);
+    if (s->q.len > 0) return 0;
+    bool active = false;
+    for (int i = 0; i < s->n_jobs; i++) {
+        if (s->jobs[i]->state == SJ_QUEUED) {
+            double ms = (flush_at(s) - now_real()) * 1000;
+            return ms <= 0 ? 0 : ms < POLL_INTERVAL_MS ? (int)ms + 1 : POLL_INTERVAL_MS;
+        }
+        active |= s->jobs[i]->state != SJ_DONE;
+    }
+    return active ? POLL_INTERVAL_MS : -1;
+}
+
+static int slurm_reattach(evaluator *ev, char *err, size_t errsize)
+{
+    slurm *s = S(ev);
+    DIR *d = opendir(ev->cfg.dir);
+    if (!d) {
+        set_err(err, errsize, "cannot read the work folder %s: %s", ev->cfg.dir, strerror(errno));
+        return -1;
+    }
+    int found = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (evaluator_check_id(de->d_name, NULL, 0) || find_job(s, de->d_name)) continue;
+        char path[PATH_MAX + 32];
+        snprintf(path, sizeof path, "%s/%s/collected", ev->cfg.dir, de->d_name);
+        if (access(path, F_OK) == 0) continue;
+        snprintf(path, sizeof path, "%s/%s/job.json", ev->cfg.dir, de->d_name);
+        json_t *o = json_load_file(path, 0, NULL);
+        const char *jid = json_string_value(json_object_get(o, "slurm_job"));
+        if (!jid || !*jid) { /* never submitted, or the local pool's */
+            json_decref(o);
+            continue;
+        }
+        sjob *j = calloc(1, sizeof *j);
+        if (!j) {
+            json_decref(o);
+            break;
+        }
+        snprintf(j->id, sizeof j->id, "%s", de->d_name);
+        snprintf(j->dir, sizeof j->dir, "%s/%s", ev->cfg.dir, de->d_name);
+        snprintf(j->jobid, sizeof j->jobid, "%s", jid);
+        json_t *v = json_object_get(o, "time_limit");
+        j->time_limit = json_is_number(v) && json_number_value(v) > 0 ? json_number_value(v) : 0;
+        v = json_object_get(o, "threads");
+        j->threads = json_is_integer(v) ? (int)json_integer_value(v) : ev->cfg.threads;
+        v = json_object_get(o, "requeues");
+        j->requeues = json_is_integer(v) ? (int)json_integer_value(v) : 0;
+        json_decref(o);
+        j->state = SJ_SUBMITTED;
+        j->started_sent = true;
+        if (add_job(s, j)) {
+            free(j);
+            break;
+        }
+        evaluator_event *e = evaluator_queue_push(&s->q);
+        if (e) {
+            evaluator_event_init(e, EVALUATOR_STARTED, j->id);
+            e->reattached = true;
+        }
+        found++;
+    }
+    closedir(d);
+    s->next_query = 0;
+    return found;
+}
+
+static void slurm_free(evaluator *ev)
+{
+    slurm *s = S(ev);
+    for (int i = 0; i < s->n_jobs; i++) free(s->jobs[i]);
+    free(s->jobs);
+    evaluator_queue_free(&s->q);
+    free(s);
+    free(ev);
+}
+
+static const evaluator_ops slurm_ops = {
+    .name = "slurm",
+    .submit = slurm_submit,
+    .poll = slurm_poll,
+    .cancel = slurm_cancel,
+    .pollfds = slurm_pollfds,
+    .timeout_ms = slurm_timeout_ms,
+    .reattach = slurm_reattach,
+    .active = slurm_active,
+    .free = slurm_free,
+};
+
+evaluator *eval_slurm_new(const evaluator_config *cfg, const char *options, char *err, size_t errsize)
+{
+    if (!cfg || !cfg->dir[0]) {
+        set_err(err, errsize, "the Slurm evaluator needs a work folder (on a file system the nodes share)");
+        return NULL;
+    }
+    if (cfg->threads < 1 || cfg->threads > 256) {
+        set_err(err, errsize, "evaluator: threads must be in 1..256, not %d", cfg->threads);
+        return NULL;
+    }
+    if (!(cfg->grace >= 0 && cfg->grace <= 3600)) {
+        set_err(err, errsize, "evaluator: grace %g is not in 0..3600 seconds", cfg->grace);
+        return NULL;
+    }
+    slurm_opts o;
+    if (opts_parse(&o, options, err, errsize)) return NULL;
+    if (evaluator_mkdir_p(cfg->dir, err, errsize)) return NULL;
+    evaluator *ev = calloc(1, sizeof *ev);
+    slurm *s = calloc(1, sizeof *s);
+    if (!ev || !s) {
+        free(ev);
+        free(s);
+        set_err(err, errsize, "out of memory");
+        return NULL;
+    }
+    ev->ops = &slurm_ops;
+    ev->cfg = *cfg;
+    ev->impl = s;
+    s->o = o;
+    s->sacct = -1;
+    char abs[PATH_MAX];
+    if (!realpath(cfg->dir, abs) || strlen(abs) >= sizeof ev->cfg.dir) {
+        set_err(err, errsize, "cannot resolve the work folder %s: %s", cfg->dir, strerror(errno));
+        goto fail;
+    }
+    strcpy(ev->cfg.dir, abs);
+    if (evaluator_find_exe(cfg->exe, s->exe, sizeof s->exe, err, errsize)) goto fail;
+    /* is there a Slurm to talk to? (a missing configuration makes the
+       commands retry for a minute: do not wait that long here) */
+    char *out = NULL, e2[512];
+    char *argv[] = {"scontrol", "ping", NULL};
+    int rc = run_cmd_t(argv, 15, &out, e2, sizeof e2);
+    bool up = rc == 0 && out && strstr(out, "UP");
+    if (!up) {
+        const char *o1 = out ? out : "";
+        set_err(err, errsize, "the Slurm evaluator cannot reach slurmctld: %.300s%s%.200s", e2[0] ? e2 : "",
+                e2[0] && o1[0] ? "; " : "", o1);
+        char *nl = strchr(err, '\n');
+        if (nl) *nl = 0;
+    }
+    free(out);
+    if (!up) goto fail;
+    return ev;
+fail:
+    free(s);
+    free(ev);
+    return NULL;
+}

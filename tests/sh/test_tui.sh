@@ -1,0 +1,213 @@
+# The workbench tested the way tig tests its UI: keys come from a script
+# named in GEVO_TUI_SCRIPT, the workbench draws to /dev/null (newterm) and
+# dumps its virtual screen; the dumps are compared with the screens below.
+# The environment is fixed (LINES, COLUMNS, TERM, LANG, TZ, HOME). The full
+# loop runs the real evolution (offline proposer, real training on a small
+# subset of Fashion-MNIST) and then reads every decision back with git.
+. tests/sh/lib.sh
+root=$(pwd)
+mkdir -p "$T/share" "$T/home"
+ln -s "$root/engine/nets" "$T/share/nets"
+ln -s "$root/prompts" "$T/share/prompts"
+export GEVO_DATADIR="$T/share" HOME="$T/home" TZ=UTC LANG=C.UTF-8 LC_ALL=C.UTF-8
+export TERM=xterm-256color GIT_CONFIG_NOSYSTEM=1
+unset NO_COLOR GEVO_ASCII VISUAL
+# Trainings outlive the workbench by design; the test stops its own
+# workers (by the pids the evaluator records) before removing the session.
+stop_workers() {
+    for f in "$T"/s/.gevo/work/*/pid; do
+        [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
+    done
+}
+trap 'stop_workers; rm -rf "$T"' EXIT
+git config --global user.name "Ada Researcher"
+git config --global user.email ada@example.org
+
+# tui COLS LINES SCRIPT ARGS...: one scripted run of the workbench.
+tui() {
+    c=$1 l=$2 s=$3
+    shift 3
+    env COLUMNS="$c" LINES="$l" GEVO_TUI_SCRIPT="$s" "$GEVO" open "$@" >"$T/tui.out" 2>&1
+}
+# same NAME DUMP: the dump equals the expected screen on stdin.
+same() {
+    cat >"$T/expected"
+    if diff -u "$T/expected" "$2" >"$T/diff" 2>&1; then ok "$1"; else fail "$1" "$(head -40 "$T/diff")"; fi
+}
+
+"$GEVO" new "$T/s" >/dev/null 2>&1
+cat >"$T/k1" <<EOF
+:wait-idle
+:dump $T/start
+?
+:dump $T/help
+<Esc>
+:resize 160 48
+:dump $T/wide
+:resize 50 10
+:dump $T/small
+:resize 80 24
+:dump $T/back
+EOF
+tui 80 24 "$T/k1" "$T/s" --llm none
+check "the scripted workbench exits 0" test -s "$T/start"
+same "80x24: tree, tabs, status line, the first pending proposal selected" "$T/start" <<'EOF'
+ gen 1 │ 4 pend 0 train 0 done 0 rej 0 fail │ no LLM: random mutation
+ 1 Population   2 Diff   3 Reasoning  g1-1 pending
+▸ generation 0: 1
+▾ generation 1: 4, 4 pending (live)
+  ○  g1-1    mutation  (no LLM) pending        - <g0-1
+  ○  g1-2    mutation  (no LLM) pending        - <g0-1
+  ○  g1-3    mutation  (no LLM) pending        - <g0-1
+  ○  g1-4    mutation  (no LLM) pending        - <g0-1
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+?:help a:approve r:reject e:edit c:note R:regen >:next gen Tab:pane q:quit
+EOF
+head -8 "$T/help" >"$T/help8"
+same "the help screen comes from the key table" "$T/help8" <<'EOF'
+ gen 1 │ 4 pend 0 train 0 done 0 rej 0 fail │ no LLM: random mutation
+ Help
+ gevo workbench: keys (Esc or ? closes this help; q quits at any time)
+
+ Moving around
+   <Up> k          select the previous line (scroll up in diff/reasoning)  [mov
+   <Down> j        select the next line (scroll down in diff/reasoning)  [move-
+   <PgUp> -        one page up  [page-up]
+EOF
+head -12 "$T/wide" >"$T/wide12"
+same "160x48: three panes side by side" "$T/wide12" <<'EOF'
+ gevo s │ gen 1 │ 4 pending 0 training 0 trained 0 rejected 0 failed │ no LLM: random mutation
+ training: none
+ Population                                             │ Diff: g1-1 against g0-1                                │ Reasoning
+▸ generation 0: 1                                       │--- a/genome.net                                        │g1-1 mutation by random mutation (no LLM)
+▾ generation 1: 4, 4 pending (live)                     │+++ b/genome.net                                        │parents: g0-1
+  ○  g1-1    mutation  (no LLM) pending        - <g0-1  │@@ -7,7 +7,7 @@ input x: 1x28x28                        │model: none, tokens 0 in, 0 out, 0.0 s
+  ○  g1-2    mutation  (no LLM) pending        - <g0-1  │ classes 10                                             │
+  ○  g1-3    mutation  (no LLM) pending        - <g0-1  │                                                        │-- reasoning --
+  ○  g1-4    mutation  (no LLM) pending        - <g0-1  │ def stem(x, c):                                        │random mutation (no LLM): conv kernel 3 -> 5
+                                                        │-    return relu(batchnorm(conv(x, c, k=3, stride=2, pad│in `stem`
+                                                        │+    return relu(batchnorm(conv(x, c, k=5, stride=2, pad│
+                                                        │                                                        │
+EOF
+same "a terminal too small gets a clear screen" "$T/small" <<'EOF'
+
+
+
+
+terminal too small: 50x10
+gevo needs 60x16; q quits
+
+
+
+
+EOF
+check "resizing back restores the same screen" cmp "$T/start" "$T/back"
+
+# Every request of the key table is on the help screen (scrolled through).
+printf ':resize 120 200\n?\n:dump %s\n' "$T/fullhelp" >"$T/k2"
+tui 120 24 "$T/k2" "$T/s" --llm none
+n=$(grep -c '  \[[a-z-]*\]$' "$T/fullhelp")
+nreq=$(grep -c '^    REQ(' "$root/tui/wb.h")
+check "help shows every request of the key table ($nreq)" test "$n" -eq "$nreq"
+check "help names requests and keys" sh -c "grep -q '^   P  *Pareto front.*\[view-pareto\]\$' '$T/fullhelp' && grep -q '^   q  *quit; nothing is lost.*\[quit\]\$' '$T/fullhelp'"
+
+# ASCII only: TERM=vt100, a C locale, NO_COLOR.
+printf ':dump %s\n' "$T/ascii" >"$T/k3"
+LANG=C LC_ALL=C TERM=vt100 NO_COLOR=1 tui 80 24 "$T/k3" "$T/s" --llm none
+check "vt100 and a C locale give an ASCII-only screen" sh -c "! LC_ALL=C grep -q '[^ -~]' '$T/ascii'"
+check "ASCII glyphs: ? pending, v expanded" sh -c "grep -q '^  ?  g1-1 ' '$T/ascii' && grep -q '^v generation 1' '$T/ascii'"
+
+# ---- the full loop: annotate, approve, edit (with a retry), reject, next ----
+export GEVO_TEST_EDITS="$T/edits" EDITOR="$root/tests/tui/editor.sh"
+cat >"$T/k4" <<EOF
+:wait-idle
+a
+2
+<Down><Down><Down><Down><Down><Down><Down>
+c
+kernel 5 is wide for 28x28<Enter>
+:dump $T/annotated
+1
+<Down>
+e
+:dump $T/edit-error
+e
+:dump $T/edited
+a
+<Down>
+r
+too many parameters for the budget<Enter>
+:dump $T/rejected
+<Down>
+a
+:wait-idle
+:dump $T/trained
+>
+:wait-idle
+:dump $T/gen2
+E
+:dump $T/events
+EOF
+tui 80 24 "$T/k4" "$T/s" --llm none --subset 300
+check "the annotation is shown under its diff line" sh -c \
+    "grep -A1 '^+    return relu(batchnorm(conv(x, c, k=5' '$T/annotated' | grep -q '^    note: kernel 5 is wide for 28x28'"
+check "an edit that does not compile says why and offers the editor again" \
+    grep -q "^e: edit again, Esc: cancel | g1-2.net:19:18: expected an expression" "$T/edit-error"
+check "the editor ran twice, the second time with the error at the top" test "$(cat "$T/edits")" = 2
+check "the edited proposal is marked with a quote" grep -q "^  ○  g1-2'" "$T/edited"
+check "the rejection shows in the tree" grep -q "^  ✗  g1-3 .* rejected" "$T/rejected"
+check "three trainings ran" grep -q "0 pend 0 train 3 done 1 rej 0 fail" "$T/trained"
+check "next generation: generation 2 is proposed" sh -c \
+    "grep -q '^▾ generation 2: 4, 4 pending (live)' '$T/gen2' && grep -q '^▸ generation 1: 4' '$T/gen2'"
+check "the event log tells what happened" grep -q "g1-3 rejected: too many parameters for the budget" "$T/events"
+
+# The session repository holds each decision.
+cd "$T/s"
+check "g1-1 approved, with the annotation on line 10" sh -c \
+    "git notes --ref=reviews show g1-1 | python3 -c 'import json,sys; r=json.load(sys.stdin); assert r[\"decision\"]==\"approved\", r; assert {\"line\":10,\"text\":\"kernel 5 is wide for 28x28\"} in r[\"annotations\"], r'"
+check "g1-2's edit is a commit by the researcher on top of the proposal" sh -c \
+    "test \"\$(git log -1 --format=%an g1-2)\" = 'Ada Researcher' && git show g1-2:genome.net | grep -q '^x = stem(x, 20)\$' && git show g1-2^:genome.net | grep -q '^x = stem(x, 16)\$'"
+check "g1-2 is approved as edited" sh -c "git notes --ref=reviews show g1-2 | grep -q '\"approved_edited\"'"
+check "g1-3 is rejected with the reason" sh -c \
+    "git notes --ref=reviews show g1-3 | grep -q '\"rejected\"' && git notes --ref=reviews show g1-3 | grep -q 'too many parameters for the budget'"
+check "the trained candidates have results" sh -c \
+    "for i in g1-1 g1-2 g1-4; do git notes --ref=results show \$i | grep -q val_acc || exit 1; done"
+check "the journal records generation 1" sh -c "git log --format=%s journal | grep -q '^generation 1: '"
+check "git fsck accepts the session" git fsck --strict
+cd "$root"
+
+# ---- reopening: everything as it was; stepping back shows generation 1 ----
+cat >"$T/k5" <<EOF
+:dump $T/reopened
+[
+:dump $T/gen1
+EOF
+tui 80 24 "$T/k5" "$T/s" --llm none
+check "reopened on generation 2 with its proposals pending" grep -q "^▾ generation 2: 4, 4 pending (live)" "$T/reopened"
+check "stepping back shows generation 1 as it was" sh -c \
+    "grep -q '^ gen 2 (viewing 1)' '$T/gen1' && grep -q \"^  ●.* g1-2'\" '$T/gen1' && grep -q '^  ✗  g1-3 .* rejected' '$T/gen1'"
+
+# ---- errors ---------------------------------------------------------------
+check "gevo open without a terminal says so" sh -c "! '$GEVO' open '$T/s' </dev/null >'$T/o' 2>&1; grep -q 'needs a terminal' '$T/o'"
+check "gevo open on a folder that is not a session fails clearly" sh -c \
+    "! GEVO_TUI_SCRIPT='$T/k3' '$GEVO' open '$T/home' 2>'$T/o'; grep -q 'not a gevo session' '$T/o'"
+printf '<Nope>\n' >"$T/bad"
+check "a script with an unknown key is refused" sh -c "! GEVO_TUI_SCRIPT='$T/bad' '$GEVO' open '$T/s' 2>'$T/o'; grep -q 'unknown key <Nope>' '$T/o'"
+check "gevo open --help" sh -c "'$GEVO' open --help | grep -q 'usage: gevo open DIR'"
+check "gevo --help still lists the commands, open among them" sh -c "'$GEVO' --help | grep -q '^  open '"
+check "gevo with no arguments and no terminal creates nothing" sh -c \
+    "cd '$T/home' && ! '$GEVO' </dev/null 2>'$T/o' && grep -q 'needs a terminal' '$T/o' && ! ls -d gevo-* 2>/dev/null"

@@ -1,0 +1,580 @@
+/* wb_actions: requests and the prompt line. Each action returns redraw
+ * flags (WB_REDRAW, WB_RELOAD, WB_DETAIL, WB_QUIT); evolution itself is
+ * evolve's: the workbench only calls evolve_* with the researcher's choice. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tui/wb.h"
+
+int wb_reason_lines(wb *w, int width);
+
+static int page(wb *w)
+{
+    int h = w->lines - 4;
+    return h > 1 ? h : 1;
+}
+
+static bool need_ev(wb *w)
+{
+    if (w->ev)
+        return true;
+    const char *holder = session_lock_holder(w->s);
+    if (holder && holder[0])
+        wb_msg(w, true, "read-only: the session is open by %s", holder);
+    else
+        wb_msg(w, true, "read-only: the evolution loop is not running in this workbench");
+    return false;
+}
+
+/* The selected individual of the live generation in one of the states
+ * given, else an error message naming what the action needs. */
+static wb_ind *need_sel(wb *w, const char *action, unsigned states)
+{
+    wb_ind *d = wb_selected(w);
+    if (!d || !d->id[0]) {
+        wb_msg(w, true, "%s: select a proposal first", action);
+        return NULL;
+    }
+    if (!(states & (1u << d->state))) {
+        wb_msg(w, true, "%s: %s is %s", action, d->id,
+                 d->state == WB_PENDING ? "pending review" :
+                 d->state == WB_TRAINED ? "trained already" :
+                 d->state == WB_REJECTED ? "rejected" :
+                 d->state == WB_FAILED ? "failed" :
+                 d->state == WB_TRAINING ? "training" : "not pending review");
+        return NULL;
+    }
+    return d;
+}
+
+static int ev_result(wb *w, int rc, const char *fmt, const char *id)
+{
+    if (rc < 0) {
+        wb_msg(w, true, "%s", evolve_error(w->ev));
+        return WB_REDRAW;
+    }
+    wb_msg(w, false, fmt, id);
+    wb_log(w, fmt, id);
+    w->hist_dirty = true;
+    return WB_RELOAD | WB_DETAIL;
+}
+
+static void ensure_folded(wb *w, int gen)
+{
+    if (gen < w->n_folded)
+        return;
+    unsigned char *v = realloc(w->folded, (size_t)gen + 1);
+    if (!v)
+        return;
+    memset(v + w->n_folded, 0, (size_t)(gen + 1 - w->n_folded));
+    w->folded = v;
+    w->n_folded = gen + 1;
+}
+
+static int set_fold(wb *w, int how) /* 1 fold, 2 unfold, 0 toggle */
+{
+    if (!w->n_rows)
+        return WB_OK;
+    int gen = w->rows[w->sel].gen;
+    ensure_folded(w, gen);
+    if (gen >= w->n_folded)
+        return WB_OK;
+    bool is_folded = w->folded[gen] ? w->folded[gen] == 1 : gen < w->view_gen;
+    if (how == 0)
+        how = is_folded ? 2 : 1;
+    w->folded[gen] = (unsigned char)how;
+    if (how == 1) { /* the selection moves to the header it folds into */
+        while (w->sel > 0 && w->rows[w->sel].ind >= 0)
+            w->sel--;
+        w->sel_id[0] = 0;
+        w->sel_slot = -1 - gen;
+    }
+    wb_data_rows(w);
+    return WB_REDRAW | WB_DETAIL;
+}
+
+static void select_row(wb *w, int r)
+{
+    if (r < 0)
+        r = 0;
+    if (r >= (int)w->n_rows)
+        r = (int)w->n_rows - 1;
+    w->sel = r < 0 ? 0 : r;
+    wb_ind *d = wb_selected(w);
+    if (d) {
+        snprintf(w->sel_id, sizeof w->sel_id, "%s", d->id);
+        w->sel_slot = d->slot;
+    } else if (w->n_rows) {
+        w->sel_id[0] = 0;
+        w->sel_slot = -1 - w->rows[w->sel].gen;
+    }
+}
+
+static int move_by(wb *w, int delta)
+{
+    if (w->view != WB_VIEW_PANES) {
+        w->view_top += delta;
+        if (w->view_top < 0)
+            w->view_top = 0;
+        return WB_REDRAW;
+    }
+    if (w->pane == WB_PANE_TREE) {
+        select_row(w, w->sel + delta);
+        return WB_REDRAW | WB_DETAIL;
+    }
+    if (w->pane == WB_PANE_DIFF) {
+        w->diff_cur += delta;
+        if (w->diff_cur >= (int)w->n_diff)
+            w->diff_cur = (int)w->n_diff - 1;
+        if (w->diff_cur < 0)
+            w->diff_cur = 0;
+        return WB_REDRAW;
+    }
+    w->reason_top += delta;
+    if (w->reason_top < 0)
+        w->reason_top = 0;
+    return WB_REDRAW;
+}
+
+static bool ind_matches(const wb_ind *d, const char *q)
+{
+    return strstr(d->id, q) || strstr(d->op, q) || strstr(d->persona, q) ||
+           (d->message && strstr(d->message, q));
+}
+
+static int search(wb *w, int dir)
+{
+    if (!w->search[0]) {
+        wb_msg(w, true, "no search yet (/ searches)");
+        return WB_REDRAW;
+    }
+    wb_ind *cur = wb_selected(w);
+    int start = cur ? (int)(cur - w->inds) : -1;
+    int n = (int)w->n_inds;
+    for (int k = 1; k <= n; k++) {
+        int i = ((start + dir * k) % n + n) % n;
+        if (!ind_matches(&w->inds[i], w->search))
+            continue;
+        ensure_folded(w, w->inds[i].generation);
+        if (w->inds[i].generation < w->n_folded)
+            w->folded[w->inds[i].generation] = 2;
+        snprintf(w->sel_id, sizeof w->sel_id, "%s", w->inds[i].id);
+        w->sel_slot = w->inds[i].slot;
+        w->only_pending = w->only_front = false;
+        wb_data_rows(w);
+        wb_msg(w, false, "found '%s': %s", w->search, w->inds[i].id[0] ? w->inds[i].id : "...");
+        return WB_REDRAW | WB_DETAIL;
+    }
+    wb_msg(w, true, "'%s' not found", w->search);
+    return WB_REDRAW;
+}
+
+/* ---- $EDITOR ---------------------------------------------------------- */
+
+#define ERR_PREFIX "# gevo: "
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    char *b = malloc(cap);
+    size_t k;
+    while (b && (k = fread(b + n, 1, cap - n - 1, f)) > 0) {
+        n += k;
+        if (cap - n < 2) {
+            char *nb = realloc(b, cap *= 2);
+            if (!nb) {
+                free(b);
+                b = NULL;
+            }
+            b = nb;
+        }
+    }
+    fclose(f);
+    if (b)
+        b[n] = 0;
+    return b;
+}
+
+/* Runs the researcher's editor on text; returns the edited text without
+ * gevo's error lines (malloc'd), NULL on failure with a message. */
+static char *run_editor(wb *w, const char *text, const char *error)
+{
+    const char *tmp = getenv("TMPDIR");
+    char path[512];
+    snprintf(path, sizeof path, "%s/gevo-edit-XXXXXX.net", tmp && *tmp ? tmp : "/tmp");
+    int fd = mkstemps(path, 4);
+    if (fd < 0) {
+        wb_msg(w, true, "edit: cannot create a file in %s: %s", tmp ? tmp : "/tmp",
+               strerror(errno));
+        return NULL;
+    }
+    FILE *f = fdopen(fd, "w");
+    if (!f) {
+        close(fd);
+        unlink(path);
+        return NULL;
+    }
+    if (error) {
+        fprintf(f, ERR_PREFIX "the edit was not kept: ");
+        for (const char *p = error; *p; p++) {
+            fputc(*p, f);
+            if (*p == '\n' && p[1])
+                fputs(ERR_PREFIX, f);
+        }
+        fprintf(f, "\n" ERR_PREFIX "fix it and save; lines starting '" ERR_PREFIX
+                   "' are removed\n");
+    }
+    fputs(text, f);
+    fclose(f);
+    const char *ed = getenv("VISUAL");
+    if (!ed || !*ed)
+        ed = getenv("EDITOR");
+    if (!ed || !*ed)
+        ed = "vi";
+    def_prog_mode();
+    endwin();
+    pid_t pid = fork();
+    if (pid == 0) {
+        setenv("GEVO_EDITOR_CMD", ed, 1);
+        execl("/bin/sh", "sh", "-c", "eval \"$GEVO_EDITOR_CMD\" '\"$1\"'", "sh", path,
+              (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    reset_prog_mode();
+    clearok(curscr, TRUE);
+    refresh();
+    char *out = NULL;
+    if (pid < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        wb_msg(w, true, "edit: the editor '%s' failed (status %d); nothing was kept", ed,
+               WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    } else {
+        char *raw = read_file(path);
+        if (!raw) {
+            wb_msg(w, true, "edit: cannot read %s back", path);
+        } else {
+            out = malloc(strlen(raw) + 1);
+            size_t o = 0;
+            for (const char *p = raw; out && *p;) {
+                const char *e = strchr(p, '\n');
+                size_t len = e ? (size_t)(e - p + 1) : strlen(p);
+                if (strncmp(p, ERR_PREFIX, strlen(ERR_PREFIX))) {
+                    memcpy(out + o, p, len);
+                    o += len;
+                }
+                p += len;
+            }
+            if (out)
+                out[o] = 0;
+            free(raw);
+        }
+    }
+    unlink(path);
+    return out;
+}
+
+static int edit_round(wb *w, const char *id, const char *text, const char *error)
+{
+    char *edited = run_editor(w, text, error);
+    if (!edited)
+        return WB_REDRAW;
+    char *orig = NULL;
+    if (session_genome(w->s, id, &orig) == 0 && orig && !strcmp(orig, edited)) {
+        free(orig);
+        free(edited);
+        w->prompt = WB_PROMPT_NONE;
+        wb_msg(w, false, "edit: no change; %s is as proposed", id);
+        return WB_REDRAW;
+    }
+    free(orig);
+    if (evolve_edit(w->ev, id, edited) != 0) {
+        snprintf(w->edit_err, sizeof w->edit_err, "%s", evolve_error(w->ev));
+        free(w->edit_buf);
+        w->edit_buf = edited;
+        w->prompt = WB_PROMPT_EDIT_RETRY;
+        wb_log(w, "%s: edit refused: %s", id, w->edit_err);
+        return WB_REDRAW;
+    }
+    free(edited);
+    free(w->edit_buf);
+    w->edit_buf = NULL;
+    w->prompt = WB_PROMPT_NONE;
+    return ev_result(w, 0, "edited %s: the edit is a commit on top of the proposal", id);
+}
+
+/* ---- the prompt line -------------------------------------------------- */
+
+void wb_prompt_open(wb *w, int kind, const char *initial)
+{
+    w->prompt = kind;
+    snprintf(w->pbuf, sizeof w->pbuf, "%s", initial ? initial : "");
+    w->plen = strlen(w->pbuf);
+    w->msg[0] = 0;
+}
+
+static int prompt_done(wb *w)
+{
+    int kind = w->prompt;
+    w->prompt = WB_PROMPT_NONE;
+    const char *t = w->pbuf;
+    wb_ind *d = wb_selected(w);
+    switch (kind) {
+    case WB_PROMPT_REJECT:
+        if (!t[0]) {
+            wb_msg(w, true, "reject: a reason is needed (the LLM is told about it)");
+            return WB_REDRAW;
+        }
+        if (!d || !need_ev(w))
+            return WB_REDRAW;
+        return ev_result(w, evolve_reject(w->ev, d->id, t), "rejected %s", d->id);
+    case WB_PROMPT_ANNOTATE: {
+        if (!t[0] || !d || !need_ev(w))
+            return WB_REDRAW;
+        int line = w->diff_cur < (int)w->n_diff ? w->diff[w->diff_cur].newline : 0;
+        return ev_result(w, evolve_annotate(w->ev, d->id, line, t), "annotated %s", d->id);
+    }
+    case WB_PROMPT_REGENERATE:
+        if (!d || !need_ev(w))
+            return WB_REDRAW;
+        return ev_result(w, evolve_regenerate(w->ev, d->id, t),
+                         "regenerating in place of %s with the steering note", d->id);
+    case WB_PROMPT_SEARCH:
+        snprintf(w->search, sizeof w->search, "%s", t);
+        return search(w, 1);
+    case WB_PROMPT_GOTO: {
+        char *end;
+        long g = strtol(t, &end, 10);
+        if (!t[0] || *end || g < 0 || g > w->last_gen) {
+            wb_msg(w, true, "go to generation: a number from 0 to %d", w->last_gen);
+            return WB_REDRAW;
+        }
+        w->view_gen = (int)g;
+        w->hist_dirty = true;
+        wb_msg(w, false, "generation %ld%s", g, g < w->last_gen ? ", as it was" : "");
+        return WB_RELOAD | WB_DETAIL;
+    }
+    default:
+        return WB_REDRAW;
+    }
+}
+
+int wb_prompt_key(wb *w, int key)
+{
+    if (w->prompt == WB_PROMPT_EDIT_RETRY) {
+        if (key == 'e' || key == '\n' || key == KEY_ENTER) {
+            wb_ind *d = wb_selected(w);
+            if (!d || !w->edit_buf) {
+                w->prompt = WB_PROMPT_NONE;
+                return WB_REDRAW;
+            }
+            char err[512];
+            snprintf(err, sizeof err, "%s", w->edit_err);
+            return edit_round(w, d->id, w->edit_buf, err);
+        }
+        if (key == 27 || key == 'n' || key == 'q') {
+            w->prompt = WB_PROMPT_NONE;
+            free(w->edit_buf);
+            w->edit_buf = NULL;
+            wb_msg(w, false, "edit cancelled; the proposal is unchanged");
+            return WB_REDRAW;
+        }
+        return WB_OK;
+    }
+    if (w->prompt == WB_PROMPT_NEXT_FORCE) {
+        w->prompt = WB_PROMPT_NONE;
+        if (key != 'y')
+            return WB_REDRAW;
+        w->picked = false;
+        return ev_result(w, evolve_next_generation(w->ev, true),
+                         "next generation%s (unfinished candidates dropped)", "");
+    }
+    if (key == 27) {
+        w->prompt = WB_PROMPT_NONE;
+        wb_msg(w, false, "cancelled");
+        return WB_REDRAW;
+    }
+    if (key == '\n' || key == '\r' || key == KEY_ENTER)
+        return prompt_done(w);
+    if (key == KEY_BACKSPACE || key == 127 || key == 8) {
+        /* remove one UTF-8 character */
+        while (w->plen > 0 && ((unsigned char)w->pbuf[w->plen - 1] & 0xC0) == 0x80)
+            w->plen--;
+        if (w->plen > 0)
+            w->plen--;
+        w->pbuf[w->plen] = 0;
+        return WB_REDRAW;
+    }
+    if (key == ('u' & 0x1f)) {
+        w->plen = 0;
+        w->pbuf[0] = 0;
+        return WB_REDRAW;
+    }
+    if (key >= 32 && key < 256 && key != 127 && w->plen + 1 < sizeof w->pbuf) {
+        w->pbuf[w->plen++] = (char)key;
+        w->pbuf[w->plen] = 0;
+    }
+    return WB_REDRAW;
+}
+
+/* ---- requests --------------------------------------------------------- */
+
+static int toggle_mark(wb *w)
+{
+    wb_ind *d = wb_selected(w);
+    if (!d || !d->id[0])
+        return WB_OK;
+    for (size_t i = 0; i < w->n_marks; i++)
+        if (!strcmp(w->marks[i], d->id)) {
+            free(w->marks[i]);
+            w->marks[i] = w->marks[--w->n_marks];
+            wb_msg(w, false, "unmarked %s", d->id);
+            return WB_REDRAW;
+        }
+    char **v = realloc(w->marks, (w->n_marks + 1) * sizeof *v);
+    if (!v)
+        return WB_OK;
+    w->marks = v;
+    w->marks[w->n_marks++] = strdup(d->id);
+    wb_msg(w, false, "marked %s for the learning curves (C)", d->id);
+    return WB_REDRAW;
+}
+
+#define BIT(s) (1u << (s))
+
+int wb_request(wb *w, int req)
+{
+    wb_ind *d;
+    switch (req) {
+    case WB_REQ_MOVE_UP: return move_by(w, -1);
+    case WB_REQ_MOVE_DOWN: return move_by(w, 1);
+    case WB_REQ_PAGE_UP: return move_by(w, -page(w));
+    case WB_REQ_PAGE_DOWN: return move_by(w, page(w));
+    case WB_REQ_MOVE_FIRST: return move_by(w, -1000000);
+    case WB_REQ_MOVE_LAST: return move_by(w, 1000000);
+    case WB_REQ_NEXT_PANE: w->pane = (w->pane + 1) % WB_NPANES; w->view = WB_VIEW_PANES; return WB_REDRAW;
+    case WB_REQ_PREV_PANE: w->pane = (w->pane + WB_NPANES - 1) % WB_NPANES; w->view = WB_VIEW_PANES; return WB_REDRAW;
+    case WB_REQ_PANE_TREE: w->pane = WB_PANE_TREE; w->view = WB_VIEW_PANES; return WB_REDRAW;
+    case WB_REQ_PANE_DIFF: w->pane = WB_PANE_DIFF; w->view = WB_VIEW_PANES; return WB_REDRAW;
+    case WB_REQ_PANE_REASON: w->pane = WB_PANE_REASON; w->view = WB_VIEW_PANES; return WB_REDRAW;
+    case WB_REQ_TOGGLE_FOLD: return set_fold(w, 0);
+    case WB_REQ_FOLD: return set_fold(w, 1);
+    case WB_REQ_UNFOLD: return set_fold(w, 2);
+    case WB_REQ_FILTER_PENDING:
+        w->only_pending = !w->only_pending;
+        wb_data_rows(w);
+        wb_msg(w, false, w->only_pending ? "showing proposals pending review (p: all)" : "showing all");
+        return WB_REDRAW | WB_DETAIL;
+    case WB_REQ_FILTER_FRONT:
+        w->only_front = !w->only_front;
+        wb_data_rows(w);
+        wb_msg(w, false, w->only_front ? "showing the Pareto front (f: all)" : "showing all");
+        return WB_REDRAW | WB_DETAIL;
+    case WB_REQ_SEARCH: wb_prompt_open(w, WB_PROMPT_SEARCH, NULL); return WB_REDRAW;
+    case WB_REQ_SEARCH_NEXT: return search(w, 1);
+    case WB_REQ_SEARCH_PREV: return search(w, -1);
+    case WB_REQ_MARK: return toggle_mark(w);
+    case WB_REQ_APPROVE:
+        if (!need_ev(w) || !(d = need_sel(w, "approve", BIT(WB_PENDING))))
+            return WB_REDRAW;
+        return ev_result(w, evolve_approve(w->ev, d->id), "approved %s: queued for training", d->id);
+    case WB_REQ_APPROVE_ALL: {
+        if (!need_ev(w))
+            return WB_REDRAW;
+        int n = evolve_approve_all(w->ev);
+        char buf[32];
+        snprintf(buf, sizeof buf, "%d", n);
+        return ev_result(w, n, "approved %s pending: queued for training", buf);
+    }
+    case WB_REQ_REJECT:
+        if (!need_ev(w) || !need_sel(w, "reject", BIT(WB_PENDING) | BIT(WB_APPROVED)))
+            return WB_REDRAW;
+        wb_prompt_open(w, WB_PROMPT_REJECT, NULL);
+        return WB_REDRAW;
+    case WB_REQ_EDIT: {
+        if (!need_ev(w) || !(d = need_sel(w, "edit", BIT(WB_PENDING))))
+            return WB_REDRAW;
+        char *g = NULL;
+        if (session_genome(w->s, d->id, &g) != 0) {
+            wb_msg(w, true, "edit: %s", session_error());
+            return WB_REDRAW;
+        }
+        char id[SESSION_ID_MAX];
+        snprintf(id, sizeof id, "%s", d->id);
+        int r = edit_round(w, id, g, NULL);
+        free(g);
+        return r;
+    }
+    case WB_REQ_ANNOTATE:
+        if (!need_ev(w) || !need_sel(w, "annotate", ~0u))
+            return WB_REDRAW;
+        if (w->pane != WB_PANE_DIFF && w->cols < 120)
+            w->pane = WB_PANE_DIFF;
+        wb_prompt_open(w, WB_PROMPT_ANNOTATE, NULL);
+        return WB_REDRAW;
+    case WB_REQ_REGENERATE:
+        if (!need_ev(w) || !need_sel(w, "regenerate", BIT(WB_PENDING) | BIT(WB_REJECTED) |
+                                                          BIT(WB_FAILED)))
+            return WB_REDRAW;
+        wb_prompt_open(w, WB_PROMPT_REGENERATE, NULL);
+        return WB_REDRAW;
+    case WB_REQ_CANCEL:
+        if (!need_ev(w) || !(d = need_sel(w, "cancel", BIT(WB_TRAINING) | BIT(WB_APPROVED))))
+            return WB_REDRAW;
+        return ev_result(w, evolve_cancel_training(w->ev, d->id), "cancelled the training of %s",
+                         d->id);
+    case WB_REQ_NEXT_GENERATION: {
+        if (!need_ev(w))
+            return WB_REDRAW;
+        if (!w->st.generation_done) {
+            wb_prompt_open(w, WB_PROMPT_NEXT_FORCE, NULL);
+            return WB_REDRAW;
+        }
+        char g[16];
+        snprintf(g, sizeof g, "%d", w->st.generation + 1);
+        int r = ev_result(w, evolve_next_generation(w->ev, false), "generation %s started", g);
+        w->picked = false;
+        w->view_gen = 1 << 30; /* follow the new generation */
+        return r;
+    }
+    case WB_REQ_GEN_BACK:
+    case WB_REQ_GEN_FORWARD: {
+        int g = w->view_gen + (req == WB_REQ_GEN_BACK ? -1 : 1);
+        if (g < 0 || g > w->last_gen) {
+            wb_msg(w, true, "no generation %d", g);
+            return WB_REDRAW;
+        }
+        w->view_gen = g;
+        w->hist_dirty = true;
+        wb_msg(w, false, "generation %d%s", g, g < w->last_gen ? ", as it was (] forward)" : "");
+        return WB_RELOAD | WB_DETAIL;
+    }
+    case WB_REQ_GOTO_GEN: wb_prompt_open(w, WB_PROMPT_GOTO, NULL); return WB_REDRAW;
+    case WB_REQ_DIFF_MODE:
+        w->diff_mode = !w->diff_mode;
+        return WB_REDRAW | WB_DETAIL;
+    case WB_REQ_TOGGLE_PROMPT:
+        w->show_prompt = !w->show_prompt;
+        w->reason_top = 0;
+        return WB_REDRAW | WB_DETAIL;
+    case WB_REQ_VIEW_PARETO: w->view = WB_VIEW_PARETO; w->view_top = 0; return WB_REDRAW;
+    case WB_REQ_VIEW_CURVES: w->view = WB_VIEW_CURVES; w->view_top = 0; return WB_REDRAW;
+    case WB_REQ_VIEW_EVENTS: w->view = WB_VIEW_EVENTS; w->view_top = -1; return WB_REDRAW;
+    case WB_REQ_VIEW_HELP:
+        w->view = w->view == WB_VIEW_HELP ? WB_VIEW_PANES : WB_VIEW_HELP;
+        w->view_top = 0;
+        return WB_REDRAW;
+    case WB_REQ_VIEW_CLOSE: w->view = WB_VIEW_PANES; w->msg[0] = 0; return WB_REDRAW;
+    case WB_REQ_REDRAW: clearok(curscr, TRUE); return WB_REDRAW;
+    case WB_REQ_QUIT: w->quit = true; return WB_QUIT;
+    default: return WB_OK;
+    }
+}

@@ -1,0 +1,144 @@
+/* wb_keys: the one key table. Key bindings, request names and the help
+ * screen all come from here and WB_REQ_INFO (tui/wb.h). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tui/wb.h"
+
+#define CTRL(c) ((c) & 0x1f)
+
+static const struct { int key, req; } keymap[] = {
+    {KEY_UP, WB_REQ_MOVE_UP},          {'k', WB_REQ_MOVE_UP},
+    {KEY_DOWN, WB_REQ_MOVE_DOWN},      {'j', WB_REQ_MOVE_DOWN},
+    {KEY_PPAGE, WB_REQ_PAGE_UP},       {'-', WB_REQ_PAGE_UP},
+    {KEY_NPAGE, WB_REQ_PAGE_DOWN},     {' ', WB_REQ_PAGE_DOWN},
+    {KEY_HOME, WB_REQ_MOVE_FIRST},     {KEY_END, WB_REQ_MOVE_LAST},
+    {'\t', WB_REQ_NEXT_PANE},          {KEY_BTAB, WB_REQ_PREV_PANE},
+    {'1', WB_REQ_PANE_TREE},           {'2', WB_REQ_PANE_DIFF},
+    {'3', WB_REQ_PANE_REASON},
+    {'\n', WB_REQ_TOGGLE_FOLD},        {KEY_ENTER, WB_REQ_TOGGLE_FOLD},
+    {'o', WB_REQ_TOGGLE_FOLD},
+    {KEY_LEFT, WB_REQ_FOLD},           {'h', WB_REQ_FOLD},
+    {KEY_RIGHT, WB_REQ_UNFOLD},        {'l', WB_REQ_UNFOLD},
+    {'p', WB_REQ_FILTER_PENDING},      {'f', WB_REQ_FILTER_FRONT},
+    {'/', WB_REQ_SEARCH},              {'n', WB_REQ_SEARCH_NEXT},
+    {'N', WB_REQ_SEARCH_PREV},         {'m', WB_REQ_MARK},
+    {'a', WB_REQ_APPROVE},             {'A', WB_REQ_APPROVE_ALL},
+    {'r', WB_REQ_REJECT},              {'e', WB_REQ_EDIT},
+    {'c', WB_REQ_ANNOTATE},            {'R', WB_REQ_REGENERATE},
+    {'x', WB_REQ_CANCEL},
+    {'>', WB_REQ_NEXT_GENERATION},     {'[', WB_REQ_GEN_BACK},
+    {']', WB_REQ_GEN_FORWARD},         {'g', WB_REQ_GOTO_GEN},
+    {'d', WB_REQ_DIFF_MODE},           {'t', WB_REQ_TOGGLE_PROMPT},
+    {'P', WB_REQ_VIEW_PARETO},         {'C', WB_REQ_VIEW_CURVES},
+    {'E', WB_REQ_VIEW_EVENTS},         {'?', WB_REQ_VIEW_HELP},
+    {KEY_F(1), WB_REQ_VIEW_HELP},      {27, WB_REQ_VIEW_CLOSE},
+    {CTRL('l'), WB_REQ_REDRAW},        {'q', WB_REQ_QUIT},
+};
+
+static const struct { const char *name; int key; } names[] = {
+    {"Up", KEY_UP},       {"Down", KEY_DOWN},     {"Left", KEY_LEFT},   {"Right", KEY_RIGHT},
+    {"PgUp", KEY_PPAGE},  {"PgDn", KEY_NPAGE},    {"Home", KEY_HOME},   {"End", KEY_END},
+    {"Enter", '\n'},      {"KEnter", KEY_ENTER},  {"Tab", '\t'},        {"BackTab", KEY_BTAB},
+    {"Esc", 27},          {"Space", ' '},         {"Backspace", KEY_BACKSPACE},
+    {"F1", KEY_F(1)},     {"lt", '<'},            {"Resize", KEY_RESIZE},
+};
+
+int wb_key_request(int key)
+{
+    for (size_t i = 0; i < sizeof keymap / sizeof *keymap; i++)
+        if (keymap[i].key == key)
+            return keymap[i].req;
+    return WB_REQ_NONE;
+}
+
+const char *wb_key_name(int key, char *buf, size_t size)
+{
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (names[i].key == key && key != '<' && key != KEY_ENTER) {
+            snprintf(buf, size, "<%s>", names[i].name);
+            return buf;
+        }
+    if (key > 0 && key < 32)
+        snprintf(buf, size, "^%c", key + '@');
+    else if (key < 128)
+        snprintf(buf, size, "%c", key);
+    else
+        snprintf(buf, size, "<%d>", key);
+    return buf;
+}
+
+int wb_key_parse(const char *tok, size_t len)
+{
+    if (len == 1)
+        return (unsigned char)tok[0];
+    if (len < 3 || tok[0] != '<' || tok[len - 1] != '>')
+        return -1;
+    const char *n = tok + 1;
+    size_t nl = len - 2;
+    if (nl == 3 && (n[0] == 'C' || n[0] == 'c') && n[1] == '-')
+        return CTRL(n[2]);
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (strlen(names[i].name) == nl && !strncmp(names[i].name, n, nl))
+            return names[i].key;
+    return -1;
+}
+
+#define REQ_NAME(id, name, help) case WB_REQ_##id: return name;
+const char *wb_request_name(int req)
+{
+    switch (req) {
+    WB_REQ_INFO(WB_GROUP_NONE, REQ_NAME)
+    default: return "none";
+    }
+}
+
+static void push(char ***v, size_t *n, size_t *cap, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void push(char ***v, size_t *n, size_t *cap, const char *fmt, ...)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 64;
+        char **nv = realloc(*v, c * sizeof *nv);
+        if (!nv)
+            return;
+        *v = nv;
+        *cap = c;
+    }
+    char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    char *s = strdup(buf);
+    if (s)
+        (*v)[(*n)++] = s;
+}
+
+/* Builds "Group" headings and "  keys   name   help" lines. */
+char **wb_help_lines(size_t *n)
+{
+    char **v = NULL;
+    size_t cap = 0;
+    *n = 0;
+    push(&v, n, &cap, "gevo workbench: keys (Esc or ? closes this help; q quits at any time)");
+#define HELP_GROUP(title) push(&v, n, &cap, "%s", ""); push(&v, n, &cap, "%s", title);
+#define HELP_REQ(id, name, help)                                                   \
+    {                                                                              \
+        char keys[64] = "", kb[16];                                                \
+        for (size_t i = 0; i < sizeof keymap / sizeof *keymap; i++)                \
+            if (keymap[i].req == WB_REQ_##id && keymap[i].key != KEY_ENTER &&      \
+                strlen(keys) + 12 < sizeof keys) {                                 \
+                if (keys[0])                                                       \
+                    strcat(keys, " ");                                             \
+                strcat(keys, wb_key_name(keymap[i].key, kb, sizeof kb));           \
+            }                                                                      \
+        push(&v, n, &cap, "  %-15s %s  [%s]", keys, help, name);                    \
+    }
+    WB_REQ_INFO(HELP_GROUP, HELP_REQ)
+    push(&v, n, &cap, "%s", "");
+    push(&v, n, &cap, "%s", "Prompts (reason, note, search, generation): Enter accepts, Esc cancels.");
+    return v;
+}
