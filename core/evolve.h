@@ -105,7 +105,7 @@ typedef struct evolve_status {
     int proposing, pending, approved, training, trained, rejected, failed;
     long tokens_in, tokens_out;
     double cost;
-    char llm[128];                 /* "no LLM: random mutation" or model@host */
+    char llm[384];                 /* "no LLM: random mutation" or model @ URL */
     bool generation_done;          /* nothing left to propose, review or train */
 } evolve_status;
 

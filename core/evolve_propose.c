@@ -33,7 +33,7 @@ struct evolve_proposer {
     llm_client *llm;            /* NULL: offline */
     prompt_set prompts;
     bool prompts_loaded;
-    char who[160];
+    char who[384];
 };
 
 /* The LLM client of the session's settings (core/llm_settings.h), or
