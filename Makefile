@@ -92,8 +92,14 @@ asan: deps-test
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	    GEVO_ASAN=1 sh tests/run.sh build-asan
 
+# the bench programs are built like tests (libgevo.a), then tests/bench.sh
+# runs them and both sides of the engine comparison
 bench: deps-test gevo
-	@sh tests/bench.sh
+	@mkdir -p $(BUILD)/tests/bench
+	@for b in session_bench engine_sgemm; do \
+	    $(CC) $(ALL_CFLAGS) -o $(BUILD)/tests/bench/$$b tests/bench/$$b.c $(BUILD)/libgevo.a $(LDLIBS) || exit 1; \
+	done
+	@sh tests/bench.sh $(BUILD)
 
 FUZZ_SECONDS ?= 60
 fuzz: deps-test

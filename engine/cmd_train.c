@@ -11,12 +11,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <cblas.h>
-
 #include "engine/data.h"
 #include "engine/engine_cmd.h"
 #include "engine/model.h"
 #include "engine/net.h"
+#include "engine/ops.h"
 #include "engine/train.h"
 
 #define DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
@@ -469,7 +468,7 @@ int engine_cmd_eval(int argc, char **argv)
     free(src);
     m = model_new(g, (int)batch, 1, msg, sizeof msg);
     if (!m || model_load(m, wpath, msg, sizeof msg)) goto out;
-    openblas_set_num_threads((int)threads);
+    ops_set_threads((int)threads);
     double acc, loss;
     if (data_view_all(&test, &tv) ||
         train_evaluate(m, &tv, m->norm_mean, m->norm_std, (int)batch, &acc, &loss, msg, sizeof msg))

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <time.h>
 #include <zlib.h>
 
 /* Offsets inside the arena are kept 64-byte aligned. */
@@ -27,9 +28,62 @@ static ops_act act_of(net_op op)
     }
 }
 
+static double prof_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static const char *op_name(net_op op)
+{
+    switch (op) {
+    case NET_CONV: return "conv";
+    case NET_LINEAR: return "linear";
+    case NET_BATCHNORM: return "batchnorm";
+    case NET_LAYERNORM: return "layernorm";
+    case NET_MAXPOOL: return "maxpool";
+    case NET_AVGPOOL: return "avgpool";
+    case NET_MINPOOL: return "minpool";
+    case NET_GAP: return "gap";
+    case NET_CONCAT: return "concat";
+    case NET_ADD: return "add";
+    case NET_MUL: return "mul";
+    case NET_DROPOUT: return "dropout";
+    default: return "act";
+    }
+}
+
+/* The per-node times of GEVO_PROFILE, largest first (a developer's aid). */
+static void prof_report(const model *m)
+{
+    const net_graph *g = m->g;
+    double total = 0;
+    for (int i = 0; i < 2 * g->n_nodes; i++) total += m->prof[i];
+    fprintf(stderr, "profile: %.3f s in layers\n", total);
+    bool *done = calloc((size_t)(2 * g->n_nodes), 1);
+    if (!done) return;
+    for (int k = 0; k < (getenv("GEVO_PROFILE_ALL") ? 2 * g->n_nodes : 25); k++) {
+        int best = -1;
+        for (int i = 0; i < 2 * g->n_nodes; i++)
+            if (!done[i] && (best < 0 || m->prof[i] > m->prof[best])) best = i;
+        if (best < 0 || m->prof[best] <= 0) break;
+        done[best] = true;
+        const net_node *nd = &g->nodes[best / 2];
+        fprintf(stderr, "  %5.1f%%  %-9s %-8s line %3d  %dx%dx%d%s\n", 100 * m->prof[best] / total,
+                op_name(nd->op), best % 2 ? "backward" : "forward", nd->line, nd->shape.c, nd->shape.h, nd->shape.w,
+                nd->op == NET_CONV && nd->groups > 1 ? " (grouped)" : "");
+    }
+    free(done);
+}
+
 void model_free(model *m)
 {
     if (!m) return;
+    if (m->prof) {
+        prof_report(m);
+        free(m->prof);
+    }
     if (m->layers)
         for (int i = 0; i < m->g->n_nodes; i++) {
             free(m->layers[i].ins);
@@ -240,6 +294,8 @@ model *model_new(const net_graph *g, int batch, uint64_t seed, char *err, size_t
     free(out_off);
 
     /* PyTorch's default initialisation, in node order */
+    ops_blas_init();
+    if (getenv("GEVO_PROFILE")) m->prof = calloc((size_t)(2 * g->n_nodes), sizeof(double));
     rng r;
     rng_seed(&r, seed);
     for (int i = 0; i < g->n_nodes; i++) {
@@ -282,6 +338,7 @@ const float *model_forward(model *m, int n, bool training)
         const model_layer *I = &m->layers[nd->in[0]];
         const float *x = I->out;
         long count = (long)n * L->size;
+        double t0 = m->prof ? prof_now() : 0;
         switch (nd->op) {
         case NET_CONV:
             L->conv.n = n;
@@ -324,6 +381,7 @@ const float *model_forward(model *m, int n, bool training)
         case NET_INPUT: break;
         default: ops_act_forward(act_of(nd->op), L->out, x, count); break;
         }
+        if (m->prof) m->prof[2 * i] += prof_now() - t0;
     }
     return m->layers[g->output].out;
 }
@@ -339,6 +397,7 @@ static void model_backward(model *m, int n)
         const float *x = I->out;
         float *dx = I->dout; /* NULL when the input is the image */
         long count = (long)n * L->size;
+        double t0 = m->prof ? prof_now() : 0;
         switch (nd->op) {
         case NET_CONV:
             ops_conv_backward(&L->conv, dx, G + L->w, L->nb ? G + L->b : NULL, L->dout, x, P + L->w, m->conv_ws);
@@ -380,6 +439,7 @@ static void model_backward(model *m, int n)
             if (dx) ops_act_backward(act_of(nd->op), dx, L->dout, x, count);
             break;
         }
+        if (m->prof) m->prof[2 * i + 1] += prof_now() - t0;
     }
 }
 
@@ -394,9 +454,9 @@ int model_loss(model *m, int n, const int *labels, float smoothing, bool backwar
         for (int i = 1; i < g->n_nodes; i++) {
             model_layer *L = &m->layers[i];
             if (L->dout && L->node->op != NET_FLATTEN && i != g->output)
-                memset(L->dout, 0, sizeof(float) * (size_t)n * (size_t)L->size);
+                ops_zero(L->dout, (long)n * L->size);
         }
-        memset(m->grads, 0, sizeof(float) * (size_t)m->n_params);
+        ops_zero(m->grads, m->n_params);
     }
     if (ops_xent(loss, correct, backward ? out->dout : NULL, out->out, labels, n, g->classes, smoothing, err,
                  errsize))

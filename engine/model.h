@@ -56,6 +56,9 @@ typedef struct model {
        the training split and saved with the weights so evaluation
        normalises the same way; mean 0 and std 1 until set */
     float *norm_mean, *norm_std;
+    /* GEVO_PROFILE=1 in the environment: seconds spent per node, forward
+       then backward (2 per node), printed to stderr by model_free */
+    double *prof;
 } model;
 
 /* Lays out and initialises a model (PyTorch's default initialisation,

@@ -23,8 +23,11 @@
  *   message in err. Kernels assume a struct that passed its init.
  * - Forward must not run in place (out == in) for any operator whose
  *   backward reads its input: all of them except add and concat.
- * - Kernels run on the calling thread; only cblas_sgemm (OpenBLAS) uses its
- *   own threads. */
+ * - Threads: ops_set_threads(n) chooses them. The kernels split their loops
+ *   (and their sgemm calls) over n threads of gevo's own pool
+ *   (engine/ops_par.c) and OpenBLAS runs single-threaded inside them, so
+ *   nothing is oversubscribed. Chunks depend on shapes only: any n gives
+ *   the same results, bit for bit. */
 #ifndef GEVO_ENGINE_OPS_H
 #define GEVO_ENGINE_OPS_H
 
@@ -33,11 +36,29 @@
 
 #include "engine/rng.h"
 
+/* ---- threads and BLAS -----------------------------------------------------
+ * ops_blas_init() picks OpenBLAS's kernels for this CPU where its own
+ * detection fell back to generic ones (SSE3 "Prescott" on CPUs it does not
+ * know, 5x slower); once per process, called by ops_set_threads and
+ * model_new, and it must run before any other thread calls BLAS. An
+ * OPENBLAS_CORETYPE in the environment is left alone. ops_set_threads(n)
+ * (1..8) sets the threads of the kernels and of OpenBLAS as said above;
+ * until it is called the kernels run on the calling thread. */
+void ops_blas_init(void);
+void ops_set_threads(int n);
+int ops_get_threads(void);
+/* OpenBLAS's kernel family in use, e.g. "SkylakeX" (static string). */
+const char *ops_blas_core(void);
+/* Sets n floats to zero, on the threads when it is worth it. */
+void ops_zero(float *x, long n);
+
 /* ---- conv2d ------------------------------------------------------------
  * Zero padding, stride and dilation the same on both axes, groups as in
- * PyTorch. Paths: 1x1/stride 1/no padding is a straight sgemm per group;
- * depthwise (groups == cin == cout) a direct kernel; otherwise im2col +
- * sgemm per image and group. */
+ * PyTorch. Paths: depthwise (groups == cin == cout) a direct kernel (3-wide
+ * rows at stride 1 in one pass); 1x1 of 1x1 maps one sgemm over the batch;
+ * other 1x1 a straight sgemm per image and group; otherwise
+ * im2col + sgemm per image and group. Work is cut in chunks fixed by the
+ * shapes, so the numbers do not depend on the thread count. */
 typedef struct ops_conv {
     int n, cin, h, w;                 /* input */
     int cout, kh, kw, stride, pad_h, pad_w, dilation, groups;
@@ -46,8 +67,9 @@ typedef struct ops_conv {
 } ops_conv;
 
 int ops_conv_init(ops_conv *c, char *err, size_t errsize);
-/* Floats of working memory for forward and backward (0 on the fast paths);
- * independent of n. */
+/* Floats of working memory for forward and backward (per-thread columns
+ * and per-group weight gradients); independent of n; 0 for depthwise and
+ * 1x1 convolutions of 1x1 maps. */
 size_t ops_conv_scratch(const ops_conv *c);
 /* b is ignored unless c->bias (then it has cout floats). */
 void ops_conv_forward(const ops_conv *c, float *out, const float *in,

@@ -1,10 +1,49 @@
 /* Elementwise activations. One loop per kind, so the switch is outside the
  * loop and the compiler can vectorise the simple ones. */
 #include "engine/ops.h"
+#include "engine/ops_internal.h"
 
 #include <math.h>
 
+#pragma GCC optimize("O3")
+
+typedef struct act_args {
+    ops_act a;
+    float *out;
+    const float *in, *dout;
+} act_args;
+
+OPS_CLONES static void act_forward_span(ops_act a, float *restrict out, const float *restrict in, long size);
+OPS_CLONES static void act_backward_span(ops_act a, float *restrict din, const float *restrict dout,
+                                         const float *restrict in, long size);
+
+static void act_forward_range(void *ctx, long lo, long hi)
+{
+    const act_args *x = ctx;
+    act_forward_span(x->a, x->out + lo, x->in + lo, hi - lo);
+}
+
+static void act_backward_range(void *ctx, long lo, long hi)
+{
+    const act_args *x = ctx;
+    act_backward_span(x->a, x->out + lo, x->dout + lo, x->in + lo, hi - lo);
+}
+
+/* Elementwise, so any split gives the same numbers. */
 void ops_act_forward(ops_act a, float *out, const float *in, long size)
+{
+    act_args x = {.a = a, .out = out, .in = in};
+    ops_par_for(size, size > OPS_PAR_MIN, act_forward_range, &x);
+}
+
+void ops_act_backward(ops_act a, float *din, const float *dout,
+                      const float *in, long size)
+{
+    act_args x = {.a = a, .out = din, .in = in, .dout = dout};
+    ops_par_for(size, size > OPS_PAR_MIN, act_backward_range, &x);
+}
+
+OPS_CLONES static void act_forward_span(ops_act a, float *restrict out, const float *restrict in, long size)
 {
     switch (a) {
     case OPS_RELU:
@@ -33,8 +72,8 @@ void ops_act_forward(ops_act a, float *out, const float *in, long size)
     }
 }
 
-void ops_act_backward(ops_act a, float *din, const float *dout,
-                      const float *in, long size)
+OPS_CLONES static void act_backward_span(ops_act a, float *restrict din, const float *restrict dout,
+                                         const float *restrict in, long size)
 {
     switch (a) {
     case OPS_RELU:

@@ -6,6 +6,10 @@
 #include <cblas.h>
 #include <string.h>
 
+/* The direct kernels' row loops are short and many; vectorised (O3) they
+ * are several times faster, and AVX2 clones run where the CPU has it. */
+#pragma GCC optimize("O3")
+
 int ops_conv_init(ops_conv *c, char *err, size_t errsize)
 {
     if (c->n < 1 || c->cin < 1 || c->h < 1 || c->w < 1)
@@ -45,25 +49,90 @@ static bool conv_is_depthwise(const ops_conv *c)
     return c->groups == c->cin && c->cout == c->cin && c->groups > 1;
 }
 
-size_t ops_conv_scratch(const ops_conv *c)
+/* 1x1 convolution of 1x1 maps: NCHW is already an [n x cin] matrix, so
+ * the whole batch is one sgemm (the deep layers of small-image nets). */
+static bool conv_is_dense(const ops_conv *c)
 {
-    if (conv_is_1x1(c) || conv_is_depthwise(c)) return 0;
+    return conv_is_1x1(c) && c->h == 1 && c->w == 1 && c->groups == 1;
+}
+
+/* Per slot (OPS_MAX_THREADS of them): im2col columns of one image and
+ * group for thread t, then the weight gradient of image group t (summed in
+ * group order after the images). */
+static size_t conv_cols(const ops_conv *c)
+{
+    if (conv_is_1x1(c)) return 0;
     return (size_t)(c->cin / c->groups) * c->kh * c->kw * c->oh * c->ow;
 }
 
+static size_t conv_wsize(const ops_conv *c)
+{
+    return (size_t)c->cout * (c->cin / c->groups) * c->kh * c->kw;
+}
+
+static size_t round16(size_t f)
+{
+    return (f + 15) & ~(size_t)15;
+}
+
+size_t ops_conv_scratch(const ops_conv *c)
+{
+    if (conv_is_depthwise(c) || conv_is_dense(c)) return 0;
+    return OPS_MAX_THREADS * (round16(conv_cols(c)) + round16(conv_wsize(c)));
+}
+
+/* The output rows (columns) each kernel row (column) reaches inside the
+ * input, computed once per call: ops_valid_range divides, and small planes
+ * (1x1, 2x2 maps of hundreds of channels) would spend their time there. */
+#define GEOM_KMAX 32
+typedef struct conv_geom {
+    bool cached;
+    int ylo[GEOM_KMAX], yhi[GEOM_KMAX], xlo[GEOM_KMAX], xhi[GEOM_KMAX];
+} conv_geom;
+
+static void geom_init(const ops_conv *c, conv_geom *g)
+{
+    g->cached = c->kh <= GEOM_KMAX && c->kw <= GEOM_KMAX;
+    if (!g->cached) return;
+    for (int ki = 0; ki < c->kh; ki++)
+        ops_valid_range(c->oh, c->h, c->stride, ki * c->dilation - c->pad_h, &g->ylo[ki], &g->yhi[ki]);
+    for (int kj = 0; kj < c->kw; kj++)
+        ops_valid_range(c->ow, c->w, c->stride, kj * c->dilation - c->pad_w, &g->xlo[kj], &g->xhi[kj]);
+}
+
+static inline void geom_y(const ops_conv *c, const conv_geom *g, int ki, int *lo, int *hi)
+{
+    if (g->cached) {
+        *lo = g->ylo[ki];
+        *hi = g->yhi[ki];
+    } else {
+        ops_valid_range(c->oh, c->h, c->stride, ki * c->dilation - c->pad_h, lo, hi);
+    }
+}
+
+static inline void geom_x(const ops_conv *c, const conv_geom *g, int kj, int *lo, int *hi)
+{
+    if (g->cached) {
+        *lo = g->xlo[kj];
+        *hi = g->xhi[kj];
+    } else {
+        ops_valid_range(c->ow, c->w, c->stride, kj * c->dilation - c->pad_w, lo, hi);
+    }
+}
+
 /* Columns of one image and group: row (ci, ki, kj), column (oy, ox). */
-static void im2col(const ops_conv *c, const float *in, float *cols, int cin_g)
+static void im2col(const ops_conv *c, const conv_geom *gm, const float *in, float *cols, int cin_g)
 {
     int oh = c->oh, ow = c->ow, s = c->stride, d = c->dilation;
     for (int ci = 0; ci < cin_g; ci++) {
         const float *plane = in + (size_t)ci * c->h * c->w;
         for (int ki = 0; ki < c->kh; ki++) {
             int y_lo, y_hi;
-            ops_valid_range(oh, c->h, s, ki * d - c->pad_h, &y_lo, &y_hi);
+            geom_y(c, gm, ki, &y_lo, &y_hi);
             for (int kj = 0; kj < c->kw; kj++) {
                 float *row = cols + (((size_t)ci * c->kh + ki) * c->kw + kj) * oh * ow;
                 int offx = kj * d - c->pad_w, x_lo, x_hi;
-                ops_valid_range(ow, c->w, s, offx, &x_lo, &x_hi);
+                geom_x(c, gm, kj, &x_lo, &x_hi);
                 for (int oy = 0; oy < oh; oy++) {
                     float *r = row + (size_t)oy * ow;
                     if (oy < y_lo || oy >= y_hi || x_lo >= x_hi) {
@@ -81,18 +150,18 @@ static void im2col(const ops_conv *c, const float *in, float *cols, int cin_g)
 }
 
 /* The adjoint of im2col: adds the columns back into the image. */
-static void col2im_add(const ops_conv *c, const float *cols, float *din, int cin_g)
+static void col2im_add(const ops_conv *c, const conv_geom *gm, const float *cols, float *din, int cin_g)
 {
     int oh = c->oh, ow = c->ow, s = c->stride, d = c->dilation;
     for (int ci = 0; ci < cin_g; ci++) {
         float *plane = din + (size_t)ci * c->h * c->w;
         for (int ki = 0; ki < c->kh; ki++) {
             int y_lo, y_hi;
-            ops_valid_range(oh, c->h, s, ki * d - c->pad_h, &y_lo, &y_hi);
+            geom_y(c, gm, ki, &y_lo, &y_hi);
             for (int kj = 0; kj < c->kw; kj++) {
                 const float *row = cols + (((size_t)ci * c->kh + ki) * c->kw + kj) * oh * ow;
                 int offx = kj * d - c->pad_w, x_lo, x_hi;
-                ops_valid_range(ow, c->w, s, offx, &x_lo, &x_hi);
+                geom_x(c, gm, kj, &x_lo, &x_hi);
                 for (int oy = y_lo; oy < y_hi; oy++) {
                     const float *r = row + (size_t)oy * ow;
                     float *dst = plane + (size_t)(oy * s + ki * d - c->pad_h) * c->w + offx;
@@ -103,157 +172,462 @@ static void col2im_add(const ops_conv *c, const float *cols, float *din, int cin
     }
 }
 
-static void add_bias(float *out, const float *b, int n, int cout, size_t hw)
+/* Depthwise rows: r[ox] (+)= kv * src[ox * s], written for the common
+ * stride 1 separately so the compiler vectorises it. */
+static inline void dw_row_fwd(float *restrict r, const float *restrict src, float kv, int lo, int hi, int s)
 {
-    for (int i = 0; i < n; i++)
-        for (int co = 0; co < cout; co++) {
-            float *o = out + ((size_t)i * cout + co) * hw, v = b[co];
-            for (size_t p = 0; p < hw; p++) o[p] += v;
-        }
+    if (s == 1)
+        for (int ox = lo; ox < hi; ox++) r[ox] += kv * src[ox];
+    else
+        for (int ox = lo; ox < hi; ox++) r[ox] += kv * src[ox * s];
 }
 
-static void bias_grad(float *db, const float *dout, int n, int cout, size_t hw)
+static inline float dw_row_dot(const float *restrict g, const float *restrict src, int lo, int hi, int s)
 {
-    for (int i = 0; i < n; i++)
-        for (int co = 0; co < cout; co++) {
-            const float *g = dout + ((size_t)i * cout + co) * hw;
-            double s = 0.0;
-            for (size_t p = 0; p < hw; p++) s += g[p];
-            db[co] += (float)s;
-        }
+    float acc = 0.0f;
+    if (s == 1)
+        for (int ox = lo; ox < hi; ox++) acc += g[ox] * src[ox];
+    else
+        for (int ox = lo; ox < hi; ox++) acc += g[ox] * src[ox * s];
+    return acc;
 }
 
-static void depthwise_forward(const ops_conv *c, float *out, const float *in, const float *w)
+static inline void dw_row_bwd(float *restrict dst, const float *restrict g, float kv, int lo, int hi, int s)
 {
-    int oh = c->oh, ow = c->ow, s = c->stride, d = c->dilation;
-    size_t ihw = (size_t)c->h * c->w, ohw = (size_t)oh * ow;
-    for (int i = 0; i < c->n; i++)
-        for (int ch = 0; ch < c->cin; ch++) {
-            const float *plane = in + ((size_t)i * c->cin + ch) * ihw;
-            float *o = out + ((size_t)i * c->cout + ch) * ohw;
-            const float *k = w + (size_t)ch * c->kh * c->kw;
-            memset(o, 0, sizeof(float) * ohw);
-            for (int ki = 0; ki < c->kh; ki++) {
-                int y_lo, y_hi;
-                ops_valid_range(oh, c->h, s, ki * d - c->pad_h, &y_lo, &y_hi);
-                for (int kj = 0; kj < c->kw; kj++) {
-                    int offx = kj * d - c->pad_w, x_lo, x_hi;
-                    ops_valid_range(ow, c->w, s, offx, &x_lo, &x_hi);
-                    float kv = k[ki * c->kw + kj];
-                    for (int oy = y_lo; oy < y_hi; oy++) {
-                        const float *src = plane + (size_t)(oy * s + ki * d - c->pad_h) * c->w + offx;
-                        float *r = o + (size_t)oy * ow;
-                        for (int ox = x_lo; ox < x_hi; ox++) r[ox] += kv * src[ox * s];
-                    }
+    if (s == 1)
+        for (int ox = lo; ox < hi; ox++) dst[ox] += kv * g[ox];
+    else
+        for (int ox = lo; ox < hi; ox++) dst[ox * s] += kv * g[ox];
+}
+
+/* The arguments of a convolution task. */
+typedef struct conv_args {
+    const ops_conv *c;
+    float *out, *din, *dw, *db, *scratch;
+    const float *in, *w, *b, *dout;
+    size_t per; /* scratch floats per thread */
+    size_t cols;
+    const conv_geom *gm;
+} conv_args;
+
+static bool conv_worth(const ops_conv *c)
+{
+    size_t ihw = (size_t)c->h * c->w, ohw = (size_t)c->oh * c->ow;
+    return (long)c->n * c->cin * (long)(ihw + ohw) * c->kh * c->kw > OPS_PAR_MIN;
+}
+
+/* ---- depthwise 3-wide kernels at stride 1 (ExquisiteNet's 3x3) ----------
+ * One pass over a row applies the three taps of a kernel row, instead of
+ * three passes; the edges, where a tap falls outside the row, go tap by
+ * tap. o[x] += sum_j k[j] * r[x + j - p] for x in [0, on), r of rn floats. */
+static inline void row3(float *restrict o, const float *restrict r, float k0, float k1, float k2, int on, int rn,
+                        int p)
+{
+    int a = p < on ? p : on, b = rn - 2 + p;
+    if (b > on) b = on;
+    if (b < a) b = a;
+    for (int x = 0; x < on; x++) {
+        if (x == a && b > a) {
+            const float *rr = r + a - p;
+            float *oo = o + a;
+            int len = b - a;
+            for (int t = 0; t < len; t++) oo[t] += k0 * rr[t] + k1 * rr[t + 1] + k2 * rr[t + 2];
+            x = b - 1;
+            continue;
+        }
+        int ix = x - p;
+        float acc = 0.0f;
+        if (ix >= 0 && ix < rn) acc += k0 * r[ix];
+        if (ix + 1 >= 0 && ix + 1 < rn) acc += k1 * r[ix + 1];
+        if (ix + 2 >= 0 && ix + 2 < rn) acc += k2 * r[ix + 2];
+        o[x] += acc;
+    }
+}
+
+/* d[j] += sum_x g[x] * r[x + j - p] for j in 0..2, x in [0, gn) */
+static inline void row3_dot(const float *restrict g, const float *restrict r, int gn, int rn, int p, float *d)
+{
+    float d0 = 0.0f, d1 = 0.0f, d2 = 0.0f;
+    for (int x = 0; x < gn; x++) {
+        int ix = x - p;
+        float gv = g[x];
+        if (ix >= 0 && ix + 2 < rn) {
+            d0 += gv * r[ix];
+            d1 += gv * r[ix + 1];
+            d2 += gv * r[ix + 2];
+        } else {
+            if (ix >= 0 && ix < rn) d0 += gv * r[ix];
+            if (ix + 1 >= 0 && ix + 1 < rn) d1 += gv * r[ix + 1];
+            if (ix + 2 >= 0 && ix + 2 < rn) d2 += gv * r[ix + 2];
+        }
+    }
+    d[0] += d0;
+    d[1] += d1;
+    d[2] += d2;
+}
+
+static bool dw_is_row3(const ops_conv *c)
+{
+    return c->stride == 1 && c->dilation == 1 && c->kw == 3 && c->kh <= GEOM_KMAX;
+}
+
+OPS_CLONES static void dw3_forward_range(void *ctx, long lo, long hi)
+{
+    const conv_args *a = ctx;
+    const ops_conv *c = a->c;
+    int oh = c->oh, ow = c->ow, h = c->h, w = c->w, kh = c->kh, ph = c->pad_h, pw = c->pad_w;
+    size_t ihw = (size_t)h * w, ohw = (size_t)oh * ow;
+    for (long ch = lo; ch < hi; ch++) {
+        const float *k = a->w + (size_t)ch * kh * 3;
+        float bv = a->b ? a->b[ch] : 0.0f;
+        for (int i = 0; i < c->n; i++) {
+            const float *plane = a->in + ((size_t)i * c->cin + ch) * ihw;
+            float *o = a->out + ((size_t)i * c->cout + ch) * ohw;
+            for (int oy = 0; oy < oh; oy++) {
+                float *orow = o + (size_t)oy * ow;
+                for (int x = 0; x < ow; x++) orow[x] = bv;
+                for (int ki = 0; ki < kh; ki++) {
+                    int iy = oy + ki - ph;
+                    if (iy < 0 || iy >= h) continue;
+                    const float *kr = k + ki * 3;
+                    row3(orow, plane + (size_t)iy * w, kr[0], kr[1], kr[2], ow, w, pw);
                 }
             }
         }
+    }
 }
 
-static void depthwise_backward(const ops_conv *c, float *din, float *dw,
-                               const float *dout, const float *in, const float *w)
+OPS_CLONES static void dw3_backward_range(void *ctx, long lo, long hi)
 {
-    int oh = c->oh, ow = c->ow, s = c->stride, d = c->dilation;
+    const conv_args *a = ctx;
+    const ops_conv *c = a->c;
+    int oh = c->oh, ow = c->ow, h = c->h, w = c->w, kh = c->kh, ph = c->pad_h, pw = c->pad_w;
+    size_t ihw = (size_t)h * w, ohw = (size_t)oh * ow;
+    for (long ch = lo; ch < hi; ch++) {
+        const float *k = a->w + (size_t)ch * kh * 3;
+        double dk[3 * GEOM_KMAX] = {0}, sb = 0.0;
+        for (int i = 0; i < c->n; i++) {
+            const float *plane = a->in + ((size_t)i * c->cin + ch) * ihw;
+            const float *g = a->dout + ((size_t)i * c->cout + ch) * ohw;
+            if (a->db) sb += ops_sum(g, ohw);
+            if (a->dw)
+                for (int ki = 0; ki < kh; ki++) {
+                    float d[3] = {0.0f, 0.0f, 0.0f};
+                    for (int oy = 0; oy < oh; oy++) {
+                        int iy = oy + ki - ph;
+                        if (iy < 0 || iy >= h) continue;
+                        row3_dot(g + (size_t)oy * ow, plane + (size_t)iy * w, ow, w, pw, d);
+                    }
+                    for (int j = 0; j < 3; j++) dk[ki * 3 + j] += d[j];
+                }
+            if (a->din) {
+                /* din[iy][x] += sum k[ki][j] * g[iy - ki + ph][x - j + pw]:
+                   the same row pass with the kernel row reversed */
+                float *dp = a->din + ((size_t)i * c->cin + ch) * ihw;
+                for (int iy = 0; iy < h; iy++)
+                    for (int ki = 0; ki < kh; ki++) {
+                        int oy = iy - ki + ph;
+                        if (oy < 0 || oy >= oh) continue;
+                        const float *kr = k + ki * 3;
+                        row3(dp + (size_t)iy * w, g + (size_t)oy * ow, kr[2], kr[1], kr[0], w, ow, 2 - pw);
+                    }
+            }
+        }
+        if (a->db) a->db[ch] += (float)sb;
+        if (a->dw)
+            for (int j = 0; j < kh * 3; j++) a->dw[(size_t)ch * kh * 3 + j] += (float)dk[j];
+    }
+}
+
+/* Images per block of a depthwise channel: the block's planes (inputs,
+ * outputs, gradients) stay in L1 while every tap passes over them. */
+static int dw_block(size_t ihw, size_t ohw, int arrays)
+{
+    size_t per = (ihw + ohw) * (size_t)arrays / 2 + 1;
+    size_t b = 6144 / per;
+    return b < 1 ? 1 : b > 1024 ? 1024 : (int)b;
+}
+
+/* Depthwise, parallel over channels: a channel's weights and bias belong
+ * to one thread, so their gradients sum in the same order whatever the
+ * threads. Taps are the outer loop and images the inner one, so the work
+ * per loop setup stays large even for 1x1 and 2x2 maps. */
+OPS_CLONES static void depthwise_forward_range(void *ctx, long lo, long hi)
+{
+    const conv_args *a = ctx;
+    const ops_conv *c = a->c;
+    const conv_geom *gm = a->gm;
+    int oh = c->oh, ow = c->ow, s = c->stride, d = c->dilation, n = c->n;
     size_t ihw = (size_t)c->h * c->w, ohw = (size_t)oh * ow;
-    for (int i = 0; i < c->n; i++)
-        for (int ch = 0; ch < c->cin; ch++) {
-            const float *plane = in + ((size_t)i * c->cin + ch) * ihw;
-            float *dplane = din ? din + ((size_t)i * c->cin + ch) * ihw : NULL;
-            const float *g = dout + ((size_t)i * c->cout + ch) * ohw;
-            const float *k = w + (size_t)ch * c->kh * c->kw;
-            float *dk = dw ? dw + (size_t)ch * c->kh * c->kw : NULL;
-            for (int ki = 0; ki < c->kh; ki++) {
-                int y_lo, y_hi;
-                ops_valid_range(oh, c->h, s, ki * d - c->pad_h, &y_lo, &y_hi);
-                for (int kj = 0; kj < c->kw; kj++) {
-                    int offx = kj * d - c->pad_w, x_lo, x_hi;
-                    ops_valid_range(ow, c->w, s, offx, &x_lo, &x_hi);
-                    float kv = k[ki * c->kw + kj];
-                    double acc = 0.0;
+    size_t istep = (size_t)c->cin * ihw, ostep = (size_t)c->cout * ohw;
+    int blk = dw_block(ihw, ohw, 2);
+    for (long ch = lo; ch < hi; ch++) {
+        const float *k = a->w + (size_t)ch * c->kh * c->kw;
+        const float *plane0 = a->in + (size_t)ch * ihw;
+        float *o0 = a->out + (size_t)ch * ohw, bv = a->b ? a->b[ch] : 0.0f;
+        for (int i0 = 0; i0 < n; i0 += blk) {
+        int i1 = i0 + blk < n ? i0 + blk : n;
+        for (int i = i0; i < i1; i++) {
+            float *o = o0 + i * ostep;
+            for (size_t p = 0; p < ohw; p++) o[p] = bv;
+        }
+        for (int ki = 0; ki < c->kh; ki++) {
+            int y_lo, y_hi;
+            geom_y(c, gm, ki, &y_lo, &y_hi);
+            for (int kj = 0; kj < c->kw; kj++) {
+                int offx = kj * d - c->pad_w, x_lo, x_hi;
+                geom_x(c, gm, kj, &x_lo, &x_hi);
+                if (y_lo >= y_hi || x_lo >= x_hi) continue;
+                float kv = k[ki * c->kw + kj];
+                for (int i = i0; i < i1; i++) {
+                    const float *plane = plane0 + i * istep;
+                    float *o = o0 + i * ostep;
+                    for (int oy = y_lo; oy < y_hi; oy++)
+                        dw_row_fwd(o + (size_t)oy * ow, plane + (size_t)(oy * s + ki * d - c->pad_h) * c->w + offx,
+                                   kv, x_lo, x_hi, s);
+                }
+            }
+        }
+        }
+    }
+}
+
+OPS_CLONES static void depthwise_backward_range(void *ctx, long lo, long hi)
+{
+    const conv_args *a = ctx;
+    const ops_conv *c = a->c;
+    const conv_geom *gm = a->gm;
+    int oh = c->oh, ow = c->ow, s = c->stride, d = c->dilation, n = c->n;
+    size_t ihw = (size_t)c->h * c->w, ohw = (size_t)oh * ow;
+    size_t istep = (size_t)c->cin * ihw, ostep = (size_t)c->cout * ohw;
+    int blk = dw_block(ihw, ohw, a->din ? 3 : 2);
+    for (long ch = lo; ch < hi; ch++) {
+        const float *k = a->w + (size_t)ch * c->kh * c->kw;
+        float *dk = a->dw ? a->dw + (size_t)ch * c->kh * c->kw : NULL;
+        const float *plane0 = a->in + (size_t)ch * ihw, *g0 = a->dout + (size_t)ch * ohw;
+        float *dplane0 = a->din ? a->din + (size_t)ch * ihw : NULL;
+        if (a->db) {
+            double sb = 0.0;
+            for (int i = 0; i < n; i++) {
+                const float *g = g0 + i * ostep;
+                for (size_t p = 0; p < ohw; p++) sb += g[p];
+            }
+            a->db[ch] += (float)sb;
+        }
+        for (int i0 = 0; i0 < n; i0 += blk) {
+        int i1 = i0 + blk < n ? i0 + blk : n;
+        for (int ki = 0; ki < c->kh; ki++) {
+            int y_lo, y_hi;
+            geom_y(c, gm, ki, &y_lo, &y_hi);
+            for (int kj = 0; kj < c->kw; kj++) {
+                int offx = kj * d - c->pad_w, x_lo, x_hi;
+                geom_x(c, gm, kj, &x_lo, &x_hi);
+                if (y_lo >= y_hi || x_lo >= x_hi) continue;
+                float kv = k[ki * c->kw + kj];
+                double acc = 0.0;
+                for (int i = i0; i < i1; i++) {
+                    const float *plane = plane0 + i * istep, *g = g0 + i * ostep;
+                    float *dplane = dplane0 ? dplane0 + i * istep : NULL;
                     for (int oy = y_lo; oy < y_hi; oy++) {
                         size_t base = (size_t)(oy * s + ki * d - c->pad_h) * c->w + offx;
                         const float *r = g + (size_t)oy * ow;
-                        const float *src = plane + base;
-                        float rowacc = 0.0f;
-                        for (int ox = x_lo; ox < x_hi; ox++) rowacc += r[ox] * src[ox * s];
-                        acc += rowacc;
-                        if (dplane) {
-                            float *dst = dplane + base;
-                            for (int ox = x_lo; ox < x_hi; ox++) dst[ox * s] += kv * r[ox];
-                        }
+                        if (dk) acc += dw_row_dot(r, plane + base, x_lo, x_hi, s);
+                        if (dplane) dw_row_bwd(dplane + base, r, kv, x_lo, x_hi, s);
                     }
-                    if (dk) dk[ki * c->kw + kj] += (float)acc;
                 }
+                if (dk) dk[ki * c->kw + kj] += (float)acc;
             }
         }
+        }
+    }
+}
+
+/* Bias gradient, parallel over channels, images summed in order. */
+static void bias_grad_range(void *ctx, long lo, long hi)
+{
+    const conv_args *a = ctx;
+    const ops_conv *c = a->c;
+    size_t hw = (size_t)c->oh * c->ow;
+    for (long co = lo; co < hi; co++)
+        for (int i = 0; i < c->n; i++) a->db[co] += (float)ops_sum(a->dout + ((size_t)i * c->cout + co) * hw, hw);
+}
+
+/* Forward of image i, all groups, with cols as its working memory. */
+static void conv_image_forward(const ops_conv *c, const conv_geom *gm, int i, float *out, const float *in, const float *w,
+                               const float *b, float *cols)
+{
+    int g_n = c->groups, cin_g = c->cin / g_n, cout_g = c->cout / g_n;
+    size_t ihw = (size_t)c->h * c->w, ohw = (size_t)c->oh * c->ow;
+    int K = cin_g * c->kh * c->kw;
+    bool one = conv_is_1x1(c);
+    for (int g = 0; g < g_n; g++) {
+        const float *x = in + ((size_t)i * c->cin + (size_t)g * cin_g) * ihw;
+        float *o = out + ((size_t)i * c->cout + (size_t)g * cout_g) * ohw;
+        const float *src = x; /* 1x1: the image already is the column matrix */
+        if (!one) {
+            im2col(c, gm, x, cols, cin_g);
+            src = cols;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout_g, (int)ohw, K, 1.0f,
+                    w + (size_t)g * cout_g * K, K, src, (int)ohw, 0.0f, o, (int)ohw);
+    }
+    if (b)
+        for (int co = 0; co < c->cout; co++) {
+            float *o = out + ((size_t)i * c->cout + co) * ohw, v = b[co];
+            for (size_t p = 0; p < ohw; p++) o[p] += v;
+        }
+}
+
+/* Backward of image i: dw accumulates into dwp (this thread's), din into
+ * the image's own rows. */
+static void conv_image_backward(const ops_conv *c, const conv_geom *gm, int i, float *din, float *dwp, const float *dout,
+                                const float *in, const float *w, float *cols)
+{
+    int g_n = c->groups, cin_g = c->cin / g_n, cout_g = c->cout / g_n;
+    size_t ihw = (size_t)c->h * c->w, ohw = (size_t)c->oh * c->ow;
+    int K = cin_g * c->kh * c->kw;
+    bool one = conv_is_1x1(c);
+    for (int g = 0; g < g_n; g++) {
+        const float *x = in + ((size_t)i * c->cin + (size_t)g * cin_g) * ihw;
+        const float *go = dout + ((size_t)i * c->cout + (size_t)g * cout_g) * ohw;
+        const float *wg = w + (size_t)g * cout_g * K;
+        if (dwp) {
+            const float *src = x;
+            if (!one) {
+                im2col(c, gm, x, cols, cin_g);
+                src = cols;
+            }
+            /* dW_g += dout_g (cout_g x ohw) * cols^T (ohw x K) */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, cout_g, K, (int)ohw, 1.0f, go, (int)ohw, src,
+                        (int)ohw, 1.0f, dwp + (size_t)g * cout_g * K, K);
+        }
+        if (!din) continue;
+        float *dx = din + ((size_t)i * c->cin + (size_t)g * cin_g) * ihw;
+        if (one) {
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, (int)ohw, cout_g, 1.0f, wg, K, go, (int)ohw,
+                        1.0f, dx, (int)ohw);
+        } else {
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, (int)ohw, cout_g, 1.0f, wg, K, go, (int)ohw,
+                        0.0f, cols, (int)ohw);
+            col2im_add(c, gm, cols, dx, cin_g);
+        }
+    }
+}
+
+/* Rows per chunk of the dense path: fixed, so the sgemm calls (and their
+ * numbers) are the same whatever the threads. */
+#define DENSE_ROWS 16
+
+/* out [n x cout] = in [n x cin] * W^T (+ bias), a chunk of rows */
+static void dense_forward_chunk(void *ctx, long chunk, int t)
+{
+    (void)t;
+    const conv_args *a = ctx;
+    const ops_conv *c = a->c;
+    long lo = chunk * DENSE_ROWS, hi = lo + DENSE_ROWS < c->n ? lo + DENSE_ROWS : c->n;
+    if (a->b)
+        for (long i = lo; i < hi; i++) memcpy(a->out + i * c->cout, a->b, sizeof(float) * c->cout);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(hi - lo), c->cout, c->cin, 1.0f, a->in + lo * c->cin,
+                c->cin, a->w, c->cin, a->b ? 1.0f : 0.0f, a->out + lo * c->cout, c->cout);
+}
+
+/* Chunks [0, nrow): rows of din [n x cin] += dout [n x cout] * W; then
+ * rows of dW [cout x cin] += dout^T * in, each summing over the whole
+ * batch in one call. */
+static void dense_backward_chunk(void *ctx, long chunk, int t)
+{
+    (void)t;
+    const conv_args *a = ctx;
+    const ops_conv *c = a->c;
+    long nrow = a->din ? (c->n + DENSE_ROWS - 1) / DENSE_ROWS : 0;
+    if (chunk < nrow) {
+        long lo = chunk * DENSE_ROWS, hi = lo + DENSE_ROWS < c->n ? lo + DENSE_ROWS : c->n;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(hi - lo), c->cin, c->cout, 1.0f,
+                    a->dout + lo * c->cout, c->cout, a->w, c->cin, 1.0f, a->din + lo * c->cin, c->cin);
+        return;
+    }
+    long lo = (chunk - nrow) * DENSE_ROWS, hi = lo + DENSE_ROWS < c->cout ? lo + DENSE_ROWS : c->cout;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(hi - lo), c->cin, c->n, 1.0f, a->dout + lo, c->cout,
+                a->in, c->cin, 1.0f, a->dw + lo * c->cin, c->cin);
+}
+
+/* One image per chunk; columns in the thread's slot of scratch. */
+static void images_forward_chunk(void *ctx, long i, int t)
+{
+    const conv_args *a = ctx;
+    conv_image_forward(a->c, a->gm, (int)i, a->out, a->in, a->w, a->b, a->scratch + a->per * t);
+}
+
+/* The images in OPS_MAX_THREADS fixed groups, each with its own weight
+ * gradient slot, summed in group order afterwards: the same numbers for
+ * any number of threads. */
+static void images_backward_chunk(void *ctx, long chunk, int t)
+{
+    const conv_args *a = ctx;
+    long lo, hi;
+    ops_share(a->c->n, chunk, OPS_MAX_THREADS, &lo, &hi);
+    float *cols = a->scratch + a->per * t, *dwp = NULL;
+    if (a->dw) {
+        dwp = a->scratch + a->per * chunk + a->cols;
+        memset(dwp, 0, sizeof(float) * conv_wsize(a->c));
+    }
+    for (long i = lo; i < hi; i++) conv_image_backward(a->c, a->gm, (int)i, a->din, dwp, a->dout, a->in, a->w, cols);
+}
+
+static void dw_reduce_range(void *ctx, long lo, long hi)
+{
+    const conv_args *a = ctx;
+    for (long j = lo; j < hi; j++) {
+        float s = 0.0f;
+        for (int k = 0; k < OPS_MAX_THREADS; k++) s += a->scratch[a->per * k + a->cols + j];
+        a->dw[j] += s;
+    }
 }
 
 void ops_conv_forward(const ops_conv *c, float *out, const float *in,
                       const float *w, const float *b, float *scratch)
 {
-    int g_n = c->groups, cin_g = c->cin / g_n, cout_g = c->cout / g_n;
-    size_t ihw = (size_t)c->h * c->w, ohw = (size_t)c->oh * c->ow;
-    int K = cin_g * c->kh * c->kw;
-    if (conv_is_depthwise(c)) {
-        depthwise_forward(c, out, in, w);
-    } else {
-        for (int i = 0; i < c->n; i++)
-            for (int g = 0; g < g_n; g++) {
-                const float *x = in + ((size_t)i * c->cin + (size_t)g * cin_g) * ihw;
-                float *o = out + ((size_t)i * c->cout + (size_t)g * cout_g) * ohw;
-                const float *wg = w + (size_t)g * cout_g * K;
-                const float *cols = x; /* 1x1: the image already is the column matrix */
-                if (!conv_is_1x1(c)) {
-                    im2col(c, x, scratch, cin_g);
-                    cols = scratch;
-                }
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout_g, (int)ohw, K,
-                            1.0f, wg, K, cols, (int)ohw, 0.0f, o, (int)ohw);
-            }
-    }
-    if (c->bias && b) add_bias(out, b, c->n, c->cout, ohw);
+    conv_args a = {.c = c, .out = out, .in = in, .w = w, .b = c->bias ? b : NULL, .scratch = scratch,
+                   .cols = round16(conv_cols(c))};
+    a.per = a.cols + round16(conv_wsize(c));
+    conv_geom gm;
+    geom_init(c, &gm);
+    a.gm = &gm;
+    if (conv_is_depthwise(c))
+        ops_par_for(c->cin, conv_worth(c), dw_is_row3(c) ? dw3_forward_range : depthwise_forward_range, &a);
+    else if (conv_is_dense(c))
+        ops_par_run(dense_forward_chunk, &a, (c->n + DENSE_ROWS - 1) / DENSE_ROWS,
+                    (long)c->n * c->cin * c->cout > OPS_PAR_MIN * 4);
+    else
+        ops_par_run(images_forward_chunk, &a, c->n, conv_worth(c));
 }
 
 void ops_conv_backward(const ops_conv *c, float *din, float *dw, float *db,
                        const float *dout, const float *in, const float *w,
                        float *scratch)
 {
-    int g_n = c->groups, cin_g = c->cin / g_n, cout_g = c->cout / g_n;
-    size_t ihw = (size_t)c->h * c->w, ohw = (size_t)c->oh * c->ow;
-    int K = cin_g * c->kh * c->kw;
-    if (c->bias && db) bias_grad(db, dout, c->n, c->cout, ohw);
+    conv_args a = {.c = c, .din = din, .dw = dw, .db = c->bias ? db : NULL, .dout = dout, .in = in, .w = w,
+                   .scratch = scratch, .cols = round16(conv_cols(c))};
+    a.per = a.cols + round16(conv_wsize(c));
+    conv_geom gm;
+    geom_init(c, &gm);
+    a.gm = &gm;
     if (conv_is_depthwise(c)) {
-        depthwise_backward(c, din, dw, dout, in, w);
+        ops_par_for(c->cin, conv_worth(c), dw_is_row3(c) ? dw3_backward_range : depthwise_backward_range, &a);
         return;
     }
-    bool one = conv_is_1x1(c);
-    for (int i = 0; i < c->n; i++)
-        for (int g = 0; g < g_n; g++) {
-            const float *x = in + ((size_t)i * c->cin + (size_t)g * cin_g) * ihw;
-            const float *go = dout + ((size_t)i * c->cout + (size_t)g * cout_g) * ohw;
-            const float *wg = w + (size_t)g * cout_g * K;
-            if (dw) {
-                const float *cols = x;
-                if (!one) {
-                    im2col(c, x, scratch, cin_g);
-                    cols = scratch;
-                }
-                /* dW_g += dout_g (cout_g x ohw) * cols^T (ohw x K) */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, cout_g, K, (int)ohw,
-                            1.0f, go, (int)ohw, cols, (int)ohw, 1.0f,
-                            dw + (size_t)g * cout_g * K, K);
-            }
-            if (!din) continue;
-            float *dx = din + ((size_t)i * c->cin + (size_t)g * cin_g) * ihw;
-            if (one) {
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, (int)ohw, cout_g,
-                            1.0f, wg, K, go, (int)ohw, 1.0f, dx, (int)ohw);
-            } else {
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, (int)ohw, cout_g,
-                            1.0f, wg, K, go, (int)ohw, 0.0f, scratch, (int)ohw);
-                col2im_add(c, scratch, dx, cin_g);
-            }
-        }
+    if (a.db) ops_par_for(c->cout, (long)c->n * c->cout * c->oh * c->ow > OPS_PAR_MIN, bias_grad_range, &a);
+    if (conv_is_dense(c)) {
+        long nrow = din ? (c->n + DENSE_ROWS - 1) / DENSE_ROWS : 0;
+        long ncol = dw ? (c->cout + DENSE_ROWS - 1) / DENSE_ROWS : 0;
+        ops_par_run(dense_backward_chunk, &a, nrow + ncol, (long)c->n * c->cin * c->cout > OPS_PAR_MIN * 4);
+        return;
+    }
+    ops_par_run(images_backward_chunk, &a, OPS_MAX_THREADS, conv_worth(c));
+    if (dw) {
+        long wsz = (long)conv_wsize(c);
+        ops_par_for(wsz, wsz * OPS_MAX_THREADS > OPS_PAR_MIN, dw_reduce_range, &a);
+    }
 }
 
 void ops_linear_forward(float *out, const float *in, const float *w,

@@ -5,6 +5,69 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include <stdbool.h>
+
+#include <stdbool.h>
+
+/* The operators' thread pool (engine/ops_par.c): ops_set_threads(n) makes
+ * n - 1 workers; the calling thread is thread 0. A task is cut in chunks
+ * that fixed rules define (never the thread count or timing), and threads
+ * claim chunks until none is left, so a late worker (the machine is
+ * shared) delays nothing and every chunk's numbers are the same whoever
+ * computes it. Workers spin briefly between tasks, then sleep. */
+#define OPS_MAX_THREADS 8
+
+/* Work (floats touched) above which a task is worth splitting: one costs
+ * a few microseconds. A variable so tests can split every task. */
+extern long ops_par_min;
+#define OPS_PAR_MIN ops_par_min
+
+/* Runs fn(ctx, chunk, t) for every chunk in [0, nchunks) and returns when
+ * all are done; t < OPS_MAX_THREADS names the thread (for per-thread
+ * working memory). Runs all chunks here when parallel is false, the pool
+ * has one thread, or the caller already is inside a task. */
+typedef void (*ops_task)(void *ctx, long chunk, int t);
+void ops_par_run(ops_task fn, void *ctx, long nchunks, bool parallel);
+
+/* Splits [0, n) in contiguous ranges: fn(ctx, lo, hi). For kernels whose
+ * items do not depend on each other (channels, planes, elements): the
+ * range boundaries may depend on the thread count. */
+typedef void (*ops_range)(void *ctx, long lo, long hi);
+void ops_par_for(long n, bool parallel, ops_range fn, void *ctx);
+
+/* The share [*lo, *hi) of n items that part t of parts takes. */
+static inline void ops_share(long n, long t, long parts, long *lo, long *hi)
+{
+    *lo = n * t / parts;
+    *hi = n * (t + 1) / parts;
+}
+
+/* Hot loops get an AVX2 clone chosen at load time (ifunc), where the
+ * compiler supports it; other CPUs run the default build. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define OPS_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define OPS_CLONES
+#endif
+
+/* Sum of n floats in 8 float lanes (vectorisable), chunks of 1024 added
+ * in double: fast, and exact enough for statistics over a batch. */
+static inline double ops_sum(const float *restrict x, size_t n)
+{
+    double total = 0.0;
+    for (size_t c0 = 0; c0 < n; c0 += 1024) {
+        size_t c1 = c0 + 1024 < n ? c0 + 1024 : n, p = c0;
+        float lane[8] = {0};
+        for (; p + 8 <= c1; p += 8)
+            for (int j = 0; j < 8; j++) lane[j] += x[p + j];
+        float t = 0.0f;
+        for (; p < c1; p++) t += x[p];
+        for (int j = 0; j < 8; j++) t += lane[j];
+        total += t;
+    }
+    return total;
+}
+
 /* Writes a message into err (if any) and returns -1. */
 static inline int ops_fail(char *err, size_t errsize, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

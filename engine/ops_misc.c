@@ -1,35 +1,52 @@
 /* Tensor plumbing: concat, add, mul (with squeeze-excitation broadcast),
  * dropout. */
 #include "engine/ops.h"
+#include "engine/ops_internal.h"
 
 #include <string.h>
 
-void ops_concat_forward(float *out, const float *const *ins, const int *chans,
-                        int n_in, int n, int hw)
+#pragma GCC optimize("O3")
+
+typedef struct misc_args {
+    float *out, *da, *db;
+    const float *a, *b, *dout;
+    const float *const *ins;
+    float *const *dins;
+    const int *chans;
+    int n_in, hw;
+    size_t total;
+} misc_args;
+
+static void concat_forward_range(void *ctx, long lo, long hi)
 {
-    size_t total = 0;
-    for (int k = 0; k < n_in; k++) total += (size_t)chans[k] * hw;
-    for (int i = 0; i < n; i++) {
-        float *o = out + (size_t)i * total;
-        for (int k = 0; k < n_in; k++) {
-            size_t sz = (size_t)chans[k] * hw;
-            memcpy(o, ins[k] + (size_t)i * sz, sizeof(float) * sz);
+    const misc_args *m = ctx;
+    for (long i = lo; i < hi; i++) {
+        float *o = m->out + (size_t)i * m->total;
+        for (int k = 0; k < m->n_in; k++) {
+            size_t sz = (size_t)m->chans[k] * m->hw;
+            memcpy(o, m->ins[k] + (size_t)i * sz, sizeof(float) * sz);
             o += sz;
         }
     }
 }
 
-void ops_concat_backward(float *const *dins, const float *dout,
-                         const int *chans, int n_in, int n, int hw)
+void ops_concat_forward(float *out, const float *const *ins, const int *chans,
+                        int n_in, int n, int hw)
 {
-    size_t total = 0;
-    for (int k = 0; k < n_in; k++) total += (size_t)chans[k] * hw;
-    for (int i = 0; i < n; i++) {
-        const float *g = dout + (size_t)i * total;
-        for (int k = 0; k < n_in; k++) {
-            size_t sz = (size_t)chans[k] * hw;
-            if (dins[k]) {
-                float *d = dins[k] + (size_t)i * sz;
+    misc_args m = {.out = out, .ins = ins, .chans = chans, .n_in = n_in, .hw = hw};
+    for (int k = 0; k < n_in; k++) m.total += (size_t)chans[k] * hw;
+    ops_par_for(n, (long)(n * m.total) > OPS_PAR_MIN, concat_forward_range, &m);
+}
+
+OPS_CLONES static void concat_backward_range(void *ctx, long lo, long hi)
+{
+    const misc_args *m = ctx;
+    for (long i = lo; i < hi; i++) {
+        const float *g = m->dout + (size_t)i * m->total;
+        for (int k = 0; k < m->n_in; k++) {
+            size_t sz = (size_t)m->chans[k] * m->hw;
+            if (m->dins[k]) {
+                float *restrict d = m->dins[k] + (size_t)i * sz;
                 for (size_t j = 0; j < sz; j++) d[j] += g[j];
             }
             g += sz;
@@ -37,22 +54,64 @@ void ops_concat_backward(float *const *dins, const float *dout,
     }
 }
 
+void ops_concat_backward(float *const *dins, const float *dout,
+                         const int *chans, int n_in, int n, int hw)
+{
+    misc_args m = {.dins = dins, .dout = dout, .chans = chans, .n_in = n_in, .hw = hw};
+    for (int k = 0; k < n_in; k++) m.total += (size_t)chans[k] * hw;
+    ops_par_for(n, (long)(n * m.total) > OPS_PAR_MIN, concat_backward_range, &m);
+}
+
+/* out may be ins[0] (no restrict on it) */
+OPS_CLONES static void add_forward_range(void *ctx, long lo, long hi)
+{
+    const misc_args *m = ctx;
+    float *out = m->out;
+    if (out != m->ins[0]) memmove(out + lo, m->ins[0] + lo, sizeof(float) * (size_t)(hi - lo));
+    for (int k = 1; k < m->n_in; k++) {
+        const float *x = m->ins[k];
+        for (long j = lo; j < hi; j++) out[j] += x[j];
+    }
+}
+
 void ops_add_forward(float *out, const float *const *ins, int n_in, long size)
 {
     if (n_in < 1) return;
-    if (out != ins[0]) memmove(out, ins[0], sizeof(float) * (size_t)size);
-    for (int k = 1; k < n_in; k++) {
-        const float *x = ins[k];
-        for (long j = 0; j < size; j++) out[j] += x[j];
+    misc_args m = {.out = out, .ins = ins, .n_in = n_in};
+    ops_par_for(size, size * n_in > OPS_PAR_MIN, add_forward_range, &m);
+}
+
+OPS_CLONES static void add_backward_range(void *ctx, long lo, long hi)
+{
+    const misc_args *m = ctx;
+    for (int k = 0; k < m->n_in; k++) {
+        float *restrict d = m->dins[k];
+        const float *restrict g = m->dout;
+        if (!d) continue;
+        for (long j = lo; j < hi; j++) d[j] += g[j];
     }
 }
 
 void ops_add_backward(float *const *dins, const float *dout, int n_in, long size)
 {
-    for (int k = 0; k < n_in; k++) {
-        float *d = dins[k];
-        if (!d) continue;
-        for (long j = 0; j < size; j++) d[j] += dout[j];
+    misc_args m = {.dins = dins, .dout = dout, .n_in = n_in};
+    ops_par_for(size, size * n_in > OPS_PAR_MIN, add_backward_range, &m);
+}
+
+/* Ranges over planes (n * c) when broadcast, else over elements. */
+OPS_CLONES static void mul_forward_range(void *ctx, long lo, long hi)
+{
+    const misc_args *m = ctx;
+    const float *restrict a = m->a, *restrict b = m->b;
+    float *restrict out = m->out;
+    if (!m->n_in) {
+        for (long j = lo; j < hi; j++) out[j] = a[j] * b[j];
+        return;
+    }
+    for (long pl = lo; pl < hi; pl++) {
+        const float *x = a + (size_t)pl * m->hw;
+        float *o = out + (size_t)pl * m->hw, s = b[pl];
+        for (int j = 0; j < m->hw; j++) o[j] = x[j] * s;
     }
 }
 
@@ -60,32 +119,27 @@ void ops_mul_forward(float *out, const float *a, const float *b, int n, int c,
                      int hw, bool broadcast)
 {
     size_t size = (size_t)n * c * hw;
-    if (!broadcast) {
-        for (size_t j = 0; j < size; j++) out[j] = a[j] * b[j];
-        return;
-    }
-    for (size_t pl = 0; pl < (size_t)n * c; pl++) {
-        const float *x = a + pl * hw;
-        float *o = out + pl * hw, s = b[pl];
-        for (int j = 0; j < hw; j++) o[j] = x[j] * s;
-    }
+    misc_args m = {.out = out, .a = a, .b = b, .hw = hw, .n_in = broadcast};
+    ops_par_for(broadcast ? (long)n * c : (long)size, (long)size > OPS_PAR_MIN, mul_forward_range, &m);
 }
 
-void ops_mul_backward(float *da, float *db, const float *dout, const float *a,
-                      const float *b, int n, int c, int hw, bool broadcast)
+OPS_CLONES static void mul_backward_range(void *ctx, long lo, long hi)
 {
-    size_t size = (size_t)n * c * hw;
-    if (!broadcast) {
+    const misc_args *m = ctx;
+    const float *restrict a = m->a, *restrict b = m->b, *restrict dout = m->dout;
+    float *da = m->da, *db = m->db; /* the same buffer for mul(x, x) */
+    if (!m->n_in) {
         if (da)
-            for (size_t j = 0; j < size; j++) da[j] += dout[j] * b[j];
+            for (long j = lo; j < hi; j++) da[j] += dout[j] * b[j];
         if (db)
-            for (size_t j = 0; j < size; j++) db[j] += dout[j] * a[j];
+            for (long j = lo; j < hi; j++) db[j] += dout[j] * a[j];
         return;
     }
-    for (size_t pl = 0; pl < (size_t)n * c; pl++) {
-        const float *x = a + pl * hw, *g = dout + pl * hw;
+    int hw = m->hw;
+    for (long pl = lo; pl < hi; pl++) {
+        const float *x = a + (size_t)pl * hw, *g = dout + (size_t)pl * hw;
         if (da) {
-            float *d = da + pl * hw, s = b[pl];
+            float *d = da + (size_t)pl * hw, s = b[pl];
             for (int j = 0; j < hw; j++) d[j] += g[j] * s;
         }
         if (db) {
@@ -94,6 +148,14 @@ void ops_mul_backward(float *da, float *db, const float *dout, const float *a,
             db[pl] += acc;
         }
     }
+}
+
+void ops_mul_backward(float *da, float *db, const float *dout, const float *a,
+                      const float *b, int n, int c, int hw, bool broadcast)
+{
+    size_t size = (size_t)n * c * hw;
+    misc_args m = {.da = da, .db = db, .dout = dout, .a = a, .b = b, .hw = hw, .n_in = broadcast};
+    ops_par_for(broadcast ? (long)n * c : (long)size, (long)size > OPS_PAR_MIN, mul_backward_range, &m);
 }
 
 size_t ops_dropout_scratch(long size)

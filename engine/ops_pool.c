@@ -59,11 +59,65 @@ static inline int32_t get_idx(const float *slot)
     return v;
 }
 
-static void extreme_forward(const ops_pool *p, float *out, const float *in, float *idx,
-                            bool is_min)
+typedef struct pool_args {
+    const ops_pool *p;
+    float *out, *din, *idx;
+    const float *in, *dout;
+    int hw;
+} pool_args;
+
+/* 2x2 windows at stride 2 without padding (floor or ceil): the same
+ * order of comparison as the general loop (row by row, first extreme
+ * wins), without its per-window bounds. */
+static void extreme2_forward(const pool_args *a, long lo, long hi, bool is_min)
 {
-    size_t planes = (size_t)p->n * p->c, ihw = (size_t)p->h * p->w, ohw = (size_t)p->oh * p->ow;
-    for (size_t pl = 0; pl < planes; pl++) {
+    const ops_pool *p = a->p;
+    int h = p->h, w = p->w, oh = p->oh, ow = p->ow;
+    size_t ihw = (size_t)h * w, ohw = (size_t)oh * ow;
+    for (long pl = lo; pl < hi; pl++) {
+        const float *x = a->in + pl * ihw;
+        float *o = a->out + pl * ohw, *ix = a->idx + pl * ohw;
+        for (int oy = 0; oy < oh; oy++) {
+            int y0 = 2 * oy;
+            bool two_rows = y0 + 1 < h;
+            const float *r0 = x + (size_t)y0 * w, *r1 = r0 + w;
+            for (int ox = 0; ox < ow; ox++) {
+                int x0 = 2 * ox;
+                bool two_cols = x0 + 1 < w;
+                int32_t bi = y0 * w + x0;
+                float best = r0[x0], v;
+#define TRY(val, idx)                                              \
+    do {                                                           \
+        v = (val);                                                 \
+        if (is_min ? v < best : v > best) best = v, bi = (idx);    \
+    } while (0)
+                if (two_cols) TRY(r0[x0 + 1], y0 * w + x0 + 1);
+                if (two_rows) {
+                    TRY(r1[x0], (y0 + 1) * w + x0);
+                    if (two_cols) TRY(r1[x0 + 1], (y0 + 1) * w + x0 + 1);
+                }
+#undef TRY
+                o[oy * ow + ox] = best;
+                put_idx(&ix[oy * ow + ox], bi);
+            }
+        }
+    }
+}
+
+/* All pools run over planes, each plane whole on one thread. */
+static void extreme_forward(void *ctx, long lo, long hi)
+{
+    const pool_args *a = ctx;
+    const ops_pool *p = a->p;
+    bool is_min = p->kind == OPS_POOL_MIN;
+    if (p->kh == 2 && p->kw == 2 && p->stride == 2 && p->pad_h == 0 && p->pad_w == 0) {
+        extreme2_forward(a, lo, hi, is_min);
+        return;
+    }
+    float *out = a->out, *idx = a->idx;
+    const float *in = a->in;
+    size_t ihw = (size_t)p->h * p->w, ohw = (size_t)p->oh * p->ow;
+    for (long pl = lo; pl < hi; pl++) {
         const float *x = in + pl * ihw;
         float *o = out + pl * ohw, *ix = idx + pl * ohw;
         for (int oy = 0; oy < p->oh; oy++) {
@@ -93,10 +147,14 @@ static void extreme_forward(const ops_pool *p, float *out, const float *in, floa
 
 /* count_include_pad=True: the divisor counts the padding but not what lies
  * beyond it (a ceil-mode window sticking out past the padded border). */
-static void avg_forward(const ops_pool *p, float *out, const float *in)
+static void avg_forward(void *ctx, long lo, long hi)
 {
-    size_t planes = (size_t)p->n * p->c, ihw = (size_t)p->h * p->w, ohw = (size_t)p->oh * p->ow;
-    for (size_t pl = 0; pl < planes; pl++) {
+    const pool_args *a = ctx;
+    const ops_pool *p = a->p;
+    float *out = a->out;
+    const float *in = a->in;
+    size_t ihw = (size_t)p->h * p->w, ohw = (size_t)p->oh * p->ow;
+    for (long pl = lo; pl < hi; pl++) {
         const float *x = in + pl * ihw;
         float *o = out + pl * ohw;
         for (int oy = 0; oy < p->oh; oy++) {
@@ -120,28 +178,37 @@ static void avg_forward(const ops_pool *p, float *out, const float *in)
     }
 }
 
-void ops_pool_forward(const ops_pool *p, float *out, const float *in, float *scratch)
+static bool pool_worth(const ops_pool *p)
 {
-    if (p->kind == OPS_POOL_AVG)
-        avg_forward(p, out, in);
-    else
-        extreme_forward(p, out, in, scratch, p->kind == OPS_POOL_MIN);
+    return (long)p->n * p->c * ((long)p->h * p->w + (long)p->oh * p->ow) > OPS_PAR_MIN;
 }
 
-void ops_pool_backward(const ops_pool *p, float *din, const float *dout,
-                       const float *scratch)
+void ops_pool_forward(const ops_pool *p, float *out, const float *in, float *scratch)
 {
-    if (!din) return;
-    size_t planes = (size_t)p->n * p->c, ihw = (size_t)p->h * p->w, ohw = (size_t)p->oh * p->ow;
-    if (p->kind != OPS_POOL_AVG) {
-        for (size_t pl = 0; pl < planes; pl++) {
-            float *dx = din + pl * ihw;
-            const float *g = dout + pl * ohw, *ix = scratch + pl * ohw;
-            for (size_t o = 0; o < ohw; o++) dx[get_idx(&ix[o])] += g[o];
-        }
-        return;
+    pool_args a = {.p = p, .out = out, .in = in, .idx = scratch};
+    ops_par_for((long)p->n * p->c, pool_worth(p), p->kind == OPS_POOL_AVG ? avg_forward : extreme_forward, &a);
+}
+
+static void extreme_backward(void *ctx, long lo, long hi)
+{
+    const pool_args *a = ctx;
+    const ops_pool *p = a->p;
+    size_t ihw = (size_t)p->h * p->w, ohw = (size_t)p->oh * p->ow;
+    for (long pl = lo; pl < hi; pl++) {
+        float *dx = a->din + pl * ihw;
+        const float *g = a->dout + pl * ohw, *ix = a->idx + pl * ohw;
+        for (size_t o = 0; o < ohw; o++) dx[get_idx(&ix[o])] += g[o];
     }
-    for (size_t pl = 0; pl < planes; pl++) {
+}
+
+static void avg_backward(void *ctx, long lo, long hi)
+{
+    const pool_args *a = ctx;
+    const ops_pool *p = a->p;
+    float *din = a->din;
+    const float *dout = a->dout;
+    size_t ihw = (size_t)p->h * p->w, ohw = (size_t)p->oh * p->ow;
+    for (long pl = lo; pl < hi; pl++) {
         float *dx = din + pl * ihw;
         const float *g = dout + pl * ohw;
         for (int oy = 0; oy < p->oh; oy++) {
@@ -164,9 +231,21 @@ void ops_pool_backward(const ops_pool *p, float *din, const float *dout,
     }
 }
 
-void ops_gap_forward(float *out, const float *in, long planes, int hw)
+void ops_pool_backward(const ops_pool *p, float *din, const float *dout,
+                       const float *scratch)
 {
-    for (long pl = 0; pl < planes; pl++) {
+    if (!din) return;
+    pool_args a = {.p = p, .din = din, .dout = dout, .idx = (float *)scratch};
+    ops_par_for((long)p->n * p->c, pool_worth(p), p->kind == OPS_POOL_AVG ? avg_backward : extreme_backward, &a);
+}
+
+static void gap_forward_range(void *ctx, long lo, long hi)
+{
+    const pool_args *a = ctx;
+    float *out = a->out;
+    const float *in = a->in;
+    int hw = a->hw;
+    for (long pl = lo; pl < hi; pl++) {
         const float *x = in + (size_t)pl * hw;
         double s = 0.0;
         for (int i = 0; i < hw; i++) s += x[i];
@@ -174,11 +253,27 @@ void ops_gap_forward(float *out, const float *in, long planes, int hw)
     }
 }
 
-void ops_gap_backward(float *din, const float *dout, long planes, int hw)
+void ops_gap_forward(float *out, const float *in, long planes, int hw)
 {
+    pool_args a = {.out = out, .in = in, .hw = hw};
+    ops_par_for(planes, planes * hw > OPS_PAR_MIN, gap_forward_range, &a);
+}
+
+static void gap_backward_range(void *ctx, long lo, long hi)
+{
+    const pool_args *a = ctx;
+    float *din = a->din;
+    const float *dout = a->dout;
+    int hw = a->hw;
     float inv = 1.0f / (float)hw;
-    for (long pl = 0; pl < planes; pl++) {
+    for (long pl = lo; pl < hi; pl++) {
         float *dx = din + (size_t)pl * hw, v = dout[pl] * inv;
         for (int i = 0; i < hw; i++) dx[i] += v;
     }
+}
+
+void ops_gap_backward(float *din, const float *dout, long planes, int hw)
+{
+    pool_args a = {.din = din, .dout = dout, .hw = hw};
+    ops_par_for(planes, planes * hw > OPS_PAR_MIN, gap_backward_range, &a);
 }

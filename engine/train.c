@@ -1,7 +1,6 @@
 /* The training loop, optimisers and schedules. */
 #include "engine/train.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -193,7 +192,7 @@ int train_run(model *m, const net_train *t, const data_set *train, const data_se
                  g->classes);
         goto fail;
     }
-    openblas_set_num_threads(o->threads > 0 ? o->threads : 1);
+    ops_set_threads(o->threads > 0 ? o->threads : 1);
     if (data_split(train, o->val_frac, o->subset, (uint64_t)t->seed, &tv, &vv)) {
         snprintf(r->message, sizeof r->message, "out of memory splitting the data");
         goto fail;

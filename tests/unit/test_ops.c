@@ -11,6 +11,7 @@
  * Inputs are kept away from kinks (relu at 0, hardswish at +-3, ties of
  * max/min pooling) by more than H so the finite difference is valid. */
 #include "engine/ops.h"
+#include "engine/ops_internal.h"
 #include "engine/rng.h"
 #include "tests/harness.h"
 #include "tests/unit/test_ops_cases.h"
@@ -195,13 +196,14 @@ static void test_pool_output_sizes(void)
     }
 }
 
-/* The fast paths are taken where the brief says: no im2col memory for 1x1
- * (stride 1, no padding) and depthwise; the general path otherwise. Their
+/* The paths are taken where the brief says: depthwise needs no working
+ * memory; 1x1 (no columns) and the general path need per-thread memory for
+ * the weight gradient (and the columns). Their
  * numbers are checked by the gradient and torch tests of the same cases. */
 static void test_conv_paths(void)
 {
     struct { tc_maker mk; bool general; } cases[] = {
-        {mk_conv_1x1, false}, {mk_conv_1x1_grouped, false}, {mk_conv_depthwise, false},
+        {mk_conv_1x1, true}, {mk_conv_1x1_grouped, true}, {mk_conv_depthwise, false},
         {mk_conv_depthwise_dil, false}, {mk_conv_general, true}, {mk_conv_strided_1x1, true},
         {mk_conv_3x3, true},
     };
@@ -367,8 +369,178 @@ static void test_rng(void)
     CHECK(w[0] == 1.0f && w[9] == 1.0f, "const init");
 }
 
+/* ---- the speed paths ----------------------------------------------------
+ * Depthwise 3-wide rows at stride 1 (maps down to 1x1, wide padding),
+ * 1x1 convolutions of 1x1 maps (one sgemm over the batch). */
+static tcase *mk_dw3(const char *name, int n, int c, int h, int w, int kh, int ph, int pw, bool bias)
+{
+    ops_conv cf = {.n = n, .cin = c, .h = h, .w = w, .cout = c, .kh = kh, .kw = 3, .stride = 1,
+                   .pad_h = ph, .pad_w = pw, .dilation = 1, .groups = c, .bias = bias};
+    return mk_conv(name, cf);
+}
+static tcase *mk_dw3_7x5(void) { return mk_dw3("dw3_7x5", 2, 3, 7, 5, 3, 1, 1, true); }
+static tcase *mk_dw3_2x2(void) { return mk_dw3("dw3_2x2", 3, 4, 2, 2, 3, 1, 1, true); }
+static tcase *mk_dw3_1x1(void) { return mk_dw3("dw3_1x1", 4, 3, 1, 1, 3, 1, 1, false); }
+static tcase *mk_dw3_k5(void) { return mk_dw3("dw3_k5", 2, 2, 6, 4, 5, 2, 0, true); }
+static tcase *mk_dw3_pad2(void) { return mk_dw3("dw3_pad2", 2, 2, 3, 3, 3, 2, 2, false); }
+static tcase *mk_dense(void)
+{
+    ops_conv c = {.n = 5, .cin = 6, .h = 1, .w = 1, .cout = 4, .kh = 1, .kw = 1, .stride = 1,
+                  .dilation = 1, .groups = 1, .bias = true};
+    return mk_conv("conv_dense", c);
+}
+
+static const tc_maker speed_cases[] = {mk_dw3_7x5, mk_dw3_2x2, mk_dw3_1x1, mk_dw3_k5, mk_dw3_pad2, mk_dense};
+#define SPEED_COUNT ((int)(sizeof speed_cases / sizeof speed_cases[0]))
+
+static void test_speed_path_gradients(void)
+{
+    for (int i = 0; i < SPEED_COUNT; i++) {
+        tcase *t = speed_cases[i]();
+        double max_err;
+        prepare(t, 3000 + (uint64_t)i);
+        int bad = gradcheck(t, 91 + (uint64_t)i, false, &max_err, GC_H);
+        CHECK(bad == 0, "%s: %d gradient elements disagree", t->name, bad);
+        tc_free(t);
+    }
+}
+
+/* The 3-wide depthwise rows against the general depthwise kernel (which
+ * the torch fixtures check): a 3x3 kernel with dilation 1 takes the row
+ * path, the same numbers through dilation's general path must agree. */
+static void test_dw3_matches_general(void)
+{
+    tcase *t = mk_dw3("dw3_ref", 2, 3, 6, 5, 3, 1, 1, true);
+    prepare(t, 4242);
+    ops_conv c = t->conv[0];
+    long osz = t->out_size, xsz = t->tsize[0];
+    float *o1 = calloc((size_t)osz, sizeof(float)), *o2 = calloc((size_t)osz, sizeof(float));
+    float *g1 = calloc((size_t)xsz, sizeof(float)), *g2 = calloc((size_t)xsz, sizeof(float));
+    float *w1 = calloc(27, sizeof(float)), *w2 = calloc(27, sizeof(float));
+    float *b1 = calloc(3, sizeof(float)), *b2 = calloc(3, sizeof(float));
+    float *dout = calloc((size_t)osz, sizeof(float));
+    for (long i = 0; i < osz; i++) dout[i] = (float)((i * 37) % 11) / 11.0f - 0.5f;
+    ops_conv_forward(&c, o1, t->x[0], t->x[1], t->x[2], t->scr[0]);
+    ops_conv_backward(&c, g1, w1, b1, dout, t->x[0], t->x[1], t->scr[0]);
+    /* the general kernel: a 3x3 kernel written as 3x4 with a leading zero
+       column (and one more padding) is not 3-wide, and gives the same
+       convolution plus one extra output column */
+    ops_conv c4 = c;
+    c4.kw = 4;
+    c4.pad_w = 2;
+    char err[128];
+    CHECK(ops_conv_init(&c4, err, sizeof err) == 0, "%s", err);
+    if (c4.ow == c.ow + 1) {
+        float w4[36] = {0}, dw4[36] = {0};
+        for (int ch = 0; ch < 3; ch++)
+            for (int ki = 0; ki < 3; ki++)
+                for (int kj = 0; kj < 3; kj++) w4[ch * 12 + ki * 4 + kj + 1] = t->x[1][ch * 9 + ki * 3 + kj];
+        long o4sz = (long)c4.n * c4.cout * c4.oh * c4.ow;
+        float *o4 = calloc((size_t)o4sz, sizeof(float)), *d4 = calloc((size_t)o4sz, sizeof(float));
+        ops_conv_forward(&c4, o4, t->x[0], w4, t->x[2], NULL);
+        double worst = 0;
+        for (int pl = 0; pl < c.n * c.cout; pl++)
+            for (int y = 0; y < c.oh; y++)
+                for (int x = 0; x < c.ow; x++) {
+                    float a = o1[(pl * c.oh + y) * c.ow + x], b = o4[(pl * c4.oh + y) * c4.ow + x];
+                    d4[(pl * c4.oh + y) * c4.ow + x] = dout[(pl * c.oh + y) * c.ow + x];
+                    if (fabs(a - b) > worst) worst = fabs(a - b);
+                }
+        CHECK(worst < 1e-5, "forward differs by %g", worst);
+        ops_conv_backward(&c4, g2, dw4, b2, d4, t->x[0], w4, NULL);
+        worst = 0;
+        for (long i = 0; i < xsz; i++)
+            if (fabs(g1[i] - g2[i]) > worst) worst = fabs(g1[i] - g2[i]);
+        for (int ch = 0; ch < 3; ch++)
+            for (int ki = 0; ki < 3; ki++)
+                for (int kj = 0; kj < 3; kj++) {
+                    double d = fabs(w1[ch * 9 + ki * 3 + kj] - dw4[ch * 12 + ki * 4 + kj + 1]);
+                    if (d > worst) worst = d;
+                }
+        for (int ch = 0; ch < 3; ch++)
+            if (fabs(b1[ch] - b2[ch]) > worst) worst = fabs(b1[ch] - b2[ch]);
+        CHECK(worst < 1e-4, "backward differs by %g", worst);
+        free(o4);
+        free(d4);
+    } else {
+        CHECK(0, "test geometry: expected a wider output, got %d vs %d", c4.ow, c.ow);
+    }
+    free(o1), free(o2), free(g1), free(g2), free(w1), free(w2), free(b1), free(b2), free(dout);
+    tc_free(t);
+}
+
+/* Threads: every case, with every task split (ops_par_min = 0), gives the
+ * serial numbers bit for bit, and so does a second run. */
+static void run_case(tcase *t, float *out, float *grads, const float *dout)
+{
+    for (int k = 0; k < t->nt; k++)
+        if (t->g[k]) memset(t->g[k], 0, sizeof(float) * (size_t)t->tsize[k]);
+    t->fwd(t);
+    memcpy(out, t->out, sizeof(float) * (size_t)t->out_size);
+    t->bwd(t, dout);
+    long o = 0;
+    for (int k = 0; k < t->nt; k++)
+        if (t->g[k]) {
+            memcpy(grads + o, t->g[k], sizeof(float) * (size_t)t->tsize[k]);
+            o += t->tsize[k];
+        }
+}
+
+static void test_threads_agree(void)
+{
+    long saved = ops_par_min;
+    for (int i = 0; i < TC_COUNT + SPEED_COUNT; i++) {
+        tcase *t = i < TC_COUNT ? tc_all[i]() : speed_cases[i - TC_COUNT]();
+        prepare(t, 5000 + (uint64_t)i);
+        long ng = 0;
+        for (int k = 0; k < t->nt; k++)
+            if (t->g[k]) ng += t->tsize[k];
+        float *dout = calloc((size_t)t->out_size, sizeof(float));
+        float *o[3], *g[3];
+        for (int r = 0; r < 3; r++) {
+            o[r] = calloc((size_t)t->out_size, sizeof(float));
+            g[r] = calloc((size_t)(ng ? ng : 1), sizeof(float));
+        }
+        for (long j = 0; j < t->out_size; j++) dout[j] = (float)((j * 29) % 13) / 13.0f - 0.5f;
+        /* a case's state (running statistics, dropout masks) must start
+           equal: snapshot it by re-preparing before each run */
+        ops_set_threads(1);
+        ops_par_min = saved;
+        prepare(t, 5000 + (uint64_t)i);
+        run_case(t, o[0], g[0], dout);
+        ops_set_threads(2);
+        ops_par_min = 0;
+        for (int r = 1; r < 3; r++) {
+            prepare(t, 5000 + (uint64_t)i);
+            run_case(t, o[r], g[r], dout);
+        }
+        CHECK(!memcmp(o[1], o[2], sizeof(float) * (size_t)t->out_size) &&
+                  !memcmp(g[1], g[2], sizeof(float) * (size_t)(ng ? ng : 1)),
+              "%s: two runs on 2 threads differ", t->name);
+        double worst = 0;
+        for (long j = 0; j < t->out_size; j++) {
+            double d = fabs(o[0][j] - o[1][j]) / (1.0 + fabs(o[0][j]));
+            if (d > worst) worst = d;
+        }
+        for (long j = 0; j < ng; j++) {
+            double d = fabs(g[0][j] - g[1][j]) / (1.0 + fabs(g[0][j]));
+            if (d > worst) worst = d;
+        }
+        /* the chunks are fixed by the data, not the threads: same bits */
+        CHECK(worst == 0, "%s: 1 and 2 threads differ by %g", t->name, worst);
+        for (int r = 0; r < 3; r++) free(o[r]), free(g[r]);
+        free(dout);
+        tc_free(t);
+    }
+    ops_par_min = saved;
+    ops_set_threads(1);
+}
+
 int main(void)
 {
+    RUN(test_speed_path_gradients);
+    RUN(test_dw3_matches_general);
+    RUN(test_threads_agree);
     RUN(test_gradients);
     RUN(test_checker_catches_errors);
     RUN(test_pool_output_sizes);

@@ -574,10 +574,10 @@ static tcase *mk_resblock(void)
 static void cat_fwd(tcase *t)
 {
     float **b = t->buf;
-    ops_conv_forward(&t->conv[0], b[0], t->x[0], t->x[1], t->x[2], NULL);
+    ops_conv_forward(&t->conv[0], b[0], t->x[0], t->x[1], t->x[2], t->scr[2]);
     ops_pool_forward(&t->pool[0], b[1], t->x[0], t->scr[0]);
     ops_conv_forward(&t->conv[1], b[2], b[1], t->x[3], NULL, t->scr[1]);
-    ops_conv_forward(&t->conv[2], b[3], t->x[0], t->x[4], t->x[5], NULL);
+    ops_conv_forward(&t->conv[2], b[3], t->x[0], t->x[4], t->x[5], t->scr[3]);
     const float *ins[3] = {b[0], b[2], b[3]};
     ops_concat_forward(b[4], ins, t->chans, 3, t->n, t->hw);
     ops_act_forward(OPS_HSWISH, t->out, b[4], t->out_size);
@@ -589,10 +589,10 @@ static void cat_bwd(tcase *t, const float *dout)
     ops_act_backward(OPS_HSWISH, d[4], dout, b[4], t->out_size);
     float *dins[3] = {d[0], d[2], d[3]};
     ops_concat_backward(dins, d[4], t->chans, 3, t->n, t->hw);
-    ops_conv_backward(&t->conv[2], t->g[0], t->g[4], t->g[5], d[3], t->x[0], t->x[4], NULL);
+    ops_conv_backward(&t->conv[2], t->g[0], t->g[4], t->g[5], d[3], t->x[0], t->x[4], t->scr[3]);
     ops_conv_backward(&t->conv[1], d[1], t->g[3], NULL, d[2], b[1], t->x[3], t->scr[1]);
     ops_pool_backward(&t->pool[0], t->g[0], d[1], t->scr[0]);
-    ops_conv_backward(&t->conv[0], t->g[0], t->g[1], t->g[2], d[0], t->x[0], t->x[1], NULL);
+    ops_conv_backward(&t->conv[0], t->g[0], t->g[1], t->g[2], d[0], t->x[0], t->x[1], t->scr[2]);
 }
 static tcase *mk_catnet(void)
 {
@@ -627,6 +627,8 @@ static tcase *mk_catnet(void)
     tc_buf(t, 11L * n * h * w);
     t->scr[0] = tc_alloc(t, (long)ops_pool_scratch(&p));
     t->scr[1] = tc_alloc(t, (long)ops_conv_scratch(&c1));
+    t->scr[2] = tc_alloc(t, (long)ops_conv_scratch(&c0));
+    t->scr[3] = tc_alloc(t, (long)ops_conv_scratch(&c2));
     t->out_size = 11L * n * h * w;
     t->out = tc_alloc(t, t->out_size);
     t->fwd = cat_fwd;
