@@ -32,18 +32,10 @@
 #include <unistd.h>
 
 #include "core/evaluator.h"
+#include "core/errf.h"
 
 #define POLL_INTERVAL_MS 250
 
-static void set_err(char *err, size_t errsize, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errsize, const char *fmt, ...)
-{
-    if (!err || !errsize) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errsize, fmt, ap);
-    va_end(ap);
-}
 
 /* Copies src into dst, cut to fit. */
 static void scopy(char *dst, size_t size, const char *src)
@@ -252,7 +244,7 @@ static int spawn(local *l, job *j, char *err, size_t errsize)
     int null_fd = fd_above_2(open("/dev/null", O_RDWR | O_CLOEXEC));
     int pp[2] = {-1, -1}, ep[2] = {-1, -1};
     if (out_fd < 0 || err_fd < 0 || null_fd < 0 || pipe2(pp, O_CLOEXEC) || pipe2(ep, O_CLOEXEC)) {
-        set_err(err, errsize, "cannot start a worker for %s: %s", j->id, strerror(errno));
+        core_errf(err, errsize, "cannot start a worker for %s: %s", j->id, strerror(errno));
         goto fail;
     }
     pp[0] = fd_above_2(pp[0]);
@@ -263,7 +255,7 @@ static int spawn(local *l, job *j, char *err, size_t errsize)
     const char *exe = l->exe;
     pid_t mon = fork();
     if (mon < 0) {
-        set_err(err, errsize, "cannot start a worker for %s: fork: %s", j->id, strerror(errno));
+        core_errf(err, errsize, "cannot start a worker for %s: fork: %s", j->id, strerror(errno));
         goto fail;
     }
     if (mon == 0) {
@@ -342,7 +334,7 @@ static int spawn(local *l, job *j, char *err, size_t errsize)
     while (r < 0 && errno == EINTR);
     close(pp[0]);
     if (r != (ssize_t)sizeof wpid || wpid <= 0) {
-        set_err(err, errsize, "cannot start a worker for %s: the monitor could not fork", j->id);
+        core_errf(err, errsize, "cannot start a worker for %s: the monitor could not fork", j->id);
         close(ep[0]);
         waitpid(mon, NULL, 0);
         return -1;
@@ -501,19 +493,19 @@ static int local_submit(evaluator *ev, const evaluator_job *jb, char *err, size_
     if (evaluator_check_job(jb, err, errsize)) return -1;
     job *old = find_job(l, jb->id);
     if (old) {
-        set_err(err, errsize, "candidate %s is already %s", jb->id, old->state == JOB_QUEUED ? "queued" : "running");
+        core_errf(err, errsize, "candidate %s is already %s", jb->id, old->state == JOB_QUEUED ? "queued" : "running");
         return -1;
     }
     job *j = calloc(1, sizeof *j);
     if (!j) {
-        set_err(err, errsize, "out of memory");
+        core_errf(err, errsize, "out of memory");
         return -1;
     }
     j->exit_fd = -1;
     j->time_limit = jb->time_limit;
     snprintf(j->id, sizeof j->id, "%s", jb->id);
     if (snprintf(j->dir, sizeof j->dir, "%s/%s", ev->cfg.dir, jb->id) >= (int)sizeof j->dir) {
-        set_err(err, errsize, "work folder path too long");
+        core_errf(err, errsize, "work folder path too long");
         goto fail;
     }
     /* a worker of an earlier process may still be at work in the folder */
@@ -526,7 +518,7 @@ static int local_submit(evaluator *ev, const evaluator_job *jb, char *err, size_
         unsigned long long ws = (unsigned long long)jint(o, "worker_start");
         json_decref(o);
         if (proc_alive(wp, ws)) {
-            set_err(err, errsize, "candidate %s is still being trained by process %d (from an earlier run); "
+            core_errf(err, errsize, "candidate %s is still being trained by process %d (from an earlier run); "
                                   "reattach to collect it or cancel it first",
                     jb->id, (int)wp);
             goto fail;
@@ -540,7 +532,7 @@ static int local_submit(evaluator *ev, const evaluator_job *jb, char *err, size_
     start_queued(ev);
     return 0;
 oom:
-    set_err(err, errsize, "out of memory");
+    core_errf(err, errsize, "out of memory");
 fail:
     job_free(j);
     return -1;
@@ -558,7 +550,7 @@ static int local_cancel(evaluator *ev, const char *id, char *err, size_t errsize
     local *l = L(ev);
     job *j = id ? find_job(l, id) : NULL;
     if (!j || j->state == JOB_DONE) {
-        set_err(err, errsize, "no queued or running candidate '%s'", id ? id : "");
+        core_errf(err, errsize, "no queued or running candidate '%s'", id ? id : "");
         return -1;
     }
     if (j->state == JOB_QUEUED) {
@@ -621,7 +613,7 @@ static int local_reattach(evaluator *ev, char *err, size_t errsize)
     local *l = L(ev);
     DIR *d = opendir(ev->cfg.dir);
     if (!d) {
-        set_err(err, errsize, "cannot read the work folder %s: %s", ev->cfg.dir, strerror(errno));
+        core_errf(err, errsize, "cannot read the work folder %s: %s", ev->cfg.dir, strerror(errno));
         return -1;
     }
     int found = 0;
@@ -696,16 +688,16 @@ static const evaluator_ops local_ops = {
 evaluator *eval_local_new(const evaluator_config *cfg, char *err, size_t errsize)
 {
     if (!cfg || !cfg->dir[0]) {
-        set_err(err, errsize, "the local evaluator needs a work folder");
+        core_errf(err, errsize, "the local evaluator needs a work folder");
         return NULL;
     }
     if (cfg->slots < 1 || cfg->slots > 256 || cfg->threads < 1 || cfg->threads > 256) {
-        set_err(err, errsize, "evaluator: slots and threads must be in 1..256 (slots %d, threads %d)", cfg->slots,
+        core_errf(err, errsize, "evaluator: slots and threads must be in 1..256 (slots %d, threads %d)", cfg->slots,
                 cfg->threads);
         return NULL;
     }
     if (!(cfg->grace >= 0 && cfg->grace <= 3600)) {
-        set_err(err, errsize, "evaluator: grace %g is not in 0..3600 seconds", cfg->grace);
+        core_errf(err, errsize, "evaluator: grace %g is not in 0..3600 seconds", cfg->grace);
         return NULL;
     }
     if (evaluator_mkdir_p(cfg->dir, err, errsize)) return NULL;
@@ -714,7 +706,7 @@ evaluator *eval_local_new(const evaluator_config *cfg, char *err, size_t errsize
     if (!ev || !l) {
         free(ev);
         free(l);
-        set_err(err, errsize, "out of memory");
+        core_errf(err, errsize, "out of memory");
         return NULL;
     }
     ev->ops = &local_ops;
@@ -723,7 +715,7 @@ evaluator *eval_local_new(const evaluator_config *cfg, char *err, size_t errsize
     /* absolute paths: workers and a later process must find the same files */
     char abs[PATH_MAX];
     if (!realpath(cfg->dir, abs) || strlen(abs) >= sizeof ev->cfg.dir) {
-        set_err(err, errsize, "cannot resolve the work folder %s: %s", cfg->dir, strerror(errno));
+        core_errf(err, errsize, "cannot resolve the work folder %s: %s", cfg->dir, strerror(errno));
         goto fail;
     }
     strcpy(ev->cfg.dir, abs);

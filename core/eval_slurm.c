@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "core/evaluator.h"
+#include "core/errf.h"
 
 extern char **environ;
 
@@ -51,15 +52,6 @@ extern char **environ;
 const char *const eval_slurm_keys[] = {"partition", "account", "qos",   "time",  "cpus",        "mem",      "sbatch",
                                        "setup",     "requeue", "array", "array_limit", "interval", "array_wait", NULL};
 
-static void set_err(char *err, size_t errsize, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errsize, const char *fmt, ...)
-{
-    if (!err || !errsize) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errsize, fmt, ap);
-    va_end(ap);
-}
 
 static double now_real(void)
 {
@@ -99,14 +91,14 @@ static int opt_set(slurm_opts *o, const char *key, const char *v, char *err, siz
     if (!strcmp(key, "partition") || !strcmp(key, "account") || !strcmp(key, "qos")) {
         char *dst = key[0] == 'p' ? o->partition : key[0] == 'a' ? o->account : o->qos;
         if (strlen(v) >= sizeof o->partition || !all_in(v, NAME_CHARS ",")) {
-            set_err(err, errsize, "slurm %s: '%s' is not a Slurm name (letters, digits, '.', '_', '-', ',')", key,
+            core_errf(err, errsize, "slurm %s: '%s' is not a Slurm name (letters, digits, '.', '_', '-', ',')", key,
                     v);
             return -1;
         }
         strcpy(dst, v);
     } else if (!strcmp(key, "time")) {
         if (strlen(v) >= sizeof o->time || !all_in(v, "0123456789:-")) {
-            set_err(err, errsize, "slurm time: '%s' is not a Slurm time (minutes, MM:SS, HH:MM:SS or D-HH:MM:SS)",
+            core_errf(err, errsize, "slurm time: '%s' is not a Slurm time (minutes, MM:SS, HH:MM:SS or D-HH:MM:SS)",
                     v);
             return -1;
         }
@@ -114,14 +106,14 @@ static int opt_set(slurm_opts *o, const char *key, const char *v, char *err, siz
     } else if (!strcmp(key, "mem")) {
         size_t d = strspn(v, "0123456789");
         if (strlen(v) >= sizeof o->mem || (*v && (d == 0 || (v[d] && (strchr("KMGT", v[d]) == NULL || v[d + 1]))))) {
-            set_err(err, errsize, "slurm mem: '%s' is not a size (megabytes, or a number with K, M, G or T)", v);
+            core_errf(err, errsize, "slurm mem: '%s' is not a size (megabytes, or a number with K, M, G or T)", v);
             return -1;
         }
         strcpy(o->mem, v);
     } else if (!strcmp(key, "sbatch") || !strcmp(key, "setup")) {
         char *dst = key[1] == 'b' ? o->sbatch : o->setup;
         if (strlen(v) >= sizeof o->sbatch || strpbrk(v, "\n\r")) {
-            set_err(err, errsize, "slurm %s: needs one line of at most %zu characters", key, sizeof o->sbatch - 1);
+            core_errf(err, errsize, "slurm %s: needs one line of at most %zu characters", key, sizeof o->sbatch - 1);
             return -1;
         }
         if (dst == o->sbatch) {
@@ -131,7 +123,7 @@ static int opt_set(slurm_opts *o, const char *key, const char *v, char *err, siz
                 for (int k = 0; owned_sbatch[k]; k++) {
                     size_t n = strlen(owned_sbatch[k]);
                     if (!strncmp(w, owned_sbatch[k], n) && (w[n] == 0 || w[n] == '=' || owned_sbatch[k][1] != '-')) {
-                        set_err(err, errsize, "slurm sbatch: %s is set by gevo (it places each candidate's files)",
+                        core_errf(err, errsize, "slurm sbatch: %s is set by gevo (it places each candidate's files)",
                                 owned_sbatch[k]);
                         return -1;
                     }
@@ -144,7 +136,7 @@ static int opt_set(slurm_opts *o, const char *key, const char *v, char *err, siz
         long lo = !strcmp(key, "cpus") ? 1 : 0;
         long x = strtol(v, &end, 10);
         if (end == v || *end || x < lo || x > hi) {
-            set_err(err, errsize, "slurm %s: needs an integer in %ld..%ld, not '%s'", key, lo, hi, v);
+            core_errf(err, errsize, "slurm %s: needs an integer in %ld..%ld, not '%s'", key, lo, hi, v);
             return -1;
         }
         if (key[0] == 'c') o->cpus = (int)x;
@@ -155,7 +147,7 @@ static int opt_set(slurm_opts *o, const char *key, const char *v, char *err, siz
         double x = strtod(v, &end);
         double lo = key[0] == 'i' ? 0.2 : 0;
         if (end == v || *end || !(x >= lo && x <= 600)) {
-            set_err(err, errsize, "slurm %s: needs seconds in %g..600, not '%s'", key, lo, v);
+            core_errf(err, errsize, "slurm %s: needs seconds in %g..600, not '%s'", key, lo, v);
             return -1;
         }
         if (key[0] == 'i') o->interval = x;
@@ -164,7 +156,7 @@ static int opt_set(slurm_opts *o, const char *key, const char *v, char *err, siz
         char known[256] = "";
         for (int k = 0; eval_slurm_keys[k]; k++)
             snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", k ? ", " : "", eval_slurm_keys[k]);
-        set_err(err, errsize, "unknown Slurm option '%s' (known: %s)", key, known);
+        core_errf(err, errsize, "unknown Slurm option '%s' (known: %s)", key, known);
         return -1;
     }
     return 0;
@@ -182,7 +174,7 @@ static int opts_parse(slurm_opts *o, const char *text, char *err, size_t errsize
         size_t n = strcspn(p, "\n");
         char line[2048];
         if (n >= sizeof line) {
-            set_err(err, errsize, "slurm option too long: %.40s...", p);
+            core_errf(err, errsize, "slurm option too long: %.40s...", p);
             return -1;
         }
         memcpy(line, p, n);
@@ -193,7 +185,7 @@ static int opts_parse(slurm_opts *o, const char *text, char *err, size_t errsize
         if (!*s) continue;
         char *eq = strchr(s, '=');
         if (!eq) {
-            set_err(err, errsize, "slurm option '%s': needs KEY=VALUE", s);
+            core_errf(err, errsize, "slurm option '%s': needs KEY=VALUE", s);
             return -1;
         }
         *eq = 0;
@@ -216,7 +208,7 @@ static int run_cmd_t(char *const *argv, double timeout, char **out, char *err, s
     if (err && errsize) err[0] = 0;
     int po[2] = {-1, -1}, pe[2] = {-1, -1};
     if (pipe2(po, O_CLOEXEC) || pipe2(pe, O_CLOEXEC)) {
-        set_err(err, errsize, "%s: cannot make a pipe: %s", argv[0], strerror(errno));
+        core_errf(err, errsize, "%s: cannot make a pipe: %s", argv[0], strerror(errno));
         for (int i = 0; i < 2; i++) {
             if (po[i] >= 0) close(po[i]);
             if (pe[i] >= 0) close(pe[i]);
@@ -234,7 +226,7 @@ static int run_cmd_t(char *const *argv, double timeout, char **out, char *err, s
     close(po[1]);
     close(pe[1]);
     if (rc) {
-        set_err(err, errsize, "cannot run %s: %s (is Slurm's client installed and on PATH?)", argv[0], strerror(rc));
+        core_errf(err, errsize, "cannot run %s: %s (is Slurm's client installed and on PATH?)", argv[0], strerror(rc));
         close(po[0]);
         close(pe[0]);
         return -1;
@@ -310,24 +302,24 @@ static int run_cmd_t(char *const *argv, double timeout, char **out, char *err, s
     char *nl = strrchr(ebuf, '\n');
     const char *etail = nl ? nl + 1 : ebuf;
     if (timed_out) {
-        set_err(err, errsize, "%s took more than %g s (is slurmctld reachable, is Slurm configured here?)", argv[0],
+        core_errf(err, errsize, "%s took more than %g s (is slurmctld reachable, is Slurm configured here?)", argv[0],
                 timeout);
         free(buf);
         return -1;
     }
     if (!buf) {
-        set_err(err, errsize, "%s: out of memory", argv[0]);
+        core_errf(err, errsize, "%s: out of memory", argv[0]);
         return -1;
     }
     buf[len] = 0;
     *out = buf;
     if (WIFSIGNALED(st)) {
-        set_err(err, errsize, "%s was killed by signal %d", argv[0], WTERMSIG(st));
+        core_errf(err, errsize, "%s was killed by signal %d", argv[0], WTERMSIG(st));
         free(buf);
         *out = NULL;
         return -1;
     }
-    if (WEXITSTATUS(st)) set_err(err, errsize, "%s: %s", argv[0], *etail ? etail : "failed");
+    if (WEXITSTATUS(st)) core_errf(err, errsize, "%s: %s", argv[0], *etail ? etail : "failed");
     return WEXITSTATUS(st);
 }
 
@@ -414,7 +406,7 @@ static int write_train_sh(const sjob *j, char *const *argv, char *err, size_t er
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
     if (!f) {
-        set_err(err, errsize, "out of memory");
+        core_errf(err, errsize, "out of memory");
         return -1;
     }
     fprintf(f, "# candidate %s: the worker gevo's Slurm evaluator runs (from the batch script)\n", j->id);
@@ -428,7 +420,7 @@ static int write_train_sh(const sjob *j, char *const *argv, char *err, size_t er
     job_path(j, "train.sh", path, sizeof path);
     int rc = evaluator_write_file(path, text, len);
     free(text);
-    if (rc) set_err(err, errsize, "cannot write %s: %s", path, strerror(errno));
+    if (rc) core_errf(err, errsize, "cannot write %s: %s", path, strerror(errno));
     return rc;
 }
 
@@ -481,7 +473,7 @@ static int write_batch(evaluator *ev, const char *bdir, sjob **list, int n, char
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
     if (!f) {
-        set_err(err, errsize, "out of memory");
+        core_errf(err, errsize, "out of memory");
         return -1;
     }
     fputs("#!/bin/sh\n# gevo: training candidates on Slurm (written by gevo's Slurm evaluator)\n", f);
@@ -510,7 +502,7 @@ static int write_batch(evaluator *ev, const char *bdir, sjob **list, int n, char
     int rc = evaluator_write_file(path, text, len);
     free(text);
     if (rc || chmod(path, 0755)) {
-        set_err(err, errsize, "cannot write %s: %s", path, strerror(errno));
+        core_errf(err, errsize, "cannot write %s: %s", path, strerror(errno));
         return -1;
     }
     for (int i = 0; n > 1 && i < n; i++) {
@@ -518,7 +510,7 @@ static int write_batch(evaluator *ev, const char *bdir, sjob **list, int n, char
         snprintf(link, sizeof link, "%s/%d", bdir, i);
         unlink(link);
         if (symlink(list[i]->dir, link)) {
-            set_err(err, errsize, "cannot link %s: %s", link, strerror(errno));
+            core_errf(err, errsize, "cannot link %s: %s", link, strerror(errno));
             return -1;
         }
     }
@@ -1025,12 +1017,12 @@ static int slurm_submit(evaluator *ev, const evaluator_job *jb, char *err, size_
     if (evaluator_check_job(jb, err, errsize)) return -1;
     sjob *old = find_job(s, jb->id);
     if (old) {
-        set_err(err, errsize, "candidate %s is already %s", jb->id, old->state == SJ_QUEUED ? "queued" : "in Slurm");
+        core_errf(err, errsize, "candidate %s is already %s", jb->id, old->state == SJ_QUEUED ? "queued" : "in Slurm");
         return -1;
     }
     sjob *j = calloc(1, sizeof *j);
     if (!j) {
-        set_err(err, errsize, "out of memory");
+        core_errf(err, errsize, "out of memory");
         return -1;
     }
     snprintf(j->id, sizeof j->id, "%s", jb->id);
@@ -1038,7 +1030,7 @@ static int slurm_submit(evaluator *ev, const evaluator_job *jb, char *err, size_
     j->threads = jb->threads ? jb->threads : ev->cfg.threads;
     char **argv = NULL;
     if (snprintf(j->dir, sizeof j->dir, "%s/%s", ev->cfg.dir, jb->id) >= (int)sizeof j->dir) {
-        set_err(err, errsize, "work folder path too long");
+        core_errf(err, errsize, "work folder path too long");
         goto fail;
     }
     /* a job of an earlier process may still be in Slurm for this folder */
@@ -1050,7 +1042,7 @@ static int slurm_submit(evaluator *ev, const evaluator_job *jb, char *err, size_
         const char *jid = json_string_value(json_object_get(o, "slurm_job"));
         slurm_state st;
         if (jid && ask_one(s, jid, &st) == 0 && (state_waiting(st.state) || state_running(st.state))) {
-            set_err(err, errsize, "candidate %s is still Slurm job %s (%s, from an earlier run); reattach to collect "
+            core_errf(err, errsize, "candidate %s is still Slurm job %s (%s, from an earlier run); reattach to collect "
                                   "it or scancel it first",
                     jb->id, jid, st.state);
             json_decref(o);
@@ -1061,7 +1053,7 @@ static int slurm_submit(evaluator *ev, const evaluator_job *jb, char *err, size_
     if (evaluator_stage(j->dir, jb, err, errsize)) goto fail;
     argv = evaluator_worker_argv(s->exe, j->dir, jb, ev->cfg.threads);
     if (!argv) {
-        set_err(err, errsize, "out of memory");
+        core_errf(err, errsize, "out of memory");
         goto fail;
     }
     if (write_train_sh(j, argv, err, errsize)) goto fail;
@@ -1070,7 +1062,7 @@ static int slurm_submit(evaluator *ev, const evaluator_job *jb, char *err, size_
     j->state = SJ_QUEUED;
     s->last_submit = now_real();
     if (add_job(s, j)) {
-        set_err(err, errsize, "out of memory");
+        core_errf(err, errsize, "out of memory");
         goto fail;
     }
     return 0;
@@ -1092,7 +1084,7 @@ static int slurm_cancel(evaluator *ev, const char *id, char *err, size_t errsize
     slurm *s = S(ev);
     sjob *j = id ? find_job(s, id) : NULL;
     if (!j || j->state == SJ_DONE) {
-        set_err(err, errsize, "no queued or running candidate '%s'", id ? id : "");
+        core_errf(err, errsize, "no queued or running candidate '%s'", id ? id : "");
         return -1;
     }
     if (j->state == SJ_QUEUED) {
@@ -1105,7 +1097,7 @@ static int slurm_cancel(evaluator *ev, const char *id, char *err, size_t errsize
     char e2[512];
     scancel(j->jobid, e2, sizeof e2, &rc);
     if (rc != 0) {
-        set_err(err, errsize, "cannot cancel Slurm job %s of %s: %s", j->jobid, j->id, e2);
+        core_errf(err, errsize, "cannot cancel Slurm job %s of %s: %s", j->jobid, j->id, e2);
         return -1;
     }
     j->stop_cancel = true;
@@ -1151,7 +1143,7 @@ static int slurm_reattach(evaluator *ev, char *err, size_t errsize)
     slurm *s = S(ev);
     DIR *d = opendir(ev->cfg.dir);
     if (!d) {
-        set_err(err, errsize, "cannot read the work folder %s: %s", ev->cfg.dir, strerror(errno));
+        core_errf(err, errsize, "cannot read the work folder %s: %s", ev->cfg.dir, strerror(errno));
         return -1;
     }
     int found = 0;
@@ -1226,15 +1218,15 @@ static const evaluator_ops slurm_ops = {
 evaluator *eval_slurm_new(const evaluator_config *cfg, const char *options, char *err, size_t errsize)
 {
     if (!cfg || !cfg->dir[0]) {
-        set_err(err, errsize, "the Slurm evaluator needs a work folder (on a file system the nodes share)");
+        core_errf(err, errsize, "the Slurm evaluator needs a work folder (on a file system the nodes share)");
         return NULL;
     }
     if (cfg->threads < 1 || cfg->threads > 256) {
-        set_err(err, errsize, "evaluator: threads must be in 1..256, not %d", cfg->threads);
+        core_errf(err, errsize, "evaluator: threads must be in 1..256, not %d", cfg->threads);
         return NULL;
     }
     if (!(cfg->grace >= 0 && cfg->grace <= 3600)) {
-        set_err(err, errsize, "evaluator: grace %g is not in 0..3600 seconds", cfg->grace);
+        core_errf(err, errsize, "evaluator: grace %g is not in 0..3600 seconds", cfg->grace);
         return NULL;
     }
     slurm_opts o;
@@ -1245,7 +1237,7 @@ evaluator *eval_slurm_new(const evaluator_config *cfg, const char *options, char
     if (!ev || !s) {
         free(ev);
         free(s);
-        set_err(err, errsize, "out of memory");
+        core_errf(err, errsize, "out of memory");
         return NULL;
     }
     ev->ops = &slurm_ops;
@@ -1255,7 +1247,7 @@ evaluator *eval_slurm_new(const evaluator_config *cfg, const char *options, char
     s->sacct = -1;
     char abs[PATH_MAX];
     if (!realpath(cfg->dir, abs) || strlen(abs) >= sizeof ev->cfg.dir) {
-        set_err(err, errsize, "cannot resolve the work folder %s: %s", cfg->dir, strerror(errno));
+        core_errf(err, errsize, "cannot resolve the work folder %s: %s", cfg->dir, strerror(errno));
         goto fail;
     }
     strcpy(ev->cfg.dir, abs);
@@ -1268,7 +1260,7 @@ evaluator *eval_slurm_new(const evaluator_config *cfg, const char *options, char
     bool up = rc == 0 && out && strstr(out, "UP");
     if (!up) {
         const char *o1 = out ? out : "";
-        set_err(err, errsize, "the Slurm evaluator cannot reach slurmctld: %.300s%s%.200s", e2[0] ? e2 : "",
+        core_errf(err, errsize, "the Slurm evaluator cannot reach slurmctld: %.300s%s%.200s", e2[0] ? e2 : "",
                 e2[0] && o1[0] ? "; " : "", o1);
         char *nl = strchr(err, '\n');
         if (nl) *nl = 0;

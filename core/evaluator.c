@@ -17,16 +17,8 @@
 #include <unistd.h>
 
 #include "core/evaluator.h"
+#include "core/errf.h"
 
-static void set_err(char *err, size_t errsize, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errsize, const char *fmt, ...)
-{
-    if (!err || !errsize) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errsize, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- configuration ------------------------------------------------------- */
 
@@ -44,7 +36,7 @@ int evaluator_config_set(evaluator_config *cfg, const char *key, const char *val
     if (!strcmp(key, "slots") || !strcmp(key, "threads")) {
         long v = strtol(value, &end, 10);
         if (end == value || *end || v < 1 || v > 256) {
-            set_err(err, errsize, "evaluator %s: needs an integer in 1..256, not '%s'", key, value);
+            core_errf(err, errsize, "evaluator %s: needs an integer in 1..256, not '%s'", key, value);
             return -1;
         }
         if (key[0] == 's')
@@ -54,19 +46,19 @@ int evaluator_config_set(evaluator_config *cfg, const char *key, const char *val
     } else if (!strcmp(key, "grace")) {
         double v = strtod(value, &end);
         if (end == value || *end || !(v >= 0 && v <= 3600)) {
-            set_err(err, errsize, "evaluator grace: needs seconds in 0..3600, not '%s'", value);
+            core_errf(err, errsize, "evaluator grace: needs seconds in 0..3600, not '%s'", value);
             return -1;
         }
         cfg->grace = v;
     } else if (!strcmp(key, "dir") || !strcmp(key, "exe")) {
         char *dst = key[0] == 'd' ? cfg->dir : cfg->exe;
         if (strlen(value) >= sizeof cfg->dir) {
-            set_err(err, errsize, "evaluator %s: path too long", key);
+            core_errf(err, errsize, "evaluator %s: path too long", key);
             return -1;
         }
         strcpy(dst, value);
     } else {
-        set_err(err, errsize, "unknown evaluator setting '%s' (known: slots, threads, grace, dir, exe)", key);
+        core_errf(err, errsize, "unknown evaluator setting '%s' (known: slots, threads, grace, dir, exe)", key);
         return -1;
     }
     return 0;
@@ -133,18 +125,18 @@ int evaluator_check_id(const char *id, char *err, size_t errsize)
 {
     size_t n = id ? strlen(id) : 0;
     if (n == 0 || n >= EVALUATOR_ID_MAX) {
-        set_err(err, errsize, "candidate id must have 1 to %d characters", EVALUATOR_ID_MAX - 1);
+        core_errf(err, errsize, "candidate id must have 1 to %d characters", EVALUATOR_ID_MAX - 1);
         return -1;
     }
     if (id[0] == '.') {
-        set_err(err, errsize, "candidate id '%s' must not start with '.'", id);
+        core_errf(err, errsize, "candidate id '%s' must not start with '.'", id);
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
         char c = id[i];
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
               c == '-')) {
-            set_err(err, errsize, "candidate id '%s': only letters, digits, '.', '_' and '-' are allowed", id);
+            core_errf(err, errsize, "candidate id '%s': only letters, digits, '.', '_' and '-' are allowed", id);
             return -1;
         }
     }
@@ -157,32 +149,32 @@ int evaluator_check_job(const evaluator_job *jb, char *err, size_t errsize)
 {
     if (!jb || evaluator_check_id(jb->id, err, errsize)) return -1;
     if (!jb->genome || !*jb->genome) {
-        set_err(err, errsize, "candidate %s: no genome file", jb->id);
+        core_errf(err, errsize, "candidate %s: no genome file", jb->id);
         return -1;
     }
     if (!(jb->time_limit >= 0 && jb->time_limit <= 1e9)) {
-        set_err(err, errsize, "candidate %s: time limit %g is not in 0..1e9 seconds", jb->id, jb->time_limit);
+        core_errf(err, errsize, "candidate %s: time limit %g is not in 0..1e9 seconds", jb->id, jb->time_limit);
         return -1;
     }
     if (jb->threads < 0 || jb->threads > 256) {
-        set_err(err, errsize, "candidate %s: threads %d is not in 0..256", jb->id, jb->threads);
+        core_errf(err, errsize, "candidate %s: threads %d is not in 0..256", jb->id, jb->threads);
         return -1;
     }
     int n_args = 0;
     for (const char *const *a = jb->args; a && *a; a++, n_args++) {
         if (n_args >= 128) {
-            set_err(err, errsize, "candidate %s: too many training options", jb->id);
+            core_errf(err, errsize, "candidate %s: too many training options", jb->id);
             return -1;
         }
         if (strncmp(*a, "--", 2) || !(*a)[2]) continue;
         size_t len = strcspn(*a + 2, "=");
         for (size_t k = 0; k < sizeof owned_options / sizeof *owned_options; k++)
             if (!strncmp(*a + 2, owned_options[k], len) && len <= strlen(owned_options[k])) {
-                set_err(err, errsize, "candidate %s: option %s is set by the evaluator, not the job", jb->id, *a);
+                core_errf(err, errsize, "candidate %s: option %s is set by the evaluator, not the job", jb->id, *a);
                 return -1;
             }
         if (!strcmp(*a, "-h")) {
-            set_err(err, errsize, "candidate %s: option -h is not a training option", jb->id);
+            core_errf(err, errsize, "candidate %s: option -h is not a training option", jb->id);
             return -1;
         }
     }
@@ -203,7 +195,7 @@ int evaluator_stage(const char *dir, const evaluator_job *jb, char *err, size_t 
     errno = 0;
     char *genome = evaluator_read_file(jb->genome, 16L << 20, &glen);
     if (!genome) {
-        set_err(err, errsize, "candidate %s: cannot read %s: %s", jb->id, jb->genome,
+        core_errf(err, errsize, "candidate %s: cannot read %s: %s", jb->id, jb->genome,
                 errno ? strerror(errno) : "too large");
         return -1;
     }
@@ -211,7 +203,7 @@ int evaluator_stage(const char *dir, const evaluator_job *jb, char *err, size_t 
     int wr = evaluator_write_file(path, genome, glen);
     free(genome);
     if (wr) {
-        set_err(err, errsize, "candidate %s: cannot write %s: %s", jb->id, path, strerror(errno));
+        core_errf(err, errsize, "candidate %s: cannot write %s: %s", jb->id, path, strerror(errno));
         return -1;
     }
     return 0;
@@ -472,7 +464,7 @@ int evaluator_mkdir_p(const char *path, char *err, size_t errsize)
 {
     char buf[PATH_MAX];
     if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
-        set_err(err, errsize, "path too long: %s", path);
+        core_errf(err, errsize, "path too long: %s", path);
         return -1;
     }
     for (char *p = buf + 1;; p++) {
@@ -480,7 +472,7 @@ int evaluator_mkdir_p(const char *path, char *err, size_t errsize)
             char c = *p;
             *p = 0;
             if (mkdir(buf, 0755) && errno != EEXIST) {
-                set_err(err, errsize, "cannot create %s: %s", buf, strerror(errno));
+                core_errf(err, errsize, "cannot create %s: %s", buf, strerror(errno));
                 return -1;
             }
             *p = c;
@@ -489,7 +481,7 @@ int evaluator_mkdir_p(const char *path, char *err, size_t errsize)
     }
     struct stat st;
     if (stat(path, &st) || !S_ISDIR(st.st_mode)) {
-        set_err(err, errsize, "%s is not a folder", path);
+        core_errf(err, errsize, "%s is not a folder", path);
         return -1;
     }
     return 0;
@@ -502,7 +494,7 @@ int evaluator_find_exe(const char *configured, char *out, size_t size, char *err
     } else {
         ssize_t n = readlink("/proc/self/exe", out, size - 1);
         if (n <= 0) {
-            set_err(err, errsize, "cannot find the gevo program (/proc/self/exe): %s", strerror(errno));
+            core_errf(err, errsize, "cannot find the gevo program (/proc/self/exe): %s", strerror(errno));
             return -1;
         }
         out[n] = 0;
@@ -510,7 +502,7 @@ int evaluator_find_exe(const char *configured, char *out, size_t size, char *err
     struct stat st;
     errno = 0;
     if (stat(out, &st) || !S_ISREG(st.st_mode) || access(out, X_OK)) {
-        set_err(err, errsize, "the worker program %s is not an executable file%s%s", out, errno ? ": " : "",
+        core_errf(err, errsize, "the worker program %s is not an executable file%s%s", out, errno ? ": " : "",
                 errno ? strerror(errno) : "");
         return -1;
     }

@@ -2,6 +2,7 @@
  * its sockets and timer through callbacks so the caller's poll() drives
  * everything (no thread, no curl_multi_perform busy loop). */
 #include "core/llm.h"
+#include "core/errf.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -61,16 +62,6 @@ static char *buf_take(buf *b, size_t *len)
     return p;
 }
 
-static void errf(char *err, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void errf(char *err, size_t size, const char *fmt, ...)
-{
-    if (!err || !size) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, size, fmt, ap);
-    va_end(ap);
-}
 
 static int64_t now_ms(void)
 {
@@ -177,12 +168,12 @@ int llm_config_set(llm_config *cfg, const char *key, const char *value,
     double d;
     bool b;
     if (!key || !value) {
-        errf(err, errsize, "llm: missing key or value");
+        core_errf(err, errsize, "llm: missing key or value");
         return -1;
     }
 #define BAD(what)                                                             \
     do {                                                                      \
-        errf(err, errsize, "llm: %s = '%s': expected %s", key, value, what);  \
+        core_errf(err, errsize, "llm: %s = '%s': expected %s", key, value, what);  \
         return -1;                                                            \
     } while (0)
 #define STR(field)                                                            \
@@ -276,14 +267,14 @@ int llm_config_set(llm_config *cfg, const char *key, const char *value,
         return 0;
     }
     if (!strcmp(key, "api_key")) {
-        errf(err, errsize,
+        core_errf(err, errsize,
              "llm: the API key is never configured directly; set api_key_env "
              "to the name of the environment variable that holds it");
         return -1;
     }
 #undef STR
 #undef BAD
-    errf(err, errsize,
+    core_errf(err, errsize,
          "llm: unknown setting '%s' (known: protocol, base_url, model, "
          "api_key_env, temperature, max_tokens, timeout, connect_timeout, "
          "concurrency, stream, max_attempts, backoff_base, backoff_max, "
@@ -311,7 +302,7 @@ int llm_config_from_env(llm_config *cfg, char *err, size_t errsize)
         if (!v) continue;
         char e[512];
         if (llm_config_set(cfg, env_keys[i], v, e, sizeof e)) {
-            errf(err, errsize, "environment %s: %s", name, e);
+            core_errf(err, errsize, "environment %s: %s", name, e);
             return -1;
         }
     }
@@ -321,28 +312,28 @@ int llm_config_from_env(llm_config *cfg, char *err, size_t errsize)
 int llm_config_check(const llm_config *cfg, char *err, size_t errsize)
 {
     if (strncmp(cfg->base_url, "http://", 7) && strncmp(cfg->base_url, "https://", 8)) {
-        errf(err, errsize, "llm: base_url '%s' must start with http:// or https://",
+        core_errf(err, errsize, "llm: base_url '%s' must start with http:// or https://",
              cfg->base_url);
         return -1;
     }
     if (!cfg->model[0]) {
-        errf(err, errsize, "llm: no model configured (set model)");
+        core_errf(err, errsize, "llm: no model configured (set model)");
         return -1;
     }
     if (cfg->temp_min < 0 || cfg->temp_max < cfg->temp_min || cfg->temp_max > 2) {
-        errf(err, errsize, "llm: temperature range %g-%g is not within 0..2",
+        core_errf(err, errsize, "llm: temperature range %g-%g is not within 0..2",
              cfg->temp_min, cfg->temp_max);
         return -1;
     }
     if (cfg->protocol == LLM_ANTHROPIC && cfg->temp_max > 1) {
-        errf(err, errsize, "llm: the Anthropic API takes temperatures within 0..1, not %g",
+        core_errf(err, errsize, "llm: the Anthropic API takes temperatures within 0..1, not %g",
              cfg->temp_max);
         return -1;
     }
     if (cfg->max_tokens < 1 || cfg->concurrency < 1 || cfg->max_attempts < 1 ||
         cfg->timeout_ms < 1 || cfg->connect_timeout_ms < 1 ||
         cfg->backoff_base_ms < 0 || cfg->backoff_max_ms < 0) {
-        errf(err, errsize, "llm: max_tokens, concurrency, max_attempts and "
+        core_errf(err, errsize, "llm: max_tokens, concurrency, max_attempts and "
                            "timeouts must be positive");
         return -1;
     }
@@ -501,14 +492,14 @@ llm_client *llm_client_new(const llm_config *cfg, char *err, size_t errsize)
     if (llm_config_check(cfg, err, errsize)) return NULL;
     if (!curl_ready) {
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-            errf(err, errsize, "llm: libcurl failed to initialise");
+            core_errf(err, errsize, "llm: libcurl failed to initialise");
             return NULL;
         }
         curl_ready = 1;
     }
     llm_client *c = calloc(1, sizeof *c);
     if (!c) {
-        errf(err, errsize, "llm: out of memory");
+        core_errf(err, errsize, "llm: out of memory");
         return NULL;
     }
     c->cfg = *cfg;
@@ -525,7 +516,7 @@ llm_client *llm_client_new(const llm_config *cfg, char *err, size_t errsize)
     c->multi = curl_multi_init();
     if (!c->multi) {
         free(c);
-        errf(err, errsize, "llm: libcurl multi handle could not be created");
+        core_errf(err, errsize, "llm: libcurl multi handle could not be created");
         return NULL;
     }
     CURLMcode m = curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
@@ -533,7 +524,7 @@ llm_client *llm_client_new(const llm_config *cfg, char *err, size_t errsize)
     if (m == CURLM_OK) m = curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
     if (m == CURLM_OK) m = curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
     if (m != CURLM_OK) {
-        errf(err, errsize, "llm: libcurl: %s", curl_multi_strerror(m));
+        core_errf(err, errsize, "llm: libcurl: %s", curl_multi_strerror(m));
         curl_multi_cleanup(c->multi);
         free(c);
         return NULL;
@@ -648,12 +639,12 @@ long llm_submit(llm_client *c, const char *system, const char *user,
 {
     const llm_config *cfg = &c->cfg;
     if (!user) {
-        errf(err, errsize, "llm: no user message");
+        core_errf(err, errsize, "llm: no user message");
         return -1;
     }
     if (cfg->budget_usd > 0 && c->usage.cost_usd >= cfg->budget_usd) {
         c->usage.refused++;
-        errf(err, errsize,
+        core_errf(err, errsize,
              "llm: budget spent: $%.4f of $%.4f used; raise budget_usd to continue",
              c->usage.cost_usd, cfg->budget_usd);
         return -1;
@@ -661,14 +652,14 @@ long llm_submit(llm_client *c, const char *system, const char *user,
     if (cfg->budget_tokens > 0 &&
         c->usage.tokens_in + c->usage.tokens_out >= cfg->budget_tokens) {
         c->usage.refused++;
-        errf(err, errsize,
+        core_errf(err, errsize,
              "llm: token budget spent: %ld of %ld tokens used; raise budget_tokens",
              c->usage.tokens_in + c->usage.tokens_out, cfg->budget_tokens);
         return -1;
     }
     llm_req *r = calloc(1, sizeof *r);
     if (!r) {
-        errf(err, errsize, "llm: out of memory");
+        core_errf(err, errsize, "llm: out of memory");
         return -1;
     }
     r->c = c;
@@ -681,7 +672,7 @@ long llm_submit(llm_client *c, const char *system, const char *user,
     r->body = build_body(c, system, user, r->res.temperature);
     if (!r->body) {
         free(r);
-        errf(err, errsize, "llm: out of memory building the request");
+        core_errf(err, errsize, "llm: out of memory building the request");
         return -1;
     }
     r->prompt_chars = (system ? strlen(system) : 0) + strlen(user);

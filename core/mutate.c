@@ -7,6 +7,7 @@
  * expression in add(..., skip) or an SE call) and the train section's
  * settings. An edit is a few replacements of byte ranges. */
 #include "core/mutate.h"
+#include "core/errf.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -19,16 +20,6 @@
 #include "core/llm.h"
 #include "core/proposal.h"
 
-static void errf(char *err, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void errf(char *err, size_t size, const char *fmt, ...)
-{
-    if (!err || !size) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, size, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- scanning ---------------------------------------------------------- */
 
@@ -1072,7 +1063,7 @@ static int gene_index(const scan *sc, const char *gene, char *err, size_t errsiz
     size_t o = 0;
     for (int i = 0; i < sc->n_blocks && o < sizeof names - 70; i++)
         o += (size_t)snprintf(names + o, sizeof names - o, "%s, ", sc->blocks[i].b.name);
-    errf(err, errsize, "no gene `%s` in the program (genes: %s%s, %s)", gene, names,
+    core_errf(err, errsize, "no gene `%s` in the program (genes: %s%s, %s)", gene, names,
          MUTATE_GENE_MAIN, MUTATE_GENE_TRAIN);
     return -4;
 }
@@ -1082,13 +1073,13 @@ int mutate_random(const char *parent, const char *gene, uint64_t seed, const net
 {
     memset(out, 0, sizeof *out);
     if (!parent) {
-        errf(err, errsize, "mutation: no parent program");
+        core_errf(err, errsize, "mutation: no parent program");
         return -1;
     }
     uint64_t ph;
     char msg[600];
     if (compile_hash(parent, lim, &ph, NULL, NULL, msg, sizeof msg)) {
-        errf(err, errsize, "mutation: the parent does not compile: %s", msg);
+        core_errf(err, errsize, "mutation: the parent does not compile: %s", msg);
         return -1;
     }
     scan sc;
@@ -1096,21 +1087,21 @@ int mutate_random(const char *parent, const char *gene, uint64_t seed, const net
     memset(&c, 0, sizeof c);
     int rc = -1;
     if (scan_source(&sc, parent, strlen(parent))) {
-        errf(err, errsize, "mutation: out of memory (or a program nested too deeply to scan)");
+        core_errf(err, errsize, "mutation: out of memory (or a program nested too deeply to scan)");
         scan_release(&sc);
         return -1;
     }
     int want = gene_index(&sc, gene, err, errsize);
     if (want == -4) goto done;
     if (build_cands(&sc, want, &c)) {
-        errf(err, errsize, "mutation: out of memory");
+        core_errf(err, errsize, "mutation: out of memory");
         goto done;
     }
     int total = 0;
     for (int k = 0; k < MV_COUNT; k++)
         if (c.n[k]) total += move_weight[k];
     if (!total) {
-        errf(err, errsize, "mutation: nothing in gene `%s` can be mutated", gene ? gene : "");
+        core_errf(err, errsize, "mutation: nothing in gene `%s` can be mutated", gene ? gene : "");
         goto done;
     }
     rnd r;
@@ -1130,7 +1121,7 @@ int mutate_random(const char *parent, const char *gene, uint64_t seed, const net
         int d = draw(&sc, &r, k, idx, &ed, &g, why, sizeof why);
         if (d < 0) {
             ed_clear(&ed);
-            errf(err, errsize, "mutation: out of memory");
+            core_errf(err, errsize, "mutation: out of memory");
             goto done;
         }
         if (d > 0) {
@@ -1164,7 +1155,7 @@ int mutate_random(const char *parent, const char *gene, uint64_t seed, const net
         rc = 0;
         goto done;
     }
-    errf(err, errsize, "mutation: no valid edit found in %d tries (last: %s)", MUTATE_MAX_TRIES,
+    core_errf(err, errsize, "mutation: no valid edit found in %d tries (last: %s)", MUTATE_MAX_TRIES,
          last);
 done:
     cands_release(&c);
@@ -1263,19 +1254,19 @@ int mutate_crossover(const char *a, const char *b, const char *b_name, const cha
     uint64_t ha, hb;
     char msg[600];
     if (!a || !b) {
-        errf(err, errsize, "crossover: two parent programs are needed");
+        core_errf(err, errsize, "crossover: two parent programs are needed");
         return -1;
     }
     if (compile_hash(a, lim, &ha, NULL, NULL, msg, sizeof msg) ||
         compile_hash(b, lim, &hb, NULL, NULL, msg, sizeof msg)) {
-        errf(err, errsize, "crossover: a parent does not compile: %s", msg);
+        core_errf(err, errsize, "crossover: a parent does not compile: %s", msg);
         return -1;
     }
     net_block ba[256], bb[256];
     size_t la = strlen(a), lb = strlen(b);
     int na = net_list_blocks(a, la, ba, 256), nb = net_list_blocks(b, lb, bb, 256);
     if (na < 0 || nb < 0) {
-        errf(err, errsize, "crossover: a parent is too large to scan");
+        core_errf(err, errsize, "crossover: a parent is too large to scan");
         return -1;
     }
     /* candidates: genes of a that b has too (by name), and the train section */
@@ -1290,7 +1281,7 @@ int mutate_crossover(const char *a, const char *b, const char *b_name, const cha
         for (int i = 0; i < n; i++)
             if (!strcmp(names[i], gene)) found = true;
         if (!found) {
-            errf(err, errsize, "crossover: gene `%s` is not in both parents", gene);
+            core_errf(err, errsize, "crossover: gene `%s` is not in both parents", gene);
             return -1;
         }
         copy_word(names[0], 64, gene, strlen(gene));
@@ -1338,7 +1329,7 @@ int mutate_crossover(const char *a, const char *b, const char *b_name, const cha
         out->tries = i + 1;
         return 0;
     }
-    errf(err, errsize, "crossover: no gene of %s can replace the first parent's and give a new "
+    core_errf(err, errsize, "crossover: no gene of %s can replace the first parent's and give a new "
                        "valid network (last: %s)", b_name && b_name[0] ? b_name : "the second parent",
          msg);
     return -1;

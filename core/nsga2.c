@@ -2,6 +2,7 @@
  * tournaments (see nsga2.h). Objective values are turned into "smaller is
  * better" numbers once, so the sort compares plain doubles. */
 #include "core/nsga2.h"
+#include "core/errf.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -10,15 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void set_err(char *err, size_t errsize, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errsize, const char *fmt, ...)
-{
-    if (!err || !errsize) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errsize, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- objectives -------------------------------------------------------- */
 
@@ -72,7 +64,7 @@ int nsga2_objectives_parse(nsga2_objectives *objs, const char *spec, char *err, 
         while (t > p && t[-1] == ' ') t--;
         size_t len = (size_t)(t - p);
         if (len == 0) {
-            set_err(err, errsize, "objectives '%s': empty name (a comma-separated list of: %s)", spec ? spec : "",
+            core_errf(err, errsize, "objectives '%s': empty name (a comma-separated list of: %s)", spec ? spec : "",
                     known);
             return -1;
         }
@@ -82,16 +74,16 @@ int nsga2_objectives_parse(nsga2_objectives *objs, const char *spec, char *err, 
         name[len] = 0;
         const nsga2_objective *o = nsga2_objective_find(name);
         if (!o) {
-            set_err(err, errsize, "unknown objective '%s' (known: %s)", name, known);
+            core_errf(err, errsize, "unknown objective '%s' (known: %s)", name, known);
             return -1;
         }
         for (int i = 0; i < out.n; i++)
             if (out.o[i] == o) {
-                set_err(err, errsize, "objective '%s' is listed twice", name);
+                core_errf(err, errsize, "objective '%s' is listed twice", name);
                 return -1;
             }
         if (out.n == NSGA2_MAX_OBJECTIVES) {
-            set_err(err, errsize, "too many objectives (at most %d)", NSGA2_MAX_OBJECTIVES);
+            core_errf(err, errsize, "too many objectives (at most %d)", NSGA2_MAX_OBJECTIVES);
             return -1;
         }
         out.o[out.n++] = o;
@@ -129,13 +121,13 @@ int nsga2_measure_from_result(nsga2_measure *m, const char *text, char *err, siz
     json_error_t je;
     json_t *o = json_loads(text ? text : "", 0, &je);
     if (!o || !json_is_object(o)) {
-        set_err(err, errsize, "not a training result: %s", o ? "not a JSON object" : je.text);
+        core_errf(err, errsize, "not a training result: %s", o ? "not a JSON object" : je.text);
         json_decref(o);
         return -1;
     }
     const char *status = json_string_value(json_object_get(o, "status"));
     if (!status) {
-        set_err(err, errsize, "not a training result: no \"status\"");
+        core_errf(err, errsize, "not a training result: no \"status\"");
         json_decref(o);
         return -1;
     }
@@ -148,7 +140,7 @@ int nsga2_measure_from_result(nsga2_measure *m, const char *text, char *err, siz
     else if (!strcmp(status, "timeout") || !strcmp(status, "stopped"))
         m->failed = !isfinite(m->val_acc);
     else if (strcmp(status, "error") && strcmp(status, "diverged")) {
-        set_err(err, errsize, "training result with an unknown status '%s'", status);
+        core_errf(err, errsize, "training result with an unknown status '%s'", status);
         json_decref(o);
         return -1;
     }
@@ -228,13 +220,13 @@ static int cmp_by_crowding(const void *pa, const void *pb, void *vctx)
 static int check_objs(const nsga2_objectives *objs, char *err, size_t errsize)
 {
     if (!objs || objs->n < 1 || objs->n > NSGA2_MAX_OBJECTIVES) {
-        set_err(err, errsize, "selection needs 1 to %d objectives, not %d", NSGA2_MAX_OBJECTIVES,
+        core_errf(err, errsize, "selection needs 1 to %d objectives, not %d", NSGA2_MAX_OBJECTIVES,
                 objs ? objs->n : 0);
         return -1;
     }
     for (int j = 0; j < objs->n; j++)
         if (!objs->o[j] || !objs->o[j]->get) {
-            set_err(err, errsize, "objective %d is not set", j + 1);
+            core_errf(err, errsize, "objective %d is not set", j + 1);
             return -1;
         }
     return 0;
@@ -281,7 +273,7 @@ int nsga2_rank(nsga2_ranking *r, const nsga2_measure *m, int n, const nsga2_obje
 {
     memset(r, 0, sizeof *r);
     if (n < 0 || (n > 0 && !m)) {
-        set_err(err, errsize, "selection: %d individuals", n);
+        core_errf(err, errsize, "selection: %d individuals", n);
         return -1;
     }
     if (check_objs(objs, err, errsize)) return -1;
@@ -378,7 +370,7 @@ int nsga2_rank(nsga2_ranking *r, const nsga2_measure *m, int n, const nsga2_obje
     rc = 0;
     goto done;
 oom:
-    set_err(err, errsize, "selection: out of memory ranking %d individuals", n);
+    core_errf(err, errsize, "selection: out of memory ranking %d individuals", n);
     nsga2_ranking_free(r);
 done:
     free(costs);
@@ -447,7 +439,7 @@ int nsga2_pareto_front(const nsga2_measure *m, int n, const nsga2_objectives *ob
                        size_t errsize)
 {
     if (n < 0 || (n > 0 && !m)) {
-        set_err(err, errsize, "Pareto front: %d individuals", n);
+        core_errf(err, errsize, "Pareto front: %d individuals", n);
         return -1;
     }
     if (check_objs(objs, err, errsize)) return -1;

@@ -1,5 +1,6 @@
 /* prompt: see prompt.h. */
 #include "core/prompt.h"
+#include "core/errf.h"
 
 #include <ctype.h>
 #include <stdbool.h>
@@ -13,16 +14,6 @@
 #define TEMPLATE_MAX (256 * 1024)
 #define NAME_MAX_LEN 48
 
-static void errf(char *err, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void errf(char *err, size_t size, const char *fmt, ...)
-{
-    if (!err || !size) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, size, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- scanning and rendering ------------------------------------------- */
 
@@ -42,14 +33,14 @@ static size_t parse_placeholder(const char *p, const char *file, int line, char 
         const char *nl = strchr(p, '\n');
         int show = nl ? (int)(nl - p) : (int)strlen(p);
         if (show > 40) show = 40;
-        errf(err, errsize,
+        core_errf(err, errsize,
              "%s:%d: '{{' starts a placeholder but '%.*s' is not {{name}} "
              "(names are letters, digits and _)",
              file, line, show, p);
         return 0;
     }
     if (n == 0 || n >= NAME_MAX_LEN || isdigit((unsigned char)*s)) {
-        errf(err, errsize, "%s:%d: bad placeholder name '%.*s'", file, line, (int)n, s);
+        core_errf(err, errsize, "%s:%d: bad placeholder name '%.*s'", file, line, (int)n, s);
         return 0;
     }
     memcpy(name, s, n);
@@ -98,14 +89,14 @@ char *prompt_render(const char *tmpl, const char *file, const prompt_var *vars, 
                     char *err, size_t errsize)
 {
     if (!tmpl) {
-        errf(err, errsize, "%s: no template", file);
+        core_errf(err, errsize, "%s: no template", file);
         return NULL;
     }
     char *out = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&out, &len);
     if (!f) {
-        errf(err, errsize, "out of memory");
+        core_errf(err, errsize, "out of memory");
         return NULL;
     }
     int line = 1;
@@ -145,7 +136,7 @@ char *prompt_render(const char *tmpl, const char *file, const prompt_var *vars, 
                 if (!v || !v->value) {
                     char known[512];
                     known_list(vars, n, known, sizeof known);
-                    errf(err, errsize, "%s:%d: placeholder {{%s}} has no value (given: %s)",
+                    core_errf(err, errsize, "%s:%d: placeholder {{%s}} has no value (given: %s)",
                          file, line, name, known);
                     goto fail;
                 }
@@ -164,7 +155,7 @@ char *prompt_render(const char *tmpl, const char *file, const prompt_var *vars, 
     }
     if (fclose(f)) {
         free(out);
-        errf(err, errsize, "out of memory rendering %s", file);
+        core_errf(err, errsize, "out of memory rendering %s", file);
         return NULL;
     }
     return out;
@@ -237,7 +228,7 @@ static int check_one(void *ud, const char *name, int line)
         if (rules[i].known & st->bit)
             k += (size_t)snprintf(known + k, sizeof known - k, "%s%s", k ? ", " : "",
                                   rules[i].name);
-    errf(st->err, st->errsize, "%s:%d: unknown placeholder {{%s}} (this template knows: %s)",
+    core_errf(st->err, st->errsize, "%s:%d: unknown placeholder {{%s}} (this template knows: %s)",
          st->file, line, name, known);
     return -1;
 }
@@ -249,7 +240,7 @@ static int check_template(const char *text, const char *file, unsigned bit, char
     if (prompt_scan(text, file, check_one, &st, err, errsize)) return -1;
     for (size_t i = 0; i < N_RULES; i++)
         if ((rules[i].required & bit) && !(st.seen & (1u << i))) {
-            errf(err, errsize, "%s: the template never uses {{%s}}, which it must",
+            core_errf(err, errsize, "%s: the template never uses {{%s}}, which it must",
                  file, rules[i].name);
             return -1;
         }
@@ -260,13 +251,13 @@ static char *read_text(const char *path, char *err, size_t errsize)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        errf(err, errsize, "%s: %s", path, strerror(errno));
+        core_errf(err, errsize, "%s: %s", path, strerror(errno));
         return NULL;
     }
     char *p = malloc(TEMPLATE_MAX + 1);
     if (!p) {
         fclose(f);
-        errf(err, errsize, "out of memory");
+        core_errf(err, errsize, "out of memory");
         return NULL;
     }
     size_t n = fread(p, 1, TEMPLATE_MAX + 1, f);
@@ -274,13 +265,13 @@ static char *read_text(const char *path, char *err, size_t errsize)
     fclose(f);
     if (bad || n > TEMPLATE_MAX) {
         free(p);
-        errf(err, errsize, "%s: %s", path,
+        core_errf(err, errsize, "%s: %s", path,
              bad ? "read error" : "larger than 256 KiB, not a prompt template");
         return NULL;
     }
     if (memchr(p, '\0', n)) {
         free(p);
-        errf(err, errsize, "%s: contains a NUL byte, not a text template", path);
+        core_errf(err, errsize, "%s: contains a NUL byte, not a text template", path);
         return NULL;
     }
     p[n] = '\0';
@@ -316,7 +307,7 @@ int prompt_set_load(prompt_set *set, const char *dir, char *err, size_t errsize)
     }
     DIR *d = opendir(dir);
     if (!d) {
-        errf(err, errsize, "%s: %s", dir, strerror(errno));
+        core_errf(err, errsize, "%s: %s", dir, strerror(errno));
         goto fail;
     }
     struct dirent *e;
@@ -326,7 +317,7 @@ int prompt_set_load(prompt_set *set, const char *dir, char *err, size_t errsize)
         if (n <= 12 || strncmp(e->d_name, "persona_", 8) || strcmp(e->d_name + n - 4, ".txt"))
             continue;
         if (n - 12 >= sizeof set->personas[0].name) {
-            errf(err, errsize, "%s/%s: persona name longer than 31 characters", dir, e->d_name);
+            core_errf(err, errsize, "%s/%s: persona name longer than 31 characters", dir, e->d_name);
             closedir(d);
             goto fail;
         }
@@ -334,7 +325,7 @@ int prompt_set_load(prompt_set *set, const char *dir, char *err, size_t errsize)
             cap = cap ? cap * 2 : 8;
             prompt_persona *p = realloc(set->personas, (size_t)cap * sizeof *p);
             if (!p) {
-                errf(err, errsize, "out of memory");
+                core_errf(err, errsize, "out of memory");
                 closedir(d);
                 goto fail;
             }
@@ -352,14 +343,14 @@ int prompt_set_load(prompt_set *set, const char *dir, char *err, size_t errsize)
         set->n_personas++;
         /* personas are pasted into {{persona}}: they have none of their own */
         if (strstr(p->text, "{{")) {
-            errf(err, errsize, "%s: a persona may not contain placeholders", path);
+            core_errf(err, errsize, "%s: a persona may not contain placeholders", path);
             closedir(d);
             goto fail;
         }
     }
     closedir(d);
     if (set->n_personas == 0) {
-        errf(err, errsize, "%s: no persona_<name>.txt file; at least one persona is needed",
+        core_errf(err, errsize, "%s: no persona_<name>.txt file; at least one persona is needed",
              dir);
         goto fail;
     }
@@ -381,7 +372,7 @@ int prompt_set_weights(prompt_set *set, const char *spec, char *err, size_t errs
 {
     double w[64];
     if (set->n_personas > 64) {
-        errf(err, errsize, "too many personas (at most 64)");
+        core_errf(err, errsize, "too many personas (at most 64)");
         return -1;
     }
     for (int i = 0; i < set->n_personas; i++) w[i] = set->personas[i].weight;
@@ -393,7 +384,7 @@ int prompt_set_weights(prompt_set *set, const char *spec, char *err, size_t errs
         const char *end = strchr(p, ',');
         if (!end) end = p + strlen(p);
         if (!eq || eq > end) {
-            errf(err, errsize, "persona weights '%s': expected name=weight, got '%.*s'", spec,
+            core_errf(err, errsize, "persona weights '%s': expected name=weight, got '%.*s'", spec,
                  (int)(end - p), p);
             return -1;
         }
@@ -409,7 +400,7 @@ int prompt_set_weights(prompt_set *set, const char *spec, char *err, size_t errs
             for (int j = 0; j < set->n_personas; j++)
                 k += (size_t)snprintf(known + k, sizeof known - k, "%s%s", j ? ", " : "",
                                       set->personas[j].name);
-            errf(err, errsize, "persona weights: no persona '%s' (there are: %s)", name, known);
+            core_errf(err, errsize, "persona weights: no persona '%s' (there are: %s)", name, known);
             return -1;
         }
         char num[64], *e;
@@ -418,7 +409,7 @@ int prompt_set_weights(prompt_set *set, const char *spec, char *err, size_t errs
         double v = strtod(num, &e);
         while (*e == ' ') e++;
         if (e == num || *e || errno || !(v >= 0) || v > 1e6) {
-            errf(err, errsize, "persona weights: '%s' for %s is not a number >= 0", num, name);
+            core_errf(err, errsize, "persona weights: '%s' for %s is not a number >= 0", num, name);
             return -1;
         }
         w[i] = v;
@@ -427,7 +418,7 @@ int prompt_set_weights(prompt_set *set, const char *spec, char *err, size_t errs
     double sum = 0;
     for (int i = 0; i < set->n_personas; i++) sum += w[i];
     if (!(sum > 0)) {
-        errf(err, errsize, "persona weights '%s': every weight is zero", spec);
+        core_errf(err, errsize, "persona weights '%s': every weight is zero", spec);
         return -1;
     }
     for (int i = 0; i < set->n_personas; i++) set->personas[i].weight = w[i];
@@ -456,11 +447,11 @@ int prompt_build(const prompt_set *set, prompt_kind kind, int persona,
 {
     *system = *user = NULL;
     if ((unsigned)kind >= PROMPT_KIND_COUNT) {
-        errf(err, errsize, "prompt: unknown kind %d", (int)kind);
+        core_errf(err, errsize, "prompt: unknown kind %d", (int)kind);
         return -1;
     }
     if (persona < 0 || persona >= set->n_personas) {
-        errf(err, errsize, "prompt: no persona number %d (there are %d)", persona,
+        core_errf(err, errsize, "prompt: no persona number %d (there are %d)", persona,
              set->n_personas);
         return -1;
     }

@@ -2,6 +2,7 @@
  * how they fence code, so the reader is lenient where the meaning is
  * clear and precise in its error where it is not. */
 #include "core/proposal.h"
+#include "core/errf.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -11,16 +12,6 @@
 
 #define MAX_GENES 512
 
-static void errf(char *err, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void errf(char *err, size_t size, const char *fmt, ...)
-{
-    if (!err || !size) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, size, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- lines ------------------------------------------------------------ */
 
@@ -578,7 +569,7 @@ int proposal_replace_gene(const char *src, const char *name, const char *gene, c
     if (find_block(src, name, &b, &n, all, MAX_GENES) < 0) {
         char names[512];
         block_names(all, n < 0 ? 0 : n, names, sizeof names);
-        errf(err, errsize, "the program has no block `%s` to replace (its blocks: %s)", name,
+        core_errf(err, errsize, "the program has no block `%s` to replace (its blocks: %s)", name,
              names);
         return -1;
     }
@@ -611,7 +602,7 @@ int proposal_replace_gene(const char *src, const char *name, const char *gene, c
     *out = o;
     return 0;
 oom:
-    errf(err, errsize, "out of memory");
+    core_errf(err, errsize, "out of memory");
     return -1;
 }
 
@@ -662,7 +653,7 @@ static char *apply_one(const char *cur, const proposal_edit *e, int k, char *err
     const char *q = e->search;
     while (isspace((unsigned char)*q)) q++;
     if (!*q) {
-        errf(err, errsize,
+        core_errf(err, errsize,
              "edit %d: the SEARCH part is empty; copy the lines to change from the program "
              "into it", k);
         return NULL;
@@ -676,7 +667,7 @@ static char *apply_one(const char *cur, const proposal_edit *e, int k, char *err
     if (!sv || !cv) {
         free(sv);
         free(cv);
-        errf(err, errsize, "out of memory");
+        core_errf(err, errsize, "out of memory");
         return NULL;
     }
     int a = 0, b = sn;
@@ -700,7 +691,7 @@ static char *apply_one(const char *cur, const proposal_edit *e, int k, char *err
             c = (size_t)hits;
             goto ambiguous;
         }
-        errf(err, errsize,
+        core_errf(err, errsize,
              "edit %d: the SEARCH lines are not in the program (its first line: `%s`); copy "
              "them exactly from the current program",
              k, first);
@@ -721,7 +712,7 @@ static char *apply_one(const char *cur, const proposal_edit *e, int k, char *err
     FILE *f = rv ? open_memstream(&rep, &rl) : NULL;
     if (!f) {
         free(rv);
-        errf(err, errsize, "out of memory");
+        core_errf(err, errsize, "out of memory");
         return NULL;
     }
     for (int i = 0; i < rn; i++) {
@@ -740,10 +731,10 @@ static char *apply_one(const char *cur, const proposal_edit *e, int k, char *err
     fclose(f);
     char *o = rep ? splice(cur, from, to - from, rep) : NULL;
     free(rep);
-    if (!o) errf(err, errsize, "out of memory");
+    if (!o) core_errf(err, errsize, "out of memory");
     return o;
 ambiguous:
-    errf(err, errsize,
+    core_errf(err, errsize,
          "edit %d: the SEARCH lines occur %zu times in the program; include more lines so "
          "they match one place",
          k, c);
@@ -756,7 +747,7 @@ int proposal_apply_edits(const char *src, const proposal_edit *edits, int n, cha
     char *cur = strdup(src);
     *out = NULL;
     if (!cur) {
-        errf(err, errsize, "out of memory");
+        core_errf(err, errsize, "out of memory");
         return -1;
     }
     for (int i = 0; i < n; i++) {
@@ -789,22 +780,22 @@ int proposal_apply(const proposal *p, const char *parent, const char *gene_name,
     if (whole) *whole = false;
     if (p->n_edits > 0) {
         if (p->edit_unclosed && truncated) {
-            errf(err, errsize, "%s", cut_off_msg);
+            core_errf(err, errsize, "%s", cut_off_msg);
             return -1;
         }
         return proposal_apply_edits(parent, p->edits, p->n_edits, out, err, errsize);
     }
     if (p->edit_unclosed) {
-        errf(err, errsize, "%s", truncated ? cut_off_msg
+        core_errf(err, errsize, "%s", truncated ? cut_off_msg
                                            : "a SEARCH/REPLACE edit is not complete: each needs "
                                              "<<<<<<< SEARCH, the old lines, =======, the new "
                                              "lines and >>>>>>> REPLACE");
         return -1;
     }
     if (p->n_blocks == 0) {
-        if (truncated) errf(err, errsize, "%s", cut_off_msg);
+        if (truncated) core_errf(err, errsize, "%s", cut_off_msg);
         else
-            errf(err, errsize,
+            core_errf(err, errsize,
                  "the answer contains no code; give the whole new block `%s` in a ```gevo "
                  "code block, from its `def %s(` line to its return",
                  gene_name, gene_name);
@@ -816,7 +807,7 @@ int proposal_apply(const proposal *p, const char *parent, const char *gene_name,
     if (!in_parent) {
         char names[512];
         block_names(pb, np, names, sizeof names);
-        errf(err, errsize, "the parent program has no block `%s` (its blocks: %s)", gene_name,
+        core_errf(err, errsize, "the parent program has no block `%s` (its blocks: %s)", gene_name,
              names);
         return -1;
     }
@@ -833,17 +824,17 @@ int proposal_apply(const proposal *p, const char *parent, const char *gene_name,
         for (int i = p->n_blocks - 1; i >= 0; i--)
             if (whole_program(p->blocks[i].text)) {
                 if (!p->blocks[i].closed && truncated) {
-                    errf(err, errsize, "%s", cut_off_msg);
+                    core_errf(err, errsize, "%s", cut_off_msg);
                     return -1;
                 }
                 if (whole) *whole = true;
                 *out = strdup(p->blocks[i].text);
-                if (!*out) errf(err, errsize, "out of memory");
+                if (!*out) core_errf(err, errsize, "out of memory");
                 return *out ? 0 : -1;
             }
         const proposal_code *last = &p->blocks[p->n_blocks - 1];
         if (!last->closed && truncated) {
-            errf(err, errsize, "%s", cut_off_msg);
+            core_errf(err, errsize, "%s", cut_off_msg);
             return -1;
         }
         char names[512] = "";
@@ -852,25 +843,25 @@ int proposal_apply(const proposal *p, const char *parent, const char *gene_name,
             if (k > 0 && !names[0]) block_names(bb, k, names, sizeof names);
         }
         if (names[0])
-            errf(err, errsize,
+            core_errf(err, errsize,
                  "the code defines %s, but the task was to rewrite `%s`; give the whole new "
                  "`def %s(...)` block under that name",
                  names, gene_name, gene_name);
         else
-            errf(err, errsize,
+            core_errf(err, errsize,
                  "the code has no `def %s(...):` line; give the whole block `%s`, from its def "
                  "line to its return, not only the changed lines",
                  gene_name, gene_name);
         return -1;
     }
     if (!chosen->closed && truncated) {
-        errf(err, errsize, "%s", cut_off_msg);
+        core_errf(err, errsize, "%s", cut_off_msg);
         return -1;
     }
     if (whole_program(chosen->text)) {
         if (whole) *whole = true;
         *out = strdup(chosen->text);
-        if (!*out) errf(err, errsize, "out of memory");
+        if (!*out) core_errf(err, errsize, "out of memory");
         return *out ? 0 : -1;
     }
     /* the gene, with any new helper blocks before it; blocks the parent
@@ -911,7 +902,7 @@ int proposal_apply(const proposal *p, const char *parent, const char *gene_name,
     free(gene);
     return rc;
 oom:
-    errf(err, errsize, "out of memory");
+    core_errf(err, errsize, "out of memory");
     return -1;
 }
 
@@ -933,7 +924,7 @@ int proposal_validate(const char *src, const net_limits *lim, long *params, doub
         }
         if (msg) {
             while (ml && msg[ml - 1] == '\n') msg[--ml] = '\0';
-            errf(err, errsize, "%s", msg);
+            core_errf(err, errsize, "%s", msg);
         } else {
             net_error_string(&e, err, errsize);
         }

@@ -1,6 +1,7 @@
 /* One proposal end to end (see propose.h): context from the session, the
  * prompt, the answer, gevo's check, repair rounds, the new individual. */
 #include "core/propose.h"
+#include "core/errf.h"
 
 #include <jansson.h>
 #include <poll.h>
@@ -12,16 +13,6 @@
 #include "core/mutate.h"
 #include "core/proposal.h"
 
-static void errf(char *err, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void errf(char *err, size_t size, const char *fmt, ...)
-{
-    if (!err || !size) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, size, fmt, ap);
-    va_end(ap);
-}
 
 /* Copies s into d (size n), truncating; always terminated. */
 static void scopy(char *d, size_t n, const char *s)
@@ -349,13 +340,13 @@ static int find_elite(propose *p, const char *want, char *err, size_t errsize)
     session *s = p->env.s;
     char *seed_src = NULL;
     if (session_genome(s, p->seed_id, &seed_src) != 0) {
-        errf(err, errsize, "EoT: the seed %s: %s", p->seed_id, session_error());
+        core_errf(err, errsize, "EoT: the seed %s: %s", p->seed_id, session_error());
         return -1;
     }
     session_info *all = NULL;
     size_t n = 0;
     if (session_list(s, -1, &all, &n) != 0) {
-        errf(err, errsize, "EoT: %s", session_error());
+        core_errf(err, errsize, "EoT: %s", session_error());
         free(seed_src);
         return -1;
     }
@@ -401,10 +392,10 @@ static int find_elite(propose *p, const char *want, char *err, size_t errsize)
     }
     if (rc) {
         if (want)
-            errf(err, errsize, "EoT: %s changes none of the seed's blocks, so there is no "
+            core_errf(err, errsize, "EoT: %s changes none of the seed's blocks, so there is no "
                                "insight to carry over", want);
         else
-            errf(err, errsize, "EoT needs an elite: an individual with a training result whose "
+            core_errf(err, errsize, "EoT needs an elite: an individual with a training result whose "
                                "blocks differ from the seed's (%s); there is none yet",
                  p->seed_id);
     } else {
@@ -714,11 +705,11 @@ static int resolve(session *s, const char *spec, char *id, const char *what, cha
                    size_t errsize)
 {
     if (!spec || !spec[0]) {
-        errf(err, errsize, "no %s given", what);
+        core_errf(err, errsize, "no %s given", what);
         return -1;
     }
     if (session_resolve(s, spec, id) != 0) {
-        errf(err, errsize, "%s %s: %s", what, spec, session_error());
+        core_errf(err, errsize, "%s %s: %s", what, spec, session_error());
         return -1;
     }
     return 0;
@@ -738,7 +729,7 @@ static int pick_gene(propose *p, const propose_request *req, char *err, size_t e
         size_t o = 0;
         for (int i = 0; i < n && o < sizeof list - 70; i++)
             o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", i ? ", " : "", names[i]);
-        errf(err, errsize, "%s has no block `%s` (its blocks: %s)", p->parent, req->gene,
+        core_errf(err, errsize, "%s has no block `%s` (its blocks: %s)", p->parent, req->gene,
              n ? list : "none");
         return -1;
     }
@@ -755,7 +746,7 @@ static int pick_gene(propose *p, const propose_request *req, char *err, size_t e
         cand[k++] = i;
     }
     if (!k) {
-        errf(err, errsize, "%s", !n ? "the parent has no def block for the LLM to rewrite"
+        core_errf(err, errsize, "%s", !n ? "the parent has no def block for the LLM to rewrite"
                                  : p->op == PROPOSE_CROSSOVER
                                      ? "the two parents have no block of the same name"
                                      : "EoT: the parent has no block other than the elite's");
@@ -770,27 +761,27 @@ propose *propose_start(const propose_env *env, const propose_request *req, char 
                        size_t errsize)
 {
     if (!env || !env->s || !req) {
-        errf(err, errsize, "propose: no session");
+        core_errf(err, errsize, "propose: no session");
         return NULL;
     }
     if (!session_is_writer(env->s)) {
         const char *h = session_lock_holder(env->s);
-        errf(err, errsize, "the session is open read-only%s%s: a proposal cannot be recorded",
+        core_errf(err, errsize, "the session is open read-only%s%s: a proposal cannot be recorded",
              h[0] ? ", being written by gevo " : "", h);
         return NULL;
     }
     if (env->llm && !env->prompts) {
-        errf(err, errsize, "propose: an LLM proposal needs the prompt templates");
+        core_errf(err, errsize, "propose: an LLM proposal needs the prompt templates");
         return NULL;
     }
     if (!env->llm && req->op == PROPOSE_EOT) {
-        errf(err, errsize, "EoT needs an LLM: the offline proposer (no LLM configured, or "
+        core_errf(err, errsize, "EoT needs an LLM: the offline proposer (no LLM configured, or "
                            "--llm none) does mutation and crossover only");
         return NULL;
     }
     propose *p = calloc(1, sizeof *p);
     if (!p) {
-        errf(err, errsize, "out of memory");
+        core_errf(err, errsize, "out of memory");
         return NULL;
     }
     p->env = *env;
@@ -808,7 +799,7 @@ propose *propose_start(const propose_env *env, const propose_request *req, char 
     scopy(o->op, sizeof o->op, propose_op_name(req->op));
     if (resolve(s, req->parent, p->parent, "parent", err, errsize)) goto fail;
     if (session_genome(s, p->parent, &p->parent_src) != 0) {
-        errf(err, errsize, "parent %s: %s", p->parent, session_error());
+        core_errf(err, errsize, "parent %s: %s", p->parent, session_error());
         goto fail;
     }
     scopy(o->parents[0], SESSION_ID_MAX, p->parent);
@@ -817,11 +808,11 @@ propose *propose_start(const propose_env *env, const propose_request *req, char 
         if (resolve(s, req->other, p->other, "second parent for crossover", err, errsize))
             goto fail;
         if (!strcmp(p->other, p->parent)) {
-            errf(err, errsize, "crossover needs two different parents (both are %s)", p->parent);
+            core_errf(err, errsize, "crossover needs two different parents (both are %s)", p->parent);
             goto fail;
         }
         if (session_genome(s, p->other, &p->other_src) != 0) {
-            errf(err, errsize, "parent %s: %s", p->other, session_error());
+            core_errf(err, errsize, "parent %s: %s", p->other, session_error());
             goto fail;
         }
         scopy(o->parents[1], SESSION_ID_MAX, p->other);
@@ -852,7 +843,7 @@ propose *propose_start(const propose_env *env, const propose_request *req, char 
     if (req->op == PROPOSE_CROSSOVER) {
         p->other_gene_text = block_text(p->other_src, p->gene);
         if (!p->other_gene_text) {
-            errf(err, errsize, "crossover: %s has no block `%s`", p->other, p->gene);
+            core_errf(err, errsize, "crossover: %s has no block `%s`", p->other, p->gene);
             goto fail;
         }
         p->other_objectives = objectives_of(s, p->other);
@@ -868,14 +859,14 @@ propose *propose_start(const propose_env *env, const propose_request *req, char 
             for (int i = 0; i < ps->n_personas && l < sizeof list - 40; i++)
                 l += (size_t)snprintf(list + l, sizeof list - l, "%s%s", i ? ", " : "",
                                       ps->personas[i].name);
-            errf(err, errsize, "no persona '%s' in %s (there are: %s)", req->persona, ps->dir,
+            core_errf(err, errsize, "no persona '%s' in %s (there are: %s)", req->persona, ps->dir,
                  list);
             goto fail;
         }
     } else {
         p->persona = prompt_pick_persona(ps, llm_rng_uniform(&p->rng));
         if (p->persona < 0) {
-            errf(err, errsize, "every persona's weight is zero: no persona to draw");
+            core_errf(err, errsize, "every persona's weight is zero: no persona to draw");
             goto fail;
         }
     }
@@ -932,12 +923,12 @@ int propose_pick_parents(session *s, propose_op op, char ids[2][SESSION_ID_MAX],
     session_info *v = NULL;
     size_t n = 0;
     if (session_list(s, -1, &v, &n) != 0) {
-        errf(err, errsize, "%s", session_error());
+        core_errf(err, errsize, "%s", session_error());
         return -1;
     }
     if (!n) {
         free(v);
-        errf(err, errsize, "the session has no individual");
+        core_errf(err, errsize, "the session has no individual");
         return -1;
     }
     /* best measured first, then the newest */
@@ -963,7 +954,7 @@ int propose_pick_parents(session *s, propose_op op, char ids[2][SESSION_ID_MAX],
     if (op == PROPOSE_CROSSOVER) {
         if (second < 0) {
             free(v);
-            errf(err, errsize, "crossover needs two individuals; the session has one");
+            core_errf(err, errsize, "crossover needs two individuals; the session has one");
             return -1;
         }
         scopy(ids[1], SESSION_ID_MAX, v[second].id);
