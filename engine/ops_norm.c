@@ -32,25 +32,6 @@ size_t ops_bn_scratch(const ops_bn *b)
     return 2 * (size_t)b->c;
 }
 
-/* Sums over one plane in 8 float lanes (vectorised), handed back in
- * double; planes are then summed in double, so a statistic over N*H*W
- * values keeps its digits. Chunks of 1024 keep the lanes short. */
-static inline double plane_sum(const float *restrict x, size_t hw)
-{
-    double total = 0.0;
-    for (size_t c0 = 0; c0 < hw; c0 += 1024) {
-        size_t c1 = c0 + 1024 < hw ? c0 + 1024 : hw, p = c0;
-        float lane[8] = {0};
-        for (; p + 8 <= c1; p += 8)
-            for (int j = 0; j < 8; j++) lane[j] += x[p + j];
-        float t = 0.0f;
-        for (; p < c1; p++) t += x[p];
-        for (int j = 0; j < 8; j++) t += lane[j];
-        total += t;
-    }
-    return total;
-}
-
 static inline double plane_sqdev(const float *restrict x, size_t hw, float mu)
 {
     double total = 0.0;
@@ -115,7 +96,7 @@ OPS_CLONES static void bn_forward_range(void *ctx, long lo, long hi)
         double mu, var;
         if (b->training) {
             double s = 0.0;
-            for (int i = 0; i < b->n; i++) s += plane_sum(a->in + i * chw + c * hw, hw);
+            for (int i = 0; i < b->n; i++) s += ops_sum(a->in + i * chw + c * hw, hw);
             mu = s / m;
             double ss = 0.0;
             for (int i = 0; i < b->n; i++) ss += plane_sqdev(a->in + i * chw + c * hw, hw, (float)mu);
