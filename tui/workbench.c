@@ -358,9 +358,10 @@ int workbench_run(const char *dir, const workbench_opts *o)
         if (flags & (WB_RELOAD | WB_DETAIL) || w->hist_dirty) {
             bool force = w->hist_dirty || (flags & WB_DETAIL);
             wb_data_reload(w);
-            /* proposals arrived while the generation's header was selected */
-            if (!wb_selected(w) && w->n_rows && w->rows[w->sel].gen == w->live_gen &&
-                w->pane == WB_PANE_TREE && w->st.pending > 0 && !w->picked)
+            /* proposals arrived while the generation's header, or a row of a
+               just-started generation (after '>'), was selected */
+            if (w->n_rows && w->rows[w->sel].gen == w->live_gen && w->pane == WB_PANE_TREE &&
+                w->st.pending > 0 && !w->picked)
                 first_selection(w), w->picked = true;
             wb_detail_load(w, force);
         }
