@@ -30,8 +30,9 @@ static const struct command commands[] = {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: gevo COMMAND [ARGS...]\n\n"
-                 "gevo is a terminal workbench for LLM-guided evolution of neural networks.\n\n"
+    fprintf(out, "usage: gevo [COMMAND [ARGS...]]\n\n"
+                 "gevo is a terminal workbench for LLM-guided evolution of neural networks.\n"
+                 "With no command it opens the workbench on a new session (./gevo-DATE-TIME).\n\n"
                  "commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
