@@ -14,6 +14,7 @@
 #include "engine/data.h"
 #include "engine/engine_cmd.h"
 #include "engine/model.h"
+#include "engine/out_file.h"
 #include "engine/net.h"
 #include "engine/ops.h"
 #include "engine/train.h"
@@ -248,14 +249,21 @@ static int emit_result(json_t *o, const char *out_path, bool progress)
         free(s);
     }
     if (out_path) {
-        char tmp[4200];
-        snprintf(tmp, sizeof tmp, "%s.tmp.%d", out_path, (int)getpid());
         /* written whole, then renamed: a reader never sees half a result */
-        if (json_dump_file(o, tmp, JSON_INDENT(2) | JSON_PRESERVE_ORDER) || rename(tmp, out_path)) {
-            fprintf(stderr, "gevo train: cannot write %s\n", out_path);
-            unlink(tmp);
+        out_file out;
+        char err[4400];
+        if (out_file_open(&out, out_path, err, sizeof err) == 0) {
+            if (json_dumpf(o, out.f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) || fputc('\n', out.f) == EOF) {
+                out_file_abort(&out);
+                snprintf(err, sizeof err, "%s: cannot write", out_path);
+                rc = -1;
+            } else if (out_file_commit(&out, err, sizeof err)) {
+                rc = -1;
+            }
+        } else {
             rc = -1;
         }
+        if (rc) fprintf(stderr, "gevo train: %s\n", err);
     }
     return rc;
 }

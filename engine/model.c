@@ -1,6 +1,7 @@
 /* A trainable graph: memory layout, initialisation, forward, backward,
  * weights files. */
 #include "engine/model.h"
+#include "engine/out_file.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -483,13 +484,9 @@ static const char weights_magic[8] = {'G', 'E', 'V', 'O', 'W', 'T', 'S', 0};
 
 int model_save(const model *m, const char *path, char *err, size_t errsize)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        snprintf(err, errsize, "%s: cannot create: %s", tmp, strerror(errno));
-        return -1;
-    }
+    out_file out;
+    if (out_file_open(&out, path, err, errsize)) return -1;
+    FILE *f = out.f;
     uint32_t ver = 1, res = 0;
     uint64_t h = m->g->hash, np = (uint64_t)m->n_params, nb = (uint64_t)m->n_buffers;
     uLong crc = crc32(0L, Z_NULL, 0);
@@ -513,15 +510,7 @@ int model_save(const model *m, const char *path, char *err, size_t errsize)
 #undef PUT
     uint32_t c32 = (uint32_t)crc;
     fwrite(&c32, 4, 1, f);
-    bool bad = ferror(f) != 0;
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0) bad = true;
-    if (fclose(f) != 0) bad = true;
-    if (bad || rename(tmp, path) != 0) {
-        snprintf(err, errsize, "%s: cannot write: %s", path, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    return out_file_commit(&out, err, errsize);
 }
 
 int model_load(model *m, const char *path, char *err, size_t errsize)

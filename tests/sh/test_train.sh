@@ -70,3 +70,19 @@ m=$(J "$T/e2.json" 'd["message"]' 2>/dev/null)
 case "$m" in *"shape-add.net:5:5: add(): shapes"*) [ $rc -eq 1 ] && ok train_error_bad_program || fail train_error_bad_program "rc=$rc" ;;
 *) fail train_error_bad_program "rc=$rc: $m" ;; esac
 "$GEVO" train --bogus x >/dev/null 2>&1; [ $? -eq 2 ] && ok train_usage_error || fail train_usage_error "not 2"
+
+# --out and --weights naming something that is not a regular file (a
+# device, a FIFO) write straight to it: a rename over it would, as root,
+# replace /dev/null with a plain file and break every later `>/dev/null`.
+"$GEVO" train engine/nets/quick.net --subset 200 --epochs 1 --no-test --quiet \
+    --out /dev/null --weights /dev/null >/dev/null 2>"$T/err"
+rc=$?
+[ $rc -eq 0 ] && [ -c /dev/null ] && ! ls /dev/null.tmp.* >/dev/null 2>&1 &&
+    ok train_out_dev_null_stays_a_device || fail train_out_dev_null_stays_a_device "rc=$rc $(ls -l /dev/null) $(cat "$T/err")"
+mkfifo "$T/fifo"
+cat "$T/fifo" >"$T/fifo.out" &
+"$GEVO" train engine/nets/quick.net --subset 200 --epochs 1 --no-test --quiet --out "$T/fifo" >/dev/null 2>"$T/err"
+rc=$?
+wait
+[ $rc -eq 0 ] && [ -p "$T/fifo" ] && [ "$(J "$T/fifo.out" 'd["status"]' 2>/dev/null)" = ok ] &&
+    ok train_out_fifo || fail train_out_fifo "rc=$rc $(cat "$T/err")"

@@ -23,10 +23,14 @@ stop_workers() {
 }
 trap 'for s in "$T"/tmux*.sock; do tmux -S "$s" kill-server 2>/dev/null; done; stop_workers; rm -rf "$T"' EXIT
 # wait_for NAME PATTERN: passes when the screen shows PATTERN.
+# A server that is gone fails at once: waiting would only burn the cap.
 wait_for() {
     i=0
     while [ $i -lt 1500 ]; do
-        tm capture-pane -p -t gevo >"$T/screen" 2>/dev/null
+        if ! tm capture-pane -p -t gevo >"$T/screen" 2>&1; then
+            fail "$1" "the tmux server is gone: $(cat "$T/screen")"
+            return 1
+        fi
         if grep -q -- "$2" "$T/screen"; then ok "$1"; return 0; fi
         i=$((i + 1))
         sleep 0.2
@@ -38,8 +42,13 @@ wait_for() {
 "$GEVO" new "$T/s" >/dev/null 2>&1
 for term in tmux-256color screen-256color; do
     sock="$T/tmux-$term.sock"   # a server of its own: a dying one refuses clients
-    tm -f /dev/null new-session -d -s gevo -x 80 -y 24 \
-        "env TERM=$term '$GEVO' open '$T/s' --llm none --subset 300; echo GEVO-EXITED \$?; sleep 600"
+    if ! tm -f /dev/null new-session -d -s gevo -x 80 -y 24 \
+        "env TERM=$term '$GEVO' open '$T/s' --llm none --subset 300; echo GEVO-EXITED \$?; sleep 600" \
+        >"$T/tmux.err" 2>&1; then
+        # tmux's server refuses to start when /dev/null is not the device
+        fail "$term: tmux starts" "$(cat "$T/tmux.err"); /dev/null is: $(ls -l /dev/null)"
+        continue
+    fi
     wait_for "$term: the proposals arrive" "generation 1: 4, [34] pending (live)"
     if [ $term = tmux-256color ]; then
         tm send-keys -t gevo a
