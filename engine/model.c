@@ -90,6 +90,7 @@ void model_free(model *m)
             free(m->layers[i].ins);
             free(m->layers[i].dins);
             free(m->layers[i].chans);
+            free(m->layers[i].accumulate);
         }
     free(m->layers);
     free(m->params);
@@ -100,6 +101,8 @@ void model_free(model *m)
     free(m->labels);
     free(m->norm_mean);
     free(m->norm_std);
+    free(m->zero_start);
+    free(m->zero_at);
     free(m);
 }
 
@@ -171,6 +174,110 @@ static size_t layer_setup(model *m, int i, size_t *conv_ws, char *err, size_t er
         return 0;
     }
     default: return 0;
+    }
+}
+
+/* The node that owns i's gradient storage: flatten shares its input's. */
+static int storage_of(const net_graph *g, int i)
+{
+    while (g->nodes[i].op == NET_FLATTEN) i = g->nodes[i].in[0];
+    return i;
+}
+
+/* Operators whose backward can store its input gradient instead of
+ * adding it (ops.h: the accumulate argument). */
+static bool can_store_grad(net_op op)
+{
+    switch (op) {
+    case NET_CONV:
+    case NET_BATCHNORM:
+    case NET_ADD:
+    case NET_RELU:
+    case NET_SILU:
+    case NET_HSWISH:
+    case NET_GELU:
+    case NET_SIGMOID:
+    case NET_TANH: return true;
+    default: return false;
+    }
+}
+
+/* Storage r's first writer in backward is its last consumer in node order,
+ * first[r]. That node stores through its first input slot naming r, when
+ * its operator can (layer accumulate flags); otherwise r is zeroed just
+ * before it (zero_start/zero_at). Storage no backward writes (none in a
+ * pruned graph but the output, which the loss writes) is zeroed before
+ * backward starts. */
+static int zero_schedule(model *m)
+{
+    const net_graph *g = m->g;
+    int n = g->n_nodes;
+    int *first = malloc(sizeof(int) * (size_t)n);
+    bool *stored = calloc((size_t)(n ? n : 1), sizeof(bool));
+    m->zero_start = calloc((size_t)n + 2, sizeof(int));
+    m->zero_at = malloc(sizeof(int) * (size_t)(n ? n : 1));
+    if (!first || !stored || !m->zero_start || !m->zero_at) {
+        free(first);
+        free(stored);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) first[i] = -1;
+    for (int k = 1; k < n; k++) {
+        if (g->nodes[k].op == NET_FLATTEN) continue; /* writes nothing itself */
+        for (int j = 0; j < g->nodes[k].n_in; j++) {
+            int r = storage_of(g, g->nodes[k].in[j]);
+            if (k > first[r]) first[r] = k;
+        }
+    }
+    for (int k = 1; k < n; k++) {
+        const net_node *nd = &g->nodes[k];
+        model_layer *L = &m->layers[k];
+        L->accumulate = malloc(sizeof(bool) * (size_t)(nd->n_in ? nd->n_in : 1));
+        if (!L->accumulate) {
+            free(first);
+            free(stored);
+            return -1;
+        }
+        for (int j = 0; j < nd->n_in; j++) {
+            int r = storage_of(g, nd->in[j]);
+            L->accumulate[j] = true;
+            if (nd->op != NET_FLATTEN && first[r] == k && !stored[r] && can_store_grad(nd->op)) {
+                L->accumulate[j] = false;
+                stored[r] = true;
+            }
+        }
+    }
+    /* counting sort of the storages left to zero by the node they are
+       zeroed at */
+    int *count = m->zero_start + 1;
+    for (int r = 1; r < n; r++) {
+        if (g->nodes[r].op == NET_FLATTEN || r == g->output || stored[r]) continue;
+        int at = first[r] < 0 ? n : first[r];
+        count[at]++;
+    }
+    for (int k = 1; k <= n; k++) m->zero_start[k] += m->zero_start[k - 1];
+    int *fill = calloc((size_t)n + 1, sizeof(int));
+    if (!fill) {
+        free(first);
+        return -1;
+    }
+    for (int r = 1; r < n; r++) {
+        if (g->nodes[r].op == NET_FLATTEN || r == g->output || stored[r]) continue;
+        int at = first[r] < 0 ? n : first[r];
+        m->zero_at[m->zero_start[at] + fill[at]++] = r;
+    }
+    free(fill);
+    free(first);
+    free(stored);
+    return 0;
+}
+
+/* Zeroes the gradient storage scheduled at node k (n_nodes: before all). */
+static void zero_grads_at(model *m, int k, int n)
+{
+    for (int q = m->zero_start[k]; q < m->zero_start[k + 1]; q++) {
+        model_layer *L = &m->layers[m->zero_at[q]];
+        ops_zero(L->dout, (long)n * L->size);
     }
 }
 
@@ -317,6 +424,7 @@ model *model_new(const net_graph *g, int batch, uint64_t seed, char *err, size_t
         }
     }
     rng_seed(&m->dropout_rng, seed ^ 0xd40f0a7ULL);
+    if (zero_schedule(m)) goto oom;
     return m;
 oom:
     snprintf(err, errsize, "out of memory");
@@ -399,16 +507,18 @@ static void model_backward(model *m, int n)
         float *dx = I->dout; /* NULL when the input is the image */
         long count = (long)n * L->size;
         double t0 = m->prof ? prof_now() : 0;
+        zero_grads_at(m, i, n);
         switch (nd->op) {
         case NET_CONV:
-            ops_conv_backward(&L->conv, dx, G + L->w, L->nb ? G + L->b : NULL, L->dout, x, P + L->w, m->conv_ws);
+            ops_conv_backward(&L->conv, dx, G + L->w, L->nb ? G + L->b : NULL, L->dout, x, P + L->w, m->conv_ws,
+                              L->accumulate[0]);
             break;
         case NET_LINEAR:
             ops_linear_backward(dx, G + L->w, L->nb ? G + L->b : NULL, L->dout, x, P + L->w, n, I->node->shape.c,
                                 nd->shape.c);
             break;
         case NET_BATCHNORM:
-            ops_bn_backward(&L->bn, dx, G + L->w, G + L->b, L->dout, x, P + L->w, L->scratch);
+            ops_bn_backward(&L->bn, dx, G + L->w, G + L->b, L->dout, x, P + L->w, L->scratch, L->accumulate[0]);
             break;
         case NET_LAYERNORM:
             ops_ln_backward(&L->ln, dx, G + L->w, G + L->b, L->dout, x, P + L->w, L->scratch);
@@ -424,7 +534,7 @@ static void model_backward(model *m, int n)
         case NET_CONCAT:
             ops_concat_backward(L->dins, L->dout, L->chans, nd->n_in, n, nd->shape.h * nd->shape.w);
             break;
-        case NET_ADD: ops_add_backward(L->dins, L->dout, nd->n_in, count); break;
+        case NET_ADD: ops_add_backward(L->dins, L->dout, nd->n_in, count, L->accumulate); break;
         case NET_MUL: {
             const model_layer *J = &m->layers[nd->in[1]];
             ops_mul_backward(dx, J->dout, L->dout, x, J->out, n, nd->shape.c, nd->shape.h * nd->shape.w,
@@ -437,7 +547,7 @@ static void model_backward(model *m, int n)
         case NET_FLATTEN:
         case NET_INPUT: break;
         default:
-            if (dx) ops_act_backward(act_of(nd->op), dx, L->dout, x, count);
+            if (dx) ops_act_backward(act_of(nd->op), dx, L->dout, x, count, L->accumulate[0]);
             break;
         }
         if (m->prof) m->prof[2 * i + 1] += prof_now() - t0;
@@ -450,13 +560,9 @@ int model_loss(model *m, int n, const int *labels, float smoothing, bool backwar
     const net_graph *g = m->g;
     model_layer *out = &m->layers[g->output];
     if (backward) {
-        /* every activation gradient is accumulated into, so all start at
-           zero; the output's is written by the loss */
-        for (int i = 1; i < g->n_nodes; i++) {
-            model_layer *L = &m->layers[i];
-            if (L->dout && L->node->op != NET_FLATTEN && i != g->output)
-                ops_zero(L->dout, (long)n * L->size);
-        }
+        /* activation gradients are zeroed just before their first use
+           (zero_schedule); the output's is written by the loss */
+        zero_grads_at(m, g->n_nodes, n);
         ops_zero(m->grads, m->n_params);
     }
     if (ops_xent(loss, correct, backward ? out->dout : NULL, out->out, labels, n, g->classes, smoothing, err,

@@ -35,6 +35,9 @@ typedef struct model_layer {
     float **dins;      /* concat/add: input gradients (NULL entries for the input) */
     int *chans;        /* concat: channels of each input */
     bool broadcast;    /* mul: second input is per channel */
+    /* per input: backward adds to the input's gradient (true), or stores
+       it (false: this node is the gradient's first writer, see zero_at) */
+    bool *accumulate;
 } model_layer;
 
 typedef struct model {
@@ -59,6 +62,14 @@ typedef struct model {
     /* GEVO_PROFILE=1 in the environment: seconds spent per node, forward
        then backward (2 per node), printed to stderr by model_free */
     double *prof;
+    /* Activation gradients are accumulated into. The first consumer to
+       run backward (the last in node order) stores instead, where its
+       operator can (conv, batchnorm, activations, add); otherwise the
+       storage must be zeroed first: zero_at[zero_start[k] ..
+       zero_start[k + 1]) lists the nodes whose gradient is zeroed just
+       before node k's backward runs, while it is still about to be used
+       (k = n_nodes: before backward starts). */
+    int *zero_start, *zero_at;
 } model;
 
 /* Lays out and initialises a model (PyTorch's default initialisation,

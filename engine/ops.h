@@ -54,8 +54,9 @@ void ops_zero(float *x, long n);
 
 /* ---- conv2d ------------------------------------------------------------
  * Zero padding, stride and dilation the same on both axes, groups as in
- * PyTorch. Paths: depthwise (groups == cin == cout) a direct kernel (3-wide
- * rows at stride 1 in one pass); 1x1 of 1x1 maps one sgemm over the batch;
+ * PyTorch. Paths: depthwise (groups == cin == cout) at stride 1 vectorised
+ * kernels (engine/ops_depthwise.c), strided a direct kernel; 1x1 of 1x1
+ * maps one sgemm over the batch;
  * other 1x1 a straight sgemm per image and group; otherwise
  * im2col + sgemm per image and group. Work is cut in chunks fixed by the
  * shapes, so the numbers do not depend on the thread count. */
@@ -68,15 +69,19 @@ typedef struct ops_conv {
 
 int ops_conv_init(ops_conv *c, char *err, size_t errsize);
 /* Floats of working memory for forward and backward (per-thread columns
- * and per-group weight gradients); independent of n; 0 for depthwise and
- * 1x1 convolutions of 1x1 maps. */
+ * and per-group weight gradients, or depthwise padded planes); independent
+ * of n; 0 for strided depthwise and 1x1 convolutions of 1x1 maps. */
 size_t ops_conv_scratch(const ops_conv *c);
 /* b is ignored unless c->bias (then it has cout floats). */
 void ops_conv_forward(const ops_conv *c, float *out, const float *in,
                       const float *w, const float *b, float *scratch);
+/* Input gradients (din here and in every backward below) are added to
+ * what the buffer holds, unless `accumulate` is false: then they are
+ * stored, whatever the buffer held (the first of several consumers to
+ * write a gradient spares its zeroing). Parameter gradients always add. */
 void ops_conv_backward(const ops_conv *c, float *din, float *dw, float *db,
                        const float *dout, const float *in, const float *w,
-                       float *scratch);
+                       float *scratch, bool accumulate);
 
 /* ---- linear ------------------------------------------------------------
  * out[n][o] = sum_i in[n][i] * w[o][i] + b[o]; b may be NULL (no bias). */
@@ -90,7 +95,8 @@ void ops_linear_backward(float *din, float *dw, float *db, const float *dout,
  * Per channel over N x H x W. Training: batch statistics normalise (biased
  * variance) and the running statistics move by momentum (unbiased variance),
  * as PyTorch. Eval: running statistics normalise and stay unchanged.
- * Scratch (2*c floats) keeps the mean and 1/std forward used. */
+ * Scratch (ops_bn_scratch) keeps the mean and 1/std forward used, and
+ * working memory. */
 typedef struct ops_bn {
     int n, c, hw;
     float eps, momentum;
@@ -104,7 +110,7 @@ void ops_bn_forward(const ops_bn *b, float *out, const float *in,
                     float *run_var, float *scratch);
 void ops_bn_backward(const ops_bn *b, float *din, float *dgamma, float *dbeta,
                      const float *dout, const float *in, const float *gamma,
-                     const float *scratch);
+                     float *scratch, bool accumulate);
 
 /* ---- layernorm ---------------------------------------------------------
  * Normalises over the c channels at each of the hw positions, then applies
@@ -138,7 +144,7 @@ typedef enum ops_act {
 
 void ops_act_forward(ops_act a, float *out, const float *in, long size);
 void ops_act_backward(ops_act a, float *din, const float *dout,
-                      const float *in, long size);
+                      const float *in, long size, bool accumulate);
 
 /* ---- pools ---------------------------------------------------------------
  * Output size as PyTorch: floor or ceil((h + 2*pad - k) / stride) + 1, and in
@@ -179,8 +185,9 @@ void ops_concat_backward(float *const *dins, const float *dout,
 /* ---- add: n_in tensors of the same size ----------------------------------
  * out may be ins[0] (in-place accumulation) but no other input. */
 void ops_add_forward(float *out, const float *const *ins, int n_in, long size);
+/* accumulate[i] false stores into dins[i]; NULL accumulate adds to all */
 void ops_add_backward(float *const *dins, const float *dout, int n_in,
-                      long size);
+                      long size, const bool *accumulate);
 
 /* ---- mul(a, b) ----------------------------------------------------------
  * a is n x c x hw; b is the same shape, or n x c (x 1 x 1) broadcast over

@@ -1,6 +1,7 @@
 /* conv2d and linear: im2col + sgemm, a straight sgemm for 1x1 kernels, a
  * direct kernel for depthwise convolution. */
 #include "engine/ops.h"
+#include "engine/ops_depthwise.h"
 #include "engine/ops_internal.h"
 
 #include <cblas.h>
@@ -77,6 +78,7 @@ static size_t round16(size_t f)
 
 size_t ops_conv_scratch(const ops_conv *c)
 {
+    if (ops_dw_ok(c)) return ops_dw_scratch(c);
     if (conv_is_depthwise(c) || conv_is_dense(c)) return 0;
     return OPS_MAX_THREADS * (round16(conv_cols(c)) + round16(conv_wsize(c)));
 }
@@ -205,6 +207,7 @@ typedef struct conv_args {
     const ops_conv *c;
     float *out, *din, *dw, *db, *scratch;
     const float *in, *w, *b, *dout;
+    bool acc; /* add to din, or store */
     size_t per; /* scratch floats per thread */
     size_t cols;
     const conv_geom *gm;
@@ -214,129 +217,6 @@ static bool conv_worth(const ops_conv *c)
 {
     size_t ihw = (size_t)c->h * c->w, ohw = (size_t)c->oh * c->ow;
     return (long)c->n * c->cin * (long)(ihw + ohw) * c->kh * c->kw > OPS_PAR_MIN;
-}
-
-/* ---- depthwise 3-wide kernels at stride 1 (ExquisiteNet's 3x3) ----------
- * One pass over a row applies the three taps of a kernel row, instead of
- * three passes; the edges, where a tap falls outside the row, go tap by
- * tap. o[x] += sum_j k[j] * r[x + j - p] for x in [0, on), r of rn floats. */
-static inline void row3(float *restrict o, const float *restrict r, float k0, float k1, float k2, int on, int rn,
-                        int p)
-{
-    int a = p < on ? p : on, b = rn - 2 + p;
-    if (b > on) b = on;
-    if (b < a) b = a;
-    for (int x = 0; x < on; x++) {
-        if (x == a && b > a) {
-            const float *rr = r + a - p;
-            float *oo = o + a;
-            int len = b - a;
-            for (int t = 0; t < len; t++) oo[t] += k0 * rr[t] + k1 * rr[t + 1] + k2 * rr[t + 2];
-            x = b - 1;
-            continue;
-        }
-        int ix = x - p;
-        float acc = 0.0f;
-        if (ix >= 0 && ix < rn) acc += k0 * r[ix];
-        if (ix + 1 >= 0 && ix + 1 < rn) acc += k1 * r[ix + 1];
-        if (ix + 2 >= 0 && ix + 2 < rn) acc += k2 * r[ix + 2];
-        o[x] += acc;
-    }
-}
-
-/* d[j] += sum_x g[x] * r[x + j - p] for j in 0..2, x in [0, gn) */
-static inline void row3_dot(const float *restrict g, const float *restrict r, int gn, int rn, int p, float *d)
-{
-    float d0 = 0.0f, d1 = 0.0f, d2 = 0.0f;
-    for (int x = 0; x < gn; x++) {
-        int ix = x - p;
-        float gv = g[x];
-        if (ix >= 0 && ix + 2 < rn) {
-            d0 += gv * r[ix];
-            d1 += gv * r[ix + 1];
-            d2 += gv * r[ix + 2];
-        } else {
-            if (ix >= 0 && ix < rn) d0 += gv * r[ix];
-            if (ix + 1 >= 0 && ix + 1 < rn) d1 += gv * r[ix + 1];
-            if (ix + 2 >= 0 && ix + 2 < rn) d2 += gv * r[ix + 2];
-        }
-    }
-    d[0] += d0;
-    d[1] += d1;
-    d[2] += d2;
-}
-
-static bool dw_is_row3(const ops_conv *c)
-{
-    return c->stride == 1 && c->dilation == 1 && c->kw == 3 && c->kh <= GEOM_KMAX;
-}
-
-OPS_CLONES static void dw3_forward_range(void *ctx, long lo, long hi)
-{
-    const conv_args *a = ctx;
-    const ops_conv *c = a->c;
-    int oh = c->oh, ow = c->ow, h = c->h, w = c->w, kh = c->kh, ph = c->pad_h, pw = c->pad_w;
-    size_t ihw = (size_t)h * w, ohw = (size_t)oh * ow;
-    for (long ch = lo; ch < hi; ch++) {
-        const float *k = a->w + (size_t)ch * kh * 3;
-        float bv = a->b ? a->b[ch] : 0.0f;
-        for (int i = 0; i < c->n; i++) {
-            const float *plane = a->in + ((size_t)i * c->cin + ch) * ihw;
-            float *o = a->out + ((size_t)i * c->cout + ch) * ohw;
-            for (int oy = 0; oy < oh; oy++) {
-                float *orow = o + (size_t)oy * ow;
-                for (int x = 0; x < ow; x++) orow[x] = bv;
-                for (int ki = 0; ki < kh; ki++) {
-                    int iy = oy + ki - ph;
-                    if (iy < 0 || iy >= h) continue;
-                    const float *kr = k + ki * 3;
-                    row3(orow, plane + (size_t)iy * w, kr[0], kr[1], kr[2], ow, w, pw);
-                }
-            }
-        }
-    }
-}
-
-OPS_CLONES static void dw3_backward_range(void *ctx, long lo, long hi)
-{
-    const conv_args *a = ctx;
-    const ops_conv *c = a->c;
-    int oh = c->oh, ow = c->ow, h = c->h, w = c->w, kh = c->kh, ph = c->pad_h, pw = c->pad_w;
-    size_t ihw = (size_t)h * w, ohw = (size_t)oh * ow;
-    for (long ch = lo; ch < hi; ch++) {
-        const float *k = a->w + (size_t)ch * kh * 3;
-        double dk[3 * GEOM_KMAX] = {0}, sb = 0.0;
-        for (int i = 0; i < c->n; i++) {
-            const float *plane = a->in + ((size_t)i * c->cin + ch) * ihw;
-            const float *g = a->dout + ((size_t)i * c->cout + ch) * ohw;
-            if (a->db) sb += ops_sum(g, ohw);
-            if (a->dw)
-                for (int ki = 0; ki < kh; ki++) {
-                    float d[3] = {0.0f, 0.0f, 0.0f};
-                    for (int oy = 0; oy < oh; oy++) {
-                        int iy = oy + ki - ph;
-                        if (iy < 0 || iy >= h) continue;
-                        row3_dot(g + (size_t)oy * ow, plane + (size_t)iy * w, ow, w, pw, d);
-                    }
-                    for (int j = 0; j < 3; j++) dk[ki * 3 + j] += d[j];
-                }
-            if (a->din) {
-                /* din[iy][x] += sum k[ki][j] * g[iy - ki + ph][x - j + pw]:
-                   the same row pass with the kernel row reversed */
-                float *dp = a->din + ((size_t)i * c->cin + ch) * ihw;
-                for (int iy = 0; iy < h; iy++)
-                    for (int ki = 0; ki < kh; ki++) {
-                        int oy = iy - ki + ph;
-                        if (oy < 0 || oy >= oh) continue;
-                        const float *kr = k + ki * 3;
-                        row3(dp + (size_t)iy * w, g + (size_t)oy * ow, kr[2], kr[1], kr[0], w, ow, 2 - pw);
-                    }
-            }
-        }
-        if (a->db) a->db[ch] += (float)sb;
-        if (a->dw)
-            for (int j = 0; j < kh * 3; j++) a->dw[(size_t)ch * kh * 3 + j] += (float)dk[j];
-    }
 }
 
 /* Images per block of a depthwise channel: the block's planes (inputs,
@@ -406,6 +286,8 @@ OPS_CLONES static void depthwise_backward_range(void *ctx, long lo, long hi)
         float *dk = a->dw ? a->dw + (size_t)ch * c->kh * c->kw : NULL;
         const float *plane0 = a->in + (size_t)ch * ihw, *g0 = a->dout + (size_t)ch * ohw;
         float *dplane0 = a->din ? a->din + (size_t)ch * ihw : NULL;
+        if (dplane0 && !a->acc) /* the taps add up: start from zero */
+            for (int i = 0; i < n; i++) memset(dplane0 + i * istep, 0, sizeof(float) * ihw);
         if (a->db) {
             double sb = 0.0;
             for (int i = 0; i < n; i++) {
@@ -481,7 +363,7 @@ static void conv_image_forward(const ops_conv *c, const conv_geom *gm, int i, fl
 /* Backward of image i: dw accumulates into dwp (this thread's), din into
  * the image's own rows. */
 static void conv_image_backward(const ops_conv *c, const conv_geom *gm, int i, float *din, float *dwp, const float *dout,
-                                const float *in, const float *w, float *cols)
+                                const float *in, const float *w, float *cols, bool acc)
 {
     int g_n = c->groups, cin_g = c->cin / g_n, cout_g = c->cout / g_n;
     size_t ihw = (size_t)c->h * c->w, ohw = (size_t)c->oh * c->ow;
@@ -505,8 +387,9 @@ static void conv_image_backward(const ops_conv *c, const conv_geom *gm, int i, f
         float *dx = din + ((size_t)i * c->cin + (size_t)g * cin_g) * ihw;
         if (one) {
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, (int)ohw, cout_g, 1.0f, wg, K, go, (int)ohw,
-                        1.0f, dx, (int)ohw);
+                        acc ? 1.0f : 0.0f, dx, (int)ohw);
         } else {
+            if (!acc) memset(dx, 0, sizeof(float) * (size_t)cin_g * ihw); /* windows may skip inputs */
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, (int)ohw, cout_g, 1.0f, wg, K, go, (int)ohw,
                         0.0f, cols, (int)ohw);
             col2im_add(c, gm, cols, dx, cin_g);
@@ -543,7 +426,7 @@ static void dense_backward_chunk(void *ctx, long chunk, int t)
     if (chunk < nrow) {
         long lo = chunk * DENSE_ROWS, hi = lo + DENSE_ROWS < c->n ? lo + DENSE_ROWS : c->n;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(hi - lo), c->cin, c->cout, 1.0f,
-                    a->dout + lo * c->cout, c->cout, a->w, c->cin, 1.0f, a->din + lo * c->cin, c->cin);
+                    a->dout + lo * c->cout, c->cout, a->w, c->cin, a->acc ? 1.0f : 0.0f, a->din + lo * c->cin, c->cin);
         return;
     }
     long lo = (chunk - nrow) * DENSE_ROWS, hi = lo + DENSE_ROWS < c->cout ? lo + DENSE_ROWS : c->cout;
@@ -571,7 +454,8 @@ static void images_backward_chunk(void *ctx, long chunk, int t)
         dwp = a->scratch + a->per * chunk + a->cols;
         memset(dwp, 0, sizeof(float) * conv_wsize(a->c));
     }
-    for (long i = lo; i < hi; i++) conv_image_backward(a->c, a->gm, (int)i, a->din, dwp, a->dout, a->in, a->w, cols);
+    for (long i = lo; i < hi; i++)
+        conv_image_backward(a->c, a->gm, (int)i, a->din, dwp, a->dout, a->in, a->w, cols, a->acc);
 }
 
 static void dw_reduce_range(void *ctx, long lo, long hi)
@@ -593,8 +477,10 @@ void ops_conv_forward(const ops_conv *c, float *out, const float *in,
     conv_geom gm;
     geom_init(c, &gm);
     a.gm = &gm;
-    if (conv_is_depthwise(c))
-        ops_par_for(c->cin, conv_worth(c), dw_is_row3(c) ? dw3_forward_range : depthwise_forward_range, &a);
+    if (ops_dw_ok(c))
+        ops_dw_forward(c, out, in, w, b, scratch);
+    else if (conv_is_depthwise(c))
+        ops_par_for(c->cin, conv_worth(c), depthwise_forward_range, &a);
     else if (conv_is_dense(c))
         ops_par_run(dense_forward_chunk, &a, (c->n + DENSE_ROWS - 1) / DENSE_ROWS,
                     (long)c->n * c->cin * c->cout > OPS_PAR_MIN * 4);
@@ -604,16 +490,20 @@ void ops_conv_forward(const ops_conv *c, float *out, const float *in,
 
 void ops_conv_backward(const ops_conv *c, float *din, float *dw, float *db,
                        const float *dout, const float *in, const float *w,
-                       float *scratch)
+                       float *scratch, bool accumulate)
 {
     conv_args a = {.c = c, .din = din, .dw = dw, .db = c->bias ? db : NULL, .dout = dout, .in = in, .w = w,
-                   .scratch = scratch, .cols = round16(conv_cols(c))};
+                   .scratch = scratch, .cols = round16(conv_cols(c)), .acc = accumulate};
     a.per = a.cols + round16(conv_wsize(c));
     conv_geom gm;
     geom_init(c, &gm);
     a.gm = &gm;
+    if (ops_dw_ok(c)) {
+        ops_dw_backward(c, din, dw, db, dout, in, w, scratch, accumulate);
+        return;
+    }
     if (conv_is_depthwise(c)) {
-        ops_par_for(c->cin, conv_worth(c), dw_is_row3(c) ? dw3_backward_range : depthwise_backward_range, &a);
+        ops_par_for(c->cin, conv_worth(c), depthwise_backward_range, &a);
         return;
     }
     if (a.db) ops_par_for(c->cout, (long)c->n * c->cout * c->oh * c->ow > OPS_PAR_MIN, bias_grad_range, &a);

@@ -15,6 +15,7 @@ typedef struct misc_args {
     const int *chans;
     int n_in, hw;
     size_t total;
+    const bool *acc; /* add backward: per input, NULL = all add */
 } misc_args;
 
 static void concat_forward_range(void *ctx, long lo, long hi)
@@ -88,13 +89,16 @@ OPS_CLONES static void add_backward_range(void *ctx, long lo, long hi)
         float *restrict d = m->dins[k];
         const float *restrict g = m->dout;
         if (!d) continue;
-        for (long j = lo; j < hi; j++) d[j] += g[j];
+        if (m->acc && !m->acc[k])
+            memcpy(d + lo, g + lo, sizeof(float) * (size_t)(hi - lo));
+        else
+            for (long j = lo; j < hi; j++) d[j] += g[j];
     }
 }
 
-void ops_add_backward(float *const *dins, const float *dout, int n_in, long size)
+void ops_add_backward(float *const *dins, const float *dout, int n_in, long size, const bool *accumulate)
 {
-    misc_args m = {.dins = dins, .dout = dout, .n_in = n_in};
+    misc_args m = {.dins = dins, .dout = dout, .n_in = n_in, .acc = accumulate};
     ops_par_for(size, size * n_in > OPS_PAR_MIN, add_backward_range, &m);
 }
 

@@ -27,61 +27,47 @@ int ops_bn_init(const ops_bn *b, char *err, size_t errsize)
     return 0;
 }
 
+/* Scratch: the mean and 1/std forward used (2c), then working memory of
+ * 6 floats per channel position (c * hw each), laid out by channel so
+ * that the disjoint channel ranges of the threads never share any. */
 size_t ops_bn_scratch(const ops_bn *b)
 {
-    return 2 * (size_t)b->c;
-}
-
-static inline double plane_sqdev(const float *restrict x, size_t hw, float mu)
-{
-    double total = 0.0;
-    for (size_t c0 = 0; c0 < hw; c0 += 1024) {
-        size_t c1 = c0 + 1024 < hw ? c0 + 1024 : hw, p = c0;
-        float lane[8] = {0};
-        for (; p + 8 <= c1; p += 8)
-            for (int j = 0; j < 8; j++) {
-                float d = x[p + j] - mu;
-                lane[j] += d * d;
-            }
-        float t = 0.0f;
-        for (; p < c1; p++) t += (x[p] - mu) * (x[p] - mu);
-        for (int j = 0; j < 8; j++) t += lane[j];
-        total += t;
-    }
-    return total;
-}
-
-/* sum g and sum g * (x - mu) over a plane */
-static inline void plane_gsums(const float *restrict g, const float *restrict x, size_t hw, float mu, double *sg,
-                               double *sgx)
-{
-    for (size_t c0 = 0; c0 < hw; c0 += 1024) {
-        size_t c1 = c0 + 1024 < hw ? c0 + 1024 : hw, p = c0;
-        float l1[8] = {0}, l2[8] = {0};
-        for (; p + 8 <= c1; p += 8)
-            for (int j = 0; j < 8; j++) {
-                l1[j] += g[p + j];
-                l2[j] += g[p + j] * (x[p + j] - mu);
-            }
-        float t1 = 0.0f, t2 = 0.0f;
-        for (; p < c1; p++) {
-            t1 += g[p];
-            t2 += g[p] * (x[p] - mu);
-        }
-        for (int j = 0; j < 8; j++) {
-            t1 += l1[j];
-            t2 += l2[j];
-        }
-        *sg += t1;
-        *sgx += t2;
-    }
+    return 2 * (size_t)b->c + 6 * (size_t)b->c * b->hw;
 }
 
 typedef struct bn_args {
     const ops_bn *b;
     float *out, *din, *dgamma, *dbeta, *run_mean, *run_var, *scratch;
     const float *in, *dout, *gamma, *beta;
+    bool acc;
 } bn_args;
+
+/* Work vector v (0..5) of the channel range starting at channel lo. */
+static float *bn_work(const bn_args *a, int v, long lo)
+{
+    const ops_bn *b = a->b;
+    return a->scratch + 2 * (size_t)b->c + ((size_t)v * b->c + (size_t)lo) * b->hw;
+}
+
+/* acc[j] = sum over images i of x[i * chw + j], j in [0, len): the batch is
+ * summed position by position, a long contiguous loop even where a plane
+ * holds a single value (1x1 maps of hundreds of channels). */
+static void column_sum(float *restrict acc, const float *restrict x, size_t len, int n, size_t chw)
+{
+    memcpy(acc, x, sizeof(float) * len);
+    for (int i = 1; i < n; i++) {
+        const float *restrict xi = x + i * chw;
+        for (size_t j = 0; j < len; j++) acc[j] += xi[j];
+    }
+}
+
+/* per channel of the range, the double sum of its hw entries of acc */
+static double plane_total(const float *acc, size_t hw)
+{
+    double s = 0.0;
+    for (size_t p = 0; p < hw; p++) s += acc[p];
+    return s;
+}
 
 /* One thread per channel range: a channel's statistics are computed whole
  * by one thread, so the thread count does not change them. */
@@ -90,34 +76,50 @@ OPS_CLONES static void bn_forward_range(void *ctx, long lo, long hi)
     const bn_args *a = ctx;
     const ops_bn *b = a->b;
     float *mean = a->scratch, *invstd = a->scratch + b->c;
-    size_t hw = (size_t)b->hw, chw = (size_t)b->c * hw;
+    size_t hw = (size_t)b->hw, chw = (size_t)b->c * hw, len = (size_t)(hi - lo) * hw;
+    const float *x0 = a->in + lo * hw;
+    float *acc = bn_work(a, 0, lo), *scv = bn_work(a, 1, lo), *shv = bn_work(a, 2, lo);
     double m = (double)b->n * hw;
+    if (b->training) {
+        column_sum(acc, x0, len, b->n, chw);
+        for (long c = lo; c < hi; c++) mean[c] = (float)(plane_total(acc + (c - lo) * hw, hw) / m);
+        /* the squared deviations, with the mean spread over positions */
+        for (long c = lo; c < hi; c++)
+            for (size_t p = 0; p < hw; p++) shv[(c - lo) * hw + p] = mean[c];
+        memset(acc, 0, sizeof(float) * len);
+        for (int i = 0; i < b->n; i++) {
+            const float *restrict xi = x0 + i * chw;
+            for (size_t j = 0; j < len; j++) {
+                float d = xi[j] - shv[j];
+                acc[j] += d * d;
+            }
+        }
+    }
     for (long c = lo; c < hi; c++) {
-        double mu, var;
+        double var;
         if (b->training) {
-            double s = 0.0;
-            for (int i = 0; i < b->n; i++) s += ops_sum(a->in + i * chw + c * hw, hw);
-            mu = s / m;
-            double ss = 0.0;
-            for (int i = 0; i < b->n; i++) ss += plane_sqdev(a->in + i * chw + c * hw, hw, (float)mu);
+            double ss = plane_total(acc + (c - lo) * hw, hw);
             var = ss / m;
             if (a->run_mean && a->run_var) {
                 double mo = b->momentum;
-                a->run_mean[c] = (float)((1.0 - mo) * a->run_mean[c] + mo * mu);
+                a->run_mean[c] = (float)((1.0 - mo) * a->run_mean[c] + mo * mean[c]);
                 a->run_var[c] = (float)((1.0 - mo) * a->run_var[c] + mo * ss / (m - 1.0));
             }
         } else {
-            mu = a->run_mean[c];
+            mean[c] = a->run_mean[c];
             var = a->run_var[c];
         }
-        mean[c] = (float)mu;
         invstd[c] = (float)(1.0 / sqrt(var + b->eps));
         float sc = invstd[c] * a->gamma[c], sh = a->beta[c] - mean[c] * sc;
-        for (int i = 0; i < b->n; i++) {
-            const float *restrict x = a->in + i * chw + c * hw;
-            float *restrict o = a->out + i * chw + c * hw;
-            for (size_t p = 0; p < hw; p++) o[p] = x[p] * sc + sh;
+        for (size_t p = 0; p < hw; p++) {
+            scv[(c - lo) * hw + p] = sc;
+            shv[(c - lo) * hw + p] = sh;
         }
+    }
+    for (int i = 0; i < b->n; i++) {
+        const float *restrict xi = x0 + i * chw;
+        float *restrict o = a->out + lo * hw + i * chw;
+        for (size_t j = 0; j < len; j++) o[j] = xi[j] * scv[j] + shv[j];
     }
 }
 
@@ -135,42 +137,56 @@ OPS_CLONES static void bn_backward_range(void *ctx, long lo, long hi)
     const bn_args *a = ctx;
     const ops_bn *b = a->b;
     const float *mean = a->scratch, *invstd = a->scratch + b->c;
-    size_t hw = (size_t)b->hw, chw = (size_t)b->c * hw;
+    size_t hw = (size_t)b->hw, chw = (size_t)b->c * hw, len = (size_t)(hi - lo) * hw;
+    const float *x0 = a->in + lo * hw, *g0 = a->dout + lo * hw;
+    float *sg = bn_work(a, 0, lo), *sgx = bn_work(a, 1, lo), *muv = bn_work(a, 2, lo);
+    float *kg = bn_work(a, 3, lo), *kx = bn_work(a, 4, lo), *k0 = bn_work(a, 5, lo);
     double m = (double)b->n * hw;
+    for (long c = lo; c < hi; c++)
+        for (size_t p = 0; p < hw; p++) muv[(c - lo) * hw + p] = mean[c];
+    /* sum dy and sum dy * (x - mu), position by position over the batch */
+    column_sum(sg, g0, len, b->n, chw);
+    memset(sgx, 0, sizeof(float) * len);
+    for (int i = 0; i < b->n; i++) {
+        const float *restrict xi = x0 + i * chw, *restrict gi = g0 + i * chw;
+        for (size_t j = 0; j < len; j++) sgx[j] += gi[j] * (xi[j] - muv[j]);
+    }
     for (long c = lo; c < hi; c++) {
-        float mu = mean[c], is = invstd[c];
-        double sdy = 0.0, sdyx = 0.0; /* sum dy, sum dy * (x - mu) */
-        for (int i = 0; i < b->n; i++)
-            plane_gsums(a->dout + i * chw + c * hw, a->in + i * chw + c * hw, hw, mu, &sdy, &sdyx);
-        sdyx *= is; /* sum dy * xhat */
+        float is = invstd[c];
+        double sdy = plane_total(sg + (c - lo) * hw, hw);
+        double sdyx = plane_total(sgx + (c - lo) * hw, hw) * is; /* sum dy * xhat */
         if (a->dgamma) a->dgamma[c] += (float)sdyx;
         if (a->dbeta) a->dbeta[c] += (float)sdy;
-        if (!a->din) continue;
-        float k = a->gamma[c] * is;
+        /* dx = k * (dy - mean(dy) - xhat * mean(dy * xhat)), k = gamma / std,
+           as dx = kg * dy + kx * x + k0; eval: dx = k * dy */
+        float k = a->gamma[c] * is, am = 0.0f, bm = 0.0f;
         if (b->training) {
-            /* dx = gamma*invstd * (dy - mean(dy) - xhat * mean(dy*xhat)) */
-            float am = (float)(sdy / m), bm = (float)(sdyx / m) * is;
-            for (int i = 0; i < b->n; i++) {
-                const float *restrict x = a->in + i * chw + c * hw, *restrict g = a->dout + i * chw + c * hw;
-                float *restrict dx = a->din + i * chw + c * hw;
-                for (size_t p = 0; p < hw; p++) dx[p] += k * (g[p] - am - (x[p] - mu) * bm);
-            }
-        } else {
-            for (int i = 0; i < b->n; i++) {
-                const float *restrict g = a->dout + i * chw + c * hw;
-                float *restrict dx = a->din + i * chw + c * hw;
-                for (size_t p = 0; p < hw; p++) dx[p] += k * g[p];
-            }
+            am = (float)(sdy / m);
+            bm = (float)(sdyx / m) * is;
         }
+        for (size_t p = 0; p < hw; p++) {
+            kg[(c - lo) * hw + p] = k;
+            kx[(c - lo) * hw + p] = -k * bm;
+            k0[(c - lo) * hw + p] = k * (mean[c] * bm - am);
+        }
+    }
+    if (!a->din) return;
+    for (int i = 0; i < b->n; i++) {
+        const float *restrict xi = x0 + i * chw, *restrict gi = g0 + i * chw;
+        float *restrict dx = a->din + lo * hw + i * chw;
+        if (a->acc)
+            for (size_t j = 0; j < len; j++) dx[j] += kg[j] * gi[j] + kx[j] * xi[j] + k0[j];
+        else
+            for (size_t j = 0; j < len; j++) dx[j] = kg[j] * gi[j] + kx[j] * xi[j] + k0[j];
     }
 }
 
 void ops_bn_backward(const ops_bn *b, float *din, float *dgamma, float *dbeta,
                      const float *dout, const float *in, const float *gamma,
-                     const float *scratch)
+                     float *scratch, bool accumulate)
 {
     bn_args a = {.b = b, .din = din, .dgamma = dgamma, .dbeta = dbeta, .dout = dout, .in = in, .gamma = gamma,
-                 .scratch = (float *)scratch};
+                 .scratch = scratch, .acc = accumulate};
     ops_par_for(b->c, (long)b->n * b->c * b->hw > OPS_PAR_MIN, bn_backward_range, &a);
 }
 

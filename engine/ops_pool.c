@@ -68,8 +68,11 @@ typedef struct pool_args {
 
 /* 2x2 windows at stride 2 without padding (floor or ceil): the same
  * order of comparison as the general loop (row by row, first extreme
- * wins), without its per-window bounds. */
-static void extreme2_forward(const pool_args *a, long lo, long hi, bool is_min)
+ * wins), without its per-window bounds, and without branches: IS_MIN is a
+ * constant in each of the two copies the compiler makes, and the running
+ * best and its index move by selects. */
+static inline __attribute__((always_inline)) void extreme2_forward(const pool_args *a, long lo, long hi,
+                                                                   const bool IS_MIN)
 {
     const ops_pool *p = a->p;
     int h = p->h, w = p->w, oh = p->oh, ow = p->ow;
@@ -80,22 +83,25 @@ static void extreme2_forward(const pool_args *a, long lo, long hi, bool is_min)
         for (int oy = 0; oy < oh; oy++) {
             int y0 = 2 * oy;
             bool two_rows = y0 + 1 < h;
-            const float *r0 = x + (size_t)y0 * w, *r1 = r0 + w;
+            const float *r0 = x + (size_t)y0 * w, *r1 = two_rows ? r0 + w : r0;
             for (int ox = 0; ox < ow; ox++) {
                 int x0 = 2 * ox;
-                bool two_cols = x0 + 1 < w;
-                int32_t bi = y0 * w + x0;
+                /* a missing column or row repeats the first one: a repeat
+                   never wins, as ties keep the earlier element */
+                int x1 = x0 + 1 < w ? x0 + 1 : x0;
+                int32_t i00 = y0 * w + x0, i01 = y0 * w + x1;
+                int32_t i10 = i00 + (two_rows ? w : 0), i11 = i01 + (two_rows ? w : 0);
                 float best = r0[x0], v;
-#define TRY(val, idx)                                              \
-    do {                                                           \
-        v = (val);                                                 \
-        if (is_min ? v < best : v > best) best = v, bi = (idx);    \
-    } while (0)
-                if (two_cols) TRY(r0[x0 + 1], y0 * w + x0 + 1);
-                if (two_rows) {
-                    TRY(r1[x0], (y0 + 1) * w + x0);
-                    if (two_cols) TRY(r1[x0 + 1], (y0 + 1) * w + x0 + 1);
-                }
+                int32_t bi = i00;
+                bool better;
+#define TRY(val, idx)                                       \
+    v = (val);                                              \
+    better = IS_MIN ? v < best : v > best;                  \
+    best = better ? v : best;                               \
+    bi = better ? (idx) : bi
+                TRY(r0[x1], i01);
+                TRY(r1[x0], i10);
+                TRY(r1[x1], i11);
 #undef TRY
                 o[oy * ow + ox] = best;
                 put_idx(&ix[oy * ow + ox], bi);
@@ -111,7 +117,10 @@ static void extreme_forward(void *ctx, long lo, long hi)
     const ops_pool *p = a->p;
     bool is_min = p->kind == OPS_POOL_MIN;
     if (p->kh == 2 && p->kw == 2 && p->stride == 2 && p->pad_h == 0 && p->pad_w == 0) {
-        extreme2_forward(a, lo, hi, is_min);
+        if (is_min)
+            extreme2_forward(a, lo, hi, true);
+        else
+            extreme2_forward(a, lo, hi, false);
         return;
     }
     float *out = a->out, *idx = a->idx;

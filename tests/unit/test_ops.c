@@ -196,15 +196,16 @@ static void test_pool_output_sizes(void)
     }
 }
 
-/* The paths are taken where the brief says: depthwise needs no working
- * memory; 1x1 (no columns) and the general path need per-thread memory for
- * the weight gradient (and the columns). Their
+/* The paths are taken where the brief says: strided depthwise needs no
+ * working memory, depthwise at stride 1 its padded planes; 1x1 (no
+ * columns) and the general path need per-thread memory for the weight
+ * gradient (and the columns). Their
  * numbers are checked by the gradient and torch tests of the same cases. */
 static void test_conv_paths(void)
 {
     struct { tc_maker mk; bool general; } cases[] = {
         {mk_conv_1x1, true}, {mk_conv_1x1_grouped, true}, {mk_conv_depthwise, false},
-        {mk_conv_depthwise_dil, false}, {mk_conv_general, true}, {mk_conv_strided_1x1, true},
+        {mk_conv_depthwise_dil, true}, {mk_conv_general, true}, {mk_conv_strided_1x1, true},
         {mk_conv_3x3, true},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -370,7 +371,8 @@ static void test_rng(void)
 }
 
 /* ---- the speed paths ----------------------------------------------------
- * Depthwise 3-wide rows at stride 1 (maps down to 1x1, wide padding),
+ * Depthwise at stride 1 (flat planes; across channels on maps down to 1x1;
+ * wide padding),
  * 1x1 convolutions of 1x1 maps (one sgemm over the batch). */
 static tcase *mk_dw3(const char *name, int n, int c, int h, int w, int kh, int ph, int pw, bool bias)
 {
@@ -405,68 +407,154 @@ static void test_speed_path_gradients(void)
     }
 }
 
-/* The 3-wide depthwise rows against the general depthwise kernel (which
- * the torch fixtures check): a 3x3 kernel with dilation 1 takes the row
- * path, the same numbers through dilation's general path must agree. */
-static void test_dw3_matches_general(void)
+/* The vectorised depthwise kernels (engine/ops_depthwise.c: flat padded
+ * planes in blocks of images, and across channels for maps of at most 16
+ * outputs) against the definition, summed in double: forward, input,
+ * kernel and bias gradients, for geometries that cross blocks, leave a
+ * partial block of channels, and use dilation and uneven padding. */
+static double dw_direct_check(ops_conv c)
 {
-    tcase *t = mk_dw3("dw3_ref", 2, 3, 6, 5, 3, 1, 1, true);
-    prepare(t, 4242);
-    ops_conv c = t->conv[0];
-    long osz = t->out_size, xsz = t->tsize[0];
-    float *o1 = calloc((size_t)osz, sizeof(float)), *o2 = calloc((size_t)osz, sizeof(float));
-    float *g1 = calloc((size_t)xsz, sizeof(float)), *g2 = calloc((size_t)xsz, sizeof(float));
-    float *w1 = calloc(27, sizeof(float)), *w2 = calloc(27, sizeof(float));
-    float *b1 = calloc(3, sizeof(float)), *b2 = calloc(3, sizeof(float));
-    float *dout = calloc((size_t)osz, sizeof(float));
-    for (long i = 0; i < osz; i++) dout[i] = (float)((i * 37) % 11) / 11.0f - 0.5f;
-    ops_conv_forward(&c, o1, t->x[0], t->x[1], t->x[2], t->scr[0]);
-    ops_conv_backward(&c, g1, w1, b1, dout, t->x[0], t->x[1], t->scr[0]);
-    /* the general kernel: a 3x3 kernel written as 3x4 with a leading zero
-       column (and one more padding) is not 3-wide, and gives the same
-       convolution plus one extra output column */
-    ops_conv c4 = c;
-    c4.kw = 4;
-    c4.pad_w = 2;
     char err[128];
-    CHECK(ops_conv_init(&c4, err, sizeof err) == 0, "%s", err);
-    if (c4.ow == c.ow + 1) {
-        float w4[36] = {0}, dw4[36] = {0};
-        for (int ch = 0; ch < 3; ch++)
-            for (int ki = 0; ki < 3; ki++)
-                for (int kj = 0; kj < 3; kj++) w4[ch * 12 + ki * 4 + kj + 1] = t->x[1][ch * 9 + ki * 3 + kj];
-        long o4sz = (long)c4.n * c4.cout * c4.oh * c4.ow;
-        float *o4 = calloc((size_t)o4sz, sizeof(float)), *d4 = calloc((size_t)o4sz, sizeof(float));
-        ops_conv_forward(&c4, o4, t->x[0], w4, t->x[2], NULL);
-        double worst = 0;
-        for (int pl = 0; pl < c.n * c.cout; pl++)
-            for (int y = 0; y < c.oh; y++)
-                for (int x = 0; x < c.ow; x++) {
-                    float a = o1[(pl * c.oh + y) * c.ow + x], b = o4[(pl * c4.oh + y) * c4.ow + x];
-                    d4[(pl * c4.oh + y) * c4.ow + x] = dout[(pl * c.oh + y) * c.ow + x];
-                    if (fabs(a - b) > worst) worst = fabs(a - b);
-                }
-        CHECK(worst < 1e-5, "forward differs by %g", worst);
-        ops_conv_backward(&c4, g2, dw4, b2, d4, t->x[0], w4, NULL);
-        worst = 0;
-        for (long i = 0; i < xsz; i++)
-            if (fabs(g1[i] - g2[i]) > worst) worst = fabs(g1[i] - g2[i]);
-        for (int ch = 0; ch < 3; ch++)
-            for (int ki = 0; ki < 3; ki++)
-                for (int kj = 0; kj < 3; kj++) {
-                    double d = fabs(w1[ch * 9 + ki * 3 + kj] - dw4[ch * 12 + ki * 4 + kj + 1]);
+    if (ops_conv_init(&c, err, sizeof err)) {
+        CHECK(0, "%s", err);
+        return 1e9;
+    }
+    size_t ihw = (size_t)c.h * c.w, ohw = (size_t)c.oh * c.ow, taps = (size_t)c.kh * c.kw;
+    size_t xs = (size_t)c.n * c.cin * ihw, os = (size_t)c.n * c.cin * ohw;
+    float *x = malloc(sizeof(float) * xs), *w = malloc(sizeof(float) * c.cin * taps), *b = malloc(sizeof(float) * c.cin);
+    float *o = malloc(sizeof(float) * os), *g = malloc(sizeof(float) * os), *dx = calloc(xs, sizeof(float));
+    float *dw = calloc((size_t)c.cin * taps, sizeof(float)), *db = calloc((size_t)c.cin, sizeof(float));
+    double *rx = calloc(xs, sizeof(double)), *rw = calloc((size_t)c.cin * taps, sizeof(double));
+    float *scr = malloc(sizeof(float) * (ops_conv_scratch(&c) + 1));
+    rng r;
+    rng_seed(&r, (uint64_t)(c.h * 131 + c.cin));
+    for (size_t i = 0; i < xs; i++) x[i] = rng_uniform_range(&r, -1.0f, 1.0f);
+    for (size_t i = 0; i < (size_t)c.cin * taps; i++) w[i] = rng_uniform_range(&r, -1.0f, 1.0f);
+    for (int i = 0; i < c.cin; i++) b[i] = rng_uniform_range(&r, -1.0f, 1.0f);
+    for (size_t i = 0; i < os; i++) g[i] = rng_uniform_range(&r, -1.0f, 1.0f);
+    ops_conv_forward(&c, o, x, w, b, scr);
+    ops_conv_backward(&c, dx, dw, db, g, x, w, scr, true);
+    double worst = 0.0;
+    for (int i = 0; i < c.n; i++)
+        for (int ch = 0; ch < c.cin; ch++) {
+            const float *xp = x + ((size_t)i * c.cin + ch) * ihw, *gp = g + ((size_t)i * c.cin + ch) * ohw;
+            const float *k = w + (size_t)ch * taps;
+            double sb = 0.0;
+            for (int oy = 0; oy < c.oh; oy++)
+                for (int ox = 0; ox < c.ow; ox++) {
+                    double acc = c.bias ? b[ch] : 0.0, gv = gp[oy * c.ow + ox];
+                    sb += gv;
+                    for (int ki = 0; ki < c.kh; ki++)
+                        for (int kj = 0; kj < c.kw; kj++) {
+                            int iy = oy + ki * c.dilation - c.pad_h, ix = ox + kj * c.dilation - c.pad_w;
+                            if (iy < 0 || iy >= c.h || ix < 0 || ix >= c.w) continue;
+                            acc += (double)k[ki * c.kw + kj] * xp[iy * c.w + ix];
+                            rx[((size_t)i * c.cin + ch) * ihw + iy * c.w + ix] += gv * k[ki * c.kw + kj];
+                            rw[(size_t)ch * taps + ki * c.kw + kj] += gv * xp[iy * c.w + ix];
+                        }
+                    double d = fabs(acc - o[((size_t)i * c.cin + ch) * ohw + oy * c.ow + ox]);
                     if (d > worst) worst = d;
                 }
-        for (int ch = 0; ch < 3; ch++)
-            if (fabs(b1[ch] - b2[ch]) > worst) worst = fabs(b1[ch] - b2[ch]);
-        CHECK(worst < 1e-4, "backward differs by %g", worst);
-        free(o4);
-        free(d4);
-    } else {
-        CHECK(0, "test geometry: expected a wider output, got %d vs %d", c4.ow, c.ow);
+            (void)sb;
+        }
+    for (size_t i = 0; i < xs; i++) worst = fmax(worst, fabs(rx[i] - dx[i]));
+    /* kernel and bias gradients sum over the batch: relative to its size */
+    double scale = (double)c.n * ohw;
+    for (size_t i = 0; i < (size_t)c.cin * taps; i++) worst = fmax(worst, fabs(rw[i] - dw[i]) / scale);
+    if (c.bias)
+        for (int ch = 0; ch < c.cin; ch++) {
+            double s = 0.0;
+            for (int i = 0; i < c.n; i++)
+                for (size_t q = 0; q < ohw; q++) s += g[((size_t)i * c.cin + ch) * ohw + q];
+            worst = fmax(worst, fabs(s - db[ch]) / scale);
+        }
+    free(x), free(w), free(b), free(o), free(g), free(dx), free(dw), free(db), free(rx), free(rw), free(scr);
+    return worst;
+}
+
+static void test_dw_matches_direct(void)
+{
+    struct {
+        const char *what;
+        ops_conv c;
+    } cases[] = {
+        {"14x14, 3 blocks of images", {.n = 70, .cin = 3, .h = 14, .w = 14, .kh = 3, .kw = 3, .pad_h = 1, .pad_w = 1}},
+        {"7x7, 20 channels", {.n = 9, .cin = 20, .h = 7, .w = 7, .kh = 3, .kw = 3, .pad_h = 1, .pad_w = 1}},
+        {"4x4 across channels, a partial block", {.n = 5, .cin = 20, .h = 4, .w = 4, .kh = 3, .kw = 3, .pad_h = 1, .pad_w = 1}},
+        {"2x2, 33 channels", {.n = 7, .cin = 33, .h = 2, .w = 2, .kh = 3, .kw = 3, .pad_h = 1, .pad_w = 1}},
+        {"1x1, 17 channels", {.n = 6, .cin = 17, .h = 1, .w = 1, .kh = 3, .kw = 3, .pad_h = 1, .pad_w = 1}},
+        {"5x3 dilated, uneven padding", {.n = 4, .cin = 5, .h = 9, .w = 8, .kh = 5, .kw = 3, .pad_h = 3, .pad_w = 0, .dilation = 2}},
+        {"2x2 kernel, no padding", {.n = 3, .cin = 4, .h = 6, .w = 5, .kh = 2, .kw = 2}},
+        {"7x7 kernel on a 3x3 map", {.n = 3, .cin = 18, .h = 3, .w = 3, .kh = 7, .kw = 7, .pad_h = 3, .pad_w = 3}},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        ops_conv c = cases[k].c;
+        c.cout = c.groups = c.cin;
+        c.stride = 1;
+        if (!c.dilation) c.dilation = 1;
+        for (int bias = 0; bias < 2; bias++) {
+            c.bias = bias;
+            double worst = dw_direct_check(c);
+            CHECK(worst < 1e-4, "%s (bias %d): differs from the definition by %g", cases[k].what, bias, worst);
+        }
     }
-    free(o1), free(o2), free(g1), free(g2), free(w1), free(w2), free(b1), free(b2), free(dout);
-    tc_free(t);
+}
+
+/* Storing (accumulate false) gives what adding to zeros gives, exactly,
+ * whatever the input gradient held before (NaN here, so a kernel
+ * that reads it shows), and parameter gradients still add. */
+static bool stores_input_grad(const tcase *t)
+{
+    static const char *ops[] = {"conv", "dw3", "bn_", "add", "relu", "silu", "hswish", "gelu", "sigmoid", "tanh"};
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (!strncmp(t->name, ops[i], strlen(ops[i]))) return true;
+    return false;
+}
+
+static void test_store_matches_add(void)
+{
+    int checked = 0;
+    for (int i = 0; i < TC_COUNT + SPEED_COUNT; i++) {
+        tcase *t = i < TC_COUNT ? tc_all[i]() : speed_cases[i - TC_COUNT]();
+        if (!stores_input_grad(t)) {
+            tc_free(t);
+            continue;
+        }
+        bool all_inputs = !strcmp(t->name, "add"); /* every tensor of add is an input */
+        float *dout = calloc((size_t)t->out_size, sizeof(float));
+        for (long j = 0; j < t->out_size; j++) dout[j] = (float)((j * 31) % 17) / 17.0f - 0.5f;
+        float *want[TC_MAXT] = {0};
+        for (int pass = 0; pass < 2; pass++) {
+            prepare(t, 6000 + (uint64_t)i);
+            t->fwd(t);
+            for (int k = 0; k < t->nt; k++) {
+                if (!t->g[k]) continue;
+                bool input = all_inputs || !strcmp(t->tname[k], "x");
+                for (long j = 0; j < t->tsize[k]; j++) t->g[k][j] = pass && input ? NAN : 0.0f;
+            }
+            tc_accumulate = pass == 0;
+            t->bwd(t, dout);
+            tc_accumulate = true;
+            for (int k = 0; k < t->nt; k++) {
+                if (!t->g[k]) continue;
+                if (!pass) {
+                    want[k] = malloc(sizeof(float) * (size_t)t->tsize[k]);
+                    memcpy(want[k], t->g[k], sizeof(float) * (size_t)t->tsize[k]);
+                } else {
+                    /* equal as numbers: -0 stored is +0 once added to 0 */
+                    long bad = 0;
+                    for (long j = 0; j < t->tsize[k]; j++) bad += !(want[k][j] == t->g[k][j]);
+                    CHECK(bad == 0, "%s: %ld elements of d%s stored differ from d%s added to zeros", t->name, bad,
+                          t->tname[k], t->tname[k]);
+                }
+            }
+        }
+        for (int k = 0; k < t->nt; k++) free(want[k]);
+        free(dout);
+        tc_free(t);
+        checked++;
+    }
+    CHECK(checked >= 20, "only %d cases store their input gradient", checked);
 }
 
 /* Threads: every case, with every task split (ops_par_min = 0), gives the
@@ -539,7 +627,8 @@ static void test_threads_agree(void)
 int main(void)
 {
     RUN(test_speed_path_gradients);
-    RUN(test_dw3_matches_general);
+    RUN(test_dw_matches_direct);
+    RUN(test_store_matches_add);
     RUN(test_threads_agree);
     RUN(test_gradients);
     RUN(test_checker_catches_errors);

@@ -52,6 +52,11 @@ struct tcase {
     int nmem;
 };
 
+/* The accumulate argument the single-operator cases pass to backward
+ * (conv, batchnorm, activations, add): true adds into the gradients, as the
+ * gradient checks expect; test_ops.c turns it off to check storing. */
+static bool tc_accumulate = true;
+
 static float *tc_alloc(tcase *t, long n)
 {
     float *p = calloc((size_t)(n > 0 ? n : 1), sizeof(float));
@@ -141,7 +146,7 @@ static void conv_fwd(tcase *t)
 static void conv_bwd(tcase *t, const float *dout)
 {
     ops_conv_backward(&t->conv[0], t->g[0], t->g[1], t->conv[0].bias ? t->g[2] : NULL, dout,
-                      t->x[0], t->x[1], t->scr[0]);
+                      t->x[0], t->x[1], t->scr[0], tc_accumulate);
 }
 
 static tcase *mk_conv(const char *name, ops_conv cfg)
@@ -233,7 +238,7 @@ static void bn_fwd(tcase *t)
 }
 static void bn_bwd(tcase *t, const float *dout)
 {
-    ops_bn_backward(&t->bn[0], t->g[0], t->g[1], t->g[2], dout, t->x[0], t->x[1], t->scr[0]);
+    ops_bn_backward(&t->bn[0], t->g[0], t->g[1], t->g[2], dout, t->x[0], t->x[1], t->scr[0], tc_accumulate);
 }
 static tcase *mk_bn(const char *name, int n, int c, int hw, bool training)
 {
@@ -290,7 +295,7 @@ static tcase *mk_ln_vec(void) { return mk_ln("ln_vec", 3, 6, 1); }
 static void act_fwd(tcase *t) { ops_act_forward(t->act, t->out, t->x[0], t->out_size); }
 static void act_bwd(tcase *t, const float *dout)
 {
-    ops_act_backward(t->act, t->g[0], dout, t->x[0], t->out_size);
+    ops_act_backward(t->act, t->g[0], dout, t->x[0], t->out_size, tc_accumulate);
 }
 static tcase *mk_act(const char *name, ops_act a)
 {
@@ -409,7 +414,8 @@ static void add_fwd(tcase *t)
 static void add_bwd(tcase *t, const float *dout)
 {
     float *dins[4] = {t->g[0], t->g[1], t->g[2], t->g[3]};
-    ops_add_backward(dins, dout, t->n_in, t->out_size);
+    bool acc[4] = {tc_accumulate, tc_accumulate, tc_accumulate, tc_accumulate};
+    ops_add_backward(dins, dout, t->n_in, t->out_size, acc);
 }
 static tcase *mk_add(void)
 {
@@ -528,14 +534,14 @@ static void res_bwd(tcase *t, const float *dout)
 {
     float **b = t->buf, **d = t->dbuf;
     tc_zero_dbufs(t);
-    ops_act_backward(OPS_RELU, d[5], dout, b[5], t->out_size);
+    ops_act_backward(OPS_RELU, d[5], dout, b[5], t->out_size, true);
     float *dins[2] = {d[4], t->g[0]};
-    ops_add_backward(dins, d[5], 2, t->bsize[5]);
-    ops_bn_backward(&t->bn[1], d[3], t->g[6], t->g[7], d[4], b[3], t->x[6], t->scr[2]);
-    ops_conv_backward(&t->conv[1], d[2], t->g[4], t->g[5], d[3], b[2], t->x[4], t->scr[0]);
-    ops_act_backward(OPS_RELU, d[1], d[2], b[1], t->bsize[2]);
-    ops_bn_backward(&t->bn[0], d[0], t->g[2], t->g[3], d[1], b[0], t->x[2], t->scr[1]);
-    ops_conv_backward(&t->conv[0], t->g[0], t->g[1], NULL, d[0], t->x[0], t->x[1], t->scr[0]);
+    ops_add_backward(dins, d[5], 2, t->bsize[5], NULL);
+    ops_bn_backward(&t->bn[1], d[3], t->g[6], t->g[7], d[4], b[3], t->x[6], t->scr[2], true);
+    ops_conv_backward(&t->conv[1], d[2], t->g[4], t->g[5], d[3], b[2], t->x[4], t->scr[0], true);
+    ops_act_backward(OPS_RELU, d[1], d[2], b[1], t->bsize[2], true);
+    ops_bn_backward(&t->bn[0], d[0], t->g[2], t->g[3], d[1], b[0], t->x[2], t->scr[1], true);
+    ops_conv_backward(&t->conv[0], t->g[0], t->g[1], NULL, d[0], t->x[0], t->x[1], t->scr[0], true);
 }
 static tcase *mk_resblock(void)
 {
@@ -586,13 +592,13 @@ static void cat_bwd(tcase *t, const float *dout)
 {
     float **b = t->buf, **d = t->dbuf;
     tc_zero_dbufs(t);
-    ops_act_backward(OPS_HSWISH, d[4], dout, b[4], t->out_size);
+    ops_act_backward(OPS_HSWISH, d[4], dout, b[4], t->out_size, true);
     float *dins[3] = {d[0], d[2], d[3]};
     ops_concat_backward(dins, d[4], t->chans, 3, t->n, t->hw);
-    ops_conv_backward(&t->conv[2], t->g[0], t->g[4], t->g[5], d[3], t->x[0], t->x[4], t->scr[3]);
-    ops_conv_backward(&t->conv[1], d[1], t->g[3], NULL, d[2], b[1], t->x[3], t->scr[1]);
+    ops_conv_backward(&t->conv[2], t->g[0], t->g[4], t->g[5], d[3], t->x[0], t->x[4], t->scr[3], true);
+    ops_conv_backward(&t->conv[1], d[1], t->g[3], NULL, d[2], b[1], t->x[3], t->scr[1], true);
     ops_pool_backward(&t->pool[0], t->g[0], d[1], t->scr[0]);
-    ops_conv_backward(&t->conv[0], t->g[0], t->g[1], t->g[2], d[0], t->x[0], t->x[1], t->scr[2]);
+    ops_conv_backward(&t->conv[0], t->g[0], t->g[1], t->g[2], d[0], t->x[0], t->x[1], t->scr[2], true);
 }
 static tcase *mk_catnet(void)
 {
@@ -655,10 +661,10 @@ static void se_bwd(tcase *t, const float *dout)
     int n = t->n, c = t->c;
     tc_zero_dbufs(t);
     ops_mul_backward(t->g[0], d[5], dout, t->x[0], b[5], n, c, t->hw, true);
-    ops_act_backward(OPS_SIGMOID, d[4], d[5], b[4], (long)n * c);
+    ops_act_backward(OPS_SIGMOID, d[4], d[5], b[4], (long)n * c, true);
     ops_ln_backward(&t->ln[0], d[3], t->g[5], t->g[6], d[4], b[3], t->x[5], t->scr[0]);
     ops_linear_backward(d[2], t->g[3], t->g[4], d[3], b[2], t->x[3], n, 2, c);
-    ops_act_backward(OPS_RELU, d[1], d[2], b[1], 2L * n);
+    ops_act_backward(OPS_RELU, d[1], d[2], b[1], 2L * n, true);
     ops_linear_backward(d[0], t->g[1], t->g[2], d[1], b[0], t->x[1], n, c, 2);
     ops_gap_backward(t->g[0], d[0], (long)n * c, t->hw);
 }
@@ -724,9 +730,9 @@ static void head_bwd(tcase *t, const float *dout)
     ops_linear_backward(d[4], t->g[5], t->g[6], d[5], b[4], t->x[5], n, 4, t->k);
     ops_dropout_backward(d[3], d[4], gsz, true, t->x[7]);
     ops_gap_backward(d[2], d[3], gsz, t->hw);
-    ops_act_backward(OPS_GELU, d[1], d[2], b[1], t->bsize[2]);
-    ops_bn_backward(&t->bn[0], d[0], t->g[3], t->g[4], d[1], b[0], t->x[3], t->scr[1]);
-    ops_conv_backward(&t->conv[0], t->g[0], t->g[1], t->g[2], d[0], t->x[0], t->x[1], t->scr[0]);
+    ops_act_backward(OPS_GELU, d[1], d[2], b[1], t->bsize[2], true);
+    ops_bn_backward(&t->bn[0], d[0], t->g[3], t->g[4], d[1], b[0], t->x[3], t->scr[1], true);
+    ops_conv_backward(&t->conv[0], t->g[0], t->g[1], t->g[2], d[0], t->x[0], t->x[1], t->scr[0], true);
 }
 static tcase *mk_head(void)
 {
