@@ -276,7 +276,24 @@ typedef struct small_args {
     int npairs;
     bool acc; /* add to din, or store */
     size_t per; /* scratch floats per thread */
+    float *partial; /* backward: per chunk, kernel and bias gradient sums */
 } small_args;
+
+/* Chunks are (block of CB channels, group of images): a fixed number of
+ * image groups keeps both threads busy when there are few channel blocks
+ * (48 channels are 3 blocks), and each group's kernel and bias gradient
+ * sums are kept apart, then added in group order: the same numbers for
+ * any number of threads. */
+#define IMAGE_GROUPS 4
+
+static void chunk_images(const ops_conv *c, long chunk, long *c0, int *m, int *i0, int *i1)
+{
+    long blk = chunk / IMAGE_GROUPS, grp = chunk % IMAGE_GROUPS;
+    *c0 = blk * CB;
+    *m = c->cin - *c0 < CB ? (int)(c->cin - *c0) : CB;
+    *i0 = (int)((long)c->n * grp / IMAGE_GROUPS);
+    *i1 = (int)((long)c->n * (grp + 1) / IMAGE_GROUPS);
+}
 
 static int small_pairs(const ops_conv *c, dw_pair *pr)
 {
@@ -299,9 +316,24 @@ static size_t small_per_thread(const ops_conv *c)
     return (2 * ihw + ohw + 2 * taps) * CB;
 }
 
+/* kernel gradient (taps rows) then bias gradient (one row) of a chunk */
+static size_t small_partial(const ops_conv *c)
+{
+    return ((size_t)c->kh * c->kw + 1) * CB;
+}
+
+static long small_chunks(const ops_conv *c)
+{
+    return (c->cin + CB - 1) / CB * IMAGE_GROUPS;
+}
+
 /* [pos][CB] <- the planes of m channels starting at src, plane stride hw */
 static void gather(float *restrict dst, const float *restrict src, int m, size_t hw)
 {
+    if (hw == 1) { /* 1x1 maps: the channels already lie side by side */
+        memcpy(dst, src, sizeof(float) * (size_t)m);
+        return;
+    }
     for (int cc = 0; cc < m; cc++)
         for (size_t p = 0; p < hw; p++) dst[p * CB + cc] = src[cc * hw + p];
 }
@@ -319,14 +351,15 @@ OPS_CLONES static void small_forward_chunk(void *ctx, long chunk, int th)
     const small_args *a = ctx;
     const ops_conv *c = a->c;
     size_t ihw = (size_t)c->h * c->w, ohw = (size_t)c->oh * c->ow;
-    long c0 = chunk * CB;
-    int m = c->cin - c0 < CB ? (int)(c->cin - c0) : CB;
+    long c0;
+    int m, i0, i1;
+    chunk_images(c, chunk, &c0, &m, &i0, &i1);
     float *X = a->scratch + a->per * th, *O = X + 2 * ihw * CB, *K = O + ohw * CB;
     load_taps(a, c0, m, K);
     float bias[CB] = {0};
     if (a->b)
         for (int cc = 0; cc < m; cc++) bias[cc] = a->b[c0 + cc];
-    for (int i = 0; i < c->n; i++) {
+    for (int i = i0; i < i1; i++) {
         gather(X, a->in + ((size_t)i * c->cin + c0) * ihw, m, ihw);
         for (size_t q = 0; q < ohw; q++)
             for (int cc = 0; cc < CB; cc++) O[q * CB + cc] = bias[cc];
@@ -344,14 +377,15 @@ OPS_CLONES static void small_backward_chunk(void *ctx, long chunk, int th)
     const ops_conv *c = a->c;
     size_t ihw = (size_t)c->h * c->w, ohw = (size_t)c->oh * c->ow;
     int taps = c->kh * c->kw;
-    long c0 = chunk * CB;
-    int m = c->cin - c0 < CB ? (int)(c->cin - c0) : CB;
+    long c0;
+    int m, i0, i1;
+    chunk_images(c, chunk, &c0, &m, &i0, &i1);
     float *X = a->scratch + a->per * th, *dX = X + ihw * CB, *G = dX + ihw * CB, *K = G + ohw * CB;
-    float *dK = K + (size_t)taps * CB;
+    float *dK = a->partial + small_partial(c) * chunk, *dB = dK + (size_t)taps * CB;
     load_taps(a, c0, m, K);
-    memset(dK, 0, sizeof(float) * (size_t)taps * CB);
+    memset(dK, 0, sizeof(float) * small_partial(c));
     double sb[CB] = {0};
-    for (int i = 0; i < c->n; i++) {
+    for (int i = i0; i < i1; i++) {
         gather(G, a->dout + ((size_t)i * c->cout + c0) * ohw, m, ohw);
         if (a->db)
             for (int cc = 0; cc < m; cc++) {
@@ -376,10 +410,27 @@ OPS_CLONES static void small_backward_chunk(void *ctx, long chunk, int th)
                     for (size_t p = 0; p < ihw; p++) dst[cc * ihw + p] = dX[p * CB + cc];
         }
     }
-    for (int cc = 0; cc < m; cc++) {
-        if (a->db) a->db[c0 + cc] += (float)sb[cc];
-        if (a->dw)
-            for (int t = 0; t < taps; t++) a->dw[(size_t)(c0 + cc) * taps + t] += dK[t * CB + cc];
+    for (int cc = 0; cc < CB; cc++) dB[cc] = (float)sb[cc];
+}
+
+/* Adds the chunks' kernel and bias gradient sums, image groups in order. */
+static void small_reduce(const small_args *a)
+{
+    const ops_conv *c = a->c;
+    int taps = c->kh * c->kw;
+    size_t part = small_partial(c);
+    for (long blk = 0; blk < small_chunks(c) / IMAGE_GROUPS; blk++) {
+        long c0 = blk * CB;
+        int m = c->cin - c0 < CB ? (int)(c->cin - c0) : CB;
+        const float *p0 = a->partial + part * (size_t)(blk * IMAGE_GROUPS);
+        for (int cc = 0; cc < m; cc++) {
+            for (int t = 0; t <= taps; t++) {
+                float s = 0.0f;
+                for (int grp = 0; grp < IMAGE_GROUPS; grp++) s += p0[part * grp + (size_t)t * CB + cc];
+                if (t < taps && a->dw) a->dw[(size_t)(c0 + cc) * taps + t] += s;
+                if (t == taps && a->db) a->db[c0 + cc] += s;
+            }
+        }
     }
 }
 
@@ -390,16 +441,17 @@ static void small_run(small_args *a, bool backward)
     a->pairs = pairs;
     a->npairs = small_pairs(c, pairs);
     a->per = small_per_thread(c);
-    long chunks = (c->cin + CB - 1) / CB;
+    a->partial = a->scratch + OPS_MAX_THREADS * a->per;
     bool par = (long)c->n * c->cin * (long)a->npairs > OPS_PAR_MIN;
-    ops_par_run(backward ? small_backward_chunk : small_forward_chunk, a, chunks, par);
+    ops_par_run(backward ? small_backward_chunk : small_forward_chunk, a, small_chunks(c), par);
+    if (backward && (a->dw || a->db)) small_reduce(a);
 }
 
 /* ---- the API ------------------------------------------------------------ */
 
 size_t ops_dw_scratch(const ops_conv *c)
 {
-    if (use_small(c)) return OPS_MAX_THREADS * small_per_thread(c);
+    if (use_small(c)) return OPS_MAX_THREADS * small_per_thread(c) + (size_t)small_chunks(c) * small_partial(c);
     dw_geom g;
     geom(c, &g);
     return OPS_MAX_THREADS * per_thread(&g);

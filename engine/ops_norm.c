@@ -144,12 +144,16 @@ OPS_CLONES static void bn_backward_range(void *ctx, long lo, long hi)
     double m = (double)b->n * hw;
     for (long c = lo; c < hi; c++)
         for (size_t p = 0; p < hw; p++) muv[(c - lo) * hw + p] = mean[c];
-    /* sum dy and sum dy * (x - mu), position by position over the batch */
-    column_sum(sg, g0, len, b->n, chw);
+    /* sum dy and sum dy * (x - mu), position by position over the batch,
+       in one pass over dy and x */
+    memset(sg, 0, sizeof(float) * len);
     memset(sgx, 0, sizeof(float) * len);
     for (int i = 0; i < b->n; i++) {
         const float *restrict xi = x0 + i * chw, *restrict gi = g0 + i * chw;
-        for (size_t j = 0; j < len; j++) sgx[j] += gi[j] * (xi[j] - muv[j]);
+        for (size_t j = 0; j < len; j++) {
+            sg[j] += gi[j];
+            sgx[j] += gi[j] * (xi[j] - muv[j]);
+        }
     }
     for (long c = lo; c < hi; c++) {
         float is = invstd[c];
