@@ -279,6 +279,31 @@ static void load_info(evolve *e, ind *d, const session_info *si)
     else d->pub.state = EVOLVE_PENDING; /* no review, or notes only ("pending") */
 }
 
+/* The review policy: approves proposal d (not yet reviewed, described by
+ * si) when the policy says so; otherwise it waits for the researcher. */
+static void review_by_policy(evolve *e, ind *d, const session_info *si)
+{
+    bool approve = e->cfg.review == EVOLVE_REVIEW_AUTO ||
+                   (e->cfg.review == EVOLVE_REVIEW_AUTO_LIMITS && si->params >= 0 &&
+                    si->params <= e->cfg.auto_max_params);
+    if (e->cfg.review == EVOLVE_REVIEW_AUTO_LIMITS && si->params < 0) {
+        long params = -1;
+        char *src = NULL;
+        if (session_genome(e->s, d->pub.id, &src) == 0) {
+            net_graph *g = NULL;
+            net_error err;
+            if (net_compile(src, strlen(src), d->pub.id, NULL, &g, &err) == 0) params = g->params;
+            net_graph_free(g);
+        }
+        free(src);
+        approve = params >= 0 && params <= e->cfg.auto_max_params;
+    }
+    if (approve) {
+        session_review r = {.decision = "approved", .reason = "review policy: automatic", .author = "gevo"};
+        if (session_set_review(e->s, d->pub.id, &r) == 0) d->pub.state = EVOLVE_APPROVED;
+    }
+}
+
 /* Rebuilds the current generation from the session. */
 static int load_generation(evolve *e)
 {
@@ -323,6 +348,9 @@ static int load_generation(evolve *e)
             return fail(e, "out of memory");
         }
         load_info(e, d, &list[i]);
+        /* proposed before a stop that came ahead of its review: the
+           policy decides now, as it would have then */
+        if (d->pub.state == EVOLVE_PENDING && !list[i].decision[0]) review_by_policy(e, d, &list[i]);
     }
     free(list);
     /* programs with results, from every generation, for de-duplication */
@@ -564,26 +592,7 @@ static void on_proposal_done(evolve *e, const evolve_proposal_done *pd)
     load_info(e, d, &si);
     d->pub.state = EVOLVE_PENDING;
     logf_(e, d->pub.id, "%s proposed (%s, %s): %s", d->pub.id, d->op, d->persona, pd->summary);
-    /* the review policy */
-    bool approve = e->cfg.review == EVOLVE_REVIEW_AUTO ||
-                   (e->cfg.review == EVOLVE_REVIEW_AUTO_LIMITS && si.params >= 0 &&
-                    si.params <= e->cfg.auto_max_params);
-    if (e->cfg.review == EVOLVE_REVIEW_AUTO_LIMITS && si.params < 0) {
-        long params = -1;
-        char *src = NULL;
-        if (session_genome(e->s, pd->id, &src) == 0) {
-            net_graph *g = NULL;
-            net_error err;
-            if (net_compile(src, strlen(src), pd->id, NULL, &g, &err) == 0) params = g->params;
-            net_graph_free(g);
-        }
-        free(src);
-        approve = params >= 0 && params <= e->cfg.auto_max_params;
-    }
-    if (approve) {
-        session_review r = {.decision = "approved", .reason = "review policy: automatic", .author = "gevo"};
-        if (session_set_review(e->s, d->pub.id, &r) == 0) d->pub.state = EVOLVE_APPROVED;
-    }
+    review_by_policy(e, d, &si);
 }
 
 static void on_proposal_stream(evolve *e, int job, const char *text)

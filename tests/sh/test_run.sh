@@ -86,6 +86,21 @@ PY
 then ok run_kill_and_resume; else fail run_kill_and_resume "rc=$rc $(tail -n 5 "$T/resume.log")"; fi
 git -C "$S2" fsck --strict >/dev/null 2>&1 && ok run_kill_fsck || fail run_kill_fsck "fsck"
 
+# a proposal recorded but not yet reviewed when the run stopped (SIGKILL
+# between the two, as above when the timing falls so): the review policy
+# decides on resume instead of leaving it waiting for a review
+S3="$T/s3"
+"$GEVO" new "$S3" >/dev/null 2>&1
+"$GEVO" propose "$S3" --llm none --generation 1 --seed 5 >/dev/null 2>&1
+"$GEVO" run "$S3" --generations 1 $RUN >"$T/s3.log" 2>&1
+rc=$?
+if [ $rc -eq 0 ] && git -C "$S3" notes --ref=reviews show g1-1 2>/dev/null | grep -q '"approved"' &&
+    git -C "$S3" notes --ref=results show g1-1 >/dev/null 2>&1; then
+    ok run_unreviewed_proposal_resumes
+else
+    fail run_unreviewed_proposal_resumes "rc=$rc $(tail -n 3 "$T/s3.log")"
+fi
+
 # a second writer is refused with the holder's name
 "$GEVO" run "$S2" --generations 5 $RUN >"$T/w1.log" 2>&1 &
 pid=$!
