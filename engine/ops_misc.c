@@ -63,13 +63,21 @@ void ops_concat_backward(float *const *dins, const float *dout,
     ops_par_for(n, (long)(n * m.total) > OPS_PAR_MIN, concat_backward_range, &m);
 }
 
-/* out may be ins[0] (no restrict on it) */
+/* out may be ins[0] (no restrict on it). The first two inputs are added
+ * in one pass rather than copied, then added to (a residual add is two). */
 OPS_CLONES static void add_forward_range(void *ctx, long lo, long hi)
 {
     const misc_args *m = ctx;
     float *out = m->out;
-    if (out != m->ins[0]) memmove(out + lo, m->ins[0] + lo, sizeof(float) * (size_t)(hi - lo));
-    for (int k = 1; k < m->n_in; k++) {
+    int k = 1;
+    if (m->n_in >= 2) {
+        const float *x0 = m->ins[0], *x1 = m->ins[1];
+        for (long j = lo; j < hi; j++) out[j] = x0[j] + x1[j];
+        k = 2;
+    } else if (out != m->ins[0]) {
+        memmove(out + lo, m->ins[0] + lo, sizeof(float) * (size_t)(hi - lo));
+    }
+    for (; k < m->n_in; k++) {
         const float *x = m->ins[k];
         for (long j = lo; j < hi; j++) out[j] += x[j];
     }

@@ -1,6 +1,7 @@
 /* batchnorm2d and layernorm (over channels). Batch statistics are summed
- * per plane in float lanes and across planes in double: a float sum over
- * N*H*W elements loses digits on large batches. */
+ * over the images in float, position by position (N terms each), then over
+ * a channel's positions in double: a single float sum over N*H*W elements
+ * would lose digits on large batches. */
 #include "engine/ops.h"
 #include "engine/ops_internal.h"
 
