@@ -48,7 +48,7 @@
 /* The defaults of slots and threads per slot, set here so every caller
  * agrees. Measured by make bench's pair test on the reference machine
  * (2 cores, exquisitenetv2): two candidates at once with one thread each
- * train 1.20-1.21x the images/s of one at a time with two threads (the
+ * train 1.08-1.21x the images/s of one at a time with two threads (the
  * engine's own threads scale 1.6x, not 2x, on two cores), and a
  * generation has several candidates to train. */
 #ifndef EVALUATOR_DEFAULT_SLOTS
