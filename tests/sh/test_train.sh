@@ -74,13 +74,24 @@ case "$m" in *"shape-add.net:5:5: add(): shapes"*) [ $rc -eq 1 ] && ok train_err
 # --out and --weights naming something that is not a regular file (a
 # device, a FIFO) write straight to it: a rename over it would, as root,
 # replace /dev/null with a plain file and break every later `>/dev/null`.
-"$GEVO" train engine/nets/quick.net --subset 200 --epochs 1 --no-test --quiet \
-    --out /dev/null --weights /dev/null >/dev/null 2>"$T/err"
-rc=$?
-[ $rc -eq 0 ] && [ -c /dev/null ] && ! ls /dev/null.tmp.* >/dev/null 2>&1 &&
-    ok train_out_dev_null_stays_a_device || fail train_out_dev_null_stays_a_device "rc=$rc $(ls -l /dev/null) $(cat "$T/err")"
+# The device is a null device of the test's own where it may make one
+# (root, as CI), so neither the test nor a broken machine's /dev/null
+# decides the other; else /dev/null itself.
+dev="$T/null"
+mknod "$dev" c 1 3 2>/dev/null || dev=/dev/null
+if [ -c "$dev" ]; then
+    "$GEVO" train engine/nets/quick.net --subset 200 --epochs 1 --no-test --quiet \
+        --out "$dev" --weights "$dev" >/dev/null 2>"$T/err"
+    rc=$?
+    [ $rc -eq 0 ] && [ -c "$dev" ] && ! ls "$dev".tmp.* >/dev/null 2>&1 &&
+        ok train_out_device_stays_a_device || fail train_out_device_stays_a_device "rc=$rc $(ls -l "$dev") $(cat "$T/err")"
+else
+    echo "note: no character device to write to (not root, and /dev/null is not one): device test not run"
+fi
 mkfifo "$T/fifo"
-cat "$T/fifo" >"$T/fifo.out" &
+# bounded: a gevo that renamed over the FIFO would never open it, and the
+# reader would wait for a writer forever
+timeout 120 cat "$T/fifo" >"$T/fifo.out" &
 "$GEVO" train engine/nets/quick.net --subset 200 --epochs 1 --no-test --quiet --out "$T/fifo" >/dev/null 2>"$T/err"
 rc=$?
 wait
