@@ -212,6 +212,7 @@ static int zero_schedule(model *m)
 {
     const net_graph *g = m->g;
     int n = g->n_nodes;
+    if (n < 1) return -1; /* a compiled graph has its input node at least */
     int *first = malloc(sizeof(int) * (size_t)n);
     bool *stored = calloc((size_t)(n ? n : 1), sizeof(bool));
     m->zero_start = calloc((size_t)n + 2, sizeof(int));
@@ -247,28 +248,25 @@ static int zero_schedule(model *m)
             }
         }
     }
-    /* counting sort of the storages left to zero by the node they are
-       zeroed at */
-    int *count = m->zero_start + 1;
-    for (int r = 1; r < n; r++) {
-        if (g->nodes[r].op == NET_FLATTEN || r == g->output || stored[r]) continue;
-        int at = first[r] < 0 ? n : first[r];
-        count[at]++;
+    /* the node each storage left to zero is zeroed at (-1: none to zero),
+       then a counting sort of the storages by it */
+    int *at = first; /* reused: first[r] is read once per r, before */
+    for (int r = 0; r < n; r++) {
+        bool skip = r == 0 || g->nodes[r].op == NET_FLATTEN || r == g->output || stored[r];
+        at[r] = skip ? -1 : first[r] < 0 ? n : first[r];
+        if (at[r] >= 0) m->zero_start[at[r] + 1]++;
     }
-    for (int k = 1; k <= n; k++) m->zero_start[k] += m->zero_start[k - 1];
+    free(stored);
+    for (int k = 1; k <= n + 1; k++) m->zero_start[k] += m->zero_start[k - 1];
     int *fill = calloc((size_t)n + 1, sizeof(int));
     if (!fill) {
         free(first);
         return -1;
     }
-    for (int r = 1; r < n; r++) {
-        if (g->nodes[r].op == NET_FLATTEN || r == g->output || stored[r]) continue;
-        int at = first[r] < 0 ? n : first[r];
-        m->zero_at[m->zero_start[at] + fill[at]++] = r;
-    }
+    for (int r = 1; r < n; r++)
+        if (at[r] >= 0) m->zero_at[m->zero_start[at[r]] + fill[at[r]]++] = r;
     free(fill);
     free(first);
-    free(stored);
     return 0;
 }
 
