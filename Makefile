@@ -7,6 +7,7 @@
 #   make asan       the tests under AddressSanitizer + UBSan
 #   make bench      speed ratios against PyTorch, measured in one run
 #   make fuzz       fuzz the gevo-net parser for FUZZ_SECONDS (clang)
+#   make format     apply .clang-format to every C file; format-check: only check
 #   make install    PREFIX=/usr/local (binary, prompts, man pages)
 
 PREFIX   ?= /usr/local
@@ -35,7 +36,7 @@ TEST_SRC = $(wildcard tests/unit/test_*.c)
 TEST_BIN = $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 HARNESS  = $(BUILD)/tests/harness.o
 
-.PHONY: all run test asan bench fuzz install deps deps-test clean test-slurm
+.PHONY: all run test asan bench fuzz install deps deps-test clean test-slurm format format-check
 all: gevo
 
 gevo: $(BUILD)/gevo
@@ -77,7 +78,7 @@ run: deps
 	./gevo
 
 test: deps-test
-	@$(MAKE) --no-print-directory gevo tests-build
+	@$(MAKE) --no-print-directory format-check gevo tests-build
 	@sh tests/run.sh $(BUILD)
 
 tests-build: $(BUILD)/gevo $(TEST_BIN)
@@ -103,6 +104,17 @@ bench: deps-test gevo
 	    $(CC) $(ALL_CFLAGS) -o $(BUILD)/tests/bench/$$b tests/bench/$$b.c $(BUILD)/libgevo.a $(LDLIBS) || exit 1; \
 	done
 	@sh tests/bench.sh $(BUILD)
+
+# clang-format 14 (Debian 12's) is the reference: other versions format a
+# few constructs differently, so the check names the one it needs.
+CLANG_FORMAT ?= $(shell command -v clang-format-14 || command -v clang-format)
+C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find engine core sessions tui tests -name '*.[ch]')
+format:
+	@$(CLANG_FORMAT) -i $(C_FILES)
+format-check:
+	@if [ -z "$(CLANG_FORMAT)" ]; then echo "format-check: clang-format-14 is missing (apt-get install clang-format)" >&2; exit 1; fi
+	@$(CLANG_FORMAT) --dry-run -Werror $(C_FILES) || \
+	    { echo "format-check: run 'make format' (clang-format: $(CLANG_FORMAT))" >&2; exit 1; }
 
 FUZZ_SECONDS ?= 60
 fuzz: deps-test

@@ -7,9 +7,10 @@ set -eu
 need="build-essential pkg-config libncurses-dev libcurl4-openssl-dev libjansson-dev libgit2-dev libopenblas-dev zlib1g-dev dataset-fashion-mnist git"
 if [ "${1:-run}" = test ]; then
     # python3: the fake LLM server; tmux: the workbench test driven as a
-    # person would; clang: the fuzz target; Slurm and munge: the Slurm
-    # evaluator's test (tests/slurm/setup.sh starts them).
-    need="$need python3 tmux clang slurmctld slurmd slurm-client munge"
+    # person would; clang: the fuzz target; clang-format: make format-check;
+    # Slurm and munge: the Slurm evaluator's test (tests/slurm/setup.sh
+    # starts them).
+    need="$need python3 tmux clang clang-format slurmctld slurmd slurm-client munge"
 fi
 missing=""
 for p in $need; do

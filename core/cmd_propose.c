@@ -62,7 +62,8 @@ static int parse_long(const char *s, long lo, long hi, long *out)
 {
     char *end;
     long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi) return -1;
+    if (!*s || *end || v < lo || v > hi)
+        return -1;
     *out = v;
     return 0;
 }
@@ -70,7 +71,8 @@ static int parse_long(const char *s, long lo, long hi, long *out)
 static int journal_last(const session_journal_entry *e, void *arg)
 {
     int *g = arg;
-    if (e->generation > *g) *g = e->generation;
+    if (e->generation > *g)
+        *g = e->generation;
     return 0;
 }
 
@@ -88,9 +90,9 @@ static void section(const char *title, const char *body)
 static void print_outcome(session *s, const propose_outcome *o, bool verbose)
 {
     if (o->ok) {
-        printf("proposal %s: %s of %s%s%s, block `%s`, persona %s\n", o->id, o->op,
-               o->parents[0], o->n_parents > 1 ? " and " : "", o->n_parents > 1 ? o->parents[1] : "",
-               o->gene, o->persona);
+        printf("proposal %s: %s of %s%s%s, block `%s`, persona %s\n", o->id, o->op, o->parents[0],
+               o->n_parents > 1 ? " and " : "", o->n_parents > 1 ? o->parents[1] : "", o->gene,
+               o->persona);
     } else {
         printf("proposal failed: %s of %s%s%s%s%s%s\n", o->op, o->parents[0],
                o->n_parents > 1 ? " and " : "", o->n_parents > 1 ? o->parents[1] : "",
@@ -100,7 +102,8 @@ static void print_outcome(session *s, const propose_outcome *o, bool verbose)
         printf("model %s: %d attempt%s, %ld tokens in, %ld out, %.2f s%s", o->model, o->attempts,
                o->attempts == 1 ? "" : "s", o->tokens_in, o->tokens_out, o->latency_s,
                o->cost_usd > 0 ? "" : "\n");
-    if (o->model[0] && o->cost_usd > 0) printf(", $%.4f\n", o->cost_usd);
+    if (o->model[0] && o->cost_usd > 0)
+        printf(", $%.4f\n", o->cost_usd);
     if (o->ok) {
         long pp = -1;
         double pf = -1;
@@ -115,21 +118,27 @@ static void print_outcome(session *s, const propose_outcome *o, bool verbose)
         }
         free(src);
         printf("validation: ok, %ld parameters", o->params);
-        if (pp > 0) printf(" (parent %ld, %+.1f%%)", pp, 100.0 * (double)(o->params - pp) / (double)pp);
+        if (pp > 0)
+            printf(" (parent %ld, %+.1f%%)", pp, 100.0 * (double)(o->params - pp) / (double)pp);
         printf(", %.3g MFLOPs per image", o->flops / 1e6);
-        if (pf > 0) printf(" (parent %.3g, %+.1f%%)", pf / 1e6, 100.0 * (o->flops - pf) / pf);
+        if (pf > 0)
+            printf(" (parent %.3g, %+.1f%%)", pf / 1e6, 100.0 * (o->flops - pf) / pf);
         printf("\n");
         section("reasoning", o->reasoning);
         char *diff = NULL;
         char title[96];
         snprintf(title, sizeof title, "diff against %s", o->parents[0]);
-        if (session_diff(s, o->parents[0], o->id, true, &diff) == 0) section(title, diff);
-        else printf("\n(no diff: %s)\n", session_error());
+        if (session_diff(s, o->parents[0], o->id, true, &diff) == 0)
+            section(title, diff);
+        else
+            printf("\n(no diff: %s)\n", session_error());
         free(diff);
     } else {
         printf("validation: failed: %s\n", o->error);
-        if (o->reasoning && o->reasoning[0]) section("what gevo's check reported", o->reasoning);
-        if (o->program && o->program[0] && verbose) section("the last candidate", o->program);
+        if (o->reasoning && o->reasoning[0])
+            section("what gevo's check reported", o->reasoning);
+        if (o->program && o->program[0] && verbose)
+            section("the last candidate", o->program);
     }
     if (verbose) {
         section("prompts (prompt.txt)", o->prompt);
@@ -164,15 +173,18 @@ int core_cmd_propose(int argc, char **argv)
                                                      : NULL;
         bool num = !strcmp(a, "--seed") || !strcmp(a, "--generation") || !strcmp(a, "--repairs");
         if (opt || num || !strcmp(a, "--parent")) {
-            if (i + 1 >= argc) return bad_usage("%s needs a value", a);
+            if (i + 1 >= argc)
+                return bad_usage("%s needs a value", a);
             const char *v = argv[++i];
             if (opt) {
                 *opt = v;
             } else if (!strcmp(a, "--parent")) {
-                if (n_parents == 2) return bad_usage("%sat most two --parent", "");
+                if (n_parents == 2)
+                    return bad_usage("%sat most two --parent", "");
                 parents[n_parents++] = v;
             } else if (!strcmp(a, "--seed")) {
-                if (parse_long(v, 0, 0x7fffffffL, &seed)) return bad_usage("--seed: '%s' is not a number >= 0", v);
+                if (parse_long(v, 0, 0x7fffffffL, &seed))
+                    return bad_usage("--seed: '%s' is not a number >= 0", v);
             } else if (!strcmp(a, "--generation")) {
                 if (parse_long(v, 0, 1000000, &generation))
                     return bad_usage("--generation: '%s' is not a generation number", v);
@@ -187,9 +199,11 @@ int core_cmd_propose(int argc, char **argv)
             dir = a;
         }
     }
-    if (!dir) return bad_usage("%sthe session folder is missing", "");
+    if (!dir)
+        return bad_usage("%sthe session folder is missing", "");
     propose_op op;
-    if (propose_op_parse(op_s, &op)) return bad_usage("--operator: '%s' is not mutate, crossover or eot", op_s);
+    if (propose_op_parse(op_s, &op))
+        return bad_usage("--operator: '%s' is not mutate, crossover or eot", op_s);
     if (op != PROPOSE_CROSSOVER && n_parents > 1)
         return bad_usage("%sonly crossover takes two --parent", "");
 
@@ -214,7 +228,8 @@ int core_cmd_propose(int argc, char **argv)
             goto done;
         }
         if (n_parents == 0) {
-            for (int i = 0; i < need; i++) parents[i] = ids[i];
+            for (int i = 0; i < need; i++)
+                parents[i] = ids[i];
         } else { /* crossover with one parent given: the best other one */
             char first[SESSION_ID_MAX];
             if (session_resolve(s, parents[0], first) != 0) {
@@ -277,19 +292,28 @@ int core_cmd_propose(int argc, char **argv)
         }
     }
     propose_env env = {.s = s, .llm = client, .prompts = have_ps ? &ps : NULL};
-    propose_request req = {.op = op, .generation = (int)generation, .parent = parents[0],
-                           .other = parents[1], .gene = gene, .persona = persona,
-                           .elite = elite, .note = note, .max_repairs = (int)repairs,
+    propose_request req = {.op = op,
+                           .generation = (int)generation,
+                           .parent = parents[0],
+                           .other = parents[1],
+                           .gene = gene,
+                           .persona = persona,
+                           .elite = elite,
+                           .note = note,
+                           .max_repairs = (int)repairs,
                            .seed = (uint64_t)seed};
     propose_outcome out;
     int r = propose_run(&env, &req, &out);
-    if (!out.parents[0][0] && parents[0]) snprintf(out.parents[0], SESSION_ID_MAX, "%s", parents[0]);
+    if (!out.parents[0][0] && parents[0])
+        snprintf(out.parents[0], SESSION_ID_MAX, "%s", parents[0]);
     print_outcome(s, &out, verbose);
-    if (r != 0) fprintf(stderr, "gevo propose: %s\n", out.error);
+    if (r != 0)
+        fprintf(stderr, "gevo propose: %s\n", out.error);
     propose_outcome_release(&out);
     rc = r == 0 ? 0 : 1;
 done:
-    if (have_ps) prompt_set_release(&ps);
+    if (have_ps)
+        prompt_set_release(&ps);
     llm_client_free(client);
     session_close(s);
     return rc;

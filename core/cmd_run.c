@@ -100,7 +100,8 @@ static void on_event(void *ctx, const evolve_event *ev)
 
 static void show_status(run_view *v, evolve *e, int target)
 {
-    if (!v->tty) return;
+    if (!v->tty)
+        return;
     evolve_status st;
     evolve_status_get(e, &st);
     size_t n;
@@ -112,9 +113,13 @@ static void show_status(run_view *v, evolve *e, int target)
             prog += list[i].progress;
             ntr++;
         }
-    fprintf(stderr, "\r\033[Kgeneration %d/%d  proposing %d  review %d  training %d  trained %d  failed %d  | %s",
-            st.generation, target, st.proposing, st.pending, st.training, st.trained, st.failed, st.llm);
-    if (ntr) fprintf(stderr, " | %.0f%%", 100 * prog / ntr);
+    fprintf(stderr,
+            "\r\033[Kgeneration %d/%d  proposing %d  review %d  training %d  trained %d  failed %d "
+            " | %s",
+            st.generation, target, st.proposing, st.pending, st.training, st.trained, st.failed,
+            st.llm);
+    if (ntr)
+        fprintf(stderr, " | %.0f%%", 100 * prog / ntr);
     fflush(stderr);
     v->status_shown = true;
 }
@@ -122,20 +127,20 @@ static void show_status(run_view *v, evolve *e, int target)
 int core_cmd_run(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"generations", required_argument, 0, 'g'}, {"preset", required_argument, 0, 'p'},
+        {"generations", required_argument, 0, 'g'},   {"preset", required_argument, 0, 'p'},
         {"review-policy", required_argument, 0, 'r'}, {"llm", required_argument, 0, 'l'},
-        {"model", required_argument, 0, 'm'},       {"evaluator", required_argument, 0, 'e'},
-        {"slots", required_argument, 0, 'S'},       {"threads", required_argument, 0, 'T'},
-        {"population", required_argument, 0, 'P'},  {"offspring", required_argument, 0, 'O'},
-        {"subset", required_argument, 0, 'n'},      {"epochs", required_argument, 0, 'E'},
-        {"time-limit", required_argument, 0, 't'},  {"data", required_argument, 0, 'd'},
-        {"seed", required_argument, 0, 's'},        {"help", no_argument, 0, 'h'},
-        {"slurm", required_argument, 0, 'U'},
-        {0, 0, 0, 0},
+        {"model", required_argument, 0, 'm'},         {"evaluator", required_argument, 0, 'e'},
+        {"slots", required_argument, 0, 'S'},         {"threads", required_argument, 0, 'T'},
+        {"population", required_argument, 0, 'P'},    {"offspring", required_argument, 0, 'O'},
+        {"subset", required_argument, 0, 'n'},        {"epochs", required_argument, 0, 'E'},
+        {"time-limit", required_argument, 0, 't'},    {"data", required_argument, 0, 'd'},
+        {"seed", required_argument, 0, 's'},          {"help", no_argument, 0, 'h'},
+        {"slurm", required_argument, 0, 'U'},         {0, 0, 0, 0},
     };
-    const char *preset = NULL, *policy = "auto", *llm = NULL, *model = NULL, *engine = NULL, *data = NULL;
-    long generations = -1, slots = 0, threads = 0, population = 0, offspring = 0, subset = -1, epochs = 0,
-         time_limit = 0, seed = -1;
+    const char *preset = NULL, *policy = "auto", *llm = NULL, *model = NULL, *engine = NULL,
+               *data = NULL;
+    long generations = -1, slots = 0, threads = 0, population = 0, offspring = 0, subset = -1,
+         epochs = 0, time_limit = 0, seed = -1;
     char slurm_opts[8192] = "";
     size_t slurm_len = 0;
     int opt;
@@ -143,7 +148,8 @@ int core_cmd_run(int argc, char **argv)
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (opt) {
         case 'g':
-            if (parse_long("--generations", optarg, 1, 100000, &generations)) return 2;
+            if (parse_long("--generations", optarg, 1, 100000, &generations))
+                return 2;
             break;
         case 'p': preset = optarg; break;
         case 'r': policy = optarg; break;
@@ -151,25 +157,32 @@ int core_cmd_run(int argc, char **argv)
         case 'm': model = optarg; break;
         case 'e': engine = optarg; break;
         case 'S':
-            if (parse_long("--slots", optarg, 1, 256, &slots)) return 2;
+            if (parse_long("--slots", optarg, 1, 256, &slots))
+                return 2;
             break;
         case 'T':
-            if (parse_long("--threads", optarg, 1, 256, &threads)) return 2;
+            if (parse_long("--threads", optarg, 1, 256, &threads))
+                return 2;
             break;
         case 'P':
-            if (parse_long("--population", optarg, 1, 10000, &population)) return 2;
+            if (parse_long("--population", optarg, 1, 10000, &population))
+                return 2;
             break;
         case 'O':
-            if (parse_long("--offspring", optarg, 1, 10000, &offspring)) return 2;
+            if (parse_long("--offspring", optarg, 1, 10000, &offspring))
+                return 2;
             break;
         case 'n':
-            if (parse_long("--subset", optarg, 0, 100000000, &subset)) return 2;
+            if (parse_long("--subset", optarg, 0, 100000000, &subset))
+                return 2;
             break;
         case 'E':
-            if (parse_long("--epochs", optarg, 1, 10000, &epochs)) return 2;
+            if (parse_long("--epochs", optarg, 1, 10000, &epochs))
+                return 2;
             break;
         case 't':
-            if (parse_long("--time-limit", optarg, 1, 100000000, &time_limit)) return 2;
+            if (parse_long("--time-limit", optarg, 1, 100000000, &time_limit))
+                return 2;
             break;
         case 'd': data = optarg; break;
         case 'U':
@@ -178,10 +191,12 @@ int core_cmd_run(int argc, char **argv)
                 fprintf(stderr, "gevo run: --slurm needs KEY=VALUE (one line), not '%s'\n", optarg);
                 return 2;
             }
-            slurm_len += (size_t)snprintf(slurm_opts + slurm_len, sizeof slurm_opts - slurm_len, "%s\n", optarg);
+            slurm_len += (size_t)snprintf(slurm_opts + slurm_len, sizeof slurm_opts - slurm_len,
+                                          "%s\n", optarg);
             break;
         case 's':
-            if (parse_long("--seed", optarg, 0, 1000000000L, &seed)) return 2;
+            if (parse_long("--seed", optarg, 0, 1000000000L, &seed))
+                return 2;
             break;
         case 'h': run_usage(stdout); return 0;
         default: run_usage(stderr); return 2;
@@ -196,23 +211,34 @@ int core_cmd_run(int argc, char **argv)
         fprintf(stderr, "gevo run: unknown preset '%s' (quick or paper)\n", preset);
         return 2;
     }
-    if (!strcmp(policy, "auto")) cfg.review = EVOLVE_REVIEW_AUTO;
-    else if (!strcmp(policy, "manual")) cfg.review = EVOLVE_REVIEW_MANUAL;
+    if (!strcmp(policy, "auto"))
+        cfg.review = EVOLVE_REVIEW_AUTO;
+    else if (!strcmp(policy, "manual"))
+        cfg.review = EVOLVE_REVIEW_MANUAL;
     else if (!strncmp(policy, "limits:", 7)) {
         cfg.review = EVOLVE_REVIEW_AUTO_LIMITS;
-        if (parse_long("--review-policy limits:", policy + 7, 1, 1000000000L, &cfg.auto_max_params)) return 2;
+        if (parse_long("--review-policy limits:", policy + 7, 1, 1000000000L, &cfg.auto_max_params))
+            return 2;
     } else {
         fprintf(stderr, "gevo run: unknown review policy '%s' (auto, manual, limits:N)\n", policy);
         return 2;
     }
-    if (slots) cfg.slots = (int)slots;
-    if (threads) cfg.threads = (int)threads;
-    if (population) cfg.population = (int)population;
-    if (offspring) cfg.offspring = (int)offspring;
-    if (subset >= 0) cfg.train_subset = (int)subset;
-    if (epochs) cfg.train_epochs = (int)epochs;
-    if (time_limit) cfg.train_time_limit = (double)time_limit;
-    if (seed >= 0) cfg.seed = (unsigned long)seed;
+    if (slots)
+        cfg.slots = (int)slots;
+    if (threads)
+        cfg.threads = (int)threads;
+    if (population)
+        cfg.population = (int)population;
+    if (offspring)
+        cfg.offspring = (int)offspring;
+    if (subset >= 0)
+        cfg.train_subset = (int)subset;
+    if (epochs)
+        cfg.train_epochs = (int)epochs;
+    if (time_limit)
+        cfg.train_time_limit = (double)time_limit;
+    if (seed >= 0)
+        cfg.seed = (unsigned long)seed;
     cfg.llm = llm;
     cfg.model = model;
     cfg.data_dir = data;
@@ -235,8 +261,8 @@ int core_cmd_run(int argc, char **argv)
     evolve_status st;
     evolve_status_get(e, &st);
     int target = generations > 0 ? (int)generations : st.generation;
-    printf("gevo run: session %s, generation %d, target %d, preset %s, %s\n", session_workdir(s), st.generation,
-           target, cfg.preset, st.llm);
+    printf("gevo run: session %s, generation %d, target %d, preset %s, %s\n", session_workdir(s),
+           st.generation, target, cfg.preset, st.llm);
     fflush(stdout);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -246,7 +272,8 @@ int core_cmd_run(int argc, char **argv)
     int status = 0;
     while (!interrupted) {
         evolve_status_get(e, &st);
-        if (st.generation > target) break;
+        if (st.generation > target)
+            break;
         if (st.generation_done) {
             if (evolve_next_generation(e, false)) {
                 fprintf(stderr, "gevo run: %s\n", evolve_error(e));
@@ -257,15 +284,18 @@ int core_cmd_run(int argc, char **argv)
         }
         if (st.pending > 0 && st.proposing == 0 && st.approved == 0 && st.training == 0) {
             clear_status(&view);
-            printf("gevo run: %d proposal%s wait%s for review: review in the workbench (gevo open %s), then run "
+            printf("gevo run: %d proposal%s wait%s for review: review in the workbench (gevo open "
+                   "%s), then run "
                    "again\n",
-                   st.pending, st.pending == 1 ? "" : "s", st.pending == 1 ? "s" : "", session_workdir(s));
+                   st.pending, st.pending == 1 ? "" : "s", st.pending == 1 ? "s" : "",
+                   session_workdir(s));
             break;
         }
         struct pollfd pfd[64];
         int n = evolve_pollfds(e, pfd, 64);
         int timeout = evolve_timeout_ms(e);
-        if (timeout < 0 || timeout > 500) timeout = 500; /* the status line's pace */
+        if (timeout < 0 || timeout > 500)
+            timeout = 500; /* the status line's pace */
         if (poll(pfd, (nfds_t)n, timeout) < 0 && errno != EINTR) {
             perror("gevo run: poll");
             status = 1;
@@ -277,7 +307,8 @@ int core_cmd_run(int argc, char **argv)
     clear_status(&view);
     evolve_status_get(e, &st);
     if (interrupted) {
-        printf("gevo run: stopped at generation %d; %d training%s go on in the background; 'gevo run %s' "
+        printf("gevo run: stopped at generation %d; %d training%s go on in the background; 'gevo "
+               "run %s' "
                "resumes\n",
                st.generation, st.training, st.training == 1 ? "" : "s", session_workdir(s));
         status = 130;

@@ -38,7 +38,8 @@ int core_cmd_new(int argc, char **argv)
         if (is_help(a)) {
             printf("usage: %s\n\nCreates DIR as a session repository: the seed network (default "
                    "quick.net) is individual g0-1,\nthe prompt templates are copied in, and the "
-                   "journal branch records generation 0.\n", new_usage);
+                   "journal branch records generation 0.\n",
+                   new_usage);
             return 0;
         }
         const char **opt = !strcmp(a, "--seed")     ? &seed
@@ -86,12 +87,14 @@ int core_cmd_new(int argc, char **argv)
     if (!data) {
         data = DEFAULT_DATA;
         if (stat(data, &st) != 0)
-            fprintf(stderr, "gevo new: warning: the default data set %s is not installed "
-                            "(apt-get install dataset-fashion-mnist, or give --data)\n", data);
+            fprintf(stderr,
+                    "gevo new: warning: the default data set %s is not installed "
+                    "(apt-get install dataset-fashion-mnist, or give --data)\n",
+                    data);
     }
     char *prompts = datadir_dir("prompts", err, sizeof err); /* none is fine */
-    session_create_opts o = {.seed_path = seed_path, .data_dir = data, .prompts_dir = prompts,
-                             .preset = preset};
+    session_create_opts o = {
+        .seed_path = seed_path, .data_dir = data, .prompts_dir = prompts, .preset = preset};
     session *s = NULL;
     int rc = session_create(&s, dir, &o);
     free(prompts);
@@ -115,7 +118,7 @@ int core_cmd_new(int argc, char **argv)
 static const char log_usage[] = "gevo log DIR [--generation N]";
 
 typedef struct fronts {
-    char **front;  /* per generation: the latest journal front, "" if none */
+    char **front; /* per generation: the latest journal front, "" if none */
     int n;
 } fronts;
 
@@ -216,8 +219,8 @@ int core_cmd_log(int argc, char **argv)
             printf("%sgeneration %d: %zu individual%s%s%s\n", i ? "\n" : "", cur, cnt,
                    cnt == 1 ? "" : "s", front ? ", front: " : "",
                    front ? (front[0] ? front : "(empty)") : "");
-            printf("  %-9s %-8s %-10s %-12s %-9s %7s %10s %9s %s\n", "ID", "COMMIT",
-                   "OPERATOR", "PERSONA", "STATUS", "VAL_ACC", "PARAMS", "FLOPS", "REVIEW");
+            printf("  %-9s %-8s %-10s %-12s %-9s %7s %10s %9s %s\n", "ID", "COMMIT", "OPERATOR",
+                   "PERSONA", "STATUS", "VAL_ACC", "PARAMS", "FLOPS", "REVIEW");
         }
         char acc[16], params[24], flops[16];
         fmt_num(acc, sizeof acc, x->val_acc, "%.4f");
@@ -227,9 +230,9 @@ int core_cmd_log(int argc, char **argv)
         const char *persona = !strncmp(x->persona, "random mutation", 15) ? "(no LLM)"
                               : x->persona[0]                             ? x->persona
                                                                           : "-";
-        printf("  %-9s %.7s  %-10s %-12.12s %-9s %7s %10s %9s %s%s\n", x->id, x->commit, x->op, persona,
-               x->status, acc, params, flops,
-               x->decision[0] ? x->decision : "-", x->edited ? " (edited)" : "");
+        printf("  %-9s %.7s  %-10s %-12.12s %-9s %7s %10s %9s %s%s\n", x->id, x->commit, x->op,
+               persona, x->status, acc, params, flops, x->decision[0] ? x->decision : "-",
+               x->edited ? " (edited)" : "");
     }
     for (int i = 0; i < f.n; i++)
         free(f.front[i]);
@@ -261,7 +264,8 @@ int core_cmd_show(int argc, char **argv)
         if (is_help(argv[i])) {
             printf("usage: %s\n\nShows one individual (ID like g2-7, or a commit hash prefix): "
                    "metadata, genome,\nreasoning, result, review, the diff against its parent "
-                   "and the researcher's edit.\n", show_usage);
+                   "and the researcher's edit.\n",
+                   show_usage);
             return 0;
         } else if (argv[i][0] == '-') {
             return usage_error(show_usage, "unknown option '%s'", argv[i]);
@@ -364,7 +368,8 @@ static bool on_front(json_t *front, const char *id)
 {
     size_t i;
     json_t *v;
-    json_array_foreach(front, i, v) if (!strcmp(json_string_value(v) ? json_string_value(v) : "", id)) return true;
+    json_array_foreach(
+        front, i, v) if (!strcmp(json_string_value(v) ? json_string_value(v) : "", id)) return true;
     return false;
 }
 
@@ -375,7 +380,8 @@ int core_cmd_export(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (is_help(argv[i])) {
             printf("usage: %s\n\nWrites every individual with its metadata, objectives and review "
-                   "to standard output.\n", export_usage);
+                   "to standard output.\n",
+                   export_usage);
             return 0;
         } else if (!strcmp(argv[i], "--csv") || !strcmp(argv[i], "--json")) {
             int f = argv[i][2] == 'c' ? 1 : 2;
@@ -417,9 +423,18 @@ int core_cmd_export(int argc, char **argv)
             snprintf(num[2], 48, "%ld", x->tokens_in);
             snprintf(num[3], 48, "%ld", x->tokens_out);
             snprintf(num[4], 48, "%.3f", x->latency_s);
-            if (x->val_acc < 0) num[5][0] = 0; else snprintf(num[5], 48, "%.6f", x->val_acc);
-            if (x->params < 0) num[6][0] = 0; else snprintf(num[6], 48, "%ld", x->params);
-            if (x->flops < 0) num[7][0] = 0; else snprintf(num[7], 48, "%.0f", x->flops);
+            if (x->val_acc < 0)
+                num[5][0] = 0;
+            else
+                snprintf(num[5], 48, "%.6f", x->val_acc);
+            if (x->params < 0)
+                num[6][0] = 0;
+            else
+                snprintf(num[6], 48, "%ld", x->params);
+            if (x->flops < 0)
+                num[7][0] = 0;
+            else
+                snprintf(num[7], 48, "%.0f", x->flops);
             char secs[48] = "";
             if (x->seconds >= 0)
                 snprintf(secs, sizeof secs, "%.3f", x->seconds);

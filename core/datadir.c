@@ -12,7 +12,9 @@
 #define GEVO_DATADIR "/usr/local/share/gevo"
 #endif
 
-enum { N_CANDIDATES = 5 };
+enum {
+    N_CANDIDATES = 5
+};
 
 /* The candidate folders of kind, in search order; "" when not applicable. */
 static int candidates(const char *kind, char dirs[N_CANDIDATES][PATH_MAX])

@@ -6,7 +6,8 @@
 
 void core_errf(char *err, size_t errsize, const char *fmt, ...)
 {
-    if (!err || !errsize) return;
+    if (!err || !errsize)
+        return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err, errsize, fmt, ap);

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 /* printf into err (cut to errsize); nothing when err is NULL or errsize 0. */
-void core_errf(char *err, size_t errsize, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void core_errf(char *err, size_t errsize, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -31,18 +31,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/evaluator.h"
 #include "core/errf.h"
+#include "core/evaluator.h"
 
 #define POLL_INTERVAL_MS 250
-
 
 /* Copies src into dst, cut to fit. */
 static void scopy(char *dst, size_t size, const char *src)
 {
-    if (!size) return;
+    if (!size)
+        return;
     size_t n = strlen(src);
-    if (n >= size) n = size - 1;
+    if (n >= size)
+        n = size - 1;
     memcpy(dst, src, n);
     dst[n] = 0;
 }
@@ -73,24 +74,30 @@ static long jint(json_t *o, const char *key)
  * process (a zombie counts as gone). */
 static unsigned long long proc_start(pid_t pid)
 {
-    if (pid <= 0) return 0;
+    if (pid <= 0)
+        return 0;
     char path[64], buf[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 0;
+    if (fd < 0)
+        return 0;
     ssize_t n = read(fd, buf, sizeof buf - 1);
     close(fd);
-    if (n <= 0) return 0;
+    if (n <= 0)
+        return 0;
     buf[n] = 0;
     char *p = strrchr(buf, ')'); /* the command name may hold spaces */
-    if (!p || !p[1]) return 0;
+    if (!p || !p[1])
+        return 0;
     char state = 0;
     unsigned long long start = 0;
     /* after ") ": state, then fields 4..21, then starttime (22) */
-    if (sscanf(p + 2, "%c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu", &state,
-               &start) != 2)
+    if (sscanf(p + 2,
+               "%c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu",
+               &state, &start) != 2)
         return 0;
-    if (state == 'Z' || state == 'X') return 0;
+    if (state == 'Z' || state == 'X')
+        return 0;
     return start ? start : 1;
 }
 
@@ -102,8 +109,16 @@ static bool proc_alive(pid_t pid, unsigned long long start)
 
 /* ---- the pool ---------------------------------------------------------------- */
 
-typedef enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_DONE } job_state;
-typedef enum job_stop { STOP_NONE, STOP_TIMEOUT, STOP_CANCEL } job_stop;
+typedef enum job_state {
+    JOB_QUEUED,
+    JOB_RUNNING,
+    JOB_DONE
+} job_state;
+typedef enum job_stop {
+    STOP_NONE,
+    STOP_TIMEOUT,
+    STOP_CANCEL
+} job_stop;
 
 typedef struct job {
     char id[EVALUATOR_ID_MAX];
@@ -114,7 +129,7 @@ typedef struct job {
     pid_t worker, monitor;
     unsigned long long worker_start, monitor_start;
     bool monitor_gone;
-    int exit_fd;  /* read end of a pipe the monitor holds: EOF when it ends */
+    int exit_fd; /* read end of a pipe the monitor holds: EOF when it ends */
     double started;
     double term_at; /* when SIGTERM went out, 0 = not yet */
     bool killed;
@@ -129,28 +144,38 @@ typedef struct local {
     char exe[PATH_MAX];
 } local;
 
-static local *L(evaluator *ev) { return ev->impl; }
+static local *L(evaluator *ev)
+{
+    return ev->impl;
+}
 
-static evaluator_event *push_event(local *l) { return evaluator_queue_push(&l->q); }
+static evaluator_event *push_event(local *l)
+{
+    return evaluator_queue_push(&l->q);
+}
 
 static job *find_job(local *l, const char *id)
 {
     for (int i = 0; i < l->n_jobs; i++)
-        if (!strcmp(l->jobs[i]->id, id)) return l->jobs[i];
+        if (!strcmp(l->jobs[i]->id, id))
+            return l->jobs[i];
     return NULL;
 }
 
 static int count_running(local *l)
 {
     int n = 0;
-    for (int i = 0; i < l->n_jobs; i++) n += l->jobs[i]->state == JOB_RUNNING;
+    for (int i = 0; i < l->n_jobs; i++)
+        n += l->jobs[i]->state == JOB_RUNNING;
     return n;
 }
 
 static void job_free(job *j)
 {
-    if (!j) return;
-    if (j->exit_fd >= 0) close(j->exit_fd);
+    if (!j)
+        return;
+    if (j->exit_fd >= 0)
+        close(j->exit_fd);
     evaluator_argv_free(j->argv);
     free(j);
 }
@@ -160,7 +185,8 @@ static int add_job(local *l, job *j)
     if (l->n_jobs == l->cap_jobs) {
         int nc = l->cap_jobs ? l->cap_jobs * 2 : 8;
         job **nj = realloc(l->jobs, sizeof *nj * (size_t)nc);
-        if (!nj) return -1;
+        if (!nj)
+            return -1;
         l->jobs = nj;
         l->cap_jobs = nc;
     }
@@ -179,7 +205,8 @@ static void write_job_file(const job *j, char *const *argv)
     json_t *o = json_object();
     json_object_set_new(o, "id", json_string(j->id));
     json_t *a = json_array();
-    for (char *const *p = argv; p && *p; p++) json_array_append_new(a, json_string(*p));
+    for (char *const *p = argv; p && *p; p++)
+        json_array_append_new(a, json_string(*p));
     json_object_set_new(o, "argv", a);
     json_object_set_new(o, "time_limit", json_real(j->time_limit));
     json_object_set_new(o, "started", json_real(j->started));
@@ -206,9 +233,11 @@ static size_t fmt_uint(char *out, unsigned v)
 {
     char tmp[16];
     size_t n = 0, k = 0;
-    do tmp[n++] = (char)('0' + v % 10);
+    do
+        tmp[n++] = (char)('0' + v % 10);
     while ((v /= 10) && n < sizeof tmp);
-    while (n) out[k++] = tmp[--n];
+    while (n)
+        out[k++] = tmp[--n];
     return k;
 }
 
@@ -216,8 +245,10 @@ static void write_all(int fd, const char *s, size_t n)
 {
     while (n) {
         ssize_t w = write(fd, s, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return;
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return;
         s += w;
         n -= (size_t)w;
     }
@@ -225,7 +256,8 @@ static void write_all(int fd, const char *s, size_t n)
 
 static int fd_above_2(int fd)
 {
-    if (fd < 0 || fd > 2) return fd;
+    if (fd < 0 || fd > 2)
+        return fd;
     int nfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
     close(fd);
     return nfd;
@@ -295,16 +327,19 @@ static int spawn(local *l, job *j, char *err, size_t errsize)
         }
         int wpid = w > 0 ? (int)w : 0;
         write_all(pp[1], (const char *)&wpid, sizeof wpid);
-        if (w < 0) _exit(1);
+        if (w < 0)
+            _exit(1);
         dup2(null_fd, 0);
         dup2(null_fd, 1);
         dup2(null_fd, 2);
         /* keep only ep[1]: its closing at our exit tells the parent */
-        if (ep[1] > 3) close_range(3, (unsigned)ep[1] - 1, 0);
+        if (ep[1] > 3)
+            close_range(3, (unsigned)ep[1] - 1, 0);
         close_range((unsigned)ep[1] + 1, ~0U, 0);
         int st;
         while (waitpid(w, &st, 0) < 0)
-            if (errno != EINTR) _exit(1);
+            if (errno != EINTR)
+                _exit(1);
         char line[32];
         size_t n;
         if (WIFSIGNALED(st)) {
@@ -330,7 +365,8 @@ static int spawn(local *l, job *j, char *err, size_t errsize)
     close(null_fd);
     int wpid = 0;
     ssize_t r;
-    do r = read(pp[0], &wpid, sizeof wpid);
+    do
+        r = read(pp[0], &wpid, sizeof wpid);
     while (r < 0 && errno == EINTR);
     close(pp[0]);
     if (r != (ssize_t)sizeof wpid || wpid <= 0) {
@@ -351,12 +387,17 @@ static int spawn(local *l, job *j, char *err, size_t errsize)
     j->argv = NULL;
     return 0;
 fail:
-    if (out_fd >= 0) close(out_fd);
-    if (err_fd >= 0) close(err_fd);
-    if (null_fd >= 0) close(null_fd);
+    if (out_fd >= 0)
+        close(out_fd);
+    if (err_fd >= 0)
+        close(err_fd);
+    if (null_fd >= 0)
+        close(null_fd);
     for (int i = 0; i < 2; i++) {
-        if (pp[i] >= 0) close(pp[i]);
-        if (ep[i] >= 0) close(ep[i]);
+        if (pp[i] >= 0)
+            close(pp[i]);
+        if (ep[i] >= 0)
+            close(ep[i]);
     }
     return -1;
 }
@@ -367,7 +408,8 @@ static void start_queued(evaluator *ev)
     int running = count_running(l);
     for (int i = 0; i < l->n_jobs && running < ev->cfg.slots; i++) {
         job *j = l->jobs[i];
-        if (j->state != JOB_QUEUED) continue;
+        if (j->state != JOB_QUEUED)
+            continue;
         char err[1024];
         evaluator_event *e = push_event(l);
         if (spawn(l, j, err, sizeof err)) {
@@ -386,11 +428,15 @@ static void start_queued(evaluator *ev)
     }
 }
 
-static void read_progress(local *l, job *j) { evaluator_read_progress(&l->q, j->dir, j->id, &j->prog_off); }
+static void read_progress(local *l, job *j)
+{
+    evaluator_read_progress(&l->q, j->dir, j->id, &j->prog_off);
+}
 
 static void signal_worker(job *j, int sig)
 {
-    if (proc_alive(j->worker, j->worker_start)) kill(j->worker, sig);
+    if (proc_alive(j->worker, j->worker_start))
+        kill(j->worker, sig);
 }
 
 /* Has j's worker ended? how receives the exit file's text ("" if none). */
@@ -400,7 +446,8 @@ static bool job_ended(job *j, char *how, size_t size)
     if (!j->monitor_gone && j->monitor > 0) {
         /* reap our own monitor; ECHILD when another process started it */
         pid_t r = waitpid(j->monitor, NULL, WNOHANG);
-        if (r == j->monitor) j->monitor_gone = true;
+        if (r == j->monitor)
+            j->monitor_gone = true;
     }
     bool alive = (!j->monitor_gone && proc_alive(j->monitor, j->monitor_start)) ||
                  proc_alive(j->worker, j->worker_start);
@@ -410,7 +457,8 @@ static bool job_ended(job *j, char *how, size_t size)
     if (s) {
         snprintf(how, size, "%s", s);
         char *nl = strchr(how, '\n');
-        if (nl) *nl = 0;
+        if (nl)
+            *nl = 0;
         free(s);
         return true;
     }
@@ -438,14 +486,16 @@ static void finish_job(local *l, evaluator *ev, job *j, const char *how)
             char was[sizeof e->reason];
             snprintf(was, sizeof was, "%s", e->reason);
             e->kind = EVALUATOR_FAILED;
-            snprintf(e->reason, sizeof e->reason, "time limit of %g s exceeded (stopped %g s after it; %.900s)",
-                     j->time_limit, ev->cfg.grace, was[0] ? was : e->status);
+            snprintf(e->reason, sizeof e->reason,
+                     "time limit of %g s exceeded (stopped %g s after it; %.900s)", j->time_limit,
+                     ev->cfg.grace, was[0] ? was : e->status);
         }
     }
     char cpath[PATH_MAX + 16];
     job_path(j, "collected", cpath, sizeof cpath);
     evaluator_write_file(cpath, "", 0);
-    if (j->exit_fd >= 0) close(j->exit_fd);
+    if (j->exit_fd >= 0)
+        close(j->exit_fd);
     j->exit_fd = -1;
     j->state = JOB_DONE;
 }
@@ -456,7 +506,8 @@ static void step_jobs(evaluator *ev)
     double now = now_real();
     for (int i = 0; i < l->n_jobs; i++) {
         job *j = l->jobs[i];
-        if (j->state != JOB_RUNNING) continue;
+        if (j->state != JOB_RUNNING)
+            continue;
         read_progress(l, j);
         char how[64];
         if (job_ended(j, how, sizeof how)) {
@@ -490,10 +541,12 @@ static void step_jobs(evaluator *ev)
 static int local_submit(evaluator *ev, const evaluator_job *jb, char *err, size_t errsize)
 {
     local *l = L(ev);
-    if (evaluator_check_job(jb, err, errsize)) return -1;
+    if (evaluator_check_job(jb, err, errsize))
+        return -1;
     job *old = find_job(l, jb->id);
     if (old) {
-        core_errf(err, errsize, "candidate %s is already %s", jb->id, old->state == JOB_QUEUED ? "queued" : "running");
+        core_errf(err, errsize, "candidate %s is already %s", jb->id,
+                  old->state == JOB_QUEUED ? "queued" : "running");
         return -1;
     }
     job *j = calloc(1, sizeof *j);
@@ -518,17 +571,21 @@ static int local_submit(evaluator *ev, const evaluator_job *jb, char *err, size_
         unsigned long long ws = (unsigned long long)jint(o, "worker_start");
         json_decref(o);
         if (proc_alive(wp, ws)) {
-            core_errf(err, errsize, "candidate %s is still being trained by process %d (from an earlier run); "
-                                  "reattach to collect it or cancel it first",
-                    jb->id, (int)wp);
+            core_errf(err, errsize,
+                      "candidate %s is still being trained by process %d (from an earlier run); "
+                      "reattach to collect it or cancel it first",
+                      jb->id, (int)wp);
             goto fail;
         }
     }
-    if (evaluator_stage(j->dir, jb, err, errsize)) goto fail;
+    if (evaluator_stage(j->dir, jb, err, errsize))
+        goto fail;
     j->argv = evaluator_worker_argv(l->exe, j->dir, jb, ev->cfg.threads);
-    if (!j->argv) goto oom;
+    if (!j->argv)
+        goto oom;
     j->state = JOB_QUEUED;
-    if (add_job(l, j)) goto oom;
+    if (add_job(l, j))
+        goto oom;
     start_queued(ev);
     return 0;
 oom:
@@ -591,20 +648,23 @@ static int local_active(evaluator *ev)
 {
     local *l = L(ev);
     int n = 0;
-    for (int i = 0; i < l->n_jobs; i++) n += l->jobs[i]->state != JOB_DONE;
+    for (int i = 0; i < l->n_jobs; i++)
+        n += l->jobs[i]->state != JOB_DONE;
     return n;
 }
 
 static int local_timeout_ms(evaluator *ev)
 {
     local *l = L(ev);
-    if (l->q.len > 0) return 0;
+    if (l->q.len > 0)
+        return 0;
     bool queued = false, running = false;
     for (int i = 0; i < l->n_jobs; i++) {
         queued |= l->jobs[i]->state == JOB_QUEUED;
         running |= l->jobs[i]->state == JOB_RUNNING;
     }
-    if (queued && count_running(l) < ev->cfg.slots) return 0;
+    if (queued && count_running(l) < ev->cfg.slots)
+        return 0;
     return running || queued ? POLL_INTERVAL_MS : -1;
 }
 
@@ -619,9 +679,11 @@ static int local_reattach(evaluator *ev, char *err, size_t errsize)
     int found = 0;
     struct dirent *de;
     while ((de = readdir(d))) {
-        if (evaluator_check_id(de->d_name, NULL, 0) || find_job(l, de->d_name)) continue;
+        if (evaluator_check_id(de->d_name, NULL, 0) || find_job(l, de->d_name))
+            continue;
         job *j = calloc(1, sizeof *j);
-        if (!j) break;
+        if (!j)
+            break;
         j->exit_fd = -1;
         scopy(j->id, sizeof j->id, de->d_name);
         snprintf(j->dir, sizeof j->dir, "%s/%s", ev->cfg.dir, de->d_name);
@@ -632,7 +694,8 @@ static int local_reattach(evaluator *ev, char *err, size_t errsize)
             job_path(j, "job.json", path, sizeof path);
             o = json_load_file(path, 0, NULL);
         }
-        if (!json_is_object(o) || json_object_get(o, "slurm_job")) { /* collected, never started, or Slurm's */
+        if (!json_is_object(o) ||
+            json_object_get(o, "slurm_job")) { /* collected, never started, or Slurm's */
             json_decref(o);
             job_free(j);
             continue;
@@ -642,9 +705,11 @@ static int local_reattach(evaluator *ev, char *err, size_t errsize)
         j->worker_start = (unsigned long long)jint(o, "worker_start");
         j->monitor_start = (unsigned long long)jint(o, "monitor_start");
         j->time_limit = jnum(o, "time_limit");
-        if (!(j->time_limit >= 0)) j->time_limit = 0;
+        if (!(j->time_limit >= 0))
+            j->time_limit = 0;
         j->started = jnum(o, "started");
-        if (!isfinite(j->started)) j->started = now_real();
+        if (!isfinite(j->started))
+            j->started = now_real();
         json_decref(o);
         j->state = JOB_RUNNING;
         if (add_job(l, j)) {
@@ -666,7 +731,8 @@ static int local_reattach(evaluator *ev, char *err, size_t errsize)
 static void local_free(evaluator *ev)
 {
     local *l = L(ev);
-    for (int i = 0; i < l->n_jobs; i++) job_free(l->jobs[i]);
+    for (int i = 0; i < l->n_jobs; i++)
+        job_free(l->jobs[i]);
     free(l->jobs);
     evaluator_queue_free(&l->q);
     free(l);
@@ -692,15 +758,17 @@ evaluator *eval_local_new(const evaluator_config *cfg, char *err, size_t errsize
         return NULL;
     }
     if (cfg->slots < 1 || cfg->slots > 256 || cfg->threads < 1 || cfg->threads > 256) {
-        core_errf(err, errsize, "evaluator: slots and threads must be in 1..256 (slots %d, threads %d)", cfg->slots,
-                cfg->threads);
+        core_errf(err, errsize,
+                  "evaluator: slots and threads must be in 1..256 (slots %d, threads %d)",
+                  cfg->slots, cfg->threads);
         return NULL;
     }
     if (!(cfg->grace >= 0 && cfg->grace <= 3600)) {
         core_errf(err, errsize, "evaluator: grace %g is not in 0..3600 seconds", cfg->grace);
         return NULL;
     }
-    if (evaluator_mkdir_p(cfg->dir, err, errsize)) return NULL;
+    if (evaluator_mkdir_p(cfg->dir, err, errsize))
+        return NULL;
     evaluator *ev = calloc(1, sizeof *ev);
     local *l = calloc(1, sizeof *l);
     if (!ev || !l) {
@@ -719,7 +787,8 @@ evaluator *eval_local_new(const evaluator_config *cfg, char *err, size_t errsize
         goto fail;
     }
     strcpy(ev->cfg.dir, abs);
-    if (evaluator_find_exe(cfg->exe, l->exe, sizeof l->exe, err, errsize)) goto fail;
+    if (evaluator_find_exe(cfg->exe, l->exe, sizeof l->exe, err, errsize))
+        goto fail;
     return ev;
 fail:
     free(l);

@@ -39,19 +39,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/evaluator.h"
 #include "core/errf.h"
+#include "core/evaluator.h"
 
 extern char **environ;
 
-#define CMD_TIMEOUT 60.0     /* seconds a Slurm command may take */
-#define CMD_OUT_MAX (8L << 20)
+#define CMD_TIMEOUT      60.0 /* seconds a Slurm command may take */
+#define CMD_OUT_MAX      (8L << 20)
 #define POLL_INTERVAL_MS 250 /* progress files and exit files */
-#define MISSING_POLLS 2      /* queries without news of a job before it counts as vanished */
+#define MISSING_POLLS    2   /* queries without news of a job before it counts as vanished */
 
-const char *const eval_slurm_keys[] = {"partition", "account", "qos",   "time",  "cpus",        "mem",      "sbatch",
-                                       "setup",     "requeue", "array", "array_limit", "interval", "array_wait", NULL};
-
+const char *const eval_slurm_keys[] = {"partition",   "account",  "qos",        "time",    "cpus",
+                                       "mem",         "sbatch",   "setup",      "requeue", "array",
+                                       "array_limit", "interval", "array_wait", NULL};
 
 static double now_real(void)
 {
@@ -65,11 +65,11 @@ static double now_real(void)
 typedef struct slurm_opts {
     char partition[128], account[128], qos[128], time[64], mem[64];
     char sbatch[1024], setup[1024];
-    int cpus;        /* 0: the job's threads */
-    int requeue;     /* resubmissions allowed per candidate */
+    int cpus;    /* 0: the job's threads */
+    int requeue; /* resubmissions allowed per candidate */
     bool array;
-    int array_limit; /* 0: none */
-    double interval; /* seconds between squeue calls */
+    int array_limit;   /* 0: none */
+    double interval;   /* seconds between squeue calls */
     double array_wait; /* seconds without a new candidate before an array goes out */
 } slurm_opts;
 
@@ -81,9 +81,9 @@ static bool all_in(const char *s, const char *set)
 #define NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
 
 /* sbatch options the evaluator sets itself */
-static const char *const owned_sbatch[] = {"--output", "--error",  "--array", "--parsable", "--chdir",
-                                           "--wrap",   "--job-name", "-o",    "-e",          "-a",
-                                           "-D",       "-J",       NULL};
+static const char *const owned_sbatch[] = {
+    "--output", "--error", "--array", "--parsable", "--chdir", "--wrap", "--job-name",
+    "-o",       "-e",      "-a",      "-D",         "-J",      NULL};
 
 static int opt_set(slurm_opts *o, const char *key, const char *v, char *err, size_t errsize)
 {
@@ -91,40 +91,50 @@ static int opt_set(slurm_opts *o, const char *key, const char *v, char *err, siz
     if (!strcmp(key, "partition") || !strcmp(key, "account") || !strcmp(key, "qos")) {
         char *dst = key[0] == 'p' ? o->partition : key[0] == 'a' ? o->account : o->qos;
         if (strlen(v) >= sizeof o->partition || !all_in(v, NAME_CHARS ",")) {
-            core_errf(err, errsize, "slurm %s: '%s' is not a Slurm name (letters, digits, '.', '_', '-', ',')", key,
-                    v);
+            core_errf(err, errsize,
+                      "slurm %s: '%s' is not a Slurm name (letters, digits, '.', '_', '-', ',')",
+                      key, v);
             return -1;
         }
         strcpy(dst, v);
     } else if (!strcmp(key, "time")) {
         if (strlen(v) >= sizeof o->time || !all_in(v, "0123456789:-")) {
-            core_errf(err, errsize, "slurm time: '%s' is not a Slurm time (minutes, MM:SS, HH:MM:SS or D-HH:MM:SS)",
-                    v);
+            core_errf(
+                err, errsize,
+                "slurm time: '%s' is not a Slurm time (minutes, MM:SS, HH:MM:SS or D-HH:MM:SS)", v);
             return -1;
         }
         strcpy(o->time, v);
     } else if (!strcmp(key, "mem")) {
         size_t d = strspn(v, "0123456789");
-        if (strlen(v) >= sizeof o->mem || (*v && (d == 0 || (v[d] && (strchr("KMGT", v[d]) == NULL || v[d + 1]))))) {
-            core_errf(err, errsize, "slurm mem: '%s' is not a size (megabytes, or a number with K, M, G or T)", v);
+        if (strlen(v) >= sizeof o->mem ||
+            (*v && (d == 0 || (v[d] && (strchr("KMGT", v[d]) == NULL || v[d + 1]))))) {
+            core_errf(err, errsize,
+                      "slurm mem: '%s' is not a size (megabytes, or a number with K, M, G or T)",
+                      v);
             return -1;
         }
         strcpy(o->mem, v);
     } else if (!strcmp(key, "sbatch") || !strcmp(key, "setup")) {
         char *dst = key[1] == 'b' ? o->sbatch : o->setup;
         if (strlen(v) >= sizeof o->sbatch || strpbrk(v, "\n\r")) {
-            core_errf(err, errsize, "slurm %s: needs one line of at most %zu characters", key, sizeof o->sbatch - 1);
+            core_errf(err, errsize, "slurm %s: needs one line of at most %zu characters", key,
+                      sizeof o->sbatch - 1);
             return -1;
         }
         if (dst == o->sbatch) {
             char copy[sizeof o->sbatch];
             snprintf(copy, sizeof copy, "%s", v);
-            for (char *save = NULL, *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save))
+            for (char *save = NULL, *w = strtok_r(copy, " \t", &save); w;
+                 w = strtok_r(NULL, " \t", &save))
                 for (int k = 0; owned_sbatch[k]; k++) {
                     size_t n = strlen(owned_sbatch[k]);
-                    if (!strncmp(w, owned_sbatch[k], n) && (w[n] == 0 || w[n] == '=' || owned_sbatch[k][1] != '-')) {
-                        core_errf(err, errsize, "slurm sbatch: %s is set by gevo (it places each candidate's files)",
-                                owned_sbatch[k]);
+                    if (!strncmp(w, owned_sbatch[k], n) &&
+                        (w[n] == 0 || w[n] == '=' || owned_sbatch[k][1] != '-')) {
+                        core_errf(
+                            err, errsize,
+                            "slurm sbatch: %s is set by gevo (it places each candidate's files)",
+                            owned_sbatch[k]);
                         return -1;
                     }
                 }
@@ -132,17 +142,25 @@ static int opt_set(slurm_opts *o, const char *key, const char *v, char *err, siz
         strcpy(dst, v);
     } else if (!strcmp(key, "cpus") || !strcmp(key, "requeue") || !strcmp(key, "array") ||
                !strcmp(key, "array_limit")) {
-        long hi = !strcmp(key, "cpus") ? 1024 : !strcmp(key, "requeue") ? 100 : !strcmp(key, "array") ? 1 : 100000;
+        long hi = !strcmp(key, "cpus")      ? 1024
+                  : !strcmp(key, "requeue") ? 100
+                  : !strcmp(key, "array")   ? 1
+                                            : 100000;
         long lo = !strcmp(key, "cpus") ? 1 : 0;
         long x = strtol(v, &end, 10);
         if (end == v || *end || x < lo || x > hi) {
-            core_errf(err, errsize, "slurm %s: needs an integer in %ld..%ld, not '%s'", key, lo, hi, v);
+            core_errf(err, errsize, "slurm %s: needs an integer in %ld..%ld, not '%s'", key, lo, hi,
+                      v);
             return -1;
         }
-        if (key[0] == 'c') o->cpus = (int)x;
-        else if (key[0] == 'r') o->requeue = (int)x;
-        else if (!strcmp(key, "array")) o->array = x != 0;
-        else o->array_limit = (int)x;
+        if (key[0] == 'c')
+            o->cpus = (int)x;
+        else if (key[0] == 'r')
+            o->requeue = (int)x;
+        else if (!strcmp(key, "array"))
+            o->array = x != 0;
+        else
+            o->array_limit = (int)x;
     } else if (!strcmp(key, "interval") || !strcmp(key, "array_wait")) {
         double x = strtod(v, &end);
         double lo = key[0] == 'i' ? 0.2 : 0;
@@ -150,12 +168,15 @@ static int opt_set(slurm_opts *o, const char *key, const char *v, char *err, siz
             core_errf(err, errsize, "slurm %s: needs seconds in %g..600, not '%s'", key, lo, v);
             return -1;
         }
-        if (key[0] == 'i') o->interval = x;
-        else o->array_wait = x;
+        if (key[0] == 'i')
+            o->interval = x;
+        else
+            o->array_wait = x;
     } else {
         char known[256] = "";
         for (int k = 0; eval_slurm_keys[k]; k++)
-            snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", k ? ", " : "", eval_slurm_keys[k]);
+            snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", k ? ", " : "",
+                     eval_slurm_keys[k]);
         core_errf(err, errsize, "unknown Slurm option '%s' (known: %s)", key, known);
         return -1;
     }
@@ -168,7 +189,8 @@ static int opts_parse(slurm_opts *o, const char *text, char *err, size_t errsize
     o->array = true;
     o->interval = 2;
     o->array_wait = 2;
-    if (!text) return 0;
+    if (!text)
+        return 0;
     const char *p = text;
     while (*p) {
         size_t n = strcspn(p, "\n");
@@ -181,8 +203,10 @@ static int opts_parse(slurm_opts *o, const char *text, char *err, size_t errsize
         line[n] = 0;
         p += n + (p[n] == '\n');
         char *s = line;
-        while (*s == ' ' || *s == '\t') s++;
-        if (!*s) continue;
+        while (*s == ' ' || *s == '\t')
+            s++;
+        if (!*s)
+            continue;
         char *eq = strchr(s, '=');
         if (!eq) {
             core_errf(err, errsize, "slurm option '%s': needs KEY=VALUE", s);
@@ -190,8 +214,10 @@ static int opts_parse(slurm_opts *o, const char *text, char *err, size_t errsize
         }
         *eq = 0;
         char *k_end = eq;
-        while (k_end > s && (k_end[-1] == ' ' || k_end[-1] == '\t')) *--k_end = 0;
-        if (opt_set(o, s, eq + 1, err, errsize)) return -1;
+        while (k_end > s && (k_end[-1] == ' ' || k_end[-1] == '\t'))
+            *--k_end = 0;
+        if (opt_set(o, s, eq + 1, err, errsize))
+            return -1;
     }
     return 0;
 }
@@ -205,13 +231,16 @@ static int opts_parse(slurm_opts *o, const char *text, char *err, size_t errsize
 static int run_cmd_t(char *const *argv, double timeout, char **out, char *err, size_t errsize)
 {
     *out = NULL;
-    if (err && errsize) err[0] = 0;
+    if (err && errsize)
+        err[0] = 0;
     int po[2] = {-1, -1}, pe[2] = {-1, -1};
     if (pipe2(po, O_CLOEXEC) || pipe2(pe, O_CLOEXEC)) {
         core_errf(err, errsize, "%s: cannot make a pipe: %s", argv[0], strerror(errno));
         for (int i = 0; i < 2; i++) {
-            if (po[i] >= 0) close(po[i]);
-            if (pe[i] >= 0) close(pe[i]);
+            if (po[i] >= 0)
+                close(po[i]);
+            if (pe[i] >= 0)
+                close(pe[i]);
         }
         return -1;
     }
@@ -226,7 +255,8 @@ static int run_cmd_t(char *const *argv, double timeout, char **out, char *err, s
     close(po[1]);
     close(pe[1]);
     if (rc) {
-        core_errf(err, errsize, "cannot run %s: %s (is Slurm's client installed and on PATH?)", argv[0], strerror(rc));
+        core_errf(err, errsize, "cannot run %s: %s (is Slurm's client installed and on PATH?)",
+                  argv[0], strerror(rc));
         close(po[0]);
         close(pe[0]);
         return -1;
@@ -244,14 +274,17 @@ static int run_cmd_t(char *const *argv, double timeout, char **out, char *err, s
             break;
         }
         if (poll(pfd, 2, ms) < 0) {
-            if (errno == EINTR) continue;
+            if (errno == EINTR)
+                continue;
             break;
         }
         for (int i = 0; i < 2; i++) {
-            if (pfd[i].fd < 0 || !(pfd[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+            if (pfd[i].fd < 0 || !(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
             char tmp[4096];
             ssize_t r = read(pfd[i].fd, tmp, sizeof tmp);
-            if (r < 0 && errno == EINTR) continue;
+            if (r < 0 && errno == EINTR)
+                continue;
             if (r <= 0) {
                 close(pfd[i].fd);
                 pfd[i].fd = -1;
@@ -260,7 +293,8 @@ static int run_cmd_t(char *const *argv, double timeout, char **out, char *err, s
             if (i == 0) {
                 if (buf && len + (size_t)r + 1 > cap && (long)cap < CMD_OUT_MAX) {
                     size_t nc = cap;
-                    while (len + (size_t)r + 1 > nc) nc *= 2;
+                    while (len + (size_t)r + 1 > nc)
+                        nc *= 2;
                     char *nb = realloc(buf, nc);
                     if (!nb) {
                         free(buf);
@@ -292,18 +326,22 @@ static int run_cmd_t(char *const *argv, double timeout, char **out, char *err, s
         }
     }
     for (int i = 0; i < 2; i++)
-        if (pfd[i].fd >= 0) close(pfd[i].fd);
-    if (timed_out) kill(pid, SIGKILL);
+        if (pfd[i].fd >= 0)
+            close(pfd[i].fd);
+    if (timed_out)
+        kill(pid, SIGKILL);
     int st = 0;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
     }
     ebuf[elen] = 0;
-    while (elen > 0 && (ebuf[elen - 1] == '\n' || ebuf[elen - 1] == ' ')) ebuf[--elen] = 0;
+    while (elen > 0 && (ebuf[elen - 1] == '\n' || ebuf[elen - 1] == ' '))
+        ebuf[--elen] = 0;
     char *nl = strrchr(ebuf, '\n');
     const char *etail = nl ? nl + 1 : ebuf;
     if (timed_out) {
-        core_errf(err, errsize, "%s took more than %g s (is slurmctld reachable, is Slurm configured here?)", argv[0],
-                timeout);
+        core_errf(err, errsize,
+                  "%s took more than %g s (is slurmctld reachable, is Slurm configured here?)",
+                  argv[0], timeout);
         free(buf);
         return -1;
     }
@@ -319,7 +357,8 @@ static int run_cmd_t(char *const *argv, double timeout, char **out, char *err, s
         *out = NULL;
         return -1;
     }
-    if (WEXITSTATUS(st)) core_errf(err, errsize, "%s: %s", argv[0], *etail ? etail : "failed");
+    if (WEXITSTATUS(st))
+        core_errf(err, errsize, "%s: %s", argv[0], *etail ? etail : "failed");
     return WEXITSTATUS(st);
 }
 
@@ -330,22 +369,27 @@ static int run_cmd(char *const *argv, char **out, char *err, size_t errsize)
 
 /* ---- the jobs --------------------------------------------------------------- */
 
-typedef enum sjob_state { SJ_QUEUED, SJ_SUBMITTED, SJ_RUNNING, SJ_DONE } sjob_state;
+typedef enum sjob_state {
+    SJ_QUEUED,
+    SJ_SUBMITTED,
+    SJ_RUNNING,
+    SJ_DONE
+} sjob_state;
 
 typedef struct sjob {
     char id[EVALUATOR_ID_MAX];
     char dir[PATH_MAX];
-    char jobid[64];       /* Slurm's: "123" or "123_4" (array task) */
-    char node[128];       /* where it runs, when known */
+    char jobid[64]; /* Slurm's: "123" or "123_4" (array task) */
+    char node[128]; /* where it runs, when known */
     double time_limit;
     int threads;
     sjob_state state;
-    bool started_sent;    /* the STARTED event went out */
-    double started;       /* when seen running (our clock), 0 = not yet */
-    double ended_seen;    /* when Slurm first said it ended without an exit file */
+    bool started_sent; /* the STARTED event went out */
+    double started;    /* when seen running (our clock), 0 = not yet */
+    double ended_seen; /* when Slurm first said it ended without an exit file */
     bool stop_cancel, stop_timeout;
     int requeues;
-    int missing;          /* queries in which no Slurm command knew it */
+    int missing; /* queries in which no Slurm command knew it */
     long long prog_off;
 } sjob;
 
@@ -356,12 +400,15 @@ typedef struct slurm {
     char exe[PATH_MAX];
     slurm_opts o;
     double next_query;
-    int sacct;            /* -1 unknown, 0 no accounting, 1 works */
+    int sacct; /* -1 unknown, 0 no accounting, 1 works */
     unsigned batch_seq;
-    double last_submit;   /* when the newest candidate was queued */
+    double last_submit; /* when the newest candidate was queued */
 } slurm;
 
-static slurm *S(evaluator *ev) { return ev->impl; }
+static slurm *S(evaluator *ev)
+{
+    return ev->impl;
+}
 
 static void job_path(const sjob *j, const char *name, char *out, size_t size)
 {
@@ -371,7 +418,8 @@ static void job_path(const sjob *j, const char *name, char *out, size_t size)
 static sjob *find_job(slurm *s, const char *id)
 {
     for (int i = 0; i < s->n_jobs; i++)
-        if (!strcmp(s->jobs[i]->id, id)) return s->jobs[i];
+        if (!strcmp(s->jobs[i]->id, id))
+            return s->jobs[i];
     return NULL;
 }
 
@@ -380,7 +428,8 @@ static int add_job(slurm *s, sjob *j)
     if (s->n_jobs == s->cap_jobs) {
         int nc = s->cap_jobs ? s->cap_jobs * 2 : 8;
         sjob **nj = realloc(s->jobs, sizeof *nj * (size_t)nc);
-        if (!nj) return -1;
+        if (!nj)
+            return -1;
         s->jobs = nj;
         s->cap_jobs = nc;
     }
@@ -393,8 +442,10 @@ static void sh_quote(FILE *f, const char *text)
 {
     fputc('\'', f);
     for (const char *p = text; *p; p++) {
-        if (*p == '\'') fputs("'\\''", f);
-        else fputc(*p, f);
+        if (*p == '\'')
+            fputs("'\\''", f);
+        else
+            fputc(*p, f);
     }
     fputc('\'', f);
 }
@@ -409,9 +460,11 @@ static int write_train_sh(const sjob *j, char *const *argv, char *err, size_t er
         core_errf(err, errsize, "out of memory");
         return -1;
     }
-    fprintf(f, "# candidate %s: the worker gevo's Slurm evaluator runs (from the batch script)\n", j->id);
+    fprintf(f, "# candidate %s: the worker gevo's Slurm evaluator runs (from the batch script)\n",
+            j->id);
     for (int i = 0; argv[i]; i++) {
-        if (i) fputc(' ', f);
+        if (i)
+            fputc(' ', f);
         sh_quote(f, argv[i]);
     }
     fputc('\n', f);
@@ -420,7 +473,8 @@ static int write_train_sh(const sjob *j, char *const *argv, char *err, size_t er
     job_path(j, "train.sh", path, sizeof path);
     int rc = evaluator_write_file(path, text, len);
     free(text);
-    if (rc) core_errf(err, errsize, "cannot write %s: %s", path, strerror(errno));
+    if (rc)
+        core_errf(err, errsize, "cannot write %s: %s", path, strerror(errno));
     return rc;
 }
 
@@ -438,7 +492,8 @@ static void write_job_file(const sjob *j, const char *batch_dir)
     json_object_set_new(o, "submitted", json_real(now_real()));
     char *txt = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(o);
-    if (!txt) return;
+    if (!txt)
+        return;
     char path[PATH_MAX + 32];
     job_path(j, "job.json", path, sizeof path);
     evaluator_write_file(path, txt, strlen(txt));
@@ -448,7 +503,8 @@ static void write_job_file(const sjob *j, const char *batch_dir)
 static void push_failed(slurm *s, const char *id, const char *reason, bool cancelled)
 {
     evaluator_event *e = evaluator_queue_push(&s->q);
-    if (!e) return;
+    if (!e)
+        return;
     evaluator_event_init(e, EVALUATOR_FAILED, id);
     e->cancelled = cancelled;
     snprintf(e->reason, sizeof e->reason, "%s", reason);
@@ -466,7 +522,8 @@ static void mark_collected(sjob *j)
 
 /* The batch script for n candidates (one job, or a job array whose task i
  * trains list[i] through the link <bdir>/<i>). */
-static int write_batch(evaluator *ev, const char *bdir, sjob **list, int n, char *err, size_t errsize)
+static int write_batch(evaluator *ev, const char *bdir, sjob **list, int n, char *err,
+                       size_t errsize)
 {
     slurm *s = S(ev);
     char *text = NULL;
@@ -476,7 +533,8 @@ static int write_batch(evaluator *ev, const char *bdir, sjob **list, int n, char
         core_errf(err, errsize, "out of memory");
         return -1;
     }
-    fputs("#!/bin/sh\n# gevo: training candidates on Slurm (written by gevo's Slurm evaluator)\n", f);
+    fputs("#!/bin/sh\n# gevo: training candidates on Slurm (written by gevo's Slurm evaluator)\n",
+          f);
     if (n == 1) {
         fputs("d=", f);
         sh_quote(f, list[0]->dir);
@@ -489,10 +547,12 @@ static int write_batch(evaluator *ev, const char *bdir, sjob **list, int n, char
     fputs("cd \"$d\" || exit 1\n"
           "rm -f exit exit.tmp result.json\n",
           f);
-    if (s->o.setup[0]) fprintf(f, "%s\n", s->o.setup);
+    if (s->o.setup[0])
+        fprintf(f, "%s\n", s->o.setup);
     fputs("/bin/sh ./train.sh\n"
           "rc=$?\n"
-          "if [ $rc -gt 128 ]; then echo \"signal $((rc - 128))\"; else echo \"exit $rc\"; fi >exit.tmp && "
+          "if [ $rc -gt 128 ]; then echo \"signal $((rc - 128))\"; else echo \"exit $rc\"; fi "
+          ">exit.tmp && "
           "mv exit.tmp exit\n"
           "exit $rc\n",
           f);
@@ -525,11 +585,12 @@ static void submit_batch(evaluator *ev, sjob **list, int n)
     char err[1024] = "", bdir[PATH_MAX];
     char *argv[96];
     int a = 0;
-    char name[160], out[PATH_MAX + 64], errp[PATH_MAX + 64], array[64], cpus[32], part[160], acct[160], qos[160],
-        tim[96], mem[96], script[PATH_MAX + 32], copy[sizeof s->o.sbatch];
-    snprintf(bdir, sizeof bdir, "%s/.slurm/%s-%ld-%d-%u", ev->cfg.dir, list[0]->id, (long)time(NULL), (int)getpid(),
-             s->batch_seq++);
-    if (evaluator_mkdir_p(bdir, err, sizeof err) || write_batch(ev, bdir, list, n, err, sizeof err)) goto fail;
+    char name[160], out[PATH_MAX + 64], errp[PATH_MAX + 64], array[64], cpus[32], part[160],
+        acct[160], qos[160], tim[96], mem[96], script[PATH_MAX + 32], copy[sizeof s->o.sbatch];
+    snprintf(bdir, sizeof bdir, "%s/.slurm/%s-%ld-%d-%u", ev->cfg.dir, list[0]->id,
+             (long)time(NULL), (int)getpid(), s->batch_seq++);
+    if (evaluator_mkdir_p(bdir, err, sizeof err) || write_batch(ev, bdir, list, n, err, sizeof err))
+        goto fail;
     argv[a++] = "sbatch";
     argv[a++] = "--parsable";
     snprintf(name, sizeof name, "gevo-%s%s", list[0]->id, n > 1 ? "+" : "");
@@ -542,9 +603,12 @@ static void submit_batch(evaluator *ev, sjob **list, int n)
     double limit = 0;
     bool all_limited = true;
     for (int i = 0; i < n; i++) {
-        if (list[i]->threads > threads) threads = list[i]->threads;
-        if (list[i]->time_limit > limit) limit = list[i]->time_limit;
-        if (!(list[i]->time_limit > 0)) all_limited = false;
+        if (list[i]->threads > threads)
+            threads = list[i]->threads;
+        if (list[i]->time_limit > limit)
+            limit = list[i]->time_limit;
+        if (!(list[i]->time_limit > 0))
+            all_limited = false;
     }
     snprintf(cpus, sizeof cpus, "--cpus-per-task=%d", s->o.cpus ? s->o.cpus : threads);
     argv[a++] = cpus;
@@ -562,9 +626,12 @@ static void submit_batch(evaluator *ev, sjob **list, int n)
     }
     argv[a++] = out;
     argv[a++] = errp;
-    if (s->o.partition[0]) argv[a++] = (snprintf(part, sizeof part, "--partition=%s", s->o.partition), part);
-    if (s->o.account[0]) argv[a++] = (snprintf(acct, sizeof acct, "--account=%s", s->o.account), acct);
-    if (s->o.qos[0]) argv[a++] = (snprintf(qos, sizeof qos, "--qos=%s", s->o.qos), qos);
+    if (s->o.partition[0])
+        argv[a++] = (snprintf(part, sizeof part, "--partition=%s", s->o.partition), part);
+    if (s->o.account[0])
+        argv[a++] = (snprintf(acct, sizeof acct, "--account=%s", s->o.account), acct);
+    if (s->o.qos[0])
+        argv[a++] = (snprintf(qos, sizeof qos, "--qos=%s", s->o.qos), qos);
     if (s->o.time[0]) {
         argv[a++] = (snprintf(tim, sizeof tim, "--time=%s", s->o.time), tim);
     } else if (all_limited) {
@@ -572,10 +639,12 @@ static void submit_batch(evaluator *ev, sjob **list, int n)
         double secs = limit + 2 * ev->cfg.grace + 60;
         argv[a++] = (snprintf(tim, sizeof tim, "--time=%ld", (long)ceil(secs / 60)), tim);
     }
-    if (s->o.mem[0]) argv[a++] = (snprintf(mem, sizeof mem, "--mem=%s", s->o.mem), mem);
+    if (s->o.mem[0])
+        argv[a++] = (snprintf(mem, sizeof mem, "--mem=%s", s->o.mem), mem);
     argv[a++] = s->o.requeue ? "--requeue" : "--no-requeue";
     snprintf(copy, sizeof copy, "%s", s->o.sbatch);
-    for (char *save = NULL, *w = strtok_r(copy, " \t", &save); w && a < 90; w = strtok_r(NULL, " \t", &save))
+    for (char *save = NULL, *w = strtok_r(copy, " \t", &save); w && a < 90;
+         w = strtok_r(NULL, " \t", &save))
         argv[a++] = w;
     snprintf(script, sizeof script, "%s/batch.sh", bdir);
     argv[a++] = script;
@@ -586,10 +655,13 @@ static void submit_batch(evaluator *ev, sjob **list, int n)
     if (rc == 0) {
         char *end;
         jid = stdout_text ? strtol(stdout_text, &end, 10) : 0;
-        if (jid <= 0) snprintf(err, sizeof err, "sbatch printed no job id: %.200s", stdout_text ? stdout_text : "");
+        if (jid <= 0)
+            snprintf(err, sizeof err, "sbatch printed no job id: %.200s",
+                     stdout_text ? stdout_text : "");
     }
     free(stdout_text);
-    if (rc != 0 || jid <= 0) goto fail;
+    if (rc != 0 || jid <= 0)
+        goto fail;
     double now = now_real();
     for (int i = 0; i < n; i++) {
         sjob *j = list[i];
@@ -604,12 +676,14 @@ static void submit_batch(evaluator *ev, sjob **list, int n)
         write_job_file(j, bdir);
     }
     /* a first look soon: short jobs may be done before the interval */
-    if (s->next_query > now + 1) s->next_query = now + 1;
+    if (s->next_query > now + 1)
+        s->next_query = now + 1;
     return;
 fail:
     for (int i = 0; i < n; i++) {
         char reason[1200];
-        snprintf(reason, sizeof reason, "cannot submit to Slurm: %s", err[0] ? err : "sbatch failed");
+        snprintf(reason, sizeof reason, "cannot submit to Slurm: %s",
+                 err[0] ? err : "sbatch failed");
         push_failed(s, list[i]->id, reason, false);
         mark_collected(list[i]);
     }
@@ -625,19 +699,25 @@ static double flush_at(slurm *s)
 static void submit_queued(evaluator *ev)
 {
     slurm *s = S(ev);
-    if (now_real() < flush_at(s)) return;
+    if (now_real() < flush_at(s))
+        return;
     int n = 0;
-    for (int i = 0; i < s->n_jobs; i++) n += s->jobs[i]->state == SJ_QUEUED;
-    if (!n) return;
+    for (int i = 0; i < s->n_jobs; i++)
+        n += s->jobs[i]->state == SJ_QUEUED;
+    if (!n)
+        return;
     sjob **list = malloc(sizeof *list * (size_t)n);
-    if (!list) return;
+    if (!list)
+        return;
     int k = 0;
     for (int i = 0; i < s->n_jobs; i++)
-        if (s->jobs[i]->state == SJ_QUEUED) list[k++] = s->jobs[i];
+        if (s->jobs[i]->state == SJ_QUEUED)
+            list[k++] = s->jobs[i];
     if (s->o.array && n > 1) {
         submit_batch(ev, list, n);
     } else {
-        for (int i = 0; i < n; i++) submit_batch(ev, list + i, 1);
+        for (int i = 0; i < n; i++)
+            submit_batch(ev, list + i, 1);
     }
     free(list);
 }
@@ -645,18 +725,19 @@ static void submit_queued(evaluator *ev)
 /* ---- following ---------------------------------------------------------------------- */
 
 typedef struct slurm_state {
-    char state[32];  /* RUNNING, COMPLETED, NODE_FAIL, ... ; "" = unknown */
+    char state[32]; /* RUNNING, COMPLETED, NODE_FAIL, ... ; "" = unknown */
     char reason[128];
     char node[128];
 } slurm_state;
 
 static bool state_waiting(const char *st)
 {
-    static const char *const w[] = {"PENDING",  "CONFIGURING",  "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED",
-                                    "RESIZING", "SUSPENDED",    "STOPPED",  "SIGNALING",    "STAGE_OUT",
-                                    "RESV_DEL_HOLD", NULL};
+    static const char *const w[] = {"PENDING",     "CONFIGURING", "REQUEUED",      "REQUEUE_HOLD",
+                                    "REQUEUE_FED", "RESIZING",    "SUSPENDED",     "STOPPED",
+                                    "SIGNALING",   "STAGE_OUT",   "RESV_DEL_HOLD", NULL};
     for (int i = 0; w[i]; i++)
-        if (!strcmp(st, w[i])) return true;
+        if (!strcmp(st, w[i]))
+            return true;
     return false;
 }
 
@@ -674,7 +755,8 @@ static void scontrol_field(const char *line, const char *key, char *out, size_t 
         if ((p == line || p[-1] == ' ') && p[kl] == '=') {
             const char *v = p + kl + 1;
             size_t n = strcspn(v, " \n");
-            if (n >= size) n = size - 1;
+            if (n >= size)
+                n = size - 1;
             memcpy(out, v, n);
             out[n] = 0;
             return;
@@ -694,28 +776,37 @@ static int ask_one(slurm *s, const char *jobid, slurm_state *st)
         scontrol_field(out, "NodeList", st->node, sizeof st->node);
     }
     free(out);
-    if (st->state[0]) return 0;
-    if (s->sacct == 0) return -1;
-    char *sa[] = {"sacct", "-n", "-P", "-X", "-j", (char *)jobid, "-o", "JobID,State,NodeList", NULL};
+    if (st->state[0])
+        return 0;
+    if (s->sacct == 0)
+        return -1;
+    char *sa[] = {"sacct", "-n", "-P", "-X", "-j", (char *)jobid, "-o", "JobID,State,NodeList",
+                  NULL};
     out = NULL;
     int rc = run_cmd(sa, &out, err, sizeof err);
     if (rc != 0) {
         /* without slurmdbd: "Slurm accounting storage is disabled" */
-        if (rc > 0 && strstr(err, "disabled")) s->sacct = 0;
+        if (rc > 0 && strstr(err, "disabled"))
+            s->sacct = 0;
         free(out);
         return -1;
     }
     s->sacct = 1;
-    for (char *save = NULL, *line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    for (char *save = NULL, *line = strtok_r(out, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
         char *f1 = strchr(line, '|');
-        if (!f1) continue;
+        if (!f1)
+            continue;
         *f1++ = 0;
-        if (strcmp(line, jobid)) continue;
+        if (strcmp(line, jobid))
+            continue;
         char *f2 = strchr(f1, '|');
-        if (f2) *f2++ = 0;
+        if (f2)
+            *f2++ = 0;
         size_t n = strcspn(f1, " "); /* "CANCELLED by 0" */
         snprintf(st->state, sizeof st->state, "%.*s", (int)n, f1);
-        if (f2) snprintf(st->node, sizeof st->node, "%s", f2);
+        if (f2)
+            snprintf(st->node, sizeof st->node, "%s", f2);
     }
     free(out);
     return st->state[0] ? 0 : -1;
@@ -723,16 +814,19 @@ static int ask_one(slurm *s, const char *jobid, slurm_state *st)
 
 static void send_started(slurm *s, sjob *j)
 {
-    if (j->started_sent) return;
+    if (j->started_sent)
+        return;
     j->started_sent = true;
     evaluator_event *e = evaluator_queue_push(&s->q);
-    if (e) evaluator_event_init(e, EVALUATOR_STARTED, j->id);
+    if (e)
+        evaluator_event_init(e, EVALUATOR_STARTED, j->id);
 }
 
 /* Puts a candidate back in the queue for a new submission. */
 static void requeue(sjob *j)
 {
-    static const char *const files[] = {"progress.jsonl", "stderr.log", "result.json", "exit", "job.json"};
+    static const char *const files[] = {"progress.jsonl", "stderr.log", "result.json", "exit",
+                                        "job.json"};
     char path[PATH_MAX + 32];
     for (size_t k = 0; k < sizeof files / sizeof *files; k++) {
         job_path(j, files[k], path, sizeof path);
@@ -782,37 +876,45 @@ static void finish(evaluator *ev, sjob *j, const char *how, const slurm_state *s
         snprintf(reason, sizeof reason, "cancelled");
     } else if (j->stop_timeout) {
         e->kind = EVALUATOR_FAILED;
-        snprintf(reason, sizeof reason, "time limit of %g s exceeded (Slurm job %s cancelled %g s after it; %.800s)",
+        snprintf(reason, sizeof reason,
+                 "time limit of %g s exceeded (Slurm job %s cancelled %g s after it; %.800s)",
                  j->time_limit, j->jobid, ev->cfg.grace, e->reason[0] ? e->reason : e->status);
     } else if (slurm_ended) {
         const char *sn = state && state[0] ? state : NULL;
         char again[64] = "";
-        if (j->requeues) snprintf(again, sizeof again, " (after %d resubmission%s)", j->requeues, j->requeues > 1 ? "s" : "");
+        if (j->requeues)
+            snprintf(again, sizeof again, " (after %d resubmission%s)", j->requeues,
+                     j->requeues > 1 ? "s" : "");
         if (!sn)
-            snprintf(reason, sizeof reason,
-                     "Slurm job %s vanished (squeue, scontrol%s no longer know it) without a result%s", j->jobid,
-                     s->sacct == 1 ? " and sacct" : "", again);
+            snprintf(
+                reason, sizeof reason,
+                "Slurm job %s vanished (squeue, scontrol%s no longer know it) without a result%s",
+                j->jobid, s->sacct == 1 ? " and sacct" : "", again);
         else if (!strcmp(sn, "TIMEOUT"))
-            snprintf(reason, sizeof reason, "Slurm job %s hit its time limit%s (raise the Slurm option time)", j->jobid,
+            snprintf(reason, sizeof reason,
+                     "Slurm job %s hit its time limit%s (raise the Slurm option time)", j->jobid,
                      again);
         else if (!strcmp(sn, "PREEMPTED"))
             snprintf(reason, sizeof reason, "Slurm job %s was preempted%s", j->jobid, again);
         else if (!strcmp(sn, "NODE_FAIL") || !strcmp(sn, "BOOT_FAIL"))
-            snprintf(reason, sizeof reason, "Slurm job %s failed with its node%s%s (%s)%s", j->jobid,
-                     node[0] ? " " : "", node, sn, again);
+            snprintf(reason, sizeof reason, "Slurm job %s failed with its node%s%s (%s)%s",
+                     j->jobid, node[0] ? " " : "", node, sn, again);
         else if (!strcmp(sn, "OUT_OF_MEMORY"))
-            snprintf(reason, sizeof reason, "Slurm job %s ran out of memory (raise the Slurm option mem)", j->jobid);
+            snprintf(reason, sizeof reason,
+                     "Slurm job %s ran out of memory (raise the Slurm option mem)", j->jobid);
         else if (!strcmp(sn, "CANCELLED"))
-            snprintf(reason, sizeof reason, "Slurm job %s was cancelled outside gevo (scancel or an administrator)",
+            snprintf(reason, sizeof reason,
+                     "Slurm job %s was cancelled outside gevo (scancel or an administrator)",
                      j->jobid);
         else if (!strcmp(sn, "DEADLINE"))
             snprintf(reason, sizeof reason, "Slurm job %s missed its deadline", j->jobid);
         else
-            snprintf(reason, sizeof reason, "Slurm job %s ended %s without a result%s%s", j->jobid, sn,
-                     tail[0] ? ": " : "", tail);
+            snprintf(reason, sizeof reason, "Slurm job %s ended %s without a result%s%s", j->jobid,
+                     sn, tail[0] ? ": " : "", tail);
         e->kind = EVALUATOR_FAILED;
     }
-    if (reason[0]) snprintf(e->reason, sizeof e->reason, "%s", reason);
+    if (reason[0])
+        snprintf(e->reason, sizeof e->reason, "%s", reason);
     mark_collected(j);
 }
 
@@ -823,7 +925,8 @@ static bool read_exit(sjob *j, char *how, size_t size)
     char path[PATH_MAX + 32];
     job_path(j, "exit", path, sizeof path);
     char *t = evaluator_read_file(path, 4096, NULL);
-    if (!t) return false;
+    if (!t)
+        return false;
     snprintf(how, size, "%s", t);
     how[strcspn(how, "\n")] = 0;
     free(t);
@@ -839,7 +942,8 @@ static void query(evaluator *ev)
     int n = 0;
     for (int i = 0; i < s->n_jobs; i++) {
         sjob *j = s->jobs[i];
-        if ((j->state != SJ_SUBMITTED && j->state != SJ_RUNNING) || !j->jobid[0]) continue;
+        if ((j->state != SJ_SUBMITTED && j->state != SJ_RUNNING) || !j->jobid[0])
+            continue;
         size_t base = strcspn(j->jobid, "_");
         char b[64];
         snprintf(b, sizeof b, "%.*s", (int)base, j->jobid);
@@ -849,12 +953,15 @@ static void query(evaluator *ev)
             size_t l = strcspn(p, ",");
             seen = l == strlen(b) && !strncmp(p, b, l);
         }
-        if (seen) continue;
-        if (used + strlen(b) + 2 >= sizeof ids) break;
+        if (seen)
+            continue;
+        if (used + strlen(b) + 2 >= sizeof ids)
+            break;
         used += (size_t)snprintf(ids + used, sizeof ids - used, "%s%s", n ? "," : "", b);
         n++;
     }
-    if (!n) return;
+    if (!n)
+        return;
     char err[512], *out = NULL;
     char *argv[] = {"squeue", "-h", "-r", "--states=all", "-j", ids, "-o", "%i|%T|%r|%N", NULL};
     int rc = run_cmd(argv, &out, err, sizeof err);
@@ -873,7 +980,8 @@ static void query(evaluator *ev)
     double now = now_real();
     for (int i = 0; i < s->n_jobs; i++) {
         sjob *j = s->jobs[i];
-        if ((j->state != SJ_SUBMITTED && j->state != SJ_RUNNING) || !j->jobid[0]) continue;
+        if ((j->state != SJ_SUBMITTED && j->state != SJ_RUNNING) || !j->jobid[0])
+            continue;
         slurm_state st;
         memset(&st, 0, sizeof st);
         size_t il = strlen(j->jobid);
@@ -881,25 +989,32 @@ static void query(evaluator *ev)
             size_t ll = strcspn(line, "\n");
             if (ll > il && !strncmp(line, j->jobid, il) && line[il] == '|') {
                 char buf[512];
-                snprintf(buf, sizeof buf, "%.*s", (int)(ll < sizeof buf ? ll : sizeof buf - 1), line);
+                snprintf(buf, sizeof buf, "%.*s", (int)(ll < sizeof buf ? ll : sizeof buf - 1),
+                         line);
                 char *f[4] = {buf, NULL, NULL, NULL};
                 for (int k = 1; k < 4; k++) {
                     f[k] = f[k - 1] ? strchr(f[k - 1], '|') : NULL;
-                    if (f[k]) *f[k]++ = 0;
+                    if (f[k])
+                        *f[k]++ = 0;
                 }
-                if (f[1]) snprintf(st.state, sizeof st.state, "%s", f[1]);
-                if (f[2]) snprintf(st.reason, sizeof st.reason, "%s", f[2]);
-                if (f[3]) snprintf(st.node, sizeof st.node, "%s", f[3]);
+                if (f[1])
+                    snprintf(st.state, sizeof st.state, "%s", f[1]);
+                if (f[2])
+                    snprintf(st.reason, sizeof st.reason, "%s", f[2]);
+                if (f[3])
+                    snprintf(st.node, sizeof st.node, "%s", f[3]);
                 break;
             }
             line += ll + (line[ll] == '\n');
         }
-        if (!st.state[0]) ask_one(s, j->jobid, &st);
+        if (!st.state[0])
+            ask_one(s, j->jobid, &st);
         if (!st.state[0] && j->state == SJ_SUBMITTED && strchr(j->jobid, '_')) {
             /* a pending array task leaves no record when cancelled: if its
                array is still listed, that is what happened to it */
             size_t bl = strcspn(j->jobid, "_") + 1;
-            for (const char *line = out; *line; line += strcspn(line, "\n") + (line[strcspn(line, "\n")] == '\n'))
+            for (const char *line = out; *line;
+                 line += strcspn(line, "\n") + (line[strcspn(line, "\n")] == '\n'))
                 if (!strncmp(line, j->jobid, bl)) {
                     snprintf(st.state, sizeof st.state, "CANCELLED");
                     break;
@@ -916,7 +1031,8 @@ static void query(evaluator *ev)
             continue;
         }
         j->missing = 0;
-        if (st.node[0] && strcmp(st.node, "(null)")) snprintf(j->node, sizeof j->node, "%s", st.node);
+        if (st.node[0] && strcmp(st.node, "(null)"))
+            snprintf(j->node, sizeof j->node, "%s", st.node);
         if (state_waiting(st.state)) {
             if (j->state == SJ_RUNNING) { /* requeued by Slurm itself */
                 j->state = SJ_SUBMITTED;
@@ -935,7 +1051,8 @@ static void query(evaluator *ev)
                 finish(ev, j, how, &st);
             } else if ((!strcmp(st.state, "COMPLETED") || !strcmp(st.state, "FAILED")) &&
                        (j->ended_seen == 0 || now < j->ended_seen + ev->cfg.grace)) {
-                if (j->ended_seen == 0) j->ended_seen = now;
+                if (j->ended_seen == 0)
+                    j->ended_seen = now;
             } else {
                 finish(ev, j, NULL, &st);
             }
@@ -959,7 +1076,8 @@ static void step(evaluator *ev)
     double now = now_real();
     for (int i = 0; i < s->n_jobs; i++) {
         sjob *j = s->jobs[i];
-        if (j->state != SJ_SUBMITTED && j->state != SJ_RUNNING) continue;
+        if (j->state != SJ_SUBMITTED && j->state != SJ_RUNNING)
+            continue;
         long long before = j->prog_off;
         size_t qlen = (size_t)s->q.len;
         evaluator_read_progress(&s->q, j->dir, j->id, &j->prog_off);
@@ -985,12 +1103,13 @@ static void step(evaluator *ev)
             continue;
         }
         /* Slurm enforces time limits late; so do we, like the local pool */
-        if (j->state == SJ_RUNNING && j->time_limit > 0 && !j->stop_timeout && !j->stop_cancel && j->started > 0 &&
-            now > j->started + j->time_limit + ev->cfg.grace) {
+        if (j->state == SJ_RUNNING && j->time_limit > 0 && !j->stop_timeout && !j->stop_cancel &&
+            j->started > 0 && now > j->started + j->time_limit + ev->cfg.grace) {
             char err[512];
             int rc;
             scancel(j->jobid, err, sizeof err, &rc);
-            if (rc == 0) j->stop_timeout = true;
+            if (rc == 0)
+                j->stop_timeout = true;
         }
     }
     if (now >= s->next_query) {
@@ -1014,10 +1133,12 @@ static void step(evaluator *ev)
 static int slurm_submit(evaluator *ev, const evaluator_job *jb, char *err, size_t errsize)
 {
     slurm *s = S(ev);
-    if (evaluator_check_job(jb, err, errsize)) return -1;
+    if (evaluator_check_job(jb, err, errsize))
+        return -1;
     sjob *old = find_job(s, jb->id);
     if (old) {
-        core_errf(err, errsize, "candidate %s is already %s", jb->id, old->state == SJ_QUEUED ? "queued" : "in Slurm");
+        core_errf(err, errsize, "candidate %s is already %s", jb->id,
+                  old->state == SJ_QUEUED ? "queued" : "in Slurm");
         return -1;
     }
     sjob *j = calloc(1, sizeof *j);
@@ -1041,22 +1162,27 @@ static int slurm_submit(evaluator *ev, const evaluator_job *jb, char *err, size_
         json_t *o = json_load_file(path, 0, NULL);
         const char *jid = json_string_value(json_object_get(o, "slurm_job"));
         slurm_state st;
-        if (jid && ask_one(s, jid, &st) == 0 && (state_waiting(st.state) || state_running(st.state))) {
-            core_errf(err, errsize, "candidate %s is still Slurm job %s (%s, from an earlier run); reattach to collect "
-                                  "it or scancel it first",
-                    jb->id, jid, st.state);
+        if (jid && ask_one(s, jid, &st) == 0 &&
+            (state_waiting(st.state) || state_running(st.state))) {
+            core_errf(
+                err, errsize,
+                "candidate %s is still Slurm job %s (%s, from an earlier run); reattach to collect "
+                "it or scancel it first",
+                jb->id, jid, st.state);
             json_decref(o);
             goto fail;
         }
         json_decref(o);
     }
-    if (evaluator_stage(j->dir, jb, err, errsize)) goto fail;
+    if (evaluator_stage(j->dir, jb, err, errsize))
+        goto fail;
     argv = evaluator_worker_argv(s->exe, j->dir, jb, ev->cfg.threads);
     if (!argv) {
         core_errf(err, errsize, "out of memory");
         goto fail;
     }
-    if (write_train_sh(j, argv, err, errsize)) goto fail;
+    if (write_train_sh(j, argv, err, errsize))
+        goto fail;
     evaluator_argv_free(argv);
     argv = NULL;
     j->state = SJ_QUEUED;
@@ -1092,7 +1218,8 @@ static int slurm_cancel(evaluator *ev, const char *id, char *err, size_t errsize
         mark_collected(j);
         return 0;
     }
-    if (j->stop_cancel) return 0;
+    if (j->stop_cancel)
+        return 0;
     int rc;
     char e2[512];
     scancel(j->jobid, e2, sizeof e2, &rc);
@@ -1103,7 +1230,8 @@ static int slurm_cancel(evaluator *ev, const char *id, char *err, size_t errsize
     j->stop_cancel = true;
     /* its end comes from the next query */
     double soon = now_real() + 0.5;
-    if (s->next_query > soon) s->next_query = soon;
+    if (s->next_query > soon)
+        s->next_query = soon;
     return 0;
 }
 
@@ -1119,14 +1247,16 @@ static int slurm_active(evaluator *ev)
 {
     slurm *s = S(ev);
     int n = 0;
-    for (int i = 0; i < s->n_jobs; i++) n += s->jobs[i]->state != SJ_DONE;
+    for (int i = 0; i < s->n_jobs; i++)
+        n += s->jobs[i]->state != SJ_DONE;
     return n;
 }
 
 static int slurm_timeout_ms(evaluator *ev)
 {
     slurm *s = S(ev);
-    if (s->q.len > 0) return 0;
+    if (s->q.len > 0)
+        return 0;
     bool active = false;
     for (int i = 0; i < s->n_jobs; i++) {
         if (s->jobs[i]->state == SJ_QUEUED) {
@@ -1149,10 +1279,12 @@ static int slurm_reattach(evaluator *ev, char *err, size_t errsize)
     int found = 0;
     struct dirent *de;
     while ((de = readdir(d))) {
-        if (evaluator_check_id(de->d_name, NULL, 0) || find_job(s, de->d_name)) continue;
+        if (evaluator_check_id(de->d_name, NULL, 0) || find_job(s, de->d_name))
+            continue;
         char path[PATH_MAX + 32];
         snprintf(path, sizeof path, "%s/%s/collected", ev->cfg.dir, de->d_name);
-        if (access(path, F_OK) == 0) continue;
+        if (access(path, F_OK) == 0)
+            continue;
         snprintf(path, sizeof path, "%s/%s/job.json", ev->cfg.dir, de->d_name);
         json_t *o = json_load_file(path, 0, NULL);
         const char *jid = json_string_value(json_object_get(o, "slurm_job"));
@@ -1196,7 +1328,8 @@ static int slurm_reattach(evaluator *ev, char *err, size_t errsize)
 static void slurm_free(evaluator *ev)
 {
     slurm *s = S(ev);
-    for (int i = 0; i < s->n_jobs; i++) free(s->jobs[i]);
+    for (int i = 0; i < s->n_jobs; i++)
+        free(s->jobs[i]);
     free(s->jobs);
     evaluator_queue_free(&s->q);
     free(s);
@@ -1215,10 +1348,12 @@ static const evaluator_ops slurm_ops = {
     .free = slurm_free,
 };
 
-evaluator *eval_slurm_new(const evaluator_config *cfg, const char *options, char *err, size_t errsize)
+evaluator *eval_slurm_new(const evaluator_config *cfg, const char *options, char *err,
+                          size_t errsize)
 {
     if (!cfg || !cfg->dir[0]) {
-        core_errf(err, errsize, "the Slurm evaluator needs a work folder (on a file system the nodes share)");
+        core_errf(err, errsize,
+                  "the Slurm evaluator needs a work folder (on a file system the nodes share)");
         return NULL;
     }
     if (cfg->threads < 1 || cfg->threads > 256) {
@@ -1230,8 +1365,10 @@ evaluator *eval_slurm_new(const evaluator_config *cfg, const char *options, char
         return NULL;
     }
     slurm_opts o;
-    if (opts_parse(&o, options, err, errsize)) return NULL;
-    if (evaluator_mkdir_p(cfg->dir, err, errsize)) return NULL;
+    if (opts_parse(&o, options, err, errsize))
+        return NULL;
+    if (evaluator_mkdir_p(cfg->dir, err, errsize))
+        return NULL;
     evaluator *ev = calloc(1, sizeof *ev);
     slurm *s = calloc(1, sizeof *s);
     if (!ev || !s) {
@@ -1251,7 +1388,8 @@ evaluator *eval_slurm_new(const evaluator_config *cfg, const char *options, char
         goto fail;
     }
     strcpy(ev->cfg.dir, abs);
-    if (evaluator_find_exe(cfg->exe, s->exe, sizeof s->exe, err, errsize)) goto fail;
+    if (evaluator_find_exe(cfg->exe, s->exe, sizeof s->exe, err, errsize))
+        goto fail;
     /* is there a Slurm to talk to? (a missing configuration makes the
        commands retry for a minute: do not wait that long here) */
     char *out = NULL, e2[512];
@@ -1260,13 +1398,15 @@ evaluator *eval_slurm_new(const evaluator_config *cfg, const char *options, char
     bool up = rc == 0 && out && strstr(out, "UP");
     if (!up) {
         const char *o1 = out ? out : "";
-        core_errf(err, errsize, "the Slurm evaluator cannot reach slurmctld: %.300s%s%.200s", e2[0] ? e2 : "",
-                e2[0] && o1[0] ? "; " : "", o1);
+        core_errf(err, errsize, "the Slurm evaluator cannot reach slurmctld: %.300s%s%.200s",
+                  e2[0] ? e2 : "", e2[0] && o1[0] ? "; " : "", o1);
         char *nl = strchr(err, '\n');
-        if (nl) *nl = 0;
+        if (nl)
+            *nl = 0;
     }
     free(out);
-    if (!up) goto fail;
+    if (!up)
+        goto fail;
     return ev;
 fail:
     free(s);

@@ -16,9 +16,8 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include "core/evaluator.h"
 #include "core/errf.h"
-
+#include "core/evaluator.h"
 
 /* ---- configuration ------------------------------------------------------- */
 
@@ -30,13 +29,15 @@ void evaluator_config_default(evaluator_config *cfg)
     cfg->grace = 10;
 }
 
-int evaluator_config_set(evaluator_config *cfg, const char *key, const char *value, char *err, size_t errsize)
+int evaluator_config_set(evaluator_config *cfg, const char *key, const char *value, char *err,
+                         size_t errsize)
 {
     char *end;
     if (!strcmp(key, "slots") || !strcmp(key, "threads")) {
         long v = strtol(value, &end, 10);
         if (end == value || *end || v < 1 || v > 256) {
-            core_errf(err, errsize, "evaluator %s: needs an integer in 1..256, not '%s'", key, value);
+            core_errf(err, errsize, "evaluator %s: needs an integer in 1..256, not '%s'", key,
+                      value);
             return -1;
         }
         if (key[0] == 's')
@@ -58,7 +59,8 @@ int evaluator_config_set(evaluator_config *cfg, const char *key, const char *val
         }
         strcpy(dst, value);
     } else {
-        core_errf(err, errsize, "unknown evaluator setting '%s' (known: slots, threads, grace, dir, exe)", key);
+        core_errf(err, errsize,
+                  "unknown evaluator setting '%s' (known: slots, threads, grace, dir, exe)", key);
         return -1;
     }
     return 0;
@@ -68,7 +70,8 @@ int evaluator_config_set(evaluator_config *cfg, const char *key, const char *val
 
 void evaluator_event_clear(evaluator_event *e)
 {
-    if (!e) return;
+    if (!e)
+        return;
     free(e->result_json);
     e->result_json = NULL;
 }
@@ -92,7 +95,8 @@ evaluator_event *evaluator_queue_push(evaluator_queue *q)
     if (q->head + q->len == q->cap) {
         int nc = q->cap ? q->cap * 2 : 16;
         evaluator_event *nq = realloc(q->ev, sizeof *nq * (size_t)nc);
-        if (!nq) return NULL;
+        if (!nq)
+            return NULL;
         q->ev = nq;
         q->cap = nc;
     }
@@ -108,13 +112,15 @@ int evaluator_queue_take(evaluator_queue *q, evaluator_event *out, int max)
         out[n++] = q->ev[q->head++];
         q->len--;
     }
-    if (!q->len) q->head = 0;
+    if (!q->len)
+        q->head = 0;
     return n;
 }
 
 void evaluator_queue_free(evaluator_queue *q)
 {
-    for (int i = 0; i < q->len; i++) evaluator_event_clear(&q->ev[q->head + i]);
+    for (int i = 0; i < q->len; i++)
+        evaluator_event_clear(&q->ev[q->head + i]);
     free(q->ev);
     memset(q, 0, sizeof *q);
 }
@@ -134,9 +140,10 @@ int evaluator_check_id(const char *id, char *err, size_t errsize)
     }
     for (size_t i = 0; i < n; i++) {
         char c = id[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-              c == '-')) {
-            core_errf(err, errsize, "candidate id '%s': only letters, digits, '.', '_' and '-' are allowed", id);
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-')) {
+            core_errf(err, errsize,
+                      "candidate id '%s': only letters, digits, '.', '_' and '-' are allowed", id);
             return -1;
         }
     }
@@ -147,13 +154,15 @@ static const char *const owned_options[] = {"out", "progress", "threads", "time-
 
 int evaluator_check_job(const evaluator_job *jb, char *err, size_t errsize)
 {
-    if (!jb || evaluator_check_id(jb->id, err, errsize)) return -1;
+    if (!jb || evaluator_check_id(jb->id, err, errsize))
+        return -1;
     if (!jb->genome || !*jb->genome) {
         core_errf(err, errsize, "candidate %s: no genome file", jb->id);
         return -1;
     }
     if (!(jb->time_limit >= 0 && jb->time_limit <= 1e9)) {
-        core_errf(err, errsize, "candidate %s: time limit %g is not in 0..1e9 seconds", jb->id, jb->time_limit);
+        core_errf(err, errsize, "candidate %s: time limit %g is not in 0..1e9 seconds", jb->id,
+                  jb->time_limit);
         return -1;
     }
     if (jb->threads < 0 || jb->threads > 256) {
@@ -166,11 +175,14 @@ int evaluator_check_job(const evaluator_job *jb, char *err, size_t errsize)
             core_errf(err, errsize, "candidate %s: too many training options", jb->id);
             return -1;
         }
-        if (strncmp(*a, "--", 2) || !(*a)[2]) continue;
+        if (strncmp(*a, "--", 2) || !(*a)[2])
+            continue;
         size_t len = strcspn(*a + 2, "=");
         for (size_t k = 0; k < sizeof owned_options / sizeof *owned_options; k++)
             if (!strncmp(*a + 2, owned_options[k], len) && len <= strlen(owned_options[k])) {
-                core_errf(err, errsize, "candidate %s: option %s is set by the evaluator, not the job", jb->id, *a);
+                core_errf(err, errsize,
+                          "candidate %s: option %s is set by the evaluator, not the job", jb->id,
+                          *a);
                 return -1;
             }
         if (!strcmp(*a, "-h")) {
@@ -183,9 +195,11 @@ int evaluator_check_job(const evaluator_job *jb, char *err, size_t errsize)
 
 int evaluator_stage(const char *dir, const evaluator_job *jb, char *err, size_t errsize)
 {
-    if (evaluator_mkdir_p(dir, err, errsize)) return -1;
-    static const char *const stale[] = {"progress.jsonl", "stderr.log", "result.json", "job.json", "pid",
-                                        "exit",           "collected",  "genome.net",  "train.sh"};
+    if (evaluator_mkdir_p(dir, err, errsize))
+        return -1;
+    static const char *const stale[] = {"progress.jsonl", "stderr.log", "result.json",
+                                        "job.json",       "pid",        "exit",
+                                        "collected",      "genome.net", "train.sh"};
     char path[PATH_MAX + 32];
     for (size_t k = 0; k < sizeof stale / sizeof *stale; k++) {
         snprintf(path, sizeof path, "%s/%s", dir, stale[k]);
@@ -196,7 +210,7 @@ int evaluator_stage(const char *dir, const evaluator_job *jb, char *err, size_t 
     char *genome = evaluator_read_file(jb->genome, 16L << 20, &glen);
     if (!genome) {
         core_errf(err, errsize, "candidate %s: cannot read %s: %s", jb->id, jb->genome,
-                errno ? strerror(errno) : "too large");
+                  errno ? strerror(errno) : "too large");
         return -1;
     }
     snprintf(path, sizeof path, "%s/genome.net", dir);
@@ -211,17 +225,21 @@ int evaluator_stage(const char *dir, const evaluator_job *jb, char *err, size_t 
 
 void evaluator_argv_free(char **argv)
 {
-    if (!argv) return;
-    for (char **p = argv; *p; p++) free(*p);
+    if (!argv)
+        return;
+    for (char **p = argv; *p; p++)
+        free(*p);
     free(argv);
 }
 
 char **evaluator_worker_argv(const char *exe, const char *dir, const evaluator_job *jb, int threads)
 {
     int n_args = 0;
-    for (const char *const *a = jb->args; a && *a; a++) n_args++;
+    for (const char *const *a = jb->args; a && *a; a++)
+        n_args++;
     char **argv = calloc((size_t)n_args + 12, sizeof *argv);
-    if (!argv) return NULL;
+    if (!argv)
+        return NULL;
     int a = 0;
     char path[PATH_MAX + 32], num[64];
     argv[a++] = strdup(exe);
@@ -238,7 +256,8 @@ char **evaluator_worker_argv(const char *exe, const char *dir, const evaluator_j
         snprintf(num, sizeof num, "%.17g", jb->time_limit);
         argv[a++] = strdup(num);
     }
-    for (int k = 0; k < n_args; k++) argv[a++] = strdup(jb->args[k]);
+    for (int k = 0; k < n_args; k++)
+        argv[a++] = strdup(jb->args[k]);
     snprintf(path, sizeof path, "%s/genome.net", dir);
     argv[a++] = strdup(path);
     for (int k = 0; k < a; k++)
@@ -268,16 +287,19 @@ int evaluator_parse_progress(const char *line, const char *id, evaluator_event *
     json_t *o = json_loads(line, 0, NULL);
     const char *ev = o ? json_string_value(json_object_get(o, "event")) : NULL;
     int rc = -1;
-    if (!ev) goto out;
+    if (!ev)
+        goto out;
     if (!strcmp(ev, "result")) {
         rc = 1;
         goto out;
     }
-    if (strcmp(ev, "start") && strcmp(ev, "step") && strcmp(ev, "epoch") && strcmp(ev, "eval")) goto out;
+    if (strcmp(ev, "start") && strcmp(ev, "step") && strcmp(ev, "epoch") && strcmp(ev, "eval"))
+        goto out;
     evaluator_event_init(e, EVALUATOR_PROGRESS, id);
     snprintf(e->phase, sizeof e->phase, "%s", ev);
     const char *what = json_string_value(json_object_get(o, "what"));
-    if (what) snprintf(e->what, sizeof e->what, "%s", what);
+    if (what)
+        snprintf(e->what, sizeof e->what, "%s", what);
     e->epoch = (int)jint(o, "epoch");
     e->epochs = (int)jint(o, "epochs");
     e->step = jint(o, "step");
@@ -300,13 +322,15 @@ void evaluator_read_progress(evaluator_queue *q, const char *dir, const char *id
     char path[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/progress.jsonl", dir);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return;
+    if (fd < 0)
+        return;
     struct stat st;
     if (fstat(fd, &st) || st.st_size > EVALUATOR_PROGRESS_MAX) {
         close(fd);
         return;
     }
-    if (st.st_size < *off) *off = 0; /* rewritten: a restarted (requeued) worker */
+    if (st.st_size < *off)
+        *off = 0; /* rewritten: a restarted (requeued) worker */
     if (st.st_size == *off) {
         close(fd);
         return;
@@ -325,7 +349,8 @@ void evaluator_read_progress(evaluator_queue *q, const char *dir, const char *id
     bool have_step = false;
     for (;;) {
         char *nl = strchr(p, '\n');
-        if (!nl) break; /* a line still being written */
+        if (!nl)
+            break; /* a line still being written */
         *nl = 0;
         evaluator_event e;
         if (evaluator_parse_progress(p, id, &e) == 0) {
@@ -334,32 +359,37 @@ void evaluator_read_progress(evaluator_queue *q, const char *dir, const char *id
                 have_step = true;
             } else {
                 evaluator_event *qe;
-                if (have_step && (qe = evaluator_queue_push(q))) *qe = step;
+                if (have_step && (qe = evaluator_queue_push(q)))
+                    *qe = step;
                 have_step = false;
-                if ((qe = evaluator_queue_push(q))) *qe = e;
+                if ((qe = evaluator_queue_push(q)))
+                    *qe = e;
             }
         }
         p = nl + 1;
     }
     evaluator_event *qe;
-    if (have_step && (qe = evaluator_queue_push(q))) *qe = step;
+    if (have_step && (qe = evaluator_queue_push(q)))
+        *qe = step;
     *off += p - buf;
     free(buf);
 }
 
-void evaluator_outcome(evaluator_event *e, const char *id, char *result_json, const char *result_path,
-                       const char *how, const char *stderr_tail)
+void evaluator_outcome(evaluator_event *e, const char *id, char *result_json,
+                       const char *result_path, const char *how, const char *stderr_tail)
 {
     evaluator_event_init(e, EVALUATOR_FAILED, id);
     e->result_json = result_json;
-    if (result_json && result_path) snprintf(e->result_path, sizeof e->result_path, "%s", result_path);
+    if (result_json && result_path)
+        snprintf(e->result_path, sizeof e->result_path, "%s", result_path);
     const char *tail = stderr_tail && *stderr_tail ? stderr_tail : NULL;
     if (result_json) {
         json_error_t je;
         json_t *o = json_loads(result_json, 0, &je);
         const char *status = o ? json_string_value(json_object_get(o, "status")) : NULL;
         if (!status) {
-            snprintf(e->reason, sizeof e->reason, "the worker's result is not a training result (%s)",
+            snprintf(e->reason, sizeof e->reason,
+                     "the worker's result is not a training result (%s)",
                      o ? "no status" : je.text);
             json_decref(o);
             return;
@@ -367,23 +397,29 @@ void evaluator_outcome(evaluator_event *e, const char *id, char *result_json, co
         snprintf(e->status, sizeof e->status, "%s", status);
         const char *msg = json_string_value(json_object_get(o, "message"));
         if (!strcmp(status, "error")) {
-            snprintf(e->reason, sizeof e->reason, "%s", msg && *msg ? msg : tail ? tail : "training failed");
+            snprintf(e->reason, sizeof e->reason, "%s",
+                     msg && *msg ? msg
+                     : tail      ? tail
+                                 : "training failed");
         } else {
             e->kind = EVALUATOR_FINISHED;
-            if (msg) snprintf(e->reason, sizeof e->reason, "%s", msg);
+            if (msg)
+                snprintf(e->reason, sizeof e->reason, "%s", msg);
         }
         json_decref(o);
         return;
     }
     int n;
     if (how && sscanf(how, "signal %d", &n) == 1)
-        snprintf(e->reason, sizeof e->reason, "killed by signal %d%s%s", n, tail ? ": " : "", tail ? tail : "");
-    else if (how && sscanf(how, "exit %d", &n) == 1)
-        snprintf(e->reason, sizeof e->reason, "exited with status %d without a result%s%s", n, tail ? ": " : "",
+        snprintf(e->reason, sizeof e->reason, "killed by signal %d%s%s", n, tail ? ": " : "",
                  tail ? tail : "");
-    else
-        snprintf(e->reason, sizeof e->reason, "the worker ended without a result or an exit status%s%s",
+    else if (how && sscanf(how, "exit %d", &n) == 1)
+        snprintf(e->reason, sizeof e->reason, "exited with status %d without a result%s%s", n,
                  tail ? ": " : "", tail ? tail : "");
+    else
+        snprintf(e->reason, sizeof e->reason,
+                 "the worker ended without a result or an exit status%s%s", tail ? ": " : "",
+                 tail ? tail : "");
 }
 
 /* ---- files ----------------------------------------------------------------------- */
@@ -391,7 +427,8 @@ void evaluator_outcome(evaluator_event *e, const char *id, char *result_json, co
 char *evaluator_read_file(const char *path, long max, size_t *len_out)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return NULL;
+    if (fd < 0)
+        return NULL;
     struct stat st;
     if (fstat(fd, &st) || st.st_size > max) {
         close(fd);
@@ -405,20 +442,25 @@ char *evaluator_read_file(const char *path, long max, size_t *len_out)
     }
     for (;;) {
         if (len + 1 >= cap) {
-            if ((long)cap > max) break;
+            if ((long)cap > max)
+                break;
             char *nb = realloc(buf, cap * 2);
-            if (!nb) break;
+            if (!nb)
+                break;
             buf = nb;
             cap *= 2;
         }
         ssize_t r = read(fd, buf + len, cap - 1 - len);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) break;
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
         len += (size_t)r;
     }
     close(fd);
     buf[len] = 0;
-    if (len_out) *len_out = len;
+    if (len_out)
+        *len_out = len;
     return buf;
 }
 
@@ -427,12 +469,15 @@ int evaluator_write_file(const char *path, const char *text, size_t len)
     char tmp[PATH_MAX + 32];
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return -1;
+    if (fd < 0)
+        return -1;
     size_t off = 0;
     while (off < len) {
         ssize_t w = write(fd, text + off, len - off);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) break;
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
         off += (size_t)w;
     }
     if (close(fd) || off != len || rename(tmp, path)) {
@@ -444,18 +489,22 @@ int evaluator_write_file(const char *path, const char *text, size_t len)
 
 void evaluator_last_line(const char *path, char *out, size_t size)
 {
-    if (!size) return;
+    if (!size)
+        return;
     out[0] = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return;
+    if (fd < 0)
+        return;
     char buf[4096];
     off_t end = lseek(fd, 0, SEEK_END);
     off_t start = end > (off_t)sizeof buf - 1 ? end - (off_t)sizeof buf + 1 : 0;
     ssize_t n = pread(fd, buf, sizeof buf - 1, start);
     close(fd);
-    if (n <= 0) return;
+    if (n <= 0)
+        return;
     buf[n] = 0;
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ')) buf[--n] = 0;
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+        buf[--n] = 0;
     char *nl = strrchr(buf, '\n');
     snprintf(out, size, "%s", nl ? nl + 1 : buf);
 }
@@ -476,7 +525,8 @@ int evaluator_mkdir_p(const char *path, char *err, size_t errsize)
                 return -1;
             }
             *p = c;
-            if (!c) break;
+            if (!c)
+                break;
         }
     }
     struct stat st;
@@ -494,7 +544,8 @@ int evaluator_find_exe(const char *configured, char *out, size_t size, char *err
     } else {
         ssize_t n = readlink("/proc/self/exe", out, size - 1);
         if (n <= 0) {
-            core_errf(err, errsize, "cannot find the gevo program (/proc/self/exe): %s", strerror(errno));
+            core_errf(err, errsize, "cannot find the gevo program (/proc/self/exe): %s",
+                      strerror(errno));
             return -1;
         }
         out[n] = 0;
@@ -502,8 +553,8 @@ int evaluator_find_exe(const char *configured, char *out, size_t size, char *err
     struct stat st;
     errno = 0;
     if (stat(out, &st) || !S_ISREG(st.st_mode) || access(out, X_OK)) {
-        core_errf(err, errsize, "the worker program %s is not an executable file%s%s", out, errno ? ": " : "",
-                errno ? strerror(errno) : "");
+        core_errf(err, errsize, "the worker program %s is not an executable file%s%s", out,
+                  errno ? ": " : "", errno ? strerror(errno) : "");
         return -1;
     }
     return 0;

@@ -60,12 +60,12 @@
 #define EVALUATOR_ID_MAX 64
 
 typedef struct evaluator_config {
-    char dir[2048];  /* the work folder; created if missing */
-    int slots;       /* workers at once; more wait in a queue */
-    int threads;     /* OpenBLAS threads per worker (gevo train --threads) */
-    double grace;    /* seconds between SIGTERM and SIGKILL; also the slack
+    char dir[2048]; /* the work folder; created if missing */
+    int slots;      /* workers at once; more wait in a queue */
+    int threads;    /* OpenBLAS threads per worker (gevo train --threads) */
+    double grace;   /* seconds between SIGTERM and SIGKILL; also the slack
                         after a job's time limit before it is stopped */
-    char exe[2048];  /* the gevo binary; "" = this program (/proc/self/exe) */
+    char exe[2048]; /* the gevo binary; "" = this program (/proc/self/exe) */
 } evaluator_config;
 
 /* slots EVALUATOR_DEFAULT_SLOTS, threads EVALUATOR_DEFAULT_THREADS,
@@ -73,21 +73,22 @@ typedef struct evaluator_config {
 void evaluator_config_default(evaluator_config *cfg);
 /* Sets "slots", "threads", "grace" (seconds), "dir" or "exe" from text.
  * Returns 0, or -1 with a message in err. */
-int evaluator_config_set(evaluator_config *cfg, const char *key, const char *value, char *err, size_t errsize);
+int evaluator_config_set(evaluator_config *cfg, const char *key, const char *value, char *err,
+                         size_t errsize);
 
 /* One candidate to train. */
 typedef struct evaluator_job {
-    const char *id;     /* [A-Za-z0-9._-], 1..63 characters, not starting
+    const char *id;          /* [A-Za-z0-9._-], 1..63 characters, not starting
                            with '.'; unique within the work folder */
-    const char *genome; /* path of the gevo-net program; copied */
+    const char *genome;      /* path of the gevo-net program; copied */
     const char *const *args; /* more gevo train options, NULL-terminated
                            (may be NULL): --data DIR, --subset N, --epochs N,
                            --seed N, --set K=V ...; --out, --progress,
                            --threads and --time-limit are the evaluator's */
-    double time_limit;  /* seconds of training (gevo train --time-limit);
+    double time_limit;       /* seconds of training (gevo train --time-limit);
                            0 = none. The worker is stopped after
                            time_limit + grace, killed grace later. */
-    int threads;        /* 0 = the configuration's */
+    int threads;             /* 0 = the configuration's */
 } evaluator_job;
 
 typedef enum evaluator_event_kind {
@@ -104,19 +105,19 @@ typedef struct evaluator_event {
     evaluator_event_kind kind;
     char id[EVALUATOR_ID_MAX];
     /* STARTED */
-    bool reattached;  /* found in the work folder, started by another process */
-    int pid;          /* the worker's process id (local engine), or 0 */
+    bool reattached; /* found in the work folder, started by another process */
+    int pid;         /* the worker's process id (local engine), or 0 */
     /* PROGRESS */
-    char phase[16];   /* "start", "step", "epoch", "eval" (then what = "val"/"test") */
+    char phase[16]; /* "start", "step", "epoch", "eval" (then what = "val"/"test") */
     char what[16];
     int epoch, epochs;
     long step, steps;
     double loss, acc, val_acc, lr, images_per_sec, eta, elapsed;
     /* FINISHED and FAILED */
-    char status[16];  /* the result's status, "" when there was no result */
-    char reason[1024];/* FAILED: why; FINISHED: the result's message, if any */
-    bool cancelled;   /* FAILED because evaluator_cancel asked */
-    char *result_json;/* the text of result.json, or NULL */
+    char status[16];        /* the result's status, "" when there was no result */
+    char reason[1024];      /* FAILED: why; FINISHED: the result's message, if any */
+    bool cancelled;         /* FAILED because evaluator_cancel asked */
+    char *result_json;      /* the text of result.json, or NULL */
     char result_path[2300]; /* where it is, or "" */
 } evaluator_event;
 
@@ -165,7 +166,8 @@ evaluator *eval_local_new(const evaluator_config *cfg, char *err, size_t errsize
  * array is submitted, default 2), interval (seconds between squeue
  * calls, default 2). cfg->slots is not
  * used: Slurm decides what runs. Returns NULL with a message in err. */
-evaluator *eval_slurm_new(const evaluator_config *cfg, const char *options, char *err, size_t errsize);
+evaluator *eval_slurm_new(const evaluator_config *cfg, const char *options, char *err,
+                          size_t errsize);
 /* The option keys eval_slurm_new knows, NULL-terminated (for callers that
  * read them from elsewhere, e.g. the session's "slurm.KEY" settings). */
 extern const char *const eval_slurm_keys[];
@@ -175,7 +177,8 @@ extern const char *const eval_slurm_keys[];
  * from an earlier process), unreadable genome, options the evaluator owns.
  * The files of an earlier, ended run of the same id are replaced, even if
  * never collected: reattach first to keep them. */
-static inline int evaluator_submit(evaluator *ev, const evaluator_job *job, char *err, size_t errsize)
+static inline int evaluator_submit(evaluator *ev, const evaluator_job *job, char *err,
+                                   size_t errsize)
 {
     return ev->ops->submit(ev, job, err, errsize);
 }
@@ -197,7 +200,10 @@ static inline int evaluator_pollfds(evaluator *ev, struct pollfd *pfd, int max)
     return ev->ops->pollfds(ev, pfd, max);
 }
 /* How long the caller's poll() may sleep: -1 when nothing is active. */
-static inline int evaluator_timeout_ms(evaluator *ev) { return ev->ops->timeout_ms(ev); }
+static inline int evaluator_timeout_ms(evaluator *ev)
+{
+    return ev->ops->timeout_ms(ev);
+}
 /* Adopts the uncollected workers in the work folder started by other
  * processes; their STARTED (reattached) events come from evaluator_poll.
  * Returns how many were adopted. */
@@ -206,12 +212,16 @@ static inline int evaluator_reattach(evaluator *ev, char *err, size_t errsize)
     return ev->ops->reattach(ev, err, errsize);
 }
 /* Candidates queued or running (whose outcome is still to come). */
-static inline int evaluator_active(evaluator *ev) { return ev->ops->active(ev); }
+static inline int evaluator_active(evaluator *ev)
+{
+    return ev->ops->active(ev);
+}
 /* Frees the evaluator. Running workers are left running (a later
  * evaluator_reattach collects them); queued candidates are dropped. */
 static inline void evaluator_free(evaluator *ev)
 {
-    if (ev) ev->ops->free(ev);
+    if (ev)
+        ev->ops->free(ev);
 }
 
 /* ---- for engines: the parts every engine shares (evaluator.c) ------------ */
@@ -245,7 +255,8 @@ int evaluator_stage(const char *dir, const evaluator_job *job, char *err, size_t
  * exe train --progress --out DIR/result.json --threads T [--time-limit S]
  * ARGS... DIR/genome.net. threads is used when the job says 0. NULL when
  * out of memory. */
-char **evaluator_worker_argv(const char *exe, const char *dir, const evaluator_job *job, int threads);
+char **evaluator_worker_argv(const char *exe, const char *dir, const evaluator_job *job,
+                             int threads);
 void evaluator_argv_free(char **argv);
 /* The gevo program workers run: configured, or this program. 0, or -1
  * with a message when it is not an executable file. */
@@ -263,8 +274,8 @@ void evaluator_read_progress(evaluator_queue *q, const char *dir, const char *id
  * the text of result.json or NULL (the event takes ownership); how is the
  * way the process ended ("exit 0", "signal 9", or NULL if unknown);
  * stderr_tail its last stderr line or NULL. */
-void evaluator_outcome(evaluator_event *e, const char *id, char *result_json, const char *result_path,
-                       const char *how, const char *stderr_tail);
+void evaluator_outcome(evaluator_event *e, const char *id, char *result_json,
+                       const char *result_path, const char *how, const char *stderr_tail);
 
 /* Small helpers on the work folder. read_file: the whole file,
  * NUL-terminated (malloc'd), or NULL if missing or larger than max.

@@ -32,11 +32,11 @@ typedef struct ind {
     char op[32];
     char persona[64];
     char message[1100];
-    char *reasoning;        /* streamed reasoning while proposing */
-    int job;                /* proposal job while proposing, else -1 */
-    bool population;        /* a survivor of the previous generation */
+    char *reasoning; /* streamed reasoning while proposing */
+    int job;         /* proposal job while proposing, else -1 */
+    bool population; /* a survivor of the previous generation */
     nsga2_measure measure;
-    bool measured;          /* measure comes from a result */
+    bool measured; /* measure comes from a result */
 } ind;
 
 typedef struct hash_entry {
@@ -51,7 +51,7 @@ struct evolve {
     int gen;
     ind *inds;
     size_t n, cap;
-    evolve_ind *view;       /* evolve_list's answer */
+    evolve_ind *view; /* evolve_list's answer */
     size_t view_cap;
     evaluator *ev;
     evolve_proposer *prop;
@@ -60,12 +60,12 @@ struct evolve {
     double t0;
     char data_dir[1024];
     char work_dir[1400];
-    hash_entry *hashes;     /* programs already trained, for de-duplication */
+    hash_entry *hashes; /* programs already trained, for de-duplication */
     size_t n_hashes, cap_hashes;
     void (*listen)(void *ctx, const evolve_event *ev);
     void *listen_ctx;
-    bool next_pending;      /* proposals of a new generation still to start */
-    int to_propose;         /* proposals still to start this generation */
+    bool next_pending; /* proposals of a new generation still to start */
+    int to_propose;    /* proposals still to start this generation */
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -95,10 +95,12 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static void logf_(evolve *e, const char *id, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void logf_(evolve *e, const char *id, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void logf_(evolve *e, const char *id, const char *fmt, ...)
 {
-    if (!e->listen) return;
+    if (!e->listen)
+        return;
     char text[600];
     va_list ap;
     va_start(ap, fmt);
@@ -168,7 +170,8 @@ int evolve_config_preset(evolve_config *c, const char *preset)
 static ind *find_ind(evolve *e, const char *id)
 {
     for (size_t i = 0; i < e->n; i++)
-        if (e->inds[i].pub.id[0] && !strcmp(e->inds[i].pub.id, id)) return &e->inds[i];
+        if (e->inds[i].pub.id[0] && !strcmp(e->inds[i].pub.id, id))
+            return &e->inds[i];
     return NULL;
 }
 
@@ -177,7 +180,8 @@ static ind *new_ind(evolve *e)
     if (e->n == e->cap) {
         size_t nc = e->cap ? e->cap * 2 : 16;
         ind *ni = realloc(e->inds, nc * sizeof *ni);
-        if (!ni) return NULL;
+        if (!ni)
+            return NULL;
         e->inds = ni;
         e->cap = nc;
     }
@@ -198,11 +202,13 @@ static ind *new_ind(evolve *e)
 static void add_hash(evolve *e, uint64_t h, const char *id)
 {
     for (size_t i = 0; i < e->n_hashes; i++)
-        if (e->hashes[i].hash == h) return;
+        if (e->hashes[i].hash == h)
+            return;
     if (e->n_hashes == e->cap_hashes) {
         size_t nc = e->cap_hashes ? e->cap_hashes * 2 : 64;
         hash_entry *nh = realloc(e->hashes, nc * sizeof *nh);
-        if (!nh) return; /* de-duplication is an optimisation only */
+        if (!nh)
+            return; /* de-duplication is an optimisation only */
         e->hashes = nh;
         e->cap_hashes = nc;
     }
@@ -214,7 +220,8 @@ static void add_hash(evolve *e, uint64_t h, const char *id)
 static const char *find_hash(evolve *e, uint64_t h)
 {
     for (size_t i = 0; i < e->n_hashes; i++)
-        if (e->hashes[i].hash == h) return e->hashes[i].id;
+        if (e->hashes[i].hash == h)
+            return e->hashes[i].id;
     return NULL;
 }
 
@@ -223,11 +230,13 @@ static const char *find_hash(evolve *e, uint64_t h)
 static uint64_t genome_hash(evolve *e, const char *id)
 {
     char *src = NULL;
-    if (session_genome(e->s, id, &src)) return 0;
+    if (session_genome(e->s, id, &src))
+        return 0;
     net_graph *g = NULL;
     net_error err;
     uint64_t h = 0;
-    if (net_compile(src, strlen(src), id, NULL, &g, &err) == 0) h = g->hash;
+    if (net_compile(src, strlen(src), id, NULL, &g, &err) == 0)
+        h = g->hash;
     net_graph_free(g);
     free(src);
     return h;
@@ -267,16 +276,20 @@ static void load_info(evolve *e, ind *d, const session_info *si)
             json_t *o = json_loads(res, 0, NULL);
             const char *st = o ? json_string_value(json_object_get(o, "status")) : NULL;
             const char *msg = o ? json_string_value(json_object_get(o, "message")) : NULL;
-            snprintf(d->message, sizeof d->message, "%s%s%s", st ? st : "failed", msg ? ": " : "", msg ? msg : "");
+            snprintf(d->message, sizeof d->message, "%s%s%s", st ? st : "failed", msg ? ": " : "",
+                     msg ? msg : "");
             json_decref(o);
         }
         free(res);
         return;
     }
     free(res);
-    if (!strcmp(si->decision, "rejected")) d->pub.state = EVOLVE_REJECTED;
-    else if (!strncmp(si->decision, "approved", 8)) d->pub.state = EVOLVE_APPROVED; /* not yet trained */
-    else d->pub.state = EVOLVE_PENDING; /* no review, or notes only ("pending") */
+    if (!strcmp(si->decision, "rejected"))
+        d->pub.state = EVOLVE_REJECTED;
+    else if (!strncmp(si->decision, "approved", 8))
+        d->pub.state = EVOLVE_APPROVED; /* not yet trained */
+    else
+        d->pub.state = EVOLVE_PENDING; /* no review, or notes only ("pending") */
 }
 
 /* The review policy: approves proposal d (not yet reviewed, described by
@@ -292,15 +305,18 @@ static void review_by_policy(evolve *e, ind *d, const session_info *si)
         if (session_genome(e->s, d->pub.id, &src) == 0) {
             net_graph *g = NULL;
             net_error err;
-            if (net_compile(src, strlen(src), d->pub.id, NULL, &g, &err) == 0) params = g->params;
+            if (net_compile(src, strlen(src), d->pub.id, NULL, &g, &err) == 0)
+                params = g->params;
             net_graph_free(g);
         }
         free(src);
         approve = params >= 0 && params <= e->cfg.auto_max_params;
     }
     if (approve) {
-        session_review r = {.decision = "approved", .reason = "review policy: automatic", .author = "gevo"};
-        if (session_set_review(e->s, d->pub.id, &r) == 0) d->pub.state = EVOLVE_APPROVED;
+        session_review r = {
+            .decision = "approved", .reason = "review policy: automatic", .author = "gevo"};
+        if (session_set_review(e->s, d->pub.id, &r) == 0)
+            d->pub.state = EVOLVE_APPROVED;
     }
 }
 
@@ -311,14 +327,15 @@ static int load_generation(evolve *e)
     /* the generation being built follows the last journal record */
     int last = -1;
     for (int g = session_last_generation(s) + 1; g >= 0; g--) {
-        char (*ids)[SESSION_ID_MAX] = NULL;
+        char(*ids)[SESSION_ID_MAX] = NULL;
         size_t n = 0;
         if (session_journal_population(s, g, &ids, &n) == 0 && n > 0) {
             last = g;
             /* the survivors of generation last are this generation's population */
             for (size_t i = 0; i < n; i++) {
                 session_info si;
-                if (session_info_get(s, ids[i], &si)) continue;
+                if (session_info_get(s, ids[i], &si))
+                    continue;
                 ind *d = new_ind(e);
                 if (!d) {
                     free(ids);
@@ -329,18 +346,21 @@ static int load_generation(evolve *e)
                 d->pub.survivor = true;
                 /* a survivor is by definition approved (the seed is the
                    researcher's own) */
-                if (d->pub.state == EVOLVE_PENDING) d->pub.state = EVOLVE_APPROVED;
+                if (d->pub.state == EVOLVE_PENDING)
+                    d->pub.state = EVOLVE_APPROVED;
             }
             free(ids);
             break;
         }
         free(ids);
     }
-    if (last < 0) return fail(e, "the session has no journal record of a population");
+    if (last < 0)
+        return fail(e, "the session has no journal record of a population");
     e->gen = last + 1;
     session_info *list = NULL;
     size_t n = 0;
-    if (session_list(s, e->gen, &list, &n)) return fail(e, "%s", session_error());
+    if (session_list(s, e->gen, &list, &n))
+        return fail(e, "%s", session_error());
     for (size_t i = 0; i < n; i++) {
         ind *d = new_ind(e);
         if (!d) {
@@ -350,7 +370,8 @@ static int load_generation(evolve *e)
         load_info(e, d, &list[i]);
         /* proposed before a stop that came ahead of its review: the
            policy decides now, as it would have then */
-        if (d->pub.state == EVOLVE_PENDING && !list[i].decision[0]) review_by_policy(e, d, &list[i]);
+        if (d->pub.state == EVOLVE_PENDING && !list[i].decision[0])
+            review_by_policy(e, d, &list[i]);
     }
     free(list);
     /* programs with results, from every generation, for de-duplication */
@@ -360,7 +381,8 @@ static int load_generation(evolve *e)
         for (size_t i = 0; i < na; i++)
             if (strcmp(all[i].status, "pending")) {
                 uint64_t h = genome_hash(e, all[i].id);
-                if (h) add_hash(e, h, all[i].id);
+                if (h)
+                    add_hash(e, h, all[i].id);
             }
     }
     free(all);
@@ -381,7 +403,8 @@ static int submit_training(evolve *e, ind *d)
             if (rc == 0) {
                 apply_result(d, res);
                 d->pub.state = d->measure.failed ? EVOLVE_FAILED : EVOLVE_TRAINED;
-                snprintf(d->message, sizeof d->message, "same program as %s: its result reused", dup);
+                snprintf(d->message, sizeof d->message, "same program as %s: its result reused",
+                         dup);
                 logf_(e, d->pub.id, "%s: same program as %s, result reused", d->pub.id, dup);
                 free(res);
                 return 0;
@@ -392,12 +415,14 @@ static int submit_training(evolve *e, ind *d)
         }
     }
     char *src = NULL;
-    if (session_genome(e->s, d->pub.id, &src)) return fail(e, "%s", session_error());
+    if (session_genome(e->s, d->pub.id, &src))
+        return fail(e, "%s", session_error());
     char path[1600];
     snprintf(path, sizeof path, "%s/%s.net", e->work_dir, d->pub.id);
     FILE *f = fopen(path, "w");
     if (!f || fputs(src, f) < 0 || fclose(f)) {
-        if (f) fclose(f);
+        if (f)
+            fclose(f);
         free(src);
         return fail(e, "%s: %s", path, strerror(errno));
     }
@@ -420,16 +445,22 @@ static int submit_training(evolve *e, ind *d)
     snprintf(seed, sizeof seed, "%lu", e->cfg.seed);
     args[na++] = "--seed";
     args[na++] = seed;
-    if (!strcmp(e->cfg.preset ? e->cfg.preset : "quick", "quick")) args[na++] = "--no-test";
+    if (!strcmp(e->cfg.preset ? e->cfg.preset : "quick", "quick"))
+        args[na++] = "--no-test";
     args[na] = NULL;
-    evaluator_job job = {.id = d->pub.id, .genome = path, .args = args, .time_limit = e->cfg.train_time_limit,
+    evaluator_job job = {.id = d->pub.id,
+                         .genome = path,
+                         .args = args,
+                         .time_limit = e->cfg.train_time_limit,
                          .threads = e->cfg.threads};
     char err[1024];
-    if (evaluator_submit(e->ev, &job, err, sizeof err)) return fail(e, "%s: %s", d->pub.id, err);
+    if (evaluator_submit(e->ev, &job, err, sizeof err))
+        return fail(e, "%s: %s", d->pub.id, err);
     d->pub.state = EVOLVE_TRAINING;
     d->pub.progress = 0;
     logf_(e, d->pub.id, "%s: training queued", d->pub.id);
-    if (h) add_hash(e, h, d->pub.id);
+    if (h)
+        add_hash(e, h, d->pub.id);
     return 0;
 }
 
@@ -437,26 +468,29 @@ static int submit_training(evolve *e, ind *d)
 static void on_eval_event(evolve *e, evaluator_event *ev)
 {
     ind *d = find_ind(e, ev->id);
-    if (!d) return; /* a worker of another generation: its note was written when it ended */
+    if (!d)
+        return; /* a worker of another generation: its note was written when it ended */
     switch (ev->kind) {
     case EVALUATOR_STARTED:
         d->pub.state = EVOLVE_TRAINING;
-        logf_(e, d->pub.id, "%s: training%s (pid %d)", d->pub.id, ev->reattached ? " (re-attached)" : "",
-              ev->pid);
+        logf_(e, d->pub.id, "%s: training%s (pid %d)", d->pub.id,
+              ev->reattached ? " (re-attached)" : "", ev->pid);
         break;
     case EVALUATOR_PROGRESS:
         d->pub.state = EVOLVE_TRAINING;
-        if (ev->steps > 0 && ev->step >= 0) d->pub.progress = (double)ev->step / (double)ev->steps;
+        if (ev->steps > 0 && ev->step >= 0)
+            d->pub.progress = (double)ev->step / (double)ev->steps;
         break;
     case EVALUATOR_FINISHED:
         if (ev->result_json && session_set_result(e->s, d->pub.id, ev->result_json) == 0) {
             apply_result(d, ev->result_json);
             d->pub.state = d->measure.failed ? EVOLVE_FAILED : EVOLVE_TRAINED;
             d->pub.progress = 1;
-            if (d->measure.failed) snprintf(d->message, sizeof d->message, "%s: %s", ev->status, ev->reason);
+            if (d->measure.failed)
+                snprintf(d->message, sizeof d->message, "%s: %s", ev->status, ev->reason);
             logf_(e, d->pub.id, "%s %s: val %.4f, %ld parameters", d->pub.id,
-                  d->measure.failed ? ev->status : "trained", d->measure.failed ? 0.0 : d->measure.val_acc,
-                  d->pub.params);
+                  d->measure.failed ? ev->status : "trained",
+                  d->measure.failed ? 0.0 : d->measure.val_acc, d->pub.params);
         } else {
             d->pub.state = EVOLVE_FAILED;
             snprintf(d->message, sizeof d->message, "result not saved: %s", session_error());
@@ -466,8 +500,8 @@ static void on_eval_event(evolve *e, evaluator_event *ev)
     case EVALUATOR_FAILED: {
         /* recorded as a result with status error, so a reopened session
            knows the candidate failed and why */
-        json_t *o = json_pack("{s:s, s:s, s:n, s:n}", "status", "error", "message", ev->reason, "val_acc",
-                              "params");
+        json_t *o = json_pack("{s:s, s:s, s:n, s:n}", "status", "error", "message", ev->reason,
+                              "val_acc", "params");
         char *txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
         json_decref(o);
         bool saved = txt && session_set_result(e->s, d->pub.id, txt) == 0;
@@ -532,7 +566,8 @@ static int start_proposal(evolve *e)
     req.op = "mutation";
     if (np >= 2 && u < e->cfg.p_crossover) {
         int b = a;
-        for (int tries = 0; tries < 8 && b == a; tries++) b = pool[nsga2_tournament(&r, NULL, np, &e->rng)];
+        for (int tries = 0; tries < 8 && b == a; tries++)
+            b = pool[nsga2_tournament(&r, NULL, np, &e->rng)];
         if (b != a) {
             snprintf(req.parents[1], SESSION_ID_MAX, "%s", e->inds[b].pub.id);
             req.n_parents = 2;
@@ -541,13 +576,15 @@ static int start_proposal(evolve *e)
     }
     if (req.n_parents == 1) {
         double v = (double)(nsga2_rng_next(&e->rng) >> 11) / 9007199254740992.0;
-        if (v < e->cfg.p_eot) req.op = "eot"; /* the proposer falls back to mutation without an elite */
+        if (v < e->cfg.p_eot)
+            req.op = "eot"; /* the proposer falls back to mutation without an elite */
     }
     nsga2_ranking_free(&r);
     free(pool);
     free(m);
     ind *d = new_ind(e);
-    if (!d) return fail(e, "out of memory");
+    if (!d)
+        return fail(e, "out of memory");
     d->pub.state = EVOLVE_PROPOSING;
     d->pub.generation = e->gen;
     snprintf(d->op, sizeof d->op, "%s", req.op);
@@ -561,8 +598,8 @@ static int start_proposal(evolve *e)
         return 0;
     }
     d->job = job;
-    logf_(e, "", "proposing a %s of %s%s%s", req.op, req.parents[0], req.n_parents > 1 ? " and " : "",
-          req.n_parents > 1 ? req.parents[1] : "");
+    logf_(e, "", "proposing a %s of %s%s%s", req.op, req.parents[0],
+          req.n_parents > 1 ? " and " : "", req.n_parents > 1 ? req.parents[1] : "");
     return 0;
 }
 
@@ -571,8 +608,10 @@ static void on_proposal_done(evolve *e, const evolve_proposal_done *pd)
 {
     ind *d = NULL;
     for (size_t i = 0; i < e->n; i++)
-        if (e->inds[i].job == pd->job) d = &e->inds[i];
-    if (!d) return;
+        if (e->inds[i].job == pd->job)
+            d = &e->inds[i];
+    if (!d)
+        return;
     d->job = -1;
     free(d->reasoning);
     d->reasoning = NULL;
@@ -601,9 +640,11 @@ static void on_proposal_stream(evolve *e, int job, const char *text)
         if (e->inds[i].job == job) {
             ind *d = &e->inds[i];
             size_t old = d->reasoning ? strlen(d->reasoning) : 0, add = strlen(text);
-            if (old + add > (1u << 20)) return; /* a runaway stream stops growing the view */
+            if (old + add > (1u << 20))
+                return; /* a runaway stream stops growing the view */
             char *nr = realloc(d->reasoning, old + add + 1);
-            if (!nr) return;
+            if (!nr)
+                return;
             memcpy(nr + old, text, add + 1);
             d->reasoning = nr;
             d->pub.reasoning_live = nr;
@@ -614,7 +655,8 @@ static void on_proposal_stream(evolve *e, int job, const char *text)
 
 static bool settled(const ind *d)
 {
-    return d->pub.state == EVOLVE_TRAINED || d->pub.state == EVOLVE_REJECTED || d->pub.state == EVOLVE_FAILED;
+    return d->pub.state == EVOLVE_TRAINED || d->pub.state == EVOLVE_REJECTED ||
+           d->pub.state == EVOLVE_FAILED;
 }
 
 /* Starts what can start: proposals still owed, approved trainings. */
@@ -622,7 +664,8 @@ static void advance(evolve *e)
 {
     while (e->to_propose > 0) {
         e->to_propose--;
-        if (start_proposal(e)) logf_(e, "", "cannot propose: %s", e->err);
+        if (start_proposal(e))
+            logf_(e, "", "cannot propose: %s", e->err);
     }
     for (size_t i = 0; i < e->n; i++) {
         ind *d = &e->inds[i];
@@ -635,7 +678,8 @@ int evolve_open(evolve **out, session *s, const evolve_config *cfg)
 {
     *out = NULL;
     evolve *e = calloc(1, sizeof *e);
-    if (!e) return -1;
+    if (!e)
+        return -1;
     e->s = s;
     e->cfg = *cfg;
     e->t0 = now_s();
@@ -646,7 +690,8 @@ int evolve_open(evolve **out, session *s, const evolve_config *cfg)
              data && data[0] ? data : "/usr/share/datasets/fashion-mnist");
     snprintf(e->work_dir, sizeof e->work_dir, "%s/.gevo/work", session_workdir(s));
     char err[1024];
-    if (load_generation(e)) goto fail;
+    if (load_generation(e))
+        goto fail;
     /* trainings of the current generation must be able to write */
     evaluator_config ec;
     evaluator_config_default(&ec);
@@ -654,7 +699,8 @@ int evolve_open(evolve **out, session *s, const evolve_config *cfg)
     ec.slots = cfg->slots > 0 ? cfg->slots : EVALUATOR_DEFAULT_SLOTS;
     ec.threads = cfg->threads > 0 ? cfg->threads : EVALUATOR_DEFAULT_THREADS;
     const char *engine = cfg->evaluator ? cfg->evaluator : session_config_get(s, "evaluator");
-    if (!engine || !*engine) engine = "local";
+    if (!engine || !*engine)
+        engine = "local";
     if (!strcmp(engine, "slurm")) {
         /* the session's slurm.KEY settings, then the caller's lines (later wins) */
         char opts[8192] = "";
@@ -664,7 +710,8 @@ int evolve_open(evolve **out, session *s, const evolve_config *cfg)
             snprintf(key, sizeof key, "slurm.%s", eval_slurm_keys[k]);
             const char *v = session_config_get(s, key);
             if (v && used < sizeof opts)
-                used += (size_t)snprintf(opts + used, sizeof opts - used, "%s=%s\n", eval_slurm_keys[k], v);
+                used += (size_t)snprintf(opts + used, sizeof opts - used, "%s=%s\n",
+                                         eval_slurm_keys[k], v);
         }
         if (cfg->evaluator_options && used < sizeof opts)
             used += (size_t)snprintf(opts + used, sizeof opts - used, "%s", cfg->evaluator_options);
@@ -689,7 +736,8 @@ int evolve_open(evolve **out, session *s, const evolve_config *cfg)
         goto fail;
     }
     if (session_is_writer(s)) {
-        if (evaluator_reattach(e->ev, err, sizeof err) < 0) logf_(e, "", "re-attach: %s", err);
+        if (evaluator_reattach(e->ev, err, sizeof err) < 0)
+            logf_(e, "", "re-attach: %s", err);
         /* events of re-attached workers arrive through poll; until then
            the individuals they train count as training, not approved */
         for (size_t i = 0; i < e->n; i++) {
@@ -697,12 +745,14 @@ int evolve_open(evolve **out, session *s, const evolve_config *cfg)
             char p[1700];
             snprintf(p, sizeof p, "%s/%s/job.json", e->work_dir, d->pub.id);
             struct stat st;
-            if (d->pub.state == EVOLVE_APPROVED && stat(p, &st) == 0) d->pub.state = EVOLVE_TRAINING;
+            if (d->pub.state == EVOLVE_APPROVED && stat(p, &st) == 0)
+                d->pub.state = EVOLVE_TRAINING;
         }
         /* proposals this generation still owes */
         int have = 0;
         for (size_t i = 0; i < e->n; i++)
-            if (!e->inds[i].population) have++;
+            if (!e->inds[i].population)
+                have++;
         e->to_propose = cfg->offspring > have ? cfg->offspring - have : 0;
         advance(e);
     }
@@ -716,10 +766,12 @@ fail:
 
 void evolve_free(evolve *e)
 {
-    if (!e) return;
+    if (!e)
+        return;
     evaluator_free(e->ev);
     evolve_proposer_free(e->prop);
-    for (size_t i = 0; i < e->n; i++) free(e->inds[i].reasoning);
+    for (size_t i = 0; i < e->n; i++)
+        free(e->inds[i].reasoning);
     free(e->inds);
     free(e->view);
     free(e->hashes);
@@ -729,7 +781,8 @@ void evolve_free(evolve *e)
 int evolve_pollfds(evolve *e, struct pollfd *fds, int max)
 {
     int n = evaluator_pollfds(e->ev, fds, max);
-    if (n < 0) n = 0;
+    if (n < 0)
+        n = 0;
     int m = evolve_proposer_pollfds(e->prop, fds + n, max - n);
     return n + (m > 0 ? m : 0);
 }
@@ -737,17 +790,22 @@ int evolve_pollfds(evolve *e, struct pollfd *fds, int max)
 int evolve_timeout_ms(evolve *e)
 {
     int a = evaluator_timeout_ms(e->ev), b = evolve_proposer_timeout_ms(e->prop);
-    if (e->to_propose > 0) return 0;
-    if (a < 0) return b;
-    if (b < 0) return a;
+    if (e->to_propose > 0)
+        return 0;
+    if (a < 0)
+        return b;
+    if (b < 0)
+        return a;
     return a < b ? a : b;
 }
 
 static void proposer_cb(void *ctx, const evolve_proposal_event *pe)
 {
     evolve *e = ctx;
-    if (pe->done) on_proposal_done(e, pe->done);
-    else if (pe->stream_text) on_proposal_stream(e, pe->job, pe->stream_text);
+    if (pe->done)
+        on_proposal_done(e, pe->done);
+    else if (pe->stream_text)
+        on_proposal_stream(e, pe->job, pe->stream_text);
 }
 
 void evolve_dispatch(evolve *e, const struct pollfd *fds, int n)
@@ -760,7 +818,8 @@ void evolve_dispatch(evolve *e, const struct pollfd *fds, int n)
             on_eval_event(e, &evs[i]);
             evaluator_event_clear(&evs[i]);
         }
-        if (k < 16) break;
+        if (k < 16)
+            break;
     }
     advance(e);
 }
@@ -771,7 +830,8 @@ void evolve_status_get(evolve *e, evolve_status *st)
     st->generation = e->gen;
     for (size_t i = 0; i < e->n; i++) {
         const ind *d = &e->inds[i];
-        if (d->population && d->pub.state == EVOLVE_TRAINED) continue;
+        if (d->population && d->pub.state == EVOLVE_TRAINED)
+            continue;
         switch (d->pub.state) {
         case EVOLVE_PROPOSING: st->proposing++; break;
         case EVOLVE_PENDING: st->pending++; break;
@@ -783,8 +843,10 @@ void evolve_status_get(evolve *e, evolve_status *st)
         }
     }
     st->proposing += e->to_propose;
-    evolve_proposer_usage(e->prop, &st->tokens_in, &st->tokens_out, &st->cost, st->llm, sizeof st->llm);
-    st->generation_done = st->proposing == 0 && st->pending == 0 && st->approved == 0 && st->training == 0;
+    evolve_proposer_usage(e->prop, &st->tokens_in, &st->tokens_out, &st->cost, st->llm,
+                          sizeof st->llm);
+    st->generation_done =
+        st->proposing == 0 && st->pending == 0 && st->approved == 0 && st->training == 0;
 }
 
 /* Marks the Pareto front of everything measured in view. */
@@ -807,7 +869,8 @@ static void mark_front(evolve *e, evolve_ind *v, size_t n)
     }
     char err[128];
     int k = nsga2_pareto_front(m, (int)n, &e->objs, front, err, sizeof err);
-    for (int i = 0; i < k; i++) v[front[i]].on_front = true;
+    for (int i = 0; i < k; i++)
+        v[front[i]].on_front = true;
     free(m);
     free(front);
 }
@@ -818,11 +881,13 @@ const evolve_ind *evolve_list(evolve *e, int generation, size_t *n)
     if (generation < 0 || generation == e->gen) {
         if (e->view_cap < e->n + 1) {
             evolve_ind *nv = realloc(e->view, sizeof *nv * (e->n + 1));
-            if (!nv) return NULL;
+            if (!nv)
+                return NULL;
             e->view = nv;
             e->view_cap = e->n + 1;
         }
-        for (size_t i = 0; i < e->n; i++) e->view[i] = e->inds[i].pub;
+        for (size_t i = 0; i < e->n; i++)
+            e->view[i] = e->inds[i].pub;
         mark_front(e, e->view, e->n);
         *n = e->n;
         return e->view;
@@ -830,7 +895,8 @@ const evolve_ind *evolve_list(evolve *e, int generation, size_t *n)
     /* a past generation, as the session recorded it */
     session_info *list = NULL;
     size_t k = 0;
-    if (session_list(e->s, generation, &list, &k)) return NULL;
+    if (session_list(e->s, generation, &list, &k))
+        return NULL;
     if (e->view_cap < k + 1) {
         evolve_ind *nv = realloc(e->view, sizeof *nv * (k + 1));
         if (!nv) {
@@ -852,11 +918,12 @@ const evolve_ind *evolve_list(evolve *e, int generation, size_t *n)
         v->op = "";
         v->persona = "";
         v->message = "";
-        v->state = !strcmp(list[i].decision, "rejected") ? EVOLVE_REJECTED
-                   : !strcmp(list[i].status, "ok")      ? EVOLVE_TRAINED
-                   : !strcmp(list[i].status, "pending") ? (!strncmp(list[i].decision, "approved", 8) ? EVOLVE_APPROVED
-                                                                                                      : EVOLVE_PENDING)
-                                                        : EVOLVE_FAILED;
+        v->state =
+            !strcmp(list[i].decision, "rejected") ? EVOLVE_REJECTED
+            : !strcmp(list[i].status, "ok")       ? EVOLVE_TRAINED
+            : !strcmp(list[i].status, "pending")
+                ? (!strncmp(list[i].decision, "approved", 8) ? EVOLVE_APPROVED : EVOLVE_PENDING)
+                : EVOLVE_FAILED;
         v->n_parents = list[i].n_parents;
         for (int j = 0; j < list[i].n_parents && j < 2; j++)
             snprintf(v->parents[j], SESSION_ID_MAX, "%s", list[i].parents[j]);
@@ -881,12 +948,16 @@ static int write_review(evolve *e, const char *id, const char *decision, const c
                         const session_annotation *extra)
 {
     char *old = NULL;
-    if (session_get_review(e->s, id, &old)) return fail(e, "%s", session_error());
+    if (session_get_review(e->s, id, &old))
+        return fail(e, "%s", session_error());
     json_t *o = old ? json_loads(old, 0, NULL) : NULL;
     free(old);
-    if (!decision) decision = o ? json_string_value(json_object_get(o, "decision")) : NULL;
-    if (!decision) decision = "pending";
-    if (!reason && o) reason = json_string_value(json_object_get(o, "reason"));
+    if (!decision)
+        decision = o ? json_string_value(json_object_get(o, "decision")) : NULL;
+    if (!decision)
+        decision = "pending";
+    if (!reason && o)
+        reason = json_string_value(json_object_get(o, "reason"));
     json_t *anns = o ? json_object_get(o, "annotations") : NULL;
     size_t na = json_is_array(anns) ? json_array_size(anns) : 0;
     session_annotation *a = calloc(na + 1, sizeof *a);
@@ -898,10 +969,13 @@ static int write_review(evolve *e, const char *id, const char *decision, const c
         json_t *x = json_array_get(anns, i);
         a[i].line = (int)json_integer_value(json_object_get(x, "line"));
         a[i].text = json_string_value(json_object_get(x, "text"));
-        if (!a[i].text) a[i].text = "";
+        if (!a[i].text)
+            a[i].text = "";
     }
-    if (extra) a[na++] = *extra;
-    session_review r = {.decision = decision, .reason = reason, .annotations = a, .n_annotations = (int)na};
+    if (extra)
+        a[na++] = *extra;
+    session_review r = {
+        .decision = decision, .reason = reason, .annotations = a, .n_annotations = (int)na};
     int rc = session_set_review(e->s, id, &r);
     free(a);
     json_decref(o);
@@ -925,10 +999,12 @@ static ind *pending(evolve *e, const char *id)
 int evolve_approve(evolve *e, const char *id)
 {
     ind *d = pending(e, id);
-    if (!d) return -1;
+    if (!d)
+        return -1;
     session_info si;
     bool edited = session_info_get(e->s, id, &si) == 0 && si.edited;
-    if (write_review(e, id, edited ? "approved_edited" : "approved", NULL, NULL)) return -1;
+    if (write_review(e, id, edited ? "approved_edited" : "approved", NULL, NULL))
+        return -1;
     d->pub.state = EVOLVE_APPROVED;
     logf_(e, id, "%s approved%s", id, edited ? " (edited)" : "");
     advance(e);
@@ -942,7 +1018,8 @@ int evolve_approve_all(evolve *e)
         if (e->inds[i].pub.state == EVOLVE_PENDING) {
             char id[SESSION_ID_MAX];
             snprintf(id, sizeof id, "%s", e->inds[i].pub.id);
-            if (evolve_approve(e, id)) return -1;
+            if (evolve_approve(e, id))
+                return -1;
             n++;
         }
     return n;
@@ -951,9 +1028,12 @@ int evolve_approve_all(evolve *e)
 int evolve_reject(evolve *e, const char *id, const char *reason)
 {
     ind *d = pending(e, id);
-    if (!d) return -1;
-    if (!reason || !reason[0]) return fail(e, "a rejection needs a reason (the LLM is told it)");
-    if (write_review(e, id, "rejected", reason, NULL)) return -1;
+    if (!d)
+        return -1;
+    if (!reason || !reason[0])
+        return fail(e, "a rejection needs a reason (the LLM is told it)");
+    if (write_review(e, id, "rejected", reason, NULL))
+        return -1;
     d->pub.state = EVOLVE_REJECTED;
     snprintf(d->message, sizeof d->message, "%s", reason);
     logf_(e, id, "%s rejected: %s", id, reason);
@@ -963,7 +1043,8 @@ int evolve_reject(evolve *e, const char *id, const char *reason)
 int evolve_edit(evolve *e, const char *id, const char *genome)
 {
     ind *d = pending(e, id);
-    if (!d) return -1;
+    if (!d)
+        return -1;
     net_graph *g = NULL;
     net_error err;
     char name[64];
@@ -971,21 +1052,25 @@ int evolve_edit(evolve *e, const char *id, const char *genome)
     if (net_compile(genome, strlen(genome), name, NULL, &g, &err)) {
         char line[700];
         net_error_string(&err, line, sizeof line);
-        if (err.hint[0]) return fail(e, "%s (hint: %s)", line, err.hint);
+        if (err.hint[0])
+            return fail(e, "%s (hint: %s)", line, err.hint);
         return fail(e, "%s", line);
     }
     net_graph_free(g);
-    if (session_edit(e->s, id, genome, "researcher's edit")) return fail(e, "%s", session_error());
+    if (session_edit(e->s, id, genome, "researcher's edit"))
+        return fail(e, "%s", session_error());
     logf_(e, id, "%s edited", id);
     return 0;
 }
 
 int evolve_annotate(evolve *e, const char *id, int line, const char *text)
 {
-    if (!text || !text[0]) return fail(e, "an annotation needs text");
+    if (!text || !text[0])
+        return fail(e, "an annotation needs text");
     /* kept in the review note, with the decision it has (or "pending") */
     session_annotation note = {.line = line, .text = text};
-    if (write_review(e, id, NULL, NULL, &note)) return -1;
+    if (write_review(e, id, NULL, NULL, &note))
+        return -1;
     logf_(e, id, "%s: note on line %d", id, line);
     return 0;
 }
@@ -993,10 +1078,12 @@ int evolve_annotate(evolve *e, const char *id, int line, const char *text)
 int evolve_regenerate(evolve *e, const char *id, const char *note)
 {
     ind *d = pending(e, id);
-    if (!d) return -1;
+    if (!d)
+        return -1;
     char reason[600];
     snprintf(reason, sizeof reason, "regenerate: %s", note && note[0] ? note : "try again");
-    if (evolve_reject(e, id, reason)) return -1;
+    if (evolve_reject(e, id, reason))
+        return -1;
     evolve_proposal_req req;
     memset(&req, 0, sizeof req);
     req.generation = e->gen;
@@ -1006,7 +1093,8 @@ int evolve_regenerate(evolve *e, const char *id, const char *note)
     memcpy(req.parents, d->pub.parents, sizeof req.parents);
     req.steering = note;
     ind *nd = new_ind(e);
-    if (!nd) return fail(e, "out of memory");
+    if (!nd)
+        return fail(e, "out of memory");
     d = find_ind(e, id); /* new_ind may have moved the array */
     nd->pub.state = EVOLVE_PROPOSING;
     nd->pub.generation = e->gen;
@@ -1028,22 +1116,28 @@ int evolve_regenerate(evolve *e, const char *id, const char *note)
 int evolve_cancel_training(evolve *e, const char *id)
 {
     ind *d = find_ind(e, id);
-    if (!d) return fail(e, "%s is not in the current generation", id);
-    if (d->pub.state != EVOLVE_TRAINING) return fail(e, "%s is %s, not training", id, evolve_state_name(d->pub.state));
+    if (!d)
+        return fail(e, "%s is not in the current generation", id);
+    if (d->pub.state != EVOLVE_TRAINING)
+        return fail(e, "%s is %s, not training", id, evolve_state_name(d->pub.state));
     char err[512];
-    if (evaluator_cancel(e->ev, id, err, sizeof err)) return fail(e, "%s", err);
+    if (evaluator_cancel(e->ev, id, err, sizeof err))
+        return fail(e, "%s", err);
     logf_(e, id, "%s: cancelling its training", id);
     return 0;
 }
 
 int evolve_next_generation(evolve *e, bool force)
 {
-    if (!session_is_writer(e->s)) return fail(e, "the session is open read-only");
+    if (!session_is_writer(e->s))
+        return fail(e, "the session is open read-only");
     evolve_status st;
     evolve_status_get(e, &st);
     if (!st.generation_done && !force)
-        return fail(e, "generation %d is not done: %d proposing, %d pending review, %d approved, %d training",
-                    e->gen, st.proposing, st.pending, st.approved, st.training);
+        return fail(
+            e,
+            "generation %d is not done: %d proposing, %d pending review, %d approved, %d training",
+            e->gen, st.proposing, st.pending, st.approved, st.training);
     /* unfinished candidates are dropped */
     for (size_t i = 0; i < e->n; i++) {
         ind *d = &e->inds[i];
@@ -1070,10 +1164,12 @@ int evolve_next_generation(evolve *e, bool force)
     int nc = 0;
     for (size_t i = 0; i < n; i++) {
         ind *d = &e->inds[i];
-        if (!d->pub.id[0] || d->pub.state == EVOLVE_REJECTED) continue;
+        if (!d->pub.id[0] || d->pub.state == EVOLVE_REJECTED)
+            continue;
         cand[nc] = (int)i;
         m[nc] = d->measure;
-        if (!d->measured) m[nc].failed = true;
+        if (!d->measured)
+            m[nc].failed = true;
         nc++;
     }
     nsga2_ranking r;
@@ -1092,17 +1188,23 @@ int evolve_next_generation(evolve *e, bool force)
     for (int el = 0; el < e->cfg.elitism && k > 0; el++) {
         int best = -1;
         for (int i = 0; i < nc; i++) {
-            if (m[i].failed) continue;
+            if (m[i].failed)
+                continue;
             int better_than = 0; /* how many are more accurate */
             for (int j = 0; j < nc; j++)
-                if (!m[j].failed && (m[j].val_acc > m[i].val_acc || (m[j].val_acc == m[i].val_acc && j < i)))
+                if (!m[j].failed &&
+                    (m[j].val_acc > m[i].val_acc || (m[j].val_acc == m[i].val_acc && j < i)))
                     better_than++;
-            if (better_than == el) best = i;
+            if (better_than == el)
+                best = i;
         }
-        if (best < 0) break;
+        if (best < 0)
+            break;
         bool in = false;
-        for (int i = 0; i < k; i++) in = in || chosen[i] == best;
-        if (in) continue;
+        for (int i = 0; i < k; i++)
+            in = in || chosen[i] == best;
+        if (in)
+            continue;
         /* replace the last chosen one that is not itself an elite */
         for (int i = k - 1; i >= 0; i--) {
             int better_than = 0;
@@ -1126,7 +1228,8 @@ int evolve_next_generation(evolve *e, bool force)
         free(m);
         return fail(e, "out of memory");
     }
-    for (int i = 0; i < k; i++) pop[i] = e->inds[cand[chosen[i]]].pub.id;
+    for (int i = 0; i < k; i++)
+        pop[i] = e->inds[cand[chosen[i]]].pub.id;
     /* the front of everything ever measured (an archive), so a point the
        population had to drop for crowding is still on record */
     session_info *all = NULL;
@@ -1136,17 +1239,20 @@ int evolve_next_generation(evolve *e, bool force)
         nsga2_measure *am = calloc(na, sizeof *am);
         int *af = calloc(na, sizeof(int));
         const char **fr = realloc(front, sizeof(char *) * na);
-        if (fr) front = fr;
+        if (fr)
+            front = fr;
         if (am && af && fr) {
             for (size_t i = 0; i < na; i++) {
-                am[i].failed = strcmp(all[i].status, "ok") != 0 || all[i].val_acc < 0 || all[i].params < 0;
+                am[i].failed =
+                    strcmp(all[i].status, "ok") != 0 || all[i].val_acc < 0 || all[i].params < 0;
                 am[i].val_acc = all[i].val_acc;
                 am[i].params = (double)all[i].params;
                 am[i].flops = all[i].flops;
                 am[i].seconds = all[i].seconds;
             }
             nf = nsga2_pareto_front(am, (int)na, &e->objs, af, err, sizeof err);
-            for (int i = 0; i < nf; i++) front[i] = all[af[i]].id;
+            for (int i = 0; i < nf; i++)
+                front[i] = all[af[i]].id;
         }
         free(am);
         free(af);
@@ -1158,13 +1264,16 @@ int evolve_next_generation(evolve *e, bool force)
     free(cand);
     free(chosen);
     free(m);
-    if (rc) return fail(e, "%s", session_error());
+    if (rc)
+        return fail(e, "%s", session_error());
     logf_(e, "", "generation %d closed: %d survivors, %d on the front", e->gen, k, nf > 0 ? nf : 0);
     /* start over from the session: the new population is what it recorded */
-    for (size_t i = 0; i < e->n; i++) free(e->inds[i].reasoning);
+    for (size_t i = 0; i < e->n; i++)
+        free(e->inds[i].reasoning);
     e->n = 0;
     e->n_hashes = 0;
-    if (load_generation(e)) return -1;
+    if (load_generation(e))
+        return -1;
     /* started by the next dispatch, so a caller that stops here leaves
        nothing half begun */
     e->to_propose = e->cfg.offspring;

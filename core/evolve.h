@@ -37,26 +37,26 @@ typedef enum evolve_review_policy {
 } evolve_review_policy;
 
 typedef struct evolve_config {
-    const char *preset;        /* "quick" (default) or "paper": fills the rest */
-    int population;            /* survivors per generation */
-    int offspring;             /* proposals per generation */
+    const char *preset; /* "quick" (default) or "paper": fills the rest */
+    int population;     /* survivors per generation */
+    int offspring;      /* proposals per generation */
     double p_crossover, p_mutation, p_eot;
     const char *persona_weights; /* "expert=1,scientist=1,magoo=0.5,plain=1" */
-    int elitism;               /* best individuals always kept */
+    int elitism;                 /* best individuals always kept */
     evolve_review_policy review;
     long auto_max_params;
     /* training of each candidate */
-    int train_subset;          /* images, 0 = all */
-    int train_epochs;          /* 0 = the program's */
-    double train_time_limit;   /* seconds per candidate, 0 = none */
-    int slots;                 /* candidates trained at once */
-    int threads;               /* BLAS threads per candidate */
-    const char *data_dir;      /* NULL: the session's */
+    int train_subset;        /* images, 0 = all */
+    int train_epochs;        /* 0 = the program's */
+    double train_time_limit; /* seconds per candidate, 0 = none */
+    int slots;               /* candidates trained at once */
+    int threads;             /* BLAS threads per candidate */
+    const char *data_dir;    /* NULL: the session's */
     /* proposals */
-    const char *llm;           /* "none" (offline proposer) or a base URL; NULL: session/env */
+    const char *llm; /* "none" (offline proposer) or a base URL; NULL: session/env */
     const char *model;
-    int repair_attempts;       /* 2 */
-    const char *evaluator;     /* "local" or "slurm"; NULL: the session's
+    int repair_attempts;           /* 2 */
+    const char *evaluator;         /* "local" or "slurm"; NULL: the session's
                                   "evaluator" setting, else local */
     const char *evaluator_options; /* "key=value" lines for the evaluator,
                                   over the session's "slurm.KEY" settings
@@ -70,8 +70,8 @@ int evolve_config_preset(evolve_config *cfg, const char *preset);
 
 typedef enum evolve_state {
     EVOLVE_PROPOSING,
-    EVOLVE_PENDING,   /* waiting for review */
-    EVOLVE_APPROVED,  /* queued for training */
+    EVOLVE_PENDING,  /* waiting for review */
+    EVOLVE_APPROVED, /* queued for training */
     EVOLVE_TRAINING,
     EVOLVE_TRAINED,
     EVOLVE_REJECTED,
@@ -83,30 +83,30 @@ const char *evolve_state_name(evolve_state s);
 /* One individual as the loop sees it. Strings are owned by the evolve
  * object and valid until the next evolve_dispatch() or action. */
 typedef struct evolve_ind {
-    char id[SESSION_ID_MAX];       /* "" while still proposing */
-    int slot;                      /* stable index while proposing */
+    char id[SESSION_ID_MAX]; /* "" while still proposing */
+    int slot;                /* stable index while proposing */
     int generation;
     evolve_state state;
     const char *op, *persona;
     char parents[2][SESSION_ID_MAX];
     int n_parents;
-    double progress;               /* training: 0..1 */
-    double val_acc;                /* -1 unknown */
-    long params;                   /* -1 unknown */
+    double progress; /* training: 0..1 */
+    double val_acc;  /* -1 unknown */
+    long params;     /* -1 unknown */
     double flops, seconds;
-    bool on_front;                 /* in the current Pareto front */
-    bool survivor;                 /* selected into the current population */
-    const char *reasoning_live;    /* streamed so far while proposing */
-    const char *message;           /* failure or rejection reason */
+    bool on_front;              /* in the current Pareto front */
+    bool survivor;              /* selected into the current population */
+    const char *reasoning_live; /* streamed so far while proposing */
+    const char *message;        /* failure or rejection reason */
 } evolve_ind;
 
 typedef struct evolve_status {
-    int generation;                /* the generation being built */
+    int generation; /* the generation being built */
     int proposing, pending, approved, training, trained, rejected, failed;
     long tokens_in, tokens_out;
     double cost;
-    char llm[384];                 /* "no LLM: random mutation" or model @ URL */
-    bool generation_done;          /* nothing left to propose, review or train */
+    char llm[384];        /* "no LLM: random mutation" or model @ URL */
+    bool generation_done; /* nothing left to propose, review or train */
 } evolve_status;
 
 /* Opens the loop on a session (a writer, or read-only for browsing). On
@@ -118,7 +118,7 @@ const char *evolve_error(const evolve *e);
 
 /* Event loop integration. */
 int evolve_pollfds(evolve *e, struct pollfd *fds, int max);
-int evolve_timeout_ms(evolve *e);  /* -1: no deadline */
+int evolve_timeout_ms(evolve *e); /* -1: no deadline */
 void evolve_dispatch(evolve *e, const struct pollfd *fds, int n);
 
 void evolve_status_get(evolve *e, evolve_status *st);
@@ -148,8 +148,8 @@ int evolve_next_generation(evolve *e, bool force);
 
 /* A log of what happened, for the event pane: "g1-3 trained: val 0.842". */
 typedef struct evolve_event {
-    double time;       /* seconds since evolve_open */
-    const char *id;    /* may be "" */
+    double time;    /* seconds since evolve_open */
+    const char *id; /* may be "" */
     const char *text;
 } evolve_event;
 void evolve_set_listener(evolve *e, void (*fn)(void *ctx, const evolve_event *ev), void *ctx);

@@ -17,10 +17,10 @@ typedef struct job {
     int id;
     evolve_proposal_req req;
     char steering[512];
-    propose *p;                 /* LLM: the proposal in flight */
+    propose *p; /* LLM: the proposal in flight */
     struct evolve_proposer *owner;
-    llm_callbacks watch;        /* streamed text and retries of the LLM */
-    char *stream;               /* text streamed since the last dispatch */
+    llm_callbacks watch; /* streamed text and retries of the LLM */
+    char *stream;        /* text streamed since the last dispatch */
     size_t stream_len;
 } job;
 
@@ -30,7 +30,7 @@ struct evolve_proposer {
     job **queue;
     int n, cap;
     int next_id;
-    llm_client *llm;            /* NULL: offline */
+    llm_client *llm; /* NULL: offline */
     prompt_set prompts;
     bool prompts_loaded;
     char who[384];
@@ -38,13 +38,14 @@ struct evolve_proposer {
 
 /* The LLM client of the session's settings (core/llm_settings.h), or
  * NULL with *failed false when none is configured. */
-static llm_client *make_client(session *s, const evolve_config *cfg, char *who, size_t who_size, char *err,
-                               size_t errsize, bool *failed)
+static llm_client *make_client(session *s, const evolve_config *cfg, char *who, size_t who_size,
+                               char *err, size_t errsize, bool *failed)
 {
     llm_config lc;
     bool use;
     *failed = llm_settings_load(s, cfg->llm, cfg->model, &lc, &use, err, errsize) != 0;
-    if (*failed || !use) return NULL;
+    if (*failed || !use)
+        return NULL;
     lc.seed = cfg->seed;
     llm_client *c = llm_client_new(&lc, err, errsize);
     if (!c) {
@@ -55,7 +56,8 @@ static llm_client *make_client(session *s, const evolve_config *cfg, char *who, 
     return c;
 }
 
-evolve_proposer *evolve_proposer_new(session *s, const evolve_config *cfg, char *err, size_t errsize)
+evolve_proposer *evolve_proposer_new(session *s, const evolve_config *cfg, char *err,
+                                     size_t errsize)
 {
     evolve_proposer *p = calloc(1, sizeof *p);
     if (!p) {
@@ -76,8 +78,10 @@ evolve_proposer *evolve_proposer_new(session *s, const evolve_config *cfg, char 
         char dir[1200];
         snprintf(dir, sizeof dir, "%s/prompts", session_workdir(s));
         if (prompt_set_load(&p->prompts, dir, err, errsize) ||
-            (cfg->persona_weights && prompt_set_weights(&p->prompts, cfg->persona_weights, err, errsize))) {
-            if (p->prompts.system || p->prompts.n_personas) prompt_set_release(&p->prompts);
+            (cfg->persona_weights &&
+             prompt_set_weights(&p->prompts, cfg->persona_weights, err, errsize))) {
+            if (p->prompts.system || p->prompts.n_personas)
+                prompt_set_release(&p->prompts);
             llm_client_free(p->llm);
             free(p);
             return NULL;
@@ -89,18 +93,23 @@ evolve_proposer *evolve_proposer_new(session *s, const evolve_config *cfg, char 
 
 static void job_free(job *j)
 {
-    if (!j) return;
-    if (j->p) propose_free(j->p);
+    if (!j)
+        return;
+    if (j->p)
+        propose_free(j->p);
     free(j->stream);
     free(j);
 }
 
 void evolve_proposer_free(evolve_proposer *p)
 {
-    if (!p) return;
-    for (int i = 0; i < p->n; i++) job_free(p->queue[i]);
+    if (!p)
+        return;
+    for (int i = 0; i < p->n; i++)
+        job_free(p->queue[i]);
     free(p->queue);
-    if (p->prompts_loaded) prompt_set_release(&p->prompts);
+    if (p->prompts_loaded)
+        prompt_set_release(&p->prompts);
     llm_client_free(p->llm);
     free(p);
 }
@@ -109,9 +118,11 @@ static void on_delta(void *ud, llm_delta_kind kind, const char *text, size_t len
 {
     job *j = ud;
     (void)kind;
-    if (j->stream_len + len > (1u << 20)) return;
+    if (j->stream_len + len > (1u << 20))
+        return;
     char *ns = realloc(j->stream, j->stream_len + len + 1);
-    if (!ns) return;
+    if (!ns)
+        return;
     memcpy(ns + j->stream_len, text, len);
     j->stream_len += len;
     ns[j->stream_len] = 0;
@@ -121,12 +132,14 @@ static void on_delta(void *ud, llm_delta_kind kind, const char *text, size_t len
 static void on_retry(void *ud, int attempt, long delay_ms, const char *why)
 {
     char line[600];
-    int n = snprintf(line, sizeof line, "\n[attempt %d failed (%s); retrying in %.1f s]\n", attempt, why,
-                     delay_ms / 1000.0);
-    if (n > 0) on_delta(ud, LLM_DELTA_REASONING, line, strlen(line));
+    int n = snprintf(line, sizeof line, "\n[attempt %d failed (%s); retrying in %.1f s]\n", attempt,
+                     why, delay_ms / 1000.0);
+    if (n > 0)
+        on_delta(ud, LLM_DELTA_REASONING, line, strlen(line));
 }
 
-int evolve_proposer_start(evolve_proposer *p, const evolve_proposal_req *req, char *err, size_t errsize)
+int evolve_proposer_start(evolve_proposer *p, const evolve_proposal_req *req, char *err,
+                          size_t errsize)
 {
     if (req->n_parents < 1) {
         snprintf(err, errsize, "a proposal needs a parent");
@@ -150,7 +163,8 @@ int evolve_proposer_start(evolve_proposer *p, const evolve_proposal_req *req, ch
     j->id = p->next_id++;
     j->owner = p;
     j->req = *req;
-    if (req->steering) snprintf(j->steering, sizeof j->steering, "%s", req->steering);
+    if (req->steering)
+        snprintf(j->steering, sizeof j->steering, "%s", req->steering);
     j->req.steering = NULL;
     if (p->llm) {
         propose_env env = {.s = p->s, .llm = p->llm, .prompts = &p->prompts};
@@ -164,7 +178,8 @@ int evolve_proposer_start(evolve_proposer *p, const evolve_proposal_req *req, ch
                               .seed = req->seed,
                               .watch = &j->watch};
         propose_op_parse(req->op, &pr.op);
-        if (pr.op == PROPOSE_CROSSOVER && !pr.other) pr.op = PROPOSE_MUTATE;
+        if (pr.op == PROPOSE_CROSSOVER && !pr.other)
+            pr.op = PROPOSE_MUTATE;
         j->p = propose_start(&env, &pr, err, errsize);
         if (!j->p && pr.op == PROPOSE_EOT) {
             /* no elite to learn from yet: a plain mutation */
@@ -187,9 +202,11 @@ int evolve_proposer_pollfds(evolve_proposer *p, struct pollfd *fds, int max)
 
 int evolve_proposer_timeout_ms(evolve_proposer *p)
 {
-    if (!p->llm) return p->n > 0 ? 0 : -1;
+    if (!p->llm)
+        return p->n > 0 ? 0 : -1;
     for (int i = 0; i < p->n; i++)
-        if (propose_ready(p->queue[i]->p) || p->queue[i]->stream_len) return 0;
+        if (propose_ready(p->queue[i]->p) || p->queue[i]->stream_len)
+            return 0;
     return llm_client_timeout_ms(p->llm);
 }
 
@@ -198,7 +215,8 @@ static uint64_t program_hash(const char *src)
     net_graph *g = NULL;
     net_error err;
     uint64_t h = 0;
-    if (net_compile(src, strlen(src), "parent", NULL, &g, &err) == 0) h = g->hash;
+    if (net_compile(src, strlen(src), "parent", NULL, &g, &err) == 0)
+        h = g->hash;
     net_graph_free(g);
     return h;
 }
@@ -217,7 +235,8 @@ static void run_offline(evolve_proposer *p, const job *j, evolve_proposal_done *
         snprintf(d->error, sizeof d->error, "%s", session_error());
         goto out;
     }
-    int rc = cross ? mutate_crossover(a, b, r->parents[1], NULL, r->seed, NULL, &res, d->error, sizeof d->error)
+    int rc = cross ? mutate_crossover(a, b, r->parents[1], NULL, r->seed, NULL, &res, d->error,
+                                      sizeof d->error)
                    : mutate_random(a, NULL, r->seed, NULL, &res, d->error, sizeof d->error);
     /* a crossover that only reproduces a parent (they differed in one
        gene) or found no gene to swap is no new individual: mutate instead */
@@ -226,7 +245,8 @@ static void run_offline(evolve_proposer *p, const job *j, evolve_proposal_done *
         cross = false;
         rc = mutate_random(a, NULL, r->seed, NULL, &res, d->error, sizeof d->error);
     }
-    if (rc) goto out;
+    if (rc)
+        goto out;
     session_new in = {.generation = r->generation,
                       .op = cross ? "crossover" : "mutation",
                       .persona = MUTATE_LABEL,
@@ -263,7 +283,8 @@ void evolve_proposer_dispatch(evolve_proposer *p, const struct pollfd *fds, int 
 {
     if (!p->llm) {
         /* one proposal per dispatch keeps the caller's loop responsive */
-        if (p->n == 0) return;
+        if (p->n == 0)
+            return;
         job *j = p->queue[0];
         evolve_proposal_done d;
         memset(&d, 0, sizeof d);
@@ -283,8 +304,10 @@ void evolve_proposer_dispatch(evolve_proposer *p, const struct pollfd *fds, int 
             j->stream_len = 0;
             j->stream[0] = 0;
         }
-        while (propose_ready(j->p) && !propose_finished(j->p)) propose_advance(j->p);
-        if (!propose_finished(j->p)) continue;
+        while (propose_ready(j->p) && !propose_finished(j->p))
+            propose_advance(j->p);
+        if (!propose_finished(j->p))
+            continue;
         const propose_outcome *o = propose_get(j->p);
         evolve_proposal_done d;
         memset(&d, 0, sizeof d);
@@ -299,8 +322,8 @@ void evolve_proposer_dispatch(evolve_proposer *p, const struct pollfd *fds, int 
     }
 }
 
-void evolve_proposer_usage(evolve_proposer *p, long *tokens_in, long *tokens_out, double *cost, char *who,
-                           size_t who_size)
+void evolve_proposer_usage(evolve_proposer *p, long *tokens_in, long *tokens_out, double *cost,
+                           char *who, size_t who_size)
 {
     *tokens_in = *tokens_out = 0;
     *cost = 0;

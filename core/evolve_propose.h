@@ -17,38 +17,40 @@
 typedef struct evolve_proposal_req {
     int generation;
     unsigned long seed;
-    const char *op;            /* "mutation", "crossover" or "eot" */
+    const char *op; /* "mutation", "crossover" or "eot" */
     char parents[2][SESSION_ID_MAX];
     int n_parents;
-    const char *steering;      /* the researcher's note for a regeneration */
+    const char *steering; /* the researcher's note for a regeneration */
 } evolve_proposal_req;
 
 typedef struct evolve_proposal_done {
     int job;
     bool ok;
-    char id[SESSION_ID_MAX];   /* the new individual when ok */
+    char id[SESSION_ID_MAX]; /* the new individual when ok */
     char summary[320];
-    char error[1024];          /* why not, when !ok */
+    char error[1024]; /* why not, when !ok */
 } evolve_proposal_done;
 
 typedef struct evolve_proposal_event {
     int job;
-    const evolve_proposal_done *done;  /* set when the job ended */
-    const char *stream_text;           /* else: reasoning as it arrives */
+    const evolve_proposal_done *done; /* set when the job ended */
+    const char *stream_text;          /* else: reasoning as it arrives */
 } evolve_proposal_event;
 
 typedef struct evolve_proposer evolve_proposer;
 
-evolve_proposer *evolve_proposer_new(session *s, const evolve_config *cfg, char *err, size_t errsize);
+evolve_proposer *evolve_proposer_new(session *s, const evolve_config *cfg, char *err,
+                                     size_t errsize);
 void evolve_proposer_free(evolve_proposer *p);
 /* Returns the job number (>= 0) or -1 with err. */
-int evolve_proposer_start(evolve_proposer *p, const evolve_proposal_req *req, char *err, size_t errsize);
+int evolve_proposer_start(evolve_proposer *p, const evolve_proposal_req *req, char *err,
+                          size_t errsize);
 int evolve_proposer_pollfds(evolve_proposer *p, struct pollfd *fds, int max);
 int evolve_proposer_timeout_ms(evolve_proposer *p);
 void evolve_proposer_dispatch(evolve_proposer *p, const struct pollfd *fds, int n,
                               void (*cb)(void *ctx, const evolve_proposal_event *ev), void *ctx);
 /* Tokens and cost so far, and what proposes ("no LLM: random mutation"). */
-void evolve_proposer_usage(evolve_proposer *p, long *tokens_in, long *tokens_out, double *cost, char *who,
-                           size_t who_size);
+void evolve_proposer_usage(evolve_proposer *p, long *tokens_in, long *tokens_out, double *cost,
+                           char *who, size_t who_size);
 
 #endif

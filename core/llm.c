@@ -29,13 +29,16 @@ static int buf_add(buf *b, const char *s, size_t n)
 {
     if (b->n + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->n + n + 1) cap *= 2;
+        while (cap < b->n + n + 1)
+            cap *= 2;
         char *p = realloc(b->p, cap);
-        if (!p) return -1;
+        if (!p)
+            return -1;
         b->p = p;
         b->cap = cap;
     }
-    if (n) memcpy(b->p + b->n, s, n);
+    if (n)
+        memcpy(b->p + b->n, s, n);
     b->n += n;
     b->p[b->n] = '\0';
     return 0;
@@ -44,7 +47,8 @@ static int buf_add(buf *b, const char *s, size_t n)
 static void buf_reset(buf *b)
 {
     b->n = 0;
-    if (b->p) b->p[0] = '\0';
+    if (b->p)
+        b->p[0] = '\0';
 }
 
 static void buf_free(buf *b)
@@ -57,11 +61,11 @@ static void buf_free(buf *b)
 static char *buf_take(buf *b, size_t *len)
 {
     char *p = b->p ? b->p : strdup("");
-    if (len) *len = b->p ? b->n : 0;
+    if (len)
+        *len = b->p ? b->n : 0;
     memset(b, 0, sizeof *b);
     return p;
 }
-
 
 static int64_t now_ms(void)
 {
@@ -97,9 +101,12 @@ static int parse_double(const char *s, double *out)
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (end == s || errno || !isfinite(v)) return -1;
-    while (isspace((unsigned char)*end)) end++;
-    if (*end) return -1;
+    if (end == s || errno || !isfinite(v))
+        return -1;
+    while (isspace((unsigned char)*end))
+        end++;
+    if (*end)
+        return -1;
     *out = v;
     return 0;
 }
@@ -109,9 +116,12 @@ static int parse_long(const char *s, long *out)
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
-    if (end == s || errno) return -1;
-    while (isspace((unsigned char)*end)) end++;
-    if (*end) return -1;
+    if (end == s || errno)
+        return -1;
+    while (isspace((unsigned char)*end))
+        end++;
+    if (*end)
+        return -1;
     *out = v;
     return 0;
 }
@@ -137,17 +147,23 @@ static int parse_range(const char *s, double *lo, double *hi)
     char *end;
     errno = 0;
     double a = strtod(s, &end);
-    if (end == s || errno) return -1;
-    while (isspace((unsigned char)*end)) end++;
+    if (end == s || errno)
+        return -1;
+    while (isspace((unsigned char)*end))
+        end++;
     if (!*end) {
         *lo = *hi = a;
         return 0;
     }
-    if (end[0] == '.' && end[1] == '.') end += 2;
-    else if (end[0] == '-' || end[0] == ':') end += 1;
-    else return -1;
+    if (end[0] == '.' && end[1] == '.')
+        end += 2;
+    else if (end[0] == '-' || end[0] == ':')
+        end += 1;
+    else
+        return -1;
     double b;
-    if (parse_double(end, &b)) return -1;
+    if (parse_double(end, &b))
+        return -1;
     *lo = a;
     *hi = b;
     return 0;
@@ -156,13 +172,13 @@ static int parse_range(const char *s, double *lo, double *hi)
 static int set_ms(const char *value, long *out)
 {
     double sec;
-    if (parse_double(value, &sec) || sec < 0 || sec > 1e7) return -1;
+    if (parse_double(value, &sec) || sec < 0 || sec > 1e7)
+        return -1;
     *out = (long)llround(sec * 1000.0);
     return 0;
 }
 
-int llm_config_set(llm_config *cfg, const char *key, const char *value,
-                   char *err, size_t errsize)
+int llm_config_set(llm_config *cfg, const char *key, const char *value, char *err, size_t errsize)
 {
     long l;
     double d;
@@ -171,25 +187,31 @@ int llm_config_set(llm_config *cfg, const char *key, const char *value,
         core_errf(err, errsize, "llm: missing key or value");
         return -1;
     }
-#define BAD(what)                                                             \
-    do {                                                                      \
-        core_errf(err, errsize, "llm: %s = '%s': expected %s", key, value, what);  \
-        return -1;                                                            \
+#define BAD(what)                                                                 \
+    do {                                                                          \
+        core_errf(err, errsize, "llm: %s = '%s': expected %s", key, value, what); \
+        return -1;                                                                \
     } while (0)
-#define STR(field)                                                            \
-    do {                                                                      \
-        if (strlen(value) >= sizeof cfg->field) BAD("a shorter string");      \
-        snprintf(cfg->field, sizeof cfg->field, "%s", value);                 \
-        return 0;                                                             \
+#define STR(field)                                            \
+    do {                                                      \
+        if (strlen(value) >= sizeof cfg->field)               \
+            BAD("a shorter string");                          \
+        snprintf(cfg->field, sizeof cfg->field, "%s", value); \
+        return 0;                                             \
     } while (0)
     if (!strcmp(key, "protocol")) {
-        if (!strcmp(value, "openai")) cfg->protocol = LLM_OPENAI;
-        else if (!strcmp(value, "anthropic")) cfg->protocol = LLM_ANTHROPIC;
-        else BAD("openai or anthropic");
+        if (!strcmp(value, "openai"))
+            cfg->protocol = LLM_OPENAI;
+        else if (!strcmp(value, "anthropic"))
+            cfg->protocol = LLM_ANTHROPIC;
+        else
+            BAD("openai or anthropic");
         return 0;
     }
-    if (!strcmp(key, "base_url")) STR(base_url);
-    if (!strcmp(key, "model")) STR(model);
+    if (!strcmp(key, "base_url"))
+        STR(base_url);
+    if (!strcmp(key, "model"))
+        STR(model);
     if (!strcmp(key, "api_key_env")) {
         for (const char *p = value; *p; p++)
             if (!isalnum((unsigned char)*p) && *p != '_')
@@ -205,12 +227,14 @@ int llm_config_set(llm_config *cfg, const char *key, const char *value,
         return 0;
     }
     if (!strcmp(key, "max_tokens")) {
-        if (parse_long(value, &l) || l < 1 || l > 1000000) BAD("an integer 1..1000000");
+        if (parse_long(value, &l) || l < 1 || l > 1000000)
+            BAD("an integer 1..1000000");
         cfg->max_tokens = (int)l;
         return 0;
     }
     if (!strcmp(key, "timeout")) {
-        if (set_ms(value, &cfg->timeout_ms) || cfg->timeout_ms < 1) BAD("seconds > 0");
+        if (set_ms(value, &cfg->timeout_ms) || cfg->timeout_ms < 1)
+            BAD("seconds > 0");
         return 0;
     }
     if (!strcmp(key, "connect_timeout")) {
@@ -219,42 +243,52 @@ int llm_config_set(llm_config *cfg, const char *key, const char *value,
         return 0;
     }
     if (!strcmp(key, "concurrency")) {
-        if (parse_long(value, &l) || l < 1 || l > 64) BAD("an integer 1..64");
+        if (parse_long(value, &l) || l < 1 || l > 64)
+            BAD("an integer 1..64");
         cfg->concurrency = (int)l;
         return 0;
     }
     if (!strcmp(key, "stream")) {
-        if (parse_bool(value, &b)) BAD("true or false");
+        if (parse_bool(value, &b))
+            BAD("true or false");
         cfg->stream = b;
         return 0;
     }
     if (!strcmp(key, "max_attempts")) {
-        if (parse_long(value, &l) || l < 1 || l > 100) BAD("an integer 1..100");
+        if (parse_long(value, &l) || l < 1 || l > 100)
+            BAD("an integer 1..100");
         cfg->max_attempts = (int)l;
         return 0;
     }
     if (!strcmp(key, "backoff_base")) {
-        if (set_ms(value, &cfg->backoff_base_ms)) BAD("seconds >= 0");
+        if (set_ms(value, &cfg->backoff_base_ms))
+            BAD("seconds >= 0");
         return 0;
     }
     if (!strcmp(key, "backoff_max")) {
-        if (set_ms(value, &cfg->backoff_max_ms)) BAD("seconds >= 0");
+        if (set_ms(value, &cfg->backoff_max_ms))
+            BAD("seconds >= 0");
         return 0;
     }
     if (!strcmp(key, "retry_after_max")) {
-        if (set_ms(value, &cfg->retry_after_max_ms)) BAD("seconds >= 0");
+        if (set_ms(value, &cfg->retry_after_max_ms))
+            BAD("seconds >= 0");
         return 0;
     }
-    if (!strcmp(key, "price_in") || !strcmp(key, "price_out") ||
-        !strcmp(key, "budget_usd")) {
-        if (parse_double(value, &d) || d < 0) BAD("a number >= 0 (USD)");
-        if (!strcmp(key, "price_in")) cfg->price_in = d;
-        else if (!strcmp(key, "price_out")) cfg->price_out = d;
-        else cfg->budget_usd = d;
+    if (!strcmp(key, "price_in") || !strcmp(key, "price_out") || !strcmp(key, "budget_usd")) {
+        if (parse_double(value, &d) || d < 0)
+            BAD("a number >= 0 (USD)");
+        if (!strcmp(key, "price_in"))
+            cfg->price_in = d;
+        else if (!strcmp(key, "price_out"))
+            cfg->price_out = d;
+        else
+            cfg->budget_usd = d;
         return 0;
     }
     if (!strcmp(key, "budget_tokens")) {
-        if (parse_long(value, &l) || l < 0) BAD("an integer >= 0");
+        if (parse_long(value, &l) || l < 0)
+            BAD("an integer >= 0");
         cfg->budget_tokens = l;
         return 0;
     }
@@ -262,32 +296,33 @@ int llm_config_set(llm_config *cfg, const char *key, const char *value,
         char *end;
         errno = 0;
         unsigned long long v = strtoull(value, &end, 10);
-        if (end == value || *end || errno) BAD("an unsigned integer");
+        if (end == value || *end || errno)
+            BAD("an unsigned integer");
         cfg->seed = v;
         return 0;
     }
     if (!strcmp(key, "api_key")) {
         core_errf(err, errsize,
-             "llm: the API key is never configured directly; set api_key_env "
-             "to the name of the environment variable that holds it");
+                  "llm: the API key is never configured directly; set api_key_env "
+                  "to the name of the environment variable that holds it");
         return -1;
     }
 #undef STR
 #undef BAD
     core_errf(err, errsize,
-         "llm: unknown setting '%s' (known: protocol, base_url, model, "
-         "api_key_env, temperature, max_tokens, timeout, connect_timeout, "
-         "concurrency, stream, max_attempts, backoff_base, backoff_max, "
-         "retry_after_max, price_in, price_out, budget_usd, budget_tokens, seed)",
-         key);
+              "llm: unknown setting '%s' (known: protocol, base_url, model, "
+              "api_key_env, temperature, max_tokens, timeout, connect_timeout, "
+              "concurrency, stream, max_attempts, backoff_base, backoff_max, "
+              "retry_after_max, price_in, price_out, budget_usd, budget_tokens, seed)",
+              key);
     return -1;
 }
 
 static const char *const env_keys[] = {
-    "protocol",   "base_url",     "model",        "api_key_env",   "temperature",
-    "max_tokens", "timeout",      "connect_timeout", "concurrency", "stream",
-    "max_attempts", "backoff_base", "backoff_max", "retry_after_max", "price_in",
-    "price_out",  "budget_usd",   "budget_tokens", "seed",
+    "protocol",    "base_url",        "model",       "api_key_env", "temperature",  "max_tokens",
+    "timeout",     "connect_timeout", "concurrency", "stream",      "max_attempts", "backoff_base",
+    "backoff_max", "retry_after_max", "price_in",    "price_out",   "budget_usd",   "budget_tokens",
+    "seed",
 };
 
 int llm_config_from_env(llm_config *cfg, char *err, size_t errsize)
@@ -299,7 +334,8 @@ int llm_config_from_env(llm_config *cfg, char *err, size_t errsize)
             name[n++] = (char)toupper((unsigned char)*k);
         name[n] = '\0';
         const char *v = getenv(name);
-        if (!v) continue;
+        if (!v)
+            continue;
         char e[512];
         if (llm_config_set(cfg, env_keys[i], v, e, sizeof e)) {
             core_errf(err, errsize, "environment %s: %s", name, e);
@@ -313,7 +349,7 @@ int llm_config_check(const llm_config *cfg, char *err, size_t errsize)
 {
     if (strncmp(cfg->base_url, "http://", 7) && strncmp(cfg->base_url, "https://", 8)) {
         core_errf(err, errsize, "llm: base_url '%s' must start with http:// or https://",
-             cfg->base_url);
+                  cfg->base_url);
         return -1;
     }
     if (!cfg->model[0]) {
@@ -321,20 +357,21 @@ int llm_config_check(const llm_config *cfg, char *err, size_t errsize)
         return -1;
     }
     if (cfg->temp_min < 0 || cfg->temp_max < cfg->temp_min || cfg->temp_max > 2) {
-        core_errf(err, errsize, "llm: temperature range %g-%g is not within 0..2",
-             cfg->temp_min, cfg->temp_max);
+        core_errf(err, errsize, "llm: temperature range %g-%g is not within 0..2", cfg->temp_min,
+                  cfg->temp_max);
         return -1;
     }
     if (cfg->protocol == LLM_ANTHROPIC && cfg->temp_max > 1) {
         core_errf(err, errsize, "llm: the Anthropic API takes temperatures within 0..1, not %g",
-             cfg->temp_max);
+                  cfg->temp_max);
         return -1;
     }
     if (cfg->max_tokens < 1 || cfg->concurrency < 1 || cfg->max_attempts < 1 ||
-        cfg->timeout_ms < 1 || cfg->connect_timeout_ms < 1 ||
-        cfg->backoff_base_ms < 0 || cfg->backoff_max_ms < 0) {
-        core_errf(err, errsize, "llm: max_tokens, concurrency, max_attempts and "
-                           "timeouts must be positive");
+        cfg->timeout_ms < 1 || cfg->connect_timeout_ms < 1 || cfg->backoff_base_ms < 0 ||
+        cfg->backoff_max_ms < 0) {
+        core_errf(err, errsize,
+                  "llm: max_tokens, concurrency, max_attempts and "
+                  "timeouts must be positive");
         return -1;
     }
     return 0;
@@ -360,17 +397,19 @@ double llm_rng_uniform(llm_rng *r)
     return (double)(llm_rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
 }
 
-long llm_backoff_ms(const llm_config *cfg, llm_rng *rng, int retry,
-                    long retry_after_ms)
+long llm_backoff_ms(const llm_config *cfg, llm_rng *rng, int retry, long retry_after_ms)
 {
     double d = (double)cfg->backoff_base_ms;
-    for (int i = 1; i < retry && d < (double)cfg->backoff_max_ms; i++) d *= 2;
-    if (d > (double)cfg->backoff_max_ms) d = (double)cfg->backoff_max_ms;
+    for (int i = 1; i < retry && d < (double)cfg->backoff_max_ms; i++)
+        d *= 2;
+    if (d > (double)cfg->backoff_max_ms)
+        d = (double)cfg->backoff_max_ms;
     long ms = (long)(d / 2 + llm_rng_uniform(rng) * d / 2);
     if (retry_after_ms >= 0) {
-        long ra = retry_after_ms < cfg->retry_after_max_ms ? retry_after_ms
-                                                           : cfg->retry_after_max_ms;
-        if (ms < ra) ms = ra;
+        long ra =
+            retry_after_ms < cfg->retry_after_max_ms ? retry_after_ms : cfg->retry_after_max_ms;
+        if (ms < ra)
+            ms = ra;
     }
     return ms;
 }
@@ -400,23 +439,27 @@ void llm_result_free(llm_result *r)
 
 /* ---- the client ------------------------------------------------------- */
 
-typedef enum req_state { REQ_QUEUED, REQ_WAITING, REQ_RUNNING } req_state;
+typedef enum req_state {
+    REQ_QUEUED,
+    REQ_WAITING,
+    REQ_RUNNING
+} req_state;
 
 typedef struct llm_req {
     struct llm_req *next;
     llm_client *c;
     long id;
     llm_callbacks cb;
-    char *body;        /* the JSON request, built once per call */
+    char *body; /* the JSON request, built once per call */
     size_t prompt_chars;
     req_state state;
-    int64_t due;       /* REQ_WAITING: when to retry */
+    int64_t due; /* REQ_WAITING: when to retry */
     int64_t t0;
     CURL *easy;
     struct curl_slist *headers;
     char curl_err[CURL_ERROR_SIZE];
     /* per attempt */
-    int mode;          /* 0 unknown, 1 event stream, 2 plain body */
+    int mode; /* 0 unknown, 1 event stream, 2 plain body */
     buf raw, line, data, content, reasoning, think;
     bool in_think;
     bool saw_done;
@@ -452,31 +495,35 @@ static int curl_ready;
  * failure so a request can be refused with its text. */
 static void ck(CURLcode rc, CURLcode *first)
 {
-    if (rc != CURLE_OK && *first == CURLE_OK) *first = rc;
+    if (rc != CURLE_OK && *first == CURLE_OK)
+        *first = rc;
 }
 
 static int sock_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 {
     llm_client *c = userp;
     int i;
-    for (i = 0; i < c->n_socks && c->socks[i].fd != s; i++) {}
+    for (i = 0; i < c->n_socks && c->socks[i].fd != s; i++) {
+    }
     if (what == CURL_POLL_REMOVE) {
-        if (i < c->n_socks) c->socks[i] = c->socks[--c->n_socks];
+        if (i < c->n_socks)
+            c->socks[i] = c->socks[--c->n_socks];
         return 0;
     }
     if (i == c->n_socks) {
         if (c->n_socks == c->cap_socks) {
             int cap = c->cap_socks ? c->cap_socks * 2 : 8;
             sock *p = realloc(c->socks, (size_t)cap * sizeof *p);
-            if (!p) return -1;
+            if (!p)
+                return -1;
             c->socks = p;
             c->cap_socks = cap;
         }
         c->n_socks++;
         c->socks[i].fd = s;
     }
-    c->socks[i].events = (short)(((what & CURL_POLL_IN) ? POLLIN : 0) |
-                                 ((what & CURL_POLL_OUT) ? POLLOUT : 0));
+    c->socks[i].events =
+        (short)(((what & CURL_POLL_IN) ? POLLIN : 0) | ((what & CURL_POLL_OUT) ? POLLOUT : 0));
     return 0;
 }
 
@@ -489,7 +536,8 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
 
 llm_client *llm_client_new(const llm_config *cfg, char *err, size_t errsize)
 {
-    if (llm_config_check(cfg, err, errsize)) return NULL;
+    if (llm_config_check(cfg, err, errsize))
+        return NULL;
     if (!curl_ready) {
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
             core_errf(err, errsize, "llm: libcurl failed to initialise");
@@ -507,7 +555,8 @@ llm_client *llm_client_new(const llm_config *cfg, char *err, size_t errsize)
     c->next_id = 1;
     c->curl_due = -1;
     size_t n = strlen(cfg->base_url);
-    while (n && cfg->base_url[n - 1] == '/') n--;
+    while (n && cfg->base_url[n - 1] == '/')
+        n--;
     const char *path = cfg->protocol == LLM_ANTHROPIC ? "/messages" : "/chat/completions";
     size_t pl = strlen(path);
     if (n >= pl && !strncmp(cfg->base_url + n - pl, path, pl))
@@ -520,9 +569,12 @@ llm_client *llm_client_new(const llm_config *cfg, char *err, size_t errsize)
         return NULL;
     }
     CURLMcode m = curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
-    if (m == CURLM_OK) m = curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
-    if (m == CURLM_OK) m = curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-    if (m == CURLM_OK) m = curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+    if (m == CURLM_OK)
+        m = curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+    if (m == CURLM_OK)
+        m = curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+    if (m == CURLM_OK)
+        m = curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
     if (m != CURLM_OK) {
         core_errf(err, errsize, "llm: libcurl: %s", curl_multi_strerror(m));
         curl_multi_cleanup(c->multi);
@@ -570,7 +622,8 @@ static void req_free(llm_req *r)
 
 void llm_client_free(llm_client *c)
 {
-    if (!c) return;
+    if (!c)
+        return;
     llm_req *r = c->reqs;
     while (r) {
         llm_req *next = r->next;
@@ -595,7 +648,8 @@ llm_usage llm_client_usage(const llm_client *c)
 int llm_client_active(const llm_client *c)
 {
     int n = 0;
-    for (const llm_req *r = c->reqs; r; r = r->next) n++;
+    for (const llm_req *r = c->reqs; r; r = r->next)
+        n++;
     return n;
 }
 
@@ -618,15 +672,13 @@ static char *build_body(const llm_client *c, const char *system, const char *use
             bad |= json_array_append_new(
                 msgs, json_pack("{s:s, s:s}", "role", "system", "content", system));
     }
-    bad |= json_array_append_new(msgs,
-                                 json_pack("{s:s, s:s}", "role", "user", "content", user));
+    bad |= json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "user", "content", user));
     bad |= json_object_set_new(o, "messages", msgs);
     bad |= json_object_set_new(o, "max_tokens", json_integer(cfg->max_tokens));
     bad |= json_object_set_new(o, "temperature", json_real(temperature));
     bad |= json_object_set_new(o, "stream", json_boolean(cfg->stream));
     if (cfg->stream && cfg->protocol == LLM_OPENAI)
-        bad |= json_object_set_new(o, "stream_options",
-                                   json_pack("{s:b}", "include_usage", 1));
+        bad |= json_object_set_new(o, "stream_options", json_pack("{s:b}", "include_usage", 1));
     char *s = bad ? NULL : json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return s;
@@ -634,8 +686,8 @@ static char *build_body(const llm_client *c, const char *system, const char *use
 
 static void pump(llm_client *c);
 
-long llm_submit(llm_client *c, const char *system, const char *user,
-                const llm_callbacks *cb, char *err, size_t errsize)
+long llm_submit(llm_client *c, const char *system, const char *user, const llm_callbacks *cb,
+                char *err, size_t errsize)
 {
     const llm_config *cfg = &c->cfg;
     if (!user) {
@@ -645,16 +697,15 @@ long llm_submit(llm_client *c, const char *system, const char *user,
     if (cfg->budget_usd > 0 && c->usage.cost_usd >= cfg->budget_usd) {
         c->usage.refused++;
         core_errf(err, errsize,
-             "llm: budget spent: $%.4f of $%.4f used; raise budget_usd to continue",
-             c->usage.cost_usd, cfg->budget_usd);
+                  "llm: budget spent: $%.4f of $%.4f used; raise budget_usd to continue",
+                  c->usage.cost_usd, cfg->budget_usd);
         return -1;
     }
-    if (cfg->budget_tokens > 0 &&
-        c->usage.tokens_in + c->usage.tokens_out >= cfg->budget_tokens) {
+    if (cfg->budget_tokens > 0 && c->usage.tokens_in + c->usage.tokens_out >= cfg->budget_tokens) {
         c->usage.refused++;
         core_errf(err, errsize,
-             "llm: token budget spent: %ld of %ld tokens used; raise budget_tokens",
-             c->usage.tokens_in + c->usage.tokens_out, cfg->budget_tokens);
+                  "llm: token budget spent: %ld of %ld tokens used; raise budget_tokens",
+                  c->usage.tokens_in + c->usage.tokens_out, cfg->budget_tokens);
         return -1;
     }
     llm_req *r = calloc(1, sizeof *r);
@@ -664,9 +715,9 @@ long llm_submit(llm_client *c, const char *system, const char *user,
     }
     r->c = c;
     r->id = c->next_id++;
-    if (cb) r->cb = *cb;
-    r->res.temperature = cfg->temp_min +
-                         (cfg->temp_max - cfg->temp_min) * llm_rng_uniform(&c->rng);
+    if (cb)
+        r->cb = *cb;
+    r->res.temperature = cfg->temp_min + (cfg->temp_max - cfg->temp_min) * llm_rng_uniform(&c->rng);
     /* two decimals: what a person would write, and what the log shows */
     r->res.temperature = round(r->res.temperature * 100) / 100;
     r->body = build_body(c, system, user, r->res.temperature);
@@ -680,7 +731,8 @@ long llm_submit(llm_client *c, const char *system, const char *user,
     r->state = REQ_QUEUED;
     r->t0 = now_ms();
     llm_req **tail = &c->reqs;
-    while (*tail) tail = &(*tail)->next;
+    while (*tail)
+        tail = &(*tail)->next;
     *tail = r;
     pump(c);
     return r->id;
@@ -690,14 +742,16 @@ long llm_submit(llm_client *c, const char *system, const char *user,
 
 static void emit(llm_req *r, llm_delta_kind kind, const char *s, size_t n)
 {
-    if (!n) return;
+    if (!n)
+        return;
     buf *b = kind == LLM_DELTA_CONTENT ? &r->content : &r->reasoning;
     if (buf_add(b, s, n)) {
         r->bad_event = true;
         snprintf(r->event_err, sizeof r->event_err, "out of memory");
         return;
     }
-    if (r->cb.on_delta) r->cb.on_delta(r->cb.ud, kind, s, n);
+    if (r->cb.on_delta)
+        r->cb.on_delta(r->cb.ud, kind, s, n);
 }
 
 /* Content may carry <think>...</think> (DeepSeek-R1 and others): that part
@@ -705,7 +759,8 @@ static void emit(llm_req *r, llm_delta_kind kind, const char *s, size_t n)
  * waits in r->think until the next piece or the end. */
 static void content_delta(llm_req *r, const char *s, size_t n, bool flush)
 {
-    if (buf_add(&r->think, s, n)) return;
+    if (buf_add(&r->think, s, n))
+        return;
     for (;;) {
         const char *tag = r->in_think ? "</think>" : "<think>";
         size_t tl = strlen(tag);
@@ -736,15 +791,16 @@ static void content_delta(llm_req *r, const char *s, size_t n, bool flush)
 
 static void set_finish(llm_req *r, const char *reason)
 {
-    if (!reason) return;
+    if (!reason)
+        return;
     snprintf(r->res.finish_reason, sizeof r->res.finish_reason, "%s", reason);
 }
 
-static void event_error(llm_req *r, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+static void event_error(llm_req *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void event_error(llm_req *r, const char *fmt, ...)
 {
-    if (r->bad_event) return; /* the first error is the one to report */
+    if (r->bad_event)
+        return; /* the first error is the one to report */
     r->bad_event = true;
     va_list ap;
     va_start(ap, fmt);
@@ -760,13 +816,15 @@ static const char *jstr(json_t *o, const char *key)
 static void take_model(llm_req *r, json_t *o)
 {
     const char *m = jstr(o, "model");
-    if (m && *m) snprintf(r->res.model, sizeof r->res.model, "%s", m);
+    if (m && *m)
+        snprintf(r->res.model, sizeof r->res.model, "%s", m);
 }
 
 static void take_error(llm_req *r, json_t *o)
 {
     json_t *e = json_object_get(o, "error");
-    if (!e) return;
+    if (!e)
+        return;
     const char *msg = json_is_string(e) ? json_string_value(e) : jstr(e, "message");
     event_error(r, "the server reported an error: %s", msg ? msg : "(no message)");
 }
@@ -774,20 +832,28 @@ static void take_error(llm_req *r, json_t *o)
 static void openai_usage(llm_req *r, json_t *o)
 {
     json_t *u = json_object_get(o, "usage");
-    if (!json_is_object(u)) return;
+    if (!json_is_object(u))
+        return;
     json_t *pi = json_object_get(u, "prompt_tokens"), *co = json_object_get(u, "completion_tokens");
-    if (json_is_integer(pi)) r->tokens_in = (long)json_integer_value(pi);
-    if (json_is_integer(co)) r->tokens_out = (long)json_integer_value(co);
-    if (json_is_integer(pi) || json_is_integer(co)) r->have_usage = true;
+    if (json_is_integer(pi))
+        r->tokens_in = (long)json_integer_value(pi);
+    if (json_is_integer(co))
+        r->tokens_out = (long)json_integer_value(co);
+    if (json_is_integer(pi) || json_is_integer(co))
+        r->have_usage = true;
 }
 
 static void anthropic_usage(llm_req *r, json_t *u)
 {
-    if (!json_is_object(u)) return;
+    if (!json_is_object(u))
+        return;
     json_t *in = json_object_get(u, "input_tokens"), *out = json_object_get(u, "output_tokens");
-    if (json_is_integer(in)) r->tokens_in = (long)json_integer_value(in);
-    if (json_is_integer(out)) r->tokens_out = (long)json_integer_value(out);
-    if (json_is_integer(in) || json_is_integer(out)) r->have_usage = true;
+    if (json_is_integer(in))
+        r->tokens_in = (long)json_integer_value(in);
+    if (json_is_integer(out))
+        r->tokens_out = (long)json_integer_value(out);
+    if (json_is_integer(in) || json_is_integer(out))
+        r->have_usage = true;
 }
 
 static void sse_event(llm_req *r, const char *data, size_t n)
@@ -811,12 +877,14 @@ static void sse_event(llm_req *r, const char *data, size_t n)
         const char *s;
         if ((s = jstr(d, "reasoning_content")) || (s = jstr(d, "reasoning")))
             emit(r, LLM_DELTA_REASONING, s, strlen(s));
-        if ((s = jstr(d, "content"))) content_delta(r, s, strlen(s), false);
+        if ((s = jstr(d, "content")))
+            content_delta(r, s, strlen(s), false);
         set_finish(r, jstr(ch, "finish_reason"));
         openai_usage(r, o);
     } else {
         const char *type = jstr(o, "type");
-        if (!type) type = "";
+        if (!type)
+            type = "";
         if (!strcmp(type, "message_start")) {
             json_t *m = json_object_get(o, "message");
             take_model(r, m);
@@ -824,8 +892,10 @@ static void sse_event(llm_req *r, const char *data, size_t n)
         } else if (!strcmp(type, "content_block_delta")) {
             json_t *d = json_object_get(o, "delta");
             const char *s;
-            if ((s = jstr(d, "text"))) content_delta(r, s, strlen(s), false);
-            else if ((s = jstr(d, "thinking"))) emit(r, LLM_DELTA_REASONING, s, strlen(s));
+            if ((s = jstr(d, "text")))
+                content_delta(r, s, strlen(s), false);
+            else if ((s = jstr(d, "thinking")))
+                emit(r, LLM_DELTA_REASONING, s, strlen(s));
         } else if (!strcmp(type, "message_delta")) {
             set_finish(r, jstr(json_object_get(o, "delta"), "stop_reason"));
             json_t *u = json_object_get(o, "usage");
@@ -844,17 +914,22 @@ static void sse_event(llm_req *r, const char *data, size_t n)
 /* One line of the event stream (without its newline). */
 static void sse_line(llm_req *r, char *s, size_t n)
 {
-    if (n && s[n - 1] == '\r') s[--n] = '\0';
+    if (n && s[n - 1] == '\r')
+        s[--n] = '\0';
     if (n == 0) { /* blank line: the event is complete */
-        if (r->data.n) sse_event(r, r->data.p, r->data.n);
+        if (r->data.n)
+            sse_event(r, r->data.p, r->data.n);
         buf_reset(&r->data);
         return;
     }
-    if (s[0] == ':') return; /* comment / keep-alive */
+    if (s[0] == ':')
+        return; /* comment / keep-alive */
     if (n >= 5 && !memcmp(s, "data:", 5)) {
         const char *v = s + 5;
-        if (*v == ' ') v++;
-        if (r->data.n) buf_add(&r->data, "\n", 1);
+        if (*v == ' ')
+            v++;
+        if (r->data.n)
+            buf_add(&r->data, "\n", 1);
         buf_add(&r->data, v, strlen(v));
     }
     /* event:, id:, retry: carry nothing we need (Anthropic repeats the
@@ -869,7 +944,8 @@ static size_t write_cb(char *p, size_t size, size_t nmemb, void *ud)
         event_error(r, "the response is larger than %u MiB", RAW_CAP >> 20);
         return 0;
     }
-    if (buf_add(&r->raw, p, n)) return 0;
+    if (buf_add(&r->raw, p, n))
+        return 0;
     if (r->mode == 0) {
         long code = 0;
         char *ct = NULL;
@@ -877,17 +953,21 @@ static size_t write_cb(char *p, size_t size, size_t nmemb, void *ud)
         curl_easy_getinfo(r->easy, CURLINFO_CONTENT_TYPE, &ct);
         r->mode = (code == 200 && ct && strstr(ct, "text/event-stream")) ? 1 : 2;
     }
-    if (r->mode != 1) return n;
+    if (r->mode != 1)
+        return n;
     /* split into lines; a partial line waits in r->line */
     size_t start = 0;
     for (size_t i = 0; i < n; i++) {
-        if (p[i] != '\n') continue;
-        if (buf_add(&r->line, p + start, i - start)) return 0;
+        if (p[i] != '\n')
+            continue;
+        if (buf_add(&r->line, p + start, i - start))
+            return 0;
         sse_line(r, r->line.p ? r->line.p : (char *)"", r->line.n);
         buf_reset(&r->line);
         start = i + 1;
     }
-    if (start < n && buf_add(&r->line, p + start, n - start)) return 0;
+    if (start < n && buf_add(&r->line, p + start, n - start))
+        return 0;
     return n;
 }
 
@@ -920,7 +1000,8 @@ static int parse_plain(llm_req *r)
         json_t *arr = json_object_get(o, "content");
         size_t i;
         json_t *blk;
-        json_array_foreach(arr, i, blk) {
+        json_array_foreach(arr, i, blk)
+        {
             const char *s;
             if ((s = jstr(blk, "text"))) {
                 content_delta(r, s, strlen(s), true);
@@ -947,16 +1028,19 @@ static int start_attempt(llm_req *r)
     req_attempt_clear(r);
     r->res.attempts++;
     r->easy = curl_easy_init();
-    if (!r->easy) return -1;
+    if (!r->easy)
+        return -1;
     CURLcode first = CURLE_OK;
     struct curl_slist *h = NULL, *t;
-#define HDR(s)                                                                \
-    do {                                                                      \
-        if (!(t = curl_slist_append(h, s))) goto oom;                         \
-        h = t;                                                                \
+#define HDR(s)                              \
+    do {                                    \
+        if (!(t = curl_slist_append(h, s))) \
+            goto oom;                       \
+        h = t;                              \
     } while (0)
     HDR("Content-Type: application/json");
-    if (cfg->stream) HDR("Accept: text/event-stream");
+    if (cfg->stream)
+        HDR("Accept: text/event-stream");
     const char *key = cfg->api_key_env[0] ? getenv(cfg->api_key_env) : NULL;
     if (key && *key) {
         char line[1024];
@@ -967,7 +1051,8 @@ static int start_attempt(llm_req *r)
         HDR(line);
         memset(line, 0, sizeof line);
     }
-    if (cfg->protocol == LLM_ANTHROPIC) HDR("anthropic-version: 2023-06-01");
+    if (cfg->protocol == LLM_ANTHROPIC)
+        HDR("anthropic-version: 2023-06-01");
 #undef HDR
     r->headers = h;
     ck(curl_easy_setopt(r->easy, CURLOPT_URL, c->url), &first);
@@ -988,7 +1073,8 @@ static int start_attempt(llm_req *r)
                  curl_easy_strerror(first));
         return -1;
     }
-    if (curl_multi_add_handle(c->multi, r->easy) != CURLM_OK) return -1;
+    if (curl_multi_add_handle(c->multi, r->easy) != CURLM_OK)
+        return -1;
     r->state = REQ_RUNNING;
     c->running++;
     return 0;
@@ -1010,7 +1096,8 @@ static void unlink_req(llm_client *c, llm_req *r)
 static void finish(llm_req *r, llm_status st)
 {
     llm_client *c = r->c;
-    if (r->state == REQ_RUNNING) c->running--;
+    if (r->state == REQ_RUNNING)
+        c->running--;
     unlink_req(c, r);
     if (r->easy) {
         curl_multi_remove_handle(c->multi, r->easy);
@@ -1024,8 +1111,8 @@ static void finish(llm_req *r, llm_status st)
         res->error[0] = '\0';
         res->content = buf_take(&r->content, &res->content_len);
         res->reasoning = buf_take(&r->reasoning, &res->reasoning_len);
-        res->truncated = !strcmp(res->finish_reason, "length") ||
-                         !strcmp(res->finish_reason, "max_tokens");
+        res->truncated =
+            !strcmp(res->finish_reason, "length") || !strcmp(res->finish_reason, "max_tokens");
         if (r->have_usage) {
             res->tokens_in = r->tokens_in;
             res->tokens_out = r->tokens_out;
@@ -1046,12 +1133,13 @@ static void finish(llm_req *r, llm_status st)
     }
     c->usage.calls++;
     res->raw = buf_take(&r->raw, &res->raw_len);
-    if (r->cb.on_done) r->cb.on_done(r->cb.ud, res);
+    if (r->cb.on_done)
+        r->cb.on_done(r->cb.ud, res);
     req_free(r);
 }
 
-static void fail_or_retry(llm_req *r, bool retryable, long retry_after_ms,
-                          llm_status final_status, const char *why)
+static void fail_or_retry(llm_req *r, bool retryable, long retry_after_ms, llm_status final_status,
+                          const char *why)
 {
     llm_client *c = r->c;
     if (retryable && r->res.attempts < c->cfg.max_attempts) {
@@ -1063,13 +1151,14 @@ static void fail_or_retry(llm_req *r, bool retryable, long retry_after_ms,
         r->state = REQ_WAITING;
         r->due = now_ms() + delay;
         c->usage.retries++;
-        if (r->cb.on_retry) r->cb.on_retry(r->cb.ud, r->res.attempts, delay, why);
+        if (r->cb.on_retry)
+            r->cb.on_retry(r->cb.ud, r->res.attempts, delay, why);
         return;
     }
     if (retryable && c->cfg.max_attempts > 1) {
         snprintf(r->res.error, sizeof r->res.error,
-                 "LLM request to %s (model %s) failed after %d attempts; last: %s",
-                 c->url, c->cfg.model, r->res.attempts, why);
+                 "LLM request to %s (model %s) failed after %d attempts; last: %s", c->url,
+                 c->cfg.model, r->res.attempts, why);
         final_status = LLM_ERR_RETRIES;
     } else {
         snprintf(r->res.error, sizeof r->res.error, "LLM request to %s (model %s) failed: %s",
@@ -1084,14 +1173,16 @@ static void http_error_text(llm_req *r, char *out, size_t size)
     json_t *o = json_loadb(r->raw.p ? r->raw.p : "", r->raw.n, 0, NULL);
     json_t *e = json_object_get(o, "error");
     const char *msg = json_is_string(e) ? json_string_value(e) : jstr(e, "message");
-    if (!msg) msg = jstr(o, "message");
+    if (!msg)
+        msg = jstr(o, "message");
     if (msg) {
         snprintf(out, size, "%s", msg);
     } else {
         size_t n = r->raw.n < 200 ? r->raw.n : 200;
         snprintf(out, size, "%.*s", (int)n, r->raw.p ? r->raw.p : "");
         for (char *p = out; *p; p++)
-            if (*p == '\n' || *p == '\r') *p = ' ';
+            if (*p == '\n' || *p == '\r')
+                *p = ' ';
     }
     json_decref(o);
 }
@@ -1124,18 +1215,20 @@ static void attempt_done(llm_req *r, CURLcode rc)
         char msg[600];
         http_error_text(r, msg, sizeof msg);
         curl_off_t ra = -1;
-        if (curl_easy_getinfo(r->easy, CURLINFO_RETRY_AFTER, &ra) != CURLE_OK) ra = -1;
+        if (curl_easy_getinfo(r->easy, CURLINFO_RETRY_AFTER, &ra) != CURLE_OK)
+            ra = -1;
         long ra_ms = ra > 0 ? (long)ra * 1000 : -1;
         bool retryable = code == 429 || code == 408 || code >= 500;
         snprintf(why, sizeof why, "attempt %d: HTTP %ld%s%s", a, code, msg[0] ? ": " : "", msg);
         if (code == 401 || code == 403)
-            snprintf(why + strlen(why), sizeof why - strlen(why),
-                     " (check the key in $%s)", r->c->cfg.api_key_env);
+            snprintf(why + strlen(why), sizeof why - strlen(why), " (check the key in $%s)",
+                     r->c->cfg.api_key_env);
         fail_or_retry(r, retryable, ra_ms, LLM_ERR_HTTP, why);
         return;
     }
     if (r->mode == 1) {
-        if (r->line.n) sse_line(r, r->line.p, r->line.n); /* unterminated last line */
+        if (r->line.n)
+            sse_line(r, r->line.p, r->line.n); /* unterminated last line */
         sse_line(r, (char *)"", 0);
         content_delta(r, "", 0, true);
         if (!r->bad_event && !r->saw_done && !r->res.finish_reason[0])
@@ -1158,7 +1251,8 @@ static void pump(llm_client *c)
 {
     int64_t now = now_ms();
     for (llm_req *r = c->reqs; r; r = r->next)
-        if (r->state == REQ_WAITING && r->due <= now) r->state = REQ_QUEUED;
+        if (r->state == REQ_WAITING && r->due <= now)
+            r->state = REQ_QUEUED;
     for (llm_req *r = c->reqs; r && c->running < c->cfg.concurrency;) {
         llm_req *next = r->next;
         if (r->state == REQ_QUEUED && start_attempt(r)) {
@@ -1176,10 +1270,12 @@ static void reap(llm_client *c)
     CURLMsg *m;
     int left;
     while ((m = curl_multi_info_read(c->multi, &left))) {
-        if (m->msg != CURLMSG_DONE) continue;
+        if (m->msg != CURLMSG_DONE)
+            continue;
         llm_req *r = NULL;
         curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
-        if (r) attempt_done(r, m->data.result);
+        if (r)
+            attempt_done(r, m->data.result);
     }
 }
 
@@ -1199,12 +1295,16 @@ int llm_client_timeout_ms(llm_client *c)
 {
     int64_t now = now_ms(), due = c->curl_due;
     for (llm_req *r = c->reqs; r; r = r->next) {
-        if (r->state == REQ_WAITING && (due < 0 || r->due < due)) due = r->due;
-        if (r->state == REQ_QUEUED && c->running < c->cfg.concurrency) due = now;
+        if (r->state == REQ_WAITING && (due < 0 || r->due < due))
+            due = r->due;
+        if (r->state == REQ_QUEUED && c->running < c->cfg.concurrency)
+            due = now;
     }
-    if (due < 0) return -1;
+    if (due < 0)
+        return -1;
     int64_t d = due - now;
-    if (d < 0) d = 0;
+    if (d < 0)
+        d = 0;
     return d > 60000 ? 60000 : (int)d;
 }
 
@@ -1212,14 +1312,20 @@ void llm_client_dispatch(llm_client *c, const struct pollfd *fds, int n)
 {
     int running;
     for (int i = 0; i < n; i++) {
-        if (!fds[i].revents) continue;
+        if (!fds[i].revents)
+            continue;
         int j;
-        for (j = 0; j < c->n_socks && c->socks[j].fd != fds[i].fd; j++) {}
-        if (j == c->n_socks) continue;
+        for (j = 0; j < c->n_socks && c->socks[j].fd != fds[i].fd; j++) {
+        }
+        if (j == c->n_socks)
+            continue;
         int mask = 0;
-        if (fds[i].revents & (POLLIN | POLLHUP)) mask |= CURL_CSELECT_IN;
-        if (fds[i].revents & POLLOUT) mask |= CURL_CSELECT_OUT;
-        if (fds[i].revents & (POLLERR | POLLNVAL)) mask |= CURL_CSELECT_ERR;
+        if (fds[i].revents & (POLLIN | POLLHUP))
+            mask |= CURL_CSELECT_IN;
+        if (fds[i].revents & POLLOUT)
+            mask |= CURL_CSELECT_OUT;
+        if (fds[i].revents & (POLLERR | POLLNVAL))
+            mask |= CURL_CSELECT_ERR;
         curl_multi_socket_action(c->multi, fds[i].fd, mask, &running);
     }
     if (c->curl_due >= 0 && c->curl_due <= now_ms()) {
@@ -1252,20 +1358,24 @@ typedef struct sync_state {
 static void sync_delta(void *ud, llm_delta_kind k, const char *s, size_t n)
 {
     sync_state *st = ud;
-    if (st->user.on_delta) st->user.on_delta(st->user.ud, k, s, n);
+    if (st->user.on_delta)
+        st->user.on_delta(st->user.ud, k, s, n);
 }
 
 static void sync_retry(void *ud, int attempt, long delay, const char *why)
 {
     sync_state *st = ud;
-    if (st->user.on_retry) st->user.on_retry(st->user.ud, attempt, delay, why);
+    if (st->user.on_retry)
+        st->user.on_retry(st->user.ud, attempt, delay, why);
 }
 
 static char *dupn(const char *s, size_t n)
 {
     char *p = malloc(n + 1);
-    if (!p) return NULL;
-    if (n) memcpy(p, s, n);
+    if (!p)
+        return NULL;
+    if (n)
+        memcpy(p, s, n);
     p[n] = '\0';
     return p;
 }
@@ -1285,12 +1395,13 @@ static void sync_done(void *ud, const llm_result *r)
     st->done = true;
 }
 
-int llm_complete(llm_client *c, const char *system, const char *user,
-                 const llm_callbacks *cb, llm_result *out)
+int llm_complete(llm_client *c, const char *system, const char *user, const llm_callbacks *cb,
+                 llm_result *out)
 {
     memset(out, 0, sizeof *out);
     sync_state st = {.out = out};
-    if (cb) st.user = *cb;
+    if (cb)
+        st.user = *cb;
     llm_callbacks mine = {sync_delta, sync_retry, sync_done, &st};
     long id = llm_submit(c, system, user, &mine, out->error, sizeof out->error);
     if (id < 0) {
@@ -1301,7 +1412,8 @@ int llm_complete(llm_client *c, const char *system, const char *user,
     while (!st.done) {
         int n = llm_client_pollfds(c, fds, 64);
         int t = llm_client_timeout_ms(c);
-        if (n == 0 && t < 0) t = 10; /* nothing to wait on yet: look again soon */
+        if (n == 0 && t < 0)
+            t = 10; /* nothing to wait on yet: look again soon */
         if (poll(fds, (nfds_t)n, t) < 0 && errno != EINTR) {
             llm_cancel(c, id);
             break;

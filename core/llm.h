@@ -27,28 +27,31 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum llm_protocol { LLM_OPENAI, LLM_ANTHROPIC } llm_protocol;
+typedef enum llm_protocol {
+    LLM_OPENAI,
+    LLM_ANTHROPIC
+} llm_protocol;
 
 typedef struct llm_config {
     llm_protocol protocol;
-    char base_url[512];     /* "http://127.0.0.1:8080/v1"; /chat/completions
+    char base_url[512]; /* "http://127.0.0.1:8080/v1"; /chat/completions
                                or /messages is appended */
     char model[256];
-    char api_key_env[64];   /* the variable holding the key ("" = none) */
+    char api_key_env[64];      /* the variable holding the key ("" = none) */
     double temp_min, temp_max; /* sampled uniformly per call (LLM-GE) */
     int max_tokens;
-    long timeout_ms;        /* whole request, per attempt */
+    long timeout_ms; /* whole request, per attempt */
     long connect_timeout_ms;
-    int concurrency;        /* requests in flight; more wait in a queue */
+    int concurrency; /* requests in flight; more wait in a queue */
     bool stream;
-    int max_attempts;       /* first try included */
-    long backoff_base_ms;   /* delay before retry k: base * 2^(k-1), jittered */
+    int max_attempts;     /* first try included */
+    long backoff_base_ms; /* delay before retry k: base * 2^(k-1), jittered */
     long backoff_max_ms;
-    long retry_after_max_ms; /* a server's Retry-After is capped to this */
+    long retry_after_max_ms;    /* a server's Retry-After is capped to this */
     double price_in, price_out; /* USD per million tokens */
-    double budget_usd;      /* 0 = no cap; stops new requests once reached */
-    long budget_tokens;     /* 0 = no cap */
-    uint64_t seed;          /* temperature sampling and jitter */
+    double budget_usd;          /* 0 = no cap; stops new requests once reached */
+    long budget_tokens;         /* 0 = no cap */
+    uint64_t seed;              /* temperature sampling and jitter */
 } llm_config;
 
 /* Defaults: OpenAI protocol at http://127.0.0.1:8080/v1, key from
@@ -63,8 +66,7 @@ void llm_config_default(llm_config *cfg);
  * retry_after_max (seconds, fractions allowed), price_in, price_out,
  * budget_usd, budget_tokens, seed. Returns 0, or -1 with a message in err
  * (unknown key, bad value). */
-int llm_config_set(llm_config *cfg, const char *key, const char *value,
-                   char *err, size_t errsize);
+int llm_config_set(llm_config *cfg, const char *key, const char *value, char *err, size_t errsize);
 
 /* Applies GEVO_LLM_<KEY> environment variables (upper case, e.g.
  * GEVO_LLM_BASE_URL, GEVO_LLM_TEMPERATURE). Returns 0 or -1 with err
@@ -86,43 +88,45 @@ double llm_rng_uniform(llm_rng *r); /* [0, 1) */
  * full jitter in [d/2, d], d = min(base * 2^(retry-1), max); never below
  * retry_after_ms (the server's Retry-After, -1 when absent), itself capped
  * at cfg->retry_after_max_ms. Exposed for tests. */
-long llm_backoff_ms(const llm_config *cfg, llm_rng *rng, int retry,
-                    long retry_after_ms);
+long llm_backoff_ms(const llm_config *cfg, llm_rng *rng, int retry, long retry_after_ms);
 
 typedef enum llm_status {
     LLM_OK,
-    LLM_ERR_HTTP,      /* a non-retryable HTTP status (400, 401, 404...) */
-    LLM_ERR_RETRIES,   /* every attempt failed with a retryable error */
-    LLM_ERR_PROTOCOL,  /* the answer was not what the protocol says */
-    LLM_ERR_BUDGET,    /* refused: the session's budget is spent */
+    LLM_ERR_HTTP,     /* a non-retryable HTTP status (400, 401, 404...) */
+    LLM_ERR_RETRIES,  /* every attempt failed with a retryable error */
+    LLM_ERR_PROTOCOL, /* the answer was not what the protocol says */
+    LLM_ERR_BUDGET,   /* refused: the session's budget is spent */
     LLM_ERR_CANCELLED,
-    LLM_ERR_INTERNAL   /* out of memory, libcurl setup */
+    LLM_ERR_INTERNAL /* out of memory, libcurl setup */
 } llm_status;
 
 typedef struct llm_result {
     llm_status status;
-    char error[1024];      /* "" when ok: what failed, on which attempt */
-    long http_status;      /* of the last attempt, 0 if none */
-    char *content;         /* the answer's text (without <think> parts) */
+    char error[1024]; /* "" when ok: what failed, on which attempt */
+    long http_status; /* of the last attempt, 0 if none */
+    char *content;    /* the answer's text (without <think> parts) */
     size_t content_len;
-    char *reasoning;       /* reasoning_content deltas and <think> text */
+    char *reasoning; /* reasoning_content deltas and <think> text */
     size_t reasoning_len;
-    char *raw;             /* last attempt's raw response body (capped) */
+    char *raw; /* last attempt's raw response body (capped) */
     size_t raw_len;
     char finish_reason[32]; /* "stop", "length" (truncated), "" unknown */
     bool truncated;         /* finish_reason length / max_tokens */
     char model[256];        /* as the server reported it, else requested */
     double temperature;     /* sampled for this call */
     long tokens_in, tokens_out;
-    bool tokens_estimated;  /* the server sent no usage: chars / 4 */
+    bool tokens_estimated; /* the server sent no usage: chars / 4 */
     double cost_usd;
     int attempts;
-    double seconds;         /* first attempt start to completion */
+    double seconds; /* first attempt start to completion */
 } llm_result;
 
 void llm_result_free(llm_result *r); /* frees the strings, not r */
 
-typedef enum llm_delta_kind { LLM_DELTA_CONTENT, LLM_DELTA_REASONING } llm_delta_kind;
+typedef enum llm_delta_kind {
+    LLM_DELTA_CONTENT,
+    LLM_DELTA_REASONING
+} llm_delta_kind;
 
 typedef struct llm_callbacks {
     /* A piece of streamed text, as it arrives. */
@@ -150,8 +154,8 @@ void llm_client_free(llm_client *c); /* cancels what is in flight, no callbacks 
 /* Queues a chat request (system may be NULL). Returns a request id > 0,
  * or -1 with err filled (budget spent, out of memory): then no callback
  * runs. Callbacks run from llm_client_dispatch(). */
-long llm_submit(llm_client *c, const char *system, const char *user,
-                const llm_callbacks *cb, char *err, size_t errsize);
+long llm_submit(llm_client *c, const char *system, const char *user, const llm_callbacks *cb,
+                char *err, size_t errsize);
 /* Cancels a request: its on_done runs with LLM_ERR_CANCELLED. */
 void llm_cancel(llm_client *c, long id);
 
@@ -170,8 +174,8 @@ int llm_client_active(const llm_client *c);
  * receives the result (owned by the caller: llm_result_free). Returns 0
  * when out->status is LLM_OK, else -1 (out->error says why). cb may be
  * NULL; its on_done is not called. */
-int llm_complete(llm_client *c, const char *system, const char *user,
-                 const llm_callbacks *cb, llm_result *out);
+int llm_complete(llm_client *c, const char *system, const char *user, const llm_callbacks *cb,
+                 llm_result *out);
 
 llm_usage llm_client_usage(const llm_client *c);
 const llm_config *llm_client_config(const llm_client *c);

@@ -7,14 +7,14 @@
 
 /* The keys of gevo.json's "llm" object that llm_config_set knows. */
 static const char *const llm_keys[] = {
-    "protocol",    "base_url",    "model",        "api_key_env",   "temperature",
-    "max_tokens",  "timeout",     "connect_timeout", "concurrency", "stream",
-    "max_attempts", "backoff_base", "backoff_max", "retry_after_max", "price_in",
-    "price_out",   "budget_usd",  "budget_tokens", "seed",
+    "protocol",    "base_url",        "model",       "api_key_env", "temperature",  "max_tokens",
+    "timeout",     "connect_timeout", "concurrency", "stream",      "max_attempts", "backoff_base",
+    "backoff_max", "retry_after_max", "price_in",    "price_out",   "budget_usd",   "budget_tokens",
+    "seed",
 };
 
 int llm_settings_load(session *s, const char *llm_opt, const char *model_opt, llm_config *cfg,
-                        bool *use, char *err, size_t errsize)
+                      bool *use, char *err, size_t errsize)
 {
     llm_config_default(cfg);
     *use = false;
@@ -22,17 +22,21 @@ int llm_settings_load(session *s, const char *llm_opt, const char *model_opt, ll
         char key[64];
         snprintf(key, sizeof key, "llm.%s", llm_keys[i]);
         const char *v = session_config_get(s, key);
-        if (!v || !v[0]) continue;
+        if (!v || !v[0])
+            continue;
         char e[512];
         if (llm_config_set(cfg, llm_keys[i], v, e, sizeof e)) {
             snprintf(err, errsize, "the session's gevo.json, %s: %s", key, e);
             return -1;
         }
-        if (!strcmp(llm_keys[i], "model") || !strcmp(llm_keys[i], "base_url")) *use = true;
+        if (!strcmp(llm_keys[i], "model") || !strcmp(llm_keys[i], "base_url"))
+            *use = true;
     }
     const char *env_model = getenv("GEVO_LLM_MODEL"), *env_url = getenv("GEVO_LLM_BASE_URL");
-    if ((env_model && env_model[0]) || (env_url && env_url[0])) *use = true;
-    if (llm_config_from_env(cfg, err, errsize)) return -1;
+    if ((env_model && env_model[0]) || (env_url && env_url[0]))
+        *use = true;
+    if (llm_config_from_env(cfg, err, errsize))
+        return -1;
     if (llm_opt && strcmp(llm_opt, "none")) {
         char e[512];
         if (llm_config_set(cfg, "base_url", llm_opt, e, sizeof e)) {
@@ -49,7 +53,7 @@ int llm_settings_load(session *s, const char *llm_opt, const char *model_opt, ll
         }
         *use = true;
     }
-    if (llm_opt && !strcmp(llm_opt, "none")) *use = false;
+    if (llm_opt && !strcmp(llm_opt, "none"))
+        *use = false;
     return 0;
 }
-

@@ -20,31 +20,40 @@
 #include "core/llm.h"
 #include "core/proposal.h"
 
-
 /* ---- scanning ---------------------------------------------------------- */
 
-enum site_kind { SITE_NUM, SITE_ACT, SITE_PLUS, SITE_CALL };
+enum site_kind {
+    SITE_NUM,
+    SITE_ACT,
+    SITE_PLUS,
+    SITE_CALL
+};
 
 typedef struct site {
     int kind;
-    size_t at, len;       /* the token; PLUS: " + name"; CALL: name( ... ) */
-    size_t a_at, a_len;   /* CALL: the first argument */
-    int nargs;            /* CALL */
-    char call[64];        /* NUM: the enclosing call ("" = parentheses); CALL/ACT: the name */
-    char kw[32];          /* NUM: its keyword, "" if positional */
-    int argidx;           /* NUM: argument position */
-    int call_id;          /* NUM: which call instance (siblings share it) */
-    int gene;             /* block index, -1 = top level */
+    size_t at, len;     /* the token; PLUS: " + name"; CALL: name( ... ) */
+    size_t a_at, a_len; /* CALL: the first argument */
+    int nargs;          /* CALL */
+    char call[64];      /* NUM: the enclosing call ("" = parentheses); CALL/ACT: the name */
+    char kw[32];        /* NUM: its keyword, "" if positional */
+    int argidx;         /* NUM: argument position */
+    int call_id;        /* NUM: which call instance (siblings share it) */
+    int gene;           /* block index, -1 = top level */
     bool is_float;
-    bool in_header;       /* inside a def line's parameter list */
+    bool in_header; /* inside a def line's parameter list */
 } site;
 
-enum stmt_kind { ST_OTHER, ST_RETURN, ST_ASSIGN, ST_DEF };
+enum stmt_kind {
+    ST_OTHER,
+    ST_RETURN,
+    ST_ASSIGN,
+    ST_DEF
+};
 
 typedef struct stmt {
     int kind;
-    size_t start, end;    /* first character, after the last code character */
-    size_t expr;          /* RETURN, ASSIGN: where the expression starts */
+    size_t start, end; /* first character, after the last code character */
+    size_t expr;       /* RETURN, ASSIGN: where the expression starts */
     char lhs[64];
     int line;
     int gene;
@@ -52,13 +61,13 @@ typedef struct stmt {
 
 typedef struct blockinfo {
     net_block b;
-    size_t line_at;       /* offset of the def line (or the comments just above it) */
-    size_t end_at;        /* offset after the last line's '\n' */
-    char param0[64];      /* the first parameter (the input tensor) */
+    size_t line_at;  /* offset of the def line (or the comments just above it) */
+    size_t end_at;   /* offset after the last line's '\n' */
+    char param0[64]; /* the first parameter (the input tensor) */
     bool one_liner;
-    size_t body_at;       /* start of the first body line */
+    size_t body_at; /* start of the first body line */
     char indent[32];
-    int last_return;      /* stmt index, -1 */
+    int last_return; /* stmt index, -1 */
     bool se_like;
 } blockinfo;
 
@@ -92,7 +101,8 @@ static const char *const acts[] = {"relu", "silu", "hswish", "gelu", "tanh"};
 static bool is_act(const char *name)
 {
     for (size_t i = 0; i < sizeof acts / sizeof *acts; i++)
-        if (!strcmp(name, acts[i])) return true;
+        if (!strcmp(name, acts[i]))
+            return true;
     return false;
 }
 
@@ -108,7 +118,8 @@ static bool ident_char(char c)
 
 static size_t skip_blank(const char *s, size_t i, size_t len)
 {
-    while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r')) i++;
+    while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r'))
+        i++;
     return i;
 }
 
@@ -117,7 +128,8 @@ static int add_site(scan *sc, const site *s)
     if (sc->n_sites == sc->cap_sites) {
         int cap = sc->cap_sites ? sc->cap_sites * 2 : 64;
         site *v = realloc(sc->sites, (size_t)cap * sizeof *v);
-        if (!v) return -1;
+        if (!v)
+            return -1;
         sc->sites = v;
         sc->cap_sites = cap;
     }
@@ -130,7 +142,8 @@ static int add_stmt(scan *sc, const stmt *s)
     if (sc->n_stmts == sc->cap_stmts) {
         int cap = sc->cap_stmts ? sc->cap_stmts * 2 : 32;
         stmt *v = realloc(sc->stmts, (size_t)cap * sizeof *v);
-        if (!v) return -1;
+        if (!v)
+            return -1;
         sc->stmts = v;
         sc->cap_stmts = cap;
     }
@@ -148,13 +161,15 @@ static void scan_release(scan *sc)
 static int gene_of_line(const scan *sc, int line)
 {
     for (int i = 0; i < sc->n_blocks; i++)
-        if (line >= sc->blocks[i].b.first_line && line <= sc->blocks[i].b.last_line) return i;
+        if (line >= sc->blocks[i].b.first_line && line <= sc->blocks[i].b.last_line)
+            return i;
     return -1;
 }
 
 static void copy_word(char *dst, size_t size, const char *s, size_t n)
 {
-    if (n >= size) n = size - 1;
+    if (n >= size)
+        n = size - 1;
     memcpy(dst, s, n);
     dst[n] = '\0';
 }
@@ -164,7 +179,8 @@ static size_t line_offset(const char *s, size_t len, int line)
 {
     size_t i = 0;
     for (int l = 1; l < line && i < len; i++)
-        if (s[i] == '\n') l++;
+        if (s[i] == '\n')
+            l++;
     return i;
 }
 
@@ -184,13 +200,16 @@ static size_t train_extent(const char *s, size_t len, size_t at, size_t *next)
         /* the rest of this line, up to a comment */
         while (i < len && s[i] != '\n') {
             if (s[i] == '#') {
-                while (i < len && s[i] != '\n') i++;
+                while (i < len && s[i] != '\n')
+                    i++;
                 break;
             }
-            if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r') last = i + 1;
+            if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+                last = i + 1;
             i++;
         }
-        if (i >= len) break;
+        if (i >= len)
+            break;
         size_t ls = i + 1, j = skip_blank(s, ls, len);
         bool blank = j >= len || s[j] == '\n' || s[j] == '#';
         if (!blank && j == ls) { /* a top-level line: the section is over */
@@ -198,7 +217,8 @@ static size_t train_extent(const char *s, size_t len, size_t at, size_t *next)
             break;
         }
         i = ls;
-        if (blank && j >= len) break;
+        if (blank && j >= len)
+            break;
     }
     *next = i;
     return last;
@@ -211,7 +231,8 @@ static int scan_source(scan *sc, const char *src, size_t len)
     sc->len = len;
     net_block tmp[256];
     int nb = net_list_blocks(src, len, tmp, 256);
-    if (nb < 0) return -1;
+    if (nb < 0)
+        return -1;
     sc->n_blocks = nb;
     for (int k = 0; k < nb; k++) {
         blockinfo *bi = &sc->blocks[k];
@@ -222,23 +243,28 @@ static int scan_source(scan *sc, const char *src, size_t len)
         /* comment lines right above the def go with it */
         while (at > 0) {
             size_t p = at - 1, q = p;
-            while (q > 0 && src[q - 1] != '\n') q--;
+            while (q > 0 && src[q - 1] != '\n')
+                q--;
             size_t j = skip_blank(src, q, len);
-            if (j < p && src[j] == '#') at = q;
-            else break;
+            if (j < p && src[j] == '#')
+                at = q;
+            else
+                break;
         }
         bi->line_at = at;
         bi->end_at = line_offset(src, len, bi->b.last_line + 1);
         size_t a = line_offset(src, len, bi->b.first_line);
         size_t e = bi->end_at;
         char *txt = malloc(e - a + 1);
-        if (!txt) return -1;
+        if (!txt)
+            return -1;
         memcpy(txt, src + a, e - a);
         txt[e - a] = '\0';
         bi->se_like = strstr(txt, "gap(") && strstr(txt, "sigmoid(") &&
                       (strchr(txt, '*') || strstr(txt, "mul("));
         free(txt);
-        if (k == 0 || at < sc->first_def_at) sc->first_def_at = at;
+        if (k == 0 || at < sc->first_def_at)
+            sc->first_def_at = at;
         sc->has_first_def = true;
     }
 
@@ -254,7 +280,8 @@ static int scan_source(scan *sc, const char *src, size_t len)
         if (ch == '\n') {
             if (in_stmt && depth == 0) {
                 cur.end = last_code;
-                if (add_stmt(sc, &cur)) return -1;
+                if (add_stmt(sc, &cur))
+                    return -1;
                 in_stmt = false;
                 prev_plus = false;
             }
@@ -263,7 +290,8 @@ static int scan_source(scan *sc, const char *src, size_t len)
             continue;
         }
         if (ch == '#') {
-            while (i < len && src[i] != '\n') i++;
+            while (i < len && src[i] != '\n')
+                i++;
             continue;
         }
         if (ch == ' ' || ch == '\t' || ch == '\r') {
@@ -273,7 +301,8 @@ static int scan_source(scan *sc, const char *src, size_t len)
         if (!in_stmt) {
             bool col0 = i == 0 || src[i - 1] == '\n';
             if (col0 && (word_at(src, i, len, "input") || word_at(src, i, len, "classes"))) {
-                while (i < len && src[i] != '\n') i++;
+                while (i < len && src[i] != '\n')
+                    i++;
                 continue;
             }
             if (col0 && word_at(src, i, len, "train")) {
@@ -282,7 +311,8 @@ static int scan_source(scan *sc, const char *src, size_t len)
                 sc->train_start = i;
                 sc->train_end = train_extent(src, len, i, &next);
                 for (size_t k = i; k < next; k++)
-                    if (src[k] == '\n') line++;
+                    if (src[k] == '\n')
+                        line++;
                 i = next;
                 continue;
             }
@@ -298,7 +328,8 @@ static int scan_source(scan *sc, const char *src, size_t len)
                 cur.expr = skip_blank(src, i + 6, len);
             } else if (ident_start(ch)) {
                 size_t j = i;
-                while (j < len && ident_char(src[j])) j++;
+                while (j < len && ident_char(src[j]))
+                    j++;
                 size_t k = skip_blank(src, j, len);
                 if (k < len && src[k] == '=' && (k + 1 >= len || src[k + 1] != '=')) {
                     cur.kind = ST_ASSIGN;
@@ -311,7 +342,8 @@ static int scan_source(scan *sc, const char *src, size_t len)
         }
         if (ident_start(ch)) {
             size_t j = i;
-            while (j < len && ident_char(src[j])) j++;
+            while (j < len && ident_char(src[j]))
+                j++;
             char name[64];
             copy_word(name, sizeof name, src + i, j - i);
             size_t k = skip_blank(src, j, len);
@@ -326,7 +358,8 @@ static int scan_source(scan *sc, const char *src, size_t len)
                     copy_word(sc->blocks[g].param0, sizeof sc->blocks[g].param0, src + i, j - i);
             }
             if (call) {
-                if (depth >= 128) return -1;
+                if (depth >= 128)
+                    return -1;
                 callframe *f = &stack[depth++];
                 memset(f, 0, sizeof *f);
                 snprintf(f->name, sizeof f->name, "%s", name);
@@ -337,7 +370,8 @@ static int scan_source(scan *sc, const char *src, size_t len)
                 if (is_act(name) && !f->header) {
                     site s = {.kind = SITE_ACT, .at = i, .len = j - i, .gene = cur.gene};
                     snprintf(s.call, sizeof s.call, "%s", name);
-                    if (add_site(sc, &s)) return -1;
+                    if (add_site(sc, &s))
+                        return -1;
                 }
                 last_code = k + 1;
                 i = k + 1;
@@ -348,9 +382,10 @@ static int scan_source(scan *sc, const char *src, size_t len)
                 /* "+ name" followed by the end of an argument or statement */
                 size_t n = skip_blank(src, j, len);
                 if (n >= len || src[n] == ')' || src[n] == ',' || src[n] == '\n' || src[n] == '#') {
-                    site s = {.kind = SITE_PLUS, .at = plus_at, .len = j - plus_at,
-                              .gene = cur.gene};
-                    if (add_site(sc, &s)) return -1;
+                    site s = {
+                        .kind = SITE_PLUS, .at = plus_at, .len = j - plus_at, .gene = cur.gene};
+                    if (add_site(sc, &s))
+                        return -1;
                 }
             }
             prev_plus = false;
@@ -358,32 +393,43 @@ static int scan_source(scan *sc, const char *src, size_t len)
             i = j;
             continue;
         }
-        if (isdigit((unsigned char)ch) || (ch == '.' && i + 1 < len && isdigit((unsigned char)src[i + 1]))) {
+        if (isdigit((unsigned char)ch) ||
+            (ch == '.' && i + 1 < len && isdigit((unsigned char)src[i + 1]))) {
             size_t j = i;
             bool fl = false;
-            while (j < len && isdigit((unsigned char)src[j])) j++;
+            while (j < len && isdigit((unsigned char)src[j]))
+                j++;
             if (j < len && src[j] == '.') {
                 fl = true;
                 j++;
-                while (j < len && isdigit((unsigned char)src[j])) j++;
+                while (j < len && isdigit((unsigned char)src[j]))
+                    j++;
             }
             if (j < len && (src[j] == 'e' || src[j] == 'E')) {
                 size_t k = j + 1;
-                if (k < len && (src[k] == '+' || src[k] == '-')) k++;
+                if (k < len && (src[k] == '+' || src[k] == '-'))
+                    k++;
                 if (k < len && isdigit((unsigned char)src[k])) {
                     fl = true;
                     j = k;
-                    while (j < len && isdigit((unsigned char)src[j])) j++;
+                    while (j < len && isdigit((unsigned char)src[j]))
+                        j++;
                 }
             }
             if (depth > 0 && !(j < len && ident_char(src[j]))) {
                 callframe *f = &stack[depth - 1];
-                site s = {.kind = SITE_NUM, .at = i, .len = j - i, .argidx = f->argidx,
-                          .call_id = f->id, .gene = cur.gene, .is_float = fl,
+                site s = {.kind = SITE_NUM,
+                          .at = i,
+                          .len = j - i,
+                          .argidx = f->argidx,
+                          .call_id = f->id,
+                          .gene = cur.gene,
+                          .is_float = fl,
                           .in_header = f->header};
                 snprintf(s.call, sizeof s.call, "%s", f->name);
                 snprintf(s.kw, sizeof s.kw, "%s", f->kw);
-                if (add_site(sc, &s)) return -1;
+                if (add_site(sc, &s))
+                    return -1;
             }
             prev_plus = false;
             last_code = j;
@@ -392,7 +438,8 @@ static int scan_source(scan *sc, const char *src, size_t len)
         }
         last_code = i + 1;
         if (ch == '(') {
-            if (depth >= 128) return -1;
+            if (depth >= 128)
+                return -1;
             callframe *f = &stack[depth++];
             memset(f, 0, sizeof *f);
             f->id = ++call_ids;
@@ -402,13 +449,19 @@ static int scan_source(scan *sc, const char *src, size_t len)
             if (depth > 0) {
                 callframe *f = &stack[--depth];
                 if (f->name[0] && !f->header) {
-                    site s = {.kind = SITE_CALL, .at = f->at, .len = i + 1 - f->at,
-                              .a_at = f->a_at, .nargs = f->argidx + 1, .gene = cur.gene};
+                    site s = {.kind = SITE_CALL,
+                              .at = f->at,
+                              .len = i + 1 - f->at,
+                              .a_at = f->a_at,
+                              .nargs = f->argidx + 1,
+                              .gene = cur.gene};
                     size_t aend = f->a_end_set ? f->a_end : i;
-                    while (aend > f->a_at && isspace((unsigned char)src[aend - 1])) aend--;
+                    while (aend > f->a_at && isspace((unsigned char)src[aend - 1]))
+                        aend--;
                     s.a_len = aend - f->a_at;
                     snprintf(s.call, sizeof s.call, "%s", f->name);
-                    if (add_site(sc, &s)) return -1;
+                    if (add_site(sc, &s))
+                        return -1;
                 }
             }
         } else if (ch == ',') {
@@ -424,12 +477,14 @@ static int scan_source(scan *sc, const char *src, size_t len)
         } else if (ch == ':' && cur.kind == ST_DEF && depth == 0) {
             /* the header ends; a one-line body may follow on this line */
             cur.end = i + 1;
-            if (add_stmt(sc, &cur)) return -1;
+            if (add_stmt(sc, &cur))
+                return -1;
             in_stmt = false;
         }
         if (ch == '+') {
             size_t p = i;
-            while (p > 0 && (src[p - 1] == ' ' || src[p - 1] == '\t')) p--;
+            while (p > 0 && (src[p - 1] == ' ' || src[p - 1] == '\t'))
+                p--;
             plus_at = p;
             prev_plus = true;
         } else {
@@ -439,21 +494,26 @@ static int scan_source(scan *sc, const char *src, size_t len)
     }
     if (in_stmt) {
         cur.end = last_code;
-        if (add_stmt(sc, &cur)) return -1;
+        if (add_stmt(sc, &cur))
+            return -1;
     }
     /* per block: its body's layout and last return */
     for (int s = 0; s < sc->n_stmts; s++) {
         stmt *st = &sc->stmts[s];
-        if (st->gene < 0 || st->kind == ST_DEF) continue;
+        if (st->gene < 0 || st->kind == ST_DEF)
+            continue;
         blockinfo *bi = &sc->blocks[st->gene];
         if (!bi->body_at) {
             bi->one_liner = st->line == bi->b.first_line;
             size_t ls = st->start;
-            while (ls > 0 && src[ls - 1] != '\n') ls--;
+            while (ls > 0 && src[ls - 1] != '\n')
+                ls--;
             bi->body_at = ls;
-            if (!bi->one_liner) copy_word(bi->indent, sizeof bi->indent, src + ls, st->start - ls);
+            if (!bi->one_liner)
+                copy_word(bi->indent, sizeof bi->indent, src + ls, st->start - ls);
         }
-        if (st->kind == ST_RETURN) bi->last_return = s;
+        if (st->kind == ST_RETURN)
+            bi->last_return = s;
     }
     return 0;
 }
@@ -472,9 +532,11 @@ typedef struct editlist {
 
 static int ed_add(editlist *l, size_t at, size_t cut, const char *ins)
 {
-    if (l->n >= 8) return -1;
+    if (l->n >= 8)
+        return -1;
     char *d = strdup(ins);
-    if (!d) return -1;
+    if (!d)
+        return -1;
     l->e[l->n++] = (edit){at, cut, d};
     return 0;
 }
@@ -482,7 +544,8 @@ static int ed_add(editlist *l, size_t at, size_t cut, const char *ins)
 static int ed_addn(editlist *l, size_t at, size_t cut, const char *ins, size_t n)
 {
     char *d = malloc(n + 1);
-    if (!d) return -1;
+    if (!d)
+        return -1;
     memcpy(d, ins, n);
     d[n] = '\0';
     int rc = ed_add(l, at, cut, d);
@@ -492,7 +555,8 @@ static int ed_addn(editlist *l, size_t at, size_t cut, const char *ins, size_t n
 
 static void ed_clear(editlist *l)
 {
-    for (int i = 0; i < l->n; i++) free(l->e[i].ins);
+    for (int i = 0; i < l->n; i++)
+        free(l->e[i].ins);
     l->n = 0;
 }
 
@@ -505,11 +569,13 @@ static int cmp_edit(const void *a, const void *b)
 /* The source with the edits applied (they must not overlap); ends in '\n'. */
 static char *ed_apply(const char *src, size_t len, editlist *l)
 {
-    if (l->n > 1) qsort(l->e, (size_t)l->n, sizeof l->e[0], cmp_edit);
+    if (l->n > 1)
+        qsort(l->e, (size_t)l->n, sizeof l->e[0], cmp_edit);
     char *out = NULL;
     size_t olen = 0, pos = 0;
     FILE *f = open_memstream(&out, &olen);
-    if (!f) return NULL;
+    if (!f)
+        return NULL;
     for (int i = 0; i < l->n; i++) {
         const edit *e = &l->e[i];
         if (e->at < pos || e->at + e->cut > len) {
@@ -560,7 +626,8 @@ static bool name_used(const char *src, const char *name)
     size_t n = strlen(name);
     for (const char *p = strstr(src, name); p; p = strstr(p + 1, name)) {
         bool before = p == src || !ident_char(p[-1]);
-        if (before && !ident_char(p[n])) return true;
+        if (before && !ident_char(p[n]))
+            return true;
     }
     return false;
 }
@@ -568,7 +635,8 @@ static bool name_used(const char *src, const char *name)
 static void fresh_name(const char *src, const char *base, char *out, size_t size)
 {
     snprintf(out, size, "%s", base);
-    for (int k = 2; name_used(src, out) && k < 1000; k++) snprintf(out, size, "%s%d", base, k);
+    for (int k = 2; name_used(src, out) && k < 1000; k++)
+        snprintf(out, size, "%s%d", base, k);
 }
 
 static const char *gene_label(const scan *sc, int g)
@@ -578,18 +646,30 @@ static const char *gene_label(const scan *sc, int g)
 
 static void where(const scan *sc, int g, char *out, size_t size)
 {
-    if (g >= 0) snprintf(out, size, "in `%s`", sc->blocks[g].b.name);
-    else snprintf(out, size, "at the top level");
+    if (g >= 0)
+        snprintf(out, size, "in `%s`", sc->blocks[g].b.name);
+    else
+        snprintf(out, size, "at the top level");
 }
 
 enum move_kind {
-    MV_WIDTH, MV_KERNEL, MV_STRIDE, MV_PARAM, MV_DROPOUT, MV_ACT, MV_RES_ADD, MV_RES_DEL,
-    MV_SE_ADD, MV_SE_DEL, MV_TRAIN, MV_COUNT
+    MV_WIDTH,
+    MV_KERNEL,
+    MV_STRIDE,
+    MV_PARAM,
+    MV_DROPOUT,
+    MV_ACT,
+    MV_RES_ADD,
+    MV_RES_DEL,
+    MV_SE_ADD,
+    MV_SE_DEL,
+    MV_TRAIN,
+    MV_COUNT
 };
 
-static const char *const move_names[MV_COUNT] = {
-    "width", "kernel", "stride", "parameter", "dropout", "activation", "residual+",
-    "residual-", "se+", "se-", "train"};
+static const char *const move_names[MV_COUNT] = {"width",   "kernel",     "stride",    "parameter",
+                                                 "dropout", "activation", "residual+", "residual-",
+                                                 "se+",     "se-",        "train"};
 static const int move_weight[MV_COUNT] = {6, 4, 1, 1, 2, 4, 2, 2, 2, 1, 5};
 
 typedef struct cands {
@@ -600,7 +680,8 @@ typedef struct cands {
 static int cand_add(cands *c, int kind, int idx)
 {
     int *v = realloc(c->v[kind], (size_t)(c->n[kind] + 1) * sizeof *v);
-    if (!v) return -1;
+    if (!v)
+        return -1;
     v[c->n[kind]++] = idx;
     c->v[kind] = v;
     return 0;
@@ -608,7 +689,8 @@ static int cand_add(cands *c, int kind, int idx)
 
 static void cands_release(cands *c)
 {
-    for (int k = 0; k < MV_COUNT; k++) free(c->v[k]);
+    for (int k = 0; k < MV_COUNT; k++)
+        free(c->v[k]);
     memset(c, 0, sizeof *c);
 }
 
@@ -620,7 +702,8 @@ static bool is_pool(const char *n)
 static bool is_block(const scan *sc, const char *n)
 {
     for (int i = 0; i < sc->n_blocks; i++)
-        if (!strcmp(sc->blocks[i].b.name, n)) return true;
+        if (!strcmp(sc->blocks[i].b.name, n))
+            return true;
     return false;
 }
 
@@ -629,7 +712,8 @@ static bool expr_has(const scan *sc, const stmt *st, const char *what)
 {
     size_t n = strlen(what);
     for (size_t i = st->expr; i + n <= st->end; i++)
-        if (!memcmp(sc->src + i, what, n)) return true;
+        if (!memcmp(sc->src + i, what, n))
+            return true;
     return false;
 }
 
@@ -646,10 +730,12 @@ static int build_cands(const scan *sc, int want, cands *c)
     bool code = want != -3;
     for (int i = 0; code && i < sc->n_sites; i++) {
         const site *s = &sc->sites[i];
-        if (want != -2 && s->gene != want) continue;
+        if (want != -2 && s->gene != want)
+            continue;
         int kind = -1;
         if (s->kind == SITE_NUM) {
-            if (!strcmp(s->call, "dropout") && s->is_float && (s->argidx == 1 || !strcmp(s->kw, "p")))
+            if (!strcmp(s->call, "dropout") && s->is_float &&
+                (s->argidx == 1 || !strcmp(s->kw, "p")))
                 kind = MV_DROPOUT;
             else if (s->is_float)
                 kind = -1;
@@ -670,31 +756,39 @@ static int build_cands(const scan *sc, int want, cands *c)
         } else if (s->kind == SITE_PLUS) {
             kind = MV_RES_DEL;
         } else if (s->kind == SITE_CALL) {
-            if (!strcmp(s->call, "add") && s->nargs == 2) kind = MV_RES_DEL;
+            if (!strcmp(s->call, "add") && s->nargs == 2)
+                kind = MV_RES_DEL;
             else if (s->nargs >= 1)
                 for (int b = 0; b < sc->n_blocks; b++)
                     if (sc->blocks[b].se_like && !strcmp(sc->blocks[b].b.name, s->call))
                         kind = MV_SE_DEL;
         }
-        if (kind >= 0 && cand_add(c, kind, i)) return -1;
+        if (kind >= 0 && cand_add(c, kind, i))
+            return -1;
     }
     for (int i = 0; code && i < sc->n_stmts; i++) {
         const stmt *st = &sc->stmts[i];
-        if (want != -2 && st->gene != want) continue;
+        if (want != -2 && st->gene != want)
+            continue;
         if (st->gene >= 0) {
             const blockinfo *bi = &sc->blocks[st->gene];
             if (st->kind == ST_RETURN && bi->last_return == i && bi->param0[0]) {
-                if (cand_add(c, MV_RES_ADD, i)) return -1;
-                if (!bi->se_like && se_target_ok(sc, st) && cand_add(c, MV_SE_ADD, i)) return -1;
+                if (cand_add(c, MV_RES_ADD, i))
+                    return -1;
+                if (!bi->se_like && se_target_ok(sc, st) && cand_add(c, MV_SE_ADD, i))
+                    return -1;
             }
         } else if (st->kind == ST_ASSIGN) {
-            if (cand_add(c, MV_RES_ADD, i)) return -1;
-            if (se_target_ok(sc, st) && cand_add(c, MV_SE_ADD, i)) return -1;
+            if (cand_add(c, MV_RES_ADD, i))
+                return -1;
+            if (se_target_ok(sc, st) && cand_add(c, MV_SE_ADD, i))
+                return -1;
         }
     }
     if (want == -2 || want == -3)
         for (int k = 0; k < 6; k++)
-            if (cand_add(c, MV_TRAIN, k)) return -1;
+            if (cand_add(c, MV_TRAIN, k))
+                return -1;
     return 0;
 }
 
@@ -717,10 +811,14 @@ static long scaled(rnd *r, long old)
     static const double f[] = {0.5, 0.75, 1.25, 1.5, 2.0};
     double x = pickd(r, f, 5);
     long v = lround((double)old * x);
-    if (old >= 8) v = (v + 2) / 4 * 4;
-    if (v < 1) v = 1;
-    if (v == old) v = x > 1 ? old + (old >= 8 ? 4 : 1) : old - (old >= 8 ? 4 : 1);
-    if (v < 1) v = old + 1;
+    if (old >= 8)
+        v = (v + 2) / 4 * 4;
+    if (v < 1)
+        v = 1;
+    if (v == old)
+        v = x > 1 ? old + (old >= 8 ? 4 : 1) : old - (old >= 8 ? 4 : 1);
+    if (v < 1)
+        v = old + 1;
     return v;
 }
 
@@ -731,31 +829,39 @@ typedef struct train_key {
     const char *dflt;
 } train_key;
 
+// clang-format off
 static const train_key train_keys[6] = {
     {"lr", "0.05"},          {"weight_decay", "1e-4"}, {"label_smoothing", "0"},
     {"augment", "none"},     {"optimizer", "sgd"},     {"momentum", "0.9"},
 };
+// clang-format on
 
 /* Finds key=value in the train section: *vat, *vlen (the value). */
 static bool train_find(const scan *sc, const char *key, size_t *vat, size_t *vlen)
 {
-    if (!sc->has_train) return false;
+    if (!sc->has_train)
+        return false;
     size_t n = strlen(key);
     const char *s = sc->src;
     for (size_t i = sc->train_start + 5; i + n < sc->train_end; i++) {
         if (s[i] == '#') {
-            while (i < sc->train_end && s[i] != '\n') i++;
+            while (i < sc->train_end && s[i] != '\n')
+                i++;
             continue;
         }
         bool before = s[i - 1] == ' ' || s[i - 1] == '\t' || s[i - 1] == ',' || s[i - 1] == '\n';
-        if (!before || memcmp(s + i, key, n) || s[i + n] != '=') continue;
+        if (!before || memcmp(s + i, key, n) || s[i + n] != '=')
+            continue;
         size_t a = i + n + 1, e = a;
         while (e < sc->train_end && !isspace((unsigned char)s[e]) && s[e] != '#') {
-            if (s[e] == ',' && strcmp(key, "augment")) break;
+            if (s[e] == ',' && strcmp(key, "augment"))
+                break;
             if (s[e] == ',') { /* augment's list ends where a key= follows */
                 size_t k = e + 1;
-                while (k < sc->train_end && ident_char(s[k])) k++;
-                if (k < sc->train_end && s[k] == '=') break;
+                while (k < sc->train_end && ident_char(s[k]))
+                    k++;
+                if (k < sc->train_end && s[k] == '=')
+                    break;
             }
             e++;
         }
@@ -772,8 +878,10 @@ static int mv_train(const scan *sc, rnd *r, int which, editlist *ed, char *why, 
     size_t vat = 0, vlen = 0;
     bool have = train_find(sc, tk->key, &vat, &vlen);
     char old[64], nv[64];
-    if (have) copy_word(old, sizeof old, sc->src + vat, vlen);
-    else snprintf(old, sizeof old, "%s", tk->dflt);
+    if (have)
+        copy_word(old, sizeof old, sc->src + vat, vlen);
+    else
+        snprintf(old, sizeof old, "%s", tk->dflt);
     double ov = strtod(old, NULL);
     const char *extra_key = NULL;
     char extra_val[32] = "";
@@ -810,22 +918,26 @@ static int mv_train(const scan *sc, rnd *r, int which, editlist *ed, char *why, 
         break;
     }
     }
-    if (!strcmp(nv, old) || (which != 3 && which != 4 && strtod(nv, NULL) == ov)) return 1;
+    if (!strcmp(nv, old) || (which != 3 && which != 4 && strtod(nv, NULL) == ov))
+        return 1;
     char ins[128];
     if (have) {
-        if (ed_add(ed, vat, vlen, nv)) return -1;
+        if (ed_add(ed, vat, vlen, nv))
+            return -1;
     } else if (sc->has_train) {
         snprintf(ins, sizeof ins, " %s=%s", tk->key, nv);
-        if (ed_add(ed, sc->train_end, 0, ins)) return -1;
+        if (ed_add(ed, sc->train_end, 0, ins))
+            return -1;
     } else {
         const char *nl = sc->len && sc->src[sc->len - 1] != '\n' ? "\n" : "";
-        snprintf(ins, sizeof ins, "%s\ntrain %s=%s%s%s%s\n", nl, tk->key, nv,
-                 extra_key ? " " : "", extra_key ? extra_key : "", extra_key ? "=" : "");
+        snprintf(ins, sizeof ins, "%s\ntrain %s=%s%s%s%s\n", nl, tk->key, nv, extra_key ? " " : "",
+                 extra_key ? extra_key : "", extra_key ? "=" : "");
         if (extra_key) {
             size_t l = strlen(ins) - 1;
             snprintf(ins + l, sizeof ins - l, "%s\n", extra_val);
         }
-        if (ed_add(ed, sc->len, 0, ins)) return -1;
+        if (ed_add(ed, sc->len, 0, ins))
+            return -1;
         extra_key = NULL; /* written above */
         snprintf(why, wsz, "train: %s %s -> %s (a train section added)", tk->key, old, nv);
         return 0;
@@ -833,10 +945,12 @@ static int mv_train(const scan *sc, rnd *r, int which, editlist *ed, char *why, 
     if (extra_key) {
         size_t eat, elen;
         if (train_find(sc, extra_key, &eat, &elen)) {
-            if (ed_add(ed, eat, elen, extra_val)) return -1;
+            if (ed_add(ed, eat, elen, extra_val))
+                return -1;
         } else {
             snprintf(ins, sizeof ins, " %s=%s", extra_key, extra_val);
-            if (ed_add(ed, sc->train_end, 0, ins)) return -1;
+            if (ed_add(ed, sc->train_end, 0, ins))
+                return -1;
         }
         snprintf(why, wsz, "train: optimizer %s -> %s with lr=%s", old, nv, extra_val);
         return 0;
@@ -845,18 +959,16 @@ static int mv_train(const scan *sc, rnd *r, int which, editlist *ed, char *why, 
     return 0;
 }
 
-static const char se_fc[] =
-    "# squeeze-excitation, added by a random mutation\n"
-    "def %s(x, r=4):\n"
-    "    s = gap(x)\n"
-    "    s = relu(linear(s, channels(x) // r))\n"
-    "    s = sigmoid(linear(s, channels(x)))\n"
-    "    return x * s\n\n";
-static const char se_ln[] =
-    "# squeeze-excitation with a layer norm, added by a random mutation\n"
-    "def %s(x):\n"
-    "    s = sigmoid(layernorm(gap(x)))\n"
-    "    return x * s\n\n";
+static const char se_fc[] = "# squeeze-excitation, added by a random mutation\n"
+                            "def %s(x, r=4):\n"
+                            "    s = gap(x)\n"
+                            "    s = relu(linear(s, channels(x) // r))\n"
+                            "    s = sigmoid(linear(s, channels(x)))\n"
+                            "    return x * s\n\n";
+static const char se_ln[] = "# squeeze-excitation with a layer norm, added by a random mutation\n"
+                            "def %s(x):\n"
+                            "    s = sigmoid(layernorm(gap(x)))\n"
+                            "    return x * s\n\n";
 
 /* Draws one move of kind k on candidate idx. Returns 0 with edits and a
  * description, 1 when the draw gave nothing new (try again), -1 on OOM. */
@@ -882,15 +994,17 @@ static int draw(const scan *sc, rnd *r, int k, int idx, editlist *ed, int *gene,
                 } else {
                     fresh_name(src, "skip", skip, sizeof skip);
                     snprintf(buf, sizeof buf, "%s%s = %s\n", bi->indent, skip, bi->param0);
-                    if (ed_add(ed, bi->body_at, 0, buf)) return -1;
+                    if (ed_add(ed, bi->body_at, 0, buf))
+                        return -1;
                 }
                 snprintf(buf, sizeof buf, ", %s)", skip);
-                if (ed_add(ed, st->expr, 0, "add(") || ed_add(ed, st->end, 0, buf)) return -1;
-                snprintf(why, wsz, "residual connection added around the body of `%s`",
-                         bi->b.name);
+                if (ed_add(ed, st->expr, 0, "add(") || ed_add(ed, st->end, 0, buf))
+                    return -1;
+                snprintf(why, wsz, "residual connection added around the body of `%s`", bi->b.name);
             } else {
                 snprintf(buf, sizeof buf, ", %s)", st->lhs);
-                if (ed_add(ed, st->expr, 0, "add(") || ed_add(ed, st->end, 0, buf)) return -1;
+                if (ed_add(ed, st->expr, 0, "add(") || ed_add(ed, st->end, 0, buf))
+                    return -1;
                 snprintf(why, wsz, "residual connection added to `%s = ...` (line %d)", st->lhs,
                          st->line);
             }
@@ -906,13 +1020,15 @@ static int draw(const scan *sc, rnd *r, int k, int idx, editlist *ed, int *gene,
         if (at == sc->len && sc->len && src[sc->len - 1] != '\n') {
             char b2[660];
             snprintf(b2, sizeof b2, "\n%s", buf);
-            if (ed_add(ed, at, 0, b2)) return -1;
+            if (ed_add(ed, at, 0, b2))
+                return -1;
         } else if (ed_add(ed, at, 0, buf)) {
             return -1;
         }
         char call[80];
         snprintf(call, sizeof call, "%s(", name);
-        if (ed_add(ed, st->expr, 0, call) || ed_add(ed, st->end, 0, ")")) return -1;
+        if (ed_add(ed, st->expr, 0, call) || ed_add(ed, st->end, 0, ")"))
+            return -1;
         snprintf(why, wsz, "squeeze-excitation (%s) added %s, line %d",
                  fc ? "bottleneck r=4" : "layer norm", loc, st->line);
         return 0;
@@ -925,7 +1041,8 @@ static int draw(const scan *sc, rnd *r, int k, int idx, editlist *ed, int *gene,
     case MV_WIDTH: {
         long old = num_value(sc, s), v = scaled(r, old);
         snprintf(nv, sizeof nv, "%ld", v);
-        if (ed_add(ed, s->at, s->len, nv)) return -1;
+        if (ed_add(ed, s->at, s->len, nv))
+            return -1;
         snprintf(why, wsz, "%s %s %ld -> %ld %s", s->call,
                  is_block(sc, s->call) ? "argument" : "width", old, v, loc);
         return 0;
@@ -939,16 +1056,19 @@ static int draw(const scan *sc, rnd *r, int k, int idx, editlist *ed, int *gene,
             static const long kk[] = {1, 3, 5, 7};
             v = kk[below(r, 4)];
         }
-        if (v == old) return 1;
+        if (v == old)
+            return 1;
         snprintf(nv, sizeof nv, "%ld", v);
-        if (ed_add(ed, s->at, s->len, nv)) return -1;
+        if (ed_add(ed, s->at, s->len, nv))
+            return -1;
         /* keep the size: padding=(k-1)/2 follows the kernel */
         for (int i = 0; i < sc->n_sites; i++) {
             const site *p = &sc->sites[i];
             if (p->kind == SITE_NUM && p->call_id == s->call_id && !strcmp(p->kw, "padding") &&
                 num_value(sc, p) == (old - 1) / 2) {
                 snprintf(nv, sizeof nv, "%ld", (v - 1) / 2);
-                if (ed_add(ed, p->at, p->len, nv)) return -1;
+                if (ed_add(ed, p->at, p->len, nv))
+                    return -1;
             }
         }
         snprintf(why, wsz, "%s %s %ld -> %ld %s", s->call, is_pool(s->call) ? "size" : "kernel",
@@ -958,55 +1078,68 @@ static int draw(const scan *sc, rnd *r, int k, int idx, editlist *ed, int *gene,
     case MV_STRIDE: {
         long old = num_value(sc, s), v = old == 1 ? 2 : 1;
         snprintf(nv, sizeof nv, "%ld", v);
-        if (ed_add(ed, s->at, s->len, nv)) return -1;
+        if (ed_add(ed, s->at, s->len, nv))
+            return -1;
         snprintf(why, wsz, "%s stride %ld -> %ld %s", s->call, old, v, loc);
         return 0;
     }
     case MV_PARAM: {
         long old = num_value(sc, s), v = below(r, 2) ? old * 2 : old / 2;
-        if (v < 1 || v == old) v = old + 1;
+        if (v < 1 || v == old)
+            v = old + 1;
         snprintf(nv, sizeof nv, "%ld", v);
-        if (ed_add(ed, s->at, s->len, nv)) return -1;
-        snprintf(why, wsz, "%s %s=%ld -> %ld %s", s->in_header ? "default of" : s->call, s->kw,
-                 old, v, loc);
+        if (ed_add(ed, s->at, s->len, nv))
+            return -1;
+        snprintf(why, wsz, "%s %s=%ld -> %ld %s", s->in_header ? "default of" : s->call, s->kw, old,
+                 v, loc);
         return 0;
     }
     case MV_DROPOUT: {
         static const char *const p[] = {"0.1", "0.2", "0.3", "0.4", "0.5"};
         double old = fnum_value(sc, s);
         const char *v = p[below(r, 5)];
-        if (strtod(v, NULL) == old) return 1;
-        if (ed_add(ed, s->at, s->len, v)) return -1;
+        if (strtod(v, NULL) == old)
+            return 1;
+        if (ed_add(ed, s->at, s->len, v))
+            return -1;
         snprintf(why, wsz, "dropout %g -> %s %s", old, v, loc);
         return 0;
     }
     case MV_ACT: {
         const char *v = acts[below(r, N_ACTS)];
-        if (!strcmp(v, s->call)) return 1;
-        if (ed_add(ed, s->at, s->len, v)) return -1;
+        if (!strcmp(v, s->call))
+            return 1;
+        if (ed_add(ed, s->at, s->len, v))
+            return -1;
         snprintf(why, wsz, "activation %s -> %s %s", s->call, v, loc);
         return 0;
     }
     case MV_RES_DEL:
         if (s->kind == SITE_PLUS) {
-            if (ed_add(ed, s->at, s->len, "")) return -1;
+            if (ed_add(ed, s->at, s->len, ""))
+                return -1;
             char term[64];
             size_t a = s->at;
-            while (a < s->at + s->len && (src[a] == ' ' || src[a] == '+')) a++;
+            while (a < s->at + s->len && (src[a] == ' ' || src[a] == '+'))
+                a++;
             copy_word(term, sizeof term, src + a, s->at + s->len - a);
             snprintf(why, wsz, "residual `+ %s` removed %s", term, loc);
         } else {
-            if (ed_addn(ed, s->at, s->len, src + s->a_at, s->a_len)) return -1;
+            if (ed_addn(ed, s->at, s->len, src + s->a_at, s->a_len))
+                return -1;
             snprintf(why, wsz, "residual add(...) reduced to its first term %s", loc);
         }
         return 0;
     case MV_SE_DEL: {
-        if (ed_addn(ed, s->at, s->len, src + s->a_at, s->a_len)) return -1;
+        if (ed_addn(ed, s->at, s->len, src + s->a_at, s->a_len))
+            return -1;
         int calls = 0, b = -1;
         for (int i = 0; i < sc->n_sites; i++)
-            if (sc->sites[i].kind == SITE_CALL && !strcmp(sc->sites[i].call, s->call)) calls++;
+            if (sc->sites[i].kind == SITE_CALL && !strcmp(sc->sites[i].call, s->call))
+                calls++;
         for (int i = 0; i < sc->n_blocks; i++)
-            if (!strcmp(sc->blocks[i].b.name, s->call)) b = i;
+            if (!strcmp(sc->blocks[i].b.name, s->call))
+                b = i;
         bool gone = calls == 1 && b >= 0;
         /* the last call gone: the block goes too (an uncalled block is an error) */
         if (gone && (s->at < sc->blocks[b].line_at || s->at >= sc->blocks[b].end_at)) {
@@ -1014,15 +1147,16 @@ static int draw(const scan *sc, rnd *r, int k, int idx, editlist *ed, int *gene,
             size_t end = bi->end_at;
             /* one blank line after it goes with it */
             size_t j = skip_blank(src, end, sc->len);
-            if (j < sc->len && src[j] == '\n') end = j + 1;
-            if (ed_add(ed, bi->line_at, end - bi->line_at, "")) return -1;
+            if (j < sc->len && src[j] == '\n')
+                end = j + 1;
+            if (ed_add(ed, bi->line_at, end - bi->line_at, ""))
+                return -1;
         }
         snprintf(why, wsz, "squeeze-excitation `%s` removed %s%s", s->call, loc,
                  gone ? " (and its block)" : "");
         return 0;
     }
-    default:
-        return 1;
+    default: return 1;
     }
 }
 
@@ -1030,7 +1164,8 @@ static int draw(const scan *sc, rnd *r, int k, int idx, editlist *ed, int *gene,
 
 void mutate_result_release(mutate_result *r)
 {
-    if (!r) return;
+    if (!r)
+        return;
     free(r->source);
     r->source = NULL;
 }
@@ -1046,25 +1181,31 @@ static int compile_hash(const char *src, const net_limits *lim, uint64_t *hash, 
         return -1;
     }
     *hash = g->hash;
-    if (params) *params = g->params;
-    if (flops) *flops = g->flops;
+    if (params)
+        *params = g->params;
+    if (flops)
+        *flops = g->flops;
     net_graph_free(g);
     return 0;
 }
 
 static int gene_index(const scan *sc, const char *gene, char *err, size_t errsize)
 {
-    if (!gene || !gene[0]) return -2;
-    if (!strcmp(gene, MUTATE_GENE_MAIN)) return -1;
-    if (!strcmp(gene, MUTATE_GENE_TRAIN)) return -3;
+    if (!gene || !gene[0])
+        return -2;
+    if (!strcmp(gene, MUTATE_GENE_MAIN))
+        return -1;
+    if (!strcmp(gene, MUTATE_GENE_TRAIN))
+        return -3;
     for (int i = 0; i < sc->n_blocks; i++)
-        if (!strcmp(sc->blocks[i].b.name, gene)) return i;
+        if (!strcmp(sc->blocks[i].b.name, gene))
+            return i;
     char names[512] = "";
     size_t o = 0;
     for (int i = 0; i < sc->n_blocks && o < sizeof names - 70; i++)
         o += (size_t)snprintf(names + o, sizeof names - o, "%s, ", sc->blocks[i].b.name);
     core_errf(err, errsize, "no gene `%s` in the program (genes: %s%s, %s)", gene, names,
-         MUTATE_GENE_MAIN, MUTATE_GENE_TRAIN);
+              MUTATE_GENE_MAIN, MUTATE_GENE_TRAIN);
     return -4;
 }
 
@@ -1092,14 +1233,16 @@ int mutate_random(const char *parent, const char *gene, uint64_t seed, const net
         return -1;
     }
     int want = gene_index(&sc, gene, err, errsize);
-    if (want == -4) goto done;
+    if (want == -4)
+        goto done;
     if (build_cands(&sc, want, &c)) {
         core_errf(err, errsize, "mutation: out of memory");
         goto done;
     }
     int total = 0;
     for (int k = 0; k < MV_COUNT; k++)
-        if (c.n[k]) total += move_weight[k];
+        if (c.n[k])
+            total += move_weight[k];
     if (!total) {
         core_errf(err, errsize, "mutation: nothing in gene `%s` can be mutated", gene ? gene : "");
         goto done;
@@ -1110,8 +1253,10 @@ int mutate_random(const char *parent, const char *gene, uint64_t seed, const net
     for (int t = 1; t <= MUTATE_MAX_TRIES; t++) {
         int x = below(&r, total), k = 0;
         for (; k < MV_COUNT; k++) {
-            if (!c.n[k]) continue;
-            if (x < move_weight[k]) break;
+            if (!c.n[k])
+                continue;
+            if (x < move_weight[k])
+                break;
             x -= move_weight[k];
         }
         int idx = c.v[k][below(&r, c.n[k])];
@@ -1130,7 +1275,8 @@ int mutate_random(const char *parent, const char *gene, uint64_t seed, const net
         }
         char *src = ed_apply(parent, sc.len, &ed);
         ed_clear(&ed);
-        if (!src) continue;
+        if (!src)
+            continue;
         uint64_t h;
         long params;
         double flops;
@@ -1155,8 +1301,8 @@ int mutate_random(const char *parent, const char *gene, uint64_t seed, const net
         rc = 0;
         goto done;
     }
-    core_errf(err, errsize, "mutation: no valid edit found in %d tries (last: %s)", MUTATE_MAX_TRIES,
-         last);
+    core_errf(err, errsize, "mutation: no valid edit found in %d tries (last: %s)",
+              MUTATE_MAX_TRIES, last);
 done:
     cands_release(&c);
     scan_release(&sc);
@@ -1168,7 +1314,8 @@ static char *lines_text(const char *src, size_t len, int first, int last)
 {
     size_t a = line_offset(src, len, first), e = line_offset(src, len, last + 1);
     char *t = malloc(e - a + 1);
-    if (!t) return NULL;
+    if (!t)
+        return NULL;
     memcpy(t, src + a, e - a);
     t[e - a] = '\0';
     return t;
@@ -1178,7 +1325,8 @@ static bool uses_word(const char *text, const char *name)
 {
     size_t n = strlen(name);
     for (const char *p = strstr(text, name); p; p = strstr(p + 1, name))
-        if ((p == text || !ident_char(p[-1])) && !ident_char(p[n])) return true;
+        if ((p == text || !ident_char(p[-1])) && !ident_char(p[n]))
+            return true;
     return false;
 }
 
@@ -1188,27 +1336,35 @@ char *mutate_gene_with_helpers(const char *src, const char *gene, const char *ot
     size_t ls = strlen(src);
     int ns = net_list_blocks(src, ls, bs, 256);
     int no = other ? net_list_blocks(other, strlen(other), bo, 256) : 0;
-    if (ns < 0) return NULL;
+    if (ns < 0)
+        return NULL;
     int gi = -1;
     for (int i = 0; i < ns; i++)
-        if (!strcmp(bs[i].name, gene)) gi = i;
-    if (gi < 0) return NULL;
+        if (!strcmp(bs[i].name, gene))
+            gi = i;
+    if (gi < 0)
+        return NULL;
     char *texts[256] = {NULL};
     bool need[256] = {false}, changed = true;
     need[gi] = true;
     int rc = 0;
     for (int i = 0; i < ns && !rc; i++)
-        if (!(texts[i] = lines_text(src, ls, bs[i].first_line, bs[i].last_line))) rc = -1;
+        if (!(texts[i] = lines_text(src, ls, bs[i].first_line, bs[i].last_line)))
+            rc = -1;
     while (changed && !rc) { /* helpers of helpers, until nothing new */
         changed = false;
         for (int i = 0; i < ns; i++) {
-            if (need[i]) continue;
+            if (need[i])
+                continue;
             bool in_other = false;
             for (int j = 0; j < no; j++)
-                if (!strcmp(bo[j].name, bs[i].name)) in_other = true;
-            if (in_other) continue;
+                if (!strcmp(bo[j].name, bs[i].name))
+                    in_other = true;
+            if (in_other)
+                continue;
             for (int k = 0; k < ns && !need[i]; k++)
-                if (need[k] && uses_word(texts[k], bs[i].name)) need[i] = changed = true;
+                if (need[k] && uses_word(texts[k], bs[i].name))
+                    need[i] = changed = true;
         }
     }
     char *out = NULL;
@@ -1216,14 +1372,16 @@ char *mutate_gene_with_helpers(const char *src, const char *gene, const char *ot
     FILE *f = rc ? NULL : open_memstream(&out, &olen);
     if (f) {
         for (int i = 0; i < ns; i++)
-            if (need[i] && i != gi) fprintf(f, "%s\n", texts[i]);
+            if (need[i] && i != gi)
+                fprintf(f, "%s\n", texts[i]);
         fputs(texts[gi], f);
         if (fclose(f)) {
             free(out);
             out = NULL;
         }
     }
-    for (int i = 0; i < ns; i++) free(texts[i]);
+    for (int i = 0; i < ns; i++)
+        free(texts[i]);
     return out;
 }
 
@@ -1238,7 +1396,8 @@ static char *swap_train(const char *a, const char *b)
         size_t bl = sb.train_end - sb.train_start;
         int rc = sa.has_train ? ed_addn(&ed, sa.train_start, sa.train_end - sa.train_start, bt, bl)
                               : ed_addn(&ed, sa.len, 0, bt, bl);
-        if (rc == 0) out = ed_apply(a, sa.len, &ed);
+        if (rc == 0)
+            out = ed_apply(a, sa.len, &ed);
         ed_clear(&ed);
     }
     scan_release(&sa);
@@ -1274,12 +1433,14 @@ int mutate_crossover(const char *a, const char *b, const char *b_name, const cha
     int n = 0;
     for (int i = 0; i < na; i++)
         for (int j = 0; j < nb; j++)
-            if (!strcmp(ba[i].name, bb[j].name)) copy_word(names[n++], 64, ba[i].name, strlen(ba[i].name));
+            if (!strcmp(ba[i].name, bb[j].name))
+                copy_word(names[n++], 64, ba[i].name, strlen(ba[i].name));
     snprintf(names[n++], 64, "%s", MUTATE_GENE_TRAIN);
     if (gene && gene[0]) {
         bool found = false;
         for (int i = 0; i < n; i++)
-            if (!strcmp(names[i], gene)) found = true;
+            if (!strcmp(names[i], gene))
+                found = true;
         if (!found) {
             core_errf(err, errsize, "crossover: gene `%s` is not in both parents", gene);
             return -1;
@@ -1308,7 +1469,8 @@ int mutate_crossover(const char *a, const char *b, const char *b_name, const cha
                 src = NULL;
             free(g);
         }
-        if (!src) continue;
+        if (!src)
+            continue;
         uint64_t h;
         long params;
         double flops;
@@ -1329,8 +1491,9 @@ int mutate_crossover(const char *a, const char *b, const char *b_name, const cha
         out->tries = i + 1;
         return 0;
     }
-    core_errf(err, errsize, "crossover: no gene of %s can replace the first parent's and give a new "
-                       "valid network (last: %s)", b_name && b_name[0] ? b_name : "the second parent",
-         msg);
+    core_errf(err, errsize,
+              "crossover: no gene of %s can replace the first parent's and give a new "
+              "valid network (last: %s)",
+              b_name && b_name[0] ? b_name : "the second parent", msg);
     return -1;
 }

@@ -28,22 +28,22 @@
 
 /* The persona recorded for an offline proposal, and the head of every
  * rationale, so a human never mistakes one for an LLM's work. */
-#define MUTATE_LABEL "random mutation (no LLM)"
-#define MUTATE_GENE_MAIN "(main)"
+#define MUTATE_LABEL      "random mutation (no LLM)"
+#define MUTATE_GENE_MAIN  "(main)"
 #define MUTATE_GENE_TRAIN "(train)"
 
 /* Candidate edits tried before giving up. */
 #define MUTATE_MAX_TRIES 200
 
 typedef struct mutate_result {
-    char *source;          /* the new program (malloc'd), ends in '\n' */
-    char rationale[320];   /* one line: MUTATE_LABEL ": conv width 24 -> 32 in `block`" */
-    char gene[64];         /* the block touched, or a MUTATE_GENE_* name */
-    char kind[32];         /* "width", "kernel", "activation", "residual+", ... */
-    long params;           /* of the new program */
+    char *source;        /* the new program (malloc'd), ends in '\n' */
+    char rationale[320]; /* one line: MUTATE_LABEL ": conv width 24 -> 32 in `block`" */
+    char gene[64];       /* the block touched, or a MUTATE_GENE_* name */
+    char kind[32];       /* "width", "kernel", "activation", "residual+", ... */
+    long params;         /* of the new program */
     double flops;
-    uint64_t hash;         /* canonical hash, differs from the parent's */
-    int tries;             /* candidates drawn, this one included */
+    uint64_t hash; /* canonical hash, differs from the parent's */
+    int tries;     /* candidates drawn, this one included */
 } mutate_result;
 
 void mutate_result_release(mutate_result *r);

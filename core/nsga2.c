@@ -11,13 +11,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 /* ---- objectives -------------------------------------------------------- */
 
-static double get_val_acc(const nsga2_measure *m) { return m->val_acc; }
-static double get_params(const nsga2_measure *m) { return m->params; }
-static double get_flops(const nsga2_measure *m) { return m->flops; }
-static double get_seconds(const nsga2_measure *m) { return m->seconds; }
+static double get_val_acc(const nsga2_measure *m)
+{
+    return m->val_acc;
+}
+static double get_params(const nsga2_measure *m)
+{
+    return m->params;
+}
+static double get_flops(const nsga2_measure *m)
+{
+    return m->flops;
+}
+static double get_seconds(const nsga2_measure *m)
+{
+    return m->seconds;
+}
 
 static const nsga2_objective objective_table[] = {
     {"val_acc", NSGA2_MAXIMIZE, get_val_acc, "validation accuracy (maximise)"},
@@ -29,14 +40,16 @@ static const nsga2_objective objective_table[] = {
 
 const nsga2_objective *nsga2_objective_table(int *n)
 {
-    if (n) *n = N_OBJECTIVES;
+    if (n)
+        *n = N_OBJECTIVES;
     return objective_table;
 }
 
 const nsga2_objective *nsga2_objective_find(const char *name)
 {
     for (int i = 0; i < N_OBJECTIVES; i++)
-        if (!strcmp(objective_table[i].name, name)) return &objective_table[i];
+        if (!strcmp(objective_table[i].name, name))
+            return &objective_table[i];
     return NULL;
 }
 
@@ -57,19 +70,23 @@ int nsga2_objectives_parse(nsga2_objectives *objs, const char *spec, char *err, 
         snprintf(known + l, sizeof known - l, "%s%s", i ? ", " : "", objective_table[i].name);
     }
     for (;;) {
-        while (*p == ' ') p++;
+        while (*p == ' ')
+            p++;
         const char *e = p;
-        while (*e && *e != ',') e++;
+        while (*e && *e != ',')
+            e++;
         const char *t = e;
-        while (t > p && t[-1] == ' ') t--;
+        while (t > p && t[-1] == ' ')
+            t--;
         size_t len = (size_t)(t - p);
         if (len == 0) {
-            core_errf(err, errsize, "objectives '%s': empty name (a comma-separated list of: %s)", spec ? spec : "",
-                    known);
+            core_errf(err, errsize, "objectives '%s': empty name (a comma-separated list of: %s)",
+                      spec ? spec : "", known);
             return -1;
         }
         char name[64];
-        if (len >= sizeof name) len = sizeof name - 1;
+        if (len >= sizeof name)
+            len = sizeof name - 1;
         memcpy(name, p, len);
         name[len] = 0;
         const nsga2_objective *o = nsga2_objective_find(name);
@@ -87,7 +104,8 @@ int nsga2_objectives_parse(nsga2_objectives *objs, const char *spec, char *err, 
             return -1;
         }
         out.o[out.n++] = o;
-        if (!*e) break;
+        if (!*e)
+            break;
         p = e + 1;
     }
     *objs = out;
@@ -96,11 +114,13 @@ int nsga2_objectives_parse(nsga2_objectives *objs, const char *spec, char *err, 
 
 void nsga2_objectives_format(const nsga2_objectives *objs, char *buf, size_t size)
 {
-    if (!size) return;
+    if (!size)
+        return;
     buf[0] = 0;
     for (int i = 0; i < objs->n; i++) {
         size_t l = strlen(buf);
-        if (l + 1 >= size) break;
+        if (l + 1 >= size)
+            break;
         snprintf(buf + l, size - l, "%s%s", i ? "," : "", objs->o[i]->name);
     }
 }
@@ -159,9 +179,11 @@ static double cost(const nsga2_measure *m, const nsga2_objective *o)
 
 static bool is_failed(const nsga2_measure *m, const nsga2_objectives *objs)
 {
-    if (m->failed) return true;
+    if (m->failed)
+        return true;
     for (int j = 0; j < objs->n; j++)
-        if (!isfinite(objs->o[j]->get(m))) return true;
+        if (!isfinite(objs->o[j]->get(m)))
+            return true;
     return false;
 }
 
@@ -170,8 +192,10 @@ static bool dominates_costs(const double *a, const double *b, int k)
 {
     bool better = false;
     for (int j = 0; j < k; j++) {
-        if (a[j] > b[j]) return false;
-        if (a[j] < b[j]) better = true;
+        if (a[j] > b[j])
+            return false;
+        if (a[j] < b[j])
+            better = true;
     }
     return better;
 }
@@ -179,8 +203,10 @@ static bool dominates_costs(const double *a, const double *b, int k)
 bool nsga2_dominates(const nsga2_measure *a, const nsga2_measure *b, const nsga2_objectives *objs)
 {
     bool fa = is_failed(a, objs), fb = is_failed(b, objs);
-    if (fa) return false;
-    if (fb) return true;
+    if (fa)
+        return false;
+    if (fb)
+        return true;
     double ca[NSGA2_MAX_OBJECTIVES], cb[NSGA2_MAX_OBJECTIVES];
     for (int j = 0; j < objs->n; j++) {
         ca[j] = cost(a, objs->o[j]);
@@ -201,9 +227,12 @@ static int cmp_by_cost(const void *pa, const void *pb, void *vctx)
 {
     const sort_ctx *c = vctx;
     int a = *(const int *)pa, b = *(const int *)pb;
-    double x = c->cost[(size_t)a * (size_t)c->k + (size_t)c->j], y = c->cost[(size_t)b * (size_t)c->k + (size_t)c->j];
-    if (x < y) return -1;
-    if (x > y) return 1;
+    double x = c->cost[(size_t)a * (size_t)c->k + (size_t)c->j],
+           y = c->cost[(size_t)b * (size_t)c->k + (size_t)c->j];
+    if (x < y)
+        return -1;
+    if (x > y)
+        return 1;
     return (a > b) - (a < b);
 }
 
@@ -212,8 +241,10 @@ static int cmp_by_crowding(const void *pa, const void *pb, void *vctx)
     const sort_ctx *c = vctx;
     int a = *(const int *)pa, b = *(const int *)pb;
     double x = c->crowding[a], y = c->crowding[b];
-    if (x > y) return -1; /* larger first */
-    if (x < y) return 1;
+    if (x > y)
+        return -1; /* larger first */
+    if (x < y)
+        return 1;
     return (a > b) - (a < b);
 }
 
@@ -221,7 +252,7 @@ static int check_objs(const nsga2_objectives *objs, char *err, size_t errsize)
 {
     if (!objs || objs->n < 1 || objs->n > NSGA2_MAX_OBJECTIVES) {
         core_errf(err, errsize, "selection needs 1 to %d objectives, not %d", NSGA2_MAX_OBJECTIVES,
-                objs ? objs->n : 0);
+                  objs ? objs->n : 0);
         return -1;
     }
     for (int j = 0; j < objs->n; j++)
@@ -233,11 +264,14 @@ static int check_objs(const nsga2_objectives *objs, char *err, size_t errsize)
 }
 
 /* Crowding distances of front[0..s-1] (indices into cost rows). */
-static void crowding_of_front(const int *front, int s, const double *costs, int k, double *crowding, int *tmp)
+static void crowding_of_front(const int *front, int s, const double *costs, int k, double *crowding,
+                              int *tmp)
 {
-    for (int i = 0; i < s; i++) crowding[front[i]] = 0;
+    for (int i = 0; i < s; i++)
+        crowding[front[i]] = 0;
     if (s <= 2) {
-        for (int i = 0; i < s; i++) crowding[front[i]] = INFINITY;
+        for (int i = 0; i < s; i++)
+            crowding[front[i]] = INFINITY;
         return;
     }
     sort_ctx c = {.cost = costs, .k = k};
@@ -247,7 +281,8 @@ static void crowding_of_front(const int *front, int s, const double *costs, int 
         qsort_r(tmp, (size_t)s, sizeof *tmp, cmp_by_cost, &c);
         double lo = costs[(size_t)tmp[0] * (size_t)k + (size_t)j];
         double hi = costs[(size_t)tmp[s - 1] * (size_t)k + (size_t)j];
-        if (!(hi > lo)) continue; /* no spread: nobody is an extreme */
+        if (!(hi > lo))
+            continue; /* no spread: nobody is an extreme */
         crowding[tmp[0]] = INFINITY;
         crowding[tmp[s - 1]] = INFINITY;
         for (int i = 1; i < s - 1; i++) {
@@ -260,7 +295,8 @@ static void crowding_of_front(const int *front, int s, const double *costs, int 
 
 void nsga2_ranking_free(nsga2_ranking *r)
 {
-    if (!r) return;
+    if (!r)
+        return;
     free(r->rank);
     free(r->crowding);
     free(r->order);
@@ -268,15 +304,16 @@ void nsga2_ranking_free(nsga2_ranking *r)
     memset(r, 0, sizeof *r);
 }
 
-int nsga2_rank(nsga2_ranking *r, const nsga2_measure *m, int n, const nsga2_objectives *objs, char *err,
-               size_t errsize)
+int nsga2_rank(nsga2_ranking *r, const nsga2_measure *m, int n, const nsga2_objectives *objs,
+               char *err, size_t errsize)
 {
     memset(r, 0, sizeof *r);
     if (n < 0 || (n > 0 && !m)) {
         core_errf(err, errsize, "selection: %d individuals", n);
         return -1;
     }
-    if (check_objs(objs, err, errsize)) return -1;
+    if (check_objs(objs, err, errsize))
+        return -1;
     int k = objs->n;
     size_t nn = n ? (size_t)n : 1;
     r->n = n;
@@ -285,25 +322,28 @@ int nsga2_rank(nsga2_ranking *r, const nsga2_measure *m, int n, const nsga2_obje
     r->order = calloc(nn, sizeof *r->order);
     r->front_start = calloc(nn + 2, sizeof *r->front_start);
     double *costs = calloc(nn * (size_t)k, sizeof *costs);
-    int *count = calloc(nn, sizeof *count);     /* how many dominate i */
+    int *count = calloc(nn, sizeof *count);          /* how many dominate i */
     size_t *dstart = calloc(nn + 1, sizeof *dstart); /* CSR of "i dominates" lists */
     int *tmp = calloc(nn, sizeof *tmp);
     bool *failed = calloc(nn, sizeof *failed);
     int *dlist = NULL;
     int rc = -1;
-    if (!r->rank || !r->crowding || !r->order || !r->front_start || !costs || !count || !dstart || !tmp ||
-        !failed)
+    if (!r->rank || !r->crowding || !r->order || !r->front_start || !costs || !count || !dstart ||
+        !tmp || !failed)
         goto oom;
     for (int i = 0; i < n; i++) {
         failed[i] = is_failed(&m[i], objs);
-        for (int j = 0; j < k; j++) costs[(size_t)i * (size_t)k + (size_t)j] = cost(&m[i], objs->o[j]);
+        for (int j = 0; j < k; j++)
+            costs[(size_t)i * (size_t)k + (size_t)j] = cost(&m[i], objs->o[j]);
     }
     /* Pass 1 counts, pass 2 fills the lists of whom each one dominates. */
     size_t total = 0;
     for (int p = 0; p < n; p++) {
-        if (failed[p]) continue;
+        if (failed[p])
+            continue;
         for (int q = 0; q < n; q++) {
-            if (q == p || failed[q]) continue;
+            if (q == p || failed[q])
+                continue;
             if (dominates_costs(costs + (size_t)p * (size_t)k, costs + (size_t)q * (size_t)k, k)) {
                 dstart[p + 1]++;
                 count[q]++;
@@ -311,17 +351,23 @@ int nsga2_rank(nsga2_ranking *r, const nsga2_measure *m, int n, const nsga2_obje
             }
         }
     }
-    for (int p = 0; p < n; p++) dstart[p + 1] += dstart[p];
+    for (int p = 0; p < n; p++)
+        dstart[p + 1] += dstart[p];
     dlist = malloc((total ? total : 1) * sizeof *dlist);
-    if (!dlist) goto oom;
+    if (!dlist)
+        goto oom;
     {
         size_t *fill = calloc(nn, sizeof *fill);
-        if (!fill) goto oom;
+        if (!fill)
+            goto oom;
         for (int p = 0; p < n; p++) {
-            if (failed[p]) continue;
+            if (failed[p])
+                continue;
             for (int q = 0; q < n; q++) {
-                if (q == p || failed[q]) continue;
-                if (dominates_costs(costs + (size_t)p * (size_t)k, costs + (size_t)q * (size_t)k, k))
+                if (q == p || failed[q])
+                    continue;
+                if (dominates_costs(costs + (size_t)p * (size_t)k, costs + (size_t)q * (size_t)k,
+                                    k))
                     dlist[dstart[p] + fill[p]++] = q;
             }
         }
@@ -330,7 +376,8 @@ int nsga2_rank(nsga2_ranking *r, const nsga2_measure *m, int n, const nsga2_obje
     /* Peel the fronts: order[] receives each front's members in turn. */
     int placed = 0, f = 0;
     for (int i = 0; i < n; i++)
-        if (!failed[i] && count[i] == 0) r->order[placed++] = i;
+        if (!failed[i] && count[i] == 0)
+            r->order[placed++] = i;
     int start = 0;
     while (start < placed) {
         int end = placed;
@@ -339,7 +386,8 @@ int nsga2_rank(nsga2_ranking *r, const nsga2_measure *m, int n, const nsga2_obje
             int p = r->order[a];
             r->rank[p] = f;
             for (size_t e = dstart[p]; e < dstart[p + 1]; e++)
-                if (--count[dlist[e]] == 0) r->order[placed++] = dlist[e];
+                if (--count[dlist[e]] == 0)
+                    r->order[placed++] = dlist[e];
         }
         f++;
         start = end;
@@ -362,7 +410,8 @@ int nsga2_rank(nsga2_ranking *r, const nsga2_measure *m, int n, const nsga2_obje
         int *front = r->order + r->front_start[fr];
         int s = r->front_start[fr + 1] - r->front_start[fr];
         if (r->front_start[fr] >= n_valid)
-            for (int i = 0; i < s; i++) r->crowding[front[i]] = 0;
+            for (int i = 0; i < s; i++)
+                r->crowding[front[i]] = 0;
         else
             crowding_of_front(front, s, costs, k, r->crowding, tmp);
         qsort_r(front, (size_t)s, sizeof *front, cmp_by_crowding, &c);
@@ -385,22 +434,29 @@ done:
 int nsga2_select(const nsga2_ranking *r, int k, int *chosen)
 {
     int c = k < r->n ? k : r->n;
-    if (c < 0) c = 0;
+    if (c < 0)
+        c = 0;
     /* order[] is already by front, then crowding: its head is the choice */
-    for (int i = 0; i < c; i++) chosen[i] = r->order[i];
+    for (int i = 0; i < c; i++)
+        chosen[i] = r->order[i];
     return c;
 }
 
 int nsga2_better(const nsga2_ranking *r, int a, int b)
 {
-    if (r->rank[a] != r->rank[b]) return r->rank[a] < r->rank[b] ? a : b;
-    if (r->crowding[a] != r->crowding[b]) return r->crowding[a] > r->crowding[b] ? a : b;
+    if (r->rank[a] != r->rank[b])
+        return r->rank[a] < r->rank[b] ? a : b;
+    if (r->crowding[a] != r->crowding[b])
+        return r->crowding[a] > r->crowding[b] ? a : b;
     return a < b ? a : b;
 }
 
 /* ---- tournaments ---------------------------------------------------------- */
 
-void nsga2_rng_seed(nsga2_rng *g, uint64_t seed) { g->s = seed; }
+void nsga2_rng_seed(nsga2_rng *g, uint64_t seed)
+{
+    g->s = seed;
+}
 
 uint64_t nsga2_rng_next(nsga2_rng *g)
 {
@@ -412,44 +468,54 @@ uint64_t nsga2_rng_next(nsga2_rng *g)
 
 int nsga2_rng_below(nsga2_rng *g, int n)
 {
-    if (n <= 1) return 0;
+    if (n <= 1)
+        return 0;
     uint64_t bound = (uint64_t)n, limit = UINT64_MAX - UINT64_MAX % bound;
     uint64_t x;
-    do x = nsga2_rng_next(g);
+    do
+        x = nsga2_rng_next(g);
     while (x >= limit);
     return (int)(x % bound);
 }
 
 int nsga2_tournament(const nsga2_ranking *r, const int *pool, int n_pool, nsga2_rng *g)
 {
-    if (!pool) n_pool = r->n;
-    if (n_pool <= 0) return -1;
+    if (!pool)
+        n_pool = r->n;
+    if (n_pool <= 0)
+        return -1;
     int i = nsga2_rng_below(g, n_pool);
     int a = pool ? pool[i] : i;
-    if (n_pool == 1) return a;
+    if (n_pool == 1)
+        return a;
     int j = nsga2_rng_below(g, n_pool - 1);
-    if (j >= i) j++;
+    if (j >= i)
+        j++;
     int b = pool ? pool[j] : j;
     return nsga2_better(r, a, b);
 }
 
 /* ---- Pareto front ------------------------------------------------------------ */
 
-int nsga2_pareto_front(const nsga2_measure *m, int n, const nsga2_objectives *objs, int *front, char *err,
-                       size_t errsize)
+int nsga2_pareto_front(const nsga2_measure *m, int n, const nsga2_objectives *objs, int *front,
+                       char *err, size_t errsize)
 {
     if (n < 0 || (n > 0 && !m)) {
         core_errf(err, errsize, "Pareto front: %d individuals", n);
         return -1;
     }
-    if (check_objs(objs, err, errsize)) return -1;
+    if (check_objs(objs, err, errsize))
+        return -1;
     int c = 0;
     for (int i = 0; i < n; i++) {
-        if (is_failed(&m[i], objs)) continue;
+        if (is_failed(&m[i], objs))
+            continue;
         bool dominated = false;
         for (int q = 0; q < n && !dominated; q++)
-            if (q != i && nsga2_dominates(&m[q], &m[i], objs)) dominated = true;
-        if (!dominated) front[c++] = i;
+            if (q != i && nsga2_dominates(&m[q], &m[i], objs))
+                dominated = true;
+        if (!dominated)
+            front[c++] = i;
     }
     return c;
 }

@@ -40,7 +40,10 @@ typedef struct nsga2_measure {
     bool failed;    /* error or diverged: ranks after every valid one */
 } nsga2_measure;
 
-typedef enum nsga2_direction { NSGA2_MAXIMIZE, NSGA2_MINIMIZE } nsga2_direction;
+typedef enum nsga2_direction {
+    NSGA2_MAXIMIZE,
+    NSGA2_MINIMIZE
+} nsga2_direction;
 
 typedef struct nsga2_objective {
     const char *name;
@@ -86,17 +89,17 @@ bool nsga2_dominates(const nsga2_measure *a, const nsga2_measure *b, const nsga2
  * Ownership: the arrays belong to the ranking; nsga2_ranking_free. */
 typedef struct nsga2_ranking {
     int n;
-    int n_fronts;      /* including the failed front, if any */
-    int *rank;         /* rank[i]: 0 for the first front */
-    double *crowding;  /* crowding[i], within its front */
-    int *order;        /* all indices by rank, then crowding (largest first), then index */
-    int *front_start;  /* front f is order[front_start[f] .. front_start[f+1]-1] */
+    int n_fronts;     /* including the failed front, if any */
+    int *rank;        /* rank[i]: 0 for the first front */
+    double *crowding; /* crowding[i], within its front */
+    int *order;       /* all indices by rank, then crowding (largest first), then index */
+    int *front_start; /* front f is order[front_start[f] .. front_start[f+1]-1] */
 } nsga2_ranking;
 
 /* Ranks m[0..n-1] on objs. Returns 0, or -1 with a message in err (bad
  * arguments, out of memory). n may be 0. */
-int nsga2_rank(nsga2_ranking *r, const nsga2_measure *m, int n, const nsga2_objectives *objs, char *err,
-               size_t errsize);
+int nsga2_rank(nsga2_ranking *r, const nsga2_measure *m, int n, const nsga2_objectives *objs,
+               char *err, size_t errsize);
 void nsga2_ranking_free(nsga2_ranking *r);
 
 /* Environmental selection: the indices of the best min(k, n) individuals
@@ -127,7 +130,7 @@ int nsga2_tournament(const nsga2_ranking *r, const int *pool, int n_pool, nsga2_
  * in index order. Individuals with equal objective values are all in the
  * front when none dominates them. Returns the count (0 when every
  * individual failed), or -1 with a message in err. */
-int nsga2_pareto_front(const nsga2_measure *m, int n, const nsga2_objectives *objs, int *front, char *err,
-                       size_t errsize);
+int nsga2_pareto_front(const nsga2_measure *m, int n, const nsga2_objectives *objs, int *front,
+                       char *err, size_t errsize);
 
 #endif

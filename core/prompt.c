@@ -3,10 +3,10 @@
 #include "core/errf.h"
 
 #include <ctype.h>
-#include <stdbool.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,29 +14,32 @@
 #define TEMPLATE_MAX (256 * 1024)
 #define NAME_MAX_LEN 48
 
-
 /* ---- scanning and rendering ------------------------------------------- */
 
 /* Parses the placeholder starting at p ("{{"). On success sets the name
  * (trimmed) and returns the length of the whole "{{ name }}"; on a syntax
  * error returns 0 with err filled. */
-static size_t parse_placeholder(const char *p, const char *file, int line, char *name,
-                                char *err, size_t errsize)
+static size_t parse_placeholder(const char *p, const char *file, int line, char *name, char *err,
+                                size_t errsize)
 {
     const char *q = p + 2;
-    while (*q == ' ' || *q == '\t') q++;
+    while (*q == ' ' || *q == '\t')
+        q++;
     const char *s = q;
-    while (isalnum((unsigned char)*q) || *q == '_') q++;
+    while (isalnum((unsigned char)*q) || *q == '_')
+        q++;
     size_t n = (size_t)(q - s);
-    while (*q == ' ' || *q == '\t') q++;
+    while (*q == ' ' || *q == '\t')
+        q++;
     if (q[0] != '}' || q[1] != '}') {
         const char *nl = strchr(p, '\n');
         int show = nl ? (int)(nl - p) : (int)strlen(p);
-        if (show > 40) show = 40;
+        if (show > 40)
+            show = 40;
         core_errf(err, errsize,
-             "%s:%d: '{{' starts a placeholder but '%.*s' is not {{name}} "
-             "(names are letters, digits and _)",
-             file, line, show, p);
+                  "%s:%d: '{{' starts a placeholder but '%.*s' is not {{name}} "
+                  "(names are letters, digits and _)",
+                  file, line, show, p);
         return 0;
     }
     if (n == 0 || n >= NAME_MAX_LEN || isdigit((unsigned char)*s)) {
@@ -48,18 +51,21 @@ static size_t parse_placeholder(const char *p, const char *file, int line, char 
     return (size_t)(q + 2 - p);
 }
 
-int prompt_scan(const char *tmpl, const char *file,
-                int (*fn)(void *ud, const char *name, int line), void *ud,
-                char *err, size_t errsize)
+int prompt_scan(const char *tmpl, const char *file, int (*fn)(void *ud, const char *name, int line),
+                void *ud, char *err, size_t errsize)
 {
     int line = 1;
     for (const char *p = tmpl; *p; p++) {
-        if (*p == '\n') line++;
-        if (p[0] != '{' || p[1] != '{') continue;
+        if (*p == '\n')
+            line++;
+        if (p[0] != '{' || p[1] != '{')
+            continue;
         char name[NAME_MAX_LEN];
         size_t n = parse_placeholder(p, file, line, name, err, errsize);
-        if (!n) return -1;
-        if (fn && fn(ud, name, line)) return -1;
+        if (!n)
+            return -1;
+        if (fn && fn(ud, name, line))
+            return -1;
         p += n - 1;
     }
     return 0;
@@ -68,7 +74,8 @@ int prompt_scan(const char *tmpl, const char *file,
 static const prompt_var *lookup(const prompt_var *vars, int n, const char *name)
 {
     for (int i = n - 1; i >= 0; i--) /* the last one given wins */
-        if (vars[i].name && !strcmp(vars[i].name, name)) return &vars[i];
+        if (vars[i].name && !strcmp(vars[i].name, name))
+            return &vars[i];
     return NULL;
 }
 
@@ -77,16 +84,19 @@ static void known_list(const prompt_var *vars, int n, char *out, size_t size)
     size_t k = 0;
     out[0] = '\0';
     for (int i = 0; i < n && k + 1 < size; i++) {
-        if (!vars[i].value) continue;
+        if (!vars[i].value)
+            continue;
         int w = snprintf(out + k, size - k, "%s%s", k ? ", " : "", vars[i].name);
-        if (w < 0) break;
+        if (w < 0)
+            break;
         k += (size_t)w;
     }
-    if (!out[0]) snprintf(out, size, "none");
+    if (!out[0])
+        snprintf(out, size, "none");
 }
 
-char *prompt_render(const char *tmpl, const char *file, const prompt_var *vars, int n,
-                    char *err, size_t errsize)
+char *prompt_render(const char *tmpl, const char *file, const prompt_var *vars, int n, char *err,
+                    size_t errsize)
 {
     if (!tmpl) {
         core_errf(err, errsize, "%s: no template", file);
@@ -106,20 +116,23 @@ char *prompt_render(const char *tmpl, const char *file, const prompt_var *vars, 
         size_t ll = eol ? (size_t)(eol - p) : strlen(p);
         /* a line that is only a placeholder with an empty value vanishes */
         const char *a = p, *b = p + ll;
-        while (a < b && (*a == ' ' || *a == '\t')) a++;
-        while (b > a && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '\r')) b--;
+        while (a < b && (*a == ' ' || *a == '\t'))
+            a++;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '\r'))
+            b--;
         if (b - a > 4 && a[0] == '{' && a[1] == '{') {
             char name[NAME_MAX_LEN];
             size_t pl = parse_placeholder(a, file, line, name, err, errsize);
-            if (!pl) goto fail;
+            if (!pl)
+                goto fail;
             const prompt_var *v = lookup(vars, n, name);
             if (a + pl == b && v && v->value && !v->value[0]) {
                 p += ll + (eol ? 1 : 0);
                 line++;
                 /* and a blank line after it, if one came before it */
                 fflush(f);
-                bool blank_before = len == 0 || (len >= 2 && out[len - 1] == '\n' &&
-                                                 out[len - 2] == '\n');
+                bool blank_before =
+                    len == 0 || (len >= 2 && out[len - 1] == '\n' && out[len - 2] == '\n');
                 if (blank_before && (*p == '\n' || (p[0] == '\r' && p[1] == '\n'))) {
                     p += *p == '\n' ? 1 : 2;
                     line++;
@@ -131,25 +144,28 @@ char *prompt_render(const char *tmpl, const char *file, const prompt_var *vars, 
             if (q[0] == '{' && q[1] == '{') {
                 char name[NAME_MAX_LEN];
                 size_t pl = parse_placeholder(q, file, line, name, err, errsize);
-                if (!pl) goto fail;
+                if (!pl)
+                    goto fail;
                 const prompt_var *v = lookup(vars, n, name);
                 if (!v || !v->value) {
                     char known[512];
                     known_list(vars, n, known, sizeof known);
                     core_errf(err, errsize, "%s:%d: placeholder {{%s}} has no value (given: %s)",
-                         file, line, name, known);
+                              file, line, name, known);
                     goto fail;
                 }
                 size_t vl = strlen(v->value);
                 if (q + pl == p + ll) /* the placeholder ends the line: so does the value */
-                    while (vl && (v->value[vl - 1] == '\n' || v->value[vl - 1] == '\r')) vl--;
+                    while (vl && (v->value[vl - 1] == '\n' || v->value[vl - 1] == '\r'))
+                        vl--;
                 fwrite(v->value, 1, vl, f);
                 q += pl - 1;
             } else {
                 fputc(*q, f);
             }
         }
-        if (eol) fputc('\n', f);
+        if (eol)
+            fputc('\n', f);
         p += ll + (eol ? 1 : 0);
         line++;
     }
@@ -167,8 +183,7 @@ fail:
 
 /* ---- the prompt set --------------------------------------------------- */
 
-static const char *const kind_names[PROMPT_KIND_COUNT] = {"mutate", "crossover", "eot",
-                                                          "repair"};
+static const char *const kind_names[PROMPT_KIND_COUNT] = {"mutate", "crossover", "eot", "repair"};
 
 const char *prompt_kind_name(prompt_kind k)
 {
@@ -226,10 +241,10 @@ static int check_one(void *ud, const char *name, int line)
     known[0] = '\0';
     for (size_t i = 0; i < N_RULES; i++)
         if (rules[i].known & st->bit)
-            k += (size_t)snprintf(known + k, sizeof known - k, "%s%s", k ? ", " : "",
-                                  rules[i].name);
+            k +=
+                (size_t)snprintf(known + k, sizeof known - k, "%s%s", k ? ", " : "", rules[i].name);
     core_errf(st->err, st->errsize, "%s:%d: unknown placeholder {{%s}} (this template knows: %s)",
-         st->file, line, name, known);
+              st->file, line, name, known);
     return -1;
 }
 
@@ -237,11 +252,12 @@ static int check_template(const char *text, const char *file, unsigned bit, char
                           size_t errsize)
 {
     check_state st = {bit, file, 0, err, errsize};
-    if (prompt_scan(text, file, check_one, &st, err, errsize)) return -1;
+    if (prompt_scan(text, file, check_one, &st, err, errsize))
+        return -1;
     for (size_t i = 0; i < N_RULES; i++)
         if ((rules[i].required & bit) && !(st.seen & (1u << i))) {
-            core_errf(err, errsize, "%s: the template never uses {{%s}}, which it must",
-                 file, rules[i].name);
+            core_errf(err, errsize, "%s: the template never uses {{%s}}, which it must", file,
+                      rules[i].name);
             return -1;
         }
     return 0;
@@ -266,7 +282,7 @@ static char *read_text(const char *path, char *err, size_t errsize)
     if (bad || n > TEMPLATE_MAX) {
         free(p);
         core_errf(err, errsize, "%s: %s", path,
-             bad ? "read error" : "larger than 256 KiB, not a prompt template");
+                  bad ? "read error" : "larger than 256 KiB, not a prompt template");
         return NULL;
     }
     if (memchr(p, '\0', n)) {
@@ -281,8 +297,10 @@ static char *read_text(const char *path, char *err, size_t errsize)
 void prompt_set_release(prompt_set *set)
 {
     free(set->system);
-    for (int k = 0; k < PROMPT_KIND_COUNT; k++) free(set->tmpl[k]);
-    for (int i = 0; i < set->n_personas; i++) free(set->personas[i].text);
+    for (int k = 0; k < PROMPT_KIND_COUNT; k++)
+        free(set->tmpl[k]);
+    for (int i = 0; i < set->n_personas; i++)
+        free(set->personas[i].text);
     free(set->personas);
     memset(set, 0, sizeof *set);
 }
@@ -298,12 +316,16 @@ int prompt_set_load(prompt_set *set, const char *dir, char *err, size_t errsize)
     snprintf(set->dir, sizeof set->dir, "%s", dir);
     char path[1024];
     snprintf(path, sizeof path, "%s/system.txt", dir);
-    if (!(set->system = read_text(path, err, errsize))) goto fail;
-    if (check_template(set->system, path, B_SYS, err, errsize)) goto fail;
+    if (!(set->system = read_text(path, err, errsize)))
+        goto fail;
+    if (check_template(set->system, path, B_SYS, err, errsize))
+        goto fail;
     for (int k = 0; k < PROMPT_KIND_COUNT; k++) {
         snprintf(path, sizeof path, "%s/%s.txt", dir, kind_names[k]);
-        if (!(set->tmpl[k] = read_text(path, err, errsize))) goto fail;
-        if (check_template(set->tmpl[k], path, 1u << k, err, errsize)) goto fail;
+        if (!(set->tmpl[k] = read_text(path, err, errsize)))
+            goto fail;
+        if (check_template(set->tmpl[k], path, 1u << k, err, errsize))
+            goto fail;
     }
     DIR *d = opendir(dir);
     if (!d) {
@@ -317,7 +339,8 @@ int prompt_set_load(prompt_set *set, const char *dir, char *err, size_t errsize)
         if (n <= 12 || strncmp(e->d_name, "persona_", 8) || strcmp(e->d_name + n - 4, ".txt"))
             continue;
         if (n - 12 >= sizeof set->personas[0].name) {
-            core_errf(err, errsize, "%s/%s: persona name longer than 31 characters", dir, e->d_name);
+            core_errf(err, errsize, "%s/%s: persona name longer than 31 characters", dir,
+                      e->d_name);
             closedir(d);
             goto fail;
         }
@@ -351,7 +374,7 @@ int prompt_set_load(prompt_set *set, const char *dir, char *err, size_t errsize)
     closedir(d);
     if (set->n_personas == 0) {
         core_errf(err, errsize, "%s: no persona_<name>.txt file; at least one persona is needed",
-             dir);
+                  dir);
         goto fail;
     }
     qsort(set->personas, (size_t)set->n_personas, sizeof *set->personas, cmp_persona);
@@ -364,7 +387,8 @@ fail:
 int prompt_find_persona(const prompt_set *set, const char *name)
 {
     for (int i = 0; i < set->n_personas; i++)
-        if (!strcmp(set->personas[i].name, name)) return i;
+        if (!strcmp(set->personas[i].name, name))
+            return i;
     return -1;
 }
 
@@ -375,22 +399,27 @@ int prompt_set_weights(prompt_set *set, const char *spec, char *err, size_t errs
         core_errf(err, errsize, "too many personas (at most 64)");
         return -1;
     }
-    for (int i = 0; i < set->n_personas; i++) w[i] = set->personas[i].weight;
+    for (int i = 0; i < set->n_personas; i++)
+        w[i] = set->personas[i].weight;
     const char *p = spec;
     while (*p) {
-        while (*p == ' ' || *p == ',') p++;
-        if (!*p) break;
+        while (*p == ' ' || *p == ',')
+            p++;
+        if (!*p)
+            break;
         const char *eq = strchr(p, '=');
         const char *end = strchr(p, ',');
-        if (!end) end = p + strlen(p);
+        if (!end)
+            end = p + strlen(p);
         if (!eq || eq > end) {
             core_errf(err, errsize, "persona weights '%s': expected name=weight, got '%.*s'", spec,
-                 (int)(end - p), p);
+                      (int)(end - p), p);
             return -1;
         }
         char name[64];
         size_t n = (size_t)(eq - p);
-        while (n && p[n - 1] == ' ') n--;
+        while (n && p[n - 1] == ' ')
+            n--;
         snprintf(name, sizeof name, "%.*s", (int)n, p);
         int i = prompt_find_persona(set, name);
         if (i < 0) {
@@ -400,14 +429,16 @@ int prompt_set_weights(prompt_set *set, const char *spec, char *err, size_t errs
             for (int j = 0; j < set->n_personas; j++)
                 k += (size_t)snprintf(known + k, sizeof known - k, "%s%s", j ? ", " : "",
                                       set->personas[j].name);
-            core_errf(err, errsize, "persona weights: no persona '%s' (there are: %s)", name, known);
+            core_errf(err, errsize, "persona weights: no persona '%s' (there are: %s)", name,
+                      known);
             return -1;
         }
         char num[64], *e;
         snprintf(num, sizeof num, "%.*s", (int)(end - eq - 1), eq + 1);
         errno = 0;
         double v = strtod(num, &e);
-        while (*e == ' ') e++;
+        while (*e == ' ')
+            e++;
         if (e == num || *e || errno || !(v >= 0) || v > 1e6) {
             core_errf(err, errsize, "persona weights: '%s' for %s is not a number >= 0", num, name);
             return -1;
@@ -416,34 +447,39 @@ int prompt_set_weights(prompt_set *set, const char *spec, char *err, size_t errs
         p = end;
     }
     double sum = 0;
-    for (int i = 0; i < set->n_personas; i++) sum += w[i];
+    for (int i = 0; i < set->n_personas; i++)
+        sum += w[i];
     if (!(sum > 0)) {
         core_errf(err, errsize, "persona weights '%s': every weight is zero", spec);
         return -1;
     }
-    for (int i = 0; i < set->n_personas; i++) set->personas[i].weight = w[i];
+    for (int i = 0; i < set->n_personas; i++)
+        set->personas[i].weight = w[i];
     return 0;
 }
 
 int prompt_pick_persona(const prompt_set *set, double u)
 {
     double sum = 0;
-    for (int i = 0; i < set->n_personas; i++) sum += set->personas[i].weight;
-    if (!(sum > 0)) return -1;
+    for (int i = 0; i < set->n_personas; i++)
+        sum += set->personas[i].weight;
+    if (!(sum > 0))
+        return -1;
     double x = u * sum, acc = 0;
     int last = -1;
     for (int i = 0; i < set->n_personas; i++) {
-        if (set->personas[i].weight <= 0) continue;
+        if (set->personas[i].weight <= 0)
+            continue;
         acc += set->personas[i].weight;
         last = i;
-        if (x < acc) return i;
+        if (x < acc)
+            return i;
     }
     return last; /* u close to 1 and rounding */
 }
 
-int prompt_build(const prompt_set *set, prompt_kind kind, int persona,
-                 const prompt_args *a, char **system, char **user, char *err,
-                 size_t errsize)
+int prompt_build(const prompt_set *set, prompt_kind kind, int persona, const prompt_args *a,
+                 char **system, char **user, char *err, size_t errsize)
 {
     *system = *user = NULL;
     if ((unsigned)kind >= PROMPT_KIND_COUNT) {
@@ -452,14 +488,15 @@ int prompt_build(const prompt_set *set, prompt_kind kind, int persona,
     }
     if (persona < 0 || persona >= set->n_personas) {
         core_errf(err, errsize, "prompt: no persona number %d (there are %d)", persona,
-             set->n_personas);
+                  set->n_personas);
         return -1;
     }
     char file[600];
     snprintf(file, sizeof file, "%s/system.txt", set->dir);
     prompt_var sv[] = {{"persona", set->personas[persona].text}};
     *system = prompt_render(set->system, file, sv, 1, err, errsize);
-    if (!*system) return -1;
+    if (!*system)
+        return -1;
     prompt_var v[] = {
         {"program", a->program},
         {"gene_name", a->gene_name},
@@ -493,34 +530,43 @@ static void put_item(FILE *f, const char *text)
 {
     fputs("- ", f);
     for (const char *p = text; *p; p++) {
-        if (*p == '\r') continue;
+        if (*p == '\r')
+            continue;
         fputc(*p, f);
-        if (*p == '\n' && p[1]) fputs("  ", f);
+        if (*p == '\n' && p[1])
+            fputs("  ", f);
     }
     size_t n = strlen(text);
-    if (!n || text[n - 1] != '\n') fputc('\n', f);
+    if (!n || text[n - 1] != '\n')
+        fputc('\n', f);
 }
 
-char *prompt_format_notes(const char *const *notes, int n_notes,
-                          const char *const *rejections, int n_rejections)
+char *prompt_format_notes(const char *const *notes, int n_notes, const char *const *rejections,
+                          int n_rejections)
 {
     char *out = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&out, &len);
-    if (!f) return NULL;
+    if (!f)
+        return NULL;
     int any = 0;
     for (int i = 0; i < n_notes; i++) {
-        if (!notes[i] || !notes[i][0]) continue;
-        if (!any++) fputs("The researcher's notes on this lineage (take them into account):\n", f);
+        if (!notes[i] || !notes[i][0])
+            continue;
+        if (!any++)
+            fputs("The researcher's notes on this lineage (take them into account):\n", f);
         put_item(f, notes[i]);
     }
     int anyr = 0;
     for (int i = 0; i < n_rejections; i++) {
-        if (!rejections[i] || !rejections[i][0]) continue;
+        if (!rejections[i] || !rejections[i][0])
+            continue;
         if (!anyr++) {
-            if (any) fputc('\n', f);
+            if (any)
+                fputc('\n', f);
             fputs("Earlier proposals for this lineage were rejected by the researcher for "
-                  "these reasons (do not repeat them):\n", f);
+                  "these reasons (do not repeat them):\n",
+                  f);
         }
         put_item(f, rejections[i]);
     }

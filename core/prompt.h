@@ -29,14 +29,13 @@ typedef struct prompt_var {
 /* Renders tmpl (file names the template in errors). Returns a malloc'd
  * string, or NULL with err filled ("mutate.txt:12: placeholder {{gen}} has
  * no value (known here: ...)"). */
-char *prompt_render(const char *tmpl, const char *file, const prompt_var *vars, int n,
-                    char *err, size_t errsize);
+char *prompt_render(const char *tmpl, const char *file, const prompt_var *vars, int n, char *err,
+                    size_t errsize);
 
 /* Calls fn for each placeholder of tmpl in order (with line numbers).
  * Returns 0, or -1 with err on a syntax error. */
-int prompt_scan(const char *tmpl, const char *file,
-                int (*fn)(void *ud, const char *name, int line), void *ud,
-                char *err, size_t errsize);
+int prompt_scan(const char *tmpl, const char *file, int (*fn)(void *ud, const char *name, int line),
+                void *ud, char *err, size_t errsize);
 
 typedef enum prompt_kind {
     PROMPT_MUTATE,
@@ -49,9 +48,9 @@ typedef enum prompt_kind {
 const char *prompt_kind_name(prompt_kind k); /* "mutate", ... (the file stem) */
 
 typedef struct prompt_persona {
-    char name[32];   /* from persona_<name>.txt */
+    char name[32]; /* from persona_<name>.txt */
     char *text;
-    double weight;   /* 1 unless prompt_set_weights says otherwise */
+    double weight; /* 1 unless prompt_set_weights says otherwise */
 } prompt_persona;
 
 typedef struct prompt_set {
@@ -82,10 +81,10 @@ int prompt_find_persona(const prompt_set *set, const char *name);
  * except: notes NULL = none, objectives NULL = "not measured yet",
  * failed_program NULL = "(none: the answer could not be applied)". */
 typedef struct prompt_args {
-    const char *program;          /* the (first) parent's whole source */
-    const char *gene_name;        /* the block to rewrite */
-    const char *gene;             /* its text in the parent */
-    const char *objectives;       /* the parent's measured results, one line */
+    const char *program;    /* the (first) parent's whole source */
+    const char *gene_name;  /* the block to rewrite */
+    const char *gene;       /* its text in the parent */
+    const char *objectives; /* the parent's measured results, one line */
     /* crossover: the second parent */
     const char *other_gene;
     const char *other_objectives;
@@ -96,23 +95,22 @@ typedef struct prompt_args {
     const char *elite_objectives;
     const char *seed_objectives;
     /* repair */
-    const char *failed_answer;    /* the model's previous answer, verbatim */
-    const char *failed_program;   /* the program it produced, if it applied */
-    const char *error;            /* the exact error (proposal_check's text) */
+    const char *failed_answer;  /* the model's previous answer, verbatim */
+    const char *failed_program; /* the program it produced, if it applied */
+    const char *error;          /* the exact error (proposal_check's text) */
     /* the researcher's notes and rejection reasons: prompt_format_notes() */
     const char *notes;
 } prompt_args;
 
 /* Renders the system message (with persona number `persona`) and the user
  * message for kind. Returns 0 with both set (caller frees), or -1 with err. */
-int prompt_build(const prompt_set *set, prompt_kind kind, int persona,
-                 const prompt_args *args, char **system, char **user,
-                 char *err, size_t errsize);
+int prompt_build(const prompt_set *set, prompt_kind kind, int persona, const prompt_args *args,
+                 char **system, char **user, char *err, size_t errsize);
 
 /* The researcher's notes on a lineage and the reasons given for rejected
  * proposals, as one block of text for {{notes}}; "" when there are none.
  * Returns a malloc'd string (NULL only when out of memory). */
-char *prompt_format_notes(const char *const *notes, int n_notes,
-                          const char *const *rejections, int n_rejections);
+char *prompt_format_notes(const char *const *notes, int n_notes, const char *const *rejections,
+                          int n_rejections);
 
 #endif

@@ -12,12 +12,11 @@
 
 #define MAX_GENES 512
 
-
 /* ---- lines ------------------------------------------------------------ */
 
 typedef struct line {
     const char *s;
-    size_t n;     /* without the '\n' */
+    size_t n; /* without the '\n' */
 } line;
 
 /* Splits text (LF only) into lines; the last line may lack '\n'. A final
@@ -27,7 +26,8 @@ static line *split_lines(const char *text, int *count)
     size_t len = strlen(text);
     int cap = 16, n = 0;
     line *v = malloc((size_t)cap * sizeof *v);
-    if (!v) return NULL;
+    if (!v)
+        return NULL;
     const char *p = text, *end = text + len;
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -53,7 +53,8 @@ static line *split_lines(const char *text, int *count)
 static size_t indent_of(const char *s, size_t n)
 {
     size_t i = 0;
-    while (i < n && (s[i] == ' ' || s[i] == '\t')) i++;
+    while (i < n && (s[i] == ' ' || s[i] == '\t'))
+        i++;
     return i;
 }
 
@@ -68,18 +69,23 @@ static char *dedent(const char *text)
 {
     int n;
     line *v = split_lines(text, &n);
-    if (!v) return NULL;
+    if (!v)
+        return NULL;
     size_t common = (size_t)-1;
     for (int i = 0; i < n; i++)
         if (!blank(v[i].s, v[i].n)) {
             size_t k = indent_of(v[i].s, v[i].n);
-            if (k < common) common = k;
+            if (k < common)
+                common = k;
         }
-    if (common == (size_t)-1) common = 0;
+    if (common == (size_t)-1)
+        common = 0;
     /* drop blank lines at both ends */
     int a = 0, b = n;
-    while (a < b && blank(v[a].s, v[a].n)) a++;
-    while (b > a && blank(v[b - 1].s, v[b - 1].n)) b--;
+    while (a < b && blank(v[a].s, v[a].n))
+        a++;
+    while (b > a && blank(v[b - 1].s, v[b - 1].n))
+        b--;
     char *out = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&out, &len);
@@ -88,7 +94,8 @@ static char *dedent(const char *text)
         return NULL;
     }
     for (int i = a; i < b; i++) {
-        if (!blank(v[i].s, v[i].n)) fwrite(v[i].s + common, 1, v[i].n - common, f);
+        if (!blank(v[i].s, v[i].n))
+            fwrite(v[i].s + common, 1, v[i].n - common, f);
         fputc('\n', f);
     }
     free(v);
@@ -104,7 +111,8 @@ static char *dedent(const char *text)
 void proposal_release(proposal *p)
 {
     free(p->reasoning);
-    for (int i = 0; i < p->n_blocks; i++) free(p->blocks[i].text);
+    for (int i = 0; i < p->n_blocks; i++)
+        free(p->blocks[i].text);
     free(p->blocks);
     for (int i = 0; i < p->n_edits; i++) {
         free(p->edits[i].search);
@@ -118,13 +126,15 @@ static int add_block(proposal *p, const char *lang, const char *text, bool close
                      int lineno)
 {
     proposal_code *b = realloc(p->blocks, (size_t)(p->n_blocks + 1) * sizeof *b);
-    if (!b) return -1;
+    if (!b)
+        return -1;
     p->blocks = b;
     b = &p->blocks[p->n_blocks];
     memset(b, 0, sizeof *b);
     snprintf(b->lang, sizeof b->lang, "%s", lang);
     b->text = dedent(text);
-    if (!b->text) return -1;
+    if (!b->text)
+        return -1;
     b->closed = closed;
     b->fenced = fenced;
     b->line = lineno;
@@ -137,15 +147,20 @@ static int add_block(proposal *p, const char *lang, const char *text, bool close
 static bool marker(const char *s, size_t n, char ch, const char *word)
 {
     size_t i = indent_of(s, n), k = 0;
-    while (i < n && s[i] == ch) i++, k++;
-    if (k < 5) return false;
-    while (i < n && (s[i] == ' ' || s[i] == '\t')) i++;
+    while (i < n && s[i] == ch)
+        i++, k++;
+    if (k < 5)
+        return false;
+    while (i < n && (s[i] == ' ' || s[i] == '\t'))
+        i++;
     size_t wl = strlen(word);
     if (wl) {
-        if (n - i < wl || strncasecmp(s + i, word, wl)) return false;
+        if (n - i < wl || strncasecmp(s + i, word, wl))
+            return false;
         i += wl;
     }
-    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r')) i++;
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r'))
+        i++;
     return i == n;
 }
 
@@ -159,7 +174,8 @@ static char *join(const line *v, int a, int b)
     char *out = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&out, &len);
-    if (!f) return NULL;
+    if (!f)
+        return NULL;
     for (int i = a; i < b; i++) {
         fwrite(v[i].s, 1, v[i].n, f);
         fputc('\n', f);
@@ -178,7 +194,8 @@ static int parse_edits(proposal *p, const line *v, int i, int n)
     while (i < n && is_search(&v[i])) {
         int s = i + 1, mid = -1, end = -1;
         for (int j = s; j < n; j++) {
-            if (mid < 0 && marker(v[j].s, v[j].n, '=', "")) mid = j;
+            if (mid < 0 && marker(v[j].s, v[j].n, '=', ""))
+                mid = j;
             else if (mid >= 0 && marker(v[j].s, v[j].n, '>', "REPLACE")) {
                 end = j;
                 break;
@@ -189,7 +206,8 @@ static int parse_edits(proposal *p, const line *v, int i, int n)
             return n;
         }
         proposal_edit *e = realloc(p->edits, (size_t)(p->n_edits + 1) * sizeof *e);
-        if (!e) return -1;
+        if (!e)
+            return -1;
         p->edits = e;
         e = &p->edits[p->n_edits];
         e->search = join(v, s, mid);
@@ -201,7 +219,8 @@ static int parse_edits(proposal *p, const line *v, int i, int n)
         }
         p->n_edits++;
         i = end + 1;
-        while (i < n && blank(v[i].s, v[i].n)) i++;
+        while (i < n && blank(v[i].s, v[i].n))
+            i++;
     }
     return i;
 }
@@ -211,22 +230,28 @@ static int parse_edits(proposal *p, const line *v, int i, int n)
 static bool fence_open(const char *t, size_t n, char *fch, size_t *flen, char *lang,
                        size_t langsize, const char **rest, size_t *restn)
 {
-    if (n < 3 || (t[0] != '`' && t[0] != '~')) return false;
+    if (n < 3 || (t[0] != '`' && t[0] != '~'))
+        return false;
     size_t k = 0;
-    while (k < n && t[k] == t[0]) k++;
-    if (k < 3) return false;
+    while (k < n && t[k] == t[0])
+        k++;
+    if (k < 3)
+        return false;
     *fch = t[0];
     *flen = k;
     size_t i = k;
-    while (i < n && t[i] == ' ') i++;
+    while (i < n && t[i] == ' ')
+        i++;
     size_t s = i;
-    while (i < n && (isalnum((unsigned char)t[i]) || strchr("_+-.#", t[i]))) i++;
+    while (i < n && (isalnum((unsigned char)t[i]) || strchr("_+-.#", t[i])))
+        i++;
     bool tag = i == n || t[i] == ' ' || t[i] == '\t' || t[i] == '\r';
     if (n - s > 4 && (!strncmp(t + s, "def ", 4) || !strncmp(t + s, "input ", 6)))
         tag = false; /* "```def se(x):" */
     if (tag) {
         snprintf(lang, langsize, "%.*s", (int)(i - s), t + s);
-        while (i < n && isspace((unsigned char)t[i])) i++;
+        while (i < n && isspace((unsigned char)t[i]))
+            i++;
     } else { /* "```def se(x):": the "tag" is code */
         lang[0] = '\0';
         i = s;
@@ -243,19 +268,25 @@ static bool fence_open(const char *t, size_t n, char *fch, size_t *flen, char *l
 static bool fence_close(const char *t, size_t n, char fch, size_t flen)
 {
     size_t k = 0;
-    while (k < n && t[k] == fch) k++;
-    if (k < flen) return false;
-    while (k < n && isspace((unsigned char)t[k])) k++;
+    while (k < n && t[k] == fch)
+        k++;
+    if (k < flen)
+        return false;
+    while (k < n && isspace((unsigned char)t[k]))
+        k++;
     return k == n;
 }
 
 /* "code```" on one line: returns the length of the code part, or -1. */
 static long trailing_fence(const char *s, size_t n, char fch)
 {
-    while (n && isspace((unsigned char)s[n - 1])) n--;
+    while (n && isspace((unsigned char)s[n - 1]))
+        n--;
     size_t k = 0;
-    while (k < n && s[n - 1 - k] == fch) k++;
-    if (k < 3 || k == n) return -1;
+    while (k < n && s[n - 1 - k] == fch)
+        k++;
+    if (k < 3 || k == n)
+        return -1;
     return (long)(n - k);
 }
 
@@ -265,7 +296,8 @@ static char *strip_think(const char *text, FILE *think)
     char *out = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&out, &len);
-    if (!f) return NULL;
+    if (!f)
+        return NULL;
     const char *p = text;
     for (;;) {
         const char *a = strstr(p, "<think>");
@@ -295,13 +327,18 @@ static char *strip_think(const char *text, FILE *think)
 static bool bare_def(const char *s, size_t n)
 {
     size_t i = indent_of(s, n);
-    if (n - i < 6 || strncmp(s + i, "def ", 4)) return false;
+    if (n - i < 6 || strncmp(s + i, "def ", 4))
+        return false;
     i += 4;
-    while (i < n && s[i] == ' ') i++;
+    while (i < n && s[i] == ' ')
+        i++;
     size_t st = i;
-    while (i < n && (isalnum((unsigned char)s[i]) || s[i] == '_')) i++;
-    if (i == st || i >= n || s[i] != '(') return false;
-    while (n && isspace((unsigned char)s[n - 1])) n--;
+    while (i < n && (isalnum((unsigned char)s[i]) || s[i] == '_'))
+        i++;
+    if (i == st || i >= n || s[i] != '(')
+        return false;
+    while (n && isspace((unsigned char)s[n - 1]))
+        n--;
     return n && s[n - 1] == ':';
 }
 
@@ -310,11 +347,14 @@ int proposal_parse(proposal *p, const char *answer, size_t len)
     memset(p, 0, sizeof *p);
     /* LF only, no NUL inside */
     char *txt = malloc(len + 1);
-    if (!txt) return -1;
+    if (!txt)
+        return -1;
     size_t m = 0;
     for (size_t i = 0; i < len; i++) {
-        if (answer[i] == '\r' && (i + 1 == len || answer[i + 1] == '\n')) continue;
-        if (answer[i] == '\0') continue;
+        if (answer[i] == '\r' && (i + 1 == len || answer[i + 1] == '\n'))
+            continue;
+        if (answer[i] == '\0')
+            continue;
         txt[m++] = answer[i] == '\r' ? '\n' : answer[i];
     }
     txt[m] = '\0';
@@ -326,10 +366,12 @@ int proposal_parse(proposal *p, const char *answer, size_t len)
     free(txt);
     int n = 0;
     line *v = body ? split_lines(body, &n) : NULL;
-    if (!prose || !v) goto oom;
+    if (!prose || !v)
+        goto oom;
     /* prose lines, kept as indices so a bare def can be cut out later */
     int *pl = malloc((size_t)(n + 1) * sizeof *pl), npl = 0;
-    if (!pl) goto oom;
+    if (!pl)
+        goto oom;
     int i = 0;
     while (i < n) {
         const char *t = v[i].s + indent_of(v[i].s, v[i].n);
@@ -384,7 +426,8 @@ int proposal_parse(proposal *p, const char *answer, size_t len)
             int cn = 0;
             line *cv = split_lines(code, &cn);
             int first = 0;
-            while (cv && first < cn && blank(cv[first].s, cv[first].n)) first++;
+            while (cv && first < cn && blank(cv[first].s, cv[first].n))
+                first++;
             int rc = 0;
             if (cv && first < cn && is_search(&cv[first]))
                 rc = parse_edits(p, cv, first, cn) < 0 ? -1 : 0;
@@ -420,7 +463,8 @@ int proposal_parse(proposal *p, const char *answer, size_t len)
     if (p->n_blocks == 0 && p->n_edits == 0) {
         for (int a = 0; a < npl; a++) {
             const line *l = &v[pl[a]];
-            if (!bare_def(l->s, l->n)) continue;
+            if (!bare_def(l->s, l->n))
+                continue;
             size_t ind = indent_of(l->s, l->n);
             int b = a + 1, last = a;
             /* the body: more indented lines, blank lines between them, and
@@ -466,8 +510,10 @@ int proposal_parse(proposal *p, const char *answer, size_t len)
     fflush(think);
     if (think_n) {
         size_t ta = 0, tb = think_n;
-        while (ta < tb && isspace((unsigned char)think_s[ta])) ta++;
-        while (tb > ta && isspace((unsigned char)think_s[tb - 1])) tb--;
+        while (ta < tb && isspace((unsigned char)think_s[ta]))
+            ta++;
+        while (tb > ta && isspace((unsigned char)think_s[tb - 1]))
+            tb--;
         if (tb > ta) {
             fwrite(think_s + ta, 1, tb - ta, prose);
             fputs("\n\n", prose);
@@ -476,12 +522,14 @@ int proposal_parse(proposal *p, const char *answer, size_t len)
     bool gap = false, wrote = false;
     for (int a = 0; a < npl; a++) {
         const line *l = &v[pl[a]];
-        if (a > 0 && pl[a] != pl[a - 1] + 1) gap = true; /* a fence was here */
+        if (a > 0 && pl[a] != pl[a - 1] + 1)
+            gap = true;                        /* a fence was here */
         if (cut[pl[a]] || blank(l->s, l->n)) { /* code cut out is a paragraph break */
             gap = true;
             continue;
         }
-        if (gap && wrote) fputc('\n', prose);
+        if (gap && wrote)
+            fputc('\n', prose);
         gap = false;
         wrote = true;
         fwrite(l->s, 1, l->n, prose);
@@ -498,10 +546,13 @@ int proposal_parse(proposal *p, const char *answer, size_t len)
     prose = NULL;
     /* trim */
     size_t a = 0, b = prose_s ? strlen(prose_s) : 0;
-    while (a < b && isspace((unsigned char)prose_s[a])) a++;
-    while (b > a && isspace((unsigned char)prose_s[b - 1])) b--;
+    while (a < b && isspace((unsigned char)prose_s[a]))
+        a++;
+    while (b > a && isspace((unsigned char)prose_s[b - 1]))
+        b--;
     p->reasoning = malloc(b - a + 1);
-    if (!p->reasoning) goto oom;
+    if (!p->reasoning)
+        goto oom;
     memcpy(p->reasoning, prose_s + a, b - a);
     p->reasoning[b - a] = '\0';
     free(prose_s);
@@ -510,8 +561,10 @@ int proposal_parse(proposal *p, const char *answer, size_t len)
     free(body);
     return 0;
 oom:
-    if (think) fclose(think);
-    if (prose) fclose(prose);
+    if (think)
+        fclose(think);
+    if (prose)
+        fclose(prose);
     free(think_s);
     free(prose_s);
     free(v);
@@ -522,14 +575,16 @@ oom:
 
 /* ---- applying --------------------------------------------------------- */
 
-static int find_block(const char *src, const char *name, net_block *out, int *count,
-                      net_block *all, int max)
+static int find_block(const char *src, const char *name, net_block *out, int *count, net_block *all,
+                      int max)
 {
     int n = net_list_blocks(src, strlen(src), all, max);
-    if (count) *count = n;
+    if (count)
+        *count = n;
     for (int i = 0; i < n; i++)
         if (!strcmp(all[i].name, name)) {
-            if (out) *out = all[i];
+            if (out)
+                *out = all[i];
             return i;
         }
     return -1;
@@ -540,8 +595,10 @@ static char *slice_lines(const char *src, int first, int last)
 {
     int n;
     line *v = split_lines(src, &n);
-    if (!v) return NULL;
-    if (last > n) last = n;
+    if (!v)
+        return NULL;
+    if (last > n)
+        last = n;
     char *s = join(v, first - 1, last);
     free(v);
     return s;
@@ -553,10 +610,12 @@ static void block_names(const net_block *b, int n, char *out, size_t size)
     out[0] = '\0';
     for (int i = 0; i < n && k + 1 < size; i++) {
         int w = snprintf(out + k, size - k, "%s%s", i ? ", " : "", b[i].name);
-        if (w < 0) break;
+        if (w < 0)
+            break;
         k += (size_t)w;
     }
-    if (!out[0]) snprintf(out, size, "none");
+    if (!out[0])
+        snprintf(out, size, "none");
 }
 
 int proposal_replace_gene(const char *src, const char *name, const char *gene, char **out,
@@ -570,12 +629,13 @@ int proposal_replace_gene(const char *src, const char *name, const char *gene, c
         char names[512];
         block_names(all, n < 0 ? 0 : n, names, sizeof names);
         core_errf(err, errsize, "the program has no block `%s` to replace (its blocks: %s)", name,
-             names);
+                  names);
         return -1;
     }
     int nl;
     line *v = split_lines(src, &nl);
-    if (!v) goto oom;
+    if (!v)
+        goto oom;
     char *o = NULL;
     size_t ol = 0;
     FILE *f = open_memstream(&o, &ol);
@@ -589,10 +649,12 @@ int proposal_replace_gene(const char *src, const char *name, const char *gene, c
     }
     fputs(gene, f);
     size_t gl = strlen(gene);
-    if (gl && gene[gl - 1] != '\n') fputc('\n', f);
+    if (gl && gene[gl - 1] != '\n')
+        fputc('\n', f);
     for (int i = b.last_line; i < nl; i++) {
         fwrite(v[i].s, 1, v[i].n, f);
-        if (i + 1 < nl || src[strlen(src) - 1] == '\n') fputc('\n', f);
+        if (i + 1 < nl || src[strlen(src) - 1] == '\n')
+            fputc('\n', f);
     }
     free(v);
     if (fclose(f)) {
@@ -612,7 +674,8 @@ static void squash(const char *s, size_t n, char *out, size_t size)
 {
     size_t k = 0;
     for (size_t i = 0; i < n && k + 1 < size; i++)
-        if (!isspace((unsigned char)s[i])) out[k++] = s[i];
+        if (!isspace((unsigned char)s[i]))
+            out[k++] = s[i];
     out[k] = '\0';
 }
 
@@ -629,7 +692,8 @@ static size_t count_occurrences(const char *hay, const char *needle, const char 
     size_t c = 0, nl = strlen(needle);
     *first = NULL;
     for (const char *p = hay; (p = strstr(p, needle)); p += nl ? nl : 1) {
-        if (!c) *first = p;
+        if (!c)
+            *first = p;
         c++;
     }
     return c;
@@ -639,7 +703,8 @@ static char *splice(const char *src, size_t at, size_t cutlen, const char *ins)
 {
     size_t sl = strlen(src), il = strlen(ins);
     char *o = malloc(sl - cutlen + il + 1);
-    if (!o) return NULL;
+    if (!o)
+        return NULL;
     memcpy(o, src, at);
     memcpy(o + at, ins, il);
     memcpy(o + at + il, src + at + cutlen, sl - at - cutlen + 1);
@@ -651,16 +716,20 @@ static char *apply_one(const char *cur, const proposal_edit *e, int k, char *err
 {
     const char *at;
     const char *q = e->search;
-    while (isspace((unsigned char)*q)) q++;
+    while (isspace((unsigned char)*q))
+        q++;
     if (!*q) {
         core_errf(err, errsize,
-             "edit %d: the SEARCH part is empty; copy the lines to change from the program "
-             "into it", k);
+                  "edit %d: the SEARCH part is empty; copy the lines to change from the program "
+                  "into it",
+                  k);
         return NULL;
     }
     size_t c = count_occurrences(cur, e->search, &at);
-    if (c == 1) return splice(cur, (size_t)(at - cur), strlen(e->search), e->replace);
-    if (c > 1) goto ambiguous;
+    if (c == 1)
+        return splice(cur, (size_t)(at - cur), strlen(e->search), e->replace);
+    if (c > 1)
+        goto ambiguous;
     /* line by line, whitespace ignored, blank lines at the ends of SEARCH dropped */
     int sn, cn;
     line *sv = split_lines(e->search, &sn), *cv = split_lines(cur, &cn);
@@ -671,14 +740,18 @@ static char *apply_one(const char *cur, const proposal_edit *e, int k, char *err
         return NULL;
     }
     int a = 0, b = sn;
-    while (a < b && blank(sv[a].s, sv[a].n)) a++;
-    while (b > a && blank(sv[b - 1].s, sv[b - 1].n)) b--;
+    while (a < b && blank(sv[a].s, sv[a].n))
+        a++;
+    while (b > a && blank(sv[b - 1].s, sv[b - 1].n))
+        b--;
     int hits = 0, where = -1;
     for (int i = 0; i + (b - a) <= cn; i++) {
         int j = 0;
-        while (j < b - a && same_line(&cv[i + j], &sv[a + j])) j++;
+        while (j < b - a && same_line(&cv[i + j], &sv[a + j]))
+            j++;
         if (j == b - a) {
-            if (!hits) where = i;
+            if (!hits)
+                where = i;
             hits++;
         }
     }
@@ -692,9 +765,9 @@ static char *apply_one(const char *cur, const proposal_edit *e, int k, char *err
             goto ambiguous;
         }
         core_errf(err, errsize,
-             "edit %d: the SEARCH lines are not in the program (its first line: `%s`); copy "
-             "them exactly from the current program",
-             k, first);
+                  "edit %d: the SEARCH lines are not in the program (its first line: `%s`); copy "
+                  "them exactly from the current program",
+                  k, first);
         return NULL;
     }
     /* re-indent the replacement by the difference the match had */
@@ -702,7 +775,8 @@ static char *apply_one(const char *cur, const proposal_edit *e, int k, char *err
     size_t from = (size_t)(cv[where].s - cur);
     const line *lastl = &cv[where + (b - a) - 1];
     size_t to = (size_t)(lastl->s - cur) + lastl->n;
-    if (cur[to] == '\n') to++;
+    if (cur[to] == '\n')
+        to++;
     free(sv);
     free(cv);
     int rn;
@@ -720,9 +794,11 @@ static char *apply_one(const char *cur, const proposal_edit *e, int k, char *err
         size_t n = rv[i].n;
         if (!blank(s, n)) {
             if (delta > 0)
-                for (long d = 0; d < delta; d++) fputc(' ', f);
+                for (long d = 0; d < delta; d++)
+                    fputc(' ', f);
             else
-                for (long d = 0; d < -delta && n && (*s == ' ' || *s == '\t'); d++) s++, n--;
+                for (long d = 0; d < -delta && n && (*s == ' ' || *s == '\t'); d++)
+                    s++, n--;
         }
         fwrite(s, 1, n, f);
         fputc('\n', f);
@@ -731,18 +807,19 @@ static char *apply_one(const char *cur, const proposal_edit *e, int k, char *err
     fclose(f);
     char *o = rep ? splice(cur, from, to - from, rep) : NULL;
     free(rep);
-    if (!o) core_errf(err, errsize, "out of memory");
+    if (!o)
+        core_errf(err, errsize, "out of memory");
     return o;
 ambiguous:
     core_errf(err, errsize,
-         "edit %d: the SEARCH lines occur %zu times in the program; include more lines so "
-         "they match one place",
-         k, c);
+              "edit %d: the SEARCH lines occur %zu times in the program; include more lines so "
+              "they match one place",
+              k, c);
     return NULL;
 }
 
-int proposal_apply_edits(const char *src, const proposal_edit *edits, int n, char **out,
-                         char *err, size_t errsize)
+int proposal_apply_edits(const char *src, const proposal_edit *edits, int n, char **out, char *err,
+                         size_t errsize)
 {
     char *cur = strdup(src);
     *out = NULL;
@@ -753,7 +830,8 @@ int proposal_apply_edits(const char *src, const proposal_edit *edits, int n, cha
     for (int i = 0; i < n; i++) {
         char *next = apply_one(cur, &edits[i], i + 1, err, errsize);
         free(cur);
-        if (!next) return -1;
+        if (!next)
+            return -1;
         cur = next;
     }
     *out = cur;
@@ -764,7 +842,8 @@ int proposal_apply_edits(const char *src, const proposal_edit *edits, int n, cha
 static bool whole_program(const char *text)
 {
     for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-        if (!strncmp(p, "input ", 6) || !strncmp(p, "input\t", 6)) return true;
+        if (!strncmp(p, "input ", 6) || !strncmp(p, "input\t", 6))
+            return true;
     return false;
 }
 
@@ -772,12 +851,13 @@ static const char *cut_off_msg =
     "the answer was cut off (the token limit was reached) before its code was complete; "
     "answer more briefly: a short explanation, then only the one block";
 
-int proposal_apply(const proposal *p, const char *parent, const char *gene_name,
-                   bool truncated, char **out, bool *whole, char *err, size_t errsize)
+int proposal_apply(const proposal *p, const char *parent, const char *gene_name, bool truncated,
+                   char **out, bool *whole, char *err, size_t errsize)
 {
     net_block pb[MAX_GENES], bb[MAX_GENES]; /* 36 KiB each: fine on a stack */
     *out = NULL;
-    if (whole) *whole = false;
+    if (whole)
+        *whole = false;
     if (p->n_edits > 0) {
         if (p->edit_unclosed && truncated) {
             core_errf(err, errsize, "%s", cut_off_msg);
@@ -786,29 +866,32 @@ int proposal_apply(const proposal *p, const char *parent, const char *gene_name,
         return proposal_apply_edits(parent, p->edits, p->n_edits, out, err, errsize);
     }
     if (p->edit_unclosed) {
-        core_errf(err, errsize, "%s", truncated ? cut_off_msg
-                                           : "a SEARCH/REPLACE edit is not complete: each needs "
-                                             "<<<<<<< SEARCH, the old lines, =======, the new "
-                                             "lines and >>>>>>> REPLACE");
+        core_errf(err, errsize, "%s",
+                  truncated ? cut_off_msg
+                            : "a SEARCH/REPLACE edit is not complete: each needs "
+                              "<<<<<<< SEARCH, the old lines, =======, the new "
+                              "lines and >>>>>>> REPLACE");
         return -1;
     }
     if (p->n_blocks == 0) {
-        if (truncated) core_errf(err, errsize, "%s", cut_off_msg);
+        if (truncated)
+            core_errf(err, errsize, "%s", cut_off_msg);
         else
             core_errf(err, errsize,
-                 "the answer contains no code; give the whole new block `%s` in a ```gevo "
-                 "code block, from its `def %s(` line to its return",
-                 gene_name, gene_name);
+                      "the answer contains no code; give the whole new block `%s` in a ```gevo "
+                      "code block, from its `def %s(` line to its return",
+                      gene_name, gene_name);
         return -1;
     }
     int np = net_list_blocks(parent, strlen(parent), pb, MAX_GENES);
     bool in_parent = false;
-    for (int i = 0; i < np; i++) in_parent |= !strcmp(pb[i].name, gene_name);
+    for (int i = 0; i < np; i++)
+        in_parent |= !strcmp(pb[i].name, gene_name);
     if (!in_parent) {
         char names[512];
         block_names(pb, np, names, sizeof names);
         core_errf(err, errsize, "the parent program has no block `%s` (its blocks: %s)", gene_name,
-             names);
+                  names);
         return -1;
     }
     /* the last block that defines the gene: models often show the old
@@ -818,7 +901,8 @@ int proposal_apply(const proposal *p, const char *parent, const char *gene_name,
     for (int i = p->n_blocks - 1; i >= 0 && !chosen; i--) {
         nb = net_list_blocks(p->blocks[i].text, strlen(p->blocks[i].text), bb, MAX_GENES);
         for (int j = 0; j < nb; j++)
-            if (!strcmp(bb[j].name, gene_name)) chosen = &p->blocks[i];
+            if (!strcmp(bb[j].name, gene_name))
+                chosen = &p->blocks[i];
     }
     if (!chosen) {
         for (int i = p->n_blocks - 1; i >= 0; i--)
@@ -827,9 +911,11 @@ int proposal_apply(const proposal *p, const char *parent, const char *gene_name,
                     core_errf(err, errsize, "%s", cut_off_msg);
                     return -1;
                 }
-                if (whole) *whole = true;
+                if (whole)
+                    *whole = true;
                 *out = strdup(p->blocks[i].text);
-                if (!*out) core_errf(err, errsize, "out of memory");
+                if (!*out)
+                    core_errf(err, errsize, "out of memory");
                 return *out ? 0 : -1;
             }
         const proposal_code *last = &p->blocks[p->n_blocks - 1];
@@ -840,18 +926,20 @@ int proposal_apply(const proposal *p, const char *parent, const char *gene_name,
         char names[512] = "";
         for (int i = 0; i < p->n_blocks; i++) {
             int k = net_list_blocks(p->blocks[i].text, strlen(p->blocks[i].text), bb, MAX_GENES);
-            if (k > 0 && !names[0]) block_names(bb, k, names, sizeof names);
+            if (k > 0 && !names[0])
+                block_names(bb, k, names, sizeof names);
         }
         if (names[0])
             core_errf(err, errsize,
-                 "the code defines %s, but the task was to rewrite `%s`; give the whole new "
-                 "`def %s(...)` block under that name",
-                 names, gene_name, gene_name);
+                      "the code defines %s, but the task was to rewrite `%s`; give the whole new "
+                      "`def %s(...)` block under that name",
+                      names, gene_name, gene_name);
         else
-            core_errf(err, errsize,
-                 "the code has no `def %s(...):` line; give the whole block `%s`, from its def "
-                 "line to its return, not only the changed lines",
-                 gene_name, gene_name);
+            core_errf(
+                err, errsize,
+                "the code has no `def %s(...):` line; give the whole block `%s`, from its def "
+                "line to its return, not only the changed lines",
+                gene_name, gene_name);
         return -1;
     }
     if (!chosen->closed && truncated) {
@@ -859,9 +947,11 @@ int proposal_apply(const proposal *p, const char *parent, const char *gene_name,
         return -1;
     }
     if (whole_program(chosen->text)) {
-        if (whole) *whole = true;
+        if (whole)
+            *whole = true;
         *out = strdup(chosen->text);
-        if (!*out) core_errf(err, errsize, "out of memory");
+        if (!*out)
+            core_errf(err, errsize, "out of memory");
         return *out ? 0 : -1;
     }
     /* the gene, with any new helper blocks before it; blocks the parent
@@ -870,7 +960,8 @@ int proposal_apply(const proposal *p, const char *parent, const char *gene_name,
     char *gene = NULL;
     size_t gl = 0;
     FILE *f = open_memstream(&gene, &gl);
-    if (!f) goto oom;
+    if (!f)
+        goto oom;
     char *target = NULL;
     for (int j = 0; j < nb; j++) {
         char *txt = slice_lines(chosen->text, bb[j].first_line, bb[j].last_line);
@@ -881,7 +972,8 @@ int proposal_apply(const proposal *p, const char *parent, const char *gene_name,
             goto oom;
         }
         bool known = false;
-        for (int i = 0; i < np; i++) known |= !strcmp(pb[i].name, bb[j].name);
+        for (int i = 0; i < np; i++)
+            known |= !strcmp(pb[i].name, bb[j].name);
         if (!strcmp(bb[j].name, gene_name) && !target) {
             target = txt;
         } else if (!known && !target) {
@@ -892,7 +984,8 @@ int proposal_apply(const proposal *p, const char *parent, const char *gene_name,
             free(txt);
         }
     }
-    if (target) fputs(target, f);
+    if (target)
+        fputs(target, f);
     free(target);
     if (fclose(f)) {
         free(gene);
@@ -923,7 +1016,8 @@ int proposal_validate(const char *src, const net_limits *lim, long *params, doub
             fclose(f);
         }
         if (msg) {
-            while (ml && msg[ml - 1] == '\n') msg[--ml] = '\0';
+            while (ml && msg[ml - 1] == '\n')
+                msg[--ml] = '\0';
             core_errf(err, errsize, "%s", msg);
         } else {
             net_error_string(&e, err, errsize);
@@ -931,9 +1025,12 @@ int proposal_validate(const char *src, const net_limits *lim, long *params, doub
         free(msg);
         return -1;
     }
-    if (params) *params = g->params;
-    if (flops) *flops = g->flops;
-    if (hash) *hash = g->hash;
+    if (params)
+        *params = g->params;
+    if (flops)
+        *flops = g->flops;
+    if (hash)
+        *hash = g->hash;
     net_graph_free(g);
     return 0;
 }
@@ -975,8 +1072,8 @@ int proposal_check(const char *answer, size_t len, bool truncated, const char *p
     if (proposal_apply(&p, parent, gene_name, truncated, &prog, &out->whole_program, out->error,
                        sizeof out->error)) {
         bool nocode = p.n_blocks == 0 && p.n_edits == 0;
-        out->stage = nocode || strstr(out->error, "cut off") ? PROPOSAL_ERR_PARSE
-                                                              : PROPOSAL_ERR_APPLY;
+        out->stage =
+            nocode || strstr(out->error, "cut off") ? PROPOSAL_ERR_PARSE : PROPOSAL_ERR_APPLY;
         proposal_release(&p);
         return -1;
     }

@@ -29,25 +29,25 @@
 #include "engine/net.h"
 
 typedef struct proposal_code {
-    char lang[32];   /* the fence's tag ("gevo", "python", "" none) */
-    char *text;      /* the code, dedented, LF line ends, ends in '\n' */
-    bool closed;     /* false: the fence was never closed */
-    bool fenced;     /* false: bare code found in the prose */
-    int line;        /* 1-based line in the answer where it starts */
+    char lang[32]; /* the fence's tag ("gevo", "python", "" none) */
+    char *text;    /* the code, dedented, LF line ends, ends in '\n' */
+    bool closed;   /* false: the fence was never closed */
+    bool fenced;   /* false: bare code found in the prose */
+    int line;      /* 1-based line in the answer where it starts */
 } proposal_code;
 
 typedef struct proposal_edit {
-    char *search;    /* LF line ends, ends in '\n' */
+    char *search; /* LF line ends, ends in '\n' */
     char *replace;
 } proposal_edit;
 
 typedef struct proposal {
-    char *reasoning;          /* the answer without its code, trimmed */
+    char *reasoning; /* the answer without its code, trimmed */
     proposal_code *blocks;
     int n_blocks;
     proposal_edit *edits;
     int n_edits;
-    bool edit_unclosed;       /* a SEARCH/REPLACE block never ended */
+    bool edit_unclosed; /* a SEARCH/REPLACE block never ended */
 } proposal;
 
 /* Splits answer (len bytes). Returns 0, or -1 only when out of memory.
@@ -59,13 +59,13 @@ void proposal_release(proposal *p);
  * cut off (finish_reason "length"); an unclosed block is then an error.
  * Returns 0 with *out (malloc'd) set, or -1 with err filled.
  * *whole is set when the answer was a whole program (may be NULL). */
-int proposal_apply(const proposal *p, const char *parent, const char *gene_name,
-                   bool truncated, char **out, bool *whole, char *err, size_t errsize);
+int proposal_apply(const proposal *p, const char *parent, const char *gene_name, bool truncated,
+                   char **out, bool *whole, char *err, size_t errsize);
 
 /* Applies SEARCH/REPLACE edits to src. Returns 0 with *out, or -1 with
  * err naming the edit that did not match (or matched several places). */
-int proposal_apply_edits(const char *src, const proposal_edit *edits, int n, char **out,
-                         char *err, size_t errsize);
+int proposal_apply_edits(const char *src, const proposal_edit *edits, int n, char **out, char *err,
+                         size_t errsize);
 
 /* Replaces the def block `name` of src by gene (a def block of the same
  * name, optionally preceded by helper defs). Returns 0 with *out, or -1. */
@@ -85,16 +85,16 @@ const char *proposal_stage_name(proposal_stage s);
 
 typedef struct proposal_outcome {
     proposal_stage stage;
-    char *reasoning;      /* for display; "" if none */
-    char *program;        /* the candidate (NULL if it did not apply) */
-    bool whole_program;   /* the answer replaced the whole program */
-    int n_edits;          /* SEARCH/REPLACE edits applied */
+    char *reasoning;    /* for display; "" if none */
+    char *program;      /* the candidate (NULL if it did not apply) */
+    bool whole_program; /* the answer replaced the whole program */
+    int n_edits;        /* SEARCH/REPLACE edits applied */
     /* The exact error for the researcher and the repair prompt, "" when
      * ok: the compiler's message with the source line and a caret. */
     char error[2048];
-    long params;          /* of the valid candidate */
+    long params; /* of the valid candidate */
     double flops;
-    uint64_t hash;        /* canonical hash, for de-duplication */
+    uint64_t hash; /* canonical hash, for de-duplication */
 } proposal_outcome;
 
 /* parse + apply + validate. lim may be NULL (defaults). Returns 0 when

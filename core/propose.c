@@ -13,12 +13,12 @@
 #include "core/mutate.h"
 #include "core/proposal.h"
 
-
 /* Copies s into d (size n), truncating; always terminated. */
 static void scopy(char *d, size_t n, const char *s)
 {
     size_t l = s ? strnlen(s, n - 1) : 0;
-    if (l) memcpy(d, s, l);
+    if (l)
+        memcpy(d, s, l);
     d[l] = '\0';
 }
 
@@ -34,17 +34,23 @@ const char *propose_op_name(propose_op op)
 
 int propose_op_parse(const char *s, propose_op *op)
 {
-    if (!s) return -1;
-    if (!strcmp(s, "mutate") || !strcmp(s, "mutation")) *op = PROPOSE_MUTATE;
-    else if (!strcmp(s, "crossover")) *op = PROPOSE_CROSSOVER;
-    else if (!strcmp(s, "eot")) *op = PROPOSE_EOT;
-    else return -1;
+    if (!s)
+        return -1;
+    if (!strcmp(s, "mutate") || !strcmp(s, "mutation"))
+        *op = PROPOSE_MUTATE;
+    else if (!strcmp(s, "crossover"))
+        *op = PROPOSE_CROSSOVER;
+    else if (!strcmp(s, "eot"))
+        *op = PROPOSE_EOT;
+    else
+        return -1;
     return 0;
 }
 
 void propose_outcome_release(propose_outcome *o)
 {
-    if (!o) return;
+    if (!o)
+        return;
     free(o->program);
     free(o->reasoning);
     free(o->prompt);
@@ -54,7 +60,11 @@ void propose_outcome_release(propose_outcome *o)
 
 /* ---- the proposal object ----------------------------------------------- */
 
-enum { ST_WAIT, ST_READY, ST_DONE };
+enum {
+    ST_WAIT,
+    ST_READY,
+    ST_DONE
+};
 
 /* A growable text (the transcripts). */
 typedef struct text {
@@ -65,10 +75,12 @@ typedef struct text {
 
 static void tx_add(text *t, const char *s, size_t n)
 {
-    if (t->oom) return;
+    if (t->oom)
+        return;
     if (t->len + n + 1 > t->cap) {
         size_t cap = t->cap ? t->cap : 1024;
-        while (cap < t->len + n + 1) cap *= 2;
+        while (cap < t->len + n + 1)
+            cap *= 2;
         char *v = realloc(t->s, cap);
         if (!v) {
             t->oom = true;
@@ -100,7 +112,8 @@ static void tx_printf(text *t, const char *fmt, ...)
 
 static void tx_puts(text *t, const char *s)
 {
-    if (s) tx_add(t, s, strlen(s));
+    if (s)
+        tx_add(t, s, strlen(s));
 }
 
 /* The answer of the last request, copied out of the client's callback. */
@@ -157,20 +170,24 @@ struct propose {
 static void on_delta(void *ud, llm_delta_kind k, const char *s, size_t n)
 {
     propose *p = ud;
-    if (p->watch.on_delta) p->watch.on_delta(p->watch.ud, k, s, n);
+    if (p->watch.on_delta)
+        p->watch.on_delta(p->watch.ud, k, s, n);
 }
 
 static void on_retry(void *ud, int attempt, long delay_ms, const char *why)
 {
     propose *p = ud;
-    if (p->watch.on_retry) p->watch.on_retry(p->watch.ud, attempt, delay_ms, why);
+    if (p->watch.on_retry)
+        p->watch.on_retry(p->watch.ud, attempt, delay_ms, why);
 }
 
 static char *dupn(const char *s, size_t n)
 {
     char *d = malloc(n + 1);
-    if (!d) return NULL;
-    if (n) memcpy(d, s, n);
+    if (!d)
+        return NULL;
+    if (n)
+        memcpy(d, s, n);
     d[n] = '\0';
     return d;
 }
@@ -211,13 +228,16 @@ static char *block_text(const char *src, const char *name)
     size_t len = strlen(src);
     int n = net_list_blocks(src, len, b, 256);
     for (int i = 0; i < n; i++) {
-        if (strcmp(b[i].name, name)) continue;
+        if (strcmp(b[i].name, name))
+            continue;
         size_t a = 0, e;
         int line = 1;
         for (; a < len && line < b[i].first_line; a++)
-            if (src[a] == '\n') line++;
+            if (src[a] == '\n')
+                line++;
         for (e = a; e < len && line <= b[i].last_line; e++)
-            if (src[e] == '\n') line++;
+            if (src[e] == '\n')
+                line++;
         return dupn(src + a, e - a);
     }
     return NULL;
@@ -227,7 +247,8 @@ static int block_names(const char *src, char names[][64], int max)
 {
     net_block b[256];
     int n = net_list_blocks(src, strlen(src), b, 256), k = 0;
-    for (int i = 0; i < n && k < max; i++) scopy(names[k++], 64, b[i].name);
+    for (int i = 0; i < n && k < max; i++)
+        scopy(names[k++], 64, b[i].name);
     return n < 0 ? 0 : k;
 }
 
@@ -235,8 +256,10 @@ static int block_names(const char *src, char names[][64], int max)
 static char *objectives_of(session *s, const char *id)
 {
     session_info in;
-    if (session_info_get(s, id, &in) != 0) return NULL;
-    if (!strcmp(in.status, "pending")) return NULL;
+    if (session_info_get(s, id, &in) != 0)
+        return NULL;
+    if (!strcmp(in.status, "pending"))
+        return NULL;
     char buf[256];
     if (strcmp(in.status, "ok")) {
         snprintf(buf, sizeof buf, "training ended with status \"%s\"", in.status);
@@ -248,9 +271,10 @@ static char *objectives_of(session *s, const char *id)
             o += snprintf(buf + o, sizeof buf - (size_t)o, "%s%ld parameters", o ? ", " : "",
                           in.params);
         if (in.flops >= 0)
-            o += snprintf(buf + o, sizeof buf - (size_t)o, "%s%.3g MFLOPs per image",
-                          o ? ", " : "", in.flops / 1e6);
-        if (!o) snprintf(buf, sizeof buf, "trained, no objectives recorded");
+            o += snprintf(buf + o, sizeof buf - (size_t)o, "%s%.3g MFLOPs per image", o ? ", " : "",
+                          in.flops / 1e6);
+        if (!o)
+            snprintf(buf, sizeof buf, "trained, no objectives recorded");
     }
     return strdup(buf);
 }
@@ -258,7 +282,8 @@ static char *objectives_of(session *s, const char *id)
 static bool in_list(char (*ids)[SESSION_ID_MAX], size_t n, const char *id)
 {
     for (size_t i = 0; i < n; i++)
-        if (!strcmp(ids[i], id)) return true;
+        if (!strcmp(ids[i], id))
+            return true;
     return false;
 }
 
@@ -270,22 +295,26 @@ static char *notes_for(session *s, const char *a, const char *b, const char *not
 {
     char(*lin)[SESSION_ID_MAX] = NULL, (*lin2)[SESSION_ID_MAX] = NULL;
     size_t n = 0, n2 = 0;
-    if (session_lineage(s, a, &lin, &n) != 0) n = 0;
+    if (session_lineage(s, a, &lin, &n) != 0)
+        n = 0;
     if (b && session_lineage(s, b, &lin2, &n2) == 0) {
         void *v = realloc(lin, (n + n2) * sizeof *lin);
         if (v) {
             lin = v;
             for (size_t i = 0; i < n2; i++)
-                if (!in_list(lin, n, lin2[i])) memcpy(lin[n++], lin2[i], SESSION_ID_MAX);
+                if (!in_list(lin, n, lin2[i]))
+                    memcpy(lin[n++], lin2[i], SESSION_ID_MAX);
         }
         free(lin2);
     }
     char *notes[MAX_NOTES], *rej[MAX_NOTES];
     int nn = 0, nr = 0;
-    if (note && note[0] && (notes[nn] = strdup(note))) nn++;
+    if (note && note[0] && (notes[nn] = strdup(note)))
+        nn++;
     for (size_t i = 0; i < n && nn < MAX_NOTES; i++) {
         char *rv = NULL;
-        if (session_get_review(s, lin[i], &rv) != 0 || !rv) continue;
+        if (session_get_review(s, lin[i], &rv) != 0 || !rv)
+            continue;
         json_t *j = json_loads(rv, 0, NULL);
         free(rv);
         const char *dec = json_string_value(json_object_get(j, "decision"));
@@ -298,10 +327,13 @@ static char *notes_for(session *s, const char *a, const char *b, const char *not
             json_t *x = json_array_get(ann, k);
             const char *t = json_string_value(json_object_get(x, "text"));
             json_int_t line = json_integer_value(json_object_get(x, "line"));
-            if (!t || !t[0]) continue;
-            int r = line > 0 ? asprintf(&notes[nn], "on %s, line %lld: %s", lin[i], (long long)line, t)
-                             : asprintf(&notes[nn], "on %s: %s", lin[i], t);
-            if (r >= 0) nn++;
+            if (!t || !t[0])
+                continue;
+            int r = line > 0
+                        ? asprintf(&notes[nn], "on %s, line %lld: %s", lin[i], (long long)line, t)
+                        : asprintf(&notes[nn], "on %s: %s", lin[i], t);
+            if (r >= 0)
+                nn++;
         }
         json_decref(j);
     }
@@ -310,13 +342,17 @@ static char *notes_for(session *s, const char *a, const char *b, const char *not
     if (session_list(s, -1, &all, &na) == 0) {
         for (size_t i = na; i-- > 0 && nr < MAX_NOTES;) { /* newest first */
             const session_info *x = &all[i];
-            if (strcmp(x->decision, "rejected")) continue;
+            if (strcmp(x->decision, "rejected"))
+                continue;
             bool from = false;
             for (int k = 0; k < x->n_parents; k++)
-                if (in_list(lin, n, x->parents[k])) from = true;
-            if (!from) continue;
+                if (in_list(lin, n, x->parents[k]))
+                    from = true;
+            if (!from)
+                continue;
             char *rv = NULL;
-            if (session_get_review(s, x->id, &rv) != 0 || !rv) continue;
+            if (session_get_review(s, x->id, &rv) != 0 || !rv)
+                continue;
             json_t *j = json_loads(rv, 0, NULL);
             free(rv);
             const char *reason = json_string_value(json_object_get(j, "reason"));
@@ -329,8 +365,10 @@ static char *notes_for(session *s, const char *a, const char *b, const char *not
     free(all);
     free(lin);
     char *out = prompt_format_notes((const char *const *)notes, nn, (const char *const *)rej, nr);
-    for (int i = 0; i < nn; i++) free(notes[i]);
-    for (int i = 0; i < nr; i++) free(rej[i]);
+    for (int i = 0; i < nn; i++)
+        free(notes[i]);
+    for (int i = 0; i < nr; i++)
+        free(rej[i]);
     return out ? out : strdup("");
 }
 
@@ -369,7 +407,8 @@ static int find_elite(propose *p, const char *want, char *err, size_t errsize)
     for (int c = 0; c < k && rc; c++) {
         const session_info *x = &all[order[c]];
         char *src = NULL;
-        if (session_genome(s, x->id, &src) != 0) continue;
+        if (session_genome(s, x->id, &src) != 0)
+            continue;
         for (int b = 0; b < ns && rc; b++) {
             char *eg = block_text(src, seed_names[b]), *sg = block_text(seed_src, seed_names[b]);
             if (eg && sg && strcmp(eg, sg)) {
@@ -392,12 +431,15 @@ static int find_elite(propose *p, const char *want, char *err, size_t errsize)
     }
     if (rc) {
         if (want)
-            core_errf(err, errsize, "EoT: %s changes none of the seed's blocks, so there is no "
-                               "insight to carry over", want);
+            core_errf(err, errsize,
+                      "EoT: %s changes none of the seed's blocks, so there is no "
+                      "insight to carry over",
+                      want);
         else
-            core_errf(err, errsize, "EoT needs an elite: an individual with a training result whose "
-                               "blocks differ from the seed's (%s); there is none yet",
-                 p->seed_id);
+            core_errf(err, errsize,
+                      "EoT needs an elite: an individual with a training result whose "
+                      "blocks differ from the seed's (%s); there is none yet",
+                      p->seed_id);
     } else {
         p->elite_obj = objectives_of(s, p->elite);
         p->seed_obj = objectives_of(s, p->seed_id);
@@ -412,10 +454,12 @@ static int find_elite(propose *p, const char *want, char *err, size_t errsize)
 static int submit(propose *p, prompt_kind kind, const prompt_args *a, char *err, size_t errsize)
 {
     char *sys = NULL, *user = NULL;
-    if (prompt_build(p->env.prompts, kind, p->persona, a, &sys, &user, err, errsize)) return -1;
+    if (prompt_build(p->env.prompts, kind, p->persona, a, &sys, &user, err, errsize))
+        return -1;
     p->attempt++;
-    tx_printf(&p->prompt, "%s===== attempt %d of %d: %s, persona %s, block `%s` =====\n"
-                          "----- system -----\n%s%s----- user -----\n%s%s",
+    tx_printf(&p->prompt,
+              "%s===== attempt %d of %d: %s, persona %s, block `%s` =====\n"
+              "----- system -----\n%s%s----- user -----\n%s%s",
               p->attempt > 1 ? "\n" : "", p->attempt, p->max_attempts, prompt_kind_name(kind),
               p->env.prompts->personas[p->persona].name, p->gene, sys,
               sys[0] && sys[strlen(sys) - 1] == '\n' ? "" : "\n", user,
@@ -468,10 +512,13 @@ static void finish_fail(propose *p, const char *fmt, ...)
 static void one_line(char *dst, size_t size, const char *s)
 {
     size_t o = 0;
-    while (s && (*s == ' ' || *s == '\n' || *s == '#' || *s == '*')) s++;
-    for (; s && *s && *s != '\n' && o + 1 < size; s++) dst[o++] = *s;
+    while (s && (*s == ' ' || *s == '\n' || *s == '#' || *s == '*'))
+        s++;
+    for (; s && *s && *s != '\n' && o + 1 < size; s++)
+        dst[o++] = *s;
     dst[o] = '\0';
-    if (s && *s && *s != '\n' && size > 4) memcpy(dst + size - 4, "...", 4);
+    if (s && *s && *s != '\n' && size > 4)
+        memcpy(dst + size - 4, "...", 4);
 }
 
 /* Writes the individual; p->out.program and reasoning are set. */
@@ -527,7 +574,8 @@ static void advance_offline(propose *p)
                  "%s\n\nNo LLM took part: gevo's %s operator drew this edit at random "
                  "(seed %llu, %d candidate%s drawn until one compiled and changed the "
                  "network).\n",
-                 m->rationale, p->op == PROPOSE_CROSSOVER ? "gene-swap crossover" : "random mutation",
+                 m->rationale,
+                 p->op == PROPOSE_CROSSOVER ? "gene-swap crossover" : "random mutation",
                  (unsigned long long)p->seed, m->tries, m->tries == 1 ? "" : "s") < 0)
         o->reasoning = NULL;
     tx_printf(&p->prompt, "(no prompt: %s, seed %llu)\n", MUTATE_LABEL,
@@ -548,8 +596,7 @@ static void advance_llm(propose *p)
     tx_printf(&p->response, "%s===== attempt %d of %d: ", p->attempt > 1 ? "\n" : "", p->attempt,
               p->max_attempts);
     if (a->status != LLM_OK) {
-        tx_printf(&p->response, "no answer (%s) =====\n%s\n", llm_status_name(a->status),
-                  a->error);
+        tx_printf(&p->response, "no answer (%s) =====\n%s\n", llm_status_name(a->status), a->error);
         tx_printf(&p->log, "attempt %d: the LLM request failed: %s\n", p->attempt, a->error);
         free(o->reasoning);
         o->reasoning = p->log.s ? strdup(p->log.s) : NULL;
@@ -567,10 +614,11 @@ static void advance_llm(propose *p)
     o->latency_s += a->seconds;
     o->cost_usd += a->cost;
     tx_printf(&p->response, "model %s, %ld tokens in, %ld out%s, %.2f s, finish \"%s\" =====\n",
-              a->model, a->tokens_in, a->tokens_out, a->estimated ? " (estimated)" : "",
-              a->seconds, a->finish);
+              a->model, a->tokens_in, a->tokens_out, a->estimated ? " (estimated)" : "", a->seconds,
+              a->finish);
     tx_add(&p->response, a->content, a->content_len);
-    if (a->content_len && a->content[a->content_len - 1] != '\n') tx_puts(&p->response, "\n");
+    if (a->content_len && a->content[a->content_len - 1] != '\n')
+        tx_puts(&p->response, "\n");
     if (a->reasoning) {
         tx_printf(&p->response, "----- reasoning (reasoning_content / <think>) -----\n%s\n",
                   a->reasoning);
@@ -579,8 +627,8 @@ static void advance_llm(propose *p)
     int rc = proposal_check(a->content, a->content_len, a->truncated, p->parent_src, p->gene,
                             p->lim, &po);
     if (rc == 0) {
-        tx_printf(&p->log, "attempt %d: valid, %ld parameters, %.3g MFLOPs per image\n",
-                  p->attempt, po.params, po.flops / 1e6);
+        tx_printf(&p->log, "attempt %d: valid, %ld parameters, %.3g MFLOPs per image\n", p->attempt,
+                  po.params, po.flops / 1e6);
         free(o->program);
         o->program = po.program;
         po.program = NULL;
@@ -589,14 +637,16 @@ static void advance_llm(propose *p)
         char first[160];
         one_line(first, sizeof first, po.reasoning);
         char suffix[48] = "";
-        if (p->attempt > 1) snprintf(suffix, sizeof suffix, " (repaired: %d attempts)", p->attempt);
+        if (p->attempt > 1)
+            snprintf(suffix, sizeof suffix, " (repaired: %d attempts)", p->attempt);
         snprintf(o->summary, sizeof o->summary, "`%s`: %s%s", p->gene,
                  first[0] ? first : "new version of the block", suffix);
         free(o->reasoning);
-        if (asprintf(&o->reasoning, "%s\n\n---\n%s of %s%s%s, block `%s`, persona %s, model %s\n"
-                                    "attempts: %d (%d repair%s)\n%s",
-                     po.reasoning && po.reasoning[0] ? po.reasoning : "(no reasoning given)",
-                     o->op, o->parents[0], o->n_parents > 1 ? " and " : "",
+        if (asprintf(&o->reasoning,
+                     "%s\n\n---\n%s of %s%s%s, block `%s`, persona %s, model %s\n"
+                     "attempts: %d (%d repair%s)\n%s",
+                     po.reasoning && po.reasoning[0] ? po.reasoning : "(no reasoning given)", o->op,
+                     o->parents[0], o->n_parents > 1 ? " and " : "",
                      o->n_parents > 1 ? o->parents[1] : "", p->gene, o->persona, o->model,
                      p->attempt, p->attempt - 1, p->attempt == 2 ? "" : "s",
                      p->log.s ? p->log.s : "") < 0)
@@ -609,8 +659,7 @@ static void advance_llm(propose *p)
         finish_write(p);
         return;
     }
-    tx_printf(&p->log, "attempt %d: %s: %s\n", p->attempt, proposal_stage_name(po.stage),
-              po.error);
+    tx_printf(&p->log, "attempt %d: %s: %s\n", p->attempt, proposal_stage_name(po.stage), po.error);
     free(o->program);
     o->program = po.program;
     po.program = NULL;
@@ -628,9 +677,8 @@ static void advance_llm(propose *p)
         finish_fail(p, "attempt %d of %d: %s: %s; the repair request could not be sent: %s",
                     p->attempt, p->max_attempts, proposal_stage_name(po.stage), po.error, err);
     } else {
-        finish_fail(p, "no valid proposal after %d attempt%s; the last answer: %s: %s",
-                    p->attempt, p->attempt == 1 ? "" : "s", proposal_stage_name(po.stage),
-                    po.error);
+        finish_fail(p, "no valid proposal after %d attempt%s; the last answer: %s: %s", p->attempt,
+                    p->attempt == 1 ? "" : "s", proposal_stage_name(po.stage), po.error);
     }
     free(o->reasoning);
     free(o->prompt);
@@ -644,8 +692,10 @@ static void advance_llm(propose *p)
 int propose_advance(propose *p)
 {
     if (p->state == ST_READY) {
-        if (p->offline) advance_offline(p);
-        else advance_llm(p);
+        if (p->offline)
+            advance_offline(p);
+        else
+            advance_llm(p);
     }
     return p->state == ST_DONE && !p->out.ok ? -1 : 0;
 }
@@ -673,7 +723,8 @@ void propose_take_outcome(propose *p, propose_outcome *out)
 
 void propose_free(propose *p)
 {
-    if (!p) return;
+    if (!p)
+        return;
     if (p->req_id > 0 && p->env.llm) {
         long id = p->req_id;
         p->req_id = 0;
@@ -730,7 +781,7 @@ static int pick_gene(propose *p, const propose_request *req, char *err, size_t e
         for (int i = 0; i < n && o < sizeof list - 70; i++)
             o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", i ? ", " : "", names[i]);
         core_errf(err, errsize, "%s has no block `%s` (its blocks: %s)", p->parent, req->gene,
-             n ? list : "none");
+                  n ? list : "none");
         return -1;
     }
     /* candidates: crossover needs the block in both, EoT another block than the elite's */
@@ -740,16 +791,19 @@ static int pick_gene(propose *p, const propose_request *req, char *err, size_t e
             char *t = block_text(p->other_src, names[i]);
             bool both = t != NULL;
             free(t);
-            if (!both) continue;
+            if (!both)
+                continue;
         }
-        if (p->op == PROPOSE_EOT && !strcmp(names[i], p->elite_gene_name)) continue;
+        if (p->op == PROPOSE_EOT && !strcmp(names[i], p->elite_gene_name))
+            continue;
         cand[k++] = i;
     }
     if (!k) {
-        core_errf(err, errsize, "%s", !n ? "the parent has no def block for the LLM to rewrite"
-                                 : p->op == PROPOSE_CROSSOVER
-                                     ? "the two parents have no block of the same name"
-                                     : "EoT: the parent has no block other than the elite's");
+        core_errf(err, errsize, "%s",
+                  !n ? "the parent has no def block for the LLM to rewrite"
+                  : p->op == PROPOSE_CROSSOVER
+                      ? "the two parents have no block of the same name"
+                      : "EoT: the parent has no block other than the elite's");
         return -1;
     }
     int i = cand[llm_rng_next(&p->rng) % (uint64_t)k];
@@ -767,7 +821,7 @@ propose *propose_start(const propose_env *env, const propose_request *req, char 
     if (!session_is_writer(env->s)) {
         const char *h = session_lock_holder(env->s);
         core_errf(err, errsize, "the session is open read-only%s%s: a proposal cannot be recorded",
-             h[0] ? ", being written by gevo " : "", h);
+                  h[0] ? ", being written by gevo " : "", h);
         return NULL;
     }
     if (env->llm && !env->prompts) {
@@ -775,8 +829,9 @@ propose *propose_start(const propose_env *env, const propose_request *req, char 
         return NULL;
     }
     if (!env->llm && req->op == PROPOSE_EOT) {
-        core_errf(err, errsize, "EoT needs an LLM: the offline proposer (no LLM configured, or "
-                           "--llm none) does mutation and crossover only");
+        core_errf(err, errsize,
+                  "EoT needs an LLM: the offline proposer (no LLM configured, or "
+                  "--llm none) does mutation and crossover only");
         return NULL;
     }
     propose *p = calloc(1, sizeof *p);
@@ -790,14 +845,16 @@ propose *propose_start(const propose_env *env, const propose_request *req, char 
     p->lim = req->lim;
     p->seed = req->seed;
     p->offline = env->llm == NULL;
-    if (req->watch) p->watch = *req->watch;
+    if (req->watch)
+        p->watch = *req->watch;
     llm_rng_seed(&p->rng, req->seed ^ 0x70726f706f7365ULL);
     int repairs = req->max_repairs < 0 ? PROPOSE_DEFAULT_REPAIRS : req->max_repairs;
     p->max_attempts = 1 + (repairs > 20 ? 20 : repairs);
     session *s = env->s;
     propose_outcome *o = &p->out;
     scopy(o->op, sizeof o->op, propose_op_name(req->op));
-    if (resolve(s, req->parent, p->parent, "parent", err, errsize)) goto fail;
+    if (resolve(s, req->parent, p->parent, "parent", err, errsize))
+        goto fail;
     if (session_genome(s, p->parent, &p->parent_src) != 0) {
         core_errf(err, errsize, "parent %s: %s", p->parent, session_error());
         goto fail;
@@ -808,7 +865,8 @@ propose *propose_start(const propose_env *env, const propose_request *req, char 
         if (resolve(s, req->other, p->other, "second parent for crossover", err, errsize))
             goto fail;
         if (!strcmp(p->other, p->parent)) {
-            core_errf(err, errsize, "crossover needs two different parents (both are %s)", p->parent);
+            core_errf(err, errsize, "crossover needs two different parents (both are %s)",
+                      p->parent);
             goto fail;
         }
         if (session_genome(s, p->other, &p->other_src) != 0) {
@@ -825,19 +883,24 @@ propose *propose_start(const propose_env *env, const propose_request *req, char 
                                         req->lim, &p->mr, err, errsize)
                      : mutate_random(p->parent_src, req->gene, req->seed, req->lim, &p->mr, err,
                                      errsize);
-        if (rc) goto fail;
+        if (rc)
+            goto fail;
         p->state = ST_READY;
         return p;
     }
     if (req->op == PROPOSE_EOT) {
         scopy(p->seed_id, sizeof p->seed_id, req->seed_id ? req->seed_id : "g0-1");
         char tmp[SESSION_ID_MAX];
-        if (resolve(s, p->seed_id, tmp, "seed", err, errsize)) goto fail;
+        if (resolve(s, p->seed_id, tmp, "seed", err, errsize))
+            goto fail;
         scopy(p->seed_id, sizeof p->seed_id, tmp);
-        if (req->elite && resolve(s, req->elite, tmp, "elite", err, errsize)) goto fail;
-        if (find_elite(p, req->elite ? tmp : NULL, err, errsize)) goto fail;
+        if (req->elite && resolve(s, req->elite, tmp, "elite", err, errsize))
+            goto fail;
+        if (find_elite(p, req->elite ? tmp : NULL, err, errsize))
+            goto fail;
     }
-    if (pick_gene(p, req, err, errsize)) goto fail;
+    if (pick_gene(p, req, err, errsize))
+        goto fail;
     scopy(o->gene, sizeof o->gene, p->gene);
     p->gene_text = block_text(p->parent_src, p->gene);
     if (req->op == PROPOSE_CROSSOVER) {
@@ -860,7 +923,7 @@ propose *propose_start(const propose_env *env, const propose_request *req, char 
                 l += (size_t)snprintf(list + l, sizeof list - l, "%s%s", i ? ", " : "",
                                       ps->personas[i].name);
             core_errf(err, errsize, "no persona '%s' in %s (there are: %s)", req->persona, ps->dir,
-                 list);
+                      list);
             goto fail;
         }
     } else {
@@ -873,7 +936,8 @@ propose *propose_start(const propose_env *env, const propose_request *req, char 
     scopy(o->persona, sizeof o->persona, ps->personas[p->persona].name);
     prompt_args a = base_args(p);
     static const prompt_kind kinds[] = {PROMPT_MUTATE, PROMPT_CROSSOVER, PROMPT_EOT};
-    if (submit(p, kinds[req->op], &a, err, errsize)) goto fail;
+    if (submit(p, kinds[req->op], &a, err, errsize))
+        goto fail;
     return p;
 fail:
     propose_free(p);
@@ -906,7 +970,8 @@ int propose_run(const propose_env *env, const propose_request *req, propose_outc
         struct pollfd pfd[32];
         int n = llm_client_pollfds(c, pfd, 32);
         int t = llm_client_timeout_ms(c);
-        if (t < 0 || t > 200) t = 200;
+        if (t < 0 || t > 200)
+            t = 200;
         poll(pfd, (nfds_t)n, t);
         llm_client_dispatch(c, pfd, n);
     }
@@ -934,7 +999,8 @@ int propose_pick_parents(session *s, propose_op op, char ids[2][SESSION_ID_MAX],
     /* best measured first, then the newest */
     int best = -1, second = -1;
     for (size_t i = 0; i < n; i++) {
-        if (v[i].val_acc < 0 || !strcmp(v[i].decision, "rejected")) continue;
+        if (v[i].val_acc < 0 || !strcmp(v[i].decision, "rejected"))
+            continue;
         if (best < 0 || v[i].val_acc > v[best].val_acc) {
             second = best;
             best = (int)i;
@@ -942,7 +1008,8 @@ int propose_pick_parents(session *s, propose_op op, char ids[2][SESSION_ID_MAX],
             second = (int)i;
         }
     }
-    if (best < 0) best = (int)n - 1;
+    if (best < 0)
+        best = (int)n - 1;
     if (second < 0)
         for (size_t i = n; i-- > 0;)
             if ((int)i != best) {

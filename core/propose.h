@@ -49,7 +49,11 @@
 #include "engine/net.h"
 #include "sessions/session.h"
 
-typedef enum propose_op { PROPOSE_MUTATE, PROPOSE_CROSSOVER, PROPOSE_EOT } propose_op;
+typedef enum propose_op {
+    PROPOSE_MUTATE,
+    PROPOSE_CROSSOVER,
+    PROPOSE_EOT
+} propose_op;
 
 /* The operator as recorded in meta.json: "mutation", "crossover", "eot". */
 const char *propose_op_name(propose_op op);
@@ -59,26 +63,26 @@ int propose_op_parse(const char *s, propose_op *op);
 #define PROPOSE_DEFAULT_REPAIRS 2
 
 typedef struct propose_env {
-    session *s;                 /* opened for writing */
-    llm_client *llm;            /* NULL: the offline proposer */
-    const prompt_set *prompts;  /* needed with llm */
+    session *s;                /* opened for writing */
+    llm_client *llm;           /* NULL: the offline proposer */
+    const prompt_set *prompts; /* needed with llm */
 } propose_env;
 
 typedef struct propose_request {
     propose_op op;
-    int generation;             /* of the new individual (>= every parent's) */
-    const char *parent;         /* id; required */
-    const char *other;          /* crossover: the second parent; required */
-    const char *gene;           /* block to rewrite; NULL = drawn at random */
-    const char *persona;        /* NULL = drawn by the prompt set's weights */
-    const char *elite;          /* EoT: NULL = the best measured individual
+    int generation;        /* of the new individual (>= every parent's) */
+    const char *parent;    /* id; required */
+    const char *other;     /* crossover: the second parent; required */
+    const char *gene;      /* block to rewrite; NULL = drawn at random */
+    const char *persona;   /* NULL = drawn by the prompt set's weights */
+    const char *elite;     /* EoT: NULL = the best measured individual
                                    with a block that differs from the seed's */
-    const char *seed_id;        /* EoT: NULL = "g0-1" */
-    const char *note;           /* the researcher's steering for this one
+    const char *seed_id;   /* EoT: NULL = "g0-1" */
+    const char *note;      /* the researcher's steering for this one
                                    proposal, put first among the notes; NULL = none */
-    int max_repairs;            /* repair rounds after the first answer; < 0 = default 2 */
-    uint64_t seed;              /* draws of gene, persona, mutation */
-    const net_limits *lim;      /* NULL = defaults */
+    int max_repairs;       /* repair rounds after the first answer; < 0 = default 2 */
+    uint64_t seed;         /* draws of gene, persona, mutation */
+    const net_limits *lim; /* NULL = defaults */
     /* Optional: on_delta and on_retry are forwarded (streamed text for a
      * display); on_done is not used. */
     const llm_callbacks *watch;
@@ -86,11 +90,11 @@ typedef struct propose_request {
 
 typedef struct propose_outcome {
     bool ok;
-    char id[SESSION_ID_MAX];    /* the new individual when ok */
-    char error[2048];           /* when !ok: what failed, after how many attempts */
+    char id[SESSION_ID_MAX]; /* the new individual when ok */
+    char error[2048];        /* when !ok: what failed, after how many attempts */
     char op[16];
-    char persona[48];           /* persona name, or MUTATE_LABEL offline */
-    char gene[64];              /* the block proposed for */
+    char persona[48]; /* persona name, or MUTATE_LABEL offline */
+    char gene[64];    /* the block proposed for */
     char parents[2][SESSION_ID_MAX];
     int n_parents;
     char model[256];            /* "" offline */
@@ -98,12 +102,12 @@ typedef struct propose_outcome {
     long tokens_in, tokens_out; /* summed over attempts */
     double latency_s;           /* summed over attempts */
     double cost_usd;
-    long params;                /* of the new genome */
+    long params; /* of the new genome */
     double flops;
     char summary[256];
-    char *program;              /* the new genome; on failure the last candidate or NULL */
-    char *reasoning;            /* reasoning.md */
-    char *prompt, *response;    /* the transcripts (prompt.txt, response.txt) */
+    char *program;           /* the new genome; on failure the last candidate or NULL */
+    char *reasoning;         /* reasoning.md */
+    char *prompt, *response; /* the transcripts (prompt.txt, response.txt) */
 } propose_outcome;
 
 void propose_outcome_release(propose_outcome *o);

@@ -5,29 +5,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/net.h"
 #include "engine/engine_cmd.h"
+#include "engine/net.h"
 
 static void check_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: gevo check [options] FILE\n"
-            "\n"
-            "Validates a gevo-net program (see gevo-net(5)): parses it, infers every\n"
-            "shape, counts parameters and FLOPs, and checks the limits. Prints one row\n"
-            "per layer and the totals; on an error prints file:line:col, the line,\n"
-            "a caret and a hint, and exits with status 1.\n"
-            "\n"
-            "options:\n"
-            "  --input CxHxW        check for another input shape (e.g. 1x28x28)\n"
-            "  --json               machine-readable output\n"
-            "  --quiet              print only the totals line\n"
-            "  --max-params N       parameter limit (default 20000000)\n"
-            "  --max-flops N        forward FLOPs per image (default 2e10)\n"
-            "  --max-act-mb N       activation memory per image in MiB (default 256)\n"
-            "  --max-depth N        block call depth (default 32)\n"
-            "  --max-file-bytes N   source size (default 262144)\n"
-            "  -h, --help           this text\n");
+    fprintf(out, "usage: gevo check [options] FILE\n"
+                 "\n"
+                 "Validates a gevo-net program (see gevo-net(5)): parses it, infers every\n"
+                 "shape, counts parameters and FLOPs, and checks the limits. Prints one row\n"
+                 "per layer and the totals; on an error prints file:line:col, the line,\n"
+                 "a caret and a hint, and exits with status 1.\n"
+                 "\n"
+                 "options:\n"
+                 "  --input CxHxW        check for another input shape (e.g. 1x28x28)\n"
+                 "  --json               machine-readable output\n"
+                 "  --quiet              print only the totals line\n"
+                 "  --max-params N       parameter limit (default 20000000)\n"
+                 "  --max-flops N        forward FLOPs per image (default 2e10)\n"
+                 "  --max-act-mb N       activation memory per image in MiB (default 256)\n"
+                 "  --max-depth N        block call depth (default 32)\n"
+                 "  --max-file-bytes N   source size (default 262144)\n"
+                 "  -h, --help           this text\n");
 }
 
 static void group_digits(long v, char *buf, size_t n)
@@ -35,9 +34,11 @@ static void group_digits(long v, char *buf, size_t n)
     char raw[32];
     snprintf(raw, sizeof raw, "%ld", v < 0 ? -v : v);
     size_t l = strlen(raw), o = 0;
-    if (v < 0 && o + 1 < n) buf[o++] = '-';
+    if (v < 0 && o + 1 < n)
+        buf[o++] = '-';
     for (size_t i = 0; i < l && o + 2 < n; i++) {
-        if (i && (l - i) % 3 == 0) buf[o++] = ',';
+        if (i && (l - i) % 3 == 0)
+            buf[o++] = ',';
         buf[o++] = raw[i];
     }
     buf[o] = 0;
@@ -45,23 +46,30 @@ static void group_digits(long v, char *buf, size_t n)
 
 static void human_flops(double f, char *buf, size_t n)
 {
-    if (f >= 1e9) snprintf(buf, n, "%.2fG", f / 1e9);
-    else if (f >= 1e6) snprintf(buf, n, "%.2fM", f / 1e6);
-    else if (f >= 1e3) snprintf(buf, n, "%.1fK", f / 1e3);
-    else snprintf(buf, n, "%.0f", f);
+    if (f >= 1e9)
+        snprintf(buf, n, "%.2fG", f / 1e9);
+    else if (f >= 1e6)
+        snprintf(buf, n, "%.2fM", f / 1e6);
+    else if (f >= 1e3)
+        snprintf(buf, n, "%.1fK", f / 1e3);
+    else
+        snprintf(buf, n, "%.0f", f);
 }
 
 static void shape_text(net_shape s, char *buf, size_t n)
 {
-    if (s.h == 1 && s.w == 1) snprintf(buf, n, "%d", s.c);
-    else snprintf(buf, n, "%dx%dx%d", s.c, s.h, s.w);
+    if (s.h == 1 && s.w == 1)
+        snprintf(buf, n, "%d", s.c);
+    else
+        snprintf(buf, n, "%dx%dx%d", s.c, s.h, s.w);
 }
 
 /* Depthwise convolutions are conv nodes; the table names them as the
  * program does. */
 static const char *display_op(const net_node *nd)
 {
-    if (nd->op == NET_CONV && nd->depthwise) return "dwconv";
+    if (nd->op == NET_CONV && nd->depthwise)
+        return "dwconv";
     return net_op_name(nd->op);
 }
 
@@ -69,19 +77,20 @@ static void print_table(const char *path, const net_graph *g)
 {
     char a[48], b[48], c[48];
     printf("%s\n\n", path);
-    printf("%5s %5s  %-22s %-10s %12s %12s %10s\n", "#", "line", "block", "operator", "output", "params", "FLOPs");
+    printf("%5s %5s  %-22s %-10s %12s %12s %10s\n", "#", "line", "block", "operator", "output",
+           "params", "FLOPs");
     for (int i = 0; i < g->n_nodes; i++) {
         const net_node *nd = &g->nodes[i];
         shape_text(nd->shape, a, sizeof a);
         group_digits(nd->params, b, sizeof b);
         human_flops(nd->flops, c, sizeof c);
-        printf("%5d %5d  %-22.22s %-10s %12s %12s %10s\n", i, nd->line, nd->scope[0] ? nd->scope : "-",
-               display_op(nd), a, b, c);
+        printf("%5d %5d  %-22.22s %-10s %12s %12s %10s\n", i, nd->line,
+               nd->scope[0] ? nd->scope : "-", display_op(nd), a, b, c);
     }
     group_digits(g->params, a, sizeof a);
     human_flops(g->flops, b, sizeof b);
-    printf("\ninput %dx%dx%d, %d classes, %d layers\n", g->input.c, g->input.h, g->input.w, g->classes,
-           g->n_nodes - 1);
+    printf("\ninput %dx%dx%d, %d classes, %d layers\n", g->input.c, g->input.h, g->input.w,
+           g->classes, g->n_nodes - 1);
     printf("parameters: %s\n", a);
     printf("FLOPs per image (forward): %s\n", b);
     printf("activations per image: %.2f MiB\n", g->act_bytes / 1048576.0);
@@ -98,7 +107,8 @@ static int print_json(const char *path, const net_graph *g, const net_error *err
         json_object_set_new(e, "line", json_integer(err->line));
         json_object_set_new(e, "col", json_integer(err->col));
         json_object_set_new(e, "message", json_string(err->msg));
-        if (err->hint[0]) json_object_set_new(e, "hint", json_string(err->hint));
+        if (err->hint[0])
+            json_object_set_new(e, "hint", json_string(err->hint));
         json_t *arr = json_array();
         json_array_append_new(arr, e);
         json_object_set_new(o, "errors", arr);
@@ -136,7 +146,8 @@ static int print_json(const char *path, const net_graph *g, const net_error *err
     }
     char *txt = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     int rc = txt ? 0 : -1;
-    if (txt) printf("%s\n", txt);
+    if (txt)
+        printf("%s\n", txt);
     free(txt);
     json_decref(o);
     return rc;
@@ -146,7 +157,8 @@ static int parse_shape(const char *s, net_shape *out)
 {
     int c, h, w;
     char extra;
-    if (sscanf(s, "%dx%dx%d%c", &c, &h, &w, &extra) != 3 || c < 1 || h < 1 || w < 1) return -1;
+    if (sscanf(s, "%dx%dx%d%c", &c, &h, &w, &extra) != 3 || c < 1 || h < 1 || w < 1)
+        return -1;
     *out = (net_shape){c, h, w};
     return 0;
 }
@@ -166,11 +178,16 @@ static int parse_number(const char *opt, const char *s, double lo, double hi, do
 int engine_cmd_check(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"input", required_argument, 0, 'i'},       {"json", no_argument, 0, 'j'},
-        {"quiet", no_argument, 0, 'q'},             {"max-params", required_argument, 0, 'P'},
-        {"max-flops", required_argument, 0, 'F'},   {"max-act-mb", required_argument, 0, 'A'},
-        {"max-depth", required_argument, 0, 'D'},   {"max-file-bytes", required_argument, 0, 'B'},
-        {"help", no_argument, 0, 'h'},              {0, 0, 0, 0},
+        {"input", required_argument, 0, 'i'},
+        {"json", no_argument, 0, 'j'},
+        {"quiet", no_argument, 0, 'q'},
+        {"max-params", required_argument, 0, 'P'},
+        {"max-flops", required_argument, 0, 'F'},
+        {"max-act-mb", required_argument, 0, 'A'},
+        {"max-depth", required_argument, 0, 'D'},
+        {"max-file-bytes", required_argument, 0, 'B'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
     net_limits lim;
     net_limits_default(&lim);
@@ -183,7 +200,8 @@ int engine_cmd_check(int argc, char **argv)
         switch (opt) {
         case 'i':
             if (parse_shape(optarg, &input)) {
-                fprintf(stderr, "gevo check: --input needs CxHxW, e.g. 1x28x28, not '%s'\n", optarg);
+                fprintf(stderr, "gevo check: --input needs CxHxW, e.g. 1x28x28, not '%s'\n",
+                        optarg);
                 return 2;
             }
             have_input = true;
@@ -191,23 +209,28 @@ int engine_cmd_check(int argc, char **argv)
         case 'j': json = true; break;
         case 'q': quiet = true; break;
         case 'P':
-            if (parse_number("--max-params", optarg, 1, 1e10, &v)) return 2;
+            if (parse_number("--max-params", optarg, 1, 1e10, &v))
+                return 2;
             lim.max_params = (long)v;
             break;
         case 'F':
-            if (parse_number("--max-flops", optarg, 1, 1e15, &v)) return 2;
+            if (parse_number("--max-flops", optarg, 1, 1e15, &v))
+                return 2;
             lim.max_flops = v;
             break;
         case 'A':
-            if (parse_number("--max-act-mb", optarg, 1, 1e6, &v)) return 2;
+            if (parse_number("--max-act-mb", optarg, 1, 1e6, &v))
+                return 2;
             lim.max_act_bytes = v * 1048576;
             break;
         case 'D':
-            if (parse_number("--max-depth", optarg, 1, 60, &v)) return 2;
+            if (parse_number("--max-depth", optarg, 1, 60, &v))
+                return 2;
             lim.max_depth = (int)v;
             break;
         case 'B':
-            if (parse_number("--max-file-bytes", optarg, 1, 1 << 30, &v)) return 2;
+            if (parse_number("--max-file-bytes", optarg, 1, 1 << 30, &v))
+                return 2;
             lim.max_file_bytes = (long)v;
             break;
         case 'h': check_usage(stdout); return 0;
@@ -224,7 +247,8 @@ int engine_cmd_check(int argc, char **argv)
     char *src = net_read_file(path, lim.max_file_bytes, &len, &err);
     net_graph *g = NULL;
     int rc = -1;
-    if (src) rc = net_compile_with_input(src, len, path, &lim, have_input ? &input : NULL, &g, &err);
+    if (src)
+        rc = net_compile_with_input(src, len, path, &lim, have_input ? &input : NULL, &g, &err);
     free(src);
     if (json) {
         print_json(path, g, rc ? &err : NULL);

@@ -14,9 +14,9 @@
 #include "engine/data.h"
 #include "engine/engine_cmd.h"
 #include "engine/model.h"
-#include "engine/out_file.h"
 #include "engine/net.h"
 #include "engine/ops.h"
+#include "engine/out_file.h"
 #include "engine/train.h"
 
 #define DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
@@ -31,49 +31,47 @@ static void on_signal(int sig)
 
 static void train_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: gevo train [options] NET\n"
-            "\n"
-            "Trains the gevo-net program NET with its train section as the recipe\n"
-            "(options override it) and prints a JSON result: validation and test\n"
-            "accuracy, parameters, FLOPs, seconds, images/s, peak memory, the\n"
-            "per-epoch curve and a status (ok, diverged, timeout, stopped, error).\n"
-            "\n"
-            "options:\n"
-            "  --data DIR          IDX or CIFAR-10 binary data (default " DEFAULT_DATA ")\n"
-            "  --epochs N          epochs (default: the program's)\n"
-            "  --batch N           batch size (default: the program's)\n"
-            "  --lr X              learning rate (default: the program's)\n"
-            "  --set KEY=VALUE     any train-section setting, e.g. --set schedule=constant\n"
-            "  --subset N          train on N images of the training split\n"
-            "  --val-split F       fraction of the training set held out (default 0.1)\n"
-            "  --seed N            seed of initialisation, split, shuffling, dropout\n"
-            "  --threads N         OpenBLAS threads (default 2)\n"
-            "  --time-limit S      stop after S seconds (status timeout)\n"
-            "  --eval-batch N      images per evaluation pass (default: the batch)\n"
-            "  --no-test           do not evaluate the test set\n"
-            "  --weights FILE      save the trained weights to FILE\n"
-            "  --out FILE          also write the result JSON to FILE\n"
-            "  --progress          one JSON line per event on stdout (for the workbench)\n"
-            "  --quiet             no progress bar\n"
-            "  -h, --help          this text\n"
-            "\n"
-            "exit status: 0 ok; 1 error; 3 diverged, timeout or stopped (result written)\n");
+    fprintf(out, "usage: gevo train [options] NET\n"
+                 "\n"
+                 "Trains the gevo-net program NET with its train section as the recipe\n"
+                 "(options override it) and prints a JSON result: validation and test\n"
+                 "accuracy, parameters, FLOPs, seconds, images/s, peak memory, the\n"
+                 "per-epoch curve and a status (ok, diverged, timeout, stopped, error).\n"
+                 "\n"
+                 "options:\n"
+                 "  --data DIR          IDX or CIFAR-10 binary data (default " DEFAULT_DATA ")\n"
+                 "  --epochs N          epochs (default: the program's)\n"
+                 "  --batch N           batch size (default: the program's)\n"
+                 "  --lr X              learning rate (default: the program's)\n"
+                 "  --set KEY=VALUE     any train-section setting, e.g. --set schedule=constant\n"
+                 "  --subset N          train on N images of the training split\n"
+                 "  --val-split F       fraction of the training set held out (default 0.1)\n"
+                 "  --seed N            seed of initialisation, split, shuffling, dropout\n"
+                 "  --threads N         OpenBLAS threads (default 2)\n"
+                 "  --time-limit S      stop after S seconds (status timeout)\n"
+                 "  --eval-batch N      images per evaluation pass (default: the batch)\n"
+                 "  --no-test           do not evaluate the test set\n"
+                 "  --weights FILE      save the trained weights to FILE\n"
+                 "  --out FILE          also write the result JSON to FILE\n"
+                 "  --progress          one JSON line per event on stdout (for the workbench)\n"
+                 "  --quiet             no progress bar\n"
+                 "  -h, --help          this text\n"
+                 "\n"
+                 "exit status: 0 ok; 1 error; 3 diverged, timeout or stopped (result written)\n");
 }
 
 static void eval_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: gevo eval [options] NET WEIGHTS\n"
-            "\n"
-            "Evaluates saved weights (from gevo train --weights) of the program NET\n"
-            "on the test set and prints accuracy and loss as JSON.\n"
-            "\n"
-            "options:\n"
-            "  --data DIR          data directory (default " DEFAULT_DATA ")\n"
-            "  --threads N         OpenBLAS threads (default 2)\n"
-            "  --batch N           images per pass (default 256)\n"
-            "  -h, --help          this text\n");
+    fprintf(out, "usage: gevo eval [options] NET WEIGHTS\n"
+                 "\n"
+                 "Evaluates saved weights (from gevo train --weights) of the program NET\n"
+                 "on the test set and prints accuracy and loss as JSON.\n"
+                 "\n"
+                 "options:\n"
+                 "  --data DIR          data directory (default " DEFAULT_DATA ")\n"
+                 "  --threads N         OpenBLAS threads (default 2)\n"
+                 "  --batch N           images per pass (default 256)\n"
+                 "  -h, --help          this text\n");
 }
 
 static int parse_int(const char *opt, const char *s, long lo, long hi, long *out)
@@ -103,8 +101,8 @@ static int parse_real(const char *opt, const char *s, double lo, double hi, doub
 /* ---- progress display ------------------------------------------------ */
 
 typedef struct progress_ctx {
-    bool json;  /* JSON lines on stdout */
-    bool bar;   /* a bar on stderr (a terminal) */
+    bool json; /* JSON lines on stdout */
+    bool bar;  /* a bar on stderr (a terminal) */
 } progress_ctx;
 
 static void put_json_line(json_t *o)
@@ -156,22 +154,27 @@ static void on_train_event(void *vctx, const train_event *ev)
         json_decref(o);
         return;
     }
-    if (!ctx->bar) return;
+    if (!ctx->bar)
+        return;
     if (ev->kind == TRAIN_EV_STEP) {
         int width = 30;
         double frac = ev->steps ? (double)ev->step / ev->steps : 0;
         int fill = (int)(frac * width + 0.5);
         char bar[64];
-        for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
+        for (int i = 0; i < width; i++)
+            bar[i] = i < fill ? '#' : '.';
         bar[width] = 0;
         int eta = (int)(ev->eta + 0.5);
-        fprintf(stderr, "\r  epoch %d/%d [%s] %3.0f%%  loss %.4f  acc %5.1f%%  %6.0f img/s  ETA %d:%02d ",
-                ev->epoch, ev->epochs, bar, frac * 100, ev->loss, ev->acc * 100, ev->images_per_sec, eta / 60,
-                eta % 60);
+        fprintf(stderr,
+                "\r  epoch %d/%d [%s] %3.0f%%  loss %.4f  acc %5.1f%%  %6.0f img/s  ETA %d:%02d ",
+                ev->epoch, ev->epochs, bar, frac * 100, ev->loss, ev->acc * 100, ev->images_per_sec,
+                eta / 60, eta % 60);
     } else if (ev->kind == TRAIN_EV_EPOCH) {
-        fprintf(stderr, "\r\033[K  epoch %d/%d  loss %.4f  train acc %.2f%%  val acc %.2f%%  lr %.4g  %.1f s\n",
-                ev->epoch, ev->epochs, ev->loss, ev->acc * 100, ev->epoch_result->val_acc * 100, ev->lr,
-                ev->elapsed);
+        fprintf(
+            stderr,
+            "\r\033[K  epoch %d/%d  loss %.4f  train acc %.2f%%  val acc %.2f%%  lr %.4g  %.1f s\n",
+            ev->epoch, ev->epochs, ev->loss, ev->acc * 100, ev->epoch_result->val_acc * 100, ev->lr,
+            ev->elapsed);
     } else if (ev->kind == TRAIN_EV_EVAL) {
         fprintf(stderr, "\r\033[K  evaluating the %s set...", ev->what);
     }
@@ -180,12 +183,13 @@ static void on_train_event(void *vctx, const train_event *ev)
 
 /* ---- the result -------------------------------------------------------- */
 
-static json_t *result_json(const char *net, const char *data, const net_graph *g, const net_train *t,
-                           const train_result *r, long seed, int threads)
+static json_t *result_json(const char *net, const char *data, const net_graph *g,
+                           const net_train *t, const train_result *r, long seed, int threads)
 {
     json_t *o = json_object();
     json_object_set_new(o, "status", json_string(train_status_name(r->status)));
-    if (r->message[0]) json_object_set_new(o, "message", json_string(r->message));
+    if (r->message[0])
+        json_object_set_new(o, "message", json_string(r->message));
     json_object_set_new(o, "net", json_string(net));
     json_object_set_new(o, "data", json_string(data));
     if (g) {
@@ -208,7 +212,8 @@ static json_t *result_json(const char *net, const char *data, const net_graph *g
     json_object_set_new(o, "threads", json_integer(threads));
     if (t) {
         json_t *rec = json_object();
-        json_object_set_new(rec, "optimizer", json_string(t->optimizer == NET_OPT_SGD ? "sgd" : "adamw"));
+        json_object_set_new(rec, "optimizer",
+                            json_string(t->optimizer == NET_OPT_SGD ? "sgd" : "adamw"));
         json_object_set_new(rec, "lr", json_num(t->lr));
         json_object_set_new(rec, "batch", json_integer(t->batch));
         json_object_set_new(rec, "epochs", json_integer(t->epochs));
@@ -245,7 +250,8 @@ static int emit_result(json_t *o, const char *out_path, bool progress)
         json_decref(ev);
     } else {
         char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        if (s) printf("%s\n", s);
+        if (s)
+            printf("%s\n", s);
         free(s);
     }
     if (out_path) {
@@ -253,7 +259,8 @@ static int emit_result(json_t *o, const char *out_path, bool progress)
         out_file out;
         char err[4400];
         if (out_file_open(&out, out_path, err, sizeof err) == 0) {
-            if (json_dumpf(o, out.f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) || fputc('\n', out.f) == EOF) {
+            if (json_dumpf(o, out.f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) ||
+                fputc('\n', out.f) == EOF) {
                 out_file_abort(&out);
                 snprintf(err, sizeof err, "%s: cannot write", out_path);
                 rc = -1;
@@ -263,7 +270,8 @@ static int emit_result(json_t *o, const char *out_path, bool progress)
         } else {
             rc = -1;
         }
-        if (rc) fprintf(stderr, "gevo train: %s\n", err);
+        if (rc)
+            fprintf(stderr, "gevo train: %s\n", err);
     }
     return rc;
 }
@@ -271,15 +279,24 @@ static int emit_result(json_t *o, const char *out_path, bool progress)
 int engine_cmd_train(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"data", required_argument, 0, 'd'},     {"epochs", required_argument, 0, 'e'},
-        {"batch", required_argument, 0, 'b'},    {"lr", required_argument, 0, 'l'},
-        {"set", required_argument, 0, 'S'},      {"subset", required_argument, 0, 's'},
-        {"val-split", required_argument, 0, 'v'}, {"seed", required_argument, 0, 'r'},
-        {"threads", required_argument, 0, 't'},  {"time-limit", required_argument, 0, 'T'},
-        {"eval-batch", required_argument, 0, 'E'}, {"no-test", no_argument, 0, 'N'},
-        {"weights", required_argument, 0, 'w'},  {"out", required_argument, 0, 'o'},
-        {"progress", no_argument, 0, 'p'},       {"quiet", no_argument, 0, 'q'},
-        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0},
+        {"data", required_argument, 0, 'd'},
+        {"epochs", required_argument, 0, 'e'},
+        {"batch", required_argument, 0, 'b'},
+        {"lr", required_argument, 0, 'l'},
+        {"set", required_argument, 0, 'S'},
+        {"subset", required_argument, 0, 's'},
+        {"val-split", required_argument, 0, 'v'},
+        {"seed", required_argument, 0, 'r'},
+        {"threads", required_argument, 0, 't'},
+        {"time-limit", required_argument, 0, 'T'},
+        {"eval-batch", required_argument, 0, 'E'},
+        {"no-test", no_argument, 0, 'N'},
+        {"weights", required_argument, 0, 'w'},
+        {"out", required_argument, 0, 'o'},
+        {"progress", no_argument, 0, 'p'},
+        {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
     const char *data_dir = DEFAULT_DATA, *out_path = NULL, *weights = NULL;
     long epochs = 0, batch = 0, seed = -1, eval_batch = 0, v;
@@ -295,13 +312,16 @@ int engine_cmd_train(int argc, char **argv)
         switch (opt) {
         case 'd': data_dir = optarg; break;
         case 'e':
-            if (parse_int("--epochs", optarg, 1, 10000, &epochs)) return 2;
+            if (parse_int("--epochs", optarg, 1, 10000, &epochs))
+                return 2;
             break;
         case 'b':
-            if (parse_int("--batch", optarg, 1, 65536, &batch)) return 2;
+            if (parse_int("--batch", optarg, 1, 65536, &batch))
+                return 2;
             break;
         case 'l':
-            if (parse_real("--lr", optarg, 1e-12, 1e12, &lr)) return 2;
+            if (parse_real("--lr", optarg, 1e-12, 1e12, &lr))
+                return 2;
             break;
         case 'S':
             if (n_sets == 64) {
@@ -311,26 +331,32 @@ int engine_cmd_train(int argc, char **argv)
             sets[n_sets++] = optarg;
             break;
         case 's':
-            if (parse_int("--subset", optarg, 1, 100000000, &v)) return 2;
+            if (parse_int("--subset", optarg, 1, 100000000, &v))
+                return 2;
             o.subset = (int)v;
             break;
         case 'v':
-            if (parse_real("--val-split", optarg, 0, 0.9, &x)) return 2;
+            if (parse_real("--val-split", optarg, 0, 0.9, &x))
+                return 2;
             o.val_frac = x;
             break;
         case 'r':
-            if (parse_int("--seed", optarg, 0, 1000000000000L, &seed)) return 2;
+            if (parse_int("--seed", optarg, 0, 1000000000000L, &seed))
+                return 2;
             break;
         case 't':
-            if (parse_int("--threads", optarg, 1, 256, &v)) return 2;
+            if (parse_int("--threads", optarg, 1, 256, &v))
+                return 2;
             o.threads = (int)v;
             break;
         case 'T':
-            if (parse_real("--time-limit", optarg, 0.001, 1e9, &x)) return 2;
+            if (parse_real("--time-limit", optarg, 0.001, 1e9, &x))
+                return 2;
             o.time_limit = x;
             break;
         case 'E':
-            if (parse_int("--eval-batch", optarg, 1, 65536, &eval_batch)) return 2;
+            if (parse_int("--eval-batch", optarg, 1, 65536, &eval_batch))
+                return 2;
             break;
         case 'N': o.skip_test = true; break;
         case 'w': weights = optarg; break;
@@ -371,7 +397,8 @@ int engine_cmd_train(int argc, char **argv)
         net_error_string(&err, r.message, sizeof r.message);
         goto finish;
     }
-    if (data_load(data_dir, &train, &test, r.message, sizeof r.message)) goto finish;
+    if (data_load(data_dir, &train, &test, r.message, sizeof r.message))
+        goto finish;
     /* the program is trained on the data's image shape, whatever its input
        line says (exquisitenetv2.net declares CIFAR-10's 3x32x32) */
     net_shape in = {train.c, train.h, train.w};
@@ -388,23 +415,30 @@ int engine_cmd_train(int argc, char **argv)
     recipe = g->train;
     for (int i = 0; i < n_sets; i++)
         if (net_train_set(&recipe, sets[i], &err)) {
-            if (snprintf(r.message, sizeof r.message, "--set %s: %s", sets[i], err.msg) < 0) r.message[0] = 0;
+            if (snprintf(r.message, sizeof r.message, "--set %s: %s", sets[i], err.msg) < 0)
+                r.message[0] = 0;
             goto finish;
         }
-    if (epochs) recipe.epochs = (int)epochs;
-    if (batch) recipe.batch = (int)batch;
-    if (lr > 0) recipe.lr = lr;
-    if (seed >= 0) recipe.seed = seed;
+    if (epochs)
+        recipe.epochs = (int)epochs;
+    if (batch)
+        recipe.batch = (int)batch;
+    if (lr > 0)
+        recipe.lr = lr;
+    if (seed >= 0)
+        recipe.seed = seed;
     have_recipe = true;
     o.eval_batch = (int)eval_batch;
     int cap = recipe.batch > eval_batch ? recipe.batch : (int)eval_batch;
     m = model_new(g, cap, (uint64_t)recipe.seed, r.message, sizeof r.message);
-    if (!m) goto finish;
+    if (!m)
+        goto finish;
     progress_ctx ctx = {.json = progress, .bar = !progress && !quiet && isatty(2)};
     o.on_event = on_train_event;
     o.ctx = &ctx;
     train_run(m, &recipe, &train, &test, &o, &r);
-    if (ctx.bar) fprintf(stderr, "\r\033[K");
+    if (ctx.bar)
+        fprintf(stderr, "\r\033[K");
     if (weights && r.status != TRAIN_ERROR && r.status != TRAIN_DIVERGED) {
         char werr[512];
         if (model_save(m, weights, werr, sizeof werr)) {
@@ -417,9 +451,11 @@ finish:;
                               have_recipe ? recipe.seed : seed, o.threads);
     int werr = emit_result(res, out_path, progress);
     json_decref(res);
-    if (r.status == TRAIN_ERROR) fprintf(stderr, "gevo train: %s\n", r.message);
+    if (r.status == TRAIN_ERROR)
+        fprintf(stderr, "gevo train: %s\n", r.message);
     int status = r.status == TRAIN_OK ? 0 : r.status == TRAIN_ERROR ? 1 : 3;
-    if (werr && status == 0) status = 1;
+    if (werr && status == 0)
+        status = 1;
     train_result_free(&r);
     model_free(m);
     net_graph_free(g);
@@ -432,8 +468,11 @@ finish:;
 int engine_cmd_eval(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"data", required_argument, 0, 'd'}, {"threads", required_argument, 0, 't'},
-        {"batch", required_argument, 0, 'b'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
+        {"data", required_argument, 0, 'd'},
+        {"threads", required_argument, 0, 't'},
+        {"batch", required_argument, 0, 'b'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
     const char *data_dir = DEFAULT_DATA;
     long threads = 2, batch = 256;
@@ -443,10 +482,12 @@ int engine_cmd_eval(int argc, char **argv)
         switch (opt) {
         case 'd': data_dir = optarg; break;
         case 't':
-            if (parse_int("--threads", optarg, 1, 256, &threads)) return 2;
+            if (parse_int("--threads", optarg, 1, 256, &threads))
+                return 2;
             break;
         case 'b':
-            if (parse_int("--batch", optarg, 1, 65536, &batch)) return 2;
+            if (parse_int("--batch", optarg, 1, 65536, &batch))
+                return 2;
             break;
         case 'h': eval_usage(stdout); return 0;
         default: eval_usage(stderr); return 2;
@@ -464,7 +505,8 @@ int engine_cmd_eval(int argc, char **argv)
     data_view tv = {0};
     int status = 1;
     net_error err;
-    if (data_load(data_dir, &train, &test, msg, sizeof msg)) goto out;
+    if (data_load(data_dir, &train, &test, msg, sizeof msg))
+        goto out;
     net_shape in = {test.c, test.h, test.w};
     size_t len;
     char *src = net_read_file(net_path, 1 << 20, &len, &err);
@@ -475,7 +517,8 @@ int engine_cmd_eval(int argc, char **argv)
     }
     free(src);
     m = model_new(g, (int)batch, 1, msg, sizeof msg);
-    if (!m || model_load(m, wpath, msg, sizeof msg)) goto out;
+    if (!m || model_load(m, wpath, msg, sizeof msg))
+        goto out;
     ops_set_threads((int)threads);
     double acc, loss;
     if (data_view_all(&test, &tv) ||
@@ -488,12 +531,14 @@ int engine_cmd_eval(int argc, char **argv)
     json_object_set_new(o, "test_loss", json_num(loss));
     json_object_set_new(o, "images", json_integer(test.n));
     char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    if (s) printf("%s\n", s);
+    if (s)
+        printf("%s\n", s);
     free(s);
     json_decref(o);
     status = 0;
 out:
-    if (status) fprintf(stderr, "gevo eval: %s\n", msg);
+    if (status)
+        fprintf(stderr, "gevo eval: %s\n", msg);
     data_view_free(&tv);
     model_free(m);
     net_graph_free(g);

@@ -27,7 +27,8 @@ static bool join(char *out, size_t n, const char *dir, const char *name)
 /* Finds dir/name or dir/name.gz. */
 static bool find_variant(const char *dir, const char *name, char *out, size_t n)
 {
-    if (join(out, n, dir, name) && file_exists(out)) return true;
+    if (join(out, n, dir, name) && file_exists(out))
+        return true;
     char gz[256];
     snprintf(gz, sizeof gz, "%s.gz", name);
     return join(out, n, dir, gz) && file_exists(out);
@@ -39,7 +40,8 @@ static int read_all(gzFile f, void *buf, size_t n)
     while (n > 0) {
         unsigned chunk = n > (1u << 30) ? 1u << 30 : (unsigned)n;
         int r = gzread(f, p, chunk);
-        if (r <= 0) return -1;
+        if (r <= 0)
+            return -1;
         p += r;
         n -= (size_t)r;
     }
@@ -67,7 +69,8 @@ static uint8_t *read_idx(const char *path, int want_dims, uint32_t *dims, char *
         goto out;
     }
     if (head[0] || head[1] || head[2] != 0x08 || head[3] != want_dims) {
-        snprintf(err, errsize, "%s: not an IDX file of %d-dimensional unsigned bytes (magic %02x%02x%02x%02x)",
+        snprintf(err, errsize,
+                 "%s: not an IDX file of %d-dimensional unsigned bytes (magic %02x%02x%02x%02x)",
                  path, want_dims, head[0], head[1], head[2], head[3]);
         goto out;
     }
@@ -86,7 +89,8 @@ static uint8_t *read_idx(const char *path, int want_dims, uint32_t *dims, char *
         total *= dims[i];
     }
     if (total > (1ull << 33)) {
-        snprintf(err, errsize, "%s: %llu bytes of data is too large", path, (unsigned long long)total);
+        snprintf(err, errsize, "%s: %llu bytes of data is too large", path,
+                 (unsigned long long)total);
         goto out;
     }
     data = malloc(total ? total : 1);
@@ -95,7 +99,8 @@ static uint8_t *read_idx(const char *path, int want_dims, uint32_t *dims, char *
         goto out;
     }
     if (read_all(f, data, total)) {
-        snprintf(err, errsize, "%s: truncated: expected %llu bytes of data", path, (unsigned long long)total);
+        snprintf(err, errsize, "%s: truncated: expected %llu bytes of data", path,
+                 (unsigned long long)total);
         free(data);
         data = NULL;
     }
@@ -104,8 +109,8 @@ out:
     return data;
 }
 
-static int load_idx_pair(const char *dir, const char *images, const char *labels, data_set *d, char *err,
-                         size_t errsize)
+static int load_idx_pair(const char *dir, const char *images, const char *labels, data_set *d,
+                         char *err, size_t errsize)
 {
     char ip[4096], lp[4096];
     if (!find_variant(dir, images, ip, sizeof ip) || !find_variant(dir, labels, lp, sizeof lp)) {
@@ -114,7 +119,8 @@ static int load_idx_pair(const char *dir, const char *images, const char *labels
     }
     uint32_t idims[3], ldims[1];
     uint8_t *px = read_idx(ip, 3, idims, err, errsize);
-    if (!px) return -1;
+    if (!px)
+        return -1;
     uint8_t *lb = read_idx(lp, 1, ldims, err, errsize);
     if (!lb) {
         free(px);
@@ -147,8 +153,8 @@ static int load_cifar(char *const *paths, int n_paths, data_set *d, char *err, s
             return -1;
         }
         if (st.st_size == 0 || (size_t)st.st_size % rec) {
-            snprintf(err, errsize, "%s: size %lld is not a multiple of CIFAR-10's %zu-byte records", paths[i],
-                     (long long)st.st_size, rec);
+            snprintf(err, errsize, "%s: size %lld is not a multiple of CIFAR-10's %zu-byte records",
+                     paths[i], (long long)st.st_size, rec);
             return -1;
         }
         total += (size_t)st.st_size / rec;
@@ -171,7 +177,8 @@ static int load_cifar(char *const *paths, int n_paths, data_set *d, char *err, s
         }
         while (fread(buf, 1, rec, f) == rec) {
             if (buf[0] > 9) {
-                snprintf(err, errsize, "%s: record %zu has label %d, outside 0..9", paths[i], k, buf[0]);
+                snprintf(err, errsize, "%s: record %zu has label %d, outside 0..9", paths[i], k,
+                         buf[0]);
                 fclose(f);
                 free(buf);
                 return -1;
@@ -193,7 +200,8 @@ static void set_classes(data_set *d)
 {
     int m = 0;
     for (int i = 0; i < d->n; i++)
-        if (d->labels[i] > m) m = d->labels[i];
+        if (d->labels[i] > m)
+            m = d->labels[i];
     d->classes = m + 1;
 }
 
@@ -209,18 +217,22 @@ int data_load(const char *dir, data_set *train, data_set *test, char *err, size_
     char probe[4096];
     int rc;
     if (find_variant(dir, "train-images-idx3-ubyte", probe, sizeof probe)) {
-        rc = load_idx_pair(dir, "train-images-idx3-ubyte", "train-labels-idx1-ubyte", train, err, errsize);
-        if (!rc) rc = load_idx_pair(dir, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", test, err, errsize);
+        rc = load_idx_pair(dir, "train-images-idx3-ubyte", "train-labels-idx1-ubyte", train, err,
+                           errsize);
+        if (!rc)
+            rc = load_idx_pair(dir, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", test, err,
+                               errsize);
     } else {
         char base[4096];
-        bool ok = join(base, sizeof base, dir, ".") && join(probe, sizeof probe, base, "data_batch_1.bin") &&
-                  file_exists(probe);
+        bool ok = join(base, sizeof base, dir, ".") &&
+                  join(probe, sizeof probe, base, "data_batch_1.bin") && file_exists(probe);
         if (!ok)
             ok = join(base, sizeof base, dir, "cifar-10-batches-bin") &&
                  join(probe, sizeof probe, base, "data_batch_1.bin") && file_exists(probe);
         if (!ok) {
             snprintf(err, errsize,
-                     "%s: no data set found (expected IDX files train-images-idx3-ubyte[.gz] etc., or CIFAR-10's "
+                     "%s: no data set found (expected IDX files train-images-idx3-ubyte[.gz] etc., "
+                     "or CIFAR-10's "
                      "data_batch_1.bin ... test_batch.bin)",
                      dir);
             return -1;
@@ -249,15 +261,16 @@ int data_load(const char *dir, data_set *train, data_set *test, char *err, size_
         return -1;
     }
     if (train->c != test->c || train->h != test->h || train->w != test->w) {
-        snprintf(err, errsize, "%s: training images are %dx%dx%d but test images %dx%dx%d", dir, train->c,
-                 train->h, train->w, test->c, test->h, test->w);
+        snprintf(err, errsize, "%s: training images are %dx%dx%d but test images %dx%dx%d", dir,
+                 train->c, train->h, train->w, test->c, test->h, test->w);
         data_free(train);
         data_free(test);
         return -1;
     }
     set_classes(train);
     set_classes(test);
-    if (test->classes > train->classes) train->classes = test->classes;
+    if (test->classes > train->classes)
+        train->classes = test->classes;
     test->classes = train->classes;
     return 0;
 }
@@ -274,20 +287,27 @@ int data_view_all(const data_set *d, data_view *v)
     v->set = d;
     v->n = d->n;
     v->index = malloc(sizeof(int) * (size_t)(d->n ? d->n : 1));
-    if (!v->index) return -1;
-    for (int i = 0; i < d->n; i++) v->index[i] = i;
+    if (!v->index)
+        return -1;
+    for (int i = 0; i < d->n; i++)
+        v->index[i] = i;
     return 0;
 }
 
-int data_split(const data_set *train, double val_frac, int subset, uint64_t seed, data_view *tv, data_view *vv)
+int data_split(const data_set *train, double val_frac, int subset, uint64_t seed, data_view *tv,
+               data_view *vv)
 {
     int n = train->n;
     int nval = (int)lround(val_frac * n);
-    if (nval < 0) nval = 0;
-    if (nval > n - 1) nval = n - 1;
+    if (nval < 0)
+        nval = 0;
+    if (nval > n - 1)
+        nval = n - 1;
     int *perm = malloc(sizeof(int) * (size_t)(n ? n : 1));
-    if (!perm) return -1;
-    for (int i = 0; i < n; i++) perm[i] = i;
+    if (!perm)
+        return -1;
+    for (int i = 0; i < n; i++)
+        perm[i] = i;
     rng r;
     rng_seed(&r, seed ^ 0x5b1175eedULL);
     for (int i = n - 1; i > 0; i--) {
@@ -297,7 +317,8 @@ int data_split(const data_set *train, double val_frac, int subset, uint64_t seed
         perm[j] = t;
     }
     int ntrain = n - nval;
-    if (subset > 0 && subset < ntrain) ntrain = subset;
+    if (subset > 0 && subset < ntrain)
+        ntrain = subset;
     vv->set = tv->set = train;
     vv->n = nval;
     tv->n = ntrain;
@@ -357,7 +378,8 @@ void data_batch(const data_view *v, const int *order, int n, const float *mean, 
     float lut[3][256];
     int lc = C < 3 ? C : 3;
     for (int c = 0; c < lc; c++)
-        for (int b = 0; b < 256; b++) lut[c][b] = ((float)b / 255.0f - mean[c]) / std[c];
+        for (int b = 0; b < 256; b++)
+            lut[c][b] = ((float)b / 255.0f - mean[c]) / std[c];
     for (int i = 0; i < n; i++) {
         int idx = v->index[order[i]];
         y[i] = d->labels[idx];
@@ -376,9 +398,11 @@ void data_batch(const data_view *v, const int *order, int n, const float *mean, 
             float *dp = dst + (size_t)c * hw;
             if (!flip && !dy && !dx) {
                 if (c < 3)
-                    for (int k = 0; k < hw; k++) dp[k] = t[sp[k]];
+                    for (int k = 0; k < hw; k++)
+                        dp[k] = t[sp[k]];
                 else
-                    for (int k = 0; k < hw; k++) dp[k] = ((float)sp[k] / 255.0f - mean[c]) / std[c];
+                    for (int k = 0; k < hw; k++)
+                        dp[k] = ((float)sp[k] / 255.0f - mean[c]) / std[c];
                 continue;
             }
             /* output (oy, ox) reads input (oy + dy, ox + dx), mirrored first

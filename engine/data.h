@@ -15,11 +15,11 @@
 #include "engine/rng.h"
 
 typedef struct data_set {
-    int n;            /* images */
-    int c, h, w;      /* per image */
-    int classes;      /* 1 + the largest label */
-    uint8_t *pixels;  /* n * c * h * w bytes, CHW per image */
-    uint8_t *labels;  /* n bytes */
+    int n;           /* images */
+    int c, h, w;     /* per image */
+    int classes;     /* 1 + the largest label */
+    uint8_t *pixels; /* n * c * h * w bytes, CHW per image */
+    uint8_t *labels; /* n bytes */
 } data_set;
 
 /* Loads the training and test sets from dir, which holds either the four
@@ -40,8 +40,8 @@ typedef struct data_view {
 /* Splits train into a validation view (round(val_frac * n) images) and a
  * training view (the rest, or its first `subset` images when subset > 0),
  * by a permutation drawn from seed. All allocation failures return -1. */
-int data_split(const data_set *train, double val_frac, int subset, uint64_t seed, data_view *train_view,
-               data_view *val_view);
+int data_split(const data_set *train, double val_frac, int subset, uint64_t seed,
+               data_view *train_view, data_view *val_view);
 /* The whole set as a view. */
 int data_view_all(const data_set *d, data_view *v);
 void data_view_free(data_view *v);
@@ -50,8 +50,8 @@ void data_view_free(data_view *v);
 void data_channel_stats(const data_view *v, float *mean, float *std);
 
 typedef struct data_augment {
-    bool flip;  /* horizontal flip with probability 1/2 */
-    bool crop;  /* random crop after zero padding by pad pixels */
+    bool flip; /* horizontal flip with probability 1/2 */
+    bool crop; /* random crop after zero padding by pad pixels */
     int pad;
 } data_augment;
 

@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <time.h>
+#include <unistd.h>
 #include <zlib.h>
 
 /* Offsets inside the arena are kept 64-byte aligned. */
@@ -60,27 +60,32 @@ static void prof_report(const model *m)
 {
     const net_graph *g = m->g;
     double total = 0;
-    for (int i = 0; i < 2 * g->n_nodes; i++) total += m->prof[i];
+    for (int i = 0; i < 2 * g->n_nodes; i++)
+        total += m->prof[i];
     fprintf(stderr, "profile: %.3f s in layers\n", total);
     bool *done = calloc((size_t)(2 * g->n_nodes), 1);
-    if (!done) return;
+    if (!done)
+        return;
     for (int k = 0; k < (getenv("GEVO_PROFILE_ALL") ? 2 * g->n_nodes : 25); k++) {
         int best = -1;
         for (int i = 0; i < 2 * g->n_nodes; i++)
-            if (!done[i] && (best < 0 || m->prof[i] > m->prof[best])) best = i;
-        if (best < 0 || m->prof[best] <= 0) break;
+            if (!done[i] && (best < 0 || m->prof[i] > m->prof[best]))
+                best = i;
+        if (best < 0 || m->prof[best] <= 0)
+            break;
         done[best] = true;
         const net_node *nd = &g->nodes[best / 2];
         fprintf(stderr, "  %5.1f%%  %-9s %-8s line %3d  %dx%dx%d%s\n", 100 * m->prof[best] / total,
-                op_name(nd->op), best % 2 ? "backward" : "forward", nd->line, nd->shape.c, nd->shape.h, nd->shape.w,
-                nd->op == NET_CONV && nd->groups > 1 ? " (grouped)" : "");
+                op_name(nd->op), best % 2 ? "backward" : "forward", nd->line, nd->shape.c,
+                nd->shape.h, nd->shape.w, nd->op == NET_CONV && nd->groups > 1 ? " (grouped)" : "");
     }
     free(done);
 }
 
 void model_free(model *m)
 {
-    if (!m) return;
+    if (!m)
+        return;
     if (m->prof) {
         prof_report(m);
         free(m->prof);
@@ -119,43 +124,73 @@ static size_t layer_setup(model *m, int i, size_t *conv_ws, char *err, size_t er
     switch (nd->op) {
     case NET_CONV: {
         ops_conv *c = &L->conv;
-        *c = (ops_conv){.n = B, .cin = in.c, .h = in.h, .w = in.w, .cout = nd->shape.c, .kh = nd->kh,
-                        .kw = nd->kw, .stride = nd->stride, .pad_h = nd->pad_h, .pad_w = nd->pad_w,
-                        .dilation = nd->dilation, .groups = nd->groups, .bias = nd->bias};
-        if (ops_conv_init(c, err, errsize)) return (size_t)-1;
+        *c = (ops_conv){.n = B,
+                        .cin = in.c,
+                        .h = in.h,
+                        .w = in.w,
+                        .cout = nd->shape.c,
+                        .kh = nd->kh,
+                        .kw = nd->kw,
+                        .stride = nd->stride,
+                        .pad_h = nd->pad_h,
+                        .pad_w = nd->pad_w,
+                        .dilation = nd->dilation,
+                        .groups = nd->groups,
+                        .bias = nd->bias};
+        if (ops_conv_init(c, err, errsize))
+            return (size_t)-1;
         if (c->oh != nd->shape.h || c->ow != nd->shape.w) {
-            snprintf(err, errsize, "line %d: conv output %dx%d disagrees with shape inference %dx%d", nd->line,
+            snprintf(err, errsize,
+                     "line %d: conv output %dx%d disagrees with shape inference %dx%d", nd->line,
                      c->oh, c->ow, nd->shape.h, nd->shape.w);
             return (size_t)-1;
         }
         size_t ws = ops_conv_scratch(c);
-        if (ws > *conv_ws) *conv_ws = ws;
+        if (ws > *conv_ws)
+            *conv_ws = ws;
         return 0;
     }
     case NET_MAXPOOL:
     case NET_AVGPOOL:
     case NET_MINPOOL: {
         ops_pool *p = &L->pool;
-        *p = (ops_pool){.kind = nd->op == NET_MAXPOOL ? OPS_POOL_MAX : nd->op == NET_AVGPOOL ? OPS_POOL_AVG
-                                                                                              : OPS_POOL_MIN,
-                        .n = B, .c = in.c, .h = in.h, .w = in.w, .kh = nd->kh, .kw = nd->kw, .stride = nd->stride,
-                        .pad_h = nd->pad_h, .pad_w = nd->pad_w, .ceil = nd->ceil};
-        if (ops_pool_init(p, err, errsize)) return (size_t)-1;
+        *p = (ops_pool){.kind = nd->op == NET_MAXPOOL   ? OPS_POOL_MAX
+                                : nd->op == NET_AVGPOOL ? OPS_POOL_AVG
+                                                        : OPS_POOL_MIN,
+                        .n = B,
+                        .c = in.c,
+                        .h = in.h,
+                        .w = in.w,
+                        .kh = nd->kh,
+                        .kw = nd->kw,
+                        .stride = nd->stride,
+                        .pad_h = nd->pad_h,
+                        .pad_w = nd->pad_w,
+                        .ceil = nd->ceil};
+        if (ops_pool_init(p, err, errsize))
+            return (size_t)-1;
         if (p->oh != nd->shape.h || p->ow != nd->shape.w) {
-            snprintf(err, errsize, "line %d: pool output %dx%d disagrees with shape inference %dx%d", nd->line,
+            snprintf(err, errsize,
+                     "line %d: pool output %dx%d disagrees with shape inference %dx%d", nd->line,
                      p->oh, p->ow, nd->shape.h, nd->shape.w);
             return (size_t)-1;
         }
         return ops_pool_scratch(p);
     }
     case NET_BATCHNORM:
-        L->bn = (ops_bn){.n = B, .c = in.c, .hw = in.h * in.w, .eps = nd->eps, .momentum = nd->momentum,
+        L->bn = (ops_bn){.n = B,
+                         .c = in.c,
+                         .hw = in.h * in.w,
+                         .eps = nd->eps,
+                         .momentum = nd->momentum,
                          .training = true};
-        if (ops_bn_init(&L->bn, err, errsize)) return (size_t)-1;
+        if (ops_bn_init(&L->bn, err, errsize))
+            return (size_t)-1;
         return ops_bn_scratch(&L->bn);
     case NET_LAYERNORM:
         L->ln = (ops_ln){.n = B, .c = in.c, .hw = in.h * in.w, .eps = nd->eps};
-        if (ops_ln_init(&L->ln, err, errsize)) return (size_t)-1;
+        if (ops_ln_init(&L->ln, err, errsize))
+            return (size_t)-1;
         return ops_ln_scratch(&L->ln);
     case NET_DROPOUT: return ops_dropout_scratch((long)B * L->size);
     case NET_CONCAT:
@@ -180,7 +215,8 @@ static size_t layer_setup(model *m, int i, size_t *conv_ws, char *err, size_t er
 /* The node that owns i's gradient storage: flatten shares its input's. */
 static int storage_of(const net_graph *g, int i)
 {
-    while (g->nodes[i].op == NET_FLATTEN) i = g->nodes[i].in[0];
+    while (g->nodes[i].op == NET_FLATTEN)
+        i = g->nodes[i].in[0];
     return i;
 }
 
@@ -212,7 +248,8 @@ static int zero_schedule(model *m)
 {
     const net_graph *g = m->g;
     int n = g->n_nodes;
-    if (n < 1) return -1; /* a compiled graph has its input node at least */
+    if (n < 1)
+        return -1; /* a compiled graph has its input node at least */
     int *first = malloc(sizeof(int) * (size_t)n);
     bool *stored = calloc((size_t)(n ? n : 1), sizeof(bool));
     m->zero_start = calloc((size_t)n + 2, sizeof(int));
@@ -222,12 +259,15 @@ static int zero_schedule(model *m)
         free(stored);
         return -1;
     }
-    for (int i = 0; i < n; i++) first[i] = -1;
+    for (int i = 0; i < n; i++)
+        first[i] = -1;
     for (int k = 1; k < n; k++) {
-        if (g->nodes[k].op == NET_FLATTEN) continue; /* writes nothing itself */
+        if (g->nodes[k].op == NET_FLATTEN)
+            continue; /* writes nothing itself */
         for (int j = 0; j < g->nodes[k].n_in; j++) {
             int r = storage_of(g, g->nodes[k].in[j]);
-            if (k > first[r]) first[r] = k;
+            if (k > first[r])
+                first[r] = k;
         }
     }
     for (int k = 1; k < n; k++) {
@@ -254,17 +294,20 @@ static int zero_schedule(model *m)
     for (int r = 0; r < n; r++) {
         bool skip = r == 0 || g->nodes[r].op == NET_FLATTEN || r == g->output || stored[r];
         at[r] = skip ? -1 : first[r] < 0 ? n : first[r];
-        if (at[r] >= 0) m->zero_start[at[r] + 1]++;
+        if (at[r] >= 0)
+            m->zero_start[at[r] + 1]++;
     }
     free(stored);
-    for (int k = 1; k <= n + 1; k++) m->zero_start[k] += m->zero_start[k - 1];
+    for (int k = 1; k <= n + 1; k++)
+        m->zero_start[k] += m->zero_start[k - 1];
     int *fill = calloc((size_t)n + 1, sizeof(int));
     if (!fill) {
         free(first);
         return -1;
     }
     for (int r = 1; r < n; r++)
-        if (at[r] >= 0) m->zero_at[m->zero_start[at[r]] + fill[at[r]]++] = r;
+        if (at[r] >= 0)
+            m->zero_at[m->zero_start[at[r]] + fill[at[r]]++] = r;
     free(fill);
     free(first);
     return 0;
@@ -293,8 +336,10 @@ model *model_new(const net_graph *g, int batch, uint64_t seed, char *err, size_t
     m->decay = calloc((size_t)g->n_nodes * 2 + 2, sizeof *m->decay);
     m->norm_mean = calloc((size_t)g->input.c, sizeof(float));
     m->norm_std = calloc((size_t)g->input.c, sizeof(float));
-    if (!m->layers || !m->labels || !m->decay || !m->norm_mean || !m->norm_std) goto oom;
-    for (int c = 0; c < g->input.c; c++) m->norm_std[c] = 1.0f;
+    if (!m->layers || !m->labels || !m->decay || !m->norm_mean || !m->norm_std)
+        goto oom;
+    for (int c = 0; c < g->input.c; c++)
+        m->norm_std[c] = 1.0f;
 
     /* parameter and buffer offsets, in node order */
     long np = 0, nbuf = 0;
@@ -333,7 +378,8 @@ model *model_new(const net_graph *g, int batch, uint64_t seed, char *err, size_t
         }
     }
     if (np != g->params) {
-        snprintf(err, errsize, "internal error: %ld parameters laid out, %ld counted", np, g->params);
+        snprintf(err, errsize, "internal error: %ld parameters laid out, %ld counted", np,
+                 g->params);
         model_free(m);
         return NULL;
     }
@@ -342,12 +388,14 @@ model *model_new(const net_graph *g, int batch, uint64_t seed, char *err, size_t
     m->params = calloc((size_t)(np ? np : 1), sizeof(float));
     m->grads = calloc((size_t)(np ? np : 1), sizeof(float));
     m->buffers = calloc((size_t)(nbuf ? nbuf : 1), sizeof(float));
-    if (!m->params || !m->grads || !m->buffers) goto oom;
+    if (!m->params || !m->grads || !m->buffers)
+        goto oom;
 
     /* the arena: outputs, gradients and scratch of every layer */
     size_t total = 0, conv_ws = 0;
     size_t *out_off = calloc((size_t)g->n_nodes, sizeof(size_t) * 3);
-    if (!out_off) goto oom;
+    if (!out_off)
+        goto oom;
     for (int i = 0; i < g->n_nodes; i++) {
         const net_node *nd = &g->nodes[i];
         size_t act = align16((size_t)batch * (size_t)m->layers[i].size);
@@ -401,7 +449,8 @@ model *model_new(const net_graph *g, int batch, uint64_t seed, char *err, size_t
 
     /* PyTorch's default initialisation, in node order */
     ops_blas_init();
-    if (getenv("GEVO_PROFILE")) m->prof = calloc((size_t)(2 * g->n_nodes), sizeof(double));
+    if (getenv("GEVO_PROFILE"))
+        m->prof = calloc((size_t)(2 * g->n_nodes), sizeof(double));
     rng r;
     rng_seed(&r, seed);
     for (int i = 0; i < g->n_nodes; i++) {
@@ -411,7 +460,8 @@ model *model_new(const net_graph *g, int batch, uint64_t seed, char *err, size_t
         if (nd->op == NET_CONV || nd->op == NET_LINEAR) {
             long fan_in = nd->op == NET_CONV ? (cin / nd->groups) * nd->kh * nd->kw : cin;
             rng_init_fan_in(&r, m->params + L->w, L->nw, fan_in);
-            if (L->nb) rng_init_fan_in(&r, m->params + L->b, L->nb, fan_in);
+            if (L->nb)
+                rng_init_fan_in(&r, m->params + L->b, L->nb, fan_in);
         } else if (L->nw) {
             rng_init_const(m->params + L->w, L->nw, 1.0f);
             rng_init_const(m->params + L->b, L->nb, 0.0f);
@@ -422,7 +472,8 @@ model *model_new(const net_graph *g, int batch, uint64_t seed, char *err, size_t
         }
     }
     rng_seed(&m->dropout_rng, seed ^ 0xd40f0a7ULL);
-    if (zero_schedule(m)) goto oom;
+    if (zero_schedule(m))
+        goto oom;
     return m;
 oom:
     snprintf(err, errsize, "out of memory");
@@ -452,7 +503,8 @@ const float *model_forward(model *m, int n, bool training)
             ops_conv_forward(&L->conv, L->out, x, P + L->w, L->nb ? P + L->b : NULL, m->conv_ws);
             break;
         case NET_LINEAR:
-            ops_linear_forward(L->out, x, P + L->w, L->nb ? P + L->b : NULL, n, I->node->shape.c, nd->shape.c);
+            ops_linear_forward(L->out, x, P + L->w, L->nb ? P + L->b : NULL, n, I->node->shape.c,
+                               nd->shape.c);
             break;
         case NET_BATCHNORM:
             L->bn.n = n;
@@ -478,8 +530,8 @@ const float *model_forward(model *m, int n, bool training)
             break;
         case NET_ADD: ops_add_forward(L->out, L->ins, nd->n_in, count); break;
         case NET_MUL:
-            ops_mul_forward(L->out, x, m->layers[nd->in[1]].out, n, nd->shape.c, nd->shape.h * nd->shape.w,
-                            L->broadcast);
+            ops_mul_forward(L->out, x, m->layers[nd->in[1]].out, n, nd->shape.c,
+                            nd->shape.h * nd->shape.w, L->broadcast);
             break;
         case NET_DROPOUT:
             ops_dropout_forward(L->out, x, count, nd->p, training, &m->dropout_rng, L->scratch);
@@ -488,7 +540,8 @@ const float *model_forward(model *m, int n, bool training)
         case NET_INPUT: break;
         default: ops_act_forward(act_of(nd->op), L->out, x, count); break;
         }
-        if (m->prof) m->prof[2 * i] += prof_now() - t0;
+        if (m->prof)
+            m->prof[2 * i] += prof_now() - t0;
     }
     return m->layers[g->output].out;
 }
@@ -508,15 +561,16 @@ static void model_backward(model *m, int n)
         zero_grads_at(m, i, n);
         switch (nd->op) {
         case NET_CONV:
-            ops_conv_backward(&L->conv, dx, G + L->w, L->nb ? G + L->b : NULL, L->dout, x, P + L->w, m->conv_ws,
-                              L->accumulate[0]);
+            ops_conv_backward(&L->conv, dx, G + L->w, L->nb ? G + L->b : NULL, L->dout, x, P + L->w,
+                              m->conv_ws, L->accumulate[0]);
             break;
         case NET_LINEAR:
-            ops_linear_backward(dx, G + L->w, L->nb ? G + L->b : NULL, L->dout, x, P + L->w, n, I->node->shape.c,
-                                nd->shape.c);
+            ops_linear_backward(dx, G + L->w, L->nb ? G + L->b : NULL, L->dout, x, P + L->w, n,
+                                I->node->shape.c, nd->shape.c);
             break;
         case NET_BATCHNORM:
-            ops_bn_backward(&L->bn, dx, G + L->w, G + L->b, L->dout, x, P + L->w, L->scratch, L->accumulate[0]);
+            ops_bn_backward(&L->bn, dx, G + L->w, G + L->b, L->dout, x, P + L->w, L->scratch,
+                            L->accumulate[0]);
             break;
         case NET_LAYERNORM:
             ops_ln_backward(&L->ln, dx, G + L->w, G + L->b, L->dout, x, P + L->w, L->scratch);
@@ -524,10 +578,13 @@ static void model_backward(model *m, int n)
         case NET_MAXPOOL:
         case NET_AVGPOOL:
         case NET_MINPOOL:
-            if (dx) ops_pool_backward(&L->pool, dx, L->dout, L->scratch);
+            if (dx)
+                ops_pool_backward(&L->pool, dx, L->dout, L->scratch);
             break;
         case NET_GAP:
-            if (dx) ops_gap_backward(dx, L->dout, (long)n * nd->shape.c, I->node->shape.h * I->node->shape.w);
+            if (dx)
+                ops_gap_backward(dx, L->dout, (long)n * nd->shape.c,
+                                 I->node->shape.h * I->node->shape.w);
             break;
         case NET_CONCAT:
             ops_concat_backward(L->dins, L->dout, L->chans, nd->n_in, n, nd->shape.h * nd->shape.w);
@@ -535,25 +592,28 @@ static void model_backward(model *m, int n)
         case NET_ADD: ops_add_backward(L->dins, L->dout, nd->n_in, count, L->accumulate); break;
         case NET_MUL: {
             const model_layer *J = &m->layers[nd->in[1]];
-            ops_mul_backward(dx, J->dout, L->dout, x, J->out, n, nd->shape.c, nd->shape.h * nd->shape.w,
-                             L->broadcast);
+            ops_mul_backward(dx, J->dout, L->dout, x, J->out, n, nd->shape.c,
+                             nd->shape.h * nd->shape.w, L->broadcast);
             break;
         }
         case NET_DROPOUT:
-            if (dx) ops_dropout_backward(dx, L->dout, count, true, L->scratch);
+            if (dx)
+                ops_dropout_backward(dx, L->dout, count, true, L->scratch);
             break;
         case NET_FLATTEN:
         case NET_INPUT: break;
         default:
-            if (dx) ops_act_backward(act_of(nd->op), dx, L->dout, x, count, L->accumulate[0]);
+            if (dx)
+                ops_act_backward(act_of(nd->op), dx, L->dout, x, count, L->accumulate[0]);
             break;
         }
-        if (m->prof) m->prof[2 * i + 1] += prof_now() - t0;
+        if (m->prof)
+            m->prof[2 * i + 1] += prof_now() - t0;
     }
 }
 
-int model_loss(model *m, int n, const int *labels, float smoothing, bool backward, float *loss, int *correct,
-               char *err, size_t errsize)
+int model_loss(model *m, int n, const int *labels, float smoothing, bool backward, float *loss,
+               int *correct, char *err, size_t errsize)
 {
     const net_graph *g = m->g;
     model_layer *out = &m->layers[g->output];
@@ -563,10 +623,11 @@ int model_loss(model *m, int n, const int *labels, float smoothing, bool backwar
         zero_grads_at(m, g->n_nodes, n);
         ops_zero(m->grads, m->n_params);
     }
-    if (ops_xent(loss, correct, backward ? out->dout : NULL, out->out, labels, n, g->classes, smoothing, err,
-                 errsize))
+    if (ops_xent(loss, correct, backward ? out->dout : NULL, out->out, labels, n, g->classes,
+                 smoothing, err, errsize))
         return -1;
-    if (backward) model_backward(m, n);
+    if (backward)
+        model_backward(m, n);
     return 0;
 }
 
@@ -589,7 +650,8 @@ static const char weights_magic[8] = {'G', 'E', 'V', 'O', 'W', 'T', 'S', 0};
 int model_save(const model *m, const char *path, char *err, size_t errsize)
 {
     out_file out;
-    if (out_file_open(&out, path, err, errsize)) return -1;
+    if (out_file_open(&out, path, err, errsize))
+        return -1;
     FILE *f = out.f;
     uint32_t ver = 1, res = 0;
     uint64_t h = m->g->hash, np = (uint64_t)m->n_params, nb = (uint64_t)m->n_buffers;
@@ -634,7 +696,8 @@ int model_load(model *m, const char *path, char *err, size_t errsize)
         goto out;
     }
     if (fread(&ver, 4, 1, f) != 1 || ver != 1) {
-        snprintf(err, errsize, "%s: weights format version %u, this gevo reads version 1", path, ver);
+        snprintf(err, errsize, "%s: weights format version %u, this gevo reads version 1", path,
+                 ver);
         goto out;
     }
     if (fread(&res, 4, 1, f) != 1 || fread(&h, 8, 1, f) != 1 || fread(&np, 8, 1, f) != 1 ||
@@ -643,7 +706,8 @@ int model_load(model *m, const char *path, char *err, size_t errsize)
         goto out;
     }
     if (np != (uint64_t)m->n_params || nb != (uint64_t)m->n_buffers) {
-        snprintf(err, errsize, "%s: holds %llu parameters and %llu buffers; this network has %ld and %ld", path,
+        snprintf(err, errsize,
+                 "%s: holds %llu parameters and %llu buffers; this network has %ld and %ld", path,
                  (unsigned long long)np, (unsigned long long)nb, m->n_params, m->n_buffers);
         goto out;
     }
@@ -653,13 +717,14 @@ int model_load(model *m, const char *path, char *err, size_t errsize)
         snprintf(err, errsize, "out of memory");
         goto out;
     }
-    if (fread(p, sizeof(float), np, f) != np || fread(b, sizeof(float), nb, f) != nb || fread(&nc, 4, 1, f) != 1) {
+    if (fread(p, sizeof(float), np, f) != np || fread(b, sizeof(float), nb, f) != nb ||
+        fread(&nc, 4, 1, f) != 1) {
         snprintf(err, errsize, "%s: truncated", path);
         goto out;
     }
     if (nc != (uint32_t)m->g->input.c) {
-        snprintf(err, errsize, "%s: weights are for %u input channels, this network has %d", path, nc,
-                 m->g->input.c);
+        snprintf(err, errsize, "%s: weights are for %u input channels, this network has %d", path,
+                 nc, m->g->input.c);
         goto out;
     }
     nm = malloc(sizeof(float) * nc);
@@ -692,7 +757,8 @@ int model_load(model *m, const char *path, char *err, size_t errsize)
     if (h != m->g->hash) {
         /* same sizes but another program (e.g. different kernels): refuse,
            the weights would mean nothing */
-        snprintf(err, errsize, "%s: weights belong to another program (hash %016llx, this one %016llx)", path,
+        snprintf(err, errsize,
+                 "%s: weights belong to another program (hash %016llx, this one %016llx)", path,
                  (unsigned long long)h, (unsigned long long)m->g->hash);
         goto out;
     }

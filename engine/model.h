@@ -21,7 +21,7 @@
 
 typedef struct model_layer {
     const net_node *node;
-    long w, b;         /* offsets of weight (or gamma) and bias (or beta) in params, -1 if none */
+    long w, b; /* offsets of weight (or gamma) and bias (or beta) in params, -1 if none */
     long nw, nb;
     long stats;        /* batchnorm: offset of running mean (then var) in buffers */
     long size;         /* output floats per image */
@@ -42,18 +42,18 @@ typedef struct model_layer {
 
 typedef struct model {
     const net_graph *g;
-    int batch;            /* capacity: images per pass */
+    int batch; /* capacity: images per pass */
     long n_params, n_buffers;
     float *params, *grads, *buffers;
     /* [offset, length) pairs of the parameters that take weight decay:
        conv and linear weights, never biases or norm weights */
     long *decay;
     int n_decay;
-    model_layer *layers;  /* one per graph node */
+    model_layer *layers; /* one per graph node */
     float *arena;
     size_t arena_bytes;
-    float *conv_ws;       /* working memory shared by all convolutions */
-    int *labels;          /* batch labels */
+    float *conv_ws; /* working memory shared by all convolutions */
+    int *labels;    /* batch labels */
     rng dropout_rng;
     /* input normalisation (per channel, in [0, 1] pixel units), measured on
        the training split and saved with the weights so evaluation
@@ -88,8 +88,8 @@ const float *model_forward(model *m, int n, bool training);
  * backward is true, also runs the backward pass, leaving the gradients in
  * m->grads (zeroed first). Sets *loss and *correct. Returns 0 or -1 with a
  * message. */
-int model_loss(model *m, int n, const int *labels, float smoothing, bool backward, float *loss, int *correct,
-               char *err, size_t errsize);
+int model_loss(model *m, int n, const int *labels, float smoothing, bool backward, float *loss,
+               int *correct, char *err, size_t errsize);
 
 /* Weights file: see engine/model.c for the format. Save writes to a
  * temporary file and renames it, so a crash never leaves half a file. */

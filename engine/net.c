@@ -57,16 +57,20 @@ void net_error_print(const net_error *err, FILE *out)
     if (err->source[0]) {
         fprintf(out, "  %s\n  ", err->source);
         /* the caret under the column, keeping tabs so it lines up */
-        for (int i = 0; i < err->col - 1 && err->source[i]; i++) fputc(err->source[i] == '\t' ? '\t' : ' ', out);
+        for (int i = 0; i < err->col - 1 && err->source[i]; i++)
+            fputc(err->source[i] == '\t' ? '\t' : ' ', out);
         fprintf(out, "^\n");
     }
-    if (err->hint[0]) fprintf(out, "  hint: %s\n", err->hint);
+    if (err->hint[0])
+        fprintf(out, "  hint: %s\n", err->hint);
 }
 
 void net_graph_free(net_graph *g)
 {
-    if (!g) return;
-    for (int i = 0; i < g->n_nodes; i++) free(g->nodes[i].in);
+    if (!g)
+        return;
+    for (int i = 0; i < g->n_nodes; i++)
+        free(g->nodes[i].in);
     free(g->nodes);
     free(g->canonical);
     free(g);
@@ -82,8 +86,8 @@ uint64_t net_fnv1a64(const char *s, size_t n)
     return h;
 }
 
-int net_compile(const char *src, size_t len, const char *filename, const net_limits *lim, net_graph **out,
-                net_error *err)
+int net_compile(const char *src, size_t len, const char *filename, const net_limits *lim,
+                net_graph **out, net_error *err)
 {
     return net_compile_with_input(src, len, filename, lim, NULL, out, err);
 }
@@ -95,7 +99,8 @@ int net_compile_with_input(const char *src, size_t len, const char *filename, co
     compiler *volatile c = calloc(1, sizeof *c);
     net_graph *volatile g = NULL;
     net_error scratch;
-    if (!err) err = &scratch;
+    if (!err)
+        err = &scratch;
     memset(err, 0, sizeof *err);
     *out = NULL;
     if (!c) {
@@ -106,9 +111,12 @@ int net_compile_with_input(const char *src, size_t len, const char *filename, co
     c->len = len;
     c->filename = filename ? filename : "<input>";
     c->err = err;
-    if (lim) c->lim = *lim;
-    else net_limits_default(&c->lim);
-    if (c->lim.max_depth > 60) c->lim.max_depth = 60; /* the builder's call stack */
+    if (lim)
+        c->lim = *lim;
+    else
+        net_limits_default(&c->lim);
+    if (c->lim.max_depth > 60)
+        c->lim.max_depth = 60; /* the builder's call stack */
     /* the syntax tree is bounded by a multiple of the (bounded) source */
     c->mem.cap_total = 64 * (size_t)len + (1u << 20);
     int rc = 0;
@@ -119,20 +127,24 @@ int net_compile_with_input(const char *src, size_t len, const char *filename, co
     if ((long)len > c->lim.max_file_bytes)
         compile_fail(c, 0, 0, "raise the limit with --max-file-bytes if this is intended",
                      "file is %zu bytes, more than the limit of %ld", len, c->lim.max_file_bytes);
-    if (len == 0) compile_fail(c, 0, 0, "start with: input x: 1x28x28", "empty program");
+    if (len == 0)
+        compile_fail(c, 0, 0, "start with: input x: 1x28x28", "empty program");
     net_lex(c);
     net_parse_program(c);
     if (input) {
         if (input->c < 1 || input->h < 1 || input->w < 1 || input->c > c->lim.max_dim ||
             input->h > c->lim.max_dim || input->w > c->lim.max_dim)
-            compile_fail(c, 0, 0, NULL, "input shape %dx%dx%d is out of range", input->c, input->h, input->w);
+            compile_fail(c, 0, 0, NULL, "input shape %dx%dx%d is out of range", input->c, input->h,
+                         input->w);
         c->prog.input = *input;
     }
     g = calloc(1, sizeof *g);
-    if (!g) compile_fail(c, 0, 0, NULL, "out of memory");
+    if (!g)
+        compile_fail(c, 0, 0, NULL, "out of memory");
     net_build_graph(c, g);
     g->canonical = net_canonical_text(&c->prog);
-    if (!g->canonical) compile_fail(c, 0, 0, NULL, "out of memory");
+    if (!g->canonical)
+        compile_fail(c, 0, 0, NULL, "out of memory");
     g->hash = net_fnv1a64(g->canonical, strlen(g->canonical));
 done:
     if (rc) {
@@ -149,7 +161,8 @@ done:
 int net_train_set(net_train *t, const char *setting, net_error *err)
 {
     net_error scratch;
-    if (!err) err = &scratch;
+    if (!err)
+        err = &scratch;
     memset(err, 0, sizeof *err);
     size_t n = strlen(setting);
     if (n > 4096 || strchr(setting, '\n')) {
@@ -211,7 +224,8 @@ char *net_read_file(const char *path, long max_bytes, size_t *len, net_error *er
     char *buf = malloc(cap + 1);
     while (buf) {
         if (n == cap) {
-            if ((long)cap > max_bytes) break;
+            if ((long)cap > max_bytes)
+                break;
             cap *= 2;
             char *nb = realloc(buf, cap + 1);
             if (!nb) {
@@ -222,7 +236,8 @@ char *net_read_file(const char *path, long max_bytes, size_t *len, net_error *er
             buf = nb;
         }
         size_t r = fread(buf + n, 1, cap - n, f);
-        if (r == 0) break;
+        if (r == 0)
+            break;
         n += r;
     }
     bool failed = ferror(f);
@@ -237,8 +252,10 @@ char *net_read_file(const char *path, long max_bytes, size_t *len, net_error *er
         return NULL;
     }
     if ((long)n > max_bytes) {
-        snprintf(err->msg, sizeof err->msg, "file is larger than the limit of %ld bytes", max_bytes);
-        snprintf(err->hint, sizeof err->hint, "raise the limit with --max-file-bytes if this is intended");
+        snprintf(err->msg, sizeof err->msg, "file is larger than the limit of %ld bytes",
+                 max_bytes);
+        snprintf(err->hint, sizeof err->hint,
+                 "raise the limit with --max-file-bytes if this is intended");
         free(buf);
         return NULL;
     }
@@ -274,28 +291,34 @@ static bool isalnum_ascii(char ch)
 
 int net_list_blocks(const char *src, size_t len, net_block *blocks, int max)
 {
-    if (len > 64u << 20) return -1;
+    if (len > 64u << 20)
+        return -1;
     int n = 0, line = 1;
     const char *p = src, *end = src + len;
     int cur = -1; /* index of the block whose body we are in */
     while (p < end) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
-        if (!eol) eol = end;
+        if (!eol)
+            eol = end;
         const char *q = p;
-        while (q < eol && (*q == ' ' || *q == '\t')) q++;
+        while (q < eol && (*q == ' ' || *q == '\t'))
+            q++;
         bool blank = q == eol || *q == '#' || *q == '\r';
         bool indented = q > p;
         if (!blank && !indented) {
             cur = -1;
             if (eol - p > 4 && !strncmp(p, "def", 3) && (p[3] == ' ' || p[3] == '\t')) {
                 const char *s = p + 4;
-                while (s < eol && (*s == ' ' || *s == '\t')) s++;
+                while (s < eol && (*s == ' ' || *s == '\t'))
+                    s++;
                 const char *e = s;
-                while (e < eol && (isalnum_ascii(*e) || *e == '_')) e++;
+                while (e < eol && (isalnum_ascii(*e) || *e == '_'))
+                    e++;
                 if (e > s) {
                     if (n < max) {
                         size_t l = (size_t)(e - s);
-                        if (l >= sizeof blocks[n].name) l = sizeof blocks[n].name - 1;
+                        if (l >= sizeof blocks[n].name)
+                            l = sizeof blocks[n].name - 1;
                         memcpy(blocks[n].name, s, l);
                         blocks[n].name[l] = 0;
                         blocks[n].first_line = blocks[n].last_line = line;

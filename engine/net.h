@@ -33,10 +33,10 @@ void net_limits_default(net_limits *lim);
 
 typedef struct net_error {
     char file[256];
-    int line, col;     /* 1-based; 0 when the error is about the whole file */
+    int line, col; /* 1-based; 0 when the error is about the whole file */
     char msg[512];
-    char hint[256];    /* "" when there is none */
-    char source[256];  /* the offending source line, truncated, "" if none */
+    char hint[256];   /* "" when there is none */
+    char source[256]; /* the offending source line, truncated, "" if none */
 } net_error;
 
 /* "file:line:col: error: msg", the source line, a caret, and the hint. */
@@ -84,24 +84,24 @@ static inline long net_shape_size(net_shape s)
 typedef struct net_node {
     net_op op;
     int n_in;
-    int *in;           /* indices of the input nodes, all < this node's */
-    net_shape shape;   /* output shape */
+    int *in;         /* indices of the input nodes, all < this node's */
+    net_shape shape; /* output shape */
     /* Attributes; which ones matter depends on op (see man/gevo-net.5). */
-    int kh, kw;        /* conv, pools: kernel */
-    int stride;        /* conv, pools */
-    int pad_h, pad_w;  /* conv, pools: zero (or -inf for max) padding */
-    int dilation;      /* conv */
-    int groups;        /* conv: in and out channels both divisible */
-    bool depthwise;    /* conv written as dwconv (groups == channels) */
-    bool bias;         /* conv, linear */
-    bool ceil;         /* pools: ceil mode as in PyTorch */
-    float p;           /* dropout probability */
-    float eps;         /* batchnorm, layernorm */
-    float momentum;    /* batchnorm running statistics (PyTorch meaning) */
-    long params;       /* trainable parameters of this node */
-    double flops;      /* forward FLOPs per image (a multiply-add is 2) */
-    int line, col;     /* source position of the operator call */
-    char scope[96];    /* block call path, e.g. "dfseb>se_ln", "" at top */
+    int kh, kw;       /* conv, pools: kernel */
+    int stride;       /* conv, pools */
+    int pad_h, pad_w; /* conv, pools: zero (or -inf for max) padding */
+    int dilation;     /* conv */
+    int groups;       /* conv: in and out channels both divisible */
+    bool depthwise;   /* conv written as dwconv (groups == channels) */
+    bool bias;        /* conv, linear */
+    bool ceil;        /* pools: ceil mode as in PyTorch */
+    float p;          /* dropout probability */
+    float eps;        /* batchnorm, layernorm */
+    float momentum;   /* batchnorm running statistics (PyTorch meaning) */
+    long params;      /* trainable parameters of this node */
+    double flops;     /* forward FLOPs per image (a multiply-add is 2) */
+    int line, col;    /* source position of the operator call */
+    char scope[96];   /* block call path, e.g. "dfseb>se_ln", "" at top */
 } net_node;
 
 typedef enum net_schedule {
@@ -111,30 +111,33 @@ typedef enum net_schedule {
     NET_SCHED_PLATEAU
 } net_schedule;
 
-typedef enum net_optimizer { NET_OPT_SGD, NET_OPT_ADAMW } net_optimizer;
+typedef enum net_optimizer {
+    NET_OPT_SGD,
+    NET_OPT_ADAMW
+} net_optimizer;
 
 /* The `train` section; every field has a default (see net_train_default). */
 typedef struct net_train {
-    net_optimizer optimizer; /* sgd */
-    double lr;               /* 0.05 */
-    double momentum;         /* 0.9 */
-    bool nesterov;           /* true */
-    double weight_decay;     /* 1e-4 (never on norm weights and biases) */
+    net_optimizer optimizer;       /* sgd */
+    double lr;                     /* 0.05 */
+    double momentum;               /* 0.9 */
+    bool nesterov;                 /* true */
+    double weight_decay;           /* 1e-4 (never on norm weights and biases) */
     double beta1, beta2, adam_eps; /* adamw: 0.9, 0.999, 1e-8 */
-    net_schedule schedule;   /* cosine */
-    int step_size;           /* step: epochs between decays (1) */
-    double gamma;            /* step, plateau: decay factor (0.1) */
-    int patience;            /* plateau: epochs without improvement (2) */
-    int warmup;              /* linear warm-up, in steps (0) */
-    double min_lr;           /* floor of cosine and plateau (0) */
-    int epochs;              /* 1 */
-    int batch;               /* 128 */
-    bool flip;               /* augment=flip */
-    bool crop;               /* augment=crop */
-    int crop_pad;            /* padding of the random crop (4) */
-    double label_smoothing;  /* 0 */
-    double clip;             /* gradient-norm clipping, 0 = none */
-    long seed;               /* 1: initialisation, shuffling, dropout */
+    net_schedule schedule;         /* cosine */
+    int step_size;                 /* step: epochs between decays (1) */
+    double gamma;                  /* step, plateau: decay factor (0.1) */
+    int patience;                  /* plateau: epochs without improvement (2) */
+    int warmup;                    /* linear warm-up, in steps (0) */
+    double min_lr;                 /* floor of cosine and plateau (0) */
+    int epochs;                    /* 1 */
+    int batch;                     /* 128 */
+    bool flip;                     /* augment=flip */
+    bool crop;                     /* augment=crop */
+    int crop_pad;                  /* padding of the random crop (4) */
+    double label_smoothing;        /* 0 */
+    double clip;                   /* gradient-norm clipping, 0 = none */
+    long seed;                     /* 1: initialisation, shuffling, dropout */
 } net_train;
 
 void net_train_default(net_train *t);
@@ -146,30 +149,28 @@ int net_train_set(net_train *t, const char *setting, net_error *err);
 typedef struct net_graph {
     net_node *nodes;
     int n_nodes;
-    int output;          /* index of the output node (shape classes x1x1) */
+    int output; /* index of the output node (shape classes x1x1) */
     net_shape input;
     int classes;
     long params;
-    double flops;        /* forward, per image */
-    double act_bytes;    /* sum of every node's output, per image, float32 */
+    double flops;     /* forward, per image */
+    double act_bytes; /* sum of every node's output, per image, float32 */
     net_train train;
-    char *canonical;     /* canonical form: no comments, one spacing */
-    uint64_t hash;       /* FNV-1a 64 of canonical */
+    char *canonical; /* canonical form: no comments, one spacing */
+    uint64_t hash;   /* FNV-1a 64 of canonical */
 } net_graph;
 
 /* Compiles src (len bytes, need not be terminated); filename is used in
  * errors only. lim may be NULL for the defaults. Returns 0 and sets *out,
  * or -1 and fills *err. */
-int net_compile(const char *src, size_t len, const char *filename,
-                const net_limits *lim, net_graph **out, net_error *err);
+int net_compile(const char *src, size_t len, const char *filename, const net_limits *lim,
+                net_graph **out, net_error *err);
 /* The same, with the input declaration's shape replaced by *input (when
  * not NULL): the shape of the data the program is trained on. */
-int net_compile_with_input(const char *src, size_t len, const char *filename,
-                           const net_limits *lim, const net_shape *input,
-                           net_graph **out, net_error *err);
+int net_compile_with_input(const char *src, size_t len, const char *filename, const net_limits *lim,
+                           const net_shape *input, net_graph **out, net_error *err);
 /* Reads path (respecting lim->max_file_bytes) and compiles it. */
-int net_compile_file(const char *path, const net_limits *lim,
-                     net_graph **out, net_error *err);
+int net_compile_file(const char *path, const net_limits *lim, net_graph **out, net_error *err);
 void net_graph_free(net_graph *g);
 
 /* The `def` blocks (genes) of a source text, by line range, for the code
@@ -186,7 +187,6 @@ int net_list_blocks(const char *src, size_t len, net_block *blocks, int max);
 
 /* Reads a whole file into a terminated buffer (malloc'd, *len set), at most
  * max_bytes. Returns NULL with err filled on failure or when too large. */
-char *net_read_file(const char *path, long max_bytes, size_t *len,
-                    net_error *err);
+char *net_read_file(const char *path, long max_bytes, size_t *len, net_error *err);
 
 #endif

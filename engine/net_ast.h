@@ -41,14 +41,22 @@ typedef enum tok_kind {
 typedef struct token {
     tok_kind kind;
     int line, col;
-    int indent;      /* first token of a logical line: leading whitespace */
-    bool line_start; /* first token of a logical line */
+    int indent;       /* first token of a logical line: leading whitespace */
+    bool line_start;  /* first token of a logical line */
     const char *text; /* arena copy of the token's text */
     long ival;
     double fval;
 } token;
 
-typedef enum expr_kind { EX_INT, EX_FLOAT, EX_NAME, EX_STRING, EX_CALL, EX_BINOP, EX_NEG } expr_kind;
+typedef enum expr_kind {
+    EX_INT,
+    EX_FLOAT,
+    EX_NAME,
+    EX_STRING,
+    EX_CALL,
+    EX_BINOP,
+    EX_NEG
+} expr_kind;
 
 typedef struct expr expr;
 typedef struct arg {
@@ -69,7 +77,10 @@ struct expr {
     int n_args;
 };
 
-typedef enum stmt_kind { ST_ASSIGN, ST_RETURN } stmt_kind;
+typedef enum stmt_kind {
+    ST_ASSIGN,
+    ST_RETURN
+} stmt_kind;
 
 typedef struct stmt {
     stmt_kind kind;

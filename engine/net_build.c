@@ -10,7 +10,14 @@
 
 /* ---- the operator table --------------------------------------------- */
 
-typedef enum akind { A_TENSOR, A_INT, A_FLOAT, A_BOOL, A_PAD, A_TENSORS } akind;
+typedef enum akind {
+    A_TENSOR,
+    A_INT,
+    A_FLOAT,
+    A_BOOL,
+    A_PAD,
+    A_TENSORS
+} akind;
 
 typedef struct aspec {
     const char *name;
@@ -18,7 +25,10 @@ typedef struct aspec {
     const char *def; /* default as written in the docs; NULL: required */
 } aspec;
 
-enum { PSEUDO_DWCONV = NET_OP_COUNT, PSEUDO_CHANNELS };
+enum {
+    PSEUDO_DWCONV = NET_OP_COUNT,
+    PSEUDO_CHANNELS
+};
 
 typedef struct opspec {
     const char *name;
@@ -27,7 +37,11 @@ typedef struct opspec {
     aspec a[9];
 } opspec;
 
-#define T1 {"x", A_TENSOR, NULL}
+#define T1                  \
+    {                       \
+        "x", A_TENSOR, NULL \
+    }
+// clang-format off
 static const opspec ops[] = {
     {"conv", NET_CONV, 8,
      {T1, {"out", A_INT, NULL}, {"k", A_INT, "1"}, {"stride", A_INT, "1"}, {"padding", A_PAD, "0"},
@@ -60,15 +74,31 @@ static const opspec ops[] = {
     {"dropout", NET_DROPOUT, 2, {T1, {"p", A_FLOAT, "0.5"}}},
     {"channels", PSEUDO_CHANNELS, 1, {T1}},
 };
+// clang-format on
 #undef T1
 #define N_OPS ((int)(sizeof ops / sizeof *ops))
 
 static const char *const op_names[NET_OP_COUNT] = {
-    [NET_INPUT] = "input",     [NET_CONV] = "conv",       [NET_LINEAR] = "linear",   [NET_BATCHNORM] = "batchnorm",
-    [NET_LAYERNORM] = "layernorm", [NET_RELU] = "relu",   [NET_SILU] = "silu",       [NET_HSWISH] = "hswish",
-    [NET_GELU] = "gelu",       [NET_SIGMOID] = "sigmoid", [NET_TANH] = "tanh",       [NET_MAXPOOL] = "maxpool",
-    [NET_AVGPOOL] = "avgpool", [NET_MINPOOL] = "minpool", [NET_GAP] = "gap",         [NET_CONCAT] = "concat",
-    [NET_ADD] = "add",         [NET_MUL] = "mul",         [NET_DROPOUT] = "dropout", [NET_FLATTEN] = "flatten",
+    [NET_INPUT] = "input",
+    [NET_CONV] = "conv",
+    [NET_LINEAR] = "linear",
+    [NET_BATCHNORM] = "batchnorm",
+    [NET_LAYERNORM] = "layernorm",
+    [NET_RELU] = "relu",
+    [NET_SILU] = "silu",
+    [NET_HSWISH] = "hswish",
+    [NET_GELU] = "gelu",
+    [NET_SIGMOID] = "sigmoid",
+    [NET_TANH] = "tanh",
+    [NET_MAXPOOL] = "maxpool",
+    [NET_AVGPOOL] = "avgpool",
+    [NET_MINPOOL] = "minpool",
+    [NET_GAP] = "gap",
+    [NET_CONCAT] = "concat",
+    [NET_ADD] = "add",
+    [NET_MUL] = "mul",
+    [NET_DROPOUT] = "dropout",
+    [NET_FLATTEN] = "flatten",
 };
 
 const char *net_op_name(net_op op)
@@ -78,21 +108,27 @@ const char *net_op_name(net_op op)
 
 /* ---- values and scopes ---------------------------------------------- */
 
-typedef enum vkind { V_TENSOR, V_INT, V_FLOAT, V_BOOL, V_SYM } vkind;
+typedef enum vkind {
+    V_TENSOR,
+    V_INT,
+    V_FLOAT,
+    V_BOOL,
+    V_SYM
+} vkind;
 
 typedef struct value {
     vkind k;
-    long i;       /* V_INT, V_BOOL */
-    double f;     /* V_FLOAT (and V_INT as a double) */
-    int node;     /* V_TENSOR */
+    long i;        /* V_INT, V_BOOL */
+    double f;      /* V_FLOAT (and V_INT as a double) */
+    int node;      /* V_TENSOR */
     const char *s; /* V_SYM */
 } value;
 
 #define MAX_BINDINGS 256
 
 typedef struct frame {
-    const char *block;      /* NULL at top level */
-    const stmt *stmts;      /* the statements of this scope, for hints */
+    const char *block; /* NULL at top level */
+    const stmt *stmts; /* the statements of this scope, for hints */
     int n_stmts;
     int n;
     const char *names[MAX_BINDINGS];
@@ -122,14 +158,17 @@ static const char *kind_name(vkind k)
 
 static void shape_str(net_shape s, char *buf, size_t n)
 {
-    if (s.h == 1 && s.w == 1) snprintf(buf, n, "%d", s.c);
-    else snprintf(buf, n, "%dx%dx%d", s.c, s.h, s.w);
+    if (s.h == 1 && s.w == 1)
+        snprintf(buf, n, "%d", s.c);
+    else
+        snprintf(buf, n, "%dx%dx%d", s.c, s.h, s.w);
 }
 
 static value *lookup(frame *f, const char *name)
 {
     for (int i = f->n - 1; i >= 0; i--)
-        if (!strcmp(f->names[i], name)) return &f->vals[i];
+        if (!strcmp(f->names[i], name))
+            return &f->vals[i];
     return NULL;
 }
 
@@ -153,12 +192,14 @@ static net_node *new_node(builder *b, net_op op, const int *in, int n_in, int li
     compiler *c = b->c;
     net_graph *g = b->g;
     if (g->n_nodes >= c->lim.max_nodes)
-        compile_fail(c, line, col, "blocks that call other blocks several times multiply; expand less",
-                     "the network has more than %d layers after expanding blocks", c->lim.max_nodes);
+        compile_fail(
+            c, line, col, "blocks that call other blocks several times multiply; expand less",
+            "the network has more than %d layers after expanding blocks", c->lim.max_nodes);
     if (g->n_nodes == b->cap) {
         int ncap = b->cap ? b->cap * 2 : 64;
         net_node *nn = realloc(g->nodes, sizeof(net_node) * (size_t)ncap);
-        if (!nn) compile_fail(c, line, col, NULL, "out of memory");
+        if (!nn)
+            compile_fail(c, line, col, NULL, "out of memory");
         g->nodes = nn;
         b->cap = ncap;
     }
@@ -166,7 +207,8 @@ static net_node *new_node(builder *b, net_op op, const int *in, int n_in, int li
     memset(nd, 0, sizeof *nd);
     if (n_in) {
         nd->in = malloc(sizeof(int) * (size_t)n_in);
-        if (!nd->in) compile_fail(c, line, col, NULL, "out of memory");
+        if (!nd->in)
+            compile_fail(c, line, col, NULL, "out of memory");
         memcpy(nd->in, in, sizeof(int) * (size_t)n_in);
     }
     g->n_nodes++;
@@ -188,7 +230,8 @@ static void finish_node(builder *b, net_node *nd)
 {
     compiler *c = b->c;
     net_graph *g = b->g;
-    if (nd->shape.c > c->lim.max_dim || nd->shape.h > c->lim.max_dim || nd->shape.w > c->lim.max_dim)
+    if (nd->shape.c > c->lim.max_dim || nd->shape.h > c->lim.max_dim ||
+        nd->shape.w > c->lim.max_dim)
         compile_fail(c, nd->line, nd->col, NULL, "%s output has a dimension above the limit of %d",
                      net_op_name(nd->op), c->lim.max_dim);
     g->params += nd->params;
@@ -200,7 +243,8 @@ static void finish_node(builder *b, net_node *nd)
                      c->lim.max_params, g->params);
     if (g->flops > c->lim.max_flops)
         compile_fail(c, nd->line, nd->col, "use fewer channels, strides or pooling",
-                     "the network needs more than the limit of %.3g FLOPs per image", c->lim.max_flops);
+                     "the network needs more than the limit of %.3g FLOPs per image",
+                     c->lim.max_flops);
     if (g->act_bytes > c->lim.max_act_bytes)
         compile_fail(c, nd->line, nd->col, "downsample earlier or use fewer channels",
                      "the network's activations need more than the limit of %.0f MiB per image",
@@ -256,8 +300,8 @@ static value coerce(builder *b, const opspec *os, const aspec *as, value v, int 
     case A_TENSOR:
     case A_TENSORS:
         if (v.k != V_TENSOR)
-            compile_fail(c, line, col, NULL, "%s(): argument '%s' must be a tensor, not %s", os->name, as->name,
-                         kind_name(v.k));
+            compile_fail(c, line, col, NULL, "%s(): argument '%s' must be a tensor, not %s",
+                         os->name, as->name, kind_name(v.k));
         return v;
     case A_INT:
         if (v.k == V_FLOAT && v.f == floor(v.f) && fabs(v.f) < 1e9) {
@@ -265,8 +309,8 @@ static value coerce(builder *b, const opspec *os, const aspec *as, value v, int 
             v.i = (long)v.f;
         }
         if (v.k != V_INT)
-            compile_fail(c, line, col, NULL, "%s(): argument '%s' must be an integer, not %s", os->name, as->name,
-                         kind_name(v.k));
+            compile_fail(c, line, col, NULL, "%s(): argument '%s' must be an integer, not %s",
+                         os->name, as->name, kind_name(v.k));
         return v;
     case A_FLOAT:
         if (v.k == V_INT) {
@@ -274,8 +318,8 @@ static value coerce(builder *b, const opspec *os, const aspec *as, value v, int 
             v.f = (double)v.i;
         }
         if (v.k != V_FLOAT)
-            compile_fail(c, line, col, NULL, "%s(): argument '%s' must be a number, not %s", os->name, as->name,
-                         kind_name(v.k));
+            compile_fail(c, line, col, NULL, "%s(): argument '%s' must be a number, not %s",
+                         os->name, as->name, kind_name(v.k));
         return v;
     case A_BOOL:
         if (v.k == V_INT && (v.i == 0 || v.i == 1)) {
@@ -283,14 +327,17 @@ static value coerce(builder *b, const opspec *os, const aspec *as, value v, int 
             return v;
         }
         if (v.k != V_BOOL)
-            compile_fail(c, line, col, "write true or false", "%s(): argument '%s' must be true or false, not %s",
-                         os->name, as->name, kind_name(v.k));
+            compile_fail(c, line, col, "write true or false",
+                         "%s(): argument '%s' must be true or false, not %s", os->name, as->name,
+                         kind_name(v.k));
         return v;
     case A_PAD:
-        if (v.k == V_SYM && (!strcmp(v.s, "same") || !strcmp(v.s, "valid"))) return v;
+        if (v.k == V_SYM && (!strcmp(v.s, "same") || !strcmp(v.s, "valid")))
+            return v;
         if (v.k != V_INT)
             compile_fail(c, line, col, "padding is a number, same or valid",
-                         "%s(): argument '%s' must be an integer, same or valid", os->name, as->name);
+                         "%s(): argument '%s' must be an integer, same or valid", os->name,
+                         as->name);
         return v;
     }
     return v;
@@ -308,10 +355,13 @@ static void match_args(builder *b, frame *f, const opspec *os, const expr *call,
         if (a->name) {
             slot = -1;
             for (int j = 0; j < os->n; j++)
-                if (!strcmp(os->a[j].name, a->name)) slot = j;
+                if (!strcmp(os->a[j].name, a->name))
+                    slot = j;
             /* PyTorch spellings an LLM is likely to use */
-            if (slot < 0 && !strcmp(a->name, "kernel_size")) slot = -2;
-            if (slot < 0 && (!strcmp(a->name, "out_channels") || !strcmp(a->name, "out_features"))) slot = -3;
+            if (slot < 0 && !strcmp(a->name, "kernel_size"))
+                slot = -2;
+            if (slot < 0 && (!strcmp(a->name, "out_channels") || !strcmp(a->name, "out_features")))
+                slot = -3;
             if (slot < 0) {
                 char hint[200] = "", *h = hint;
                 size_t left = sizeof hint;
@@ -321,12 +371,17 @@ static void match_args(builder *b, frame *f, const opspec *os, const expr *call,
                     left -= (size_t)w;
                     w = snprintf(h, left, " %s", os->a[j].name);
                 }
-                if (slot == -2) snprintf(hint, sizeof hint, "write k=%s", "...");
-                if (slot == -3) snprintf(hint, sizeof hint, "the output size is the second positional argument");
-                compile_fail(c, a->line, a->col, hint, "%s() has no argument '%s'", os->name, a->name);
+                if (slot == -2)
+                    snprintf(hint, sizeof hint, "write k=%s", "...");
+                if (slot == -3)
+                    snprintf(hint, sizeof hint,
+                             "the output size is the second positional argument");
+                compile_fail(c, a->line, a->col, hint, "%s() has no argument '%s'", os->name,
+                             a->name);
             }
             if (os->a[slot].kind == A_TENSORS)
-                compile_fail(c, a->line, a->col, NULL, "%s() takes its tensors as positional arguments", os->name);
+                compile_fail(c, a->line, a->col, NULL,
+                             "%s() takes its tensors as positional arguments", os->name);
         } else {
             if (pos < os->n && os->a[pos].kind == A_TENSORS) {
                 value v = eval(b, f, a->value);
@@ -338,12 +393,14 @@ static void match_args(builder *b, frame *f, const opspec *os, const expr *call,
                 continue;
             }
             if (pos >= os->n)
-                compile_fail(c, a->line, a->col, NULL, "%s() takes at most %d positional argument%s", os->name, os->n,
+                compile_fail(c, a->line, a->col, NULL,
+                             "%s() takes at most %d positional argument%s", os->name, os->n,
                              os->n == 1 ? "" : "s");
             slot = pos++;
         }
         if (ba->given[slot])
-            compile_fail(c, a->line, a->col, NULL, "%s(): argument '%s' given twice", os->name, os->a[slot].name);
+            compile_fail(c, a->line, a->col, NULL, "%s(): argument '%s' given twice", os->name,
+                         os->a[slot].name);
         value v = eval(b, f, a->value);
         ba->v[slot] = coerce(b, os, &os->a[slot], v, a->line, a->col);
         ba->given[slot] = true;
@@ -351,17 +408,23 @@ static void match_args(builder *b, frame *f, const opspec *os, const expr *call,
         ba->col[slot] = a->col;
     }
     for (int j = 0; j < os->n; j++) {
-        if (ba->given[j]) continue;
+        if (ba->given[j])
+            continue;
         if (!os->a[j].def) {
             char hint[128];
             snprintf(hint, sizeof hint, "e.g. %s(x%s)", os->name,
-                     os->a[j].kind == A_TENSORS ? ", y" : j == 1 ? ", 32" : ", ...");
-            compile_fail(c, call->line, call->col, hint, "%s(): missing argument '%s'", os->name, os->a[j].name);
+                     os->a[j].kind == A_TENSORS ? ", y"
+                     : j == 1                   ? ", 32"
+                                                : ", ...");
+            compile_fail(c, call->line, call->col, hint, "%s(): missing argument '%s'", os->name,
+                         os->a[j].name);
         }
         ba->line[j] = call->line;
         ba->col[j] = call->col;
-        if (!strcmp(os->a[j].def, "k")) ba->v[j] = ba->v[1]; /* pools: stride defaults to k */
-        else ba->v[j] = literal_default(os->a[j].def);
+        if (!strcmp(os->a[j].def, "k"))
+            ba->v[j] = ba->v[1]; /* pools: stride defaults to k */
+        else
+            ba->v[j] = literal_default(os->a[j].def);
     }
     if (os->a[0].kind == A_TENSORS && ba->n_tensors < 2)
         compile_fail(c, call->line, call->col, NULL, "%s() needs at least two tensors", os->name);
@@ -371,8 +434,8 @@ static long int_arg(builder *b, const opspec *os, bound_args *ba, int j, long lo
 {
     long v = ba->v[j].i;
     if (v < lo || v > hi)
-        compile_fail(b->c, ba->line[j], ba->col[j], NULL, "%s(): %s=%ld is outside %ld..%ld", os->name,
-                     os->a[j].name, v, lo, hi);
+        compile_fail(b->c, ba->line[j], ba->col[j], NULL, "%s(): %s=%ld is outside %ld..%ld",
+                     os->name, os->a[j].name, v, lo, hi);
     return v;
 }
 
@@ -382,17 +445,19 @@ static net_shape in_shape(builder *b, int node)
 }
 
 /* Output size of a sliding window, as PyTorch computes it. */
-static int window_out(builder *b, const expr *call, const char *what, int size, int k, int stride, int pad,
-                      int dil, bool ceil_mode)
+static int window_out(builder *b, const expr *call, const char *what, int size, int k, int stride,
+                      int pad, int dil, bool ceil_mode)
 {
     /* PyTorch's pooling_output_shape: floor division of a numerator that
        ceil mode rounds up, then the last window must start inside the
        input or the left padding */
     long num = size + 2L * pad - (long)dil * (k - 1) - 1 + (ceil_mode ? stride - 1 : 0);
     long out = (num >= 0 ? num / stride : -((-num + stride - 1) / stride)) + 1;
-    if (ceil_mode && out > 0 && (out - 1) * stride >= size + pad) out--;
+    if (ceil_mode && out > 0 && (out - 1) * stride >= size + pad)
+        out--;
     if (out < 1)
-        compile_fail(b->c, call->line, call->col, "the input is too small for this kernel; remove a downsampling step",
+        compile_fail(b->c, call->line, call->col,
+                     "the input is too small for this kernel; remove a downsampling step",
                      "%s(): kernel %d%s does not fit the input of size %d (padding %d)", what, k,
                      dil > 1 ? " (dilated)" : "", size, pad);
     return (int)out;
@@ -413,7 +478,8 @@ static value make_join(builder *b, net_op op, const int *in, int n, int line, in
     long csum = 0;
     for (int i = 0; i < n; i++) {
         net_shape si = in_shape(b, in[i]);
-        bool ok = op == NET_ADD ? (si.c == s0.c && si.h == s0.h && si.w == s0.w) : (si.h == s0.h && si.w == s0.w);
+        bool ok = op == NET_ADD ? (si.c == s0.c && si.h == s0.h && si.w == s0.w)
+                                : (si.h == s0.h && si.w == s0.w);
         if (!ok) {
             shape_str(s0, s1, sizeof s1);
             shape_str(si, s2, sizeof s2);
@@ -425,11 +491,14 @@ static value make_join(builder *b, net_op op, const int *in, int n, int line, in
         csum += si.c;
     }
     if (op == NET_CONCAT && csum > c->lim.max_dim)
-        compile_fail(c, line, col, NULL, "concat(): %ld channels is above the limit of %d", csum, c->lim.max_dim);
+        compile_fail(c, line, col, NULL, "concat(): %ld channels is above the limit of %d", csum,
+                     c->lim.max_dim);
     net_node *nd = new_node(b, op, in, n, line, col);
     nd->shape = s0;
-    if (op == NET_CONCAT) nd->shape.c = (int)csum;
-    else nd->flops = (double)(n - 1) * (double)net_shape_size(s0);
+    if (op == NET_CONCAT)
+        nd->shape.c = (int)csum;
+    else
+        nd->flops = (double)(n - 1) * (double)net_shape_size(s0);
     finish_node(b, nd);
     return tensor_value(b->g->n_nodes - 1);
 }
@@ -452,7 +521,8 @@ static value make_mul(builder *b, int x, int y, int line, int col)
     if (!same && !(t.c == s.c && t.h == 1 && t.w == 1)) {
         shape_str(s, s1, sizeof s1);
         shape_str(t, s2, sizeof s2);
-        compile_fail(b->c, line, col, "multiply equal shapes, or a map by a per-channel vector of the same channels",
+        compile_fail(b->c, line, col,
+                     "multiply equal shapes, or a map by a per-channel vector of the same channels",
                      "mul(): shapes %s and %s differ", s1, s2);
     }
     int in2[2] = {x, y};
@@ -494,11 +564,13 @@ static value build_op(builder *b, frame *f, const opspec *os, const expr *call)
         int pj = 3 + !dw;
         long pad;
         if (ba.v[pj].k == V_SYM) {
-            if (!strcmp(ba.v[pj].s, "valid")) pad = 0;
+            if (!strcmp(ba.v[pj].s, "valid"))
+                pad = 0;
             else {
                 long eff = dil * (k - 1);
                 if (eff % 2)
-                    compile_fail(c, ba.line[pj], ba.col[pj], "use an odd kernel size, or give the padding as a number",
+                    compile_fail(c, ba.line[pj], ba.col[pj],
+                                 "use an odd kernel size, or give the padding as a number",
                                  "%s(): padding=same needs an odd kernel (k=%ld)", os->name, k);
                 pad = eff / 2;
             }
@@ -507,8 +579,8 @@ static value build_op(builder *b, frame *f, const opspec *os, const expr *call)
         }
         if (s.c % groups || out % groups)
             compile_fail(c, line, col, "groups must divide both the input and output channels",
-                         "%s(): groups=%ld does not divide %d input and %ld output channels", os->name, groups, s.c,
-                         out);
+                         "%s(): groups=%ld does not divide %d input and %ld output channels",
+                         os->name, groups, s.c, out);
         int ho = window_out(b, call, os->name, s.h, (int)k, (int)stride, (int)pad, (int)dil, false);
         int wo = window_out(b, call, os->name, s.w, (int)k, (int)stride, (int)pad, (int)dil, false);
         nd = new_node(b, NET_CONV, &x, 1, line, col);
@@ -529,7 +601,8 @@ static value build_op(builder *b, frame *f, const opspec *os, const expr *call)
         long out = int_arg(b, os, &ba, 1, 1, c->lim.max_dim);
         if (s.h != 1 || s.w != 1) {
             shape_str(s, s1, sizeof s1);
-            compile_fail(c, line, col, "use flatten(x) or gap(x) first", "linear(): input %s is not a vector", s1);
+            compile_fail(c, line, col, "use flatten(x) or gap(x) first",
+                         "linear(): input %s is not a vector", s1);
         }
         nd = new_node(b, NET_LINEAR, &x, 1, line, col);
         nd->bias = ba.v[2].i != 0;
@@ -542,13 +615,15 @@ static value build_op(builder *b, frame *f, const opspec *os, const expr *call)
     case NET_LAYERNORM: {
         double eps = ba.v[1].f;
         if (!(eps > 0 && eps < 1))
-            compile_fail(c, ba.line[1], ba.col[1], NULL, "%s(): eps=%g is outside (0, 1)", os->name, eps);
+            compile_fail(c, ba.line[1], ba.col[1], NULL, "%s(): eps=%g is outside (0, 1)", os->name,
+                         eps);
         nd = new_node(b, (net_op)os->op, &x, 1, line, col);
         nd->eps = (float)eps;
         if (os->op == NET_BATCHNORM) {
             double m = ba.v[2].f;
             if (!(m >= 0 && m <= 1))
-                compile_fail(c, ba.line[2], ba.col[2], NULL, "batchnorm(): momentum=%g is outside [0, 1]", m);
+                compile_fail(c, ba.line[2], ba.col[2], NULL,
+                             "batchnorm(): momentum=%g is outside [0, 1]", m);
             nd->momentum = (float)m;
         }
         nd->shape = s;
@@ -563,7 +638,8 @@ static value build_op(builder *b, frame *f, const opspec *os, const expr *call)
         long stride = int_arg(b, os, &ba, 2, 1, 64);
         long pad = int_arg(b, os, &ba, 3, 0, 64);
         if (pad * 2 > k)
-            compile_fail(c, ba.line[3], ba.col[3], "padding may be at most half the kernel, as in PyTorch",
+            compile_fail(c, ba.line[3], ba.col[3],
+                         "padding may be at most half the kernel, as in PyTorch",
                          "%s(): padding=%ld is more than half of k=%ld", os->name, pad, k);
         bool ceil_mode = ba.v[4].i != 0;
         int ho = window_out(b, call, os->name, s.h, (int)k, (int)stride, (int)pad, 1, ceil_mode);
@@ -585,14 +661,14 @@ static value build_op(builder *b, frame *f, const opspec *os, const expr *call)
     case NET_FLATTEN: {
         long n = net_shape_size(s);
         if (n > c->lim.max_dim * 16L)
-            compile_fail(c, line, col, "pool or downsample first", "flatten(): %ld features is above the limit of %ld",
-                         n, c->lim.max_dim * 16L);
+            compile_fail(c, line, col, "pool or downsample first",
+                         "flatten(): %ld features is above the limit of %ld", n,
+                         c->lim.max_dim * 16L);
         nd = new_node(b, NET_FLATTEN, &x, 1, line, col);
         nd->shape = (net_shape){(int)n, 1, 1};
         break;
     }
-    case NET_MUL:
-        return make_mul(b, x, ba.v[1].node, line, col);
+    case NET_MUL: return make_mul(b, x, ba.v[1].node, line, col);
     case NET_DROPOUT: {
         double p = ba.v[1].f;
         if (!(p >= 0 && p < 1))
@@ -617,14 +693,16 @@ static value build_op(builder *b, frame *f, const opspec *os, const expr *call)
 static const def_block *find_def(compiler *c, const char *name)
 {
     for (int i = 0; i < c->prog.n_defs; i++)
-        if (!strcmp(c->prog.defs[i].name, name)) return &c->prog.defs[i];
+        if (!strcmp(c->prog.defs[i].name, name))
+            return &c->prog.defs[i];
     return NULL;
 }
 
 static const opspec *find_op(const char *name)
 {
     for (int i = 0; i < N_OPS; i++)
-        if (!strcmp(ops[i].name, name)) return &ops[i];
+        if (!strcmp(ops[i].name, name))
+            return &ops[i];
     return NULL;
 }
 
@@ -636,16 +714,19 @@ static const char *nearest_name(builder *b, frame *f, const char *name, bool cal
     if (callable) {
         for (int i = 0; i < N_OPS; i++) {
             int d = net_edit_distance(name, ops[i].name);
-            if (d < bestd) bestd = d, best = ops[i].name;
+            if (d < bestd)
+                bestd = d, best = ops[i].name;
         }
         for (int i = 0; i < b->c->prog.n_defs; i++) {
             int d = net_edit_distance(name, b->c->prog.defs[i].name);
-            if (d < bestd) bestd = d, best = b->c->prog.defs[i].name;
+            if (d < bestd)
+                bestd = d, best = b->c->prog.defs[i].name;
         }
     } else {
         for (int i = 0; i < f->n; i++) {
             int d = net_edit_distance(name, f->names[i]);
-            if (d < bestd) bestd = d, best = f->names[i];
+            if (d < bestd)
+                bestd = d, best = f->names[i];
         }
     }
     return best;
@@ -654,6 +735,7 @@ static const char *nearest_name(builder *b, frame *f, const char *name, bool cal
 /* Common PyTorch names, mapped to gevo-net's. */
 static const char *pytorch_alias(const char *name)
 {
+    // clang-format off
     static const char *const map[][2] = {
         {"Conv2d", "conv"},         {"conv2d", "conv"},           {"Linear", "linear"},
         {"BatchNorm2d", "batchnorm"}, {"batch_norm", "batchnorm"}, {"bn", "batchnorm"},
@@ -666,8 +748,10 @@ static const char *pytorch_alias(const char *name)
         {"Flatten", "flatten"},     {"Sigmoid", "sigmoid"},       {"Tanh", "tanh"},
         {"depthwise", "dwconv"},    {"dwconv2d", "dwconv"},       {"multiply", "mul"},
     };
+    // clang-format on
     for (size_t i = 0; i < sizeof map / sizeof *map; i++)
-        if (!strcmp(map[i][0], name)) return map[i][1];
+        if (!strcmp(map[i][0], name))
+            return map[i][1];
     return NULL;
 }
 
@@ -677,13 +761,16 @@ static value eval_call(builder *b, frame *f, const expr *e)
 {
     compiler *c = b->c;
     const opspec *os = find_op(e->text);
-    if (os) return build_op(b, f, os, e);
+    if (os)
+        return build_op(b, f, os, e);
     const def_block *d = find_def(c, e->text);
-    if (d) return call_block(b, f, d, e);
+    if (d)
+        return call_block(b, f, d, e);
     char hint[160] = "";
     const char *alias = pytorch_alias(e->text);
     const char *near = alias ? alias : nearest_name(b, f, e->text, true);
-    if (near) snprintf(hint, sizeof hint, "did you mean %s()?", near);
+    if (near)
+        snprintf(hint, sizeof hint, "did you mean %s()?", near);
     compile_fail(c, e->line, e->col, hint[0] ? hint : "see gevo-net(5) for the operators",
                  "unknown operator or block '%s'", e->text);
 }
@@ -692,7 +779,8 @@ static value eval_name(builder *b, frame *f, const expr *e)
 {
     compiler *c = b->c;
     value *v = lookup(f, e->text);
-    if (v) return *v;
+    if (v)
+        return *v;
     value r = {0};
     if (!strcmp(e->text, "classes")) {
         r.k = V_INT;
@@ -716,7 +804,8 @@ static value eval_name(builder *b, frame *f, const expr *e)
         if (s->kind == ST_ASSIGN && !strcmp(s->target, e->text) && s->line >= e->line) {
             char hint[96];
             if (s->line == e->line)
-                snprintf(hint, sizeof hint, "a name must be assigned on an earlier line before it is used");
+                snprintf(hint, sizeof hint,
+                         "a name must be assigned on an earlier line before it is used");
             else
                 snprintf(hint, sizeof hint, "it is assigned later, on line %d", s->line);
             compile_fail(c, e->line, e->col, hint, "'%s' is used before it is assigned", e->text);
@@ -726,16 +815,19 @@ static value eval_name(builder *b, frame *f, const expr *e)
         for (int i = 0; i < c->prog.n_top; i++)
             if (c->prog.top[i].kind == ST_ASSIGN && !strcmp(c->prog.top[i].target, e->text)) {
                 char hint[128];
-                snprintf(hint, sizeof hint, "pass it to the block as a parameter: def %s(..., %s)", f->block,
-                         e->text);
-                compile_fail(c, e->line, e->col, hint, "'%s' is not defined inside block '%s'", e->text, f->block);
+                snprintf(hint, sizeof hint, "pass it to the block as a parameter: def %s(..., %s)",
+                         f->block, e->text);
+                compile_fail(c, e->line, e->col, hint, "'%s' is not defined inside block '%s'",
+                             e->text, f->block);
             }
     }
     if (find_op(e->text) || find_def(c, e->text))
-        compile_fail(c, e->line, e->col, NULL, "'%s' is an operator or block; call it: %s(...)", e->text, e->text);
+        compile_fail(c, e->line, e->col, NULL, "'%s' is an operator or block; call it: %s(...)",
+                     e->text, e->text);
     const char *near = nearest_name(b, f, e->text, false);
     char hint[96] = "";
-    if (near) snprintf(hint, sizeof hint, "did you mean '%s'?", near);
+    if (near)
+        snprintf(hint, sizeof hint, "did you mean '%s'?", near);
     compile_fail(c, e->line, e->col, hint[0] ? hint : NULL, "'%s' is not defined", e->text);
 }
 
@@ -745,18 +837,22 @@ static value arith(builder *b, const expr *e, value l, value r)
     if (l.k == V_TENSOR || r.k == V_TENSOR) {
         if (l.k != V_TENSOR || r.k != V_TENSOR)
             compile_fail(c, e->line, e->col, "gevo-net has no scalar-tensor arithmetic",
-                         "cannot combine a tensor and %s with '%c'", kind_name(l.k == V_TENSOR ? r.k : l.k),
-                         e->op == 'f' ? '/' : e->op);
+                         "cannot combine a tensor and %s with '%c'",
+                         kind_name(l.k == V_TENSOR ? r.k : l.k), e->op == 'f' ? '/' : e->op);
         if (e->op != '+' && e->op != '*')
             compile_fail(c, e->line, e->col, "tensors combine with + (add) and * (mul)",
-                         "operator '%s' is not defined on tensors", e->op == '-' ? "-" : e->op == '%' ? "%" : "/");
-        if (e->op == '*') return make_mul(b, l.node, r.node, e->line, e->col);
+                         "operator '%s' is not defined on tensors",
+                         e->op == '-'   ? "-"
+                         : e->op == '%' ? "%"
+                                        : "/");
+        if (e->op == '*')
+            return make_mul(b, l.node, r.node, e->line, e->col);
         int in2[2] = {l.node, r.node};
         return make_join(b, NET_ADD, in2, 2, e->line, e->col);
     }
     if ((l.k != V_INT && l.k != V_FLOAT) || (r.k != V_INT && r.k != V_FLOAT))
-        compile_fail(c, e->line, e->col, NULL, "arithmetic needs numbers, not %s and %s", kind_name(l.k),
-                     kind_name(r.k));
+        compile_fail(c, e->line, e->col, NULL, "arithmetic needs numbers, not %s and %s",
+                     kind_name(l.k), kind_name(r.k));
     value v = {0};
     if (l.k == V_INT && r.k == V_INT && e->op != 'f') {
         long x = l.i, y = r.i, z = 0;
@@ -773,7 +869,8 @@ static value arith(builder *b, const expr *e, value l, value r)
         case '/': z = x / y - ((x % y != 0) && ((x < 0) != (y < 0))); break; /* floor, as Python */
         case '%': z = x - y * (x / y - ((x % y != 0) && ((x < 0) != (y < 0)))); break;
         }
-        if (labs(z) > 1000000000000L) compile_fail(c, e->line, e->col, NULL, "integer overflow");
+        if (labs(z) > 1000000000000L)
+            compile_fail(c, e->line, e->col, NULL, "integer overflow");
         v.k = V_INT;
         v.i = z;
         v.f = (double)z;
@@ -790,7 +887,8 @@ static value arith(builder *b, const expr *e, value l, value r)
     case '/': z = floor(x / y); break;
     case '%': z = x - y * floor(x / y); break;
     }
-    if (!isfinite(z)) compile_fail(c, e->line, e->col, NULL, "arithmetic result is not finite");
+    if (!isfinite(z))
+        compile_fail(c, e->line, e->col, NULL, "arithmetic result is not finite");
     v.k = V_FLOAT;
     v.f = z;
     return v;
@@ -819,9 +917,12 @@ static value eval(builder *b, frame *f, const expr *e)
     case EX_CALL: return eval_call(b, f, e);
     case EX_NEG:
         v = eval(b, f, e->lhs);
-        if (v.k == V_INT) v.i = -v.i, v.f = -v.f;
-        else if (v.k == V_FLOAT) v.f = -v.f;
-        else compile_fail(b->c, e->line, e->col, NULL, "cannot negate %s", kind_name(v.k));
+        if (v.k == V_INT)
+            v.i = -v.i, v.f = -v.f;
+        else if (v.k == V_FLOAT)
+            v.f = -v.f;
+        else
+            compile_fail(b->c, e->line, e->col, NULL, "cannot negate %s", kind_name(v.k));
         return v;
     case EX_BINOP: {
         value l = eval(b, f, e->lhs);
@@ -859,10 +960,12 @@ static value call_block(builder *b, frame *f, const def_block *d, const expr *ca
     compiler *c = b->c;
     for (int i = 0; i < b->depth; i++)
         if (!strcmp(b->stack[i], d->name))
-            compile_fail(c, call->line, call->col, "blocks cannot call themselves; write the layers out",
-                         "recursion: block '%s' calls itself (through %s)", d->name, b->stack[b->depth - 1]);
+            compile_fail(
+                c, call->line, call->col, "blocks cannot call themselves; write the layers out",
+                "recursion: block '%s' calls itself (through %s)", d->name, b->stack[b->depth - 1]);
     if (b->depth >= c->lim.max_depth)
-        compile_fail(c, call->line, call->col, NULL, "blocks nested more than %d deep", c->lim.max_depth);
+        compile_fail(c, call->line, call->col, NULL, "blocks nested more than %d deep",
+                     c->lim.max_depth);
     /* arguments are evaluated in the caller's scope */
     value vals[64];
     bool given[64] = {0};
@@ -872,29 +975,33 @@ static value call_block(builder *b, frame *f, const def_block *d, const expr *ca
         int slot = -1;
         if (a->name) {
             for (int j = 0; j < d->n_params; j++)
-                if (!strcmp(d->params[j].name, a->name)) slot = j;
+                if (!strcmp(d->params[j].name, a->name))
+                    slot = j;
             if (slot < 0) {
-                compile_fail(c, a->line, a->col, NULL, "block '%s' has no parameter '%s'", d->name, a->name);
+                compile_fail(c, a->line, a->col, NULL, "block '%s' has no parameter '%s'", d->name,
+                             a->name);
             }
         } else {
             if (pos >= d->n_params) {
-                compile_fail(c, a->line, a->col, NULL, "block '%s' takes %d argument%s, more were given", d->name,
+                compile_fail(c, a->line, a->col, NULL,
+                             "block '%s' takes %d argument%s, more were given", d->name,
                              d->n_params, d->n_params == 1 ? "" : "s");
             }
             slot = pos++;
         }
         if (given[slot]) {
-            compile_fail(c, a->line, a->col, NULL, "argument '%s' of block '%s' given twice", d->params[slot].name,
-                         d->name);
+            compile_fail(c, a->line, a->col, NULL, "argument '%s' of block '%s' given twice",
+                         d->params[slot].name, d->name);
         }
         vals[slot] = eval(b, f, a->value);
         given[slot] = true;
     }
     for (int j = 0; j < d->n_params; j++) {
-        if (given[j]) continue;
+        if (given[j])
+            continue;
         if (!d->params[j].def) {
-            compile_fail(c, call->line, call->col, NULL, "block '%s': missing argument '%s'", d->name,
-                         d->params[j].name);
+            compile_fail(c, call->line, call->col, NULL, "block '%s': missing argument '%s'",
+                         d->name, d->params[j].name);
         }
         frame empty = {.block = d->name};
         vals[j] = eval(b, &empty, d->params[j].def);
@@ -907,7 +1014,8 @@ static value call_block(builder *b, frame *f, const def_block *d, const expr *ca
     nf->block = d->name;
     nf->stmts = d->body;
     nf->n_stmts = d->n_body;
-    for (int j = 0; j < d->n_params; j++) bind(b, nf, d->params[j].name, vals[j], d->line, d->col);
+    for (int j = 0; j < d->n_params; j++)
+        bind(b, nf, d->params[j].name, vals[j], d->line, d->col);
 
     char saved_scope[96];
     memcpy(saved_scope, b->scope, sizeof saved_scope);
@@ -925,9 +1033,9 @@ static value call_block(builder *b, frame *f, const def_block *d, const expr *ca
 /* ---- the train section ---------------------------------------------- */
 
 static const char *const train_keys[] = {
-    "optimizer", "lr", "momentum", "nesterov", "weight_decay", "beta1", "beta2", "adam_eps", "schedule",
-    "step_size", "gamma", "patience", "warmup", "min_lr", "epochs", "batch", "augment", "crop_pad",
-    "label_smoothing", "clip", "seed",
+    "optimizer", "lr",       "momentum",  "nesterov", "weight_decay",    "beta1",  "beta2",
+    "adam_eps",  "schedule", "step_size", "gamma",    "patience",        "warmup", "min_lr",
+    "epochs",    "batch",    "augment",   "crop_pad", "label_smoothing", "clip",   "seed",
 };
 
 static double kv_number(compiler *c, const train_kv *kv, double lo, double hi)
@@ -936,7 +1044,8 @@ static double kv_number(compiler *c, const train_kv *kv, double lo, double hi)
     if (kv->n_values != 1 || (t->kind != T_INT && t->kind != T_FLOAT))
         compile_fail(c, kv->line, kv->col, NULL, "train: %s needs one number", kv->key);
     if (!(t->fval >= lo && t->fval <= hi))
-        compile_fail(c, t->line, t->col, NULL, "train: %s=%s is outside %g..%g", kv->key, t->text, lo, hi);
+        compile_fail(c, t->line, t->col, NULL, "train: %s=%s is outside %g..%g", kv->key, t->text,
+                     lo, hi);
     return t->fval;
 }
 
@@ -944,12 +1053,14 @@ static long kv_int(compiler *c, const train_kv *kv, long lo, long hi)
 {
     const token *t = &kv->values[0];
     /* 1e2 is an integer too */
-    bool integral = t->kind == T_INT || (t->kind == T_FLOAT && t->fval == floor(t->fval) && fabs(t->fval) < 1e15);
+    bool integral = t->kind == T_INT ||
+                    (t->kind == T_FLOAT && t->fval == floor(t->fval) && fabs(t->fval) < 1e15);
     if (kv->n_values != 1 || !integral)
         compile_fail(c, kv->line, kv->col, NULL, "train: %s needs one integer", kv->key);
     long v = (long)t->fval;
     if (v < lo || v > hi)
-        compile_fail(c, t->line, t->col, NULL, "train: %s=%s is outside %ld..%ld", kv->key, t->text, lo, hi);
+        compile_fail(c, t->line, t->col, NULL, "train: %s=%s is outside %ld..%ld", kv->key, t->text,
+                     lo, hi);
     return v;
 }
 
@@ -958,7 +1069,8 @@ static bool kv_bool(compiler *c, const train_kv *kv)
     const token *t = &kv->values[0];
     if (kv->n_values == 1 && t->kind == T_NAME && (is_true_name(t->text) || is_false_name(t->text)))
         return is_true_name(t->text);
-    if (kv->n_values == 1 && t->kind == T_INT && (t->ival == 0 || t->ival == 1)) return t->ival == 1;
+    if (kv->n_values == 1 && t->kind == T_INT && (t->ival == 0 || t->ival == 1))
+        return t->ival == 1;
     compile_fail(c, kv->line, kv->col, NULL, "train: %s needs true or false", kv->key);
 }
 
@@ -967,7 +1079,8 @@ static int kv_choice(compiler *c, const train_kv *kv, const char *const *names, 
     const token *t = &kv->values[0];
     if (kv->n_values == 1 && (t->kind == T_NAME || t->kind == T_STRING))
         for (int i = 0; i < n; i++)
-            if (!strcmp(t->text, names[i])) return i;
+            if (!strcmp(t->text, names[i]))
+                return i;
     char hint[128] = "one of:";
     for (int i = 0; i < n; i++) {
         size_t l = strlen(hint);
@@ -986,54 +1099,84 @@ void net_apply_train(compiler *c, net_train *tr)
     for (int i = 0; i < p->n_train; i++) {
         const train_kv *kv = &p->train[i];
         const char *k = kv->key;
-        if (!strcmp(k, "optimizer")) tr->optimizer = (net_optimizer)kv_choice(c, kv, optimizers, 2);
-        else if (!strcmp(k, "lr")) tr->lr = kv_number(c, kv, 1e-12, 1e12);
-        else if (!strcmp(k, "momentum")) tr->momentum = kv_number(c, kv, 0, 0.9999);
-        else if (!strcmp(k, "nesterov")) tr->nesterov = kv_bool(c, kv);
-        else if (!strcmp(k, "weight_decay")) tr->weight_decay = kv_number(c, kv, 0, 1);
-        else if (!strcmp(k, "beta1")) tr->beta1 = kv_number(c, kv, 0, 0.9999);
-        else if (!strcmp(k, "beta2")) tr->beta2 = kv_number(c, kv, 0, 0.999999);
-        else if (!strcmp(k, "adam_eps")) tr->adam_eps = kv_number(c, kv, 1e-12, 1);
-        else if (!strcmp(k, "schedule")) tr->schedule = (net_schedule)kv_choice(c, kv, schedules, 4);
-        else if (!strcmp(k, "step_size")) tr->step_size = (int)kv_int(c, kv, 1, 10000);
-        else if (!strcmp(k, "gamma")) tr->gamma = kv_number(c, kv, 1e-6, 1);
-        else if (!strcmp(k, "patience")) tr->patience = (int)kv_int(c, kv, 0, 10000);
-        else if (!strcmp(k, "warmup")) tr->warmup = (int)kv_int(c, kv, 0, 10000000);
-        else if (!strcmp(k, "min_lr")) tr->min_lr = kv_number(c, kv, 0, 1e12);
-        else if (!strcmp(k, "epochs")) tr->epochs = (int)kv_int(c, kv, 1, 10000);
-        else if (!strcmp(k, "batch")) tr->batch = (int)kv_int(c, kv, 1, 65536);
-        else if (!strcmp(k, "crop_pad")) tr->crop_pad = (int)kv_int(c, kv, 0, 64);
-        else if (!strcmp(k, "label_smoothing")) tr->label_smoothing = kv_number(c, kv, 0, 0.99);
-        else if (!strcmp(k, "clip")) tr->clip = kv_number(c, kv, 0, 1e12);
-        else if (!strcmp(k, "seed")) tr->seed = kv_int(c, kv, 0, 1000000000000L);
+        if (!strcmp(k, "optimizer"))
+            tr->optimizer = (net_optimizer)kv_choice(c, kv, optimizers, 2);
+        else if (!strcmp(k, "lr"))
+            tr->lr = kv_number(c, kv, 1e-12, 1e12);
+        else if (!strcmp(k, "momentum"))
+            tr->momentum = kv_number(c, kv, 0, 0.9999);
+        else if (!strcmp(k, "nesterov"))
+            tr->nesterov = kv_bool(c, kv);
+        else if (!strcmp(k, "weight_decay"))
+            tr->weight_decay = kv_number(c, kv, 0, 1);
+        else if (!strcmp(k, "beta1"))
+            tr->beta1 = kv_number(c, kv, 0, 0.9999);
+        else if (!strcmp(k, "beta2"))
+            tr->beta2 = kv_number(c, kv, 0, 0.999999);
+        else if (!strcmp(k, "adam_eps"))
+            tr->adam_eps = kv_number(c, kv, 1e-12, 1);
+        else if (!strcmp(k, "schedule"))
+            tr->schedule = (net_schedule)kv_choice(c, kv, schedules, 4);
+        else if (!strcmp(k, "step_size"))
+            tr->step_size = (int)kv_int(c, kv, 1, 10000);
+        else if (!strcmp(k, "gamma"))
+            tr->gamma = kv_number(c, kv, 1e-6, 1);
+        else if (!strcmp(k, "patience"))
+            tr->patience = (int)kv_int(c, kv, 0, 10000);
+        else if (!strcmp(k, "warmup"))
+            tr->warmup = (int)kv_int(c, kv, 0, 10000000);
+        else if (!strcmp(k, "min_lr"))
+            tr->min_lr = kv_number(c, kv, 0, 1e12);
+        else if (!strcmp(k, "epochs"))
+            tr->epochs = (int)kv_int(c, kv, 1, 10000);
+        else if (!strcmp(k, "batch"))
+            tr->batch = (int)kv_int(c, kv, 1, 65536);
+        else if (!strcmp(k, "crop_pad"))
+            tr->crop_pad = (int)kv_int(c, kv, 0, 64);
+        else if (!strcmp(k, "label_smoothing"))
+            tr->label_smoothing = kv_number(c, kv, 0, 0.99);
+        else if (!strcmp(k, "clip"))
+            tr->clip = kv_number(c, kv, 0, 1e12);
+        else if (!strcmp(k, "seed"))
+            tr->seed = kv_int(c, kv, 0, 1000000000000L);
         else if (!strcmp(k, "augment")) {
             tr->flip = tr->crop = false;
             for (int j = 0; j < kv->n_values; j++) {
                 const token *t = &kv->values[j];
                 const char *v = t->text ? t->text : "";
-                if (t->kind == T_NAME && !strcmp(v, "flip")) tr->flip = true;
-                else if (t->kind == T_NAME && !strcmp(v, "crop")) tr->crop = true;
-                else if (t->kind == T_NAME && (!strcmp(v, "none") || !strcmp(v, "None")) && kv->n_values == 1) ;
-                else compile_fail(c, t->line, t->col, "augment is none, flip, crop or flip,crop",
-                                  "train: unknown augmentation '%s'", v);
+                if (t->kind == T_NAME && !strcmp(v, "flip"))
+                    tr->flip = true;
+                else if (t->kind == T_NAME && !strcmp(v, "crop"))
+                    tr->crop = true;
+                else if (t->kind == T_NAME && (!strcmp(v, "none") || !strcmp(v, "None")) &&
+                         kv->n_values == 1)
+                    ;
+                else
+                    compile_fail(c, t->line, t->col, "augment is none, flip, crop or flip,crop",
+                                 "train: unknown augmentation '%s'", v);
             }
         } else {
+            // clang-format off
             static const char *const aliases[][2] = {
                 {"learning_rate", "lr"}, {"lerning_rate", "lr"}, {"wd", "weight_decay"},
                 {"optim", "optimizer"}, {"scheduler", "schedule"}, {"batch_size", "batch"},
                 {"warmup_steps", "warmup"}, {"max_epochs", "epochs"}, {"augmentation", "augment"},
                 {"grad_clip", "clip"}, {"dropout_seed", "seed"},
             };
+            // clang-format on
             const char *best = NULL;
             int bestd = 4;
             for (size_t j = 0; j < sizeof aliases / sizeof *aliases; j++)
-                if (!strcmp(k, aliases[j][0])) best = aliases[j][1], bestd = 0;
+                if (!strcmp(k, aliases[j][0]))
+                    best = aliases[j][1], bestd = 0;
             for (size_t j = 0; j < sizeof train_keys / sizeof *train_keys; j++) {
                 int d = net_edit_distance(k, train_keys[j]);
-                if (d < bestd) bestd = d, best = train_keys[j];
+                if (d < bestd)
+                    bestd = d, best = train_keys[j];
             }
             char hint[96] = "see the train section in gevo-net(5)";
-            if (best) snprintf(hint, sizeof hint, "did you mean %s?", best);
+            if (best)
+                snprintf(hint, sizeof hint, "did you mean %s?", best);
             compile_fail(c, kv->line, kv->col, hint, "train: unknown setting '%s'", k);
         }
     }
@@ -1050,43 +1193,56 @@ static void mark_calls(compiler *c, const expr *e, char *called);
 static void mark_block(compiler *c, const def_block *d, char *called)
 {
     int idx = (int)(d - c->prog.defs);
-    if (called[idx]) return;
+    if (called[idx])
+        return;
     called[idx] = 1;
-    for (int i = 0; i < d->n_body; i++) mark_calls(c, d->body[i].value, called);
+    for (int i = 0; i < d->n_body; i++)
+        mark_calls(c, d->body[i].value, called);
     for (int i = 0; i < d->n_params; i++)
-        if (d->params[i].def) mark_calls(c, d->params[i].def, called);
+        if (d->params[i].def)
+            mark_calls(c, d->params[i].def, called);
 }
 
 static void mark_calls(compiler *c, const expr *e, char *called)
 {
-    if (!e) return;
+    if (!e)
+        return;
     if (e->kind == EX_CALL) {
         const def_block *d = find_op(e->text) ? NULL : find_def(c, e->text);
-        if (d) mark_block(c, d, called);
-        for (int i = 0; i < e->n_args; i++) mark_calls(c, e->args[i].value, called);
+        if (d)
+            mark_block(c, d, called);
+        for (int i = 0; i < e->n_args; i++)
+            mark_calls(c, e->args[i].value, called);
     }
     mark_calls(c, e->lhs, called);
     mark_calls(c, e->rhs, called);
 }
 
-static void static_check_expr(compiler *c, const def_block *d, const expr *e, const char **names, int n)
+static void static_check_expr(compiler *c, const def_block *d, const expr *e, const char **names,
+                              int n)
 {
-    if (!e) return;
+    if (!e)
+        return;
     if (e->kind == EX_NAME) {
         const char *t = e->text;
-        bool ok = !strcmp(t, "classes") || is_true_name(t) || is_false_name(t) || !strcmp(t, "same") ||
-                  !strcmp(t, "valid");
-        for (int i = 0; i < n && !ok; i++) ok = !strcmp(names[i], t);
-        if (!ok) compile_fail(c, e->line, e->col, NULL, "'%s' is not defined inside block '%s'", t, d->name);
+        bool ok = !strcmp(t, "classes") || is_true_name(t) || is_false_name(t) ||
+                  !strcmp(t, "same") || !strcmp(t, "valid");
+        for (int i = 0; i < n && !ok; i++)
+            ok = !strcmp(names[i], t);
+        if (!ok)
+            compile_fail(c, e->line, e->col, NULL, "'%s' is not defined inside block '%s'", t,
+                         d->name);
     }
     if (e->kind == EX_CALL && !find_op(e->text) && !find_def(c, e->text)) {
         const char *alias = pytorch_alias(e->text);
         char hint[96] = "";
-        if (alias) snprintf(hint, sizeof hint, "did you mean %s()?", alias);
+        if (alias)
+            snprintf(hint, sizeof hint, "did you mean %s()?", alias);
         compile_fail(c, e->line, e->col, hint[0] ? hint : "see gevo-net(5) for the operators",
                      "unknown operator or block '%s'", e->text);
     }
-    for (int i = 0; i < e->n_args; i++) static_check_expr(c, d, e->args[i].value, names, n);
+    for (int i = 0; i < e->n_args; i++)
+        static_check_expr(c, d, e->args[i].value, names, n);
     static_check_expr(c, d, e->lhs, names, n);
     static_check_expr(c, d, e->rhs, names, n);
 }
@@ -1101,16 +1257,20 @@ static void check_blocks(compiler *c)
     /* from the compiler's arena, so an error (a longjmp) leaks nothing */
     char *called = arena_alloc(c, (size_t)p->n_defs + 1);
     const char **names = arena_alloc(c, sizeof *names * (MAX_BINDINGS + 64));
-    for (int i = 0; i < p->n_top; i++) mark_calls(c, p->top[i].value, called);
+    for (int i = 0; i < p->n_top; i++)
+        mark_calls(c, p->top[i].value, called);
     for (int i = 0; i < p->n_defs; i++) {
-        if (called[i]) continue;
+        if (called[i])
+            continue;
         const def_block *d = &p->defs[i];
         int n = 0;
-        for (int j = 0; j < d->n_params; j++) names[n++] = d->params[j].name;
+        for (int j = 0; j < d->n_params; j++)
+            names[n++] = d->params[j].name;
         for (int j = 0; j < d->n_body; j++) {
             /* names[] has room for every parameter and assignment */
             static_check_expr(c, d, d->body[j].value, names, n);
-            if (d->body[j].kind == ST_ASSIGN && n < MAX_BINDINGS + 64) names[n++] = d->body[j].target;
+            if (d->body[j].kind == ST_ASSIGN && n < MAX_BINDINGS + 64)
+                names[n++] = d->body[j].target;
         }
     }
 }
@@ -1132,7 +1292,8 @@ static void prune(net_graph *g)
     live[0] = 1;
     for (int i = g->n_nodes - 1; i >= 0; i--)
         if (live[i])
-            for (int j = 0; j < g->nodes[i].n_in; j++) live[g->nodes[i].in[j]] = 1;
+            for (int j = 0; j < g->nodes[i].n_in; j++)
+                live[g->nodes[i].in[j]] = 1;
     int n = 0;
     g->params = 0;
     g->flops = 0;
@@ -1144,7 +1305,8 @@ static void prune(net_graph *g)
         }
         map[i] = n;
         net_node nd = g->nodes[i];
-        for (int j = 0; j < nd.n_in; j++) nd.in[j] = map[nd.in[j]];
+        for (int j = 0; j < nd.n_in; j++)
+            nd.in[j] = map[nd.in[j]];
         g->nodes[n++] = nd;
         g->params += nd.params;
         g->flops += nd.flops;
@@ -1168,7 +1330,8 @@ void net_build_graph(compiler *c, net_graph *g)
                      "the program has no layers at top level");
     check_blocks(c);
     c->frames = calloc((size_t)c->lim.max_depth + 2, sizeof(frame));
-    if (!c->frames) compile_fail(c, 0, 0, NULL, "out of memory");
+    if (!c->frames)
+        compile_fail(c, 0, 0, NULL, "out of memory");
     builder b = {.c = c, .g = g};
     g->input = p->input;
     g->classes = p->classes;
@@ -1180,14 +1343,15 @@ void net_build_graph(compiler *c, net_graph *g)
     top->n_stmts = p->n_top;
     for (int i = 0; i < p->n_defs; i++)
         if (!strcmp(p->defs[i].name, p->input_name) || !strcmp(p->defs[i].name, "classes"))
-            compile_fail(c, p->defs[i].line, p->defs[i].col, NULL, "block name '%s' is already taken",
-                         p->defs[i].name);
+            compile_fail(c, p->defs[i].line, p->defs[i].col, NULL,
+                         "block name '%s' is already taken", p->defs[i].name);
     bind(&b, top, p->input_name, tensor_value(0), p->input_line, 1);
     int ret_line = 0;
     bool has;
     for (int i = 0; i < p->n_top; i++)
         if (p->top[i].kind == ST_RETURN && i != p->n_top - 1)
-            compile_fail(c, p->top[i + 1].line, p->top[i + 1].col, NULL, "line after the network's 'return'");
+            compile_fail(c, p->top[i + 1].line, p->top[i + 1].col, NULL,
+                         "line after the network's 'return'");
     value out = run_body(&b, top, p->top, p->n_top, &ret_line, &has);
     if (out.k != V_TENSOR)
         compile_fail(c, ret_line, 1, "end with a tensor, e.g. return linear(gap(x), classes)",
@@ -1196,8 +1360,9 @@ void net_build_graph(compiler *c, net_graph *g)
     if (os.c != p->classes || os.h != 1 || os.w != 1) {
         char s1[48];
         shape_str(os, s1, sizeof s1);
-        compile_fail(c, ret_line, 1, "end with linear(..., classes) on a vector (gap or flatten first)",
-                     "the network's output is %s; it must be a vector of %d classes", s1, p->classes);
+        compile_fail(
+            c, ret_line, 1, "end with linear(..., classes) on a vector (gap or flatten first)",
+            "the network's output is %s; it must be a vector of %d classes", s1, p->classes);
     }
     if (out.node == 0)
         compile_fail(c, ret_line, 1, NULL, "the network's output is its input");

@@ -15,10 +15,12 @@ typedef struct sbuf {
 
 static void put(sbuf *b, const char *s, size_t n)
 {
-    if (b->oom) return;
+    if (b->oom)
+        return;
     if (b->n + n + 1 > b->cap) {
         size_t nc = b->cap ? b->cap * 2 : 1024;
-        while (nc < b->n + n + 1) nc *= 2;
+        while (nc < b->n + n + 1)
+            nc *= 2;
         char *ns = realloc(b->s, nc);
         if (!ns) {
             b->oom = true;
@@ -40,14 +42,17 @@ static void puts_(sbuf *b, const char *s)
 static void put_number(sbuf *b, const expr *e)
 {
     char tmp[64];
-    if (e->kind == EX_INT) snprintf(tmp, sizeof tmp, "%ld", e->ival);
-    else snprintf(tmp, sizeof tmp, "%.9g", e->fval);
+    if (e->kind == EX_INT)
+        snprintf(tmp, sizeof tmp, "%ld", e->ival);
+    else
+        snprintf(tmp, sizeof tmp, "%.9g", e->fval);
     puts_(b, tmp);
 }
 
 static int prec(const expr *e)
 {
-    if (e->kind != EX_BINOP) return 3;
+    if (e->kind != EX_BINOP)
+        return 3;
     return (e->op == '+' || e->op == '-') ? 1 : 2;
 }
 
@@ -64,15 +69,18 @@ static void put_expr(sbuf *b, const expr *e)
         break;
     case EX_NEG:
         puts_(b, "-");
-        if (prec(e->lhs) < 3) puts_(b, "(");
+        if (prec(e->lhs) < 3)
+            puts_(b, "(");
         put_expr(b, e->lhs);
-        if (prec(e->lhs) < 3) puts_(b, ")");
+        if (prec(e->lhs) < 3)
+            puts_(b, ")");
         break;
     case EX_CALL:
         puts_(b, e->text);
         puts_(b, "(");
         for (int i = 0; i < e->n_args; i++) {
-            if (i) puts_(b, ", ");
+            if (i)
+                puts_(b, ", ");
             if (e->args[i].name) {
                 puts_(b, e->args[i].name);
                 puts_(b, "=");
@@ -84,15 +92,23 @@ static void put_expr(sbuf *b, const expr *e)
     case EX_BINOP: {
         int p = prec(e);
         bool lp = prec(e->lhs) < p, rp = prec(e->rhs) <= p;
-        if (lp) puts_(b, "(");
+        if (lp)
+            puts_(b, "(");
         put_expr(b, e->lhs);
-        if (lp) puts_(b, ")");
-        const char *op = e->op == '/' ? " // " : e->op == 'f' ? " / " : e->op == '+' ? " + " : e->op == '-' ? " - "
-                         : e->op == '*' ? " * " : " % ";
+        if (lp)
+            puts_(b, ")");
+        const char *op = e->op == '/'   ? " // "
+                         : e->op == 'f' ? " / "
+                         : e->op == '+' ? " + "
+                         : e->op == '-' ? " - "
+                         : e->op == '*' ? " * "
+                                        : " % ";
         puts_(b, op);
-        if (rp) puts_(b, "(");
+        if (rp)
+            puts_(b, "(");
         put_expr(b, e->rhs);
-        if (rp) puts_(b, ")");
+        if (rp)
+            puts_(b, ")");
         break;
     }
     }
@@ -101,7 +117,8 @@ static void put_expr(sbuf *b, const expr *e)
 static void put_stmt(sbuf *b, const stmt *s, const char *indent)
 {
     puts_(b, indent);
-    if (s->kind == ST_RETURN) puts_(b, "return ");
+    if (s->kind == ST_RETURN)
+        puts_(b, "return ");
     else {
         puts_(b, s->target);
         puts_(b, " = ");
@@ -119,8 +136,8 @@ char *net_canonical_text(const program *p)
 {
     sbuf b = {0};
     char tmp[128];
-    snprintf(tmp, sizeof tmp, "input %s: %dx%dx%d\nclasses %d\n", p->input_name, p->input.c, p->input.h,
-             p->input.w, p->classes);
+    snprintf(tmp, sizeof tmp, "input %s: %dx%dx%d\nclasses %d\n", p->input_name, p->input.c,
+             p->input.h, p->input.w, p->classes);
     puts_(&b, tmp);
     for (int i = 0; i < p->n_defs; i++) {
         const def_block *d = &p->defs[i];
@@ -128,7 +145,8 @@ char *net_canonical_text(const program *p)
         puts_(&b, d->name);
         puts_(&b, "(");
         for (int j = 0; j < d->n_params; j++) {
-            if (j) puts_(&b, ", ");
+            if (j)
+                puts_(&b, ", ");
             puts_(&b, d->params[j].name);
             if (d->params[j].def) {
                 puts_(&b, "=");
@@ -136,16 +154,19 @@ char *net_canonical_text(const program *p)
             }
         }
         puts_(&b, "):\n");
-        for (int j = 0; j < d->n_body; j++) put_stmt(&b, &d->body[j], "    ");
+        for (int j = 0; j < d->n_body; j++)
+            put_stmt(&b, &d->body[j], "    ");
     }
-    for (int i = 0; i < p->n_top; i++) put_stmt(&b, &p->top[i], "");
+    for (int i = 0; i < p->n_top; i++)
+        put_stmt(&b, &p->top[i], "");
     if (p->n_train) {
         const train_kv **kv = malloc(sizeof *kv * (size_t)p->n_train);
         if (!kv) {
             free(b.s);
             return NULL;
         }
-        for (int i = 0; i < p->n_train; i++) kv[i] = &p->train[i];
+        for (int i = 0; i < p->n_train; i++)
+            kv[i] = &p->train[i];
         qsort(kv, (size_t)p->n_train, sizeof *kv, cmp_kv);
         puts_(&b, "train");
         for (int i = 0; i < p->n_train; i++) {
@@ -155,9 +176,11 @@ char *net_canonical_text(const program *p)
             /* list values are sets (augment=crop,flip == flip,crop) */
             const token *vals[16];
             int nv = kv[i]->n_values < 16 ? kv[i]->n_values : 16;
-            for (int j = 0; j < nv; j++) vals[j] = &kv[i]->values[j];
+            for (int j = 0; j < nv; j++)
+                vals[j] = &kv[i]->values[j];
             for (int j = 1; j < nv; j++)
-                for (int k = j; k > 0 && vals[k - 1]->text && vals[k]->text && strcmp(vals[k - 1]->text, vals[k]->text) > 0;
+                for (int k = j; k > 0 && vals[k - 1]->text && vals[k]->text &&
+                                strcmp(vals[k - 1]->text, vals[k]->text) > 0;
                      k--) {
                     const token *sw = vals[k];
                     vals[k] = vals[k - 1];
@@ -165,7 +188,8 @@ char *net_canonical_text(const program *p)
                 }
             for (int j = 0; j < nv; j++) {
                 const token *t = vals[j];
-                if (j) puts_(&b, ",");
+                if (j)
+                    puts_(&b, ",");
                 if (t->kind == T_FLOAT || t->kind == T_INT) {
                     snprintf(tmp, sizeof tmp, t->kind == T_INT ? "%.0f" : "%.9g", t->fval);
                     puts_(&b, tmp);

@@ -30,7 +30,8 @@ void *arena_alloc(compiler *c, size_t size)
     if (!a->head || a->head->size - a->head->used < size) {
         size_t bs = size > 65536 ? size : 65536;
         arena_block *b = malloc(sizeof *b + bs);
-        if (!b) compile_fail(c, 0, 0, NULL, "out of memory while parsing");
+        if (!b)
+            compile_fail(c, 0, 0, NULL, "out of memory while parsing");
         b->next = a->head;
         b->used = 0;
         b->size = bs;
@@ -66,12 +67,15 @@ void arena_release(arena *a)
 static void copy_source_line(compiler *c, int line)
 {
     c->err->source[0] = 0;
-    if (line <= 0) return;
+    if (line <= 0)
+        return;
     const char *p = c->src, *end = c->src + c->len;
     for (int l = 1; l < line && p < end; p++)
-        if (*p == '\n') l++;
+        if (*p == '\n')
+            l++;
     size_t n = 0;
-    while (p + n < end && p[n] != '\n' && p[n] != '\r' && n < sizeof c->err->source - 1) n++;
+    while (p + n < end && p[n] != '\n' && p[n] != '\r' && n < sizeof c->err->source - 1)
+        n++;
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)p[i];
         c->err->source[i] = (ch == '\t' || (ch >= 32 && ch < 127) || ch >= 128) ? (char)ch : '?';
@@ -97,16 +101,20 @@ void compile_fail(compiler *c, int line, int col, const char *hint, const char *
 int net_edit_distance(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
-    if (la > 63 || lb > 63) return 99;
+    if (la > 63 || lb > 63)
+        return 99;
     int prev[64], cur[64];
-    for (size_t j = 0; j <= lb; j++) prev[j] = (int)j;
+    for (size_t j = 0; j <= lb; j++)
+        prev[j] = (int)j;
     for (size_t i = 1; i <= la; i++) {
         cur[0] = (int)i;
         for (size_t j = 1; j <= lb; j++) {
             int cost = tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]);
             int best = prev[j - 1] + cost;
-            if (prev[j] + 1 < best) best = prev[j] + 1;
-            if (cur[j - 1] + 1 < best) best = cur[j - 1] + 1;
+            if (prev[j] + 1 < best)
+                best = prev[j] + 1;
+            if (cur[j - 1] + 1 < best)
+                best = cur[j - 1] + 1;
             cur[j] = best;
         }
         memcpy(prev, cur, sizeof(int) * (lb + 1));
@@ -131,7 +139,8 @@ static token *push_token(lexer *lx, tok_kind k, int line, int col)
     if (c->n_toks == lx->cap) {
         int ncap = lx->cap ? lx->cap * 2 : 256;
         token *nt = arena_alloc(c, sizeof(token) * (size_t)ncap);
-        if (c->n_toks) memcpy(nt, c->toks, sizeof(token) * (size_t)c->n_toks);
+        if (c->n_toks)
+            memcpy(nt, c->toks, sizeof(token) * (size_t)c->n_toks);
         c->toks = nt;
         lx->cap = ncap;
     }
@@ -148,35 +157,42 @@ static void lex_number(lexer *lx, token *t)
     compiler *c = lx->c;
     const char *s = lx->p;
     const char *q = s;
-    while (q < lx->end && isdigit((unsigned char)*q)) q++;
+    while (q < lx->end && isdigit((unsigned char)*q))
+        q++;
     /* 1x28x28: a shape, for the input declaration */
-    if (q < lx->end && (*q == 'x' || *q == 'X') && q + 1 < lx->end && isdigit((unsigned char)q[1]) &&
-        !memchr(s, '.', (size_t)(q - s))) {
-        while (q < lx->end && (isdigit((unsigned char)*q) || *q == 'x' || *q == 'X')) q++;
+    if (q < lx->end && (*q == 'x' || *q == 'X') && q + 1 < lx->end &&
+        isdigit((unsigned char)q[1]) && !memchr(s, '.', (size_t)(q - s))) {
+        while (q < lx->end && (isdigit((unsigned char)*q) || *q == 'x' || *q == 'X'))
+            q++;
         t->kind = T_DIMS;
     } else {
         bool is_float = false;
         if (q < lx->end && *q == '.') {
             is_float = true;
             q++;
-            while (q < lx->end && isdigit((unsigned char)*q)) q++;
+            while (q < lx->end && isdigit((unsigned char)*q))
+                q++;
         }
         if (q < lx->end && (*q == 'e' || *q == 'E')) {
             const char *r = q + 1;
-            if (r < lx->end && (*r == '+' || *r == '-')) r++;
+            if (r < lx->end && (*r == '+' || *r == '-'))
+                r++;
             if (r < lx->end && isdigit((unsigned char)*r)) {
                 is_float = true;
                 q = r;
-                while (q < lx->end && isdigit((unsigned char)*q)) q++;
+                while (q < lx->end && isdigit((unsigned char)*q))
+                    q++;
             }
         }
         t->kind = is_float ? T_FLOAT : T_INT;
     }
-    while (q < lx->end && (isalnum((unsigned char)*q) || *q == '_' || *q == '.')) q++;
+    while (q < lx->end && (isalnum((unsigned char)*q) || *q == '_' || *q == '.'))
+        q++;
     size_t n = (size_t)(q - s);
     if ((int)n > c->lim.max_number)
-        compile_fail(c, t->line, t->col, NULL, "number literal of %zu characters is longer than the limit of %d",
-                     n, c->lim.max_number);
+        compile_fail(c, t->line, t->col, NULL,
+                     "number literal of %zu characters is longer than the limit of %d", n,
+                     c->lim.max_number);
     t->text = arena_strndup(c, s, n);
     if (t->kind == T_INT) {
         char *endp;
@@ -195,7 +211,8 @@ static void lex_number(lexer *lx, token *t)
         if (*endp)
             compile_fail(c, t->line, t->col, NULL, "malformed number '%s'", t->text);
         if (!isfinite(v) || errno == ERANGE)
-            compile_fail(c, t->line, t->col, NULL, "number %s is out of range (not a finite float)", t->text);
+            compile_fail(c, t->line, t->col, NULL, "number %s is out of range (not a finite float)",
+                         t->text);
         t->fval = v;
     }
     lx->col += (int)n;
@@ -206,11 +223,12 @@ static void lex_name(lexer *lx, token *t)
 {
     compiler *c = lx->c;
     const char *s = lx->p, *q = s;
-    while (q < lx->end && (isalnum((unsigned char)*q) || *q == '_')) q++;
+    while (q < lx->end && (isalnum((unsigned char)*q) || *q == '_'))
+        q++;
     size_t n = (size_t)(q - s);
     if ((int)n > c->lim.max_ident)
-        compile_fail(c, t->line, t->col, NULL, "name of %zu characters is longer than the limit of %d", n,
-                     c->lim.max_ident);
+        compile_fail(c, t->line, t->col, NULL,
+                     "name of %zu characters is longer than the limit of %d", n, c->lim.max_ident);
     t->kind = T_NAME;
     t->text = arena_strndup(c, s, n);
     lx->col += (int)n;
@@ -222,12 +240,14 @@ static void lex_string(lexer *lx, token *t)
     compiler *c = lx->c;
     char quote = *lx->p;
     const char *s = lx->p + 1, *q = s;
-    while (q < lx->end && *q != quote && *q != '\n') q++;
+    while (q < lx->end && *q != quote && *q != '\n')
+        q++;
     if (q >= lx->end || *q != quote)
         compile_fail(c, t->line, t->col, NULL, "unterminated string");
     size_t n = (size_t)(q - s);
     if ((int)n > c->lim.max_ident)
-        compile_fail(c, t->line, t->col, NULL, "string of %zu characters is longer than the limit of %d", n,
+        compile_fail(c, t->line, t->col, NULL,
+                     "string of %zu characters is longer than the limit of %d", n,
                      c->lim.max_ident);
     t->kind = T_STRING;
     t->text = arena_strndup(c, s, n);
@@ -237,7 +257,8 @@ static void lex_string(lexer *lx, token *t)
 
 void net_lex(compiler *c)
 {
-    lexer lx = {.c = c, .p = c->src, .end = c->src + c->len, .line = 1, .col = 1, .at_line_start = true};
+    lexer lx = {
+        .c = c, .p = c->src, .end = c->src + c->len, .line = 1, .col = 1, .at_line_start = true};
     int indent = 0;
     int paren_line = 0, paren_col = 0;
     while (lx.p < lx.end) {
@@ -254,13 +275,15 @@ void net_lex(compiler *c)
             continue;
         }
         if (ch == '\n' || ch == '\r') {
-            if (ch == '\r' && lx.p + 1 < lx.end && lx.p[1] == '\n') lx.p++;
+            if (ch == '\r' && lx.p + 1 < lx.end && lx.p[1] == '\n')
+                lx.p++;
             if (lx.depth == 0 && c->n_toks && c->toks[c->n_toks - 1].kind != T_NEWLINE)
                 push_token(&lx, T_NEWLINE, lx.line, lx.col);
             lx.p++;
             lx.line++;
             lx.col = 1;
-            if (lx.depth == 0) lx.at_line_start = true;
+            if (lx.depth == 0)
+                lx.at_line_start = true;
             continue;
         }
         if (ch == ' ' || ch == '\t' || ch == '\f' || ch == '\v') {
@@ -271,7 +294,8 @@ void net_lex(compiler *c)
         if (ch == '#') {
             while (lx.p < lx.end && *lx.p != '\n' && *lx.p != '\r') {
                 if (*lx.p == 0)
-                    compile_fail(c, lx.line, lx.col, "is this a binary file?", "NUL byte in the source");
+                    compile_fail(c, lx.line, lx.col, "is this a binary file?",
+                                 "NUL byte in the source");
                 lx.p++;
             }
             continue;
@@ -279,7 +303,8 @@ void net_lex(compiler *c)
         if (ch == '\\' && lx.p + 1 < lx.end && (lx.p[1] == '\n' || lx.p[1] == '\r')) {
             /* explicit line continuation, as in Python */
             lx.p++;
-            if (*lx.p == '\r' && lx.p + 1 < lx.end && lx.p[1] == '\n') lx.p++;
+            if (*lx.p == '\r' && lx.p + 1 < lx.end && lx.p[1] == '\n')
+                lx.p++;
             lx.p++;
             lx.line++;
             lx.col = 1;
@@ -293,7 +318,8 @@ void net_lex(compiler *c)
             if (ch == '.') { /* .5 -> 0.5 */
                 const char *s = lx.p;
                 const char *q = s + 1;
-                while (q < lx.end && isdigit((unsigned char)*q)) q++;
+                while (q < lx.end && isdigit((unsigned char)*q))
+                    q++;
                 char buf[64];
                 size_t n = (size_t)(q - s);
                 if ((int)n > c->lim.max_number || n + 2 > sizeof buf)
@@ -325,25 +351,29 @@ void net_lex(compiler *c)
         case '(':
         case '[':
             if (ch == '[')
-                compile_fail(c, lx.line, lx.col, "gevo-net has no lists; pass several arguments, e.g. concat(a, b)",
+                compile_fail(c, lx.line, lx.col,
+                             "gevo-net has no lists; pass several arguments, e.g. concat(a, b)",
                              "unexpected '['");
             k = T_LP;
             if (lx.depth++ == 0) {
                 paren_line = lx.line;
                 paren_col = lx.col;
             }
-            if (lx.depth > 64) compile_fail(c, lx.line, lx.col, NULL, "parentheses nested more than 64 deep");
+            if (lx.depth > 64)
+                compile_fail(c, lx.line, lx.col, NULL, "parentheses nested more than 64 deep");
             break;
         case ')':
             k = T_RP;
-            if (lx.depth == 0) compile_fail(c, lx.line, lx.col, NULL, "unmatched ')'");
+            if (lx.depth == 0)
+                compile_fail(c, lx.line, lx.col, NULL, "unmatched ')'");
             lx.depth--;
             break;
         case ',': k = T_COMMA; break;
         case '=':
             k = T_EQ;
             if (lx.p + 1 < lx.end && lx.p[1] == '=')
-                compile_fail(c, lx.line, lx.col, NULL, "unexpected '==': gevo-net has no comparisons");
+                compile_fail(c, lx.line, lx.col, NULL,
+                             "unexpected '==': gevo-net has no comparisons");
             break;
         case ':': k = T_COLON; break;
         case '+': k = T_PLUS; break;
@@ -351,7 +381,8 @@ void net_lex(compiler *c)
         case '*':
             k = T_STAR;
             if (lx.p + 1 < lx.end && lx.p[1] == '*')
-                compile_fail(c, lx.line, lx.col, NULL, "unexpected '**': gevo-net has no power operator");
+                compile_fail(c, lx.line, lx.col, NULL,
+                             "unexpected '**': gevo-net has no power operator");
             break;
         case '/':
             k = T_SLASH;
@@ -361,18 +392,20 @@ void net_lex(compiler *c)
             }
             break;
         case '%': k = T_PERCENT; break;
-        case 0: compile_fail(c, lx.line, lx.col, "is this a binary file?", "NUL byte in the source");
+        case 0:
+            compile_fail(c, lx.line, lx.col, "is this a binary file?", "NUL byte in the source");
         case '.':
             compile_fail(c, lx.line, lx.col,
-                         "gevo-net has no attributes or methods; call operators by name, e.g. conv(x, 32, k=3)",
+                         "gevo-net has no attributes or methods; call operators by name, e.g. "
+                         "conv(x, 32, k=3)",
                          "unexpected '.'");
         default:
             if (ch >= 0x80)
                 compile_fail(c, lx.line, lx.col, "only ASCII is allowed outside comments",
                              "unexpected byte 0x%02x", ch);
             if (ch < 32 || ch == 127)
-                compile_fail(c, lx.line, lx.col, "is this a binary file?", "unexpected control character 0x%02x",
-                             ch);
+                compile_fail(c, lx.line, lx.col, "is this a binary file?",
+                             "unexpected control character 0x%02x", ch);
             compile_fail(c, lx.line, lx.col, NULL, "unexpected character '%c'", ch);
         }
         t->kind = k;
@@ -381,7 +414,8 @@ void net_lex(compiler *c)
     }
     if (lx.depth > 0)
         compile_fail(c, paren_line, paren_col, "close it with ')'", "'(' is never closed");
-    if (c->n_toks && c->toks[c->n_toks - 1].kind != T_NEWLINE) push_token(&lx, T_NEWLINE, lx.line, lx.col);
+    if (c->n_toks && c->toks[c->n_toks - 1].kind != T_NEWLINE)
+        push_token(&lx, T_NEWLINE, lx.line, lx.col);
     push_token(&lx, T_EOF, lx.line, 1);
 }
 
@@ -399,13 +433,15 @@ static token *peek(parser *ps)
 static token *peek_at(parser *ps, int k)
 {
     int j = ps->i + k;
-    if (j >= ps->c->n_toks) j = ps->c->n_toks - 1;
+    if (j >= ps->c->n_toks)
+        j = ps->c->n_toks - 1;
     return &ps->c->toks[j];
 }
 static token *next(parser *ps)
 {
     token *t = &ps->c->toks[ps->i];
-    if (t->kind != T_EOF) ps->i++;
+    if (t->kind != T_EOF)
+        ps->i++;
     return t;
 }
 
@@ -444,7 +480,8 @@ static _Noreturn void unexpected(parser *ps, token *t, const char *wanted, const
 static token *expect(parser *ps, tok_kind k, const char *wanted)
 {
     token *t = peek(ps);
-    if (t->kind != k) unexpected(ps, t, wanted, NULL);
+    if (t->kind != k)
+        unexpected(ps, t, wanted, NULL);
     return next(ps);
 }
 
@@ -457,8 +494,8 @@ static bool is_reserved_literal(const char *s)
 
 static bool is_keyword(const char *s)
 {
-    return !strcmp(s, "def") || !strcmp(s, "return") || !strcmp(s, "input") || !strcmp(s, "train") ||
-           !strcmp(s, "classes");
+    return !strcmp(s, "def") || !strcmp(s, "return") || !strcmp(s, "input") ||
+           !strcmp(s, "train") || !strcmp(s, "classes");
 }
 
 static expr *new_expr(parser *ps, expr_kind k, token *at)
@@ -490,25 +527,30 @@ static expr *parse_call(parser *ps, token *name, int nest)
             seen_kw = true;
             for (int j = 0; j < e->n_args; j++)
                 if (e->args[j].name && !strcmp(e->args[j].name, a.name))
-                    compile_fail(ps->c, at->line, at->col, NULL, "keyword argument '%s' given twice", a.name);
+                    compile_fail(ps->c, at->line, at->col, NULL,
+                                 "keyword argument '%s' given twice", a.name);
         } else if (seen_kw) {
-            compile_fail(ps->c, at->line, at->col, "put positional arguments before keyword arguments",
+            compile_fail(ps->c, at->line, at->col,
+                         "put positional arguments before keyword arguments",
                          "positional argument after a keyword argument");
         }
         a.value = parse_expr(ps, nest + 1);
         if (e->n_args == cap) {
             cap = cap ? cap * 2 : 4;
             arg *na = arena_alloc(ps->c, sizeof(arg) * (size_t)cap);
-            if (e->n_args) memcpy(na, e->args, sizeof(arg) * (size_t)e->n_args);
+            if (e->n_args)
+                memcpy(na, e->args, sizeof(arg) * (size_t)e->n_args);
             e->args = na;
         }
         e->args[e->n_args++] = a;
-        if (e->n_args > 256) compile_fail(ps->c, at->line, at->col, NULL, "more than 256 arguments in one call");
+        if (e->n_args > 256)
+            compile_fail(ps->c, at->line, at->col, NULL, "more than 256 arguments in one call");
         if (peek(ps)->kind == T_COMMA) {
             next(ps);
             continue;
         }
-        if (peek(ps)->kind != T_RP) unexpected(ps, peek(ps), "',' or ')'", NULL);
+        if (peek(ps)->kind != T_RP)
+            unexpected(ps, peek(ps), "',' or ')'", NULL);
     }
     next(ps); /* ) */
     return e;
@@ -517,7 +559,8 @@ static expr *parse_call(parser *ps, token *name, int nest)
 static expr *parse_primary(parser *ps, int nest)
 {
     token *t = peek(ps);
-    if (nest > 48) compile_fail(ps->c, t->line, t->col, NULL, "expression nested more than 48 deep");
+    if (nest > 48)
+        compile_fail(ps->c, t->line, t->col, NULL, "expression nested more than 48 deep");
     switch (t->kind) {
     case T_INT: {
         next(ps);
@@ -542,8 +585,10 @@ static expr *parse_primary(parser *ps, int nest)
     }
     case T_NAME: {
         if (is_keyword(t->text) && strcmp(t->text, "classes"))
-            compile_fail(ps->c, t->line, t->col, NULL, "'%s' is a keyword and cannot be used here", t->text);
-        if (peek_at(ps, 1)->kind == T_LP) return parse_call(ps, t, nest);
+            compile_fail(ps->c, t->line, t->col, NULL, "'%s' is a keyword and cannot be used here",
+                         t->text);
+        if (peek_at(ps, 1)->kind == T_LP)
+            return parse_call(ps, t, nest);
         next(ps);
         expr *e = new_expr(ps, EX_NAME, t);
         e->text = t->text;
@@ -551,10 +596,12 @@ static expr *parse_primary(parser *ps, int nest)
     }
     case T_LP: {
         next(ps);
-        if (peek(ps)->kind == T_RP) compile_fail(ps->c, t->line, t->col, NULL, "empty parentheses");
+        if (peek(ps)->kind == T_RP)
+            compile_fail(ps->c, t->line, t->col, NULL, "empty parentheses");
         expr *e = parse_expr(ps, nest + 1);
         if (peek(ps)->kind == T_COMMA)
-            compile_fail(ps->c, peek(ps)->line, peek(ps)->col, "gevo-net has no tuples", "unexpected ','");
+            compile_fail(ps->c, peek(ps)->line, peek(ps)->col, "gevo-net has no tuples",
+                         "unexpected ','");
         expect(ps, T_RP, "')'");
         return e;
     }
@@ -565,8 +612,8 @@ static expr *parse_primary(parser *ps, int nest)
         return e;
     }
     case T_DIMS:
-        compile_fail(ps->c, t->line, t->col, NULL, "a shape like '%s' is only allowed in the input declaration",
-                     t->text);
+        compile_fail(ps->c, t->line, t->col, NULL,
+                     "a shape like '%s' is only allowed in the input declaration", t->text);
     default: unexpected(ps, t, "an expression", NULL);
     }
 }
@@ -577,11 +624,16 @@ static expr *parse_term(parser *ps, int nest)
     for (;;) {
         token *t = peek(ps);
         char op;
-        if (t->kind == T_STAR) op = '*';
-        else if (t->kind == T_DSLASH) op = '/';
-        else if (t->kind == T_SLASH) op = 'f';
-        else if (t->kind == T_PERCENT) op = '%';
-        else return l;
+        if (t->kind == T_STAR)
+            op = '*';
+        else if (t->kind == T_DSLASH)
+            op = '/';
+        else if (t->kind == T_SLASH)
+            op = 'f';
+        else if (t->kind == T_PERCENT)
+            op = '%';
+        else
+            return l;
         next(ps);
         expr *e = new_expr(ps, EX_BINOP, t);
         e->op = op;
@@ -597,9 +649,12 @@ static expr *parse_expr(parser *ps, int nest)
     for (;;) {
         token *t = peek(ps);
         char op;
-        if (t->kind == T_PLUS) op = '+';
-        else if (t->kind == T_MINUS) op = '-';
-        else return l;
+        if (t->kind == T_PLUS)
+            op = '+';
+        else if (t->kind == T_MINUS)
+            op = '-';
+        else
+            return l;
         next(ps);
         expr *e = new_expr(ps, EX_BINOP, t);
         e->op = op;
@@ -616,7 +671,8 @@ static void end_of_line(parser *ps)
         next(ps);
         return;
     }
-    if (t->kind == T_EOF) return;
+    if (t->kind == T_EOF)
+        return;
     unexpected(ps, t, "end of line", NULL);
 }
 
@@ -640,13 +696,16 @@ static stmt parse_stmt(parser *ps)
             compile_fail(ps->c, t->line, t->col, "assign the result: y = ...",
                          "a call on its own does nothing; gevo-net has no side effects");
         if (n->kind == T_COMMA)
-            compile_fail(ps->c, n->line, n->col, "assign one name per line", "gevo-net has no tuple assignment");
+            compile_fail(ps->c, n->line, n->col, "assign one name per line",
+                         "gevo-net has no tuple assignment");
         if (n->kind == T_PLUS || n->kind == T_STAR || n->kind == T_MINUS)
-            compile_fail(ps->c, n->line, n->col, "write x = x + y", "augmented assignment (+= etc.) is not supported");
+            compile_fail(ps->c, n->line, n->col, "write x = x + y",
+                         "augmented assignment (+= etc.) is not supported");
         unexpected(ps, n, "'='", NULL);
     }
     if (is_keyword(t->text) || is_reserved_literal(t->text))
-        compile_fail(ps->c, t->line, t->col, NULL, "'%s' is a keyword and cannot be assigned", t->text);
+        compile_fail(ps->c, t->line, t->col, NULL, "'%s' is a keyword and cannot be assigned",
+                     t->text);
     next(ps);
     next(ps);
     s.kind = ST_ASSIGN;
@@ -656,15 +715,16 @@ static stmt parse_stmt(parser *ps)
     return s;
 }
 
-#define GROW(c, arr, n, cap)                                                    \
-    do {                                                                        \
-        if ((n) == (cap)) {                                                     \
-            int ncap_ = (cap) ? (cap) * 2 : 8;                                  \
-            void *na_ = arena_alloc((c), sizeof(*(arr)) * (size_t)ncap_);       \
-            if (n) memcpy(na_, (arr), sizeof(*(arr)) * (size_t)(n));            \
-            (arr) = na_;                                                        \
-            (cap) = ncap_;                                                      \
-        }                                                                       \
+#define GROW(c, arr, n, cap)                                              \
+    do {                                                                  \
+        if ((n) == (cap)) {                                               \
+            int ncap_ = (cap) ? (cap)*2 : 8;                              \
+            void *na_ = arena_alloc((c), sizeof(*(arr)) * (size_t)ncap_); \
+            if (n)                                                        \
+                memcpy(na_, (arr), sizeof(*(arr)) * (size_t)(n));         \
+            (arr) = na_;                                                  \
+            (cap) = ncap_;                                                \
+        }                                                                 \
     } while (0)
 
 static void parse_def(parser *ps)
@@ -674,11 +734,13 @@ static void parse_def(parser *ps)
     token *kw = next(ps);
     token *name = expect(ps, T_NAME, "a block name after 'def'");
     if (is_keyword(name->text) || is_reserved_literal(name->text))
-        compile_fail(c, name->line, name->col, NULL, "'%s' is a keyword and cannot name a block", name->text);
+        compile_fail(c, name->line, name->col, NULL, "'%s' is a keyword and cannot name a block",
+                     name->text);
     for (int i = 0; i < p->n_defs; i++)
         if (!strcmp(p->defs[i].name, name->text))
-            compile_fail(c, name->line, name->col, NULL, "block '%s' is defined twice (first on line %d)",
-                         name->text, p->defs[i].line);
+            compile_fail(c, name->line, name->col, NULL,
+                         "block '%s' is defined twice (first on line %d)", name->text,
+                         p->defs[i].line);
     def_block d = {.name = name->text, .line = kw->line, .col = kw->col};
     expect(ps, T_LP, "'(' after the block name");
     int pcap = 0;
@@ -686,7 +748,8 @@ static void parse_def(parser *ps)
     while (peek(ps)->kind != T_RP) {
         token *pn = expect(ps, T_NAME, "a parameter name");
         if (is_keyword(pn->text) || is_reserved_literal(pn->text))
-            compile_fail(c, pn->line, pn->col, NULL, "'%s' is a keyword and cannot be a parameter", pn->text);
+            compile_fail(c, pn->line, pn->col, NULL, "'%s' is a keyword and cannot be a parameter",
+                         pn->text);
         for (int i = 0; i < d.n_params; i++)
             if (!strcmp(d.params[i].name, pn->text))
                 compile_fail(c, pn->line, pn->col, NULL, "parameter '%s' appears twice", pn->text);
@@ -699,18 +762,22 @@ static void parse_def(parser *ps)
             pa.def = parse_expr(ps, 0);
             seen_default = true;
         } else if (seen_default) {
-            compile_fail(c, pn->line, pn->col, NULL, "parameter '%s' without a default follows one with a default",
-                         pn->text);
+            compile_fail(c, pn->line, pn->col, NULL,
+                         "parameter '%s' without a default follows one with a default", pn->text);
         }
         GROW(c, d.params, d.n_params, pcap);
         d.params[d.n_params++] = pa;
-        if (d.n_params > 64) compile_fail(c, pn->line, pn->col, NULL, "more than 64 parameters");
-        if (peek(ps)->kind == T_COMMA) next(ps);
-        else if (peek(ps)->kind != T_RP) unexpected(ps, peek(ps), "',' or ')'", NULL);
+        if (d.n_params > 64)
+            compile_fail(c, pn->line, pn->col, NULL, "more than 64 parameters");
+        if (peek(ps)->kind == T_COMMA)
+            next(ps);
+        else if (peek(ps)->kind != T_RP)
+            unexpected(ps, peek(ps), "',' or ')'", NULL);
     }
     next(ps);
     if (peek(ps)->kind == T_MINUS)
-        compile_fail(c, peek(ps)->line, peek(ps)->col, "write def f(x):", "return annotations are not supported");
+        compile_fail(c, peek(ps)->line, peek(ps)->col,
+                     "write def f(x):", "return annotations are not supported");
     expect(ps, T_COLON, "':' after the parameters");
     int bcap = 0;
     if (peek(ps)->kind != T_NEWLINE && peek(ps)->kind != T_EOF) {
@@ -725,21 +792,23 @@ static void parse_def(parser *ps)
         }
     }
     if (d.n_body == 0)
-        compile_fail(c, kw->line, kw->col, "indent the block's lines under the def", "block '%s' has no body",
-                     d.name);
+        compile_fail(c, kw->line, kw->col, "indent the block's lines under the def",
+                     "block '%s' has no body", d.name);
     for (int i = 0; i < d.n_body; i++) {
         if (d.body[i].kind == ST_RETURN && i != d.n_body - 1)
-            compile_fail(c, d.body[i + 1].line, d.body[i + 1].col, NULL, "line after 'return' in block '%s'",
-                         d.name);
+            compile_fail(c, d.body[i + 1].line, d.body[i + 1].col, NULL,
+                         "line after 'return' in block '%s'", d.name);
     }
     if (d.body[d.n_body - 1].kind != ST_RETURN)
-        compile_fail(c, d.body[d.n_body - 1].line, d.body[d.n_body - 1].col, "end the block with 'return y'",
-                     "block '%s' does not end with 'return'", d.name);
+        compile_fail(c, d.body[d.n_body - 1].line, d.body[d.n_body - 1].col,
+                     "end the block with 'return y'", "block '%s' does not end with 'return'",
+                     d.name);
     /* the defs array doubles whenever its count reaches a power of two */
     if ((p->n_defs & (p->n_defs - 1)) == 0) {
         int ncap = p->n_defs ? p->n_defs * 2 : 4;
         def_block *nd = arena_alloc(c, sizeof(def_block) * (size_t)ncap);
-        if (p->n_defs) memcpy(nd, p->defs, sizeof(def_block) * (size_t)p->n_defs);
+        if (p->n_defs)
+            memcpy(nd, p->defs, sizeof(def_block) * (size_t)p->n_defs);
         p->defs = nd;
     }
     p->defs[p->n_defs++] = d;
@@ -752,7 +821,8 @@ static token parse_train_atom(parser *ps)
     if (t->kind == T_MINUS) {
         next(ps);
         token *n = peek(ps);
-        if (n->kind != T_INT && n->kind != T_FLOAT) unexpected(ps, n, "a number after '-'", NULL);
+        if (n->kind != T_INT && n->kind != T_FLOAT)
+            unexpected(ps, n, "a number after '-'", NULL);
         next(ps);
         token neg = *n;
         neg.ival = -n->ival;
@@ -787,17 +857,21 @@ static void parse_train(parser *ps)
         if (t->kind == T_NEWLINE) {
             next(ps);
             /* continuation lines are indented */
-            if (peek(ps)->kind != T_EOF && peek(ps)->indent > 0 && peek(ps)->line_start) continue;
+            if (peek(ps)->kind != T_EOF && peek(ps)->indent > 0 && peek(ps)->line_start)
+                continue;
             break;
         }
-        if (t->kind == T_EOF) break;
+        if (t->kind == T_EOF)
+            break;
         if (t->kind == T_COMMA) { /* train lr=0.1, epochs=2 */
             next(ps);
             continue;
         }
-        if (t->kind != T_NAME) unexpected(ps, t, "a setting 'key=value'", NULL);
+        if (t->kind != T_NAME)
+            unexpected(ps, t, "a setting 'key=value'", NULL);
         next(ps);
-        if (peek(ps)->kind != T_EQ) unexpected(ps, peek(ps), "'=' after the setting's name", NULL);
+        if (peek(ps)->kind != T_EQ)
+            unexpected(ps, peek(ps), "'=' after the setting's name", NULL);
         next(ps);
         for (int i = 0; i < p->n_train; i++)
             if (!strcmp(p->train[i].key, t->text))
@@ -807,9 +881,11 @@ static void parse_train(parser *ps)
         for (;;) {
             GROW(c, kv.values, kv.n_values, vcap);
             kv.values[kv.n_values++] = parse_train_atom(ps);
-            if (kv.n_values > 16) compile_fail(c, t->line, t->col, NULL, "too many values for '%s'", t->text);
+            if (kv.n_values > 16)
+                compile_fail(c, t->line, t->col, NULL, "too many values for '%s'", t->text);
             /* a comma continues the list unless a new key=value follows */
-            if (peek(ps)->kind == T_COMMA && !(peek_at(ps, 1)->kind == T_NAME && peek_at(ps, 2)->kind == T_EQ) &&
+            if (peek(ps)->kind == T_COMMA &&
+                !(peek_at(ps, 1)->kind == T_NAME && peek_at(ps, 2)->kind == T_EQ) &&
                 peek_at(ps, 1)->kind != T_NEWLINE) {
                 next(ps);
                 continue;
@@ -818,7 +894,8 @@ static void parse_train(parser *ps)
         }
         GROW(c, p->train, p->n_train, cap);
         p->train[p->n_train++] = kv;
-        if (p->n_train > 64) compile_fail(c, t->line, t->col, NULL, "more than 64 train settings");
+        if (p->n_train > 64)
+            compile_fail(c, t->line, t->col, NULL, "more than 64 train settings");
     }
 }
 
@@ -828,15 +905,17 @@ static void parse_input(parser *ps)
     program *p = &c->prog;
     token *kw = next(ps);
     if (p->input_line)
-        compile_fail(c, kw->line, kw->col, NULL, "second input declaration (the first is on line %d)",
-                     p->input_line);
+        compile_fail(c, kw->line, kw->col, NULL,
+                     "second input declaration (the first is on line %d)", p->input_line);
     token *name = peek(ps);
     if (name->kind != T_NAME)
         unexpected(ps, name, "the input's name", "write: input x: 1x28x28");
     next(ps);
     if (is_keyword(name->text))
-        compile_fail(c, name->line, name->col, NULL, "'%s' is a keyword and cannot name the input", name->text);
-    if (peek(ps)->kind != T_COLON) unexpected(ps, peek(ps), "':' after the input's name", "write: input x: 1x28x28");
+        compile_fail(c, name->line, name->col, NULL, "'%s' is a keyword and cannot name the input",
+                     name->text);
+    if (peek(ps)->kind != T_COLON)
+        unexpected(ps, peek(ps), "':' after the input's name", "write: input x: 1x28x28");
     next(ps);
     token *d = peek(ps);
     if (d->kind != T_DIMS)
@@ -847,20 +926,24 @@ static void parse_input(parser *ps)
     const char *s = d->text;
     while (*s) {
         if (nd == 3)
-            compile_fail(c, d->line, d->col, "write CxHxW, e.g. 3x32x32", "input shape '%s' has more than 3 dimensions",
-                         d->text);
+            compile_fail(c, d->line, d->col, "write CxHxW, e.g. 3x32x32",
+                         "input shape '%s' has more than 3 dimensions", d->text);
         char *e;
         dims[nd] = strtol(s, &e, 10);
-        if (e == s) compile_fail(c, d->line, d->col, NULL, "malformed shape '%s'", d->text);
+        if (e == s)
+            compile_fail(c, d->line, d->col, NULL, "malformed shape '%s'", d->text);
         nd++;
         s = e;
-        if (*s == 'x' || *s == 'X') s++;
+        if (*s == 'x' || *s == 'X')
+            s++;
     }
     if (nd != 3)
-        compile_fail(c, d->line, d->col, "write CxHxW, e.g. 3x32x32", "input shape '%s' needs 3 dimensions", d->text);
+        compile_fail(c, d->line, d->col, "write CxHxW, e.g. 3x32x32",
+                     "input shape '%s' needs 3 dimensions", d->text);
     for (int i = 0; i < 3; i++)
         if (dims[i] < 1 || dims[i] > c->lim.max_dim)
-            compile_fail(c, d->line, d->col, NULL, "input dimension %ld is outside 1..%d", dims[i], c->lim.max_dim);
+            compile_fail(c, d->line, d->col, NULL, "input dimension %ld is outside 1..%d", dims[i],
+                         c->lim.max_dim);
     p->input_name = name->text;
     p->input = (net_shape){(int)dims[0], (int)dims[1], (int)dims[2]};
     p->input_line = kw->line;
@@ -873,14 +956,17 @@ static void parse_classes(parser *ps)
     program *p = &c->prog;
     token *kw = next(ps);
     if (p->classes_line)
-        compile_fail(c, kw->line, kw->col, NULL, "second classes declaration (the first is on line %d)",
-                     p->classes_line);
-    if (peek(ps)->kind == T_EQ) next(ps); /* classes = 10 is fine too */
+        compile_fail(c, kw->line, kw->col, NULL,
+                     "second classes declaration (the first is on line %d)", p->classes_line);
+    if (peek(ps)->kind == T_EQ)
+        next(ps); /* classes = 10 is fine too */
     token *n = peek(ps);
-    if (n->kind != T_INT) unexpected(ps, n, "the number of classes", "write: classes 10");
+    if (n->kind != T_INT)
+        unexpected(ps, n, "the number of classes", "write: classes 10");
     next(ps);
     if (n->ival < 2 || n->ival > 100000)
-        compile_fail(c, n->line, n->col, NULL, "number of classes %ld is outside 2..100000", n->ival);
+        compile_fail(c, n->line, n->col, NULL, "number of classes %ld is outside 2..100000",
+                     n->ival);
     p->classes = (int)n->ival;
     p->classes_line = kw->line;
     end_of_line(ps);
@@ -898,7 +984,8 @@ void net_parse_program(compiler *c)
             continue;
         }
         if (t->indent > 0)
-            compile_fail(c, t->line, t->col, "only the lines of a def block or a train section are indented",
+            compile_fail(c, t->line, t->col,
+                         "only the lines of a def block or a train section are indented",
                          "unexpected indentation");
         if (t->kind == T_NAME && !strcmp(t->text, "classes")) {
             parse_classes(&ps);
@@ -921,7 +1008,8 @@ void net_parse_program(compiler *c)
                 compile_fail(c, t->line, t->col, "gevo-net is not Python: see gevo-net(5)",
                              "'%s' is not part of gevo-net", t->text);
             if (!strcmp(t->text, "for") || !strcmp(t->text, "if") || !strcmp(t->text, "while"))
-                compile_fail(c, t->line, t->col, "write each layer on its own line, or use a def block",
+                compile_fail(c, t->line, t->col,
+                             "write each layer on its own line, or use a def block",
                              "gevo-net has no '%s' statement", t->text);
         }
         GROW(c, p->top, p->n_top, tcap);

@@ -61,10 +61,10 @@ void ops_zero(float *x, long n);
  * im2col + sgemm per image and group. Work is cut in chunks fixed by the
  * shapes, so the numbers do not depend on the thread count. */
 typedef struct ops_conv {
-    int n, cin, h, w;                 /* input */
+    int n, cin, h, w; /* input */
     int cout, kh, kw, stride, pad_h, pad_w, dilation, groups;
     bool bias;
-    int oh, ow;                       /* output, set by ops_conv_init */
+    int oh, ow; /* output, set by ops_conv_init */
 } ops_conv;
 
 int ops_conv_init(ops_conv *c, char *err, size_t errsize);
@@ -73,23 +73,21 @@ int ops_conv_init(ops_conv *c, char *err, size_t errsize);
  * of n; 0 for strided depthwise and 1x1 convolutions of 1x1 maps. */
 size_t ops_conv_scratch(const ops_conv *c);
 /* b is ignored unless c->bias (then it has cout floats). */
-void ops_conv_forward(const ops_conv *c, float *out, const float *in,
-                      const float *w, const float *b, float *scratch);
+void ops_conv_forward(const ops_conv *c, float *out, const float *in, const float *w,
+                      const float *b, float *scratch);
 /* Input gradients (din here and in every backward below) are added to
  * what the buffer holds, unless `accumulate` is false: then they are
  * stored, whatever the buffer held (the first of several consumers to
  * write a gradient spares its zeroing). Parameter gradients always add. */
-void ops_conv_backward(const ops_conv *c, float *din, float *dw, float *db,
-                       const float *dout, const float *in, const float *w,
-                       float *scratch, bool accumulate);
+void ops_conv_backward(const ops_conv *c, float *din, float *dw, float *db, const float *dout,
+                       const float *in, const float *w, float *scratch, bool accumulate);
 
 /* ---- linear ------------------------------------------------------------
  * out[n][o] = sum_i in[n][i] * w[o][i] + b[o]; b may be NULL (no bias). */
-void ops_linear_forward(float *out, const float *in, const float *w,
-                        const float *b, int n, int in_f, int out_f);
-void ops_linear_backward(float *din, float *dw, float *db, const float *dout,
-                         const float *in, const float *w, int n, int in_f,
-                         int out_f);
+void ops_linear_forward(float *out, const float *in, const float *w, const float *b, int n,
+                        int in_f, int out_f);
+void ops_linear_backward(float *din, float *dw, float *db, const float *dout, const float *in,
+                         const float *w, int n, int in_f, int out_f);
 
 /* ---- batchnorm2d -------------------------------------------------------
  * Per channel over N x H x W. Training: batch statistics normalise (biased
@@ -105,12 +103,10 @@ typedef struct ops_bn {
 
 int ops_bn_init(const ops_bn *b, char *err, size_t errsize);
 size_t ops_bn_scratch(const ops_bn *b);
-void ops_bn_forward(const ops_bn *b, float *out, const float *in,
-                    const float *gamma, const float *beta, float *run_mean,
-                    float *run_var, float *scratch);
-void ops_bn_backward(const ops_bn *b, float *din, float *dgamma, float *dbeta,
-                     const float *dout, const float *in, const float *gamma,
-                     float *scratch, bool accumulate);
+void ops_bn_forward(const ops_bn *b, float *out, const float *in, const float *gamma,
+                    const float *beta, float *run_mean, float *run_var, float *scratch);
+void ops_bn_backward(const ops_bn *b, float *din, float *dgamma, float *dbeta, const float *dout,
+                     const float *in, const float *gamma, float *scratch, bool accumulate);
 
 /* ---- layernorm ---------------------------------------------------------
  * Normalises over the c channels at each of the hw positions, then applies
@@ -124,11 +120,10 @@ typedef struct ops_ln {
 
 int ops_ln_init(const ops_ln *l, char *err, size_t errsize);
 size_t ops_ln_scratch(const ops_ln *l);
-void ops_ln_forward(const ops_ln *l, float *out, const float *in,
-                    const float *gamma, const float *beta, float *scratch);
-void ops_ln_backward(const ops_ln *l, float *din, float *dgamma, float *dbeta,
-                     const float *dout, const float *in, const float *gamma,
-                     float *scratch);
+void ops_ln_forward(const ops_ln *l, float *out, const float *in, const float *gamma,
+                    const float *beta, float *scratch);
+void ops_ln_backward(const ops_ln *l, float *din, float *dgamma, float *dbeta, const float *dout,
+                     const float *in, const float *gamma, float *scratch);
 
 /* ---- elementwise activations --------------------------------------------
  * gelu is the exact (erf) form; hswish is PyTorch's hardswish, including
@@ -143,8 +138,8 @@ typedef enum ops_act {
 } ops_act;
 
 void ops_act_forward(ops_act a, float *out, const float *in, long size);
-void ops_act_backward(ops_act a, float *din, const float *dout,
-                      const float *in, long size, bool accumulate);
+void ops_act_backward(ops_act a, float *din, const float *dout, const float *in, long size,
+                      bool accumulate);
 
 /* ---- pools ---------------------------------------------------------------
  * Output size as PyTorch: floor or ceil((h + 2*pad - k) / stride) + 1, and in
@@ -153,22 +148,24 @@ void ops_act_backward(ops_act a, float *din, const float *dout,
  * -inf, min with +inf (min = -maxpool(-x)); both keep the argmax (first of
  * equal values) per output in scratch and backward routes to it. avg uses
  * count_include_pad=True with windows clipped at the padded border. */
-typedef enum ops_pool_kind { OPS_POOL_MAX, OPS_POOL_AVG, OPS_POOL_MIN } ops_pool_kind;
+typedef enum ops_pool_kind {
+    OPS_POOL_MAX,
+    OPS_POOL_AVG,
+    OPS_POOL_MIN
+} ops_pool_kind;
 
 typedef struct ops_pool {
     ops_pool_kind kind;
     int n, c, h, w;
     int kh, kw, stride, pad_h, pad_w;
     bool ceil;
-    int oh, ow;                       /* set by ops_pool_init */
+    int oh, ow; /* set by ops_pool_init */
 } ops_pool;
 
 int ops_pool_init(ops_pool *p, char *err, size_t errsize);
 size_t ops_pool_scratch(const ops_pool *p);
-void ops_pool_forward(const ops_pool *p, float *out, const float *in,
-                      float *scratch);
-void ops_pool_backward(const ops_pool *p, float *din, const float *dout,
-                       const float *scratch);
+void ops_pool_forward(const ops_pool *p, float *out, const float *in, float *scratch);
+void ops_pool_backward(const ops_pool *p, float *din, const float *dout, const float *scratch);
 
 /* ---- global average pool: planes of hw floats -> one float each ---------- */
 void ops_gap_forward(float *out, const float *in, long planes, int hw);
@@ -177,25 +174,25 @@ void ops_gap_backward(float *din, const float *dout, long planes, int hw);
 /* ---- concat along channels ----------------------------------------------
  * Input i has chans[i] channels of hw floats per image; out has their sum.
  * In backward, dins[i] may be NULL. */
-void ops_concat_forward(float *out, const float *const *ins, const int *chans,
-                        int n_in, int n, int hw);
-void ops_concat_backward(float *const *dins, const float *dout,
-                         const int *chans, int n_in, int n, int hw);
+void ops_concat_forward(float *out, const float *const *ins, const int *chans, int n_in, int n,
+                        int hw);
+void ops_concat_backward(float *const *dins, const float *dout, const int *chans, int n_in, int n,
+                         int hw);
 
 /* ---- add: n_in tensors of the same size ----------------------------------
  * out may be ins[0] (in-place accumulation) but no other input. */
 void ops_add_forward(float *out, const float *const *ins, int n_in, long size);
 /* accumulate[i] false stores into dins[i]; NULL accumulate adds to all */
-void ops_add_backward(float *const *dins, const float *dout, int n_in,
-                      long size, const bool *accumulate);
+void ops_add_backward(float *const *dins, const float *dout, int n_in, long size,
+                      const bool *accumulate);
 
 /* ---- mul(a, b) ----------------------------------------------------------
  * a is n x c x hw; b is the same shape, or n x c (x 1 x 1) broadcast over
  * a's positions when broadcast is true (squeeze-excitation). */
-void ops_mul_forward(float *out, const float *a, const float *b, int n, int c,
-                     int hw, bool broadcast);
-void ops_mul_backward(float *da, float *db, const float *dout, const float *a,
-                      const float *b, int n, int c, int hw, bool broadcast);
+void ops_mul_forward(float *out, const float *a, const float *b, int n, int c, int hw,
+                     bool broadcast);
+void ops_mul_backward(float *da, float *db, const float *dout, const float *a, const float *b,
+                      int n, int c, int hw, bool broadcast);
 
 /* ---- dropout ------------------------------------------------------------
  * Inverted dropout: in training each element is kept with probability 1-p
@@ -203,13 +200,12 @@ void ops_mul_backward(float *da, float *db, const float *dout, const float *a,
  * identity. The mask (0 or the scale, size floats) is drawn from r into
  * scratch by forward and read by backward. p must be in [0, 1]. */
 size_t ops_dropout_scratch(long size);
-void ops_dropout_forward(float *out, const float *in, long size, float p,
-                         bool training, rng *r, float *scratch);
+void ops_dropout_forward(float *out, const float *in, long size, float p, bool training, rng *r,
+                         float *scratch);
 /* Forward with a mask already in scratch (tests, replays). */
-void ops_dropout_apply(float *out, const float *in, long size, bool training,
-                       const float *scratch);
-void ops_dropout_backward(float *din, const float *dout, long size,
-                          bool training, const float *scratch);
+void ops_dropout_apply(float *out, const float *in, long size, bool training, const float *scratch);
+void ops_dropout_backward(float *din, const float *dout, long size, bool training,
+                          const float *scratch);
 
 /* ---- softmax cross-entropy with label smoothing -------------------------
  * logits n x k, labels in [0, k). The target of sample i is
@@ -219,8 +215,7 @@ void ops_dropout_backward(float *din, const float *dout, long size,
  * it WRITES (not accumulates) d(loss)/d(logits) there, since logits feed
  * only the loss. Returns 0, or -1 with a message for a label out of range
  * or smoothing outside [0, 1]. */
-int ops_xent(float *loss, int *correct, float *dlogits, const float *logits,
-             const int *labels, int n, int k, float smoothing, char *err,
-             size_t errsize);
+int ops_xent(float *loss, int *correct, float *dlogits, const float *logits, const int *labels,
+             int n, int k, float smoothing, char *err, size_t errsize);
 
 #endif

@@ -16,7 +16,8 @@ typedef struct act_args {
     bool acc;
 } act_args;
 
-OPS_CLONES static void act_forward_span(ops_act a, float *restrict out, const float *restrict in, long size);
+OPS_CLONES static void act_forward_span(ops_act a, float *restrict out, const float *restrict in,
+                                        long size);
 OPS_CLONES static void act_backward_span(ops_act a, float *restrict din, const float *restrict dout,
                                          const float *restrict in, long size, bool acc);
 
@@ -39,22 +40,25 @@ void ops_act_forward(ops_act a, float *out, const float *in, long size)
     ops_par_for(size, size > OPS_PAR_MIN, act_forward_range, &x);
 }
 
-void ops_act_backward(ops_act a, float *din, const float *dout,
-                      const float *in, long size, bool accumulate)
+void ops_act_backward(ops_act a, float *din, const float *dout, const float *in, long size,
+                      bool accumulate)
 {
     act_args x = {.a = a, .out = din, .in = in, .dout = dout, .acc = accumulate};
     ops_par_for(size, size > OPS_PAR_MIN, act_backward_range, &x);
 }
 
-OPS_CLONES static void act_forward_span(ops_act a, float *restrict out, const float *restrict in, long size)
+OPS_CLONES static void act_forward_span(ops_act a, float *restrict out, const float *restrict in,
+                                        long size)
 {
     switch (a) {
     case OPS_RELU:
-        for (long i = 0; i < size; i++) out[i] = in[i] > 0.0f ? in[i] : 0.0f;
+        for (long i = 0; i < size; i++)
+            out[i] = in[i] > 0.0f ? in[i] : 0.0f;
         break;
     case OPS_SILU: V8_MAP1(size, out, r = in_v / (1.0f + v8_exp(-in_v)), in); break;
     case OPS_HSWISH:
-        V8_MAP1(size, out, r = in_v * v8_min(v8_max(in_v + 3.0f, v8_all(0.0f)), v8_all(6.0f)) / 6.0f, in);
+        V8_MAP1(size, out,
+                r = in_v * v8_min(v8_max(in_v + 3.0f, v8_all(0.0f)), v8_all(6.0f)) / 6.0f, in);
         break;
     case OPS_GELU:
         for (long i = 0; i < size; i++)
@@ -62,7 +66,8 @@ OPS_CLONES static void act_forward_span(ops_act a, float *restrict out, const fl
         break;
     case OPS_SIGMOID: V8_MAP1(size, out, r = 1.0f / (1.0f + v8_exp(-in_v)), in); break;
     case OPS_TANH:
-        for (long i = 0; i < size; i++) out[i] = tanhf(in[i]);
+        for (long i = 0; i < size; i++)
+            out[i] = tanhf(in[i]);
         break;
     }
 }
@@ -73,19 +78,33 @@ OPS_CLONES static void act_backward_span(ops_act a, float *restrict din, const f
 {
 #define KEEP(i) (acc ? din[i] : 0.0f)
 /* TERM sets v8 t, the gradient of a vector of elements, from dout_v, in_v */
-#define VEC_BACKWARD(TERM)                                                            \
-    do {                                                                              \
-        if (acc)                                                                      \
-            V8_MAP3(size, din, { TERM; r = din_v + t; }, din, dout, in);              \
-        else                                                                          \
-            V8_MAP2(size, din, { TERM; r = t; }, dout, in);                           \
+#define VEC_BACKWARD(TERM)         \
+    do {                           \
+        if (acc)                   \
+            V8_MAP3(               \
+                size, din,         \
+                {                  \
+                    TERM;          \
+                    r = din_v + t; \
+                },                 \
+                din, dout, in);    \
+        else                       \
+            V8_MAP2(               \
+                size, din,         \
+                {                  \
+                    TERM;          \
+                    r = t;         \
+                },                 \
+                dout, in);         \
     } while (0)
     switch (a) {
     case OPS_RELU:
-        for (long i = 0; i < size; i++) din[i] = KEEP(i) + (in[i] > 0.0f ? dout[i] : 0.0f);
+        for (long i = 0; i < size; i++)
+            din[i] = KEEP(i) + (in[i] > 0.0f ? dout[i] : 0.0f);
         break;
     case OPS_SILU:
-        VEC_BACKWARD(v8 s = 1.0f / (1.0f + v8_exp(-in_v)); v8 t = dout_v * s * (1.0f + in_v * (1.0f - s)));
+        VEC_BACKWARD(v8 s = 1.0f / (1.0f + v8_exp(-in_v));
+                     v8 t = dout_v * s * (1.0f + in_v * (1.0f - s)));
         break;
     case OPS_HSWISH:
         /* At the break points as PyTorch's vectorised hardswish_backward:

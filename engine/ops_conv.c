@@ -14,21 +14,23 @@
 int ops_conv_init(ops_conv *c, char *err, size_t errsize)
 {
     if (c->n < 1 || c->cin < 1 || c->h < 1 || c->w < 1)
-        return ops_fail(err, errsize, "conv: input %dx%dx%dx%d must be positive",
-                        c->n, c->cin, c->h, c->w);
+        return ops_fail(err, errsize, "conv: input %dx%dx%dx%d must be positive", c->n, c->cin,
+                        c->h, c->w);
     if (c->cout < 1 || c->kh < 1 || c->kw < 1)
-        return ops_fail(err, errsize, "conv: %d output channels, kernel %dx%d: all must be at least 1",
-                        c->cout, c->kh, c->kw);
+        return ops_fail(err, errsize,
+                        "conv: %d output channels, kernel %dx%d: all must be at least 1", c->cout,
+                        c->kh, c->kw);
     if (c->stride < 1 || c->dilation < 1)
         return ops_fail(err, errsize, "conv: stride %d and dilation %d must be at least 1",
                         c->stride, c->dilation);
     if (c->pad_h < 0 || c->pad_w < 0)
-        return ops_fail(err, errsize, "conv: padding %dx%d must not be negative",
-                        c->pad_h, c->pad_w);
+        return ops_fail(err, errsize, "conv: padding %dx%d must not be negative", c->pad_h,
+                        c->pad_w);
     if (c->groups < 1 || c->cin % c->groups || c->cout % c->groups)
-        return ops_fail(err, errsize,
-                        "conv: groups=%d must divide both input channels (%d) and output channels (%d)",
-                        c->groups, c->cin, c->cout);
+        return ops_fail(
+            err, errsize,
+            "conv: groups=%d must divide both input channels (%d) and output channels (%d)",
+            c->groups, c->cin, c->cout);
     long eh = (long)c->dilation * (c->kh - 1) + 1, ew = (long)c->dilation * (c->kw - 1) + 1;
     long ih = (long)c->h + 2L * c->pad_h, iw = (long)c->w + 2L * c->pad_w;
     if (eh > ih || ew > iw)
@@ -62,7 +64,8 @@ static bool conv_is_dense(const ops_conv *c)
  * group order after the images). */
 static size_t conv_cols(const ops_conv *c)
 {
-    if (conv_is_1x1(c)) return 0;
+    if (conv_is_1x1(c))
+        return 0;
     return (size_t)(c->cin / c->groups) * c->kh * c->kw * c->oh * c->ow;
 }
 
@@ -78,8 +81,10 @@ static size_t round16(size_t f)
 
 size_t ops_conv_scratch(const ops_conv *c)
 {
-    if (ops_dw_ok(c)) return ops_dw_scratch(c);
-    if (conv_is_depthwise(c) || conv_is_dense(c)) return 0;
+    if (ops_dw_ok(c))
+        return ops_dw_scratch(c);
+    if (conv_is_depthwise(c) || conv_is_dense(c))
+        return 0;
     return OPS_MAX_THREADS * (round16(conv_cols(c)) + round16(conv_wsize(c)));
 }
 
@@ -95,11 +100,14 @@ typedef struct conv_geom {
 static void geom_init(const ops_conv *c, conv_geom *g)
 {
     g->cached = c->kh <= GEOM_KMAX && c->kw <= GEOM_KMAX;
-    if (!g->cached) return;
+    if (!g->cached)
+        return;
     for (int ki = 0; ki < c->kh; ki++)
-        ops_valid_range(c->oh, c->h, c->stride, ki * c->dilation - c->pad_h, &g->ylo[ki], &g->yhi[ki]);
+        ops_valid_range(c->oh, c->h, c->stride, ki * c->dilation - c->pad_h, &g->ylo[ki],
+                        &g->yhi[ki]);
     for (int kj = 0; kj < c->kw; kj++)
-        ops_valid_range(c->ow, c->w, c->stride, kj * c->dilation - c->pad_w, &g->xlo[kj], &g->xhi[kj]);
+        ops_valid_range(c->ow, c->w, c->stride, kj * c->dilation - c->pad_w, &g->xlo[kj],
+                        &g->xhi[kj]);
 }
 
 static inline void geom_y(const ops_conv *c, const conv_geom *g, int ki, int *lo, int *hi)
@@ -142,9 +150,12 @@ static void im2col(const ops_conv *c, const conv_geom *gm, const float *in, floa
                         continue;
                     }
                     const float *src = plane + (size_t)(oy * s + ki * d - c->pad_h) * c->w + offx;
-                    for (int ox = 0; ox < x_lo; ox++) r[ox] = 0.0f;
-                    for (int ox = x_lo; ox < x_hi; ox++) r[ox] = src[ox * s];
-                    for (int ox = x_hi; ox < ow; ox++) r[ox] = 0.0f;
+                    for (int ox = 0; ox < x_lo; ox++)
+                        r[ox] = 0.0f;
+                    for (int ox = x_lo; ox < x_hi; ox++)
+                        r[ox] = src[ox * s];
+                    for (int ox = x_hi; ox < ow; ox++)
+                        r[ox] = 0.0f;
                 }
             }
         }
@@ -152,7 +163,8 @@ static void im2col(const ops_conv *c, const conv_geom *gm, const float *in, floa
 }
 
 /* The adjoint of im2col: adds the columns back into the image. */
-static void col2im_add(const ops_conv *c, const conv_geom *gm, const float *cols, float *din, int cin_g)
+static void col2im_add(const ops_conv *c, const conv_geom *gm, const float *cols, float *din,
+                       int cin_g)
 {
     int oh = c->oh, ow = c->ow, s = c->stride, d = c->dilation;
     for (int ci = 0; ci < cin_g; ci++) {
@@ -167,7 +179,8 @@ static void col2im_add(const ops_conv *c, const conv_geom *gm, const float *cols
                 for (int oy = y_lo; oy < y_hi; oy++) {
                     const float *r = row + (size_t)oy * ow;
                     float *dst = plane + (size_t)(oy * s + ki * d - c->pad_h) * c->w + offx;
-                    for (int ox = x_lo; ox < x_hi; ox++) dst[ox * s] += r[ox];
+                    for (int ox = x_lo; ox < x_hi; ox++)
+                        dst[ox * s] += r[ox];
                 }
             }
         }
@@ -176,30 +189,39 @@ static void col2im_add(const ops_conv *c, const conv_geom *gm, const float *cols
 
 /* Depthwise rows: r[ox] (+)= kv * src[ox * s], written for the common
  * stride 1 separately so the compiler vectorises it. */
-static inline void dw_row_fwd(float *restrict r, const float *restrict src, float kv, int lo, int hi, int s)
+static inline void dw_row_fwd(float *restrict r, const float *restrict src, float kv, int lo,
+                              int hi, int s)
 {
     if (s == 1)
-        for (int ox = lo; ox < hi; ox++) r[ox] += kv * src[ox];
+        for (int ox = lo; ox < hi; ox++)
+            r[ox] += kv * src[ox];
     else
-        for (int ox = lo; ox < hi; ox++) r[ox] += kv * src[ox * s];
+        for (int ox = lo; ox < hi; ox++)
+            r[ox] += kv * src[ox * s];
 }
 
-static inline float dw_row_dot(const float *restrict g, const float *restrict src, int lo, int hi, int s)
+static inline float dw_row_dot(const float *restrict g, const float *restrict src, int lo, int hi,
+                               int s)
 {
     float acc = 0.0f;
     if (s == 1)
-        for (int ox = lo; ox < hi; ox++) acc += g[ox] * src[ox];
+        for (int ox = lo; ox < hi; ox++)
+            acc += g[ox] * src[ox];
     else
-        for (int ox = lo; ox < hi; ox++) acc += g[ox] * src[ox * s];
+        for (int ox = lo; ox < hi; ox++)
+            acc += g[ox] * src[ox * s];
     return acc;
 }
 
-static inline void dw_row_bwd(float *restrict dst, const float *restrict g, float kv, int lo, int hi, int s)
+static inline void dw_row_bwd(float *restrict dst, const float *restrict g, float kv, int lo,
+                              int hi, int s)
 {
     if (s == 1)
-        for (int ox = lo; ox < hi; ox++) dst[ox] += kv * g[ox];
+        for (int ox = lo; ox < hi; ox++)
+            dst[ox] += kv * g[ox];
     else
-        for (int ox = lo; ox < hi; ox++) dst[ox * s] += kv * g[ox];
+        for (int ox = lo; ox < hi; ox++)
+            dst[ox * s] += kv * g[ox];
 }
 
 /* The arguments of a convolution task. */
@@ -207,7 +229,7 @@ typedef struct conv_args {
     const ops_conv *c;
     float *out, *din, *dw, *db, *scratch;
     const float *in, *w, *b, *dout;
-    bool acc; /* add to din, or store */
+    bool acc;   /* add to din, or store */
     size_t per; /* scratch floats per thread */
     size_t cols;
     const conv_geom *gm;
@@ -246,28 +268,31 @@ OPS_CLONES static void depthwise_forward_range(void *ctx, long lo, long hi)
         const float *plane0 = a->in + (size_t)ch * ihw;
         float *o0 = a->out + (size_t)ch * ohw, bv = a->b ? a->b[ch] : 0.0f;
         for (int i0 = 0; i0 < n; i0 += blk) {
-        int i1 = i0 + blk < n ? i0 + blk : n;
-        for (int i = i0; i < i1; i++) {
-            float *o = o0 + i * ostep;
-            for (size_t p = 0; p < ohw; p++) o[p] = bv;
-        }
-        for (int ki = 0; ki < c->kh; ki++) {
-            int y_lo, y_hi;
-            geom_y(c, gm, ki, &y_lo, &y_hi);
-            for (int kj = 0; kj < c->kw; kj++) {
-                int offx = kj * d - c->pad_w, x_lo, x_hi;
-                geom_x(c, gm, kj, &x_lo, &x_hi);
-                if (y_lo >= y_hi || x_lo >= x_hi) continue;
-                float kv = k[ki * c->kw + kj];
-                for (int i = i0; i < i1; i++) {
-                    const float *plane = plane0 + i * istep;
-                    float *o = o0 + i * ostep;
-                    for (int oy = y_lo; oy < y_hi; oy++)
-                        dw_row_fwd(o + (size_t)oy * ow, plane + (size_t)(oy * s + ki * d - c->pad_h) * c->w + offx,
-                                   kv, x_lo, x_hi, s);
+            int i1 = i0 + blk < n ? i0 + blk : n;
+            for (int i = i0; i < i1; i++) {
+                float *o = o0 + i * ostep;
+                for (size_t p = 0; p < ohw; p++)
+                    o[p] = bv;
+            }
+            for (int ki = 0; ki < c->kh; ki++) {
+                int y_lo, y_hi;
+                geom_y(c, gm, ki, &y_lo, &y_hi);
+                for (int kj = 0; kj < c->kw; kj++) {
+                    int offx = kj * d - c->pad_w, x_lo, x_hi;
+                    geom_x(c, gm, kj, &x_lo, &x_hi);
+                    if (y_lo >= y_hi || x_lo >= x_hi)
+                        continue;
+                    float kv = k[ki * c->kw + kj];
+                    for (int i = i0; i < i1; i++) {
+                        const float *plane = plane0 + i * istep;
+                        float *o = o0 + i * ostep;
+                        for (int oy = y_lo; oy < y_hi; oy++)
+                            dw_row_fwd(o + (size_t)oy * ow,
+                                       plane + (size_t)(oy * s + ki * d - c->pad_h) * c->w + offx,
+                                       kv, x_lo, x_hi, s);
+                    }
                 }
             }
-        }
         }
     }
 }
@@ -287,39 +312,45 @@ OPS_CLONES static void depthwise_backward_range(void *ctx, long lo, long hi)
         const float *plane0 = a->in + (size_t)ch * ihw, *g0 = a->dout + (size_t)ch * ohw;
         float *dplane0 = a->din ? a->din + (size_t)ch * ihw : NULL;
         if (dplane0 && !a->acc) /* the taps add up: start from zero */
-            for (int i = 0; i < n; i++) memset(dplane0 + i * istep, 0, sizeof(float) * ihw);
+            for (int i = 0; i < n; i++)
+                memset(dplane0 + i * istep, 0, sizeof(float) * ihw);
         if (a->db) {
             double sb = 0.0;
             for (int i = 0; i < n; i++) {
                 const float *g = g0 + i * ostep;
-                for (size_t p = 0; p < ohw; p++) sb += g[p];
+                for (size_t p = 0; p < ohw; p++)
+                    sb += g[p];
             }
             a->db[ch] += (float)sb;
         }
         for (int i0 = 0; i0 < n; i0 += blk) {
-        int i1 = i0 + blk < n ? i0 + blk : n;
-        for (int ki = 0; ki < c->kh; ki++) {
-            int y_lo, y_hi;
-            geom_y(c, gm, ki, &y_lo, &y_hi);
-            for (int kj = 0; kj < c->kw; kj++) {
-                int offx = kj * d - c->pad_w, x_lo, x_hi;
-                geom_x(c, gm, kj, &x_lo, &x_hi);
-                if (y_lo >= y_hi || x_lo >= x_hi) continue;
-                float kv = k[ki * c->kw + kj];
-                double acc = 0.0;
-                for (int i = i0; i < i1; i++) {
-                    const float *plane = plane0 + i * istep, *g = g0 + i * ostep;
-                    float *dplane = dplane0 ? dplane0 + i * istep : NULL;
-                    for (int oy = y_lo; oy < y_hi; oy++) {
-                        size_t base = (size_t)(oy * s + ki * d - c->pad_h) * c->w + offx;
-                        const float *r = g + (size_t)oy * ow;
-                        if (dk) acc += dw_row_dot(r, plane + base, x_lo, x_hi, s);
-                        if (dplane) dw_row_bwd(dplane + base, r, kv, x_lo, x_hi, s);
+            int i1 = i0 + blk < n ? i0 + blk : n;
+            for (int ki = 0; ki < c->kh; ki++) {
+                int y_lo, y_hi;
+                geom_y(c, gm, ki, &y_lo, &y_hi);
+                for (int kj = 0; kj < c->kw; kj++) {
+                    int offx = kj * d - c->pad_w, x_lo, x_hi;
+                    geom_x(c, gm, kj, &x_lo, &x_hi);
+                    if (y_lo >= y_hi || x_lo >= x_hi)
+                        continue;
+                    float kv = k[ki * c->kw + kj];
+                    double acc = 0.0;
+                    for (int i = i0; i < i1; i++) {
+                        const float *plane = plane0 + i * istep, *g = g0 + i * ostep;
+                        float *dplane = dplane0 ? dplane0 + i * istep : NULL;
+                        for (int oy = y_lo; oy < y_hi; oy++) {
+                            size_t base = (size_t)(oy * s + ki * d - c->pad_h) * c->w + offx;
+                            const float *r = g + (size_t)oy * ow;
+                            if (dk)
+                                acc += dw_row_dot(r, plane + base, x_lo, x_hi, s);
+                            if (dplane)
+                                dw_row_bwd(dplane + base, r, kv, x_lo, x_hi, s);
+                        }
                     }
+                    if (dk)
+                        dk[ki * c->kw + kj] += (float)acc;
                 }
-                if (dk) dk[ki * c->kw + kj] += (float)acc;
             }
-        }
         }
     }
 }
@@ -331,12 +362,13 @@ static void bias_grad_range(void *ctx, long lo, long hi)
     const ops_conv *c = a->c;
     size_t hw = (size_t)c->oh * c->ow;
     for (long co = lo; co < hi; co++)
-        for (int i = 0; i < c->n; i++) a->db[co] += (float)ops_sum(a->dout + ((size_t)i * c->cout + co) * hw, hw);
+        for (int i = 0; i < c->n; i++)
+            a->db[co] += (float)ops_sum(a->dout + ((size_t)i * c->cout + co) * hw, hw);
 }
 
 /* Forward of image i, all groups, with cols as its working memory. */
-static void conv_image_forward(const ops_conv *c, const conv_geom *gm, int i, float *out, const float *in, const float *w,
-                               const float *b, float *cols)
+static void conv_image_forward(const ops_conv *c, const conv_geom *gm, int i, float *out,
+                               const float *in, const float *w, const float *b, float *cols)
 {
     int g_n = c->groups, cin_g = c->cin / g_n, cout_g = c->cout / g_n;
     size_t ihw = (size_t)c->h * c->w, ohw = (size_t)c->oh * c->ow;
@@ -356,14 +388,16 @@ static void conv_image_forward(const ops_conv *c, const conv_geom *gm, int i, fl
     if (b)
         for (int co = 0; co < c->cout; co++) {
             float *o = out + ((size_t)i * c->cout + co) * ohw, v = b[co];
-            for (size_t p = 0; p < ohw; p++) o[p] += v;
+            for (size_t p = 0; p < ohw; p++)
+                o[p] += v;
         }
 }
 
 /* Backward of image i: dw accumulates into dwp (this thread's), din into
  * the image's own rows. */
-static void conv_image_backward(const ops_conv *c, const conv_geom *gm, int i, float *din, float *dwp, const float *dout,
-                                const float *in, const float *w, float *cols, bool acc)
+static void conv_image_backward(const ops_conv *c, const conv_geom *gm, int i, float *din,
+                                float *dwp, const float *dout, const float *in, const float *w,
+                                float *cols, bool acc)
 {
     int g_n = c->groups, cin_g = c->cin / g_n, cout_g = c->cout / g_n;
     size_t ihw = (size_t)c->h * c->w, ohw = (size_t)c->oh * c->ow;
@@ -380,18 +414,20 @@ static void conv_image_backward(const ops_conv *c, const conv_geom *gm, int i, f
                 src = cols;
             }
             /* dW_g += dout_g (cout_g x ohw) * cols^T (ohw x K) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, cout_g, K, (int)ohw, 1.0f, go, (int)ohw, src,
-                        (int)ohw, 1.0f, dwp + (size_t)g * cout_g * K, K);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, cout_g, K, (int)ohw, 1.0f, go,
+                        (int)ohw, src, (int)ohw, 1.0f, dwp + (size_t)g * cout_g * K, K);
         }
-        if (!din) continue;
+        if (!din)
+            continue;
         float *dx = din + ((size_t)i * c->cin + (size_t)g * cin_g) * ihw;
         if (one) {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, (int)ohw, cout_g, 1.0f, wg, K, go, (int)ohw,
-                        acc ? 1.0f : 0.0f, dx, (int)ohw);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, (int)ohw, cout_g, 1.0f, wg, K,
+                        go, (int)ohw, acc ? 1.0f : 0.0f, dx, (int)ohw);
         } else {
-            if (!acc) memset(dx, 0, sizeof(float) * (size_t)cin_g * ihw); /* windows may skip inputs */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, (int)ohw, cout_g, 1.0f, wg, K, go, (int)ohw,
-                        0.0f, cols, (int)ohw);
+            if (!acc)
+                memset(dx, 0, sizeof(float) * (size_t)cin_g * ihw); /* windows may skip inputs */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, (int)ohw, cout_g, 1.0f, wg, K,
+                        go, (int)ohw, 0.0f, cols, (int)ohw);
             col2im_add(c, gm, cols, dx, cin_g);
         }
     }
@@ -409,9 +445,11 @@ static void dense_forward_chunk(void *ctx, long chunk, int t)
     const ops_conv *c = a->c;
     long lo = chunk * DENSE_ROWS, hi = lo + DENSE_ROWS < c->n ? lo + DENSE_ROWS : c->n;
     if (a->b)
-        for (long i = lo; i < hi; i++) memcpy(a->out + i * c->cout, a->b, sizeof(float) * c->cout);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(hi - lo), c->cout, c->cin, 1.0f, a->in + lo * c->cin,
-                c->cin, a->w, c->cin, a->b ? 1.0f : 0.0f, a->out + lo * c->cout, c->cout);
+        for (long i = lo; i < hi; i++)
+            memcpy(a->out + i * c->cout, a->b, sizeof(float) * c->cout);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(hi - lo), c->cout, c->cin, 1.0f,
+                a->in + lo * c->cin, c->cin, a->w, c->cin, a->b ? 1.0f : 0.0f,
+                a->out + lo * c->cout, c->cout);
 }
 
 /* Chunks [0, nrow): rows of din [n x cin] += dout [n x cout] * W; then
@@ -425,13 +463,15 @@ static void dense_backward_chunk(void *ctx, long chunk, int t)
     long nrow = a->din ? (c->n + DENSE_ROWS - 1) / DENSE_ROWS : 0;
     if (chunk < nrow) {
         long lo = chunk * DENSE_ROWS, hi = lo + DENSE_ROWS < c->n ? lo + DENSE_ROWS : c->n;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(hi - lo), c->cin, c->cout, 1.0f,
-                    a->dout + lo * c->cout, c->cout, a->w, c->cin, a->acc ? 1.0f : 0.0f, a->din + lo * c->cin, c->cin);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(hi - lo), c->cin, c->cout,
+                    1.0f, a->dout + lo * c->cout, c->cout, a->w, c->cin, a->acc ? 1.0f : 0.0f,
+                    a->din + lo * c->cin, c->cin);
         return;
     }
-    long lo = (chunk - nrow) * DENSE_ROWS, hi = lo + DENSE_ROWS < c->cout ? lo + DENSE_ROWS : c->cout;
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(hi - lo), c->cin, c->n, 1.0f, a->dout + lo, c->cout,
-                a->in, c->cin, 1.0f, a->dw + lo * c->cin, c->cin);
+    long lo = (chunk - nrow) * DENSE_ROWS,
+         hi = lo + DENSE_ROWS < c->cout ? lo + DENSE_ROWS : c->cout;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(hi - lo), c->cin, c->n, 1.0f,
+                a->dout + lo, c->cout, a->in, c->cin, 1.0f, a->dw + lo * c->cin, c->cin);
 }
 
 /* One image per chunk; columns in the thread's slot of scratch. */
@@ -463,15 +503,21 @@ static void dw_reduce_range(void *ctx, long lo, long hi)
     const conv_args *a = ctx;
     for (long j = lo; j < hi; j++) {
         float s = 0.0f;
-        for (int k = 0; k < OPS_MAX_THREADS; k++) s += a->scratch[a->per * k + a->cols + j];
+        for (int k = 0; k < OPS_MAX_THREADS; k++)
+            s += a->scratch[a->per * k + a->cols + j];
         a->dw[j] += s;
     }
 }
 
-void ops_conv_forward(const ops_conv *c, float *out, const float *in,
-                      const float *w, const float *b, float *scratch)
+void ops_conv_forward(const ops_conv *c, float *out, const float *in, const float *w,
+                      const float *b, float *scratch)
 {
-    conv_args a = {.c = c, .out = out, .in = in, .w = w, .b = c->bias ? b : NULL, .scratch = scratch,
+    conv_args a = {.c = c,
+                   .out = out,
+                   .in = in,
+                   .w = w,
+                   .b = c->bias ? b : NULL,
+                   .scratch = scratch,
                    .cols = round16(conv_cols(c))};
     a.per = a.cols + round16(conv_wsize(c));
     conv_geom gm;
@@ -488,12 +534,19 @@ void ops_conv_forward(const ops_conv *c, float *out, const float *in,
         ops_par_run(images_forward_chunk, &a, c->n, conv_worth(c));
 }
 
-void ops_conv_backward(const ops_conv *c, float *din, float *dw, float *db,
-                       const float *dout, const float *in, const float *w,
-                       float *scratch, bool accumulate)
+void ops_conv_backward(const ops_conv *c, float *din, float *dw, float *db, const float *dout,
+                       const float *in, const float *w, float *scratch, bool accumulate)
 {
-    conv_args a = {.c = c, .din = din, .dw = dw, .db = c->bias ? db : NULL, .dout = dout, .in = in, .w = w,
-                   .scratch = scratch, .cols = round16(conv_cols(c)), .acc = accumulate};
+    conv_args a = {.c = c,
+                   .din = din,
+                   .dw = dw,
+                   .db = c->bias ? db : NULL,
+                   .dout = dout,
+                   .in = in,
+                   .w = w,
+                   .scratch = scratch,
+                   .cols = round16(conv_cols(c)),
+                   .acc = accumulate};
     a.per = a.cols + round16(conv_wsize(c));
     conv_geom gm;
     geom_init(c, &gm);
@@ -506,11 +559,14 @@ void ops_conv_backward(const ops_conv *c, float *din, float *dw, float *db,
         ops_par_for(c->cin, conv_worth(c), depthwise_backward_range, &a);
         return;
     }
-    if (a.db) ops_par_for(c->cout, (long)c->n * c->cout * c->oh * c->ow > OPS_PAR_MIN, bias_grad_range, &a);
+    if (a.db)
+        ops_par_for(c->cout, (long)c->n * c->cout * c->oh * c->ow > OPS_PAR_MIN, bias_grad_range,
+                    &a);
     if (conv_is_dense(c)) {
         long nrow = din ? (c->n + DENSE_ROWS - 1) / DENSE_ROWS : 0;
         long ncol = dw ? (c->cout + DENSE_ROWS - 1) / DENSE_ROWS : 0;
-        ops_par_run(dense_backward_chunk, &a, nrow + ncol, (long)c->n * c->cin * c->cout > OPS_PAR_MIN * 4);
+        ops_par_run(dense_backward_chunk, &a, nrow + ncol,
+                    (long)c->n * c->cin * c->cout > OPS_PAR_MIN * 4);
         return;
     }
     ops_par_run(images_backward_chunk, &a, OPS_MAX_THREADS, conv_worth(c));
@@ -520,30 +576,31 @@ void ops_conv_backward(const ops_conv *c, float *din, float *dw, float *db,
     }
 }
 
-void ops_linear_forward(float *out, const float *in, const float *w,
-                        const float *b, int n, int in_f, int out_f)
+void ops_linear_forward(float *out, const float *in, const float *w, const float *b, int n,
+                        int in_f, int out_f)
 {
     if (b) {
-        for (int i = 0; i < n; i++) memcpy(out + (size_t)i * out_f, b, sizeof(float) * out_f);
+        for (int i = 0; i < n; i++)
+            memcpy(out + (size_t)i * out_f, b, sizeof(float) * out_f);
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out_f, in_f, 1.0f, in, in_f,
-                w, in_f, b ? 1.0f : 0.0f, out, out_f);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out_f, in_f, 1.0f, in, in_f, w, in_f,
+                b ? 1.0f : 0.0f, out, out_f);
 }
 
-void ops_linear_backward(float *din, float *dw, float *db, const float *dout,
-                         const float *in, const float *w, int n, int in_f,
-                         int out_f)
+void ops_linear_backward(float *din, float *dw, float *db, const float *dout, const float *in,
+                         const float *w, int n, int in_f, int out_f)
 {
     if (din)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in_f, out_f, 1.0f, dout,
-                    out_f, w, in_f, 1.0f, din, in_f);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in_f, out_f, 1.0f, dout, out_f, w,
+                    in_f, 1.0f, din, in_f);
     if (dw)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out_f, in_f, n, 1.0f, dout,
-                    out_f, in, in_f, 1.0f, dw, in_f);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out_f, in_f, n, 1.0f, dout, out_f, in,
+                    in_f, 1.0f, dw, in_f);
     if (db)
         for (int o = 0; o < out_f; o++) {
             double s = 0.0;
-            for (int i = 0; i < n; i++) s += dout[(size_t)i * out_f + o];
+            for (int i = 0; i < n; i++)
+                s += dout[(size_t)i * out_f + o];
             db[o] += (float)s;
         }
 }

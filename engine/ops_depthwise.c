@@ -38,20 +38,20 @@
 
 #pragma GCC optimize("O3")
 
-#define TAPS_MAX 49 /* up to 7x7 kernels */
-#define LANES 32    /* j is walked in runs of this many, kept in registers */
+#define TAPS_MAX     49   /* up to 7x7 kernels */
+#define LANES        32   /* j is walked in runs of this many, kept in registers */
 #define BLOCK_FLOATS 8192 /* floats of padded planes per block: the buffers stay in L1/L2 */
-#define SMALL_OUT 64 /* maps of at most this many outputs go across channels */
+#define SMALL_OUT    64   /* maps of at most this many outputs go across channels */
 #ifndef CB
 #define CB 16 /* channels per row of the small-map kernel: a multiple of 8 */
 #endif
 
 typedef struct dw_geom {
-    int hp, wp;     /* padded plane */
-    size_t plane;   /* hp * wp */
-    int blk;        /* images per block */
-    size_t len;     /* floats of a block, rounded up to LANES */
-    size_t margin;  /* largest tap offset, rounded up to LANES */
+    int hp, wp;    /* padded plane */
+    size_t plane;  /* hp * wp */
+    int blk;       /* images per block */
+    size_t len;    /* floats of a block, rounded up to LANES */
+    size_t margin; /* largest tap offset, rounded up to LANES */
     int taps;
     long off[TAPS_MAX];
 } dw_geom;
@@ -59,7 +59,8 @@ typedef struct dw_geom {
 bool ops_dw_ok(const ops_conv *c)
 {
     return c->groups == c->cin && c->cout == c->cin && c->groups > 1 && c->stride == 1 &&
-           c->kh * c->kw <= TAPS_MAX && c->pad_h < c->kh * c->dilation && c->pad_w < c->kw * c->dilation;
+           c->kh * c->kw <= TAPS_MAX && c->pad_h < c->kh * c->dilation &&
+           c->pad_w < c->kw * c->dilation;
 }
 
 static size_t round_up(size_t v, size_t m)
@@ -73,7 +74,8 @@ static void geom(const ops_conv *c, dw_geom *g)
     g->wp = c->w + 2 * c->pad_w;
     g->plane = (size_t)g->hp * g->wp;
     g->blk = (int)(BLOCK_FLOATS / g->plane);
-    if (g->blk < 1) g->blk = 1;
+    if (g->blk < 1)
+        g->blk = 1;
     g->len = round_up((size_t)g->blk * g->plane, LANES);
     g->taps = c->kh * c->kw;
     for (int ki = 0; ki < c->kh; ki++)
@@ -86,7 +88,8 @@ static void geom(const ops_conv *c, dw_geom *g)
  * of it depends on the number of images. */
 static size_t per_thread(const dw_geom *g)
 {
-    return round_up(g->len + g->margin, 16) + round_up(2 * g->margin + g->len, 16) + round_up(g->len, 16);
+    return round_up(g->len + g->margin, 16) + round_up(2 * g->margin + g->len, 16) +
+           round_up(g->len, 16);
 }
 
 /* The small-map kernel is chosen by shape alone. */
@@ -95,16 +98,16 @@ static bool use_small(const ops_conv *c)
     return c->oh * c->ow <= SMALL_OUT;
 }
 
-
 /* o[0..CB) += a[0..CB) * b[0..CB): one row of the small-map kernel */
 static inline void fma_row(float *o, const float *a, const float *b)
 {
-    for (int v = 0; v < CB; v += 8) *(v8u *)(o + v) += *(const v8u *)(a + v) * *(const v8u *)(b + v);
+    for (int v = 0; v < CB; v += 8)
+        *(v8u *)(o + v) += *(const v8u *)(a + v) * *(const v8u *)(b + v);
 }
 
 /* out[j] = bias + sum_t k[t] * src[j + off[t]] for j in [0, len) */
-OPS_CLONES static void taps_apply(float *restrict out, const float *restrict src, const float *k, const long *off,
-                                  int taps, size_t len, float bias)
+OPS_CLONES static void taps_apply(float *restrict out, const float *restrict src, const float *k,
+                                  const long *off, int taps, size_t len, float bias)
 {
     for (size_t j0 = 0; j0 < len; j0 += LANES) {
         v8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
@@ -125,8 +128,8 @@ OPS_CLONES static void taps_apply(float *restrict out, const float *restrict src
 }
 
 /* d[t] += sum_j g[j] * src[j + off[t]] for j in [0, len) */
-OPS_CLONES static void taps_dot(double *d, const float *restrict g, const float *restrict src, const long *off,
-                                int taps, size_t len)
+OPS_CLONES static void taps_dot(double *d, const float *restrict g, const float *restrict src,
+                                const long *off, int taps, size_t len)
 {
     for (int t = 0; t < taps; t++) {
         const float *s = src + off[t];
@@ -137,7 +140,8 @@ OPS_CLONES static void taps_dot(double *d, const float *restrict g, const float 
         }
         a0 += a1;
         float sum = 0.0f;
-        for (int l = 0; l < 8; l++) sum += a0[l];
+        for (int l = 0; l < 8; l++)
+            sum += a0[l];
         d[t] += sum;
     }
 }
@@ -154,17 +158,21 @@ typedef struct dw_args {
  * (row stride wp) at column `left`, zeroing the rest of each row; then
  * zeroes rows up to `rows_total`. Loops, not memcpy: rows are 1 to 14
  * floats and a library call per row costs more than the copy. */
-static void lay_rows(float *restrict dst, const float *restrict src, int rows, int cols, int stride, int left,
-                     int wp, int rows_total)
+static void lay_rows(float *restrict dst, const float *restrict src, int rows, int cols, int stride,
+                     int left, int wp, int rows_total)
 {
     for (int y = 0; y < rows; y++) {
         float *d = dst + (size_t)y * wp;
         const float *r = src + (size_t)y * stride;
-        for (int x = 0; x < left; x++) d[x] = 0.0f;
-        for (int x = 0; x < cols; x++) d[left + x] = r[x];
-        for (int x = left + cols; x < wp; x++) d[x] = 0.0f;
+        for (int x = 0; x < left; x++)
+            d[x] = 0.0f;
+        for (int x = 0; x < cols; x++)
+            d[left + x] = r[x];
+        for (int x = left + cols; x < wp; x++)
+            d[x] = 0.0f;
     }
-    for (size_t q = (size_t)rows * wp; q < (size_t)rows_total * wp; q++) dst[q] = 0.0f;
+    for (size_t q = (size_t)rows * wp; q < (size_t)rows_total * wp; q++)
+        dst[q] = 0.0f;
 }
 
 /* Copies the planes of channel ch, images [i0, i0 + nb), into P padded;
@@ -176,9 +184,10 @@ static void pad_planes(const dw_args *a, long ch, int i0, int nb, float *P)
     size_t ihw = (size_t)c->h * c->w, top = (size_t)c->pad_h * g->wp;
     for (int b = 0; b < nb; b++) {
         float *dst = P + b * g->plane;
-        for (size_t q = 0; q < top; q++) dst[q] = 0.0f;
-        lay_rows(dst + top, a->in + ((size_t)(i0 + b) * c->cin + ch) * ihw, c->h, c->w, c->w, c->pad_w, g->wp,
-                 g->hp - c->pad_h);
+        for (size_t q = 0; q < top; q++)
+            dst[q] = 0.0f;
+        lay_rows(dst + top, a->in + ((size_t)(i0 + b) * c->cin + ch) * ihw, c->h, c->w, c->w,
+                 c->pad_w, g->wp, g->hp - c->pad_h);
     }
     memset(P + nb * g->plane, 0, sizeof(float) * (g->len + g->margin - nb * g->plane));
 }
@@ -201,7 +210,8 @@ static void forward_chunk(void *ctx, long ch, int t)
             float *o = a->out + ((size_t)(i0 + b) * c->cout + ch) * ohw;
             const float *src = D + b * g->plane;
             for (int y = 0; y < c->oh; y++)
-                for (int x = 0; x < c->ow; x++) o[(size_t)y * c->ow + x] = src[(size_t)y * g->wp + x];
+                for (int x = 0; x < c->ow; x++)
+                    o[(size_t)y * c->ow + x] = src[(size_t)y * g->wp + x];
         }
     }
 }
@@ -231,7 +241,8 @@ static void backward_chunk(void *ctx, long ch, int t)
         for (int b = 0; b < nb; b++) {
             const float *src = a->dout + ((size_t)(i0 + b) * c->cout + ch) * ohw;
             lay_rows(G + b * g->plane, src, c->oh, c->ow, c->ow, 0, g->wp, g->hp);
-            if (a->db) sb += ops_sum(src, ohw);
+            if (a->db)
+                sb += ops_sum(src, ohw);
         }
         memset(G + nb * g->plane, 0, sizeof(float) * (g->margin + g->len - nb * g->plane));
         if (a->dw) {
@@ -247,16 +258,20 @@ static void backward_chunk(void *ctx, long ch, int t)
                     float *row = dx + (size_t)y * c->w;
                     const float *s = src + (size_t)y * g->wp;
                     if (a->acc)
-                        for (int x = 0; x < c->w; x++) row[x] += s[x];
+                        for (int x = 0; x < c->w; x++)
+                            row[x] += s[x];
                     else
-                        for (int x = 0; x < c->w; x++) row[x] = s[x];
+                        for (int x = 0; x < c->w; x++)
+                            row[x] = s[x];
                 }
             }
         }
     }
-    if (a->db) a->db[ch] += (float)sb;
+    if (a->db)
+        a->db[ch] += (float)sb;
     if (a->dw)
-        for (int q = 0; q < g->taps; q++) a->dw[(size_t)ch * g->taps + q] += (float)dk[q];
+        for (int q = 0; q < g->taps; q++)
+            a->dw[(size_t)ch * g->taps + q] += (float)dk[q];
 }
 
 static bool worth(const ops_conv *c, const dw_geom *g)
@@ -276,8 +291,8 @@ typedef struct small_args {
     const float *in, *w, *b, *dout;
     const dw_pair *pairs;
     int npairs;
-    bool acc; /* add to din, or store */
-    size_t per; /* scratch floats per thread */
+    bool acc;       /* add to din, or store */
+    size_t per;     /* scratch floats per thread */
     float *partial; /* backward: per chunk, kernel and bias gradient sums */
 } small_args;
 
@@ -304,9 +319,12 @@ static int small_pairs(const ops_conv *c, dw_pair *pr)
         for (int ox = 0; ox < c->ow; ox++)
             for (int ki = 0; ki < c->kh; ki++)
                 for (int kj = 0; kj < c->kw; kj++) {
-                    int iy = oy + ki * c->dilation - c->pad_h, ix = ox + kj * c->dilation - c->pad_w;
-                    if (iy < 0 || iy >= c->h || ix < 0 || ix >= c->w) continue;
-                    pr[n++] = (dw_pair){(short)(oy * c->ow + ox), (short)(iy * c->w + ix), (short)(ki * c->kw + kj)};
+                    int iy = oy + ki * c->dilation - c->pad_h,
+                        ix = ox + kj * c->dilation - c->pad_w;
+                    if (iy < 0 || iy >= c->h || ix < 0 || ix >= c->w)
+                        continue;
+                    pr[n++] = (dw_pair){(short)(oy * c->ow + ox), (short)(iy * c->w + ix),
+                                        (short)(ki * c->kw + kj)};
                 }
     return n;
 }
@@ -337,7 +355,8 @@ static void gather(float *restrict dst, const float *restrict src, int m, size_t
         return;
     }
     for (int cc = 0; cc < m; cc++)
-        for (size_t p = 0; p < hw; p++) dst[p * CB + cc] = src[cc * hw + p];
+        for (size_t p = 0; p < hw; p++)
+            dst[p * CB + cc] = src[cc * hw + p];
 }
 
 static void load_taps(const small_args *a, long c0, int m, float *K)
@@ -345,7 +364,8 @@ static void load_taps(const small_args *a, long c0, int m, float *K)
     int taps = a->c->kh * a->c->kw;
     memset(K, 0, sizeof(float) * (size_t)taps * CB);
     for (int cc = 0; cc < m; cc++)
-        for (int t = 0; t < taps; t++) K[t * CB + cc] = a->w[(size_t)(c0 + cc) * taps + t];
+        for (int t = 0; t < taps; t++)
+            K[t * CB + cc] = a->w[(size_t)(c0 + cc) * taps + t];
 }
 
 OPS_CLONES static void small_forward_chunk(void *ctx, long chunk, int th)
@@ -360,16 +380,19 @@ OPS_CLONES static void small_forward_chunk(void *ctx, long chunk, int th)
     load_taps(a, c0, m, K);
     float bias[CB] = {0};
     if (a->b)
-        for (int cc = 0; cc < m; cc++) bias[cc] = a->b[c0 + cc];
+        for (int cc = 0; cc < m; cc++)
+            bias[cc] = a->b[c0 + cc];
     for (int i = i0; i < i1; i++) {
         gather(X, a->in + ((size_t)i * c->cin + c0) * ihw, m, ihw);
         for (size_t q = 0; q < ohw; q++)
-            for (int cc = 0; cc < CB; cc++) O[q * CB + cc] = bias[cc];
+            for (int cc = 0; cc < CB; cc++)
+                O[q * CB + cc] = bias[cc];
         for (int p = 0; p < a->npairs; p++)
             fma_row(O + a->pairs[p].q * CB, K + a->pairs[p].t * CB, X + a->pairs[p].s * CB);
         float *dst = a->out + ((size_t)i * c->cout + c0) * ohw;
         for (int cc = 0; cc < m; cc++)
-            for (size_t q = 0; q < ohw; q++) dst[cc * ohw + q] = O[q * CB + cc];
+            for (size_t q = 0; q < ohw; q++)
+                dst[cc * ohw + q] = O[q * CB + cc];
     }
 }
 
@@ -392,11 +415,14 @@ OPS_CLONES static void small_backward_chunk(void *ctx, long chunk, int th)
         if (a->db)
             for (int cc = 0; cc < m; cc++) {
                 float s = 0.0f;
-                for (size_t q = 0; q < ohw; q++) s += G[q * CB + cc];
+                for (size_t q = 0; q < ohw; q++)
+                    s += G[q * CB + cc];
                 sb[cc] += s;
             }
-        if (a->dw) gather(X, a->in + ((size_t)i * c->cin + c0) * ihw, m, ihw);
-        if (a->din) memset(dX, 0, sizeof(float) * ihw * CB);
+        if (a->dw)
+            gather(X, a->in + ((size_t)i * c->cin + c0) * ihw, m, ihw);
+        if (a->din)
+            memset(dX, 0, sizeof(float) * ihw * CB);
         if (a->dw)
             for (int p = 0; p < a->npairs; p++)
                 fma_row(dK + a->pairs[p].t * CB, G + a->pairs[p].q * CB, X + a->pairs[p].s * CB);
@@ -407,12 +433,15 @@ OPS_CLONES static void small_backward_chunk(void *ctx, long chunk, int th)
             float *dst = a->din + ((size_t)i * c->cin + c0) * ihw;
             for (int cc = 0; cc < m; cc++)
                 if (a->acc)
-                    for (size_t p = 0; p < ihw; p++) dst[cc * ihw + p] += dX[p * CB + cc];
+                    for (size_t p = 0; p < ihw; p++)
+                        dst[cc * ihw + p] += dX[p * CB + cc];
                 else
-                    for (size_t p = 0; p < ihw; p++) dst[cc * ihw + p] = dX[p * CB + cc];
+                    for (size_t p = 0; p < ihw; p++)
+                        dst[cc * ihw + p] = dX[p * CB + cc];
         }
     }
-    for (int cc = 0; cc < CB; cc++) dB[cc] = (float)sb[cc];
+    for (int cc = 0; cc < CB; cc++)
+        dB[cc] = (float)sb[cc];
 }
 
 /* Adds the chunks' kernel and bias gradient sums, image groups in order. */
@@ -428,9 +457,12 @@ static void small_reduce(const small_args *a)
         for (int cc = 0; cc < m; cc++) {
             for (int t = 0; t <= taps; t++) {
                 float s = 0.0f;
-                for (int grp = 0; grp < IMAGE_GROUPS; grp++) s += p0[part * grp + (size_t)t * CB + cc];
-                if (t < taps && a->dw) a->dw[(size_t)(c0 + cc) * taps + t] += s;
-                if (t == taps && a->db) a->db[c0 + cc] += s;
+                for (int grp = 0; grp < IMAGE_GROUPS; grp++)
+                    s += p0[part * grp + (size_t)t * CB + cc];
+                if (t < taps && a->dw)
+                    a->dw[(size_t)(c0 + cc) * taps + t] += s;
+                if (t == taps && a->db)
+                    a->db[c0 + cc] += s;
             }
         }
     }
@@ -446,44 +478,64 @@ static void small_run(small_args *a, bool backward)
     a->partial = a->scratch + OPS_MAX_THREADS * a->per;
     bool par = (long)c->n * c->cin * (long)a->npairs > OPS_PAR_MIN;
     ops_par_run(backward ? small_backward_chunk : small_forward_chunk, a, small_chunks(c), par);
-    if (backward && (a->dw || a->db)) small_reduce(a);
+    if (backward && (a->dw || a->db))
+        small_reduce(a);
 }
 
 /* ---- the API ------------------------------------------------------------ */
 
 size_t ops_dw_scratch(const ops_conv *c)
 {
-    if (use_small(c)) return OPS_MAX_THREADS * small_per_thread(c) + (size_t)small_chunks(c) * small_partial(c);
+    if (use_small(c))
+        return OPS_MAX_THREADS * small_per_thread(c) + (size_t)small_chunks(c) * small_partial(c);
     dw_geom g;
     geom(c, &g);
     return OPS_MAX_THREADS * per_thread(&g);
 }
 
-void ops_dw_forward(const ops_conv *c, float *out, const float *in, const float *w, const float *b, float *scratch)
+void ops_dw_forward(const ops_conv *c, float *out, const float *in, const float *w, const float *b,
+                    float *scratch)
 {
     if (use_small(c)) {
-        small_args a = {.c = c, .out = out, .in = in, .w = w, .b = c->bias ? b : NULL, .scratch = scratch};
+        small_args a = {
+            .c = c, .out = out, .in = in, .w = w, .b = c->bias ? b : NULL, .scratch = scratch};
         small_run(&a, false);
         return;
     }
     dw_geom g;
     geom(c, &g);
-    dw_args a = {.c = c, .g = &g, .out = out, .in = in, .w = w, .b = c->bias ? b : NULL, .scratch = scratch};
+    dw_args a = {
+        .c = c, .g = &g, .out = out, .in = in, .w = w, .b = c->bias ? b : NULL, .scratch = scratch};
     ops_par_run(forward_chunk, &a, c->cin, worth(c, &g));
 }
 
-void ops_dw_backward(const ops_conv *c, float *din, float *dw, float *db, const float *dout, const float *in,
-                     const float *w, float *scratch, bool accumulate)
+void ops_dw_backward(const ops_conv *c, float *din, float *dw, float *db, const float *dout,
+                     const float *in, const float *w, float *scratch, bool accumulate)
 {
     if (use_small(c)) {
-        small_args a = {.c = c, .din = din, .dw = dw, .db = c->bias ? db : NULL, .dout = dout, .in = in, .w = w,
-                        .scratch = scratch, .acc = accumulate};
+        small_args a = {.c = c,
+                        .din = din,
+                        .dw = dw,
+                        .db = c->bias ? db : NULL,
+                        .dout = dout,
+                        .in = in,
+                        .w = w,
+                        .scratch = scratch,
+                        .acc = accumulate};
         small_run(&a, true);
         return;
     }
     dw_geom g;
     geom(c, &g);
-    dw_args a = {.c = c, .g = &g, .din = din, .dw = dw, .db = c->bias ? db : NULL, .dout = dout, .in = in, .w = w,
-                 .scratch = scratch, .acc = accumulate};
+    dw_args a = {.c = c,
+                 .g = &g,
+                 .din = din,
+                 .dw = dw,
+                 .db = c->bias ? db : NULL,
+                 .dout = dout,
+                 .in = in,
+                 .w = w,
+                 .scratch = scratch,
+                 .acc = accumulate};
     ops_par_run(backward_chunk, &a, c->cin, worth(c, &g));
 }

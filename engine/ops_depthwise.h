@@ -15,7 +15,7 @@ size_t ops_dw_scratch(const ops_conv *c);
 void ops_dw_forward(const ops_conv *c, float *out, const float *in, const float *w, const float *b,
                     float *scratch);
 /* accumulate: as ops_conv_backward */
-void ops_dw_backward(const ops_conv *c, float *din, float *dw, float *db, const float *dout, const float *in,
-                     const float *w, float *scratch, bool accumulate);
+void ops_dw_backward(const ops_conv *c, float *din, float *dw, float *db, const float *dout,
+                     const float *in, const float *w, float *scratch, bool accumulate);
 
 #endif

@@ -44,7 +44,8 @@ static inline void ops_share(long n, long t, long parts, long *lo, long *hi)
 
 /* Hot loops get an AVX2 clone chosen at load time (ifunc), where the
  * compiler supports it; other CPUs run the default build. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__)
 #define OPS_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define OPS_CLONES
@@ -59,10 +60,13 @@ static inline double ops_sum(const float *restrict x, size_t n)
         size_t c1 = c0 + 1024 < n ? c0 + 1024 : n, p = c0;
         float lane[8] = {0};
         for (; p + 8 <= c1; p += 8)
-            for (int j = 0; j < 8; j++) lane[j] += x[p + j];
+            for (int j = 0; j < 8; j++)
+                lane[j] += x[p + j];
         float t = 0.0f;
-        for (; p < c1; p++) t += x[p];
-        for (int j = 0; j < 8; j++) t += lane[j];
+        for (; p < c1; p++)
+            t += x[p];
+        for (int j = 0; j < 8; j++)
+            t += lane[j];
         total += t;
     }
     return total;
@@ -84,13 +88,14 @@ static inline int ops_fail(char *err, size_t errsize, const char *fmt, ...)
 
 /* Output positions o in [*lo, *hi) for which o * stride + off lies in
  * [0, in): lets inner loops run without a bounds test per element. */
-static inline void ops_valid_range(int out, int in, int stride, int off,
-                                   int *lo, int *hi)
+static inline void ops_valid_range(int out, int in, int stride, int off, int *lo, int *hi)
 {
     int l = off >= 0 ? 0 : (-off + stride - 1) / stride;
     int h = in - 1 - off < 0 ? 0 : (in - 1 - off) / stride + 1;
-    if (h > out) h = out;
-    if (l > h) l = h;
+    if (h > out)
+        h = out;
+    if (l > h)
+        l = h;
     *lo = l;
     *hi = h;
 }

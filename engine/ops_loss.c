@@ -5,12 +5,12 @@
 
 #include <math.h>
 
-int ops_xent(float *loss, int *correct, float *dlogits, const float *logits,
-             const int *labels, int n, int k, float smoothing, char *err,
-             size_t errsize)
+int ops_xent(float *loss, int *correct, float *dlogits, const float *logits, const int *labels,
+             int n, int k, float smoothing, char *err, size_t errsize)
 {
     if (n < 1 || k < 1)
-        return ops_fail(err, errsize, "cross-entropy: %d samples of %d classes: both must be positive", n, k);
+        return ops_fail(err, errsize,
+                        "cross-entropy: %d samples of %d classes: both must be positive", n, k);
     if (!(smoothing >= 0.0f && smoothing <= 1.0f))
         return ops_fail(err, errsize, "cross-entropy: label smoothing %g must be in [0, 1]",
                         (double)smoothing);
@@ -25,7 +25,8 @@ int ops_xent(float *loss, int *correct, float *dlogits, const float *logits,
         const float *z = logits + (size_t)i * k;
         int am = 0;
         for (int j = 1; j < k; j++)
-            if (z[j] > z[am]) am = j;
+            if (z[j] > z[am])
+                am = j;
         right += am == labels[i];
         double mx = z[am], se = 0.0, sz = 0.0;
         for (int j = 0; j < k; j++) {
@@ -43,7 +44,9 @@ int ops_xent(float *loss, int *correct, float *dlogits, const float *logits,
             }
         }
     }
-    if (loss) *loss = (float)(total * inv_n);
-    if (correct) *correct = right;
+    if (loss)
+        *loss = (float)(total * inv_n);
+    if (correct)
+        *correct = right;
     return 0;
 }

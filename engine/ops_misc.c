@@ -31,11 +31,12 @@ static void concat_forward_range(void *ctx, long lo, long hi)
     }
 }
 
-void ops_concat_forward(float *out, const float *const *ins, const int *chans,
-                        int n_in, int n, int hw)
+void ops_concat_forward(float *out, const float *const *ins, const int *chans, int n_in, int n,
+                        int hw)
 {
     misc_args m = {.out = out, .ins = ins, .chans = chans, .n_in = n_in, .hw = hw};
-    for (int k = 0; k < n_in; k++) m.total += (size_t)chans[k] * hw;
+    for (int k = 0; k < n_in; k++)
+        m.total += (size_t)chans[k] * hw;
     ops_par_for(n, (long)(n * m.total) > OPS_PAR_MIN, concat_forward_range, &m);
 }
 
@@ -48,18 +49,20 @@ OPS_CLONES static void concat_backward_range(void *ctx, long lo, long hi)
             size_t sz = (size_t)m->chans[k] * m->hw;
             if (m->dins[k]) {
                 float *restrict d = m->dins[k] + (size_t)i * sz;
-                for (size_t j = 0; j < sz; j++) d[j] += g[j];
+                for (size_t j = 0; j < sz; j++)
+                    d[j] += g[j];
             }
             g += sz;
         }
     }
 }
 
-void ops_concat_backward(float *const *dins, const float *dout,
-                         const int *chans, int n_in, int n, int hw)
+void ops_concat_backward(float *const *dins, const float *dout, const int *chans, int n_in, int n,
+                         int hw)
 {
     misc_args m = {.dins = dins, .dout = dout, .chans = chans, .n_in = n_in, .hw = hw};
-    for (int k = 0; k < n_in; k++) m.total += (size_t)chans[k] * hw;
+    for (int k = 0; k < n_in; k++)
+        m.total += (size_t)chans[k] * hw;
     ops_par_for(n, (long)(n * m.total) > OPS_PAR_MIN, concat_backward_range, &m);
 }
 
@@ -72,20 +75,23 @@ OPS_CLONES static void add_forward_range(void *ctx, long lo, long hi)
     int k = 1;
     if (m->n_in >= 2) {
         const float *x0 = m->ins[0], *x1 = m->ins[1];
-        for (long j = lo; j < hi; j++) out[j] = x0[j] + x1[j];
+        for (long j = lo; j < hi; j++)
+            out[j] = x0[j] + x1[j];
         k = 2;
     } else if (out != m->ins[0]) {
         memmove(out + lo, m->ins[0] + lo, sizeof(float) * (size_t)(hi - lo));
     }
     for (; k < m->n_in; k++) {
         const float *x = m->ins[k];
-        for (long j = lo; j < hi; j++) out[j] += x[j];
+        for (long j = lo; j < hi; j++)
+            out[j] += x[j];
     }
 }
 
 void ops_add_forward(float *out, const float *const *ins, int n_in, long size)
 {
-    if (n_in < 1) return;
+    if (n_in < 1)
+        return;
     misc_args m = {.out = out, .ins = ins, .n_in = n_in};
     ops_par_for(size, size * n_in > OPS_PAR_MIN, add_forward_range, &m);
 }
@@ -96,15 +102,18 @@ OPS_CLONES static void add_backward_range(void *ctx, long lo, long hi)
     for (int k = 0; k < m->n_in; k++) {
         float *restrict d = m->dins[k];
         const float *restrict g = m->dout;
-        if (!d) continue;
+        if (!d)
+            continue;
         if (m->acc && !m->acc[k])
             memcpy(d + lo, g + lo, sizeof(float) * (size_t)(hi - lo));
         else
-            for (long j = lo; j < hi; j++) d[j] += g[j];
+            for (long j = lo; j < hi; j++)
+                d[j] += g[j];
     }
 }
 
-void ops_add_backward(float *const *dins, const float *dout, int n_in, long size, const bool *accumulate)
+void ops_add_backward(float *const *dins, const float *dout, int n_in, long size,
+                      const bool *accumulate)
 {
     misc_args m = {.dins = dins, .dout = dout, .n_in = n_in, .acc = accumulate};
     ops_par_for(size, size * n_in > OPS_PAR_MIN, add_backward_range, &m);
@@ -117,22 +126,25 @@ OPS_CLONES static void mul_forward_range(void *ctx, long lo, long hi)
     const float *restrict a = m->a, *restrict b = m->b;
     float *restrict out = m->out;
     if (!m->n_in) {
-        for (long j = lo; j < hi; j++) out[j] = a[j] * b[j];
+        for (long j = lo; j < hi; j++)
+            out[j] = a[j] * b[j];
         return;
     }
     for (long pl = lo; pl < hi; pl++) {
         const float *x = a + (size_t)pl * m->hw;
         float *o = out + (size_t)pl * m->hw, s = b[pl];
-        for (int j = 0; j < m->hw; j++) o[j] = x[j] * s;
+        for (int j = 0; j < m->hw; j++)
+            o[j] = x[j] * s;
     }
 }
 
-void ops_mul_forward(float *out, const float *a, const float *b, int n, int c,
-                     int hw, bool broadcast)
+void ops_mul_forward(float *out, const float *a, const float *b, int n, int c, int hw,
+                     bool broadcast)
 {
     size_t size = (size_t)n * c * hw;
     misc_args m = {.out = out, .a = a, .b = b, .hw = hw, .n_in = broadcast};
-    ops_par_for(broadcast ? (long)n * c : (long)size, (long)size > OPS_PAR_MIN, mul_forward_range, &m);
+    ops_par_for(broadcast ? (long)n * c : (long)size, (long)size > OPS_PAR_MIN, mul_forward_range,
+                &m);
 }
 
 OPS_CLONES static void mul_backward_range(void *ctx, long lo, long hi)
@@ -142,9 +154,11 @@ OPS_CLONES static void mul_backward_range(void *ctx, long lo, long hi)
     float *da = m->da, *db = m->db; /* the same buffer for mul(x, x) */
     if (!m->n_in) {
         if (da)
-            for (long j = lo; j < hi; j++) da[j] += dout[j] * b[j];
+            for (long j = lo; j < hi; j++)
+                da[j] += dout[j] * b[j];
         if (db)
-            for (long j = lo; j < hi; j++) db[j] += dout[j] * a[j];
+            for (long j = lo; j < hi; j++)
+                db[j] += dout[j] * a[j];
         return;
     }
     int hw = m->hw;
@@ -152,22 +166,25 @@ OPS_CLONES static void mul_backward_range(void *ctx, long lo, long hi)
         const float *x = a + (size_t)pl * hw, *g = dout + (size_t)pl * hw;
         if (da) {
             float *d = da + (size_t)pl * hw, s = b[pl];
-            for (int j = 0; j < hw; j++) d[j] += g[j] * s;
+            for (int j = 0; j < hw; j++)
+                d[j] += g[j] * s;
         }
         if (db) {
             float acc = 0.0f;
-            for (int j = 0; j < hw; j++) acc += g[j] * x[j];
+            for (int j = 0; j < hw; j++)
+                acc += g[j] * x[j];
             db[pl] += acc;
         }
     }
 }
 
-void ops_mul_backward(float *da, float *db, const float *dout, const float *a,
-                      const float *b, int n, int c, int hw, bool broadcast)
+void ops_mul_backward(float *da, float *db, const float *dout, const float *a, const float *b,
+                      int n, int c, int hw, bool broadcast)
 {
     size_t size = (size_t)n * c * hw;
     misc_args m = {.da = da, .db = db, .dout = dout, .a = a, .b = b, .hw = hw, .n_in = broadcast};
-    ops_par_for(broadcast ? (long)n * c : (long)size, (long)size > OPS_PAR_MIN, mul_backward_range, &m);
+    ops_par_for(broadcast ? (long)n * c : (long)size, (long)size > OPS_PAR_MIN, mul_backward_range,
+                &m);
 }
 
 size_t ops_dropout_scratch(long size)
@@ -175,33 +192,38 @@ size_t ops_dropout_scratch(long size)
     return (size_t)size;
 }
 
-void ops_dropout_forward(float *out, const float *in, long size, float p,
-                         bool training, rng *r, float *scratch)
+void ops_dropout_forward(float *out, const float *in, long size, float p, bool training, rng *r,
+                         float *scratch)
 {
     if (training) {
         float keep = 1.0f - p, scale = keep > 0.0f ? 1.0f / keep : 0.0f;
-        for (long j = 0; j < size; j++) scratch[j] = rng_uniform(r) < keep ? scale : 0.0f;
+        for (long j = 0; j < size; j++)
+            scratch[j] = rng_uniform(r) < keep ? scale : 0.0f;
     }
     ops_dropout_apply(out, in, size, training, scratch);
 }
 
-void ops_dropout_apply(float *out, const float *in, long size, bool training,
-                       const float *scratch)
+void ops_dropout_apply(float *out, const float *in, long size, bool training, const float *scratch)
 {
     if (!training) {
-        if (out != in) memmove(out, in, sizeof(float) * (size_t)size);
+        if (out != in)
+            memmove(out, in, sizeof(float) * (size_t)size);
         return;
     }
-    for (long j = 0; j < size; j++) out[j] = in[j] * scratch[j];
+    for (long j = 0; j < size; j++)
+        out[j] = in[j] * scratch[j];
 }
 
-void ops_dropout_backward(float *din, const float *dout, long size,
-                          bool training, const float *scratch)
+void ops_dropout_backward(float *din, const float *dout, long size, bool training,
+                          const float *scratch)
 {
-    if (!din) return;
+    if (!din)
+        return;
     if (!training) {
-        for (long j = 0; j < size; j++) din[j] += dout[j];
+        for (long j = 0; j < size; j++)
+            din[j] += dout[j];
         return;
     }
-    for (long j = 0; j < size; j++) din[j] += dout[j] * scratch[j];
+    for (long j = 0; j < size; j++)
+        din[j] += dout[j] * scratch[j];
 }

@@ -14,17 +14,18 @@
 int ops_bn_init(const ops_bn *b, char *err, size_t errsize)
 {
     if (b->n < 1 || b->c < 1 || b->hw < 1)
-        return ops_fail(err, errsize, "batchnorm: shape n=%d c=%d hw=%d must be positive",
-                        b->n, b->c, b->hw);
+        return ops_fail(err, errsize, "batchnorm: shape n=%d c=%d hw=%d must be positive", b->n,
+                        b->c, b->hw);
     if (!(b->eps > 0.0f))
         return ops_fail(err, errsize, "batchnorm: eps=%g must be positive", (double)b->eps);
     if (!(b->momentum >= 0.0f && b->momentum <= 1.0f))
         return ops_fail(err, errsize, "batchnorm: momentum=%g must be in [0, 1]",
                         (double)b->momentum);
     if (b->training && (long)b->n * b->hw < 2)
-        return ops_fail(err, errsize,
-                        "batchnorm: training needs more than one value per channel (batch %d x %d positions)",
-                        b->n, b->hw);
+        return ops_fail(
+            err, errsize,
+            "batchnorm: training needs more than one value per channel (batch %d x %d positions)",
+            b->n, b->hw);
     return 0;
 }
 
@@ -58,7 +59,8 @@ static void column_sum(float *restrict acc, const float *restrict x, size_t len,
     memcpy(acc, x, sizeof(float) * len);
     for (int i = 1; i < n; i++) {
         const float *restrict xi = x + i * chw;
-        for (size_t j = 0; j < len; j++) acc[j] += xi[j];
+        for (size_t j = 0; j < len; j++)
+            acc[j] += xi[j];
     }
 }
 
@@ -66,7 +68,8 @@ static void column_sum(float *restrict acc, const float *restrict x, size_t len,
 static double plane_total(const float *acc, size_t hw)
 {
     double s = 0.0;
-    for (size_t p = 0; p < hw; p++) s += acc[p];
+    for (size_t p = 0; p < hw; p++)
+        s += acc[p];
     return s;
 }
 
@@ -83,10 +86,12 @@ OPS_CLONES static void bn_forward_range(void *ctx, long lo, long hi)
     double m = (double)b->n * hw;
     if (b->training) {
         column_sum(acc, x0, len, b->n, chw);
-        for (long c = lo; c < hi; c++) mean[c] = (float)(plane_total(acc + (c - lo) * hw, hw) / m);
+        for (long c = lo; c < hi; c++)
+            mean[c] = (float)(plane_total(acc + (c - lo) * hw, hw) / m);
         /* the squared deviations, with the mean spread over positions */
         for (long c = lo; c < hi; c++)
-            for (size_t p = 0; p < hw; p++) shv[(c - lo) * hw + p] = mean[c];
+            for (size_t p = 0; p < hw; p++)
+                shv[(c - lo) * hw + p] = mean[c];
         memset(acc, 0, sizeof(float) * len);
         for (int i = 0; i < b->n; i++) {
             const float *restrict xi = x0 + i * chw;
@@ -120,16 +125,22 @@ OPS_CLONES static void bn_forward_range(void *ctx, long lo, long hi)
     for (int i = 0; i < b->n; i++) {
         const float *restrict xi = x0 + i * chw;
         float *restrict o = a->out + lo * hw + i * chw;
-        for (size_t j = 0; j < len; j++) o[j] = xi[j] * scv[j] + shv[j];
+        for (size_t j = 0; j < len; j++)
+            o[j] = xi[j] * scv[j] + shv[j];
     }
 }
 
-void ops_bn_forward(const ops_bn *b, float *out, const float *in,
-                    const float *gamma, const float *beta, float *run_mean,
-                    float *run_var, float *scratch)
+void ops_bn_forward(const ops_bn *b, float *out, const float *in, const float *gamma,
+                    const float *beta, float *run_mean, float *run_var, float *scratch)
 {
-    bn_args a = {.b = b, .out = out, .in = in, .gamma = gamma, .beta = beta, .run_mean = run_mean,
-                 .run_var = run_var, .scratch = scratch};
+    bn_args a = {.b = b,
+                 .out = out,
+                 .in = in,
+                 .gamma = gamma,
+                 .beta = beta,
+                 .run_mean = run_mean,
+                 .run_var = run_var,
+                 .scratch = scratch};
     ops_par_for(b->c, (long)b->n * b->c * b->hw > OPS_PAR_MIN, bn_forward_range, &a);
 }
 
@@ -144,7 +155,8 @@ OPS_CLONES static void bn_backward_range(void *ctx, long lo, long hi)
     float *kg = bn_work(a, 3, lo), *kx = bn_work(a, 4, lo), *k0 = bn_work(a, 5, lo);
     double m = (double)b->n * hw;
     for (long c = lo; c < hi; c++)
-        for (size_t p = 0; p < hw; p++) muv[(c - lo) * hw + p] = mean[c];
+        for (size_t p = 0; p < hw; p++)
+            muv[(c - lo) * hw + p] = mean[c];
     /* sum dy and sum dy * (x - mu), position by position over the batch,
        in one pass over dy and x */
     memset(sg, 0, sizeof(float) * len);
@@ -160,8 +172,10 @@ OPS_CLONES static void bn_backward_range(void *ctx, long lo, long hi)
         float is = invstd[c];
         double sdy = plane_total(sg + (c - lo) * hw, hw);
         double sdyx = plane_total(sgx + (c - lo) * hw, hw) * is; /* sum dy * xhat */
-        if (a->dgamma) a->dgamma[c] += (float)sdyx;
-        if (a->dbeta) a->dbeta[c] += (float)sdy;
+        if (a->dgamma)
+            a->dgamma[c] += (float)sdyx;
+        if (a->dbeta)
+            a->dbeta[c] += (float)sdy;
         /* dx = k * (dy - mean(dy) - xhat * mean(dy * xhat)), k = gamma / std,
            as dx = kg * dy + kx * x + k0; eval: dx = k * dy */
         float k = a->gamma[c] * is, am = 0.0f, bm = 0.0f;
@@ -175,31 +189,40 @@ OPS_CLONES static void bn_backward_range(void *ctx, long lo, long hi)
             k0[(c - lo) * hw + p] = k * (mean[c] * bm - am);
         }
     }
-    if (!a->din) return;
+    if (!a->din)
+        return;
     for (int i = 0; i < b->n; i++) {
         const float *restrict xi = x0 + i * chw, *restrict gi = g0 + i * chw;
         float *restrict dx = a->din + lo * hw + i * chw;
         if (a->acc)
-            for (size_t j = 0; j < len; j++) dx[j] += kg[j] * gi[j] + kx[j] * xi[j] + k0[j];
+            for (size_t j = 0; j < len; j++)
+                dx[j] += kg[j] * gi[j] + kx[j] * xi[j] + k0[j];
         else
-            for (size_t j = 0; j < len; j++) dx[j] = kg[j] * gi[j] + kx[j] * xi[j] + k0[j];
+            for (size_t j = 0; j < len; j++)
+                dx[j] = kg[j] * gi[j] + kx[j] * xi[j] + k0[j];
     }
 }
 
-void ops_bn_backward(const ops_bn *b, float *din, float *dgamma, float *dbeta,
-                     const float *dout, const float *in, const float *gamma,
-                     float *scratch, bool accumulate)
+void ops_bn_backward(const ops_bn *b, float *din, float *dgamma, float *dbeta, const float *dout,
+                     const float *in, const float *gamma, float *scratch, bool accumulate)
 {
-    bn_args a = {.b = b, .din = din, .dgamma = dgamma, .dbeta = dbeta, .dout = dout, .in = in, .gamma = gamma,
-                 .scratch = scratch, .acc = accumulate};
+    bn_args a = {.b = b,
+                 .din = din,
+                 .dgamma = dgamma,
+                 .dbeta = dbeta,
+                 .dout = dout,
+                 .in = in,
+                 .gamma = gamma,
+                 .scratch = scratch,
+                 .acc = accumulate};
     ops_par_for(b->c, (long)b->n * b->c * b->hw > OPS_PAR_MIN, bn_backward_range, &a);
 }
 
 int ops_ln_init(const ops_ln *l, char *err, size_t errsize)
 {
     if (l->n < 1 || l->c < 1 || l->hw < 1)
-        return ops_fail(err, errsize, "layernorm: shape n=%d c=%d hw=%d must be positive",
-                        l->n, l->c, l->hw);
+        return ops_fail(err, errsize, "layernorm: shape n=%d c=%d hw=%d must be positive", l->n,
+                        l->c, l->hw);
     if (!(l->eps > 0.0f))
         return ops_fail(err, errsize, "layernorm: eps=%g must be positive", (double)l->eps);
     return 0;
@@ -212,8 +235,8 @@ size_t ops_ln_scratch(const ops_ln *l)
 
 /* Channels are strided by hw, so statistics are accumulated for a whole
  * image at once, channel by channel, keeping the inner loop contiguous. */
-void ops_ln_forward(const ops_ln *l, float *out, const float *in,
-                    const float *gamma, const float *beta, float *scratch)
+void ops_ln_forward(const ops_ln *l, float *out, const float *in, const float *gamma,
+                    const float *beta, float *scratch)
 {
     size_t hw = (size_t)l->hw, chw = (size_t)l->c * hw;
     float *mean_all = scratch, *invstd_all = scratch + (size_t)l->n * hw;
@@ -225,14 +248,17 @@ void ops_ln_forward(const ops_ln *l, float *out, const float *in,
         memset(mean, 0, sizeof(float) * hw);
         memset(invstd, 0, sizeof(float) * hw);
         for (int c = 0; c < l->c; c++)
-            for (size_t p = 0; p < hw; p++) mean[p] += x[c * hw + p];
-        for (size_t p = 0; p < hw; p++) mean[p] *= inv_c;
+            for (size_t p = 0; p < hw; p++)
+                mean[p] += x[c * hw + p];
+        for (size_t p = 0; p < hw; p++)
+            mean[p] *= inv_c;
         for (int c = 0; c < l->c; c++)
             for (size_t p = 0; p < hw; p++) {
                 float d = x[c * hw + p] - mean[p];
                 invstd[p] += d * d;
             }
-        for (size_t p = 0; p < hw; p++) invstd[p] = 1.0f / sqrtf(invstd[p] * inv_c + l->eps);
+        for (size_t p = 0; p < hw; p++)
+            invstd[p] = 1.0f / sqrtf(invstd[p] * inv_c + l->eps);
         for (int c = 0; c < l->c; c++) {
             float g = gamma[c], bt = beta[c];
             for (size_t p = 0; p < hw; p++)
@@ -241,9 +267,8 @@ void ops_ln_forward(const ops_ln *l, float *out, const float *in,
     }
 }
 
-void ops_ln_backward(const ops_ln *l, float *din, float *dgamma, float *dbeta,
-                     const float *dout, const float *in, const float *gamma,
-                     float *scratch)
+void ops_ln_backward(const ops_ln *l, float *din, float *dgamma, float *dbeta, const float *dout,
+                     const float *in, const float *gamma, float *scratch)
 {
     size_t hw = (size_t)l->hw, chw = (size_t)l->c * hw;
     const float *mean_all = scratch, *invstd_all = scratch + (size_t)l->n * hw;
@@ -266,17 +291,20 @@ void ops_ln_backward(const ops_ln *l, float *din, float *dgamma, float *dbeta,
                 s1[p] += gy * gm;
                 s2[p] += gy * gm * xh;
             }
-            if (dgamma) dgamma[c] += (float)dg;
-            if (dbeta) dbeta[c] += (float)db;
+            if (dgamma)
+                dgamma[c] += (float)dg;
+            if (dbeta)
+                dbeta[c] += (float)db;
         }
-        if (!din) continue;
+        if (!din)
+            continue;
         float *dx = din + i * chw;
         for (int c = 0; c < l->c; c++) {
             float gm = gamma[c];
             for (size_t p = 0; p < hw; p++) {
                 float xh = (x[c * hw + p] - mean[p]) * invstd[p];
-                dx[c * hw + p] += invstd[p] *
-                                  (g[c * hw + p] * gm - s1[p] * inv_c - xh * s2[p] * inv_c);
+                dx[c * hw + p] +=
+                    invstd[p] * (g[c * hw + p] * gm - s1[p] * inv_c - xh * s2[p] * inv_c);
             }
         }
     }

@@ -28,9 +28,10 @@ static void choose_core(void)
         return;
     __builtin_cpu_init();
     const char *want = __builtin_cpu_supports("avx512f") ? "SkylakeX"
-                       : __builtin_cpu_supports("avx2") ? "Haswell"
-                                                        : NULL;
-    if (!want) return;
+                       : __builtin_cpu_supports("avx2")  ? "Haswell"
+                                                         : NULL;
+    if (!want)
+        return;
     setenv("OPENBLAS_CORETYPE", want, 0);
     gotoblas_dynamic_quit();
     gotoblas_dynamic_init();
@@ -64,7 +65,7 @@ static struct {
     _Atomic(ops_task) fn;
     _Atomic(void *) ctx;
     atomic_int threads; /* chosen by ops_set_threads */
-    int workers; /* started so far */
+    int workers;        /* started so far */
 } pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .threads = 1};
 
 static _Thread_local bool in_task;
@@ -80,9 +81,18 @@ static inline void cpu_relax(void)
 #endif
 }
 
-static inline uint32_t work_gen(uint64_t w) { return (uint32_t)(w >> 32); }
-static inline long work_next(uint64_t w) { return (long)((w >> 16) & 0xffff); }
-static inline long work_count(uint64_t w) { return (long)(w & 0xffff); }
+static inline uint32_t work_gen(uint64_t w)
+{
+    return (uint32_t)(w >> 32);
+}
+static inline long work_next(uint64_t w)
+{
+    return (long)((w >> 16) & 0xffff);
+}
+static inline long work_count(uint64_t w)
+{
+    return (long)(w & 0xffff);
+}
 
 /* Claims and runs chunks of task gen until none is left. */
 static void run_chunks(uint32_t gen, int t)
@@ -91,9 +101,10 @@ static void run_chunks(uint32_t gen, int t)
     void *ctx = atomic_load_explicit(&pool.ctx, memory_order_relaxed);
     uint64_t w = atomic_load_explicit(&pool.work, memory_order_acquire);
     for (;;) {
-        if (work_gen(w) != gen || work_next(w) >= work_count(w)) return;
-        if (!atomic_compare_exchange_weak_explicit(&pool.work, &w, w + (1u << 16), memory_order_acq_rel,
-                                                   memory_order_acquire))
+        if (work_gen(w) != gen || work_next(w) >= work_count(w))
+            return;
+        if (!atomic_compare_exchange_weak_explicit(&pool.work, &w, w + (1u << 16),
+                                                   memory_order_acq_rel, memory_order_acquire))
             continue;
         fn(ctx, work_next(w), t);
         atomic_fetch_add_explicit(&pool.done, 1, memory_order_release);
@@ -109,27 +120,32 @@ static void *worker_main(void *arg)
     for (;;) {
         uint32_t g;
         int spins = 0;
-        while ((g = work_gen(atomic_load_explicit(&pool.work, memory_order_acquire))) == seen && spins < 20000) {
+        while ((g = work_gen(atomic_load_explicit(&pool.work, memory_order_acquire))) == seen &&
+               spins < 20000) {
             cpu_relax();
             spins++;
         }
         if (g == seen) {
             pthread_mutex_lock(&pool.mu);
             atomic_fetch_add(&pool.sleepers, 1);
-            while ((g = work_gen(atomic_load(&pool.work))) == seen) pthread_cond_wait(&pool.cv, &pool.mu);
+            while ((g = work_gen(atomic_load(&pool.work))) == seen)
+                pthread_cond_wait(&pool.cv, &pool.mu);
             atomic_fetch_sub(&pool.sleepers, 1);
             pthread_mutex_unlock(&pool.mu);
         }
         seen = g;
-        if (t < pool.threads) run_chunks(g, t);
+        if (t < pool.threads)
+            run_chunks(g, t);
     }
     return NULL;
 }
 
 void ops_set_threads(int n)
 {
-    if (n < 1) n = 1;
-    if (n > OPS_MAX_THREADS) n = OPS_MAX_THREADS;
+    if (n < 1)
+        n = 1;
+    if (n > OPS_MAX_THREADS)
+        n = OPS_MAX_THREADS;
     ops_blas_init();
     /* the kernels split their work (sgemm calls included) over the pool,
        so OpenBLAS runs on the calling thread: two pools on two cores
@@ -143,7 +159,8 @@ void ops_set_threads(int n)
         pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
         int rc = pthread_create(&th, &at, worker_main, (void *)(long)(pool.workers + 1));
         pthread_attr_destroy(&at);
-        if (rc != 0) break; /* fewer threads: the same numbers, slower */
+        if (rc != 0)
+            break; /* fewer threads: the same numbers, slower */
         pool.workers++;
     }
     pool.threads = pool.workers + 1 < n ? pool.workers + 1 : n;
@@ -157,16 +174,19 @@ int ops_get_threads(void)
 
 void ops_par_run(ops_task fn, void *ctx, long nchunks, bool parallel)
 {
-    if (nchunks <= 0) return;
+    if (nchunks <= 0)
+        return;
     if (!parallel || pool.threads < 2 || in_task || nchunks < 2 || nchunks > MAX_CHUNKS) {
-        for (long c = 0; c < nchunks; c++) fn(ctx, c, 0);
+        for (long c = 0; c < nchunks; c++)
+            fn(ctx, c, 0);
         return;
     }
     atomic_store_explicit(&pool.fn, fn, memory_order_relaxed);
     atomic_store_explicit(&pool.ctx, ctx, memory_order_relaxed);
     atomic_store_explicit(&pool.done, 0, memory_order_relaxed);
     uint32_t gen = work_gen(atomic_load(&pool.work)) + 1;
-    atomic_store(&pool.work, ((uint64_t)gen << 32) | (uint64_t)nchunks); /* seq_cst: pairs with sleepers */
+    atomic_store(&pool.work,
+                 ((uint64_t)gen << 32) | (uint64_t)nchunks); /* seq_cst: pairs with sleepers */
     if (atomic_load(&pool.sleepers) > 0) {
         pthread_mutex_lock(&pool.mu);
         pthread_cond_broadcast(&pool.cv);
@@ -178,8 +198,10 @@ void ops_par_run(ops_task fn, void *ctx, long nchunks, bool parallel)
     /* every chunk is claimed; wait for the ones still running elsewhere */
     int spins = 0;
     while (atomic_load_explicit(&pool.done, memory_order_acquire) < nchunks) {
-        if (++spins < 4000) cpu_relax();
-        else sched_yield();
+        if (++spins < 4000)
+            cpu_relax();
+        else
+            sched_yield();
     }
 }
 
@@ -195,19 +217,22 @@ static void range_chunk(void *ctx, long chunk, int t)
     const struct range_task *r = ctx;
     long lo, hi;
     ops_share(r->n, chunk, r->parts, &lo, &hi);
-    if (hi > lo) r->fn(r->ctx, lo, hi);
+    if (hi > lo)
+        r->fn(r->ctx, lo, hi);
 }
 
 void ops_par_for(long n, bool parallel, ops_range fn, void *ctx)
 {
-    if (n <= 0) return;
+    if (n <= 0)
+        return;
     if (!parallel || pool.threads < 2 || in_task) {
         fn(ctx, 0, n);
         return;
     }
     /* a few chunks per thread: a late thread leaves little behind */
     long parts = 4L * pool.threads;
-    if (parts > n) parts = n;
+    if (parts > n)
+        parts = n;
     struct range_task r = {fn, ctx, n, parts};
     ops_par_run(range_chunk, &r, parts, true);
 }

@@ -14,9 +14,11 @@ static const char *pool_name(ops_pool_kind k)
 static int pool_out(int in, int k, int pad, int stride, bool ceil)
 {
     long num = (long)in + 2L * pad - k + (ceil ? stride - 1 : 0);
-    if (num < 0) return 0;
+    if (num < 0)
+        return 0;
     long o = num / stride + 1;
-    if (ceil && (o - 1) * stride >= (long)in + pad) o--;
+    if (ceil && (o - 1) * stride >= (long)in + pad)
+        o--;
     return (int)o;
 }
 
@@ -26,32 +28,36 @@ int ops_pool_init(ops_pool *p, char *err, size_t errsize)
     if (p->kind != OPS_POOL_MAX && p->kind != OPS_POOL_AVG && p->kind != OPS_POOL_MIN)
         return ops_fail(err, errsize, "pool: unknown kind %d", (int)p->kind);
     if (p->n < 1 || p->c < 1 || p->h < 1 || p->w < 1)
-        return ops_fail(err, errsize, "%s: input %dx%dx%dx%d must be positive", nm, p->n,
-                        p->c, p->h, p->w);
+        return ops_fail(err, errsize, "%s: input %dx%dx%dx%d must be positive", nm, p->n, p->c,
+                        p->h, p->w);
     if (p->kh < 1 || p->kw < 1 || p->stride < 1)
-        return ops_fail(err, errsize, "%s: kernel %dx%d and stride %d must be at least 1",
-                        nm, p->kh, p->kw, p->stride);
+        return ops_fail(err, errsize, "%s: kernel %dx%d and stride %d must be at least 1", nm,
+                        p->kh, p->kw, p->stride);
     if (p->pad_h < 0 || p->pad_w < 0 || p->pad_h > p->kh / 2 || p->pad_w > p->kw / 2)
         return ops_fail(err, errsize,
-                        "%s: padding %dx%d must be between 0 and half the kernel %dx%d",
-                        nm, p->pad_h, p->pad_w, p->kh, p->kw);
+                        "%s: padding %dx%d must be between 0 and half the kernel %dx%d", nm,
+                        p->pad_h, p->pad_w, p->kh, p->kw);
     p->oh = pool_out(p->h, p->kh, p->pad_h, p->stride, p->ceil);
     p->ow = pool_out(p->w, p->kw, p->pad_w, p->stride, p->ceil);
     if (p->oh < 1 || p->ow < 1)
-        return ops_fail(err, errsize, "%s: kernel %dx%d is larger than the padded input %dx%d",
-                        nm, p->kh, p->kw, p->h + 2 * p->pad_h, p->w + 2 * p->pad_w);
+        return ops_fail(err, errsize, "%s: kernel %dx%d is larger than the padded input %dx%d", nm,
+                        p->kh, p->kw, p->h + 2 * p->pad_h, p->w + 2 * p->pad_w);
     return 0;
 }
 
 size_t ops_pool_scratch(const ops_pool *p)
 {
-    if (p->kind == OPS_POOL_AVG) return 0;
+    if (p->kind == OPS_POOL_AVG)
+        return 0;
     return (size_t)p->n * p->c * p->oh * p->ow; /* one int32 index per output */
 }
 
 /* Indices are int32 stored in float-sized slots; memcpy keeps that free of
  * aliasing trouble and compiles to a plain move. */
-static inline void put_idx(float *slot, int32_t v) { memcpy(slot, &v, sizeof v); }
+static inline void put_idx(float *slot, int32_t v)
+{
+    memcpy(slot, &v, sizeof v);
+}
 static inline int32_t get_idx(const float *slot)
 {
     int32_t v;
@@ -71,8 +77,8 @@ typedef struct pool_args {
  * wins), without its per-window bounds, and without branches: IS_MIN is a
  * constant in each of the two copies the compiler makes, and the running
  * best and its index move by selects. */
-static inline __attribute__((always_inline)) void extreme2_forward(const pool_args *a, long lo, long hi,
-                                                                   const bool IS_MIN)
+static inline __attribute__((always_inline)) void extreme2_forward(const pool_args *a, long lo,
+                                                                   long hi, const bool IS_MIN)
 {
     const ops_pool *p = a->p;
     int h = p->h, w = p->w, oh = p->oh, ow = p->ow;
@@ -94,10 +100,10 @@ static inline __attribute__((always_inline)) void extreme2_forward(const pool_ar
                 float best = r0[x0], v;
                 int32_t bi = i00;
                 bool better;
-#define TRY(val, idx)                                       \
-    v = (val);                                              \
-    better = IS_MIN ? v < best : v > best;                  \
-    best = better ? v : best;                               \
+#define TRY(val, idx)                      \
+    v = (val);                             \
+    better = IS_MIN ? v < best : v > best; \
+    best = better ? v : best;              \
     bi = better ? (idx) : bi
                 TRY(r0[x1], i01);
                 TRY(r1[x0], i10);
@@ -131,12 +137,16 @@ static void extreme_forward(void *ctx, long lo, long hi)
         float *o = out + pl * ohw, *ix = idx + pl * ohw;
         for (int oy = 0; oy < p->oh; oy++) {
             int y0 = oy * p->stride - p->pad_h, y1 = y0 + p->kh;
-            if (y0 < 0) y0 = 0;
-            if (y1 > p->h) y1 = p->h;
+            if (y0 < 0)
+                y0 = 0;
+            if (y1 > p->h)
+                y1 = p->h;
             for (int ox = 0; ox < p->ow; ox++) {
                 int x0 = ox * p->stride - p->pad_w, x1 = x0 + p->kw;
-                if (x0 < 0) x0 = 0;
-                if (x1 > p->w) x1 = p->w;
+                if (x0 < 0)
+                    x0 = 0;
+                if (x1 > p->w)
+                    x1 = p->w;
                 int32_t best_i = y0 * p->w + x0;
                 float best = x[best_i];
                 for (int y = y0; y < y1; y++)
@@ -168,19 +178,26 @@ static void avg_forward(void *ctx, long lo, long hi)
         float *o = out + pl * ohw;
         for (int oy = 0; oy < p->oh; oy++) {
             int y0 = oy * p->stride - p->pad_h, y1 = y0 + p->kh;
-            if (y1 > p->h + p->pad_h) y1 = p->h + p->pad_h;
+            if (y1 > p->h + p->pad_h)
+                y1 = p->h + p->pad_h;
             int ny = y1 - y0;
-            if (y0 < 0) y0 = 0;
-            if (y1 > p->h) y1 = p->h;
+            if (y0 < 0)
+                y0 = 0;
+            if (y1 > p->h)
+                y1 = p->h;
             for (int ox = 0; ox < p->ow; ox++) {
                 int x0 = ox * p->stride - p->pad_w, x1 = x0 + p->kw;
-                if (x1 > p->w + p->pad_w) x1 = p->w + p->pad_w;
+                if (x1 > p->w + p->pad_w)
+                    x1 = p->w + p->pad_w;
                 int nx = x1 - x0;
-                if (x0 < 0) x0 = 0;
-                if (x1 > p->w) x1 = p->w;
+                if (x0 < 0)
+                    x0 = 0;
+                if (x1 > p->w)
+                    x1 = p->w;
                 float s = 0.0f;
                 for (int y = y0; y < y1; y++)
-                    for (int xx = x0; xx < x1; xx++) s += x[y * p->w + xx];
+                    for (int xx = x0; xx < x1; xx++)
+                        s += x[y * p->w + xx];
                 o[oy * p->ow + ox] = s / (float)(ny * nx);
             }
         }
@@ -195,7 +212,8 @@ static bool pool_worth(const ops_pool *p)
 void ops_pool_forward(const ops_pool *p, float *out, const float *in, float *scratch)
 {
     pool_args a = {.p = p, .out = out, .in = in, .idx = scratch};
-    ops_par_for((long)p->n * p->c, pool_worth(p), p->kind == OPS_POOL_AVG ? avg_forward : extreme_forward, &a);
+    ops_par_for((long)p->n * p->c, pool_worth(p),
+                p->kind == OPS_POOL_AVG ? avg_forward : extreme_forward, &a);
 }
 
 static void extreme_backward(void *ctx, long lo, long hi)
@@ -206,7 +224,8 @@ static void extreme_backward(void *ctx, long lo, long hi)
     for (long pl = lo; pl < hi; pl++) {
         float *dx = a->din + pl * ihw;
         const float *g = a->dout + pl * ohw, *ix = a->idx + pl * ohw;
-        for (size_t o = 0; o < ohw; o++) dx[get_idx(&ix[o])] += g[o];
+        for (size_t o = 0; o < ohw; o++)
+            dx[get_idx(&ix[o])] += g[o];
     }
 }
 
@@ -222,30 +241,38 @@ static void avg_backward(void *ctx, long lo, long hi)
         const float *g = dout + pl * ohw;
         for (int oy = 0; oy < p->oh; oy++) {
             int y0 = oy * p->stride - p->pad_h, y1 = y0 + p->kh;
-            if (y1 > p->h + p->pad_h) y1 = p->h + p->pad_h;
+            if (y1 > p->h + p->pad_h)
+                y1 = p->h + p->pad_h;
             int ny = y1 - y0;
-            if (y0 < 0) y0 = 0;
-            if (y1 > p->h) y1 = p->h;
+            if (y0 < 0)
+                y0 = 0;
+            if (y1 > p->h)
+                y1 = p->h;
             for (int ox = 0; ox < p->ow; ox++) {
                 int x0 = ox * p->stride - p->pad_w, x1 = x0 + p->kw;
-                if (x1 > p->w + p->pad_w) x1 = p->w + p->pad_w;
+                if (x1 > p->w + p->pad_w)
+                    x1 = p->w + p->pad_w;
                 int nx = x1 - x0;
-                if (x0 < 0) x0 = 0;
-                if (x1 > p->w) x1 = p->w;
+                if (x0 < 0)
+                    x0 = 0;
+                if (x1 > p->w)
+                    x1 = p->w;
                 float v = g[oy * p->ow + ox] / (float)(ny * nx);
                 for (int y = y0; y < y1; y++)
-                    for (int xx = x0; xx < x1; xx++) dx[y * p->w + xx] += v;
+                    for (int xx = x0; xx < x1; xx++)
+                        dx[y * p->w + xx] += v;
             }
         }
     }
 }
 
-void ops_pool_backward(const ops_pool *p, float *din, const float *dout,
-                       const float *scratch)
+void ops_pool_backward(const ops_pool *p, float *din, const float *dout, const float *scratch)
 {
-    if (!din) return;
+    if (!din)
+        return;
     pool_args a = {.p = p, .din = din, .dout = dout, .idx = (float *)scratch};
-    ops_par_for((long)p->n * p->c, pool_worth(p), p->kind == OPS_POOL_AVG ? avg_backward : extreme_backward, &a);
+    ops_par_for((long)p->n * p->c, pool_worth(p),
+                p->kind == OPS_POOL_AVG ? avg_backward : extreme_backward, &a);
 }
 
 static void gap_forward_range(void *ctx, long lo, long hi)
@@ -257,7 +284,8 @@ static void gap_forward_range(void *ctx, long lo, long hi)
     for (long pl = lo; pl < hi; pl++) {
         const float *x = in + (size_t)pl * hw;
         double s = 0.0;
-        for (int i = 0; i < hw; i++) s += x[i];
+        for (int i = 0; i < hw; i++)
+            s += x[i];
         out[pl] = (float)(s / hw);
     }
 }
@@ -277,7 +305,8 @@ static void gap_backward_range(void *ctx, long lo, long hi)
     float inv = 1.0f / (float)hw;
     for (long pl = lo; pl < hi; pl++) {
         float *dx = din + (size_t)pl * hw, v = dout[pl] * inv;
-        for (int i = 0; i < hw; i++) dx[i] += v;
+        for (int i = 0; i < hw; i++)
+            dx[i] += v;
     }
 }
 

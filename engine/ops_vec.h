@@ -82,64 +82,64 @@ static inline v8 v8_exp(v8 x)
  * arithmetic. BODY reads the v8 variables named in LOADS (each loaded from
  * the pointer of the same name at the current position) and leaves its
  * result in `r`, stored to DST. One pointer per load, up to three. */
-#define V8_MAP1(n, dst, BODY, x)                                                   \
-    do {                                                                           \
-        long i_ = 0;                                                               \
-        for (; i_ + 8 <= (n); i_ += 8) {                                           \
-            v8 x##_v = v8_load((x) + i_), r;                                       \
-            BODY;                                                                  \
-            v8_store((dst) + i_, r);                                               \
-        }                                                                          \
-        if (i_ < (n)) {                                                            \
-            float bx_[8] = {0}, bo_[8];                                            \
-            memcpy(bx_, (x) + i_, sizeof(float) * (size_t)((n)-i_));               \
-            v8 x##_v = v8_load(bx_), r;                                            \
-            BODY;                                                                  \
-            v8_store(bo_, r);                                                      \
-            memcpy((dst) + i_, bo_, sizeof(float) * (size_t)((n)-i_));             \
-        }                                                                          \
+#define V8_MAP1(n, dst, BODY, x)                                       \
+    do {                                                               \
+        long i_ = 0;                                                   \
+        for (; i_ + 8 <= (n); i_ += 8) {                               \
+            v8 x##_v = v8_load((x) + i_), r;                           \
+            BODY;                                                      \
+            v8_store((dst) + i_, r);                                   \
+        }                                                              \
+        if (i_ < (n)) {                                                \
+            float bx_[8] = {0}, bo_[8];                                \
+            memcpy(bx_, (x) + i_, sizeof(float) * (size_t)((n)-i_));   \
+            v8 x##_v = v8_load(bx_), r;                                \
+            BODY;                                                      \
+            v8_store(bo_, r);                                          \
+            memcpy((dst) + i_, bo_, sizeof(float) * (size_t)((n)-i_)); \
+        }                                                              \
     } while (0)
 
-#define V8_MAP2(n, dst, BODY, x, y)                                                \
-    do {                                                                           \
-        long i_ = 0;                                                               \
-        for (; i_ + 8 <= (n); i_ += 8) {                                           \
-            v8 x##_v = v8_load((x) + i_), y##_v = v8_load((y) + i_), r;            \
-            BODY;                                                                  \
-            v8_store((dst) + i_, r);                                               \
-        }                                                                          \
-        if (i_ < (n)) {                                                            \
-            float bx_[8] = {0}, by_[8] = {0}, bo_[8];                              \
-            size_t k_ = sizeof(float) * (size_t)((n)-i_);                          \
-            memcpy(bx_, (x) + i_, k_);                                             \
-            memcpy(by_, (y) + i_, k_);                                             \
-            v8 x##_v = v8_load(bx_), y##_v = v8_load(by_), r;                      \
-            BODY;                                                                  \
-            v8_store(bo_, r);                                                      \
-            memcpy((dst) + i_, bo_, k_);                                           \
-        }                                                                          \
+#define V8_MAP2(n, dst, BODY, x, y)                                     \
+    do {                                                                \
+        long i_ = 0;                                                    \
+        for (; i_ + 8 <= (n); i_ += 8) {                                \
+            v8 x##_v = v8_load((x) + i_), y##_v = v8_load((y) + i_), r; \
+            BODY;                                                       \
+            v8_store((dst) + i_, r);                                    \
+        }                                                               \
+        if (i_ < (n)) {                                                 \
+            float bx_[8] = {0}, by_[8] = {0}, bo_[8];                   \
+            size_t k_ = sizeof(float) * (size_t)((n)-i_);               \
+            memcpy(bx_, (x) + i_, k_);                                  \
+            memcpy(by_, (y) + i_, k_);                                  \
+            v8 x##_v = v8_load(bx_), y##_v = v8_load(by_), r;           \
+            BODY;                                                       \
+            v8_store(bo_, r);                                           \
+            memcpy((dst) + i_, bo_, k_);                                \
+        }                                                               \
     } while (0)
 
-#define V8_MAP3(n, dst, BODY, x, y, z)                                             \
-    do {                                                                           \
-        long i_ = 0;                                                               \
-        for (; i_ + 8 <= (n); i_ += 8) {                                           \
-            v8 x##_v = v8_load((x) + i_), y##_v = v8_load((y) + i_);               \
-            v8 z##_v = v8_load((z) + i_), r;                                       \
-            BODY;                                                                  \
-            v8_store((dst) + i_, r);                                               \
-        }                                                                          \
-        if (i_ < (n)) {                                                            \
-            float bx_[8] = {0}, by_[8] = {0}, bz_[8] = {0}, bo_[8];                \
-            size_t k_ = sizeof(float) * (size_t)((n)-i_);                          \
-            memcpy(bx_, (x) + i_, k_);                                             \
-            memcpy(by_, (y) + i_, k_);                                             \
-            memcpy(bz_, (z) + i_, k_);                                             \
+#define V8_MAP3(n, dst, BODY, x, y, z)                                              \
+    do {                                                                            \
+        long i_ = 0;                                                                \
+        for (; i_ + 8 <= (n); i_ += 8) {                                            \
+            v8 x##_v = v8_load((x) + i_), y##_v = v8_load((y) + i_);                \
+            v8 z##_v = v8_load((z) + i_), r;                                        \
+            BODY;                                                                   \
+            v8_store((dst) + i_, r);                                                \
+        }                                                                           \
+        if (i_ < (n)) {                                                             \
+            float bx_[8] = {0}, by_[8] = {0}, bz_[8] = {0}, bo_[8];                 \
+            size_t k_ = sizeof(float) * (size_t)((n)-i_);                           \
+            memcpy(bx_, (x) + i_, k_);                                              \
+            memcpy(by_, (y) + i_, k_);                                              \
+            memcpy(bz_, (z) + i_, k_);                                              \
             v8 x##_v = v8_load(bx_), y##_v = v8_load(by_), z##_v = v8_load(bz_), r; \
-            BODY;                                                                  \
-            v8_store(bo_, r);                                                      \
-            memcpy((dst) + i_, bo_, k_);                                           \
-        }                                                                          \
+            BODY;                                                                   \
+            v8_store(bo_, r);                                                       \
+            memcpy((dst) + i_, bo_, k_);                                            \
+        }                                                                           \
     } while (0)
 
 #endif

@@ -36,13 +36,17 @@ int out_file_commit(out_file *o, char *err, size_t errsize)
     int e = errno;
     /* fsync before rename, so a crash cannot leave a renamed empty file;
      * a device or pipe need not (and often cannot) be synced */
-    if (!bad && o->tmp[0] && fsync(fileno(o->f)) != 0) bad = 1, e = errno;
-    if (fclose(o->f) != 0 && !bad) bad = 1, e = errno;
+    if (!bad && o->tmp[0] && fsync(fileno(o->f)) != 0)
+        bad = 1, e = errno;
+    if (fclose(o->f) != 0 && !bad)
+        bad = 1, e = errno;
     o->f = NULL;
-    if (!bad && o->tmp[0] && rename(o->tmp, o->path) != 0) bad = 1, e = errno;
+    if (!bad && o->tmp[0] && rename(o->tmp, o->path) != 0)
+        bad = 1, e = errno;
     if (bad) {
         snprintf(err, errsize, "%s: cannot write: %s", o->path, strerror(e));
-        if (o->tmp[0]) unlink(o->tmp);
+        if (o->tmp[0])
+            unlink(o->tmp);
         return -1;
     }
     return 0;
@@ -50,7 +54,9 @@ int out_file_commit(out_file *o, char *err, size_t errsize)
 
 void out_file_abort(out_file *o)
 {
-    if (o->f) fclose(o->f);
+    if (o->f)
+        fclose(o->f);
     o->f = NULL;
-    if (o->tmp[0]) unlink(o->tmp);
+    if (o->tmp[0])
+        unlink(o->tmp);
 }

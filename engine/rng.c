@@ -13,7 +13,8 @@ static uint64_t splitmix64(uint64_t *x)
 void rng_seed(rng *r, uint64_t seed)
 {
     /* splitmix64 spreads any seed (even 0) over a non-zero state. */
-    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&seed);
+    for (int i = 0; i < 4; i++)
+        r->s[i] = splitmix64(&seed);
 }
 
 static inline uint64_t rotl(uint64_t x, int k)
@@ -48,11 +49,13 @@ float rng_uniform_range(rng *r, float lo, float hi)
 
 uint64_t rng_below(rng *r, uint64_t n)
 {
-    if (n == 0) return 0;
+    if (n == 0)
+        return 0;
     /* Rejection on the top of the range keeps every value equally likely. */
     uint64_t limit = UINT64_MAX - UINT64_MAX % n;
     uint64_t x;
-    do x = rng_next(r);
+    do
+        x = rng_next(r);
     while (x >= limit);
     return x % n;
 }
@@ -68,10 +71,12 @@ float rng_normal(rng *r)
 void rng_init_fan_in(rng *r, float *x, long size, long fan_in)
 {
     float bound = fan_in > 0 ? (float)(1.0 / sqrt((double)fan_in)) : 0.0f;
-    for (long i = 0; i < size; i++) x[i] = rng_uniform_range(r, -bound, bound);
+    for (long i = 0; i < size; i++)
+        x[i] = rng_uniform_range(r, -bound, bound);
 }
 
 void rng_init_const(float *x, long size, float value)
 {
-    for (long i = 0; i < size; i++) x[i] = value;
+    for (long i = 0; i < size; i++)
+        x[i] = value;
 }

@@ -54,21 +54,27 @@ double train_lr_at(const net_train *t, long step, long total, int epoch, double 
     double lr = t->lr;
     switch (t->schedule) {
     case NET_SCHED_CONSTANT: break;
-    case NET_SCHED_STEP: lr = t->lr * pow(t->gamma, (double)(epoch / (t->step_size > 0 ? t->step_size : 1))); break;
+    case NET_SCHED_STEP:
+        lr = t->lr * pow(t->gamma, (double)(epoch / (t->step_size > 0 ? t->step_size : 1)));
+        break;
     case NET_SCHED_COSINE:
-        if (total > 0) lr = t->min_lr + (t->lr - t->min_lr) * 0.5 * (1.0 + cos(M_PI * (double)step / (double)total));
+        if (total > 0)
+            lr = t->min_lr +
+                 (t->lr - t->min_lr) * 0.5 * (1.0 + cos(M_PI * (double)step / (double)total));
         break;
     case NET_SCHED_PLATEAU:
         lr = t->lr * plateau_scale;
-        if (lr < t->min_lr) lr = t->min_lr;
+        if (lr < t->min_lr)
+            lr = t->min_lr;
         break;
     }
-    if (t->warmup > 0 && step < t->warmup) lr *= (double)(step + 1) / (double)t->warmup;
+    if (t->warmup > 0 && step < t->warmup)
+        lr *= (double)(step + 1) / (double)t->warmup;
     return lr;
 }
 
-int train_evaluate(model *m, const data_view *v, const float *mean, const float *std, int eval_batch,
-                   double *acc, double *loss, char *err, size_t errsize)
+int train_evaluate(model *m, const data_view *v, const float *mean, const float *std,
+                   int eval_batch, double *acc, double *loss, char *err, size_t errsize)
 {
     int B = eval_batch > 0 && eval_batch <= m->batch ? eval_batch : m->batch;
     int *order = malloc(sizeof(int) * (size_t)B);
@@ -80,7 +86,8 @@ int train_evaluate(model *m, const data_view *v, const float *mean, const float 
     long correct = 0;
     for (int start = 0; start < v->n; start += B) {
         int n = v->n - start < B ? v->n - start : B;
-        for (int i = 0; i < n; i++) order[i] = start + i;
+        for (int i = 0; i < n; i++)
+            order[i] = start + i;
         data_batch(v, order, n, mean, std, NULL, NULL, model_input(m), m->labels);
         model_forward(m, n, false);
         float l;
@@ -106,11 +113,13 @@ static void optimizer_step(model *m, const net_train *t, double lr, float *state
     float *w = m->params, *g = m->grads;
     if (t->clip > 0) {
         double ss = 0;
-        for (long i = 0; i < n; i++) ss += (double)g[i] * g[i];
+        for (long i = 0; i < n; i++)
+            ss += (double)g[i] * g[i];
         double norm = sqrt(ss);
         if (norm > t->clip) {
             float s = (float)(t->clip / (norm + 1e-6));
-            for (long i = 0; i < n; i++) g[i] *= s;
+            for (long i = 0; i < n; i++)
+                g[i] *= s;
         }
     }
     float flr = (float)lr, wd = (float)t->weight_decay;
@@ -120,7 +129,8 @@ static void optimizer_step(model *m, const net_train *t, double lr, float *state
         if (wd > 0)
             for (int k = 0; k < m->n_decay; k++) {
                 long off = m->decay[2 * k], len = m->decay[2 * k + 1];
-                for (long i = off; i < off + len; i++) g[i] += wd * w[i];
+                for (long i = off; i < off + len; i++)
+                    g[i] += wd * w[i];
             }
         float mu = (float)t->momentum;
         if (mu > 0) {
@@ -136,7 +146,8 @@ static void optimizer_step(model *m, const net_train *t, double lr, float *state
                     w[i] -= flr * buf[i];
                 }
         } else {
-            for (long i = 0; i < n; i++) w[i] -= flr * g[i];
+            for (long i = 0; i < n; i++)
+                w[i] -= flr * g[i];
         }
         return;
     }
@@ -145,10 +156,12 @@ static void optimizer_step(model *m, const net_train *t, double lr, float *state
         for (int k = 0; k < m->n_decay; k++) {
             long off = m->decay[2 * k], len = m->decay[2 * k + 1];
             float f = 1.0f - flr * wd;
-            for (long i = off; i < off + len; i++) w[i] *= f;
+            for (long i = off; i < off + len; i++)
+                w[i] *= f;
         }
     float b1 = (float)t->beta1, b2 = (float)t->beta2, eps = (float)t->adam_eps;
-    double c1 = 1.0 - pow(t->beta1, (double)(step + 1)), c2 = 1.0 - pow(t->beta2, (double)(step + 1));
+    double c1 = 1.0 - pow(t->beta1, (double)(step + 1)),
+           c2 = 1.0 - pow(t->beta2, (double)(step + 1));
     float step_size = (float)(lr / c1), rc2 = (float)(1.0 / sqrt(c2));
     float *mo = state, *ve = state + n;
     for (long i = 0; i < n; i++) {
@@ -160,18 +173,20 @@ static void optimizer_step(model *m, const net_train *t, double lr, float *state
 
 static void emit(const train_opts *o, const train_event *ev)
 {
-    if (o->on_event) o->on_event(o->ctx, ev);
+    if (o->on_event)
+        o->on_event(o->ctx, ev);
 }
 
 static bool params_finite(const model *m)
 {
     for (long i = 0; i < m->n_params; i++)
-        if (!isfinite(m->params[i])) return false;
+        if (!isfinite(m->params[i]))
+            return false;
     return true;
 }
 
-int train_run(model *m, const net_train *t, const data_set *train, const data_set *test, const train_opts *o,
-              train_result *r)
+int train_run(model *m, const net_train *t, const data_set *train, const data_set *test,
+              const train_opts *o, train_result *r)
 {
     const net_graph *g = m->g;
     memset(r, 0, sizeof *r);
@@ -183,13 +198,14 @@ int train_run(model *m, const net_train *t, const data_set *train, const data_se
     int *order = NULL;
     int rc = -1;
     if (train->c != g->input.c || train->h != g->input.h || train->w != g->input.w) {
-        snprintf(r->message, sizeof r->message, "data images are %dx%dx%d but the network expects %dx%dx%d",
-                 train->c, train->h, train->w, g->input.c, g->input.h, g->input.w);
+        snprintf(r->message, sizeof r->message,
+                 "data images are %dx%dx%d but the network expects %dx%dx%d", train->c, train->h,
+                 train->w, g->input.c, g->input.h, g->input.w);
         goto fail;
     }
     if (train->classes > g->classes) {
-        snprintf(r->message, sizeof r->message, "data has %d classes but the network only %d", train->classes,
-                 g->classes);
+        snprintf(r->message, sizeof r->message, "data has %d classes but the network only %d",
+                 train->classes, g->classes);
         goto fail;
     }
     ops_set_threads(o->threads > 0 ? o->threads : 1);
@@ -198,7 +214,8 @@ int train_run(model *m, const net_train *t, const data_set *train, const data_se
         goto fail;
     }
     if (tv.n < 1) {
-        snprintf(r->message, sizeof r->message, "no training images left after the validation split");
+        snprintf(r->message, sizeof r->message,
+                 "no training images left after the validation split");
         goto fail;
     }
     data_channel_stats(&tv, m->norm_mean, m->norm_std);
@@ -220,7 +237,10 @@ int train_run(model *m, const net_train *t, const data_set *train, const data_se
     data_augment aug = {.flip = t->flip, .crop = t->crop, .pad = t->crop_pad};
     bool augment = t->flip || t->crop;
 
-    train_event ev = {.kind = TRAIN_EV_START, .epochs = t->epochs, .steps = total, .lr = train_lr_at(t, 0, total, 0, 1)};
+    train_event ev = {.kind = TRAIN_EV_START,
+                      .epochs = t->epochs,
+                      .steps = total,
+                      .lr = train_lr_at(t, 0, total, 0, 1)};
     emit(o, &ev);
     double t0 = now_seconds(), last_emit = t0, eval_time = 0;
     double plateau_scale = 1, best_val = -1;
@@ -228,7 +248,8 @@ int train_run(model *m, const net_train *t, const data_set *train, const data_se
     long step = 0, steps_at_eval = 0;
     train_status status = TRAIN_OK;
     for (int epoch = 0; epoch < t->epochs && status == TRAIN_OK; epoch++) {
-        for (int i = 0; i < tv.n; i++) order[i] = i;
+        for (int i = 0; i < tv.n; i++)
+            order[i] = i;
         for (int i = tv.n - 1; i > 0; i--) {
             int j = (int)rng_below(&shuffle, (uint64_t)i + 1);
             int tmp = order[i];
@@ -241,19 +262,21 @@ int train_run(model *m, const net_train *t, const data_set *train, const data_se
         for (long s = 0; s < steps_per_epoch; s++, step++) {
             if (o->stop && *o->stop) {
                 status = TRAIN_STOPPED;
-                snprintf(r->message, sizeof r->message, "stopped by a signal at step %ld of %ld", step, total);
+                snprintf(r->message, sizeof r->message, "stopped by a signal at step %ld of %ld",
+                         step, total);
                 break;
             }
             if (o->time_limit > 0 && now_seconds() - t0 > o->time_limit) {
                 status = TRAIN_TIMEOUT;
-                snprintf(r->message, sizeof r->message, "time limit of %.0f s reached at step %ld of %ld",
-                         o->time_limit, step, total);
+                snprintf(r->message, sizeof r->message,
+                         "time limit of %.0f s reached at step %ld of %ld", o->time_limit, step,
+                         total);
                 break;
             }
             int start = (int)(s * B);
             int n = tv.n - start < B ? tv.n - start : B;
-            data_batch(&tv, order + start, n, m->norm_mean, m->norm_std, augment ? &aug : NULL, &augr,
-                       model_input(m), m->labels);
+            data_batch(&tv, order + start, n, m->norm_mean, m->norm_std, augment ? &aug : NULL,
+                       &augr, model_input(m), m->labels);
             model_forward(m, n, true);
             float loss;
             int c;
@@ -277,19 +300,28 @@ int train_run(model *m, const net_train *t, const data_set *train, const data_se
             if (tnow - last_emit >= o->progress_every || s == steps_per_epoch - 1) {
                 last_emit = tnow;
                 double train_secs = tnow - t0 - eval_time;
-                ev = (train_event){.kind = TRAIN_EV_STEP, .epoch = epoch + 1, .epochs = t->epochs, .step = step + 1,
-                                   .steps = total, .loss = sum_loss / seen, .acc = (double)correct / seen, .lr = lr,
+                ev = (train_event){.kind = TRAIN_EV_STEP,
+                                   .epoch = epoch + 1,
+                                   .epochs = t->epochs,
+                                   .step = step + 1,
+                                   .steps = total,
+                                   .loss = sum_loss / seen,
+                                   .acc = (double)correct / seen,
+                                   .lr = lr,
                                    .images_per_sec = train_secs > 0 ? r->images / train_secs : 0,
                                    .elapsed = tnow - t0};
-                ev.eta = ev.images_per_sec > 0 ? (double)(total - step - 1) * B / ev.images_per_sec : 0;
+                ev.eta =
+                    ev.images_per_sec > 0 ? (double)(total - step - 1) * B / ev.images_per_sec : 0;
                 emit(o, &ev);
             }
         }
         if (status == TRAIN_OK && !params_finite(m)) {
             status = TRAIN_DIVERGED;
-            snprintf(r->message, sizeof r->message, "parameters became NaN or infinite in epoch %d", epoch + 1);
+            snprintf(r->message, sizeof r->message, "parameters became NaN or infinite in epoch %d",
+                     epoch + 1);
         }
-        if (status == TRAIN_DIVERGED || seen == 0) break;
+        if (status == TRAIN_DIVERGED || seen == 0)
+            break;
         /* validation after every (possibly partial) epoch */
         double te = now_seconds();
         train_epoch *E = &r->epochs[r->n_epochs++];
@@ -298,8 +330,8 @@ int train_run(model *m, const net_train *t, const data_set *train, const data_se
         E->train_acc = (double)correct / seen;
         E->lr = lr;
         if (vv.n > 0) {
-            if (train_evaluate(m, &vv, m->norm_mean, m->norm_std, o->eval_batch, &E->val_acc, &E->val_loss,
-                               r->message, sizeof r->message))
+            if (train_evaluate(m, &vv, m->norm_mean, m->norm_std, o->eval_batch, &E->val_acc,
+                               &E->val_loss, r->message, sizeof r->message))
                 goto fail;
         }
         steps_at_eval = r->steps;
@@ -309,11 +341,19 @@ int train_run(model *m, const net_train *t, const data_set *train, const data_se
         r->val_loss = E->val_loss;
         if (!isfinite(E->val_loss) && vv.n > 0) {
             status = TRAIN_DIVERGED;
-            snprintf(r->message, sizeof r->message, "validation loss is not finite after epoch %d", epoch + 1);
+            snprintf(r->message, sizeof r->message, "validation loss is not finite after epoch %d",
+                     epoch + 1);
         }
-        ev = (train_event){.kind = TRAIN_EV_EPOCH, .epoch = epoch + 1, .epochs = t->epochs, .step = step,
-                           .steps = total, .loss = E->train_loss, .acc = E->train_acc, .lr = lr,
-                           .elapsed = E->seconds, .epoch_result = E};
+        ev = (train_event){.kind = TRAIN_EV_EPOCH,
+                           .epoch = epoch + 1,
+                           .epochs = t->epochs,
+                           .step = step,
+                           .steps = total,
+                           .loss = E->train_loss,
+                           .acc = E->train_acc,
+                           .lr = lr,
+                           .elapsed = E->seconds,
+                           .epoch_result = E};
         emit(o, &ev);
         if (t->schedule == NET_SCHED_PLATEAU) {
             if (E->val_acc > best_val) {
@@ -333,20 +373,22 @@ int train_run(model *m, const net_train *t, const data_set *train, const data_se
     if (status == TRAIN_DIVERGED) {
         r->val_acc = 0;
         r->val_loss = INFINITY;
-    } else if ((status == TRAIN_TIMEOUT || status == TRAIN_STOPPED) && vv.n > 0 && r->steps > steps_at_eval) {
+    } else if ((status == TRAIN_TIMEOUT || status == TRAIN_STOPPED) && vv.n > 0 &&
+               r->steps > steps_at_eval) {
         /* stopped mid-epoch: the partial result is measured on the weights
            as they are */
         size_t l = strlen(r->message);
-        if (train_evaluate(m, &vv, m->norm_mean, m->norm_std, o->eval_batch, &r->val_acc, &r->val_loss,
-                           r->message + l, sizeof r->message - l))
+        if (train_evaluate(m, &vv, m->norm_mean, m->norm_std, o->eval_batch, &r->val_acc,
+                           &r->val_loss, r->message + l, sizeof r->message - l))
             goto fail;
     }
-    if (status != TRAIN_DIVERGED && !o->skip_test && test && test->n > 0 && !(o->stop && *o->stop)) {
+    if (status != TRAIN_DIVERGED && !o->skip_test && test && test->n > 0 &&
+        !(o->stop && *o->stop)) {
         ev = (train_event){.kind = TRAIN_EV_EVAL, .what = "test", .elapsed = now_seconds() - t0};
         emit(o, &ev);
         if (data_view_all(test, &testv) ||
-            train_evaluate(m, &testv, m->norm_mean, m->norm_std, o->eval_batch, &r->test_acc, &r->test_loss,
-                           r->message, sizeof r->message))
+            train_evaluate(m, &testv, m->norm_mean, m->norm_std, o->eval_batch, &r->test_acc,
+                           &r->test_loss, r->message, sizeof r->message))
             goto fail;
     }
     r->peak_rss_mb = peak_rss_mb();
@@ -355,7 +397,8 @@ int train_run(model *m, const net_train *t, const data_set *train, const data_se
 fail:
     r->status = TRAIN_ERROR;
     r->peak_rss_mb = peak_rss_mb();
-    if (!r->message[0]) snprintf(r->message, sizeof r->message, "training failed");
+    if (!r->message[0])
+        snprintf(r->message, sizeof r->message, "training failed");
 done:
     data_view_free(&tv);
     data_view_free(&vv);

@@ -25,36 +25,41 @@ typedef enum train_status {
 const char *train_status_name(train_status s);
 
 typedef struct train_epoch {
-    int epoch;            /* 1-based */
-    double train_loss;    /* mean over the epoch's batches */
+    int epoch;         /* 1-based */
+    double train_loss; /* mean over the epoch's batches */
     double train_acc;
     double val_loss, val_acc;
-    double lr;            /* at the end of the epoch */
-    double seconds;       /* since training started */
+    double lr;      /* at the end of the epoch */
+    double seconds; /* since training started */
 } train_epoch;
 
-typedef enum train_event_kind { TRAIN_EV_START, TRAIN_EV_STEP, TRAIN_EV_EPOCH, TRAIN_EV_EVAL } train_event_kind;
+typedef enum train_event_kind {
+    TRAIN_EV_START,
+    TRAIN_EV_STEP,
+    TRAIN_EV_EPOCH,
+    TRAIN_EV_EVAL
+} train_event_kind;
 
 typedef struct train_event {
     train_event_kind kind;
     int epoch, epochs;
-    long step, steps;       /* global step and total steps */
-    double loss, acc;       /* running mean over the epoch so far */
+    long step, steps; /* global step and total steps */
+    double loss, acc; /* running mean over the epoch so far */
     double lr;
     double images_per_sec;
-    double elapsed, eta;    /* seconds */
+    double elapsed, eta;             /* seconds */
     const train_epoch *epoch_result; /* TRAIN_EV_EPOCH */
-    const char *what;       /* TRAIN_EV_EVAL: "validation" or "test" */
+    const char *what;                /* TRAIN_EV_EVAL: "validation" or "test" */
 } train_event;
 
 typedef struct train_opts {
-    double val_frac;      /* held out of the training set (0.1) */
-    int subset;           /* training images used, 0 = all */
-    int threads;          /* OpenBLAS threads (2) */
-    double time_limit;    /* seconds, 0 = none */
-    int eval_batch;       /* images per evaluation pass, 0 = the training batch */
-    bool skip_test;       /* do not evaluate the test set */
-    double progress_every; /* seconds between step events (0.5) */
+    double val_frac;             /* held out of the training set (0.1) */
+    int subset;                  /* training images used, 0 = all */
+    int threads;                 /* OpenBLAS threads (2) */
+    double time_limit;           /* seconds, 0 = none */
+    int eval_batch;              /* images per evaluation pass, 0 = the training batch */
+    bool skip_test;              /* do not evaluate the test set */
+    double progress_every;       /* seconds between step events (0.5) */
     volatile sig_atomic_t *stop; /* set by a signal handler to stop early */
     void (*on_event)(void *ctx, const train_event *ev);
     void *ctx;
@@ -68,14 +73,14 @@ typedef struct train_result {
     double val_acc, val_loss;
     double test_acc, test_loss; /* -1 when not evaluated */
     long params;
-    double flops;               /* forward FLOPs per image */
-    double seconds;             /* wall time of the training loop */
-    double images_per_sec;      /* training images per second */
-    long images;                /* training images processed */
+    double flops;          /* forward FLOPs per image */
+    double seconds;        /* wall time of the training loop */
+    double images_per_sec; /* training images per second */
+    long images;           /* training images processed */
     long steps;
     double peak_rss_mb;
     int n_epochs;
-    train_epoch *epochs;        /* malloc'd; train_result_free() */
+    train_epoch *epochs; /* malloc'd; train_result_free() */
 } train_result;
 
 void train_result_free(train_result *r);
@@ -88,8 +93,8 @@ int train_run(model *m, const net_train *recipe, const data_set *train, const da
               const train_opts *o, train_result *r);
 
 /* Accuracy and mean loss of m on a view, in evaluation mode. */
-int train_evaluate(model *m, const data_view *v, const float *mean, const float *std, int eval_batch,
-                   double *acc, double *loss, char *err, size_t errsize);
+int train_evaluate(model *m, const data_view *v, const float *mean, const float *std,
+                   int eval_batch, double *acc, double *loss, char *err, size_t errsize);
 
 /* The learning rate at a global step (0-based), for a recipe with total
  * steps; plateau_scale is the product of plateau decays so far. */

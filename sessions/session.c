@@ -74,7 +74,8 @@ const char *session_lock_holder(const session *s)
 int session_valid_id(const char *id, int *gen, int *num)
 {
     int g, n, len = 0;
-    if (!id || id[0] != 'g' || sscanf(id, "g%d-%d%n", &g, &n, &len) != 2 || id[len] || g < 0 || n < 1)
+    if (!id || id[0] != 'g' || sscanf(id, "g%d-%d%n", &g, &n, &len) != 2 || id[len] || g < 0 ||
+        n < 1)
         return 0;
     if (gen)
         *gen = g;
@@ -176,7 +177,8 @@ int session_lock_take(session *s)
         free(c);
         close(fd);
         return session_fail("session %s is being written by another gevo (%s); "
-                            "stop it, or open the session read-only", s->workdir, s->holder);
+                            "stop it, or open the session read-only",
+                            s->workdir, s->holder);
     }
     char old[512] = "";
     ssize_t r = pread(fd, old, sizeof old - 1, 0);
@@ -239,8 +241,8 @@ static void probe_holder(session *s)
  * proposer, and a session never points at a server nobody set up. */
 static json_t *config_default(void)
 {
-    return json_pack("{s:i, s:s, s:s, s:s, s:{s:s, s:s, s:s}}", "version", 1, "data", "",
-                     "seed", "", "preset", "default", "llm", "base_url", "", "model", "", "api_key_env",
+    return json_pack("{s:i, s:s, s:s, s:s, s:{s:s, s:s, s:s}}", "version", 1, "data", "", "seed",
+                     "", "preset", "default", "llm", "base_url", "", "model", "", "api_key_env",
                      "OPENAI_API_KEY");
 }
 
@@ -286,7 +288,8 @@ int session_config_load(session *s)
     if (!j || !json_is_object(j)) {
         json_decref(j);
         return session_fail("%s: line %d: %s (fix the file or restore it with "
-                            "'git checkout journal -- gevo.json')", path, je.line, je.text);
+                            "'git checkout journal -- gevo.json')",
+                            path, je.line, je.text);
     }
     json_decref(s->config);
     s->config = j;
@@ -346,7 +349,8 @@ int session_config_set(session *s, const char *key, const char *value)
         return session_fail("config: a key and a value are needed");
     if (strcasestr(key, "key") && strcmp(key, "llm.api_key_env") != 0)
         return session_fail("config: '%s' looks like a secret; store the name of the environment "
-                            "variable that holds it in llm.api_key_env instead", key);
+                            "variable that holds it in llm.api_key_env instead",
+                            key);
     if (!strcmp(key, "llm.api_key_env")) {
         for (const char *c = value; *c; c++)
             if (!(*c == '_' || (*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
@@ -597,8 +601,8 @@ int session_create(session **out, const char *dir, const session_create_opts *o)
         const char *base = strrchr(o->seed_path, '/');
         char summary[300];
         snprintf(summary, sizeof summary, "seed network %s", base ? base + 1 : o->seed_path);
-        session_new in = {.generation = 0, .op = "seed", .persona = "", .summary = summary,
-                          .genome = seed};
+        session_new in = {
+            .generation = 0, .op = "seed", .persona = "", .summary = summary, .genome = seed};
         rc = session_add(s, &in, id);
     }
     if (rc == 0) {
@@ -621,7 +625,8 @@ int session_open(session **out, const char *dir, session_mode mode)
     git_repository *repo = NULL;
     if (git_repository_open_ext(&repo, dir, 0, NULL) != 0)
         return session_fail("%s is not a gevo session (no git repository there; create one "
-                            "with 'gevo new %s')", dir, dir);
+                            "with 'gevo new %s')",
+                            dir, dir);
     if (git_repository_is_bare(repo)) {
         git_repository_free(repo);
         return session_fail("%s is a bare repository, not a gevo session", dir);
@@ -630,7 +635,8 @@ int session_open(session **out, const char *dir, session_mode mode)
     if (git_reference_lookup(&j, repo, SESSION_REF_JOURNAL) != 0) {
         git_repository_free(repo);
         return session_fail("%s is a git repository but not a gevo session (it has no "
-                            "'journal' branch)", dir);
+                            "'journal' branch)",
+                            dir);
     }
     git_reference_free(j);
     session *s = session_alloc(repo);

@@ -37,16 +37,16 @@ typedef struct session session;
 const char *session_error(void);
 
 typedef enum session_mode {
-    SESSION_READ,          /* no lock; every writing call fails */
-    SESSION_WRITE,         /* takes the lock or fails naming its holder */
-    SESSION_WRITE_OR_READ  /* takes the lock, else opens read-only */
+    SESSION_READ,         /* no lock; every writing call fails */
+    SESSION_WRITE,        /* takes the lock or fails naming its holder */
+    SESSION_WRITE_OR_READ /* takes the lock, else opens read-only */
 } session_mode;
 
 typedef struct session_create_opts {
-    const char *seed_path;    /* the seed network (already validated) */
-    const char *data_dir;     /* data set folder, recorded in gevo.json */
-    const char *prompts_dir;  /* *.txt copied to prompts/; NULL or missing: none */
-    const char *preset;       /* NULL: "default" */
+    const char *seed_path;   /* the seed network (already validated) */
+    const char *data_dir;    /* data set folder, recorded in gevo.json */
+    const char *prompts_dir; /* *.txt copied to prompts/; NULL or missing: none */
+    const char *preset;      /* NULL: "default" */
 } session_create_opts;
 
 /* Creates DIR (must not exist or be empty) as a session: the journal's
@@ -75,14 +75,14 @@ int session_config_set(session *s, const char *key, const char *value);
  * before it is written. */
 typedef struct session_new {
     int generation;
-    const char *op;          /* "seed", "mutation", "crossover", "eot", ... */
+    const char *op; /* "seed", "mutation", "crossover", "eot", ... */
     const char *persona;
-    const char *parents[2];  /* ids; a crossover has two */
+    const char *parents[2]; /* ids; a crossover has two */
     int n_parents;
     const char *model;
     long tokens_in, tokens_out;
     double latency_s;
-    const char *summary;     /* one line for the commit message */
+    const char *summary; /* one line for the commit message */
     const char *genome, *reasoning, *prompt, *response;
 } session_new;
 
@@ -96,16 +96,16 @@ int session_edit(session *s, const char *id, const char *genome, const char *mes
 int session_set_result(session *s, const char *id, const char *json);
 
 typedef struct session_annotation {
-    int line;                 /* 0 = about the whole genome */
+    int line; /* 0 = about the whole genome */
     const char *text;
 } session_annotation;
 
 typedef struct session_review {
-    const char *decision;     /* "approved", "approved_edited", "rejected" */
+    const char *decision; /* "approved", "approved_edited", "rejected" */
     const char *reason;
     const session_annotation *annotations;
     int n_annotations;
-    const char *author;       /* NULL: the researcher's identity */
+    const char *author; /* NULL: the researcher's identity */
 } session_review;
 
 int session_set_review(session *s, const char *id, const session_review *r);
@@ -120,7 +120,7 @@ int session_resolve(session *s, const char *spec, char *id);
 /* One individual as listed. */
 typedef struct session_info {
     char id[SESSION_ID_MAX];
-    char commit[41];          /* current commit (an edit, if edited) */
+    char commit[41]; /* current commit (an edit, if edited) */
     int generation, number;
     char op[32], persona[48], model[64];
     char parents[2][SESSION_ID_MAX];
@@ -130,10 +130,10 @@ typedef struct session_info {
     bool edited;
     /* From the result note; status is "pending" without one. */
     char status[16];
-    double val_acc;           /* -1 when unknown */
-    long params;              /* -1 when unknown */
-    double flops, seconds;    /* -1 when unknown */
-    char decision[24];        /* review decision, "" without a review */
+    double val_acc;        /* -1 when unknown */
+    long params;           /* -1 when unknown */
+    double flops, seconds; /* -1 when unknown */
+    char decision[24];     /* review decision, "" without a review */
 } session_info;
 
 /* Every individual (generation < 0) or those born in one generation,
@@ -161,9 +161,9 @@ int session_journal_add(session *s, int generation, const char *const *populatio
 typedef struct session_journal_entry {
     char commit[41];
     int generation;
-    const char *population_json;  /* {"generation":N,"population":[{id,commit}...]} */
-    const char *front_json;       /* {"generation":N,"front":[ids]} */
-    const char *config_json;      /* gevo.json as of that generation */
+    const char *population_json; /* {"generation":N,"population":[{id,commit}...]} */
+    const char *front_json;      /* {"generation":N,"front":[ids]} */
+    const char *config_json;     /* gevo.json as of that generation */
 } session_journal_entry;
 
 /* Calls fn for every journal commit, oldest first; a non-zero return from
@@ -171,8 +171,7 @@ typedef struct session_journal_entry {
 int session_journal_foreach(session *s, int (*fn)(const session_journal_entry *e, void *arg),
                             void *arg);
 /* The ids of the population recorded for generation (latest record). */
-int session_journal_population(session *s, int generation,
-                               char (**ids)[SESSION_ID_MAX], size_t *n);
+int session_journal_population(session *s, int generation, char (**ids)[SESSION_ID_MAX], size_t *n);
 /* Highest generation with an individual (0 for a new session). */
 int session_last_generation(session *s);
 

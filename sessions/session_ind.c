@@ -227,10 +227,9 @@ int session_add(session *s, const session_new *in, char *id)
     char *persona = session_scrub(s, in->persona), *model = session_scrub(s, in->model);
     meta = json_pack("{s:s, s:i, s:i, s:s, s:s, s:o, s:s, s:{s:I, s:I}, s:f, s:s, s:i}", "id", id,
                      "generation", in->generation, "number", num, "operator", in->op, "persona",
-                     persona ? persona : "", "parents", par, "model", model ? model : "",
-                     "tokens", "in", (json_int_t)in->tokens_in, "out",
-                     (json_int_t)in->tokens_out, "latency_s", in->latency_s, "created", when,
-                     "edits", 0);
+                     persona ? persona : "", "parents", par, "model", model ? model : "", "tokens",
+                     "in", (json_int_t)in->tokens_in, "out", (json_int_t)in->tokens_out,
+                     "latency_s", in->latency_s, "created", when, "edits", 0);
     free(persona);
     free(model);
     if (!meta) {
@@ -248,7 +247,8 @@ int session_add(session *s, const session_new *in, char *id)
         goto done;
     git_oid tree_id, commit_id;
     git_tree *tree = NULL;
-    if (git_treebuilder_write(&tree_id, tb) != 0 || git_tree_lookup(&tree, s->repo, &tree_id) != 0) {
+    if (git_treebuilder_write(&tree_id, tb) != 0 ||
+        git_tree_lookup(&tree, s->repo, &tree_id) != 0) {
         session_gitfail("add: writing the tree");
         goto done;
     }
@@ -554,7 +554,8 @@ int session_set_review(session *s, const char *id, const session_review *r)
     if (!r || !r->decision ||
         (strcmp(r->decision, "approved") && strcmp(r->decision, "approved_edited") &&
          strcmp(r->decision, "rejected") && strcmp(r->decision, "pending")))
-        return session_fail("review: the decision must be pending, approved, approved_edited or rejected");
+        return session_fail(
+            "review: the decision must be pending, approved, approved_edited or rejected");
     if (r->n_annotations < 0 || (r->n_annotations > 0 && !r->annotations))
         return session_fail("review: bad annotations");
     git_signature *who = NULL;
@@ -572,8 +573,8 @@ int session_set_review(session *s, const char *id, const session_review *r)
         json_t *a = json_object();
         if (r->annotations[i].line > 0)
             json_object_set_new(a, "line", json_integer(r->annotations[i].line));
-        json_object_set_new(a, "text", json_string(r->annotations[i].text ? r->annotations[i].text
-                                                                          : ""));
+        json_object_set_new(a, "text",
+                            json_string(r->annotations[i].text ? r->annotations[i].text : ""));
         json_array_append_new(ann, a);
     }
     json_t *j = json_pack("{s:s, s:s, s:o, s:s, s:s}", "decision", r->decision, "reason",
@@ -643,7 +644,8 @@ int session_resolve(session *s, const char *spec, char *id)
     if (!mid || !session_valid_id(mid, NULL, NULL)) {
         json_decref(meta);
         return session_fail("commit %s is not an individual (it may be a journal or notes "
-                            "commit)", spec);
+                            "commit)",
+                            spec);
     }
     snprintf(id, SESSION_ID_MAX, "%s", mid);
     json_decref(meta);
@@ -692,7 +694,8 @@ static int note_map_load(session *s, const char *ref, note_map *m)
         m->n++;
     }
     git_note_iterator_free(it);
-    if (m->n > 1) qsort(m->v, m->n, sizeof *m->v, pair_cmp);
+    if (m->n > 1)
+        qsort(m->v, m->n, sizeof *m->v, pair_cmp);
     return 0;
 }
 
@@ -840,7 +843,8 @@ int session_list(session *s, int generation, session_info **out, size_t *n)
         *n = 0;
         return -1;
     }
-    if (*n > 1) qsort(v, *n, sizeof *v, info_cmp); /* qsort(NULL, 0) is undefined */
+    if (*n > 1)
+        qsort(v, *n, sizeof *v, info_cmp); /* qsort(NULL, 0) is undefined */
     *out = v;
     return 0;
 }

@@ -10,20 +10,20 @@
 #define SESSION_REF_JOURNAL "refs/heads/journal"
 #define SESSION_REF_RESULTS "refs/notes/results"
 #define SESSION_REF_REVIEWS "refs/notes/reviews"
-#define SESSION_TAG_PREFIX "refs/tags/"
-#define SESSION_GENOME "genome.net"
-#define SESSION_CONFIG "gevo.json"
+#define SESSION_TAG_PREFIX  "refs/tags/"
+#define SESSION_GENOME      "genome.net"
+#define SESSION_CONFIG      "gevo.json"
 
 struct session {
     git_repository *repo;
-    char *workdir;          /* with a trailing '/' */
+    char *workdir; /* with a trailing '/' */
     bool writer;
     char lock_path[4096];
-    int lock_fd;            /* flock'd while writer */
+    int lock_fd; /* flock'd while writer */
     char holder[160];
-    json_t *config;         /* gevo.json as last read or written */
-    int *next_number;       /* per generation: the next free number */
-    int n_generations;      /* entries in next_number */
+    json_t *config;    /* gevo.json as last read or written */
+    int *next_number;  /* per generation: the next free number */
+    int n_generations; /* entries in next_number */
     bool numbers_loaded;
 };
 

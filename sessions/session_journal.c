@@ -79,7 +79,9 @@ int session_journal_add(session *s, int generation, const char *const *populatio
         rc = session_gitfail("journal: the index");
     if (rc == 0)
         rc = index_add(idx, SESSION_CONFIG) || index_add(idx, "population.json") ||
-                     index_add(idx, "front.json") ? -1 : 0;
+                     index_add(idx, "front.json")
+                 ? -1
+                 : 0;
     if (rc == 0) {
         char dir[PATH_MAX];
         snprintf(dir, sizeof dir, "%sprompts", s->workdir);
@@ -116,17 +118,17 @@ int session_journal_add(session *s, int generation, const char *const *populatio
             o += snprintf(msg + o, sizeof msg - (size_t)o, " (empty)");
         snprintf(msg + o, sizeof msg - (size_t)o, "\n");
         const git_commit *par[1] = {parent};
-        if (git_commit_create(&commit_id, s->repo, NULL, sig, sig, NULL, msg, tree,
-                              parent ? 1 : 0, par) != 0)
+        if (git_commit_create(&commit_id, s->repo, NULL, sig, sig, NULL, msg, tree, parent ? 1 : 0,
+                              par) != 0)
             rc = session_gitfail("journal: writing the commit");
     }
     if (rc == 0) {
         char log[64];
         snprintf(log, sizeof log, "gevo: generation %d", generation);
-        int ur = parent ? git_reference_create_matching(&nr, s->repo, SESSION_REF_JOURNAL,
-                                                        &commit_id, 1, git_commit_id(parent), log)
-                        : git_reference_create(&nr, s->repo, SESSION_REF_JOURNAL, &commit_id, 0,
-                                               log);
+        int ur = parent
+                     ? git_reference_create_matching(&nr, s->repo, SESSION_REF_JOURNAL, &commit_id,
+                                                     1, git_commit_id(parent), log)
+                     : git_reference_create(&nr, s->repo, SESSION_REF_JOURNAL, &commit_id, 0, log);
         if (ur != 0)
             rc = session_gitfail("journal: moving the branch");
     }
@@ -242,8 +244,7 @@ static int pop_cb(const session_journal_entry *e, void *arg)
     return 0;
 }
 
-int session_journal_population(session *s, int generation, char (**ids)[SESSION_ID_MAX],
-                               size_t *n)
+int session_journal_population(session *s, int generation, char (**ids)[SESSION_ID_MAX], size_t *n)
 {
     *ids = NULL;
     *n = 0;

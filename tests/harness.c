@@ -9,7 +9,8 @@ static int passed, failed;
 void harness_fail(const char *file, int line, const char *fmt, ...)
 {
     va_list ap;
-    if (failed_checks++ > 20) return; /* one broken loop must not flood */
+    if (failed_checks++ > 20)
+        return; /* one broken loop must not flood */
     printf("  %s:%d: ", file, line);
     va_start(ap, fmt);
     vprintf(fmt, ap);

@@ -17,16 +17,16 @@ int harness_done(void);
 /* Root of the source tree (tests run from it), for fixtures. */
 const char *harness_root(void);
 
-#define CHECK(cond, ...)                                                      \
-    do {                                                                      \
-        if (!(cond)) harness_fail(__FILE__, __LINE__, __VA_ARGS__);           \
+#define CHECK(cond, ...)                                   \
+    do {                                                   \
+        if (!(cond))                                       \
+            harness_fail(__FILE__, __LINE__, __VA_ARGS__); \
     } while (0)
-#define CHECK_EQ_INT(a, b)                                                    \
-    do {                                                                      \
-        long long a_ = (long long)(a), b_ = (long long)(b);                   \
-        if (a_ != b_)                                                         \
-            harness_fail(__FILE__, __LINE__, "%s == %lld, expected %s == %lld", \
-                         #a, a_, #b, b_);                                     \
+#define CHECK_EQ_INT(a, b)                                                                       \
+    do {                                                                                         \
+        long long a_ = (long long)(a), b_ = (long long)(b);                                      \
+        if (a_ != b_)                                                                            \
+            harness_fail(__FILE__, __LINE__, "%s == %lld, expected %s == %lld", #a, a_, #b, b_); \
     } while (0)
 #define RUN(fn) harness_run(#fn, fn)
 

@@ -7,11 +7,11 @@
 
 #include "core/cmd_run.h"
 #include "engine/engine_cmd.h"
-int core_cmd_new(int argc, char **argv);    /* core/cmd_session.c */
-int core_cmd_log(int argc, char **argv);    /* core/cmd_session.c */
-int core_cmd_show(int argc, char **argv);   /* core/cmd_session.c */
-int core_cmd_export(int argc, char **argv); /* core/cmd_session.c */
+int core_cmd_new(int argc, char **argv);     /* core/cmd_session.c */
+int core_cmd_log(int argc, char **argv);     /* core/cmd_session.c */
+int core_cmd_show(int argc, char **argv);    /* core/cmd_session.c */
+int core_cmd_export(int argc, char **argv);  /* core/cmd_session.c */
 int core_cmd_propose(int argc, char **argv); /* core/cmd_propose.c */
-int tui_cmd_open(int argc, char **argv);    /* tui/cmd_open.c; argc 0: a new session */
+int tui_cmd_open(int argc, char **argv);     /* tui/cmd_open.c; argc 0: a new session */
 
 #endif

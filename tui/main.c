@@ -16,14 +16,16 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"check", engine_cmd_check, "validate a gevo-net program; print its layers, shapes, parameters, FLOPs"},
+    {"check", engine_cmd_check,
+     "validate a gevo-net program; print its layers, shapes, parameters, FLOPs"},
     {"train", engine_cmd_train, "train a gevo-net program and print a JSON result"},
     {"eval", engine_cmd_eval, "evaluate saved weights of a program on the test set"},
     {"new", core_cmd_new, "create a session repository: DIR [--seed NET] [--data DIR]"},
     {"log", core_cmd_log, "list a session's generations, individuals, status, objectives"},
     {"show", core_cmd_show, "show an individual: genome, reasoning, result, review, diff"},
     {"export", core_cmd_export, "export a session's individuals as CSV or JSON"},
-    {"propose", core_cmd_propose, "run one proposal (LLM or offline) and record it; print diff, reasoning"},
+    {"propose", core_cmd_propose,
+     "run one proposal (LLM or offline) and record it; print diff, reasoning"},
     {"run", core_cmd_run, "run a session's evolution without the workbench (resumable)"},
     {"open", tui_cmd_open, "open the workbench on a session: DIR (no command: a new session)"},
 };

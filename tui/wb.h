@@ -17,59 +17,58 @@
 #include "core/evolve.h"
 #include "sessions/session.h"
 
-#define WB_REQ_INFO(GROUP, REQ)                                                          \
-    GROUP("Moving around")                                                               \
-    REQ(MOVE_UP, "move-up", "select the previous line (scroll up in diff/reasoning)")    \
-    REQ(MOVE_DOWN, "move-down", "select the next line (scroll down in diff/reasoning)")  \
-    REQ(PAGE_UP, "page-up", "one page up")                                               \
-    REQ(PAGE_DOWN, "page-down", "one page down")                                         \
-    REQ(MOVE_FIRST, "move-first", "first line")                                          \
-    REQ(MOVE_LAST, "move-last", "last line")                                             \
-    REQ(NEXT_PANE, "next-pane", "focus the next pane (tree, diff, reasoning)")           \
-    REQ(PREV_PANE, "prev-pane", "focus the previous pane")                               \
-    REQ(PANE_TREE, "pane-tree", "focus the population tree")                             \
-    REQ(PANE_DIFF, "pane-diff", "focus the diff")                                        \
-    REQ(PANE_REASON, "pane-reasoning", "focus the reasoning")                            \
-    GROUP("Population tree")                                                             \
-    REQ(TOGGLE_FOLD, "toggle-fold", "collapse or expand the generation")                 \
-    REQ(FOLD, "fold", "collapse the generation")                                         \
-    REQ(UNFOLD, "unfold", "expand the generation")                                       \
-    REQ(FILTER_PENDING, "filter-pending", "show only proposals pending review (toggle)") \
-    REQ(FILTER_FRONT, "filter-front", "show only the Pareto front (toggle)")             \
-    REQ(SEARCH, "search", "search ids, operators, personas, messages")                   \
-    REQ(SEARCH_NEXT, "search-next", "next match")                                        \
-    REQ(SEARCH_PREV, "search-prev", "previous match")                                    \
-    REQ(MARK, "mark", "mark the individual for the learning curves")                     \
-    GROUP("Review")                                                                      \
-    REQ(APPROVE, "approve", "approve the proposal (it is queued for training)")          \
-    REQ(APPROVE_ALL, "approve-all", "approve every proposal pending review")             \
-    REQ(REJECT, "reject", "reject the proposal with a reason (the LLM is told)")         \
-    REQ(EDIT, "edit", "edit the genome in $EDITOR (validated before it is kept)")        \
-    REQ(ANNOTATE, "annotate", "annotate the diff line under the cursor")                 \
-    REQ(REGENERATE, "regenerate", "ask for a new proposal with a steering note")         \
-    REQ(CANCEL, "cancel-training", "cancel the training of the individual")              \
-    GROUP("Generations")                                                                 \
+#define WB_REQ_INFO(GROUP, REQ)                                                            \
+    GROUP("Moving around")                                                                 \
+    REQ(MOVE_UP, "move-up", "select the previous line (scroll up in diff/reasoning)")      \
+    REQ(MOVE_DOWN, "move-down", "select the next line (scroll down in diff/reasoning)")    \
+    REQ(PAGE_UP, "page-up", "one page up")                                                 \
+    REQ(PAGE_DOWN, "page-down", "one page down")                                           \
+    REQ(MOVE_FIRST, "move-first", "first line")                                            \
+    REQ(MOVE_LAST, "move-last", "last line")                                               \
+    REQ(NEXT_PANE, "next-pane", "focus the next pane (tree, diff, reasoning)")             \
+    REQ(PREV_PANE, "prev-pane", "focus the previous pane")                                 \
+    REQ(PANE_TREE, "pane-tree", "focus the population tree")                               \
+    REQ(PANE_DIFF, "pane-diff", "focus the diff")                                          \
+    REQ(PANE_REASON, "pane-reasoning", "focus the reasoning")                              \
+    GROUP("Population tree")                                                               \
+    REQ(TOGGLE_FOLD, "toggle-fold", "collapse or expand the generation")                   \
+    REQ(FOLD, "fold", "collapse the generation")                                           \
+    REQ(UNFOLD, "unfold", "expand the generation")                                         \
+    REQ(FILTER_PENDING, "filter-pending", "show only proposals pending review (toggle)")   \
+    REQ(FILTER_FRONT, "filter-front", "show only the Pareto front (toggle)")               \
+    REQ(SEARCH, "search", "search ids, operators, personas, messages")                     \
+    REQ(SEARCH_NEXT, "search-next", "next match")                                          \
+    REQ(SEARCH_PREV, "search-prev", "previous match")                                      \
+    REQ(MARK, "mark", "mark the individual for the learning curves")                       \
+    GROUP("Review")                                                                        \
+    REQ(APPROVE, "approve", "approve the proposal (it is queued for training)")            \
+    REQ(APPROVE_ALL, "approve-all", "approve every proposal pending review")               \
+    REQ(REJECT, "reject", "reject the proposal with a reason (the LLM is told)")           \
+    REQ(EDIT, "edit", "edit the genome in $EDITOR (validated before it is kept)")          \
+    REQ(ANNOTATE, "annotate", "annotate the diff line under the cursor")                   \
+    REQ(REGENERATE, "regenerate", "ask for a new proposal with a steering note")           \
+    REQ(CANCEL, "cancel-training", "cancel the training of the individual")                \
+    GROUP("Generations")                                                                   \
     REQ(NEXT_GENERATION, "next-generation", "select survivors, start the next generation") \
-    REQ(GEN_BACK, "generation-back", "step back one generation (as it was)")             \
-    REQ(GEN_FORWARD, "generation-forward", "step forward one generation")                \
-    REQ(GOTO_GEN, "goto-generation", "go to generation N")                               \
-    GROUP("Views")                                                                       \
-    REQ(DIFF_MODE, "diff-mode", "diff against the parent or the researcher's edit")      \
-    REQ(TOGGLE_PROMPT, "toggle-prompt", "show the prompt instead of the reasoning")      \
-    REQ(VIEW_PARETO, "view-pareto", "Pareto front: accuracy vs. parameters")             \
-    REQ(VIEW_CURVES, "view-curves", "learning curves of the marked (or selected) ones")  \
-    REQ(VIEW_EVENTS, "view-events", "event log")                                         \
-    REQ(VIEW_HELP, "view-help", "this help")                                             \
-    REQ(VIEW_CLOSE, "view-close", "close the view or help, back to the panes")           \
-    REQ(REDRAW, "redraw", "redraw the screen")                                           \
+    REQ(GEN_BACK, "generation-back", "step back one generation (as it was)")               \
+    REQ(GEN_FORWARD, "generation-forward", "step forward one generation")                  \
+    REQ(GOTO_GEN, "goto-generation", "go to generation N")                                 \
+    GROUP("Views")                                                                         \
+    REQ(DIFF_MODE, "diff-mode", "diff against the parent or the researcher's edit")        \
+    REQ(TOGGLE_PROMPT, "toggle-prompt", "show the prompt instead of the reasoning")        \
+    REQ(VIEW_PARETO, "view-pareto", "Pareto front: accuracy vs. parameters")               \
+    REQ(VIEW_CURVES, "view-curves", "learning curves of the marked (or selected) ones")    \
+    REQ(VIEW_EVENTS, "view-events", "event log")                                           \
+    REQ(VIEW_HELP, "view-help", "this help")                                               \
+    REQ(VIEW_CLOSE, "view-close", "close the view or help, back to the panes")             \
+    REQ(REDRAW, "redraw", "redraw the screen")                                             \
     REQ(QUIT, "quit", "quit; nothing is lost, trainings go on")
 
 #define WB_REQ_ENUM(id, name, help) WB_REQ_##id,
 #define WB_GROUP_NONE(title)
 enum wb_request {
     WB_REQ_NONE = KEY_MAX + 1,
-    WB_REQ_INFO(WB_GROUP_NONE, WB_REQ_ENUM)
-    WB_REQ_END
+    WB_REQ_INFO(WB_GROUP_NONE, WB_REQ_ENUM) WB_REQ_END
 };
 
 /* The request bound to key, WB_REQ_NONE if none. */
@@ -84,12 +83,18 @@ char **wb_help_lines(size_t *n);
 
 /* States in evolve's order, so an evolve_state converts directly. */
 typedef enum wb_state {
-    WB_PROPOSING, WB_PENDING, WB_APPROVED, WB_TRAINING, WB_TRAINED, WB_REJECTED, WB_FAILED,
+    WB_PROPOSING,
+    WB_PENDING,
+    WB_APPROVED,
+    WB_TRAINING,
+    WB_TRAINED,
+    WB_REJECTED,
+    WB_FAILED,
     WB_NSTATES
 } wb_state;
 
 typedef struct wb_ind {
-    char id[SESSION_ID_MAX];  /* "" while proposing */
+    char id[SESSION_ID_MAX]; /* "" while proposing */
     int slot, generation;
     wb_state state;
     char op[32], persona[48];
@@ -98,50 +103,52 @@ typedef struct wb_ind {
     double progress, val_acc;
     long params;
     bool on_front, survivor, edited, live;
-    char *message;            /* owned */
+    char *message; /* owned */
 } wb_ind;
 
 /* One line of the tree pane: a generation header or an individual. */
 typedef struct wb_row {
     int gen;
-    int ind;                  /* index into wb.inds, -1 for the header */
+    int ind; /* index into wb.inds, -1 for the header */
 } wb_row;
 
 typedef struct wb_dline {
-    char *text;               /* owned */
-    int kind;                 /* WB_C_* colour element */
-    int newline;              /* line number in the new genome, 0 if none */
+    char *text;  /* owned */
+    int kind;    /* WB_C_* colour element */
+    int newline; /* line number in the new genome, 0 if none */
 } wb_dline;
 
 /* Semantic colour elements: name, foreground, background, attribute
  * without colour (NO_COLOR, monochrome terminals). */
-#define WB_COLORS(C)                                              \
-    C(NORMAL, -1, -1, A_NORMAL)                                   \
-    C(STATUS, COLOR_BLACK, COLOR_CYAN, A_REVERSE)                 \
-    C(TITLE, COLOR_CYAN, -1, A_BOLD)                              \
-    C(CURSOR, COLOR_BLACK, COLOR_GREEN, A_REVERSE)                \
-    C(CURSOR_DIM, COLOR_WHITE, COLOR_BLUE, A_UNDERLINE)           \
-    C(GEN, COLOR_YELLOW, -1, A_BOLD)                              \
-    C(PROPOSING, COLOR_MAGENTA, -1, A_DIM)                        \
-    C(PENDING, COLOR_YELLOW, -1, A_BOLD)                          \
-    C(APPROVED, COLOR_CYAN, -1, A_NORMAL)                         \
-    C(TRAINING, COLOR_CYAN, -1, A_BOLD)                           \
-    C(TRAINED, COLOR_GREEN, -1, A_NORMAL)                         \
-    C(REJECTED, COLOR_RED, -1, A_DIM)                             \
-    C(FAILED, COLOR_RED, -1, A_BOLD)                              \
-    C(FRONT, COLOR_YELLOW, -1, A_BOLD)                            \
-    C(DIFF_ADD, COLOR_GREEN, -1, A_BOLD)                          \
-    C(DIFF_DEL, COLOR_RED, -1, A_NORMAL)                          \
-    C(DIFF_HUNK, COLOR_CYAN, -1, A_NORMAL)                        \
-    C(DIFF_HEAD, COLOR_YELLOW, -1, A_BOLD)                        \
-    C(NOTE, COLOR_MAGENTA, -1, A_UNDERLINE)                       \
-    C(ERROR, COLOR_WHITE, COLOR_RED, A_REVERSE)                   \
-    C(SEP, COLOR_BLUE, -1, A_NORMAL)                              \
-    C(TAB, COLOR_WHITE, COLOR_BLUE, A_NORMAL)                     \
+#define WB_COLORS(C)                                    \
+    C(NORMAL, -1, -1, A_NORMAL)                         \
+    C(STATUS, COLOR_BLACK, COLOR_CYAN, A_REVERSE)       \
+    C(TITLE, COLOR_CYAN, -1, A_BOLD)                    \
+    C(CURSOR, COLOR_BLACK, COLOR_GREEN, A_REVERSE)      \
+    C(CURSOR_DIM, COLOR_WHITE, COLOR_BLUE, A_UNDERLINE) \
+    C(GEN, COLOR_YELLOW, -1, A_BOLD)                    \
+    C(PROPOSING, COLOR_MAGENTA, -1, A_DIM)              \
+    C(PENDING, COLOR_YELLOW, -1, A_BOLD)                \
+    C(APPROVED, COLOR_CYAN, -1, A_NORMAL)               \
+    C(TRAINING, COLOR_CYAN, -1, A_BOLD)                 \
+    C(TRAINED, COLOR_GREEN, -1, A_NORMAL)               \
+    C(REJECTED, COLOR_RED, -1, A_DIM)                   \
+    C(FAILED, COLOR_RED, -1, A_BOLD)                    \
+    C(FRONT, COLOR_YELLOW, -1, A_BOLD)                  \
+    C(DIFF_ADD, COLOR_GREEN, -1, A_BOLD)                \
+    C(DIFF_DEL, COLOR_RED, -1, A_NORMAL)                \
+    C(DIFF_HUNK, COLOR_CYAN, -1, A_NORMAL)              \
+    C(DIFF_HEAD, COLOR_YELLOW, -1, A_BOLD)              \
+    C(NOTE, COLOR_MAGENTA, -1, A_UNDERLINE)             \
+    C(ERROR, COLOR_WHITE, COLOR_RED, A_REVERSE)         \
+    C(SEP, COLOR_BLUE, -1, A_NORMAL)                    \
+    C(TAB, COLOR_WHITE, COLOR_BLUE, A_NORMAL)           \
     C(TAB_ACTIVE, COLOR_BLACK, COLOR_YELLOW, A_REVERSE)
 
 #define WB_COLOR_ENUM(name, fg, bg, mono) WB_C_##name,
-enum { WB_COLORS(WB_COLOR_ENUM) WB_C_COUNT };
+enum {
+    WB_COLORS(WB_COLOR_ENUM) WB_C_COUNT
+};
 
 /* Glyphs: UTF-8 or ASCII, chosen once from the locale and TERM. */
 typedef struct wb_glyphs {
@@ -149,35 +156,58 @@ typedef struct wb_glyphs {
     const char *front, *vline, *hline, *open, *closed, *mark, *bar_full, *bar_empty, *dot;
 } wb_glyphs;
 
-enum wb_pane { WB_PANE_TREE, WB_PANE_DIFF, WB_PANE_REASON, WB_NPANES };
-enum wb_view { WB_VIEW_PANES, WB_VIEW_HELP, WB_VIEW_PARETO, WB_VIEW_CURVES, WB_VIEW_EVENTS };
+enum wb_pane {
+    WB_PANE_TREE,
+    WB_PANE_DIFF,
+    WB_PANE_REASON,
+    WB_NPANES
+};
+enum wb_view {
+    WB_VIEW_PANES,
+    WB_VIEW_HELP,
+    WB_VIEW_PARETO,
+    WB_VIEW_CURVES,
+    WB_VIEW_EVENTS
+};
 enum wb_prompt {
-    WB_PROMPT_NONE, WB_PROMPT_REJECT, WB_PROMPT_ANNOTATE, WB_PROMPT_REGENERATE,
-    WB_PROMPT_SEARCH, WB_PROMPT_GOTO, WB_PROMPT_EDIT_RETRY, WB_PROMPT_NEXT_FORCE
+    WB_PROMPT_NONE,
+    WB_PROMPT_REJECT,
+    WB_PROMPT_ANNOTATE,
+    WB_PROMPT_REGENERATE,
+    WB_PROMPT_SEARCH,
+    WB_PROMPT_GOTO,
+    WB_PROMPT_EDIT_RETRY,
+    WB_PROMPT_NEXT_FORCE
 };
 
 /* Redraw flags returned by actions (htop style): the loop decides. */
-enum { WB_OK = 0, WB_REDRAW = 1, WB_RELOAD = 2, WB_DETAIL = 4, WB_QUIT = 8 };
+enum {
+    WB_OK = 0,
+    WB_REDRAW = 1,
+    WB_RELOAD = 2,
+    WB_DETAIL = 4,
+    WB_QUIT = 8
+};
 
 typedef struct wb {
     session *s;
-    evolve *ev;                   /* NULL: history only (read-only session) */
-    char name[64];                /* the session folder's base name */
+    evolve *ev;    /* NULL: history only (read-only session) */
+    char name[64]; /* the session folder's base name */
     /* drawing */
     bool utf8, color;
     wb_glyphs g;
     attr_t attr[WB_C_COUNT];
     int lines, cols;
     /* data */
-    session_info *hist;           /* session_list, cached until hist_dirty */
+    session_info *hist; /* session_list, cached until hist_dirty */
     size_t n_hist;
     wb_ind *inds;
     size_t n_inds;
-    int live_gen;                 /* the generation evolve is building, -1 none */
-    int view_gen;                 /* the last generation shown */
-    int last_gen;                 /* highest generation known */
-    char **fronts;                /* per generation, " id id " from the journal */
-    char **pops;                  /* per generation, " id id " (survivors) */
+    int live_gen;  /* the generation evolve is building, -1 none */
+    int view_gen;  /* the last generation shown */
+    int last_gen;  /* highest generation known */
+    char **fronts; /* per generation, " id id " from the journal */
+    char **pops;   /* per generation, " id id " (survivors) */
     int n_journal;
     bool hist_dirty;
     evolve_status st;
@@ -187,7 +217,7 @@ typedef struct wb {
     int sel, top;
     char sel_id[SESSION_ID_MAX];
     int sel_slot;
-    unsigned char *folded;        /* per generation */
+    unsigned char *folded; /* per generation */
     int n_folded;
     bool only_pending, only_front;
     char search[128];
@@ -198,19 +228,19 @@ typedef struct wb {
     wb_dline *diff;
     size_t n_diff;
     int diff_cur, diff_top;
-    int diff_mode;                /* 0 parents, 1 the researcher's edit */
-    char *reason_text;            /* owned: the reasoning pane's text */
-    char *live_text;              /* streamed reasoning seen last */
+    int diff_mode;     /* 0 parents, 1 the researcher's edit */
+    char *reason_text; /* owned: the reasoning pane's text */
+    char *live_text;   /* streamed reasoning seen last */
     int reason_top;
     bool show_prompt;
-    int pane;                     /* focused pane */
+    int pane; /* focused pane */
     int view;
     int view_top;
     /* prompt line */
     int prompt;
     char pbuf[512];
     size_t plen;
-    char *edit_buf;               /* the genome being edited (retry) */
+    char *edit_buf; /* the genome being edited (retry) */
     char edit_err[512];
     /* message line */
     char msg[512];
@@ -218,15 +248,15 @@ typedef struct wb {
     /* event log */
     char **events;
     size_t n_events, cap_events;
-    bool picked;                  /* a first proposal was selected for the researcher */
+    bool picked; /* a first proposal was selected for the researcher */
     bool quit;
 } wb;
 
 /* wb_data.c */
-void wb_data_reload(wb *w);          /* history (if dirty) + live generation, rows */
-void wb_data_rows(wb *w);            /* rows from inds, filters, folds; keeps the selection */
+void wb_data_reload(wb *w); /* history (if dirty) + live generation, rows */
+void wb_data_rows(wb *w);   /* rows from inds, filters, folds; keeps the selection */
 void wb_data_free(wb *w);
-wb_ind *wb_selected(wb *w);          /* NULL on a header */
+wb_ind *wb_selected(wb *w); /* NULL on a header */
 void wb_detail_load(wb *w, bool force);
 void wb_log(wb *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void wb_msg(wb *w, bool error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -236,7 +266,7 @@ char **wb_annotations(wb *w, const char *id, size_t *n);
 void wb_strv_free(char **v, size_t n);
 
 /* wb_draw.c */
-void wb_draw_init(wb *w);            /* glyphs and colours, after initscr */
+void wb_draw_init(wb *w); /* glyphs and colours, after initscr */
 void wb_draw(wb *w);
 /* Writes the screen as text (trailing blanks removed), one line each. */
 int wb_dump(const char *path);

@@ -41,11 +41,12 @@ static wb_ind *need_sel(wb *w, const char *action, unsigned states)
     }
     if (!(states & (1u << d->state))) {
         wb_msg(w, true, "%s: %s is %s", action, d->id,
-                 d->state == WB_PENDING ? "pending review" :
-                 d->state == WB_TRAINED ? "trained already" :
-                 d->state == WB_REJECTED ? "rejected" :
-                 d->state == WB_FAILED ? "failed" :
-                 d->state == WB_TRAINING ? "training" : "not pending review");
+               d->state == WB_PENDING    ? "pending review"
+               : d->state == WB_TRAINED  ? "trained already"
+               : d->state == WB_REJECTED ? "rejected"
+               : d->state == WB_FAILED   ? "failed"
+               : d->state == WB_TRAINING ? "training"
+                                         : "not pending review");
         return NULL;
     }
     return d;
@@ -228,8 +229,8 @@ static char *run_editor(wb *w, const char *text, const char *error)
             if (*p == '\n' && p[1])
                 fputs(ERR_PREFIX, f);
         }
-        fprintf(f, "\n" ERR_PREFIX "fix it and save; lines starting '" ERR_PREFIX
-                   "' are removed\n");
+        fprintf(f,
+                "\n" ERR_PREFIX "fix it and save; lines starting '" ERR_PREFIX "' are removed\n");
     }
     fputs(text, f);
     fclose(f);
@@ -347,9 +348,7 @@ static int prompt_done(wb *w)
             return WB_REDRAW;
         return ev_result(w, evolve_regenerate(w->ev, d->id, t),
                          "regenerating in place of %s with the steering note", d->id);
-    case WB_PROMPT_SEARCH:
-        snprintf(w->search, sizeof w->search, "%s", t);
-        return search(w, 1);
+    case WB_PROMPT_SEARCH: snprintf(w->search, sizeof w->search, "%s", t); return search(w, 1);
     case WB_PROMPT_GOTO: {
         char *end;
         long g = strtol(t, &end, 10);
@@ -362,8 +361,7 @@ static int prompt_done(wb *w)
         wb_msg(w, false, "generation %ld%s", g, g < w->last_gen ? ", as it was" : "");
         return WB_RELOAD | WB_DETAIL;
     }
-    default:
-        return WB_REDRAW;
+    default: return WB_REDRAW;
     }
 }
 
@@ -460,18 +458,34 @@ int wb_request(wb *w, int req)
     case WB_REQ_PAGE_DOWN: return move_by(w, page(w));
     case WB_REQ_MOVE_FIRST: return move_by(w, -1000000);
     case WB_REQ_MOVE_LAST: return move_by(w, 1000000);
-    case WB_REQ_NEXT_PANE: w->pane = (w->pane + 1) % WB_NPANES; w->view = WB_VIEW_PANES; return WB_REDRAW;
-    case WB_REQ_PREV_PANE: w->pane = (w->pane + WB_NPANES - 1) % WB_NPANES; w->view = WB_VIEW_PANES; return WB_REDRAW;
-    case WB_REQ_PANE_TREE: w->pane = WB_PANE_TREE; w->view = WB_VIEW_PANES; return WB_REDRAW;
-    case WB_REQ_PANE_DIFF: w->pane = WB_PANE_DIFF; w->view = WB_VIEW_PANES; return WB_REDRAW;
-    case WB_REQ_PANE_REASON: w->pane = WB_PANE_REASON; w->view = WB_VIEW_PANES; return WB_REDRAW;
+    case WB_REQ_NEXT_PANE:
+        w->pane = (w->pane + 1) % WB_NPANES;
+        w->view = WB_VIEW_PANES;
+        return WB_REDRAW;
+    case WB_REQ_PREV_PANE:
+        w->pane = (w->pane + WB_NPANES - 1) % WB_NPANES;
+        w->view = WB_VIEW_PANES;
+        return WB_REDRAW;
+    case WB_REQ_PANE_TREE:
+        w->pane = WB_PANE_TREE;
+        w->view = WB_VIEW_PANES;
+        return WB_REDRAW;
+    case WB_REQ_PANE_DIFF:
+        w->pane = WB_PANE_DIFF;
+        w->view = WB_VIEW_PANES;
+        return WB_REDRAW;
+    case WB_REQ_PANE_REASON:
+        w->pane = WB_PANE_REASON;
+        w->view = WB_VIEW_PANES;
+        return WB_REDRAW;
     case WB_REQ_TOGGLE_FOLD: return set_fold(w, 0);
     case WB_REQ_FOLD: return set_fold(w, 1);
     case WB_REQ_UNFOLD: return set_fold(w, 2);
     case WB_REQ_FILTER_PENDING:
         w->only_pending = !w->only_pending;
         wb_data_rows(w);
-        wb_msg(w, false, w->only_pending ? "showing proposals pending review (p: all)" : "showing all");
+        wb_msg(w, false,
+               w->only_pending ? "showing proposals pending review (p: all)" : "showing all");
         return WB_REDRAW | WB_DETAIL;
     case WB_REQ_FILTER_FRONT:
         w->only_front = !w->only_front;
@@ -485,7 +499,8 @@ int wb_request(wb *w, int req)
     case WB_REQ_APPROVE:
         if (!need_ev(w) || !(d = need_sel(w, "approve", BIT(WB_PENDING))))
             return WB_REDRAW;
-        return ev_result(w, evolve_approve(w->ev, d->id), "approved %s: queued for training", d->id);
+        return ev_result(w, evolve_approve(w->ev, d->id), "approved %s: queued for training",
+                         d->id);
     case WB_REQ_APPROVE_ALL: {
         if (!need_ev(w))
             return WB_REDRAW;
@@ -521,8 +536,8 @@ int wb_request(wb *w, int req)
         wb_prompt_open(w, WB_PROMPT_ANNOTATE, NULL);
         return WB_REDRAW;
     case WB_REQ_REGENERATE:
-        if (!need_ev(w) || !need_sel(w, "regenerate", BIT(WB_PENDING) | BIT(WB_REJECTED) |
-                                                          BIT(WB_FAILED)))
+        if (!need_ev(w) ||
+            !need_sel(w, "regenerate", BIT(WB_PENDING) | BIT(WB_REJECTED) | BIT(WB_FAILED)))
             return WB_REDRAW;
         wb_prompt_open(w, WB_PROMPT_REGENERATE, NULL);
         return WB_REDRAW;
@@ -558,21 +573,31 @@ int wb_request(wb *w, int req)
         return WB_RELOAD | WB_DETAIL;
     }
     case WB_REQ_GOTO_GEN: wb_prompt_open(w, WB_PROMPT_GOTO, NULL); return WB_REDRAW;
-    case WB_REQ_DIFF_MODE:
-        w->diff_mode = !w->diff_mode;
-        return WB_REDRAW | WB_DETAIL;
+    case WB_REQ_DIFF_MODE: w->diff_mode = !w->diff_mode; return WB_REDRAW | WB_DETAIL;
     case WB_REQ_TOGGLE_PROMPT:
         w->show_prompt = !w->show_prompt;
         w->reason_top = 0;
         return WB_REDRAW | WB_DETAIL;
-    case WB_REQ_VIEW_PARETO: w->view = WB_VIEW_PARETO; w->view_top = 0; return WB_REDRAW;
-    case WB_REQ_VIEW_CURVES: w->view = WB_VIEW_CURVES; w->view_top = 0; return WB_REDRAW;
-    case WB_REQ_VIEW_EVENTS: w->view = WB_VIEW_EVENTS; w->view_top = -1; return WB_REDRAW;
+    case WB_REQ_VIEW_PARETO:
+        w->view = WB_VIEW_PARETO;
+        w->view_top = 0;
+        return WB_REDRAW;
+    case WB_REQ_VIEW_CURVES:
+        w->view = WB_VIEW_CURVES;
+        w->view_top = 0;
+        return WB_REDRAW;
+    case WB_REQ_VIEW_EVENTS:
+        w->view = WB_VIEW_EVENTS;
+        w->view_top = -1;
+        return WB_REDRAW;
     case WB_REQ_VIEW_HELP:
         w->view = w->view == WB_VIEW_HELP ? WB_VIEW_PANES : WB_VIEW_HELP;
         w->view_top = 0;
         return WB_REDRAW;
-    case WB_REQ_VIEW_CLOSE: w->view = WB_VIEW_PANES; w->msg[0] = 0; return WB_REDRAW;
+    case WB_REQ_VIEW_CLOSE:
+        w->view = WB_VIEW_PANES;
+        w->msg[0] = 0;
+        return WB_REDRAW;
     case WB_REQ_REDRAW: clearok(curscr, TRUE); return WB_REDRAW;
     case WB_REQ_QUIT: w->quit = true; return WB_QUIT;
     default: return WB_OK;

@@ -441,8 +441,8 @@ static void add_patch(wb *w, size_t *cap, const char *patch, char **notes, size_
             p = e ? e + 1 : NULL; /* git's plumbing lines say nothing here */
             continue;
         }
-        if (!strncmp(p, "--- ", 4) ||
-            !strncmp(p, "+++ ", 4) || !strncmp(p, "new file", 8) || !strncmp(p, "deleted", 7)) {
+        if (!strncmp(p, "--- ", 4) || !strncmp(p, "+++ ", 4) || !strncmp(p, "new file", 8) ||
+            !strncmp(p, "deleted", 7)) {
             kind = WB_C_DIFF_HEAD;
         } else if (!strncmp(p, "@@", 2)) {
             kind = WB_C_DIFF_HUNK;
@@ -480,19 +480,19 @@ static void build_reason(wb *w, const wb_ind *d)
     if (!buf)
         return;
     buf[0] = 0;
-#define APPEND(...)                                                        \
-    do {                                                                   \
-        int k_ = snprintf(buf + o, cap - o, __VA_ARGS__);                  \
-        if (k_ > 0 && (size_t)k_ >= cap - o) {                             \
-            cap = o + (size_t)k_ + 4096;                                   \
-            char *nb_ = realloc(buf, cap);                                 \
-            if (!nb_)                                                      \
-                break;                                                     \
-            buf = nb_;                                                     \
-            k_ = snprintf(buf + o, cap - o, __VA_ARGS__);                  \
-        }                                                                  \
-        if (k_ > 0)                                                        \
-            o += (size_t)k_;                                               \
+#define APPEND(...)                                       \
+    do {                                                  \
+        int k_ = snprintf(buf + o, cap - o, __VA_ARGS__); \
+        if (k_ > 0 && (size_t)k_ >= cap - o) {            \
+            cap = o + (size_t)k_ + 4096;                  \
+            char *nb_ = realloc(buf, cap);                \
+            if (!nb_)                                     \
+                break;                                    \
+            buf = nb_;                                    \
+            k_ = snprintf(buf + o, cap - o, __VA_ARGS__); \
+        }                                                 \
+        if (k_ > 0)                                       \
+            o += (size_t)k_;                              \
     } while (0)
     session_info info;
     bool have = d->id[0] && session_info_get(w->s, d->id, &info) == 0;
@@ -573,8 +573,7 @@ void wb_detail_load(wb *w, bool force)
     if (!d) {
         char buf[256];
         int g = w->n_rows ? w->rows[w->sel].gen : 0;
-        snprintf(buf, sizeof buf, "generation %d%s", g,
-                 g == w->live_gen ? " (being built)" : "");
+        snprintf(buf, sizeof buf, "generation %d%s", g, g == w->live_gen ? " (being built)" : "");
         add_dline(w, &cap, buf, strlen(buf), WB_C_DIFF_HEAD, 0);
         const char *f = g < w->n_journal ? w->fronts[g] : NULL;
         const char *p = g < w->n_journal ? w->pops[g] : NULL;

@@ -11,7 +11,7 @@
 
 #include "tui/wb.h"
 
-#define MIN_COLS 60
+#define MIN_COLS  60
 #define MIN_LINES 16
 
 static const wb_glyphs glyphs_utf8 = {
@@ -19,10 +19,12 @@ static const wb_glyphs glyphs_utf8 = {
 static const wb_glyphs glyphs_ascii = {
     {"~", "?", "+", ">", "o", "x", "!"}, "*", "|", "-", "v", ">", "@", "#", ".", "."};
 
-static const struct { short fg, bg; attr_t mono; } color_table[] = {
+static const struct {
+    short fg, bg;
+    attr_t mono;
+} color_table[] = {
 #define WB_COLOR_ROW(name, fg, bg, mono) {fg, bg, mono},
-    WB_COLORS(WB_COLOR_ROW)
-};
+    WB_COLORS(WB_COLOR_ROW)};
 
 void wb_draw_init(wb *w)
 {
@@ -145,7 +147,7 @@ static void fmt_count(char *b, size_t n, long v)
         snprintf(b, n, "%ld", v);
 }
 
-static const char *state_label[WB_NSTATES] = {"proposing", "pending", "approved", "training",
+static const char *state_label[WB_NSTATES] = {"proposing", "pending",  "approved", "training",
                                               "trained",   "rejected", "failed"};
 
 static void draw_status(wb *w)
@@ -171,9 +173,9 @@ static void draw_status(wb *w)
     if (st->tokens_in + st->tokens_out > 0)
         snprintf(cost, sizeof cost, "%s/%s tokens $%.2f%s", tok, tok2, st->cost, sep);
     snprintf(buf, sizeof buf,
-             " gevo %s%s%s%s%d pending %d training %d trained %d rejected %d failed%s%s%s",
-             w->name, sep, gen, sep, st->pending, st->training + st->approved, st->trained,
-             st->rejected, st->failed, sep, cost, st->llm);
+             " gevo %s%s%s%s%d pending %d training %d trained %d rejected %d failed%s%s%s", w->name,
+             sep, gen, sep, st->pending, st->training + st->approved, st->trained, st->rejected,
+             st->failed, sep, cost, st->llm);
     if (wb_text_width(buf) > w->cols) {
         if (st->tokens_in + st->tokens_out > 0)
             snprintf(cost, sizeof cost, "%s tok $%.2f%s", tok, st->cost, sep);
@@ -232,8 +234,8 @@ static void tree_row_text(wb *w, const wb_row *r, int width, char *buf, size_t s
         char extra[48] = "";
         if (pend)
             snprintf(extra, sizeof extra, ", %d pending", pend);
-        snprintf(buf, size, "%s generation %d: %d%s%s", fold ? w->g.closed : w->g.open, r->gen,
-                 n, extra, r->gen == w->live_gen ? " (live)" : "");
+        snprintf(buf, size, "%s generation %d: %d%s%s", fold ? w->g.closed : w->g.open, r->gen, n,
+                 extra, r->gen == w->live_gen ? " (live)" : "");
         return;
     }
     const wb_ind *d = &w->inds[r->ind];
@@ -479,15 +481,16 @@ static void draw_help(wb *w, int y0, int h)
     }
     v = all;
     char buf[256];
-    snprintf(buf, sizeof buf, "  %s proposing  %s pending  %s approved  %s training  %s trained  "
-                              "%s rejected  %s failed",
+    snprintf(buf, sizeof buf,
+             "  %s proposing  %s pending  %s approved  %s training  %s trained  "
+             "%s rejected  %s failed",
              w->g.state[0], w->g.state[1], w->g.state[2], w->g.state[3], w->g.state[4],
              w->g.state[5], w->g.state[6]);
     v[n++] = strdup("");
     v[n++] = strdup("Glyphs");
     v[n++] = strdup(buf);
-    snprintf(buf, sizeof buf, "  %s on the Pareto front  %s survivor  %s marked  ' edited", w->g.front,
-             w->g.dot, w->g.mark);
+    snprintf(buf, sizeof buf, "  %s on the Pareto front  %s survivor  %s marked  ' edited",
+             w->g.front, w->g.dot, w->g.mark);
     v[n++] = strdup(buf);
     draw_lines(w, v, n, y0, h);
     wb_strv_free(v, n);
@@ -553,7 +556,9 @@ static void draw_pareto(wb *w, int y0, int h)
             int cy = (int)((ymax - d->val_acc) / (ymax - ymin) * (H - 1) + 0.5);
             const char *g = is_sel ? w->g.mark : d->on_front ? w->g.front : w->g.state[WB_TRAINED];
             put(w, oy + cy, ox + cx, 1, g,
-                w->attr[is_sel ? WB_C_CURSOR : d->on_front ? WB_C_FRONT : WB_C_TRAINED]);
+                w->attr[is_sel        ? WB_C_CURSOR
+                        : d->on_front ? WB_C_FRONT
+                                      : WB_C_TRAINED]);
         }
     snprintf(buf, sizeof buf, "%s front  %s selected%s%s   %d trained shown", w->g.front, w->g.mark,
              sel ? ": " : "", sel ? sel->id : "", n);
@@ -599,7 +604,8 @@ static void draw_curves(wb *w, int y0, int h)
     for (int k = 0; k < n; k++)
         o += snprintf(buf + o, sizeof buf - (size_t)o, "%d=%s%s  ", k + 1, ids[k],
                       ne[k] ? "" : " (no curve yet)");
-    put(w, y0 + 1, 1, w->cols - 2, n ? buf : "select an individual (or mark some with m)", A_NORMAL);
+    put(w, y0 + 1, 1, w->cols - 2, n ? buf : "select an individual (or mark some with m)",
+        A_NORMAL);
     int W = w->cols - 12, H = h - 5, ox = 9, oy = y0 + 2;
     if (!maxe || W < 10 || H < 3)
         return;
@@ -639,9 +645,14 @@ static void draw_events(wb *w, int y0, int h)
 static void draw_bottom(wb *w)
 {
     int y = w->lines - 1;
-    static const char *labels[] = {"", "Reject: reason? ", "Note for line %d: ",
-                                   "Steering note for the LLM: ", "Search: ", "Go to generation: ",
-                                   "", "Generation not done; force the next one? (y/n) "};
+    static const char *labels[] = {"",
+                                   "Reject: reason? ",
+                                   "Note for line %d: ",
+                                   "Steering note for the LLM: ",
+                                   "Search: ",
+                                   "Go to generation: ",
+                                   "",
+                                   "Generation not done; force the next one? (y/n) "};
     if (w->prompt == WB_PROMPT_EDIT_RETRY) {
         char buf[700];
         snprintf(buf, sizeof buf, "e: edit again, Esc: cancel | %s", w->edit_err);
@@ -665,9 +676,10 @@ static void draw_bottom(wb *w)
         put(w, y, 0, w->cols, w->msg, w->msg_error ? w->attr[WB_C_ERROR] : A_NORMAL);
         return;
     }
-    const char *hint = w->view == WB_VIEW_PANES
-                           ? "?:help a:approve r:reject e:edit c:note R:regen >:next gen Tab:pane q:quit"
-                           : "Esc: back to the panes  ?: help  q: quit";
+    const char *hint =
+        w->view == WB_VIEW_PANES
+            ? "?:help a:approve r:reject e:edit c:note R:regen >:next gen Tab:pane q:quit"
+            : "Esc: back to the panes  ?: help  q: quit";
     put(w, y, 0, w->cols, hint, w->attr[WB_C_SEP]);
 }
 
@@ -729,8 +741,7 @@ void wb_draw(wb *w)
         for (int p = 0; p < WB_NPANES; p++) {
             char t[32];
             snprintf(t, sizeof t, " %s ", tabs[p]);
-            x += put(w, 1, x, w->cols - x, t,
-                     w->attr[p == w->pane ? WB_C_TAB_ACTIVE : WB_C_TAB]);
+            x += put(w, 1, x, w->cols - x, t, w->attr[p == w->pane ? WB_C_TAB_ACTIVE : WB_C_TAB]);
             x += put(w, 1, x, 1, " ", A_NORMAL);
         }
         wb_ind *d = wb_selected(w);

@@ -7,8 +7,9 @@
 
 #include "tui/wb.h"
 
-#define CTRL(c) ((c) & 0x1f)
+#define CTRL(c) ((c)&0x1f)
 
+// clang-format off
 static const struct { int key, req; } keymap[] = {
     {KEY_UP, WB_REQ_MOVE_UP},          {'k', WB_REQ_MOVE_UP},
     {KEY_DOWN, WB_REQ_MOVE_DOWN},      {'j', WB_REQ_MOVE_DOWN},
@@ -37,7 +38,9 @@ static const struct { int key, req; } keymap[] = {
     {KEY_F(1), WB_REQ_VIEW_HELP},      {27, WB_REQ_VIEW_CLOSE},
     {CTRL('l'), WB_REQ_REDRAW},        {'q', WB_REQ_QUIT},
 };
+// clang-format on
 
+// clang-format off
 static const struct { const char *name; int key; } names[] = {
     {"Up", KEY_UP},       {"Down", KEY_DOWN},     {"Left", KEY_LEFT},   {"Right", KEY_RIGHT},
     {"PgUp", KEY_PPAGE},  {"PgDn", KEY_NPAGE},    {"Home", KEY_HOME},   {"End", KEY_END},
@@ -45,6 +48,7 @@ static const struct { const char *name; int key; } names[] = {
     {"Esc", 27},          {"Space", ' '},         {"Backspace", KEY_BACKSPACE},
     {"F1", KEY_F(1)},     {"lt", '<'},            {"Resize", KEY_RESIZE},
 };
+// clang-format on
 
 int wb_key_request(int key)
 {
@@ -86,11 +90,12 @@ int wb_key_parse(const char *tok, size_t len)
     return -1;
 }
 
-#define REQ_NAME(id, name, help) case WB_REQ_##id: return name;
+#define REQ_NAME(id, name, help) \
+    case WB_REQ_##id: return name;
 const char *wb_request_name(int req)
 {
     switch (req) {
-    WB_REQ_INFO(WB_GROUP_NONE, REQ_NAME)
+        WB_REQ_INFO(WB_GROUP_NONE, REQ_NAME)
     default: return "none";
     }
 }
@@ -124,21 +129,24 @@ char **wb_help_lines(size_t *n)
     size_t cap = 0;
     *n = 0;
     push(&v, n, &cap, "gevo workbench: keys (Esc or ? closes this help; q quits at any time)");
-#define HELP_GROUP(title) push(&v, n, &cap, "%s", ""); push(&v, n, &cap, "%s", title);
-#define HELP_REQ(id, name, help)                                                   \
-    {                                                                              \
-        char keys[64] = "", kb[16];                                                \
-        for (size_t i = 0; i < sizeof keymap / sizeof *keymap; i++)                \
-            if (keymap[i].req == WB_REQ_##id && keymap[i].key != KEY_ENTER &&      \
-                strlen(keys) + 12 < sizeof keys) {                                 \
-                if (keys[0])                                                       \
-                    strcat(keys, " ");                                             \
-                strcat(keys, wb_key_name(keymap[i].key, kb, sizeof kb));           \
-            }                                                                      \
-        push(&v, n, &cap, "  %-15s %s  [%s]", keys, help, name);                    \
+#define HELP_GROUP(title)        \
+    push(&v, n, &cap, "%s", ""); \
+    push(&v, n, &cap, "%s", title);
+#define HELP_REQ(id, name, help)                                              \
+    {                                                                         \
+        char keys[64] = "", kb[16];                                           \
+        for (size_t i = 0; i < sizeof keymap / sizeof *keymap; i++)           \
+            if (keymap[i].req == WB_REQ_##id && keymap[i].key != KEY_ENTER && \
+                strlen(keys) + 12 < sizeof keys) {                            \
+                if (keys[0])                                                  \
+                    strcat(keys, " ");                                        \
+                strcat(keys, wb_key_name(keymap[i].key, kb, sizeof kb));      \
+            }                                                                 \
+        push(&v, n, &cap, "  %-15s %s  [%s]", keys, help, name);              \
     }
     WB_REQ_INFO(HELP_GROUP, HELP_REQ)
     push(&v, n, &cap, "%s", "");
-    push(&v, n, &cap, "%s", "Prompts (reason, note, search, generation): Enter accepts, Esc cancels.");
+    push(&v, n, &cap, "%s",
+         "Prompts (reason, note, search, generation): Enter accepts, Esc cancels.");
     return v;
 }

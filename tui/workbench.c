@@ -36,7 +36,7 @@ static void on_event(void *ctx, const evolve_event *ev)
 /* ---- the script (tests) ----------------------------------------------- */
 
 typedef struct script_item {
-    int key;          /* -1: a command */
+    int key; /* -1: a command */
     char *cmd;
 } script_item;
 

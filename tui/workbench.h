@@ -19,12 +19,12 @@
 #define GEVO_TUI_WORKBENCH_H
 
 typedef struct workbench_opts {
-    const char *preset;   /* evolve preset, NULL: "quick" */
-    const char *llm;      /* "none" or a base URL; NULL: the session's */
+    const char *preset; /* evolve preset, NULL: "quick" */
+    const char *llm;    /* "none" or a base URL; NULL: the session's */
     const char *model;
-    const char *review;   /* "manual" (default), "auto" */
-    int subset;           /* training images, 0: the preset's */
-    int epochs;           /* 0: the preset's */
+    const char *review;        /* "manual" (default), "auto" */
+    int subset;                /* training images, 0: the preset's */
+    int epochs;                /* 0: the preset's */
     int population, offspring; /* 0: the preset's */
 } workbench_opts;
 

@@ -28,7 +28,8 @@ int main(int argc, char **argv)
     openblas_set_num_threads(threads);
     float *a = malloc(sizeof(float) * (size_t)n * n), *b = malloc(sizeof(float) * (size_t)n * n),
           *c = malloc(sizeof(float) * (size_t)n * n);
-    if (!a || !b || !c) return 1;
+    if (!a || !b || !c)
+        return 1;
     for (long i = 0; i < (long)n * n; i++) {
         a[i] = (float)(i % 7) * 0.1f;
         b[i] = (float)(i % 5) * 0.1f;
@@ -40,14 +41,16 @@ int main(int argc, char **argv)
         int reps = 0;
         double t0 = now(), t;
         do {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f,
+                        c, n);
             reps++;
         } while ((t = now() - t0) < 0.2);
         double gf = 2.0 * n * n * (double)n * reps / t / 1e9;
-        if (gf > best) best = gf;
+        if (gf > best)
+            best = gf;
     }
-    printf("{\"sgemm_gflops\": %.1f, \"threads\": %d, \"n\": %d, \"core\": \"%s\"}\n", best, threads, n,
-           openblas_get_corename());
+    printf("{\"sgemm_gflops\": %.1f, \"threads\": %d, \"n\": %d, \"core\": \"%s\"}\n", best,
+           threads, n, openblas_get_corename());
     free(a);
     free(b);
     free(c);

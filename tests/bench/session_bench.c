@@ -35,7 +35,8 @@ int main(int argc, char **argv)
     if (!f)
         return 1;
     fputs("input x: 1x28x28\nclasses 10\nx = relu(conv(x, 8, k=3))\n"
-          "return linear(gap(x), classes)\n", f);
+          "return linear(gap(x), classes)\n",
+          f);
     fclose(f);
     session *s = NULL;
     session_create_opts o = {.seed_path = seed, .data_dir = ""};
@@ -51,16 +52,30 @@ int main(int argc, char **argv)
     for (int i = 1; i < total; i++) { /* the seed is the first */
         int gen = 1 + (i - 1) / per_gen;
         char genome[256], id[SESSION_ID_MAX], res[160];
-        snprintf(genome, sizeof genome, "input x: 1x28x28\nclasses 10\nx = relu(conv(x, %d, k=3))\n"
-                 "return linear(gap(x), classes)\n", 8 + i % 64);
-        session_new in = {.generation = gen, .op = "mutation", .persona = "expert",
-                          .parents = {prev}, .n_parents = 1, .model = "bench", .tokens_in = 1000,
-                          .tokens_out = 200, .latency_s = 1.5, .summary = "bench",
-                          .genome = genome, .reasoning = "r", .prompt = "p", .response = "q"};
+        snprintf(genome, sizeof genome,
+                 "input x: 1x28x28\nclasses 10\nx = relu(conv(x, %d, k=3))\n"
+                 "return linear(gap(x), classes)\n",
+                 8 + i % 64);
+        session_new in = {.generation = gen,
+                          .op = "mutation",
+                          .persona = "expert",
+                          .parents = {prev},
+                          .n_parents = 1,
+                          .model = "bench",
+                          .tokens_in = 1000,
+                          .tokens_out = 200,
+                          .latency_s = 1.5,
+                          .summary = "bench",
+                          .genome = genome,
+                          .reasoning = "r",
+                          .prompt = "p",
+                          .response = "q"};
         if (session_add(s, &in, id) != 0)
             goto fail;
-        snprintf(res, sizeof res, "{\"status\": \"ok\", \"val_acc\": %.4f, \"params\": %d, "
-                 "\"flops\": 1e6, \"seconds\": 3}", (i % 1000) / 1000.0, 1000 + i);
+        snprintf(res, sizeof res,
+                 "{\"status\": \"ok\", \"val_acc\": %.4f, \"params\": %d, "
+                 "\"flops\": 1e6, \"seconds\": 3}",
+                 (i % 1000) / 1000.0, 1000 + i);
         if (session_set_result(s, id, res) != 0)
             goto fail;
         if (i % 4 == 0) {

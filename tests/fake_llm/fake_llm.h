@@ -31,11 +31,13 @@ static inline int fake_llm_start(fake_llm *s)
 {
     int fd[2];
     memset(s, 0, sizeof *s);
-    if (pipe(fd)) return -1;
+    if (pipe(fd))
+        return -1;
     char script[1024];
     snprintf(script, sizeof script, "%s/tests/fake_llm/server.py", harness_root());
     pid_t pid = fork();
-    if (pid < 0) return -1;
+    if (pid < 0)
+        return -1;
     if (pid == 0) {
         dup2(fd[1], 1);
         close(fd[0]);
@@ -48,7 +50,8 @@ static inline int fake_llm_start(fake_llm *s)
     size_t n = 0;
     while (n + 1 < sizeof line) { /* the first line is the port */
         ssize_t k = read(fd[0], line + n, 1);
-        if (k <= 0 || line[n] == '\n') break;
+        if (k <= 0 || line[n] == '\n')
+            break;
         n++;
     }
     line[n] = '\0';
@@ -87,7 +90,8 @@ static inline json_t *fake_llm_stats(const fake_llm *s)
     snprintf(url, sizeof url, "http://127.0.0.1:%d/stats", s->port);
     FILE *f = open_memstream(&mem, &len);
     CURL *e = curl_easy_init();
-    if (!f || !e) return NULL;
+    if (!f || !e)
+        return NULL;
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, fake_llm_write_);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, f);
@@ -103,7 +107,8 @@ static inline json_t *fake_llm_stats(const fake_llm *s)
 static inline long fake_llm_count(const fake_llm *s, const char *model)
 {
     json_t *o = fake_llm_stats(s);
-    if (!o) return -1;
+    if (!o)
+        return -1;
     json_t *v = json_object_get(json_object_get(o, "requests"), model);
     long n = json_is_integer(v) ? (long)json_integer_value(v) : 0;
     json_decref(o);

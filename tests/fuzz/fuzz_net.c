@@ -20,20 +20,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     net_error err;
     if (net_compile((const char *)data, size, "fuzz.net", &lim, &g, &err) == 0) {
         /* a graph that compiled must be self-consistent */
-        if (g->output <= 0 || g->output >= g->n_nodes) abort();
+        if (g->output <= 0 || g->output >= g->n_nodes)
+            abort();
         for (int i = 0; i < g->n_nodes; i++)
             for (int j = 0; j < g->nodes[i].n_in; j++)
-                if (g->nodes[i].in[j] < 0 || g->nodes[i].in[j] >= i) abort();
-        if (g->params > lim.max_params) abort();
+                if (g->nodes[i].in[j] < 0 || g->nodes[i].in[j] >= i)
+                    abort();
+        if (g->params > lim.max_params)
+            abort();
         /* the canonical form compiles to the same hash */
         net_graph *g2 = NULL;
-        if (net_compile(g->canonical, strlen(g->canonical), "canon", &lim, &g2, &err) != 0) abort();
-        if (g2->hash != g->hash) abort();
+        if (net_compile(g->canonical, strlen(g->canonical), "canon", &lim, &g2, &err) != 0)
+            abort();
+        if (g2->hash != g->hash)
+            abort();
         net_graph_free(g2);
     } else {
         char buf[1024];
         net_error_string(&err, buf, sizeof buf);
-        if (!err.msg[0]) abort(); /* every failure says why */
+        if (!err.msg[0])
+            abort(); /* every failure says why */
     }
     net_graph_free(g);
     net_block blocks[16];

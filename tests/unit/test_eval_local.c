@@ -53,7 +53,8 @@ static void write_set(const char *prefix, int n, unsigned seed)
             for (int x = 0; x < 8; x++) {
                 s = s * 1664525u + 1013904223u;
                 int q = (y >= 4) * 2 + (x >= 4);
-                img[16 + i * 64 + y * 8 + x] = (unsigned char)((int)(s >> 26) + (q == k ? 150 : 20));
+                img[16 + i * 64 + y * 8 + x] =
+                    (unsigned char)((int)(s >> 26) + (q == k ? 150 : 20));
             }
     }
     FILE *f = fopen(ip, "wb");
@@ -89,13 +90,14 @@ static void setup(void)
     mkdir(data, 0755);
     write_set("train", 400, 1);
     write_set("t10k", 100, 2);
-    write_file(good,
-               "input x: 1x8x8\nclasses 4\n"
-               "def block(x, c):\n    return relu(batchnorm(conv(x, c, k=3, padding=1, bias=false)))\n"
-               "x = maxpool(block(x, 4), 2)\n"
-               "return linear(gap(x), classes)\n"
-               "train optimizer=sgd lr=0.05 epochs=1 batch=32\n",
-               0644);
+    write_file(
+        good,
+        "input x: 1x8x8\nclasses 4\n"
+        "def block(x, c):\n    return relu(batchnorm(conv(x, c, k=3, padding=1, bias=false)))\n"
+        "x = maxpool(block(x, 4), 2)\n"
+        "return linear(gap(x), classes)\n"
+        "train optimizer=sgd lr=0.05 epochs=1 batch=32\n",
+        0644);
     write_file(bad,
                "input x: 1x8x8\nclasses 4\n"
                "x = frobnicate(x, 4)\n"
@@ -104,7 +106,8 @@ static void setup(void)
     /* a worker that ignores SIGTERM (ignored signals stay ignored across
        exec): only the watchdog's SIGKILL ends it */
     write_file(slow_sh,
-               "#!/bin/sh\ntrap '' TERM\nfor a; do last=$a; done\n: > \"${last%/*}/ready\"\nexec sleep 1000\n",
+               "#!/bin/sh\ntrap '' TERM\nfor a; do last=$a; done\n: > \"${last%/*}/ready\"\nexec "
+               "sleep 1000\n",
                0755);
 }
 
@@ -127,7 +130,8 @@ static double now(void)
 
 static void log_clear(void)
 {
-    for (int i = 0; i < lg.n; i++) evaluator_event_clear(&lg.ev[i]);
+    for (int i = 0; i < lg.n; i++)
+        evaluator_event_clear(&lg.ev[i]);
     memset(&lg, 0, sizeof lg);
 }
 
@@ -144,7 +148,9 @@ static int count_kind(const char *id, evaluator_event_kind kind, const char *pha
 {
     int c = 0;
     for (int i = 0; i < lg.n; i++)
-        if (!strcmp(lg.ev[i].id, id) && lg.ev[i].kind == kind && (!phase || !strcmp(lg.ev[i].phase, phase))) c++;
+        if (!strcmp(lg.ev[i].id, id) && lg.ev[i].kind == kind &&
+            (!phase || !strcmp(lg.ev[i].phase, phase)))
+            c++;
     return c;
 }
 
@@ -160,15 +166,19 @@ static void pump(evaluator *ev)
     int k;
     while ((k = evaluator_poll(ev, e, 8)) > 0)
         for (int i = 0; i < k; i++) {
-            if (e[i].kind == EVALUATOR_STARTED) lg.running++;
+            if (e[i].kind == EVALUATOR_STARTED)
+                lg.running++;
             if (e[i].kind == EVALUATOR_FINISHED || e[i].kind == EVALUATOR_FAILED) {
                 /* a queued candidate cancelled never started */
                 bool started = false;
                 for (int j = 0; j < lg.n; j++)
-                    if (!strcmp(lg.ev[j].id, e[i].id) && lg.ev[j].kind == EVALUATOR_STARTED) started = true;
-                if (started) lg.running--;
+                    if (!strcmp(lg.ev[j].id, e[i].id) && lg.ev[j].kind == EVALUATOR_STARTED)
+                        started = true;
+                if (started)
+                    lg.running--;
             }
-            if (lg.running > lg.max_running) lg.max_running = lg.running;
+            if (lg.running > lg.max_running)
+                lg.max_running = lg.running;
             /* progress can outnumber the log (a fast engine on tiny data
                sends an event per epoch); the last slots are kept for the
                events the tests wait for */
@@ -183,7 +193,8 @@ static void pump(evaluator *ev)
 static bool wait_final(evaluator *ev, const char *id)
 {
     double t0 = now();
-    while (!final_of(id) && now() - t0 < WAIT_LIMIT) pump(ev);
+    while (!final_of(id) && now() - t0 < WAIT_LIMIT)
+        pump(ev);
     return final_of(id) != NULL;
 }
 
@@ -191,7 +202,8 @@ static bool wait_final(evaluator *ev, const char *id)
 static bool wait_step(evaluator *ev, const char *id)
 {
     double t0 = now();
-    while (!count_kind(id, EVALUATOR_PROGRESS, "step") && !final_of(id) && now() - t0 < WAIT_LIMIT) pump(ev);
+    while (!count_kind(id, EVALUATOR_PROGRESS, "step") && !final_of(id) && now() - t0 < WAIT_LIMIT)
+        pump(ev);
     return count_kind(id, EVALUATOR_PROGRESS, "step") > 0;
 }
 
@@ -210,10 +222,12 @@ static evaluator *make(int slots, const char *exe, double grace)
     return ev;
 }
 
-static const char *quick_args[] = {"--data", data, "--no-test", "--epochs", "1", "--seed", "3", NULL};
+static const char *quick_args[] = {"--data", data,     "--no-test", "--epochs",
+                                   "1",      "--seed", "3",         NULL};
 static const char *long_args[] = {"--data", data, "--no-test", "--epochs", "10000", NULL};
 
-static int submit(evaluator *ev, const char *id, const char *genome, const char **args, double limit)
+static int submit(evaluator *ev, const char *id, const char *genome, const char **args,
+                  double limit)
 {
     evaluator_job job = {.id = id, .genome = genome, .args = args, .time_limit = limit};
     char err[512];
@@ -229,7 +243,8 @@ static long read_pid(const char *id)
     FILE *f = fopen(p, "r");
     long pid = 0;
     if (f) {
-        if (fscanf(f, "%ld", &pid) != 1) pid = 0;
+        if (fscanf(f, "%ld", &pid) != 1)
+            pid = 0;
         fclose(f);
     }
     return pid;
@@ -243,39 +258,45 @@ static long read_pid(const char *id)
 static void test_pool(void)
 {
     evaluator *ev = make(2, gevo, 30);
-    if (!ev) return;
+    if (!ev)
+        return;
     log_clear();
     const char *ids[4] = {"c1", "c2", "c3", "c4"};
-    for (int i = 0; i < 4; i++) submit(ev, ids[i], good, quick_args, 0);
+    for (int i = 0; i < 4; i++)
+        submit(ev, ids[i], good, quick_args, 0);
     submit(ev, "invalid", bad, quick_args, 0);
     CHECK_EQ_INT(evaluator_active(ev), 5);
     for (int i = 0; i < 4; i++) {
         CHECK(wait_final(ev, ids[i]), "%s never ended", ids[i]);
         const evaluator_event *f = final_of(ids[i]);
-        if (!f) continue;
-        CHECK(f->kind == EVALUATOR_FINISHED && !strcmp(f->status, "ok"), "%s: kind %d status '%s' reason %s",
-              ids[i], f->kind, f->status, f->reason);
+        if (!f)
+            continue;
+        CHECK(f->kind == EVALUATOR_FINISHED && !strcmp(f->status, "ok"),
+              "%s: kind %d status '%s' reason %s", ids[i], f->kind, f->status, f->reason);
         CHECK(f->result_json && strstr(f->result_json, "\"val_acc\""), "%s: result %s", ids[i],
               f->result_json ? f->result_json : "(none)");
-        CHECK(strstr(f->result_path, "/c") && strstr(f->result_path, "result.json"), "path %s", f->result_path);
+        CHECK(strstr(f->result_path, "/c") && strstr(f->result_path, "result.json"), "path %s",
+              f->result_path);
         CHECK(count_kind(ids[i], EVALUATOR_STARTED, NULL) == 1, "%s started once", ids[i]);
-        CHECK(count_kind(ids[i], EVALUATOR_PROGRESS, "epoch") >= 1, "%s: no epoch progress", ids[i]);
+        CHECK(count_kind(ids[i], EVALUATOR_PROGRESS, "epoch") >= 1, "%s: no epoch progress",
+              ids[i]);
         /* the epoch line carries its numbers */
         for (int k = 0; k < lg.n; k++)
             if (!strcmp(lg.ev[k].id, ids[i]) && lg.ev[k].kind == EVALUATOR_PROGRESS &&
                 !strcmp(lg.ev[k].phase, "epoch")) {
                 CHECK(lg.ev[k].epoch == 1 && lg.ev[k].epochs == 1 && lg.ev[k].steps > 0 &&
                           isfinite(lg.ev[k].loss) && lg.ev[k].val_acc >= 0 && lg.ev[k].val_acc <= 1,
-                      "%s epoch event: epoch %d/%d steps %ld loss %g val %g", ids[i], lg.ev[k].epoch,
-                      lg.ev[k].epochs, lg.ev[k].steps, lg.ev[k].loss, lg.ev[k].val_acc);
+                      "%s epoch event: epoch %d/%d steps %ld loss %g val %g", ids[i],
+                      lg.ev[k].epoch, lg.ev[k].epochs, lg.ev[k].steps, lg.ev[k].loss,
+                      lg.ev[k].val_acc);
                 break;
             }
     }
     CHECK(wait_final(ev, "invalid"), "invalid never ended");
     const evaluator_event *f = final_of("invalid");
     if (f)
-        CHECK(f->kind == EVALUATOR_FAILED && strstr(f->reason, "frobnicate") && strstr(f->reason, "genome.net:3:") &&
-                  !strcmp(f->status, "error"),
+        CHECK(f->kind == EVALUATOR_FAILED && strstr(f->reason, "frobnicate") &&
+                  strstr(f->reason, "genome.net:3:") && !strcmp(f->status, "error"),
               "invalid: kind %d reason '%s'", f->kind, f->reason);
     CHECK(lg.max_running == 2, "at most 2 at once, and 2 used: peak %d", lg.max_running);
     CHECK_EQ_INT(evaluator_active(ev), 0);
@@ -291,10 +312,12 @@ static void test_pool(void)
 static void test_bad_jobs(void)
 {
     evaluator *ev = make(1, gevo, 30);
-    if (!ev) return;
+    if (!ev)
+        return;
     char err[512];
     evaluator_job j = {.id = "a/b", .genome = good};
-    CHECK(evaluator_submit(ev, &j, err, sizeof err) == -1 && strstr(err, "only letters"), "bad id: %s", err);
+    CHECK(evaluator_submit(ev, &j, err, sizeof err) == -1 && strstr(err, "only letters"),
+          "bad id: %s", err);
     j.id = "../x";
     CHECK(evaluator_submit(ev, &j, err, sizeof err) == -1 && strstr(err, "'.'"), "dot id: %s", err);
     j.id = "";
@@ -302,22 +325,28 @@ static void test_bad_jobs(void)
     j.id = "ok1";
     const char *owned[] = {"--data", data, "--thread=4", NULL};
     j.args = owned;
-    CHECK(evaluator_submit(ev, &j, err, sizeof err) == -1 && strstr(err, "--thread=4"), "owned option: %s", err);
+    CHECK(evaluator_submit(ev, &j, err, sizeof err) == -1 && strstr(err, "--thread=4"),
+          "owned option: %s", err);
     j.args = NULL;
     j.genome = "/nonexistent/x.net";
-    CHECK(evaluator_submit(ev, &j, err, sizeof err) == -1 && strstr(err, "/nonexistent/x.net"), "missing genome: %s",
-          err);
+    CHECK(evaluator_submit(ev, &j, err, sizeof err) == -1 && strstr(err, "/nonexistent/x.net"),
+          "missing genome: %s", err);
     j.genome = good;
     j.time_limit = -1;
-    CHECK(evaluator_submit(ev, &j, err, sizeof err) == -1 && strstr(err, "time limit"), "negative limit: %s", err);
-    CHECK(evaluator_cancel(ev, "nobody", err, sizeof err) == -1 && strstr(err, "nobody"), "cancel unknown: %s", err);
+    CHECK(evaluator_submit(ev, &j, err, sizeof err) == -1 && strstr(err, "time limit"),
+          "negative limit: %s", err);
+    CHECK(evaluator_cancel(ev, "nobody", err, sizeof err) == -1 && strstr(err, "nobody"),
+          "cancel unknown: %s", err);
     evaluator_config cfg;
     evaluator_config_default(&cfg);
-    CHECK(cfg.slots == EVALUATOR_DEFAULT_SLOTS && cfg.threads == EVALUATOR_DEFAULT_THREADS, "defaults");
-    CHECK(evaluator_config_set(&cfg, "slots", "0", err, sizeof err) == -1 && strstr(err, "slots"), "slots 0: %s",
-          err);
-    CHECK(evaluator_config_set(&cfg, "slotz", "2", err, sizeof err) == -1 && strstr(err, "slotz"), "unknown key");
-    CHECK(evaluator_config_set(&cfg, "threads", "2", err, sizeof err) == 0 && cfg.threads == 2, "threads");
+    CHECK(cfg.slots == EVALUATOR_DEFAULT_SLOTS && cfg.threads == EVALUATOR_DEFAULT_THREADS,
+          "defaults");
+    CHECK(evaluator_config_set(&cfg, "slots", "0", err, sizeof err) == -1 && strstr(err, "slots"),
+          "slots 0: %s", err);
+    CHECK(evaluator_config_set(&cfg, "slotz", "2", err, sizeof err) == -1 && strstr(err, "slotz"),
+          "unknown key");
+    CHECK(evaluator_config_set(&cfg, "threads", "2", err, sizeof err) == 0 && cfg.threads == 2,
+          "threads");
     snprintf(cfg.dir, sizeof cfg.dir, "%s/w2", dir);
     snprintf(cfg.exe, sizeof cfg.exe, "%s/data", dir);
     evaluator *bad_ev = eval_local_new(&cfg, err, sizeof err);
@@ -331,7 +360,8 @@ static void test_bad_jobs(void)
 static void test_killed(void)
 {
     evaluator *ev = make(2, gevo, 30);
-    if (!ev) return;
+    if (!ev)
+        return;
     log_clear();
     submit(ev, "victim", good, long_args, 0);
     CHECK(wait_step(ev, "victim"), "victim never trained");
@@ -345,7 +375,8 @@ static void test_killed(void)
     CHECK(wait_final(ev, "victim"), "victim never ended");
     const evaluator_event *f = final_of("victim");
     if (f)
-        CHECK(f->kind == EVALUATOR_FAILED && strstr(f->reason, "killed by signal 9") && !f->cancelled,
+        CHECK(f->kind == EVALUATOR_FAILED && strstr(f->reason, "killed by signal 9") &&
+                  !f->cancelled,
               "victim: kind %d reason '%s'", f->kind, f->reason);
     evaluator_free(ev);
     log_clear();
@@ -356,7 +387,8 @@ static void test_killed(void)
 static void test_cancel(void)
 {
     evaluator *ev = make(1, gevo, 30);
-    if (!ev) return;
+    if (!ev)
+        return;
     log_clear();
     submit(ev, "run1", good, long_args, 0);
     submit(ev, "queued1", good, long_args, 0);
@@ -364,7 +396,8 @@ static void test_cancel(void)
     CHECK(evaluator_cancel(ev, "queued1", err, sizeof err) == 0, "cancel queued: %s", err);
     CHECK(wait_final(ev, "queued1"), "queued1 never ended");
     const evaluator_event *f = final_of("queued1");
-    if (f) CHECK(f->kind == EVALUATOR_FAILED && f->cancelled, "queued1: kind %d", f->kind);
+    if (f)
+        CHECK(f->kind == EVALUATOR_FAILED && f->cancelled, "queued1: kind %d", f->kind);
     CHECK_EQ_INT(count_kind("queued1", EVALUATOR_STARTED, NULL), 0);
     CHECK(wait_step(ev, "run1"), "run1 never trained");
     long pid = read_pid("run1");
@@ -375,7 +408,8 @@ static void test_cancel(void)
         CHECK(f->kind == EVALUATOR_FAILED && f->cancelled && !strcmp(f->reason, "cancelled"),
               "run1: kind %d reason %s", f->kind, f->reason);
     /* SIGTERM let it write its partial result: stopped */
-    if (f) CHECK(!strcmp(f->status, "stopped"), "run1 status '%s'", f->status);
+    if (f)
+        CHECK(!strcmp(f->status, "stopped"), "run1 status '%s'", f->status);
     CHECK(pid > 0 && kill((pid_t)pid, 0) == -1 && errno == ESRCH, "worker %ld still there", pid);
     CHECK_EQ_INT(evaluator_active(ev), 0);
     evaluator_free(ev);
@@ -388,18 +422,20 @@ static void test_cancel(void)
 static void test_time_limits(void)
 {
     evaluator *ev = make(2, gevo, 60);
-    if (!ev) return;
+    if (!ev)
+        return;
     log_clear();
     submit(ev, "limited", good, long_args, 1.0);
     CHECK(wait_final(ev, "limited"), "limited never ended");
     const evaluator_event *f = final_of("limited");
     if (f)
-        CHECK(f->kind == EVALUATOR_FINISHED && !strcmp(f->status, "timeout"), "limited: kind %d status %s reason %s",
-              f->kind, f->status, f->reason);
+        CHECK(f->kind == EVALUATOR_FINISHED && !strcmp(f->status, "timeout"),
+              "limited: kind %d status %s reason %s", f->kind, f->status, f->reason);
     evaluator_free(ev);
 
     ev = make(1, slow_sh, 0.2);
-    if (!ev) return;
+    if (!ev)
+        return;
     submit(ev, "stubborn", good, NULL, 0.2);
     CHECK(wait_final(ev, "stubborn"), "stubborn never ended");
     f = final_of("stubborn");
@@ -418,17 +454,21 @@ static void test_time_limits(void)
     submit(ev, "stubborn2", good, NULL, 0);
     snprintf(ready, sizeof ready, "%s/stubborn2/ready", work);
     double t0 = now();
-    while (access(ready, F_OK) && !final_of("stubborn2") && now() - t0 < WAIT_LIMIT) pump(ev);
+    while (access(ready, F_OK) && !final_of("stubborn2") && now() - t0 < WAIT_LIMIT)
+        pump(ev);
     char err[512];
     CHECK(evaluator_cancel(ev, "stubborn2", err, sizeof err) == 0, "cancel: %s", err);
     CHECK(wait_final(ev, "stubborn2"), "stubborn2 never ended");
     f = final_of("stubborn2");
-    if (f) CHECK(f->kind == EVALUATOR_FAILED && f->cancelled, "stubborn2: kind %d %s", f->kind, f->reason);
+    if (f)
+        CHECK(f->kind == EVALUATOR_FAILED && f->cancelled, "stubborn2: kind %d %s", f->kind,
+              f->reason);
     char exitp[600], how[64] = "";
     snprintf(exitp, sizeof exitp, "%s/stubborn2/exit", work);
     FILE *x = fopen(exitp, "r");
     if (x) {
-        if (!fgets(how, sizeof how, x)) how[0] = 0;
+        if (!fgets(how, sizeof how, x))
+            how[0] = 0;
         fclose(x);
     }
     CHECK(!strcmp(how, "signal 9\n"), "stubborn2 ended by '%s'", how);
@@ -441,31 +481,35 @@ static void test_time_limits(void)
 static void test_reattach(void)
 {
     evaluator *a = make(1, gevo, 30);
-    if (!a) return;
+    if (!a)
+        return;
     log_clear();
     const char *args[] = {"--data", data, "--no-test", "--epochs", "3", NULL};
     submit(a, "orphan", good, args, 0);
     /* its STARTED event, then abandon it */
     double t0 = now();
-    while (!count_kind("orphan", EVALUATOR_STARTED, NULL) && now() - t0 < WAIT_LIMIT) pump(a);
+    while (!count_kind("orphan", EVALUATOR_STARTED, NULL) && now() - t0 < WAIT_LIMIT)
+        pump(a);
     long pid = read_pid("orphan");
     evaluator_free(a);
     log_clear();
     CHECK(pid > 0, "orphan has no pid");
 
     evaluator *b = make(1, gevo, 30);
-    if (!b) return;
+    if (!b)
+        return;
     char err[512];
     int n = evaluator_reattach(b, err, sizeof err);
     CHECK(n == 1, "reattach found %d: %s", n, err);
     CHECK(wait_final(b, "orphan"), "orphan never collected");
     const evaluator_event *f = final_of("orphan");
     if (f)
-        CHECK(f->kind == EVALUATOR_FINISHED && !strcmp(f->status, "ok") && f->result_json, "orphan: kind %d %s %s",
-              f->kind, f->status, f->reason);
+        CHECK(f->kind == EVALUATOR_FINISHED && !strcmp(f->status, "ok") && f->result_json,
+              "orphan: kind %d %s %s", f->kind, f->status, f->reason);
     CHECK(count_kind("orphan", EVALUATOR_STARTED, NULL) == 1, "reattached STARTED");
     for (int i = 0; i < lg.n; i++)
-        if (lg.ev[i].kind == EVALUATOR_STARTED) CHECK(lg.ev[i].reattached && lg.ev[i].pid == pid, "reattached event");
+        if (lg.ev[i].kind == EVALUATOR_STARTED)
+            CHECK(lg.ev[i].reattached && lg.ev[i].pid == pid, "reattached event");
     /* collected once: another reattach finds nothing */
     CHECK_EQ_INT(evaluator_reattach(b, err, sizeof err), 0);
     evaluator_free(b);
@@ -477,23 +521,27 @@ static void test_reattach(void)
     if (child == 0) {
         evaluator *c = make(1, gevo, 30);
         evaluator_job job = {.id = "survivor", .genome = good, .args = long_args, .time_limit = 2};
-        if (!c || evaluator_submit(c, &job, err, sizeof err)) _exit(1);
-        while (!count_kind("survivor", EVALUATOR_STARTED, NULL)) pump(c);
+        if (!c || evaluator_submit(c, &job, err, sizeof err))
+            _exit(1);
+        while (!count_kind("survivor", EVALUATOR_STARTED, NULL))
+            pump(c);
         raise(SIGKILL);
     }
     int st = 0;
     waitpid(child, &st, 0);
-    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "the starting process did not die as planned");
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+          "the starting process did not die as planned");
     b = make(1, gevo, 30);
-    if (!b) return;
+    if (!b)
+        return;
     n = evaluator_reattach(b, err, sizeof err);
     CHECK(n == 1, "reattach after death found %d: %s", n, err);
     CHECK(wait_final(b, "survivor"), "survivor never collected");
     f = final_of("survivor");
     /* --epochs 10000 with a 2 s limit: the worker stopped itself */
     if (f)
-        CHECK(f->kind == EVALUATOR_FINISHED && !strcmp(f->status, "timeout"), "survivor: kind %d %s %s", f->kind,
-              f->status, f->reason);
+        CHECK(f->kind == EVALUATOR_FINISHED && !strcmp(f->status, "timeout"),
+              "survivor: kind %d %s %s", f->kind, f->status, f->reason);
     evaluator_free(b);
     log_clear();
 }
@@ -517,6 +565,7 @@ int main(void)
     }
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd)) fprintf(stderr, "cannot remove %s\n", dir);
+    if (system(cmd))
+        fprintf(stderr, "cannot remove %s\n", dir);
     return harness_done();
 }

@@ -33,13 +33,14 @@ static void check_seed(const char *name, const char *input, long want)
     CHECK(src != NULL, "cannot read %s: %s", path, err.msg);
     if (src) {
         net_shape in, *inp = NULL;
-        if (input && sscanf(input, "%dx%dx%d", &in.c, &in.h, &in.w) == 3) inp = &in;
+        if (input && sscanf(input, "%dx%dx%d", &in.c, &in.h, &in.w) == 3)
+            inp = &in;
         net_graph *g = NULL;
         int rc = net_compile_with_input(src, len, path, NULL, inp, &g, &err);
         CHECK(rc == 0, "%s: %s (line %d)", name, err.msg, err.line);
         if (g) {
-            CHECK(g->params == want, "%s with input %s: %ld parameters, want %ld", name, input ? input : "-",
-                  g->params, want);
+            CHECK(g->params == want, "%s with input %s: %ld parameters, want %ld", name,
+                  input ? input : "-", g->params, want);
             CHECK(g->nodes[g->output].shape.c == 10, "%s: output has %d classes", name,
                   g->nodes[g->output].shape.c);
         }
@@ -71,7 +72,8 @@ static void run_corpus(const char *dirname, bool expect_ok, int *count)
     struct dirent *de;
     while ((de = readdir(d))) {
         size_t l = strlen(de->d_name);
-        if (l < 5 || strcmp(de->d_name + l - 4, ".net")) continue;
+        if (l < 5 || strcmp(de->d_name + l - 4, ".net"))
+            continue;
         char *path = path_join(dir, de->d_name);
         net_error err;
         size_t len;
@@ -89,7 +91,8 @@ static void run_corpus(const char *dirname, bool expect_ok, int *count)
             long want;
             const char *pp = strstr(src, "# params: ");
             if (rc == 0 && pp && sscanf(pp, "# params: %ld", &want) == 1)
-                CHECK(g->params == want, "%s: %ld parameters, want %ld", de->d_name, g->params, want);
+                CHECK(g->params == want, "%s: %ld parameters, want %ld", de->d_name, g->params,
+                      want);
         } else {
             int line = 0;
             char frag[200] = "";
@@ -98,10 +101,12 @@ static void run_corpus(const char *dirname, bool expect_ok, int *count)
             } else {
                 CHECK(rc != 0, "%s should fail with '%s'", de->d_name, frag);
                 if (rc) {
-                    CHECK(err.line == line, "%s: error on line %d, expected %d (%s)", de->d_name, err.line, line,
-                          err.msg);
-                    CHECK(strstr(err.msg, frag) != NULL, "%s: message '%s' lacks '%s'", de->d_name, err.msg, frag);
-                    CHECK(strcmp(err.file, de->d_name) == 0, "%s: error names file '%s'", de->d_name, err.file);
+                    CHECK(err.line == line, "%s: error on line %d, expected %d (%s)", de->d_name,
+                          err.line, line, err.msg);
+                    CHECK(strstr(err.msg, frag) != NULL, "%s: message '%s' lacks '%s'", de->d_name,
+                          err.msg, frag);
+                    CHECK(strcmp(err.file, de->d_name) == 0, "%s: error names file '%s'",
+                          de->d_name, err.file);
                 }
             }
         }
@@ -127,7 +132,8 @@ static void test_good_corpus(void)
     CHECK(n >= 5, "only %d good programs", n);
 }
 
-static const char *small = "input x: 1x28x28\nclasses 10\nx = relu(conv(x, 8, k=3))\nreturn linear(gap(x), classes)\n";
+static const char *small =
+    "input x: 1x28x28\nclasses 10\nx = relu(conv(x, 8, k=3))\nreturn linear(gap(x), classes)\n";
 
 static void expect_error(const char *what, const char *src, size_t len, int line, const char *frag)
 {
@@ -155,16 +161,19 @@ static void test_generated_hostile_inputs(void)
     /* binary garbage: every byte value, reported where it first appears */
     char garbage[600];
     int n = snprintf(garbage, sizeof garbage, "input x: 1x28x28\nclasses 10\n");
-    for (int i = 0; i < 256; i++) garbage[n + i] = (char)(255 - i);
+    for (int i = 0; i < 256; i++)
+        garbage[n + i] = (char)(255 - i);
     expect_error("binary garbage", garbage, (size_t)n + 256, 3, "unexpected byte 0xff");
     char nul[] = "input x: 1x28x28\nclasses 10\nx = relu(x)\0\nreturn linear(gap(x), classes)\n";
     expect_error("NUL byte", nul, sizeof nul - 1, 3, "NUL byte");
     /* deep parentheses */
     char deep[1000];
     n = snprintf(deep, sizeof deep, "input x: 1x28x28\nclasses 10\nx = ");
-    for (int i = 0; i < 100; i++) deep[n++] = '(';
+    for (int i = 0; i < 100; i++)
+        deep[n++] = '(';
     deep[n++] = 'x';
-    for (int i = 0; i < 100; i++) deep[n++] = ')';
+    for (int i = 0; i < 100; i++)
+        deep[n++] = ')';
     deep[n++] = '\n';
     expect_error("deep parentheses", deep, (size_t)n, 3, "nested more than");
     /* limits are configurable */
@@ -173,13 +182,15 @@ static void test_generated_hostile_inputs(void)
     lim.max_params = 100;
     net_graph *g = NULL;
     net_error err;
-    CHECK(net_compile(small, strlen(small), "s", &lim, &g, &err) != 0, "params limit of 100 not enforced");
+    CHECK(net_compile(small, strlen(small), "s", &lim, &g, &err) != 0,
+          "params limit of 100 not enforced");
     CHECK(strstr(err.msg, "limit of 100 parameters") != NULL, "message: %s", err.msg);
     net_graph_free(g);
     g = NULL;
     lim.max_params = 20000000;
     lim.max_file_bytes = 10;
-    CHECK(net_compile(small, strlen(small), "s", &lim, &g, &err) != 0, "file size limit not enforced");
+    CHECK(net_compile(small, strlen(small), "s", &lim, &g, &err) != 0,
+          "file size limit not enforced");
     net_graph_free(g);
 }
 
@@ -201,36 +212,46 @@ static void test_error_format(void)
     size_t r = fread(all, 1, sizeof all - 1, f);
     all[r] = 0;
     fclose(f);
-    CHECK(strstr(all, "\n  x = rleu(x)\n      ^\n  hint: did you mean relu()?\n") != NULL, "printed:\n%s", all);
+    CHECK(strstr(all, "\n  x = rleu(x)\n      ^\n  hint: did you mean relu()?\n") != NULL,
+          "printed:\n%s", all);
     /* a shape mismatch names both shapes */
-    const char *bad = "input x: 1x28x28\nclasses 10\ny = maxpool(x, 2)\nx = add(x, y)\nreturn linear(gap(x), classes)\n";
+    const char *bad = "input x: 1x28x28\nclasses 10\ny = maxpool(x, 2)\nx = add(x, y)\nreturn "
+                      "linear(gap(x), classes)\n";
     CHECK(compile_str(bad, &g, &err) != 0, "compiled");
     CHECK(strstr(err.msg, "1x28x28") && strstr(err.msg, "1x14x14"), "msg '%s'", err.msg);
 }
 
 static void test_canonical_form(void)
 {
-    const char *a = "input x: 1x28x28\nclasses 10\n# a comment\ndef f(x, c=8):\n    return relu(conv(x, c, k=3))\n"
-                    "x = f(x)\nreturn linear(gap(x), classes)\ntrain lr=0.1 epochs=2 augment=flip,crop\n";
-    const char *b = "input   x :1x28x28\r\n\r\nclasses 10\r\ndef f( x,c = 8 ) :\r\n\treturn relu( conv(x,c,k=3) )  # why\r\n"
-                    "x=f(x)\r\nreturn linear(gap(x),\r\n   classes)\r\ntrain epochs=2 augment=crop,flip\r\n   lr=0.10\r\n";
-    const char *c = "input x: 1x28x28\nclasses 10\ndef f(x, c=8):\n    return relu(conv(x, c, k=5))\n"
-                    "x = f(x)\nreturn linear(gap(x), classes)\ntrain lr=0.1 epochs=2\n";
+    const char *a =
+        "input x: 1x28x28\nclasses 10\n# a comment\ndef f(x, c=8):\n    return relu(conv(x, c, "
+        "k=3))\n"
+        "x = f(x)\nreturn linear(gap(x), classes)\ntrain lr=0.1 epochs=2 augment=flip,crop\n";
+    const char *b = "input   x :1x28x28\r\n\r\nclasses 10\r\ndef f( x,c = 8 ) :\r\n\treturn relu( "
+                    "conv(x,c,k=3) )  # why\r\n"
+                    "x=f(x)\r\nreturn linear(gap(x),\r\n   classes)\r\ntrain epochs=2 "
+                    "augment=crop,flip\r\n   lr=0.10\r\n";
+    const char *c =
+        "input x: 1x28x28\nclasses 10\ndef f(x, c=8):\n    return relu(conv(x, c, k=5))\n"
+        "x = f(x)\nreturn linear(gap(x), classes)\ntrain lr=0.1 epochs=2\n";
     net_graph *ga = NULL, *gb = NULL, *gc = NULL;
     net_error err;
     CHECK(compile_str(a, &ga, &err) == 0, "a: %s", err.msg);
     CHECK(compile_str(b, &gb, &err) == 0, "b: line %d %s", err.line, err.msg);
     CHECK(compile_str(c, &gc, &err) == 0, "c: %s", err.msg);
     if (ga && gb && gc) {
-        CHECK(ga->hash == gb->hash, "layout changed the hash:\n%s---\n%s", ga->canonical, gb->canonical);
+        CHECK(ga->hash == gb->hash, "layout changed the hash:\n%s---\n%s", ga->canonical,
+              gb->canonical);
         CHECK(ga->hash != gc->hash, "a different kernel kept the hash");
         CHECK(strstr(ga->canonical, "#") == NULL, "comment in canonical form");
-        CHECK(strstr(ga->canonical, "train augment=crop,flip epochs=2 lr=0.1\n") != NULL, "train not sorted:\n%s",
-              ga->canonical);
+        CHECK(strstr(ga->canonical, "train augment=crop,flip epochs=2 lr=0.1\n") != NULL,
+              "train not sorted:\n%s", ga->canonical);
         /* the canonical form is itself a program with the same canonical form */
         net_graph *gr = NULL;
-        CHECK(compile_str(ga->canonical, &gr, &err) == 0, "canonical does not compile: %s", err.msg);
-        if (gr) CHECK(gr->hash == ga->hash, "canonical is not a fixed point");
+        CHECK(compile_str(ga->canonical, &gr, &err) == 0, "canonical does not compile: %s",
+              err.msg);
+        if (gr)
+            CHECK(gr->hash == ga->hash, "canonical is not a fixed point");
         net_graph_free(gr);
         CHECK(ga->train.lr == 0.1 && ga->train.epochs == 2, "train section lost");
     }
@@ -259,28 +280,35 @@ static void test_language_features(void)
         "x = dropout(flatten(gap(x)), p=0.2)\n"
         "return linear(x, classes, bias=true)\n"
         "train optimizer=adamw lr=3e-4 weight_decay=0.05 schedule=step step_size=2 gamma=0.5\n"
-        "      warmup=100 epochs=4 batch=64 augment=flip,crop label_smoothing=0.1 clip=1.0 seed=7\n";
+        "      warmup=100 epochs=4 batch=64 augment=flip,crop label_smoothing=0.1 clip=1.0 "
+        "seed=7\n";
     net_graph *g = NULL;
     net_error err;
     int rc = compile_str(src, &g, &err);
     CHECK(rc == 0, "line %d col %d: %s", err.line, err.col, err.msg);
-    if (!g) return;
+    if (!g)
+        return;
     CHECK(g->classes == 100, "classes %d", g->classes);
     CHECK_EQ_INT(g->nodes[g->output].shape.c, 100);
     const net_train *t = &g->train;
-    CHECK(t->optimizer == NET_OPT_ADAMW && t->schedule == NET_SCHED_STEP && t->step_size == 2, "train enums");
-    CHECK(t->warmup == 100 && t->epochs == 4 && t->batch == 64 && t->flip && t->crop && t->seed == 7, "train ints");
+    CHECK(t->optimizer == NET_OPT_ADAMW && t->schedule == NET_SCHED_STEP && t->step_size == 2,
+          "train enums");
+    CHECK(t->warmup == 100 && t->epochs == 4 && t->batch == 64 && t->flip && t->crop &&
+              t->seed == 7,
+          "train ints");
     CHECK(t->label_smoothing == 0.1 && t->clip == 1.0 && t->lr == 3e-4, "train floats");
     /* every node's inputs come before it */
     for (int i = 0; i < g->n_nodes; i++)
-        for (int j = 0; j < g->nodes[i].n_in; j++) CHECK(g->nodes[i].in[j] < i, "node %d not topological", i);
+        for (int j = 0; j < g->nodes[i].n_in; j++)
+            CHECK(g->nodes[i].in[j] < i, "node %d not topological", i);
     /* concat of two 32x16x16 pools -> 64 channels; grouped conv -> 128x8x8 */
     int found = 0;
     for (int i = 0; i < g->n_nodes; i++)
         if (g->nodes[i].op == NET_CONV && g->nodes[i].groups == 4) {
             found = 1;
-            CHECK(g->nodes[i].shape.c == 128 && g->nodes[i].shape.h == 8, "grouped conv shape %dx%dx%d",
-                  g->nodes[i].shape.c, g->nodes[i].shape.h, g->nodes[i].shape.w);
+            CHECK(g->nodes[i].shape.c == 128 && g->nodes[i].shape.h == 8,
+                  "grouped conv shape %dx%dx%d", g->nodes[i].shape.c, g->nodes[i].shape.h,
+                  g->nodes[i].shape.w);
             CHECK_EQ_INT(g->nodes[i].params, 128 * 16 * 9 + 128);
         }
     CHECK(found, "grouped conv missing");
@@ -289,7 +317,8 @@ static void test_language_features(void)
 
 static void test_dead_lines_are_pruned(void)
 {
-    const char *src = "input x: 1x28x28\nclasses 10\nunused = conv(x, 64, k=3)\nreturn linear(gap(x), classes)\n";
+    const char *src =
+        "input x: 1x28x28\nclasses 10\nunused = conv(x, 64, k=3)\nreturn linear(gap(x), classes)\n";
     net_graph *g = NULL;
     net_error err;
     CHECK(compile_str(src, &g, &err) == 0, "%s", err.msg);
@@ -306,7 +335,10 @@ static void test_pool_ceil_sizes(void)
        MaxPool2d(3, 2, padding=1, ceil_mode=True) on 8 -> 5; MaxPool2d(2, 2,
        padding=1, ceil_mode=True) on 5 -> 3, as its 4th window would start in
        the right padding (all checked with PyTorch 1.13). */
-    struct { const char *in, *call; int want; } cases[] = {
+    struct {
+        const char *in, *call;
+        int want;
+    } cases[] = {
         {"1x7x7", "maxpool(x, 2, ceil=true)", 4},
         {"1x1x1", "maxpool(x, 2, ceil=true)", 1},
         {"1x8x8", "maxpool(x, 3, stride=2, padding=1, ceil=true)", 5},
@@ -318,13 +350,15 @@ static void test_pool_ceil_sizes(void)
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char src[300];
-        snprintf(src, sizeof src, "input x: %s\nclasses 10\ny = %s\nreturn linear(flatten(y), classes)\n",
+        snprintf(src, sizeof src,
+                 "input x: %s\nclasses 10\ny = %s\nreturn linear(flatten(y), classes)\n",
                  cases[i].in, cases[i].call);
         net_graph *g = NULL;
         net_error err;
         CHECK(compile_str(src, &g, &err) == 0, "%s: %s", cases[i].call, err.msg);
-        if (g) CHECK(g->nodes[1].shape.h == cases[i].want, "%s on %s: %d, want %d", cases[i].call, cases[i].in,
-                     g->nodes[1].shape.h, cases[i].want);
+        if (g)
+            CHECK(g->nodes[1].shape.h == cases[i].want, "%s on %s: %d, want %d", cases[i].call,
+                  cases[i].in, g->nodes[1].shape.h, cases[i].want);
         net_graph_free(g);
     }
 }
@@ -337,10 +371,10 @@ static void test_list_blocks(void)
     int n = net_list_blocks(src, strlen(src), b, 4);
     CHECK_EQ_INT(n, 2);
     if (n == 2) {
-        CHECK(!strcmp(b[0].name, "a") && b[0].first_line == 4 && b[0].last_line == 7, "a: %s %d-%d", b[0].name,
-              b[0].first_line, b[0].last_line);
-        CHECK(!strcmp(b[1].name, "bee") && b[1].first_line == 9 && b[1].last_line == 9, "bee: %s %d-%d",
-              b[1].name, b[1].first_line, b[1].last_line);
+        CHECK(!strcmp(b[0].name, "a") && b[0].first_line == 4 && b[0].last_line == 7, "a: %s %d-%d",
+              b[0].name, b[0].first_line, b[0].last_line);
+        CHECK(!strcmp(b[1].name, "bee") && b[1].first_line == 9 && b[1].last_line == 9,
+              "bee: %s %d-%d", b[1].name, b[1].first_line, b[1].last_line);
     }
 }
 
@@ -353,7 +387,8 @@ static void test_fuzz_regressions(void)
     CHECK(d != NULL, "cannot open %s", dir);
     struct dirent *de;
     while (d && (de = readdir(d))) {
-        if (de->d_name[0] == '.' || !strcmp(de->d_name, "README")) continue;
+        if (de->d_name[0] == '.' || !strcmp(de->d_name, "README"))
+            continue;
         char *path = path_join(dir, de->d_name);
         net_graph *g = NULL;
         net_error err;
@@ -362,7 +397,8 @@ static void test_fuzz_regressions(void)
         net_graph_free(g);
         free(path);
     }
-    if (d) closedir(d);
+    if (d)
+        closedir(d);
     free(dir);
 }
 

@@ -18,12 +18,14 @@ static char *read_text(const char *rel)
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", harness_root(), rel);
     FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
+    if (!f)
+        return NULL;
     char *p = NULL;
     size_t n = 0;
     FILE *m = open_memstream(&p, &n);
     int ch;
-    while ((ch = fgetc(f)) != EOF) fputc(ch, m);
+    while ((ch = fgetc(f)) != EOF)
+        fputc(ch, m);
     fclose(f);
     fclose(m);
     return p;
@@ -82,8 +84,7 @@ static void on_retry(void *ud, int attempt, long delay, const char *why)
 }
 
 /* One blocking call with model `model`; returns the status. */
-static int run(const char *model, bool stream, llm_result *res, collect *col,
-               llm_config *override)
+static int run(const char *model, bool stream, llm_result *res, collect *col, llm_config *override)
 {
     llm_config cfg;
     fast_cfg(&cfg, model, stream);
@@ -94,7 +95,8 @@ static int run(const char *model, bool stream, llm_result *res, collect *col,
     char err[512];
     llm_client *c = llm_client_new(&cfg, err, sizeof err);
     CHECK(c != NULL, "client: %s", err);
-    if (!c) return -1;
+    if (!c)
+        return -1;
     static collect dummy;
     if (!col) {
         memset(&dummy, 0, sizeof dummy);
@@ -123,17 +125,18 @@ static void test_config(void)
     CHECK(strstr(err, "api_key_env") != NULL, "%s", err);
     CHECK(llm_config_set(&cfg, "api_key_env", "sk-abc-123", err, sizeof err) == -1,
           "a key pasted as the variable name is refused");
-    CHECK(llm_config_set(&cfg, "timeout", "2.5", err, sizeof err) == 0 &&
-          cfg.timeout_ms == 2500, "timeout %ld", cfg.timeout_ms);
+    CHECK(llm_config_set(&cfg, "timeout", "2.5", err, sizeof err) == 0 && cfg.timeout_ms == 2500,
+          "timeout %ld", cfg.timeout_ms);
     CHECK(llm_config_set(&cfg, "protocol", "anthropic", err, sizeof err) == 0 &&
-          cfg.protocol == LLM_ANTHROPIC, "protocol");
+              cfg.protocol == LLM_ANTHROPIC,
+          "protocol");
     CHECK(llm_config_set(&cfg, "max_tokens", "-3", err, sizeof err) == -1, "neg tokens");
     CHECK(llm_config_set(&cfg, "stream", "maybe", err, sizeof err) == -1, "bool");
     setenv("GEVO_LLM_MODEL", "qwen2.5-coder", 1);
     setenv("GEVO_LLM_CONCURRENCY", "5", 1);
     CHECK(llm_config_from_env(&cfg, err, sizeof err) == 0, "%s", err);
-    CHECK(!strcmp(cfg.model, "qwen2.5-coder") && cfg.concurrency == 5, "env %s %d",
-          cfg.model, cfg.concurrency);
+    CHECK(!strcmp(cfg.model, "qwen2.5-coder") && cfg.concurrency == 5, "env %s %d", cfg.model,
+          cfg.concurrency);
     setenv("GEVO_LLM_CONCURRENCY", "lots", 1);
     CHECK(llm_config_from_env(&cfg, err, sizeof err) == -1, "bad env accepted");
     CHECK(strstr(err, "GEVO_LLM_CONCURRENCY") != NULL, "%s", err);
@@ -180,7 +183,7 @@ static void test_plain_ok(void)
     fast_cfg(&cfg, "plain/ok:hello", false);
     cfg.temp_min = 0.4;
     cfg.temp_max = 0.9;
-    cfg.price_in = 2.0;   /* $ per million */
+    cfg.price_in = 2.0; /* $ per million */
     cfg.price_out = 10.0;
     setenv("GEVO_TEST_KEY", "sk-test-secret", 1);
     llm_result res;
@@ -206,9 +209,10 @@ static void test_plain_ok(void)
     json_t *msgs = json_object_get(last, "messages");
     CHECK(json_array_size(msgs) == 2, "system + user");
     CHECK(!strcmp(json_string_value(json_object_get(json_array_get(msgs, 0), "role")) ?: "",
-                  "system"), "system role");
-    const char *auth = json_string_value(
-        json_object_get(json_object_get(st, "last_headers"), "authorization"));
+                  "system"),
+          "system role");
+    const char *auth =
+        json_string_value(json_object_get(json_object_get(st, "last_headers"), "authorization"));
     CHECK(auth && !strcmp(auth, "Bearer sk-test-secret"), "auth header %s", auth ? auth : "-");
     json_decref(st);
     unsetenv("GEVO_TEST_KEY");
@@ -283,17 +287,17 @@ static void test_reasoning(void)
     for (int stream = 0; stream < 2; stream++) {
         llm_result res;
         collect col = {0};
-        int rc = run(stream ? "reason1/reason:think" : "reason0/reason:think", stream, &res,
-                     &col, NULL);
+        int rc =
+            run(stream ? "reason1/reason:think" : "reason0/reason:think", stream, &res, &col, NULL);
         CHECK(rc == 0, "%s", res.error);
-        CHECK(!strcmp(res.content, "Use a depthwise convolution.\n"), "content '%s'",
-              res.content);
+        CHECK(!strcmp(res.content, "Use a depthwise convolution.\n"), "content '%s'", res.content);
         CHECK(strstr(res.reasoning, "First I look at the block.") != NULL,
               "reasoning_content kept: '%s'", res.reasoning);
         CHECK(strstr(res.reasoning, "a depthwise one is cheaper") != NULL,
               "<think> text is reasoning: '%s'", res.reasoning);
         CHECK(strstr(res.content, "think>") == NULL, "no tags left");
-        if (stream) CHECK(col.reasoning_deltas > 0, "reasoning streamed");
+        if (stream)
+            CHECK(col.reasoning_deltas > 0, "reasoning streamed");
         llm_result_free(&res);
     }
 }
@@ -337,8 +341,8 @@ static void exhaust(const char *model, bool stream, const char *want1, const cha
     CHECK_EQ_INT(fake_llm_count(&srv, model), 3);
     CHECK(strstr(res.error, "after 3 attempts") != NULL, "%s: %s", model, res.error);
     CHECK(strstr(res.error, want1) != NULL, "%s: error lacks '%s': %s", model, want1, res.error);
-    if (want2) CHECK(strstr(res.error, want2) != NULL, "%s: lacks '%s': %s", model, want2,
-                     res.error);
+    if (want2)
+        CHECK(strstr(res.error, want2) != NULL, "%s: lacks '%s': %s", model, want2, res.error);
     CHECK(strstr(res.error, srv.base_url) != NULL, "names the server: %s", res.error);
     CHECK(res.content && !res.content[0], "no content on failure");
     llm_result_free(&res);
@@ -433,8 +437,7 @@ static void test_anthropic(void)
         collect col = {0};
         int rc = run(stream ? "an1/reason:think" : "an0/reason:think", stream, &res, &col, &cfg);
         CHECK(rc == 0, "%s", res.error);
-        CHECK(!strcmp(res.content, "Use a depthwise convolution.\n"), "content '%s'",
-              res.content);
+        CHECK(!strcmp(res.content, "Use a depthwise convolution.\n"), "content '%s'", res.content);
         CHECK(strstr(res.reasoning, "First I look") != NULL, "thinking kept");
         CHECK_EQ_INT(res.tokens_in, 1000);
         CHECK_EQ_INT(res.tokens_out, 500);
@@ -506,7 +509,8 @@ static void count_done(void *ud, const llm_result *r)
 {
     done_rec *d = ud;
     d->done++;
-    if (r->status == LLM_OK && r->content_len > 0) d->ok++;
+    if (r->status == LLM_OK && r->content_len > 0)
+        d->ok++;
 }
 
 /* The caller's own poll loop with an extra fd of its own (a pipe), four

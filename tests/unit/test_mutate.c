@@ -23,9 +23,11 @@ static uint64_t hash_of(const char *src, long *params)
 {
     net_graph *g = NULL;
     net_error e;
-    if (net_compile(src, strlen(src), "t", NULL, &g, &e)) return 0;
+    if (net_compile(src, strlen(src), "t", NULL, &g, &e))
+        return 0;
     uint64_t h = g->hash;
-    if (params) *params = g->params;
+    if (params)
+        *params = g->params;
     net_graph_free(g);
     return h;
 }
@@ -35,7 +37,8 @@ static int list_nets(const char *dir, char paths[][512], int max)
 {
     DIR *d = opendir(dir);
     int n = 0;
-    if (!d) return 0;
+    if (!d)
+        return 0;
     struct dirent *e;
     while ((e = readdir(d)) && n < max) {
         size_t l = strlen(e->d_name);
@@ -47,20 +50,23 @@ static int list_nets(const char *dir, char paths[][512], int max)
 }
 
 static int kinds_seen[16];
-static const char *kind_names[] = {"width", "kernel", "stride", "parameter", "dropout",
-                                   "activation", "residual+", "residual-", "se+", "se-", "train"};
+static const char *kind_names[] = {"width",   "kernel",     "stride",    "parameter",
+                                   "dropout", "activation", "residual+", "residual-",
+                                   "se+",     "se-",        "train"};
 
 static void note_kind(const char *k)
 {
     for (int i = 0; i < 11; i++)
-        if (!strcmp(k, kind_names[i])) kinds_seen[i]++;
+        if (!strcmp(k, kind_names[i]))
+            kinds_seen[i]++;
 }
 
 static void thousand(const char *path)
 {
     char *src = slurp(path);
     CHECK(src != NULL, "read %s", path);
-    if (!src) return;
+    if (!src)
+        return;
     uint64_t ph = hash_of(src, NULL);
     CHECK(ph != 0, "%s compiles", path);
     int ok = 0;
@@ -98,7 +104,8 @@ static void test_thousand_seeds(void)
     snprintf(dir, sizeof dir, "%s/engine/nets", harness_root());
     int n = list_nets(dir, paths, 64);
     CHECK(n >= 3, "seed networks found in %s: %d", dir, n);
-    for (int i = 0; i < n; i++) thousand(paths[i]);
+    for (int i = 0; i < n; i++)
+        thousand(paths[i]);
 }
 
 static void test_thousand_lang_good(void)
@@ -107,7 +114,8 @@ static void test_thousand_lang_good(void)
     snprintf(dir, sizeof dir, "%s/tests/lang/good", harness_root());
     int n = list_nets(dir, paths, 64);
     CHECK(n >= 5, "examples found in %s: %d", dir, n);
-    for (int i = 0; i < n; i++) thousand(paths[i]);
+    for (int i = 0; i < n; i++)
+        thousand(paths[i]);
 }
 
 static void test_every_kind_happens(void)
@@ -149,7 +157,8 @@ static void test_deterministic(void)
     snprintf(path, sizeof path, "%s/engine/nets/exquisitenetv2.net", harness_root());
     char *src = slurp(path);
     CHECK(src != NULL, "read");
-    if (!src) return;
+    if (!src)
+        return;
     int differ = 0;
     for (uint64_t seed = 1; seed <= 50; seed++) {
         mutate_result a, b, c;
@@ -162,7 +171,8 @@ static void test_deterministic(void)
                   (unsigned long long)seed);
             CHECK(!strcmp(a.rationale, b.rationale), "same rationale");
         }
-        if (a.source && c.source && strcmp(a.source, c.source)) differ++;
+        if (a.source && c.source && strcmp(a.source, c.source))
+            differ++;
         mutate_result_release(&a);
         mutate_result_release(&b);
         mutate_result_release(&c);
@@ -187,16 +197,20 @@ static void test_target_gene(void)
         char err[512];
         const char *gene = seed % 3 == 0 ? "block" : seed % 3 == 1 ? MUTATE_GENE_TRAIN : "stem";
         CHECK(mutate_random(src, gene, seed, NULL, &r, err, sizeof err) == 0, "%s: %s", gene, err);
-        if (!r.source) continue;
+        if (!r.source)
+            continue;
         CHECK(!strcmp(r.gene, gene), "asked %s, touched %s", gene, r.gene);
         /* the other blocks are untouched */
         net_block nbk[16];
         int n2 = net_list_blocks(r.source, strlen(r.source), nbk, 16);
         for (int i = 0; i < nb; i++) {
-            if (!strcmp(b[i].name, gene)) continue;
+            if (!strcmp(b[i].name, gene))
+                continue;
             for (int j = 0; j < n2; j++) {
-                if (strcmp(nbk[j].name, b[i].name)) continue;
-                int la = b[i].last_line - b[i].first_line, lb = nbk[j].last_line - nbk[j].first_line;
+                if (strcmp(nbk[j].name, b[i].name))
+                    continue;
+                int la = b[i].last_line - b[i].first_line,
+                    lb = nbk[j].last_line - nbk[j].first_line;
                 CHECK(la == lb, "gene %s changed when %s was asked", b[i].name, gene);
             }
         }
@@ -239,13 +253,15 @@ static void test_specific_edits(void)
         if (!strcmp(r.kind, "se+")) {
             se++;
             CHECK(strstr(r.source, "return se_gevo(batchnorm") ||
-                      strstr(r.source, "return se_ln_gevo(batchnorm"), "%s", r.source);
+                      strstr(r.source, "return se_ln_gevo(batchnorm"),
+                  "%s", r.source);
         }
         if (!strcmp(r.kind, "kernel")) {
             kern++;
             /* padding follows the kernel, so the shapes still agree */
             CHECK(strstr(r.source, "k=1, padding=0") || strstr(r.source, "k=5, padding=2") ||
-                      strstr(r.source, "k=7, padding=3"), "%s", r.source);
+                      strstr(r.source, "k=7, padding=3"),
+                  "%s", r.source);
         }
         mutate_result_release(&r);
     }
@@ -274,8 +290,8 @@ static void test_crossover(void)
     CHECK(mutate_crossover(a, b, "g1-2", MUTATE_GENE_TRAIN, 1, NULL, &r, err, sizeof err) == 0,
           "%s", err);
     if (r.source) {
-        CHECK(strstr(r.source, "train lr=0.01 weight_decay=0") && !strstr(r.source, "lr=0.1"),
-              "%s", r.source);
+        CHECK(strstr(r.source, "train lr=0.01 weight_decay=0") && !strstr(r.source, "lr=0.1"), "%s",
+              r.source);
         mutate_result_release(&r);
     }
     CHECK(mutate_crossover(a, a, "g1-1", NULL, 1, NULL, &r, err, sizeof err) == -1, "same");

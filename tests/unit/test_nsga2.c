@@ -49,8 +49,8 @@ static nsga2_measure FAILED(void)
  * Order: 3, 4 (inf, by index), 0, 1, then 5, 6, then 2, then 7. */
 static void test_two_objectives_by_hand(void)
 {
-    nsga2_measure m[8] = {M(0.90, 100), M(0.85, 50), M(0.80, 200), M(0.95, 300),
-                          M(0.70, 40),  M(0.88, 150), M(0.60, 60), FAILED()};
+    nsga2_measure m[8] = {M(0.90, 100), M(0.85, 50),  M(0.80, 200), M(0.95, 300),
+                          M(0.70, 40),  M(0.88, 150), M(0.60, 60),  FAILED()};
     nsga2_objectives objs;
     nsga2_objectives_default(&objs);
     nsga2_ranking r;
@@ -58,25 +58,32 @@ static void test_two_objectives_by_hand(void)
     CHECK(nsga2_rank(&r, m, 8, &objs, err, sizeof err) == 0, "rank: %s", err);
     CHECK_EQ_INT(r.n_fronts, 4);
     int want_rank[8] = {0, 0, 2, 0, 0, 1, 1, 3};
-    for (int i = 0; i < 8; i++) CHECK(r.rank[i] == want_rank[i], "rank[%d] = %d, want %d", i, r.rank[i], want_rank[i]);
+    for (int i = 0; i < 8; i++)
+        CHECK(r.rank[i] == want_rank[i], "rank[%d] = %d, want %d", i, r.rank[i], want_rank[i]);
     CHECK(CLOSE(r.crowding[0], 0.4 + 250.0 / 260), "crowding[0] = %g", r.crowding[0]);
     CHECK(CLOSE(r.crowding[1], 0.8 + 60.0 / 260), "crowding[1] = %g", r.crowding[1]);
-    CHECK(isinf(r.crowding[3]) && isinf(r.crowding[4]), "extremes %g %g", r.crowding[3], r.crowding[4]);
-    CHECK(isinf(r.crowding[5]) && isinf(r.crowding[6]) && isinf(r.crowding[2]), "small fronts are inf");
+    CHECK(isinf(r.crowding[3]) && isinf(r.crowding[4]), "extremes %g %g", r.crowding[3],
+          r.crowding[4]);
+    CHECK(isinf(r.crowding[5]) && isinf(r.crowding[6]) && isinf(r.crowding[2]),
+          "small fronts are inf");
     CHECK(r.crowding[7] == 0, "failed crowding %g", r.crowding[7]);
     int want_order[8] = {3, 4, 0, 1, 5, 6, 2, 7};
-    for (int i = 0; i < 8; i++) CHECK(r.order[i] == want_order[i], "order[%d] = %d, want %d", i, r.order[i], want_order[i]);
+    for (int i = 0; i < 8; i++)
+        CHECK(r.order[i] == want_order[i], "order[%d] = %d, want %d", i, r.order[i], want_order[i]);
     int want_start[5] = {0, 4, 6, 7, 8};
-    for (int f = 0; f <= 4; f++) CHECK_EQ_INT(r.front_start[f], want_start[f]);
+    for (int f = 0; f <= 4; f++)
+        CHECK_EQ_INT(r.front_start[f], want_start[f]);
 
     /* selection of 5: all of front 0, then 5 (front 1 tie: both inf, lower index) */
     int chosen[8];
     CHECK_EQ_INT(nsga2_select(&r, 5, chosen), 5);
     int want5[5] = {3, 4, 0, 1, 5};
-    for (int i = 0; i < 5; i++) CHECK_EQ_INT(chosen[i], want5[i]);
+    for (int i = 0; i < 5; i++)
+        CHECK_EQ_INT(chosen[i], want5[i]);
     /* selection of 3 cuts front 0 by crowding: the two extremes, then 0 (1.36 > 1.03) */
     CHECK_EQ_INT(nsga2_select(&r, 3, chosen), 3);
-    CHECK(chosen[0] == 3 && chosen[1] == 4 && chosen[2] == 0, "chosen %d %d %d", chosen[0], chosen[1], chosen[2]);
+    CHECK(chosen[0] == 3 && chosen[1] == 4 && chosen[2] == 0, "chosen %d %d %d", chosen[0],
+          chosen[1], chosen[2]);
     /* more than there are: everyone, the failed one last */
     CHECK_EQ_INT(nsga2_select(&r, 20, chosen), 8);
     CHECK_EQ_INT(chosen[7], 7);
@@ -85,7 +92,8 @@ static void test_two_objectives_by_hand(void)
     int nf = nsga2_pareto_front(m, 8, &objs, front, err, sizeof err);
     CHECK_EQ_INT(nf, 4);
     int want_front[4] = {0, 1, 3, 4};
-    for (int i = 0; i < 4 && i < nf; i++) CHECK_EQ_INT(front[i], want_front[i]);
+    for (int i = 0; i < 4 && i < nf; i++)
+        CHECK_EQ_INT(front[i], want_front[i]);
     nsga2_ranking_free(&r);
 }
 
@@ -102,9 +110,11 @@ static void test_chain(void)
     nsga2_ranking r;
     char err[256];
     CHECK(nsga2_rank(&r, m, 3, &objs, err, sizeof err) == 0, "rank: %s", err);
-    CHECK(r.rank[0] == 2 && r.rank[1] == 0 && r.rank[2] == 1, "ranks %d %d %d", r.rank[0], r.rank[1], r.rank[2]);
+    CHECK(r.rank[0] == 2 && r.rank[1] == 0 && r.rank[2] == 1, "ranks %d %d %d", r.rank[0],
+          r.rank[1], r.rank[2]);
     CHECK_EQ_INT(r.n_fronts, 3);
-    CHECK(nsga2_dominates(&m[1], &m[2], &objs) && !nsga2_dominates(&m[2], &m[1], &objs), "dominance");
+    CHECK(nsga2_dominates(&m[1], &m[2], &objs) && !nsga2_dominates(&m[2], &m[1], &objs),
+          "dominance");
     nsga2_ranking_free(&r);
 }
 
@@ -144,7 +154,8 @@ static void test_three_objectives(void)
     }
     nsga2_objectives objs;
     char err[256];
-    CHECK(nsga2_objectives_parse(&objs, "val_acc,params,seconds", err, sizeof err) == 0, "parse: %s", err);
+    CHECK(nsga2_objectives_parse(&objs, "val_acc,params,seconds", err, sizeof err) == 0,
+          "parse: %s", err);
     nsga2_ranking r;
     CHECK(nsga2_rank(&r, m, 6, &objs, err, sizeof err) == 0, "rank: %s", err);
     CHECK_EQ_INT(r.n_fronts, 1);
@@ -154,7 +165,8 @@ static void test_three_objectives(void)
     CHECK(CLOSE(r.crowding[5], 0.7), "crowding[5] = %.12g", r.crowding[5]);
     int chosen[6], want[4] = {0, 3, 4, 2};
     CHECK_EQ_INT(nsga2_select(&r, 4, chosen), 4);
-    for (int i = 0; i < 4; i++) CHECK_EQ_INT(chosen[i], want[i]);
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ_INT(chosen[i], want[i]);
     nsga2_ranking_free(&r);
 
     nsga2_objectives_default(&objs);
@@ -165,7 +177,8 @@ static void test_three_objectives(void)
     CHECK(CLOSE(r.crowding[5], 0.45), "2-obj crowding[5] = %.12g", r.crowding[5]);
     int want2[4] = {3, 4, 2, 1};
     CHECK_EQ_INT(nsga2_select(&r, 4, chosen), 4);
-    for (int i = 0; i < 4; i++) CHECK_EQ_INT(chosen[i], want2[i]);
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ_INT(chosen[i], want2[i]);
     nsga2_ranking_free(&r);
 }
 
@@ -209,10 +222,12 @@ static void test_ties(void)
      * both 1.0: the tie goes to the lower index */
     nsga2_measure d[4] = {M(0.75, 30), M(0.5, 20), M(0.5, 20), M(0.25, 10)};
     CHECK(nsga2_rank(&r, d, 4, &objs, err, sizeof err) == 0, "rank: %s", err);
-    CHECK(CLOSE(r.crowding[1], 1.0) && CLOSE(r.crowding[2], 1.0), "dup crowding %g %g", r.crowding[1], r.crowding[2]);
+    CHECK(CLOSE(r.crowding[1], 1.0) && CLOSE(r.crowding[2], 1.0), "dup crowding %g %g",
+          r.crowding[1], r.crowding[2]);
     int chosen[4];
     nsga2_select(&r, 3, chosen);
-    CHECK(chosen[0] == 0 && chosen[1] == 3 && chosen[2] == 1, "chosen %d %d %d", chosen[0], chosen[1], chosen[2]);
+    CHECK(chosen[0] == 0 && chosen[1] == 3 && chosen[2] == 1, "chosen %d %d %d", chosen[0],
+          chosen[1], chosen[2]);
     nsga2_ranking_free(&r);
 }
 
@@ -228,10 +243,11 @@ static void test_failed(void)
     char err[256];
     CHECK(nsga2_rank(&r, m, 4, &objs, err, sizeof err) == 0, "rank: %s", err);
     CHECK_EQ_INT(r.n_fronts, 2);
-    CHECK(r.rank[1] == 0 && r.rank[0] == 1 && r.rank[2] == 1 && r.rank[3] == 1, "ranks %d %d %d %d", r.rank[0],
-          r.rank[1], r.rank[2], r.rank[3]);
+    CHECK(r.rank[1] == 0 && r.rank[0] == 1 && r.rank[2] == 1 && r.rank[3] == 1, "ranks %d %d %d %d",
+          r.rank[0], r.rank[1], r.rank[2], r.rank[3]);
     CHECK(r.order[0] == 1 && r.order[1] == 0 && r.order[2] == 2 && r.order[3] == 3, "order");
-    CHECK(nsga2_dominates(&m[1], &m[0], &objs) && !nsga2_dominates(&m[0], &m[1], &objs), "valid beats failed");
+    CHECK(nsga2_dominates(&m[1], &m[0], &objs) && !nsga2_dominates(&m[0], &m[1], &objs),
+          "valid beats failed");
     CHECK(!nsga2_dominates(&m[0], &m[3], &objs), "failed dominate nobody");
     int front[4];
     int nf = nsga2_pareto_front(m, 4, &objs, front, err, sizeof err);
@@ -241,7 +257,8 @@ static void test_failed(void)
     nsga2_measure all[3] = {FAILED(), FAILED(), FAILED()};
     CHECK(nsga2_rank(&r, all, 3, &objs, err, sizeof err) == 0, "rank: %s", err);
     CHECK_EQ_INT(r.n_fronts, 1);
-    for (int i = 0; i < 3; i++) CHECK(r.rank[i] == 0 && r.crowding[i] == 0 && r.order[i] == i, "all failed %d", i);
+    for (int i = 0; i < 3; i++)
+        CHECK(r.rank[i] == 0 && r.crowding[i] == 0 && r.order[i] == i, "all failed %d", i);
     CHECK_EQ_INT(nsga2_pareto_front(all, 3, &objs, front, err, sizeof err), 0);
     nsga2_ranking_free(&r);
 
@@ -256,7 +273,8 @@ static void test_failed(void)
 
     /* bad arguments are errors, not crashes */
     nsga2_objectives none = {0};
-    CHECK(nsga2_rank(&r, m, 4, &none, err, sizeof err) == -1 && strstr(err, "objectives"), "no objectives: %s", err);
+    CHECK(nsga2_rank(&r, m, 4, &none, err, sizeof err) == -1 && strstr(err, "objectives"),
+          "no objectives: %s", err);
     CHECK(nsga2_rank(&r, m, -1, &objs, err, sizeof err) == -1, "negative n");
 }
 
@@ -264,8 +282,8 @@ static void test_failed(void)
  * distance; equal seeds repeat; the worst never wins against anyone. */
 static void test_tournament(void)
 {
-    nsga2_measure m[8] = {M(0.90, 100), M(0.85, 50), M(0.80, 200), M(0.95, 300),
-                          M(0.70, 40),  M(0.88, 150), M(0.60, 60), FAILED()};
+    nsga2_measure m[8] = {M(0.90, 100), M(0.85, 50),  M(0.80, 200), M(0.95, 300),
+                          M(0.70, 40),  M(0.88, 150), M(0.60, 60),  FAILED()};
     nsga2_objectives objs;
     nsga2_objectives_default(&objs);
     nsga2_ranking r;
@@ -273,7 +291,7 @@ static void test_tournament(void)
     CHECK(nsga2_rank(&r, m, 8, &objs, err, sizeof err) == 0, "rank: %s", err);
     nsga2_rng g;
     nsga2_rng_seed(&g, 42);
-    int pool_rank[2] = {2, 5}; /* rank 2 vs rank 1 */
+    int pool_rank[2] = {2, 5};  /* rank 2 vs rank 1 */
     int pool_crowd[2] = {1, 3}; /* both rank 0: 1.03 vs inf */
     int pool_idx[2] = {6, 5};   /* both rank 1, both inf: lower index */
     for (int t = 0; t < 50; t++) {
@@ -293,21 +311,24 @@ static void test_tournament(void)
     bool same = true;
     for (int t = 0; t < 4000; t++) {
         int x = nsga2_tournament(&r, NULL, 0, &a), y = nsga2_tournament(&r, NULL, 0, &b);
-        if (x != y) same = false;
+        if (x != y)
+            same = false;
         CHECK(x >= 0 && x < 8, "winner %d", x);
-        if (x >= 0 && x < 8) wins[x]++;
+        if (x >= 0 && x < 8)
+            wins[x]++;
     }
     CHECK(same, "same seed, same winners");
     CHECK_EQ_INT(wins[7], 0);
     /* 3 is drawn in 2 of 8 slots: 1 - (7/8)(6/7) = 1/4 of tournaments */
     CHECK(wins[3] > 800 && wins[3] < 1200, "3 won %d of 4000", wins[3]);
-    CHECK(wins[3] > wins[0] && wins[0] > wins[5] && wins[5] > wins[2], "wins %d %d %d %d", wins[3], wins[0],
-          wins[5], wins[2]);
+    CHECK(wins[3] > wins[0] && wins[0] > wins[5] && wins[5] > wins[2], "wins %d %d %d %d", wins[3],
+          wins[0], wins[5], wins[2]);
     nsga2_rng_seed(&b, 8);
     bool differ = false;
     nsga2_rng_seed(&a, 7);
     for (int t = 0; t < 100; t++)
-        if (nsga2_tournament(&r, NULL, 0, &a) != nsga2_tournament(&r, NULL, 0, &b)) differ = true;
+        if (nsga2_tournament(&r, NULL, 0, &a) != nsga2_tournament(&r, NULL, 0, &b))
+            differ = true;
     CHECK(differ, "another seed, other winners");
     nsga2_ranking_free(&r);
 }
@@ -319,15 +340,17 @@ static void test_objective_lists(void)
     nsga2_objectives_default(&objs);
     nsga2_objectives_format(&objs, buf, sizeof buf);
     CHECK(!strcmp(buf, "val_acc,params"), "default %s", buf);
-    CHECK(nsga2_objectives_parse(&objs, "val_acc, flops,seconds", err, sizeof err) == 0, "parse: %s", err);
+    CHECK(nsga2_objectives_parse(&objs, "val_acc, flops,seconds", err, sizeof err) == 0,
+          "parse: %s", err);
     nsga2_objectives_format(&objs, buf, sizeof buf);
     CHECK(!strcmp(buf, "val_acc,flops,seconds"), "parsed %s", buf);
     CHECK(objs.o[1]->dir == NSGA2_MINIMIZE && objs.o[0]->dir == NSGA2_MAXIMIZE, "directions");
-    CHECK(nsga2_objectives_parse(&objs, "val_acc,size", err, sizeof err) == -1 && strstr(err, "'size'") &&
-              strstr(err, "params"),
+    CHECK(nsga2_objectives_parse(&objs, "val_acc,size", err, sizeof err) == -1 &&
+              strstr(err, "'size'") && strstr(err, "params"),
           "unknown: %s", err);
-    CHECK(nsga2_objectives_parse(&objs, "params,params", err, sizeof err) == -1 && strstr(err, "twice"), "twice: %s",
-          err);
+    CHECK(nsga2_objectives_parse(&objs, "params,params", err, sizeof err) == -1 &&
+              strstr(err, "twice"),
+          "twice: %s", err);
     CHECK(nsga2_objectives_parse(&objs, "", err, sizeof err) == -1, "empty");
     CHECK(nsga2_objectives_parse(&objs, "val_acc,", err, sizeof err) == -1, "trailing comma");
     nsga2_objectives_format(&objs, buf, sizeof buf);
@@ -341,25 +364,30 @@ static void test_measure_from_result(void)
 {
     nsga2_measure m;
     char err[256];
-    CHECK(nsga2_measure_from_result(&m, "{\"status\":\"ok\",\"val_acc\":0.91,\"params\":14634,\"flops\":2.5e6,"
-                                        "\"seconds\":12.5}",
-                                    err, sizeof err) == 0,
+    CHECK(nsga2_measure_from_result(
+              &m,
+              "{\"status\":\"ok\",\"val_acc\":0.91,\"params\":14634,\"flops\":2.5e6,"
+              "\"seconds\":12.5}",
+              err, sizeof err) == 0,
           "ok: %s", err);
-    CHECK(!m.failed && CLOSE(m.val_acc, 0.91) && m.params == 14634 && m.flops == 2.5e6 && m.seconds == 12.5,
+    CHECK(!m.failed && CLOSE(m.val_acc, 0.91) && m.params == 14634 && m.flops == 2.5e6 &&
+              m.seconds == 12.5,
           "values");
-    CHECK(nsga2_measure_from_result(&m, "{\"status\":\"diverged\",\"val_acc\":0.1,\"params\":5}", err, sizeof err) ==
-                  0 &&
+    CHECK(nsga2_measure_from_result(&m, "{\"status\":\"diverged\",\"val_acc\":0.1,\"params\":5}",
+                                    err, sizeof err) == 0 &&
               m.failed,
           "diverged fails");
-    CHECK(nsga2_measure_from_result(&m, "{\"status\":\"timeout\",\"val_acc\":0.5,\"params\":5}", err, sizeof err) ==
-                  0 &&
+    CHECK(nsga2_measure_from_result(&m, "{\"status\":\"timeout\",\"val_acc\":0.5,\"params\":5}",
+                                    err, sizeof err) == 0 &&
               !m.failed,
           "timeout with a val_acc counts");
-    CHECK(nsga2_measure_from_result(&m, "{\"status\":\"stopped\",\"val_acc\":null}", err, sizeof err) == 0 &&
+    CHECK(nsga2_measure_from_result(&m, "{\"status\":\"stopped\",\"val_acc\":null}", err,
+                                    sizeof err) == 0 &&
               m.failed,
           "stopped without val_acc fails");
     CHECK(nsga2_measure_from_result(&m, "not json", err, sizeof err) == -1 && m.failed, "garbage");
-    CHECK(nsga2_measure_from_result(&m, "{\"status\":\"great\"}", err, sizeof err) == -1 && strstr(err, "great"),
+    CHECK(nsga2_measure_from_result(&m, "{\"status\":\"great\"}", err, sizeof err) == -1 &&
+              strstr(err, "great"),
           "unknown status: %s", err);
 }
 

@@ -22,17 +22,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define GC_H 1e-2
-#define GC_H_NET 1e-3 /* composites: fewer kinks within reach */
-#define GC_ATOL 2e-3
-#define GC_RTOL 1e-2
+#define GC_H       1e-2
+#define GC_H_NET   1e-3 /* composites: fewer kinks within reach */
+#define GC_ATOL    2e-3
+#define GC_RTOL    1e-2
 #define GC_PREFILL 0.25f
 
 static double loss_of(tcase *t, const float *r)
 {
     t->fwd(t);
     double l = 0.0;
-    for (long i = 0; i < t->out_size; i++) l += (double)t->out[i] * r[i];
+    for (long i = 0; i < t->out_size; i++)
+        l += (double)t->out[i] * r[i];
     return l;
 }
 
@@ -43,21 +44,25 @@ static int gradcheck(tcase *t, uint64_t seed, bool quiet, double *max_err, doubl
     rng rr;
     rng_seed(&rr, seed ^ 0x5eedULL);
     float *r = malloc(sizeof(float) * (size_t)t->out_size);
-    for (long i = 0; i < t->out_size; i++) r[i] = rng_uniform_range(&rr, -1.0f, 1.0f);
+    for (long i = 0; i < t->out_size; i++)
+        r[i] = rng_uniform_range(&rr, -1.0f, 1.0f);
 
     t->fwd(t);
     for (int k = 0; k < t->nt; k++)
         if (t->g[k])
-            for (long i = 0; i < t->tsize[k]; i++) t->g[k][i] = GC_PREFILL;
+            for (long i = 0; i < t->tsize[k]; i++)
+                t->g[k][i] = GC_PREFILL;
     t->bwd(t, r);
     for (int k = 0; k < t->nt; k++)
         if (t->g[k])
-            for (long i = 0; i < t->tsize[k]; i++) t->g[k][i] -= GC_PREFILL;
+            for (long i = 0; i < t->tsize[k]; i++)
+                t->g[k][i] -= GC_PREFILL;
 
     int bad = 0;
     *max_err = 0.0;
     for (int k = 0; k < t->nt; k++) {
-        if (!t->g[k]) continue;
+        if (!t->g[k])
+            continue;
         for (long i = 0; i < t->tsize[k]; i++) {
             float v = t->x[k][i];
             t->x[k][i] = (float)(v + h);
@@ -68,11 +73,12 @@ static int gradcheck(tcase *t, uint64_t seed, bool quiet, double *max_err, doubl
             double num = (lp - lm) / (2.0 * h), ana = t->g[k][i];
             double err = fabs(num - ana);
             double tol = GC_ATOL + GC_RTOL * fmax(fabs(num), fabs(ana));
-            if (err / tol > *max_err) *max_err = err / tol;
+            if (err / tol > *max_err)
+                *max_err = err / tol;
             if (err > tol) {
                 if (!quiet && bad < 5)
-                    CHECK(0, "%s: d/d%s[%ld]: numeric %.6f, analytic %.6f", t->name,
-                          t->tname[k], i, num, ana);
+                    CHECK(0, "%s: d/d%s[%ld]: numeric %.6f, analytic %.6f", t->name, t->tname[k], i,
+                          num, ana);
                 bad++;
             }
         }
@@ -85,7 +91,8 @@ static int gradcheck(tcase *t, uint64_t seed, bool quiet, double *max_err, doubl
  * perturbation can change which element of a window is largest. */
 static void fill_distinct(float *x, long n, float spacing, rng *r)
 {
-    for (long i = 0; i < n; i++) x[i] = (float)(i - n / 2) * spacing;
+    for (long i = 0; i < n; i++)
+        x[i] = (float)(i - n / 2) * spacing;
     for (long i = n - 1; i > 0; i--) {
         long j = (long)rng_below(r, (uint64_t)i + 1);
         float s = x[i];
@@ -98,7 +105,8 @@ static void away_from(float *x, long n, float kink, float margin)
 {
     for (long i = 0; i < n; i++) {
         float d = x[i] - kink;
-        if (fabsf(d) < margin) x[i] = kink + (d < 0 ? -margin : margin) * 2.0f;
+        if (fabsf(d) < margin)
+            x[i] = kink + (d < 0 ? -margin : margin) * 2.0f;
     }
 }
 
@@ -114,20 +122,26 @@ static void prepare(tcase *t, uint64_t seed)
             for (long i = 0; i < t->tsize[k]; i++)
                 t->x[k][i] = rng_uniform(&r) < keep ? 1.0f / keep : 0.0f;
         } else if (!strcmp(t->tname[k], "labels")) {
-            for (long i = 0; i < t->tsize[k]; i++) t->x[k][i] = (float)rng_below(&r, (uint64_t)t->k);
+            for (long i = 0; i < t->tsize[k]; i++)
+                t->x[k][i] = (float)rng_below(&r, (uint64_t)t->k);
         }
     }
-    if (!strcmp(t->name, "relu")) away_from(t->x[0], t->tsize[0], 0.0f, 0.05f);
+    if (!strcmp(t->name, "relu"))
+        away_from(t->x[0], t->tsize[0], 0.0f, 0.05f);
     if (!strcmp(t->name, "hswish")) {
-        for (long i = 0; i < t->tsize[0]; i++) t->x[0][i] = rng_uniform_range(&r, -4.5f, 4.5f);
+        for (long i = 0; i < t->tsize[0]; i++)
+            t->x[0][i] = rng_uniform_range(&r, -4.5f, 4.5f);
         away_from(t->x[0], t->tsize[0], -3.0f, 0.05f);
         away_from(t->x[0], t->tsize[0], 3.0f, 0.05f);
     }
     if (!strcmp(t->name, "tanh") || !strcmp(t->name, "sigmoid") || !strcmp(t->name, "gelu") ||
         !strcmp(t->name, "silu"))
-        for (long i = 0; i < t->tsize[0]; i++) t->x[0][i] *= 3.0f;
-    if (strstr(t->name, "pool")) fill_distinct(t->x[0], t->tsize[0], 5 * GC_H, &r);
-    if (!strcmp(t->name, "catnet")) fill_distinct(t->x[0], t->tsize[0], 5 * GC_H_NET, &r);
+        for (long i = 0; i < t->tsize[0]; i++)
+            t->x[0][i] *= 3.0f;
+    if (strstr(t->name, "pool"))
+        fill_distinct(t->x[0], t->tsize[0], 5 * GC_H, &r);
+    if (!strcmp(t->name, "catnet"))
+        fill_distinct(t->x[0], t->tsize[0], 5 * GC_H_NET, &r);
     if (!strcmp(t->name, "bn_eval"))
         for (int c = 0; c < t->bn[0].c; c++) {
             t->s[0][c] = rng_uniform_range(&r, -0.5f, 0.5f);
@@ -143,7 +157,8 @@ static void test_gradients(void)
         prepare(t, 1000 + (uint64_t)i);
         long n = 0;
         for (int k = 0; k < t->nt; k++)
-            if (t->g[k]) n += t->tsize[k];
+            if (t->g[k])
+                n += t->tsize[k];
         int bad = gradcheck(t, 77 + (uint64_t)i, false, &max_err, t->buf[0] ? GC_H_NET : GC_H);
         CHECK(bad == 0, "%s: %d of %ld gradient elements disagree", t->name, bad, n);
         if (getenv("GEVO_GC_VERBOSE"))
@@ -180,19 +195,31 @@ static void test_checker_catches_errors(void)
 static void test_pool_output_sizes(void)
 {
     /* h, k, s, pad, ceil -> expected (PyTorch) */
+    // clang-format off
     static const int cases[][6] = {
         {7, 3, 2, 1, 1, 4}, {7, 3, 2, 1, 0, 4}, {5, 2, 2, 0, 1, 3}, {5, 2, 2, 0, 0, 2},
         {5, 3, 3, 1, 1, 2}, {6, 3, 2, 0, 1, 3}, {6, 3, 2, 0, 0, 2}, {1, 1, 1, 0, 1, 1},
         {28, 2, 2, 0, 1, 14}, {7, 2, 3, 1, 1, 3},
     };
+    // clang-format on
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const int *c = cases[i];
         char err[256] = "";
-        ops_pool p = {.kind = OPS_POOL_MAX, .n = 1, .c = 1, .h = c[0], .w = c[0], .kh = c[1],
-                      .kw = c[1], .stride = c[2], .pad_h = c[3], .pad_w = c[3], .ceil = c[4]};
+        ops_pool p = {.kind = OPS_POOL_MAX,
+                      .n = 1,
+                      .c = 1,
+                      .h = c[0],
+                      .w = c[0],
+                      .kh = c[1],
+                      .kw = c[1],
+                      .stride = c[2],
+                      .pad_h = c[3],
+                      .pad_w = c[3],
+                      .ceil = c[4]};
         CHECK(ops_pool_init(&p, err, sizeof err) == 0, "case %zu: %s", i, err);
-        CHECK(p.oh == c[5] && p.ow == c[5], "case %zu: h=%d k=%d s=%d pad=%d ceil=%d: %d, expected %d",
-              i, c[0], c[1], c[2], c[3], c[4], p.oh, c[5]);
+        CHECK(p.oh == c[5] && p.ow == c[5],
+              "case %zu: h=%d k=%d s=%d pad=%d ceil=%d: %d, expected %d", i, c[0], c[1], c[2], c[3],
+              c[4], p.oh, c[5]);
     }
 }
 
@@ -203,11 +230,13 @@ static void test_pool_output_sizes(void)
  * numbers are checked by the gradient and torch tests of the same cases. */
 static void test_conv_paths(void)
 {
+    // clang-format off
     struct { tc_maker mk; bool general; } cases[] = {
         {mk_conv_1x1, true}, {mk_conv_1x1_grouped, true}, {mk_conv_depthwise, false},
         {mk_conv_depthwise_dil, true}, {mk_conv_general, true}, {mk_conv_strided_1x1, true},
         {mk_conv_3x3, true},
     };
+    // clang-format on
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         tcase *t = cases[i].mk();
         size_t s = ops_conv_scratch(&t->conv[0]);
@@ -219,8 +248,16 @@ static void test_conv_paths(void)
 static void test_bad_arguments(void)
 {
     char err[256];
-    ops_conv c = {.n = 1, .cin = 6, .h = 5, .w = 5, .cout = 4, .kh = 3, .kw = 3, .stride = 1,
-                  .dilation = 1, .groups = 4};
+    ops_conv c = {.n = 1,
+                  .cin = 6,
+                  .h = 5,
+                  .w = 5,
+                  .cout = 4,
+                  .kh = 3,
+                  .kw = 3,
+                  .stride = 1,
+                  .dilation = 1,
+                  .groups = 4};
     CHECK_EQ_INT(ops_conv_init(&c, err, sizeof err), -1);
     CHECK(strstr(err, "groups=4") != NULL, "message: %s", err);
     c.groups = 2;
@@ -234,8 +271,16 @@ static void test_bad_arguments(void)
     CHECK_EQ_INT(ops_conv_init(&c, err, sizeof err), 0);
     CHECK_EQ_INT(c.oh, 3);
 
-    ops_pool p = {.kind = OPS_POOL_AVG, .n = 1, .c = 1, .h = 5, .w = 5, .kh = 2, .kw = 2,
-                  .stride = 2, .pad_h = 2, .pad_w = 0};
+    ops_pool p = {.kind = OPS_POOL_AVG,
+                  .n = 1,
+                  .c = 1,
+                  .h = 5,
+                  .w = 5,
+                  .kh = 2,
+                  .kw = 2,
+                  .stride = 2,
+                  .pad_h = 2,
+                  .pad_w = 0};
     CHECK_EQ_INT(ops_pool_init(&p, err, sizeof err), -1);
     CHECK(strstr(err, "avgpool") && strstr(err, "half the kernel"), "message: %s", err);
     p.pad_h = 0;
@@ -265,25 +310,29 @@ static void test_bad_arguments(void)
 static void test_xent_counts_correct(void)
 {
     char err[256];
-    float logits[12] = {2, 1, 0,  0, 0, 5,  1, 1, 0,  -1, 3, 3}, loss, d[12];
+    float logits[12] = {2, 1, 0, 0, 0, 5, 1, 1, 0, -1, 3, 3}, loss, d[12];
     int labels[4] = {0, 1, 1, 2}, correct;
     CHECK_EQ_INT(ops_xent(&loss, &correct, d, logits, labels, 4, 3, 0.2f, err, sizeof err), 0);
     /* argmax: 0, 2, 0 (first of a tie), 1 (first of a tie) */
     CHECK_EQ_INT(correct, 1);
     for (int i = 0; i < 4; i++) {
         double s = 0;
-        for (int j = 0; j < 3; j++) s += d[i * 3 + j];
+        for (int j = 0; j < 3; j++)
+            s += d[i * 3 + j];
         CHECK(fabs(s) < 1e-6, "gradient row %d sums to %g, expected 0", i, s);
     }
 }
 
 static void test_dropout(void)
 {
-    enum { N = 100000 };
+    enum {
+        N = 100000
+    };
     float *x = malloc(sizeof(float) * N), *y = malloc(sizeof(float) * N);
     float *m = malloc(sizeof(float) * ops_dropout_scratch(N)), *d = calloc(N, sizeof(float));
     rng r;
-    for (int i = 0; i < N; i++) x[i] = 1.0f + (float)(i % 7);
+    for (int i = 0; i < N; i++)
+        x[i] = 1.0f + (float)(i % 7);
     rng_seed(&r, 42);
     ops_dropout_forward(y, x, N, 0.25f, true, &r, m);
     long kept = 0;
@@ -291,7 +340,8 @@ static void test_dropout(void)
     for (int i = 0; i < N; i++) {
         if (y[i] != 0.0f) {
             kept++;
-            if (fabsf(y[i] - x[i] / 0.75f) > 1e-5f * y[i]) wrong++;
+            if (fabsf(y[i] - x[i] / 0.75f) > 1e-5f * y[i])
+                wrong++;
         }
     }
     CHECK(labs(kept - 75000) < 1000, "kept %ld of %d at p=0.25", kept, N);
@@ -302,7 +352,8 @@ static void test_dropout(void)
     ops_dropout_forward(y2, x, N, 0.25f, true, &r, m);
     CHECK(memcmp(y, y2, sizeof(float) * N) == 0, "same seed, different masks");
     /* backward routes through the mask */
-    for (int i = 0; i < N; i++) d[i] = 0.0f;
+    for (int i = 0; i < N; i++)
+        d[i] = 0.0f;
     ops_dropout_backward(d, x, N, true, m);
     for (int i = 0; i < N; i++)
         if (d[i] != y2[i]) {
@@ -313,7 +364,8 @@ static void test_dropout(void)
     CHECK(memcmp(y, x, sizeof(float) * N) == 0, "eval dropout is not the identity");
     ops_dropout_forward(y, x, N, 1.0f, true, &r, m);
     int nz = 0;
-    for (int i = 0; i < N; i++) nz += y[i] != 0.0f;
+    for (int i = 0; i < N; i++)
+        nz += y[i] != 0.0f;
     CHECK_EQ_INT(nz, 0);
     ops_dropout_forward(y, x, N, 0.0f, true, &r, m);
     CHECK(memcmp(y, x, sizeof(float) * N) == 0, "p=0 dropout is not the identity");
@@ -326,7 +378,8 @@ static void test_rng(void)
     rng_seed(&a, 123);
     rng_seed(&b, 123);
     int same = 1;
-    for (int i = 0; i < 1000; i++) same &= rng_next(&a) == rng_next(&b);
+    for (int i = 0; i < 1000; i++)
+        same &= rng_next(&a) == rng_next(&b);
     CHECK(same, "same seed, different streams");
     rng_seed(&b, 124);
     CHECK(rng_next(&a) != rng_next(&b), "seeds 123 and 124 start alike");
@@ -336,7 +389,9 @@ static void test_rng(void)
     rng_seed(&b, 0);
     CHECK(first == rng_next(&b) && first != 0, "seed 0 gives %llu", (unsigned long long)first);
 
-    enum { N = 200000 };
+    enum {
+        N = 200000
+    };
     double s = 0, s2 = 0, ns = 0, ns2 = 0;
     float lo = 1, hi = 0;
     long counts[10] = {0};
@@ -344,8 +399,10 @@ static void test_rng(void)
     for (int i = 0; i < N; i++) {
         float u = rng_uniform(&a);
         s += u, s2 += (double)u * u;
-        if (u < lo) lo = u;
-        if (u > hi) hi = u;
+        if (u < lo)
+            lo = u;
+        if (u > hi)
+            hi = u;
         counts[rng_below(&a, 10)]++;
         float z = rng_normal(&a);
         ns += z, ns2 += (double)z * z;
@@ -364,7 +421,8 @@ static void test_rng(void)
     float w[4096];
     rng_init_fan_in(&a, w, 4096, 16 * 9);
     float bound = 1.0f / 12.0f, mx = 0;
-    for (int i = 0; i < 4096; i++) mx = fmaxf(mx, fabsf(w[i]));
+    for (int i = 0; i < 4096; i++)
+        mx = fmaxf(mx, fabsf(w[i]));
     CHECK(mx <= bound && mx > 0.95f * bound, "init max |w| %f, bound %f", mx, bound);
     rng_init_const(w, 10, 1.0f);
     CHECK(w[0] == 1.0f && w[9] == 1.0f, "const init");
@@ -374,25 +432,62 @@ static void test_rng(void)
  * Depthwise at stride 1 (flat planes; across channels on maps down to 1x1;
  * wide padding),
  * 1x1 convolutions of 1x1 maps (one sgemm over the batch). */
-static tcase *mk_dw3(const char *name, int n, int c, int h, int w, int kh, int ph, int pw, bool bias)
+static tcase *mk_dw3(const char *name, int n, int c, int h, int w, int kh, int ph, int pw,
+                     bool bias)
 {
-    ops_conv cf = {.n = n, .cin = c, .h = h, .w = w, .cout = c, .kh = kh, .kw = 3, .stride = 1,
-                   .pad_h = ph, .pad_w = pw, .dilation = 1, .groups = c, .bias = bias};
+    ops_conv cf = {.n = n,
+                   .cin = c,
+                   .h = h,
+                   .w = w,
+                   .cout = c,
+                   .kh = kh,
+                   .kw = 3,
+                   .stride = 1,
+                   .pad_h = ph,
+                   .pad_w = pw,
+                   .dilation = 1,
+                   .groups = c,
+                   .bias = bias};
     return mk_conv(name, cf);
 }
-static tcase *mk_dw3_7x5(void) { return mk_dw3("dw3_7x5", 2, 3, 7, 5, 3, 1, 1, true); }
-static tcase *mk_dw3_2x2(void) { return mk_dw3("dw3_2x2", 3, 4, 2, 2, 3, 1, 1, true); }
-static tcase *mk_dw3_1x1(void) { return mk_dw3("dw3_1x1", 4, 3, 1, 1, 3, 1, 1, false); }
-static tcase *mk_dw3_k5(void) { return mk_dw3("dw3_k5", 2, 2, 6, 4, 5, 2, 0, true); }
-static tcase *mk_dw3_pad2(void) { return mk_dw3("dw3_pad2", 2, 2, 3, 3, 3, 2, 2, false); }
+static tcase *mk_dw3_7x5(void)
+{
+    return mk_dw3("dw3_7x5", 2, 3, 7, 5, 3, 1, 1, true);
+}
+static tcase *mk_dw3_2x2(void)
+{
+    return mk_dw3("dw3_2x2", 3, 4, 2, 2, 3, 1, 1, true);
+}
+static tcase *mk_dw3_1x1(void)
+{
+    return mk_dw3("dw3_1x1", 4, 3, 1, 1, 3, 1, 1, false);
+}
+static tcase *mk_dw3_k5(void)
+{
+    return mk_dw3("dw3_k5", 2, 2, 6, 4, 5, 2, 0, true);
+}
+static tcase *mk_dw3_pad2(void)
+{
+    return mk_dw3("dw3_pad2", 2, 2, 3, 3, 3, 2, 2, false);
+}
 static tcase *mk_dense(void)
 {
-    ops_conv c = {.n = 5, .cin = 6, .h = 1, .w = 1, .cout = 4, .kh = 1, .kw = 1, .stride = 1,
-                  .dilation = 1, .groups = 1, .bias = true};
+    ops_conv c = {.n = 5,
+                  .cin = 6,
+                  .h = 1,
+                  .w = 1,
+                  .cout = 4,
+                  .kh = 1,
+                  .kw = 1,
+                  .stride = 1,
+                  .dilation = 1,
+                  .groups = 1,
+                  .bias = true};
     return mk_conv("conv_dense", c);
 }
 
-static const tc_maker speed_cases[] = {mk_dw3_7x5, mk_dw3_2x2, mk_dw3_1x1, mk_dw3_k5, mk_dw3_pad2, mk_dense};
+static const tc_maker speed_cases[] = {mk_dw3_7x5, mk_dw3_2x2,  mk_dw3_1x1,
+                                       mk_dw3_k5,  mk_dw3_pad2, mk_dense};
 #define SPEED_COUNT ((int)(sizeof speed_cases / sizeof speed_cases[0]))
 
 static void test_speed_path_gradients(void)
@@ -421,23 +516,31 @@ static double dw_direct_check(ops_conv c)
     }
     size_t ihw = (size_t)c.h * c.w, ohw = (size_t)c.oh * c.ow, taps = (size_t)c.kh * c.kw;
     size_t xs = (size_t)c.n * c.cin * ihw, os = (size_t)c.n * c.cin * ohw;
-    float *x = malloc(sizeof(float) * xs), *w = malloc(sizeof(float) * c.cin * taps), *b = malloc(sizeof(float) * c.cin);
-    float *o = malloc(sizeof(float) * os), *g = malloc(sizeof(float) * os), *dx = calloc(xs, sizeof(float));
-    float *dw = calloc((size_t)c.cin * taps, sizeof(float)), *db = calloc((size_t)c.cin, sizeof(float));
+    float *x = malloc(sizeof(float) * xs), *w = malloc(sizeof(float) * c.cin * taps),
+          *b = malloc(sizeof(float) * c.cin);
+    float *o = malloc(sizeof(float) * os), *g = malloc(sizeof(float) * os),
+          *dx = calloc(xs, sizeof(float));
+    float *dw = calloc((size_t)c.cin * taps, sizeof(float)),
+          *db = calloc((size_t)c.cin, sizeof(float));
     double *rx = calloc(xs, sizeof(double)), *rw = calloc((size_t)c.cin * taps, sizeof(double));
     float *scr = malloc(sizeof(float) * (ops_conv_scratch(&c) + 1));
     rng r;
     rng_seed(&r, (uint64_t)(c.h * 131 + c.cin));
-    for (size_t i = 0; i < xs; i++) x[i] = rng_uniform_range(&r, -1.0f, 1.0f);
-    for (size_t i = 0; i < (size_t)c.cin * taps; i++) w[i] = rng_uniform_range(&r, -1.0f, 1.0f);
-    for (int i = 0; i < c.cin; i++) b[i] = rng_uniform_range(&r, -1.0f, 1.0f);
-    for (size_t i = 0; i < os; i++) g[i] = rng_uniform_range(&r, -1.0f, 1.0f);
+    for (size_t i = 0; i < xs; i++)
+        x[i] = rng_uniform_range(&r, -1.0f, 1.0f);
+    for (size_t i = 0; i < (size_t)c.cin * taps; i++)
+        w[i] = rng_uniform_range(&r, -1.0f, 1.0f);
+    for (int i = 0; i < c.cin; i++)
+        b[i] = rng_uniform_range(&r, -1.0f, 1.0f);
+    for (size_t i = 0; i < os; i++)
+        g[i] = rng_uniform_range(&r, -1.0f, 1.0f);
     ops_conv_forward(&c, o, x, w, b, scr);
     ops_conv_backward(&c, dx, dw, db, g, x, w, scr, true);
     double worst = 0.0;
     for (int i = 0; i < c.n; i++)
         for (int ch = 0; ch < c.cin; ch++) {
-            const float *xp = x + ((size_t)i * c.cin + ch) * ihw, *gp = g + ((size_t)i * c.cin + ch) * ohw;
+            const float *xp = x + ((size_t)i * c.cin + ch) * ihw,
+                        *gp = g + ((size_t)i * c.cin + ch) * ohw;
             const float *k = w + (size_t)ch * taps;
             double sb = 0.0;
             for (int oy = 0; oy < c.oh; oy++)
@@ -446,29 +549,37 @@ static double dw_direct_check(ops_conv c)
                     sb += gv;
                     for (int ki = 0; ki < c.kh; ki++)
                         for (int kj = 0; kj < c.kw; kj++) {
-                            int iy = oy + ki * c.dilation - c.pad_h, ix = ox + kj * c.dilation - c.pad_w;
-                            if (iy < 0 || iy >= c.h || ix < 0 || ix >= c.w) continue;
+                            int iy = oy + ki * c.dilation - c.pad_h,
+                                ix = ox + kj * c.dilation - c.pad_w;
+                            if (iy < 0 || iy >= c.h || ix < 0 || ix >= c.w)
+                                continue;
                             acc += (double)k[ki * c.kw + kj] * xp[iy * c.w + ix];
-                            rx[((size_t)i * c.cin + ch) * ihw + iy * c.w + ix] += gv * k[ki * c.kw + kj];
+                            rx[((size_t)i * c.cin + ch) * ihw + iy * c.w + ix] +=
+                                gv * k[ki * c.kw + kj];
                             rw[(size_t)ch * taps + ki * c.kw + kj] += gv * xp[iy * c.w + ix];
                         }
                     double d = fabs(acc - o[((size_t)i * c.cin + ch) * ohw + oy * c.ow + ox]);
-                    if (d > worst) worst = d;
+                    if (d > worst)
+                        worst = d;
                 }
             (void)sb;
         }
-    for (size_t i = 0; i < xs; i++) worst = fmax(worst, fabs(rx[i] - dx[i]));
+    for (size_t i = 0; i < xs; i++)
+        worst = fmax(worst, fabs(rx[i] - dx[i]));
     /* kernel and bias gradients sum over the batch: relative to its size */
     double scale = (double)c.n * ohw;
-    for (size_t i = 0; i < (size_t)c.cin * taps; i++) worst = fmax(worst, fabs(rw[i] - dw[i]) / scale);
+    for (size_t i = 0; i < (size_t)c.cin * taps; i++)
+        worst = fmax(worst, fabs(rw[i] - dw[i]) / scale);
     if (c.bias)
         for (int ch = 0; ch < c.cin; ch++) {
             double s = 0.0;
             for (int i = 0; i < c.n; i++)
-                for (size_t q = 0; q < ohw; q++) s += g[((size_t)i * c.cin + ch) * ohw + q];
+                for (size_t q = 0; q < ohw; q++)
+                    s += g[((size_t)i * c.cin + ch) * ohw + q];
             worst = fmax(worst, fabs(s - db[ch]) / scale);
         }
-    free(x), free(w), free(b), free(o), free(g), free(dx), free(dw), free(db), free(rx), free(rw), free(scr);
+    free(x), free(w), free(b), free(o), free(g), free(dx), free(dw), free(db), free(rx), free(rw),
+        free(scr);
     return worst;
 }
 
@@ -477,25 +588,44 @@ static void test_dw_matches_direct(void)
     struct {
         const char *what;
         ops_conv c;
+        // clang-format off
     } cases[] = {
-        {"14x14, 3 blocks of images", {.n = 70, .cin = 3, .h = 14, .w = 14, .kh = 3, .kw = 3, .pad_h = 1, .pad_w = 1}},
-        {"7x7, 20 channels", {.n = 9, .cin = 20, .h = 7, .w = 7, .kh = 3, .kw = 3, .pad_h = 1, .pad_w = 1}},
-        {"4x4 across channels, a partial block", {.n = 5, .cin = 20, .h = 4, .w = 4, .kh = 3, .kw = 3, .pad_h = 1, .pad_w = 1}},
-        {"2x2, 33 channels", {.n = 7, .cin = 33, .h = 2, .w = 2, .kh = 3, .kw = 3, .pad_h = 1, .pad_w = 1}},
-        {"1x1, 17 channels", {.n = 6, .cin = 17, .h = 1, .w = 1, .kh = 3, .kw = 3, .pad_h = 1, .pad_w = 1}},
-        {"5x3 dilated, uneven padding", {.n = 4, .cin = 5, .h = 9, .w = 8, .kh = 5, .kw = 3, .pad_h = 3, .pad_w = 0, .dilation = 2}},
+        // clang-format on
+        {"14x14, 3 blocks of images",
+         {.n = 70, .cin = 3, .h = 14, .w = 14, .kh = 3, .kw = 3, .pad_h = 1, .pad_w = 1}},
+        {"7x7, 20 channels",
+         {.n = 9, .cin = 20, .h = 7, .w = 7, .kh = 3, .kw = 3, .pad_h = 1, .pad_w = 1}},
+        {"4x4 across channels, a partial block",
+         {.n = 5, .cin = 20, .h = 4, .w = 4, .kh = 3, .kw = 3, .pad_h = 1, .pad_w = 1}},
+        {"2x2, 33 channels",
+         {.n = 7, .cin = 33, .h = 2, .w = 2, .kh = 3, .kw = 3, .pad_h = 1, .pad_w = 1}},
+        {"1x1, 17 channels",
+         {.n = 6, .cin = 17, .h = 1, .w = 1, .kh = 3, .kw = 3, .pad_h = 1, .pad_w = 1}},
+        {"5x3 dilated, uneven padding",
+         {.n = 4,
+          .cin = 5,
+          .h = 9,
+          .w = 8,
+          .kh = 5,
+          .kw = 3,
+          .pad_h = 3,
+          .pad_w = 0,
+          .dilation = 2}},
         {"2x2 kernel, no padding", {.n = 3, .cin = 4, .h = 6, .w = 5, .kh = 2, .kw = 2}},
-        {"7x7 kernel on a 3x3 map", {.n = 3, .cin = 18, .h = 3, .w = 3, .kh = 7, .kw = 7, .pad_h = 3, .pad_w = 3}},
+        {"7x7 kernel on a 3x3 map",
+         {.n = 3, .cin = 18, .h = 3, .w = 3, .kh = 7, .kw = 7, .pad_h = 3, .pad_w = 3}},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         ops_conv c = cases[k].c;
         c.cout = c.groups = c.cin;
         c.stride = 1;
-        if (!c.dilation) c.dilation = 1;
+        if (!c.dilation)
+            c.dilation = 1;
         for (int bias = 0; bias < 2; bias++) {
             c.bias = bias;
             double worst = dw_direct_check(c);
-            CHECK(worst < 1e-4, "%s (bias %d): differs from the definition by %g", cases[k].what, bias, worst);
+            CHECK(worst < 1e-4, "%s (bias %d): differs from the definition by %g", cases[k].what,
+                  bias, worst);
         }
     }
 }
@@ -505,9 +635,11 @@ static void test_dw_matches_direct(void)
  * that reads it shows), and parameter gradients still add. */
 static bool stores_input_grad(const tcase *t)
 {
-    static const char *ops[] = {"conv", "dw3", "bn_", "add", "relu", "silu", "hswish", "gelu", "sigmoid", "tanh"};
+    static const char *ops[] = {"conv", "dw3",    "bn_",  "add",     "relu",
+                                "silu", "hswish", "gelu", "sigmoid", "tanh"};
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
-        if (!strncmp(t->name, ops[i], strlen(ops[i]))) return true;
+        if (!strncmp(t->name, ops[i], strlen(ops[i])))
+            return true;
     return false;
 }
 
@@ -522,34 +654,40 @@ static void test_store_matches_add(void)
         }
         bool all_inputs = !strcmp(t->name, "add"); /* every tensor of add is an input */
         float *dout = calloc((size_t)t->out_size, sizeof(float));
-        for (long j = 0; j < t->out_size; j++) dout[j] = (float)((j * 31) % 17) / 17.0f - 0.5f;
+        for (long j = 0; j < t->out_size; j++)
+            dout[j] = (float)((j * 31) % 17) / 17.0f - 0.5f;
         float *want[TC_MAXT] = {0};
         for (int pass = 0; pass < 2; pass++) {
             prepare(t, 6000 + (uint64_t)i);
             t->fwd(t);
             for (int k = 0; k < t->nt; k++) {
-                if (!t->g[k]) continue;
+                if (!t->g[k])
+                    continue;
                 bool input = all_inputs || !strcmp(t->tname[k], "x");
-                for (long j = 0; j < t->tsize[k]; j++) t->g[k][j] = pass && input ? NAN : 0.0f;
+                for (long j = 0; j < t->tsize[k]; j++)
+                    t->g[k][j] = pass && input ? NAN : 0.0f;
             }
             tc_accumulate = pass == 0;
             t->bwd(t, dout);
             tc_accumulate = true;
             for (int k = 0; k < t->nt; k++) {
-                if (!t->g[k]) continue;
+                if (!t->g[k])
+                    continue;
                 if (!pass) {
                     want[k] = malloc(sizeof(float) * (size_t)t->tsize[k]);
                     memcpy(want[k], t->g[k], sizeof(float) * (size_t)t->tsize[k]);
                 } else {
                     /* equal as numbers: -0 stored is +0 once added to 0 */
                     long bad = 0;
-                    for (long j = 0; j < t->tsize[k]; j++) bad += !(want[k][j] == t->g[k][j]);
-                    CHECK(bad == 0, "%s: %ld elements of d%s stored differ from d%s added to zeros", t->name, bad,
-                          t->tname[k], t->tname[k]);
+                    for (long j = 0; j < t->tsize[k]; j++)
+                        bad += !(want[k][j] == t->g[k][j]);
+                    CHECK(bad == 0, "%s: %ld elements of d%s stored differ from d%s added to zeros",
+                          t->name, bad, t->tname[k], t->tname[k]);
                 }
             }
         }
-        for (int k = 0; k < t->nt; k++) free(want[k]);
+        for (int k = 0; k < t->nt; k++)
+            free(want[k]);
         free(dout);
         tc_free(t);
         checked++;
@@ -562,7 +700,8 @@ static void test_store_matches_add(void)
 static void run_case(tcase *t, float *out, float *grads, const float *dout)
 {
     for (int k = 0; k < t->nt; k++)
-        if (t->g[k]) memset(t->g[k], 0, sizeof(float) * (size_t)t->tsize[k]);
+        if (t->g[k])
+            memset(t->g[k], 0, sizeof(float) * (size_t)t->tsize[k]);
     t->fwd(t);
     memcpy(out, t->out, sizeof(float) * (size_t)t->out_size);
     t->bwd(t, dout);
@@ -582,14 +721,16 @@ static void test_threads_agree(void)
         prepare(t, 5000 + (uint64_t)i);
         long ng = 0;
         for (int k = 0; k < t->nt; k++)
-            if (t->g[k]) ng += t->tsize[k];
+            if (t->g[k])
+                ng += t->tsize[k];
         float *dout = calloc((size_t)t->out_size, sizeof(float));
         float *o[3], *g[3];
         for (int r = 0; r < 3; r++) {
             o[r] = calloc((size_t)t->out_size, sizeof(float));
             g[r] = calloc((size_t)(ng ? ng : 1), sizeof(float));
         }
-        for (long j = 0; j < t->out_size; j++) dout[j] = (float)((j * 29) % 13) / 13.0f - 0.5f;
+        for (long j = 0; j < t->out_size; j++)
+            dout[j] = (float)((j * 29) % 13) / 13.0f - 0.5f;
         /* a case's state (running statistics, dropout masks) must start
            equal: snapshot it by re-preparing before each run */
         ops_set_threads(1);
@@ -608,15 +749,18 @@ static void test_threads_agree(void)
         double worst = 0;
         for (long j = 0; j < t->out_size; j++) {
             double d = fabs(o[0][j] - o[1][j]) / (1.0 + fabs(o[0][j]));
-            if (d > worst) worst = d;
+            if (d > worst)
+                worst = d;
         }
         for (long j = 0; j < ng; j++) {
             double d = fabs(g[0][j] - g[1][j]) / (1.0 + fabs(g[0][j]));
-            if (d > worst) worst = d;
+            if (d > worst)
+                worst = d;
         }
         /* the chunks are fixed by the data, not the threads: same bits */
         CHECK(worst == 0, "%s: 1 and 2 threads differ by %g", t->name, worst);
-        for (int r = 0; r < 3; r++) free(o[r]), free(g[r]);
+        for (int r = 0; r < 3; r++)
+            free(o[r]), free(g[r]);
         free(dout);
         tc_free(t);
     }

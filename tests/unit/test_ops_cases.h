@@ -70,15 +70,18 @@ static float *tc_alloc(tcase *t, long n)
 
 static void tc_free(tcase *t)
 {
-    if (!t) return;
-    for (int i = 0; i < t->nmem; i++) free(t->mem[i]);
+    if (!t)
+        return;
+    for (int i = 0; i < t->nmem; i++)
+        free(t->mem[i]);
     free(t);
 }
 
 static tcase *tc_new(const char *name)
 {
     tcase *t = calloc(1, sizeof *t);
-    if (!t) abort();
+    if (!t)
+        abort();
     snprintf(t->name, sizeof t->name, "%s", name);
     return t;
 }
@@ -125,7 +128,8 @@ static inline void tc_fill(tcase *t, uint64_t seed)
     rng r;
     rng_seed(&r, seed);
     for (int i = 0; i < t->nt; i++)
-        for (long j = 0; j < t->tsize[i]; j++) t->x[i][j] = rng_uniform_range(&r, -1.0f, 1.0f);
+        for (long j = 0; j < t->tsize[i]; j++)
+            t->x[i][j] = rng_uniform_range(&r, -1.0f, 1.0f);
 }
 
 static void tc_must(int rc, const char *err)
@@ -157,7 +161,8 @@ static tcase *mk_conv(const char *name, ops_conv cfg)
     t->conv[0] = cfg;
     tc_tensor(t, "x", (long)cfg.n * cfg.cin * cfg.h * cfg.w, true);
     tc_tensor(t, "w", (long)cfg.cout * (cfg.cin / cfg.groups) * cfg.kh * cfg.kw, true);
-    if (cfg.bias) tc_tensor(t, "b", cfg.cout, true);
+    if (cfg.bias)
+        tc_tensor(t, "b", cfg.cout, true);
     t->out_size = (long)cfg.n * cfg.cout * cfg.oh * cfg.ow;
     t->out = tc_alloc(t, t->out_size);
     t->scr[0] = tc_alloc(t, (long)ops_conv_scratch(&cfg));
@@ -168,44 +173,117 @@ static tcase *mk_conv(const char *name, ops_conv cfg)
 
 static tcase *mk_conv_1x1(void)
 {
-    ops_conv c = {.n = 2, .cin = 4, .h = 5, .w = 5, .cout = 6, .kh = 1, .kw = 1, .stride = 1,
-                  .dilation = 1, .groups = 1, .bias = true};
+    ops_conv c = {.n = 2,
+                  .cin = 4,
+                  .h = 5,
+                  .w = 5,
+                  .cout = 6,
+                  .kh = 1,
+                  .kw = 1,
+                  .stride = 1,
+                  .dilation = 1,
+                  .groups = 1,
+                  .bias = true};
     return mk_conv("conv_1x1", c);
 }
 static tcase *mk_conv_1x1_grouped(void)
 {
-    ops_conv c = {.n = 2, .cin = 4, .h = 3, .w = 5, .cout = 6, .kh = 1, .kw = 1, .stride = 1,
-                  .dilation = 1, .groups = 2, .bias = false};
+    ops_conv c = {.n = 2,
+                  .cin = 4,
+                  .h = 3,
+                  .w = 5,
+                  .cout = 6,
+                  .kh = 1,
+                  .kw = 1,
+                  .stride = 1,
+                  .dilation = 1,
+                  .groups = 2,
+                  .bias = false};
     return mk_conv("conv_1x1_grouped", c);
 }
 static tcase *mk_conv_general(void)
 {
-    ops_conv c = {.n = 2, .cin = 4, .h = 7, .w = 6, .cout = 6, .kh = 3, .kw = 2, .stride = 2,
-                  .pad_h = 2, .pad_w = 1, .dilation = 2, .groups = 2, .bias = true};
+    ops_conv c = {.n = 2,
+                  .cin = 4,
+                  .h = 7,
+                  .w = 6,
+                  .cout = 6,
+                  .kh = 3,
+                  .kw = 2,
+                  .stride = 2,
+                  .pad_h = 2,
+                  .pad_w = 1,
+                  .dilation = 2,
+                  .groups = 2,
+                  .bias = true};
     return mk_conv("conv_general", c);
 }
 static tcase *mk_conv_3x3(void)
 {
-    ops_conv c = {.n = 2, .cin = 3, .h = 6, .w = 6, .cout = 4, .kh = 3, .kw = 3, .stride = 1,
-                  .pad_h = 1, .pad_w = 1, .dilation = 1, .groups = 1, .bias = false};
+    ops_conv c = {.n = 2,
+                  .cin = 3,
+                  .h = 6,
+                  .w = 6,
+                  .cout = 4,
+                  .kh = 3,
+                  .kw = 3,
+                  .stride = 1,
+                  .pad_h = 1,
+                  .pad_w = 1,
+                  .dilation = 1,
+                  .groups = 1,
+                  .bias = false};
     return mk_conv("conv_3x3", c);
 }
 static tcase *mk_conv_strided_1x1(void)
 {
-    ops_conv c = {.n = 2, .cin = 3, .h = 7, .w = 7, .cout = 5, .kh = 1, .kw = 1, .stride = 2,
-                  .pad_h = 1, .pad_w = 0, .dilation = 1, .groups = 1, .bias = true};
+    ops_conv c = {.n = 2,
+                  .cin = 3,
+                  .h = 7,
+                  .w = 7,
+                  .cout = 5,
+                  .kh = 1,
+                  .kw = 1,
+                  .stride = 2,
+                  .pad_h = 1,
+                  .pad_w = 0,
+                  .dilation = 1,
+                  .groups = 1,
+                  .bias = true};
     return mk_conv("conv_strided_1x1", c);
 }
 static tcase *mk_conv_depthwise(void)
 {
-    ops_conv c = {.n = 2, .cin = 4, .h = 7, .w = 7, .cout = 4, .kh = 3, .kw = 3, .stride = 2,
-                  .pad_h = 1, .pad_w = 1, .dilation = 1, .groups = 4, .bias = true};
+    ops_conv c = {.n = 2,
+                  .cin = 4,
+                  .h = 7,
+                  .w = 7,
+                  .cout = 4,
+                  .kh = 3,
+                  .kw = 3,
+                  .stride = 2,
+                  .pad_h = 1,
+                  .pad_w = 1,
+                  .dilation = 1,
+                  .groups = 4,
+                  .bias = true};
     return mk_conv("conv_depthwise", c);
 }
 static tcase *mk_conv_depthwise_dil(void)
 {
-    ops_conv c = {.n = 2, .cin = 3, .h = 6, .w = 7, .cout = 3, .kh = 3, .kw = 2, .stride = 1,
-                  .pad_h = 2, .pad_w = 1, .dilation = 2, .groups = 3, .bias = false};
+    ops_conv c = {.n = 2,
+                  .cin = 3,
+                  .h = 6,
+                  .w = 7,
+                  .cout = 3,
+                  .kh = 3,
+                  .kw = 2,
+                  .stride = 1,
+                  .pad_h = 2,
+                  .pad_w = 1,
+                  .dilation = 2,
+                  .groups = 3,
+                  .bias = false};
     return mk_conv("conv_depthwise_dil", c);
 }
 
@@ -215,8 +293,7 @@ static void linear_fwd(tcase *t)
 }
 static void linear_bwd(tcase *t, const float *dout)
 {
-    ops_linear_backward(t->g[0], t->g[1], t->g[2], dout, t->x[0], t->x[1], t->n, t->in_f,
-                        t->out_f);
+    ops_linear_backward(t->g[0], t->g[1], t->g[2], dout, t->x[0], t->x[1], t->n, t->in_f, t->out_f);
 }
 static tcase *mk_linear(void)
 {
@@ -238,7 +315,8 @@ static void bn_fwd(tcase *t)
 }
 static void bn_bwd(tcase *t, const float *dout)
 {
-    ops_bn_backward(&t->bn[0], t->g[0], t->g[1], t->g[2], dout, t->x[0], t->x[1], t->scr[0], tc_accumulate);
+    ops_bn_backward(&t->bn[0], t->g[0], t->g[1], t->g[2], dout, t->x[0], t->x[1], t->scr[0],
+                    tc_accumulate);
 }
 static tcase *mk_bn(const char *name, int n, int c, int hw, bool training)
 {
@@ -252,7 +330,8 @@ static tcase *mk_bn(const char *name, int n, int c, int hw, bool training)
     tc_tensor(t, "beta", c, true);
     tc_state(t, "run_mean", c);
     tc_state(t, "run_var", c);
-    for (int i = 0; i < c; i++) t->s[1][i] = 1.0f;
+    for (int i = 0; i < c; i++)
+        t->s[1][i] = 1.0f;
     t->out_size = (long)n * c * hw;
     t->out = tc_alloc(t, t->out_size);
     t->scr[0] = tc_alloc(t, (long)ops_bn_scratch(&b));
@@ -260,9 +339,18 @@ static tcase *mk_bn(const char *name, int n, int c, int hw, bool training)
     t->bwd = bn_bwd;
     return t;
 }
-static tcase *mk_bn_train(void) { return mk_bn("bn_train", 2, 3, 25, true); }
-static tcase *mk_bn_eval(void) { return mk_bn("bn_eval", 2, 3, 25, false); }
-static tcase *mk_bn_vec(void) { return mk_bn("bn_vec", 4, 5, 1, true); }
+static tcase *mk_bn_train(void)
+{
+    return mk_bn("bn_train", 2, 3, 25, true);
+}
+static tcase *mk_bn_eval(void)
+{
+    return mk_bn("bn_eval", 2, 3, 25, false);
+}
+static tcase *mk_bn_vec(void)
+{
+    return mk_bn("bn_vec", 4, 5, 1, true);
+}
 
 static void ln_fwd(tcase *t)
 {
@@ -289,10 +377,19 @@ static tcase *mk_ln(const char *name, int n, int c, int hw)
     t->bwd = ln_bwd;
     return t;
 }
-static tcase *mk_ln_map(void) { return mk_ln("ln_map", 2, 4, 9); }
-static tcase *mk_ln_vec(void) { return mk_ln("ln_vec", 3, 6, 1); }
+static tcase *mk_ln_map(void)
+{
+    return mk_ln("ln_map", 2, 4, 9);
+}
+static tcase *mk_ln_vec(void)
+{
+    return mk_ln("ln_vec", 3, 6, 1);
+}
 
-static void act_fwd(tcase *t) { ops_act_forward(t->act, t->out, t->x[0], t->out_size); }
+static void act_fwd(tcase *t)
+{
+    ops_act_forward(t->act, t->out, t->x[0], t->out_size);
+}
 static void act_bwd(tcase *t, const float *dout)
 {
     ops_act_backward(t->act, t->g[0], dout, t->x[0], t->out_size, tc_accumulate);
@@ -308,14 +405,35 @@ static tcase *mk_act(const char *name, ops_act a)
     t->bwd = act_bwd;
     return t;
 }
-static tcase *mk_relu(void) { return mk_act("relu", OPS_RELU); }
-static tcase *mk_silu(void) { return mk_act("silu", OPS_SILU); }
-static tcase *mk_hswish(void) { return mk_act("hswish", OPS_HSWISH); }
-static tcase *mk_gelu(void) { return mk_act("gelu", OPS_GELU); }
-static tcase *mk_sigmoid(void) { return mk_act("sigmoid", OPS_SIGMOID); }
-static tcase *mk_tanh(void) { return mk_act("tanh", OPS_TANH); }
+static tcase *mk_relu(void)
+{
+    return mk_act("relu", OPS_RELU);
+}
+static tcase *mk_silu(void)
+{
+    return mk_act("silu", OPS_SILU);
+}
+static tcase *mk_hswish(void)
+{
+    return mk_act("hswish", OPS_HSWISH);
+}
+static tcase *mk_gelu(void)
+{
+    return mk_act("gelu", OPS_GELU);
+}
+static tcase *mk_sigmoid(void)
+{
+    return mk_act("sigmoid", OPS_SIGMOID);
+}
+static tcase *mk_tanh(void)
+{
+    return mk_act("tanh", OPS_TANH);
+}
 
-static void pool_fwd(tcase *t) { ops_pool_forward(&t->pool[0], t->out, t->x[0], t->scr[0]); }
+static void pool_fwd(tcase *t)
+{
+    ops_pool_forward(&t->pool[0], t->out, t->x[0], t->scr[0]);
+}
 static void pool_bwd(tcase *t, const float *dout)
 {
     ops_pool_backward(&t->pool[0], t->g[0], dout, t->scr[0]);
@@ -336,36 +454,78 @@ static tcase *mk_pool(const char *name, ops_pool p)
 }
 static tcase *mk_maxpool_ceil(void)
 {
-    ops_pool p = {.kind = OPS_POOL_MAX, .n = 2, .c = 3, .h = 7, .w = 6, .kh = 3, .kw = 3,
-                  .stride = 2, .pad_h = 1, .pad_w = 1, .ceil = true};
+    ops_pool p = {.kind = OPS_POOL_MAX,
+                  .n = 2,
+                  .c = 3,
+                  .h = 7,
+                  .w = 6,
+                  .kh = 3,
+                  .kw = 3,
+                  .stride = 2,
+                  .pad_h = 1,
+                  .pad_w = 1,
+                  .ceil = true};
     return mk_pool("maxpool_ceil", p);
 }
 static tcase *mk_maxpool_floor(void)
 {
-    ops_pool p = {.kind = OPS_POOL_MAX, .n = 2, .c = 3, .h = 7, .w = 7, .kh = 2, .kw = 2,
-                  .stride = 2, .ceil = false};
+    ops_pool p = {.kind = OPS_POOL_MAX,
+                  .n = 2,
+                  .c = 3,
+                  .h = 7,
+                  .w = 7,
+                  .kh = 2,
+                  .kw = 2,
+                  .stride = 2,
+                  .ceil = false};
     return mk_pool("maxpool_floor", p);
 }
 static tcase *mk_minpool_ceil(void)
 {
-    ops_pool p = {.kind = OPS_POOL_MIN, .n = 2, .c = 3, .h = 7, .w = 5, .kh = 2, .kw = 2,
-                  .stride = 2, .ceil = true};
+    ops_pool p = {.kind = OPS_POOL_MIN,
+                  .n = 2,
+                  .c = 3,
+                  .h = 7,
+                  .w = 5,
+                  .kh = 2,
+                  .kw = 2,
+                  .stride = 2,
+                  .ceil = true};
     return mk_pool("minpool_ceil", p);
 }
 static tcase *mk_avgpool_ceil_pad(void)
 {
-    ops_pool p = {.kind = OPS_POOL_AVG, .n = 2, .c = 3, .h = 7, .w = 6, .kh = 3, .kw = 3,
-                  .stride = 2, .pad_h = 1, .pad_w = 1, .ceil = true};
+    ops_pool p = {.kind = OPS_POOL_AVG,
+                  .n = 2,
+                  .c = 3,
+                  .h = 7,
+                  .w = 6,
+                  .kh = 3,
+                  .kw = 3,
+                  .stride = 2,
+                  .pad_h = 1,
+                  .pad_w = 1,
+                  .ceil = true};
     return mk_pool("avgpool_ceil_pad", p);
 }
 static tcase *mk_avgpool_ceil(void)
 {
-    ops_pool p = {.kind = OPS_POOL_AVG, .n = 2, .c = 3, .h = 5, .w = 5, .kh = 2, .kw = 2,
-                  .stride = 2, .ceil = true};
+    ops_pool p = {.kind = OPS_POOL_AVG,
+                  .n = 2,
+                  .c = 3,
+                  .h = 5,
+                  .w = 5,
+                  .kh = 2,
+                  .kw = 2,
+                  .stride = 2,
+                  .ceil = true};
     return mk_pool("avgpool_ceil", p);
 }
 
-static void gap_fwd(tcase *t) { ops_gap_forward(t->out, t->x[0], (long)t->n * t->c, t->hw); }
+static void gap_fwd(tcase *t)
+{
+    ops_gap_forward(t->out, t->x[0], (long)t->n * t->c, t->hw);
+}
 static void gap_bwd(tcase *t, const float *dout)
 {
     ops_gap_backward(t->g[0], dout, (long)t->n * t->c, t->hw);
@@ -398,7 +558,8 @@ static tcase *mk_concat(void)
     tcase *t = tc_new("concat");
     t->n = 2, t->hw = 12, t->n_in = 3;
     t->chans[0] = 2, t->chans[1] = 3, t->chans[2] = 1;
-    for (int i = 0; i < 3; i++) tc_tensor(t, names[i], (long)t->n * t->chans[i] * t->hw, true);
+    for (int i = 0; i < 3; i++)
+        tc_tensor(t, names[i], (long)t->n * t->chans[i] * t->hw, true);
     t->out_size = 2 * 6 * 12;
     t->out = tc_alloc(t, t->out_size);
     t->fwd = concat_fwd;
@@ -422,7 +583,8 @@ static tcase *mk_add(void)
     static const char *names[3] = {"a", "b", "c"};
     tcase *t = tc_new("add");
     t->n_in = 3;
-    for (int i = 0; i < 3; i++) tc_tensor(t, names[i], 2 * 3 * 10, true);
+    for (int i = 0; i < 3; i++)
+        tc_tensor(t, names[i], 2 * 3 * 10, true);
     t->out_size = 60;
     t->out = tc_alloc(t, 60);
     t->fwd = add_fwd;
@@ -450,8 +612,14 @@ static tcase *mk_mul(const char *name, bool bcast)
     t->bwd = mul_bwd;
     return t;
 }
-static tcase *mk_mul_same(void) { return mk_mul("mul", false); }
-static tcase *mk_mul_bcast(void) { return mk_mul("mul_bcast", true); }
+static tcase *mk_mul_same(void)
+{
+    return mk_mul("mul", false);
+}
+static tcase *mk_mul_bcast(void)
+{
+    return mk_mul("mul_bcast", true);
+}
 
 /* The mask is an input here (a fixed, scaled 0/1 pattern), so the check
  * is deterministic and PyTorch can apply the same one. */
@@ -478,7 +646,8 @@ static tcase *mk_dropout(void)
 
 static void labels_from(tcase *t, const float *f, int n)
 {
-    for (int i = 0; i < n; i++) t->labels[i] = (int)f[i];
+    for (int i = 0; i < n; i++)
+        t->labels[i] = (int)f[i];
 }
 static void xent_fwd(tcase *t)
 {
@@ -493,10 +662,10 @@ static void xent_bwd(tcase *t, const float *dout)
     char err[256];
     float loss, *d = t->scr[0];
     labels_from(t, t->x[1], t->n);
-    tc_must(ops_xent(&loss, NULL, d, t->x[0], t->labels, t->n, t->k, t->smoothing, err,
-                     sizeof err),
+    tc_must(ops_xent(&loss, NULL, d, t->x[0], t->labels, t->n, t->k, t->smoothing, err, sizeof err),
             err);
-    for (long i = 0; i < (long)t->n * t->k; i++) t->g[0][i] += dout[0] * d[i];
+    for (long i = 0; i < (long)t->n * t->k; i++)
+        t->g[0][i] += dout[0] * d[i];
 }
 static tcase *mk_xent(const char *name, float smoothing)
 {
@@ -512,8 +681,14 @@ static tcase *mk_xent(const char *name, float smoothing)
     t->bwd = xent_bwd;
     return t;
 }
-static tcase *mk_xent_smooth(void) { return mk_xent("xent_smooth", 0.1f); }
-static tcase *mk_xent_plain(void) { return mk_xent("xent_plain", 0.0f); }
+static tcase *mk_xent_smooth(void)
+{
+    return mk_xent("xent_smooth", 0.1f);
+}
+static tcase *mk_xent_plain(void)
+{
+    return mk_xent("xent_plain", 0.0f);
+}
 
 /* ---------------- composites ---------------- */
 
@@ -549,8 +724,19 @@ static tcase *mk_resblock(void)
     tcase *t = tc_new("resblock");
     int n = 2, c = 4, h = 6, w = 6;
     long sz = (long)n * c * h * w;
-    ops_conv c0 = {.n = n, .cin = c, .h = h, .w = w, .cout = c, .kh = 3, .kw = 3, .stride = 1,
-                   .pad_h = 1, .pad_w = 1, .dilation = 1, .groups = 1, .bias = false};
+    ops_conv c0 = {.n = n,
+                   .cin = c,
+                   .h = h,
+                   .w = w,
+                   .cout = c,
+                   .kh = 3,
+                   .kw = 3,
+                   .stride = 1,
+                   .pad_h = 1,
+                   .pad_w = 1,
+                   .dilation = 1,
+                   .groups = 1,
+                   .bias = false};
     ops_conv c1 = c0;
     c1.bias = true;
     tc_must(ops_conv_init(&c0, err, sizeof err), err);
@@ -565,7 +751,8 @@ static tcase *mk_resblock(void)
     tc_tensor(t, "b1", c, true);
     tc_tensor(t, "gamma1", c, true);
     tc_tensor(t, "beta1", c, true);
-    for (int i = 0; i < 6; i++) tc_buf(t, sz);
+    for (int i = 0; i < 6; i++)
+        tc_buf(t, sz);
     t->scr[0] = tc_alloc(t, (long)ops_conv_scratch(&c0));
     t->scr[1] = tc_alloc(t, (long)ops_bn_scratch(&bn));
     t->scr[2] = tc_alloc(t, (long)ops_bn_scratch(&bn));
@@ -595,10 +782,12 @@ static void cat_bwd(tcase *t, const float *dout)
     ops_act_backward(OPS_HSWISH, d[4], dout, b[4], t->out_size, true);
     float *dins[3] = {d[0], d[2], d[3]};
     ops_concat_backward(dins, d[4], t->chans, 3, t->n, t->hw);
-    ops_conv_backward(&t->conv[2], t->g[0], t->g[4], t->g[5], d[3], t->x[0], t->x[4], t->scr[3], true);
+    ops_conv_backward(&t->conv[2], t->g[0], t->g[4], t->g[5], d[3], t->x[0], t->x[4], t->scr[3],
+                      true);
     ops_conv_backward(&t->conv[1], d[1], t->g[3], NULL, d[2], b[1], t->x[3], t->scr[1], true);
     ops_pool_backward(&t->pool[0], t->g[0], d[1], t->scr[0]);
-    ops_conv_backward(&t->conv[0], t->g[0], t->g[1], t->g[2], d[0], t->x[0], t->x[1], t->scr[2], true);
+    ops_conv_backward(&t->conv[0], t->g[0], t->g[1], t->g[2], d[0], t->x[0], t->x[1], t->scr[2],
+                      true);
 }
 static tcase *mk_catnet(void)
 {
@@ -606,14 +795,43 @@ static tcase *mk_catnet(void)
     tcase *t = tc_new("catnet");
     int n = 2, c = 4, h = 6, w = 6;
     t->n = n, t->hw = h * w;
-    ops_conv c0 = {.n = n, .cin = c, .h = h, .w = w, .cout = 3, .kh = 1, .kw = 1, .stride = 1,
-                   .dilation = 1, .groups = 1, .bias = true};
-    ops_conv c1 = {.n = n, .cin = c, .h = h, .w = w, .cout = 4, .kh = 3, .kw = 3, .stride = 1,
-                   .pad_h = 1, .pad_w = 1, .dilation = 1, .groups = 2, .bias = false};
+    ops_conv c0 = {.n = n,
+                   .cin = c,
+                   .h = h,
+                   .w = w,
+                   .cout = 3,
+                   .kh = 1,
+                   .kw = 1,
+                   .stride = 1,
+                   .dilation = 1,
+                   .groups = 1,
+                   .bias = true};
+    ops_conv c1 = {.n = n,
+                   .cin = c,
+                   .h = h,
+                   .w = w,
+                   .cout = 4,
+                   .kh = 3,
+                   .kw = 3,
+                   .stride = 1,
+                   .pad_h = 1,
+                   .pad_w = 1,
+                   .dilation = 1,
+                   .groups = 2,
+                   .bias = false};
     ops_conv c2 = c1;
     c2.groups = 4, c2.bias = true;
-    ops_pool p = {.kind = OPS_POOL_MAX, .n = n, .c = c, .h = h, .w = w, .kh = 3, .kw = 3,
-                  .stride = 1, .pad_h = 1, .pad_w = 1, .ceil = false};
+    ops_pool p = {.kind = OPS_POOL_MAX,
+                  .n = n,
+                  .c = c,
+                  .h = h,
+                  .w = w,
+                  .kh = 3,
+                  .kw = 3,
+                  .stride = 1,
+                  .pad_h = 1,
+                  .pad_w = 1,
+                  .ceil = false};
     tc_must(ops_conv_init(&c0, err, sizeof err), err);
     tc_must(ops_conv_init(&c1, err, sizeof err), err);
     tc_must(ops_conv_init(&c2, err, sizeof err), err);
@@ -712,9 +930,9 @@ static void head_fwd(tcase *t)
     ops_dropout_apply(b[4], b[3], gsz, true, t->x[7]);
     ops_linear_forward(b[5], b[4], t->x[5], t->x[6], n, 4, t->k);
     labels_from(t, t->x[8], n);
-    tc_must(ops_xent(&t->out[0], NULL, NULL, b[5], t->labels, n, t->k, t->smoothing, err,
-                     sizeof err),
-            err);
+    tc_must(
+        ops_xent(&t->out[0], NULL, NULL, b[5], t->labels, n, t->k, t->smoothing, err, sizeof err),
+        err);
 }
 static void head_bwd(tcase *t, const float *dout)
 {
@@ -726,13 +944,15 @@ static void head_bwd(tcase *t, const float *dout)
     labels_from(t, t->x[8], n);
     tc_must(ops_xent(&loss, NULL, d[5], b[5], t->labels, n, t->k, t->smoothing, err, sizeof err),
             err);
-    for (long i = 0; i < (long)n * t->k; i++) d[5][i] *= dout[0];
+    for (long i = 0; i < (long)n * t->k; i++)
+        d[5][i] *= dout[0];
     ops_linear_backward(d[4], t->g[5], t->g[6], d[5], b[4], t->x[5], n, 4, t->k);
     ops_dropout_backward(d[3], d[4], gsz, true, t->x[7]);
     ops_gap_backward(d[2], d[3], gsz, t->hw);
     ops_act_backward(OPS_GELU, d[1], d[2], b[1], t->bsize[2], true);
     ops_bn_backward(&t->bn[0], d[0], t->g[3], t->g[4], d[1], b[0], t->x[3], t->scr[1], true);
-    ops_conv_backward(&t->conv[0], t->g[0], t->g[1], t->g[2], d[0], t->x[0], t->x[1], t->scr[0], true);
+    ops_conv_backward(&t->conv[0], t->g[0], t->g[1], t->g[2], d[0], t->x[0], t->x[1], t->scr[0],
+                      true);
 }
 static tcase *mk_head(void)
 {
@@ -740,8 +960,19 @@ static tcase *mk_head(void)
     tcase *t = tc_new("head");
     int n = 3, k = 5;
     t->n = n, t->k = k, t->smoothing = 0.1f;
-    ops_conv c0 = {.n = n, .cin = 3, .h = 6, .w = 6, .cout = 4, .kh = 3, .kw = 3, .stride = 2,
-                   .pad_h = 1, .pad_w = 1, .dilation = 1, .groups = 1, .bias = true};
+    ops_conv c0 = {.n = n,
+                   .cin = 3,
+                   .h = 6,
+                   .w = 6,
+                   .cout = 4,
+                   .kh = 3,
+                   .kw = 3,
+                   .stride = 2,
+                   .pad_h = 1,
+                   .pad_w = 1,
+                   .dilation = 1,
+                   .groups = 1,
+                   .bias = true};
     tc_must(ops_conv_init(&c0, err, sizeof err), err);
     t->hw = c0.oh * c0.ow;
     ops_bn bn = {.n = n, .c = 4, .hw = t->hw, .eps = 1e-5f, .momentum = 0.1f, .training = true};
@@ -758,7 +989,8 @@ static tcase *mk_head(void)
     tc_tensor(t, "labels", n, false);
     tc_state(t, "run_mean", 4);
     tc_state(t, "run_var", 4);
-    for (int i = 0; i < 4; i++) t->s[1][i] = 1.0f;
+    for (int i = 0; i < 4; i++)
+        t->s[1][i] = 1.0f;
     long csz = (long)n * 4 * t->hw;
     tc_buf(t, csz);
     tc_buf(t, csz);
@@ -779,12 +1011,42 @@ static tcase *mk_head(void)
 typedef tcase *(*tc_maker)(void);
 
 static const tc_maker tc_all[] = {
-    mk_conv_1x1, mk_conv_1x1_grouped, mk_conv_general, mk_conv_3x3, mk_conv_strided_1x1,
-    mk_conv_depthwise, mk_conv_depthwise_dil, mk_linear, mk_bn_train, mk_bn_eval, mk_bn_vec,
-    mk_ln_map, mk_ln_vec, mk_relu, mk_silu, mk_hswish, mk_gelu, mk_sigmoid, mk_tanh,
-    mk_maxpool_ceil, mk_maxpool_floor, mk_minpool_ceil, mk_avgpool_ceil_pad, mk_avgpool_ceil,
-    mk_gap, mk_concat, mk_add, mk_mul_same, mk_mul_bcast, mk_dropout, mk_xent_smooth,
-    mk_xent_plain, mk_resblock, mk_catnet, mk_senet, mk_head,
+    mk_conv_1x1,
+    mk_conv_1x1_grouped,
+    mk_conv_general,
+    mk_conv_3x3,
+    mk_conv_strided_1x1,
+    mk_conv_depthwise,
+    mk_conv_depthwise_dil,
+    mk_linear,
+    mk_bn_train,
+    mk_bn_eval,
+    mk_bn_vec,
+    mk_ln_map,
+    mk_ln_vec,
+    mk_relu,
+    mk_silu,
+    mk_hswish,
+    mk_gelu,
+    mk_sigmoid,
+    mk_tanh,
+    mk_maxpool_ceil,
+    mk_maxpool_floor,
+    mk_minpool_ceil,
+    mk_avgpool_ceil_pad,
+    mk_avgpool_ceil,
+    mk_gap,
+    mk_concat,
+    mk_add,
+    mk_mul_same,
+    mk_mul_bcast,
+    mk_dropout,
+    mk_xent_smooth,
+    mk_xent_plain,
+    mk_resblock,
+    mk_catnet,
+    mk_senet,
+    mk_head,
 };
 #define TC_COUNT ((int)(sizeof tc_all / sizeof tc_all[0]))
 

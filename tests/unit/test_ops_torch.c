@@ -29,7 +29,8 @@ typedef struct fixture {
 
 static void fixture_free(fixture *fx)
 {
-    for (int i = 0; i < fx->n; i++) free(fx->data[i]);
+    for (int i = 0; i < fx->n; i++)
+        free(fx->data[i]);
     fx->n = 0;
 }
 
@@ -39,7 +40,8 @@ static int fixture_load(fixture *fx, const char *path, char *err, size_t errsize
     FILE *f = fopen(path, "rb");
     memset(fx, 0, sizeof *fx);
     if (!f) {
-        snprintf(err, errsize, "%s: cannot open (run /usr/bin/python3 tests/tools/make_op_fixtures.py)", path);
+        snprintf(err, errsize,
+                 "%s: cannot open (run /usr/bin/python3 tests/tools/make_op_fixtures.py)", path);
         return -1;
     }
     if (!fgets(line, sizeof line, f) || strncmp(line, "gevo-op-fixture 1 ", 18)) {
@@ -77,7 +79,8 @@ static int fixture_load(fixture *fx, const char *path, char *err, size_t errsize
         fx->count[fx->n] = count;
         fx->data[fx->n++] = v;
     }
-    if (!err[0]) snprintf(err, errsize, "%s: missing end line", path);
+    if (!err[0])
+        snprintf(err, errsize, "%s: missing end line", path);
     fclose(f);
     fixture_free(fx);
     return -1;
@@ -96,8 +99,7 @@ static const float *fixture_get(const fixture *fx, const char *name, long count,
 }
 
 /* Returns the worst error as a fraction of the tolerance. */
-static double compare(const char *cs, const char *what, const float *ours, const float *ref,
-                      long n)
+static double compare(const char *cs, const char *what, const float *ours, const float *ref, long n)
 {
     double worst = 0.0;
     int bad = 0;
@@ -108,7 +110,8 @@ static double compare(const char *cs, const char *what, const float *ours, const
             if (bad++ < 3)
                 CHECK(0, "%s: %s[%ld] = %.7g, torch %.7g", cs, what, i, ours[i], ref[i]);
         }
-        if (err / tol > worst) worst = err / tol;
+        if (err / tol > worst)
+            worst = err / tol;
     }
     CHECK(bad == 0, "%s: %d of %ld %s values differ from torch", cs, bad, n, what);
     return worst;
@@ -126,15 +129,19 @@ static void check_case(tcase *t)
     int ok = 1;
     for (int k = 0; k < t->nt; k++) {
         const float *v = fixture_get(&fx, t->tname[k], t->tsize[k], t->name);
-        if (!v) ok = 0;
-        else memcpy(t->x[k], v, sizeof(float) * (size_t)t->tsize[k]);
+        if (!v)
+            ok = 0;
+        else
+            memcpy(t->x[k], v, sizeof(float) * (size_t)t->tsize[k]);
     }
     char nm[96];
     for (int k = 0; k < t->ns; k++) {
         snprintf(nm, sizeof nm, "state_%s_in", t->sname[k]);
         const float *v = fixture_get(&fx, nm, t->ssize[k], t->name);
-        if (!v) ok = 0;
-        else memcpy(t->s[k], v, sizeof(float) * (size_t)t->ssize[k]);
+        if (!v)
+            ok = 0;
+        else
+            memcpy(t->s[k], v, sizeof(float) * (size_t)t->ssize[k]);
     }
     const float *out = fixture_get(&fx, "out", t->out_size, t->name);
     const float *dout = fixture_get(&fx, "dout", t->out_size, t->name);
@@ -148,16 +155,20 @@ static void check_case(tcase *t)
     for (int k = 0; k < t->ns; k++) {
         snprintf(nm, sizeof nm, "state_%s_out", t->sname[k]);
         const float *v = fixture_get(&fx, nm, t->ssize[k], t->name);
-        if (v) worst = fmax(worst, compare(t->name, nm, t->s[k], v, t->ssize[k]));
+        if (v)
+            worst = fmax(worst, compare(t->name, nm, t->s[k], v, t->ssize[k]));
     }
     for (int k = 0; k < t->nt; k++)
-        if (t->g[k]) memset(t->g[k], 0, sizeof(float) * (size_t)t->tsize[k]);
+        if (t->g[k])
+            memset(t->g[k], 0, sizeof(float) * (size_t)t->tsize[k]);
     t->bwd(t, dout);
     for (int k = 0; k < t->nt; k++) {
-        if (!t->g[k]) continue;
+        if (!t->g[k])
+            continue;
         snprintf(nm, sizeof nm, "grad_%s", t->tname[k]);
         const float *v = fixture_get(&fx, nm, t->tsize[k], t->name);
-        if (v) worst = fmax(worst, compare(t->name, nm, t->g[k], v, t->tsize[k]));
+        if (v)
+            worst = fmax(worst, compare(t->name, nm, t->g[k], v, t->tsize[k]));
     }
     if (getenv("GEVO_GC_VERBOSE"))
         printf("  %-20s worst error %.3f of tolerance\n", t->name, worst);

@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include "core/llm.h"
-#include "engine/net.h"
 #include "core/prompt.h"
+#include "engine/net.h"
 #include "tests/harness.h"
 
 static void test_render(void)
@@ -43,13 +43,13 @@ static void test_render_errors(void)
     prompt_var v[] = {{"a", "one"}, {"nothing", NULL}};
     char *s = prompt_render("ok\nline {{gen}}\n", "mutate.txt", v, 2, err, sizeof err);
     CHECK(s == NULL, "unknown placeholder rendered");
-    CHECK(strstr(err, "mutate.txt:2: placeholder {{gen}} has no value (given: a)") != NULL,
-          "%s", err);
+    CHECK(strstr(err, "mutate.txt:2: placeholder {{gen}} has no value (given: a)") != NULL, "%s",
+          err);
     s = prompt_render("{{nothing}}", "t.txt", v, 2, err, sizeof err);
     CHECK(s == NULL && strstr(err, "{{nothing}} has no value"), "NULL value: %s", err);
     s = prompt_render("a\nb {{a\n}}", "t.txt", v, 2, err, sizeof err);
-    CHECK(s == NULL && strstr(err, "t.txt:2:") && strstr(err, "not {{name}}"),
-          "unterminated: %s", err);
+    CHECK(s == NULL && strstr(err, "t.txt:2:") && strstr(err, "not {{name}}"), "unterminated: %s",
+          err);
     s = prompt_render("{{}}", "t.txt", v, 2, err, sizeof err);
     CHECK(s == NULL && strstr(err, "bad placeholder name"), "empty name: %s", err);
     s = prompt_render("{{a-b}}", "t.txt", v, 2, err, sizeof err);
@@ -64,7 +64,8 @@ static void test_shipped_set(void)
     char err[512];
     int rc = prompt_set_load(&set, shipped, err, sizeof err);
     CHECK(rc == 0, "prompts/ does not load: %s", err);
-    if (rc) return;
+    if (rc)
+        return;
     const char *want[] = {"expert", "magoo", "plain", "scientist"};
     CHECK(set.n_personas >= 4, "personas: %d", set.n_personas);
     for (int i = 0; i < 4; i++)
@@ -75,12 +76,16 @@ static void test_shipped_set(void)
     const char *prog = "input x: 1x28x28\nclasses 10\n\ndef se(x):\n    s = gap(x)\n"
                        "    return x * sigmoid(linear(s, channels(x)))\n\n"
                        "x = se(x)\nreturn linear(gap(x), classes)\n";
-    const char *gene = "def se(x):\n    s = gap(x)\n    return x * sigmoid(linear(s, channels(x)))\n";
+    const char *gene =
+        "def se(x):\n    s = gap(x)\n    return x * sigmoid(linear(s, channels(x)))\n";
     const char *notes[] = {"Keep it under 100k parameters."};
     const char *rej[] = {"Removed the gate entirely: it is the point of the block."};
     char *nt = prompt_format_notes(notes, 1, rej, 1);
-    prompt_args a = {.program = prog, .gene_name = "se", .gene = gene,
-                     .objectives = "val_acc 0.9012, params 48,210", .notes = nt};
+    prompt_args a = {.program = prog,
+                     .gene_name = "se",
+                     .gene = gene,
+                     .objectives = "val_acc 0.9012, params 48,210",
+                     .notes = nt};
     char *sys = NULL, *user = NULL;
     int p = prompt_find_persona(&set, "expert");
     rc = prompt_build(&set, PROMPT_MUTATE, p, &a, &sys, &user, err, sizeof err);
@@ -102,8 +107,8 @@ static void test_shipped_set(void)
     a.notes = NULL;
     a.objectives = NULL;
     rc = prompt_build(&set, PROMPT_MUTATE, p, &a, &sys, &user, err, sizeof err);
-    CHECK(rc == 0 && strstr(user, "not measured yet") && !strstr(user, "\n\n\n"),
-          "no notes: %s", user ? user : err);
+    CHECK(rc == 0 && strstr(user, "not measured yet") && !strstr(user, "\n\n\n"), "no notes: %s",
+          user ? user : err);
     free(sys);
     free(user);
 
@@ -168,8 +173,8 @@ static void write_file(const char *dir, const char *name, const char *text)
 /* A copy of prompts/ in a scratch folder, with one file replaced. */
 static void copy_set(const char *dir)
 {
-    const char *files[] = {"system.txt", "mutate.txt", "crossover.txt", "eot.txt", "repair.txt",
-                           "persona_expert.txt", "persona_plain.txt"};
+    const char *files[] = {"system.txt", "mutate.txt",         "crossover.txt",    "eot.txt",
+                           "repair.txt", "persona_expert.txt", "persona_plain.txt"};
     mkdir(dir, 0700);
     for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
         char src[1200], *buf = NULL;
@@ -177,8 +182,10 @@ static void copy_set(const char *dir)
         snprintf(src, sizeof src, "%s/%s", shipped, files[i]);
         FILE *f = fopen(src, "r"), *m = open_memstream(&buf, &n);
         int ch;
-        while (f && (ch = fgetc(f)) != EOF) fputc(ch, m);
-        if (f) fclose(f);
+        while (f && (ch = fgetc(f)) != EOF)
+            fputc(ch, m);
+        if (f)
+            fclose(f);
         fclose(m);
         write_file(dir, files[i], buf);
         free(buf);
@@ -209,7 +216,8 @@ static void test_load_errors(void)
     copy_set(d);
     write_file(d, "eot.txt", "{{failed_answer}}");
     CHECK(prompt_set_load(&set, d, err, sizeof err) == -1 &&
-          strstr(err, "unknown placeholder {{failed_answer}}"), "repair var in eot: %s", err);
+              strstr(err, "unknown placeholder {{failed_answer}}"),
+          "repair var in eot: %s", err);
 
     snprintf(d, sizeof d, "%s/nofile", dir);
     copy_set(d);
@@ -217,7 +225,8 @@ static void test_load_errors(void)
     snprintf(path, sizeof path, "%s/repair.txt", d);
     unlink(path);
     CHECK(prompt_set_load(&set, d, err, sizeof err) == -1 && strstr(err, "repair.txt") &&
-          strstr(err, "No such file"), "missing file: %s", err);
+              strstr(err, "No such file"),
+          "missing file: %s", err);
 
     snprintf(d, sizeof d, "%s/ok", dir);
     copy_set(d);
@@ -245,16 +254,18 @@ static void test_personas(void)
     for (int i = 0; i < 4000; i++) {
         int k = prompt_pick_persona(&set, llm_rng_uniform(&rng));
         CHECK(k >= 0 && k < set.n_personas, "pick %d", k);
-        if (k >= 0) count[k]++;
+        if (k >= 0)
+            count[k]++;
     }
     for (int i = 0; i < set.n_personas; i++)
         CHECK(count[i] > 700 && count[i] < 1300, "equal weights: %s %d", set.personas[i].name,
               count[i]);
 
-    CHECK(prompt_set_weights(&set, "expert=3, magoo=0, plain=1,scientist=0", err,
-                             sizeof err) == 0, "%s", err);
+    CHECK(prompt_set_weights(&set, "expert=3, magoo=0, plain=1,scientist=0", err, sizeof err) == 0,
+          "%s", err);
     memset(count, 0, sizeof count);
-    for (int i = 0; i < 4000; i++) count[prompt_pick_persona(&set, llm_rng_uniform(&rng))]++;
+    for (int i = 0; i < 4000; i++)
+        count[prompt_pick_persona(&set, llm_rng_uniform(&rng))]++;
     CHECK_EQ_INT(count[m], 0);
     CHECK(count[e] > 2700 && count[e] < 3300, "3:1 weights gave %d of 4000", count[e]);
     /* boundaries of u */
@@ -262,13 +273,15 @@ static void test_personas(void)
     CHECK(prompt_pick_persona(&set, 0.999999999) >= 0, "u~1");
 
     CHECK(prompt_set_weights(&set, "expret=2", err, sizeof err) == -1 &&
-          strstr(err, "no persona 'expret'") && strstr(err, "expert"), "typo: %s", err);
+              strstr(err, "no persona 'expret'") && strstr(err, "expert"),
+          "typo: %s", err);
     CHECK(prompt_set_weights(&set, "expert=-1", err, sizeof err) == -1, "negative");
     CHECK(prompt_set_weights(&set, "expert=lots", err, sizeof err) == -1, "nan");
-    CHECK(prompt_set_weights(&set, "expert", err, sizeof err) == -1 &&
-          strstr(err, "name=weight"), "no '=': %s", err);
+    CHECK(prompt_set_weights(&set, "expert", err, sizeof err) == -1 && strstr(err, "name=weight"),
+          "no '=': %s", err);
     CHECK(prompt_set_weights(&set, "expert=0,plain=0", err, sizeof err) == -1 &&
-          strstr(err, "every weight is zero"), "all zero: %s", err);
+              strstr(err, "every weight is zero"),
+          "all zero: %s", err);
     CHECK(set.personas[e].weight == 3, "failed spec changed nothing");
     prompt_set_release(&set);
 }
@@ -309,9 +322,11 @@ static void test_system_example_compiles(void)
         size_t n = 0;
         for (const char *p = a; p < b;) { /* drop the 4-space indentation */
             const char *eol = memchr(p, '\n', (size_t)(b - p));
-            if (!eol) eol = b;
+            if (!eol)
+                eol = b;
             const char *q = p;
-            for (int i = 0; i < 4 && q < eol && *q == ' '; i++) q++;
+            for (int i = 0; i < 4 && q < eol && *q == ' '; i++)
+                q++;
             memcpy(prog + n, q, (size_t)(eol - q));
             n += (size_t)(eol - q);
             prog[n++] = '\n';
@@ -322,7 +337,8 @@ static void test_system_example_compiles(void)
         net_error e;
         int rc = net_compile(prog, n, "system.txt example", NULL, &g, &e);
         char msg[1024] = "";
-        if (rc) net_error_string(&e, msg, sizeof msg);
+        if (rc)
+            net_error_string(&e, msg, sizeof msg);
         CHECK(rc == 0, "the example does not compile: %s\n%s", msg, prog);
         CHECK(rc || g->classes == 10, "classes");
         net_graph_free(g);

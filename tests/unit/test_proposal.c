@@ -13,15 +13,18 @@
 static char *slurp(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
+    if (!f)
+        return NULL;
     char *p = NULL;
     size_t n = 0;
     FILE *m = open_memstream(&p, &n);
     int ch;
-    while ((ch = fgetc(f)) != EOF) fputc(ch, m);
+    while ((ch = fgetc(f)) != EOF)
+        fputc(ch, m);
     fclose(f);
     fclose(m);
-    if (len) *len = n;
+    if (len)
+        *len = n;
     return p;
 }
 
@@ -57,25 +60,32 @@ static void check_fixture(char *fields[], int nf)
     size_t len;
     char *answer = slurp(path, &len);
     CHECK(answer != NULL, "%s: missing", file);
-    if (!answer) return;
-    if (listed_count < 64) snprintf(listed[listed_count++], 80, "%s", file);
+    if (!answer)
+        return;
+    if (listed_count < 64)
+        snprintf(listed[listed_count++], 80, "%s", file);
     proposal_outcome o;
     int rc = proposal_check(answer, len, trunc, parent, gene, NULL, &o);
     int want = -1;
     for (int i = 0; i < 5; i++)
-        if (!strcmp(fields[3], stages[i])) want = i;
+        if (!strcmp(fields[3], stages[i]))
+            want = i;
     CHECK(want >= 0, "%s: unknown stage '%s' in EXPECT.txt", file, fields[3]);
     CHECK((int)o.stage == want, "%s: stage %s, expected %s (error: %s)", file,
           proposal_stage_name(o.stage), fields[3], o.error);
     CHECK((rc == 0) == (want == 0), "%s: return %d", file, rc);
-    if (want == 0) CHECK(!o.error[0], "%s: error text on success: %s", file, o.error);
-    else CHECK(o.error[0], "%s: no error text", file);
+    if (want == 0)
+        CHECK(!o.error[0], "%s: error text on success: %s", file, o.error);
+    else
+        CHECK(o.error[0], "%s: no error text", file);
     for (int i = 4; i < nf; i++) {
         char *c = fields[i];
         char none[1] = "";
         char *arg = strchr(c, ':');
-        if (arg) *arg++ = '\0';
-        else arg = none;
+        if (arg)
+            *arg++ = '\0';
+        else
+            arg = none;
         unescape(arg);
         const char *prog = o.program ? o.program : "";
         if (!strcmp(c, "has"))
@@ -85,8 +95,8 @@ static void check_fixture(char *fields[], int nf)
         else if (!strcmp(c, "err"))
             CHECK(strstr(o.error, arg) != NULL, "%s: error lacks '%s': %s", file, arg, o.error);
         else if (!strcmp(c, "why"))
-            CHECK(o.reasoning && strstr(o.reasoning, arg), "%s: reasoning lacks '%s': [%s]",
-                  file, arg, o.reasoning ? o.reasoning : "");
+            CHECK(o.reasoning && strstr(o.reasoning, arg), "%s: reasoning lacks '%s': [%s]", file,
+                  arg, o.reasoning ? o.reasoning : "");
         else if (!strcmp(c, "nowhy"))
             CHECK(o.reasoning && !strstr(o.reasoning, arg), "%s: reasoning has '%s'", file, arg);
         else if (!strcmp(c, "whole"))
@@ -98,8 +108,7 @@ static void check_fixture(char *fields[], int nf)
     }
     if (want == 0) {
         CHECK(o.params > 0 && o.hash != 0, "%s: no measurements", file);
-        CHECK(o.program && !strstr(o.program, "```"), "%s: a fence leaked into the program",
-              file);
+        CHECK(o.program && !strstr(o.program, "```"), "%s: a fence leaked into the program", file);
     }
     proposal_outcome_release(&o);
     free(answer);
@@ -119,21 +128,25 @@ static void test_fixtures(void)
     snprintf(path, sizeof path, "%s/EXPECT.txt", dir);
     char *text = slurp(path, NULL);
     CHECK(text != NULL, "no EXPECT.txt");
-    if (!text) return;
+    if (!text)
+        return;
     int count = 0;
     for (char *ln = strtok(text, "\n"); ln; ln = strtok(NULL, "\n")) {
-        if (ln[0] == '#' || !ln[0]) continue;
+        if (ln[0] == '#' || !ln[0])
+            continue;
         char *fields[16];
         int nf = 0;
         char *p = ln;
         while (p && nf < 16) {
             char *sep = strstr(p, " | ");
-            if (sep) *sep = '\0';
+            if (sep)
+                *sep = '\0';
             fields[nf++] = p;
             p = sep ? sep + 3 : NULL;
         }
         CHECK(nf >= 4, "bad EXPECT line: %s", ln);
-        if (nf < 4) continue;
+        if (nf < 4)
+            continue;
         /* one test per answer, so the report names each */
         cur_fields = fields;
         cur_nf = nf;
@@ -147,12 +160,15 @@ static void test_fixtures(void)
     struct dirent *e;
     while (d && (e = readdir(d))) {
         size_t n = strlen(e->d_name);
-        if (n < 4 || strcmp(e->d_name + n - 3, ".md")) continue;
+        if (n < 4 || strcmp(e->d_name + n - 3, ".md"))
+            continue;
         bool found = false;
-        for (int i = 0; i < listed_count; i++) found |= !strcmp(listed[i], e->d_name);
+        for (int i = 0; i < listed_count; i++)
+            found |= !strcmp(listed[i], e->d_name);
         CHECK(found, "%s is not in EXPECT.txt", e->d_name);
     }
-    if (d) closedir(d);
+    if (d)
+        closedir(d);
 }
 
 static void test_parse_shapes(void)
@@ -183,7 +199,8 @@ static void test_parse_shapes(void)
     /* a four-backtick fence holds a three-backtick line */
     const char *four = "````\ndef f(x):\n    return x\n```\n````\n";
     CHECK(proposal_parse(&p, four, strlen(four)) == 0 && p.n_blocks == 1 &&
-          strstr(p.blocks[0].text, "```"), "nested fence");
+              strstr(p.blocks[0].text, "```"),
+          "nested fence");
     proposal_release(&p);
 }
 
@@ -193,8 +210,7 @@ static void test_edits(void)
     proposal_edit e = {(char *)"    y = relu(x)\n", (char *)"    y = gelu(x)\n"};
     char *out, err[512];
     CHECK(proposal_apply_edits(src, &e, 1, &out, err, sizeof err) == 0, "%s", err);
-    CHECK(out && !strcmp(out, "def f(x):\n    y = gelu(x)\n    return y\n\nx = f(x)\n"), "%s",
-          out);
+    CHECK(out && !strcmp(out, "def f(x):\n    y = gelu(x)\n    return y\n\nx = f(x)\n"), "%s", out);
     free(out);
     /* indentation lost in SEARCH and REPLACE: matched and re-indented */
     proposal_edit e2 = {(char *)"y = relu( x )\nreturn y\n", (char *)"y = silu(x)\nreturn y + x\n"};
@@ -205,13 +221,17 @@ static void test_edits(void)
     /* last line without '\n' */
     proposal_edit e3 = {(char *)"x = f(x)\n", (char *)"x = f(f(x))\n"};
     CHECK(proposal_apply_edits("def f(x):\n    return x\nx = f(x)", &e3, 1, &out, err,
-                               sizeof err) == 0 && strstr(out, "f(f(x))"), "no final newline");
+                               sizeof err) == 0 &&
+              strstr(out, "f(f(x))"),
+          "no final newline");
     free(out);
     proposal_edit e4 = {(char *)"\n\n", (char *)"x\n"};
     CHECK(proposal_apply_edits(src, &e4, 1, &out, err, sizeof err) == -1 &&
-          strstr(err, "edit 1: the SEARCH part is empty"), "%s", err);
+              strstr(err, "edit 1: the SEARCH part is empty"),
+          "%s", err);
     /* the second edit sees the first's result */
-    proposal_edit two[2] = {{(char *)"relu", (char *)"gelu"}, {(char *)"gelu(x)", (char *)"tanh(x)"}};
+    proposal_edit two[2] = {{(char *)"relu", (char *)"gelu"},
+                            {(char *)"gelu(x)", (char *)"tanh(x)"}};
     CHECK(proposal_apply_edits(src, two, 2, &out, err, sizeof err) == 0 && strstr(out, "tanh(x)"),
           "sequential");
     free(out);
@@ -224,13 +244,15 @@ static void test_replace_gene(void)
 {
     char *out, err[512];
     CHECK(proposal_replace_gene(parent, "head", "def head(x):\n    return linear(gap(x), classes)",
-                                &out, err, sizeof err) == 0, "%s", err);
+                                &out, err, sizeof err) == 0,
+          "%s", err);
     CHECK(out && strstr(out, "def head(x):\n    return linear(gap(x), classes)\n\nx = stem(x, 16)"),
           "replaced in place:\n%s", out);
     CHECK(out && strstr(out, "def block(x, c):") && strstr(out, "train optimizer"), "rest kept");
     free(out);
     CHECK(proposal_replace_gene(parent, "nope", "def nope(x):\n    return x\n", &out, err,
-                                sizeof err) == -1, "unknown gene");
+                                sizeof err) == -1,
+          "unknown gene");
     CHECK(strstr(err, "no block `nope`") && strstr(err, "stem, se, block, head"), "%s", err);
 }
 
@@ -250,8 +272,10 @@ static void test_repair_prompt(void)
     char err[512], ppath[1100];
     snprintf(ppath, sizeof ppath, "%s/prompts", harness_root());
     CHECK(prompt_set_load(&set, ppath, err, sizeof err) == 0, "%s", err);
-    prompt_args a = {.gene_name = "block", .failed_answer = answer,
-                     .failed_program = o.program, .error = o.error};
+    prompt_args a = {.gene_name = "block",
+                     .failed_answer = answer,
+                     .failed_program = o.program,
+                     .error = o.error};
     char *sys, *user;
     CHECK(prompt_build(&set, PROMPT_REPAIR, 0, &a, &sys, &user, err, sizeof err) == 0, "%s", err);
     if (user) {
@@ -274,7 +298,8 @@ static void test_every_prefix(void)
     long runs = 0;
     while (d && (e = readdir(d))) {
         size_t n = strlen(e->d_name);
-        if (n < 4 || strcmp(e->d_name + n - 3, ".md")) continue;
+        if (n < 4 || strcmp(e->d_name + n - 3, ".md"))
+            continue;
         char path[1400];
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         size_t len;
@@ -294,7 +319,8 @@ static void test_every_prefix(void)
         }
         free(answer);
     }
-    if (d) closedir(d);
+    if (d)
+        closedir(d);
     CHECK(runs > 1000, "only %ld cuts", runs);
 }
 
@@ -305,7 +331,8 @@ int main(void)
     snprintf(path, sizeof path, "%s/parent.net", dir);
     parent = slurp(path, NULL);
     CHECK(parent != NULL, "no parent.net");
-    if (!parent) return harness_done();
+    if (!parent)
+        return harness_done();
     char err[2048];
     CHECK(proposal_validate(parent, NULL, NULL, NULL, NULL, err, sizeof err) == 0,
           "parent.net does not compile: %s", err);

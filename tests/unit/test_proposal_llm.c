@@ -19,12 +19,14 @@ static prompt_set set;
 static char *slurp(const char *path)
 {
     FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
+    if (!f)
+        return NULL;
     char *p = NULL;
     size_t n = 0;
     FILE *m = open_memstream(&p, &n);
     int ch;
-    while ((ch = fgetc(f)) != EOF) fputc(ch, m);
+    while ((ch = fgetc(f)) != EOF)
+        fputc(ch, m);
     fclose(f);
     fclose(m);
     return p;
@@ -98,8 +100,11 @@ static void test_invalid_then_repair(void)
 
     /* the repair round: the exact error and the failed answer go back */
     char *sys, *user, err[512];
-    prompt_args a = {.program = parent, .gene_name = "block", .failed_answer = res.content,
-                     .failed_program = o.program, .error = o.error};
+    prompt_args a = {.program = parent,
+                     .gene_name = "block",
+                     .failed_answer = res.content,
+                     .failed_program = o.program,
+                     .error = o.error};
     CHECK(prompt_build(&set, PROMPT_REPAIR, 0, &a, &sys, &user, err, sizeof err) == 0, "%s", err);
     llm_result res2;
     CHECK(llm_complete(c, sys, user, NULL, &res2) == 0, "%s", res2.error);
@@ -110,7 +115,8 @@ static void test_invalid_then_repair(void)
     json_decref(st);
     proposal_outcome o2;
     CHECK(proposal_check(res2.content, res2.content_len, res2.truncated, parent, "block", NULL,
-                         &o2) == 0, "repaired: %s", o2.error);
+                         &o2) == 0,
+          "repaired: %s", o2.error);
     CHECK(o2.params > 0 && strstr(o2.program, "def dwsep"), "candidate");
     CHECK_EQ_INT(fake_llm_count(&srv, model), 2);
     llm_usage u = llm_client_usage(c);

@@ -45,12 +45,14 @@ static char *sh(const char *fmt, const char *arg)
     char cmd[1024];
     snprintf(cmd, sizeof cmd, fmt, dir, arg);
     FILE *f = popen(cmd, "r");
-    if (!f) return NULL;
+    if (!f)
+        return NULL;
     char *out = NULL;
     size_t n = 0;
     FILE *m = open_memstream(&out, &n);
     int ch;
-    while ((ch = fgetc(f)) != EOF) fputc(ch, m);
+    while ((ch = fgetc(f)) != EOF)
+        fputc(ch, m);
     fclose(m);
     if (pclose(f) != 0) {
         free(out);
@@ -102,8 +104,13 @@ static char mutant[SESSION_ID_MAX];
 static void test_mutate(void)
 {
     const char *model = "mu/ok:17_helper_def";
-    propose_request req = {.op = PROPOSE_MUTATE, .generation = 1, .parent = "g0-1",
-                           .gene = "block", .persona = "expert", .max_repairs = -1, .seed = 1};
+    propose_request req = {.op = PROPOSE_MUTATE,
+                           .generation = 1,
+                           .parent = "g0-1",
+                           .gene = "block",
+                           .persona = "expert",
+                           .max_repairs = -1,
+                           .seed = 1};
     propose_outcome o;
     CHECK(run(model, &req, &o) == 0, "mutate: %s", o.error);
     CHECK(o.ok && !strcmp(o.id, "g1-1"), "id %s", o.id);
@@ -122,13 +129,14 @@ static void test_mutate(void)
     free(g);
     char *p = file_of(o.id, "prompt.txt"), *r = file_of(o.id, "response.txt"),
          *why = file_of(o.id, "reasoning.md");
-    CHECK(p && strstr(p, "===== attempt 1 of 3: mutate, persona expert, block `block`"), "%s", p ? p : "(none)");
+    CHECK(p && strstr(p, "===== attempt 1 of 3: mutate, persona expert, block `block`"), "%s",
+          p ? p : "(none)");
     CHECK(p && strstr(p, "----- system -----\nYou are an expert in deep learning"), "system");
     CHECK(p && strstr(p, "Rewrite the block `block`"), "user message");
     CHECK(r && strstr(r, "I introduce a depthwise-separable convolution helper"), "raw answer");
     CHECK(r && strstr(r, "1000 tokens in, 500 out"), "tokens in the header");
-    CHECK(why && strstr(why, "depthwise-separable") && strstr(why, "attempts: 1 (0 repairs)"),
-          "%s", why ? why : "(none)");
+    CHECK(why && strstr(why, "depthwise-separable") && strstr(why, "attempts: 1 (0 repairs)"), "%s",
+          why ? why : "(none)");
     free(p);
     free(r);
     free(why);
@@ -138,7 +146,8 @@ static void test_mutate(void)
     free(t);
     t = sh("git -C '%s' log -1 --format=%%B %s", "g1-1");
     CHECK(t && strstr(t, "g1-1 gen 1 mutation (expert): `block`: I introduce") &&
-              strstr(t, "tokens: 1000 in, 500 out"), "commit message: %s", t);
+              strstr(t, "tokens: 1000 in, 500 out"),
+          "commit message: %s", t);
     free(t);
     t = sh("git -C '%s' show %s:meta.json", "g1-1");
     CHECK(t && strstr(t, "\"model\": \"mu/ok:17_helper_def\""), "meta: %s", t ? t : "(none)");
@@ -150,8 +159,13 @@ static void test_mutate(void)
 static void test_repair(void)
 {
     const char *model = "rp/ok:20_invalid_shapes,ok:17_helper_def";
-    propose_request req = {.op = PROPOSE_MUTATE, .generation = 1, .parent = "g0-1",
-                           .gene = "block", .persona = "magoo", .max_repairs = -1, .seed = 2};
+    propose_request req = {.op = PROPOSE_MUTATE,
+                           .generation = 1,
+                           .parent = "g0-1",
+                           .gene = "block",
+                           .persona = "magoo",
+                           .max_repairs = -1,
+                           .seed = 2};
     propose_outcome o;
     CHECK(run(model, &req, &o) == 0, "repair: %s", o.error);
     CHECK_EQ_INT(o.attempts, 2);
@@ -169,7 +183,8 @@ static void test_repair(void)
     CHECK_EQ_INT(in.tokens_in, 2000);
     char *p = file_of(o.id, "prompt.txt"), *r = file_of(o.id, "response.txt"),
          *why = file_of(o.id, "reasoning.md");
-    CHECK(p && strstr(p, "===== attempt 1 of 3: mutate") && strstr(p, "===== attempt 2 of 3: repair"),
+    CHECK(p && strstr(p, "===== attempt 1 of 3: mutate") &&
+              strstr(p, "===== attempt 2 of 3: repair"),
           "both prompts recorded");
     CHECK(p && strstr(p, "could not be used") && strstr(p, "24x14x14 and 16x14x14"), "repair");
     CHECK(r && strstr(r, "Add a residual connection") && strstr(r, "depthwise-separable"),
@@ -189,8 +204,13 @@ static void test_repair(void)
 static void test_crossover(void)
 {
     const char *model = "cx/ok:02_python_tag";
-    propose_request req = {.op = PROPOSE_CROSSOVER, .generation = 1, .parent = "g0-1",
-                           .other = mutant, .gene = "se", .max_repairs = -1, .seed = 3};
+    propose_request req = {.op = PROPOSE_CROSSOVER,
+                           .generation = 1,
+                           .parent = "g0-1",
+                           .other = mutant,
+                           .gene = "se",
+                           .max_repairs = -1,
+                           .seed = 3};
     propose_outcome o;
     CHECK(run(model, &req, &o) == 0, "crossover: %s", o.error);
     json_t *st = fake_llm_stats(&srv);
@@ -207,7 +227,8 @@ static void test_crossover(void)
     char *t = sh("git -C '%s' rev-list --parents -n 1 %s", o.id);
     int words = 0;
     for (char *q = t; q && *q; q++)
-        if (*q == ' ') words++;
+        if (*q == ' ')
+            words++;
     CHECK(words == 2, "commit has two parents: %s", t);
     free(t);
     char *g = NULL;
@@ -220,20 +241,26 @@ static void test_crossover(void)
 static void test_eot(void)
 {
     /* the mutant becomes an elite: measured, with a changed `block` */
-    CHECK(session_set_result(S, mutant, "{\"status\":\"ok\",\"val_acc\":0.91,\"params\":9000}") == 0,
+    CHECK(session_set_result(S, mutant, "{\"status\":\"ok\",\"val_acc\":0.91,\"params\":9000}") ==
+              0,
           "%s", session_error());
-    CHECK(session_set_result(S, "g0-1", "{\"status\":\"ok\",\"val_acc\":0.88,\"params\":12000}") == 0,
+    CHECK(session_set_result(S, "g0-1", "{\"status\":\"ok\",\"val_acc\":0.88,\"params\":12000}") ==
+              0,
           "%s", session_error());
     const char *model = "eot/ok:01_plain_fence";
-    propose_request req = {.op = PROPOSE_EOT, .generation = 1, .parent = "g0-1", .gene = "se",
-                           .max_repairs = -1, .seed = 4};
+    propose_request req = {.op = PROPOSE_EOT,
+                           .generation = 1,
+                           .parent = "g0-1",
+                           .gene = "se",
+                           .max_repairs = -1,
+                           .seed = 4};
     propose_outcome o;
     CHECK(run(model, &req, &o) == 0, "eot: %s", o.error);
     json_t *st = fake_llm_stats(&srv);
     const char *sent = json_string_value(json_object_get(
         json_array_get(json_object_get(json_object_get(st, "last"), "messages"), 1), "content"));
-    CHECK(sent && strstr(sent, "`block`") && strstr(sent, "def dwsep") && strstr(sent, "relu(dwsep(x, c))") &&
-              strstr(sent, "0.9100"),
+    CHECK(sent && strstr(sent, "`block`") && strstr(sent, "def dwsep") &&
+              strstr(sent, "relu(dwsep(x, c))") && strstr(sent, "0.9100"),
           "EoT prompt shows the elite's change and results: %s", sent ? sent : "(none)");
     CHECK(sent && strstr(sent, "0.8800"), "seed objectives");
     json_decref(st);
@@ -252,7 +279,8 @@ static void test_eot(void)
         char err[512];
         propose *p2 = propose_start(&env, &any, err, sizeof err);
         CHECK(p2 != NULL, "%s", err);
-        if (!p2) break;
+        if (!p2)
+            break;
         CHECK(strcmp(propose_get(p2)->gene, "block") != 0, "EoT picked the elite's own block");
         propose_free(p2); /* cancels the request */
     }
@@ -269,8 +297,12 @@ static void fault_gene(const char *model, const char *gene, int repairs, long re
 {
     char *before = state();
     size_t n = count_individuals();
-    propose_request req = {.op = PROPOSE_MUTATE, .generation = 1, .parent = "g0-1",
-                           .gene = gene, .max_repairs = repairs, .seed = 5};
+    propose_request req = {.op = PROPOSE_MUTATE,
+                           .generation = 1,
+                           .parent = "g0-1",
+                           .gene = gene,
+                           .max_repairs = repairs,
+                           .seed = 5};
     propose_outcome o;
     CHECK(run(model, &req, &o) == -1, "%s: accepted", model);
     CHECK(!o.ok && !o.id[0], "%s: no id", model);
@@ -293,10 +325,10 @@ static void fault(const char *model, int repairs, long requests, const char *wan
 
 static void test_faults(void)
 {
-    fault("f500/500", -1, 3, "LLM request failed");            /* the client's 3 tries */
+    fault("f500/500", -1, 3, "LLM request failed"); /* the client's 3 tries */
     fault("f429/429", -1, 3, "LLM request failed");
     fault("fbad/badjson", -1, 3, "LLM request failed");
-    fault("f401/401", -1, 1, "401");                           /* not retried */
+    fault("f401/401", -1, 1, "401"); /* not retried */
     fault("fnc/ok:12_prose_only", -1, 3, "no valid proposal after 3 attempts");
     fault("finv/ok:20_invalid_shapes", 1, 2, "no valid proposal after 2 attempts");
     fault("finv2/ok:21_unknown_op", 1, 2, "conv1d");
@@ -308,8 +340,12 @@ static void test_faults(void)
 static void test_retry_then_ok(void)
 {
     const char *model = "r429/429,500,ok:01_plain_fence";
-    propose_request req = {.op = PROPOSE_MUTATE, .generation = 1, .parent = "g0-1", .gene = "se",
-                           .max_repairs = -1, .seed = 6};
+    propose_request req = {.op = PROPOSE_MUTATE,
+                           .generation = 1,
+                           .parent = "g0-1",
+                           .gene = "se",
+                           .max_repairs = -1,
+                           .seed = 6};
     propose_outcome o;
     CHECK(run(model, &req, &o) == 0, "%s", o.error);
     CHECK_EQ_INT(fake_llm_count(&srv, model), 3);
@@ -326,11 +362,13 @@ static void test_bad_requests(void)
     CHECK(!propose_start(&env, &r1, err, sizeof err) && strstr(err, "g9-9"), "%s", err);
     propose_request r2 = {.op = PROPOSE_MUTATE, .generation = 1, .parent = "g0-1", .gene = "nope"};
     CHECK(!propose_start(&env, &r2, err, sizeof err) && strstr(err, "no block `nope`") &&
-              strstr(err, "stem, se, block, head"), "%s", err);
-    propose_request r3 = {.op = PROPOSE_MUTATE, .generation = 1, .parent = "g0-1",
-                          .persona = "nobody"};
+              strstr(err, "stem, se, block, head"),
+          "%s", err);
+    propose_request r3 = {
+        .op = PROPOSE_MUTATE, .generation = 1, .parent = "g0-1", .persona = "nobody"};
     CHECK(!propose_start(&env, &r3, err, sizeof err) && strstr(err, "no persona 'nobody'") &&
-              strstr(err, "magoo"), "%s", err);
+              strstr(err, "magoo"),
+          "%s", err);
     propose_request r4 = {.op = PROPOSE_CROSSOVER, .generation = 1, .parent = "g0-1"};
     CHECK(!propose_start(&env, &r4, err, sizeof err) && strstr(err, "second parent"), "%s", err);
     propose_request r5 = {.op = PROPOSE_EOT, .generation = 1, .parent = "g0-1", .elite = "g0-1"};
@@ -347,8 +385,12 @@ static void test_concurrent(void)
     llm_client *c = client(model);
     propose_env env = {.s = S, .llm = c, .prompts = &set};
     char err[1024];
-    propose_request a = {.op = PROPOSE_MUTATE, .generation = 2, .parent = mutant, .gene = "se",
-                         .max_repairs = -1, .seed = 7};
+    propose_request a = {.op = PROPOSE_MUTATE,
+                         .generation = 2,
+                         .parent = mutant,
+                         .gene = "se",
+                         .max_repairs = -1,
+                         .seed = 7};
     propose_request b = a;
     b.seed = 8;
     size_t n0 = count_individuals();
@@ -357,8 +399,10 @@ static void test_concurrent(void)
     CHECK(pa && pb, "%s", err);
     int loops = 0;
     while (pa && pb && !(propose_finished(pa) && propose_finished(pb)) && loops++ < 2000) {
-        if (propose_ready(pa)) propose_advance(pa);
-        if (propose_ready(pb)) propose_advance(pb);
+        if (propose_ready(pa))
+            propose_advance(pa);
+        if (propose_ready(pb))
+            propose_advance(pb);
         struct pollfd pfd[16];
         int n = llm_client_pollfds(c, pfd, 16);
         int t = llm_client_timeout_ms(c);
@@ -371,7 +415,8 @@ static void test_concurrent(void)
         CHECK(!strncmp(propose_get(pa)->id, "g2-", 3), "generation 2: %s", propose_get(pa)->id);
     }
     json_t *st = fake_llm_stats(&srv);
-    json_int_t inflight = json_integer_value(json_object_get(json_object_get(st, "max_inflight"), model));
+    json_int_t inflight =
+        json_integer_value(json_object_get(json_object_get(st, "max_inflight"), model));
     CHECK(inflight == 2, "both requests were in flight at once (%lld)", (long long)inflight);
     json_decref(st);
     propose_free(pa);
@@ -390,22 +435,32 @@ static void test_concurrent(void)
 static void test_notes_reach_the_prompt(void)
 {
     session_annotation ann = {.line = 9, .text = "try a cheaper gate here"};
-    session_review keep = {.decision = "approved", .reason = "", .annotations = &ann,
-                           .n_annotations = 1, .author = "tester"};
+    session_review keep = {.decision = "approved",
+                           .reason = "",
+                           .annotations = &ann,
+                           .n_annotations = 1,
+                           .author = "tester"};
     CHECK(session_set_review(S, "g0-1", &keep) == 0, "%s", session_error());
-    session_review no = {.decision = "rejected", .reason = "tanh gates train badly here",
-                         .author = "tester"};
+    session_review no = {
+        .decision = "rejected", .reason = "tanh gates train badly here", .author = "tester"};
     CHECK(session_set_review(S, mutant, &no) == 0, "%s", session_error());
     const char *model = "nt/ok:01_plain_fence";
-    propose_request req = {.op = PROPOSE_MUTATE, .generation = 1, .parent = "g0-1", .gene = "se",
-                           .max_repairs = -1, .seed = 9, .note = "keep it small"};
+    propose_request req = {.op = PROPOSE_MUTATE,
+                           .generation = 1,
+                           .parent = "g0-1",
+                           .gene = "se",
+                           .max_repairs = -1,
+                           .seed = 9,
+                           .note = "keep it small"};
     propose_outcome o;
     CHECK(run(model, &req, &o) == 0, "%s", o.error);
     json_t *st = fake_llm_stats(&srv);
     const char *sent = json_string_value(json_object_get(
         json_array_get(json_object_get(json_object_get(st, "last"), "messages"), 1), "content"));
-    CHECK(sent && strstr(sent, "keep it small") && strstr(sent, "line 9: try a cheaper gate here") &&
-              strstr(sent, "tanh gates train badly here"), "notes in the prompt: %s", sent ? sent : "(none)");
+    CHECK(sent && strstr(sent, "keep it small") &&
+              strstr(sent, "line 9: try a cheaper gate here") &&
+              strstr(sent, "tanh gates train badly here"),
+          "notes in the prompt: %s", sent ? sent : "(none)");
     json_decref(st);
     char *p = file_of(o.id, "prompt.txt");
     CHECK(p && strstr(p, "tanh gates train badly here"), "recorded prompt has the notes");
@@ -421,14 +476,16 @@ static void test_offline(void)
     CHECK(propose_run(&env, &req, &o) == 0, "%s", o.error);
     session_info in;
     CHECK(session_info_get(S, o.id, &in) == 0 && !strcmp(in.persona, MUTATE_LABEL) &&
-              !strcmp(in.op, "mutation") && !in.model[0], "persona %s", in.persona);
+              !strcmp(in.op, "mutation") && !in.model[0],
+          "persona %s", in.persona);
     char *why = file_of(o.id, "reasoning.md");
     CHECK(why && !strncmp(why, MUTATE_LABEL ": ", strlen(MUTATE_LABEL) + 2) &&
-              strstr(why, "No LLM took part"), "%s", why ? why : "(none)");
+              strstr(why, "No LLM took part"),
+          "%s", why ? why : "(none)");
     free(why);
     propose_outcome_release(&o);
-    propose_request cx = {.op = PROPOSE_CROSSOVER, .generation = 1, .parent = "g0-1",
-                          .other = mutant, .seed = 11};
+    propose_request cx = {
+        .op = PROPOSE_CROSSOVER, .generation = 1, .parent = "g0-1", .other = mutant, .seed = 11};
     CHECK(propose_run(&env, &cx, &o) == 0, "%s", o.error);
     CHECK(session_info_get(S, o.id, &in) == 0 && !strcmp(in.op, "crossover") && in.n_parents == 2,
           "offline crossover");
@@ -445,7 +502,8 @@ int main(void)
     snprintf(path, sizeof path, "%s/tests/fixtures/answers/parent.net", harness_root());
     snprintf(prompts, sizeof prompts, "%s/prompts", harness_root());
     char err[512];
-    snprintf(dir, sizeof dir, "%s/gevo-propose-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    snprintf(dir, sizeof dir, "%s/gevo-propose-XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (!mkdtemp(dir) || prompt_set_load(&set, prompts, err, sizeof err)) {
         CHECK(0, "setup: %s", err);
         return harness_done();
@@ -474,6 +532,7 @@ int main(void)
     prompt_set_release(&set);
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
     return harness_done();
 }

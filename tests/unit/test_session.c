@@ -16,16 +16,19 @@
 
 static char tmp[256];
 
-static const char seed_text[] = "input x: 1x28x28\nclasses 10\n\n"
-                                "def block(x, c):\n    return relu(conv(x, c, k=3, padding=same))\n\n"
-                                "x = block(x, 16)\nreturn linear(gap(x), classes)\n";
-static const char mut_text[] = "input x: 1x28x28\nclasses 10\n\n"
-                               "def block(x, c):\n    return relu(conv(x, c, k=5, padding=same))\n\n"
-                               "x = block(x, 16)\nreturn linear(gap(x), classes)\n";
+static const char seed_text[] =
+    "input x: 1x28x28\nclasses 10\n\n"
+    "def block(x, c):\n    return relu(conv(x, c, k=3, padding=same))\n\n"
+    "x = block(x, 16)\nreturn linear(gap(x), classes)\n";
+static const char mut_text[] =
+    "input x: 1x28x28\nclasses 10\n\n"
+    "def block(x, c):\n    return relu(conv(x, c, k=5, padding=same))\n\n"
+    "x = block(x, 16)\nreturn linear(gap(x), classes)\n";
 
 static void make_tmp(void)
 {
-    snprintf(tmp, sizeof tmp, "%s/gevo-session-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    snprintf(tmp, sizeof tmp, "%s/gevo-session-XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (!mkdtemp(tmp))
         abort();
 }
@@ -63,7 +66,8 @@ static session *new_session(const char *name, char *dir, size_t size)
     snprintf(seed, sizeof seed, "%s/seed.net", tmp);
     write_text(seed, seed_text);
     snprintf(dir, size, "%s/%s", tmp, name);
-    session_create_opts o = {.seed_path = seed, .data_dir = "/nonexistent-data", .prompts_dir = NULL};
+    session_create_opts o = {
+        .seed_path = seed, .data_dir = "/nonexistent-data", .prompts_dir = NULL};
     session *s = NULL;
     int rc = session_create(&s, dir, &o);
     CHECK(rc == 0, "session_create: %s", session_error());
@@ -82,22 +86,38 @@ static void test_create_and_add(void)
     char cmd[1024];
     int st;
     /* The researcher's identity, for the edit below. */
-    snprintf(cmd, sizeof cmd, "cd %s && git config user.name 'Ada Lovelace' && git config user.email ada@example.org", dir);
+    snprintf(
+        cmd, sizeof cmd,
+        "cd %s && git config user.name 'Ada Lovelace' && git config user.email ada@example.org",
+        dir);
     CHECK(system(cmd) == 0, "git config");
 
     char id1[SESSION_ID_MAX], id2[SESSION_ID_MAX], id3[SESSION_ID_MAX];
-    session_new m = {.generation = 1, .op = "mutation", .persona = "expert", .parents = {"g0-1"},
-                     .n_parents = 1, .model = "test-model", .tokens_in = 1200, .tokens_out = 300,
-                     .latency_s = 2.5, .summary = "widen the kernel to 5\nsecond line ignored",
-                     .genome = mut_text, .reasoning = "A larger receptive field.",
-                     .prompt = "PROMPT TEXT", .response = "RAW RESPONSE"};
+    session_new m = {.generation = 1,
+                     .op = "mutation",
+                     .persona = "expert",
+                     .parents = {"g0-1"},
+                     .n_parents = 1,
+                     .model = "test-model",
+                     .tokens_in = 1200,
+                     .tokens_out = 300,
+                     .latency_s = 2.5,
+                     .summary = "widen the kernel to 5\nsecond line ignored",
+                     .genome = mut_text,
+                     .reasoning = "A larger receptive field.",
+                     .prompt = "PROMPT TEXT",
+                     .response = "RAW RESPONSE"};
     CHECK(session_add(s, &m, id1) == 0, "add: %s", session_error());
     CHECK(!strcmp(id1, "g1-1"), "first id of generation 1 is %s", id1);
     m.summary = "second";
     CHECK(session_add(s, &m, id2) == 0, "add 2: %s", session_error());
     CHECK(!strcmp(id2, "g1-2"), "second id is %s", id2);
-    session_new x = {.generation = 2, .op = "crossover", .persona = "wildcard",
-                     .parents = {"g1-1", "g1-2"}, .n_parents = 2, .summary = "cross",
+    session_new x = {.generation = 2,
+                     .op = "crossover",
+                     .persona = "wildcard",
+                     .parents = {"g1-1", "g1-2"},
+                     .n_parents = 2,
+                     .summary = "cross",
                      .genome = seed_text};
     CHECK(session_add(s, &x, id3) == 0, "crossover: %s", session_error());
     CHECK(!strcmp(id3, "g2-1"), "crossover id %s", id3);
@@ -164,23 +184,29 @@ static void test_create_and_add(void)
     CHECK(session_set_result(s, "g1-2", "{\"status\": \"great\"}") != 0, "bad status refused");
     CHECK(session_edit(s, "g1-1", seed_text, "back to 3x3\nthe 5x5 kernel is too slow") == 0,
           "edit: %s", session_error());
-    snprintf(cmd, sizeof cmd, "cd %s && git log -1 --format='%%an <%%ae>|%%s' g1-1 && git log -1 --format=%%s g1-1^", dir);
+    snprintf(cmd, sizeof cmd,
+             "cd %s && git log -1 --format='%%an <%%ae>|%%s' g1-1 && git log -1 --format=%%s g1-1^",
+             dir);
     out = run(cmd, &st);
-    CHECK(out && !strcmp(out, "Ada Lovelace <ada@example.org>|g1-1 edited by Ada Lovelace: back to 3x3\n"
-                            "g1-1 gen 1 mutation (expert): widen the kernel to 5\n"),
+    CHECK(out && !strcmp(out,
+                         "Ada Lovelace <ada@example.org>|g1-1 edited by Ada Lovelace: back to 3x3\n"
+                         "g1-1 gen 1 mutation (expert): widen the kernel to 5\n"),
           "edit commit on top of the proposal: %s", out);
     free(out);
     char *txt = NULL;
     CHECK(session_get_result(s, "g1-1", &txt) == 0 && txt && !strcmp(txt, res),
           "result read back verbatim: %s", txt ? txt : "(none)");
     free(txt);
-    CHECK(session_edit_diff(s, "g1-1", &patch) == 0 && patch && strstr(patch, "-    return relu(conv(x, c, k=5"),
+    CHECK(session_edit_diff(s, "g1-1", &patch) == 0 && patch &&
+              strstr(patch, "-    return relu(conv(x, c, k=5"),
           "edit diff: %s", patch ? patch : session_error());
     free(patch);
 
     /* Review. */
     session_annotation ann[2] = {{5, "kernel 5 is slow"}, {0, "overall fine"}};
-    session_review rv = {.decision = "approved_edited", .reason = "kept the idea", .annotations = ann,
+    session_review rv = {.decision = "approved_edited",
+                         .reason = "kept the idea",
+                         .annotations = ann,
                          .n_annotations = 2};
     CHECK(session_set_review(s, "g1-1", &rv) == 0, "review: %s", session_error());
     session_review badr = {.decision = "maybe"};
@@ -233,17 +259,24 @@ static void test_create_and_add(void)
     CHECK(session_journal_population(s, 1, &ids, &n) == 0 && n == 2 && !strcmp(ids[1], "g2-1"),
           "journal population of 1");
     free(ids);
-    snprintf(cmd, sizeof cmd, "cd %s && git log --format=%%s journal && git status --porcelain && git fsck --strict 2>&1", dir);
+    snprintf(
+        cmd, sizeof cmd,
+        "cd %s && git log --format=%%s journal && git status --porcelain && git fsck --strict 2>&1",
+        dir);
     out = run(cmd, &st);
-    CHECK(st == 0 && out && !strncmp(out, "generation 2: 2 individuals, front: g2-1\n"
-                                          "generation 1: 2 individuals, front: g1-1\n"
-                                          "generation 0: 1 individual, front: g0-1\n", 120) &&
+    CHECK(st == 0 && out &&
+              !strncmp(out,
+                       "generation 2: 2 individuals, front: g2-1\n"
+                       "generation 1: 2 individuals, front: g1-1\n"
+                       "generation 0: 1 individual, front: g0-1\n",
+                       120) &&
               !strstr(out, "error"),
           "journal in git, clean tree, fsck: %s", out);
     free(out);
 
     /* Configuration. */
-    CHECK(session_config_get(s, "data") && !strcmp(session_config_get(s, "data"), "/nonexistent-data"),
+    CHECK(session_config_get(s, "data") &&
+              !strcmp(session_config_get(s, "data"), "/nonexistent-data"),
           "config data");
     CHECK(session_config_set(s, "llm.model", "qwen") == 0 &&
               !strcmp(session_config_get(s, "llm.model"), "qwen"),
@@ -331,8 +364,8 @@ static void test_commands(void)
     snprintf(cmd, sizeof cmd, "%s log %s", gevo, full_dir);
     char *out = run(cmd, &st);
     CHECK(st == 0 && out && strstr(out, "generation 1: 2 individuals, front: g1-1") &&
-              strstr(out, "generation 2: 2 individuals, front: g2-1") &&
-              strstr(out, "0.8125") && strstr(out, "4242") && strstr(out, "approved_edited (edited)") &&
+              strstr(out, "generation 2: 2 individuals, front: g2-1") && strstr(out, "0.8125") &&
+              strstr(out, "4242") && strstr(out, "approved_edited (edited)") &&
               strstr(out, "rejected"),
           "gevo log: %s", out);
     free(out);
@@ -354,7 +387,8 @@ static void test_commands(void)
     out = run(cmd, &st);
     json_t *j = out ? json_loads(out, 0, NULL) : NULL;
     json_t *arr = json_object_get(j, "individuals");
-    CHECK(st == 0 && json_array_size(arr) == 5, "export --json: %zu individuals", json_array_size(arr));
+    CHECK(st == 0 && json_array_size(arr) == 5, "export --json: %zu individuals",
+          json_array_size(arr));
     json_t *g11 = json_array_get(arr, 1);
     CHECK(json_real_value(json_object_get(g11, "val_acc")) == 0.8125 &&
               json_integer_value(json_object_get(g11, "params")) == 4242 &&
@@ -364,7 +398,8 @@ static void test_commands(void)
     free(out);
     snprintf(cmd, sizeof cmd, "%s export %s --csv", gevo, full_dir);
     out = run(cmd, &st);
-    CHECK(st == 0 && out && strstr(out, "\ng1-1,1,1,") && strstr(out, ",ok,0.812500,4242,1500000,12.500,approved_edited,false\n") &&
+    CHECK(st == 0 && out && strstr(out, "\ng1-1,1,1,") &&
+              strstr(out, ",ok,0.812500,4242,1500000,12.500,approved_edited,false\n") &&
               strstr(out, ",review,front\n"),
           "export --csv: %s", out);
     free(out);
@@ -409,15 +444,24 @@ static void test_no_secret(void)
     char with[256];
     snprintf(with, sizeof with, "Authorization: Bearer %s", secret);
     char id[SESSION_ID_MAX];
-    session_new m = {.generation = 1, .op = "mutation", .persona = "expert", .parents = {"g0-1"},
-                     .n_parents = 1, .model = "m", .summary = with, .genome = mut_text,
-                     .reasoning = with, .prompt = with, .response = with};
+    session_new m = {.generation = 1,
+                     .op = "mutation",
+                     .persona = "expert",
+                     .parents = {"g0-1"},
+                     .n_parents = 1,
+                     .model = "m",
+                     .summary = with,
+                     .genome = mut_text,
+                     .reasoning = with,
+                     .prompt = with,
+                     .response = with};
     CHECK(session_add(s, &m, id) == 0, "add: %s", session_error());
     char res[256];
     snprintf(res, sizeof res, "{\"status\": \"ok\", \"val_acc\": 0.5, \"log\": \"%s\"}", secret);
     CHECK(session_set_result(s, id, res) == 0, "result: %s", session_error());
     session_annotation a = {1, with};
-    session_review r = {.decision = "approved", .reason = with, .annotations = &a, .n_annotations = 1};
+    session_review r = {
+        .decision = "approved", .reason = with, .annotations = &a, .n_annotations = 1};
     CHECK(session_set_review(s, id, &r) == 0, "review");
     CHECK(session_edit(s, id, mut_text, with) == 0, "edit");
     const char *pop[] = {id};
@@ -442,7 +486,8 @@ static void test_no_secret(void)
     int st;
     snprintf(cmd, sizeof cmd,
              "cd %s && git cat-file --batch-all-objects --batch | grep -c -a -F '%s'; "
-             "grep -r -a -l -F '%s' . ; git notes --ref=results show %s", dir, secret, secret, id);
+             "grep -r -a -l -F '%s' . ; git notes --ref=results show %s",
+             dir, secret, secret, id);
     char *out = run(cmd, &st);
     CHECK(out && !strncmp(out, "0\n", 2) && !strstr(out + 2, "./") && strstr(out, "[redacted]"),
           "git sees no key in objects, refs, logs, config or files: %s", out);

@@ -17,15 +17,17 @@
 #include "sessions/session.h"
 #include "tests/harness.h"
 
-#define KILLS 110
+#define KILLS           110
 #define ROUNDS_PER_REPO 22 /* a fresh repository now and then keeps fsck quick */
 
 static char tmp[256];
 
 static void genome_of(const char *id, int edited, char *buf, size_t size)
 {
-    snprintf(buf, size, "input x: 1x28x28\nclasses 10\n# %s%s\nx = relu(conv(x, 8, k=3))\n"
-             "return linear(gap(x), classes)\n", id, edited ? " edited" : "");
+    snprintf(buf, size,
+             "input x: 1x28x28\nclasses 10\n# %s%s\nx = relu(conv(x, 8, k=3))\n"
+             "return linear(gap(x), classes)\n",
+             id, edited ? " edited" : "");
 }
 
 static void result_of(const char *id, char *buf, size_t size)
@@ -56,9 +58,17 @@ static void child(const char *dir, int fd, unsigned seed)
         char parent[SESSION_ID_MAX];
         snprintf(parent, sizeof parent, "g0-1");
         genome_of("next", 0, genome, sizeof genome);
-        session_new in = {.generation = gen, .op = "mutation", .persona = "expert",
-                          .parents = {parent}, .n_parents = 1, .model = "m", .summary = "kill test",
-                          .genome = genome, .reasoning = "r", .prompt = "p", .response = "q"};
+        session_new in = {.generation = gen,
+                          .op = "mutation",
+                          .persona = "expert",
+                          .parents = {parent},
+                          .n_parents = 1,
+                          .model = "m",
+                          .summary = "kill test",
+                          .genome = genome,
+                          .reasoning = "r",
+                          .prompt = "p",
+                          .response = "q"};
         if (session_add(s, &in, id) != 0)
             _exit(7);
         /* A proposal's genome is fixed text; an edit writes one naming the id. */
@@ -69,8 +79,11 @@ static void child(const char *dir, int fd, unsigned seed)
         report(fd, "R", id);
         if (k % 3 == 0) {
             session_annotation a = {2, "note"};
-            session_review r = {.decision = "approved", .reason = id, .annotations = &a,
-                                .n_annotations = 1, .author = "tester"};
+            session_review r = {.decision = "approved",
+                                .reason = id,
+                                .annotations = &a,
+                                .n_annotations = 1,
+                                .author = "tester"};
             if (session_set_review(s, id, &r) != 0)
                 _exit(9);
             report(fd, "V", id);
@@ -102,7 +115,8 @@ typedef struct reported {
 static int check_round(const char *dir, reported *r, int n, int round)
 {
     char cmd[1200];
-    snprintf(cmd, sizeof cmd, "cd %s && git fsck --strict --no-progress >%s/fsck.out 2>&1", dir, tmp);
+    snprintf(cmd, sizeof cmd, "cd %s && git fsck --strict --no-progress >%s/fsck.out 2>&1", dir,
+             tmp);
     int fsck = system(cmd);
     int bad = 0;
     if (fsck != 0) {
@@ -166,8 +180,7 @@ static int check_round(const char *dir, reported *r, int n, int round)
             free(ids);
             break;
         }
-        default:
-            break;
+        default: break;
         }
         free(text);
     }
@@ -255,12 +268,15 @@ static void test_kill(void)
     CHECK(session_open(&s, dir, SESSION_WRITE) == 0, "final takeover: %s", session_error());
     if (s) {
         char id[SESSION_ID_MAX];
-        session_new in = {.generation = session_last_generation(s) + 1, .op = "mutation",
-                          .parents = {"g0-1"}, .n_parents = 1, .genome = "x\n"};
+        session_new in = {.generation = session_last_generation(s) + 1,
+                          .op = "mutation",
+                          .parents = {"g0-1"},
+                          .n_parents = 1,
+                          .genome = "x\n"};
         CHECK(session_add(s, &in, id) == 0, "write after takeover: %s", session_error());
         const char *pop[1] = {id};
-        CHECK(session_journal_add(s, in.generation, pop, 1, pop, 1) == 0, "journal after takeover: %s",
-              session_error());
+        CHECK(session_journal_add(s, in.generation, pop, 1, pop, 1) == 0,
+              "journal after takeover: %s", session_error());
         session_close(s);
         char cmd[400];
         snprintf(cmd, sizeof cmd, "cd %s && git fsck --strict --no-progress >/dev/null 2>&1", dir);

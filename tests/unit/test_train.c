@@ -86,16 +86,18 @@ static net_graph *compile(const char *src)
     return g;
 }
 
-static int train_once(const char *src, const net_train *recipe_override, train_result *r, float **params_out,
-                      long *n_params)
+static int train_once(const char *src, const net_train *recipe_override, train_result *r,
+                      float **params_out, long *n_params)
 {
     data_set tr, te;
     char err[512];
     int rc = data_load(dir, &tr, &te, err, sizeof err);
     CHECK(rc == 0, "load: %s", err);
-    if (rc) return -1;
+    if (rc)
+        return -1;
     net_graph *g = compile(src);
-    if (!g) return -1;
+    if (!g)
+        return -1;
     net_train recipe = recipe_override ? *recipe_override : g->train;
     model *m = model_new(g, recipe.batch, (uint64_t)recipe.seed, err, sizeof err);
     CHECK(m != NULL, "model: %s", err);
@@ -122,23 +124,27 @@ static void test_data_loading(void)
     CHECK(data_load(dir, &tr, &te, err, sizeof err) == 0, "%s", err);
     CHECK_EQ_INT(tr.n, 800);
     CHECK_EQ_INT(te.n, 200);
-    CHECK(tr.c == 1 && tr.h == 8 && tr.w == 8 && tr.classes == 4, "shape %dx%dx%d, %d classes", tr.c, tr.h, tr.w,
-          tr.classes);
+    CHECK(tr.c == 1 && tr.h == 8 && tr.w == 8 && tr.classes == 4, "shape %dx%dx%d, %d classes",
+          tr.c, tr.h, tr.w, tr.classes);
     data_view tv, vv;
     CHECK(data_split(&tr, 0.1, 0, 7, &tv, &vv) == 0, "split");
     CHECK_EQ_INT(vv.n, 80);
     CHECK_EQ_INT(tv.n, 720);
     /* the split is a partition and does not depend on --subset */
     char *seen = calloc(800, 1);
-    for (int i = 0; i < vv.n; i++) seen[vv.index[i]]++;
-    for (int i = 0; i < tv.n; i++) seen[tv.index[i]]++;
+    for (int i = 0; i < vv.n; i++)
+        seen[vv.index[i]]++;
+    for (int i = 0; i < tv.n; i++)
+        seen[tv.index[i]]++;
     int once = 0;
-    for (int i = 0; i < 800; i++) once += seen[i] == 1;
+    for (int i = 0; i < 800; i++)
+        once += seen[i] == 1;
     CHECK_EQ_INT(once, 800);
     data_view tv2, vv2;
     CHECK(data_split(&tr, 0.1, 100, 7, &tv2, &vv2) == 0, "split");
     CHECK_EQ_INT(tv2.n, 100);
-    CHECK(memcmp(vv.index, vv2.index, sizeof(int) * 80) == 0, "validation set changed with --subset");
+    CHECK(memcmp(vv.index, vv2.index, sizeof(int) * 80) == 0,
+          "validation set changed with --subset");
     /* normalised batches: mean/std computed, then applied */
     float mean, std;
     data_channel_stats(&tv, &mean, &std);
@@ -147,7 +153,8 @@ static void test_data_loading(void)
     int y[4], order[4] = {0, 1, 2, 3};
     data_batch(&tv, order, 4, &mean, &std, NULL, NULL, x, y);
     double s = 0;
-    for (int i = 0; i < 256; i++) s += x[i];
+    for (int i = 0; i < 256; i++)
+        s += x[i];
     CHECK(fabs(s / 256) < 1.0, "batch mean %f", s / 256);
     free(seen);
     data_view_free(&tv);
@@ -190,7 +197,8 @@ static void test_bad_data_files(void)
     fclose(f);
     CHECK(data_load(bad, &tr, &te, err, sizeof err) != 0, "truncated loaded");
     CHECK(strstr(err, "truncated") != NULL, "%s", err);
-    CHECK(data_load("/nonexistent/dir", &tr, &te, err, sizeof err) != 0 && strstr(err, "no such data directory"),
+    CHECK(data_load("/nonexistent/dir", &tr, &te, err, sizeof err) != 0 &&
+              strstr(err, "no such data directory"),
           "%s", err);
 }
 
@@ -206,8 +214,8 @@ static void test_learns_and_is_deterministic(void)
     CHECK(a.val_acc >= 0.9, "validation accuracy %.3f", a.val_acc);
     CHECK(a.test_acc >= 0.9, "test accuracy %.3f", a.test_acc);
     CHECK_EQ_INT(a.n_epochs, 3);
-    CHECK(a.epochs[2].train_loss < a.epochs[0].train_loss, "loss did not fall: %f -> %f", a.epochs[0].train_loss,
-          a.epochs[2].train_loss);
+    CHECK(a.epochs[2].train_loss < a.epochs[0].train_loss, "loss did not fall: %f -> %f",
+          a.epochs[0].train_loss, a.epochs[2].train_loss);
     CHECK(na == nb && pa && pb && memcmp(pa, pb, sizeof(float) * (size_t)na) == 0,
           "same seed and threads gave different weights");
     CHECK(a.val_acc == b.val_acc && a.test_acc == b.test_acc, "results differ");
@@ -247,7 +255,8 @@ static void test_divergence(void)
     t.lr = 0.01;
     t.weight_decay = 0.01;
     CHECK(train_once(net_src, &t, &r, NULL, NULL) == 0, "train");
-    CHECK(r.status == TRAIN_OK && r.val_acc >= 0.9, "adamw: %s %.3f", train_status_name(r.status), r.val_acc);
+    CHECK(r.status == TRAIN_OK && r.val_acc >= 0.9, "adamw: %s %.3f", train_status_name(r.status),
+          r.val_acc);
     train_result_free(&r);
     net_graph_free(g);
 }
@@ -275,8 +284,8 @@ static void test_time_limit_and_stop(void)
     o.time_limit = 0;
     o.stop = &stop;
     CHECK(train_run(m, &t, &tr, &te, &o, &r) == 0, "run");
-    CHECK(r.status == TRAIN_STOPPED && r.steps == 0, "status %s after %ld steps", train_status_name(r.status),
-          r.steps);
+    CHECK(r.status == TRAIN_STOPPED && r.steps == 0, "status %s after %ld steps",
+          train_status_name(r.status), r.steps);
     train_result_free(&r);
     model_free(m);
     net_graph_free(g);
@@ -304,13 +313,16 @@ static void test_weights_roundtrip(void)
     fseek(f, 100, SEEK_SET);
     fputc(ch ^ 0x40, f);
     fclose(f);
-    CHECK(model_load(b, path, err, sizeof err) != 0 && strstr(err, "checksum"), "corruption: %s", err);
+    CHECK(model_load(b, path, err, sizeof err) != 0 && strstr(err, "checksum"), "corruption: %s",
+          err);
     /* weights of another program are refused */
     CHECK(model_save(a, path, err, sizeof err) == 0, "save");
-    const char *other = "input x: 1x8x8\nclasses 4\nx = relu(x)\nreturn linear(flatten(x), classes)\n";
+    const char *other =
+        "input x: 1x8x8\nclasses 4\nx = relu(x)\nreturn linear(flatten(x), classes)\n";
     net_graph *g2 = compile(other);
     model *c = model_new(g2, 8, 1, err, sizeof err);
-    CHECK(model_load(c, path, err, sizeof err) != 0 && strstr(err, "parameters"), "other program: %s", err);
+    CHECK(model_load(c, path, err, sizeof err) != 0 && strstr(err, "parameters"),
+          "other program: %s", err);
     f = fopen(path, "wb");
     fputs("GEVOWTS", f);
     fclose(f);
@@ -332,7 +344,8 @@ static void test_schedules(void)
     CHECK(fabs(train_lr_at(&t, 50, 100, 0, 1) - 0.05) < 1e-12, "cosine middle");
     CHECK(fabs(train_lr_at(&t, 100, 100, 0, 1)) < 1e-12, "cosine end");
     t.warmup = 10;
-    CHECK(fabs(train_lr_at(&t, 0, 100, 0, 1) - 0.01) < 1e-12, "warmup start %g", train_lr_at(&t, 0, 100, 0, 1));
+    CHECK(fabs(train_lr_at(&t, 0, 100, 0, 1) - 0.01) < 1e-12, "warmup start %g",
+          train_lr_at(&t, 0, 100, 0, 1));
     /* step 4 of a 10-step warm-up: half of the cosine value there */
     CHECK(fabs(train_lr_at(&t, 4, 100, 0, 1) - 0.1 * 0.5 * (1 + cos(M_PI * 0.04)) * 0.5) < 1e-12,
           "warmup middle %g", train_lr_at(&t, 4, 100, 0, 1));
@@ -353,13 +366,15 @@ static void test_schedules(void)
     CHECK(net_train_set(&t, "schedule=cosine lr=0.2 augment=flip", &err) == 0, "%s", err.msg);
     CHECK(t.schedule == NET_SCHED_COSINE && t.lr == 0.2 && t.flip && !t.crop, "set not applied");
     CHECK(net_train_set(&t, "lr=oops", &err) != 0 && t.lr == 0.2, "bad set applied");
-    CHECK(net_train_set(&t, "momentun=0.5", &err) != 0 && strstr(err.hint, "momentum"), "hint: %s", err.hint);
+    CHECK(net_train_set(&t, "momentun=0.5", &err) != 0 && strstr(err.hint, "momentum"), "hint: %s",
+          err.hint);
 }
 
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/gevo-train-test.XXXXXX");
-    if (!mkdtemp(dir)) return 1;
+    if (!mkdtemp(dir))
+        return 1;
     write_set("train", 800, true, 1);
     write_set("t10k", 200, false, 2);
     RUN(test_data_loading);
@@ -371,6 +386,7 @@ int main(void)
     RUN(test_schedules);
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) printf("could not remove %s\n", dir);
+    if (system(cmd) != 0)
+        printf("could not remove %s\n", dir);
     return harness_done();
 }

@@ -8,8 +8,7 @@
 
 static const int all_requests[] = {
 #define ONE(id, name, help) WB_REQ_##id,
-    WB_REQ_INFO(WB_GROUP_NONE, ONE)
-};
+    WB_REQ_INFO(WB_GROUP_NONE, ONE)};
 #define N_REQ (sizeof all_requests / sizeof *all_requests)
 
 static void test_codes_above_curses_keys(void)
@@ -43,7 +42,8 @@ static void test_every_request_has_a_key_and_help(void)
 
 static void test_key_names_round_trip(void)
 {
-    const char *toks[] = {"<Down>", "<Up>", "<Enter>", "<Esc>", "<Tab>", "<PgDn>", "<lt>", "a", "?"};
+    const char *toks[] = {"<Down>", "<Up>", "<Enter>", "<Esc>", "<Tab>",
+                          "<PgDn>", "<lt>", "a",       "?"};
     for (size_t i = 0; i < sizeof toks / sizeof *toks; i++) {
         int k = wb_key_parse(toks[i], strlen(toks[i]));
         CHECK(k >= 0, "%s does not parse", toks[i]);
