@@ -27,9 +27,10 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(PKG_CFLAGS) -I. \
              -DGEVO_DATADIR='"$(PREFIX)/share/gevo"' -MMD -MP
 LDLIBS    = $(PKG_LIBS) -lm -lpthread
 
-# Layers, bottom up; every .c in a layer folder is part of the library,
+# Layers, bottom up (engine/base: the helpers every layer shares); every
+# .c in a layer folder is part of the library,
 # tui/main.c alone is the program's entry point.
-LAYERS   = engine sessions core tui
+LAYERS   = engine/base engine sessions core tui
 LIB_SRC  = $(filter-out tui/main.c,$(foreach d,$(LAYERS),$(wildcard $(d)/*.c)))
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC = $(wildcard tests/unit/test_*.c)

@@ -11,12 +11,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/base/file.h"
 #include "engine/data.h"
 #include "engine/engine_cmd.h"
 #include "engine/model.h"
 #include "engine/net.h"
 #include "engine/ops.h"
-#include "engine/out_file.h"
 #include "engine/train.h"
 
 #define DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
@@ -257,21 +257,21 @@ static int emit_result(json_t *o, const char *out_path, bool progress)
     if (out_path) {
         /* written whole, then renamed: a reader never sees half a result */
         out_file out;
-        char err[4400];
-        if (out_file_open(&out, out_path, err, sizeof err) == 0) {
+        gerr err = GERR_INIT;
+        if (out_file_open(&out, out_path, &err) == 0) {
             if (json_dumpf(o, out.f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) ||
                 fputc('\n', out.f) == EOF) {
                 out_file_abort(&out);
-                snprintf(err, sizeof err, "%s: cannot write", out_path);
+                gerr_set(&err, "%s: cannot write", out_path);
                 rc = -1;
-            } else if (out_file_commit(&out, err, sizeof err)) {
+            } else if (out_file_commit(&out, &err)) {
                 rc = -1;
             }
         } else {
             rc = -1;
         }
         if (rc)
-            fprintf(stderr, "gevo train: %s\n", err);
+            fprintf(stderr, "gevo train: %s\n", err.msg);
     }
     return rc;
 }

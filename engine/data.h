@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "engine/rng.h"
+#include "engine/init.h"
 
 typedef struct data_set {
     int n;           /* images */

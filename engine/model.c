@@ -1,7 +1,7 @@
 /* A trainable graph: memory layout, initialisation, forward, backward,
  * weights files. */
 #include "engine/model.h"
-#include "engine/out_file.h"
+#include "engine/base/file.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -650,8 +650,11 @@ static const char weights_magic[8] = {'G', 'E', 'V', 'O', 'W', 'T', 'S', 0};
 int model_save(const model *m, const char *path, char *err, size_t errsize)
 {
     out_file out;
-    if (out_file_open(&out, path, err, errsize))
+    gerr e = GERR_INIT;
+    if (out_file_open(&out, path, &e)) {
+        snprintf(err, errsize, "%s", e.msg);
         return -1;
+    }
     FILE *f = out.f;
     uint32_t ver = 1, res = 0;
     uint64_t h = m->g->hash, np = (uint64_t)m->n_params, nb = (uint64_t)m->n_buffers;
@@ -676,7 +679,11 @@ int model_save(const model *m, const char *path, char *err, size_t errsize)
 #undef PUT
     uint32_t c32 = (uint32_t)crc;
     fwrite(&c32, 4, 1, f);
-    return out_file_commit(&out, err, errsize);
+    if (out_file_commit(&out, &e)) {
+        snprintf(err, errsize, "%s", e.msg);
+        return -1;
+    }
+    return 0;
 }
 
 int model_load(model *m, const char *path, char *err, size_t errsize)

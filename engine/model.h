@@ -15,9 +15,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/init.h"
 #include "engine/net.h"
 #include "engine/ops.h"
-#include "engine/rng.h"
 
 typedef struct model_layer {
     const net_node *node;

@@ -34,7 +34,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "engine/rng.h"
+#include "engine/init.h"
 
 /* ---- threads and BLAS -----------------------------------------------------
  * ops_blas_init() picks OpenBLAS's kernels for this CPU where its own

@@ -10,9 +10,9 @@
  * with a constant before backward, which also proves backward accumulates.
  * Inputs are kept away from kinks (relu at 0, hardswish at +-3, ties of
  * max/min pooling) by more than H so the finite difference is valid. */
+#include "engine/init.h"
 #include "engine/ops.h"
 #include "engine/ops_internal.h"
-#include "engine/rng.h"
 #include "tests/harness.h"
 #include "tests/unit/test_ops_cases.h"
 

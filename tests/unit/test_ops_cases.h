@@ -7,8 +7,8 @@
 #ifndef GEVO_TESTS_OPS_CASES_H
 #define GEVO_TESTS_OPS_CASES_H
 
+#include "engine/init.h"
 #include "engine/ops.h"
-#include "engine/rng.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,5 @@
-#include "engine/rng.h"
+/* The generator: see rng.h. */
+#include "engine/base/rng.h"
 
 #include <math.h>
 
@@ -68,15 +69,7 @@ float rng_normal(rng *r)
     return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
 }
 
-void rng_init_fan_in(rng *r, float *x, long size, long fan_in)
+double rng_uniform_double(rng *r)
 {
-    float bound = fan_in > 0 ? (float)(1.0 / sqrt((double)fan_in)) : 0.0f;
-    for (long i = 0; i < size; i++)
-        x[i] = rng_uniform_range(r, -bound, bound);
-}
-
-void rng_init_const(float *x, long size, float value)
-{
-    for (long i = 0; i < size; i++)
-        x[i] = value;
+    return (double)(rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
 }

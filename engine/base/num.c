@@ -1,0 +1,97 @@
+/* num: see num.h. */
+#include "engine/base/num.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <strings.h>
+
+static const char *skip_space(const char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    return s;
+}
+
+int num_long(const char *s, long lo, long hi, long *out, const char *what, gerr *err)
+{
+    if (!s)
+        return gerr_set(err, "%s: a whole number is missing", what);
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *skip_space(end))
+        return gerr_set(err, "%s: '%.40s' is not a whole number", what, s);
+    if (errno == ERANGE || v < lo || v > hi)
+        return gerr_set(err, "%s: %.40s is out of range (%ld to %ld)", what, s, lo, hi);
+    *out = v;
+    return 0;
+}
+
+int num_int(const char *s, int lo, int hi, int *out, const char *what, gerr *err)
+{
+    long v;
+    if (num_long(s, lo, hi, &v, what, err) != 0)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+int num_double(const char *s, double lo, double hi, double *out, const char *what, gerr *err)
+{
+    if (!s)
+        return gerr_set(err, "%s: a number is missing", what);
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *skip_space(end) || isnan(v))
+        return gerr_set(err, "%s: '%.40s' is not a number", what, s);
+    if (errno == ERANGE || !isfinite(v) || v < lo || v > hi)
+        return gerr_set(err, "%s: %.40s is out of range (%g to %g)", what, s, lo, hi);
+    *out = v;
+    return 0;
+}
+
+int num_bool(const char *s, bool *out, const char *what, gerr *err)
+{
+    static const char *const yes[] = {"true", "yes", "on", "1"};
+    static const char *const no[] = {"false", "no", "off", "0"};
+    for (int i = 0; s && i < 4; i++) {
+        if (!strcasecmp(s, yes[i]))
+            return *out = true, 0;
+        if (!strcasecmp(s, no[i]))
+            return *out = false, 0;
+    }
+    return gerr_set(err, "%s: '%.40s' is not true or false", what, s ? s : "");
+}
+
+int num_bytes(const char *s, double lo, double hi, double *out, const char *what, gerr *err)
+{
+    if (!s)
+        return gerr_set(err, "%s: a size is missing", what);
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || isnan(v) || v < 0)
+        return gerr_set(err, "%s: '%.40s' is not a size (such as 512M or 2G)", what, s);
+    double scale = 1;
+    switch (toupper((unsigned char)*end)) {
+    case 'K': scale = 1024.0; break;
+    case 'M': scale = 1024.0 * 1024; break;
+    case 'G': scale = 1024.0 * 1024 * 1024; break;
+    case 'T': scale = 1024.0 * 1024 * 1024 * 1024; break;
+    }
+    if (scale > 1 && *++end && (*end == 'i' || *end == 'I'))
+        end++;
+    if (*end == 'B' || *end == 'b')
+        end++;
+    if (*skip_space(end))
+        return gerr_set(err, "%s: '%.40s' is not a size (such as 512M or 2G)", what, s);
+    v *= scale;
+    if (errno == ERANGE || !isfinite(v) || v < lo || v > hi)
+        return gerr_set(err, "%s: %.40s is out of range (%.0f to %.0f bytes)", what, s, lo, hi);
+    *out = v;
+    return 0;
+}
