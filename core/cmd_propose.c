@@ -105,12 +105,13 @@ static void print_outcome(session *s, const propose_outcome *o, bool verbose)
     if (o->model[0] && o->cost_usd > 0)
         printf(", $%.4f\n", o->cost_usd);
     if (o->ok) {
+        gerr serr = GERR_INIT;
         long pp = -1;
         double pf = -1;
         net_graph *g = NULL;
         net_error e;
         char *src = NULL;
-        if (session_genome(s, o->parents[0], &src) == 0 &&
+        if (session_genome(s, o->parents[0], &src, NULL) == 0 &&
             net_compile(src, strlen(src), "parent", NULL, &g, &e) == 0) {
             pp = g->params;
             pf = g->flops;
@@ -128,10 +129,10 @@ static void print_outcome(session *s, const propose_outcome *o, bool verbose)
         char *diff = NULL;
         char title[96];
         snprintf(title, sizeof title, "diff against %s", o->parents[0]);
-        if (session_diff(s, o->parents[0], o->id, true, &diff) == 0)
+        if (session_diff(s, o->parents[0], o->id, true, &diff, &serr) == 0)
             section(title, diff);
         else
-            printf("\n(no diff: %s)\n", session_error());
+            printf("\n(no diff: %s)\n", serr.msg);
         free(diff);
     } else {
         printf("validation: failed: %s\n", o->error);
@@ -153,6 +154,7 @@ int core_cmd_propose(int argc, char **argv)
     int n_parents = 0;
     long seed = 1, generation = -1, repairs = PROPOSE_DEFAULT_REPAIRS;
     bool verbose = false;
+    gerr serr = GERR_INIT;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -208,8 +210,8 @@ int core_cmd_propose(int argc, char **argv)
         return bad_usage("%sonly crossover takes two --parent", "");
 
     session *s = NULL;
-    if (session_open(&s, dir, SESSION_WRITE) != 0) {
-        fprintf(stderr, "gevo propose: %s\n", session_error());
+    if (session_open(&s, dir, SESSION_WRITE, &serr) != 0) {
+        fprintf(stderr, "gevo propose: %s\n", serr.msg);
         return 1;
     }
     int rc = 1;
@@ -232,8 +234,8 @@ int core_cmd_propose(int argc, char **argv)
                 parents[i] = ids[i];
         } else { /* crossover with one parent given: the best other one */
             char first[SESSION_ID_MAX];
-            if (session_resolve(s, parents[0], first) != 0) {
-                fprintf(stderr, "gevo propose: parent %s: %s\n", parents[0], session_error());
+            if (session_resolve(s, parents[0], first, &serr) != 0) {
+                fprintf(stderr, "gevo propose: parent %s: %s\n", parents[0], serr.msg);
                 goto done;
             }
             parents[1] = strcmp(ids[0], first) ? ids[0] : ids[1];
@@ -281,13 +283,13 @@ int core_cmd_propose(int argc, char **argv)
     }
     if (generation < 0) {
         int g = 0;
-        session_journal_foreach(s, journal_last, &g);
+        session_journal_foreach(s, journal_last, &g, NULL);
         generation = g + 1;
         for (int i = 0; i < need; i++) {
             session_info in;
             char id[SESSION_ID_MAX];
-            if (session_resolve(s, parents[i], id) == 0 && session_info_get(s, id, &in) == 0 &&
-                in.generation > generation)
+            if (session_resolve(s, parents[i], id, NULL) == 0 &&
+                session_info_get(s, id, &in, NULL) == 0 && in.generation > generation)
                 generation = in.generation;
         }
     }

@@ -246,8 +246,9 @@ int core_cmd_run(int argc, char **argv)
     cfg.evaluator_options = slurm_len ? slurm_opts : NULL;
 
     session *s = NULL;
-    if (session_open(&s, argv[optind], SESSION_WRITE)) {
-        fprintf(stderr, "gevo run: %s\n", session_error());
+    gerr serr = GERR_INIT;
+    if (session_open(&s, argv[optind], SESSION_WRITE, &serr)) {
+        fprintf(stderr, "gevo run: %s\n", serr.msg);
         return 1;
     }
     evolve *e = NULL;

@@ -96,15 +96,16 @@ int core_cmd_new(int argc, char **argv)
     session_create_opts o = {
         .seed_path = seed_path, .data_dir = data, .prompts_dir = prompts, .preset = preset};
     session *s = NULL;
-    int rc = session_create(&s, dir, &o);
+    gerr serr = GERR_INIT;
+    int rc = session_create(&s, dir, &o, &serr);
     free(prompts);
     if (rc != 0) {
-        fprintf(stderr, "gevo new: %s\n", session_error());
+        fprintf(stderr, "gevo new: %s\n", serr.msg);
         free(seed_path);
         return 1;
     }
     session_info info;
-    if (session_info_get(s, "g0-1", &info) == 0)
+    if (session_info_get(s, "g0-1", &info, NULL) == 0)
         printf("created session %s\n  seed g0-1 (%.10s) from %s: %ld parameters, %.3g FLOPs\n"
                "  data %s\n  'gevo log %s' lists it; it is a git repository too\n",
                session_workdir(s), info.commit, seed_path, params, flops, data, dir);
@@ -161,8 +162,9 @@ static void fmt_num(char *buf, size_t size, double v, const char *fmt)
 static session *open_read(const char *cmd, const char *dir)
 {
     session *s = NULL;
-    if (session_open(&s, dir, SESSION_READ) != 0) {
-        fprintf(stderr, "gevo %s: %s\n", cmd, session_error());
+    gerr serr = GERR_INIT;
+    if (session_open(&s, dir, SESSION_READ, &serr) != 0) {
+        fprintf(stderr, "gevo %s: %s\n", cmd, serr.msg);
         return NULL;
     }
     return s;
@@ -199,8 +201,10 @@ int core_cmd_log(int argc, char **argv)
     session_info *v = NULL;
     size_t n = 0;
     fronts f = {NULL, 0};
-    if (session_list(s, gen, &v, &n) != 0 || session_journal_foreach(s, front_cb, &f) != 0) {
-        fprintf(stderr, "gevo log: %s\n", session_error());
+    gerr serr = GERR_INIT;
+    if (session_list(s, gen, &v, &n, &serr) != 0 ||
+        session_journal_foreach(s, front_cb, &f, &serr) != 0) {
+        fprintf(stderr, "gevo log: %s\n", serr.msg);
         free(v);
         session_close(s);
         return 1;
@@ -287,11 +291,15 @@ int core_cmd_show(int argc, char **argv)
     char *genome = NULL, *reasoning = NULL, *result = NULL, *review = NULL, *diff = NULL,
          *edit = NULL;
     int rc = 1;
-    if (session_resolve(s, spec, id) != 0 || session_info_get(s, id, &x) != 0 ||
-        session_genome(s, id, &genome) != 0 || session_file(s, id, "reasoning.md", &reasoning) ||
-        session_get_result(s, id, &result) != 0 || session_get_review(s, id, &review) != 0 ||
-        session_diff(s, NULL, id, false, &diff) != 0 || session_edit_diff(s, id, &edit) != 0) {
-        fprintf(stderr, "gevo show: %s\n", session_error());
+    gerr serr = GERR_INIT;
+    if (session_resolve(s, spec, id, &serr) != 0 || session_info_get(s, id, &x, &serr) != 0 ||
+        session_genome(s, id, &genome, &serr) != 0 ||
+        session_file(s, id, "reasoning.md", &reasoning, &serr) ||
+        session_get_result(s, id, &result, &serr) != 0 ||
+        session_get_review(s, id, &review, &serr) != 0 ||
+        session_diff(s, NULL, id, false, &diff, &serr) != 0 ||
+        session_edit_diff(s, id, &edit, &serr) != 0) {
+        fprintf(stderr, "gevo show: %s\n", serr.msg);
         goto done;
     }
     printf("individual %s  commit %s\n", x.id, x.commit);
@@ -403,13 +411,14 @@ int core_cmd_export(int argc, char **argv)
         return 1;
     session_info *v = NULL;
     size_t n = 0;
-    if (session_list(s, -1, &v, &n) != 0) {
-        fprintf(stderr, "gevo export: %s\n", session_error());
+    gerr serr = GERR_INIT;
+    if (session_list(s, -1, &v, &n, &serr) != 0) {
+        fprintf(stderr, "gevo export: %s\n", serr.msg);
         session_close(s);
         return 1;
     }
     json_t *front = NULL;
-    session_journal_foreach(s, last_front_cb, &front);
+    session_journal_foreach(s, last_front_cb, &front, NULL);
     if (fmt == 1) {
         printf("id,generation,number,commit,operator,persona,parents,model,tokens_in,tokens_out,"
                "latency_s,edited,status,val_acc,params,flops,seconds,review,front\n");

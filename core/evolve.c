@@ -230,7 +230,7 @@ static const char *find_hash(evolve *e, uint64_t h)
 static uint64_t genome_hash(evolve *e, const char *id)
 {
     char *src = NULL;
-    if (session_genome(e->s, id, &src))
+    if (session_genome(e->s, id, &src, NULL))
         return 0;
     net_graph *g = NULL;
     net_error err;
@@ -268,7 +268,7 @@ static void load_info(evolve *e, ind *d, const session_info *si)
     for (int k = 0; k < si->n_parents && k < 2; k++)
         snprintf(d->pub.parents[k], SESSION_ID_MAX, "%s", si->parents[k]);
     char *res = NULL;
-    if (session_get_result(e->s, si->id, &res) == 0 && res) {
+    if (session_get_result(e->s, si->id, &res, NULL) == 0 && res) {
         apply_result(d, res);
         bool ok = !d->measure.failed;
         d->pub.state = ok ? EVOLVE_TRAINED : EVOLVE_FAILED;
@@ -302,7 +302,7 @@ static void review_by_policy(evolve *e, ind *d, const session_info *si)
     if (e->cfg.review == EVOLVE_REVIEW_AUTO_LIMITS && si->params < 0) {
         long params = -1;
         char *src = NULL;
-        if (session_genome(e->s, d->pub.id, &src) == 0) {
+        if (session_genome(e->s, d->pub.id, &src, NULL) == 0) {
             net_graph *g = NULL;
             net_error err;
             if (net_compile(src, strlen(src), d->pub.id, NULL, &g, &err) == 0)
@@ -315,7 +315,7 @@ static void review_by_policy(evolve *e, ind *d, const session_info *si)
     if (approve) {
         session_review r = {
             .decision = "approved", .reason = "review policy: automatic", .author = "gevo"};
-        if (session_set_review(e->s, d->pub.id, &r) == 0)
+        if (session_set_review(e->s, d->pub.id, &r, NULL) == 0)
             d->pub.state = EVOLVE_APPROVED;
     }
 }
@@ -323,18 +323,19 @@ static void review_by_policy(evolve *e, ind *d, const session_info *si)
 /* Rebuilds the current generation from the session. */
 static int load_generation(evolve *e)
 {
+    gerr serr = GERR_INIT;
     session *s = e->s;
     /* the generation being built follows the last journal record */
     int last = -1;
-    for (int g = session_last_generation(s) + 1; g >= 0; g--) {
+    for (int g = session_last_generation(s, &serr) + 1; g >= 0; g--) {
         char(*ids)[SESSION_ID_MAX] = NULL;
         size_t n = 0;
-        if (session_journal_population(s, g, &ids, &n) == 0 && n > 0) {
+        if (session_journal_population(s, g, &ids, &n, &serr) == 0 && n > 0) {
             last = g;
             /* the survivors of generation last are this generation's population */
             for (size_t i = 0; i < n; i++) {
                 session_info si;
-                if (session_info_get(s, ids[i], &si))
+                if (session_info_get(s, ids[i], &si, &serr))
                     continue;
                 ind *d = new_ind(e);
                 if (!d) {
@@ -359,8 +360,8 @@ static int load_generation(evolve *e)
     e->gen = last + 1;
     session_info *list = NULL;
     size_t n = 0;
-    if (session_list(s, e->gen, &list, &n))
-        return fail(e, "%s", session_error());
+    if (session_list(s, e->gen, &list, &n, &serr))
+        return fail(e, "%s", serr.msg);
     for (size_t i = 0; i < n; i++) {
         ind *d = new_ind(e);
         if (!d) {
@@ -377,7 +378,7 @@ static int load_generation(evolve *e)
     /* programs with results, from every generation, for de-duplication */
     session_info *all = NULL;
     size_t na = 0;
-    if (session_list(s, -1, &all, &na) == 0) {
+    if (session_list(s, -1, &all, &na, &serr) == 0) {
         for (size_t i = 0; i < na; i++)
             if (strcmp(all[i].status, "pending")) {
                 uint64_t h = genome_hash(e, all[i].id);
@@ -393,13 +394,14 @@ static int load_generation(evolve *e)
 
 static int submit_training(evolve *e, ind *d)
 {
+    gerr serr = GERR_INIT;
     /* a program trained before reuses its result */
     uint64_t h = genome_hash(e, d->pub.id);
     const char *dup = h ? find_hash(e, h) : NULL;
     if (dup && strcmp(dup, d->pub.id)) {
         char *res = NULL;
-        if (session_get_result(e->s, dup, &res) == 0 && res) {
-            int rc = session_set_result(e->s, d->pub.id, res);
+        if (session_get_result(e->s, dup, &res, &serr) == 0 && res) {
+            int rc = session_set_result(e->s, d->pub.id, res, &serr);
             if (rc == 0) {
                 apply_result(d, res);
                 d->pub.state = d->measure.failed ? EVOLVE_FAILED : EVOLVE_TRAINED;
@@ -415,8 +417,8 @@ static int submit_training(evolve *e, ind *d)
         }
     }
     char *src = NULL;
-    if (session_genome(e->s, d->pub.id, &src))
-        return fail(e, "%s", session_error());
+    if (session_genome(e->s, d->pub.id, &src, &serr))
+        return fail(e, "%s", serr.msg);
     char path[1600];
     snprintf(path, sizeof path, "%s/%s.net", e->work_dir, d->pub.id);
     FILE *f = fopen(path, "w");
@@ -467,6 +469,7 @@ static int submit_training(evolve *e, ind *d)
 /* Results of a worker: the note first, then the state. */
 static void on_eval_event(evolve *e, evaluator_event *ev)
 {
+    gerr serr = GERR_INIT;
     ind *d = find_ind(e, ev->id);
     if (!d)
         return; /* a worker of another generation: its note was written when it ended */
@@ -482,7 +485,7 @@ static void on_eval_event(evolve *e, evaluator_event *ev)
             d->pub.progress = (double)ev->step / (double)ev->steps;
         break;
     case EVALUATOR_FINISHED:
-        if (ev->result_json && session_set_result(e->s, d->pub.id, ev->result_json) == 0) {
+        if (ev->result_json && session_set_result(e->s, d->pub.id, ev->result_json, &serr) == 0) {
             apply_result(d, ev->result_json);
             d->pub.state = d->measure.failed ? EVOLVE_FAILED : EVOLVE_TRAINED;
             d->pub.progress = 1;
@@ -493,7 +496,7 @@ static void on_eval_event(evolve *e, evaluator_event *ev)
                   d->measure.failed ? 0.0 : d->measure.val_acc, d->pub.params);
         } else {
             d->pub.state = EVOLVE_FAILED;
-            snprintf(d->message, sizeof d->message, "result not saved: %s", session_error());
+            snprintf(d->message, sizeof d->message, "result not saved: %s", serr.msg);
             logf_(e, d->pub.id, "%s: %s", d->pub.id, d->message);
         }
         break;
@@ -504,7 +507,7 @@ static void on_eval_event(evolve *e, evaluator_event *ev)
                               "val_acc", "params");
         char *txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
         json_decref(o);
-        bool saved = txt && session_set_result(e->s, d->pub.id, txt) == 0;
+        bool saved = txt && session_set_result(e->s, d->pub.id, txt, &serr) == 0;
         free(txt);
         d->pub.state = EVOLVE_FAILED;
         d->measure.failed = true;
@@ -606,6 +609,7 @@ static int start_proposal(evolve *e)
 /* A proposal came back: a new individual in the session, or a failure. */
 static void on_proposal_done(evolve *e, const evolve_proposal_done *pd)
 {
+    gerr serr = GERR_INIT;
     ind *d = NULL;
     for (size_t i = 0; i < e->n; i++)
         if (e->inds[i].job == pd->job)
@@ -623,9 +627,9 @@ static void on_proposal_done(evolve *e, const evolve_proposal_done *pd)
         return;
     }
     session_info si;
-    if (session_info_get(e->s, pd->id, &si)) {
+    if (session_info_get(e->s, pd->id, &si, &serr)) {
         d->pub.state = EVOLVE_FAILED;
-        snprintf(d->message, sizeof d->message, "%s", session_error());
+        snprintf(d->message, sizeof d->message, "%s", serr.msg);
         return;
     }
     load_info(e, d, &si);
@@ -895,7 +899,7 @@ const evolve_ind *evolve_list(evolve *e, int generation, size_t *n)
     /* a past generation, as the session recorded it */
     session_info *list = NULL;
     size_t k = 0;
-    if (session_list(e->s, generation, &list, &k))
+    if (session_list(e->s, generation, &list, &k, NULL))
         return NULL;
     if (e->view_cap < k + 1) {
         evolve_ind *nv = realloc(e->view, sizeof *nv * (k + 1));
@@ -947,9 +951,10 @@ const evolve_ind *evolve_find(evolve *e, const char *id)
 static int write_review(evolve *e, const char *id, const char *decision, const char *reason,
                         const session_annotation *extra)
 {
+    gerr serr = GERR_INIT;
     char *old = NULL;
-    if (session_get_review(e->s, id, &old))
-        return fail(e, "%s", session_error());
+    if (session_get_review(e->s, id, &old, &serr))
+        return fail(e, "%s", serr.msg);
     json_t *o = old ? json_loads(old, 0, NULL) : NULL;
     free(old);
     if (!decision)
@@ -976,10 +981,10 @@ static int write_review(evolve *e, const char *id, const char *decision, const c
         a[na++] = *extra;
     session_review r = {
         .decision = decision, .reason = reason, .annotations = a, .n_annotations = (int)na};
-    int rc = session_set_review(e->s, id, &r);
+    int rc = session_set_review(e->s, id, &r, &serr);
     free(a);
     json_decref(o);
-    return rc ? fail(e, "%s", session_error()) : 0;
+    return rc ? fail(e, "%s", serr.msg) : 0;
 }
 
 static ind *pending(evolve *e, const char *id)
@@ -1002,7 +1007,7 @@ int evolve_approve(evolve *e, const char *id)
     if (!d)
         return -1;
     session_info si;
-    bool edited = session_info_get(e->s, id, &si) == 0 && si.edited;
+    bool edited = session_info_get(e->s, id, &si, NULL) == 0 && si.edited;
     if (write_review(e, id, edited ? "approved_edited" : "approved", NULL, NULL))
         return -1;
     d->pub.state = EVOLVE_APPROVED;
@@ -1042,6 +1047,7 @@ int evolve_reject(evolve *e, const char *id, const char *reason)
 
 int evolve_edit(evolve *e, const char *id, const char *genome)
 {
+    gerr serr = GERR_INIT;
     ind *d = pending(e, id);
     if (!d)
         return -1;
@@ -1057,8 +1063,8 @@ int evolve_edit(evolve *e, const char *id, const char *genome)
         return fail(e, "%s", line);
     }
     net_graph_free(g);
-    if (session_edit(e->s, id, genome, "researcher's edit"))
-        return fail(e, "%s", session_error());
+    if (session_edit(e->s, id, genome, "researcher's edit", &serr))
+        return fail(e, "%s", serr.msg);
     logf_(e, id, "%s edited", id);
     return 0;
 }
@@ -1129,6 +1135,7 @@ int evolve_cancel_training(evolve *e, const char *id)
 
 int evolve_next_generation(evolve *e, bool force)
 {
+    gerr serr = GERR_INIT;
     if (!session_is_writer(e->s))
         return fail(e, "the session is open read-only");
     evolve_status st;
@@ -1235,7 +1242,7 @@ int evolve_next_generation(evolve *e, bool force)
     session_info *all = NULL;
     size_t na = 0;
     int nf = 0;
-    if (session_list(e->s, -1, &all, &na) == 0 && na > 0) {
+    if (session_list(e->s, -1, &all, &na, &serr) == 0 && na > 0) {
         nsga2_measure *am = calloc(na, sizeof *am);
         int *af = calloc(na, sizeof(int));
         const char **fr = realloc(front, sizeof(char *) * na);
@@ -1257,7 +1264,8 @@ int evolve_next_generation(evolve *e, bool force)
         free(am);
         free(af);
     }
-    int rc = session_journal_add(e->s, e->gen, pop, (size_t)k, front, (size_t)(nf > 0 ? nf : 0));
+    int rc =
+        session_journal_add(e->s, e->gen, pop, (size_t)k, front, (size_t)(nf > 0 ? nf : 0), &serr);
     free(all);
     free(pop);
     free(front);
@@ -1265,7 +1273,7 @@ int evolve_next_generation(evolve *e, bool force)
     free(chosen);
     free(m);
     if (rc)
-        return fail(e, "%s", session_error());
+        return fail(e, "%s", serr.msg);
     logf_(e, "", "generation %d closed: %d survivors, %d on the front", e->gen, k, nf > 0 ? nf : 0);
     /* start over from the session: the new population is what it recorded */
     for (size_t i = 0; i < e->n; i++)

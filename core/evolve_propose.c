@@ -225,14 +225,15 @@ static uint64_t program_hash(const char *src)
  * genes; EoT needs an LLM, so offline it is a mutation. */
 static void run_offline(evolve_proposer *p, const job *j, evolve_proposal_done *d)
 {
+    gerr serr = GERR_INIT;
     const evolve_proposal_req *r = &j->req;
     char *a = NULL, *b = NULL;
     mutate_result res;
     memset(&res, 0, sizeof res);
     bool cross = !strcmp(r->op, "crossover") && r->n_parents == 2;
-    if (session_genome(p->s, r->parents[0], &a) ||
-        (cross && session_genome(p->s, r->parents[1], &b))) {
-        snprintf(d->error, sizeof d->error, "%s", session_error());
+    if (session_genome(p->s, r->parents[0], &a, &serr) ||
+        (cross && session_genome(p->s, r->parents[1], &b, &serr))) {
+        snprintf(d->error, sizeof d->error, "%s", serr.msg);
         goto out;
     }
     int rc = cross ? mutate_crossover(a, b, r->parents[1], NULL, r->seed, NULL, &res, d->error,
@@ -259,8 +260,8 @@ static void run_offline(evolve_proposer *p, const job *j, evolve_proposal_done *
                       .response = ""};
     in.parents[0] = r->parents[0];
     in.parents[1] = cross ? r->parents[1] : NULL;
-    if (session_add(p->s, &in, d->id)) {
-        snprintf(d->error, sizeof d->error, "%s", session_error());
+    if (session_add(p->s, &in, d->id, &serr)) {
+        snprintf(d->error, sizeof d->error, "%s", serr.msg);
         goto out;
     }
     snprintf(d->summary, sizeof d->summary, "%s", res.rationale);

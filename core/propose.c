@@ -256,7 +256,7 @@ static int block_names(const char *src, char names[][64], int max)
 static char *objectives_of(session *s, const char *id)
 {
     session_info in;
-    if (session_info_get(s, id, &in) != 0)
+    if (session_info_get(s, id, &in, NULL) != 0)
         return NULL;
     if (!strcmp(in.status, "pending"))
         return NULL;
@@ -295,9 +295,9 @@ static char *notes_for(session *s, const char *a, const char *b, const char *not
 {
     char(*lin)[SESSION_ID_MAX] = NULL, (*lin2)[SESSION_ID_MAX] = NULL;
     size_t n = 0, n2 = 0;
-    if (session_lineage(s, a, &lin, &n) != 0)
+    if (session_lineage(s, a, &lin, &n, NULL) != 0)
         n = 0;
-    if (b && session_lineage(s, b, &lin2, &n2) == 0) {
+    if (b && session_lineage(s, b, &lin2, &n2, NULL) == 0) {
         void *v = realloc(lin, (n + n2) * sizeof *lin);
         if (v) {
             lin = v;
@@ -313,7 +313,7 @@ static char *notes_for(session *s, const char *a, const char *b, const char *not
         nn++;
     for (size_t i = 0; i < n && nn < MAX_NOTES; i++) {
         char *rv = NULL;
-        if (session_get_review(s, lin[i], &rv) != 0 || !rv)
+        if (session_get_review(s, lin[i], &rv, NULL) != 0 || !rv)
             continue;
         json_t *j = json_loads(rv, 0, NULL);
         free(rv);
@@ -339,7 +339,7 @@ static char *notes_for(session *s, const char *a, const char *b, const char *not
     }
     session_info *all = NULL;
     size_t na = 0;
-    if (session_list(s, -1, &all, &na) == 0) {
+    if (session_list(s, -1, &all, &na, NULL) == 0) {
         for (size_t i = na; i-- > 0 && nr < MAX_NOTES;) { /* newest first */
             const session_info *x = &all[i];
             if (strcmp(x->decision, "rejected"))
@@ -351,7 +351,7 @@ static char *notes_for(session *s, const char *a, const char *b, const char *not
             if (!from)
                 continue;
             char *rv = NULL;
-            if (session_get_review(s, x->id, &rv) != 0 || !rv)
+            if (session_get_review(s, x->id, &rv, NULL) != 0 || !rv)
                 continue;
             json_t *j = json_loads(rv, 0, NULL);
             free(rv);
@@ -375,16 +375,17 @@ static char *notes_for(session *s, const char *a, const char *b, const char *not
 /* EoT: the elite (given or the best measured one) and its changed block. */
 static int find_elite(propose *p, const char *want, char *err, size_t errsize)
 {
+    gerr serr = GERR_INIT;
     session *s = p->env.s;
     char *seed_src = NULL;
-    if (session_genome(s, p->seed_id, &seed_src) != 0) {
-        core_errf(err, errsize, "EoT: the seed %s: %s", p->seed_id, session_error());
+    if (session_genome(s, p->seed_id, &seed_src, &serr) != 0) {
+        core_errf(err, errsize, "EoT: the seed %s: %s", p->seed_id, serr.msg);
         return -1;
     }
     session_info *all = NULL;
     size_t n = 0;
-    if (session_list(s, -1, &all, &n) != 0) {
-        core_errf(err, errsize, "EoT: %s", session_error());
+    if (session_list(s, -1, &all, &n, &serr) != 0) {
+        core_errf(err, errsize, "EoT: %s", serr.msg);
         free(seed_src);
         return -1;
     }
@@ -407,7 +408,7 @@ static int find_elite(propose *p, const char *want, char *err, size_t errsize)
     for (int c = 0; c < k && rc; c++) {
         const session_info *x = &all[order[c]];
         char *src = NULL;
-        if (session_genome(s, x->id, &src) != 0)
+        if (session_genome(s, x->id, &src, &serr) != 0)
             continue;
         for (int b = 0; b < ns && rc; b++) {
             char *eg = block_text(src, seed_names[b]), *sg = block_text(seed_src, seed_names[b]);
@@ -524,6 +525,7 @@ static void one_line(char *dst, size_t size, const char *s)
 /* Writes the individual; p->out.program and reasoning are set. */
 static void finish_write(propose *p)
 {
+    gerr serr = GERR_INIT;
     propose_outcome *o = &p->out;
     if (p->prompt.oom || p->response.oom || p->log.oom) {
         finish_fail(p, "out of memory building the transcripts");
@@ -550,8 +552,8 @@ static void finish_write(propose *p)
     n.reasoning = o->reasoning;
     n.prompt = o->prompt;
     n.response = o->response;
-    if (session_add(p->env.s, &n, o->id) != 0) {
-        finish_fail(p, "the proposal is valid but could not be recorded: %s", session_error());
+    if (session_add(p->env.s, &n, o->id, &serr) != 0) {
+        finish_fail(p, "the proposal is valid but could not be recorded: %s", serr.msg);
         o->id[0] = '\0';
         return;
     }
@@ -755,12 +757,13 @@ void propose_free(propose *p)
 static int resolve(session *s, const char *spec, char *id, const char *what, char *err,
                    size_t errsize)
 {
+    gerr serr = GERR_INIT;
     if (!spec || !spec[0]) {
         core_errf(err, errsize, "no %s given", what);
         return -1;
     }
-    if (session_resolve(s, spec, id) != 0) {
-        core_errf(err, errsize, "%s %s: %s", what, spec, session_error());
+    if (session_resolve(s, spec, id, &serr) != 0) {
+        core_errf(err, errsize, "%s %s: %s", what, spec, serr.msg);
         return -1;
     }
     return 0;
@@ -814,6 +817,7 @@ static int pick_gene(propose *p, const propose_request *req, char *err, size_t e
 propose *propose_start(const propose_env *env, const propose_request *req, char *err,
                        size_t errsize)
 {
+    gerr serr = GERR_INIT;
     if (!env || !env->s || !req) {
         core_errf(err, errsize, "propose: no session");
         return NULL;
@@ -855,8 +859,8 @@ propose *propose_start(const propose_env *env, const propose_request *req, char 
     scopy(o->op, sizeof o->op, propose_op_name(req->op));
     if (resolve(s, req->parent, p->parent, "parent", err, errsize))
         goto fail;
-    if (session_genome(s, p->parent, &p->parent_src) != 0) {
-        core_errf(err, errsize, "parent %s: %s", p->parent, session_error());
+    if (session_genome(s, p->parent, &p->parent_src, &serr) != 0) {
+        core_errf(err, errsize, "parent %s: %s", p->parent, serr.msg);
         goto fail;
     }
     scopy(o->parents[0], SESSION_ID_MAX, p->parent);
@@ -869,8 +873,8 @@ propose *propose_start(const propose_env *env, const propose_request *req, char 
                       p->parent);
             goto fail;
         }
-        if (session_genome(s, p->other, &p->other_src) != 0) {
-            core_errf(err, errsize, "parent %s: %s", p->other, session_error());
+        if (session_genome(s, p->other, &p->other_src, &serr) != 0) {
+            core_errf(err, errsize, "parent %s: %s", p->other, serr.msg);
             goto fail;
         }
         scopy(o->parents[1], SESSION_ID_MAX, p->other);
@@ -985,10 +989,11 @@ int propose_run(const propose_env *env, const propose_request *req, propose_outc
 int propose_pick_parents(session *s, propose_op op, char ids[2][SESSION_ID_MAX], char *err,
                          size_t errsize)
 {
+    gerr serr = GERR_INIT;
     session_info *v = NULL;
     size_t n = 0;
-    if (session_list(s, -1, &v, &n) != 0) {
-        core_errf(err, errsize, "%s", session_error());
+    if (session_list(s, -1, &v, &n, &serr) != 0) {
+        core_errf(err, errsize, "%s", serr.msg);
         return -1;
     }
     if (!n) {

@@ -15,37 +15,35 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/base/file.h"
+#include "engine/base/num.h"
+#include "engine/base/strbuf.h"
 #include "sessions/session_int.h"
 
-static char errbuf[1024] = "no error";
+/* A seed network or a prompt template larger than this is not one. */
+#define SESSION_TEXT_MAX (64u << 20)
+
 static int lib_ready;
 
-const char *session_error(void)
+int session_git(int rc, gerr *err, const char *fmt, ...)
 {
-    return errbuf;
-}
-
-int session_fail(const char *fmt, ...)
-{
+    if (rc >= 0)
+        return 0;
+    char what[GERR_MSG_MAX / 2];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(errbuf, sizeof errbuf, fmt, ap);
+    vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
-    return -1;
-}
-
-int session_gitfail(const char *what)
-{
     const git_error *e = git_error_last();
-    return session_fail("%s: %s", what, e && e->message ? e->message : "unknown libgit2 error");
+    return gerr_set(err, "%s: %s", what, e && e->message ? e->message : "unknown libgit2 error");
 }
 
-int session_require_writer(const session *s)
+int session_require_writer(const session *s, gerr *err)
 {
     if (s->writer)
         return 0;
-    return session_fail("session %s is open read-only%s%s", s->workdir,
-                        s->holder[0] ? "; it is being written by gevo, " : "", s->holder);
+    return gerr_set(err, "session %s is open read-only%s%s", s->workdir,
+                    s->holder[0] ? "; it is being written by gevo, " : "", s->holder);
 }
 
 static void lib_init(void)
@@ -71,11 +69,27 @@ const char *session_lock_holder(const session *s)
     return s->holder;
 }
 
+/* "g<digits>-<digits>": digits only (no sign, space or leading zero
+ * that would name another tag), each in range. */
+static int id_number(const char *p, size_t n, int lo, int *out)
+{
+    char part[16];
+    if (n == 0 || n >= sizeof part || (p[0] == '0' && n > 1))
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (p[i] < '0' || p[i] > '9')
+            return -1;
+    memcpy(part, p, n);
+    part[n] = 0;
+    return num_int(part, lo, INT_MAX, out, "id", NULL);
+}
+
 int session_valid_id(const char *id, int *gen, int *num)
 {
-    int g, n, len = 0;
-    if (!id || id[0] != 'g' || sscanf(id, "g%d-%d%n", &g, &n, &len) != 2 || id[len] || g < 0 ||
-        n < 1)
+    int g, n;
+    const char *dash = id && id[0] == 'g' ? strchr(id, '-') : NULL;
+    if (!dash || id_number(id + 1, (size_t)(dash - id - 1), 0, &g) != 0 ||
+        id_number(dash + 1, strlen(dash + 1), 1, &n) != 0)
         return 0;
     if (gen)
         *gen = g;
@@ -84,38 +98,34 @@ int session_valid_id(const char *id, int *gen, int *num)
     return 1;
 }
 
-int session_write_file(const char *path, const char *data, size_t len)
+char *session_json_text(json_t *j, size_t flags, const char *what, gerr *err)
 {
-    char tmp[PATH_MAX + 32];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
-        return session_fail("cannot write %s: %s", tmp, strerror(errno));
-    size_t w = fwrite(data, 1, len, f);
-    int bad = w != len || fflush(f) != 0;
-    if (fclose(f) != 0 || bad) {
-        unlink(tmp);
-        return session_fail("cannot write %s: %s", tmp, strerror(errno));
+    char *text = json_dumps(j, flags);
+    if (!text) {
+        gerr_set(err, "cannot serialise %s", what);
+        return NULL;
     }
-    if (rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return session_fail("cannot rename %s to %s: %s", tmp, path, strerror(e));
+    strbuf sb = STRBUF_INIT;
+    strbuf_addstr(&sb, text);
+    strbuf_addch(&sb, '\n');
+    free(text);
+    if (sb.failed) {
+        strbuf_release(&sb);
+        gerr_set(err, "%s: out of memory", what);
+        return NULL;
     }
-    return 0;
+    return strbuf_detach(&sb, NULL);
 }
 
 /* ---- the writer's lock ---------------------------------------------- */
 
+/* The lock file's text ("" when it cannot be read: the holder is then
+ * "unknown process"). */
 static char *read_small(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    char *buf = NULL;
+    if (file_read(path, 4096, &buf, NULL, NULL) != 0)
         return NULL;
-    char *buf = calloc(1, 512);
-    if (buf)
-        fread(buf, 1, 511, f);
-    fclose(f);
     return buf;
 }
 
@@ -162,7 +172,7 @@ static void clear_stale_git_locks(session *s)
     nftw(p, remove_lock_file, 16, FTW_PHYS);
 }
 
-int session_lock_take(session *s)
+int session_lock_take(session *s, gerr *err)
 {
     const char *gitdir = git_repository_path(s->repo);
     snprintf(s->lock_path, sizeof s->lock_path, "%sgevo.lock", gitdir);
@@ -170,15 +180,16 @@ int session_lock_take(session *s)
      * writer's lock is free; the file's text names the holder. */
     int fd = open(s->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0)
-        return session_fail("cannot open lock %s: %s", s->lock_path, strerror(errno));
+        return gerr_errno(err, "cannot open lock %s", s->lock_path);
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         char *c = read_small(s->lock_path);
         describe_holder(c ? c : "", s->holder, sizeof s->holder);
         free(c);
         close(fd);
-        return session_fail("session %s is being written by another gevo (%s); "
-                            "stop it, or open the session read-only",
-                            s->workdir, s->holder);
+        return gerr_set(err,
+                        "session %s is being written by another gevo (%s); "
+                        "stop it, or open the session read-only",
+                        s->workdir, s->holder);
     }
     char old[512] = "";
     ssize_t r = pread(fd, old, sizeof old - 1, 0);
@@ -193,8 +204,9 @@ int session_lock_take(session *s)
     char text[256];
     int len = snprintf(text, sizeof text, "%ld %s %ld\n", (long)getpid(), host, (long)time(NULL));
     if (ftruncate(fd, 0) != 0 || pwrite(fd, text, (size_t)len, 0) != len) {
+        gerr_errno(err, "cannot write lock %s", s->lock_path);
         close(fd);
-        return session_fail("cannot write lock %s: %s", s->lock_path, strerror(errno));
+        return -1;
     }
     s->lock_fd = fd;
     s->writer = true;
@@ -246,28 +258,20 @@ static json_t *config_default(void)
                      "OPENAI_API_KEY");
 }
 
-int session_config_save(session *s)
+int session_config_save(session *s, gerr *err)
 {
-    char *text = json_dumps(s->config, JSON_INDENT(2) | JSON_SORT_KEYS);
+    char *text =
+        session_json_text(s->config, JSON_INDENT(2) | JSON_SORT_KEYS, "the configuration", err);
     if (!text)
-        return session_fail("cannot serialise the configuration");
+        return -1;
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s%s", s->workdir, SESSION_CONFIG);
-    size_t n = strlen(text);
-    char *with_nl = malloc(n + 2);
-    if (!with_nl) {
-        free(text);
-        return session_fail("out of memory");
-    }
-    memcpy(with_nl, text, n);
-    with_nl[n] = '\n';
-    int rc = session_write_file(path, with_nl, n + 1);
-    free(with_nl);
+    int rc = file_write(path, text, strlen(text), err);
     free(text);
     return rc;
 }
 
-int session_config_load(session *s)
+int session_config_load(session *s, gerr *err)
 {
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s%s", s->workdir, SESSION_CONFIG);
@@ -287,9 +291,10 @@ int session_config_load(session *s)
     }
     if (!j || !json_is_object(j)) {
         json_decref(j);
-        return session_fail("%s: line %d: %s (fix the file or restore it with "
-                            "'git checkout journal -- gevo.json')",
-                            path, je.line, je.text);
+        return gerr_set(err,
+                        "%s: line %d: %s (fix the file or restore it with "
+                        "'git checkout journal -- gevo.json')",
+                        path, je.line, je.text);
     }
     json_decref(s->config);
     s->config = j;
@@ -341,33 +346,34 @@ static const char *api_key_value(session *s)
     return v && strlen(v) >= 4 ? v : NULL;
 }
 
-int session_config_set(session *s, const char *key, const char *value)
+int session_config_set(session *s, const char *key, const char *value, gerr *err)
 {
-    if (session_require_writer(s) != 0)
+    if (session_require_writer(s, err) != 0)
         return -1;
     if (!key || !key[0] || !value)
-        return session_fail("config: a key and a value are needed");
+        return gerr_set(err, "config: a key and a value are needed");
     if (strcasestr(key, "key") && strcmp(key, "llm.api_key_env") != 0)
-        return session_fail("config: '%s' looks like a secret; store the name of the environment "
-                            "variable that holds it in llm.api_key_env instead",
-                            key);
+        return gerr_set(err,
+                        "config: '%s' looks like a secret; store the name of the environment "
+                        "variable that holds it in llm.api_key_env instead",
+                        key);
     if (!strcmp(key, "llm.api_key_env")) {
         for (const char *c = value; *c; c++)
             if (!(*c == '_' || (*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
                   (*c >= '0' && *c <= '9')))
-                return session_fail("config: llm.api_key_env must be the NAME of an environment "
-                                    "variable (letters, digits, '_'), not its value");
+                return gerr_set(err, "config: llm.api_key_env must be the NAME of an environment "
+                                     "variable (letters, digits, '_'), not its value");
     }
     const char *secret = api_key_value(s);
     if (secret && strstr(value, secret))
-        return session_fail("config: the value of %s contains the API key; it is never stored",
-                            key);
+        return gerr_set(err, "config: the value of %s contains the API key; it is never stored",
+                        key);
     const char *leaf;
     json_t *obj = config_lookup(s->config, key, true, &leaf);
     if (!obj || !leaf[0])
-        return session_fail("config: bad key '%s'", key);
+        return gerr_set(err, "config: bad key '%s'", key);
     json_object_set_new(obj, leaf, json_string(value));
-    return session_config_save(s);
+    return session_config_save(s, err);
 }
 
 char *session_scrub(session *s, const char *text)
@@ -377,29 +383,25 @@ char *session_scrub(session *s, const char *text)
     const char *secret = api_key_value(s);
     if (!secret || !strstr(text, secret))
         return strdup(text);
-    static const char mark[] = "[redacted]";
-    size_t sl = strlen(secret), cap = strlen(text) + 1, hits = 0;
-    for (const char *p = text; (p = strstr(p, secret)); p += sl)
-        hits++;
-    cap += hits * sizeof mark;
-    char *out = malloc(cap), *o = out;
-    if (!out)
-        return NULL;
+    size_t sl = strlen(secret);
+    strbuf sb = STRBUF_INIT;
     const char *p = text, *q;
     while ((q = strstr(p, secret))) {
-        memcpy(o, p, (size_t)(q - p));
-        o += q - p;
-        memcpy(o, mark, sizeof mark - 1);
-        o += sizeof mark - 1;
+        strbuf_add(&sb, p, (size_t)(q - p));
+        strbuf_addstr(&sb, "[redacted]");
         p = q + sl;
     }
-    strcpy(o, p);
-    return out;
+    strbuf_addstr(&sb, p);
+    if (sb.failed) {
+        strbuf_release(&sb);
+        return NULL;
+    }
+    return strbuf_detach(&sb, NULL);
 }
 
 /* ---- identities ------------------------------------------------------ */
 
-int session_researcher(session *s, git_signature **out)
+int session_researcher(session *s, git_signature **out, gerr *err)
 {
     if (git_signature_default(out, s->repo) == 0)
         return 0;
@@ -410,16 +412,12 @@ int session_researcher(session *s, git_signature **out)
     gethostname(host, sizeof host - 1);
     host[sizeof host - 1] = 0;
     snprintf(email, sizeof email, "%s@%s", user, host);
-    if (git_signature_now(out, user, email) != 0)
-        return session_gitfail("researcher's signature");
-    return 0;
+    return session_git(git_signature_now(out, user, email), err, "researcher's signature");
 }
 
-int session_gevo_signature(git_signature **out)
+int session_gevo_signature(git_signature **out, gerr *err)
 {
-    if (git_signature_now(out, "gevo", "gevo@localhost") != 0)
-        return session_gitfail("gevo's signature");
-    return 0;
+    return session_git(git_signature_now(out, "gevo", "gevo@localhost"), err, "gevo's signature");
 }
 
 /* ---- create and open --------------------------------------------------- */
@@ -472,7 +470,7 @@ static int dir_is_empty(const char *dir)
     return empty;
 }
 
-static int copy_prompts(session *s, const char *from)
+static int copy_prompts(session *s, const char *from, gerr *err)
 {
     DIR *d = from ? opendir(from) : NULL;
     if (!d)
@@ -480,8 +478,9 @@ static int copy_prompts(session *s, const char *from)
     char dst[PATH_MAX];
     snprintf(dst, sizeof dst, "%sprompts", s->workdir);
     if (mkdir(dst, 0755) != 0 && errno != EEXIST) {
+        gerr_errno(err, "cannot create %s", dst);
         closedir(d);
-        return session_fail("cannot create %s: %s", dst, strerror(errno));
+        return -1;
     }
     struct dirent *e;
     int rc = 0;
@@ -492,22 +491,14 @@ static int copy_prompts(session *s, const char *from)
         char src[PATH_MAX + 256], out[PATH_MAX + 256];
         snprintf(src, sizeof src, "%s/%s", from, e->d_name);
         snprintf(out, sizeof out, "%s/%s", dst, e->d_name);
-        FILE *f = fopen(src, "rb");
-        if (!f) {
-            rc = session_fail("cannot read %s: %s", src, strerror(errno));
+        char *buf = NULL;
+        if (file_read(src, SESSION_TEXT_MAX, &buf, NULL, err) != 0) {
+            rc = gerr_prefix(err, "cannot copy the prompt template");
             break;
         }
-        char *buf = NULL;
-        size_t len = 0;
-        FILE *m = open_memstream(&buf, &len);
-        char chunk[8192];
-        size_t r;
-        while ((r = fread(chunk, 1, sizeof chunk, f)) > 0)
-            fwrite(chunk, 1, r, m);
-        fclose(f);
-        fclose(m);
         char *clean = session_scrub(s, buf);
-        rc = clean ? session_write_file(out, clean, strlen(clean)) : session_fail("out of memory");
+        rc = clean ? file_write(out, clean, strlen(clean), err)
+                   : gerr_set(err, "%s: out of memory", src);
         free(clean);
         free(buf);
     }
@@ -515,47 +506,28 @@ static int copy_prompts(session *s, const char *from)
     return rc;
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t n = 0;
-    FILE *m = open_memstream(&buf, &n);
-    char chunk[8192];
-    size_t r;
-    while ((r = fread(chunk, 1, sizeof chunk, f)) > 0)
-        fwrite(chunk, 1, r, m);
-    fclose(f);
-    fclose(m);
-    if (len)
-        *len = n;
-    return buf;
-}
-
-int session_create(session **out, const char *dir, const session_create_opts *o)
+int session_create(session **out, const char *dir, const session_create_opts *o, gerr *err)
 {
     lib_init();
     *out = NULL;
     if (!dir || !dir[0])
-        return session_fail("new: a folder is needed");
+        return gerr_set(err, "new: a folder is needed");
     if (!o || !o->seed_path)
-        return session_fail("new: a seed network is needed");
+        return gerr_set(err, "new: a seed network is needed");
     struct stat st;
     if (stat(dir, &st) == 0) {
         if (!S_ISDIR(st.st_mode))
-            return session_fail("%s exists and is not a folder", dir);
+            return gerr_set(err, "%s exists and is not a folder", dir);
         if (dir_is_empty(dir) != 1)
-            return session_fail("%s exists and is not empty; choose a new folder", dir);
+            return gerr_set(err, "%s exists and is not empty; choose a new folder", dir);
     }
     size_t seed_len = 0;
-    char *seed = slurp(o->seed_path, &seed_len);
-    if (!seed)
-        return session_fail("cannot read the seed %s: %s", o->seed_path, strerror(errno));
+    char *seed = NULL;
+    if (file_read(o->seed_path, SESSION_TEXT_MAX, &seed, &seed_len, err) != 0)
+        return gerr_prefix(err, "cannot read the seed");
     if (memchr(seed, 0, seed_len)) {
         free(seed);
-        return session_fail("the seed %s is not a text file", o->seed_path);
+        return gerr_set(err, "the seed %s is not a text file", o->seed_path);
     }
 
     git_repository_init_options io;
@@ -564,17 +536,17 @@ int session_create(session **out, const char *dir, const session_create_opts *o)
     io.initial_head = "journal";
     io.description = "gevo evolution session";
     git_repository *repo = NULL;
-    if (git_repository_init_ext(&repo, dir, &io) != 0) {
+    if (session_git(git_repository_init_ext(&repo, dir, &io), err, "%s", dir) != 0) {
         free(seed);
-        return session_gitfail(dir);
+        return -1;
     }
     session *s = session_alloc(repo);
     if (!s) {
         git_repository_free(repo);
         free(seed);
-        return session_fail("out of memory");
+        return gerr_set(err, "%s: out of memory", dir);
     }
-    int rc = session_lock_take(s);
+    int rc = session_lock_take(s, err);
     git_config *cfg = NULL;
     /* Plain `git log` then shows results and reviews under each commit. */
     if (rc == 0 && git_repository_config(&cfg, repo) == 0) {
@@ -592,10 +564,10 @@ int session_create(session **out, const char *dir, const session_create_opts *o)
         json_object_set_new(s->config, "seed", json_string(seed_name));
         json_object_set_new(s->config, "data", json_string(data));
         json_object_set_new(s->config, "preset", json_string(o->preset ? o->preset : "default"));
-        rc = session_config_save(s);
+        rc = session_config_save(s, err);
     }
     if (rc == 0)
-        rc = copy_prompts(s, o->prompts_dir);
+        rc = copy_prompts(s, o->prompts_dir, err);
     char id[SESSION_ID_MAX];
     if (rc == 0) {
         const char *base = strrchr(o->seed_path, '/');
@@ -603,11 +575,11 @@ int session_create(session **out, const char *dir, const session_create_opts *o)
         snprintf(summary, sizeof summary, "seed network %s", base ? base + 1 : o->seed_path);
         session_new in = {
             .generation = 0, .op = "seed", .persona = "", .summary = summary, .genome = seed};
-        rc = session_add(s, &in, id);
+        rc = session_add(s, &in, id, err);
     }
     if (rc == 0) {
         const char *pop[1] = {id};
-        rc = session_journal_add(s, 0, pop, 1, pop, 1);
+        rc = session_journal_add(s, 0, pop, 1, pop, 1, err);
     }
     free(seed);
     if (rc != 0) {
@@ -618,33 +590,37 @@ int session_create(session **out, const char *dir, const session_create_opts *o)
     return 0;
 }
 
-int session_open(session **out, const char *dir, session_mode mode)
+int session_open(session **out, const char *dir, session_mode mode, gerr *err)
 {
     lib_init();
     *out = NULL;
     git_repository *repo = NULL;
     if (git_repository_open_ext(&repo, dir, 0, NULL) != 0)
-        return session_fail("%s is not a gevo session (no git repository there; create one "
-                            "with 'gevo new %s')",
-                            dir, dir);
+        return gerr_set(err,
+                        "%s is not a gevo session (no git repository there; create one "
+                        "with 'gevo new %s')",
+                        dir, dir);
     if (git_repository_is_bare(repo)) {
         git_repository_free(repo);
-        return session_fail("%s is a bare repository, not a gevo session", dir);
+        return gerr_set(err, "%s is a bare repository, not a gevo session", dir);
     }
     git_reference *j = NULL;
     if (git_reference_lookup(&j, repo, SESSION_REF_JOURNAL) != 0) {
         git_repository_free(repo);
-        return session_fail("%s is a git repository but not a gevo session (it has no "
-                            "'journal' branch)",
-                            dir);
+        return gerr_set(err,
+                        "%s is a git repository but not a gevo session (it has no "
+                        "'journal' branch)",
+                        dir);
     }
     git_reference_free(j);
     session *s = session_alloc(repo);
     if (!s) {
         git_repository_free(repo);
-        return session_fail("out of memory");
+        return gerr_set(err, "%s: out of memory", dir);
     }
-    if (mode != SESSION_READ && session_lock_take(s) != 0) {
+    /* SESSION_WRITE_OR_READ falls back to reading: the lock's message is
+     * then no error of the caller's. */
+    if (mode != SESSION_READ && session_lock_take(s, mode == SESSION_WRITE ? err : NULL) != 0) {
         if (mode == SESSION_WRITE) {
             session_close(s);
             return -1;
@@ -652,7 +628,7 @@ int session_open(session **out, const char *dir, session_mode mode)
     }
     if (!s->writer)
         probe_holder(s);
-    if (session_config_load(s) != 0) {
+    if (session_config_load(s, err) != 0) {
         session_close(s);
         return -1;
     }

@@ -19,22 +19,24 @@
  * One writer: a writer holds .git/gevo.lock ("pid host"); readers take no
  * lock. A lock whose process is gone (same host) is taken over.
  *
- * Errors: functions return 0 (or a count) on success and -1 on failure,
- * with a message from session_error(). Strings returned through char **
- * are malloc'd and owned by the caller; const char * results are owned by
- * the session and valid until the next call that changes the same thing. */
+ * Errors (engine/base/error.h): a function that can fail takes a gerr *err
+ * last, returns 0 (or a count) on success and -1 on failure with what and
+ * where in err (libgit2's own message included); err may be NULL.
+ * Ownership: strings returned through char ** are malloc'd and owned by
+ * the caller; const char * results are owned by the session and valid
+ * until the next call that changes the same thing; session_close frees
+ * the session itself. */
 #ifndef GEVO_SESSIONS_SESSION_H
 #define GEVO_SESSIONS_SESSION_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "engine/base/error.h"
+
 typedef struct session session;
 
 #define SESSION_ID_MAX 32
-
-/* The message of the last failure in this process (never NULL). */
-const char *session_error(void);
 
 typedef enum session_mode {
     SESSION_READ,         /* no lock; every writing call fails */
@@ -51,9 +53,9 @@ typedef struct session_create_opts {
 
 /* Creates DIR (must not exist or be empty) as a session: the journal's
  * first commit, and the seed as individual g0-1. Opens it for writing. */
-int session_create(session **out, const char *dir, const session_create_opts *o);
+int session_create(session **out, const char *dir, const session_create_opts *o, gerr *err);
 /* Opens an existing session; dir may be any folder inside it. */
-int session_open(session **out, const char *dir, session_mode mode);
+int session_open(session **out, const char *dir, session_mode mode, gerr *err);
 /* Releases the lock (if held) and frees everything. NULL is fine. */
 void session_close(session *s);
 bool session_is_writer(const session *s);
@@ -68,7 +70,7 @@ const char *session_lock_holder(const session *s);
  * (any "*key*" key other than llm.api_key_env, or a value equal to the
  * environment variable named by llm.api_key_env). */
 const char *session_config_get(session *s, const char *key);
-int session_config_set(session *s, const char *key, const char *value);
+int session_config_set(session *s, const char *key, const char *value, gerr *err);
 
 /* A new individual. Strings may be NULL (stored empty). The value of the
  * API-key variable named in the configuration is redacted from every text
@@ -87,13 +89,13 @@ typedef struct session_new {
 } session_new;
 
 /* Writes the individual, sets id (at least SESSION_ID_MAX bytes). */
-int session_add(session *s, const session_new *in, char *id);
+int session_add(session *s, const session_new *in, char *id, gerr *err);
 /* The researcher's edit of id's genome: a commit on top of the current
  * one, authored by git's user.name/user.email, else $USER. */
-int session_edit(session *s, const char *id, const char *genome, const char *message);
+int session_edit(session *s, const char *id, const char *genome, const char *message, gerr *err);
 
 /* A result of gevo train, stored verbatim after validation. */
-int session_set_result(session *s, const char *id, const char *json);
+int session_set_result(session *s, const char *id, const char *json, gerr *err);
 
 typedef struct session_annotation {
     int line; /* 0 = about the whole genome */
@@ -108,14 +110,14 @@ typedef struct session_review {
     const char *author; /* NULL: the researcher's identity */
 } session_review;
 
-int session_set_review(session *s, const char *id, const session_review *r);
+int session_set_review(session *s, const char *id, const session_review *r, gerr *err);
 /* The note text (malloc'd) or NULL in *out when there is none. */
-int session_get_result(session *s, const char *id, char **out);
-int session_get_review(session *s, const char *id, char **out);
+int session_get_result(session *s, const char *id, char **out, gerr *err);
+int session_get_review(session *s, const char *id, char **out, gerr *err);
 
 /* Resolves an id ("g2-7") or a commit-hash prefix (>= 4 hex digits) to the
  * individual's id. */
-int session_resolve(session *s, const char *spec, char *id);
+int session_resolve(session *s, const char *spec, char *id, gerr *err);
 
 /* One individual as listed. */
 typedef struct session_info {
@@ -138,25 +140,26 @@ typedef struct session_info {
 
 /* Every individual (generation < 0) or those born in one generation,
  * sorted by generation then number. *out is malloc'd. */
-int session_list(session *s, int generation, session_info **out, size_t *n);
+int session_list(session *s, int generation, session_info **out, size_t *n, gerr *err);
 /* One individual. */
-int session_info_get(session *s, const char *id, session_info *out);
+int session_info_get(session *s, const char *id, session_info *out, gerr *err);
 /* The genome text of id's current commit (malloc'd). */
-int session_genome(session *s, const char *id, char **out);
+int session_genome(session *s, const char *id, char **out, gerr *err);
 /* A file of id's tree ("reasoning.md", "prompt.txt", ...), malloc'd. */
-int session_file(session *s, const char *id, const char *name, char **out);
+int session_file(session *s, const char *id, const char *name, char **out, gerr *err);
 /* Ancestors of id, breadth first, id itself first; *ids is n ids of
  * SESSION_ID_MAX bytes each, malloc'd. */
-int session_lineage(session *s, const char *id, char (**ids)[SESSION_ID_MAX], size_t *n);
+int session_lineage(session *s, const char *id, char (**ids)[SESSION_ID_MAX], size_t *n, gerr *err);
 /* Unified diff (libgit2) of the trees of a and b; a may be NULL for id b's
  * first parent (empty for the seed). genome_only limits it to genome.net. */
-int session_diff(session *s, const char *a, const char *b, bool genome_only, char **patch);
+int session_diff(session *s, const char *a, const char *b, bool genome_only, char **patch,
+                 gerr *err);
 /* The researcher's edit of id as a diff (proposal -> current), "" if none. */
-int session_edit_diff(session *s, const char *id, char **patch);
+int session_edit_diff(session *s, const char *id, char **patch, gerr *err);
 
 /* Journal. front and population are ids. */
 int session_journal_add(session *s, int generation, const char *const *population,
-                        size_t n_population, const char *const *front, size_t n_front);
+                        size_t n_population, const char *const *front, size_t n_front, gerr *err);
 
 typedef struct session_journal_entry {
     char commit[41];
@@ -167,12 +170,14 @@ typedef struct session_journal_entry {
 } session_journal_entry;
 
 /* Calls fn for every journal commit, oldest first; a non-zero return from
- * fn stops the walk and is returned. */
+ * fn stops the walk and is returned (err is then fn's business: it is
+ * left as it was). */
 int session_journal_foreach(session *s, int (*fn)(const session_journal_entry *e, void *arg),
-                            void *arg);
+                            void *arg, gerr *err);
 /* The ids of the population recorded for generation (latest record). */
-int session_journal_population(session *s, int generation, char (**ids)[SESSION_ID_MAX], size_t *n);
-/* Highest generation with an individual (0 for a new session). */
-int session_last_generation(session *s);
+int session_journal_population(session *s, int generation, char (**ids)[SESSION_ID_MAX], size_t *n,
+                               gerr *err);
+/* Highest generation with an individual (0 for a new session), or -1. */
+int session_last_generation(session *s, gerr *err);
 
 #endif

@@ -5,19 +5,22 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine/base/grow.h"
+#include "engine/base/strbuf.h"
 #include "sessions/session_int.h"
 
-static int note_copy(session *s, const char *notes_ref, const git_oid *from, const git_oid *to);
+static int note_copy(session *s, const char *notes_ref, const git_oid *from, const git_oid *to,
+                     gerr *err);
 
 /* ---- generation numbers ---------------------------------------------- */
 
-static int numbers_note(session *s, int gen, int num)
+static int numbers_note(session *s, int gen, int num, gerr *err)
 {
     if (gen >= s->n_generations) {
         int n = gen + 16;
         int *p = realloc(s->next_number, (size_t)n * sizeof *p);
         if (!p)
-            return session_fail("out of memory");
+            return gerr_set(err, "out of memory");
         for (int i = s->n_generations; i < n; i++)
             p[i] = 1;
         s->next_number = p;
@@ -28,19 +31,20 @@ static int numbers_note(session *s, int gen, int num)
     return 0;
 }
 
-static int numbers_load(session *s)
+static int numbers_load(session *s, gerr *err)
 {
     if (s->numbers_loaded)
         return 0;
     git_reference_iterator *it = NULL;
-    if (git_reference_iterator_glob_new(&it, s->repo, SESSION_TAG_PREFIX "g*") != 0)
-        return session_gitfail("listing individuals");
+    if (session_git(git_reference_iterator_glob_new(&it, s->repo, SESSION_TAG_PREFIX "g*"), err,
+                    "listing individuals") != 0)
+        return -1;
     const char *name;
     int rc = 0;
     while (rc == 0 && git_reference_next_name(&name, it) == 0) {
         int g, n;
         if (session_valid_id(name + strlen(SESSION_TAG_PREFIX), &g, &n))
-            rc = numbers_note(s, g, n);
+            rc = numbers_note(s, g, n, err);
     }
     git_reference_iterator_free(it);
     if (rc == 0)
@@ -48,9 +52,9 @@ static int numbers_load(session *s)
     return rc;
 }
 
-int session_last_generation(session *s)
+int session_last_generation(session *s, gerr *err)
 {
-    if (numbers_load(s) != 0)
+    if (numbers_load(s, err) != 0)
         return -1;
     for (int g = s->n_generations - 1; g >= 0; g--)
         if (s->next_number[g] > 1)
@@ -60,25 +64,25 @@ int session_last_generation(session *s)
 
 /* ---- reading ------------------------------------------------------------ */
 
-int session_commit_of(session *s, const char *id, git_commit **out)
+int session_commit_of(session *s, const char *id, git_commit **out, gerr *err)
 {
     char ref[64 + SESSION_ID_MAX];
     if (!session_valid_id(id, NULL, NULL))
-        return session_fail("'%s' is not an individual id (ids look like g2-7)", id ? id : "");
+        return gerr_set(err, "'%s' is not an individual id (ids look like g2-7)", id ? id : "");
     snprintf(ref, sizeof ref, SESSION_TAG_PREFIX "%s", id);
     git_object *o = NULL;
     git_reference *r = NULL;
     if (git_reference_lookup(&r, s->repo, ref) != 0)
-        return session_fail("no individual %s in this session ('gevo log' lists them)", id);
+        return gerr_set(err, "no individual %s in this session ('gevo log' lists them)", id);
     int rc = git_reference_peel(&o, r, GIT_OBJECT_COMMIT);
     git_reference_free(r);
-    if (rc != 0)
-        return session_gitfail(id);
+    if (session_git(rc, err, "%s", id) != 0)
+        return -1;
     *out = (git_commit *)o;
     return 0;
 }
 
-static char *blob_text(const git_blob *b, size_t *len)
+char *session_blob_text(const git_blob *b, size_t *len)
 {
     size_t n = (size_t)git_blob_rawsize(b);
     char *t = malloc(n + 1);
@@ -91,23 +95,25 @@ static char *blob_text(const git_blob *b, size_t *len)
     return t;
 }
 
-int session_read_path(session *s, const git_commit *c, const char *path, char **out, size_t *len)
+int session_read_path(session *s, const git_commit *c, const char *path, char **out, size_t *len,
+                      gerr *err)
 {
     git_tree *tree = NULL;
     git_tree_entry *e = NULL;
     git_blob *b = NULL;
     *out = NULL;
     int rc = -1;
-    if (git_commit_tree(&tree, c) != 0)
-        return session_gitfail("reading a commit's tree");
+    if (session_git(git_commit_tree(&tree, c), err, "reading a commit's tree") != 0)
+        return -1;
     if (git_tree_entry_bypath(&e, tree, path) != 0) {
-        rc = session_fail("%s: no such file in commit %.12s", path,
-                          git_oid_tostr_s(git_commit_id(c)));
-    } else if (git_blob_lookup(&b, s->repo, git_tree_entry_id(e)) != 0) {
-        rc = session_gitfail(path);
+        rc = gerr_set(err, "%s: no such file in commit %.12s", path,
+                      git_oid_tostr_s(git_commit_id(c)));
+    } else if (session_git(git_blob_lookup(&b, s->repo, git_tree_entry_id(e)), err, "%s", path) !=
+               0) {
+        rc = -1;
     } else {
-        *out = blob_text(b, len);
-        rc = *out ? 0 : session_fail("out of memory");
+        *out = session_blob_text(b, len);
+        rc = *out ? 0 : gerr_set(err, "%s: out of memory", path);
     }
     git_blob_free(b);
     git_tree_entry_free(e);
@@ -115,18 +121,18 @@ int session_read_path(session *s, const git_commit *c, const char *path, char **
     return rc;
 }
 
-static json_t *read_meta(session *s, const git_commit *c)
+static json_t *read_meta(session *s, const git_commit *c, gerr *err)
 {
     char *text = NULL;
     size_t len = 0;
-    if (session_read_path(s, c, "meta.json", &text, &len) != 0)
+    if (session_read_path(s, c, "meta.json", &text, &len, err) != 0)
         return NULL;
     json_error_t je;
     json_t *j = json_loadb(text, len, 0, &je);
     free(text);
     if (!j || !json_is_object(j)) {
         json_decref(j);
-        session_fail("meta.json of commit %.12s: %s", git_oid_tostr_s(git_commit_id(c)), je.text);
+        gerr_set(err, "meta.json of commit %.12s: %s", git_oid_tostr_s(git_commit_id(c)), je.text);
         return NULL;
     }
     return j;
@@ -134,34 +140,27 @@ static json_t *read_meta(session *s, const git_commit *c)
 
 /* ---- writing ------------------------------------------------------------ */
 
-static int blob_insert(session *s, git_treebuilder *tb, const char *name, const char *text)
+static int blob_insert(session *s, git_treebuilder *tb, const char *name, const char *text,
+                       gerr *err)
 {
     char *clean = session_scrub(s, text);
     if (!clean)
-        return session_fail("out of memory");
+        return gerr_set(err, "%s: out of memory", name);
     git_oid id;
     int rc = git_blob_create_from_buffer(&id, s->repo, clean, strlen(clean));
     free(clean);
-    if (rc != 0 || git_treebuilder_insert(NULL, tb, name, &id, GIT_FILEMODE_BLOB) != 0)
-        return session_gitfail(name);
-    return 0;
+    if (rc == 0)
+        rc = git_treebuilder_insert(NULL, tb, name, &id, GIT_FILEMODE_BLOB);
+    return session_git(rc, err, "%s", name);
 }
 
-static int json_insert(session *s, git_treebuilder *tb, const char *name, json_t *j)
+static int json_insert(session *s, git_treebuilder *tb, const char *name, json_t *j, gerr *err)
 {
-    char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *text = session_json_text(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER, name, err);
     if (!text)
-        return session_fail("cannot serialise %s", name);
-    size_t n = strlen(text);
-    char *nl = realloc(text, n + 2);
-    if (!nl) {
-        free(text);
-        return session_fail("out of memory");
-    }
-    nl[n] = '\n';
-    nl[n + 1] = 0;
-    int rc = blob_insert(s, tb, name, nl);
-    free(nl);
+        return -1;
+    int rc = blob_insert(s, tb, name, text, err);
+    free(text);
     return rc;
 }
 
@@ -182,37 +181,37 @@ static void one_line(char *out, size_t size, const char *text)
     out[o] = 0;
 }
 
-int session_add(session *s, const session_new *in, char *id)
+int session_add(session *s, const session_new *in, char *id, gerr *err)
 {
-    if (session_require_writer(s) != 0)
+    if (session_require_writer(s, err) != 0)
         return -1;
     if (!in || in->generation < 0 || in->generation > 1000000)
-        return session_fail("add: the generation must be a number >= 0");
+        return gerr_set(err, "add: the generation must be a number >= 0");
     if (in->n_parents < 0 || in->n_parents > 2)
-        return session_fail("add: an individual has 0, 1 or 2 parents, not %d", in->n_parents);
+        return gerr_set(err, "add: an individual has 0, 1 or 2 parents, not %d", in->n_parents);
     if (!in->op || !in->op[0])
-        return session_fail("add: the operator is missing");
+        return gerr_set(err, "add: the operator is missing");
     if (!in->genome || !in->genome[0])
-        return session_fail("add: the genome is empty");
-    if (numbers_load(s) != 0)
+        return gerr_set(err, "add: the genome is empty");
+    if (numbers_load(s, err) != 0)
         return -1;
-    if (numbers_note(s, in->generation, 0) != 0)
+    if (numbers_note(s, in->generation, 0, err) != 0)
         return -1;
 
     git_commit *parents[2] = {NULL, NULL};
     git_treebuilder *tb = NULL;
     git_signature *sig = NULL;
     json_t *meta = NULL;
-    char *msg = NULL;
+    strbuf msg = STRBUF_INIT;
     int rc = -1;
     for (int i = 0; i < in->n_parents; i++) {
-        if (session_commit_of(s, in->parents[i], &parents[i]) != 0)
+        if (session_commit_of(s, in->parents[i], &parents[i], err) != 0)
             goto done;
         int pg;
         session_valid_id(in->parents[i], &pg, NULL);
         if (pg > in->generation) {
-            session_fail("add: parent %s is from a later generation than %d", in->parents[i],
-                         in->generation);
+            gerr_set(err, "add: parent %s is from a later generation than %d", in->parents[i],
+                     in->generation);
             goto done;
         }
     }
@@ -233,43 +232,39 @@ int session_add(session *s, const session_new *in, char *id)
     free(persona);
     free(model);
     if (!meta) {
-        session_fail("add: cannot build meta.json (is every text valid UTF-8?)");
+        gerr_set(err, "add: cannot build meta.json (is every text valid UTF-8?)");
         goto done;
     }
-    if (git_treebuilder_new(&tb, s->repo, NULL) != 0) {
-        session_gitfail("add");
+    if (session_git(git_treebuilder_new(&tb, s->repo, NULL), err, "add") != 0)
         goto done;
-    }
-    if (blob_insert(s, tb, SESSION_GENOME, in->genome) || json_insert(s, tb, "meta.json", meta) ||
-        blob_insert(s, tb, "reasoning.md", in->reasoning) ||
-        blob_insert(s, tb, "prompt.txt", in->prompt) ||
-        blob_insert(s, tb, "response.txt", in->response))
+    if (blob_insert(s, tb, SESSION_GENOME, in->genome, err) ||
+        json_insert(s, tb, "meta.json", meta, err) ||
+        blob_insert(s, tb, "reasoning.md", in->reasoning, err) ||
+        blob_insert(s, tb, "prompt.txt", in->prompt, err) ||
+        blob_insert(s, tb, "response.txt", in->response, err))
         goto done;
     git_oid tree_id, commit_id;
     git_tree *tree = NULL;
-    if (git_treebuilder_write(&tree_id, tb) != 0 ||
-        git_tree_lookup(&tree, s->repo, &tree_id) != 0) {
-        session_gitfail("add: writing the tree");
+    if (session_git(git_treebuilder_write(&tree_id, tb), err, "add: writing the tree") ||
+        session_git(git_tree_lookup(&tree, s->repo, &tree_id), err, "add: writing the tree"))
         goto done;
-    }
     char summary[120], line[400];
     one_line(summary, sizeof summary, in->summary);
     const char *persona_s = in->persona && in->persona[0] ? in->persona : "-";
     snprintf(line, sizeof line, "%s gen %d %s (%s): %s", id, in->generation, in->op, persona_s,
              summary[0] ? summary : "(no summary)");
-    size_t ml = 0;
-    FILE *m = open_memstream(&msg, &ml);
-    fprintf(m, "%s\n\ngeneration: %d\noperator: %s\npersona: %s\n", line, in->generation, in->op,
-            persona_s);
+    strbuf_addf(&msg, "%s\n\ngeneration: %d\noperator: %s\npersona: %s\n", line, in->generation,
+                in->op, persona_s);
     if (in->n_parents)
-        fprintf(m, "parents: %s%s%s\n", in->parents[0], in->n_parents > 1 ? " " : "",
-                in->n_parents > 1 ? in->parents[1] : "");
+        strbuf_addf(&msg, "parents: %s%s%s\n", in->parents[0], in->n_parents > 1 ? " " : "",
+                    in->n_parents > 1 ? in->parents[1] : "");
     if (in->model && in->model[0])
-        fprintf(m, "model: %s\ntokens: %ld in, %ld out\nlatency: %.2f s\n", in->model,
-                in->tokens_in, in->tokens_out, in->latency_s);
-    fclose(m);
-    char *clean_msg = session_scrub(s, msg);
-    if (session_gevo_signature(&sig) != 0 || !clean_msg) {
+        strbuf_addf(&msg, "model: %s\ntokens: %ld in, %ld out\nlatency: %.2f s\n", in->model,
+                    in->tokens_in, in->tokens_out, in->latency_s);
+    char *clean_msg = msg.failed ? NULL : session_scrub(s, msg.buf);
+    if (!clean_msg || session_gevo_signature(&sig, err) != 0) {
+        if (!clean_msg)
+            gerr_set(err, "add: out of memory");
         free(clean_msg);
         git_tree_free(tree);
         goto done;
@@ -278,24 +273,20 @@ int session_add(session *s, const session_new *in, char *id)
                                (size_t)in->n_parents, (const git_commit **)parents);
     free(clean_msg);
     git_tree_free(tree);
-    if (cr != 0) {
-        session_gitfail("add: writing the commit");
+    if (session_git(cr, err, "add: writing the commit") != 0)
         goto done;
-    }
     /* The commit and everything in it exist before the tag names it. */
     char ref[64 + SESSION_ID_MAX], log[96];
     snprintf(ref, sizeof ref, SESSION_TAG_PREFIX "%s", id);
     snprintf(log, sizeof log, "gevo: add %s", id);
     git_reference *r = NULL;
-    if (git_reference_create(&r, s->repo, ref, &commit_id, 0, log) != 0) {
-        session_gitfail(ref);
+    if (session_git(git_reference_create(&r, s->repo, ref, &commit_id, 0, log), err, "%s", ref))
         goto done;
-    }
     git_reference_free(r);
     s->next_number[in->generation] = num + 1;
     rc = 0;
 done:
-    free(msg);
+    strbuf_release(&msg);
     json_decref(meta);
     git_signature_free(sig);
     git_treebuilder_free(tb);
@@ -304,73 +295,67 @@ done:
     return rc;
 }
 
-int session_edit(session *s, const char *id, const char *genome, const char *message)
+int session_edit(session *s, const char *id, const char *genome, const char *message, gerr *err)
 {
-    if (session_require_writer(s) != 0)
+    if (session_require_writer(s, err) != 0)
         return -1;
     if (!genome || !genome[0])
-        return session_fail("edit: the edited genome is empty");
+        return gerr_set(err, "edit: the edited genome is empty");
     git_commit *cur = NULL;
     git_tree *tree = NULL, *new_tree = NULL;
     git_treebuilder *tb = NULL;
     git_signature *who = NULL;
     json_t *meta = NULL;
-    char *text = NULL;
+    strbuf text = STRBUF_INIT;
     int rc = -1;
-    if (session_commit_of(s, id, &cur) != 0 || !(meta = read_meta(s, cur)))
+    if (session_commit_of(s, id, &cur, err) != 0 || !(meta = read_meta(s, cur, err)))
         goto done;
-    if (git_commit_tree(&tree, cur) != 0 || git_treebuilder_new(&tb, s->repo, tree) != 0 ||
-        session_researcher(s, &who) != 0) {
-        session_gitfail("edit");
+    if (session_git(git_commit_tree(&tree, cur), err, "edit") ||
+        session_git(git_treebuilder_new(&tb, s->repo, tree), err, "edit") ||
+        session_researcher(s, &who, err) != 0)
         goto done;
-    }
     json_int_t edits = json_integer_value(json_object_get(meta, "edits"));
     json_object_set_new(meta, "edits", json_integer(edits + 1));
     json_object_set_new(meta, "edited_by", json_string(who->name));
-    if (blob_insert(s, tb, SESSION_GENOME, genome) || json_insert(s, tb, "meta.json", meta))
+    if (blob_insert(s, tb, SESSION_GENOME, genome, err) ||
+        json_insert(s, tb, "meta.json", meta, err))
         goto done;
     git_oid tree_id, commit_id;
-    if (git_treebuilder_write(&tree_id, tb) != 0 ||
-        git_tree_lookup(&new_tree, s->repo, &tree_id) != 0) {
-        session_gitfail("edit: writing the tree");
+    if (session_git(git_treebuilder_write(&tree_id, tb), err, "edit: writing the tree") ||
+        session_git(git_tree_lookup(&new_tree, s->repo, &tree_id), err, "edit: writing the tree"))
         goto done;
-    }
     char first[200];
     one_line(first, sizeof first, message);
-    size_t tl = 0;
-    FILE *m = open_memstream(&text, &tl);
-    fprintf(m, "%s edited by %s%s%s\n", id, who->name, first[0] ? ": " : "", first);
+    strbuf_addf(&text, "%s edited by %s%s%s\n", id, who->name, first[0] ? ": " : "", first);
     if (message && strchr(message, '\n'))
-        fprintf(m, "\n%s\n", strchr(message, '\n') + 1);
-    fclose(m);
-    char *clean = session_scrub(s, text);
-    const git_commit *par[1] = {cur};
-    int cr = clean ? git_commit_create(&commit_id, s->repo, NULL, who, who, NULL, clean, new_tree,
-                                       1, par)
-                   : -1;
-    free(clean);
-    if (cr != 0) {
-        session_gitfail("edit: writing the commit");
+        strbuf_addf(&text, "\n%s\n", strchr(message, '\n') + 1);
+    char *clean = text.failed ? NULL : session_scrub(s, text.buf);
+    if (!clean) {
+        gerr_set(err, "edit: out of memory");
         goto done;
     }
+    const git_commit *par[1] = {cur};
+    int cr = git_commit_create(&commit_id, s->repo, NULL, who, who, NULL, clean, new_tree, 1, par);
+    free(clean);
+    if (session_git(cr, err, "edit: writing the commit") != 0)
+        goto done;
     /* The notes follow the individual to its new commit (before the tag
      * moves: until then nothing names that commit). */
-    if (note_copy(s, SESSION_REF_RESULTS, git_commit_id(cur), &commit_id) != 0 ||
-        note_copy(s, SESSION_REF_REVIEWS, git_commit_id(cur), &commit_id) != 0)
+    if (note_copy(s, SESSION_REF_RESULTS, git_commit_id(cur), &commit_id, err) != 0 ||
+        note_copy(s, SESSION_REF_REVIEWS, git_commit_id(cur), &commit_id, err) != 0)
         goto done;
     char ref[64 + SESSION_ID_MAX], log[96];
     snprintf(ref, sizeof ref, SESSION_TAG_PREFIX "%s", id);
     snprintf(log, sizeof log, "gevo: %s edited", id);
     git_reference *r = NULL;
-    if (git_reference_create_matching(&r, s->repo, ref, &commit_id, 1, git_commit_id(cur), log) !=
-        0) {
-        session_gitfail(ref);
+    if (session_git(
+            git_reference_create_matching(&r, s->repo, ref, &commit_id, 1, git_commit_id(cur), log),
+            err, "%s", ref))
         goto done;
-    }
     git_reference_free(r);
     rc = 0;
 done:
-    free(text);
+    strbuf_release(&text);
     json_decref(meta);
     git_signature_free(who);
     git_treebuilder_free(tb);
@@ -385,7 +370,8 @@ done:
 /* Writes a note with git's 2/38 fan-out (what git itself does past a few
  * hundred notes), so each note rewrites two small trees instead of one
  * tree holding every note of the session. */
-static int note_write(session *s, const char *notes_ref, const git_oid *target, const char *text)
+static int note_write(session *s, const char *notes_ref, const git_oid *target, const char *text,
+                      gerr *err)
 {
     git_reference *ref = NULL;
     git_commit *old = NULL;
@@ -399,51 +385,51 @@ static int note_write(session *s, const char *notes_ref, const git_oid *target, 
     git_oid blob, sub_id, root_id, commit_id;
 
     if (git_reference_lookup(&ref, s->repo, notes_ref) == 0) {
-        if (git_commit_lookup(&old, s->repo, git_reference_target(ref)) != 0 ||
-            git_commit_tree(&root, old) != 0) {
-            session_gitfail(notes_ref);
+        if (session_git(git_commit_lookup(&old, s->repo, git_reference_target(ref)), err, "%s",
+                        notes_ref) ||
+            session_git(git_commit_tree(&root, old), err, "%s", notes_ref))
             goto done;
-        }
     }
     if (root) {
         const git_tree_entry *e = git_tree_entry_byname(root, dir);
         if (e && git_tree_entry_type(e) == GIT_OBJECT_TREE &&
-            git_tree_lookup(&sub, s->repo, git_tree_entry_id(e)) != 0) {
-            session_gitfail(notes_ref);
+            session_git(git_tree_lookup(&sub, s->repo, git_tree_entry_id(e)), err, "%s", notes_ref))
             goto done;
-        }
     }
-    if (git_blob_create_from_buffer(&blob, s->repo, text, strlen(text)) != 0 ||
-        git_treebuilder_new(&sb, s->repo, sub) != 0 ||
-        git_treebuilder_insert(NULL, sb, hex + 2, &blob, GIT_FILEMODE_BLOB) != 0 ||
-        git_treebuilder_write(&sub_id, sb) != 0 || git_treebuilder_new(&rb, s->repo, root) != 0) {
-        session_gitfail("writing a note");
-        goto done;
-    }
-    if (git_treebuilder_get(rb, hex))
+    /* The note's blob, then its fan-out subtree, then the root tree. */
+    int gr = git_blob_create_from_buffer(&blob, s->repo, text, strlen(text));
+    if (gr == 0)
+        gr = git_treebuilder_new(&sb, s->repo, sub);
+    if (gr == 0)
+        gr = git_treebuilder_insert(NULL, sb, hex + 2, &blob, GIT_FILEMODE_BLOB);
+    if (gr == 0)
+        gr = git_treebuilder_write(&sub_id, sb);
+    if (gr == 0)
+        gr = git_treebuilder_new(&rb, s->repo, root);
+    if (gr == 0 && git_treebuilder_get(rb, hex))
         git_treebuilder_remove(rb, hex); /* a flat note for the same commit */
-    if (git_treebuilder_insert(NULL, rb, dir, &sub_id, GIT_FILEMODE_TREE) != 0 ||
-        git_treebuilder_write(&root_id, rb) != 0 ||
-        git_tree_lookup(&new_root, s->repo, &root_id) != 0 || session_gevo_signature(&sig) != 0) {
-        session_gitfail("writing a note");
+    if (gr == 0)
+        gr = git_treebuilder_insert(NULL, rb, dir, &sub_id, GIT_FILEMODE_TREE);
+    if (gr == 0)
+        gr = git_treebuilder_write(&root_id, rb);
+    if (gr == 0)
+        gr = git_tree_lookup(&new_root, s->repo, &root_id);
+    if (session_git(gr, err, "%s: writing a note", notes_ref) ||
+        session_gevo_signature(&sig, err) != 0)
         goto done;
-    }
     char msg[128];
     snprintf(msg, sizeof msg, "Notes added by gevo for %.12s\n", hex);
     const git_commit *par[1] = {old};
-    if (git_commit_create(&commit_id, s->repo, NULL, sig, sig, NULL, msg, new_root, old ? 1 : 0,
-                          par) != 0) {
-        session_gitfail("writing a note");
+    if (session_git(git_commit_create(&commit_id, s->repo, NULL, sig, sig, NULL, msg, new_root,
+                                      old ? 1 : 0, par),
+                    err, "%s: writing a note", notes_ref))
         goto done;
-    }
     git_reference *nr = NULL;
     int ur = old ? git_reference_create_matching(&nr, s->repo, notes_ref, &commit_id, 1,
                                                  git_commit_id(old), "gevo: note")
                  : git_reference_create(&nr, s->repo, notes_ref, &commit_id, 0, "gevo: note");
-    if (ur != 0) {
-        session_gitfail(notes_ref);
+    if (session_git(ur, err, "%s", notes_ref))
         goto done;
-    }
     git_reference_free(nr);
     rc = 0;
 done:
@@ -458,25 +444,27 @@ done:
     return rc;
 }
 
-static int note_copy(session *s, const char *notes_ref, const git_oid *from, const git_oid *to)
+static int note_copy(session *s, const char *notes_ref, const git_oid *from, const git_oid *to,
+                     gerr *err)
 {
     git_note *n = NULL;
     if (git_note_read(&n, s->repo, notes_ref, from) != 0)
         return 0; /* nothing to carry over */
-    int rc = note_write(s, notes_ref, to, git_note_message(n));
+    int rc = note_write(s, notes_ref, to, git_note_message(n), err);
     git_note_free(n);
     return rc;
 }
 
 /* The note of id: on its current commit, else on the commits its edits
  * were made on top of (a note written before an edit). */
-static int note_read(session *s, const char *notes_ref, const char *id, char **out)
+static int note_read(session *s, const char *notes_ref, const char *id, char **out, gerr *err)
 {
     git_commit *c = NULL;
     *out = NULL;
-    if (session_commit_of(s, id, &c) != 0)
+    if (session_commit_of(s, id, &c, err) != 0)
         return -1;
-    json_t *meta = read_meta(s, c);
+    /* unreadable meta.json: look on the current commit only */
+    json_t *meta = read_meta(s, c, NULL);
     int back = meta ? (int)json_integer_value(json_object_get(meta, "edits")) : 0;
     json_decref(meta);
     int rc = 0;
@@ -485,7 +473,7 @@ static int note_read(session *s, const char *notes_ref, const char *id, char **o
         if (git_note_read(&n, s->repo, notes_ref, git_commit_id(c)) == 0) {
             *out = strdup(git_note_message(n));
             git_note_free(n);
-            rc = *out ? 0 : session_fail("out of memory");
+            rc = *out ? 0 : gerr_set(err, "note of %s: out of memory", id);
             break;
         }
         git_commit *p = NULL;
@@ -498,68 +486,68 @@ static int note_read(session *s, const char *notes_ref, const char *id, char **o
     return rc;
 }
 
-static int valid_result(json_t *j)
+static int valid_result(json_t *j, gerr *err)
 {
     if (!json_is_object(j))
-        return session_fail("result: not a JSON object");
+        return gerr_set(err, "result: not a JSON object");
     json_t *st = json_object_get(j, "status");
     if (st) {
         const char *v = json_string_value(st);
         if (!v || (strcmp(v, "ok") && strcmp(v, "diverged") && strcmp(v, "timeout") &&
                    strcmp(v, "error")))
-            return session_fail("result: \"status\" must be \"ok\", \"diverged\", \"timeout\" or "
-                                "\"error\"");
+            return gerr_set(err, "result: \"status\" must be \"ok\", \"diverged\", \"timeout\" or "
+                                 "\"error\"");
     }
     json_t *acc = json_object_get(j, "val_acc");
     if (acc && !json_is_null(acc) &&
         (!json_is_number(acc) || json_number_value(acc) < 0 || json_number_value(acc) > 1))
-        return session_fail("result: \"val_acc\" must be a number from 0 to 1");
+        return gerr_set(err, "result: \"val_acc\" must be a number from 0 to 1");
     static const char *nums[] = {"params", "flops", "seconds"};
     for (size_t i = 0; i < 3; i++) {
         json_t *v = json_object_get(j, nums[i]);
         if (v && !json_is_null(v) && !json_is_number(v))
-            return session_fail("result: \"%s\" must be a number", nums[i]);
+            return gerr_set(err, "result: \"%s\" must be a number", nums[i]);
     }
     return 0;
 }
 
-int session_set_result(session *s, const char *id, const char *json)
+int session_set_result(session *s, const char *id, const char *json, gerr *err)
 {
-    if (session_require_writer(s) != 0)
+    if (session_require_writer(s, err) != 0)
         return -1;
     json_error_t je;
     json_t *j = json ? json_loads(json, 0, &je) : NULL;
     if (!j) {
-        return session_fail("result for %s is not valid JSON: line %d: %s", id, je.line,
-                            json ? je.text : "no text");
+        return gerr_set(err, "result for %s is not valid JSON: line %d: %s", id, je.line,
+                        json ? je.text : "no text");
     }
-    int rc = valid_result(j);
+    int rc = valid_result(j, err);
     json_decref(j);
     git_commit *c = NULL;
-    if (rc != 0 || session_commit_of(s, id, &c) != 0)
+    if (rc != 0 || session_commit_of(s, id, &c, err) != 0)
         return -1;
     char *clean = session_scrub(s, json);
-    rc = clean ? note_write(s, SESSION_REF_RESULTS, git_commit_id(c), clean)
-               : session_fail("out of memory");
+    rc = clean ? note_write(s, SESSION_REF_RESULTS, git_commit_id(c), clean, err)
+               : gerr_set(err, "result for %s: out of memory", id);
     free(clean);
     git_commit_free(c);
     return rc;
 }
 
-int session_set_review(session *s, const char *id, const session_review *r)
+int session_set_review(session *s, const char *id, const session_review *r, gerr *err)
 {
-    if (session_require_writer(s) != 0)
+    if (session_require_writer(s, err) != 0)
         return -1;
     /* "pending": notes on a proposal that has no decision yet */
     if (!r || !r->decision ||
         (strcmp(r->decision, "approved") && strcmp(r->decision, "approved_edited") &&
          strcmp(r->decision, "rejected") && strcmp(r->decision, "pending")))
-        return session_fail(
-            "review: the decision must be pending, approved, approved_edited or rejected");
+        return gerr_set(
+            err, "review: the decision must be pending, approved, approved_edited or rejected");
     if (r->n_annotations < 0 || (r->n_annotations > 0 && !r->annotations))
-        return session_fail("review: bad annotations");
+        return gerr_set(err, "review: bad annotations");
     git_signature *who = NULL;
-    if (!r->author && session_researcher(s, &who) != 0)
+    if (!r->author && session_researcher(s, &who, err) != 0)
         return -1;
     char when[32];
     iso_now(when, sizeof when);
@@ -568,7 +556,7 @@ int session_set_review(session *s, const char *id, const session_review *r)
         if (r->annotations[i].line < 0) {
             json_decref(ann);
             git_signature_free(who);
-            return session_fail("review: annotation %d has a negative line number", i + 1);
+            return gerr_set(err, "review: annotation %d has a negative line number", i + 1);
         }
         json_t *a = json_object();
         if (r->annotations[i].line > 0)
@@ -582,15 +570,17 @@ int session_set_review(session *s, const char *id, const session_review *r)
                           r->author ? r->author : who->name, "time", when);
     git_signature_free(who);
     if (!j)
-        return session_fail("review: cannot build the note (is every text valid UTF-8?)");
+        return gerr_set(err, "review: cannot build the note (is every text valid UTF-8?)");
     char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(j);
     git_commit *c = NULL;
     int rc = -1;
-    if (text && session_commit_of(s, id, &c) == 0) {
+    if (!text) {
+        rc = gerr_set(err, "review of %s: out of memory", id);
+    } else if (session_commit_of(s, id, &c, err) == 0) {
         char *clean = session_scrub(s, text);
-        rc = clean ? note_write(s, SESSION_REF_REVIEWS, git_commit_id(c), clean)
-                   : session_fail("out of memory");
+        rc = clean ? note_write(s, SESSION_REF_REVIEWS, git_commit_id(c), clean, err)
+                   : gerr_set(err, "review of %s: out of memory", id);
         free(clean);
     }
     free(text);
@@ -598,25 +588,25 @@ int session_set_review(session *s, const char *id, const session_review *r)
     return rc;
 }
 
-int session_get_result(session *s, const char *id, char **out)
+int session_get_result(session *s, const char *id, char **out, gerr *err)
 {
-    return note_read(s, SESSION_REF_RESULTS, id, out);
+    return note_read(s, SESSION_REF_RESULTS, id, out, err);
 }
 
-int session_get_review(session *s, const char *id, char **out)
+int session_get_review(session *s, const char *id, char **out, gerr *err)
 {
-    return note_read(s, SESSION_REF_REVIEWS, id, out);
+    return note_read(s, SESSION_REF_REVIEWS, id, out, err);
 }
 
 /* ---- queries ------------------------------------------------------------ */
 
-int session_resolve(session *s, const char *spec, char *id)
+int session_resolve(session *s, const char *spec, char *id, gerr *err)
 {
     if (!spec || !spec[0])
-        return session_fail("an individual id is needed (like g2-7)");
+        return gerr_set(err, "an individual id is needed (like g2-7)");
     if (session_valid_id(spec, NULL, NULL)) {
         git_commit *c = NULL;
-        if (session_commit_of(s, spec, &c) != 0)
+        if (session_commit_of(s, spec, &c, err) != 0)
             return -1;
         git_commit_free(c);
         snprintf(id, SESSION_ID_MAX, "%s", spec);
@@ -628,24 +618,26 @@ int session_resolve(session *s, const char *spec, char *id)
         hex = (spec[i] >= '0' && spec[i] <= '9') || (spec[i] >= 'a' && spec[i] <= 'f') ||
               (spec[i] >= 'A' && spec[i] <= 'F');
     if (!hex)
-        return session_fail("'%s' is neither an individual id (like g2-7) nor a commit hash", spec);
+        return gerr_set(err, "'%s' is neither an individual id (like g2-7) nor a commit hash",
+                        spec);
     git_oid oid;
     git_object *o = NULL;
     if (git_oid_fromstrn(&oid, spec, n) != 0)
-        return session_fail("'%s' is not a commit hash", spec);
+        return gerr_set(err, "'%s' is not a commit hash", spec);
     int rc = git_object_lookup_prefix(&o, s->repo, &oid, n, GIT_OBJECT_COMMIT);
     if (rc == GIT_EAMBIGUOUS)
-        return session_fail("commit prefix '%s' is ambiguous; give more digits", spec);
+        return gerr_set(err, "commit prefix '%s' is ambiguous; give more digits", spec);
     if (rc != 0)
-        return session_fail("no commit %s in this session", spec);
-    json_t *meta = read_meta(s, (git_commit *)o);
+        return gerr_set(err, "no commit %s in this session", spec);
+    json_t *meta = read_meta(s, (git_commit *)o, NULL);
     git_object_free(o);
     const char *mid = meta ? json_string_value(json_object_get(meta, "id")) : NULL;
     if (!mid || !session_valid_id(mid, NULL, NULL)) {
         json_decref(meta);
-        return session_fail("commit %s is not an individual (it may be a journal or notes "
-                            "commit)",
-                            spec);
+        return gerr_set(err,
+                        "commit %s is not an individual (it may be a journal or notes "
+                        "commit)",
+                        spec);
     }
     snprintf(id, SESSION_ID_MAX, "%s", mid);
     json_decref(meta);
@@ -660,7 +652,7 @@ typedef struct note_pair {
 
 typedef struct note_map {
     note_pair *v;
-    size_t n, cap;
+    size_t n, alloc;
 } note_map;
 
 static int pair_cmp(const void *a, const void *b)
@@ -668,26 +660,22 @@ static int pair_cmp(const void *a, const void *b)
     return git_oid_cmp(&((const note_pair *)a)->target, &((const note_pair *)b)->target);
 }
 
-static int note_map_load(session *s, const char *ref, note_map *m)
+static int note_map_load(session *s, const char *ref, note_map *m, gerr *err)
 {
     memset(m, 0, sizeof *m);
     git_note_iterator *it = NULL;
     int rc = git_note_iterator_new(&it, s->repo, ref);
     if (rc == GIT_ENOTFOUND)
         return 0;
-    if (rc != 0)
-        return session_gitfail(ref);
+    if (session_git(rc, err, "%s", ref) != 0)
+        return -1;
     git_oid blob, target;
     while (git_note_next(&blob, &target, it) == 0) {
-        if (m->n == m->cap) {
-            size_t cap = m->cap ? m->cap * 2 : 256;
-            note_pair *v = realloc(m->v, cap * sizeof *v);
-            if (!v) {
-                git_note_iterator_free(it);
-                return session_fail("out of memory");
-            }
-            m->v = v;
-            m->cap = cap;
+        if (ALLOC_GROW(m->v, m->n + 1, m->alloc) != 0) {
+            git_note_iterator_free(it);
+            free(m->v);
+            m->v = NULL;
+            return gerr_set(err, "%s: out of memory", ref);
         }
         m->v[m->n].target = target;
         m->v[m->n].blob = blob;
@@ -737,13 +725,13 @@ static double num_or(json_t *v, double dflt)
 }
 
 static int fill_info(session *s, const char *id, const git_commit *c, const note_map *results,
-                     const note_map *reviews, session_info *info)
+                     const note_map *reviews, session_info *info, gerr *err)
 {
     memset(info, 0, sizeof *info);
     snprintf(info->id, sizeof info->id, "%s", id);
     session_valid_id(id, &info->generation, &info->number);
     git_oid_tostr(info->commit, sizeof info->commit, git_commit_id(c));
-    json_t *meta = read_meta(s, c);
+    json_t *meta = read_meta(s, c, err);
     if (!meta)
         return -1;
     copy_str(info->op, sizeof info->op, json_object_get(meta, "operator"));
@@ -792,14 +780,14 @@ static int info_cmp(const void *a, const void *b)
     return (x->number > y->number) - (x->number < y->number);
 }
 
-int session_list(session *s, int generation, session_info **out, size_t *n)
+int session_list(session *s, int generation, session_info **out, size_t *n, gerr *err)
 {
     *out = NULL;
     *n = 0;
     note_map results, reviews;
-    if (note_map_load(s, SESSION_REF_RESULTS, &results) != 0)
+    if (note_map_load(s, SESSION_REF_RESULTS, &results, err) != 0)
         return -1;
-    if (note_map_load(s, SESSION_REF_REVIEWS, &reviews) != 0) {
+    if (note_map_load(s, SESSION_REF_REVIEWS, &reviews, err) != 0) {
         free(results.v);
         return -1;
     }
@@ -809,27 +797,20 @@ int session_list(session *s, int generation, session_info **out, size_t *n)
     else
         snprintf(glob, sizeof glob, SESSION_TAG_PREFIX "g*");
     git_reference_iterator *it = NULL;
-    int rc = 0;
-    size_t cap = 0;
+    size_t alloc = 0;
     session_info *v = NULL;
-    if (git_reference_iterator_glob_new(&it, s->repo, glob) != 0)
-        rc = session_gitfail("listing individuals");
+    int rc = session_git(git_reference_iterator_glob_new(&it, s->repo, glob), err,
+                         "listing individuals");
     git_reference *r;
     while (rc == 0 && git_reference_next(&r, it) == 0) {
         const char *id = git_reference_name(r) + strlen(SESSION_TAG_PREFIX);
         git_object *o = NULL;
         if (session_valid_id(id, NULL, NULL) && git_reference_peel(&o, r, GIT_OBJECT_COMMIT) == 0) {
-            if (*n == cap) {
-                cap = cap ? cap * 2 : 64;
-                session_info *nv = realloc(v, cap * sizeof *nv);
-                if (!nv)
-                    rc = session_fail("out of memory");
-                else
-                    v = nv;
-            }
-            if (rc == 0 && fill_info(s, id, (git_commit *)o, &results, &reviews, &v[*n]) == 0)
+            if (ALLOC_GROW(v, *n + 1, alloc) != 0)
+                rc = gerr_set(err, "listing individuals: out of memory");
+            else if (fill_info(s, id, (git_commit *)o, &results, &reviews, &v[*n], err) == 0)
                 (*n)++;
-            else if (rc == 0)
+            else
                 rc = -1;
         }
         git_object_free(o);
@@ -849,15 +830,15 @@ int session_list(session *s, int generation, session_info **out, size_t *n)
     return 0;
 }
 
-int session_info_get(session *s, const char *id, session_info *out)
+int session_info_get(session *s, const char *id, session_info *out, gerr *err)
 {
     git_commit *c = NULL;
-    if (session_commit_of(s, id, &c) != 0)
+    if (session_commit_of(s, id, &c, err) != 0)
         return -1;
     note_map results, reviews;
-    int rc = note_map_load(s, SESSION_REF_RESULTS, &results);
-    if (rc == 0 && (rc = note_map_load(s, SESSION_REF_REVIEWS, &reviews)) == 0) {
-        rc = fill_info(s, id, c, &results, &reviews, out);
+    int rc = note_map_load(s, SESSION_REF_RESULTS, &results, err);
+    if (rc == 0 && (rc = note_map_load(s, SESSION_REF_REVIEWS, &reviews, err)) == 0) {
+        rc = fill_info(s, id, c, &results, &reviews, out, err);
         free(reviews.v);
     }
     free(results.v);
@@ -865,39 +846,39 @@ int session_info_get(session *s, const char *id, session_info *out)
     return rc;
 }
 
-int session_file(session *s, const char *id, const char *name, char **out)
+int session_file(session *s, const char *id, const char *name, char **out, gerr *err)
 {
     git_commit *c = NULL;
     *out = NULL;
-    if (session_commit_of(s, id, &c) != 0)
+    if (session_commit_of(s, id, &c, err) != 0)
         return -1;
-    int rc = session_read_path(s, c, name, out, NULL);
+    int rc = session_read_path(s, c, name, out, NULL, err);
     git_commit_free(c);
     return rc;
 }
 
-int session_genome(session *s, const char *id, char **out)
+int session_genome(session *s, const char *id, char **out, gerr *err)
 {
-    return session_file(s, id, SESSION_GENOME, out);
+    return session_file(s, id, SESSION_GENOME, out, err);
 }
 
-int session_lineage(session *s, const char *id, char (**ids)[SESSION_ID_MAX], size_t *n)
+int session_lineage(session *s, const char *id, char (**ids)[SESSION_ID_MAX], size_t *n, gerr *err)
 {
     *ids = NULL;
     *n = 0;
-    size_t cap = 16, head = 0;
-    char(*v)[SESSION_ID_MAX] = malloc(cap * sizeof *v);
-    if (!v)
-        return session_fail("out of memory");
+    size_t alloc = 0, head = 0;
+    char(*v)[SESSION_ID_MAX] = NULL;
+    if (ALLOC_GROW(v, 16, alloc) != 0)
+        return gerr_set(err, "lineage of %s: out of memory", id);
     snprintf(v[0], SESSION_ID_MAX, "%s", id);
     size_t cnt = 1;
     while (head < cnt) {
         git_commit *c = NULL;
-        if (session_commit_of(s, v[head], &c) != 0) {
+        if (session_commit_of(s, v[head], &c, err) != 0) {
             free(v);
             return -1;
         }
-        json_t *meta = read_meta(s, c);
+        json_t *meta = read_meta(s, c, err);
         git_commit_free(c);
         if (!meta) {
             free(v);
@@ -913,15 +894,10 @@ int session_lineage(session *s, const char *id, char (**ids)[SESSION_ID_MAX], si
                 seen = !strcmp(v[k], p);
             if (seen)
                 continue;
-            if (cnt == cap) {
-                cap *= 2;
-                char(*nv)[SESSION_ID_MAX] = realloc(v, cap * sizeof *nv);
-                if (!nv) {
-                    json_decref(meta);
-                    free(v);
-                    return session_fail("out of memory");
-                }
-                v = nv;
+            if (ALLOC_GROW(v, cnt + 1, alloc) != 0) {
+                json_decref(meta);
+                free(v);
+                return gerr_set(err, "lineage of %s: out of memory", id);
             }
             snprintf(v[cnt++], SESSION_ID_MAX, "%s", p);
         }
@@ -933,7 +909,8 @@ int session_lineage(session *s, const char *id, char (**ids)[SESSION_ID_MAX], si
     return 0;
 }
 
-static int diff_trees(session *s, git_tree *a, git_tree *b, bool genome_only, char **patch)
+static int diff_trees(session *s, git_tree *a, git_tree *b, bool genome_only, char **patch,
+                      gerr *err)
 {
     git_diff_options o;
     git_diff_options_init(&o, GIT_DIFF_OPTIONS_VERSION);
@@ -945,44 +922,42 @@ static int diff_trees(session *s, git_tree *a, git_tree *b, bool genome_only, ch
     git_diff *d = NULL;
     git_buf buf = GIT_BUF_INIT;
     int rc = -1;
-    if (git_diff_tree_to_tree(&d, s->repo, a, b, &o) != 0 ||
-        git_diff_to_buf(&buf, d, GIT_DIFF_FORMAT_PATCH) != 0) {
-        session_gitfail("diff");
-    } else {
+    if (session_git(git_diff_tree_to_tree(&d, s->repo, a, b, &o), err, "diff") == 0 &&
+        session_git(git_diff_to_buf(&buf, d, GIT_DIFF_FORMAT_PATCH), err, "diff") == 0) {
         *patch = strdup(buf.ptr ? buf.ptr : "");
-        rc = *patch ? 0 : session_fail("out of memory");
+        rc = *patch ? 0 : gerr_set(err, "diff: out of memory");
     }
     git_buf_dispose(&buf);
     git_diff_free(d);
     return rc;
 }
 
-int session_diff(session *s, const char *a, const char *b, bool genome_only, char **patch)
+int session_diff(session *s, const char *a, const char *b, bool genome_only, char **patch,
+                 gerr *err)
 {
     git_commit *ca = NULL, *cb = NULL;
     git_tree *ta = NULL, *tb = NULL;
     json_t *meta = NULL;
     int rc = -1;
     *patch = NULL;
-    if (session_commit_of(s, b, &cb) != 0)
+    if (session_commit_of(s, b, &cb, err) != 0)
         goto done;
     if (!a) {
-        if (!(meta = read_meta(s, cb)))
+        if (!(meta = read_meta(s, cb, err)))
             goto done;
         a = json_string_value(json_array_get(json_object_get(meta, "parents"), 0));
         if (!a) { /* the seed: nothing to compare with */
             *patch = strdup("");
-            rc = *patch ? 0 : session_fail("out of memory");
+            rc = *patch ? 0 : gerr_set(err, "diff: out of memory");
             goto done;
         }
     }
-    if (session_commit_of(s, a, &ca) != 0)
+    if (session_commit_of(s, a, &ca, err) != 0)
         goto done;
-    if (git_commit_tree(&ta, ca) != 0 || git_commit_tree(&tb, cb) != 0) {
-        session_gitfail("diff");
+    if (session_git(git_commit_tree(&ta, ca), err, "diff") ||
+        session_git(git_commit_tree(&tb, cb), err, "diff"))
         goto done;
-    }
-    rc = diff_trees(s, ta, tb, genome_only, patch);
+    rc = diff_trees(s, ta, tb, genome_only, patch, err);
 done:
     json_decref(meta);
     git_tree_free(ta);
@@ -992,25 +967,28 @@ done:
     return rc;
 }
 
-int session_edit_diff(session *s, const char *id, char **patch)
+int session_edit_diff(session *s, const char *id, char **patch, gerr *err)
 {
     git_commit *cur = NULL, *prop = NULL;
     git_tree *ta = NULL, *tb = NULL;
     *patch = NULL;
-    if (session_commit_of(s, id, &cur) != 0)
+    if (session_commit_of(s, id, &cur, err) != 0)
         return -1;
-    json_t *meta = read_meta(s, cur);
+    /* unreadable meta.json: as if never edited */
+    json_t *meta = read_meta(s, cur, NULL);
     int edits = meta ? (int)json_integer_value(json_object_get(meta, "edits")) : 0;
     json_decref(meta);
     int rc;
     if (edits <= 0) {
         *patch = strdup("");
-        rc = *patch ? 0 : session_fail("out of memory");
-    } else if (git_commit_nth_gen_ancestor(&prop, cur, (unsigned)edits) != 0 ||
-               git_commit_tree(&ta, prop) != 0 || git_commit_tree(&tb, cur) != 0) {
-        rc = session_gitfail("edit diff");
+        rc = *patch ? 0 : gerr_set(err, "edit diff: out of memory");
+    } else if (session_git(git_commit_nth_gen_ancestor(&prop, cur, (unsigned)edits), err,
+                           "edit diff") ||
+               session_git(git_commit_tree(&ta, prop), err, "edit diff") ||
+               session_git(git_commit_tree(&tb, cur), err, "edit diff")) {
+        rc = -1;
     } else {
-        rc = diff_trees(s, ta, tb, true, patch);
+        rc = diff_trees(s, ta, tb, true, patch, err);
     }
     git_tree_free(ta);
     git_tree_free(tb);

@@ -1,10 +1,13 @@
-/* Internals shared by the session module's files; not for other modules. */
+/* Internals shared by the session module's files; not for other modules.
+ * Errors follow session.h: a failing function fills its gerr *err (last)
+ * and returns -1 (or NULL). */
 #ifndef GEVO_SESSIONS_SESSION_INT_H
 #define GEVO_SESSIONS_SESSION_INT_H
 
 #include <git2.h>
 #include <jansson.h>
 
+#include "engine/base/error.h"
 #include "sessions/session.h"
 
 #define SESSION_REF_JOURNAL "refs/heads/journal"
@@ -27,33 +30,37 @@ struct session {
     bool numbers_loaded;
 };
 
-/* Sets the message session_error() returns; always returns -1. */
-int session_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* "what: <libgit2's message>"; always returns -1. */
-int session_gitfail(const char *what);
-int session_require_writer(const session *s);
+/* The one check of a libgit2 return code: rc >= 0 passes (0 is
+ * returned); a negative rc puts "context: <git_error_last()'s message>"
+ * into err and returns -1. So every libgit2 failure says where it was. */
+int session_git(int rc, gerr *err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int session_require_writer(const session *s, gerr *err);
 
 /* Copies text with the configured API key's value replaced (malloc'd);
  * NULL text gives "". Never NULL. */
 char *session_scrub(session *s, const char *text);
 
 /* The researcher's signature: user.name/user.email, else $USER@host. */
-int session_researcher(session *s, git_signature **out);
-int session_gevo_signature(git_signature **out);
+int session_researcher(session *s, git_signature **out, gerr *err);
+int session_gevo_signature(git_signature **out, gerr *err);
 
 /* Resolves an id to its tag's commit. */
-int session_commit_of(session *s, const char *id, git_commit **out);
+int session_commit_of(session *s, const char *id, git_commit **out, gerr *err);
+/* A blob's bytes, NUL-terminated (malloc'd; NULL when out of memory). */
+char *session_blob_text(const git_blob *b, size_t *len);
 /* Reads a blob at path in a commit's tree (malloc'd, terminated). */
-int session_read_path(session *s, const git_commit *c, const char *path, char **out, size_t *len);
-/* Writes a file atomically (temp file + rename). */
-int session_write_file(const char *path, const char *data, size_t len);
+int session_read_path(session *s, const git_commit *c, const char *path, char **out, size_t *len,
+                      gerr *err);
+/* j as text ending in a newline (malloc'd), as every JSON file of a
+ * session is written; what names it in the error. */
+char *session_json_text(json_t *j, size_t flags, const char *what, gerr *err);
 /* Atomically writes gevo.json from s->config. */
-int session_config_save(session *s);
+int session_config_save(session *s, gerr *err);
 /* Reloads gevo.json from the working tree. */
-int session_config_load(session *s);
+int session_config_load(session *s, gerr *err);
 
 /* Lock file: take (fails naming the holder), release. */
-int session_lock_take(session *s);
+int session_lock_take(session *s, gerr *err);
 void session_lock_release(session *s);
 
 int session_valid_id(const char *id, int *gen, int *num);

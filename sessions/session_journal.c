@@ -7,46 +7,39 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/base/file.h"
+#include "engine/base/grow.h"
 #include "sessions/session_int.h"
 
-static int write_json_file(session *s, const char *name, json_t *j)
+static int write_json_file(session *s, const char *name, json_t *j, gerr *err)
 {
-    char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *text = session_json_text(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER, name, err);
     if (!text)
-        return session_fail("cannot serialise %s", name);
+        return -1;
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s%s", s->workdir, name);
-    size_t n = strlen(text);
-    char *nl = realloc(text, n + 2);
-    if (!nl) {
-        free(text);
-        return session_fail("out of memory");
-    }
-    nl[n] = '\n';
-    int rc = session_write_file(path, nl, n + 1);
-    free(nl);
+    int rc = file_write(path, text, strlen(text), err);
+    free(text);
     return rc;
 }
 
-static int index_add(git_index *idx, const char *path)
+static int index_add(git_index *idx, const char *path, gerr *err)
 {
-    if (git_index_add_bypath(idx, path) != 0)
-        return session_gitfail(path);
-    return 0;
+    return session_git(git_index_add_bypath(idx, path), err, "journal: %s", path);
 }
 
 int session_journal_add(session *s, int generation, const char *const *population,
-                        size_t n_population, const char *const *front, size_t n_front)
+                        size_t n_population, const char *const *front, size_t n_front, gerr *err)
 {
-    if (session_require_writer(s) != 0)
+    if (session_require_writer(s, err) != 0)
         return -1;
     if (generation < 0)
-        return session_fail("journal: the generation must be >= 0");
+        return gerr_set(err, "journal: the generation must be >= 0");
     json_t *pop = json_array(), *fr = json_array();
     int rc = 0;
     for (size_t i = 0; i < n_population && rc == 0; i++) {
         git_commit *c = NULL;
-        if (session_commit_of(s, population[i], &c) != 0) {
+        if (session_commit_of(s, population[i], &c, err) != 0) {
             rc = -1;
             break;
         }
@@ -57,7 +50,7 @@ int session_journal_add(session *s, int generation, const char *const *populatio
     }
     for (size_t i = 0; i < n_front && rc == 0; i++) {
         if (!session_valid_id(front[i], NULL, NULL))
-            rc = session_fail("journal: '%s' in the front is not an individual id", front[i]);
+            rc = gerr_set(err, "journal: '%s' in the front is not an individual id", front[i]);
         else
             json_array_append_new(fr, json_string(front[i]));
     }
@@ -70,16 +63,18 @@ int session_journal_add(session *s, int generation, const char *const *populatio
     git_signature *sig = NULL;
     git_oid tree_id, commit_id;
     if (rc == 0)
-        rc = session_config_save(s);
+        rc = session_config_save(s, err);
     if (rc == 0)
-        rc = write_json_file(s, "population.json", pj);
+        rc = write_json_file(s, "population.json", pj, err);
     if (rc == 0)
-        rc = write_json_file(s, "front.json", fj);
-    if (rc == 0 && (git_repository_index(&idx, s->repo) != 0 || git_index_read(idx, 1) != 0))
-        rc = session_gitfail("journal: the index");
+        rc = write_json_file(s, "front.json", fj, err);
     if (rc == 0)
-        rc = index_add(idx, SESSION_CONFIG) || index_add(idx, "population.json") ||
-                     index_add(idx, "front.json")
+        rc = session_git(git_repository_index(&idx, s->repo), err, "journal: the index");
+    if (rc == 0)
+        rc = session_git(git_index_read(idx, 1), err, "journal: the index");
+    if (rc == 0)
+        rc = index_add(idx, SESSION_CONFIG, err) || index_add(idx, "population.json", err) ||
+                     index_add(idx, "front.json", err)
                  ? -1
                  : 0;
     if (rc == 0) {
@@ -92,7 +87,7 @@ int session_journal_add(session *s, int generation, const char *const *populatio
             if (n > 4 && !strcmp(e->d_name + n - 4, ".txt") && e->d_name[0] != '.') {
                 char rel[PATH_MAX];
                 snprintf(rel, sizeof rel, "prompts/%s", e->d_name);
-                rc = index_add(idx, rel);
+                rc = index_add(idx, rel, err);
             }
         }
         if (d)
@@ -100,14 +95,17 @@ int session_journal_add(session *s, int generation, const char *const *populatio
     }
     /* The blobs exist (add_bypath wrote them) before the tree, the tree
      * before the commit, the commit before the branch moves. */
-    if (rc == 0 && (git_index_write_tree(&tree_id, idx) != 0 || git_index_write(idx) != 0 ||
-                    git_tree_lookup(&tree, s->repo, &tree_id) != 0))
-        rc = session_gitfail("journal: writing the tree");
-    if (rc == 0 && git_reference_lookup(&head, s->repo, SESSION_REF_JOURNAL) == 0 &&
-        git_commit_lookup(&parent, s->repo, git_reference_target(head)) != 0)
-        rc = session_gitfail("journal: reading the branch");
     if (rc == 0)
-        rc = session_gevo_signature(&sig);
+        rc = session_git(git_index_write_tree(&tree_id, idx), err, "journal: writing the tree");
+    if (rc == 0)
+        rc = session_git(git_index_write(idx), err, "journal: writing the index");
+    if (rc == 0)
+        rc = session_git(git_tree_lookup(&tree, s->repo, &tree_id), err, "journal: the tree");
+    if (rc == 0 && git_reference_lookup(&head, s->repo, SESSION_REF_JOURNAL) == 0)
+        rc = session_git(git_commit_lookup(&parent, s->repo, git_reference_target(head)), err,
+                         "journal: reading the branch");
+    if (rc == 0)
+        rc = session_gevo_signature(&sig, err);
     if (rc == 0) {
         char msg[512];
         int o = snprintf(msg, sizeof msg, "generation %d: %zu individual%s, front:", generation,
@@ -118,9 +116,9 @@ int session_journal_add(session *s, int generation, const char *const *populatio
             o += snprintf(msg + o, sizeof msg - (size_t)o, " (empty)");
         snprintf(msg + o, sizeof msg - (size_t)o, "\n");
         const git_commit *par[1] = {parent};
-        if (git_commit_create(&commit_id, s->repo, NULL, sig, sig, NULL, msg, tree, parent ? 1 : 0,
-                              par) != 0)
-            rc = session_gitfail("journal: writing the commit");
+        rc = session_git(git_commit_create(&commit_id, s->repo, NULL, sig, sig, NULL, msg, tree,
+                                           parent ? 1 : 0, par),
+                         err, "journal: writing the commit");
     }
     if (rc == 0) {
         char log[64];
@@ -129,15 +127,13 @@ int session_journal_add(session *s, int generation, const char *const *populatio
                      ? git_reference_create_matching(&nr, s->repo, SESSION_REF_JOURNAL, &commit_id,
                                                      1, git_commit_id(parent), log)
                      : git_reference_create(&nr, s->repo, SESSION_REF_JOURNAL, &commit_id, 0, log);
-        if (ur != 0)
-            rc = session_gitfail("journal: moving the branch");
+        rc = session_git(ur, err, "journal: moving the branch");
     }
     /* Pack the individuals' tags so that listing reads one file; safe at
      * any kill (packed-refs is replaced by rename, loose refs go after). */
     git_refdb *db = NULL;
     if (rc == 0 && git_repository_refdb(&db, s->repo) == 0) {
-        if (git_refdb_compress(db) != 0)
-            rc = session_gitfail("journal: packing refs");
+        rc = session_git(git_refdb_compress(db), err, "journal: packing refs");
         git_refdb_free(db);
     }
     git_reference_free(nr);
@@ -157,43 +153,31 @@ static char *tree_text(session *s, git_tree *t, const char *name)
     git_blob *b = NULL;
     if (!e || git_blob_lookup(&b, s->repo, git_tree_entry_id(e)) != 0)
         return strdup("");
-    size_t n = (size_t)git_blob_rawsize(b);
-    char *out = malloc(n + 1);
-    if (out) {
-        memcpy(out, git_blob_rawcontent(b), n);
-        out[n] = 0;
-    }
+    char *out = session_blob_text(b, NULL);
     git_blob_free(b);
     return out;
 }
 
 int session_journal_foreach(session *s, int (*fn)(const session_journal_entry *e, void *arg),
-                            void *arg)
+                            void *arg, gerr *err)
 {
     git_reference *r = NULL;
-    if (git_reference_lookup(&r, s->repo, SESSION_REF_JOURNAL) != 0)
-        return session_gitfail("journal");
+    if (session_git(git_reference_lookup(&r, s->repo, SESSION_REF_JOURNAL), err, "journal"))
+        return -1;
     git_oid *ids = NULL;
-    size_t n = 0, cap = 0;
+    size_t n = 0, alloc = 0;
     git_commit *c = NULL;
-    int rc = 0;
-    if (git_commit_lookup(&c, s->repo, git_reference_target(r)) != 0)
-        rc = session_gitfail("journal");
+    int rc = session_git(git_commit_lookup(&c, s->repo, git_reference_target(r)), err, "journal");
     git_reference_free(r);
     while (rc == 0 && c) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 32;
-            git_oid *nv = realloc(ids, cap * sizeof *nv);
-            if (!nv) {
-                rc = session_fail("out of memory");
-                break;
-            }
-            ids = nv;
+        if (ALLOC_GROW(ids, n + 1, alloc) != 0) {
+            rc = gerr_set(err, "journal: out of memory");
+            break;
         }
         ids[n++] = *git_commit_id(c);
         git_commit *p = NULL;
-        if (git_commit_parentcount(c) > 0 && git_commit_parent(&p, c, 0) != 0)
-            rc = session_gitfail("journal: a missing parent");
+        if (git_commit_parentcount(c) > 0)
+            rc = session_git(git_commit_parent(&p, c, 0), err, "journal: a missing parent");
         git_commit_free(c);
         c = p;
     }
@@ -201,9 +185,10 @@ int session_journal_foreach(session *s, int (*fn)(const session_journal_entry *e
     for (size_t i = n; rc == 0 && i-- > 0;) {
         git_commit *jc = NULL;
         git_tree *t = NULL;
-        if (git_commit_lookup(&jc, s->repo, &ids[i]) != 0 || git_commit_tree(&t, jc) != 0) {
+        if (session_git(git_commit_lookup(&jc, s->repo, &ids[i]), err, "journal") ||
+            session_git(git_commit_tree(&t, jc), err, "journal")) {
             git_commit_free(jc);
-            rc = session_gitfail("journal");
+            rc = -1;
             break;
         }
         session_journal_entry e;
@@ -244,17 +229,18 @@ static int pop_cb(const session_journal_entry *e, void *arg)
     return 0;
 }
 
-int session_journal_population(session *s, int generation, char (**ids)[SESSION_ID_MAX], size_t *n)
+int session_journal_population(session *s, int generation, char (**ids)[SESSION_ID_MAX], size_t *n,
+                               gerr *err)
 {
     *ids = NULL;
     *n = 0;
     pop_query q = {generation, NULL};
-    if (session_journal_foreach(s, pop_cb, &q) != 0) {
+    if (session_journal_foreach(s, pop_cb, &q, err) != 0) {
         free(q.found);
         return -1;
     }
     if (!q.found)
-        return session_fail("the journal has no record of generation %d", generation);
+        return gerr_set(err, "the journal has no record of generation %d", generation);
     json_t *j = json_loads(q.found, 0, NULL);
     free(q.found);
     json_t *pop = json_object_get(j, "population");
@@ -262,7 +248,7 @@ int session_journal_population(session *s, int generation, char (**ids)[SESSION_
     char(*v)[SESSION_ID_MAX] = calloc(cnt ? cnt : 1, sizeof *v);
     if (!v) {
         json_decref(j);
-        return session_fail("out of memory");
+        return gerr_set(err, "out of memory");
     }
     for (size_t i = 0; i < cnt; i++)
         snprintf(v[i], SESSION_ID_MAX, "%s",

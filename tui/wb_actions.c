@@ -289,7 +289,7 @@ static int edit_round(wb *w, const char *id, const char *text, const char *error
     if (!edited)
         return WB_REDRAW;
     char *orig = NULL;
-    if (session_genome(w->s, id, &orig) == 0 && orig && !strcmp(orig, edited)) {
+    if (session_genome(w->s, id, &orig, NULL) == 0 && orig && !strcmp(orig, edited)) {
         free(orig);
         free(edited);
         w->prompt = WB_PROMPT_NONE;
@@ -518,8 +518,9 @@ int wb_request(wb *w, int req)
         if (!need_ev(w) || !(d = need_sel(w, "edit", BIT(WB_PENDING))))
             return WB_REDRAW;
         char *g = NULL;
-        if (session_genome(w->s, d->id, &g) != 0) {
-            wb_msg(w, true, "edit: %s", session_error());
+        gerr serr = GERR_INIT;
+        if (session_genome(w->s, d->id, &g, &serr) != 0) {
+            wb_msg(w, true, "edit: %s", serr.msg);
             return WB_REDRAW;
         }
         char id[SESSION_ID_MAX];

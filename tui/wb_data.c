@@ -126,11 +126,12 @@ static int journal_cb(const session_journal_entry *e, void *arg)
 
 static void load_history(wb *w)
 {
+    gerr serr = GERR_INIT;
     free(w->hist);
     w->hist = NULL;
     w->n_hist = 0;
-    if (session_list(w->s, -1, &w->hist, &w->n_hist) != 0)
-        wb_msg(w, true, "%s", session_error());
+    if (session_list(w->s, -1, &w->hist, &w->n_hist, &serr) != 0)
+        wb_msg(w, true, "%s", serr.msg);
     for (int i = 0; i < w->n_journal; i++) {
         free(w->fronts[i]);
         free(w->pops[i]);
@@ -140,8 +141,8 @@ static void load_history(wb *w)
     w->fronts = w->pops = NULL;
     w->n_journal = 0;
     journal_acc a = {w, 0};
-    if (session_journal_foreach(w->s, journal_cb, &a) != 0)
-        wb_msg(w, true, "journal: %s", session_error());
+    if (session_journal_foreach(w->s, journal_cb, &a, &serr) != 0)
+        wb_msg(w, true, "journal: %s", serr.msg);
     /* Both arrays must be as long as n_journal. */
     if (a.n_pops != w->n_journal) {
         int n = a.n_pops > w->n_journal ? a.n_pops : w->n_journal;
@@ -380,7 +381,7 @@ char **wb_annotations(wb *w, const char *id, size_t *n)
 {
     *n = 0;
     char *note = NULL;
-    if (!id[0] || session_get_review(w->s, id, &note) != 0 || !note)
+    if (!id[0] || session_get_review(w->s, id, &note, NULL) != 0 || !note)
         return NULL;
     json_t *j = json_loads(note, 0, NULL);
     free(note);
@@ -466,7 +467,7 @@ static void add_patch(wb *w, size_t *cap, const char *patch, char **notes, size_
 static char *file_or_empty(wb *w, const char *id, const char *name)
 {
     char *t = NULL;
-    if (session_file(w->s, id, name, &t) != 0 || !t)
+    if (session_file(w->s, id, name, &t, NULL) != 0 || !t)
         return strdup("");
     return t;
 }
@@ -495,7 +496,7 @@ static void build_reason(wb *w, const wb_ind *d)
             o += (size_t)k_;                              \
     } while (0)
     session_info info;
-    bool have = d->id[0] && session_info_get(w->s, d->id, &info) == 0;
+    bool have = d->id[0] && session_info_get(w->s, d->id, &info, NULL) == 0;
     APPEND("%s %s", d->id[0] ? d->id : "(proposing)", d->op);
     if (d->persona[0])
         APPEND(" by %s", d->persona);
@@ -527,7 +528,7 @@ static void build_reason(wb *w, const wb_ind *d)
             APPEND("\nEoT context:\n%s\n", eot);
         json_decref(m);
         char *rev = NULL;
-        if (session_get_review(w->s, d->id, &rev) == 0 && rev) {
+        if (session_get_review(w->s, d->id, &rev, NULL) == 0 && rev) {
             json_t *r = json_loads(rev, 0, NULL);
             const char *dec = json_string_value(json_object_get(r, "decision"));
             const char *why = json_string_value(json_object_get(r, "reason"));
@@ -554,6 +555,7 @@ static void build_reason(wb *w, const wb_ind *d)
 
 void wb_detail_load(wb *w, bool force)
 {
+    gerr serr = GERR_INIT;
     wb_ind *d = wb_selected(w);
     char key[SESSION_ID_MAX + 8];
     snprintf(key, sizeof key, "%s", d ? d->id : "");
@@ -596,8 +598,8 @@ void wb_detail_load(wb *w, bool force)
     char *patch = NULL;
     char head[160];
     if (w->diff_mode == 1) {
-        if (session_edit_diff(w->s, d->id, &patch) != 0) {
-            add_dline(w, &cap, session_error(), strlen(session_error()), WB_C_ERROR, 0);
+        if (session_edit_diff(w->s, d->id, &patch, &serr) != 0) {
+            add_dline(w, &cap, serr.msg, strlen(serr.msg), WB_C_ERROR, 0);
         } else if (!patch || !patch[0]) {
             const char *t = "(no edit by the researcher; d: back to the parent diff)";
             add_dline(w, &cap, t, strlen(t), WB_C_NORMAL, 0);
@@ -610,7 +612,7 @@ void wb_detail_load(wb *w, bool force)
         char *g = NULL;
         snprintf(head, sizeof head, "%s has no parent: its genome", d->id);
         add_dline(w, &cap, head, strlen(head), WB_C_TITLE, 0);
-        if (session_genome(w->s, d->id, &g) == 0 && g) {
+        if (session_genome(w->s, d->id, &g, &serr) == 0 && g) {
             int line = 1;
             for (const char *p = g; *p;) {
                 const char *e = strchr(p, '\n');
@@ -629,8 +631,8 @@ void wb_detail_load(wb *w, bool force)
                          d->parents[i]);
                 add_dline(w, &cap, head, strlen(head), WB_C_TITLE, 0);
             }
-            if (session_diff(w->s, i ? d->parents[i] : NULL, d->id, true, &patch) != 0) {
-                add_dline(w, &cap, session_error(), strlen(session_error()), WB_C_ERROR, 0);
+            if (session_diff(w->s, i ? d->parents[i] : NULL, d->id, true, &patch, &serr) != 0) {
+                add_dline(w, &cap, serr.msg, strlen(serr.msg), WB_C_ERROR, 0);
             } else if (!patch || !patch[0]) {
                 const char *t = "(no change against the parent)";
                 add_dline(w, &cap, t, strlen(t), WB_C_NORMAL, 0);

@@ -581,7 +581,7 @@ static void draw_curves(wb *w, int y0, int h)
     double lo = 1, hi = 0;
     for (int k = 0; k < n; k++) {
         char *res = NULL;
-        if (session_get_result(w->s, ids[k], &res) != 0 || !res)
+        if (session_get_result(w->s, ids[k], &res, NULL) != 0 || !res)
             continue;
         json_t *j = json_loads(res, 0, NULL);
         free(res);

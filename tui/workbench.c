@@ -277,8 +277,9 @@ int workbench_run(const char *dir, const workbench_opts *o)
     wb *w = calloc(1, sizeof *w);
     if (!w)
         return 1;
-    if (session_open(&w->s, dir, SESSION_WRITE_OR_READ) != 0) {
-        fprintf(stderr, "gevo open: %s\n", session_error());
+    gerr serr = GERR_INIT;
+    if (session_open(&w->s, dir, SESSION_WRITE_OR_READ, &serr) != 0) {
+        fprintf(stderr, "gevo open: %s\n", serr.msg);
         free(w);
         script_free(&sc);
         return 1;

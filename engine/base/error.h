@@ -22,7 +22,12 @@ typedef struct gerr {
     char msg[GERR_MSG_MAX]; /* "" when nothing failed */
 } gerr;
 
-#define GERR_INIT {{0}}
+#define GERR_INIT \
+    {             \
+        {         \
+            0     \
+        }         \
+    }
 
 /* Sets the message (cut to fit) and returns -1, so that
  * `return gerr_set(err, "...", ...);` is a failing return. */

@@ -28,7 +28,10 @@ typedef struct strbuf {
 } strbuf;
 
 extern char strbuf_empty[1];
-#define STRBUF_INIT {strbuf_empty, 0, 0, false}
+#define STRBUF_INIT               \
+    {                             \
+        strbuf_empty, 0, 0, false \
+    }
 
 void strbuf_init(strbuf *sb);
 void strbuf_release(strbuf *sb);

@@ -10,6 +10,9 @@
 
 #include "sessions/session.h"
 
+/* The message of the last failing session call. */
+static gerr serr = GERR_INIT;
+
 static double now(void)
 {
     struct timespec ts;
@@ -41,8 +44,8 @@ int main(int argc, char **argv)
     session *s = NULL;
     session_create_opts o = {.seed_path = seed, .data_dir = ""};
     double t0 = now();
-    if (session_create(&s, dir, &o) != 0) {
-        fprintf(stderr, "session_bench: %s\n", session_error());
+    if (session_create(&s, dir, &o, &serr) != 0) {
+        fprintf(stderr, "session_bench: %s\n", serr.msg);
         return 1;
     }
     const int per_gen = 100;
@@ -70,24 +73,24 @@ int main(int argc, char **argv)
                           .reasoning = "r",
                           .prompt = "p",
                           .response = "q"};
-        if (session_add(s, &in, id) != 0)
+        if (session_add(s, &in, id, &serr) != 0)
             goto fail;
         snprintf(res, sizeof res,
                  "{\"status\": \"ok\", \"val_acc\": %.4f, \"params\": %d, "
                  "\"flops\": 1e6, \"seconds\": 3}",
                  (i % 1000) / 1000.0, 1000 + i);
-        if (session_set_result(s, id, res) != 0)
+        if (session_set_result(s, id, res, &serr) != 0)
             goto fail;
         if (i % 4 == 0) {
             session_review r = {.decision = "approved", .reason = "ok", .author = "bench"};
-            if (session_set_review(s, id, &r) != 0)
+            if (session_set_review(s, id, &r, &serr) != 0)
                 goto fail;
         }
         int k = (i - 1) % per_gen;
         snprintf(ids[k], SESSION_ID_MAX, "%s", id);
         pop[k] = ids[k];
         if (k == per_gen - 1 || i == total - 1) {
-            if (session_journal_add(s, gen, pop, (size_t)k + 1, pop, 1) != 0)
+            if (session_journal_add(s, gen, pop, (size_t)k + 1, pop, 1, &serr) != 0)
                 goto fail;
             snprintf(prev, sizeof prev, "%s", id);
         }
@@ -101,7 +104,8 @@ int main(int argc, char **argv)
     for (int rep = 0; rep < 3; rep++) {
         double t1 = now();
         session_info *v = NULL;
-        if (session_open(&s, dir, SESSION_READ) != 0 || session_list(s, -1, &v, &n) != 0)
+        if (session_open(&s, dir, SESSION_READ, &serr) != 0 ||
+            session_list(s, -1, &v, &n, &serr) != 0)
             goto fail;
         session_close(s);
         s = NULL;
@@ -120,7 +124,7 @@ int main(int argc, char **argv)
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
     return system(cmd) == 0 ? 0 : 1;
 fail:
-    fprintf(stderr, "session_bench: %s\n", session_error());
+    fprintf(stderr, "session_bench: %s\n", serr.msg);
     session_close(s);
     return 1;
 }

@@ -100,8 +100,8 @@ static void test_file(void)
           "max: %s", e.msg);
     char missing[300];
     snprintf(missing, sizeof missing, "%s/none", dir);
-    CHECK(file_read(missing, 100, &buf, NULL, &e) == -1 && strstr(e.msg, "/none: "),
-          "missing: %s", e.msg);
+    CHECK(file_read(missing, 100, &buf, NULL, &e) == -1 && strstr(e.msg, "/none: "), "missing: %s",
+          e.msg);
     CHECK(file_read(dir, 100, &buf, NULL, &e) == -1 && strstr(e.msg, "folder"), "dir: %s", e.msg);
     /* a FIFO is written straight into, not renamed over */
     char fifo[300];
@@ -128,8 +128,8 @@ static void test_num(void)
     gerr e = GERR_INIT;
     long l;
     CHECK(num_long(" 42 ", 0, 100, &l, "--n", &e) == 0 && l == 42, "42");
-    CHECK(num_long("4x", 0, 100, &l, "--n", &e) == -1 && strstr(e.msg, "--n: '4x' is not"),
-          "%s", e.msg);
+    CHECK(num_long("4x", 0, 100, &l, "--n", &e) == -1 && strstr(e.msg, "--n: '4x' is not"), "%s",
+          e.msg);
     CHECK(num_long("101", 0, 100, &l, "--n", &e) == -1 && strstr(e.msg, "out of range"), "%s",
           e.msg);
     CHECK(num_long("99999999999999999999", 0, 100, &l, "--n", &e) == -1, "overflow");
@@ -155,8 +155,7 @@ static void test_num(void)
 static void check_safe(const char *in, unsigned flags, const char *want)
 {
     char *got = text_safe(in, flags);
-    CHECK(got && !strcmp(got, want), "'%s' -> '%s', expected '%s'", in, got ? got : "(null)",
-          want);
+    CHECK(got && !strcmp(got, want), "'%s' -> '%s', expected '%s'", in, got ? got : "(null)", want);
     CHECK(text_is_safe(in, strlen(in), flags) == !strcmp(in, want), "is_safe of '%s'", want);
     free(got);
 }
@@ -167,13 +166,17 @@ static void test_text(void)
     check_safe("caf\xc3\xa9 \xe2\x9c\x93", 0, "caf\xc3\xa9 \xe2\x9c\x93");
     check_safe("\x1b[31mred\x1b[0m", 0, "^[[31mred^[[0m");
     check_safe("\x1b]52;c;aGk=\x07", 0, "^[]52;c;aGk=^G"); /* OSC 52 clipboard */
-    check_safe("a\xc2\x9b" "31m", 0, "a<U+009B>31m");      /* C1 CSI, UTF-8 encoded */
-    check_safe("a\x9b" "31m", 0, "a\\x9B31m");             /* C1 CSI, raw byte */
-    check_safe("x\xe2\x80\xaey", 0, "x<U+202E>y");         /* right-to-left override */
+    check_safe("a\xc2\x9b"
+               "31m",
+               0, "a<U+009B>31m"); /* C1 CSI, UTF-8 encoded */
+    check_safe("a\x9b"
+               "31m",
+               0, "a\\x9B31m");                    /* C1 CSI, raw byte */
+    check_safe("x\xe2\x80\xaey", 0, "x<U+202E>y"); /* right-to-left override */
     check_safe("a\nb\tc", 0, "a^Jb^Ic");
     check_safe("a\nb\tc", TEXT_MULTILINE, "a\nb\tc");
     check_safe("del\x7f", 0, "del^?");
-    check_safe("\xc0\xaf", 0, "\\xC0\\xAF");      /* overlong */
+    check_safe("\xc0\xaf", 0, "\\xC0\\xAF");          /* overlong */
     check_safe("\xed\xa0\x80", 0, "\\xED\\xA0\\x80"); /* surrogate */
     check_safe("cut\xe2\x9c", 0, "cut\\xE2\\x9C");
 }

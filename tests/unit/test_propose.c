@@ -17,6 +17,9 @@
 #include "tests/fake_llm/fake_llm.h"
 #include "tests/harness.h"
 
+/* The message of the last failing session call. */
+static gerr serr = GERR_INIT;
+
 static fake_llm srv;
 static prompt_set set;
 static session *S;
@@ -78,7 +81,7 @@ static size_t count_individuals(void)
 {
     session_info *v = NULL;
     size_t n = 0;
-    session_list(S, -1, &v, &n);
+    session_list(S, -1, &v, &n, &serr);
     free(v);
     return n;
 }
@@ -95,7 +98,7 @@ static int run(const char *model, propose_request *req, propose_outcome *out)
 static char *file_of(const char *id, const char *name)
 {
     char *t = NULL;
-    CHECK(session_file(S, id, name, &t) == 0, "%s of %s: %s", name, id, session_error());
+    CHECK(session_file(S, id, name, &t, &serr) == 0, "%s of %s: %s", name, id, serr.msg);
     return t;
 }
 
@@ -118,14 +121,14 @@ static void test_mutate(void)
     CHECK_EQ_INT(fake_llm_count(&srv, model), 1);
     snprintf(mutant, sizeof mutant, "%s", o.id);
     session_info in;
-    CHECK(session_info_get(S, o.id, &in) == 0, "%s", session_error());
+    CHECK(session_info_get(S, o.id, &in, &serr) == 0, "%s", serr.msg);
     CHECK(!strcmp(in.op, "mutation") && !strcmp(in.persona, "expert"), "%s %s", in.op, in.persona);
     CHECK(!strcmp(in.model, model), "model %s", in.model);
     CHECK_EQ_INT(in.tokens_in, 1000);
     CHECK_EQ_INT(in.tokens_out, 500);
     CHECK(in.n_parents == 1 && !strcmp(in.parents[0], "g0-1"), "parent");
     char *g = NULL;
-    CHECK(session_genome(S, o.id, &g) == 0 && strstr(g, "def dwsep(x, c):"), "genome");
+    CHECK(session_genome(S, o.id, &g, &serr) == 0 && strstr(g, "def dwsep(x, c):"), "genome");
     free(g);
     char *p = file_of(o.id, "prompt.txt"), *r = file_of(o.id, "response.txt"),
          *why = file_of(o.id, "reasoning.md");
@@ -179,7 +182,7 @@ static void test_repair(void)
           "repair prompt: %s", sent ? sent : "(none)");
     json_decref(st);
     session_info in;
-    CHECK(session_info_get(S, o.id, &in) == 0, "%s", session_error());
+    CHECK(session_info_get(S, o.id, &in, &serr) == 0, "%s", serr.msg);
     CHECK_EQ_INT(in.tokens_in, 2000);
     char *p = file_of(o.id, "prompt.txt"), *r = file_of(o.id, "response.txt"),
          *why = file_of(o.id, "reasoning.md");
@@ -219,7 +222,7 @@ static void test_crossover(void)
     CHECK(sent && strstr(sent, "The second parent's version of the block"), "crossover prompt");
     json_decref(st);
     session_info in;
-    CHECK(session_info_get(S, o.id, &in) == 0, "%s", session_error());
+    CHECK(session_info_get(S, o.id, &in, &serr) == 0, "%s", serr.msg);
     CHECK(!strcmp(in.op, "crossover") && in.n_parents == 2 && !strcmp(in.parents[1], mutant),
           "op %s, %d parents", in.op, in.n_parents);
     CHECK(in.persona[0] != '\0', "a persona was drawn");
@@ -232,7 +235,7 @@ static void test_crossover(void)
     CHECK(words == 2, "commit has two parents: %s", t);
     free(t);
     char *g = NULL;
-    CHECK(session_genome(S, o.id, &g) == 0 && strstr(g, "silu(linear(s"), "genome");
+    CHECK(session_genome(S, o.id, &g, &serr) == 0 && strstr(g, "silu(linear(s"), "genome");
     free(g);
     CHECK(fsck_clean(), "fsck");
     propose_outcome_release(&o);
@@ -241,12 +244,12 @@ static void test_crossover(void)
 static void test_eot(void)
 {
     /* the mutant becomes an elite: measured, with a changed `block` */
-    CHECK(session_set_result(S, mutant, "{\"status\":\"ok\",\"val_acc\":0.91,\"params\":9000}") ==
-              0,
-          "%s", session_error());
-    CHECK(session_set_result(S, "g0-1", "{\"status\":\"ok\",\"val_acc\":0.88,\"params\":12000}") ==
-              0,
-          "%s", session_error());
+    CHECK(session_set_result(S, mutant, "{\"status\":\"ok\",\"val_acc\":0.91,\"params\":9000}",
+                             &serr) == 0,
+          "%s", serr.msg);
+    CHECK(session_set_result(S, "g0-1", "{\"status\":\"ok\",\"val_acc\":0.88,\"params\":12000}",
+                             &serr) == 0,
+          "%s", serr.msg);
     const char *model = "eot/ok:01_plain_fence";
     propose_request req = {.op = PROPOSE_EOT,
                            .generation = 1,
@@ -265,7 +268,7 @@ static void test_eot(void)
     CHECK(sent && strstr(sent, "0.8800"), "seed objectives");
     json_decref(st);
     session_info in;
-    CHECK(session_info_get(S, o.id, &in) == 0 && !strcmp(in.op, "eot"), "op %s", in.op);
+    CHECK(session_info_get(S, o.id, &in, &serr) == 0 && !strcmp(in.op, "eot"), "op %s", in.op);
     char *p = file_of(o.id, "prompt.txt");
     CHECK(p && strstr(p, "attempt 1 of 3: eot"), "prompt recorded");
     free(p);
@@ -440,10 +443,10 @@ static void test_notes_reach_the_prompt(void)
                            .annotations = &ann,
                            .n_annotations = 1,
                            .author = "tester"};
-    CHECK(session_set_review(S, "g0-1", &keep) == 0, "%s", session_error());
+    CHECK(session_set_review(S, "g0-1", &keep, &serr) == 0, "%s", serr.msg);
     session_review no = {
         .decision = "rejected", .reason = "tanh gates train badly here", .author = "tester"};
-    CHECK(session_set_review(S, mutant, &no) == 0, "%s", session_error());
+    CHECK(session_set_review(S, mutant, &no, &serr) == 0, "%s", serr.msg);
     const char *model = "nt/ok:01_plain_fence";
     propose_request req = {.op = PROPOSE_MUTATE,
                            .generation = 1,
@@ -475,7 +478,7 @@ static void test_offline(void)
     propose_outcome o;
     CHECK(propose_run(&env, &req, &o) == 0, "%s", o.error);
     session_info in;
-    CHECK(session_info_get(S, o.id, &in) == 0 && !strcmp(in.persona, MUTATE_LABEL) &&
+    CHECK(session_info_get(S, o.id, &in, &serr) == 0 && !strcmp(in.persona, MUTATE_LABEL) &&
               !strcmp(in.op, "mutation") && !in.model[0],
           "persona %s", in.persona);
     char *why = file_of(o.id, "reasoning.md");
@@ -487,7 +490,8 @@ static void test_offline(void)
     propose_request cx = {
         .op = PROPOSE_CROSSOVER, .generation = 1, .parent = "g0-1", .other = mutant, .seed = 11};
     CHECK(propose_run(&env, &cx, &o) == 0, "%s", o.error);
-    CHECK(session_info_get(S, o.id, &in) == 0 && !strcmp(in.op, "crossover") && in.n_parents == 2,
+    CHECK(session_info_get(S, o.id, &in, &serr) == 0 && !strcmp(in.op, "crossover") &&
+              in.n_parents == 2,
           "offline crossover");
     propose_outcome_release(&o);
     propose_request eot = {.op = PROPOSE_EOT, .generation = 1, .parent = "g0-1"};
@@ -509,8 +513,8 @@ int main(void)
         return harness_done();
     }
     session_create_opts so = {.seed_path = path, .data_dir = "/tmp", .prompts_dir = prompts};
-    if (session_create(&S, dir, &so) != 0) {
-        CHECK(0, "session: %s", session_error());
+    if (session_create(&S, dir, &so, &serr) != 0) {
+        CHECK(0, "session: %s", serr.msg);
         return harness_done();
     }
     if (fake_llm_start(&srv)) {

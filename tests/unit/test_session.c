@@ -14,6 +14,9 @@
 #include "sessions/session.h"
 #include "tests/harness.h"
 
+/* The message of the last failing session call. */
+static gerr serr = GERR_INIT;
+
 static char tmp[256];
 
 static const char seed_text[] =
@@ -69,8 +72,8 @@ static session *new_session(const char *name, char *dir, size_t size)
     session_create_opts o = {
         .seed_path = seed, .data_dir = "/nonexistent-data", .prompts_dir = NULL};
     session *s = NULL;
-    int rc = session_create(&s, dir, &o);
-    CHECK(rc == 0, "session_create: %s", session_error());
+    int rc = session_create(&s, dir, &o, &serr);
+    CHECK(rc == 0, "session_create: %s", serr.msg);
     return s;
 }
 
@@ -107,10 +110,10 @@ static void test_create_and_add(void)
                      .reasoning = "A larger receptive field.",
                      .prompt = "PROMPT TEXT",
                      .response = "RAW RESPONSE"};
-    CHECK(session_add(s, &m, id1) == 0, "add: %s", session_error());
+    CHECK(session_add(s, &m, id1, &serr) == 0, "add: %s", serr.msg);
     CHECK(!strcmp(id1, "g1-1"), "first id of generation 1 is %s", id1);
     m.summary = "second";
-    CHECK(session_add(s, &m, id2) == 0, "add 2: %s", session_error());
+    CHECK(session_add(s, &m, id2, &serr) == 0, "add 2: %s", serr.msg);
     CHECK(!strcmp(id2, "g1-2"), "second id is %s", id2);
     session_new x = {.generation = 2,
                      .op = "crossover",
@@ -119,21 +122,21 @@ static void test_create_and_add(void)
                      .n_parents = 2,
                      .summary = "cross",
                      .genome = seed_text};
-    CHECK(session_add(s, &x, id3) == 0, "crossover: %s", session_error());
+    CHECK(session_add(s, &x, id3, &serr) == 0, "crossover: %s", serr.msg);
     CHECK(!strcmp(id3, "g2-1"), "crossover id %s", id3);
 
     /* Bad inputs get errors. */
     char bad[SESSION_ID_MAX];
     session_new nop = m;
     nop.parents[0] = "g9-9";
-    CHECK(session_add(s, &nop, bad) != 0 && strstr(session_error(), "g9-9"), "missing parent: %s",
-          session_error());
+    CHECK(session_add(s, &nop, bad, &serr) != 0 && strstr(serr.msg, "g9-9"), "missing parent: %s",
+          serr.msg);
     nop = m;
     nop.genome = "";
-    CHECK(session_add(s, &nop, bad) != 0, "empty genome refused");
+    CHECK(session_add(s, &nop, bad, &serr) != 0, "empty genome refused");
     nop = x;
     nop.generation = 0;
-    CHECK(session_add(s, &nop, bad) != 0, "parent from a later generation refused");
+    CHECK(session_add(s, &nop, bad, &serr) != 0, "parent from a later generation refused");
 
     /* Plain git reads it. */
     snprintf(cmd, sizeof cmd, "cd %s && git cat-file -p g2-1 | grep -c '^parent '", dir);
@@ -160,15 +163,16 @@ static void test_create_and_add(void)
 
     /* libgit2's diff through the API. */
     char *patch = NULL;
-    CHECK(session_diff(s, NULL, "g1-1", true, &patch) == 0 && patch &&
+    CHECK(session_diff(s, NULL, "g1-1", true, &patch, &serr) == 0 && patch &&
               strstr(patch, "+    return relu(conv(x, c, k=5"),
-          "diff vs parent: %s", patch ? patch : session_error());
+          "diff vs parent: %s", patch ? patch : serr.msg);
     free(patch);
 
     /* Lineage. */
     char(*lin)[SESSION_ID_MAX] = NULL;
     size_t nl = 0;
-    CHECK(session_lineage(s, "g2-1", &lin, &nl) == 0 && nl == 4, "lineage of g2-1 has %zu", nl);
+    CHECK(session_lineage(s, "g2-1", &lin, &nl, &serr) == 0 && nl == 4, "lineage of g2-1 has %zu",
+          nl);
     if (lin && nl == 4)
         CHECK(!strcmp(lin[0], "g2-1") && !strcmp(lin[3], "g0-1"), "lineage order %s..%s", lin[0],
               lin[3]);
@@ -177,13 +181,14 @@ static void test_create_and_add(void)
     /* Result, then the researcher's edit: the note is still found. */
     const char *res = "{\"status\": \"ok\", \"val_acc\": 0.8125, \"params\": 4242, "
                       "\"flops\": 1.5e6, \"seconds\": 12.5}";
-    CHECK(session_set_result(s, "g1-1", res) == 0, "result: %s", session_error());
-    CHECK(session_set_result(s, "g1-2", "{\"val_acc\": 2}") != 0, "val_acc > 1 refused");
-    CHECK(session_set_result(s, "g1-2", "{not json") != 0 && strstr(session_error(), "JSON"),
-          "bad JSON refused: %s", session_error());
-    CHECK(session_set_result(s, "g1-2", "{\"status\": \"great\"}") != 0, "bad status refused");
-    CHECK(session_edit(s, "g1-1", seed_text, "back to 3x3\nthe 5x5 kernel is too slow") == 0,
-          "edit: %s", session_error());
+    CHECK(session_set_result(s, "g1-1", res, &serr) == 0, "result: %s", serr.msg);
+    CHECK(session_set_result(s, "g1-2", "{\"val_acc\": 2}", &serr) != 0, "val_acc > 1 refused");
+    CHECK(session_set_result(s, "g1-2", "{not json", &serr) != 0 && strstr(serr.msg, "JSON"),
+          "bad JSON refused: %s", serr.msg);
+    CHECK(session_set_result(s, "g1-2", "{\"status\": \"great\"}", &serr) != 0,
+          "bad status refused");
+    CHECK(session_edit(s, "g1-1", seed_text, "back to 3x3\nthe 5x5 kernel is too slow", &serr) == 0,
+          "edit: %s", serr.msg);
     snprintf(cmd, sizeof cmd,
              "cd %s && git log -1 --format='%%an <%%ae>|%%s' g1-1 && git log -1 --format=%%s g1-1^",
              dir);
@@ -194,12 +199,12 @@ static void test_create_and_add(void)
           "edit commit on top of the proposal: %s", out);
     free(out);
     char *txt = NULL;
-    CHECK(session_get_result(s, "g1-1", &txt) == 0 && txt && !strcmp(txt, res),
+    CHECK(session_get_result(s, "g1-1", &txt, &serr) == 0 && txt && !strcmp(txt, res),
           "result read back verbatim: %s", txt ? txt : "(none)");
     free(txt);
-    CHECK(session_edit_diff(s, "g1-1", &patch) == 0 && patch &&
+    CHECK(session_edit_diff(s, "g1-1", &patch, &serr) == 0 && patch &&
               strstr(patch, "-    return relu(conv(x, c, k=5"),
-          "edit diff: %s", patch ? patch : session_error());
+          "edit diff: %s", patch ? patch : serr.msg);
     free(patch);
 
     /* Review. */
@@ -208,12 +213,12 @@ static void test_create_and_add(void)
                          .reason = "kept the idea",
                          .annotations = ann,
                          .n_annotations = 2};
-    CHECK(session_set_review(s, "g1-1", &rv) == 0, "review: %s", session_error());
+    CHECK(session_set_review(s, "g1-1", &rv, &serr) == 0, "review: %s", serr.msg);
     session_review badr = {.decision = "maybe"};
-    CHECK(session_set_review(s, "g1-1", &badr) != 0, "bad decision refused");
+    CHECK(session_set_review(s, "g1-1", &badr, &serr) != 0, "bad decision refused");
     session_review rej = {.decision = "rejected", .reason = "duplicate", .author = "bot"};
-    CHECK(session_set_review(s, "g1-2", &rej) == 0, "reject: %s", session_error());
-    CHECK(session_get_review(s, "g1-1", &txt) == 0 && txt && strstr(txt, "\"line\": 5") &&
+    CHECK(session_set_review(s, "g1-2", &rej, &serr) == 0, "reject: %s", serr.msg);
+    CHECK(session_get_review(s, "g1-1", &txt, &serr) == 0 && txt && strstr(txt, "\"line\": 5") &&
               strstr(txt, "Ada Lovelace") && strstr(txt, "\"time\""),
           "review note: %s", txt ? txt : "(none)");
     free(txt);
@@ -225,7 +230,7 @@ static void test_create_and_add(void)
     /* Listing. */
     session_info *v = NULL;
     size_t n = 0;
-    CHECK(session_list(s, -1, &v, &n) == 0 && n == 4, "list all: %zu", n);
+    CHECK(session_list(s, -1, &v, &n, &serr) == 0 && n == 4, "list all: %zu", n);
     if (n == 4) {
         CHECK(!strcmp(v[1].id, "g1-1") && v[1].edited && !strcmp(v[1].status, "ok") &&
                   v[1].val_acc == 0.8125 && v[1].params == 4242 &&
@@ -237,26 +242,27 @@ static void test_create_and_add(void)
         CHECK(!strcmp(v[0].status, "pending") && v[0].val_acc < 0, "seed pending");
     }
     free(v);
-    CHECK(session_list(s, 1, &v, &n) == 0 && n == 2, "list generation 1: %zu", n);
+    CHECK(session_list(s, 1, &v, &n, &serr) == 0 && n == 2, "list generation 1: %zu", n);
     free(v);
 
     /* Resolve by hash prefix. */
     session_info info;
     char id[SESSION_ID_MAX];
-    CHECK(session_info_get(s, "g2-1", &info) == 0, "info");
+    CHECK(session_info_get(s, "g2-1", &info, &serr) == 0, "info");
     char prefix[9];
     snprintf(prefix, sizeof prefix, "%.8s", info.commit);
-    CHECK(session_resolve(s, prefix, id) == 0 && !strcmp(id, "g2-1"), "resolve %s -> %s", prefix,
-          id);
-    CHECK(session_resolve(s, "g7-7", id) != 0, "unknown id refused");
-    CHECK(session_resolve(s, "zzzz", id) != 0, "garbage refused");
+    CHECK(session_resolve(s, prefix, id, &serr) == 0 && !strcmp(id, "g2-1"), "resolve %s -> %s",
+          prefix, id);
+    CHECK(session_resolve(s, "g7-7", id, &serr) != 0, "unknown id refused");
+    CHECK(session_resolve(s, "zzzz", id, &serr) != 0, "garbage refused");
 
     /* Journal. */
     const char *pop[] = {"g1-1", "g2-1"};
-    CHECK(session_journal_add(s, 1, pop, 2, pop, 1) == 0, "journal: %s", session_error());
-    CHECK(session_journal_add(s, 2, pop, 2, pop + 1, 1) == 0, "journal 2: %s", session_error());
+    CHECK(session_journal_add(s, 1, pop, 2, pop, 1, &serr) == 0, "journal: %s", serr.msg);
+    CHECK(session_journal_add(s, 2, pop, 2, pop + 1, 1, &serr) == 0, "journal 2: %s", serr.msg);
     char(*ids)[SESSION_ID_MAX] = NULL;
-    CHECK(session_journal_population(s, 1, &ids, &n) == 0 && n == 2 && !strcmp(ids[1], "g2-1"),
+    CHECK(session_journal_population(s, 1, &ids, &n, &serr) == 0 && n == 2 &&
+              !strcmp(ids[1], "g2-1"),
           "journal population of 1");
     free(ids);
     snprintf(
@@ -278,20 +284,20 @@ static void test_create_and_add(void)
     CHECK(session_config_get(s, "data") &&
               !strcmp(session_config_get(s, "data"), "/nonexistent-data"),
           "config data");
-    CHECK(session_config_set(s, "llm.model", "qwen") == 0 &&
+    CHECK(session_config_set(s, "llm.model", "qwen", &serr) == 0 &&
               !strcmp(session_config_get(s, "llm.model"), "qwen"),
           "config set");
-    CHECK(session_config_set(s, "llm.api_key", "abc") != 0, "a key refused");
-    CHECK(session_config_set(s, "llm.api_key_env", "sk-12/34") != 0, "not a variable name");
+    CHECK(session_config_set(s, "llm.api_key", "abc", &serr) != 0, "a key refused");
+    CHECK(session_config_set(s, "llm.api_key_env", "sk-12/34", &serr) != 0, "not a variable name");
     session_close(s);
 
     /* Reopen: everything is there, numbering continues. */
-    CHECK(session_open(&s, dir, SESSION_WRITE) == 0, "reopen: %s", session_error());
+    CHECK(session_open(&s, dir, SESSION_WRITE, &serr) == 0, "reopen: %s", serr.msg);
     if (!s)
         return;
     CHECK(!strcmp(session_config_get(s, "llm.model"), "qwen"), "config persisted");
     x.generation = 2;
-    CHECK(session_add(s, &x, id) == 0 && !strcmp(id, "g2-2"), "numbering continues: %s", id);
+    CHECK(session_add(s, &x, id, &serr) == 0 && !strcmp(id, "g2-2"), "numbering continues: %s", id);
     session_close(s);
 }
 
@@ -306,21 +312,21 @@ static void test_lock(void)
     gethostname(host, sizeof host);
     char pid[32];
     snprintf(pid, sizeof pid, "pid %ld", (long)getpid());
-    CHECK(session_open(&t, dir, SESSION_WRITE) != 0 && strstr(session_error(), pid) &&
-              strstr(session_error(), host),
-          "second writer refused naming the holder: %s", session_error());
-    CHECK(session_open(&t, dir, SESSION_WRITE_OR_READ) == 0 && t && !session_is_writer(t),
+    CHECK(session_open(&t, dir, SESSION_WRITE, &serr) != 0 && strstr(serr.msg, pid) &&
+              strstr(serr.msg, host),
+          "second writer refused naming the holder: %s", serr.msg);
+    CHECK(session_open(&t, dir, SESSION_WRITE_OR_READ, &serr) == 0 && t && !session_is_writer(t),
           "falls back to read-only");
     if (t) {
         CHECK(strstr(session_lock_holder(t), pid) != NULL, "holder: %s", session_lock_holder(t));
         session_info *v = NULL;
         size_t n = 0;
-        CHECK(session_list(t, -1, &v, &n) == 0 && n == 1, "a reader lists while locked");
+        CHECK(session_list(t, -1, &v, &n, &serr) == 0 && n == 1, "a reader lists while locked");
         free(v);
         char id[SESSION_ID_MAX];
         session_new m = {.generation = 1, .op = "mutation", .genome = "x"};
-        CHECK(session_add(t, &m, id) != 0 && strstr(session_error(), "read-only"),
-              "a reader cannot write: %s", session_error());
+        CHECK(session_add(t, &m, id, &serr) != 0 && strstr(serr.msg, "read-only"),
+              "a reader cannot write: %s", serr.msg);
         session_close(t);
     }
     session_close(s);
@@ -329,7 +335,7 @@ static void test_lock(void)
     pid_t child = fork();
     if (child == 0) {
         session *c = NULL;
-        if (session_open(&c, dir, SESSION_WRITE) != 0)
+        if (session_open(&c, dir, SESSION_WRITE, &serr) != 0)
             _exit(3);
         kill(getpid(), SIGKILL);
         _exit(4);
@@ -346,8 +352,8 @@ static void test_lock(void)
         fclose(f);
     }
     CHECK(atol(text) == (long)child, "lock names the dead writer: %s", text);
-    CHECK(session_open(&t, dir, SESSION_WRITE) == 0 && session_is_writer(t),
-          "stale lock taken over: %s", session_error());
+    CHECK(session_open(&t, dir, SESSION_WRITE, &serr) == 0 && session_is_writer(t),
+          "stale lock taken over: %s", serr.msg);
     session_close(t);
 }
 
@@ -438,9 +444,9 @@ static void test_no_secret(void)
     session *s = new_session("secret", dir, sizeof dir);
     if (!s)
         return;
-    CHECK(session_config_set(s, "llm.api_key_env", "GEVO_TEST_API_KEY") == 0, "key env name: %s",
-          session_error());
-    CHECK(session_config_set(s, "llm.base_url", secret) != 0, "the key as a value refused");
+    CHECK(session_config_set(s, "llm.api_key_env", "GEVO_TEST_API_KEY", &serr) == 0,
+          "key env name: %s", serr.msg);
+    CHECK(session_config_set(s, "llm.base_url", secret, &serr) != 0, "the key as a value refused");
     char with[256];
     snprintf(with, sizeof with, "Authorization: Bearer %s", secret);
     char id[SESSION_ID_MAX];
@@ -455,19 +461,19 @@ static void test_no_secret(void)
                      .reasoning = with,
                      .prompt = with,
                      .response = with};
-    CHECK(session_add(s, &m, id) == 0, "add: %s", session_error());
+    CHECK(session_add(s, &m, id, &serr) == 0, "add: %s", serr.msg);
     char res[256];
     snprintf(res, sizeof res, "{\"status\": \"ok\", \"val_acc\": 0.5, \"log\": \"%s\"}", secret);
-    CHECK(session_set_result(s, id, res) == 0, "result: %s", session_error());
+    CHECK(session_set_result(s, id, res, &serr) == 0, "result: %s", serr.msg);
     session_annotation a = {1, with};
     session_review r = {
         .decision = "approved", .reason = with, .annotations = &a, .n_annotations = 1};
-    CHECK(session_set_review(s, id, &r) == 0, "review");
-    CHECK(session_edit(s, id, mut_text, with) == 0, "edit");
+    CHECK(session_set_review(s, id, &r, &serr) == 0, "review");
+    CHECK(session_edit(s, id, mut_text, with, &serr) == 0, "edit");
     const char *pop[] = {id};
-    CHECK(session_journal_add(s, 1, pop, 1, pop, 1) == 0, "journal");
+    CHECK(session_journal_add(s, 1, pop, 1, pop, 1, &serr) == 0, "journal");
     char *p = NULL;
-    CHECK(session_file(s, id, "prompt.txt", &p) == 0 && p && strstr(p, "[redacted]"),
+    CHECK(session_file(s, id, "prompt.txt", &p, &serr) == 0 && p && strstr(p, "[redacted]"),
           "prompt redacted: %s", p ? p : "");
     free(p);
     session_close(s);

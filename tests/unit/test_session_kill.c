@@ -17,6 +17,9 @@
 #include "sessions/session.h"
 #include "tests/harness.h"
 
+/* The message of the last failing session call. */
+static gerr serr = GERR_INIT;
+
 #define KILLS           110
 #define ROUNDS_PER_REPO 22 /* a fresh repository now and then keeps fsck quick */
 
@@ -48,11 +51,11 @@ static void report(int fd, const char *kind, const char *what)
 static void child(const char *dir, int fd, unsigned seed)
 {
     session *s = NULL;
-    if (session_open(&s, dir, SESSION_WRITE) != 0) {
-        fprintf(stderr, "child: %s\n", session_error());
+    if (session_open(&s, dir, SESSION_WRITE, &serr) != 0) {
+        fprintf(stderr, "child: %s\n", serr.msg);
         _exit(3);
     }
-    int gen = session_last_generation(s) + 1;
+    int gen = session_last_generation(s, &serr) + 1;
     for (int k = 0;; k++) {
         char id[SESSION_ID_MAX], genome[256], res[256];
         char parent[SESSION_ID_MAX];
@@ -69,12 +72,12 @@ static void child(const char *dir, int fd, unsigned seed)
                           .reasoning = "r",
                           .prompt = "p",
                           .response = "q"};
-        if (session_add(s, &in, id) != 0)
+        if (session_add(s, &in, id, &serr) != 0)
             _exit(7);
         /* A proposal's genome is fixed text; an edit writes one naming the id. */
         report(fd, "I", id);
         result_of(id, res, sizeof res);
-        if (session_set_result(s, id, res) != 0)
+        if (session_set_result(s, id, res, &serr) != 0)
             _exit(8);
         report(fd, "R", id);
         if (k % 3 == 0) {
@@ -84,19 +87,19 @@ static void child(const char *dir, int fd, unsigned seed)
                                 .annotations = &a,
                                 .n_annotations = 1,
                                 .author = "tester"};
-            if (session_set_review(s, id, &r) != 0)
+            if (session_set_review(s, id, &r, &serr) != 0)
                 _exit(9);
             report(fd, "V", id);
         }
         if (k % 4 == 1) {
             genome_of(id, 1, genome, sizeof genome);
-            if (session_edit(s, id, genome, "kill-test edit") != 0)
+            if (session_edit(s, id, genome, "kill-test edit", &serr) != 0)
                 _exit(10);
             report(fd, "E", id);
         }
         if (k % 5 == 2) {
             const char *pop[1] = {id};
-            if (session_journal_add(s, gen, pop, 1, pop, 1) != 0)
+            if (session_journal_add(s, gen, pop, 1, pop, 1, &serr) != 0)
                 _exit(11);
             char g[16];
             snprintf(g, sizeof g, "%d", gen);
@@ -127,8 +130,8 @@ static int check_round(const char *dir, reported *r, int n, int round)
         return 1;
     }
     session *s = NULL;
-    if (session_open(&s, dir, SESSION_READ) != 0) {
-        CHECK(0, "round %d: reopen: %s", round, session_error());
+    if (session_open(&s, dir, SESSION_READ, &serr) != 0) {
+        CHECK(0, "round %d: reopen: %s", round, serr.msg);
         return 1;
     }
     /* Edits first: they decide which genome to expect. */
@@ -141,8 +144,8 @@ static int check_round(const char *dir, reported *r, int n, int round)
             for (int k = 0; k < n; k++)
                 edited |= r[k].kind == 'E' && !strcmp(r[k].what, id);
             session_info info;
-            if (session_info_get(s, id, &info) != 0) {
-                CHECK(0, "round %d: individual %s lost: %s", round, id, session_error());
+            if (session_info_get(s, id, &info, &serr) != 0) {
+                CHECK(0, "round %d: individual %s lost: %s", round, id, serr.msg);
                 bad = 1;
                 break;
             }
@@ -150,8 +153,8 @@ static int check_round(const char *dir, reported *r, int n, int round)
             if (edited && !info.edited) {
                 CHECK(0, "round %d: edit of %s lost", round, id);
                 bad = 1;
-            } else if (session_genome(s, id, &text) != 0 || (!info.edited && strcmp(text, want)) ||
-                       (edited && strcmp(text, want))) {
+            } else if (session_genome(s, id, &text, &serr) != 0 ||
+                       (!info.edited && strcmp(text, want)) || (edited && strcmp(text, want))) {
                 CHECK(0, "round %d: genome of %s wrong", round, id);
                 bad = 1;
             }
@@ -159,13 +162,14 @@ static int check_round(const char *dir, reported *r, int n, int round)
         }
         case 'R':
             result_of(id, want, sizeof want);
-            if (session_get_result(s, id, &text) != 0 || !text || strcmp(text, want)) {
+            if (session_get_result(s, id, &text, &serr) != 0 || !text || strcmp(text, want)) {
                 CHECK(0, "round %d: result of %s lost", round, id);
                 bad = 1;
             }
             break;
         case 'V':
-            if (session_get_review(s, id, &text) != 0 || !text || !strstr(text, "\"approved\"")) {
+            if (session_get_review(s, id, &text, &serr) != 0 || !text ||
+                !strstr(text, "\"approved\"")) {
                 CHECK(0, "round %d: review of %s lost", round, id);
                 bad = 1;
             }
@@ -173,8 +177,8 @@ static int check_round(const char *dir, reported *r, int n, int round)
         case 'J': {
             char(*ids)[SESSION_ID_MAX] = NULL;
             size_t cnt = 0;
-            if (session_journal_population(s, atoi(id), &ids, &cnt) != 0 || cnt != 1) {
-                CHECK(0, "round %d: journal of generation %s lost: %s", round, id, session_error());
+            if (session_journal_population(s, atoi(id), &ids, &cnt, &serr) != 0 || cnt != 1) {
+                CHECK(0, "round %d: journal of generation %s lost: %s", round, id, serr.msg);
                 bad = 1;
             }
             free(ids);
@@ -204,8 +208,8 @@ static void test_kill(void)
             snprintf(dir, sizeof dir, "%s/s%d", tmp, round);
             session *s = NULL;
             session_create_opts o = {.seed_path = seedfile, .data_dir = ""};
-            if (session_create(&s, dir, &o) != 0) {
-                CHECK(0, "create: %s", session_error());
+            if (session_create(&s, dir, &o, &serr) != 0) {
+                CHECK(0, "create: %s", serr.msg);
                 return;
             }
             session_close(s);
@@ -265,18 +269,18 @@ static void test_kill(void)
           writes);
     /* A final writer takes over, writes, and git still agrees. */
     session *s = NULL;
-    CHECK(session_open(&s, dir, SESSION_WRITE) == 0, "final takeover: %s", session_error());
+    CHECK(session_open(&s, dir, SESSION_WRITE, &serr) == 0, "final takeover: %s", serr.msg);
     if (s) {
         char id[SESSION_ID_MAX];
-        session_new in = {.generation = session_last_generation(s) + 1,
+        session_new in = {.generation = session_last_generation(s, &serr) + 1,
                           .op = "mutation",
                           .parents = {"g0-1"},
                           .n_parents = 1,
                           .genome = "x\n"};
-        CHECK(session_add(s, &in, id) == 0, "write after takeover: %s", session_error());
+        CHECK(session_add(s, &in, id, &serr) == 0, "write after takeover: %s", serr.msg);
         const char *pop[1] = {id};
-        CHECK(session_journal_add(s, in.generation, pop, 1, pop, 1) == 0,
-              "journal after takeover: %s", session_error());
+        CHECK(session_journal_add(s, in.generation, pop, 1, pop, 1, &serr) == 0,
+              "journal after takeover: %s", serr.msg);
         session_close(s);
         char cmd[400];
         snprintf(cmd, sizeof cmd, "cd %s && git fsck --strict --no-progress >/dev/null 2>&1", dir);
