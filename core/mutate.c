@@ -95,15 +95,30 @@ typedef struct scan {
     bool has_first_def;
 } scan;
 
-static const char *const acts[] = {"relu", "silu", "hswish", "gelu", "tanh"};
-#define N_ACTS 4 /* replacements come from the first four */
-
+/* Activations come from the engine's operator table (engine/net_ops.h):
+ * any NET_OPF_ACT operator may be replaced, by one of the NET_OPF_ACT_PICK
+ * ones. */
 static bool is_act(const char *name)
 {
-    for (size_t i = 0; i < sizeof acts / sizeof *acts; i++)
-        if (!strcmp(name, acts[i]))
-            return true;
-    return false;
+    return net_op_flags(net_op_lookup(name)) & NET_OPF_ACT;
+}
+
+/* The k-th operator an activation may become, in table order; k <
+ * n_act_picks(). */
+static int n_act_picks(void)
+{
+    int n = 0;
+    for (int op = 0; op < NET_OP_COUNT; op++)
+        n += (net_op_flags((net_op)op) & NET_OPF_ACT_PICK) == NET_OPF_ACT_PICK;
+    return n;
+}
+
+static const char *act_pick(int k)
+{
+    for (int op = 0; op < NET_OP_COUNT; op++)
+        if ((net_op_flags((net_op)op) & NET_OPF_ACT_PICK) == NET_OPF_ACT_PICK && k-- == 0)
+            return net_op_name((net_op)op);
+    return NULL;
 }
 
 static bool ident_start(char c)
@@ -1106,7 +1121,7 @@ static int draw(const scan *sc, rnd *r, int k, int idx, editlist *ed, int *gene,
         return 0;
     }
     case MV_ACT: {
-        const char *v = acts[below(r, N_ACTS)];
+        const char *v = act_pick(below(r, n_act_picks()));
         if (!strcmp(v, s->call))
             return 1;
         if (ed_add(ed, s->at, s->len, v))

@@ -2,6 +2,7 @@
  * weights files. */
 #include "engine/model.h"
 #include "engine/base/file.h"
+#include "engine/layers.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -17,42 +18,11 @@ static size_t align16(size_t floats)
     return (floats + 15) & ~(size_t)15;
 }
 
-static ops_act act_of(net_op op)
-{
-    switch (op) {
-    case NET_RELU: return OPS_RELU;
-    case NET_SILU: return OPS_SILU;
-    case NET_HSWISH: return OPS_HSWISH;
-    case NET_GELU: return OPS_GELU;
-    case NET_SIGMOID: return OPS_SIGMOID;
-    default: return OPS_TANH;
-    }
-}
-
 static double prof_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static const char *op_name(net_op op)
-{
-    switch (op) {
-    case NET_CONV: return "conv";
-    case NET_LINEAR: return "linear";
-    case NET_BATCHNORM: return "batchnorm";
-    case NET_LAYERNORM: return "layernorm";
-    case NET_MAXPOOL: return "maxpool";
-    case NET_AVGPOOL: return "avgpool";
-    case NET_MINPOOL: return "minpool";
-    case NET_GAP: return "gap";
-    case NET_CONCAT: return "concat";
-    case NET_ADD: return "add";
-    case NET_MUL: return "mul";
-    case NET_DROPOUT: return "dropout";
-    default: return "act";
-    }
 }
 
 /* The per-node times of GEVO_PROFILE, largest first (a developer's aid). */
@@ -76,7 +46,7 @@ static void prof_report(const model *m)
         done[best] = true;
         const net_node *nd = &g->nodes[best / 2];
         fprintf(stderr, "  %5.1f%%  %-9s %-8s line %3d  %dx%dx%d%s\n", 100 * m->prof[best] / total,
-                op_name(nd->op), best % 2 ? "backward" : "forward", nd->line, nd->shape.c,
+                net_op_name(nd->op), best % 2 ? "backward" : "forward", nd->line, nd->shape.c,
                 nd->shape.h, nd->shape.w, nd->op == NET_CONV && nd->groups > 1 ? " (grouped)" : "");
     }
     free(done);
@@ -116,85 +86,11 @@ void model_free(model *m)
  * convolution working memory. */
 static size_t layer_setup(model *m, int i, size_t *conv_ws, char *err, size_t errsize)
 {
-    const net_graph *g = m->g;
-    const net_node *nd = &g->nodes[i];
+    const net_node *nd = &m->g->nodes[i];
     model_layer *L = &m->layers[i];
-    net_shape in = nd->n_in ? g->nodes[nd->in[0]].shape : nd->shape;
-    int B = m->batch;
-    switch (nd->op) {
-    case NET_CONV: {
-        ops_conv *c = &L->conv;
-        *c = (ops_conv){.n = B,
-                        .cin = in.c,
-                        .h = in.h,
-                        .w = in.w,
-                        .cout = nd->shape.c,
-                        .kh = nd->kh,
-                        .kw = nd->kw,
-                        .stride = nd->stride,
-                        .pad_h = nd->pad_h,
-                        .pad_w = nd->pad_w,
-                        .dilation = nd->dilation,
-                        .groups = nd->groups,
-                        .bias = nd->bias};
-        if (ops_conv_init(c, err, errsize))
-            return (size_t)-1;
-        if (c->oh != nd->shape.h || c->ow != nd->shape.w) {
-            snprintf(err, errsize,
-                     "line %d: conv output %dx%d disagrees with shape inference %dx%d", nd->line,
-                     c->oh, c->ow, nd->shape.h, nd->shape.w);
-            return (size_t)-1;
-        }
-        size_t ws = ops_conv_scratch(c);
-        if (ws > *conv_ws)
-            *conv_ws = ws;
-        return 0;
-    }
-    case NET_MAXPOOL:
-    case NET_AVGPOOL:
-    case NET_MINPOOL: {
-        ops_pool *p = &L->pool;
-        *p = (ops_pool){.kind = nd->op == NET_MAXPOOL   ? OPS_POOL_MAX
-                                : nd->op == NET_AVGPOOL ? OPS_POOL_AVG
-                                                        : OPS_POOL_MIN,
-                        .n = B,
-                        .c = in.c,
-                        .h = in.h,
-                        .w = in.w,
-                        .kh = nd->kh,
-                        .kw = nd->kw,
-                        .stride = nd->stride,
-                        .pad_h = nd->pad_h,
-                        .pad_w = nd->pad_w,
-                        .ceil = nd->ceil};
-        if (ops_pool_init(p, err, errsize))
-            return (size_t)-1;
-        if (p->oh != nd->shape.h || p->ow != nd->shape.w) {
-            snprintf(err, errsize,
-                     "line %d: pool output %dx%d disagrees with shape inference %dx%d", nd->line,
-                     p->oh, p->ow, nd->shape.h, nd->shape.w);
-            return (size_t)-1;
-        }
-        return ops_pool_scratch(p);
-    }
-    case NET_BATCHNORM:
-        L->bn = (ops_bn){.n = B,
-                         .c = in.c,
-                         .hw = in.h * in.w,
-                         .eps = nd->eps,
-                         .momentum = nd->momentum,
-                         .training = true};
-        if (ops_bn_init(&L->bn, err, errsize))
-            return (size_t)-1;
-        return ops_bn_scratch(&L->bn);
-    case NET_LAYERNORM:
-        L->ln = (ops_ln){.n = B, .c = in.c, .hw = in.h * in.w, .eps = nd->eps};
-        if (ops_ln_init(&L->ln, err, errsize))
-            return (size_t)-1;
-        return ops_ln_scratch(&L->ln);
-    case NET_DROPOUT: return ops_dropout_scratch((long)B * L->size);
-    case NET_CONCAT:
-    case NET_ADD:
+    if (nd->n_in > 1) {
+        /* each input's activation, gradient and channels, for the kernels
+           of several inputs (concat, add) */
         L->ins = calloc((size_t)nd->n_in, sizeof *L->ins);
         L->dins = calloc((size_t)nd->n_in, sizeof *L->dins);
         L->chans = calloc((size_t)nd->n_in, sizeof *L->chans);
@@ -202,40 +98,23 @@ static size_t layer_setup(model *m, int i, size_t *conv_ws, char *err, size_t er
             snprintf(err, errsize, "out of memory");
             return (size_t)-1;
         }
-        return 0;
-    case NET_MUL: {
-        net_shape b = g->nodes[nd->in[1]].shape;
-        L->broadcast = !(b.h == in.h && b.w == in.w);
-        return 0;
     }
-    default: return 0;
-    }
+    const layer_fns *fns = &layer_table[nd->op];
+    return fns->setup ? fns->setup(m, i, conv_ws, err, errsize) : 0;
 }
 
-/* The node that owns i's gradient storage: flatten shares its input's. */
+/* The node that owns i's gradient storage: an alias (flatten) shares its
+ * input's. */
 static int storage_of(const net_graph *g, int i)
 {
-    while (g->nodes[i].op == NET_FLATTEN)
+    while (net_op_flags(g->nodes[i].op) & NET_OPF_ALIAS)
         i = g->nodes[i].in[0];
     return i;
 }
 
-/* Operators whose backward can store its input gradient instead of
- * adding it (ops.h: the accumulate argument). */
-static bool can_store_grad(net_op op)
+static bool is_alias(const net_node *nd)
 {
-    switch (op) {
-    case NET_CONV:
-    case NET_BATCHNORM:
-    case NET_ADD:
-    case NET_RELU:
-    case NET_SILU:
-    case NET_HSWISH:
-    case NET_GELU:
-    case NET_SIGMOID:
-    case NET_TANH: return true;
-    default: return false;
-    }
+    return net_op_flags(nd->op) & NET_OPF_ALIAS;
 }
 
 /* Storage r's first writer in backward is its last consumer in node order,
@@ -262,7 +141,7 @@ static int zero_schedule(model *m)
     for (int i = 0; i < n; i++)
         first[i] = -1;
     for (int k = 1; k < n; k++) {
-        if (g->nodes[k].op == NET_FLATTEN)
+        if (is_alias(&g->nodes[k]))
             continue; /* writes nothing itself */
         for (int j = 0; j < g->nodes[k].n_in; j++) {
             int r = storage_of(g, g->nodes[k].in[j]);
@@ -282,7 +161,8 @@ static int zero_schedule(model *m)
         for (int j = 0; j < nd->n_in; j++) {
             int r = storage_of(g, nd->in[j]);
             L->accumulate[j] = true;
-            if (nd->op != NET_FLATTEN && first[r] == k && !stored[r] && can_store_grad(nd->op)) {
+            if (!is_alias(nd) && first[r] == k && !stored[r] &&
+                (net_op_flags(nd->op) & NET_OPF_STORES)) {
                 L->accumulate[j] = false;
                 stored[r] = true;
             }
@@ -292,7 +172,7 @@ static int zero_schedule(model *m)
        then a counting sort of the storages by it */
     int *at = first; /* reused: first[r] is read once per r, before */
     for (int r = 0; r < n; r++) {
-        bool skip = r == 0 || g->nodes[r].op == NET_FLATTEN || r == g->output || stored[r];
+        bool skip = r == 0 || is_alias(&g->nodes[r]) || r == g->output || stored[r];
         at[r] = skip ? -1 : first[r] < 0 ? n : first[r];
         if (at[r] >= 0)
             m->zero_start[at[r] + 1]++;
@@ -349,20 +229,16 @@ model *model_new(const net_graph *g, int batch, uint64_t seed, char *err, size_t
         L->node = nd;
         L->w = L->b = L->stats = -1;
         L->size = net_shape_size(nd->shape);
-        long cin = nd->n_in ? g->nodes[nd->in[0]].shape.c : 0;
-        if (nd->op == NET_CONV) {
-            L->nw = nd->shape.c * (cin / nd->groups) * nd->kh * nd->kw;
-            L->nb = nd->bias ? nd->shape.c : 0;
-        } else if (nd->op == NET_LINEAR) {
-            L->nw = nd->shape.c * cin;
-            L->nb = nd->bias ? nd->shape.c : 0;
-        } else if (nd->op == NET_BATCHNORM || nd->op == NET_LAYERNORM) {
-            L->nw = L->nb = cin;
-        }
+        const layer_fns *fns = &layer_table[nd->op];
+        layer_params lp = {0};
+        if (fns->params)
+            fns->params(g, nd, &lp);
+        L->nw = lp.nw;
+        L->nb = lp.nb;
         if (L->nw) {
             L->w = np;
             np += L->nw;
-            if (nd->op == NET_CONV || nd->op == NET_LINEAR) {
+            if (lp.decay) {
                 m->decay[2 * m->n_decay] = L->w;
                 m->decay[2 * m->n_decay + 1] = L->nw;
                 m->n_decay++;
@@ -372,9 +248,9 @@ model *model_new(const net_graph *g, int batch, uint64_t seed, char *err, size_t
             L->b = np;
             np += L->nb;
         }
-        if (nd->op == NET_BATCHNORM) {
+        if (lp.nstats) {
             L->stats = nbuf;
-            nbuf += 2 * cin;
+            nbuf += lp.nstats;
         }
     }
     if (np != g->params) {
@@ -405,7 +281,7 @@ model *model_new(const net_graph *g, int batch, uint64_t seed, char *err, size_t
             model_free(m);
             return NULL;
         }
-        bool alias = nd->op == NET_FLATTEN;
+        bool alias = is_alias(nd);
         out_off[3 * i] = alias ? 0 : total;
         total += alias ? 0 : act;
         out_off[3 * i + 1] = (alias || i == 0) ? 0 : total;
@@ -429,7 +305,7 @@ model *model_new(const net_graph *g, int batch, uint64_t seed, char *err, size_t
     for (int i = 0; i < g->n_nodes; i++) {
         const net_node *nd = &g->nodes[i];
         model_layer *L = &m->layers[i];
-        if (nd->op == NET_FLATTEN) {
+        if (is_alias(nd)) {
             L->out = m->layers[nd->in[0]].out;
             L->dout = m->layers[nd->in[0]].dout;
         } else {
@@ -437,7 +313,7 @@ model *model_new(const net_graph *g, int batch, uint64_t seed, char *err, size_t
             L->dout = i == 0 ? NULL : m->arena + out_off[3 * i + 1];
         }
         L->scratch = m->arena + out_off[3 * i + 2];
-        if (nd->op == NET_CONCAT || nd->op == NET_ADD)
+        if (L->ins)
             for (int j = 0; j < nd->n_in; j++) {
                 const model_layer *I = &m->layers[nd->in[j]];
                 L->ins[j] = I->out;
@@ -454,22 +330,9 @@ model *model_new(const net_graph *g, int batch, uint64_t seed, char *err, size_t
     rng r;
     rng_seed(&r, seed);
     for (int i = 0; i < g->n_nodes; i++) {
-        const net_node *nd = &g->nodes[i];
-        model_layer *L = &m->layers[i];
-        long cin = nd->n_in ? g->nodes[nd->in[0]].shape.c : 0;
-        if (nd->op == NET_CONV || nd->op == NET_LINEAR) {
-            long fan_in = nd->op == NET_CONV ? (cin / nd->groups) * nd->kh * nd->kw : cin;
-            rng_init_fan_in(&r, m->params + L->w, L->nw, fan_in);
-            if (L->nb)
-                rng_init_fan_in(&r, m->params + L->b, L->nb, fan_in);
-        } else if (L->nw) {
-            rng_init_const(m->params + L->w, L->nw, 1.0f);
-            rng_init_const(m->params + L->b, L->nb, 0.0f);
-        }
-        if (L->stats >= 0) {
-            rng_init_const(m->buffers + L->stats, cin, 0.0f);
-            rng_init_const(m->buffers + L->stats + cin, cin, 1.0f);
-        }
+        const layer_fns *fns = &layer_table[g->nodes[i].op];
+        if (fns->init)
+            fns->init(m, i, &r);
     }
     rng_seed(&m->dropout_rng, seed ^ 0xd40f0a7ULL);
     if (zero_schedule(m))
@@ -489,57 +352,11 @@ float *model_input(model *m)
 const float *model_forward(model *m, int n, bool training)
 {
     const net_graph *g = m->g;
-    float *P = m->params;
     for (int i = 1; i < g->n_nodes; i++) {
-        const net_node *nd = &g->nodes[i];
-        model_layer *L = &m->layers[i];
-        const model_layer *I = &m->layers[nd->in[0]];
-        const float *x = I->out;
-        long count = (long)n * L->size;
+        const layer_fns *fns = &layer_table[g->nodes[i].op];
         double t0 = m->prof ? prof_now() : 0;
-        switch (nd->op) {
-        case NET_CONV:
-            L->conv.n = n;
-            ops_conv_forward(&L->conv, L->out, x, P + L->w, L->nb ? P + L->b : NULL, m->conv_ws);
-            break;
-        case NET_LINEAR:
-            ops_linear_forward(L->out, x, P + L->w, L->nb ? P + L->b : NULL, n, I->node->shape.c,
-                               nd->shape.c);
-            break;
-        case NET_BATCHNORM:
-            L->bn.n = n;
-            L->bn.training = training;
-            ops_bn_forward(&L->bn, L->out, x, P + L->w, P + L->b, m->buffers + L->stats,
-                           m->buffers + L->stats + L->bn.c, L->scratch);
-            break;
-        case NET_LAYERNORM:
-            L->ln.n = n;
-            ops_ln_forward(&L->ln, L->out, x, P + L->w, P + L->b, L->scratch);
-            break;
-        case NET_MAXPOOL:
-        case NET_AVGPOOL:
-        case NET_MINPOOL:
-            L->pool.n = n;
-            ops_pool_forward(&L->pool, L->out, x, L->scratch);
-            break;
-        case NET_GAP:
-            ops_gap_forward(L->out, x, (long)n * nd->shape.c, I->node->shape.h * I->node->shape.w);
-            break;
-        case NET_CONCAT:
-            ops_concat_forward(L->out, L->ins, L->chans, nd->n_in, n, nd->shape.h * nd->shape.w);
-            break;
-        case NET_ADD: ops_add_forward(L->out, L->ins, nd->n_in, count); break;
-        case NET_MUL:
-            ops_mul_forward(L->out, x, m->layers[nd->in[1]].out, n, nd->shape.c,
-                            nd->shape.h * nd->shape.w, L->broadcast);
-            break;
-        case NET_DROPOUT:
-            ops_dropout_forward(L->out, x, count, nd->p, training, &m->dropout_rng, L->scratch);
-            break;
-        case NET_FLATTEN:
-        case NET_INPUT: break;
-        default: ops_act_forward(act_of(nd->op), L->out, x, count); break;
-        }
+        if (fns->forward)
+            fns->forward(m, i, n, training);
         if (m->prof)
             m->prof[2 * i] += prof_now() - t0;
     }
@@ -549,64 +366,12 @@ const float *model_forward(model *m, int n, bool training)
 static void model_backward(model *m, int n)
 {
     const net_graph *g = m->g;
-    float *P = m->params, *G = m->grads;
     for (int i = g->n_nodes - 1; i >= 1; i--) {
-        const net_node *nd = &g->nodes[i];
-        model_layer *L = &m->layers[i];
-        const model_layer *I = &m->layers[nd->in[0]];
-        const float *x = I->out;
-        float *dx = I->dout; /* NULL when the input is the image */
-        long count = (long)n * L->size;
+        const layer_fns *fns = &layer_table[g->nodes[i].op];
         double t0 = m->prof ? prof_now() : 0;
         zero_grads_at(m, i, n);
-        switch (nd->op) {
-        case NET_CONV:
-            ops_conv_backward(&L->conv, dx, G + L->w, L->nb ? G + L->b : NULL, L->dout, x, P + L->w,
-                              m->conv_ws, L->accumulate[0]);
-            break;
-        case NET_LINEAR:
-            ops_linear_backward(dx, G + L->w, L->nb ? G + L->b : NULL, L->dout, x, P + L->w, n,
-                                I->node->shape.c, nd->shape.c);
-            break;
-        case NET_BATCHNORM:
-            ops_bn_backward(&L->bn, dx, G + L->w, G + L->b, L->dout, x, P + L->w, L->scratch,
-                            L->accumulate[0]);
-            break;
-        case NET_LAYERNORM:
-            ops_ln_backward(&L->ln, dx, G + L->w, G + L->b, L->dout, x, P + L->w, L->scratch);
-            break;
-        case NET_MAXPOOL:
-        case NET_AVGPOOL:
-        case NET_MINPOOL:
-            if (dx)
-                ops_pool_backward(&L->pool, dx, L->dout, L->scratch);
-            break;
-        case NET_GAP:
-            if (dx)
-                ops_gap_backward(dx, L->dout, (long)n * nd->shape.c,
-                                 I->node->shape.h * I->node->shape.w);
-            break;
-        case NET_CONCAT:
-            ops_concat_backward(L->dins, L->dout, L->chans, nd->n_in, n, nd->shape.h * nd->shape.w);
-            break;
-        case NET_ADD: ops_add_backward(L->dins, L->dout, nd->n_in, count, L->accumulate); break;
-        case NET_MUL: {
-            const model_layer *J = &m->layers[nd->in[1]];
-            ops_mul_backward(dx, J->dout, L->dout, x, J->out, n, nd->shape.c,
-                             nd->shape.h * nd->shape.w, L->broadcast);
-            break;
-        }
-        case NET_DROPOUT:
-            if (dx)
-                ops_dropout_backward(dx, L->dout, count, true, L->scratch);
-            break;
-        case NET_FLATTEN:
-        case NET_INPUT: break;
-        default:
-            if (dx)
-                ops_act_backward(act_of(nd->op), dx, L->dout, x, count, L->accumulate[0]);
-            break;
-        }
+        if (fns->backward)
+            fns->backward(m, i, n);
         if (m->prof)
             m->prof[2 * i + 1] += prof_now() - t0;
     }

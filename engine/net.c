@@ -41,6 +41,35 @@ void net_train_default(net_train *t)
     t->seed = 1;
 }
 
+/* ---- the operators ---------------------------------------------------- */
+
+static const struct {
+    const char *name;
+    unsigned flags;
+} op_info[NET_OP_COUNT] = {
+#define OP_ROW(id, name, family, variant, flags) [NET_##id] = {name, flags},
+    NET_OP_INFO(OP_ROW)
+#undef OP_ROW
+};
+
+const char *net_op_name(net_op op)
+{
+    return (unsigned)op < NET_OP_COUNT ? op_info[op].name : "?";
+}
+
+unsigned net_op_flags(net_op op)
+{
+    return (unsigned)op < NET_OP_COUNT ? op_info[op].flags : 0;
+}
+
+net_op net_op_lookup(const char *name)
+{
+    for (int i = 0; i < NET_OP_COUNT; i++)
+        if (!strcmp(op_info[i].name, name))
+            return (net_op)i;
+    return NET_OP_COUNT;
+}
+
 void net_error_string(const net_error *err, char *buf, size_t size)
 {
     if (err->line > 0)

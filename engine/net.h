@@ -17,6 +17,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "engine/net_ops.h"
+
 typedef struct net_limits {
     long max_params;      /* parameters in the whole network (20M) */
     double max_flops;     /* forward FLOPs per image (20 G) */
@@ -45,30 +47,19 @@ void net_error_print(const net_error *err, FILE *out);
 void net_error_string(const net_error *err, char *buf, size_t size);
 
 typedef enum net_op {
-    NET_INPUT,
-    NET_CONV,
-    NET_LINEAR,
-    NET_BATCHNORM,
-    NET_LAYERNORM,
-    NET_RELU,
-    NET_SILU,
-    NET_HSWISH,
-    NET_GELU,
-    NET_SIGMOID,
-    NET_TANH,
-    NET_MAXPOOL,
-    NET_AVGPOOL,
-    NET_MINPOOL,
-    NET_GAP,
-    NET_CONCAT,
-    NET_ADD,
-    NET_MUL,
-    NET_DROPOUT,
-    NET_FLATTEN,
+#define NET_OP_ENUM(id, name, family, variant, flags) NET_##id,
+    NET_OP_INFO(NET_OP_ENUM)
+#undef NET_OP_ENUM
     NET_OP_COUNT
 } net_op;
 
+/* The operator's name ("?" for a value outside the enum). */
 const char *net_op_name(net_op op);
+/* Its NET_OPF_* flags (engine/net_ops.h); 0 outside the enum. */
+unsigned net_op_flags(net_op op);
+/* The operator a program calls `name`, or NET_OP_COUNT when there is none
+ * (dwconv, a spelling of conv, is not an operator of its own). */
+net_op net_op_lookup(const char *name);
 
 /* Per-image shape, channels x height x width. A vector of n features is
  * n x 1 x 1 (gap, flatten and linear produce vectors). */

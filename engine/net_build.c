@@ -8,104 +8,6 @@
 
 #include "engine/net_ast.h"
 
-/* ---- the operator table --------------------------------------------- */
-
-typedef enum akind {
-    A_TENSOR,
-    A_INT,
-    A_FLOAT,
-    A_BOOL,
-    A_PAD,
-    A_TENSORS
-} akind;
-
-typedef struct aspec {
-    const char *name;
-    akind kind;
-    const char *def; /* default as written in the docs; NULL: required */
-} aspec;
-
-enum {
-    PSEUDO_DWCONV = NET_OP_COUNT,
-    PSEUDO_CHANNELS
-};
-
-typedef struct opspec {
-    const char *name;
-    int op;
-    int n;
-    aspec a[9];
-} opspec;
-
-#define T1                  \
-    {                       \
-        "x", A_TENSOR, NULL \
-    }
-// clang-format off
-static const opspec ops[] = {
-    {"conv", NET_CONV, 8,
-     {T1, {"out", A_INT, NULL}, {"k", A_INT, "1"}, {"stride", A_INT, "1"}, {"padding", A_PAD, "0"},
-      {"dilation", A_INT, "1"}, {"groups", A_INT, "1"}, {"bias", A_BOOL, "true"}}},
-    /* unlike conv, dwconv keeps the size by default: it is gevo's own
-       shorthand, and an LLM expects dwconv(x) to be a drop-in layer */
-    {"dwconv", PSEUDO_DWCONV, 6,
-     {T1, {"k", A_INT, "3"}, {"stride", A_INT, "1"}, {"padding", A_PAD, "same"}, {"dilation", A_INT, "1"},
-      {"bias", A_BOOL, "true"}}},
-    {"linear", NET_LINEAR, 3, {T1, {"out", A_INT, NULL}, {"bias", A_BOOL, "true"}}},
-    {"batchnorm", NET_BATCHNORM, 3, {T1, {"eps", A_FLOAT, "1e-5"}, {"momentum", A_FLOAT, "0.1"}}},
-    {"layernorm", NET_LAYERNORM, 2, {T1, {"eps", A_FLOAT, "1e-5"}}},
-    {"relu", NET_RELU, 1, {T1}},
-    {"silu", NET_SILU, 1, {T1}},
-    {"hswish", NET_HSWISH, 1, {T1}},
-    {"gelu", NET_GELU, 1, {T1}},
-    {"sigmoid", NET_SIGMOID, 1, {T1}},
-    {"tanh", NET_TANH, 1, {T1}},
-    {"maxpool", NET_MAXPOOL, 5,
-     {T1, {"k", A_INT, "2"}, {"stride", A_INT, "k"}, {"padding", A_INT, "0"}, {"ceil", A_BOOL, "false"}}},
-    {"avgpool", NET_AVGPOOL, 5,
-     {T1, {"k", A_INT, "2"}, {"stride", A_INT, "k"}, {"padding", A_INT, "0"}, {"ceil", A_BOOL, "false"}}},
-    {"minpool", NET_MINPOOL, 5,
-     {T1, {"k", A_INT, "2"}, {"stride", A_INT, "k"}, {"padding", A_INT, "0"}, {"ceil", A_BOOL, "false"}}},
-    {"gap", NET_GAP, 1, {T1}},
-    {"flatten", NET_FLATTEN, 1, {T1}},
-    {"concat", NET_CONCAT, 1, {{"x", A_TENSORS, NULL}}},
-    {"add", NET_ADD, 1, {{"x", A_TENSORS, NULL}}},
-    {"mul", NET_MUL, 2, {T1, {"y", A_TENSOR, NULL}}},
-    {"dropout", NET_DROPOUT, 2, {T1, {"p", A_FLOAT, "0.5"}}},
-    {"channels", PSEUDO_CHANNELS, 1, {T1}},
-};
-// clang-format on
-#undef T1
-#define N_OPS ((int)(sizeof ops / sizeof *ops))
-
-static const char *const op_names[NET_OP_COUNT] = {
-    [NET_INPUT] = "input",
-    [NET_CONV] = "conv",
-    [NET_LINEAR] = "linear",
-    [NET_BATCHNORM] = "batchnorm",
-    [NET_LAYERNORM] = "layernorm",
-    [NET_RELU] = "relu",
-    [NET_SILU] = "silu",
-    [NET_HSWISH] = "hswish",
-    [NET_GELU] = "gelu",
-    [NET_SIGMOID] = "sigmoid",
-    [NET_TANH] = "tanh",
-    [NET_MAXPOOL] = "maxpool",
-    [NET_AVGPOOL] = "avgpool",
-    [NET_MINPOOL] = "minpool",
-    [NET_GAP] = "gap",
-    [NET_CONCAT] = "concat",
-    [NET_ADD] = "add",
-    [NET_MUL] = "mul",
-    [NET_DROPOUT] = "dropout",
-    [NET_FLATTEN] = "flatten",
-};
-
-const char *net_op_name(net_op op)
-{
-    return (unsigned)op < NET_OP_COUNT ? op_names[op] : "?";
-}
-
 /* ---- values and scopes ---------------------------------------------- */
 
 typedef enum vkind {
@@ -251,17 +153,70 @@ static void finish_node(builder *b, net_node *nd)
                      c->lim.max_act_bytes / 1048576.0);
 }
 
-/* ---- argument matching ---------------------------------------------- */
+/* ---- operator arguments ------------------------------------------------ */
+
+typedef enum akind {
+    A_TENSOR,
+    A_INT,
+    A_FLOAT,
+    A_BOOL,
+    A_PAD,
+    A_TENSORS
+} akind;
+
+typedef struct aspec {
+    const char *name;
+    akind kind;
+    const char *def; /* default as written in the docs; NULL: required */
+} aspec;
+
+/* Spellings that are not operators of their own: dwconv is a conv node,
+ * channels(x) an integer. */
+enum {
+    PSEUDO_DWCONV = NET_OP_COUNT,
+    PSEUDO_CHANNELS
+};
+
+#define MAX_ARGS 9
 
 typedef struct bound_args {
-    value v[9];
-    bool given[9];
-    int line[9], col[9];
+    value v[MAX_ARGS];
+    bool given[MAX_ARGS];
+    int line[MAX_ARGS], col[MAX_ARGS];
     int tensors[256]; /* A_TENSORS */
     int n_tensors;
 } bound_args;
 
+typedef struct opspec opspec;
+/* A family's shape inference: checks the bound arguments, adds the node
+ * (or computes the value) and returns it. */
+typedef value (*build_fn)(builder *b, const opspec *os, bound_args *ba, const expr *call);
+
+struct opspec {
+    const char *name;
+    int op; /* net_op, or PSEUDO_* */
+    int n;  /* arguments */
+    const aspec *a;
+    build_fn build; /* NULL: declared, never called (the input) */
+};
+
+#define T1                  \
+    {                       \
+        "x", A_TENSOR, NULL \
+    }
+
+/* ---- argument matching ---------------------------------------------- */
+
 static value eval(builder *b, frame *f, const expr *e);
+
+/* The slot of the argument called name (which os has). */
+static int arg_slot(const opspec *os, const char *name)
+{
+    int j = 0;
+    while (j < os->n - 1 && strcmp(os->a[j].name, name))
+        j++;
+    return j;
+}
 
 static value literal_default(const char *def)
 {
@@ -422,7 +377,7 @@ static void match_args(builder *b, frame *f, const opspec *os, const expr *call,
         ba->line[j] = call->line;
         ba->col[j] = call->col;
         if (!strcmp(os->a[j].def, "k"))
-            ba->v[j] = ba->v[1]; /* pools: stride defaults to k */
+            ba->v[j] = ba->v[arg_slot(os, "k")]; /* pools: stride defaults to k */
         else
             ba->v[j] = literal_default(os->a[j].def);
     }
@@ -533,159 +488,367 @@ static value make_mul(builder *b, int x, int y, int line, int col)
     return tensor_value(b->g->n_nodes - 1);
 }
 
-static value build_op(builder *b, frame *f, const opspec *os, const expr *call)
+/* ---- the operator families: arguments and shape inference -------------
+ * Each family names its argument slots, lists its arguments in that
+ * order (FAMILY_args) and infers its node (build_FAMILY); the table below
+ * joins them to the operators of engine/net_ops.h. */
+
+static value finish(builder *b, net_node *nd)
 {
-    compiler *c = b->c;
-    bound_args ba;
-    match_args(b, f, os, call, &ba);
-    int line = call->line, col = call->col;
-    char s1[48];
-    if (os->op == PSEUDO_CHANNELS) {
-        value v = {.k = V_INT, .i = in_shape(b, ba.v[0].node).c};
-        v.f = (double)v.i;
-        return v;
-    }
-    if (os->op == NET_CONCAT || os->op == NET_ADD)
-        return make_join(b, (net_op)os->op, ba.tensors, ba.n_tensors, line, col);
-    int x = ba.v[0].node;
-    net_shape s = in_shape(b, x);
-    net_node *nd;
-    switch (os->op) {
-    case NET_CONV:
-    case PSEUDO_DWCONV: {
-        bool dw = os->op == PSEUDO_DWCONV;
-        int j = dw ? 0 : 1; /* dwconv has no 'out' */
-        long out = dw ? s.c : int_arg(b, os, &ba, 1, 1, c->lim.max_dim);
-        long k = int_arg(b, os, &ba, 1 + !dw, 1, 64);
-        long stride = int_arg(b, os, &ba, 2 + !dw, 1, 64);
-        long dil = int_arg(b, os, &ba, 4 + j, 1, 64);
-        long groups = dw ? s.c : int_arg(b, os, &ba, 6, 1, c->lim.max_dim);
-        bool bias = ba.v[dw ? 5 : 7].i != 0;
-        int pj = 3 + !dw;
-        long pad;
-        if (ba.v[pj].k == V_SYM) {
-            if (!strcmp(ba.v[pj].s, "valid"))
-                pad = 0;
-            else {
-                long eff = dil * (k - 1);
-                if (eff % 2)
-                    compile_fail(c, ba.line[pj], ba.col[pj],
-                                 "use an odd kernel size, or give the padding as a number",
-                                 "%s(): padding=same needs an odd kernel (k=%ld)", os->name, k);
-                pad = eff / 2;
-            }
-        } else {
-            pad = int_arg(b, os, &ba, pj, 0, 64);
-        }
-        if (s.c % groups || out % groups)
-            compile_fail(c, line, col, "groups must divide both the input and output channels",
-                         "%s(): groups=%ld does not divide %d input and %ld output channels",
-                         os->name, groups, s.c, out);
-        int ho = window_out(b, call, os->name, s.h, (int)k, (int)stride, (int)pad, (int)dil, false);
-        int wo = window_out(b, call, os->name, s.w, (int)k, (int)stride, (int)pad, (int)dil, false);
-        nd = new_node(b, NET_CONV, &x, 1, line, col);
-        nd->depthwise = dw;
-        nd->kh = nd->kw = (int)k;
-        nd->stride = (int)stride;
-        nd->pad_h = nd->pad_w = (int)pad;
-        nd->dilation = (int)dil;
-        nd->groups = (int)groups;
-        nd->bias = bias;
-        nd->shape = (net_shape){(int)out, ho, wo};
-        double macs_per_out = (double)(s.c / groups) * k * k;
-        nd->params = out * (s.c / groups) * k * k + (bias ? out : 0);
-        nd->flops = (double)out * ho * wo * (2.0 * macs_per_out + (bias ? 1 : 0));
-        break;
-    }
-    case NET_LINEAR: {
-        long out = int_arg(b, os, &ba, 1, 1, c->lim.max_dim);
-        if (s.h != 1 || s.w != 1) {
-            shape_str(s, s1, sizeof s1);
-            compile_fail(c, line, col, "use flatten(x) or gap(x) first",
-                         "linear(): input %s is not a vector", s1);
-        }
-        nd = new_node(b, NET_LINEAR, &x, 1, line, col);
-        nd->bias = ba.v[2].i != 0;
-        nd->shape = (net_shape){(int)out, 1, 1};
-        nd->params = (long)s.c * out + (nd->bias ? out : 0);
-        nd->flops = (double)out * (2.0 * s.c + (nd->bias ? 1 : 0));
-        break;
-    }
-    case NET_BATCHNORM:
-    case NET_LAYERNORM: {
-        double eps = ba.v[1].f;
-        if (!(eps > 0 && eps < 1))
-            compile_fail(c, ba.line[1], ba.col[1], NULL, "%s(): eps=%g is outside (0, 1)", os->name,
-                         eps);
-        nd = new_node(b, (net_op)os->op, &x, 1, line, col);
-        nd->eps = (float)eps;
-        if (os->op == NET_BATCHNORM) {
-            double m = ba.v[2].f;
-            if (!(m >= 0 && m <= 1))
-                compile_fail(c, ba.line[2], ba.col[2], NULL,
-                             "batchnorm(): momentum=%g is outside [0, 1]", m);
-            nd->momentum = (float)m;
-        }
-        nd->shape = s;
-        nd->params = 2L * s.c;
-        nd->flops = (os->op == NET_BATCHNORM ? 2.0 : 5.0) * (double)net_shape_size(s);
-        break;
-    }
-    case NET_MAXPOOL:
-    case NET_AVGPOOL:
-    case NET_MINPOOL: {
-        long k = int_arg(b, os, &ba, 1, 1, 64);
-        long stride = int_arg(b, os, &ba, 2, 1, 64);
-        long pad = int_arg(b, os, &ba, 3, 0, 64);
-        if (pad * 2 > k)
-            compile_fail(c, ba.line[3], ba.col[3],
-                         "padding may be at most half the kernel, as in PyTorch",
-                         "%s(): padding=%ld is more than half of k=%ld", os->name, pad, k);
-        bool ceil_mode = ba.v[4].i != 0;
-        int ho = window_out(b, call, os->name, s.h, (int)k, (int)stride, (int)pad, 1, ceil_mode);
-        int wo = window_out(b, call, os->name, s.w, (int)k, (int)stride, (int)pad, 1, ceil_mode);
-        nd = new_node(b, (net_op)os->op, &x, 1, line, col);
-        nd->kh = nd->kw = (int)k;
-        nd->stride = (int)stride;
-        nd->pad_h = nd->pad_w = (int)pad;
-        nd->ceil = ceil_mode;
-        nd->shape = (net_shape){s.c, ho, wo};
-        nd->flops = (double)s.c * ho * wo * k * k;
-        break;
-    }
-    case NET_GAP:
-        nd = new_node(b, NET_GAP, &x, 1, line, col);
-        nd->shape = (net_shape){s.c, 1, 1};
-        nd->flops = (double)net_shape_size(s);
-        break;
-    case NET_FLATTEN: {
-        long n = net_shape_size(s);
-        if (n > c->lim.max_dim * 16L)
-            compile_fail(c, line, col, "pool or downsample first",
-                         "flatten(): %ld features is above the limit of %ld", n,
-                         c->lim.max_dim * 16L);
-        nd = new_node(b, NET_FLATTEN, &x, 1, line, col);
-        nd->shape = (net_shape){(int)n, 1, 1};
-        break;
-    }
-    case NET_MUL: return make_mul(b, x, ba.v[1].node, line, col);
-    case NET_DROPOUT: {
-        double p = ba.v[1].f;
-        if (!(p >= 0 && p < 1))
-            compile_fail(c, ba.line[1], ba.col[1], NULL, "dropout(): p=%g is outside [0, 1)", p);
-        nd = new_node(b, NET_DROPOUT, &x, 1, line, col);
-        nd->p = (float)p;
-        nd->shape = s;
-        break;
-    }
-    default: /* activations */
-        nd = new_node(b, (net_op)os->op, &x, 1, line, col);
-        nd->shape = s;
-        nd->flops = (double)net_shape_size(s);
-        break;
-    }
     finish_node(b, nd);
     return tensor_value(b->g->n_nodes - 1);
+}
+
+/* Reads a padding argument (a number, same or valid) for a kernel k with
+ * dilation dil. */
+static long padding_arg(builder *b, const opspec *os, bound_args *ba, int slot, long k, long dil)
+{
+    if (ba->v[slot].k != V_SYM)
+        return int_arg(b, os, ba, slot, 0, 64);
+    if (!strcmp(ba->v[slot].s, "valid"))
+        return 0;
+    long eff = dil * (k - 1);
+    if (eff % 2)
+        compile_fail(b->c, ba->line[slot], ba->col[slot],
+                     "use an odd kernel size, or give the padding as a number",
+                     "%s(): padding=same needs an odd kernel (k=%ld)", os->name, k);
+    return eff / 2;
+}
+
+enum {
+    CONV_X,
+    CONV_OUT,
+    CONV_K,
+    CONV_STRIDE,
+    CONV_PADDING,
+    CONV_DILATION,
+    CONV_GROUPS,
+    CONV_BIAS
+};
+static const aspec conv_args[] = {
+    [CONV_X] = T1,
+    [CONV_OUT] = {"out", A_INT, NULL},
+    [CONV_K] = {"k", A_INT, "1"},
+    [CONV_STRIDE] = {"stride", A_INT, "1"},
+    [CONV_PADDING] = {"padding", A_PAD, "0"},
+    [CONV_DILATION] = {"dilation", A_INT, "1"},
+    [CONV_GROUPS] = {"groups", A_INT, "1"},
+    [CONV_BIAS] = {"bias", A_BOOL, "true"},
+};
+
+/* unlike conv, dwconv keeps the size by default: it is gevo's own
+   shorthand, and an LLM expects dwconv(x) to be a drop-in layer */
+enum {
+    DW_X,
+    DW_K,
+    DW_STRIDE,
+    DW_PADDING,
+    DW_DILATION,
+    DW_BIAS
+};
+static const aspec dwconv_args[] = {
+    [DW_X] = T1,
+    [DW_K] = {"k", A_INT, "3"},
+    [DW_STRIDE] = {"stride", A_INT, "1"},
+    [DW_PADDING] = {"padding", A_PAD, "same"},
+    [DW_DILATION] = {"dilation", A_INT, "1"},
+    [DW_BIAS] = {"bias", A_BOOL, "true"},
+};
+
+/* conv and dwconv once their arguments are read (dwconv: out and groups
+ * are the input's channels) */
+static value conv_node(builder *b, const opspec *os, const expr *call, int x, long out, long k,
+                       long stride, long pad, long dil, long groups, bool bias)
+{
+    net_shape s = in_shape(b, x);
+    if (s.c % groups || out % groups)
+        compile_fail(b->c, call->line, call->col,
+                     "groups must divide both the input and output channels",
+                     "%s(): groups=%ld does not divide %d input and %ld output channels", os->name,
+                     groups, s.c, out);
+    int ho = window_out(b, call, os->name, s.h, (int)k, (int)stride, (int)pad, (int)dil, false);
+    int wo = window_out(b, call, os->name, s.w, (int)k, (int)stride, (int)pad, (int)dil, false);
+    net_node *nd = new_node(b, NET_CONV, &x, 1, call->line, call->col);
+    nd->depthwise = os->op == PSEUDO_DWCONV;
+    nd->kh = nd->kw = (int)k;
+    nd->stride = (int)stride;
+    nd->pad_h = nd->pad_w = (int)pad;
+    nd->dilation = (int)dil;
+    nd->groups = (int)groups;
+    nd->bias = bias;
+    nd->shape = (net_shape){(int)out, ho, wo};
+    double macs_per_out = (double)(s.c / groups) * k * k;
+    nd->params = out * (s.c / groups) * k * k + (bias ? out : 0);
+    nd->flops = (double)out * ho * wo * (2.0 * macs_per_out + (bias ? 1 : 0));
+    return finish(b, nd);
+}
+
+static value build_conv(builder *b, const opspec *os, bound_args *ba, const expr *call)
+{
+    long max_dim = b->c->lim.max_dim;
+    long out = int_arg(b, os, ba, CONV_OUT, 1, max_dim);
+    long k = int_arg(b, os, ba, CONV_K, 1, 64);
+    long stride = int_arg(b, os, ba, CONV_STRIDE, 1, 64);
+    long dil = int_arg(b, os, ba, CONV_DILATION, 1, 64);
+    long groups = int_arg(b, os, ba, CONV_GROUPS, 1, max_dim);
+    long pad = padding_arg(b, os, ba, CONV_PADDING, k, dil);
+    return conv_node(b, os, call, ba->v[CONV_X].node, out, k, stride, pad, dil, groups,
+                     ba->v[CONV_BIAS].i != 0);
+}
+
+static value build_dwconv(builder *b, const opspec *os, bound_args *ba, const expr *call)
+{
+    int x = ba->v[DW_X].node;
+    long c = in_shape(b, x).c;
+    long k = int_arg(b, os, ba, DW_K, 1, 64);
+    long stride = int_arg(b, os, ba, DW_STRIDE, 1, 64);
+    long dil = int_arg(b, os, ba, DW_DILATION, 1, 64);
+    long pad = padding_arg(b, os, ba, DW_PADDING, k, dil);
+    return conv_node(b, os, call, x, c, k, stride, pad, dil, c, ba->v[DW_BIAS].i != 0);
+}
+
+enum {
+    LINEAR_X,
+    LINEAR_OUT,
+    LINEAR_BIAS
+};
+static const aspec linear_args[] = {
+    [LINEAR_X] = T1,
+    [LINEAR_OUT] = {"out", A_INT, NULL},
+    [LINEAR_BIAS] = {"bias", A_BOOL, "true"},
+};
+
+static value build_linear(builder *b, const opspec *os, bound_args *ba, const expr *call)
+{
+    int x = ba->v[LINEAR_X].node;
+    net_shape s = in_shape(b, x);
+    long out = int_arg(b, os, ba, LINEAR_OUT, 1, b->c->lim.max_dim);
+    if (s.h != 1 || s.w != 1) {
+        char s1[48];
+        shape_str(s, s1, sizeof s1);
+        compile_fail(b->c, call->line, call->col, "use flatten(x) or gap(x) first",
+                     "linear(): input %s is not a vector", s1);
+    }
+    net_node *nd = new_node(b, NET_LINEAR, &x, 1, call->line, call->col);
+    nd->bias = ba->v[LINEAR_BIAS].i != 0;
+    nd->shape = (net_shape){(int)out, 1, 1};
+    nd->params = (long)s.c * out + (nd->bias ? out : 0);
+    nd->flops = (double)out * (2.0 * s.c + (nd->bias ? 1 : 0));
+    return finish(b, nd);
+}
+
+/* batchnorm and layernorm: eps, per-channel weight and bias */
+static net_node *norm_node(builder *b, const opspec *os, bound_args *ba, int eps_slot,
+                           double flops_per_value, const expr *call)
+{
+    int x = ba->v[0].node;
+    net_shape s = in_shape(b, x);
+    double eps = ba->v[eps_slot].f;
+    if (!(eps > 0 && eps < 1))
+        compile_fail(b->c, ba->line[eps_slot], ba->col[eps_slot], NULL,
+                     "%s(): eps=%g is outside (0, 1)", os->name, eps);
+    net_node *nd = new_node(b, (net_op)os->op, &x, 1, call->line, call->col);
+    nd->eps = (float)eps;
+    nd->shape = s;
+    nd->params = 2L * s.c;
+    nd->flops = flops_per_value * (double)net_shape_size(s);
+    return nd;
+}
+
+enum {
+    BN_X,
+    BN_EPS,
+    BN_MOMENTUM
+};
+static const aspec batchnorm_args[] = {
+    [BN_X] = T1,
+    [BN_EPS] = {"eps", A_FLOAT, "1e-5"},
+    [BN_MOMENTUM] = {"momentum", A_FLOAT, "0.1"},
+};
+
+static value build_batchnorm(builder *b, const opspec *os, bound_args *ba, const expr *call)
+{
+    net_node *nd = norm_node(b, os, ba, BN_EPS, 2.0, call);
+    double m = ba->v[BN_MOMENTUM].f;
+    if (!(m >= 0 && m <= 1))
+        compile_fail(b->c, ba->line[BN_MOMENTUM], ba->col[BN_MOMENTUM], NULL,
+                     "batchnorm(): momentum=%g is outside [0, 1]", m);
+    nd->momentum = (float)m;
+    return finish(b, nd);
+}
+
+enum {
+    LN_X,
+    LN_EPS
+};
+static const aspec layernorm_args[] = {
+    [LN_X] = T1,
+    [LN_EPS] = {"eps", A_FLOAT, "1e-5"},
+};
+
+static value build_layernorm(builder *b, const opspec *os, bound_args *ba, const expr *call)
+{
+    return finish(b, norm_node(b, os, ba, LN_EPS, 5.0, call));
+}
+
+/* the operators of one tensor argument: activations, gap, flatten,
+   channels */
+static const aspec unary_args[] = {T1};
+#define act_args      unary_args
+#define gap_args      unary_args
+#define flatten_args  unary_args
+#define channels_args unary_args
+
+static value build_act(builder *b, const opspec *os, bound_args *ba, const expr *call)
+{
+    int x = ba->v[0].node;
+    net_node *nd = new_node(b, (net_op)os->op, &x, 1, call->line, call->col);
+    nd->shape = in_shape(b, x);
+    nd->flops = (double)net_shape_size(nd->shape);
+    return finish(b, nd);
+}
+
+static value build_gap(builder *b, const opspec *os, bound_args *ba, const expr *call)
+{
+    int x = ba->v[0].node;
+    net_shape s = in_shape(b, x);
+    net_node *nd = new_node(b, NET_GAP, &x, 1, call->line, call->col);
+    nd->shape = (net_shape){s.c, 1, 1};
+    nd->flops = (double)net_shape_size(s);
+    return finish(b, nd);
+}
+
+static value build_flatten(builder *b, const opspec *os, bound_args *ba, const expr *call)
+{
+    int x = ba->v[0].node;
+    long n = net_shape_size(in_shape(b, x)), max = b->c->lim.max_dim * 16L;
+    if (n > max)
+        compile_fail(b->c, call->line, call->col, "pool or downsample first",
+                     "flatten(): %ld features is above the limit of %ld", n, max);
+    net_node *nd = new_node(b, NET_FLATTEN, &x, 1, call->line, call->col);
+    nd->shape = (net_shape){(int)n, 1, 1};
+    return finish(b, nd);
+}
+
+static value build_channels(builder *b, const opspec *os, bound_args *ba, const expr *call)
+{
+    value v = {.k = V_INT, .i = in_shape(b, ba->v[0].node).c};
+    v.f = (double)v.i;
+    return v;
+}
+
+enum {
+    POOL_X,
+    POOL_K,
+    POOL_STRIDE,
+    POOL_PADDING,
+    POOL_CEIL
+};
+static const aspec pool_args[] = {
+    [POOL_X] = T1,
+    [POOL_K] = {"k", A_INT, "2"},
+    [POOL_STRIDE] = {"stride", A_INT, "k"},
+    [POOL_PADDING] = {"padding", A_INT, "0"},
+    [POOL_CEIL] = {"ceil", A_BOOL, "false"},
+};
+
+static value build_pool(builder *b, const opspec *os, bound_args *ba, const expr *call)
+{
+    int x = ba->v[POOL_X].node;
+    net_shape s = in_shape(b, x);
+    long k = int_arg(b, os, ba, POOL_K, 1, 64);
+    long stride = int_arg(b, os, ba, POOL_STRIDE, 1, 64);
+    long pad = int_arg(b, os, ba, POOL_PADDING, 0, 64);
+    if (pad * 2 > k)
+        compile_fail(b->c, ba->line[POOL_PADDING], ba->col[POOL_PADDING],
+                     "padding may be at most half the kernel, as in PyTorch",
+                     "%s(): padding=%ld is more than half of k=%ld", os->name, pad, k);
+    bool ceil_mode = ba->v[POOL_CEIL].i != 0;
+    int ho = window_out(b, call, os->name, s.h, (int)k, (int)stride, (int)pad, 1, ceil_mode);
+    int wo = window_out(b, call, os->name, s.w, (int)k, (int)stride, (int)pad, 1, ceil_mode);
+    net_node *nd = new_node(b, (net_op)os->op, &x, 1, call->line, call->col);
+    nd->kh = nd->kw = (int)k;
+    nd->stride = (int)stride;
+    nd->pad_h = nd->pad_w = (int)pad;
+    nd->ceil = ceil_mode;
+    nd->shape = (net_shape){s.c, ho, wo};
+    nd->flops = (double)s.c * ho * wo * k * k;
+    return finish(b, nd);
+}
+
+/* concat and add take their tensors as positional arguments */
+static const aspec tensors_args[] = {{"x", A_TENSORS, NULL}};
+#define concat_args tensors_args
+#define add_args    tensors_args
+
+static value build_concat(builder *b, const opspec *os, bound_args *ba, const expr *call)
+{
+    return make_join(b, NET_CONCAT, ba->tensors, ba->n_tensors, call->line, call->col);
+}
+
+static value build_add(builder *b, const opspec *os, bound_args *ba, const expr *call)
+{
+    return make_join(b, NET_ADD, ba->tensors, ba->n_tensors, call->line, call->col);
+}
+
+enum {
+    MUL_X,
+    MUL_Y
+};
+static const aspec mul_args[] = {[MUL_X] = T1, [MUL_Y] = {"y", A_TENSOR, NULL}};
+
+static value build_mul(builder *b, const opspec *os, bound_args *ba, const expr *call)
+{
+    return make_mul(b, ba->v[MUL_X].node, ba->v[MUL_Y].node, call->line, call->col);
+}
+
+enum {
+    DROPOUT_X,
+    DROPOUT_P
+};
+static const aspec dropout_args[] = {[DROPOUT_X] = T1, [DROPOUT_P] = {"p", A_FLOAT, "0.5"}};
+
+static value build_dropout(builder *b, const opspec *os, bound_args *ba, const expr *call)
+{
+    int x = ba->v[DROPOUT_X].node;
+    double p = ba->v[DROPOUT_P].f;
+    if (!(p >= 0 && p < 1))
+        compile_fail(b->c, ba->line[DROPOUT_P], ba->col[DROPOUT_P], NULL,
+                     "dropout(): p=%g is outside [0, 1)", p);
+    net_node *nd = new_node(b, NET_DROPOUT, &x, 1, call->line, call->col);
+    nd->p = (float)p;
+    nd->shape = in_shape(b, x);
+    return finish(b, nd);
+}
+
+/* the input is declared (input x: 1x28x28), never called */
+#define input_args  unary_args
+#define build_input NULL
+
+/* ---- the operator table -------------------------------------------------
+ * Every operator of engine/net_ops.h, then the spellings that are not
+ * operators of their own. */
+
+#define N_ARGS(a) ((int)(sizeof(a) / sizeof *(a)))
+#define OP_ARGS_FIT(id, name, family, variant, flags) \
+    _Static_assert(N_ARGS(family##_args) <= MAX_ARGS, \
+                   name ": more arguments than bound_args holds");
+NET_OP_INFO(OP_ARGS_FIT)
+#undef OP_ARGS_FIT
+#define OP_SPEC(id, name, family, variant, flags) \
+    {name, NET_##id, N_ARGS(family##_args), family##_args, build_##family},
+static const opspec ops[] = {
+    NET_OP_INFO(OP_SPEC){"dwconv", PSEUDO_DWCONV, N_ARGS(dwconv_args), dwconv_args, build_dwconv},
+    {"channels", PSEUDO_CHANNELS, N_ARGS(channels_args), channels_args, build_channels},
+};
+#undef OP_SPEC
+#define N_OPS ((int)(sizeof ops / sizeof *ops))
+
+static value build_op(builder *b, frame *f, const opspec *os, const expr *call)
+{
+    bound_args ba;
+    match_args(b, f, os, call, &ba);
+    return os->build(b, os, &ba, call);
 }
 
 /* ---- blocks, names, expressions ------------------------------------- */
@@ -701,7 +864,7 @@ static const def_block *find_def(compiler *c, const char *name)
 static const opspec *find_op(const char *name)
 {
     for (int i = 0; i < N_OPS; i++)
-        if (!strcmp(ops[i].name, name))
+        if (ops[i].build && !strcmp(ops[i].name, name))
             return &ops[i];
     return NULL;
 }
@@ -713,6 +876,8 @@ static const char *nearest_name(builder *b, frame *f, const char *name, bool cal
     int bestd = 3;
     if (callable) {
         for (int i = 0; i < N_OPS; i++) {
+            if (!ops[i].build)
+                continue;
             int d = net_edit_distance(name, ops[i].name);
             if (d < bestd)
                 bestd = d, best = ops[i].name;

@@ -370,6 +370,94 @@ static void test_schedules(void)
           err.hint);
 }
 
+/* Every operator of the registry (engine/net_ops.h): its name finds it,
+ * a program calling it compiles to its node, and a model of that program
+ * computes it forward (a non-zero output) and backward (non-zero
+ * gradients of its parameters, or of its input). An operator added to the
+ * table without a usage here fails. */
+static void test_every_operator(void)
+{
+    /* x is a 4x6x6 map, v = gap(x) a 4-vector */
+    static const struct {
+        const char *name, *expr;
+    } uses[] = {
+        {"conv", "conv(x, 4, k=3, padding=1)"},
+        {"linear", "linear(v, 4)"},
+        {"batchnorm", "batchnorm(x)"},
+        {"layernorm", "layernorm(x)"},
+        {"relu", "relu(x)"},
+        {"silu", "silu(x)"},
+        {"hswish", "hswish(x)"},
+        {"gelu", "gelu(x)"},
+        {"sigmoid", "sigmoid(x)"},
+        {"tanh", "tanh(x)"},
+        {"maxpool", "maxpool(x, 2)"},
+        {"avgpool", "avgpool(x, 2)"},
+        {"minpool", "minpool(x, 2)"},
+        {"gap", "gap(x)"},
+        {"concat", "concat(x, x)"},
+        {"add", "add(x, relu(x))"},
+        {"mul", "mul(x, v)"},
+        {"dropout", "dropout(x, 0.25)"},
+        {"flatten", "flatten(x)"},
+    };
+    for (int op = 0; op < NET_OP_COUNT; op++) {
+        const char *name = net_op_name((net_op)op);
+        CHECK(net_op_lookup(name) == (net_op)op, "%s: lookup gives %d", name,
+              (int)net_op_lookup(name));
+        if (op == NET_INPUT)
+            continue;
+        const char *expr = NULL;
+        for (size_t i = 0; i < sizeof uses / sizeof *uses; i++)
+            if (!strcmp(uses[i].name, name))
+                expr = uses[i].expr;
+        CHECK(expr != NULL, "operator %s has no usage in test_every_operator", name);
+        if (!expr)
+            continue;
+        char src[512];
+        snprintf(src, sizeof src,
+                 "input x: 4x6x6\nclasses 3\nx = conv(x, 4, k=1)\nv = gap(x)\ny = %s\n"
+                 "return linear(flatten(y), classes)\n",
+                 expr);
+        net_graph *g = compile(src);
+        if (!g)
+            continue;
+        int at = -1;
+        for (int i = 0; i < g->n_nodes; i++)
+            if (g->nodes[i].op == (net_op)op && at < 0)
+                at = i;
+        CHECK(at > 0, "%s: no %s node in the graph", expr, name);
+        char err[512];
+        model *m = model_new(g, 3, 5, err, sizeof err);
+        CHECK(m != NULL, "%s: model: %s", expr, err);
+        if (m && at > 0) {
+            float *x = model_input(m);
+            for (long i = 0; i < 3L * 4 * 6 * 6; i++)
+                x[i] = (float)((i * 7919) % 23) / 11.0f - 1.0f;
+            int labels[3] = {0, 1, 2}, correct;
+            float loss;
+            model_forward(m, 3, true);
+            CHECK(model_loss(m, 3, labels, 0, true, &loss, &correct, err, sizeof err) == 0, "%s",
+                  err);
+            CHECK(isfinite(loss), "%s: loss %g", expr, loss);
+            const model_layer *L = &m->layers[at];
+            double out = 0, grad = 0;
+            for (long i = 0; i < 3 * L->size; i++)
+                out += fabs(L->out[i]);
+            CHECK(out > 0, "%s: forward wrote nothing", expr);
+            if (L->nw)
+                for (long i = 0; i < L->nw + L->nb; i++)
+                    grad += fabs(m->grads[L->w + i]);
+            else
+                for (long i = 0; i < 3 * m->layers[g->nodes[at].in[0]].size; i++)
+                    grad += fabs(m->layers[g->nodes[at].in[0]].dout[i]);
+            CHECK(grad > 0, "%s: backward wrote no gradient", expr);
+        }
+        model_free(m);
+        net_graph_free(g);
+    }
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/gevo-train-test.XXXXXX");
@@ -384,6 +472,7 @@ int main(void)
     RUN(test_time_limit_and_stop);
     RUN(test_weights_roundtrip);
     RUN(test_schedules);
+    RUN(test_every_operator);
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)

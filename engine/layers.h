@@ -1,0 +1,40 @@
+/* The model's side of every operator (kann's per-operator functions): how
+ * many parameters a node has, how they start, how its kernels are set up,
+ * and its forward and backward pass, in one table indexed by net_op and
+ * generated from engine/net_ops.h. Internal to the engine: model.c walks
+ * the graph and calls these; engine/ops.h holds the kernels they call. */
+#ifndef GEVO_ENGINE_LAYERS_H
+#define GEVO_ENGINE_LAYERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "engine/model.h"
+
+typedef struct layer_params {
+    long nw, nb;  /* floats of the weight (or gamma) and the bias (or beta) */
+    long nstats;  /* floats of running statistics (batch norm: mean, then var) */
+    bool decay;   /* the weight takes weight decay (conv, linear) */
+} layer_params;
+
+typedef struct layer_fns {
+    int variant; /* the row's variant (an ops_act, an ops_pool_kind) */
+    /* Parameters of node nd of g; NULL: none. */
+    void (*params)(const net_graph *g, const net_node *nd, layer_params *p);
+    /* PyTorch's default initialisation of node i's parameters and
+       statistics, drawing from r (nodes are initialised in order); NULL:
+       nothing to set. */
+    void (*init)(model *m, int i, rng *r);
+    /* Fills layer i's kernel structs for m->batch images and returns its
+       scratch floats (kept from forward to backward), or (size_t)-1 with
+       a message. Grows *conv_ws to the convolution working memory it
+       needs. Allocates nothing. NULL: no kernel struct, no scratch. */
+    size_t (*setup)(model *m, int i, size_t *conv_ws, char *err, size_t errsize);
+    /* n images of the batch; NULL: nothing to compute (the input, flatten) */
+    void (*forward)(model *m, int i, int n, bool training);
+    void (*backward)(model *m, int i, int n);
+} layer_fns;
+
+extern const layer_fns layer_table[NET_OP_COUNT];
+
+#endif
