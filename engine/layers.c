@@ -210,8 +210,7 @@ static void layernorm_forward(model *m, int i, int n, bool training)
     model_layer *L = &m->layers[i];
     const float *P = m->params;
     L->ln.n = n;
-    ops_ln_forward(&L->ln, L->out, input_layer(m, L->node, 0)->out, P + L->w, P + L->b,
-                   L->scratch);
+    ops_ln_forward(&L->ln, L->out, input_layer(m, L->node, 0)->out, P + L->w, P + L->b, L->scratch);
 }
 
 static void layernorm_backward(model *m, int i, int n)
@@ -358,8 +357,8 @@ static void mul_forward(model *m, int i, int n, bool training)
 {
     model_layer *L = &m->layers[i];
     const net_node *nd = L->node;
-    ops_mul_forward(L->out, input_layer(m, nd, 0)->out, input_layer(m, nd, 1)->out, n,
-                    nd->shape.c, nd->shape.h * nd->shape.w, L->broadcast);
+    ops_mul_forward(L->out, input_layer(m, nd, 0)->out, input_layer(m, nd, 1)->out, n, nd->shape.c,
+                    nd->shape.h * nd->shape.w, L->broadcast);
 }
 
 static void mul_backward(model *m, int i, int n)
@@ -399,7 +398,7 @@ static void dropout_backward(model *m, int i, int n)
 
 /* ---- the input and flatten compute nothing -------------------------------- */
 
-#define LAYER_FNS_input NULL, NULL, NULL, NULL, NULL
+#define LAYER_FNS_input   NULL, NULL, NULL, NULL, NULL
 #define LAYER_FNS_flatten NULL, NULL, NULL, NULL, NULL
 
 /* ---- the table ----------------------------------------------------------- */

@@ -12,9 +12,9 @@
 #include "engine/model.h"
 
 typedef struct layer_params {
-    long nw, nb;  /* floats of the weight (or gamma) and the bias (or beta) */
-    long nstats;  /* floats of running statistics (batch norm: mean, then var) */
-    bool decay;   /* the weight takes weight decay (conv, linear) */
+    long nw, nb; /* floats of the weight (or gamma) and the bias (or beta) */
+    long nstats; /* floats of running statistics (batch norm: mean, then var) */
+    bool decay;  /* the weight takes weight decay (conv, linear) */
 } layer_params;
 
 typedef struct layer_fns {
