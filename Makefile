@@ -109,7 +109,7 @@ bench: deps-test gevo
 # clang-format 14 (Debian 12's) is the reference: other versions format a
 # few constructs differently, so the check names the one it needs.
 CLANG_FORMAT ?= $(shell command -v clang-format-14 || command -v clang-format)
-C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find engine core sessions tui tests -name '*.[ch]')
+C_FILES = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h' 2>/dev/null || find engine core sessions tui tests -name '*.[ch]')
 format:
 	@$(CLANG_FORMAT) -i $(C_FILES)
 format-check:
