@@ -13,7 +13,7 @@
 PREFIX   ?= /usr/local
 BUILD    ?= build
 CC       ?= cc
-PKGS      = ncursesw libcurl jansson libgit2 openblas zlib
+PKGS      = ncursesw libcurl jansson libgit2 openblas zlib libpng libjpeg
 OPT      ?= -O2
 CFLAGS   ?= $(OPT) -g
 # -Wno-format-truncation: messages are cut to their buffers on purpose;

@@ -4,13 +4,14 @@
 # Called by `make run` and `make test` so that a fresh Debian 12 machine
 # needs nothing but those two commands.
 set -eu
-need="build-essential pkg-config libncurses-dev libcurl4-openssl-dev libjansson-dev libgit2-dev libopenblas-dev zlib1g-dev dataset-fashion-mnist git"
+need="build-essential pkg-config libncurses-dev libcurl4-openssl-dev libjansson-dev libgit2-dev libopenblas-dev zlib1g-dev libpng-dev libjpeg62-turbo-dev dataset-fashion-mnist git"
 if [ "${1:-run}" = test ]; then
-    # python3: the fake LLM server; tmux: the workbench test driven as a
+    # python3: the fake LLM server; python3-numpy: NumPy data files for
+    # test_data.sh; tmux: the workbench test driven as a
     # person would; clang: the fuzz target; clang-format: make format-check;
     # Slurm and munge: the Slurm evaluator's test (tests/slurm/setup.sh
     # starts them).
-    need="$need python3 tmux clang clang-format slurmctld slurmd slurm-client munge"
+    need="$need python3 python3-numpy tmux clang clang-format slurmctld slurmd slurm-client munge"
 fi
 missing=""
 for p in $need; do

@@ -181,7 +181,65 @@ static void on_train_event(void *vctx, const train_event *ev)
     fflush(stderr);
 }
 
+/* Decoding a data set the first time: a bar on a terminal, "decode"
+   events for the workbench. */
+static void on_decode(void *vctx, long done, long total)
+{
+    progress_ctx *ctx = vctx;
+    if (ctx->json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "event", json_string("decode"));
+        json_object_set_new(o, "done", json_integer(done));
+        json_object_set_new(o, "total", json_integer(total));
+        put_json_line(o);
+        json_decref(o);
+    } else if (ctx->bar) {
+        int width = 30, fill = total ? (int)((double)done / total * width + 0.5) : width;
+        char bar[64];
+        for (int i = 0; i < width; i++)
+            bar[i] = i < fill ? '#' : '.';
+        bar[width] = 0;
+        fprintf(stderr, "\r  decoding the data set once [%s] %ld/%ld images ", bar, done, total);
+        if (done == total)
+            fprintf(stderr, "\r\033[K");
+        fflush(stderr);
+    }
+}
+
+static int load_data(data_source *d, const char *dir, progress_ctx *ctx, char *msg, size_t n)
+{
+    data_opts o = DATA_OPTS_INIT;
+    o.on_progress = on_decode;
+    o.ctx = ctx;
+    gerr err = GERR_INIT;
+    if (data_load(d, dir, &o, &err)) {
+        snprintf(msg, n, "%s", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- the result -------------------------------------------------------- */
+
+/* What the data was: its format, class names (when it has them) and the
+   cache it came from. */
+static void add_data_json(json_t *o, const data_source *d)
+{
+    json_object_set_new(o, "data_format", json_string(data_format_name(d->format)));
+    if (d->class_names) {
+        json_t *a = json_array();
+        for (int i = 0; i < d->classes; i++)
+            json_array_append_new(a, json_string(d->class_names[i]));
+        json_object_set_new(o, "classes", a);
+    }
+    json_t *c = json_object();
+    json_object_set_new(c, "path", d->cache_path[0] ? json_string(d->cache_path) : json_null());
+    json_object_set_new(c, "decoded", json_boolean(d->decoded));
+    json_object_set_new(c, "decode_seconds", json_num(d->decode_seconds));
+    if (!d->cache_path[0] && d->cache_err.msg[0])
+        json_object_set_new(c, "note", json_string(d->cache_err.msg));
+    json_object_set_new(o, "data_cache", c);
+}
 
 static json_t *result_json(const char *net, const char *data, const net_graph *g,
                            const net_train *t, const train_result *r, long seed, int threads)
@@ -379,7 +437,8 @@ int engine_cmd_train(int argc, char **argv)
     r.status = TRAIN_ERROR;
     net_graph *g = NULL;
     model *m = NULL;
-    data_set train = {0}, test = {0};
+    data_source data;
+    memset(&data, 0, sizeof data);
     net_train recipe;
     bool have_recipe = false;
     net_error err;
@@ -397,11 +456,12 @@ int engine_cmd_train(int argc, char **argv)
         net_error_string(&err, r.message, sizeof r.message);
         goto finish;
     }
-    if (data_load(data_dir, &train, &test, r.message, sizeof r.message))
+    progress_ctx ctx = {.json = progress, .bar = !progress && !quiet && isatty(2)};
+    if (load_data(&data, data_dir, &ctx, r.message, sizeof r.message))
         goto finish;
     /* the program is trained on the data's image shape, whatever its input
        line says (exquisitenetv2.net declares CIFAR-10's 3x32x32) */
-    net_shape in = {train.c, train.h, train.w};
+    net_shape in = {data.train.c, data.train.h, data.train.w};
     if (net_compile_with_input(src, len, net_path, &lim, &in, &g, &err)) {
         net_error_string(&err, r.message, sizeof r.message);
         if (err.hint[0]) {
@@ -433,10 +493,10 @@ int engine_cmd_train(int argc, char **argv)
     m = model_new(g, cap, (uint64_t)recipe.seed, r.message, sizeof r.message);
     if (!m)
         goto finish;
-    progress_ctx ctx = {.json = progress, .bar = !progress && !quiet && isatty(2)};
     o.on_event = on_train_event;
     o.ctx = &ctx;
-    train_run(m, &recipe, &train, &test, &o, &r);
+    o.val = &data.val;
+    train_run(m, &recipe, &data.train, &data.test, &o, &r);
     if (ctx.bar)
         fprintf(stderr, "\r\033[K");
     if (weights && r.status != TRAIN_ERROR && r.status != TRAIN_DIVERGED) {
@@ -449,6 +509,8 @@ int engine_cmd_train(int argc, char **argv)
 finish:;
     json_t *res = result_json(net_path, data_dir, g, have_recipe ? &recipe : NULL, &r,
                               have_recipe ? recipe.seed : seed, o.threads);
+    if (data.train.n)
+        add_data_json(res, &data);
     int werr = emit_result(res, out_path, progress);
     json_decref(res);
     if (r.status == TRAIN_ERROR)
@@ -459,8 +521,7 @@ finish:;
     train_result_free(&r);
     model_free(m);
     net_graph_free(g);
-    data_free(&train);
-    data_free(&test);
+    data_release(&data);
     free(src);
     return status;
 }
@@ -499,15 +560,17 @@ int engine_cmd_eval(int argc, char **argv)
     }
     const char *net_path = argv[optind], *wpath = argv[optind + 1];
     char msg[1024];
-    data_set train = {0}, test = {0};
+    data_source data;
+    memset(&data, 0, sizeof data);
+    progress_ctx ctx = {.bar = isatty(2)};
     net_graph *g = NULL;
     model *m = NULL;
     data_view tv = {0};
     int status = 1;
     net_error err;
-    if (data_load(data_dir, &train, &test, msg, sizeof msg))
+    if (load_data(&data, data_dir, &ctx, msg, sizeof msg))
         goto out;
-    net_shape in = {test.c, test.h, test.w};
+    net_shape in = {data.test.c, data.test.h, data.test.w};
     size_t len;
     char *src = net_read_file(net_path, 1 << 20, &len, &err);
     if (!src || net_compile_with_input(src, len, net_path, NULL, &in, &g, &err)) {
@@ -521,7 +584,7 @@ int engine_cmd_eval(int argc, char **argv)
         goto out;
     ops_set_threads((int)threads);
     double acc, loss;
-    if (data_view_all(&test, &tv) ||
+    if (data_view_all(&data.test, &tv) ||
         train_evaluate(m, &tv, m->norm_mean, m->norm_std, (int)batch, &acc, &loss, msg, sizeof msg))
         goto out;
     json_t *o = json_object();
@@ -529,7 +592,7 @@ int engine_cmd_eval(int argc, char **argv)
     json_object_set_new(o, "weights", json_string(wpath));
     json_object_set_new(o, "test_acc", json_num(acc));
     json_object_set_new(o, "test_loss", json_num(loss));
-    json_object_set_new(o, "images", json_integer(test.n));
+    json_object_set_new(o, "images", json_integer(data.test.n));
     char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     if (s)
         printf("%s\n", s);
@@ -539,10 +602,9 @@ int engine_cmd_eval(int argc, char **argv)
 out:
     if (status)
         fprintf(stderr, "gevo eval: %s\n", msg);
-    data_view_free(&tv);
+    data_view_release(&tv);
     model_free(m);
     net_graph_free(g);
-    data_free(&train);
-    data_free(&test);
+    data_release(&data);
     return status;
 }

@@ -1,304 +1,345 @@
-/* Data sets: IDX and CIFAR-10 readers, seeded splits, normalised and
- * augmented batches. zlib's gzread reads plain files as well, so one
- * reader serves .gz and uncompressed IDX files. */
+/* Data sets: finding a folder's layout, decoding it once into the cache
+ * (data_cache.c) or mapping the cache, seeded splits, normalised and
+ * augmented batches. The readers of each layout are data_*.c. */
 #include "engine/data.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
-#include <zlib.h>
+#include <time.h>
 
-static bool file_exists(const char *path)
+#include "engine/base/file.h"
+#include "engine/base/grow.h"
+#include "engine/data_internal.h"
+
+const char *const data_split_names[SPLITS] = {"train", "val", "test"};
+
+const char *data_format_name(data_format f)
+{
+    static const char *const names[] = {"idx", "cifar10", "images", "npy"};
+    return (unsigned)f < sizeof names / sizeof *names ? names[f] : "?";
+}
+
+int data_parse_size(const char *s, int *h, int *w, gerr *err)
+{
+    char *end;
+    errno = 0;
+    long a = strtol(s, &end, 10);
+    if (end == s || (*end != 'x' && *end != 'X') || errno)
+        return gerr_set(err, "'%s' is not a size HxW (for example 64x64)", s);
+    const char *p = end + 1;
+    long b = strtol(p, &end, 10);
+    if (end == p || *end || errno)
+        return gerr_set(err, "'%s' is not a size HxW (for example 64x64)", s);
+    if (a < 1 || a > 4096 || b < 1 || b > 4096)
+        return gerr_set(err, "'%s': height and width must be 1 to 4096", s);
+    *h = (int)a;
+    *w = (int)b;
+    return 0;
+}
+
+int data_scan_add(data_scan *s, const char *path, int split, int label, bool is_labels, gerr *err)
+{
+    if (ALLOC_GROW(s->files, s->n_files + 1, s->alloc_files))
+        return gerr_set(err, "out of memory listing %s", s->dir);
+    char *p = strdup(path);
+    if (!p)
+        return gerr_set(err, "out of memory listing %s", s->dir);
+    s->files[s->n_files++] = (data_file){p, split, label, is_labels};
+    return 0;
+}
+
+void data_scan_release(data_scan *s)
+{
+    for (size_t i = 0; i < s->n_files; i++)
+        free(s->files[i].path);
+    free(s->files);
+    for (size_t i = 0; i < s->n_classes; i++)
+        free(s->classes[i]);
+    free(s->classes);
+    memset(s, 0, sizeof *s);
+}
+
+/* ---- the builder: a cache image in memory --------------------------- */
+
+static size_t align64(size_t x)
+{
+    return (x + 63) & ~(size_t)63;
+}
+
+int data_builder_begin(data_builder *b, const data_opts *o, int c, int h, int w,
+                       const long n[SPLITS], char *const *names, size_t n_classes, gerr *err)
+{
+    memset(b, 0, sizeof *b);
+    b->o = o;
+    b->c = c;
+    b->h = o->resize_h ? o->resize_h : h;
+    b->w = o->resize_w ? o->resize_w : w;
+    data_cache_header hd;
+    memset(&hd, 0, sizeof hd);
+    memcpy(hd.magic, DATA_CACHE_MAGIC, 8);
+    hd.version = DATA_CACHE_VERSION;
+    hd.endian = 0x01020304u;
+    hd.c = (uint32_t)c;
+    hd.h = (uint32_t)b->h;
+    hd.w = (uint32_t)b->w;
+    hd.classes = (uint32_t)n_classes;
+    hd.resize_h = (uint32_t)o->resize_h;
+    hd.resize_w = (uint32_t)o->resize_w;
+    size_t off = sizeof hd, image = (size_t)c * b->h * b->w, total_px = 0;
+    hd.names_off = off;
+    for (size_t i = 0; names && i < n_classes; i++)
+        hd.names_len += strlen(names[i]) + 1;
+    off += hd.names_len;
+    for (int k = 0; k < SPLITS; k++) {
+        size_t px;
+        if (n[k] < 0 || n[k] > DATA_MAX_IMAGES || !size_mul(image, (size_t)n[k], &px) ||
+            !size_add(total_px, px, &total_px) || total_px > DATA_MAX_BYTES)
+            return gerr_set(err, "%s: %ld images of %dx%dx%d is more than gevo takes (%zu GiB)",
+                            data_split_names[k], n[k], c, b->h, b->w, DATA_MAX_BYTES >> 30);
+        b->n[k] = n[k];
+        b->total += n[k];
+        off = (off + 1) & ~(size_t)1;
+        hd.labels_off[k] = off;
+        off += 2 * (size_t)n[k];
+        off = align64(off);
+        hd.pixels_off[k] = off;
+        off += px;
+        hd.n[k] = (uint64_t)n[k];
+    }
+    hd.file_size = off;
+    b->mem = calloc(1, off);
+    if (!b->mem)
+        return gerr_set(err, "out of memory for %zu bytes of decoded images", off);
+    b->len = off;
+    memcpy(b->mem, &hd, sizeof hd);
+    char *np = (char *)b->mem + hd.names_off;
+    for (size_t i = 0; names && i < n_classes; i++) {
+        size_t l = strlen(names[i]) + 1;
+        memcpy(np, names[i], l);
+        np += l;
+    }
+    for (int k = 0; k < SPLITS; k++) {
+        b->pixels[k] = b->mem + hd.pixels_off[k];
+        b->labels[k] = (uint16_t *)(void *)(b->mem + hd.labels_off[k]);
+    }
+    b->next_report = 0;
+    return 0;
+}
+
+void data_resize_bilinear(const uint8_t *src, int sh, int sw, uint8_t *dst, int dh, int dw)
+{
+    /* output pixel centre (y + 0.5) maps to input (y + 0.5) * sh / dh */
+    double sy = (double)sh / dh, sx = (double)sw / dw;
+    for (int y = 0; y < dh; y++) {
+        double fy = (y + 0.5) * sy - 0.5;
+        if (fy < 0)
+            fy = 0;
+        int y0 = (int)fy;
+        if (y0 > sh - 1)
+            y0 = sh - 1;
+        int y1 = y0 + 1 < sh ? y0 + 1 : sh - 1;
+        double wy = fy - y0;
+        for (int x = 0; x < dw; x++) {
+            double fx = (x + 0.5) * sx - 0.5;
+            if (fx < 0)
+                fx = 0;
+            int x0 = (int)fx;
+            if (x0 > sw - 1)
+                x0 = sw - 1;
+            int x1 = x0 + 1 < sw ? x0 + 1 : sw - 1;
+            double wx = fx - x0;
+            double top = src[y0 * sw + x0] * (1 - wx) + src[y0 * sw + x1] * wx;
+            double bot = src[y1 * sw + x0] * (1 - wx) + src[y1 * sw + x1] * wx;
+            double v = top * (1 - wy) + bot * wy + 0.5;
+            dst[y * dw + x] = (uint8_t)(v > 255 ? 255 : v);
+        }
+    }
+}
+
+void data_builder_put(data_builder *b, int split, long i, const uint8_t *chw, int h, int w,
+                      unsigned label)
+{
+    size_t plane = (size_t)b->h * b->w;
+    uint8_t *dst = b->pixels[split] + (size_t)i * b->c * plane;
+    if (h == b->h && w == b->w)
+        memcpy(dst, chw, (size_t)b->c * plane);
+    else
+        for (int c = 0; c < b->c; c++)
+            data_resize_bilinear(chw + (size_t)c * h * w, h, w, dst + c * plane, b->h, b->w);
+    b->labels[split][i] = (uint16_t)label;
+    b->done++;
+    const data_opts *o = b->o;
+    if (o->on_progress && (b->done >= b->next_report || b->done == b->total)) {
+        o->on_progress(o->ctx, b->done, b->total);
+        b->next_report = b->done + (b->total / 100 > 0 ? b->total / 100 : 1);
+    }
+}
+
+void data_builder_release(data_builder *b)
+{
+    free(b->mem);
+    memset(b, 0, sizeof *b);
+}
+
+/* ---- loading ---------------------------------------------------------- */
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Finds the layout and lists its files. */
+static int scan_dir(data_scan *s, const char *dir, gerr *err)
 {
     struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-/* dir/name into out; false when it does not fit. */
-static bool join(char *out, size_t n, const char *dir, const char *name)
-{
-    int r = snprintf(out, n, "%s/%s", dir, name);
-    return r >= 0 && (size_t)r < n;
-}
-
-/* Finds dir/name or dir/name.gz. */
-static bool find_variant(const char *dir, const char *name, char *out, size_t n)
-{
-    if (join(out, n, dir, name) && file_exists(out))
-        return true;
-    char gz[256];
-    snprintf(gz, sizeof gz, "%s.gz", name);
-    return join(out, n, dir, gz) && file_exists(out);
-}
-
-static int read_all(gzFile f, void *buf, size_t n)
-{
-    uint8_t *p = buf;
-    while (n > 0) {
-        unsigned chunk = n > (1u << 30) ? 1u << 30 : (unsigned)n;
-        int r = gzread(f, p, chunk);
-        if (r <= 0)
-            return -1;
-        p += r;
-        n -= (size_t)r;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return gerr_set(err, "%s: no such data directory", dir);
+    if (!realpath(dir, s->dir))
+        return gerr_errno(err, "%s", dir);
+    char base[4096];
+    if (data_idx_detect(s->dir)) {
+        s->format = DATA_IDX;
+        return data_idx_scan(s, err);
     }
-    return 0;
-}
-
-static uint32_t be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-/* Reads an IDX file of unsigned bytes with the expected number of
- * dimensions; dims[] receives them. The buffer is malloc'd. */
-static uint8_t *read_idx(const char *path, int want_dims, uint32_t *dims, char *err, size_t errsize)
-{
-    gzFile f = gzopen(path, "rb");
-    if (!f) {
-        snprintf(err, errsize, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
+    if (data_cifar_detect(s->dir, base, sizeof base)) {
+        s->format = DATA_CIFAR10;
+        return data_cifar_scan(s, base, err);
     }
-    uint8_t head[4];
-    uint8_t *data = NULL;
-    if (read_all(f, head, 4)) {
-        snprintf(err, errsize, "%s: too short for an IDX header", path);
+    if (data_npy_detect(s->dir)) {
+        s->format = DATA_NPY;
+        return data_npy_scan(s, err);
+    }
+    if (data_images_detect(s->dir)) {
+        s->format = DATA_IMAGES;
+        return data_images_scan(s, err);
+    }
+    return gerr_set(err,
+                    "%s: no data set found (expected IDX files train-images-idx3-ubyte[.gz] etc., "
+                    "CIFAR-10's data_batch_1.bin ... test_batch.bin, NumPy's x_train.npy, "
+                    "y_train.npy, x_test.npy, y_test.npy, or image folders train/CLASS/ and "
+                    "test/CLASS/)",
+                    dir);
+}
+
+static int decode(const data_scan *s, const data_opts *o, data_builder *b, gerr *err)
+{
+    switch (s->format) {
+    case DATA_IDX: return data_idx_decode(s, o, b, err);
+    case DATA_CIFAR10: return data_cifar_decode(s, o, b, err);
+    case DATA_NPY: return data_npy_decode(s, o, b, err);
+    case DATA_IMAGES: return data_images_decode(s, o, b, err);
+    }
+    return gerr_set(err, "%s: unknown format", s->dir);
+}
+
+/* Classes of a format without names: one more than the largest label. */
+static void finish_header(data_builder *b, const data_scan *s, const uint64_t key[2])
+{
+    data_cache_header h;
+    memcpy(&h, b->mem, sizeof h);
+    h.format = (uint32_t)s->format;
+    h.key[0] = key[0];
+    h.key[1] = key[1];
+    if (!h.classes) {
+        unsigned m = 0;
+        for (int k = 0; k < SPLITS; k++)
+            for (long i = 0; i < b->n[k]; i++)
+                if (b->labels[k][i] > m)
+                    m = b->labels[k][i];
+        h.classes = m + 1;
+    }
+    memcpy(b->mem, &h, sizeof h);
+}
+
+int data_load(data_source *d, const char *dir, const data_opts *o, gerr *err)
+{
+    static const data_opts defaults = DATA_OPTS_INIT;
+    if (!o)
+        o = &defaults;
+    memset(d, 0, sizeof *d);
+    data_scan s;
+    memset(&s, 0, sizeof s);
+    data_builder b;
+    memset(&b, 0, sizeof b);
+    int lock = -1, rc = -1;
+    uint64_t key[2];
+    char path[4096] = "";
+    if (scan_dir(&s, dir, err) || data_cache_key(&s, o, key, err))
         goto out;
-    }
-    if (head[0] || head[1] || head[2] != 0x08 || head[3] != want_dims) {
-        snprintf(err, errsize,
-                 "%s: not an IDX file of %d-dimensional unsigned bytes (magic %02x%02x%02x%02x)",
-                 path, want_dims, head[0], head[1], head[2], head[3]);
-        goto out;
-    }
-    uint64_t total = 1;
-    for (int i = 0; i < want_dims; i++) {
-        uint8_t d[4];
-        if (read_all(f, d, 4)) {
-            snprintf(err, errsize, "%s: truncated IDX header", path);
+    if (data_cache_path(&s, o, path, sizeof path, &d->cache_err) == 0) {
+        int r = data_cache_map(d, path, key, err);
+        if (r < 0)
+            goto out;
+        if (r == 0) {
+            /* another worker may be decoding it: wait for it, then look again */
+            lock = data_cache_lock(path);
+            r = data_cache_map(d, path, key, err);
+            if (r < 0)
+                goto out;
+        }
+        if (r == 1) {
+            rc = 0;
             goto out;
         }
-        dims[i] = be32(d);
-        if (dims[i] == 0 || dims[i] > 10000000) {
-            snprintf(err, errsize, "%s: implausible dimension %u", path, dims[i]);
-            goto out;
-        }
-        total *= dims[i];
-    }
-    if (total > (1ull << 33)) {
-        snprintf(err, errsize, "%s: %llu bytes of data is too large", path,
-                 (unsigned long long)total);
-        goto out;
-    }
-    data = malloc(total ? total : 1);
-    if (!data) {
-        snprintf(err, errsize, "%s: out of memory for %llu bytes", path, (unsigned long long)total);
-        goto out;
-    }
-    if (read_all(f, data, total)) {
-        snprintf(err, errsize, "%s: truncated: expected %llu bytes of data", path,
-                 (unsigned long long)total);
-        free(data);
-        data = NULL;
-    }
-out:
-    gzclose(f);
-    return data;
-}
-
-static int load_idx_pair(const char *dir, const char *images, const char *labels, data_set *d,
-                         char *err, size_t errsize)
-{
-    char ip[4096], lp[4096];
-    if (!find_variant(dir, images, ip, sizeof ip) || !find_variant(dir, labels, lp, sizeof lp)) {
-        snprintf(err, errsize, "%s: missing %s or %s (.gz)", dir, images, labels);
-        return -1;
-    }
-    uint32_t idims[3], ldims[1];
-    uint8_t *px = read_idx(ip, 3, idims, err, errsize);
-    if (!px)
-        return -1;
-    uint8_t *lb = read_idx(lp, 1, ldims, err, errsize);
-    if (!lb) {
-        free(px);
-        return -1;
-    }
-    if (ldims[0] != idims[0]) {
-        snprintf(err, errsize, "%s has %u images but %s has %u labels", ip, idims[0], lp, ldims[0]);
-        free(px);
-        free(lb);
-        return -1;
-    }
-    d->n = (int)idims[0];
-    d->c = 1;
-    d->h = (int)idims[1];
-    d->w = (int)idims[2];
-    d->pixels = px;
-    d->labels = lb;
-    return 0;
-}
-
-/* CIFAR-10 binary: records of 1 label byte and 3x32x32 bytes. */
-static int load_cifar(char *const *paths, int n_paths, data_set *d, char *err, size_t errsize)
-{
-    const size_t rec = 1 + 3072;
-    size_t total = 0;
-    for (int i = 0; i < n_paths; i++) {
-        struct stat st;
-        if (stat(paths[i], &st) != 0) {
-            snprintf(err, errsize, "%s: %s", paths[i], strerror(errno));
-            return -1;
-        }
-        if (st.st_size == 0 || (size_t)st.st_size % rec) {
-            snprintf(err, errsize, "%s: size %lld is not a multiple of CIFAR-10's %zu-byte records",
-                     paths[i], (long long)st.st_size, rec);
-            return -1;
-        }
-        total += (size_t)st.st_size / rec;
-    }
-    d->pixels = malloc(total * 3072);
-    d->labels = malloc(total);
-    uint8_t *buf = malloc(rec);
-    if (!d->pixels || !d->labels || !buf) {
-        free(buf);
-        snprintf(err, errsize, "out of memory for %zu CIFAR-10 images", total);
-        return -1;
-    }
-    size_t k = 0;
-    for (int i = 0; i < n_paths; i++) {
-        FILE *f = fopen(paths[i], "rb");
-        if (!f) {
-            snprintf(err, errsize, "%s: cannot open: %s", paths[i], strerror(errno));
-            free(buf);
-            return -1;
-        }
-        while (fread(buf, 1, rec, f) == rec) {
-            if (buf[0] > 9) {
-                snprintf(err, errsize, "%s: record %zu has label %d, outside 0..9", paths[i], k,
-                         buf[0]);
-                fclose(f);
-                free(buf);
-                return -1;
-            }
-            d->labels[k] = buf[0];
-            memcpy(d->pixels + k * 3072, buf + 1, 3072);
-            k++;
-        }
-        fclose(f);
-    }
-    free(buf);
-    d->n = (int)k;
-    d->c = 3;
-    d->h = d->w = 32;
-    return 0;
-}
-
-static void set_classes(data_set *d)
-{
-    int m = 0;
-    for (int i = 0; i < d->n; i++)
-        if (d->labels[i] > m)
-            m = d->labels[i];
-    d->classes = m + 1;
-}
-
-int data_load(const char *dir, data_set *train, data_set *test, char *err, size_t errsize)
-{
-    memset(train, 0, sizeof *train);
-    memset(test, 0, sizeof *test);
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        snprintf(err, errsize, "%s: no such data directory", dir);
-        return -1;
-    }
-    char probe[4096];
-    int rc;
-    if (find_variant(dir, "train-images-idx3-ubyte", probe, sizeof probe)) {
-        rc = load_idx_pair(dir, "train-images-idx3-ubyte", "train-labels-idx1-ubyte", train, err,
-                           errsize);
-        if (!rc)
-            rc = load_idx_pair(dir, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", test, err,
-                               errsize);
     } else {
-        char base[4096];
-        bool ok = join(base, sizeof base, dir, ".") &&
-                  join(probe, sizeof probe, base, "data_batch_1.bin") && file_exists(probe);
-        if (!ok)
-            ok = join(base, sizeof base, dir, "cifar-10-batches-bin") &&
-                 join(probe, sizeof probe, base, "data_batch_1.bin") && file_exists(probe);
-        if (!ok) {
-            snprintf(err, errsize,
-                     "%s: no data set found (expected IDX files train-images-idx3-ubyte[.gz] etc., "
-                     "or CIFAR-10's "
-                     "data_batch_1.bin ... test_batch.bin)",
-                     dir);
-            return -1;
-        }
-        char *paths[5];
-        char store[5][4200];
-        int n = 0;
-        for (int i = 1; i <= 5; i++) {
-            char name[32];
-            snprintf(name, sizeof name, "data_batch_%d.bin", i);
-            if (join(store[n], sizeof store[n], base, name) && file_exists(store[n])) {
-                paths[n] = store[n];
-                n++;
-            }
-        }
-        rc = load_cifar(paths, n, train, err, errsize);
-        if (!rc) {
-            join(store[0], sizeof store[0], base, "test_batch.bin");
-            paths[0] = store[0];
-            rc = load_cifar(paths, 1, test, err, errsize);
-        }
+        path[0] = 0;
     }
+    double t0 = now_seconds();
+    if (decode(&s, o, &b, err))
+        goto out;
+    finish_header(&b, &s, key);
+    d->decoded = true;
+    d->decode_seconds = now_seconds() - t0;
+    if (path[0] && file_write(path, b.mem, b.len, &d->cache_err) == 0 &&
+        data_cache_map(d, path, key, &d->cache_err) == 1) {
+        rc = 0;
+        goto out;
+    }
+    if (!d->cache_err.msg[0])
+        gerr_set(&d->cache_err, "%s: written but not readable back", path);
+    /* no cache file: train from the decoded copy */
+    if (data_cache_attach(d, b.mem, b.len, dir, err))
+        goto out;
+    d->mem = b.mem;
+    d->mem_len = b.len;
+    b.mem = NULL;
+    rc = 0;
+out:
+    data_cache_unlock(lock);
+    data_builder_release(&b);
+    data_scan_release(&s);
     if (rc) {
-        data_free(train);
-        data_free(test);
-        return -1;
+        gerr keep = d->cache_err;
+        data_release(d);
+        d->cache_err = keep;
     }
-    if (train->c != test->c || train->h != test->h || train->w != test->w) {
-        snprintf(err, errsize, "%s: training images are %dx%dx%d but test images %dx%dx%d", dir,
-                 train->c, train->h, train->w, test->c, test->h, test->w);
-        data_free(train);
-        data_free(test);
-        return -1;
-    }
-    set_classes(train);
-    set_classes(test);
-    if (test->classes > train->classes)
-        train->classes = test->classes;
-    test->classes = train->classes;
-    return 0;
+    return rc;
 }
 
-void data_free(data_set *d)
+void data_release(data_source *d)
 {
-    free(d->pixels);
-    free(d->labels);
+    if (d->mapped)
+        munmap(d->mem, d->mem_len);
+    else
+        free(d->mem);
+    free(d->class_names);
     memset(d, 0, sizeof *d);
 }
 
-int data_view_all(const data_set *d, data_view *v)
-{
-    v->set = d;
-    v->n = d->n;
-    v->index = malloc(sizeof(int) * (size_t)(d->n ? d->n : 1));
-    if (!v->index)
-        return -1;
-    for (int i = 0; i < d->n; i++)
-        v->index[i] = i;
-    return 0;
-}
-
-int data_split(const data_set *train, double val_frac, int subset, uint64_t seed, data_view *tv,
-               data_view *vv)
+int data_split(const data_set *train, const data_set *val, double val_frac, int subset,
+               uint64_t seed, data_view *tv, data_view *vv)
 {
     int n = train->n;
-    int nval = (int)lround(val_frac * n);
+    bool own_val = val && val->n > 0;
+    int nval = own_val ? 0 : (int)lround(val_frac * n);
     if (nval < 0)
         nval = 0;
     if (nval > n - 1)
@@ -319,26 +360,45 @@ int data_split(const data_set *train, double val_frac, int subset, uint64_t seed
     int ntrain = n - nval;
     if (subset > 0 && subset < ntrain)
         ntrain = subset;
-    vv->set = tv->set = train;
-    vv->n = nval;
+    tv->set = train;
     tv->n = ntrain;
-    vv->index = malloc(sizeof(int) * (size_t)(nval ? nval : 1));
     tv->index = malloc(sizeof(int) * (size_t)(ntrain ? ntrain : 1));
-    if (!vv->index || !tv->index) {
+    int rc = 0;
+    if (own_val) {
+        rc = data_view_all(val, vv);
+    } else {
+        vv->set = train;
+        vv->n = nval;
+        vv->index = malloc(sizeof(int) * (size_t)(nval ? nval : 1));
+        if (vv->index)
+            memcpy(vv->index, perm, sizeof(int) * (size_t)nval);
+    }
+    if (rc || !vv->index || !tv->index) {
         free(perm);
-        data_view_free(vv);
-        data_view_free(tv);
+        data_view_release(vv);
+        data_view_release(tv);
         return -1;
     }
     /* validation images come first in the permutation, so the validation
        set does not depend on --subset */
-    memcpy(vv->index, perm, sizeof(int) * (size_t)nval);
     memcpy(tv->index, perm + nval, sizeof(int) * (size_t)ntrain);
     free(perm);
     return 0;
 }
 
-void data_view_free(data_view *v)
+int data_view_all(const data_set *d, data_view *v)
+{
+    v->set = d;
+    v->n = d->n;
+    v->index = malloc(sizeof(int) * (size_t)(d->n ? d->n : 1));
+    if (!v->index)
+        return -1;
+    for (int i = 0; i < d->n; i++)
+        v->index[i] = i;
+    return 0;
+}
+
+void data_view_release(data_view *v)
 {
     free(v->index);
     v->index = NULL;

@@ -209,7 +209,7 @@ int train_run(model *m, const net_train *t, const data_set *train, const data_se
         goto fail;
     }
     ops_set_threads(o->threads > 0 ? o->threads : 1);
-    if (data_split(train, o->val_frac, o->subset, (uint64_t)t->seed, &tv, &vv)) {
+    if (data_split(train, o->val, o->val_frac, o->subset, (uint64_t)t->seed, &tv, &vv)) {
         snprintf(r->message, sizeof r->message, "out of memory splitting the data");
         goto fail;
     }
@@ -400,9 +400,9 @@ fail:
     if (!r->message[0])
         snprintf(r->message, sizeof r->message, "training failed");
 done:
-    data_view_free(&tv);
-    data_view_free(&vv);
-    data_view_free(&testv);
+    data_view_release(&tv);
+    data_view_release(&vv);
+    data_view_release(&testv);
     free(state);
     free(order);
     return rc;

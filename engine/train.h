@@ -54,6 +54,7 @@ typedef struct train_event {
 
 typedef struct train_opts {
     double val_frac;             /* held out of the training set (0.1) */
+    const data_set *val;         /* the data's own validation split, or NULL: val_frac */
     int subset;                  /* training images used, 0 = all */
     int threads;                 /* OpenBLAS threads (2) */
     double time_limit;           /* seconds, 0 = none */

@@ -15,6 +15,9 @@ export GEVO_BUILD="$root/$build"
 export LC_ALL=C.UTF-8 TZ=UTC
 log=$(mktemp -d)
 trap 'rm -rf "$log"' EXIT
+# decoded data sets (engine/data_cache.c) go to the run's own folder, not
+# to the user's cache: Fashion-MNIST is decoded once per run
+export GEVO_CACHE_DIR="$log/cache"
 passed=0
 failed=0
 run_one() {

@@ -89,10 +89,11 @@ static net_graph *compile(const char *src)
 static int train_once(const char *src, const net_train *recipe_override, train_result *r,
                       float **params_out, long *n_params)
 {
-    data_set tr, te;
+    data_source d;
     char err[512];
-    int rc = data_load(dir, &tr, &te, err, sizeof err);
-    CHECK(rc == 0, "load: %s", err);
+    gerr ge = GERR_INIT;
+    int rc = data_load(&d, dir, NULL, &ge);
+    CHECK(rc == 0, "load: %s", ge.msg);
     if (rc)
         return -1;
     net_graph *g = compile(src);
@@ -104,7 +105,7 @@ static int train_once(const char *src, const net_train *recipe_override, train_r
     train_opts o;
     train_opts_default(&o);
     o.threads = 1;
-    rc = train_run(m, &recipe, &tr, &te, &o, r);
+    rc = train_run(m, &recipe, &d.train, &d.test, &o, r);
     if (params_out) {
         *params_out = malloc(sizeof(float) * (size_t)m->n_params);
         memcpy(*params_out, m->params, sizeof(float) * (size_t)m->n_params);
@@ -112,22 +113,22 @@ static int train_once(const char *src, const net_train *recipe_override, train_r
     }
     model_free(m);
     net_graph_free(g);
-    data_free(&tr);
-    data_free(&te);
+    data_release(&d);
     return rc;
 }
 
 static void test_data_loading(void)
 {
-    data_set tr, te;
-    char err[512];
-    CHECK(data_load(dir, &tr, &te, err, sizeof err) == 0, "%s", err);
+    data_source d;
+    gerr ge = GERR_INIT;
+    CHECK(data_load(&d, dir, NULL, &ge) == 0, "%s", ge.msg);
+    const data_set tr = d.train, te = d.test;
     CHECK_EQ_INT(tr.n, 800);
     CHECK_EQ_INT(te.n, 200);
     CHECK(tr.c == 1 && tr.h == 8 && tr.w == 8 && tr.classes == 4, "shape %dx%dx%d, %d classes",
           tr.c, tr.h, tr.w, tr.classes);
     data_view tv, vv;
-    CHECK(data_split(&tr, 0.1, 0, 7, &tv, &vv) == 0, "split");
+    CHECK(data_split(&tr, NULL, 0.1, 0, 7, &tv, &vv) == 0, "split");
     CHECK_EQ_INT(vv.n, 80);
     CHECK_EQ_INT(tv.n, 720);
     /* the split is a partition and does not depend on --subset */
@@ -141,7 +142,7 @@ static void test_data_loading(void)
         once += seen[i] == 1;
     CHECK_EQ_INT(once, 800);
     data_view tv2, vv2;
-    CHECK(data_split(&tr, 0.1, 100, 7, &tv2, &vv2) == 0, "split");
+    CHECK(data_split(&tr, NULL, 0.1, 100, 7, &tv2, &vv2) == 0, "split");
     CHECK_EQ_INT(tv2.n, 100);
     CHECK(memcmp(vv.index, vv2.index, sizeof(int) * 80) == 0,
           "validation set changed with --subset");
@@ -157,21 +158,22 @@ static void test_data_loading(void)
         s += x[i];
     CHECK(fabs(s / 256) < 1.0, "batch mean %f", s / 256);
     free(seen);
-    data_view_free(&tv);
-    data_view_free(&vv);
-    data_view_free(&tv2);
-    data_view_free(&vv2);
-    data_free(&tr);
-    data_free(&te);
+    data_view_release(&tv);
+    data_view_release(&vv);
+    data_view_release(&tv2);
+    data_view_release(&vv2);
+    data_release(&d);
 }
 
 static void test_bad_data_files(void)
 {
-    char bad[300], err[512];
+    char bad[300];
     snprintf(bad, sizeof bad, "%s/bad", dir);
     mkdir(bad, 0700);
-    data_set tr, te;
-    CHECK(data_load(bad, &tr, &te, err, sizeof err) != 0, "empty dir loaded");
+    data_source d;
+    gerr ge = GERR_INIT;
+    const char *err = ge.msg;
+    CHECK(data_load(&d, bad, NULL, &ge) != 0, "empty dir loaded");
     CHECK(strstr(err, "no data set found") != NULL, "%s", err);
     char p[400];
     snprintf(p, sizeof p, "%s/train-images-idx3-ubyte", bad);
@@ -182,7 +184,7 @@ static void test_bad_data_files(void)
     f = fopen(p, "wb");
     fputs("x", f);
     fclose(f);
-    CHECK(data_load(bad, &tr, &te, err, sizeof err) != 0, "garbage loaded");
+    CHECK(data_load(&d, bad, NULL, &ge) != 0, "garbage loaded");
     CHECK(strstr(err, "train-images-idx3-ubyte") && strstr(err, "not an IDX file"), "%s", err);
     /* a truncated image file names itself */
     snprintf(p, sizeof p, "%s/train-images-idx3-ubyte", bad);
@@ -195,9 +197,9 @@ static void test_bad_data_files(void)
     fwrite(h, 1, 16, f);
     fwrite(h, 1, 16, f);
     fclose(f);
-    CHECK(data_load(bad, &tr, &te, err, sizeof err) != 0, "truncated loaded");
+    CHECK(data_load(&d, bad, NULL, &ge) != 0, "truncated loaded");
     CHECK(strstr(err, "truncated") != NULL, "%s", err);
-    CHECK(data_load("/nonexistent/dir", &tr, &te, err, sizeof err) != 0 &&
+    CHECK(data_load(&d, "/nonexistent/dir", NULL, &ge) != 0 &&
               strstr(err, "no such data directory"),
           "%s", err);
 }
@@ -264,9 +266,10 @@ static void test_divergence(void)
 static void test_time_limit_and_stop(void)
 {
     net_graph *g = compile(net_src);
-    data_set tr, te;
+    data_source d;
     char err[512];
-    CHECK(data_load(dir, &tr, &te, err, sizeof err) == 0, "%s", err);
+    gerr ge = GERR_INIT;
+    CHECK(data_load(&d, dir, NULL, &ge) == 0, "%s", ge.msg);
     net_train t = g->train;
     t.epochs = 1000; /* far more than a 1 ms limit allows */
     model *m = model_new(g, t.batch, 1, err, sizeof err);
@@ -275,7 +278,7 @@ static void test_time_limit_and_stop(void)
     o.threads = 1;
     o.time_limit = 0.001;
     train_result r;
-    CHECK(train_run(m, &t, &tr, &te, &o, &r) == 0, "run: %s", r.message);
+    CHECK(train_run(m, &t, &d.train, &d.test, &o, &r) == 0, "run: %s", r.message);
     CHECK(r.status == TRAIN_TIMEOUT, "status %s", train_status_name(r.status));
     CHECK(r.steps < 1000L * 23, "ran all steps");
     CHECK(r.val_acc >= 0 && r.val_acc <= 1, "partial accuracy %f", r.val_acc);
@@ -283,14 +286,13 @@ static void test_time_limit_and_stop(void)
     volatile sig_atomic_t stop = 1;
     o.time_limit = 0;
     o.stop = &stop;
-    CHECK(train_run(m, &t, &tr, &te, &o, &r) == 0, "run");
+    CHECK(train_run(m, &t, &d.train, &d.test, &o, &r) == 0, "run");
     CHECK(r.status == TRAIN_STOPPED && r.steps == 0, "status %s after %ld steps",
           train_status_name(r.status), r.steps);
     train_result_free(&r);
     model_free(m);
     net_graph_free(g);
-    data_free(&tr);
-    data_free(&te);
+    data_release(&d);
 }
 
 static void test_weights_roundtrip(void)
@@ -463,6 +465,9 @@ int main(void)
     snprintf(dir, sizeof dir, "/tmp/gevo-train-test.XXXXXX");
     if (!mkdtemp(dir))
         return 1;
+    char cache[300];
+    snprintf(cache, sizeof cache, "%s/cache", dir);
+    setenv("GEVO_CACHE_DIR", cache, 1); /* the data cache stays in the test's folder */
     write_set("train", 800, true, 1);
     write_set("t10k", 200, false, 2);
     RUN(test_data_loading);
