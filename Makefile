@@ -27,11 +27,13 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(PKG_CFLAGS) -I. \
              -DGEVO_DATADIR='"$(PREFIX)/share/gevo"' -MMD -MP
 LDLIBS    = $(PKG_LIBS) -lm -lpthread
 
-# Layers, bottom up (engine/base: the helpers every layer shares); every
-# .c in a layer folder is part of the library,
-# tui/main.c alone is the program's entry point.
-LAYERS   = engine/base engine sessions core tui
-LIB_SRC  = $(filter-out tui/main.c,$(foreach d,$(LAYERS),$(wildcard $(d)/*.c)))
+# Layers, bottom up (engine/base: the helpers every layer shares; tui/cli:
+# the command line, beside the workbench in the user-interface layer);
+# every .c in a layer folder is part of the library, tui/cli/main.c alone
+# is the program's entry point.
+LAYERS   = engine/base engine sessions core tui tui/cli
+MAIN     = tui/cli/main.c
+LIB_SRC  = $(filter-out $(MAIN),$(foreach d,$(LAYERS),$(wildcard $(d)/*.c)))
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC = $(wildcard tests/unit/test_*.c)
 TEST_BIN = $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -43,7 +45,7 @@ all: gevo
 gevo: $(BUILD)/gevo
 	@cp $< $@
 
-$(BUILD)/gevo: $(BUILD)/tui/main.o $(BUILD)/libgevo.a
+$(BUILD)/gevo: $(BUILD)/$(MAIN:.c=.o) $(BUILD)/libgevo.a
 	@echo "  LD  $@"
 	@$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -134,4 +136,4 @@ install: gevo
 clean:
 	rm -rf build build-asan build-fuzz gevo
 
--include $(LIB_OBJ:.o=.d) $(BUILD)/tui/main.d
+-include $(LIB_OBJ:.o=.d) $(BUILD)/$(MAIN:.c=.d)

@@ -27,6 +27,10 @@
 #include "engine/base/error.h"
 #include "engine/base/rng.h"
 
+/* The data set used when none is named: Fashion-MNIST as Debian's
+ * dataset-fashion-mnist package installs it. */
+#define DATA_DEFAULT_DIR "/usr/share/datasets/fashion-mnist"
+
 /* One split: borrowed pointers into its data_source. */
 typedef struct data_set {
     int n;                  /* images */

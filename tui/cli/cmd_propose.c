@@ -13,12 +13,7 @@
 #include "core/prompt.h"
 #include "core/propose.h"
 #include "sessions/session.h"
-#include "tui/commands.h"
-
-static const char usage[] =
-    "gevo propose SESSION [--operator mutate|crossover|eot] [--persona NAME]\n"
-    "       [--llm none|URL] [--model M] [--parent ID [--parent ID]] [--gene NAME]\n"
-    "       [--elite ID] [--seed N] [--generation N] [--repairs N] [--note TEXT] [--verbose]";
+#include "tui/cli/cli.h"
 
 static const char help[] =
     "Runs one proposal and records it as a new individual of the session: the\n"
@@ -50,41 +45,12 @@ static const char help[] =
     "(GEVO_LLM_BASE_URL, GEVO_LLM_MODEL, GEVO_LLM_API_KEY_ENV, ...), then --llm\n"
     "and --model. The API key is read from the variable llm.api_key_env names.\n";
 
-static int bad_usage(const char *fmt, const char *arg)
-{
-    fprintf(stderr, "gevo propose: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nusage: %s\n", usage);
-    return 2;
-}
-
-static int parse_long(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 static int journal_last(const session_journal_entry *e, void *arg)
 {
     int *g = arg;
     if (e->generation > *g)
         *g = e->generation;
     return 0;
-}
-
-static void section(const char *title, const char *body)
-{
-    printf("\n== %s ==\n", title);
-    if (!body || !body[0]) {
-        printf("(none)\n");
-        return;
-    }
-    size_t n = strlen(body);
-    printf("%s%s", body, body[n - 1] == '\n' ? "" : "\n");
 }
 
 static void print_outcome(session *s, const propose_outcome *o, bool verbose)
@@ -125,96 +91,99 @@ static void print_outcome(session *s, const propose_outcome *o, bool verbose)
         if (pf > 0)
             printf(" (parent %.3g, %+.1f%%)", pf / 1e6, 100.0 * (o->flops - pf) / pf);
         printf("\n");
-        section("reasoning", o->reasoning);
+        cli_section("reasoning", o->reasoning);
         char *diff = NULL;
         char title[96];
         snprintf(title, sizeof title, "diff against %s", o->parents[0]);
         if (session_diff(s, o->parents[0], o->id, true, &diff, &serr) == 0)
-            section(title, diff);
+            cli_section(title, diff);
         else
             printf("\n(no diff: %s)\n", serr.msg);
         free(diff);
     } else {
         printf("validation: failed: %s\n", o->error);
         if (o->reasoning && o->reasoning[0])
-            section("what gevo's check reported", o->reasoning);
+            cli_section("what gevo's check reported", o->reasoning);
         if (o->program && o->program[0] && verbose)
-            section("the last candidate", o->program);
+            cli_section("the last candidate", o->program);
     }
     if (verbose) {
-        section("prompts (prompt.txt)", o->prompt);
-        section("responses (response.txt)", o->response);
+        cli_section("prompts (prompt.txt)", o->prompt);
+        cli_section("responses (response.txt)", o->response);
     }
 }
 
-int core_cmd_propose(int argc, char **argv)
+int cmd_propose(int argc, char **argv)
 {
-    const char *dir = NULL, *op_s = "mutate", *persona = NULL, *llm_opt = NULL, *model = NULL,
-               *gene = NULL, *elite = NULL, *note = NULL, *parents[2] = {NULL, NULL};
+    static const struct option longopts[] = {
+        {"operator", required_argument, 0, 'o'},
+        {"persona", required_argument, 0, 'p'},
+        {"llm", required_argument, 0, 'l'},
+        {"model", required_argument, 0, 'm'},
+        {"parent", required_argument, 0, 'P'},
+        {"gene", required_argument, 0, 'g'},
+        {"elite", required_argument, 0, 'e'},
+        {"seed", required_argument, 0, 's'},
+        {"generation", required_argument, 0, 'G'},
+        {"repairs", required_argument, 0, 'r'},
+        {"note", required_argument, 0, 'n'},
+        {"verbose", no_argument, 0, 'v'},
+        CLI_HELP_OPTION,
+        {0, 0, 0, 0},
+    };
+    const char *op_s = "mutate", *persona = NULL, *llm_opt = NULL, *model = NULL, *gene = NULL,
+               *elite = NULL, *note = NULL, *parents[2] = {NULL, NULL};
     int n_parents = 0;
     long seed = 1, generation = -1, repairs = PROPOSE_DEFAULT_REPAIRS;
     bool verbose = false;
     gerr serr = GERR_INIT;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            printf("usage: %s\n\n%s", usage, help);
-            return 0;
-        }
-        if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
-            verbose = true;
-            continue;
-        }
-        const char **opt = !strcmp(a, "--operator")  ? &op_s
-                           : !strcmp(a, "--persona") ? &persona
-                           : !strcmp(a, "--llm")     ? &llm_opt
-                           : !strcmp(a, "--model")   ? &model
-                           : !strcmp(a, "--gene")    ? &gene
-                           : !strcmp(a, "--elite")   ? &elite
-                           : !strcmp(a, "--note")    ? &note
-                                                     : NULL;
-        bool num = !strcmp(a, "--seed") || !strcmp(a, "--generation") || !strcmp(a, "--repairs");
-        if (opt || num || !strcmp(a, "--parent")) {
-            if (i + 1 >= argc)
-                return bad_usage("%s needs a value", a);
-            const char *v = argv[++i];
-            if (opt) {
-                *opt = v;
-            } else if (!strcmp(a, "--parent")) {
-                if (n_parents == 2)
-                    return bad_usage("%sat most two --parent", "");
-                parents[n_parents++] = v;
-            } else if (!strcmp(a, "--seed")) {
-                if (parse_long(v, 0, 0x7fffffffL, &seed))
-                    return bad_usage("--seed: '%s' is not a number >= 0", v);
-            } else if (!strcmp(a, "--generation")) {
-                if (parse_long(v, 0, 1000000, &generation))
-                    return bad_usage("--generation: '%s' is not a generation number", v);
-            } else if (parse_long(v, 0, 20, &repairs)) {
-                return bad_usage("--repairs: '%s' is not a number from 0 to 20", v);
-            }
-        } else if (a[0] == '-') {
-            return bad_usage("unknown option '%s'", a);
-        } else if (dir) {
-            return bad_usage("one session only ('%s' is extra)", a);
-        } else {
-            dir = a;
+    int opt;
+    cli_getopt_start();
+    while ((opt = cli_getopt(argc, argv, "v", longopts)) != -1) {
+        switch (opt) {
+        case 'o': op_s = optarg; break;
+        case 'p': persona = optarg; break;
+        case 'l': llm_opt = optarg; break;
+        case 'm': model = optarg; break;
+        case 'g': gene = optarg; break;
+        case 'e': elite = optarg; break;
+        case 'n': note = optarg; break;
+        case 'v': verbose = true; break;
+        case 'P':
+            if (n_parents == 2)
+                return cli_usage_error("propose", "at most two --parent");
+            parents[n_parents++] = optarg;
+            break;
+        case 's':
+            if (cli_long("propose", "--seed", optarg, 0, 0x7fffffffL, &seed))
+                return CLI_USAGE;
+            break;
+        case 'G':
+            if (cli_long("propose", "--generation", optarg, 0, 1000000, &generation))
+                return CLI_USAGE;
+            break;
+        case 'r':
+            if (cli_long("propose", "--repairs", optarg, 0, 20, &repairs))
+                return CLI_USAGE;
+            break;
+        case 'h': return cli_help("propose", help);
+        default: return cli_bad_option("propose", argc, argv, opt);
         }
     }
-    if (!dir)
-        return bad_usage("%sthe session folder is missing", "");
+    char **arg = cli_operands("propose", argc, argv, 1, "the session folder is missing");
+    if (!arg)
+        return CLI_USAGE;
+    const char *dir = arg[0];
     propose_op op;
     if (propose_op_parse(op_s, &op))
-        return bad_usage("--operator: '%s' is not mutate, crossover or eot", op_s);
+        return cli_usage_error("propose", "--operator: '%s' is not mutate, crossover or eot", op_s);
     if (op != PROPOSE_CROSSOVER && n_parents > 1)
-        return bad_usage("%sonly crossover takes two --parent", "");
+        return cli_usage_error("propose", "only crossover takes two --parent");
 
-    session *s = NULL;
-    if (session_open(&s, dir, SESSION_WRITE, &serr) != 0) {
-        fprintf(stderr, "gevo propose: %s\n", serr.msg);
-        return 1;
-    }
-    int rc = 1;
+    session *s = cli_session_open("propose", dir, SESSION_WRITE);
+    if (!s)
+        return CLI_FAIL;
+    int rc = CLI_FAIL;
     char err[2048];
     llm_client *client = NULL;
     prompt_set ps;
@@ -312,7 +281,7 @@ int core_cmd_propose(int argc, char **argv)
     if (r != 0)
         fprintf(stderr, "gevo propose: %s\n", out.error);
     propose_outcome_release(&out);
-    rc = r == 0 ? 0 : 1;
+    rc = r == 0 ? CLI_OK : CLI_FAIL;
 done:
     if (have_ps)
         prompt_set_release(&ps);

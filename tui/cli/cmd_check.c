@@ -1,33 +1,28 @@
 /* `gevo check FILE`: validate a gevo-net program and print a table of its
  * layers like torchsummary, or the errors. */
-#include <getopt.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/engine_cmd.h"
 #include "engine/net.h"
+#include "tui/cli/cli.h"
 
-static void check_usage(FILE *out)
-{
-    fprintf(out, "usage: gevo check [options] FILE\n"
-                 "\n"
-                 "Validates a gevo-net program (see gevo-net(5)): parses it, infers every\n"
-                 "shape, counts parameters and FLOPs, and checks the limits. Prints one row\n"
-                 "per layer and the totals; on an error prints file:line:col, the line,\n"
-                 "a caret and a hint, and exits with status 1.\n"
-                 "\n"
-                 "options:\n"
-                 "  --input CxHxW        check for another input shape (e.g. 1x28x28)\n"
-                 "  --json               machine-readable output\n"
-                 "  --quiet              print only the totals line\n"
-                 "  --max-params N       parameter limit (default 20000000)\n"
-                 "  --max-flops N        forward FLOPs per image (default 2e10)\n"
-                 "  --max-act-mb N       activation memory per image in MiB (default 256)\n"
-                 "  --max-depth N        block call depth (default 32)\n"
-                 "  --max-file-bytes N   source size (default 262144)\n"
-                 "  -h, --help           this text\n");
-}
+static const char help[] =
+    "Validates a gevo-net program (see gevo-net(5)): parses it, infers every\n"
+    "shape, counts parameters and FLOPs, and checks the limits. Prints one row\n"
+    "per layer and the totals; on an error prints file:line:col, the line,\n"
+    "a caret and a hint, and exits with status 1.\n"
+    "\n"
+    "options:\n"
+    "  --input CxHxW        check for another input shape (e.g. 1x28x28)\n"
+    "  --json               machine-readable output\n"
+    "  --quiet              print only the totals line\n"
+    "  --max-params N       parameter limit (default 20000000)\n"
+    "  --max-flops N        forward FLOPs per image (default 2e10)\n"
+    "  --max-act-mb N       activation memory per image in MiB (default 256)\n"
+    "  --max-depth N        block call depth (default 32)\n"
+    "  --max-file-bytes N   source size (default 262144)\n"
+    "  -h, --help           this text\n";
 
 static void group_digits(long v, char *buf, size_t n)
 {
@@ -97,6 +92,15 @@ static void print_table(const char *path, const net_graph *g)
     printf("canonical hash: %016llx\n", (unsigned long long)g->hash);
 }
 
+static json_t *shape_json(net_shape s)
+{
+    json_t *a = json_array();
+    json_array_append_new(a, json_integer(s.c));
+    json_array_append_new(a, json_integer(s.h));
+    json_array_append_new(a, json_integer(s.w));
+    return a;
+}
+
 static int print_json(const char *path, const net_graph *g, const net_error *err)
 {
     json_t *o = json_object();
@@ -114,11 +118,7 @@ static int print_json(const char *path, const net_graph *g, const net_error *err
         json_object_set_new(o, "errors", arr);
     } else {
         json_object_set_new(o, "ok", json_true());
-        json_t *in = json_array();
-        json_array_append_new(in, json_integer(g->input.c));
-        json_array_append_new(in, json_integer(g->input.h));
-        json_array_append_new(in, json_integer(g->input.w));
-        json_object_set_new(o, "input", in);
+        json_object_set_new(o, "input", shape_json(g->input));
         json_object_set_new(o, "classes", json_integer(g->classes));
         json_object_set_new(o, "params", json_integer(g->params));
         json_object_set_new(o, "flops", json_real(g->flops));
@@ -133,11 +133,7 @@ static int print_json(const char *path, const net_graph *g, const net_error *err
             json_object_set_new(l, "line", json_integer(nd->line));
             json_object_set_new(l, "block", json_string(nd->scope));
             json_object_set_new(l, "op", json_string(display_op(nd)));
-            json_t *s = json_array();
-            json_array_append_new(s, json_integer(nd->shape.c));
-            json_array_append_new(s, json_integer(nd->shape.h));
-            json_array_append_new(s, json_integer(nd->shape.w));
-            json_object_set_new(l, "shape", s);
+            json_object_set_new(l, "shape", shape_json(nd->shape));
             json_object_set_new(l, "params", json_integer(nd->params));
             json_object_set_new(l, "flops", json_real(nd->flops));
             json_array_append_new(layers, l);
@@ -163,19 +159,7 @@ static int parse_shape(const char *s, net_shape *out)
     return 0;
 }
 
-static int parse_number(const char *opt, const char *s, double lo, double hi, double *out)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || *end || !(v >= lo && v <= hi)) {
-        fprintf(stderr, "gevo check: %s needs a number in %g..%g, not '%s'\n", opt, lo, hi, s);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-int engine_cmd_check(int argc, char **argv)
+int cmd_check(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"input", required_argument, 0, 'i'},
@@ -186,7 +170,7 @@ int engine_cmd_check(int argc, char **argv)
         {"max-act-mb", required_argument, 0, 'A'},
         {"max-depth", required_argument, 0, 'D'},
         {"max-file-bytes", required_argument, 0, 'B'},
-        {"help", no_argument, 0, 'h'},
+        CLI_HELP_OPTION,
         {0, 0, 0, 0},
     };
     net_limits lim;
@@ -195,53 +179,51 @@ int engine_cmd_check(int argc, char **argv)
     bool have_input = false, json = false, quiet = false;
     double v;
     int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "hq", longopts, NULL)) != -1) {
+    cli_getopt_start();
+    while ((opt = cli_getopt(argc, argv, "q", longopts)) != -1) {
         switch (opt) {
         case 'i':
             if (parse_shape(optarg, &input)) {
-                fprintf(stderr, "gevo check: --input needs CxHxW, e.g. 1x28x28, not '%s'\n",
-                        optarg);
-                return 2;
+                return cli_usage_error("check", "--input needs CxHxW, e.g. 1x28x28, not '%s'",
+                                       optarg);
             }
             have_input = true;
             break;
         case 'j': json = true; break;
         case 'q': quiet = true; break;
         case 'P':
-            if (parse_number("--max-params", optarg, 1, 1e10, &v))
-                return 2;
+            if (cli_double("check", "--max-params", optarg, 1, 1e10, &v))
+                return CLI_USAGE;
             lim.max_params = (long)v;
             break;
         case 'F':
-            if (parse_number("--max-flops", optarg, 1, 1e15, &v))
-                return 2;
+            if (cli_double("check", "--max-flops", optarg, 1, 1e15, &v))
+                return CLI_USAGE;
             lim.max_flops = v;
             break;
         case 'A':
-            if (parse_number("--max-act-mb", optarg, 1, 1e6, &v))
-                return 2;
+            if (cli_double("check", "--max-act-mb", optarg, 1, 1e6, &v))
+                return CLI_USAGE;
             lim.max_act_bytes = v * 1048576;
             break;
         case 'D':
-            if (parse_number("--max-depth", optarg, 1, 60, &v))
-                return 2;
+            if (cli_double("check", "--max-depth", optarg, 1, 60, &v))
+                return CLI_USAGE;
             lim.max_depth = (int)v;
             break;
         case 'B':
-            if (parse_number("--max-file-bytes", optarg, 1, 1 << 30, &v))
-                return 2;
+            if (cli_double("check", "--max-file-bytes", optarg, 1, 1 << 30, &v))
+                return CLI_USAGE;
             lim.max_file_bytes = (long)v;
             break;
-        case 'h': check_usage(stdout); return 0;
-        default: check_usage(stderr); return 2;
+        case 'h': return cli_help("check", help);
+        default: return cli_bad_option("check", argc, argv, opt);
         }
     }
-    if (optind != argc - 1) {
-        check_usage(stderr);
-        return 2;
-    }
-    const char *path = argv[optind];
+    char **arg = cli_operands("check", argc, argv, 1, "the FILE to check is missing");
+    if (!arg)
+        return CLI_USAGE;
+    const char *path = arg[0];
     net_error err;
     size_t len;
     char *src = net_read_file(path, lim.max_file_bytes, &len, &err);
@@ -262,5 +244,5 @@ int engine_cmd_check(int argc, char **argv)
         print_table(path, g);
     }
     net_graph_free(g);
-    return rc ? 1 : 0;
+    return rc ? CLI_FAIL : CLI_OK;
 }

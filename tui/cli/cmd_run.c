@@ -4,7 +4,6 @@
  * go on in the background and a later run collects them); running it
  * again resumes where the session stands. */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,10 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/cmd_run.h"
 #include "core/evaluator.h"
 #include "core/evolve.h"
 #include "sessions/session.h"
+#include "tui/cli/cli.h"
 
 static volatile sig_atomic_t interrupted;
 
@@ -25,53 +24,39 @@ static void on_sigint(int sig)
     interrupted = 1;
 }
 
-static void run_usage(FILE *out)
+static void run_help(void)
 {
-    fprintf(out,
-            "usage: gevo run [options] SESSION\n"
-            "\n"
-            "Runs the evolution of a session (made by gevo new) without the\n"
-            "workbench: proposals, review by policy, training, NSGA-II selection,\n"
-            "until the session has the given number of generations. Running it\n"
-            "again resumes; Ctrl-C stops cleanly.\n"
-            "\n"
-            "options:\n"
-            "  --generations N        generations the session should reach (default 1 more)\n"
-            "  --preset quick|paper   population and training settings (default quick)\n"
-            "  --review-policy P      auto (default here), manual, or limits:N (approve\n"
-            "                         when parameters <= N, else leave for review)\n"
-            "  --llm none|URL         the proposer: none = random mutation (default:\n"
-            "                         the session's llm.base_url, else none)\n"
-            "  --model M              the LLM's model name\n"
-            "  --evaluator local|slurm  where candidates train (default: the session's\n"
-            "                         \"evaluator\" setting, else local)\n"
-            "  --slurm KEY=VALUE      a Slurm option (repeatable): partition, account,\n"
-            "                         qos, time, cpus, mem, sbatch, setup, requeue,\n"
-            "                         array, array_limit, interval (see gevo(1))\n"
-            "  --slots N              candidates trained at once (default %d)\n"
-            "  --threads N            BLAS threads per candidate (default %d)\n"
-            "  --population N         survivors per generation\n"
-            "  --offspring N          proposals per generation\n"
-            "  --subset N             training images per candidate\n"
-            "  --epochs N             epochs per candidate\n"
-            "  --time-limit S         seconds per candidate\n"
-            "  --data DIR             data set (default: the session's)\n"
-            "  --seed N               seed of selection and proposals (default 1)\n"
-            "  -h, --help             this text\n",
-            EVALUATOR_DEFAULT_SLOTS, EVALUATOR_DEFAULT_THREADS);
-}
-
-static int parse_long(const char *opt, const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || errno || v < lo || v > hi) {
-        fprintf(stderr, "gevo run: %s needs an integer in %ld..%ld, not '%s'\n", opt, lo, hi, s);
-        return -1;
-    }
-    *out = v;
-    return 0;
+    cli_usage_line("run", stdout);
+    printf("\n"
+           "Runs the evolution of a session (made by gevo new) without the\n"
+           "workbench: proposals, review by policy, training, NSGA-II selection,\n"
+           "until the session has the given number of generations. Running it\n"
+           "again resumes; Ctrl-C stops cleanly.\n"
+           "\n"
+           "options:\n"
+           "  --generations N        generations the session should reach (default 1 more)\n"
+           "  --preset quick|paper   population and training settings (default quick)\n"
+           "  --review-policy P      auto (default here), manual, or limits:N (approve\n"
+           "                         when parameters <= N, else leave for review)\n"
+           "  --llm none|URL         the proposer: none = random mutation (default:\n"
+           "                         the session's llm.base_url, else none)\n"
+           "  --model M              the LLM's model name\n"
+           "  --evaluator local|slurm  where candidates train (default: the session's\n"
+           "                         \"evaluator\" setting, else local)\n"
+           "  --slurm KEY=VALUE      a Slurm option (repeatable): partition, account,\n"
+           "                         qos, time, cpus, mem, sbatch, setup, requeue,\n"
+           "                         array, array_limit, interval (see gevo(1))\n"
+           "  --slots N              candidates trained at once (default %d)\n"
+           "  --threads N            BLAS threads per candidate (default %d)\n"
+           "  --population N         survivors per generation\n"
+           "  --offspring N          proposals per generation\n"
+           "  --subset N             training images per candidate\n"
+           "  --epochs N             epochs per candidate\n"
+           "  --time-limit S         seconds per candidate\n"
+           "  --data DIR             data set (default: the session's)\n"
+           "  --seed N               seed of selection and proposals (default 1)\n"
+           "  -h, --help             this text\n",
+           EVALUATOR_DEFAULT_SLOTS, EVALUATOR_DEFAULT_THREADS);
 }
 
 typedef struct run_view {
@@ -124,7 +109,7 @@ static void show_status(run_view *v, evolve *e, int target)
     v->status_shown = true;
 }
 
-int core_cmd_run(int argc, char **argv)
+int cmd_run(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"generations", required_argument, 0, 'g'},   {"preset", required_argument, 0, 'p'},
@@ -134,7 +119,7 @@ int core_cmd_run(int argc, char **argv)
         {"population", required_argument, 0, 'P'},    {"offspring", required_argument, 0, 'O'},
         {"subset", required_argument, 0, 'n'},        {"epochs", required_argument, 0, 'E'},
         {"time-limit", required_argument, 0, 't'},    {"data", required_argument, 0, 'd'},
-        {"seed", required_argument, 0, 's'},          {"help", no_argument, 0, 'h'},
+        {"seed", required_argument, 0, 's'},          CLI_HELP_OPTION,
         {"slurm", required_argument, 0, 'U'},         {0, 0, 0, 0},
     };
     const char *preset = NULL, *policy = "auto", *llm = NULL, *model = NULL, *engine = NULL,
@@ -144,12 +129,12 @@ int core_cmd_run(int argc, char **argv)
     char slurm_opts[8192] = "";
     size_t slurm_len = 0;
     int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    cli_getopt_start();
+    while ((opt = cli_getopt(argc, argv, "", longopts)) != -1) {
         switch (opt) {
         case 'g':
-            if (parse_long("--generations", optarg, 1, 100000, &generations))
-                return 2;
+            if (cli_long("run", "--generations", optarg, 1, 100000, &generations))
+                return CLI_USAGE;
             break;
         case 'p': preset = optarg; break;
         case 'r': policy = optarg; break;
@@ -157,59 +142,56 @@ int core_cmd_run(int argc, char **argv)
         case 'm': model = optarg; break;
         case 'e': engine = optarg; break;
         case 'S':
-            if (parse_long("--slots", optarg, 1, 256, &slots))
-                return 2;
+            if (cli_long("run", "--slots", optarg, 1, 256, &slots))
+                return CLI_USAGE;
             break;
         case 'T':
-            if (parse_long("--threads", optarg, 1, 256, &threads))
-                return 2;
+            if (cli_long("run", "--threads", optarg, 1, 256, &threads))
+                return CLI_USAGE;
             break;
         case 'P':
-            if (parse_long("--population", optarg, 1, 10000, &population))
-                return 2;
+            if (cli_long("run", "--population", optarg, 1, 10000, &population))
+                return CLI_USAGE;
             break;
         case 'O':
-            if (parse_long("--offspring", optarg, 1, 10000, &offspring))
-                return 2;
+            if (cli_long("run", "--offspring", optarg, 1, 10000, &offspring))
+                return CLI_USAGE;
             break;
         case 'n':
-            if (parse_long("--subset", optarg, 0, 100000000, &subset))
-                return 2;
+            if (cli_long("run", "--subset", optarg, 0, 100000000, &subset))
+                return CLI_USAGE;
             break;
         case 'E':
-            if (parse_long("--epochs", optarg, 1, 10000, &epochs))
-                return 2;
+            if (cli_long("run", "--epochs", optarg, 1, 10000, &epochs))
+                return CLI_USAGE;
             break;
         case 't':
-            if (parse_long("--time-limit", optarg, 1, 100000000, &time_limit))
-                return 2;
+            if (cli_long("run", "--time-limit", optarg, 1, 100000000, &time_limit))
+                return CLI_USAGE;
             break;
         case 'd': data = optarg; break;
         case 'U':
             if (!strchr(optarg, '=') || strchr(optarg, '\n') ||
-                slurm_len + strlen(optarg) + 2 > sizeof slurm_opts) {
-                fprintf(stderr, "gevo run: --slurm needs KEY=VALUE (one line), not '%s'\n", optarg);
-                return 2;
-            }
+                slurm_len + strlen(optarg) + 2 > sizeof slurm_opts)
+                return cli_usage_error("run", "--slurm needs KEY=VALUE (one line), not '%s'",
+                                       optarg);
             slurm_len += (size_t)snprintf(slurm_opts + slurm_len, sizeof slurm_opts - slurm_len,
                                           "%s\n", optarg);
             break;
         case 's':
-            if (parse_long("--seed", optarg, 0, 1000000000L, &seed))
-                return 2;
+            if (cli_long("run", "--seed", optarg, 0, 1000000000L, &seed))
+                return CLI_USAGE;
             break;
-        case 'h': run_usage(stdout); return 0;
-        default: run_usage(stderr); return 2;
+        case 'h': run_help(); return CLI_OK;
+        default: return cli_bad_option("run", argc, argv, opt);
         }
     }
-    if (optind != argc - 1) {
-        run_usage(stderr);
-        return 2;
-    }
+    char **arg = cli_operands("run", argc, argv, 1, "the session folder is missing");
+    if (!arg)
+        return CLI_USAGE;
     evolve_config cfg;
     if (evolve_config_preset(&cfg, preset)) {
-        fprintf(stderr, "gevo run: unknown preset '%s' (quick or paper)\n", preset);
-        return 2;
+        return cli_usage_error("run", "unknown preset '%s' (quick or paper)", preset);
     }
     if (!strcmp(policy, "auto"))
         cfg.review = EVOLVE_REVIEW_AUTO;
@@ -217,11 +199,12 @@ int core_cmd_run(int argc, char **argv)
         cfg.review = EVOLVE_REVIEW_MANUAL;
     else if (!strncmp(policy, "limits:", 7)) {
         cfg.review = EVOLVE_REVIEW_AUTO_LIMITS;
-        if (parse_long("--review-policy limits:", policy + 7, 1, 1000000000L, &cfg.auto_max_params))
-            return 2;
+        if (cli_long("run", "--review-policy limits:", policy + 7, 1, 1000000000L,
+                     &cfg.auto_max_params))
+            return CLI_USAGE;
     } else {
-        fprintf(stderr, "gevo run: unknown review policy '%s' (auto, manual, limits:N)\n", policy);
-        return 2;
+        return cli_usage_error("run", "unknown review policy '%s' (auto, manual, limits:N)",
+                               policy);
     }
     if (slots)
         cfg.slots = (int)slots;
@@ -245,17 +228,14 @@ int core_cmd_run(int argc, char **argv)
     cfg.evaluator = engine; /* NULL: the session's setting, else local */
     cfg.evaluator_options = slurm_len ? slurm_opts : NULL;
 
-    session *s = NULL;
-    gerr serr = GERR_INIT;
-    if (session_open(&s, argv[optind], SESSION_WRITE, &serr)) {
-        fprintf(stderr, "gevo run: %s\n", serr.msg);
-        return 1;
-    }
+    session *s = cli_session_open("run", arg[0], SESSION_WRITE);
+    if (!s)
+        return CLI_FAIL;
     evolve *e = NULL;
     if (evolve_open(&e, s, &cfg)) {
         fprintf(stderr, "gevo run: %s\n", evolve_error(NULL));
         session_close(s);
-        return 1;
+        return CLI_FAIL;
     }
     run_view view = {.tty = isatty(2)};
     evolve_set_listener(e, on_event, &view);
@@ -270,7 +250,7 @@ int core_cmd_run(int argc, char **argv)
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    int status = 0;
+    int status = CLI_OK;
     while (!interrupted) {
         evolve_status_get(e, &st);
         if (st.generation > target)
@@ -278,7 +258,7 @@ int core_cmd_run(int argc, char **argv)
         if (st.generation_done) {
             if (evolve_next_generation(e, false)) {
                 fprintf(stderr, "gevo run: %s\n", evolve_error(e));
-                status = 1;
+                status = CLI_FAIL;
                 break;
             }
             continue;
@@ -299,7 +279,7 @@ int core_cmd_run(int argc, char **argv)
             timeout = 500; /* the status line's pace */
         if (poll(pfd, (nfds_t)n, timeout) < 0 && errno != EINTR) {
             perror("gevo run: poll");
-            status = 1;
+            status = CLI_FAIL;
             break;
         }
         evolve_dispatch(e, pfd, n);
@@ -312,8 +292,8 @@ int core_cmd_run(int argc, char **argv)
                "run %s' "
                "resumes\n",
                st.generation, st.training, st.training == 1 ? "" : "s", session_workdir(s));
-        status = 130;
-    } else if (status == 0 && st.generation > target) {
+        status = CLI_INTERRUPTED;
+    } else if (status == CLI_OK && st.generation > target) {
         printf("gevo run: done: %d generation%s in the session\n", target, target == 1 ? "" : "s");
     }
     evolve_free(e);

@@ -1,0 +1,133 @@
+/* The helpers every command shares: the one option-parser style
+ * (getopt_long, gevo's own messages naming the bad option, usage lines
+ * from the command table), sessions opened with the error said, sections. */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "engine/base/num.h"
+#include "sessions/session.h"
+#include "tui/cli/cli.h"
+
+void cli_usage_line(const char *cmd, FILE *out)
+{
+    const cli_command *c = cli_find(cmd);
+    fprintf(out, "usage: gevo %s\n", c ? c->synopsis : cmd);
+}
+
+int cli_help(const char *cmd, const char *body)
+{
+    cli_usage_line(cmd, stdout);
+    if (body)
+        printf("\n%s", body);
+    return CLI_OK;
+}
+
+static void usage_tail(const char *cmd)
+{
+    cli_usage_line(cmd, stderr);
+    fprintf(stderr, "'gevo %s --help' describes the options\n", cmd);
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "gevo %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    usage_tail(cmd);
+    return CLI_USAGE;
+}
+
+void cli_getopt_start(void)
+{
+    optind = 0; /* 0, not 1: glibc then also resets its permutation state */
+    opterr = 0;
+}
+
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts)
+{
+    char spec[64];
+    /* ':' first: a missing value is told apart from an unknown option */
+    snprintf(spec, sizeof spec, ":h%s", shortopts);
+    return getopt_long(argc, argv, spec, longopts, NULL);
+}
+
+int cli_bad_option(const char *cmd, int argc, char **argv, int opt)
+{
+    const char *tok = optind >= 1 && optind <= argc ? argv[optind - 1] : "";
+    int n = (int)strcspn(tok, "=");
+    bool is_long = !strncmp(tok, "--", 2);
+    if (opt == ':')
+        return cli_usage_error(cmd, "option '%.*s' needs a value", n, tok);
+    if (is_long && optopt && tok[n] == '=')
+        return cli_usage_error(cmd, "option '%.*s' takes no value", n, tok);
+    if (is_long || !optopt)
+        return cli_usage_error(cmd, "unknown option '%.*s'", n, tok);
+    return cli_usage_error(cmd, "unknown option '-%c'", optopt);
+}
+
+char **cli_operands(const char *cmd, int argc, char **argv, int n, const char *missing)
+{
+    if (argc - optind < n) {
+        cli_usage_error(cmd, "%s", missing);
+        return NULL;
+    }
+    if (argc - optind > n) {
+        cli_usage_error(cmd, "too many arguments ('%s' is extra)", argv[optind + n]);
+        return NULL;
+    }
+    return argv + optind;
+}
+
+int cli_long(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out)
+{
+    gerr err = GERR_INIT;
+    if (num_long(s, lo, hi, out, opt, &err) == 0)
+        return 0;
+    fprintf(stderr, "gevo %s: %s\n", cmd, err.msg);
+    return -1;
+}
+
+int cli_int(const char *cmd, const char *opt, const char *s, int lo, int hi, int *out)
+{
+    long v;
+    if (cli_long(cmd, opt, s, lo, hi, &v) != 0)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+int cli_double(const char *cmd, const char *opt, const char *s, double lo, double hi, double *out)
+{
+    gerr err = GERR_INIT;
+    if (num_double(s, lo, hi, out, opt, &err) == 0)
+        return 0;
+    fprintf(stderr, "gevo %s: %s\n", cmd, err.msg);
+    return -1;
+}
+
+session *cli_session_open(const char *cmd, const char *dir, session_mode mode)
+{
+    session *s = NULL;
+    gerr err = GERR_INIT;
+    if (session_open(&s, dir, mode, &err) != 0) {
+        fprintf(stderr, "gevo %s: %s\n", cmd, err.msg);
+        return NULL;
+    }
+    return s;
+}
+
+void cli_section(const char *title, const char *body)
+{
+    printf("\n== %s ==\n", title);
+    if (!body || !body[0]) {
+        printf("(none)\n");
+        return;
+    }
+    size_t n = strlen(body);
+    printf("%s%s", body, body[n - 1] == '\n' ? "" : "\n");
+}

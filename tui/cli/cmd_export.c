@@ -1,0 +1,189 @@
+/* `gevo export DIR --csv|--json`: every individual with its metadata,
+ * objectives and review, for a spreadsheet or a script. The field names
+ * are an interface (man/gevo.1). */
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tui/cli/cli.h"
+
+static const char help[] =
+    "Writes every individual with its metadata, objectives and review to standard output.\n"
+    "\n"
+    "options:\n"
+    "  --csv            as CSV: a header line, then one line per individual\n"
+    "  --json           as a JSON object {session, individuals}\n"
+    "  -h, --help       this text\n";
+
+static void csv_field(const char *v, int last)
+{
+    if (strpbrk(v, ",\"\n\r")) {
+        putchar('"');
+        for (const char *p = v; *p; p++) {
+            if (*p == '"')
+                putchar('"');
+            putchar(*p);
+        }
+        putchar('"');
+    } else {
+        fputs(v, stdout);
+    }
+    putchar(last ? '\n' : ',');
+}
+
+static json_t *num_or_null(double v)
+{
+    return v < 0 ? json_null() : json_real(v);
+}
+
+/* The front of the latest journal record: the final Pareto front. */
+static int last_front_cb(const session_journal_entry *e, void *arg)
+{
+    json_t **front = arg;
+    json_t *j = json_loads(e->front_json, 0, NULL);
+    json_t *arr = json_object_get(j, "front");
+    if (json_is_array(arr)) {
+        json_decref(*front);
+        *front = json_incref(arr);
+    }
+    json_decref(j);
+    return 0;
+}
+
+static bool on_front(json_t *front, const char *id)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(front, i, v)
+    {
+        const char *s = json_string_value(v);
+        if (s && !strcmp(s, id))
+            return true;
+    }
+    return false;
+}
+
+int cmd_export(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"csv", no_argument, 0, 'c'},
+        {"json", no_argument, 0, 'j'},
+        CLI_HELP_OPTION,
+        {0, 0, 0, 0},
+    };
+    int fmt = 0; /* 'c' csv, 'j' json */
+    int opt;
+    cli_getopt_start();
+    while ((opt = cli_getopt(argc, argv, "", longopts)) != -1) {
+        switch (opt) {
+        case 'c':
+        case 'j':
+            if (fmt && fmt != opt)
+                return cli_usage_error("export", "choose one of --csv and --json");
+            fmt = opt;
+            break;
+        case 'h': return cli_help("export", help);
+        default: return cli_bad_option("export", argc, argv, opt);
+        }
+    }
+    if (!fmt)
+        return cli_usage_error("export", "--csv or --json is needed");
+    char **arg = cli_operands("export", argc, argv, 1, "the session folder is missing");
+    if (!arg)
+        return CLI_USAGE;
+    session *s = cli_session_open("export", arg[0], SESSION_READ);
+    if (!s)
+        return CLI_FAIL;
+    session_info *v = NULL;
+    size_t n = 0;
+    gerr serr = GERR_INIT;
+    if (session_list(s, -1, &v, &n, &serr) != 0) {
+        fprintf(stderr, "gevo export: %s\n", serr.msg);
+        session_close(s);
+        return CLI_FAIL;
+    }
+    json_t *front = NULL;
+    session_journal_foreach(s, last_front_cb, &front, NULL);
+    if (fmt == 'c') {
+        printf("id,generation,number,commit,operator,persona,parents,model,tokens_in,tokens_out,"
+               "latency_s,edited,status,val_acc,params,flops,seconds,review,front\n");
+        for (size_t i = 0; i < n; i++) {
+            const session_info *x = &v[i];
+            char num[8][48], parents[2 * SESSION_ID_MAX + 2];
+            snprintf(parents, sizeof parents, "%s%s%s", x->n_parents ? x->parents[0] : "",
+                     x->n_parents > 1 ? " " : "", x->n_parents > 1 ? x->parents[1] : "");
+            snprintf(num[0], 48, "%d", x->generation);
+            snprintf(num[1], 48, "%d", x->number);
+            snprintf(num[2], 48, "%ld", x->tokens_in);
+            snprintf(num[3], 48, "%ld", x->tokens_out);
+            snprintf(num[4], 48, "%.3f", x->latency_s);
+            if (x->val_acc < 0)
+                num[5][0] = 0;
+            else
+                snprintf(num[5], 48, "%.6f", x->val_acc);
+            if (x->params < 0)
+                num[6][0] = 0;
+            else
+                snprintf(num[6], 48, "%ld", x->params);
+            if (x->flops < 0)
+                num[7][0] = 0;
+            else
+                snprintf(num[7], 48, "%.0f", x->flops);
+            char secs[48] = "";
+            if (x->seconds >= 0)
+                snprintf(secs, sizeof secs, "%.3f", x->seconds);
+            csv_field(x->id, 0);
+            csv_field(num[0], 0);
+            csv_field(num[1], 0);
+            csv_field(x->commit, 0);
+            csv_field(x->op, 0);
+            csv_field(x->persona, 0);
+            csv_field(parents, 0);
+            csv_field(x->model, 0);
+            csv_field(num[2], 0);
+            csv_field(num[3], 0);
+            csv_field(num[4], 0);
+            csv_field(x->edited ? "true" : "false", 0);
+            csv_field(x->status, 0);
+            csv_field(num[5], 0);
+            csv_field(num[6], 0);
+            csv_field(num[7], 0);
+            csv_field(secs, 0);
+            csv_field(x->decision, 0);
+            csv_field(on_front(front, x->id) ? "true" : "false", 1);
+        }
+    } else {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n; i++) {
+            const session_info *x = &v[i];
+            json_t *par = json_array();
+            for (int k = 0; k < x->n_parents; k++)
+                json_array_append_new(par, json_string(x->parents[k]));
+            json_t *o = json_pack(
+                "{s:s, s:i, s:i, s:s, s:s, s:s, s:o, s:s, s:I, s:I, s:f, s:b, s:s, s:o, s:o, s:o, "
+                "s:o, s:o}",
+                "id", x->id, "generation", x->generation, "number", x->number, "commit", x->commit,
+                "operator", x->op, "persona", x->persona, "parents", par, "model", x->model,
+                "tokens_in", (json_int_t)x->tokens_in, "tokens_out", (json_int_t)x->tokens_out,
+                "latency_s", x->latency_s, "edited", x->edited, "status", x->status, "val_acc",
+                num_or_null(x->val_acc), "params",
+                x->params < 0 ? json_null() : json_integer(x->params), "flops",
+                num_or_null(x->flops), "seconds", num_or_null(x->seconds), "review",
+                x->decision[0] ? json_string(x->decision) : json_null());
+            if (o) {
+                json_object_set_new(o, "front", json_boolean(on_front(front, x->id)));
+                json_array_append_new(arr, o);
+            }
+        }
+        json_t *root = json_pack("{s:s, s:o}", "session", session_workdir(s), "individuals", arr);
+        json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        putchar('\n');
+        json_decref(root);
+    }
+    json_decref(front);
+    free(v);
+    session_close(s);
+    return CLI_OK;
+}

@@ -1,0 +1,132 @@
+/* `gevo log DIR`: a session's generations and individuals, with the
+ * Pareto front the journal recorded for each. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tui/cli/cli.h"
+
+static const char help[] =
+    "Lists the generations and individuals of a session: operator, persona, status,\n"
+    "objectives (val_acc, params, FLOPs) and review.\n"
+    "\n"
+    "options:\n"
+    "  --generation N   only generation N\n"
+    "  -h, --help       this text\n";
+
+typedef struct fronts {
+    char **front; /* per generation: the latest journal front, "" if none */
+    int n;
+} fronts;
+
+static int front_cb(const session_journal_entry *e, void *arg)
+{
+    fronts *f = arg;
+    if (e->generation < 0 || e->generation > 1000000)
+        return 0;
+    if (e->generation >= f->n) {
+        int n = e->generation + 1;
+        char **v = realloc(f->front, (size_t)n * sizeof *v);
+        if (!v)
+            return -1;
+        for (int i = f->n; i < n; i++)
+            v[i] = NULL;
+        f->front = v;
+        f->n = n;
+    }
+    json_t *j = json_loads(e->front_json, 0, NULL);
+    json_t *arr = json_object_get(j, "front");
+    char buf[512] = "";
+    size_t o = 0;
+    for (size_t i = 0; i < json_array_size(arr) && o < sizeof buf - 40; i++)
+        o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%s", i ? " " : "",
+                              json_string_value(json_array_get(arr, i)));
+    json_decref(j);
+    free(f->front[e->generation]);
+    f->front[e->generation] = strdup(buf);
+    return 0;
+}
+
+static void fmt_num(char *buf, size_t size, double v, const char *fmt)
+{
+    if (v < 0)
+        snprintf(buf, size, "-");
+    else
+        snprintf(buf, size, fmt, v);
+}
+
+int cmd_log(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"generation", required_argument, 0, 'g'},
+        CLI_HELP_OPTION,
+        {0, 0, 0, 0},
+    };
+    int gen = -1;
+    int opt;
+    cli_getopt_start();
+    while ((opt = cli_getopt(argc, argv, "", longopts)) != -1) {
+        switch (opt) {
+        case 'g':
+            if (cli_int("log", "--generation", optarg, 0, 1000000, &gen))
+                return CLI_USAGE;
+            break;
+        case 'h': return cli_help("log", help);
+        default: return cli_bad_option("log", argc, argv, opt);
+        }
+    }
+    char **arg = cli_operands("log", argc, argv, 1, "the session folder is missing");
+    if (!arg)
+        return CLI_USAGE;
+    const char *dir = arg[0];
+    session *s = cli_session_open("log", dir, SESSION_READ);
+    if (!s)
+        return CLI_FAIL;
+    session_info *v = NULL;
+    size_t n = 0;
+    fronts f = {NULL, 0};
+    gerr serr = GERR_INIT;
+    if (session_list(s, gen, &v, &n, &serr) != 0 ||
+        session_journal_foreach(s, front_cb, &f, &serr) != 0) {
+        fprintf(stderr, "gevo log: %s\n", serr.msg);
+        free(v);
+        session_close(s);
+        return CLI_FAIL;
+    }
+    if (session_lock_holder(s)[0])
+        printf("(being written by gevo, %s)\n", session_lock_holder(s));
+    int cur = -1;
+    for (size_t i = 0; i < n; i++) {
+        const session_info *x = &v[i];
+        if (x->generation != cur) {
+            cur = x->generation;
+            size_t cnt = 0;
+            for (size_t k = i; k < n && v[k].generation == cur; k++)
+                cnt++;
+            const char *front = cur < f.n && f.front[cur] ? f.front[cur] : NULL;
+            printf("%sgeneration %d: %zu individual%s%s%s\n", i ? "\n" : "", cur, cnt,
+                   cnt == 1 ? "" : "s", front ? ", front: " : "",
+                   front ? (front[0] ? front : "(empty)") : "");
+            printf("  %-9s %-8s %-10s %-12s %-9s %7s %10s %9s %s\n", "ID", "COMMIT", "OPERATOR",
+                   "PERSONA", "STATUS", "VAL_ACC", "PARAMS", "FLOPS", "REVIEW");
+        }
+        char acc[16], params[24], flops[16];
+        fmt_num(acc, sizeof acc, x->val_acc, "%.4f");
+        fmt_num(params, sizeof params, (double)x->params, "%.0f");
+        fmt_num(flops, sizeof flops, x->flops, "%.3g");
+        /* the offline proposer's long label would break the columns */
+        const char *persona = !strncmp(x->persona, "random mutation", 15) ? "(no LLM)"
+                              : x->persona[0]                             ? x->persona
+                                                                          : "-";
+        printf("  %-9s %.7s  %-10s %-12.12s %-9s %7s %10s %9s %s%s\n", x->id, x->commit, x->op,
+               persona, x->status, acc, params, flops, x->decision[0] ? x->decision : "-",
+               x->edited ? " (edited)" : "");
+    }
+    for (int i = 0; i < f.n; i++)
+        free(f.front[i]);
+    free(f.front);
+    free(v);
+    session_close(s);
+    return CLI_OK;
+}

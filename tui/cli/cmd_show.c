@@ -1,0 +1,79 @@
+/* `gevo show DIR ID`: one individual, everything the session holds on it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tui/cli/cli.h"
+
+static const char help[] =
+    "Shows one individual (ID like g2-7, or a commit hash prefix): metadata, genome,\n"
+    "reasoning, result, review, the diff against its parent and the researcher's edit.\n";
+
+int cmd_show(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        CLI_HELP_OPTION,
+        {0, 0, 0, 0},
+    };
+    int opt;
+    cli_getopt_start();
+    while ((opt = cli_getopt(argc, argv, "", longopts)) != -1) {
+        switch (opt) {
+        case 'h': return cli_help("show", help);
+        default: return cli_bad_option("show", argc, argv, opt);
+        }
+    }
+    char **arg =
+        cli_operands("show", argc, argv, 2, "a session folder and an individual id are needed");
+    if (!arg)
+        return CLI_USAGE;
+    const char *dir = arg[0], *spec = arg[1];
+    session *s = cli_session_open("show", dir, SESSION_READ);
+    if (!s)
+        return CLI_FAIL;
+    char id[SESSION_ID_MAX];
+    session_info x;
+    char *genome = NULL, *reasoning = NULL, *result = NULL, *review = NULL, *diff = NULL,
+         *edit = NULL;
+    int rc = CLI_FAIL;
+    gerr serr = GERR_INIT;
+    if (session_resolve(s, spec, id, &serr) != 0 || session_info_get(s, id, &x, &serr) != 0 ||
+        session_genome(s, id, &genome, &serr) != 0 ||
+        session_file(s, id, "reasoning.md", &reasoning, &serr) ||
+        session_get_result(s, id, &result, &serr) != 0 ||
+        session_get_review(s, id, &review, &serr) != 0 ||
+        session_diff(s, NULL, id, false, &diff, &serr) != 0 ||
+        session_edit_diff(s, id, &edit, &serr) != 0) {
+        fprintf(stderr, "gevo show: %s\n", serr.msg);
+        goto done;
+    }
+    printf("individual %s  commit %s\n", x.id, x.commit);
+    printf("generation %d  operator %s  persona %s\n", x.generation, x.op,
+           x.persona[0] ? x.persona : "-");
+    if (x.n_parents)
+        printf("parents    %s%s%s\n", x.parents[0], x.n_parents > 1 ? " " : "",
+               x.n_parents > 1 ? x.parents[1] : "");
+    if (x.model[0])
+        printf("model      %s  tokens %ld in, %ld out  latency %.2f s\n", x.model, x.tokens_in,
+               x.tokens_out, x.latency_s);
+    printf("status     %s%s%s\n", x.status, x.decision[0] ? "  review " : "", x.decision);
+    cli_section("genome (genome.net)", genome);
+    cli_section("reasoning", reasoning);
+    cli_section("result (refs/notes/results)", result);
+    cli_section("review (refs/notes/reviews)", review);
+    char title[96];
+    snprintf(title, sizeof title, "diff against parent %s", x.n_parents ? x.parents[0] : "(seed)");
+    cli_section(title, diff);
+    if (x.edited)
+        cli_section("researcher's edit", edit);
+    rc = CLI_OK;
+done:
+    free(genome);
+    free(reasoning);
+    free(result);
+    free(review);
+    free(diff);
+    free(edit);
+    session_close(s);
+    return rc;
+}

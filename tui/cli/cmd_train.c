@@ -1,0 +1,425 @@
+/* `gevo train NET`: the engine's trainer from the command line, also what
+ * the workbench's training workers run (core/eval_local.c reads the
+ * --progress lines; their names and the result's are an interface).
+ * The JSON is built here from the engine's result structs. Whatever happens
+ * after the arguments are read, training ends with a result JSON (status
+ * ok, diverged, timeout, stopped or error with a message), on stdout and
+ * in --out FILE, so a worker's caller always learns the outcome. */
+#include <jansson.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/base/file.h"
+#include "engine/data.h"
+#include "engine/model.h"
+#include "engine/net.h"
+#include "engine/train.h"
+#include "tui/cli/cli.h"
+#include "tui/cli/progress.h"
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static const char help[] =
+    "Trains the gevo-net program NET with its train section as the recipe\n"
+    "(options override it) and prints a JSON result: validation and test\n"
+    "accuracy, parameters, FLOPs, seconds, images/s, peak memory, the\n"
+    "per-epoch curve and a status (ok, diverged, timeout, stopped, error).\n"
+    "\n"
+    "options:\n"
+    "  --data DIR          IDX or CIFAR-10 binary data (default " DATA_DEFAULT_DIR ")\n"
+    "  --epochs N          epochs (default: the program's)\n"
+    "  --batch N           batch size (default: the program's)\n"
+    "  --lr X              learning rate (default: the program's)\n"
+    "  --set KEY=VALUE     any train-section setting, e.g. --set schedule=constant\n"
+    "  --subset N          train on N images of the training split\n"
+    "  --val-split F       fraction of the training set held out (default 0.1)\n"
+    "  --seed N            seed of initialisation, split, shuffling, dropout\n"
+    "  --threads N         OpenBLAS threads (default 2)\n"
+    "  --time-limit S      stop after S seconds (status timeout)\n"
+    "  --eval-batch N      images per evaluation pass (default: the batch)\n"
+    "  --no-test           do not evaluate the test set\n"
+    "  --weights FILE      save the trained weights to FILE\n"
+    "  --out FILE          also write the result JSON to FILE\n"
+    "  --progress          one JSON line per event on stdout (for the workbench)\n"
+    "  --quiet             no progress bar\n"
+    "  -h, --help          this text\n"
+    "\n"
+    "exit status: 0 ok; 1 error; 3 diverged, timeout or stopped (result written)\n";
+
+/* ---- progress display ------------------------------------------------ */
+
+static void on_train_event(void *vctx, const train_event *ev)
+{
+    cli_progress *ctx = vctx;
+    if (ctx->json) {
+        json_t *o = json_object();
+        static const char *const names[] = {"start", "step", "epoch", "eval"};
+        json_object_set_new(o, "event", json_string(names[ev->kind]));
+        if (ev->kind == TRAIN_EV_EVAL) {
+            json_object_set_new(o, "what", json_string(ev->what));
+        } else {
+            json_object_set_new(o, "epoch", json_integer(ev->epoch));
+            json_object_set_new(o, "epochs", json_integer(ev->epochs));
+            json_object_set_new(o, "step", json_integer(ev->step));
+            json_object_set_new(o, "steps", json_integer(ev->steps));
+            if (ev->kind != TRAIN_EV_START) {
+                json_object_set_new(o, "loss", cli_json_num(ev->loss));
+                json_object_set_new(o, "acc", cli_json_num(ev->acc));
+            }
+            json_object_set_new(o, "lr", cli_json_num(ev->lr));
+            if (ev->kind == TRAIN_EV_STEP) {
+                json_object_set_new(o, "images_per_sec", cli_json_num(ev->images_per_sec));
+                json_object_set_new(o, "eta", cli_json_num(ev->eta));
+            }
+            if (ev->kind == TRAIN_EV_EPOCH) {
+                json_object_set_new(o, "val_acc", cli_json_num(ev->epoch_result->val_acc));
+                json_object_set_new(o, "val_loss", cli_json_num(ev->epoch_result->val_loss));
+            }
+        }
+        json_object_set_new(o, "elapsed", cli_json_num(ev->elapsed));
+        cli_json_line(o);
+        json_decref(o);
+        return;
+    }
+    if (!ctx->bar)
+        return;
+    if (ev->kind == TRAIN_EV_STEP) {
+        int width = 30;
+        double frac = ev->steps ? (double)ev->step / ev->steps : 0;
+        int fill = (int)(frac * width + 0.5);
+        char bar[64];
+        for (int i = 0; i < width; i++)
+            bar[i] = i < fill ? '#' : '.';
+        bar[width] = 0;
+        int eta = (int)(ev->eta + 0.5);
+        fprintf(stderr,
+                "\r  epoch %d/%d [%s] %3.0f%%  loss %.4f  acc %5.1f%%  %6.0f img/s  ETA %d:%02d ",
+                ev->epoch, ev->epochs, bar, frac * 100, ev->loss, ev->acc * 100, ev->images_per_sec,
+                eta / 60, eta % 60);
+    } else if (ev->kind == TRAIN_EV_EPOCH) {
+        fprintf(
+            stderr,
+            "\r\033[K  epoch %d/%d  loss %.4f  train acc %.2f%%  val acc %.2f%%  lr %.4g  %.1f s\n",
+            ev->epoch, ev->epochs, ev->loss, ev->acc * 100, ev->epoch_result->val_acc * 100, ev->lr,
+            ev->elapsed);
+    } else if (ev->kind == TRAIN_EV_EVAL) {
+        fprintf(stderr, "\r\033[K  evaluating the %s set...", ev->what);
+    }
+    fflush(stderr);
+}
+
+/* ---- the result -------------------------------------------------------- */
+
+/* What the data was: its format, class names (when it has them) and the
+   cache it came from. */
+static void add_data_json(json_t *o, const data_source *d)
+{
+    json_object_set_new(o, "data_format", json_string(data_format_name(d->format)));
+    if (d->class_names) {
+        json_t *a = json_array();
+        for (int i = 0; i < d->classes; i++)
+            json_array_append_new(a, json_string(d->class_names[i]));
+        json_object_set_new(o, "classes", a);
+    }
+    json_t *c = json_object();
+    json_object_set_new(c, "path", d->cache_path[0] ? json_string(d->cache_path) : json_null());
+    json_object_set_new(c, "decoded", json_boolean(d->decoded));
+    json_object_set_new(c, "decode_seconds", cli_json_num(d->decode_seconds));
+    if (!d->cache_path[0] && d->cache_err.msg[0])
+        json_object_set_new(c, "note", json_string(d->cache_err.msg));
+    json_object_set_new(o, "data_cache", c);
+}
+
+static json_t *result_json(const char *net, const char *data, const net_graph *g,
+                           const net_train *t, const train_result *r, long seed, int threads)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "status", json_string(train_status_name(r->status)));
+    if (r->message[0])
+        json_object_set_new(o, "message", json_string(r->message));
+    json_object_set_new(o, "net", json_string(net));
+    json_object_set_new(o, "data", json_string(data));
+    if (g) {
+        char h[32];
+        snprintf(h, sizeof h, "%016llx", (unsigned long long)g->hash);
+        json_object_set_new(o, "hash", json_string(h));
+    }
+    json_object_set_new(o, "val_acc", cli_json_num(r->val_acc));
+    json_object_set_new(o, "val_loss", cli_json_num(r->val_loss));
+    json_object_set_new(o, "test_acc", r->test_acc >= 0 ? cli_json_num(r->test_acc) : json_null());
+    json_object_set_new(o, "test_loss",
+                        r->test_acc >= 0 ? cli_json_num(r->test_loss) : json_null());
+    json_object_set_new(o, "params", json_integer(r->params));
+    json_object_set_new(o, "flops", cli_json_num(r->flops));
+    json_object_set_new(o, "seconds", cli_json_num(r->seconds));
+    json_object_set_new(o, "images_per_sec", cli_json_num(r->images_per_sec));
+    json_object_set_new(o, "images", json_integer(r->images));
+    json_object_set_new(o, "steps", json_integer(r->steps));
+    json_object_set_new(o, "peak_rss_mb", cli_json_num(r->peak_rss_mb));
+    json_object_set_new(o, "seed", json_integer(seed));
+    json_object_set_new(o, "threads", json_integer(threads));
+    if (t) {
+        json_t *rec = json_object();
+        json_object_set_new(rec, "optimizer",
+                            json_string(t->optimizer == NET_OPT_SGD ? "sgd" : "adamw"));
+        json_object_set_new(rec, "lr", cli_json_num(t->lr));
+        json_object_set_new(rec, "batch", json_integer(t->batch));
+        json_object_set_new(rec, "epochs", json_integer(t->epochs));
+        static const char *const sch[] = {"constant", "step", "cosine", "plateau"};
+        json_object_set_new(rec, "schedule", json_string(sch[t->schedule]));
+        json_object_set_new(rec, "weight_decay", cli_json_num(t->weight_decay));
+        json_object_set_new(o, "recipe", rec);
+    }
+    json_t *curve = json_array();
+    for (int i = 0; i < r->n_epochs; i++) {
+        const train_epoch *e = &r->epochs[i];
+        json_t *x = json_object();
+        json_object_set_new(x, "epoch", json_integer(e->epoch));
+        json_object_set_new(x, "train_loss", cli_json_num(e->train_loss));
+        json_object_set_new(x, "train_acc", cli_json_num(e->train_acc));
+        json_object_set_new(x, "val_loss", cli_json_num(e->val_loss));
+        json_object_set_new(x, "val_acc", cli_json_num(e->val_acc));
+        json_object_set_new(x, "lr", cli_json_num(e->lr));
+        json_object_set_new(x, "seconds", cli_json_num(e->seconds));
+        json_array_append_new(curve, x);
+    }
+    json_object_set_new(o, "epochs", curve);
+    return o;
+}
+
+static int emit_result(json_t *o, const char *out_path, bool progress)
+{
+    int rc = 0;
+    if (progress) {
+        json_t *ev = json_object();
+        json_object_set_new(ev, "event", json_string("result"));
+        json_object_set(ev, "result", o);
+        cli_json_line(ev);
+        json_decref(ev);
+    } else {
+        char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        if (s)
+            printf("%s\n", s);
+        free(s);
+    }
+    if (out_path) {
+        /* written whole, then renamed: a reader never sees half a result */
+        out_file out;
+        gerr err = GERR_INIT;
+        if (out_file_open(&out, out_path, &err) == 0) {
+            if (json_dumpf(o, out.f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) ||
+                fputc('\n', out.f) == EOF) {
+                out_file_abort(&out);
+                gerr_set(&err, "%s: cannot write", out_path);
+                rc = -1;
+            } else if (out_file_commit(&out, &err)) {
+                rc = -1;
+            }
+        } else {
+            rc = -1;
+        }
+        if (rc)
+            fprintf(stderr, "gevo train: %s\n", err.msg);
+    }
+    return rc;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"data", required_argument, 0, 'd'},
+        {"epochs", required_argument, 0, 'e'},
+        {"batch", required_argument, 0, 'b'},
+        {"lr", required_argument, 0, 'l'},
+        {"set", required_argument, 0, 'S'},
+        {"subset", required_argument, 0, 's'},
+        {"val-split", required_argument, 0, 'v'},
+        {"seed", required_argument, 0, 'r'},
+        {"threads", required_argument, 0, 't'},
+        {"time-limit", required_argument, 0, 'T'},
+        {"eval-batch", required_argument, 0, 'E'},
+        {"no-test", no_argument, 0, 'N'},
+        {"weights", required_argument, 0, 'w'},
+        {"out", required_argument, 0, 'o'},
+        {"progress", no_argument, 0, 'p'},
+        {"quiet", no_argument, 0, 'q'},
+        CLI_HELP_OPTION,
+        {0, 0, 0, 0},
+    };
+    const char *data_dir = DATA_DEFAULT_DIR, *out_path = NULL, *weights = NULL;
+    long epochs = 0, batch = 0, seed = -1, eval_batch = 0, v;
+    double lr = 0, x;
+    bool progress = false, quiet = false;
+    const char *sets[64];
+    int n_sets = 0;
+    train_opts o;
+    train_opts_default(&o);
+    int opt;
+    cli_getopt_start();
+    while ((opt = cli_getopt(argc, argv, "q", longopts)) != -1) {
+        switch (opt) {
+        case 'd': data_dir = optarg; break;
+        case 'e':
+            if (cli_long("train", "--epochs", optarg, 1, 10000, &epochs))
+                return CLI_USAGE;
+            break;
+        case 'b':
+            if (cli_long("train", "--batch", optarg, 1, 65536, &batch))
+                return CLI_USAGE;
+            break;
+        case 'l':
+            if (cli_double("train", "--lr", optarg, 1e-12, 1e12, &lr))
+                return CLI_USAGE;
+            break;
+        case 'S':
+            if (n_sets == 64)
+                return cli_usage_error("train", "too many --set options (64 at most)");
+            sets[n_sets++] = optarg;
+            break;
+        case 's':
+            if (cli_long("train", "--subset", optarg, 1, 100000000, &v))
+                return CLI_USAGE;
+            o.subset = (int)v;
+            break;
+        case 'v':
+            if (cli_double("train", "--val-split", optarg, 0, 0.9, &x))
+                return CLI_USAGE;
+            o.val_frac = x;
+            break;
+        case 'r':
+            if (cli_long("train", "--seed", optarg, 0, 1000000000000L, &seed))
+                return CLI_USAGE;
+            break;
+        case 't':
+            if (cli_long("train", "--threads", optarg, 1, 256, &v))
+                return CLI_USAGE;
+            o.threads = (int)v;
+            break;
+        case 'T':
+            if (cli_double("train", "--time-limit", optarg, 0.001, 1e9, &x))
+                return CLI_USAGE;
+            o.time_limit = x;
+            break;
+        case 'E':
+            if (cli_long("train", "--eval-batch", optarg, 1, 65536, &eval_batch))
+                return CLI_USAGE;
+            break;
+        case 'N': o.skip_test = true; break;
+        case 'w': weights = optarg; break;
+        case 'o': out_path = optarg; break;
+        case 'p': progress = true; break;
+        case 'q': quiet = true; break;
+        case 'h': return cli_help("train", help);
+        default: return cli_bad_option("train", argc, argv, opt);
+        }
+    }
+    char **arg = cli_operands("train", argc, argv, 1, "the NET to train is missing");
+    if (!arg)
+        return CLI_USAGE;
+    const char *net_path = arg[0];
+
+    train_result r;
+    memset(&r, 0, sizeof r);
+    r.test_acc = -1;
+    r.status = TRAIN_ERROR;
+    net_graph *g = NULL;
+    model *m = NULL;
+    data_source data;
+    memset(&data, 0, sizeof data);
+    net_train recipe;
+    bool have_recipe = false;
+    net_error err;
+    char *src = NULL;
+    size_t len;
+    net_limits lim;
+    net_limits_default(&lim);
+
+    signal(SIGTERM, on_signal);
+    signal(SIGINT, on_signal);
+    o.stop = &stop_flag;
+
+    src = net_read_file(net_path, lim.max_file_bytes, &len, &err);
+    if (!src) {
+        net_error_string(&err, r.message, sizeof r.message);
+        goto finish;
+    }
+    cli_progress ctx = {.json = progress, .bar = !progress && !quiet && isatty(2)};
+    if (cli_data_load(&data, data_dir, &ctx, r.message, sizeof r.message))
+        goto finish;
+    /* the program is trained on the data's image shape, whatever its input
+       line says (exquisitenetv2.net declares CIFAR-10's 3x32x32) */
+    net_shape in = {data.train.c, data.train.h, data.train.w};
+    if (net_compile_with_input(src, len, net_path, &lim, &in, &g, &err)) {
+        net_error_string(&err, r.message, sizeof r.message);
+        if (err.hint[0]) {
+            size_t l = strlen(r.message);
+            snprintf(r.message + l, sizeof r.message - l, " (hint: %s)", err.hint);
+        }
+        goto finish;
+    }
+    r.params = g->params;
+    r.flops = g->flops;
+    recipe = g->train;
+    for (int i = 0; i < n_sets; i++)
+        if (net_train_set(&recipe, sets[i], &err)) {
+            if (snprintf(r.message, sizeof r.message, "--set %s: %s", sets[i], err.msg) < 0)
+                r.message[0] = 0;
+            goto finish;
+        }
+    if (epochs)
+        recipe.epochs = (int)epochs;
+    if (batch)
+        recipe.batch = (int)batch;
+    if (lr > 0)
+        recipe.lr = lr;
+    if (seed >= 0)
+        recipe.seed = seed;
+    have_recipe = true;
+    o.eval_batch = (int)eval_batch;
+    int cap = recipe.batch > eval_batch ? recipe.batch : (int)eval_batch;
+    m = model_new(g, cap, (uint64_t)recipe.seed, r.message, sizeof r.message);
+    if (!m)
+        goto finish;
+    o.on_event = on_train_event;
+    o.ctx = &ctx;
+    o.val = &data.val;
+    train_run(m, &recipe, &data.train, &data.test, &o, &r);
+    if (ctx.bar)
+        fprintf(stderr, "\r\033[K");
+    if (weights && r.status != TRAIN_ERROR && r.status != TRAIN_DIVERGED) {
+        char werr[512];
+        if (model_save(m, weights, werr, sizeof werr)) {
+            r.status = TRAIN_ERROR;
+            snprintf(r.message, sizeof r.message, "%s", werr);
+        }
+    }
+finish:;
+    json_t *res = result_json(net_path, data_dir, g, have_recipe ? &recipe : NULL, &r,
+                              have_recipe ? recipe.seed : seed, o.threads);
+    if (data.train.n)
+        add_data_json(res, &data);
+    int werr = emit_result(res, out_path, progress);
+    json_decref(res);
+    if (r.status == TRAIN_ERROR)
+        fprintf(stderr, "gevo train: %s\n", r.message);
+    int status = r.status == TRAIN_OK      ? CLI_OK
+                 : r.status == TRAIN_ERROR ? CLI_FAIL
+                                           : CLI_INCOMPLETE;
+    if (werr && status == CLI_OK)
+        status = CLI_FAIL;
+    train_result_free(&r);
+    model_free(m);
+    net_graph_free(g);
+    data_release(&data);
+    free(src);
+    return status;
+}
