@@ -1,12 +1,21 @@
-/* wb: the workbench's internals, shared by tui/wb_*.c (the public entry is
- * tui/workbench.h). One struct wb holds the whole UI state; the evolve
- * object (core/evolve.h) owns the live generation, the session owns the
- * history. The UI holds no evolution logic: keys become requests, requests
- * become evolve_* calls.
+/* wb: the workbench's internals, shared by tui/wb_*.c and tui/view_*.c
+ * (the public entry is tui/workbench.h). One struct wb holds the whole UI
+ * state; the evolve object (core/evolve.h) owns the live generation, the
+ * session owns the history. The UI holds no evolution logic: keys become
+ * requests, requests become evolve_* calls.
+ *
+ * Layers inside the workbench: the data layer (wb_data.c, wb_detail.c)
+ * reads the session and evolve into plain structs when the session or the
+ * selection changes; the views (view_*.c, one table of functions each, as
+ * tig's view_ops) draw from those structs only and never read the session;
+ * wb_actions.c turns requests into evolve calls.
  *
  * Requests: one X-macro list (WB_REQ_INFO) generates the enum, the names
  * and the help screen, so help never drifts from the keys. Codes start at
- * KEY_MAX + 1 so they never collide with ncurses keys. */
+ * KEY_MAX + 1 so they never collide with ncurses keys.
+ *
+ * Errors follow the gerr convention (engine/base/error.h); a message for
+ * the researcher goes to the bottom line through wb_msg. */
 #ifndef GEVO_TUI_WB_H
 #define GEVO_TUI_WB_H
 
@@ -15,6 +24,8 @@
 #include <stddef.h>
 
 #include "core/evolve.h"
+#include "engine/base/error.h"
+#include "engine/base/strbuf.h"
 #include "sessions/session.h"
 
 #define WB_REQ_INFO(GROUP, REQ)                                                            \
@@ -78,7 +89,8 @@ const char *wb_key_name(int key, char *buf, size_t size);
 /* A key from a script token ("<Down>", "a"); -1 if unknown. */
 int wb_key_parse(const char *tok, size_t len);
 const char *wb_request_name(int req);
-/* The help screen's lines (malloc'd array of malloc'd strings). */
+/* The help screen's lines (malloc'd array of malloc'd strings); NULL with
+ * *n == 0 when out of memory. */
 char **wb_help_lines(size_t *n);
 
 /* States in evolve's order, so an evolve_state converts directly. */
@@ -118,6 +130,15 @@ typedef struct wb_dline {
     int newline; /* line number in the new genome, 0 if none */
 } wb_dline;
 
+/* One learning curve of the curves view, read from a result note. */
+#define WB_CURVES_MAX 9
+#define WB_EPOCHS_MAX 64
+typedef struct wb_curve {
+    char id[SESSION_ID_MAX];
+    double acc[WB_EPOCHS_MAX];
+    int n; /* epochs with a validation accuracy; 0: no curve yet */
+} wb_curve;
+
 /* Semantic colour elements: name, foreground, background, attribute
  * without colour (NO_COLOR, monochrome terminals). */
 #define WB_COLORS(C)                                    \
@@ -156,19 +177,52 @@ typedef struct wb_glyphs {
     const char *front, *vline, *hline, *open, *closed, *mark, *bar_full, *bar_empty, *dot;
 } wb_glyphs;
 
-enum wb_pane {
-    WB_PANE_TREE,
-    WB_PANE_DIFF,
-    WB_PANE_REASON,
-    WB_NPANES
+/* The views: the three panes first (the focus moves between them), then
+ * the full-screen views. Each is a table of functions in its own file. */
+#define WB_VIEWS(V)   \
+    V(TREE, tree)     \
+    V(DIFF, diff)     \
+    V(REASON, reason) \
+    V(HELP, help)     \
+    V(PARETO, pareto) \
+    V(CURVES, curves) \
+    V(EVENTS, events)
+#define WB_VIEW_ENUM(ID, name) WB_VIEW_##ID,
+enum wb_view_id {
+    WB_VIEWS(WB_VIEW_ENUM) WB_NVIEWS
 };
-enum wb_view {
-    WB_VIEW_PANES,
-    WB_VIEW_HELP,
-    WB_VIEW_PARETO,
-    WB_VIEW_CURVES,
-    WB_VIEW_EVENTS
-};
+#define WB_NPANES 3 /* tree, diff, reasoning */
+
+typedef struct wb wb;
+
+/* Where a view is drawn; with titled, its first row is the view's title
+ * bar (a pane in the narrow layout has the tab bar instead). */
+typedef struct wb_area {
+    int y, x, h, w;
+    bool titled;
+} wb_area;
+
+/* A view as tig's view_ops: open/close when it is shown and left, load
+ * when the selection or the session changes (reading the session into
+ * struct wb), draw (from struct wb only: no session, no JSON), request
+ * (first refusal of every request while the view has the focus). Any may
+ * be NULL. */
+typedef struct wb_view_ops {
+    const char *name;  /* "tree", "diff", ... */
+    const char *title; /* the full-screen title; panes title themselves */
+    void (*open)(wb *w);
+    void (*close)(wb *w);
+    void (*load)(wb *w);
+    void (*draw)(wb *w, const wb_area *a, bool focused);
+    int (*request)(wb *w, int req); /* redraw flags, or WB_UNHANDLED */
+} wb_view_ops;
+
+#define DEFINE_VIEW(name)      const wb_view_ops wb_view_##name
+#define WB_VIEW_DECL(ID, name) extern const wb_view_ops wb_view_##name;
+WB_VIEWS(WB_VIEW_DECL)
+/* Every view by id (wb_views.c). */
+extern const wb_view_ops *const wb_views[WB_NVIEWS];
+
 enum wb_prompt {
     WB_PROMPT_NONE,
     WB_PROMPT_REJECT,
@@ -186,10 +240,11 @@ enum {
     WB_REDRAW = 1,
     WB_RELOAD = 2,
     WB_DETAIL = 4,
-    WB_QUIT = 8
+    WB_QUIT = 8,
+    WB_UNHANDLED = 16 /* a view's request: not mine, ask the next */
 };
 
-typedef struct wb {
+struct wb {
     session *s;
     evolve *ev;    /* NULL: history only (read-only session) */
     char name[64]; /* the session folder's base name */
@@ -198,11 +253,12 @@ typedef struct wb {
     wb_glyphs g;
     attr_t attr[WB_C_COUNT];
     int lines, cols;
+    strbuf safe; /* scratch: the sanitised text being drawn */
     /* data */
     session_info *hist; /* session_list, cached until hist_dirty */
     size_t n_hist;
     wb_ind *inds;
-    size_t n_inds;
+    size_t n_inds, alloc_inds;
     int live_gen;  /* the generation evolve is building, -1 none */
     int view_gen;  /* the last generation shown */
     int last_gen;  /* highest generation known */
@@ -213,69 +269,130 @@ typedef struct wb {
     evolve_status st;
     /* tree */
     wb_row *rows;
-    size_t n_rows;
+    size_t n_rows, alloc_rows;
     int sel, top;
     char sel_id[SESSION_ID_MAX];
     int sel_slot;
     unsigned char *folded; /* per generation */
     int n_folded;
+    size_t alloc_folded;
     bool only_pending, only_front;
     char search[128];
     char **marks;
-    size_t n_marks;
+    size_t n_marks, alloc_marks;
     /* detail of the selection */
     char detail_id[SESSION_ID_MAX];
     wb_dline *diff;
-    size_t n_diff;
+    size_t n_diff, alloc_diff;
     int diff_cur, diff_top;
     int diff_mode;     /* 0 parents, 1 the researcher's edit */
     char *reason_text; /* owned: the reasoning pane's text */
     char *live_text;   /* streamed reasoning seen last */
     int reason_top;
     bool show_prompt;
-    int pane; /* focused pane */
-    int view;
+    /* the full-screen views' data */
+    wb_curve curves[WB_CURVES_MAX];
+    int n_curves;
+    char **help;
+    size_t n_help;
+    /* views */
+    int pane; /* the focused pane: a view id below WB_NPANES */
+    int full; /* the full-screen view shown, -1: the panes */
     int view_top;
     /* prompt line */
     int prompt;
     char pbuf[512];
     size_t plen;
     char *edit_buf; /* the genome being edited (retry) */
-    char edit_err[512];
+    char edit_err[GERR_MSG_MAX];
     /* message line */
     char msg[512];
     bool msg_error;
     /* event log */
     char **events;
-    size_t n_events, cap_events;
+    size_t n_events, alloc_events;
     bool picked; /* a first proposal was selected for the researcher */
     bool quit;
-} wb;
+};
 
-/* wb_data.c */
+/* wb_data.c: the population */
 void wb_data_reload(wb *w); /* history (if dirty) + live generation, rows */
 void wb_data_rows(wb *w);   /* rows from inds, filters, folds; keeps the selection */
-void wb_data_free(wb *w);
+void wb_data_release(wb *w);
 wb_ind *wb_selected(wb *w); /* NULL on a header */
-void wb_detail_load(wb *w, bool force);
+/* Makes row r the selection (clamped to the rows). */
+void wb_select_row(wb *w, int r);
+/* The generation's fold: 1 folded, 2 unfolded, by default folded before
+ * the generation shown last. */
+bool wb_folded(wb *w, int gen);
 void wb_log(wb *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void wb_msg(wb *w, bool error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 bool wb_is_marked(wb *w, const char *id);
-/* Annotations of id from its review note, as "line\ttext" strings. */
-char **wb_annotations(wb *w, const char *id, size_t *n);
+/* Appends a copy of s to a string array grown with ALLOC_GROW; -1 when
+ * out of memory. */
+int wb_strv_push(char ***v, size_t *n, size_t *alloc, const char *s);
 void wb_strv_free(char **v, size_t n);
 
-/* wb_draw.c */
+/* wb_detail.c: what the panes and views show of the selection */
+/* Loads the diff and the reasoning of the selection (when it changed, or
+ * always with force), and the data of the full-screen view shown. */
+void wb_detail_load(wb *w, bool force);
+/* Annotations of id from its review note, as "line\ttext" strings. */
+int wb_annotations(wb *w, const char *id, char ***out, size_t *n, gerr *err);
+/* The panes' data: the loads of view_diff.c and view_reason.c. */
+void wb_detail_diff(wb *w);
+void wb_detail_reason(wb *w);
+/* The curves of the marked individuals, else of the selected one. */
+void wb_curves_load(wb *w);
+/* The help screen's lines: the key table and the glyphs. */
+void wb_help_load(wb *w);
+
+/* wb_draw.c: drawing primitives and the screen layout */
 void wb_draw_init(wb *w); /* glyphs and colours, after initscr */
 void wb_draw(wb *w);
+/* Draws s (up to a newline) at y,x in at most width columns; returns the
+ * columns used. The text is shown as engine/base/text.h makes it safe:
+ * control characters, C1 controls and bidi overrides appear visibly
+ * ("^[", "<U+009B>"), never act on the terminal. */
+int wb_put(wb *w, int y, int x, int width, const char *s, attr_t a);
+void wb_fill(int y, int x, int width, attr_t a);
+/* Display columns of a string as wb_put draws it (up to a newline). */
+int wb_text_width(wb *w, const char *s);
+void wb_fmt_params(char *b, size_t n, long p);
+/* A pane's title bar. */
+void wb_draw_title(wb *w, int y, int x, int width, const char *title, bool focused);
+/* Lines of text from view_top, headings (no leading blank) as titles. */
+void wb_draw_lines(wb *w, char **lines, size_t n, int y0, int h);
+/* A plot's axes around the area plot, accuracy labels lo and hi (0..1). */
+void wb_draw_axes(wb *w, const wb_area *plot, double lo, double hi);
+/* The first line to show so that line cur is among the h shown. */
+int wb_scroll_to(int top, int cur, int h);
+/* v + delta within lo..hi. */
+int wb_clamp_add(int v, int delta, int lo, int hi);
+/* Training progress bars, from column x to the end of row y. */
+void wb_draw_progress(wb *w, int y, int x);
+extern const char *const wb_state_label[WB_NSTATES];
+/* Rows of the reasoning text wrapped to width (for scrolling). */
+int wb_reason_lines(wb *w, int width);
 /* Writes the screen as text (trailing blanks removed), one line each. */
-int wb_dump(const char *path);
-/* Display columns of a UTF-8 string. */
-int wb_text_width(const char *s);
+int wb_dump(const char *path, gerr *err);
 
 /* wb_actions.c */
 int wb_request(wb *w, int req);
 int wb_prompt_key(wb *w, int key);
 void wb_prompt_open(wb *w, int kind, const char *initial);
+/* Shows a full-screen view (its open and load), or the panes for -1. */
+void wb_show(wb *w, int view);
+/* The full-screen views' moves: they scroll view_top. */
+int wb_scroll_request(wb *w, int req);
+/* How far a move request goes: -1, 1, a page, or to either end. */
+int wb_move_delta(wb *w, int req, bool *is_move);
+/* The lines a page moves. */
+int wb_page(wb *w);
+
+/* wb_editor.c: the researcher's $EDITOR on text; *out is the edited text
+ * without gevo's error lines (malloc'd). error, when not NULL, is shown at
+ * the top of the file. */
+int wb_editor_run(const char *text, const char *error, char **out, gerr *err);
 
 #endif

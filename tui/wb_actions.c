@@ -1,21 +1,58 @@
 /* wb_actions: requests and the prompt line. Each action returns redraw
  * flags (WB_REDRAW, WB_RELOAD, WB_DETAIL, WB_QUIT); evolution itself is
  * evolve's: the workbench only calls evolve_* with the researcher's choice. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
+#include "engine/base/grow.h"
+#include "engine/base/num.h"
 #include "tui/wb.h"
 
-int wb_reason_lines(wb *w, int width);
-
-static int page(wb *w)
+int wb_page(wb *w)
 {
     int h = w->lines - 4;
     return h > 1 ? h : 1;
+}
+
+int wb_move_delta(wb *w, int req, bool *is_move)
+{
+    *is_move = true;
+    switch (req) {
+    case WB_REQ_MOVE_UP: return -1;
+    case WB_REQ_MOVE_DOWN: return 1;
+    case WB_REQ_PAGE_UP: return -wb_page(w);
+    case WB_REQ_PAGE_DOWN: return wb_page(w);
+    case WB_REQ_MOVE_FIRST: return -1000000;
+    case WB_REQ_MOVE_LAST: return 1000000;
+    default: *is_move = false; return 0;
+    }
+}
+
+int wb_scroll_request(wb *w, int req)
+{
+    bool move;
+    int delta = wb_move_delta(w, req, &move);
+    if (!move)
+        return WB_UNHANDLED;
+    w->view_top = wb_clamp_add(w->view_top, delta, 0, 1000000);
+    return WB_REDRAW;
+}
+
+void wb_show(wb *w, int view)
+{
+    if (view == w->full)
+        return;
+    if (w->full >= 0 && wb_views[w->full]->close)
+        wb_views[w->full]->close(w);
+    w->full = view;
+    w->view_top = 0;
+    if (view < 0)
+        return;
+    if (wb_views[view]->open)
+        wb_views[view]->open(w);
+    if (wb_views[view]->load)
+        wb_views[view]->load(w);
 }
 
 static bool need_ev(wb *w)
@@ -66,13 +103,9 @@ static int ev_result(wb *w, int rc, const char *fmt, const char *id)
 
 static void ensure_folded(wb *w, int gen)
 {
-    if (gen < w->n_folded)
+    if (gen < w->n_folded || ALLOC_GROW(w->folded, (size_t)gen + 1, w->alloc_folded) != 0)
         return;
-    unsigned char *v = realloc(w->folded, (size_t)gen + 1);
-    if (!v)
-        return;
-    memset(v + w->n_folded, 0, (size_t)(gen + 1 - w->n_folded));
-    w->folded = v;
+    memset(w->folded + w->n_folded, 0, (size_t)(gen + 1 - w->n_folded));
     w->n_folded = gen + 1;
 }
 
@@ -96,49 +129,6 @@ static int set_fold(wb *w, int how) /* 1 fold, 2 unfold, 0 toggle */
     }
     wb_data_rows(w);
     return WB_REDRAW | WB_DETAIL;
-}
-
-static void select_row(wb *w, int r)
-{
-    if (r < 0)
-        r = 0;
-    if (r >= (int)w->n_rows)
-        r = (int)w->n_rows - 1;
-    w->sel = r < 0 ? 0 : r;
-    wb_ind *d = wb_selected(w);
-    if (d) {
-        snprintf(w->sel_id, sizeof w->sel_id, "%s", d->id);
-        w->sel_slot = d->slot;
-    } else if (w->n_rows) {
-        w->sel_id[0] = 0;
-        w->sel_slot = -1 - w->rows[w->sel].gen;
-    }
-}
-
-static int move_by(wb *w, int delta)
-{
-    if (w->view != WB_VIEW_PANES) {
-        w->view_top += delta;
-        if (w->view_top < 0)
-            w->view_top = 0;
-        return WB_REDRAW;
-    }
-    if (w->pane == WB_PANE_TREE) {
-        select_row(w, w->sel + delta);
-        return WB_REDRAW | WB_DETAIL;
-    }
-    if (w->pane == WB_PANE_DIFF) {
-        w->diff_cur += delta;
-        if (w->diff_cur >= (int)w->n_diff)
-            w->diff_cur = (int)w->n_diff - 1;
-        if (w->diff_cur < 0)
-            w->diff_cur = 0;
-        return WB_REDRAW;
-    }
-    w->reason_top += delta;
-    if (w->reason_top < 0)
-        w->reason_top = 0;
-    return WB_REDRAW;
 }
 
 static bool ind_matches(const wb_ind *d, const char *q)
@@ -176,118 +166,14 @@ static int search(wb *w, int dir)
 
 /* ---- $EDITOR ---------------------------------------------------------- */
 
-#define ERR_PREFIX "# gevo: "
-
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 4096, n = 0;
-    char *b = malloc(cap);
-    size_t k;
-    while (b && (k = fread(b + n, 1, cap - n - 1, f)) > 0) {
-        n += k;
-        if (cap - n < 2) {
-            char *nb = realloc(b, cap *= 2);
-            if (!nb) {
-                free(b);
-                b = NULL;
-            }
-            b = nb;
-        }
-    }
-    fclose(f);
-    if (b)
-        b[n] = 0;
-    return b;
-}
-
-/* Runs the researcher's editor on text; returns the edited text without
- * gevo's error lines (malloc'd), NULL on failure with a message. */
-static char *run_editor(wb *w, const char *text, const char *error)
-{
-    const char *tmp = getenv("TMPDIR");
-    char path[512];
-    snprintf(path, sizeof path, "%s/gevo-edit-XXXXXX.net", tmp && *tmp ? tmp : "/tmp");
-    int fd = mkstemps(path, 4);
-    if (fd < 0) {
-        wb_msg(w, true, "edit: cannot create a file in %s: %s", tmp ? tmp : "/tmp",
-               strerror(errno));
-        return NULL;
-    }
-    FILE *f = fdopen(fd, "w");
-    if (!f) {
-        close(fd);
-        unlink(path);
-        return NULL;
-    }
-    if (error) {
-        fprintf(f, ERR_PREFIX "the edit was not kept: ");
-        for (const char *p = error; *p; p++) {
-            fputc(*p, f);
-            if (*p == '\n' && p[1])
-                fputs(ERR_PREFIX, f);
-        }
-        fprintf(f,
-                "\n" ERR_PREFIX "fix it and save; lines starting '" ERR_PREFIX "' are removed\n");
-    }
-    fputs(text, f);
-    fclose(f);
-    const char *ed = getenv("VISUAL");
-    if (!ed || !*ed)
-        ed = getenv("EDITOR");
-    if (!ed || !*ed)
-        ed = "vi";
-    def_prog_mode();
-    endwin();
-    pid_t pid = fork();
-    if (pid == 0) {
-        setenv("GEVO_EDITOR_CMD", ed, 1);
-        execl("/bin/sh", "sh", "-c", "eval \"$GEVO_EDITOR_CMD\" '\"$1\"'", "sh", path,
-              (char *)NULL);
-        _exit(127);
-    }
-    int status = 0;
-    while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    reset_prog_mode();
-    clearok(curscr, TRUE);
-    refresh();
-    char *out = NULL;
-    if (pid < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        wb_msg(w, true, "edit: the editor '%s' failed (status %d); nothing was kept", ed,
-               WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-    } else {
-        char *raw = read_file(path);
-        if (!raw) {
-            wb_msg(w, true, "edit: cannot read %s back", path);
-        } else {
-            out = malloc(strlen(raw) + 1);
-            size_t o = 0;
-            for (const char *p = raw; out && *p;) {
-                const char *e = strchr(p, '\n');
-                size_t len = e ? (size_t)(e - p + 1) : strlen(p);
-                if (strncmp(p, ERR_PREFIX, strlen(ERR_PREFIX))) {
-                    memcpy(out + o, p, len);
-                    o += len;
-                }
-                p += len;
-            }
-            if (out)
-                out[o] = 0;
-            free(raw);
-        }
-    }
-    unlink(path);
-    return out;
-}
-
 static int edit_round(wb *w, const char *id, const char *text, const char *error)
 {
-    char *edited = run_editor(w, text, error);
-    if (!edited)
+    char *edited = NULL;
+    gerr err = GERR_INIT;
+    if (wb_editor_run(text, error, &edited, &err) != 0) {
+        wb_msg(w, true, "%s", err.msg);
         return WB_REDRAW;
+    }
     char *orig = NULL;
     if (session_genome(w->s, id, &orig, NULL) == 0 && orig && !strcmp(orig, edited)) {
         free(orig);
@@ -350,15 +236,14 @@ static int prompt_done(wb *w)
                          "regenerating in place of %s with the steering note", d->id);
     case WB_PROMPT_SEARCH: snprintf(w->search, sizeof w->search, "%s", t); return search(w, 1);
     case WB_PROMPT_GOTO: {
-        char *end;
-        long g = strtol(t, &end, 10);
-        if (!t[0] || *end || g < 0 || g > w->last_gen) {
+        int g;
+        if (num_int(t, 0, w->last_gen, &g, "go to generation", NULL) != 0) {
             wb_msg(w, true, "go to generation: a number from 0 to %d", w->last_gen);
             return WB_REDRAW;
         }
-        w->view_gen = (int)g;
+        w->view_gen = g;
         w->hist_dirty = true;
-        wb_msg(w, false, "generation %ld%s", g, g < w->last_gen ? ", as it was" : "");
+        wb_msg(w, false, "generation %d%s", g, g < w->last_gen ? ", as it was" : "");
         return WB_RELOAD | WB_DETAIL;
     }
     default: return WB_REDRAW;
@@ -437,47 +322,38 @@ static int toggle_mark(wb *w)
             wb_msg(w, false, "unmarked %s", d->id);
             return WB_REDRAW;
         }
-    char **v = realloc(w->marks, (w->n_marks + 1) * sizeof *v);
-    if (!v)
-        return WB_OK;
-    w->marks = v;
-    w->marks[w->n_marks++] = strdup(d->id);
+    if (wb_strv_push(&w->marks, &w->n_marks, &w->alloc_marks, d->id) != 0) {
+        wb_msg(w, true, "mark: out of memory");
+        return WB_REDRAW;
+    }
     wb_msg(w, false, "marked %s for the learning curves (C)", d->id);
     return WB_REDRAW;
 }
 
 #define BIT(s) (1u << (s))
 
+static int focus(wb *w, int pane)
+{
+    w->pane = pane;
+    wb_show(w, -1);
+    return WB_REDRAW;
+}
+
 int wb_request(wb *w, int req)
 {
+    const wb_view_ops *v = wb_views[w->full >= 0 ? w->full : w->pane];
+    if (v->request) {
+        int r = v->request(w, req);
+        if (r != WB_UNHANDLED)
+            return r;
+    }
     wb_ind *d;
     switch (req) {
-    case WB_REQ_MOVE_UP: return move_by(w, -1);
-    case WB_REQ_MOVE_DOWN: return move_by(w, 1);
-    case WB_REQ_PAGE_UP: return move_by(w, -page(w));
-    case WB_REQ_PAGE_DOWN: return move_by(w, page(w));
-    case WB_REQ_MOVE_FIRST: return move_by(w, -1000000);
-    case WB_REQ_MOVE_LAST: return move_by(w, 1000000);
-    case WB_REQ_NEXT_PANE:
-        w->pane = (w->pane + 1) % WB_NPANES;
-        w->view = WB_VIEW_PANES;
-        return WB_REDRAW;
-    case WB_REQ_PREV_PANE:
-        w->pane = (w->pane + WB_NPANES - 1) % WB_NPANES;
-        w->view = WB_VIEW_PANES;
-        return WB_REDRAW;
-    case WB_REQ_PANE_TREE:
-        w->pane = WB_PANE_TREE;
-        w->view = WB_VIEW_PANES;
-        return WB_REDRAW;
-    case WB_REQ_PANE_DIFF:
-        w->pane = WB_PANE_DIFF;
-        w->view = WB_VIEW_PANES;
-        return WB_REDRAW;
-    case WB_REQ_PANE_REASON:
-        w->pane = WB_PANE_REASON;
-        w->view = WB_VIEW_PANES;
-        return WB_REDRAW;
+    case WB_REQ_NEXT_PANE: return focus(w, (w->pane + 1) % WB_NPANES);
+    case WB_REQ_PREV_PANE: return focus(w, (w->pane + WB_NPANES - 1) % WB_NPANES);
+    case WB_REQ_PANE_TREE: return focus(w, WB_VIEW_TREE);
+    case WB_REQ_PANE_DIFF: return focus(w, WB_VIEW_DIFF);
+    case WB_REQ_PANE_REASON: return focus(w, WB_VIEW_REASON);
     case WB_REQ_TOGGLE_FOLD: return set_fold(w, 0);
     case WB_REQ_FOLD: return set_fold(w, 1);
     case WB_REQ_UNFOLD: return set_fold(w, 2);
@@ -532,8 +408,8 @@ int wb_request(wb *w, int req)
     case WB_REQ_ANNOTATE:
         if (!need_ev(w) || !need_sel(w, "annotate", ~0u))
             return WB_REDRAW;
-        if (w->pane != WB_PANE_DIFF && w->cols < 120)
-            w->pane = WB_PANE_DIFF;
+        if (w->pane != WB_VIEW_DIFF && w->cols < 120)
+            w->pane = WB_VIEW_DIFF;
         wb_prompt_open(w, WB_PROMPT_ANNOTATE, NULL);
         return WB_REDRAW;
     case WB_REQ_REGENERATE:
@@ -579,24 +455,14 @@ int wb_request(wb *w, int req)
         w->show_prompt = !w->show_prompt;
         w->reason_top = 0;
         return WB_REDRAW | WB_DETAIL;
-    case WB_REQ_VIEW_PARETO:
-        w->view = WB_VIEW_PARETO;
-        w->view_top = 0;
-        return WB_REDRAW;
-    case WB_REQ_VIEW_CURVES:
-        w->view = WB_VIEW_CURVES;
-        w->view_top = 0;
-        return WB_REDRAW;
-    case WB_REQ_VIEW_EVENTS:
-        w->view = WB_VIEW_EVENTS;
-        w->view_top = -1;
-        return WB_REDRAW;
+    case WB_REQ_VIEW_PARETO: wb_show(w, WB_VIEW_PARETO); return WB_REDRAW;
+    case WB_REQ_VIEW_CURVES: wb_show(w, WB_VIEW_CURVES); return WB_REDRAW;
+    case WB_REQ_VIEW_EVENTS: wb_show(w, WB_VIEW_EVENTS); return WB_REDRAW;
     case WB_REQ_VIEW_HELP:
-        w->view = w->view == WB_VIEW_HELP ? WB_VIEW_PANES : WB_VIEW_HELP;
-        w->view_top = 0;
+        wb_show(w, w->full == WB_VIEW_HELP ? -1 : WB_VIEW_HELP);
         return WB_REDRAW;
     case WB_REQ_VIEW_CLOSE:
-        w->view = WB_VIEW_PANES;
+        wb_show(w, -1);
         w->msg[0] = 0;
         return WB_REDRAW;
     case WB_REQ_REDRAW: clearok(curscr, TRUE); return WB_REDRAW;

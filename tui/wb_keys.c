@@ -1,6 +1,5 @@
 /* wb_keys: the one key table. Key bindings, request names and the help
  * screen all come from here and WB_REQ_INFO (tui/wb.h). */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,53 +99,41 @@ const char *wb_request_name(int req)
     }
 }
 
-static void push(char ***v, size_t *n, size_t *cap, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void push(char ***v, size_t *n, size_t *cap, const char *fmt, ...)
-{
-    if (*n == *cap) {
-        size_t c = *cap ? *cap * 2 : 64;
-        char **nv = realloc(*v, c * sizeof *nv);
-        if (!nv)
-            return;
-        *v = nv;
-        *cap = c;
-    }
-    char buf[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    char *s = strdup(buf);
-    if (s)
-        (*v)[(*n)++] = s;
-}
-
 /* Builds "Group" headings and "  keys   name   help" lines. */
 char **wb_help_lines(size_t *n)
 {
     char **v = NULL;
-    size_t cap = 0;
+    size_t alloc = 0;
+    int bad = 0;
     *n = 0;
-    push(&v, n, &cap, "gevo workbench: keys (Esc or ? closes this help; q quits at any time)");
-#define HELP_GROUP(title)        \
-    push(&v, n, &cap, "%s", ""); \
-    push(&v, n, &cap, "%s", title);
-#define HELP_REQ(id, name, help)                                              \
-    {                                                                         \
-        char keys[64] = "", kb[16];                                           \
-        for (size_t i = 0; i < sizeof keymap / sizeof *keymap; i++)           \
-            if (keymap[i].req == WB_REQ_##id && keymap[i].key != KEY_ENTER && \
-                strlen(keys) + 12 < sizeof keys) {                            \
-                if (keys[0])                                                  \
-                    strcat(keys, " ");                                        \
-                strcat(keys, wb_key_name(keymap[i].key, kb, sizeof kb));      \
-            }                                                                 \
-        push(&v, n, &cap, "  %-15s %s  [%s]", keys, help, name);              \
+    bad |= wb_strv_push(&v, n, &alloc,
+                        "gevo workbench: keys (Esc or ? closes this help; q quits at any time)");
+#define HELP_GROUP(title)                   \
+    bad |= wb_strv_push(&v, n, &alloc, ""); \
+    bad |= wb_strv_push(&v, n, &alloc, title);
+#define HELP_REQ(id, name, help)                                                 \
+    {                                                                            \
+        strbuf keys = STRBUF_INIT, line = STRBUF_INIT;                           \
+        char kb[16];                                                             \
+        for (size_t i = 0; i < sizeof keymap / sizeof *keymap; i++)              \
+            if (keymap[i].req == WB_REQ_##id && keymap[i].key != KEY_ENTER) {    \
+                if (keys.len)                                                    \
+                    strbuf_addch(&keys, ' ');                                    \
+                strbuf_addstr(&keys, wb_key_name(keymap[i].key, kb, sizeof kb)); \
+            }                                                                    \
+        strbuf_addf(&line, "  %-15s %s  [%s]", keys.buf, help, name);            \
+        bad |= line.failed || wb_strv_push(&v, n, &alloc, line.buf);             \
+        strbuf_release(&keys);                                                   \
+        strbuf_release(&line);                                                   \
     }
     WB_REQ_INFO(HELP_GROUP, HELP_REQ)
-    push(&v, n, &cap, "%s", "");
-    push(&v, n, &cap, "%s",
-         "Prompts (reason, note, search, generation): Enter accepts, Esc cancels.");
+    bad |= wb_strv_push(&v, n, &alloc, "");
+    bad |= wb_strv_push(&v, n, &alloc,
+                        "Prompts (reason, note, search, generation): Enter accepts, Esc cancels.");
+    if (bad) {
+        wb_strv_free(v, *n);
+        *n = 0;
+        return NULL;
+    }
     return v;
 }

@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/base/file.h"
+#include "engine/base/grow.h"
 #include "tui/wb.h"
 #include "tui/workbench.h"
 
@@ -36,76 +38,76 @@ static void on_event(void *ctx, const evolve_event *ev)
 /* ---- the script (tests) ----------------------------------------------- */
 
 typedef struct script_item {
-    int key; /* -1: a command */
-    char *cmd;
+    int key;   /* -1: a command */
+    char *cmd; /* owned */
 } script_item;
 
 typedef struct script {
     script_item *v;
-    size_t n, cap, pos;
+    size_t n, alloc, pos;
 } script;
 
-static int script_push(script *sc, int key, const char *cmd)
+static int script_push(script *sc, int key, const char *cmd, gerr *err)
 {
-    if (sc->n == sc->cap) {
-        size_t c = sc->cap ? sc->cap * 2 : 64;
-        script_item *v = realloc(sc->v, c * sizeof *v);
-        if (!v)
-            return -1;
-        sc->v = v;
-        sc->cap = c;
+    char *c = cmd ? strdup(cmd) : NULL;
+    if ((cmd && !c) || ALLOC_GROW(sc->v, sc->n + 1, sc->alloc) != 0) {
+        free(c);
+        return gerr_set(err, "GEVO_TUI_SCRIPT: out of memory");
     }
-    sc->v[sc->n].key = key;
-    sc->v[sc->n].cmd = cmd ? strdup(cmd) : NULL;
-    sc->n++;
+    sc->v[sc->n++] = (script_item){key, c};
     return 0;
 }
 
-static void script_free(script *sc)
+static void script_release(script *sc)
 {
     for (size_t i = 0; i < sc->n; i++)
         free(sc->v[i].cmd);
     free(sc->v);
+    memset(sc, 0, sizeof *sc);
 }
 
-static int script_load(script *sc, const char *path, char *err, size_t errsize)
+/* One line of keys: literal characters and <Name> tokens. */
+static int script_keys(script *sc, const char *line, const char *path, int lineno, gerr *err)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, errsize, "GEVO_TUI_SCRIPT %s: %s", path, strerror(errno));
-        return -1;
-    }
-    char line[1024];
-    int lineno = 0;
-    while (fgets(line, sizeof line, f)) {
-        lineno++;
-        size_t len = strcspn(line, "\r\n");
-        line[len] = 0;
-        if (!len || line[0] == '#')
-            continue;
-        if (line[0] == ':') {
-            script_push(sc, -1, line + 1);
-            continue;
+    size_t len = strlen(line);
+    for (size_t i = 0; i < len;) {
+        size_t tl = 1;
+        if (line[i] == '<') {
+            const char *e = strchr(line + i, '>');
+            if (e)
+                tl = (size_t)(e - (line + i)) + 1;
         }
-        for (size_t i = 0; i < len;) {
-            size_t tl = 1;
-            if (line[i] == '<') {
-                const char *e = strchr(line + i, '>');
-                if (e)
-                    tl = (size_t)(e - (line + i)) + 1;
-            }
-            int key = wb_key_parse(line + i, tl);
-            if (key < 0) {
-                snprintf(err, errsize, "%s:%d: unknown key %.*s", path, lineno, (int)tl, line + i);
-                fclose(f);
-                return -1;
-            }
-            script_push(sc, key, NULL);
-            i += tl;
-        }
+        int key = wb_key_parse(line + i, tl);
+        if (key < 0)
+            return gerr_set(err, "%s:%d: unknown key %.*s", path, lineno, (int)tl, line + i);
+        if (script_push(sc, key, NULL, err) != 0)
+            return -1;
+        i += tl;
     }
-    fclose(f);
     return 0;
+}
+
+static int script_load(script *sc, const char *path, gerr *err)
+{
+    char *text = NULL;
+    if (file_read(path, 1u << 20, &text, NULL, err) != 0)
+        return gerr_prefix(err, "GEVO_TUI_SCRIPT");
+    int lineno = 0, rc = 0;
+    for (char *p = text; *p && rc == 0;) {
+        char *e = p + strcspn(p, "\n");
+        char *next = *e ? e + 1 : e;
+        lineno++;
+        if (e > p && e[-1] == '\r')
+            e--;
+        *e = 0;
+        if (p[0] == ':')
+            rc = script_push(sc, -1, p + 1, err);
+        else if (p[0] && p[0] != '#')
+            rc = script_keys(sc, p, path, lineno, err);
+        p = next;
+    }
+    free(text);
+    return rc;
 }
 
 /* ---- the loop --------------------------------------------------------- */
@@ -173,8 +175,9 @@ static int run_command(wb *w, const char *cmd)
         return WB_RELOAD | WB_DETAIL;
     }
     if (!strncmp(cmd, "dump ", 5)) {
-        if (wb_dump(cmd + 5) != 0)
-            wb_log(w, "dump %s failed: %s", cmd + 5, strerror(errno));
+        gerr err = GERR_INIT;
+        if (wb_dump(cmd + 5, &err) != 0)
+            wb_log(w, "dump: %s", err.msg);
         return WB_OK;
     }
     int c, l;
@@ -208,27 +211,14 @@ static void first_selection(wb *w)
             break;
         }
     }
-    w->sel = best < 0 ? 0 : best;
-    w->sel_id[0] = 0;
-    w->sel_slot = -1;
-    if (w->n_rows) {
-        wb_ind *d = wb_selected(w);
-        if (d) {
-            snprintf(w->sel_id, sizeof w->sel_id, "%s", d->id);
-            w->sel_slot = d->slot;
-        } else {
-            w->sel_slot = -1 - w->rows[w->sel].gen;
-        }
-    }
+    wb_select_row(w, best < 0 ? 0 : best);
 }
 
-static int open_evolve(wb *w, const workbench_opts *o, char *err, size_t errsize)
+static int open_evolve(wb *w, const workbench_opts *o, gerr *err)
 {
     evolve_config cfg;
-    if (evolve_config_preset(&cfg, o && o->preset ? o->preset : NULL) != 0) {
-        snprintf(err, errsize, "unknown preset '%s' (quick or paper)", o->preset);
-        return -1;
-    }
+    if (evolve_config_preset(&cfg, o && o->preset ? o->preset : NULL) != 0)
+        return gerr_set(err, "unknown preset '%s' (quick or paper)", o->preset);
     if (o) {
         if (o->llm)
             cfg.llm = o->llm;
@@ -246,7 +236,7 @@ static int open_evolve(wb *w, const workbench_opts *o, char *err, size_t errsize
             cfg.offspring = o->offspring;
     }
     if (evolve_open(&w->ev, w->s, &cfg) != 0) {
-        snprintf(err, errsize, "the evolution loop did not start: %s",
+        gerr_set(err, "the evolution loop did not start: %s",
                  w->ev ? evolve_error(w->ev) : evolve_error(NULL));
         if (w->ev)
             evolve_free(w->ev);
@@ -257,34 +247,10 @@ static int open_evolve(wb *w, const workbench_opts *o, char *err, size_t errsize
     return 0;
 }
 
-int workbench_run(const char *dir, const workbench_opts *o)
+/* The session folder's base name, for the status line. */
+static void set_name(wb *w, const char *wd)
 {
-    setlocale(LC_ALL, "");
-    const char *script_path = getenv("GEVO_TUI_SCRIPT");
-    char err[1024];
-    script sc = {0};
-    if (script_path && *script_path && script_load(&sc, script_path, err, sizeof err) != 0) {
-        fprintf(stderr, "gevo: %s\n", err);
-        script_free(&sc);
-        return 2;
-    }
-    bool scripted = script_path && *script_path;
-    if (!scripted && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
-        fprintf(stderr, "gevo: the workbench needs a terminal; 'gevo log %s' prints the session\n",
-                dir);
-        return 1;
-    }
-    wb *w = calloc(1, sizeof *w);
-    if (!w)
-        return 1;
-    gerr serr = GERR_INIT;
-    if (session_open(&w->s, dir, SESSION_WRITE_OR_READ, &serr) != 0) {
-        fprintf(stderr, "gevo open: %s\n", serr.msg);
-        free(w);
-        script_free(&sc);
-        return 1;
-    }
-    const char *wd = session_workdir(w->s), *base = strrchr(wd, '/');
+    const char *base = strrchr(wd, '/');
     while (base && !base[1] && base > wd) { /* trailing slash */
         const char *p = base - 1;
         while (p > wd && *p != '/')
@@ -295,46 +261,40 @@ int workbench_run(const char *dir, const workbench_opts *o)
     char *slash = strchr(w->name, '/');
     if (slash)
         *slash = 0;
-    err[0] = 0;
-    if (session_is_writer(w->s))
-        open_evolve(w, o, err, sizeof err);
-    else
-        snprintf(err, sizeof err, "read-only: the session is open by %s",
-                 session_lock_holder(w->s));
-    if (err[0])
-        wb_msg(w, true, "%s", err);
-    wb_log(w, "opened %s%s", wd, w->ev ? "" : " (history only)");
+}
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_winch;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGWINCH, &sa, NULL);
-    FILE *out = NULL, *in = NULL;
+/* The terminal: the real one, or for a script a screen nobody sees (an
+ * unlinked temporary file out, an empty pipe in: no device needed). */
+typedef struct term {
     SCREEN *scr;
+    FILE *out, *in;
+} term;
+
+static int term_open(term *t, bool scripted, gerr *err)
+{
+    memset(t, 0, sizeof *t);
     if (scripted) {
-        out = fopen("/dev/null", "w");
-        in = fopen("/dev/null", "r");
-        scr = out && in ? newterm(NULL, out, in) : NULL;
+        int fds[2];
+        t->out = tmpfile();
+        if (t->out && pipe(fds) == 0) {
+            close(fds[1]);
+            t->in = fdopen(fds[0], "r");
+            if (!t->in)
+                close(fds[0]);
+        }
+        t->scr = t->out && t->in ? newterm(NULL, t->out, t->in) : NULL;
     } else {
-        scr = newterm(NULL, stdout, stdin);
+        t->scr = newterm(NULL, stdout, stdin);
     }
-    if (!scr) {
-        fprintf(stderr, "gevo: cannot start the terminal (TERM=%s)\n",
-                getenv("TERM") ? getenv("TERM") : "unset");
-        if (w->ev)
-            evolve_free(w->ev);
-        session_close(w->s);
-        wb_data_free(w);
-        free(w);
-        if (out)
-            fclose(out);
-        if (in)
-            fclose(in);
-        script_free(&sc);
-        return 1;
+    if (!t->scr) {
+        if (t->out)
+            fclose(t->out);
+        if (t->in)
+            fclose(t->in);
+        return gerr_set(err, "cannot start the terminal (TERM=%s)",
+                        getenv("TERM") ? getenv("TERM") : "unset");
     }
-    set_term(scr);
+    set_term(t->scr);
     cbreak();
     noecho();
     nonl();
@@ -342,8 +302,21 @@ int workbench_run(const char *dir, const workbench_opts *o)
     nodelay(stdscr, TRUE);
     set_escdelay(25);
     curs_set(0);
-    wb_draw_init(w);
+    return 0;
+}
 
+static void term_close(term *t)
+{
+    endwin();
+    delscreen(t->scr);
+    if (t->out)
+        fclose(t->out);
+    if (t->in)
+        fclose(t->in);
+}
+
+static void loop(wb *w, script *sc, bool scripted)
+{
     w->hist_dirty = true;
     wb_data_reload(w);
     first_selection(w);
@@ -361,17 +334,19 @@ int workbench_run(const char *dir, const workbench_opts *o)
             wb_data_reload(w);
             /* proposals arrived while the generation's header, or a row of a
                just-started generation (after '>'), was selected */
-            if (w->n_rows && w->rows[w->sel].gen == w->live_gen && w->pane == WB_PANE_TREE &&
-                w->st.pending > 0 && !w->picked)
-                first_selection(w), w->picked = true;
+            if (w->n_rows && w->rows[w->sel].gen == w->live_gen && w->pane == WB_VIEW_TREE &&
+                w->st.pending > 0 && !w->picked) {
+                first_selection(w);
+                w->picked = true;
+            }
             wb_detail_load(w, force);
         }
         wb_draw(w);
         flags = 0;
         if (scripted) {
-            if (sc.pos >= sc.n)
+            if (sc->pos >= sc->n)
                 break;
-            script_item *it = &sc.v[sc.pos++];
+            script_item *it = &sc->v[sc->pos++];
             int ch = it->key == '\r' ? '\n' : it->key;
             flags |= it->key < 0 ? run_command(w, it->cmd) : handle_key(w, ch);
             if (w->ev)
@@ -386,23 +361,75 @@ int workbench_run(const char *dir, const workbench_opts *o)
         if (w->ev)
             flags |= WB_RELOAD;
     }
-    endwin();
-    delscreen(scr);
-    if (out)
-        fclose(out);
-    if (in)
-        fclose(in);
+}
+
+int workbench_run(const char *dir, const workbench_opts *o)
+{
+    setlocale(LC_ALL, "");
+    const char *script_path = getenv("GEVO_TUI_SCRIPT");
+    bool scripted = script_path && *script_path;
+    gerr err = GERR_INIT;
+    script sc = {0};
+    if (scripted && script_load(&sc, script_path, &err) != 0) {
+        fprintf(stderr, "gevo: %s\n", err.msg);
+        script_release(&sc);
+        return 2;
+    }
+    if (!scripted && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
+        fprintf(stderr, "gevo: the workbench needs a terminal; 'gevo log %s' prints the session\n",
+                dir);
+        return 1;
+    }
+    wb *w = calloc(1, sizeof *w);
+    if (!w) {
+        script_release(&sc);
+        return 1;
+    }
+    w->safe = (strbuf)STRBUF_INIT;
+    w->full = -1;
+    if (session_open(&w->s, dir, SESSION_WRITE_OR_READ, &err) != 0) {
+        fprintf(stderr, "gevo open: %s\n", err.msg);
+        free(w);
+        script_release(&sc);
+        return 1;
+    }
+    const char *wd = session_workdir(w->s);
+    set_name(w, wd);
+    if (!session_is_writer(w->s))
+        gerr_set(&err, "read-only: the session is open by %s", session_lock_holder(w->s));
+    else
+        open_evolve(w, o, &err);
+    if (err.msg[0])
+        wb_msg(w, true, "%s", err.msg);
+    wb_log(w, "opened %s%s", wd, w->ev ? "" : " (history only)");
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_winch;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGWINCH, &sa, NULL);
+    term t;
+    gerr_clear(&err);
+    int rc = 0;
+    if (term_open(&t, scripted, &err) != 0) {
+        fprintf(stderr, "gevo: %s\n", err.msg);
+        rc = 1;
+    } else {
+        wb_draw_init(w);
+        loop(w, &sc, scripted);
+        term_close(&t);
+    }
     bool had_ev = w->ev != NULL;
     if (w->ev)
         evolve_free(w->ev);
-    char where[1024];
-    snprintf(where, sizeof where, "%s", wd);
+    char *where = strdup(wd);
     session_close(w->s);
-    wb_data_free(w);
+    wb_data_release(w);
     free(w);
-    script_free(&sc);
-    if (!scripted)
+    script_release(&sc);
+    if (!scripted && rc == 0 && where)
         printf("gevo: session saved in %s%s\n  reopen it with: gevo open %s\n", where,
                had_ev ? " (trainings go on)" : "", where);
-    return 0;
+    free(where);
+    return rc;
 }

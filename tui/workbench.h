@@ -13,8 +13,9 @@
  *   :dump FILE  write the screen as text (trailing blanks removed)
  *   :resize C L resize the virtual terminal to C columns, L lines
  *   # comment
- * The screen then goes to /dev/null (newterm), its size comes from LINES
- * and COLUMNS, and the workbench quits at the end of the script. */
+ * The screen then goes nowhere (newterm on an unlinked temporary file),
+ * its size comes from LINES and COLUMNS, and the workbench quits at the
+ * end of the script. */
 #ifndef GEVO_TUI_WORKBENCH_H
 #define GEVO_TUI_WORKBENCH_H
 
