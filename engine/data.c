@@ -43,14 +43,20 @@ int data_parse_size(const char *s, int *h, int *w, gerr *err)
     return 0;
 }
 
-int data_scan_add(data_scan *s, const char *path, int split, int label, bool is_labels, gerr *err)
+int data_scan_add(data_scan *s, const char *path, int split, int label, bool is_labels,
+                  const struct stat *st, gerr *err)
 {
     if (ALLOC_GROW(s->files, s->n_files + 1, s->alloc_files))
         return gerr_set(err, "out of memory listing %s", s->dir);
     char *p = strdup(path);
     if (!p)
         return gerr_set(err, "out of memory listing %s", s->dir);
-    s->files[s->n_files++] = (data_file){p, split, label, is_labels};
+    data_file *f = &s->files[s->n_files++];
+    *f = (data_file){p, split, label, is_labels, st != NULL, 0, {0, 0}};
+    if (st) {
+        f->size = (long long)st->st_size;
+        f->mtime = st->st_mtim;
+    }
     return 0;
 }
 

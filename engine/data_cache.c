@@ -97,12 +97,18 @@ int data_cache_key(const data_scan *s, const data_opts *o, uint64_t key[2], gerr
     hash_str(&h, head);
     for (size_t i = 0; i < s->n_files; i++) {
         const data_file *f = &s->files[i];
-        struct stat st;
-        if (stat(f->path, &st) != 0)
-            return gerr_errno(err, "%s", f->path);
+        long long size = f->size;
+        struct timespec mtime = f->mtime;
+        if (!f->have_stat) {
+            struct stat st;
+            if (stat(f->path, &st) != 0)
+                return gerr_errno(err, "%s", f->path);
+            size = (long long)st.st_size;
+            mtime = st.st_mtim;
+        }
         char line[96];
         snprintf(line, sizeof line, "%d %d %d %lld %lld.%09ld", f->split, f->label, f->is_labels,
-                 (long long)st.st_size, (long long)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec);
+                 size, (long long)mtime.tv_sec, (long)mtime.tv_nsec);
         hash_str(&h, f->path);
         hash_str(&h, line);
     }

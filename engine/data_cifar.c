@@ -38,13 +38,13 @@ int data_cifar_scan(data_scan *s, const char *base, gerr *err)
     char p[4200];
     for (int i = 1; i <= 5; i++) {
         snprintf(p, sizeof p, "%s/data_batch_%d.bin", base, i);
-        if (is_file(p) && data_scan_add(s, p, SPLIT_TRAIN, -1, false, err))
+        if (is_file(p) && data_scan_add(s, p, SPLIT_TRAIN, -1, false, NULL, err))
             return -1;
     }
     snprintf(p, sizeof p, "%s/test_batch.bin", base);
     if (!is_file(p))
         return gerr_set(err, "%s: missing (CIFAR-10's test batch)", p);
-    return data_scan_add(s, p, SPLIT_TEST, -1, false, err);
+    return data_scan_add(s, p, SPLIT_TEST, -1, false, NULL, err);
 }
 
 int data_cifar_decode(const data_scan *s, const data_opts *o, data_builder *b, gerr *err)

@@ -71,7 +71,7 @@ int data_idx_scan(data_scan *s, gerr *err)
                         return -1;
                 return gerr_set(err, "%s: missing %s (or %s.gz)", s->dir, names[k][l], names[k][l]);
             }
-            if (data_scan_add(s, p, k ? SPLIT_TEST : SPLIT_TRAIN, -1, l == 1, err))
+            if (data_scan_add(s, p, k ? SPLIT_TEST : SPLIT_TRAIN, -1, l == 1, NULL, err))
                 return -1;
         }
     return 0;

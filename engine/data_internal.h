@@ -17,6 +17,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "engine/data.h"
 
@@ -42,6 +44,9 @@ typedef struct data_file {
     int split;
     int label;      /* image folders: the class; else -1 */
     bool is_labels; /* IDX and NumPy: the labels file of its split */
+    bool have_stat; /* size and mtime known from the scan (else stat'ed for the key) */
+    long long size;
+    struct timespec mtime;
 } data_file;
 
 typedef struct data_scan {
@@ -53,7 +58,10 @@ typedef struct data_scan {
     size_t n_classes, alloc_classes;
 } data_scan;
 
-int data_scan_add(data_scan *s, const char *path, int split, int label, bool is_labels, gerr *err);
+/* st: the file's stat when the scan has it (image folders, thousands of
+ * files, each stat'ed once), else NULL. */
+int data_scan_add(data_scan *s, const char *path, int split, int label, bool is_labels,
+                  const struct stat *st, gerr *err);
 void data_scan_release(data_scan *s);
 
 /* The layout of the cache file, little-endian, every field naturally

@@ -59,7 +59,8 @@ int data_npy_scan(data_scan *s, gerr *err)
                             "%s: missing (NumPy data needs x_train.npy, y_train.npy, "
                             "x_test.npy and y_test.npy; x_val.npy and y_val.npy together)",
                             hx ? y : x);
-        if (data_scan_add(s, x, k, -1, false, err) || data_scan_add(s, y, k, -1, true, err))
+        if (data_scan_add(s, x, k, -1, false, NULL, err) ||
+            data_scan_add(s, y, k, -1, true, NULL, err))
             return -1;
     }
     return 0;

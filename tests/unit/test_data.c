@@ -516,6 +516,42 @@ static void test_npy_errors(void)
     CHECK(cache_files() == before, "a failed load left a cache file");
 }
 
+/* CIFAR-10 binary batches through the same cache */
+static void test_cifar(void)
+{
+    char dir[300], p[600];
+    fresh(dir, sizeof dir);
+    snprintf(p, sizeof p, "%s/cifar-10-batches-bin", dir);
+    mkdir(p, 0700);
+    static uint8_t rec[7 * 3073];
+    for (int i = 0; i < 7; i++) {
+        rec[i * 3073] = (uint8_t)(i % 10);
+        memset(rec + i * 3073 + 1, 10 * i, 3072);
+    }
+    snprintf(p, sizeof p, "%s/cifar-10-batches-bin/data_batch_1.bin", dir);
+    write_bytes(p, rec, 4 * 3073);
+    snprintf(p, sizeof p, "%s/cifar-10-batches-bin/data_batch_2.bin", dir);
+    write_bytes(p, rec + 4 * 3073, 3 * 3073);
+    snprintf(p, sizeof p, "%s/cifar-10-batches-bin/test_batch.bin", dir);
+    write_bytes(p, rec, 2 * 3073);
+    data_source d;
+    gerr e = GERR_INIT;
+    CHECK(load(&d, dir, NULL, &e) == 0, "%s", e.msg);
+    CHECK(d.format == DATA_CIFAR10 && d.train.n == 7 && d.test.n == 2 && d.train.c == 3 &&
+              d.train.h == 32 && d.classes == 7 && d.decoded,
+          "cifar: %d %d classes %d", d.train.n, d.test.n, d.classes);
+    CHECK(d.train.labels[6] == 6 && d.train.pixels[6 * 3072 + 5] == 60, "cifar records");
+    data_release(&d);
+    CHECK(load(&d, dir, NULL, &e) == 0 && !d.decoded, "cifar not reused: %s", e.msg);
+    data_release(&d);
+    rec[3 * 3073] = 12;
+    snprintf(p, sizeof p, "%s/cifar-10-batches-bin/data_batch_1.bin", dir);
+    write_bytes(p, rec, 4 * 3073);
+    expect_error(dir, NULL, "data_batch_1.bin: record 3 has label 12, outside 0..9", NULL);
+    write_bytes(p, rec, 4 * 3073 - 1);
+    expect_error(dir, NULL, "data_batch_1.bin: size 12291 is not a multiple of CIFAR-10's", NULL);
+}
+
 /* ---- the cache -------------------------------------------------------- */
 
 static void test_cache(void)
@@ -723,6 +759,7 @@ int main(void)
     RUN(test_image_errors);
     RUN(test_npy);
     RUN(test_npy_errors);
+    RUN(test_cifar);
     RUN(test_cache);
     RUN(test_progress);
     RUN(test_cache_concurrent);
