@@ -330,6 +330,24 @@ out:
     return rc;
 }
 
+int data_check_input(const data_source *d, const char *dir, const char *net, int c, int h, int w,
+                     gerr *err)
+{
+    const data_set *t = &d->train;
+    if (t->c == c && t->h == h && t->w == w)
+        return 0;
+    char fix[160];
+    if (t->c == c)
+        snprintf(fix, sizeof fix,
+                 "write 'input x: %dx%dx%d', or resample the data with --resize %dx%d", t->c, t->h,
+                 t->w, h, w);
+    else
+        snprintf(fix, sizeof fix, "write 'input x: %dx%dx%d'", t->c, t->h, t->w);
+    return gerr_set(err,
+                    "%s: its input line says %dx%dx%d, but the data in %s is %dx%dx%d images (%s)",
+                    net, c, h, w, dir, t->c, t->h, t->w, fix);
+}
+
 void data_release(data_source *d)
 {
     if (d->mapped)

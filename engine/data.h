@@ -84,6 +84,13 @@ typedef struct data_source {
 int data_load(data_source *d, const char *dir, const data_opts *o, gerr *err);
 void data_release(data_source *d);
 
+/* 0 when the data's images are c x h x w, the shape a network's input line
+ * declares; else -1 and a message naming both shapes and what to change
+ * ("NET: its input line says 1x28x28, but the data in DIR is 3x32x32
+ * images: ..."). */
+int data_check_input(const data_source *d, const char *dir, const char *net, int c, int h, int w,
+                     gerr *err);
+
 /* The cache folder: $GEVO_CACHE_DIR, else $XDG_CACHE_HOME/gevo, else
  * $HOME/.cache/gevo. Returns 0, or -1 when none of them is set. */
 int data_cache_dir(char *out, size_t n, gerr *err);

@@ -134,6 +134,39 @@ fail:
     return NULL;
 }
 
+/* The header's dimensions must account for the file's size (a plain file)
+ * or gzip's record of it (the trailer's size modulo 2^32), before they size
+ * an allocation. */
+static int check_size(const char *path, gzFile f, int ndims, const uint32_t *dims, gerr *err)
+{
+    uint64_t want = 4 + 4 * (uint64_t)ndims;
+    uint64_t data = 1;
+    for (int i = 0; i < ndims; i++)
+        data *= dims[i];
+    want += data;
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return gerr_errno(err, "%s", path);
+    if (gzdirect(f)) {
+        if ((uint64_t)st.st_size != want)
+            return gerr_set(
+                err, "%s: truncated or too long: its header says %llu bytes, the file has %lld",
+                path, (unsigned long long)want, (long long)st.st_size);
+        return 0;
+    }
+    FILE *fp = fopen(path, "rb");
+    uint8_t t[4] = {0};
+    bool ok = fp && st.st_size >= 18 && fseek(fp, -4, SEEK_END) == 0 && fread(t, 1, 4, fp) == 4;
+    if (fp)
+        fclose(fp);
+    uint32_t isize =
+        (uint32_t)t[0] | (uint32_t)t[1] << 8 | (uint32_t)t[2] << 16 | (uint32_t)t[3] << 24;
+    if (!ok || isize != (uint32_t)want)
+        return gerr_set(err, "%s: truncated: its header says %llu bytes, gzip's trailer %u", path,
+                        (unsigned long long)want, ok ? isize : 0);
+    return 0;
+}
+
 int data_idx_decode(const data_scan *s, const data_opts *o, data_builder *b, gerr *err)
 {
     gzFile f[2][2] = {{0}};
@@ -146,6 +179,10 @@ int data_idx_decode(const data_scan *s, const data_opts *o, data_builder *b, ger
             if (!f[k][l])
                 goto out;
         }
+    for (int k = 0; k < 2; k++)
+        for (int l = 0; l < 2; l++)
+            if (check_size(s->files[2 * k + l].path, f[k][l], l ? 1 : 3, dims[k][l], err))
+                goto out;
     for (int k = 0; k < 2; k++) {
         if (dims[k][1][0] != dims[k][0][0]) {
             gerr_set(err, "%s has %u images but %s has %u labels", s->files[2 * k].path,

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <jpeglib.h>
+#include <zlib.h>
 
 #include "engine/data.h"
 #include "engine/data_internal.h"
@@ -516,6 +517,38 @@ static void test_npy_errors(void)
     CHECK(cache_files() == before, "a failed load left a cache file");
 }
 
+static void put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+/* A gzipped IDX file whose header claims more images than it holds is
+ * refused before the claim sizes anything. */
+static void test_idx_sizes(void)
+{
+    char dir[300], p[600];
+    fresh(dir, sizeof dir);
+    const char *names[] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                           "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
+    for (int i = 0; i < 4; i++) {
+        uint8_t h[16 + 4 * 16] = {0};
+        bool labels = i % 2;
+        put_be32(h, labels ? 0x801 : 0x803);
+        put_be32(h + 4, i == 0 ? 9000000 : 4); /* train images: a lie */
+        put_be32(h + 8, 4);
+        put_be32(h + 12, 4);
+        snprintf(p, sizeof p, "%s/%s.gz", dir, names[i]);
+        gzFile f = gzopen(p, "wb");
+        gzwrite(f, h, labels ? 12 : 16 + 4 * 16);
+        gzclose(f);
+    }
+    expect_error(dir, NULL,
+                 "train-images-idx3-ubyte.gz: truncated: its header says 144000016 bytes", NULL);
+}
+
 /* CIFAR-10 binary batches through the same cache */
 static void test_cifar(void)
 {
@@ -759,6 +792,7 @@ int main(void)
     RUN(test_image_errors);
     RUN(test_npy);
     RUN(test_npy_errors);
+    RUN(test_idx_sizes);
     RUN(test_cifar);
     RUN(test_cache);
     RUN(test_progress);
