@@ -159,3 +159,25 @@ ihdr = struct.pack(">IIBBBBB", 10, 8, 8, 0, 0, 0, 0)
 open(sys.argv[1], "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 PY
 expect error_image_sizes "$T/bad2" "bad2/train/top/0000.png: 8x10, but $T/bad2/train/bottom/0001.png is 8x8"
+
+# the network's input line must match the data; --resize resamples the
+# data to it, --input trains the program at the data's shape instead
+sed 's/^input x: 1x8x8/input x: 1x10x10/' "$T/net.net" >"$T/net10.net"
+"$GEVO" train "$T/net10.net" --data "$T/npy" --quiet --out "$T/m.json" >/dev/null 2>&1
+rc=$?
+m=$(J "$T/m.json" 'd["message"]' 2>&1)
+case "$m" in
+*"net10.net: its input line says 1x10x10, but the data in $T/npy is 1x8x8 images (write 'input x: 1x8x8', or resample the data with --resize 10x10)"*)
+    [ $rc -eq 1 ] && ok error_input_line_mismatch || fail error_input_line_mismatch "rc=$rc" ;;
+*) fail error_input_line_mismatch "rc=$rc: $m" ;;
+esac
+"$GEVO" train "$T/net10.net" --data "$T/npy" --resize 10x10 --threads 1 --quiet --out "$T/r.json" >/dev/null 2>&1
+above_chance "$T/r.json" && [ "$(J "$T/r.json" 'd["data_cache"]["decoded"]')" = True ] &&
+    ok resize_trains_and_has_its_own_cache || fail resize_trains_and_has_its_own_cache "$(J "$T/r.json" 'd.get("message")' 2>&1)"
+"$GEVO" train "$T/net10.net" --data "$T/npy" --input 1x8x8 --threads 1 --quiet --out "$T/i.json" >/dev/null 2>&1
+above_chance "$T/i.json" && ok input_option_trains_at_data_shape || fail input_option_trains_at_data_shape "$(J "$T/i.json" 'd.get("message")' 2>&1)"
+# images of two sizes train with --resize
+"$GEVO" train "$T/net.net" --data "$T/bad2" --resize 8x8 --threads 1 --quiet --out "$T/r2.json" >/dev/null 2>&1
+[ "$(J "$T/r2.json" 'd["status"]')" = ok ] && ok resize_takes_mixed_sizes || fail resize_takes_mixed_sizes "$(J "$T/r2.json" 'd.get("message")' 2>&1)"
+"$GEVO" train "$T/net.net" --data "$T/npy" --resize 8 >/dev/null 2>"$T/u.err"
+[ $? -eq 2 ] && grep -q "resize: '8' is not a size HxW" "$T/u.err" && ok resize_usage_error || fail resize_usage_error "$(cat "$T/u.err")"
