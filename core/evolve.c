@@ -434,6 +434,11 @@ static int submit_training(evolve *e, ind *d)
     int na = 0;
     args[na++] = "--data";
     args[na++] = e->data_dir;
+    const char *resize = session_config_get(e->s, "resize");
+    if (resize && resize[0]) {
+        args[na++] = "--resize";
+        args[na++] = resize;
+    }
     if (e->cfg.train_subset > 0) {
         snprintf(subset, sizeof subset, "%d", e->cfg.train_subset);
         args[na++] = "--subset";

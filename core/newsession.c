@@ -40,6 +40,7 @@ int newsession_create(session **out, const char *dir, const newsession_opts *o,
     }
     info->params = g->params;
     info->flops = g->flops;
+    info->input = g->input;
     net_graph_free(g);
     const char *data = o && o->data ? o->data : DATA_DEFAULT_DIR;
     if (o && o->data && !is_dir(data)) {
@@ -48,12 +49,38 @@ int newsession_create(session **out, const char *dir, const newsession_opts *o,
     }
     snprintf(info->data, sizeof info->data, "%s", data);
     info->data_missing = !is_dir(data);
+    const data_opts *dopts = o ? o->data_opts : NULL;
+    if (!info->data_missing) {
+        data_source d;
+        gerr derr = GERR_INIT;
+        if (data_load(&d, data, dopts, &derr) == 0) {
+            int rc =
+                data_check_input(&d, data, seed, info->input.c, info->input.h, info->input.w, err);
+            snprintf(info->data_shape, sizeof info->data_shape,
+                     "%d training images of %dx%dx%d, %d classes", d.train.n, d.train.c, d.train.h,
+                     d.train.w, d.classes);
+            data_release(&d);
+            if (rc) {
+                free(seed);
+                return gerr_prefix(err, "the seed does not fit the data");
+            }
+        } else {
+            snprintf(info->data_note, sizeof info->data_note, "%s", derr.msg);
+        }
+    }
     char *prompts = datadir_dir("prompts", msg, sizeof msg); /* none is fine */
     session_create_opts so = {.seed_path = seed,
                               .data_dir = data,
                               .prompts_dir = prompts,
                               .preset = o ? o->preset : NULL};
     int rc = session_create(out, dir, &so, err);
+    if (rc == 0 && dopts && dopts->resize_h) {
+        char rs[32];
+        snprintf(rs, sizeof rs, "%dx%d", dopts->resize_h, dopts->resize_w);
+        rc = session_config_set(*out, "resize", rs, err);
+        if (rc)
+            session_close(*out);
+    }
     free(prompts);
     free(seed);
     if (rc != 0)

@@ -43,6 +43,18 @@ int data_parse_size(const char *s, int *h, int *w, gerr *err)
     return 0;
 }
 
+bool data_is_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+bool data_is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 int data_scan_add(data_scan *s, const char *path, int split, int label, bool is_labels,
                   const struct stat *st, gerr *err)
 {
@@ -138,28 +150,32 @@ int data_builder_begin(data_builder *b, const data_opts *o, int c, int h, int w,
     return 0;
 }
 
+/* Output pixel i of an axis resampled by scale (source / output length):
+ * its centre (i + 0.5) maps to (i + 0.5) * scale in the source, between
+ * pixels *a and *b (edges clamped), weight *t on *b. */
+static void sample_axis(int i, double scale, int n, int *a, int *b, double *t)
+{
+    double f = (i + 0.5) * scale - 0.5;
+    if (f < 0)
+        f = 0;
+    *a = (int)f;
+    if (*a > n - 1)
+        *a = n - 1;
+    *b = *a + 1 < n ? *a + 1 : n - 1;
+    *t = f - *a;
+}
+
 void data_resize_bilinear(const uint8_t *src, int sh, int sw, uint8_t *dst, int dh, int dw)
 {
-    /* output pixel centre (y + 0.5) maps to input (y + 0.5) * sh / dh */
     double sy = (double)sh / dh, sx = (double)sw / dw;
     for (int y = 0; y < dh; y++) {
-        double fy = (y + 0.5) * sy - 0.5;
-        if (fy < 0)
-            fy = 0;
-        int y0 = (int)fy;
-        if (y0 > sh - 1)
-            y0 = sh - 1;
-        int y1 = y0 + 1 < sh ? y0 + 1 : sh - 1;
-        double wy = fy - y0;
+        int y0, y1;
+        double wy;
+        sample_axis(y, sy, sh, &y0, &y1, &wy);
         for (int x = 0; x < dw; x++) {
-            double fx = (x + 0.5) * sx - 0.5;
-            if (fx < 0)
-                fx = 0;
-            int x0 = (int)fx;
-            if (x0 > sw - 1)
-                x0 = sw - 1;
-            int x1 = x0 + 1 < sw ? x0 + 1 : sw - 1;
-            double wx = fx - x0;
+            int x0, x1;
+            double wx;
+            sample_axis(x, sx, sw, &x0, &x1, &wx);
             double top = src[y0 * sw + x0] * (1 - wx) + src[y0 * sw + x1] * wx;
             double bot = src[y1 * sw + x0] * (1 - wx) + src[y1 * sw + x1] * wx;
             double v = top * (1 - wy) + bot * wy + 0.5;

@@ -12,12 +12,6 @@
 #define CIFAR_IMAGE  3072
 #define CIFAR_RECORD (1 + CIFAR_IMAGE)
 
-static bool is_file(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 bool data_cifar_detect(const char *dir, char *base, size_t n)
 {
     const char *const sub[] = {"", "/cifar-10-batches-bin"};
@@ -27,7 +21,7 @@ bool data_cifar_detect(const char *dir, char *base, size_t n)
         if (r < 0 || (size_t)r >= n)
             continue;
         snprintf(probe, sizeof probe, "%s/data_batch_1.bin", base);
-        if (is_file(probe))
+        if (data_is_file(probe))
             return true;
     }
     return false;
@@ -38,11 +32,11 @@ int data_cifar_scan(data_scan *s, const char *base, gerr *err)
     char p[4200];
     for (int i = 1; i <= 5; i++) {
         snprintf(p, sizeof p, "%s/data_batch_%d.bin", base, i);
-        if (is_file(p) && data_scan_add(s, p, SPLIT_TRAIN, -1, false, NULL, err))
+        if (data_is_file(p) && data_scan_add(s, p, SPLIT_TRAIN, -1, false, NULL, err))
             return -1;
     }
     snprintf(p, sizeof p, "%s/test_batch.bin", base);
-    if (!is_file(p))
+    if (!data_is_file(p))
         return gerr_set(err, "%s: missing (CIFAR-10's test batch)", p);
     return data_scan_add(s, p, SPLIT_TEST, -1, false, NULL, err);
 }

@@ -32,17 +32,11 @@
 /* Largest decoded source image (before --resize), in bytes. */
 #define IMAGE_MAX_BYTES ((size_t)1 << 28)
 
-static bool is_dir(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 bool data_images_detect(const char *dir)
 {
     char p[4200];
     snprintf(p, sizeof p, "%s/train", dir);
-    return is_dir(p);
+    return data_is_dir(p);
 }
 
 static bool image_name(const char *name)
@@ -133,7 +127,7 @@ static int scan_split(data_scan *s, int split, gerr *err)
 {
     char sdir[4200];
     snprintf(sdir, sizeof sdir, "%s/%s", s->dir, data_split_names[split]);
-    if (!is_dir(sdir)) {
+    if (!data_is_dir(sdir)) {
         if (split == SPLIT_VAL)
             return 0;
         return gerr_set(err, "%s: missing (image folders need train/CLASS/ and test/CLASS/)", sdir);
@@ -148,7 +142,7 @@ static int scan_split(data_scan *s, int split, gerr *err)
             gerr_set(err, "%s/%s: name too long", sdir, l[i]->d_name);
             goto out;
         }
-        if (!is_dir(p)) {
+        if (!data_is_dir(p)) {
             if (image_name(l[i]->d_name)) {
                 gerr_set(err, "%s: an image outside a class folder (%s/CLASS/%s)", p, sdir,
                          l[i]->d_name);

@@ -60,6 +60,10 @@ typedef struct data_scan {
 
 /* st: the file's stat when the scan has it (image folders, thousands of
  * files, each stat'ed once), else NULL. */
+/* path is a regular file, or a folder (following symbolic links). */
+bool data_is_file(const char *path);
+bool data_is_dir(const char *path);
+
 int data_scan_add(data_scan *s, const char *path, int split, int label, bool is_labels,
                   const struct stat *st, gerr *err);
 void data_scan_release(data_scan *s);

@@ -30,17 +30,11 @@
 
 #define NPY_HEADER_MAX (1 << 20)
 
-static bool is_file(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 bool data_npy_detect(const char *dir)
 {
     char p[4200];
     snprintf(p, sizeof p, "%s/x_train.npy", dir);
-    return is_file(p);
+    return data_is_file(p);
 }
 
 int data_npy_scan(data_scan *s, gerr *err)
@@ -51,7 +45,7 @@ int data_npy_scan(data_scan *s, gerr *err)
         char x[4200], y[4200];
         snprintf(x, sizeof x, "%s/x_%s.npy", s->dir, data_split_names[k]);
         snprintf(y, sizeof y, "%s/y_%s.npy", s->dir, data_split_names[k]);
-        bool hx = is_file(x), hy = is_file(y);
+        bool hx = data_is_file(x), hy = data_is_file(y);
         if (k == SPLIT_VAL && !hx && !hy)
             continue;
         if (!hx || !hy)

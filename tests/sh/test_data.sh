@@ -181,3 +181,15 @@ above_chance "$T/i.json" && ok input_option_trains_at_data_shape || fail input_o
 [ "$(J "$T/r2.json" 'd["status"]')" = ok ] && ok resize_takes_mixed_sizes || fail resize_takes_mixed_sizes "$(J "$T/r2.json" 'd.get("message")' 2>&1)"
 "$GEVO" train "$T/net.net" --data "$T/npy" --resize 8 >/dev/null 2>"$T/u.err"
 [ $? -eq 2 ] && grep -q "resize: '8' is not a size HxW" "$T/u.err" && ok resize_usage_error || fail resize_usage_error "$(cat "$T/u.err")"
+
+# gevo new loads the data (decoding it once) and refuses a seed whose input
+# line does not match it; --resize is recorded for the session's workers
+"$GEVO" new "$T/s1" --data "$T/npy" >"$T/n1.out" 2>"$T/n1.err"
+rc=$?
+grep -q "gevo new: the seed does not fit the data: .*quick.net: its input line says 1x28x28, but the data in $T/npy is 1x8x8 images" "$T/n1.err" &&
+    [ $rc -eq 1 ] && [ ! -e "$T/s1" ] && ok new_refuses_seed_of_other_shape || fail new_refuses_seed_of_other_shape "rc=$rc $(cat "$T/n1.err")"
+"$GEVO" new "$T/s2" --seed "$T/net.net" --data "$T/img" >"$T/n2.out" 2>&1 &&
+    grep -q "data $T/img (200 training images of 1x8x8, 2 classes)" "$T/n2.out" &&
+    ok new_loads_the_data || fail new_loads_the_data "$(cat "$T/n2.out")"
+"$GEVO" new "$T/s3" --seed "$T/net10.net" --data "$T/npy" --resize 10x10 >/dev/null 2>"$T/n3.err" &&
+    grep -q '"resize": "10x10"' "$T/s3/gevo.json" && ok new_records_resize || fail new_records_resize "$(cat "$T/n3.err")"

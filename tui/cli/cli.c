@@ -110,6 +110,16 @@ int cli_double(const char *cmd, const char *opt, const char *s, double lo, doubl
     return -1;
 }
 
+int cli_parse_shape(const char *s, net_shape *out)
+{
+    int c, h, w;
+    char extra;
+    if (sscanf(s, "%dx%dx%d%c", &c, &h, &w, &extra) != 3 || c < 1 || h < 1 || w < 1)
+        return -1;
+    *out = (net_shape){c, h, w};
+    return 0;
+}
+
 session *cli_session_open(const char *cmd, const char *dir, session_mode mode)
 {
     session *s = NULL;

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "engine/net.h"
 #include "sessions/session.h"
 
 /* Exit statuses, as man/gevo.1's EXIT STATUS says. */
@@ -99,6 +100,9 @@ void cli_usage_line(const char *cmd, FILE *out);
 int cli_long(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);
 int cli_int(const char *cmd, const char *opt, const char *s, int lo, int hi, int *out);
 int cli_double(const char *cmd, const char *opt, const char *s, double lo, double hi, double *out);
+
+/* "CxHxW" (e.g. 1x28x28) into *out; -1 when it is not one. */
+int cli_parse_shape(const char *s, net_shape *out);
 
 /* ---- shared by the session commands ---------------------------------- */
 

@@ -149,16 +149,6 @@ static int print_json(const char *path, const net_graph *g, const net_error *err
     return rc;
 }
 
-static int parse_shape(const char *s, net_shape *out)
-{
-    int c, h, w;
-    char extra;
-    if (sscanf(s, "%dx%dx%d%c", &c, &h, &w, &extra) != 3 || c < 1 || h < 1 || w < 1)
-        return -1;
-    *out = (net_shape){c, h, w};
-    return 0;
-}
-
 int cmd_check(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -183,7 +173,7 @@ int cmd_check(int argc, char **argv)
     while ((opt = cli_getopt(argc, argv, "q", longopts)) != -1) {
         switch (opt) {
         case 'i':
-            if (parse_shape(optarg, &input)) {
+            if (cli_parse_shape(optarg, &input)) {
                 return cli_usage_error("check", "--input needs CxHxW, e.g. 1x28x28, not '%s'",
                                        optarg);
             }

@@ -19,6 +19,8 @@ static const char help[] =
     "\n"
     "options:\n"
     "  --data DIR          data directory (default " DATA_DEFAULT_DIR ")\n"
+    "  --resize HxW        resample every image to H x W (as for train)\n"
+    "  --input CxHxW       evaluate the program at this input shape (as for train)\n"
     "  --threads N         OpenBLAS threads (default 2)\n"
     "  --batch N           images per pass (default 256)\n"
     "  -h, --help          this text\n";
@@ -27,18 +29,25 @@ int cmd_eval(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"data", required_argument, 0, 'd'},
+        {"resize", required_argument, 0, 'R'},
+        {"input", required_argument, 0, 'i'},
         {"threads", required_argument, 0, 't'},
         {"batch", required_argument, 0, 'b'},
         CLI_HELP_OPTION,
         {0, 0, 0, 0},
     };
-    const char *data_dir = DATA_DEFAULT_DIR;
+    cli_data_args da = {.dir = DATA_DEFAULT_DIR};
     long threads = 2, batch = 256;
     int opt;
     cli_getopt_start();
     while ((opt = cli_getopt(argc, argv, "", longopts)) != -1) {
         switch (opt) {
-        case 'd': data_dir = optarg; break;
+        case 'd': da.dir = optarg; break;
+        case 'R':
+        case 'i':
+            if (cli_data_option("eval", opt, optarg, &da))
+                return CLI_USAGE;
+            break;
         case 't':
             if (cli_long("eval", "--threads", optarg, 1, 256, &threads))
                 return CLI_USAGE;
@@ -64,17 +73,17 @@ int cmd_eval(int argc, char **argv)
     data_view tv = {0};
     int status = CLI_FAIL;
     net_error err;
-    if (cli_data_load(&data, data_dir, &ctx, msg, sizeof msg))
-        goto out;
-    net_shape in = {data.test.c, data.test.h, data.test.w};
     size_t len;
     char *src = net_read_file(net_path, 1 << 20, &len, &err);
-    if (!src || net_compile_with_input(src, len, net_path, NULL, &in, &g, &err)) {
-        free(src);
+    if (!src) {
         net_error_string(&err, msg, sizeof msg);
         goto out;
     }
+    int rc = cli_data_load(&data, &da, &ctx, msg, sizeof msg) ||
+             cli_compile_for_data(src, len, net_path, NULL, &da, &data, &g, msg, sizeof msg);
     free(src);
+    if (rc)
+        goto out;
     m = model_new(g, (int)batch, 1, msg, sizeof msg);
     if (!m || model_load(m, wpath, msg, sizeof msg))
         goto out;

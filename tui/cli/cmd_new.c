@@ -1,9 +1,11 @@
 /* `gevo new DIR`: a session repository (see man/gevo-session.5). */
 #include <stdio.h>
+#include <unistd.h>
 
 #include "core/newsession.h"
 #include "engine/data.h"
 #include "tui/cli/cli.h"
+#include "tui/cli/progress.h"
 
 static const char help[] =
     "Creates DIR as a session repository: the seed network (default quick.net) is\n"
@@ -12,7 +14,9 @@ static const char help[] =
     "\n"
     "options:\n"
     "  --seed NET       the seed network, a gevo-net file (default: quick.net)\n"
-    "  --data DIR       the data set folder (default " DATA_DEFAULT_DIR ")\n"
+    "  --data DIR       the data set folder (default " DATA_DEFAULT_DIR "); loaded\n"
+    "                   (decoded once into the cache) and checked against the seed\n"
+    "  --resize HxW     resample every image to H x W, recorded in gevo.json\n"
     "  --preset NAME    recorded as \"preset\" in gevo.json (default: default)\n"
     "  -h, --help       this text\n";
 
@@ -21,17 +25,25 @@ int cmd_new(int argc, char **argv)
     static const struct option longopts[] = {
         {"seed", required_argument, 0, 's'},
         {"data", required_argument, 0, 'd'},
+        {"resize", required_argument, 0, 'R'},
         {"preset", required_argument, 0, 'p'},
         CLI_HELP_OPTION,
         {0, 0, 0, 0},
     };
     newsession_opts o = {0};
+    cli_data_args da = {0};
+    cli_progress ctx = {.bar = isatty(2)};
+    data_opts dopts;
     int opt;
     cli_getopt_start();
     while ((opt = cli_getopt(argc, argv, "", longopts)) != -1) {
         switch (opt) {
         case 's': o.seed = optarg; break;
         case 'd': o.data = optarg; break;
+        case 'R':
+            if (cli_data_option("new", opt, optarg, &da))
+                return CLI_USAGE;
+            break;
         case 'p': o.preset = optarg; break;
         case 'h': return cli_help("new", help);
         default: return cli_bad_option("new", argc, argv, opt);
@@ -41,6 +53,8 @@ int cmd_new(int argc, char **argv)
     if (!arg)
         return CLI_USAGE;
     const char *dir = arg[0];
+    cli_data_opts(&dopts, &da, &ctx);
+    o.data_opts = &dopts;
     session *s = NULL;
     newsession_info info;
     gerr err = GERR_INIT;
@@ -58,11 +72,16 @@ int cmd_new(int argc, char **argv)
                 "gevo new: warning: the default data set %s is not installed "
                 "(apt-get install dataset-fashion-mnist, or give --data)\n",
                 info.data);
+    if (info.data_note[0])
+        fprintf(stderr,
+                "gevo new: warning: the data does not load, training will fail until it does: %s\n",
+                info.data_note);
     session_info si;
     if (session_info_get(s, "g0-1", &si, NULL) == 0)
         printf("created session %s\n  seed g0-1 (%.10s) from %s: %ld parameters, %.3g FLOPs\n"
-               "  data %s\n  'gevo log %s' lists it; it is a git repository too\n",
-               session_workdir(s), si.commit, info.seed, info.params, info.flops, info.data, dir);
+               "  data %s%s%s%s\n  'gevo log %s' lists it; it is a git repository too\n",
+               session_workdir(s), si.commit, info.seed, info.params, info.flops, info.data,
+               info.data_shape[0] ? " (" : "", info.data_shape, info.data_shape[0] ? ")" : "", dir);
     session_close(s);
     return CLI_OK;
 }

@@ -35,7 +35,11 @@ static const char help[] =
     "per-epoch curve and a status (ok, diverged, timeout, stopped, error).\n"
     "\n"
     "options:\n"
-    "  --data DIR          IDX or CIFAR-10 binary data (default " DATA_DEFAULT_DIR ")\n"
+    "  --data DIR          IDX, CIFAR-10, NumPy (x_train.npy ...) or image folders\n"
+    "                      (train/CLASS/*.png|jpg) (default " DATA_DEFAULT_DIR ")\n"
+    "  --resize HxW        resample every image to H x W (bilinear), e.g. 32x32\n"
+    "  --input CxHxW       train the program at this input shape instead of its\n"
+    "                      input line's (which must otherwise match the data)\n"
     "  --epochs N          epochs (default: the program's)\n"
     "  --batch N           batch size (default: the program's)\n"
     "  --lr X              learning rate (default: the program's)\n"
@@ -237,6 +241,8 @@ int cmd_train(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"data", required_argument, 0, 'd'},
+        {"resize", required_argument, 0, 'R'},
+        {"input", required_argument, 0, 'i'},
         {"epochs", required_argument, 0, 'e'},
         {"batch", required_argument, 0, 'b'},
         {"lr", required_argument, 0, 'l'},
@@ -255,7 +261,8 @@ int cmd_train(int argc, char **argv)
         CLI_HELP_OPTION,
         {0, 0, 0, 0},
     };
-    const char *data_dir = DATA_DEFAULT_DIR, *out_path = NULL, *weights = NULL;
+    const char *out_path = NULL, *weights = NULL;
+    cli_data_args da = {.dir = DATA_DEFAULT_DIR};
     long epochs = 0, batch = 0, seed = -1, eval_batch = 0, v;
     double lr = 0, x;
     bool progress = false, quiet = false;
@@ -267,7 +274,12 @@ int cmd_train(int argc, char **argv)
     cli_getopt_start();
     while ((opt = cli_getopt(argc, argv, "q", longopts)) != -1) {
         switch (opt) {
-        case 'd': data_dir = optarg; break;
+        case 'd': da.dir = optarg; break;
+        case 'R':
+        case 'i':
+            if (cli_data_option("train", opt, optarg, &da))
+                return CLI_USAGE;
+            break;
         case 'e':
             if (cli_long("train", "--epochs", optarg, 1, 10000, &epochs))
                 return CLI_USAGE;
@@ -353,19 +365,11 @@ int cmd_train(int argc, char **argv)
         goto finish;
     }
     cli_progress ctx = {.json = progress, .bar = !progress && !quiet && isatty(2)};
-    if (cli_data_load(&data, data_dir, &ctx, r.message, sizeof r.message))
+    /* the network's input line (or --input) and the data's images must
+       have one shape */
+    if (cli_data_load(&data, &da, &ctx, r.message, sizeof r.message) ||
+        cli_compile_for_data(src, len, net_path, &lim, &da, &data, &g, r.message, sizeof r.message))
         goto finish;
-    /* the program is trained on the data's image shape, whatever its input
-       line says (exquisitenetv2.net declares CIFAR-10's 3x32x32) */
-    net_shape in = {data.train.c, data.train.h, data.train.w};
-    if (net_compile_with_input(src, len, net_path, &lim, &in, &g, &err)) {
-        net_error_string(&err, r.message, sizeof r.message);
-        if (err.hint[0]) {
-            size_t l = strlen(r.message);
-            snprintf(r.message + l, sizeof r.message - l, " (hint: %s)", err.hint);
-        }
-        goto finish;
-    }
     r.params = g->params;
     r.flops = g->flops;
     recipe = g->train;
@@ -403,7 +407,7 @@ int cmd_train(int argc, char **argv)
         }
     }
 finish:;
-    json_t *res = result_json(net_path, data_dir, g, have_recipe ? &recipe : NULL, &r,
+    json_t *res = result_json(net_path, da.dir, g, have_recipe ? &recipe : NULL, &r,
                               have_recipe ? recipe.seed : seed, o.threads);
     if (data.train.n)
         add_data_json(res, &data);

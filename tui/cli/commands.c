@@ -12,7 +12,7 @@ const cli_command cli_commands[] = {
     {"train", cmd_train, "train [options] NET", "train a gevo-net program and print a JSON result"},
     {"eval", cmd_eval, "eval [options] NET WEIGHTS",
      "evaluate saved weights of a program on the test set"},
-    {"new", cmd_new, "new DIR [--seed NET] [--data DIR] [--preset NAME]",
+    {"new", cmd_new, "new DIR [--seed NET] [--data DIR] [--resize HxW] [--preset NAME]",
      "create a session repository: DIR [--seed NET] [--data DIR]"},
     {"log", cmd_log, "log DIR [--generation N]",
      "list a session's generations, individuals, status, objectives"},

@@ -5,7 +5,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "tui/cli/cli.h"
 #include "tui/cli/progress.h"
 
 void cli_json_line(json_t *o)
@@ -49,14 +51,64 @@ static void on_decode(void *vctx, long done, long total)
     }
 }
 
-int cli_data_load(data_source *d, const char *dir, cli_progress *ctx, char *msg, size_t n)
+int cli_data_option(const char *cmd, int opt, const char *value, cli_data_args *a)
 {
-    data_opts o = DATA_OPTS_INIT;
-    o.on_progress = on_decode;
-    o.ctx = ctx;
     gerr err = GERR_INIT;
-    if (data_load(d, dir, &o, &err)) {
+    if (opt == 'R') {
+        if (data_parse_size(value, &a->resize_h, &a->resize_w, &err) == 0)
+            return 0;
+        fprintf(stderr, "gevo %s: --resize: %s\n", cmd, err.msg);
+        return -1;
+    }
+    if (cli_parse_shape(value, &a->input) == 0) {
+        a->have_input = true;
+        return 0;
+    }
+    fprintf(stderr, "gevo %s: --input needs CxHxW, e.g. 1x28x28, not '%s'\n", cmd, value);
+    return -1;
+}
+
+void cli_data_opts(data_opts *o, const cli_data_args *a, cli_progress *ctx)
+{
+    data_opts zero = DATA_OPTS_INIT;
+    *o = zero;
+    o->resize_h = a->resize_h;
+    o->resize_w = a->resize_w;
+    o->on_progress = on_decode;
+    o->ctx = ctx;
+}
+
+int cli_data_load(data_source *d, const cli_data_args *a, cli_progress *ctx, char *msg, size_t n)
+{
+    data_opts o;
+    cli_data_opts(&o, a, ctx);
+    gerr err = GERR_INIT;
+    if (data_load(d, a->dir, &o, &err)) {
         snprintf(msg, n, "%s", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+int cli_compile_for_data(const char *src, size_t len, const char *path, const net_limits *lim,
+                         const cli_data_args *a, const data_source *d, net_graph **g, char *msg,
+                         size_t n)
+{
+    net_error err;
+    if (net_compile_with_input(src, len, path, lim, a->have_input ? &a->input : NULL, g, &err)) {
+        net_error_string(&err, msg, n);
+        if (err.hint[0]) {
+            size_t l = strlen(msg);
+            snprintf(msg + l, n - l, " (hint: %s)", err.hint);
+        }
+        return -1;
+    }
+    char what[4200];
+    snprintf(what, sizeof what, "%s%s", a->have_input ? "--input for " : "", path);
+    const net_shape *in = &(*g)->input;
+    gerr e = GERR_INIT;
+    if (data_check_input(d, a->dir, what, in->c, in->h, in->w, &e)) {
+        snprintf(msg, n, "%s", e.msg);
         return -1;
     }
     return 0;

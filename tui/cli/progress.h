@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "engine/data.h"
+#include "engine/net.h"
 
 typedef struct cli_progress {
     bool json; /* JSON lines on stdout */
@@ -17,8 +18,27 @@ typedef struct cli_progress {
 void cli_json_line(json_t *o);
 /* A number, or null when it is not finite. */
 json_t *cli_json_num(double v);
+/* The data options of gevo train and gevo eval. */
+typedef struct cli_data_args {
+    const char *dir;        /* --data */
+    int resize_h, resize_w; /* --resize HxW, 0 when not given */
+    net_shape input;        /* --input CxHxW, when have_input */
+    bool have_input;
+} cli_data_args;
+
+/* Takes --resize's or --input's value (opt 'R' or 'i'); on a bad one says
+ * why ("gevo CMD: --resize: ...") and returns -1. */
+int cli_data_option(const char *cmd, int opt, const char *value, cli_data_args *a);
+/* The data_opts of a: its --resize, and ctx's way of showing the first
+ * decoding (a bar on a terminal, "decode" events with --progress). */
+void cli_data_opts(data_opts *o, const cli_data_args *a, cli_progress *ctx);
 /* data_load with ctx's way of showing the first decoding; on failure the
  * message goes to msg. */
-int cli_data_load(data_source *d, const char *dir, cli_progress *ctx, char *msg, size_t n);
+int cli_data_load(data_source *d, const cli_data_args *a, cli_progress *ctx, char *msg, size_t n);
+/* Compiles the program as its input line declares (or at --input) and
+ * checks that shape against the data's images: they must match. */
+int cli_compile_for_data(const char *src, size_t len, const char *path, const net_limits *lim,
+                         const cli_data_args *a, const data_source *d, net_graph **g, char *msg,
+                         size_t n);
 
 #endif
