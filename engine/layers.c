@@ -13,13 +13,12 @@ static const model_layer *input_layer(const model *m, const net_node *nd, int j)
 
 /* The kernel's output size is the compiler's (which mirrors PyTorch's
  * formulas): a disagreement is a bug of one of them, caught here. */
-static int check_size(const net_node *nd, int oh, int ow, char *err, size_t errsize)
+static int check_size(const net_node *nd, int oh, int ow, gerr *err)
 {
     if (oh == nd->shape.h && ow == nd->shape.w)
         return 0;
-    snprintf(err, errsize, "line %d: %s output %dx%d disagrees with shape inference %dx%d",
-             nd->line, net_op_name(nd->op), oh, ow, nd->shape.h, nd->shape.w);
-    return -1;
+    return gerr_set(err, "line %d: %s output %dx%d disagrees with shape inference %dx%d", nd->line,
+                    net_op_name(nd->op), oh, ow, nd->shape.h, nd->shape.w);
 }
 
 /* ---- conv ---------------------------------------------------------------- */
@@ -42,7 +41,7 @@ static void conv_init(model *m, int i, rng *r)
         rng_init_fan_in(r, m->params + L->b, L->nb, fan_in);
 }
 
-static size_t conv_setup(model *m, int i, size_t *conv_ws, char *err, size_t errsize)
+static size_t conv_setup(model *m, int i, size_t *conv_ws, gerr *err)
 {
     const net_node *nd = &m->g->nodes[i];
     net_shape in = m->g->nodes[nd->in[0]].shape;
@@ -60,9 +59,9 @@ static size_t conv_setup(model *m, int i, size_t *conv_ws, char *err, size_t err
                     .dilation = nd->dilation,
                     .groups = nd->groups,
                     .bias = nd->bias};
-    if (ops_conv_init(c, err, errsize))
+    if (ops_conv_init(c, err))
         return (size_t)-1;
-    if (check_size(nd, c->oh, c->ow, err, errsize))
+    if (check_size(nd, c->oh, c->ow, err))
         return (size_t)-1;
     size_t ws = ops_conv_scratch(c);
     if (ws > *conv_ws)
@@ -157,7 +156,7 @@ static void batchnorm_init(model *m, int i, rng *r)
     rng_init_const(m->buffers + L->stats + L->nw, L->nw, 1.0f);
 }
 
-static size_t batchnorm_setup(model *m, int i, size_t *conv_ws, char *err, size_t errsize)
+static size_t batchnorm_setup(model *m, int i, size_t *conv_ws, gerr *err)
 {
     const net_node *nd = &m->g->nodes[i];
     net_shape in = m->g->nodes[nd->in[0]].shape;
@@ -168,7 +167,7 @@ static size_t batchnorm_setup(model *m, int i, size_t *conv_ws, char *err, size_
                   .eps = nd->eps,
                   .momentum = nd->momentum,
                   .training = true};
-    if (ops_bn_init(b, err, errsize))
+    if (ops_bn_init(b, err))
         return (size_t)-1;
     return ops_bn_scratch(b);
 }
@@ -194,13 +193,13 @@ static void batchnorm_backward(model *m, int i, int n)
 #define LAYER_FNS_batchnorm \
     batchnorm_params, batchnorm_init, batchnorm_setup, batchnorm_forward, batchnorm_backward
 
-static size_t layernorm_setup(model *m, int i, size_t *conv_ws, char *err, size_t errsize)
+static size_t layernorm_setup(model *m, int i, size_t *conv_ws, gerr *err)
 {
     const net_node *nd = &m->g->nodes[i];
     net_shape in = m->g->nodes[nd->in[0]].shape;
     ops_ln *l = &m->layers[i].ln;
     *l = (ops_ln){.n = m->batch, .c = in.c, .hw = in.h * in.w, .eps = nd->eps};
-    if (ops_ln_init(l, err, errsize))
+    if (ops_ln_init(l, err))
         return (size_t)-1;
     return ops_ln_scratch(l);
 }
@@ -250,7 +249,7 @@ static void act_backward(model *m, int i, int n)
 
 /* ---- pools --------------------------------------------------------------- */
 
-static size_t pool_setup(model *m, int i, size_t *conv_ws, char *err, size_t errsize)
+static size_t pool_setup(model *m, int i, size_t *conv_ws, gerr *err)
 {
     const net_node *nd = &m->g->nodes[i];
     net_shape in = m->g->nodes[nd->in[0]].shape;
@@ -266,9 +265,9 @@ static size_t pool_setup(model *m, int i, size_t *conv_ws, char *err, size_t err
                     .pad_h = nd->pad_h,
                     .pad_w = nd->pad_w,
                     .ceil = nd->ceil};
-    if (ops_pool_init(p, err, errsize))
+    if (ops_pool_init(p, err))
         return (size_t)-1;
-    if (check_size(nd, p->oh, p->ow, err, errsize))
+    if (check_size(nd, p->oh, p->ow, err))
         return (size_t)-1;
     return ops_pool_scratch(p);
 }
@@ -345,7 +344,7 @@ static void add_backward(model *m, int i, int n)
 
 /* ---- mul: a map times a map, or times a per-channel vector ---------------- */
 
-static size_t mul_setup(model *m, int i, size_t *conv_ws, char *err, size_t errsize)
+static size_t mul_setup(model *m, int i, size_t *conv_ws, gerr *err)
 {
     const net_node *nd = &m->g->nodes[i];
     net_shape a = m->g->nodes[nd->in[0]].shape, b = m->g->nodes[nd->in[1]].shape;
@@ -374,7 +373,7 @@ static void mul_backward(model *m, int i, int n)
 
 /* ---- dropout ------------------------------------------------------------- */
 
-static size_t dropout_setup(model *m, int i, size_t *conv_ws, char *err, size_t errsize)
+static size_t dropout_setup(model *m, int i, size_t *conv_ws, gerr *err)
 {
     return ops_dropout_scratch((long)m->batch * m->layers[i].size);
 }

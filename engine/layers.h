@@ -29,7 +29,7 @@ typedef struct layer_fns {
        scratch floats (kept from forward to backward), or (size_t)-1 with
        a message. Grows *conv_ws to the convolution working memory it
        needs. Allocates nothing. NULL: no kernel struct, no scratch. */
-    size_t (*setup)(model *m, int i, size_t *conv_ws, char *err, size_t errsize);
+    size_t (*setup)(model *m, int i, size_t *conv_ws, gerr *err);
     /* n images of the batch; NULL: nothing to compute (the input, flatten) */
     void (*forward)(model *m, int i, int n, bool training);
     void (*backward)(model *m, int i, int n);

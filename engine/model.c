@@ -4,7 +4,6 @@
 #include "engine/base/file.h"
 #include "engine/layers.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,7 +83,7 @@ void model_free(model *m)
 /* Sets up the kernel structs of layer i and returns its scratch size in
  * floats, or (size_t)-1 with a message. *conv_ws grows to the largest
  * convolution working memory. */
-static size_t layer_setup(model *m, int i, size_t *conv_ws, char *err, size_t errsize)
+static size_t layer_setup(model *m, int i, size_t *conv_ws, gerr *err)
 {
     const net_node *nd = &m->g->nodes[i];
     model_layer *L = &m->layers[i];
@@ -95,12 +94,12 @@ static size_t layer_setup(model *m, int i, size_t *conv_ws, char *err, size_t er
         L->dins = calloc((size_t)nd->n_in, sizeof *L->dins);
         L->chans = calloc((size_t)nd->n_in, sizeof *L->chans);
         if (!L->ins || !L->dins || !L->chans) {
-            snprintf(err, errsize, "out of memory");
+            gerr_set(err, "out of memory");
             return (size_t)-1;
         }
     }
     const layer_fns *fns = &layer_table[nd->op];
-    return fns->setup ? fns->setup(m, i, conv_ws, err, errsize) : 0;
+    return fns->setup ? fns->setup(m, i, conv_ws, err) : 0;
 }
 
 /* The node that owns i's gradient storage: an alias (flatten) shares its
@@ -202,11 +201,11 @@ static void zero_grads_at(model *m, int k, int n)
     }
 }
 
-model *model_new(const net_graph *g, int batch, uint64_t seed, char *err, size_t errsize)
+model *model_new(const net_graph *g, int batch, uint64_t seed, gerr *err)
 {
     model *m = calloc(1, sizeof *m);
     if (!m) {
-        snprintf(err, errsize, "out of memory");
+        gerr_set(err, "out of memory");
         return NULL;
     }
     m->g = g;
@@ -254,8 +253,7 @@ model *model_new(const net_graph *g, int batch, uint64_t seed, char *err, size_t
         }
     }
     if (np != g->params) {
-        snprintf(err, errsize, "internal error: %ld parameters laid out, %ld counted", np,
-                 g->params);
+        gerr_set(err, "internal error: %ld parameters laid out, %ld counted", np, g->params);
         model_free(m);
         return NULL;
     }
@@ -275,7 +273,7 @@ model *model_new(const net_graph *g, int batch, uint64_t seed, char *err, size_t
     for (int i = 0; i < g->n_nodes; i++) {
         const net_node *nd = &g->nodes[i];
         size_t act = align16((size_t)batch * (size_t)m->layers[i].size);
-        size_t scr = layer_setup(m, i, &conv_ws, err, errsize);
+        size_t scr = layer_setup(m, i, &conv_ws, err);
         if (scr == (size_t)-1) {
             free(out_off);
             model_free(m);
@@ -295,7 +293,7 @@ model *model_new(const net_graph *g, int batch, uint64_t seed, char *err, size_t
     m->arena = aligned_alloc(64, total ? m->arena_bytes : 64);
     if (!m->arena) {
         free(out_off);
-        snprintf(err, errsize, "out of memory: the activations of batch %d need %.0f MiB", batch,
+        gerr_set(err, "out of memory: the activations of batch %d need %.0f MiB", batch,
                  (double)m->arena_bytes / 1048576.0);
         model_free(m);
         return NULL;
@@ -339,7 +337,7 @@ model *model_new(const net_graph *g, int batch, uint64_t seed, char *err, size_t
         goto oom;
     return m;
 oom:
-    snprintf(err, errsize, "out of memory");
+    gerr_set(err, "out of memory");
     model_free(m);
     return NULL;
 }
@@ -378,7 +376,7 @@ static void model_backward(model *m, int n)
 }
 
 int model_loss(model *m, int n, const int *labels, float smoothing, bool backward, float *loss,
-               int *correct, char *err, size_t errsize)
+               int *correct, gerr *err)
 {
     const net_graph *g = m->g;
     model_layer *out = &m->layers[g->output];
@@ -389,7 +387,7 @@ int model_loss(model *m, int n, const int *labels, float smoothing, bool backwar
         ops_zero(m->grads, m->n_params);
     }
     if (ops_xent(loss, correct, backward ? out->dout : NULL, out->out, labels, n, g->classes,
-                 smoothing, err, errsize))
+                 smoothing, err))
         return -1;
     if (backward)
         model_backward(m, n);
@@ -412,14 +410,11 @@ int model_loss(model *m, int n, const int *labels, float smoothing, bool backwar
 
 static const char weights_magic[8] = {'G', 'E', 'V', 'O', 'W', 'T', 'S', 0};
 
-int model_save(const model *m, const char *path, char *err, size_t errsize)
+int model_save(const model *m, const char *path, gerr *err)
 {
     out_file out;
-    gerr e = GERR_INIT;
-    if (out_file_open(&out, path, &e)) {
-        snprintf(err, errsize, "%s", e.msg);
+    if (out_file_open(&out, path, err))
         return -1;
-    }
     FILE *f = out.f;
     uint32_t ver = 1, res = 0;
     uint64_t h = m->g->hash, np = (uint64_t)m->n_params, nb = (uint64_t)m->n_buffers;
@@ -444,18 +439,14 @@ int model_save(const model *m, const char *path, char *err, size_t errsize)
 #undef PUT
     uint32_t c32 = (uint32_t)crc;
     fwrite(&c32, 4, 1, f);
-    if (out_file_commit(&out, &e)) {
-        snprintf(err, errsize, "%s", e.msg);
-        return -1;
-    }
-    return 0;
+    return out_file_commit(&out, err);
 }
 
-int model_load(model *m, const char *path, char *err, size_t errsize)
+int model_load(model *m, const char *path, gerr *err)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        snprintf(err, errsize, "%s: cannot open: %s", path, strerror(errno));
+        gerr_errno(err, "%s: cannot open", path);
         return -1;
     }
     char magic[8];
@@ -464,50 +455,48 @@ int model_load(model *m, const char *path, char *err, size_t errsize)
     int rc = -1;
     float *p = NULL, *b = NULL, *nm = NULL, *ns = NULL;
     if (fread(magic, 1, 8, f) != 8 || memcmp(magic, weights_magic, 8)) {
-        snprintf(err, errsize, "%s: not a gevo weights file (bad magic)", path);
+        gerr_set(err, "%s: not a gevo weights file (bad magic)", path);
         goto out;
     }
     if (fread(&ver, 4, 1, f) != 1 || ver != 1) {
-        snprintf(err, errsize, "%s: weights format version %u, this gevo reads version 1", path,
-                 ver);
+        gerr_set(err, "%s: weights format version %u, this gevo reads version 1", path, ver);
         goto out;
     }
     if (fread(&res, 4, 1, f) != 1 || fread(&h, 8, 1, f) != 1 || fread(&np, 8, 1, f) != 1 ||
         fread(&nb, 8, 1, f) != 1) {
-        snprintf(err, errsize, "%s: truncated header", path);
+        gerr_set(err, "%s: truncated header", path);
         goto out;
     }
     if (np != (uint64_t)m->n_params || nb != (uint64_t)m->n_buffers) {
-        snprintf(err, errsize,
-                 "%s: holds %llu parameters and %llu buffers; this network has %ld and %ld", path,
-                 (unsigned long long)np, (unsigned long long)nb, m->n_params, m->n_buffers);
+        gerr_set(err, "%s: holds %llu parameters and %llu buffers; this network has %ld and %ld",
+                 path, (unsigned long long)np, (unsigned long long)nb, m->n_params, m->n_buffers);
         goto out;
     }
     p = malloc(sizeof(float) * (np ? np : 1));
     b = malloc(sizeof(float) * (nb ? nb : 1));
     if (!p || !b) {
-        snprintf(err, errsize, "out of memory");
+        gerr_set(err, "out of memory");
         goto out;
     }
     if (fread(p, sizeof(float), np, f) != np || fread(b, sizeof(float), nb, f) != nb ||
         fread(&nc, 4, 1, f) != 1) {
-        snprintf(err, errsize, "%s: truncated", path);
+        gerr_set(err, "%s: truncated", path);
         goto out;
     }
     if (nc != (uint32_t)m->g->input.c) {
-        snprintf(err, errsize, "%s: weights are for %u input channels, this network has %d", path,
-                 nc, m->g->input.c);
+        gerr_set(err, "%s: weights are for %u input channels, this network has %d", path, nc,
+                 m->g->input.c);
         goto out;
     }
     nm = malloc(sizeof(float) * nc);
     ns = malloc(sizeof(float) * nc);
     if (!nm || !ns) {
-        snprintf(err, errsize, "out of memory");
+        gerr_set(err, "out of memory");
         goto out;
     }
     if (fread(nm, sizeof(float), nc, f) != nc || fread(ns, sizeof(float), nc, f) != nc ||
         fread(&stored, 4, 1, f) != 1) {
-        snprintf(err, errsize, "%s: truncated", path);
+        gerr_set(err, "%s: truncated", path);
         goto out;
     }
     uLong crc = crc32(0L, Z_NULL, 0);
@@ -523,15 +512,14 @@ int model_load(model *m, const char *path, char *err, size_t errsize)
     crc = crc32(crc, (const Bytef *)nm, (uInt)(sizeof(float) * nc));
     crc = crc32(crc, (const Bytef *)ns, (uInt)(sizeof(float) * nc));
     if ((uint32_t)crc != stored) {
-        snprintf(err, errsize, "%s: checksum mismatch (corrupt file)", path);
+        gerr_set(err, "%s: checksum mismatch (corrupt file)", path);
         goto out;
     }
     if (h != m->g->hash) {
         /* same sizes but another program (e.g. different kernels): refuse,
            the weights would mean nothing */
-        snprintf(err, errsize,
-                 "%s: weights belong to another program (hash %016llx, this one %016llx)", path,
-                 (unsigned long long)h, (unsigned long long)m->g->hash);
+        gerr_set(err, "%s: weights belong to another program (hash %016llx, this one %016llx)",
+                 path, (unsigned long long)h, (unsigned long long)m->g->hash);
         goto out;
     }
     memcpy(m->params, p, sizeof(float) * np);

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/base/error.h"
 #include "engine/init.h"
 #include "engine/net.h"
 #include "engine/ops.h"
@@ -74,7 +75,7 @@ typedef struct model {
 
 /* Lays out and initialises a model (PyTorch's default initialisation,
  * drawn from seed). Returns NULL with a message on failure. */
-model *model_new(const net_graph *g, int batch, uint64_t seed, char *err, size_t errsize);
+model *model_new(const net_graph *g, int batch, uint64_t seed, gerr *err);
 void model_free(model *m);
 
 /* The buffer the next batch's images go into: batch * input floats. */
@@ -89,11 +90,11 @@ const float *model_forward(model *m, int n, bool training);
  * m->grads (zeroed first). Sets *loss and *correct. Returns 0 or -1 with a
  * message. */
 int model_loss(model *m, int n, const int *labels, float smoothing, bool backward, float *loss,
-               int *correct, char *err, size_t errsize);
+               int *correct, gerr *err);
 
 /* Weights file: see engine/model.c for the format. Save writes to a
  * temporary file and renames it, so a crash never leaves half a file. */
-int model_save(const model *m, const char *path, char *err, size_t errsize);
-int model_load(model *m, const char *path, char *err, size_t errsize);
+int model_save(const model *m, const char *path, gerr *err);
+int model_load(model *m, const char *path, gerr *err);
 
 #endif

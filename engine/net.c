@@ -1,10 +1,9 @@
 /* gevo-net: the public entry points (compile, free, errors, blocks) and the
  * canonical form used to recognise a program seen before. */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "engine/base/file.h"
 #include "engine/net_ast.h"
 
 void net_limits_default(net_limits *lim)
@@ -73,9 +72,11 @@ net_op net_op_lookup(const char *name)
 void net_error_string(const net_error *err, char *buf, size_t size)
 {
     if (err->line > 0)
-        snprintf(buf, size, "%s:%d:%d: %s", err->file, err->line, err->col, err->msg);
+        snprintf(buf, size, "%s:%d:%d: %s", err->file, err->line, err->col, err->base.msg);
+    else if (err->file[0])
+        snprintf(buf, size, "%s: %s", err->file, err->base.msg);
     else
-        snprintf(buf, size, "%s: %s", err->file, err->msg);
+        snprintf(buf, size, "%s", err->base.msg);
 }
 
 void net_error_print(const net_error *err, FILE *out)
@@ -133,7 +134,7 @@ int net_compile_with_input(const char *src, size_t len, const char *filename, co
     memset(err, 0, sizeof *err);
     *out = NULL;
     if (!c) {
-        snprintf(err->msg, sizeof err->msg, "out of memory");
+        gerr_set(&err->base, "out of memory");
         return -1;
     }
     c->src = src;
@@ -196,7 +197,7 @@ int net_train_set(net_train *t, const char *setting, net_error *err)
     size_t n = strlen(setting);
     if (n > 4096 || strchr(setting, '\n')) {
         snprintf(err->file, sizeof err->file, "--set");
-        snprintf(err->msg, sizeof err->msg, "setting is too long or has a newline");
+        gerr_set(&err->base, "setting is too long or has a newline");
         return -1;
     }
     char *src = malloc(n + 8);
@@ -204,7 +205,7 @@ int net_train_set(net_train *t, const char *setting, net_error *err)
     if (!src || !c) {
         free(src);
         free(c);
-        snprintf(err->msg, sizeof err->msg, "out of memory");
+        gerr_set(&err->base, "out of memory");
         return -1;
     }
     /* a one-line train section, compiled by the same code as programs */
@@ -234,65 +235,6 @@ int net_train_set(net_train *t, const char *setting, net_error *err)
     return rc;
 }
 
-char *net_read_file(const char *path, long max_bytes, size_t *len, net_error *err)
-{
-    memset(err, 0, sizeof *err);
-    snprintf(err->file, sizeof err->file, "%s", path);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err->msg, sizeof err->msg, "cannot open: %s", strerror(errno));
-        return NULL;
-    }
-    struct stat st;
-    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-        snprintf(err->msg, sizeof err->msg, "is a directory, not a gevo-net file");
-        fclose(f);
-        return NULL;
-    }
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap + 1);
-    while (buf) {
-        if (n == cap) {
-            if ((long)cap > max_bytes)
-                break;
-            cap *= 2;
-            char *nb = realloc(buf, cap + 1);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-        }
-        size_t r = fread(buf + n, 1, cap - n, f);
-        if (r == 0)
-            break;
-        n += r;
-    }
-    bool failed = ferror(f);
-    fclose(f);
-    if (!buf) {
-        snprintf(err->msg, sizeof err->msg, "out of memory reading the file");
-        return NULL;
-    }
-    if (failed) {
-        snprintf(err->msg, sizeof err->msg, "read error");
-        free(buf);
-        return NULL;
-    }
-    if ((long)n > max_bytes) {
-        snprintf(err->msg, sizeof err->msg, "file is larger than the limit of %ld bytes",
-                 max_bytes);
-        snprintf(err->hint, sizeof err->hint,
-                 "raise the limit with --max-file-bytes if this is intended");
-        free(buf);
-        return NULL;
-    }
-    buf[n] = 0;
-    *len = n;
-    return buf;
-}
-
 int net_compile_file(const char *path, const net_limits *lim, net_graph **out, net_error *err)
 {
     net_limits dl;
@@ -300,12 +242,15 @@ int net_compile_file(const char *path, const net_limits *lim, net_graph **out, n
         net_limits_default(&dl);
         lim = &dl;
     }
+    *out = NULL;
+    char *src;
     size_t len;
-    char *src = net_read_file(path, lim->max_file_bytes, &len, err);
-    if (!src) {
-        *out = NULL;
-        return -1;
-    }
+    net_error scratch;
+    if (!err)
+        err = &scratch;
+    memset(err, 0, sizeof *err);
+    if (file_read(path, (size_t)lim->max_file_bytes, &src, &len, &err->base))
+        return -1; /* the message names the file */
     int rc = net_compile(src, len, path, lim, out, err);
     free(src);
     return rc;

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "engine/base/error.h"
 #include "engine/net_ops.h"
 
 typedef struct net_limits {
@@ -33,10 +34,11 @@ typedef struct net_limits {
 
 void net_limits_default(net_limits *lim);
 
+/* A compile error: a gerr (engine/base/error.h) that also says where. */
 typedef struct net_error {
+    gerr base; /* base.msg: what is wrong, without the position */
     char file[256];
-    int line, col; /* 1-based; 0 when the error is about the whole file */
-    char msg[512];
+    int line, col;    /* 1-based; 0 when the error is about the whole file */
     char hint[256];   /* "" when there is none */
     char source[256]; /* the offending source line, truncated, "" if none */
 } net_error;
@@ -160,7 +162,7 @@ int net_compile(const char *src, size_t len, const char *filename, const net_lim
  * not NULL): the shape of the data the program is trained on. */
 int net_compile_with_input(const char *src, size_t len, const char *filename, const net_limits *lim,
                            const net_shape *input, net_graph **out, net_error *err);
-/* Reads path (respecting lim->max_file_bytes) and compiles it. */
+/* Reads path (at most lim->max_file_bytes) and compiles it. */
 int net_compile_file(const char *path, const net_limits *lim, net_graph **out, net_error *err);
 void net_graph_free(net_graph *g);
 
@@ -175,9 +177,5 @@ typedef struct net_block {
 /* Returns the number of blocks found (at most max) or -1 on a source that
  * is too large to scan; blocks[] is filled in source order. */
 int net_list_blocks(const char *src, size_t len, net_block *blocks, int max);
-
-/* Reads a whole file into a terminated buffer (malloc'd, *len set), at most
- * max_bytes. Returns NULL with err filled on failure or when too large. */
-char *net_read_file(const char *path, long max_bytes, size_t *len, net_error *err);
 
 #endif

@@ -119,7 +119,7 @@ typedef struct program {
     int classes;
     int classes_line;
     def_block *defs;
-    int n_defs;
+    int n_defs, cap_defs;
     stmt *top;
     int n_top;
     train_kv *train;
@@ -143,6 +143,12 @@ typedef struct compiler {
 } compiler;
 
 void *arena_alloc(compiler *c, size_t size);
+/* Room for one more element in an arena array of n elements whose
+ * capacity is *cap (doubling, from `first`): returns the array, moved when
+ * it grew (the old copy stays in the arena until the compile ends). */
+void *arena_grow(compiler *c, void *arr, size_t elsize, int n, int *cap, int first);
+#define ARENA_GROW(c, arr, n, cap, first) \
+    ((arr) = arena_grow((c), (arr), sizeof *(arr), (n), &(cap), (first)))
 char *arena_strndup(compiler *c, const char *s, size_t n);
 void arena_release(arena *a);
 

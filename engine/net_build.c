@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/base/grow.h"
 #include "engine/net_ast.h"
 
 /* ---- values and scopes ---------------------------------------------- */
@@ -40,7 +41,7 @@ typedef struct frame {
 typedef struct builder {
     compiler *c;
     net_graph *g;
-    int cap;
+    size_t cap; /* of g->nodes */
     int depth;
     const char *stack[64]; /* block names being called, for recursion */
     char scope[96];
@@ -97,14 +98,8 @@ static net_node *new_node(builder *b, net_op op, const int *in, int n_in, int li
         compile_fail(
             c, line, col, "blocks that call other blocks several times multiply; expand less",
             "the network has more than %d layers after expanding blocks", c->lim.max_nodes);
-    if (g->n_nodes == b->cap) {
-        int ncap = b->cap ? b->cap * 2 : 64;
-        net_node *nn = realloc(g->nodes, sizeof(net_node) * (size_t)ncap);
-        if (!nn)
-            compile_fail(c, line, col, NULL, "out of memory");
-        g->nodes = nn;
-        b->cap = ncap;
-    }
+    if (ALLOC_GROW(g->nodes, g->n_nodes + 1, b->cap))
+        compile_fail(c, line, col, NULL, "out of memory");
     net_node *nd = &g->nodes[g->n_nodes];
     memset(nd, 0, sizeof *nd);
     if (n_in) {

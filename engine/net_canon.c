@@ -5,48 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/base/strbuf.h"
 #include "engine/net_ast.h"
 
-typedef struct sbuf {
-    char *s;
-    size_t n, cap;
-    bool oom;
-} sbuf;
-
-static void put(sbuf *b, const char *s, size_t n)
+static void put_number(strbuf *b, const expr *e)
 {
-    if (b->oom)
-        return;
-    if (b->n + n + 1 > b->cap) {
-        size_t nc = b->cap ? b->cap * 2 : 1024;
-        while (nc < b->n + n + 1)
-            nc *= 2;
-        char *ns = realloc(b->s, nc);
-        if (!ns) {
-            b->oom = true;
-            return;
-        }
-        b->s = ns;
-        b->cap = nc;
-    }
-    memcpy(b->s + b->n, s, n);
-    b->n += n;
-    b->s[b->n] = 0;
-}
-
-static void puts_(sbuf *b, const char *s)
-{
-    put(b, s, strlen(s));
-}
-
-static void put_number(sbuf *b, const expr *e)
-{
-    char tmp[64];
     if (e->kind == EX_INT)
-        snprintf(tmp, sizeof tmp, "%ld", e->ival);
+        strbuf_addf(b, "%ld", e->ival);
     else
-        snprintf(tmp, sizeof tmp, "%.9g", e->fval);
-    puts_(b, tmp);
+        strbuf_addf(b, "%.9g", e->fval);
 }
 
 static int prec(const expr *e)
@@ -56,75 +23,77 @@ static int prec(const expr *e)
     return (e->op == '+' || e->op == '-') ? 1 : 2;
 }
 
-static void put_expr(sbuf *b, const expr *e)
+static void put_expr(strbuf *b, const expr *e)
 {
     switch (e->kind) {
     case EX_INT:
     case EX_FLOAT: put_number(b, e); break;
     case EX_NAME: /* True and true mean the same */
-        puts_(b, !strcmp(e->text, "True") ? "true" : !strcmp(e->text, "False") ? "false" : e->text);
+        strbuf_addstr(b, !strcmp(e->text, "True")    ? "true"
+                         : !strcmp(e->text, "False") ? "false"
+                                                     : e->text);
         break;
     case EX_STRING:
-        puts_(b, e->text); /* "same" and same mean the same */
+        strbuf_addstr(b, e->text); /* "same" and same mean the same */
         break;
     case EX_NEG:
-        puts_(b, "-");
+        strbuf_addstr(b, "-");
         if (prec(e->lhs) < 3)
-            puts_(b, "(");
+            strbuf_addstr(b, "(");
         put_expr(b, e->lhs);
         if (prec(e->lhs) < 3)
-            puts_(b, ")");
+            strbuf_addstr(b, ")");
         break;
     case EX_CALL:
-        puts_(b, e->text);
-        puts_(b, "(");
+        strbuf_addstr(b, e->text);
+        strbuf_addstr(b, "(");
         for (int i = 0; i < e->n_args; i++) {
             if (i)
-                puts_(b, ", ");
+                strbuf_addstr(b, ", ");
             if (e->args[i].name) {
-                puts_(b, e->args[i].name);
-                puts_(b, "=");
+                strbuf_addstr(b, e->args[i].name);
+                strbuf_addstr(b, "=");
             }
             put_expr(b, e->args[i].value);
         }
-        puts_(b, ")");
+        strbuf_addstr(b, ")");
         break;
     case EX_BINOP: {
         int p = prec(e);
         bool lp = prec(e->lhs) < p, rp = prec(e->rhs) <= p;
         if (lp)
-            puts_(b, "(");
+            strbuf_addstr(b, "(");
         put_expr(b, e->lhs);
         if (lp)
-            puts_(b, ")");
+            strbuf_addstr(b, ")");
         const char *op = e->op == '/'   ? " // "
                          : e->op == 'f' ? " / "
                          : e->op == '+' ? " + "
                          : e->op == '-' ? " - "
                          : e->op == '*' ? " * "
                                         : " % ";
-        puts_(b, op);
+        strbuf_addstr(b, op);
         if (rp)
-            puts_(b, "(");
+            strbuf_addstr(b, "(");
         put_expr(b, e->rhs);
         if (rp)
-            puts_(b, ")");
+            strbuf_addstr(b, ")");
         break;
     }
     }
 }
 
-static void put_stmt(sbuf *b, const stmt *s, const char *indent)
+static void put_stmt(strbuf *b, const stmt *s, const char *indent)
 {
-    puts_(b, indent);
+    strbuf_addstr(b, indent);
     if (s->kind == ST_RETURN)
-        puts_(b, "return ");
+        strbuf_addstr(b, "return ");
     else {
-        puts_(b, s->target);
-        puts_(b, " = ");
+        strbuf_addstr(b, s->target);
+        strbuf_addstr(b, " = ");
     }
     put_expr(b, s->value);
-    puts_(b, "\n");
+    strbuf_addstr(b, "\n");
 }
 
 static int cmp_kv(const void *a, const void *b)
@@ -134,26 +103,24 @@ static int cmp_kv(const void *a, const void *b)
 
 char *net_canonical_text(const program *p)
 {
-    sbuf b = {0};
-    char tmp[128];
-    snprintf(tmp, sizeof tmp, "input %s: %dx%dx%d\nclasses %d\n", p->input_name, p->input.c,
-             p->input.h, p->input.w, p->classes);
-    puts_(&b, tmp);
+    strbuf b = STRBUF_INIT;
+    strbuf_addf(&b, "input %s: %dx%dx%d\nclasses %d\n", p->input_name, p->input.c, p->input.h,
+                p->input.w, p->classes);
     for (int i = 0; i < p->n_defs; i++) {
         const def_block *d = &p->defs[i];
-        puts_(&b, "def ");
-        puts_(&b, d->name);
-        puts_(&b, "(");
+        strbuf_addstr(&b, "def ");
+        strbuf_addstr(&b, d->name);
+        strbuf_addstr(&b, "(");
         for (int j = 0; j < d->n_params; j++) {
             if (j)
-                puts_(&b, ", ");
-            puts_(&b, d->params[j].name);
+                strbuf_addstr(&b, ", ");
+            strbuf_addstr(&b, d->params[j].name);
             if (d->params[j].def) {
-                puts_(&b, "=");
+                strbuf_addstr(&b, "=");
                 put_expr(&b, d->params[j].def);
             }
         }
-        puts_(&b, "):\n");
+        strbuf_addstr(&b, "):\n");
         for (int j = 0; j < d->n_body; j++)
             put_stmt(&b, &d->body[j], "    ");
     }
@@ -162,17 +129,17 @@ char *net_canonical_text(const program *p)
     if (p->n_train) {
         const train_kv **kv = malloc(sizeof *kv * (size_t)p->n_train);
         if (!kv) {
-            free(b.s);
+            strbuf_release(&b);
             return NULL;
         }
         for (int i = 0; i < p->n_train; i++)
             kv[i] = &p->train[i];
         qsort(kv, (size_t)p->n_train, sizeof *kv, cmp_kv);
-        puts_(&b, "train");
+        strbuf_addstr(&b, "train");
         for (int i = 0; i < p->n_train; i++) {
-            puts_(&b, " ");
-            puts_(&b, kv[i]->key);
-            puts_(&b, "=");
+            strbuf_addstr(&b, " ");
+            strbuf_addstr(&b, kv[i]->key);
+            strbuf_addstr(&b, "=");
             /* list values are sets (augment=crop,flip == flip,crop) */
             const token *vals[16];
             int nv = kv[i]->n_values < 16 ? kv[i]->n_values : 16;
@@ -189,21 +156,20 @@ char *net_canonical_text(const program *p)
             for (int j = 0; j < nv; j++) {
                 const token *t = vals[j];
                 if (j)
-                    puts_(&b, ",");
+                    strbuf_addstr(&b, ",");
                 if (t->kind == T_FLOAT || t->kind == T_INT) {
-                    snprintf(tmp, sizeof tmp, t->kind == T_INT ? "%.0f" : "%.9g", t->fval);
-                    puts_(&b, tmp);
+                    strbuf_addf(&b, t->kind == T_INT ? "%.0f" : "%.9g", t->fval);
                 } else {
-                    puts_(&b, t->text);
+                    strbuf_addstr(&b, t->text);
                 }
             }
         }
-        puts_(&b, "\n");
+        strbuf_addstr(&b, "\n");
         free(kv);
     }
-    if (b.oom) {
-        free(b.s);
+    if (b.failed) {
+        strbuf_release(&b);
         return NULL;
     }
-    return b.s;
+    return strbuf_detach(&b, NULL);
 }

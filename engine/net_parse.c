@@ -44,6 +44,18 @@ void *arena_alloc(compiler *c, size_t size)
     return p;
 }
 
+void *arena_grow(compiler *c, void *arr, size_t elsize, int n, int *cap, int first)
+{
+    if (n < *cap)
+        return arr;
+    int ncap = *cap ? *cap * 2 : first;
+    void *na = arena_alloc(c, elsize * (size_t)ncap);
+    if (n)
+        memcpy(na, arr, elsize * (size_t)n);
+    *cap = ncap;
+    return na;
+}
+
 char *arena_strndup(compiler *c, const char *s, size_t n)
 {
     char *p = arena_alloc(c, n + 1);
@@ -91,7 +103,7 @@ void compile_fail(compiler *c, int line, int col, const char *hint, const char *
     e->line = line;
     e->col = col;
     va_start(ap, fmt);
-    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    vsnprintf(e->base.msg, sizeof e->base.msg, fmt, ap);
     va_end(ap);
     snprintf(e->hint, sizeof e->hint, "%s", hint ? hint : "");
     copy_source_line(c, line);
@@ -136,14 +148,7 @@ typedef struct lexer {
 static token *push_token(lexer *lx, tok_kind k, int line, int col)
 {
     compiler *c = lx->c;
-    if (c->n_toks == lx->cap) {
-        int ncap = lx->cap ? lx->cap * 2 : 256;
-        token *nt = arena_alloc(c, sizeof(token) * (size_t)ncap);
-        if (c->n_toks)
-            memcpy(nt, c->toks, sizeof(token) * (size_t)c->n_toks);
-        c->toks = nt;
-        lx->cap = ncap;
-    }
+    ARENA_GROW(c, c->toks, c->n_toks, lx->cap, 256);
     token *t = &c->toks[c->n_toks++];
     memset(t, 0, sizeof *t);
     t->kind = k;
@@ -535,13 +540,7 @@ static expr *parse_call(parser *ps, token *name, int nest)
                          "positional argument after a keyword argument");
         }
         a.value = parse_expr(ps, nest + 1);
-        if (e->n_args == cap) {
-            cap = cap ? cap * 2 : 4;
-            arg *na = arena_alloc(ps->c, sizeof(arg) * (size_t)cap);
-            if (e->n_args)
-                memcpy(na, e->args, sizeof(arg) * (size_t)e->n_args);
-            e->args = na;
-        }
+        ARENA_GROW(ps->c, e->args, e->n_args, cap, 4);
         e->args[e->n_args++] = a;
         if (e->n_args > 256)
             compile_fail(ps->c, at->line, at->col, NULL, "more than 256 arguments in one call");
@@ -715,18 +714,6 @@ static stmt parse_stmt(parser *ps)
     return s;
 }
 
-#define GROW(c, arr, n, cap)                                              \
-    do {                                                                  \
-        if ((n) == (cap)) {                                               \
-            int ncap_ = (cap) ? (cap)*2 : 8;                              \
-            void *na_ = arena_alloc((c), sizeof(*(arr)) * (size_t)ncap_); \
-            if (n)                                                        \
-                memcpy(na_, (arr), sizeof(*(arr)) * (size_t)(n));         \
-            (arr) = na_;                                                  \
-            (cap) = ncap_;                                                \
-        }                                                                 \
-    } while (0)
-
 static void parse_def(parser *ps)
 {
     compiler *c = ps->c;
@@ -765,7 +752,7 @@ static void parse_def(parser *ps)
             compile_fail(c, pn->line, pn->col, NULL,
                          "parameter '%s' without a default follows one with a default", pn->text);
         }
-        GROW(c, d.params, d.n_params, pcap);
+        ARENA_GROW(c, d.params, d.n_params, pcap, 8);
         d.params[d.n_params++] = pa;
         if (d.n_params > 64)
             compile_fail(c, pn->line, pn->col, NULL, "more than 64 parameters");
@@ -782,12 +769,12 @@ static void parse_def(parser *ps)
     int bcap = 0;
     if (peek(ps)->kind != T_NEWLINE && peek(ps)->kind != T_EOF) {
         /* def f(x): return relu(x) */
-        GROW(c, d.body, d.n_body, bcap);
+        ARENA_GROW(c, d.body, d.n_body, bcap, 8);
         d.body[d.n_body++] = parse_stmt(ps);
     } else {
         end_of_line(ps);
         while (peek(ps)->kind != T_EOF && peek(ps)->indent > 0) {
-            GROW(c, d.body, d.n_body, bcap);
+            ARENA_GROW(c, d.body, d.n_body, bcap, 8);
             d.body[d.n_body++] = parse_stmt(ps);
         }
     }
@@ -803,14 +790,7 @@ static void parse_def(parser *ps)
         compile_fail(c, d.body[d.n_body - 1].line, d.body[d.n_body - 1].col,
                      "end the block with 'return y'", "block '%s' does not end with 'return'",
                      d.name);
-    /* the defs array doubles whenever its count reaches a power of two */
-    if ((p->n_defs & (p->n_defs - 1)) == 0) {
-        int ncap = p->n_defs ? p->n_defs * 2 : 4;
-        def_block *nd = arena_alloc(c, sizeof(def_block) * (size_t)ncap);
-        if (p->n_defs)
-            memcpy(nd, p->defs, sizeof(def_block) * (size_t)p->n_defs);
-        p->defs = nd;
-    }
+    ARENA_GROW(c, p->defs, p->n_defs, p->cap_defs, 4);
     p->defs[p->n_defs++] = d;
 }
 
@@ -879,7 +859,7 @@ static void parse_train(parser *ps)
         train_kv kv = {.key = t->text, .line = t->line, .col = t->col};
         int vcap = 0;
         for (;;) {
-            GROW(c, kv.values, kv.n_values, vcap);
+            ARENA_GROW(c, kv.values, kv.n_values, vcap, 8);
             kv.values[kv.n_values++] = parse_train_atom(ps);
             if (kv.n_values > 16)
                 compile_fail(c, t->line, t->col, NULL, "too many values for '%s'", t->text);
@@ -892,7 +872,7 @@ static void parse_train(parser *ps)
             }
             break;
         }
-        GROW(c, p->train, p->n_train, cap);
+        ARENA_GROW(c, p->train, p->n_train, cap, 8);
         p->train[p->n_train++] = kv;
         if (p->n_train > 64)
             compile_fail(c, t->line, t->col, NULL, "more than 64 train settings");
@@ -1012,7 +992,7 @@ void net_parse_program(compiler *c)
                              "write each layer on its own line, or use a def block",
                              "gevo-net has no '%s' statement", t->text);
         }
-        GROW(c, p->top, p->n_top, tcap);
+        ARENA_GROW(c, p->top, p->n_top, tcap, 8);
         p->top[p->n_top++] = parse_stmt(&ps);
     }
 }

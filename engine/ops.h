@@ -34,6 +34,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "engine/base/error.h"
 #include "engine/init.h"
 
 /* ---- threads and BLAS -----------------------------------------------------
@@ -46,9 +47,6 @@
  * until it is called the kernels run on the calling thread. */
 void ops_blas_init(void);
 void ops_set_threads(int n);
-int ops_get_threads(void);
-/* OpenBLAS's kernel family in use, e.g. "SkylakeX" (static string). */
-const char *ops_blas_core(void);
 /* Sets n floats to zero, on the threads when it is worth it. */
 void ops_zero(float *x, long n);
 
@@ -67,7 +65,7 @@ typedef struct ops_conv {
     int oh, ow; /* output, set by ops_conv_init */
 } ops_conv;
 
-int ops_conv_init(ops_conv *c, char *err, size_t errsize);
+int ops_conv_init(ops_conv *c, gerr *err);
 /* Floats of working memory for forward and backward (per-thread columns
  * and per-group weight gradients, or depthwise padded planes); independent
  * of n; 0 for strided depthwise and 1x1 convolutions of 1x1 maps. */
@@ -101,7 +99,7 @@ typedef struct ops_bn {
     bool training;
 } ops_bn;
 
-int ops_bn_init(const ops_bn *b, char *err, size_t errsize);
+int ops_bn_init(const ops_bn *b, gerr *err);
 size_t ops_bn_scratch(const ops_bn *b);
 void ops_bn_forward(const ops_bn *b, float *out, const float *in, const float *gamma,
                     const float *beta, float *run_mean, float *run_var, float *scratch);
@@ -118,7 +116,7 @@ typedef struct ops_ln {
     float eps;
 } ops_ln;
 
-int ops_ln_init(const ops_ln *l, char *err, size_t errsize);
+int ops_ln_init(const ops_ln *l, gerr *err);
 size_t ops_ln_scratch(const ops_ln *l);
 void ops_ln_forward(const ops_ln *l, float *out, const float *in, const float *gamma,
                     const float *beta, float *scratch);
@@ -162,7 +160,7 @@ typedef struct ops_pool {
     int oh, ow; /* set by ops_pool_init */
 } ops_pool;
 
-int ops_pool_init(ops_pool *p, char *err, size_t errsize);
+int ops_pool_init(ops_pool *p, gerr *err);
 size_t ops_pool_scratch(const ops_pool *p);
 void ops_pool_forward(const ops_pool *p, float *out, const float *in, float *scratch);
 void ops_pool_backward(const ops_pool *p, float *din, const float *dout, const float *scratch);
@@ -216,6 +214,6 @@ void ops_dropout_backward(float *din, const float *dout, long size, bool trainin
  * only the loss. Returns 0, or -1 with a message for a label out of range
  * or smoothing outside [0, 1]. */
 int ops_xent(float *loss, int *correct, float *dlogits, const float *logits, const int *labels,
-             int n, int k, float smoothing, char *err, size_t errsize);
+             int n, int k, float smoothing, gerr *err);
 
 #endif

@@ -11,30 +11,26 @@
  * are several times faster, and AVX2 clones run where the CPU has it. */
 #pragma GCC optimize("O3")
 
-int ops_conv_init(ops_conv *c, char *err, size_t errsize)
+int ops_conv_init(ops_conv *c, gerr *err)
 {
     if (c->n < 1 || c->cin < 1 || c->h < 1 || c->w < 1)
-        return ops_fail(err, errsize, "conv: input %dx%dx%dx%d must be positive", c->n, c->cin,
-                        c->h, c->w);
+        return gerr_set(err, "conv: input %dx%dx%dx%d must be positive", c->n, c->cin, c->h, c->w);
     if (c->cout < 1 || c->kh < 1 || c->kw < 1)
-        return ops_fail(err, errsize,
-                        "conv: %d output channels, kernel %dx%d: all must be at least 1", c->cout,
-                        c->kh, c->kw);
+        return gerr_set(err, "conv: %d output channels, kernel %dx%d: all must be at least 1",
+                        c->cout, c->kh, c->kw);
     if (c->stride < 1 || c->dilation < 1)
-        return ops_fail(err, errsize, "conv: stride %d and dilation %d must be at least 1",
-                        c->stride, c->dilation);
+        return gerr_set(err, "conv: stride %d and dilation %d must be at least 1", c->stride,
+                        c->dilation);
     if (c->pad_h < 0 || c->pad_w < 0)
-        return ops_fail(err, errsize, "conv: padding %dx%d must not be negative", c->pad_h,
-                        c->pad_w);
+        return gerr_set(err, "conv: padding %dx%d must not be negative", c->pad_h, c->pad_w);
     if (c->groups < 1 || c->cin % c->groups || c->cout % c->groups)
-        return ops_fail(
-            err, errsize,
-            "conv: groups=%d must divide both input channels (%d) and output channels (%d)",
+        return gerr_set(
+            err, "conv: groups=%d must divide both input channels (%d) and output channels (%d)",
             c->groups, c->cin, c->cout);
     long eh = (long)c->dilation * (c->kh - 1) + 1, ew = (long)c->dilation * (c->kw - 1) + 1;
     long ih = (long)c->h + 2L * c->pad_h, iw = (long)c->w + 2L * c->pad_w;
     if (eh > ih || ew > iw)
-        return ops_fail(err, errsize,
+        return gerr_set(err,
                         "conv: kernel %dx%d (dilation %d) does not fit the padded input %ldx%ld",
                         c->kh, c->kw, c->dilation, ih, iw);
     c->oh = (int)((ih - eh) / c->stride + 1);

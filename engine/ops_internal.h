@@ -2,11 +2,6 @@
 #ifndef GEVO_ENGINE_OPS_INTERNAL_H
 #define GEVO_ENGINE_OPS_INTERNAL_H
 
-#include <stdarg.h>
-#include <stdio.h>
-
-#include <stdbool.h>
-
 #include <stdbool.h>
 
 /* The operators' thread pool (engine/ops_par.c): ops_set_threads(n) makes
@@ -70,20 +65,6 @@ static inline double ops_sum(const float *restrict x, size_t n)
         total += t;
     }
     return total;
-}
-
-/* Writes a message into err (if any) and returns -1. */
-static inline int ops_fail(char *err, size_t errsize, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static inline int ops_fail(char *err, size_t errsize, const char *fmt, ...)
-{
-    if (err && errsize) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errsize, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
 }
 
 /* Output positions o in [*lo, *hi) for which o * stride + off lies in

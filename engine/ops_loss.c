@@ -6,17 +6,17 @@
 #include <math.h>
 
 int ops_xent(float *loss, int *correct, float *dlogits, const float *logits, const int *labels,
-             int n, int k, float smoothing, char *err, size_t errsize)
+             int n, int k, float smoothing, gerr *err)
 {
     if (n < 1 || k < 1)
-        return ops_fail(err, errsize,
-                        "cross-entropy: %d samples of %d classes: both must be positive", n, k);
+        return gerr_set(err, "cross-entropy: %d samples of %d classes: both must be positive", n,
+                        k);
     if (!(smoothing >= 0.0f && smoothing <= 1.0f))
-        return ops_fail(err, errsize, "cross-entropy: label smoothing %g must be in [0, 1]",
+        return gerr_set(err, "cross-entropy: label smoothing %g must be in [0, 1]",
                         (double)smoothing);
     for (int i = 0; i < n; i++)
         if (labels[i] < 0 || labels[i] >= k)
-            return ops_fail(err, errsize,
+            return gerr_set(err,
                             "cross-entropy: sample %d has label %d, outside the %d classes [0, %d)",
                             i, labels[i], k, k);
     double total = 0.0, eps = smoothing, inv_n = 1.0 / n;

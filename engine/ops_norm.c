@@ -11,19 +11,18 @@
 /* vectorised statistics and affine loops (see ops_conv.c) */
 #pragma GCC optimize("O3")
 
-int ops_bn_init(const ops_bn *b, char *err, size_t errsize)
+int ops_bn_init(const ops_bn *b, gerr *err)
 {
     if (b->n < 1 || b->c < 1 || b->hw < 1)
-        return ops_fail(err, errsize, "batchnorm: shape n=%d c=%d hw=%d must be positive", b->n,
-                        b->c, b->hw);
+        return gerr_set(err, "batchnorm: shape n=%d c=%d hw=%d must be positive", b->n, b->c,
+                        b->hw);
     if (!(b->eps > 0.0f))
-        return ops_fail(err, errsize, "batchnorm: eps=%g must be positive", (double)b->eps);
+        return gerr_set(err, "batchnorm: eps=%g must be positive", (double)b->eps);
     if (!(b->momentum >= 0.0f && b->momentum <= 1.0f))
-        return ops_fail(err, errsize, "batchnorm: momentum=%g must be in [0, 1]",
-                        (double)b->momentum);
+        return gerr_set(err, "batchnorm: momentum=%g must be in [0, 1]", (double)b->momentum);
     if (b->training && (long)b->n * b->hw < 2)
-        return ops_fail(
-            err, errsize,
+        return gerr_set(
+            err,
             "batchnorm: training needs more than one value per channel (batch %d x %d positions)",
             b->n, b->hw);
     return 0;
@@ -218,13 +217,13 @@ void ops_bn_backward(const ops_bn *b, float *din, float *dgamma, float *dbeta, c
     ops_par_for(b->c, (long)b->n * b->c * b->hw > OPS_PAR_MIN, bn_backward_range, &a);
 }
 
-int ops_ln_init(const ops_ln *l, char *err, size_t errsize)
+int ops_ln_init(const ops_ln *l, gerr *err)
 {
     if (l->n < 1 || l->c < 1 || l->hw < 1)
-        return ops_fail(err, errsize, "layernorm: shape n=%d c=%d hw=%d must be positive", l->n,
-                        l->c, l->hw);
+        return gerr_set(err, "layernorm: shape n=%d c=%d hw=%d must be positive", l->n, l->c,
+                        l->hw);
     if (!(l->eps > 0.0f))
-        return ops_fail(err, errsize, "layernorm: eps=%g must be positive", (double)l->eps);
+        return gerr_set(err, "layernorm: eps=%g must be positive", (double)l->eps);
     return 0;
 }
 

@@ -44,12 +44,6 @@ void ops_blas_init(void)
     pthread_once(&core_once, choose_core);
 }
 
-const char *ops_blas_core(void)
-{
-    const char *c = openblas_get_corename();
-    return c ? c : "unknown";
-}
-
 /* ---- the pool -------------------------------------------------------------
  * work packs the task's generation (high 32 bits), the next unclaimed chunk
  * and the number of chunks (16 bits each), so a claim (a CAS) is valid
@@ -165,11 +159,6 @@ void ops_set_threads(int n)
     }
     pool.threads = pool.workers + 1 < n ? pool.workers + 1 : n;
     pthread_mutex_unlock(&pool.mu);
-}
-
-int ops_get_threads(void)
-{
-    return pool.threads;
 }
 
 void ops_par_run(ops_task fn, void *ctx, long nchunks, bool parallel)

@@ -22,26 +22,24 @@ static int pool_out(int in, int k, int pad, int stride, bool ceil)
     return (int)o;
 }
 
-int ops_pool_init(ops_pool *p, char *err, size_t errsize)
+int ops_pool_init(ops_pool *p, gerr *err)
 {
     const char *nm = pool_name(p->kind);
     if (p->kind != OPS_POOL_MAX && p->kind != OPS_POOL_AVG && p->kind != OPS_POOL_MIN)
-        return ops_fail(err, errsize, "pool: unknown kind %d", (int)p->kind);
+        return gerr_set(err, "pool: unknown kind %d", (int)p->kind);
     if (p->n < 1 || p->c < 1 || p->h < 1 || p->w < 1)
-        return ops_fail(err, errsize, "%s: input %dx%dx%dx%d must be positive", nm, p->n, p->c,
-                        p->h, p->w);
+        return gerr_set(err, "%s: input %dx%dx%dx%d must be positive", nm, p->n, p->c, p->h, p->w);
     if (p->kh < 1 || p->kw < 1 || p->stride < 1)
-        return ops_fail(err, errsize, "%s: kernel %dx%d and stride %d must be at least 1", nm,
-                        p->kh, p->kw, p->stride);
+        return gerr_set(err, "%s: kernel %dx%d and stride %d must be at least 1", nm, p->kh, p->kw,
+                        p->stride);
     if (p->pad_h < 0 || p->pad_w < 0 || p->pad_h > p->kh / 2 || p->pad_w > p->kw / 2)
-        return ops_fail(err, errsize,
-                        "%s: padding %dx%d must be between 0 and half the kernel %dx%d", nm,
+        return gerr_set(err, "%s: padding %dx%d must be between 0 and half the kernel %dx%d", nm,
                         p->pad_h, p->pad_w, p->kh, p->kw);
     p->oh = pool_out(p->h, p->kh, p->pad_h, p->stride, p->ceil);
     p->ow = pool_out(p->w, p->kw, p->pad_w, p->stride, p->ceil);
     if (p->oh < 1 || p->ow < 1)
-        return ops_fail(err, errsize, "%s: kernel %dx%d is larger than the padded input %dx%d", nm,
-                        p->kh, p->kw, p->h + 2 * p->pad_h, p->w + 2 * p->pad_w);
+        return gerr_set(err, "%s: kernel %dx%d is larger than the padded input %dx%d", nm, p->kh,
+                        p->kw, p->h + 2 * p->pad_h, p->w + 2 * p->pad_w);
     return 0;
 }
 

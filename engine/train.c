@@ -28,7 +28,7 @@ void train_opts_default(train_opts *o)
     o->progress_every = 0.5;
 }
 
-void train_result_free(train_result *r)
+void train_result_release(train_result *r)
 {
     free(r->epochs);
     r->epochs = NULL;
@@ -74,14 +74,12 @@ double train_lr_at(const net_train *t, long step, long total, int epoch, double 
 }
 
 int train_evaluate(model *m, const data_view *v, const float *mean, const float *std,
-                   int eval_batch, double *acc, double *loss, char *err, size_t errsize)
+                   int eval_batch, double *acc, double *loss, gerr *err)
 {
     int B = eval_batch > 0 && eval_batch <= m->batch ? eval_batch : m->batch;
     int *order = malloc(sizeof(int) * (size_t)B);
-    if (!order) {
-        snprintf(err, errsize, "out of memory");
-        return -1;
-    }
+    if (!order)
+        return gerr_set(err, "out of memory");
     double sum_loss = 0;
     long correct = 0;
     for (int start = 0; start < v->n; start += B) {
@@ -92,7 +90,7 @@ int train_evaluate(model *m, const data_view *v, const float *mean, const float 
         model_forward(m, n, false);
         float l;
         int c;
-        if (model_loss(m, n, m->labels, 0.0f, false, &l, &c, err, errsize)) {
+        if (model_loss(m, n, m->labels, 0.0f, false, &l, &c, err)) {
             free(order);
             return -1;
         }
@@ -197,6 +195,7 @@ int train_run(model *m, const net_train *t, const data_set *train, const data_se
     float *state = NULL;
     int *order = NULL;
     int rc = -1;
+    gerr e = GERR_INIT; /* a callee's error, the result's message on failure */
     if (train->c != g->input.c || train->h != g->input.h || train->w != g->input.w) {
         snprintf(r->message, sizeof r->message,
                  "data images are %dx%dx%d but the network expects %dx%dx%d", train->c, train->h,
@@ -280,8 +279,7 @@ int train_run(model *m, const net_train *t, const data_set *train, const data_se
             model_forward(m, n, true);
             float loss;
             int c;
-            if (model_loss(m, n, m->labels, (float)t->label_smoothing, true, &loss, &c, r->message,
-                           sizeof r->message))
+            if (model_loss(m, n, m->labels, (float)t->label_smoothing, true, &loss, &c, &e))
                 goto fail;
             if (!isfinite(loss)) {
                 status = TRAIN_DIVERGED;
@@ -331,7 +329,7 @@ int train_run(model *m, const net_train *t, const data_set *train, const data_se
         E->lr = lr;
         if (vv.n > 0) {
             if (train_evaluate(m, &vv, m->norm_mean, m->norm_std, o->eval_batch, &E->val_acc,
-                               &E->val_loss, r->message, sizeof r->message))
+                               &E->val_loss, &e))
                 goto fail;
         }
         steps_at_eval = r->steps;
@@ -377,10 +375,11 @@ int train_run(model *m, const net_train *t, const data_set *train, const data_se
                r->steps > steps_at_eval) {
         /* stopped mid-epoch: the partial result is measured on the weights
            as they are */
-        size_t l = strlen(r->message);
         if (train_evaluate(m, &vv, m->norm_mean, m->norm_std, o->eval_batch, &r->val_acc,
-                           &r->val_loss, r->message + l, sizeof r->message - l))
+                           &r->val_loss, &e)) {
+            gerr_prefix(&e, "%s", r->message);
             goto fail;
+        }
     }
     if (status != TRAIN_DIVERGED && !o->skip_test && test && test->n > 0 &&
         !(o->stop && *o->stop)) {
@@ -388,7 +387,7 @@ int train_run(model *m, const net_train *t, const data_set *train, const data_se
         emit(o, &ev);
         if (data_view_all(test, &testv) ||
             train_evaluate(m, &testv, m->norm_mean, m->norm_std, o->eval_batch, &r->test_acc,
-                           &r->test_loss, r->message, sizeof r->message))
+                           &r->test_loss, &e))
             goto fail;
     }
     r->peak_rss_mb = peak_rss_mb();
@@ -396,6 +395,8 @@ int train_run(model *m, const net_train *t, const data_set *train, const data_se
     goto done;
 fail:
     r->status = TRAIN_ERROR;
+    if (e.msg[0])
+        snprintf(r->message, sizeof r->message, "%s", e.msg);
     r->peak_rss_mb = peak_rss_mb();
     if (!r->message[0])
         snprintf(r->message, sizeof r->message, "training failed");

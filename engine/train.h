@@ -81,10 +81,10 @@ typedef struct train_result {
     long steps;
     double peak_rss_mb;
     int n_epochs;
-    train_epoch *epochs; /* malloc'd; train_result_free() */
+    train_epoch *epochs; /* malloc'd; train_result_release() */
 } train_result;
 
-void train_result_free(train_result *r);
+void train_result_release(train_result *r);
 
 /* Trains m (whose graph's train section is the recipe) on the training
  * view and evaluates on the validation view and the test set. Fills r;
@@ -95,7 +95,7 @@ int train_run(model *m, const net_train *recipe, const data_set *train, const da
 
 /* Accuracy and mean loss of m on a view, in evaluation mode. */
 int train_evaluate(model *m, const data_view *v, const float *mean, const float *std,
-                   int eval_batch, double *acc, double *loss, char *err, size_t errsize);
+                   int eval_batch, double *acc, double *loss, gerr *err);
 
 /* The learning rate at a global step (0-based), for a recipe with total
  * steps; plateau_scale is the product of plateau decays so far. */

@@ -16,7 +16,7 @@ int file_read(const char *path, size_t max, char **out, size_t *len, gerr *err)
         *len = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return gerr_errno(err, "%s", path);
+        return gerr_errno(err, "%s: cannot open", path);
     struct stat st;
     if (fstat(fd, &st) != 0) {
         gerr_errno(err, "%s", path);

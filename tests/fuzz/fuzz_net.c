@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         char buf[1024];
         net_error_string(&err, buf, sizeof buf);
-        if (!err.msg[0])
+        if (!err.base.msg[0])
             abort(); /* every failure says why */
     }
     net_graph_free(g);

@@ -100,8 +100,8 @@ static void test_file(void)
           "max: %s", e.msg);
     char missing[300];
     snprintf(missing, sizeof missing, "%s/none", dir);
-    CHECK(file_read(missing, 100, &buf, NULL, &e) == -1 && strstr(e.msg, "/none: "), "missing: %s",
-          e.msg);
+    CHECK(file_read(missing, 100, &buf, NULL, &e) == -1 && strstr(e.msg, "/none: cannot open: "),
+          "missing: %s", e.msg);
     CHECK(file_read(dir, 100, &buf, NULL, &e) == -1 && strstr(e.msg, "folder"), "dir: %s", e.msg);
     /* a FIFO is written straight into, not renamed over */
     char fifo[300];

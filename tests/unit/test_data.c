@@ -756,9 +756,8 @@ static void test_trains_on_images(void)
                       "train optimizer=sgd lr=0.05 epochs=2 batch=8 schedule=constant\n";
     net_graph *g = NULL;
     net_error ne;
-    CHECK(net_compile(src, strlen(src), "t.net", NULL, &g, &ne) == 0, "%s", ne.msg);
-    char err[512];
-    model *m = g ? model_new(g, 8, 1, err, sizeof err) : NULL;
+    CHECK(net_compile(src, strlen(src), "t.net", NULL, &g, &ne) == 0, "%s", ne.base.msg);
+    model *m = g ? model_new(g, 8, 1, &e) : NULL;
     CHECK(m != NULL, "model");
     if (!m) {
         net_graph_free(g);
@@ -773,7 +772,7 @@ static void test_trains_on_images(void)
     CHECK(train_run(m, &g->train, &d.train, &d.test, &o, &r) == 0, "%s", r.message);
     CHECK(r.status == TRAIN_OK && r.val_acc >= 0.9 && r.test_acc >= 0.9,
           "status %s, val %.3f, test %.3f", train_status_name(r.status), r.val_acc, r.test_acc);
-    train_result_free(&r);
+    train_result_release(&r);
     model_free(m);
     net_graph_free(g);
     data_release(&d);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/base/file.h"
 #include "engine/net.h"
 #include "tests/harness.h"
 
@@ -27,17 +28,17 @@ static void check_seed(const char *name, const char *input, long want)
     char rel[128];
     snprintf(rel, sizeof rel, "engine/nets/%s", name);
     char *path = path_join(harness_root(), rel);
-    net_error err;
+    net_error err = {0};
     size_t len;
-    char *src = net_read_file(path, 1 << 20, &len, &err);
-    CHECK(src != NULL, "cannot read %s: %s", path, err.msg);
+    char *src = NULL;
+    CHECK(file_read(path, 1 << 20, &src, &len, &err.base) == 0, "%s", err.base.msg);
     if (src) {
         net_shape in, *inp = NULL;
         if (input && sscanf(input, "%dx%dx%d", &in.c, &in.h, &in.w) == 3)
             inp = &in;
         net_graph *g = NULL;
         int rc = net_compile_with_input(src, len, path, NULL, inp, &g, &err);
-        CHECK(rc == 0, "%s: %s (line %d)", name, err.msg, err.line);
+        CHECK(rc == 0, "%s: %s (line %d)", name, err.base.msg, err.line);
         if (g) {
             CHECK(g->params == want, "%s with input %s: %ld parameters, want %ld", name,
                   input ? input : "-", g->params, want);
@@ -75,10 +76,10 @@ static void run_corpus(const char *dirname, bool expect_ok, int *count)
         if (l < 5 || strcmp(de->d_name + l - 4, ".net"))
             continue;
         char *path = path_join(dir, de->d_name);
-        net_error err;
+        net_error err = {0};
         size_t len;
-        char *src = net_read_file(path, 1 << 20, &len, &err);
-        CHECK(src != NULL, "cannot read %s", path);
+        char *src = NULL;
+        CHECK(file_read(path, 1 << 20, &src, &len, &err.base) == 0, "%s", err.base.msg);
         if (!src) {
             free(path);
             continue;
@@ -87,7 +88,8 @@ static void run_corpus(const char *dirname, bool expect_ok, int *count)
         net_graph *g = NULL;
         int rc = net_compile(src, len, de->d_name, NULL, &g, &err);
         if (expect_ok) {
-            CHECK(rc == 0, "%s should compile: %s:%d: %s", de->d_name, err.file, err.line, err.msg);
+            CHECK(rc == 0, "%s should compile: %s:%d: %s", de->d_name, err.file, err.line,
+                  err.base.msg);
             long want;
             const char *pp = strstr(src, "# params: ");
             if (rc == 0 && pp && sscanf(pp, "# params: %ld", &want) == 1)
@@ -102,9 +104,9 @@ static void run_corpus(const char *dirname, bool expect_ok, int *count)
                 CHECK(rc != 0, "%s should fail with '%s'", de->d_name, frag);
                 if (rc) {
                     CHECK(err.line == line, "%s: error on line %d, expected %d (%s)", de->d_name,
-                          err.line, line, err.msg);
-                    CHECK(strstr(err.msg, frag) != NULL, "%s: message '%s' lacks '%s'", de->d_name,
-                          err.msg, frag);
+                          err.line, line, err.base.msg);
+                    CHECK(strstr(err.base.msg, frag) != NULL, "%s: message '%s' lacks '%s'",
+                          de->d_name, err.base.msg, frag);
                     CHECK(strcmp(err.file, de->d_name) == 0, "%s: error names file '%s'",
                           de->d_name, err.file);
                 }
@@ -142,8 +144,8 @@ static void expect_error(const char *what, const char *src, size_t len, int line
     int rc = net_compile(src, len, "gen.net", NULL, &g, &err);
     CHECK(rc != 0, "%s: compiled", what);
     if (rc) {
-        CHECK(err.line == line, "%s: line %d, want %d (%s)", what, err.line, line, err.msg);
-        CHECK(strstr(err.msg, frag) != NULL, "%s: '%s' lacks '%s'", what, err.msg, frag);
+        CHECK(err.line == line, "%s: line %d, want %d (%s)", what, err.line, line, err.base.msg);
+        CHECK(strstr(err.base.msg, frag) != NULL, "%s: '%s' lacks '%s'", what, err.base.msg, frag);
     }
     net_graph_free(g);
 }
@@ -184,7 +186,7 @@ static void test_generated_hostile_inputs(void)
     net_error err;
     CHECK(net_compile(small, strlen(small), "s", &lim, &g, &err) != 0,
           "params limit of 100 not enforced");
-    CHECK(strstr(err.msg, "limit of 100 parameters") != NULL, "message: %s", err.msg);
+    CHECK(strstr(err.base.msg, "limit of 100 parameters") != NULL, "message: %s", err.base.msg);
     net_graph_free(g);
     g = NULL;
     lim.max_params = 20000000;
@@ -218,7 +220,8 @@ static void test_error_format(void)
     const char *bad = "input x: 1x28x28\nclasses 10\ny = maxpool(x, 2)\nx = add(x, y)\nreturn "
                       "linear(gap(x), classes)\n";
     CHECK(compile_str(bad, &g, &err) != 0, "compiled");
-    CHECK(strstr(err.msg, "1x28x28") && strstr(err.msg, "1x14x14"), "msg '%s'", err.msg);
+    CHECK(strstr(err.base.msg, "1x28x28") && strstr(err.base.msg, "1x14x14"), "msg '%s'",
+          err.base.msg);
 }
 
 static void test_canonical_form(void)
@@ -236,9 +239,9 @@ static void test_canonical_form(void)
         "x = f(x)\nreturn linear(gap(x), classes)\ntrain lr=0.1 epochs=2\n";
     net_graph *ga = NULL, *gb = NULL, *gc = NULL;
     net_error err;
-    CHECK(compile_str(a, &ga, &err) == 0, "a: %s", err.msg);
-    CHECK(compile_str(b, &gb, &err) == 0, "b: line %d %s", err.line, err.msg);
-    CHECK(compile_str(c, &gc, &err) == 0, "c: %s", err.msg);
+    CHECK(compile_str(a, &ga, &err) == 0, "a: %s", err.base.msg);
+    CHECK(compile_str(b, &gb, &err) == 0, "b: line %d %s", err.line, err.base.msg);
+    CHECK(compile_str(c, &gc, &err) == 0, "c: %s", err.base.msg);
     if (ga && gb && gc) {
         CHECK(ga->hash == gb->hash, "layout changed the hash:\n%s---\n%s", ga->canonical,
               gb->canonical);
@@ -249,7 +252,7 @@ static void test_canonical_form(void)
         /* the canonical form is itself a program with the same canonical form */
         net_graph *gr = NULL;
         CHECK(compile_str(ga->canonical, &gr, &err) == 0, "canonical does not compile: %s",
-              err.msg);
+              err.base.msg);
         if (gr)
             CHECK(gr->hash == ga->hash, "canonical is not a fixed point");
         net_graph_free(gr);
@@ -285,7 +288,7 @@ static void test_language_features(void)
     net_graph *g = NULL;
     net_error err;
     int rc = compile_str(src, &g, &err);
-    CHECK(rc == 0, "line %d col %d: %s", err.line, err.col, err.msg);
+    CHECK(rc == 0, "line %d col %d: %s", err.line, err.col, err.base.msg);
     if (!g)
         return;
     CHECK(g->classes == 100, "classes %d", g->classes);
@@ -321,7 +324,7 @@ static void test_dead_lines_are_pruned(void)
         "input x: 1x28x28\nclasses 10\nunused = conv(x, 64, k=3)\nreturn linear(gap(x), classes)\n";
     net_graph *g = NULL;
     net_error err;
-    CHECK(compile_str(src, &g, &err) == 0, "%s", err.msg);
+    CHECK(compile_str(src, &g, &err) == 0, "%s", err.base.msg);
     if (g) {
         CHECK_EQ_INT(g->params, 1 * 10 + 10);
         CHECK_EQ_INT(g->n_nodes, 3);
@@ -355,7 +358,7 @@ static void test_pool_ceil_sizes(void)
                  cases[i].in, cases[i].call);
         net_graph *g = NULL;
         net_error err;
-        CHECK(compile_str(src, &g, &err) == 0, "%s: %s", cases[i].call, err.msg);
+        CHECK(compile_str(src, &g, &err) == 0, "%s: %s", cases[i].call, err.base.msg);
         if (g)
             CHECK(g->nodes[1].shape.h == cases[i].want, "%s on %s: %d, want %d", cases[i].call,
                   cases[i].in, g->nodes[1].shape.h, cases[i].want);
@@ -393,7 +396,7 @@ static void test_fuzz_regressions(void)
         net_graph *g = NULL;
         net_error err;
         if (net_compile_file(path, NULL, &g, &err) != 0)
-            CHECK(err.msg[0] != 0, "%s: failed without a message", de->d_name);
+            CHECK(err.base.msg[0] != 0, "%s: failed without a message", de->d_name);
         net_graph_free(g);
         free(path);
     }

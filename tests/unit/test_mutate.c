@@ -9,14 +9,15 @@
 #include <string.h>
 
 #include "core/mutate.h"
+#include "engine/base/file.h"
 #include "engine/net.h"
 #include "tests/harness.h"
 
 static char *slurp(const char *path)
 {
-    net_error e;
-    size_t n;
-    return net_read_file(path, 1 << 20, &n, &e);
+    char *src = NULL;
+    file_read(path, 1 << 20, &src, NULL, NULL);
+    return src;
 }
 
 static uint64_t hash_of(const char *src, long *params)

@@ -204,7 +204,7 @@ static void test_pool_output_sizes(void)
     // clang-format on
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const int *c = cases[i];
-        char err[256] = "";
+        gerr err = GERR_INIT;
         ops_pool p = {.kind = OPS_POOL_MAX,
                       .n = 1,
                       .c = 1,
@@ -216,7 +216,7 @@ static void test_pool_output_sizes(void)
                       .pad_h = c[3],
                       .pad_w = c[3],
                       .ceil = c[4]};
-        CHECK(ops_pool_init(&p, err, sizeof err) == 0, "case %zu: %s", i, err);
+        CHECK(ops_pool_init(&p, &err) == 0, "case %zu: %s", i, err.msg);
         CHECK(p.oh == c[5] && p.ow == c[5],
               "case %zu: h=%d k=%d s=%d pad=%d ceil=%d: %d, expected %d", i, c[0], c[1], c[2], c[3],
               c[4], p.oh, c[5]);
@@ -247,7 +247,7 @@ static void test_conv_paths(void)
 
 static void test_bad_arguments(void)
 {
-    char err[256];
+    gerr err = GERR_INIT;
     ops_conv c = {.n = 1,
                   .cin = 6,
                   .h = 5,
@@ -258,17 +258,17 @@ static void test_bad_arguments(void)
                   .stride = 1,
                   .dilation = 1,
                   .groups = 4};
-    CHECK_EQ_INT(ops_conv_init(&c, err, sizeof err), -1);
-    CHECK(strstr(err, "groups=4") != NULL, "message: %s", err);
+    CHECK_EQ_INT(ops_conv_init(&c, &err), -1);
+    CHECK(strstr(err.msg, "groups=4") != NULL, "message: %s", err.msg);
     c.groups = 2;
     c.kh = 7;
-    CHECK_EQ_INT(ops_conv_init(&c, err, sizeof err), -1);
-    CHECK(strstr(err, "does not fit") != NULL, "message: %s", err);
+    CHECK_EQ_INT(ops_conv_init(&c, &err), -1);
+    CHECK(strstr(err.msg, "does not fit") != NULL, "message: %s", err.msg);
     c.kh = 3;
     c.stride = 0;
-    CHECK_EQ_INT(ops_conv_init(&c, err, sizeof err), -1);
+    CHECK_EQ_INT(ops_conv_init(&c, &err), -1);
     c.stride = 1;
-    CHECK_EQ_INT(ops_conv_init(&c, err, sizeof err), 0);
+    CHECK_EQ_INT(ops_conv_init(&c, &err), 0);
     CHECK_EQ_INT(c.oh, 3);
 
     ops_pool p = {.kind = OPS_POOL_AVG,
@@ -281,38 +281,38 @@ static void test_bad_arguments(void)
                   .stride = 2,
                   .pad_h = 2,
                   .pad_w = 0};
-    CHECK_EQ_INT(ops_pool_init(&p, err, sizeof err), -1);
-    CHECK(strstr(err, "avgpool") && strstr(err, "half the kernel"), "message: %s", err);
+    CHECK_EQ_INT(ops_pool_init(&p, &err), -1);
+    CHECK(strstr(err.msg, "avgpool") && strstr(err.msg, "half the kernel"), "message: %s", err.msg);
     p.pad_h = 0;
     p.kh = 6;
-    CHECK_EQ_INT(ops_pool_init(&p, err, sizeof err), -1);
+    CHECK_EQ_INT(ops_pool_init(&p, &err), -1);
 
     ops_bn b = {.n = 1, .c = 3, .hw = 1, .eps = 1e-5f, .momentum = 0.1f, .training = true};
-    CHECK_EQ_INT(ops_bn_init(&b, err, sizeof err), -1);
-    CHECK(strstr(err, "more than one value") != NULL, "message: %s", err);
+    CHECK_EQ_INT(ops_bn_init(&b, &err), -1);
+    CHECK(strstr(err.msg, "more than one value") != NULL, "message: %s", err.msg);
     b.training = false;
-    CHECK_EQ_INT(ops_bn_init(&b, err, sizeof err), 0);
+    CHECK_EQ_INT(ops_bn_init(&b, &err), 0);
     b.momentum = 2.0f;
-    CHECK_EQ_INT(ops_bn_init(&b, err, sizeof err), -1);
+    CHECK_EQ_INT(ops_bn_init(&b, &err), -1);
     ops_ln l = {.n = 1, .c = 3, .hw = 1, .eps = 0.0f};
-    CHECK_EQ_INT(ops_ln_init(&l, err, sizeof err), -1);
+    CHECK_EQ_INT(ops_ln_init(&l, &err), -1);
 
     float logits[6] = {0}, loss = -1.0f;
     int labels[2] = {1, 3}, correct = -1;
-    CHECK_EQ_INT(ops_xent(&loss, &correct, NULL, logits, labels, 2, 3, 0.0f, err, sizeof err), -1);
-    CHECK(strstr(err, "label 3") != NULL, "message: %s", err);
+    CHECK_EQ_INT(ops_xent(&loss, &correct, NULL, logits, labels, 2, 3, 0.0f, &err), -1);
+    CHECK(strstr(err.msg, "label 3") != NULL, "message: %s", err.msg);
     labels[1] = 2;
-    CHECK_EQ_INT(ops_xent(&loss, &correct, NULL, logits, labels, 2, 3, 1.5f, err, sizeof err), -1);
-    CHECK_EQ_INT(ops_xent(&loss, &correct, NULL, logits, labels, 2, 3, 0.0f, err, sizeof err), 0);
+    CHECK_EQ_INT(ops_xent(&loss, &correct, NULL, logits, labels, 2, 3, 1.5f, &err), -1);
+    CHECK_EQ_INT(ops_xent(&loss, &correct, NULL, logits, labels, 2, 3, 0.0f, &err), 0);
     CHECK(fabsf(loss - logf(3.0f)) < 1e-6f, "uniform logits: loss %f, expected log 3", loss);
 }
 
 static void test_xent_counts_correct(void)
 {
-    char err[256];
+    gerr err = GERR_INIT;
     float logits[12] = {2, 1, 0, 0, 0, 5, 1, 1, 0, -1, 3, 3}, loss, d[12];
     int labels[4] = {0, 1, 1, 2}, correct;
-    CHECK_EQ_INT(ops_xent(&loss, &correct, d, logits, labels, 4, 3, 0.2f, err, sizeof err), 0);
+    CHECK_EQ_INT(ops_xent(&loss, &correct, d, logits, labels, 4, 3, 0.2f, &err), 0);
     /* argmax: 0, 2, 0 (first of a tie), 1 (first of a tie) */
     CHECK_EQ_INT(correct, 1);
     for (int i = 0; i < 4; i++) {
@@ -509,9 +509,9 @@ static void test_speed_path_gradients(void)
  * partial block of channels, and use dilation and uneven padding. */
 static double dw_direct_check(ops_conv c)
 {
-    char err[128];
-    if (ops_conv_init(&c, err, sizeof err)) {
-        CHECK(0, "%s", err);
+    gerr err = GERR_INIT;
+    if (ops_conv_init(&c, &err)) {
+        CHECK(0, "%s", err.msg);
         return 1e9;
     }
     size_t ihw = (size_t)c.h * c.w, ohw = (size_t)c.oh * c.ow, taps = (size_t)c.kh * c.kw;

@@ -132,10 +132,10 @@ static inline void tc_fill(tcase *t, uint64_t seed)
             t->x[i][j] = rng_uniform_range(&r, -1.0f, 1.0f);
 }
 
-static void tc_must(int rc, const char *err)
+static void tc_must(int rc, const gerr *err)
 {
     if (rc) {
-        fprintf(stderr, "test setup: %s\n", err);
+        fprintf(stderr, "test setup: %s\n", err->msg);
         abort();
     }
 }
@@ -155,9 +155,9 @@ static void conv_bwd(tcase *t, const float *dout)
 
 static tcase *mk_conv(const char *name, ops_conv cfg)
 {
-    char err[256];
+    gerr err = GERR_INIT;
     tcase *t = tc_new(name);
-    tc_must(ops_conv_init(&cfg, err, sizeof err), err);
+    tc_must(ops_conv_init(&cfg, &err), &err);
     t->conv[0] = cfg;
     tc_tensor(t, "x", (long)cfg.n * cfg.cin * cfg.h * cfg.w, true);
     tc_tensor(t, "w", (long)cfg.cout * (cfg.cin / cfg.groups) * cfg.kh * cfg.kw, true);
@@ -320,10 +320,10 @@ static void bn_bwd(tcase *t, const float *dout)
 }
 static tcase *mk_bn(const char *name, int n, int c, int hw, bool training)
 {
-    char err[256];
+    gerr err = GERR_INIT;
     tcase *t = tc_new(name);
     ops_bn b = {.n = n, .c = c, .hw = hw, .eps = 1e-5f, .momentum = 0.1f, .training = training};
-    tc_must(ops_bn_init(&b, err, sizeof err), err);
+    tc_must(ops_bn_init(&b, &err), &err);
     t->bn[0] = b;
     tc_tensor(t, "x", (long)n * c * hw, true);
     tc_tensor(t, "gamma", c, true);
@@ -362,10 +362,10 @@ static void ln_bwd(tcase *t, const float *dout)
 }
 static tcase *mk_ln(const char *name, int n, int c, int hw)
 {
-    char err[256];
+    gerr err = GERR_INIT;
     tcase *t = tc_new(name);
     ops_ln l = {.n = n, .c = c, .hw = hw, .eps = 1e-5f};
-    tc_must(ops_ln_init(&l, err, sizeof err), err);
+    tc_must(ops_ln_init(&l, &err), &err);
     t->ln[0] = l;
     tc_tensor(t, "x", (long)n * c * hw, true);
     tc_tensor(t, "gamma", c, true);
@@ -440,9 +440,9 @@ static void pool_bwd(tcase *t, const float *dout)
 }
 static tcase *mk_pool(const char *name, ops_pool p)
 {
-    char err[256];
+    gerr err = GERR_INIT;
     tcase *t = tc_new(name);
-    tc_must(ops_pool_init(&p, err, sizeof err), err);
+    tc_must(ops_pool_init(&p, &err), &err);
     t->pool[0] = p;
     tc_tensor(t, "x", (long)p.n * p.c * p.h * p.w, true);
     t->out_size = (long)p.n * p.c * p.oh * p.ow;
@@ -651,19 +651,17 @@ static void labels_from(tcase *t, const float *f, int n)
 }
 static void xent_fwd(tcase *t)
 {
-    char err[256];
+    gerr err = GERR_INIT;
     labels_from(t, t->x[1], t->n);
-    tc_must(ops_xent(&t->out[0], NULL, NULL, t->x[0], t->labels, t->n, t->k, t->smoothing, err,
-                     sizeof err),
-            err);
+    tc_must(ops_xent(&t->out[0], NULL, NULL, t->x[0], t->labels, t->n, t->k, t->smoothing, &err),
+            &err);
 }
 static void xent_bwd(tcase *t, const float *dout)
 {
-    char err[256];
+    gerr err = GERR_INIT;
     float loss, *d = t->scr[0];
     labels_from(t, t->x[1], t->n);
-    tc_must(ops_xent(&loss, NULL, d, t->x[0], t->labels, t->n, t->k, t->smoothing, err, sizeof err),
-            err);
+    tc_must(ops_xent(&loss, NULL, d, t->x[0], t->labels, t->n, t->k, t->smoothing, &err), &err);
     for (long i = 0; i < (long)t->n * t->k; i++)
         t->g[0][i] += dout[0] * d[i];
 }
@@ -720,7 +718,7 @@ static void res_bwd(tcase *t, const float *dout)
 }
 static tcase *mk_resblock(void)
 {
-    char err[256];
+    gerr err = GERR_INIT;
     tcase *t = tc_new("resblock");
     int n = 2, c = 4, h = 6, w = 6;
     long sz = (long)n * c * h * w;
@@ -739,8 +737,8 @@ static tcase *mk_resblock(void)
                    .bias = false};
     ops_conv c1 = c0;
     c1.bias = true;
-    tc_must(ops_conv_init(&c0, err, sizeof err), err);
-    tc_must(ops_conv_init(&c1, err, sizeof err), err);
+    tc_must(ops_conv_init(&c0, &err), &err);
+    tc_must(ops_conv_init(&c1, &err), &err);
     ops_bn bn = {.n = n, .c = c, .hw = h * w, .eps = 1e-5f, .momentum = 0.1f, .training = true};
     t->conv[0] = c0, t->conv[1] = c1, t->bn[0] = bn, t->bn[1] = bn;
     tc_tensor(t, "x", sz, true);
@@ -791,7 +789,7 @@ static void cat_bwd(tcase *t, const float *dout)
 }
 static tcase *mk_catnet(void)
 {
-    char err[256];
+    gerr err = GERR_INIT;
     tcase *t = tc_new("catnet");
     int n = 2, c = 4, h = 6, w = 6;
     t->n = n, t->hw = h * w;
@@ -832,10 +830,10 @@ static tcase *mk_catnet(void)
                   .pad_h = 1,
                   .pad_w = 1,
                   .ceil = false};
-    tc_must(ops_conv_init(&c0, err, sizeof err), err);
-    tc_must(ops_conv_init(&c1, err, sizeof err), err);
-    tc_must(ops_conv_init(&c2, err, sizeof err), err);
-    tc_must(ops_pool_init(&p, err, sizeof err), err);
+    tc_must(ops_conv_init(&c0, &err), &err);
+    tc_must(ops_conv_init(&c1, &err), &err);
+    tc_must(ops_conv_init(&c2, &err), &err);
+    tc_must(ops_pool_init(&p, &err), &err);
     t->conv[0] = c0, t->conv[1] = c1, t->conv[2] = c2, t->pool[0] = p;
     t->chans[0] = 3, t->chans[1] = 4, t->chans[2] = 4;
     tc_tensor(t, "x", (long)n * c * h * w, true);
@@ -888,12 +886,12 @@ static void se_bwd(tcase *t, const float *dout)
 }
 static tcase *mk_senet(void)
 {
-    char err[256];
+    gerr err = GERR_INIT;
     tcase *t = tc_new("senet");
     int n = 2, c = 4;
     t->n = n, t->c = c, t->hw = 25;
     ops_ln l = {.n = n, .c = c, .hw = 1, .eps = 1e-5f};
-    tc_must(ops_ln_init(&l, err, sizeof err), err);
+    tc_must(ops_ln_init(&l, &err), &err);
     t->ln[0] = l;
     tc_tensor(t, "x", (long)n * c * 25, true);
     tc_tensor(t, "w0", 2L * c, true);
@@ -919,7 +917,7 @@ static tcase *mk_senet(void)
 /* Classifier head: xent(linear(dropout(gap(gelu(bn(conv_s2(x))))))). */
 static void head_fwd(tcase *t)
 {
-    char err[256];
+    gerr err = GERR_INIT;
     float **b = t->buf;
     int n = t->n;
     long gsz = (long)n * 4;
@@ -930,20 +928,17 @@ static void head_fwd(tcase *t)
     ops_dropout_apply(b[4], b[3], gsz, true, t->x[7]);
     ops_linear_forward(b[5], b[4], t->x[5], t->x[6], n, 4, t->k);
     labels_from(t, t->x[8], n);
-    tc_must(
-        ops_xent(&t->out[0], NULL, NULL, b[5], t->labels, n, t->k, t->smoothing, err, sizeof err),
-        err);
+    tc_must(ops_xent(&t->out[0], NULL, NULL, b[5], t->labels, n, t->k, t->smoothing, &err), &err);
 }
 static void head_bwd(tcase *t, const float *dout)
 {
-    char err[256];
+    gerr err = GERR_INIT;
     float **b = t->buf, **d = t->dbuf, loss;
     int n = t->n;
     long gsz = (long)n * 4;
     tc_zero_dbufs(t);
     labels_from(t, t->x[8], n);
-    tc_must(ops_xent(&loss, NULL, d[5], b[5], t->labels, n, t->k, t->smoothing, err, sizeof err),
-            err);
+    tc_must(ops_xent(&loss, NULL, d[5], b[5], t->labels, n, t->k, t->smoothing, &err), &err);
     for (long i = 0; i < (long)n * t->k; i++)
         d[5][i] *= dout[0];
     ops_linear_backward(d[4], t->g[5], t->g[6], d[5], b[4], t->x[5], n, 4, t->k);
@@ -956,7 +951,7 @@ static void head_bwd(tcase *t, const float *dout)
 }
 static tcase *mk_head(void)
 {
-    char err[256];
+    gerr err = GERR_INIT;
     tcase *t = tc_new("head");
     int n = 3, k = 5;
     t->n = n, t->k = k, t->smoothing = 0.1f;
@@ -973,10 +968,10 @@ static tcase *mk_head(void)
                    .dilation = 1,
                    .groups = 1,
                    .bias = true};
-    tc_must(ops_conv_init(&c0, err, sizeof err), err);
+    tc_must(ops_conv_init(&c0, &err), &err);
     t->hw = c0.oh * c0.ow;
     ops_bn bn = {.n = n, .c = 4, .hw = t->hw, .eps = 1e-5f, .momentum = 0.1f, .training = true};
-    tc_must(ops_bn_init(&bn, err, sizeof err), err);
+    tc_must(ops_bn_init(&bn, &err), &err);
     t->conv[0] = c0, t->bn[0] = bn;
     tc_tensor(t, "x", (long)n * 3 * 36, true);
     tc_tensor(t, "w0", 4L * 3 * 9, true);

@@ -34,18 +34,18 @@ static void fixture_free(fixture *fx)
     fx->n = 0;
 }
 
-static int fixture_load(fixture *fx, const char *path, char *err, size_t errsize)
+static int fixture_load(fixture *fx, const char *path, gerr *err)
 {
     char line[256];
     FILE *f = fopen(path, "rb");
     memset(fx, 0, sizeof *fx);
     if (!f) {
-        snprintf(err, errsize,
-                 "%s: cannot open (run /usr/bin/python3 tests/tools/make_op_fixtures.py)", path);
+        gerr_set(err, "%s: cannot open (run /usr/bin/python3 tests/tools/make_op_fixtures.py)",
+                 path);
         return -1;
     }
     if (!fgets(line, sizeof line, f) || strncmp(line, "gevo-op-fixture 1 ", 18)) {
-        snprintf(err, errsize, "%s: not a gevo op fixture", path);
+        gerr_set(err, "%s: not a gevo op fixture", path);
         fclose(f);
         return -1;
     }
@@ -58,13 +58,13 @@ static int fixture_load(fixture *fx, const char *path, char *err, size_t errsize
         }
         if (sscanf(line, "%63s %ld", name, &count) != 2 || count < 0 || count > 1000000 ||
             fx->n == FX_MAX) {
-            snprintf(err, errsize, "%s: bad tensor header '%.60s'", path, line);
+            gerr_set(err, "%s: bad tensor header '%.60s'", path, line);
             break;
         }
         unsigned char *raw = malloc((size_t)count * 4 + 1);
         float *v = malloc(sizeof(float) * (size_t)count + 1);
         if (!raw || !v || fread(raw, 4, (size_t)count, f) != (size_t)count) {
-            snprintf(err, errsize, "%s: tensor %s is truncated", path, name);
+            gerr_set(err, "%s: tensor %s is truncated", path, name);
             free(raw);
             free(v);
             break;
@@ -79,8 +79,8 @@ static int fixture_load(fixture *fx, const char *path, char *err, size_t errsize
         fx->count[fx->n] = count;
         fx->data[fx->n++] = v;
     }
-    if (!err[0])
-        snprintf(err, errsize, "%s: missing end line", path);
+    if (!err->msg[0])
+        gerr_set(err, "%s: missing end line", path);
     fclose(f);
     fixture_free(fx);
     return -1;
@@ -119,11 +119,12 @@ static double compare(const char *cs, const char *what, const float *ours, const
 
 static void check_case(tcase *t)
 {
-    char path[1024], err[1200] = "";
+    char path[1024];
+    gerr err = GERR_INIT;
     fixture fx;
     snprintf(path, sizeof path, "%s/tests/fixtures/ops/%s.fix", harness_root(), t->name);
-    if (fixture_load(&fx, path, err, sizeof err)) {
-        CHECK(0, "%s", err);
+    if (fixture_load(&fx, path, &err)) {
+        CHECK(0, "%s", err.msg);
         return;
     }
     int ok = 1;

@@ -82,7 +82,7 @@ static net_graph *compile(const char *src)
 {
     net_graph *g = NULL;
     net_error err;
-    CHECK(net_compile(src, strlen(src), "t.net", NULL, &g, &err) == 0, "compile: %s", err.msg);
+    CHECK(net_compile(src, strlen(src), "t.net", NULL, &g, &err) == 0, "compile: %s", err.base.msg);
     return g;
 }
 
@@ -90,7 +90,6 @@ static int train_once(const char *src, const net_train *recipe_override, train_r
                       float **params_out, long *n_params)
 {
     data_source d;
-    char err[512];
     gerr ge = GERR_INIT;
     int rc = data_load(&d, dir, NULL, &ge);
     CHECK(rc == 0, "load: %s", ge.msg);
@@ -100,8 +99,8 @@ static int train_once(const char *src, const net_train *recipe_override, train_r
     if (!g)
         return -1;
     net_train recipe = recipe_override ? *recipe_override : g->train;
-    model *m = model_new(g, recipe.batch, (uint64_t)recipe.seed, err, sizeof err);
-    CHECK(m != NULL, "model: %s", err);
+    model *m = model_new(g, recipe.batch, (uint64_t)recipe.seed, &ge);
+    CHECK(m != NULL, "model: %s", ge.msg);
     train_opts o;
     train_opts_default(&o);
     o.threads = 1;
@@ -233,9 +232,9 @@ static void test_learns_and_is_deterministic(void)
     free(pa);
     free(pb);
     free(pc);
-    train_result_free(&a);
-    train_result_free(&b);
-    train_result_free(&c);
+    train_result_release(&a);
+    train_result_release(&b);
+    train_result_release(&c);
     net_graph_free(g);
 }
 
@@ -250,7 +249,7 @@ static void test_divergence(void)
     CHECK(r.status == TRAIN_DIVERGED, "status %s", train_status_name(r.status));
     CHECK(strstr(r.message, "NaN") || strstr(r.message, "infinite"), "message: %s", r.message);
     CHECK(r.val_acc == 0, "diverged run reports accuracy %f", r.val_acc);
-    train_result_free(&r);
+    train_result_release(&r);
     /* adamw trains too */
     t = g->train;
     t.optimizer = NET_OPT_ADAMW;
@@ -259,7 +258,7 @@ static void test_divergence(void)
     CHECK(train_once(net_src, &t, &r, NULL, NULL) == 0, "train");
     CHECK(r.status == TRAIN_OK && r.val_acc >= 0.9, "adamw: %s %.3f", train_status_name(r.status),
           r.val_acc);
-    train_result_free(&r);
+    train_result_release(&r);
     net_graph_free(g);
 }
 
@@ -267,12 +266,11 @@ static void test_time_limit_and_stop(void)
 {
     net_graph *g = compile(net_src);
     data_source d;
-    char err[512];
     gerr ge = GERR_INIT;
     CHECK(data_load(&d, dir, NULL, &ge) == 0, "%s", ge.msg);
     net_train t = g->train;
     t.epochs = 1000; /* far more than a 1 ms limit allows */
-    model *m = model_new(g, t.batch, 1, err, sizeof err);
+    model *m = model_new(g, t.batch, 1, NULL);
     train_opts o;
     train_opts_default(&o);
     o.threads = 1;
@@ -282,14 +280,14 @@ static void test_time_limit_and_stop(void)
     CHECK(r.status == TRAIN_TIMEOUT, "status %s", train_status_name(r.status));
     CHECK(r.steps < 1000L * 23, "ran all steps");
     CHECK(r.val_acc >= 0 && r.val_acc <= 1, "partial accuracy %f", r.val_acc);
-    train_result_free(&r);
+    train_result_release(&r);
     volatile sig_atomic_t stop = 1;
     o.time_limit = 0;
     o.stop = &stop;
     CHECK(train_run(m, &t, &d.train, &d.test, &o, &r) == 0, "run");
     CHECK(r.status == TRAIN_STOPPED && r.steps == 0, "status %s after %ld steps",
           train_status_name(r.status), r.steps);
-    train_result_free(&r);
+    train_result_release(&r);
     model_free(m);
     net_graph_free(g);
     data_release(&d);
@@ -298,14 +296,15 @@ static void test_time_limit_and_stop(void)
 static void test_weights_roundtrip(void)
 {
     net_graph *g = compile(net_src);
-    char err[512], path[400];
+    gerr err = GERR_INIT;
+    char path[400];
     snprintf(path, sizeof path, "%s/w.bin", dir);
-    model *a = model_new(g, 8, 5, err, sizeof err), *b = model_new(g, 8, 6, err, sizeof err);
+    model *a = model_new(g, 8, 5, &err), *b = model_new(g, 8, 6, &err);
     a->norm_mean[0] = 0.25f;
     a->buffers[0] = 3.5f;
-    CHECK(model_save(a, path, err, sizeof err) == 0, "save: %s", err);
+    CHECK(model_save(a, path, &err) == 0, "save: %s", err.msg);
     CHECK(memcmp(a->params, b->params, sizeof(float) * (size_t)a->n_params) != 0, "seeds equal");
-    CHECK(model_load(b, path, err, sizeof err) == 0, "load: %s", err);
+    CHECK(model_load(b, path, &err) == 0, "load: %s", err.msg);
     CHECK(memcmp(a->params, b->params, sizeof(float) * (size_t)a->n_params) == 0, "params differ");
     CHECK(b->norm_mean[0] == 0.25f && b->buffers[0] == 3.5f, "buffers or normalisation lost");
     /* a flipped byte is caught */
@@ -315,20 +314,19 @@ static void test_weights_roundtrip(void)
     fseek(f, 100, SEEK_SET);
     fputc(ch ^ 0x40, f);
     fclose(f);
-    CHECK(model_load(b, path, err, sizeof err) != 0 && strstr(err, "checksum"), "corruption: %s",
-          err);
+    CHECK(model_load(b, path, &err) != 0 && strstr(err.msg, "checksum"), "corruption: %s", err.msg);
     /* weights of another program are refused */
-    CHECK(model_save(a, path, err, sizeof err) == 0, "save");
+    CHECK(model_save(a, path, &err) == 0, "save");
     const char *other =
         "input x: 1x8x8\nclasses 4\nx = relu(x)\nreturn linear(flatten(x), classes)\n";
     net_graph *g2 = compile(other);
-    model *c = model_new(g2, 8, 1, err, sizeof err);
-    CHECK(model_load(c, path, err, sizeof err) != 0 && strstr(err, "parameters"),
-          "other program: %s", err);
+    model *c = model_new(g2, 8, 1, &err);
+    CHECK(model_load(c, path, &err) != 0 && strstr(err.msg, "parameters"), "other program: %s",
+          err.msg);
     f = fopen(path, "wb");
     fputs("GEVOWTS", f);
     fclose(f);
-    CHECK(model_load(b, path, err, sizeof err) != 0 && strstr(err, "magic"), "short file: %s", err);
+    CHECK(model_load(b, path, &err) != 0 && strstr(err.msg, "magic"), "short file: %s", err.msg);
     model_free(a);
     model_free(b);
     model_free(c);
@@ -365,7 +363,7 @@ static void test_schedules(void)
     CHECK(train_lr_at(&t, 77, 100, 3, 1) == 0.1, "constant");
     /* --set goes through the train section's parser */
     net_error err;
-    CHECK(net_train_set(&t, "schedule=cosine lr=0.2 augment=flip", &err) == 0, "%s", err.msg);
+    CHECK(net_train_set(&t, "schedule=cosine lr=0.2 augment=flip", &err) == 0, "%s", err.base.msg);
     CHECK(t.schedule == NET_SCHED_COSINE && t.lr == 0.2 && t.flip && !t.crop, "set not applied");
     CHECK(net_train_set(&t, "lr=oops", &err) != 0 && t.lr == 0.2, "bad set applied");
     CHECK(net_train_set(&t, "momentun=0.5", &err) != 0 && strstr(err.hint, "momentum"), "hint: %s",
@@ -429,9 +427,9 @@ static void test_every_operator(void)
             if (g->nodes[i].op == (net_op)op && at < 0)
                 at = i;
         CHECK(at > 0, "%s: no %s node in the graph", expr, name);
-        char err[512];
-        model *m = model_new(g, 3, 5, err, sizeof err);
-        CHECK(m != NULL, "%s: model: %s", expr, err);
+        gerr err = GERR_INIT;
+        model *m = model_new(g, 3, 5, &err);
+        CHECK(m != NULL, "%s: model: %s", expr, err.msg);
         if (m && at > 0) {
             float *x = model_input(m);
             for (long i = 0; i < 3L * 4 * 6 * 6; i++)
@@ -439,8 +437,7 @@ static void test_every_operator(void)
             int labels[3] = {0, 1, 2}, correct;
             float loss;
             model_forward(m, 3, true);
-            CHECK(model_loss(m, 3, labels, 0, true, &loss, &correct, err, sizeof err) == 0, "%s",
-                  err);
+            CHECK(model_loss(m, 3, labels, 0, true, &loss, &correct, &err) == 0, "%s", err.msg);
             CHECK(isfinite(loss), "%s: loss %g", expr, loss);
             const model_layer *L = &m->layers[at];
             double out = 0, grad = 0;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/base/file.h"
 #include "engine/net.h"
 #include "tui/cli/cli.h"
 
@@ -110,7 +111,7 @@ static int print_json(const char *path, const net_graph *g, const net_error *err
         json_t *e = json_object();
         json_object_set_new(e, "line", json_integer(err->line));
         json_object_set_new(e, "col", json_integer(err->col));
-        json_object_set_new(e, "message", json_string(err->msg));
+        json_object_set_new(e, "message", json_string(err->base.msg));
         if (err->hint[0])
             json_object_set_new(e, "hint", json_string(err->hint));
         json_t *arr = json_array();
@@ -214,12 +215,12 @@ int cmd_check(int argc, char **argv)
     if (!arg)
         return CLI_USAGE;
     const char *path = arg[0];
-    net_error err;
+    net_error err = {0};
     size_t len;
-    char *src = net_read_file(path, lim.max_file_bytes, &len, &err);
+    char *src = NULL;
     net_graph *g = NULL;
     int rc = -1;
-    if (src)
+    if (file_read(path, (size_t)lim.max_file_bytes, &src, &len, &err.base) == 0)
         rc = net_compile_with_input(src, len, path, &lim, have_input ? &input : NULL, &g, &err);
     free(src);
     if (json) {

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/base/file.h"
 #include "engine/data.h"
 #include "engine/model.h"
 #include "engine/net.h"
@@ -72,10 +73,11 @@ int cmd_eval(int argc, char **argv)
     model *m = NULL;
     data_view tv = {0};
     int status = CLI_FAIL;
-    net_error err;
+    net_error err = {0};
     size_t len;
-    char *src = net_read_file(net_path, 1 << 20, &len, &err);
-    if (!src) {
+    char *src = NULL;
+    gerr ge = GERR_INIT;
+    if (file_read(net_path, 1 << 20, &src, &len, &err.base)) {
         net_error_string(&err, msg, sizeof msg);
         goto out;
     }
@@ -84,14 +86,18 @@ int cmd_eval(int argc, char **argv)
     free(src);
     if (rc)
         goto out;
-    m = model_new(g, (int)batch, 1, msg, sizeof msg);
-    if (!m || model_load(m, wpath, msg, sizeof msg))
+    m = model_new(g, (int)batch, 1, &ge);
+    if (!m || model_load(m, wpath, &ge)) {
+        snprintf(msg, sizeof msg, "%s", ge.msg);
         goto out;
+    }
     ops_set_threads((int)threads);
     double acc, loss;
     if (data_view_all(&data.test, &tv) ||
-        train_evaluate(m, &tv, m->norm_mean, m->norm_std, (int)batch, &acc, &loss, msg, sizeof msg))
+        train_evaluate(m, &tv, m->norm_mean, m->norm_std, (int)batch, &acc, &loss, &ge)) {
+        snprintf(msg, sizeof msg, "%s", ge.msg[0] ? ge.msg : "out of memory");
         goto out;
+    }
     json_t *o = json_object();
     json_object_set_new(o, "net", json_string(net_path));
     json_object_set_new(o, "weights", json_string(wpath));

@@ -359,9 +359,9 @@ int cmd_train(int argc, char **argv)
     signal(SIGINT, on_signal);
     o.stop = &stop_flag;
 
-    src = net_read_file(net_path, lim.max_file_bytes, &len, &err);
-    if (!src) {
-        net_error_string(&err, r.message, sizeof r.message);
+    gerr ge = GERR_INIT;
+    if (file_read(net_path, (size_t)lim.max_file_bytes, &src, &len, &ge)) {
+        snprintf(r.message, sizeof r.message, "%s", ge.msg);
         goto finish;
     }
     cli_progress ctx = {.json = progress, .bar = !progress && !quiet && isatty(2)};
@@ -375,7 +375,7 @@ int cmd_train(int argc, char **argv)
     recipe = g->train;
     for (int i = 0; i < n_sets; i++)
         if (net_train_set(&recipe, sets[i], &err)) {
-            if (snprintf(r.message, sizeof r.message, "--set %s: %s", sets[i], err.msg) < 0)
+            if (snprintf(r.message, sizeof r.message, "--set %s: %s", sets[i], err.base.msg) < 0)
                 r.message[0] = 0;
             goto finish;
         }
@@ -390,9 +390,11 @@ int cmd_train(int argc, char **argv)
     have_recipe = true;
     o.eval_batch = (int)eval_batch;
     int cap = recipe.batch > eval_batch ? recipe.batch : (int)eval_batch;
-    m = model_new(g, cap, (uint64_t)recipe.seed, r.message, sizeof r.message);
-    if (!m)
+    m = model_new(g, cap, (uint64_t)recipe.seed, &ge);
+    if (!m) {
+        snprintf(r.message, sizeof r.message, "%s", ge.msg);
         goto finish;
+    }
     o.on_event = on_train_event;
     o.ctx = &ctx;
     o.val = &data.val;
@@ -400,10 +402,9 @@ int cmd_train(int argc, char **argv)
     if (ctx.bar)
         fprintf(stderr, "\r\033[K");
     if (weights && r.status != TRAIN_ERROR && r.status != TRAIN_DIVERGED) {
-        char werr[512];
-        if (model_save(m, weights, werr, sizeof werr)) {
+        if (model_save(m, weights, &ge)) {
             r.status = TRAIN_ERROR;
-            snprintf(r.message, sizeof r.message, "%s", werr);
+            snprintf(r.message, sizeof r.message, "%s", ge.msg);
         }
     }
 finish:;
@@ -420,7 +421,7 @@ finish:;
                                            : CLI_INCOMPLETE;
     if (werr && status == CLI_OK)
         status = CLI_FAIL;
-    train_result_free(&r);
+    train_result_release(&r);
     model_free(m);
     net_graph_free(g);
     data_release(&data);
