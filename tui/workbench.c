@@ -224,8 +224,10 @@ static int open_evolve(wb *w, const workbench_opts *o, gerr *err)
             cfg.llm = o->llm;
         if (o->model)
             cfg.model = o->model;
-        if (o->review)
-            cfg.review = !strcmp(o->review, "auto") ? EVOLVE_REVIEW_AUTO : EVOLVE_REVIEW_MANUAL;
+        if (o->review_set) {
+            cfg.review = o->review;
+            cfg.auto_max_params = o->review_max_params;
+        }
         if (o->subset > 0)
             cfg.train_subset = o->subset;
         if (o->epochs > 0)

@@ -19,14 +19,20 @@
 #ifndef GEVO_TUI_WORKBENCH_H
 #define GEVO_TUI_WORKBENCH_H
 
+#include <stdbool.h>
+
+#include "core/evolve.h"
+
 typedef struct workbench_opts {
     const char *preset; /* evolve preset, NULL: "quick" */
     const char *llm;    /* "none" or a base URL; NULL: the session's */
     const char *model;
-    const char *review;        /* "manual" (default), "auto" */
-    int subset;                /* training images, 0: the preset's */
-    int epochs;                /* 0: the preset's */
-    int population, offspring; /* 0: the preset's */
+    bool review_set;             /* else the preset's policy (manual) */
+    evolve_review_policy review; /* as gevo open --review-policy says */
+    long review_max_params;      /* EVOLVE_REVIEW_AUTO_LIMITS's limit */
+    int subset;                  /* training images, 0: the preset's */
+    int epochs;                  /* 0: the preset's */
+    int population, offspring;   /* 0: the preset's */
 } workbench_opts;
 
 /* Runs the workbench on the session in dir until the researcher quits.

@@ -37,6 +37,8 @@ done
 echo "gevo --help" >>"$T/usages"
 echo "gevo --version" >>"$T/usages"
 
+check "gevo --help: new's line names the preset" grep -q '^  new .*preset' "$T/help"
+
 # a value that is missing, a value given to a flag, a bad number
 "$GEVO" train engine/nets/quick.net --epochs >"$T/o" 2>"$T/e"
 rc=$?
@@ -71,6 +73,12 @@ sed -n '/^\.SH COMMANDS/,/^\.SH /p' man/gevo.1 | grep '^\.SS gevo' | troff_text 
 grep -v '^gevo$\|^gevo --' "$T/usages" | sort >"$T/usages-sorted"
 if diff -u "$T/usages-sorted" "$T/man-commands" >"$T/diff"; then ok "man COMMANDS has a section per command, headed by its usage"
 else fail "man COMMANDS has a section per command, headed by its usage" "$(cat "$T/diff")"; fi
+
+# man/gevo.1's EXIT STATUS lists exactly the statuses the commands use
+sed -n 's/^ *CLI_[A-Z]* = \([0-9][0-9]*\).*/\1/p' tui/cli/cli.h | sort -n >"$T/codes"
+sed -n '/^\.SH EXIT STATUS/,/^\.SH /p' man/gevo.1 | sed -n '/^\.TP/{n;s/^\.B \([0-9][0-9]*\)$/\1/p;}' | sort -n >"$T/man-codes"
+if [ -s "$T/codes" ] && diff -u "$T/codes" "$T/man-codes" >"$T/diff"; then ok "man EXIT STATUS lists the statuses of tui/cli/cli.h"
+else fail "man EXIT STATUS lists the statuses of tui/cli/cli.h" "$(cat "$T/diff")"; fi
 
 # the layers: arrows go tui -> core -> engine, tui/core -> sessions, and
 # engine/base is the bottom of all

@@ -131,6 +131,19 @@ LANG=C LC_ALL=C TERM=vt100 NO_COLOR=1 tui 80 24 "$T/k3" "$T/s" --llm none
 check "vt100 and a C locale give an ASCII-only screen" sh -c "! LC_ALL=C grep -q '[^ -~]' '$T/ascii'"
 check "ASCII glyphs: ? pending, v expanded" sh -c "grep -q '^  ?  g1-1 ' '$T/ascii' && grep -q '^v generation 1' '$T/ascii'"
 
+# ---- --review-policy: the same name and values as gevo run's -------------
+printf ':wait-idle\n:dump %s\n' "$T/policy" >"$T/kp"
+"$GEVO" new "$T/auto" >/dev/null 2>&1
+tui 80 24 "$T/kp" "$T/auto" --llm none --review-policy auto --subset 200 --epochs 1
+check "--review-policy auto: the workbench approves and trains every proposal" \
+    grep -q "^ gen 1 │ 0 pend 0 train 4 done 0 rej 0 fail" "$T/policy"
+"$GEVO" new "$T/limits" >/dev/null 2>&1
+tui 80 24 "$T/kp" "$T/limits" --llm none --review-policy limits:1000
+check "--review-policy limits:N: larger proposals wait for review" \
+    grep -q "^ gen 1 │ 4 pend 0 train 0 done 0 rej 0 fail" "$T/policy"
+check "an unknown review policy is a usage error" sh -c \
+    "'$GEVO' open '$T/limits' --review-policy sometimes >'$T/o' 2>&1; test \$? -eq 2 && grep -q \"unknown review policy 'sometimes'\" '$T/o'"
+
 # ---- the full loop: annotate, approve, edit (with a retry), reject, next ----
 export GEVO_TEST_EDITS="$T/edits" EDITOR="$root/tests/tui/editor.sh"
 cat >"$T/k4" <<EOF

@@ -120,6 +120,24 @@ int cli_parse_shape(const char *s, net_shape *out)
     return 0;
 }
 
+int cli_review_policy(const char *cmd, const char *s, evolve_review_policy *policy,
+                      long *max_params)
+{
+    if (!strcmp(s, "auto")) {
+        *policy = EVOLVE_REVIEW_AUTO;
+    } else if (!strcmp(s, "manual")) {
+        *policy = EVOLVE_REVIEW_MANUAL;
+    } else if (!strncmp(s, "limits:", 7)) {
+        *policy = EVOLVE_REVIEW_AUTO_LIMITS;
+        if (cli_long(cmd, "--review-policy limits:", s + 7, 1, 1000000000L, max_params))
+            return -1;
+    } else {
+        cli_usage_error(cmd, "unknown review policy '%s' (auto, manual, limits:N)", s);
+        return -1;
+    }
+    return 0;
+}
+
 session *cli_session_open(const char *cmd, const char *dir, session_mode mode)
 {
     session *s = NULL;

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "core/evolve.h"
 #include "engine/net.h"
 #include "sessions/session.h"
 
@@ -103,6 +104,11 @@ int cli_double(const char *cmd, const char *opt, const char *s, double lo, doubl
 
 /* "CxHxW" (e.g. 1x28x28) into *out; -1 when it is not one. */
 int cli_parse_shape(const char *s, net_shape *out);
+/* --review-policy of gevo run and gevo open: auto, manual, or limits:N
+ * (approve proposals of at most N parameters). On failure prints the
+ * usage error and returns -1. */
+int cli_review_policy(const char *cmd, const char *s, evolve_review_policy *policy,
+                      long *max_params);
 
 /* ---- shared by the session commands ---------------------------------- */
 

@@ -21,7 +21,8 @@ static const char help[] =
     "  --llm URL|none         the proposer (default: the session's llm.base_url, else none)\n"
     "  --model NAME           the LLM's model name\n"
     "  --preset quick|paper   population and training settings (default quick)\n"
-    "  --review manual|auto   the review policy (default manual)\n"
+    "  --review-policy P      manual (default here), auto, or limits:N (approve\n"
+    "                         when parameters <= N, else leave for review)\n"
     "  --subset N             training images per candidate\n"
     "  --epochs N             epochs per candidate\n"
     "  --population N         survivors per generation\n"
@@ -40,7 +41,7 @@ int cmd_open(int argc, char **argv)
         {"llm", required_argument, 0, 'l'},
         {"model", required_argument, 0, 'm'},
         {"preset", required_argument, 0, 'p'},
-        {"review", required_argument, 0, 'r'},
+        {"review-policy", required_argument, 0, 'r'},
         {"subset", required_argument, 0, 's'},
         {"epochs", required_argument, 0, 'e'},
         {"population", required_argument, 0, 'P'},
@@ -57,7 +58,11 @@ int cmd_open(int argc, char **argv)
         case 'l': o.llm = optarg; break;
         case 'm': o.model = optarg; break;
         case 'p': o.preset = optarg; break;
-        case 'r': o.review = optarg; break;
+        case 'r':
+            if (cli_review_policy("open", optarg, &o.review, &o.review_max_params))
+                return CLI_USAGE;
+            o.review_set = true;
+            break;
         case 's':
             if (cli_int("open", "--subset", optarg, 1, 100000000, &o.subset))
                 return CLI_USAGE;
@@ -78,8 +83,9 @@ int cmd_open(int argc, char **argv)
         default: return cli_bad_option("open", argc, argv, opt);
         }
     }
-    if (o.review && strcmp(o.review, "manual") && strcmp(o.review, "auto"))
-        return cli_usage_error("open", "--review is manual or auto, not '%s'", o.review);
+    evolve_config cfg;
+    if (o.preset && evolve_config_preset(&cfg, o.preset))
+        return cli_usage_error("open", "unknown preset '%s' (quick or paper)", o.preset);
     char **arg = cli_operands("open", argc, argv, 1, "the session folder is missing");
     if (!arg)
         return CLI_USAGE;

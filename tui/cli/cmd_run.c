@@ -190,22 +190,10 @@ int cmd_run(int argc, char **argv)
     if (!arg)
         return CLI_USAGE;
     evolve_config cfg;
-    if (evolve_config_preset(&cfg, preset)) {
+    if (evolve_config_preset(&cfg, preset))
         return cli_usage_error("run", "unknown preset '%s' (quick or paper)", preset);
-    }
-    if (!strcmp(policy, "auto"))
-        cfg.review = EVOLVE_REVIEW_AUTO;
-    else if (!strcmp(policy, "manual"))
-        cfg.review = EVOLVE_REVIEW_MANUAL;
-    else if (!strncmp(policy, "limits:", 7)) {
-        cfg.review = EVOLVE_REVIEW_AUTO_LIMITS;
-        if (cli_long("run", "--review-policy limits:", policy + 7, 1, 1000000000L,
-                     &cfg.auto_max_params))
-            return CLI_USAGE;
-    } else {
-        return cli_usage_error("run", "unknown review policy '%s' (auto, manual, limits:N)",
-                               policy);
-    }
+    if (cli_review_policy("run", policy, &cfg.review, &cfg.auto_max_params))
+        return CLI_USAGE;
     if (slots)
         cfg.slots = (int)slots;
     if (threads)

@@ -13,7 +13,7 @@ const cli_command cli_commands[] = {
     {"eval", cmd_eval, "eval [options] NET WEIGHTS",
      "evaluate saved weights of a program on the test set"},
     {"new", cmd_new, "new DIR [--seed NET] [--data DIR] [--resize HxW] [--preset NAME]",
-     "create a session repository: DIR [--seed NET] [--data DIR]"},
+     "create a session repository: its seed, data set and preset"},
     {"log", cmd_log, "log DIR [--generation N]",
      "list a session's generations, individuals, status, objectives"},
     {"show", cmd_show, "show DIR ID",
