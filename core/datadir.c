@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "core/datadir.h"
+#include "engine/base/strbuf.h"
 
 #ifndef GEVO_DATADIR
 #define GEVO_DATADIR "/usr/local/share/gevo"
@@ -53,41 +54,44 @@ static int is_dir(const char *p)
     return p[0] && stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static void searched(char dirs[N_CANDIDATES][PATH_MAX], char *err, size_t size)
+/* The error for a search that found nothing: what, then every place looked at. */
+static void not_found(gerr *err, char dirs[N_CANDIDATES][PATH_MAX], const char *what)
 {
-    size_t o = strlen(err);
-    int k = 0;
-    for (int i = 0; i < N_CANDIDATES && o < size; i++)
+    strbuf sb = STRBUF_INIT;
+    strbuf_addstr(&sb, what);
+    for (int i = 0, k = 0; i < N_CANDIDATES; i++)
         if (dirs[i][0])
-            o += (size_t)snprintf(err + o, size - o, "%s%s", k++ ? ", " : " (searched ", dirs[i]);
-    if (o < size)
-        snprintf(err + o, size - o, "; set GEVO_DATADIR to the folder holding nets/ and prompts/)");
+            strbuf_addf(&sb, "%s%s", k++ ? ", " : " (searched ", dirs[i]);
+    strbuf_addstr(&sb, "; set GEVO_DATADIR to the folder holding nets/ and prompts/)");
+    gerr_set(err, "%s", sb.failed ? what : sb.buf);
+    strbuf_release(&sb);
 }
 
-char *datadir_dir(const char *kind, char *err, size_t errsize)
+char *datadir_dir(const char *kind, gerr *err)
 {
     char dirs[N_CANDIDATES][PATH_MAX];
     if (!kind || candidates(kind, dirs) != 0) {
-        snprintf(err, errsize, "unknown data kind '%s' (nets or prompts)", kind ? kind : "");
+        gerr_set(err, "unknown data kind '%s' (nets or prompts)", kind ? kind : "");
         return NULL;
     }
     for (int i = 0; i < N_CANDIDATES; i++)
         if (is_dir(dirs[i]))
             return strdup(dirs[i]);
-    snprintf(err, errsize, "no %s folder found", kind);
-    searched(dirs, err, errsize);
+    char what[64];
+    snprintf(what, sizeof what, "no %s folder found", kind);
+    not_found(err, dirs, what);
     return NULL;
 }
 
-char *datadir_find(const char *kind, const char *name, char *err, size_t errsize)
+char *datadir_find(const char *kind, const char *name, gerr *err)
 {
     char dirs[N_CANDIDATES][PATH_MAX];
     if (!kind || candidates(kind, dirs) != 0) {
-        snprintf(err, errsize, "unknown data kind '%s' (nets or prompts)", kind ? kind : "");
+        gerr_set(err, "unknown data kind '%s' (nets or prompts)", kind ? kind : "");
         return NULL;
     }
     if (!name || !name[0] || strchr(name, '/')) {
-        snprintf(err, errsize, "bad %s file name '%s'", kind, name ? name : "");
+        gerr_set(err, "bad %s file name '%s'", kind, name ? name : "");
         return NULL;
     }
     for (int i = 0; i < N_CANDIDATES; i++) {
@@ -99,7 +103,8 @@ char *datadir_find(const char *kind, const char *name, char *err, size_t errsize
         if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
             return strdup(path);
     }
-    snprintf(err, errsize, "%s file '%s' not found", kind, name);
-    searched(dirs, err, errsize);
+    char what[320];
+    snprintf(what, sizeof what, "%s file '%.200s' not found", kind, name);
+    not_found(err, dirs, what);
     return NULL;
 }

@@ -23,6 +23,7 @@
 #include "core/evaluator.h"
 #include "core/evolve_propose.h"
 #include "core/nsga2.h"
+#include "engine/data.h"
 #include "engine/net.h"
 
 #define MAX_LOG 256
@@ -56,7 +57,7 @@ struct evolve {
     evaluator *ev;
     evolve_proposer *prop;
     nsga2_objectives objs;
-    nsga2_rng rng;
+    rng rng;
     double t0;
     char data_dir[1024];
     char work_dir[1400];
@@ -245,9 +246,8 @@ static uint64_t genome_hash(evolve *e, const char *id)
 /* Takes the objectives of a result note into d. */
 static void apply_result(ind *d, const char *json)
 {
-    char err[256];
     nsga2_measure m;
-    nsga2_measure_from_result(&m, json, err, sizeof err);
+    nsga2_measure_from_result(&m, json, NULL);
     d->measure = m;
     d->measured = true;
     d->pub.val_acc = m.failed ? -1 : m.val_acc;
@@ -557,17 +557,17 @@ static int start_proposal(evolve *e)
         return fail(e, "no population to draw parents from");
     }
     nsga2_ranking r;
-    char err[256];
-    if (nsga2_rank(&r, m, np, &e->objs, err, sizeof err)) {
+    gerr err = GERR_INIT;
+    if (nsga2_rank(&r, m, np, &e->objs, &err)) {
         free(pool);
         free(m);
-        return fail(e, "%s", err);
+        return fail(e, "%s", err.msg);
     }
     evolve_proposal_req req;
     memset(&req, 0, sizeof req);
     req.generation = e->gen;
     req.seed = e->cfg.seed * 1000003u + (unsigned long)e->gen * 7919u + (unsigned long)e->n;
-    double u = (double)(nsga2_rng_next(&e->rng) >> 11) / 9007199254740992.0;
+    double u = rng_uniform_double(&e->rng);
     int a = pool[nsga2_tournament(&r, NULL, np, &e->rng)];
     snprintf(req.parents[0], SESSION_ID_MAX, "%s", e->inds[a].pub.id);
     req.n_parents = 1;
@@ -583,11 +583,11 @@ static int start_proposal(evolve *e)
         }
     }
     if (req.n_parents == 1) {
-        double v = (double)(nsga2_rng_next(&e->rng) >> 11) / 9007199254740992.0;
+        double v = rng_uniform_double(&e->rng);
         if (v < e->cfg.p_eot)
             req.op = "eot"; /* the proposer falls back to mutation without an elite */
     }
-    nsga2_ranking_free(&r);
+    nsga2_ranking_release(&r);
     free(pool);
     free(m);
     ind *d = new_ind(e);
@@ -598,11 +598,11 @@ static int start_proposal(evolve *e)
     snprintf(d->op, sizeof d->op, "%s", req.op);
     d->pub.n_parents = req.n_parents;
     memcpy(d->pub.parents, req.parents, sizeof d->pub.parents);
-    int job = evolve_proposer_start(e->prop, &req, err, sizeof err);
+    int job = evolve_proposer_start(e->prop, &req, &err);
     if (job < 0) {
         d->pub.state = EVOLVE_FAILED;
-        snprintf(d->message, sizeof d->message, "%s", err);
-        logf_(e, "", "proposal failed: %s", err);
+        snprintf(d->message, sizeof d->message, "%s", err.msg);
+        logf_(e, "", "proposal failed: %s", err.msg);
         return 0;
     }
     d->job = job;
@@ -692,11 +692,17 @@ int evolve_open(evolve **out, session *s, const evolve_config *cfg)
     e->s = s;
     e->cfg = *cfg;
     e->t0 = now_s();
+    gerr perr = GERR_INIT;
+    /* gevo.json "objectives": what selection ranks on (default val_acc,params) */
     nsga2_objectives_default(&e->objs);
-    nsga2_rng_seed(&e->rng, cfg->seed ^ 0x5e1ec7ULL);
+    const char *objectives = session_config_get(s, "objectives");
+    if (objectives && objectives[0] && nsga2_objectives_parse(&e->objs, objectives, &perr) != 0) {
+        fail(e, "gevo.json: \"objectives\": %s", perr.msg);
+        goto fail;
+    }
+    rng_seed(&e->rng, cfg->seed ^ 0x5e1ec7ULL);
     const char *data = cfg->data_dir ? cfg->data_dir : session_config_get(s, "data");
-    snprintf(e->data_dir, sizeof e->data_dir, "%s",
-             data && data[0] ? data : "/usr/share/datasets/fashion-mnist");
+    snprintf(e->data_dir, sizeof e->data_dir, "%s", data && data[0] ? data : DATA_DEFAULT_DIR);
     snprintf(e->work_dir, sizeof e->work_dir, "%s/.gevo/work", session_workdir(s));
     char err[1024];
     if (load_generation(e))
@@ -739,9 +745,9 @@ int evolve_open(evolve **out, session *s, const evolve_config *cfg)
         fail(e, "%s", err);
         goto fail;
     }
-    e->prop = evolve_proposer_new(s, cfg, err, sizeof err);
+    e->prop = evolve_proposer_new(s, cfg, &perr);
     if (!e->prop) {
-        fail(e, "%s", err);
+        fail(e, "%s", perr.msg);
         goto fail;
     }
     if (session_is_writer(s)) {
@@ -876,8 +882,7 @@ static void mark_front(evolve *e, evolve_ind *v, size_t n)
         m[i].seconds = v[i].seconds;
         v[i].on_front = false;
     }
-    char err[128];
-    int k = nsga2_pareto_front(m, (int)n, &e->objs, front, err, sizeof err);
+    int k = nsga2_pareto_front(m, (int)n, &e->objs, front, NULL);
     for (int i = 0; i < k; i++)
         v[front[i]].on_front = true;
     free(m);
@@ -1112,12 +1117,12 @@ int evolve_regenerate(evolve *e, const char *id, const char *note)
     snprintf(nd->op, sizeof nd->op, "%s", req.op);
     nd->pub.n_parents = req.n_parents;
     memcpy(nd->pub.parents, req.parents, sizeof nd->pub.parents);
-    char err[512];
-    int job = evolve_proposer_start(e->prop, &req, err, sizeof err);
+    gerr err = GERR_INIT;
+    int job = evolve_proposer_start(e->prop, &req, &err);
     if (job < 0) {
         nd->pub.state = EVOLVE_FAILED;
-        snprintf(nd->message, sizeof nd->message, "%s", err);
-        return fail(e, "%s", err);
+        snprintf(nd->message, sizeof nd->message, "%s", err.msg);
+        return fail(e, "%s", err.msg);
     }
     nd->job = job;
     logf_(e, id, "regenerating %s with a steering note", id);
@@ -1185,15 +1190,15 @@ int evolve_next_generation(evolve *e, bool force)
         nc++;
     }
     nsga2_ranking r;
-    char err[256];
-    if (nsga2_rank(&r, m, nc, &e->objs, err, sizeof err)) {
+    gerr err = GERR_INIT;
+    if (nsga2_rank(&r, m, nc, &e->objs, &err)) {
         free(cand);
         free(chosen);
         free(m);
-        return fail(e, "%s", err);
+        return fail(e, "%s", err.msg);
     }
     int k = nsga2_select(&r, e->cfg.population, chosen);
-    nsga2_ranking_free(&r);
+    nsga2_ranking_release(&r);
     /* elitism: the most accurate few always survive; NSGA-II keeps the
        accuracy extreme anyway, this also keeps the runners-up. A missing
        elite replaces the last-chosen (most crowded, worst-ranked) one. */
@@ -1262,7 +1267,7 @@ int evolve_next_generation(evolve *e, bool force)
                 am[i].flops = all[i].flops;
                 am[i].seconds = all[i].seconds;
             }
-            nf = nsga2_pareto_front(am, (int)na, &e->objs, af, err, sizeof err);
+            nf = nsga2_pareto_front(am, (int)na, &e->objs, af, NULL);
             for (int i = 0; i < nf; i++)
                 front[i] = all[af[i]].id;
         }

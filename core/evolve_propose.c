@@ -12,6 +12,8 @@
 #include "core/mutate.h"
 #include "core/prompt.h"
 #include "core/propose.h"
+#include "engine/base/grow.h"
+#include "engine/base/strbuf.h"
 
 typedef struct job {
     int id;
@@ -20,15 +22,15 @@ typedef struct job {
     propose *p; /* LLM: the proposal in flight */
     struct evolve_proposer *owner;
     llm_callbacks watch; /* streamed text and retries of the LLM */
-    char *stream;        /* text streamed since the last dispatch */
-    size_t stream_len;
+    strbuf stream;       /* text streamed since the last dispatch */
 } job;
 
 struct evolve_proposer {
     session *s;
     evolve_config cfg;
     job **queue;
-    int n, cap;
+    int n;
+    size_t alloc;
     int next_id;
     llm_client *llm; /* NULL: offline */
     prompt_set prompts;
@@ -39,16 +41,20 @@ struct evolve_proposer {
 /* The LLM client of the session's settings (core/llm_settings.h), or
  * NULL with *failed false when none is configured. */
 static llm_client *make_client(session *s, const evolve_config *cfg, char *who, size_t who_size,
-                               char *err, size_t errsize, bool *failed)
+                               gerr *err, bool *failed)
 {
     llm_config lc;
     bool use;
-    *failed = llm_settings_load(s, cfg->llm, cfg->model, &lc, &use, err, errsize) != 0;
+    char lerr[1024] = "";
+    *failed = llm_settings_load(s, cfg->llm, cfg->model, &lc, &use, lerr, sizeof lerr) != 0;
+    if (*failed)
+        gerr_set(err, "%s", lerr);
     if (*failed || !use)
         return NULL;
     lc.seed = cfg->seed;
-    llm_client *c = llm_client_new(&lc, err, errsize);
+    llm_client *c = llm_client_new(&lc, lerr, sizeof lerr);
     if (!c) {
+        gerr_set(err, "%s", lerr);
         *failed = true;
         return NULL;
     }
@@ -56,19 +62,18 @@ static llm_client *make_client(session *s, const evolve_config *cfg, char *who, 
     return c;
 }
 
-evolve_proposer *evolve_proposer_new(session *s, const evolve_config *cfg, char *err,
-                                     size_t errsize)
+evolve_proposer *evolve_proposer_new(session *s, const evolve_config *cfg, gerr *err)
 {
     evolve_proposer *p = calloc(1, sizeof *p);
     if (!p) {
-        snprintf(err, errsize, "out of memory");
+        gerr_set(err, "out of memory");
         return NULL;
     }
     p->s = s;
     p->cfg = *cfg;
     snprintf(p->who, sizeof p->who, "no LLM: random mutation");
     bool failed;
-    p->llm = make_client(s, cfg, p->who, sizeof p->who, err, errsize, &failed);
+    p->llm = make_client(s, cfg, p->who, sizeof p->who, err, &failed);
     if (failed) {
         free(p);
         return NULL;
@@ -77,9 +82,8 @@ evolve_proposer *evolve_proposer_new(session *s, const evolve_config *cfg, char 
         /* the session's own copy of the prompts, versioned with it */
         char dir[1200];
         snprintf(dir, sizeof dir, "%s/prompts", session_workdir(s));
-        if (prompt_set_load(&p->prompts, dir, err, errsize) ||
-            (cfg->persona_weights &&
-             prompt_set_weights(&p->prompts, cfg->persona_weights, err, errsize))) {
+        if (prompt_set_load(&p->prompts, dir, err) ||
+            (cfg->persona_weights && prompt_set_weights(&p->prompts, cfg->persona_weights, err))) {
             if (p->prompts.system || p->prompts.n_personas)
                 prompt_set_release(&p->prompts);
             llm_client_free(p->llm);
@@ -97,7 +101,7 @@ static void job_free(job *j)
         return;
     if (j->p)
         propose_free(j->p);
-    free(j->stream);
+    strbuf_release(&j->stream);
     free(j);
 }
 
@@ -118,15 +122,9 @@ static void on_delta(void *ud, llm_delta_kind kind, const char *text, size_t len
 {
     job *j = ud;
     (void)kind;
-    if (j->stream_len + len > (1u << 20))
+    if (j->stream.len + len > (1u << 20))
         return;
-    char *ns = realloc(j->stream, j->stream_len + len + 1);
-    if (!ns)
-        return;
-    memcpy(ns + j->stream_len, text, len);
-    j->stream_len += len;
-    ns[j->stream_len] = 0;
-    j->stream = ns;
+    strbuf_add(&j->stream, text, len);
 }
 
 static void on_retry(void *ud, int attempt, long delay_ms, const char *why)
@@ -138,28 +136,20 @@ static void on_retry(void *ud, int attempt, long delay_ms, const char *why)
         on_delta(ud, LLM_DELTA_REASONING, line, strlen(line));
 }
 
-int evolve_proposer_start(evolve_proposer *p, const evolve_proposal_req *req, char *err,
-                          size_t errsize)
+int evolve_proposer_start(evolve_proposer *p, const evolve_proposal_req *req, gerr *err)
 {
     if (req->n_parents < 1) {
-        snprintf(err, errsize, "a proposal needs a parent");
+        gerr_set(err, "a proposal needs a parent");
         return -1;
     }
-    if (p->n == p->cap) {
-        int nc = p->cap ? p->cap * 2 : 8;
-        job **nq = realloc(p->queue, sizeof *nq * (size_t)nc);
-        if (!nq) {
-            snprintf(err, errsize, "out of memory");
-            return -1;
-        }
-        p->queue = nq;
-        p->cap = nc;
-    }
+    if (ALLOC_GROW(p->queue, (size_t)p->n + 1, p->alloc) != 0)
+        return gerr_set(err, "out of memory");
     job *j = calloc(1, sizeof *j);
     if (!j) {
-        snprintf(err, errsize, "out of memory");
+        gerr_set(err, "out of memory");
         return -1;
     }
+    strbuf_init(&j->stream);
     j->id = p->next_id++;
     j->owner = p;
     j->req = *req;
@@ -180,11 +170,11 @@ int evolve_proposer_start(evolve_proposer *p, const evolve_proposal_req *req, ch
         propose_op_parse(req->op, &pr.op);
         if (pr.op == PROPOSE_CROSSOVER && !pr.other)
             pr.op = PROPOSE_MUTATE;
-        j->p = propose_start(&env, &pr, err, errsize);
+        j->p = propose_start(&env, &pr, err);
         if (!j->p && pr.op == PROPOSE_EOT) {
             /* no elite to learn from yet: a plain mutation */
             pr.op = PROPOSE_MUTATE;
-            j->p = propose_start(&env, &pr, err, errsize);
+            j->p = propose_start(&env, &pr, err);
         }
         if (!j->p) {
             free(j);
@@ -205,7 +195,7 @@ int evolve_proposer_timeout_ms(evolve_proposer *p)
     if (!p->llm)
         return p->n > 0 ? 0 : -1;
     for (int i = 0; i < p->n; i++)
-        if (propose_ready(p->queue[i]->p) || p->queue[i]->stream_len)
+        if (propose_ready(p->queue[i]->p) || p->queue[i]->stream.len)
             return 0;
     return llm_client_timeout_ms(p->llm);
 }
@@ -225,26 +215,23 @@ static uint64_t program_hash(const char *src)
  * genes; EoT needs an LLM, so offline it is a mutation. */
 static void run_offline(evolve_proposer *p, const job *j, evolve_proposal_done *d)
 {
-    gerr serr = GERR_INIT;
+    gerr err = GERR_INIT;
     const evolve_proposal_req *r = &j->req;
     char *a = NULL, *b = NULL;
     mutate_result res;
     memset(&res, 0, sizeof res);
     bool cross = !strcmp(r->op, "crossover") && r->n_parents == 2;
-    if (session_genome(p->s, r->parents[0], &a, &serr) ||
-        (cross && session_genome(p->s, r->parents[1], &b, &serr))) {
-        snprintf(d->error, sizeof d->error, "%s", serr.msg);
+    if (session_genome(p->s, r->parents[0], &a, &err) ||
+        (cross && session_genome(p->s, r->parents[1], &b, &err)))
         goto out;
-    }
-    int rc = cross ? mutate_crossover(a, b, r->parents[1], NULL, r->seed, NULL, &res, d->error,
-                                      sizeof d->error)
-                   : mutate_random(a, NULL, r->seed, NULL, &res, d->error, sizeof d->error);
+    int rc = cross ? mutate_crossover(a, b, r->parents[1], NULL, r->seed, NULL, &res, &err)
+                   : mutate_random(a, NULL, r->seed, NULL, &res, &err);
     /* a crossover that only reproduces a parent (they differed in one
        gene) or found no gene to swap is no new individual: mutate instead */
     if (cross && (rc || res.hash == program_hash(a) || res.hash == program_hash(b))) {
         mutate_result_release(&res);
         cross = false;
-        rc = mutate_random(a, NULL, r->seed, NULL, &res, d->error, sizeof d->error);
+        rc = mutate_random(a, NULL, r->seed, NULL, &res, &err);
     }
     if (rc)
         goto out;
@@ -260,13 +247,13 @@ static void run_offline(evolve_proposer *p, const job *j, evolve_proposal_done *
                       .response = ""};
     in.parents[0] = r->parents[0];
     in.parents[1] = cross ? r->parents[1] : NULL;
-    if (session_add(p->s, &in, d->id, &serr)) {
-        snprintf(d->error, sizeof d->error, "%s", serr.msg);
+    if (session_add(p->s, &in, d->id, &err))
         goto out;
-    }
     snprintf(d->summary, sizeof d->summary, "%s", res.rationale);
     d->ok = true;
 out:
+    if (!d->ok)
+        snprintf(d->error, sizeof d->error, "%s", err.msg);
     mutate_result_release(&res);
     free(a);
     free(b);
@@ -299,11 +286,10 @@ void evolve_proposer_dispatch(evolve_proposer *p, const struct pollfd *fds, int 
     llm_client_dispatch(p->llm, fds, n);
     for (int i = 0; i < p->n; i++) {
         job *j = p->queue[i];
-        if (j->stream_len) {
-            evolve_proposal_event ev = {.job = j->id, .stream_text = j->stream};
+        if (j->stream.len) {
+            evolve_proposal_event ev = {.job = j->id, .stream_text = j->stream.buf};
             cb(ctx, &ev);
-            j->stream_len = 0;
-            j->stream[0] = 0;
+            strbuf_reset(&j->stream);
         }
         while (propose_ready(j->p) && !propose_finished(j->p))
             propose_advance(j->p);

@@ -3,7 +3,12 @@
  * structural mutation, core/mutate.h) and the LLM (core/propose.h). Each
  * proposal is a job: started, then reported done (a new individual in the
  * session, or a failure) from a later dispatch, with the LLM's reasoning
- * streamed in between. Internal to core/evolve.c. */
+ * streamed in between. Internal to core/evolve.c.
+ *
+ * Errors: a function that can fail takes a gerr *err (last) and returns -1
+ * (or NULL) with what and where in it (engine/base/error.h).
+ * Ownership: evolve_proposer_new's result is freed by evolve_proposer_free;
+ * the session and configuration are borrowed. */
 #ifndef GEVO_CORE_EVOLVE_PROPOSE_H
 #define GEVO_CORE_EVOLVE_PROPOSE_H
 
@@ -12,6 +17,7 @@
 #include <stddef.h>
 
 #include "core/evolve.h"
+#include "engine/base/error.h"
 #include "sessions/session.h"
 
 typedef struct evolve_proposal_req {
@@ -39,12 +45,10 @@ typedef struct evolve_proposal_event {
 
 typedef struct evolve_proposer evolve_proposer;
 
-evolve_proposer *evolve_proposer_new(session *s, const evolve_config *cfg, char *err,
-                                     size_t errsize);
+evolve_proposer *evolve_proposer_new(session *s, const evolve_config *cfg, gerr *err);
 void evolve_proposer_free(evolve_proposer *p);
 /* Returns the job number (>= 0) or -1 with err. */
-int evolve_proposer_start(evolve_proposer *p, const evolve_proposal_req *req, char *err,
-                          size_t errsize);
+int evolve_proposer_start(evolve_proposer *p, const evolve_proposal_req *req, gerr *err);
 int evolve_proposer_pollfds(evolve_proposer *p, struct pollfd *fds, int max);
 int evolve_proposer_timeout_ms(evolve_proposer *p);
 void evolve_proposer_dispatch(evolve_proposer *p, const struct pollfd *fds, int n,

@@ -7,20 +7,28 @@
  * expression in add(..., skip) or an SE call) and the train section's
  * settings. An edit is a few replacements of byte ranges. */
 #include "core/mutate.h"
-#include "core/errf.h"
 
 #include <ctype.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/llm.h"
 #include "core/proposal.h"
+#include "engine/base/grow.h"
+#include "engine/base/rng.h"
+#include "engine/base/strbuf.h"
 
 /* ---- scanning ---------------------------------------------------------- */
+
+/* Where a site or statement is: a block's index (>= 0) or one of these. */
+enum gene_id {
+    GENE_MAIN = -1,  /* the top-level statements (MUTATE_GENE_MAIN) */
+    GENE_ANY = -2,   /* as a filter: every gene */
+    GENE_TRAIN = -3, /* the train section (MUTATE_GENE_TRAIN) */
+    GENE_NONE = -4   /* gene_index: no such gene */
+};
 
 enum site_kind {
     SITE_NUM,
@@ -38,7 +46,7 @@ typedef struct site {
     char kw[32];        /* NUM: its keyword, "" if positional */
     int argidx;         /* NUM: argument position */
     int call_id;        /* NUM: which call instance (siblings share it) */
-    int gene;           /* block index, -1 = top level */
+    int gene;           /* block index or GENE_MAIN */
     bool is_float;
     bool in_header; /* inside a def line's parameter list */
 } site;
@@ -84,9 +92,11 @@ typedef struct scan {
     const char *src;
     size_t len;
     site *sites;
-    int n_sites, cap_sites;
+    int n_sites;
+    size_t alloc_sites;
     stmt *stmts;
-    int n_stmts, cap_stmts;
+    int n_stmts;
+    size_t alloc_stmts;
     blockinfo blocks[256];
     int n_blocks;
     bool has_train;
@@ -140,28 +150,16 @@ static size_t skip_blank(const char *s, size_t i, size_t len)
 
 static int add_site(scan *sc, const site *s)
 {
-    if (sc->n_sites == sc->cap_sites) {
-        int cap = sc->cap_sites ? sc->cap_sites * 2 : 64;
-        site *v = realloc(sc->sites, (size_t)cap * sizeof *v);
-        if (!v)
-            return -1;
-        sc->sites = v;
-        sc->cap_sites = cap;
-    }
+    if (ALLOC_GROW(sc->sites, (size_t)sc->n_sites + 1, sc->alloc_sites) != 0)
+        return -1;
     sc->sites[sc->n_sites++] = *s;
     return 0;
 }
 
 static int add_stmt(scan *sc, const stmt *s)
 {
-    if (sc->n_stmts == sc->cap_stmts) {
-        int cap = sc->cap_stmts ? sc->cap_stmts * 2 : 32;
-        stmt *v = realloc(sc->stmts, (size_t)cap * sizeof *v);
-        if (!v)
-            return -1;
-        sc->stmts = v;
-        sc->cap_stmts = cap;
-    }
+    if (ALLOC_GROW(sc->stmts, (size_t)sc->n_stmts + 1, sc->alloc_stmts) != 0)
+        return -1;
     sc->stmts[sc->n_stmts++] = *s;
     return 0;
 }
@@ -178,7 +176,7 @@ static int gene_of_line(const scan *sc, int line)
     for (int i = 0; i < sc->n_blocks; i++)
         if (line >= sc->blocks[i].b.first_line && line <= sc->blocks[i].b.last_line)
             return i;
-    return -1;
+    return GENE_MAIN;
 }
 
 static void copy_word(char *dst, size_t size, const char *s, size_t n)
@@ -586,49 +584,33 @@ static char *ed_apply(const char *src, size_t len, editlist *l)
 {
     if (l->n > 1)
         qsort(l->e, (size_t)l->n, sizeof l->e[0], cmp_edit);
-    char *out = NULL;
-    size_t olen = 0, pos = 0;
-    FILE *f = open_memstream(&out, &olen);
-    if (!f)
-        return NULL;
+    strbuf out = STRBUF_INIT;
+    size_t pos = 0;
     for (int i = 0; i < l->n; i++) {
         const edit *e = &l->e[i];
         if (e->at < pos || e->at + e->cut > len) {
-            fclose(f);
-            free(out);
+            strbuf_release(&out);
             return NULL;
         }
-        fwrite(src + pos, 1, e->at - pos, f);
-        fputs(e->ins, f);
+        strbuf_add(&out, src + pos, e->at - pos);
+        strbuf_addstr(&out, e->ins);
         pos = e->at + e->cut;
     }
-    fwrite(src + pos, 1, len - pos, f);
-    if (fclose(f)) {
-        free(out);
-        return NULL;
-    }
-    if (olen == 0 || out[olen - 1] != '\n') {
-        char *o2 = realloc(out, olen + 2);
-        if (!o2) {
-            free(out);
-            return NULL;
-        }
-        out = o2;
-        out[olen++] = '\n';
-        out[olen] = '\0';
-    }
-    return out;
+    strbuf_add(&out, src + pos, len - pos);
+    if (out.len == 0 || out.buf[out.len - 1] != '\n')
+        strbuf_addch(&out, '\n');
+    return strbuf_detach(&out, NULL);
 }
 
 /* ---- drawing moves ----------------------------------------------------- */
 
 typedef struct rnd {
-    llm_rng r;
+    rng r;
 } rnd;
 
 static int below(rnd *r, int n)
 {
-    return n <= 0 ? 0 : (int)(llm_rng_next(&r->r) % (uint64_t)n);
+    return n <= 0 ? 0 : (int)rng_below(&r->r, (uint64_t)n);
 }
 
 static double pickd(rnd *r, const double *v, int n)
@@ -690,15 +672,14 @@ static const int move_weight[MV_COUNT] = {6, 4, 1, 1, 2, 4, 2, 2, 2, 1, 5};
 typedef struct cands {
     int *v[MV_COUNT];
     int n[MV_COUNT];
+    size_t alloc[MV_COUNT];
 } cands;
 
 static int cand_add(cands *c, int kind, int idx)
 {
-    int *v = realloc(c->v[kind], (size_t)(c->n[kind] + 1) * sizeof *v);
-    if (!v)
+    if (ALLOC_GROW(c->v[kind], (size_t)c->n[kind] + 1, c->alloc[kind]) != 0)
         return -1;
-    v[c->n[kind]++] = idx;
-    c->v[kind] = v;
+    c->v[kind][c->n[kind]++] = idx;
     return 0;
 }
 
@@ -738,14 +719,14 @@ static bool se_target_ok(const scan *sc, const stmt *st)
            !expr_has(sc, st, "flatten(") && st->end > st->expr;
 }
 
-/* gene filter: -2 = any, -1 = top level, >= 0 = block, -3 = train only */
+/* want: a block, GENE_MAIN, GENE_TRAIN or GENE_ANY */
 static int build_cands(const scan *sc, int want, cands *c)
 {
     memset(c, 0, sizeof *c);
-    bool code = want != -3;
+    bool code = want != GENE_TRAIN;
     for (int i = 0; code && i < sc->n_sites; i++) {
         const site *s = &sc->sites[i];
-        if (want != -2 && s->gene != want)
+        if (want != GENE_ANY && s->gene != want)
             continue;
         int kind = -1;
         if (s->kind == SITE_NUM) {
@@ -783,7 +764,7 @@ static int build_cands(const scan *sc, int want, cands *c)
     }
     for (int i = 0; code && i < sc->n_stmts; i++) {
         const stmt *st = &sc->stmts[i];
-        if (want != -2 && st->gene != want)
+        if (want != GENE_ANY && st->gene != want)
             continue;
         if (st->gene >= 0) {
             const blockinfo *bi = &sc->blocks[st->gene];
@@ -800,7 +781,7 @@ static int build_cands(const scan *sc, int want, cands *c)
                 return -1;
         }
     }
-    if (want == -2 || want == -3)
+    if (want == GENE_ANY || want == GENE_TRAIN)
         for (int k = 0; k < 6; k++)
             if (cand_add(c, MV_TRAIN, k))
                 return -1;
@@ -993,7 +974,7 @@ static int draw(const scan *sc, rnd *r, int k, int idx, editlist *ed, int *gene,
     const char *src = sc->src;
     char loc[96], buf[640];
     if (k == MV_TRAIN) {
-        *gene = -3;
+        *gene = GENE_TRAIN;
         return mv_train(sc, r, idx, ed, why, wsz);
     }
     if (k == MV_RES_ADD || k == MV_SE_ADD) {
@@ -1204,14 +1185,14 @@ static int compile_hash(const char *src, const net_limits *lim, uint64_t *hash, 
     return 0;
 }
 
-static int gene_index(const scan *sc, const char *gene, char *err, size_t errsize)
+static int gene_index(const scan *sc, const char *gene, gerr *err)
 {
     if (!gene || !gene[0])
-        return -2;
+        return GENE_ANY;
     if (!strcmp(gene, MUTATE_GENE_MAIN))
-        return -1;
+        return GENE_MAIN;
     if (!strcmp(gene, MUTATE_GENE_TRAIN))
-        return -3;
+        return GENE_TRAIN;
     for (int i = 0; i < sc->n_blocks; i++)
         if (!strcmp(sc->blocks[i].b.name, gene))
             return i;
@@ -1219,23 +1200,23 @@ static int gene_index(const scan *sc, const char *gene, char *err, size_t errsiz
     size_t o = 0;
     for (int i = 0; i < sc->n_blocks && o < sizeof names - 70; i++)
         o += (size_t)snprintf(names + o, sizeof names - o, "%s, ", sc->blocks[i].b.name);
-    core_errf(err, errsize, "no gene `%s` in the program (genes: %s%s, %s)", gene, names,
-              MUTATE_GENE_MAIN, MUTATE_GENE_TRAIN);
-    return -4;
+    gerr_set(err, "no gene `%s` in the program (genes: %s%s, %s)", gene, names, MUTATE_GENE_MAIN,
+             MUTATE_GENE_TRAIN);
+    return GENE_NONE;
 }
 
 int mutate_random(const char *parent, const char *gene, uint64_t seed, const net_limits *lim,
-                  mutate_result *out, char *err, size_t errsize)
+                  mutate_result *out, gerr *err)
 {
     memset(out, 0, sizeof *out);
     if (!parent) {
-        core_errf(err, errsize, "mutation: no parent program");
+        gerr_set(err, "mutation: no parent program");
         return -1;
     }
     uint64_t ph;
     char msg[600];
     if (compile_hash(parent, lim, &ph, NULL, NULL, msg, sizeof msg)) {
-        core_errf(err, errsize, "mutation: the parent does not compile: %s", msg);
+        gerr_set(err, "mutation: the parent does not compile: %s", msg);
         return -1;
     }
     scan sc;
@@ -1243,15 +1224,15 @@ int mutate_random(const char *parent, const char *gene, uint64_t seed, const net
     memset(&c, 0, sizeof c);
     int rc = -1;
     if (scan_source(&sc, parent, strlen(parent))) {
-        core_errf(err, errsize, "mutation: out of memory (or a program nested too deeply to scan)");
+        gerr_set(err, "mutation: out of memory (or a program nested too deeply to scan)");
         scan_release(&sc);
         return -1;
     }
-    int want = gene_index(&sc, gene, err, errsize);
-    if (want == -4)
+    int want = gene_index(&sc, gene, err);
+    if (want == GENE_NONE)
         goto done;
     if (build_cands(&sc, want, &c)) {
-        core_errf(err, errsize, "mutation: out of memory");
+        gerr_set(err, "mutation: out of memory");
         goto done;
     }
     int total = 0;
@@ -1259,11 +1240,11 @@ int mutate_random(const char *parent, const char *gene, uint64_t seed, const net
         if (c.n[k])
             total += move_weight[k];
     if (!total) {
-        core_errf(err, errsize, "mutation: nothing in gene `%s` can be mutated", gene ? gene : "");
+        gerr_set(err, "mutation: nothing in gene `%s` can be mutated", gene ? gene : "");
         goto done;
     }
     rnd r;
-    llm_rng_seed(&r.r, seed ^ 0x6d7574617465ULL);
+    rng_seed(&r.r, seed ^ 0x6d7574617465ULL);
     char last[900] = "every edit drawn left the network unchanged";
     for (int t = 1; t <= MUTATE_MAX_TRIES; t++) {
         int x = below(&r, total), k = 0;
@@ -1277,11 +1258,11 @@ int mutate_random(const char *parent, const char *gene, uint64_t seed, const net
         int idx = c.v[k][below(&r, c.n[k])];
         editlist ed = {.n = 0};
         char why[256] = "";
-        int g = -2;
+        int g = GENE_ANY;
         int d = draw(&sc, &r, k, idx, &ed, &g, why, sizeof why);
         if (d < 0) {
             ed_clear(&ed);
-            core_errf(err, errsize, "mutation: out of memory");
+            gerr_set(err, "mutation: out of memory");
             goto done;
         }
         if (d > 0) {
@@ -1307,7 +1288,7 @@ int mutate_random(const char *parent, const char *gene, uint64_t seed, const net
         out->source = src;
         snprintf(out->rationale, sizeof out->rationale, MUTATE_LABEL ": %s", why);
         snprintf(out->gene, sizeof out->gene, "%s",
-                 g == -3 ? MUTATE_GENE_TRAIN : gene_label(&sc, g));
+                 g == GENE_TRAIN ? MUTATE_GENE_TRAIN : gene_label(&sc, g));
         snprintf(out->kind, sizeof out->kind, "%s", move_names[k]);
         out->params = params;
         out->flops = flops;
@@ -1316,8 +1297,7 @@ int mutate_random(const char *parent, const char *gene, uint64_t seed, const net
         rc = 0;
         goto done;
     }
-    core_errf(err, errsize, "mutation: no valid edit found in %d tries (last: %s)",
-              MUTATE_MAX_TRIES, last);
+    gerr_set(err, "mutation: no valid edit found in %d tries (last: %s)", MUTATE_MAX_TRIES, last);
 done:
     cands_release(&c);
     scan_release(&sc);
@@ -1383,17 +1363,13 @@ char *mutate_gene_with_helpers(const char *src, const char *gene, const char *ot
         }
     }
     char *out = NULL;
-    size_t olen = 0;
-    FILE *f = rc ? NULL : open_memstream(&out, &olen);
-    if (f) {
+    if (!rc) {
+        strbuf sb = STRBUF_INIT;
         for (int i = 0; i < ns; i++)
             if (need[i] && i != gi)
-                fprintf(f, "%s\n", texts[i]);
-        fputs(texts[gi], f);
-        if (fclose(f)) {
-            free(out);
-            out = NULL;
-        }
+                strbuf_addf(&sb, "%s\n", texts[i]);
+        strbuf_addstr(&sb, texts[gi]);
+        out = strbuf_detach(&sb, NULL);
     }
     for (int i = 0; i < ns; i++)
         free(texts[i]);
@@ -1421,26 +1397,25 @@ static char *swap_train(const char *a, const char *b)
 }
 
 int mutate_crossover(const char *a, const char *b, const char *b_name, const char *gene,
-                     uint64_t seed, const net_limits *lim, mutate_result *out, char *err,
-                     size_t errsize)
+                     uint64_t seed, const net_limits *lim, mutate_result *out, gerr *err)
 {
     memset(out, 0, sizeof *out);
     uint64_t ha, hb;
     char msg[600];
     if (!a || !b) {
-        core_errf(err, errsize, "crossover: two parent programs are needed");
+        gerr_set(err, "crossover: two parent programs are needed");
         return -1;
     }
     if (compile_hash(a, lim, &ha, NULL, NULL, msg, sizeof msg) ||
         compile_hash(b, lim, &hb, NULL, NULL, msg, sizeof msg)) {
-        core_errf(err, errsize, "crossover: a parent does not compile: %s", msg);
+        gerr_set(err, "crossover: a parent does not compile: %s", msg);
         return -1;
     }
     net_block ba[256], bb[256];
     size_t la = strlen(a), lb = strlen(b);
     int na = net_list_blocks(a, la, ba, 256), nb = net_list_blocks(b, lb, bb, 256);
     if (na < 0 || nb < 0) {
-        core_errf(err, errsize, "crossover: a parent is too large to scan");
+        gerr_set(err, "crossover: a parent is too large to scan");
         return -1;
     }
     /* candidates: genes of a that b has too (by name), and the train section */
@@ -1457,16 +1432,16 @@ int mutate_crossover(const char *a, const char *b, const char *b_name, const cha
             if (!strcmp(names[i], gene))
                 found = true;
         if (!found) {
-            core_errf(err, errsize, "crossover: gene `%s` is not in both parents", gene);
+            gerr_set(err, "crossover: gene `%s` is not in both parents", gene);
             return -1;
         }
         copy_word(names[0], 64, gene, strlen(gene));
         n = 1;
     }
-    llm_rng r;
-    llm_rng_seed(&r, seed ^ 0x63726f7373ULL);
+    rng r;
+    rng_seed(&r, seed ^ 0x63726f7373ULL);
     for (int i = n - 1; i > 0; i--) { /* shuffle: a random gene first */
-        int j = (int)(llm_rng_next(&r) % (uint64_t)(i + 1));
+        int j = (int)rng_below(&r, (uint64_t)i + 1);
         char t[64];
         memcpy(t, names[i], 64);
         memcpy(names[i], names[j], 64);
@@ -1479,8 +1454,7 @@ int mutate_crossover(const char *a, const char *b, const char *b_name, const cha
             src = swap_train(a, b);
         } else {
             char *g = mutate_gene_with_helpers(b, names[i], a);
-            char e2[256];
-            if (g && proposal_replace_gene(a, names[i], g, &src, e2, sizeof e2))
+            if (g && proposal_replace_gene(a, names[i], g, &src, NULL))
                 src = NULL;
             free(g);
         }
@@ -1506,9 +1480,9 @@ int mutate_crossover(const char *a, const char *b, const char *b_name, const cha
         out->tries = i + 1;
         return 0;
     }
-    core_errf(err, errsize,
-              "crossover: no gene of %s can replace the first parent's and give a new "
-              "valid network (last: %s)",
-              b_name && b_name[0] ? b_name : "the second parent", msg);
+    gerr_set(err,
+             "crossover: no gene of %s can replace the first parent's and give a new "
+             "valid network (last: %s)",
+             b_name && b_name[0] ? b_name : "the second parent", msg);
     return -1;
 }

@@ -17,6 +17,8 @@
  * genes: MUTATE_GENE_MAIN (top-level statements) and MUTATE_GENE_TRAIN
  * (the train section). Neither is a valid block name, so they never clash.
  *
+ * Errors: a function that can fail takes a gerr *err (last) and returns -1
+ * (or NULL) with what and where in it (engine/base/error.h).
  * Ownership: a mutate_result owns its source (mutate_result_release). */
 #ifndef GEVO_CORE_MUTATE_H
 #define GEVO_CORE_MUTATE_H
@@ -24,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/base/error.h"
 #include "engine/net.h"
 
 /* The persona recorded for an offline proposal, and the head of every
@@ -53,7 +56,7 @@ void mutate_result_release(mutate_result *r);
  * Returns 0 with *out filled, or -1 with err saying why (the parent does
  * not compile, no such gene, no valid edit found in MUTATE_MAX_TRIES). */
 int mutate_random(const char *parent, const char *gene, uint64_t seed, const net_limits *lim,
-                  mutate_result *out, char *err, size_t errsize);
+                  mutate_result *out, gerr *err);
 
 /* Traditional crossover: one gene of parent a replaced by parent b's
  * version of the block of the same name (or b's train section for
@@ -61,8 +64,7 @@ int mutate_random(const char *parent, const char *gene, uint64_t seed, const net
  * the result compiles. b_name names b in the rationale (e.g. "g1-4").
  * Returns 0 with *out, or -1 with err. */
 int mutate_crossover(const char *a, const char *b, const char *b_name, const char *gene,
-                     uint64_t seed, const net_limits *lim, mutate_result *out, char *err,
-                     size_t errsize);
+                     uint64_t seed, const net_limits *lim, mutate_result *out, gerr *err);
 
 /* The text of block `gene` of src, preceded by the blocks of src it calls
  * (directly or through each other) that `other` has no block of that

@@ -25,11 +25,9 @@ int newsession_create(session **out, const char *dir, const newsession_opts *o,
     memset(info, 0, sizeof *info);
     *out = NULL;
     char msg[1024];
-    char *seed =
-        o && o->seed ? strdup(o->seed) : datadir_find("nets", "quick.net", msg, sizeof msg);
+    char *seed = o && o->seed ? strdup(o->seed) : datadir_find("nets", "quick.net", err);
     if (!seed)
-        return o && o->seed ? gerr_set(err, "out of memory")
-                            : gerr_set(err, "the default seed: %s", msg);
+        return o && o->seed ? gerr_set(err, "out of memory") : gerr_prefix(err, "the default seed");
     snprintf(info->seed, sizeof info->seed, "%s", seed);
     net_graph *g = NULL;
     if (net_compile_file(seed, NULL, &g, &info->seed_error) != 0) {
@@ -68,7 +66,7 @@ int newsession_create(session **out, const char *dir, const newsession_opts *o,
             snprintf(info->data_note, sizeof info->data_note, "%s", derr.msg);
         }
     }
-    char *prompts = datadir_dir("prompts", msg, sizeof msg); /* none is fine */
+    char *prompts = datadir_dir("prompts", NULL); /* none is fine */
     session_create_opts so = {.seed_path = seed,
                               .data_dir = data,
                               .prompts_dir = prompts,

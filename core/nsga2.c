@@ -2,11 +2,9 @@
  * tournaments (see nsga2.h). Objective values are turned into "smaller is
  * better" numbers once, so the sort compares plain doubles. */
 #include "core/nsga2.h"
-#include "core/errf.h"
 
 #include <jansson.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,15 +58,14 @@ void nsga2_objectives_default(nsga2_objectives *objs)
     objs->o[objs->n++] = nsga2_objective_find("params");
 }
 
-int nsga2_objectives_parse(nsga2_objectives *objs, const char *spec, char *err, size_t errsize)
+int nsga2_objectives_parse(nsga2_objectives *objs, const char *spec, gerr *err)
 {
     nsga2_objectives out = {0};
     const char *p = spec ? spec : "";
     char known[256] = "";
-    for (int i = 0; i < N_OBJECTIVES; i++) {
-        size_t l = strlen(known);
-        snprintf(known + l, sizeof known - l, "%s%s", i ? ", " : "", objective_table[i].name);
-    }
+    for (int i = 0, l = 0; i < N_OBJECTIVES; i++)
+        l += snprintf(known + l, sizeof known - (size_t)l, "%s%s", i ? ", " : "",
+                      objective_table[i].name);
     for (;;) {
         while (*p == ' ')
             p++;
@@ -80,8 +77,8 @@ int nsga2_objectives_parse(nsga2_objectives *objs, const char *spec, char *err, 
             t--;
         size_t len = (size_t)(t - p);
         if (len == 0) {
-            core_errf(err, errsize, "objectives '%s': empty name (a comma-separated list of: %s)",
-                      spec ? spec : "", known);
+            gerr_set(err, "objectives '%s': empty name (a comma-separated list of: %s)",
+                     spec ? spec : "", known);
             return -1;
         }
         char name[64];
@@ -91,16 +88,16 @@ int nsga2_objectives_parse(nsga2_objectives *objs, const char *spec, char *err, 
         name[len] = 0;
         const nsga2_objective *o = nsga2_objective_find(name);
         if (!o) {
-            core_errf(err, errsize, "unknown objective '%s' (known: %s)", name, known);
+            gerr_set(err, "unknown objective '%s' (known: %s)", name, known);
             return -1;
         }
         for (int i = 0; i < out.n; i++)
             if (out.o[i] == o) {
-                core_errf(err, errsize, "objective '%s' is listed twice", name);
+                gerr_set(err, "objective '%s' is listed twice", name);
                 return -1;
             }
         if (out.n == NSGA2_MAX_OBJECTIVES) {
-            core_errf(err, errsize, "too many objectives (at most %d)", NSGA2_MAX_OBJECTIVES);
+            gerr_set(err, "too many objectives (at most %d)", NSGA2_MAX_OBJECTIVES);
             return -1;
         }
         out.o[out.n++] = o;
@@ -133,7 +130,7 @@ static double json_number(json_t *o, const char *key)
     return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
-int nsga2_measure_from_result(nsga2_measure *m, const char *text, char *err, size_t errsize)
+int nsga2_measure_from_result(nsga2_measure *m, const char *text, gerr *err)
 {
     memset(m, 0, sizeof *m);
     m->failed = true;
@@ -141,13 +138,13 @@ int nsga2_measure_from_result(nsga2_measure *m, const char *text, char *err, siz
     json_error_t je;
     json_t *o = json_loads(text ? text : "", 0, &je);
     if (!o || !json_is_object(o)) {
-        core_errf(err, errsize, "not a training result: %s", o ? "not a JSON object" : je.text);
+        gerr_set(err, "not a training result: %s", o ? "not a JSON object" : je.text);
         json_decref(o);
         return -1;
     }
     const char *status = json_string_value(json_object_get(o, "status"));
     if (!status) {
-        core_errf(err, errsize, "not a training result: no \"status\"");
+        gerr_set(err, "not a training result: no \"status\"");
         json_decref(o);
         return -1;
     }
@@ -160,7 +157,7 @@ int nsga2_measure_from_result(nsga2_measure *m, const char *text, char *err, siz
     else if (!strcmp(status, "timeout") || !strcmp(status, "stopped"))
         m->failed = !isfinite(m->val_acc);
     else if (strcmp(status, "error") && strcmp(status, "diverged")) {
-        core_errf(err, errsize, "training result with an unknown status '%s'", status);
+        gerr_set(err, "training result with an unknown status '%s'", status);
         json_decref(o);
         return -1;
     }
@@ -248,16 +245,16 @@ static int cmp_by_crowding(const void *pa, const void *pb, void *vctx)
     return (a > b) - (a < b);
 }
 
-static int check_objs(const nsga2_objectives *objs, char *err, size_t errsize)
+static int check_objs(const nsga2_objectives *objs, gerr *err)
 {
     if (!objs || objs->n < 1 || objs->n > NSGA2_MAX_OBJECTIVES) {
-        core_errf(err, errsize, "selection needs 1 to %d objectives, not %d", NSGA2_MAX_OBJECTIVES,
-                  objs ? objs->n : 0);
+        gerr_set(err, "selection needs 1 to %d objectives, not %d", NSGA2_MAX_OBJECTIVES,
+                 objs ? objs->n : 0);
         return -1;
     }
     for (int j = 0; j < objs->n; j++)
         if (!objs->o[j] || !objs->o[j]->get) {
-            core_errf(err, errsize, "objective %d is not set", j + 1);
+            gerr_set(err, "objective %d is not set", j + 1);
             return -1;
         }
     return 0;
@@ -293,7 +290,31 @@ static void crowding_of_front(const int *front, int s, const double *costs, int 
     }
 }
 
-void nsga2_ranking_free(nsga2_ranking *r)
+/* Every valid p that dominates a valid q: without dlist, counts them
+ * (dstart[p + 1]: how many p dominates, count[q]: how many dominate q);
+ * with dlist, writes q into p's list (CSR rows from dstart, fill[p] the
+ * row's fill so far). */
+static void dominance_pass(const double *costs, const bool *failed, int n, int k, size_t *dstart,
+                           int *count, int *dlist, size_t *fill)
+{
+    for (int p = 0; p < n; p++) {
+        if (failed[p])
+            continue;
+        for (int q = 0; q < n; q++) {
+            if (q == p || failed[q] ||
+                !dominates_costs(costs + (size_t)p * (size_t)k, costs + (size_t)q * (size_t)k, k))
+                continue;
+            if (dlist) {
+                dlist[dstart[p] + fill[p]++] = q;
+            } else {
+                dstart[p + 1]++;
+                count[q]++;
+            }
+        }
+    }
+}
+
+void nsga2_ranking_release(nsga2_ranking *r)
 {
     if (!r)
         return;
@@ -305,14 +326,14 @@ void nsga2_ranking_free(nsga2_ranking *r)
 }
 
 int nsga2_rank(nsga2_ranking *r, const nsga2_measure *m, int n, const nsga2_objectives *objs,
-               char *err, size_t errsize)
+               gerr *err)
 {
     memset(r, 0, sizeof *r);
     if (n < 0 || (n > 0 && !m)) {
-        core_errf(err, errsize, "selection: %d individuals", n);
+        gerr_set(err, "selection: %d individuals", n);
         return -1;
     }
-    if (check_objs(objs, err, errsize))
+    if (check_objs(objs, err))
         return -1;
     int k = objs->n;
     size_t nn = n ? (size_t)n : 1;
@@ -337,22 +358,10 @@ int nsga2_rank(nsga2_ranking *r, const nsga2_measure *m, int n, const nsga2_obje
             costs[(size_t)i * (size_t)k + (size_t)j] = cost(&m[i], objs->o[j]);
     }
     /* Pass 1 counts, pass 2 fills the lists of whom each one dominates. */
-    size_t total = 0;
-    for (int p = 0; p < n; p++) {
-        if (failed[p])
-            continue;
-        for (int q = 0; q < n; q++) {
-            if (q == p || failed[q])
-                continue;
-            if (dominates_costs(costs + (size_t)p * (size_t)k, costs + (size_t)q * (size_t)k, k)) {
-                dstart[p + 1]++;
-                count[q]++;
-                total++;
-            }
-        }
-    }
+    dominance_pass(costs, failed, n, k, dstart, count, NULL, NULL);
     for (int p = 0; p < n; p++)
         dstart[p + 1] += dstart[p];
+    size_t total = dstart[n];
     dlist = malloc((total ? total : 1) * sizeof *dlist);
     if (!dlist)
         goto oom;
@@ -360,17 +369,7 @@ int nsga2_rank(nsga2_ranking *r, const nsga2_measure *m, int n, const nsga2_obje
         size_t *fill = calloc(nn, sizeof *fill);
         if (!fill)
             goto oom;
-        for (int p = 0; p < n; p++) {
-            if (failed[p])
-                continue;
-            for (int q = 0; q < n; q++) {
-                if (q == p || failed[q])
-                    continue;
-                if (dominates_costs(costs + (size_t)p * (size_t)k, costs + (size_t)q * (size_t)k,
-                                    k))
-                    dlist[dstart[p] + fill[p]++] = q;
-            }
-        }
+        dominance_pass(costs, failed, n, k, dstart, NULL, dlist, fill);
         free(fill);
     }
     /* Peel the fronts: order[] receives each front's members in turn. */
@@ -419,8 +418,8 @@ int nsga2_rank(nsga2_ranking *r, const nsga2_measure *m, int n, const nsga2_obje
     rc = 0;
     goto done;
 oom:
-    core_errf(err, errsize, "selection: out of memory ranking %d individuals", n);
-    nsga2_ranking_free(r);
+    gerr_set(err, "selection: out of memory ranking %d individuals", n);
+    nsga2_ranking_release(r);
 done:
     free(costs);
     free(count);
@@ -453,42 +452,17 @@ int nsga2_better(const nsga2_ranking *r, int a, int b)
 
 /* ---- tournaments ---------------------------------------------------------- */
 
-void nsga2_rng_seed(nsga2_rng *g, uint64_t seed)
-{
-    g->s = seed;
-}
-
-uint64_t nsga2_rng_next(nsga2_rng *g)
-{
-    uint64_t z = (g->s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-int nsga2_rng_below(nsga2_rng *g, int n)
-{
-    if (n <= 1)
-        return 0;
-    uint64_t bound = (uint64_t)n, limit = UINT64_MAX - UINT64_MAX % bound;
-    uint64_t x;
-    do
-        x = nsga2_rng_next(g);
-    while (x >= limit);
-    return (int)(x % bound);
-}
-
-int nsga2_tournament(const nsga2_ranking *r, const int *pool, int n_pool, nsga2_rng *g)
+int nsga2_tournament(const nsga2_ranking *r, const int *pool, int n_pool, rng *g)
 {
     if (!pool)
         n_pool = r->n;
     if (n_pool <= 0)
         return -1;
-    int i = nsga2_rng_below(g, n_pool);
+    int i = (int)rng_below(g, (uint64_t)n_pool);
     int a = pool ? pool[i] : i;
     if (n_pool == 1)
         return a;
-    int j = nsga2_rng_below(g, n_pool - 1);
+    int j = (int)rng_below(g, (uint64_t)n_pool - 1);
     if (j >= i)
         j++;
     int b = pool ? pool[j] : j;
@@ -498,13 +472,13 @@ int nsga2_tournament(const nsga2_ranking *r, const int *pool, int n_pool, nsga2_
 /* ---- Pareto front ------------------------------------------------------------ */
 
 int nsga2_pareto_front(const nsga2_measure *m, int n, const nsga2_objectives *objs, int *front,
-                       char *err, size_t errsize)
+                       gerr *err)
 {
     if (n < 0 || (n > 0 && !m)) {
-        core_errf(err, errsize, "Pareto front: %d individuals", n);
+        gerr_set(err, "Pareto front: %d individuals", n);
         return -1;
     }
-    if (check_objs(objs, err, errsize))
+    if (check_objs(objs, err))
         return -1;
     int c = 0;
     for (int i = 0; i < n; i++) {

@@ -14,6 +14,11 @@
  * Determinism: every tie is broken by the lower index, so the same inputs
  * and seed give the same choices on every machine.
  *
+ * Errors: a function that can fail takes a gerr *err (last) and returns -1
+ * with the message there (engine/base/error.h). Ownership: an
+ * nsga2_ranking owns its arrays (nsga2_ranking_release); nothing else here
+ * allocates.
+ *
  * Failed individuals (training error, divergence, or a non-finite value of
  * any objective) are never in a front with valid ones: they all share one
  * front after the last valid front, with crowding distance 0.
@@ -30,6 +35,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "engine/base/error.h"
+#include "engine/base/rng.h"
 
 /* What selection sees of an individual. */
 typedef struct nsga2_measure {
@@ -67,10 +75,10 @@ const nsga2_objective *nsga2_objective_table(int *n);
 const nsga2_objective *nsga2_objective_find(const char *name);
 /* val_acc and params. */
 void nsga2_objectives_default(nsga2_objectives *objs);
-/* Parses a comma-separated list ("val_acc,params,flops"). Returns 0, or
- * -1 with a message in err (unknown or repeated name, empty list, too
- * many); objs is unchanged on error. */
-int nsga2_objectives_parse(nsga2_objectives *objs, const char *spec, char *err, size_t errsize);
+/* Parses a comma-separated list ("val_acc,params,flops"), as gevo.json's
+ * "objectives" holds it. Returns 0, or -1 with a message in err (unknown
+ * or repeated name, empty list, too many); objs is unchanged on error. */
+int nsga2_objectives_parse(nsga2_objectives *objs, const char *spec, gerr *err);
 /* Writes "val_acc,params" into buf. */
 void nsga2_objectives_format(const nsga2_objectives *objs, char *buf, size_t size);
 
@@ -79,14 +87,14 @@ void nsga2_objectives_format(const nsga2_objectives *objs, char *buf, size_t siz
  * valid when a finite val_acc was measured (training was cut short, the
  * network was still evaluated), failed otherwise. Returns 0, or -1 with a
  * message in err when the text is not such a result (m is then failed). */
-int nsga2_measure_from_result(nsga2_measure *m, const char *json, char *err, size_t errsize);
+int nsga2_measure_from_result(nsga2_measure *m, const char *json, gerr *err);
 
 /* True when a is no worse than b on every objective and better on one.
  * Failed individuals dominate nobody and are dominated by every valid one. */
 bool nsga2_dominates(const nsga2_measure *a, const nsga2_measure *b, const nsga2_objectives *objs);
 
 /* The result of ranking a set of n individuals.
- * Ownership: the arrays belong to the ranking; nsga2_ranking_free. */
+ * Ownership: the arrays belong to the ranking; nsga2_ranking_release. */
 typedef struct nsga2_ranking {
     int n;
     int n_fronts;     /* including the failed front, if any */
@@ -99,8 +107,9 @@ typedef struct nsga2_ranking {
 /* Ranks m[0..n-1] on objs. Returns 0, or -1 with a message in err (bad
  * arguments, out of memory). n may be 0. */
 int nsga2_rank(nsga2_ranking *r, const nsga2_measure *m, int n, const nsga2_objectives *objs,
-               char *err, size_t errsize);
-void nsga2_ranking_free(nsga2_ranking *r);
+               gerr *err);
+/* Frees the arrays and leaves r empty (r itself is the caller's). */
+void nsga2_ranking_release(nsga2_ranking *r);
 
 /* Environmental selection: the indices of the best min(k, n) individuals
  * into chosen (fill by fronts, the last front by crowding distance, ties
@@ -111,26 +120,17 @@ int nsga2_select(const nsga2_ranking *r, int k, int *chosen);
  * crowding distance, then lower index. */
 int nsga2_better(const nsga2_ranking *r, int a, int b);
 
-/* splitmix64: a small seeded generator, so runs repeat. */
-typedef struct nsga2_rng {
-    uint64_t s;
-} nsga2_rng;
-void nsga2_rng_seed(nsga2_rng *g, uint64_t seed);
-uint64_t nsga2_rng_next(nsga2_rng *g);
-/* Uniform in 0..n-1 (n >= 1), without modulo bias. */
-int nsga2_rng_below(nsga2_rng *g, int n);
-
 /* Binary tournament among pool[0..n_pool-1] (indices into the ranked set):
  * two distinct members drawn with g (one when n_pool == 1), the better one
  * by nsga2_better wins. Returns the winner's index, or -1 if the pool is
  * empty. pool may be NULL to mean every index 0..r->n-1. */
-int nsga2_tournament(const nsga2_ranking *r, const int *pool, int n_pool, nsga2_rng *g);
+int nsga2_tournament(const nsga2_ranking *r, const int *pool, int n_pool, rng *g);
 
 /* The non-dominated valid members of m[0..n-1]: their indices into front,
  * in index order. Individuals with equal objective values are all in the
  * front when none dominates them. Returns the count (0 when every
  * individual failed), or -1 with a message in err. */
 int nsga2_pareto_front(const nsga2_measure *m, int n, const nsga2_objectives *objs, int *front,
-                       char *err, size_t errsize);
+                       gerr *err);
 
 #endif

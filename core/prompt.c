@@ -1,15 +1,18 @@
 /* prompt: see prompt.h. */
 #include "core/prompt.h"
-#include "core/errf.h"
 
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "engine/base/file.h"
+#include "engine/base/grow.h"
+#include "engine/base/num.h"
+#include "engine/base/strbuf.h"
 
 #define TEMPLATE_MAX (256 * 1024)
 #define NAME_MAX_LEN 48
@@ -19,8 +22,7 @@
 /* Parses the placeholder starting at p ("{{"). On success sets the name
  * (trimmed) and returns the length of the whole "{{ name }}"; on a syntax
  * error returns 0 with err filled. */
-static size_t parse_placeholder(const char *p, const char *file, int line, char *name, char *err,
-                                size_t errsize)
+static size_t parse_placeholder(const char *p, const char *file, int line, char *name, gerr *err)
 {
     const char *q = p + 2;
     while (*q == ' ' || *q == '\t')
@@ -36,14 +38,14 @@ static size_t parse_placeholder(const char *p, const char *file, int line, char 
         int show = nl ? (int)(nl - p) : (int)strlen(p);
         if (show > 40)
             show = 40;
-        core_errf(err, errsize,
-                  "%s:%d: '{{' starts a placeholder but '%.*s' is not {{name}} "
-                  "(names are letters, digits and _)",
-                  file, line, show, p);
+        gerr_set(err,
+                 "%s:%d: '{{' starts a placeholder but '%.*s' is not {{name}} "
+                 "(names are letters, digits and _)",
+                 file, line, show, p);
         return 0;
     }
     if (n == 0 || n >= NAME_MAX_LEN || isdigit((unsigned char)*s)) {
-        core_errf(err, errsize, "%s:%d: bad placeholder name '%.*s'", file, line, (int)n, s);
+        gerr_set(err, "%s:%d: bad placeholder name '%.*s'", file, line, (int)n, s);
         return 0;
     }
     memcpy(name, s, n);
@@ -52,7 +54,7 @@ static size_t parse_placeholder(const char *p, const char *file, int line, char 
 }
 
 int prompt_scan(const char *tmpl, const char *file, int (*fn)(void *ud, const char *name, int line),
-                void *ud, char *err, size_t errsize)
+                void *ud, gerr *err)
 {
     int line = 1;
     for (const char *p = tmpl; *p; p++) {
@@ -61,7 +63,7 @@ int prompt_scan(const char *tmpl, const char *file, int (*fn)(void *ud, const ch
         if (p[0] != '{' || p[1] != '{')
             continue;
         char name[NAME_MAX_LEN];
-        size_t n = parse_placeholder(p, file, line, name, err, errsize);
+        size_t n = parse_placeholder(p, file, line, name, err);
         if (!n)
             return -1;
         if (fn && fn(ud, name, line))
@@ -79,36 +81,28 @@ static const prompt_var *lookup(const prompt_var *vars, int n, const char *name)
     return NULL;
 }
 
-static void known_list(const prompt_var *vars, int n, char *out, size_t size)
+/* Appends name to a ", "-separated list. */
+static void list_add(strbuf *sb, const char *name)
 {
-    size_t k = 0;
-    out[0] = '\0';
-    for (int i = 0; i < n && k + 1 < size; i++) {
-        if (!vars[i].value)
-            continue;
-        int w = snprintf(out + k, size - k, "%s%s", k ? ", " : "", vars[i].name);
-        if (w < 0)
-            break;
-        k += (size_t)w;
-    }
-    if (!out[0])
-        snprintf(out, size, "none");
+    strbuf_addf(sb, "%s%s", sb->len ? ", " : "", name);
 }
 
-char *prompt_render(const char *tmpl, const char *file, const prompt_var *vars, int n, char *err,
-                    size_t errsize)
+static void known_list(const prompt_var *vars, int n, strbuf *out)
+{
+    for (int i = 0; i < n; i++)
+        if (vars[i].value)
+            list_add(out, vars[i].name);
+    if (!out->len)
+        strbuf_addstr(out, "none");
+}
+
+char *prompt_render(const char *tmpl, const char *file, const prompt_var *vars, int n, gerr *err)
 {
     if (!tmpl) {
-        core_errf(err, errsize, "%s: no template", file);
+        gerr_set(err, "%s: no template", file);
         return NULL;
     }
-    char *out = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&out, &len);
-    if (!f) {
-        core_errf(err, errsize, "out of memory");
-        return NULL;
-    }
+    strbuf out = STRBUF_INIT;
     int line = 1;
     const char *p = tmpl;
     while (*p) {
@@ -122,7 +116,7 @@ char *prompt_render(const char *tmpl, const char *file, const prompt_var *vars, 
             b--;
         if (b - a > 4 && a[0] == '{' && a[1] == '{') {
             char name[NAME_MAX_LEN];
-            size_t pl = parse_placeholder(a, file, line, name, err, errsize);
+            size_t pl = parse_placeholder(a, file, line, name, err);
             if (!pl)
                 goto fail;
             const prompt_var *v = lookup(vars, n, name);
@@ -130,9 +124,9 @@ char *prompt_render(const char *tmpl, const char *file, const prompt_var *vars, 
                 p += ll + (eol ? 1 : 0);
                 line++;
                 /* and a blank line after it, if one came before it */
-                fflush(f);
+                size_t len = out.len;
                 bool blank_before =
-                    len == 0 || (len >= 2 && out[len - 1] == '\n' && out[len - 2] == '\n');
+                    len == 0 || (len >= 2 && out.buf[len - 1] == '\n' && out.buf[len - 2] == '\n');
                 if (blank_before && (*p == '\n' || (p[0] == '\r' && p[1] == '\n'))) {
                     p += *p == '\n' ? 1 : 2;
                     line++;
@@ -143,41 +137,40 @@ char *prompt_render(const char *tmpl, const char *file, const prompt_var *vars, 
         for (const char *q = p; q < p + ll; q++) {
             if (q[0] == '{' && q[1] == '{') {
                 char name[NAME_MAX_LEN];
-                size_t pl = parse_placeholder(q, file, line, name, err, errsize);
+                size_t pl = parse_placeholder(q, file, line, name, err);
                 if (!pl)
                     goto fail;
                 const prompt_var *v = lookup(vars, n, name);
                 if (!v || !v->value) {
-                    char known[512];
-                    known_list(vars, n, known, sizeof known);
-                    core_errf(err, errsize, "%s:%d: placeholder {{%s}} has no value (given: %s)",
-                              file, line, name, known);
+                    strbuf known = STRBUF_INIT;
+                    known_list(vars, n, &known);
+                    gerr_set(err, "%s:%d: placeholder {{%s}} has no value (given: %s)", file, line,
+                             name, known.buf);
+                    strbuf_release(&known);
                     goto fail;
                 }
                 size_t vl = strlen(v->value);
                 if (q + pl == p + ll) /* the placeholder ends the line: so does the value */
                     while (vl && (v->value[vl - 1] == '\n' || v->value[vl - 1] == '\r'))
                         vl--;
-                fwrite(v->value, 1, vl, f);
+                strbuf_add(&out, v->value, vl);
                 q += pl - 1;
             } else {
-                fputc(*q, f);
+                strbuf_addch(&out, *q);
             }
         }
         if (eol)
-            fputc('\n', f);
+            strbuf_addch(&out, '\n');
         p += ll + (eol ? 1 : 0);
         line++;
     }
-    if (fclose(f)) {
-        free(out);
-        core_errf(err, errsize, "out of memory rendering %s", file);
-        return NULL;
+    if (out.failed) {
+        gerr_set(err, "out of memory rendering %s", file);
+        goto fail;
     }
-    return out;
+    return strbuf_detach(&out, NULL);
 fail:
-    fclose(f);
-    free(out);
+    strbuf_release(&out);
     return NULL;
 }
 
@@ -224,8 +217,7 @@ typedef struct check_state {
     unsigned bit;
     const char *file;
     unsigned seen; /* bit per rule */
-    char *err;
-    size_t errsize;
+    gerr *err;
 } check_state;
 
 static int check_one(void *ud, const char *name, int line)
@@ -236,61 +228,42 @@ static int check_one(void *ud, const char *name, int line)
             st->seen |= 1u << i;
             return 0;
         }
-    char known[512];
-    size_t k = 0;
-    known[0] = '\0';
+    strbuf known = STRBUF_INIT;
     for (size_t i = 0; i < N_RULES; i++)
         if (rules[i].known & st->bit)
-            k +=
-                (size_t)snprintf(known + k, sizeof known - k, "%s%s", k ? ", " : "", rules[i].name);
-    core_errf(st->err, st->errsize, "%s:%d: unknown placeholder {{%s}} (this template knows: %s)",
-              st->file, line, name, known);
+            list_add(&known, rules[i].name);
+    gerr_set(st->err, "%s:%d: unknown placeholder {{%s}} (this template knows: %s)", st->file, line,
+             name, known.buf);
+    strbuf_release(&known);
     return -1;
 }
 
-static int check_template(const char *text, const char *file, unsigned bit, char *err,
-                          size_t errsize)
+static int check_template(const char *text, const char *file, unsigned bit, gerr *err)
 {
-    check_state st = {bit, file, 0, err, errsize};
-    if (prompt_scan(text, file, check_one, &st, err, errsize))
+    check_state st = {bit, file, 0, err};
+    if (prompt_scan(text, file, check_one, &st, err))
         return -1;
     for (size_t i = 0; i < N_RULES; i++)
         if ((rules[i].required & bit) && !(st.seen & (1u << i))) {
-            core_errf(err, errsize, "%s: the template never uses {{%s}}, which it must", file,
-                      rules[i].name);
+            gerr_set(err, "%s: the template never uses {{%s}}, which it must", file, rules[i].name);
             return -1;
         }
     return 0;
 }
 
-static char *read_text(const char *path, char *err, size_t errsize)
+static char *read_text(const char *path, gerr *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        core_errf(err, errsize, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    char *p = malloc(TEMPLATE_MAX + 1);
-    if (!p) {
-        fclose(f);
-        core_errf(err, errsize, "out of memory");
-        return NULL;
-    }
-    size_t n = fread(p, 1, TEMPLATE_MAX + 1, f);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad || n > TEMPLATE_MAX) {
-        free(p);
-        core_errf(err, errsize, "%s: %s", path,
-                  bad ? "read error" : "larger than 256 KiB, not a prompt template");
+    char *p = NULL;
+    size_t n = 0;
+    if (file_read(path, TEMPLATE_MAX, &p, &n, err) != 0) {
+        gerr_prefix(err, "prompt template");
         return NULL;
     }
     if (memchr(p, '\0', n)) {
         free(p);
-        core_errf(err, errsize, "%s: contains a NUL byte, not a text template", path);
+        gerr_set(err, "%s: contains a NUL byte, not a text template", path);
         return NULL;
     }
-    p[n] = '\0';
     return p;
 }
 
@@ -310,55 +283,49 @@ static int cmp_persona(const void *a, const void *b)
     return strcmp(((const prompt_persona *)a)->name, ((const prompt_persona *)b)->name);
 }
 
-int prompt_set_load(prompt_set *set, const char *dir, char *err, size_t errsize)
+int prompt_set_load(prompt_set *set, const char *dir, gerr *err)
 {
     memset(set, 0, sizeof *set);
     snprintf(set->dir, sizeof set->dir, "%s", dir);
     char path[1024];
     snprintf(path, sizeof path, "%s/system.txt", dir);
-    if (!(set->system = read_text(path, err, errsize)))
+    if (!(set->system = read_text(path, err)))
         goto fail;
-    if (check_template(set->system, path, B_SYS, err, errsize))
+    if (check_template(set->system, path, B_SYS, err))
         goto fail;
     for (int k = 0; k < PROMPT_KIND_COUNT; k++) {
         snprintf(path, sizeof path, "%s/%s.txt", dir, kind_names[k]);
-        if (!(set->tmpl[k] = read_text(path, err, errsize)))
+        if (!(set->tmpl[k] = read_text(path, err)))
             goto fail;
-        if (check_template(set->tmpl[k], path, 1u << k, err, errsize))
+        if (check_template(set->tmpl[k], path, 1u << k, err))
             goto fail;
     }
     DIR *d = opendir(dir);
     if (!d) {
-        core_errf(err, errsize, "%s: %s", dir, strerror(errno));
+        gerr_set(err, "%s: %s", dir, strerror(errno));
         goto fail;
     }
     struct dirent *e;
-    int cap = 0;
+    size_t alloc = 0;
     while ((e = readdir(d))) {
         size_t n = strlen(e->d_name);
         if (n <= 12 || strncmp(e->d_name, "persona_", 8) || strcmp(e->d_name + n - 4, ".txt"))
             continue;
         if (n - 12 >= sizeof set->personas[0].name) {
-            core_errf(err, errsize, "%s/%s: persona name longer than 31 characters", dir,
-                      e->d_name);
+            gerr_set(err, "%s/%s: persona name longer than 31 characters", dir, e->d_name);
             closedir(d);
             goto fail;
         }
-        if (set->n_personas == cap) {
-            cap = cap ? cap * 2 : 8;
-            prompt_persona *p = realloc(set->personas, (size_t)cap * sizeof *p);
-            if (!p) {
-                core_errf(err, errsize, "out of memory");
-                closedir(d);
-                goto fail;
-            }
-            set->personas = p;
+        if (ALLOC_GROW(set->personas, set->n_personas + 1, alloc) != 0) {
+            gerr_set(err, "%s: out of memory", dir);
+            closedir(d);
+            goto fail;
         }
         prompt_persona *p = &set->personas[set->n_personas];
         memset(p, 0, sizeof *p);
         snprintf(p->name, sizeof p->name, "%.*s", (int)(n - 12), e->d_name + 8);
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (!(p->text = read_text(path, err, errsize))) {
+        if (!(p->text = read_text(path, err))) {
             closedir(d);
             goto fail;
         }
@@ -366,15 +333,14 @@ int prompt_set_load(prompt_set *set, const char *dir, char *err, size_t errsize)
         set->n_personas++;
         /* personas are pasted into {{persona}}: they have none of their own */
         if (strstr(p->text, "{{")) {
-            core_errf(err, errsize, "%s: a persona may not contain placeholders", path);
+            gerr_set(err, "%s: a persona may not contain placeholders", path);
             closedir(d);
             goto fail;
         }
     }
     closedir(d);
     if (set->n_personas == 0) {
-        core_errf(err, errsize, "%s: no persona_<name>.txt file; at least one persona is needed",
-                  dir);
+        gerr_set(err, "%s: no persona_<name>.txt file; at least one persona is needed", dir);
         goto fail;
     }
     qsort(set->personas, (size_t)set->n_personas, sizeof *set->personas, cmp_persona);
@@ -392,11 +358,11 @@ int prompt_find_persona(const prompt_set *set, const char *name)
     return -1;
 }
 
-int prompt_set_weights(prompt_set *set, const char *spec, char *err, size_t errsize)
+int prompt_set_weights(prompt_set *set, const char *spec, gerr *err)
 {
     double w[64];
     if (set->n_personas > 64) {
-        core_errf(err, errsize, "too many personas (at most 64)");
+        gerr_set(err, "too many personas (at most 64)");
         return -1;
     }
     for (int i = 0; i < set->n_personas; i++)
@@ -412,8 +378,8 @@ int prompt_set_weights(prompt_set *set, const char *spec, char *err, size_t errs
         if (!end)
             end = p + strlen(p);
         if (!eq || eq > end) {
-            core_errf(err, errsize, "persona weights '%s': expected name=weight, got '%.*s'", spec,
-                      (int)(end - p), p);
+            gerr_set(err, "persona weights '%s': expected name=weight, got '%.*s'", spec,
+                     (int)(end - p), p);
             return -1;
         }
         char name[64];
@@ -423,24 +389,18 @@ int prompt_set_weights(prompt_set *set, const char *spec, char *err, size_t errs
         snprintf(name, sizeof name, "%.*s", (int)n, p);
         int i = prompt_find_persona(set, name);
         if (i < 0) {
-            char known[512];
-            size_t k = 0;
-            known[0] = '\0';
+            strbuf known = STRBUF_INIT;
             for (int j = 0; j < set->n_personas; j++)
-                k += (size_t)snprintf(known + k, sizeof known - k, "%s%s", j ? ", " : "",
-                                      set->personas[j].name);
-            core_errf(err, errsize, "persona weights: no persona '%s' (there are: %s)", name,
-                      known);
+                list_add(&known, set->personas[j].name);
+            gerr_set(err, "persona weights: no persona '%s' (there are: %s)", name, known.buf);
+            strbuf_release(&known);
             return -1;
         }
-        char num[64], *e;
+        char num[64];
         snprintf(num, sizeof num, "%.*s", (int)(end - eq - 1), eq + 1);
-        errno = 0;
-        double v = strtod(num, &e);
-        while (*e == ' ')
-            e++;
-        if (e == num || *e || errno || !(v >= 0) || v > 1e6) {
-            core_errf(err, errsize, "persona weights: '%s' for %s is not a number >= 0", num, name);
+        double v;
+        if (num_double(num, 0, 1e6, &v, name, NULL) != 0) {
+            gerr_set(err, "persona weights: '%s' for %s is not a number >= 0", num, name);
             return -1;
         }
         w[i] = v;
@@ -450,7 +410,7 @@ int prompt_set_weights(prompt_set *set, const char *spec, char *err, size_t errs
     for (int i = 0; i < set->n_personas; i++)
         sum += w[i];
     if (!(sum > 0)) {
-        core_errf(err, errsize, "persona weights '%s': every weight is zero", spec);
+        gerr_set(err, "persona weights '%s': every weight is zero", spec);
         return -1;
     }
     for (int i = 0; i < set->n_personas; i++)
@@ -479,22 +439,21 @@ int prompt_pick_persona(const prompt_set *set, double u)
 }
 
 int prompt_build(const prompt_set *set, prompt_kind kind, int persona, const prompt_args *a,
-                 char **system, char **user, char *err, size_t errsize)
+                 char **system, char **user, gerr *err)
 {
     *system = *user = NULL;
     if ((unsigned)kind >= PROMPT_KIND_COUNT) {
-        core_errf(err, errsize, "prompt: unknown kind %d", (int)kind);
+        gerr_set(err, "prompt: unknown kind %d", (int)kind);
         return -1;
     }
     if (persona < 0 || persona >= set->n_personas) {
-        core_errf(err, errsize, "prompt: no persona number %d (there are %d)", persona,
-                  set->n_personas);
+        gerr_set(err, "prompt: no persona number %d (there are %d)", persona, set->n_personas);
         return -1;
     }
     char file[600];
     snprintf(file, sizeof file, "%s/system.txt", set->dir);
     prompt_var sv[] = {{"persona", set->personas[persona].text}};
-    *system = prompt_render(set->system, file, sv, 1, err, errsize);
+    *system = prompt_render(set->system, file, sv, 1, err);
     if (!*system)
         return -1;
     prompt_var v[] = {
@@ -516,7 +475,7 @@ int prompt_build(const prompt_set *set, prompt_kind kind, int persona, const pro
         {"notes", a->notes ? a->notes : ""},
     };
     snprintf(file, sizeof file, "%s/%s.txt", set->dir, kind_names[kind]);
-    *user = prompt_render(set->tmpl[kind], file, v, (int)(sizeof v / sizeof *v), err, errsize);
+    *user = prompt_render(set->tmpl[kind], file, v, (int)(sizeof v / sizeof *v), err);
     if (!*user) {
         free(*system);
         *system = NULL;
@@ -525,37 +484,34 @@ int prompt_build(const prompt_set *set, prompt_kind kind, int persona, const pro
     return 0;
 }
 
-/* Writes text as a list item; continuation lines are indented. */
-static void put_item(FILE *f, const char *text)
+/* Appends text as a list item; continuation lines are indented. */
+static void put_item(strbuf *sb, const char *text)
 {
-    fputs("- ", f);
+    strbuf_addstr(sb, "- ");
     for (const char *p = text; *p; p++) {
         if (*p == '\r')
             continue;
-        fputc(*p, f);
+        strbuf_addch(sb, *p);
         if (*p == '\n' && p[1])
-            fputs("  ", f);
+            strbuf_addstr(sb, "  ");
     }
     size_t n = strlen(text);
     if (!n || text[n - 1] != '\n')
-        fputc('\n', f);
+        strbuf_addch(sb, '\n');
 }
 
 char *prompt_format_notes(const char *const *notes, int n_notes, const char *const *rejections,
                           int n_rejections)
 {
-    char *out = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&out, &len);
-    if (!f)
-        return NULL;
+    strbuf sb = STRBUF_INIT;
     int any = 0;
     for (int i = 0; i < n_notes; i++) {
         if (!notes[i] || !notes[i][0])
             continue;
         if (!any++)
-            fputs("The researcher's notes on this lineage (take them into account):\n", f);
-        put_item(f, notes[i]);
+            strbuf_addstr(&sb,
+                          "The researcher's notes on this lineage (take them into account):\n");
+        put_item(&sb, notes[i]);
     }
     int anyr = 0;
     for (int i = 0; i < n_rejections; i++) {
@@ -563,16 +519,15 @@ char *prompt_format_notes(const char *const *notes, int n_notes, const char *con
             continue;
         if (!anyr++) {
             if (any)
-                fputc('\n', f);
-            fputs("Earlier proposals for this lineage were rejected by the researcher for "
-                  "these reasons (do not repeat them):\n",
-                  f);
+                strbuf_addch(&sb, '\n');
+            strbuf_addstr(&sb, "Earlier proposals for this lineage were rejected by the researcher "
+                               "for these reasons (do not repeat them):\n");
         }
-        put_item(f, rejections[i]);
+        put_item(&sb, rejections[i]);
     }
-    if (fclose(f)) {
-        free(out);
+    if (sb.failed) {
+        strbuf_release(&sb);
         return NULL;
     }
-    return out;
+    return strbuf_detach(&sb, NULL);
 }

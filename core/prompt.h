@@ -14,12 +14,16 @@
  * a required one that is missing is an error naming the file, so a
  * researcher's edit to a template fails at load, not mid-run.
  *
+ * Errors: a function that can fail takes a gerr *err (last) and returns -1
+ * (or NULL) with what and where in it (engine/base/error.h).
  * Ownership: a prompt_set owns its texts (prompt_set_release). Rendered
  * strings are malloc'd and owned by the caller. */
 #ifndef GEVO_CORE_PROMPT_H
 #define GEVO_CORE_PROMPT_H
 
 #include <stddef.h>
+
+#include "engine/base/error.h"
 
 typedef struct prompt_var {
     const char *name;
@@ -29,13 +33,12 @@ typedef struct prompt_var {
 /* Renders tmpl (file names the template in errors). Returns a malloc'd
  * string, or NULL with err filled ("mutate.txt:12: placeholder {{gen}} has
  * no value (known here: ...)"). */
-char *prompt_render(const char *tmpl, const char *file, const prompt_var *vars, int n, char *err,
-                    size_t errsize);
+char *prompt_render(const char *tmpl, const char *file, const prompt_var *vars, int n, gerr *err);
 
 /* Calls fn for each placeholder of tmpl in order (with line numbers).
  * Returns 0, or -1 with err on a syntax error. */
 int prompt_scan(const char *tmpl, const char *file, int (*fn)(void *ud, const char *name, int line),
-                void *ud, char *err, size_t errsize);
+                void *ud, gerr *err);
 
 typedef enum prompt_kind {
     PROMPT_MUTATE,
@@ -63,13 +66,13 @@ typedef struct prompt_set {
 
 /* Loads and checks every template of dir. Returns 0, or -1 with err
  * (missing file, unreadable, unknown or missing placeholder, no persona). */
-int prompt_set_load(prompt_set *set, const char *dir, char *err, size_t errsize);
+int prompt_set_load(prompt_set *set, const char *dir, gerr *err);
 void prompt_set_release(prompt_set *set);
 
 /* Persona weights from a configuration value: "expert=2,magoo=0.5,plain=0".
  * Personas not named keep their weight. Unknown names, negative weights
  * and all weights zero are errors (then nothing changes). */
-int prompt_set_weights(prompt_set *set, const char *spec, char *err, size_t errsize);
+int prompt_set_weights(prompt_set *set, const char *spec, gerr *err);
 
 /* Index of a persona drawn by weight, u uniform in [0, 1) from the
  * caller's seeded generator; -1 if every weight is zero. */
@@ -105,7 +108,7 @@ typedef struct prompt_args {
 /* Renders the system message (with persona number `persona`) and the user
  * message for kind. Returns 0 with both set (caller frees), or -1 with err. */
 int prompt_build(const prompt_set *set, prompt_kind kind, int persona, const prompt_args *args,
-                 char **system, char **user, char *err, size_t errsize);
+                 char **system, char **user, gerr *err);
 
 /* The researcher's notes on a lineage and the reasons given for rejected
  * proposals, as one block of text for {{notes}}; "" when there are none.

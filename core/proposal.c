@@ -2,13 +2,13 @@
  * how they fence code, so the reader is lenient where the meaning is
  * clear and precise in its error where it is not. */
 #include "core/proposal.h"
-#include "core/errf.h"
 
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "engine/base/grow.h"
 
 #define MAX_GENES 512
 
@@ -23,23 +23,18 @@ typedef struct line {
  * empty piece after a trailing '\n' is not a line. */
 static line *split_lines(const char *text, int *count)
 {
-    size_t len = strlen(text);
-    int cap = 16, n = 0;
-    line *v = malloc((size_t)cap * sizeof *v);
-    if (!v)
+    size_t len = strlen(text), alloc = 0;
+    int n = 0;
+    line *v = NULL;
+    if (ALLOC_GROW(v, 16, alloc) != 0)
         return NULL;
     const char *p = text, *end = text + len;
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        if (n == cap) {
-            cap *= 2;
-            line *w = realloc(v, (size_t)cap * sizeof *v);
-            if (!w) {
-                free(v);
-                return NULL;
-            }
-            v = w;
+        if (ALLOC_GROW(v, (size_t)n + 1, alloc) != 0) {
+            free(v);
+            return NULL;
         }
         v[n].s = p;
         v[n].n = l;
@@ -125,11 +120,9 @@ void proposal_release(proposal *p)
 static int add_block(proposal *p, const char *lang, const char *text, bool closed, bool fenced,
                      int lineno)
 {
-    proposal_code *b = realloc(p->blocks, (size_t)(p->n_blocks + 1) * sizeof *b);
-    if (!b)
+    if (ALLOC_GROW(p->blocks, (size_t)p->n_blocks + 1, p->alloc_blocks) != 0)
         return -1;
-    p->blocks = b;
-    b = &p->blocks[p->n_blocks];
+    proposal_code *b = &p->blocks[p->n_blocks];
     memset(b, 0, sizeof *b);
     snprintf(b->lang, sizeof b->lang, "%s", lang);
     b->text = dedent(text);
@@ -205,11 +198,9 @@ static int parse_edits(proposal *p, const line *v, int i, int n)
             p->edit_unclosed = true;
             return n;
         }
-        proposal_edit *e = realloc(p->edits, (size_t)(p->n_edits + 1) * sizeof *e);
-        if (!e)
+        if (ALLOC_GROW(p->edits, (size_t)p->n_edits + 1, p->alloc_edits) != 0)
             return -1;
-        p->edits = e;
-        e = &p->edits[p->n_edits];
+        proposal_edit *e = &p->edits[p->n_edits];
         e->search = join(v, s, mid);
         e->replace = join(v, mid + 1, end);
         if (!e->search || !e->replace) {
@@ -619,7 +610,7 @@ static void block_names(const net_block *b, int n, char *out, size_t size)
 }
 
 int proposal_replace_gene(const char *src, const char *name, const char *gene, char **out,
-                          char *err, size_t errsize)
+                          gerr *err)
 {
     net_block all[MAX_GENES];
     net_block b;
@@ -628,8 +619,7 @@ int proposal_replace_gene(const char *src, const char *name, const char *gene, c
     if (find_block(src, name, &b, &n, all, MAX_GENES) < 0) {
         char names[512];
         block_names(all, n < 0 ? 0 : n, names, sizeof names);
-        core_errf(err, errsize, "the program has no block `%s` to replace (its blocks: %s)", name,
-                  names);
+        gerr_set(err, "the program has no block `%s` to replace (its blocks: %s)", name, names);
         return -1;
     }
     int nl;
@@ -664,7 +654,7 @@ int proposal_replace_gene(const char *src, const char *name, const char *gene, c
     *out = o;
     return 0;
 oom:
-    core_errf(err, errsize, "out of memory");
+    gerr_set(err, "out of memory");
     return -1;
 }
 
@@ -712,17 +702,17 @@ static char *splice(const char *src, size_t at, size_t cutlen, const char *ins)
 }
 
 /* One edit on cur; returns the new text or NULL with err. */
-static char *apply_one(const char *cur, const proposal_edit *e, int k, char *err, size_t errsize)
+static char *apply_one(const char *cur, const proposal_edit *e, int k, gerr *err)
 {
     const char *at;
     const char *q = e->search;
     while (isspace((unsigned char)*q))
         q++;
     if (!*q) {
-        core_errf(err, errsize,
-                  "edit %d: the SEARCH part is empty; copy the lines to change from the program "
-                  "into it",
-                  k);
+        gerr_set(err,
+                 "edit %d: the SEARCH part is empty; copy the lines to change from the program "
+                 "into it",
+                 k);
         return NULL;
     }
     size_t c = count_occurrences(cur, e->search, &at);
@@ -736,7 +726,7 @@ static char *apply_one(const char *cur, const proposal_edit *e, int k, char *err
     if (!sv || !cv) {
         free(sv);
         free(cv);
-        core_errf(err, errsize, "out of memory");
+        gerr_set(err, "out of memory");
         return NULL;
     }
     int a = 0, b = sn;
@@ -764,10 +754,10 @@ static char *apply_one(const char *cur, const proposal_edit *e, int k, char *err
             c = (size_t)hits;
             goto ambiguous;
         }
-        core_errf(err, errsize,
-                  "edit %d: the SEARCH lines are not in the program (its first line: `%s`); copy "
-                  "them exactly from the current program",
-                  k, first);
+        gerr_set(err,
+                 "edit %d: the SEARCH lines are not in the program (its first line: `%s`); copy "
+                 "them exactly from the current program",
+                 k, first);
         return NULL;
     }
     /* re-indent the replacement by the difference the match had */
@@ -786,7 +776,7 @@ static char *apply_one(const char *cur, const proposal_edit *e, int k, char *err
     FILE *f = rv ? open_memstream(&rep, &rl) : NULL;
     if (!f) {
         free(rv);
-        core_errf(err, errsize, "out of memory");
+        gerr_set(err, "out of memory");
         return NULL;
     }
     for (int i = 0; i < rn; i++) {
@@ -808,27 +798,26 @@ static char *apply_one(const char *cur, const proposal_edit *e, int k, char *err
     char *o = rep ? splice(cur, from, to - from, rep) : NULL;
     free(rep);
     if (!o)
-        core_errf(err, errsize, "out of memory");
+        gerr_set(err, "out of memory");
     return o;
 ambiguous:
-    core_errf(err, errsize,
-              "edit %d: the SEARCH lines occur %zu times in the program; include more lines so "
-              "they match one place",
-              k, c);
+    gerr_set(err,
+             "edit %d: the SEARCH lines occur %zu times in the program; include more lines so "
+             "they match one place",
+             k, c);
     return NULL;
 }
 
-int proposal_apply_edits(const char *src, const proposal_edit *edits, int n, char **out, char *err,
-                         size_t errsize)
+int proposal_apply_edits(const char *src, const proposal_edit *edits, int n, char **out, gerr *err)
 {
     char *cur = strdup(src);
     *out = NULL;
     if (!cur) {
-        core_errf(err, errsize, "out of memory");
+        gerr_set(err, "out of memory");
         return -1;
     }
     for (int i = 0; i < n; i++) {
-        char *next = apply_one(cur, &edits[i], i + 1, err, errsize);
+        char *next = apply_one(cur, &edits[i], i + 1, err);
         free(cur);
         if (!next)
             return -1;
@@ -852,7 +841,7 @@ static const char *cut_off_msg =
     "answer more briefly: a short explanation, then only the one block";
 
 int proposal_apply(const proposal *p, const char *parent, const char *gene_name, bool truncated,
-                   char **out, bool *whole, char *err, size_t errsize)
+                   char **out, bool *whole, gerr *err)
 {
     net_block pb[MAX_GENES], bb[MAX_GENES]; /* 36 KiB each: fine on a stack */
     *out = NULL;
@@ -860,27 +849,27 @@ int proposal_apply(const proposal *p, const char *parent, const char *gene_name,
         *whole = false;
     if (p->n_edits > 0) {
         if (p->edit_unclosed && truncated) {
-            core_errf(err, errsize, "%s", cut_off_msg);
+            gerr_set(err, "%s", cut_off_msg);
             return -1;
         }
-        return proposal_apply_edits(parent, p->edits, p->n_edits, out, err, errsize);
+        return proposal_apply_edits(parent, p->edits, p->n_edits, out, err);
     }
     if (p->edit_unclosed) {
-        core_errf(err, errsize, "%s",
-                  truncated ? cut_off_msg
-                            : "a SEARCH/REPLACE edit is not complete: each needs "
-                              "<<<<<<< SEARCH, the old lines, =======, the new "
-                              "lines and >>>>>>> REPLACE");
+        gerr_set(err, "%s",
+                 truncated ? cut_off_msg
+                           : "a SEARCH/REPLACE edit is not complete: each needs "
+                             "<<<<<<< SEARCH, the old lines, =======, the new "
+                             "lines and >>>>>>> REPLACE");
         return -1;
     }
     if (p->n_blocks == 0) {
         if (truncated)
-            core_errf(err, errsize, "%s", cut_off_msg);
+            gerr_set(err, "%s", cut_off_msg);
         else
-            core_errf(err, errsize,
-                      "the answer contains no code; give the whole new block `%s` in a ```gevo "
-                      "code block, from its `def %s(` line to its return",
-                      gene_name, gene_name);
+            gerr_set(err,
+                     "the answer contains no code; give the whole new block `%s` in a ```gevo "
+                     "code block, from its `def %s(` line to its return",
+                     gene_name, gene_name);
         return -1;
     }
     int np = net_list_blocks(parent, strlen(parent), pb, MAX_GENES);
@@ -890,8 +879,7 @@ int proposal_apply(const proposal *p, const char *parent, const char *gene_name,
     if (!in_parent) {
         char names[512];
         block_names(pb, np, names, sizeof names);
-        core_errf(err, errsize, "the parent program has no block `%s` (its blocks: %s)", gene_name,
-                  names);
+        gerr_set(err, "the parent program has no block `%s` (its blocks: %s)", gene_name, names);
         return -1;
     }
     /* the last block that defines the gene: models often show the old
@@ -908,19 +896,19 @@ int proposal_apply(const proposal *p, const char *parent, const char *gene_name,
         for (int i = p->n_blocks - 1; i >= 0; i--)
             if (whole_program(p->blocks[i].text)) {
                 if (!p->blocks[i].closed && truncated) {
-                    core_errf(err, errsize, "%s", cut_off_msg);
+                    gerr_set(err, "%s", cut_off_msg);
                     return -1;
                 }
                 if (whole)
                     *whole = true;
                 *out = strdup(p->blocks[i].text);
                 if (!*out)
-                    core_errf(err, errsize, "out of memory");
+                    gerr_set(err, "out of memory");
                 return *out ? 0 : -1;
             }
         const proposal_code *last = &p->blocks[p->n_blocks - 1];
         if (!last->closed && truncated) {
-            core_errf(err, errsize, "%s", cut_off_msg);
+            gerr_set(err, "%s", cut_off_msg);
             return -1;
         }
         char names[512] = "";
@@ -930,20 +918,19 @@ int proposal_apply(const proposal *p, const char *parent, const char *gene_name,
                 block_names(bb, k, names, sizeof names);
         }
         if (names[0])
-            core_errf(err, errsize,
-                      "the code defines %s, but the task was to rewrite `%s`; give the whole new "
-                      "`def %s(...)` block under that name",
-                      names, gene_name, gene_name);
+            gerr_set(err,
+                     "the code defines %s, but the task was to rewrite `%s`; give the whole new "
+                     "`def %s(...)` block under that name",
+                     names, gene_name, gene_name);
         else
-            core_errf(
-                err, errsize,
-                "the code has no `def %s(...):` line; give the whole block `%s`, from its def "
-                "line to its return, not only the changed lines",
-                gene_name, gene_name);
+            gerr_set(err,
+                     "the code has no `def %s(...):` line; give the whole block `%s`, from its def "
+                     "line to its return, not only the changed lines",
+                     gene_name, gene_name);
         return -1;
     }
     if (!chosen->closed && truncated) {
-        core_errf(err, errsize, "%s", cut_off_msg);
+        gerr_set(err, "%s", cut_off_msg);
         return -1;
     }
     if (whole_program(chosen->text)) {
@@ -951,7 +938,7 @@ int proposal_apply(const proposal *p, const char *parent, const char *gene_name,
             *whole = true;
         *out = strdup(chosen->text);
         if (!*out)
-            core_errf(err, errsize, "out of memory");
+            gerr_set(err, "out of memory");
         return *out ? 0 : -1;
     }
     /* the gene, with any new helper blocks before it; blocks the parent
@@ -991,18 +978,18 @@ int proposal_apply(const proposal *p, const char *parent, const char *gene_name,
         free(gene);
         goto oom;
     }
-    int rc = proposal_replace_gene(parent, gene_name, gene, out, err, errsize);
+    int rc = proposal_replace_gene(parent, gene_name, gene, out, err);
     free(gene);
     return rc;
 oom:
-    core_errf(err, errsize, "out of memory");
+    gerr_set(err, "out of memory");
     return -1;
 }
 
 /* ---- validating ------------------------------------------------------- */
 
 int proposal_validate(const char *src, const net_limits *lim, long *params, double *flops,
-                      uint64_t *hash, char *err, size_t errsize)
+                      uint64_t *hash, gerr *err)
 {
     net_graph *g = NULL;
     net_error e;
@@ -1018,9 +1005,11 @@ int proposal_validate(const char *src, const net_limits *lim, long *params, doub
         if (msg) {
             while (ml && msg[ml - 1] == '\n')
                 msg[--ml] = '\0';
-            core_errf(err, errsize, "%s", msg);
+            gerr_set(err, "%s", msg);
         } else {
-            net_error_string(&e, err, errsize);
+            char buf[GERR_MSG_MAX];
+            net_error_string(&e, buf, sizeof buf);
+            gerr_set(err, "%s", buf);
         }
         free(msg);
         return -1;
@@ -1069,8 +1058,9 @@ int proposal_check(const char *answer, size_t len, bool truncated, const char *p
     p.reasoning = NULL;
     out->n_edits = p.n_edits;
     char *prog = NULL;
-    if (proposal_apply(&p, parent, gene_name, truncated, &prog, &out->whole_program, out->error,
-                       sizeof out->error)) {
+    gerr err = GERR_INIT;
+    if (proposal_apply(&p, parent, gene_name, truncated, &prog, &out->whole_program, &err)) {
+        snprintf(out->error, sizeof out->error, "%s", err.msg);
         bool nocode = p.n_blocks == 0 && p.n_edits == 0;
         out->stage =
             nocode || strstr(out->error, "cut off") ? PROPOSAL_ERR_PARSE : PROPOSAL_ERR_APPLY;
@@ -1079,15 +1069,13 @@ int proposal_check(const char *answer, size_t len, bool truncated, const char *p
     }
     proposal_release(&p);
     out->program = prog;
-    if (proposal_validate(prog, lim, &out->params, &out->flops, &out->hash, out->error,
-                          sizeof out->error)) {
+    if (proposal_validate(prog, lim, &out->params, &out->flops, &out->hash, &err)) {
+        snprintf(out->error, sizeof out->error, "%s", err.msg);
         out->stage = PROPOSAL_ERR_INVALID;
         return -1;
     }
     uint64_t ph;
-    char perr[64];
-    if (proposal_validate(parent, lim, NULL, NULL, &ph, perr, sizeof perr) == 0 &&
-        ph == out->hash) {
+    if (proposal_validate(parent, lim, NULL, NULL, &ph, NULL) == 0 && ph == out->hash) {
         out->stage = PROPOSAL_ERR_UNCHANGED;
         snprintf(out->error, sizeof out->error,
                  "the proposal leaves the network as it was (the same program up to comments "

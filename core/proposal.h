@@ -18,6 +18,8 @@
  * and the LLM in the repair prompt (prompt_args.error), so it says what is
  * wrong and what a correct answer looks like.
  *
+ * Errors: a function that can fail takes a gerr *err (last) and returns -1
+ * (or NULL) with what and where in it (engine/base/error.h).
  * Ownership: a proposal and an outcome own their strings (release them). */
 #ifndef GEVO_CORE_PROPOSAL_H
 #define GEVO_CORE_PROPOSAL_H
@@ -26,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/base/error.h"
 #include "engine/net.h"
 
 typedef struct proposal_code {
@@ -48,6 +51,7 @@ typedef struct proposal {
     proposal_edit *edits;
     int n_edits;
     bool edit_unclosed; /* a SEARCH/REPLACE block never ended */
+    size_t alloc_blocks, alloc_edits;
 } proposal;
 
 /* Splits answer (len bytes). Returns 0, or -1 only when out of memory.
@@ -60,17 +64,16 @@ void proposal_release(proposal *p);
  * Returns 0 with *out (malloc'd) set, or -1 with err filled.
  * *whole is set when the answer was a whole program (may be NULL). */
 int proposal_apply(const proposal *p, const char *parent, const char *gene_name, bool truncated,
-                   char **out, bool *whole, char *err, size_t errsize);
+                   char **out, bool *whole, gerr *err);
 
 /* Applies SEARCH/REPLACE edits to src. Returns 0 with *out, or -1 with
  * err naming the edit that did not match (or matched several places). */
-int proposal_apply_edits(const char *src, const proposal_edit *edits, int n, char **out, char *err,
-                         size_t errsize);
+int proposal_apply_edits(const char *src, const proposal_edit *edits, int n, char **out, gerr *err);
 
 /* Replaces the def block `name` of src by gene (a def block of the same
  * name, optionally preceded by helper defs). Returns 0 with *out, or -1. */
 int proposal_replace_gene(const char *src, const char *name, const char *gene, char **out,
-                          char *err, size_t errsize);
+                          gerr *err);
 
 typedef enum proposal_stage {
     PROPOSAL_OK,
@@ -106,6 +109,6 @@ void proposal_outcome_release(proposal_outcome *o);
 /* Compiles src as a proposal; on failure writes the full error (with
  * source line and caret) into err. Fills params/flops/hash when given. */
 int proposal_validate(const char *src, const net_limits *lim, long *params, double *flops,
-                      uint64_t *hash, char *err, size_t errsize);
+                      uint64_t *hash, gerr *err);
 
 #endif

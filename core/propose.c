@@ -1,7 +1,6 @@
 /* One proposal end to end (see propose.h): context from the session, the
  * prompt, the answer, gevo's check, repair rounds, the new individual. */
 #include "core/propose.h"
-#include "core/errf.h"
 
 #include <jansson.h>
 #include <poll.h>
@@ -12,6 +11,8 @@
 
 #include "core/mutate.h"
 #include "core/proposal.h"
+#include "engine/base/rng.h"
+#include "engine/base/strbuf.h"
 
 /* Copies s into d (size n), truncating; always terminated. */
 static void scopy(char *d, size_t n, const char *s)
@@ -66,54 +67,10 @@ enum {
     ST_DONE
 };
 
-/* A growable text (the transcripts). */
-typedef struct text {
-    char *s;
-    size_t len, cap;
-    bool oom;
-} text;
-
-static void tx_add(text *t, const char *s, size_t n)
+/* A transcript so far, or NULL when nothing was written to it. */
+static char *tx_copy(const strbuf *t)
 {
-    if (t->oom)
-        return;
-    if (t->len + n + 1 > t->cap) {
-        size_t cap = t->cap ? t->cap : 1024;
-        while (cap < t->len + n + 1)
-            cap *= 2;
-        char *v = realloc(t->s, cap);
-        if (!v) {
-            t->oom = true;
-            return;
-        }
-        t->s = v;
-        t->cap = cap;
-    }
-    memcpy(t->s + t->len, s, n);
-    t->len += n;
-    t->s[t->len] = '\0';
-}
-
-static void tx_printf(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void tx_printf(text *t, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = NULL;
-    int n = vasprintf(&s, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        t->oom = true;
-        return;
-    }
-    tx_add(t, s, (size_t)n);
-    free(s);
-}
-
-static void tx_puts(text *t, const char *s)
-{
-    if (s)
-        tx_add(t, s, strlen(s));
+    return t->len ? strdup(t->buf) : NULL;
 }
 
 /* The answer of the last request, copied out of the client's callback. */
@@ -149,7 +106,7 @@ struct propose {
     int state;
     long req_id;
     bool offline;
-    llm_rng rng;
+    rng rng;
     /* context */
     char *parent_src, *other_src;
     char gene[64];
@@ -163,7 +120,7 @@ struct propose {
     int max_attempts, attempt;
     answer ans;
     mutate_result mr;
-    text prompt, response, log;
+    strbuf prompt, response, log; /* the transcripts */
     propose_outcome out;
 };
 
@@ -373,19 +330,16 @@ static char *notes_for(session *s, const char *a, const char *b, const char *not
 }
 
 /* EoT: the elite (given or the best measured one) and its changed block. */
-static int find_elite(propose *p, const char *want, char *err, size_t errsize)
+static int find_elite(propose *p, const char *want, gerr *err)
 {
-    gerr serr = GERR_INIT;
     session *s = p->env.s;
     char *seed_src = NULL;
-    if (session_genome(s, p->seed_id, &seed_src, &serr) != 0) {
-        core_errf(err, errsize, "EoT: the seed %s: %s", p->seed_id, serr.msg);
-        return -1;
-    }
+    if (session_genome(s, p->seed_id, &seed_src, err) != 0)
+        return gerr_prefix(err, "EoT: the seed %s", p->seed_id);
     session_info *all = NULL;
     size_t n = 0;
-    if (session_list(s, -1, &all, &n, &serr) != 0) {
-        core_errf(err, errsize, "EoT: %s", serr.msg);
+    if (session_list(s, -1, &all, &n, err) != 0) {
+        gerr_prefix(err, "EoT");
         free(seed_src);
         return -1;
     }
@@ -408,7 +362,7 @@ static int find_elite(propose *p, const char *want, char *err, size_t errsize)
     for (int c = 0; c < k && rc; c++) {
         const session_info *x = &all[order[c]];
         char *src = NULL;
-        if (session_genome(s, x->id, &src, &serr) != 0)
+        if (session_genome(s, x->id, &src, NULL) != 0)
             continue;
         for (int b = 0; b < ns && rc; b++) {
             char *eg = block_text(src, seed_names[b]), *sg = block_text(seed_src, seed_names[b]);
@@ -432,15 +386,15 @@ static int find_elite(propose *p, const char *want, char *err, size_t errsize)
     }
     if (rc) {
         if (want)
-            core_errf(err, errsize,
-                      "EoT: %s changes none of the seed's blocks, so there is no "
-                      "insight to carry over",
-                      want);
+            gerr_set(err,
+                     "EoT: %s changes none of the seed's blocks, so there is no "
+                     "insight to carry over",
+                     want);
         else
-            core_errf(err, errsize,
-                      "EoT needs an elite: an individual with a training result whose "
-                      "blocks differ from the seed's (%s); there is none yet",
-                      p->seed_id);
+            gerr_set(err,
+                     "EoT needs an elite: an individual with a training result whose "
+                     "blocks differ from the seed's (%s); there is none yet",
+                     p->seed_id);
     } else {
         p->elite_obj = objectives_of(s, p->elite);
         p->seed_obj = objectives_of(s, p->seed_id);
@@ -452,27 +406,28 @@ static int find_elite(propose *p, const char *want, char *err, size_t errsize)
 
 /* ---- requests --------------------------------------------------------------- */
 
-static int submit(propose *p, prompt_kind kind, const prompt_args *a, char *err, size_t errsize)
+static int submit(propose *p, prompt_kind kind, const prompt_args *a, gerr *err)
 {
     char *sys = NULL, *user = NULL;
-    if (prompt_build(p->env.prompts, kind, p->persona, a, &sys, &user, err, errsize))
+    if (prompt_build(p->env.prompts, kind, p->persona, a, &sys, &user, err))
         return -1;
     p->attempt++;
-    tx_printf(&p->prompt,
-              "%s===== attempt %d of %d: %s, persona %s, block `%s` =====\n"
-              "----- system -----\n%s%s----- user -----\n%s%s",
-              p->attempt > 1 ? "\n" : "", p->attempt, p->max_attempts, prompt_kind_name(kind),
-              p->env.prompts->personas[p->persona].name, p->gene, sys,
-              sys[0] && sys[strlen(sys) - 1] == '\n' ? "" : "\n", user,
-              user[0] && user[strlen(user) - 1] == '\n' ? "" : "\n");
+    strbuf_addf(&p->prompt,
+                "%s===== attempt %d of %d: %s, persona %s, block `%s` =====\n"
+                "----- system -----\n%s%s----- user -----\n%s%s",
+                p->attempt > 1 ? "\n" : "", p->attempt, p->max_attempts, prompt_kind_name(kind),
+                p->env.prompts->personas[p->persona].name, p->gene, sys,
+                sys[0] && sys[strlen(sys) - 1] == '\n' ? "" : "\n", user,
+                user[0] && user[strlen(user) - 1] == '\n' ? "" : "\n");
     llm_callbacks cb = {on_delta, on_retry, on_done, p};
     p->state = ST_WAIT;
-    p->req_id = llm_submit(p->env.llm, sys, user, &cb, err, errsize);
+    char lerr[1024] = "";
+    p->req_id = llm_submit(p->env.llm, sys, user, &cb, lerr, sizeof lerr);
     free(sys);
     free(user);
     if (p->req_id < 0) {
         p->req_id = 0;
-        return -1;
+        return gerr_set(err, "%s", lerr);
     }
     return 0;
 }
@@ -527,14 +482,14 @@ static void finish_write(propose *p)
 {
     gerr serr = GERR_INIT;
     propose_outcome *o = &p->out;
-    if (p->prompt.oom || p->response.oom || p->log.oom) {
+    if (p->prompt.failed || p->response.failed || p->log.failed) {
         finish_fail(p, "out of memory building the transcripts");
         return;
     }
     free(o->prompt);
     free(o->response);
-    o->prompt = p->prompt.s ? strdup(p->prompt.s) : strdup("");
-    o->response = p->response.s ? strdup(p->response.s) : strdup("");
+    o->prompt = strdup(p->prompt.buf);
+    o->response = strdup(p->response.buf);
     session_new n;
     memset(&n, 0, sizeof n);
     n.generation = p->generation;
@@ -580,9 +535,9 @@ static void advance_offline(propose *p)
                  p->op == PROPOSE_CROSSOVER ? "gene-swap crossover" : "random mutation",
                  (unsigned long long)p->seed, m->tries, m->tries == 1 ? "" : "s") < 0)
         o->reasoning = NULL;
-    tx_printf(&p->prompt, "(no prompt: %s, seed %llu)\n", MUTATE_LABEL,
-              (unsigned long long)p->seed);
-    tx_printf(&p->response, "(no response: %s)\n", MUTATE_LABEL);
+    strbuf_addf(&p->prompt, "(no prompt: %s, seed %llu)\n", MUTATE_LABEL,
+                (unsigned long long)p->seed);
+    strbuf_addf(&p->response, "(no response: %s)\n", MUTATE_LABEL);
     if (!o->reasoning) {
         finish_fail(p, "out of memory");
         return;
@@ -595,17 +550,18 @@ static void advance_llm(propose *p)
     propose_outcome *o = &p->out;
     answer *a = &p->ans;
     o->attempts = p->attempt;
-    tx_printf(&p->response, "%s===== attempt %d of %d: ", p->attempt > 1 ? "\n" : "", p->attempt,
-              p->max_attempts);
+    strbuf_addf(&p->response, "%s===== attempt %d of %d: ", p->attempt > 1 ? "\n" : "", p->attempt,
+                p->max_attempts);
     if (a->status != LLM_OK) {
-        tx_printf(&p->response, "no answer (%s) =====\n%s\n", llm_status_name(a->status), a->error);
-        tx_printf(&p->log, "attempt %d: the LLM request failed: %s\n", p->attempt, a->error);
+        strbuf_addf(&p->response, "no answer (%s) =====\n%s\n", llm_status_name(a->status),
+                    a->error);
+        strbuf_addf(&p->log, "attempt %d: the LLM request failed: %s\n", p->attempt, a->error);
         free(o->reasoning);
-        o->reasoning = p->log.s ? strdup(p->log.s) : NULL;
+        o->reasoning = tx_copy(&p->log);
         free(o->prompt);
         free(o->response);
-        o->prompt = p->prompt.s ? strdup(p->prompt.s) : NULL;
-        o->response = p->response.s ? strdup(p->response.s) : NULL;
+        o->prompt = tx_copy(&p->prompt);
+        o->response = tx_copy(&p->response);
         finish_fail(p, "attempt %d of %d: the LLM request failed (%s): %s", p->attempt,
                     p->max_attempts, llm_status_name(a->status), a->error);
         return;
@@ -615,22 +571,22 @@ static void advance_llm(propose *p)
     o->tokens_out += a->tokens_out;
     o->latency_s += a->seconds;
     o->cost_usd += a->cost;
-    tx_printf(&p->response, "model %s, %ld tokens in, %ld out%s, %.2f s, finish \"%s\" =====\n",
-              a->model, a->tokens_in, a->tokens_out, a->estimated ? " (estimated)" : "", a->seconds,
-              a->finish);
-    tx_add(&p->response, a->content, a->content_len);
+    strbuf_addf(&p->response, "model %s, %ld tokens in, %ld out%s, %.2f s, finish \"%s\" =====\n",
+                a->model, a->tokens_in, a->tokens_out, a->estimated ? " (estimated)" : "",
+                a->seconds, a->finish);
+    strbuf_add(&p->response, a->content, a->content_len);
     if (a->content_len && a->content[a->content_len - 1] != '\n')
-        tx_puts(&p->response, "\n");
+        strbuf_addstr(&p->response, "\n");
     if (a->reasoning) {
-        tx_printf(&p->response, "----- reasoning (reasoning_content / <think>) -----\n%s\n",
-                  a->reasoning);
+        strbuf_addf(&p->response, "----- reasoning (reasoning_content / <think>) -----\n%s\n",
+                    a->reasoning);
     }
     proposal_outcome po;
     int rc = proposal_check(a->content, a->content_len, a->truncated, p->parent_src, p->gene,
                             p->lim, &po);
     if (rc == 0) {
-        tx_printf(&p->log, "attempt %d: valid, %ld parameters, %.3g MFLOPs per image\n", p->attempt,
-                  po.params, po.flops / 1e6);
+        strbuf_addf(&p->log, "attempt %d: valid, %ld parameters, %.3g MFLOPs per image\n",
+                    p->attempt, po.params, po.flops / 1e6);
         free(o->program);
         o->program = po.program;
         po.program = NULL;
@@ -650,8 +606,7 @@ static void advance_llm(propose *p)
                      po.reasoning && po.reasoning[0] ? po.reasoning : "(no reasoning given)", o->op,
                      o->parents[0], o->n_parents > 1 ? " and " : "",
                      o->n_parents > 1 ? o->parents[1] : "", p->gene, o->persona, o->model,
-                     p->attempt, p->attempt - 1, p->attempt == 2 ? "" : "s",
-                     p->log.s ? p->log.s : "") < 0)
+                     p->attempt, p->attempt - 1, p->attempt == 2 ? "" : "s", p->log.buf) < 0)
             o->reasoning = NULL;
         proposal_outcome_release(&po);
         if (!o->reasoning) {
@@ -661,7 +616,8 @@ static void advance_llm(propose *p)
         finish_write(p);
         return;
     }
-    tx_printf(&p->log, "attempt %d: %s: %s\n", p->attempt, proposal_stage_name(po.stage), po.error);
+    strbuf_addf(&p->log, "attempt %d: %s: %s\n", p->attempt, proposal_stage_name(po.stage),
+                po.error);
     free(o->program);
     o->program = po.program;
     po.program = NULL;
@@ -670,14 +626,14 @@ static void advance_llm(propose *p)
         ra.failed_answer = a->content;
         ra.failed_program = o->program;
         ra.error = po.error;
-        char err[1024];
-        if (submit(p, PROMPT_REPAIR, &ra, err, sizeof err) == 0) {
+        gerr err = GERR_INIT;
+        if (submit(p, PROMPT_REPAIR, &ra, &err) == 0) {
             proposal_outcome_release(&po);
             return;
         }
-        tx_printf(&p->log, "the repair request could not be sent: %s\n", err);
+        strbuf_addf(&p->log, "the repair request could not be sent: %s\n", err.msg);
         finish_fail(p, "attempt %d of %d: %s: %s; the repair request could not be sent: %s",
-                    p->attempt, p->max_attempts, proposal_stage_name(po.stage), po.error, err);
+                    p->attempt, p->max_attempts, proposal_stage_name(po.stage), po.error, err.msg);
     } else {
         finish_fail(p, "no valid proposal after %d attempt%s; the last answer: %s: %s", p->attempt,
                     p->attempt == 1 ? "" : "s", proposal_stage_name(po.stage), po.error);
@@ -685,9 +641,9 @@ static void advance_llm(propose *p)
     free(o->reasoning);
     free(o->prompt);
     free(o->response);
-    o->reasoning = p->log.s ? strdup(p->log.s) : NULL;
-    o->prompt = p->prompt.s ? strdup(p->prompt.s) : NULL;
-    o->response = p->response.s ? strdup(p->response.s) : NULL;
+    o->reasoning = tx_copy(&p->log);
+    o->prompt = tx_copy(&p->prompt);
+    o->response = tx_copy(&p->response);
     proposal_outcome_release(&po);
 }
 
@@ -745,31 +701,27 @@ void propose_free(propose *p)
     free(p->notes);
     answer_release(&p->ans);
     mutate_result_release(&p->mr);
-    free(p->prompt.s);
-    free(p->response.s);
-    free(p->log.s);
+    strbuf_release(&p->prompt);
+    strbuf_release(&p->response);
+    strbuf_release(&p->log);
     propose_outcome_release(&p->out);
     free(p);
 }
 
 /* ---- starting ----------------------------------------------------------------- */
 
-static int resolve(session *s, const char *spec, char *id, const char *what, char *err,
-                   size_t errsize)
+static int resolve(session *s, const char *spec, char *id, const char *what, gerr *err)
 {
-    gerr serr = GERR_INIT;
     if (!spec || !spec[0]) {
-        core_errf(err, errsize, "no %s given", what);
+        gerr_set(err, "no %s given", what);
         return -1;
     }
-    if (session_resolve(s, spec, id, &serr) != 0) {
-        core_errf(err, errsize, "%s %s: %s", what, spec, serr.msg);
-        return -1;
-    }
+    if (session_resolve(s, spec, id, err) != 0)
+        return gerr_prefix(err, "%s %s", what, spec);
     return 0;
 }
 
-static int pick_gene(propose *p, const propose_request *req, char *err, size_t errsize)
+static int pick_gene(propose *p, const propose_request *req, gerr *err)
 {
     char names[256][64];
     int n = block_names(p->parent_src, names, 256);
@@ -783,8 +735,8 @@ static int pick_gene(propose *p, const propose_request *req, char *err, size_t e
         size_t o = 0;
         for (int i = 0; i < n && o < sizeof list - 70; i++)
             o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", i ? ", " : "", names[i]);
-        core_errf(err, errsize, "%s has no block `%s` (its blocks: %s)", p->parent, req->gene,
-                  n ? list : "none");
+        gerr_set(err, "%s has no block `%s` (its blocks: %s)", p->parent, req->gene,
+                 n ? list : "none");
         return -1;
     }
     /* candidates: crossover needs the block in both, EoT another block than the elite's */
@@ -802,47 +754,47 @@ static int pick_gene(propose *p, const propose_request *req, char *err, size_t e
         cand[k++] = i;
     }
     if (!k) {
-        core_errf(err, errsize, "%s",
-                  !n ? "the parent has no def block for the LLM to rewrite"
-                  : p->op == PROPOSE_CROSSOVER
-                      ? "the two parents have no block of the same name"
-                      : "EoT: the parent has no block other than the elite's");
+        gerr_set(err, "%s",
+                 !n ? "the parent has no def block for the LLM to rewrite"
+                 : p->op == PROPOSE_CROSSOVER
+                     ? "the two parents have no block of the same name"
+                     : "EoT: the parent has no block other than the elite's");
         return -1;
     }
-    int i = cand[llm_rng_next(&p->rng) % (uint64_t)k];
+    int i = cand[rng_below(&p->rng, (uint64_t)k)];
     scopy(p->gene, sizeof p->gene, names[i]);
     return 0;
 }
 
-propose *propose_start(const propose_env *env, const propose_request *req, char *err,
-                       size_t errsize)
+propose *propose_start(const propose_env *env, const propose_request *req, gerr *err)
 {
-    gerr serr = GERR_INIT;
     if (!env || !env->s || !req) {
-        core_errf(err, errsize, "propose: no session");
+        gerr_set(err, "propose: no session");
         return NULL;
     }
     if (!session_is_writer(env->s)) {
         const char *h = session_lock_holder(env->s);
-        core_errf(err, errsize, "the session is open read-only%s%s: a proposal cannot be recorded",
-                  h[0] ? ", being written by gevo " : "", h);
+        gerr_set(err, "the session is open read-only%s%s: a proposal cannot be recorded",
+                 h[0] ? ", being written by gevo " : "", h);
         return NULL;
     }
     if (env->llm && !env->prompts) {
-        core_errf(err, errsize, "propose: an LLM proposal needs the prompt templates");
+        gerr_set(err, "propose: an LLM proposal needs the prompt templates");
         return NULL;
     }
     if (!env->llm && req->op == PROPOSE_EOT) {
-        core_errf(err, errsize,
-                  "EoT needs an LLM: the offline proposer (no LLM configured, or "
-                  "--llm none) does mutation and crossover only");
+        gerr_set(err, "EoT needs an LLM: the offline proposer (no LLM configured, or "
+                      "--llm none) does mutation and crossover only");
         return NULL;
     }
     propose *p = calloc(1, sizeof *p);
     if (!p) {
-        core_errf(err, errsize, "out of memory");
+        gerr_set(err, "out of memory");
         return NULL;
     }
+    strbuf_init(&p->prompt);
+    strbuf_init(&p->response);
+    strbuf_init(&p->log);
     p->env = *env;
     p->op = req->op;
     p->generation = req->generation;
@@ -851,30 +803,29 @@ propose *propose_start(const propose_env *env, const propose_request *req, char 
     p->offline = env->llm == NULL;
     if (req->watch)
         p->watch = *req->watch;
-    llm_rng_seed(&p->rng, req->seed ^ 0x70726f706f7365ULL);
+    rng_seed(&p->rng, req->seed ^ 0x70726f706f7365ULL);
     int repairs = req->max_repairs < 0 ? PROPOSE_DEFAULT_REPAIRS : req->max_repairs;
     p->max_attempts = 1 + (repairs > 20 ? 20 : repairs);
     session *s = env->s;
     propose_outcome *o = &p->out;
     scopy(o->op, sizeof o->op, propose_op_name(req->op));
-    if (resolve(s, req->parent, p->parent, "parent", err, errsize))
+    if (resolve(s, req->parent, p->parent, "parent", err))
         goto fail;
-    if (session_genome(s, p->parent, &p->parent_src, &serr) != 0) {
-        core_errf(err, errsize, "parent %s: %s", p->parent, serr.msg);
+    if (session_genome(s, p->parent, &p->parent_src, err) != 0) {
+        gerr_prefix(err, "parent %s", p->parent);
         goto fail;
     }
     scopy(o->parents[0], SESSION_ID_MAX, p->parent);
     o->n_parents = 1;
     if (req->op == PROPOSE_CROSSOVER) {
-        if (resolve(s, req->other, p->other, "second parent for crossover", err, errsize))
+        if (resolve(s, req->other, p->other, "second parent for crossover", err))
             goto fail;
         if (!strcmp(p->other, p->parent)) {
-            core_errf(err, errsize, "crossover needs two different parents (both are %s)",
-                      p->parent);
+            gerr_set(err, "crossover needs two different parents (both are %s)", p->parent);
             goto fail;
         }
-        if (session_genome(s, p->other, &p->other_src, &serr) != 0) {
-            core_errf(err, errsize, "parent %s: %s", p->other, serr.msg);
+        if (session_genome(s, p->other, &p->other_src, err) != 0) {
+            gerr_prefix(err, "parent %s", p->other);
             goto fail;
         }
         scopy(o->parents[1], SESSION_ID_MAX, p->other);
@@ -884,9 +835,8 @@ propose *propose_start(const propose_env *env, const propose_request *req, char 
         scopy(o->persona, sizeof o->persona, MUTATE_LABEL);
         int rc = req->op == PROPOSE_CROSSOVER
                      ? mutate_crossover(p->parent_src, p->other_src, p->other, req->gene, req->seed,
-                                        req->lim, &p->mr, err, errsize)
-                     : mutate_random(p->parent_src, req->gene, req->seed, req->lim, &p->mr, err,
-                                     errsize);
+                                        req->lim, &p->mr, err)
+                     : mutate_random(p->parent_src, req->gene, req->seed, req->lim, &p->mr, err);
         if (rc)
             goto fail;
         p->state = ST_READY;
@@ -895,22 +845,22 @@ propose *propose_start(const propose_env *env, const propose_request *req, char 
     if (req->op == PROPOSE_EOT) {
         scopy(p->seed_id, sizeof p->seed_id, req->seed_id ? req->seed_id : "g0-1");
         char tmp[SESSION_ID_MAX];
-        if (resolve(s, p->seed_id, tmp, "seed", err, errsize))
+        if (resolve(s, p->seed_id, tmp, "seed", err))
             goto fail;
         scopy(p->seed_id, sizeof p->seed_id, tmp);
-        if (req->elite && resolve(s, req->elite, tmp, "elite", err, errsize))
+        if (req->elite && resolve(s, req->elite, tmp, "elite", err))
             goto fail;
-        if (find_elite(p, req->elite ? tmp : NULL, err, errsize))
+        if (find_elite(p, req->elite ? tmp : NULL, err))
             goto fail;
     }
-    if (pick_gene(p, req, err, errsize))
+    if (pick_gene(p, req, err))
         goto fail;
     scopy(o->gene, sizeof o->gene, p->gene);
     p->gene_text = block_text(p->parent_src, p->gene);
     if (req->op == PROPOSE_CROSSOVER) {
         p->other_gene_text = block_text(p->other_src, p->gene);
         if (!p->other_gene_text) {
-            core_errf(err, errsize, "crossover: %s has no block `%s`", p->other, p->gene);
+            gerr_set(err, "crossover: %s has no block `%s`", p->other, p->gene);
             goto fail;
         }
         p->other_objectives = objectives_of(s, p->other);
@@ -926,21 +876,20 @@ propose *propose_start(const propose_env *env, const propose_request *req, char 
             for (int i = 0; i < ps->n_personas && l < sizeof list - 40; i++)
                 l += (size_t)snprintf(list + l, sizeof list - l, "%s%s", i ? ", " : "",
                                       ps->personas[i].name);
-            core_errf(err, errsize, "no persona '%s' in %s (there are: %s)", req->persona, ps->dir,
-                      list);
+            gerr_set(err, "no persona '%s' in %s (there are: %s)", req->persona, ps->dir, list);
             goto fail;
         }
     } else {
-        p->persona = prompt_pick_persona(ps, llm_rng_uniform(&p->rng));
+        p->persona = prompt_pick_persona(ps, rng_uniform_double(&p->rng));
         if (p->persona < 0) {
-            core_errf(err, errsize, "every persona's weight is zero: no persona to draw");
+            gerr_set(err, "every persona's weight is zero: no persona to draw");
             goto fail;
         }
     }
     scopy(o->persona, sizeof o->persona, ps->personas[p->persona].name);
     prompt_args a = base_args(p);
     static const prompt_kind kinds[] = {PROMPT_MUTATE, PROMPT_CROSSOVER, PROMPT_EOT};
-    if (submit(p, kinds[req->op], &a, err, errsize))
+    if (submit(p, kinds[req->op], &a, err))
         goto fail;
     return p;
 fail:
@@ -953,10 +902,10 @@ fail:
 int propose_run(const propose_env *env, const propose_request *req, propose_outcome *out)
 {
     memset(out, 0, sizeof *out);
-    char err[2048];
-    propose *p = propose_start(env, req, err, sizeof err);
+    gerr err = GERR_INIT;
+    propose *p = propose_start(env, req, &err);
     if (!p) {
-        scopy(out->error, sizeof out->error, err);
+        scopy(out->error, sizeof out->error, err.msg);
         scopy(out->op, sizeof out->op, propose_op_name(req->op));
         return -1;
     }
@@ -986,19 +935,15 @@ int propose_run(const propose_env *env, const propose_request *req, propose_outc
 
 /* ---- default parents -------------------------------------------------------------- */
 
-int propose_pick_parents(session *s, propose_op op, char ids[2][SESSION_ID_MAX], char *err,
-                         size_t errsize)
+int propose_pick_parents(session *s, propose_op op, char ids[2][SESSION_ID_MAX], gerr *err)
 {
-    gerr serr = GERR_INIT;
     session_info *v = NULL;
     size_t n = 0;
-    if (session_list(s, -1, &v, &n, &serr) != 0) {
-        core_errf(err, errsize, "%s", serr.msg);
+    if (session_list(s, -1, &v, &n, err) != 0)
         return -1;
-    }
     if (!n) {
         free(v);
-        core_errf(err, errsize, "the session has no individual");
+        gerr_set(err, "the session has no individual");
         return -1;
     }
     /* best measured first, then the newest */
@@ -1026,7 +971,7 @@ int propose_pick_parents(session *s, propose_op op, char ids[2][SESSION_ID_MAX],
     if (op == PROPOSE_CROSSOVER) {
         if (second < 0) {
             free(v);
-            core_errf(err, errsize, "crossover needs two individuals; the session has one");
+            gerr_set(err, "crossover needs two individuals; the session has one");
             return -1;
         }
         scopy(ids[1], SESSION_ID_MAX, v[second].id);

@@ -24,7 +24,7 @@
  *
  * Driving several proposals at once from a poll() loop:
  *
- *   propose *p = propose_start(&env, &req, err, sizeof err);
+ *   propose *p = propose_start(&env, &req, &err);
  *   loop: poll on llm_client_pollfds(), llm_client_dispatch(), then for
  *         every p with propose_ready(p): propose_advance(p) (validates, and
  *         either submits a repair request or writes the individual);
@@ -34,6 +34,8 @@
  * thread: callbacks only record the answer; the session is written in
  * propose_advance().
  *
+ * Errors: a function that can fail takes a gerr *err (last) and returns -1
+ * (or NULL) with what and where in it (engine/base/error.h).
  * Ownership: a propose owns its outcome until propose_free (or
  * propose_take_outcome); env's session, client and prompts are borrowed
  * and must outlive it. */
@@ -46,6 +48,7 @@
 
 #include "core/llm.h"
 #include "core/prompt.h"
+#include "engine/base/error.h"
 #include "engine/net.h"
 #include "sessions/session.h"
 
@@ -118,8 +121,7 @@ typedef struct propose propose;
  * the mutation). Returns NULL with err filled on a bad request (unknown
  * id, no such gene, read-only session, EoT without a usable elite...);
  * nothing is written then. */
-propose *propose_start(const propose_env *env, const propose_request *req, char *err,
-                       size_t errsize);
+propose *propose_start(const propose_env *env, const propose_request *req, gerr *err);
 /* An answer (or the offline candidate) is waiting for propose_advance. */
 bool propose_ready(const propose *p);
 bool propose_finished(const propose *p);
@@ -140,7 +142,6 @@ int propose_run(const propose_env *env, const propose_request *req, propose_outc
 /* Default parents for a command line: the individual with the highest
  * val_acc, else the newest; for crossover also the next best (or newest)
  * other one. Returns the number found (n <= 2), or -1 with err. */
-int propose_pick_parents(session *s, propose_op op, char ids[2][SESSION_ID_MAX], char *err,
-                         size_t errsize);
+int propose_pick_parents(session *s, propose_op op, char ids[2][SESSION_ID_MAX], gerr *err);
 
 #endif

@@ -111,3 +111,37 @@ rc=$?
 kill -INT $pid; wait $pid 2>/dev/null
 if [ $rc -eq 1 ] && grep -q "pid $pid" "$T/w2.log"; then ok run_one_writer; else fail run_one_writer "rc=$rc $(cat "$T/w2.log")"; fi
 grep -q 'resumes' "$T/w1.log" && ok run_ctrl_c_clean || fail run_ctrl_c_clean "$(tail -n 2 "$T/w1.log")"
+
+# gevo.json "objectives" is what selection ranks on: on params alone the
+# front is every valid individual of the fewest parameters; an unknown
+# name stops the run with a message naming it
+S4="$T/s4"
+"$GEVO" new "$S4" >/dev/null 2>&1
+python3 - "$S4/gevo.json" params <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1])); c["objectives"] = sys.argv[2]
+json.dump(c, open(sys.argv[1], "w"))
+PY
+"$GEVO" run "$S4" --generations 1 $RUN >"$T/s4.log" 2>&1
+rc=$?
+"$GEVO" export "$S4" --json >"$T/s4.json" 2>&1
+if [ $rc -eq 0 ] && python3 - "$T/s4.json" <<'PY'
+import json, sys
+ok = [i for i in json.load(open(sys.argv[1]))["individuals"] if i["status"] == "ok"]
+least = min(i["params"] for i in ok)
+front = sorted(i["id"] for i in ok if i["front"])
+assert front == sorted(i["id"] for i in ok if i["params"] == least), (front, ok)
+PY
+then ok run_objectives_from_config; else fail run_objectives_from_config "rc=$rc $(tail -n 3 "$T/s4.log")"; fi
+python3 - "$S4/gevo.json" val_acc,size <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1])); c["objectives"] = sys.argv[2]
+json.dump(c, open(sys.argv[1], "w"))
+PY
+"$GEVO" run "$S4" --generations 2 $RUN >"$T/s4b.log" 2>&1
+rc=$?
+if [ $rc -ne 0 ] && grep -q "objectives.*unknown objective 'size'" "$T/s4b.log"; then
+    ok run_objectives_unknown_refused
+else
+    fail run_objectives_unknown_refused "rc=$rc $(tail -n 3 "$T/s4b.log")"
+fi

@@ -54,8 +54,8 @@ static void test_two_objectives_by_hand(void)
     nsga2_objectives objs;
     nsga2_objectives_default(&objs);
     nsga2_ranking r;
-    char err[256];
-    CHECK(nsga2_rank(&r, m, 8, &objs, err, sizeof err) == 0, "rank: %s", err);
+    gerr err = GERR_INIT;
+    CHECK(nsga2_rank(&r, m, 8, &objs, &err) == 0, "rank: %s", err.msg);
     CHECK_EQ_INT(r.n_fronts, 4);
     int want_rank[8] = {0, 0, 2, 0, 0, 1, 1, 3};
     for (int i = 0; i < 8; i++)
@@ -89,12 +89,12 @@ static void test_two_objectives_by_hand(void)
     CHECK_EQ_INT(chosen[7], 7);
 
     int front[8];
-    int nf = nsga2_pareto_front(m, 8, &objs, front, err, sizeof err);
+    int nf = nsga2_pareto_front(m, 8, &objs, front, &err);
     CHECK_EQ_INT(nf, 4);
     int want_front[4] = {0, 1, 3, 4};
     for (int i = 0; i < 4 && i < nf; i++)
         CHECK_EQ_INT(front[i], want_front[i]);
-    nsga2_ranking_free(&r);
+    nsga2_ranking_release(&r);
 }
 
 /* A chain where each dominates the next: ranks 0, 1, 2, whatever the input order.
@@ -108,14 +108,14 @@ static void test_chain(void)
     nsga2_objectives objs;
     nsga2_objectives_default(&objs);
     nsga2_ranking r;
-    char err[256];
-    CHECK(nsga2_rank(&r, m, 3, &objs, err, sizeof err) == 0, "rank: %s", err);
+    gerr err = GERR_INIT;
+    CHECK(nsga2_rank(&r, m, 3, &objs, &err) == 0, "rank: %s", err.msg);
     CHECK(r.rank[0] == 2 && r.rank[1] == 0 && r.rank[2] == 1, "ranks %d %d %d", r.rank[0],
           r.rank[1], r.rank[2]);
     CHECK_EQ_INT(r.n_fronts, 3);
     CHECK(nsga2_dominates(&m[1], &m[2], &objs) && !nsga2_dominates(&m[2], &m[1], &objs),
           "dominance");
-    nsga2_ranking_free(&r);
+    nsga2_ranking_release(&r);
 }
 
 /* Six individuals in three objectives: val_acc (max), params, seconds (min).
@@ -153,11 +153,10 @@ static void test_three_objectives(void)
         m[i].seconds = v[i][2];
     }
     nsga2_objectives objs;
-    char err[256];
-    CHECK(nsga2_objectives_parse(&objs, "val_acc,params,seconds", err, sizeof err) == 0,
-          "parse: %s", err);
+    gerr err = GERR_INIT;
+    CHECK(nsga2_objectives_parse(&objs, "val_acc,params,seconds", &err) == 0, "parse: %s", err.msg);
     nsga2_ranking r;
-    CHECK(nsga2_rank(&r, m, 6, &objs, err, sizeof err) == 0, "rank: %s", err);
+    CHECK(nsga2_rank(&r, m, 6, &objs, &err) == 0, "rank: %s", err.msg);
     CHECK_EQ_INT(r.n_fronts, 1);
     CHECK(isinf(r.crowding[0]) && isinf(r.crowding[3]) && isinf(r.crowding[4]), "inf");
     CHECK(CLOSE(r.crowding[1], 1.195), "crowding[1] = %.12g", r.crowding[1]);
@@ -167,10 +166,10 @@ static void test_three_objectives(void)
     CHECK_EQ_INT(nsga2_select(&r, 4, chosen), 4);
     for (int i = 0; i < 4; i++)
         CHECK_EQ_INT(chosen[i], want[i]);
-    nsga2_ranking_free(&r);
+    nsga2_ranking_release(&r);
 
     nsga2_objectives_default(&objs);
-    CHECK(nsga2_rank(&r, m, 6, &objs, err, sizeof err) == 0, "rank: %s", err);
+    CHECK(nsga2_rank(&r, m, 6, &objs, &err) == 0, "rank: %s", err.msg);
     CHECK(CLOSE(r.crowding[0], 0.655), "2-obj crowding[0] = %.12g", r.crowding[0]);
     CHECK(CLOSE(r.crowding[1], 0.695), "2-obj crowding[1] = %.12g", r.crowding[1]);
     CHECK(CLOSE(r.crowding[2], 1.1), "2-obj crowding[2] = %.12g", r.crowding[2]);
@@ -179,7 +178,7 @@ static void test_three_objectives(void)
     CHECK_EQ_INT(nsga2_select(&r, 4, chosen), 4);
     for (int i = 0; i < 4; i++)
         CHECK_EQ_INT(chosen[i], want2[i]);
-    nsga2_ranking_free(&r);
+    nsga2_ranking_release(&r);
 }
 
 /* Ties: identical individuals never dominate each other, so all share
@@ -191,8 +190,8 @@ static void test_ties(void)
     nsga2_objectives objs;
     nsga2_objectives_default(&objs);
     nsga2_ranking r;
-    char err[256];
-    CHECK(nsga2_rank(&r, m, 4, &objs, err, sizeof err) == 0, "rank: %s", err);
+    gerr err = GERR_INIT;
+    CHECK(nsga2_rank(&r, m, 4, &objs, &err) == 0, "rank: %s", err.msg);
     CHECK_EQ_INT(r.n_fronts, 1);
     for (int i = 0; i < 4; i++) {
         CHECK_EQ_INT(r.rank[i], 0);
@@ -201,12 +200,12 @@ static void test_ties(void)
     }
     CHECK_EQ_INT(nsga2_better(&r, 2, 1), 1);
     int front[4];
-    CHECK_EQ_INT(nsga2_pareto_front(m, 4, &objs, front, err, sizeof err), 4);
-    nsga2_ranking_free(&r);
+    CHECK_EQ_INT(nsga2_pareto_front(m, 4, &objs, front, &err), 4);
+    nsga2_ranking_release(&r);
 
-    CHECK(nsga2_rank(&r, m, 2, &objs, err, sizeof err) == 0, "rank: %s", err);
+    CHECK(nsga2_rank(&r, m, 2, &objs, &err) == 0, "rank: %s", err.msg);
     CHECK(isinf(r.crowding[0]) && isinf(r.crowding[1]), "pair is inf");
-    nsga2_ranking_free(&r);
+    nsga2_ranking_release(&r);
 
     /* A duplicate in a front with spread: 1 and 2 are equal.
      *   i  acc  params
@@ -221,14 +220,14 @@ static void test_ties(void)
      *   1: (20-10)/20 = 0.5        2: (30-20)/20 = 0.5
      * both 1.0: the tie goes to the lower index */
     nsga2_measure d[4] = {M(0.75, 30), M(0.5, 20), M(0.5, 20), M(0.25, 10)};
-    CHECK(nsga2_rank(&r, d, 4, &objs, err, sizeof err) == 0, "rank: %s", err);
+    CHECK(nsga2_rank(&r, d, 4, &objs, &err) == 0, "rank: %s", err.msg);
     CHECK(CLOSE(r.crowding[1], 1.0) && CLOSE(r.crowding[2], 1.0), "dup crowding %g %g",
           r.crowding[1], r.crowding[2]);
     int chosen[4];
     nsga2_select(&r, 3, chosen);
     CHECK(chosen[0] == 0 && chosen[1] == 3 && chosen[2] == 1, "chosen %d %d %d", chosen[0],
           chosen[1], chosen[2]);
-    nsga2_ranking_free(&r);
+    nsga2_ranking_release(&r);
 }
 
 /* Failed individuals rank after every valid one, however good their
@@ -240,8 +239,8 @@ static void test_failed(void)
     nsga2_objectives objs;
     nsga2_objectives_default(&objs);
     nsga2_ranking r;
-    char err[256];
-    CHECK(nsga2_rank(&r, m, 4, &objs, err, sizeof err) == 0, "rank: %s", err);
+    gerr err = GERR_INIT;
+    CHECK(nsga2_rank(&r, m, 4, &objs, &err) == 0, "rank: %s", err.msg);
     CHECK_EQ_INT(r.n_fronts, 2);
     CHECK(r.rank[1] == 0 && r.rank[0] == 1 && r.rank[2] == 1 && r.rank[3] == 1, "ranks %d %d %d %d",
           r.rank[0], r.rank[1], r.rank[2], r.rank[3]);
@@ -250,32 +249,32 @@ static void test_failed(void)
           "valid beats failed");
     CHECK(!nsga2_dominates(&m[0], &m[3], &objs), "failed dominate nobody");
     int front[4];
-    int nf = nsga2_pareto_front(m, 4, &objs, front, err, sizeof err);
+    int nf = nsga2_pareto_front(m, 4, &objs, front, &err);
     CHECK(nf == 1 && front[0] == 1, "front %d", nf);
-    nsga2_ranking_free(&r);
+    nsga2_ranking_release(&r);
 
     nsga2_measure all[3] = {FAILED(), FAILED(), FAILED()};
-    CHECK(nsga2_rank(&r, all, 3, &objs, err, sizeof err) == 0, "rank: %s", err);
+    CHECK(nsga2_rank(&r, all, 3, &objs, &err) == 0, "rank: %s", err.msg);
     CHECK_EQ_INT(r.n_fronts, 1);
     for (int i = 0; i < 3; i++)
         CHECK(r.rank[i] == 0 && r.crowding[i] == 0 && r.order[i] == i, "all failed %d", i);
-    CHECK_EQ_INT(nsga2_pareto_front(all, 3, &objs, front, err, sizeof err), 0);
-    nsga2_ranking_free(&r);
+    CHECK_EQ_INT(nsga2_pareto_front(all, 3, &objs, front, &err), 0);
+    nsga2_ranking_release(&r);
 
     /* empty set */
-    CHECK(nsga2_rank(&r, NULL, 0, &objs, err, sizeof err) == 0, "empty: %s", err);
+    CHECK(nsga2_rank(&r, NULL, 0, &objs, &err) == 0, "empty: %s", err.msg);
     CHECK_EQ_INT(r.n_fronts, 0);
     CHECK_EQ_INT(nsga2_select(&r, 3, front), 0);
-    nsga2_rng g;
-    nsga2_rng_seed(&g, 1);
+    rng g;
+    rng_seed(&g, 1);
     CHECK_EQ_INT(nsga2_tournament(&r, NULL, 0, &g), -1);
-    nsga2_ranking_free(&r);
+    nsga2_ranking_release(&r);
 
     /* bad arguments are errors, not crashes */
     nsga2_objectives none = {0};
-    CHECK(nsga2_rank(&r, m, 4, &none, err, sizeof err) == -1 && strstr(err, "objectives"),
-          "no objectives: %s", err);
-    CHECK(nsga2_rank(&r, m, -1, &objs, err, sizeof err) == -1, "negative n");
+    CHECK(nsga2_rank(&r, m, 4, &none, &err) == -1 && strstr(err.msg, "objectives"),
+          "no objectives: %s", err.msg);
+    CHECK(nsga2_rank(&r, m, -1, &objs, &err) == -1, "negative n");
 }
 
 /* Tournaments: the lower rank always wins; in a front, the larger crowding
@@ -287,10 +286,10 @@ static void test_tournament(void)
     nsga2_objectives objs;
     nsga2_objectives_default(&objs);
     nsga2_ranking r;
-    char err[256];
-    CHECK(nsga2_rank(&r, m, 8, &objs, err, sizeof err) == 0, "rank: %s", err);
-    nsga2_rng g;
-    nsga2_rng_seed(&g, 42);
+    gerr err = GERR_INIT;
+    CHECK(nsga2_rank(&r, m, 8, &objs, &err) == 0, "rank: %s", err.msg);
+    rng g;
+    rng_seed(&g, 42);
     int pool_rank[2] = {2, 5};  /* rank 2 vs rank 1 */
     int pool_crowd[2] = {1, 3}; /* both rank 0: 1.03 vs inf */
     int pool_idx[2] = {6, 5};   /* both rank 1, both inf: lower index */
@@ -304,9 +303,9 @@ static void test_tournament(void)
 
     /* over the whole set: the failed 7 never wins; the winners repeat
        with the seed; each of the best, 3, wins whenever drawn */
-    nsga2_rng a, b;
-    nsga2_rng_seed(&a, 7);
-    nsga2_rng_seed(&b, 7);
+    rng a, b;
+    rng_seed(&a, 7);
+    rng_seed(&b, 7);
     int wins[8] = {0};
     bool same = true;
     for (int t = 0; t < 4000; t++) {
@@ -323,36 +322,35 @@ static void test_tournament(void)
     CHECK(wins[3] > 800 && wins[3] < 1200, "3 won %d of 4000", wins[3]);
     CHECK(wins[3] > wins[0] && wins[0] > wins[5] && wins[5] > wins[2], "wins %d %d %d %d", wins[3],
           wins[0], wins[5], wins[2]);
-    nsga2_rng_seed(&b, 8);
+    rng_seed(&b, 8);
     bool differ = false;
-    nsga2_rng_seed(&a, 7);
+    rng_seed(&a, 7);
     for (int t = 0; t < 100; t++)
         if (nsga2_tournament(&r, NULL, 0, &a) != nsga2_tournament(&r, NULL, 0, &b))
             differ = true;
     CHECK(differ, "another seed, other winners");
-    nsga2_ranking_free(&r);
+    nsga2_ranking_release(&r);
 }
 
 static void test_objective_lists(void)
 {
     nsga2_objectives objs;
-    char err[256], buf[128];
+    gerr err = GERR_INIT;
+    char buf[128];
     nsga2_objectives_default(&objs);
     nsga2_objectives_format(&objs, buf, sizeof buf);
     CHECK(!strcmp(buf, "val_acc,params"), "default %s", buf);
-    CHECK(nsga2_objectives_parse(&objs, "val_acc, flops,seconds", err, sizeof err) == 0,
-          "parse: %s", err);
+    CHECK(nsga2_objectives_parse(&objs, "val_acc, flops,seconds", &err) == 0, "parse: %s", err.msg);
     nsga2_objectives_format(&objs, buf, sizeof buf);
     CHECK(!strcmp(buf, "val_acc,flops,seconds"), "parsed %s", buf);
     CHECK(objs.o[1]->dir == NSGA2_MINIMIZE && objs.o[0]->dir == NSGA2_MAXIMIZE, "directions");
-    CHECK(nsga2_objectives_parse(&objs, "val_acc,size", err, sizeof err) == -1 &&
-              strstr(err, "'size'") && strstr(err, "params"),
-          "unknown: %s", err);
-    CHECK(nsga2_objectives_parse(&objs, "params,params", err, sizeof err) == -1 &&
-              strstr(err, "twice"),
-          "twice: %s", err);
-    CHECK(nsga2_objectives_parse(&objs, "", err, sizeof err) == -1, "empty");
-    CHECK(nsga2_objectives_parse(&objs, "val_acc,", err, sizeof err) == -1, "trailing comma");
+    CHECK(nsga2_objectives_parse(&objs, "val_acc,size", &err) == -1 && strstr(err.msg, "'size'") &&
+              strstr(err.msg, "params"),
+          "unknown: %s", err.msg);
+    CHECK(nsga2_objectives_parse(&objs, "params,params", &err) == -1 && strstr(err.msg, "twice"),
+          "twice: %s", err.msg);
+    CHECK(nsga2_objectives_parse(&objs, "", &err) == -1, "empty");
+    CHECK(nsga2_objectives_parse(&objs, "val_acc,", &err) == -1, "trailing comma");
     nsga2_objectives_format(&objs, buf, sizeof buf);
     CHECK(!strcmp(buf, "val_acc,flops,seconds"), "unchanged after errors: %s", buf);
     int n;
@@ -363,32 +361,31 @@ static void test_objective_lists(void)
 static void test_measure_from_result(void)
 {
     nsga2_measure m;
-    char err[256];
+    gerr err = GERR_INIT;
     CHECK(nsga2_measure_from_result(
               &m,
               "{\"status\":\"ok\",\"val_acc\":0.91,\"params\":14634,\"flops\":2.5e6,"
               "\"seconds\":12.5}",
-              err, sizeof err) == 0,
-          "ok: %s", err);
+              &err) == 0,
+          "ok: %s", err.msg);
     CHECK(!m.failed && CLOSE(m.val_acc, 0.91) && m.params == 14634 && m.flops == 2.5e6 &&
               m.seconds == 12.5,
           "values");
     CHECK(nsga2_measure_from_result(&m, "{\"status\":\"diverged\",\"val_acc\":0.1,\"params\":5}",
-                                    err, sizeof err) == 0 &&
+                                    &err) == 0 &&
               m.failed,
           "diverged fails");
     CHECK(nsga2_measure_from_result(&m, "{\"status\":\"timeout\",\"val_acc\":0.5,\"params\":5}",
-                                    err, sizeof err) == 0 &&
+                                    &err) == 0 &&
               !m.failed,
           "timeout with a val_acc counts");
-    CHECK(nsga2_measure_from_result(&m, "{\"status\":\"stopped\",\"val_acc\":null}", err,
-                                    sizeof err) == 0 &&
+    CHECK(nsga2_measure_from_result(&m, "{\"status\":\"stopped\",\"val_acc\":null}", &err) == 0 &&
               m.failed,
           "stopped without val_acc fails");
-    CHECK(nsga2_measure_from_result(&m, "not json", err, sizeof err) == -1 && m.failed, "garbage");
-    CHECK(nsga2_measure_from_result(&m, "{\"status\":\"great\"}", err, sizeof err) == -1 &&
-              strstr(err, "great"),
-          "unknown status: %s", err);
+    CHECK(nsga2_measure_from_result(&m, "not json", &err) == -1 && m.failed, "garbage");
+    CHECK(nsga2_measure_from_result(&m, "{\"status\":\"great\"}", &err) == -1 &&
+              strstr(err.msg, "great"),
+          "unknown status: %s", err.msg);
 }
 
 int main(void)

@@ -13,46 +13,46 @@
 
 static void test_render(void)
 {
-    char err[512];
+    gerr err = GERR_INIT;
     prompt_var v[] = {{"a", "one"}, {"b", "two"}, {"empty", ""}};
-    char *s = prompt_render("x {{a}} y {{ b }}{{a}}\n", "t.txt", v, 3, err, sizeof err);
-    CHECK(s && !strcmp(s, "x one y twoone\n"), "got '%s' (%s)", s ? s : "", err);
+    char *s = prompt_render("x {{a}} y {{ b }}{{a}}\n", "t.txt", v, 3, &err);
+    CHECK(s && !strcmp(s, "x one y twoone\n"), "got '%s' (%s)", s ? s : "", err.msg);
     free(s);
     /* a line holding only an empty placeholder vanishes; one with text stays */
-    s = prompt_render("top\n  {{empty}}\nmid {{empty}}.\nend", "t.txt", v, 3, err, sizeof err);
+    s = prompt_render("top\n  {{empty}}\nmid {{empty}}.\nend", "t.txt", v, 3, &err);
     CHECK(s && !strcmp(s, "top\nmid .\nend"), "got '%s'", s ? s : "");
     free(s);
     /* values are not rendered again: braces inside a value stay */
     prompt_var w[] = {{"a", "{{b}}"}};
-    s = prompt_render("{{a}}", "t.txt", w, 1, err, sizeof err);
+    s = prompt_render("{{a}}", "t.txt", w, 1, &err);
     CHECK(s && !strcmp(s, "{{b}}"), "got '%s'", s ? s : "");
     free(s);
     /* CRLF templates keep their line ends */
-    s = prompt_render("a={{a}}\r\nb\r\n", "t.txt", v, 3, err, sizeof err);
+    s = prompt_render("a={{a}}\r\nb\r\n", "t.txt", v, 3, &err);
     CHECK(s && !strcmp(s, "a=one\r\nb\r\n"), "crlf '%s'", s ? s : "");
     free(s);
     /* single braces are just text */
-    s = prompt_render("{ a } {b} }}", "t.txt", v, 3, err, sizeof err);
+    s = prompt_render("{ a } {b} }}", "t.txt", v, 3, &err);
     CHECK(s && !strcmp(s, "{ a } {b} }}"), "braces '%s'", s ? s : "");
     free(s);
 }
 
 static void test_render_errors(void)
 {
-    char err[512];
+    gerr err = GERR_INIT;
     prompt_var v[] = {{"a", "one"}, {"nothing", NULL}};
-    char *s = prompt_render("ok\nline {{gen}}\n", "mutate.txt", v, 2, err, sizeof err);
+    char *s = prompt_render("ok\nline {{gen}}\n", "mutate.txt", v, 2, &err);
     CHECK(s == NULL, "unknown placeholder rendered");
-    CHECK(strstr(err, "mutate.txt:2: placeholder {{gen}} has no value (given: a)") != NULL, "%s",
-          err);
-    s = prompt_render("{{nothing}}", "t.txt", v, 2, err, sizeof err);
-    CHECK(s == NULL && strstr(err, "{{nothing}} has no value"), "NULL value: %s", err);
-    s = prompt_render("a\nb {{a\n}}", "t.txt", v, 2, err, sizeof err);
-    CHECK(s == NULL && strstr(err, "t.txt:2:") && strstr(err, "not {{name}}"), "unterminated: %s",
-          err);
-    s = prompt_render("{{}}", "t.txt", v, 2, err, sizeof err);
-    CHECK(s == NULL && strstr(err, "bad placeholder name"), "empty name: %s", err);
-    s = prompt_render("{{a-b}}", "t.txt", v, 2, err, sizeof err);
+    CHECK(strstr(err.msg, "mutate.txt:2: placeholder {{gen}} has no value (given: a)") != NULL,
+          "%s", err.msg);
+    s = prompt_render("{{nothing}}", "t.txt", v, 2, &err);
+    CHECK(s == NULL && strstr(err.msg, "{{nothing}} has no value"), "NULL value: %s", err.msg);
+    s = prompt_render("a\nb {{a\n}}", "t.txt", v, 2, &err);
+    CHECK(s == NULL && strstr(err.msg, "t.txt:2:") && strstr(err.msg, "not {{name}}"),
+          "unterminated: %s", err.msg);
+    s = prompt_render("{{}}", "t.txt", v, 2, &err);
+    CHECK(s == NULL && strstr(err.msg, "bad placeholder name"), "empty name: %s", err.msg);
+    s = prompt_render("{{a-b}}", "t.txt", v, 2, &err);
     CHECK(s == NULL, "dash in name accepted");
 }
 
@@ -61,9 +61,9 @@ static char shipped[1024];
 static void test_shipped_set(void)
 {
     prompt_set set;
-    char err[512];
-    int rc = prompt_set_load(&set, shipped, err, sizeof err);
-    CHECK(rc == 0, "prompts/ does not load: %s", err);
+    gerr err = GERR_INIT;
+    int rc = prompt_set_load(&set, shipped, &err);
+    CHECK(rc == 0, "prompts/ does not load: %s", err.msg);
     if (rc)
         return;
     const char *want[] = {"expert", "magoo", "plain", "scientist"};
@@ -88,8 +88,8 @@ static void test_shipped_set(void)
                      .notes = nt};
     char *sys = NULL, *user = NULL;
     int p = prompt_find_persona(&set, "expert");
-    rc = prompt_build(&set, PROMPT_MUTATE, p, &a, &sys, &user, err, sizeof err);
-    CHECK(rc == 0, "mutate: %s", err);
+    rc = prompt_build(&set, PROMPT_MUTATE, p, &a, &sys, &user, &err);
+    CHECK(rc == 0, "mutate: %s", err.msg);
     if (rc == 0) {
         CHECK(strstr(sys, set.personas[p].text) != NULL, "persona in system");
         CHECK(strstr(sys, "dwconv(x, k=3") != NULL, "language reference in system");
@@ -106,20 +106,21 @@ static void test_shipped_set(void)
     /* no notes: no empty "notes" line pair */
     a.notes = NULL;
     a.objectives = NULL;
-    rc = prompt_build(&set, PROMPT_MUTATE, p, &a, &sys, &user, err, sizeof err);
+    rc = prompt_build(&set, PROMPT_MUTATE, p, &a, &sys, &user, &err);
     CHECK(rc == 0 && strstr(user, "not measured yet") && !strstr(user, "\n\n\n"), "no notes: %s",
-          user ? user : err);
+          user ? user : err.msg);
     free(sys);
     free(user);
 
     /* crossover needs the other gene */
-    rc = prompt_build(&set, PROMPT_CROSSOVER, p, &a, &sys, &user, err, sizeof err);
-    CHECK(rc == -1 && strstr(err, "{{other_gene}} has no value"), "crossover w/o other: %s", err);
+    rc = prompt_build(&set, PROMPT_CROSSOVER, p, &a, &sys, &user, &err);
+    CHECK(rc == -1 && strstr(err.msg, "{{other_gene}} has no value"), "crossover w/o other: %s",
+          err.msg);
     a.other_gene = "def se(x):\n    return x\n";
     a.other_objectives = "val_acc 0.88";
-    rc = prompt_build(&set, PROMPT_CROSSOVER, p, &a, &sys, &user, err, sizeof err);
+    rc = prompt_build(&set, PROMPT_CROSSOVER, p, &a, &sys, &user, &err);
     CHECK(rc == 0 && strstr(user, "return x\n") && strstr(user, "val_acc 0.88"), "crossover %s",
-          err);
+          err.msg);
     free(sys);
     free(user);
 
@@ -129,8 +130,8 @@ static void test_shipped_set(void)
     a.seed_gene = "def stem(x):\n    return relu(conv(x, 32, k=3, padding=same))\n";
     a.elite_objectives = "val_acc 0.9150, params 51,000";
     a.seed_objectives = "val_acc 0.8990, params 50,900";
-    rc = prompt_build(&set, PROMPT_EOT, p, &a, &sys, &user, err, sizeof err);
-    CHECK(rc == 0, "eot: %s", err);
+    rc = prompt_build(&set, PROMPT_EOT, p, &a, &sys, &user, &err);
+    CHECK(rc == 0, "eot: %s", err.msg);
     if (rc == 0) {
         const char *e = strstr(user, "val_acc 0.9150"), *s = strstr(user, "val_acc 0.8990");
         CHECK(e && s, "both objectives shown");
@@ -144,8 +145,8 @@ static void test_shipped_set(void)
     a.failed_answer = "Here it is:\n```gevo\ndef se(x):\n    return add(x, gap(x))\n```\n";
     a.error = "proposal:5:12: error: add(x, s): shapes 32x28x28 and 32x1x1 differ";
     a.failed_program = NULL;
-    rc = prompt_build(&set, PROMPT_REPAIR, p, &a, &sys, &user, err, sizeof err);
-    CHECK(rc == 0, "repair: %s", err);
+    rc = prompt_build(&set, PROMPT_REPAIR, p, &a, &sys, &user, &err);
+    CHECK(rc == 0, "repair: %s", err.msg);
     if (rc == 0) {
         CHECK(strstr(user, a.error) != NULL, "exact error");
         CHECK(strstr(user, a.failed_answer) != NULL, "verbatim answer");
@@ -153,8 +154,8 @@ static void test_shipped_set(void)
     }
     free(sys);
     free(user);
-    rc = prompt_build(&set, PROMPT_REPAIR, 99, &a, &sys, &user, err, sizeof err);
-    CHECK(rc == -1 && strstr(err, "no persona number 99"), "bad persona: %s", err);
+    rc = prompt_build(&set, PROMPT_REPAIR, 99, &a, &sys, &user, &err);
+    CHECK(rc == -1 && strstr(err.msg, "no persona number 99"), "bad persona: %s", err.msg);
     free(nt);
     prompt_set_release(&set);
 }
@@ -198,39 +199,39 @@ static void test_load_errors(void)
     CHECK(mkdtemp(dir) != NULL, "mkdtemp");
     char d[1100];
     prompt_set set;
-    char err[512];
+    gerr err = GERR_INIT;
 
     snprintf(d, sizeof d, "%s/typo", dir);
     copy_set(d);
     write_file(d, "mutate.txt", "Rewrite {{gene_name}}:\n{{gene}}\n{{program}}\n{{notse}}\n");
-    CHECK(prompt_set_load(&set, d, err, sizeof err) == -1, "typo loads");
-    CHECK(strstr(err, "mutate.txt:4: unknown placeholder {{notse}}") != NULL, "%s", err);
+    CHECK(prompt_set_load(&set, d, &err) == -1, "typo loads");
+    CHECK(strstr(err.msg, "mutate.txt:4: unknown placeholder {{notse}}") != NULL, "%s", err.msg);
 
     snprintf(d, sizeof d, "%s/missing", dir);
     copy_set(d);
     write_file(d, "mutate.txt", "Rewrite {{gene_name}}:\n{{gene}}\n{{program}}\n");
-    CHECK(prompt_set_load(&set, d, err, sizeof err) == -1, "no notes loads");
-    CHECK(strstr(err, "mutate.txt: the template never uses {{notes}}") != NULL, "%s", err);
+    CHECK(prompt_set_load(&set, d, &err) == -1, "no notes loads");
+    CHECK(strstr(err.msg, "mutate.txt: the template never uses {{notes}}") != NULL, "%s", err.msg);
 
     snprintf(d, sizeof d, "%s/wrongkind", dir);
     copy_set(d);
     write_file(d, "eot.txt", "{{failed_answer}}");
-    CHECK(prompt_set_load(&set, d, err, sizeof err) == -1 &&
-              strstr(err, "unknown placeholder {{failed_answer}}"),
-          "repair var in eot: %s", err);
+    CHECK(prompt_set_load(&set, d, &err) == -1 &&
+              strstr(err.msg, "unknown placeholder {{failed_answer}}"),
+          "repair var in eot: %s", err.msg);
 
     snprintf(d, sizeof d, "%s/nofile", dir);
     copy_set(d);
     char path[1200];
     snprintf(path, sizeof path, "%s/repair.txt", d);
     unlink(path);
-    CHECK(prompt_set_load(&set, d, err, sizeof err) == -1 && strstr(err, "repair.txt") &&
-              strstr(err, "No such file"),
-          "missing file: %s", err);
+    CHECK(prompt_set_load(&set, d, &err) == -1 && strstr(err.msg, "repair.txt") &&
+              strstr(err.msg, "No such file"),
+          "missing file: %s", err.msg);
 
     snprintf(d, sizeof d, "%s/ok", dir);
     copy_set(d);
-    CHECK(prompt_set_load(&set, d, err, sizeof err) == 0, "copy loads: %s", err);
+    CHECK(prompt_set_load(&set, d, &err) == 0, "copy loads: %s", err.msg);
     CHECK_EQ_INT(set.n_personas, 2);
     prompt_set_release(&set);
 
@@ -242,9 +243,9 @@ static void test_load_errors(void)
 static void test_personas(void)
 {
     prompt_set set;
-    char err[512];
-    if (prompt_set_load(&set, shipped, err, sizeof err)) {
-        CHECK(0, "%s", err);
+    gerr err = GERR_INIT;
+    if (prompt_set_load(&set, shipped, &err)) {
+        CHECK(0, "%s", err.msg);
         return;
     }
     int e = prompt_find_persona(&set, "expert"), m = prompt_find_persona(&set, "magoo");
@@ -261,8 +262,8 @@ static void test_personas(void)
         CHECK(count[i] > 700 && count[i] < 1300, "equal weights: %s %d", set.personas[i].name,
               count[i]);
 
-    CHECK(prompt_set_weights(&set, "expert=3, magoo=0, plain=1,scientist=0", err, sizeof err) == 0,
-          "%s", err);
+    CHECK(prompt_set_weights(&set, "expert=3, magoo=0, plain=1,scientist=0", &err) == 0, "%s",
+          err.msg);
     memset(count, 0, sizeof count);
     for (int i = 0; i < 4000; i++)
         count[prompt_pick_persona(&set, llm_rng_uniform(&rng))]++;
@@ -272,16 +273,16 @@ static void test_personas(void)
     CHECK(prompt_pick_persona(&set, 0.0) == e || set.personas[0].weight == 0, "u=0");
     CHECK(prompt_pick_persona(&set, 0.999999999) >= 0, "u~1");
 
-    CHECK(prompt_set_weights(&set, "expret=2", err, sizeof err) == -1 &&
-              strstr(err, "no persona 'expret'") && strstr(err, "expert"),
-          "typo: %s", err);
-    CHECK(prompt_set_weights(&set, "expert=-1", err, sizeof err) == -1, "negative");
-    CHECK(prompt_set_weights(&set, "expert=lots", err, sizeof err) == -1, "nan");
-    CHECK(prompt_set_weights(&set, "expert", err, sizeof err) == -1 && strstr(err, "name=weight"),
-          "no '=': %s", err);
-    CHECK(prompt_set_weights(&set, "expert=0,plain=0", err, sizeof err) == -1 &&
-              strstr(err, "every weight is zero"),
-          "all zero: %s", err);
+    CHECK(prompt_set_weights(&set, "expret=2", &err) == -1 &&
+              strstr(err.msg, "no persona 'expret'") && strstr(err.msg, "expert"),
+          "typo: %s", err.msg);
+    CHECK(prompt_set_weights(&set, "expert=-1", &err) == -1, "negative");
+    CHECK(prompt_set_weights(&set, "expert=lots", &err) == -1, "nan");
+    CHECK(prompt_set_weights(&set, "expert", &err) == -1 && strstr(err.msg, "name=weight"),
+          "no '=': %s", err.msg);
+    CHECK(prompt_set_weights(&set, "expert=0,plain=0", &err) == -1 &&
+              strstr(err.msg, "every weight is zero"),
+          "all zero: %s", err.msg);
     CHECK(set.personas[e].weight == 3, "failed spec changed nothing");
     prompt_set_release(&set);
 }
@@ -308,9 +309,9 @@ static void test_notes(void)
 static void test_system_example_compiles(void)
 {
     prompt_set set;
-    char err[512];
-    if (prompt_set_load(&set, shipped, err, sizeof err)) {
-        CHECK(0, "%s", err);
+    gerr err = GERR_INIT;
+    if (prompt_set_load(&set, shipped, &err)) {
+        CHECK(0, "%s", err.msg);
         return;
     }
     const char *a = strstr(set.system, "# gevo-net in brief\n");

@@ -208,52 +208,53 @@ static void test_edits(void)
 {
     const char *src = "def f(x):\n    y = relu(x)\n    return y\n\nx = f(x)\n";
     proposal_edit e = {(char *)"    y = relu(x)\n", (char *)"    y = gelu(x)\n"};
-    char *out, err[512];
-    CHECK(proposal_apply_edits(src, &e, 1, &out, err, sizeof err) == 0, "%s", err);
+    char *out;
+    gerr err = GERR_INIT;
+    CHECK(proposal_apply_edits(src, &e, 1, &out, &err) == 0, "%s", err.msg);
     CHECK(out && !strcmp(out, "def f(x):\n    y = gelu(x)\n    return y\n\nx = f(x)\n"), "%s", out);
     free(out);
     /* indentation lost in SEARCH and REPLACE: matched and re-indented */
     proposal_edit e2 = {(char *)"y = relu( x )\nreturn y\n", (char *)"y = silu(x)\nreturn y + x\n"};
-    CHECK(proposal_apply_edits(src, &e2, 1, &out, err, sizeof err) == 0, "%s", err);
+    CHECK(proposal_apply_edits(src, &e2, 1, &out, &err) == 0, "%s", err.msg);
     CHECK(out && !strcmp(out, "def f(x):\n    y = silu(x)\n    return y + x\n\nx = f(x)\n"),
           "reindent '%s'", out);
     free(out);
     /* last line without '\n' */
     proposal_edit e3 = {(char *)"x = f(x)\n", (char *)"x = f(f(x))\n"};
-    CHECK(proposal_apply_edits("def f(x):\n    return x\nx = f(x)", &e3, 1, &out, err,
-                               sizeof err) == 0 &&
+    CHECK(proposal_apply_edits("def f(x):\n    return x\nx = f(x)", &e3, 1, &out, &err) == 0 &&
               strstr(out, "f(f(x))"),
           "no final newline");
     free(out);
     proposal_edit e4 = {(char *)"\n\n", (char *)"x\n"};
-    CHECK(proposal_apply_edits(src, &e4, 1, &out, err, sizeof err) == -1 &&
-              strstr(err, "edit 1: the SEARCH part is empty"),
-          "%s", err);
+    CHECK(proposal_apply_edits(src, &e4, 1, &out, &err) == -1 &&
+              strstr(err.msg, "edit 1: the SEARCH part is empty"),
+          "%s", err.msg);
     /* the second edit sees the first's result */
     proposal_edit two[2] = {{(char *)"relu", (char *)"gelu"},
                             {(char *)"gelu(x)", (char *)"tanh(x)"}};
-    CHECK(proposal_apply_edits(src, two, 2, &out, err, sizeof err) == 0 && strstr(out, "tanh(x)"),
+    CHECK(proposal_apply_edits(src, two, 2, &out, &err) == 0 && strstr(out, "tanh(x)"),
           "sequential");
     free(out);
     proposal_edit bad[2] = {{(char *)"relu", (char *)"gelu"}, {(char *)"nothing", (char *)"x"}};
-    CHECK(proposal_apply_edits(src, bad, 2, &out, err, sizeof err) == -1 && strstr(err, "edit 2"),
-          "names the failing edit: %s", err);
+    CHECK(proposal_apply_edits(src, bad, 2, &out, &err) == -1 && strstr(err.msg, "edit 2"),
+          "names the failing edit: %s", err.msg);
 }
 
 static void test_replace_gene(void)
 {
-    char *out, err[512];
+    char *out;
+    gerr err = GERR_INIT;
     CHECK(proposal_replace_gene(parent, "head", "def head(x):\n    return linear(gap(x), classes)",
-                                &out, err, sizeof err) == 0,
-          "%s", err);
+                                &out, &err) == 0,
+          "%s", err.msg);
     CHECK(out && strstr(out, "def head(x):\n    return linear(gap(x), classes)\n\nx = stem(x, 16)"),
           "replaced in place:\n%s", out);
     CHECK(out && strstr(out, "def block(x, c):") && strstr(out, "train optimizer"), "rest kept");
     free(out);
-    CHECK(proposal_replace_gene(parent, "nope", "def nope(x):\n    return x\n", &out, err,
-                                sizeof err) == -1,
+    CHECK(proposal_replace_gene(parent, "nope", "def nope(x):\n    return x\n", &out, &err) == -1,
           "unknown gene");
-    CHECK(strstr(err, "no block `nope`") && strstr(err, "stem, se, block, head"), "%s", err);
+    CHECK(strstr(err.msg, "no block `nope`") && strstr(err.msg, "stem, se, block, head"), "%s",
+          err.msg);
 }
 
 /* The repair step's building blocks: the exact error goes into the repair
@@ -269,15 +270,16 @@ static void test_repair_prompt(void)
     CHECK(o.stage == PROPOSAL_ERR_INVALID, "stage %s", proposal_stage_name(o.stage));
     CHECK(strstr(o.error, "proposal:") && strchr(o.error, '^'), "error with caret: %s", o.error);
     prompt_set set;
-    char err[512], ppath[1100];
+    gerr err = GERR_INIT;
+    char ppath[1100];
     snprintf(ppath, sizeof ppath, "%s/prompts", harness_root());
-    CHECK(prompt_set_load(&set, ppath, err, sizeof err) == 0, "%s", err);
+    CHECK(prompt_set_load(&set, ppath, &err) == 0, "%s", err.msg);
     prompt_args a = {.gene_name = "block",
                      .failed_answer = answer,
                      .failed_program = o.program,
                      .error = o.error};
     char *sys, *user;
-    CHECK(prompt_build(&set, PROMPT_REPAIR, 0, &a, &sys, &user, err, sizeof err) == 0, "%s", err);
+    CHECK(prompt_build(&set, PROMPT_REPAIR, 0, &a, &sys, &user, &err) == 0, "%s", err.msg);
     if (user) {
         CHECK(strstr(user, o.error) != NULL, "exact error in the repair prompt");
         CHECK(strstr(user, "y = se(y) + x") != NULL, "failed program shown");
@@ -333,9 +335,9 @@ int main(void)
     CHECK(parent != NULL, "no parent.net");
     if (!parent)
         return harness_done();
-    char err[2048];
-    CHECK(proposal_validate(parent, NULL, NULL, NULL, NULL, err, sizeof err) == 0,
-          "parent.net does not compile: %s", err);
+    gerr err = GERR_INIT;
+    CHECK(proposal_validate(parent, NULL, NULL, NULL, NULL, &err) == 0,
+          "parent.net does not compile: %s", err.msg);
     RUN(test_fixtures);
     RUN(test_parse_shapes);
     RUN(test_edits);

@@ -50,9 +50,10 @@ static llm_client *client(const char *model)
 /* Asks for a mutation of gene and checks the answer. */
 static int propose(llm_client *c, const char *gene, llm_result *res, proposal_outcome *o)
 {
-    char *sys, *user, err[512];
+    char *sys, *user;
+    gerr err = GERR_INIT;
     prompt_args a = {.program = parent, .gene_name = gene, .gene = "(the block)"};
-    CHECK(prompt_build(&set, PROMPT_MUTATE, 0, &a, &sys, &user, err, sizeof err) == 0, "%s", err);
+    CHECK(prompt_build(&set, PROMPT_MUTATE, 0, &a, &sys, &user, &err) == 0, "%s", err.msg);
     int rc = llm_complete(c, sys, user, NULL, res);
     free(sys);
     free(user);
@@ -99,13 +100,14 @@ static void test_invalid_then_repair(void)
     CHECK(strstr(o.error, "24x14x14 and 16x14x14") != NULL, "%s", o.error);
 
     /* the repair round: the exact error and the failed answer go back */
-    char *sys, *user, err[512];
+    char *sys, *user;
+    gerr err = GERR_INIT;
     prompt_args a = {.program = parent,
                      .gene_name = "block",
                      .failed_answer = res.content,
                      .failed_program = o.program,
                      .error = o.error};
-    CHECK(prompt_build(&set, PROMPT_REPAIR, 0, &a, &sys, &user, err, sizeof err) == 0, "%s", err);
+    CHECK(prompt_build(&set, PROMPT_REPAIR, 0, &a, &sys, &user, &err) == 0, "%s", err.msg);
     llm_result res2;
     CHECK(llm_complete(c, sys, user, NULL, &res2) == 0, "%s", res2.error);
     json_t *st = fake_llm_stats(&srv);
@@ -137,9 +139,9 @@ int main(void)
     snprintf(path, sizeof path, "%s/tests/fixtures/answers/parent.net", harness_root());
     parent = slurp(path);
     snprintf(path, sizeof path, "%s/prompts", harness_root());
-    char err[512];
-    if (!parent || prompt_set_load(&set, path, err, sizeof err)) {
-        CHECK(0, "fixtures: %s", parent ? err : "no parent.net");
+    gerr err = GERR_INIT;
+    if (!parent || prompt_set_load(&set, path, &err)) {
+        CHECK(0, "fixtures: %s", parent ? err.msg : "no parent.net");
         return harness_done();
     }
     if (fake_llm_start(&srv)) {

@@ -279,9 +279,9 @@ static void test_eot(void)
         propose_request any = req;
         any.gene = NULL;
         any.seed = seed;
-        char err[512];
-        propose *p2 = propose_start(&env, &any, err, sizeof err);
-        CHECK(p2 != NULL, "%s", err);
+        gerr err = GERR_INIT;
+        propose *p2 = propose_start(&env, &any, &err);
+        CHECK(p2 != NULL, "%s", err.msg);
         if (!p2)
             break;
         CHECK(strcmp(propose_get(p2)->gene, "block") != 0, "EoT picked the elite's own block");
@@ -360,22 +360,22 @@ static void test_bad_requests(void)
 {
     llm_client *c = client("x/ok");
     propose_env env = {.s = S, .llm = c, .prompts = &set};
-    char err[1024];
+    gerr err = GERR_INIT;
     propose_request r1 = {.op = PROPOSE_MUTATE, .generation = 1, .parent = "g9-9"};
-    CHECK(!propose_start(&env, &r1, err, sizeof err) && strstr(err, "g9-9"), "%s", err);
+    CHECK(!propose_start(&env, &r1, &err) && strstr(err.msg, "g9-9"), "%s", err.msg);
     propose_request r2 = {.op = PROPOSE_MUTATE, .generation = 1, .parent = "g0-1", .gene = "nope"};
-    CHECK(!propose_start(&env, &r2, err, sizeof err) && strstr(err, "no block `nope`") &&
-              strstr(err, "stem, se, block, head"),
-          "%s", err);
+    CHECK(!propose_start(&env, &r2, &err) && strstr(err.msg, "no block `nope`") &&
+              strstr(err.msg, "stem, se, block, head"),
+          "%s", err.msg);
     propose_request r3 = {
         .op = PROPOSE_MUTATE, .generation = 1, .parent = "g0-1", .persona = "nobody"};
-    CHECK(!propose_start(&env, &r3, err, sizeof err) && strstr(err, "no persona 'nobody'") &&
-              strstr(err, "magoo"),
-          "%s", err);
+    CHECK(!propose_start(&env, &r3, &err) && strstr(err.msg, "no persona 'nobody'") &&
+              strstr(err.msg, "magoo"),
+          "%s", err.msg);
     propose_request r4 = {.op = PROPOSE_CROSSOVER, .generation = 1, .parent = "g0-1"};
-    CHECK(!propose_start(&env, &r4, err, sizeof err) && strstr(err, "second parent"), "%s", err);
+    CHECK(!propose_start(&env, &r4, &err) && strstr(err.msg, "second parent"), "%s", err.msg);
     propose_request r5 = {.op = PROPOSE_EOT, .generation = 1, .parent = "g0-1", .elite = "g0-1"};
-    CHECK(!propose_start(&env, &r5, err, sizeof err) && strstr(err, "changes none"), "%s", err);
+    CHECK(!propose_start(&env, &r5, &err) && strstr(err.msg, "changes none"), "%s", err.msg);
     CHECK_EQ_INT(fake_llm_count(&srv, "x/ok"), 0);
     llm_client_free(c);
 }
@@ -387,7 +387,7 @@ static void test_concurrent(void)
     const char *model = "cc/slow:300:01_plain_fence";
     llm_client *c = client(model);
     propose_env env = {.s = S, .llm = c, .prompts = &set};
-    char err[1024];
+    gerr err = GERR_INIT;
     propose_request a = {.op = PROPOSE_MUTATE,
                          .generation = 2,
                          .parent = mutant,
@@ -397,9 +397,9 @@ static void test_concurrent(void)
     propose_request b = a;
     b.seed = 8;
     size_t n0 = count_individuals();
-    propose *pa = propose_start(&env, &a, err, sizeof err);
-    propose *pb = propose_start(&env, &b, err, sizeof err);
-    CHECK(pa && pb, "%s", err);
+    propose *pa = propose_start(&env, &a, &err);
+    propose *pb = propose_start(&env, &b, &err);
+    CHECK(pa && pb, "%s", err.msg);
     int loops = 0;
     while (pa && pb && !(propose_finished(pa) && propose_finished(pb)) && loops++ < 2000) {
         if (propose_ready(pa))
@@ -426,8 +426,8 @@ static void test_concurrent(void)
     propose_free(pb);
     CHECK_EQ_INT(count_individuals(), n0 + 2);
     /* cancelled in flight: nothing written */
-    propose *pc = propose_start(&env, &a, err, sizeof err);
-    CHECK(pc != NULL, "%s", err);
+    propose *pc = propose_start(&env, &a, &err);
+    CHECK(pc != NULL, "%s", err.msg);
     propose_free(pc);
     CHECK_EQ_INT(count_individuals(), n0 + 2);
     CHECK_EQ_INT(llm_client_active(c), 0);
@@ -505,11 +505,11 @@ int main(void)
     char path[1100], prompts[1100];
     snprintf(path, sizeof path, "%s/tests/fixtures/answers/parent.net", harness_root());
     snprintf(prompts, sizeof prompts, "%s/prompts", harness_root());
-    char err[512];
+    gerr err = GERR_INIT;
     snprintf(dir, sizeof dir, "%s/gevo-propose-XXXXXX",
              getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (!mkdtemp(dir) || prompt_set_load(&set, prompts, err, sizeof err)) {
-        CHECK(0, "setup: %s", err);
+    if (!mkdtemp(dir) || prompt_set_load(&set, prompts, &err)) {
+        CHECK(0, "setup: %s", err.msg);
         return harness_done();
     }
     session_create_opts so = {.seed_path = path, .data_dir = "/tmp", .prompts_dir = prompts};

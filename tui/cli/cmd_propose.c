@@ -193,9 +193,9 @@ int cmd_propose(int argc, char **argv)
     memset(ids, 0, sizeof ids);
     int need = op == PROPOSE_CROSSOVER ? 2 : 1;
     if (n_parents < need) {
-        int k = propose_pick_parents(s, op, ids, err, sizeof err);
+        int k = propose_pick_parents(s, op, ids, &serr);
         if (k < 0) {
-            fprintf(stderr, "gevo propose: %s\n", err);
+            fprintf(stderr, "gevo propose: %s\n", serr.msg);
             goto done;
         }
         if (n_parents == 0) {
@@ -228,22 +228,22 @@ int cmd_propose(int argc, char **argv)
         snprintf(pdir, sizeof pdir, "%s/prompts", session_workdir(s));
         char *fallback = NULL;
         if (stat(pdir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-            fallback = datadir_dir("prompts", err, sizeof err);
+            fallback = datadir_dir("prompts", &serr);
             if (!fallback) {
-                fprintf(stderr, "gevo propose: no prompt templates: %s\n", err);
+                fprintf(stderr, "gevo propose: no prompt templates: %s\n", serr.msg);
                 goto done;
             }
             snprintf(pdir, sizeof pdir, "%s", fallback);
             free(fallback);
         }
-        if (prompt_set_load(&ps, pdir, err, sizeof err)) {
-            fprintf(stderr, "gevo propose: %s\n", err);
+        if (prompt_set_load(&ps, pdir, &serr)) {
+            fprintf(stderr, "gevo propose: %s\n", serr.msg);
             goto done;
         }
         have_ps = true;
         const char *w = session_config_get(s, "llm.personas");
-        if (w && w[0] && prompt_set_weights(&ps, w, err, sizeof err)) {
-            fprintf(stderr, "gevo propose: llm.personas: %s\n", err);
+        if (w && w[0] && prompt_set_weights(&ps, w, &serr)) {
+            fprintf(stderr, "gevo propose: llm.personas: %s\n", serr.msg);
             goto done;
         }
     } else if (persona || model) {
