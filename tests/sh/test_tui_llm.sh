@@ -104,10 +104,10 @@ same "80x24: four LLM proposals pending, tokens and the model in the status line
  1 Population   2 Diff   3 Reasoning  g1-N pending
 ▸ generation 0: 1
 ▾ generation 1: 4, 4 pending (live)
-  ○  g1-N    mutation  expert   pending        - <g0-1
   ○  g1-N    mutation  plain    pending        - <g0-1
   ○  g1-N    mutation  expert   pending        - <g0-1
-  ○  g1-N    mutation  plain    pending        - <g0-1
+  ○  g1-N    mutation  scientis pending        - <g0-1
+  ○  g1-N    mutation  scientis pending        - <g0-1
 
 
 
@@ -211,10 +211,12 @@ then ok "git: reviews, the researcher's edit, model/tokens/persona, prompts and 
 else fail "git: reviews, the researcher's edit, model/tokens/persona, prompts and answers, journal" "$(tail -n 8 "$T/py.out")"
 fi
 # persona_column: each gen-1 row's persona column is the recorded persona
+# (cut to the column's 8 characters: "scientist" shows as "scientis")
 persona_column() {
     for i in $ids; do
         p=$(sed -n "s/^  [^ ]* *$i'* *[a-z]*  *\([a-z]*\) .*/\1/p" "$T/trained")
-        git -C "$T/s" show "$i:meta.json" | grep -q "\"persona\": \"$p\"" || { echo "$i: '$p'"; return 1; }
+        [ -n "$p" ] && git -C "$T/s" show "$i:meta.json" | grep -q "\"persona\": \"$p[a-z]*\"" ||
+            { echo "$i: '$p'"; return 1; }
     done
 }
 check "the tree's persona column is the recorded persona" persona_column
