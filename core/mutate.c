@@ -9,6 +9,8 @@
 #include "core/mutate.h"
 
 #include <ctype.h>
+#include <float.h>
+#include <limits.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -17,6 +19,7 @@
 
 #include "core/proposal.h"
 #include "engine/base/grow.h"
+#include "engine/base/num.h"
 #include "engine/base/rng.h"
 #include "engine/base/strbuf.h"
 
@@ -788,18 +791,29 @@ static int build_cands(const scan *sc, int want, cands *c)
     return 0;
 }
 
+/* A number's value; 0 for what is not one (an optimizer's name). The
+ * program compiled, so its numbers are in range. */
+static double token_number(const char *s)
+{
+    double v = 0;
+    num_double(s, -DBL_MAX, DBL_MAX, &v, "number", NULL);
+    return v;
+}
+
 static long num_value(const scan *sc, const site *s)
 {
     char buf[40];
+    long v = 0;
     copy_word(buf, sizeof buf, sc->src + s->at, s->len);
-    return strtol(buf, NULL, 10);
+    num_long(buf, LONG_MIN, LONG_MAX, &v, "number", NULL);
+    return v;
 }
 
 static double fnum_value(const scan *sc, const site *s)
 {
     char buf[40];
     copy_word(buf, sizeof buf, sc->src + s->at, s->len);
-    return strtod(buf, NULL);
+    return token_number(buf);
 }
 
 static long scaled(rnd *r, long old)
@@ -878,7 +892,7 @@ static int mv_train(const scan *sc, rnd *r, int which, editlist *ed, char *why, 
         copy_word(old, sizeof old, sc->src + vat, vlen);
     else
         snprintf(old, sizeof old, "%s", tk->dflt);
-    double ov = strtod(old, NULL);
+    double ov = token_number(old);
     const char *extra_key = NULL;
     char extra_val[32] = "";
     switch (which) {
@@ -914,7 +928,7 @@ static int mv_train(const scan *sc, rnd *r, int which, editlist *ed, char *why, 
         break;
     }
     }
-    if (!strcmp(nv, old) || (which != 3 && which != 4 && strtod(nv, NULL) == ov))
+    if (!strcmp(nv, old) || (which != 3 && which != 4 && token_number(nv) == ov))
         return 1;
     char ins[128];
     if (have) {
@@ -1094,7 +1108,7 @@ static int draw(const scan *sc, rnd *r, int k, int idx, editlist *ed, int *gene,
         static const char *const p[] = {"0.1", "0.2", "0.3", "0.4", "0.5"};
         double old = fnum_value(sc, s);
         const char *v = p[below(r, 5)];
-        if (strtod(v, NULL) == old)
+        if (token_number(v) == old)
             return 1;
         if (ed_add(ed, s->at, s->len, v))
             return -1;

@@ -36,13 +36,6 @@ static const nsga2_objective objective_table[] = {
 };
 #define N_OBJECTIVES ((int)(sizeof objective_table / sizeof *objective_table))
 
-const nsga2_objective *nsga2_objective_table(int *n)
-{
-    if (n)
-        *n = N_OBJECTIVES;
-    return objective_table;
-}
-
 const nsga2_objective *nsga2_objective_find(const char *name)
 {
     for (int i = 0; i < N_OBJECTIVES; i++)
@@ -107,19 +100,6 @@ int nsga2_objectives_parse(nsga2_objectives *objs, const char *spec, gerr *err)
     }
     *objs = out;
     return 0;
-}
-
-void nsga2_objectives_format(const nsga2_objectives *objs, char *buf, size_t size)
-{
-    if (!size)
-        return;
-    buf[0] = 0;
-    for (int i = 0; i < objs->n; i++) {
-        size_t l = strlen(buf);
-        if (l + 1 >= size)
-            break;
-        snprintf(buf + l, size - l, "%s%s", i ? "," : "", objs->o[i]->name);
-    }
 }
 
 /* ---- measures ---------------------------------------------------------- */

@@ -68,10 +68,8 @@ typedef struct nsga2_objectives {
     const nsga2_objective *o[NSGA2_MAX_OBJECTIVES];
 } nsga2_objectives;
 
-/* The table of known objectives: val_acc (maximise), params, flops,
- * seconds (minimise); *n receives its length. */
-const nsga2_objective *nsga2_objective_table(int *n);
-/* The objective called name, or NULL. */
+/* The objective called name, or NULL. Known: val_acc (maximise), params,
+ * flops, seconds (minimise). */
 const nsga2_objective *nsga2_objective_find(const char *name);
 /* val_acc and params. */
 void nsga2_objectives_default(nsga2_objectives *objs);
@@ -79,8 +77,6 @@ void nsga2_objectives_default(nsga2_objectives *objs);
  * "objectives" holds it. Returns 0, or -1 with a message in err (unknown
  * or repeated name, empty list, too many); objs is unchanged on error. */
 int nsga2_objectives_parse(nsga2_objectives *objs, const char *spec, gerr *err);
-/* Writes "val_acc,params" into buf. */
-void nsga2_objectives_format(const nsga2_objectives *objs, char *buf, size_t size);
 
 /* Fills m from the text of a `gevo train` result JSON: status "ok" is
  * valid; "error" and "diverged" are failed; "timeout" and "stopped" are
