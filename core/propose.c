@@ -138,15 +138,12 @@ static void on_retry(void *ud, int attempt, long delay_ms, const char *why)
         p->watch.on_retry(p->watch.ud, attempt, delay_ms, why);
 }
 
+/* n bytes of s, terminated (malloc'd; NULL when out of memory). */
 static char *dupn(const char *s, size_t n)
 {
-    char *d = malloc(n + 1);
-    if (!d)
-        return NULL;
-    if (n)
-        memcpy(d, s, n);
-    d[n] = '\0';
-    return d;
+    strbuf sb = STRBUF_INIT;
+    strbuf_add(&sb, s, n);
+    return strbuf_detach(&sb, NULL);
 }
 
 static void on_done(void *ud, const llm_result *r)

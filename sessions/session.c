@@ -258,17 +258,21 @@ static json_t *config_default(void)
                      "OPENAI_API_KEY");
 }
 
-int session_config_save(session *s, gerr *err)
+int session_write_json(session *s, const char *name, json_t *j, size_t flags, gerr *err)
 {
-    char *text =
-        session_json_text(s->config, JSON_INDENT(2) | JSON_SORT_KEYS, "the configuration", err);
+    char *text = session_json_text(j, flags, name, err);
     if (!text)
         return -1;
     char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s%s", s->workdir, SESSION_CONFIG);
+    snprintf(path, sizeof path, "%s%s", s->workdir, name);
     int rc = file_write(path, text, strlen(text), err);
     free(text);
     return rc;
+}
+
+int session_config_save(session *s, gerr *err)
+{
+    return session_write_json(s, SESSION_CONFIG, s->config, JSON_INDENT(2) | JSON_SORT_KEYS, err);
 }
 
 int session_config_load(session *s, gerr *err)

@@ -54,6 +54,8 @@ int session_read_path(session *s, const git_commit *c, const char *path, char **
 /* j as text ending in a newline (malloc'd), as every JSON file of a
  * session is written; what names it in the error. */
 char *session_json_text(json_t *j, size_t flags, const char *what, gerr *err);
+/* Atomically writes j as the working tree's file name. */
+int session_write_json(session *s, const char *name, json_t *j, size_t flags, gerr *err);
 /* Atomically writes gevo.json from s->config. */
 int session_config_save(session *s, gerr *err);
 /* Reloads gevo.json from the working tree. */

@@ -7,21 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/base/file.h"
 #include "engine/base/grow.h"
 #include "sessions/session_int.h"
-
-static int write_json_file(session *s, const char *name, json_t *j, gerr *err)
-{
-    char *text = session_json_text(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER, name, err);
-    if (!text)
-        return -1;
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s%s", s->workdir, name);
-    int rc = file_write(path, text, strlen(text), err);
-    free(text);
-    return rc;
-}
 
 static int index_add(git_index *idx, const char *path, gerr *err)
 {
@@ -65,9 +52,10 @@ int session_journal_add(session *s, int generation, const char *const *populatio
     if (rc == 0)
         rc = session_config_save(s, err);
     if (rc == 0)
-        rc = write_json_file(s, "population.json", pj, err);
+        rc =
+            session_write_json(s, "population.json", pj, JSON_INDENT(2) | JSON_PRESERVE_ORDER, err);
     if (rc == 0)
-        rc = write_json_file(s, "front.json", fj, err);
+        rc = session_write_json(s, "front.json", fj, JSON_INDENT(2) | JSON_PRESERVE_ORDER, err);
     if (rc == 0)
         rc = session_git(git_repository_index(&idx, s->repo), err, "journal: the index");
     if (rc == 0)

@@ -8,23 +8,13 @@
 
 #include "core/prompt.h"
 #include "core/proposal.h"
+#include "engine/base/file.h"
 #include "tests/harness.h"
 
 static char *slurp(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
     char *p = NULL;
-    size_t n = 0;
-    FILE *m = open_memstream(&p, &n);
-    int ch;
-    while ((ch = fgetc(f)) != EOF)
-        fputc(ch, m);
-    fclose(f);
-    fclose(m);
-    if (len)
-        *len = n;
+    file_read(path, 1 << 20, &p, len, NULL);
     return p;
 }
 

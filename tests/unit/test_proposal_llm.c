@@ -9,6 +9,7 @@
 #include "core/llm.h"
 #include "core/prompt.h"
 #include "core/proposal.h"
+#include "engine/base/file.h"
 #include "tests/fake_llm/fake_llm.h"
 #include "tests/harness.h"
 
@@ -18,17 +19,8 @@ static prompt_set set;
 
 static char *slurp(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
     char *p = NULL;
-    size_t n = 0;
-    FILE *m = open_memstream(&p, &n);
-    int ch;
-    while ((ch = fgetc(f)) != EOF)
-        fputc(ch, m);
-    fclose(f);
-    fclose(m);
+    file_read(path, 1 << 20, &p, NULL, NULL);
     return p;
 }
 

@@ -5,7 +5,9 @@
  * when the session is reopened. The next child must take over the stale
  * lock. */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +110,23 @@ static void child(const char *dir, int fd, unsigned seed)
         }
     }
     (void)seed;
+}
+
+/* Complete lines in buf[0..len). */
+static int lines_in(const char *buf, size_t len)
+{
+    int n = 0;
+    for (size_t i = 0; i < len; i++)
+        n += buf[i] == '\n';
+    return n;
+}
+
+/* fd has data (or its end) within 30 s: a writer that hangs does not
+ * hang the test. */
+static bool readable(int fd)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    return poll(&pfd, 1, 30000) > 0;
 }
 
 typedef struct reported {
@@ -224,10 +243,18 @@ static void test_kill(void)
             _exit(0);
         }
         close(p[1]);
-        /* 0 to 40 ms: from before the lock is taken to a few dozen writes. */
-        long us = (long)(rand_r(&seed) % 40000);
-        if (round % 10 == 0)
-            us = 0;
+        /* The kill comes after a random number of reported writes (none
+         * for every tenth round: before the lock is taken), then up to
+         * 5 ms more: somewhere inside the next write, however fast or
+         * loaded the machine is. */
+        char buf[1 << 16];
+        size_t len = 0;
+        ssize_t r;
+        int target = round % 10 == 0 ? 0 : 1 + (int)(rand_r(&seed) % 12);
+        while (lines_in(buf, len) < target && len < sizeof buf - 1 && readable(p[0]) &&
+               (r = read(p[0], buf + len, sizeof buf - 1 - len)) > 0)
+            len += (size_t)r;
+        long us = round % 10 == 0 ? 0 : (long)(rand_r(&seed) % 5000);
         struct timespec ts = {0, us * 1000};
         nanosleep(&ts, NULL);
         kill(pid, SIGKILL);
@@ -241,9 +268,6 @@ static void test_kill(void)
             kills++;
         }
         /* Everything it reported, read after its death. */
-        char buf[1 << 16];
-        size_t len = 0;
-        ssize_t r;
         while (len < sizeof buf - 1 && (r = read(p[0], buf + len, sizeof buf - 1 - len)) > 0)
             len += (size_t)r;
         close(p[0]);
