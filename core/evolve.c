@@ -24,6 +24,8 @@
 #include "core/evolve_propose.h"
 #include "core/nsga2.h"
 #include "engine/data.h"
+#include "engine/base/num.h"
+#include "engine/base/text.h"
 #include "engine/net.h"
 
 #define MAX_LOG 256
@@ -67,6 +69,10 @@ struct evolve {
     void *listen_ctx;
     bool next_pending; /* proposals of a new generation still to start */
     int to_propose;    /* proposals still to start this generation */
+    int max_empty;     /* see evolve_config.max_empty_generations */
+    int empty_run;     /* generations closed in a row without offspring */
+    char last_proposal_error[1100];
+    char stuck[1200]; /* the stop cause of empty generations, "" if none */
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -107,8 +113,14 @@ static void logf_(evolve *e, const char *id, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    evolve_event ev = {.time = now_s() - e->t0, .id = id ? id : "", .text = text};
+    /* events carry text from the LLM (summaries, errors): safe to show,
+       and without the key a server may have echoed */
+    char *clean = session_scrub(e->s, text);
+    char *safe = text_safe(clean ? clean : text, 0);
+    free(clean);
+    evolve_event ev = {.time = now_s() - e->t0, .id = id ? id : "", .text = safe ? safe : text};
     e->listen(e->listen_ctx, &ev);
+    free(safe);
 }
 
 void evolve_set_listener(evolve *e, void (*fn)(void *ctx, const evolve_event *ev), void *ctx)
@@ -320,43 +332,52 @@ static void review_by_policy(evolve *e, ind *d, const session_info *si)
     }
 }
 
+static int last_recorded(const session_journal_entry *je, void *arg)
+{
+    int *last = arg;
+    if (je->generation > *last && strstr(je->population_json ? je->population_json : "", "\"id\""))
+        *last = je->generation;
+    return 0;
+}
+
 /* Rebuilds the current generation from the session. */
 static int load_generation(evolve *e)
 {
     gerr serr = GERR_INIT;
     session *s = e->s;
-    /* the generation being built follows the last journal record */
+    /* the generation being built follows the last journal record of a
+       population, whether or not that generation had offspring (the
+       individuals' tags alone would reopen a generation that had none) */
     int last = -1;
-    for (int g = session_last_generation(s, &serr) + 1; g >= 0; g--) {
-        char(*ids)[SESSION_ID_MAX] = NULL;
-        size_t n = 0;
-        if (session_journal_population(s, g, &ids, &n, &serr) == 0 && n > 0) {
-            last = g;
-            /* the survivors of generation last are this generation's population */
-            for (size_t i = 0; i < n; i++) {
-                session_info si;
-                if (session_info_get(s, ids[i], &si, &serr))
-                    continue;
-                ind *d = new_ind(e);
-                if (!d) {
-                    free(ids);
-                    return fail(e, "out of memory");
-                }
-                load_info(e, d, &si);
-                d->population = true;
-                d->pub.survivor = true;
-                /* a survivor is by definition approved (the seed is the
-                   researcher's own) */
-                if (d->pub.state == EVOLVE_PENDING)
-                    d->pub.state = EVOLVE_APPROVED;
-            }
-            free(ids);
-            break;
-        }
-        free(ids);
-    }
+    if (session_journal_foreach(s, last_recorded, &last, &serr))
+        return fail(e, "%s", serr.msg);
     if (last < 0)
         return fail(e, "the session has no journal record of a population");
+    if (last >= SESSION_GENERATION_MAX)
+        return fail(e, "the journal is at generation %d, the last one a session can have", last);
+    char(*ids)[SESSION_ID_MAX] = NULL;
+    size_t np = 0;
+    if (session_journal_population(s, last, &ids, &np, &serr))
+        return fail(e, "%s", serr.msg);
+    /* the survivors of generation last are this generation's population */
+    for (size_t i = 0; i < np; i++) {
+        session_info si;
+        if (session_info_get(s, ids[i], &si, &serr))
+            continue;
+        ind *d = new_ind(e);
+        if (!d) {
+            free(ids);
+            return fail(e, "out of memory");
+        }
+        load_info(e, d, &si);
+        d->population = true;
+        d->pub.survivor = true;
+        /* a survivor is by definition approved (the seed is the
+           researcher's own) */
+        if (d->pub.state == EVOLVE_PENDING)
+            d->pub.state = EVOLVE_APPROVED;
+    }
+    free(ids);
     e->gen = last + 1;
     session_info *list = NULL;
     size_t n = 0;
@@ -602,6 +623,7 @@ static int start_proposal(evolve *e)
     if (job < 0) {
         d->pub.state = EVOLVE_FAILED;
         snprintf(d->message, sizeof d->message, "%s", err.msg);
+        snprintf(e->last_proposal_error, sizeof e->last_proposal_error, "%s", err.msg);
         logf_(e, "", "proposal failed: %s", err.msg);
         return 0;
     }
@@ -628,6 +650,7 @@ static void on_proposal_done(evolve *e, const evolve_proposal_done *pd)
     if (!pd->ok) {
         d->pub.state = EVOLVE_FAILED;
         snprintf(d->message, sizeof d->message, "%s", pd->error);
+        snprintf(e->last_proposal_error, sizeof e->last_proposal_error, "%s", pd->error);
         logf_(e, "", "proposal failed: %s", pd->error);
         return;
     }
@@ -694,6 +717,17 @@ int evolve_open(evolve **out, session *s, const evolve_config *cfg)
     e->t0 = now_s();
     gerr perr = GERR_INIT;
     /* gevo.json "objectives": what selection ranks on (default val_acc,params) */
+    e->max_empty = cfg->max_empty_generations;
+    if (e->max_empty <= 0) {
+        const char *v = session_config_get(s, "max_empty_generations");
+        gerr ge = GERR_INIT;
+        if (!v || !v[0])
+            e->max_empty = EVOLVE_DEFAULT_MAX_EMPTY;
+        else if (num_int(v, 1, 1000000, &e->max_empty, "gevo.json max_empty_generations", &ge)) {
+            fail(e, "%s", ge.msg);
+            goto fail;
+        }
+    }
     nsga2_objectives_default(&e->objs);
     const char *objectives = session_config_get(s, "objectives");
     if (objectives && objectives[0] && nsga2_objectives_parse(&e->objs, objectives, &perr) != 0) {
@@ -862,6 +896,11 @@ void evolve_status_get(evolve *e, evolve_status *st)
                           sizeof st->llm);
     st->generation_done =
         st->proposing == 0 && st->pending == 0 && st->approved == 0 && st->training == 0;
+    const char *blocked = evolve_proposer_blocked(e->prop);
+    if (blocked)
+        snprintf(st->stop_cause, sizeof st->stop_cause, "the LLM cannot be used: %s", blocked);
+    else
+        snprintf(st->stop_cause, sizeof st->stop_cause, "%s", e->stuck);
 }
 
 /* Marks the Pareto front of everything measured in view. */
@@ -1274,6 +1313,9 @@ int evolve_next_generation(evolve *e, bool force)
         free(am);
         free(af);
     }
+    int offspring = 0;
+    for (size_t i = 0; i < e->n; i++)
+        offspring += !e->inds[i].population && e->inds[i].pub.id[0];
     int rc =
         session_journal_add(e->s, e->gen, pop, (size_t)k, front, (size_t)(nf > 0 ? nf : 0), &serr);
     free(all);
@@ -1284,7 +1326,17 @@ int evolve_next_generation(evolve *e, bool force)
     free(m);
     if (rc)
         return fail(e, "%s", serr.msg);
-    logf_(e, "", "generation %d closed: %d survivors, %d on the front", e->gen, k, nf > 0 ? nf : 0);
+    logf_(e, "", "generation %d closed: %d survivors, %d on the front%s", e->gen, k,
+          nf > 0 ? nf : 0, offspring ? "" : " (no offspring: no proposal was valid)");
+    e->empty_run = offspring ? 0 : e->empty_run + 1;
+    e->stuck[0] = 0;
+    if (e->empty_run >= e->max_empty)
+        snprintf(e->stuck, sizeof e->stuck,
+                 "%d generation%s in a row got no valid proposal (max_empty_generations %d); "
+                 "the last failure: %.900s",
+                 e->empty_run, e->empty_run == 1 ? "" : "s", e->max_empty,
+                 e->last_proposal_error[0] ? e->last_proposal_error : "none recorded");
+    e->last_proposal_error[0] = 0;
     /* start over from the session: the new population is what it recorded */
     for (size_t i = 0; i < e->n; i++)
         free(e->inds[i].reasoning);

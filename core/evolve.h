@@ -56,6 +56,11 @@ typedef struct evolve_config {
     const char *llm; /* "none" (offline proposer) or a base URL; NULL: session/env */
     const char *model;
     int repair_attempts;           /* 2 */
+    int max_empty_generations;     /* generations in a row without a valid
+                                      proposal before the loop says it is
+                                      stuck (evolve_status.stop_cause); 0:
+                                      gevo.json "max_empty_generations", else
+                                      EVOLVE_DEFAULT_MAX_EMPTY */
     const char *evaluator;         /* "local" or "slurm"; NULL: the session's
                                   "evaluator" setting, else local */
     const char *evaluator_options; /* "key=value" lines for the evaluator,
@@ -63,6 +68,8 @@ typedef struct evolve_config {
                                   (Slurm: see eval_slurm_new); may be NULL */
     unsigned long seed;
 } evolve_config;
+
+#define EVOLVE_DEFAULT_MAX_EMPTY 2
 
 /* Fills cfg with a preset ("quick" when NULL). Returns -1 for an unknown
  * preset. */
@@ -107,6 +114,12 @@ typedef struct evolve_status {
     double cost;
     char llm[384];        /* "no LLM: random mutation" or model @ URL */
     bool generation_done; /* nothing left to propose, review or train */
+    /* Why evolution cannot go on by itself, "" while it can: the LLM
+     * refuses the key, the budget is spent, the server cannot be reached
+     * after every retry, or max_empty_generations generations in a row got
+     * no valid proposal. The headless loop stops on it; the workbench
+     * shows it and lets the researcher decide. */
+    char stop_cause[1200];
 } evolve_status;
 
 /* Opens the loop on a session (a writer, or read-only for browsing). On

@@ -58,7 +58,9 @@ static llm_client *make_client(session *s, const evolve_config *cfg, char *who, 
         *failed = true;
         return NULL;
     }
-    snprintf(who, who_size, "%s @ %s", lc.model[0] ? lc.model : "(default model)", lc.base_url);
+    char url[sizeof lc.base_url];
+    llm_redact_url(lc.base_url, url, sizeof url);
+    snprintf(who, who_size, "%s @ %s", lc.model[0] ? lc.model : "(default model)", url);
     return c;
 }
 
@@ -307,6 +309,11 @@ void evolve_proposer_dispatch(evolve_proposer *p, const struct pollfd *fds, int 
         evolve_proposal_event ev = {.job = d.job, .done = &d};
         cb(ctx, &ev);
     }
+}
+
+const char *evolve_proposer_blocked(evolve_proposer *p)
+{
+    return p->llm ? llm_client_blocked(p->llm, NULL) : NULL;
 }
 
 void evolve_proposer_usage(evolve_proposer *p, long *tokens_in, long *tokens_out, double *cost,

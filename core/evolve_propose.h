@@ -53,6 +53,9 @@ int evolve_proposer_pollfds(evolve_proposer *p, struct pollfd *fds, int max);
 int evolve_proposer_timeout_ms(evolve_proposer *p);
 void evolve_proposer_dispatch(evolve_proposer *p, const struct pollfd *fds, int n,
                               void (*cb)(void *ctx, const evolve_proposal_event *ev), void *ctx);
+/* Why no proposal can be made now (the LLM client refuses: key refused,
+ * budget spent, server unreachable; see llm_client_blocked), or NULL. */
+const char *evolve_proposer_blocked(evolve_proposer *p);
 /* Tokens and cost so far, and what proposes ("no LLM: random mutation"). */
 void evolve_proposer_usage(evolve_proposer *p, long *tokens_in, long *tokens_out, double *cost,
                            char *who, size_t who_size);

@@ -3,11 +3,14 @@
  * everything (no thread, no curl_multi_perform busy loop). */
 #include "core/llm.h"
 #include "core/errf.h"
+#include "engine/base/strbuf.h"
+#include "engine/base/text.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,7 +19,10 @@
 #include <strings.h>
 #include <time.h>
 
-#define RAW_CAP (8u << 20) /* a chat answer larger than this is hostile */
+#define RAW_CAP              (8u << 20) /* a chat answer larger than this is hostile */
+/* A server that could not be reached after every attempt is not asked
+ * again for this long: a dead endpoint is not hammered. */
+#define UNREACHABLE_PAUSE_MS 60000
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -422,10 +428,142 @@ const char *llm_status_name(llm_status s)
     case LLM_ERR_RETRIES: return "retries exhausted";
     case LLM_ERR_PROTOCOL: return "protocol error";
     case LLM_ERR_BUDGET: return "budget spent";
+    case LLM_ERR_BLOCKED: return "blocked";
     case LLM_ERR_CANCELLED: return "cancelled";
     case LLM_ERR_INTERNAL: return "internal error";
     }
     return "?";
+}
+
+/* ---- what is shown: credentials out, untrusted numbers bounded -------- */
+
+static bool secret_param(const char *name, size_t n)
+{
+    static const char *const words[] = {"key", "token", "secret", "sig", "pass"};
+    for (size_t w = 0; w < sizeof words / sizeof *words; w++) {
+        size_t wl = strlen(words[w]);
+        for (size_t i = 0; i + wl <= n; i++)
+            if (!strncasecmp(name + i, words[w], wl))
+                return true;
+    }
+    return false;
+}
+
+/* The query with the values of secret-looking parameters replaced. */
+static void redact_query(strbuf *sb, const char *q)
+{
+    while (*q) {
+        size_t n = strcspn(q, "&");
+        size_t k = strcspn(q, "=");
+        if (k < n && secret_param(q, k)) {
+            strbuf_add(sb, q, k + 1);
+            strbuf_addstr(sb, "***");
+        } else {
+            strbuf_add(sb, q, n);
+        }
+        q += n;
+        if (*q == '&')
+            strbuf_addch(sb, *q++);
+    }
+}
+
+void llm_redact_url(const char *url, char *out, size_t size)
+{
+    if (!size)
+        return;
+    out[0] = 0;
+    if (!url)
+        return;
+    strbuf sb = STRBUF_INIT;
+    CURLU *h = curl_url();
+    char *user = NULL, *pass = NULL, *query = NULL, *full = NULL;
+    if (h && curl_url_set(h, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK) {
+        bool cred = curl_url_get(h, CURLUPART_USER, &user, 0) == CURLUE_OK ||
+                    curl_url_get(h, CURLUPART_PASSWORD, &pass, 0) == CURLUE_OK;
+        bool ok = !cred || (curl_url_set(h, CURLUPART_PASSWORD, NULL, 0) == CURLUE_OK &&
+                            curl_url_set(h, CURLUPART_USER, "***", 0) == CURLUE_OK);
+        if (ok && curl_url_get(h, CURLUPART_QUERY, &query, 0) == CURLUE_OK) {
+            strbuf q = STRBUF_INIT;
+            redact_query(&q, query);
+            ok = !q.failed && curl_url_set(h, CURLUPART_QUERY, q.buf, 0) == CURLUE_OK;
+            strbuf_release(&q);
+        }
+        if (ok && curl_url_get(h, CURLUPART_URL, &full, 0) == CURLUE_OK)
+            strbuf_addstr(&sb, full);
+    } else {
+        /* not a URL libcurl parses: hide anything before an '@' of the
+           authority, and the whole query */
+        const char *auth = strstr(url, "://");
+        auth = auth ? auth + 3 : url;
+        size_t alen = strcspn(auth, "/?#");
+        const char *at = memchr(auth, '@', alen);
+        strbuf_add(&sb, url, (size_t)(auth - url));
+        if (at) {
+            strbuf_addstr(&sb, "***");
+            strbuf_add(&sb, at, alen - (size_t)(at - auth));
+        } else {
+            strbuf_add(&sb, auth, alen);
+        }
+        const char *rest = auth + alen;
+        strbuf_add(&sb, rest, strcspn(rest, "?#"));
+        if (rest[strcspn(rest, "?#")])
+            strbuf_addstr(&sb, "?***");
+    }
+    curl_free(user);
+    curl_free(pass);
+    curl_free(query);
+    curl_free(full);
+    curl_url_cleanup(h);
+    /* a URL from a configuration is shown on terminals too */
+    strbuf safe = STRBUF_INIT;
+    text_sanitize(&safe, sb.buf, sb.len, 0);
+    snprintf(out, size, "%s", sb.failed || safe.failed ? "(a URL)" : safe.buf);
+    strbuf_release(&sb);
+    strbuf_release(&safe);
+}
+
+long llm_plausible_tokens(bool reported, long value, size_t bytes, long hi, bool *estimated)
+{
+    long est = bytes > (size_t)LONG_MAX - 3 ? LONG_MAX / 4 : (long)((bytes + 3) / 4);
+    long floor = (long)(bytes / 16);
+    if (!reported || value < 0 || value < floor) {
+        *estimated = true;
+        return est;
+    }
+    if (value > hi) {
+        *estimated = true;
+        return hi;
+    }
+    return value;
+}
+
+/* Replaces the API key in text (a server may echo it in an error or a
+ * field) with "[redacted]": messages and results never carry it. */
+static void hide_key(const llm_config *cfg, char *text, size_t size)
+{
+    const char *key = cfg->api_key_env[0] ? getenv(cfg->api_key_env) : NULL;
+    if (!key || strlen(key) < 4 || !strstr(text, key))
+        return;
+    strbuf sb = STRBUF_INIT;
+    size_t kl = strlen(key);
+    for (const char *p = text, *q; *p; p = q + kl) {
+        q = strstr(p, key);
+        if (!q) {
+            strbuf_addstr(&sb, p);
+            break;
+        }
+        strbuf_add(&sb, p, (size_t)(q - p));
+        strbuf_addstr(&sb, "[redacted]");
+    }
+    snprintf(text, size, "%s", sb.failed ? "(a message with the API key in it)" : sb.buf);
+    strbuf_release(&sb);
+}
+
+/* a + b without overflow (usage sums over a long session) */
+static long sat_add(long a, long b)
+{
+    long r;
+    return __builtin_add_overflow(a, b, &r) ? LONG_MAX : r;
 }
 
 void llm_result_free(llm_result *r)
@@ -466,7 +604,8 @@ typedef struct llm_req {
     bool bad_event;
     char event_err[512];
     long tokens_in, tokens_out;
-    bool have_usage;
+    bool have_in, have_out; /* the server reported them */
+    bool conn_failed;       /* the last attempt could not reach the server */
     llm_result res;
 } llm_req;
 
@@ -486,7 +625,14 @@ struct llm_client {
     int n_socks, cap_socks;
     int64_t curl_due; /* -1 = no curl timer */
     llm_usage usage;
-    char url[600];
+    char url[600];   /* what libcurl is given */
+    char shown[600]; /* the same, with credentials redacted: for messages */
+    /* Set when retrying cannot help (the key is refused, the budget is
+     * spent, the server cannot be reached after every attempt): new
+     * requests are refused with this cause instead of being sent. */
+    char blocked[1024];
+    int64_t blocked_until; /* 0: for good; else when one may try again */
+    int64_t hold_until;    /* after a failed connection: no new attempt before */
 };
 
 static int curl_ready;
@@ -562,6 +708,7 @@ llm_client *llm_client_new(const llm_config *cfg, char *err, size_t errsize)
     if (n >= pl && !strncmp(cfg->base_url + n - pl, path, pl))
         path = ""; /* the whole endpoint was given */
     snprintf(c->url, sizeof c->url, "%.*s%s", (int)n, cfg->base_url, path);
+    llm_redact_url(c->url, c->shown, sizeof c->shown);
     c->multi = curl_multi_init();
     if (!c->multi) {
         free(c);
@@ -600,7 +747,7 @@ static void req_attempt_clear(llm_req *r)
     buf_reset(&r->content);
     buf_reset(&r->reasoning);
     buf_reset(&r->think);
-    r->in_think = r->saw_done = r->bad_event = r->have_usage = false;
+    r->in_think = r->saw_done = r->bad_event = r->have_in = r->have_out = false;
     r->event_err[0] = '\0';
     r->tokens_in = r->tokens_out = 0;
     r->res.finish_reason[0] = '\0';
@@ -685,6 +832,8 @@ static char *build_body(const llm_client *c, const char *system, const char *use
 }
 
 static void pump(llm_client *c);
+static void block(llm_client *c, int64_t until, const char *why);
+static void fail_waiting(llm_client *c);
 
 long llm_submit(llm_client *c, const char *system, const char *user, const llm_callbacks *cb,
                 char *err, size_t errsize)
@@ -694,18 +843,27 @@ long llm_submit(llm_client *c, const char *system, const char *user, const llm_c
         core_errf(err, errsize, "llm: no user message");
         return -1;
     }
-    if (cfg->budget_usd > 0 && c->usage.cost_usd >= cfg->budget_usd) {
+    const char *blocked = llm_client_blocked(c, NULL);
+    if (blocked) {
         c->usage.refused++;
-        core_errf(err, errsize,
-                  "llm: budget spent: $%.4f of $%.4f used; raise budget_usd to continue",
-                  c->usage.cost_usd, cfg->budget_usd);
+        core_errf(err, errsize, "not sent: %s", blocked);
         return -1;
     }
-    if (cfg->budget_tokens > 0 && c->usage.tokens_in + c->usage.tokens_out >= cfg->budget_tokens) {
+    long used = sat_add(c->usage.tokens_in, c->usage.tokens_out);
+    char why[300] = "";
+    if (cfg->budget_usd > 0 && c->usage.cost_usd >= cfg->budget_usd)
+        snprintf(why, sizeof why,
+                 "llm: budget spent: $%.4f of $%.4f used; raise budget_usd to continue",
+                 c->usage.cost_usd, cfg->budget_usd);
+    else if (cfg->budget_tokens > 0 && used >= cfg->budget_tokens)
+        snprintf(why, sizeof why,
+                 "llm: token budget spent: %ld of %ld tokens used; raise budget_tokens", used,
+                 cfg->budget_tokens);
+    if (why[0]) {
         c->usage.refused++;
-        core_errf(err, errsize,
-                  "llm: token budget spent: %ld of %ld tokens used; raise budget_tokens",
-                  c->usage.tokens_in + c->usage.tokens_out, cfg->budget_tokens);
+        block(c, 0, why);
+        fail_waiting(c);
+        core_errf(err, errsize, "%s", why);
         return -1;
     }
     llm_req *r = calloc(1, sizeof *r);
@@ -815,9 +973,15 @@ static const char *jstr(json_t *o, const char *key)
 
 static void take_model(llm_req *r, json_t *o)
 {
+    /* what the server says it ran: recorded beside the configured name,
+       never instead of it, and never raw on a terminal */
     const char *m = jstr(o, "model");
-    if (m && *m)
-        snprintf(r->res.model, sizeof r->res.model, "%s", m);
+    if (!m || !*m)
+        return;
+    strbuf sb = STRBUF_INIT;
+    text_sanitize(&sb, m, strlen(m), 0);
+    snprintf(r->res.served_model, sizeof r->res.served_model, "%s", sb.failed ? "" : sb.buf);
+    strbuf_release(&sb);
 }
 
 static void take_error(llm_req *r, json_t *o)
@@ -826,7 +990,19 @@ static void take_error(llm_req *r, json_t *o)
     if (!e)
         return;
     const char *msg = json_is_string(e) ? json_string_value(e) : jstr(e, "message");
-    event_error(r, "the server reported an error: %s", msg ? msg : "(no message)");
+    char *safe = text_safe(msg ? msg : "(no message)", 0);
+    event_error(r, "the server reported an error: %s", safe ? safe : "(out of memory)");
+    free(safe);
+}
+
+/* A token count as the server reported it (checked in finish()). */
+static void take_count(json_t *v, long *out, bool *have)
+{
+    if (!json_is_integer(v))
+        return;
+    json_int_t x = json_integer_value(v);
+    *out = x > LONG_MAX ? LONG_MAX : x < LONG_MIN ? LONG_MIN : (long)x;
+    *have = true;
 }
 
 static void openai_usage(llm_req *r, json_t *o)
@@ -835,12 +1011,8 @@ static void openai_usage(llm_req *r, json_t *o)
     if (!json_is_object(u))
         return;
     json_t *pi = json_object_get(u, "prompt_tokens"), *co = json_object_get(u, "completion_tokens");
-    if (json_is_integer(pi))
-        r->tokens_in = (long)json_integer_value(pi);
-    if (json_is_integer(co))
-        r->tokens_out = (long)json_integer_value(co);
-    if (json_is_integer(pi) || json_is_integer(co))
-        r->have_usage = true;
+    take_count(pi, &r->tokens_in, &r->have_in);
+    take_count(co, &r->tokens_out, &r->have_out);
 }
 
 static void anthropic_usage(llm_req *r, json_t *u)
@@ -848,12 +1020,8 @@ static void anthropic_usage(llm_req *r, json_t *u)
     if (!json_is_object(u))
         return;
     json_t *in = json_object_get(u, "input_tokens"), *out = json_object_get(u, "output_tokens");
-    if (json_is_integer(in))
-        r->tokens_in = (long)json_integer_value(in);
-    if (json_is_integer(out))
-        r->tokens_out = (long)json_integer_value(out);
-    if (json_is_integer(in) || json_is_integer(out))
-        r->have_usage = true;
+    take_count(in, &r->tokens_in, &r->have_in);
+    take_count(out, &r->tokens_out, &r->have_out);
 }
 
 static void sse_event(llm_req *r, const char *data, size_t n)
@@ -865,7 +1033,10 @@ static void sse_event(llm_req *r, const char *data, size_t n)
     json_error_t je;
     json_t *o = json_loadb(data, n, 0, &je);
     if (!json_is_object(o)) {
-        event_error(r, "malformed event in the stream (%s): %.80s", je.text, data);
+        strbuf sb = STRBUF_INIT;
+        text_sanitize(&sb, data, n < 80 ? n : 80, 0);
+        event_error(r, "malformed event in the stream (%s): %s", je.text, sb.failed ? "" : sb.buf);
+        strbuf_release(&sb);
         json_decref(o);
         return;
     }
@@ -900,10 +1071,7 @@ static void sse_event(llm_req *r, const char *data, size_t n)
             set_finish(r, jstr(json_object_get(o, "delta"), "stop_reason"));
             json_t *u = json_object_get(o, "usage");
             json_t *out = json_object_get(u, "output_tokens");
-            if (json_is_integer(out)) {
-                r->tokens_out = (long)json_integer_value(out);
-                r->have_usage = true;
-            }
+            take_count(out, &r->tokens_out, &r->have_out);
         } else if (!strcmp(type, "message_stop")) {
             r->saw_done = true;
         }
@@ -1092,6 +1260,37 @@ static void unlink_req(llm_client *c, llm_req *r)
         }
 }
 
+static void finish(llm_req *r, llm_status st);
+
+static void block(llm_client *c, int64_t until, const char *why)
+{
+    snprintf(c->blocked, sizeof c->blocked, "%s", why);
+    c->blocked_until = until;
+}
+
+const char *llm_client_blocked(llm_client *c, bool *permanent)
+{
+    if (c->blocked[0] && c->blocked_until && now_ms() >= c->blocked_until)
+        c->blocked[0] = 0; /* unreachable a while ago: one may try again */
+    if (permanent)
+        *permanent = c->blocked[0] && !c->blocked_until;
+    return c->blocked[0] ? c->blocked : NULL;
+}
+
+/* Ends every request not yet on the wire with the cause of the block. */
+static void fail_waiting(llm_client *c)
+{
+    for (;;) {
+        llm_req *r = c->reqs;
+        while (r && r->state == REQ_RUNNING)
+            r = r->next;
+        if (!r)
+            return;
+        snprintf(r->res.error, sizeof r->res.error, "not sent: %s", c->blocked);
+        finish(r, LLM_ERR_BLOCKED);
+    }
+}
+
 /* Ends a request: accounting, the callback, freeing. */
 static void finish(llm_req *r, llm_status st)
 {
@@ -1106,6 +1305,8 @@ static void finish(llm_req *r, llm_status st)
     }
     llm_result *res = &r->res;
     res->status = st;
+    hide_key(&c->cfg, res->error, sizeof res->error);
+    hide_key(&c->cfg, res->served_model, sizeof res->served_model);
     res->seconds = (double)(now_ms() - r->t0) / 1000.0;
     if (st == LLM_OK) {
         res->error[0] = '\0';
@@ -1113,18 +1314,21 @@ static void finish(llm_req *r, llm_status st)
         res->reasoning = buf_take(&r->reasoning, &res->reasoning_len);
         res->truncated =
             !strcmp(res->finish_reason, "length") || !strcmp(res->finish_reason, "max_tokens");
-        if (r->have_usage) {
-            res->tokens_in = r->tokens_in;
-            res->tokens_out = r->tokens_out;
-        } else {
-            res->tokens_in = (long)(r->prompt_chars + 3) / 4;
-            res->tokens_out = (long)(res->content_len + res->reasoning_len + 3) / 4;
-            res->tokens_estimated = true;
-        }
+        /* the server's numbers decide budgets: bounded by what was sent
+           and what can have come back */
+        size_t out_bytes = res->content_len + res->reasoning_len;
+        long out_hi =
+            (long)c->cfg.max_tokens > (long)out_bytes ? (long)c->cfg.max_tokens : (long)out_bytes;
+        bool est = false;
+        res->tokens_in = llm_plausible_tokens(r->have_in, r->tokens_in, r->prompt_chars,
+                                              (long)r->prompt_chars + 4096, &est);
+        res->tokens_out =
+            llm_plausible_tokens(r->have_out, r->tokens_out, out_bytes, out_hi + 4096, &est);
+        res->tokens_estimated = est;
         res->cost_usd = (double)res->tokens_in * c->cfg.price_in / 1e6 +
                         (double)res->tokens_out * c->cfg.price_out / 1e6;
-        c->usage.tokens_in += res->tokens_in;
-        c->usage.tokens_out += res->tokens_out;
+        c->usage.tokens_in = sat_add(c->usage.tokens_in, res->tokens_in);
+        c->usage.tokens_out = sat_add(c->usage.tokens_out, res->tokens_out);
         c->usage.cost_usd += res->cost_usd;
     } else {
         res->content = strdup("");
@@ -1133,9 +1337,16 @@ static void finish(llm_req *r, llm_status st)
     }
     c->usage.calls++;
     res->raw = buf_take(&r->raw, &res->raw_len);
+    /* what retrying cannot fix stops the requests after this one too */
+    bool refused = st == LLM_ERR_HTTP && (res->http_status == 401 || res->http_status == 403);
+    bool unreachable = st == LLM_ERR_RETRIES && r->conn_failed;
+    if (refused || unreachable)
+        block(c, unreachable ? now_ms() + UNREACHABLE_PAUSE_MS : 0, res->error);
     if (r->cb.on_done)
         r->cb.on_done(r->cb.ud, res);
     req_free(r);
+    if (refused || unreachable)
+        fail_waiting(c);
 }
 
 static void fail_or_retry(llm_req *r, bool retryable, long retry_after_ms, llm_status final_status,
@@ -1150,6 +1361,10 @@ static void fail_or_retry(llm_req *r, bool retryable, long retry_after_ms, llm_s
         r->easy = NULL;
         r->state = REQ_WAITING;
         r->due = now_ms() + delay;
+        /* an endpoint that did not answer is not asked by the others
+           either before this request's retry */
+        if (r->conn_failed && r->due > c->hold_until)
+            c->hold_until = r->due;
         c->usage.retries++;
         if (r->cb.on_retry)
             r->cb.on_retry(r->cb.ud, r->res.attempts, delay, why);
@@ -1157,12 +1372,12 @@ static void fail_or_retry(llm_req *r, bool retryable, long retry_after_ms, llm_s
     }
     if (retryable && c->cfg.max_attempts > 1) {
         snprintf(r->res.error, sizeof r->res.error,
-                 "LLM request to %s (model %s) failed after %d attempts; last: %s", c->url,
+                 "LLM request to %s (model %s) failed after %d attempts; last: %s", c->shown,
                  c->cfg.model, r->res.attempts, why);
         final_status = LLM_ERR_RETRIES;
     } else {
         snprintf(r->res.error, sizeof r->res.error, "LLM request to %s (model %s) failed: %s",
-                 c->url, c->cfg.model, why);
+                 c->shown, c->cfg.model, why);
     }
     finish(r, final_status);
 }
@@ -1175,15 +1390,14 @@ static void http_error_text(llm_req *r, char *out, size_t size)
     const char *msg = json_is_string(e) ? json_string_value(e) : jstr(e, "message");
     if (!msg)
         msg = jstr(o, "message");
-    if (msg) {
-        snprintf(out, size, "%s", msg);
-    } else {
-        size_t n = r->raw.n < 200 ? r->raw.n : 200;
-        snprintf(out, size, "%.*s", (int)n, r->raw.p ? r->raw.p : "");
-        for (char *p = out; *p; p++)
-            if (*p == '\n' || *p == '\r')
-                *p = ' ';
-    }
+    /* the server's words reach a terminal: shown, never obeyed */
+    strbuf sb = STRBUF_INIT;
+    if (msg)
+        text_sanitize(&sb, msg, strlen(msg), 0);
+    else
+        text_sanitize(&sb, r->raw.p ? r->raw.p : "", r->raw.n < 200 ? r->raw.n : 200, 0);
+    snprintf(out, size, "%s", sb.failed ? "(out of memory)" : sb.buf);
+    strbuf_release(&sb);
     json_decref(o);
 }
 
@@ -1194,6 +1408,8 @@ static void attempt_done(llm_req *r, CURLcode rc)
     long code = 0;
     curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
     r->res.http_status = code;
+    r->conn_failed = rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+                     rc == CURLE_COULDNT_RESOLVE_PROXY;
     if (rc != CURLE_OK) {
         if (rc == CURLE_WRITE_ERROR && r->bad_event) {
             snprintf(why, sizeof why, "attempt %d: %s", a, r->event_err);
@@ -1253,6 +1469,8 @@ static void pump(llm_client *c)
     for (llm_req *r = c->reqs; r; r = r->next)
         if (r->state == REQ_WAITING && r->due <= now)
             r->state = REQ_QUEUED;
+    if (now < c->hold_until)
+        return;
     for (llm_req *r = c->reqs; r && c->running < c->cfg.concurrency;) {
         llm_req *next = r->next;
         if (r->state == REQ_QUEUED && start_attempt(r)) {
@@ -1298,7 +1516,7 @@ int llm_client_timeout_ms(llm_client *c)
         if (r->state == REQ_WAITING && (due < 0 || r->due < due))
             due = r->due;
         if (r->state == REQ_QUEUED && c->running < c->cfg.concurrency)
-            due = now;
+            due = now > c->hold_until ? now : c->hold_until;
     }
     if (due < 0)
         return -1;
@@ -1405,7 +1623,9 @@ int llm_complete(llm_client *c, const char *system, const char *user, const llm_
     llm_callbacks mine = {sync_delta, sync_retry, sync_done, &st};
     long id = llm_submit(c, system, user, &mine, out->error, sizeof out->error);
     if (id < 0) {
-        out->status = strstr(out->error, "budget") ? LLM_ERR_BUDGET : LLM_ERR_INTERNAL;
+        out->status = strstr(out->error, "budget")  ? LLM_ERR_BUDGET
+                      : llm_client_blocked(c, NULL) ? LLM_ERR_BLOCKED
+                                                    : LLM_ERR_INTERNAL;
         return -1;
     }
     struct pollfd fds[64];

@@ -97,7 +97,9 @@ typedef enum llm_status {
     LLM_ERR_PROTOCOL, /* the answer was not what the protocol says */
     LLM_ERR_BUDGET,   /* refused: the session's budget is spent */
     LLM_ERR_CANCELLED,
-    LLM_ERR_INTERNAL /* out of memory, libcurl setup */
+    LLM_ERR_INTERNAL, /* out of memory, libcurl setup */
+    LLM_ERR_BLOCKED   /* not sent: an earlier request showed that retrying
+                         cannot help (see llm_client_blocked) */
 } llm_status;
 
 typedef struct llm_result {
@@ -112,10 +114,12 @@ typedef struct llm_result {
     size_t raw_len;
     char finish_reason[32]; /* "stop", "length" (truncated), "" unknown */
     bool truncated;         /* finish_reason length / max_tokens */
-    char model[256];        /* as the server reported it, else requested */
+    char model[256];        /* the model as configured (what was asked for) */
+    char served_model[256]; /* the server's `model` field, sanitised for a
+                               terminal (engine/base/text.h); "" if none */
     double temperature;     /* sampled for this call */
     long tokens_in, tokens_out;
-    bool tokens_estimated; /* the server sent no usage: chars / 4 */
+    bool tokens_estimated; /* not the server's numbers: see llm_plausible_tokens */
     double cost_usd;
     int attempts;
     double seconds; /* first attempt start to completion */
@@ -178,6 +182,27 @@ int llm_complete(llm_client *c, const char *system, const char *user, const llm_
                  llm_result *out);
 
 llm_usage llm_client_usage(const llm_client *c);
+/* Why the client refuses new requests, or NULL while it does not: the
+ * server refused the key (HTTP 401 or 403), the budget is spent (both for
+ * good), or the server could not be reached after every attempt (for a
+ * minute, then one may try again). *permanent says which. Requests
+ * waiting when it happened end with LLM_ERR_BLOCKED, so a dead endpoint
+ * is not asked again and again. */
+const char *llm_client_blocked(llm_client *c, bool *permanent);
+
+/* The usage a server reports is untrusted. A count is used as reported
+ * when it lies within [bytes / 16, hi]; a missing or negative one, or one
+ * below that floor, is estimated as (bytes + 3) / 4 (about four bytes a
+ * token); one above hi is cut to hi. bytes is the text the count is of
+ * (the prompt; the answer and its reasoning); hi = bytes + 4096 for the
+ * prompt and max(max_tokens, bytes) + 4096 for the answer. *estimated is
+ * set when the result is not the reported number. Exposed for tests. */
+long llm_plausible_tokens(bool reported, long value, size_t bytes, long hi, bool *estimated);
+
+/* url with its credentials hidden, for anything shown or stored in a
+ * message: user:password@ becomes ***@, and the value of a query parameter
+ * whose name holds "key", "token", "secret", "sig" or "pass" becomes ***. */
+void llm_redact_url(const char *url, char *out, size_t size);
 const llm_config *llm_client_config(const llm_client *c);
 
 const char *llm_status_name(llm_status s);

@@ -81,7 +81,7 @@ typedef struct answer {
     size_t content_len;
     bool truncated;
     char finish[32];
-    char model[256];
+    char model[256], served_model[256];
     long tokens_in, tokens_out;
     bool estimated;
     double seconds, cost;
@@ -159,6 +159,7 @@ static void on_done(void *ud, const llm_result *r)
     a->truncated = r->truncated;
     scopy(a->finish, sizeof a->finish, r->finish_reason);
     scopy(a->model, sizeof a->model, r->model);
+    scopy(a->served_model, sizeof a->served_model, r->served_model);
     a->tokens_in = r->tokens_in;
     a->tokens_out = r->tokens_out;
     a->estimated = r->tokens_estimated;
@@ -496,6 +497,7 @@ static void finish_write(propose *p)
     n.parents[1] = o->parents[1];
     n.n_parents = o->n_parents;
     n.model = o->model;
+    n.served_model = o->served_model;
     n.tokens_in = o->tokens_in;
     n.tokens_out = o->tokens_out;
     n.latency_s = o->latency_s;
@@ -564,6 +566,7 @@ static void advance_llm(propose *p)
         return;
     }
     scopy(o->model, sizeof o->model, a->model);
+    scopy(o->served_model, sizeof o->served_model, a->served_model);
     o->tokens_in += a->tokens_in;
     o->tokens_out += a->tokens_out;
     o->latency_s += a->seconds;

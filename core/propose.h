@@ -101,6 +101,7 @@ typedef struct propose_outcome {
     char parents[2][SESSION_ID_MAX];
     int n_parents;
     char model[256];            /* "" offline */
+    char served_model[256];     /* the server's `model` field (sanitised), "" if none */
     int attempts;               /* LLM rounds: 1 + repairs (offline: 1) */
     long tokens_in, tokens_out; /* summed over attempts */
     double latency_s;           /* summed over attempts */

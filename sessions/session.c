@@ -89,7 +89,7 @@ int session_valid_id(const char *id, int *gen, int *num)
     int g, n;
     const char *dash = id && id[0] == 'g' ? strchr(id, '-') : NULL;
     if (!dash || id_number(id + 1, (size_t)(dash - id - 1), 0, &g) != 0 ||
-        id_number(dash + 1, strlen(dash + 1), 1, &n) != 0)
+        g > SESSION_GENERATION_MAX || id_number(dash + 1, strlen(dash + 1), 1, &n) != 0)
         return 0;
     if (gen)
         *gen = g;
@@ -343,10 +343,18 @@ const char *session_config_get(session *s, const char *key)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+/* The key the LLM client sends: the variable the settings name, as
+ * core/llm_settings.c resolves it (GEVO_LLM_API_KEY_ENV over gevo.json's
+ * llm.api_key_env over core/llm.c's default), so that what is scrubbed is
+ * what a server may echo. */
 static const char *api_key_value(session *s)
 {
-    const char *name = session_config_get(s, "llm.api_key_env");
-    const char *v = name && name[0] ? getenv(name) : NULL;
+    const char *name = getenv("GEVO_LLM_API_KEY_ENV");
+    if (!name || !name[0])
+        name = session_config_get(s, "llm.api_key_env");
+    if (!name || !name[0])
+        name = "OPENAI_API_KEY";
+    const char *v = getenv(name);
     return v && strlen(v) >= 4 ? v : NULL;
 }
 
@@ -453,7 +461,7 @@ void session_close(session *s)
     session_lock_release(s);
     json_decref(s->config);
     git_repository_free(s->repo);
-    free(s->next_number);
+    free(s->numbers);
     free(s->workdir);
     free(s);
 }

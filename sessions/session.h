@@ -36,7 +36,11 @@
 
 typedef struct session session;
 
-#define SESSION_ID_MAX 32
+#define SESSION_ID_MAX         32
+/* The highest generation number an id may have ("g1000000-1"): a
+ * hand-made tag beyond it is not an individual, so no number from a tag
+ * sizes anything. */
+#define SESSION_GENERATION_MAX 1000000
 
 typedef enum session_mode {
     SESSION_READ,         /* no lock; every writing call fails */
@@ -70,6 +74,10 @@ const char *session_lock_holder(const session *s);
  * (any "*key*" key other than llm.api_key_env, or a value equal to the
  * environment variable named by llm.api_key_env). */
 const char *session_config_get(session *s, const char *key);
+/* Copies text with the API key's value replaced by "[redacted]"
+ * (malloc'd; NULL text gives "", NULL only when out of memory): what a
+ * server echoed never lands in the session, nor in a message. */
+char *session_scrub(session *s, const char *text);
 int session_config_set(session *s, const char *key, const char *value, gerr *err);
 
 /* A new individual. Strings may be NULL (stored empty). The value of the
@@ -81,7 +89,8 @@ typedef struct session_new {
     const char *persona;
     const char *parents[2]; /* ids; a crossover has two */
     int n_parents;
-    const char *model;
+    const char *model;        /* as configured */
+    const char *served_model; /* what the server said it ran; NULL/"" = none */
     long tokens_in, tokens_out;
     double latency_s;
     const char *summary; /* one line for the commit message */

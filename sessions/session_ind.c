@@ -14,21 +14,31 @@ static int note_copy(session *s, const char *notes_ref, const git_oid *from, con
 
 /* ---- generation numbers ---------------------------------------------- */
 
+/* Notes that gen has individual num: its next free number is past it. */
 static int numbers_note(session *s, int gen, int num, gerr *err)
 {
-    if (gen >= s->n_generations) {
-        int n = gen + 16;
-        int *p = realloc(s->next_number, (size_t)n * sizeof *p);
-        if (!p)
+    if (gen < 0 || gen > SESSION_GENERATION_MAX)
+        return gerr_set(err, "generation %d is beyond the last one a session can have (%d)", gen,
+                        SESSION_GENERATION_MAX);
+    size_t i = 0;
+    while (i < s->n_numbers && s->numbers[i].gen != gen)
+        i++;
+    if (i == s->n_numbers) {
+        if (ALLOC_GROW(s->numbers, s->n_numbers + 1, s->alloc_numbers))
             return gerr_set(err, "out of memory");
-        for (int i = s->n_generations; i < n; i++)
-            p[i] = 1;
-        s->next_number = p;
-        s->n_generations = n;
+        s->numbers[s->n_numbers++] = (struct session_number){gen, 1};
     }
-    if (num + 1 > s->next_number[gen])
-        s->next_number[gen] = num + 1;
+    if (num >= s->numbers[i].next)
+        s->numbers[i].next = num + 1;
     return 0;
+}
+
+static int next_number(const session *s, int gen)
+{
+    for (size_t i = 0; i < s->n_numbers; i++)
+        if (s->numbers[i].gen == gen)
+            return s->numbers[i].next;
+    return 1;
 }
 
 static int numbers_load(session *s, gerr *err)
@@ -56,10 +66,11 @@ int session_last_generation(session *s, gerr *err)
 {
     if (numbers_load(s, err) != 0)
         return -1;
-    for (int g = s->n_generations - 1; g >= 0; g--)
-        if (s->next_number[g] > 1)
-            return g;
-    return 0;
+    int last = 0;
+    for (size_t i = 0; i < s->n_numbers; i++)
+        if (s->numbers[i].next > 1 && s->numbers[i].gen > last)
+            last = s->numbers[i].gen;
+    return last;
 }
 
 /* ---- reading ------------------------------------------------------------ */
@@ -185,8 +196,6 @@ int session_add(session *s, const session_new *in, char *id, gerr *err)
 {
     if (session_require_writer(s, err) != 0)
         return -1;
-    if (!in || in->generation < 0 || in->generation > 1000000)
-        return gerr_set(err, "add: the generation must be a number >= 0");
     if (in->n_parents < 0 || in->n_parents > 2)
         return gerr_set(err, "add: an individual has 0, 1 or 2 parents, not %d", in->n_parents);
     if (!in->op || !in->op[0])
@@ -215,7 +224,7 @@ int session_add(session *s, const session_new *in, char *id, gerr *err)
             goto done;
         }
     }
-    int num = s->next_number[in->generation];
+    int num = next_number(s, in->generation);
     snprintf(id, SESSION_ID_MAX, "g%d-%d", in->generation, num);
 
     char when[32];
@@ -231,6 +240,11 @@ int session_add(session *s, const session_new *in, char *id, gerr *err)
                      "latency_s", in->latency_s, "created", when, "edits", 0);
     free(persona);
     free(model);
+    if (meta && in->served_model && in->served_model[0]) {
+        char *served = session_scrub(s, in->served_model);
+        json_object_set_new(meta, "served_model", json_string(served ? served : ""));
+        free(served);
+    }
     if (!meta) {
         gerr_set(err, "add: cannot build meta.json (is every text valid UTF-8?)");
         goto done;
@@ -283,7 +297,7 @@ int session_add(session *s, const session_new *in, char *id, gerr *err)
     if (session_git(git_reference_create(&r, s->repo, ref, &commit_id, 0, log), err, "%s", ref))
         goto done;
     git_reference_free(r);
-    s->next_number[in->generation] = num + 1;
+    numbers_note(s, in->generation, num, NULL); /* its slot exists: cannot fail */
     rc = 0;
 done:
     strbuf_release(&msg);

@@ -24,9 +24,14 @@ struct session {
     char lock_path[4096];
     int lock_fd; /* flock'd while writer */
     char holder[160];
-    json_t *config;    /* gevo.json as last read or written */
-    int *next_number;  /* per generation: the next free number */
-    int n_generations; /* entries in next_number */
+    json_t *config; /* gevo.json as last read or written */
+    /* the next free number of each generation that has individuals:
+       (generation, next) pairs, as many as generations in use, so that a
+       generation number never sizes an allocation */
+    struct session_number {
+        int gen, next;
+    } * numbers;
+    size_t n_numbers, alloc_numbers;
     bool numbers_loaded;
 };
 
@@ -35,10 +40,6 @@ struct session {
  * into err and returns -1. So every libgit2 failure says where it was. */
 int session_git(int rc, gerr *err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int session_require_writer(const session *s, gerr *err);
-
-/* Copies text with the configured API key's value replaced (malloc'd);
- * NULL text gives "". Never NULL. */
-char *session_scrub(session *s, const char *text);
 
 /* The researcher's signature: user.name/user.email, else $USER@host. */
 int session_researcher(session *s, git_signature **out, gerr *err);

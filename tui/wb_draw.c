@@ -275,16 +275,21 @@ static void draw_status(wb *w)
     char cost[64] = "";
     if (st->tokens_in + st->tokens_out > 0)
         snprintf(cost, sizeof cost, "%s/%s tokens $%.2f%s", tok, tok2, st->cost, sep);
+    /* why evolution cannot go on by itself (a refused key, a spent
+       budget...) takes the place of the LLM's name */
+    char stopped[sizeof st->stop_cause + 16];
+    snprintf(stopped, sizeof stopped, "stopped: %s", st->stop_cause);
+    const char *who = st->stop_cause[0] ? stopped : st->llm;
     snprintf(buf, sizeof buf,
              " gevo %s%s%s%s%d pending %d training %d trained %d rejected %d failed%s%s%s", w->name,
              sep, gen, sep, st->pending, st->training + st->approved, st->trained, st->rejected,
-             st->failed, sep, cost, st->llm);
+             st->failed, sep, cost, who);
     if (wb_text_width(w, buf) > w->cols) {
         if (st->tokens_in + st->tokens_out > 0)
             snprintf(cost, sizeof cost, "%s tok $%.2f%s", tok, st->cost, sep);
         snprintf(buf, sizeof buf, " %s%s%d pend %d train %d done %d rej %d fail%s%s%s", gen, sep,
                  st->pending, st->training + st->approved, st->trained, st->rejected, st->failed,
-                 sep, cost, st->llm);
+                 sep, cost, who);
     }
     wb_put(w, 0, 0, w->cols, buf, w->attr[WB_C_STATUS]);
 }

@@ -3,6 +3,7 @@
  *
  *   fake_llm srv;
  *   if (fake_llm_start(&srv)) ...;     // srv.port, srv.base_url
+ *   fake_llm_start_named(&bad, "hostile.py");  // the hostile one
  *   long n = fake_llm_count(&srv, "t1/500");
  *   fake_llm_stop(&srv);
  */
@@ -27,14 +28,15 @@ typedef struct fake_llm {
     char base_url[64];
 } fake_llm;
 
-static inline int fake_llm_start(fake_llm *s)
+/* Starts tests/fake_llm/NAME (server.py, or hostile.py: the lying one). */
+static inline int fake_llm_start_named(fake_llm *s, const char *name)
 {
     int fd[2];
     memset(s, 0, sizeof *s);
     if (pipe(fd))
         return -1;
     char script[1024];
-    snprintf(script, sizeof script, "%s/tests/fake_llm/server.py", harness_root());
+    snprintf(script, sizeof script, "%s/tests/fake_llm/%s", harness_root(), name);
     pid_t pid = fork();
     if (pid < 0)
         return -1;
@@ -65,6 +67,11 @@ static inline int fake_llm_start(fake_llm *s)
     }
     snprintf(s->base_url, sizeof s->base_url, "http://127.0.0.1:%d/v1", s->port);
     return 0;
+}
+
+static inline int fake_llm_start(fake_llm *s)
+{
+    return fake_llm_start_named(s, "server.py");
 }
 
 static inline void fake_llm_stop(fake_llm *s)

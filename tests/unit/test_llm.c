@@ -1,6 +1,7 @@
 /* The LLM client against the fake server on 127.0.0.1: both protocols,
  * with and without streaming, every fault the server can inject, retries,
  * accounting, budget, concurrency and the poll-loop interface. */
+#include <limits.h>
 #include <math.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -568,6 +569,133 @@ static void test_poll_loop(void)
     CHECK_EQ_INT(d.done, 1);
 }
 
+/* ---- against tests/fake_llm/hostile.py ------------------------------------ */
+
+static fake_llm bad;
+
+static llm_client *hostile_client(const char *model, long budget_tokens)
+{
+    llm_config cfg;
+    fast_cfg(&cfg, model, false);
+    snprintf(cfg.base_url, sizeof cfg.base_url, "%s", bad.base_url);
+    cfg.budget_tokens = budget_tokens;
+    char err[512];
+    llm_client *c = llm_client_new(&cfg, err, sizeof err);
+    CHECK(c != NULL, "client: %s", err);
+    return c;
+}
+
+/* Usage numbers that lie cannot bypass a token budget or overflow a sum:
+ * INT64_MAX is cut to what the request and answer can hold, a negative
+ * or missing count is estimated from the text. */
+static void test_hostile_usage(void)
+{
+    llm_result res;
+    llm_client *c = hostile_client("u1/usage=max:hello", 20000);
+    CHECK(llm_complete(c, NULL, "one", NULL, &res) == 0, "%s", res.error);
+    CHECK(res.tokens_estimated, "INT64_MAX is not taken as is");
+    CHECK(res.tokens_in > 0 && res.tokens_in <= 3 + 4096, "tokens in %ld", res.tokens_in);
+    CHECK(res.tokens_out > 0 && res.tokens_out <= 4096 + 4096, "tokens out %ld", res.tokens_out);
+    llm_result_free(&res);
+    CHECK(llm_complete(c, NULL, "two", NULL, &res) == 0, "%s", res.error);
+    llm_result_free(&res);
+    llm_usage u = llm_client_usage(c);
+    CHECK(u.tokens_in > 0 && u.tokens_out > 0 && u.tokens_in + u.tokens_out <= 4 * 8192,
+          "sums stay sane: %ld + %ld", u.tokens_in, u.tokens_out);
+    CHECK(llm_complete(c, NULL, "three", NULL, &res) == -1 && res.status == LLM_ERR_BUDGET,
+          "the budget stops it: %s", res.error);
+    llm_result_free(&res);
+    CHECK_EQ_INT(fake_llm_count(&bad, "u1/usage=max:hello"), 2);
+    llm_client_free(c);
+
+    static const char *const lies[] = {"u2/usage=neg", "u3/usage=missing", "u4/usage=str",
+                                       "u5/usage=float"};
+    for (size_t i = 0; i < sizeof lies / sizeof *lies; i++) {
+        c = hostile_client(lies[i], 1);
+        CHECK(llm_complete(c, NULL, "Say hello to me.", NULL, &res) == 0, "%s", res.error);
+        /* estimated: (16 + 3) / 4 in, ("Hello." 6 + 3) / 4 out */
+        CHECK(res.tokens_estimated && res.tokens_in == 4 && res.tokens_out == 2,
+              "%s: %ld in, %ld out", lies[i], res.tokens_in, res.tokens_out);
+        llm_result_free(&res);
+        CHECK(llm_complete(c, NULL, "again", NULL, &res) == -1 && res.status == LLM_ERR_BUDGET,
+              "%s: budget of 1 token reached: %s", lies[i], res.error);
+        llm_result_free(&res);
+        CHECK_EQ_INT(fake_llm_count(&bad, lies[i]), 1);
+        llm_client_free(c);
+    }
+    bool est = false;
+    CHECK(llm_plausible_tokens(true, 0, 1600, 5000, &est) == 400 && est, "zero for 1600 bytes");
+    est = false;
+    CHECK(llm_plausible_tokens(true, 300, 1600, 5000, &est) == 300 && !est, "plausible kept");
+    CHECK(llm_plausible_tokens(true, LONG_MAX, 1600, 5000, &est) == 5000 && est, "cut to hi");
+}
+
+/* The recorded model is the configured one; the server's, full of escape
+ * sequences, is kept apart and shown visibly. */
+static void test_hostile_model(void)
+{
+    llm_result res;
+    llm_client *c = hostile_client("m1/esc:hello", 0);
+    CHECK(llm_complete(c, NULL, "hi", NULL, &res) == 0, "%s", res.error);
+    CHECK(!strcmp(res.model, "m1/esc:hello"), "model '%s'", res.model);
+    CHECK(!strchr(res.served_model, 0x1b) && !strstr(res.served_model, "\xc2\x9b") &&
+              strstr(res.served_model, "^[[2J") && strstr(res.served_model, "<U+202E>"),
+          "served model '%s'", res.served_model);
+    llm_result_free(&res);
+    llm_client_free(c);
+}
+
+/* A refused key stops the client: the next request is not sent, and the
+ * key the server echoed in its error is not in the message. */
+static void test_hostile_refused_key(void)
+{
+    setenv("GEVO_TEST_KEY", "sk-hostile-123456", 1);
+    for (int code = 401; code <= 403; code += 2) {
+        char model[32];
+        snprintf(model, sizeof model, "k%d/%d", code, code);
+        llm_client *c = hostile_client(model, 0);
+        llm_result res;
+        CHECK(llm_complete(c, NULL, "hi", NULL, &res) == -1 && res.status == LLM_ERR_HTTP, "%d: %s",
+              code, res.error);
+        CHECK(!strstr(res.error, "sk-hostile-123456") && strstr(res.error, "[redacted]"),
+              "the echoed key is hidden: %s", res.error);
+        CHECK(!strchr(res.error, 0x1b), "no raw escape in the error");
+        llm_result_free(&res);
+        bool perm = false;
+        CHECK(llm_client_blocked(c, &perm) && perm, "%d blocks the client for good", code);
+        CHECK(llm_complete(c, NULL, "again", NULL, &res) == -1 && res.status == LLM_ERR_BLOCKED,
+              "then refused: %s", llm_status_name(res.status));
+        CHECK(strstr(res.error, "HTTP") != NULL, "names the cause: %s", res.error);
+        llm_result_free(&res);
+        CHECK_EQ_INT(fake_llm_count(&bad, model), 1);
+        llm_client_free(c);
+    }
+    unsetenv("GEVO_TEST_KEY");
+}
+
+/* Credentials in base_url never appear in a message. */
+static void test_redact_url(void)
+{
+    char out[512];
+    llm_redact_url("https://alice:s3cret@api.example:8443/v1?api-key=K123&v=2", out, sizeof out);
+    CHECK(!strstr(out, "s3cret") && !strstr(out, "alice") && !strstr(out, "K123") &&
+              strstr(out, "***@api.example:8443/v1") && strstr(out, "api-key=***") &&
+              strstr(out, "v=2"),
+          "redacted '%s'", out);
+    llm_redact_url("http://127.0.0.1:8080/v1", out, sizeof out);
+    CHECK(!strcmp(out, "http://127.0.0.1:8080/v1"), "plain URL kept: '%s'", out);
+    llm_config cfg;
+    fast_cfg(&cfg, "cred/500", false);
+    snprintf(cfg.base_url, sizeof cfg.base_url, "http://bob:hunter22@127.0.0.1:%d/v1", bad.port);
+    cfg.max_attempts = 1;
+    llm_result res;
+    run("cred/500", false, &res, NULL, &cfg);
+    CHECK(res.status != LLM_OK && !strstr(res.error, "hunter22") && !strstr(res.error, "bob") &&
+              strstr(res.error, "***@127.0.0.1"),
+          "error message: %s", res.error);
+    llm_result_free(&res);
+}
+
 int main(void)
 {
     RUN(test_config);
@@ -592,6 +720,15 @@ int main(void)
     RUN(test_anthropic);
     RUN(test_budget);
     RUN(test_poll_loop);
+    if (fake_llm_start_named(&bad, "hostile.py")) {
+        CHECK(0, "could not start tests/fake_llm/hostile.py with python3");
+    } else {
+        RUN(test_hostile_usage);
+        RUN(test_hostile_model);
+        RUN(test_hostile_refused_key);
+        RUN(test_redact_url);
+        fake_llm_stop(&bad);
+    }
     fake_llm_stop(&srv);
     return harness_done();
 }

@@ -24,6 +24,7 @@ enum {
     CLI_FAIL = 1,         /* a failure: bad input, a check that failed, an error */
     CLI_USAGE = 2,        /* a usage error: an unknown command or option, a bad value */
     CLI_INCOMPLETE = 3,   /* gevo train: diverged, timeout or stopped (result written) */
+    CLI_STOPPED = 4,      /* gevo run: evolution cannot go on by itself (the cause is said) */
     CLI_INTERRUPTED = 130 /* gevo run: stopped by SIGINT or SIGTERM, resumable */
 };
 

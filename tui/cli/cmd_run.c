@@ -55,8 +55,10 @@ static void run_help(void)
            "  --time-limit S         seconds per candidate\n"
            "  --data DIR             data set (default: the session's)\n"
            "  --seed N               seed of selection and proposals (default 1)\n"
+           "  --max-empty-generations N  stop after N generations in a row without a\n"
+           "                         valid proposal (default: gevo.json's, else %d)\n"
            "  -h, --help             this text\n",
-           EVALUATOR_DEFAULT_SLOTS, EVALUATOR_DEFAULT_THREADS);
+           EVALUATOR_DEFAULT_SLOTS, EVALUATOR_DEFAULT_THREADS, EVOLVE_DEFAULT_MAX_EMPTY);
 }
 
 typedef struct run_view {
@@ -112,20 +114,30 @@ static void show_status(run_view *v, evolve *e, int target)
 int cmd_run(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"generations", required_argument, 0, 'g'},   {"preset", required_argument, 0, 'p'},
-        {"review-policy", required_argument, 0, 'r'}, {"llm", required_argument, 0, 'l'},
-        {"model", required_argument, 0, 'm'},         {"evaluator", required_argument, 0, 'e'},
-        {"slots", required_argument, 0, 'S'},         {"threads", required_argument, 0, 'T'},
-        {"population", required_argument, 0, 'P'},    {"offspring", required_argument, 0, 'O'},
-        {"subset", required_argument, 0, 'n'},        {"epochs", required_argument, 0, 'E'},
-        {"time-limit", required_argument, 0, 't'},    {"data", required_argument, 0, 'd'},
-        {"seed", required_argument, 0, 's'},          CLI_HELP_OPTION,
-        {"slurm", required_argument, 0, 'U'},         {0, 0, 0, 0},
+        {"generations", required_argument, 0, 'g'},
+        {"preset", required_argument, 0, 'p'},
+        {"review-policy", required_argument, 0, 'r'},
+        {"llm", required_argument, 0, 'l'},
+        {"model", required_argument, 0, 'm'},
+        {"evaluator", required_argument, 0, 'e'},
+        {"slots", required_argument, 0, 'S'},
+        {"threads", required_argument, 0, 'T'},
+        {"population", required_argument, 0, 'P'},
+        {"offspring", required_argument, 0, 'O'},
+        {"subset", required_argument, 0, 'n'},
+        {"epochs", required_argument, 0, 'E'},
+        {"time-limit", required_argument, 0, 't'},
+        {"data", required_argument, 0, 'd'},
+        {"seed", required_argument, 0, 's'},
+        CLI_HELP_OPTION,
+        {"slurm", required_argument, 0, 'U'},
+        {"max-empty-generations", required_argument, 0, 'X'},
+        {0, 0, 0, 0},
     };
     const char *preset = NULL, *policy = "auto", *llm = NULL, *model = NULL, *engine = NULL,
                *data = NULL;
     long generations = -1, slots = 0, threads = 0, population = 0, offspring = 0, subset = -1,
-         epochs = 0, time_limit = 0, seed = -1;
+         epochs = 0, time_limit = 0, seed = -1, max_empty = 0;
     char slurm_opts[8192] = "";
     size_t slurm_len = 0;
     int opt;
@@ -170,6 +182,10 @@ int cmd_run(int argc, char **argv)
                 return CLI_USAGE;
             break;
         case 'd': data = optarg; break;
+        case 'X':
+            if (cli_long("run", "--max-empty-generations", optarg, 1, 1000000, &max_empty))
+                return CLI_USAGE;
+            break;
         case 'U':
             if (!strchr(optarg, '=') || strchr(optarg, '\n') ||
                 slurm_len + strlen(optarg) + 2 > sizeof slurm_opts)
@@ -210,6 +226,7 @@ int cmd_run(int argc, char **argv)
         cfg.train_time_limit = (double)time_limit;
     if (seed >= 0)
         cfg.seed = (unsigned long)seed;
+    cfg.max_empty_generations = (int)max_empty;
     cfg.llm = llm;
     cfg.model = model;
     cfg.data_dir = data;
@@ -243,6 +260,15 @@ int cmd_run(int argc, char **argv)
         evolve_status_get(e, &st);
         if (st.generation > target)
             break;
+        /* what retrying cannot fix ends the run once nothing is in flight
+           (trainings already started are collected first) */
+        if (st.stop_cause[0] && st.proposing == 0 && st.approved == 0 && st.training == 0) {
+            clear_status(&view);
+            fprintf(stderr, "gevo run: stopped at generation %d: %s\n", st.generation,
+                    st.stop_cause);
+            status = CLI_STOPPED;
+            break;
+        }
         if (st.generation_done) {
             if (evolve_next_generation(e, false)) {
                 fprintf(stderr, "gevo run: %s\n", evolve_error(e));
