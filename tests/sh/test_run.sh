@@ -145,3 +145,18 @@ if [ $rc -ne 0 ] && grep -q "objectives.*unknown objective 'size'" "$T/s4b.log";
 else
     fail run_objectives_unknown_refused "rc=$rc $(tail -n 3 "$T/s4b.log")"
 fi
+
+# a hand-made tag with a huge generation number is not an individual: it
+# sizes nothing (it asked for ~8 GB), proposing and running go on
+S6="$T/s6"
+"$GEVO" new "$S6" >/dev/null 2>&1
+git -C "$S6" tag g2000000000-1 g0-1
+(ulimit -v 1000000; "$GEVO" propose "$S6" --llm none --generation 1 --seed 5) >"$T/s6.log" 2>&1
+rc=$?
+(ulimit -v 1500000; timeout 300 "$GEVO" run "$S6" --generations 1 $RUN) >"$T/s6run.log" 2>&1
+rc2=$?
+if [ $rc -eq 0 ] && [ $rc2 -eq 0 ] && git -C "$S6" rev-parse -q --verify g1-1 >/dev/null; then
+    ok run_huge_generation_tag_ignored
+else
+    fail run_huge_generation_tag_ignored "rc=$rc/$rc2 $(tail -n 2 "$T/s6.log") $(tail -n 2 "$T/s6run.log")"
+fi
