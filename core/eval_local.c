@@ -31,40 +31,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/errf.h"
 #include "core/evaluator.h"
+#include "engine/base/file.h"
 
 #define POLL_INTERVAL_MS 250
-
-/* Copies src into dst, cut to fit. */
-static void scopy(char *dst, size_t size, const char *src)
-{
-    if (!size)
-        return;
-    size_t n = strlen(src);
-    if (n >= size)
-        n = size - 1;
-    memcpy(dst, src, n);
-    dst[n] = 0;
-}
 
 static double now_real(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static double jnum(json_t *o, const char *key)
-{
-    json_t *v = json_object_get(o, key);
-    return json_is_number(v) ? json_number_value(v) : NAN;
-}
-
-static long jint(json_t *o, const char *key)
-{
-    json_t *v = json_object_get(o, key);
-    return json_is_integer(v) ? (long)json_integer_value(v) : -1;
 }
 
 /* ---- processes ------------------------------------------------------------ */
@@ -109,11 +85,6 @@ static bool proc_alive(pid_t pid, unsigned long long start)
 
 /* ---- the pool ---------------------------------------------------------------- */
 
-typedef enum job_state {
-    JOB_QUEUED,
-    JOB_RUNNING,
-    JOB_DONE
-} job_state;
 typedef enum job_stop {
     STOP_NONE,
     STOP_TIMEOUT,
@@ -121,11 +92,10 @@ typedef enum job_stop {
 } job_stop;
 
 typedef struct job {
-    char id[EVALUATOR_ID_MAX];
-    char dir[PATH_MAX];
-    char **argv; /* from submit until started */
+    evaluator_jobhead h; /* first: the shared table holds it */
+    char **argv;         /* while queued: from submit until started */
     double time_limit;
-    job_state state;
+    bool running;
     pid_t worker, monitor;
     unsigned long long worker_start, monitor_start;
     bool monitor_gone;
@@ -134,44 +104,24 @@ typedef struct job {
     double term_at; /* when SIGTERM went out, 0 = not yet */
     bool killed;
     job_stop stop;
-    long long prog_off;
 } job;
 
-typedef struct local {
-    job **jobs;
-    int n_jobs, cap_jobs;
-    evaluator_queue q; /* events not yet handed out */
-    char exe[PATH_MAX];
-} local;
-
-static local *L(evaluator *ev)
+static job *J(evaluator_jobhead *h)
 {
-    return ev->impl;
+    return (job *)h;
 }
 
-static evaluator_event *push_event(local *l)
-{
-    return evaluator_queue_push(&l->q);
-}
-
-static job *find_job(local *l, const char *id)
-{
-    for (int i = 0; i < l->n_jobs; i++)
-        if (!strcmp(l->jobs[i]->id, id))
-            return l->jobs[i];
-    return NULL;
-}
-
-static int count_running(local *l)
+static int count_running(evaluator *ev)
 {
     int n = 0;
-    for (int i = 0; i < l->n_jobs; i++)
-        n += l->jobs[i]->state == JOB_RUNNING;
+    for (size_t i = 0; i < ev->jobs.n; i++)
+        n += !ev->jobs.v[i]->done && J(ev->jobs.v[i])->running;
     return n;
 }
 
-static void job_free(job *j)
+static void local_free_job(evaluator_jobhead *h)
 {
+    job *j = J(h);
     if (!j)
         return;
     if (j->exit_fd >= 0)
@@ -180,30 +130,19 @@ static void job_free(job *j)
     free(j);
 }
 
-static int add_job(local *l, job *j)
+static job *new_job(void)
 {
-    if (l->n_jobs == l->cap_jobs) {
-        int nc = l->cap_jobs ? l->cap_jobs * 2 : 8;
-        job **nj = realloc(l->jobs, sizeof *nj * (size_t)nc);
-        if (!nj)
-            return -1;
-        l->jobs = nj;
-        l->cap_jobs = nc;
-    }
-    l->jobs[l->n_jobs++] = j;
-    return 0;
-}
-
-static void job_path(const job *j, const char *name, char *out, size_t size)
-{
-    snprintf(out, size, "%s/%s", j->dir, name);
+    job *j = calloc(1, sizeof *j);
+    if (j)
+        j->exit_fd = -1;
+    return j;
 }
 
 /* Writes job.json and pid, for reattach and for people. */
 static void write_job_file(const job *j, char *const *argv)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "id", json_string(j->id));
+    json_object_set_new(o, "id", json_string(j->h.id));
     json_t *a = json_array();
     for (char *const *p = argv; p && *p; p++)
         json_array_append_new(a, json_string(*p));
@@ -218,14 +157,14 @@ static void write_job_file(const job *j, char *const *argv)
     json_decref(o);
     char path[PATH_MAX + 16];
     if (s) {
-        job_path(j, "job.json", path, sizeof path);
-        evaluator_write_file(path, s, strlen(s));
+        evaluator_job_path(&j->h, "job.json", path, sizeof path);
+        file_write(path, s, strlen(s), NULL);
         free(s);
     }
     char pid[32];
     int n = snprintf(pid, sizeof pid, "%d\n", (int)j->worker);
-    job_path(j, "pid", path, sizeof path);
-    evaluator_write_file(path, pid, (size_t)n);
+    evaluator_job_path(&j->h, "pid", path, sizeof path);
+    file_write(path, pid, (size_t)n, NULL);
 }
 
 /* async-signal-safe helpers for the forked processes */
@@ -264,19 +203,19 @@ static int fd_above_2(int fd)
 }
 
 /* Starts j's worker. Returns 0, or -1 with a message. */
-static int spawn(local *l, job *j, char *err, size_t errsize)
+static int spawn(evaluator *ev, job *j, gerr *err)
 {
     char prog[PATH_MAX + 32], errp[PATH_MAX + 32], exitp[PATH_MAX + 32], exit_tmp[PATH_MAX + 32];
-    job_path(j, "progress.jsonl", prog, sizeof prog);
-    job_path(j, "stderr.log", errp, sizeof errp);
-    job_path(j, "exit", exitp, sizeof exitp);
-    job_path(j, "exit.tmp", exit_tmp, sizeof exit_tmp);
+    evaluator_job_path(&j->h, "progress.jsonl", prog, sizeof prog);
+    evaluator_job_path(&j->h, "stderr.log", errp, sizeof errp);
+    evaluator_job_path(&j->h, "exit", exitp, sizeof exitp);
+    evaluator_job_path(&j->h, "exit.tmp", exit_tmp, sizeof exit_tmp);
     int out_fd = fd_above_2(open(prog, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
     int err_fd = fd_above_2(open(errp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
     int null_fd = fd_above_2(open("/dev/null", O_RDWR | O_CLOEXEC));
     int pp[2] = {-1, -1}, ep[2] = {-1, -1};
     if (out_fd < 0 || err_fd < 0 || null_fd < 0 || pipe2(pp, O_CLOEXEC) || pipe2(ep, O_CLOEXEC)) {
-        core_errf(err, errsize, "cannot start a worker for %s: %s", j->id, strerror(errno));
+        gerr_errno(err, "cannot start a worker for %s", j->h.id);
         goto fail;
     }
     pp[0] = fd_above_2(pp[0]);
@@ -284,10 +223,17 @@ static int spawn(local *l, job *j, char *err, size_t errsize)
     ep[0] = fd_above_2(ep[0]);
     ep[1] = fd_above_2(ep[1]);
     char *const *argv = j->argv;
-    const char *exe = l->exe;
+    const char *exe = ev->exe;
+    /* the worker's environment is chosen, not inherited: never the key */
+    char **envp = evaluator_worker_env(&ev->cfg, NULL);
+    if (!envp) {
+        gerr_set(err, "cannot start a worker for %s: out of memory", j->h.id);
+        goto fail;
+    }
     pid_t mon = fork();
     if (mon < 0) {
-        core_errf(err, errsize, "cannot start a worker for %s: fork: %s", j->id, strerror(errno));
+        gerr_errno(err, "cannot start a worker for %s: fork", j->h.id);
+        evaluator_argv_free(envp);
         goto fail;
     }
     if (mon == 0) {
@@ -317,7 +263,7 @@ static int spawn(local *l, job *j, char *err, size_t errsize)
             dup2(out_fd, 1);
             dup2(err_fd, 2);
             close_range(3, ~0U, 0);
-            execv(exe, argv);
+            execve(exe, argv, envp);
             static const char msg[] = "gevo: cannot execute the worker program (errno ";
             char num[16];
             write_all(2, msg, sizeof msg - 1);
@@ -358,6 +304,7 @@ static int spawn(local *l, job *j, char *err, size_t errsize)
         }
         _exit(0);
     }
+    evaluator_argv_free(envp);
     close(pp[1]);
     close(ep[1]);
     close(out_fd);
@@ -370,7 +317,7 @@ static int spawn(local *l, job *j, char *err, size_t errsize)
     while (r < 0 && errno == EINTR);
     close(pp[0]);
     if (r != (ssize_t)sizeof wpid || wpid <= 0) {
-        core_errf(err, errsize, "cannot start a worker for %s: the monitor could not fork", j->id);
+        gerr_set(err, "cannot start a worker for %s: the monitor could not fork", j->h.id);
         close(ep[0]);
         waitpid(mon, NULL, 0);
         return -1;
@@ -381,7 +328,7 @@ static int spawn(local *l, job *j, char *err, size_t errsize)
     j->worker_start = proc_start(j->worker);
     j->exit_fd = ep[0];
     j->started = now_real();
-    j->state = JOB_RUNNING;
+    j->running = true;
     write_job_file(j, j->argv);
     evaluator_argv_free(j->argv);
     j->argv = NULL;
@@ -404,33 +351,24 @@ fail:
 
 static void start_queued(evaluator *ev)
 {
-    local *l = L(ev);
-    int running = count_running(l);
-    for (int i = 0; i < l->n_jobs && running < ev->cfg.slots; i++) {
-        job *j = l->jobs[i];
-        if (j->state != JOB_QUEUED)
+    int running = count_running(ev);
+    for (size_t i = 0; i < ev->jobs.n && running < ev->cfg.slots; i++) {
+        job *j = J(ev->jobs.v[i]);
+        if (j->h.done || j->running)
             continue;
-        char err[1024];
-        evaluator_event *e = push_event(l);
-        if (spawn(l, j, err, sizeof err)) {
-            if (e) {
-                evaluator_event_init(e, EVALUATOR_FAILED, j->id);
-                snprintf(e->reason, sizeof e->reason, "%s", err);
-            }
-            j->state = JOB_DONE;
+        gerr err = GERR_INIT;
+        if (spawn(ev, j, &err)) {
+            evaluator_push_failed(&ev->q, j->h.id, err.msg, false);
+            j->h.done = true;
             continue;
         }
         running++;
+        evaluator_event *e = evaluator_queue_push(&ev->q);
         if (e) {
-            evaluator_event_init(e, EVALUATOR_STARTED, j->id);
+            evaluator_event_init(e, EVALUATOR_STARTED, j->h.id);
             e->pid = (int)j->worker;
         }
     }
-}
-
-static void read_progress(local *l, job *j)
-{
-    evaluator_read_progress(&l->q, j->dir, j->id, &j->prog_off);
 }
 
 static void signal_worker(job *j, int sig)
@@ -451,67 +389,41 @@ static bool job_ended(job *j, char *how, size_t size)
     }
     bool alive = (!j->monitor_gone && proc_alive(j->monitor, j->monitor_start)) ||
                  proc_alive(j->worker, j->worker_start);
-    char path[PATH_MAX + 16];
-    job_path(j, "exit", path, sizeof path);
-    char *s = evaluator_read_file(path, 4096, NULL);
-    if (s) {
-        snprintf(how, size, "%s", s);
-        char *nl = strchr(how, '\n');
-        if (nl)
-            *nl = 0;
-        free(s);
-        return true;
-    }
-    return !alive;
+    return evaluator_job_exit(&j->h, how, size) || !alive;
 }
 
-static void finish_job(local *l, evaluator *ev, job *j, const char *how)
+/* The outcome, amended by why gevo stopped the worker, if it did. */
+static void finish_job(evaluator *ev, job *j, const char *how)
 {
-    read_progress(l, j);
-    char rpath[PATH_MAX + 32], epath[PATH_MAX + 32], tail[512];
-    job_path(j, "result.json", rpath, sizeof rpath);
-    job_path(j, "stderr.log", epath, sizeof epath);
-    char *res = evaluator_read_file(rpath, EVALUATOR_PROGRESS_MAX, NULL);
-    evaluator_last_line(epath, tail, sizeof tail);
-    evaluator_event *e = push_event(l);
-    if (!e) {
-        free(res);
-    } else {
-        evaluator_outcome(e, j->id, res, rpath, how[0] ? how : NULL, tail);
-        if (j->stop == STOP_CANCEL) {
-            e->kind = EVALUATOR_FAILED;
-            e->cancelled = true;
-            snprintf(e->reason, sizeof e->reason, "cancelled");
-        } else if (j->stop == STOP_TIMEOUT) {
-            char was[sizeof e->reason];
-            snprintf(was, sizeof was, "%s", e->reason);
-            e->kind = EVALUATOR_FAILED;
-            snprintf(e->reason, sizeof e->reason,
-                     "time limit of %g s exceeded (stopped %g s after it; %.900s)", j->time_limit,
-                     ev->cfg.grace, was[0] ? was : e->status);
-        }
+    evaluator_event *e = evaluator_job_outcome(ev, &j->h, how);
+    if (e && j->stop == STOP_CANCEL) {
+        e->kind = EVALUATOR_FAILED;
+        e->cancelled = true;
+        snprintf(e->reason, sizeof e->reason, "cancelled");
+    } else if (e && j->stop == STOP_TIMEOUT) {
+        char was[sizeof e->reason];
+        snprintf(was, sizeof was, "%s", e->reason);
+        e->kind = EVALUATOR_FAILED;
+        snprintf(e->reason, sizeof e->reason,
+                 "time limit of %g s exceeded (stopped %g s after it; %.900s)", j->time_limit,
+                 ev->cfg.grace, was[0] ? was : e->status);
     }
-    char cpath[PATH_MAX + 16];
-    job_path(j, "collected", cpath, sizeof cpath);
-    evaluator_write_file(cpath, "", 0);
     if (j->exit_fd >= 0)
         close(j->exit_fd);
     j->exit_fd = -1;
-    j->state = JOB_DONE;
 }
 
-static void step_jobs(evaluator *ev)
+static void local_step(evaluator *ev)
 {
-    local *l = L(ev);
     double now = now_real();
-    for (int i = 0; i < l->n_jobs; i++) {
-        job *j = l->jobs[i];
-        if (j->state != JOB_RUNNING)
+    for (size_t i = 0; i < ev->jobs.n; i++) {
+        job *j = J(ev->jobs.v[i]);
+        if (j->h.done || !j->running)
             continue;
-        read_progress(l, j);
+        evaluator_read_progress(&ev->q, j->h.dir, j->h.id, &j->h.prog_off);
         char how[64];
         if (job_ended(j, how, sizeof how)) {
-            finish_job(l, ev, j, how);
+            finish_job(ev, j, how);
             continue;
         }
         if (j->time_limit > 0 && !j->term_at && now > j->started + j->time_limit + ev->cfg.grace) {
@@ -525,99 +437,55 @@ static void step_jobs(evaluator *ev)
         }
     }
     start_queued(ev);
-    /* drop the finished */
-    int k = 0;
-    for (int i = 0; i < l->n_jobs; i++) {
-        if (l->jobs[i]->state == JOB_DONE)
-            job_free(l->jobs[i]);
-        else
-            l->jobs[k++] = l->jobs[i];
-    }
-    l->n_jobs = k;
 }
 
 /* ---- the ops ------------------------------------------------------------------ */
 
-static int local_submit(evaluator *ev, const evaluator_job *jb, char *err, size_t errsize)
+static int local_submit(evaluator *ev, const evaluator_job *jb, gerr *err)
 {
-    local *l = L(ev);
-    if (evaluator_check_job(jb, err, errsize))
+    if (evaluator_check_job(ev, jb, err))
         return -1;
-    job *old = find_job(l, jb->id);
-    if (old) {
-        core_errf(err, errsize, "candidate %s is already %s", jb->id,
-                  old->state == JOB_QUEUED ? "queued" : "running");
-        return -1;
-    }
-    job *j = calloc(1, sizeof *j);
-    if (!j) {
-        core_errf(err, errsize, "out of memory");
-        return -1;
-    }
-    j->exit_fd = -1;
+    job *j = new_job();
+    if (!j)
+        return gerr_set(err, "out of memory");
     j->time_limit = jb->time_limit;
-    snprintf(j->id, sizeof j->id, "%s", jb->id);
-    if (snprintf(j->dir, sizeof j->dir, "%s/%s", ev->cfg.dir, jb->id) >= (int)sizeof j->dir) {
-        core_errf(err, errsize, "work folder path too long");
+    if (evaluator_job_init(&j->h, ev->cfg.dir, jb->id, err))
         goto fail;
-    }
     /* a worker of an earlier process may still be at work in the folder */
-    char path[PATH_MAX + 32], cpath[PATH_MAX + 32];
-    job_path(j, "job.json", path, sizeof path);
-    job_path(j, "collected", cpath, sizeof cpath);
-    if (access(path, F_OK) == 0 && access(cpath, F_OK) != 0) {
-        json_t *o = json_load_file(path, 0, NULL);
-        pid_t wp = (pid_t)jint(o, "worker_pid");
-        unsigned long long ws = (unsigned long long)jint(o, "worker_start");
+    json_t *o = evaluator_job_uncollected(&j->h);
+    if (o) {
+        pid_t wp = (pid_t)evaluator_jint(o, "worker_pid");
+        unsigned long long ws = (unsigned long long)evaluator_jint(o, "worker_start");
         json_decref(o);
         if (proc_alive(wp, ws)) {
-            core_errf(err, errsize,
-                      "candidate %s is still being trained by process %d (from an earlier run); "
-                      "reattach to collect it or cancel it first",
-                      jb->id, (int)wp);
+            gerr_set(err,
+                     "candidate %s is still being trained by process %d (from an earlier run); "
+                     "reattach to collect it or cancel it first",
+                     jb->id, (int)wp);
             goto fail;
         }
     }
-    if (evaluator_stage(j->dir, jb, err, errsize))
+    if (evaluator_stage(j->h.dir, jb, err))
         goto fail;
-    j->argv = evaluator_worker_argv(l->exe, j->dir, jb, ev->cfg.threads);
-    if (!j->argv)
-        goto oom;
-    j->state = JOB_QUEUED;
-    if (add_job(l, j))
-        goto oom;
+    j->argv = evaluator_worker_argv(ev->exe, j->h.dir, jb, ev->cfg.threads);
+    if (!j->argv || evaluator_jobs_add(&ev->jobs, &j->h)) {
+        gerr_set(err, "out of memory");
+        goto fail;
+    }
     start_queued(ev);
     return 0;
-oom:
-    core_errf(err, errsize, "out of memory");
 fail:
-    job_free(j);
+    local_free_job(&j->h);
     return -1;
 }
 
-static int local_poll(evaluator *ev, evaluator_event *out, int max)
+static int local_cancel(evaluator *ev, const char *id, gerr *err)
 {
-    local *l = L(ev);
-    step_jobs(ev);
-    return evaluator_queue_take(&l->q, out, max);
-}
-
-static int local_cancel(evaluator *ev, const char *id, char *err, size_t errsize)
-{
-    local *l = L(ev);
-    job *j = id ? find_job(l, id) : NULL;
-    if (!j || j->state == JOB_DONE) {
-        core_errf(err, errsize, "no queued or running candidate '%s'", id ? id : "");
-        return -1;
-    }
-    if (j->state == JOB_QUEUED) {
-        evaluator_event *e = push_event(l);
-        if (e) {
-            evaluator_event_init(e, EVALUATOR_FAILED, j->id);
-            e->cancelled = true;
-            snprintf(e->reason, sizeof e->reason, "cancelled");
-        }
-        j->state = JOB_DONE;
+    (void)err;
+    job *j = J(evaluator_jobs_find(&ev->jobs, id));
+    if (!j->running) {
+        evaluator_push_failed(&ev->q, j->h.id, "cancelled", true);
+        j->h.done = true;
         return 0;
     }
     if (j->stop != STOP_CANCEL) {
@@ -632,166 +500,83 @@ static int local_cancel(evaluator *ev, const char *id, char *err, size_t errsize
 
 static int local_pollfds(evaluator *ev, struct pollfd *pfd, int max)
 {
-    local *l = L(ev);
     int n = 0;
-    for (int i = 0; i < l->n_jobs && n < max; i++)
-        if (l->jobs[i]->state == JOB_RUNNING && l->jobs[i]->exit_fd >= 0) {
-            pfd[n].fd = l->jobs[i]->exit_fd;
+    for (size_t i = 0; i < ev->jobs.n && n < max; i++) {
+        job *j = J(ev->jobs.v[i]);
+        if (!j->h.done && j->running && j->exit_fd >= 0) {
+            pfd[n].fd = j->exit_fd;
             pfd[n].events = POLLIN;
             pfd[n].revents = 0;
             n++;
         }
-    return n;
-}
-
-static int local_active(evaluator *ev)
-{
-    local *l = L(ev);
-    int n = 0;
-    for (int i = 0; i < l->n_jobs; i++)
-        n += l->jobs[i]->state != JOB_DONE;
+    }
     return n;
 }
 
 static int local_timeout_ms(evaluator *ev)
 {
-    local *l = L(ev);
-    if (l->q.len > 0)
-        return 0;
     bool queued = false, running = false;
-    for (int i = 0; i < l->n_jobs; i++) {
-        queued |= l->jobs[i]->state == JOB_QUEUED;
-        running |= l->jobs[i]->state == JOB_RUNNING;
+    for (size_t i = 0; i < ev->jobs.n; i++) {
+        job *j = J(ev->jobs.v[i]);
+        queued |= !j->h.done && !j->running;
+        running |= !j->h.done && j->running;
     }
-    if (queued && count_running(l) < ev->cfg.slots)
+    if (queued && count_running(ev) < ev->cfg.slots)
         return 0;
     return running || queued ? POLL_INTERVAL_MS : -1;
 }
 
-static int local_reattach(evaluator *ev, char *err, size_t errsize)
+static int local_adopt(evaluator *ev, const char *id, json_t *o)
 {
-    local *l = L(ev);
-    DIR *d = opendir(ev->cfg.dir);
-    if (!d) {
-        core_errf(err, errsize, "cannot read the work folder %s: %s", ev->cfg.dir, strerror(errno));
+    if (json_object_get(o, "slurm_job"))
+        return 0; /* Slurm's */
+    job *j = new_job();
+    if (!j || evaluator_job_init(&j->h, ev->cfg.dir, id, NULL)) {
+        local_free_job(j ? &j->h : NULL);
         return -1;
     }
-    int found = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (evaluator_check_id(de->d_name, NULL, 0) || find_job(l, de->d_name))
-            continue;
-        job *j = calloc(1, sizeof *j);
-        if (!j)
-            break;
-        j->exit_fd = -1;
-        scopy(j->id, sizeof j->id, de->d_name);
-        snprintf(j->dir, sizeof j->dir, "%s/%s", ev->cfg.dir, de->d_name);
-        char path[PATH_MAX + 32];
-        job_path(j, "collected", path, sizeof path);
-        json_t *o = NULL;
-        if (access(path, F_OK) != 0) {
-            job_path(j, "job.json", path, sizeof path);
-            o = json_load_file(path, 0, NULL);
-        }
-        if (!json_is_object(o) ||
-            json_object_get(o, "slurm_job")) { /* collected, never started, or Slurm's */
-            json_decref(o);
-            job_free(j);
-            continue;
-        }
-        j->worker = (pid_t)jint(o, "worker_pid");
-        j->monitor = (pid_t)jint(o, "monitor_pid");
-        j->worker_start = (unsigned long long)jint(o, "worker_start");
-        j->monitor_start = (unsigned long long)jint(o, "monitor_start");
-        j->time_limit = jnum(o, "time_limit");
-        if (!(j->time_limit >= 0))
-            j->time_limit = 0;
-        j->started = jnum(o, "started");
-        if (!isfinite(j->started))
-            j->started = now_real();
-        json_decref(o);
-        j->state = JOB_RUNNING;
-        if (add_job(l, j)) {
-            job_free(j);
-            break;
-        }
-        evaluator_event *e = push_event(l);
-        if (e) {
-            evaluator_event_init(e, EVALUATOR_STARTED, j->id);
-            e->reattached = true;
-            e->pid = (int)j->worker;
-        }
-        found++;
+    j->worker = (pid_t)evaluator_jint(o, "worker_pid");
+    j->monitor = (pid_t)evaluator_jint(o, "monitor_pid");
+    j->worker_start = (unsigned long long)evaluator_jint(o, "worker_start");
+    j->monitor_start = (unsigned long long)evaluator_jint(o, "monitor_start");
+    j->time_limit = evaluator_jnum(o, "time_limit");
+    if (!(j->time_limit >= 0))
+        j->time_limit = 0;
+    j->started = evaluator_jnum(o, "started");
+    if (!isfinite(j->started))
+        j->started = now_real();
+    j->running = true;
+    if (evaluator_jobs_add(&ev->jobs, &j->h)) {
+        local_free_job(&j->h);
+        return -1;
     }
-    closedir(d);
-    return found;
+    evaluator_event *e = evaluator_queue_push(&ev->q);
+    if (e) {
+        evaluator_event_init(e, EVALUATOR_STARTED, id);
+        e->reattached = true;
+        e->pid = (int)j->worker;
+    }
+    return 1;
 }
 
-static void local_free(evaluator *ev)
+static void local_release(evaluator *ev)
 {
-    local *l = L(ev);
-    for (int i = 0; i < l->n_jobs; i++)
-        job_free(l->jobs[i]);
-    free(l->jobs);
-    evaluator_queue_free(&l->q);
-    free(l);
-    free(ev);
+    (void)ev;
 }
 
 static const evaluator_ops local_ops = {
     .name = "local",
     .submit = local_submit,
-    .poll = local_poll,
+    .step = local_step,
     .cancel = local_cancel,
     .pollfds = local_pollfds,
     .timeout_ms = local_timeout_ms,
-    .reattach = local_reattach,
-    .active = local_active,
-    .free = local_free,
+    .adopt = local_adopt,
+    .free_job = local_free_job,
+    .release = local_release,
 };
 
-evaluator *eval_local_new(const evaluator_config *cfg, char *err, size_t errsize)
+evaluator *eval_local_new(const evaluator_config *cfg, gerr *err)
 {
-    if (!cfg || !cfg->dir[0]) {
-        core_errf(err, errsize, "the local evaluator needs a work folder");
-        return NULL;
-    }
-    if (cfg->slots < 1 || cfg->slots > 256 || cfg->threads < 1 || cfg->threads > 256) {
-        core_errf(err, errsize,
-                  "evaluator: slots and threads must be in 1..256 (slots %d, threads %d)",
-                  cfg->slots, cfg->threads);
-        return NULL;
-    }
-    if (!(cfg->grace >= 0 && cfg->grace <= 3600)) {
-        core_errf(err, errsize, "evaluator: grace %g is not in 0..3600 seconds", cfg->grace);
-        return NULL;
-    }
-    if (evaluator_mkdir_p(cfg->dir, err, errsize))
-        return NULL;
-    evaluator *ev = calloc(1, sizeof *ev);
-    local *l = calloc(1, sizeof *l);
-    if (!ev || !l) {
-        free(ev);
-        free(l);
-        core_errf(err, errsize, "out of memory");
-        return NULL;
-    }
-    ev->ops = &local_ops;
-    ev->cfg = *cfg;
-    ev->impl = l;
-    /* absolute paths: workers and a later process must find the same files */
-    char abs[PATH_MAX];
-    if (!realpath(cfg->dir, abs) || strlen(abs) >= sizeof ev->cfg.dir) {
-        core_errf(err, errsize, "cannot resolve the work folder %s: %s", cfg->dir, strerror(errno));
-        goto fail;
-    }
-    strcpy(ev->cfg.dir, abs);
-    if (evaluator_find_exe(cfg->exe, l->exe, sizeof l->exe, err, errsize))
-        goto fail;
-    return ev;
-fail:
-    free(l);
-    free(ev);
-    return NULL;
+    return evaluator_alloc(cfg, &local_ops, NULL, err);
 }

@@ -39,8 +39,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/errf.h"
 #include "core/evaluator.h"
+#include "engine/base/file.h"
+#include "engine/base/grow.h"
+#include "engine/base/num.h"
+#include "engine/base/strbuf.h"
 
 extern char **environ;
 
@@ -80,110 +83,123 @@ static bool all_in(const char *s, const char *set)
 
 #define NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
 
-/* sbatch options the evaluator sets itself */
-static const char *const owned_sbatch[] = {
-    "--output", "--error", "--array", "--parsable", "--chdir", "--wrap", "--job-name",
-    "-o",       "-e",      "-a",      "-D",         "-J",      NULL};
+/* The sbatch options gevo sets itself (long name, short letter or 0, and
+ * the Slurm option of gevo's own that sets it, if any). The user's
+ * sbatch= words may not name one of them, not even by one of the prefixes
+ * sbatch's getopt_long accepts for a long option, nor by its short letter
+ * (alone or in a bundle such as -Ho). */
+static const struct owned {
+    const char *name;
+    char short_opt;
+    const char *key;
+} owned_sbatch[] = {
+    {"output", 'o', NULL},           {"error", 'e', NULL},        {"array", 'a', "array"},
+    {"parsable", 0, NULL},           {"chdir", 'D', NULL},        {"wrap", 0, NULL},
+    {"job-name", 'J', NULL},         {"export", 0, NULL},         {"export-file", 0, NULL},
+    {"get-user-env", 0, NULL},       {"ntasks", 'n', NULL},       {"cpus-per-task", 'c', "cpus"},
+    {"partition", 'p', "partition"}, {"account", 'A', "account"}, {"qos", 'q', "qos"},
+    {"time", 't', "time"},           {"mem", 0, "mem"},           {"requeue", 0, "requeue"},
+    {"no-requeue", 0, "requeue"},
+};
+/* sbatch's short options that take an argument: in a bundle, what
+ * follows one of them is its argument, not more options */
+#define SBATCH_SHORT_WITH_ARG "ABcCdDeFGiJLmMnNopqStUwx"
 
-static int opt_set(slurm_opts *o, const char *key, const char *v, char *err, size_t errsize)
+static int refuse_owned(const struct owned *o, const char *word, gerr *err)
 {
-    char *end;
+    return gerr_set(err,
+                    "slurm sbatch: --%s is set by gevo (it places each candidate's files and "
+                    "follows its job; '%s' names it)%s%s%s",
+                    o->name, word, o->key ? "; use the Slurm option " : "", o->key ? o->key : "",
+                    o->key ? " instead" : "");
+}
+
+/* 0 when no word of an sbatch= line names an option gevo sets. */
+static int check_sbatch_words(const char *line, gerr *err)
+{
+    char copy[1024];
+    snprintf(copy, sizeof copy, "%s", line);
+    for (char *save = NULL, *w = strtok_r(copy, " \t", &save); w;
+         w = strtok_r(NULL, " \t", &save)) {
+        size_t nk = sizeof owned_sbatch / sizeof *owned_sbatch;
+        if (w[0] == '-' && w[1] == '-' && w[2]) {
+            size_t len = strcspn(w + 2, "=");
+            for (size_t k = 0; k < nk; k++)
+                if (len <= strlen(owned_sbatch[k].name) &&
+                    !strncmp(w + 2, owned_sbatch[k].name, len))
+                    return refuse_owned(&owned_sbatch[k], w, err);
+        } else if (w[0] == '-' && w[1] && w[1] != '-') {
+            for (const char *c = w + 1; *c; c++) {
+                for (size_t k = 0; k < nk; k++)
+                    if (owned_sbatch[k].short_opt == *c)
+                        return refuse_owned(&owned_sbatch[k], w, err);
+                if (strchr(SBATCH_SHORT_WITH_ARG, *c))
+                    break; /* the rest is its argument */
+            }
+        }
+    }
+    return 0;
+}
+
+static int opt_set(slurm_opts *o, const char *key, const char *v, gerr *err)
+{
+    char what[64];
+    snprintf(what, sizeof what, "slurm %s", key);
     if (!strcmp(key, "partition") || !strcmp(key, "account") || !strcmp(key, "qos")) {
         char *dst = key[0] == 'p' ? o->partition : key[0] == 'a' ? o->account : o->qos;
-        if (strlen(v) >= sizeof o->partition || !all_in(v, NAME_CHARS ",")) {
-            core_errf(err, errsize,
-                      "slurm %s: '%s' is not a Slurm name (letters, digits, '.', '_', '-', ',')",
-                      key, v);
-            return -1;
-        }
+        if (strlen(v) >= sizeof o->partition || !all_in(v, NAME_CHARS ","))
+            return gerr_set(
+                err, "slurm %s: '%s' is not a Slurm name (letters, digits, '.', '_', '-', ',')",
+                key, v);
         strcpy(dst, v);
     } else if (!strcmp(key, "time")) {
-        if (strlen(v) >= sizeof o->time || !all_in(v, "0123456789:-")) {
-            core_errf(
-                err, errsize,
+        if (strlen(v) >= sizeof o->time || !all_in(v, "0123456789:-"))
+            return gerr_set(
+                err,
                 "slurm time: '%s' is not a Slurm time (minutes, MM:SS, HH:MM:SS or D-HH:MM:SS)", v);
-            return -1;
-        }
         strcpy(o->time, v);
     } else if (!strcmp(key, "mem")) {
         size_t d = strspn(v, "0123456789");
         if (strlen(v) >= sizeof o->mem ||
-            (*v && (d == 0 || (v[d] && (strchr("KMGT", v[d]) == NULL || v[d + 1]))))) {
-            core_errf(err, errsize,
-                      "slurm mem: '%s' is not a size (megabytes, or a number with K, M, G or T)",
-                      v);
-            return -1;
-        }
+            (*v && (d == 0 || (v[d] && (strchr("KMGT", v[d]) == NULL || v[d + 1])))))
+            return gerr_set(
+                err, "slurm mem: '%s' is not a size (megabytes, or a number with K, M, G or T)", v);
         strcpy(o->mem, v);
     } else if (!strcmp(key, "sbatch") || !strcmp(key, "setup")) {
         char *dst = key[1] == 'b' ? o->sbatch : o->setup;
-        if (strlen(v) >= sizeof o->sbatch || strpbrk(v, "\n\r")) {
-            core_errf(err, errsize, "slurm %s: needs one line of at most %zu characters", key,
-                      sizeof o->sbatch - 1);
+        if (strlen(v) >= sizeof o->sbatch || strpbrk(v, "\n\r"))
+            return gerr_set(err, "slurm %s: needs one line of at most %zu characters", key,
+                            sizeof o->sbatch - 1);
+        if (dst == o->sbatch && check_sbatch_words(v, err))
             return -1;
-        }
-        if (dst == o->sbatch) {
-            char copy[sizeof o->sbatch];
-            snprintf(copy, sizeof copy, "%s", v);
-            for (char *save = NULL, *w = strtok_r(copy, " \t", &save); w;
-                 w = strtok_r(NULL, " \t", &save))
-                for (int k = 0; owned_sbatch[k]; k++) {
-                    size_t n = strlen(owned_sbatch[k]);
-                    if (!strncmp(w, owned_sbatch[k], n) &&
-                        (w[n] == 0 || w[n] == '=' || owned_sbatch[k][1] != '-')) {
-                        core_errf(
-                            err, errsize,
-                            "slurm sbatch: %s is set by gevo (it places each candidate's files)",
-                            owned_sbatch[k]);
-                        return -1;
-                    }
-                }
-        }
         strcpy(dst, v);
-    } else if (!strcmp(key, "cpus") || !strcmp(key, "requeue") || !strcmp(key, "array") ||
-               !strcmp(key, "array_limit")) {
-        long hi = !strcmp(key, "cpus")      ? 1024
-                  : !strcmp(key, "requeue") ? 100
-                  : !strcmp(key, "array")   ? 1
-                                            : 100000;
-        long lo = !strcmp(key, "cpus") ? 1 : 0;
-        long x = strtol(v, &end, 10);
-        if (end == v || *end || x < lo || x > hi) {
-            core_errf(err, errsize, "slurm %s: needs an integer in %ld..%ld, not '%s'", key, lo, hi,
-                      v);
+    } else if (!strcmp(key, "cpus")) {
+        return num_int(v, 1, 1024, &o->cpus, what, err);
+    } else if (!strcmp(key, "requeue")) {
+        return num_int(v, 0, 100, &o->requeue, what, err);
+    } else if (!strcmp(key, "array")) {
+        int x;
+        if (num_int(v, 0, 1, &x, what, err))
             return -1;
-        }
-        if (key[0] == 'c')
-            o->cpus = (int)x;
-        else if (key[0] == 'r')
-            o->requeue = (int)x;
-        else if (!strcmp(key, "array"))
-            o->array = x != 0;
-        else
-            o->array_limit = (int)x;
-    } else if (!strcmp(key, "interval") || !strcmp(key, "array_wait")) {
-        double x = strtod(v, &end);
-        double lo = key[0] == 'i' ? 0.2 : 0;
-        if (end == v || *end || !(x >= lo && x <= 600)) {
-            core_errf(err, errsize, "slurm %s: needs seconds in %g..600, not '%s'", key, lo, v);
-            return -1;
-        }
-        if (key[0] == 'i')
-            o->interval = x;
-        else
-            o->array_wait = x;
+        o->array = x != 0;
+    } else if (!strcmp(key, "array_limit")) {
+        return num_int(v, 0, 100000, &o->array_limit, what, err);
+    } else if (!strcmp(key, "interval")) {
+        return num_double(v, 0.2, 600, &o->interval, what, err);
+    } else if (!strcmp(key, "array_wait")) {
+        return num_double(v, 0, 600, &o->array_wait, what, err);
     } else {
-        char known[256] = "";
+        strbuf known = STRBUF_INIT;
         for (int k = 0; eval_slurm_keys[k]; k++)
-            snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", k ? ", " : "",
-                     eval_slurm_keys[k]);
-        core_errf(err, errsize, "unknown Slurm option '%s' (known: %s)", key, known);
+            strbuf_addf(&known, "%s%s", k ? ", " : "", eval_slurm_keys[k]);
+        gerr_set(err, "unknown Slurm option '%s' (known: %s)", key, known.buf);
+        strbuf_release(&known);
         return -1;
     }
     return 0;
 }
 
-static int opts_parse(slurm_opts *o, const char *text, char *err, size_t errsize)
+static int opts_parse(slurm_opts *o, const char *text, gerr *err)
 {
     memset(o, 0, sizeof *o);
     o->array = true;
@@ -195,10 +211,8 @@ static int opts_parse(slurm_opts *o, const char *text, char *err, size_t errsize
     while (*p) {
         size_t n = strcspn(p, "\n");
         char line[2048];
-        if (n >= sizeof line) {
-            core_errf(err, errsize, "slurm option too long: %.40s...", p);
-            return -1;
-        }
+        if (n >= sizeof line)
+            return gerr_set(err, "slurm option too long: %.40s...", p);
         memcpy(line, p, n);
         line[n] = 0;
         p += n + (p[n] == '\n');
@@ -208,15 +222,13 @@ static int opts_parse(slurm_opts *o, const char *text, char *err, size_t errsize
         if (!*s)
             continue;
         char *eq = strchr(s, '=');
-        if (!eq) {
-            core_errf(err, errsize, "slurm option '%s': needs KEY=VALUE", s);
-            return -1;
-        }
+        if (!eq)
+            return gerr_set(err, "slurm option '%s': needs KEY=VALUE", s);
         *eq = 0;
         char *k_end = eq;
         while (k_end > s && (k_end[-1] == ' ' || k_end[-1] == '\t'))
             *--k_end = 0;
-        if (opt_set(o, s, eq + 1, err, errsize))
+        if (opt_set(o, s, eq + 1, err))
             return -1;
     }
     return 0;
@@ -224,18 +236,18 @@ static int opts_parse(slurm_opts *o, const char *text, char *err, size_t errsize
 
 /* ---- running Slurm commands ------------------------------------------------ */
 
-/* Runs argv (found on PATH) with stdin from /dev/null, collecting its
- * stdout (*out, malloc'd) and the last line of its stderr. Returns the exit
- * status (0..255), or -1 with a message in err when it could not run, was
- * killed or took longer than timeout seconds. */
-static int run_cmd_t(char *const *argv, double timeout, char **out, char *err, size_t errsize)
+/* Runs argv (found on PATH) with stdin from /dev/null and the
+ * environment env, collecting its stdout (*out, malloc'd) and the last
+ * line of its stderr. Returns the exit status (0..255), or -1 with a
+ * message in err when it could not run, was killed or took longer than
+ * timeout seconds. */
+static int run_cmd_t(char *const *argv, char *const *env, double timeout, char **out, gerr *err)
 {
     *out = NULL;
-    if (err && errsize)
-        err[0] = 0;
+    gerr_clear(err);
     int po[2] = {-1, -1}, pe[2] = {-1, -1};
     if (pipe2(po, O_CLOEXEC) || pipe2(pe, O_CLOEXEC)) {
-        core_errf(err, errsize, "%s: cannot make a pipe: %s", argv[0], strerror(errno));
+        gerr_errno(err, "%s: cannot make a pipe", argv[0]);
         for (int i = 0; i < 2; i++) {
             if (po[i] >= 0)
                 close(po[i]);
@@ -250,20 +262,20 @@ static int run_cmd_t(char *const *argv, double timeout, char **out, char *err, s
     posix_spawn_file_actions_adddup2(&fa, po[1], 1);
     posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
     pid_t pid;
-    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, env);
     posix_spawn_file_actions_destroy(&fa);
     close(po[1]);
     close(pe[1]);
     if (rc) {
-        core_errf(err, errsize, "cannot run %s: %s (is Slurm's client installed and on PATH?)",
-                  argv[0], strerror(rc));
+        gerr_set(err, "cannot run %s: %s (is Slurm's client installed and on PATH?)", argv[0],
+                 strerror(rc));
         close(po[0]);
         close(pe[0]);
         return -1;
     }
-    size_t cap = 4096, len = 0, elen = 0;
-    char *buf = malloc(cap);
+    strbuf sb = STRBUF_INIT;
     char ebuf[4096];
+    size_t elen = 0;
     double deadline = now_real() + timeout;
     bool timed_out = false;
     struct pollfd pfd[2] = {{.fd = po[0], .events = POLLIN}, {.fd = pe[0], .events = POLLIN}};
@@ -291,37 +303,20 @@ static int run_cmd_t(char *const *argv, double timeout, char **out, char *err, s
                 continue;
             }
             if (i == 0) {
-                if (buf && len + (size_t)r + 1 > cap && (long)cap < CMD_OUT_MAX) {
-                    size_t nc = cap;
-                    while (len + (size_t)r + 1 > nc)
-                        nc *= 2;
-                    char *nb = realloc(buf, nc);
-                    if (!nb) {
-                        free(buf);
-                        buf = NULL;
-                    } else {
-                        buf = nb;
-                        cap = nc;
-                    }
-                }
-                if (buf && len + (size_t)r + 1 <= cap) {
-                    memcpy(buf + len, tmp, (size_t)r);
-                    len += (size_t)r;
-                }
-            } else {
+                if (sb.len + (size_t)r <= (size_t)CMD_OUT_MAX)
+                    strbuf_add(&sb, tmp, (size_t)r);
+            } else if ((size_t)r >= sizeof ebuf) {
                 /* keep the tail: the last line says what went wrong */
-                if ((size_t)r >= sizeof ebuf) {
-                    memcpy(ebuf, tmp + (size_t)r - (sizeof ebuf - 1), sizeof ebuf - 1);
-                    elen = sizeof ebuf - 1;
-                } else {
-                    if (elen + (size_t)r >= sizeof ebuf) {
-                        size_t drop = elen + (size_t)r - (sizeof ebuf - 1);
-                        memmove(ebuf, ebuf + drop, elen - drop);
-                        elen -= drop;
-                    }
-                    memcpy(ebuf + elen, tmp, (size_t)r);
-                    elen += (size_t)r;
+                memcpy(ebuf, tmp + (size_t)r - (sizeof ebuf - 1), sizeof ebuf - 1);
+                elen = sizeof ebuf - 1;
+            } else {
+                if (elen + (size_t)r >= sizeof ebuf) {
+                    size_t drop = elen + (size_t)r - (sizeof ebuf - 1);
+                    memmove(ebuf, ebuf + drop, elen - drop);
+                    elen -= drop;
                 }
+                memcpy(ebuf + elen, tmp, (size_t)r);
+                elen += (size_t)r;
             }
         }
     }
@@ -339,32 +334,25 @@ static int run_cmd_t(char *const *argv, double timeout, char **out, char *err, s
     char *nl = strrchr(ebuf, '\n');
     const char *etail = nl ? nl + 1 : ebuf;
     if (timed_out) {
-        core_errf(err, errsize,
-                  "%s took more than %g s (is slurmctld reachable, is Slurm configured here?)",
-                  argv[0], timeout);
-        free(buf);
-        return -1;
+        strbuf_release(&sb);
+        return gerr_set(
+            err, "%s took more than %g s (is slurmctld reachable, is Slurm configured here?)",
+            argv[0], timeout);
     }
-    if (!buf) {
-        core_errf(err, errsize, "%s: out of memory", argv[0]);
-        return -1;
+    if (sb.failed) {
+        strbuf_release(&sb);
+        return gerr_set(err, "%s: out of memory", argv[0]);
     }
-    buf[len] = 0;
-    *out = buf;
     if (WIFSIGNALED(st)) {
-        core_errf(err, errsize, "%s was killed by signal %d", argv[0], WTERMSIG(st));
-        free(buf);
-        *out = NULL;
-        return -1;
+        strbuf_release(&sb);
+        return gerr_set(err, "%s was killed by signal %d", argv[0], WTERMSIG(st));
     }
+    *out = strbuf_detach(&sb, NULL);
+    if (!*out)
+        return gerr_set(err, "%s: out of memory", argv[0]);
     if (WEXITSTATUS(st))
-        core_errf(err, errsize, "%s: %s", argv[0], *etail ? etail : "failed");
+        gerr_set(err, "%s: %s", argv[0], *etail ? etail : "failed");
     return WEXITSTATUS(st);
-}
-
-static int run_cmd(char *const *argv, char **out, char *err, size_t errsize)
-{
-    return run_cmd_t(argv, CMD_TIMEOUT, out, err, errsize);
 }
 
 /* ---- the jobs --------------------------------------------------------------- */
@@ -372,15 +360,13 @@ static int run_cmd(char *const *argv, char **out, char *err, size_t errsize)
 typedef enum sjob_state {
     SJ_QUEUED,
     SJ_SUBMITTED,
-    SJ_RUNNING,
-    SJ_DONE
+    SJ_RUNNING
 } sjob_state;
 
 typedef struct sjob {
-    char id[EVALUATOR_ID_MAX];
-    char dir[PATH_MAX];
-    char jobid[64]; /* Slurm's: "123" or "123_4" (array task) */
-    char node[128]; /* where it runs, when known */
+    evaluator_jobhead h; /* first: the shared table holds it */
+    char jobid[64];      /* Slurm's: "123" or "123_4" (array task) */
+    char node[128];      /* where it runs, when known */
     double time_limit;
     int threads;
     sjob_state state;
@@ -390,15 +376,12 @@ typedef struct sjob {
     bool stop_cancel, stop_timeout;
     int requeues;
     int missing; /* queries in which no Slurm command knew it */
-    long long prog_off;
 } sjob;
 
 typedef struct slurm {
-    sjob **jobs;
-    int n_jobs, cap_jobs;
-    evaluator_queue q;
-    char exe[PATH_MAX];
     slurm_opts o;
+    char **env;         /* what Slurm's commands run with (evaluator_worker_env + SLURM_*) */
+    char exports[4096]; /* sbatch --export: the names of env, SLURM_* aside */
     double next_query;
     int sacct; /* -1 unknown, 0 no accounting, 1 works */
     unsigned batch_seq;
@@ -410,31 +393,19 @@ static slurm *S(evaluator *ev)
     return ev->impl;
 }
 
-static void job_path(const sjob *j, const char *name, char *out, size_t size)
+static sjob *SJ(evaluator_jobhead *h)
 {
-    snprintf(out, size, "%s/%s", j->dir, name);
+    return (sjob *)h;
 }
 
-static sjob *find_job(slurm *s, const char *id)
+static int run_cmd(slurm *s, char *const *argv, char **out, gerr *err)
 {
-    for (int i = 0; i < s->n_jobs; i++)
-        if (!strcmp(s->jobs[i]->id, id))
-            return s->jobs[i];
-    return NULL;
+    return run_cmd_t(argv, s->env, CMD_TIMEOUT, out, err);
 }
 
-static int add_job(slurm *s, sjob *j)
+static void slurm_free_job(evaluator_jobhead *h)
 {
-    if (s->n_jobs == s->cap_jobs) {
-        int nc = s->cap_jobs ? s->cap_jobs * 2 : 8;
-        sjob **nj = realloc(s->jobs, sizeof *nj * (size_t)nc);
-        if (!nj)
-            return -1;
-        s->jobs = nj;
-        s->cap_jobs = nc;
-    }
-    s->jobs[s->n_jobs++] = j;
-    return 0;
+    free(h);
 }
 
 /* 'text' for sh, with ' as '\'' */
@@ -450,18 +421,27 @@ static void sh_quote(FILE *f, const char *text)
     fputc('\'', f);
 }
 
+/* sbatch expands %j, %a, %x ... in --output and --error: a '%' of the path
+ * itself is written %% */
+static void add_pattern_path(strbuf *sb, const char *path)
+{
+    for (const char *p = path; *p; p++) {
+        if (*p == '%')
+            strbuf_addch(sb, '%');
+        strbuf_addch(sb, *p);
+    }
+}
+
 /* Writes the candidate's train.sh: its worker's command line. */
-static int write_train_sh(const sjob *j, char *const *argv, char *err, size_t errsize)
+static int write_train_sh(const sjob *j, char *const *argv, gerr *err)
 {
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
-    if (!f) {
-        core_errf(err, errsize, "out of memory");
-        return -1;
-    }
+    if (!f)
+        return gerr_set(err, "out of memory");
     fprintf(f, "# candidate %s: the worker gevo's Slurm evaluator runs (from the batch script)\n",
-            j->id);
+            j->h.id);
     for (int i = 0; argv[i]; i++) {
         if (i)
             fputc(' ', f);
@@ -470,11 +450,9 @@ static int write_train_sh(const sjob *j, char *const *argv, char *err, size_t er
     fputc('\n', f);
     fclose(f);
     char path[PATH_MAX + 32];
-    job_path(j, "train.sh", path, sizeof path);
-    int rc = evaluator_write_file(path, text, len);
+    evaluator_job_path(&j->h, "train.sh", path, sizeof path);
+    int rc = file_write(path, text, len, err);
     free(text);
-    if (rc)
-        core_errf(err, errsize, "cannot write %s: %s", path, strerror(errno));
     return rc;
 }
 
@@ -482,7 +460,7 @@ static int write_train_sh(const sjob *j, char *const *argv, char *err, size_t er
 static void write_job_file(const sjob *j, const char *batch_dir)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "id", json_string(j->id));
+    json_object_set_new(o, "id", json_string(j->h.id));
     json_object_set_new(o, "engine", json_string("slurm"));
     json_object_set_new(o, "slurm_job", json_string(j->jobid));
     json_object_set_new(o, "batch", json_string(batch_dir));
@@ -495,49 +473,34 @@ static void write_job_file(const sjob *j, const char *batch_dir)
     if (!txt)
         return;
     char path[PATH_MAX + 32];
-    job_path(j, "job.json", path, sizeof path);
-    evaluator_write_file(path, txt, strlen(txt));
+    evaluator_job_path(&j->h, "job.json", path, sizeof path);
+    file_write(path, txt, strlen(txt), NULL);
     free(txt);
 }
 
-static void push_failed(slurm *s, const char *id, const char *reason, bool cancelled)
+static void fail_job(evaluator *ev, sjob *j, const char *reason, bool cancelled)
 {
-    evaluator_event *e = evaluator_queue_push(&s->q);
-    if (!e)
-        return;
-    evaluator_event_init(e, EVALUATOR_FAILED, id);
-    e->cancelled = cancelled;
-    snprintf(e->reason, sizeof e->reason, "%s", reason);
-}
-
-static void mark_collected(sjob *j)
-{
-    char path[PATH_MAX + 32];
-    job_path(j, "collected", path, sizeof path);
-    evaluator_write_file(path, "", 0);
-    j->state = SJ_DONE;
+    evaluator_push_failed(&ev->q, j->h.id, reason, cancelled);
+    j->h.done = true;
 }
 
 /* ---- submitting ----------------------------------------------------------------- */
 
 /* The batch script for n candidates (one job, or a job array whose task i
  * trains list[i] through the link <bdir>/<i>). */
-static int write_batch(evaluator *ev, const char *bdir, sjob **list, int n, char *err,
-                       size_t errsize)
+static int write_batch(evaluator *ev, const char *bdir, sjob **list, int n, gerr *err)
 {
     slurm *s = S(ev);
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
-    if (!f) {
-        core_errf(err, errsize, "out of memory");
-        return -1;
-    }
+    if (!f)
+        return gerr_set(err, "out of memory");
     fputs("#!/bin/sh\n# gevo: training candidates on Slurm (written by gevo's Slurm evaluator)\n",
           f);
     if (n == 1) {
         fputs("d=", f);
-        sh_quote(f, list[0]->dir);
+        sh_quote(f, list[0]->h.dir);
         fputc('\n', f);
     } else {
         fputs("d=", f);
@@ -559,20 +522,18 @@ static int write_batch(evaluator *ev, const char *bdir, sjob **list, int n, char
     fclose(f);
     char path[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/batch.sh", bdir);
-    int rc = evaluator_write_file(path, text, len);
+    int rc = file_write(path, text, len, err);
     free(text);
-    if (rc || chmod(path, 0755)) {
-        core_errf(err, errsize, "cannot write %s: %s", path, strerror(errno));
+    if (rc)
         return -1;
-    }
+    if (chmod(path, 0755))
+        return gerr_errno(err, "cannot make %s executable", path);
     for (int i = 0; n > 1 && i < n; i++) {
         char link[PATH_MAX + 32];
         snprintf(link, sizeof link, "%s/%d", bdir, i);
         unlink(link);
-        if (symlink(list[i]->dir, link)) {
-            core_errf(err, errsize, "cannot link %s: %s", link, strerror(errno));
-            return -1;
-        }
+        if (symlink(list[i]->h.dir, link))
+            return gerr_errno(err, "cannot link %s", link);
     }
     return 0;
 }
@@ -582,23 +543,29 @@ static int write_batch(evaluator *ev, const char *bdir, sjob **list, int n, char
 static void submit_batch(evaluator *ev, sjob **list, int n)
 {
     slurm *s = S(ev);
-    char err[1024] = "", bdir[PATH_MAX];
+    gerr err = GERR_INIT;
+    char bdir[PATH_MAX];
     char *argv[96];
     int a = 0;
-    char name[160], out[PATH_MAX + 64], errp[PATH_MAX + 64], array[64], cpus[32], part[160],
-        acct[160], qos[160], tim[96], mem[96], script[PATH_MAX + 32], copy[sizeof s->o.sbatch];
-    snprintf(bdir, sizeof bdir, "%s/.slurm/%s-%ld-%d-%u", ev->cfg.dir, list[0]->id,
+    char name[160], array[64], cpus[32], part[160], acct[160], qos[160], tim[96], mem[96],
+        script[PATH_MAX + 32], copy[sizeof s->o.sbatch], exports[sizeof s->exports + 16];
+    strbuf out = STRBUF_INIT, errp = STRBUF_INIT;
+    snprintf(bdir, sizeof bdir, "%s/.slurm/%s-%ld-%d-%u", ev->cfg.dir, list[0]->h.id,
              (long)time(NULL), (int)getpid(), s->batch_seq++);
-    if (evaluator_mkdir_p(bdir, err, sizeof err) || write_batch(ev, bdir, list, n, err, sizeof err))
+    if (evaluator_mkdir_p(bdir, &err) || write_batch(ev, bdir, list, n, &err))
         goto fail;
     argv[a++] = "sbatch";
     argv[a++] = "--parsable";
-    snprintf(name, sizeof name, "gevo-%s%s", list[0]->id, n > 1 ? "+" : "");
+    snprintf(name, sizeof name, "gevo-%s%s", list[0]->h.id, n > 1 ? "+" : "");
     argv[a++] = "--job-name";
     argv[a++] = name;
     argv[a++] = "--chdir";
     argv[a++] = ev->cfg.dir;
     argv[a++] = "--ntasks=1";
+    /* the job's environment: these names (with their values here) and
+       Slurm's own, never the whole of ours (the API key) */
+    snprintf(exports, sizeof exports, "--export=%s", s->exports[0] ? s->exports : "NONE");
+    argv[a++] = exports;
     int threads = 1;
     double limit = 0;
     bool all_limited = true;
@@ -612,20 +579,30 @@ static void submit_batch(evaluator *ev, sjob **list, int n)
     }
     snprintf(cpus, sizeof cpus, "--cpus-per-task=%d", s->o.cpus ? s->o.cpus : threads);
     argv[a++] = cpus;
+    strbuf_addstr(&out, "--output=");
+    strbuf_addstr(&errp, "--error=");
     if (n > 1) {
-        snprintf(out, sizeof out, "--output=%s/%%a/progress.jsonl", bdir);
-        snprintf(errp, sizeof errp, "--error=%s/%%a/stderr.log", bdir);
+        add_pattern_path(&out, bdir);
+        strbuf_addstr(&out, "/%a/progress.jsonl");
+        add_pattern_path(&errp, bdir);
+        strbuf_addstr(&errp, "/%a/stderr.log");
         if (s->o.array_limit)
             snprintf(array, sizeof array, "--array=0-%d%%%d", n - 1, s->o.array_limit);
         else
             snprintf(array, sizeof array, "--array=0-%d", n - 1);
         argv[a++] = array;
     } else {
-        snprintf(out, sizeof out, "--output=%s/progress.jsonl", list[0]->dir);
-        snprintf(errp, sizeof errp, "--error=%s/stderr.log", list[0]->dir);
+        add_pattern_path(&out, list[0]->h.dir);
+        strbuf_addstr(&out, "/progress.jsonl");
+        add_pattern_path(&errp, list[0]->h.dir);
+        strbuf_addstr(&errp, "/stderr.log");
     }
-    argv[a++] = out;
-    argv[a++] = errp;
+    if (out.failed || errp.failed) {
+        gerr_set(&err, "out of memory");
+        goto fail;
+    }
+    argv[a++] = out.buf;
+    argv[a++] = errp.buf;
     if (s->o.partition[0])
         argv[a++] = (snprintf(part, sizeof part, "--partition=%s", s->o.partition), part);
     if (s->o.account[0])
@@ -650,14 +627,13 @@ static void submit_batch(evaluator *ev, sjob **list, int n)
     argv[a++] = script;
     argv[a] = NULL;
     char *stdout_text = NULL;
-    int rc = run_cmd(argv, &stdout_text, err, sizeof err);
+    int rc = run_cmd(s, argv, &stdout_text, &err);
     long jid = 0;
     if (rc == 0) {
         char *end;
         jid = stdout_text ? strtol(stdout_text, &end, 10) : 0;
         if (jid <= 0)
-            snprintf(err, sizeof err, "sbatch printed no job id: %.200s",
-                     stdout_text ? stdout_text : "");
+            gerr_set(&err, "sbatch printed no job id: %.200s", stdout_text ? stdout_text : "");
     }
     free(stdout_text);
     if (rc != 0 || jid <= 0)
@@ -678,15 +654,18 @@ static void submit_batch(evaluator *ev, sjob **list, int n)
     /* a first look soon: short jobs may be done before the interval */
     if (s->next_query > now + 1)
         s->next_query = now + 1;
+    strbuf_release(&out);
+    strbuf_release(&errp);
     return;
 fail:
     for (int i = 0; i < n; i++) {
         char reason[1200];
         snprintf(reason, sizeof reason, "cannot submit to Slurm: %s",
-                 err[0] ? err : "sbatch failed");
-        push_failed(s, list[i]->id, reason, false);
-        mark_collected(list[i]);
+                 err.msg[0] ? err.msg : "sbatch failed");
+        fail_job(ev, list[i], reason, false);
     }
+    strbuf_release(&out);
+    strbuf_release(&errp);
 }
 
 /* The time the queue goes out: with arrays, once no candidate came for
@@ -701,22 +680,22 @@ static void submit_queued(evaluator *ev)
     slurm *s = S(ev);
     if (now_real() < flush_at(s))
         return;
-    int n = 0;
-    for (int i = 0; i < s->n_jobs; i++)
-        n += s->jobs[i]->state == SJ_QUEUED;
-    if (!n)
-        return;
-    sjob **list = malloc(sizeof *list * (size_t)n);
-    if (!list)
-        return;
-    int k = 0;
-    for (int i = 0; i < s->n_jobs; i++)
-        if (s->jobs[i]->state == SJ_QUEUED)
-            list[k++] = s->jobs[i];
+    sjob **list = NULL;
+    size_t n = 0, alloc = 0;
+    for (size_t i = 0; i < ev->jobs.n; i++) {
+        sjob *j = SJ(ev->jobs.v[i]);
+        if (j->h.done || j->state != SJ_QUEUED)
+            continue;
+        if (ALLOC_GROW(list, n + 1, alloc)) {
+            free(list);
+            return; /* the next poll tries again */
+        }
+        list[n++] = j;
+    }
     if (s->o.array && n > 1) {
-        submit_batch(ev, list, n);
+        submit_batch(ev, list, (int)n);
     } else {
-        for (int i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++)
             submit_batch(ev, list + i, 1);
     }
     free(list);
@@ -768,9 +747,10 @@ static void scontrol_field(const char *line, const char *key, char *out, size_t 
 static int ask_one(slurm *s, const char *jobid, slurm_state *st)
 {
     memset(st, 0, sizeof *st);
-    char err[512], *out = NULL;
+    gerr err = GERR_INIT;
+    char *out = NULL;
     char *sc[] = {"scontrol", "show", "job", "-o", (char *)jobid, NULL};
-    if (run_cmd(sc, &out, err, sizeof err) == 0 && out) {
+    if (run_cmd(s, sc, &out, &err) == 0 && out) {
         scontrol_field(out, "JobState", st->state, sizeof st->state);
         scontrol_field(out, "Reason", st->reason, sizeof st->reason);
         scontrol_field(out, "NodeList", st->node, sizeof st->node);
@@ -783,10 +763,10 @@ static int ask_one(slurm *s, const char *jobid, slurm_state *st)
     char *sa[] = {"sacct", "-n", "-P", "-X", "-j", (char *)jobid, "-o", "JobID,State,NodeList",
                   NULL};
     out = NULL;
-    int rc = run_cmd(sa, &out, err, sizeof err);
+    int rc = run_cmd(s, sa, &out, &err);
     if (rc != 0) {
         /* without slurmdbd: "Slurm accounting storage is disabled" */
-        if (rc > 0 && strstr(err, "disabled"))
+        if (rc > 0 && strstr(err.msg, "disabled"))
             s->sacct = 0;
         free(out);
         return -1;
@@ -812,14 +792,14 @@ static int ask_one(slurm *s, const char *jobid, slurm_state *st)
     return st->state[0] ? 0 : -1;
 }
 
-static void send_started(slurm *s, sjob *j)
+static void send_started(evaluator *ev, sjob *j)
 {
     if (j->started_sent)
         return;
     j->started_sent = true;
-    evaluator_event *e = evaluator_queue_push(&s->q);
+    evaluator_event *e = evaluator_queue_push(&ev->q);
     if (e)
-        evaluator_event_init(e, EVALUATOR_STARTED, j->id);
+        evaluator_event_init(e, EVALUATOR_STARTED, j->h.id);
 }
 
 /* Puts a candidate back in the queue for a new submission. */
@@ -829,13 +809,13 @@ static void requeue(sjob *j)
                                         "job.json"};
     char path[PATH_MAX + 32];
     for (size_t k = 0; k < sizeof files / sizeof *files; k++) {
-        job_path(j, files[k], path, sizeof path);
+        evaluator_job_path(&j->h, files[k], path, sizeof path);
         unlink(path);
     }
     j->requeues++;
     j->state = SJ_QUEUED;
     j->started_sent = false;
-    j->prog_off = 0;
+    j->h.prog_off = 0;
     j->jobid[0] = 0;
 }
 
@@ -844,30 +824,25 @@ static void requeue(sjob *j)
 static void finish(evaluator *ev, sjob *j, const char *how, const slurm_state *st)
 {
     slurm *s = S(ev);
-    evaluator_read_progress(&s->q, j->dir, j->id, &j->prog_off);
     char rpath[PATH_MAX + 32], epath[PATH_MAX + 32], tail[512];
-    job_path(j, "result.json", rpath, sizeof rpath);
-    job_path(j, "stderr.log", epath, sizeof epath);
-    char *res = evaluator_read_file(rpath, EVALUATOR_PROGRESS_MAX, NULL);
-    evaluator_last_line(epath, tail, sizeof tail);
+    evaluator_job_path(&j->h, "result.json", rpath, sizeof rpath);
+    evaluator_job_path(&j->h, "stderr.log", epath, sizeof epath);
+    bool has_result = access(rpath, F_OK) == 0;
     const char *state = st ? st->state : NULL;
     const char *node = st && st->node[0] && strcmp(st->node, "(null)") ? st->node : j->node;
     /* Slurm ended it before the worker could write a result: say why, and
        requeue what was not the candidate's fault, if allowed */
-    bool slurm_ended = !res && !how && !j->stop_cancel && !j->stop_timeout;
+    bool slurm_ended = !has_result && !how && !j->stop_cancel && !j->stop_timeout;
     if (slurm_ended && j->requeues < s->o.requeue &&
         (!state || !state[0] || !strcmp(state, "PREEMPTED") || !strcmp(state, "NODE_FAIL") ||
          !strcmp(state, "BOOT_FAIL"))) {
         requeue(j);
         return;
     }
-    evaluator_event *e = evaluator_queue_push(&s->q);
-    if (!e) {
-        free(res);
-        mark_collected(j);
+    evaluator_event *e = evaluator_job_outcome(ev, &j->h, how);
+    if (!e)
         return;
-    }
-    evaluator_outcome(e, j->id, res, rpath, how, tail);
+    evaluator_last_line(epath, tail, sizeof tail);
     char reason[sizeof e->reason];
     reason[0] = 0;
     if (j->stop_cancel) {
@@ -915,22 +890,6 @@ static void finish(evaluator *ev, sjob *j, const char *how, const slurm_state *s
     }
     if (reason[0])
         snprintf(e->reason, sizeof e->reason, "%s", reason);
-    mark_collected(j);
-}
-
-/* The exit file the batch script writes last, if there: true and its first
- * line in how. */
-static bool read_exit(sjob *j, char *how, size_t size)
-{
-    char path[PATH_MAX + 32];
-    job_path(j, "exit", path, sizeof path);
-    char *t = evaluator_read_file(path, 4096, NULL);
-    if (!t)
-        return false;
-    snprintf(how, size, "%s", t);
-    how[strcspn(how, "\n")] = 0;
-    free(t);
-    return true;
 }
 
 /* Asks Slurm about every submitted job and acts on what it says. */
@@ -940,9 +899,9 @@ static void query(evaluator *ev)
     char ids[8192] = "";
     size_t used = 0;
     int n = 0;
-    for (int i = 0; i < s->n_jobs; i++) {
-        sjob *j = s->jobs[i];
-        if ((j->state != SJ_SUBMITTED && j->state != SJ_RUNNING) || !j->jobid[0])
+    for (size_t i = 0; i < ev->jobs.n; i++) {
+        sjob *j = SJ(ev->jobs.v[i]);
+        if (j->h.done || j->state == SJ_QUEUED || !j->jobid[0])
             continue;
         size_t base = strcspn(j->jobid, "_");
         char b[64];
@@ -962,10 +921,11 @@ static void query(evaluator *ev)
     }
     if (!n)
         return;
-    char err[512], *out = NULL;
+    gerr err = GERR_INIT;
+    char *out = NULL;
     char *argv[] = {"squeue", "-h", "-r", "--states=all", "-j", ids, "-o", "%i|%T|%r|%N", NULL};
-    int rc = run_cmd(argv, &out, err, sizeof err);
-    if (rc > 0 && strstr(err, "nvalid job id")) {
+    int rc = run_cmd(s, argv, &out, &err);
+    if (rc > 0 && strstr(err.msg, "nvalid job id")) {
         /* none of them is known any more: ask one by one below */
         free(out);
         out = strdup("");
@@ -978,9 +938,9 @@ static void query(evaluator *ev)
         return;
     }
     double now = now_real();
-    for (int i = 0; i < s->n_jobs; i++) {
-        sjob *j = s->jobs[i];
-        if ((j->state != SJ_SUBMITTED && j->state != SJ_RUNNING) || !j->jobid[0])
+    for (size_t i = 0; i < ev->jobs.n; i++) {
+        sjob *j = SJ(ev->jobs.v[i]);
+        if (j->h.done || j->state == SJ_QUEUED || !j->jobid[0])
             continue;
         slurm_state st;
         memset(&st, 0, sizeof st);
@@ -1023,7 +983,7 @@ static void query(evaluator *ev)
         char how[64];
         if (!st.state[0]) {
             /* nobody knows it: gone, unless its exit file says how it ended */
-            if (read_exit(j, how, sizeof how)) {
+            if (evaluator_job_exit(&j->h, how, sizeof how)) {
                 finish(ev, j, how, NULL);
             } else if (++j->missing >= MISSING_POLLS) {
                 finish(ev, j, NULL, &st);
@@ -1043,11 +1003,11 @@ static void query(evaluator *ev)
                 j->state = SJ_RUNNING;
                 j->started = now;
             }
-            send_started(s, j);
+            send_started(ev, j);
         } else {
             /* ended: the exit file, else (normal ends) give a shared file
                system a little time to show it */
-            if (read_exit(j, how, sizeof how)) {
+            if (evaluator_job_exit(&j->h, how, sizeof how)) {
                 finish(ev, j, how, &st);
             } else if ((!strcmp(st.state, "COMPLETED") || !strcmp(st.state, "FAILED")) &&
                        (j->ended_seen == 0 || now < j->ended_seen + ev->cfg.grace)) {
@@ -1061,56 +1021,53 @@ static void query(evaluator *ev)
     free(out);
 }
 
-static void scancel(const char *jobid, char *err, size_t errsize, int *rc_out)
+static int scancel(slurm *s, const char *jobid, gerr *err)
 {
     char *out = NULL;
     char *argv[] = {"scancel", (char *)jobid, NULL};
-    *rc_out = run_cmd(argv, &out, err, errsize);
+    int rc = run_cmd(s, argv, &out, err);
     free(out);
+    return rc;
 }
 
-static void step(evaluator *ev)
+static void slurm_step(evaluator *ev)
 {
     slurm *s = S(ev);
     submit_queued(ev);
     double now = now_real();
-    for (int i = 0; i < s->n_jobs; i++) {
-        sjob *j = s->jobs[i];
-        if (j->state != SJ_SUBMITTED && j->state != SJ_RUNNING)
+    for (size_t i = 0; i < ev->jobs.n; i++) {
+        sjob *j = SJ(ev->jobs.v[i]);
+        if (j->h.done || j->state == SJ_QUEUED)
             continue;
-        long long before = j->prog_off;
-        size_t qlen = (size_t)s->q.len;
-        evaluator_read_progress(&s->q, j->dir, j->id, &j->prog_off);
-        if (j->prog_off > before && !j->started_sent) {
+        long long before = j->h.prog_off;
+        size_t qlen = (size_t)ev->q.len;
+        evaluator_read_progress(&ev->q, j->h.dir, j->h.id, &j->h.prog_off);
+        if (j->h.prog_off > before && !j->started_sent) {
             /* progress before squeue said running: STARTED goes first */
             evaluator_event started;
-            evaluator_event_init(&started, EVALUATOR_STARTED, j->id);
-            evaluator_event *e = evaluator_queue_push(&s->q);
+            evaluator_event_init(&started, EVALUATOR_STARTED, j->h.id);
+            evaluator_event *e = evaluator_queue_push(&ev->q);
             if (e) {
-                memmove(&s->q.ev[s->q.head + qlen + 1], &s->q.ev[s->q.head + qlen],
-                        sizeof *e * ((size_t)s->q.len - 1 - qlen));
-                s->q.ev[s->q.head + qlen] = started;
+                memmove(&ev->q.ev[ev->q.head + qlen + 1], &ev->q.ev[ev->q.head + qlen],
+                        sizeof *e * ((size_t)ev->q.len - 1 - qlen));
+                ev->q.ev[ev->q.head + qlen] = started;
                 j->started_sent = true;
             }
         }
-        if (j->prog_off > 0 && j->state == SJ_SUBMITTED) {
+        if (j->h.prog_off > 0 && j->state == SJ_SUBMITTED) {
             j->state = SJ_RUNNING;
             j->started = now;
         }
         char how[64];
-        if (read_exit(j, how, sizeof how)) {
+        if (evaluator_job_exit(&j->h, how, sizeof how)) {
             finish(ev, j, how, NULL);
             continue;
         }
         /* Slurm enforces time limits late; so do we, like the local pool */
         if (j->state == SJ_RUNNING && j->time_limit > 0 && !j->stop_timeout && !j->stop_cancel &&
-            j->started > 0 && now > j->started + j->time_limit + ev->cfg.grace) {
-            char err[512];
-            int rc;
-            scancel(j->jobid, err, sizeof err, &rc);
-            if (rc == 0)
-                j->stop_timeout = true;
-        }
+            j->started > 0 && now > j->started + j->time_limit + ev->cfg.grace &&
+            scancel(s, j->jobid, NULL) == 0)
+            j->stop_timeout = true;
     }
     if (now >= s->next_query) {
         query(ev);
@@ -1118,77 +1075,54 @@ static void step(evaluator *ev)
     }
     /* requeued candidates go out at once */
     submit_queued(ev);
-    int k = 0;
-    for (int i = 0; i < s->n_jobs; i++) {
-        if (s->jobs[i]->state == SJ_DONE)
-            free(s->jobs[i]);
-        else
-            s->jobs[k++] = s->jobs[i];
-    }
-    s->n_jobs = k;
 }
 
 /* ---- the ops ----------------------------------------------------------------------- */
 
-static int slurm_submit(evaluator *ev, const evaluator_job *jb, char *err, size_t errsize)
+static int slurm_submit(evaluator *ev, const evaluator_job *jb, gerr *err)
 {
     slurm *s = S(ev);
-    if (evaluator_check_job(jb, err, errsize))
+    if (evaluator_check_job(ev, jb, err))
         return -1;
-    sjob *old = find_job(s, jb->id);
-    if (old) {
-        core_errf(err, errsize, "candidate %s is already %s", jb->id,
-                  old->state == SJ_QUEUED ? "queued" : "in Slurm");
-        return -1;
-    }
     sjob *j = calloc(1, sizeof *j);
-    if (!j) {
-        core_errf(err, errsize, "out of memory");
-        return -1;
-    }
-    snprintf(j->id, sizeof j->id, "%s", jb->id);
+    if (!j)
+        return gerr_set(err, "out of memory");
     j->time_limit = jb->time_limit;
     j->threads = jb->threads ? jb->threads : ev->cfg.threads;
     char **argv = NULL;
-    if (snprintf(j->dir, sizeof j->dir, "%s/%s", ev->cfg.dir, jb->id) >= (int)sizeof j->dir) {
-        core_errf(err, errsize, "work folder path too long");
+    if (evaluator_job_init(&j->h, ev->cfg.dir, jb->id, err))
         goto fail;
-    }
     /* a job of an earlier process may still be in Slurm for this folder */
-    char path[PATH_MAX + 32], cpath[PATH_MAX + 32];
-    job_path(j, "job.json", path, sizeof path);
-    job_path(j, "collected", cpath, sizeof cpath);
-    if (access(path, F_OK) == 0 && access(cpath, F_OK) != 0) {
-        json_t *o = json_load_file(path, 0, NULL);
+    json_t *o = evaluator_job_uncollected(&j->h);
+    if (o) {
         const char *jid = json_string_value(json_object_get(o, "slurm_job"));
         slurm_state st;
         if (jid && ask_one(s, jid, &st) == 0 &&
             (state_waiting(st.state) || state_running(st.state))) {
-            core_errf(
-                err, errsize,
-                "candidate %s is still Slurm job %s (%s, from an earlier run); reattach to collect "
-                "it or scancel it first",
-                jb->id, jid, st.state);
+            gerr_set(err,
+                     "candidate %s is still Slurm job %s (%s, from an earlier run); reattach to "
+                     "collect it or scancel it first",
+                     jb->id, jid, st.state);
             json_decref(o);
             goto fail;
         }
         json_decref(o);
     }
-    if (evaluator_stage(j->dir, jb, err, errsize))
+    if (evaluator_stage(j->h.dir, jb, err))
         goto fail;
-    argv = evaluator_worker_argv(s->exe, j->dir, jb, ev->cfg.threads);
+    argv = evaluator_worker_argv(ev->exe, j->h.dir, jb, ev->cfg.threads);
     if (!argv) {
-        core_errf(err, errsize, "out of memory");
+        gerr_set(err, "out of memory");
         goto fail;
     }
-    if (write_train_sh(j, argv, err, errsize))
+    if (write_train_sh(j, argv, err))
         goto fail;
     evaluator_argv_free(argv);
     argv = NULL;
     j->state = SJ_QUEUED;
     s->last_submit = now_real();
-    if (add_job(s, j)) {
-        core_errf(err, errsize, "out of memory");
+    if (evaluator_jobs_add(&ev->jobs, &j->h)) {
+        gerr_set(err, "out of memory");
         goto fail;
     }
     return 0;
@@ -1198,35 +1132,19 @@ fail:
     return -1;
 }
 
-static int slurm_poll(evaluator *ev, evaluator_event *out, int max)
+static int slurm_cancel(evaluator *ev, const char *id, gerr *err)
 {
     slurm *s = S(ev);
-    step(ev);
-    return evaluator_queue_take(&s->q, out, max);
-}
-
-static int slurm_cancel(evaluator *ev, const char *id, char *err, size_t errsize)
-{
-    slurm *s = S(ev);
-    sjob *j = id ? find_job(s, id) : NULL;
-    if (!j || j->state == SJ_DONE) {
-        core_errf(err, errsize, "no queued or running candidate '%s'", id ? id : "");
-        return -1;
-    }
+    sjob *j = SJ(evaluator_jobs_find(&ev->jobs, id));
     if (j->state == SJ_QUEUED) {
-        push_failed(s, j->id, "cancelled", true);
-        mark_collected(j);
+        fail_job(ev, j, "cancelled", true);
         return 0;
     }
     if (j->stop_cancel)
         return 0;
-    int rc;
-    char e2[512];
-    scancel(j->jobid, e2, sizeof e2, &rc);
-    if (rc != 0) {
-        core_errf(err, errsize, "cannot cancel Slurm job %s of %s: %s", j->jobid, j->id, e2);
-        return -1;
-    }
+    gerr e2 = GERR_INIT;
+    if (scancel(s, j->jobid, &e2) != 0)
+        return gerr_set(err, "cannot cancel Slurm job %s of %s: %s", j->jobid, j->h.id, e2.msg);
     j->stop_cancel = true;
     /* its end comes from the next query */
     double soon = now_real() + 0.5;
@@ -1243,173 +1161,142 @@ static int slurm_pollfds(evaluator *ev, struct pollfd *pfd, int max)
     return 0; /* nothing to wait on: files and commands, on a timer */
 }
 
-static int slurm_active(evaluator *ev)
-{
-    slurm *s = S(ev);
-    int n = 0;
-    for (int i = 0; i < s->n_jobs; i++)
-        n += s->jobs[i]->state != SJ_DONE;
-    return n;
-}
-
 static int slurm_timeout_ms(evaluator *ev)
 {
     slurm *s = S(ev);
-    if (s->q.len > 0)
-        return 0;
     bool active = false;
-    for (int i = 0; i < s->n_jobs; i++) {
-        if (s->jobs[i]->state == SJ_QUEUED) {
+    for (size_t i = 0; i < ev->jobs.n; i++) {
+        sjob *j = SJ(ev->jobs.v[i]);
+        if (!j->h.done && j->state == SJ_QUEUED) {
             double ms = (flush_at(s) - now_real()) * 1000;
             return ms <= 0 ? 0 : ms < POLL_INTERVAL_MS ? (int)ms + 1 : POLL_INTERVAL_MS;
         }
-        active |= s->jobs[i]->state != SJ_DONE;
+        active |= !j->h.done;
     }
     return active ? POLL_INTERVAL_MS : -1;
 }
 
-static int slurm_reattach(evaluator *ev, char *err, size_t errsize)
+static int slurm_adopt(evaluator *ev, const char *id, json_t *o)
 {
     slurm *s = S(ev);
-    DIR *d = opendir(ev->cfg.dir);
-    if (!d) {
-        core_errf(err, errsize, "cannot read the work folder %s: %s", ev->cfg.dir, strerror(errno));
+    const char *jid = json_string_value(json_object_get(o, "slurm_job"));
+    if (!jid || !*jid)
+        return 0; /* never submitted, or the local pool's */
+    sjob *j = calloc(1, sizeof *j);
+    if (!j || evaluator_job_init(&j->h, ev->cfg.dir, id, NULL)) {
+        free(j);
         return -1;
     }
-    int found = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (evaluator_check_id(de->d_name, NULL, 0) || find_job(s, de->d_name))
-            continue;
-        char path[PATH_MAX + 32];
-        snprintf(path, sizeof path, "%s/%s/collected", ev->cfg.dir, de->d_name);
-        if (access(path, F_OK) == 0)
-            continue;
-        snprintf(path, sizeof path, "%s/%s/job.json", ev->cfg.dir, de->d_name);
-        json_t *o = json_load_file(path, 0, NULL);
-        const char *jid = json_string_value(json_object_get(o, "slurm_job"));
-        if (!jid || !*jid) { /* never submitted, or the local pool's */
-            json_decref(o);
-            continue;
-        }
-        sjob *j = calloc(1, sizeof *j);
-        if (!j) {
-            json_decref(o);
-            break;
-        }
-        snprintf(j->id, sizeof j->id, "%s", de->d_name);
-        snprintf(j->dir, sizeof j->dir, "%s/%s", ev->cfg.dir, de->d_name);
-        snprintf(j->jobid, sizeof j->jobid, "%s", jid);
-        json_t *v = json_object_get(o, "time_limit");
-        j->time_limit = json_is_number(v) && json_number_value(v) > 0 ? json_number_value(v) : 0;
-        v = json_object_get(o, "threads");
-        j->threads = json_is_integer(v) ? (int)json_integer_value(v) : ev->cfg.threads;
-        v = json_object_get(o, "requeues");
-        j->requeues = json_is_integer(v) ? (int)json_integer_value(v) : 0;
-        json_decref(o);
-        j->state = SJ_SUBMITTED;
-        j->started_sent = true;
-        if (add_job(s, j)) {
-            free(j);
-            break;
-        }
-        evaluator_event *e = evaluator_queue_push(&s->q);
-        if (e) {
-            evaluator_event_init(e, EVALUATOR_STARTED, j->id);
-            e->reattached = true;
-        }
-        found++;
+    snprintf(j->jobid, sizeof j->jobid, "%s", jid);
+    json_t *v = json_object_get(o, "time_limit");
+    j->time_limit = json_is_number(v) && json_number_value(v) > 0 ? json_number_value(v) : 0;
+    v = json_object_get(o, "threads");
+    j->threads = json_is_integer(v) ? (int)json_integer_value(v) : ev->cfg.threads;
+    v = json_object_get(o, "requeues");
+    j->requeues = json_is_integer(v) ? (int)json_integer_value(v) : 0;
+    j->state = SJ_SUBMITTED;
+    j->started_sent = true;
+    if (evaluator_jobs_add(&ev->jobs, &j->h)) {
+        free(j);
+        return -1;
     }
-    closedir(d);
+    evaluator_event *e = evaluator_queue_push(&ev->q);
+    if (e) {
+        evaluator_event_init(e, EVALUATOR_STARTED, j->h.id);
+        e->reattached = true;
+    }
     s->next_query = 0;
-    return found;
+    return 1;
 }
 
-static void slurm_free(evaluator *ev)
+static void slurm_release(evaluator *ev)
 {
     slurm *s = S(ev);
-    for (int i = 0; i < s->n_jobs; i++)
-        free(s->jobs[i]);
-    free(s->jobs);
-    evaluator_queue_free(&s->q);
+    if (!s)
+        return;
+    evaluator_argv_free(s->env);
     free(s);
-    free(ev);
 }
 
 static const evaluator_ops slurm_ops = {
     .name = "slurm",
     .submit = slurm_submit,
-    .poll = slurm_poll,
+    .step = slurm_step,
     .cancel = slurm_cancel,
     .pollfds = slurm_pollfds,
     .timeout_ms = slurm_timeout_ms,
-    .reattach = slurm_reattach,
-    .active = slurm_active,
-    .free = slurm_free,
+    .adopt = slurm_adopt,
+    .free_job = slurm_free_job,
+    .release = slurm_release,
 };
 
-evaluator *eval_slurm_new(const evaluator_config *cfg, const char *options, char *err,
-                          size_t errsize)
+/* The names of env for sbatch --export (SLURM_* go anyway). */
+static int export_list(slurm *s, gerr *err)
 {
-    if (!cfg || !cfg->dir[0]) {
-        core_errf(err, errsize,
-                  "the Slurm evaluator needs a work folder (on a file system the nodes share)");
-        return NULL;
+    strbuf sb = STRBUF_INIT;
+    for (char **p = s->env; *p; p++) {
+        if (!strncmp(*p, "SLURM_", 6))
+            continue;
+        strbuf_addf(&sb, "%s%.*s", sb.len ? "," : "", (int)strcspn(*p, "="), *p);
     }
-    if (cfg->threads < 1 || cfg->threads > 256) {
-        core_errf(err, errsize, "evaluator: threads must be in 1..256, not %d", cfg->threads);
-        return NULL;
-    }
-    if (!(cfg->grace >= 0 && cfg->grace <= 3600)) {
-        core_errf(err, errsize, "evaluator: grace %g is not in 0..3600 seconds", cfg->grace);
-        return NULL;
-    }
+    int rc = 0;
+    if (sb.failed || sb.len >= sizeof s->exports)
+        rc = gerr_set(err, "the environment passed to Slurm jobs is too large");
+    else
+        snprintf(s->exports, sizeof s->exports, "%s", sb.buf);
+    strbuf_release(&sb);
+    return rc;
+}
+
+evaluator *eval_slurm_new(const evaluator_config *cfg, const char *options, gerr *err)
+{
     slurm_opts o;
-    if (opts_parse(&o, options, err, errsize))
+    if (opts_parse(&o, options, err))
         return NULL;
-    if (evaluator_mkdir_p(cfg->dir, err, errsize))
-        return NULL;
-    evaluator *ev = calloc(1, sizeof *ev);
     slurm *s = calloc(1, sizeof *s);
-    if (!ev || !s) {
-        free(ev);
-        free(s);
-        core_errf(err, errsize, "out of memory");
-        return NULL;
-    }
-    ev->ops = &slurm_ops;
-    ev->cfg = *cfg;
-    ev->impl = s;
+    if (!s)
+        return gerr_set(err, "out of memory"), NULL;
     s->o = o;
     s->sacct = -1;
-    char abs[PATH_MAX];
-    if (!realpath(cfg->dir, abs) || strlen(abs) >= sizeof ev->cfg.dir) {
-        core_errf(err, errsize, "cannot resolve the work folder %s: %s", cfg->dir, strerror(errno));
-        goto fail;
+    /* the Slurm commands and so the jobs see the workers' environment and
+       Slurm's own settings (SLURM_CONF), nothing else of ours */
+    s->env = evaluator_worker_env(cfg, "SLURM_");
+    if (!s->env) {
+        free(s);
+        return gerr_set(err, "out of memory"), NULL;
     }
-    strcpy(ev->cfg.dir, abs);
-    if (evaluator_find_exe(cfg->exe, s->exe, sizeof s->exe, err, errsize))
-        goto fail;
+    if (export_list(s, err)) {
+        evaluator_argv_free(s->env);
+        free(s);
+        return NULL;
+    }
+    evaluator_config c = *cfg;
+    c.slots = c.slots >= 1 && c.slots <= 256 ? c.slots : 1; /* Slurm decides what runs */
+    evaluator *ev = evaluator_alloc(&c, &slurm_ops, s, err);
+    if (!ev) {
+        evaluator_argv_free(s->env);
+        free(s);
+        return NULL;
+    }
     /* is there a Slurm to talk to? (a missing configuration makes the
        commands retry for a minute: do not wait that long here) */
-    char *out = NULL, e2[512];
+    char *out = NULL;
+    gerr e2 = GERR_INIT;
     char *argv[] = {"scontrol", "ping", NULL};
-    int rc = run_cmd_t(argv, 15, &out, e2, sizeof e2);
+    int rc = run_cmd_t(argv, s->env, 15, &out, &e2);
     bool up = rc == 0 && out && strstr(out, "UP");
     if (!up) {
         const char *o1 = out ? out : "";
-        core_errf(err, errsize, "the Slurm evaluator cannot reach slurmctld: %.300s%s%.200s",
-                  e2[0] ? e2 : "", e2[0] && o1[0] ? "; " : "", o1);
-        char *nl = strchr(err, '\n');
+        gerr_set(err, "the Slurm evaluator cannot reach slurmctld: %.300s%s%.200s", e2.msg,
+                 e2.msg[0] && o1[0] ? "; " : "", o1);
+        char *nl = strchr(err ? err->msg : "", '\n');
         if (nl)
             *nl = 0;
     }
     free(out);
-    if (!up)
-        goto fail;
+    if (!up) {
+        evaluator_free(ev);
+        return NULL;
+    }
     return ev;
-fail:
-    free(s);
-    free(ev);
-    return NULL;
 }

@@ -3,6 +3,7 @@
  * worker's command line, progress lines and outcomes, an event queue, and
  * the small file helpers the engines use on the shared work folder. The
  * engines themselves are eval_local.c and eval_slurm.c. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -16,8 +17,15 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include "core/errf.h"
 #include "core/evaluator.h"
+#include "engine/base/file.h"
+#include "engine/base/grow.h"
+#include "engine/base/num.h"
+#include "engine/base/strbuf.h"
+
+extern char **environ;
+
+static int evaluator_find_exe(const char *configured, char *out, size_t size, gerr *err);
 
 /* ---- configuration ------------------------------------------------------- */
 
@@ -29,41 +37,25 @@ void evaluator_config_default(evaluator_config *cfg)
     cfg->grace = 10;
 }
 
-int evaluator_config_set(evaluator_config *cfg, const char *key, const char *value, char *err,
-                         size_t errsize)
+int evaluator_config_set(evaluator_config *cfg, const char *key, const char *value, gerr *err)
 {
-    char *end;
-    if (!strcmp(key, "slots") || !strcmp(key, "threads")) {
-        long v = strtol(value, &end, 10);
-        if (end == value || *end || v < 1 || v > 256) {
-            core_errf(err, errsize, "evaluator %s: needs an integer in 1..256, not '%s'", key,
-                      value);
-            return -1;
-        }
-        if (key[0] == 's')
-            cfg->slots = (int)v;
-        else
-            cfg->threads = (int)v;
-    } else if (!strcmp(key, "grace")) {
-        double v = strtod(value, &end);
-        if (end == value || *end || !(v >= 0 && v <= 3600)) {
-            core_errf(err, errsize, "evaluator grace: needs seconds in 0..3600, not '%s'", value);
-            return -1;
-        }
-        cfg->grace = v;
-    } else if (!strcmp(key, "dir") || !strcmp(key, "exe")) {
+    char what[64];
+    snprintf(what, sizeof what, "evaluator %s", key);
+    if (!strcmp(key, "slots"))
+        return num_int(value, 1, 256, &cfg->slots, what, err);
+    if (!strcmp(key, "threads"))
+        return num_int(value, 1, 256, &cfg->threads, what, err);
+    if (!strcmp(key, "grace"))
+        return num_double(value, 0, 3600, &cfg->grace, what, err);
+    if (!strcmp(key, "dir") || !strcmp(key, "exe")) {
         char *dst = key[0] == 'd' ? cfg->dir : cfg->exe;
-        if (strlen(value) >= sizeof cfg->dir) {
-            core_errf(err, errsize, "evaluator %s: path too long", key);
-            return -1;
-        }
+        if (strlen(value) >= sizeof cfg->dir)
+            return gerr_set(err, "evaluator %s: path too long", key);
         strcpy(dst, value);
-    } else {
-        core_errf(err, errsize,
-                  "unknown evaluator setting '%s' (known: slots, threads, grace, dir, exe)", key);
-        return -1;
+        return 0;
     }
-    return 0;
+    return gerr_set(err, "unknown evaluator setting '%s' (known: slots, threads, grace, dir, exe)",
+                    key);
 }
 
 /* ---- events --------------------------------------------------------------- */
@@ -117,7 +109,17 @@ int evaluator_queue_take(evaluator_queue *q, evaluator_event *out, int max)
     return n;
 }
 
-void evaluator_queue_free(evaluator_queue *q)
+void evaluator_push_failed(evaluator_queue *q, const char *id, const char *reason, bool cancelled)
+{
+    evaluator_event *e = evaluator_queue_push(q);
+    if (!e)
+        return;
+    evaluator_event_init(e, EVALUATOR_FAILED, id);
+    e->cancelled = cancelled;
+    snprintf(e->reason, sizeof e->reason, "%s", reason);
+}
+
+void evaluator_queue_release(evaluator_queue *q)
 {
     for (int i = 0; i < q->len; i++)
         evaluator_event_clear(&q->ev[q->head + i]);
@@ -127,75 +129,59 @@ void evaluator_queue_free(evaluator_queue *q)
 
 /* ---- ids and jobs ----------------------------------------------------------- */
 
-int evaluator_check_id(const char *id, char *err, size_t errsize)
+int evaluator_check_id(const char *id, gerr *err)
 {
     size_t n = id ? strlen(id) : 0;
-    if (n == 0 || n >= EVALUATOR_ID_MAX) {
-        core_errf(err, errsize, "candidate id must have 1 to %d characters", EVALUATOR_ID_MAX - 1);
-        return -1;
-    }
-    if (id[0] == '.') {
-        core_errf(err, errsize, "candidate id '%s' must not start with '.'", id);
-        return -1;
-    }
+    if (n == 0 || n >= EVALUATOR_ID_MAX)
+        return gerr_set(err, "candidate id must have 1 to %d characters", EVALUATOR_ID_MAX - 1);
+    if (id[0] == '.')
+        return gerr_set(err, "candidate id '%s' must not start with '.'", id);
     for (size_t i = 0; i < n; i++) {
         char c = id[i];
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-')) {
-            core_errf(err, errsize,
-                      "candidate id '%s': only letters, digits, '.', '_' and '-' are allowed", id);
-            return -1;
-        }
+              c == '.' || c == '_' || c == '-'))
+            return gerr_set(
+                err, "candidate id '%s': only letters, digits, '.', '_' and '-' are allowed", id);
     }
     return 0;
 }
 
 static const char *const owned_options[] = {"out", "progress", "threads", "time-limit", "help"};
 
-int evaluator_check_job(const evaluator_job *jb, char *err, size_t errsize)
+int evaluator_check_job(evaluator *ev, const evaluator_job *jb, gerr *err)
 {
-    if (!jb || evaluator_check_id(jb->id, err, errsize))
+    if (!jb || evaluator_check_id(jb->id, err))
         return -1;
-    if (!jb->genome || !*jb->genome) {
-        core_errf(err, errsize, "candidate %s: no genome file", jb->id);
-        return -1;
-    }
-    if (!(jb->time_limit >= 0 && jb->time_limit <= 1e9)) {
-        core_errf(err, errsize, "candidate %s: time limit %g is not in 0..1e9 seconds", jb->id,
-                  jb->time_limit);
-        return -1;
-    }
-    if (jb->threads < 0 || jb->threads > 256) {
-        core_errf(err, errsize, "candidate %s: threads %d is not in 0..256", jb->id, jb->threads);
-        return -1;
-    }
+    if (!jb->genome || !*jb->genome)
+        return gerr_set(err, "candidate %s: no genome file", jb->id);
+    if (!(jb->time_limit >= 0 && jb->time_limit <= 1e9))
+        return gerr_set(err, "candidate %s: time limit %g is not in 0..1e9 seconds", jb->id,
+                        jb->time_limit);
+    if (jb->threads < 0 || jb->threads > 256)
+        return gerr_set(err, "candidate %s: threads %d is not in 0..256", jb->id, jb->threads);
     int n_args = 0;
     for (const char *const *a = jb->args; a && *a; a++, n_args++) {
-        if (n_args >= 128) {
-            core_errf(err, errsize, "candidate %s: too many training options", jb->id);
-            return -1;
-        }
+        if (n_args >= 128)
+            return gerr_set(err, "candidate %s: too many training options", jb->id);
+        if (!strcmp(*a, "-h"))
+            return gerr_set(err, "candidate %s: option -h is not a training option", jb->id);
         if (strncmp(*a, "--", 2) || !(*a)[2])
             continue;
         size_t len = strcspn(*a + 2, "=");
         for (size_t k = 0; k < sizeof owned_options / sizeof *owned_options; k++)
-            if (!strncmp(*a + 2, owned_options[k], len) && len <= strlen(owned_options[k])) {
-                core_errf(err, errsize,
-                          "candidate %s: option %s is set by the evaluator, not the job", jb->id,
-                          *a);
-                return -1;
-            }
-        if (!strcmp(*a, "-h")) {
-            core_errf(err, errsize, "candidate %s: option -h is not a training option", jb->id);
-            return -1;
-        }
+            if (!strncmp(*a + 2, owned_options[k], len) && len <= strlen(owned_options[k]))
+                return gerr_set(err, "candidate %s: option %s is set by the evaluator, not the job",
+                                jb->id, *a);
     }
+    evaluator_jobhead *old = evaluator_jobs_find(&ev->jobs, jb->id);
+    if (old && !old->done)
+        return gerr_set(err, "candidate %s is already queued or running", jb->id);
     return 0;
 }
 
-int evaluator_stage(const char *dir, const evaluator_job *jb, char *err, size_t errsize)
+int evaluator_stage(const char *dir, const evaluator_job *jb, gerr *err)
 {
-    if (evaluator_mkdir_p(dir, err, errsize))
+    if (evaluator_mkdir_p(dir, err))
         return -1;
     static const char *const stale[] = {"progress.jsonl", "stderr.log", "result.json",
                                         "job.json",       "pid",        "exit",
@@ -205,22 +191,275 @@ int evaluator_stage(const char *dir, const evaluator_job *jb, char *err, size_t 
         snprintf(path, sizeof path, "%s/%s", dir, stale[k]);
         unlink(path);
     }
-    size_t glen;
-    errno = 0;
-    char *genome = evaluator_read_file(jb->genome, 16L << 20, &glen);
-    if (!genome) {
-        core_errf(err, errsize, "candidate %s: cannot read %s: %s", jb->id, jb->genome,
-                  errno ? strerror(errno) : "too large");
-        return -1;
-    }
+    char *genome = NULL;
+    size_t glen = 0;
+    if (file_read(jb->genome, 16u << 20, &genome, &glen, err))
+        return gerr_prefix(err, "candidate %s", jb->id);
     snprintf(path, sizeof path, "%s/genome.net", dir);
-    int wr = evaluator_write_file(path, genome, glen);
+    int wr = file_write(path, genome, glen, err);
     free(genome);
-    if (wr) {
-        core_errf(err, errsize, "candidate %s: cannot write %s: %s", jb->id, path, strerror(errno));
+    return wr ? gerr_prefix(err, "candidate %s", jb->id) : 0;
+}
+
+/* ---- the job table ---------------------------------------------------------- */
+
+evaluator_jobhead *evaluator_jobs_find(const evaluator_jobs *t, const char *id)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (!strcmp(t->v[i]->id, id))
+            return t->v[i];
+    return NULL;
+}
+
+int evaluator_jobs_add(evaluator_jobs *t, evaluator_jobhead *j)
+{
+    if (ALLOC_GROW(t->v, t->n + 1, t->alloc))
         return -1;
-    }
+    t->v[t->n++] = j;
     return 0;
+}
+
+int evaluator_job_init(evaluator_jobhead *j, const char *dir, const char *id, gerr *err)
+{
+    snprintf(j->id, sizeof j->id, "%s", id);
+    if (snprintf(j->dir, sizeof j->dir, "%s/%s", dir, id) >= (int)sizeof j->dir)
+        return gerr_set(err, "candidate %s: the work folder's path is too long", id);
+    return 0;
+}
+
+void evaluator_job_path(const evaluator_jobhead *j, const char *name, char *out, size_t size)
+{
+    snprintf(out, size, "%s/%s", j->dir, name);
+}
+
+struct json_t *evaluator_job_uncollected(const evaluator_jobhead *j)
+{
+    char path[PATH_MAX + 32], cpath[PATH_MAX + 32];
+    evaluator_job_path(j, "job.json", path, sizeof path);
+    evaluator_job_path(j, "collected", cpath, sizeof cpath);
+    if (access(cpath, F_OK) == 0)
+        return NULL;
+    json_t *o = json_load_file(path, 0, NULL);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+bool evaluator_job_exit(const evaluator_jobhead *j, char *how, size_t size)
+{
+    char path[PATH_MAX + 32], *t = NULL;
+    evaluator_job_path(j, "exit", path, sizeof path);
+    if (file_read(path, 4096, &t, NULL, NULL))
+        return false;
+    snprintf(how, size, "%s", t);
+    how[strcspn(how, "\n")] = 0;
+    free(t);
+    return true;
+}
+
+evaluator_event *evaluator_job_outcome(evaluator *ev, evaluator_jobhead *j, const char *how)
+{
+    evaluator_read_progress(&ev->q, j->dir, j->id, &j->prog_off);
+    char rpath[PATH_MAX + 32], epath[PATH_MAX + 32], tail[512];
+    evaluator_job_path(j, "result.json", rpath, sizeof rpath);
+    evaluator_job_path(j, "stderr.log", epath, sizeof epath);
+    char *res = NULL;
+    if (file_read(rpath, EVALUATOR_PROGRESS_MAX, &res, NULL, NULL))
+        res = NULL;
+    evaluator_last_line(epath, tail, sizeof tail);
+    j->done = true;
+    evaluator_event *e = evaluator_queue_push(&ev->q);
+    if (!e) {
+        free(res);
+        return NULL;
+    }
+    evaluator_outcome(e, j->id, res, rpath, how && how[0] ? how : NULL, tail);
+    return e;
+}
+
+/* ---- the interface ------------------------------------------------------------ */
+
+evaluator *evaluator_alloc(const evaluator_config *cfg, const evaluator_ops *ops, void *impl,
+                           gerr *err)
+{
+    if (!cfg || !cfg->dir[0])
+        return gerr_set(err, "the %s evaluator needs a work folder", ops->name), NULL;
+    if (cfg->slots < 1 || cfg->slots > 256 || cfg->threads < 1 || cfg->threads > 256)
+        return gerr_set(err,
+                        "evaluator: slots and threads must be in 1..256 (slots %d, threads %d)",
+                        cfg->slots, cfg->threads),
+               NULL;
+    if (!(cfg->grace >= 0 && cfg->grace <= 3600))
+        return gerr_set(err, "evaluator: grace %g is not in 0..3600 seconds", cfg->grace), NULL;
+    if (evaluator_mkdir_p(cfg->dir, err))
+        return NULL;
+    evaluator *ev = calloc(1, sizeof *ev);
+    if (!ev)
+        return gerr_set(err, "out of memory"), NULL;
+    ev->ops = ops;
+    ev->cfg = *cfg;
+    ev->impl = impl;
+    /* absolute paths: workers and a later process must find the same files */
+    char abs[PATH_MAX];
+    if (!realpath(cfg->dir, abs) || strlen(abs) >= sizeof ev->cfg.dir) {
+        gerr_errno(err, "cannot resolve the work folder %s", cfg->dir);
+        free(ev);
+        return NULL;
+    }
+    strcpy(ev->cfg.dir, abs);
+    if (evaluator_find_exe(cfg->exe, ev->exe, sizeof ev->exe, err)) {
+        free(ev);
+        return NULL;
+    }
+    return ev;
+}
+
+int evaluator_submit(evaluator *ev, const evaluator_job *job, gerr *err)
+{
+    return ev->ops->submit(ev, job, err);
+}
+
+int evaluator_poll(evaluator *ev, evaluator_event *out, int max)
+{
+    ev->ops->step(ev);
+    /* drop the ended: their outcome is queued */
+    size_t k = 0;
+    for (size_t i = 0; i < ev->jobs.n; i++) {
+        if (ev->jobs.v[i]->done)
+            ev->ops->free_job(ev->jobs.v[i]);
+        else
+            ev->jobs.v[k++] = ev->jobs.v[i];
+    }
+    ev->jobs.n = k;
+    return evaluator_queue_take(&ev->q, out, max);
+}
+
+int evaluator_cancel(evaluator *ev, const char *id, gerr *err)
+{
+    evaluator_jobhead *j = id ? evaluator_jobs_find(&ev->jobs, id) : NULL;
+    if (!j || j->done)
+        return gerr_set(err, "no queued or running candidate '%s'", id ? id : "");
+    return ev->ops->cancel(ev, id, err);
+}
+
+int evaluator_pollfds(evaluator *ev, struct pollfd *pfd, int max)
+{
+    return ev->ops->pollfds(ev, pfd, max);
+}
+
+int evaluator_timeout_ms(evaluator *ev)
+{
+    return ev->q.len > 0 ? 0 : ev->ops->timeout_ms(ev);
+}
+
+int evaluator_reattach(evaluator *ev, gerr *err)
+{
+    DIR *d = opendir(ev->cfg.dir);
+    if (!d)
+        return gerr_errno(err, "cannot read the work folder %s", ev->cfg.dir);
+    int found = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (evaluator_check_id(de->d_name, NULL) || evaluator_jobs_find(&ev->jobs, de->d_name))
+            continue;
+        evaluator_jobhead probe;
+        memset(&probe, 0, sizeof probe);
+        if (evaluator_job_init(&probe, ev->cfg.dir, de->d_name, NULL))
+            continue;
+        json_t *o = evaluator_job_uncollected(&probe);
+        if (!o)
+            continue; /* collected, or never started */
+        int rc = ev->ops->adopt(ev, de->d_name, o);
+        json_decref(o);
+        if (rc < 0) {
+            closedir(d);
+            return gerr_set(err, "out of memory");
+        }
+        found += rc;
+    }
+    closedir(d);
+    return found;
+}
+
+int evaluator_active(evaluator *ev)
+{
+    int n = 0;
+    for (size_t i = 0; i < ev->jobs.n; i++)
+        n += !ev->jobs.v[i]->done;
+    return n;
+}
+
+bool evaluator_tracks(evaluator *ev, const char *id)
+{
+    evaluator_jobhead *j = evaluator_jobs_find(&ev->jobs, id);
+    return j && !j->done;
+}
+
+int evaluator_collected(evaluator *ev, const char *id, gerr *err)
+{
+    if (evaluator_check_id(id, err))
+        return -1;
+    char path[PATH_MAX + 128];
+    snprintf(path, sizeof path, "%s/%s/collected", ev->cfg.dir, id);
+    return file_write(path, "", 0, err);
+}
+
+void evaluator_free(evaluator *ev)
+{
+    if (!ev)
+        return;
+    for (size_t i = 0; i < ev->jobs.n; i++)
+        ev->ops->free_job(ev->jobs.v[i]);
+    free(ev->jobs.v);
+    evaluator_queue_release(&ev->q);
+    ev->ops->release(ev);
+    free(ev);
+}
+
+/* ---- the worker ------------------------------------------------------------------ */
+
+bool evaluator_env_kept(const evaluator_config *cfg, const char *name)
+{
+    static const char *const exact[] = {"PATH",  "HOME",   "USER", "LOGNAME",
+                                        "SHELL", "TMPDIR", "LANG", "TZ"};
+    static const char *const prefix[] = {"LC_", "OPENBLAS_", "OMP_", "GEVO_"};
+    size_t n = strcspn(name, "=");
+    if (cfg->key_env[0] && strlen(cfg->key_env) == n && !strncmp(name, cfg->key_env, n))
+        return false;
+    if (!strncmp(name, "GEVO_LLM_API_KEY", 16))
+        return false; /* the key, or the name of its variable: never the worker's business */
+    for (size_t i = 0; i < sizeof exact / sizeof *exact; i++)
+        if (strlen(exact[i]) == n && !strncmp(name, exact[i], n))
+            return true;
+    for (size_t i = 0; i < sizeof prefix / sizeof *prefix; i++)
+        if (!strncmp(name, prefix[i], strlen(prefix[i])))
+            return true;
+    return false;
+}
+
+char **evaluator_worker_env(const evaluator_config *cfg, const char *extra)
+{
+    char **env = NULL;
+    size_t n = 0, alloc = 0;
+    for (char **p = environ; p && *p; p++) {
+        if (!evaluator_env_kept(cfg, *p) && !(extra && !strncmp(*p, extra, strlen(extra))))
+            continue;
+        if (ALLOC_GROW(env, n + 2, alloc))
+            goto oom;
+        if (!(env[n] = strdup(*p)))
+            goto oom;
+        env[++n] = NULL;
+    }
+    if (!env && !(env = calloc(1, sizeof *env)))
+        return NULL;
+    return env;
+oom:
+    if (env)
+        env[n] = NULL;
+    evaluator_argv_free(env);
+    return NULL;
 }
 
 void evaluator_argv_free(char **argv)
@@ -270,13 +509,13 @@ char **evaluator_worker_argv(const char *exe, const char *dir, const evaluator_j
 
 /* ---- progress and outcomes --------------------------------------------------- */
 
-static double jnum(json_t *o, const char *key)
+double evaluator_jnum(json_t *o, const char *key)
 {
     json_t *v = json_object_get(o, key);
     return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
-static long jint(json_t *o, const char *key)
+long evaluator_jint(json_t *o, const char *key)
 {
     json_t *v = json_object_get(o, key);
     return json_is_integer(v) ? (long)json_integer_value(v) : -1;
@@ -300,17 +539,17 @@ int evaluator_parse_progress(const char *line, const char *id, evaluator_event *
     const char *what = json_string_value(json_object_get(o, "what"));
     if (what)
         snprintf(e->what, sizeof e->what, "%s", what);
-    e->epoch = (int)jint(o, "epoch");
-    e->epochs = (int)jint(o, "epochs");
-    e->step = jint(o, "step");
-    e->steps = jint(o, "steps");
-    e->loss = jnum(o, "loss");
-    e->acc = jnum(o, "acc");
-    e->val_acc = jnum(o, "val_acc");
-    e->lr = jnum(o, "lr");
-    e->images_per_sec = jnum(o, "images_per_sec");
-    e->eta = jnum(o, "eta");
-    e->elapsed = jnum(o, "elapsed");
+    e->epoch = (int)evaluator_jint(o, "epoch");
+    e->epochs = (int)evaluator_jint(o, "epochs");
+    e->step = evaluator_jint(o, "step");
+    e->steps = evaluator_jint(o, "steps");
+    e->loss = evaluator_jnum(o, "loss");
+    e->acc = evaluator_jnum(o, "acc");
+    e->val_acc = evaluator_jnum(o, "val_acc");
+    e->lr = evaluator_jnum(o, "lr");
+    e->images_per_sec = evaluator_jnum(o, "images_per_sec");
+    e->eta = evaluator_jnum(o, "eta");
+    e->elapsed = evaluator_jnum(o, "elapsed");
     rc = 0;
 out:
     json_decref(o);
@@ -424,69 +663,6 @@ void evaluator_outcome(evaluator_event *e, const char *id, char *result_json,
 
 /* ---- files ----------------------------------------------------------------------- */
 
-char *evaluator_read_file(const char *path, long max, size_t *len_out)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return NULL;
-    struct stat st;
-    if (fstat(fd, &st) || st.st_size > max) {
-        close(fd);
-        return NULL;
-    }
-    size_t cap = (size_t)st.st_size + 1, len = 0;
-    char *buf = malloc(cap);
-    if (!buf) {
-        close(fd);
-        return NULL;
-    }
-    for (;;) {
-        if (len + 1 >= cap) {
-            if ((long)cap > max)
-                break;
-            char *nb = realloc(buf, cap * 2);
-            if (!nb)
-                break;
-            buf = nb;
-            cap *= 2;
-        }
-        ssize_t r = read(fd, buf + len, cap - 1 - len);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        len += (size_t)r;
-    }
-    close(fd);
-    buf[len] = 0;
-    if (len_out)
-        *len_out = len;
-    return buf;
-}
-
-int evaluator_write_file(const char *path, const char *text, size_t len)
-{
-    char tmp[PATH_MAX + 32];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -1;
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, text + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            break;
-        off += (size_t)w;
-    }
-    if (close(fd) || off != len || rename(tmp, path)) {
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
-}
-
 void evaluator_last_line(const char *path, char *out, size_t size)
 {
     if (!size)
@@ -509,53 +685,43 @@ void evaluator_last_line(const char *path, char *out, size_t size)
     snprintf(out, size, "%s", nl ? nl + 1 : buf);
 }
 
-int evaluator_mkdir_p(const char *path, char *err, size_t errsize)
+int evaluator_mkdir_p(const char *path, gerr *err)
 {
     char buf[PATH_MAX];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
-        core_errf(err, errsize, "path too long: %s", path);
-        return -1;
-    }
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return gerr_set(err, "path too long: %.80s...", path);
     for (char *p = buf + 1;; p++) {
         if (*p == '/' || !*p) {
             char c = *p;
             *p = 0;
-            if (mkdir(buf, 0755) && errno != EEXIST) {
-                core_errf(err, errsize, "cannot create %s: %s", buf, strerror(errno));
-                return -1;
-            }
+            if (mkdir(buf, 0755) && errno != EEXIST)
+                return gerr_errno(err, "cannot create %s", buf);
             *p = c;
             if (!c)
                 break;
         }
     }
     struct stat st;
-    if (stat(path, &st) || !S_ISDIR(st.st_mode)) {
-        core_errf(err, errsize, "%s is not a folder", path);
-        return -1;
-    }
+    if (stat(path, &st) || !S_ISDIR(st.st_mode))
+        return gerr_set(err, "%s is not a folder", path);
     return 0;
 }
 
-int evaluator_find_exe(const char *configured, char *out, size_t size, char *err, size_t errsize)
+/* The gevo program workers run: configured, or this program. */
+static int evaluator_find_exe(const char *configured, char *out, size_t size, gerr *err)
 {
     if (configured && configured[0]) {
         snprintf(out, size, "%s", configured);
     } else {
         ssize_t n = readlink("/proc/self/exe", out, size - 1);
-        if (n <= 0) {
-            core_errf(err, errsize, "cannot find the gevo program (/proc/self/exe): %s",
-                      strerror(errno));
-            return -1;
-        }
+        if (n <= 0)
+            return gerr_errno(err, "cannot find the gevo program (/proc/self/exe)");
         out[n] = 0;
     }
     struct stat st;
     errno = 0;
-    if (stat(out, &st) || !S_ISREG(st.st_mode) || access(out, X_OK)) {
-        core_errf(err, errsize, "the worker program %s is not an executable file%s%s", out,
-                  errno ? ": " : "", errno ? strerror(errno) : "");
-        return -1;
-    }
+    if (stat(out, &st) || !S_ISREG(st.st_mode) || access(out, X_OK))
+        return errno ? gerr_errno(err, "the worker program %s is not an executable file", out)
+                     : gerr_set(err, "the worker program %s is not an executable file", out);
     return 0;
 }

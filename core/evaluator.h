@@ -17,10 +17,13 @@
  *   <work>/<id>/pid             the worker's process id (local engine)
  *   <work>/<id>/train.sh        the worker's command line (Slurm engine)
  *   <work>/<id>/exit            "exit N" or "signal N", when it ended
- *   <work>/<id>/collected       present once its outcome was reported
+ *   <work>/<id>/collected       present once the caller saved its outcome
+ *                               (evaluator_collected)
  *
  * so a worker outlives the process that started it, and evaluator_reattach
- * in a later process (a reopened session) collects it.
+ * in a later process (a reopened session) collects it. An outcome the
+ * caller did not get to save (killed in between) is reported again by the
+ * next process's reattach, from the files the worker left.
  *
  * The loop, in the caller (non-blocking throughout):
  *
@@ -30,6 +33,7 @@
  *   evaluator_event e[8];
  *   int k = evaluator_poll(ev, e, 8);               // 0..8 events
  *   ... use them ...; evaluator_event_clear(&e[i]) for each
+ *   ... once a FINISHED or FAILED outcome is saved: evaluator_collected()
  *
  * Outcomes: each submitted or reattached candidate ends with exactly one
  * FINISHED or FAILED event. FINISHED: the worker wrote a result whose
@@ -41,9 +45,12 @@
 #ifndef GEVO_CORE_EVALUATOR_H
 #define GEVO_CORE_EVALUATOR_H
 
+#include <limits.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "engine/base/error.h"
 
 /* The defaults of slots and threads per slot, set here so every caller
  * agrees. Measured by make bench's pair test on the reference machine
@@ -66,15 +73,16 @@ typedef struct evaluator_config {
     double grace;   /* seconds between SIGTERM and SIGKILL; also the slack
                         after a job's time limit before it is stopped */
     char exe[2048]; /* the gevo binary; "" = this program (/proc/self/exe) */
+    /* the variable holding the LLM's API key ("" = none): workers never
+       get it, nor any GEVO_LLM_API_KEY* (see evaluator_worker_env) */
+    char key_env[64];
 } evaluator_config;
 
 /* slots EVALUATOR_DEFAULT_SLOTS, threads EVALUATOR_DEFAULT_THREADS,
- * grace 10 s, dir and exe empty. */
+ * grace 10 s, dir, exe and key_env empty. */
 void evaluator_config_default(evaluator_config *cfg);
-/* Sets "slots", "threads", "grace" (seconds), "dir" or "exe" from text.
- * Returns 0, or -1 with a message in err. */
-int evaluator_config_set(evaluator_config *cfg, const char *key, const char *value, char *err,
-                         size_t errsize);
+/* Sets "slots", "threads", "grace" (seconds), "dir" or "exe" from text. */
+int evaluator_config_set(evaluator_config *cfg, const char *key, const char *value, gerr *err);
 
 /* One candidate to train. */
 typedef struct evaluator_job {
@@ -123,25 +131,55 @@ typedef struct evaluator_event {
 
 void evaluator_event_clear(evaluator_event *e);
 
-typedef struct evaluator evaluator;
+/* A FIFO of events not yet handed out; zero-initialised is empty. */
+typedef struct evaluator_queue {
+    evaluator_event *ev;
+    int head, len, cap;
+} evaluator_queue;
 
-/* An engine. Every function returns 0 or a count on success, -1 with a
+/* What every engine keeps of a candidate: engines put it first in their
+ * own job struct, so the table below holds any engine's jobs. */
+typedef struct evaluator_jobhead {
+    char id[EVALUATOR_ID_MAX];
+    char dir[PATH_MAX]; /* <work>/<id> */
+    bool done;          /* its outcome is queued: dropped at the next poll */
+    long long prog_off; /* how much of progress.jsonl was read */
+} evaluator_jobhead;
+
+/* The candidates an evaluator follows, in submission order. */
+typedef struct evaluator_jobs {
+    evaluator_jobhead **v;
+    size_t n, alloc;
+} evaluator_jobs;
+
+typedef struct evaluator evaluator;
+struct json_t;
+
+/* An engine. Each function returns 0 or a count on success, -1 with a
  * message in err on failure; none blocks for long. */
 typedef struct evaluator_ops {
     const char *name;
-    int (*submit)(evaluator *ev, const evaluator_job *job, char *err, size_t errsize);
-    int (*poll)(evaluator *ev, evaluator_event *out, int max);
-    int (*cancel)(evaluator *ev, const char *id, char *err, size_t errsize);
+    int (*submit)(evaluator *ev, const evaluator_job *job, gerr *err);
+    /* reads progress, notices ended workers, enforces limits, starts
+       queued candidates: events go to ev->q, ended jobs are marked done */
+    void (*step)(evaluator *ev);
+    int (*cancel)(evaluator *ev, const char *id, gerr *err);
     int (*pollfds)(evaluator *ev, struct pollfd *pfd, int max);
     int (*timeout_ms)(evaluator *ev);
-    int (*reattach)(evaluator *ev, char *err, size_t errsize);
-    int (*active)(evaluator *ev);
-    void (*free)(evaluator *ev);
+    /* reattach: takes over the candidate id whose job.json is job (not
+       collected); returns 1 when it did (and queued STARTED), 0 when the
+       folder is another engine's or was never started, -1 out of memory */
+    int (*adopt)(evaluator *ev, const char *id, struct json_t *job);
+    void (*free_job)(evaluator_jobhead *j);
+    void (*release)(evaluator *ev); /* frees what impl owns, and impl */
 } evaluator_ops;
 
 struct evaluator {
     const evaluator_ops *ops;
-    evaluator_config cfg;
+    evaluator_config cfg; /* dir absolute */
+    char exe[PATH_MAX];   /* the program workers run */
+    evaluator_jobs jobs;
+    evaluator_queue q; /* events not yet handed out */
     void *impl;
 };
 
@@ -149,7 +187,7 @@ struct evaluator {
  * (own session and process group, stdout to progress.jsonl), so they
  * survive the death of this process and of its terminal. Returns NULL
  * with a message in err (work folder not writable, bad configuration). */
-evaluator *eval_local_new(const evaluator_config *cfg, char *err, size_t errsize);
+evaluator *eval_local_new(const evaluator_config *cfg, gerr *err);
 
 /* Slurm (eval_slurm.c): candidates are batch jobs submitted with sbatch
  * (those submitted together, a job array), followed with squeue and
@@ -158,16 +196,17 @@ evaluator *eval_local_new(const evaluator_config *cfg, char *err, size_t errsize
  * is NULL or "key=value" lines (a later line wins): partition, account,
  * qos, time (sbatch --time; default from the job's time limit), cpus
  * (default: threads), mem, sbatch (more sbatch arguments, split at
- * spaces), setup (a shell line run before the worker, e.g. "module load
- * openblas"), requeue (resubmissions of a preempted, node-failed or
- * vanished job; 0 = fail it), array (1: submit together as a job array;
- * 0: one job each), array_limit (tasks of an array running at once, 0 =
- * no limit), array_wait (seconds without a new candidate before the
- * array is submitted, default 2), interval (seconds between squeue
- * calls, default 2). cfg->slots is not
- * used: Slurm decides what runs. Returns NULL with a message in err. */
-evaluator *eval_slurm_new(const evaluator_config *cfg, const char *options, char *err,
-                          size_t errsize);
+ * spaces; none of the options gevo sets, nor a prefix of one), setup (a
+ * shell line run before the worker, e.g. "module load openblas"), requeue
+ * (resubmissions of a preempted, node-failed or vanished job; 0 = fail
+ * it), array (1: submit together as a job array; 0: one job each),
+ * array_limit (tasks of an array running at once, 0 = no limit),
+ * array_wait (seconds without a new candidate before the array is
+ * submitted, default 2), interval (seconds between squeue calls, default
+ * 2). cfg->slots is not used: Slurm decides what runs. Jobs get only the
+ * variables of evaluator_worker_env (sbatch --export with their names).
+ * Returns NULL with a message in err. */
+evaluator *eval_slurm_new(const evaluator_config *cfg, const char *options, gerr *err);
 /* The option keys eval_slurm_new knows, NULL-terminated (for callers that
  * read them from elsewhere, e.g. the session's "slurm.KEY" settings). */
 extern const char *const eval_slurm_keys[];
@@ -177,80 +216,85 @@ extern const char *const eval_slurm_keys[];
  * from an earlier process), unreadable genome, options the evaluator owns.
  * The files of an earlier, ended run of the same id are replaced, even if
  * never collected: reattach first to keep them. */
-static inline int evaluator_submit(evaluator *ev, const evaluator_job *job, char *err,
-                                   size_t errsize)
-{
-    return ev->ops->submit(ev, job, err, errsize);
-}
+int evaluator_submit(evaluator *ev, const evaluator_job *job, gerr *err);
 /* Reads progress, notices ended workers, enforces time limits, starts
  * queued candidates; writes up to max events. Never blocks. */
-static inline int evaluator_poll(evaluator *ev, evaluator_event *out, int max)
-{
-    return ev->ops->poll(ev, out, max);
-}
+int evaluator_poll(evaluator *ev, evaluator_event *out, int max);
 /* Stops a queued or running candidate; its FAILED event (cancelled) comes
  * from a later evaluator_poll, once the worker is gone. */
-static inline int evaluator_cancel(evaluator *ev, const char *id, char *err, size_t errsize)
-{
-    return ev->ops->cancel(ev, id, err, errsize);
-}
+int evaluator_cancel(evaluator *ev, const char *id, gerr *err);
 /* File descriptors worth waking up for (POLLIN); returns how many. */
-static inline int evaluator_pollfds(evaluator *ev, struct pollfd *pfd, int max)
-{
-    return ev->ops->pollfds(ev, pfd, max);
-}
+int evaluator_pollfds(evaluator *ev, struct pollfd *pfd, int max);
 /* How long the caller's poll() may sleep: -1 when nothing is active. */
-static inline int evaluator_timeout_ms(evaluator *ev)
-{
-    return ev->ops->timeout_ms(ev);
-}
-/* Adopts the uncollected workers in the work folder started by other
- * processes; their STARTED (reattached) events come from evaluator_poll.
- * Returns how many were adopted. */
-static inline int evaluator_reattach(evaluator *ev, char *err, size_t errsize)
-{
-    return ev->ops->reattach(ev, err, errsize);
-}
+int evaluator_timeout_ms(evaluator *ev);
+/* Adopts the uncollected candidates in the work folder started by other
+ * processes; their STARTED (reattached) events, then their outcomes, come
+ * from evaluator_poll. Returns how many were adopted. */
+int evaluator_reattach(evaluator *ev, gerr *err);
 /* Candidates queued or running (whose outcome is still to come). */
-static inline int evaluator_active(evaluator *ev)
-{
-    return ev->ops->active(ev);
-}
+int evaluator_active(evaluator *ev);
+/* Whether id is queued or running here (submitted or adopted). */
+bool evaluator_tracks(evaluator *ev, const char *id);
+/* Marks id's outcome as saved by the caller (<work>/<id>/collected): a
+ * later reattach leaves it alone. Call it only after the outcome is
+ * stored for good, so that a crash in between loses nothing. */
+int evaluator_collected(evaluator *ev, const char *id, gerr *err);
 /* Frees the evaluator. Running workers are left running (a later
  * evaluator_reattach collects them); queued candidates are dropped. */
-static inline void evaluator_free(evaluator *ev)
-{
-    if (ev)
-        ev->ops->free(ev);
-}
+void evaluator_free(evaluator *ev);
 
 /* ---- for engines: the parts every engine shares (evaluator.c) ------------ */
 
 /* A progress file larger than this is not followed. */
 #define EVALUATOR_PROGRESS_MAX (64L << 20)
 
-/* A FIFO of events not yet handed out; zero-initialised is empty. */
-typedef struct evaluator_queue {
-    evaluator_event *ev;
-    int head, len, cap;
-} evaluator_queue;
+/* Checks the configuration every engine needs (dir, threads, grace),
+ * makes the work folder, finds the worker program; an evaluator with ops
+ * and impl, dir made absolute. NULL with err (impl is not freed). */
+evaluator *evaluator_alloc(const evaluator_config *cfg, const evaluator_ops *ops, void *impl,
+                           gerr *err);
+
 /* A zeroed slot at the end, or NULL when out of memory. */
 evaluator_event *evaluator_queue_push(evaluator_queue *q);
 /* Moves up to max events to out (the caller then owns them). */
 int evaluator_queue_take(evaluator_queue *q, evaluator_event *out, int max);
-void evaluator_queue_free(evaluator_queue *q);
+void evaluator_queue_release(evaluator_queue *q);
+/* Queues a FAILED event with reason (cancelled as given). */
+void evaluator_push_failed(evaluator_queue *q, const char *id, const char *reason, bool cancelled);
 
 /* kind and id set, the numbers NAN / -1. */
 void evaluator_event_init(evaluator_event *e, evaluator_event_kind kind, const char *id);
 
+/* The job of id in the table (done or not), or NULL. */
+evaluator_jobhead *evaluator_jobs_find(const evaluator_jobs *t, const char *id);
+/* Appends j (the table owns it from then on). 0, or -1 out of memory. */
+int evaluator_jobs_add(evaluator_jobs *t, evaluator_jobhead *j);
+/* Sets j's id and folder (<dir>/<id>). 0, or -1 with err (path too long). */
+int evaluator_job_init(evaluator_jobhead *j, const char *dir, const char *id, gerr *err);
+/* <j's folder>/<name> into out. */
+void evaluator_job_path(const evaluator_jobhead *j, const char *name, char *out, size_t size);
+/* The candidate's job.json when it is there and not collected (an
+ * earlier process's worker may still be at it), else NULL (json_decref
+ * it). */
+struct json_t *evaluator_job_uncollected(const evaluator_jobhead *j);
+/* The exit file a worker's wrapper writes last: true and its first line
+ * ("exit 0", "signal 9") in how when it is there. */
+bool evaluator_job_exit(const evaluator_jobhead *j, char *how, size_t size);
+/* Queues the outcome of j from what its worker left (the rest of its
+ * progress, result.json, the last stderr line; how: the exit file's text
+ * or NULL) and marks j done; returns the event for the engine to amend,
+ * or NULL when out of memory. */
+evaluator_event *evaluator_job_outcome(evaluator *ev, evaluator_jobhead *j, const char *how);
+
 /* 0 when id is a valid candidate id, else -1 with a message. */
-int evaluator_check_id(const char *id, char *err, size_t errsize);
+int evaluator_check_id(const char *id, gerr *err);
 /* 0 when a job can be submitted (id, genome, limits, no option the
- * evaluator owns in args), else -1 with a message. */
-int evaluator_check_job(const evaluator_job *job, char *err, size_t errsize);
+ * evaluator owns in args, not already queued or running here), else -1
+ * with a message. */
+int evaluator_check_job(evaluator *ev, const evaluator_job *job, gerr *err);
 /* Makes the candidate folder dir, removes what an earlier run left there
- * and copies the genome to dir/genome.net. 0, or -1 with a message. */
-int evaluator_stage(const char *dir, const evaluator_job *job, char *err, size_t errsize);
+ * and copies the genome to dir/genome.net. */
+int evaluator_stage(const char *dir, const evaluator_job *job, gerr *err);
 /* The worker's argv (malloc'd, NULL-terminated; evaluator_argv_free):
  * exe train --progress --out DIR/result.json --threads T [--time-limit S]
  * ARGS... DIR/genome.net. threads is used when the job says 0. NULL when
@@ -258,9 +302,19 @@ int evaluator_stage(const char *dir, const evaluator_job *job, char *err, size_t
 char **evaluator_worker_argv(const char *exe, const char *dir, const evaluator_job *job,
                              int threads);
 void evaluator_argv_free(char **argv);
-/* The gevo program workers run: configured, or this program. 0, or -1
- * with a message when it is not an executable file. */
-int evaluator_find_exe(const char *configured, char *out, size_t size, char *err, size_t errsize);
+/* The environment a worker gets, chosen, never inherited whole: PATH,
+ * HOME, USER, LOGNAME, SHELL, TMPDIR, LANG, LC_*, TZ, OPENBLAS_*, OMP_*
+ * and GEVO_*, except the API key's variable (cfg->key_env) and
+ * GEVO_LLM_API_KEY*. extra is NULL or a prefix also kept (Slurm's
+ * commands need "SLURM_"). NULL-terminated "NAME=value" strings
+ * (evaluator_argv_free), NULL when out of memory. */
+char **evaluator_worker_env(const evaluator_config *cfg, const char *extra);
+/* Whether the variable name is one evaluator_worker_env passes. */
+bool evaluator_env_kept(const evaluator_config *cfg, const char *name);
+/* A number of a JSON object (job.json, a progress line): NAN, or -1 for
+ * the integer, when the key is missing or not a number. */
+double evaluator_jnum(struct json_t *o, const char *key);
+long evaluator_jint(struct json_t *o, const char *key);
 /* Fills a PROGRESS event from one line of --progress output; returns 0,
  * 1 for the final "result" line (e is then untouched), -1 for a line that
  * is not a progress event. */
@@ -277,14 +331,9 @@ void evaluator_read_progress(evaluator_queue *q, const char *dir, const char *id
 void evaluator_outcome(evaluator_event *e, const char *id, char *result_json,
                        const char *result_path, const char *how, const char *stderr_tail);
 
-/* Small helpers on the work folder. read_file: the whole file,
- * NUL-terminated (malloc'd), or NULL if missing or larger than max.
- * write_file: atomically (a temporary file renamed), 0 or -1 (errno).
- * last_line: the last non-empty line, cut to size ("" if none). mkdir_p:
- * 0, or -1 with a message. */
-char *evaluator_read_file(const char *path, long max, size_t *len);
-int evaluator_write_file(const char *path, const char *text, size_t len);
+/* The last non-empty line of a file, cut to size ("" if none). */
 void evaluator_last_line(const char *path, char *out, size_t size);
-int evaluator_mkdir_p(const char *path, char *err, size_t errsize);
+/* Makes path and its parents as needed. */
+int evaluator_mkdir_p(const char *path, gerr *err);
 
 #endif

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,10 +23,12 @@
 
 #include "core/evaluator.h"
 #include "core/evolve_propose.h"
+#include "core/llm_settings.h"
 #include "core/nsga2.h"
-#include "engine/data.h"
+#include "engine/base/file.h"
 #include "engine/base/num.h"
 #include "engine/base/text.h"
+#include "engine/data.h"
 #include "engine/net.h"
 
 #define MAX_LOG 256
@@ -481,9 +484,9 @@ static int submit_training(evolve *e, ind *d)
                          .args = args,
                          .time_limit = e->cfg.train_time_limit,
                          .threads = e->cfg.threads};
-    char err[1024];
-    if (evaluator_submit(e->ev, &job, err, sizeof err))
-        return fail(e, "%s: %s", d->pub.id, err);
+    gerr err = GERR_INIT;
+    if (evaluator_submit(e->ev, &job, &err))
+        return fail(e, "%s: %s", d->pub.id, err.msg);
     d->pub.state = EVOLVE_TRAINING;
     d->pub.progress = 0;
     logf_(e, d->pub.id, "%s: training queued", d->pub.id);
@@ -492,13 +495,63 @@ static int submit_training(evolve *e, ind *d)
     return 0;
 }
 
+/* Tests make the moment between a worker's outcome and its note
+ * reachable: GEVO_TEST_STOP_AT=NAME stops this process (SIGSTOP) at the
+ * point so named, for a test to kill it there. */
+static void test_stop(const char *point)
+{
+    const char *at = getenv("GEVO_TEST_STOP_AT");
+    if (at && !strcmp(at, point))
+        raise(SIGSTOP);
+}
+
+/* The result note of an outcome: the result itself, or one with status
+ * error and the reason, so a reopened session knows what happened.
+ * Malloc'd, NULL when out of memory. */
+static char *outcome_note(const evaluator_event *ev)
+{
+    if (ev->kind == EVALUATOR_FINISHED && ev->result_json)
+        return strdup(ev->result_json);
+    json_t *o = json_pack("{s:s, s:s, s:n, s:n}", "status", "error", "message", ev->reason,
+                          "val_acc", "params");
+    char *txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return txt;
+}
+
+/* Saves an outcome as id's result note; only then is it collected, so a
+ * stop in between leaves the worker's files for the next open. */
+static int save_outcome(evolve *e, const char *id, const evaluator_event *ev, gerr *err)
+{
+    char *note = outcome_note(ev);
+    if (!note)
+        return gerr_set(err, "out of memory");
+    test_stop("result-note");
+    int rc = session_set_result(e->s, id, note, err);
+    free(note);
+    if (rc == 0 && evaluator_collected(e->ev, id, err))
+        logf_(e, id, "%s: result saved, but not marked collected: %s", id, gerr_msg(err));
+    return rc;
+}
+
 /* Results of a worker: the note first, then the state. */
 static void on_eval_event(evolve *e, evaluator_event *ev)
 {
     gerr serr = GERR_INIT;
     ind *d = find_ind(e, ev->id);
-    if (!d)
-        return; /* a worker of another generation: its note was written when it ended */
+    bool outcome = ev->kind == EVALUATOR_FINISHED || ev->kind == EVALUATOR_FAILED;
+    if (!d) {
+        /* a worker of another generation (re-attached): its outcome is
+           recorded unless a note already is */
+        char *old = NULL;
+        if (outcome && session_is_writer(e->s) &&
+            session_get_result(e->s, ev->id, &old, NULL) == 0) {
+            if (old || save_outcome(e, ev->id, ev, &serr) == 0)
+                evaluator_collected(e->ev, ev->id, NULL);
+            free(old);
+        }
+        return;
+    }
     switch (ev->kind) {
     case EVALUATOR_STARTED:
         d->pub.state = EVOLVE_TRAINING;
@@ -511,7 +564,7 @@ static void on_eval_event(evolve *e, evaluator_event *ev)
             d->pub.progress = (double)ev->step / (double)ev->steps;
         break;
     case EVALUATOR_FINISHED:
-        if (ev->result_json && session_set_result(e->s, d->pub.id, ev->result_json, &serr) == 0) {
+        if (save_outcome(e, d->pub.id, ev, &serr) == 0) {
             apply_result(d, ev->result_json);
             d->pub.state = d->measure.failed ? EVOLVE_FAILED : EVOLVE_TRAINED;
             d->pub.progress = 1;
@@ -527,14 +580,7 @@ static void on_eval_event(evolve *e, evaluator_event *ev)
         }
         break;
     case EVALUATOR_FAILED: {
-        /* recorded as a result with status error, so a reopened session
-           knows the candidate failed and why */
-        json_t *o = json_pack("{s:s, s:s, s:n, s:n}", "status", "error", "message", ev->reason,
-                              "val_acc", "params");
-        char *txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
-        json_decref(o);
-        bool saved = txt && session_set_result(e->s, d->pub.id, txt, &serr) == 0;
-        free(txt);
+        bool saved = save_outcome(e, d->pub.id, ev, &serr) == 0;
         d->pub.state = EVOLVE_FAILED;
         d->measure.failed = true;
         d->measured = true;
@@ -543,6 +589,29 @@ static void on_eval_event(evolve *e, evaluator_event *ev)
         break;
     }
     }
+}
+
+/* A candidate that was approved and started, whose worker nobody follows
+ * any more (its folder says collected, or cannot be read): its result
+ * file, if the worker left one, is its outcome; else it failed, and why
+ * is recorded. Never left waiting for a worker that is gone. */
+static void reconcile(evolve *e, ind *d)
+{
+    char path[1800];
+    snprintf(path, sizeof path, "%s/%s/result.json", e->work_dir, d->pub.id);
+    evaluator_event ev;
+    evaluator_event_init(&ev, EVALUATOR_FAILED, d->pub.id);
+    char *res = NULL;
+    if (file_read(path, EVALUATOR_PROGRESS_MAX, &res, NULL, NULL) == 0)
+        evaluator_outcome(&ev, d->pub.id, res, path, NULL, NULL);
+    else
+        snprintf(ev.reason, sizeof ev.reason,
+                 "its training was started, but its worker is gone and left no result in %s/%s",
+                 e->work_dir, d->pub.id);
+    logf_(e, d->pub.id, "%s: reconciled from its work folder: %s", d->pub.id,
+          ev.kind == EVALUATOR_FINISHED ? "the result the worker left" : ev.reason);
+    on_eval_event(e, &ev);
+    evaluator_event_clear(&ev);
 }
 
 /* ---- proposals ------------------------------------------------------------ */
@@ -747,6 +816,12 @@ int evolve_open(evolve **out, session *s, const evolve_config *cfg)
     snprintf(ec.dir, sizeof ec.dir, "%s", e->work_dir);
     ec.slots = cfg->slots > 0 ? cfg->slots : EVALUATOR_DEFAULT_SLOTS;
     ec.threads = cfg->threads > 0 ? cfg->threads : EVALUATOR_DEFAULT_THREADS;
+    /* the LLM's key stays out of the workers' environment */
+    llm_config lc;
+    bool use_llm;
+    if (llm_settings_load(s, cfg->llm, cfg->model, &lc, &use_llm, err, sizeof err) == 0)
+        snprintf(ec.key_env, sizeof ec.key_env, "%s", lc.api_key_env);
+    gerr gerr_ev = GERR_INIT;
     const char *engine = cfg->evaluator ? cfg->evaluator : session_config_get(s, "evaluator");
     if (!engine || !*engine)
         engine = "local";
@@ -768,15 +843,15 @@ int evolve_open(evolve **out, session *s, const evolve_config *cfg)
             fail(e, "the Slurm options are too long");
             goto fail;
         }
-        e->ev = eval_slurm_new(&ec, opts, err, sizeof err);
+        e->ev = eval_slurm_new(&ec, opts, &gerr_ev);
     } else if (!strcmp(engine, "local")) {
-        e->ev = eval_local_new(&ec, err, sizeof err);
+        e->ev = eval_local_new(&ec, &gerr_ev);
     } else {
         fail(e, "unknown evaluator '%s' (this build has: local, slurm)", engine);
         goto fail;
     }
     if (!e->ev) {
-        fail(e, "%s", err);
+        fail(e, "%s", gerr_ev.msg);
         goto fail;
     }
     e->prop = evolve_proposer_new(s, cfg, &perr);
@@ -785,17 +860,23 @@ int evolve_open(evolve **out, session *s, const evolve_config *cfg)
         goto fail;
     }
     if (session_is_writer(s)) {
-        if (evaluator_reattach(e->ev, err, sizeof err) < 0)
-            logf_(e, "", "re-attach: %s", err);
+        if (evaluator_reattach(e->ev, &gerr_ev) < 0)
+            logf_(e, "", "re-attach: %s", gerr_ev.msg);
         /* events of re-attached workers arrive through poll; until then
-           the individuals they train count as training, not approved */
+           the individuals they train count as training, not approved. One
+           that was started but that no worker trains any more is settled
+           from what its folder holds. */
         for (size_t i = 0; i < e->n; i++) {
             ind *d = &e->inds[i];
             char p[1700];
             snprintf(p, sizeof p, "%s/%s/job.json", e->work_dir, d->pub.id);
             struct stat st;
-            if (d->pub.state == EVOLVE_APPROVED && stat(p, &st) == 0)
+            if (d->pub.state != EVOLVE_APPROVED || stat(p, &st) != 0)
+                continue;
+            if (evaluator_tracks(e->ev, d->pub.id))
                 d->pub.state = EVOLVE_TRAINING;
+            else
+                reconcile(e, d);
         }
         /* proposals this generation still owes */
         int have = 0;
@@ -1175,9 +1256,9 @@ int evolve_cancel_training(evolve *e, const char *id)
         return fail(e, "%s is not in the current generation", id);
     if (d->pub.state != EVOLVE_TRAINING)
         return fail(e, "%s is %s, not training", id, evolve_state_name(d->pub.state));
-    char err[512];
-    if (evaluator_cancel(e->ev, id, err, sizeof err))
-        return fail(e, "%s", err);
+    gerr err = GERR_INIT;
+    if (evaluator_cancel(e->ev, id, &err))
+        return fail(e, "%s", err.msg);
     logf_(e, id, "%s: cancelling its training", id);
     return 0;
 }
@@ -1198,8 +1279,7 @@ int evolve_next_generation(evolve *e, bool force)
     for (size_t i = 0; i < e->n; i++) {
         ind *d = &e->inds[i];
         if (d->pub.state == EVOLVE_TRAINING) {
-            char err[256];
-            evaluator_cancel(e->ev, d->pub.id, err, sizeof err);
+            evaluator_cancel(e->ev, d->pub.id, NULL);
         }
         if (!settled(d)) {
             d->pub.state = EVOLVE_FAILED;

@@ -160,3 +160,30 @@ if [ $rc -eq 0 ] && [ $rc2 -eq 0 ] && git -C "$S6" rev-parse -q --verify g1-1 >/
 else
     fail run_huge_generation_tag_ignored "rc=$rc/$rc2 $(tail -n 2 "$T/s6.log") $(tail -n 2 "$T/s6run.log")"
 fi
+
+# gevo run killed between a training's outcome and its result note
+# (GEVO_TEST_STOP_AT stops it exactly there, before the note is saved):
+# the next run takes the result from the worker's files instead of
+# waiting forever on a worker that is gone
+S5="$T/s5"
+"$GEVO" new "$S5" >/dev/null 2>&1
+GEVO_TEST_STOP_AT=result-note "$GEVO" run "$S5" --generations 1 $RUN >"$T/s5.log" 2>&1 &
+pid=$!
+n=0
+while [ $n -lt 3000 ] && [ "$(cut -d' ' -f3 /proc/$pid/stat 2>/dev/null)" != T ]; do
+    sleep 0.1
+    n=$((n + 1))
+done
+stopped=$(cut -d' ' -f3 /proc/$pid/stat 2>/dev/null)
+kill -9 $pid
+wait $pid 2>/dev/null
+noted=$(git -C "$S5" notes --ref=results list 2>/dev/null | wc -l)
+timeout 300 "$GEVO" run "$S5" --generations 1 $RUN >"$T/s5b.log" 2>&1
+rc=$?
+if [ "$stopped" = T ] && [ "$noted" -eq 0 ] && [ $rc -eq 0 ] &&
+    git -C "$S5" notes --ref=results show g0-1 2>/dev/null | grep -q '"status": *"ok"' &&
+    [ -f "$S5/.gevo/work/g0-1/collected" ]; then
+    ok run_killed_before_result_note_resumes
+else
+    fail run_killed_before_result_note_resumes "state=$stopped notes=$noted rc=$rc $(tail -n 3 "$T/s5b.log")"
+fi

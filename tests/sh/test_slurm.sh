@@ -162,6 +162,53 @@ rc=$?
 [ $rc -eq 1 ] && grep -q "cannot reach slurmctld" "$T/bad3" && ok slurm_unreachable ||
     fail slurm_unreachable "rc=$rc $(cat "$T/bad3")"
 
+# every unambiguous prefix and short form of an option gevo sets is
+# refused too (sbatch's getopt_long would take --outp for --output)
+for word in --outp=x --o=x -ox -Hox -e=x --exp=ALL --export-file=f --get-user --job=n --chd=/; do
+    timeout 60 "$GEVO" run "$S" --generations 3 $RUN --evaluator slurm --slurm "sbatch=--hold $word" \
+        >"$T/bad4" 2>&1
+    rc=$?
+    if [ $rc -ne 1 ] || ! grep -q -- "--[a-z-]* is set by gevo .*'$word' names it" "$T/bad4"; then
+        fail slurm_owned_prefix_refused "$word: rc=$rc $(cat "$T/bad4")"
+        word=""
+        break
+    fi
+done
+[ -n "$word" ] && ok slurm_owned_prefix_refused
+
+# a '%' in the session's path (sbatch expands %j, %x... in --output and
+# --error) and API keys in gevo run's environment: each candidate's output
+# lands in its own folder, and no key is in a job's environment or in
+# Slurm's saved job state
+S3="$T/p%j%x"
+"$GEVO" new "$S3" >/dev/null 2>&1
+OPENAI_API_KEY=sk-slurm-secret-31 GEVO_LLM_API_KEY=sk-slurm-secret-32 \
+    "$GEVO" run "$S3" --generations 1 --subset 300 --epochs 1 --population 2 --offspring 2 \
+    --threads 1 --seed 3 --evaluator slurm --slurm mem=300 --slurm interval=0.5 \
+    --slurm array_wait=1 --slurm cpus=$CPUS --slurm 'setup=env >job_env.txt' >"$T/pct.log" 2>&1
+rc=$?
+if [ $rc -eq 0 ] && python3 - "$S3" "$SL" <<'PY'
+import json, os, subprocess, sys
+S, SL = sys.argv[1], sys.argv[2]
+def git(*a):
+    return subprocess.run(["git", "-C", S] + list(a), check=True, capture_output=True, text=True).stdout
+tags = sorted(git("tag", "--list").split())
+assert tags == ["g0-1", "g1-1", "g1-2"], tags
+for t in tags:
+    r = json.loads(git("notes", "--ref=results", "show", t))
+    assert r["status"] == "ok", (t, r)
+    d = os.path.join(S, ".gevo", "work", t)
+    assert '"event"' in open(os.path.join(d, "progress.jsonl")).read(), t
+    env = open(os.path.join(d, "job_env.txt")).read()
+    assert "sk-slurm-secret" not in env and "GEVO_LLM_API_KEY" not in env, env
+    assert "PATH=" in env, env
+for root, _, files in os.walk(os.path.join(SL, "state")):
+    for f in files:
+        with open(os.path.join(root, f), "rb") as fh:
+            assert b"sk-slurm-secret" not in fh.read(), os.path.join(root, f)
+PY
+then ok slurm_percent_path_and_no_key; else fail slurm_percent_path_and_no_key "rc=$rc $(tail -n 5 "$T/pct.log")"; fi
+
 # teardown stops exactly what setup started
 sh "$root/tests/slurm/teardown.sh" "$SL"
 left=""

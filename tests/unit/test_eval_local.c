@@ -169,6 +169,8 @@ static void pump(evaluator *ev)
             if (e[i].kind == EVALUATOR_STARTED)
                 lg.running++;
             if (e[i].kind == EVALUATOR_FINISHED || e[i].kind == EVALUATOR_FAILED) {
+                /* the caller saved it (here: the log has it) */
+                evaluator_collected(ev, e[i].id, NULL);
                 /* a queued candidate cancelled never started */
                 bool started = false;
                 for (int j = 0; j < lg.n; j++)
@@ -211,14 +213,14 @@ static evaluator *make(int slots, const char *exe, double grace)
 {
     evaluator_config cfg;
     evaluator_config_default(&cfg);
-    char err[512];
-    CHECK(evaluator_config_set(&cfg, "dir", work, err, sizeof err) == 0, "%s", err);
+    gerr err = GERR_INIT;
+    CHECK(evaluator_config_set(&cfg, "dir", work, &err) == 0, "%s", err.msg);
     cfg.slots = slots;
     cfg.threads = 1;
     cfg.grace = grace;
     snprintf(cfg.exe, sizeof cfg.exe, "%s", exe);
-    evaluator *ev = eval_local_new(&cfg, err, sizeof err);
-    CHECK(ev != NULL, "eval_local_new: %s", err);
+    evaluator *ev = eval_local_new(&cfg, &err);
+    CHECK(ev != NULL, "eval_local_new: %s", err.msg);
     return ev;
 }
 
@@ -230,9 +232,9 @@ static int submit(evaluator *ev, const char *id, const char *genome, const char 
                   double limit)
 {
     evaluator_job job = {.id = id, .genome = genome, .args = args, .time_limit = limit};
-    char err[512];
-    int rc = evaluator_submit(ev, &job, err, sizeof err);
-    CHECK(rc == 0, "submit %s: %s", id, err);
+    gerr err = GERR_INIT;
+    int rc = evaluator_submit(ev, &job, &err);
+    CHECK(rc == 0, "submit %s: %s", id, err.msg);
     return rc;
 }
 
@@ -302,8 +304,8 @@ static void test_pool(void)
     CHECK_EQ_INT(evaluator_active(ev), 0);
     CHECK_EQ_INT(evaluator_timeout_ms(ev), -1);
     /* the ids are collected: a reattach finds nothing to adopt */
-    char err[512];
-    CHECK_EQ_INT(evaluator_reattach(ev, err, sizeof err), 0);
+    gerr err = GERR_INIT;
+    CHECK_EQ_INT(evaluator_reattach(ev, &err), 0);
     evaluator_free(ev);
     log_clear();
 }
@@ -314,43 +316,42 @@ static void test_bad_jobs(void)
     evaluator *ev = make(1, gevo, 30);
     if (!ev)
         return;
-    char err[512];
+    gerr err = GERR_INIT;
     evaluator_job j = {.id = "a/b", .genome = good};
-    CHECK(evaluator_submit(ev, &j, err, sizeof err) == -1 && strstr(err, "only letters"),
-          "bad id: %s", err);
+    CHECK(evaluator_submit(ev, &j, &err) == -1 && strstr(err.msg, "only letters"), "bad id: %s",
+          err.msg);
     j.id = "../x";
-    CHECK(evaluator_submit(ev, &j, err, sizeof err) == -1 && strstr(err, "'.'"), "dot id: %s", err);
+    CHECK(evaluator_submit(ev, &j, &err) == -1 && strstr(err.msg, "'.'"), "dot id: %s", err.msg);
     j.id = "";
-    CHECK(evaluator_submit(ev, &j, err, sizeof err) == -1, "empty id");
+    CHECK(evaluator_submit(ev, &j, &err) == -1, "empty id");
     j.id = "ok1";
     const char *owned[] = {"--data", data, "--thread=4", NULL};
     j.args = owned;
-    CHECK(evaluator_submit(ev, &j, err, sizeof err) == -1 && strstr(err, "--thread=4"),
-          "owned option: %s", err);
+    CHECK(evaluator_submit(ev, &j, &err) == -1 && strstr(err.msg, "--thread=4"), "owned option: %s",
+          err.msg);
     j.args = NULL;
     j.genome = "/nonexistent/x.net";
-    CHECK(evaluator_submit(ev, &j, err, sizeof err) == -1 && strstr(err, "/nonexistent/x.net"),
-          "missing genome: %s", err);
+    CHECK(evaluator_submit(ev, &j, &err) == -1 && strstr(err.msg, "/nonexistent/x.net"),
+          "missing genome: %s", err.msg);
     j.genome = good;
     j.time_limit = -1;
-    CHECK(evaluator_submit(ev, &j, err, sizeof err) == -1 && strstr(err, "time limit"),
-          "negative limit: %s", err);
-    CHECK(evaluator_cancel(ev, "nobody", err, sizeof err) == -1 && strstr(err, "nobody"),
-          "cancel unknown: %s", err);
+    CHECK(evaluator_submit(ev, &j, &err) == -1 && strstr(err.msg, "time limit"),
+          "negative limit: %s", err.msg);
+    CHECK(evaluator_cancel(ev, "nobody", &err) == -1 && strstr(err.msg, "nobody"),
+          "cancel unknown: %s", err.msg);
     evaluator_config cfg;
     evaluator_config_default(&cfg);
     CHECK(cfg.slots == EVALUATOR_DEFAULT_SLOTS && cfg.threads == EVALUATOR_DEFAULT_THREADS,
           "defaults");
-    CHECK(evaluator_config_set(&cfg, "slots", "0", err, sizeof err) == -1 && strstr(err, "slots"),
-          "slots 0: %s", err);
-    CHECK(evaluator_config_set(&cfg, "slotz", "2", err, sizeof err) == -1 && strstr(err, "slotz"),
+    CHECK(evaluator_config_set(&cfg, "slots", "0", &err) == -1 && strstr(err.msg, "slots"),
+          "slots 0: %s", err.msg);
+    CHECK(evaluator_config_set(&cfg, "slotz", "2", &err) == -1 && strstr(err.msg, "slotz"),
           "unknown key");
-    CHECK(evaluator_config_set(&cfg, "threads", "2", err, sizeof err) == 0 && cfg.threads == 2,
-          "threads");
+    CHECK(evaluator_config_set(&cfg, "threads", "2", &err) == 0 && cfg.threads == 2, "threads");
     snprintf(cfg.dir, sizeof cfg.dir, "%s/w2", dir);
     snprintf(cfg.exe, sizeof cfg.exe, "%s/data", dir);
-    evaluator *bad_ev = eval_local_new(&cfg, err, sizeof err);
-    CHECK(bad_ev == NULL && strstr(err, "not an executable"), "exe: %s", err);
+    evaluator *bad_ev = eval_local_new(&cfg, &err);
+    CHECK(bad_ev == NULL && strstr(err.msg, "not an executable"), "exe: %s", err.msg);
     evaluator_free(bad_ev);
     evaluator_free(ev);
 }
@@ -392,8 +393,8 @@ static void test_cancel(void)
     log_clear();
     submit(ev, "run1", good, long_args, 0);
     submit(ev, "queued1", good, long_args, 0);
-    char err[512];
-    CHECK(evaluator_cancel(ev, "queued1", err, sizeof err) == 0, "cancel queued: %s", err);
+    gerr err = GERR_INIT;
+    CHECK(evaluator_cancel(ev, "queued1", &err) == 0, "cancel queued: %s", err.msg);
     CHECK(wait_final(ev, "queued1"), "queued1 never ended");
     const evaluator_event *f = final_of("queued1");
     if (f)
@@ -401,7 +402,7 @@ static void test_cancel(void)
     CHECK_EQ_INT(count_kind("queued1", EVALUATOR_STARTED, NULL), 0);
     CHECK(wait_step(ev, "run1"), "run1 never trained");
     long pid = read_pid("run1");
-    CHECK(evaluator_cancel(ev, "run1", err, sizeof err) == 0, "cancel: %s", err);
+    CHECK(evaluator_cancel(ev, "run1", &err) == 0, "cancel: %s", err.msg);
     CHECK(wait_final(ev, "run1"), "run1 never ended");
     f = final_of("run1");
     if (f)
@@ -456,8 +457,8 @@ static void test_time_limits(void)
     double t0 = now();
     while (access(ready, F_OK) && !final_of("stubborn2") && now() - t0 < WAIT_LIMIT)
         pump(ev);
-    char err[512];
-    CHECK(evaluator_cancel(ev, "stubborn2", err, sizeof err) == 0, "cancel: %s", err);
+    gerr err = GERR_INIT;
+    CHECK(evaluator_cancel(ev, "stubborn2", &err) == 0, "cancel: %s", err.msg);
     CHECK(wait_final(ev, "stubborn2"), "stubborn2 never ended");
     f = final_of("stubborn2");
     if (f)
@@ -498,9 +499,9 @@ static void test_reattach(void)
     evaluator *b = make(1, gevo, 30);
     if (!b)
         return;
-    char err[512];
-    int n = evaluator_reattach(b, err, sizeof err);
-    CHECK(n == 1, "reattach found %d: %s", n, err);
+    gerr err = GERR_INIT;
+    int n = evaluator_reattach(b, &err);
+    CHECK(n == 1, "reattach found %d: %s", n, err.msg);
     CHECK(wait_final(b, "orphan"), "orphan never collected");
     const evaluator_event *f = final_of("orphan");
     if (f)
@@ -511,7 +512,7 @@ static void test_reattach(void)
         if (lg.ev[i].kind == EVALUATOR_STARTED)
             CHECK(lg.ev[i].reattached && lg.ev[i].pid == pid, "reattached event");
     /* collected once: another reattach finds nothing */
-    CHECK_EQ_INT(evaluator_reattach(b, err, sizeof err), 0);
+    CHECK_EQ_INT(evaluator_reattach(b, &err), 0);
     evaluator_free(b);
     log_clear();
 
@@ -521,7 +522,7 @@ static void test_reattach(void)
     if (child == 0) {
         evaluator *c = make(1, gevo, 30);
         evaluator_job job = {.id = "survivor", .genome = good, .args = long_args, .time_limit = 2};
-        if (!c || evaluator_submit(c, &job, err, sizeof err))
+        if (!c || evaluator_submit(c, &job, &err))
             _exit(1);
         while (!count_kind("survivor", EVALUATOR_STARTED, NULL))
             pump(c);
@@ -534,8 +535,8 @@ static void test_reattach(void)
     b = make(1, gevo, 30);
     if (!b)
         return;
-    n = evaluator_reattach(b, err, sizeof err);
-    CHECK(n == 1, "reattach after death found %d: %s", n, err);
+    n = evaluator_reattach(b, &err);
+    CHECK(n == 1, "reattach after death found %d: %s", n, err.msg);
     CHECK(wait_final(b, "survivor"), "survivor never collected");
     f = final_of("survivor");
     /* --epochs 10000 with a 2 s limit: the worker stopped itself */
@@ -544,6 +545,67 @@ static void test_reattach(void)
               "survivor: kind %d %s %s", f->kind, f->status, f->reason);
     evaluator_free(b);
     log_clear();
+}
+
+/* A worker's environment is chosen: what training needs and GEVO_*, never
+ * the API key (the configured variable, GEVO_LLM_API_KEY*) nor anything
+ * else of ours. The worker here dumps its own /proc/self/environ. */
+static void test_worker_env(void)
+{
+    char dump_sh[400];
+    snprintf(dump_sh, sizeof dump_sh, "%s/dump_env.sh", dir);
+    write_file(dump_sh,
+               "#!/bin/sh\nfor a; do last=$a; done\n"
+               "tr '\\0' '\\n' </proc/$$/environ >\"${last%/*}/environ.txt\"\n",
+               0755);
+    setenv("MY_LLM_KEY", "sk-env-secret-1", 1);
+    setenv("GEVO_LLM_API_KEY", "sk-env-secret-2", 1);
+    setenv("GEVO_LLM_API_KEY_ENV", "MY_LLM_KEY", 1);
+    setenv("OPENAI_API_KEY", "sk-env-secret-3", 1);
+    setenv("GEVO_KEEP_ME", "kept", 1);
+    setenv("OMP_NUM_THREADS", "1", 1);
+    setenv("UNRELATED_THING", "dropped", 1);
+    evaluator_config cfg;
+    evaluator_config_default(&cfg);
+    snprintf(cfg.dir, sizeof cfg.dir, "%s", work);
+    snprintf(cfg.exe, sizeof cfg.exe, "%s", dump_sh);
+    snprintf(cfg.key_env, sizeof cfg.key_env, "MY_LLM_KEY");
+    gerr err = GERR_INIT;
+    evaluator *ev = eval_local_new(&cfg, &err);
+    CHECK(ev != NULL, "%s", err.msg);
+    if (!ev)
+        return;
+    log_clear();
+    submit(ev, "envdump", good, quick_args, 0);
+    CHECK(wait_final(ev, "envdump"), "the env dump never ended");
+    evaluator_free(ev);
+    char path[600], *text = NULL;
+    snprintf(path, sizeof path, "%s/envdump/environ.txt", work);
+    FILE *f = fopen(path, "r");
+    size_t n = 0;
+    if (f) {
+        FILE *m = open_memstream(&text, &n);
+        int c;
+        while ((c = fgetc(f)) != EOF)
+            fputc(c, m);
+        fclose(m);
+        fclose(f);
+    }
+    CHECK(text != NULL, "no %s", path);
+    if (text) {
+        CHECK(!strstr(text, "sk-env-secret"), "a key reached the worker:\n%s", text);
+        CHECK(!strstr(text, "GEVO_LLM_API_KEY") && !strstr(text, "UNRELATED_THING"),
+              "unlisted variables reached the worker:\n%s", text);
+        CHECK(strstr(text, "\nPATH=") || !strncmp(text, "PATH=", 5), "PATH kept");
+        CHECK(strstr(text, "GEVO_KEEP_ME=kept") && strstr(text, "OMP_NUM_THREADS=1"),
+              "GEVO_* and OMP_* kept:\n%s", text);
+    }
+    free(text);
+    unsetenv("MY_LLM_KEY");
+    unsetenv("GEVO_LLM_API_KEY");
+    unsetenv("GEVO_LLM_API_KEY_ENV");
+    unsetenv("OPENAI_API_KEY");
+    unsetenv("UNRELATED_THING");
 }
 
 int main(void)
@@ -560,6 +622,7 @@ int main(void)
     RUN(test_cancel);
     RUN(test_time_limits);
     RUN(test_reattach);
+    RUN(test_worker_env);
     /* reap the monitors of freed evaluators, then clean up */
     while (waitpid(-1, NULL, WNOHANG) > 0) {
     }
