@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/base/text.h"
 #include "engine/net_ast.h"
 
 /* ---- arena ---------------------------------------------------------- */
@@ -88,11 +89,17 @@ static void copy_source_line(compiler *c, int line)
     size_t n = 0;
     while (p + n < end && p[n] != '\n' && p[n] != '\r' && n < sizeof c->err->source - 1)
         n++;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)p[i];
-        c->err->source[i] = (ch == '\t' || (ch >= 32 && ch < 127) || ch >= 128) ? (char)ch : '?';
-    }
+    /* shown on a terminal: every byte of an unsafe character becomes '?',
+       so the caret, placed by bytes, still points where it should */
+    memcpy(c->err->source, p, n);
     c->err->source[n] = 0;
+    for (size_t i = text_safe_prefix(p, n, TEXT_TABS); i < n;) {
+        char shown[32];
+        size_t len = text_unsafe_char(p + i, n - i, TEXT_TABS, shown, sizeof shown);
+        memset(c->err->source + i, '?', len);
+        i += len;
+        i += text_safe_prefix(p + i, n - i, TEXT_TABS);
+    }
 }
 
 void compile_fail(compiler *c, int line, int col, const char *hint, const char *fmt, ...)
@@ -240,6 +247,35 @@ static void lex_name(lexer *lx, token *t)
     lx->p = q;
 }
 
+/* Comments and strings reach terminals (gevo show, an LLM's proposal in
+ * the workbench, error messages), so they hold only what a terminal shows
+ * as written: no control character, no bidirectional override, only
+ * UTF-8 (engine/base/text.h decides, as it does for every output). */
+static void check_text(lexer *lx, const char *s, size_t n, const char *what)
+{
+    size_t at = text_safe_prefix(s, n, TEXT_TABS);
+    if (at == n)
+        return;
+    compiler *c = lx->c;
+    int col = lx->col + (int)at;
+    unsigned char b = (unsigned char)s[at];
+    char shown[32];
+    size_t len = text_unsafe_char(s + at, n - at, TEXT_TABS, shown, sizeof shown);
+    if (b == 0)
+        compile_fail(c, lx->line, col, "is this a binary file?", "NUL byte in the source");
+    if (len == 1 && b < 0x80)
+        compile_fail(c, lx->line, col, "remove it: control characters can act on a terminal",
+                     "control character %s (0x%02x) in %s", shown, b, what);
+    if (len == 1)
+        compile_fail(c, lx->line, col, "save the file as UTF-8", "byte 0x%02x in %s is not UTF-8",
+                     b, what);
+    if (b == 0xc2)
+        compile_fail(c, lx->line, col, "remove it: control characters can act on a terminal",
+                     "control character %s in %s", shown, what);
+    compile_fail(c, lx->line, col, "remove it: it shows the text in another order than it is read",
+                 "bidirectional override %s in %s", shown, what);
+}
+
 static void lex_string(lexer *lx, token *t)
 {
     compiler *c = lx->c;
@@ -249,6 +285,9 @@ static void lex_string(lexer *lx, token *t)
         q++;
     if (q >= lx->end || *q != quote)
         compile_fail(c, t->line, t->col, NULL, "unterminated string");
+    lx->col++; /* the string's text starts after the quote */
+    check_text(lx, s, (size_t)(q - s), "a string");
+    lx->col--;
     size_t n = (size_t)(q - s);
     if ((int)n > c->lim.max_ident)
         compile_fail(c, t->line, t->col, NULL,
@@ -297,12 +336,11 @@ void net_lex(compiler *c)
             continue;
         }
         if (ch == '#') {
-            while (lx.p < lx.end && *lx.p != '\n' && *lx.p != '\r') {
-                if (*lx.p == 0)
-                    compile_fail(c, lx.line, lx.col, "is this a binary file?",
-                                 "NUL byte in the source");
-                lx.p++;
-            }
+            const char *eol = lx.p;
+            while (eol < lx.end && *eol != '\n' && *eol != '\r')
+                eol++;
+            check_text(&lx, lx.p, (size_t)(eol - lx.p), "a comment");
+            lx.p = eol;
             continue;
         }
         if (ch == '\\' && lx.p + 1 < lx.end && (lx.p[1] == '\n' || lx.p[1] == '\r')) {

@@ -43,9 +43,10 @@ static bool cp_hidden(uint32_t cp)
 }
 
 /* Copies s to out with every unsafe character replaced by its visible
- * form. With out NULL it only answers "is it safe": false at the first
- * character that would be replaced. */
-static bool walk(strbuf *out, const char *str, size_t n, unsigned flags)
+ * form. With out NULL it only looks: it stops at the first character that
+ * would be replaced. Returns the length of the safe prefix (n when all of
+ * s is safe). */
+static size_t walk(strbuf *out, const char *str, size_t n, unsigned flags)
 {
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0, run = 0;
@@ -64,7 +65,7 @@ static bool walk(strbuf *out, const char *str, size_t n, unsigned flags)
             continue;
         }
         if (!out)
-            return false;
+            return i;
         strbuf_add(out, s + run, i - run);
         if (len == 0) {
             strbuf_addf(out, "\\x%02X", c);
@@ -80,7 +81,7 @@ static bool walk(strbuf *out, const char *str, size_t n, unsigned flags)
     }
     if (out)
         strbuf_add(out, s + run, i - run);
-    return true;
+    return n;
 }
 
 void text_sanitize(strbuf *out, const char *s, size_t n, unsigned flags)
@@ -90,7 +91,25 @@ void text_sanitize(strbuf *out, const char *s, size_t n, unsigned flags)
 
 bool text_is_safe(const char *s, size_t n, unsigned flags)
 {
+    return walk(NULL, s, n, flags) == n;
+}
+
+size_t text_safe_prefix(const char *s, size_t n, unsigned flags)
+{
     return walk(NULL, s, n, flags);
+}
+
+size_t text_unsafe_char(const char *s, size_t n, unsigned flags, char *shown, size_t size)
+{
+    uint32_t cp;
+    size_t len = n ? utf8_decode((const unsigned char *)s, n, &cp) : 0;
+    if (len == 0)
+        len = n ? 1 : 0;
+    strbuf sb = STRBUF_INIT;
+    text_sanitize(&sb, s, len, flags);
+    snprintf(shown, size, "%s", sb.buf);
+    strbuf_release(&sb);
+    return len;
 }
 
 char *text_safe(const char *s, unsigned flags)

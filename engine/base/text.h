@@ -30,6 +30,14 @@ void text_sanitize(strbuf *out, const char *s, size_t n, unsigned flags);
 char *text_safe(const char *s, unsigned flags);
 /* true when s[0..n) is already safe (text_sanitize would copy it as is). */
 bool text_is_safe(const char *s, size_t n, unsigned flags);
+/* The length of the longest safe prefix of s[0..n): n when all of it is
+ * safe, else the offset of the first character text_sanitize would
+ * replace (for "line 4, column 12: control character ^[" messages). */
+size_t text_safe_prefix(const char *s, size_t n, unsigned flags);
+/* The visible form of the one character at s (at most n bytes; an unsafe
+ * one, typically at a text_safe_prefix offset) into shown ("^[",
+ * "<U+202E>", "\xFF"); returns its length in bytes. */
+size_t text_unsafe_char(const char *s, size_t n, unsigned flags, char *shown, size_t size);
 /* fputs of the safe form; returns what fputs does. */
 int text_fputs(const char *s, unsigned flags, FILE *f);
 /* printf-like: formats, then writes the safe form of the result. Use it

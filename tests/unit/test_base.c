@@ -179,6 +179,19 @@ static void test_text(void)
     check_safe("\xc0\xaf", 0, "\\xC0\\xAF");          /* overlong */
     check_safe("\xed\xa0\x80", 0, "\\xED\\xA0\\x80"); /* surrogate */
     check_safe("cut\xe2\x9c", 0, "cut\\xE2\\x9C");
+    /* where the first unsafe character is, and how it shows */
+    const char *t = "ok \xe2\x80\xae! \x1b";
+    char shown[32];
+    CHECK(text_safe_prefix(t, strlen(t), 0) == 3, "prefix %zu", text_safe_prefix(t, strlen(t), 0));
+    CHECK(text_unsafe_char(t + 3, strlen(t) - 3, 0, shown, sizeof shown) == 3 &&
+              !strcmp(shown, "<U+202E>"),
+          "bidi shown '%s'", shown);
+    CHECK(text_safe_prefix(t + 6, strlen(t) - 6, 0) == 2, "after it");
+    CHECK(text_unsafe_char(t + 8, 1, 0, shown, sizeof shown) == 1 && !strcmp(shown, "^["),
+          "esc shown '%s'", shown);
+    CHECK(text_unsafe_char("\xff", 1, 0, shown, sizeof shown) == 1 && !strcmp(shown, "\\xFF"),
+          "byte shown '%s'", shown);
+    CHECK(text_safe_prefix("all fine", 8, 0) == 8, "safe: whole length");
 }
 
 static void test_rng(void)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "engine/base/file.h"
+#include "engine/base/text.h"
 #include "engine/net.h"
 #include "tests/harness.h"
 
@@ -96,19 +97,26 @@ static void run_corpus(const char *dirname, bool expect_ok, int *count)
                 CHECK(g->params == want, "%s: %ld parameters, want %ld", de->d_name, g->params,
                       want);
         } else {
-            int line = 0;
+            int line = 0, col = 0;
             char frag[200] = "";
-            if (sscanf(src, "# expect: %d: %199[^\n]", &line, frag) != 2) {
-                CHECK(0, "%s: first line must be '# expect: LINE: fragment'", de->d_name);
+            /* # expect: LINE: fragment, or LINE:COL: fragment */
+            if (sscanf(src, "# expect: %d:%d: %199[^\n]", &line, &col, frag) != 3 &&
+                sscanf(src, "# expect: %d: %199[^\n]", &line, frag) != 2) {
+                CHECK(0, "%s: first line must be '# expect: LINE[:COL]: fragment'", de->d_name);
             } else {
                 CHECK(rc != 0, "%s should fail with '%s'", de->d_name, frag);
                 if (rc) {
                     CHECK(err.line == line, "%s: error on line %d, expected %d (%s)", de->d_name,
                           err.line, line, err.base.msg);
+                    CHECK(!col || err.col == col, "%s: error at column %d, expected %d (%s)",
+                          de->d_name, err.col, col, err.base.msg);
                     CHECK(strstr(err.base.msg, frag) != NULL, "%s: message '%s' lacks '%s'",
                           de->d_name, err.base.msg, frag);
                     CHECK(strcmp(err.file, de->d_name) == 0, "%s: error names file '%s'",
                           de->d_name, err.file);
+                    /* the source line is shown on a terminal */
+                    CHECK(text_is_safe(err.source, strlen(err.source), TEXT_TABS),
+                          "%s: the error's source line is not safe to print", de->d_name);
                 }
             }
         }
