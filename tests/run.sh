@@ -3,6 +3,10 @@
 # integration tests tests/sh/test_*.sh. Each prints PASS/FAIL lines; a test
 # program that dies without saying FAIL counts as one failure. Ends with
 # "N passed, N failed" and a non-zero exit status if anything failed.
+# A sanitizer report from any process a test starts (a command whose
+# failure the test expects, a training worker, a background run) fails
+# the test too: AddressSanitizer, LeakSanitizer and UBSan write their
+# reports into a folder of the run's own, read after each test.
 # Usage: tests/run.sh BUILD [FILTER]
 set -u
 build=${1:-build}
@@ -15,6 +19,10 @@ export GEVO_BUILD="$root/$build"
 export LC_ALL=C.UTF-8 TZ=UTC
 log=$(mktemp -d)
 trap 'rm -rf "$log"' EXIT
+san="$log/sanitizer"
+mkdir -p "$san"
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$san/asan"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$san/ubsan"
 # decoded data sets (engine/data_cache.c) go to the run's own folder, not
 # to the user's cache: Fashion-MNIST is decoded once per run
 export GEVO_CACHE_DIR="$log/cache"
@@ -24,6 +32,7 @@ run_one() {
     name=$1; shift
     case "$name" in *"$filter"*) ;; *) return ;; esac
     out="$log/out"
+    rm -f "$san"/*
     start=$(date +%s)
     timeout 900 "$@" >"$out" 2>&1
     rc=$?
@@ -36,6 +45,12 @@ run_one() {
     elif [ "$f" -gt 0 ]; then
         grep -v '^PASS ' "$out" | sed 's/^/    /' | tail -n 60
     fi
+    for r in "$san"/*; do
+        [ -f "$r" ] || continue
+        echo "FAIL $name: a sanitizer report ($(basename "$r")):"
+        head -n 30 "$r" | sed 's/^/    /'
+        f=$((f + 1))
+    done
     passed=$((passed + p))
     failed=$((failed + f))
     echo "$name: $p passed, $f failed ($(( $(date +%s) - start ))s)"

@@ -1,6 +1,10 @@
 # Shared helpers for the shell integration tests: source it, then call
-# ok NAME / fail NAME MESSAGE, or check NAME COMMAND... which passes when
-# the command succeeds. $GEVO is the binary under test, $T a scratch folder.
+# ok NAME / fail NAME MESSAGE, check NAME COMMAND... (passes when the
+# command succeeds) or expect NAME STATUS COMMAND... (passes when the
+# command exits with exactly STATUS; its output is then in $T/out).
+# $GEVO is the binary under test, $T a scratch folder. Every run's exit
+# status is checked as the exact status gevo(1) gives: never as `! gevo`,
+# which a crash (or a sanitizer's abort) satisfies too.
 set -u
 T=$(mktemp -d "${TMPDIR:-/tmp}/gevo-test.XXXXXX")
 trap 'rm -rf "$T"' EXIT
@@ -9,4 +13,26 @@ fail() { echo "FAIL $1: $2"; }
 check() {
     name=$1; shift
     if "$@" >"$T/.check.out" 2>&1; then ok "$name"; else fail "$name" "$* -> $(tail -n 5 "$T/.check.out")"; fi
+}
+# expect NAME STATUS COMMAND...: COMMAND's stdout and stderr go to $T/out;
+# passes when it exits with STATUS. Returns 0 when it did, so that
+# `expect ... && check ...` reads the output of the right run.
+expect() {
+    name=$1 want=$2
+    shift 2
+    "$@" >"$T/out" 2>&1
+    got=$?
+    if [ "$got" -eq "$want" ]; then
+        ok "$name"
+        return 0
+    fi
+    fail "$name" "exit status $got, not $want: $* -> $(tail -n 5 "$T/out")"
+    return 1
+}
+# sanitizer_clean FILE: true when FILE holds no AddressSanitizer,
+# LeakSanitizer or UndefinedBehaviorSanitizer report (tests/run.sh also
+# collects the reports every process of a test writes, wherever its
+# output went).
+sanitizer_clean() {
+    ! grep -q 'ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:' "$1"
 }

@@ -23,11 +23,11 @@ check "it prints the diff against the parent" grep -q "^+++ b/genome.net" "$T/ou
 check "git has the individual" sh -c "git -C '$s' show g1-1:reasoning.md | grep -q 'No LLM took part'"
 check "its commit's parent is the seed" \
     sh -c "test \"\$(git -C '$s' rev-parse g1-1^)\" = \"\$(git -C '$s' rev-parse g0-1)\""
-"$GEVO" propose "$s" --llm none --parent g0-1 --gene head --seed 5 >"$T/out2" 2>&1
-check "a given gene is the one mutated" grep -q "block \`head\`" "$T/out2"
+expect "a given gene: status 0" 0 "$GEVO" propose "$s" --llm none --parent g0-1 --gene head --seed 5 &&
+    check "a given gene is the one mutated" grep -q "block \`head\`" "$T/out"
 check "the same seed twice gives the same genome" sh -c \
     "'$GEVO' propose '$s' --seed 3 --parent g0-1 >/dev/null 2>&1 && test \"\$(git -C '$s' rev-parse g1-1:genome.net)\" = \"\$(git -C '$s' rev-parse g1-3:genome.net)\""
-"$GEVO" propose "$s" --operator crossover --parent g0-1 --parent g1-2 >"$T/out" 2>&1
+expect "offline crossover: status 0" 0 "$GEVO" propose "$s" --operator crossover --parent g0-1 --parent g1-2
 check "offline crossover swaps a block of the second parent in" \
     grep -q "^proposal g1-4: crossover of g0-1 and g1-2, block \`head\`" "$T/out"
 check "its commit has both parents" sh -c "git -C '$s' rev-list --parents -n 1 g1-4 | awk '{exit NF != 3}'"
@@ -36,20 +36,22 @@ before=$(refs)
 "$GEVO" propose "$s" --operator eot >"$T/out" 2>&1
 check "EoT offline fails with status 1" test $? -eq 1
 check "EoT offline says it needs an LLM" grep -q "EoT needs an LLM" "$T/out"
-"$GEVO" propose "$s" --gene nope --llm none >"$T/out" 2>&1
+expect "an unknown gene: status 1" 1 "$GEVO" propose "$s" --gene nope --llm none
 check "an unknown gene is a clear error" grep -q "no gene \`nope\`" "$T/out"
 check "failed proposals leave the refs as they were" test "$before" = "$(refs)"
 "$GEVO" propose "$s" --operator sideways >"$T/out" 2>&1
 check "a bad operator is a usage error" test $? -eq 2
 "$GEVO" propose >"$T/out" 2>&1
 check "a missing session is a usage error" test $? -eq 2
-"$GEVO" propose "$T/none" >"$T/out" 2>&1
+expect "a folder that is not a session: status 1" 1 "$GEVO" propose "$T/none"
 check "a folder that is not a session fails clearly" grep -q "not a gevo session" "$T/out"
-check "propose --help describes the LLM settings" sh -c "'$GEVO' propose --help | grep -q GEVO_LLM_BASE_URL"
+expect "propose --help: status 0" 0 "$GEVO" propose --help &&
+    check "propose --help describes the LLM settings" grep -q GEVO_LLM_BASE_URL "$T/out"
 
 # -- against the fake LLM server ----------------------------------------------
 python3 "$root/tests/fake_llm/server.py" >"$T/port" 2>/dev/null &
 spid=$!
+trap 'kill "$spid" 2>/dev/null; rm -rf "$T"' EXIT
 i=0
 while [ ! -s "$T/port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 port=$(head -n 1 "$T/port")
@@ -71,9 +73,9 @@ check "the persona is recorded" sh -c "git -C '$s' show $id:meta.json | grep -q 
 # the session configuration is used when no flag is given
 sed 's|"model": ""|"model": "cfg/ok:01_plain_fence"|; s|"base_url": "[^"]*"|"base_url": "'"$url"'"|' \
     "$s/gevo.json" >"$T/g.json" && cp "$T/g.json" "$s/gevo.json"
-"$GEVO" propose "$s" --parent g0-1 --gene se >"$T/out" 2>&1
+expect "the session's LLM settings: status 0" 0 "$GEVO" propose "$s" --parent g0-1 --gene se
 check "the model comes from gevo.json" grep -q "^model cfg/ok:01_plain_fence: 1 attempt" "$T/out"
-GEVO_LLM_MODEL="env/ok:05_prose_after" "$GEVO" propose "$s" --parent g0-1 --gene head >"$T/out" 2>&1
+expect "GEVO_LLM_MODEL: status 0" 0 env GEVO_LLM_MODEL="env/ok:05_prose_after" "$GEVO" propose "$s" --parent g0-1 --gene head
 check "GEVO_LLM_MODEL overrides gevo.json" grep -q "^model env/ok:05_prose_after" "$T/out"
 
 before=$(refs)

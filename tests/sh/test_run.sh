@@ -50,8 +50,9 @@ then ok run_commits_results_journal_front; else fail run_commits_results_journal
 
 if git -C "$S" fsck --strict >"$T/fsck" 2>&1; then ok run_fsck; else fail run_fsck "$(head -n 3 "$T/fsck")"; fi
 
-"$GEVO" export "$S" --csv >"$T/s1.csv"
-if python3 - "$T/s1.csv" <<'PY'
+"$GEVO" export "$S" --csv >"$T/s1.csv" 2>"$T/err"
+rc=$?
+if [ $rc -eq 0 ] && python3 - "$T/s1.csv" <<'PY'
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1], newline="")))
 assert len(rows) == 10, len(rows)
@@ -59,11 +60,11 @@ for k in ("id", "generation", "val_acc", "params", "front"):
     assert k in rows[0], rows[0].keys()
 assert any(r["front"] == "true" for r in rows), "no front marked"
 PY
-then ok run_export_csv; else fail run_export_csv "$(head -n 3 "$T/s1.csv")"; fi
+then ok run_export_csv; else fail run_export_csv "rc=$rc $(head -n 3 "$T/s1.csv" "$T/err")"; fi
 
 # SIGKILL mid-generation, then resume
 S2="$T/s2"
-"$GEVO" new "$S2" >/dev/null 2>&1
+"$GEVO" new "$S2" >/dev/null 2>"$T/err" || fail run_new2 "$(cat "$T/err")"
 "$GEVO" run "$S2" --generations 2 $RUN >"$T/kill.log" 2>&1 &
 pid=$!
 n=0
@@ -90,8 +91,8 @@ git -C "$S2" fsck --strict >/dev/null 2>&1 && ok run_kill_fsck || fail run_kill_
 # between the two, as above when the timing falls so): the review policy
 # decides on resume instead of leaving it waiting for a review
 S3="$T/s3"
-"$GEVO" new "$S3" >/dev/null 2>&1
-"$GEVO" propose "$S3" --llm none --generation 1 --seed 5 >/dev/null 2>&1
+"$GEVO" new "$S3" >/dev/null 2>"$T/err" || fail run_new3 "$(cat "$T/err")"
+"$GEVO" propose "$S3" --llm none --generation 1 --seed 5 >/dev/null 2>"$T/err" || fail run_propose "$(cat "$T/err")"
 "$GEVO" run "$S3" --generations 1 $RUN >"$T/s3.log" 2>&1
 rc=$?
 if [ $rc -eq 0 ] && git -C "$S3" notes --ref=reviews show g1-1 2>/dev/null | grep -q '"approved"' &&
@@ -108,15 +109,19 @@ n=0
 while [ $n -lt 300 ] && ! grep -q 'gevo run: session' "$T/w1.log"; do sleep 0.1; n=$((n + 1)); done
 "$GEVO" run "$S2" --generations 5 $RUN >"$T/w2.log" 2>&1
 rc=$?
-kill -INT $pid; wait $pid 2>/dev/null
+kill -INT $pid
+wait $pid
+rc1=$?
 if [ $rc -eq 1 ] && grep -q "pid $pid" "$T/w2.log"; then ok run_one_writer; else fail run_one_writer "rc=$rc $(cat "$T/w2.log")"; fi
-grep -q 'resumes' "$T/w1.log" && ok run_ctrl_c_clean || fail run_ctrl_c_clean "$(tail -n 2 "$T/w1.log")"
+# Ctrl-C: a clean stop that says how to resume, with status 130 (gevo(1))
+[ $rc1 -eq 130 ] && grep -q 'resumes' "$T/w1.log" && ok run_ctrl_c_clean ||
+    fail run_ctrl_c_clean "rc=$rc1 $(tail -n 2 "$T/w1.log")"
 
 # gevo.json "objectives" is what selection ranks on: on params alone the
 # front is every valid individual of the fewest parameters; an unknown
 # name stops the run with a message naming it
 S4="$T/s4"
-"$GEVO" new "$S4" >/dev/null 2>&1
+"$GEVO" new "$S4" >/dev/null 2>"$T/err" || fail run_new_s4 "$(cat "$T/err")"
 python3 - "$S4/gevo.json" params <<'PY'
 import json, sys
 c = json.load(open(sys.argv[1])); c["objectives"] = sys.argv[2]
@@ -124,8 +129,9 @@ json.dump(c, open(sys.argv[1], "w"))
 PY
 "$GEVO" run "$S4" --generations 1 $RUN >"$T/s4.log" 2>&1
 rc=$?
-"$GEVO" export "$S4" --json >"$T/s4.json" 2>&1
-if [ $rc -eq 0 ] && python3 - "$T/s4.json" <<'PY'
+"$GEVO" export "$S4" --json >"$T/s4.json" 2>"$T/err"
+rc2=$?
+if [ $rc -eq 0 ] && [ $rc2 -eq 0 ] && python3 - "$T/s4.json" <<'PY'
 import json, sys
 ok = [i for i in json.load(open(sys.argv[1]))["individuals"] if i["status"] == "ok"]
 least = min(i["params"] for i in ok)
@@ -140,7 +146,7 @@ json.dump(c, open(sys.argv[1], "w"))
 PY
 "$GEVO" run "$S4" --generations 2 $RUN >"$T/s4b.log" 2>&1
 rc=$?
-if [ $rc -ne 0 ] && grep -q "objectives.*unknown objective 'size'" "$T/s4b.log"; then
+if [ $rc -eq 1 ] && grep -q "objectives.*unknown objective 'size'" "$T/s4b.log"; then
     ok run_objectives_unknown_refused
 else
     fail run_objectives_unknown_refused "rc=$rc $(tail -n 3 "$T/s4b.log")"
@@ -149,7 +155,7 @@ fi
 # a hand-made tag with a huge generation number is not an individual: it
 # sizes nothing (it asked for ~8 GB), proposing and running go on
 S6="$T/s6"
-"$GEVO" new "$S6" >/dev/null 2>&1
+"$GEVO" new "$S6" >/dev/null 2>"$T/err" || fail run_new_s6 "$(cat "$T/err")"
 git -C "$S6" tag g2000000000-1 g0-1
 (ulimit -v 1000000; "$GEVO" propose "$S6" --llm none --generation 1 --seed 5) >"$T/s6.log" 2>&1
 rc=$?
@@ -166,7 +172,7 @@ fi
 # the next run takes the result from the worker's files instead of
 # waiting forever on a worker that is gone
 S5="$T/s5"
-"$GEVO" new "$S5" >/dev/null 2>&1
+"$GEVO" new "$S5" >/dev/null 2>"$T/err" || fail run_new_s5 "$(cat "$T/err")"
 GEVO_TEST_STOP_AT=result-note "$GEVO" run "$S5" --generations 1 $RUN >"$T/s5.log" 2>&1 &
 pid=$!
 n=0

@@ -105,7 +105,7 @@ n=$(squeue -h -o %i | wc -l)
 # the session's configuration chooses Slurm; Ctrl-C leaves the jobs in
 # Slurm and a second run re-attaches to them
 S2="$T/s2"
-"$GEVO" new "$S2" >/dev/null 2>&1
+"$GEVO" new "$S2" >/dev/null 2>"$T/err" || fail slurm_new2 "$(cat "$T/err")"
 python3 - "$S2/gevo.json" "$CPUS" <<'PY'
 import json, sys
 p = sys.argv[1]

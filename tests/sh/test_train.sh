@@ -41,8 +41,10 @@ open(sys.argv[1] + ".acc", "w").write("%.6f" % r["test_acc"])
 PY
 then ok train_progress_lines; else fail train_progress_lines "rc=$rc $(tail -n 2 "$T/prog.jsonl")"; fi
 "$GEVO" eval --batch 128 engine/nets/quick.net "$T/w.bin" >"$T/eval.json" 2>"$T/err"
+rc=$?
 a=$(cat "$T/prog.jsonl.acc" 2>/dev/null); b=$(J "$T/eval.json" '"%.6f" % d["test_acc"]' 2>/dev/null)
-[ -n "$a" ] && [ "$a" = "$b" ] && ok eval_matches_train || fail eval_matches_train "train $a, eval $b $(cat "$T/err")"
+[ $rc -eq 0 ] && [ -n "$a" ] && [ "$a" = "$b" ] && ok eval_matches_train ||
+    fail eval_matches_train "rc=$rc train $a, eval $b $(cat "$T/err")"
 
 # SIGTERM mid-training: a clean partial result with status stopped
 "$GEVO" train engine/nets/smallcnn.net --progress --no-test >"$T/term.jsonl" 2>/dev/null &

@@ -4,38 +4,9 @@
 # The environment is fixed (LINES, COLUMNS, TERM, LANG, TZ, HOME). The full
 # loop runs the real evolution (offline proposer, real training on a small
 # subset of Fashion-MNIST) and then reads every decision back with git.
-. tests/sh/lib.sh
-root=$(pwd)
-mkdir -p "$T/share" "$T/home"
-ln -s "$root/engine/nets" "$T/share/nets"
-ln -s "$root/prompts" "$T/share/prompts"
-export GEVO_DATADIR="$T/share" HOME="$T/home" TZ=UTC LANG=C.UTF-8 LC_ALL=C.UTF-8
-export TERM=xterm-256color GIT_CONFIG_NOSYSTEM=1
-unset NO_COLOR GEVO_ASCII VISUAL
-# Trainings outlive the workbench by design; the test stops its own
-# workers (by the pids the evaluator records) before removing the session.
-stop_workers() {
-    for f in "$T"/s/.gevo/work/*/pid; do
-        [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
-    done
-}
-trap 'stop_workers; rm -rf "$T"' EXIT
-git config --global user.name "Ada Researcher"
-git config --global user.email ada@example.org
+. tests/sh/lib_tui.sh
 
-# tui COLS LINES SCRIPT ARGS...: one scripted run of the workbench.
-tui() {
-    c=$1 l=$2 s=$3
-    shift 3
-    env COLUMNS="$c" LINES="$l" GEVO_TUI_SCRIPT="$s" "$GEVO" open "$@" >"$T/tui.out" 2>&1
-}
-# same NAME DUMP: the dump equals the expected screen on stdin.
-same() {
-    cat >"$T/expected"
-    if diff -u "$T/expected" "$2" >"$T/diff" 2>&1; then ok "$1"; else fail "$1" "$(head -40 "$T/diff")"; fi
-}
-
-"$GEVO" new "$T/s" >/dev/null 2>&1
+expect "gevo new makes the session" 0 "$GEVO" new "$T/s"
 cat >"$T/k1" <<EOF
 :wait-idle
 :dump $T/start
@@ -49,8 +20,7 @@ cat >"$T/k1" <<EOF
 :resize 80 24
 :dump $T/back
 EOF
-tui 80 24 "$T/k1" "$T/s" --llm none
-check "the scripted workbench exits 0" test -s "$T/start"
+tui "the scripted workbench (help, resizes) exits 0, silent" 80 24 "$T/k1" "$T/s" --llm none
 same "80x24: tree, tabs, status line, the first pending proposal selected" "$T/start" <<'EOF'
  gen 1 │ 4 pend 0 train 0 done 0 rej 0 fail │ no LLM: random mutation
  1 Population   2 Diff   3 Reasoning  g1-1 pending
@@ -119,7 +89,7 @@ check "resizing back restores the same screen" cmp "$T/start" "$T/back"
 
 # Every request of the key table is on the help screen (scrolled through).
 printf ':resize 120 200\n?\n:dump %s\n' "$T/fullhelp" >"$T/k2"
-tui 120 24 "$T/k2" "$T/s" --llm none
+tui "the scripted workbench (the whole help) exits 0, silent" 120 24 "$T/k2" "$T/s" --llm none
 n=$(grep -c '  \[[a-z-]*\]$' "$T/fullhelp")
 nreq=$(grep -c '^    REQ(' "$root/tui/wb.h")
 check "help shows every request of the key table ($nreq)" test "$n" -eq "$nreq"
@@ -127,22 +97,27 @@ check "help names requests and keys" sh -c "grep -q '^   P  *Pareto front.*\[vie
 
 # ASCII only: TERM=vt100, a C locale, NO_COLOR.
 printf ':dump %s\n' "$T/ascii" >"$T/k3"
-LANG=C LC_ALL=C TERM=vt100 NO_COLOR=1 tui 80 24 "$T/k3" "$T/s" --llm none
-check "vt100 and a C locale give an ASCII-only screen" sh -c "! LC_ALL=C grep -q '[^ -~]' '$T/ascii'"
+LANG=C LC_ALL=C TERM=vt100 NO_COLOR=1 tui "the scripted workbench (vt100, C locale) exits 0, silent" \
+    80 24 "$T/k3" "$T/s" --llm none
+check "vt100 and a C locale give an ASCII-only screen" sh -c \
+    "test -s '$T/ascii' && ! LC_ALL=C grep -q '[^ -~]' '$T/ascii'"
 check "ASCII glyphs: ? pending, v expanded" sh -c "grep -q '^  ?  g1-1 ' '$T/ascii' && grep -q '^v generation 1' '$T/ascii'"
 
 # ---- --review-policy: the same name and values as gevo run's -------------
 printf ':wait-idle\n:dump %s\n' "$T/policy" >"$T/kp"
-"$GEVO" new "$T/auto" >/dev/null 2>&1
-tui 80 24 "$T/kp" "$T/auto" --llm none --review-policy auto --subset 200 --epochs 1
+expect "gevo new makes a second session" 0 "$GEVO" new "$T/auto"
+tui "the scripted workbench (--review-policy auto) exits 0, silent" 80 24 "$T/kp" "$T/auto" \
+    --llm none --review-policy auto --subset 200 --epochs 1
 check "--review-policy auto: the workbench approves and trains every proposal" \
     grep -q "^ gen 1 │ 0 pend 0 train 4 done 0 rej 0 fail" "$T/policy"
-"$GEVO" new "$T/limits" >/dev/null 2>&1
-tui 80 24 "$T/kp" "$T/limits" --llm none --review-policy limits:1000
+expect "gevo new makes a third session" 0 "$GEVO" new "$T/limits"
+tui "the scripted workbench (--review-policy limits:N) exits 0, silent" 80 24 "$T/kp" "$T/limits" \
+    --llm none --review-policy limits:1000
 check "--review-policy limits:N: larger proposals wait for review" \
     grep -q "^ gen 1 │ 4 pend 0 train 0 done 0 rej 0 fail" "$T/policy"
-check "an unknown review policy is a usage error" sh -c \
-    "'$GEVO' open '$T/limits' --review-policy sometimes >'$T/o' 2>&1; test \$? -eq 2 && grep -q \"unknown review policy 'sometimes'\" '$T/o'"
+expect "an unknown review policy is a usage error (status 2)" 2 \
+    "$GEVO" open "$T/limits" --review-policy sometimes <"$T/empty" &&
+    check "it names the policy" grep -q "unknown review policy 'sometimes'" "$T/out"
 
 # ---- the full loop: annotate, approve, edit (with a retry), reject, next ----
 export GEVO_TEST_EDITS="$T/edits" EDITOR="$root/tests/tui/editor.sh"
@@ -175,7 +150,7 @@ a
 E
 :dump $T/events
 EOF
-tui 80 24 "$T/k4" "$T/s" --llm none --subset 300
+tui "the scripted workbench (the full loop) exits 0, silent" 80 24 "$T/k4" "$T/s" --llm none --subset 300
 check "the annotation is shown under its diff line" sh -c \
     "grep -A1 '^+    return relu(batchnorm(conv(x, c, k=5' '$T/annotated' | grep -q '^    note: kernel 5 is wide for 28x28'"
 check "an edit that does not compile says why and offers the editor again" \
@@ -209,18 +184,74 @@ cat >"$T/k5" <<EOF
 [
 :dump $T/gen1
 EOF
-tui 80 24 "$T/k5" "$T/s" --llm none
+tui "the scripted workbench (reopened) exits 0, silent" 80 24 "$T/k5" "$T/s" --llm none
 check "reopened on generation 2 with its proposals pending" grep -q "^▾ generation 2: 4, 4 pending (live)" "$T/reopened"
 check "stepping back shows generation 1 as it was" sh -c \
     "grep -q '^ gen 2 (viewing 1)' '$T/gen1' && grep -q \"^  ●.* g1-2'\" '$T/gen1' && grep -q '^  ✗  g1-3 .* rejected' '$T/gen1'"
 
-# ---- errors ---------------------------------------------------------------
-check "gevo open without a terminal says so" sh -c "! '$GEVO' open '$T/s' </dev/null >'$T/o' 2>&1; grep -q 'needs a terminal' '$T/o'"
-check "gevo open on a folder that is not a session fails clearly" sh -c \
-    "! GEVO_TUI_SCRIPT='$T/k3' '$GEVO' open '$T/home' 2>'$T/o'; grep -q 'not a gevo session' '$T/o'"
+# ---- errors: each with its exit status -----------------------------------
+expect "gevo open without a terminal: status 1" 1 "$GEVO" open "$T/s" <"$T/empty" &&
+    check "it says the workbench needs a terminal" grep -q 'needs a terminal' "$T/out"
+expect "gevo open on a folder that is not a session: status 1" 1 \
+    env GEVO_TUI_SCRIPT="$T/k3" "$GEVO" open "$T/home" <"$T/empty" &&
+    check "it says it is not a gevo session" grep -q 'not a gevo session' "$T/out"
 printf '<Nope>\n' >"$T/bad"
-check "a script with an unknown key is refused" sh -c "! GEVO_TUI_SCRIPT='$T/bad' '$GEVO' open '$T/s' 2>'$T/o'; grep -q 'unknown key <Nope>' '$T/o'"
-check "gevo open --help" sh -c "'$GEVO' open --help | grep -q 'usage: gevo open DIR'"
-check "gevo --help still lists the commands, open among them" sh -c "'$GEVO' --help | grep -q '^  open '"
-check "gevo with no arguments and no terminal creates nothing" sh -c \
-    "cd '$T/home' && ! '$GEVO' </dev/null 2>'$T/o' && grep -q 'needs a terminal' '$T/o' && ! ls -d gevo-* 2>/dev/null"
+expect "a script with an unknown key: status 2" 2 env GEVO_TUI_SCRIPT="$T/bad" "$GEVO" open "$T/s" &&
+    check "it names the key" grep -q 'unknown key <Nope>' "$T/out"
+expect "gevo open --help: status 0" 0 "$GEVO" open --help &&
+    check "gevo open --help prints the usage" grep -q '^usage: gevo open DIR' "$T/out"
+expect "gevo --help: status 0" 0 "$GEVO" --help &&
+    check "gevo --help still lists the commands, open among them" grep -q '^  open ' "$T/out"
+expect "bare gevo without a terminal: status 2" 2 sh -c "cd '$T/home' && exec '$GEVO' <'$T/empty'" &&
+    check "it says the workbench needs a terminal" grep -q 'needs a terminal' "$T/out"
+check "bare gevo without a terminal creates nothing" sh -c \
+    "cd '$T/home' && for d in gevo-*; do test ! -e \"\$d\" || exit 1; done"
+
+# ---- the key table, the man page's KEYS and the bottom hint line -----------
+# the help screen (from tui/wb_keys.c and WB_REQ_INFO) as "group", then
+# "keys|text|name" lines; man/gevo.1's KEYS section in the same form
+sed -n '/^ gevo workbench: keys/,/^ Prompts/p' "$T/fullhelp" | sed -n \
+    -e 's/^ \([A-Z][^ ].*\)$/\1/p' \
+    -e 's/^   \(.\{15\}\) \(.*\)  \[\([a-z-]*\)\]$/\1|\2|\3/p' |
+    sed 's/ *|/|/' | grep -v '^Prompts' >"$T/help-keys"
+sed -n '/^\.SH KEYS/,/^\.SH [^K]/p' man/gevo.1 | awk '
+    /^\.SS / { sub(/^\.SS /, ""); print; next }
+    /^\.TP/ { tp = 1; next }
+    tp == 1 && /^\.B / { sub(/^\.B /, ""); keys = $0; tp = 2; next }
+    tp == 2 { line = $0; name = line; sub(/.* \(/, "", name); sub(/\)$/, "", name)
+              sub(/ \([a-z\\-]*\)$/, "", line); print keys "|" line "|" name; tp = 0 }' |
+    sed 's/\\-/-/g; s/\\(aq/'"'"'/g' >"$T/man-keys"
+if [ -s "$T/help-keys" ] && diff -u "$T/help-keys" "$T/man-keys" >"$T/diff"; then
+    ok "man KEYS is the key table (keys, help, names, groups)"
+else
+    fail "man KEYS is the key table (keys, help, names, groups)" "$(head -n 30 "$T/diff")"
+fi
+# every KEY:label of the hint line is bound, to the request the label
+# abbreviates (its letters in order: "note" for annotate, "next gen" for
+# next-generation), so the hint cannot name a key that does something else
+hint_matches_table() {
+    hint=$(tail -n 1 "$T/start")
+    [ -n "$hint" ] || { echo "no hint line"; return 1; }
+    # "?:help ... >:next gen Tab:pane" as KEY|label-with-dashes lines
+    echo "$hint" | awk '{
+        for (i = 1; i <= NF; i++)
+            if (index($i, ":") > 1) {
+                if (k != "") print k "|" l
+                k = substr($i, 1, index($i, ":") - 1); l = substr($i, index($i, ":") + 1)
+            } else l = l "-" $i
+        print k "|" l }' >"$T/hint"
+    [ "$(wc -l <"$T/hint")" -ge 5 ] || { echo "hint line not understood: $hint"; return 1; }
+    while IFS='|' read -r key label; do
+        [ "$key" = Tab ] && key='<Tab>'
+        req=$(awk -F'|' -v k="$key" '{ n = split($1, a, " "); for (i = 1; i <= n; i++) if (a[i] == k) print $3 }' "$T/help-keys")
+        if ! awk -v l="$label" -v r="$req" 'BEGIN {
+            j = 1
+            for (i = 1; i <= length(r) && j <= length(l); i++)
+                if (substr(r, i, 1) == substr(l, j, 1)) j++
+            exit !(r != "" && j > length(l)) }'; then
+            echo "'$key:$label' is bound to '$req'"
+            return 1
+        fi
+    done <"$T/hint"
+}
+check "the hint line's keys do what the key table says" hint_matches_table

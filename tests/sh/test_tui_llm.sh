@@ -11,32 +11,10 @@
 # which id, given as each one completes) varies from run to run. The test
 # therefore reads the ids from the screen, and every answer is a whole
 # program that keeps `x = stem(x, 16)` for the scripted editor.
-. tests/sh/lib.sh
-root=$(pwd)
-mkdir -p "$T/share" "$T/home"
-ln -s "$root/engine/nets" "$T/share/nets"
-ln -s "$root/prompts" "$T/share/prompts"
-export GEVO_DATADIR="$T/share" HOME="$T/home" TZ=UTC LANG=C.UTF-8 LC_ALL=C.UTF-8
-export TERM=xterm-256color GIT_CONFIG_NOSYSTEM=1
-unset NO_COLOR GEVO_ASCII VISUAL GEVO_LLM_MODEL GEVO_LLM_BASE_URL
+. tests/sh/lib_tui.sh
+unset GEVO_LLM_MODEL GEVO_LLM_BASE_URL
 spid=
-# Trainings outlive the workbench by design; the test stops its own
-# workers (by the pids the evaluator records), and its server.
-stop_all() {
-    for f in "$T"/s/.gevo/work/*/pid; do
-        [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
-    done
-    [ -n "$spid" ] && kill "$spid" 2>/dev/null
-}
-trap 'stop_all; rm -rf "$T"' EXIT
-git config --global user.name "Ada Researcher"
-git config --global user.email ada@example.org
-
-# same NAME DUMP: the dump equals the expected screen on stdin.
-same() {
-    cat >"$T/expected"
-    if diff -u "$T/expected" "$2" >"$T/diff" 2>&1; then ok "$1"; else fail "$1" "$(head -40 "$T/diff")"; fi
-}
+trap '[ -n "$spid" ] && kill "$spid" 2>/dev/null; tui_cleanup' EXIT
 
 answers="$root/tests/tui/answers"
 python3 "$root/tests/fake_llm/server.py" --answers "$answers" >"$T/port" 2>/dev/null &
@@ -51,7 +29,7 @@ export GEVO_LLM_BACKOFF_BASE=0.01 GEVO_LLM_BACKOFF_MAX=0.02
 model="tui/ok:tui_p1,500,ok:tui_p2,ok:tui_p3,ok:tui_p4,ok:tui_p5,ok:tui_p6,ok:tui_p7,ok:tui_p8"
 export GEVO_TEST_EDITS="$T/edits" EDITOR="$root/tests/tui/editor.sh"
 
-"$GEVO" new "$T/s" >/dev/null 2>&1 || fail "setup" "gevo new failed"
+expect "gevo new makes the session" 0 "$GEVO" new "$T/s"
 # The rows keep their order, so "the first row" is stable while its id is not.
 cat >"$T/keys" <<EOF
 :wait-idle
@@ -84,10 +62,8 @@ E
 :dump $T/events
 q
 EOF
-env COLUMNS=80 LINES=24 GEVO_TUI_SCRIPT="$T/keys" "$GEVO" open "$T/s" --llm "$url" --model "$model" \
-    --subset 300 >"$T/tui.out" 2>&1
-rc=$?
-check "the scripted workbench exits 0 (LLM session)" sh -c "test $rc -eq 0 && test -s '$T/events'"
+tui "the scripted workbench exits 0, silent (LLM session)" 80 24 "$T/keys" "$T/s" --llm "$url" \
+    --model "$model" --subset 300
 
 # the ids of the four rows of generation 1, top to bottom
 ids=$(sed -n 's/^  ○  \(g1-[0-9]\) .*/\1/p' "$T/props")

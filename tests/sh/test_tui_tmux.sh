@@ -2,26 +2,14 @@
 # `gevo open` at 80x24, keys go in with send-keys, the screen comes back with
 # capture-pane. Waits poll the screen for what must appear (no fixed
 # sleeps), with a generous cap so a slow machine is never a failure.
-. tests/sh/lib.sh
-root=$(pwd)
-mkdir -p "$T/share" "$T/home"
-ln -s "$root/engine/nets" "$T/share/nets"
-ln -s "$root/prompts" "$T/share/prompts"
-export GEVO_DATADIR="$T/share" HOME="$T/home" TZ=UTC LANG=C.UTF-8 LC_ALL=C.UTF-8
+. tests/sh/lib_tui.sh
 if ! command -v tmux >/dev/null; then
     fail "tmux" "tmux is not installed (apt-get install tmux)"
     exit 0
 fi
 sock="$T/tmux.sock"
 tm() { tmux -S "$sock" "$@"; }
-# Trainings outlive the workbench by design; the test stops its own
-# workers (by the pids the evaluator records) before removing the session.
-stop_workers() {
-    for f in "$T"/s/.gevo/work/*/pid; do
-        [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
-    done
-}
-trap 'for s in "$T"/tmux*.sock; do tmux -S "$s" kill-server 2>/dev/null; done; stop_workers; rm -rf "$T"' EXIT
+trap 'for s in "$T"/tmux*.sock; do tmux -S "$s" kill-server 2>/dev/null; done; tui_cleanup' EXIT
 # wait_for NAME PATTERN: passes when the screen shows PATTERN.
 # A server that is gone fails at once: waiting would only burn the cap.
 wait_for() {
@@ -39,7 +27,7 @@ wait_for() {
     return 1
 }
 
-"$GEVO" new "$T/s" >/dev/null 2>&1
+expect "gevo new makes the session" 0 "$GEVO" new "$T/s"
 : >"$T/tmux.conf" # no user configuration
 for term in tmux-256color screen-256color; do
     sock="$T/tmux-$term.sock"   # a server of its own: a dying one refuses clients

@@ -1,0 +1,60 @@
+# Shared by the workbench tests (test_tui.sh, test_tui_llm.sh,
+# test_tui_tmux.sh): a fixed environment as tig's tests have (TERM, LANG,
+# TZ, HOME, the data folder), scripted runs whose exit status and output
+# are checked, and screen comparisons.
+. tests/sh/lib.sh
+root=$(pwd)
+mkdir -p "$T/share" "$T/home"
+ln -s "$root/engine/nets" "$T/share/nets"
+ln -s "$root/prompts" "$T/share/prompts"
+export GEVO_DATADIR="$T/share" HOME="$T/home" TZ=UTC LANG=C.UTF-8 LC_ALL=C.UTF-8
+export TERM=xterm-256color GIT_CONFIG_NOSYSTEM=1
+unset NO_COLOR GEVO_ASCII VISUAL
+git config --global user.name "Ada Researcher"
+git config --global user.email ada@example.org
+: >"$T/empty" # standard input that is not a terminal (and not /dev/null)
+
+# Trainings outlive the workbench by design; the tests stop their own
+# workers (by the pids the evaluator records in the sessions under $T)
+# before removing them. A test that starts more (a server) adds to
+# tui_cleanup through its own trap.
+stop_workers() {
+    for f in "$T"/*/.gevo/work/*/pid; do
+        [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
+    done
+    return 0
+}
+tui_cleanup() {
+    stop_workers
+    rm -rf "$T"
+}
+trap tui_cleanup EXIT
+
+# tui NAME COLS LINES SCRIPT ARGS...: one scripted run of `gevo open ARGS`
+# at COLS x LINES, keys from SCRIPT. Passes NAME when the workbench exits
+# with status 0 and says nothing (its output, in $T/tui.out, would be an
+# error or a sanitizer's report); returns that status.
+tui() {
+    name=$1 c=$2 l=$3 s=$4
+    shift 4
+    env COLUMNS="$c" LINES="$l" GEVO_TUI_SCRIPT="$s" "$GEVO" open "$@" <"$T/empty" >"$T/tui.out" 2>&1
+    rc=$?
+    if [ $rc -eq 0 ] && [ ! -s "$T/tui.out" ]; then
+        ok "$name"
+    else
+        fail "$name" "gevo open $* exited with status $rc: $(head -n 20 "$T/tui.out")"
+        [ $rc -ne 0 ] || rc=1
+    fi
+    return $rc
+}
+# same NAME DUMP: the dump equals the expected screen on stdin.
+same() {
+    cat >"$T/expected"
+    if [ ! -f "$2" ]; then
+        fail "$1" "no dump $2 (the scripted run did not get there)"
+    elif diff -u "$T/expected" "$2" >"$T/diff" 2>&1; then
+        ok "$1"
+    else
+        fail "$1" "$(head -40 "$T/diff")"
+    fi
+}
