@@ -80,9 +80,6 @@ struct evolve {
 
 /* ---- small helpers ---------------------------------------------------- */
 
-/* The message of the last evolve_open that failed (no object to ask). */
-static char open_error[2048];
-
 static int fail(evolve *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int fail(evolve *e, const char *fmt, ...)
 {
@@ -95,7 +92,7 @@ static int fail(evolve *e, const char *fmt, ...)
 
 const char *evolve_error(const evolve *e)
 {
-    return e ? e->err : open_error;
+    return e->err;
 }
 
 static double now_s(void)
@@ -775,12 +772,12 @@ static void advance(evolve *e)
     }
 }
 
-int evolve_open(evolve **out, session *s, const evolve_config *cfg)
+int evolve_open(evolve **out, session *s, const evolve_config *cfg, gerr *err)
 {
     *out = NULL;
     evolve *e = calloc(1, sizeof *e);
     if (!e)
-        return -1;
+        return gerr_set(err, "out of memory");
     e->s = s;
     e->cfg = *cfg;
     e->t0 = now_s();
@@ -807,7 +804,6 @@ int evolve_open(evolve **out, session *s, const evolve_config *cfg)
     const char *data = cfg->data_dir ? cfg->data_dir : session_config_get(s, "data");
     snprintf(e->data_dir, sizeof e->data_dir, "%s", data && data[0] ? data : DATA_DEFAULT_DIR);
     snprintf(e->work_dir, sizeof e->work_dir, "%s/.gevo/work", session_workdir(s));
-    char err[1024];
     if (load_generation(e))
         goto fail;
     /* trainings of the current generation must be able to write */
@@ -819,7 +815,7 @@ int evolve_open(evolve **out, session *s, const evolve_config *cfg)
     /* the LLM's key stays out of the workers' environment */
     llm_config lc;
     bool use_llm;
-    if (llm_settings_load(s, cfg->llm, cfg->model, &lc, &use_llm, err, sizeof err) == 0)
+    if (llm_settings_load(s, cfg->llm, cfg->model, &lc, &use_llm, NULL) == 0)
         snprintf(ec.key_env, sizeof ec.key_env, "%s", lc.api_key_env);
     gerr gerr_ev = GERR_INIT;
     const char *engine = cfg->evaluator ? cfg->evaluator : session_config_get(s, "evaluator");
@@ -889,7 +885,7 @@ int evolve_open(evolve **out, session *s, const evolve_config *cfg)
     *out = e;
     return 0;
 fail:
-    snprintf(open_error, sizeof open_error, "%s", e->err);
+    gerr_set(err, "%s", e->err);
     evolve_free(e);
     return -1;
 }

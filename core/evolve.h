@@ -26,6 +26,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "engine/base/error.h"
 #include "sessions/session.h"
 
 typedef struct evolve evolve;
@@ -122,11 +123,10 @@ typedef struct evolve_status {
     char stop_cause[1200];
 } evolve_status;
 
-/* Opens the loop on a session (a writer, or read-only for browsing). On
- * failure returns -1 and evolve_error(NULL) says why. */
-int evolve_open(evolve **out, session *s, const evolve_config *cfg);
+/* Opens the loop on a session (a writer, or read-only for browsing). */
+int evolve_open(evolve **out, session *s, const evolve_config *cfg, gerr *err);
 void evolve_free(evolve *e); /* workers keep running; a later open re-attaches */
-/* The last failure of e, or of evolve_open when e is NULL. */
+/* The last failure of an action of e (evolve_approve, evolve_edit...). */
 const char *evolve_error(const evolve *e);
 
 /* Event loop integration. */

@@ -45,16 +45,12 @@ static llm_client *make_client(session *s, const evolve_config *cfg, char *who, 
 {
     llm_config lc;
     bool use;
-    char lerr[1024] = "";
-    *failed = llm_settings_load(s, cfg->llm, cfg->model, &lc, &use, lerr, sizeof lerr) != 0;
-    if (*failed)
-        gerr_set(err, "%s", lerr);
+    *failed = llm_settings_load(s, cfg->llm, cfg->model, &lc, &use, err) != 0;
     if (*failed || !use)
         return NULL;
     lc.seed = cfg->seed;
-    llm_client *c = llm_client_new(&lc, lerr, sizeof lerr);
+    llm_client *c = llm_client_new(&lc, err);
     if (!c) {
-        gerr_set(err, "%s", lerr);
         *failed = true;
         return NULL;
     }

@@ -2,7 +2,8 @@
  * its sockets and timer through callbacks so the caller's poll() drives
  * everything (no thread, no curl_multi_perform busy loop). */
 #include "core/llm.h"
-#include "core/errf.h"
+#include "engine/base/num.h"
+#include "engine/base/rng.h"
 #include "engine/base/strbuf.h"
 #include "engine/base/text.h"
 
@@ -26,51 +27,20 @@
 
 /* ---- small helpers ---------------------------------------------------- */
 
-typedef struct buf {
-    char *p;
-    size_t n, cap;
-} buf;
-
-static int buf_add(buf *b, const char *s, size_t n)
+/* strbuf_add that says whether it worked (the buffer's failure is sticky) */
+static int sb_add(strbuf *b, const char *s, size_t n)
 {
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->n + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p)
-            return -1;
-        b->p = p;
-        b->cap = cap;
-    }
-    if (n)
-        memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-    return 0;
+    strbuf_add(b, s, n);
+    return b->failed ? -1 : 0;
 }
 
-static void buf_reset(buf *b)
+/* Drops the first `from` bytes of b. */
+static void sb_keep_tail(strbuf *b, size_t from)
 {
-    b->n = 0;
-    if (b->p)
-        b->p[0] = '\0';
-}
-
-static void buf_free(buf *b)
-{
-    free(b->p);
-    memset(b, 0, sizeof *b);
-}
-
-/* Takes the buffer's string (never NULL) and empties the buffer. */
-static char *buf_take(buf *b, size_t *len)
-{
-    char *p = b->p ? b->p : strdup("");
-    if (len)
-        *len = b->p ? b->n : 0;
-    memset(b, 0, sizeof *b);
-    return p;
+    size_t rest = b->len - from;
+    if (rest && from)
+        memmove(b->buf, b->buf + from, rest);
+    strbuf_setlen(b, rest);
 }
 
 static int64_t now_ms(void)
@@ -102,77 +72,39 @@ void llm_config_default(llm_config *cfg)
     cfg->seed = 1;
 }
 
+/* The settings' own messages say what is expected ("expected an integer
+ * 1..64"): engine/base/num.h checks, these only say whether it passed. */
 static int parse_double(const char *s, double *out)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || errno || !isfinite(v))
-        return -1;
-    while (isspace((unsigned char)*end))
-        end++;
-    if (*end)
-        return -1;
-    *out = v;
-    return 0;
+    return num_double(s, -1e300, 1e300, out, "llm", NULL);
 }
 
 static int parse_long(const char *s, long *out)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (end == s || errno)
-        return -1;
-    while (isspace((unsigned char)*end))
-        end++;
-    if (*end)
-        return -1;
-    *out = v;
-    return 0;
+    return num_long(s, LONG_MIN, LONG_MAX, out, "llm", NULL);
 }
 
 static int parse_bool(const char *s, bool *out)
 {
-    if (!strcasecmp(s, "true") || !strcmp(s, "1") || !strcasecmp(s, "yes") ||
-        !strcasecmp(s, "on")) {
-        *out = true;
-        return 0;
-    }
-    if (!strcasecmp(s, "false") || !strcmp(s, "0") || !strcasecmp(s, "no") ||
-        !strcasecmp(s, "off")) {
-        *out = false;
-        return 0;
-    }
-    return -1;
+    return num_bool(s, out, "llm", NULL);
 }
 
 /* "0.7", "0.5-1.0" or "0.5..1.0" */
 static int parse_range(const char *s, double *lo, double *hi)
 {
-    char *end;
-    errno = 0;
-    double a = strtod(s, &end);
-    if (end == s || errno)
+    char buf[64];
+    if (snprintf(buf, sizeof buf, "%s", s) >= (int)sizeof buf)
         return -1;
-    while (isspace((unsigned char)*end))
-        end++;
-    if (!*end) {
-        *lo = *hi = a;
-        return 0;
+    char *sep = strstr(buf, "..");
+    size_t skip = 2;
+    if (!sep) {
+        sep = strpbrk(buf + 1, "-:"); /* not a leading sign */
+        skip = 1;
     }
-    if (end[0] == '.' && end[1] == '.')
-        end += 2;
-    else if (end[0] == '-' || end[0] == ':')
-        end += 1;
-    else
-        return -1;
-    double b;
-    if (parse_double(end, &b))
-        return -1;
-    *lo = a;
-    *hi = b;
-    return 0;
+    if (!sep)
+        return parse_double(buf, lo) ? -1 : (*hi = *lo, 0);
+    *sep = 0;
+    return parse_double(buf, lo) || parse_double(sep + skip, hi) ? -1 : 0;
 }
 
 static int set_ms(const char *value, long *out)
@@ -184,19 +116,19 @@ static int set_ms(const char *value, long *out)
     return 0;
 }
 
-int llm_config_set(llm_config *cfg, const char *key, const char *value, char *err, size_t errsize)
+int llm_config_set(llm_config *cfg, const char *key, const char *value, gerr *err)
 {
     long l;
     double d;
     bool b;
     if (!key || !value) {
-        core_errf(err, errsize, "llm: missing key or value");
+        gerr_set(err, "llm: missing key or value");
         return -1;
     }
-#define BAD(what)                                                                 \
-    do {                                                                          \
-        core_errf(err, errsize, "llm: %s = '%s': expected %s", key, value, what); \
-        return -1;                                                                \
+#define BAD(what)                                                       \
+    do {                                                                \
+        gerr_set(err, "llm: %s = '%s': expected %s", key, value, what); \
+        return -1;                                                      \
     } while (0)
 #define STR(field)                                            \
     do {                                                      \
@@ -299,28 +231,25 @@ int llm_config_set(llm_config *cfg, const char *key, const char *value, char *er
         return 0;
     }
     if (!strcmp(key, "seed")) {
-        char *end;
-        errno = 0;
-        unsigned long long v = strtoull(value, &end, 10);
-        if (end == value || *end || errno)
+        long v;
+        if (num_long(value, 0, LONG_MAX, &v, "llm seed", NULL))
             BAD("an unsigned integer");
-        cfg->seed = v;
+        cfg->seed = (uint64_t)v;
         return 0;
     }
     if (!strcmp(key, "api_key")) {
-        core_errf(err, errsize,
-                  "llm: the API key is never configured directly; set api_key_env "
-                  "to the name of the environment variable that holds it");
+        gerr_set(err, "llm: the API key is never configured directly; set api_key_env "
+                      "to the name of the environment variable that holds it");
         return -1;
     }
 #undef STR
 #undef BAD
-    core_errf(err, errsize,
-              "llm: unknown setting '%s' (known: protocol, base_url, model, "
-              "api_key_env, temperature, max_tokens, timeout, connect_timeout, "
-              "concurrency, stream, max_attempts, backoff_base, backoff_max, "
-              "retry_after_max, price_in, price_out, budget_usd, budget_tokens, seed)",
-              key);
+    gerr_set(err,
+             "llm: unknown setting '%s' (known: protocol, base_url, model, "
+             "api_key_env, temperature, max_tokens, timeout, connect_timeout, "
+             "concurrency, stream, max_attempts, backoff_base, backoff_max, "
+             "retry_after_max, price_in, price_out, budget_usd, budget_tokens, seed)",
+             key);
     return -1;
 }
 
@@ -331,7 +260,7 @@ static const char *const env_keys[] = {
     "seed",
 };
 
-int llm_config_from_env(llm_config *cfg, char *err, size_t errsize)
+int llm_config_from_env(llm_config *cfg, gerr *err)
 {
     for (size_t i = 0; i < sizeof env_keys / sizeof *env_keys; i++) {
         char name[64] = "GEVO_LLM_";
@@ -342,42 +271,39 @@ int llm_config_from_env(llm_config *cfg, char *err, size_t errsize)
         const char *v = getenv(name);
         if (!v)
             continue;
-        char e[512];
-        if (llm_config_set(cfg, env_keys[i], v, e, sizeof e)) {
-            core_errf(err, errsize, "environment %s: %s", name, e);
-            return -1;
-        }
+        if (llm_config_set(cfg, env_keys[i], v, err))
+            return gerr_prefix(err, "environment %s", name);
     }
     return 0;
 }
 
-int llm_config_check(const llm_config *cfg, char *err, size_t errsize)
+int llm_config_check(const llm_config *cfg, gerr *err)
 {
     if (strncmp(cfg->base_url, "http://", 7) && strncmp(cfg->base_url, "https://", 8)) {
-        core_errf(err, errsize, "llm: base_url '%s' must start with http:// or https://",
-                  cfg->base_url);
+        char shown[sizeof cfg->base_url];
+        llm_redact_url(cfg->base_url, shown, sizeof shown);
+        gerr_set(err, "llm: base_url '%s' must start with http:// or https://", shown);
         return -1;
     }
     if (!cfg->model[0]) {
-        core_errf(err, errsize, "llm: no model configured (set model)");
+        gerr_set(err, "llm: no model configured (set model)");
         return -1;
     }
     if (cfg->temp_min < 0 || cfg->temp_max < cfg->temp_min || cfg->temp_max > 2) {
-        core_errf(err, errsize, "llm: temperature range %g-%g is not within 0..2", cfg->temp_min,
-                  cfg->temp_max);
+        gerr_set(err, "llm: temperature range %g-%g is not within 0..2", cfg->temp_min,
+                 cfg->temp_max);
         return -1;
     }
     if (cfg->protocol == LLM_ANTHROPIC && cfg->temp_max > 1) {
-        core_errf(err, errsize, "llm: the Anthropic API takes temperatures within 0..1, not %g",
-                  cfg->temp_max);
+        gerr_set(err, "llm: the Anthropic API takes temperatures within 0..1, not %g",
+                 cfg->temp_max);
         return -1;
     }
     if (cfg->max_tokens < 1 || cfg->concurrency < 1 || cfg->max_attempts < 1 ||
         cfg->timeout_ms < 1 || cfg->connect_timeout_ms < 1 || cfg->backoff_base_ms < 0 ||
         cfg->backoff_max_ms < 0) {
-        core_errf(err, errsize,
-                  "llm: max_tokens, concurrency, max_attempts and "
-                  "timeouts must be positive");
+        gerr_set(err, "llm: max_tokens, concurrency, max_attempts and "
+                      "timeouts must be positive");
         return -1;
     }
     return 0;
@@ -385,32 +311,14 @@ int llm_config_check(const llm_config *cfg, char *err, size_t errsize)
 
 /* ---- randomness and backoff ------------------------------------------- */
 
-void llm_rng_seed(llm_rng *r, uint64_t seed)
-{
-    r->s = seed;
-}
-
-uint64_t llm_rng_next(llm_rng *r)
-{
-    uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-double llm_rng_uniform(llm_rng *r)
-{
-    return (double)(llm_rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
-}
-
-long llm_backoff_ms(const llm_config *cfg, llm_rng *rng, int retry, long retry_after_ms)
+long llm_backoff_ms(const llm_config *cfg, rng *jitter, int retry, long retry_after_ms)
 {
     double d = (double)cfg->backoff_base_ms;
     for (int i = 1; i < retry && d < (double)cfg->backoff_max_ms; i++)
         d *= 2;
     if (d > (double)cfg->backoff_max_ms)
         d = (double)cfg->backoff_max_ms;
-    long ms = (long)(d / 2 + llm_rng_uniform(rng) * d / 2);
+    long ms = (long)(d / 2 + rng_uniform_double(jitter) * d / 2);
     if (retry_after_ms >= 0) {
         long ra =
             retry_after_ms < cfg->retry_after_max_ms ? retry_after_ms : cfg->retry_after_max_ms;
@@ -566,7 +474,7 @@ static long sat_add(long a, long b)
     return __builtin_add_overflow(a, b, &r) ? LONG_MAX : r;
 }
 
-void llm_result_free(llm_result *r)
+void llm_result_release(llm_result *r)
 {
     free(r->content);
     free(r->reasoning);
@@ -598,7 +506,7 @@ typedef struct llm_req {
     char curl_err[CURL_ERROR_SIZE];
     /* per attempt */
     int mode; /* 0 unknown, 1 event stream, 2 plain body */
-    buf raw, line, data, content, reasoning, think;
+    strbuf raw, line, data, content, reasoning, think;
     bool in_think;
     bool saw_done;
     bool bad_event;
@@ -616,7 +524,7 @@ typedef struct sock {
 
 struct llm_client {
     llm_config cfg;
-    llm_rng rng;
+    rng rng;
     CURLM *multi;
     llm_req *reqs;
     long next_id;
@@ -680,24 +588,24 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
     return 0;
 }
 
-llm_client *llm_client_new(const llm_config *cfg, char *err, size_t errsize)
+llm_client *llm_client_new(const llm_config *cfg, gerr *err)
 {
-    if (llm_config_check(cfg, err, errsize))
+    if (llm_config_check(cfg, err))
         return NULL;
     if (!curl_ready) {
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-            core_errf(err, errsize, "llm: libcurl failed to initialise");
+            gerr_set(err, "llm: libcurl failed to initialise");
             return NULL;
         }
         curl_ready = 1;
     }
     llm_client *c = calloc(1, sizeof *c);
     if (!c) {
-        core_errf(err, errsize, "llm: out of memory");
+        gerr_set(err, "llm: out of memory");
         return NULL;
     }
     c->cfg = *cfg;
-    llm_rng_seed(&c->rng, cfg->seed);
+    rng_seed(&c->rng, cfg->seed);
     c->next_id = 1;
     c->curl_due = -1;
     size_t n = strlen(cfg->base_url);
@@ -712,7 +620,7 @@ llm_client *llm_client_new(const llm_config *cfg, char *err, size_t errsize)
     c->multi = curl_multi_init();
     if (!c->multi) {
         free(c);
-        core_errf(err, errsize, "llm: libcurl multi handle could not be created");
+        gerr_set(err, "llm: libcurl multi handle could not be created");
         return NULL;
     }
     CURLMcode m = curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
@@ -723,7 +631,7 @@ llm_client *llm_client_new(const llm_config *cfg, char *err, size_t errsize)
     if (m == CURLM_OK)
         m = curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
     if (m != CURLM_OK) {
-        core_errf(err, errsize, "llm: libcurl: %s", curl_multi_strerror(m));
+        gerr_set(err, "llm: libcurl: %s", curl_multi_strerror(m));
         curl_multi_cleanup(c->multi);
         free(c);
         return NULL;
@@ -741,12 +649,12 @@ static void req_attempt_clear(llm_req *r)
     curl_slist_free_all(r->headers);
     r->headers = NULL;
     r->mode = 0;
-    buf_reset(&r->raw);
-    buf_reset(&r->line);
-    buf_reset(&r->data);
-    buf_reset(&r->content);
-    buf_reset(&r->reasoning);
-    buf_reset(&r->think);
+    strbuf_reset(&r->raw);
+    strbuf_reset(&r->line);
+    strbuf_reset(&r->data);
+    strbuf_reset(&r->content);
+    strbuf_reset(&r->reasoning);
+    strbuf_reset(&r->think);
     r->in_think = r->saw_done = r->bad_event = r->have_in = r->have_out = false;
     r->event_err[0] = '\0';
     r->tokens_in = r->tokens_out = 0;
@@ -756,13 +664,13 @@ static void req_attempt_clear(llm_req *r)
 static void req_free(llm_req *r)
 {
     req_attempt_clear(r);
-    buf_free(&r->raw);
-    buf_free(&r->line);
-    buf_free(&r->data);
-    buf_free(&r->content);
-    buf_free(&r->reasoning);
-    buf_free(&r->think);
-    llm_result_free(&r->res);
+    strbuf_release(&r->raw);
+    strbuf_release(&r->line);
+    strbuf_release(&r->data);
+    strbuf_release(&r->content);
+    strbuf_release(&r->reasoning);
+    strbuf_release(&r->think);
+    llm_result_release(&r->res);
     free(r->body);
     free(r);
 }
@@ -836,17 +744,17 @@ static void block(llm_client *c, int64_t until, const char *why);
 static void fail_waiting(llm_client *c);
 
 long llm_submit(llm_client *c, const char *system, const char *user, const llm_callbacks *cb,
-                char *err, size_t errsize)
+                gerr *err)
 {
     const llm_config *cfg = &c->cfg;
     if (!user) {
-        core_errf(err, errsize, "llm: no user message");
+        gerr_set(err, "llm: no user message");
         return -1;
     }
     const char *blocked = llm_client_blocked(c, NULL);
     if (blocked) {
         c->usage.refused++;
-        core_errf(err, errsize, "not sent: %s", blocked);
+        gerr_set(err, "not sent: %s", blocked);
         return -1;
     }
     long used = sat_add(c->usage.tokens_in, c->usage.tokens_out);
@@ -863,25 +771,29 @@ long llm_submit(llm_client *c, const char *system, const char *user, const llm_c
         c->usage.refused++;
         block(c, 0, why);
         fail_waiting(c);
-        core_errf(err, errsize, "%s", why);
+        gerr_set(err, "%s", why);
         return -1;
     }
     llm_req *r = calloc(1, sizeof *r);
     if (!r) {
-        core_errf(err, errsize, "llm: out of memory");
+        gerr_set(err, "llm: out of memory");
         return -1;
     }
     r->c = c;
     r->id = c->next_id++;
+    strbuf *bufs[] = {&r->raw, &r->line, &r->data, &r->content, &r->reasoning, &r->think};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
+        strbuf_init(bufs[i]);
     if (cb)
         r->cb = *cb;
-    r->res.temperature = cfg->temp_min + (cfg->temp_max - cfg->temp_min) * llm_rng_uniform(&c->rng);
+    r->res.temperature =
+        cfg->temp_min + (cfg->temp_max - cfg->temp_min) * rng_uniform_double(&c->rng);
     /* two decimals: what a person would write, and what the log shows */
     r->res.temperature = round(r->res.temperature * 100) / 100;
     r->body = build_body(c, system, user, r->res.temperature);
     if (!r->body) {
         free(r);
-        core_errf(err, errsize, "llm: out of memory building the request");
+        gerr_set(err, "llm: out of memory building the request");
         return -1;
     }
     r->prompt_chars = (system ? strlen(system) : 0) + strlen(user);
@@ -902,8 +814,8 @@ static void emit(llm_req *r, llm_delta_kind kind, const char *s, size_t n)
 {
     if (!n)
         return;
-    buf *b = kind == LLM_DELTA_CONTENT ? &r->content : &r->reasoning;
-    if (buf_add(b, s, n)) {
+    strbuf *b = kind == LLM_DELTA_CONTENT ? &r->content : &r->reasoning;
+    if (sb_add(b, s, n)) {
         r->bad_event = true;
         snprintf(r->event_err, sizeof r->event_err, "out of memory");
         return;
@@ -917,32 +829,29 @@ static void emit(llm_req *r, llm_delta_kind kind, const char *s, size_t n)
  * waits in r->think until the next piece or the end. */
 static void content_delta(llm_req *r, const char *s, size_t n, bool flush)
 {
-    if (buf_add(&r->think, s, n))
+    if (sb_add(&r->think, s, n))
         return;
     for (;;) {
         const char *tag = r->in_think ? "</think>" : "<think>";
         size_t tl = strlen(tag);
         llm_delta_kind kind = r->in_think ? LLM_DELTA_REASONING : LLM_DELTA_CONTENT;
-        char *p = r->think.p ? strstr(r->think.p, tag) : NULL;
+        char *p = strstr(r->think.buf, tag);
         if (p) {
-            size_t pre = (size_t)(p - r->think.p);
-            emit(r, kind, r->think.p, pre);
-            size_t rest = r->think.n - pre - tl;
-            memmove(r->think.p, p + tl, rest + 1);
-            r->think.n = rest;
+            size_t pre = (size_t)(p - r->think.buf);
+            emit(r, kind, r->think.buf, pre);
+            sb_keep_tail(&r->think, pre + tl);
             r->in_think = !r->in_think;
             continue;
         }
         size_t keep = 0;
         if (!flush) /* longest suffix that is a proper prefix of the tag */
             for (size_t k = tl - 1; k > 0; k--)
-                if (r->think.n >= k && !memcmp(r->think.p + r->think.n - k, tag, k)) {
+                if (r->think.len >= k && !memcmp(r->think.buf + r->think.len - k, tag, k)) {
                     keep = k;
                     break;
                 }
-        emit(r, kind, r->think.p, r->think.n - keep);
-        memmove(r->think.p, r->think.p + r->think.n - keep, keep + 1);
-        r->think.n = keep;
+        emit(r, kind, r->think.buf, r->think.len - keep);
+        sb_keep_tail(&r->think, r->think.len - keep);
         return;
     }
 }
@@ -1085,9 +994,9 @@ static void sse_line(llm_req *r, char *s, size_t n)
     if (n && s[n - 1] == '\r')
         s[--n] = '\0';
     if (n == 0) { /* blank line: the event is complete */
-        if (r->data.n)
-            sse_event(r, r->data.p, r->data.n);
-        buf_reset(&r->data);
+        if (r->data.len)
+            sse_event(r, r->data.buf, r->data.len);
+        strbuf_reset(&r->data);
         return;
     }
     if (s[0] == ':')
@@ -1096,9 +1005,9 @@ static void sse_line(llm_req *r, char *s, size_t n)
         const char *v = s + 5;
         if (*v == ' ')
             v++;
-        if (r->data.n)
-            buf_add(&r->data, "\n", 1);
-        buf_add(&r->data, v, strlen(v));
+        if (r->data.len)
+            sb_add(&r->data, "\n", 1);
+        sb_add(&r->data, v, strlen(v));
     }
     /* event:, id:, retry: carry nothing we need (Anthropic repeats the
      * event name in the data's "type") */
@@ -1108,11 +1017,11 @@ static size_t write_cb(char *p, size_t size, size_t nmemb, void *ud)
 {
     llm_req *r = ud;
     size_t n = size * nmemb;
-    if (r->raw.n + n > RAW_CAP) {
+    if (r->raw.len + n > RAW_CAP) {
         event_error(r, "the response is larger than %u MiB", RAW_CAP >> 20);
         return 0;
     }
-    if (buf_add(&r->raw, p, n))
+    if (sb_add(&r->raw, p, n))
         return 0;
     if (r->mode == 0) {
         long code = 0;
@@ -1128,13 +1037,13 @@ static size_t write_cb(char *p, size_t size, size_t nmemb, void *ud)
     for (size_t i = 0; i < n; i++) {
         if (p[i] != '\n')
             continue;
-        if (buf_add(&r->line, p + start, i - start))
+        if (sb_add(&r->line, p + start, i - start))
             return 0;
-        sse_line(r, r->line.p ? r->line.p : (char *)"", r->line.n);
-        buf_reset(&r->line);
+        sse_line(r, r->line.buf, r->line.len);
+        strbuf_reset(&r->line);
         start = i + 1;
     }
-    if (start < n && buf_add(&r->line, p + start, n - start))
+    if (start < n && sb_add(&r->line, p + start, n - start))
         return 0;
     return n;
 }
@@ -1143,7 +1052,7 @@ static size_t write_cb(char *p, size_t size, size_t nmemb, void *ud)
 static int parse_plain(llm_req *r)
 {
     json_error_t je;
-    json_t *o = json_loadb(r->raw.p ? r->raw.p : "", r->raw.n, 0, &je);
+    json_t *o = json_loadb(r->raw.buf, r->raw.len, 0, &je);
     if (!json_is_object(o)) {
         event_error(r, "the answer is not valid JSON (%s at byte %d)", je.text, je.position);
         json_decref(o);
@@ -1310,8 +1219,8 @@ static void finish(llm_req *r, llm_status st)
     res->seconds = (double)(now_ms() - r->t0) / 1000.0;
     if (st == LLM_OK) {
         res->error[0] = '\0';
-        res->content = buf_take(&r->content, &res->content_len);
-        res->reasoning = buf_take(&r->reasoning, &res->reasoning_len);
+        res->content = strbuf_detach(&r->content, &res->content_len);
+        res->reasoning = strbuf_detach(&r->reasoning, &res->reasoning_len);
         res->truncated =
             !strcmp(res->finish_reason, "length") || !strcmp(res->finish_reason, "max_tokens");
         /* the server's numbers decide budgets: bounded by what was sent
@@ -1336,7 +1245,7 @@ static void finish(llm_req *r, llm_status st)
         c->usage.failed++;
     }
     c->usage.calls++;
-    res->raw = buf_take(&r->raw, &res->raw_len);
+    res->raw = strbuf_detach(&r->raw, &res->raw_len);
     /* what retrying cannot fix stops the requests after this one too */
     bool refused = st == LLM_ERR_HTTP && (res->http_status == 401 || res->http_status == 403);
     bool unreachable = st == LLM_ERR_RETRIES && r->conn_failed;
@@ -1385,7 +1294,7 @@ static void fail_or_retry(llm_req *r, bool retryable, long retry_after_ms, llm_s
 /* The server's own words from an error body, if it has any. */
 static void http_error_text(llm_req *r, char *out, size_t size)
 {
-    json_t *o = json_loadb(r->raw.p ? r->raw.p : "", r->raw.n, 0, NULL);
+    json_t *o = json_loadb(r->raw.buf, r->raw.len, 0, NULL);
     json_t *e = json_object_get(o, "error");
     const char *msg = json_is_string(e) ? json_string_value(e) : jstr(e, "message");
     if (!msg)
@@ -1395,7 +1304,7 @@ static void http_error_text(llm_req *r, char *out, size_t size)
     if (msg)
         text_sanitize(&sb, msg, strlen(msg), 0);
     else
-        text_sanitize(&sb, r->raw.p ? r->raw.p : "", r->raw.n < 200 ? r->raw.n : 200, 0);
+        text_sanitize(&sb, r->raw.buf, r->raw.len < 200 ? r->raw.len : 200, 0);
     snprintf(out, size, "%s", sb.failed ? "(out of memory)" : sb.buf);
     strbuf_release(&sb);
     json_decref(o);
@@ -1443,8 +1352,8 @@ static void attempt_done(llm_req *r, CURLcode rc)
         return;
     }
     if (r->mode == 1) {
-        if (r->line.n)
-            sse_line(r, r->line.p, r->line.n); /* unterminated last line */
+        if (r->line.len)
+            sse_line(r, r->line.buf, r->line.len); /* unterminated last line */
         sse_line(r, (char *)"", 0);
         content_delta(r, "", 0, true);
         if (!r->bad_event && !r->saw_done && !r->res.finish_reason[0])
@@ -1606,7 +1515,7 @@ static void sync_done(void *ud, const llm_result *r)
     st->out->reasoning = dupn(r->reasoning ? r->reasoning : "", r->reasoning_len);
     st->out->raw = dupn(r->raw ? r->raw : "", r->raw_len);
     if (!st->out->content || !st->out->reasoning || !st->out->raw) {
-        llm_result_free(st->out);
+        llm_result_release(st->out);
         st->out->status = LLM_ERR_INTERNAL;
         snprintf(st->out->error, sizeof st->out->error, "llm: out of memory");
     }
@@ -1621,7 +1530,9 @@ int llm_complete(llm_client *c, const char *system, const char *user, const llm_
     if (cb)
         st.user = *cb;
     llm_callbacks mine = {sync_delta, sync_retry, sync_done, &st};
-    long id = llm_submit(c, system, user, &mine, out->error, sizeof out->error);
+    gerr err = GERR_INIT;
+    long id = llm_submit(c, system, user, &mine, &err);
+    snprintf(out->error, sizeof out->error, "%s", err.msg);
     if (id < 0) {
         out->status = strstr(out->error, "budget")  ? LLM_ERR_BUDGET
                       : llm_client_blocked(c, NULL) ? LLM_ERR_BLOCKED

@@ -27,6 +27,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/base/error.h"
+#include "engine/base/rng.h"
+
 typedef enum llm_protocol {
     LLM_OPENAI,
     LLM_ANTHROPIC
@@ -66,29 +69,21 @@ void llm_config_default(llm_config *cfg);
  * retry_after_max (seconds, fractions allowed), price_in, price_out,
  * budget_usd, budget_tokens, seed. Returns 0, or -1 with a message in err
  * (unknown key, bad value). */
-int llm_config_set(llm_config *cfg, const char *key, const char *value, char *err, size_t errsize);
+int llm_config_set(llm_config *cfg, const char *key, const char *value, gerr *err);
 
 /* Applies GEVO_LLM_<KEY> environment variables (upper case, e.g.
  * GEVO_LLM_BASE_URL, GEVO_LLM_TEMPERATURE). Returns 0 or -1 with err
  * naming the variable. */
-int llm_config_from_env(llm_config *cfg, char *err, size_t errsize);
+int llm_config_from_env(llm_config *cfg, gerr *err);
 
 /* Checks ranges and consistency (URL scheme, temperatures, limits). */
-int llm_config_check(const llm_config *cfg, char *err, size_t errsize);
-
-/* A small seedable generator (splitmix64) for temperature and jitter. */
-typedef struct llm_rng {
-    uint64_t s;
-} llm_rng;
-void llm_rng_seed(llm_rng *r, uint64_t seed);
-uint64_t llm_rng_next(llm_rng *r);
-double llm_rng_uniform(llm_rng *r); /* [0, 1) */
+int llm_config_check(const llm_config *cfg, gerr *err);
 
 /* Delay before retry number `retry` (1 = first retry): exponential with
  * full jitter in [d/2, d], d = min(base * 2^(retry-1), max); never below
  * retry_after_ms (the server's Retry-After, -1 when absent), itself capped
  * at cfg->retry_after_max_ms. Exposed for tests. */
-long llm_backoff_ms(const llm_config *cfg, llm_rng *rng, int retry, long retry_after_ms);
+long llm_backoff_ms(const llm_config *cfg, rng *jitter, int retry, long retry_after_ms);
 
 typedef enum llm_status {
     LLM_OK,
@@ -125,7 +120,7 @@ typedef struct llm_result {
     double seconds; /* first attempt start to completion */
 } llm_result;
 
-void llm_result_free(llm_result *r); /* frees the strings, not r */
+void llm_result_release(llm_result *r); /* frees the strings, not r */
 
 typedef enum llm_delta_kind {
     LLM_DELTA_CONTENT,
@@ -152,14 +147,14 @@ typedef struct llm_usage {
 typedef struct llm_client llm_client;
 
 /* Copies cfg. Returns NULL with err filled on a bad configuration. */
-llm_client *llm_client_new(const llm_config *cfg, char *err, size_t errsize);
+llm_client *llm_client_new(const llm_config *cfg, gerr *err);
 void llm_client_free(llm_client *c); /* cancels what is in flight, no callbacks */
 
 /* Queues a chat request (system may be NULL). Returns a request id > 0,
  * or -1 with err filled (budget spent, out of memory): then no callback
  * runs. Callbacks run from llm_client_dispatch(). */
 long llm_submit(llm_client *c, const char *system, const char *user, const llm_callbacks *cb,
-                char *err, size_t errsize);
+                gerr *err);
 /* Cancels a request: its on_done runs with LLM_ERR_CANCELLED. */
 void llm_cancel(llm_client *c, long id);
 
@@ -175,7 +170,7 @@ void llm_client_dispatch(llm_client *c, const struct pollfd *fds, int n);
 int llm_client_active(const llm_client *c);
 
 /* Blocking: submits and runs the loop until this request is done. *out
- * receives the result (owned by the caller: llm_result_free). Returns 0
+ * receives the result (owned by the caller: llm_result_release). Returns 0
  * when out->status is LLM_OK, else -1 (out->error says why). cb may be
  * NULL; its on_done is not called. */
 int llm_complete(llm_client *c, const char *system, const char *user, const llm_callbacks *cb,

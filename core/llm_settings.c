@@ -14,7 +14,7 @@ static const char *const llm_keys[] = {
 };
 
 int llm_settings_load(session *s, const char *llm_opt, const char *model_opt, llm_config *cfg,
-                      bool *use, char *err, size_t errsize)
+                      bool *use, gerr *err)
 {
     llm_config_default(cfg);
     *use = false;
@@ -24,33 +24,24 @@ int llm_settings_load(session *s, const char *llm_opt, const char *model_opt, ll
         const char *v = session_config_get(s, key);
         if (!v || !v[0])
             continue;
-        char e[512];
-        if (llm_config_set(cfg, llm_keys[i], v, e, sizeof e)) {
-            snprintf(err, errsize, "the session's gevo.json, %s: %s", key, e);
-            return -1;
-        }
+        if (llm_config_set(cfg, llm_keys[i], v, err))
+            return gerr_prefix(err, "the session's gevo.json, %s", key);
         if (!strcmp(llm_keys[i], "model") || !strcmp(llm_keys[i], "base_url"))
             *use = true;
     }
     const char *env_model = getenv("GEVO_LLM_MODEL"), *env_url = getenv("GEVO_LLM_BASE_URL");
     if ((env_model && env_model[0]) || (env_url && env_url[0]))
         *use = true;
-    if (llm_config_from_env(cfg, err, errsize))
+    if (llm_config_from_env(cfg, err))
         return -1;
     if (llm_opt && strcmp(llm_opt, "none")) {
-        char e[512];
-        if (llm_config_set(cfg, "base_url", llm_opt, e, sizeof e)) {
-            snprintf(err, errsize, "--llm: %s", e);
-            return -1;
-        }
+        if (llm_config_set(cfg, "base_url", llm_opt, err))
+            return gerr_prefix(err, "--llm");
         *use = true;
     }
     if (model_opt) {
-        char e[512];
-        if (llm_config_set(cfg, "model", model_opt, e, sizeof e)) {
-            snprintf(err, errsize, "--model: %s", e);
-            return -1;
-        }
+        if (llm_config_set(cfg, "model", model_opt, err))
+            return gerr_prefix(err, "--model");
         *use = true;
     }
     if (llm_opt && !strcmp(llm_opt, "none"))

@@ -19,6 +19,6 @@
  * model_opt may be NULL. Returns 0, or -1 with err naming the bad
  * setting and where it came from. */
 int llm_settings_load(session *s, const char *llm_opt, const char *model_opt, llm_config *cfg,
-                      bool *use, char *err, size_t errsize);
+                      bool *use, gerr *err);
 
 #endif

@@ -419,13 +419,12 @@ static int submit(propose *p, prompt_kind kind, const prompt_args *a, gerr *err)
                 user[0] && user[strlen(user) - 1] == '\n' ? "" : "\n");
     llm_callbacks cb = {on_delta, on_retry, on_done, p};
     p->state = ST_WAIT;
-    char lerr[1024] = "";
-    p->req_id = llm_submit(p->env.llm, sys, user, &cb, lerr, sizeof lerr);
+    p->req_id = llm_submit(p->env.llm, sys, user, &cb, err);
     free(sys);
     free(user);
     if (p->req_id < 0) {
         p->req_id = 0;
-        return gerr_set(err, "%s", lerr);
+        return -1;
     }
     return 0;
 }

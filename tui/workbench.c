@@ -237,9 +237,8 @@ static int open_evolve(wb *w, const workbench_opts *o, gerr *err)
         if (o->offspring > 0)
             cfg.offspring = o->offspring;
     }
-    if (evolve_open(&w->ev, w->s, &cfg) != 0) {
-        gerr_set(err, "the evolution loop did not start: %s",
-                 w->ev ? evolve_error(w->ev) : evolve_error(NULL));
+    if (evolve_open(&w->ev, w->s, &cfg, err) != 0) {
+        gerr_prefix(err, "the evolution loop did not start");
         if (w->ev)
             evolve_free(w->ev);
         w->ev = NULL;

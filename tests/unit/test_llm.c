@@ -93,9 +93,9 @@ static int run(const char *model, bool stream, llm_result *res, collect *col, ll
         snprintf(override->model, sizeof override->model, "%s", model);
         cfg = *override;
     }
-    char err[512];
-    llm_client *c = llm_client_new(&cfg, err, sizeof err);
-    CHECK(c != NULL, "client: %s", err);
+    gerr err = GERR_INIT;
+    llm_client *c = llm_client_new(&cfg, &err);
+    CHECK(c != NULL, "client: %s", err.msg);
     if (!c)
         return -1;
     static collect dummy;
@@ -112,44 +112,43 @@ static int run(const char *model, bool stream, llm_result *res, collect *col, ll
 static void test_config(void)
 {
     llm_config cfg;
-    char err[512];
+    gerr err = GERR_INIT;
     llm_config_default(&cfg);
-    CHECK(llm_config_set(&cfg, "temperature", "0.5-1.0", err, sizeof err) == 0, "%s", err);
+    CHECK(llm_config_set(&cfg, "temperature", "0.5-1.0", &err) == 0, "%s", err.msg);
     CHECK(cfg.temp_min == 0.5 && cfg.temp_max == 1.0, "range %g %g", cfg.temp_min, cfg.temp_max);
-    CHECK(llm_config_set(&cfg, "temperature", "0.3", err, sizeof err) == 0, "%s", err);
+    CHECK(llm_config_set(&cfg, "temperature", "0.3", &err) == 0, "%s", err.msg);
     CHECK(cfg.temp_min == 0.3 && cfg.temp_max == 0.3, "single");
-    CHECK(llm_config_set(&cfg, "temperature", "1.0-0.5", err, sizeof err) == -1, "reversed");
-    CHECK(strstr(err, "temperature") != NULL, "err names key: %s", err);
-    CHECK(llm_config_set(&cfg, "temprature", "1", err, sizeof err) == -1, "typo accepted");
-    CHECK(strstr(err, "unknown setting 'temprature'") != NULL, "%s", err);
-    CHECK(llm_config_set(&cfg, "api_key", "sk-123", err, sizeof err) == -1, "key accepted");
-    CHECK(strstr(err, "api_key_env") != NULL, "%s", err);
-    CHECK(llm_config_set(&cfg, "api_key_env", "sk-abc-123", err, sizeof err) == -1,
+    CHECK(llm_config_set(&cfg, "temperature", "1.0-0.5", &err) == -1, "reversed");
+    CHECK(strstr(err.msg, "temperature") != NULL, "err names key: %s", err.msg);
+    CHECK(llm_config_set(&cfg, "temprature", "1", &err) == -1, "typo accepted");
+    CHECK(strstr(err.msg, "unknown setting 'temprature'") != NULL, "%s", err.msg);
+    CHECK(llm_config_set(&cfg, "api_key", "sk-123", &err) == -1, "key accepted");
+    CHECK(strstr(err.msg, "api_key_env") != NULL, "%s", err.msg);
+    CHECK(llm_config_set(&cfg, "api_key_env", "sk-abc-123", &err) == -1,
           "a key pasted as the variable name is refused");
-    CHECK(llm_config_set(&cfg, "timeout", "2.5", err, sizeof err) == 0 && cfg.timeout_ms == 2500,
+    CHECK(llm_config_set(&cfg, "timeout", "2.5", &err) == 0 && cfg.timeout_ms == 2500,
           "timeout %ld", cfg.timeout_ms);
-    CHECK(llm_config_set(&cfg, "protocol", "anthropic", err, sizeof err) == 0 &&
-              cfg.protocol == LLM_ANTHROPIC,
+    CHECK(llm_config_set(&cfg, "protocol", "anthropic", &err) == 0 && cfg.protocol == LLM_ANTHROPIC,
           "protocol");
-    CHECK(llm_config_set(&cfg, "max_tokens", "-3", err, sizeof err) == -1, "neg tokens");
-    CHECK(llm_config_set(&cfg, "stream", "maybe", err, sizeof err) == -1, "bool");
+    CHECK(llm_config_set(&cfg, "max_tokens", "-3", &err) == -1, "neg tokens");
+    CHECK(llm_config_set(&cfg, "stream", "maybe", &err) == -1, "bool");
     setenv("GEVO_LLM_MODEL", "qwen2.5-coder", 1);
     setenv("GEVO_LLM_CONCURRENCY", "5", 1);
-    CHECK(llm_config_from_env(&cfg, err, sizeof err) == 0, "%s", err);
+    CHECK(llm_config_from_env(&cfg, &err) == 0, "%s", err.msg);
     CHECK(!strcmp(cfg.model, "qwen2.5-coder") && cfg.concurrency == 5, "env %s %d", cfg.model,
           cfg.concurrency);
     setenv("GEVO_LLM_CONCURRENCY", "lots", 1);
-    CHECK(llm_config_from_env(&cfg, err, sizeof err) == -1, "bad env accepted");
-    CHECK(strstr(err, "GEVO_LLM_CONCURRENCY") != NULL, "%s", err);
+    CHECK(llm_config_from_env(&cfg, &err) == -1, "bad env accepted");
+    CHECK(strstr(err.msg, "GEVO_LLM_CONCURRENCY") != NULL, "%s", err.msg);
     unsetenv("GEVO_LLM_MODEL");
     unsetenv("GEVO_LLM_CONCURRENCY");
     cfg.temp_max = 1.5;
-    CHECK(llm_config_check(&cfg, err, sizeof err) == -1 && strstr(err, "Anthropic"),
-          "anthropic temperature > 1: %s", err);
+    CHECK(llm_config_check(&cfg, &err) == -1 && strstr(err.msg, "Anthropic"),
+          "anthropic temperature > 1: %s", err.msg);
     cfg.temp_max = 1.0;
     snprintf(cfg.base_url, sizeof cfg.base_url, "ftp://x");
-    CHECK(llm_config_check(&cfg, err, sizeof err) == -1, "ftp url");
-    CHECK(llm_client_new(&cfg, err, sizeof err) == NULL, "client with bad url");
+    CHECK(llm_config_check(&cfg, &err) == -1, "ftp url");
+    CHECK(llm_client_new(&cfg, &err) == NULL, "client with bad url");
 }
 
 static void test_backoff(void)
@@ -159,22 +158,23 @@ static void test_backoff(void)
     cfg.backoff_base_ms = 100;
     cfg.backoff_max_ms = 1000;
     cfg.retry_after_max_ms = 5000;
-    llm_rng rng;
-    llm_rng_seed(&rng, 7);
+    rng jitter;
+    rng_seed(&jitter, 7);
     for (int i = 0; i < 50; i++) {
-        long d1 = llm_backoff_ms(&cfg, &rng, 1, -1);
-        long d3 = llm_backoff_ms(&cfg, &rng, 3, -1);
-        long d9 = llm_backoff_ms(&cfg, &rng, 9, -1);
+        long d1 = llm_backoff_ms(&cfg, &jitter, 1, -1);
+        long d3 = llm_backoff_ms(&cfg, &jitter, 3, -1);
+        long d9 = llm_backoff_ms(&cfg, &jitter, 9, -1);
         CHECK(d1 >= 50 && d1 <= 100, "retry 1: %ld", d1);
         CHECK(d3 >= 200 && d3 <= 400, "retry 3: %ld", d3);
         CHECK(d9 >= 500 && d9 <= 1000, "retry 9 capped: %ld", d9);
-        CHECK(llm_backoff_ms(&cfg, &rng, 1, 3000) == 3000, "retry-after wins");
-        CHECK(llm_backoff_ms(&cfg, &rng, 1, 60000) == 5000, "retry-after capped");
+        CHECK(llm_backoff_ms(&cfg, &jitter, 1, 3000) == 3000, "retry-after wins");
+        CHECK(llm_backoff_ms(&cfg, &jitter, 1, 60000) == 5000, "retry-after capped");
     }
     /* the same seed gives the same jitter */
-    llm_rng a, b;
-    llm_rng_seed(&a, 42);
-    llm_rng_seed(&b, 42);
+    rng a;
+    rng b;
+    rng_seed(&a, 42);
+    rng_seed(&b, 42);
     CHECK(llm_backoff_ms(&cfg, &a, 2, -1) == llm_backoff_ms(&cfg, &b, 2, -1), "seeded");
 }
 
@@ -218,7 +218,7 @@ static void test_plain_ok(void)
     json_decref(st);
     unsetenv("GEVO_TEST_KEY");
     free(want);
-    llm_result_free(&res);
+    llm_result_release(&res);
 }
 
 static void test_stream_ok(void)
@@ -238,7 +238,7 @@ static void test_stream_ok(void)
     CHECK(json_is_true(json_object_get(last, "stream")), "stream requested");
     json_decref(st);
     free(want);
-    llm_result_free(&res);
+    llm_result_release(&res);
 }
 
 /* Events split into 5-byte writes: the line and event buffering. */
@@ -256,7 +256,7 @@ static void test_drip(void)
         CHECK(strstr(res.reasoning, "depthwise one is cheaper") != NULL, "reasoning '%s'",
               res.reasoning);
         CHECK_EQ_INT(res.tokens_out, 500);
-        llm_result_free(&res);
+        llm_result_release(&res);
     }
 }
 
@@ -268,7 +268,7 @@ static void test_full_endpoint(void)
     llm_result res;
     CHECK(run("endpoint/ok:hello", false, &res, NULL, &cfg) == 0, "full endpoint URL: %s",
           res.error);
-    llm_result_free(&res);
+    llm_result_release(&res);
 }
 
 static void test_crlf_and_no_usage(void)
@@ -280,7 +280,7 @@ static void test_crlf_and_no_usage(void)
           res.content);
     CHECK(res.tokens_estimated && res.tokens_out > 0 && res.tokens_in > 0,
           "estimated tokens %ld %ld", res.tokens_in, res.tokens_out);
-    llm_result_free(&res);
+    llm_result_release(&res);
 }
 
 static void test_reasoning(void)
@@ -299,7 +299,7 @@ static void test_reasoning(void)
         CHECK(strstr(res.content, "think>") == NULL, "no tags left");
         if (stream)
             CHECK(col.reasoning_deltas > 0, "reasoning streamed");
-        llm_result_free(&res);
+        llm_result_release(&res);
     }
 }
 
@@ -309,7 +309,7 @@ static void test_length(void)
     int rc = run("len/length:hello", true, &res, NULL, NULL);
     CHECK(rc == 0, "%s", res.error);
     CHECK(res.truncated && !strcmp(res.finish_reason, "length"), "truncated flag");
-    llm_result_free(&res);
+    llm_result_release(&res);
 }
 
 static void test_retry_after(void)
@@ -326,7 +326,7 @@ static void test_retry_after(void)
     CHECK(strstr(col.last_retry, "HTTP 429") && strstr(col.last_retry, "rate limit"),
           "retry reason: %s", col.last_retry);
     CHECK_EQ_INT(fake_llm_count(&srv, "ra/429:1,ok:hello"), 2);
-    llm_result_free(&res);
+    llm_result_release(&res);
 }
 
 /* A fault that never clears: max_attempts tries, then a clear error. */
@@ -346,7 +346,7 @@ static void exhaust(const char *model, bool stream, const char *want1, const cha
         CHECK(strstr(res.error, want2) != NULL, "%s: lacks '%s': %s", model, want2, res.error);
     CHECK(strstr(res.error, srv.base_url) != NULL, "names the server: %s", res.error);
     CHECK(res.content && !res.content[0], "no content on failure");
-    llm_result_free(&res);
+    llm_result_release(&res);
 }
 
 static void test_faults_exhausted(void)
@@ -376,7 +376,7 @@ static void test_faults_recover(void)
         CHECK_EQ_INT(res.attempts, 2);
         CHECK(want && !strcmp(res.content, want), "%s: content after retry", models[i]);
         CHECK(!strcmp(col.text, res.content), "%s: shown text restarted on retry", models[i]);
-        llm_result_free(&res);
+        llm_result_release(&res);
     }
     free(want);
 }
@@ -392,7 +392,7 @@ static void test_timeout(void)
     CHECK(rc == -1 && res.status == LLM_ERR_RETRIES, "timeout fails: %s", res.error);
     CHECK_EQ_INT(res.attempts, 2);
     CHECK(strstr(res.error, "timeout 0.3 s") != NULL, "%s", res.error);
-    llm_result_free(&res);
+    llm_result_release(&res);
 }
 
 static void test_not_retryable(void)
@@ -403,11 +403,11 @@ static void test_not_retryable(void)
     CHECK_EQ_INT(res.attempts, 1);
     CHECK_EQ_INT(res.http_status, 400);
     CHECK(strstr(res.error, "HTTP 400: fake failure 400") != NULL, "%s", res.error);
-    llm_result_free(&res);
+    llm_result_release(&res);
     rc = run("nr/401", false, &res, NULL, NULL);
     CHECK(rc == -1 && strstr(res.error, "$GEVO_TEST_KEY") != NULL, "401 names the variable: %s",
           res.error);
-    llm_result_free(&res);
+    llm_result_release(&res);
 }
 
 static void test_refused(void)
@@ -424,7 +424,7 @@ static void test_refused(void)
     int rc = run("refused", false, &res, NULL, &cfg);
     CHECK(rc == -1 && res.status == LLM_ERR_RETRIES, "refused: %s", res.error);
     CHECK(strstr(res.error, "onnect") != NULL, "says it could not connect: %s", res.error);
-    llm_result_free(&res);
+    llm_result_release(&res);
 }
 
 static void test_anthropic(void)
@@ -453,13 +453,13 @@ static void test_anthropic(void)
         CHECK(json_array_size(json_object_get(last, "messages")) == 1, "one user message");
         json_decref(st);
         unsetenv("GEVO_TEST_KEY");
-        llm_result_free(&res);
+        llm_result_release(&res);
         rc = run(stream ? "an3/length:hello" : "an2/length:hello", stream, &res, NULL, &cfg);
         CHECK(rc == 0 && res.truncated, "max_tokens is truncation");
-        llm_result_free(&res);
+        llm_result_release(&res);
         rc = run(stream ? "an5/truncate:hello" : "an4/500", stream, &res, NULL, &cfg);
         CHECK(rc == -1 && res.attempts == 3, "anthropic faults retried: %s", res.error);
-        llm_result_free(&res);
+        llm_result_release(&res);
     }
 }
 
@@ -470,17 +470,17 @@ static void test_budget(void)
     cfg.price_in = 1000; /* 1000 tokens = $1 */
     cfg.price_out = 0;
     cfg.budget_usd = 1.5;
-    char err[512];
-    llm_client *c = llm_client_new(&cfg, err, sizeof err);
+    gerr err = GERR_INIT;
+    llm_client *c = llm_client_new(&cfg, &err);
     llm_result res;
     CHECK(llm_complete(c, NULL, "one", NULL, &res) == 0, "%s", res.error);
-    llm_result_free(&res);
+    llm_result_release(&res);
     CHECK(llm_complete(c, NULL, "two", NULL, &res) == 0, "under budget still: %s", res.error);
-    llm_result_free(&res);
+    llm_result_release(&res);
     CHECK(llm_complete(c, NULL, "three", NULL, &res) == -1, "over budget refused");
     CHECK(res.status == LLM_ERR_BUDGET, "status %s", llm_status_name(res.status));
     CHECK(strstr(res.error, "budget spent: $2.0000 of $1.5000") != NULL, "%s", res.error);
-    llm_result_free(&res);
+    llm_result_release(&res);
     llm_usage u = llm_client_usage(c);
     CHECK_EQ_INT(u.calls, 2);
     CHECK_EQ_INT(u.refused, 1);
@@ -492,12 +492,12 @@ static void test_budget(void)
 
     fast_cfg(&cfg, "budget2/ok:hello", false);
     cfg.budget_tokens = 1500;
-    c = llm_client_new(&cfg, err, sizeof err);
+    c = llm_client_new(&cfg, &err);
     CHECK(llm_complete(c, NULL, "one", NULL, &res) == 0, "first");
-    llm_result_free(&res);
+    llm_result_release(&res);
     CHECK(llm_complete(c, NULL, "two", NULL, &res) == -1 && strstr(res.error, "token budget"),
           "token cap: %s", res.error);
-    llm_result_free(&res);
+    llm_result_release(&res);
     llm_client_free(c);
 }
 
@@ -521,13 +521,13 @@ static void test_poll_loop(void)
     llm_config cfg;
     fast_cfg(&cfg, "conc/slow:150:hello", true);
     cfg.concurrency = 2;
-    char err[512];
-    llm_client *c = llm_client_new(&cfg, err, sizeof err);
+    gerr err = GERR_INIT;
+    llm_client *c = llm_client_new(&cfg, &err);
     done_rec d = {0};
     llm_callbacks cb = {NULL, NULL, count_done, &d};
     for (int i = 0; i < 4; i++) {
-        d.ids[i] = llm_submit(c, NULL, "hi", &cb, err, sizeof err);
-        CHECK(d.ids[i] > 0, "submit: %s", err);
+        d.ids[i] = llm_submit(c, NULL, "hi", &cb, &err);
+        CHECK(d.ids[i] > 0, "submit: %s", err.msg);
     }
     CHECK_EQ_INT(llm_client_active(c), 4);
     int pfd[2];
@@ -558,13 +558,13 @@ static void test_poll_loop(void)
 
     /* cancel: on_done runs with LLM_ERR_CANCELLED */
     d.done = d.ok = 0;
-    long id = llm_submit(c, NULL, "hi", &cb, err, sizeof err);
+    long id = llm_submit(c, NULL, "hi", &cb, &err);
     llm_cancel(c, id);
     CHECK_EQ_INT(d.done, 1);
     CHECK_EQ_INT(d.ok, 0);
     CHECK_EQ_INT(llm_client_active(c), 0);
     /* freeing with a request in flight runs no callback and leaks nothing */
-    llm_submit(c, NULL, "hi", &cb, err, sizeof err);
+    llm_submit(c, NULL, "hi", &cb, &err);
     llm_client_free(c);
     CHECK_EQ_INT(d.done, 1);
 }
@@ -579,9 +579,9 @@ static llm_client *hostile_client(const char *model, long budget_tokens)
     fast_cfg(&cfg, model, false);
     snprintf(cfg.base_url, sizeof cfg.base_url, "%s", bad.base_url);
     cfg.budget_tokens = budget_tokens;
-    char err[512];
-    llm_client *c = llm_client_new(&cfg, err, sizeof err);
-    CHECK(c != NULL, "client: %s", err);
+    gerr err = GERR_INIT;
+    llm_client *c = llm_client_new(&cfg, &err);
+    CHECK(c != NULL, "client: %s", err.msg);
     return c;
 }
 
@@ -596,15 +596,15 @@ static void test_hostile_usage(void)
     CHECK(res.tokens_estimated, "INT64_MAX is not taken as is");
     CHECK(res.tokens_in > 0 && res.tokens_in <= 3 + 4096, "tokens in %ld", res.tokens_in);
     CHECK(res.tokens_out > 0 && res.tokens_out <= 4096 + 4096, "tokens out %ld", res.tokens_out);
-    llm_result_free(&res);
+    llm_result_release(&res);
     CHECK(llm_complete(c, NULL, "two", NULL, &res) == 0, "%s", res.error);
-    llm_result_free(&res);
+    llm_result_release(&res);
     llm_usage u = llm_client_usage(c);
     CHECK(u.tokens_in > 0 && u.tokens_out > 0 && u.tokens_in + u.tokens_out <= 4 * 8192,
           "sums stay sane: %ld + %ld", u.tokens_in, u.tokens_out);
     CHECK(llm_complete(c, NULL, "three", NULL, &res) == -1 && res.status == LLM_ERR_BUDGET,
           "the budget stops it: %s", res.error);
-    llm_result_free(&res);
+    llm_result_release(&res);
     CHECK_EQ_INT(fake_llm_count(&bad, "u1/usage=max:hello"), 2);
     llm_client_free(c);
 
@@ -616,10 +616,10 @@ static void test_hostile_usage(void)
         /* estimated: (16 + 3) / 4 in, ("Hello." 6 + 3) / 4 out */
         CHECK(res.tokens_estimated && res.tokens_in == 4 && res.tokens_out == 2,
               "%s: %ld in, %ld out", lies[i], res.tokens_in, res.tokens_out);
-        llm_result_free(&res);
+        llm_result_release(&res);
         CHECK(llm_complete(c, NULL, "again", NULL, &res) == -1 && res.status == LLM_ERR_BUDGET,
               "%s: budget of 1 token reached: %s", lies[i], res.error);
-        llm_result_free(&res);
+        llm_result_release(&res);
         CHECK_EQ_INT(fake_llm_count(&bad, lies[i]), 1);
         llm_client_free(c);
     }
@@ -641,7 +641,7 @@ static void test_hostile_model(void)
     CHECK(!strchr(res.served_model, 0x1b) && !strstr(res.served_model, "\xc2\x9b") &&
               strstr(res.served_model, "^[[2J") && strstr(res.served_model, "<U+202E>"),
           "served model '%s'", res.served_model);
-    llm_result_free(&res);
+    llm_result_release(&res);
     llm_client_free(c);
 }
 
@@ -660,13 +660,13 @@ static void test_hostile_refused_key(void)
         CHECK(!strstr(res.error, "sk-hostile-123456") && strstr(res.error, "[redacted]"),
               "the echoed key is hidden: %s", res.error);
         CHECK(!strchr(res.error, 0x1b), "no raw escape in the error");
-        llm_result_free(&res);
+        llm_result_release(&res);
         bool perm = false;
         CHECK(llm_client_blocked(c, &perm) && perm, "%d blocks the client for good", code);
         CHECK(llm_complete(c, NULL, "again", NULL, &res) == -1 && res.status == LLM_ERR_BLOCKED,
               "then refused: %s", llm_status_name(res.status));
         CHECK(strstr(res.error, "HTTP") != NULL, "names the cause: %s", res.error);
-        llm_result_free(&res);
+        llm_result_release(&res);
         CHECK_EQ_INT(fake_llm_count(&bad, model), 1);
         llm_client_free(c);
     }
@@ -693,7 +693,7 @@ static void test_redact_url(void)
     CHECK(res.status != LLM_OK && !strstr(res.error, "hunter22") && !strstr(res.error, "bob") &&
               strstr(res.error, "***@127.0.0.1"),
           "error message: %s", res.error);
-    llm_result_free(&res);
+    llm_result_release(&res);
 }
 
 int main(void)

@@ -250,10 +250,10 @@ static void test_personas(void)
     }
     int e = prompt_find_persona(&set, "expert"), m = prompt_find_persona(&set, "magoo");
     int count[64] = {0};
-    llm_rng rng;
-    llm_rng_seed(&rng, 3);
+    rng draw;
+    rng_seed(&draw, 3);
     for (int i = 0; i < 4000; i++) {
-        int k = prompt_pick_persona(&set, llm_rng_uniform(&rng));
+        int k = prompt_pick_persona(&set, rng_uniform_double(&draw));
         CHECK(k >= 0 && k < set.n_personas, "pick %d", k);
         if (k >= 0)
             count[k]++;
@@ -266,7 +266,7 @@ static void test_personas(void)
           err.msg);
     memset(count, 0, sizeof count);
     for (int i = 0; i < 4000; i++)
-        count[prompt_pick_persona(&set, llm_rng_uniform(&rng))]++;
+        count[prompt_pick_persona(&set, rng_uniform_double(&draw))]++;
     CHECK_EQ_INT(count[m], 0);
     CHECK(count[e] > 2700 && count[e] < 3300, "3:1 weights gave %d of 4000", count[e]);
     /* boundaries of u */

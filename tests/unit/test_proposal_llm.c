@@ -33,9 +33,9 @@ static llm_client *client(const char *model)
     cfg.backoff_base_ms = 1;
     cfg.backoff_max_ms = 2;
     cfg.max_attempts = 3;
-    char err[512];
-    llm_client *c = llm_client_new(&cfg, err, sizeof err);
-    CHECK(c != NULL, "%s", err);
+    gerr err = GERR_INIT;
+    llm_client *c = llm_client_new(&cfg, &err);
+    CHECK(c != NULL, "%s", err.msg);
     return c;
 }
 
@@ -64,7 +64,7 @@ static void test_no_code(void)
     CHECK(strstr(o.reasoning, "Fashion-MNIST") != NULL, "prose kept as reasoning");
     CHECK_EQ_INT(res.attempts, 1); /* a bad answer is not a transport fault */
     proposal_outcome_release(&o);
-    llm_result_free(&res);
+    llm_result_release(&res);
     llm_client_free(c);
 }
 
@@ -77,7 +77,7 @@ static void test_cut_off(void)
     CHECK(res.truncated, "finish_reason length seen");
     CHECK(o.stage == PROPOSAL_ERR_PARSE && strstr(o.error, "cut off"), "%s", o.error);
     proposal_outcome_release(&o);
-    llm_result_free(&res);
+    llm_result_release(&res);
     llm_client_free(c);
 }
 
@@ -120,8 +120,8 @@ static void test_invalid_then_repair(void)
     free(user);
     proposal_outcome_release(&o);
     proposal_outcome_release(&o2);
-    llm_result_free(&res);
-    llm_result_free(&res2);
+    llm_result_release(&res);
+    llm_result_release(&res2);
     llm_client_free(c);
 }
 

@@ -36,9 +36,9 @@ static llm_client *client(const char *model)
     cfg.backoff_max_ms = 2;
     cfg.retry_after_max_ms = 5;
     cfg.max_attempts = 3;
-    char err[512];
-    llm_client *c = llm_client_new(&cfg, err, sizeof err);
-    CHECK(c != NULL, "%s", err);
+    gerr err = GERR_INIT;
+    llm_client *c = llm_client_new(&cfg, &err);
+    CHECK(c != NULL, "%s", err.msg);
     return c;
 }
 

@@ -184,7 +184,6 @@ int cmd_propose(int argc, char **argv)
     if (!s)
         return CLI_FAIL;
     int rc = CLI_FAIL;
-    char err[2048];
     llm_client *client = NULL;
     prompt_set ps;
     memset(&ps, 0, sizeof ps);
@@ -212,14 +211,15 @@ int cmd_propose(int argc, char **argv)
     }
     llm_config cfg;
     bool use_llm;
-    if (llm_settings_load(s, llm_opt, model, &cfg, &use_llm, err, sizeof err)) {
-        fprintf(stderr, "gevo propose: %s\n", err);
+    gerr lerr = GERR_INIT;
+    if (llm_settings_load(s, llm_opt, model, &cfg, &use_llm, &lerr)) {
+        fprintf(stderr, "gevo propose: %s\n", lerr.msg);
         goto done;
     }
     if (use_llm) {
-        client = llm_client_new(&cfg, err, sizeof err);
+        client = llm_client_new(&cfg, &lerr);
         if (!client) {
-            fprintf(stderr, "gevo propose: %s\n", err);
+            fprintf(stderr, "gevo propose: %s\n", lerr.msg);
             goto done;
         }
         /* the session's own copy of the prompts, so edits to it count */

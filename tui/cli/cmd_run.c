@@ -237,8 +237,9 @@ int cmd_run(int argc, char **argv)
     if (!s)
         return CLI_FAIL;
     evolve *e = NULL;
-    if (evolve_open(&e, s, &cfg)) {
-        fprintf(stderr, "gevo run: %s\n", evolve_error(NULL));
+    gerr oerr = GERR_INIT;
+    if (evolve_open(&e, s, &cfg, &oerr)) {
+        fprintf(stderr, "gevo run: %s\n", oerr.msg);
         session_close(s);
         return CLI_FAIL;
     }
