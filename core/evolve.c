@@ -1064,12 +1064,6 @@ const evolve_ind *evolve_list(evolve *e, int generation, size_t *n)
     return e->view;
 }
 
-const evolve_ind *evolve_find(evolve *e, const char *id)
-{
-    ind *d = find_ind(e, id);
-    return d ? &d->pub : NULL;
-}
-
 /* ---- actions ------------------------------------------------------------------ */
 
 /* Writes id's review note with a decision, keeping the annotations the

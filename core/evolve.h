@@ -137,7 +137,6 @@ void evolve_dispatch(evolve *e, const struct pollfd *fds, int n);
 void evolve_status_get(evolve *e, evolve_status *st);
 /* Every individual of a generation (< 0: the current one), in order. */
 const evolve_ind *evolve_list(evolve *e, int generation, size_t *n);
-const evolve_ind *evolve_find(evolve *e, const char *id);
 
 /* Actions of the researcher (also what the review policy does). */
 int evolve_approve(evolve *e, const char *id);

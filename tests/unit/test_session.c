@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "engine/base/file.h"
 #include "sessions/session.h"
 #include "tests/harness.h"
 
@@ -343,15 +344,11 @@ static void test_lock(void)
     int st = 0;
     waitpid(child, &st, 0);
     CHECK(WIFSIGNALED(st), "child killed");
-    char lock[600], text[256] = "";
+    char lock[600], *text = NULL;
     snprintf(lock, sizeof lock, "%s/.git/gevo.lock", dir);
-    FILE *f = fopen(lock, "r");
-    if (f) {
-        if (!fgets(text, sizeof text, f))
-            text[0] = 0;
-        fclose(f);
-    }
-    CHECK(atol(text) == (long)child, "lock names the dead writer: %s", text);
+    file_read(lock, 4096, &text, NULL, NULL);
+    CHECK(text && atol(text) == (long)child, "lock names the dead writer: %s", text ? text : "");
+    free(text);
     CHECK(session_open(&t, dir, SESSION_WRITE, &serr) == 0 && session_is_writer(t),
           "stale lock taken over: %s", serr.msg);
     session_close(t);
