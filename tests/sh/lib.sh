@@ -36,3 +36,16 @@ expect() {
 sanitizer_clean() {
     ! grep -q 'ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:' "$1"
 }
+# fake_llm [--answers DIR]...: starts tests/fake_llm/server.py on
+# 127.0.0.1 (stopped when the test exits) and sets $url to its base URL,
+# $port and $spid. Call it before setting a trap of the test's own, and
+# stop the server there too (kill "$spid").
+fake_llm() {
+    python3 "$(pwd)/tests/fake_llm/server.py" "$@" >"$T/port" 2>/dev/null &
+    spid=$!
+    trap 'kill "$spid" 2>/dev/null; rm -rf "$T"' EXIT
+    n=0
+    while [ ! -s "$T/port" ] && [ $n -lt 300 ]; do sleep 0.1; n=$((n + 1)); done
+    port=$(head -n 1 "$T/port")
+    url="http://127.0.0.1:$port/v1"
+}

@@ -49,13 +49,7 @@ expect "propose --help: status 0" 0 "$GEVO" propose --help &&
     check "propose --help describes the LLM settings" grep -q GEVO_LLM_BASE_URL "$T/out"
 
 # -- against the fake LLM server ----------------------------------------------
-python3 "$root/tests/fake_llm/server.py" >"$T/port" 2>/dev/null &
-spid=$!
-trap 'kill "$spid" 2>/dev/null; rm -rf "$T"' EXIT
-i=0
-while [ ! -s "$T/port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-port=$(head -n 1 "$T/port")
-url="http://127.0.0.1:$port/v1"
+fake_llm
 export GEVO_LLM_BACKOFF_BASE=0.001 GEVO_LLM_BACKOFF_MAX=0.002 GEVO_LLM_MAX_ATTEMPTS=2
 
 "$GEVO" propose "$s" --llm "$url" --model "sh/ok:20_invalid_shapes,ok:17_helper_def" \

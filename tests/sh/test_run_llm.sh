@@ -26,12 +26,7 @@ done
     echo '```'
 } >"$T/answers/bad.md"
 
-python3 "$root/tests/fake_llm/server.py" --answers "$T/answers" >"$T/port" 2>/dev/null &
-spid=$!
-trap 'kill "$spid" 2>/dev/null; rm -rf "$T"' EXIT
-n=0
-while [ ! -s "$T/port" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
-url="http://127.0.0.1:$(head -n 1 "$T/port")/v1"
+fake_llm --answers "$T/answers"
 export GEVO_LLM_BACKOFF_BASE=0.01 GEVO_LLM_BACKOFF_MAX=0.02
 script="run/ok:w1,500,ok:w2,ok:bad,ok:w3,ok:w4,ok:w5,ok:w6,ok:w7,ok:w8,ok:w9,ok:w10,ok:w11,ok:w12"
 

@@ -13,16 +13,9 @@
 # program that keeps `x = stem(x, 16)` for the scripted editor.
 . tests/sh/lib_tui.sh
 unset GEVO_LLM_MODEL GEVO_LLM_BASE_URL
-spid=
-trap '[ -n "$spid" ] && kill "$spid" 2>/dev/null; tui_cleanup' EXIT
-
 answers="$root/tests/tui/answers"
-python3 "$root/tests/fake_llm/server.py" --answers "$answers" >"$T/port" 2>/dev/null &
-spid=$!
-n=0
-while [ ! -s "$T/port" ] && [ $n -lt 300 ]; do sleep 0.1; n=$((n + 1)); done
-port=$(head -n 1 "$T/port")
-url="http://127.0.0.1:$port/v1"
+fake_llm --answers "$answers"
+trap 'kill "$spid" 2>/dev/null; tui_cleanup' EXIT
 export GEVO_LLM_BACKOFF_BASE=0.01 GEVO_LLM_BACKOFF_MAX=0.02
 # generation 1: tui_p1..tui_p4 (the second request gets a 500 and is
 # retried); generation 2: tui_p5..tui_p8, all different from every parent

@@ -1,12 +1,16 @@
 /* The helpers every command shares: the one option-parser style
  * (getopt_long, gevo's own messages naming the bad option, usage lines
- * from the command table), sessions opened with the error said, sections. */
+ * from the command table), output through engine/base/text.h, sessions
+ * opened with the error said, sections. */
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine/base/num.h"
+#include "engine/base/strbuf.h"
+#include "engine/base/text.h"
 #include "sessions/session.h"
 #include "tui/cli/cli.h"
 
@@ -30,16 +34,64 @@ static void usage_tail(const char *cmd)
     fprintf(stderr, "'gevo %s --help' describes the options\n", cmd);
 }
 
+/* The formatted text, its control characters shown visibly (a newline
+ * in a field too), then a newline. */
+static void put_line(FILE *out, const char *prefix, const char *fmt, va_list ap)
+{
+    strbuf raw = STRBUF_INIT, safe = STRBUF_INIT;
+    strbuf_addstr(&raw, prefix);
+    strbuf_vaddf(&raw, fmt, ap);
+    text_sanitize(&safe, raw.buf, raw.len, 0);
+    strbuf_addch(&safe, '\n');
+    fputs(safe.failed ? "(out of memory)\n" : safe.buf, out);
+    strbuf_release(&raw);
+    strbuf_release(&safe);
+}
+
+void cli_line(FILE *out, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    put_line(out, "", fmt, ap);
+    va_end(ap);
+}
+
+static void error_line(const char *cmd, const char *fmt, va_list ap)
+{
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "gevo %s: ", cmd);
+    put_line(stderr, prefix, fmt, ap);
+}
+
+void cli_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    error_line(cmd, fmt, ap);
+    va_end(ap);
+}
+
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "gevo %s: ", cmd);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    error_line(cmd, fmt, ap);
     va_end(ap);
     usage_tail(cmd);
     return CLI_USAGE;
+}
+
+void cli_net_error(const net_error *e, FILE *out)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    if (!mem)
+        return;
+    net_error_print(e, mem);
+    if (fclose(mem) == 0)
+        text_fputs(buf, TEXT_MULTILINE, out);
+    free(buf);
 }
 
 void cli_getopt_start(void)
@@ -88,7 +140,7 @@ int cli_long(const char *cmd, const char *opt, const char *s, long lo, long hi, 
     gerr err = GERR_INIT;
     if (num_long(s, lo, hi, out, opt, &err) == 0)
         return 0;
-    fprintf(stderr, "gevo %s: %s\n", cmd, err.msg);
+    cli_error(cmd, "%s", err.msg);
     return -1;
 }
 
@@ -106,7 +158,7 @@ int cli_double(const char *cmd, const char *opt, const char *s, double lo, doubl
     gerr err = GERR_INIT;
     if (num_double(s, lo, hi, out, opt, &err) == 0)
         return 0;
-    fprintf(stderr, "gevo %s: %s\n", cmd, err.msg);
+    cli_error(cmd, "%s", err.msg);
     return -1;
 }
 
@@ -143,7 +195,7 @@ session *cli_session_open(const char *cmd, const char *dir, session_mode mode)
     session *s = NULL;
     gerr err = GERR_INIT;
     if (session_open(&s, dir, mode, &err) != 0) {
-        fprintf(stderr, "gevo %s: %s\n", cmd, err.msg);
+        cli_error(cmd, "%s", err.msg);
         return NULL;
     }
     return s;
@@ -151,11 +203,14 @@ session *cli_session_open(const char *cmd, const char *dir, session_mode mode)
 
 void cli_section(const char *title, const char *body)
 {
-    printf("\n== %s ==\n", title);
+    putchar('\n');
+    cli_line(stdout, "== %s ==", title);
     if (!body || !body[0]) {
         printf("(none)\n");
         return;
     }
     size_t n = strlen(body);
-    printf("%s%s", body, body[n - 1] == '\n' ? "" : "\n");
+    text_fputs(body, TEXT_MULTILINE, stdout);
+    if (body[n - 1] != '\n')
+        putchar('\n');
 }

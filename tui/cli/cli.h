@@ -111,11 +111,26 @@ int cli_parse_shape(const char *s, net_shape *out);
 int cli_review_policy(const char *cmd, const char *s, evolve_review_policy *policy,
                       long *max_params);
 
+/* ---- text the program did not write itself -----------------------------
+ *
+ * An LLM's reasoning and genome, a model's name, a server's error, a file
+ * name: whatever reaches the terminal goes through engine/base/text.h, so
+ * no escape sequence in it acts on the terminal. */
+
+/* One line on out: the formatted text with every control character (a
+ * newline in a field too) shown visibly, then a newline. */
+void cli_line(FILE *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "gevo CMD: " + the message as cli_line writes it, on stderr. */
+void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* net_error_print's text (the source line, a caret, the hint), shown safely. */
+void cli_net_error(const net_error *e, FILE *out);
+
 /* ---- shared by the session commands ---------------------------------- */
 
 /* session_open, or NULL after "gevo CMD: why" on stderr. */
 session *cli_session_open(const char *cmd, const char *dir, session_mode mode);
-/* "\n== TITLE ==\n" then body (ending in a newline), or "(none)". */
+/* "\n== TITLE ==\n" then body (ending in a newline), or "(none)"; the
+ * body keeps its newlines and tabs, every other control is shown. */
 void cli_section(const char *title, const char *body);
 
 #endif

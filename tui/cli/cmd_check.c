@@ -72,7 +72,8 @@ static const char *display_op(const net_node *nd)
 static void print_table(const char *path, const net_graph *g)
 {
     char a[48], b[48], c[48];
-    printf("%s\n\n", path);
+    cli_line(stdout, "%s", path);
+    putchar('\n');
     printf("%5s %5s  %-22s %-10s %12s %12s %10s\n", "#", "line", "block", "operator", "output",
            "params", "FLOPs");
     for (int i = 0; i < g->n_nodes; i++) {
@@ -141,7 +142,7 @@ static int print_json(const char *path, const net_graph *g, const net_error *err
         }
         json_object_set_new(o, "layers", layers);
     }
-    char *txt = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *txt = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
     int rc = txt ? 0 : -1;
     if (txt)
         printf("%s\n", txt);
@@ -226,11 +227,11 @@ int cmd_check(int argc, char **argv)
     if (json) {
         print_json(path, g, rc ? &err : NULL);
     } else if (rc) {
-        net_error_print(&err, stderr);
+        cli_net_error(&err, stderr);
     } else if (quiet) {
         char a[48];
         group_digits(g->params, a, sizeof a);
-        printf("%s: ok, %s parameters, %.4g FLOPs per image\n", path, a, g->flops);
+        cli_line(stdout, "%s: ok, %s parameters, %.4g FLOPs per image", path, a, g->flops);
     } else {
         print_table(path, g);
     }

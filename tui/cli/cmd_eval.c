@@ -104,7 +104,7 @@ int cmd_eval(int argc, char **argv)
     json_object_set_new(o, "test_acc", cli_json_num(acc));
     json_object_set_new(o, "test_loss", cli_json_num(loss));
     json_object_set_new(o, "images", json_integer(data.test.n));
-    char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *s = json_dumps(o, CLI_JSON_FLAGS);
     if (s)
         printf("%s\n", s);
     free(s);
@@ -112,7 +112,7 @@ int cmd_eval(int argc, char **argv)
     status = CLI_OK;
 out:
     if (status)
-        fprintf(stderr, "gevo eval: %s\n", msg);
+        cli_error("eval", "%s", msg);
     data_view_release(&tv);
     model_free(m);
     net_graph_free(g);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/base/text.h"
 #include "tui/cli/cli.h"
 
 static const char help[] =
@@ -17,9 +18,15 @@ static const char help[] =
     "  --json           as a JSON object {session, individuals}\n"
     "  -h, --help       this text\n";
 
-static void csv_field(const char *v, int last)
+/* One CSV field: its control characters shown visibly (so a newline in a
+ * field is "^J" and never splits a row), quoted when it holds a comma or
+ * a quote. */
+static void csv_field(const char *raw, int last)
 {
-    if (strpbrk(v, ",\"\n\r")) {
+    char *v = text_safe(raw, 0);
+    if (!v) {
+        fputs("(out of memory)", stdout);
+    } else if (strpbrk(v, ",\"")) {
         putchar('"');
         for (const char *p = v; *p; p++) {
             if (*p == '"')
@@ -30,6 +37,7 @@ static void csv_field(const char *v, int last)
     } else {
         fputs(v, stdout);
     }
+    free(v);
     putchar(last ? '\n' : ',');
 }
 
@@ -100,7 +108,7 @@ int cmd_export(int argc, char **argv)
     size_t n = 0;
     gerr serr = GERR_INIT;
     if (session_list(s, -1, &v, &n, &serr) != 0) {
-        fprintf(stderr, "gevo export: %s\n", serr.msg);
+        cli_error("export", "%s", serr.msg);
         session_close(s);
         return CLI_FAIL;
     }
@@ -178,7 +186,9 @@ int cmd_export(int argc, char **argv)
             }
         }
         json_t *root = json_pack("{s:s, s:o}", "session", session_workdir(s), "individuals", arr);
-        json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        /* ASCII: every other character as \uXXXX, so C1 controls and
+           bidirectional overrides in the data cannot act on a terminal */
+        json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
         putchar('\n');
         json_decref(root);
     }

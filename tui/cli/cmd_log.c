@@ -89,13 +89,13 @@ int cmd_log(int argc, char **argv)
     gerr serr = GERR_INIT;
     if (session_list(s, gen, &v, &n, &serr) != 0 ||
         session_journal_foreach(s, front_cb, &f, &serr) != 0) {
-        fprintf(stderr, "gevo log: %s\n", serr.msg);
+        cli_error("log", "%s", serr.msg);
         free(v);
         session_close(s);
         return CLI_FAIL;
     }
     if (session_lock_holder(s)[0])
-        printf("(being written by gevo, %s)\n", session_lock_holder(s));
+        cli_line(stdout, "(being written by gevo, %s)", session_lock_holder(s));
     int cur = -1;
     for (size_t i = 0; i < n; i++) {
         const session_info *x = &v[i];
@@ -105,9 +105,10 @@ int cmd_log(int argc, char **argv)
             for (size_t k = i; k < n && v[k].generation == cur; k++)
                 cnt++;
             const char *front = cur < f.n && f.front[cur] ? f.front[cur] : NULL;
-            printf("%sgeneration %d: %zu individual%s%s%s\n", i ? "\n" : "", cur, cnt,
-                   cnt == 1 ? "" : "s", front ? ", front: " : "",
-                   front ? (front[0] ? front : "(empty)") : "");
+            if (i)
+                putchar('\n');
+            cli_line(stdout, "generation %d: %zu individual%s%s%s", cur, cnt, cnt == 1 ? "" : "s",
+                     front ? ", front: " : "", front ? (front[0] ? front : "(empty)") : "");
             printf("  %-9s %-8s %-10s %-12s %-9s %7s %10s %9s %s\n", "ID", "COMMIT", "OPERATOR",
                    "PERSONA", "STATUS", "VAL_ACC", "PARAMS", "FLOPS", "REVIEW");
         }
@@ -119,9 +120,9 @@ int cmd_log(int argc, char **argv)
         const char *persona = !strncmp(x->persona, "random mutation", 15) ? "(no LLM)"
                               : x->persona[0]                             ? x->persona
                                                                           : "-";
-        printf("  %-9s %.7s  %-10s %-12.12s %-9s %7s %10s %9s %s%s\n", x->id, x->commit, x->op,
-               persona, x->status, acc, params, flops, x->decision[0] ? x->decision : "-",
-               x->edited ? " (edited)" : "");
+        cli_line(stdout, "  %-9s %.7s  %-10s %-12.12s %-9s %7s %10s %9s %s%s", x->id, x->commit,
+                 x->op, persona, x->status, acc, params, flops, x->decision[0] ? x->decision : "-",
+                 x->edited ? " (edited)" : "");
     }
     for (int i = 0; i < f.n; i++)
         free(f.front[i]);

@@ -60,28 +60,30 @@ int cmd_new(int argc, char **argv)
     gerr err = GERR_INIT;
     if (newsession_create(&s, dir, &o, &info, &err) != 0) {
         if (info.seed_invalid) {
-            fprintf(stderr, "gevo new: the seed network does not compile:\n");
-            net_error_print(&info.seed_error, stderr);
+            cli_error("new", "the seed network does not compile:");
+            cli_net_error(&info.seed_error, stderr);
         } else {
-            fprintf(stderr, "gevo new: %s\n", err.msg);
+            cli_error("new", "%s", err.msg);
         }
         return CLI_FAIL;
     }
     if (info.data_missing)
-        fprintf(stderr,
-                "gevo new: warning: the default data set %s is not installed "
-                "(apt-get install dataset-fashion-mnist, or give --data)\n",
-                info.data);
+        cli_error("new",
+                  "warning: the default data set %s is not installed "
+                  "(apt-get install dataset-fashion-mnist, or give --data)",
+                  info.data);
     if (info.data_note[0])
-        fprintf(stderr,
-                "gevo new: warning: the data does not load, training will fail until it does: %s\n",
-                info.data_note);
+        cli_error("new", "warning: the data does not load, training will fail until it does: %s",
+                  info.data_note);
     session_info si;
-    if (session_info_get(s, "g0-1", &si, NULL) == 0)
-        printf("created session %s\n  seed g0-1 (%.10s) from %s: %ld parameters, %.3g FLOPs\n"
-               "  data %s%s%s%s\n  'gevo log %s' lists it; it is a git repository too\n",
-               session_workdir(s), si.commit, info.seed, info.params, info.flops, info.data,
-               info.data_shape[0] ? " (" : "", info.data_shape, info.data_shape[0] ? ")" : "", dir);
+    if (session_info_get(s, "g0-1", &si, NULL) == 0) {
+        cli_line(stdout, "created session %s", session_workdir(s));
+        cli_line(stdout, "  seed g0-1 (%.10s) from %s: %ld parameters, %.3g FLOPs", si.commit,
+                 info.seed, info.params, info.flops);
+        cli_line(stdout, "  data %s%s%s%s", info.data, info.data_shape[0] ? " (" : "",
+                 info.data_shape, info.data_shape[0] ? ")" : "");
+        cli_line(stdout, "  'gevo log %s' lists it; it is a git repository too", dir);
+    }
     session_close(s);
     return CLI_OK;
 }

@@ -121,7 +121,7 @@ int cmd_open_new_session(void)
     newsession_info info;
     gerr err = GERR_INIT;
     if (newsession_create(&s, dir, NULL, &info, &err) != 0) {
-        fprintf(stderr, "gevo: a new session in %s: %s\n", dir, err.msg);
+        cli_line(stderr, "gevo: a new session in %s: %s", dir, err.msg);
         return CLI_FAIL;
     }
     if (info.data_missing)

@@ -56,20 +56,22 @@ static int journal_last(const session_journal_entry *e, void *arg)
 static void print_outcome(session *s, const propose_outcome *o, bool verbose)
 {
     if (o->ok) {
-        printf("proposal %s: %s of %s%s%s, block `%s`, persona %s\n", o->id, o->op, o->parents[0],
-               o->n_parents > 1 ? " and " : "", o->n_parents > 1 ? o->parents[1] : "", o->gene,
-               o->persona);
+        cli_line(stdout, "proposal %s: %s of %s%s%s, block `%s`, persona %s", o->id, o->op,
+                 o->parents[0], o->n_parents > 1 ? " and " : "",
+                 o->n_parents > 1 ? o->parents[1] : "", o->gene, o->persona);
     } else {
-        printf("proposal failed: %s of %s%s%s%s%s%s\n", o->op, o->parents[0],
-               o->n_parents > 1 ? " and " : "", o->n_parents > 1 ? o->parents[1] : "",
-               o->gene[0] ? ", block `" : "", o->gene, o->gene[0] ? "`" : "");
+        cli_line(stdout, "proposal failed: %s of %s%s%s%s%s%s", o->op, o->parents[0],
+                 o->n_parents > 1 ? " and " : "", o->n_parents > 1 ? o->parents[1] : "",
+                 o->gene[0] ? ", block `" : "", o->gene, o->gene[0] ? "`" : "");
     }
-    if (o->model[0])
-        printf("model %s: %d attempt%s, %ld tokens in, %ld out, %.2f s%s", o->model, o->attempts,
-               o->attempts == 1 ? "" : "s", o->tokens_in, o->tokens_out, o->latency_s,
-               o->cost_usd > 0 ? "" : "\n");
-    if (o->model[0] && o->cost_usd > 0)
-        printf(", $%.4f\n", o->cost_usd);
+    if (o->model[0]) {
+        char cost[32] = "";
+        if (o->cost_usd > 0)
+            snprintf(cost, sizeof cost, ", $%.4f", o->cost_usd);
+        cli_line(stdout, "model %s: %d attempt%s, %ld tokens in, %ld out, %.2f s%s", o->model,
+                 o->attempts, o->attempts == 1 ? "" : "s", o->tokens_in, o->tokens_out,
+                 o->latency_s, cost);
+    }
     if (o->ok) {
         gerr serr = GERR_INIT;
         long pp = -1;
@@ -97,11 +99,13 @@ static void print_outcome(session *s, const propose_outcome *o, bool verbose)
         snprintf(title, sizeof title, "diff against %s", o->parents[0]);
         if (session_diff(s, o->parents[0], o->id, true, &diff, &serr) == 0)
             cli_section(title, diff);
-        else
-            printf("\n(no diff: %s)\n", serr.msg);
+        else {
+            putchar('\n');
+            cli_line(stdout, "(no diff: %s)", serr.msg);
+        }
         free(diff);
     } else {
-        printf("validation: failed: %s\n", o->error);
+        cli_line(stdout, "validation: failed: %s", o->error);
         if (o->reasoning && o->reasoning[0])
             cli_section("what gevo's check reported", o->reasoning);
         if (o->program && o->program[0] && verbose)
@@ -194,7 +198,7 @@ int cmd_propose(int argc, char **argv)
     if (n_parents < need) {
         int k = propose_pick_parents(s, op, ids, &serr);
         if (k < 0) {
-            fprintf(stderr, "gevo propose: %s\n", serr.msg);
+            cli_error("propose", "%s", serr.msg);
             goto done;
         }
         if (n_parents == 0) {
@@ -203,7 +207,7 @@ int cmd_propose(int argc, char **argv)
         } else { /* crossover with one parent given: the best other one */
             char first[SESSION_ID_MAX];
             if (session_resolve(s, parents[0], first, &serr) != 0) {
-                fprintf(stderr, "gevo propose: parent %s: %s\n", parents[0], serr.msg);
+                cli_error("propose", "parent %s: %s", parents[0], serr.msg);
                 goto done;
             }
             parents[1] = strcmp(ids[0], first) ? ids[0] : ids[1];
@@ -213,13 +217,13 @@ int cmd_propose(int argc, char **argv)
     bool use_llm;
     gerr lerr = GERR_INIT;
     if (llm_settings_load(s, llm_opt, model, &cfg, &use_llm, &lerr)) {
-        fprintf(stderr, "gevo propose: %s\n", lerr.msg);
+        cli_error("propose", "%s", lerr.msg);
         goto done;
     }
     if (use_llm) {
         client = llm_client_new(&cfg, &lerr);
         if (!client) {
-            fprintf(stderr, "gevo propose: %s\n", lerr.msg);
+            cli_error("propose", "%s", lerr.msg);
             goto done;
         }
         /* the session's own copy of the prompts, so edits to it count */
@@ -230,20 +234,20 @@ int cmd_propose(int argc, char **argv)
         if (stat(pdir, &st) != 0 || !S_ISDIR(st.st_mode)) {
             fallback = datadir_dir("prompts", &serr);
             if (!fallback) {
-                fprintf(stderr, "gevo propose: no prompt templates: %s\n", serr.msg);
+                cli_error("propose", "no prompt templates: %s", serr.msg);
                 goto done;
             }
             snprintf(pdir, sizeof pdir, "%s", fallback);
             free(fallback);
         }
         if (prompt_set_load(&ps, pdir, &serr)) {
-            fprintf(stderr, "gevo propose: %s\n", serr.msg);
+            cli_error("propose", "%s", serr.msg);
             goto done;
         }
         have_ps = true;
         const char *w = session_config_get(s, "llm.personas");
         if (w && w[0] && prompt_set_weights(&ps, w, &serr)) {
-            fprintf(stderr, "gevo propose: llm.personas: %s\n", serr.msg);
+            cli_error("propose", "llm.personas: %s", serr.msg);
             goto done;
         }
     } else if (persona || model) {
@@ -279,7 +283,7 @@ int cmd_propose(int argc, char **argv)
         snprintf(out.parents[0], SESSION_ID_MAX, "%s", parents[0]);
     print_outcome(s, &out, verbose);
     if (r != 0)
-        fprintf(stderr, "gevo propose: %s\n", out.error);
+        cli_error("propose", "%s", out.error);
     propose_outcome_release(&out);
     rc = r == 0 ? CLI_OK : CLI_FAIL;
 done:

@@ -13,6 +13,7 @@
 
 #include "core/evaluator.h"
 #include "core/evolve.h"
+#include "engine/base/text.h"
 #include "sessions/session.h"
 #include "tui/cli/cli.h"
 
@@ -81,7 +82,7 @@ static void on_event(void *ctx, const evolve_event *ev)
     time_t t = time(NULL);
     struct tm tm;
     localtime_r(&t, &tm);
-    fprintf(stdout, "%02d:%02d:%02d %s\n", tm.tm_hour, tm.tm_min, tm.tm_sec, ev->text);
+    cli_line(stdout, "%02d:%02d:%02d %s", tm.tm_hour, tm.tm_min, tm.tm_sec, ev->text);
     fflush(stdout);
 }
 
@@ -100,11 +101,13 @@ static void show_status(run_view *v, evolve *e, int target)
             prog += list[i].progress;
             ntr++;
         }
+    char *llm = text_safe(st.llm, 0); /* the model's name, the server's address */
     fprintf(stderr,
             "\r\033[Kgeneration %d/%d  proposing %d  review %d  training %d  trained %d  failed %d "
             " | %s",
             st.generation, target, st.proposing, st.pending, st.training, st.trained, st.failed,
-            st.llm);
+            llm ? llm : "");
+    free(llm);
     if (ntr)
         fprintf(stderr, " | %.0f%%", 100 * prog / ntr);
     fflush(stderr);
@@ -239,7 +242,7 @@ int cmd_run(int argc, char **argv)
     evolve *e = NULL;
     gerr oerr = GERR_INIT;
     if (evolve_open(&e, s, &cfg, &oerr)) {
-        fprintf(stderr, "gevo run: %s\n", oerr.msg);
+        cli_error("run", "%s", oerr.msg);
         session_close(s);
         return CLI_FAIL;
     }
@@ -248,8 +251,8 @@ int cmd_run(int argc, char **argv)
     evolve_status st;
     evolve_status_get(e, &st);
     int target = generations > 0 ? (int)generations : st.generation;
-    printf("gevo run: session %s, generation %d, target %d, preset %s, %s\n", session_workdir(s),
-           st.generation, target, cfg.preset, st.llm);
+    cli_line(stdout, "gevo run: session %s, generation %d, target %d, preset %s, %s",
+             session_workdir(s), st.generation, target, cfg.preset, st.llm);
     fflush(stdout);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -265,14 +268,13 @@ int cmd_run(int argc, char **argv)
            (trainings already started are collected first) */
         if (st.stop_cause[0] && st.proposing == 0 && st.approved == 0 && st.training == 0) {
             clear_status(&view);
-            fprintf(stderr, "gevo run: stopped at generation %d: %s\n", st.generation,
-                    st.stop_cause);
+            cli_error("run", "stopped at generation %d: %s", st.generation, st.stop_cause);
             status = CLI_STOPPED;
             break;
         }
         if (st.generation_done) {
             if (evolve_next_generation(e, false)) {
-                fprintf(stderr, "gevo run: %s\n", evolve_error(e));
+                cli_error("run", "%s", evolve_error(e));
                 status = CLI_FAIL;
                 break;
             }
@@ -280,11 +282,11 @@ int cmd_run(int argc, char **argv)
         }
         if (st.pending > 0 && st.proposing == 0 && st.approved == 0 && st.training == 0) {
             clear_status(&view);
-            printf("gevo run: %d proposal%s wait%s for review: review in the workbench (gevo open "
-                   "%s), then run "
-                   "again\n",
-                   st.pending, st.pending == 1 ? "" : "s", st.pending == 1 ? "s" : "",
-                   session_workdir(s));
+            cli_line(stdout,
+                     "gevo run: %d proposal%s wait%s for review: review in the workbench (gevo "
+                     "open %s), then run again",
+                     st.pending, st.pending == 1 ? "" : "s", st.pending == 1 ? "s" : "",
+                     session_workdir(s));
             break;
         }
         struct pollfd pfd[64];
@@ -303,10 +305,10 @@ int cmd_run(int argc, char **argv)
     clear_status(&view);
     evolve_status_get(e, &st);
     if (interrupted) {
-        printf("gevo run: stopped at generation %d; %d training%s go on in the background; 'gevo "
-               "run %s' "
-               "resumes\n",
-               st.generation, st.training, st.training == 1 ? "" : "s", session_workdir(s));
+        cli_line(stdout,
+                 "gevo run: stopped at generation %d; %d training%s go on in the background; "
+                 "'gevo run %s' resumes",
+                 st.generation, st.training, st.training == 1 ? "" : "s", session_workdir(s));
         status = CLI_INTERRUPTED;
     } else if (status == CLI_OK && st.generation > target) {
         printf("gevo run: done: %d generation%s in the session\n", target, target == 1 ? "" : "s");

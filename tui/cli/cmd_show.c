@@ -44,19 +44,19 @@ int cmd_show(int argc, char **argv)
         session_get_review(s, id, &review, &serr) != 0 ||
         session_diff(s, NULL, id, false, &diff, &serr) != 0 ||
         session_edit_diff(s, id, &edit, &serr) != 0) {
-        fprintf(stderr, "gevo show: %s\n", serr.msg);
+        cli_error("show", "%s", serr.msg);
         goto done;
     }
-    printf("individual %s  commit %s\n", x.id, x.commit);
-    printf("generation %d  operator %s  persona %s\n", x.generation, x.op,
-           x.persona[0] ? x.persona : "-");
+    cli_line(stdout, "individual %s  commit %s", x.id, x.commit);
+    cli_line(stdout, "generation %d  operator %s  persona %s", x.generation, x.op,
+             x.persona[0] ? x.persona : "-");
     if (x.n_parents)
-        printf("parents    %s%s%s\n", x.parents[0], x.n_parents > 1 ? " " : "",
-               x.n_parents > 1 ? x.parents[1] : "");
+        cli_line(stdout, "parents    %s%s%s", x.parents[0], x.n_parents > 1 ? " " : "",
+                 x.n_parents > 1 ? x.parents[1] : "");
     if (x.model[0])
-        printf("model      %s  tokens %ld in, %ld out  latency %.2f s\n", x.model, x.tokens_in,
-               x.tokens_out, x.latency_s);
-    printf("status     %s%s%s\n", x.status, x.decision[0] ? "  review " : "", x.decision);
+        cli_line(stdout, "model      %s  tokens %ld in, %ld out  latency %.2f s", x.model,
+                 x.tokens_in, x.tokens_out, x.latency_s);
+    cli_line(stdout, "status     %s%s%s", x.status, x.decision[0] ? "  review " : "", x.decision);
     cli_section("genome (genome.net)", genome);
     cli_section("reasoning", reasoning);
     cli_section("result (refs/notes/results)", result);

@@ -210,7 +210,7 @@ static int emit_result(json_t *o, const char *out_path, bool progress)
         cli_json_line(ev);
         json_decref(ev);
     } else {
-        char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        char *s = json_dumps(o, CLI_JSON_FLAGS);
         if (s)
             printf("%s\n", s);
         free(s);
@@ -220,8 +220,7 @@ static int emit_result(json_t *o, const char *out_path, bool progress)
         out_file out;
         gerr err = GERR_INIT;
         if (out_file_open(&out, out_path, &err) == 0) {
-            if (json_dumpf(o, out.f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) ||
-                fputc('\n', out.f) == EOF) {
+            if (json_dumpf(o, out.f, CLI_JSON_FLAGS) || fputc('\n', out.f) == EOF) {
                 out_file_abort(&out);
                 gerr_set(&err, "%s: cannot write", out_path);
                 rc = -1;
@@ -232,7 +231,7 @@ static int emit_result(json_t *o, const char *out_path, bool progress)
             rc = -1;
         }
         if (rc)
-            fprintf(stderr, "gevo train: %s\n", err.msg);
+            cli_error("train", "%s", err.msg);
     }
     return rc;
 }
@@ -415,7 +414,7 @@ finish:;
     int werr = emit_result(res, out_path, progress);
     json_decref(res);
     if (r.status == TRAIN_ERROR)
-        fprintf(stderr, "gevo train: %s\n", r.message);
+        cli_error("train", "%s", r.message);
     int status = r.status == TRAIN_OK      ? CLI_OK
                  : r.status == TRAIN_ERROR ? CLI_FAIL
                                            : CLI_INCOMPLETE;

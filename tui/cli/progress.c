@@ -12,7 +12,7 @@
 
 void cli_json_line(json_t *o)
 {
-    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
     if (s) {
         fputs(s, stdout);
         fputc('\n', stdout);
@@ -57,14 +57,14 @@ int cli_data_option(const char *cmd, int opt, const char *value, cli_data_args *
     if (opt == 'R') {
         if (data_parse_size(value, &a->resize_h, &a->resize_w, &err) == 0)
             return 0;
-        fprintf(stderr, "gevo %s: --resize: %s\n", cmd, err.msg);
+        cli_error(cmd, "--resize: %s", err.msg);
         return -1;
     }
     if (cli_parse_shape(value, &a->input) == 0) {
         a->have_input = true;
         return 0;
     }
-    fprintf(stderr, "gevo %s: --input needs CxHxW, e.g. 1x28x28, not '%s'\n", cmd, value);
+    cli_error(cmd, "--input needs CxHxW, e.g. 1x28x28, not '%s'", value);
     return -1;
 }
 

@@ -14,7 +14,13 @@ typedef struct cli_progress {
     bool bar;  /* a bar on stderr (a terminal) */
 } cli_progress;
 
-/* One compact JSON line on stdout, flushed. */
+/* How the front end prints JSON: indented, in the order built, and ASCII
+ * (every other character as \uXXXX: a C1 control or a bidirectional
+ * override in a name or a message cannot act on a terminal; a JSON
+ * reader gets the same strings). */
+#define CLI_JSON_FLAGS (JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII)
+
+/* One compact JSON line on stdout (ASCII, as CLI_JSON_FLAGS), flushed. */
 void cli_json_line(json_t *o);
 /* A number, or null when it is not finite. */
 json_t *cli_json_num(double v);
