@@ -374,16 +374,32 @@ void data_release(data_source *d)
     memset(d, 0, sizeof *d);
 }
 
+/* The images of train held out for validation by data_split. */
+static int split_nval(const data_set *train, const data_set *val, double val_frac)
+{
+    int n = train->n;
+    int nval = val && val->n > 0 ? 0 : (int)lround(val_frac * n);
+    if (nval < 0)
+        nval = 0;
+    if (nval > n - 1)
+        nval = n - 1;
+    return nval;
+}
+
+int data_split_count(const data_set *train, const data_set *val, double val_frac, int subset)
+{
+    int ntrain = train->n - split_nval(train, val, val_frac);
+    if (subset > 0 && subset < ntrain)
+        ntrain = subset;
+    return ntrain > 0 ? ntrain : 0;
+}
+
 int data_split(const data_set *train, const data_set *val, double val_frac, int subset,
                uint64_t seed, data_view *tv, data_view *vv)
 {
     int n = train->n;
     bool own_val = val && val->n > 0;
-    int nval = own_val ? 0 : (int)lround(val_frac * n);
-    if (nval < 0)
-        nval = 0;
-    if (nval > n - 1)
-        nval = n - 1;
+    int nval = split_nval(train, val, val_frac);
     int *perm = malloc(sizeof(int) * (size_t)(n ? n : 1));
     if (!perm)
         return -1;
@@ -397,9 +413,7 @@ int data_split(const data_set *train, const data_set *val, double val_frac, int 
         perm[i] = perm[j];
         perm[j] = t;
     }
-    int ntrain = n - nval;
-    if (subset > 0 && subset < ntrain)
-        ntrain = subset;
+    int ntrain = data_split_count(train, val, val_frac, subset);
     tv->set = train;
     tv->n = ntrain;
     tv->index = malloc(sizeof(int) * (size_t)(ntrain ? ntrain : 1));

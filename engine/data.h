@@ -112,6 +112,9 @@ typedef struct data_view {
  * not used. Returns -1 when memory runs out. */
 int data_split(const data_set *train, const data_set *val, double val_frac, int subset,
                uint64_t seed, data_view *train_view, data_view *val_view);
+/* The images data_split's training view will hold, before it is made
+ * (the trainer sizes its memory and caps its batch by it). */
+int data_split_count(const data_set *train, const data_set *val, double val_frac, int subset);
 /* The whole set as a view. */
 int data_view_all(const data_set *d, data_view *v);
 /* Frees the index (the view itself is the caller's). */

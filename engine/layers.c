@@ -41,12 +41,13 @@ static void conv_init(model *m, int i, rng *r)
         rng_init_fan_in(r, m->params + L->b, L->nb, fan_in);
 }
 
-static size_t conv_setup(model *m, int i, size_t *conv_ws, gerr *err)
+static size_t conv_setup(const net_graph *g, int i, int batch, model_layer *L, size_t *conv_ws,
+                         gerr *err)
 {
-    const net_node *nd = &m->g->nodes[i];
-    net_shape in = m->g->nodes[nd->in[0]].shape;
-    ops_conv *c = &m->layers[i].conv;
-    *c = (ops_conv){.n = m->batch,
+    const net_node *nd = &g->nodes[i];
+    net_shape in = g->nodes[nd->in[0]].shape;
+    ops_conv *c = &L->conv;
+    *c = (ops_conv){.n = batch,
                     .cin = in.c,
                     .h = in.h,
                     .w = in.w,
@@ -156,12 +157,13 @@ static void batchnorm_init(model *m, int i, rng *r)
     rng_init_const(m->buffers + L->stats + L->nw, L->nw, 1.0f);
 }
 
-static size_t batchnorm_setup(model *m, int i, size_t *conv_ws, gerr *err)
+static size_t batchnorm_setup(const net_graph *g, int i, int batch, model_layer *L, size_t *conv_ws,
+                              gerr *err)
 {
-    const net_node *nd = &m->g->nodes[i];
-    net_shape in = m->g->nodes[nd->in[0]].shape;
-    ops_bn *b = &m->layers[i].bn;
-    *b = (ops_bn){.n = m->batch,
+    const net_node *nd = &g->nodes[i];
+    net_shape in = g->nodes[nd->in[0]].shape;
+    ops_bn *b = &L->bn;
+    *b = (ops_bn){.n = batch,
                   .c = in.c,
                   .hw = in.h * in.w,
                   .eps = nd->eps,
@@ -193,12 +195,13 @@ static void batchnorm_backward(model *m, int i, int n)
 #define LAYER_FNS_batchnorm \
     batchnorm_params, batchnorm_init, batchnorm_setup, batchnorm_forward, batchnorm_backward
 
-static size_t layernorm_setup(model *m, int i, size_t *conv_ws, gerr *err)
+static size_t layernorm_setup(const net_graph *g, int i, int batch, model_layer *L, size_t *conv_ws,
+                              gerr *err)
 {
-    const net_node *nd = &m->g->nodes[i];
-    net_shape in = m->g->nodes[nd->in[0]].shape;
-    ops_ln *l = &m->layers[i].ln;
-    *l = (ops_ln){.n = m->batch, .c = in.c, .hw = in.h * in.w, .eps = nd->eps};
+    const net_node *nd = &g->nodes[i];
+    net_shape in = g->nodes[nd->in[0]].shape;
+    ops_ln *l = &L->ln;
+    *l = (ops_ln){.n = batch, .c = in.c, .hw = in.h * in.w, .eps = nd->eps};
     if (ops_ln_init(l, err))
         return (size_t)-1;
     return ops_ln_scratch(l);
@@ -249,13 +252,14 @@ static void act_backward(model *m, int i, int n)
 
 /* ---- pools --------------------------------------------------------------- */
 
-static size_t pool_setup(model *m, int i, size_t *conv_ws, gerr *err)
+static size_t pool_setup(const net_graph *g, int i, int batch, model_layer *L, size_t *conv_ws,
+                         gerr *err)
 {
-    const net_node *nd = &m->g->nodes[i];
-    net_shape in = m->g->nodes[nd->in[0]].shape;
-    ops_pool *p = &m->layers[i].pool;
+    const net_node *nd = &g->nodes[i];
+    net_shape in = g->nodes[nd->in[0]].shape;
+    ops_pool *p = &L->pool;
     *p = (ops_pool){.kind = (ops_pool_kind)layer_table[nd->op].variant,
-                    .n = m->batch,
+                    .n = batch,
                     .c = in.c,
                     .h = in.h,
                     .w = in.w,
@@ -344,11 +348,12 @@ static void add_backward(model *m, int i, int n)
 
 /* ---- mul: a map times a map, or times a per-channel vector ---------------- */
 
-static size_t mul_setup(model *m, int i, size_t *conv_ws, gerr *err)
+static size_t mul_setup(const net_graph *g, int i, int batch, model_layer *L, size_t *conv_ws,
+                        gerr *err)
 {
-    const net_node *nd = &m->g->nodes[i];
-    net_shape a = m->g->nodes[nd->in[0]].shape, b = m->g->nodes[nd->in[1]].shape;
-    m->layers[i].broadcast = !(b.h == a.h && b.w == a.w);
+    const net_node *nd = &g->nodes[i];
+    net_shape a = g->nodes[nd->in[0]].shape, b = g->nodes[nd->in[1]].shape;
+    L->broadcast = !(b.h == a.h && b.w == a.w);
     return 0;
 }
 
@@ -373,9 +378,10 @@ static void mul_backward(model *m, int i, int n)
 
 /* ---- dropout ------------------------------------------------------------- */
 
-static size_t dropout_setup(model *m, int i, size_t *conv_ws, gerr *err)
+static size_t dropout_setup(const net_graph *g, int i, int batch, model_layer *L, size_t *conv_ws,
+                            gerr *err)
 {
-    return ops_dropout_scratch((long)m->batch * m->layers[i].size);
+    return ops_dropout_scratch((long)batch * L->size);
 }
 
 static void dropout_forward(model *m, int i, int n, bool training)

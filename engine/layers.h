@@ -25,11 +25,14 @@ typedef struct layer_fns {
        statistics, drawing from r (nodes are initialised in order); NULL:
        nothing to set. */
     void (*init)(model *m, int i, rng *r);
-    /* Fills layer i's kernel structs for m->batch images and returns its
-       scratch floats (kept from forward to backward), or (size_t)-1 with
-       a message. Grows *conv_ws to the convolution working memory it
-       needs. Allocates nothing. NULL: no kernel struct, no scratch. */
-    size_t (*setup)(model *m, int i, size_t *conv_ws, gerr *err);
+    /* Fills L's kernel structs for node i of g at `batch` images (L->node
+       and L->size are set) and returns its scratch floats (kept from
+       forward to backward), or (size_t)-1 with a message. Grows *conv_ws
+       to the convolution working memory it needs. Allocates nothing, and
+       needs no model: model_plan_bytes sizes a model with it before one
+       exists. NULL: no kernel struct, no scratch. */
+    size_t (*setup)(const net_graph *g, int i, int batch, model_layer *L, size_t *conv_ws,
+                    gerr *err);
     /* n images of the batch; NULL: nothing to compute (the input, flatten) */
     void (*forward)(model *m, int i, int n, bool training);
     void (*backward)(model *m, int i, int n);

@@ -2,6 +2,7 @@
  * weights files. */
 #include "engine/model.h"
 #include "engine/base/file.h"
+#include "engine/base/grow.h"
 #include "engine/layers.h"
 
 #include <stdio.h>
@@ -10,12 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
-
-/* Offsets inside the arena are kept 64-byte aligned. */
-static size_t align16(size_t floats)
-{
-    return (floats + 15) & ~(size_t)15;
-}
 
 static double prof_now(void)
 {
@@ -55,51 +50,9 @@ void model_free(model *m)
 {
     if (!m)
         return;
-    if (m->prof) {
+    if (m->prof)
         prof_report(m);
-        free(m->prof);
-    }
-    if (m->layers)
-        for (int i = 0; i < m->g->n_nodes; i++) {
-            free(m->layers[i].ins);
-            free(m->layers[i].dins);
-            free(m->layers[i].chans);
-            free(m->layers[i].accumulate);
-        }
-    free(m->layers);
-    free(m->params);
-    free(m->grads);
-    free(m->buffers);
-    free(m->decay);
-    free(m->arena);
-    free(m->labels);
-    free(m->norm_mean);
-    free(m->norm_std);
-    free(m->zero_start);
-    free(m->zero_at);
-    free(m);
-}
-
-/* Sets up the kernel structs of layer i and returns its scratch size in
- * floats, or (size_t)-1 with a message. *conv_ws grows to the largest
- * convolution working memory. */
-static size_t layer_setup(model *m, int i, size_t *conv_ws, gerr *err)
-{
-    const net_node *nd = &m->g->nodes[i];
-    model_layer *L = &m->layers[i];
-    if (nd->n_in > 1) {
-        /* each input's activation, gradient and channels, for the kernels
-           of several inputs (concat, add) */
-        L->ins = calloc((size_t)nd->n_in, sizeof *L->ins);
-        L->dins = calloc((size_t)nd->n_in, sizeof *L->dins);
-        L->chans = calloc((size_t)nd->n_in, sizeof *L->chans);
-        if (!L->ins || !L->dins || !L->chans) {
-            gerr_set(err, "out of memory");
-            return (size_t)-1;
-        }
-    }
-    const layer_fns *fns = &layer_table[nd->op];
-    return fns->setup ? fns->setup(m, i, conv_ws, err) : 0;
+    free(m); /* the model struct starts its one block */
 }
 
 /* The node that owns i's gradient storage: an alias (flatten) shares its
@@ -121,22 +74,12 @@ static bool is_alias(const net_node *nd)
  * its operator can (layer accumulate flags); otherwise r is zeroed just
  * before it (zero_start/zero_at). Storage no backward writes (none in a
  * pruned graph but the output, which the loss writes) is zeroed before
- * backward starts. */
-static int zero_schedule(model *m)
+ * backward starts. first (n ints), fill (n + 1 ints, zeroed) and stored
+ * (n bools, false) are working memory from the model's block. */
+static void zero_schedule(model *m, int *first, int *fill, bool *stored)
 {
     const net_graph *g = m->g;
     int n = g->n_nodes;
-    if (n < 1)
-        return -1; /* a compiled graph has its input node at least */
-    int *first = malloc(sizeof(int) * (size_t)n);
-    bool *stored = calloc((size_t)(n ? n : 1), sizeof(bool));
-    m->zero_start = calloc((size_t)n + 2, sizeof(int));
-    m->zero_at = malloc(sizeof(int) * (size_t)(n ? n : 1));
-    if (!first || !stored || !m->zero_start || !m->zero_at) {
-        free(first);
-        free(stored);
-        return -1;
-    }
     for (int i = 0; i < n; i++)
         first[i] = -1;
     for (int k = 1; k < n; k++) {
@@ -151,12 +94,6 @@ static int zero_schedule(model *m)
     for (int k = 1; k < n; k++) {
         const net_node *nd = &g->nodes[k];
         model_layer *L = &m->layers[k];
-        L->accumulate = malloc(sizeof(bool) * (size_t)(nd->n_in ? nd->n_in : 1));
-        if (!L->accumulate) {
-            free(first);
-            free(stored);
-            return -1;
-        }
         for (int j = 0; j < nd->n_in; j++) {
             int r = storage_of(g, nd->in[j]);
             L->accumulate[j] = true;
@@ -176,20 +113,11 @@ static int zero_schedule(model *m)
         if (at[r] >= 0)
             m->zero_start[at[r] + 1]++;
     }
-    free(stored);
     for (int k = 1; k <= n + 1; k++)
         m->zero_start[k] += m->zero_start[k - 1];
-    int *fill = calloc((size_t)n + 1, sizeof(int));
-    if (!fill) {
-        free(first);
-        return -1;
-    }
     for (int r = 1; r < n; r++)
         if (at[r] >= 0)
             m->zero_at[m->zero_start[at[r]] + fill[at[r]]++] = r;
-    free(fill);
-    free(first);
-    return 0;
 }
 
 /* Zeroes the gradient storage scheduled at node k (n_nodes: before all). */
@@ -201,30 +129,66 @@ static void zero_grads_at(model *m, int k, int n)
     }
 }
 
-model *model_new(const net_graph *g, int batch, uint64_t seed, gerr *err)
-{
-    model *m = calloc(1, sizeof *m);
-    if (!m) {
-        gerr_set(err, "out of memory");
-        return NULL;
-    }
-    m->g = g;
-    m->batch = batch;
-    m->layers = calloc((size_t)g->n_nodes, sizeof *m->layers);
-    m->labels = calloc((size_t)batch, sizeof *m->labels);
-    m->decay = calloc((size_t)g->n_nodes * 2 + 2, sizeof *m->decay);
-    m->norm_mean = calloc((size_t)g->input.c, sizeof(float));
-    m->norm_std = calloc((size_t)g->input.c, sizeof(float));
-    if (!m->layers || !m->labels || !m->decay || !m->norm_mean || !m->norm_std)
-        goto oom;
-    for (int c = 0; c < g->input.c; c++)
-        m->norm_std[c] = 1.0f;
+/* ---- the one block -----------------------------------------------------
+ * A model is one allocation: the model struct, its layers, the parameter,
+ * gradient and statistics slabs, the small per-layer tables, the working
+ * memory of zero_schedule and the arena of activations, activation
+ * gradients and kernel scratch, each region 64-byte aligned. layout()
+ * walks the graph once to size the block (m NULL: there is no model yet)
+ * and once more, by the same code, to fill the model it sized; so
+ * model_plan_bytes is what model_new allocates, exactly. */
 
-    /* parameter and buffer offsets, in node order */
+typedef struct layout {
+    size_t bytes;  /* the block so far; at the end its size, a multiple of 64 */
+    bool overflow; /* a size did not fit in size_t */
+    /* byte offsets of the regions */
+    size_t layers, params, grads, buffers, decay, labels, norm, links, zero, temp, prof, arena;
+    bool profile;
+    long n_params, n_buffers;
+    int n_decay;
+    size_t ws_at; /* floats into the arena: the convolutions' working memory */
+} layout;
+
+/* Reserves n elements of size bytes at the next 64-byte boundary and
+ * returns their offset. */
+static size_t region(layout *p, size_t n, size_t size)
+{
+    size_t bytes, at;
+    if (!size_mul(n, size, &bytes) || !size_add(p->bytes, 63, &at) ||
+        !size_add(at & ~(size_t)63, bytes, &p->bytes)) {
+        p->overflow = true;
+        return 0;
+    }
+    return at & ~(size_t)63;
+}
+
+/* Offsets inside the arena are kept 64-byte aligned. */
+static size_t align16(size_t floats)
+{
+    return (floats + 15) & ~(size_t)15;
+}
+
+/* Sizes (m NULL) or fills (m, a block of the size found before) the model
+ * of g at `batch` images. */
+static int layout_model(const net_graph *g, int batch, model *m, layout *p, gerr *err)
+{
+    int n = g->n_nodes;
+    memset(p, 0, sizeof *p);
+    if (n < 1 || batch < 1)
+        return gerr_set(err, "internal error: a model of %d nodes at batch %d", n, batch);
+    char *block = (char *)m;
+    region(p, 1, sizeof(model));
+    p->layers = region(p, (size_t)n, sizeof(model_layer));
+
+    /* parameter and buffer offsets, in node order; L is a scratch layer
+       while there is no model */
+    model_layer scratch;
     long np = 0, nbuf = 0;
-    for (int i = 0; i < g->n_nodes; i++) {
+    size_t links = 0; /* bytes of the per-input tables */
+    for (int i = 0; i < n; i++) {
         const net_node *nd = &g->nodes[i];
-        model_layer *L = &m->layers[i];
+        model_layer *L = m ? &m->layers[i] : &scratch;
+        memset(L, 0, sizeof *L);
         L->node = nd;
         L->w = L->b = L->stats = -1;
         L->size = net_shape_size(nd->shape);
@@ -238,9 +202,11 @@ model *model_new(const net_graph *g, int batch, uint64_t seed, gerr *err)
             L->w = np;
             np += L->nw;
             if (lp.decay) {
-                m->decay[2 * m->n_decay] = L->w;
-                m->decay[2 * m->n_decay + 1] = L->nw;
-                m->n_decay++;
+                if (m) {
+                    m->decay[2 * p->n_decay] = L->w;
+                    m->decay[2 * p->n_decay + 1] = L->nw;
+                }
+                p->n_decay++;
             }
         }
         if (L->nb) {
@@ -251,80 +217,145 @@ model *model_new(const net_graph *g, int batch, uint64_t seed, gerr *err)
             L->stats = nbuf;
             nbuf += lp.nstats;
         }
+        /* each input's activation, gradient and channels for the kernels of
+           several inputs (concat, add), and whether backward adds to it */
+        size_t k = (size_t)nd->n_in;
+        links += nd->n_in > 1 ? k * (2 * sizeof(float *) + sizeof(int)) : 0;
+        links += i > 0 ? (k * sizeof(bool) + 7) & ~(size_t)7 : 0;
     }
-    if (np != g->params) {
-        gerr_set(err, "internal error: %ld parameters laid out, %ld counted", np, g->params);
-        model_free(m);
-        return NULL;
-    }
-    m->n_params = np;
-    m->n_buffers = nbuf;
-    m->params = calloc((size_t)(np ? np : 1), sizeof(float));
-    m->grads = calloc((size_t)(np ? np : 1), sizeof(float));
-    m->buffers = calloc((size_t)(nbuf ? nbuf : 1), sizeof(float));
-    if (!m->params || !m->grads || !m->buffers)
-        goto oom;
+    if (np != g->params)
+        return gerr_set(err, "internal error: %ld parameters laid out, %ld counted", np, g->params);
+    p->n_params = np;
+    p->n_buffers = nbuf;
+    p->params = region(p, (size_t)np, sizeof(float));
+    p->grads = region(p, (size_t)np, sizeof(float));
+    p->buffers = region(p, (size_t)nbuf, sizeof(float));
+    p->decay = region(p, 2 * (size_t)p->n_decay, sizeof(long));
+    p->labels = region(p, (size_t)batch, sizeof(int));
+    p->norm = region(p, 2 * (size_t)g->input.c, sizeof(float));
+    p->links = region(p, links, 1);
+    p->zero = region(p, 2 * (size_t)n + 2, sizeof(int));                /* zero_start, zero_at */
+    p->temp = region(p, 2 * (size_t)n + 1, sizeof(int) + sizeof(bool)); /* first, fill, stored */
+    p->profile = getenv("GEVO_PROFILE") != NULL;
+    if (p->profile)
+        p->prof = region(p, 2 * (size_t)n, sizeof(double));
 
     /* the arena: outputs, gradients and scratch of every layer */
-    size_t total = 0, conv_ws = 0;
-    size_t *out_off = calloc((size_t)g->n_nodes, sizeof(size_t) * 3);
-    if (!out_off)
-        goto oom;
-    for (int i = 0; i < g->n_nodes; i++) {
+    p->arena = region(p, 0, 1);
+    float *arena = m ? (float *)(block + p->arena) : NULL;
+    char *link = m ? block + p->links : NULL;
+    size_t total = 0, conv_ws = 0, act, both, scr;
+    for (int i = 0; i < n; i++) {
         const net_node *nd = &g->nodes[i];
-        size_t act = align16((size_t)batch * (size_t)m->layers[i].size);
-        size_t scr = layer_setup(m, i, &conv_ws, err);
-        if (scr == (size_t)-1) {
-            free(out_off);
-            model_free(m);
-            return NULL;
+        model_layer *L = m ? &m->layers[i] : &scratch;
+        if (!m) {
+            memset(L, 0, sizeof *L);
+            L->node = nd;
+            L->size = net_shape_size(nd->shape);
         }
+        const layer_fns *fns = &layer_table[nd->op];
+        scr = fns->setup ? fns->setup(g, i, batch, L, &conv_ws, err) : 0;
+        if (scr == (size_t)-1)
+            return -1;
+        if (!size_mul((size_t)batch, (size_t)L->size, &act))
+            p->overflow = true;
+        act = align16(act);
         bool alias = is_alias(nd);
-        out_off[3 * i] = alias ? 0 : total;
-        total += alias ? 0 : act;
-        out_off[3 * i + 1] = (alias || i == 0) ? 0 : total;
-        total += (alias || i == 0) ? 0 : act;
-        out_off[3 * i + 2] = total;
-        total += align16(scr);
-    }
-    size_t ws_off = total;
-    total += align16(conv_ws);
-    m->arena_bytes = total * sizeof(float);
-    m->arena = aligned_alloc(64, total ? m->arena_bytes : 64);
-    if (!m->arena) {
-        free(out_off);
-        gerr_set(err, "out of memory: the activations of batch %d need %.0f MiB", batch,
-                 (double)m->arena_bytes / 1048576.0);
-        model_free(m);
-        return NULL;
-    }
-    memset(m->arena, 0, m->arena_bytes);
-    m->conv_ws = m->arena + ws_off;
-    for (int i = 0; i < g->n_nodes; i++) {
-        const net_node *nd = &g->nodes[i];
-        model_layer *L = &m->layers[i];
-        if (is_alias(nd)) {
+        size_t out_at = total, dout_at = total + act;
+        both = alias ? 0 : i == 0 ? act : 2 * act; /* the input has no gradient */
+        if (!size_add(total, both, &total) || !size_add(total, align16(scr), &total))
+            p->overflow = true;
+        if (!m || p->overflow)
+            continue;
+        if (alias) {
             L->out = m->layers[nd->in[0]].out;
             L->dout = m->layers[nd->in[0]].dout;
         } else {
-            L->out = m->arena + out_off[3 * i];
-            L->dout = i == 0 ? NULL : m->arena + out_off[3 * i + 1];
+            L->out = arena + out_at;
+            L->dout = i == 0 ? NULL : arena + dout_at;
         }
-        L->scratch = m->arena + out_off[3 * i + 2];
-        if (L->ins)
+        L->scratch = arena + out_at + both;
+        size_t k = (size_t)nd->n_in;
+        if (nd->n_in > 1) {
+            L->ins = (const float **)link;
+            L->dins = (float **)(link + k * sizeof(float *));
+            L->chans = (int *)(link + 2 * k * sizeof(float *));
+            link += k * (2 * sizeof(float *) + sizeof(int));
             for (int j = 0; j < nd->n_in; j++) {
                 const model_layer *I = &m->layers[nd->in[j]];
                 L->ins[j] = I->out;
                 L->dins[j] = I->dout;
                 L->chans[j] = I->node->shape.c;
             }
+        }
+        if (i > 0) {
+            L->accumulate = (bool *)link;
+            link += (k * sizeof(bool) + 7) & ~(size_t)7;
+        }
     }
-    free(out_off);
+    p->ws_at = total;
+    if (!size_add(total, align16(conv_ws), &total))
+        p->overflow = true;
+    region(p, total, sizeof(float));
+    region(p, 0, 1); /* a whole number of 64-byte lines */
+    if (p->overflow)
+        return gerr_set(err, "the model of batch %d is too large to lay out", batch);
+    return 0;
+}
+
+int model_plan_bytes(const net_graph *g, int batch, size_t *bytes, gerr *err)
+{
+    layout p;
+    *bytes = 0;
+    if (layout_model(g, batch, NULL, &p, err))
+        return -1;
+    *bytes = p.bytes;
+    return 0;
+}
+
+model *model_new(const net_graph *g, int batch, uint64_t seed, gerr *err)
+{
+    layout p, q;
+    if (layout_model(g, batch, NULL, &p, err))
+        return NULL;
+    char *block = aligned_alloc(64, p.bytes);
+    if (!block) {
+        gerr_set(err, "out of memory: the model of batch %d needs %.1f MiB", batch,
+                 (double)p.bytes / 1048576.0);
+        return NULL;
+    }
+    memset(block, 0, p.bytes);
+    model *m = (model *)block;
+    m->g = g;
+    m->batch = batch;
+    m->bytes = p.bytes;
+    m->layers = (model_layer *)(block + p.layers);
+    m->decay = (long *)(block + p.decay);
+    if (layout_model(g, batch, m, &q, err) || q.bytes != p.bytes) {
+        if (q.bytes != p.bytes)
+            gerr_set(err, "internal error: the model's layout changed between two passes");
+        free(block);
+        return NULL;
+    }
+    m->n_params = p.n_params;
+    m->n_buffers = p.n_buffers;
+    m->n_decay = p.n_decay;
+    m->params = (float *)(block + p.params);
+    m->grads = (float *)(block + p.grads);
+    m->buffers = (float *)(block + p.buffers);
+    m->labels = (int *)(block + p.labels);
+    m->norm_mean = (float *)(block + p.norm);
+    m->norm_std = m->norm_mean + g->input.c;
+    for (int c = 0; c < g->input.c; c++)
+        m->norm_std[c] = 1.0f;
+    m->zero_start = (int *)(block + p.zero);
+    m->zero_at = m->zero_start + g->n_nodes + 2;
+    m->prof = p.profile ? (double *)(block + p.prof) : NULL;
+    m->arena = (float *)(block + p.arena);
+    m->conv_ws = m->arena + p.ws_at;
 
     /* PyTorch's default initialisation, in node order */
     ops_blas_init();
-    if (getenv("GEVO_PROFILE"))
-        m->prof = calloc((size_t)(2 * g->n_nodes), sizeof(double));
     rng r;
     rng_seed(&r, seed);
     for (int i = 0; i < g->n_nodes; i++) {
@@ -333,13 +364,9 @@ model *model_new(const net_graph *g, int batch, uint64_t seed, gerr *err)
             fns->init(m, i, &r);
     }
     rng_seed(&m->dropout_rng, seed ^ 0xd40f0a7ULL);
-    if (zero_schedule(m))
-        goto oom;
+    int *first = (int *)(block + p.temp), *fill = first + g->n_nodes;
+    zero_schedule(m, first, fill, (bool *)(fill + g->n_nodes + 1));
     return m;
-oom:
-    gerr_set(err, "out of memory");
-    model_free(m);
-    return NULL;
 }
 
 float *model_input(model *m)

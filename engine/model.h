@@ -1,10 +1,11 @@
 /* A trainable instance of a compiled gevo-net graph.
  *
- * Memory is laid out once, before training: all parameters in one slab,
- * all gradients in one slab, the running statistics of batch norms in a
- * third, and every activation, activation gradient and kernel scratch
- * buffer in one arena sized for `batch` images from shape inference. A
- * forward or backward pass allocates nothing.
+ * Memory is laid out once, before training, in one block: all parameters
+ * in one slab, all gradients in one slab, the running statistics of batch
+ * norms in a third, and every activation, activation gradient and kernel
+ * scratch buffer in one arena sized for `batch` images from shape
+ * inference. Its size is known before it is allocated (model_plan_bytes).
+ * A forward or backward pass allocates nothing.
  *
  * Ownership: the model borrows its graph (which must outlive it) and owns
  * everything else; model_free() releases it. */
@@ -52,7 +53,7 @@ typedef struct model {
     int n_decay;
     model_layer *layers; /* one per graph node */
     float *arena;
-    size_t arena_bytes;
+    size_t bytes;   /* the one block model_new allocated (model_plan_bytes) */
     float *conv_ws; /* working memory shared by all convolutions */
     int *labels;    /* batch labels */
     rng dropout_rng;
@@ -73,8 +74,17 @@ typedef struct model {
     int *zero_start, *zero_at;
 } model;
 
+/* The bytes model_new(g, batch, ...) allocates: one block holding the
+ * model, its parameters, gradients and running statistics, every
+ * activation and activation gradient at `batch` images and the kernels'
+ * working memory, sized by the same code that lays it out. Allocates
+ * nothing. Returns 0, or -1 with a message (an operator's kernel refuses
+ * its shape, or the sizes overflow). */
+int model_plan_bytes(const net_graph *g, int batch, size_t *bytes, gerr *err);
+
 /* Lays out and initialises a model (PyTorch's default initialisation,
- * drawn from seed). Returns NULL with a message on failure. */
+ * drawn from seed) in one block of model_plan_bytes. Returns NULL with a
+ * message on failure. */
 model *model_new(const net_graph *g, int batch, uint64_t seed, gerr *err);
 void model_free(model *m);
 

@@ -1,11 +1,13 @@
 /* The training loop, optimisers and schedules. */
 #include "engine/train.h"
+#include "engine/base/grow.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/sysinfo.h>
 #include <time.h>
 
 const char *train_status_name(train_status s)
@@ -175,6 +177,80 @@ static void emit(const train_opts *o, const train_event *ev)
         o->on_event(o->ctx, ev);
 }
 
+/* ---- memory ------------------------------------------------------------ */
+
+/* The trainer's own buffers, as train_run allocates them. */
+typedef struct trainer_sizes {
+    size_t state, order, epochs; /* bytes */
+} trainer_sizes;
+
+static int trainer_sizes_of(long n_params, const net_train *t, long images, trainer_sizes *z)
+{
+    size_t nstate;
+    bool ok = size_mul((size_t)n_params, t->optimizer == NET_OPT_ADAMW ? 2 : 1, &nstate) &&
+              size_mul(nstate ? nstate : 1, sizeof(float), &z->state) &&
+              size_mul((size_t)images, sizeof(int), &z->order) &&
+              size_mul((size_t)t->epochs, sizeof(train_epoch), &z->epochs);
+    return ok ? 0 : -1;
+}
+
+int train_plan(const net_graph *g, const net_train *t, long images, int eval_batch,
+               train_memory *mem, gerr *err)
+{
+    memset(mem, 0, sizeof *mem);
+    mem->batch = images > 0 && t->batch > images ? (int)images : t->batch;
+    mem->model_batch = eval_batch > mem->batch ? eval_batch : mem->batch;
+    if (model_plan_bytes(g, mem->model_batch, &mem->model_bytes, err))
+        return -1;
+    trainer_sizes z;
+    if (trainer_sizes_of(g->params, t, images, &z) || !size_add(z.state, z.order, &z.state) ||
+        !size_add(z.state, z.epochs, &mem->trainer_bytes) ||
+        !size_add(mem->model_bytes, mem->trainer_bytes, &mem->bytes))
+        return gerr_set(err, "the training's memory does not fit in a number");
+    return 0;
+}
+
+static void human_bytes(double b, char *buf, size_t n)
+{
+    if (b >= 1073741824.0)
+        snprintf(buf, n, "%.1f GiB", b / 1073741824.0);
+    else if (b >= 1048576.0)
+        snprintf(buf, n, "%.1f MiB", b / 1048576.0);
+    else
+        snprintf(buf, n, "%.0f KiB", b / 1024.0);
+}
+
+int train_check_memory(const train_memory *mem, double limit, const char *what, gerr *err)
+{
+    if ((double)mem->bytes <= limit)
+        return 0;
+    char need[32], have[32];
+    human_bytes((double)mem->bytes, need, sizeof need);
+    human_bytes(limit, have, sizeof have);
+    return gerr_set(err, "needs %s at batch %d, more than the limit of %s (%s)", need, mem->batch,
+                    have, what ? what : "the memory limit");
+}
+
+double train_default_memory_limit(void)
+{
+    struct sysinfo si;
+    if (sysinfo(&si) != 0)
+        return 0; /* unknown: no limit */
+    return (double)si.totalram * si.mem_unit / 2;
+}
+
+model *train_model_new(const net_graph *g, net_train *t, const data_set *train, const train_opts *o,
+                       train_memory *mem, gerr *err)
+{
+    long images = data_split_count(train, o->val, o->val_frac, o->subset);
+    if (train_plan(g, t, images, o->eval_batch, mem, err))
+        return NULL;
+    if (o->max_memory > 0 && train_check_memory(mem, o->max_memory, o->max_memory_what, err))
+        return NULL;
+    t->batch = mem->batch;
+    return model_new(g, mem->model_batch, (uint64_t)t->seed, err);
+}
+
 static bool params_finite(const model *m)
 {
     for (long i = 0; i < m->n_params; i++)
@@ -218,13 +294,18 @@ int train_run(model *m, const net_train *t, const data_set *train, const data_se
         goto fail;
     }
     data_channel_stats(&tv, m->norm_mean, m->norm_std);
+    /* a batch larger than the training set is the training set */
     int B = t->batch < m->batch ? t->batch : m->batch;
+    B = B < tv.n ? B : tv.n;
+    r->batch = B;
     long steps_per_epoch = (tv.n + B - 1) / B;
     long total = steps_per_epoch * t->epochs;
-    size_t nstate = (size_t)m->n_params * (t->optimizer == NET_OPT_ADAMW ? 2 : 1);
-    state = calloc(nstate ? nstate : 1, sizeof(float));
-    order = malloc(sizeof(int) * (size_t)tv.n);
-    r->epochs = calloc((size_t)t->epochs, sizeof *r->epochs);
+    trainer_sizes z;
+    if (trainer_sizes_of(m->n_params, t, tv.n, &z) == 0) {
+        state = calloc(1, z.state);
+        order = malloc(z.order);
+        r->epochs = calloc(1, z.epochs);
+    }
     if (!state || !order || !r->epochs) {
         snprintf(r->message, sizeof r->message, "out of memory for the optimiser state");
         goto fail;
@@ -237,6 +318,8 @@ int train_run(model *m, const net_train *t, const data_set *train, const data_se
     bool augment = t->flip || t->crop;
 
     train_event ev = {.kind = TRAIN_EV_START,
+                      .batch = B,
+                      .images = tv.n,
                       .epochs = t->epochs,
                       .steps = total,
                       .lr = train_lr_at(t, 0, total, 0, 1)};

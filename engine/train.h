@@ -50,6 +50,8 @@ typedef struct train_event {
     double elapsed, eta;             /* seconds */
     const train_epoch *epoch_result; /* TRAIN_EV_EPOCH */
     const char *what;                /* TRAIN_EV_EVAL: "validation" or "test" */
+    int batch;                       /* TRAIN_EV_START: images per step */
+    long images;                     /* TRAIN_EV_START: training images */
 } train_event;
 
 typedef struct train_opts {
@@ -64,6 +66,11 @@ typedef struct train_opts {
     volatile sig_atomic_t *stop; /* set by a signal handler to stop early */
     void (*on_event)(void *ctx, const train_event *ev);
     void *ctx;
+    /* bytes a training may allocate (train_model_new checks, before it
+       allocates anything), 0: no limit; max_memory_what names the limit
+       in the error ("--max-memory") */
+    double max_memory;
+    const char *max_memory_what;
 } train_opts;
 
 void train_opts_default(train_opts *o);
@@ -78,6 +85,7 @@ typedef struct train_result {
     double seconds;        /* wall time of the training loop */
     double images_per_sec; /* training images per second */
     long images;           /* training images processed */
+    int batch;             /* images per step: the recipe's, capped at the training images */
     long steps;
     double peak_rss_mb;
     int n_epochs;
@@ -92,6 +100,39 @@ void train_result_release(train_result *r);
  * prevented it (r->status == TRAIN_ERROR, r->message says why). */
 int train_run(model *m, const net_train *recipe, const data_set *train, const data_set *test,
               const train_opts *o, train_result *r);
+
+/* ---- memory -------------------------------------------------------------
+ * What a training allocates is known before anything is: the model's one
+ * block (model_plan_bytes) and the trainer's buffers, sized by the code
+ * that allocates them. Not counted: the data (mapped from its cache) and
+ * the data's views (4 bytes per image). */
+typedef struct train_memory {
+    int batch;            /* images per step: the recipe's, capped at the training images */
+    int model_batch;      /* the model's capacity: batch, or the evaluation batch if larger */
+    size_t model_bytes;   /* model_new's block at model_batch */
+    size_t trainer_bytes; /* the optimiser's state, the shuffle order, the per-epoch results */
+    size_t bytes;         /* both */
+} train_memory;
+
+/* The memory of training g with recipe t on `images` training images
+ * (0: not known, the batch is not capped) with evaluation passes of
+ * eval_batch images (0: the batch). Allocates nothing. Returns 0, or -1
+ * with a message. */
+int train_plan(const net_graph *g, const net_train *t, long images, int eval_batch,
+               train_memory *mem, gerr *err);
+/* 0 when mem fits in limit bytes; else -1 with an error that names both
+ * numbers and `what` (the option or setting that set the limit): "needs
+ * 16.4 GiB at batch 65536, more than the limit of 4.0 GiB (--max-memory)". */
+int train_check_memory(const train_memory *mem, double limit, const char *what, gerr *err);
+/* The limit when none is given: half of the machine's memory (MemTotal). */
+double train_default_memory_limit(void);
+/* Plans the training of g on the training view o will split from train
+ * (o->val, o->val_frac, o->subset), refuses it when it needs more than
+ * o->max_memory, caps t->batch at the training images and allocates the
+ * model for it (seeded by t->seed). *mem gets the plan. NULL with a
+ * message on failure; nothing is allocated then. */
+model *train_model_new(const net_graph *g, net_train *t, const data_set *train, const train_opts *o,
+                       train_memory *mem, gerr *err);
 
 /* Accuracy and mean loss of m on a view, in evaluation mode. */
 int train_evaluate(model *m, const data_view *v, const float *mean, const float *std,

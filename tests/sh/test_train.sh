@@ -99,3 +99,30 @@ rc=$?
 wait
 [ $rc -eq 0 ] && [ -p "$T/fifo" ] && [ "$(J "$T/fifo.out" 'd["status"]' 2>/dev/null)" = ok ] &&
     ok train_out_fifo || fail train_out_fifo "rc=$rc $(cat "$T/err")"
+
+# memory: a training that would allocate more than --max-memory is refused
+# before it allocates (the message names both numbers; the result is still
+# written), and a batch larger than the training set is capped at it
+"$GEVO" train engine/nets/quick.net --set batch=65536 --no-test --quiet --max-memory 512M \
+    --out "$T/mem.json" >/dev/null 2>"$T/err"
+rc=$?
+m=$(J "$T/mem.json" 'd["status"] + ": " + d["message"]' 2>/dev/null)
+case "$m" in "error: needs "*" GiB at batch 54000, more than the limit of 512.0 MiB (--max-memory)")
+    [ $rc -eq 1 ] && ok train_max_memory_refused || fail train_max_memory_refused "rc=$rc" ;;
+*) fail train_max_memory_refused "rc=$rc: $m $(cat "$T/err")" ;; esac
+"$GEVO" train engine/nets/quick.net --max-memory 2X --quiet >/dev/null 2>"$T/err"
+[ $? -eq 2 ] && grep -q -- "--max-memory: '2X'" "$T/err" && ok train_max_memory_usage ||
+    fail train_max_memory_usage "$(cat "$T/err")"
+"$GEVO" train engine/nets/quick.net --set batch=65536 --subset 300 --no-test --progress \
+    --max-memory 1G >"$T/cap.jsonl" 2>"$T/err"
+rc=$?
+if [ $rc -eq 0 ] && python3 - "$T/cap.jsonl" <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+start, r = lines[0], lines[-1]["result"]
+note = "batch 65536 is more than the 300 training images: trained at batch 300"
+assert start["event"] == "start" and start["batch"] == 300 and start["note"] == note, start
+assert r["status"] == "ok" and r["recipe"]["batch"] == 300 and r["recipe"]["batch_asked"] == 65536, r
+assert r["note"] == note and r["steps"] == 1 and r["peak_rss_mb"] < 1024, r
+PY
+then ok train_batch_capped_at_training_set; else fail train_batch_capped_at_training_set "rc=$rc $(cat "$T/err")"; fi

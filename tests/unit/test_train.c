@@ -1,6 +1,8 @@
 /* The engine's trainer on real (small) data: IDX files written here, gzipped
  * and plain; learning a separable task; bit-for-bit determinism; divergence;
  * weights files; schedules; time limits. */
+#include <errno.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,8 +13,13 @@
 #include "engine/data.h"
 #include "engine/model.h"
 #include "engine/net.h"
+#include "engine/ops.h"
 #include "engine/train.h"
 #include "tests/harness.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/allocator_interface.h>
+#endif
 
 static char dir[256];
 
@@ -457,6 +464,212 @@ static void test_every_operator(void)
     }
 }
 
+/* What the heap holds now, as the allocator counts it: the usable size of
+ * every live allocation of the process. Under AddressSanitizer, its
+ * allocator's count; otherwise this test program replaces malloc and its
+ * kin by counting wrappers around glibc's own (the replacement glibc's
+ * manual describes), so every allocation of every library is seen. */
+#if defined(__SANITIZE_ADDRESS__)
+static size_t heap_in_use(void)
+{
+    return __sanitizer_get_current_allocated_bytes();
+}
+#else
+extern void *__libc_malloc(size_t n);
+extern void *__libc_calloc(size_t n, size_t size);
+extern void *__libc_realloc(void *p, size_t n);
+extern void *__libc_memalign(size_t align, size_t n);
+extern void __libc_free(void *p);
+
+static _Atomic size_t heap_bytes;
+
+static void *counted(void *p)
+{
+    if (p)
+        heap_bytes += malloc_usable_size(p);
+    return p;
+}
+
+void *malloc(size_t n)
+{
+    return counted(__libc_malloc(n));
+}
+
+void *calloc(size_t n, size_t size)
+{
+    return counted(__libc_calloc(n, size));
+}
+
+void *realloc(void *p, size_t n)
+{
+    size_t old = p ? malloc_usable_size(p) : 0;
+    void *q = __libc_realloc(p, n);
+    if (q || n == 0)
+        heap_bytes -= old;
+    return counted(q);
+}
+
+void free(void *p)
+{
+    if (p)
+        heap_bytes -= malloc_usable_size(p);
+    __libc_free(p);
+}
+
+void *aligned_alloc(size_t align, size_t n)
+{
+    return counted(__libc_memalign(align, n));
+}
+
+void *memalign(size_t align, size_t n)
+{
+    return counted(__libc_memalign(align, n));
+}
+
+int posix_memalign(void **out, size_t align, size_t n)
+{
+    void *p = counted(__libc_memalign(align, n));
+    if (!p)
+        return ENOMEM;
+    *out = p;
+    return 0;
+}
+
+static size_t heap_in_use(void)
+{
+    return heap_bytes;
+}
+#endif
+
+/* model_plan_bytes is what model_new allocates: equal to the block it
+ * reports, and what the heap grows by (measured by the allocator, so an
+ * allocation the plan forgets shows), on the seed networks and on
+ * programs that use every kind of layer, at several batches. */
+static void test_memory_plan_is_exact(void)
+{
+    const char *generated[] = {
+        net_src,
+        "input x: 3x17x13\nclasses 5\n"
+        "def se(x):\n    s = sigmoid(linear(relu(linear(gap(x), 4)), channels(x)))\n"
+        "    return x * s\n"
+        "x = hswish(batchnorm(conv(x, 12, k=3, stride=2, padding=same)))\n"
+        "y = dwconv(x, k=5, dilation=2)\n"
+        "x = concat(x, se(y), minpool(x, 3, stride=1, padding=1))\n"
+        "x = avgpool(layernorm(x), 2, ceil=true)\n"
+        "x = add(x, gelu(x), tanh(x))\n"
+        "return linear(dropout(flatten(x), 0.3), classes)\n",
+        "input x: 1x28x28\nclasses 10\nx = maxpool(silu(conv(x, 7, k=1, groups=1)), 4)\n"
+        "return linear(flatten(x), classes, bias=false)\n",
+    };
+    const char *seeds[] = {"exquisitenetv2.net", "smallcnn.net", "quick.net"};
+    const int batches[] = {2, 7, 64};
+    ops_blas_init(); /* once per process: not the model's */
+    int checked = 0;
+    for (int k = 0; k < (int)(sizeof seeds / sizeof *seeds + sizeof generated / sizeof *generated);
+         k++) {
+        net_graph *g = NULL;
+        net_error ne = {0};
+        const char *what;
+        if (k < 3) {
+            char path[1024];
+            snprintf(path, sizeof path, "%s/engine/nets/%s", harness_root(), seeds[k]);
+            what = seeds[k];
+            CHECK(net_compile_file(path, NULL, &g, &ne) == 0, "%s: %s", what, ne.base.msg);
+        } else {
+            what = generated[k - 3];
+            g = compile(what);
+        }
+        if (!g)
+            continue;
+        for (size_t b = 0; b < sizeof batches / sizeof *batches; b++) {
+            gerr e = GERR_INIT;
+            size_t plan = 0;
+            CHECK(model_plan_bytes(g, batches[b], &plan, &e) == 0, "%.20s: %s", what, e.msg);
+            size_t before = heap_in_use();
+            model *m = model_new(g, batches[b], 1, &e);
+            size_t after = heap_in_use();
+            CHECK(m != NULL, "%.20s: %s", what, e.msg);
+            if (!m)
+                continue;
+            CHECK(m->bytes == plan, "%.20s at batch %d: planned %zu bytes, the block has %zu", what,
+                  batches[b], plan, m->bytes);
+            /* the usable size rounds up a little (a mapping: to pages) */
+            CHECK(after >= before + plan && after - before - plan <= 8192,
+                  "%.20s at batch %d: planned %zu bytes, the heap grew by %zu", what, batches[b],
+                  plan, after - before);
+            checked++;
+            model_free(m);
+        }
+        net_graph_free(g);
+    }
+    CHECK_EQ_INT(checked, 18);
+}
+
+static size_t heap_at_start;
+
+static void note_heap_at_start(void *ctx, const train_event *ev)
+{
+    if (ev->kind == TRAIN_EV_START)
+        heap_at_start = heap_in_use();
+}
+
+/* train_model_new refuses a training that needs more than the limit
+ * before it allocates anything, naming both numbers; a batch larger than
+ * the training set is capped at it; and what train_run allocates before
+ * its first step is the plan's trainer_bytes (plus the data's views). */
+static void test_training_memory(void)
+{
+    data_source d;
+    gerr e = GERR_INIT;
+    CHECK(data_load(&d, dir, NULL, &e) == 0, "%s", e.msg);
+    net_graph *g = compile(net_src);
+    if (!g)
+        return;
+    train_opts o;
+    train_opts_default(&o);
+    o.threads = 1;
+    o.val = &d.val;
+    net_train t = g->train; /* batch 32 */
+    train_memory mem;
+    o.max_memory = 100000;
+    o.max_memory_what = "--max-memory";
+    size_t before = heap_in_use();
+    model *m = train_model_new(g, &t, &d.train, &o, &mem, &e);
+    CHECK(m == NULL && heap_in_use() == before, "a model past the limit was allocated");
+    CHECK(strstr(e.msg, "at batch 32, more than the limit of 98 KiB (--max-memory)") &&
+              strstr(e.msg, "needs "),
+          "message: %s", e.msg);
+    model_free(m);
+
+    /* 800 training images, 80 held out: a batch of 5000 is 720 */
+    o.max_memory = 0;
+    t.batch = 5000;
+    m = train_model_new(g, &t, &d.train, &o, &mem, &e);
+    CHECK(m != NULL, "%s", e.msg);
+    if (m) {
+        CHECK(t.batch == 720 && mem.batch == 720 && mem.model_batch == 720 && m->batch == 720,
+              "batch %d, planned %d, model %d", t.batch, mem.batch, m->batch);
+        CHECK(m->bytes == mem.model_bytes, "model %zu bytes, planned %zu", m->bytes,
+              mem.model_bytes);
+        CHECK(mem.bytes == mem.model_bytes + mem.trainer_bytes, "the sum");
+        o.on_event = note_heap_at_start;
+        train_result r;
+        ops_set_threads(o.threads); /* OpenBLAS's own buffers are not the trainer's */
+        before = heap_in_use();
+        CHECK(train_run(m, &t, &d.train, &d.test, &o, &r) == 0, "%s", r.message);
+        CHECK(r.batch == 720 && r.steps == t.epochs, "batch %d in %ld steps", r.batch, r.steps);
+        size_t views = sizeof(int) * (720 + 80), grew = heap_at_start - before;
+        CHECK(grew >= mem.trainer_bytes + views && grew - mem.trainer_bytes - views <= 8192,
+              "trainer planned %zu bytes (+%zu of views), the heap grew by %zu", mem.trainer_bytes,
+              views, grew);
+        train_result_release(&r);
+    }
+    model_free(m);
+    CHECK(train_default_memory_limit() > 1e6, "default limit %g", train_default_memory_limit());
+    net_graph_free(g);
+    data_release(&d);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/gevo-train-test.XXXXXX");
@@ -475,6 +688,8 @@ int main(void)
     RUN(test_weights_roundtrip);
     RUN(test_schedules);
     RUN(test_every_operator);
+    RUN(test_memory_plan_is_exact);
+    RUN(test_training_memory);
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)

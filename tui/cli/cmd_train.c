@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "engine/base/file.h"
+#include "engine/base/num.h"
 #include "engine/data.h"
 #include "engine/model.h"
 #include "engine/net.h"
@@ -50,6 +51,8 @@ static const char help[] =
     "  --threads N         OpenBLAS threads (default 2)\n"
     "  --time-limit S      stop after S seconds (status timeout)\n"
     "  --eval-batch N      images per evaluation pass (default: the batch)\n"
+    "  --max-memory BYTES  refuse a training that would allocate more, e.g. 512M, 2G;\n"
+    "                      0: no limit (default: half of the machine's memory)\n"
     "  --no-test           do not evaluate the test set\n"
     "  --weights FILE      save the trained weights to FILE\n"
     "  --out FILE          also write the result JSON to FILE\n"
@@ -61,9 +64,26 @@ static const char help[] =
 
 /* ---- progress display ------------------------------------------------ */
 
+/* The progress display, and the batch the recipe asked for: a batch larger
+ * than the training set is capped, and the start event says so. */
+typedef struct train_ctx {
+    cli_progress p;
+    int batch_asked;
+} train_ctx;
+
+static void batch_note(const train_ctx *tc, const train_event *ev, char *buf, size_t n)
+{
+    buf[0] = 0;
+    if (tc->batch_asked > ev->batch)
+        snprintf(buf, n, "batch %d is more than the %ld training images: trained at batch %d",
+                 tc->batch_asked, ev->images, ev->batch);
+}
+
 static void on_train_event(void *vctx, const train_event *ev)
 {
-    cli_progress *ctx = vctx;
+    const train_ctx *tc = vctx;
+    const cli_progress *ctx = &tc->p;
+    char note[160];
     if (ctx->json) {
         json_t *o = json_object();
         static const char *const names[] = {"start", "step", "epoch", "eval"};
@@ -75,7 +95,12 @@ static void on_train_event(void *vctx, const train_event *ev)
             json_object_set_new(o, "epochs", json_integer(ev->epochs));
             json_object_set_new(o, "step", json_integer(ev->step));
             json_object_set_new(o, "steps", json_integer(ev->steps));
-            if (ev->kind != TRAIN_EV_START) {
+            if (ev->kind == TRAIN_EV_START) {
+                json_object_set_new(o, "batch", json_integer(ev->batch));
+                batch_note(tc, ev, note, sizeof note);
+                if (note[0])
+                    json_object_set_new(o, "note", json_string(note));
+            } else {
                 json_object_set_new(o, "loss", cli_json_num(ev->loss));
                 json_object_set_new(o, "acc", cli_json_num(ev->acc));
             }
@@ -96,7 +121,11 @@ static void on_train_event(void *vctx, const train_event *ev)
     }
     if (!ctx->bar)
         return;
-    if (ev->kind == TRAIN_EV_STEP) {
+    if (ev->kind == TRAIN_EV_START) {
+        batch_note(tc, ev, note, sizeof note);
+        if (note[0])
+            fprintf(stderr, "  %s\n", note);
+    } else if (ev->kind == TRAIN_EV_STEP) {
         int width = 30;
         double frac = ev->steps ? (double)ev->step / ev->steps : 0;
         int fill = (int)(frac * width + 0.5);
@@ -252,6 +281,7 @@ int cmd_train(int argc, char **argv)
         {"threads", required_argument, 0, 't'},
         {"time-limit", required_argument, 0, 'T'},
         {"eval-batch", required_argument, 0, 'E'},
+        {"max-memory", required_argument, 0, 'M'},
         {"no-test", no_argument, 0, 'N'},
         {"weights", required_argument, 0, 'w'},
         {"out", required_argument, 0, 'o'},
@@ -269,6 +299,7 @@ int cmd_train(int argc, char **argv)
     int n_sets = 0;
     train_opts o;
     train_opts_default(&o);
+    bool max_memory_given = false;
     int opt;
     cli_getopt_start();
     while ((opt = cli_getopt(argc, argv, "q", longopts)) != -1) {
@@ -324,6 +355,15 @@ int cmd_train(int argc, char **argv)
             if (cli_long("train", "--eval-batch", optarg, 1, 65536, &eval_batch))
                 return CLI_USAGE;
             break;
+        case 'M': {
+            gerr e = GERR_INIT;
+            if (num_bytes(optarg, 0, 1e18, &o.max_memory, "--max-memory", &e)) {
+                fprintf(stderr, "gevo train: %s\n", e.msg);
+                return CLI_USAGE;
+            }
+            max_memory_given = true;
+            break;
+        }
         case 'N': o.skip_test = true; break;
         case 'w': weights = optarg; break;
         case 'o': out_path = optarg; break;
@@ -363,10 +403,12 @@ int cmd_train(int argc, char **argv)
         snprintf(r.message, sizeof r.message, "%s", ge.msg);
         goto finish;
     }
-    cli_progress ctx = {.json = progress, .bar = !progress && !quiet && isatty(2)};
+    train_memory mem = {0};
+    train_ctx tc = {.p = {.json = progress, .bar = !progress && !quiet && isatty(2)}};
+    cli_progress *ctx = &tc.p;
     /* the network's input line (or --input) and the data's images must
        have one shape */
-    if (cli_data_load(&data, &da, &ctx, r.message, sizeof r.message) ||
+    if (cli_data_load(&data, &da, ctx, r.message, sizeof r.message) ||
         cli_compile_for_data(src, len, net_path, &lim, &da, &data, &g, r.message, sizeof r.message))
         goto finish;
     r.params = g->params;
@@ -388,17 +430,20 @@ int cmd_train(int argc, char **argv)
         recipe.seed = seed;
     have_recipe = true;
     o.eval_batch = (int)eval_batch;
-    int cap = recipe.batch > eval_batch ? recipe.batch : (int)eval_batch;
-    m = model_new(g, cap, (uint64_t)recipe.seed, &ge);
+    o.val = &data.val;
+    if (!max_memory_given)
+        o.max_memory = train_default_memory_limit();
+    o.max_memory_what = max_memory_given ? "--max-memory" : "half of the machine's memory";
+    tc.batch_asked = recipe.batch;
+    m = train_model_new(g, &recipe, &data.train, &o, &mem, &ge);
     if (!m) {
         snprintf(r.message, sizeof r.message, "%s", ge.msg);
         goto finish;
     }
     o.on_event = on_train_event;
-    o.ctx = &ctx;
-    o.val = &data.val;
+    o.ctx = &tc;
     train_run(m, &recipe, &data.train, &data.test, &o, &r);
-    if (ctx.bar)
+    if (ctx->bar)
         fprintf(stderr, "\r\033[K");
     if (weights && r.status != TRAIN_ERROR && r.status != TRAIN_DIVERGED) {
         if (model_save(m, weights, &ge)) {
@@ -411,6 +456,14 @@ finish:;
                               have_recipe ? recipe.seed : seed, o.threads);
     if (data.train.n)
         add_data_json(res, &data);
+    if (have_recipe && tc.batch_asked > recipe.batch) {
+        train_event start = {.batch = recipe.batch, .images = mem.batch};
+        char note[160];
+        batch_note(&tc, &start, note, sizeof note);
+        json_object_set_new(json_object_get(res, "recipe"), "batch_asked",
+                            json_integer(tc.batch_asked));
+        json_object_set_new(res, "note", json_string(note));
+    }
     int werr = emit_result(res, out_path, progress);
     json_decref(res);
     if (r.status == TRAIN_ERROR)
