@@ -5,6 +5,7 @@
 #include "engine/base/grow.h"
 #include "engine/layers.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -469,6 +470,53 @@ int model_save(const model *m, const char *path, gerr *err)
     return out_file_commit(&out, err);
 }
 
+static const char *not_finite(float v)
+{
+    return isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf";
+}
+
+/* Refuses values a model cannot start from, whatever the checksum says (a
+ * training that diverged and saved, a file written by something else):
+ * NaN or infinite parameters, running statistics or normalisation, a
+ * negative running variance, a standard deviation that is not positive.
+ * The message names the layer the value belongs to. */
+static int check_values(const model *m, const float *p, const float *b, const float *mean,
+                        const float *std, const char *path, gerr *err)
+{
+    const net_graph *g = m->g;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const model_layer *L = &m->layers[i];
+        const char *op = net_op_name(g->nodes[i].op);
+        int line = g->nodes[i].line;
+        for (long k = 0; k < L->nw + L->nb; k++)
+            if (!isfinite(p[L->w + k]))
+                return gerr_set(err,
+                                "%s: the %s of %s at line %d holds %s (parameter %ld): the "
+                                "weights are not finite",
+                                path, k < L->nw ? "weight" : "bias", op, line,
+                                not_finite(p[L->w + k]), L->w + k);
+        for (long k = 0; L->stats >= 0 && k < 2 * L->nw; k++) {
+            float v = b[L->stats + k];
+            bool var = k >= L->nw;
+            if (!isfinite(v) || (var && v < 0))
+                return gerr_set(err, "%s: the running %s of %s at line %d is %s", path,
+                                var ? "variance" : "mean", op, line,
+                                isfinite(v) ? "negative" : not_finite(v));
+        }
+    }
+    for (int c = 0; c < g->input.c; c++) {
+        if (!isfinite(mean[c]))
+            return gerr_set(err, "%s: the input normalisation's mean of channel %d is %s", path, c,
+                            not_finite(mean[c]));
+        if (!isfinite(std[c]) || !(std[c] > 0))
+            return gerr_set(err,
+                            "%s: the input normalisation's standard deviation of channel %d is "
+                            "%s",
+                            path, c, isfinite(std[c]) ? "not positive" : not_finite(std[c]));
+    }
+    return 0;
+}
+
 int model_load(model *m, const char *path, gerr *err)
 {
     FILE *f = fopen(path, "rb");
@@ -549,6 +597,8 @@ int model_load(model *m, const char *path, gerr *err)
                  path, (unsigned long long)h, (unsigned long long)m->g->hash);
         goto out;
     }
+    if (check_values(m, p, b, nm, ns, path, err))
+        goto out;
     memcpy(m->params, p, sizeof(float) * np);
     memcpy(m->buffers, b, sizeof(float) * nb);
     memcpy(m->norm_mean, nm, sizeof(float) * nc);

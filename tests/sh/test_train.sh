@@ -126,3 +126,21 @@ assert r["status"] == "ok" and r["recipe"]["batch"] == 300 and r["recipe"]["batc
 assert r["note"] == note and r["steps"] == 1 and r["peak_rss_mb"] < 1024, r
 PY
 then ok train_batch_capped_at_training_set; else fail train_batch_capped_at_training_set "rc=$rc $(cat "$T/err")"; fi
+
+# weights whose values are not finite are refused by gevo eval, although
+# their checksum is valid (a NaN written in, the CRC-32 recomputed)
+if [ -f "$T/w.bin" ] && python3 - "$T/w.bin" "$T/nan.bin" <<'PY'
+import struct, sys, zlib
+b = bytearray(open(sys.argv[1], "rb").read())
+b[40:44] = struct.pack("<f", float("nan"))  # the first parameter: header is 40 bytes
+b[-4:] = struct.pack("<I", zlib.crc32(bytes(b[:-4])))
+open(sys.argv[2], "wb").write(b)
+PY
+then
+    "$GEVO" eval engine/nets/quick.net "$T/nan.bin" >"$T/nan.json" 2>"$T/err"
+    rc=$?
+    grep -q "gevo eval: $T/nan.bin: the weight of conv at line 10 holds NaN" "$T/err" && [ $rc -eq 1 ] &&
+        ok eval_refuses_nan_weights || fail eval_refuses_nan_weights "rc=$rc $(cat "$T/err")"
+else
+    fail eval_refuses_nan_weights "no weights file to corrupt"
+fi

@@ -330,6 +330,29 @@ static void test_weights_roundtrip(void)
     model *c = model_new(g2, 8, 1, &err);
     CHECK(model_load(c, path, &err) != 0 && strstr(err.msg, "parameters"), "other program: %s",
           err.msg);
+    /* values a model cannot start from are refused whatever the checksum */
+    struct {
+        float *at, v;
+        const char *says;
+    } broken[] = {
+        {&a->params[3], NAN, "the weight of conv at line 4 holds NaN (parameter 3)"},
+        {&a->params[a->n_params - 1], INFINITY, "the bias of linear at line 8 holds +Inf"},
+        {&a->buffers[1], -INFINITY, "the running mean of batchnorm at line 4 is -Inf"},
+        {&a->buffers[9], -0.5f, "the running variance of batchnorm at line 4 is negative"},
+        {&a->norm_mean[0], NAN, "normalisation's mean of channel 0 is NaN"},
+        {&a->norm_std[0], 0.0f, "standard deviation of channel 0 is not positive"},
+    };
+    for (size_t i = 0; i < sizeof broken / sizeof *broken; i++) {
+        float keep = *broken[i].at;
+        *broken[i].at = broken[i].v;
+        CHECK(model_save(a, path, &err) == 0, "save: %s", err.msg);
+        float before = b->params[3];
+        CHECK(model_load(b, path, &err) != 0 && strstr(err.msg, broken[i].says) &&
+                  strstr(err.msg, path) == err.msg,
+              "%s: %s", broken[i].says, err.msg);
+        CHECK(b->params[3] == before, "a refused file changed the model");
+        *broken[i].at = keep;
+    }
     f = fopen(path, "wb");
     fputs("GEVOWTS", f);
     fclose(f);
