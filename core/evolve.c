@@ -1064,6 +1064,12 @@ const evolve_ind *evolve_list(evolve *e, int generation, size_t *n)
     return e->view;
 }
 
+const evolve_ind *evolve_find(evolve *e, const char *id)
+{
+    ind *d = find_ind(e, id);
+    return d ? &d->pub : NULL;
+}
+
 /* ---- actions ------------------------------------------------------------------ */
 
 /* Writes id's review note with a decision, keeping the annotations the
@@ -1093,6 +1099,7 @@ static int write_review(evolve *e, const char *id, const char *decision, const c
     for (size_t i = 0; i < na; i++) {
         json_t *x = json_array_get(anns, i);
         a[i].line = (int)json_integer_value(json_object_get(x, "line"));
+        a[i].old_line = (int)json_integer_value(json_object_get(x, "old_line"));
         a[i].text = json_string_value(json_object_get(x, "text"));
         if (!a[i].text)
             a[i].text = "";
@@ -1189,16 +1196,31 @@ int evolve_edit(evolve *e, const char *id, const char *genome)
     return 0;
 }
 
-int evolve_annotate(evolve *e, const char *id, int line, const char *text)
+static int annotate(evolve *e, const char *id, int line, int old_line, const char *text)
 {
     if (!text || !text[0])
         return fail(e, "an annotation needs text");
     /* kept in the review note, with the decision it has (or "pending") */
-    session_annotation note = {.line = line, .text = text};
+    session_annotation note = {.line = line, .old_line = old_line, .text = text};
     if (write_review(e, id, NULL, NULL, &note))
         return -1;
-    logf_(e, id, "%s: note on line %d", id, line);
+    if (old_line > 0)
+        logf_(e, id, "%s: note on the parent's line %d (removed)", id, old_line);
+    else
+        logf_(e, id, "%s: note on line %d", id, line);
     return 0;
+}
+
+int evolve_annotate(evolve *e, const char *id, int line, const char *text)
+{
+    return annotate(e, id, line, 0, text);
+}
+
+int evolve_annotate_old(evolve *e, const char *id, int old_line, const char *text)
+{
+    if (old_line <= 0)
+        return fail(e, "a removed line's number is 1 or more");
+    return annotate(e, id, 0, old_line, text);
 }
 
 int evolve_regenerate(evolve *e, const char *id, const char *note)

@@ -137,6 +137,7 @@ void evolve_dispatch(evolve *e, const struct pollfd *fds, int n);
 void evolve_status_get(evolve *e, evolve_status *st);
 /* Every individual of a generation (< 0: the current one), in order. */
 const evolve_ind *evolve_list(evolve *e, int generation, size_t *n);
+const evolve_ind *evolve_find(evolve *e, const char *id);
 
 /* Actions of the researcher (also what the review policy does). */
 int evolve_approve(evolve *e, const char *id);
@@ -148,6 +149,9 @@ int evolve_reject(evolve *e, const char *id, const char *reason);
  * in evolve_error(); nothing is saved. */
 int evolve_edit(evolve *e, const char *id, const char *genome);
 int evolve_annotate(evolve *e, const char *id, int line, const char *text);
+/* A note on a line the proposal removed: line old_line of its first
+ * parent's genome (the review note's "old_line"). */
+int evolve_annotate_old(evolve *e, const char *id, int old_line, const char *text);
 /* Asks for a new proposal in place of id (rejected with the note), with the
  * note passed to the LLM as steering. */
 int evolve_regenerate(evolve *e, const char *id, const char *note);

@@ -690,6 +690,11 @@ void llm_client_free(llm_client *c)
     free(c);
 }
 
+const llm_config *llm_client_config(const llm_client *c)
+{
+    return &c->cfg;
+}
+
 llm_usage llm_client_usage(const llm_client *c)
 {
     return c->usage;

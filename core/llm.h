@@ -198,6 +198,7 @@ long llm_plausible_tokens(bool reported, long value, size_t bytes, long hi, bool
  * message: user:password@ becomes ***@, and the value of a query parameter
  * whose name holds "key", "token", "secret", "sig" or "pass" becomes ***. */
 void llm_redact_url(const char *url, char *out, size_t size);
+const llm_config *llm_client_config(const llm_client *c);
 
 const char *llm_status_name(llm_status s);
 

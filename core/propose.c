@@ -3,6 +3,7 @@
 #include "core/propose.h"
 
 #include <jansson.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -244,6 +245,27 @@ static bool in_list(char (*ids)[SESSION_ID_MAX], size_t n, const char *id)
 
 #define MAX_NOTES 12
 
+/* Line n of id's first parent's genome (malloc'd, without its newline),
+ * NULL when there is none; the parent's id in parent. */
+static char *removed_line(session *s, const char *id, int n, char *parent)
+{
+    session_info si;
+    char *g = NULL;
+    if (session_info_get(s, id, &si, NULL) != 0 || si.n_parents < 1 ||
+        session_genome(s, si.parents[0], &g, NULL) != 0 || !g)
+        return NULL;
+    snprintf(parent, SESSION_ID_MAX, "%s", si.parents[0]);
+    const char *p = g;
+    for (int k = 1; k < n && p; k++) {
+        p = strchr(p, '\n');
+        if (p)
+            p++;
+    }
+    char *line = p && *p ? strndup(p, strcspn(p, "\n")) : NULL;
+    free(g);
+    return line;
+}
+
 /* The researcher's annotations and reasons on the lineage of the parents,
  * and the reasons given for rejected proposals made from it. */
 static char *notes_for(session *s, const char *a, const char *b, const char *note)
@@ -282,11 +304,22 @@ static char *notes_for(session *s, const char *a, const char *b, const char *not
             json_t *x = json_array_get(ann, k);
             const char *t = json_string_value(json_object_get(x, "text"));
             json_int_t line = json_integer_value(json_object_get(x, "line"));
+            json_int_t old = json_integer_value(json_object_get(x, "old_line"));
             if (!t || !t[0])
                 continue;
-            int r = line > 0
-                        ? asprintf(&notes[nn], "on %s, line %lld: %s", lin[i], (long long)line, t)
-                        : asprintf(&notes[nn], "on %s: %s", lin[i], t);
+            int r;
+            if (line > 0) {
+                r = asprintf(&notes[nn], "on %s, line %lld: %s", lin[i], (long long)line, t);
+            } else if (old > 0 && old < INT_MAX) {
+                /* a line the change removed: the parent's line, quoted */
+                char parent[SESSION_ID_MAX] = "", *was = removed_line(s, lin[i], (int)old, parent);
+                r = asprintf(&notes[nn], "on %s, the line it removed (line %lld of %s%s%s%s): %s",
+                             lin[i], (long long)old, parent[0] ? parent : "its parent",
+                             was ? ": \"" : "", was ? was : "", was ? "\"" : "", t);
+                free(was);
+            } else {
+                r = asprintf(&notes[nn], "on %s: %s", lin[i], t);
+            }
             if (r >= 0)
                 nn++;
         }
@@ -500,6 +533,8 @@ static void finish_write(propose *p)
     n.tokens_in = o->tokens_in;
     n.tokens_out = o->tokens_out;
     n.latency_s = o->latency_s;
+    n.cost_usd = o->cost_usd;
+    n.requests = o->model[0] ? o->attempts : 0;
     n.summary = o->summary;
     n.genome = o->program;
     n.reasoning = o->reasoning;

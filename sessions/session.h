@@ -93,6 +93,8 @@ typedef struct session_new {
     const char *served_model; /* what the server said it ran; NULL/"" = none */
     long tokens_in, tokens_out;
     double latency_s;
+    double cost_usd;     /* the LLM's price of it, 0 offline */
+    int requests;        /* LLM requests it took (1 + repairs), 0 offline */
     const char *summary; /* one line for the commit message */
     const char *genome, *reasoning, *prompt, *response;
 } session_new;
@@ -106,9 +108,13 @@ int session_edit(session *s, const char *id, const char *genome, const char *mes
 /* A result of gevo train, stored verbatim after validation. */
 int session_set_result(session *s, const char *id, const char *json, gerr *err);
 
+/* An annotation is about line `line` of the individual's genome, or (a
+ * removed line) line `old_line` of its first parent's genome; neither (both
+ * 0): about the whole genome. At most one of them is set. */
 typedef struct session_annotation {
-    int line; /* 0 = about the whole genome */
+    int line;
     const char *text;
+    int old_line;
 } session_annotation;
 
 typedef struct session_review {
@@ -138,6 +144,8 @@ typedef struct session_info {
     int n_parents;
     long tokens_in, tokens_out;
     double latency_s;
+    double cost_usd; /* meta.json's; 0 when not recorded */
+    int requests;    /* LLM requests; sessions without the field: 1 per LLM proposal */
     bool edited;
     /* From the result note; status is "pending" without one. */
     char status[16];

@@ -151,8 +151,8 @@ static json_t *read_meta(session *s, const git_commit *c, gerr *err)
 
 /* ---- writing ------------------------------------------------------------ */
 
-static int blob_insert(session *s, git_treebuilder *tb, const char *name, const char *text,
-                       gerr *err)
+int session_blob_insert(session *s, git_treebuilder *tb, const char *name, const char *text,
+                        gerr *err)
 {
     char *clean = session_scrub(s, text);
     if (!clean)
@@ -165,17 +165,17 @@ static int blob_insert(session *s, git_treebuilder *tb, const char *name, const 
     return session_git(rc, err, "%s", name);
 }
 
-static int json_insert(session *s, git_treebuilder *tb, const char *name, json_t *j, gerr *err)
+int session_json_insert(session *s, git_treebuilder *tb, const char *name, json_t *j, gerr *err)
 {
     char *text = session_json_text(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER, name, err);
     if (!text)
         return -1;
-    int rc = blob_insert(s, tb, name, text, err);
+    int rc = session_blob_insert(s, tb, name, text, err);
     free(text);
     return rc;
 }
 
-static void iso_now(char *buf, size_t size)
+void session_iso_now(char *buf, size_t size)
 {
     time_t t = time(NULL);
     struct tm tm;
@@ -184,7 +184,7 @@ static void iso_now(char *buf, size_t size)
 }
 
 /* The first line of text, at most max bytes, without control characters. */
-static void one_line(char *out, size_t size, const char *text)
+void session_one_line(char *out, size_t size, const char *text)
 {
     size_t o = 0;
     for (const char *p = text ? text : ""; *p && *p != '\n' && o + 1 < size; p++)
@@ -228,16 +228,17 @@ int session_add(session *s, const session_new *in, char *id, gerr *err)
     snprintf(id, SESSION_ID_MAX, "g%d-%d", in->generation, num);
 
     char when[32];
-    iso_now(when, sizeof when);
+    session_iso_now(when, sizeof when);
     json_t *par = json_array();
     for (int i = 0; i < in->n_parents; i++)
         json_array_append_new(par, json_string(in->parents[i]));
     char *persona = session_scrub(s, in->persona), *model = session_scrub(s, in->model);
-    meta = json_pack("{s:s, s:i, s:i, s:s, s:s, s:o, s:s, s:{s:I, s:I}, s:f, s:s, s:i}", "id", id,
-                     "generation", in->generation, "number", num, "operator", in->op, "persona",
-                     persona ? persona : "", "parents", par, "model", model ? model : "", "tokens",
-                     "in", (json_int_t)in->tokens_in, "out", (json_int_t)in->tokens_out,
-                     "latency_s", in->latency_s, "created", when, "edits", 0);
+    meta = json_pack("{s:s, s:i, s:i, s:s, s:s, s:o, s:s, s:{s:I, s:I}, s:f, s:f, s:i, s:s, s:i}",
+                     "id", id, "generation", in->generation, "number", num, "operator", in->op,
+                     "persona", persona ? persona : "", "parents", par, "model", model ? model : "",
+                     "tokens", "in", (json_int_t)in->tokens_in, "out", (json_int_t)in->tokens_out,
+                     "latency_s", in->latency_s, "cost_usd", in->cost_usd, "requests", in->requests,
+                     "created", when, "edits", 0);
     free(persona);
     free(model);
     if (meta && in->served_model && in->served_model[0]) {
@@ -251,11 +252,11 @@ int session_add(session *s, const session_new *in, char *id, gerr *err)
     }
     if (session_git(git_treebuilder_new(&tb, s->repo, NULL), err, "add") != 0)
         goto done;
-    if (blob_insert(s, tb, SESSION_GENOME, in->genome, err) ||
-        json_insert(s, tb, "meta.json", meta, err) ||
-        blob_insert(s, tb, "reasoning.md", in->reasoning, err) ||
-        blob_insert(s, tb, "prompt.txt", in->prompt, err) ||
-        blob_insert(s, tb, "response.txt", in->response, err))
+    if (session_blob_insert(s, tb, SESSION_GENOME, in->genome, err) ||
+        session_json_insert(s, tb, "meta.json", meta, err) ||
+        session_blob_insert(s, tb, "reasoning.md", in->reasoning, err) ||
+        session_blob_insert(s, tb, "prompt.txt", in->prompt, err) ||
+        session_blob_insert(s, tb, "response.txt", in->response, err))
         goto done;
     git_oid tree_id, commit_id;
     git_tree *tree = NULL;
@@ -263,7 +264,7 @@ int session_add(session *s, const session_new *in, char *id, gerr *err)
         session_git(git_tree_lookup(&tree, s->repo, &tree_id), err, "add: writing the tree"))
         goto done;
     char summary[120], line[400];
-    one_line(summary, sizeof summary, in->summary);
+    session_one_line(summary, sizeof summary, in->summary);
     const char *persona_s = in->persona && in->persona[0] ? in->persona : "-";
     snprintf(line, sizeof line, "%s gen %d %s (%s): %s", id, in->generation, in->op, persona_s,
              summary[0] ? summary : "(no summary)");
@@ -331,15 +332,15 @@ int session_edit(session *s, const char *id, const char *genome, const char *mes
     json_int_t edits = json_integer_value(json_object_get(meta, "edits"));
     json_object_set_new(meta, "edits", json_integer(edits + 1));
     json_object_set_new(meta, "edited_by", json_string(who->name));
-    if (blob_insert(s, tb, SESSION_GENOME, genome, err) ||
-        json_insert(s, tb, "meta.json", meta, err))
+    if (session_blob_insert(s, tb, SESSION_GENOME, genome, err) ||
+        session_json_insert(s, tb, "meta.json", meta, err))
         goto done;
     git_oid tree_id, commit_id;
     if (session_git(git_treebuilder_write(&tree_id, tb), err, "edit: writing the tree") ||
         session_git(git_tree_lookup(&new_tree, s->repo, &tree_id), err, "edit: writing the tree"))
         goto done;
     char first[200];
-    one_line(first, sizeof first, message);
+    session_one_line(first, sizeof first, message);
     strbuf_addf(&text, "%s edited by %s%s%s\n", id, who->name, first[0] ? ": " : "", first);
     if (message && strchr(message, '\n'))
         strbuf_addf(&text, "\n%s\n", strchr(message, '\n') + 1);
@@ -564,17 +565,24 @@ int session_set_review(session *s, const char *id, const session_review *r, gerr
     if (!r->author && session_researcher(s, &who, err) != 0)
         return -1;
     char when[32];
-    iso_now(when, sizeof when);
+    session_iso_now(when, sizeof when);
     json_t *ann = json_array();
     for (int i = 0; i < r->n_annotations; i++) {
-        if (r->annotations[i].line < 0) {
+        const session_annotation *an = &r->annotations[i];
+        if (an->line < 0 || an->old_line < 0 || (an->line > 0 && an->old_line > 0)) {
             json_decref(ann);
             git_signature_free(who);
-            return gerr_set(err, "review: annotation %d has a negative line number", i + 1);
+            return gerr_set(err,
+                            an->line > 0 && an->old_line > 0
+                                ? "review: annotation %d names a line and an old line"
+                                : "review: annotation %d has a negative line number",
+                            i + 1);
         }
         json_t *a = json_object();
-        if (r->annotations[i].line > 0)
-            json_object_set_new(a, "line", json_integer(r->annotations[i].line));
+        if (an->line > 0)
+            json_object_set_new(a, "line", json_integer(an->line));
+        if (an->old_line > 0)
+            json_object_set_new(a, "old_line", json_integer(an->old_line));
         json_object_set_new(a, "text",
                             json_string(r->annotations[i].text ? r->annotations[i].text : ""));
         json_array_append_new(ann, a);
@@ -758,6 +766,13 @@ static int fill_info(session *s, const char *id, const git_commit *c, const note
     info->tokens_in = (long)json_integer_value(json_object_get(tok, "in"));
     info->tokens_out = (long)json_integer_value(json_object_get(tok, "out"));
     info->latency_s = num_or(json_object_get(meta, "latency_s"), 0);
+    info->cost_usd = num_or(json_object_get(meta, "cost_usd"), 0);
+    /* sessions from before "requests" was recorded: one request per LLM
+       proposal */
+    json_t *req = json_object_get(meta, "requests");
+    info->requests = json_is_integer(req)                            ? (int)json_integer_value(req)
+                     : info->model[0] && strcmp(info->model, "none") ? 1
+                                                                     : 0;
     int edits = (int)json_integer_value(json_object_get(meta, "edits"));
     info->edited = edits > 0;
     json_decref(meta);

@@ -68,4 +68,14 @@ void session_lock_release(session *s);
 
 int session_valid_id(const char *id, int *gen, int *num);
 
+/* A blob of text (scrubbed of the API key) or of JSON (written as every
+ * JSON file of a session is) under name in tb. */
+int session_blob_insert(session *s, git_treebuilder *tb, const char *name, const char *text,
+                        gerr *err);
+int session_json_insert(session *s, git_treebuilder *tb, const char *name, json_t *j, gerr *err);
+/* Now as "2026-01-31T12:00:00Z". */
+void session_iso_now(char *buf, size_t size);
+/* The first line of text, cut to size, without control characters. */
+void session_one_line(char *out, size_t size, const char *text);
+
 #endif

@@ -1,6 +1,8 @@
 /* view_tree: the population tree, one line per generation and per
- * individual: state, front or survivor mark, id, operator, persona,
- * objective, parameters, parents. Moving selects. */
+ * individual (in the order of their numbers): state, front or survivor
+ * mark, id, operator, persona, objective, parameters, parents. Without
+ * colour (NO_COLOR, a monochrome terminal) the first column marks the
+ * selected line, as the cursor bar does with colour. Moving selects. */
 #include <stdio.h>
 #include <string.h>
 
@@ -19,8 +21,10 @@ static void row_text(wb *w, const wb_row *r, int width, char *buf, size_t size)
         char extra[48] = "";
         if (pend)
             snprintf(extra, sizeof extra, ", %d pending", pend);
-        snprintf(buf, size, "%s generation %d: %d%s%s", fold ? w->g.closed : w->g.open, r->gen, n,
-                 extra, r->gen == w->live_gen ? " (live)" : "");
+        /* without colour the first column is the selection's marker */
+        snprintf(buf, size, "%s%s generation %d: %d%s%s", w->color ? "" : " ",
+                 fold ? w->g.closed : w->g.open, r->gen, n, extra,
+                 r->gen == w->live_gen ? " (live)" : "");
         return;
     }
     const wb_ind *d = &w->inds[r->ind];
@@ -76,6 +80,8 @@ static void tree_draw(wb *w, const wb_area *a, bool focused)
             wb_fill(y0 + i, a->x, a->w, at);
         }
         wb_put(w, y0 + i, a->x, a->w, buf, at);
+        if ((int)r == w->sel && !w->color) /* the selection is seen without colour too */
+            wb_put(w, y0 + i, a->x, 1, w->g.cursor, at);
         if (row->ind >= 0 && w->inds[row->ind].on_front && (int)r != w->sel) {
             /* the front mark stands out in its own colour */
             int x = a->x + 1 + wb_text_width(w, w->g.mark) + wb_text_width(w, w->g.state[0]);
@@ -97,8 +103,18 @@ static int tree_request(wb *w, int req)
     return WB_REDRAW | WB_DETAIL;
 }
 
+static int tree_click(wb *w, const wb_area *a, int row, int col)
+{
+    int r = row - (a->titled ? 1 : 0);
+    if (r < 0 || w->top + r >= (int)w->n_rows)
+        return WB_REDRAW;
+    wb_select_row(w, w->top + r);
+    return WB_REDRAW | WB_DETAIL;
+}
+
 DEFINE_VIEW(tree) = {
     .name = "tree",
     .draw = tree_draw,
     .request = tree_request,
+    .click = tree_click,
 };

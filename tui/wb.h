@@ -28,51 +28,58 @@
 #include "engine/base/strbuf.h"
 #include "sessions/session.h"
 
-#define WB_REQ_INFO(GROUP, REQ)                                                            \
-    GROUP("Moving around")                                                                 \
-    REQ(MOVE_UP, "move-up", "select the previous line (scroll up in diff/reasoning)")      \
-    REQ(MOVE_DOWN, "move-down", "select the next line (scroll down in diff/reasoning)")    \
-    REQ(PAGE_UP, "page-up", "one page up")                                                 \
-    REQ(PAGE_DOWN, "page-down", "one page down")                                           \
-    REQ(MOVE_FIRST, "move-first", "first line")                                            \
-    REQ(MOVE_LAST, "move-last", "last line")                                               \
-    REQ(NEXT_PANE, "next-pane", "focus the next pane (tree, diff, reasoning)")             \
-    REQ(PREV_PANE, "prev-pane", "focus the previous pane")                                 \
-    REQ(PANE_TREE, "pane-tree", "focus the population tree")                               \
-    REQ(PANE_DIFF, "pane-diff", "focus the diff")                                          \
-    REQ(PANE_REASON, "pane-reasoning", "focus the reasoning")                              \
-    GROUP("Population tree")                                                               \
-    REQ(TOGGLE_FOLD, "toggle-fold", "collapse or expand the generation")                   \
-    REQ(FOLD, "fold", "collapse the generation")                                           \
-    REQ(UNFOLD, "unfold", "expand the generation")                                         \
-    REQ(FILTER_PENDING, "filter-pending", "show only proposals pending review (toggle)")   \
-    REQ(FILTER_FRONT, "filter-front", "show only the Pareto front (toggle)")               \
-    REQ(SEARCH, "search", "search ids, operators, personas, messages")                     \
-    REQ(SEARCH_NEXT, "search-next", "next match")                                          \
-    REQ(SEARCH_PREV, "search-prev", "previous match")                                      \
-    REQ(MARK, "mark", "mark the individual for the learning curves")                       \
-    GROUP("Review")                                                                        \
-    REQ(APPROVE, "approve", "approve the proposal (it is queued for training)")            \
-    REQ(APPROVE_ALL, "approve-all", "approve every proposal pending review")               \
-    REQ(REJECT, "reject", "reject the proposal with a reason (the LLM is told)")           \
-    REQ(EDIT, "edit", "edit the genome in $EDITOR (validated before it is kept)")          \
-    REQ(ANNOTATE, "annotate", "annotate the diff line under the cursor")                   \
-    REQ(REGENERATE, "regenerate", "ask for a new proposal with a steering note")           \
-    REQ(CANCEL, "cancel-training", "cancel the training of the individual")                \
-    GROUP("Generations")                                                                   \
-    REQ(NEXT_GENERATION, "next-generation", "select survivors, start the next generation") \
-    REQ(GEN_BACK, "generation-back", "step back one generation (as it was)")               \
-    REQ(GEN_FORWARD, "generation-forward", "step forward one generation")                  \
-    REQ(GOTO_GEN, "goto-generation", "go to generation N")                                 \
-    GROUP("Views")                                                                         \
-    REQ(DIFF_MODE, "diff-mode", "diff against the parent or the researcher's edit")        \
-    REQ(TOGGLE_PROMPT, "toggle-prompt", "show the prompt instead of the reasoning")        \
-    REQ(VIEW_PARETO, "view-pareto", "Pareto front: accuracy vs. parameters")               \
-    REQ(VIEW_CURVES, "view-curves", "learning curves of the marked (or selected) ones")    \
-    REQ(VIEW_EVENTS, "view-events", "event log")                                           \
-    REQ(VIEW_HELP, "view-help", "this help")                                               \
-    REQ(VIEW_CLOSE, "view-close", "close the view or help, back to the panes")             \
-    REQ(REDRAW, "redraw", "redraw the screen")                                             \
+#define WB_REQ_INFO(GROUP, REQ)                                                              \
+    GROUP("Moving around")                                                                   \
+    REQ(MOVE_UP, "move-up", "select the previous line (scroll up in diff/reasoning)")        \
+    REQ(MOVE_DOWN, "move-down", "select the next line (scroll down in diff/reasoning)")      \
+    REQ(PAGE_UP, "page-up", "one page up")                                                   \
+    REQ(PAGE_DOWN, "page-down", "one page down")                                             \
+    REQ(MOVE_FIRST, "move-first", "first line")                                              \
+    REQ(MOVE_LAST, "move-last", "last line")                                                 \
+    REQ(NEXT_PANE, "next-pane", "focus the next pane (tree, diff, reasoning)")               \
+    REQ(PREV_PANE, "prev-pane", "focus the previous pane")                                   \
+    REQ(PANE_TREE, "pane-tree", "focus the population tree")                                 \
+    REQ(PANE_DIFF, "pane-diff", "focus the diff")                                            \
+    REQ(PANE_REASON, "pane-reasoning", "focus the reasoning")                                \
+    GROUP("Population tree")                                                                 \
+    REQ(TOGGLE_FOLD, "toggle-fold", "collapse or expand the generation")                     \
+    REQ(FOLD, "fold", "collapse the generation (side-by-side diff: the old side)")           \
+    REQ(UNFOLD, "unfold", "expand the generation (side-by-side diff: the new side)")         \
+    REQ(FILTER_PENDING, "filter-pending", "show only proposals pending review (toggle)")     \
+    REQ(FILTER_FRONT, "filter-front", "show only the Pareto front (toggle)")                 \
+    REQ(SEARCH, "search", "search ids, operators, personas, messages")                       \
+    REQ(SEARCH_NEXT, "search-next", "next match")                                            \
+    REQ(SEARCH_PREV, "search-prev", "previous match")                                        \
+    REQ(MARK, "mark", "mark the individual (learning curves; D compares with it)")           \
+    GROUP("Review")                                                                          \
+    REQ(APPROVE, "approve", "approve the proposal (it is queued for training)")              \
+    REQ(APPROVE_ALL, "approve-all", "approve every proposal pending review")                 \
+    REQ(REJECT, "reject", "reject the proposal with a reason (the LLM is told)")             \
+    REQ(EDIT, "edit", "edit the genome in $EDITOR (validated before it is kept)")            \
+    REQ(ANNOTATE, "annotate", "annotate the cursor's diff line (added, removed or context)") \
+    REQ(REGENERATE, "regenerate", "ask for a new proposal with a steering note")             \
+    REQ(CANCEL, "cancel-training", "cancel the training of the individual")                  \
+    GROUP("Generations")                                                                     \
+    REQ(NEXT_GENERATION, "next-generation", "select survivors, start the next generation")   \
+    REQ(GEN_BACK, "generation-back", "step back one generation (as it was)")                 \
+    REQ(GEN_FORWARD, "generation-forward", "step forward one generation")                    \
+    REQ(GOTO_GEN, "goto-generation", "go to generation N")                                   \
+    GROUP("Diff")                                                                            \
+    REQ(HUNK_NEXT, "hunk-next", "the cursor to the next hunk")                               \
+    REQ(HUNK_PREV, "hunk-prev", "the cursor to the start of the hunk, or the one before")    \
+    REQ(DIFF_SPLIT, "diff-split", "side by side or unified (side by side from 140 columns)") \
+    REQ(ZOOM, "zoom", "the focused pane over the whole screen, and back")                    \
+    REQ(DIFF_MODE, "diff-mode", "diff against the parent or the researcher's edit")          \
+    REQ(DIFF_MARKED, "diff-marked", "diff against the marked individual (m), and back")      \
+    GROUP("Views")                                                                           \
+    REQ(VIEW_LINEAGE, "view-lineage", "ancestors back to the seed, step by step")            \
+    REQ(TOGGLE_PROMPT, "toggle-prompt", "show the prompt instead of the reasoning")          \
+    REQ(VIEW_PARETO, "view-pareto", "Pareto front: accuracy vs. parameters")                 \
+    REQ(VIEW_CURVES, "view-curves", "learning curves of the marked (or selected) ones")      \
+    REQ(VIEW_EVENTS, "view-events", "event log")                                             \
+    REQ(VIEW_HELP, "view-help", "this help")                                                 \
+    REQ(VIEW_CLOSE, "view-close", "close the view or help, back to the panes")               \
+    REQ(REDRAW, "redraw", "redraw the screen")                                               \
     REQ(QUIT, "quit", "quit; nothing is lost, trainings go on")
 
 #define WB_REQ_ENUM(id, name, help) WB_REQ_##id,
@@ -124,11 +131,42 @@ typedef struct wb_row {
     int ind; /* index into wb.inds, -1 for the header */
 } wb_row;
 
+/* A line of the diff pane, parsed from the unified diff. Content lines
+ * (context, removed, added) keep their text without the sign and carry
+ * their line numbers in the old and the new genome; words marks the bytes
+ * of the words that changed (wb_words.c). */
+enum wb_dtype {
+    WB_D_TEXT, /* a title, a message, an error: kind says its colour */
+    WB_D_HEAD, /* --- a/genome.net, +++ b/genome.net */
+    WB_D_HUNK, /* @@ -7,7 +7,7 @@ */
+    WB_D_CTX,
+    WB_D_DEL,
+    WB_D_ADD
+};
 typedef struct wb_dline {
-    char *text;  /* owned */
-    int kind;    /* WB_C_* colour element */
-    int newline; /* line number in the new genome, 0 if none */
+    char *text;             /* owned */
+    unsigned char *words;   /* owned or NULL: 1 per byte of text in a changed word */
+    int type;               /* enum wb_dtype */
+    int kind;               /* WB_C_* colour element */
+    int old_line, new_line; /* in the old and the new genome, 0 if none */
+    int hunk;               /* index of the hunk's @@ line, -1 before the first */
+    int part;               /* which diff: 0, or 1 for a crossover's second parent */
 } wb_dline;
+
+/* An annotation as the diff pane shows it: under the line it is anchored
+ * to (at, a wb_dline index; -1: about the whole genome, at the top). */
+typedef struct wb_note {
+    bool old;   /* anchored to a line of the old genome (a removed line) */
+    int line;   /* 0: the whole genome */
+    char *text; /* owned */
+    int at;
+} wb_note;
+
+/* A row of the side-by-side diff: the wb_dline on each side, -1 for
+ * none; a line that is not content (a title, @@) is both. */
+typedef struct wb_srow {
+    int left, right;
+} wb_srow;
 
 /* One learning curve of the curves view, read from a result note. */
 #define WB_CURVES_MAX 9
@@ -139,32 +177,47 @@ typedef struct wb_curve {
     int n; /* epochs with a validation accuracy; 0: no curve yet */
 } wb_curve;
 
+/* A step of the lineage view: an ancestor and what it changed against
+ * its first parent. */
+typedef struct wb_step {
+    char id[SESSION_ID_MAX];
+    int gen;
+    char op[32], persona[48];
+    char parents[2][SESSION_ID_MAX];
+    int n_parents;
+    double val_acc, parent_acc; /* -1 unknown */
+    long params, parent_params; /* -1 unknown */
+} wb_step;
+
 /* Semantic colour elements: name, foreground, background, attribute
  * without colour (NO_COLOR, monochrome terminals). */
-#define WB_COLORS(C)                                    \
-    C(NORMAL, -1, -1, A_NORMAL)                         \
-    C(STATUS, COLOR_BLACK, COLOR_CYAN, A_REVERSE)       \
-    C(TITLE, COLOR_CYAN, -1, A_BOLD)                    \
-    C(CURSOR, COLOR_BLACK, COLOR_GREEN, A_REVERSE)      \
-    C(CURSOR_DIM, COLOR_WHITE, COLOR_BLUE, A_UNDERLINE) \
-    C(GEN, COLOR_YELLOW, -1, A_BOLD)                    \
-    C(PROPOSING, COLOR_MAGENTA, -1, A_DIM)              \
-    C(PENDING, COLOR_YELLOW, -1, A_BOLD)                \
-    C(APPROVED, COLOR_CYAN, -1, A_NORMAL)               \
-    C(TRAINING, COLOR_CYAN, -1, A_BOLD)                 \
-    C(TRAINED, COLOR_GREEN, -1, A_NORMAL)               \
-    C(REJECTED, COLOR_RED, -1, A_DIM)                   \
-    C(FAILED, COLOR_RED, -1, A_BOLD)                    \
-    C(FRONT, COLOR_YELLOW, -1, A_BOLD)                  \
-    C(DIFF_ADD, COLOR_GREEN, -1, A_BOLD)                \
-    C(DIFF_DEL, COLOR_RED, -1, A_NORMAL)                \
-    C(DIFF_HUNK, COLOR_CYAN, -1, A_NORMAL)              \
-    C(DIFF_HEAD, COLOR_YELLOW, -1, A_BOLD)              \
-    C(NOTE, COLOR_MAGENTA, -1, A_UNDERLINE)             \
-    C(ERROR, COLOR_WHITE, COLOR_RED, A_REVERSE)         \
-    C(SEP, COLOR_BLUE, -1, A_NORMAL)                    \
-    C(TAB, COLOR_WHITE, COLOR_BLUE, A_NORMAL)           \
-    C(TAB_ACTIVE, COLOR_BLACK, COLOR_YELLOW, A_REVERSE)
+#define WB_COLORS(C)                                               \
+    C(NORMAL, -1, -1, A_NORMAL)                                    \
+    C(STATUS, COLOR_BLACK, COLOR_CYAN, A_REVERSE)                  \
+    C(TITLE, COLOR_CYAN, -1, A_BOLD)                               \
+    C(CURSOR, COLOR_BLACK, COLOR_GREEN, A_REVERSE)                 \
+    C(CURSOR_DIM, COLOR_WHITE, COLOR_BLUE, A_UNDERLINE)            \
+    C(GEN, COLOR_YELLOW, -1, A_BOLD)                               \
+    C(PROPOSING, COLOR_MAGENTA, -1, A_DIM)                         \
+    C(PENDING, COLOR_YELLOW, -1, A_BOLD)                           \
+    C(APPROVED, COLOR_CYAN, -1, A_NORMAL)                          \
+    C(TRAINING, COLOR_CYAN, -1, A_BOLD)                            \
+    C(TRAINED, COLOR_GREEN, -1, A_NORMAL)                          \
+    C(REJECTED, COLOR_RED, -1, A_DIM)                              \
+    C(FAILED, COLOR_RED, -1, A_BOLD)                               \
+    C(FRONT, COLOR_YELLOW, -1, A_BOLD)                             \
+    C(DIFF_ADD, COLOR_GREEN, -1, A_BOLD)                           \
+    C(DIFF_DEL, COLOR_RED, -1, A_NORMAL)                           \
+    C(DIFF_HUNK, COLOR_CYAN, -1, A_NORMAL)                         \
+    C(DIFF_HEAD, COLOR_YELLOW, -1, A_BOLD)                         \
+    C(NOTE, COLOR_MAGENTA, -1, A_UNDERLINE)                        \
+    C(ERROR, COLOR_WHITE, COLOR_RED, A_REVERSE)                    \
+    C(SEP, COLOR_BLUE, -1, A_NORMAL)                               \
+    C(TAB, COLOR_WHITE, COLOR_BLUE, A_NORMAL)                      \
+    C(TAB_ACTIVE, COLOR_BLACK, COLOR_YELLOW, A_REVERSE)            \
+    C(DIFF_ADD_WORD, COLOR_BLACK, COLOR_GREEN, A_REVERSE | A_BOLD) \
+    C(DIFF_DEL_WORD, COLOR_WHITE, COLOR_RED, A_UNDERLINE | A_BOLD) \
+    C(LINENO, COLOR_BLUE, -1, A_NORMAL)
 
 #define WB_COLOR_ENUM(name, fg, bg, mono) WB_C_##name,
 enum {
@@ -175,6 +228,7 @@ enum {
 typedef struct wb_glyphs {
     const char *state[WB_NSTATES];
     const char *front, *vline, *hline, *open, *closed, *mark, *bar_full, *bar_empty, *dot;
+    const char *cursor, *wrap; /* the line cursor; the start of a wrapped line's next row */
 } wb_glyphs;
 
 /* The views: the three panes first (the focus moves between them), then
@@ -186,14 +240,32 @@ typedef struct wb_glyphs {
     V(HELP, help)     \
     V(PARETO, pareto) \
     V(CURVES, curves) \
-    V(EVENTS, events)
+    V(EVENTS, events) \
+    V(LINEAGE, lineage)
 #define WB_VIEW_ENUM(ID, name) WB_VIEW_##ID,
 enum wb_view_id {
     WB_VIEWS(WB_VIEW_ENUM) WB_NVIEWS
 };
-#define WB_NPANES 3 /* tree, diff, reasoning */
+#define WB_NPANES     3 /* tree, diff, reasoning */
+/* The diff is side by side by default from this many columns on. */
+#define WB_SPLIT_COLS 140
 
 typedef struct wb wb;
+
+/* A line laid out for the screen: one cell per character of its safe
+ * form (engine/base/text.h), each with its attribute, so it can be cut
+ * into rows (wrapped) and drawn a row at a time. */
+typedef struct wb_cell {
+    char b[4];
+    unsigned char n, cols; /* bytes, columns (0 for a combining mark) */
+    attr_t a;
+} wb_cell;
+typedef struct wb_cells {
+    wb_cell *v;
+    size_t n, alloc;
+    int cols; /* of all cells */
+    bool failed;
+} wb_cells;
 
 /* Where a view is drawn; with titled, its first row is the view's title
  * bar (a pane in the narrow layout has the tab bar instead). */
@@ -205,8 +277,8 @@ typedef struct wb_area {
 /* A view as tig's view_ops: open/close when it is shown and left, load
  * when the selection or the session changes (reading the session into
  * struct wb), draw (from struct wb only: no session, no JSON), request
- * (first refusal of every request while the view has the focus). Any may
- * be NULL. */
+ * (first refusal of every request while the view has the focus), click
+ * (the mouse). Any may be NULL. */
 typedef struct wb_view_ops {
     const char *name;  /* "tree", "diff", ... */
     const char *title; /* the full-screen title; panes title themselves */
@@ -215,6 +287,9 @@ typedef struct wb_view_ops {
     void (*load)(wb *w);
     void (*draw)(wb *w, const wb_area *a, bool focused);
     int (*request)(wb *w, int req); /* redraw flags, or WB_UNHANDLED */
+    /* a click on row, col of the view's area (its title row is row 0
+     * when titled); redraw flags */
+    int (*click)(wb *w, const wb_area *a, int row, int col);
 } wb_view_ops;
 
 #define DEFINE_VIEW(name)      const wb_view_ops wb_view_##name
@@ -253,7 +328,8 @@ struct wb {
     wb_glyphs g;
     attr_t attr[WB_C_COUNT];
     int lines, cols;
-    strbuf safe; /* scratch: the sanitised text being drawn */
+    strbuf safe;    /* scratch: the sanitised text being drawn */
+    wb_cells cells; /* scratch: wb_put's cells */
     /* data */
     session_info *hist; /* session_list, cached until hist_dirty */
     size_t n_hist;
@@ -284,10 +360,21 @@ struct wb {
     char detail_id[SESSION_ID_MAX];
     wb_dline *diff;
     size_t n_diff, alloc_diff;
-    int diff_cur, diff_top;
-    int diff_mode;     /* 0 parents, 1 the researcher's edit */
-    char *reason_text; /* owned: the reasoning pane's text */
-    char *live_text;   /* streamed reasoning seen last */
+    wb_note *notes;
+    size_t n_notes, alloc_notes;
+    wb_srow *srows; /* the side-by-side rows of diff */
+    size_t n_srows, alloc_srows;
+    bool diff_sides; /* the diff has an old side (a genome alone has not) */
+    int diff_cur;    /* the cursor: a wb_dline index */
+    int diff_top;    /* the first line or row shown */
+    bool diff_old;   /* side by side: the cursor is on the old side */
+    int diff_split;  /* -1 by width (side by side from WB_SPLIT_COLS), 0 unified, 1 split */
+    int diff_width;  /* the columns the diff was last drawn in */
+    bool zoom;       /* the focused pane has the whole body */
+    int diff_mode;   /* 0 parents, 1 the researcher's edit, 2 against the marked one */
+    char diff_against[SESSION_ID_MAX]; /* mode 2: the marked individual */
+    char *reason_text;                 /* owned: the reasoning pane's text */
+    char *live_text;                   /* streamed reasoning seen last */
     int reason_top;
     bool show_prompt;
     /* the full-screen views' data */
@@ -295,10 +382,19 @@ struct wb {
     int n_curves;
     char **help;
     size_t n_help;
+    char lineage_of[SESSION_ID_MAX]; /* "" when nothing is selected */
+    wb_step *lineage;                /* the individual first, the seed last */
+    size_t n_lineage, alloc_lineage;
     /* views */
     int pane; /* the focused pane: a view id below WB_NPANES */
     int full; /* the full-screen view shown, -1: the panes */
     int view_top;
+    /* where each view was drawn last (for the mouse); h 0: not shown */
+    wb_area areas[WB_NVIEWS];
+    int tab_x[WB_NPANES + 1]; /* the narrow layout's tabs: pane p from tab_x[p] */
+    bool mouse;               /* mouse events are asked for (GEVO_MOUSE) */
+    int *diff_rows;           /* the diff line drawn on each row of its area, -1 none */
+    size_t alloc_diff_rows;
     /* prompt line */
     int prompt;
     char pbuf[512];
@@ -337,15 +433,26 @@ void wb_strv_free(char **v, size_t n);
 /* Loads the diff and the reasoning of the selection (when it changed, or
  * always with force), and the data of the full-screen view shown. */
 void wb_detail_load(wb *w, bool force);
-/* Annotations of id from its review note, as "line\ttext" strings. */
-int wb_annotations(wb *w, const char *id, char ***out, size_t *n, gerr *err);
-/* The panes' data: the loads of view_diff.c and view_reason.c. */
+/* Whether the diff is shown side by side (view_diff.c). */
+bool wb_diff_split(wb *w);
+/* The panes' data: the loads of view_diff.c (wb_diff.c) and view_reason.c. */
 void wb_detail_diff(wb *w);
+void wb_diff_release(wb *w);
 void wb_detail_reason(wb *w);
 /* The curves of the marked individuals, else of the selected one. */
 void wb_curves_load(wb *w);
+/* The lineage of the selection, from the session's ancestry. */
+void wb_lineage_load(wb *w);
 /* The help screen's lines: the key table and the glyphs. */
 void wb_help_load(wb *w);
+
+/* wb_words.c: word-level highlights. For a block of removed lines and the
+ * added lines after it, (*del_marks)[i] has one byte per byte of del[i], 1
+ * inside a word that changed (likewise for add). Blocks too big to be
+ * worth it get no marks at all (all zero). */
+int wb_words_diff(char **del, size_t nd, char **add, size_t na, unsigned char ***del_marks,
+                  unsigned char ***add_marks, gerr *err);
+void wb_marks_free(unsigned char **m, size_t n);
 
 /* wb_draw.c: drawing primitives and the screen layout */
 void wb_draw_init(wb *w); /* glyphs and colours, after initscr */
@@ -356,6 +463,18 @@ void wb_draw(wb *w);
  * ("^[", "<U+009B>"), never act on the terminal. */
 int wb_put(wb *w, int y, int x, int width, const char *s, attr_t a);
 void wb_fill(int y, int x, int width, attr_t a);
+/* Appends the safe form of s[0..n) as cells: bytes with marks[i] set
+ * (marks may be NULL) in attribute marked, the others in a. */
+void wb_cells_add(wb *w, wb_cells *c, const char *s, size_t n, const unsigned char *marks, attr_t a,
+                  attr_t marked);
+void wb_cells_reset(wb_cells *c);
+void wb_cells_release(wb_cells *c);
+/* Draws cells from index from at y,x in at most width columns; returns
+ * the first cell not drawn. */
+size_t wb_cells_put(const wb_cells *c, size_t from, int y, int x, int width);
+/* Rows the cells take when wrapped: first columns in the first row, rest
+ * in each further one. */
+int wb_cells_rows(const wb_cells *c, int first, int rest);
 /* Display columns of a string as wb_put draws it (up to a newline). */
 int wb_text_width(wb *w, const char *s);
 void wb_fmt_params(char *b, size_t n, long p);
@@ -376,8 +495,15 @@ extern const char *const wb_state_label[WB_NSTATES];
 int wb_reason_lines(wb *w, int width);
 /* Writes the screen as text (trailing blanks removed), one line each. */
 int wb_dump(const char *path, gerr *err);
+/* Writes each row's styled runs, "5: {DIFF_ADD_WORD,bold "k=5"} ...": the
+ * colour element and attributes of every run that is not plain. */
+int wb_dump_attrs(const char *path, gerr *err);
 
 /* wb_actions.c */
+/* What a note made now is about: the diff cursor's line of the new genome,
+ * or (*old) the parent's removed line; line 0: the whole genome. False,
+ * with a message, when the cursor's line cannot be annotated. */
+bool wb_note_anchor(wb *w, bool *old, int *line);
 int wb_request(wb *w, int req);
 int wb_prompt_key(wb *w, int key);
 void wb_prompt_open(wb *w, int kind, const char *initial);
@@ -389,6 +515,12 @@ int wb_scroll_request(wb *w, int req);
 int wb_move_delta(wb *w, int req, bool *is_move);
 /* The lines a page moves. */
 int wb_page(wb *w);
+
+/* wb_mouse.c: a click selects a line or focuses a pane, the wheel
+ * scrolls the view under the pointer. */
+int wb_mouse(wb *w, int x, int y, mmask_t button);
+/* Asks the terminal for mouse events unless GEVO_MOUSE is off. */
+void wb_mouse_init(wb *w);
 
 /* wb_editor.c: the researcher's $EDITOR on text; *out is the edited text
  * without gevo's error lines (malloc'd). error, when not NULL, is shown at

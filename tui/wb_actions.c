@@ -198,6 +198,37 @@ static int edit_round(wb *w, const char *id, const char *text, const char *error
     return ev_result(w, 0, "edited %s: the edit is a commit on top of the proposal", id);
 }
 
+/* ---- annotations -------------------------------------------------------- */
+
+bool wb_note_anchor(wb *w, bool *old, int *line)
+{
+    *old = false;
+    *line = 0;
+    if (w->diff_cur < 0 || w->diff_cur >= (int)w->n_diff)
+        return true;
+    const wb_dline *l = &w->diff[w->diff_cur];
+    if (l->type == WB_D_ADD || l->type == WB_D_CTX) {
+        *line = l->new_line;
+    } else if (l->type == WB_D_DEL) {
+        if (w->diff_mode != 0 || l->part != 0) {
+            wb_msg(w, true,
+                   "annotate: a removed line is annotated in the diff against the "
+                   "(first) parent");
+            return false;
+        }
+        *old = true;
+        *line = l->old_line;
+    }
+    return true;
+}
+
+static int annotate(wb *w, const char *id, bool old, int line, const char *text)
+{
+    if (old)
+        return evolve_annotate_old(w->ev, id, line, text);
+    return evolve_annotate(w->ev, id, line, text);
+}
+
 /* ---- the prompt line -------------------------------------------------- */
 
 void wb_prompt_open(wb *w, int kind, const char *initial)
@@ -224,10 +255,11 @@ static int prompt_done(wb *w)
             return WB_REDRAW;
         return ev_result(w, evolve_reject(w->ev, d->id, t), "rejected %s", d->id);
     case WB_PROMPT_ANNOTATE: {
-        if (!t[0] || !d || !need_ev(w))
+        bool old;
+        int line;
+        if (!t[0] || !d || !need_ev(w) || !wb_note_anchor(w, &old, &line))
             return WB_REDRAW;
-        int line = w->diff_cur < (int)w->n_diff ? w->diff[w->diff_cur].newline : 0;
-        return ev_result(w, evolve_annotate(w->ev, d->id, line, t), "annotated %s", d->id);
+        return ev_result(w, annotate(w, d->id, old, line, t), "annotated %s", d->id);
     }
     case WB_PROMPT_REGENERATE:
         if (!d || !need_ev(w))
@@ -331,6 +363,35 @@ static int toggle_mark(wb *w)
 }
 
 #define BIT(s) (1u << (s))
+
+/* D: the selection against the newest mark that is not itself. */
+static int diff_marked(wb *w)
+{
+    if (w->diff_mode == 2) {
+        w->diff_mode = 0;
+        wb_msg(w, false, "diff against the parent");
+        return WB_REDRAW | WB_DETAIL;
+    }
+    wb_ind *d = wb_selected(w);
+    if (!d || !d->id[0]) {
+        wb_msg(w, true, "diff-marked: select an individual first");
+        return WB_REDRAW;
+    }
+    const char *other = NULL;
+    for (size_t i = w->n_marks; i-- > 0 && !other;)
+        if (strcmp(w->marks[i], d->id))
+            other = w->marks[i];
+    if (!other) {
+        wb_msg(w, true, "diff-marked: mark another individual first (m)");
+        return WB_REDRAW;
+    }
+    snprintf(w->diff_against, sizeof w->diff_against, "%s", other);
+    w->diff_mode = 2;
+    if (w->cols < 120)
+        w->pane = WB_VIEW_DIFF;
+    wb_msg(w, false, "%s against %s (D: back to the parent diff)", d->id, other);
+    return WB_REDRAW | WB_DETAIL;
+}
 
 static int focus(wb *w, int pane)
 {
@@ -450,7 +511,30 @@ int wb_request(wb *w, int req)
         return WB_RELOAD | WB_DETAIL;
     }
     case WB_REQ_GOTO_GEN: wb_prompt_open(w, WB_PROMPT_GOTO, NULL); return WB_REDRAW;
-    case WB_REQ_DIFF_MODE: w->diff_mode = !w->diff_mode; return WB_REDRAW | WB_DETAIL;
+    case WB_REQ_DIFF_MODE: w->diff_mode = w->diff_mode ? 0 : 1; return WB_REDRAW | WB_DETAIL;
+    case WB_REQ_DIFF_MARKED: return diff_marked(w);
+    case WB_REQ_DIFF_SPLIT:
+        if (!w->diff_sides) {
+            wb_msg(w, true, "side by side: this diff has no old side");
+            return WB_REDRAW;
+        }
+        {
+            /* back to what the width gives is "by width" again, so zooming
+           (or a wider terminal) chooses again */
+            bool split = !wb_diff_split(w);
+            w->diff_split = split == (w->diff_width >= WB_SPLIT_COLS) ? -1 : split;
+            w->diff_old = w->diff_cur < (int)w->n_diff && w->diff[w->diff_cur].type == WB_D_DEL;
+            w->diff_top = 0;
+            wb_msg(w, false, split ? "side by side (s: unified)" : "unified (s: side by side)");
+            return WB_REDRAW;
+        }
+    case WB_REQ_ZOOM:
+        if (w->full >= 0)
+            return WB_OK;
+        w->zoom = !w->zoom;
+        w->diff_top = 0;
+        return WB_REDRAW;
+    case WB_REQ_VIEW_LINEAGE: wb_show(w, WB_VIEW_LINEAGE); return WB_REDRAW;
     case WB_REQ_TOGGLE_PROMPT:
         w->show_prompt = !w->show_prompt;
         w->reason_top = 0;

@@ -2,6 +2,7 @@
  * (the list of individuals, the journal's fronts and populations); the
  * generation being built comes from evolve. */
 #include <jansson.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,6 +185,29 @@ static void clear_inds(wb *w)
     w->n_inds = 0;
 }
 
+/* The number of "g2-7" (7), or INT_MAX for a proposal that has no id yet. */
+static int number_of(const wb_ind *d)
+{
+    int g, n;
+    char end;
+    if (sscanf(d->id, "g%d-%d%c", &g, &n, &end) == 2 && n >= 0)
+        return n;
+    return INT_MAX;
+}
+
+/* A generation's individuals in the order of their numbers; proposals
+ * still arriving after them, by slot. */
+static int by_number(const void *pa, const void *pb)
+{
+    const wb_ind *a = pa, *b = pb;
+    if (a->generation != b->generation)
+        return a->generation < b->generation ? -1 : 1;
+    int na = number_of(a), nb = number_of(b);
+    if (na != nb)
+        return na < nb ? -1 : 1;
+    return a->slot < b->slot ? -1 : a->slot > b->slot;
+}
+
 void wb_data_reload(wb *w)
 {
     if (w->hist_dirty)
@@ -275,6 +299,7 @@ void wb_data_reload(wb *w)
             if (!strcmp(w->hist[h].id, d->id))
                 d->edited = w->hist[h].edited;
     }
+    qsort(w->inds, w->n_inds, sizeof *w->inds, by_number);
     /* The streamed reasoning of the selection (proposing only). */
     for (size_t i = 0; i < nlive; i++)
         if (live[i].state == EVOLVE_PROPOSING && !w->sel_id[0] && live[i].slot == w->sel_slot &&
@@ -373,13 +398,14 @@ void wb_data_release(wb *w)
     free(w->rows);
     free(w->folded);
     wb_strv_free(w->marks, w->n_marks);
-    for (size_t i = 0; i < w->n_diff; i++)
-        free(w->diff[i].text);
-    free(w->diff);
+    wb_diff_release(w);
     free(w->reason_text);
     free(w->live_text);
     free(w->edit_buf);
     wb_strv_free(w->help, w->n_help);
+    free(w->lineage);
+    free(w->diff_rows);
     wb_strv_free(w->events, w->n_events);
     strbuf_release(&w->safe);
+    wb_cells_release(&w->cells);
 }

@@ -1,7 +1,8 @@
 /* wb_detail: what the panes and the full-screen views show of the
- * selection, read from the session into plain structs (diff lines, the
- * reasoning text, learning curves) when the selection or the session
- * changes. The views draw from these and never read the session. */
+ * selection, read from the session into plain structs (the reasoning
+ * text, learning curves; the diff is wb_diff.c's) when the selection or
+ * the session changes. The views draw from these and never read the
+ * session. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,200 +10,6 @@
 
 #include "engine/base/grow.h"
 #include "tui/wb.h"
-
-int wb_annotations(wb *w, const char *id, char ***out, size_t *n, gerr *err)
-{
-    *out = NULL;
-    *n = 0;
-    char *note = NULL;
-    if (!id[0])
-        return 0;
-    if (session_get_review(w->s, id, &note, err) != 0)
-        return gerr_prefix(err, "%s: review note", id);
-    if (!note)
-        return 0;
-    json_error_t je;
-    json_t *j = json_loads(note, 0, &je);
-    free(note);
-    if (!j)
-        return gerr_set(err, "%s: review note: %s", id, je.text);
-    json_t *arr = json_object_get(j, "annotations");
-    size_t alloc = 0;
-    for (size_t i = 0; i < json_array_size(arr); i++) {
-        json_t *a = json_array_get(arr, i);
-        const char *t = json_string_value(json_object_get(a, "text"));
-        strbuf sb = STRBUF_INIT;
-        strbuf_addf(&sb, "%d\t%s", (int)json_integer_value(json_object_get(a, "line")), t ? t : "");
-        int bad = sb.failed || wb_strv_push(out, n, &alloc, sb.buf);
-        strbuf_release(&sb);
-        if (bad) {
-            wb_strv_free(*out, *n);
-            *out = NULL;
-            *n = 0;
-            json_decref(j);
-            return gerr_set(err, "%s: out of memory reading the annotations", id);
-        }
-    }
-    json_decref(j);
-    return 0;
-}
-
-/* ---- the diff pane ------------------------------------------------------ */
-
-static void add_dline(wb *w, const char *text, size_t len, int kind, int newline)
-{
-    char *t = strndup(text, len);
-    if (!t || ALLOC_GROW(w->diff, w->n_diff + 1, w->alloc_diff) != 0) {
-        free(t);
-        return;
-    }
-    w->diff[w->n_diff++] = (wb_dline){t, kind, newline};
-}
-
-static void add_dstr(wb *w, const char *text, int kind)
-{
-    add_dline(w, text, strlen(text), kind, 0);
-}
-
-static void add_notes(wb *w, char **notes, size_t nn, int line, const char *pfx)
-{
-    for (size_t i = 0; i < nn; i++) {
-        if (atoi(notes[i]) != line)
-            continue;
-        const char *t = strchr(notes[i], '\t');
-        strbuf sb = STRBUF_INIT;
-        strbuf_addf(&sb, "%s%s", pfx, t ? t + 1 : "");
-        add_dline(w, sb.buf, sb.len, WB_C_NOTE, 0);
-        strbuf_release(&sb);
-    }
-}
-
-/* Colours a unified diff and numbers its lines in the new genome. */
-static void add_patch(wb *w, const char *patch, char **notes, size_t nn)
-{
-    int cur = 0;
-    const char *p = patch;
-    while (p && *p) {
-        const char *e = strchr(p, '\n');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        int kind = WB_C_NORMAL, nl = 0;
-        if (!strncmp(p, "diff ", 5) || !strncmp(p, "index ", 6)) {
-            p = e ? e + 1 : NULL; /* git's plumbing lines say nothing here */
-            continue;
-        }
-        if (!strncmp(p, "--- ", 4) || !strncmp(p, "+++ ", 4) || !strncmp(p, "new file", 8) ||
-            !strncmp(p, "deleted", 7)) {
-            kind = WB_C_DIFF_HEAD;
-        } else if (!strncmp(p, "@@", 2)) {
-            kind = WB_C_DIFF_HUNK;
-            const char *plus = memchr(p, '+', len);
-            cur = plus ? atoi(plus + 1) : 0;
-        } else if (*p == '+') {
-            kind = WB_C_DIFF_ADD;
-            nl = cur++;
-        } else if (*p == '-') {
-            kind = WB_C_DIFF_DEL;
-        } else if (*p == ' ') {
-            nl = cur++;
-        }
-        add_dline(w, p, len, kind, nl);
-        if (nl > 0)
-            add_notes(w, notes, nn, nl, "    note: ");
-        p = e ? e + 1 : NULL;
-    }
-}
-
-static void clear_diff(wb *w)
-{
-    for (size_t i = 0; i < w->n_diff; i++)
-        free(w->diff[i].text);
-    w->n_diff = 0;
-}
-
-static void load_generation(wb *w)
-{
-    strbuf sb = STRBUF_INIT;
-    int g = w->n_rows ? w->rows[w->sel].gen : 0;
-    strbuf_addf(&sb, "generation %d%s", g, g == w->live_gen ? " (being built)" : "");
-    add_dstr(w, sb.buf, WB_C_DIFF_HEAD);
-    const char *f = g < w->n_journal ? w->fronts[g] : NULL;
-    const char *p = g < w->n_journal ? w->pops[g] : NULL;
-    strbuf_reset(&sb);
-    strbuf_addf(&sb, "front:%s", f ? f : " (not selected yet)");
-    add_dstr(w, sb.buf, WB_C_NORMAL);
-    strbuf_reset(&sb);
-    strbuf_addf(&sb, "survivors:%s", p ? p : " (not selected yet)");
-    add_dstr(w, sb.buf, WB_C_NORMAL);
-    strbuf_release(&sb);
-}
-
-static void load_genome(wb *w, const wb_ind *d, char **notes, size_t nn)
-{
-    char *g = NULL;
-    strbuf sb = STRBUF_INIT;
-    strbuf_addf(&sb, "%s has no parent: its genome", d->id);
-    add_dstr(w, sb.buf, WB_C_TITLE);
-    strbuf_release(&sb);
-    gerr err = GERR_INIT;
-    if (session_genome(w->s, d->id, &g, &err) != 0) {
-        add_dstr(w, err.msg, WB_C_ERROR);
-        return;
-    }
-    int line = 1;
-    for (const char *p = g; p && *p;) {
-        const char *e = strchr(p, '\n');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        add_dline(w, p, len, WB_C_NORMAL, line);
-        add_notes(w, notes, nn, line, "    note: ");
-        line++;
-        p = e ? e + 1 : p + len;
-    }
-    free(g);
-}
-
-static void load_diff(wb *w, const wb_ind *d)
-{
-    size_t nn = 0;
-    char **notes = NULL;
-    gerr err = GERR_INIT;
-    if (wb_annotations(w, d->id, &notes, &nn, &err) != 0)
-        add_dstr(w, err.msg, WB_C_ERROR);
-    add_notes(w, notes, nn, 0, "note: ");
-    char *patch = NULL;
-    strbuf head = STRBUF_INIT;
-    if (w->diff_mode == 1) {
-        if (session_edit_diff(w->s, d->id, &patch, &err) != 0) {
-            add_dstr(w, err.msg, WB_C_ERROR);
-        } else if (!patch || !patch[0]) {
-            add_dstr(w, "(no edit by the researcher; d: back to the parent diff)", WB_C_NORMAL);
-        } else {
-            strbuf_addf(&head, "the researcher's edit of %s (d: parent diff)", d->id);
-            add_dstr(w, head.buf, WB_C_TITLE);
-            add_patch(w, patch, notes, nn);
-        }
-        free(patch);
-    } else if (d->n_parents == 0) {
-        load_genome(w, d, notes, nn);
-    } else {
-        for (int i = 0; i < d->n_parents; i++) {
-            if (d->n_parents > 1) {
-                strbuf_reset(&head);
-                strbuf_addf(&head, "crossover: against parent %d (%s)", i + 1, d->parents[i]);
-                add_dstr(w, head.buf, WB_C_TITLE);
-            }
-            if (session_diff(w->s, i ? d->parents[i] : NULL, d->id, true, &patch, &err) != 0)
-                add_dstr(w, err.msg, WB_C_ERROR);
-            else if (!patch || !patch[0])
-                add_dstr(w, "(no change against the parent)", WB_C_NORMAL);
-            else
-                add_patch(w, patch, i ? NULL : notes, i ? 0 : nn);
-            free(patch);
-            patch = NULL;
-        }
-    }
-    strbuf_release(&head);
-    wb_strv_free(notes, nn);
-}
 
 /* ---- the reasoning pane ------------------------------------------------- */
 
@@ -313,6 +120,49 @@ void wb_curves_load(wb *w)
     }
 }
 
+static const session_info *hist_info(wb *w, const char *id)
+{
+    for (size_t i = 0; i < w->n_hist; i++)
+        if (!strcmp(w->hist[i].id, id))
+            return &w->hist[i];
+    return NULL;
+}
+
+void wb_lineage_load(wb *w)
+{
+    w->n_lineage = 0;
+    wb_ind *d = wb_selected(w);
+    snprintf(w->lineage_of, sizeof w->lineage_of, "%s", d ? d->id : "");
+    if (!w->lineage_of[0])
+        return;
+    char(*ids)[SESSION_ID_MAX] = NULL;
+    size_t n = 0;
+    gerr err = GERR_INIT;
+    if (session_lineage(w->s, w->lineage_of, &ids, &n, &err) != 0) {
+        wb_msg(w, true, "lineage: %s", err.msg);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const session_info *h = hist_info(w, ids[i]);
+        if (!h || ALLOC_GROW(w->lineage, w->n_lineage + 1, w->alloc_lineage) != 0)
+            continue;
+        wb_step *s = &w->lineage[w->n_lineage++];
+        memset(s, 0, sizeof *s);
+        snprintf(s->id, sizeof s->id, "%s", h->id);
+        s->gen = h->generation;
+        snprintf(s->op, sizeof s->op, "%s", h->op);
+        snprintf(s->persona, sizeof s->persona, "%s", h->persona);
+        s->n_parents = h->n_parents > 2 ? 2 : h->n_parents;
+        memcpy(s->parents, h->parents, sizeof s->parents);
+        s->val_acc = h->val_acc;
+        s->params = h->params;
+        const session_info *p = h->n_parents ? hist_info(w, h->parents[0]) : NULL;
+        s->parent_acc = p ? p->val_acc : -1;
+        s->parent_params = p ? p->params : -1;
+    }
+    free(ids);
+}
+
 void wb_help_load(wb *w)
 {
     wb_strv_free(w->help, w->n_help);
@@ -354,20 +204,6 @@ void wb_detail_load(wb *w, bool force)
             wb_views[v]->load(w);
     if (w->full >= 0 && wb_views[w->full]->load)
         wb_views[w->full]->load(w);
-}
-
-void wb_detail_diff(wb *w)
-{
-    clear_diff(w);
-    wb_ind *d = wb_selected(w);
-    if (!d)
-        load_generation(w);
-    else if (!d->id[0])
-        add_dstr(w, "(proposing: the diff appears when the proposal arrives)", WB_C_PROPOSING);
-    else
-        load_diff(w, d);
-    if (w->diff_cur >= (int)w->n_diff)
-        w->diff_cur = w->n_diff ? (int)w->n_diff - 1 : 0;
 }
 
 void wb_detail_reason(wb *w)

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <wchar.h>
 
+#include "engine/base/file.h"
+#include "engine/base/grow.h"
 #include "engine/base/text.h"
 #include "tui/wb.h"
 
@@ -16,9 +18,9 @@
 #define MIN_LINES 16
 
 static const wb_glyphs glyphs_utf8 = {
-    {"◌", "○", "◎", "◑", "●", "✗", "!"}, "★", "│", "─", "▾", "▸", "◆", "█", "░", "·"};
+    {"◌", "○", "◎", "◑", "●", "✗", "!"}, "★", "│", "─", "▾", "▸", "◆", "█", "░", "·", "▶", "↪"};
 static const wb_glyphs glyphs_ascii = {
-    {"~", "?", "+", ">", "o", "x", "!"}, "*", "|", "-", "v", ">", "@", "#", ".", "."};
+    {"~", "?", "+", ">", "o", "x", "!"}, "*", "|", "-", "v", ">", "@", "#", ".", ".", ">", "\\"};
 
 static const struct {
     short fg, bg;
@@ -80,56 +82,124 @@ static size_t seq_len(unsigned char c)
     return c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
 }
 
-/* Lays out the safe text p[0..n) from column 0 in at most width columns,
- * drawing it at the cursor when draw; returns the columns used. A tab is
- * four spaces; without UTF-8 any other character is one '?'. */
-static int lay_out(wb *w, const char *p, size_t n, int width, bool draw)
+static void add_cell(wb_cells *c, const char *b, size_t n, int cols, attr_t a)
 {
-    int used = 0;
-    for (size_t i = 0; i < n && used < width;) {
-        unsigned char c = (unsigned char)p[i];
-        size_t len = seq_len(c);
+    if (c->failed || ALLOC_GROW(c->v, c->n + 1, c->alloc) != 0) {
+        c->failed = true;
+        return;
+    }
+    wb_cell *cell = &c->v[c->n++];
+    memcpy(cell->b, b, n);
+    cell->n = (unsigned char)n;
+    cell->cols = (unsigned char)cols;
+    cell->a = a;
+    c->cols += cols;
+}
+
+/* The cells of the safe text p[0..n): a tab is four spaces; a character
+ * this terminal cannot show (no UTF-8, or not printable here) is one '?'. */
+static void safe_cells(wb *w, wb_cells *c, const char *p, size_t n, attr_t a)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned char ch = (unsigned char)p[i];
+        size_t len = seq_len(ch);
         if (len > n - i)
             len = n - i;
-        if (c == '\t') {
-            for (int k = 0; k < 4 && used < width; k++, used++)
-                if (draw)
-                    addch(' ');
+        if (ch == '\t') {
+            for (int k = 0; k < 4; k++)
+                add_cell(c, " ", 1, 1, a);
             i++;
             continue;
         }
         int cw = 1;
-        bool shown = c < 0x80 || w->utf8;
-        if (c >= 0x80 && w->utf8) {
+        bool shown = ch < 0x80 || w->utf8;
+        if (ch >= 0x80 && w->utf8) {
             mbstate_t ms;
             memset(&ms, 0, sizeof ms);
             wchar_t wc;
             size_t k = mbrtowc(&wc, p + i, len, &ms);
             cw = k == len ? wcwidth(wc) : -1;
-            if (cw < 0) { /* not printable here: one visible cell */
+            if (cw < 0) {
                 shown = false;
                 cw = 1;
             }
         }
-        if (used + cw > width)
-            break;
-        if (draw) {
-            if (shown)
-                addnstr(p + i, (int)len);
-            else
-                addch('?');
-        }
-        used += cw;
+        if (shown)
+            add_cell(c, p + i, len, cw, a);
+        else
+            add_cell(c, "?", 1, 1, a);
         i += len;
     }
-    return used;
+}
+
+void wb_cells_add(wb *w, wb_cells *c, const char *s, size_t n, const unsigned char *marks, attr_t a,
+                  attr_t marked)
+{
+    /* runs of one mark, each made safe on its own: a mark stays on the
+       bytes it was given for, whatever their visible form */
+    for (size_t i = 0; i < n;) {
+        bool m = marks && marks[i];
+        size_t j = i + 1;
+        while (j < n && (marks && marks[j]) == m)
+            j++;
+        size_t len = j - i;
+        const char *p = safe_form(w, s + i, &len);
+        safe_cells(w, c, p, len, m ? marked : a);
+        i = j;
+    }
+}
+
+void wb_cells_reset(wb_cells *c)
+{
+    c->n = 0;
+    c->cols = 0;
+    c->failed = false;
+}
+
+void wb_cells_release(wb_cells *c)
+{
+    free(c->v);
+    memset(c, 0, sizeof *c);
+}
+
+size_t wb_cells_put(const wb_cells *c, size_t from, int y, int x, int width)
+{
+    int used = 0;
+    size_t i = from;
+    move(y, x);
+    for (; i < c->n; i++) {
+        const wb_cell *cell = &c->v[i];
+        if (used + cell->cols > width)
+            break;
+        attrset(cell->a);
+        addnstr(cell->b, cell->n);
+        used += cell->cols;
+    }
+    attrset(A_NORMAL);
+    return i;
+}
+
+int wb_cells_rows(const wb_cells *c, int first, int rest)
+{
+    int rows = 1, used = 0, width = first;
+    for (size_t i = 0; i < c->n; i++) {
+        int cw = c->v[i].cols;
+        if (used + cw > width && (used > 0 || width <= 0)) {
+            rows++;
+            used = 0;
+            width = rest;
+        }
+        used += cw;
+    }
+    return rows;
 }
 
 int wb_text_width(wb *w, const char *s)
 {
     size_t n = s ? strcspn(s, "\n") : 0;
-    const char *p = safe_form(w, s ? s : "", &n);
-    return lay_out(w, p, n, INT_MAX, false);
+    wb_cells_reset(&w->cells);
+    wb_cells_add(w, &w->cells, s ? s : "", n, NULL, A_NORMAL, A_NORMAL);
+    return w->cells.cols;
 }
 
 int wb_put(wb *w, int y, int x, int width, const char *s, attr_t a)
@@ -137,11 +207,12 @@ int wb_put(wb *w, int y, int x, int width, const char *s, attr_t a)
     if (width <= 0)
         return 0;
     size_t n = s ? strcspn(s, "\n") : 0;
-    const char *p = safe_form(w, s ? s : "", &n);
-    attrset(a);
-    move(y, x);
-    int used = lay_out(w, p, n, width, true);
-    attrset(A_NORMAL);
+    wb_cells_reset(&w->cells);
+    wb_cells_add(w, &w->cells, s ? s : "", n, NULL, a, a);
+    size_t end = wb_cells_put(&w->cells, 0, y, x, width);
+    int used = 0;
+    for (size_t i = 0; i < end; i++)
+        used += w->cells.v[i].cols;
     return used;
 }
 
@@ -297,14 +368,10 @@ static void draw_status(wb *w)
 static void draw_bottom(wb *w)
 {
     int y = w->lines - 1;
-    static const char *labels[] = {"",
-                                   "Reject: reason? ",
-                                   "Note for line %d: ",
-                                   "Steering note for the LLM: ",
-                                   "Search: ",
-                                   "Go to generation: ",
-                                   "",
-                                   "Generation not done; force the next one? (y/n) "};
+    static const char *labels[] = {"",         "Reject: reason? ",
+                                   "Note: ",   "Steering note for the LLM: ",
+                                   "Search: ", "Go to generation: ",
+                                   "",         "Generation not done; force the next one? (y/n) "};
     if (w->prompt == WB_PROMPT_EDIT_RETRY) {
         char buf[GERR_MSG_MAX + 64];
         snprintf(buf, sizeof buf, "e: edit again, Esc: cancel | %s", w->edit_err);
@@ -312,9 +379,17 @@ static void draw_bottom(wb *w)
         return;
     }
     if (w->prompt) {
-        char label[64];
-        int line = w->diff_cur < (int)w->n_diff ? w->diff[w->diff_cur].newline : 0;
-        snprintf(label, sizeof label, labels[w->prompt], line);
+        char label[96];
+        bool old;
+        int line;
+        if (w->prompt == WB_PROMPT_ANNOTATE && wb_note_anchor(w, &old, &line))
+            snprintf(label, sizeof label,
+                     !line ? "Note on the whole genome: "
+                     : old ? "Note for the parent's line %d (removed): "
+                           : "Note for line %d: ",
+                     line);
+        else
+            snprintf(label, sizeof label, "%s", labels[w->prompt]);
         int x = wb_put(w, y, 0, w->cols, label, w->attr[WB_C_TITLE]);
         /* the end of a long answer stays visible */
         const char *t = w->pbuf;
@@ -336,6 +411,7 @@ static void draw_bottom(wb *w)
 
 static void draw_view(wb *w, int view, const wb_area *a, bool focused)
 {
+    w->areas[view] = *a;
     if (wb_views[view]->draw)
         wb_views[view]->draw(w, a, focused);
 }
@@ -380,10 +456,12 @@ static void draw_narrow(wb *w, int body, int h)
     int x = 0;
     for (int p = 0; p < WB_NPANES; p++) {
         char t[32];
+        w->tab_x[p] = x;
         snprintf(t, sizeof t, " %s ", tabs[p]);
         x += wb_put(w, 1, x, w->cols - x, t, w->attr[p == w->pane ? WB_C_TAB_ACTIVE : WB_C_TAB]);
         x += wb_put(w, 1, x, 1, " ", A_NORMAL);
     }
+    w->tab_x[WB_NPANES] = x;
     wb_ind *d = wb_selected(w);
     if (d) {
         char t[48];
@@ -410,9 +488,13 @@ void wb_draw(wb *w)
         return;
     }
     draw_status(w);
+    memset(w->areas, 0, sizeof w->areas);
+    memset(w->tab_x, 0, sizeof w->tab_x);
     int body = 2, h = w->lines - 3;
     if (w->full >= 0)
         draw_full(w, body, h);
+    else if (w->zoom) /* the focused pane, under its title, over the whole body */
+        draw_view(w, w->pane, &(wb_area){1, 0, h + 1, w->cols, true}, true);
     else if (w->cols >= 120)
         draw_wide(w, body, h);
     else
@@ -460,4 +542,78 @@ int wb_dump(const char *path, gerr *err)
     if (fclose(f) != 0)
         return gerr_errno(err, "%s: cannot write the screen", path);
     return 0;
+}
+
+static const char *const color_names[] = {
+#define WB_COLOR_NAME(name, fg, bg, mono) #name,
+    WB_COLORS(WB_COLOR_NAME)};
+
+/* The style of a run: its colour element (colour screens), then its
+ * attributes: "DIFF_ADD_WORD,bold", "underline,bold" (monochrome). */
+static void style_name(attr_t a, short pair, strbuf *sb)
+{
+    bool any = false;
+    if (pair > 0 && pair - 1 < WB_C_COUNT) {
+        strbuf_addstr(sb, color_names[pair - 1]);
+        any = true;
+    }
+    static const struct {
+        attr_t a;
+        const char *name;
+    } names[] = {
+        {A_REVERSE, "reverse"}, {A_UNDERLINE, "underline"}, {A_BOLD, "bold"}, {A_DIM, "dim"}};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (a & names[i].a) {
+            strbuf_addf(sb, "%s%s", any ? "," : "", names[i].name);
+            any = true;
+        }
+}
+
+int wb_dump_attrs(const char *path, gerr *err)
+{
+    int lines, cols;
+    getmaxyx(stdscr, lines, cols);
+    strbuf out = STRBUF_INIT, run = STRBUF_INIT;
+    for (int y = 0; y < lines; y++) {
+        attr_t cur_a = 0;
+        short cur_p = 0;
+        bool open = false;
+        strbuf_addf(&out, "%d:", y);
+        for (int x = 0; x <= cols; x++) {
+            cchar_t cc;
+            wchar_t wch[CCHARW_MAX + 1] = {0};
+            attr_t a = 0;
+            short pair = 0;
+            bool end = x == cols || mvin_wch(y, x, &cc) == ERR ||
+                       getcchar(&cc, wch, &a, &pair, NULL) == ERR;
+            a &= A_ATTRIBUTES & ~A_COLOR;
+            if (end || !open || a != cur_a || pair != cur_p) {
+                if (open && (cur_a || cur_p)) {
+                    strbuf_addstr(&out, " {");
+                    style_name(cur_a, cur_p, &out);
+                    strbuf_addf(&out, " \"%s\"}", run.buf);
+                }
+                strbuf_reset(&run);
+                open = !end;
+                cur_a = a;
+                cur_p = pair;
+            }
+            if (end)
+                break;
+            char mb[MB_LEN_MAX * (CCHARW_MAX + 1)];
+            mbstate_t ms;
+            memset(&ms, 0, sizeof ms);
+            for (int k = 0; k < CCHARW_MAX && wch[k]; k++) {
+                size_t n = wcrtomb(mb, wch[k], &ms);
+                if (n != (size_t)-1)
+                    strbuf_add(&run, mb, n);
+            }
+        }
+        strbuf_addch(&out, '\n');
+    }
+    strbuf_release(&run);
+    int rc = out.failed ? gerr_set(err, "%s: out of memory", path)
+                        : file_write(path, out.buf, out.len, err);
+    strbuf_release(&out);
+    return rc;
 }

@@ -31,7 +31,10 @@ static const struct { int key, req; } keymap[] = {
     {'x', WB_REQ_CANCEL},
     {'>', WB_REQ_NEXT_GENERATION},     {'[', WB_REQ_GEN_BACK},
     {']', WB_REQ_GEN_FORWARD},         {'g', WB_REQ_GOTO_GEN},
-    {'d', WB_REQ_DIFF_MODE},           {'t', WB_REQ_TOGGLE_PROMPT},
+    {'}', WB_REQ_HUNK_NEXT},           {'{', WB_REQ_HUNK_PREV},
+    {'s', WB_REQ_DIFF_SPLIT},          {'z', WB_REQ_ZOOM},
+    {'d', WB_REQ_DIFF_MODE},           {'D', WB_REQ_DIFF_MARKED},
+    {'L', WB_REQ_VIEW_LINEAGE},        {'t', WB_REQ_TOGGLE_PROMPT},
     {'P', WB_REQ_VIEW_PARETO},         {'C', WB_REQ_VIEW_CURVES},
     {'E', WB_REQ_VIEW_EVENTS},         {'?', WB_REQ_VIEW_HELP},
     {KEY_F(1), WB_REQ_VIEW_HELP},      {27, WB_REQ_VIEW_CLOSE},
@@ -130,6 +133,12 @@ char **wb_help_lines(size_t *n)
     bad |= wb_strv_push(&v, n, &alloc, "");
     bad |= wb_strv_push(&v, n, &alloc,
                         "Prompts (reason, note, search, generation): Enter accepts, Esc cancels.");
+    bad |=
+        wb_strv_push(&v, n, &alloc,
+                     "Long lines are never cut: they wrap, each further row after the wrap mark.");
+    bad |= wb_strv_push(&v, n, &alloc,
+                        "Mouse: a click selects a line or focuses a pane, the wheel scrolls "
+                        "(GEVO_MOUSE=off: none).");
     if (bad) {
         wb_strv_free(v, *n);
         *n = 0;

@@ -118,6 +118,12 @@ static int handle_key(wb *w, int ch)
 {
     if (ch == KEY_RESIZE)
         return WB_REDRAW;
+    if (ch == KEY_MOUSE) {
+        MEVENT ev;
+        if (getmouse(&ev) != OK || w->prompt)
+            return WB_OK;
+        return wb_mouse(w, ev.x, ev.y, ev.bstate);
+    }
     if (w->prompt)
         return wb_prompt_key(w, ch);
     w->msg[0] = 0;
@@ -174,6 +180,12 @@ static int run_command(wb *w, const char *cmd)
         w->hist_dirty = true;
         return WB_RELOAD | WB_DETAIL;
     }
+    if (!strncmp(cmd, "dump-attrs ", 11)) {
+        gerr err = GERR_INIT;
+        if (wb_dump_attrs(cmd + 11, &err) != 0)
+            wb_log(w, "dump-attrs: %s", err.msg);
+        return WB_OK;
+    }
     if (!strncmp(cmd, "dump ", 5)) {
         gerr err = GERR_INIT;
         if (wb_dump(cmd + 5, &err) != 0)
@@ -181,6 +193,14 @@ static int run_command(wb *w, const char *cmd)
         return WB_OK;
     }
     int c, l;
+    char what[16];
+    if (sscanf(cmd, "%15s %d %d", what, &c, &l) == 3 &&
+        (!strcmp(what, "click") || !strcmp(what, "wheel-up") || !strcmp(what, "wheel-down"))) {
+        mmask_t b = !strcmp(what, "click")      ? BUTTON1_CLICKED
+                    : !strcmp(what, "wheel-up") ? BUTTON4_PRESSED
+                                                : BUTTON5_PRESSED;
+        return w->mouse ? wb_mouse(w, c, l, b) : WB_OK;
+    }
     if (sscanf(cmd, "resize %d %d", &c, &l) == 2 && c > 0 && l > 0) {
         resize_term(l, c);
         return WB_REDRAW;
@@ -388,6 +408,7 @@ int workbench_run(const char *dir, const workbench_opts *o)
     }
     w->safe = (strbuf)STRBUF_INIT;
     w->full = -1;
+    w->diff_split = -1; /* side by side when the diff is wide enough */
     if (session_open(&w->s, dir, SESSION_WRITE_OR_READ, &err) != 0) {
         fprintf(stderr, "gevo open: %s\n", err.msg);
         free(w);
@@ -417,6 +438,7 @@ int workbench_run(const char *dir, const workbench_opts *o)
         rc = 1;
     } else {
         wb_draw_init(w);
+        wb_mouse_init(w);
         loop(w, &sc, scripted);
         term_close(&t);
     }

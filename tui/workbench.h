@@ -11,7 +11,11 @@
  *   keys        literal characters and <Name> keys: a, <Down>, <Enter>, <C-l>
  *   :wait-idle  wait until nothing is proposing, queued or training
  *   :dump FILE  write the screen as text (trailing blanks removed)
+ *   :dump-attrs FILE  each row's styled runs: {STYLE "text"}, the style
+ *               the colour element and attributes ("DIFF_ADD_WORD,bold")
  *   :resize C L resize the virtual terminal to C columns, L lines
+ *   :click X Y  a click at column X, row Y (from 0); :wheel-up X Y and
+ *               :wheel-down X Y the wheel there (nothing with GEVO_MOUSE=off)
  *   # comment
  * The screen then goes nowhere (newterm on an unlinked temporary file),
  * its size comes from LINES and COLUMNS, and the workbench quits at the

@@ -59,19 +59,19 @@ same "the help screen comes from the key table" "$T/help8" <<'EOF'
    <PgUp> -        one page up  [page-up]
 EOF
 head -12 "$T/wide" >"$T/wide12"
-same "160x48: three panes side by side" "$T/wide12" <<'EOF'
+same "160x48: three panes side by side; the diff's long line wraps" "$T/wide12" <<'EOF'
  gevo s │ gen 1 │ 4 pending 0 training 0 trained 0 rejected 0 failed │ no LLM: random mutation
  training: none
  Population                                             │ Diff: g1-1 against g0-1                                │ Reasoning
-▸ generation 0: 1                                       │--- a/genome.net                                        │g1-1 mutation by random mutation (no LLM)
-▾ generation 1: 4, 4 pending (live)                     │+++ b/genome.net                                        │parents: g0-1
-  ○  g1-1    mutation  (no LLM) pending        - <g0-1  │@@ -7,7 +7,7 @@ input x: 1x28x28                        │model: none, tokens 0 in, 0 out, 0.0 s
-  ○  g1-2    mutation  (no LLM) pending        - <g0-1  │ classes 10                                             │
+▸ generation 0: 1                                       │▶--- a/genome.net                                       │g1-1 mutation by random mutation (no LLM)
+▾ generation 1: 4, 4 pending (live)                     │ +++ b/genome.net                                       │parents: g0-1
+  ○  g1-1    mutation  (no LLM) pending        - <g0-1  │ @@ -7,7 +7,7 @@ input x: 1x28x28                       │model: none, tokens 0 in, 0 out, 0.0 s
+  ○  g1-2    mutation  (no LLM) pending        - <g0-1  │  classes 10                                            │
   ○  g1-3    mutation  (no LLM) pending        - <g0-1  │                                                        │-- reasoning --
-  ○  g1-4    mutation  (no LLM) pending        - <g0-1  │ def stem(x, c):                                        │random mutation (no LLM): conv kernel 3 -> 5
-                                                        │-    return relu(batchnorm(conv(x, c, k=3, stride=2, pad│in `stem`
-                                                        │+    return relu(batchnorm(conv(x, c, k=5, stride=2, pad│
-                                                        │                                                        │
+  ○  g1-4    mutation  (no LLM) pending        - <g0-1  │  def stem(x, c):                                       │random mutation (no LLM): conv kernel 3 -> 5
+                                                        │ -    return relu(batchnorm(conv(x, c, k=3, stride=2, pa│in `stem`
+                                                        │ ↪dding=1, bias=false)))                                │
+                                                        │ +    return relu(batchnorm(conv(x, c, k=5, stride=2, pa│
 EOF
 same "a terminal too small gets a clear screen" "$T/small" <<'EOF'
 
@@ -101,7 +101,8 @@ LANG=C LC_ALL=C TERM=vt100 NO_COLOR=1 tui "the scripted workbench (vt100, C loca
     80 24 "$T/k3" "$T/s" --llm none
 check "vt100 and a C locale give an ASCII-only screen" sh -c \
     "test -s '$T/ascii' && ! LC_ALL=C grep -q '[^ -~]' '$T/ascii'"
-check "ASCII glyphs: ? pending, v expanded" sh -c "grep -q '^  ?  g1-1 ' '$T/ascii' && grep -q '^v generation 1' '$T/ascii'"
+check "ASCII glyphs: ? pending, v expanded, > marks the selected line (no colour)" sh -c \
+    "grep -q '^> ?  g1-1 ' '$T/ascii' && grep -q '^ v generation 1' '$T/ascii'"
 
 # ---- --review-policy: the same name and values as gevo run's -------------
 printf ':wait-idle\n:dump %s\n' "$T/policy" >"$T/kp"
@@ -152,7 +153,7 @@ E
 EOF
 tui "the scripted workbench (the full loop) exits 0, silent" 80 24 "$T/k4" "$T/s" --llm none --subset 300
 check "the annotation is shown under its diff line" sh -c \
-    "grep -A1 '^+    return relu(batchnorm(conv(x, c, k=5' '$T/annotated' | grep -q '^    note: kernel 5 is wide for 28x28'"
+    "grep -A1 '^▶+    return relu(batchnorm(conv(x, c, k=5' '$T/annotated' | grep -q '^     note: kernel 5 is wide for 28x28'"
 check "an edit that does not compile says why and offers the editor again" \
     grep -q "^e: edit again, Esc: cancel | g1-2.net:19:18: expected an expression" "$T/edit-error"
 check "the editor ran twice, the second time with the error at the top" test "$(cat "$T/edits")" = 2

@@ -23,7 +23,7 @@ model="tui/ok:tui_p1,500,ok:tui_p2,ok:tui_p3,ok:tui_p4,ok:tui_p5,ok:tui_p6,ok:tu
 export GEVO_TEST_EDITS="$T/edits" EDITOR="$root/tests/tui/editor.sh"
 
 expect "gevo new makes the session" 0 "$GEVO" new "$T/s"
-# The rows keep their order, so "the first row" is stable while its id is not.
+# The rows are in the order of their numbers, which the answers' arrival decides.
 cat >"$T/keys" <<EOF
 :wait-idle
 :dump $T/props
@@ -67,16 +67,19 @@ if [ $# -ne 4 ]; then
 fi
 approved=$1 edited=$2 rejected=$3 approved2=$4
 
-sed 's/g1-[1-4]/g1-N/g' "$T/props" >"$T/props-masked"
-same "80x24: four LLM proposals pending, tokens and the model in the status line" "$T/props-masked" <<'EOF'
+# The tree lists a generation by number; which answer (and persona) got
+# which number depends on the order the answers came in: the personas are
+# masked on the screen and compared as a set.
+sed 's/^\(  ○  g1-[1-4]    mutation  \)[a-z]* */\1PERSONA  /' "$T/props" >"$T/props-masked"
+same "80x24: four LLM proposals pending by number, tokens and the model in the status line" "$T/props-masked" <<'EOF'
  gen 1 │ 4 pend 0 train 0 done 0 rej 0 fail │ 4.0k tok $0.00 │ tui/ok:tui_p1,500
- 1 Population   2 Diff   3 Reasoning  g1-N pending
+ 1 Population   2 Diff   3 Reasoning  g1-1 pending
 ▸ generation 0: 1
 ▾ generation 1: 4, 4 pending (live)
-  ○  g1-N    mutation  plain    pending        - <g0-1
-  ○  g1-N    mutation  expert   pending        - <g0-1
-  ○  g1-N    mutation  scientis pending        - <g0-1
-  ○  g1-N    mutation  scientis pending        - <g0-1
+  ○  g1-1    mutation  PERSONA  pending        - <g0-1
+  ○  g1-2    mutation  PERSONA  pending        - <g0-1
+  ○  g1-3    mutation  PERSONA  pending        - <g0-1
+  ○  g1-4    mutation  PERSONA  pending        - <g0-1
 
 
 
@@ -94,6 +97,9 @@ same "80x24: four LLM proposals pending, tokens and the model in the status line
 
 ?:help a:approve r:reject e:edit c:note R:regen >:next gen Tab:pane q:quit
 EOF
+sed -n 's/^  ○  g1-[1-4]    mutation  \([a-z]*\) .*/\1/p' "$T/props" | sort >"$T/personas"
+check "the four personas drawn: expert, plain and scientist twice" \
+    test "$(tr '\n' ' ' <"$T/personas")" = "expert plain scientis scientis "
 check "the first row is selected" grep -q "^ 1 Population   2 Diff   3 Reasoning  $approved pending" "$T/props"
 check "wide status line: tokens in/out, then model @ URL" grep -qF \
     " gevo s │ gen 1 │ 4 pending 0 training 0 trained 0 rejected 0 failed │ 4.0k/2.0k tokens \$0.00 │ $model @ $url" \

@@ -83,7 +83,7 @@ static void child(const char *dir, int fd, unsigned seed)
             _exit(8);
         report(fd, "R", id);
         if (k % 3 == 0) {
-            session_annotation a = {2, "note"};
+            session_annotation a = {.line = 2, .text = "note"};
             session_review r = {.decision = "approved",
                                 .reason = id,
                                 .annotations = &a,
