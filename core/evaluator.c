@@ -422,8 +422,11 @@ void evaluator_free(evaluator *ev)
 
 bool evaluator_env_kept(const evaluator_config *cfg, const char *name)
 {
-    static const char *const exact[] = {"PATH",  "HOME",   "USER", "LOGNAME",
-                                        "SHELL", "TMPDIR", "LANG", "TZ"};
+    /* the sanitizers' options too: a sanitized worker's report then goes
+       where the tests collect every report (tests/run.sh) */
+    static const char *const exact[] = {"PATH",         "HOME",         "USER",         "LOGNAME",
+                                        "SHELL",        "TMPDIR",       "LANG",         "TZ",
+                                        "ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS"};
     static const char *const prefix[] = {"LC_", "OPENBLAS_", "OMP_", "GEVO_"};
     size_t n = strcspn(name, "=");
     if (cfg->key_env[0] && strlen(cfg->key_env) == n && !strncmp(name, cfg->key_env, n))

@@ -303,8 +303,8 @@ char **evaluator_worker_argv(const char *exe, const char *dir, const evaluator_j
                              int threads);
 void evaluator_argv_free(char **argv);
 /* The environment a worker gets, chosen, never inherited whole: PATH,
- * HOME, USER, LOGNAME, SHELL, TMPDIR, LANG, LC_*, TZ, OPENBLAS_*, OMP_*
- * and GEVO_*, except the API key's variable (cfg->key_env) and
+ * HOME, USER, LOGNAME, SHELL, TMPDIR, LANG, LC_*, TZ, OPENBLAS_*, OMP_*,
+ * GEVO_* and ASAN_OPTIONS, LSAN_OPTIONS, UBSAN_OPTIONS, except the API key's variable (cfg->key_env) and
  * GEVO_LLM_API_KEY*. extra is NULL or a prefix also kept (Slurm's
  * commands need "SLURM_"). NULL-terminated "NAME=value" strings
  * (evaluator_argv_free), NULL when out of memory. */

@@ -565,6 +565,7 @@ static void test_worker_env(void)
     setenv("GEVO_KEEP_ME", "kept", 1);
     setenv("OMP_NUM_THREADS", "1", 1);
     setenv("UNRELATED_THING", "dropped", 1);
+    setenv("LSAN_OPTIONS", "verbosity=0", 1); /* the sanitizers' options are kept */
     evaluator_config cfg;
     evaluator_config_default(&cfg);
     snprintf(cfg.dir, sizeof cfg.dir, "%s", work);
@@ -597,10 +598,16 @@ static void test_worker_env(void)
         CHECK(!strstr(text, "GEVO_LLM_API_KEY") && !strstr(text, "UNRELATED_THING"),
               "unlisted variables reached the worker:\n%s", text);
         CHECK(strstr(text, "\nPATH=") || !strncmp(text, "PATH=", 5), "PATH kept");
+        CHECK(strstr(text, "LSAN_OPTIONS=verbosity=0"), "the sanitizers' options kept:\n%s", text);
         CHECK(strstr(text, "GEVO_KEEP_ME=kept") && strstr(text, "OMP_NUM_THREADS=1"),
               "GEVO_* and OMP_* kept:\n%s", text);
     }
     free(text);
+    /* a key kept in a variable of the kept names is still the key's */
+    snprintf(cfg.key_env, sizeof cfg.key_env, "ASAN_OPTIONS");
+    CHECK(!evaluator_env_kept(&cfg, "ASAN_OPTIONS=sk-in-asan"),
+          "the key's variable passed because its name is a sanitizer's");
+    CHECK(evaluator_env_kept(&cfg, "UBSAN_OPTIONS=print_stacktrace=1"), "UBSAN_OPTIONS kept");
     unsetenv("MY_LLM_KEY");
     unsetenv("GEVO_LLM_API_KEY");
     unsetenv("GEVO_LLM_API_KEY_ENV");
