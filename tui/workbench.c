@@ -14,6 +14,7 @@
 
 #include "engine/base/file.h"
 #include "engine/base/grow.h"
+#include "engine/base/text.h"
 #include "tui/wb.h"
 #include "tui/workbench.h"
 
@@ -384,6 +385,8 @@ static void loop(wb *w, script *sc, bool scripted)
     }
 }
 
+/* Its messages outside the screen name folders and errors that may hold
+ * anything: written as engine/base/text.h shows untrusted text. */
 int workbench_run(const char *dir, const workbench_opts *o)
 {
     setlocale(LC_ALL, "");
@@ -392,13 +395,15 @@ int workbench_run(const char *dir, const workbench_opts *o)
     gerr err = GERR_INIT;
     script sc = {0};
     if (scripted && script_load(&sc, script_path, &err) != 0) {
-        fprintf(stderr, "gevo: %s\n", err.msg);
+        text_fprintf(stderr, 0, "gevo: %s", err.msg);
+        fputc('\n', stderr);
         script_release(&sc);
         return 2;
     }
     if (!scripted && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
-        fprintf(stderr, "gevo: the workbench needs a terminal; 'gevo log %s' prints the session\n",
-                dir);
+        text_fprintf(stderr, 0,
+                     "gevo: the workbench needs a terminal; 'gevo log %s' prints the session", dir);
+        fputc('\n', stderr);
         return 1;
     }
     wb *w = calloc(1, sizeof *w);
@@ -410,7 +415,8 @@ int workbench_run(const char *dir, const workbench_opts *o)
     w->full = -1;
     w->diff_split = -1; /* side by side when the diff is wide enough */
     if (session_open(&w->s, dir, SESSION_WRITE_OR_READ, &err) != 0) {
-        fprintf(stderr, "gevo open: %s\n", err.msg);
+        text_fprintf(stderr, 0, "gevo open: %s", err.msg);
+        fputc('\n', stderr);
         free(w);
         script_release(&sc);
         return 1;
@@ -434,7 +440,8 @@ int workbench_run(const char *dir, const workbench_opts *o)
     gerr_clear(&err);
     int rc = 0;
     if (term_open(&t, scripted, &err) != 0) {
-        fprintf(stderr, "gevo: %s\n", err.msg);
+        text_fprintf(stderr, 0, "gevo: %s", err.msg);
+        fputc('\n', stderr);
         rc = 1;
     } else {
         wb_draw_init(w);
@@ -450,9 +457,13 @@ int workbench_run(const char *dir, const workbench_opts *o)
     wb_data_release(w);
     free(w);
     script_release(&sc);
-    if (!scripted && rc == 0 && where)
-        printf("gevo: session saved in %s%s\n  reopen it with: gevo open %s\n", where,
-               had_ev ? " (trainings go on)" : "", where);
+    if (!scripted && rc == 0 && where) {
+        text_fprintf(stdout, 0, "gevo: session saved in %s%s", where,
+                     had_ev ? " (trainings go on)" : "");
+        fputc('\n', stdout);
+        text_fprintf(stdout, 0, "  reopen it with: gevo open %s", where);
+        fputc('\n', stdout);
+    }
     free(where);
     return rc;
 }

@@ -181,3 +181,37 @@ safe "train: the error and the result JSON shown safely" "$T/train" '\u001B[31mR
     'gevo train: '"$T"'/bad^[[31mRED'
 "$GEVO" frobnicate"$csi" >"$T/unknown" 2>&1
 safe "an unknown command is named safely" "$T/unknown" "frobnicate^[[31mRED"
+
+# -- every command: a hostile option, option value and operand ---------------
+# (the workbench without a terminal names the folder; gevo new creates one
+# under a hostile name and says so)
+for c in $("$GEVO" --help | sed -n 's/^  \([a-z][a-z]*\)  .*/\1/p'); do
+    "$GEVO" "$c" "--x$hostile" >"$T/opt.$c" 2>&1
+    rc=$?
+    check "$c: a hostile option is a usage error (status 2)" test $rc -eq 2
+    safe "$c: a hostile option named safely" "$T/opt.$c" "--x<U+009B>2J <U+202E>gnp.exe ^[[31mRED"
+    "$GEVO" "$c" "$T/none$csi" "$T/none$osc52" </dev/null >"$T/arg.$c" 2>&1
+    safe "$c: hostile operands named safely" "$T/arg.$c"
+done
+"$GEVO" train --max-memory "1$csi" "$good" >"$T/maxmem" 2>&1
+rc=$?
+check "train --max-memory: a hostile value is status 2" test $rc -eq 2
+safe "train --max-memory: the value shown safely" "$T/maxmem" "'1^[[31mRED^[[0m' is not a size"
+"$GEVO" new "$T/n" --preset "q$osc8" >"$T/preset" 2>&1
+rc=$?
+check "new --preset: an unknown preset is status 2" test $rc -eq 2
+check "new --preset: nothing is created" test ! -e "$T/n"
+safe "new --preset: the name shown safely" "$T/preset" "unknown preset 'q^[]8;;http://evil.example/"
+hs="$T/s$csi$bidi"
+"$GEVO" new "$hs" --seed "$root/tests/fixtures/answers/parent.net" --data "$T/data" >"$T/newh" 2>&1
+rc=$?
+check "new: a session under a hostile name (status 0)" test $rc -eq 0
+safe "new: the folder's name shown safely" "$T/newh" "created session $T/s^[[31mRED^[[0m<U+202E>"
+"$GEVO" open "$hs" </dev/null >"$T/open" 2>&1
+rc=$?
+check "open without a terminal: status 1" test $rc -eq 1
+safe "open without a terminal: the folder named safely" "$T/open" "'gevo log $T/s^[[31mRED^[[0m<U+202E>"
+GEVO_TUI_SCRIPT="$T/no-script$osc52" "$GEVO" open "$hs" >"$T/open2" 2>&1
+rc=$?
+check "open with a missing key script: status 2" test $rc -eq 2
+safe "open: the script's name shown safely" "$T/open2" 'no-script^[]52;c;SGVsbG8=^G'

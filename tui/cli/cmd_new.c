@@ -17,7 +17,8 @@ static const char help[] =
     "  --data DIR       the data set folder (default " DATA_DEFAULT_DIR "); loaded\n"
     "                   (decoded once into the cache) and checked against the seed\n"
     "  --resize HxW     resample every image to H x W, recorded in gevo.json\n"
-    "  --preset NAME    recorded as \"preset\" in gevo.json (default: default)\n"
+    "  --preset NAME    quick, paper or default (quick's settings), recorded as\n"
+    "                   \"preset\" in gevo.json (default: default)\n"
     "  -h, --help       this text\n";
 
 int cmd_new(int argc, char **argv)
@@ -49,6 +50,9 @@ int cmd_new(int argc, char **argv)
         default: return cli_bad_option("new", argc, argv, opt);
         }
     }
+    evolve_config cfg;
+    if (o.preset && evolve_config_preset(&cfg, o.preset))
+        return cli_usage_error("new", "unknown preset '%s' (quick, paper or default)", o.preset);
     char **arg = cli_operands("new", argc, argv, 1, "the session folder is missing");
     if (!arg)
         return CLI_USAGE;

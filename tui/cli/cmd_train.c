@@ -358,7 +358,7 @@ int cmd_train(int argc, char **argv)
         case 'M': {
             gerr e = GERR_INIT;
             if (num_bytes(optarg, 0, 1e18, &o.max_memory, "--max-memory", &e)) {
-                fprintf(stderr, "gevo train: %s\n", e.msg);
+                cli_error("train", "%s", e.msg);
                 return CLI_USAGE;
             }
             max_memory_given = true;
