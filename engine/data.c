@@ -297,20 +297,18 @@ int data_load(data_source *d, const char *dir, const data_opts *o, gerr *err)
     if (scan_dir(&s, dir, err) || data_cache_key(&s, o, key, err))
         goto out;
     if (data_cache_path(&s, o, path, sizeof path, &d->cache_err) == 0) {
-        int r = data_cache_map(d, path, key, err);
-        if (r < 0)
-            goto out;
+        int r = data_cache_map(d, path, key, &d->cache_err);
         if (r == 0) {
             /* another worker may be decoding it: wait for it, then look again */
             lock = data_cache_lock(path);
-            r = data_cache_map(d, path, key, err);
-            if (r < 0)
-                goto out;
+            r = data_cache_map(d, path, key, &d->cache_err);
         }
         if (r == 1) {
             rc = 0;
             goto out;
         }
+        if (r < 0)
+            path[0] = 0; /* an unreadable cache: decode into memory */
     } else {
         path[0] = 0;
     }
