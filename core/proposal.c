@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "engine/base/grow.h"
+#include "engine/base/strbuf.h"
 
 #define MAX_GENES 512
 
@@ -58,6 +59,26 @@ static bool blank(const char *s, size_t n)
     return indent_of(s, n) == n;
 }
 
+/* Appends n bytes of s and a '\n'. */
+static void add_line(strbuf *sb, const char *s, size_t n)
+{
+    strbuf_add(sb, s, n);
+    strbuf_addch(sb, '\n');
+}
+
+/* s[*from, end) without the blanks at either end of s[0, n): sets *from,
+ * returns end. */
+static size_t trim(const char *s, size_t n, size_t *from)
+{
+    size_t a = 0;
+    while (a < n && isspace((unsigned char)s[a]))
+        a++;
+    while (n > a && isspace((unsigned char)s[n - 1]))
+        n--;
+    *from = a;
+    return n;
+}
+
 /* Removes the common indentation of the non-blank lines; blank lines
  * become empty. The result ends with '\n' (unless empty). */
 static char *dedent(const char *text)
@@ -81,24 +102,13 @@ static char *dedent(const char *text)
         a++;
     while (b > a && blank(v[b - 1].s, v[b - 1].n))
         b--;
-    char *out = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&out, &len);
-    if (!f) {
-        free(v);
-        return NULL;
-    }
+    strbuf out = STRBUF_INIT;
     for (int i = a; i < b; i++) {
-        if (!blank(v[i].s, v[i].n))
-            fwrite(v[i].s + common, 1, v[i].n - common, f);
-        fputc('\n', f);
+        bool empty = blank(v[i].s, v[i].n);
+        add_line(&out, v[i].s + (empty ? 0 : common), empty ? 0 : v[i].n - common);
     }
     free(v);
-    if (fclose(f)) {
-        free(out);
-        return NULL;
-    }
-    return out;
+    return strbuf_detach(&out, NULL);
 }
 
 /* ---- parsing ---------------------------------------------------------- */
@@ -164,20 +174,10 @@ static bool is_search(const line *l)
 
 static char *join(const line *v, int a, int b)
 {
-    char *out = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&out, &len);
-    if (!f)
-        return NULL;
-    for (int i = a; i < b; i++) {
-        fwrite(v[i].s, 1, v[i].n, f);
-        fputc('\n', f);
-    }
-    if (fclose(f)) {
-        free(out);
-        return NULL;
-    }
-    return out;
+    strbuf out = STRBUF_INIT;
+    for (int i = a; i < b; i++)
+        add_line(&out, v[i].s, v[i].n);
+    return strbuf_detach(&out, NULL);
 }
 
 /* Parses SEARCH/REPLACE edits from lines [i, n); returns the index after
@@ -282,36 +282,27 @@ static long trailing_fence(const char *s, size_t n, char fch)
 }
 
 /* Moves <think>...</think> spans of text to think (both LF strings). */
-static char *strip_think(const char *text, FILE *think)
+static char *strip_think(const char *text, strbuf *think)
 {
-    char *out = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&out, &len);
-    if (!f)
-        return NULL;
+    strbuf out = STRBUF_INIT;
     const char *p = text;
     for (;;) {
         const char *a = strstr(p, "<think>");
         if (!a) {
-            fputs(p, f);
+            strbuf_addstr(&out, p);
             break;
         }
-        fwrite(p, 1, (size_t)(a - p), f);
+        strbuf_add(&out, p, (size_t)(a - p));
         a += 7;
         const char *b = strstr(a, "</think>");
         if (!b) { /* cut off while thinking */
-            fputs(a, think);
+            strbuf_addstr(think, a);
             break;
         }
-        fwrite(a, 1, (size_t)(b - a), think);
-        fputc('\n', think);
+        add_line(think, a, (size_t)(b - a));
         p = b + 8;
     }
-    if (fclose(f)) {
-        free(out);
-        return NULL;
-    }
-    return out;
+    return strbuf_detach(&out, NULL);
 }
 
 /* A bare "def name(...):" line (any indentation): the start of unfenced code. */
@@ -349,15 +340,12 @@ int proposal_parse(proposal *p, const char *answer, size_t len)
         txt[m++] = answer[i] == '\r' ? '\n' : answer[i];
     }
     txt[m] = '\0';
-    char *think_s = NULL, *prose_s = NULL;
-    size_t think_n = 0, prose_n = 0;
-    FILE *think = open_memstream(&think_s, &think_n);
-    FILE *prose = open_memstream(&prose_s, &prose_n);
-    char *body = think ? strip_think(txt, think) : NULL;
+    strbuf think = STRBUF_INIT, prose = STRBUF_INIT;
+    char *body = strip_think(txt, &think);
     free(txt);
     int n = 0;
     line *v = body ? split_lines(body, &n) : NULL;
-    if (!prose || !v)
+    if (!v)
         goto oom;
     /* prose lines, kept as indices so a bare def can be cut out later */
     int *pl = malloc((size_t)(n + 1) * sizeof *pl), npl = 0;
@@ -372,17 +360,10 @@ int proposal_parse(proposal *p, const char *answer, size_t len)
         const char *rest;
         if (fence_open(t, tn, &fch, &flen, lang, sizeof lang, &rest, &restn)) {
             size_t ind = (size_t)(t - v[i].s);
-            char *code = NULL;
-            size_t cl = 0;
-            FILE *f = open_memstream(&code, &cl);
-            if (!f) {
-                free(pl);
-                goto oom;
-            }
+            strbuf cb = STRBUF_INIT;
             if (restn) {
                 long k = trailing_fence(rest, restn, fch);
-                fwrite(rest, 1, k >= 0 ? (size_t)k : restn, f);
-                fputc('\n', f);
+                add_line(&cb, rest, k >= 0 ? (size_t)k : restn);
             }
             int j = i + 1;
             bool closed = false;
@@ -401,16 +382,14 @@ int proposal_parse(proposal *p, const char *answer, size_t len)
                 size_t cut = indent_of(v[j].s, v[j].n) < ind ? indent_of(v[j].s, v[j].n) : ind;
                 long k = trailing_fence(v[j].s + cut, v[j].n - cut, fch);
                 if (k >= 0) { /* "    return y```" */
-                    fwrite(v[j].s + cut, 1, (size_t)k, f);
-                    fputc('\n', f);
+                    add_line(&cb, v[j].s + cut, (size_t)k);
                     closed = true;
                     break;
                 }
-                fwrite(v[j].s + cut, 1, v[j].n - cut, f);
-                fputc('\n', f);
+                add_line(&cb, v[j].s + cut, v[j].n - cut);
             }
-            if (fclose(f)) {
-                free(code);
+            char *code = strbuf_detach(&cb, NULL);
+            if (!code) {
                 free(pl);
                 goto oom;
             }
@@ -473,20 +452,12 @@ int proposal_parse(proposal *p, const char *answer, size_t len)
                 }
                 break;
             }
-            char *code = NULL;
-            size_t cl = 0;
-            FILE *f = open_memstream(&code, &cl);
-            if (!f) {
-                free(cut);
-                free(pl);
-                goto oom;
-            }
+            strbuf cb = STRBUF_INIT;
             for (int k = a; k <= last; k++) {
-                fwrite(v[pl[k]].s, 1, v[pl[k]].n, f);
-                fputc('\n', f);
+                add_line(&cb, v[pl[k]].s, v[pl[k]].n);
                 cut[pl[k]] = true;
             }
-            fclose(f);
+            char *code = strbuf_detach(&cb, NULL);
             int rc = code ? add_block(p, "", code, true, false, pl[a] + 1) : -1;
             free(code);
             if (rc) {
@@ -498,17 +469,10 @@ int proposal_parse(proposal *p, const char *answer, size_t len)
         }
     }
     /* reasoning: think text, then the prose, blank runs collapsed */
-    fflush(think);
-    if (think_n) {
-        size_t ta = 0, tb = think_n;
-        while (ta < tb && isspace((unsigned char)think_s[ta]))
-            ta++;
-        while (tb > ta && isspace((unsigned char)think_s[tb - 1]))
-            tb--;
-        if (tb > ta) {
-            fwrite(think_s + ta, 1, tb - ta, prose);
-            fputs("\n\n", prose);
-        }
+    size_t ta = 0, tb = trim(think.buf, think.len, &ta);
+    if (tb > ta) {
+        strbuf_add(&prose, think.buf + ta, tb - ta);
+        strbuf_addstr(&prose, "\n\n");
     }
     bool gap = false, wrote = false;
     for (int a = 0; a < npl; a++) {
@@ -520,44 +484,25 @@ int proposal_parse(proposal *p, const char *answer, size_t len)
             continue;
         }
         if (gap && wrote)
-            fputc('\n', prose);
+            strbuf_addch(&prose, '\n');
         gap = false;
         wrote = true;
-        fwrite(l->s, 1, l->n, prose);
-        fputc('\n', prose);
+        add_line(&prose, l->s, l->n);
     }
     free(cut);
     free(pl);
-    fclose(think);
-    think = NULL;
-    if (fclose(prose)) {
-        prose = NULL;
-        goto oom;
-    }
-    prose = NULL;
-    /* trim */
-    size_t a = 0, b = prose_s ? strlen(prose_s) : 0;
-    while (a < b && isspace((unsigned char)prose_s[a]))
-        a++;
-    while (b > a && isspace((unsigned char)prose_s[b - 1]))
-        b--;
-    p->reasoning = malloc(b - a + 1);
+    size_t a = 0, b = trim(prose.buf, prose.len, &a);
+    p->reasoning = prose.failed || think.failed ? NULL : strndup(prose.buf + a, b - a);
     if (!p->reasoning)
         goto oom;
-    memcpy(p->reasoning, prose_s + a, b - a);
-    p->reasoning[b - a] = '\0';
-    free(prose_s);
-    free(think_s);
+    strbuf_release(&prose);
+    strbuf_release(&think);
     free(v);
     free(body);
     return 0;
 oom:
-    if (think)
-        fclose(think);
-    if (prose)
-        fclose(prose);
-    free(think_s);
-    free(prose_s);
+    strbuf_release(&think);
+    strbuf_release(&prose);
     free(v);
     free(body);
     proposal_release(p);
@@ -626,32 +571,22 @@ int proposal_replace_gene(const char *src, const char *name, const char *gene, c
     line *v = split_lines(src, &nl);
     if (!v)
         goto oom;
-    char *o = NULL;
-    size_t ol = 0;
-    FILE *f = open_memstream(&o, &ol);
-    if (!f) {
-        free(v);
-        goto oom;
-    }
-    for (int i = 0; i < b.first_line - 1 && i < nl; i++) {
-        fwrite(v[i].s, 1, v[i].n, f);
-        fputc('\n', f);
-    }
-    fputs(gene, f);
+    strbuf o = STRBUF_INIT;
+    for (int i = 0; i < b.first_line - 1 && i < nl; i++)
+        add_line(&o, v[i].s, v[i].n);
+    strbuf_addstr(&o, gene);
     size_t gl = strlen(gene);
     if (gl && gene[gl - 1] != '\n')
-        fputc('\n', f);
+        strbuf_addch(&o, '\n');
     for (int i = b.last_line; i < nl; i++) {
-        fwrite(v[i].s, 1, v[i].n, f);
+        strbuf_add(&o, v[i].s, v[i].n);
         if (i + 1 < nl || src[strlen(src) - 1] == '\n')
-            fputc('\n', f);
+            strbuf_addch(&o, '\n');
     }
     free(v);
-    if (fclose(f)) {
-        free(o);
+    *out = strbuf_detach(&o, NULL);
+    if (!*out)
         goto oom;
-    }
-    *out = o;
     return 0;
 oom:
     gerr_set(err, "out of memory");
@@ -771,32 +706,27 @@ static char *apply_one(const char *cur, const proposal_edit *e, int k, gerr *err
     free(cv);
     int rn;
     line *rv = split_lines(e->replace, &rn);
-    char *rep = NULL;
-    size_t rl = 0;
-    FILE *f = rv ? open_memstream(&rep, &rl) : NULL;
-    if (!f) {
-        free(rv);
+    if (!rv) {
         gerr_set(err, "out of memory");
         return NULL;
     }
+    strbuf rep = STRBUF_INIT;
     for (int i = 0; i < rn; i++) {
         const char *s = rv[i].s;
         size_t n = rv[i].n;
         if (!blank(s, n)) {
             if (delta > 0)
                 for (long d = 0; d < delta; d++)
-                    fputc(' ', f);
+                    strbuf_addch(&rep, ' ');
             else
                 for (long d = 0; d < -delta && n && (*s == ' ' || *s == '\t'); d++)
                     s++, n--;
         }
-        fwrite(s, 1, n, f);
-        fputc('\n', f);
+        add_line(&rep, s, n);
     }
     free(rv);
-    fclose(f);
-    char *o = rep ? splice(cur, from, to - from, rep) : NULL;
-    free(rep);
+    char *o = rep.failed ? NULL : splice(cur, from, to - from, rep.buf);
+    strbuf_release(&rep);
     if (!o)
         gerr_set(err, "out of memory");
     return o;
@@ -944,17 +874,12 @@ int proposal_apply(const proposal *p, const char *parent, const char *gene_name,
     /* the gene, with any new helper blocks before it; blocks the parent
      * already has are left alone (one gene changes at a time) */
     nb = net_list_blocks(chosen->text, strlen(chosen->text), bb, MAX_GENES);
-    char *gene = NULL;
-    size_t gl = 0;
-    FILE *f = open_memstream(&gene, &gl);
-    if (!f)
-        goto oom;
+    strbuf gene = STRBUF_INIT;
     char *target = NULL;
     for (int j = 0; j < nb; j++) {
         char *txt = slice_lines(chosen->text, bb[j].first_line, bb[j].last_line);
         if (!txt) {
-            fclose(f);
-            free(gene);
+            strbuf_release(&gene);
             free(target);
             goto oom;
         }
@@ -964,22 +889,22 @@ int proposal_apply(const proposal *p, const char *parent, const char *gene_name,
         if (!strcmp(bb[j].name, gene_name) && !target) {
             target = txt;
         } else if (!known && !target) {
-            fputs(txt, f);
-            fputc('\n', f);
+            strbuf_addstr(&gene, txt);
+            strbuf_addch(&gene, '\n');
             free(txt);
         } else {
             free(txt);
         }
     }
     if (target)
-        fputs(target, f);
+        strbuf_addstr(&gene, target);
     free(target);
-    if (fclose(f)) {
-        free(gene);
+    if (gene.failed) {
+        strbuf_release(&gene);
         goto oom;
     }
-    int rc = proposal_replace_gene(parent, gene_name, gene, out, err);
-    free(gene);
+    int rc = proposal_replace_gene(parent, gene_name, gene.buf, out, err);
+    strbuf_release(&gene);
     return rc;
 oom:
     gerr_set(err, "out of memory");
