@@ -2,6 +2,9 @@
 
 #include <stdarg.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+
+#include "engine/base/strbuf.h"
 
 static int failed_checks; /* in the running test */
 static int passed, failed;
@@ -41,4 +44,22 @@ const char *harness_root(void)
 {
     const char *r = getenv("GEVO_ROOT");
     return r && *r ? r : ".";
+}
+
+char *harness_output(const char *cmd, int *status)
+{
+    if (status)
+        *status = -1;
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return NULL;
+    strbuf out = STRBUF_INIT;
+    char chunk[4096];
+    size_t r;
+    while ((r = fread(chunk, 1, sizeof chunk, p)) > 0)
+        strbuf_add(&out, chunk, r);
+    int st = pclose(p);
+    if (status)
+        *status = st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return strbuf_detach(&out, NULL);
 }

@@ -16,6 +16,10 @@ void harness_run(const char *name, void (*fn)(void));
 int harness_done(void);
 /* Root of the source tree (tests run from it), for fixtures. */
 const char *harness_root(void);
+/* What the shell command cmd writes to stdout (malloc'd; NULL when it
+ * cannot be started or out of memory); *status gets its exit status (-1
+ * when it did not exit) when status is not NULL. */
+char *harness_output(const char *cmd, int *status);
 
 #define CHECK(cond, ...)                                   \
     do {                                                   \

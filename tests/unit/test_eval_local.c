@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/evaluator.h"
+#include "engine/base/file.h"
 #include "tests/harness.h"
 
 #define WAIT_LIMIT 600.0 /* seconds: only a hang reaches this */
@@ -582,16 +583,7 @@ static void test_worker_env(void)
     evaluator_free(ev);
     char path[600], *text = NULL;
     snprintf(path, sizeof path, "%s/envdump/environ.txt", work);
-    FILE *f = fopen(path, "r");
-    size_t n = 0;
-    if (f) {
-        FILE *m = open_memstream(&text, &n);
-        int c;
-        while ((c = fgetc(f)) != EOF)
-            fputc(c, m);
-        fclose(m);
-        fclose(f);
-    }
+    file_read(path, 1 << 20, &text, NULL, NULL);
     CHECK(text != NULL, "no %s", path);
     if (text) {
         CHECK(!strstr(text, "sk-env-secret"), "a key reached the worker:\n%s", text);

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "core/llm.h"
+#include "engine/base/file.h"
 #include "tests/fake_llm/fake_llm.h"
 #include "tests/harness.h"
 
@@ -18,17 +19,8 @@ static char *read_text(const char *rel)
 {
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", harness_root(), rel);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
     char *p = NULL;
-    size_t n = 0;
-    FILE *m = open_memstream(&p, &n);
-    int ch;
-    while ((ch = fgetc(f)) != EOF)
-        fputc(ch, m);
-    fclose(f);
-    fclose(m);
+    file_read(path, 1 << 20, &p, NULL, NULL);
     return p;
 }
 

@@ -47,17 +47,9 @@ static char *sh(const char *fmt, const char *arg)
 {
     char cmd[1024];
     snprintf(cmd, sizeof cmd, fmt, dir, arg);
-    FILE *f = popen(cmd, "r");
-    if (!f)
-        return NULL;
-    char *out = NULL;
-    size_t n = 0;
-    FILE *m = open_memstream(&out, &n);
-    int ch;
-    while ((ch = fgetc(f)) != EOF)
-        fputc(ch, m);
-    fclose(m);
-    if (pclose(f) != 0) {
+    int status;
+    char *out = harness_output(cmd, &status);
+    if (status != 0) {
         free(out);
         return NULL;
     }

@@ -45,24 +45,6 @@ static void write_text(const char *path, const char *text)
     fclose(f);
 }
 
-/* Runs a shell command, returns its output (malloc'd) and exit status. */
-static char *run(const char *cmd, int *status)
-{
-    FILE *p = popen(cmd, "r");
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
-    char chunk[4096];
-    size_t r;
-    while (p && (r = fread(chunk, 1, sizeof chunk, p)) > 0)
-        fwrite(chunk, 1, r, m);
-    int st = p ? pclose(p) : -1;
-    fclose(m);
-    if (status)
-        *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    return buf;
-}
-
 static session *new_session(const char *name, char *dir, size_t size)
 {
     char seed[512];
@@ -140,22 +122,22 @@ static void test_create_and_add(void)
 
     /* Plain git reads it. */
     snprintf(cmd, sizeof cmd, "cd %s && git cat-file -p g2-1 | grep -c '^parent '", dir);
-    char *out = run(cmd, &st);
+    char *out = harness_output(cmd, &st);
     CHECK(out && atoi(out) == 2, "crossover has two commit parents: %s", out);
     free(out);
     snprintf(cmd, sizeof cmd, "cd %s && git log -1 --format=%%s g1-1", dir);
-    out = run(cmd, &st);
+    out = harness_output(cmd, &st);
     CHECK(out && !strcmp(out, "g1-1 gen 1 mutation (expert): widen the kernel to 5\n"),
           "message: %s", out);
     free(out);
     snprintf(cmd, sizeof cmd, "cd %s && git diff g0-1 g1-1 -- genome.net", dir);
-    out = run(cmd, &st);
+    out = harness_output(cmd, &st);
     CHECK(st == 0 && out && strstr(out, "-    return relu(conv(x, c, k=3") &&
               strstr(out, "+    return relu(conv(x, c, k=5"),
           "git diff shows the mutation: %s", out);
     free(out);
     snprintf(cmd, sizeof cmd, "cd %s && git show g1-1:prompt.txt && git show g1-1:meta.json", dir);
-    out = run(cmd, &st);
+    out = harness_output(cmd, &st);
     CHECK(out && strstr(out, "PROMPT TEXT") && strstr(out, "\"tokens\"") &&
               strstr(out, "\"latency_s\": 2.5"),
           "prompt and meta in the tree: %s", out);
@@ -192,7 +174,7 @@ static void test_create_and_add(void)
     snprintf(cmd, sizeof cmd,
              "cd %s && git log -1 --format='%%an <%%ae>|%%s' g1-1 && git log -1 --format=%%s g1-1^",
              dir);
-    out = run(cmd, &st);
+    out = harness_output(cmd, &st);
     CHECK(out && !strcmp(out,
                          "Ada Lovelace <ada@example.org>|g1-1 edited by Ada Lovelace: back to 3x3\n"
                          "g1-1 gen 1 mutation (expert): widen the kernel to 5\n"),
@@ -224,7 +206,7 @@ static void test_create_and_add(void)
           "review note: %s", txt ? txt : "(none)");
     free(txt);
     snprintf(cmd, sizeof cmd, "cd %s && git notes --ref=results show g1-1", dir);
-    out = run(cmd, &st);
+    out = harness_output(cmd, &st);
     CHECK(st == 0 && out && strstr(out, "\"val_acc\": 0.8125"), "git notes show: %s", out);
     free(out);
 
@@ -270,7 +252,7 @@ static void test_create_and_add(void)
         cmd, sizeof cmd,
         "cd %s && git log --format=%%s journal && git status --porcelain && git fsck --strict 2>&1",
         dir);
-    out = run(cmd, &st);
+    out = harness_output(cmd, &st);
     CHECK(st == 0 && out &&
               !strncmp(out,
                        "generation 2: 2 individuals, front: g2-1\n"
@@ -369,7 +351,7 @@ static void test_commands(void)
     char cmd[1200];
     int st;
     snprintf(cmd, sizeof cmd, "%s log %s", gevo, full_dir);
-    char *out = run(cmd, &st);
+    char *out = harness_output(cmd, &st);
     CHECK(st == 0 && out && strstr(out, "generation 1: 2 individuals, front: g1-1") &&
               strstr(out, "generation 2: 2 individuals, front: g2-1") && strstr(out, "0.8125") &&
               strstr(out, "4242") && strstr(out, "approved_edited (edited)") &&
@@ -377,7 +359,7 @@ static void test_commands(void)
           "gevo log: %s", out);
     free(out);
     snprintf(cmd, sizeof cmd, "%s show %s g1-1", gevo, full_dir);
-    out = run(cmd, &st);
+    out = harness_output(cmd, &st);
     CHECK(st == 0 && out && strstr(out, "operator mutation  persona expert") &&
               strstr(out, "parents    g0-1") && strstr(out, "A larger receptive field.") &&
               strstr(out, "\"val_acc\": 0.8125") && strstr(out, "kernel 5 is slow") &&
@@ -385,13 +367,13 @@ static void test_commands(void)
           "gevo show: %s", out);
     free(out);
     snprintf(cmd, sizeof cmd, "%s show %s g1-2", gevo, full_dir);
-    out = run(cmd, &st);
+    out = harness_output(cmd, &st);
     CHECK(st == 0 && out && strstr(out, "== diff against parent g0-1 ==") &&
               strstr(out, "+    return relu(conv(x, c, k=5"),
           "gevo show: the diff against the parent: %s", out);
     free(out);
     snprintf(cmd, sizeof cmd, "%s export %s --json", gevo, full_dir);
-    out = run(cmd, &st);
+    out = harness_output(cmd, &st);
     json_t *j = out ? json_loads(out, 0, NULL) : NULL;
     json_t *arr = json_object_get(j, "individuals");
     CHECK(st == 0 && json_array_size(arr) == 5, "export --json: %zu individuals",
@@ -404,7 +386,7 @@ static void test_commands(void)
     json_decref(j);
     free(out);
     snprintf(cmd, sizeof cmd, "%s export %s --csv", gevo, full_dir);
-    out = run(cmd, &st);
+    out = harness_output(cmd, &st);
     CHECK(st == 0 && out && strstr(out, "\ng1-1,1,1,") &&
               strstr(out, ",ok,0.812500,4242,1500000,12.500,approved_edited,false\n") &&
               strstr(out, ",review,front\n"),
@@ -495,7 +477,7 @@ static void test_no_secret(void)
              "cd %s && git cat-file --batch-all-objects --batch | grep -c -a -F '%s'; "
              "grep -r -a -l -F '%s' . ; git notes --ref=results show %s",
              dir, secret, secret, id);
-    char *out = run(cmd, &st);
+    char *out = harness_output(cmd, &st);
     CHECK(out && !strncmp(out, "0\n", 2) && !strstr(out + 2, "./") && strstr(out, "[redacted]"),
           "git sees no key in objects, refs, logs, config or files: %s", out);
     free(out);
