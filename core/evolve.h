@@ -83,8 +83,9 @@ typedef enum evolve_state {
     EVOLVE_TRAINING,
     EVOLVE_TRAINED,
     EVOLVE_REJECTED,
-    EVOLVE_FAILED
+    EVOLVE_FAILED /* keep last: EVOLVE_NSTATES counts the states */
 } evolve_state;
+#define EVOLVE_NSTATES (EVOLVE_FAILED + 1)
 
 const char *evolve_state_name(evolve_state s);
 

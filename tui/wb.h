@@ -111,6 +111,13 @@ typedef enum wb_state {
     WB_FAILED,
     WB_NSTATES
 } wb_state;
+/* wb_data.c converts by a cast: a state added to one enum and not the other
+ * stops the build here. */
+_Static_assert(WB_PROPOSING == (int)EVOLVE_PROPOSING && WB_PENDING == (int)EVOLVE_PENDING &&
+                   WB_APPROVED == (int)EVOLVE_APPROVED && WB_TRAINING == (int)EVOLVE_TRAINING &&
+                   WB_TRAINED == (int)EVOLVE_TRAINED && WB_REJECTED == (int)EVOLVE_REJECTED &&
+                   WB_FAILED == (int)EVOLVE_FAILED && WB_NSTATES == EVOLVE_NSTATES,
+               "wb_state must list the evolve_states in evolve's order");
 
 typedef struct wb_ind {
     char id[SESSION_ID_MAX]; /* "" while proposing */
