@@ -8,6 +8,8 @@
 #ifndef GEVO_TESTS_HARNESS_H
 #define GEVO_TESTS_HARNESS_H
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 void harness_fail(const char *file, int line, const char *fmt, ...)
@@ -20,6 +22,16 @@ const char *harness_root(void);
  * cannot be started or out of memory); *status gets its exit status (-1
  * when it did not exit) when status is not NULL. */
 char *harness_output(const char *cmd, int *status);
+/* Removes dir and everything below it (no shell); complains on stderr
+ * when it cannot. */
+void harness_rmtree(const char *dir);
+/* v as 4 big-endian bytes at p (IDX headers). */
+void harness_put_be32(uint8_t *p, uint32_t v);
+/* Writes dir/PREFIX-images-idx3-ubyte and dir/PREFIX-labels-idx1-ubyte
+ * (".gz" added and gzipped when gz): n images of 1x8x8 where class k in
+ * 0..3 has a bright 4x4 quadrant k plus noise drawn from seed, a set a
+ * small network learns in one epoch. */
+void harness_write_quadrants(const char *dir, const char *prefix, int n, bool gz, uint32_t seed);
 
 #define CHECK(cond, ...)                                   \
     do {                                                   \

@@ -517,14 +517,6 @@ static void test_npy_errors(void)
     CHECK(cache_files() == before, "a failed load left a cache file");
 }
 
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
 /* A gzipped IDX file whose header claims more images than it holds is
  * refused before the claim sizes anything. */
 static void test_idx_sizes(void)
@@ -536,10 +528,10 @@ static void test_idx_sizes(void)
     for (int i = 0; i < 4; i++) {
         uint8_t h[16 + 4 * 16] = {0};
         bool labels = i % 2;
-        put_be32(h, labels ? 0x801 : 0x803);
-        put_be32(h + 4, i == 0 ? 9000000 : 4); /* train images: a lie */
-        put_be32(h + 8, 4);
-        put_be32(h + 12, 4);
+        harness_put_be32(h, labels ? 0x801 : 0x803);
+        harness_put_be32(h + 4, i == 0 ? 9000000 : 4); /* train images: a lie */
+        harness_put_be32(h + 8, 4);
+        harness_put_be32(h + 12, 4);
         snprintf(p, sizeof p, "%s/%s.gz", dir, names[i]);
         gzFile f = gzopen(p, "wb");
         gzwrite(f, h, labels ? 12 : 16 + 4 * 16);
@@ -799,9 +791,6 @@ int main(void)
     RUN(test_no_cache);
     RUN(test_resize);
     RUN(test_trains_on_images);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-    if (system(cmd) != 0)
-        printf("could not remove %s\n", root);
+    harness_rmtree(root);
     return harness_done();
 }

@@ -25,49 +25,6 @@
 static char dir[256], data[300], work[300], good[300], bad[300], slow_sh[300];
 static const char *gevo;
 
-static void put_be32(unsigned char *p, unsigned v)
-{
-    p[0] = (unsigned char)(v >> 24);
-    p[1] = (unsigned char)(v >> 16);
-    p[2] = (unsigned char)(v >> 8);
-    p[3] = (unsigned char)v;
-}
-
-/* n images of 1x8x8, class k in 0..3 with a bright quadrant k */
-static void write_set(const char *prefix, int n, unsigned seed)
-{
-    char ip[400], lp[400];
-    snprintf(ip, sizeof ip, "%s/%s-images-idx3-ubyte", data, prefix);
-    snprintf(lp, sizeof lp, "%s/%s-labels-idx1-ubyte", data, prefix);
-    unsigned char *img = malloc((size_t)16 + (size_t)n * 64), *lab = malloc((size_t)8 + (size_t)n);
-    put_be32(img, 0x803);
-    put_be32(img + 4, (unsigned)n);
-    put_be32(img + 8, 8);
-    put_be32(img + 12, 8);
-    put_be32(lab, 0x801);
-    put_be32(lab + 4, (unsigned)n);
-    unsigned s = seed;
-    for (int i = 0; i < n; i++) {
-        int k = i % 4;
-        lab[8 + i] = (unsigned char)k;
-        for (int y = 0; y < 8; y++)
-            for (int x = 0; x < 8; x++) {
-                s = s * 1664525u + 1013904223u;
-                int q = (y >= 4) * 2 + (x >= 4);
-                img[16 + i * 64 + y * 8 + x] =
-                    (unsigned char)((int)(s >> 26) + (q == k ? 150 : 20));
-            }
-    }
-    FILE *f = fopen(ip, "wb");
-    fwrite(img, 1, (size_t)16 + (size_t)n * 64, f);
-    fclose(f);
-    f = fopen(lp, "wb");
-    fwrite(lab, 1, (size_t)8 + (size_t)n, f);
-    fclose(f);
-    free(img);
-    free(lab);
-}
-
 static void write_file(const char *path, const char *text, int mode)
 {
     FILE *f = fopen(path, "w");
@@ -89,8 +46,8 @@ static void setup(void)
     snprintf(bad, sizeof bad, "%s/bad.net", dir);
     snprintf(slow_sh, sizeof slow_sh, "%s/stubborn.sh", dir);
     mkdir(data, 0755);
-    write_set("train", 400, 1);
-    write_set("t10k", 100, 2);
+    harness_write_quadrants(data, "train", 400, false, 1);
+    harness_write_quadrants(data, "t10k", 100, false, 2);
     write_file(
         good,
         "input x: 1x8x8\nclasses 4\n"
@@ -625,9 +582,6 @@ int main(void)
     /* reap the monitors of freed evaluators, then clean up */
     while (waitpid(-1, NULL, WNOHANG) > 0) {
     }
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd))
-        fprintf(stderr, "cannot remove %s\n", dir);
+    harness_rmtree(dir);
     return harness_done();
 }

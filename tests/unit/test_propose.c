@@ -526,9 +526,6 @@ int main(void)
     fake_llm_stop(&srv);
     session_close(S);
     prompt_set_release(&set);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    harness_rmtree(dir);
     return harness_done();
 }

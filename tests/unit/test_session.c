@@ -492,10 +492,7 @@ int main(void)
     RUN(test_commands);
     RUN(test_lock);
     RUN(test_no_secret);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", tmp);
+    harness_rmtree(tmp);
     git_libgit2_shutdown();
     return harness_done();
 }

@@ -318,9 +318,6 @@ int main(void)
     if (!mkdtemp(tmp))
         return 1;
     RUN(test_kill);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", tmp);
+    harness_rmtree(tmp);
     return harness_done();
 }

@@ -23,59 +23,6 @@
 
 static char dir[256];
 
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-/* n images of 1x8x8: class k in 0..3 has a bright 4x4 quadrant k, plus
- * noise; written as IDX, gzipped when gz. */
-static void write_set(const char *prefix, int n, bool gz, uint32_t seed)
-{
-    char ip[512], lp[512];
-    snprintf(ip, sizeof ip, "%s/%s-images-idx3-ubyte%s", dir, prefix, gz ? ".gz" : "");
-    snprintf(lp, sizeof lp, "%s/%s-labels-idx1-ubyte%s", dir, prefix, gz ? ".gz" : "");
-    uint8_t *img = malloc((size_t)16 + (size_t)n * 64), *lab = malloc((size_t)8 + (size_t)n);
-    put_be32(img, 0x00000803);
-    put_be32(img + 4, (uint32_t)n);
-    put_be32(img + 8, 8);
-    put_be32(img + 12, 8);
-    put_be32(lab, 0x00000801);
-    put_be32(lab + 4, (uint32_t)n);
-    uint32_t s = seed;
-    for (int i = 0; i < n; i++) {
-        int k = i % 4;
-        lab[8 + i] = (uint8_t)k;
-        for (int y = 0; y < 8; y++)
-            for (int x = 0; x < 8; x++) {
-                s = s * 1664525u + 1013904223u;
-                int q = (y >= 4) * 2 + (x >= 4);
-                int v = (int)(s >> 26) + (q == k ? 150 : 20);
-                img[16 + i * 64 + y * 8 + x] = (uint8_t)v;
-            }
-    }
-    if (gz) {
-        gzFile f = gzopen(ip, "wb");
-        gzwrite(f, img, (unsigned)(16 + n * 64));
-        gzclose(f);
-        f = gzopen(lp, "wb");
-        gzwrite(f, lab, (unsigned)(8 + n));
-        gzclose(f);
-    } else {
-        FILE *f = fopen(ip, "wb");
-        fwrite(img, 1, (size_t)16 + (size_t)n * 64, f);
-        fclose(f);
-        f = fopen(lp, "wb");
-        fwrite(lab, 1, (size_t)8 + (size_t)n, f);
-        fclose(f);
-    }
-    free(img);
-    free(lab);
-}
-
 static const char *net_src =
     "input x: 1x8x8\nclasses 4\n"
     "def block(x, c):\n    return relu(batchnorm(conv(x, c, k=3, padding=1, bias=false)))\n"
@@ -196,10 +143,10 @@ static void test_bad_data_files(void)
     snprintf(p, sizeof p, "%s/train-images-idx3-ubyte", bad);
     f = fopen(p, "wb");
     uint8_t h[16];
-    put_be32(h, 0x803);
-    put_be32(h + 4, 100);
-    put_be32(h + 8, 8);
-    put_be32(h + 12, 8);
+    harness_put_be32(h, 0x803);
+    harness_put_be32(h + 4, 100);
+    harness_put_be32(h + 8, 8);
+    harness_put_be32(h + 12, 8);
     fwrite(h, 1, 16, f);
     fwrite(h, 1, 16, f);
     fclose(f);
@@ -701,8 +648,8 @@ int main(void)
     char cache[300];
     snprintf(cache, sizeof cache, "%s/cache", dir);
     setenv("GEVO_CACHE_DIR", cache, 1); /* the data cache stays in the test's folder */
-    write_set("train", 800, true, 1);
-    write_set("t10k", 200, false, 2);
+    harness_write_quadrants(dir, "train", 800, true, 1);
+    harness_write_quadrants(dir, "t10k", 200, false, 2);
     RUN(test_data_loading);
     RUN(test_bad_data_files);
     RUN(test_learns_and_is_deterministic);
@@ -713,9 +660,6 @@ int main(void)
     RUN(test_every_operator);
     RUN(test_memory_plan_is_exact);
     RUN(test_training_memory);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        printf("could not remove %s\n", dir);
+    harness_rmtree(dir);
     return harness_done();
 }
