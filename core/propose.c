@@ -755,6 +755,17 @@ static int resolve(session *s, const char *spec, char *id, const char *what, ger
     return 0;
 }
 
+/* resolve() and the parent's program into *src. */
+static int load_parent(session *s, const char *spec, char *id, char **src, const char *what,
+                       gerr *err)
+{
+    if (resolve(s, spec, id, what, err))
+        return -1;
+    if (session_genome(s, id, src, err) != 0)
+        return gerr_prefix(err, "parent %s", id);
+    return 0;
+}
+
 static int pick_gene(propose *p, const propose_request *req, gerr *err)
 {
     char names[256][64];
@@ -843,23 +854,15 @@ propose *propose_start(const propose_env *env, const propose_request *req, gerr 
     session *s = env->s;
     propose_outcome *o = &p->out;
     scopy(o->op, sizeof o->op, propose_op_name(req->op));
-    if (resolve(s, req->parent, p->parent, "parent", err))
+    if (load_parent(s, req->parent, p->parent, &p->parent_src, "parent", err))
         goto fail;
-    if (session_genome(s, p->parent, &p->parent_src, err) != 0) {
-        gerr_prefix(err, "parent %s", p->parent);
-        goto fail;
-    }
     scopy(o->parents[0], SESSION_ID_MAX, p->parent);
     o->n_parents = 1;
     if (req->op == PROPOSE_CROSSOVER) {
-        if (resolve(s, req->other, p->other, "second parent for crossover", err))
+        if (load_parent(s, req->other, p->other, &p->other_src, "second parent for crossover", err))
             goto fail;
         if (!strcmp(p->other, p->parent)) {
             gerr_set(err, "crossover needs two different parents (both are %s)", p->parent);
-            goto fail;
-        }
-        if (session_genome(s, p->other, &p->other_src, err) != 0) {
-            gerr_prefix(err, "parent %s", p->other);
             goto fail;
         }
         scopy(o->parents[1], SESSION_ID_MAX, p->other);
