@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/base/file.h"
 #include "engine/base/grow.h"
 #include "engine/data_internal.h"
 
@@ -156,15 +157,10 @@ static int npy_open(npy *a, const char *path, gerr *err)
 {
     memset(a, 0, sizeof *a);
     a->path = path;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return gerr_errno(err, "%s: cannot open", path);
     struct stat st;
-    if (fstat(fd, &st) != 0) {
-        gerr_errno(err, "%s", path);
-        close(fd);
+    int fd = file_open(path, &st, err);
+    if (fd < 0)
         return -1;
-    }
     uint8_t pre[12];
     ssize_t got = pread(fd, pre, sizeof pre, 0);
     if (got < 10 || memcmp(pre, "\x93NUMPY", 6)) {

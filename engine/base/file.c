@@ -9,20 +9,28 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+int file_open(const char *path, struct stat *st, gerr *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return gerr_errno(err, "%s: cannot open", path);
+    if (fstat(fd, st) != 0) {
+        gerr_errno(err, "%s", path);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 int file_read(const char *path, size_t max, char **out, size_t *len, gerr *err)
 {
     *out = NULL;
     if (len)
         *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return gerr_errno(err, "%s: cannot open", path);
     struct stat st;
-    if (fstat(fd, &st) != 0) {
-        gerr_errno(err, "%s", path);
-        close(fd);
+    int fd = file_open(path, &st, err);
+    if (fd < 0)
         return -1;
-    }
     if (S_ISDIR(st.st_mode)) {
         close(fd);
         return gerr_set(err, "%s: is a folder, not a file", path);

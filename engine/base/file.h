@@ -14,6 +14,12 @@
 
 #include "engine/base/error.h"
 
+struct stat;
+
+/* Opens path read-only (close-on-exec) and fstats it into *st: the file
+ * descriptor, or -1 with "PATH: cannot open: why" in err. */
+int file_open(const char *path, struct stat *st, gerr *err);
+
 /* Reads all of path into *out (malloc'd, NUL-terminated; the caller frees)
  * and its length into *len (may be NULL). A file larger than max bytes is
  * an error ("PATH: larger than N bytes"), checked before it is read, so a
