@@ -119,6 +119,37 @@ static int count_running(evaluator *ev)
     return n;
 }
 
+/* The bytes the running workers planned. */
+static double memory_running(evaluator *ev)
+{
+    double used = 0;
+    for (size_t i = 0; i < ev->jobs.n; i++)
+        if (!ev->jobs.v[i]->done && J(ev->jobs.v[i])->running)
+            used += ev->jobs.v[i]->memory;
+    return used;
+}
+
+/* The candidate to start next: the first queued one, in submission order.
+ * None overtakes it, so a big candidate waiting for memory is not starved
+ * by small ones behind it. */
+static job *next_queued(evaluator *ev)
+{
+    for (size_t i = 0; i < ev->jobs.n; i++) {
+        job *j = J(ev->jobs.v[i]);
+        if (!j->h.done && !j->running)
+            return j;
+    }
+    return NULL;
+}
+
+/* Whether j can start now: a slot is free and its planned memory fits in
+ * the budget beside the running workers'. */
+static bool can_start(evaluator *ev, const job *j)
+{
+    return j && count_running(ev) < ev->cfg.slots &&
+           evaluator_memory_fits(ev, memory_running(ev), j->h.memory);
+}
+
 static void local_free_job(evaluator_jobhead *h)
 {
     job *j = J(h);
@@ -148,6 +179,7 @@ static void write_job_file(const job *j, char *const *argv)
         json_array_append_new(a, json_string(*p));
     json_object_set_new(o, "argv", a);
     json_object_set_new(o, "time_limit", json_real(j->time_limit));
+    json_object_set_new(o, "memory", json_real(j->h.memory));
     json_object_set_new(o, "started", json_real(j->started));
     json_object_set_new(o, "worker_pid", json_integer(j->worker));
     json_object_set_new(o, "worker_start", json_integer((json_int_t)j->worker_start));
@@ -349,20 +381,17 @@ fail:
     return -1;
 }
 
+/* Starts queued candidates in order while they can start (can_start). */
 static void start_queued(evaluator *ev)
 {
-    int running = count_running(ev);
-    for (size_t i = 0; i < ev->jobs.n && running < ev->cfg.slots; i++) {
-        job *j = J(ev->jobs.v[i]);
-        if (j->h.done || j->running)
-            continue;
+    job *j;
+    while (can_start(ev, j = next_queued(ev))) {
         gerr err = GERR_INIT;
         if (spawn(ev, j, &err)) {
             evaluator_push_failed(&ev->q, j->h.id, err.msg, false);
             j->h.done = true;
             continue;
         }
-        running++;
         evaluator_event *e = evaluator_queue_push(&ev->q);
         if (e) {
             evaluator_event_init(e, EVALUATOR_STARTED, j->h.id);
@@ -467,10 +496,17 @@ static int local_submit(evaluator *ev, const evaluator_job *jb, gerr *err)
     }
     if (evaluator_stage(j->h.dir, jb, err))
         goto fail;
-    j->argv = evaluator_worker_argv(ev->exe, j->h.dir, jb, ev->cfg.threads);
+    j->argv = evaluator_worker_argv(ev, j->h.dir, jb);
+    j->h.memory = evaluator_job_memory(ev, jb);
     if (!j->argv || evaluator_jobs_add(&ev->jobs, &j->h)) {
         gerr_set(err, "out of memory");
         goto fail;
+    }
+    /* one that could never fit fails now, with why, rather than wait */
+    char why[512];
+    if (evaluator_memory_too_big(ev, j->h.memory, why, sizeof why)) {
+        evaluator_push_failed(&ev->q, j->h.id, why, false);
+        j->h.done = true;
     }
     start_queued(ev);
     return 0;
@@ -515,15 +551,12 @@ static int local_pollfds(evaluator *ev, struct pollfd *pfd, int max)
 
 static int local_timeout_ms(evaluator *ev)
 {
-    bool queued = false, running = false;
-    for (size_t i = 0; i < ev->jobs.n; i++) {
-        job *j = J(ev->jobs.v[i]);
-        queued |= !j->h.done && !j->running;
-        running |= !j->h.done && j->running;
-    }
-    if (queued && count_running(ev) < ev->cfg.slots)
+    job *next = next_queued(ev);
+    if (can_start(ev, next))
         return 0;
-    return running || queued ? POLL_INTERVAL_MS : -1;
+    /* a queued candidate waiting for a slot or for memory waits for a
+       running one to end, which the next poll notices */
+    return next || count_running(ev) ? POLL_INTERVAL_MS : -1;
 }
 
 static int local_adopt(evaluator *ev, const char *id, json_t *o)
@@ -545,6 +578,11 @@ static int local_adopt(evaluator *ev, const char *id, json_t *o)
     j->started = evaluator_jnum(o, "started");
     if (!isfinite(j->started))
         j->started = now_real();
+    /* it runs: its plan counts against the budget (written by the process
+       that started it; an older job.json has none: the limit instead) */
+    j->h.memory = evaluator_jnum(o, "memory");
+    if (!(j->h.memory >= 0))
+        j->h.memory = ev->cfg.max_memory > 0 ? ev->cfg.max_memory : 0;
     j->running = true;
     if (evaluator_jobs_add(&ev->jobs, &j->h)) {
         local_free_job(&j->h);

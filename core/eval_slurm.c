@@ -1110,7 +1110,7 @@ static int slurm_submit(evaluator *ev, const evaluator_job *jb, gerr *err)
     }
     if (evaluator_stage(j->h.dir, jb, err))
         goto fail;
-    argv = evaluator_worker_argv(ev->exe, j->h.dir, jb, ev->cfg.threads);
+    argv = evaluator_worker_argv(ev, j->h.dir, jb);
     if (!argv) {
         gerr_set(err, "out of memory");
         goto fail;

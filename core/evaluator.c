@@ -35,6 +35,7 @@ void evaluator_config_default(evaluator_config *cfg)
     cfg->slots = EVALUATOR_DEFAULT_SLOTS;
     cfg->threads = EVALUATOR_DEFAULT_THREADS;
     cfg->grace = 10;
+    cfg->max_memory = -1;
 }
 
 int evaluator_config_set(evaluator_config *cfg, const char *key, const char *value, gerr *err)
@@ -47,6 +48,10 @@ int evaluator_config_set(evaluator_config *cfg, const char *key, const char *val
         return num_int(value, 1, 256, &cfg->threads, what, err);
     if (!strcmp(key, "grace"))
         return num_double(value, 0, 3600, &cfg->grace, what, err);
+    if (!strcmp(key, "max_memory"))
+        return num_bytes(value, 0, 1e18, &cfg->max_memory, what, err);
+    if (!strcmp(key, "memory"))
+        return num_bytes(value, 0, 1e18, &cfg->memory, what, err);
     if (!strcmp(key, "dir") || !strcmp(key, "exe")) {
         char *dst = key[0] == 'd' ? cfg->dir : cfg->exe;
         if (strlen(value) >= sizeof cfg->dir)
@@ -54,7 +59,9 @@ int evaluator_config_set(evaluator_config *cfg, const char *key, const char *val
         strcpy(dst, value);
         return 0;
     }
-    return gerr_set(err, "unknown evaluator setting '%s' (known: slots, threads, grace, dir, exe)",
+    return gerr_set(err,
+                    "unknown evaluator setting '%s' (known: slots, threads, grace, max_memory, "
+                    "memory, dir, exe)",
                     key);
 }
 
@@ -146,7 +153,8 @@ int evaluator_check_id(const char *id, gerr *err)
     return 0;
 }
 
-static const char *const owned_options[] = {"out", "progress", "threads", "time-limit", "help"};
+static const char *const owned_options[] = {"out",        "progress",   "threads",
+                                            "time-limit", "max-memory", "help"};
 
 int evaluator_check_job(evaluator *ev, const evaluator_job *jb, gerr *err)
 {
@@ -159,6 +167,8 @@ int evaluator_check_job(evaluator *ev, const evaluator_job *jb, gerr *err)
                         jb->time_limit);
     if (jb->threads < 0 || jb->threads > 256)
         return gerr_set(err, "candidate %s: threads %d is not in 0..256", jb->id, jb->threads);
+    if (!(jb->memory >= 0 && jb->memory <= 1e18))
+        return gerr_set(err, "candidate %s: memory %g is not in 0..1e18 bytes", jb->id, jb->memory);
     int n_args = 0;
     for (const char *const *a = jb->args; a && *a; a++, n_args++) {
         if (n_args >= 128)
@@ -474,28 +484,33 @@ void evaluator_argv_free(char **argv)
     free(argv);
 }
 
-char **evaluator_worker_argv(const char *exe, const char *dir, const evaluator_job *jb, int threads)
+char **evaluator_worker_argv(const evaluator *ev, const char *dir, const evaluator_job *jb)
 {
     int n_args = 0;
     for (const char *const *a = jb->args; a && *a; a++)
         n_args++;
-    char **argv = calloc((size_t)n_args + 12, sizeof *argv);
+    char **argv = calloc((size_t)n_args + 14, sizeof *argv);
     if (!argv)
         return NULL;
     int a = 0;
     char path[PATH_MAX + 32], num[64];
-    argv[a++] = strdup(exe);
+    argv[a++] = strdup(ev->exe);
     argv[a++] = strdup("train");
     argv[a++] = strdup("--progress");
     argv[a++] = strdup("--out");
     snprintf(path, sizeof path, "%s/result.json", dir);
     argv[a++] = strdup(path);
     argv[a++] = strdup("--threads");
-    snprintf(num, sizeof num, "%d", jb->threads ? jb->threads : threads);
+    snprintf(num, sizeof num, "%d", jb->threads ? jb->threads : ev->cfg.threads);
     argv[a++] = strdup(num);
     if (jb->time_limit > 0) {
         argv[a++] = strdup("--time-limit");
         snprintf(num, sizeof num, "%.17g", jb->time_limit);
+        argv[a++] = strdup(num);
+    }
+    if (ev->cfg.max_memory >= 0) {
+        argv[a++] = strdup("--max-memory");
+        snprintf(num, sizeof num, "%.0f", ev->cfg.max_memory);
         argv[a++] = strdup(num);
     }
     for (int k = 0; k < n_args; k++)
@@ -508,6 +523,34 @@ char **evaluator_worker_argv(const char *exe, const char *dir, const evaluator_j
             return NULL;
         }
     return argv;
+}
+
+/* ---- memory -------------------------------------------------------------------- */
+
+double evaluator_job_memory(const evaluator *ev, const evaluator_job *jb)
+{
+    if (jb->memory > 0)
+        return jb->memory;
+    return ev->cfg.max_memory > 0 ? ev->cfg.max_memory : 0;
+}
+
+bool evaluator_memory_fits(const evaluator *ev, double used, double need)
+{
+    return !(ev->cfg.memory > 0) || used + need <= ev->cfg.memory;
+}
+
+bool evaluator_memory_too_big(const evaluator *ev, double need, char *why, size_t size)
+{
+    if (!(ev->cfg.memory > 0) || need <= ev->cfg.memory)
+        return false;
+    char n[32], b[32];
+    num_bytes_format(need, n, sizeof n);
+    num_bytes_format(ev->cfg.memory, b, sizeof b);
+    snprintf(why, size,
+             "its training plans to allocate %s, more than the memory budget of %s for all the "
+             "trainings running at once; it can never start",
+             n, b);
+    return true;
 }
 
 /* ---- progress and outcomes --------------------------------------------------- */

@@ -76,12 +76,22 @@ typedef struct evaluator_config {
     /* the variable holding the LLM's API key ("" = none): workers never
        get it, nor any GEVO_LLM_API_KEY* (see evaluator_worker_env) */
     char key_env[64];
+    /* bytes one worker may allocate, passed as gevo train --max-memory
+       (0: no limit); < 0: not passed (the worker's own default) */
+    double max_memory;
+    /* bytes the planned memory of the workers running at once may add up
+       to (core/memlimit.h), 0: no budget. A candidate waits until its
+       plan fits beside the running ones; one larger than the whole
+       budget fails. Local engine only: Slurm places jobs itself. */
+    double memory;
 } evaluator_config;
 
 /* slots EVALUATOR_DEFAULT_SLOTS, threads EVALUATOR_DEFAULT_THREADS,
- * grace 10 s, dir, exe and key_env empty. */
+ * grace 10 s, max_memory not passed, no memory budget, dir, exe and
+ * key_env empty. */
 void evaluator_config_default(evaluator_config *cfg);
-/* Sets "slots", "threads", "grace" (seconds), "dir" or "exe" from text. */
+/* Sets "slots", "threads", "grace" (seconds), "max_memory", "memory"
+ * (sizes such as 512M or 2G), "dir" or "exe" from text. */
 int evaluator_config_set(evaluator_config *cfg, const char *key, const char *value, gerr *err);
 
 /* One candidate to train. */
@@ -97,6 +107,10 @@ typedef struct evaluator_job {
                            0 = none. The worker is stopped after
                            time_limit + grace, killed grace later. */
     int threads;             /* 0 = the configuration's */
+    double memory;           /* bytes its training plans to allocate
+                                (memlimit_plan), counted against the
+                                configuration's memory budget; 0 = not
+                                known: counted as its max_memory */
 } evaluator_job;
 
 typedef enum evaluator_event_kind {
@@ -144,6 +158,7 @@ typedef struct evaluator_jobhead {
     char dir[PATH_MAX]; /* <work>/<id> */
     bool done;          /* its outcome is queued: dropped at the next poll */
     long long prog_off; /* how much of progress.jsonl was read */
+    double memory;      /* bytes counted against the memory budget */
 } evaluator_jobhead;
 
 /* The candidates an evaluator follows, in submission order. */
@@ -297,10 +312,18 @@ int evaluator_check_job(evaluator *ev, const evaluator_job *job, gerr *err);
 int evaluator_stage(const char *dir, const evaluator_job *job, gerr *err);
 /* The worker's argv (malloc'd, NULL-terminated; evaluator_argv_free):
  * exe train --progress --out DIR/result.json --threads T [--time-limit S]
- * ARGS... DIR/genome.net. threads is used when the job says 0. NULL when
- * out of memory. */
-char **evaluator_worker_argv(const char *exe, const char *dir, const evaluator_job *job,
-                             int threads);
+ * [--max-memory BYTES] ARGS... DIR/genome.net, with ev's program, threads
+ * (when the job says 0) and max_memory. NULL when out of memory. */
+char **evaluator_worker_argv(const evaluator *ev, const char *dir, const evaluator_job *job);
+/* The bytes a job counts against the memory budget: its plan, else the
+ * configuration's max_memory (0 when neither is known). */
+double evaluator_job_memory(const evaluator *ev, const evaluator_job *job);
+/* Whether a job of `need` bytes fits beside `used` bytes of running jobs
+ * (always, without a budget). */
+bool evaluator_memory_fits(const evaluator *ev, double used, double need);
+/* The reason a job of `need` bytes can never start: "its training plans
+ * 5.0 GiB, more than the memory budget of 4.0 GiB ..."; false when it can. */
+bool evaluator_memory_too_big(const evaluator *ev, double need, char *why, size_t size);
 void evaluator_argv_free(char **argv);
 /* The environment a worker gets, chosen, never inherited whole: PATH,
  * HOME, USER, LOGNAME, SHELL, TMPDIR, LANG, LC_*, TZ, OPENBLAS_*, OMP_*,

@@ -1,6 +1,7 @@
 /* The training loop, optimisers and schedules. */
 #include "engine/train.h"
 #include "engine/base/grow.h"
+#include "engine/base/num.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -210,23 +211,13 @@ int train_plan(const net_graph *g, const net_train *t, long images, int eval_bat
     return 0;
 }
 
-static void human_bytes(double b, char *buf, size_t n)
-{
-    if (b >= 1073741824.0)
-        snprintf(buf, n, "%.1f GiB", b / 1073741824.0);
-    else if (b >= 1048576.0)
-        snprintf(buf, n, "%.1f MiB", b / 1048576.0);
-    else
-        snprintf(buf, n, "%.0f KiB", b / 1024.0);
-}
-
 int train_check_memory(const train_memory *mem, double limit, const char *what, gerr *err)
 {
     if ((double)mem->bytes <= limit)
         return 0;
     char need[32], have[32];
-    human_bytes((double)mem->bytes, need, sizeof need);
-    human_bytes(limit, have, sizeof have);
+    num_bytes_format((double)mem->bytes, need, sizeof need);
+    num_bytes_format(limit, have, sizeof have);
     return gerr_set(err, "needs %s at batch %d, more than the limit of %s (%s)", need, mem->batch,
                     have, what ? what : "the memory limit");
 }

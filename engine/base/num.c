@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
 
@@ -94,4 +95,14 @@ int num_bytes(const char *s, double lo, double hi, double *out, const char *what
         return gerr_set(err, "%s: %.40s is out of range (%.0f to %.0f bytes)", what, s, lo, hi);
     *out = v;
     return 0;
+}
+
+void num_bytes_format(double b, char *buf, size_t size)
+{
+    if (b >= 1073741824.0)
+        snprintf(buf, size, "%.1f GiB", b / 1073741824.0);
+    else if (b >= 1048576.0)
+        snprintf(buf, size, "%.1f MiB", b / 1048576.0);
+    else
+        snprintf(buf, size, "%.0f KiB", b / 1024.0);
 }

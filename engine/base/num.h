@@ -10,6 +10,7 @@
 #define GEVO_BASE_NUM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "engine/base/error.h"
 
@@ -21,5 +22,8 @@ int num_bool(const char *s, bool *out, const char *what, gerr *err);
 /* A byte count: a whole number with an optional K, M, G or T (powers of
  * 1024, optionally followed by "B" or "iB"), "512M", "2G", "1.5GiB". */
 int num_bytes(const char *s, double lo, double hi, double *out, const char *what, gerr *err);
+/* A byte count for people, the way num_bytes reads it back: "16.4 GiB",
+ * "570.0 MiB", "12 KiB". */
+void num_bytes_format(double bytes, char *buf, size_t size);
 
 #endif

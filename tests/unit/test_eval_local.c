@@ -564,6 +564,92 @@ static void test_worker_env(void)
     unsetenv("UNRELATED_THING");
 }
 
+static int event_index(const char *id, evaluator_event_kind kind)
+{
+    for (int i = 0; i < lg.n; i++)
+        if (!strcmp(lg.ev[i].id, id) && lg.ev[i].kind == kind)
+            return i;
+    return -1;
+}
+
+/* Two slots, but a memory budget that holds one of the two big candidates
+ * at a time: the second starts only after the first has ended (the order
+ * of their events says so, whatever the machine's speed); one larger than
+ * the whole budget fails at once with why; every worker gets the limit
+ * (a limit below the network's need makes the worker itself refuse). */
+static void test_memory_budget(void)
+{
+    evaluator_config cfg;
+    evaluator_config_default(&cfg);
+    gerr err = GERR_INIT;
+    CHECK(evaluator_config_set(&cfg, "dir", work, &err) == 0, "%s", err.msg);
+    CHECK(evaluator_config_set(&cfg, "memory", "1M", &err) == 0, "%s", err.msg);
+    CHECK(evaluator_config_set(&cfg, "max_memory", "3G", &err) == 0, "%s", err.msg);
+    CHECK(evaluator_config_set(&cfg, "memory", "lots", &err) == -1 && strstr(err.msg, "memory"),
+          "a bad size is refused: %s", err.msg);
+    cfg.slots = 2;
+    cfg.threads = 1;
+    snprintf(cfg.exe, sizeof cfg.exe, "%s", gevo);
+    evaluator *ev = eval_local_new(&cfg, &err);
+    CHECK(ev != NULL, "eval_local_new: %s", err.msg);
+    if (!ev)
+        return;
+    log_clear();
+    const char *ids[2] = {"big1", "big2"};
+    for (int i = 0; i < 2; i++) {
+        evaluator_job job = {.id = ids[i], .genome = good, .args = quick_args, .memory = 600e3};
+        CHECK(evaluator_submit(ev, &job, &err) == 0, "submit %s: %s", ids[i], err.msg);
+    }
+    evaluator_job huge = {.id = "huge", .genome = good, .args = quick_args, .memory = 2e6};
+    CHECK(evaluator_submit(ev, &huge, &err) == 0, "submit huge: %s", err.msg);
+    for (int i = 0; i < 2; i++)
+        CHECK(wait_final(ev, ids[i]), "%s never ended", ids[i]);
+    CHECK(wait_final(ev, "huge"), "huge never ended");
+    for (int i = 0; i < 2; i++) {
+        const evaluator_event *f = final_of(ids[i]);
+        CHECK(f && f->kind == EVALUATOR_FINISHED && !strcmp(f->status, "ok"), "%s: %s", ids[i],
+              f ? f->reason : "no outcome");
+    }
+    int end1 = event_index("big1", EVALUATOR_FINISHED),
+        start2 = event_index("big2", EVALUATOR_STARTED);
+    CHECK(end1 >= 0 && start2 > end1, "big2 started (event %d) before big1 ended (event %d)",
+          start2, end1);
+    CHECK(lg.max_running == 1, "one big candidate at a time: peak %d", lg.max_running);
+    const evaluator_event *f = final_of("huge");
+    CHECK(f && f->kind == EVALUATOR_FAILED && strstr(f->reason, "1.0 MiB") &&
+              strstr(f->reason, "never start"),
+          "huge: %s", f ? f->reason : "no outcome");
+    CHECK(count_kind("huge", EVALUATOR_STARTED, NULL) == 0, "huge never started");
+    /* the limit reached the worker's command line */
+    char path[600], *text = NULL;
+    snprintf(path, sizeof path, "%s/big1/job.json", work);
+    CHECK(file_read(path, 1 << 20, &text, NULL, NULL) == 0 && strstr(text, "\"--max-memory\"") &&
+              strstr(text, "\"3221225472\""),
+          "job.json argv: %s", text ? text : "(none)");
+    free(text);
+    evaluator_free(ev);
+    log_clear();
+
+    /* a limit below the network's need: the worker refuses to train */
+    evaluator_config_default(&cfg);
+    snprintf(cfg.dir, sizeof cfg.dir, "%s", work);
+    snprintf(cfg.exe, sizeof cfg.exe, "%s", gevo);
+    cfg.threads = 1;
+    cfg.max_memory = 1024;
+    ev = eval_local_new(&cfg, &err);
+    CHECK(ev != NULL, "eval_local_new: %s", err.msg);
+    if (!ev)
+        return;
+    submit(ev, "limited", good, quick_args, 0);
+    CHECK(wait_final(ev, "limited"), "limited never ended");
+    f = final_of("limited");
+    CHECK(f && f->kind == EVALUATOR_FAILED && strstr(f->reason, "more than the limit of 1 KiB") &&
+              strstr(f->reason, "--max-memory"),
+          "limited: %s", f ? f->reason : "no outcome");
+    evaluator_free(ev);
+    log_clear();
+}
+
 int main(void)
 {
     gevo = getenv("GEVO");
@@ -579,6 +665,7 @@ int main(void)
     RUN(test_time_limits);
     RUN(test_reattach);
     RUN(test_worker_env);
+    RUN(test_memory_budget);
     /* reap the monitors of freed evaluators, then clean up */
     while (waitpid(-1, NULL, WNOHANG) > 0) {
     }
