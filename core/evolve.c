@@ -30,6 +30,7 @@
 #include "engine/base/text.h"
 #include "engine/data.h"
 #include "engine/net.h"
+#include "engine/train.h"
 
 #define MAX_LOG 256
 
@@ -66,6 +67,7 @@ struct evolve {
     double t0;
     char data_dir[1024];
     char work_dir[1400];
+    memlimit mem;       /* what one training may allocate; proposals and edits are checked */
     hash_entry *hashes; /* programs already trained, for de-duplication */
     size_t n_hashes, cap_hashes;
     void (*listen)(void *ctx, const evolve_event *ev);
@@ -413,11 +415,20 @@ static int load_generation(evolve *e)
 
 /* ---- training ------------------------------------------------------------ */
 
+static void fail_untrained(evolve *e, ind *d, const char *reason);
+
 static int submit_training(evolve *e, ind *d)
 {
     gerr serr = GERR_INIT;
+    char *src = NULL;
+    if (session_genome(e->s, d->pub.id, &src, &serr))
+        return fail(e, "%s", serr.msg);
+    net_graph *g = NULL;
+    net_error nerr;
+    if (net_compile(src, strlen(src), d->pub.id, NULL, &g, &nerr))
+        g = NULL; /* the worker reports the error */
     /* a program trained before reuses its result */
-    uint64_t h = genome_hash(e, d->pub.id);
+    uint64_t h = g ? g->hash : 0;
     const char *dup = h ? find_hash(e, h) : NULL;
     if (dup && strcmp(dup, d->pub.id)) {
         char *res = NULL;
@@ -430,6 +441,8 @@ static int submit_training(evolve *e, ind *d)
                          dup);
                 logf_(e, d->pub.id, "%s: same program as %s, result reused", d->pub.id, dup);
                 free(res);
+                net_graph_free(g);
+                free(src);
                 return 0;
             }
             free(res);
@@ -437,9 +450,19 @@ static int submit_training(evolve *e, ind *d)
             free(res);
         }
     }
-    char *src = NULL;
-    if (session_genome(e->s, d->pub.id, &src, &serr))
-        return fail(e, "%s", serr.msg);
+    /* what its training will allocate, for the evaluator's memory budget;
+       a program approved under a larger limit than today's fails here,
+       with why, rather than in a worker */
+    train_memory mem = {0};
+    if (g && memlimit_check(&e->mem, g, &serr)) {
+        net_graph_free(g);
+        free(src);
+        fail_untrained(e, d, serr.msg);
+        return 0;
+    }
+    if (g && memlimit_plan(&e->mem, g, &mem, NULL))
+        mem.bytes = 0; /* not known: the evaluator counts the limit */
+    net_graph_free(g);
     char path[1600];
     snprintf(path, sizeof path, "%s/%s.net", e->work_dir, d->pub.id);
     FILE *f = fopen(path, "w");
@@ -480,7 +503,8 @@ static int submit_training(evolve *e, ind *d)
                          .genome = path,
                          .args = args,
                          .time_limit = e->cfg.train_time_limit,
-                         .threads = e->cfg.threads};
+                         .threads = e->cfg.threads,
+                         .memory = (double)mem.bytes};
     gerr err = GERR_INIT;
     if (evaluator_submit(e->ev, &job, &err))
         return fail(e, "%s: %s", d->pub.id, err.msg);
@@ -531,6 +555,15 @@ static int save_outcome(evolve *e, const char *id, const evaluator_event *ev, ge
     return rc;
 }
 
+static void mark_failed(evolve *e, ind *d, const char *reason, bool saved)
+{
+    d->pub.state = EVOLVE_FAILED;
+    d->measure.failed = true;
+    d->measured = true;
+    snprintf(d->message, sizeof d->message, "%s%s", reason, saved ? "" : " (not saved)");
+    logf_(e, d->pub.id, "%s failed: %s", d->pub.id, reason);
+}
+
 /* Results of a worker: the note first, then the state. */
 static void on_eval_event(evolve *e, evaluator_event *ev)
 {
@@ -576,16 +609,23 @@ static void on_eval_event(evolve *e, evaluator_event *ev)
             logf_(e, d->pub.id, "%s: %s", d->pub.id, d->message);
         }
         break;
-    case EVALUATOR_FAILED: {
-        bool saved = save_outcome(e, d->pub.id, ev, &serr) == 0;
-        d->pub.state = EVOLVE_FAILED;
-        d->measure.failed = true;
-        d->measured = true;
-        snprintf(d->message, sizeof d->message, "%s%s", ev->reason, saved ? "" : " (not saved)");
-        logf_(e, d->pub.id, "%s failed: %s", d->pub.id, ev->reason);
+    case EVALUATOR_FAILED:
+        mark_failed(e, d, ev->reason, save_outcome(e, d->pub.id, ev, &serr) == 0);
         break;
     }
-    }
+}
+
+/* A candidate that cannot be trained at all: its failure is its result
+ * note, as a worker's would be, and no worker starts. */
+static void fail_untrained(evolve *e, ind *d, const char *reason)
+{
+    evaluator_event ev;
+    evaluator_event_init(&ev, EVALUATOR_FAILED, d->pub.id);
+    snprintf(ev.reason, sizeof ev.reason, "%s", reason);
+    char *note = outcome_note(&ev);
+    bool saved = note && session_set_result(e->s, d->pub.id, note, NULL) == 0;
+    free(note);
+    mark_failed(e, d, reason, saved);
 }
 
 /* A candidate that was approved and started, whose worker nobody follows
@@ -772,6 +812,16 @@ static void advance(evolve *e)
     }
 }
 
+int evolve_memlimit(session *s, const evolve_config *cfg, memlimit *ml, gerr *err)
+{
+    memlimit_opts mo = {.max_memory = cfg->max_memory,
+                        .slots = cfg->slots,
+                        .data_dir = cfg->data_dir,
+                        .subset = cfg->train_subset,
+                        .epochs = cfg->train_epochs};
+    return memlimit_for_session(ml, s, &mo, err);
+}
+
 int evolve_open(evolve **out, session *s, const evolve_config *cfg, gerr *err)
 {
     *out = NULL;
@@ -804,6 +854,11 @@ int evolve_open(evolve **out, session *s, const evolve_config *cfg, gerr *err)
     const char *data = cfg->data_dir ? cfg->data_dir : session_config_get(s, "data");
     snprintf(e->data_dir, sizeof e->data_dir, "%s", data && data[0] ? data : DATA_DEFAULT_DIR);
     snprintf(e->work_dir, sizeof e->work_dir, "%s/.gevo/work", session_workdir(s));
+    gerr merr = GERR_INIT;
+    if (evolve_memlimit(s, cfg, &e->mem, &merr)) {
+        fail(e, "%s", merr.msg);
+        goto fail;
+    }
     if (load_generation(e))
         goto fail;
     /* trainings of the current generation must be able to write */
@@ -812,6 +867,10 @@ int evolve_open(evolve **out, session *s, const evolve_config *cfg, gerr *err)
     snprintf(ec.dir, sizeof ec.dir, "%s", e->work_dir);
     ec.slots = cfg->slots > 0 ? cfg->slots : EVALUATOR_DEFAULT_SLOTS;
     ec.threads = cfg->threads > 0 ? cfg->threads : EVALUATOR_DEFAULT_THREADS;
+    /* every worker gets the limit its proposal was checked against; the
+       workers at once stay within the machine's budget */
+    ec.max_memory = e->mem.limit;
+    ec.memory = e->mem.budget;
     /* the LLM's key stays out of the workers' environment */
     llm_config lc;
     bool use_llm;
@@ -850,7 +909,7 @@ int evolve_open(evolve **out, session *s, const evolve_config *cfg, gerr *err)
         fail(e, "%s", gerr_ev.msg);
         goto fail;
     }
-    e->prop = evolve_proposer_new(s, cfg, &perr);
+    e->prop = evolve_proposer_new(s, cfg, &e->mem, &perr);
     if (!e->prop) {
         fail(e, "%s", perr.msg);
         goto fail;
@@ -1189,7 +1248,11 @@ int evolve_edit(evolve *e, const char *id, const char *genome)
             return fail(e, "%s (hint: %s)", line, err.hint);
         return fail(e, "%s", line);
     }
+    /* the researcher's edit fits the memory limit as a proposal must */
+    int fits = memlimit_check(&e->mem, g, &serr);
     net_graph_free(g);
+    if (fits)
+        return fail(e, "%s: %s", name, serr.msg);
     if (session_edit(e->s, id, genome, "researcher's edit", &serr))
         return fail(e, "%s", serr.msg);
     logf_(e, id, "%s edited", id);

@@ -26,6 +26,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/memlimit.h"
 #include "engine/base/error.h"
 #include "sessions/session.h"
 
@@ -52,6 +53,11 @@ typedef struct evolve_config {
     double train_time_limit; /* seconds per candidate, 0 = none */
     int slots;               /* candidates trained at once */
     int threads;             /* BLAS threads per candidate */
+    const char *max_memory;  /* bytes one candidate's training may allocate
+                                ("512M", "2G", "0": no limit); NULL:
+                                gevo.json "max_memory", else half of the
+                                machine's memory over the slots
+                                (core/memlimit.h) */
     const char *data_dir;    /* NULL: the session's */
     /* proposals */
     const char *llm; /* "none" (offline proposer) or a base URL; NULL: session/env */
@@ -71,6 +77,11 @@ typedef struct evolve_config {
 } evolve_config;
 
 #define EVOLVE_DEFAULT_MAX_EMPTY 2
+
+/* The memory limit of cfg's trainings on s (core/memlimit.h): what the
+ * loop checks proposals and edits against and gives the evaluator, and
+ * what gevo propose checks its proposal against. */
+int evolve_memlimit(session *s, const evolve_config *cfg, memlimit *ml, gerr *err);
 
 /* Fills cfg with a preset ("quick" when NULL). Returns -1 for an unknown
  * preset. */
@@ -146,8 +157,9 @@ int evolve_approve(evolve *e, const char *id);
 int evolve_approve_all(evolve *e);
 int evolve_reject(evolve *e, const char *id, const char *reason);
 /* Replaces the proposal's genome with the researcher's edit. Validates it
- * first: on an error returns -1 and the compiler's message (with line) is
- * in evolve_error(); nothing is saved. */
+ * first (the compiler, and the memory its training needs): on an error
+ * returns -1 and the message (the compiler's with its line) is in
+ * evolve_error(); nothing is saved. */
 int evolve_edit(evolve *e, const char *id, const char *genome);
 int evolve_annotate(evolve *e, const char *id, int line, const char *text);
 /* A note on a line the proposal removed: line old_line of its first

@@ -28,6 +28,7 @@ typedef struct job {
 struct evolve_proposer {
     session *s;
     evolve_config cfg;
+    const memlimit *mem; /* every proposal is checked against it */
     job **queue;
     int n;
     size_t alloc;
@@ -60,7 +61,8 @@ static llm_client *make_client(session *s, const evolve_config *cfg, char *who, 
     return c;
 }
 
-evolve_proposer *evolve_proposer_new(session *s, const evolve_config *cfg, gerr *err)
+evolve_proposer *evolve_proposer_new(session *s, const evolve_config *cfg, const memlimit *mem,
+                                     gerr *err)
 {
     evolve_proposer *p = calloc(1, sizeof *p);
     if (!p) {
@@ -69,6 +71,7 @@ evolve_proposer *evolve_proposer_new(session *s, const evolve_config *cfg, gerr 
     }
     p->s = s;
     p->cfg = *cfg;
+    p->mem = mem;
     snprintf(p->who, sizeof p->who, "no LLM: random mutation");
     bool failed;
     p->llm = make_client(s, cfg, p->who, sizeof p->who, err, &failed);
@@ -164,6 +167,7 @@ int evolve_proposer_start(evolve_proposer *p, const evolve_proposal_req *req, ge
                               .note = j->steering[0] ? j->steering : NULL,
                               .max_repairs = p->cfg.repair_attempts,
                               .seed = req->seed,
+                              .mem = p->mem,
                               .watch = &j->watch};
         propose_op_parse(req->op, &pr.op);
         if (pr.op == PROPOSE_CROSSOVER && !pr.other)
@@ -222,14 +226,14 @@ static void run_offline(evolve_proposer *p, const job *j, evolve_proposal_done *
     if (session_genome(p->s, r->parents[0], &a, &err) ||
         (cross && session_genome(p->s, r->parents[1], &b, &err)))
         goto out;
-    int rc = cross ? mutate_crossover(a, b, r->parents[1], NULL, r->seed, NULL, &res, &err)
-                   : mutate_random(a, NULL, r->seed, NULL, &res, &err);
+    int rc = cross ? mutate_crossover(a, b, r->parents[1], NULL, r->seed, NULL, p->mem, &res, &err)
+                   : mutate_random(a, NULL, r->seed, NULL, p->mem, &res, &err);
     /* a crossover that only reproduces a parent (they differed in one
        gene) or found no gene to swap is no new individual: mutate instead */
     if (cross && (rc || res.hash == program_hash(a) || res.hash == program_hash(b))) {
         mutate_result_release(&res);
         cross = false;
-        rc = mutate_random(a, NULL, r->seed, NULL, &res, &err);
+        rc = mutate_random(a, NULL, r->seed, NULL, p->mem, &res, &err);
     }
     if (rc)
         goto out;

@@ -8,7 +8,7 @@
  * Errors: a function that can fail takes a gerr *err (last) and returns -1
  * (or NULL) with what and where in it (engine/base/error.h).
  * Ownership: evolve_proposer_new's result is freed by evolve_proposer_free;
- * the session and configuration are borrowed. */
+ * the session, configuration and memory limit are borrowed. */
 #ifndef GEVO_CORE_EVOLVE_PROPOSE_H
 #define GEVO_CORE_EVOLVE_PROPOSE_H
 
@@ -17,6 +17,7 @@
 #include <stddef.h>
 
 #include "core/evolve.h"
+#include "core/memlimit.h"
 #include "engine/base/error.h"
 #include "sessions/session.h"
 
@@ -45,7 +46,10 @@ typedef struct evolve_proposal_event {
 
 typedef struct evolve_proposer evolve_proposer;
 
-evolve_proposer *evolve_proposer_new(session *s, const evolve_config *cfg, gerr *err);
+/* mem: the memory limit every proposal is checked against (borrowed; may
+ * be NULL: none). */
+evolve_proposer *evolve_proposer_new(session *s, const evolve_config *cfg, const memlimit *mem,
+                                     gerr *err);
 void evolve_proposer_free(evolve_proposer *p);
 /* Returns the job number (>= 0) or -1 with err. */
 int evolve_proposer_start(evolve_proposer *p, const evolve_proposal_req *req, gerr *err);

@@ -1180,14 +1180,21 @@ void mutate_result_release(mutate_result *r)
     r->source = NULL;
 }
 
-static int compile_hash(const char *src, const net_limits *lim, uint64_t *hash, long *params,
-                        double *flops, char *msg, size_t msz)
+/* Compiles src (and, with mem, checks its training's memory). */
+static int compile_hash(const char *src, const net_limits *lim, const memlimit *mem, uint64_t *hash,
+                        long *params, double *flops, char *msg, size_t msz)
 {
     net_graph *g = NULL;
     net_error e;
     memset(&e, 0, sizeof e);
     if (net_compile(src, strlen(src), "mutation", lim, &g, &e)) {
         net_error_string(&e, msg, msz);
+        return -1;
+    }
+    gerr me = GERR_INIT;
+    if (memlimit_check(mem, g, &me)) {
+        snprintf(msg, msz, "%s", me.msg);
+        net_graph_free(g);
         return -1;
     }
     *hash = g->hash;
@@ -1220,7 +1227,7 @@ static int gene_index(const scan *sc, const char *gene, gerr *err)
 }
 
 int mutate_random(const char *parent, const char *gene, uint64_t seed, const net_limits *lim,
-                  mutate_result *out, gerr *err)
+                  const memlimit *mem, mutate_result *out, gerr *err)
 {
     memset(out, 0, sizeof *out);
     if (!parent) {
@@ -1229,7 +1236,7 @@ int mutate_random(const char *parent, const char *gene, uint64_t seed, const net
     }
     uint64_t ph;
     char msg[600];
-    if (compile_hash(parent, lim, &ph, NULL, NULL, msg, sizeof msg)) {
+    if (compile_hash(parent, lim, NULL, &ph, NULL, NULL, msg, sizeof msg)) {
         gerr_set(err, "mutation: the parent does not compile: %s", msg);
         return -1;
     }
@@ -1290,7 +1297,7 @@ int mutate_random(const char *parent, const char *gene, uint64_t seed, const net
         uint64_t h;
         long params;
         double flops;
-        if (compile_hash(src, lim, &h, &params, &flops, msg, sizeof msg)) {
+        if (compile_hash(src, lim, mem, &h, &params, &flops, msg, sizeof msg)) {
             snprintf(last, sizeof last, "%s: %s", why, msg);
             free(src);
             continue;
@@ -1411,7 +1418,8 @@ static char *swap_train(const char *a, const char *b)
 }
 
 int mutate_crossover(const char *a, const char *b, const char *b_name, const char *gene,
-                     uint64_t seed, const net_limits *lim, mutate_result *out, gerr *err)
+                     uint64_t seed, const net_limits *lim, const memlimit *mem, mutate_result *out,
+                     gerr *err)
 {
     memset(out, 0, sizeof *out);
     uint64_t ha, hb;
@@ -1420,8 +1428,8 @@ int mutate_crossover(const char *a, const char *b, const char *b_name, const cha
         gerr_set(err, "crossover: two parent programs are needed");
         return -1;
     }
-    if (compile_hash(a, lim, &ha, NULL, NULL, msg, sizeof msg) ||
-        compile_hash(b, lim, &hb, NULL, NULL, msg, sizeof msg)) {
+    if (compile_hash(a, lim, NULL, &ha, NULL, NULL, msg, sizeof msg) ||
+        compile_hash(b, lim, NULL, &hb, NULL, NULL, msg, sizeof msg)) {
         gerr_set(err, "crossover: a parent does not compile: %s", msg);
         return -1;
     }
@@ -1477,7 +1485,7 @@ int mutate_crossover(const char *a, const char *b, const char *b_name, const cha
         uint64_t h;
         long params;
         double flops;
-        if (compile_hash(src, lim, &h, &params, &flops, msg, sizeof msg) || h == ha) {
+        if (compile_hash(src, lim, mem, &h, &params, &flops, msg, sizeof msg) || h == ha) {
             free(src);
             continue;
         }

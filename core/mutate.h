@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/memlimit.h"
 #include "engine/base/error.h"
 #include "engine/net.h"
 
@@ -52,19 +53,22 @@ typedef struct mutate_result {
 void mutate_result_release(mutate_result *r);
 
 /* One random mutation of parent. gene: restrict the edit to this block or
- * pseudo gene (NULL or "" = anywhere). lim may be NULL (defaults).
- * Returns 0 with *out filled, or -1 with err saying why (the parent does
- * not compile, no such gene, no valid edit found in MUTATE_MAX_TRIES). */
+ * pseudo gene (NULL or "" = anywhere). lim may be NULL (defaults); mem
+ * NULL: no memory check, else an edit whose training does not fit its
+ * limit is drawn again, as an invalid one is. Returns 0 with *out
+ * filled, or -1 with err saying why (the parent does not compile, no such
+ * gene, no valid edit found in MUTATE_MAX_TRIES). */
 int mutate_random(const char *parent, const char *gene, uint64_t seed, const net_limits *lim,
-                  mutate_result *out, gerr *err);
+                  const memlimit *mem, mutate_result *out, gerr *err);
 
 /* Traditional crossover: one gene of parent a replaced by parent b's
  * version of the block of the same name (or b's train section for
  * MUTATE_GENE_TRAIN). gene NULL = a random gene where the two differ and
- * the result compiles. b_name names b in the rationale (e.g. "g1-4").
- * Returns 0 with *out, or -1 with err. */
+ * the result compiles (and fits mem, as for mutate_random). b_name names
+ * b in the rationale (e.g. "g1-4"). Returns 0 with *out, or -1 with err. */
 int mutate_crossover(const char *a, const char *b, const char *b_name, const char *gene,
-                     uint64_t seed, const net_limits *lim, mutate_result *out, gerr *err);
+                     uint64_t seed, const net_limits *lim, const memlimit *mem, mutate_result *out,
+                     gerr *err);
 
 /* The text of block `gene` of src, preceded by the blocks of src it calls
  * (directly or through each other) that `other` has no block of that

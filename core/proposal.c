@@ -913,8 +913,8 @@ oom:
 
 /* ---- validating ------------------------------------------------------- */
 
-int proposal_validate(const char *src, const net_limits *lim, long *params, double *flops,
-                      uint64_t *hash, gerr *err)
+/* Compiles src; on failure err gets the compiler's whole message. */
+static net_graph *compile_proposal(const char *src, const net_limits *lim, gerr *err)
 {
     net_graph *g = NULL;
     net_error e;
@@ -937,16 +937,32 @@ int proposal_validate(const char *src, const net_limits *lim, long *params, doub
             gerr_set(err, "%s", buf);
         }
         free(msg);
-        return -1;
+        return NULL;
     }
+    return g;
+}
+
+static void graph_numbers(const net_graph *g, long *params, double *flops, uint64_t *hash)
+{
     if (params)
         *params = g->params;
     if (flops)
         *flops = g->flops;
     if (hash)
         *hash = g->hash;
+}
+
+int proposal_validate(const char *src, const net_limits *lim, const memlimit *mem, long *params,
+                      double *flops, uint64_t *hash, gerr *err)
+{
+    net_graph *g = compile_proposal(src, lim, err);
+    if (!g)
+        return -1;
+    int rc = memlimit_check(mem, g, err);
+    if (rc == 0)
+        graph_numbers(g, params, flops, hash);
     net_graph_free(g);
-    return 0;
+    return rc;
 }
 
 const char *proposal_stage_name(proposal_stage s)
@@ -957,6 +973,7 @@ const char *proposal_stage_name(proposal_stage s)
     case PROPOSAL_ERR_APPLY: return "does not apply";
     case PROPOSAL_ERR_INVALID: return "invalid program";
     case PROPOSAL_ERR_UNCHANGED: return "unchanged";
+    case PROPOSAL_ERR_MEMORY: return "too large to train";
     case PROPOSAL_ERR_NOMEM: return "out of memory";
     }
     return "?";
@@ -970,7 +987,8 @@ void proposal_outcome_release(proposal_outcome *o)
 }
 
 int proposal_check(const char *answer, size_t len, bool truncated, const char *parent,
-                   const char *gene_name, const net_limits *lim, proposal_outcome *out)
+                   const char *gene_name, const net_limits *lim, const memlimit *mem,
+                   proposal_outcome *out)
 {
     memset(out, 0, sizeof *out);
     proposal p;
@@ -994,13 +1012,24 @@ int proposal_check(const char *answer, size_t len, bool truncated, const char *p
     }
     proposal_release(&p);
     out->program = prog;
-    if (proposal_validate(prog, lim, &out->params, &out->flops, &out->hash, &err)) {
+    net_graph *g = compile_proposal(prog, lim, &err);
+    if (!g) {
         snprintf(out->error, sizeof out->error, "%s", err.msg);
         out->stage = PROPOSAL_ERR_INVALID;
         return -1;
     }
+    graph_numbers(g, &out->params, &out->flops, &out->hash);
+    /* a valid program whose training would not fit is refused before a
+       worker tries to allocate it, with the numbers the LLM can act on */
+    int fits = memlimit_check(mem, g, &err);
+    net_graph_free(g);
+    if (fits) {
+        snprintf(out->error, sizeof out->error, "%s", err.msg);
+        out->stage = PROPOSAL_ERR_MEMORY;
+        return -1;
+    }
     uint64_t ph;
-    if (proposal_validate(parent, lim, NULL, NULL, &ph, NULL) == 0 && ph == out->hash) {
+    if (proposal_validate(parent, lim, NULL, NULL, NULL, &ph, NULL) == 0 && ph == out->hash) {
         out->stage = PROPOSAL_ERR_UNCHANGED;
         snprintf(out->error, sizeof out->error,
                  "the proposal leaves the network as it was (the same program up to comments "

@@ -11,8 +11,9 @@
  *             go just before it; a whole program replaces the parent), or
  *             the SEARCH/REPLACE edits are applied in order, matching
  *             exactly or else line by line with whitespace ignored;
- *   validate  the result with net_compile() (parse, shapes, limits) and
- *             refuse a program that is the parent again.
+ *   validate  the result with net_compile() (parse, shapes, limits), refuse
+ *             a program whose training would need more memory than the
+ *             limit (core/memlimit.h) and one that is the parent again.
  *
  * Every failure leaves a message meant for two readers: the researcher,
  * and the LLM in the repair prompt (prompt_args.error), so it says what is
@@ -28,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/memlimit.h"
 #include "engine/base/error.h"
 #include "engine/net.h"
 
@@ -81,6 +83,7 @@ typedef enum proposal_stage {
     PROPOSAL_ERR_APPLY,     /* the code does not fit the parent */
     PROPOSAL_ERR_INVALID,   /* the program does not compile */
     PROPOSAL_ERR_UNCHANGED, /* the program is the parent again */
+    PROPOSAL_ERR_MEMORY,    /* valid, but its training needs more memory than the limit */
     PROPOSAL_ERR_NOMEM
 } proposal_stage;
 
@@ -100,15 +103,19 @@ typedef struct proposal_outcome {
     uint64_t hash; /* canonical hash, for de-duplication */
 } proposal_outcome;
 
-/* parse + apply + validate. lim may be NULL (defaults). Returns 0 when
+/* parse + apply + validate. lim may be NULL (defaults); mem NULL: no
+ * memory check, else a program whose training does not fit mem's limit
+ * is PROPOSAL_ERR_MEMORY (memlimit_check's message). Returns 0 when
  * out->stage is PROPOSAL_OK, else -1. Release out in both cases. */
 int proposal_check(const char *answer, size_t len, bool truncated, const char *parent,
-                   const char *gene_name, const net_limits *lim, proposal_outcome *out);
+                   const char *gene_name, const net_limits *lim, const memlimit *mem,
+                   proposal_outcome *out);
 void proposal_outcome_release(proposal_outcome *o);
 
-/* Compiles src as a proposal; on failure writes the full error (with
- * source line and caret) into err. Fills params/flops/hash when given. */
-int proposal_validate(const char *src, const net_limits *lim, long *params, double *flops,
-                      uint64_t *hash, gerr *err);
+/* Compiles src as a proposal and checks its training's memory against mem
+ * (NULL: not checked); on failure writes the full error (with source line
+ * and caret) into err. Fills params/flops/hash when given. */
+int proposal_validate(const char *src, const net_limits *lim, const memlimit *mem, long *params,
+                      double *flops, uint64_t *hash, gerr *err);
 
 #endif

@@ -103,6 +103,7 @@ struct propose {
     char parent[SESSION_ID_MAX], other[SESSION_ID_MAX];
     llm_callbacks watch;
     const net_limits *lim;
+    const memlimit *mem;
     uint64_t seed;
     int state;
     long req_id;
@@ -617,7 +618,7 @@ static void advance_llm(propose *p)
     }
     proposal_outcome po;
     int rc = proposal_check(a->content, a->content_len, a->truncated, p->parent_src, p->gene,
-                            p->lim, &po);
+                            p->lim, p->mem, &po);
     if (rc == 0) {
         strbuf_addf(&p->log, "attempt %d: valid, %ld parameters, %.3g MFLOPs per image\n",
                     p->attempt, po.params, po.flops / 1e6);
@@ -844,6 +845,7 @@ propose *propose_start(const propose_env *env, const propose_request *req, gerr 
     p->op = req->op;
     p->generation = req->generation;
     p->lim = req->lim;
+    p->mem = req->mem;
     p->seed = req->seed;
     p->offline = env->llm == NULL;
     if (req->watch)
@@ -872,8 +874,9 @@ propose *propose_start(const propose_env *env, const propose_request *req, gerr 
         scopy(o->persona, sizeof o->persona, MUTATE_LABEL);
         int rc = req->op == PROPOSE_CROSSOVER
                      ? mutate_crossover(p->parent_src, p->other_src, p->other, req->gene, req->seed,
-                                        req->lim, &p->mr, err)
-                     : mutate_random(p->parent_src, req->gene, req->seed, req->lim, &p->mr, err);
+                                        req->lim, req->mem, &p->mr, err)
+                     : mutate_random(p->parent_src, req->gene, req->seed, req->lim, req->mem,
+                                     &p->mr, err);
         if (rc)
             goto fail;
         p->state = ST_READY;

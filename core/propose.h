@@ -47,6 +47,7 @@
 #include <stdint.h>
 
 #include "core/llm.h"
+#include "core/memlimit.h"
 #include "core/prompt.h"
 #include "engine/base/error.h"
 #include "engine/net.h"
@@ -86,6 +87,10 @@ typedef struct propose_request {
     int max_repairs;       /* repair rounds after the first answer; < 0 = default 2 */
     uint64_t seed;         /* draws of gene, persona, mutation */
     const net_limits *lim; /* NULL = defaults */
+    /* the memory a candidate's training may allocate (core/memlimit.h):
+       an answer (or an offline mutation) that does not fit is refused,
+       and the repair prompt says why; NULL = not checked */
+    const memlimit *mem;
     /* Optional: on_delta and on_retry are forwarded (streamed text for a
      * display); on_done is not used. */
     const llm_callbacks *watch;

@@ -257,6 +257,7 @@ static int open_evolve(wb *w, const workbench_opts *o, gerr *err)
             cfg.population = o->population;
         if (o->offspring > 0)
             cfg.offspring = o->offspring;
+        cfg.max_memory = o->max_memory;
     }
     if (evolve_open(&w->ev, w->s, &cfg, err) != 0) {
         gerr_prefix(err, "the evolution loop did not start");

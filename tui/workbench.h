@@ -37,6 +37,7 @@ typedef struct workbench_opts {
     int subset;                  /* training images, 0: the preset's */
     int epochs;                  /* 0: the preset's */
     int population, offspring;   /* 0: the preset's */
+    const char *max_memory;      /* --max-memory; NULL: gevo.json's, else the default */
 } workbench_opts;
 
 /* Runs the workbench on the session in dir until the researcher quits.

@@ -81,6 +81,41 @@ check "server errors fail with status 1" test $? -eq 1
 check "the error names the HTTP failure" grep -q "the LLM request failed" "$T/out"
 check "failed LLM proposals leave the refs as they were" test "$before" = "$(refs)"
 check "git fsck is clean" git -C "$s" fsck --strict --no-progress
+
+# -- memory: a proposal whose training would not fit is refused in validation
+# batch=65536 (capped at the 10,000 training images gevo run's default
+# preset trains on) needs more than 256M: refused with both numbers, and
+# the repair prompt carries the message, so the second answer fixes it
+"$GEVO" propose "$s" --llm "$url" --model "mem/ok:huge_batch,ok:17_helper_def" --parent g0-1 \
+    --gene block --max-memory 256M --verbose >"$T/out" 2>&1
+check "a proposal too large to train is repaired: status 0" test $? -eq 0
+check "attempt 1 is refused with both numbers" grep -q \
+    "^attempt 1: too large to train: the network compiles, but its training needs [0-9.]* GiB at batch 10000, more than the limit of 256.0 MiB (--max-memory) (the train line's batch=65536, capped at the 10000 training images)" \
+    "$T/out"
+id=$(sed -n 's/^proposal \(g[0-9]*-[0-9]*\):.*/\1/p' "$T/out")
+check "the repair prompt carries the memory error" sh -c \
+    "git -C '$s' show $id:prompt.txt | sed -n '/attempt 2 of 3: repair/,\$p' | grep -q 'more than the limit of 256.0 MiB (--max-memory)'"
+check "the stored genome is the repaired one" sh -c \
+    "git -C '$s' show $id:genome.net | grep -q 'batch=128' && ! git -C '$s' show $id:genome.net | grep -q 65536"
+expect "a bad --max-memory is a usage error" 2 "$GEVO" propose "$s" --llm none --max-memory lots &&
+    check "it names the option" grep -q -- "--max-memory: 'lots' is not a size" "$T/out"
+
+# gevo.json max_memory below the network's need refuses every candidate
+cp "$s/gevo.json" "$T/saved.json"
+sed 's|^{|{"max_memory": "1M", |' "$T/saved.json" >"$s/gevo.json"
+expect "gevo.json max_memory refuses an offline mutation: status 1" 1 "$GEVO" propose "$s" --llm none --seed 4 &&
+    check "the offline refusal names gevo.json max_memory" grep -q \
+        "more than the limit of 1.0 MiB (gevo.json max_memory)" "$T/out"
+expect "gevo.json max_memory refuses an LLM proposal: status 1" 1 "$GEVO" propose "$s" --llm "$url" \
+    --model "memcfg/ok:17_helper_def" --parent g0-1 --gene block &&
+    check "the LLM refusal names gevo.json max_memory" grep -q \
+        "too large to train: .*more than the limit of 1.0 MiB (gevo.json max_memory)" "$T/out"
+expect "--max-memory overrides gevo.json: status 0" 0 "$GEVO" propose "$s" --llm "$url" \
+    --model "memopt/ok:17_helper_def" --parent g0-1 --gene block --max-memory 0
+sed 's|^{|{"max_memory": "plenty", |' "$T/saved.json" >"$s/gevo.json"
+expect "a gevo.json max_memory that is not a size: status 1" 1 "$GEVO" propose "$s" --llm none &&
+    check "it names gevo.json max_memory" grep -q "gevo.json max_memory: 'plenty' is not a size" "$T/out"
+cp "$T/saved.json" "$s/gevo.json"
 kill "$spid" 2>/dev/null
 wait "$spid" 2>/dev/null
 exit 0

@@ -74,7 +74,7 @@ static void thousand(const char *path)
     for (uint64_t seed = 1; seed <= 1000; seed++) {
         mutate_result r;
         gerr err = GERR_INIT;
-        if (mutate_random(src, NULL, seed, NULL, &r, &err)) {
+        if (mutate_random(src, NULL, seed, NULL, NULL, &r, &err)) {
             CHECK(0, "%s seed %llu: %s", path, (unsigned long long)seed, err.msg);
             break;
         }
@@ -139,7 +139,7 @@ static void test_chain(void)
         for (uint64_t seed = 1; src && seed <= 150; seed++) {
             mutate_result r;
             gerr err = GERR_INIT;
-            if (mutate_random(src, NULL, seed * 7919, NULL, &r, &err)) {
+            if (mutate_random(src, NULL, seed * 7919, NULL, NULL, &r, &err)) {
                 CHECK(0, "%s step %llu: %s\n%s", nets[k], (unsigned long long)seed, err.msg, src);
                 break;
             }
@@ -164,9 +164,9 @@ static void test_deterministic(void)
     for (uint64_t seed = 1; seed <= 50; seed++) {
         mutate_result a, b, c;
         gerr err = GERR_INIT;
-        CHECK(mutate_random(src, NULL, seed, NULL, &a, &err) == 0, "%s", err.msg);
-        CHECK(mutate_random(src, NULL, seed, NULL, &b, &err) == 0, "%s", err.msg);
-        CHECK(mutate_random(src, NULL, seed + 1000, NULL, &c, &err) == 0, "%s", err.msg);
+        CHECK(mutate_random(src, NULL, seed, NULL, NULL, &a, &err) == 0, "%s", err.msg);
+        CHECK(mutate_random(src, NULL, seed, NULL, NULL, &b, &err) == 0, "%s", err.msg);
+        CHECK(mutate_random(src, NULL, seed + 1000, NULL, NULL, &c, &err) == 0, "%s", err.msg);
         if (a.source && b.source) {
             CHECK(!strcmp(a.source, b.source), "seed %llu twice: different programs",
                   (unsigned long long)seed);
@@ -197,7 +197,7 @@ static void test_target_gene(void)
         mutate_result r;
         gerr err = GERR_INIT;
         const char *gene = seed % 3 == 0 ? "block" : seed % 3 == 1 ? MUTATE_GENE_TRAIN : "stem";
-        CHECK(mutate_random(src, gene, seed, NULL, &r, &err) == 0, "%s: %s", gene, err.msg);
+        CHECK(mutate_random(src, gene, seed, NULL, NULL, &r, &err) == 0, "%s: %s", gene, err.msg);
         if (!r.source)
             continue;
         CHECK(!strcmp(r.gene, gene), "asked %s, touched %s", gene, r.gene);
@@ -221,9 +221,9 @@ static void test_target_gene(void)
     }
     mutate_result r;
     gerr err = GERR_INIT;
-    CHECK(mutate_random(src, "nope", 1, NULL, &r, &err) == -1, "unknown gene");
+    CHECK(mutate_random(src, "nope", 1, NULL, NULL, &r, &err) == -1, "unknown gene");
     CHECK(strstr(err.msg, "no gene `nope`") && strstr(err.msg, "stem"), "%s", err.msg);
-    CHECK(mutate_random("input x: 1x2\n", NULL, 1, NULL, &r, &err) == -1, "bad parent");
+    CHECK(mutate_random("input x: 1x2\n", NULL, 1, NULL, NULL, &r, &err) == -1, "bad parent");
     CHECK(strstr(err.msg, "does not compile") != NULL, "%s", err.msg);
     free(src);
 }
@@ -242,7 +242,7 @@ static void test_specific_edits(void)
     for (uint64_t seed = 1; seed <= 300; seed++) {
         mutate_result r;
         gerr err = GERR_INIT;
-        if (mutate_random(src, "body", seed, NULL, &r, &err)) {
+        if (mutate_random(src, "body", seed, NULL, NULL, &r, &err)) {
             CHECK(0, "%s", err.msg);
             break;
         }
@@ -281,22 +281,23 @@ static void test_crossover(void)
                     "train lr=0.01 weight_decay=0\n";
     mutate_result r;
     gerr err = GERR_INIT;
-    CHECK(mutate_crossover(a, b, "g1-2", "blk", 1, NULL, &r, &err) == 0, "%s", err.msg);
+    CHECK(mutate_crossover(a, b, "g1-2", "blk", 1, NULL, NULL, &r, &err) == 0, "%s", err.msg);
     if (r.source) {
         CHECK(strstr(r.source, "gelu(batchnorm(conv(x, c, k=5") != NULL, "%s", r.source);
         CHECK(strstr(r.source, "x = blk(x, 8)") != NULL, "a's calls kept");
         CHECK(strstr(r.rationale, "g1-2") && strstr(r.rationale, "no LLM"), "%s", r.rationale);
         mutate_result_release(&r);
     }
-    CHECK(mutate_crossover(a, b, "g1-2", MUTATE_GENE_TRAIN, 1, NULL, &r, &err) == 0, "%s", err.msg);
+    CHECK(mutate_crossover(a, b, "g1-2", MUTATE_GENE_TRAIN, 1, NULL, NULL, &r, &err) == 0, "%s",
+          err.msg);
     if (r.source) {
         CHECK(strstr(r.source, "train lr=0.01 weight_decay=0") && !strstr(r.source, "lr=0.1"), "%s",
               r.source);
         mutate_result_release(&r);
     }
-    CHECK(mutate_crossover(a, a, "g1-1", NULL, 1, NULL, &r, &err) == -1, "same");
+    CHECK(mutate_crossover(a, a, "g1-1", NULL, 1, NULL, NULL, &r, &err) == -1, "same");
     CHECK(strstr(err.msg, "no gene") != NULL, "%s", err.msg);
-    CHECK(mutate_crossover(a, b, "g1-2", "nope", 1, NULL, &r, &err) == -1, "nope");
+    CHECK(mutate_crossover(a, b, "g1-2", "nope", 1, NULL, NULL, &r, &err) == -1, "nope");
 }
 
 int main(void)

@@ -55,7 +55,7 @@ static void check_fixture(char *fields[], int nf)
     if (listed_count < 64)
         snprintf(listed[listed_count++], 80, "%s", file);
     proposal_outcome o;
-    int rc = proposal_check(answer, len, trunc, parent, gene, NULL, &o);
+    int rc = proposal_check(answer, len, trunc, parent, gene, NULL, NULL, &o);
     int want = -1;
     for (int i = 0; i < 5; i++)
         if (!strcmp(fields[3], stages[i]))
@@ -256,7 +256,7 @@ static void test_repair_prompt(void)
     size_t len;
     char *answer = slurp(path, &len);
     proposal_outcome o;
-    CHECK(proposal_check(answer, len, false, parent, "block", NULL, &o) == -1, "invalid");
+    CHECK(proposal_check(answer, len, false, parent, "block", NULL, NULL, &o) == -1, "invalid");
     CHECK(o.stage == PROPOSAL_ERR_INVALID, "stage %s", proposal_stage_name(o.stage));
     CHECK(strstr(o.error, "proposal:") && strchr(o.error, '^'), "error with caret: %s", o.error);
     prompt_set set;
@@ -301,7 +301,7 @@ static void test_every_prefix(void)
             memcpy(cut, answer, k);
             cut[k] = '\0';
             proposal_outcome o;
-            int rc = proposal_check(cut, k, k < len, parent, "block", NULL, &o);
+            int rc = proposal_check(cut, k, k < len, parent, "block", NULL, NULL, &o);
             CHECK(rc == 0 ? o.stage == PROPOSAL_OK && o.program
                           : o.stage != PROPOSAL_OK && o.error[0],
                   "%s cut at %zu: rc %d stage %s", e->d_name, k, rc, proposal_stage_name(o.stage));
@@ -326,7 +326,7 @@ int main(void)
     if (!parent)
         return harness_done();
     gerr err = GERR_INIT;
-    CHECK(proposal_validate(parent, NULL, NULL, NULL, NULL, &err) == 0,
+    CHECK(proposal_validate(parent, NULL, NULL, NULL, NULL, NULL, &err) == 0,
           "parent.net does not compile: %s", err.msg);
     RUN(test_fixtures);
     RUN(test_parse_shapes);

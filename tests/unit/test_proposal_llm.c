@@ -50,7 +50,8 @@ static int propose(llm_client *c, const char *gene, llm_result *res, proposal_ou
     free(sys);
     free(user);
     CHECK(rc == 0, "request: %s", res->error);
-    return proposal_check(res->content, res->content_len, res->truncated, parent, gene, NULL, o);
+    return proposal_check(res->content, res->content_len, res->truncated, parent, gene, NULL, NULL,
+                          o);
 }
 
 static void test_no_code(void)
@@ -109,7 +110,7 @@ static void test_invalid_then_repair(void)
     json_decref(st);
     proposal_outcome o2;
     CHECK(proposal_check(res2.content, res2.content_len, res2.truncated, parent, "block", NULL,
-                         &o2) == 0,
+                         NULL, &o2) == 0,
           "repaired: %s", o2.error);
     CHECK(o2.params > 0 && strstr(o2.program, "def dwsep"), "candidate");
     CHECK_EQ_INT(fake_llm_count(&srv, model), 2);

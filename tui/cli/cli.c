@@ -144,6 +144,19 @@ int cli_long(const char *cmd, const char *opt, const char *s, long lo, long hi, 
     return -1;
 }
 
+int cli_bytes(const char *cmd, const char *opt, const char *s, double *out)
+{
+    gerr err = GERR_INIT;
+    double v;
+    if (num_bytes(s, 0, 1e18, &v, opt, &err) == 0) {
+        if (out)
+            *out = v;
+        return 0;
+    }
+    cli_error(cmd, "%s", err.msg);
+    return -1;
+}
+
 int cli_int(const char *cmd, const char *opt, const char *s, int lo, int hi, int *out)
 {
     long v;

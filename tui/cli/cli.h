@@ -102,6 +102,9 @@ void cli_usage_line(const char *cmd, FILE *out);
 int cli_long(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);
 int cli_int(const char *cmd, const char *opt, const char *s, int lo, int hi, int *out);
 int cli_double(const char *cmd, const char *opt, const char *s, double lo, double hi, double *out);
+/* A byte count such as 512M or 2G (num_bytes), 0 .. 1e18; out may be NULL
+ * (only checked). */
+int cli_bytes(const char *cmd, const char *opt, const char *s, double *out);
 
 /* "CxHxW" (e.g. 1x28x28) into *out; -1 when it is not one. */
 int cli_parse_shape(const char *s, net_shape *out);

@@ -27,6 +27,9 @@ static const char help[] =
     "  --epochs N             epochs per candidate\n"
     "  --population N         survivors per generation\n"
     "  --offspring N          proposals per generation\n"
+    "  --max-memory BYTES     what one candidate's training may allocate, e.g. 512M,\n"
+    "                         2G; 0: no limit (default: gevo.json's max_memory, else\n"
+    "                         half of the machine's memory over the slots)\n"
     "  -h, --help             this text\n";
 
 static bool has_terminal(void)
@@ -46,6 +49,7 @@ int cmd_open(int argc, char **argv)
         {"epochs", required_argument, 0, 'e'},
         {"population", required_argument, 0, 'P'},
         {"offspring", required_argument, 0, 'O'},
+        {"max-memory", required_argument, 0, 'M'},
         CLI_HELP_OPTION,
         {0, 0, 0, 0},
     };
@@ -78,6 +82,11 @@ int cmd_open(int argc, char **argv)
         case 'O':
             if (cli_int("open", "--offspring", optarg, 1, 100000000, &o.offspring))
                 return CLI_USAGE;
+            break;
+        case 'M':
+            if (cli_bytes("open", "--max-memory", optarg, NULL))
+                return CLI_USAGE;
+            o.max_memory = optarg;
             break;
         case 'h': return cli_help("open", help);
         default: return cli_bad_option("open", argc, argv, opt);

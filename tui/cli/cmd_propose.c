@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "core/datadir.h"
+#include "core/evolve.h"
 #include "core/llm.h"
 #include "core/llm_settings.h"
 #include "core/mutate.h"
@@ -38,6 +39,10 @@ static const char help[] =
     "  --generation N   the new individual's generation (default: the next one)\n"
     "  --repairs N      repair rounds after the first answer (default 2)\n"
     "  --note TEXT      steering: a note for the LLM for this proposal\n"
+    "  --max-memory BYTES  what the proposal's training may allocate, e.g. 512M, 2G;\n"
+    "                   0: no limit (default: gevo.json's max_memory, else half of\n"
+    "                   the machine's memory over gevo run's slots); planned at its\n"
+    "                   batch on gevo run's default training subset\n"
     "  --verbose        also print the exact prompts and raw responses\n"
     "\n"
     "LLM settings, later ones win: the session's gevo.json (llm.base_url,\n"
@@ -132,11 +137,12 @@ int cmd_propose(int argc, char **argv)
         {"repairs", required_argument, 0, 'r'},
         {"note", required_argument, 0, 'n'},
         {"verbose", no_argument, 0, 'v'},
+        {"max-memory", required_argument, 0, 'M'},
         CLI_HELP_OPTION,
         {0, 0, 0, 0},
     };
     const char *op_s = "mutate", *persona = NULL, *llm_opt = NULL, *model = NULL, *gene = NULL,
-               *elite = NULL, *note = NULL, *parents[2] = {NULL, NULL};
+               *elite = NULL, *note = NULL, *parents[2] = {NULL, NULL}, *max_memory = NULL;
     int n_parents = 0;
     long seed = 1, generation = -1, repairs = PROPOSE_DEFAULT_REPAIRS;
     bool verbose = false;
@@ -153,6 +159,11 @@ int cmd_propose(int argc, char **argv)
         case 'e': elite = optarg; break;
         case 'n': note = optarg; break;
         case 'v': verbose = true; break;
+        case 'M':
+            if (cli_bytes("propose", "--max-memory", optarg, NULL))
+                return CLI_USAGE;
+            max_memory = optarg;
+            break;
         case 'P':
             if (n_parents == 2)
                 return cli_usage_error("propose", "at most two --parent");
@@ -266,6 +277,15 @@ int cmd_propose(int argc, char **argv)
                 generation = in.generation;
         }
     }
+    /* checked as gevo run would train it: the default preset's subset */
+    evolve_config ec;
+    evolve_config_preset(&ec, NULL);
+    ec.max_memory = max_memory;
+    memlimit ml;
+    if (evolve_memlimit(s, &ec, &ml, &serr)) {
+        cli_error("propose", "%s", serr.msg);
+        goto done;
+    }
     propose_env env = {.s = s, .llm = client, .prompts = have_ps ? &ps : NULL};
     propose_request req = {.op = op,
                            .generation = (int)generation,
@@ -276,7 +296,8 @@ int cmd_propose(int argc, char **argv)
                            .elite = elite,
                            .note = note,
                            .max_repairs = (int)repairs,
-                           .seed = (uint64_t)seed};
+                           .seed = (uint64_t)seed,
+                           .mem = &ml};
     propose_outcome out;
     int r = propose_run(&env, &req, &out);
     if (!out.parents[0][0] && parents[0])

@@ -49,6 +49,10 @@ static void run_help(void)
            "                         array, array_limit, interval (see gevo(1))\n"
            "  --slots N              candidates trained at once (default %d)\n"
            "  --threads N            BLAS threads per candidate (default %d)\n"
+           "  --max-memory BYTES     what one candidate's training may allocate, e.g.\n"
+           "                         512M, 2G; 0: no limit (default: gevo.json's\n"
+           "                         max_memory, else half of the machine's memory\n"
+           "                         over the slots)\n"
            "  --population N         survivors per generation\n"
            "  --offspring N          proposals per generation\n"
            "  --subset N             training images per candidate\n"
@@ -135,10 +139,11 @@ int cmd_run(int argc, char **argv)
         CLI_HELP_OPTION,
         {"slurm", required_argument, 0, 'U'},
         {"max-empty-generations", required_argument, 0, 'X'},
+        {"max-memory", required_argument, 0, 'M'},
         {0, 0, 0, 0},
     };
     const char *preset = NULL, *policy = "auto", *llm = NULL, *model = NULL, *engine = NULL,
-               *data = NULL;
+               *data = NULL, *max_memory = NULL;
     long generations = -1, slots = 0, threads = 0, population = 0, offspring = 0, subset = -1,
          epochs = 0, time_limit = 0, seed = -1, max_empty = 0;
     char slurm_opts[8192] = "";
@@ -185,6 +190,11 @@ int cmd_run(int argc, char **argv)
                 return CLI_USAGE;
             break;
         case 'd': data = optarg; break;
+        case 'M':
+            if (cli_bytes("run", "--max-memory", optarg, NULL))
+                return CLI_USAGE;
+            max_memory = optarg;
+            break;
         case 'X':
             if (cli_long("run", "--max-empty-generations", optarg, 1, 1000000, &max_empty))
                 return CLI_USAGE;
@@ -233,6 +243,7 @@ int cmd_run(int argc, char **argv)
     cfg.llm = llm;
     cfg.model = model;
     cfg.data_dir = data;
+    cfg.max_memory = max_memory;
     cfg.evaluator = engine; /* NULL: the session's setting, else local */
     cfg.evaluator_options = slurm_len ? slurm_opts : NULL;
 

@@ -355,15 +355,11 @@ int cmd_train(int argc, char **argv)
             if (cli_long("train", "--eval-batch", optarg, 1, 65536, &eval_batch))
                 return CLI_USAGE;
             break;
-        case 'M': {
-            gerr e = GERR_INIT;
-            if (num_bytes(optarg, 0, 1e18, &o.max_memory, "--max-memory", &e)) {
-                cli_error("train", "%s", e.msg);
+        case 'M':
+            if (cli_bytes("train", "--max-memory", optarg, &o.max_memory))
                 return CLI_USAGE;
-            }
             max_memory_given = true;
             break;
-        }
         case 'N': o.skip_test = true; break;
         case 'w': weights = optarg; break;
         case 'o': out_path = optarg; break;
