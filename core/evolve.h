@@ -43,8 +43,7 @@ typedef struct evolve_config {
     int population;     /* survivors per generation */
     int offspring;      /* proposals per generation */
     double p_crossover, p_mutation, p_eot;
-    const char *persona_weights; /* "expert=1,scientist=1,magoo=0.5,plain=1" */
-    int elitism;                 /* best individuals always kept */
+    int elitism; /* best individuals always kept */
     evolve_review_policy review;
     long auto_max_params;
     /* training of each candidate */

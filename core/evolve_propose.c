@@ -7,12 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/arms.h"
 #include "core/llm.h"
 #include "core/llm_settings.h"
 #include "core/mutate.h"
 #include "core/prompt.h"
 #include "core/propose.h"
 #include "engine/base/grow.h"
+#include "engine/base/rng.h"
 #include "engine/base/strbuf.h"
 
 typedef struct job {
@@ -33,32 +35,53 @@ struct evolve_proposer {
     int n;
     size_t alloc;
     int next_id;
-    llm_client *llm; /* NULL: offline */
+    /* the LLMs (core/llm_settings.h's list), one client each; none offline */
+    llm_model *models;
+    llm_client **clients;
+    int n_models;
+    double *model_w; /* the models' weights, 0 for a client that refuses */
+    arms_policy policy;
     prompt_set prompts;
     bool prompts_loaded;
     char who[384];
 };
 
-/* The LLM client of the session's settings (core/llm_settings.h), or
- * NULL with *failed false when none is configured. */
-static llm_client *make_client(session *s, const evolve_config *cfg, char *who, size_t who_size,
-                               gerr *err, bool *failed)
+/* One client per model of the session's settings (core/llm_settings.h);
+ * none when no LLM is configured. Fills p->who. */
+static int make_clients(evolve_proposer *p, const evolve_config *cfg, gerr *err)
 {
-    llm_config lc;
-    bool use;
-    *failed = llm_settings_load(s, cfg->llm, cfg->model, &lc, &use, err) != 0;
-    if (*failed || !use)
-        return NULL;
-    lc.seed = cfg->seed;
-    llm_client *c = llm_client_new(&lc, err);
-    if (!c) {
-        *failed = true;
-        return NULL;
+    if (llm_settings_models(p->s, cfg->llm, cfg->model, &p->models, &p->n_models, err))
+        return -1;
+    if (!p->n_models)
+        return 0;
+    p->clients = calloc((size_t)p->n_models, sizeof *p->clients);
+    p->model_w = calloc((size_t)p->n_models, sizeof *p->model_w);
+    if (!p->clients || !p->model_w)
+        return gerr_set(err, "out of memory");
+    size_t used = 0;
+    for (int i = 0; i < p->n_models; i++) {
+        llm_config *lc = &p->models[i].cfg;
+        /* the same seed would give every model the same temperature draws */
+        lc->seed = cfg->seed + (unsigned long)i * 0x9e3779b9UL;
+        if (!(p->clients[i] = llm_client_new(lc, err)))
+            return gerr_prefix(err, "model %s", lc->model);
+        char url[sizeof lc->base_url];
+        llm_redact_url(lc->base_url, url, sizeof url);
+        if (used < sizeof p->who)
+            used +=
+                (size_t)snprintf(p->who + used, sizeof p->who - used, "%s%s @ %s", i ? ", " : "",
+                                 lc->model[0] ? lc->model : "(default model)", url);
     }
-    char url[sizeof lc.base_url];
-    llm_redact_url(lc.base_url, url, sizeof url);
-    snprintf(who, who_size, "%s @ %s", lc.model[0] ? lc.model : "(default model)", url);
-    return c;
+    return 0;
+}
+
+static void release_clients(evolve_proposer *p)
+{
+    for (int i = 0; i < p->n_models && p->clients; i++)
+        llm_client_free(p->clients[i]);
+    free(p->clients);
+    free(p->model_w);
+    free(p->models);
 }
 
 evolve_proposer *evolve_proposer_new(session *s, const evolve_config *cfg, const memlimit *mem,
@@ -73,27 +96,25 @@ evolve_proposer *evolve_proposer_new(session *s, const evolve_config *cfg, const
     p->cfg = *cfg;
     p->mem = mem;
     snprintf(p->who, sizeof p->who, "no LLM: random mutation");
-    bool failed;
-    p->llm = make_client(s, cfg, p->who, sizeof p->who, err, &failed);
-    if (failed) {
-        free(p);
-        return NULL;
-    }
-    if (p->llm) {
+    if (make_clients(p, cfg, err) || arms_policy_setting(s, &p->policy, err))
+        goto fail;
+    if (p->n_models) {
         /* the session's own copy of the prompts, versioned with it */
         char dir[1200];
         snprintf(dir, sizeof dir, "%s/prompts", session_workdir(s));
-        if (prompt_set_load(&p->prompts, dir, err) ||
-            (cfg->persona_weights && prompt_set_weights(&p->prompts, cfg->persona_weights, err))) {
-            if (p->prompts.system || p->prompts.n_personas)
-                prompt_set_release(&p->prompts);
-            llm_client_free(p->llm);
-            free(p);
-            return NULL;
-        }
+        if (prompt_set_load(&p->prompts, dir, err))
+            goto fail;
         p->prompts_loaded = true;
+        if (arms_session_personas(s, &p->prompts, err))
+            goto fail;
     }
     return p;
+fail:
+    if (p->prompts_loaded)
+        prompt_set_release(&p->prompts);
+    release_clients(p);
+    free(p);
+    return NULL;
 }
 
 static void job_free(job *j)
@@ -115,7 +136,7 @@ void evolve_proposer_free(evolve_proposer *p)
     free(p->queue);
     if (p->prompts_loaded)
         prompt_set_release(&p->prompts);
-    llm_client_free(p->llm);
+    release_clients(p);
     free(p);
 }
 
@@ -135,6 +156,28 @@ static void on_retry(void *ud, int attempt, long delay_ms, const char *why)
                      why, delay_ms / 1000.0);
     if (n > 0)
         on_delta(ud, LLM_DELTA_REASONING, line, strlen(line));
+}
+
+/* The (model, persona) pair of a proposal (core/arms.h): drawn by weight
+ * from the proposal's seed, so a run is the same for the same seed. A
+ * model whose client refuses requests (llm_client_blocked) is left out. */
+static int pick_arm(evolve_proposer *p, const evolve_proposal_req *req, int *model, int *persona,
+                    gerr *err)
+{
+    for (int i = 0; i < p->n_models; i++)
+        p->model_w[i] = llm_client_blocked(p->clients[i], NULL) ? 0 : p->models[i].weight;
+    rng r;
+    rng_seed(&r, (uint64_t)req->seed ^ 0x61726d73ULL);
+    double u_model = rng_uniform_double(&r), u_persona = rng_uniform_double(&r);
+    *model = arms_draw(p->model_w, p->n_models, u_model);
+    *persona = prompt_pick_persona(&p->prompts, u_persona);
+    if (*model < 0)
+        return gerr_set(err, "no model can be asked: %s",
+                        llm_client_blocked(p->clients[0], NULL) ? "every one refuses requests"
+                                                                : "every weight is zero");
+    if (*persona < 0)
+        return gerr_set(err, "every persona's weight is zero: no persona to draw");
+    return 0;
 }
 
 int evolve_proposer_start(evolve_proposer *p, const evolve_proposal_req *req, gerr *err)
@@ -157,14 +200,20 @@ int evolve_proposer_start(evolve_proposer *p, const evolve_proposal_req *req, ge
     if (req->steering)
         snprintf(j->steering, sizeof j->steering, "%s", req->steering);
     j->req.steering = NULL;
-    if (p->llm) {
-        propose_env env = {.s = p->s, .llm = p->llm, .prompts = &p->prompts};
+    if (p->n_models) {
+        int model, persona;
+        if (pick_arm(p, req, &model, &persona, err)) {
+            free(j);
+            return -1;
+        }
+        propose_env env = {.s = p->s, .llm = p->clients[model], .prompts = &p->prompts};
         /* in the job, not on the stack: the proposal keeps the pointer */
         j->watch = (llm_callbacks){.on_delta = on_delta, .on_retry = on_retry, .ud = j};
         propose_request pr = {.generation = req->generation,
                               .parent = req->parents[0],
                               .other = req->n_parents > 1 ? req->parents[1] : NULL,
                               .note = j->steering[0] ? j->steering : NULL,
+                              .persona = p->prompts.personas[persona].name,
                               .max_repairs = p->cfg.repair_attempts,
                               .seed = req->seed,
                               .mem = p->mem,
@@ -189,17 +238,26 @@ int evolve_proposer_start(evolve_proposer *p, const evolve_proposal_req *req, ge
 
 int evolve_proposer_pollfds(evolve_proposer *p, struct pollfd *fds, int max)
 {
-    return p->llm ? llm_client_pollfds(p->llm, fds, max) : 0;
+    int n = 0;
+    for (int i = 0; i < p->n_models && n < max; i++)
+        n += llm_client_pollfds(p->clients[i], fds + n, max - n);
+    return n;
 }
 
 int evolve_proposer_timeout_ms(evolve_proposer *p)
 {
-    if (!p->llm)
+    if (!p->n_models)
         return p->n > 0 ? 0 : -1;
     for (int i = 0; i < p->n; i++)
         if (propose_ready(p->queue[i]->p) || p->queue[i]->stream.len)
             return 0;
-    return llm_client_timeout_ms(p->llm);
+    int t = -1;
+    for (int i = 0; i < p->n_models; i++) {
+        int ti = llm_client_timeout_ms(p->clients[i]);
+        if (ti >= 0 && (t < 0 || ti < t))
+            t = ti;
+    }
+    return t;
 }
 
 static uint64_t program_hash(const char *src)
@@ -271,7 +329,7 @@ static void remove_job(evolve_proposer *p, int i)
 void evolve_proposer_dispatch(evolve_proposer *p, const struct pollfd *fds, int n,
                               void (*cb)(void *ctx, const evolve_proposal_event *ev), void *ctx)
 {
-    if (!p->llm) {
+    if (!p->n_models) {
         /* one proposal per dispatch keeps the caller's loop responsive */
         if (p->n == 0)
             return;
@@ -285,7 +343,8 @@ void evolve_proposer_dispatch(evolve_proposer *p, const struct pollfd *fds, int 
         cb(ctx, &ev);
         return;
     }
-    llm_client_dispatch(p->llm, fds, n);
+    for (int i = 0; i < p->n_models; i++)
+        llm_client_dispatch(p->clients[i], fds, n);
     for (int i = 0; i < p->n; i++) {
         job *j = p->queue[i];
         if (j->stream.len) {
@@ -313,7 +372,16 @@ void evolve_proposer_dispatch(evolve_proposer *p, const struct pollfd *fds, int 
 
 const char *evolve_proposer_blocked(evolve_proposer *p)
 {
-    return p->llm ? llm_client_blocked(p->llm, NULL) : NULL;
+    /* one model that can still answer is enough to go on */
+    const char *why = NULL;
+    for (int i = 0; i < p->n_models; i++) {
+        const char *w = llm_client_blocked(p->clients[i], NULL);
+        if (!w && p->models[i].weight > 0)
+            return NULL;
+        if (!why)
+            why = w;
+    }
+    return why;
 }
 
 void evolve_proposer_usage(evolve_proposer *p, long *tokens_in, long *tokens_out, double *cost,
@@ -321,11 +389,11 @@ void evolve_proposer_usage(evolve_proposer *p, long *tokens_in, long *tokens_out
 {
     *tokens_in = *tokens_out = 0;
     *cost = 0;
-    if (p->llm) {
-        llm_usage u = llm_client_usage(p->llm);
-        *tokens_in = u.tokens_in;
-        *tokens_out = u.tokens_out;
-        *cost = u.cost_usd;
+    for (int i = 0; i < p->n_models; i++) {
+        llm_usage u = llm_client_usage(p->clients[i]);
+        *tokens_in += u.tokens_in;
+        *tokens_out += u.tokens_out;
+        *cost += u.cost_usd;
     }
     snprintf(who, who_size, "%s", p->who);
 }

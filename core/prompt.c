@@ -11,7 +11,6 @@
 
 #include "engine/base/file.h"
 #include "engine/base/grow.h"
-#include "engine/base/num.h"
 #include "engine/base/strbuf.h"
 
 #define TEMPLATE_MAX (256 * 1024)
@@ -358,63 +357,20 @@ int prompt_find_persona(const prompt_set *set, const char *name)
     return -1;
 }
 
-int prompt_set_weights(prompt_set *set, const char *spec, gerr *err)
+int prompt_set_weight(prompt_set *set, const char *name, double weight, gerr *err)
 {
-    double w[64];
-    if (set->n_personas > 64) {
-        gerr_set(err, "too many personas (at most 64)");
+    int i = prompt_find_persona(set, name);
+    if (i < 0) {
+        strbuf known = STRBUF_INIT;
+        for (int j = 0; j < set->n_personas; j++)
+            list_add(&known, set->personas[j].name);
+        gerr_set(err, "no persona '%s' in %s (there are: %s)", name, set->dir, known.buf);
+        strbuf_release(&known);
         return -1;
     }
-    for (int i = 0; i < set->n_personas; i++)
-        w[i] = set->personas[i].weight;
-    const char *p = spec;
-    while (*p) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        if (!*p)
-            break;
-        const char *eq = strchr(p, '=');
-        const char *end = strchr(p, ',');
-        if (!end)
-            end = p + strlen(p);
-        if (!eq || eq > end) {
-            gerr_set(err, "persona weights '%s': expected name=weight, got '%.*s'", spec,
-                     (int)(end - p), p);
-            return -1;
-        }
-        char name[64];
-        size_t n = (size_t)(eq - p);
-        while (n && p[n - 1] == ' ')
-            n--;
-        snprintf(name, sizeof name, "%.*s", (int)n, p);
-        int i = prompt_find_persona(set, name);
-        if (i < 0) {
-            strbuf known = STRBUF_INIT;
-            for (int j = 0; j < set->n_personas; j++)
-                list_add(&known, set->personas[j].name);
-            gerr_set(err, "persona weights: no persona '%s' (there are: %s)", name, known.buf);
-            strbuf_release(&known);
-            return -1;
-        }
-        char num[64];
-        snprintf(num, sizeof num, "%.*s", (int)(end - eq - 1), eq + 1);
-        double v;
-        if (num_double(num, 0, 1e6, &v, name, NULL) != 0) {
-            gerr_set(err, "persona weights: '%s' for %s is not a number >= 0", num, name);
-            return -1;
-        }
-        w[i] = v;
-        p = end;
-    }
-    double sum = 0;
-    for (int i = 0; i < set->n_personas; i++)
-        sum += w[i];
-    if (!(sum > 0)) {
-        gerr_set(err, "persona weights '%s': every weight is zero", spec);
-        return -1;
-    }
-    for (int i = 0; i < set->n_personas; i++)
-        set->personas[i].weight = w[i];
+    if (!(weight >= 0) || weight > 1e6)
+        return gerr_set(err, "persona %s: weight %g is not a number from 0 to 1e6", name, weight);
+    set->personas[i].weight = weight;
     return 0;
 }
 

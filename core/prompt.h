@@ -53,7 +53,7 @@ const char *prompt_kind_name(prompt_kind k); /* "mutate", ... (the file stem) */
 typedef struct prompt_persona {
     char name[32]; /* from persona_<name>.txt */
     char *text;
-    double weight; /* 1 unless prompt_set_weights says otherwise */
+    double weight; /* 1 unless prompt_set_weight says otherwise */
 } prompt_persona;
 
 typedef struct prompt_set {
@@ -69,10 +69,11 @@ typedef struct prompt_set {
 int prompt_set_load(prompt_set *set, const char *dir, gerr *err);
 void prompt_set_release(prompt_set *set);
 
-/* Persona weights from a configuration value: "expert=2,magoo=0.5,plain=0".
- * Personas not named keep their weight. Unknown names, negative weights
- * and all weights zero are errors (then nothing changes). */
-int prompt_set_weights(prompt_set *set, const char *spec, gerr *err);
+/* Sets the weight of the persona named name (0 = never drawn). An unknown
+ * name (the message lists the personas) or a weight outside 0..1e6 is an
+ * error, and then nothing changes. Every persona starts at 1; gevo.json's
+ * "personas" object is applied by core/arms.h. */
+int prompt_set_weight(prompt_set *set, const char *name, double weight, gerr *err);
 
 /* Index of a persona drawn by weight, u uniform in [0, 1) from the
  * caller's seeded generator; -1 if every weight is zero. */

@@ -343,19 +343,46 @@ const char *session_config_get(session *s, const char *key)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-/* The key the LLM client sends: the variable the settings name, as
- * core/llm_settings.c resolves it (GEVO_LLM_API_KEY_ENV over gevo.json's
- * llm.api_key_env over core/llm.c's default), so that what is scrubbed is
- * what a server may echo. */
-static const char *api_key_value(session *s)
+struct json_t *session_config_node(session *s, const char *key)
 {
+    const char *leaf;
+    json_t *obj = config_lookup(s->config, key, false, &leaf);
+    return obj ? json_object_get(obj, leaf) : NULL;
+}
+
+/* The most key variables a session's settings can name: the shared one
+ * and one per "models" entry (core/llm_settings.h caps the entries). */
+#define KEY_VARS_MAX 33
+
+/* The keys the LLM clients send: the variables the settings name, as
+ * core/llm_settings.c resolves them (GEVO_LLM_API_KEY_ENV over gevo.json's
+ * llm.api_key_env over core/llm.c's default, and each "models" entry's own
+ * api_key_env), so that what is scrubbed is what a server may echo.
+ * Returns how many values were found (each at least 4 bytes long). */
+static int api_key_values(session *s, const char **out)
+{
+    const char *names[KEY_VARS_MAX];
+    int n_names = 0, n = 0;
     const char *name = getenv("GEVO_LLM_API_KEY_ENV");
     if (!name || !name[0])
         name = session_config_get(s, "llm.api_key_env");
     if (!name || !name[0])
         name = "OPENAI_API_KEY";
-    const char *v = getenv(name);
-    return v && strlen(v) >= 4 ? v : NULL;
+    names[n_names++] = name;
+    json_t *models = session_config_node(s, "models"), *m;
+    size_t i;
+    json_array_foreach(models, i, m)
+    {
+        json_t *v = json_object_get(m, "api_key_env");
+        if (json_is_string(v) && json_string_length(v) && n_names < KEY_VARS_MAX)
+            names[n_names++] = json_string_value(v);
+    }
+    for (int k = 0; k < n_names; k++) {
+        const char *v = getenv(names[k]);
+        if (v && strlen(v) >= 4)
+            out[n++] = v;
+    }
+    return n;
 }
 
 int session_config_set(session *s, const char *key, const char *value, gerr *err)
@@ -376,10 +403,12 @@ int session_config_set(session *s, const char *key, const char *value, gerr *err
                 return gerr_set(err, "config: llm.api_key_env must be the NAME of an environment "
                                      "variable (letters, digits, '_'), not its value");
     }
-    const char *secret = api_key_value(s);
-    if (secret && strstr(value, secret))
-        return gerr_set(err, "config: the value of %s contains the API key; it is never stored",
-                        key);
+    const char *secrets[KEY_VARS_MAX];
+    int n_secrets = api_key_values(s, secrets);
+    for (int k = 0; k < n_secrets; k++)
+        if (strstr(value, secrets[k]))
+            return gerr_set(err, "config: the value of %s contains an API key; it is never stored",
+                            key);
     const char *leaf;
     json_t *obj = config_lookup(s->config, key, true, &leaf);
     if (!obj || !leaf[0])
@@ -388,13 +417,10 @@ int session_config_set(session *s, const char *key, const char *value, gerr *err
     return session_config_save(s, err);
 }
 
-char *session_scrub(session *s, const char *text)
+/* text with every occurrence of secret replaced (malloc'd, NULL when out
+ * of memory). */
+static char *redact(const char *text, const char *secret)
 {
-    if (!text)
-        text = "";
-    const char *secret = api_key_value(s);
-    if (!secret || !strstr(text, secret))
-        return strdup(text);
     size_t sl = strlen(secret);
     strbuf sb = STRBUF_INIT;
     const char *p = text, *q;
@@ -409,6 +435,21 @@ char *session_scrub(session *s, const char *text)
         return NULL;
     }
     return strbuf_detach(&sb, NULL);
+}
+
+char *session_scrub(session *s, const char *text)
+{
+    const char *secrets[KEY_VARS_MAX];
+    int n = api_key_values(s, secrets);
+    char *out = strdup(text ? text : "");
+    for (int k = 0; out && k < n; k++) {
+        if (!strstr(out, secrets[k]))
+            continue;
+        char *next = redact(out, secrets[k]);
+        free(out);
+        out = next;
+    }
+    return out;
 }
 
 /* ---- identities ------------------------------------------------------ */

@@ -71,10 +71,15 @@ const char *session_lock_holder(const session *s);
  * journal commit). Keys are dotted: "data", "seed", "preset",
  * "llm.base_url", "llm.model", "llm.api_key_env". Values are strings.
  * get returns NULL when unset. set refuses keys that would hold a secret
- * (any "*key*" key other than llm.api_key_env, or a value equal to the
- * environment variable named by llm.api_key_env). */
+ * (any "*key*" key other than llm.api_key_env, or a value holding the
+ * value of a key variable the settings name: llm.api_key_env and every
+ * "models" entry's api_key_env). */
 const char *session_config_get(session *s, const char *key);
-/* Copies text with the API key's value replaced by "[redacted]"
+/* The JSON value at key whatever its type (objects such as "personas",
+ * arrays such as "models"), or NULL when unset. Borrowed: owned by the
+ * session, valid until the configuration changes. */
+struct json_t *session_config_node(session *s, const char *key);
+/* Copies text with every API key's value replaced by "[redacted]"
  * (malloc'd; NULL text gives "", NULL only when out of memory): what a
  * server echoed never lands in the session, nor in a message. */
 char *session_scrub(session *s, const char *text);

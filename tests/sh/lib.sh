@@ -41,6 +41,7 @@ sanitizer_clean() {
 # $port and $spid. Call it before setting a trap of the test's own, and
 # stop the server there too (kill "$spid").
 fake_llm() {
+    rm -f "$T/port" # a second server must not read the first one's port
     python3 "$(pwd)/tests/fake_llm/server.py" "$@" >"$T/port" 2>/dev/null &
     spid=$!
     trap 'kill "$spid" 2>/dev/null; rm -rf "$T"' EXIT
@@ -48,4 +49,28 @@ fake_llm() {
     while [ ! -s "$T/port" ] && [ $n -lt 300 ]; do sleep 0.1; n=$((n + 1)); done
     port=$(head -n 1 "$T/port")
     url="http://127.0.0.1:$port/v1"
+}
+# width_answers DIR W...: fake-LLM answers DIR/w1.md, w2.md, ... (quick.net
+# with its middle block W channels wide, each one new) and DIR/bad.md (a
+# program whose shapes do not match: it fails validation).
+width_answers() {
+    d=$1; shift
+    mkdir -p "$d"
+    i=1
+    for w in "$@"; do
+        {
+            echo "Widening the middle block to $w channels gives it more capacity at little cost."
+            echo
+            echo '```python'
+            sed "s/x = block(x, 24)/x = block(x, $w)/" "$GEVO_ROOT/engine/nets/quick.net"
+            echo '```'
+        } >"$d/w$i.md"
+        i=$((i + 1))
+    done
+    {
+        echo "Here is a bolder version."
+        echo '```python'
+        sed 's/x = block(x, 48)/x = add(block(x, 48), x)/' "$GEVO_ROOT/engine/nets/quick.net"
+        echo '```'
+    } >"$d/bad.md"
 }

@@ -7,24 +7,7 @@
 root=$GEVO_ROOT
 
 # whole-program answers: quick.net with other widths, each one new
-mkdir -p "$T/answers"
-i=1
-for w in 20 28 32 36 40 44 52 56 60 64 72 80; do
-    {
-        echo "Widening the middle block to $w channels gives it more capacity at little cost."
-        echo
-        echo '```python'
-        sed "s/x = block(x, 24)/x = block(x, $w)/" "$root/engine/nets/quick.net"
-        echo '```'
-    } >"$T/answers/w$i.md"
-    i=$((i + 1))
-done
-{
-    echo "Here is a bolder version."
-    echo '```python'
-    sed 's/x = block(x, 48)/x = add(block(x, 48), x)/' "$root/engine/nets/quick.net"
-    echo '```'
-} >"$T/answers/bad.md"
+width_answers "$T/answers" 20 28 32 36 40 44 52 56 60 64 72 80
 
 fake_llm --answers "$T/answers"
 export GEVO_LLM_BACKOFF_BASE=0.01 GEVO_LLM_BACKOFF_MAX=0.02

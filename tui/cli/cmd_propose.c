@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/arms.h"
 #include "core/datadir.h"
 #include "core/evolve.h"
 #include "core/llm.h"
@@ -13,6 +14,7 @@
 #include "core/mutate.h"
 #include "core/prompt.h"
 #include "core/propose.h"
+#include "engine/base/rng.h"
 #include "sessions/session.h"
 #include "tui/cli/cli.h"
 
@@ -48,7 +50,9 @@ static const char help[] =
     "LLM settings, later ones win: the session's gevo.json (llm.base_url,\n"
     "llm.model, llm.api_key_env, ...), GEVO_LLM_* environment variables\n"
     "(GEVO_LLM_BASE_URL, GEVO_LLM_MODEL, GEVO_LLM_API_KEY_ENV, ...), then --llm\n"
-    "and --model. The API key is read from the variable llm.api_key_env names.\n";
+    "and --model. The API key is read from the variable llm.api_key_env names.\n"
+    "With gevo.json \"models\" (several LLMs) and neither --llm nor --model, the\n"
+    "model is drawn by the models' weights; the persona by gevo.json \"personas\".\n";
 
 static int journal_last(const session_journal_entry *e, void *arg)
 {
@@ -224,15 +228,23 @@ int cmd_propose(int argc, char **argv)
             parents[1] = strcmp(ids[0], first) ? ids[0] : ids[1];
         }
     }
-    llm_config cfg;
-    bool use_llm;
+    llm_model *models = NULL;
+    int n_models = 0;
     gerr lerr = GERR_INIT;
-    if (llm_settings_load(s, llm_opt, model, &cfg, &use_llm, &lerr)) {
+    if (llm_settings_models(s, llm_opt, model, &models, &n_models, &lerr)) {
         cli_error("propose", "%s", lerr.msg);
         goto done;
     }
-    if (use_llm) {
-        client = llm_client_new(&cfg, &lerr);
+    if (n_models) {
+        /* one of gevo.json's "models", drawn by weight from the seed */
+        double w[LLM_MODELS_MAX];
+        for (int i = 0; i < n_models; i++)
+            w[i] = models[i].weight;
+        rng draw;
+        rng_seed(&draw, (uint64_t)seed ^ 0x6d6f64656cULL);
+        int m = arms_draw(w, n_models, rng_uniform_double(&draw));
+        client = llm_client_new(&models[m].cfg, &lerr);
+        free(models);
         if (!client) {
             cli_error("propose", "%s", lerr.msg);
             goto done;
@@ -256,9 +268,8 @@ int cmd_propose(int argc, char **argv)
             goto done;
         }
         have_ps = true;
-        const char *w = session_config_get(s, "llm.personas");
-        if (w && w[0] && prompt_set_weights(&ps, w, &serr)) {
-            cli_error("propose", "llm.personas: %s", serr.msg);
+        if (arms_session_personas(s, &ps, &serr)) {
+            cli_error("propose", "%s", serr.msg);
             goto done;
         }
     } else if (persona || model) {
