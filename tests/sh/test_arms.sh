@@ -4,7 +4,6 @@
 # the proposals over both by weight, "personas" keeps "plain" (weight 0)
 # out; every individual records the model that answered.
 . "$(dirname "$0")/lib.sh"
-root=$GEVO_ROOT
 
 width_answers "$T/answers" 20 28 32 36 40 44 52 56 60 64 72 80 88 96 104 112 120 128 136 144
 
