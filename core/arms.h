@@ -13,7 +13,14 @@
  *   "bandit": UCB1 over the pairs whose model and persona both have a
  *             weight above zero, on the outcomes of their past proposals
  *             (core/stats.h, derived from the session, so it survives a
- *             resume): see arms_bandit_pick.
+ *             resume): see arms_ucb1 and arms_state_build.
+ *
+ * Why UCB1 rather than Thompson sampling: its choice is a function of the
+ * counts alone, so the same session gives the same choice after a resume
+ * with no random stream to restore, a test can state exactly what it
+ * picks, and the rewards (core/stats.h stats_reward, in [0, 1]) are what
+ * its bound assumes. Thompson sampling would need Beta draws whose
+ * generator state would have to be kept aside or re-derived.
  *
  * Errors: -1 with what and where in err (engine/base/error.h). */
 #ifndef GEVO_CORE_ARMS_H
@@ -41,6 +48,36 @@ int arms_session_personas(session *s, prompt_set *ps, gerr *err);
 
 /* gevo.json "policy": "weights" (also when unset) or "bandit". */
 int arms_policy_setting(session *s, arms_policy *out, gerr *err);
+
+/* UCB1 over n arms: pulls[i] proposals made by arm i (finished or in
+ * flight), score[i] the mean reward of its finished ones, allowed[i]
+ * false: never chosen. An arm never pulled goes first (the lowest index);
+ * else the highest score[i] + sqrt(2 ln N / pulls[i]), N the total pulls;
+ * ties go to the lowest index. Returns -1 when no arm is allowed. */
+int arms_ucb1(int n, const double *pulls, const double *score, const bool *allowed);
+
+/* The bandit's state: per (model m, persona k), index m * n_personas + k. */
+typedef struct arms_state {
+    int generation; /* built for proposals of this generation */
+    int n_models, n_personas;
+    double *pulls, *score;
+} arms_state;
+
+struct stats;
+/* From the session's counts (core/stats.h): the proposals of earlier
+ * generations give each pair its pulls and score (mean reward, scaled by
+ * the mean cost of all proposals over the pair's own: dollars when every
+ * one has a cost, else tokens; capped at 1), those already made in this
+ * generation count as pulls without a score. models names the models (as
+ * meta.json records them), ps the personas. Returns 0, or -1 (out of
+ * memory) with err. */
+int arms_state_build(arms_state *a, const struct stats *st, int generation,
+                     const char *const *models, int n_models, const prompt_set *ps, gerr *err);
+void arms_state_release(arms_state *a);
+/* The bandit's pair among those whose model_w and persona weight are
+ * above zero; counts it as pulled. Returns 0, or -1 when none is. */
+int arms_bandit_pick(arms_state *a, const double *model_w, const prompt_set *ps, int *model,
+                     int *persona);
 
 /* Index drawn from n weights (>= 0) with u uniform in [0, 1); -1 when
  * every weight is zero. A weight of 0 is never drawn. */

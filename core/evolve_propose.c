@@ -13,6 +13,7 @@
 #include "core/mutate.h"
 #include "core/prompt.h"
 #include "core/propose.h"
+#include "core/stats.h"
 #include "engine/base/grow.h"
 #include "engine/base/rng.h"
 #include "engine/base/strbuf.h"
@@ -41,6 +42,8 @@ struct evolve_proposer {
     int n_models;
     double *model_w; /* the models' weights, 0 for a client that refuses */
     arms_policy policy;
+    arms_state bandit; /* policy bandit: rebuilt at each generation's first pick */
+    bool bandit_built;
     prompt_set prompts;
     bool prompts_loaded;
     char who[384];
@@ -136,6 +139,8 @@ void evolve_proposer_free(evolve_proposer *p)
     free(p->queue);
     if (p->prompts_loaded)
         prompt_set_release(&p->prompts);
+    if (p->bandit_built)
+        arms_state_release(&p->bandit);
     release_clients(p);
     free(p);
 }
@@ -158,25 +163,53 @@ static void on_retry(void *ud, int attempt, long delay_ms, const char *why)
         on_delta(ud, LLM_DELTA_REASONING, line, strlen(line));
 }
 
+/* The bandit's pair: its state is derived from the session's counts
+ * (core/stats.h) at the first proposal of each generation, so it is the
+ * same after a resume. */
+static int pick_bandit(evolve_proposer *p, int generation, int *model, int *persona, gerr *err)
+{
+    if (!p->bandit_built || p->bandit.generation != generation) {
+        if (p->bandit_built)
+            arms_state_release(&p->bandit);
+        p->bandit_built = false;
+        stats st;
+        const char *names[LLM_MODELS_MAX];
+        for (int i = 0; i < p->n_models; i++)
+            names[i] = p->models[i].cfg.model;
+        if (stats_collect(p->s, &st, err))
+            return gerr_prefix(err, "the bandit's counts");
+        int rc =
+            arms_state_build(&p->bandit, &st, generation, names, p->n_models, &p->prompts, err);
+        stats_release(&st);
+        if (rc)
+            return -1;
+        p->bandit_built = true;
+    }
+    if (arms_bandit_pick(&p->bandit, p->model_w, &p->prompts, model, persona))
+        return gerr_set(err, "no (model, persona) pair can be asked: every model refuses or has "
+                             "weight 0, or every persona has weight 0");
+    return 0;
+}
+
 /* The (model, persona) pair of a proposal (core/arms.h): drawn by weight
- * from the proposal's seed, so a run is the same for the same seed. A
- * model whose client refuses requests (llm_client_blocked) is left out. */
+ * from the proposal's seed, so a run is the same for the same seed (the
+ * persona by core/propose.c, *persona -1 here), or chosen by the bandit. A model whose client refuses requests
+ * (llm_client_blocked) is left out. */
 static int pick_arm(evolve_proposer *p, const evolve_proposal_req *req, int *model, int *persona,
                     gerr *err)
 {
     for (int i = 0; i < p->n_models; i++)
         p->model_w[i] = llm_client_blocked(p->clients[i], NULL) ? 0 : p->models[i].weight;
+    if (p->policy == ARMS_BANDIT)
+        return pick_bandit(p, req->generation, model, persona, err);
     rng r;
     rng_seed(&r, (uint64_t)req->seed ^ 0x61726d73ULL);
-    double u_model = rng_uniform_double(&r), u_persona = rng_uniform_double(&r);
-    *model = arms_draw(p->model_w, p->n_models, u_model);
-    *persona = prompt_pick_persona(&p->prompts, u_persona);
+    *model = arms_draw(p->model_w, p->n_models, rng_uniform_double(&r));
+    *persona = -1; /* core/propose.c draws it by the weights, from its own seeded stream */
     if (*model < 0)
         return gerr_set(err, "no model can be asked: %s",
                         llm_client_blocked(p->clients[0], NULL) ? "every one refuses requests"
                                                                 : "every weight is zero");
-    if (*persona < 0)
-        return gerr_set(err, "every persona's weight is zero: no persona to draw");
     return 0;
 }
 
@@ -213,7 +246,7 @@ int evolve_proposer_start(evolve_proposer *p, const evolve_proposal_req *req, ge
                               .parent = req->parents[0],
                               .other = req->n_parents > 1 ? req->parents[1] : NULL,
                               .note = j->steering[0] ? j->steering : NULL,
-                              .persona = p->prompts.personas[persona].name,
+                              .persona = persona >= 0 ? p->prompts.personas[persona].name : NULL,
                               .max_repairs = p->cfg.repair_attempts,
                               .seed = req->seed,
                               .mem = p->mem,

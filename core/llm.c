@@ -700,6 +700,11 @@ llm_usage llm_client_usage(const llm_client *c)
     return c->usage;
 }
 
+const char *llm_client_model(const llm_client *c)
+{
+    return c->cfg.model;
+}
+
 int llm_client_active(const llm_client *c)
 {
     int n = 0;

@@ -177,6 +177,8 @@ int llm_complete(llm_client *c, const char *system, const char *user, const llm_
                  llm_result *out);
 
 llm_usage llm_client_usage(const llm_client *c);
+/* The model the client asks for, as configured. */
+const char *llm_client_model(const llm_client *c);
 /* Why the client refuses new requests, or NULL while it does not: the
  * server refused the key (HTTP 401 or 403), the budget is spent (both for
  * good), or the server could not be reached after every attempt (for a

@@ -508,19 +508,10 @@ static void one_line(char *dst, size_t size, const char *s)
         memcpy(dst + size - 4, "...", 4);
 }
 
-/* Writes the individual; p->out.program and reasoning are set. */
-static void finish_write(propose *p)
+/* What the session records of the outcome (an individual or a failure). */
+static session_new record_of(const propose *p)
 {
-    gerr serr = GERR_INIT;
-    propose_outcome *o = &p->out;
-    if (p->prompt.failed || p->response.failed || p->log.failed) {
-        finish_fail(p, "out of memory building the transcripts");
-        return;
-    }
-    free(o->prompt);
-    free(o->response);
-    o->prompt = strdup(p->prompt.buf);
-    o->response = strdup(p->response.buf);
+    const propose_outcome *o = &p->out;
     session_new n;
     memset(&n, 0, sizeof n);
     n.generation = p->generation;
@@ -541,6 +532,42 @@ static void finish_write(propose *p)
     n.reasoning = o->reasoning;
     n.prompt = o->prompt;
     n.response = o->response;
+    return n;
+}
+
+/* A proposal that asked the LLM and failed is recorded as a failed
+ * proposal (session_add_failed): it cost tokens, and it tells which arm
+ * fails. Its id goes to out.failed_id. */
+static void record_failure(propose *p)
+{
+    propose_outcome *o = &p->out;
+    if (p->offline || o->ok || p->attempt < 1 || o->failed_id[0])
+        return;
+    session_new n = record_of(p);
+    n.error = o->error;
+    gerr serr = GERR_INIT;
+    if (session_add_failed(p->env.s, &n, o->failed_id, &serr) != 0) {
+        o->failed_id[0] = '\0';
+        size_t l = strlen(o->error);
+        snprintf(o->error + l, sizeof o->error - l, " (and the failure could not be recorded: %s)",
+                 serr.msg);
+    }
+}
+
+/* Writes the individual; p->out.program and reasoning are set. */
+static void finish_write(propose *p)
+{
+    gerr serr = GERR_INIT;
+    propose_outcome *o = &p->out;
+    if (p->prompt.failed || p->response.failed || p->log.failed) {
+        finish_fail(p, "out of memory building the transcripts");
+        return;
+    }
+    free(o->prompt);
+    free(o->response);
+    o->prompt = strdup(p->prompt.buf);
+    o->response = strdup(p->response.buf);
+    session_new n = record_of(p);
     if (session_add(p->env.s, &n, o->id, &serr) != 0) {
         finish_fail(p, "the proposal is valid but could not be recorded: %s", serr.msg);
         o->id[0] = '\0';
@@ -685,10 +712,13 @@ static void advance_llm(propose *p)
 int propose_advance(propose *p)
 {
     if (p->state == ST_READY) {
-        if (p->offline)
+        if (p->offline) {
             advance_offline(p);
-        else
+        } else {
             advance_llm(p);
+            if (p->state == ST_DONE)
+                record_failure(p);
+        }
     }
     return p->state == ST_DONE && !p->out.ok ? -1 : 0;
 }
@@ -927,6 +957,8 @@ propose *propose_start(const propose_env *env, const propose_request *req, gerr 
         }
     }
     scopy(o->persona, sizeof o->persona, ps->personas[p->persona].name);
+    /* known before any answer, so that a failed request says which model */
+    scopy(o->model, sizeof o->model, llm_client_model(env->llm));
     prompt_args a = base_args(p);
     static const prompt_kind kinds[] = {PROMPT_MUTATE, PROMPT_CROSSOVER, PROMPT_EOT};
     if (submit(p, kinds[req->op], &a, err))

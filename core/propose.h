@@ -18,9 +18,12 @@
  * took.
  *
  * A proposal that fails (the LLM request fails after the client's own
- * retries, or every round's answer is unusable) is NOT written to the
- * session: a session holds valid individuals only. The outcome keeps the
- * whole transcript and the last error for the caller to show.
+ * retries, or every round's answer is unusable) is not an individual: a
+ * session's individuals are valid ones. It is recorded as a failed
+ * proposal (session_add_failed: its prompts, every raw answer, every
+ * check error, tokens and cost), and the outcome keeps the whole
+ * transcript and the last error for the caller to show. A request that
+ * could not even start (bad request, nothing asked) is not recorded.
  *
  * Driving several proposals at once from a poll() loop:
  *
@@ -98,8 +101,10 @@ typedef struct propose_request {
 
 typedef struct propose_outcome {
     bool ok;
-    char id[SESSION_ID_MAX]; /* the new individual when ok */
-    char error[2048];        /* when !ok: what failed, after how many attempts */
+    char id[SESSION_ID_MAX];        /* the new individual when ok */
+    char failed_id[SESSION_ID_MAX]; /* when !ok after asking the LLM: the
+                                       failed proposal recorded ("g2-f1") */
+    char error[2048];               /* when !ok: what failed, after how many attempts */
     char op[16];
     char persona[48]; /* persona name, or MUTATE_LABEL offline */
     char gene[64];    /* the block proposed for */

@@ -102,10 +102,38 @@ typedef struct session_new {
     int requests;        /* LLM requests it took (1 + repairs), 0 offline */
     const char *summary; /* one line for the commit message */
     const char *genome, *reasoning, *prompt, *response;
+    const char *error; /* session_add_failed: why it failed */
 } session_new;
 
 /* Writes the individual, sets id (at least SESSION_ID_MAX bytes). */
 int session_add(session *s, const session_new *in, char *id, gerr *err);
+
+/* Failed proposals: an LLM was asked, but the request failed or every
+ * answer was unusable. Recorded (they cost tokens and say which arm
+ * fails), but not as individuals: a commit under refs/failed/ID, ID
+ * "gGEN-fN" (N counting from 1 per generation), whose parents are the
+ * genetic parents' commits and whose tree holds meta.json (an
+ * individual's fields, "status": "failed", "error"),
+ * prompt.txt, response.txt, reasoning.md and genome.net when the last
+ * answer gave a program. in->genome may be NULL; in->error is required. */
+int session_add_failed(session *s, const session_new *in, char *id, gerr *err);
+
+typedef struct session_failed_info {
+    char id[SESSION_ID_MAX]; /* "g2-f1" */
+    int generation, number;
+    char op[32], persona[48], model[256];
+    char parents[2][SESSION_ID_MAX];
+    int n_parents;
+    long tokens_in, tokens_out;
+    double latency_s, cost_usd;
+    int attempts; /* LLM requests (meta.json "requests") */
+    char error[512];
+} session_failed_info;
+
+/* Every failed proposal (generation < 0) or those of one generation,
+ * sorted by generation then number. *out is malloc'd. */
+int session_failed_list(session *s, int generation, session_failed_info **out, size_t *n,
+                        gerr *err);
 /* The researcher's edit of id's genome: a commit on top of the current
  * one, authored by git's user.name/user.email, else $USER. */
 int session_edit(session *s, const char *id, const char *genome, const char *message, gerr *err);

@@ -192,7 +192,30 @@ void session_one_line(char *out, size_t size, const char *text)
     out[o] = 0;
 }
 
-int session_add(session *s, const session_new *in, char *id, gerr *err)
+/* The next free number of generation gen's failed proposals. */
+static int next_failed_number(session *s, int gen, int *num, gerr *err)
+{
+    git_reference_iterator *it = NULL;
+    char glob[64];
+    snprintf(glob, sizeof glob, SESSION_FAILED_PREFIX "g%d-f*", gen);
+    if (session_git(git_reference_iterator_glob_new(&it, s->repo, glob), err,
+                    "listing failed proposals") != 0)
+        return -1;
+    const char *name;
+    *num = 1;
+    size_t skip = strlen(SESSION_FAILED_PREFIX);
+    while (git_reference_next_name(&name, it) == 0) {
+        int g, n;
+        if (session_valid_failed_id(name + skip, &g, &n) && g == gen && n >= *num)
+            *num = n + 1;
+    }
+    git_reference_iterator_free(it);
+    return 0;
+}
+
+/* An individual (failed false: its tag, genome required) or a failed
+ * proposal (under refs/failed/, with its error). */
+static int add_record(session *s, const session_new *in, bool failed, char *id, gerr *err)
 {
     if (session_require_writer(s, err) != 0)
         return -1;
@@ -200,8 +223,10 @@ int session_add(session *s, const session_new *in, char *id, gerr *err)
         return gerr_set(err, "add: an individual has 0, 1 or 2 parents, not %d", in->n_parents);
     if (!in->op || !in->op[0])
         return gerr_set(err, "add: the operator is missing");
-    if (!in->genome || !in->genome[0])
+    if (!failed && (!in->genome || !in->genome[0]))
         return gerr_set(err, "add: the genome is empty");
+    if (failed && (!in->error || !in->error[0]))
+        return gerr_set(err, "add: a failed proposal needs its error");
     if (numbers_load(s, err) != 0)
         return -1;
     if (numbers_note(s, in->generation, 0, err) != 0)
@@ -225,7 +250,9 @@ int session_add(session *s, const session_new *in, char *id, gerr *err)
         }
     }
     int num = next_number(s, in->generation);
-    snprintf(id, SESSION_ID_MAX, "g%d-%d", in->generation, num);
+    if (failed && next_failed_number(s, in->generation, &num, err))
+        goto done;
+    snprintf(id, SESSION_ID_MAX, failed ? "g%d-f%d" : "g%d-%d", in->generation, num);
 
     char when[32];
     session_iso_now(when, sizeof when);
@@ -246,13 +273,20 @@ int session_add(session *s, const session_new *in, char *id, gerr *err)
         json_object_set_new(meta, "served_model", json_string(served ? served : ""));
         free(served);
     }
+    if (meta && failed) {
+        char *error = session_scrub(s, in->error);
+        json_object_set_new(meta, "status", json_string("failed"));
+        json_object_set_new(meta, "error", json_string(error ? error : ""));
+        free(error);
+    }
     if (!meta) {
         gerr_set(err, "add: cannot build meta.json (is every text valid UTF-8?)");
         goto done;
     }
     if (session_git(git_treebuilder_new(&tb, s->repo, NULL), err, "add") != 0)
         goto done;
-    if (session_blob_insert(s, tb, SESSION_GENOME, in->genome, err) ||
+    if ((in->genome && in->genome[0] &&
+         session_blob_insert(s, tb, SESSION_GENOME, in->genome, err)) ||
         session_json_insert(s, tb, "meta.json", meta, err) ||
         session_blob_insert(s, tb, "reasoning.md", in->reasoning, err) ||
         session_blob_insert(s, tb, "prompt.txt", in->prompt, err) ||
@@ -266,8 +300,10 @@ int session_add(session *s, const session_new *in, char *id, gerr *err)
     char summary[120], line[400];
     session_one_line(summary, sizeof summary, in->summary);
     const char *persona_s = in->persona && in->persona[0] ? in->persona : "-";
-    snprintf(line, sizeof line, "%s gen %d %s (%s): %s", id, in->generation, in->op, persona_s,
-             summary[0] ? summary : "(no summary)");
+    if (failed)
+        session_one_line(summary, sizeof summary, in->error);
+    snprintf(line, sizeof line, "%s gen %d %s (%s)%s: %s", id, in->generation, in->op, persona_s,
+             failed ? " failed" : "", summary[0] ? summary : "(no summary)");
     strbuf_addf(&msg, "%s\n\ngeneration: %d\noperator: %s\npersona: %s\n", line, in->generation,
                 in->op, persona_s);
     if (in->n_parents)
@@ -292,13 +328,14 @@ int session_add(session *s, const session_new *in, char *id, gerr *err)
         goto done;
     /* The commit and everything in it exist before the tag names it. */
     char ref[64 + SESSION_ID_MAX], log[96];
-    snprintf(ref, sizeof ref, SESSION_TAG_PREFIX "%s", id);
+    snprintf(ref, sizeof ref, "%s%s", failed ? SESSION_FAILED_PREFIX : SESSION_TAG_PREFIX, id);
     snprintf(log, sizeof log, "gevo: add %s", id);
     git_reference *r = NULL;
     if (session_git(git_reference_create(&r, s->repo, ref, &commit_id, 0, log), err, "%s", ref))
         goto done;
     git_reference_free(r);
-    numbers_note(s, in->generation, num, NULL); /* its slot exists: cannot fail */
+    if (!failed)
+        numbers_note(s, in->generation, num, NULL); /* its slot exists: cannot fail */
     rc = 0;
 done:
     strbuf_release(&msg);
@@ -308,6 +345,16 @@ done:
     git_commit_free(parents[0]);
     git_commit_free(parents[1]);
     return rc;
+}
+
+int session_add(session *s, const session_new *in, char *id, gerr *err)
+{
+    return add_record(s, in, false, id, err);
+}
+
+int session_add_failed(session *s, const session_new *in, char *id, gerr *err)
+{
+    return add_record(s, in, true, id, err);
 }
 
 int session_edit(session *s, const char *id, const char *genome, const char *message, gerr *err)

@@ -10,12 +10,14 @@
 #include "engine/base/error.h"
 #include "sessions/session.h"
 
-#define SESSION_REF_JOURNAL "refs/heads/journal"
-#define SESSION_REF_RESULTS "refs/notes/results"
-#define SESSION_REF_REVIEWS "refs/notes/reviews"
-#define SESSION_TAG_PREFIX  "refs/tags/"
-#define SESSION_GENOME      "genome.net"
-#define SESSION_CONFIG      "gevo.json"
+#define SESSION_REF_JOURNAL   "refs/heads/journal"
+#define SESSION_REF_RESULTS   "refs/notes/results"
+#define SESSION_REF_REVIEWS   "refs/notes/reviews"
+#define SESSION_TAG_PREFIX    "refs/tags/"
+/* failed proposals (session_add_failed) */
+#define SESSION_FAILED_PREFIX "refs/failed/"
+#define SESSION_GENOME        "genome.net"
+#define SESSION_CONFIG        "gevo.json"
 
 struct session {
     git_repository *repo;
@@ -67,6 +69,8 @@ int session_lock_take(session *s, gerr *err);
 void session_lock_release(session *s);
 
 int session_valid_id(const char *id, int *gen, int *num);
+/* A failed proposal's id, "gGEN-fN"; gen and num may be NULL. */
+int session_valid_failed_id(const char *id, int *gen, int *num);
 
 /* A blob of text (scrubbed of the API key) or of JSON (written as every
  * JSON file of a session is) under name in tb. */

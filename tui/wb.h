@@ -77,6 +77,7 @@
     REQ(VIEW_PARETO, "view-pareto", "Pareto front: accuracy vs. parameters")                 \
     REQ(VIEW_CURVES, "view-curves", "learning curves of the marked (or selected) ones")      \
     REQ(VIEW_EVENTS, "view-events", "event log")                                             \
+    REQ(VIEW_STATS, "view-stats", "proposals per persona, model, operator (gevo stats)")     \
     REQ(VIEW_HELP, "view-help", "this help")                                                 \
     REQ(VIEW_CLOSE, "view-close", "close the view or help, back to the panes")               \
     REQ(REDRAW, "redraw", "redraw the screen")                                               \
@@ -240,15 +241,16 @@ typedef struct wb_glyphs {
 
 /* The views: the three panes first (the focus moves between them), then
  * the full-screen views. Each is a table of functions in its own file. */
-#define WB_VIEWS(V)   \
-    V(TREE, tree)     \
-    V(DIFF, diff)     \
-    V(REASON, reason) \
-    V(HELP, help)     \
-    V(PARETO, pareto) \
-    V(CURVES, curves) \
-    V(EVENTS, events) \
-    V(LINEAGE, lineage)
+#define WB_VIEWS(V)     \
+    V(TREE, tree)       \
+    V(DIFF, diff)       \
+    V(REASON, reason)   \
+    V(HELP, help)       \
+    V(PARETO, pareto)   \
+    V(CURVES, curves)   \
+    V(EVENTS, events)   \
+    V(LINEAGE, lineage) \
+    V(STATS, stats)
 #define WB_VIEW_ENUM(ID, name) WB_VIEW_##ID,
 enum wb_view_id {
     WB_VIEWS(WB_VIEW_ENUM) WB_NVIEWS
@@ -392,6 +394,8 @@ struct wb {
     char lineage_of[SESSION_ID_MAX]; /* "" when nothing is selected */
     wb_step *lineage;                /* the individual first, the seed last */
     size_t n_lineage, alloc_lineage;
+    char **stats; /* the stats view's lines (core/stats.h's table) */
+    size_t n_stats;
     /* views */
     int pane; /* the focused pane: a view id below WB_NPANES */
     int full; /* the full-screen view shown, -1: the panes */
@@ -452,6 +456,8 @@ void wb_curves_load(wb *w);
 void wb_lineage_load(wb *w);
 /* The help screen's lines: the key table and the glyphs. */
 void wb_help_load(wb *w);
+/* wb_stats.c: the session's counts per persona, model, operator, pair. */
+void wb_stats_load(wb *w);
 
 /* wb_words.c: word-level highlights. For a block of removed lines and the
  * added lines after it, (*del_marks)[i] has one byte per byte of del[i], 1

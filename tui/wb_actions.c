@@ -542,6 +542,7 @@ int wb_request(wb *w, int req)
     case WB_REQ_VIEW_PARETO: wb_show(w, WB_VIEW_PARETO); return WB_REDRAW;
     case WB_REQ_VIEW_CURVES: wb_show(w, WB_VIEW_CURVES); return WB_REDRAW;
     case WB_REQ_VIEW_EVENTS: wb_show(w, WB_VIEW_EVENTS); return WB_REDRAW;
+    case WB_REQ_VIEW_STATS: wb_show(w, WB_VIEW_STATS); return WB_REDRAW;
     case WB_REQ_VIEW_HELP:
         wb_show(w, w->full == WB_VIEW_HELP ? -1 : WB_VIEW_HELP);
         return WB_REDRAW;

@@ -405,6 +405,7 @@ void wb_data_release(wb *w)
     wb_strv_free(w->help, w->n_help);
     free(w->lineage);
     free(w->diff_rows);
+    wb_strv_free(w->stats, w->n_stats);
     wb_strv_free(w->events, w->n_events);
     strbuf_release(&w->safe);
     wb_cells_release(&w->cells);

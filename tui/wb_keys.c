@@ -36,7 +36,8 @@ static const struct { int key, req; } keymap[] = {
     {'d', WB_REQ_DIFF_MODE},           {'D', WB_REQ_DIFF_MARKED},
     {'L', WB_REQ_VIEW_LINEAGE},        {'t', WB_REQ_TOGGLE_PROMPT},
     {'P', WB_REQ_VIEW_PARETO},         {'C', WB_REQ_VIEW_CURVES},
-    {'E', WB_REQ_VIEW_EVENTS},         {'?', WB_REQ_VIEW_HELP},
+    {'E', WB_REQ_VIEW_EVENTS},         {'S', WB_REQ_VIEW_STATS},
+    {'?', WB_REQ_VIEW_HELP},
     {KEY_F(1), WB_REQ_VIEW_HELP},      {27, WB_REQ_VIEW_CLOSE},
     {CTRL('l'), WB_REQ_REDRAW},        {'q', WB_REQ_QUIT},
 };

@@ -74,3 +74,16 @@ width_answers() {
         echo '```'
     } >"$d/bad.md"
 }
+# two_fake_llms: two fake LLM servers (answers from $T/answers, see
+# width_answers), $url_a and $url_b, both stopped when the test exits, and
+# a session $S made by gevo new.
+two_fake_llms() {
+    width_answers "$T/answers" 20 28 32 36 40 44 52 56 60 64 72 80 88 96 104 112 120 128 136 144
+    fake_llm --answers "$T/answers"
+    url_a=$url spid_a=$spid
+    fake_llm --answers "$T/answers"
+    url_b=$url spid_b=$spid
+    trap 'kill "$spid_a" "$spid_b" 2>/dev/null; rm -rf "$T"' EXIT
+    S="$T/s"
+    "$GEVO" new "$S" >/dev/null 2>"$T/err" || fail two_fake_llms_new "$(cat "$T/err")"
+}

@@ -5,18 +5,10 @@
 # out; every individual records the model that answered.
 . "$(dirname "$0")/lib.sh"
 
-width_answers "$T/answers" 20 28 32 36 40 44 52 56 60 64 72 80 88 96 104 112 120 128 136 144
-
-fake_llm --answers "$T/answers"
-url_a=$url spid_a=$spid
-fake_llm --answers "$T/answers"
-url_b=$url spid_b=$spid
-trap 'kill "$spid_a" "$spid_b" 2>/dev/null; rm -rf "$T"' EXIT
+two_fake_llms
 good="a/ok:w1,ok:w2,ok:w3,ok:w4,ok:w5,ok:w6,ok:w7,ok:w8,ok:w9,ok:w10,ok:w11,ok:w12,ok:w13,ok:w14"
 bad="b/ok:bad"
 
-S="$T/s"
-"$GEVO" new "$S" >/dev/null 2>"$T/err" || fail arms_new "$(cat "$T/err")"
 python3 - "$S/gevo.json" "$url_a" "$good" "$url_b" "$bad" <<'PY'
 import json, sys
 p, ua, ma, ub, mb = sys.argv[1:]
@@ -49,3 +41,19 @@ na, nb = asked(ua), asked(ub)
 assert na > 0 and nb > 0, (na, nb)                 # both models were asked
 PY
 then ok arms_both_models_used; else fail arms_both_models_used "see above"; fi
+
+# gevo stats of this run adds up across three personas and two models
+expect arms_stats 0 "$GEVO" stats "$S" --json && cp "$T/out" "$T/stats.json"
+if python3 - "$S" "$T/stats.json" <<'PY'
+import json, subprocess, sys
+S, path = sys.argv[1:]
+st = json.load(open(path))
+t = st["total"]
+assert t["proposals"] == t["valid_first"] + t["repaired"] + t["failed"] and t["failed"] > 0, t
+for k in ("proposals", "valid_first", "repaired", "failed", "trained", "tokens_in", "tokens_out"):
+    for sec in ("personas", "models", "operators"):
+        assert sum(v[k] for v in st[sec].values()) == t[k], (sec, k)
+    assert sum(p[k] for p in st["pairs"]) == t[k], ("pairs", k)
+assert len(st["models"]) == 2 and "plain" not in st["personas"], st["models"].keys()
+PY
+then ok arms_stats_add_up; else fail arms_stats_add_up "see above"; fi

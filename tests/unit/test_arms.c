@@ -11,6 +11,7 @@
 #include "core/arms.h"
 #include "core/llm_settings.h"
 #include "core/prompt.h"
+#include "core/stats.h"
 #include "engine/base/file.h"
 #include "engine/base/rng.h"
 #include "sessions/session.h"
@@ -230,6 +231,84 @@ static void test_policy(void)
     }
 }
 
+static void test_ucb1(void)
+{
+    bool all[3] = {true, true, true}, no_second[3] = {true, false, true};
+    double pulls[3] = {4, 0, 0}, score[3] = {0.9, 0, 0};
+    CHECK_EQ_INT(arms_ucb1(3, pulls, score, all), 1); /* never pulled: first */
+    CHECK_EQ_INT(arms_ucb1(3, pulls, score, no_second), 2);
+    bool none[3] = {false, false, false};
+    CHECK_EQ_INT(arms_ucb1(3, pulls, score, none), -1);
+    double p2[3] = {10, 10, 10}, s2[3] = {0.2, 0.7, 0.7};
+    CHECK_EQ_INT(arms_ucb1(3, p2, s2, all), 1); /* the best score; ties to the lowest */
+
+    /* simulated: arm 0 improves 80% of the time, arm 1 fails 90% of the
+       time; UCB1 pulls arm 0 most */
+    double pulls3[2] = {0, 0}, sum[2] = {0, 0}, mean[2] = {0, 0};
+    bool two[2] = {true, true};
+    rng r;
+    rng_seed(&r, 9);
+    for (int t = 0; t < 300; t++) {
+        int a = arms_ucb1(2, pulls3, mean, two);
+        double u = rng_uniform_double(&r);
+        double reward = a == 0 ? (u < 0.8 ? 1 : 0.25) : (u < 0.9 ? 0 : 0.25);
+        pulls3[a]++;
+        sum[a] += reward;
+        mean[a] = sum[a] / pulls3[a];
+    }
+    CHECK(pulls3[0] > 240, "the good arm was pulled %g of 300 times", pulls3[0]);
+}
+
+/* The bandit's state from the session's counts: earlier generations give
+ * pulls and scores, the current one pulls only; costs scale the score. */
+static void test_bandit_state(void)
+{
+    prompt_set ps;
+    gerr err = GERR_INIT;
+    if (prompt_set_load(&ps, prompts, &err)) {
+        CHECK(0, "%s", err.msg);
+        return;
+    }
+    int e = prompt_find_persona(&ps, "expert"), m = prompt_find_persona(&ps, "magoo");
+    stats_record rec[5];
+    memset(rec, 0, sizeof rec);
+    for (int i = 0; i < 5; i++) {
+        rec[i].generation = i < 4 ? 1 : 2;
+        snprintf(rec[i].persona, sizeof rec[i].persona, "%s", i % 2 ? "magoo" : "expert");
+        snprintf(rec[i].model, sizeof rec[i].model, "%s", i % 2 ? "b" : "a");
+        rec[i].tokens_in = 1000;
+        rec[i].tokens_out = 500;
+    }
+    rec[0].valid = rec[0].trained = rec[0].improved = true; /* a/expert: 1 */
+    rec[2].valid = rec[2].trained = true;                   /* a/expert: 0.5 */
+    rec[1].tokens_in = 3000;                                /* b/magoo: failed, dearer */
+    stats st;
+    memset(&st, 0, sizeof st);
+    st.records = rec;
+    st.n_records = 5;
+    const char *models[] = {"a", "b"};
+    arms_state a;
+    CHECK(arms_state_build(&a, &st, 2, models, 2, &ps, &err) == 0, "%s", err.msg);
+    int ae = 0 * ps.n_personas + e, bm = 1 * ps.n_personas + m;
+    CHECK(a.pulls[ae] == 3 && a.pulls[bm] == 2, "pulls %g %g", a.pulls[ae], a.pulls[bm]);
+    /* a/expert: mean reward 0.75 at 1500 tokens against a mean of 2000 */
+    CHECK(fabs(a.score[ae] - 1.0) < 1e-9, "a/expert score %g", a.score[ae]);
+    CHECK(a.score[bm] == 0, "b/magoo score %g", a.score[bm]);
+    /* magoo never drawn: the bandit leaves its pairs out */
+    CHECK(prompt_set_weight(&ps, "magoo", 0, &err) == 0, "%s", err.msg);
+    double w[2] = {1, 1};
+    for (int i = 0; i < 20; i++) {
+        int mi, pi;
+        CHECK(arms_bandit_pick(&a, w, &ps, &mi, &pi) == 0, "pick");
+        CHECK(pi != m, "a persona of weight 0 was picked");
+    }
+    w[0] = 0;
+    int mi, pi;
+    CHECK(arms_bandit_pick(&a, w, &ps, &mi, &pi) == 0 && mi == 1, "model of weight 0 picked");
+    arms_state_release(&a);
+    prompt_set_release(&ps);
+}
+
 int main(void)
 {
     char seed[1100];
@@ -255,6 +334,8 @@ int main(void)
     RUN(test_persona_file);
     RUN(test_models);
     RUN(test_policy);
+    RUN(test_ucb1);
+    RUN(test_bandit_state);
     char cmd[700];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)

@@ -63,10 +63,22 @@ static bool fsck_clean(void)
     return system(cmd) == 0;
 }
 
-/* Every ref and what it names, and the individuals: the session's state. */
+/* Every ref and what it names, and the individuals: the session's state
+ * (failed proposals, refs/failed/, aside). */
 static char *state(void)
 {
-    return sh("git -C '%s' for-each-ref --format='%%(refname) %%(objectname)'%s", "");
+    return sh("git -C '%s' for-each-ref --format='%%(refname) %%(objectname)' refs/tags "
+              "refs/heads refs/notes%s",
+              "");
+}
+
+static size_t count_failed(void)
+{
+    session_failed_info *v = NULL;
+    size_t n = 0;
+    session_failed_list(S, -1, &v, &n, &serr);
+    free(v);
+    return n;
 }
 
 static size_t count_individuals(void)
@@ -291,7 +303,7 @@ static void fault_gene(const char *model, const char *gene, int repairs, long re
                        const char *want)
 {
     char *before = state();
-    size_t n = count_individuals();
+    size_t n = count_individuals(), n_failed = count_failed();
     propose_request req = {.op = PROPOSE_MUTATE,
                            .generation = 1,
                            .parent = "g0-1",
@@ -306,6 +318,21 @@ static void fault_gene(const char *model, const char *gene, int repairs, long re
     char *after = state();
     CHECK(before && after && !strcmp(before, after), "%s: refs changed", model);
     CHECK_EQ_INT(count_individuals(), n);
+    /* it is recorded as a failed proposal, with its error and its rounds */
+    CHECK_EQ_INT(count_failed(), n_failed + 1);
+    session_failed_info *f = NULL;
+    size_t nf = 0;
+    if (session_failed_list(S, -1, &f, &nf, &serr) == 0 && nf > n_failed) {
+        const session_failed_info *last = NULL;
+        for (size_t i = 0; i < nf; i++)
+            if (!strcmp(f[i].id, o.failed_id))
+                last = &f[i];
+        CHECK(last && !strcmp(last->model, model) && last->attempts >= 1 &&
+                  last->attempts <= (int)requests && strstr(last->error, want) &&
+                  !strcmp(last->op, "mutation"),
+              "%s: failed proposal %s recorded", model, o.failed_id);
+    }
+    free(f);
     CHECK(fsck_clean(), "%s: fsck", model);
     CHECK(o.prompt && strstr(o.prompt, "===== attempt 1"), "%s: transcript kept", model);
     free(before);

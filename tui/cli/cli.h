@@ -48,6 +48,7 @@ int cmd_new(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
 int cmd_propose(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_open(int argc, char **argv);

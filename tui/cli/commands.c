@@ -20,6 +20,8 @@ const cli_command cli_commands[] = {
      "show an individual: genome, reasoning, result, review, diff"},
     {"export", cmd_export, "export DIR --csv|--json",
      "export a session's individuals as CSV or JSON"},
+    {"stats", cmd_stats, "stats DIR [--json]",
+     "count proposals per persona, model, operator and pair, failed ones too"},
     {"propose", cmd_propose, "propose SESSION [options]",
      "run one proposal (LLM or offline) and record it; print diff, reasoning"},
     {"run", cmd_run, "run [options] SESSION",

@@ -1,0 +1,110 @@
+/* session: failed proposals (session_add_failed writes them with the
+ * individuals' code in session_ind.c; this file reads them). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/base/grow.h"
+#include "sessions/session_int.h"
+
+int session_valid_failed_id(const char *id, int *gen, int *num)
+{
+    const char *f = id ? strstr(id, "-f") : NULL;
+    if (!f || f[2] < '1' || f[2] > '9' || (size_t)(f - id) >= SESSION_ID_MAX - 8)
+        return 0;
+    /* "gG-fN" is a failed proposal where "gG-N" would be an individual */
+    char as_ind[SESSION_ID_MAX];
+    snprintf(as_ind, sizeof as_ind, "%.*s-%s", (int)(f - id), id, f + 2);
+    return session_valid_id(as_ind, gen, num);
+}
+
+static void copy_str(char *dst, size_t size, json_t *v)
+{
+    snprintf(dst, size, "%s", json_is_string(v) ? json_string_value(v) : "");
+}
+
+static int read_failed(session *s, const char *id, const git_oid *oid, session_failed_info *out,
+                       gerr *err)
+{
+    git_commit *c = NULL;
+    if (session_git(git_commit_lookup(&c, s->repo, oid), err, "failed proposal %s", id) != 0)
+        return -1;
+    char *text = NULL;
+    size_t len = 0;
+    int rc = session_read_path(s, c, "meta.json", &text, &len, err);
+    git_commit_free(c);
+    if (rc != 0)
+        return -1;
+    json_error_t je;
+    json_t *m = json_loadb(text, len, 0, &je);
+    free(text);
+    if (!json_is_object(m)) {
+        json_decref(m);
+        return gerr_set(err, "failed proposal %s: meta.json: %s", id, je.text);
+    }
+    memset(out, 0, sizeof *out);
+    snprintf(out->id, sizeof out->id, "%s", id);
+    session_valid_failed_id(id, &out->generation, &out->number);
+    copy_str(out->op, sizeof out->op, json_object_get(m, "operator"));
+    copy_str(out->persona, sizeof out->persona, json_object_get(m, "persona"));
+    copy_str(out->model, sizeof out->model, json_object_get(m, "model"));
+    copy_str(out->error, sizeof out->error, json_object_get(m, "error"));
+    json_t *par = json_object_get(m, "parents"), *v;
+    size_t i;
+    json_array_foreach(par, i, v)
+    {
+        if (out->n_parents < 2)
+            copy_str(out->parents[out->n_parents++], SESSION_ID_MAX, v);
+    }
+    json_t *tok = json_object_get(m, "tokens");
+    out->tokens_in = (long)json_integer_value(json_object_get(tok, "in"));
+    out->tokens_out = (long)json_integer_value(json_object_get(tok, "out"));
+    out->latency_s = json_number_value(json_object_get(m, "latency_s"));
+    out->cost_usd = json_number_value(json_object_get(m, "cost_usd"));
+    out->attempts = (int)json_integer_value(json_object_get(m, "requests"));
+    json_decref(m);
+    return 0;
+}
+
+static int failed_cmp(const void *a, const void *b)
+{
+    const session_failed_info *x = a, *y = b;
+    if (x->generation != y->generation)
+        return x->generation < y->generation ? -1 : 1;
+    return (x->number > y->number) - (x->number < y->number);
+}
+
+int session_failed_list(session *s, int generation, session_failed_info **out, size_t *n, gerr *err)
+{
+    *out = NULL;
+    *n = 0;
+    git_reference_iterator *it = NULL;
+    if (session_git(git_reference_iterator_glob_new(&it, s->repo, SESSION_FAILED_PREFIX "g*"), err,
+                    "listing failed proposals") != 0)
+        return -1;
+    size_t alloc = 0, skip = strlen(SESSION_FAILED_PREFIX);
+    git_reference *r;
+    int rc = 0;
+    while (rc == 0 && git_reference_next(&r, it) == 0) {
+        const char *id = git_reference_name(r) + skip;
+        int g;
+        const git_oid *oid = git_reference_target(r);
+        if (oid && session_valid_failed_id(id, &g, NULL) && (generation < 0 || g == generation)) {
+            if (ALLOC_GROW(*out, *n + 1, alloc))
+                rc = gerr_set(err, "out of memory");
+            else if ((rc = read_failed(s, id, oid, &(*out)[*n], err)) == 0)
+                (*n)++;
+        }
+        git_reference_free(r);
+    }
+    git_reference_iterator_free(it);
+    if (rc != 0) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+        return -1;
+    }
+    if (*n)
+        qsort(*out, *n, sizeof **out, failed_cmp);
+    return 0;
+}
