@@ -328,8 +328,11 @@ int stats_format(const stats *st, strbuf *sb)
     groups(sb, "OPERATOR", st->operators, st->n_operators, w);
     header(sb, "MODEL / PERSONA", w);
     for (size_t i = 0; i < st->n_pairs; i++) {
+        /* a long model name is cut, never the persona after it */
         char name[320];
-        snprintf(name, sizeof name, "%s / %s", st->pairs[i].model, st->pairs[i].persona);
+        int keep = w - 3 - (int)strlen(st->pairs[i].persona);
+        snprintf(name, sizeof name, "%.*s / %s", keep > 4 ? keep : 4, st->pairs[i].model,
+                 st->pairs[i].persona);
         row_line(sb, name, w, &st->pairs[i].row);
     }
     header(sb, "TOTAL", w);

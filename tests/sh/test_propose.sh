@@ -11,7 +11,8 @@ unset GEVO_LLM_MODEL GEVO_LLM_BASE_URL
 s="$T/s"
 "$GEVO" new "$s" --seed "$root/tests/fixtures/answers/parent.net" --data "$T/data" >/dev/null 2>&1 \
     || fail "setup" "gevo new failed"
-refs() { git -C "$s" for-each-ref --format='%(refname) %(objectname)'; }
+# the individuals, notes and journal (failed proposals, refs/failed/, aside)
+refs() { git -C "$s" for-each-ref --format='%(refname) %(objectname)' refs/tags refs/heads refs/notes; }
 
 # -- offline ------------------------------------------------------------------
 "$GEVO" propose "$s" --seed 3 >"$T/out" 2>&1
@@ -79,7 +80,11 @@ check "the final error says how many attempts" grep -q "no valid proposal after 
 "$GEVO" propose "$s" --llm "$url" --model "sh5/500" --parent g0-1 --gene se >"$T/out" 2>&1
 check "server errors fail with status 1" test $? -eq 1
 check "the error names the HTTP failure" grep -q "the LLM request failed" "$T/out"
-check "failed LLM proposals leave the refs as they were" test "$before" = "$(refs)"
+check "failed LLM proposals leave the individuals as they were" test "$before" = "$(refs)"
+check "each failed LLM proposal is recorded as one" \
+    test "$(git -C "$s" for-each-ref --format='%(refname)' refs/failed | wc -l)" -eq 2
+check "a failed proposal keeps its error" sh -c \
+    "git -C '$s' show refs/failed/g1-f1:meta.json | grep -q 'no valid proposal after 3 attempts'"
 check "git fsck is clean" git -C "$s" fsck --strict --no-progress
 
 # -- memory: a proposal whose training would not fit is refused in validation
