@@ -103,7 +103,7 @@ asan: deps-test
 # runs them and both sides of the engine comparison
 bench: deps-test gevo
 	@mkdir -p $(BUILD)/tests/bench
-	@for b in session_bench engine_sgemm; do \
+	@for b in session_bench engine_sgemm engine_layers; do \
 	    $(CC) $(ALL_CFLAGS) -o $(BUILD)/tests/bench/$$b tests/bench/$$b.c $(BUILD)/libgevo.a $(LDLIBS) || exit 1; \
 	done
 	@sh tests/bench.sh $(BUILD)

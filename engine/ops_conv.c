@@ -55,14 +55,31 @@ static bool conv_is_dense(const ops_conv *c)
     return conv_is_1x1(c) && c->h == 1 && c->w == 1 && c->groups == 1;
 }
 
-/* Per slot (OPS_MAX_THREADS of them): im2col columns of one image and
- * group for thread t, then the weight gradient of image group t (summed in
- * group order after the images). */
-static size_t conv_cols(const ops_conv *c)
+/* The column path (every convolution but depthwise and the dense one)
+ * multiplies the weights by the columns of a block of images laid side
+ * by side, [K x nb * ohw]: maps of a few positions (4x4, 2x2 of many
+ * channels, the deep 1x1 convolutions of ExquisiteNet) would otherwise
+ * spend their time in one small BLAS call per image. A block holds
+ * enough images for BLOCK_COLS columns, within BLOCK_FLOATS floats of
+ * working memory per thread (columns, then the block's outputs or output
+ * gradients); large maps keep one image per block, and a 1x1 convolution
+ * of one image multiplies the image itself. */
+#define BLOCK_COLS   512
+#define BLOCK_FLOATS (256 * 1024)
+
+static int conv_K(const ops_conv *c)
 {
-    if (conv_is_1x1(c))
-        return 0;
-    return (size_t)(c->cin / c->groups) * c->kh * c->kw * c->oh * c->ow;
+    return c->cin / c->groups * c->kh * c->kw;
+}
+
+/* Images per block, at most: fixed by the shapes, not by n. */
+static int conv_block(const ops_conv *c)
+{
+    size_t ohw = (size_t)c->oh * c->ow, rows = (size_t)conv_K(c) + c->cout / c->groups;
+    size_t b = (BLOCK_COLS + ohw - 1) / ohw, cap = BLOCK_FLOATS / (rows * ohw);
+    if (b > cap)
+        b = cap;
+    return b < 1 ? 1 : (int)b;
 }
 
 static size_t conv_wsize(const ops_conv *c)
@@ -75,13 +92,33 @@ static size_t round16(size_t f)
     return (f + 15) & ~(size_t)15;
 }
 
+/* Per thread: the columns of a block (none for a 1x1 convolution one
+ * image at a time) and its outputs (none for one image, whose outputs
+ * are written in place). */
+static size_t conv_cols(const ops_conv *c)
+{
+    int b = conv_block(c);
+    size_t ncol = (size_t)b * c->oh * c->ow;
+    if (conv_is_1x1(c) && b == 1)
+        return 0;
+    return round16((size_t)conv_K(c) * ncol);
+}
+
+static size_t conv_ybuf(const ops_conv *c)
+{
+    int b = conv_block(c);
+    return b == 1 ? 0 : round16((size_t)(c->cout / c->groups) * b * c->oh * c->ow);
+}
+
+/* OPS_MAX_THREADS slots of columns and outputs, then as many slots of a
+ * weight gradient (one per fixed group of images). */
 size_t ops_conv_scratch(const ops_conv *c)
 {
     if (ops_dw_ok(c))
         return ops_dw_scratch(c);
     if (conv_is_depthwise(c) || conv_is_dense(c))
         return 0;
-    return OPS_MAX_THREADS * (round16(conv_cols(c)) + round16(conv_wsize(c)));
+    return OPS_MAX_THREADS * (conv_cols(c) + conv_ybuf(c) + round16(conv_wsize(c)));
 }
 
 /* The output rows (columns) each kernel row (column) reaches inside the
@@ -126,8 +163,11 @@ static inline void geom_x(const ops_conv *c, const conv_geom *g, int kj, int *lo
     }
 }
 
-/* Columns of one image and group: row (ci, ki, kj), column (oy, ox). */
-static void im2col(const ops_conv *c, const conv_geom *gm, const float *in, float *cols, int cin_g)
+/* Columns of one image and group: row (ci, ki, kj), column (oy, ox);
+ * rows are ld floats apart (the columns of a block of images side by
+ * side). */
+static void im2col(const ops_conv *c, const conv_geom *gm, const float *in, float *cols, int cin_g,
+                   size_t ld)
 {
     int oh = c->oh, ow = c->ow, s = c->stride, d = c->dilation;
     for (int ci = 0; ci < cin_g; ci++) {
@@ -136,7 +176,7 @@ static void im2col(const ops_conv *c, const conv_geom *gm, const float *in, floa
             int y_lo, y_hi;
             geom_y(c, gm, ki, &y_lo, &y_hi);
             for (int kj = 0; kj < c->kw; kj++) {
-                float *row = cols + (((size_t)ci * c->kh + ki) * c->kw + kj) * oh * ow;
+                float *row = cols + (((size_t)ci * c->kh + ki) * c->kw + kj) * ld;
                 int offx = kj * d - c->pad_w, x_lo, x_hi;
                 geom_x(c, gm, kj, &x_lo, &x_hi);
                 for (int oy = 0; oy < oh; oy++) {
@@ -160,16 +200,16 @@ static void im2col(const ops_conv *c, const conv_geom *gm, const float *in, floa
 
 /* The adjoint of im2col: adds the columns back into the image. */
 static void col2im_add(const ops_conv *c, const conv_geom *gm, const float *cols, float *din,
-                       int cin_g)
+                       int cin_g, size_t ld)
 {
-    int oh = c->oh, ow = c->ow, s = c->stride, d = c->dilation;
+    int ow = c->ow, s = c->stride, d = c->dilation;
     for (int ci = 0; ci < cin_g; ci++) {
         float *plane = din + (size_t)ci * c->h * c->w;
         for (int ki = 0; ki < c->kh; ki++) {
             int y_lo, y_hi;
             geom_y(c, gm, ki, &y_lo, &y_hi);
             for (int kj = 0; kj < c->kw; kj++) {
-                const float *row = cols + (((size_t)ci * c->kh + ki) * c->kw + kj) * oh * ow;
+                const float *row = cols + (((size_t)ci * c->kh + ki) * c->kw + kj) * ld;
                 int offx = kj * d - c->pad_w, x_lo, x_hi;
                 geom_x(c, gm, kj, &x_lo, &x_hi);
                 for (int oy = y_lo; oy < y_hi; oy++) {
@@ -226,8 +266,9 @@ typedef struct conv_args {
     float *out, *din, *dw, *db, *scratch;
     const float *in, *w, *b, *dout;
     bool acc;   /* add to din, or store */
-    size_t per; /* scratch floats per thread */
+    size_t per; /* scratch floats per thread: columns, then outputs */
     size_t cols;
+    int blk; /* images per block, at most */
     const conv_geom *gm;
 } conv_args;
 
@@ -362,69 +403,110 @@ static void bias_grad_range(void *ctx, long lo, long hi)
             a->db[co] += (float)ops_sum(a->dout + ((size_t)i * c->cout + co) * hw, hw);
 }
 
-/* Forward of image i, all groups, with cols as its working memory. */
-static void conv_image_forward(const ops_conv *c, const conv_geom *gm, int i, float *out,
-                               const float *in, const float *w, const float *b, float *cols)
+/* The columns of images [i0, i0 + nb), group g, side by side: row k,
+ * column b * ohw + p. A 1x1 convolution's columns are the images' planes. */
+static void block_columns(const conv_args *a, int i0, int nb, int g, float *cols)
 {
-    int g_n = c->groups, cin_g = c->cin / g_n, cout_g = c->cout / g_n;
-    size_t ihw = (size_t)c->h * c->w, ohw = (size_t)c->oh * c->ow;
-    int K = cin_g * c->kh * c->kw;
-    bool one = conv_is_1x1(c);
-    for (int g = 0; g < g_n; g++) {
-        const float *x = in + ((size_t)i * c->cin + (size_t)g * cin_g) * ihw;
-        float *o = out + ((size_t)i * c->cout + (size_t)g * cout_g) * ohw;
-        const float *src = x; /* 1x1: the image already is the column matrix */
-        if (!one) {
-            im2col(c, gm, x, cols, cin_g);
-            src = cols;
-        }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout_g, (int)ohw, K, 1.0f,
-                    w + (size_t)g * cout_g * K, K, src, (int)ohw, 0.0f, o, (int)ohw);
+    const ops_conv *c = a->c;
+    int cin_g = c->cin / c->groups;
+    size_t ihw = (size_t)c->h * c->w, ohw = (size_t)c->oh * c->ow, ld = (size_t)nb * ohw;
+    for (int b = 0; b < nb; b++) {
+        const float *x = a->in + ((size_t)(i0 + b) * c->cin + (size_t)g * cin_g) * ihw;
+        if (conv_is_1x1(c))
+            for (int ci = 0; ci < cin_g; ci++)
+                memcpy(cols + ci * ld + b * ohw, x + ci * ihw, sizeof(float) * ohw);
+        else
+            im2col(c, a->gm, x, cols + b * ohw, cin_g, ld);
     }
-    if (b)
-        for (int co = 0; co < c->cout; co++) {
-            float *o = out + ((size_t)i * c->cout + co) * ohw, v = b[co];
-            for (size_t p = 0; p < ohw; p++)
-                o[p] += v;
-        }
 }
 
-/* Backward of image i: dw accumulates into dwp (this thread's), din into
- * the image's own rows. */
-static void conv_image_backward(const ops_conv *c, const conv_geom *gm, int i, float *din,
-                                float *dwp, const float *dout, const float *in, const float *w,
-                                float *cols, bool acc)
+/* Forward of images [i0, i0 + nb): one sgemm per group. */
+static void block_forward(const conv_args *a, int i0, int nb, float *cols, float *ybuf)
 {
-    int g_n = c->groups, cin_g = c->cin / g_n, cout_g = c->cout / g_n;
-    size_t ihw = (size_t)c->h * c->w, ohw = (size_t)c->oh * c->ow;
-    int K = cin_g * c->kh * c->kw;
+    const ops_conv *c = a->c;
+    int g_n = c->groups, cin_g = c->cin / g_n, cout_g = c->cout / g_n, K = conv_K(c);
+    size_t ihw = (size_t)c->h * c->w, ohw = (size_t)c->oh * c->ow, ld = (size_t)nb * ohw;
+    for (int g = 0; g < g_n; g++) {
+        const float *src = cols;
+        if (conv_is_1x1(c) && nb == 1) /* the image is its own column matrix */
+            src = a->in + ((size_t)i0 * c->cin + (size_t)g * cin_g) * ihw;
+        else
+            block_columns(a, i0, nb, g, cols);
+        float *o = a->out + ((size_t)i0 * c->cout + (size_t)g * cout_g) * ohw;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout_g, (int)ld, K, 1.0f,
+                    a->w + (size_t)g * cout_g * K, K, src, (int)ld, 0.0f, nb == 1 ? o : ybuf,
+                    (int)ld);
+        if (nb > 1)
+            for (int b = 0; b < nb; b++)
+                for (int co = 0; co < cout_g; co++)
+                    memcpy(o + ((size_t)b * c->cout + co) * ohw, ybuf + co * ld + b * ohw,
+                           sizeof(float) * ohw);
+    }
+    if (a->b)
+        for (int i = i0; i < i0 + nb; i++)
+            for (int co = 0; co < c->cout; co++) {
+                float *o = a->out + ((size_t)i * c->cout + co) * ohw, v = a->b[co];
+                for (size_t p = 0; p < ohw; p++)
+                    o[p] += v;
+            }
+}
+
+/* Backward of images [i0, i0 + nb): the weight gradient adds into dwp,
+ * the input gradient goes into the images' own planes. */
+static void block_backward(const conv_args *a, int i0, int nb, float *cols, float *gbuf, float *dwp)
+{
+    const ops_conv *c = a->c;
+    int g_n = c->groups, cin_g = c->cin / g_n, cout_g = c->cout / g_n, K = conv_K(c);
+    size_t ihw = (size_t)c->h * c->w, ohw = (size_t)c->oh * c->ow, ld = (size_t)nb * ohw;
     bool one = conv_is_1x1(c);
     for (int g = 0; g < g_n; g++) {
-        const float *x = in + ((size_t)i * c->cin + (size_t)g * cin_g) * ihw;
-        const float *go = dout + ((size_t)i * c->cout + (size_t)g * cout_g) * ohw;
-        const float *wg = w + (size_t)g * cout_g * K;
-        if (dwp) {
-            const float *src = x;
-            if (!one) {
-                im2col(c, gm, x, cols, cin_g);
-                src = cols;
-            }
-            /* dW_g += dout_g (cout_g x ohw) * cols^T (ohw x K) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, cout_g, K, (int)ohw, 1.0f, go,
-                        (int)ohw, src, (int)ohw, 1.0f, dwp + (size_t)g * cout_g * K, K);
+        const float *go = a->dout + ((size_t)i0 * c->cout + (size_t)g * cout_g) * ohw;
+        const float *wg = a->w + (size_t)g * cout_g * K;
+        float *dx = a->din ? a->din + ((size_t)i0 * c->cin + (size_t)g * cin_g) * ihw : NULL;
+        if (nb > 1) {
+            for (int b = 0; b < nb; b++)
+                for (int co = 0; co < cout_g; co++)
+                    memcpy(gbuf + co * ld + b * ohw, go + ((size_t)b * c->cout + co) * ohw,
+                           sizeof(float) * ohw);
+            go = gbuf;
         }
-        if (!din)
+        if (dwp) {
+            const float *src = cols;
+            if (one && nb == 1)
+                src = a->in + ((size_t)i0 * c->cin + (size_t)g * cin_g) * ihw;
+            else
+                block_columns(a, i0, nb, g, cols);
+            /* dW_g += dout_g (cout_g x ld) * cols^T (ld x K) */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, cout_g, K, (int)ld, 1.0f, go,
+                        (int)ld, src, (int)ld, 1.0f, dwp + (size_t)g * cout_g * K, K);
+        }
+        if (!dx)
             continue;
-        float *dx = din + ((size_t)i * c->cin + (size_t)g * cin_g) * ihw;
-        if (one) {
+        if (one && nb == 1) {
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, (int)ohw, cout_g, 1.0f, wg, K,
-                        go, (int)ohw, acc ? 1.0f : 0.0f, dx, (int)ohw);
-        } else {
-            if (!acc)
-                memset(dx, 0, sizeof(float) * (size_t)cin_g * ihw); /* windows may skip inputs */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, (int)ohw, cout_g, 1.0f, wg, K,
-                        go, (int)ohw, 0.0f, cols, (int)ohw);
-            col2im_add(c, gm, cols, dx, cin_g);
+                        go, (int)ohw, a->acc ? 1.0f : 0.0f, dx, (int)ohw);
+            continue;
+        }
+        /* the columns' gradient, then back into the images */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, (int)ld, cout_g, 1.0f, wg, K, go,
+                    (int)ld, 0.0f, cols, (int)ld);
+        for (int b = 0; b < nb; b++) {
+            float *d = dx + (size_t)b * c->cin * ihw;
+            if (!one) {
+                if (!a->acc)
+                    memset(d, 0, sizeof(float) * (size_t)cin_g * ihw); /* windows may skip inputs */
+                col2im_add(c, a->gm, cols + b * ohw, d, cin_g, ld);
+                continue;
+            }
+            for (int ci = 0; ci < cin_g; ci++) {
+                float *restrict r = d + ci * ihw;
+                const float *restrict s = cols + ci * ld + b * ohw;
+                if (a->acc)
+                    for (size_t p = 0; p < ohw; p++)
+                        r[p] += s[p];
+                else
+                    memcpy(r, s, sizeof(float) * ohw);
+            }
         }
     }
 }
@@ -470,28 +552,53 @@ static void dense_backward_chunk(void *ctx, long chunk, int t)
                 a->dout + lo, c->cout, a->in, c->cin, 1.0f, a->dw + lo * c->cin, c->cin);
 }
 
-/* One image per chunk; columns in the thread's slot of scratch. */
-static void images_forward_chunk(void *ctx, long i, int t)
+/* Chunks are OPS_MAX_THREADS fixed groups of images, each cut in as few
+ * blocks as conv_block allows, of even sizes; a group's weight gradient
+ * has a slot of its own, the slots are summed in group order afterwards:
+ * the same numbers for any number of threads. */
+static void group_blocks(const conv_args *a, long chunk, long *lo, long *hi, long *nblk)
 {
-    const conv_args *a = ctx;
-    conv_image_forward(a->c, a->gm, (int)i, a->out, a->in, a->w, a->b, a->scratch + a->per * t);
+    ops_share(a->c->n, chunk, OPS_MAX_THREADS, lo, hi);
+    long b = a->blk;
+    *nblk = (*hi - *lo + b - 1) / b;
 }
 
-/* The images in OPS_MAX_THREADS fixed groups, each with its own weight
- * gradient slot, summed in group order afterwards: the same numbers for
- * any number of threads. */
-static void images_backward_chunk(void *ctx, long chunk, int t)
+static float *slot_cols(const conv_args *a, int t)
+{
+    return a->scratch + a->per * t;
+}
+
+static float *slot_dw(const conv_args *a, long chunk)
+{
+    return a->scratch + a->per * OPS_MAX_THREADS + round16(conv_wsize(a->c)) * chunk;
+}
+
+static void groups_forward_chunk(void *ctx, long chunk, int t)
 {
     const conv_args *a = ctx;
-    long lo, hi;
-    ops_share(a->c->n, chunk, OPS_MAX_THREADS, &lo, &hi);
-    float *cols = a->scratch + a->per * t, *dwp = NULL;
+    long lo, hi, nblk;
+    group_blocks(a, chunk, &lo, &hi, &nblk);
+    float *cols = slot_cols(a, t);
+    for (long k = 0; k < nblk; k++) {
+        long i0 = lo + (hi - lo) * k / nblk, i1 = lo + (hi - lo) * (k + 1) / nblk;
+        block_forward(a, (int)i0, (int)(i1 - i0), cols, cols + a->cols);
+    }
+}
+
+static void groups_backward_chunk(void *ctx, long chunk, int t)
+{
+    const conv_args *a = ctx;
+    long lo, hi, nblk;
+    group_blocks(a, chunk, &lo, &hi, &nblk);
+    float *cols = slot_cols(a, t), *dwp = NULL;
     if (a->dw) {
-        dwp = a->scratch + a->per * chunk + a->cols;
+        dwp = slot_dw(a, chunk);
         memset(dwp, 0, sizeof(float) * conv_wsize(a->c));
     }
-    for (long i = lo; i < hi; i++)
-        conv_image_backward(a->c, a->gm, (int)i, a->din, dwp, a->dout, a->in, a->w, cols, a->acc);
+    for (long k = 0; k < nblk; k++) {
+        long i0 = lo + (hi - lo) * k / nblk, i1 = lo + (hi - lo) * (k + 1) / nblk;
+        block_backward(a, (int)i0, (int)(i1 - i0), cols, cols + a->cols, dwp);
+    }
 }
 
 static void dw_reduce_range(void *ctx, long lo, long hi)
@@ -500,7 +607,7 @@ static void dw_reduce_range(void *ctx, long lo, long hi)
     for (long j = lo; j < hi; j++) {
         float s = 0.0f;
         for (int k = 0; k < OPS_MAX_THREADS; k++)
-            s += a->scratch[a->per * k + a->cols + j];
+            s += slot_dw(a, k)[j];
         a->dw[j] += s;
     }
 }
@@ -514,8 +621,9 @@ void ops_conv_forward(const ops_conv *c, float *out, const float *in, const floa
                    .w = w,
                    .b = c->bias ? b : NULL,
                    .scratch = scratch,
-                   .cols = round16(conv_cols(c))};
-    a.per = a.cols + round16(conv_wsize(c));
+                   .cols = conv_cols(c),
+                   .blk = conv_block(c)};
+    a.per = a.cols + conv_ybuf(c);
     conv_geom gm;
     geom_init(c, &gm);
     a.gm = &gm;
@@ -527,7 +635,7 @@ void ops_conv_forward(const ops_conv *c, float *out, const float *in, const floa
         ops_par_run(dense_forward_chunk, &a, (c->n + DENSE_ROWS - 1) / DENSE_ROWS,
                     (long)c->n * c->cin * c->cout > OPS_PAR_MIN * 4);
     else
-        ops_par_run(images_forward_chunk, &a, c->n, conv_worth(c));
+        ops_par_run(groups_forward_chunk, &a, OPS_MAX_THREADS, conv_worth(c));
 }
 
 void ops_conv_backward(const ops_conv *c, float *din, float *dw, float *db, const float *dout,
@@ -541,9 +649,10 @@ void ops_conv_backward(const ops_conv *c, float *din, float *dw, float *db, cons
                    .in = in,
                    .w = w,
                    .scratch = scratch,
-                   .cols = round16(conv_cols(c)),
+                   .cols = conv_cols(c),
+                   .blk = conv_block(c),
                    .acc = accumulate};
-    a.per = a.cols + round16(conv_wsize(c));
+    a.per = a.cols + conv_ybuf(c);
     conv_geom gm;
     geom_init(c, &gm);
     a.gm = &gm;
@@ -565,7 +674,7 @@ void ops_conv_backward(const ops_conv *c, float *din, float *dw, float *db, cons
                     (long)c->n * c->cin * c->cout > OPS_PAR_MIN * 4);
         return;
     }
-    ops_par_run(images_backward_chunk, &a, OPS_MAX_THREADS, conv_worth(c));
+    ops_par_run(groups_backward_chunk, &a, OPS_MAX_THREADS, conv_worth(c));
     if (dw) {
         long wsz = (long)conv_wsize(c);
         ops_par_for(wsz, wsz * OPS_MAX_THREADS > OPS_PAR_MIN, dw_reduce_range, &a);

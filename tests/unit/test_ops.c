@@ -486,8 +486,50 @@ static tcase *mk_dense(void)
     return mk_conv("conv_dense", c);
 }
 
-static const tc_maker speed_cases[] = {mk_dw3_7x5, mk_dw3_2x2,  mk_dw3_1x1,
-                                       mk_dw3_k5,  mk_dw3_pad2, mk_dense};
+/* The column path's blocks (engine/ops_conv.c): several images side by
+ * side in one sgemm, groups of images cut in blocks of uneven sizes,
+ * grouped convolutions, strides. */
+static tcase *mk_blocks(const char *name, int n, int cin, int cout, int hw, int k, int stride,
+                        int groups, bool bias)
+{
+    ops_conv c = {.n = n,
+                  .cin = cin,
+                  .h = hw,
+                  .w = hw,
+                  .cout = cout,
+                  .kh = k,
+                  .kw = k,
+                  .stride = stride,
+                  .pad_h = k / 2,
+                  .pad_w = k / 2,
+                  .dilation = 1,
+                  .groups = groups,
+                  .bias = bias};
+    return mk_conv(name, c);
+}
+static tcase *mk_conv_1x1_blocks(void)
+{
+    return mk_blocks("conv_1x1_blocks", 19, 5, 6, 3, 1, 1, 1, false);
+}
+static tcase *mk_conv_1x1_grouped_blocks(void)
+{
+    return mk_blocks("conv_1x1_grouped_blocks", 17, 4, 6, 2, 1, 1, 2, true);
+}
+static tcase *mk_conv_3x3_blocks(void)
+{
+    /* 16x16 outputs: two images per block, groups of two or three */
+    return mk_blocks("conv_3x3_blocks", 21, 2, 3, 16, 3, 1, 1, true);
+}
+static tcase *mk_conv_3x3_strided_blocks(void)
+{
+    return mk_blocks("conv_3x3_strided_blocks", 11, 3, 4, 7, 3, 2, 1, false);
+}
+
+static const tc_maker speed_cases[] = {mk_dw3_7x5,         mk_dw3_2x2,
+                                       mk_dw3_1x1,         mk_dw3_k5,
+                                       mk_dw3_pad2,        mk_dense,
+                                       mk_conv_1x1_blocks, mk_conv_1x1_grouped_blocks,
+                                       mk_conv_3x3_blocks, mk_conv_3x3_strided_blocks};
 #define SPEED_COUNT ((int)(sizeof speed_cases / sizeof speed_cases[0]))
 
 static void test_speed_path_gradients(void)
