@@ -254,6 +254,7 @@ int train_run(model *m, const net_train *t, const data_set *train, const data_se
               const train_opts *o, train_result *r)
 {
     const net_graph *g = m->g;
+    double t_setup = now_seconds();
     memset(r, 0, sizeof *r);
     r->test_acc = r->test_loss = -1;
     r->params = g->params;
@@ -315,7 +316,8 @@ int train_run(model *m, const net_train *t, const data_set *train, const data_se
                       .steps = total,
                       .lr = train_lr_at(t, 0, total, 0, 1)};
     emit(o, &ev);
-    double t0 = now_seconds(), last_emit = t0, eval_time = 0;
+    double t0 = now_seconds(), last_emit = t0, eval_time = 0, batch_time = 0;
+    r->setup_seconds = t0 - t_setup;
     double plateau_scale = 1, best_val = -1;
     int since_best = 0;
     long step = 0, steps_at_eval = 0;
@@ -348,8 +350,10 @@ int train_run(model *m, const net_train *t, const data_set *train, const data_se
             }
             int start = (int)(s * B);
             int n = tv.n - start < B ? tv.n - start : B;
+            double tb = now_seconds();
             data_batch(&tv, order + start, n, m->norm_mean, m->norm_std, augment ? &aug : NULL,
                        &augr, model_input(m), m->labels);
+            batch_time += now_seconds() - tb;
             model_forward(m, n, true);
             float loss;
             int c;
@@ -440,6 +444,8 @@ int train_run(model *m, const net_train *t, const data_set *train, const data_se
     double t_end = now_seconds();
     r->seconds = t_end - t0;
     double train_secs = r->seconds - eval_time;
+    r->batch_seconds = batch_time;
+    r->step_seconds = train_secs - batch_time;
     r->images_per_sec = train_secs > 0 ? r->images / train_secs : 0;
     r->status = status;
     if (status == TRAIN_DIVERGED) {
@@ -449,20 +455,25 @@ int train_run(model *m, const net_train *t, const data_set *train, const data_se
                r->steps > steps_at_eval) {
         /* stopped mid-epoch: the partial result is measured on the weights
            as they are */
+        double te = now_seconds();
         if (train_evaluate(m, &vv, m->norm_mean, m->norm_std, o->eval_batch, &r->val_acc,
                            &r->val_loss, &e)) {
             gerr_prefix(&e, "%s", r->message);
             goto fail;
         }
+        eval_time += now_seconds() - te;
     }
+    r->val_seconds = eval_time;
     if (status != TRAIN_DIVERGED && !o->skip_test && test && test->n > 0 &&
         !(o->stop && *o->stop)) {
         ev = (train_event){.kind = TRAIN_EV_EVAL, .what = "test", .elapsed = now_seconds() - t0};
         emit(o, &ev);
+        double tt = now_seconds();
         if (data_view_all(test, &testv) ||
             train_evaluate(m, &testv, m->norm_mean, m->norm_std, o->eval_batch, &r->test_acc,
                            &r->test_loss, &e))
             goto fail;
+        r->test_seconds = now_seconds() - tt;
     }
     r->peak_rss_mb = peak_rss_mb();
     rc = 0;

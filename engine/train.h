@@ -90,6 +90,11 @@ typedef struct train_result {
     double peak_rss_mb;
     int n_epochs;
     train_epoch *epochs; /* malloc'd; train_result_release() */
+    /* where train_run's wall time went, in seconds: setting up (the
+       split, the input statistics, the optimiser's state), assembling
+       training batches, the training steps (forward, backward, optimiser),
+       evaluating the validation split and the test set */
+    double setup_seconds, batch_seconds, step_seconds, val_seconds, test_seconds;
 } train_result;
 
 void train_result_release(train_result *r);

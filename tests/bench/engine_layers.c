@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine/base/file.h"
 #include "engine/layers.h"
 #include "engine/model.h"
 #include "engine/net.h"
@@ -64,22 +65,22 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: engine_layers NET [BATCH] [THREADS] [REPS]\n");
         return 2;
     }
-    net_error ne;
+    net_error ne = {0};
     size_t len;
-    char *src = net_read_file(argv[1], 1 << 20, &len, &ne);
+    char *src = NULL;
     net_shape in = {1, 28, 28};
     net_graph *g = NULL;
-    char msg[512];
-    if (!src || net_compile_with_input(src, len, argv[1], NULL, &in, &g, &ne)) {
-        net_error_string(&ne, msg, sizeof msg);
-        fprintf(stderr, "engine_layers: %s\n", msg);
+    if (file_read(argv[1], 1 << 20, &src, &len, &ne.base) ||
+        net_compile_with_input(src, len, argv[1], NULL, &in, &g, &ne)) {
+        fprintf(stderr, "engine_layers: %s\n", ne.base.msg);
         free(src);
         return 1;
     }
     free(src);
-    model *m = model_new(g, batch, 1, msg, sizeof msg);
+    gerr err = GERR_INIT;
+    model *m = model_new(g, batch, 1, &err);
     if (!m) {
-        fprintf(stderr, "engine_layers: %s\n", msg);
+        fprintf(stderr, "engine_layers: %s\n", err.msg);
         return 1;
     }
     ops_set_threads(threads);
@@ -96,8 +97,8 @@ int main(int argc, char **argv)
     for (int k = 0; k < 2 + reps / 4; k++) {
         double t0 = now(), c0 = cpu_now();
         model_forward(m, batch, true);
-        if (model_loss(m, batch, m->labels, 0.0f, true, &loss, &correct, msg, sizeof msg)) {
-            fprintf(stderr, "engine_layers: %s\n", msg);
+        if (model_loss(m, batch, m->labels, 0.0f, true, &loss, &correct, &err)) {
+            fprintf(stderr, "engine_layers: %s\n", err.msg);
             return 1;
         }
         double t = now() - t0, c = cpu_now() - c0;

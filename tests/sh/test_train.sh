@@ -22,12 +22,21 @@ rc=$?
 st=$(J "$T/div.json" 'd["status"]' 2>/dev/null)
 [ $rc -eq 3 ] && [ "$st" = diverged ] && ok train_diverged || fail train_diverged "rc=$rc status=$st"
 
-# --progress: JSON lines, ending with the result; weights then eval agree
+# --progress: JSON lines, ending with the result; weights then eval agree;
+# the timing phases are each measured and fit in the process's wall time
+t0=$(date +%s.%N)
 "$GEVO" train engine/nets/quick.net --subset 3000 --progress --weights "$T/w.bin" >"$T/prog.jsonl" 2>/dev/null
 rc=$?
-if [ $rc -eq 0 ] && python3 - "$T/prog.jsonl" <<'PY'
+t1=$(date +%s.%N)
+if [ $rc -eq 0 ] && python3 - "$T/prog.jsonl" "$t0" "$t1" <<'PY'
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
+t = lines[-1]["result"]["timing"]
+phases = ("startup", "data_load", "data_batches", "train_steps", "validation", "test")
+assert sorted(t) == sorted(phases), t
+assert all(t[k] >= 0 for k in phases) and t["train_steps"] > 0, t
+assert t["validation"] > 0 and t["test"] > 0 and t["startup"] > 0, t
+assert sum(t.values()) <= float(sys.argv[3]) - float(sys.argv[2]), (t, sys.argv[2:])
 ev = [l["event"] for l in lines]
 assert ev[0] == "start" and ev[-1] == "result", ev
 assert "step" in ev and "epoch" in ev, ev

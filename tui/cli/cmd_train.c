@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "engine/base/file.h"
@@ -151,6 +152,27 @@ static void on_train_event(void *vctx, const train_event *ev)
 }
 
 /* ---- the result -------------------------------------------------------- */
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Where the command's time went (gevo(1), "timing"): start-up is all
+   before the first training step but the data's loading. */
+static void add_timing_json(json_t *o, const train_result *r, double startup, double load)
+{
+    json_t *t = json_object();
+    json_object_set_new(t, "startup", cli_json_num(startup + r->setup_seconds));
+    json_object_set_new(t, "data_load", cli_json_num(load));
+    json_object_set_new(t, "data_batches", cli_json_num(r->batch_seconds));
+    json_object_set_new(t, "train_steps", cli_json_num(r->step_seconds));
+    json_object_set_new(t, "validation", cli_json_num(r->val_seconds));
+    json_object_set_new(t, "test", cli_json_num(r->test_seconds));
+    json_object_set_new(o, "timing", t);
+}
 
 /* What the data was: its format, class names (when it has them) and the
    cache it came from. */
@@ -394,6 +416,7 @@ int cmd_train(int argc, char **argv)
     signal(SIGINT, on_signal);
     o.stop = &stop_flag;
 
+    double t_start = now_seconds(), t_load = 0, t_train = 0;
     gerr ge = GERR_INIT;
     if (file_read(net_path, (size_t)lim.max_file_bytes, &src, &len, &ge)) {
         snprintf(r.message, sizeof r.message, "%s", ge.msg);
@@ -404,7 +427,10 @@ int cmd_train(int argc, char **argv)
     cli_progress *ctx = &tc.p;
     /* the network's input line (or --input) and the data's images must
        have one shape */
-    if (cli_data_load(&data, &da, ctx, r.message, sizeof r.message) ||
+    double t0 = now_seconds();
+    int loaded = cli_data_load(&data, &da, ctx, r.message, sizeof r.message);
+    t_load = now_seconds() - t0;
+    if (loaded ||
         cli_compile_for_data(src, len, net_path, &lim, &da, &data, &g, r.message, sizeof r.message))
         goto finish;
     r.params = g->params;
@@ -438,6 +464,7 @@ int cmd_train(int argc, char **argv)
     }
     o.on_event = on_train_event;
     o.ctx = &tc;
+    t_train = now_seconds();
     train_run(m, &recipe, &data.train, &data.test, &o, &r);
     if (ctx->bar)
         fprintf(stderr, "\r\033[K");
@@ -460,6 +487,8 @@ finish:;
                             json_integer(tc.batch_asked));
         json_object_set_new(res, "note", json_string(note));
     }
+    if (t_train > 0)
+        add_timing_json(res, &r, t_train - t_start - t_load, t_load);
     int werr = emit_result(res, out_path, progress);
     json_decref(res);
     if (r.status == TRAIN_ERROR)
