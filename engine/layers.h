@@ -40,4 +40,9 @@ typedef struct layer_fns {
 
 extern const layer_fns layer_table[NET_OP_COUNT];
 
+/* The activation node that batchnorm node i of g computes as well (the
+ * activation is its only consumer: ops_bn.fuse_act), or 0: none, i is no
+ * batchnorm, or GEVO_NO_FUSE=1 is in the environment. */
+int layer_fused_act(const net_graph *g, int i);
+
 #endif

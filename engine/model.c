@@ -262,8 +262,10 @@ static int layout_model(const net_graph *g, int batch, model *m, layout *p, gerr
             p->overflow = true;
         act = align16(act);
         bool alias = is_alias(nd);
-        size_t out_at = total, dout_at = total + act;
-        both = alias ? 0 : i == 0 ? act : 2 * act; /* the input has no gradient */
+        /* a batchnorm computing its activation stores no output */
+        int fuse = layer_fused_act(g, i);
+        size_t out_at = total, dout_at = total + (fuse ? 0 : act);
+        both = alias ? 0 : i == 0 || fuse ? act : 2 * act; /* the input has no gradient */
         if (!size_add(total, both, &total) || !size_add(total, align16(scr), &total))
             p->overflow = true;
         if (!m || p->overflow)
@@ -272,9 +274,12 @@ static int layout_model(const net_graph *g, int batch, model *m, layout *p, gerr
             L->out = m->layers[nd->in[0]].out;
             L->dout = m->layers[nd->in[0]].dout;
         } else {
-            L->out = arena + out_at;
+            L->out = fuse ? NULL : arena + out_at;
             L->dout = i == 0 ? NULL : arena + dout_at;
         }
+        L->fuse_act = fuse;
+        if (fuse)
+            m->layers[fuse].fused = true;
         L->scratch = arena + out_at + both;
         size_t k = (size_t)nd->n_in;
         if (nd->n_in > 1) {

@@ -29,6 +29,11 @@ typedef struct model_layer {
     long size;         /* output floats per image */
     float *out, *dout; /* batch * size each; dout is NULL for the input */
     float *scratch;    /* this layer's kernel scratch (kept from forward to backward) */
+    /* batchnorm: the activation node it computes too (layer_fused_act),
+       0 if none; then out is NULL (the activation's out holds the result)
+       and dout receives the gradient of the normalised values */
+    int fuse_act;
+    bool fused; /* an activation computed by the batchnorm before it */
     ops_conv conv;
     ops_pool pool;
     ops_bn bn;
@@ -62,7 +67,9 @@ typedef struct model {
        normalises the same way; mean 0 and std 1 until set */
     float *norm_mean, *norm_std;
     /* GEVO_PROFILE=1 in the environment: seconds spent per node, forward
-       then backward (2 per node), printed to stderr by model_free */
+       then backward (2 per node), printed to stderr by model_free.
+       GEVO_NO_FUSE=1: no batchnorm computes the activation after it (to
+       measure what the fusion brings) */
     double *prof;
     /* Activation gradients are accumulated into. The first consumer to
        run backward (the last in node order) stores instead, where its

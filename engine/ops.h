@@ -87,16 +87,40 @@ void ops_linear_forward(float *out, const float *in, const float *w, const float
 void ops_linear_backward(float *din, float *dw, float *db, const float *dout, const float *in,
                          const float *w, int n, int in_f, int out_f);
 
+/* ---- elementwise activations --------------------------------------------
+ * gelu is the exact (erf) form; hswish is PyTorch's hardswish, including
+ * its derivative at the break points. Backward reads the input. */
+typedef enum ops_act {
+    OPS_RELU,
+    OPS_SILU,
+    OPS_HSWISH,
+    OPS_GELU,
+    OPS_SIGMOID,
+    OPS_TANH
+} ops_act;
+
+void ops_act_forward(ops_act a, float *out, const float *in, long size);
+void ops_act_backward(ops_act a, float *din, const float *dout, const float *in, long size,
+                      bool accumulate);
+
 /* ---- batchnorm2d -------------------------------------------------------
  * Per channel over N x H x W. Training: batch statistics normalise (biased
  * variance) and the running statistics move by momentum (unbiased variance),
  * as PyTorch. Eval: running statistics normalise and stay unchanged.
  * Scratch (ops_bn_scratch) keeps the mean and 1/std forward used, and
- * working memory. */
+ * working memory.
+ *
+ * With fuse_act, forward writes act(batchnorm(x)) and the normalised values
+ * are never stored: the pair's two passes over memory become one, and the
+ * model needs no buffer for them. Its backward is ops_bn_act_backward,
+ * which recomputes them (the same float operations as forward, so the
+ * numbers are those of batchnorm then the activation, bit for bit). */
 typedef struct ops_bn {
     int n, c, hw;
     float eps, momentum;
     bool training;
+    bool fuse_act;
+    ops_act act; /* with fuse_act */
 } ops_bn;
 
 int ops_bn_init(const ops_bn *b, gerr *err);
@@ -105,6 +129,12 @@ void ops_bn_forward(const ops_bn *b, float *out, const float *in, const float *g
                     const float *beta, float *run_mean, float *run_var, float *scratch);
 void ops_bn_backward(const ops_bn *b, float *din, float *dgamma, float *dbeta, const float *dout,
                      const float *in, const float *gamma, float *scratch, bool accumulate);
+/* The fused pair's backward: dout is the gradient of the activation's
+ * output; dy (n*c*hw floats) receives the gradient of the normalised
+ * values, on the way to din. */
+void ops_bn_act_backward(const ops_bn *b, float *din, float *dgamma, float *dbeta, float *dy,
+                         const float *dout, const float *in, const float *gamma, const float *beta,
+                         float *scratch, bool accumulate);
 
 /* ---- layernorm ---------------------------------------------------------
  * Normalises over the c channels at each of the hw positions, then applies
@@ -122,22 +152,6 @@ void ops_ln_forward(const ops_ln *l, float *out, const float *in, const float *g
                     const float *beta, float *scratch);
 void ops_ln_backward(const ops_ln *l, float *din, float *dgamma, float *dbeta, const float *dout,
                      const float *in, const float *gamma, float *scratch);
-
-/* ---- elementwise activations --------------------------------------------
- * gelu is the exact (erf) form; hswish is PyTorch's hardswish, including
- * its derivative at the break points. Backward reads the input. */
-typedef enum ops_act {
-    OPS_RELU,
-    OPS_SILU,
-    OPS_HSWISH,
-    OPS_GELU,
-    OPS_SIGMOID,
-    OPS_TANH
-} ops_act;
-
-void ops_act_forward(ops_act a, float *out, const float *in, long size);
-void ops_act_backward(ops_act a, float *din, const float *dout, const float *in, long size,
-                      bool accumulate);
 
 /* ---- pools ---------------------------------------------------------------
  * Output size as PyTorch: floor or ceil((h + 2*pad - k) / stride) + 1, and in

@@ -16,21 +16,16 @@ typedef struct act_args {
     bool acc;
 } act_args;
 
-OPS_CLONES static void act_forward_span(ops_act a, float *restrict out, const float *restrict in,
-                                        long size);
-OPS_CLONES static void act_backward_span(ops_act a, float *restrict din, const float *restrict dout,
-                                         const float *restrict in, long size, bool acc);
-
 static void act_forward_range(void *ctx, long lo, long hi)
 {
     const act_args *x = ctx;
-    act_forward_span(x->a, x->out + lo, x->in + lo, hi - lo);
+    ops_act_span_forward(x->a, x->out + lo, x->in + lo, hi - lo);
 }
 
 static void act_backward_range(void *ctx, long lo, long hi)
 {
     const act_args *x = ctx;
-    act_backward_span(x->a, x->out + lo, x->dout + lo, x->in + lo, hi - lo, x->acc);
+    ops_act_span_backward(x->a, x->out + lo, x->dout + lo, x->in + lo, hi - lo, x->acc);
 }
 
 /* Elementwise, so any split gives the same numbers. */
@@ -47,8 +42,8 @@ void ops_act_backward(ops_act a, float *din, const float *dout, const float *in,
     ops_par_for(size, size > OPS_PAR_MIN, act_backward_range, &x);
 }
 
-OPS_CLONES static void act_forward_span(ops_act a, float *restrict out, const float *restrict in,
-                                        long size)
+OPS_CLONES void ops_act_span_forward(ops_act a, float *restrict out, const float *restrict in,
+                                     long size)
 {
     switch (a) {
     case OPS_RELU:
@@ -73,8 +68,8 @@ OPS_CLONES static void act_forward_span(ops_act a, float *restrict out, const fl
 }
 
 /* KEEP is what an element adds to: the gradient already there, or 0. */
-OPS_CLONES static void act_backward_span(ops_act a, float *restrict din, const float *restrict dout,
-                                         const float *restrict in, long size, bool acc)
+OPS_CLONES void ops_act_span_backward(ops_act a, float *restrict din, const float *restrict dout,
+                                      const float *restrict in, long size, bool acc)
 {
 #define KEEP(i) (acc ? din[i] : 0.0f)
 /* TERM sets v8 t, the gradient of a vector of elements, from dout_v, in_v */

@@ -4,6 +4,8 @@
 
 #include <stdbool.h>
 
+#include "engine/ops.h"
+
 /* The operators' thread pool (engine/ops_par.c): ops_set_threads(n) makes
  * n - 1 workers; the calling thread is thread 0. A task is cut in chunks
  * that fixed rules define (never the thread count or timing), and threads
@@ -45,6 +47,13 @@ static inline void ops_share(long n, long t, long parts, long *lo, long *hi)
 #else
 #define OPS_CLONES
 #endif
+
+/* One thread's span of an activation, forward and backward (acc: add to
+ * din instead of storing); engine/ops_act.c. Batch norm calls them on the
+ * values it has just normalised (ops_bn.fuse_act). */
+void ops_act_span_forward(ops_act a, float *restrict out, const float *restrict in, long size);
+void ops_act_span_backward(ops_act a, float *restrict din, const float *restrict dout,
+                           const float *restrict in, long size, bool acc);
 
 /* Sum of n floats in 8 float lanes (vectorisable), chunks of 1024 added
  * in double: fast, and exact enough for statistics over a batch. */

@@ -39,6 +39,7 @@ size_t ops_bn_scratch(const ops_bn *b)
 typedef struct bn_args {
     const ops_bn *b;
     float *out, *din, *dgamma, *dbeta, *run_mean, *run_var, *scratch;
+    float *dy; /* fused: the gradient of the normalised values */
     const float *in, *dout, *gamma, *beta;
     bool acc;
 } bn_args;
@@ -70,6 +71,19 @@ static double plane_total(const float *acc, size_t hw)
     for (size_t p = 0; p < hw; p++)
         s += acc[p];
     return s;
+}
+
+/* The fused activation works on pieces of this many floats, normalised
+ * into a buffer on the stack (L1-resident) just before. */
+#define BN_PIECE 512
+
+/* y = x * scale + shift, the normalisation as forward and the fused
+ * backward both compute it (one function: the same floats both times) */
+static inline void normalise(float *restrict y, const float *restrict x, const float *restrict sc,
+                             const float *restrict sh, size_t k)
+{
+    for (size_t j = 0; j < k; j++)
+        y[j] = x[j] * sc[j] + sh[j];
 }
 
 /* One thread per channel range: a channel's statistics are computed whole
@@ -124,8 +138,17 @@ OPS_CLONES static void bn_forward_range(void *ctx, long lo, long hi)
     for (int i = 0; i < b->n; i++) {
         const float *restrict xi = x0 + i * chw;
         float *restrict o = a->out + lo * hw + i * chw;
-        for (size_t j = 0; j < len; j++)
-            o[j] = xi[j] * scv[j] + shv[j];
+        if (!b->fuse_act) {
+            normalise(o, xi, scv, shv, len);
+            continue;
+        }
+        /* normalised a cache-sized piece at a time, then activated */
+        for (size_t j0 = 0; j0 < len; j0 += BN_PIECE) {
+            size_t k = len - j0 < BN_PIECE ? len - j0 : BN_PIECE;
+            float y[BN_PIECE];
+            normalise(y, xi + j0, scv + j0, shv + j0, k);
+            ops_act_span_forward(b->act, o + j0, y, (long)k);
+        }
     }
 }
 
@@ -156,10 +179,33 @@ OPS_CLONES static void bn_backward_range(void *ctx, long lo, long hi)
     for (long c = lo; c < hi; c++)
         for (size_t p = 0; p < hw; p++)
             muv[(c - lo) * hw + p] = mean[c];
-    /* sum dy and sum dy * (x - mu), position by position over the batch,
-       in one pass over dy and x */
     memset(sg, 0, sizeof(float) * len);
     memset(sgx, 0, sizeof(float) * len);
+    if (a->dy) {
+        /* the activation's gradient first, into dy: the normalised values
+           recomputed with forward's scale and shift (kg and kx until they
+           are needed for their own) */
+        for (long c = lo; c < hi; c++) {
+            float sc = invstd[c] * a->gamma[c], sh = a->beta[c] - mean[c] * sc;
+            for (size_t p = 0; p < hw; p++) {
+                kg[(c - lo) * hw + p] = sc;
+                kx[(c - lo) * hw + p] = sh;
+            }
+        }
+        for (int i = 0; i < b->n; i++) {
+            const float *restrict xi = x0 + i * chw, *restrict gi = g0 + i * chw;
+            float *restrict dyi = a->dy + lo * hw + i * chw;
+            for (size_t j0 = 0; j0 < len; j0 += BN_PIECE) {
+                size_t k = len - j0 < BN_PIECE ? len - j0 : BN_PIECE;
+                float y[BN_PIECE];
+                normalise(y, xi + j0, kg + j0, kx + j0, k);
+                ops_act_span_backward(b->act, dyi + j0, gi + j0, y, (long)k, false);
+            }
+        }
+        g0 = a->dy + lo * hw;
+    }
+    /* sum dy and sum dy * (x - mu), position by position over the batch,
+       in one pass over dy and x */
     for (int i = 0; i < b->n; i++) {
         const float *restrict xi = x0 + i * chw, *restrict gi = g0 + i * chw;
         for (size_t j = 0; j < len; j++) {
@@ -205,13 +251,23 @@ OPS_CLONES static void bn_backward_range(void *ctx, long lo, long hi)
 void ops_bn_backward(const ops_bn *b, float *din, float *dgamma, float *dbeta, const float *dout,
                      const float *in, const float *gamma, float *scratch, bool accumulate)
 {
+    /* no dy: the normalised values' gradient is dout itself */
+    ops_bn_act_backward(b, din, dgamma, dbeta, NULL, dout, in, gamma, NULL, scratch, accumulate);
+}
+
+void ops_bn_act_backward(const ops_bn *b, float *din, float *dgamma, float *dbeta, float *dy,
+                         const float *dout, const float *in, const float *gamma, const float *beta,
+                         float *scratch, bool accumulate)
+{
     bn_args a = {.b = b,
                  .din = din,
                  .dgamma = dgamma,
                  .dbeta = dbeta,
+                 .dy = dy,
                  .dout = dout,
                  .in = in,
                  .gamma = gamma,
+                 .beta = beta,
                  .scratch = scratch,
                  .acc = accumulate};
     ops_par_for(b->c, (long)b->n * b->c * b->hw > OPS_PAR_MIN, bn_backward_range, &a);

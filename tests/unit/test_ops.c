@@ -142,7 +142,7 @@ static void prepare(tcase *t, uint64_t seed)
         fill_distinct(t->x[0], t->tsize[0], 5 * GC_H, &r);
     if (!strcmp(t->name, "catnet"))
         fill_distinct(t->x[0], t->tsize[0], 5 * GC_H_NET, &r);
-    if (!strcmp(t->name, "bn_eval"))
+    if (!strcmp(t->name, "bn_eval") || !strcmp(t->name, "bn_silu_eval_fused"))
         for (int c = 0; c < t->bn[0].c; c++) {
             t->s[0][c] = rng_uniform_range(&r, -0.5f, 0.5f);
             t->s[1][c] = rng_uniform_range(&r, 0.5f, 1.5f);
@@ -525,11 +525,52 @@ static tcase *mk_conv_3x3_strided_blocks(void)
     return mk_blocks("conv_3x3_strided_blocks", 11, 3, 4, 7, 3, 2, 1, false);
 }
 
+/* batchnorm computing the activation after it (ops_bn.fuse_act): the
+ * activation's gradient goes through buf[0] on its way to x */
+static void bn_act_fwd(tcase *t)
+{
+    ops_bn_forward(&t->bn[0], t->out, t->x[0], t->x[1], t->x[2], t->s[0], t->s[1], t->scr[0]);
+}
+static void bn_act_bwd(tcase *t, const float *dout)
+{
+    ops_bn_act_backward(&t->bn[0], t->g[0], t->g[1], t->g[2], t->dbuf[0], dout, t->x[0], t->x[1],
+                        t->x[2], t->scr[0], tc_accumulate);
+}
+static tcase *mk_bn_act(const char *name, int n, int c, int hw, bool training, ops_act act)
+{
+    tcase *t = mk_bn(name, n, c, hw, training);
+    t->bn[0].fuse_act = true;
+    t->bn[0].act = act;
+    t->dbuf[0] = tc_alloc(t, t->out_size);
+    t->fwd = bn_act_fwd;
+    t->bwd = bn_act_bwd;
+    return t;
+}
+static tcase *mk_bn_silu(void)
+{
+    /* 700 positions: pieces of the fused loop and a tail */
+    return mk_bn_act("bn_silu_fused", 3, 2, 700, true, OPS_SILU);
+}
+static tcase *mk_bn_hswish(void)
+{
+    return mk_bn_act("bn_hswish_fused", 2, 3, 25, true, OPS_HSWISH);
+}
+static tcase *mk_bn_sigmoid_vec(void)
+{
+    return mk_bn_act("bn_sigmoid_vec_fused", 6, 5, 1, true, OPS_SIGMOID);
+}
+static tcase *mk_bn_silu_eval(void)
+{
+    return mk_bn_act("bn_silu_eval_fused", 2, 3, 25, false, OPS_SILU);
+}
+
 static const tc_maker speed_cases[] = {mk_dw3_7x5,         mk_dw3_2x2,
                                        mk_dw3_1x1,         mk_dw3_k5,
                                        mk_dw3_pad2,        mk_dense,
                                        mk_conv_1x1_blocks, mk_conv_1x1_grouped_blocks,
-                                       mk_conv_3x3_blocks, mk_conv_3x3_strided_blocks};
+                                       mk_conv_3x3_blocks, mk_conv_3x3_strided_blocks,
+                                       mk_bn_silu,         mk_bn_hswish,
+                                       mk_bn_sigmoid_vec,  mk_bn_silu_eval};
 #define SPEED_COUNT ((int)(sizeof speed_cases / sizeof speed_cases[0]))
 
 static void test_speed_path_gradients(void)
@@ -737,6 +778,65 @@ static void test_store_matches_add(void)
     CHECK(checked >= 20, "only %d cases store their input gradient", checked);
 }
 
+/* batchnorm with fuse_act gives what batchnorm then the activation give,
+ * bit for bit, forward and backward (every activation, training and
+ * eval, maps of one position and of more than one piece), storing or
+ * adding its input gradient. */
+static void test_bn_act_matches_pair(void)
+{
+    static const int shapes[][3] = {{3, 4, 700}, {5, 6, 1}, {2, 3, 25}};
+    for (int a = OPS_RELU; a <= OPS_TANH; a++)
+        for (int s = 0; s < 3; s++)
+            for (int training = 0; training < 2; training++)
+                for (int acc = 0; acc < 2; acc++) {
+                    int n = shapes[s][0], c = shapes[s][1], hw = shapes[s][2];
+                    tcase *t = mk_bn_act("bn_fused", n, c, hw, training, (ops_act)a);
+                    ops_bn plain = t->bn[0];
+                    plain.fuse_act = false;
+                    prepare(t, 7000 + (uint64_t)(a * 100 + s * 10 + training));
+                    for (int k = 0; k < c; k++) {
+                        t->s[0][k] = 0.1f * (float)k - 0.2f;
+                        t->s[1][k] = 0.5f + 0.25f * (float)k;
+                    }
+                    size_t sz = (size_t)t->out_size, cb = sizeof(float) * (size_t)c;
+                    float *y = calloc(sz, sizeof(float)), *o = calloc(sz, sizeof(float));
+                    float *dy = calloc(sz, sizeof(float)), *dx = calloc(sz, sizeof(float));
+                    float *g = calloc(sz, sizeof(float)), *dg = calloc((size_t)c, sizeof(float));
+                    float *db = calloc((size_t)c, sizeof(float));
+                    float *rm = malloc(cb), *rv = malloc(cb);
+                    float *scr = calloc(ops_bn_scratch(&plain), sizeof(float));
+                    memcpy(rm, t->s[0], cb);
+                    memcpy(rv, t->s[1], cb);
+                    for (size_t j = 0; j < sz; j++) {
+                        g[j] = (float)((j * 29) % 13) / 13.0f - 0.5f;
+                        dx[j] = t->g[0][j] = acc ? 0.375f : NAN;
+                    }
+                    memset(t->g[1], 0, cb);
+                    memset(t->g[2], 0, cb);
+                    ops_bn_forward(&plain, y, t->x[0], t->x[1], t->x[2], rm, rv, scr);
+                    ops_act_forward((ops_act)a, o, y, (long)sz);
+                    ops_act_backward((ops_act)a, dy, g, y, (long)sz, false);
+                    ops_bn_backward(&plain, dx, dg, db, dy, t->x[0], t->x[1], scr, acc);
+                    t->fwd(t);
+                    tc_accumulate = acc;
+                    t->bwd(t, g);
+                    tc_accumulate = true;
+                    CHECK(!memcmp(o, t->out, sizeof(float) * sz) && !memcmp(rm, t->s[0], cb) &&
+                              !memcmp(rv, t->s[1], cb),
+                          "act %d, %dx%dx%d, training %d: forward differs from the pair", a, n, c,
+                          hw, training);
+                    CHECK(!memcmp(dx, t->g[0], sizeof(float) * sz) && !memcmp(dg, t->g[1], cb) &&
+                              !memcmp(db, t->g[2], cb) &&
+                              !memcmp(dy, t->dbuf[0], sizeof(float) * sz),
+                          "act %d, %dx%dx%d, training %d, accumulate %d: backward differs from "
+                          "the pair",
+                          a, n, c, hw, training, acc);
+                    free(y), free(o), free(dy), free(dx), free(g), free(dg), free(db), free(rm),
+                        free(rv), free(scr);
+                    tc_free(t);
+                }
+}
+
 /* Threads: every case, with every task split (ops_par_min = 0), gives the
  * serial numbers bit for bit, and so does a second run. */
 static void run_case(tcase *t, float *out, float *grads, const float *dout)
@@ -815,6 +915,7 @@ int main(void)
     RUN(test_speed_path_gradients);
     RUN(test_dw_matches_direct);
     RUN(test_store_matches_add);
+    RUN(test_bn_act_matches_pair);
     RUN(test_threads_agree);
     RUN(test_gradients);
     RUN(test_checker_catches_errors);

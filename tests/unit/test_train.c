@@ -434,6 +434,76 @@ static void test_every_operator(void)
     }
 }
 
+/* A batchnorm whose only consumer is an activation computes it too
+ * (layer_fused_act): the model stores no output for it, and training and
+ * evaluation give the numbers of the two operators run one after the
+ * other (GEVO_NO_FUSE=1), bit for bit. A batchnorm read twice is left
+ * alone. */
+static void test_bn_act_fusion(void)
+{
+    net_graph *g = compile("input x: 2x6x6\nclasses 3\n"
+                           "y = silu(batchnorm(conv(x, 4, k=3, padding=1)))\n"
+                           "z = batchnorm(conv(y, 4, k=1))\n"
+                           "w = relu(z) + z\n"
+                           "return linear(flatten(hswish(batchnorm(w))), classes)\n");
+    if (!g)
+        return;
+    gerr err = GERR_INIT;
+    model *m[2];
+    size_t bytes[2];
+    for (int f = 0; f < 2; f++) {
+        if (f)
+            unsetenv("GEVO_NO_FUSE");
+        else
+            setenv("GEVO_NO_FUSE", "1", 1);
+        CHECK_EQ_INT(model_plan_bytes(g, 5, &bytes[f], &err), 0);
+        m[f] = model_new(g, 5, 9, &err);
+        CHECK(m[f] != NULL, "%s", err.msg);
+    }
+    if (!m[0] || !m[1])
+        goto out;
+    int fused = 0, plain = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        CHECK(m[0]->layers[i].fuse_act == 0, "node %d fused under GEVO_NO_FUSE", i);
+        if (g->nodes[i].op != NET_BATCHNORM)
+            continue;
+        const model_layer *L = &m[1]->layers[i];
+        if (L->fuse_act) {
+            fused++;
+            CHECK(L->out == NULL && m[1]->layers[L->fuse_act].fused, "node %d", i);
+        } else
+            plain++;
+    }
+    CHECK(fused == 2 && plain == 1, "%d batchnorms fused, %d not (want 2, 1)", fused, plain);
+    CHECK(bytes[1] + 2 * 5 * 4 * 36 * sizeof(float) <= bytes[0],
+          "the fused model takes %zu bytes, the plain one %zu", bytes[1], bytes[0]);
+    int labels[5] = {0, 1, 2, 1, 0};
+    for (int step = 0; step < 3; step++) {
+        float loss[2];
+        int correct;
+        for (int f = 0; f < 2; f++) {
+            float *x = model_input(m[f]);
+            for (long i = 0; i < 5L * 72; i++)
+                x[i] = (float)(((i + 13 * step) * 7919) % 23) / 11.0f - 1.0f;
+            model_forward(m[f], 5, true);
+            CHECK_EQ_INT(model_loss(m[f], 5, labels, 0, true, &loss[f], &correct, &err), 0);
+            /* a step of plain SGD, so later steps start elsewhere */
+            for (long i = 0; i < m[f]->n_params; i++)
+                m[f]->params[i] -= 0.1f * m[f]->grads[i];
+        }
+        CHECK(loss[0] == loss[1], "step %d: loss %.9g fused, %.9g plain", step, loss[1], loss[0]);
+        CHECK(!memcmp(m[0]->grads, m[1]->grads, sizeof(float) * (size_t)m[0]->n_params) &&
+                  !memcmp(m[0]->buffers, m[1]->buffers, sizeof(float) * (size_t)m[0]->n_buffers),
+              "step %d: gradients or running statistics differ", step);
+    }
+    const float *e0 = model_forward(m[0], 5, false), *e1 = model_forward(m[1], 5, false);
+    CHECK(!memcmp(e0, e1, sizeof(float) * 15), "evaluation differs");
+out:
+    model_free(m[0]);
+    model_free(m[1]);
+    net_graph_free(g);
+}
+
 /* What the heap holds now, as the allocator counts it: the usable size of
  * every live allocation of the process. Under AddressSanitizer, its
  * allocator's count; otherwise this test program replaces malloc and its
@@ -658,6 +728,7 @@ int main(void)
     RUN(test_weights_roundtrip);
     RUN(test_schedules);
     RUN(test_every_operator);
+    RUN(test_bn_act_fusion);
     RUN(test_memory_plan_is_exact);
     RUN(test_training_memory);
     harness_rmtree(dir);
