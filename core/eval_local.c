@@ -503,9 +503,9 @@ static int local_submit(evaluator *ev, const evaluator_job *jb, gerr *err)
         goto fail;
     }
     /* one that could never fit fails now, with why, rather than wait */
-    char why[512];
-    if (evaluator_memory_too_big(ev, j->h.memory, why, sizeof why)) {
-        evaluator_push_failed(&ev->q, j->h.id, why, false);
+    gerr why = GERR_INIT;
+    if (evaluator_memory_check(ev, j->h.memory, &why)) {
+        evaluator_push_failed(&ev->q, j->h.id, why.msg, false);
         j->h.done = true;
     }
     start_queued(ev);

@@ -539,18 +539,17 @@ bool evaluator_memory_fits(const evaluator *ev, double used, double need)
     return !(ev->cfg.memory > 0) || used + need <= ev->cfg.memory;
 }
 
-bool evaluator_memory_too_big(const evaluator *ev, double need, char *why, size_t size)
+int evaluator_memory_check(const evaluator *ev, double need, gerr *err)
 {
     if (!(ev->cfg.memory > 0) || need <= ev->cfg.memory)
-        return false;
+        return 0;
     char n[32], b[32];
     num_bytes_format(need, n, sizeof n);
     num_bytes_format(ev->cfg.memory, b, sizeof b);
-    snprintf(why, size,
-             "its training plans to allocate %s, more than the memory budget of %s for all the "
-             "trainings running at once; it can never start",
-             n, b);
-    return true;
+    return gerr_set(err,
+                    "its training plans to allocate %s, more than the memory budget of %s for all "
+                    "the trainings running at once; it can never start",
+                    n, b);
 }
 
 /* ---- progress and outcomes --------------------------------------------------- */

@@ -321,9 +321,10 @@ double evaluator_job_memory(const evaluator *ev, const evaluator_job *job);
 /* Whether a job of `need` bytes fits beside `used` bytes of running jobs
  * (always, without a budget). */
 bool evaluator_memory_fits(const evaluator *ev, double used, double need);
-/* The reason a job of `need` bytes can never start: "its training plans
- * 5.0 GiB, more than the memory budget of 4.0 GiB ..."; false when it can. */
-bool evaluator_memory_too_big(const evaluator *ev, double need, char *why, size_t size);
+/* 0 when a job of `need` bytes can start once enough of the running ones
+ * have ended; -1 with why it never can ("its training plans to allocate
+ * 5.0 GiB, more than the memory budget of 4.0 GiB ..."). */
+int evaluator_memory_check(const evaluator *ev, double need, gerr *err);
 void evaluator_argv_free(char **argv);
 /* The environment a worker gets, chosen, never inherited whole: PATH,
  * HOME, USER, LOGNAME, SHELL, TMPDIR, LANG, LC_*, TZ, OPENBLAS_*, OMP_*,

@@ -54,7 +54,6 @@ typedef struct hash_entry {
 struct evolve {
     session *s;
     evolve_config cfg;
-    char err[2048];
     int gen;
     ind *inds;
     size_t n, cap;
@@ -81,21 +80,6 @@ struct evolve {
 };
 
 /* ---- small helpers ---------------------------------------------------- */
-
-static int fail(evolve *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(evolve *e, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(e->err, sizeof e->err, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-const char *evolve_error(const evolve *e)
-{
-    return e->err;
-}
 
 static double now_s(void)
 {
@@ -343,7 +327,7 @@ static int last_recorded(const session_journal_entry *je, void *arg)
 }
 
 /* Rebuilds the current generation from the session. */
-static int load_generation(evolve *e)
+static int load_generation(evolve *e, gerr *err)
 {
     gerr serr = GERR_INIT;
     session *s = e->s;
@@ -352,15 +336,16 @@ static int load_generation(evolve *e)
        individuals' tags alone would reopen a generation that had none) */
     int last = -1;
     if (session_journal_foreach(s, last_recorded, &last, &serr))
-        return fail(e, "%s", serr.msg);
+        return gerr_set(err, "%s", serr.msg);
     if (last < 0)
-        return fail(e, "the session has no journal record of a population");
+        return gerr_set(err, "the session has no journal record of a population");
     if (last >= SESSION_GENERATION_MAX)
-        return fail(e, "the journal is at generation %d, the last one a session can have", last);
+        return gerr_set(err, "the journal is at generation %d, the last one a session can have",
+                        last);
     char(*ids)[SESSION_ID_MAX] = NULL;
     size_t np = 0;
     if (session_journal_population(s, last, &ids, &np, &serr))
-        return fail(e, "%s", serr.msg);
+        return gerr_set(err, "%s", serr.msg);
     /* the survivors of generation last are this generation's population */
     for (size_t i = 0; i < np; i++) {
         session_info si;
@@ -369,7 +354,7 @@ static int load_generation(evolve *e)
         ind *d = new_ind(e);
         if (!d) {
             free(ids);
-            return fail(e, "out of memory");
+            return gerr_set(err, "out of memory");
         }
         load_info(e, d, &si);
         d->population = true;
@@ -384,12 +369,12 @@ static int load_generation(evolve *e)
     session_info *list = NULL;
     size_t n = 0;
     if (session_list(s, e->gen, &list, &n, &serr))
-        return fail(e, "%s", serr.msg);
+        return gerr_set(err, "%s", serr.msg);
     for (size_t i = 0; i < n; i++) {
         ind *d = new_ind(e);
         if (!d) {
             free(list);
-            return fail(e, "out of memory");
+            return gerr_set(err, "out of memory");
         }
         load_info(e, d, &list[i]);
         /* proposed before a stop that came ahead of its review: the
@@ -417,12 +402,12 @@ static int load_generation(evolve *e)
 
 static void fail_untrained(evolve *e, ind *d, const char *reason);
 
-static int submit_training(evolve *e, ind *d)
+static int submit_training(evolve *e, ind *d, gerr *err)
 {
     gerr serr = GERR_INIT;
     char *src = NULL;
     if (session_genome(e->s, d->pub.id, &src, &serr))
-        return fail(e, "%s", serr.msg);
+        return gerr_set(err, "%s", serr.msg);
     net_graph *g = NULL;
     net_error nerr;
     if (net_compile(src, strlen(src), d->pub.id, NULL, &g, &nerr))
@@ -470,7 +455,7 @@ static int submit_training(evolve *e, ind *d)
         if (f)
             fclose(f);
         free(src);
-        return fail(e, "%s: %s", path, strerror(errno));
+        return gerr_set(err, "%s: %s", path, strerror(errno));
     }
     free(src);
     char subset[32], epochs[32], seed[32];
@@ -505,9 +490,8 @@ static int submit_training(evolve *e, ind *d)
                          .time_limit = e->cfg.train_time_limit,
                          .threads = e->cfg.threads,
                          .memory = (double)mem.bytes};
-    gerr err = GERR_INIT;
-    if (evaluator_submit(e->ev, &job, &err))
-        return fail(e, "%s: %s", d->pub.id, err.msg);
+    if (evaluator_submit(e->ev, &job, err))
+        return gerr_prefix(err, "%s", d->pub.id);
     d->pub.state = EVOLVE_TRAINING;
     d->pub.progress = 0;
     logf_(e, d->pub.id, "%s: training queued", d->pub.id);
@@ -668,27 +652,26 @@ static int parent_pool(evolve *e, int *pool, nsga2_measure *m)
 }
 
 /* Picks the operator and parents of one proposal and starts it. */
-static int start_proposal(evolve *e)
+static int start_proposal(evolve *e, gerr *err)
 {
     int *pool = malloc(sizeof(int) * (e->n + 1));
     nsga2_measure *m = malloc(sizeof *m * (e->n + 1));
     if (!pool || !m) {
         free(pool);
         free(m);
-        return fail(e, "out of memory");
+        return gerr_set(err, "out of memory");
     }
     int np = parent_pool(e, pool, m);
     if (np == 0) {
         free(pool);
         free(m);
-        return fail(e, "no population to draw parents from");
+        return gerr_set(err, "no population to draw parents from");
     }
     nsga2_ranking r;
-    gerr err = GERR_INIT;
-    if (nsga2_rank(&r, m, np, &e->objs, &err)) {
+    if (nsga2_rank(&r, m, np, &e->objs, err)) {
         free(pool);
         free(m);
-        return fail(e, "%s", err.msg);
+        return -1;
     }
     evolve_proposal_req req;
     memset(&req, 0, sizeof req);
@@ -719,18 +702,19 @@ static int start_proposal(evolve *e)
     free(m);
     ind *d = new_ind(e);
     if (!d)
-        return fail(e, "out of memory");
+        return gerr_set(err, "out of memory");
     d->pub.state = EVOLVE_PROPOSING;
     d->pub.generation = e->gen;
     snprintf(d->op, sizeof d->op, "%s", req.op);
     d->pub.n_parents = req.n_parents;
     memcpy(d->pub.parents, req.parents, sizeof d->pub.parents);
-    int job = evolve_proposer_start(e->prop, &req, &err);
+    gerr perr = GERR_INIT;
+    int job = evolve_proposer_start(e->prop, &req, &perr);
     if (job < 0) {
         d->pub.state = EVOLVE_FAILED;
-        snprintf(d->message, sizeof d->message, "%s", err.msg);
-        snprintf(e->last_proposal_error, sizeof e->last_proposal_error, "%s", err.msg);
-        logf_(e, "", "proposal failed: %s", err.msg);
+        snprintf(d->message, sizeof d->message, "%s", perr.msg);
+        snprintf(e->last_proposal_error, sizeof e->last_proposal_error, "%s", perr.msg);
+        logf_(e, "", "proposal failed: %s", perr.msg);
         return 0;
     }
     d->job = job;
@@ -800,15 +784,16 @@ static bool settled(const ind *d)
 /* Starts what can start: proposals still owed, approved trainings. */
 static void advance(evolve *e)
 {
+    gerr err = GERR_INIT;
     while (e->to_propose > 0) {
         e->to_propose--;
-        if (start_proposal(e))
-            logf_(e, "", "cannot propose: %s", e->err);
+        if (start_proposal(e, &err))
+            logf_(e, "", "cannot propose: %s", err.msg);
     }
     for (size_t i = 0; i < e->n; i++) {
         ind *d = &e->inds[i];
-        if (d->pub.state == EVOLVE_APPROVED && submit_training(e, d))
-            logf_(e, d->pub.id, "%s: cannot train: %s", d->pub.id, e->err);
+        if (d->pub.state == EVOLVE_APPROVED && submit_training(e, d, &err))
+            logf_(e, d->pub.id, "%s: cannot train: %s", d->pub.id, err.msg);
     }
 }
 
@@ -840,26 +825,23 @@ int evolve_open(evolve **out, session *s, const evolve_config *cfg, gerr *err)
         if (!v || !v[0])
             e->max_empty = EVOLVE_DEFAULT_MAX_EMPTY;
         else if (num_int(v, 1, 1000000, &e->max_empty, "gevo.json max_empty_generations", &ge)) {
-            fail(e, "%s", ge.msg);
+            gerr_set(err, "%s", ge.msg);
             goto fail;
         }
     }
     nsga2_objectives_default(&e->objs);
     const char *objectives = session_config_get(s, "objectives");
     if (objectives && objectives[0] && nsga2_objectives_parse(&e->objs, objectives, &perr) != 0) {
-        fail(e, "gevo.json: \"objectives\": %s", perr.msg);
+        gerr_set(err, "gevo.json: \"objectives\": %s", perr.msg);
         goto fail;
     }
     rng_seed(&e->rng, cfg->seed ^ 0x5e1ec7ULL);
     const char *data = cfg->data_dir ? cfg->data_dir : session_config_get(s, "data");
     snprintf(e->data_dir, sizeof e->data_dir, "%s", data && data[0] ? data : DATA_DEFAULT_DIR);
     snprintf(e->work_dir, sizeof e->work_dir, "%s/.gevo/work", session_workdir(s));
-    gerr merr = GERR_INIT;
-    if (evolve_memlimit(s, cfg, &e->mem, &merr)) {
-        fail(e, "%s", merr.msg);
+    if (evolve_memlimit(s, cfg, &e->mem, err))
         goto fail;
-    }
-    if (load_generation(e))
+    if (load_generation(e, err))
         goto fail;
     /* trainings of the current generation must be able to write */
     evaluator_config ec;
@@ -895,23 +877,23 @@ int evolve_open(evolve **out, session *s, const evolve_config *cfg, gerr *err)
         if (cfg->evaluator_options && used < sizeof opts)
             used += (size_t)snprintf(opts + used, sizeof opts - used, "%s", cfg->evaluator_options);
         if (used >= sizeof opts) {
-            fail(e, "the Slurm options are too long");
+            gerr_set(err, "the Slurm options are too long");
             goto fail;
         }
         e->ev = eval_slurm_new(&ec, opts, &gerr_ev);
     } else if (!strcmp(engine, "local")) {
         e->ev = eval_local_new(&ec, &gerr_ev);
     } else {
-        fail(e, "unknown evaluator '%s' (this build has: local, slurm)", engine);
+        gerr_set(err, "unknown evaluator '%s' (this build has: local, slurm)", engine);
         goto fail;
     }
     if (!e->ev) {
-        fail(e, "%s", gerr_ev.msg);
+        gerr_set(err, "%s", gerr_ev.msg);
         goto fail;
     }
     e->prop = evolve_proposer_new(s, cfg, &e->mem, &perr);
     if (!e->prop) {
-        fail(e, "%s", perr.msg);
+        gerr_set(err, "%s", perr.msg);
         goto fail;
     }
     if (session_is_writer(s)) {
@@ -944,7 +926,6 @@ int evolve_open(evolve **out, session *s, const evolve_config *cfg, gerr *err)
     *out = e;
     return 0;
 fail:
-    gerr_set(err, "%s", e->err);
     evolve_free(e);
     return -1;
 }
@@ -1134,12 +1115,12 @@ const evolve_ind *evolve_find(evolve *e, const char *id)
 /* Writes id's review note with a decision, keeping the annotations the
  * note already has (notes made before the decision) and adding extra. */
 static int write_review(evolve *e, const char *id, const char *decision, const char *reason,
-                        const session_annotation *extra)
+                        const session_annotation *extra, gerr *err)
 {
     gerr serr = GERR_INIT;
     char *old = NULL;
     if (session_get_review(e->s, id, &old, &serr))
-        return fail(e, "%s", serr.msg);
+        return gerr_set(err, "%s", serr.msg);
     json_t *o = old ? json_loads(old, 0, NULL) : NULL;
     free(old);
     if (!decision)
@@ -1153,7 +1134,7 @@ static int write_review(evolve *e, const char *id, const char *decision, const c
     session_annotation *a = calloc(na + 1, sizeof *a);
     if (!a) {
         json_decref(o);
-        return fail(e, "out of memory");
+        return gerr_set(err, "out of memory");
     }
     for (size_t i = 0; i < na; i++) {
         json_t *x = json_array_get(anns, i);
@@ -1170,31 +1151,31 @@ static int write_review(evolve *e, const char *id, const char *decision, const c
     int rc = session_set_review(e->s, id, &r, &serr);
     free(a);
     json_decref(o);
-    return rc ? fail(e, "%s", serr.msg) : 0;
+    return rc ? gerr_set(err, "%s", serr.msg) : 0;
 }
 
-static ind *pending(evolve *e, const char *id)
+static ind *pending(evolve *e, const char *id, gerr *err)
 {
     ind *d = find_ind(e, id);
     if (!d) {
-        fail(e, "%s is not in the current generation (%d)", id, e->gen);
+        gerr_set(err, "%s is not in the current generation (%d)", id, e->gen);
         return NULL;
     }
     if (d->pub.state != EVOLVE_PENDING) {
-        fail(e, "%s is %s, not waiting for review", id, evolve_state_name(d->pub.state));
+        gerr_set(err, "%s is %s, not waiting for review", id, evolve_state_name(d->pub.state));
         return NULL;
     }
     return d;
 }
 
-int evolve_approve(evolve *e, const char *id)
+int evolve_approve(evolve *e, const char *id, gerr *err)
 {
-    ind *d = pending(e, id);
+    ind *d = pending(e, id, err);
     if (!d)
         return -1;
     session_info si;
     bool edited = session_info_get(e->s, id, &si, NULL) == 0 && si.edited;
-    if (write_review(e, id, edited ? "approved_edited" : "approved", NULL, NULL))
+    if (write_review(e, id, edited ? "approved_edited" : "approved", NULL, NULL, err))
         return -1;
     d->pub.state = EVOLVE_APPROVED;
     logf_(e, id, "%s approved%s", id, edited ? " (edited)" : "");
@@ -1202,28 +1183,28 @@ int evolve_approve(evolve *e, const char *id)
     return 0;
 }
 
-int evolve_approve_all(evolve *e)
+int evolve_approve_all(evolve *e, gerr *err)
 {
     int n = 0;
     for (size_t i = 0; i < e->n; i++)
         if (e->inds[i].pub.state == EVOLVE_PENDING) {
             char id[SESSION_ID_MAX];
             snprintf(id, sizeof id, "%s", e->inds[i].pub.id);
-            if (evolve_approve(e, id))
+            if (evolve_approve(e, id, err))
                 return -1;
             n++;
         }
     return n;
 }
 
-int evolve_reject(evolve *e, const char *id, const char *reason)
+int evolve_reject(evolve *e, const char *id, const char *reason, gerr *err)
 {
-    ind *d = pending(e, id);
+    ind *d = pending(e, id, err);
     if (!d)
         return -1;
     if (!reason || !reason[0])
-        return fail(e, "a rejection needs a reason (the LLM is told it)");
-    if (write_review(e, id, "rejected", reason, NULL))
+        return gerr_set(err, "a rejection needs a reason (the LLM is told it)");
+    if (write_review(e, id, "rejected", reason, NULL, err))
         return -1;
     d->pub.state = EVOLVE_REJECTED;
     snprintf(d->message, sizeof d->message, "%s", reason);
@@ -1231,41 +1212,41 @@ int evolve_reject(evolve *e, const char *id, const char *reason)
     return 0;
 }
 
-int evolve_edit(evolve *e, const char *id, const char *genome)
+int evolve_edit(evolve *e, const char *id, const char *genome, gerr *err)
 {
     gerr serr = GERR_INIT;
-    ind *d = pending(e, id);
+    ind *d = pending(e, id, err);
     if (!d)
         return -1;
     net_graph *g = NULL;
-    net_error err;
+    net_error nerr;
     char name[64];
     snprintf(name, sizeof name, "%s.net", id);
-    if (net_compile(genome, strlen(genome), name, NULL, &g, &err)) {
+    if (net_compile(genome, strlen(genome), name, NULL, &g, &nerr)) {
         char line[700];
-        net_error_string(&err, line, sizeof line);
-        if (err.hint[0])
-            return fail(e, "%s (hint: %s)", line, err.hint);
-        return fail(e, "%s", line);
+        net_error_string(&nerr, line, sizeof line);
+        if (nerr.hint[0])
+            return gerr_set(err, "%s (hint: %s)", line, nerr.hint);
+        return gerr_set(err, "%s", line);
     }
     /* the researcher's edit fits the memory limit as a proposal must */
     int fits = memlimit_check(&e->mem, g, &serr);
     net_graph_free(g);
     if (fits)
-        return fail(e, "%s: %s", name, serr.msg);
+        return gerr_set(err, "%s: %s", name, serr.msg);
     if (session_edit(e->s, id, genome, "researcher's edit", &serr))
-        return fail(e, "%s", serr.msg);
+        return gerr_set(err, "%s", serr.msg);
     logf_(e, id, "%s edited", id);
     return 0;
 }
 
-static int annotate(evolve *e, const char *id, int line, int old_line, const char *text)
+static int annotate(evolve *e, const char *id, int line, int old_line, const char *text, gerr *err)
 {
     if (!text || !text[0])
-        return fail(e, "an annotation needs text");
+        return gerr_set(err, "an annotation needs text");
     /* kept in the review note, with the decision it has (or "pending") */
     session_annotation note = {.line = line, .old_line = old_line, .text = text};
-    if (write_review(e, id, NULL, NULL, &note))
+    if (write_review(e, id, NULL, NULL, &note, err))
         return -1;
     if (old_line > 0)
         logf_(e, id, "%s: note on the parent's line %d (removed)", id, old_line);
@@ -1274,26 +1255,26 @@ static int annotate(evolve *e, const char *id, int line, int old_line, const cha
     return 0;
 }
 
-int evolve_annotate(evolve *e, const char *id, int line, const char *text)
+int evolve_annotate(evolve *e, const char *id, int line, const char *text, gerr *err)
 {
-    return annotate(e, id, line, 0, text);
+    return annotate(e, id, line, 0, text, err);
 }
 
-int evolve_annotate_old(evolve *e, const char *id, int old_line, const char *text)
+int evolve_annotate_old(evolve *e, const char *id, int old_line, const char *text, gerr *err)
 {
     if (old_line <= 0)
-        return fail(e, "a removed line's number is 1 or more");
-    return annotate(e, id, 0, old_line, text);
+        return gerr_set(err, "a removed line's number is 1 or more");
+    return annotate(e, id, 0, old_line, text, err);
 }
 
-int evolve_regenerate(evolve *e, const char *id, const char *note)
+int evolve_regenerate(evolve *e, const char *id, const char *note, gerr *err)
 {
-    ind *d = pending(e, id);
+    ind *d = pending(e, id, err);
     if (!d)
         return -1;
     char reason[600];
     snprintf(reason, sizeof reason, "regenerate: %s", note && note[0] ? note : "try again");
-    if (evolve_reject(e, id, reason))
+    if (evolve_reject(e, id, reason, err))
         return -1;
     evolve_proposal_req req;
     memset(&req, 0, sizeof req);
@@ -1305,49 +1286,48 @@ int evolve_regenerate(evolve *e, const char *id, const char *note)
     req.steering = note;
     ind *nd = new_ind(e);
     if (!nd)
-        return fail(e, "out of memory");
+        return gerr_set(err, "out of memory");
     d = find_ind(e, id); /* new_ind may have moved the array */
     nd->pub.state = EVOLVE_PROPOSING;
     nd->pub.generation = e->gen;
     snprintf(nd->op, sizeof nd->op, "%s", req.op);
     nd->pub.n_parents = req.n_parents;
     memcpy(nd->pub.parents, req.parents, sizeof nd->pub.parents);
-    gerr err = GERR_INIT;
-    int job = evolve_proposer_start(e->prop, &req, &err);
+    gerr perr = GERR_INIT;
+    int job = evolve_proposer_start(e->prop, &req, &perr);
     if (job < 0) {
         nd->pub.state = EVOLVE_FAILED;
-        snprintf(nd->message, sizeof nd->message, "%s", err.msg);
-        return fail(e, "%s", err.msg);
+        snprintf(nd->message, sizeof nd->message, "%s", perr.msg);
+        return gerr_copy(err, &perr);
     }
     nd->job = job;
     logf_(e, id, "regenerating %s with a steering note", id);
     return 0;
 }
 
-int evolve_cancel_training(evolve *e, const char *id)
+int evolve_cancel_training(evolve *e, const char *id, gerr *err)
 {
     ind *d = find_ind(e, id);
     if (!d)
-        return fail(e, "%s is not in the current generation", id);
+        return gerr_set(err, "%s is not in the current generation", id);
     if (d->pub.state != EVOLVE_TRAINING)
-        return fail(e, "%s is %s, not training", id, evolve_state_name(d->pub.state));
-    gerr err = GERR_INIT;
-    if (evaluator_cancel(e->ev, id, &err))
-        return fail(e, "%s", err.msg);
+        return gerr_set(err, "%s is %s, not training", id, evolve_state_name(d->pub.state));
+    if (evaluator_cancel(e->ev, id, err))
+        return -1;
     logf_(e, id, "%s: cancelling its training", id);
     return 0;
 }
 
-int evolve_next_generation(evolve *e, bool force)
+int evolve_next_generation(evolve *e, bool force, gerr *err)
 {
     gerr serr = GERR_INIT;
     if (!session_is_writer(e->s))
-        return fail(e, "the session is open read-only");
+        return gerr_set(err, "the session is open read-only");
     evolve_status st;
     evolve_status_get(e, &st);
     if (!st.generation_done && !force)
-        return fail(
-            e,
+        return gerr_set(
+            err,
             "generation %d is not done: %d proposing, %d pending review, %d approved, %d training",
             e->gen, st.proposing, st.pending, st.approved, st.training);
     /* unfinished candidates are dropped */
@@ -1370,7 +1350,7 @@ int evolve_next_generation(evolve *e, bool force)
         free(cand);
         free(chosen);
         free(m);
-        return fail(e, "out of memory");
+        return gerr_set(err, "out of memory");
     }
     int nc = 0;
     for (size_t i = 0; i < n; i++) {
@@ -1384,12 +1364,11 @@ int evolve_next_generation(evolve *e, bool force)
         nc++;
     }
     nsga2_ranking r;
-    gerr err = GERR_INIT;
-    if (nsga2_rank(&r, m, nc, &e->objs, &err)) {
+    if (nsga2_rank(&r, m, nc, &e->objs, err)) {
         free(cand);
         free(chosen);
         free(m);
-        return fail(e, "%s", err.msg);
+        return -1;
     }
     int k = nsga2_select(&r, e->cfg.population, chosen);
     nsga2_ranking_release(&r);
@@ -1437,7 +1416,7 @@ int evolve_next_generation(evolve *e, bool force)
         free(cand);
         free(chosen);
         free(m);
-        return fail(e, "out of memory");
+        return gerr_set(err, "out of memory");
     }
     for (int i = 0; i < k; i++)
         pop[i] = e->inds[cand[chosen[i]]].pub.id;
@@ -1480,7 +1459,7 @@ int evolve_next_generation(evolve *e, bool force)
     free(chosen);
     free(m);
     if (rc)
-        return fail(e, "%s", serr.msg);
+        return gerr_set(err, "%s", serr.msg);
     logf_(e, "", "generation %d closed: %d survivors, %d on the front%s", e->gen, k,
           nf > 0 ? nf : 0, offspring ? "" : " (no offspring: no proposal was valid)");
     e->empty_run = offspring ? 0 : e->empty_run + 1;
@@ -1497,7 +1476,7 @@ int evolve_next_generation(evolve *e, bool force)
         free(e->inds[i].reasoning);
     e->n = 0;
     e->n_hashes = 0;
-    if (load_generation(e))
+    if (load_generation(e, err))
         return -1;
     /* started by the next dispatch, so a caller that stops here leaves
        nothing half begun */

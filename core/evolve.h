@@ -17,8 +17,10 @@
  *
  * The object is single-threaded and event driven: the caller polls the
  * descriptors from evolve_pollfds() (with its own, e.g. the terminal) and
- * calls evolve_dispatch(); nothing blocks. Errors: -1 with a message in
- * evolve_error(e). */
+ * calls evolve_dispatch(); nothing blocks.
+ *
+ * Errors: a function that can fail takes a gerr *err (last) and returns -1
+ * (or NULL) with what and where in it (engine/base/error.h). */
 #ifndef GEVO_CORE_EVOLVE_H
 #define GEVO_CORE_EVOLVE_H
 
@@ -137,8 +139,6 @@ typedef struct evolve_status {
 /* Opens the loop on a session (a writer, or read-only for browsing). */
 int evolve_open(evolve **out, session *s, const evolve_config *cfg, gerr *err);
 void evolve_free(evolve *e); /* workers keep running; a later open re-attaches */
-/* The last failure of an action of e (evolve_approve, evolve_edit...). */
-const char *evolve_error(const evolve *e);
 
 /* Event loop integration. */
 int evolve_pollfds(evolve *e, struct pollfd *fds, int max);
@@ -151,28 +151,28 @@ const evolve_ind *evolve_list(evolve *e, int generation, size_t *n);
 const evolve_ind *evolve_find(evolve *e, const char *id);
 
 /* Actions of the researcher (also what the review policy does). */
-int evolve_approve(evolve *e, const char *id);
+int evolve_approve(evolve *e, const char *id, gerr *err);
 /* Returns how many were approved, or -1. */
-int evolve_approve_all(evolve *e);
-int evolve_reject(evolve *e, const char *id, const char *reason);
+int evolve_approve_all(evolve *e, gerr *err);
+int evolve_reject(evolve *e, const char *id, const char *reason, gerr *err);
 /* Replaces the proposal's genome with the researcher's edit. Validates it
  * first (the compiler, and the memory its training needs): on an error
- * returns -1 and the message (the compiler's with its line) is in
- * evolve_error(); nothing is saved. */
-int evolve_edit(evolve *e, const char *id, const char *genome);
-int evolve_annotate(evolve *e, const char *id, int line, const char *text);
+ * returns -1 with the message (the compiler's with its line) in err;
+ * nothing is saved. */
+int evolve_edit(evolve *e, const char *id, const char *genome, gerr *err);
+int evolve_annotate(evolve *e, const char *id, int line, const char *text, gerr *err);
 /* A note on a line the proposal removed: line old_line of its first
  * parent's genome (the review note's "old_line"). */
-int evolve_annotate_old(evolve *e, const char *id, int old_line, const char *text);
+int evolve_annotate_old(evolve *e, const char *id, int old_line, const char *text, gerr *err);
 /* Asks for a new proposal in place of id (rejected with the note), with the
  * note passed to the LLM as steering. */
-int evolve_regenerate(evolve *e, const char *id, const char *note);
-int evolve_cancel_training(evolve *e, const char *id);
+int evolve_regenerate(evolve *e, const char *id, const char *note, gerr *err);
+int evolve_cancel_training(evolve *e, const char *id, gerr *err);
 /* Selects survivors of the current generation (NSGA-II), records the
  * journal entry, and starts the next generation's proposals. Refused while
  * the generation is not done unless force (then unfinished candidates are
  * dropped as failed "skipped"). */
-int evolve_next_generation(evolve *e, bool force);
+int evolve_next_generation(evolve *e, bool force, gerr *err);
 
 /* A log of what happened, for the event pane: "g1-3 trained: val 0.842". */
 typedef struct evolve_event {

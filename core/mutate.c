@@ -1182,18 +1182,17 @@ void mutate_result_release(mutate_result *r)
 
 /* Compiles src (and, with mem, checks its training's memory). */
 static int compile_hash(const char *src, const net_limits *lim, const memlimit *mem, uint64_t *hash,
-                        long *params, double *flops, char *msg, size_t msz)
+                        long *params, double *flops, gerr *err)
 {
     net_graph *g = NULL;
     net_error e;
     memset(&e, 0, sizeof e);
     if (net_compile(src, strlen(src), "mutation", lim, &g, &e)) {
-        net_error_string(&e, msg, msz);
-        return -1;
+        char line[GERR_MSG_MAX];
+        net_error_string(&e, line, sizeof line);
+        return gerr_set(err, "%s", line);
     }
-    gerr me = GERR_INIT;
-    if (memlimit_check(mem, g, &me)) {
-        snprintf(msg, msz, "%s", me.msg);
+    if (memlimit_check(mem, g, err)) {
         net_graph_free(g);
         return -1;
     }
@@ -1235,9 +1234,9 @@ int mutate_random(const char *parent, const char *gene, uint64_t seed, const net
         return -1;
     }
     uint64_t ph;
-    char msg[600];
-    if (compile_hash(parent, lim, NULL, &ph, NULL, NULL, msg, sizeof msg)) {
-        gerr_set(err, "mutation: the parent does not compile: %s", msg);
+    gerr ce = GERR_INIT;
+    if (compile_hash(parent, lim, NULL, &ph, NULL, NULL, &ce)) {
+        gerr_set(err, "mutation: the parent does not compile: %s", ce.msg);
         return -1;
     }
     scan sc;
@@ -1297,8 +1296,8 @@ int mutate_random(const char *parent, const char *gene, uint64_t seed, const net
         uint64_t h;
         long params;
         double flops;
-        if (compile_hash(src, lim, mem, &h, &params, &flops, msg, sizeof msg)) {
-            snprintf(last, sizeof last, "%s: %s", why, msg);
+        if (compile_hash(src, lim, mem, &h, &params, &flops, &ce)) {
+            snprintf(last, sizeof last, "%s: %s", why, ce.msg);
             free(src);
             continue;
         }
@@ -1423,14 +1422,14 @@ int mutate_crossover(const char *a, const char *b, const char *b_name, const cha
 {
     memset(out, 0, sizeof *out);
     uint64_t ha, hb;
-    char msg[600];
+    gerr ce = GERR_INIT;
     if (!a || !b) {
         gerr_set(err, "crossover: two parent programs are needed");
         return -1;
     }
-    if (compile_hash(a, lim, NULL, &ha, NULL, NULL, msg, sizeof msg) ||
-        compile_hash(b, lim, NULL, &hb, NULL, NULL, msg, sizeof msg)) {
-        gerr_set(err, "crossover: a parent does not compile: %s", msg);
+    if (compile_hash(a, lim, NULL, &ha, NULL, NULL, &ce) ||
+        compile_hash(b, lim, NULL, &hb, NULL, NULL, &ce)) {
+        gerr_set(err, "crossover: a parent does not compile: %s", ce.msg);
         return -1;
     }
     net_block ba[256], bb[256];
@@ -1469,7 +1468,7 @@ int mutate_crossover(const char *a, const char *b, const char *b_name, const cha
         memcpy(names[i], names[j], 64);
         memcpy(names[j], t, 64);
     }
-    snprintf(msg, sizeof msg, "the parents' genes are the same");
+    gerr_set(&ce, "the parents' genes are the same");
     for (int i = 0; i < n; i++) {
         char *src = NULL;
         if (!strcmp(names[i], MUTATE_GENE_TRAIN)) {
@@ -1485,7 +1484,7 @@ int mutate_crossover(const char *a, const char *b, const char *b_name, const cha
         uint64_t h;
         long params;
         double flops;
-        if (compile_hash(src, lim, mem, &h, &params, &flops, msg, sizeof msg) || h == ha) {
+        if (compile_hash(src, lim, mem, &h, &params, &flops, &ce) || h == ha) {
             free(src);
             continue;
         }
@@ -1505,6 +1504,6 @@ int mutate_crossover(const char *a, const char *b, const char *b_name, const cha
     gerr_set(err,
              "crossover: no gene of %s can replace the first parent's and give a new "
              "valid network (last: %s)",
-             b_name && b_name[0] ? b_name : "the second parent", msg);
+             b_name && b_name[0] ? b_name : "the second parent", ce.msg);
     return -1;
 }

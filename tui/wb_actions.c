@@ -89,10 +89,11 @@ static wb_ind *need_sel(wb *w, const char *action, unsigned states)
     return d;
 }
 
-static int ev_result(wb *w, int rc, const char *fmt, const char *id)
+/* rc and err: what an evolve_* action returned and said. */
+static int ev_result(wb *w, int rc, const gerr *err, const char *fmt, const char *id)
 {
     if (rc < 0) {
-        wb_msg(w, true, "%s", evolve_error(w->ev));
+        wb_msg(w, true, "%s", gerr_msg(err));
         return WB_REDRAW;
     }
     wb_msg(w, false, fmt, id);
@@ -183,8 +184,8 @@ static int edit_round(wb *w, const char *id, const char *text, const char *error
         return WB_REDRAW;
     }
     free(orig);
-    if (evolve_edit(w->ev, id, edited) != 0) {
-        snprintf(w->edit_err, sizeof w->edit_err, "%s", evolve_error(w->ev));
+    if (evolve_edit(w->ev, id, edited, &err) != 0) {
+        snprintf(w->edit_err, sizeof w->edit_err, "%s", err.msg);
         free(w->edit_buf);
         w->edit_buf = edited;
         w->prompt = WB_PROMPT_EDIT_RETRY;
@@ -195,7 +196,7 @@ static int edit_round(wb *w, const char *id, const char *text, const char *error
     free(w->edit_buf);
     w->edit_buf = NULL;
     w->prompt = WB_PROMPT_NONE;
-    return ev_result(w, 0, "edited %s: the edit is a commit on top of the proposal", id);
+    return ev_result(w, 0, NULL, "edited %s: the edit is a commit on top of the proposal", id);
 }
 
 /* ---- annotations -------------------------------------------------------- */
@@ -222,11 +223,11 @@ bool wb_note_anchor(wb *w, bool *old, int *line)
     return true;
 }
 
-static int annotate(wb *w, const char *id, bool old, int line, const char *text)
+static int annotate(wb *w, const char *id, bool old, int line, const char *text, gerr *err)
 {
     if (old)
-        return evolve_annotate_old(w->ev, id, line, text);
-    return evolve_annotate(w->ev, id, line, text);
+        return evolve_annotate_old(w->ev, id, line, text, err);
+    return evolve_annotate(w->ev, id, line, text, err);
 }
 
 /* ---- the prompt line -------------------------------------------------- */
@@ -245,6 +246,7 @@ static int prompt_done(wb *w)
     w->prompt = WB_PROMPT_NONE;
     const char *t = w->pbuf;
     wb_ind *d = wb_selected(w);
+    gerr ev_err = GERR_INIT;
     switch (kind) {
     case WB_PROMPT_REJECT:
         if (!t[0]) {
@@ -253,18 +255,19 @@ static int prompt_done(wb *w)
         }
         if (!d || !need_ev(w))
             return WB_REDRAW;
-        return ev_result(w, evolve_reject(w->ev, d->id, t), "rejected %s", d->id);
+        return ev_result(w, evolve_reject(w->ev, d->id, t, &ev_err), &ev_err, "rejected %s", d->id);
     case WB_PROMPT_ANNOTATE: {
         bool old;
         int line;
         if (!t[0] || !d || !need_ev(w) || !wb_note_anchor(w, &old, &line))
             return WB_REDRAW;
-        return ev_result(w, annotate(w, d->id, old, line, t), "annotated %s", d->id);
+        return ev_result(w, annotate(w, d->id, old, line, t, &ev_err), &ev_err, "annotated %s",
+                         d->id);
     }
     case WB_PROMPT_REGENERATE:
         if (!d || !need_ev(w))
             return WB_REDRAW;
-        return ev_result(w, evolve_regenerate(w->ev, d->id, t),
+        return ev_result(w, evolve_regenerate(w->ev, d->id, t, &ev_err), &ev_err,
                          "regenerating in place of %s with the steering note", d->id);
     case WB_PROMPT_SEARCH: snprintf(w->search, sizeof w->search, "%s", t); return search(w, 1);
     case WB_PROMPT_GOTO: {
@@ -309,7 +312,8 @@ int wb_prompt_key(wb *w, int key)
         if (key != 'y')
             return WB_REDRAW;
         w->picked = false;
-        return ev_result(w, evolve_next_generation(w->ev, true),
+        gerr ev_err = GERR_INIT;
+        return ev_result(w, evolve_next_generation(w->ev, true, &ev_err), &ev_err,
                          "next generation%s (unfinished candidates dropped)", "");
     }
     if (key == 27) {
@@ -409,6 +413,7 @@ int wb_request(wb *w, int req)
             return r;
     }
     wb_ind *d;
+    gerr ev_err = GERR_INIT;
     switch (req) {
     case WB_REQ_NEXT_PANE: return focus(w, (w->pane + 1) % WB_NPANES);
     case WB_REQ_PREV_PANE: return focus(w, (w->pane + WB_NPANES - 1) % WB_NPANES);
@@ -436,15 +441,15 @@ int wb_request(wb *w, int req)
     case WB_REQ_APPROVE:
         if (!need_ev(w) || !(d = need_sel(w, "approve", BIT(WB_PENDING))))
             return WB_REDRAW;
-        return ev_result(w, evolve_approve(w->ev, d->id), "approved %s: queued for training",
-                         d->id);
+        return ev_result(w, evolve_approve(w->ev, d->id, &ev_err), &ev_err,
+                         "approved %s: queued for training", d->id);
     case WB_REQ_APPROVE_ALL: {
         if (!need_ev(w))
             return WB_REDRAW;
-        int n = evolve_approve_all(w->ev);
+        int n = evolve_approve_all(w->ev, &ev_err);
         char buf[32];
         snprintf(buf, sizeof buf, "%d", n);
-        return ev_result(w, n, "approved %s pending: queued for training", buf);
+        return ev_result(w, n, &ev_err, "approved %s pending: queued for training", buf);
     }
     case WB_REQ_REJECT:
         if (!need_ev(w) || !need_sel(w, "reject", BIT(WB_PENDING) | BIT(WB_APPROVED)))
@@ -482,8 +487,8 @@ int wb_request(wb *w, int req)
     case WB_REQ_CANCEL:
         if (!need_ev(w) || !(d = need_sel(w, "cancel", BIT(WB_TRAINING) | BIT(WB_APPROVED))))
             return WB_REDRAW;
-        return ev_result(w, evolve_cancel_training(w->ev, d->id), "cancelled the training of %s",
-                         d->id);
+        return ev_result(w, evolve_cancel_training(w->ev, d->id, &ev_err), &ev_err,
+                         "cancelled the training of %s", d->id);
     case WB_REQ_NEXT_GENERATION: {
         if (!need_ev(w))
             return WB_REDRAW;
@@ -493,7 +498,8 @@ int wb_request(wb *w, int req)
         }
         char g[16];
         snprintf(g, sizeof g, "%d", w->st.generation + 1);
-        int r = ev_result(w, evolve_next_generation(w->ev, false), "generation %s started", g);
+        int r = ev_result(w, evolve_next_generation(w->ev, false, &ev_err), &ev_err,
+                          "generation %s started", g);
         w->picked = false;
         w->view_gen = 1 << 30; /* follow the new generation */
         return r;

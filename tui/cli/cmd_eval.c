@@ -81,11 +81,13 @@ int cmd_eval(int argc, char **argv)
         net_error_string(&err, msg, sizeof msg);
         goto out;
     }
-    int rc = cli_data_load(&data, &da, &ctx, msg, sizeof msg) ||
-             cli_compile_for_data(src, len, net_path, NULL, &da, &data, &g, msg, sizeof msg);
+    int rc = cli_data_load(&data, &da, &ctx, &ge) ||
+             cli_compile_for_data(src, len, net_path, NULL, &da, &data, &g, &ge);
     free(src);
-    if (rc)
+    if (rc) {
+        snprintf(msg, sizeof msg, "%s", ge.msg);
         goto out;
+    }
     m = model_new(g, (int)batch, 1, &ge);
     if (!m || model_load(m, wpath, &ge)) {
         snprintf(msg, sizeof msg, "%s", ge.msg);

@@ -284,8 +284,9 @@ int cmd_run(int argc, char **argv)
             break;
         }
         if (st.generation_done) {
-            if (evolve_next_generation(e, false)) {
-                cli_error("run", "%s", evolve_error(e));
+            gerr nerr = GERR_INIT;
+            if (evolve_next_generation(e, false, &nerr)) {
+                cli_error("run", "%s", nerr.msg);
                 status = CLI_FAIL;
                 break;
             }

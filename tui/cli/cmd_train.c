@@ -428,11 +428,13 @@ int cmd_train(int argc, char **argv)
     /* the network's input line (or --input) and the data's images must
        have one shape */
     double t0 = now_seconds();
-    int loaded = cli_data_load(&data, &da, ctx, r.message, sizeof r.message);
+    gerr derr = GERR_INIT;
+    int loaded = cli_data_load(&data, &da, ctx, &derr);
     t_load = now_seconds() - t0;
-    if (loaded ||
-        cli_compile_for_data(src, len, net_path, &lim, &da, &data, &g, r.message, sizeof r.message))
+    if (loaded || cli_compile_for_data(src, len, net_path, &lim, &da, &data, &g, &derr)) {
+        snprintf(r.message, sizeof r.message, "%s", derr.msg);
         goto finish;
+    }
     r.params = g->params;
     r.flops = g->flops;
     recipe = g->train;

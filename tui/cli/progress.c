@@ -78,38 +78,26 @@ void cli_data_opts(data_opts *o, const cli_data_args *a, cli_progress *ctx)
     o->ctx = ctx;
 }
 
-int cli_data_load(data_source *d, const cli_data_args *a, cli_progress *ctx, char *msg, size_t n)
+int cli_data_load(data_source *d, const cli_data_args *a, cli_progress *ctx, gerr *err)
 {
     data_opts o;
     cli_data_opts(&o, a, ctx);
-    gerr err = GERR_INIT;
-    if (data_load(d, a->dir, &o, &err)) {
-        snprintf(msg, n, "%s", err.msg);
-        return -1;
-    }
-    return 0;
+    return data_load(d, a->dir, &o, err);
 }
 
 int cli_compile_for_data(const char *src, size_t len, const char *path, const net_limits *lim,
-                         const cli_data_args *a, const data_source *d, net_graph **g, char *msg,
-                         size_t n)
+                         const cli_data_args *a, const data_source *d, net_graph **g, gerr *err)
 {
-    net_error err;
-    if (net_compile_with_input(src, len, path, lim, a->have_input ? &a->input : NULL, g, &err)) {
-        net_error_string(&err, msg, n);
-        if (err.hint[0]) {
-            size_t l = strlen(msg);
-            snprintf(msg + l, n - l, " (hint: %s)", err.hint);
-        }
-        return -1;
+    net_error ne;
+    if (net_compile_with_input(src, len, path, lim, a->have_input ? &a->input : NULL, g, &ne)) {
+        char line[GERR_MSG_MAX];
+        net_error_string(&ne, line, sizeof line);
+        if (ne.hint[0])
+            return gerr_set(err, "%s (hint: %s)", line, ne.hint);
+        return gerr_set(err, "%s", line);
     }
     char what[4200];
     snprintf(what, sizeof what, "%s%s", a->have_input ? "--input for " : "", path);
     const net_shape *in = &(*g)->input;
-    gerr e = GERR_INIT;
-    if (data_check_input(d, a->dir, what, in->c, in->h, in->w, &e)) {
-        snprintf(msg, n, "%s", e.msg);
-        return -1;
-    }
-    return 0;
+    return data_check_input(d, a->dir, what, in->c, in->h, in->w, err);
 }

@@ -38,13 +38,12 @@ int cli_data_option(const char *cmd, int opt, const char *value, cli_data_args *
 /* The data_opts of a: its --resize, and ctx's way of showing the first
  * decoding (a bar on a terminal, "decode" events with --progress). */
 void cli_data_opts(data_opts *o, const cli_data_args *a, cli_progress *ctx);
-/* data_load with ctx's way of showing the first decoding; on failure the
- * message goes to msg. */
-int cli_data_load(data_source *d, const cli_data_args *a, cli_progress *ctx, char *msg, size_t n);
+/* data_load with ctx's way of showing the first decoding. */
+int cli_data_load(data_source *d, const cli_data_args *a, cli_progress *ctx, gerr *err);
 /* Compiles the program as its input line declares (or at --input) and
- * checks that shape against the data's images: they must match. */
+ * checks that shape against the data's images: they must match. A
+ * compile error comes with its line, caret and hint. */
 int cli_compile_for_data(const char *src, size_t len, const char *path, const net_limits *lim,
-                         const cli_data_args *a, const data_source *d, net_graph **g, char *msg,
-                         size_t n);
+                         const cli_data_args *a, const data_source *d, net_graph **g, gerr *err);
 
 #endif
