@@ -74,6 +74,7 @@ static wb *new_wb(bool utf8)
 static void free_wb(wb *w)
 {
     strbuf_release(&w->safe);
+    wb_cells_release(&w->cells);
     free(w);
 }
 
