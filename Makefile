@@ -63,6 +63,12 @@ $(BUILD)/tests/%: tests/unit/%.c $(HARNESS) $(BUILD)/libgevo.a
 	@echo "  LD  $@"
 	@$(CC) $(ALL_CFLAGS) -o $@ $< $(HARNESS) $(BUILD)/libgevo.a $(LDLIBS)
 
+# the exporter's test front end (tests/sh/test_export.sh), not a test itself
+$(BUILD)/tests/export_tool: tests/export/export_tool.c $(BUILD)/libgevo.a
+	@mkdir -p $(dir $@)
+	@echo "  LD  $@"
+	@$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libgevo.a $(LDLIBS)
+
 $(HARNESS): tests/harness.c tests/harness.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
@@ -84,7 +90,7 @@ test: deps-test
 	@$(MAKE) --no-print-directory format-check gevo tests-build
 	@sh tests/run.sh $(BUILD)
 
-tests-build: $(BUILD)/gevo $(TEST_BIN)
+tests-build: $(BUILD)/gevo $(TEST_BIN) $(BUILD)/tests/export_tool
 
 # the Slurm evaluator against a real single-node Slurm on 127.0.0.1 that
 # tests/sh/test_slurm.sh starts and stops (as root); `make test` runs it too

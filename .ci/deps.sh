@@ -12,6 +12,9 @@ if [ "${1:-run}" = test ]; then
     # Slurm and munge: the Slurm evaluator's test (tests/slurm/setup.sh
     # starts them).
     need="$need python3 python3-numpy tmux clang clang-format slurmctld slurmd slurm-client munge"
+    # python3-torch, python3-onnx: the PyTorch export's test
+    # (tests/sh/test_export.sh) runs the exported modules against gevo
+    need="$need python3-torch python3-onnx"
 fi
 missing=""
 for p in $need; do

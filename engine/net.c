@@ -125,6 +125,12 @@ int net_compile(const char *src, size_t len, const char *filename, const net_lim
 int net_compile_with_input(const char *src, size_t len, const char *filename, const net_limits *lim,
                            const net_shape *input, net_graph **out, net_error *err)
 {
+    return net_compile_syntax(src, len, filename, lim, input, out, NULL, err);
+}
+
+int net_compile_syntax(const char *src, size_t len, const char *filename, const net_limits *lim,
+                       const net_shape *input, net_graph **out, net_syntax **syntax, net_error *err)
+{
     /* volatile: these are read after a longjmp back into this frame */
     compiler *volatile c = calloc(1, sizeof *c);
     net_graph *volatile g = NULL;
@@ -133,6 +139,8 @@ int net_compile_with_input(const char *src, size_t len, const char *filename, co
         err = &scratch;
     memset(err, 0, sizeof *err);
     *out = NULL;
+    if (syntax)
+        *syntax = NULL;
     if (!c) {
         gerr_set(&err->base, "out of memory");
         return -1;
@@ -176,6 +184,8 @@ int net_compile_with_input(const char *src, size_t len, const char *filename, co
     if (!g->canonical)
         compile_fail(c, 0, 0, NULL, "out of memory");
     g->hash = net_fnv1a64(g->canonical, strlen(g->canonical));
+    if (syntax && !(*syntax = net_syntax_copy(&c->prog)))
+        compile_fail(c, 0, 0, NULL, "out of memory");
 done:
     if (rc) {
         net_graph_free(g);

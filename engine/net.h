@@ -178,4 +178,115 @@ typedef struct net_block {
  * is too large to scan; blocks[] is filled in source order. */
 int net_list_blocks(const char *src, size_t len, net_block *blocks, int max);
 
+/* ---- the syntax tree -------------------------------------------------
+ * The program as written, read-only, for tools that translate it into
+ * another language (core/export_torch.c writes PyTorch from it). It comes
+ * from the same compilation as the graph: an operator call of the tree
+ * and the nodes it made share its (line, col), and the nodes are in the
+ * order the calls were evaluated (arguments left to right, a block's
+ * arguments before its body, both sides of an operator before it).
+ *
+ * Ownership: net_compile_syntax() allocates it; net_syntax_free() frees
+ * it and every string and node it points to. */
+typedef enum net_expr_kind {
+    NET_EXPR_INT,
+    NET_EXPR_FLOAT,
+    NET_EXPR_NAME,   /* a variable, or classes, true, false, same, valid */
+    NET_EXPR_STRING, /* "same" or "valid" */
+    NET_EXPR_CALL,   /* an operator or a block */
+    NET_EXPR_BINOP,
+    NET_EXPR_NEG
+} net_expr_kind;
+
+typedef struct net_expr net_expr;
+
+typedef struct net_arg {
+    const char *name; /* NULL for a positional argument */
+    const net_expr *value;
+} net_arg;
+
+struct net_expr {
+    net_expr_kind kind;
+    int line, col;       /* a call's name, an operator's symbol */
+    long ival;           /* INT */
+    double fval;         /* FLOAT (and INT) */
+    const char *text;    /* NAME, STRING, the callee of a CALL */
+    const char *op;      /* BINOP: "+", "-", "*", "/", "//" or "%" */
+    const net_expr *lhs; /* BINOP, NEG */
+    const net_expr *rhs; /* BINOP */
+    const net_arg *args; /* CALL, in the order written */
+    int n_args;
+};
+
+typedef struct net_stmt {
+    const char *target; /* NULL for a return */
+    const net_expr *value;
+    int line;
+} net_stmt;
+
+typedef struct net_param {
+    const char *name;
+    const net_expr *def; /* default, or NULL */
+} net_param;
+
+typedef struct net_def {
+    const char *name;
+    const net_param *params;
+    int n_params;
+    const net_stmt *body;
+    int n_body;
+    int line;
+} net_def;
+
+typedef struct net_syntax {
+    const char *input_name;
+    int classes;
+    const net_def *defs; /* in source order */
+    int n_defs;
+    const net_stmt *top;
+    int n_top;
+} net_syntax;
+
+/* net_compile_with_input(), also returning the syntax tree in *syntax. */
+int net_compile_syntax(const char *src, size_t len, const char *filename, const net_limits *lim,
+                       const net_shape *input, net_graph **out, net_syntax **syntax,
+                       net_error *err);
+void net_syntax_free(net_syntax *s);
+
+/* An operator's arguments in positional order, as gevo-net(5) lists them,
+ * for tools that translate calls (binding positional and keyword
+ * arguments, filling defaults). def is the default as the manual writes
+ * it ("1", "same", "true", "1e-5"; "k": the value of k), NULL when the
+ * argument is required. */
+typedef enum net_arg_kind {
+    NET_ARG_TENSOR,
+    NET_ARG_INT,
+    NET_ARG_FLOAT,
+    NET_ARG_BOOL,
+    NET_ARG_PAD,    /* an integer, same or valid */
+    NET_ARG_TENSORS /* two or more tensors, by position (concat, add) */
+} net_arg_kind;
+
+typedef struct net_op_arg {
+    const char *name;
+    net_arg_kind kind;
+    const char *def;
+} net_op_arg;
+
+/* Operators that make no node of their own kind: dwconv makes a NET_CONV
+ * node, channels none. */
+#define NET_OP_DWCONV   ((int)NET_OP_COUNT)
+#define NET_OP_CHANNELS ((int)NET_OP_COUNT + 1)
+
+typedef struct net_op_sig {
+    const char *name;
+    int op; /* a net_op, NET_OP_DWCONV or NET_OP_CHANNELS */
+    int n;  /* arguments in a[] */
+    const net_op_arg *a;
+} net_op_sig;
+
+/* Fills *sig (when not NULL) with the signature of the operator called
+ * name; false when no operator has that name (it may be a block). */
+bool net_op_signature(const char *name, net_op_sig *sig);
+
 #endif

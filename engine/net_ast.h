@@ -169,6 +169,10 @@ void net_apply_train(compiler *c, net_train *tr);
 char *net_canonical_text(const program *p);
 uint64_t net_fnv1a64(const char *s, size_t n);
 
+/* The public copy of the syntax tree (net_syntax.c); NULL when out of
+ * memory. */
+net_syntax *net_syntax_copy(const program *p);
+
 /* Edit distance, for "did you mean" hints. */
 int net_edit_distance(const char *a, const char *b);
 

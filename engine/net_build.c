@@ -150,26 +150,23 @@ static void finish_node(builder *b, net_node *nd)
 
 /* ---- operator arguments ------------------------------------------------ */
 
-typedef enum akind {
-    A_TENSOR,
-    A_INT,
-    A_FLOAT,
-    A_BOOL,
-    A_PAD,
-    A_TENSORS
-} akind;
+/* The argument kinds and specs are net.h's (net_op_signature shows them to
+   translators), under the short names this file uses. */
+typedef net_arg_kind akind;
+#define A_TENSOR  NET_ARG_TENSOR
+#define A_INT     NET_ARG_INT
+#define A_FLOAT   NET_ARG_FLOAT
+#define A_BOOL    NET_ARG_BOOL
+#define A_PAD     NET_ARG_PAD
+#define A_TENSORS NET_ARG_TENSORS
 
-typedef struct aspec {
-    const char *name;
-    akind kind;
-    const char *def; /* default as written in the docs; NULL: required */
-} aspec;
+typedef net_op_arg aspec;
 
 /* Spellings that are not operators of their own: dwconv is a conv node,
  * channels(x) an integer. */
 enum {
-    PSEUDO_DWCONV = NET_OP_COUNT,
-    PSEUDO_CHANNELS
+    PSEUDO_DWCONV = NET_OP_DWCONV,
+    PSEUDO_CHANNELS = NET_OP_CHANNELS
 };
 
 #define MAX_ARGS 9
@@ -862,6 +859,14 @@ static const opspec *find_op(const char *name)
         if (ops[i].build && !strcmp(ops[i].name, name))
             return &ops[i];
     return NULL;
+}
+
+bool net_op_signature(const char *name, net_op_sig *sig)
+{
+    const opspec *os = find_op(name);
+    if (os && sig)
+        *sig = (net_op_sig){.name = os->name, .op = os->op, .n = os->n, .a = os->a};
+    return os != NULL;
 }
 
 /* The known name nearest to a misspelt one, for hints. */
