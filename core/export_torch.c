@@ -30,71 +30,33 @@
 #include "engine/base/text.h"
 
 /* ---- the operator table ------------------------------------------------
- * How each node kind becomes PyTorch. The switch statements below that
- * take a net_op have no default case, so an operator added to the engine
- * without an export mapping is a compile error (-Werror=switch). */
+ * The export's column of the engine's operator registry (engine/net_ops.h):
+ * one TORCH_<ID> row per operator says how forward computes it and how
+ * many channels it gives. An operator added to the registry without a row
+ * here does not compile. The layers themselves are made by put_layer. */
 
 typedef enum torch_kind {
-    TK_MODULE, /* a layer built in __init__, called in forward */
-    TK_FUNC,   /* a function of the input(s) in forward */
+    TK_LAYER, /* a module made in __init__, called in forward */
+    TK_FUNC,  /* func(x) in forward */
+    TK_CAT,   /* torch.cat([...], 1) */
+    TK_SUM,   /* a + b + ... */
+    TK_PROD,  /* a * b: equal shapes, or a map and a per-channel vector */
+    TK_NONE,  /* the input: never called */
 } torch_kind;
 
-static torch_kind op_kind(net_op op)
-{
-    switch (op) {
-    case NET_CONV:
-    case NET_LINEAR:
-    case NET_BATCHNORM:
-    case NET_LAYERNORM:
-    case NET_MAXPOOL:
-    case NET_AVGPOOL:
-    case NET_MINPOOL:
-    case NET_DROPOUT: return TK_MODULE;
-    case NET_INPUT:
-    case NET_RELU:
-    case NET_SILU:
-    case NET_HSWISH:
-    case NET_GELU:
-    case NET_SIGMOID:
-    case NET_TANH:
-    case NET_GAP:
-    case NET_CONCAT:
-    case NET_ADD:
-    case NET_MUL:
-    case NET_FLATTEN:
-    case NET_OP_COUNT: return TK_FUNC;
-    }
-    return TK_FUNC;
-}
+typedef enum torch_channels {
+    CH_SAME, /* the (first) input's */
+    CH_OUT,  /* the `out` argument's */
+    CH_SUM,  /* the inputs' together */
+    CH_FLAT, /* the input's times its height and width */
+} torch_channels;
 
-/* forward's function for the TK_FUNC activations */
-static const char *act_func(net_op op)
-{
-    switch (op) {
-    case NET_RELU: return "F.relu";
-    case NET_SILU: return "F.silu";
-    case NET_HSWISH: return "F.hardswish"; /* x * relu6(x + 3) / 6, as ops_act.c */
-    case NET_GELU: return "F.gelu";        /* the exact erf form, PyTorch's default */
-    case NET_SIGMOID: return "torch.sigmoid";
-    case NET_TANH: return "torch.tanh";
-    case NET_INPUT:
-    case NET_CONV:
-    case NET_LINEAR:
-    case NET_BATCHNORM:
-    case NET_LAYERNORM:
-    case NET_MAXPOOL:
-    case NET_AVGPOOL:
-    case NET_MINPOOL:
-    case NET_GAP:
-    case NET_CONCAT:
-    case NET_ADD:
-    case NET_MUL:
-    case NET_DROPOUT:
-    case NET_FLATTEN:
-    case NET_OP_COUNT: return NULL;
-    }
-    return NULL;
-}
+typedef struct torch_op {
+    torch_kind kind;
+    torch_channels channels;
+    const char *func; /* TK_FUNC */
+    unsigned helper;  /* the model.py helper it needs (H_*) */
+} torch_op;
 
 /* The helpers model.py defines when the network needs them. */
 enum {
@@ -105,6 +67,95 @@ enum {
     H_MINPOOL = 16,
     H_PADDING = 32,
 };
+
+/* PyTorch's hardswish is x * relu6(x + 3) / 6 and its gelu the exact erf
+   form, as engine/ops_act.c computes them; the pools are ops_pool.c's
+   (padding never wins a max or a min; avgpool counts padding but not a
+   ceil-mode overhang, count_include_pad=True). */
+#define TORCH_INPUT               \
+    {                             \
+        TK_NONE, CH_SAME, NULL, 0 \
+    }
+#define TORCH_CONV                \
+    {                             \
+        TK_LAYER, CH_OUT, NULL, 0 \
+    }
+#define TORCH_LINEAR                     \
+    {                                    \
+        TK_LAYER, CH_OUT, NULL, H_LINEAR \
+    }
+#define TORCH_BATCHNORM            \
+    {                              \
+        TK_LAYER, CH_SAME, NULL, 0 \
+    }
+#define TORCH_LAYERNORM                      \
+    {                                        \
+        TK_LAYER, CH_SAME, NULL, H_LAYERNORM \
+    }
+#define TORCH_RELU                    \
+    {                                 \
+        TK_FUNC, CH_SAME, "F.relu", 0 \
+    }
+#define TORCH_SILU                    \
+    {                                 \
+        TK_FUNC, CH_SAME, "F.silu", 0 \
+    }
+#define TORCH_HSWISH                       \
+    {                                      \
+        TK_FUNC, CH_SAME, "F.hardswish", 0 \
+    }
+#define TORCH_GELU                    \
+    {                                 \
+        TK_FUNC, CH_SAME, "F.gelu", 0 \
+    }
+#define TORCH_SIGMOID                        \
+    {                                        \
+        TK_FUNC, CH_SAME, "torch.sigmoid", 0 \
+    }
+#define TORCH_TANH                        \
+    {                                     \
+        TK_FUNC, CH_SAME, "torch.tanh", 0 \
+    }
+#define TORCH_MAXPOOL              \
+    {                              \
+        TK_LAYER, CH_SAME, NULL, 0 \
+    }
+#define TORCH_AVGPOOL              \
+    {                              \
+        TK_LAYER, CH_SAME, NULL, 0 \
+    }
+#define TORCH_MINPOOL                      \
+    {                                      \
+        TK_LAYER, CH_SAME, NULL, H_MINPOOL \
+    }
+#define TORCH_GAP                      \
+    {                                  \
+        TK_FUNC, CH_SAME, "gap", H_GAP \
+    }
+#define TORCH_CONCAT            \
+    {                           \
+        TK_CAT, CH_SUM, NULL, 0 \
+    }
+#define TORCH_ADD                \
+    {                            \
+        TK_SUM, CH_SAME, NULL, 0 \
+    }
+#define TORCH_MUL                 \
+    {                             \
+        TK_PROD, CH_SAME, NULL, 0 \
+    }
+#define TORCH_DROPOUT              \
+    {                              \
+        TK_LAYER, CH_SAME, NULL, 0 \
+    }
+#define TORCH_FLATTEN                          \
+    {                                          \
+        TK_FUNC, CH_FLAT, "flatten", H_FLATTEN \
+    }
+
+#define TORCH_ROW(id, name, family, variant, flags) [NET_##id] = TORCH_##id,
+static const torch_op torch_ops[NET_OP_COUNT] = {NET_OP_INFO(TORCH_ROW)};
+#undef TORCH_ROW
 
 /* ---- types ---------------------------------------------------------------- */
 
@@ -834,8 +885,10 @@ static void name_blocks(gen *G)
             snprintf(base, sizeof base, "%s", s->def->name);
         char cand[96];
         snprintf(cand, sizeof cand, "%s", base);
-        for (int n = 2; global_taken(G, cand); n++)
-            snprintf(cand, sizeof cand, "%s%s%d", base, s->ret == TY_TENSOR ? "Block" : "_", n);
+        /* F (block f) would hide torch.nn.functional: FBlock, FBlock2... */
+        for (int n = 1; global_taken(G, cand); n++)
+            snprintf(cand, sizeof cand, n == 1 ? "%s%s" : "%s%s%d", base,
+                     s->ret == TY_TENSOR ? "Block" : "_", n);
         snprintf(s->py, sizeof s->py, "%s", cand);
     }
 }
@@ -852,7 +905,7 @@ static bool site_has_module(const site *st)
     if (st->e->kind != NET_EXPR_CALL)
         return false;
     net_op_sig sig;
-    return net_op_signature(st->e->text, &sig) && op_kind(sig_node_op(&sig)) == TK_MODULE;
+    return net_op_signature(st->e->text, &sig) && torch_ops[sig_node_op(&sig)].kind == TK_LAYER;
 }
 
 /* conv, conv_2... in the order the layers are made; a single one keeps
@@ -1137,23 +1190,21 @@ static int emit_channels(gen *G, scope *s, int at, const net_expr *e, strbuf *o)
     }
     op_args oa;
     bind_op(e, &oa);
-    net_op op = sig_node_op(&oa.sig);
-    switch (op) {
-    case NET_CONV:
+    switch (torch_ops[sig_node_op(&oa.sig)].channels) {
+    case CH_SAME: break;
+    case CH_OUT:
         if (oa.sig.op == NET_OP_DWCONV)
-            return emit_channels(G, s, at, oa.slot[0], o);
+            break;
         put_int_arg(G, s, at, oa.slot[1], "?", o);
         return P_ATOM;
-    case NET_LINEAR: put_int_arg(G, s, at, oa.slot[1], "?", o); return P_ATOM;
-    case NET_CONCAT:
+    case CH_SUM:
         for (int t = 0; t < oa.n_tensors; t++) {
             if (t)
                 strbuf_addstr(o, " + ");
             put_operand(G, s, at, oa.tensors[t], P_ADD, o, emit_channels);
         }
         return P_ADD;
-    case NET_ADD: return emit_channels(G, s, at, oa.tensors[0], o);
-    case NET_FLATTEN: {
+    case CH_FLAT: {
         const site *st = find_site(s, e);
         if (!st || !st->flat_hw) {
             G->unsized = true; /* fails if the line that needs it is kept */
@@ -1161,29 +1212,13 @@ static int emit_channels(gen *G, scope *s, int at, const net_expr *e, strbuf *o)
             return P_ATOM;
         }
         if (st->flat_hw == 1)
-            return emit_channels(G, s, at, oa.slot[0], o);
+            break;
         put_operand(G, s, at, oa.slot[0], P_MUL, o, emit_channels);
         strbuf_addf(o, " * %ld", st->flat_hw);
         return P_MUL;
     }
-    case NET_INPUT:
-    case NET_BATCHNORM:
-    case NET_LAYERNORM:
-    case NET_RELU:
-    case NET_SILU:
-    case NET_HSWISH:
-    case NET_GELU:
-    case NET_SIGMOID:
-    case NET_TANH:
-    case NET_MAXPOOL:
-    case NET_AVGPOOL:
-    case NET_MINPOOL:
-    case NET_GAP:
-    case NET_MUL:
-    case NET_DROPOUT:
-    case NET_OP_COUNT: break;
     }
-    return emit_channels(G, s, at, oa.slot[0], o);
+    return emit_channels(G, s, at, oa.n_tensors ? oa.tensors[0] : oa.slot[0], o);
 }
 
 /* A keyword argument of a layer: written when the genome gave it, or when
@@ -1244,6 +1279,7 @@ static void put_layer(gen *G, scope *s, int at, const net_expr *e, strbuf *o)
     const net_expr *const *a = oa.slot;
     bool dw = oa.sig.op == NET_OP_DWCONV;
     net_op op = sig_node_op(&oa.sig);
+    G->helpers |= torch_ops[op].helper;
     switch (op) {
     case NET_CONV: {
         /* conv(x, out, k, stride, padding, dilation, groups, bias);
@@ -1274,7 +1310,6 @@ static void put_layer(gen *G, scope *s, int at, const net_expr *e, strbuf *o)
         return;
     }
     case NET_LINEAR:
-        G->helpers |= H_LINEAR;
         strbuf_addstr(o, "Linear(");
         emit_channels(G, s, at, a[0], o);
         strbuf_addstr(o, ", ");
@@ -1284,8 +1319,6 @@ static void put_layer(gen *G, scope *s, int at, const net_expr *e, strbuf *o)
         return;
     case NET_BATCHNORM:
     case NET_LAYERNORM:
-        if (op == NET_LAYERNORM)
-            G->helpers |= H_LAYERNORM;
         strbuf_addstr(o, op == NET_BATCHNORM ? "nn.BatchNorm2d(" : "LayerNorm2d(");
         emit_channels(G, s, at, a[0], o);
         put_kw(G, s, at, "eps", a[1], false, NULL, o);
@@ -1298,8 +1331,6 @@ static void put_layer(gen *G, scope *s, int at, const net_expr *e, strbuf *o)
     case NET_MINPOOL:
         /* stride defaults to k in both; avgpool's count_include_pad=True
            is PyTorch's default and the engine's */
-        if (op == NET_MINPOOL)
-            G->helpers |= H_MINPOOL;
         strbuf_addstr(o, op == NET_MAXPOOL   ? "nn.MaxPool2d("
                          : op == NET_AVGPOOL ? "nn.AvgPool2d("
                                              : "MinPool2d(");
@@ -1317,19 +1348,7 @@ static void put_layer(gen *G, scope *s, int at, const net_expr *e, strbuf *o)
             strbuf_addstr(o, oa.sig.a[1].def);
         strbuf_addch(o, ')');
         return;
-    case NET_INPUT:
-    case NET_RELU:
-    case NET_SILU:
-    case NET_HSWISH:
-    case NET_GELU:
-    case NET_SIGMOID:
-    case NET_TANH:
-    case NET_GAP:
-    case NET_CONCAT:
-    case NET_ADD:
-    case NET_MUL:
-    case NET_FLATTEN:
-    case NET_OP_COUNT: break;
+    default: break; /* not a TK_LAYER of torch_ops */
     }
     gen_fail(G, "internal error: %s has no layer", e->text);
 }
@@ -1372,62 +1391,43 @@ static int emit_forward(gen *G, scope *s, int at, const net_expr *e, strbuf *o)
     }
     op_args oa;
     bind_op(e, &oa);
-    net_op op = sig_node_op(&oa.sig);
-    if (op_kind(op) == TK_MODULE) {
+    const torch_op *t = &torch_ops[sig_node_op(&oa.sig)];
+    G->helpers |= t->helper;
+    switch (t->kind) {
+    case TK_LAYER:
         strbuf_addf(o, "self.%s(", st && st->attr ? st->attr : "?");
         emit_forward(G, s, at, oa.slot[0], o);
         strbuf_addch(o, ')');
         return P_ATOM;
-    }
-    const char *act = act_func(op);
-    switch (op) {
-    case NET_GAP:
-    case NET_FLATTEN:
-        G->helpers |= op == NET_GAP ? H_GAP : H_FLATTEN;
-        act = op == NET_GAP ? "gap" : "flatten";
-        break;
-    case NET_CONCAT:
+    case TK_FUNC:
+        strbuf_addf(o, "%s(", t->func);
+        emit_forward(G, s, at, oa.slot[0], o);
+        strbuf_addch(o, ')');
+        return P_ATOM;
+    case TK_CAT:
         strbuf_addstr(o, "torch.cat([");
-        for (int t = 0; t < oa.n_tensors; t++) {
-            if (t)
+        for (int k = 0; k < oa.n_tensors; k++) {
+            if (k)
                 strbuf_addstr(o, ", ");
-            emit_forward(G, s, at, oa.tensors[t], o);
+            emit_forward(G, s, at, oa.tensors[k], o);
         }
         strbuf_addstr(o, "], 1)");
         return P_ATOM;
-    case NET_ADD:
-        for (int t = 0; t < oa.n_tensors; t++) {
-            if (t)
+    case TK_SUM:
+        for (int k = 0; k < oa.n_tensors; k++) {
+            if (k)
                 strbuf_addstr(o, " + ");
-            put_operand(G, s, at, oa.tensors[t], t ? P_MUL : P_ADD, o, emit_forward);
+            put_operand(G, s, at, oa.tensors[k], k ? P_MUL : P_ADD, o, emit_forward);
         }
         return P_ADD;
-    case NET_MUL:
+    case TK_PROD:
         put_operand(G, s, at, oa.slot[0], P_MUL, o, emit_forward);
         strbuf_addstr(o, " * ");
         put_operand(G, s, at, oa.slot[1], P_ATOM, o, emit_forward);
         return P_MUL;
-    case NET_INPUT:
-    case NET_CONV:
-    case NET_LINEAR:
-    case NET_BATCHNORM:
-    case NET_LAYERNORM:
-    case NET_RELU:
-    case NET_SILU:
-    case NET_HSWISH:
-    case NET_GELU:
-    case NET_SIGMOID:
-    case NET_TANH:
-    case NET_MAXPOOL:
-    case NET_AVGPOOL:
-    case NET_MINPOOL:
-    case NET_DROPOUT:
-    case NET_OP_COUNT: break;
+    case TK_NONE: break;
     }
-    strbuf_addf(o, "%s(", act ? act : "?");
-    emit_forward(G, s, at, oa.slot[0], o);
-    strbuf_addch(o, ')');
-    return P_ATOM;
+    return gen_fail(G, "internal error: line %d: %s in forward", e->line, e->text), P_ATOM;
 }
 
 /* ---- model.py -------------------------------------------------------------------- */

@@ -81,7 +81,9 @@ static void add_array(npz_writer *w, const char *name, const char *descr, const 
     strbuf hdr = STRBUF_INIT;
     strbuf_addf(&hdr, "{'descr': '%s', 'fortran_order': False, 'shape': (", descr);
     for (int i = 0; i < ndim; i++)
-        strbuf_addf(&hdr, "%ld,%s", shape[i], i + 1 < ndim ? " " : "");
+        strbuf_addf(&hdr, "%s%ld", i ? ", " : "", shape[i]);
+    if (ndim == 1)
+        strbuf_addch(&hdr, ','); /* (3,): a tuple, as numpy writes it */
     strbuf_addstr(&hdr, "), }");
     /* numpy pads the header with spaces and a newline so the data starts
        on a 64-byte boundary */
