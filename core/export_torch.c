@@ -1721,6 +1721,15 @@ static void put_header(gen *G, const export_torch_meta *meta, strbuf *o)
         put_result(o, meta->result);
     strbuf_addf(o, "Parameters: %ld (as gevo counts them, and PyTorch). FLOPs: %.4g per image.\n\n",
                 g->params, g->flops);
+    if (meta && meta->resize) {
+        strbuf rs = STRBUF_INIT;
+        strbuf_addf(&rs,
+                    "gevo resampled the data's images to %s (gevo.json \"resize\", bilinear)\n"
+                    "before they reached the network: give it images of that size.\n\n",
+                    meta->resize);
+        put_doc_text(o, rs.buf, rs.len, "");
+        strbuf_release(&rs);
+    }
     strbuf_addf(o,
                 "Usage:\n\n"
                 "    from model import load\n"

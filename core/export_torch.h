@@ -32,6 +32,7 @@ typedef struct export_torch_meta {
     const char *id;      /* "g2-7" */
     const char *session; /* the session folder */
     const char *result;  /* the result note (gevo train's JSON) */
+    const char *resize;  /* "HxW" when gevo resampled the data's images (gevo.json resize) */
 } export_torch_meta;
 
 /* The generator's output. names[i] is the state_dict prefix of graph node
@@ -45,7 +46,7 @@ typedef struct export_torch_module {
 } export_torch_module;
 
 /* Writes model.py for the program (src, its syntax tree and its graph,
- * compiled together by net_compile_syntax on the shape it was trained on)
+ * compiled together by net_compile_syntax)
  * with mean/std (input channels each) as the input normalisation. Fails
  * with a message for what the exporter cannot express (a block whose
  * parameter is a tensor in one call and a number in another). */
@@ -60,9 +61,9 @@ void export_torch_module_release(export_torch_module *m);
  *   genome.net    the program, as given
  *   gevo.weights  gevo's weights file, for `gevo eval genome.net gevo.weights`
  *   README.md     loading, fine-tuning, ONNX
- * src is the program, input the image shape it was trained on (the
- * data's), weights its gevo weights file. */
-int export_torch_write(const char *dir, const char *src, size_t len, const net_shape *input,
-                       const char *weights, const export_torch_meta *meta, gerr *err);
+ * src is the program, compiled as its input line declares (as gevo train
+ * does: the line matches the data), weights its gevo weights file. */
+int export_torch_write(const char *dir, const char *src, size_t len, const char *weights,
+                       const export_torch_meta *meta, gerr *err);
 
 #endif

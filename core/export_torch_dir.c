@@ -132,12 +132,12 @@ static const char readme_fmt[] =
     "\n"
     "## Evaluate it with gevo\n"
     "\n"
-    "    gevo eval genome.net gevo.weights --data DATA\n"
+    "    gevo eval genome.net gevo.weights --data DATA%s%s\n"
     "\n"
     "measures the test accuracy on the same weights with gevo's engine.\n";
 
-int export_torch_write(const char *dir, const char *src, size_t len, const net_shape *input,
-                       const char *weights, const export_torch_meta *meta, gerr *err)
+int export_torch_write(const char *dir, const char *src, size_t len, const char *weights,
+                       const export_torch_meta *meta, gerr *err)
 {
     net_graph *g = NULL;
     net_syntax *syn = NULL;
@@ -148,7 +148,7 @@ int export_torch_write(const char *dir, const char *src, size_t len, const net_s
     size_t wlen = 0;
     char msg[1024], path[4096];
     int rc = -1;
-    if (net_compile_syntax(src, len, "genome.net", NULL, input, &g, &syn, &ne)) {
+    if (net_compile_syntax(src, len, "genome.net", NULL, NULL, &g, &syn, &ne)) {
         net_error_string(&ne, msg, sizeof msg);
         gerr_set(err, "%s", msg);
         goto out;
@@ -185,7 +185,8 @@ int export_torch_write(const char *dir, const char *src, size_t len, const net_s
                     meta->session ? " of the session " : "", meta->session ? meta->session : "");
     strbuf_addf(&rd, readme_fmt, meta && meta->id ? meta->id : "A network", who.buf, g->params,
                 g->input.c, g->input.h, g->input.w, g->classes, g->input.c, g->input.h, g->input.w,
-                g->classes, g->input.c, g->input.h, g->input.w);
+                g->classes, g->input.c, g->input.h, g->input.w,
+                meta && meta->resize ? " --resize " : "", meta && meta->resize ? meta->resize : "");
     strbuf_release(&who);
     if (rd.failed)
         gerr_set(err, "out of memory");

@@ -5,7 +5,8 @@
  *   export_tool logits NET WEIGHTS DATA N OUT the logits of the first N test
  *                                             images (eval mode), float32
  *
- * NET is compiled on DATA's image shape, as gevo train and gevo eval do. */
+ * NET is compiled as its input line declares, which must be DATA's shape
+ * (as gevo train and gevo eval want it). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +38,6 @@ int main(int argc, char **argv)
     if (data_load(&ds, data, &dopts, &err))
         return die(data, err.msg);
     const data_set test = ds.test;
-    net_shape in = {test.c, test.h, test.w};
     char *src = NULL;
     size_t len = 0;
     if (file_read(net, 1 << 20, &src, &len, &err))
@@ -45,7 +45,7 @@ int main(int argc, char **argv)
     int rc = 0;
     if (!strcmp(argv[1], "export")) {
         export_torch_meta meta = {.id = "test", .session = NULL, .result = NULL};
-        if (export_torch_write(argv[5], src, len, &in, weights, &meta, &err))
+        if (export_torch_write(argv[5], src, len, weights, &meta, &err))
             rc = die(net, err.msg);
     } else {
         int n = atoi(argv[5]);
@@ -54,7 +54,7 @@ int main(int argc, char **argv)
         net_graph *g = NULL;
         net_error ne;
         model *m = NULL;
-        if (net_compile_with_input(src, len, net, NULL, &in, &g, &ne)) {
+        if (net_compile(src, len, net, NULL, &g, &ne)) {
             net_error_string(&ne, msg, sizeof msg);
             rc = die(net, msg);
         } else if (!(m = model_new(g, n, 1, msg, sizeof msg)) ||

@@ -200,7 +200,7 @@ static void test_foreign_weights_refused(void)
     model_free(m);
     net_graph_free(g);
     gerr err = GERR_INIT;
-    CHECK(export_torch_write(out, b, strlen(b), &mnist, wpath, NULL, &err) == -1,
+    CHECK(export_torch_write(out, b, strlen(b), wpath, NULL, &err) == -1,
           "exported with another program's weights");
     CHECK(strstr(err.msg, "w.bin"), "message: %s", err.msg);
     char probe[700];
@@ -209,7 +209,7 @@ static void test_foreign_weights_refused(void)
     CHECK(!f, "model.py written after a failure");
     if (f)
         fclose(f);
-    CHECK(export_torch_write(out, a, strlen(a), &mnist, wpath, NULL, &err) == 0, "%s", err.msg);
+    CHECK(export_torch_write(out, a, strlen(a), wpath, NULL, &err) == 0, "%s", err.msg);
     char cmd[1400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0, "cleanup");
