@@ -8,6 +8,7 @@
  * its review and result notes, and the evaluator's work folder for
  * trainings that were running. */
 #include "core/evolve.h"
+#include "core/weights_store.h"
 
 #include <errno.h>
 #include <math.h>
@@ -425,6 +426,8 @@ static int submit_training(evolve *e, ind *d, gerr *err)
                 snprintf(d->message, sizeof d->message, "same program as %s: its result reused",
                          dup);
                 logf_(e, d->pub.id, "%s: same program as %s, result reused", d->pub.id, dup);
+                if (weights_share(e->s, dup, d->pub.id, &serr))
+                    logf_(e, d->pub.id, "%s: weights not kept: %s", d->pub.id, serr.msg);
                 free(res);
                 net_graph_free(g);
                 free(src);
@@ -483,6 +486,17 @@ static int submit_training(evolve *e, ind *d, gerr *err)
     args[na++] = seed;
     if (!strcmp(e->cfg.preset ? e->cfg.preset : "quick", "quick"))
         args[na++] = "--no-test";
+    /* the worker saves its weights where the session keeps them */
+    char wpath[4096];
+    weights_policy wp;
+    if (weights_policy_get(e->s, &wp, &serr) ||
+        (wp != WEIGHTS_KEEP_NONE && (weights_prepare(e->s, &serr) ||
+                                     weights_path(e->s, d->pub.id, wpath, sizeof wpath, &serr))))
+        logf_(e, d->pub.id, "%s: its weights will not be kept: %s", d->pub.id, serr.msg);
+    else if (wp != WEIGHTS_KEEP_NONE) {
+        args[na++] = "--weights";
+        args[na++] = wpath;
+    }
     args[na] = NULL;
     evaluator_job job = {.id = d->pub.id,
                          .genome = path,
@@ -1452,6 +1466,9 @@ int evolve_next_generation(evolve *e, bool force, gerr *err)
         offspring += !e->inds[i].population && e->inds[i].pub.id[0];
     int rc =
         session_journal_add(e->s, e->gen, pop, (size_t)k, front, (size_t)(nf > 0 ? nf : 0), &serr);
+    /* keep_weights "front": what left the front gives its disk back */
+    if (rc == 0 && weights_prune(e->s, front, (size_t)(nf > 0 ? nf : 0), &serr) < 0)
+        logf_(e, "", "kept weights: %s", serr.msg);
     free(all);
     free(pop);
     free(front);
