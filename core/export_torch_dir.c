@@ -154,11 +154,9 @@ int export_torch_write(const char *dir, const char *src, size_t len, const char 
         goto out;
     }
     /* two images: a batch norm of 1x1 maps refuses a batch of one */
-    m = model_new(g, 2, 1, msg, sizeof msg);
-    if (!m || model_load(m, weights, msg, sizeof msg)) {
-        gerr_set(err, "%s", msg);
+    m = model_new(g, 2, 1, err);
+    if (!m || model_load(m, weights, err))
         goto out;
-    }
     if (export_torch_generate(syn, g, src, len, m->norm_mean, m->norm_std, meta, &mod, err))
         goto out;
     if (file_read(weights, WEIGHTS_MAX, &wbytes, &wlen, err))

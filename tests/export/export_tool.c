@@ -57,9 +57,8 @@ int main(int argc, char **argv)
         if (net_compile(src, len, net, NULL, &g, &ne)) {
             net_error_string(&ne, msg, sizeof msg);
             rc = die(net, msg);
-        } else if (!(m = model_new(g, n, 1, msg, sizeof msg)) ||
-                   model_load(m, weights, msg, sizeof msg)) {
-            rc = die(weights, msg);
+        } else if (!(m = model_new(g, n, 1, &err)) || model_load(m, weights, &err)) {
+            rc = die(weights, err.msg);
         } else {
             data_view v;
             int *order = malloc(sizeof(int) * (size_t)n), *labels = malloc(sizeof(int) * (size_t)n);

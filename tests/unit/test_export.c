@@ -24,7 +24,7 @@ static int gen(const char *src, export_torch_module *m, net_graph **gp, gerr *er
     net_error ne;
     *gp = NULL;
     if (net_compile_syntax(src, strlen(src), "t.net", NULL, &mnist, &g, &syn, &ne)) {
-        gerr_set(err, "compile: %s", ne.msg);
+        gerr_set(err, "compile: %s", ne.base.msg);
         return -1;
     }
     int rc = export_torch_generate(syn, g, src, strlen(src), mean, stdv, NULL, m, err);
@@ -193,10 +193,10 @@ static void test_foreign_weights_refused(void)
                     "# same sizes, another program\n";
     net_graph *g = NULL;
     net_error ne;
-    char msg[512];
-    CHECK(net_compile_with_input(a, strlen(a), "a", NULL, &mnist, &g, &ne) == 0, "%s", ne.msg);
-    model *m = g ? model_new(g, 2, 1, msg, sizeof msg) : NULL;
-    CHECK(m && model_save(m, wpath, msg, sizeof msg) == 0, "%s", msg);
+    gerr merr = GERR_INIT;
+    CHECK(net_compile_with_input(a, strlen(a), "a", NULL, &mnist, &g, &ne) == 0, "%s", ne.base.msg);
+    model *m = g ? model_new(g, 2, 1, &merr) : NULL;
+    CHECK(m && model_save(m, wpath, &merr) == 0, "%s", merr.msg);
     model_free(m);
     net_graph_free(g);
     gerr err = GERR_INIT;

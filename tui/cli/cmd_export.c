@@ -1,22 +1,69 @@
 /* `gevo export DIR --csv|--json`: every individual with its metadata,
  * objectives and review, for a spreadsheet or a script. The field names
- * are an interface (man/gevo.1). */
+ * are an interface (man/gevo.1). `gevo export DIR ID --torch OUT`: one
+ * individual as a PyTorch module with its trained weights
+ * (core/export_session.h). */
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/export_session.h"
 #include "engine/base/text.h"
 #include "tui/cli/cli.h"
 
 static const char help[] =
-    "Writes every individual with its metadata, objectives and review to standard output.\n"
+    "Writes every individual with its metadata, objectives and review to standard output\n"
+    "(--csv, --json), or one individual ID as a standalone PyTorch module with its\n"
+    "trained weights into the folder OUT (--torch).\n"
     "\n"
     "options:\n"
     "  --csv            as CSV: a header line, then one line per individual\n"
     "  --json           as a JSON object {session, individuals}\n"
+    "  --torch OUT      ID as OUT/model.py, weights.npz, genome.net, gevo.weights, README.md\n"
+    "  --train          with --torch: when ID's weights are not kept, train it again at\n"
+    "                   the fidelity of its result first\n"
+    "  --data DIR       with --train: the data to train on (default: the result's)\n"
     "  -h, --help       this text\n";
+
+/* gevo export DIR ID --torch OUT [--train] [--data DIR] */
+static int export_torch(const char *dir, const char *id, const char *out, bool train,
+                        const char *data)
+{
+    session *s = cli_session_open("export", dir, SESSION_READ);
+    if (!s)
+        return CLI_FAIL;
+    export_session_opts o = {.train = train, .data = data};
+    export_session_report rep;
+    gerr err = GERR_INIT;
+    if (export_session_torch(s, id, out, &o, &rep, &err)) {
+        cli_error("export", "%s", err.msg);
+        session_close(s);
+        return CLI_FAIL;
+    }
+    char val[32] = "-", note[48] = "";
+    if (rep.retrain_val >= 0)
+        snprintf(val, sizeof val, "%.4f", rep.retrain_val);
+    if (rep.note_val >= 0)
+        snprintf(note, sizeof note, " (its result: %.4f)", rep.note_val);
+    if (rep.retrained)
+        cli_line(stdout,
+                 "retrained %s at the fidelity of its result (%s): validation accuracy %s%s",
+                 rep.id, rep.fidelity, val, note);
+    char params[48] = "";
+    if (rep.params >= 0)
+        snprintf(params, sizeof params, "%ld parameters, ", rep.params);
+    cli_line(stdout, "exported %s to %s: %s%s", rep.id, out, params,
+             rep.retrained ? "retrained weights" : "the weights its training kept");
+    cli_line(stdout, "  %s/model.py, weights.npz, genome.net, gevo.weights, README.md", out);
+    cli_line(stdout,
+             "  in PyTorch: import sys; sys.path.insert(0, \"%s\"); from model import load; "
+             "net = load()",
+             out);
+    session_close(s);
+    return CLI_OK;
+}
 
 /* One CSV field: its control characters shown visibly (so a newline in a
  * field is "^J" and never splits a row), quoted when it holds a comma or
@@ -78,26 +125,43 @@ int cmd_export(int argc, char **argv)
     static const struct option longopts[] = {
         {"csv", no_argument, 0, 'c'},
         {"json", no_argument, 0, 'j'},
+        {"torch", required_argument, 0, 't'},
+        {"train", no_argument, 0, 'T'},
+        {"data", required_argument, 0, 'd'},
         CLI_HELP_OPTION,
         {0, 0, 0, 0},
     };
-    int fmt = 0; /* 'c' csv, 'j' json */
+    int fmt = 0; /* 'c' csv, 'j' json, 't' torch */
+    const char *torch = NULL, *data = NULL;
+    bool train = false;
     int opt;
     cli_getopt_start();
     while ((opt = cli_getopt(argc, argv, "", longopts)) != -1) {
         switch (opt) {
         case 'c':
         case 'j':
+        case 't':
             if (fmt && fmt != opt)
-                return cli_usage_error("export", "choose one of --csv and --json");
+                return cli_usage_error("export", "choose one of --csv, --json and --torch");
             fmt = opt;
+            if (opt == 't')
+                torch = optarg;
             break;
+        case 'T': train = true; break;
+        case 'd': data = optarg; break;
         case 'h': return cli_help("export", help);
         default: return cli_bad_option("export", argc, argv, opt);
         }
     }
     if (!fmt)
-        return cli_usage_error("export", "--csv or --json is needed");
+        return cli_usage_error("export", "--csv, --json or --torch is needed");
+    if (fmt != 't' && (train || data))
+        return cli_usage_error("export", "--train and --data go with --torch");
+    if (fmt == 't') {
+        char **a = cli_operands("export", argc, argv, 2,
+                                "a session folder and an individual id are needed");
+        return a ? export_torch(a[0], a[1], torch, train, data) : CLI_USAGE;
+    }
     char **arg = cli_operands("export", argc, argv, 1, "the session folder is missing");
     if (!arg)
         return CLI_USAGE;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/export_session.h"
 #include "tui/cli/cli.h"
 
 static const char help[] =
@@ -57,6 +58,9 @@ int cmd_show(int argc, char **argv)
         cli_line(stdout, "model      %s  tokens %ld in, %ld out  latency %.2f s", x.model,
                  x.tokens_in, x.tokens_out, x.latency_s);
     cli_line(stdout, "status     %s%s%s", x.status, x.decision[0] ? "  review " : "", x.decision);
+    char wline[512];
+    export_session_weights_line(s, x.id, result, wline, sizeof wline);
+    cli_line(stdout, "weights    %s", wline);
     cli_section("genome (genome.net)", genome);
     cli_section("reasoning", reasoning);
     cli_section("result (refs/notes/results)", result);
