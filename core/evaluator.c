@@ -25,8 +25,6 @@
 
 extern char **environ;
 
-static int evaluator_find_exe(const char *configured, char *out, size_t size, gerr *err);
-
 /* ---- configuration ------------------------------------------------------- */
 
 void evaluator_config_default(evaluator_config *cfg)
@@ -752,8 +750,7 @@ int evaluator_mkdir_p(const char *path, gerr *err)
     return 0;
 }
 
-/* The gevo program workers run: configured, or this program. */
-static int evaluator_find_exe(const char *configured, char *out, size_t size, gerr *err)
+int evaluator_find_exe(const char *configured, char *out, size_t size, gerr *err)
 {
     if (configured && configured[0]) {
         snprintf(out, size, "%s", configured);

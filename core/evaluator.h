@@ -359,5 +359,8 @@ void evaluator_outcome(evaluator_event *e, const char *id, char *result_json,
 void evaluator_last_line(const char *path, char *out, size_t size);
 /* Makes path and its parents as needed. */
 int evaluator_mkdir_p(const char *path, gerr *err);
+/* The gevo program workers run (and gevo export --train): configured, or
+ * this program (/proc/self/exe); it must be an executable file. */
+int evaluator_find_exe(const char *configured, char *out, size_t size, gerr *err);
 
 #endif

@@ -178,7 +178,7 @@ int export_session_torch(session *s, const char *spec, const char *dir,
     char *src = NULL, *note = NULL, *text = NULL;
     json_t *r = NULL, *tr = NULL;
     int rc = -1;
-    char wpath[4096], msg[1024];
+    char wpath[4096];
     weights_policy policy;
     if (session_resolve(s, spec, rep->id, err) || session_genome(s, rep->id, &src, err) ||
         session_get_result(s, rep->id, &note, err) || weights_policy_get(s, &policy, err))
@@ -211,14 +211,8 @@ int export_session_torch(session *s, const char *spec, const char *dir,
             goto out;
         }
         char exe[4096], genome[4200];
-        if (evaluator_find_exe(o->exe, exe, sizeof exe, msg, sizeof msg)) {
-            gerr_set(err, "%s", msg);
+        if (evaluator_find_exe(o->exe, exe, sizeof exe, err) || evaluator_mkdir_p(dir, err))
             goto out;
-        }
-        if (evaluator_mkdir_p(dir, msg, sizeof msg)) {
-            gerr_set(err, "%s", msg);
-            goto out;
-        }
         snprintf(genome, sizeof genome, "%s/genome.net", dir);
         snprintf(wpath, sizeof wpath, "%s/gevo.weights", dir);
         const char *data = o->data ? o->data : f.data;

@@ -161,10 +161,8 @@ int export_torch_write(const char *dir, const char *src, size_t len, const char 
         goto out;
     if (file_read(weights, WEIGHTS_MAX, &wbytes, &wlen, err))
         goto out;
-    if (evaluator_mkdir_p(dir, msg, sizeof msg)) {
-        gerr_set(err, "%s", msg);
+    if (evaluator_mkdir_p(dir, err))
         goto out;
-    }
     if (snprintf(path, sizeof path, "%s/weights.npz", dir) >= (int)sizeof path) {
         gerr_set(err, "%s: path too long", dir);
         goto out;
