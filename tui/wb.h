@@ -59,6 +59,7 @@
     REQ(ANNOTATE, "annotate", "annotate the cursor's diff line (added, removed or context)") \
     REQ(REGENERATE, "regenerate", "ask for a new proposal with a steering note")             \
     REQ(CANCEL, "cancel-training", "cancel the training of the individual")                  \
+    REQ(EXPORT, "export-torch", "export the individual to PyTorch (asks for the folder)")    \
     GROUP("Generations")                                                                     \
     REQ(NEXT_GENERATION, "next-generation", "select survivors, start the next generation")   \
     REQ(GEN_BACK, "generation-back", "step back one generation (as it was)")                 \
@@ -315,7 +316,8 @@ enum wb_prompt {
     WB_PROMPT_SEARCH,
     WB_PROMPT_GOTO,
     WB_PROMPT_EDIT_RETRY,
-    WB_PROMPT_NEXT_FORCE
+    WB_PROMPT_NEXT_FORCE,
+    WB_PROMPT_EXPORT
 };
 
 /* Redraw flags returned by actions (htop style): the loop decides. */
@@ -534,6 +536,12 @@ int wb_page(wb *w);
 int wb_mouse(wb *w, int x, int y, mmask_t button);
 /* Asks the terminal for mouse events unless GEVO_MOUSE is off. */
 void wb_mouse_init(wb *w);
+
+/* wb_export.c: the export key, as `gevo export SESSION ID --torch DIR`.
+ * wb_export_ask opens the folder prompt for the selected individual;
+ * wb_export_to writes its export into dir (from the prompt). */
+int wb_export_ask(wb *w);
+int wb_export_to(wb *w, const char *dir);
 
 /* wb_editor.c: the researcher's $EDITOR on text; *out is the edited text
  * without gevo's error lines (malloc'd). error, when not NULL, is shown at

@@ -281,6 +281,7 @@ static int prompt_done(wb *w)
         wb_msg(w, false, "generation %d%s", g, g < w->last_gen ? ", as it was" : "");
         return WB_RELOAD | WB_DETAIL;
     }
+    case WB_PROMPT_EXPORT: return wb_export_to(w, t);
     default: return WB_REDRAW;
     }
 }
@@ -489,6 +490,7 @@ int wb_request(wb *w, int req)
             return WB_REDRAW;
         return ev_result(w, evolve_cancel_training(w->ev, d->id, &ev_err), &ev_err,
                          "cancelled the training of %s", d->id);
+    case WB_REQ_EXPORT: return wb_export_ask(w);
     case WB_REQ_NEXT_GENERATION: {
         if (!need_ev(w))
             return WB_REDRAW;

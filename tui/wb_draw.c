@@ -368,10 +368,15 @@ static void draw_status(wb *w)
 static void draw_bottom(wb *w)
 {
     int y = w->lines - 1;
-    static const char *labels[] = {"",         "Reject: reason? ",
-                                   "Note: ",   "Steering note for the LLM: ",
-                                   "Search: ", "Go to generation: ",
-                                   "",         "Generation not done; force the next one? (y/n) "};
+    static const char *labels[] = {"",
+                                   "Reject: reason? ",
+                                   "Note: ",
+                                   "Steering note for the LLM: ",
+                                   "Search: ",
+                                   "Go to generation: ",
+                                   "",
+                                   "Generation not done; force the next one? (y/n) ",
+                                   "Export to the folder: "};
     if (w->prompt == WB_PROMPT_EDIT_RETRY) {
         char buf[GERR_MSG_MAX + 64];
         snprintf(buf, sizeof buf, "e: edit again, Esc: cancel | %s", w->edit_err);

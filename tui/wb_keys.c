@@ -28,7 +28,7 @@ static const struct { int key, req; } keymap[] = {
     {'a', WB_REQ_APPROVE},             {'A', WB_REQ_APPROVE_ALL},
     {'r', WB_REQ_REJECT},              {'e', WB_REQ_EDIT},
     {'c', WB_REQ_ANNOTATE},            {'R', WB_REQ_REGENERATE},
-    {'x', WB_REQ_CANCEL},
+    {'x', WB_REQ_CANCEL},              {'X', WB_REQ_EXPORT},
     {'>', WB_REQ_NEXT_GENERATION},     {'[', WB_REQ_GEN_BACK},
     {']', WB_REQ_GEN_FORWARD},         {'g', WB_REQ_GOTO_GEN},
     {'}', WB_REQ_HUNK_NEXT},           {'{', WB_REQ_HUNK_PREV},
@@ -132,8 +132,9 @@ char **wb_help_lines(size_t *n)
     }
     WB_REQ_INFO(HELP_GROUP, HELP_REQ)
     bad |= wb_strv_push(&v, n, &alloc, "");
-    bad |= wb_strv_push(&v, n, &alloc,
-                        "Prompts (reason, note, search, generation): Enter accepts, Esc cancels.");
+    bad |= wb_strv_push(
+        &v, n, &alloc,
+        "Prompts (reason, note, search, generation, folder): Enter accepts, Esc cancels.");
     bad |=
         wb_strv_push(&v, n, &alloc,
                      "Long lines are never cut: they wrap, each further row after the wrap mark.");

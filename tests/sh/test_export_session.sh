@@ -110,6 +110,38 @@ set_config keep_weights none
 "$GEVO" run "$S" --generations 3 $RUN >"$T/run3.log" 2>&1 || fail export_session_run3 "$(tail -n 3 "$T/run3.log")"
 new=$(ls "$S/.gevo/weights" | grep -c '^g3-' || true)
 check export_weights_none test "$new" -eq 0
+
+# the workbench's key: X asks for the folder (ID-torch offered) and writes
+# what the command line writes; for weights that are gone it names --train
+g3=""
+for id in $(git -C "$S" tag --list 'g3-*'); do
+    status=$(git -C "$S" notes --ref=results show "$id" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')
+    [ "$status" = ok ] && g3=$id && break
+done
+cat >"$T/keys" <<KEYS
+:wait-idle
+/g1-1<Enter>
+X
+:dump $T/wb-ask
+<C-u>$T/wb-out<Enter>
+:dump $T/wb-done
+/$g3<Enter>
+X
+:dump $T/wb-gone
+KEYS
+: >"$T/empty" # standard input that is not a terminal
+(cd "$T" && env TERM=xterm-256color LANG=C.UTF-8 LC_ALL=C.UTF-8 COLUMNS=220 LINES=30 \
+    GEVO_TUI_SCRIPT="$T/keys" "$GEVO" open "$S" --llm none <"$T/empty" >"$T/wb.out" 2>&1)
+rc=$?
+check export_wb_runs sh -c "test $rc -eq 0 && test ! -s '$T/wb.out'"
+check export_wb_asks_folder grep -q "^Export to the folder: g1-1-torch *\$" "$T/wb-ask"
+check export_wb_exported grep -q "^exported g1-1 to $T/wb-out: [0-9]* parameters" "$T/wb-done"
+check export_wb_same_as_cli sh -c "cmp '$O/model.py' '$T/wb-out/model.py' &&
+    cmp '$O/weights.npz' '$T/wb-out/weights.npz' && cmp '$O/gevo.weights' '$T/wb-out/gevo.weights' &&
+    test -s '$T/wb-out/README.md'"
+check export_wb_says_weights_gone sh -c "test -n '$g3' && test ! -e '$T/$g3-torch' &&
+    grep -q '^export: $g3.s weights: not kept (keep_weights .none.); .*--train' '$T/wb-gone'"
+
 set_config keep_weights most
 "$GEVO" export "$S" g1-1 --torch "$T/out-bad" >/dev/null 2>"$T/err"
 check export_bad_keep_weights sh -c "test $? -eq 1 && grep -q 'keep_weights is \"most\"' '$T/err'"
