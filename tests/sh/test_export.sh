@@ -41,12 +41,32 @@ for net in "$T"/nets/*.net tests/export/nets/*.net; do
     fi
 done
 
+# the programs above call every operator of the registry (engine/net_ops.h)
+# and dwconv, so an operator added without a program here fails
+ops=$(sed -n 's/^ *X([A-Z_]*, *"\([a-z]*\)".*/\1/p' engine/net_ops.h | grep -v '^input$')
+missing=""
+for op in $ops dwconv; do
+    grep -q "\b$op(" "$T"/nets/*.net tests/export/nets/*.net || missing="$missing $op"
+done
+if [ "$(echo "$ops" | wc -w)" -ge 19 ] && [ -z "$missing" ]; then
+    ok export_every_operator_tested
+else
+    fail export_every_operator_tested "not called by any program:$missing (registry: $ops)"
+fi
+
 if ! "$PY" -c 'import numpy, torch, onnx' 2>/dev/null; then
     echo "SKIP export_torch: $PY cannot import numpy, torch and onnx" \
         "(apt-get install python3-torch python3-onnx python3-numpy; make test installs them)"
 elif [ -n "$dirs" ]; then
     # shellcheck disable=SC2086
-    "$PY" tests/export/check_export.py "$T/data" $dirs 2>"$T/pyerr" || {
+    "$PY" tests/export/check_export.py "$T/data" $dirs >"$T/pyout" 2>"$T/pyerr" || {
         grep -q . "$T/pyerr" && fail export_check "$(tail -n 5 "$T/pyerr")"
     }
+    cat "$T/pyout"
+    # a checker that died part-way (a crash says nothing) fails too
+    for d in $dirs; do
+        name=$(basename "$d")
+        n=$(grep -c "^[A-Z]* export_${name}_[a-z]* " "$T/pyout")
+        [ "$n" -eq 5 ] || fail "export_${name}_checked" "$n of the 5 PyTorch checks reported"
+    done
 fi

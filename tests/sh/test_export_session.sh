@@ -55,8 +55,11 @@ else
     fail export_cli_eval "$(cat "$T/err")"
 fi
 if "$PY" -c 'import numpy, torch, onnx' 2>/dev/null; then
-    "$PY" tests/export/check_export.py "$T/data" "$O" 2>"$T/pyerr" ||
+    "$PY" tests/export/check_export.py "$T/data" "$O" >"$T/pyout" 2>"$T/pyerr" ||
         { grep -q . "$T/pyerr" && fail export_cli_check "$(tail -n 5 "$T/pyerr")"; }
+    cat "$T/pyout"
+    n=$(grep -c "^[A-Z]* export_$(basename "$O")_[a-z]* " "$T/pyout")
+    [ "$n" -eq 5 ] || fail export_cli_checked "$n of the 5 PyTorch checks reported"
 else
     echo "SKIP export_cli_check: $PY cannot import numpy, torch and onnx" \
         "(apt-get install python3-torch python3-onnx python3-numpy; make test installs them)"
