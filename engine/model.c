@@ -221,7 +221,7 @@ static int layout_model(const net_graph *g, int batch, model *m, layout *p, gerr
         /* each input's activation, gradient and channels for the kernels of
            several inputs (concat, add), and whether backward adds to it */
         size_t k = (size_t)nd->n_in;
-        links += nd->n_in > 1 ? k * (2 * sizeof(float *) + sizeof(int)) : 0;
+        links += nd->n_in > 1 ? (k * (2 * sizeof(float *) + sizeof(int)) + 7) & ~(size_t)7 : 0;
         links += i > 0 ? (k * sizeof(bool) + 7) & ~(size_t)7 : 0;
     }
     if (np != g->params)
@@ -286,7 +286,8 @@ static int layout_model(const net_graph *g, int batch, model *m, layout *p, gerr
             L->ins = (const float **)link;
             L->dins = (float **)(link + k * sizeof(float *));
             L->chans = (int *)(link + 2 * k * sizeof(float *));
-            link += k * (2 * sizeof(float *) + sizeof(int));
+            /* rounded up so that the next table's pointers stay aligned */
+            link += (k * (2 * sizeof(float *) + sizeof(int)) + 7) & ~(size_t)7;
             for (int j = 0; j < nd->n_in; j++) {
                 const model_layer *I = &m->layers[nd->in[j]];
                 L->ins[j] = I->out;

@@ -18,7 +18,9 @@
 #include "tests/harness.h"
 
 #if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/allocator_interface.h>
+/* Declared here: GCC's libasan exports it, but Debian ships its header
+ * (sanitizer/allocator_interface.h) only with clang. */
+size_t __sanitizer_get_current_allocated_bytes(void);
 #endif
 
 static char dir[256];
