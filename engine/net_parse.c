@@ -655,50 +655,53 @@ static expr *parse_primary(parser *ps, int nest)
     }
 }
 
-static expr *parse_term(parser *ps, int nest)
+/* The operator a token stands for at one precedence level ('f' is /),
+ * or 0 when it ends the level. */
+static char product_op(tok_kind k)
 {
-    expr *l = parse_primary(ps, nest);
+    switch (k) {
+    case T_STAR: return '*';
+    case T_DSLASH: return '/';
+    case T_SLASH: return 'f';
+    case T_PERCENT: return '%';
+    default: return 0;
+    }
+}
+
+static char sum_op(tok_kind k)
+{
+    return k == T_PLUS ? '+' : k == T_MINUS ? '-' : 0;
+}
+
+static expr *parse_term(parser *ps, int nest);
+
+/* A left-associative chain of sums (of terms) or products (of primaries). */
+static expr *parse_chain(parser *ps, int nest, bool sums)
+{
+    expr *(*operand)(parser *, int) = sums ? parse_term : parse_primary;
+    expr *l = operand(ps, nest);
     for (;;) {
         token *t = peek(ps);
-        char op;
-        if (t->kind == T_STAR)
-            op = '*';
-        else if (t->kind == T_DSLASH)
-            op = '/';
-        else if (t->kind == T_SLASH)
-            op = 'f';
-        else if (t->kind == T_PERCENT)
-            op = '%';
-        else
+        char op = sums ? sum_op(t->kind) : product_op(t->kind);
+        if (!op)
             return l;
         next(ps);
         expr *e = new_expr(ps, EX_BINOP, t);
         e->op = op;
         e->lhs = l;
-        e->rhs = parse_primary(ps, nest + 1);
+        e->rhs = operand(ps, nest + 1);
         l = e;
     }
 }
 
+static expr *parse_term(parser *ps, int nest)
+{
+    return parse_chain(ps, nest, false);
+}
+
 static expr *parse_expr(parser *ps, int nest)
 {
-    expr *l = parse_term(ps, nest);
-    for (;;) {
-        token *t = peek(ps);
-        char op;
-        if (t->kind == T_PLUS)
-            op = '+';
-        else if (t->kind == T_MINUS)
-            op = '-';
-        else
-            return l;
-        next(ps);
-        expr *e = new_expr(ps, EX_BINOP, t);
-        e->op = op;
-        e->lhs = l;
-        e->rhs = parse_term(ps, nest + 1);
-        l = e;
-    }
+    return parse_chain(ps, nest, true);
 }
 
 static void end_of_line(parser *ps)
