@@ -12,6 +12,7 @@
 
 #include "core/mutate.h"
 #include "core/proposal.h"
+#include "engine/base/grow.h"
 #include "engine/base/rng.h"
 #include "engine/base/strbuf.h"
 
@@ -276,9 +277,8 @@ static char *notes_for(session *s, const char *a, const char *b, const char *not
     if (session_lineage(s, a, &lin, &n, NULL) != 0)
         n = 0;
     if (b && session_lineage(s, b, &lin2, &n2, NULL) == 0) {
-        void *v = realloc(lin, (n + n2) * sizeof *lin);
-        if (v) {
-            lin = v;
+        size_t alloc = n;
+        if (ALLOC_GROW(lin, n + n2, alloc) == 0) {
             for (size_t i = 0; i < n2; i++)
                 if (!in_list(lin, n, lin2[i]))
                     memcpy(lin[n++], lin2[i], SESSION_ID_MAX);
