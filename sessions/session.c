@@ -214,7 +214,7 @@ int session_lock_take(session *s, gerr *err)
     return 0;
 }
 
-void session_lock_release(session *s)
+void session_unlock(session *s)
 {
     if (!s->writer || s->lock_fd < 0)
         return;
@@ -499,7 +499,7 @@ void session_close(session *s)
 {
     if (!s)
         return;
-    session_lock_release(s);
+    session_unlock(s);
     json_decref(s->config);
     git_repository_free(s->repo);
     free(s->numbers);

@@ -64,9 +64,9 @@ int session_config_save(session *s, gerr *err);
 /* Reloads gevo.json from the working tree. */
 int session_config_load(session *s, gerr *err);
 
-/* Lock file: take (fails naming the holder), release. */
+/* Lock file: take (fails naming the holder), give up. */
 int session_lock_take(session *s, gerr *err);
-void session_lock_release(session *s);
+void session_unlock(session *s);
 
 int session_valid_id(const char *id, int *gen, int *num);
 /* A failed proposal's id, "gGEN-fN"; gen and num may be NULL. */
