@@ -1507,10 +1507,12 @@ static bool reads_name(const char *t, const char *name)
         }
         bool start = p == t || !(p[-1] == '_' || p[-1] == '.' || (p[-1] >= '0' && p[-1] <= '9') ||
                                  (p[-1] >= 'a' && p[-1] <= 'z') || (p[-1] >= 'A' && p[-1] <= 'Z'));
+        if (!start || strncmp(p, name, n))
+            continue;
+        /* p[n] only once p[0..n) matched: nearer the end it lies past the text */
         char c = p[n];
-        bool end = !(c == '_' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-                     (c >= 'A' && c <= 'Z'));
-        if (start && !strncmp(p, name, n) && end)
+        if (!(c == '_' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+              (c >= 'A' && c <= 'Z')))
             return true;
     }
     return false;
