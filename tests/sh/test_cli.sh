@@ -15,6 +15,8 @@ check "gevo --help lists the commands" test "$(wc -l <"$T/names")" -ge 10
 # the usage line of each command, from its own --help
 : >"$T/usages"
 echo "gevo" >>"$T/usages"
+: >"$T/empty"
+n_opts=0
 for c in $(cat "$T/names"); do
     "$GEVO" "$c" --help >"$T/h.$c" 2>"$T/e.$c"
     rc=$?
@@ -25,6 +27,18 @@ for c in $(cat "$T/names"); do
     *) fail "gevo $c --help: usage, status 0" "first line: $first" ;;
     esac
     echo "${first#usage: }" >>"$T/usages"
+    # every option the help lists is one the parser takes: alone (no
+    # operand, no value) it is a usage error, never an unknown option
+    opts=$(sed -n 's/^  \(-[a-z], \)\{0,1\}--\([a-z][a-z-]*\).*/\2/p' "$T/h.$c" | grep -v '^help$')
+    bad=""
+    for o in $opts; do
+        "$GEVO" "$c" "--$o" <"$T/empty" >"$T/o" 2>"$T/e"
+        rc=$?
+        if [ $rc -ne 2 ] || grep -q "unknown option" "$T/e" || [ -s "$T/o" ]; then bad="$bad --$o($rc)"; fi
+        n_opts=$((n_opts + 1))
+    done
+    [ -z "$bad" ] && ok "gevo $c: every option of its --help is parsed" ||
+        fail "gevo $c: every option of its --help is parsed" "refused:$bad"
     "$GEVO" "$c" --no-such-option x >"$T/o" 2>"$T/e"
     rc=$?
     if [ $rc -eq 2 ] && grep -q "^gevo $c: unknown option '--no-such-option'" "$T/e" &&
@@ -34,6 +48,7 @@ for c in $(cat "$T/names"); do
         fail "gevo $c --no-such-option: status 2, named" "status $rc: $(head -n 3 "$T/e")"
     fi
 done
+check "the commands' --help list their options ($n_opts)" test $n_opts -ge 60
 echo "gevo --help" >>"$T/usages"
 echo "gevo --version" >>"$T/usages"
 

@@ -1,7 +1,7 @@
-/* The helpers every command shares: the one option-parser style
- * (getopt_long, gevo's own messages naming the bad option, usage lines
- * from the command table), output through engine/base/text.h, sessions
- * opened with the error said, sections. */
+/* The helpers every command shares: usage lines from the command table,
+ * the kinds of option value several commands take (tui/cli/opts.h parses
+ * them), output through engine/base/text.h, sessions opened with the
+ * error said, sections. */
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -18,14 +18,6 @@ void cli_usage_line(const char *cmd, FILE *out)
 {
     const cli_command *c = cli_find(cmd);
     fprintf(out, "usage: gevo %s\n", c ? c->synopsis : cmd);
-}
-
-int cli_help(const char *cmd, const char *body)
-{
-    cli_usage_line(cmd, stdout);
-    if (body)
-        printf("\n%s", body);
-    return CLI_OK;
 }
 
 static void usage_tail(const char *cmd)
@@ -94,87 +86,6 @@ void cli_net_error(const net_error *e, FILE *out)
     free(buf);
 }
 
-void cli_getopt_start(void)
-{
-    optind = 0; /* 0, not 1: glibc then also resets its permutation state */
-    opterr = 0;
-}
-
-int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts)
-{
-    char spec[64];
-    /* ':' first: a missing value is told apart from an unknown option */
-    snprintf(spec, sizeof spec, ":h%s", shortopts);
-    return getopt_long(argc, argv, spec, longopts, NULL);
-}
-
-int cli_bad_option(const char *cmd, int argc, char **argv, int opt)
-{
-    const char *tok = optind >= 1 && optind <= argc ? argv[optind - 1] : "";
-    int n = (int)strcspn(tok, "=");
-    bool is_long = !strncmp(tok, "--", 2);
-    if (opt == ':')
-        return cli_usage_error(cmd, "option '%.*s' needs a value", n, tok);
-    if (is_long && optopt && tok[n] == '=')
-        return cli_usage_error(cmd, "option '%.*s' takes no value", n, tok);
-    if (is_long || !optopt)
-        return cli_usage_error(cmd, "unknown option '%.*s'", n, tok);
-    return cli_usage_error(cmd, "unknown option '-%c'", optopt);
-}
-
-char **cli_operands(const char *cmd, int argc, char **argv, int n, const char *missing)
-{
-    if (argc - optind < n) {
-        cli_usage_error(cmd, "%s", missing);
-        return NULL;
-    }
-    if (argc - optind > n) {
-        cli_usage_error(cmd, "too many arguments ('%s' is extra)", argv[optind + n]);
-        return NULL;
-    }
-    return argv + optind;
-}
-
-int cli_long(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out)
-{
-    gerr err = GERR_INIT;
-    if (num_long(s, lo, hi, out, opt, &err) == 0)
-        return 0;
-    cli_error(cmd, "%s", err.msg);
-    return -1;
-}
-
-int cli_bytes(const char *cmd, const char *opt, const char *s, double *out)
-{
-    gerr err = GERR_INIT;
-    double v;
-    if (num_bytes(s, 0, 1e18, &v, opt, &err) == 0) {
-        if (out)
-            *out = v;
-        return 0;
-    }
-    cli_error(cmd, "%s", err.msg);
-    return -1;
-}
-
-int cli_int(const char *cmd, const char *opt, const char *s, int lo, int hi, int *out)
-{
-    long v;
-    if (cli_long(cmd, opt, s, lo, hi, &v) != 0)
-        return -1;
-    *out = (int)v;
-    return 0;
-}
-
-int cli_double(const char *cmd, const char *opt, const char *s, double lo, double hi, double *out)
-{
-    gerr err = GERR_INIT;
-    if (num_double(s, lo, hi, out, opt, &err) == 0)
-        return 0;
-    cli_error(cmd, "%s", err.msg);
-    return -1;
-}
-
 int cli_parse_shape(const char *s, net_shape *out)
 {
     int c, h, w;
@@ -185,22 +96,79 @@ int cli_parse_shape(const char *s, net_shape *out)
     return 0;
 }
 
-int cli_review_policy(const char *cmd, const char *s, evolve_review_policy *policy,
-                      long *max_params)
+int cli_opt_input(const char *cmd, const char *value, void *shape)
 {
-    if (!strcmp(s, "auto")) {
-        *policy = EVOLVE_REVIEW_AUTO;
-    } else if (!strcmp(s, "manual")) {
-        *policy = EVOLVE_REVIEW_MANUAL;
-    } else if (!strncmp(s, "limits:", 7)) {
-        *policy = EVOLVE_REVIEW_AUTO_LIMITS;
-        if (cli_long(cmd, "--review-policy limits:", s + 7, 1, 1000000000L, max_params))
-            return -1;
-    } else {
-        cli_usage_error(cmd, "unknown review policy '%s' (auto, manual, limits:N)", s);
+    cli_shape *s = shape;
+    if (cli_parse_shape(value, &s->shape) == 0) {
+        s->given = true;
+        return 0;
+    }
+    cli_error(cmd, "--input needs CxHxW, e.g. 1x28x28, not '%s'", value);
+    return -1;
+}
+
+int cli_opt_preset(const char *cmd, const char *value, void *name)
+{
+    evolve_config cfg;
+    if (evolve_config_preset(&cfg, value)) {
+        cli_usage_error(cmd, "unknown preset '%s' (quick, paper or default)", value);
         return -1;
     }
+    *(const char **)name = value;
     return 0;
+}
+
+int cli_opt_review(const char *cmd, const char *value, void *review)
+{
+    cli_review *r = review;
+    gerr err = GERR_INIT;
+    if (!strcmp(value, "auto")) {
+        r->policy = EVOLVE_REVIEW_AUTO;
+    } else if (!strcmp(value, "manual")) {
+        r->policy = EVOLVE_REVIEW_MANUAL;
+    } else if (!strncmp(value, "limits:", 7)) {
+        r->policy = EVOLVE_REVIEW_AUTO_LIMITS;
+        if (num_long(value + 7, 1, 1000000000L, &r->max_params, "--review-policy limits", &err)) {
+            cli_error(cmd, "%s", err.msg);
+            return -1;
+        }
+    } else {
+        cli_usage_error(cmd, "unknown review policy '%s' (auto, manual, limits:N)", value);
+        return -1;
+    }
+    r->given = true;
+    return 0;
+}
+
+int cli_opt_slurm(const char *cmd, const char *value, void *slurm)
+{
+    cli_slurm *s = slurm;
+    if (!strchr(value, '=') || strchr(value, '\n') || s->len + strlen(value) + 2 > sizeof s->text) {
+        cli_usage_error(cmd, "--slurm needs KEY=VALUE (one line), not '%s'", value);
+        return -1;
+    }
+    s->len += (size_t)snprintf(s->text + s->len, sizeof s->text - s->len, "%s\n", value);
+    return 0;
+}
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+volatile sig_atomic_t *cli_catch_stop(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    return &stop_flag;
 }
 
 session *cli_session_open(const char *cmd, const char *dir, session_mode mode)

@@ -5,18 +5,21 @@
  * the SYNOPSIS and COMMANDS of man/gevo.1.
  *
  * A command takes its own argv (argv[0] is its name), parses it with
- * getopt_long through cli_getopt, and returns the process exit status
- * (CLI_OK, CLI_FAIL, CLI_USAGE, ...); only main() exits. */
+ * cli_parse from the table of its options (tui/cli/opts.h), and returns
+ * the process exit status (CLI_OK, CLI_FAIL, CLI_USAGE, ...); only main()
+ * exits. */
 #ifndef GEVO_TUI_CLI_H
 #define GEVO_TUI_CLI_H
 
-#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
 #include "core/evolve.h"
 #include "engine/net.h"
 #include "sessions/session.h"
+#include "tui/cli/opts.h"
 
 /* Exit statuses, as man/gevo.1's EXIT STATUS says. */
 enum {
@@ -55,65 +58,46 @@ int cmd_open(int argc, char **argv);
 /* Bare `gevo`: a new session in ./gevo-DATE-TIME, opened in the workbench. */
 int cmd_open_new_session(void);
 
-/* ---- the one option-parser style ---------------------------------------
+/* ---- options -----------------------------------------------------------
  *
- *     static const struct option opts[] = {{"json", no_argument, 0, 'j'}, CLI_HELP_OPTION,
- *                                          {0, 0, 0, 0}};
- *     int opt;
- *     cli_getopt_start();
- *     while ((opt = cli_getopt(argc, argv, "q", opts)) != -1) {
- *         switch (opt) {
- *         case 'j': ...
- *         case 'h': return cli_help(argv[0], help);
- *         default: return cli_bad_option(argv[0], argc, argv, opt);
- *         }
- *     }
- *
- * Options and operands may come in any order (getopt_long's permutation);
- * "--" ends the options; unambiguous prefixes of long options are taken. */
+ * Every command parses its argv with cli_parse (tui/cli/opts.h) from one
+ * table of its options; the kinds of value several commands share: */
 
-#define CLI_HELP_OPTION             \
-    {                               \
-        "help", no_argument, 0, 'h' \
-    }
-
-/* Resets getopt for a fresh argv and silences its own messages. */
-void cli_getopt_start(void);
-/* getopt_long with "h" and the short options in shortopts; returns '?' for
- * an unknown option and ':' for a missing value, as cli_bad_option wants. */
-int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts);
-/* The usage error of the option getopt just refused: "gevo CMD: unknown
- * option '--x'" or "gevo CMD: option '--x' needs a value", then the usage
- * line, on stderr. Returns CLI_USAGE. */
-int cli_bad_option(const char *cmd, int argc, char **argv, int opt);
-/* After the options: exactly n operands. Returns them (argv + optind), or
- * NULL after a usage error: `missing` ("the session folder is missing")
- * when there are fewer, the first extra one named when there are more. */
-char **cli_operands(const char *cmd, int argc, char **argv, int n, const char *missing);
+/* "usage: gevo SYNOPSIS\n" of the command (the command table's), to out. */
+void cli_usage_line(const char *cmd, FILE *out);
 /* "gevo CMD: " + the message + the usage line, on stderr. Returns CLI_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* "usage: gevo SYNOPSIS" of the command, then "\n" and body (may be NULL),
- * on stdout. Returns CLI_OK. */
-int cli_help(const char *cmd, const char *body);
-/* "usage: gevo SYNOPSIS\n" of the command, to out. */
-void cli_usage_line(const char *cmd, FILE *out);
-
-/* An option's numeric value; on failure prints "gevo CMD: OPT: ..." (what
- * was wrong, from engine/base/num.h) and returns -1. */
-int cli_long(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);
-int cli_int(const char *cmd, const char *opt, const char *s, int lo, int hi, int *out);
-int cli_double(const char *cmd, const char *opt, const char *s, double lo, double hi, double *out);
-/* A byte count such as 512M or 2G (num_bytes), 0 .. 1e18; out may be NULL
- * (only checked). */
-int cli_bytes(const char *cmd, const char *opt, const char *s, double *out);
 
 /* "CxHxW" (e.g. 1x28x28) into *out; -1 when it is not one. */
 int cli_parse_shape(const char *s, net_shape *out);
+
+/* --input CxHxW: the shape, and whether it was given. */
+typedef struct cli_shape {
+    net_shape shape;
+    bool given;
+} cli_shape;
+int cli_opt_input(const char *cmd, const char *value, void *shape);
+
+/* --preset NAME (evolve_config_preset's: quick, paper or default),
+ * checked; the target is the name (const char *). */
+int cli_opt_preset(const char *cmd, const char *value, void *name);
+
 /* --review-policy of gevo run and gevo open: auto, manual, or limits:N
- * (approve proposals of at most N parameters). On failure prints the
- * usage error and returns -1. */
-int cli_review_policy(const char *cmd, const char *s, evolve_review_policy *policy,
-                      long *max_params);
+ * (approve proposals of at most N parameters). */
+typedef struct cli_review {
+    bool given;
+    evolve_review_policy policy;
+    long max_params;
+} cli_review;
+int cli_opt_review(const char *cmd, const char *value, void *review);
+
+/* --slurm KEY=VALUE, repeatable: the options one a line, as the
+ * evaluator's options text wants them. */
+typedef struct cli_slurm {
+    char text[8192];
+    size_t len;
+} cli_slurm;
+int cli_opt_slurm(const char *cmd, const char *value, void *slurm);
 
 /* ---- text the program did not write itself -----------------------------
  *
@@ -128,6 +112,13 @@ void cli_line(FILE *out, const char *fmt, ...) __attribute__((format(printf, 2, 
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* net_error_print's text (the source line, a caret, the hint), shown safely. */
 void cli_net_error(const net_error *e, FILE *out);
+
+/* ---- stopping cleanly -------------------------------------------------- */
+
+/* From now on SIGINT and SIGTERM only set the returned flag (interrupted
+ * system calls restart, poll() returns EINTR), so a long command stops at
+ * its next check and still says how it stopped. */
+volatile sig_atomic_t *cli_catch_stop(void);
 
 /* ---- shared by the session commands ---------------------------------- */
 

@@ -8,22 +8,16 @@
 #include "engine/net.h"
 #include "tui/cli/cli.h"
 
-static const char help[] =
+static const cli_spec spec = {
+    "check",
     "Validates a gevo-net program (see gevo-net(5)): parses it, infers every\n"
     "shape, counts parameters and FLOPs, and checks the limits. Prints one row\n"
     "per layer and the totals; on an error prints file:line:col, the line,\n"
-    "a caret and a hint, and exits with status 1.\n"
-    "\n"
-    "options:\n"
-    "  --input CxHxW        check for another input shape (e.g. 1x28x28)\n"
-    "  --json               machine-readable output\n"
-    "  --quiet              print only the totals line\n"
-    "  --max-params N       parameter limit (default 20000000)\n"
-    "  --max-flops N        forward FLOPs per image (default 2e10)\n"
-    "  --max-act-mb N       activation memory per image in MiB (default 256)\n"
-    "  --max-depth N        block call depth (default 32)\n"
-    "  --max-file-bytes N   source size (default 262144)\n"
-    "  -h, --help           this text\n";
+    "a caret and a hint, and exits with status 1.\n",
+    NULL,
+    1,
+    "the FILE to check is missing",
+};
 
 static void group_digits(long v, char *buf, size_t n)
 {
@@ -153,76 +147,43 @@ static int print_json(const char *path, const net_graph *g, const net_error *err
 
 int cmd_check(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"input", required_argument, 0, 'i'},
-        {"json", no_argument, 0, 'j'},
-        {"quiet", no_argument, 0, 'q'},
-        {"max-params", required_argument, 0, 'P'},
-        {"max-flops", required_argument, 0, 'F'},
-        {"max-act-mb", required_argument, 0, 'A'},
-        {"max-depth", required_argument, 0, 'D'},
-        {"max-file-bytes", required_argument, 0, 'B'},
-        CLI_HELP_OPTION,
-        {0, 0, 0, 0},
-    };
     net_limits lim;
     net_limits_default(&lim);
-    net_shape input;
-    bool have_input = false, json = false, quiet = false;
-    double v;
-    int opt;
-    cli_getopt_start();
-    while ((opt = cli_getopt(argc, argv, "q", longopts)) != -1) {
-        switch (opt) {
-        case 'i':
-            if (cli_parse_shape(optarg, &input)) {
-                return cli_usage_error("check", "--input needs CxHxW, e.g. 1x28x28, not '%s'",
-                                       optarg);
-            }
-            have_input = true;
-            break;
-        case 'j': json = true; break;
-        case 'q': quiet = true; break;
-        case 'P':
-            if (cli_double("check", "--max-params", optarg, 1, 1e10, &v))
-                return CLI_USAGE;
-            lim.max_params = (long)v;
-            break;
-        case 'F':
-            if (cli_double("check", "--max-flops", optarg, 1, 1e15, &v))
-                return CLI_USAGE;
-            lim.max_flops = v;
-            break;
-        case 'A':
-            if (cli_double("check", "--max-act-mb", optarg, 1, 1e6, &v))
-                return CLI_USAGE;
-            lim.max_act_bytes = v * 1048576;
-            break;
-        case 'D':
-            if (cli_double("check", "--max-depth", optarg, 1, 60, &v))
-                return CLI_USAGE;
-            lim.max_depth = (int)v;
-            break;
-        case 'B':
-            if (cli_double("check", "--max-file-bytes", optarg, 1, 1 << 30, &v))
-                return CLI_USAGE;
-            lim.max_file_bytes = (long)v;
-            break;
-        case 'h': return cli_help("check", help);
-        default: return cli_bad_option("check", argc, argv, opt);
-        }
-    }
-    char **arg = cli_operands("check", argc, argv, 1, "the FILE to check is missing");
-    if (!arg)
-        return CLI_USAGE;
-    const char *path = arg[0];
+    cli_shape input = {0};
+    bool json = false, quiet = false;
+    double params = (double)lim.max_params, flops = lim.max_flops,
+           act_mb = lim.max_act_bytes / 1048576, depth = lim.max_depth,
+           file_bytes = (double)lim.max_file_bytes;
+    const cli_opt opts[] = {
+        CLI_CALL("input", cli_opt_input, &input, "CxHxW",
+                 "check for another input shape (e.g. 1x28x28)"),
+        CLI_FLAG("json", 0, &json, "machine-readable output"),
+        CLI_FLAG("quiet", 'q', &quiet, "print only the totals line"),
+        CLI_DOUBLE("max-params", &params, 1, 1e10, "N", "parameter limit (default 20000000)"),
+        CLI_DOUBLE("max-flops", &flops, 1, 1e15, "N", "forward FLOPs per image (default 2e10)"),
+        CLI_DOUBLE("max-act-mb", &act_mb, 1, 1e6, "N",
+                   "activation memory per image in MiB (default 256)"),
+        CLI_DOUBLE("max-depth", &depth, 1, 60, "N", "block call depth (default 32)"),
+        CLI_DOUBLE("max-file-bytes", &file_bytes, 1, 1 << 30, "N", "source size (default 262144)"),
+        CLI_END,
+    };
+    cli_args args;
+    if (cli_parse(&spec, opts, argc, argv, &args))
+        return args.status;
+    lim.max_params = (long)params;
+    lim.max_flops = flops;
+    lim.max_act_bytes = act_mb * 1048576;
+    lim.max_depth = (int)depth;
+    lim.max_file_bytes = (long)file_bytes;
+    const char *path = args.v[0];
     net_error err = {0};
     size_t len;
     char *src = NULL;
     net_graph *g = NULL;
     int rc = -1;
     if (file_read(path, (size_t)lim.max_file_bytes, &src, &len, &err.base) == 0)
-        rc = net_compile_with_input(src, len, path, &lim, have_input ? &input : NULL, &g, &err);
+        rc = net_compile_with_input(src, len, path, &lim, input.given ? &input.shape : NULL, &g,
+                                    &err);
     free(src);
     if (json) {
         print_json(path, g, rc ? &err : NULL);

@@ -14,57 +14,33 @@
 #include "tui/cli/cli.h"
 #include "tui/cli/progress.h"
 
-static const char help[] =
+static const cli_spec spec = {
+    "eval",
     "Evaluates saved weights (from gevo train --weights) of the program NET\n"
-    "on the test set and prints accuracy and loss as JSON.\n"
-    "\n"
-    "options:\n"
-    "  --data DIR          data directory (default " DATA_DEFAULT_DIR ")\n"
-    "  --resize HxW        resample every image to H x W (as for train)\n"
-    "  --input CxHxW       evaluate the program at this input shape (as for train)\n"
-    "  --threads N         OpenBLAS threads (default 2)\n"
-    "  --batch N           images per pass (default 256)\n"
-    "  -h, --help          this text\n";
+    "on the test set and prints accuracy and loss as JSON.\n",
+    NULL,
+    2,
+    "NET and WEIGHTS are needed",
+};
 
 int cmd_eval(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"data", required_argument, 0, 'd'},
-        {"resize", required_argument, 0, 'R'},
-        {"input", required_argument, 0, 'i'},
-        {"threads", required_argument, 0, 't'},
-        {"batch", required_argument, 0, 'b'},
-        CLI_HELP_OPTION,
-        {0, 0, 0, 0},
-    };
     cli_data_args da = {.dir = DATA_DEFAULT_DIR};
     long threads = 2, batch = 256;
-    int opt;
-    cli_getopt_start();
-    while ((opt = cli_getopt(argc, argv, "", longopts)) != -1) {
-        switch (opt) {
-        case 'd': da.dir = optarg; break;
-        case 'R':
-        case 'i':
-            if (cli_data_option("eval", opt, optarg, &da))
-                return CLI_USAGE;
-            break;
-        case 't':
-            if (cli_long("eval", "--threads", optarg, 1, 256, &threads))
-                return CLI_USAGE;
-            break;
-        case 'b':
-            if (cli_long("eval", "--batch", optarg, 1, 65536, &batch))
-                return CLI_USAGE;
-            break;
-        case 'h': return cli_help("eval", help);
-        default: return cli_bad_option("eval", argc, argv, opt);
-        }
-    }
-    char **arg = cli_operands("eval", argc, argv, 2, "NET and WEIGHTS are needed");
-    if (!arg)
-        return CLI_USAGE;
-    const char *net_path = arg[0], *wpath = arg[1];
+    const cli_opt opts[] = {
+        CLI_STR("data", &da.dir, "DIR", "data directory (default " DATA_DEFAULT_DIR ")"),
+        CLI_CALL("resize", cli_opt_resize, &da, "HxW",
+                 "resample every image to H x W (as for train)"),
+        CLI_CALL("input", cli_opt_input, &da.input, "CxHxW",
+                 "evaluate the program at this input shape (as for train)"),
+        CLI_LONG("threads", &threads, 1, 256, "N", "OpenBLAS threads (default 2)"),
+        CLI_LONG("batch", &batch, 1, 65536, "N", "images per pass (default 256)"),
+        CLI_END,
+    };
+    cli_args args;
+    if (cli_parse(&spec, opts, argc, argv, &args))
+        return args.status;
+    const char *net_path = args.v[0], *wpath = args.v[1];
     char msg[1024];
     data_source data;
     memset(&data, 0, sizeof data);

@@ -13,19 +13,15 @@
 #include "engine/base/text.h"
 #include "tui/cli/cli.h"
 
-static const char help[] =
+static const cli_spec spec = {
+    "export",
     "Writes every individual with its metadata, objectives and review to standard output\n"
     "(--csv, --json), or one individual ID as a standalone PyTorch module with its\n"
-    "trained weights into the folder OUT (--torch).\n"
-    "\n"
-    "options:\n"
-    "  --csv            as CSV: a header line, then one line per individual\n"
-    "  --json           as a JSON object {session, individuals}\n"
-    "  --torch OUT      ID as OUT/model.py, weights.npz, genome.net, gevo.weights, README.md\n"
-    "  --train          with --torch: when ID's weights are not kept, train it again at\n"
-    "                   the fidelity of its result first\n"
-    "  --data DIR       with --train: the data to train on (default: the result's)\n"
-    "  -h, --help       this text\n";
+    "trained weights into the folder OUT (--torch).\n",
+    NULL,
+    CLI_OPERANDS_ANY,
+    NULL,
+};
 
 /* gevo export DIR ID --torch OUT [--train] [--data DIR] */
 static int export_torch(const char *dir, const char *id, const char *out, bool train,
@@ -122,50 +118,36 @@ static bool on_front(json_t *front, const char *id)
 
 int cmd_export(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"csv", no_argument, 0, 'c'},
-        {"json", no_argument, 0, 'j'},
-        {"torch", required_argument, 0, 't'},
-        {"train", no_argument, 0, 'T'},
-        {"data", required_argument, 0, 'd'},
-        CLI_HELP_OPTION,
-        {0, 0, 0, 0},
-    };
-    int fmt = 0; /* 'c' csv, 'j' json, 't' torch */
     const char *torch = NULL, *data = NULL;
-    bool train = false;
-    int opt;
-    cli_getopt_start();
-    while ((opt = cli_getopt(argc, argv, "", longopts)) != -1) {
-        switch (opt) {
-        case 'c':
-        case 'j':
-        case 't':
-            if (fmt && fmt != opt)
-                return cli_usage_error("export", "choose one of --csv, --json and --torch");
-            fmt = opt;
-            if (opt == 't')
-                torch = optarg;
-            break;
-        case 'T': train = true; break;
-        case 'd': data = optarg; break;
-        case 'h': return cli_help("export", help);
-        default: return cli_bad_option("export", argc, argv, opt);
-        }
-    }
-    if (!fmt)
+    bool csv = false, json = false, train = false;
+    const cli_opt opts[] = {
+        CLI_FLAG("csv", 0, &csv, "as CSV: a header line, then one line per individual"),
+        CLI_FLAG("json", 0, &json, "as a JSON object {session, individuals}"),
+        CLI_STR("torch", &torch, "OUT",
+                "ID as OUT/model.py, weights.npz, genome.net, gevo.weights, README.md"),
+        CLI_FLAG("train", 0, &train,
+                 "with --torch: when ID's weights are not kept, train it again at\n"
+                 "the fidelity of its result first"),
+        CLI_STR("data", &data, "DIR", "with --train: the data to train on (default: the result's)"),
+        CLI_END,
+    };
+    cli_args args;
+    if (cli_parse(&spec, opts, argc, argv, &args))
+        return args.status;
+    if (csv + json + (torch != NULL) > 1)
+        return cli_usage_error("export", "choose one of --csv, --json and --torch");
+    if (!csv && !json && !torch)
         return cli_usage_error("export", "--csv, --json or --torch is needed");
-    if (fmt != 't' && (train || data))
+    if (!torch && (train || data))
         return cli_usage_error("export", "--train and --data go with --torch");
-    if (fmt == 't') {
-        char **a = cli_operands("export", argc, argv, 2,
-                                "a session folder and an individual id are needed");
-        return a ? export_torch(a[0], a[1], torch, train, data) : CLI_USAGE;
+    if (torch) {
+        if (cli_operands("export", &args, 2, "a session folder and an individual id are needed"))
+            return CLI_USAGE;
+        return export_torch(args.v[0], args.v[1], torch, train, data);
     }
-    char **arg = cli_operands("export", argc, argv, 1, "the session folder is missing");
-    if (!arg)
+    if (cli_operands("export", &args, 1, "the session folder is missing"))
         return CLI_USAGE;
-    session *s = cli_session_open("export", arg[0], SESSION_READ);
+    session *s = cli_session_open("export", args.v[0], SESSION_READ);
     if (!s)
         return CLI_FAIL;
     session_info *v = NULL;
@@ -178,7 +160,7 @@ int cmd_export(int argc, char **argv)
     }
     json_t *front = NULL;
     session_journal_foreach(s, last_front_cb, &front, NULL);
-    if (fmt == 'c') {
+    if (csv) {
         printf("id,generation,number,commit,operator,persona,parents,model,tokens_in,tokens_out,"
                "latency_s,edited,status,val_acc,params,flops,seconds,review,front\n");
         for (size_t i = 0; i < n; i++) {

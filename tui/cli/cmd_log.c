@@ -7,13 +7,14 @@
 
 #include "tui/cli/cli.h"
 
-static const char help[] =
+static const cli_spec spec = {
+    "log",
     "Lists the generations and individuals of a session: operator, persona, status,\n"
-    "objectives (val_acc, params, FLOPs) and review.\n"
-    "\n"
-    "options:\n"
-    "  --generation N   only generation N\n"
-    "  -h, --help       this text\n";
+    "objectives (val_acc, params, FLOPs) and review.\n",
+    NULL,
+    1,
+    "the session folder is missing",
+};
 
 typedef struct fronts {
     char **front; /* per generation: the latest journal front, "" if none */
@@ -58,28 +59,15 @@ static void fmt_num(char *buf, size_t size, double v, const char *fmt)
 
 int cmd_log(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"generation", required_argument, 0, 'g'},
-        CLI_HELP_OPTION,
-        {0, 0, 0, 0},
-    };
     int gen = -1;
-    int opt;
-    cli_getopt_start();
-    while ((opt = cli_getopt(argc, argv, "", longopts)) != -1) {
-        switch (opt) {
-        case 'g':
-            if (cli_int("log", "--generation", optarg, 0, 1000000, &gen))
-                return CLI_USAGE;
-            break;
-        case 'h': return cli_help("log", help);
-        default: return cli_bad_option("log", argc, argv, opt);
-        }
-    }
-    char **arg = cli_operands("log", argc, argv, 1, "the session folder is missing");
-    if (!arg)
-        return CLI_USAGE;
-    const char *dir = arg[0];
+    const cli_opt opts[] = {
+        CLI_INT("generation", &gen, 0, 1000000, "N", "only generation N"),
+        CLI_END,
+    };
+    cli_args args;
+    if (cli_parse(&spec, opts, argc, argv, &args))
+        return args.status;
+    const char *dir = args.v[0];
     session *s = cli_session_open("log", dir, SESSION_READ);
     if (!s)
         return CLI_FAIL;

@@ -7,56 +7,38 @@
 #include "tui/cli/cli.h"
 #include "tui/cli/progress.h"
 
-static const char help[] =
+static const cli_spec spec = {
+    "new",
     "Creates DIR as a session repository: the seed network (default quick.net) is\n"
     "individual g0-1, the prompt templates are copied in, and the journal branch\n"
-    "records generation 0.\n"
-    "\n"
-    "options:\n"
-    "  --seed NET       the seed network, a gevo-net file (default: quick.net)\n"
-    "  --data DIR       the data set folder (default " DATA_DEFAULT_DIR "); loaded\n"
-    "                   (decoded once into the cache) and checked against the seed\n"
-    "  --resize HxW     resample every image to H x W, recorded in gevo.json\n"
-    "  --preset NAME    quick, paper or default (quick's settings), recorded as\n"
-    "                   \"preset\" in gevo.json (default: default)\n"
-    "  -h, --help       this text\n";
+    "records generation 0.\n",
+    NULL,
+    1,
+    "the session folder is missing",
+};
 
 int cmd_new(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"seed", required_argument, 0, 's'},
-        {"data", required_argument, 0, 'd'},
-        {"resize", required_argument, 0, 'R'},
-        {"preset", required_argument, 0, 'p'},
-        CLI_HELP_OPTION,
-        {0, 0, 0, 0},
-    };
     newsession_opts o = {0};
     cli_data_args da = {0};
+    const cli_opt opts[] = {
+        CLI_STR("seed", &o.seed, "NET", "the seed network, a gevo-net file (default: quick.net)"),
+        CLI_STR("data", &o.data, "DIR",
+                "the data set folder (default " DATA_DEFAULT_DIR "); loaded\n"
+                "(decoded once into the cache) and checked against the seed"),
+        CLI_CALL("resize", cli_opt_resize, &da, "HxW",
+                 "resample every image to H x W, recorded in gevo.json"),
+        CLI_CALL("preset", cli_opt_preset, &o.preset, "NAME",
+                 "quick, paper or default (quick's settings), recorded as\n"
+                 "\"preset\" in gevo.json (default: default)"),
+        CLI_END,
+    };
+    cli_args args;
+    if (cli_parse(&spec, opts, argc, argv, &args))
+        return args.status;
     cli_progress ctx = {.bar = isatty(2)};
     data_opts dopts;
-    int opt;
-    cli_getopt_start();
-    while ((opt = cli_getopt(argc, argv, "", longopts)) != -1) {
-        switch (opt) {
-        case 's': o.seed = optarg; break;
-        case 'd': o.data = optarg; break;
-        case 'R':
-            if (cli_data_option("new", opt, optarg, &da))
-                return CLI_USAGE;
-            break;
-        case 'p': o.preset = optarg; break;
-        case 'h': return cli_help("new", help);
-        default: return cli_bad_option("new", argc, argv, opt);
-        }
-    }
-    evolve_config cfg;
-    if (o.preset && evolve_config_preset(&cfg, o.preset))
-        return cli_usage_error("new", "unknown preset '%s' (quick, paper or default)", o.preset);
-    char **arg = cli_operands("new", argc, argv, 1, "the session folder is missing");
-    if (!arg)
-        return CLI_USAGE;
-    const char *dir = arg[0];
+    const char *dir = args.v[0];
     cli_data_opts(&dopts, &da, &ctx);
     o.data_opts = &dopts;
     session *s = NULL;

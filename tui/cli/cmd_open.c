@@ -11,26 +11,16 @@
 #include "tui/cli/cli.h"
 #include "tui/workbench.h"
 
-static const char help[] =
+static const cli_spec spec = {
+    "open",
     "Opens the workbench on a session: the population tree, the diff of each proposal\n"
     "and the persona's reasoning; review, steer and step through generations.\n"
     "Press ? inside for the keys; man gevo(1) has them too. 'gevo' with no arguments\n"
-    "makes a new session in ./gevo-DATE-TIME and opens it.\n"
-    "\n"
-    "options:\n"
-    "  --llm URL|none         the proposer (default: the session's llm.base_url, else none)\n"
-    "  --model NAME           the LLM's model name\n"
-    "  --preset quick|paper   population and training settings (default quick)\n"
-    "  --review-policy P      manual (default here), auto, or limits:N (approve\n"
-    "                         when parameters <= N, else leave for review)\n"
-    "  --subset N             training images per candidate\n"
-    "  --epochs N             epochs per candidate\n"
-    "  --population N         survivors per generation\n"
-    "  --offspring N          proposals per generation\n"
-    "  --max-memory BYTES     what one candidate's training may allocate, e.g. 512M,\n"
-    "                         2G; 0: no limit (default: gevo.json's max_memory, else\n"
-    "                         half of the machine's memory over the slots)\n"
-    "  -h, --help             this text\n";
+    "makes a new session in ./gevo-DATE-TIME and opens it.\n",
+    NULL,
+    1,
+    "the session folder is missing",
+};
 
 static bool has_terminal(void)
 {
@@ -40,65 +30,35 @@ static bool has_terminal(void)
 
 int cmd_open(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"llm", required_argument, 0, 'l'},
-        {"model", required_argument, 0, 'm'},
-        {"preset", required_argument, 0, 'p'},
-        {"review-policy", required_argument, 0, 'r'},
-        {"subset", required_argument, 0, 's'},
-        {"epochs", required_argument, 0, 'e'},
-        {"population", required_argument, 0, 'P'},
-        {"offspring", required_argument, 0, 'O'},
-        {"max-memory", required_argument, 0, 'M'},
-        CLI_HELP_OPTION,
-        {0, 0, 0, 0},
-    };
     workbench_opts o;
     memset(&o, 0, sizeof o);
-    int opt;
-    cli_getopt_start();
-    while ((opt = cli_getopt(argc, argv, "", longopts)) != -1) {
-        switch (opt) {
-        case 'l': o.llm = optarg; break;
-        case 'm': o.model = optarg; break;
-        case 'p': o.preset = optarg; break;
-        case 'r':
-            if (cli_review_policy("open", optarg, &o.review, &o.review_max_params))
-                return CLI_USAGE;
-            o.review_set = true;
-            break;
-        case 's':
-            if (cli_int("open", "--subset", optarg, 1, 100000000, &o.subset))
-                return CLI_USAGE;
-            break;
-        case 'e':
-            if (cli_int("open", "--epochs", optarg, 1, 100000000, &o.epochs))
-                return CLI_USAGE;
-            break;
-        case 'P':
-            if (cli_int("open", "--population", optarg, 1, 100000000, &o.population))
-                return CLI_USAGE;
-            break;
-        case 'O':
-            if (cli_int("open", "--offspring", optarg, 1, 100000000, &o.offspring))
-                return CLI_USAGE;
-            break;
-        case 'M':
-            if (cli_bytes("open", "--max-memory", optarg, NULL))
-                return CLI_USAGE;
-            o.max_memory = optarg;
-            break;
-        case 'h': return cli_help("open", help);
-        default: return cli_bad_option("open", argc, argv, opt);
-        }
-    }
-    evolve_config cfg;
-    if (o.preset && evolve_config_preset(&cfg, o.preset))
-        return cli_usage_error("open", "unknown preset '%s' (quick or paper)", o.preset);
-    char **arg = cli_operands("open", argc, argv, 1, "the session folder is missing");
-    if (!arg)
-        return CLI_USAGE;
-    return workbench_run(arg[0], &o);
+    cli_review review = {0};
+    const cli_opt opts[] = {
+        CLI_STR("llm", &o.llm, "URL|none",
+                "the proposer (default: the session's llm.base_url, else none)"),
+        CLI_STR("model", &o.model, "NAME", "the LLM's model name"),
+        CLI_CALL("preset", cli_opt_preset, &o.preset, "quick|paper",
+                 "population and training settings (default quick)"),
+        CLI_CALL("review-policy", cli_opt_review, &review, "P",
+                 "manual (default here), auto, or limits:N (approve\n"
+                 "when parameters <= N, else leave for review)"),
+        CLI_INT("subset", &o.subset, 1, 100000000, "N", "training images per candidate"),
+        CLI_INT("epochs", &o.epochs, 1, 100000000, "N", "epochs per candidate"),
+        CLI_INT("population", &o.population, 1, 100000000, "N", "survivors per generation"),
+        CLI_INT("offspring", &o.offspring, 1, 100000000, "N", "proposals per generation"),
+        CLI_SIZE("max-memory", &o.max_memory, "BYTES",
+                 "what one candidate's training may allocate, e.g. 512M,\n"
+                 "2G; 0: no limit (default: gevo.json's max_memory, else\n"
+                 "half of the machine's memory over the slots)"),
+        CLI_END,
+    };
+    cli_args args;
+    if (cli_parse(&spec, opts, argc, argv, &args))
+        return args.status;
+    o.review_set = review.given;
+    o.review = review.policy;
+    o.review_max_params = review.max_params;
+    return workbench_run(args.v[0], &o);
 }
 
 /* A fresh folder name in the current folder: gevo-DATE-TIME[-N]. */

@@ -18,7 +18,8 @@
 #include "sessions/session.h"
 #include "tui/cli/cli.h"
 
-static const char help[] =
+static const cli_spec spec = {
+    "propose",
     "Runs one proposal and records it as a new individual of the session: the\n"
     "LLM rewrites one block (mutate), combines two parents' versions of a block\n"
     "(crossover) or carries an elite's change over to another block (eot); the\n"
@@ -28,32 +29,16 @@ static const char help[] =
     "\n"
     "Prints the diff against the parent, the reasoning and the validation result.\n"
     "A proposal that fails is recorded as a failed proposal (not an individual);\n"
-    "the exit status is then 1.\n"
-    "\n"
-    "  --operator OP    mutate (default), crossover or eot\n"
-    "  --persona NAME   a persona of the session's prompts/ (default: drawn by weight)\n"
-    "  --llm none|URL   no LLM, or the base URL of an OpenAI-compatible server\n"
-    "  --model M        the model name\n"
-    "  --parent ID      the parent (twice for crossover); default: the best measured\n"
-    "                   individual, else the newest\n"
-    "  --gene NAME      the block to rewrite (default: drawn at random)\n"
-    "  --elite ID       eot: the elite to learn from (default: the best measured)\n"
-    "  --seed N         seeds the draws of block, persona and mutation (default 1)\n"
-    "  --generation N   the new individual's generation (default: the next one)\n"
-    "  --repairs N      repair rounds after the first answer (default 2)\n"
-    "  --note TEXT      steering: a note for the LLM for this proposal\n"
-    "  --max-memory BYTES  what the proposal's training may allocate, e.g. 512M, 2G;\n"
-    "                   0: no limit (default: gevo.json's max_memory, else half of\n"
-    "                   the machine's memory over gevo run's slots); planned at its\n"
-    "                   batch on gevo run's default training subset\n"
-    "  --verbose        also print the exact prompts and raw responses\n"
-    "\n"
+    "the exit status is then 1.\n",
     "LLM settings, later ones win: the session's gevo.json (llm.base_url,\n"
     "llm.model, llm.api_key_env, ...), GEVO_LLM_* environment variables\n"
     "(GEVO_LLM_BASE_URL, GEVO_LLM_MODEL, GEVO_LLM_API_KEY_ENV, ...), then --llm\n"
     "and --model. The API key is read from the variable llm.api_key_env names.\n"
     "With gevo.json \"models\" (several LLMs) and neither --llm nor --model, the\n"
-    "model is drawn by the models' weights; the persona by gevo.json \"personas\".\n";
+    "model is drawn by the models' weights; the persona by gevo.json \"personas\".\n",
+    1,
+    "the session folder is missing",
+};
 
 static int journal_last(const session_journal_entry *e, void *arg)
 {
@@ -129,71 +114,44 @@ static void print_outcome(session *s, const propose_outcome *o, bool verbose)
 
 int cmd_propose(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"operator", required_argument, 0, 'o'},
-        {"persona", required_argument, 0, 'p'},
-        {"llm", required_argument, 0, 'l'},
-        {"model", required_argument, 0, 'm'},
-        {"parent", required_argument, 0, 'P'},
-        {"gene", required_argument, 0, 'g'},
-        {"elite", required_argument, 0, 'e'},
-        {"seed", required_argument, 0, 's'},
-        {"generation", required_argument, 0, 'G'},
-        {"repairs", required_argument, 0, 'r'},
-        {"note", required_argument, 0, 'n'},
-        {"verbose", no_argument, 0, 'v'},
-        {"max-memory", required_argument, 0, 'M'},
-        CLI_HELP_OPTION,
-        {0, 0, 0, 0},
-    };
     const char *op_s = "mutate", *persona = NULL, *llm_opt = NULL, *model = NULL, *gene = NULL,
                *elite = NULL, *note = NULL, *parents[2] = {NULL, NULL}, *max_memory = NULL;
-    int n_parents = 0;
+    cli_list parent_list = {parents, 0, 2, "at most two --parent"};
     long seed = 1, generation = -1, repairs = PROPOSE_DEFAULT_REPAIRS;
     bool verbose = false;
+    const cli_opt opts[] = {
+        CLI_STR("operator", &op_s, "OP", "mutate (default), crossover or eot"),
+        CLI_STR("persona", &persona, "NAME",
+                "a persona of the session's prompts/ (default: drawn by weight)"),
+        CLI_STR("llm", &llm_opt, "none|URL",
+                "no LLM, or the base URL of an OpenAI-compatible server"),
+        CLI_STR("model", &model, "M", "the model name"),
+        CLI_LIST("parent", &parent_list, "ID",
+                 "the parent (twice for crossover); default: the best measured\n"
+                 "individual, else the newest"),
+        CLI_STR("gene", &gene, "NAME", "the block to rewrite (default: drawn at random)"),
+        CLI_STR("elite", &elite, "ID", "eot: the elite to learn from (default: the best measured)"),
+        CLI_LONG("seed", &seed, 0, 0x7fffffffL, "N",
+                 "seeds the draws of block, persona and mutation (default 1)"),
+        CLI_LONG("generation", &generation, 0, 1000000, "N",
+                 "the new individual's generation (default: the next one)"),
+        CLI_LONG("repairs", &repairs, 0, 20, "N",
+                 "repair rounds after the first answer (default 2)"),
+        CLI_STR("note", &note, "TEXT", "steering: a note for the LLM for this proposal"),
+        CLI_SIZE("max-memory", &max_memory, "BYTES",
+                 "what the proposal's training may allocate, e.g. 512M, 2G;\n"
+                 "0: no limit (default: gevo.json's max_memory, else half of\n"
+                 "the machine's memory over gevo run's slots); planned at its\n"
+                 "batch on gevo run's default training subset"),
+        CLI_FLAG("verbose", 'v', &verbose, "also print the exact prompts and raw responses"),
+        CLI_END,
+    };
+    cli_args args;
+    if (cli_parse(&spec, opts, argc, argv, &args))
+        return args.status;
+    int n_parents = parent_list.n;
+    const char *dir = args.v[0];
     gerr serr = GERR_INIT;
-    int opt;
-    cli_getopt_start();
-    while ((opt = cli_getopt(argc, argv, "v", longopts)) != -1) {
-        switch (opt) {
-        case 'o': op_s = optarg; break;
-        case 'p': persona = optarg; break;
-        case 'l': llm_opt = optarg; break;
-        case 'm': model = optarg; break;
-        case 'g': gene = optarg; break;
-        case 'e': elite = optarg; break;
-        case 'n': note = optarg; break;
-        case 'v': verbose = true; break;
-        case 'M':
-            if (cli_bytes("propose", "--max-memory", optarg, NULL))
-                return CLI_USAGE;
-            max_memory = optarg;
-            break;
-        case 'P':
-            if (n_parents == 2)
-                return cli_usage_error("propose", "at most two --parent");
-            parents[n_parents++] = optarg;
-            break;
-        case 's':
-            if (cli_long("propose", "--seed", optarg, 0, 0x7fffffffL, &seed))
-                return CLI_USAGE;
-            break;
-        case 'G':
-            if (cli_long("propose", "--generation", optarg, 0, 1000000, &generation))
-                return CLI_USAGE;
-            break;
-        case 'r':
-            if (cli_long("propose", "--repairs", optarg, 0, 20, &repairs))
-                return CLI_USAGE;
-            break;
-        case 'h': return cli_help("propose", help);
-        default: return cli_bad_option("propose", argc, argv, opt);
-        }
-    }
-    char **arg = cli_operands("propose", argc, argv, 1, "the session folder is missing");
-    if (!arg)
-        return CLI_USAGE;
-    const char *dir = arg[0];
     propose_op op;
     if (propose_op_parse(op_s, &op))
         return cli_usage_error("propose", "--operator: '%s' is not mutate, crossover or eot", op_s);

@@ -4,7 +4,6 @@
  * go on in the background and a later run collects them); running it
  * again resumes where the session stands. */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,54 +16,16 @@
 #include "sessions/session.h"
 #include "tui/cli/cli.h"
 
-static volatile sig_atomic_t interrupted;
-
-static void on_sigint(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
-
-static void run_help(void)
-{
-    cli_usage_line("run", stdout);
-    printf("\n"
-           "Runs the evolution of a session (made by gevo new) without the\n"
-           "workbench: proposals, review by policy, training, NSGA-II selection,\n"
-           "until the session has the given number of generations. Running it\n"
-           "again resumes; Ctrl-C stops cleanly.\n"
-           "\n"
-           "options:\n"
-           "  --generations N        generations the session should reach (default 1 more)\n"
-           "  --preset quick|paper   population and training settings (default quick)\n"
-           "  --review-policy P      auto (default here), manual, or limits:N (approve\n"
-           "                         when parameters <= N, else leave for review)\n"
-           "  --llm none|URL         the proposer: none = random mutation (default:\n"
-           "                         the session's llm.base_url, else none)\n"
-           "  --model M              the LLM's model name\n"
-           "  --evaluator local|slurm  where candidates train (default: the session's\n"
-           "                         \"evaluator\" setting, else local)\n"
-           "  --slurm KEY=VALUE      a Slurm option (repeatable): partition, account,\n"
-           "                         qos, time, cpus, mem, sbatch, setup, requeue,\n"
-           "                         array, array_limit, interval (see gevo(1))\n"
-           "  --slots N              candidates trained at once (default %d)\n"
-           "  --threads N            BLAS threads per candidate (default %d)\n"
-           "  --max-memory BYTES     what one candidate's training may allocate, e.g.\n"
-           "                         512M, 2G; 0: no limit (default: gevo.json's\n"
-           "                         max_memory, else half of the machine's memory\n"
-           "                         over the slots)\n"
-           "  --population N         survivors per generation\n"
-           "  --offspring N          proposals per generation\n"
-           "  --subset N             training images per candidate\n"
-           "  --epochs N             epochs per candidate\n"
-           "  --time-limit S         seconds per candidate\n"
-           "  --data DIR             data set (default: the session's)\n"
-           "  --seed N               seed of selection and proposals (default 1)\n"
-           "  --max-empty-generations N  stop after N generations in a row without a\n"
-           "                         valid proposal (default: gevo.json's, else %d)\n"
-           "  -h, --help             this text\n",
-           EVALUATOR_DEFAULT_SLOTS, EVALUATOR_DEFAULT_THREADS, EVOLVE_DEFAULT_MAX_EMPTY);
-}
+static const cli_spec spec = {
+    "run",
+    "Runs the evolution of a session (made by gevo new) without the\n"
+    "workbench: proposals, review by policy, training, NSGA-II selection,\n"
+    "until the session has the given number of generations. Running it\n"
+    "again resumes; Ctrl-C stops cleanly.\n",
+    NULL,
+    1,
+    "the session folder is missing",
+};
 
 typedef struct run_view {
     bool tty;
@@ -120,109 +81,60 @@ static void show_status(run_view *v, evolve *e, int target)
 
 int cmd_run(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"generations", required_argument, 0, 'g'},
-        {"preset", required_argument, 0, 'p'},
-        {"review-policy", required_argument, 0, 'r'},
-        {"llm", required_argument, 0, 'l'},
-        {"model", required_argument, 0, 'm'},
-        {"evaluator", required_argument, 0, 'e'},
-        {"slots", required_argument, 0, 'S'},
-        {"threads", required_argument, 0, 'T'},
-        {"population", required_argument, 0, 'P'},
-        {"offspring", required_argument, 0, 'O'},
-        {"subset", required_argument, 0, 'n'},
-        {"epochs", required_argument, 0, 'E'},
-        {"time-limit", required_argument, 0, 't'},
-        {"data", required_argument, 0, 'd'},
-        {"seed", required_argument, 0, 's'},
-        CLI_HELP_OPTION,
-        {"slurm", required_argument, 0, 'U'},
-        {"max-empty-generations", required_argument, 0, 'X'},
-        {"max-memory", required_argument, 0, 'M'},
-        {0, 0, 0, 0},
-    };
-    const char *preset = NULL, *policy = "auto", *llm = NULL, *model = NULL, *engine = NULL,
-               *data = NULL, *max_memory = NULL;
+    const char *preset = NULL, *llm = NULL, *model = NULL, *engine = NULL, *data = NULL,
+               *max_memory = NULL;
     long generations = -1, slots = 0, threads = 0, population = 0, offspring = 0, subset = -1,
          epochs = 0, time_limit = 0, seed = -1, max_empty = 0;
-    char slurm_opts[8192] = "";
-    size_t slurm_len = 0;
-    int opt;
-    cli_getopt_start();
-    while ((opt = cli_getopt(argc, argv, "", longopts)) != -1) {
-        switch (opt) {
-        case 'g':
-            if (cli_long("run", "--generations", optarg, 1, 100000, &generations))
-                return CLI_USAGE;
-            break;
-        case 'p': preset = optarg; break;
-        case 'r': policy = optarg; break;
-        case 'l': llm = optarg; break;
-        case 'm': model = optarg; break;
-        case 'e': engine = optarg; break;
-        case 'S':
-            if (cli_long("run", "--slots", optarg, 1, 256, &slots))
-                return CLI_USAGE;
-            break;
-        case 'T':
-            if (cli_long("run", "--threads", optarg, 1, 256, &threads))
-                return CLI_USAGE;
-            break;
-        case 'P':
-            if (cli_long("run", "--population", optarg, 1, 10000, &population))
-                return CLI_USAGE;
-            break;
-        case 'O':
-            if (cli_long("run", "--offspring", optarg, 1, 10000, &offspring))
-                return CLI_USAGE;
-            break;
-        case 'n':
-            if (cli_long("run", "--subset", optarg, 0, 100000000, &subset))
-                return CLI_USAGE;
-            break;
-        case 'E':
-            if (cli_long("run", "--epochs", optarg, 1, 10000, &epochs))
-                return CLI_USAGE;
-            break;
-        case 't':
-            if (cli_long("run", "--time-limit", optarg, 1, 100000000, &time_limit))
-                return CLI_USAGE;
-            break;
-        case 'd': data = optarg; break;
-        case 'M':
-            if (cli_bytes("run", "--max-memory", optarg, NULL))
-                return CLI_USAGE;
-            max_memory = optarg;
-            break;
-        case 'X':
-            if (cli_long("run", "--max-empty-generations", optarg, 1, 1000000, &max_empty))
-                return CLI_USAGE;
-            break;
-        case 'U':
-            if (!strchr(optarg, '=') || strchr(optarg, '\n') ||
-                slurm_len + strlen(optarg) + 2 > sizeof slurm_opts)
-                return cli_usage_error("run", "--slurm needs KEY=VALUE (one line), not '%s'",
-                                       optarg);
-            slurm_len += (size_t)snprintf(slurm_opts + slurm_len, sizeof slurm_opts - slurm_len,
-                                          "%s\n", optarg);
-            break;
-        case 's':
-            if (cli_long("run", "--seed", optarg, 0, 1000000000L, &seed))
-                return CLI_USAGE;
-            break;
-        case 'h': run_help(); return CLI_OK;
-        default: return cli_bad_option("run", argc, argv, opt);
-        }
-    }
-    char **arg = cli_operands("run", argc, argv, 1, "the session folder is missing");
-    if (!arg)
-        return CLI_USAGE;
+    cli_review review = {.policy = EVOLVE_REVIEW_AUTO};
+    cli_slurm slurm = {.len = 0};
+    const cli_opt opts[] = {
+        CLI_LONG("generations", &generations, 1, 100000, "N",
+                 "generations the session should reach (default 1 more)"),
+        CLI_CALL("preset", cli_opt_preset, &preset, "quick|paper",
+                 "population and training settings (default quick)"),
+        CLI_CALL("review-policy", cli_opt_review, &review, "P",
+                 "auto (default here), manual, or limits:N (approve\n"
+                 "when parameters <= N, else leave for review)"),
+        CLI_STR("llm", &llm, "none|URL",
+                "the proposer: none = random mutation (default:\n"
+                "the session's llm.base_url, else none)"),
+        CLI_STR("model", &model, "M", "the LLM's model name"),
+        CLI_STR("evaluator", &engine, "local|slurm",
+                "where candidates train (default: the session's\n"
+                "\"evaluator\" setting, else local)"),
+        CLI_CALL("slurm", cli_opt_slurm, &slurm, "KEY=VALUE",
+                 "a Slurm option (repeatable): partition, account,\n"
+                 "qos, time, cpus, mem, sbatch, setup, requeue,\n"
+                 "array, array_limit, interval (see gevo(1))"),
+        CLI_LONG("slots", &slots, 1, 256, "N",
+                 "candidates trained at once (default " CLI_QUOTE(EVALUATOR_DEFAULT_SLOTS) ")"),
+        CLI_LONG("threads", &threads, 1, 256, "N",
+                 "BLAS threads per candidate (default " CLI_QUOTE(EVALUATOR_DEFAULT_THREADS) ")"),
+        CLI_SIZE("max-memory", &max_memory, "BYTES",
+                 "what one candidate's training may allocate, e.g.\n"
+                 "512M, 2G; 0: no limit (default: gevo.json's\n"
+                 "max_memory, else half of the machine's memory\n"
+                 "over the slots)"),
+        CLI_LONG("population", &population, 1, 10000, "N", "survivors per generation"),
+        CLI_LONG("offspring", &offspring, 1, 10000, "N", "proposals per generation"),
+        CLI_LONG("subset", &subset, 0, 100000000, "N", "training images per candidate"),
+        CLI_LONG("epochs", &epochs, 1, 10000, "N", "epochs per candidate"),
+        CLI_LONG("time-limit", &time_limit, 1, 100000000, "S", "seconds per candidate"),
+        CLI_STR("data", &data, "DIR", "data set (default: the session's)"),
+        CLI_LONG("seed", &seed, 0, 1000000000L, "N", "seed of selection and proposals (default 1)"),
+        CLI_LONG(
+            "max-empty-generations", &max_empty, 1, 1000000, "N",
+            "stop after N generations in a row without a\n"
+            "valid proposal (default: gevo.json's, else " CLI_QUOTE(EVOLVE_DEFAULT_MAX_EMPTY) ")"),
+        CLI_END,
+    };
+    cli_args args;
+    if (cli_parse(&spec, opts, argc, argv, &args))
+        return args.status;
     evolve_config cfg;
-    if (evolve_config_preset(&cfg, preset))
-        return cli_usage_error("run", "unknown preset '%s' (quick or paper)", preset);
-    if (cli_review_policy("run", policy, &cfg.review, &cfg.auto_max_params))
-        return CLI_USAGE;
+    evolve_config_preset(&cfg, preset); /* checked by cli_opt_preset */
+    cfg.review = review.policy;
+    cfg.auto_max_params = review.max_params;
     if (slots)
         cfg.slots = (int)slots;
     if (threads)
@@ -245,9 +157,9 @@ int cmd_run(int argc, char **argv)
     cfg.data_dir = data;
     cfg.max_memory = max_memory;
     cfg.evaluator = engine; /* NULL: the session's setting, else local */
-    cfg.evaluator_options = slurm_len ? slurm_opts : NULL;
+    cfg.evaluator_options = slurm.len ? slurm.text : NULL;
 
-    session *s = cli_session_open("run", arg[0], SESSION_WRITE);
+    session *s = cli_session_open("run", args.v[0], SESSION_WRITE);
     if (!s)
         return CLI_FAIL;
     evolve *e = NULL;
@@ -265,13 +177,9 @@ int cmd_run(int argc, char **argv)
     cli_line(stdout, "gevo run: session %s, generation %d, target %d, preset %s, %s",
              session_workdir(s), st.generation, target, cfg.preset, st.llm);
     fflush(stdout);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    volatile sig_atomic_t *interrupted = cli_catch_stop();
     int status = CLI_OK;
-    while (!interrupted) {
+    while (!*interrupted) {
         evolve_status_get(e, &st);
         if (st.generation > target)
             break;
@@ -316,7 +224,7 @@ int cmd_run(int argc, char **argv)
     }
     clear_status(&view);
     evolve_status_get(e, &st);
-    if (interrupted) {
+    if (*interrupted) {
         cli_line(stdout,
                  "gevo run: stopped at generation %d; %d training%s go on in the background; "
                  "'gevo run %s' resumes",

@@ -6,29 +6,22 @@
 #include "core/export_session.h"
 #include "tui/cli/cli.h"
 
-static const char help[] =
+static const cli_spec spec = {
+    "show",
     "Shows one individual (ID like g2-7, or a commit hash prefix): metadata, genome,\n"
-    "reasoning, result, review, the diff against its parent and the researcher's edit.\n";
+    "reasoning, result, review, the diff against its parent and the researcher's edit.\n",
+    NULL,
+    2,
+    "a session folder and an individual id are needed",
+};
 
 int cmd_show(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        CLI_HELP_OPTION,
-        {0, 0, 0, 0},
-    };
-    int opt;
-    cli_getopt_start();
-    while ((opt = cli_getopt(argc, argv, "", longopts)) != -1) {
-        switch (opt) {
-        case 'h': return cli_help("show", help);
-        default: return cli_bad_option("show", argc, argv, opt);
-        }
-    }
-    char **arg =
-        cli_operands("show", argc, argv, 2, "a session folder and an individual id are needed");
-    if (!arg)
-        return CLI_USAGE;
-    const char *dir = arg[0], *spec = arg[1];
+    const cli_opt opts[] = {CLI_END};
+    cli_args args;
+    if (cli_parse(&spec, opts, argc, argv, &args))
+        return args.status;
+    const char *dir = args.v[0], *which = args.v[1];
     session *s = cli_session_open("show", dir, SESSION_READ);
     if (!s)
         return CLI_FAIL;
@@ -38,7 +31,7 @@ int cmd_show(int argc, char **argv)
          *edit = NULL;
     int rc = CLI_FAIL;
     gerr serr = GERR_INIT;
-    if (session_resolve(s, spec, id, &serr) != 0 || session_info_get(s, id, &x, &serr) != 0 ||
+    if (session_resolve(s, which, id, &serr) != 0 || session_info_get(s, id, &x, &serr) != 0 ||
         session_genome(s, id, &genome, &serr) != 0 ||
         session_file(s, id, "reasoning.md", &reasoning, &serr) ||
         session_get_result(s, id, &result, &serr) != 0 ||

@@ -10,19 +10,19 @@
 #include "engine/base/strbuf.h"
 #include "tui/cli/cli.h"
 
-static const char help[] =
+static const cli_spec spec = {
+    "stats",
     "Counts every proposal of a session per persona, model, operator and\n"
     "(model, persona) pair: proposals, valid at the first answer, repaired,\n"
     "failed, approved, edited, rejected, trained, the mean change in validation\n"
     "accuracy against the (better) parent, the share that improved beyond the\n"
     "noise, members of the last front, tokens in and out, cost and mean latency.\n"
     "Proposals = valid at the first answer + repaired + failed; each section's\n"
-    "rows add up to the total.\n"
-    "\n"
-    "options:\n"
-    "  --json           one JSON object: {\"total\", \"personas\", \"models\",\n"
-    "                   \"operators\", \"pairs\"}\n"
-    "  -h, --help       this text\n";
+    "rows add up to the total.\n",
+    NULL,
+    1,
+    "the session folder is missing",
+};
 
 static json_t *row_json(const stats_row *r)
 {
@@ -101,25 +101,17 @@ static int print_text(const stats *st)
 
 int cmd_stats(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"json", no_argument, 0, 'j'},
-        CLI_HELP_OPTION,
-        {0, 0, 0, 0},
-    };
     bool json = false;
-    int opt;
-    cli_getopt_start();
-    while ((opt = cli_getopt(argc, argv, "", longopts)) != -1) {
-        switch (opt) {
-        case 'j': json = true; break;
-        case 'h': return cli_help("stats", help);
-        default: return cli_bad_option("stats", argc, argv, opt);
-        }
-    }
-    char **arg = cli_operands("stats", argc, argv, 1, "the session folder is missing");
-    if (!arg)
-        return CLI_USAGE;
-    session *s = cli_session_open("stats", arg[0], SESSION_READ);
+    const cli_opt opts[] = {
+        CLI_FLAG("json", 0, &json,
+                 "one JSON object: {\"total\", \"personas\", \"models\",\n"
+                 "\"operators\", \"pairs\"}"),
+        CLI_END,
+    };
+    cli_args args;
+    if (cli_parse(&spec, opts, argc, argv, &args))
+        return args.status;
+    session *s = cli_session_open("stats", args.v[0], SESSION_READ);
     if (!s)
         return CLI_FAIL;
     stats st;

@@ -7,7 +7,6 @@
  * in --out FILE, so a worker's caller always learns the outcome. */
 #include <jansson.h>
 #include <math.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -22,46 +21,16 @@
 #include "tui/cli/cli.h"
 #include "tui/cli/progress.h"
 
-static volatile sig_atomic_t stop_flag;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
-}
-
-static const char help[] =
+static const cli_spec spec = {
+    "train",
     "Trains the gevo-net program NET with its train section as the recipe\n"
     "(options override it) and prints a JSON result: validation and test\n"
     "accuracy, parameters, FLOPs, seconds, images/s, peak memory, the\n"
-    "per-epoch curve and a status (ok, diverged, timeout, stopped, error).\n"
-    "\n"
-    "options:\n"
-    "  --data DIR          IDX, CIFAR-10, NumPy (x_train.npy ...) or image folders\n"
-    "                      (train/CLASS/*.png|jpg) (default " DATA_DEFAULT_DIR ")\n"
-    "  --resize HxW        resample every image to H x W (bilinear), e.g. 32x32\n"
-    "  --input CxHxW       train the program at this input shape instead of its\n"
-    "                      input line's (which must otherwise match the data)\n"
-    "  --epochs N          epochs (default: the program's)\n"
-    "  --batch N           batch size (default: the program's)\n"
-    "  --lr X              learning rate (default: the program's)\n"
-    "  --set KEY=VALUE     any train-section setting, e.g. --set schedule=constant\n"
-    "  --subset N          train on N images of the training split\n"
-    "  --val-split F       fraction of the training set held out (default 0.1)\n"
-    "  --seed N            seed of initialisation, split, shuffling, dropout\n"
-    "  --threads N         OpenBLAS threads (default 2)\n"
-    "  --time-limit S      stop after S seconds (status timeout)\n"
-    "  --eval-batch N      images per evaluation pass (default: the batch)\n"
-    "  --max-memory BYTES  refuse a training that would allocate more, e.g. 512M, 2G;\n"
-    "                      0: no limit (default: half of the machine's memory)\n"
-    "  --no-test           do not evaluate the test set\n"
-    "  --weights FILE      save the trained weights to FILE\n"
-    "  --out FILE          also write the result JSON to FILE\n"
-    "  --progress          one JSON line per event on stdout (for the workbench)\n"
-    "  --quiet             no progress bar\n"
-    "  -h, --help          this text\n"
-    "\n"
-    "exit status: 0 ok; 1 error; 3 diverged, timeout or stopped (result written)\n";
+    "per-epoch curve and a status (ok, diverged, timeout, stopped, error).\n",
+    "exit status: 0 ok; 1 error; 3 diverged, timeout or stopped (result written)\n",
+    1,
+    "the NET to train is missing",
+};
 
 /* ---- progress display ------------------------------------------------ */
 
@@ -289,112 +258,56 @@ static int emit_result(json_t *o, const char *out_path, bool progress)
 
 int cmd_train(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"data", required_argument, 0, 'd'},
-        {"resize", required_argument, 0, 'R'},
-        {"input", required_argument, 0, 'i'},
-        {"epochs", required_argument, 0, 'e'},
-        {"batch", required_argument, 0, 'b'},
-        {"lr", required_argument, 0, 'l'},
-        {"set", required_argument, 0, 'S'},
-        {"subset", required_argument, 0, 's'},
-        {"val-split", required_argument, 0, 'v'},
-        {"seed", required_argument, 0, 'r'},
-        {"threads", required_argument, 0, 't'},
-        {"time-limit", required_argument, 0, 'T'},
-        {"eval-batch", required_argument, 0, 'E'},
-        {"max-memory", required_argument, 0, 'M'},
-        {"no-test", no_argument, 0, 'N'},
-        {"weights", required_argument, 0, 'w'},
-        {"out", required_argument, 0, 'o'},
-        {"progress", no_argument, 0, 'p'},
-        {"quiet", no_argument, 0, 'q'},
-        CLI_HELP_OPTION,
-        {0, 0, 0, 0},
-    };
-    const char *out_path = NULL, *weights = NULL;
+    const char *out_path = NULL, *weights = NULL, *max_memory = NULL;
     cli_data_args da = {.dir = DATA_DEFAULT_DIR};
-    long epochs = 0, batch = 0, seed = -1, eval_batch = 0, v;
-    double lr = 0, x;
+    long epochs = 0, batch = 0, seed = -1, eval_batch = 0;
+    double lr = 0;
     bool progress = false, quiet = false;
-    const char *sets[64];
-    int n_sets = 0;
+    const char *set_v[64];
+    cli_list sets = {set_v, 0, 64, "too many --set options (64 at most)"};
     train_opts o;
     train_opts_default(&o);
-    bool max_memory_given = false;
-    int opt;
-    cli_getopt_start();
-    while ((opt = cli_getopt(argc, argv, "q", longopts)) != -1) {
-        switch (opt) {
-        case 'd': da.dir = optarg; break;
-        case 'R':
-        case 'i':
-            if (cli_data_option("train", opt, optarg, &da))
-                return CLI_USAGE;
-            break;
-        case 'e':
-            if (cli_long("train", "--epochs", optarg, 1, 10000, &epochs))
-                return CLI_USAGE;
-            break;
-        case 'b':
-            if (cli_long("train", "--batch", optarg, 1, 65536, &batch))
-                return CLI_USAGE;
-            break;
-        case 'l':
-            if (cli_double("train", "--lr", optarg, 1e-12, 1e12, &lr))
-                return CLI_USAGE;
-            break;
-        case 'S':
-            if (n_sets == 64)
-                return cli_usage_error("train", "too many --set options (64 at most)");
-            sets[n_sets++] = optarg;
-            break;
-        case 's':
-            if (cli_long("train", "--subset", optarg, 1, 100000000, &v))
-                return CLI_USAGE;
-            o.subset = (int)v;
-            break;
-        case 'v':
-            if (cli_double("train", "--val-split", optarg, 0, 0.9, &x))
-                return CLI_USAGE;
-            o.val_frac = x;
-            break;
-        case 'r':
-            if (cli_long("train", "--seed", optarg, 0, 1000000000000L, &seed))
-                return CLI_USAGE;
-            break;
-        case 't':
-            if (cli_long("train", "--threads", optarg, 1, 256, &v))
-                return CLI_USAGE;
-            o.threads = (int)v;
-            break;
-        case 'T':
-            if (cli_double("train", "--time-limit", optarg, 0.001, 1e9, &x))
-                return CLI_USAGE;
-            o.time_limit = x;
-            break;
-        case 'E':
-            if (cli_long("train", "--eval-batch", optarg, 1, 65536, &eval_batch))
-                return CLI_USAGE;
-            break;
-        case 'M':
-            if (cli_bytes("train", "--max-memory", optarg, &o.max_memory))
-                return CLI_USAGE;
-            max_memory_given = true;
-            break;
-        case 'N': o.skip_test = true; break;
-        case 'w': weights = optarg; break;
-        case 'o': out_path = optarg; break;
-        case 'p': progress = true; break;
-        case 'q': quiet = true; break;
-        case 'h': return cli_help("train", help);
-        default: return cli_bad_option("train", argc, argv, opt);
-        }
-    }
-    char **arg = cli_operands("train", argc, argv, 1, "the NET to train is missing");
-    if (!arg)
+    const cli_opt opts[] = {
+        CLI_STR("data", &da.dir, "DIR",
+                "IDX, CIFAR-10, NumPy (x_train.npy ...) or image folders\n"
+                "(train/CLASS/*.png|jpg) (default " DATA_DEFAULT_DIR ")"),
+        CLI_CALL("resize", cli_opt_resize, &da, "HxW",
+                 "resample every image to H x W (bilinear), e.g. 32x32"),
+        CLI_CALL("input", cli_opt_input, &da.input, "CxHxW",
+                 "train the program at this input shape instead of its\n"
+                 "input line's (which must otherwise match the data)"),
+        CLI_LONG("epochs", &epochs, 1, 10000, "N", "epochs (default: the program's)"),
+        CLI_LONG("batch", &batch, 1, 65536, "N", "batch size (default: the program's)"),
+        CLI_DOUBLE("lr", &lr, 1e-12, 1e12, "X", "learning rate (default: the program's)"),
+        CLI_LIST("set", &sets, "KEY=VALUE",
+                 "any train-section setting, e.g. --set schedule=constant"),
+        CLI_INT("subset", &o.subset, 1, 100000000, "N", "train on N images of the training split"),
+        CLI_DOUBLE("val-split", &o.val_frac, 0, 0.9, "F",
+                   "fraction of the training set held out (default 0.1)"),
+        CLI_LONG("seed", &seed, 0, 1000000000000L, "N",
+                 "seed of initialisation, split, shuffling, dropout"),
+        CLI_INT("threads", &o.threads, 1, 256, "N", "OpenBLAS threads (default 2)"),
+        CLI_DOUBLE("time-limit", &o.time_limit, 0.001, 1e9, "S",
+                   "stop after S seconds (status timeout)"),
+        CLI_LONG("eval-batch", &eval_batch, 1, 65536, "N",
+                 "images per evaluation pass (default: the batch)"),
+        CLI_SIZE("max-memory", &max_memory, "BYTES",
+                 "refuse a training that would allocate more, e.g. 512M, 2G;\n"
+                 "0: no limit (default: half of the machine's memory)"),
+        CLI_FLAG("no-test", 0, &o.skip_test, "do not evaluate the test set"),
+        CLI_STR("weights", &weights, "FILE", "save the trained weights to FILE"),
+        CLI_STR("out", &out_path, "FILE", "also write the result JSON to FILE"),
+        CLI_FLAG("progress", 0, &progress, "one JSON line per event on stdout (for the workbench)"),
+        CLI_FLAG("quiet", 'q', &quiet, "no progress bar"),
+        CLI_END,
+    };
+    cli_args args;
+    if (cli_parse(&spec, opts, argc, argv, &args))
+        return args.status;
+    /* checked by cli_parse already */
+    if (max_memory && num_bytes(max_memory, 0, 1e18, &o.max_memory, "--max-memory", NULL))
         return CLI_USAGE;
-    const char *net_path = arg[0];
+    const char *net_path = args.v[0];
 
     train_result r;
     memset(&r, 0, sizeof r);
@@ -412,9 +325,7 @@ int cmd_train(int argc, char **argv)
     net_limits lim;
     net_limits_default(&lim);
 
-    signal(SIGTERM, on_signal);
-    signal(SIGINT, on_signal);
-    o.stop = &stop_flag;
+    o.stop = cli_catch_stop();
 
     double t_start = now_seconds(), t_load = 0, t_train = 0;
     gerr ge = GERR_INIT;
@@ -438,9 +349,9 @@ int cmd_train(int argc, char **argv)
     r.params = g->params;
     r.flops = g->flops;
     recipe = g->train;
-    for (int i = 0; i < n_sets; i++)
-        if (net_train_set(&recipe, sets[i], &err)) {
-            if (snprintf(r.message, sizeof r.message, "--set %s: %s", sets[i], err.base.msg) < 0)
+    for (int i = 0; i < sets.n; i++)
+        if (net_train_set(&recipe, sets.v[i], &err)) {
+            if (snprintf(r.message, sizeof r.message, "--set %s: %s", sets.v[i], err.base.msg) < 0)
                 r.message[0] = 0;
             goto finish;
         }
@@ -455,9 +366,9 @@ int cmd_train(int argc, char **argv)
     have_recipe = true;
     o.eval_batch = (int)eval_batch;
     o.val = &data.val;
-    if (!max_memory_given)
+    if (!max_memory)
         o.max_memory = train_default_memory_limit();
-    o.max_memory_what = max_memory_given ? "--max-memory" : "half of the machine's memory";
+    o.max_memory_what = max_memory ? "--max-memory" : "half of the machine's memory";
     tc.batch_asked = recipe.batch;
     m = train_model_new(g, &recipe, &data.train, &o, &mem, &ge);
     if (!m) {

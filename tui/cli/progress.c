@@ -51,20 +51,13 @@ static void on_decode(void *vctx, long done, long total)
     }
 }
 
-int cli_data_option(const char *cmd, int opt, const char *value, cli_data_args *a)
+int cli_opt_resize(const char *cmd, const char *value, void *data_args)
 {
+    cli_data_args *a = data_args;
     gerr err = GERR_INIT;
-    if (opt == 'R') {
-        if (data_parse_size(value, &a->resize_h, &a->resize_w, &err) == 0)
-            return 0;
-        cli_error(cmd, "--resize: %s", err.msg);
-        return -1;
-    }
-    if (cli_parse_shape(value, &a->input) == 0) {
-        a->have_input = true;
+    if (data_parse_size(value, &a->resize_h, &a->resize_w, &err) == 0)
         return 0;
-    }
-    cli_error(cmd, "--input needs CxHxW, e.g. 1x28x28, not '%s'", value);
+    cli_error(cmd, "--resize: %s", err.msg);
     return -1;
 }
 
@@ -89,7 +82,8 @@ int cli_compile_for_data(const char *src, size_t len, const char *path, const ne
                          const cli_data_args *a, const data_source *d, net_graph **g, gerr *err)
 {
     net_error ne;
-    if (net_compile_with_input(src, len, path, lim, a->have_input ? &a->input : NULL, g, &ne)) {
+    if (net_compile_with_input(src, len, path, lim, a->input.given ? &a->input.shape : NULL, g,
+                               &ne)) {
         char line[GERR_MSG_MAX];
         net_error_string(&ne, line, sizeof line);
         if (ne.hint[0])
@@ -97,7 +91,7 @@ int cli_compile_for_data(const char *src, size_t len, const char *path, const ne
         return gerr_set(err, "%s", line);
     }
     char what[4200];
-    snprintf(what, sizeof what, "%s%s", a->have_input ? "--input for " : "", path);
+    snprintf(what, sizeof what, "%s%s", a->input.given ? "--input for " : "", path);
     const net_shape *in = &(*g)->input;
     return data_check_input(d, a->dir, what, in->c, in->h, in->w, err);
 }

@@ -8,6 +8,7 @@
 
 #include "engine/data.h"
 #include "engine/net.h"
+#include "tui/cli/cli.h"
 
 typedef struct cli_progress {
     bool json; /* JSON lines on stdout */
@@ -28,13 +29,12 @@ json_t *cli_json_num(double v);
 typedef struct cli_data_args {
     const char *dir;        /* --data */
     int resize_h, resize_w; /* --resize HxW, 0 when not given */
-    net_shape input;        /* --input CxHxW, when have_input */
-    bool have_input;
+    cli_shape input;        /* --input CxHxW (cli_opt_input) */
 } cli_data_args;
 
-/* Takes --resize's or --input's value (opt 'R' or 'i'); on a bad one says
- * why ("gevo CMD: --resize: ...") and returns -1. */
-int cli_data_option(const char *cmd, int opt, const char *value, cli_data_args *a);
+/* --resize HxW into a cli_data_args (a row of cli_parse's table); on a
+ * bad value says why ("gevo CMD: --resize: ...") and returns -1. */
+int cli_opt_resize(const char *cmd, const char *value, void *data_args);
 /* The data_opts of a: its --resize, and ctx's way of showing the first
  * decoding (a bar on a terminal, "decode" events with --progress). */
 void cli_data_opts(data_opts *o, const cli_data_args *a, cli_progress *ctx);
