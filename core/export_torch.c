@@ -72,86 +72,31 @@ enum {
    form, as engine/ops_act.c computes them; the pools are ops_pool.c's
    (padding never wins a max or a min; avgpool counts padding but not a
    ceil-mode overhang, count_include_pad=True). */
-#define TORCH_INPUT               \
-    {                             \
-        TK_NONE, CH_SAME, NULL, 0 \
-    }
-#define TORCH_CONV                \
-    {                             \
-        TK_LAYER, CH_OUT, NULL, 0 \
-    }
-#define TORCH_LINEAR                     \
-    {                                    \
-        TK_LAYER, CH_OUT, NULL, H_LINEAR \
-    }
-#define TORCH_BATCHNORM            \
-    {                              \
-        TK_LAYER, CH_SAME, NULL, 0 \
-    }
-#define TORCH_LAYERNORM                      \
-    {                                        \
-        TK_LAYER, CH_SAME, NULL, H_LAYERNORM \
-    }
-#define TORCH_RELU                    \
-    {                                 \
-        TK_FUNC, CH_SAME, "F.relu", 0 \
-    }
-#define TORCH_SILU                    \
-    {                                 \
-        TK_FUNC, CH_SAME, "F.silu", 0 \
-    }
-#define TORCH_HSWISH                       \
-    {                                      \
-        TK_FUNC, CH_SAME, "F.hardswish", 0 \
-    }
-#define TORCH_GELU                    \
-    {                                 \
-        TK_FUNC, CH_SAME, "F.gelu", 0 \
-    }
-#define TORCH_SIGMOID                        \
-    {                                        \
-        TK_FUNC, CH_SAME, "torch.sigmoid", 0 \
-    }
-#define TORCH_TANH                        \
-    {                                     \
-        TK_FUNC, CH_SAME, "torch.tanh", 0 \
-    }
-#define TORCH_MAXPOOL              \
-    {                              \
-        TK_LAYER, CH_SAME, NULL, 0 \
-    }
-#define TORCH_AVGPOOL              \
-    {                              \
-        TK_LAYER, CH_SAME, NULL, 0 \
-    }
-#define TORCH_MINPOOL                      \
-    {                                      \
-        TK_LAYER, CH_SAME, NULL, H_MINPOOL \
-    }
-#define TORCH_GAP                      \
-    {                                  \
-        TK_FUNC, CH_SAME, "gap", H_GAP \
-    }
-#define TORCH_CONCAT            \
-    {                           \
-        TK_CAT, CH_SUM, NULL, 0 \
-    }
-#define TORCH_ADD                \
-    {                            \
-        TK_SUM, CH_SAME, NULL, 0 \
-    }
-#define TORCH_MUL                 \
-    {                             \
-        TK_PROD, CH_SAME, NULL, 0 \
-    }
-#define TORCH_DROPOUT              \
-    {                              \
-        TK_LAYER, CH_SAME, NULL, 0 \
-    }
-#define TORCH_FLATTEN                          \
+/* a row: {kind, channels, func, helper} */
+#define TORCH_OP(kind, channels, func, helper) \
     {                                          \
-        TK_FUNC, CH_FLAT, "flatten", H_FLATTEN \
+        kind, channels, func, helper           \
     }
+#define TORCH_INPUT     TORCH_OP(TK_NONE, CH_SAME, NULL, 0)
+#define TORCH_CONV      TORCH_OP(TK_LAYER, CH_OUT, NULL, 0)
+#define TORCH_LINEAR    TORCH_OP(TK_LAYER, CH_OUT, NULL, H_LINEAR)
+#define TORCH_BATCHNORM TORCH_OP(TK_LAYER, CH_SAME, NULL, 0)
+#define TORCH_LAYERNORM TORCH_OP(TK_LAYER, CH_SAME, NULL, H_LAYERNORM)
+#define TORCH_RELU      TORCH_OP(TK_FUNC, CH_SAME, "F.relu", 0)
+#define TORCH_SILU      TORCH_OP(TK_FUNC, CH_SAME, "F.silu", 0)
+#define TORCH_HSWISH    TORCH_OP(TK_FUNC, CH_SAME, "F.hardswish", 0)
+#define TORCH_GELU      TORCH_OP(TK_FUNC, CH_SAME, "F.gelu", 0)
+#define TORCH_SIGMOID   TORCH_OP(TK_FUNC, CH_SAME, "torch.sigmoid", 0)
+#define TORCH_TANH      TORCH_OP(TK_FUNC, CH_SAME, "torch.tanh", 0)
+#define TORCH_MAXPOOL   TORCH_OP(TK_LAYER, CH_SAME, NULL, 0)
+#define TORCH_AVGPOOL   TORCH_OP(TK_LAYER, CH_SAME, NULL, 0)
+#define TORCH_MINPOOL   TORCH_OP(TK_LAYER, CH_SAME, NULL, H_MINPOOL)
+#define TORCH_GAP       TORCH_OP(TK_FUNC, CH_SAME, "gap", H_GAP)
+#define TORCH_CONCAT    TORCH_OP(TK_CAT, CH_SUM, NULL, 0)
+#define TORCH_ADD       TORCH_OP(TK_SUM, CH_SAME, NULL, 0)
+#define TORCH_MUL       TORCH_OP(TK_PROD, CH_SAME, NULL, 0)
+#define TORCH_DROPOUT   TORCH_OP(TK_LAYER, CH_SAME, NULL, 0)
+#define TORCH_FLATTEN   TORCH_OP(TK_FUNC, CH_FLAT, "flatten", H_FLATTEN)
 
 #define TORCH_ROW(id, name, family, variant, flags) [NET_##id] = TORCH_##id,
 static const torch_op torch_ops[NET_OP_COUNT] = {NET_OP_INFO(TORCH_ROW)};
@@ -814,6 +759,18 @@ static const char *py_name(const scope *s, const char *gname)
     return gname;
 }
 
+/* A taken name becomes free by underscores appended one at a time: -1
+   when buf has no room for one more. */
+static int add_underscore(char *buf, size_t size)
+{
+    size_t l = strlen(buf);
+    if (l + 2 > size)
+        return -1;
+    buf[l] = '_';
+    buf[l + 1] = 0;
+    return 0;
+}
+
 static void add_name(gen *G, scope *s, const char *gname)
 {
     for (size_t i = 0; i < s->n_names; i++)
@@ -838,13 +795,10 @@ static void add_name(gen *G, scope *s, const char *gname)
                     !strcmp(s->body[j].target, buf);
         if (!taken)
             break;
-        size_t l = strlen(buf);
-        if (l + 2 > sizeof buf) {
+        if (add_underscore(buf, sizeof buf)) {
             gen_fail(G, "name '%s' cannot be made a Python name", gname);
             return;
         }
-        buf[l] = '_';
-        buf[l + 1] = 0;
     }
     s->gnames[s->n_names] = gname;
     s->pynames[s->n_names] = gen_strdup(G, buf);
@@ -936,13 +890,10 @@ static void name_sites(gen *G, scope *s)
                 taken = s->sites[j].attr && !strcmp(s->sites[j].attr, cand);
             if (!taken)
                 break;
-            size_t l = strlen(cand);
-            if (l + 2 > sizeof cand) {
+            if (add_underscore(cand, sizeof cand)) {
                 gen_fail(G, "no attribute name for '%s'", base);
                 return;
             }
-            cand[l] = '_';
-            cand[l + 1] = 0;
         }
         st->attr = gen_strdup(G, cand);
     }
@@ -1930,18 +1881,19 @@ int export_torch_generate(const net_syntax *syn, const net_graph *g, const char 
         strbuf_addstr(&o, "  # per input channel, in [0, 1] units\nSTD = ");
         put_floats(&o, std, g->input.c);
         strbuf_addch(&o, '\n');
-        if (G.helpers & H_GAP)
-            strbuf_addstr(&o, helper_gap);
-        if (G.helpers & H_FLATTEN)
-            strbuf_addstr(&o, helper_flatten);
-        if (G.helpers & H_PADDING)
-            strbuf_addstr(&o, helper_padding);
-        if (G.helpers & H_LINEAR)
-            strbuf_addstr(&o, helper_linear);
-        if (G.helpers & H_LAYERNORM)
-            strbuf_addstr(&o, helper_layernorm);
-        if (G.helpers & H_MINPOOL)
-            strbuf_addstr(&o, helper_minpool);
+        /* the helpers the network needs, in this order */
+        static const struct {
+            unsigned flag;
+            const char *text;
+        } helpers[] = {{H_GAP, helper_gap},
+                       {H_FLATTEN, helper_flatten},
+                       {H_PADDING, helper_padding},
+                       {H_LINEAR, helper_linear},
+                       {H_LAYERNORM, helper_layernorm},
+                       {H_MINPOOL, helper_minpool}};
+        for (size_t i = 0; i < sizeof helpers / sizeof *helpers; i++)
+            if (G.helpers & helpers[i].flag)
+                strbuf_addstr(&o, helpers[i].text);
         strbuf_add(&o, body.buf, body.len);
         if (o.failed || body.failed)
             gen_fail(&G, "out of memory");
