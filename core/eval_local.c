@@ -372,12 +372,8 @@ fail:
         close(err_fd);
     if (null_fd >= 0)
         close(null_fd);
-    for (int i = 0; i < 2; i++) {
-        if (pp[i] >= 0)
-            close(pp[i]);
-        if (ep[i] >= 0)
-            close(ep[i]);
-    }
+    evaluator_close_pipe(pp);
+    evaluator_close_pipe(ep);
     return -1;
 }
 

@@ -248,12 +248,8 @@ static int run_cmd_t(char *const *argv, char *const *env, double timeout, char *
     int po[2] = {-1, -1}, pe[2] = {-1, -1};
     if (pipe2(po, O_CLOEXEC) || pipe2(pe, O_CLOEXEC)) {
         gerr_errno(err, "%s: cannot make a pipe", argv[0]);
-        for (int i = 0; i < 2; i++) {
-            if (po[i] >= 0)
-                close(po[i]);
-            if (pe[i] >= 0)
-                close(pe[i]);
-        }
+        evaluator_close_pipe(po);
+        evaluator_close_pipe(pe);
         return -1;
     }
     posix_spawn_file_actions_t fa;

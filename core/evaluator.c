@@ -473,6 +473,13 @@ oom:
     return NULL;
 }
 
+void evaluator_close_pipe(const int p[2])
+{
+    for (int i = 0; i < 2; i++)
+        if (p[i] >= 0)
+            close(p[i]);
+}
+
 void evaluator_argv_free(char **argv)
 {
     if (!argv)

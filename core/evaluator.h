@@ -326,6 +326,9 @@ bool evaluator_memory_fits(const evaluator *ev, double used, double need);
  * 5.0 GiB, more than the memory budget of 4.0 GiB ..."). */
 int evaluator_memory_check(const evaluator *ev, double need, gerr *err);
 void evaluator_argv_free(char **argv);
+/* Closes the ends of the pipe p that are open (>= 0): what a start that
+ * failed half-way leaves. */
+void evaluator_close_pipe(const int p[2]);
 /* The environment a worker gets, chosen, never inherited whole: PATH,
  * HOME, USER, LOGNAME, SHELL, TMPDIR, LANG, LC_*, TZ, OPENBLAS_*, OMP_*,
  * GEVO_* and ASAN_OPTIONS, LSAN_OPTIONS, UBSAN_OPTIONS, except the API key's variable (cfg->key_env) and

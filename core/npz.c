@@ -68,6 +68,23 @@ static void write_bytes(npz_writer *w, const void *p, size_t n)
     w->offset += (uint32_t)n;
 }
 
+/* What a member's local header and its central directory entry both say
+ * (ZIP's APPNOTE 4.3.7 and 4.3.12, from "version needed" to the extra
+ * field's length): stored, no flags, a fixed date. */
+static void put_member(strbuf *b, const npz_entry *e)
+{
+    put16(b, ZIP_VERSION); /* needed */
+    put16(b, 0);           /* flags */
+    put16(b, 0);           /* stored */
+    put16(b, 0);           /* time */
+    put16(b, ZIP_DATE);
+    put32(b, e->crc);
+    put32(b, e->size); /* compressed */
+    put32(b, e->size);
+    put16(b, (unsigned)strlen(e->name));
+    put16(b, 0); /* extra */
+}
+
 /* One .npy member: header text, then the data. */
 static void add_array(npz_writer *w, const char *name, const char *descr, const long *shape,
                       int ndim, const void *data, size_t bytes)
@@ -118,16 +135,7 @@ static void add_array(npz_writer *w, const char *name, const char *descr, const 
     e->offset = w->offset;
     strbuf lh = STRBUF_INIT;
     put32(&lh, ZIP_LOCAL);
-    put16(&lh, ZIP_VERSION);
-    put16(&lh, 0); /* flags */
-    put16(&lh, 0); /* stored */
-    put16(&lh, 0); /* time */
-    put16(&lh, ZIP_DATE);
-    put32(&lh, e->crc);
-    put32(&lh, e->size);
-    put32(&lh, e->size);
-    put16(&lh, (unsigned)strlen(e->name));
-    put16(&lh, 0); /* extra */
+    put_member(&lh, e);
     strbuf_addstr(&lh, e->name);
     if (lh.failed)
         fail(w, "%s: out of memory", w->out.path);
@@ -165,16 +173,7 @@ int npz_close(npz_writer *w, gerr *err)
         const npz_entry *e = &w->entries[i];
         put32(&cd, ZIP_CENTRAL);
         put16(&cd, ZIP_VERSION); /* made by */
-        put16(&cd, ZIP_VERSION); /* needed */
-        put16(&cd, 0);
-        put16(&cd, 0);
-        put16(&cd, 0);
-        put16(&cd, ZIP_DATE);
-        put32(&cd, e->crc);
-        put32(&cd, e->size);
-        put32(&cd, e->size);
-        put16(&cd, (unsigned)strlen(e->name));
-        put16(&cd, 0); /* extra */
+        put_member(&cd, e);
         put16(&cd, 0); /* comment */
         put16(&cd, 0); /* disk */
         put16(&cd, 0); /* internal attributes */
