@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <zlib.h>
 
+#include "engine/base/file.h"
 #include "engine/base/strbuf.h"
 
 static int failed_checks; /* in the running test */
@@ -40,6 +41,36 @@ void harness_run(const char *name, void (*fn)(void))
 int harness_done(void)
 {
     return failed ? 1 : 0;
+}
+
+int harness_setup_failed(const char *file, int line, const char *fmt, ...)
+{
+    va_list ap;
+    printf("  %s:%d: ", file, line);
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    printf("\nFAIL setup\n");
+    fflush(stdout);
+    failed++;
+    return 1;
+}
+
+int harness_scratch(char *dir, size_t size, const char *name)
+{
+    snprintf(dir, size, "/tmp/gevo-%s.XXXXXX", name);
+    if (!mkdtemp(dir))
+        return -1;
+    char cache[1200];
+    snprintf(cache, sizeof cache, "%s/cache", dir);
+    return setenv("GEVO_CACHE_DIR", cache, 1);
+}
+
+char *harness_slurp(const char *path, size_t *len)
+{
+    char *p = NULL;
+    file_read(path, 1 << 20, &p, len, NULL);
+    return p;
 }
 
 const char *harness_root(void)

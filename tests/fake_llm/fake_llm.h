@@ -4,6 +4,7 @@
  *   fake_llm srv;
  *   if (fake_llm_start(&srv)) ...;     // srv.port, srv.base_url
  *   fake_llm_start_named(&bad, "hostile.py");  // the hostile one
+ *   llm_client *c = fake_llm_client(&srv, "t1/ok");  // a client of it
  *   long n = fake_llm_count(&srv, "t1/500");
  *   fake_llm_stop(&srv);
  */
@@ -20,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/llm.h"
 #include "tests/harness.h"
 
 typedef struct fake_llm {
@@ -81,6 +83,26 @@ static inline void fake_llm_stop(fake_llm *s)
         waitpid(s->pid, NULL, 0);
         s->pid = 0;
     }
+}
+
+/* A client of the fake server asking for model (which names the answers
+ * the server gives), with no API key and retries in milliseconds; NULL
+ * after a failed CHECK. */
+static inline llm_client *fake_llm_client(const fake_llm *s, const char *model)
+{
+    llm_config cfg;
+    llm_config_default(&cfg);
+    snprintf(cfg.base_url, sizeof cfg.base_url, "%s", s->base_url);
+    snprintf(cfg.model, sizeof cfg.model, "%s", model);
+    cfg.api_key_env[0] = '\0';
+    cfg.backoff_base_ms = 1;
+    cfg.backoff_max_ms = 2;
+    cfg.retry_after_max_ms = 5;
+    cfg.max_attempts = 3;
+    gerr err = GERR_INIT;
+    llm_client *c = llm_client_new(&cfg, &err);
+    CHECK(c != NULL, "%s", err.msg);
+    return c;
 }
 
 static inline size_t fake_llm_write_(char *p, size_t size, size_t n, void *ud)

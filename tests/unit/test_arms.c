@@ -60,10 +60,7 @@ static void test_persona_weights(void)
 {
     prompt_set ps;
     gerr err = GERR_INIT;
-    if (prompt_set_load(&ps, prompts, &err)) {
-        CHECK(0, "%s", err.msg);
-        return;
-    }
+    REQUIRE(prompt_set_load(&ps, prompts, &err) == 0, "%s", err.msg);
     CHECK(set_personas(&ps, "{\"expert\": 2, \"scientist\": 1, \"magoo\": 1, \"plain\": 0}",
                        &err) == 0,
           "%s", err.msg);
@@ -108,10 +105,7 @@ static void test_persona_file(void)
     gerr err = GERR_INIT;
     CHECK(file_write(path, text, strlen(text), &err) == 0, "%s", err.msg);
     prompt_set ps;
-    if (prompt_set_load(&ps, pdir, &err)) {
-        CHECK(0, "%s", err.msg);
-        return;
-    }
+    REQUIRE(prompt_set_load(&ps, pdir, &err) == 0, "%s", err.msg);
     int w = prompt_find_persona(&ps, "wild");
     CHECK(w >= 0 && ps.personas[w].weight == 1, "persona_wild.txt: %d", w);
     CHECK(set_personas(&ps, "{\"wild\": 3, \"plain\": 0}", &err) == 0, "%s", err.msg);
@@ -265,10 +259,7 @@ static void test_bandit_state(void)
 {
     prompt_set ps;
     gerr err = GERR_INIT;
-    if (prompt_set_load(&ps, prompts, &err)) {
-        CHECK(0, "%s", err.msg);
-        return;
-    }
+    REQUIRE(prompt_set_load(&ps, prompts, &err) == 0, "%s", err.msg);
     int e = prompt_find_persona(&ps, "expert"), m = prompt_find_persona(&ps, "magoo");
     stats_record rec[5];
     memset(rec, 0, sizeof rec);
@@ -315,19 +306,15 @@ int main(void)
     snprintf(seed, sizeof seed, "%s/tests/fixtures/answers/parent.net", harness_root());
     snprintf(prompts, sizeof prompts, "%s/prompts", harness_root());
     snprintf(dir, sizeof dir, "%s/gevo-arms-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (!mkdtemp(dir)) {
-        CHECK(0, "mkdtemp");
-        return harness_done();
-    }
+    if (!mkdtemp(dir))
+        return SETUP_FAILED("mkdtemp");
     char sdir[600];
     snprintf(sdir, sizeof sdir, "%s/s", dir);
     session_create_opts so = {.seed_path = seed, .data_dir = "/tmp", .prompts_dir = prompts};
     session *s = NULL;
     gerr err = GERR_INIT;
-    if (session_create(&s, sdir, &so, &err) != 0) {
-        CHECK(0, "session: %s", err.msg);
-        return harness_done();
-    }
+    if (session_create(&s, sdir, &so, &err) != 0)
+        return SETUP_FAILED("session: %s", err.msg);
     session_close(s);
     RUN(test_draw);
     RUN(test_persona_weights);

@@ -772,12 +772,8 @@ static void test_trains_on_images(void)
 
 int main(void)
 {
-    snprintf(root, sizeof root, "/tmp/gevo-data-test.XXXXXX");
-    if (!mkdtemp(root))
-        return 1;
-    char cache[300];
-    snprintf(cache, sizeof cache, "%s/cache", root);
-    setenv("GEVO_CACHE_DIR", cache, 1);
+    if (harness_scratch(root, sizeof root, "data-test"))
+        return SETUP_FAILED("no scratch folder in /tmp");
     RUN(test_image_folders);
     RUN(test_colour_alpha_palette);
     RUN(test_image_errors);

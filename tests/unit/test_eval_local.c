@@ -422,15 +422,11 @@ static void test_time_limits(void)
     if (f)
         CHECK(f->kind == EVALUATOR_FAILED && f->cancelled, "stubborn2: kind %d %s", f->kind,
               f->reason);
-    char exitp[600], how[64] = "";
+    char exitp[600];
     snprintf(exitp, sizeof exitp, "%s/stubborn2/exit", work);
-    FILE *x = fopen(exitp, "r");
-    if (x) {
-        if (!fgets(how, sizeof how, x))
-            how[0] = 0;
-        fclose(x);
-    }
-    CHECK(!strcmp(how, "signal 9\n"), "stubborn2 ended by '%s'", how);
+    char *how = harness_slurp(exitp, NULL);
+    CHECK(how && !strcmp(how, "signal 9\n"), "stubborn2 ended by '%s'", how ? how : "");
+    free(how);
     evaluator_free(ev);
     log_clear();
 }

@@ -692,10 +692,8 @@ int main(void)
 {
     RUN(test_config);
     RUN(test_backoff);
-    if (fake_llm_start(&srv)) {
-        CHECK(0, "could not start tests/fake_llm/server.py with python3");
-        return harness_done();
-    }
+    if (fake_llm_start(&srv))
+        return SETUP_FAILED("could not start tests/fake_llm/server.py with python3");
     RUN(test_plain_ok);
     RUN(test_stream_ok);
     RUN(test_crlf_and_no_usage);

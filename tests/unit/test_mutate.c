@@ -13,13 +13,6 @@
 #include "engine/net.h"
 #include "tests/harness.h"
 
-static char *slurp(const char *path)
-{
-    char *src = NULL;
-    file_read(path, 1 << 20, &src, NULL, NULL);
-    return src;
-}
-
 static uint64_t hash_of(const char *src, long *params)
 {
     net_graph *g = NULL;
@@ -64,7 +57,7 @@ static void note_kind(const char *k)
 
 static void thousand(const char *path)
 {
-    char *src = slurp(path);
+    char *src = harness_slurp(path, NULL);
     CHECK(src != NULL, "read %s", path);
     if (!src)
         return;
@@ -99,24 +92,25 @@ static void thousand(const char *path)
     free(src);
 }
 
-static void test_thousand_seeds(void)
+/* thousand() on every program of the folder sub (at least min of them) */
+static void thousand_each(const char *sub, int min)
 {
     char dir[1024], paths[64][512];
-    snprintf(dir, sizeof dir, "%s/engine/nets", harness_root());
+    snprintf(dir, sizeof dir, "%s/%s", harness_root(), sub);
     int n = list_nets(dir, paths, 64);
-    CHECK(n >= 3, "seed networks found in %s: %d", dir, n);
+    CHECK(n >= min, "programs found in %s: %d", dir, n);
     for (int i = 0; i < n; i++)
         thousand(paths[i]);
 }
 
+static void test_thousand_seeds(void)
+{
+    thousand_each("engine/nets", 3);
+}
+
 static void test_thousand_lang_good(void)
 {
-    char dir[1024], paths[64][512];
-    snprintf(dir, sizeof dir, "%s/tests/lang/good", harness_root());
-    int n = list_nets(dir, paths, 64);
-    CHECK(n >= 5, "examples found in %s: %d", dir, n);
-    for (int i = 0; i < n; i++)
-        thousand(paths[i]);
+    thousand_each("tests/lang/good", 5);
 }
 
 static void test_every_kind_happens(void)
@@ -133,7 +127,7 @@ static void test_chain(void)
                           "tests/lang/good/one-liners.net", "tests/lang/good/classes-eq.net"};
     for (size_t k = 0; k < sizeof nets / sizeof *nets; k++) {
         snprintf(path, sizeof path, "%s/%s", harness_root(), nets[k]);
-        char *src = slurp(path);
+        char *src = harness_slurp(path, NULL);
         CHECK(src != NULL, "%s", path);
         int steps = 0;
         for (uint64_t seed = 1; src && seed <= 150; seed++) {
@@ -156,7 +150,7 @@ static void test_deterministic(void)
 {
     char path[1024];
     snprintf(path, sizeof path, "%s/engine/nets/exquisitenetv2.net", harness_root());
-    char *src = slurp(path);
+    char *src = harness_slurp(path, NULL);
     CHECK(src != NULL, "read");
     if (!src)
         return;
@@ -186,11 +180,8 @@ static void test_target_gene(void)
 {
     char path[1024];
     snprintf(path, sizeof path, "%s/engine/nets/quick.net", harness_root());
-    char *src = slurp(path);
-    if (!src) {
-        CHECK(0, "read");
-        return;
-    }
+    char *src = harness_slurp(path, NULL);
+    REQUIRE(src, "read");
     net_block b[8];
     int nb = net_list_blocks(src, strlen(src), b, 8);
     for (uint64_t seed = 1; seed <= 100; seed++) {

@@ -244,10 +244,7 @@ static void test_personas(void)
 {
     prompt_set set;
     gerr err = GERR_INIT;
-    if (prompt_set_load(&set, shipped, &err)) {
-        CHECK(0, "%s", err.msg);
-        return;
-    }
+    REQUIRE(prompt_set_load(&set, shipped, &err) == 0, "%s", err.msg);
     int e = prompt_find_persona(&set, "expert"), m = prompt_find_persona(&set, "magoo");
     int count[64] = {0};
     rng draw;
@@ -307,10 +304,7 @@ static void test_system_example_compiles(void)
 {
     prompt_set set;
     gerr err = GERR_INIT;
-    if (prompt_set_load(&set, shipped, &err)) {
-        CHECK(0, "%s", err.msg);
-        return;
-    }
+    REQUIRE(prompt_set_load(&set, shipped, &err) == 0, "%s", err.msg);
     const char *a = strstr(set.system, "# gevo-net in brief\n");
     const char *b = a ? strstr(a, "\nOperators") : NULL;
     CHECK(a && b, "system.txt lost its language example");

@@ -11,13 +11,6 @@
 #include "engine/base/file.h"
 #include "tests/harness.h"
 
-static char *slurp(const char *path, size_t *len)
-{
-    char *p = NULL;
-    file_read(path, 1 << 20, &p, len, NULL);
-    return p;
-}
-
 static char dir[1024];
 static char *parent;
 
@@ -48,7 +41,7 @@ static void check_fixture(char *fields[], int nf)
     char path[1200];
     snprintf(path, sizeof path, "%s/%s", dir, file);
     size_t len;
-    char *answer = slurp(path, &len);
+    char *answer = harness_slurp(path, &len);
     CHECK(answer != NULL, "%s: missing", file);
     if (!answer)
         return;
@@ -116,7 +109,7 @@ static void test_fixtures(void)
 {
     char path[1200];
     snprintf(path, sizeof path, "%s/EXPECT.txt", dir);
-    char *text = slurp(path, NULL);
+    char *text = harness_slurp(path, NULL);
     CHECK(text != NULL, "no EXPECT.txt");
     if (!text)
         return;
@@ -254,7 +247,7 @@ static void test_repair_prompt(void)
     char path[1200];
     snprintf(path, sizeof path, "%s/20_invalid_shapes.md", dir);
     size_t len;
-    char *answer = slurp(path, &len);
+    char *answer = harness_slurp(path, &len);
     proposal_outcome o;
     CHECK(proposal_check(answer, len, false, parent, "block", NULL, NULL, &o) == -1, "invalid");
     CHECK(o.stage == PROPOSAL_ERR_INVALID, "stage %s", proposal_stage_name(o.stage));
@@ -295,7 +288,7 @@ static void test_every_prefix(void)
         char path[1400];
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         size_t len;
-        char *answer = slurp(path, &len);
+        char *answer = harness_slurp(path, &len);
         for (size_t k = 0; answer && k <= len; k += 1 + k / 64) {
             char *cut = malloc(k + 1);
             memcpy(cut, answer, k);
@@ -321,7 +314,7 @@ int main(void)
     snprintf(dir, sizeof dir, "%s/tests/fixtures/answers", harness_root());
     char path[1100];
     snprintf(path, sizeof path, "%s/parent.net", dir);
-    parent = slurp(path, NULL);
+    parent = harness_slurp(path, NULL);
     CHECK(parent != NULL, "no parent.net");
     if (!parent)
         return harness_done();

@@ -17,28 +17,6 @@ static fake_llm srv;
 static char *parent;
 static prompt_set set;
 
-static char *slurp(const char *path)
-{
-    char *p = NULL;
-    file_read(path, 1 << 20, &p, NULL, NULL);
-    return p;
-}
-
-static llm_client *client(const char *model)
-{
-    llm_config cfg;
-    llm_config_default(&cfg);
-    snprintf(cfg.base_url, sizeof cfg.base_url, "%s", srv.base_url);
-    snprintf(cfg.model, sizeof cfg.model, "%s", model);
-    cfg.backoff_base_ms = 1;
-    cfg.backoff_max_ms = 2;
-    cfg.max_attempts = 3;
-    gerr err = GERR_INIT;
-    llm_client *c = llm_client_new(&cfg, &err);
-    CHECK(c != NULL, "%s", err.msg);
-    return c;
-}
-
 /* Asks for a mutation of gene and checks the answer. */
 static int propose(llm_client *c, const char *gene, llm_result *res, proposal_outcome *o)
 {
@@ -56,7 +34,7 @@ static int propose(llm_client *c, const char *gene, llm_result *res, proposal_ou
 
 static void test_no_code(void)
 {
-    llm_client *c = client("nc/ok:12_prose_only");
+    llm_client *c = fake_llm_client(&srv, "nc/ok:12_prose_only");
     llm_result res;
     proposal_outcome o;
     CHECK(propose(c, "se", &res, &o) == -1, "prose accepted");
@@ -71,7 +49,7 @@ static void test_no_code(void)
 
 static void test_cut_off(void)
 {
-    llm_client *c = client("co/length:11_truncated");
+    llm_client *c = fake_llm_client(&srv, "co/length:11_truncated");
     llm_result res;
     proposal_outcome o;
     CHECK(propose(c, "block", &res, &o) == -1, "cut-off accepted");
@@ -85,7 +63,7 @@ static void test_cut_off(void)
 static void test_invalid_then_repair(void)
 {
     const char *model = "rp/ok:20_invalid_shapes,ok:17_helper_def";
-    llm_client *c = client(model);
+    llm_client *c = fake_llm_client(&srv, model);
     llm_result res;
     proposal_outcome o;
     CHECK(propose(c, "block", &res, &o) == -1, "invalid accepted");
@@ -130,17 +108,13 @@ int main(void)
 {
     char path[1100];
     snprintf(path, sizeof path, "%s/tests/fixtures/answers/parent.net", harness_root());
-    parent = slurp(path);
+    parent = harness_slurp(path, NULL);
     snprintf(path, sizeof path, "%s/prompts", harness_root());
     gerr err = GERR_INIT;
-    if (!parent || prompt_set_load(&set, path, &err)) {
-        CHECK(0, "fixtures: %s", parent ? err.msg : "no parent.net");
-        return harness_done();
-    }
-    if (fake_llm_start(&srv)) {
-        CHECK(0, "could not start tests/fake_llm/server.py with python3");
-        return harness_done();
-    }
+    if (!parent || prompt_set_load(&set, path, &err))
+        return SETUP_FAILED("fixtures: %s", parent ? err.msg : "no parent.net");
+    if (fake_llm_start(&srv))
+        return SETUP_FAILED("could not start tests/fake_llm/server.py with python3");
     RUN(test_no_code);
     RUN(test_cut_off);
     RUN(test_invalid_then_repair);

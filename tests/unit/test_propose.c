@@ -25,23 +25,6 @@ static prompt_set set;
 static session *S;
 static char dir[256];
 
-static llm_client *client(const char *model)
-{
-    llm_config cfg;
-    llm_config_default(&cfg);
-    snprintf(cfg.base_url, sizeof cfg.base_url, "%s", srv.base_url);
-    snprintf(cfg.model, sizeof cfg.model, "%s", model);
-    cfg.api_key_env[0] = '\0';
-    cfg.backoff_base_ms = 1;
-    cfg.backoff_max_ms = 2;
-    cfg.retry_after_max_ms = 5;
-    cfg.max_attempts = 3;
-    gerr err = GERR_INIT;
-    llm_client *c = llm_client_new(&cfg, &err);
-    CHECK(c != NULL, "%s", err.msg);
-    return c;
-}
-
 /* Output of a shell command (malloc'd), NULL when it fails. */
 static char *sh(const char *fmt, const char *arg)
 {
@@ -92,7 +75,7 @@ static size_t count_individuals(void)
 
 static int run(const char *model, propose_request *req, propose_outcome *out)
 {
-    llm_client *c = client(model);
+    llm_client *c = fake_llm_client(&srv, model);
     propose_env env = {.s = S, .llm = c, .prompts = &set};
     int rc = propose_run(&env, req, out);
     llm_client_free(c);
@@ -277,7 +260,7 @@ static void test_eot(void)
     CHECK(p && strstr(p, "attempt 1 of 3: eot"), "prompt recorded");
     free(p);
     /* drawn at random, the target is another block than the elite's */
-    llm_client *c = client("eotpick/slow:5000");
+    llm_client *c = fake_llm_client(&srv, "eotpick/slow:5000");
     propose_env env = {.s = S, .llm = c, .prompts = &set};
     for (uint64_t seed = 1; seed <= 12; seed++) {
         propose_request any = req;
@@ -377,7 +360,7 @@ static void test_retry_then_ok(void)
 
 static void test_bad_requests(void)
 {
-    llm_client *c = client("x/ok");
+    llm_client *c = fake_llm_client(&srv, "x/ok");
     propose_env env = {.s = S, .llm = c, .prompts = &set};
     gerr err = GERR_INIT;
     propose_request r1 = {.op = PROPOSE_MUTATE, .generation = 1, .parent = "g9-9"};
@@ -404,7 +387,7 @@ static void test_bad_requests(void)
 static void test_concurrent(void)
 {
     const char *model = "cc/slow:300:01_plain_fence";
-    llm_client *c = client(model);
+    llm_client *c = fake_llm_client(&srv, model);
     propose_env env = {.s = S, .llm = c, .prompts = &set};
     gerr err = GERR_INIT;
     propose_request a = {.op = PROPOSE_MUTATE,
@@ -527,19 +510,13 @@ int main(void)
     gerr err = GERR_INIT;
     snprintf(dir, sizeof dir, "%s/gevo-propose-XXXXXX",
              getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (!mkdtemp(dir) || prompt_set_load(&set, prompts, &err)) {
-        CHECK(0, "setup: %s", err.msg);
-        return harness_done();
-    }
+    if (!mkdtemp(dir) || prompt_set_load(&set, prompts, &err))
+        return SETUP_FAILED("setup: %s", err.msg);
     session_create_opts so = {.seed_path = path, .data_dir = "/tmp", .prompts_dir = prompts};
-    if (session_create(&S, dir, &so, &serr) != 0) {
-        CHECK(0, "session: %s", serr.msg);
-        return harness_done();
-    }
-    if (fake_llm_start(&srv)) {
-        CHECK(0, "could not start tests/fake_llm/server.py with python3");
-        return harness_done();
-    }
+    if (session_create(&S, dir, &so, &serr) != 0)
+        return SETUP_FAILED("session: %s", serr.msg);
+    if (fake_llm_start(&srv))
+        return SETUP_FAILED("could not start tests/fake_llm/server.py with python3");
     RUN(test_mutate);
     RUN(test_repair);
     RUN(test_crossover);

@@ -326,15 +326,11 @@ static void test_lock(void)
     int st = 0;
     waitpid(child, &st, 0);
     CHECK(WIFSIGNALED(st), "child killed");
-    char lock[600], text[256] = "";
+    char lock[600];
     snprintf(lock, sizeof lock, "%s/.git/gevo.lock", dir);
-    FILE *f = fopen(lock, "r");
-    if (f) {
-        if (!fgets(text, sizeof text, f))
-            text[0] = 0;
-        fclose(f);
-    }
-    CHECK(atol(text) == (long)child, "lock names the dead writer: %s", text);
+    char *text = harness_slurp(lock, NULL);
+    CHECK(text && atol(text) == (long)child, "lock names the dead writer: %s", text ? text : "");
+    free(text);
     CHECK(session_open(&t, dir, SESSION_WRITE, &serr) == 0 && session_is_writer(t),
           "stale lock taken over: %s", serr.msg);
     session_close(t);
@@ -344,10 +340,8 @@ static void test_lock(void)
 static void test_commands(void)
 {
     const char *gevo = getenv("GEVO");
-    if (!gevo || access(gevo, X_OK) != 0) {
-        CHECK(0, "$GEVO (the gevo binary) is not set; run through tests/run.sh");
-        return;
-    }
+    REQUIRE(gevo && access(gevo, X_OK) == 0,
+            "$GEVO (the gevo binary) is not set; run through tests/run.sh");
     char cmd[1200];
     int st;
     snprintf(cmd, sizeof cmd, "%s log %s", gevo, full_dir);

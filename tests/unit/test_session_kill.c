@@ -227,10 +227,7 @@ static void test_kill(void)
             snprintf(dir, sizeof dir, "%s/s%d", tmp, round);
             session *s = NULL;
             session_create_opts o = {.seed_path = seedfile, .data_dir = ""};
-            if (session_create(&s, dir, &o, &serr) != 0) {
-                CHECK(0, "create: %s", serr.msg);
-                return;
-            }
+            REQUIRE(session_create(&s, dir, &o, &serr) == 0, "create: %s", serr.msg);
             session_close(s);
         }
         int p[2];

@@ -714,12 +714,8 @@ static void test_training_memory(void)
 
 int main(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/gevo-train-test.XXXXXX");
-    if (!mkdtemp(dir))
-        return 1;
-    char cache[300];
-    snprintf(cache, sizeof cache, "%s/cache", dir);
-    setenv("GEVO_CACHE_DIR", cache, 1); /* the data cache stays in the test's folder */
+    if (harness_scratch(dir, sizeof dir, "train-test"))
+        return SETUP_FAILED("no scratch folder in /tmp");
     harness_write_quadrants(dir, "train", 800, true, 1);
     harness_write_quadrants(dir, "t10k", 200, false, 2);
     RUN(test_data_loading);
