@@ -124,30 +124,32 @@ static void test_every_seed_is_named(void)
 
 /* A parameter that is a tensor in one call and a number in another has
  * no one constructor argument: refused, naming the block and parameter. */
-static void test_mixed_parameter_refused(void)
+/* The export refuses src (what it is) with a message naming a and b. */
+static void refused(const char *src, const char *what, const char *a, const char *b)
 {
-    const char *src = "input x: 1x28x28\nclasses 10\n"
-                      "def f(x, y): return x\n"
-                      "a = f(x, x)\nb = f(conv(a, 4), 3)\n"
-                      "return linear(gap(b), classes)\n";
     export_torch_module m;
     net_graph *g;
     gerr err = GERR_INIT;
-    CHECK(gen(src, &m, &g, &err) == -1, "exported a block whose parameter changes kind");
-    CHECK(strstr(err.msg, "block 'f'") && strstr(err.msg, "parameter 'y'"), "message: %s", err.msg);
+    CHECK(gen(src, &m, &g, &err) == -1, "exported %s", what);
+    CHECK(strstr(err.msg, a) && strstr(err.msg, b), "message: %s", err.msg);
+}
+
+static void test_mixed_parameter_refused(void)
+{
+    refused("input x: 1x28x28\nclasses 10\n"
+            "def f(x, y): return x\n"
+            "a = f(x, x)\nb = f(conv(a, 4), 3)\n"
+            "return linear(gap(b), classes)\n",
+            "a block whose parameter changes kind", "block 'f'", "parameter 'y'");
 }
 
 static void test_flatten_of_two_sizes_refused(void)
 {
-    const char *src = "input x: 1x28x28\nclasses 10\n"
-                      "def h(x): return flatten(x)\n"
-                      "a = h(x)\nb = h(maxpool(x))\n"
-                      "return linear(concat(a, b), classes)\n";
-    export_torch_module m;
-    net_graph *g;
-    gerr err = GERR_INIT;
-    CHECK(gen(src, &m, &g, &err) == -1, "exported flatten of two sizes in one class");
-    CHECK(strstr(err.msg, "flatten()") && strstr(err.msg, "line 3"), "message: %s", err.msg);
+    refused("input x: 1x28x28\nclasses 10\n"
+            "def h(x): return flatten(x)\n"
+            "a = h(x)\nb = h(maxpool(x))\n"
+            "return linear(concat(a, b), classes)\n",
+            "flatten of two sizes in one class", "flatten()", "line 3");
 }
 
 /* Dead lines make no layer; a dead block call whose channels are read is
