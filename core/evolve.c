@@ -327,6 +327,41 @@ static int last_recorded(const session_journal_entry *je, void *arg)
     return 0;
 }
 
+/* The failed proposals of the current generation that were not asked
+ * again for (no later record, no individual of inds, names them in
+ * "retry_of"): failed, each in a slot of its own. */
+static int load_failed(evolve *e, const session_info *inds, size_t n_inds, gerr *err)
+{
+    session_failed_info *f = NULL;
+    size_t n = 0;
+    if (session_failed_list(e->s, e->gen, &f, &n, err))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        bool again = false;
+        for (size_t k = 0; k < n && !again; k++)
+            again = !strcmp(f[k].retry_of, f[i].id);
+        for (size_t k = 0; k < n_inds && !again; k++)
+            again = !strcmp(inds[k].retry_of, f[i].id);
+        if (again)
+            continue;
+        ind *d = new_ind(e);
+        if (!d) {
+            free(f);
+            return gerr_set(err, "out of memory");
+        }
+        d->pub.state = EVOLVE_FAILED;
+        d->pub.generation = f[i].generation;
+        snprintf(d->pub.failed, sizeof d->pub.failed, "%s", f[i].id);
+        snprintf(d->op, sizeof d->op, "%s", f[i].op);
+        snprintf(d->persona, sizeof d->persona, "%s", f[i].persona);
+        d->pub.n_parents = f[i].n_parents;
+        memcpy(d->pub.parents, f[i].parents, sizeof d->pub.parents);
+        snprintf(d->message, sizeof d->message, "%s", f[i].error);
+    }
+    free(f);
+    return 0;
+}
+
 /* Rebuilds the current generation from the session. */
 static int load_generation(evolve *e, gerr *err)
 {
@@ -383,7 +418,10 @@ static int load_generation(evolve *e, gerr *err)
         if (d->pub.state == EVOLVE_PENDING && !list[i].decision[0])
             review_by_policy(e, d, &list[i]);
     }
+    int rc = load_failed(e, list, n, err);
     free(list);
+    if (rc)
+        return -1;
     /* programs with results, from every generation, for de-duplication */
     session_info *all = NULL;
     size_t na = 0;
@@ -754,6 +792,9 @@ static void on_proposal_done(evolve *e, const evolve_proposal_done *pd)
     if (!pd->ok) {
         d->pub.state = EVOLVE_FAILED;
         snprintf(d->message, sizeof d->message, "%s", pd->error);
+        snprintf(d->pub.failed, sizeof d->pub.failed, "%s", pd->failed_id);
+        if (pd->persona[0])
+            snprintf(d->persona, sizeof d->persona, "%s", pd->persona);
         snprintf(e->last_proposal_error, sizeof e->last_proposal_error, "%s", pd->error);
         logf_(e, "", "proposal failed: %s", pd->error);
         return;
@@ -1023,8 +1064,12 @@ void evolve_status_get(evolve *e, evolve_status *st)
         }
     }
     st->proposing += e->to_propose;
-    evolve_proposer_usage(e->prop, &st->tokens_in, &st->tokens_out, &st->cost, st->llm,
-                          sizeof st->llm);
+    session_totals t;
+    evolve_proposer_usage(e->prop, &t, st->llm, sizeof st->llm);
+    st->tokens_in = t.tokens_in;
+    st->tokens_out = t.tokens_out;
+    st->requests = t.requests;
+    st->cost = t.cost_usd;
     st->generation_done =
         st->proposing == 0 && st->pending == 0 && st->approved == 0 && st->training == 0;
     const char *blocked = evolve_proposer_blocked(e->prop);
@@ -1281,8 +1326,47 @@ int evolve_annotate_old(evolve *e, const char *id, int old_line, const char *tex
     return annotate(e, id, 0, old_line, text, err);
 }
 
+/* A failed proposal asked again for, in its own slot: the slot is
+ * proposing again; the new proposal (or failure) names it in "retry_of". */
+static int regenerate_failed(evolve *e, const char *id, const char *note, gerr *err)
+{
+    ind *d = NULL;
+    for (size_t i = 0; i < e->n && !d; i++)
+        if (!strcmp(e->inds[i].pub.failed, id))
+            d = &e->inds[i];
+    if (!d)
+        return gerr_set(err, "%s is not a failed proposal of the current generation (%d)", id,
+                        e->gen);
+    if (d->pub.state != EVOLVE_FAILED)
+        return gerr_set(err, "%s is being asked again for already", id);
+    if (!session_is_writer(e->s))
+        return gerr_set(err, "the session is open read-only");
+    evolve_proposal_req req;
+    memset(&req, 0, sizeof req);
+    req.generation = e->gen;
+    req.seed = e->cfg.seed * 1000003u + (unsigned long)e->n * 31u + (unsigned long)d->pub.slot;
+    req.op = !strcmp(d->op, "crossover") && d->pub.n_parents == 2 ? "crossover"
+             : !strcmp(d->op, "eot")                              ? "eot"
+                                                                  : "mutation";
+    req.n_parents = d->pub.n_parents;
+    memcpy(req.parents, d->pub.parents, sizeof req.parents);
+    req.steering = note && note[0] ? note : NULL;
+    req.retry_of = id;
+    int job = evolve_proposer_start(e->prop, &req, err);
+    if (job < 0)
+        return -1;
+    d->job = job;
+    d->pub.state = EVOLVE_PROPOSING;
+    d->pub.failed[0] = '\0';
+    d->message[0] = '\0';
+    logf_(e, "", "asking again for %s%s", id, req.steering ? " with a steering note" : "");
+    return 0;
+}
+
 int evolve_regenerate(evolve *e, const char *id, const char *note, gerr *err)
 {
+    if (session_valid_failed_id(id, NULL, NULL))
+        return regenerate_failed(e, id, note, err);
     ind *d = pending(e, id, err);
     if (!d)
         return -1;

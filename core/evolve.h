@@ -119,12 +119,17 @@ typedef struct evolve_ind {
     bool survivor;              /* selected into the current population */
     const char *reasoning_live; /* streamed so far while proposing */
     const char *message;        /* failure or rejection reason */
+    /* A failed proposal's record (gN-fK, session_add_failed), "" when the
+     * failure was not recorded or this is no failed proposal. */
+    char failed[SESSION_ID_MAX];
 } evolve_ind;
 
 typedef struct evolve_status {
     int generation; /* the generation being built */
     int proposing, pending, approved, training, trained, rejected, failed;
-    long tokens_in, tokens_out;
+    /* LLM usage: the session's totals, across processes and reopenings
+     * (session_totals_get), with this process's requests in flight */
+    long tokens_in, tokens_out, requests;
     double cost;
     char llm[384];        /* "no LLM: random mutation" or model @ URL */
     bool generation_done; /* nothing left to propose, review or train */

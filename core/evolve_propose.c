@@ -22,6 +22,7 @@ typedef struct job {
     int id;
     evolve_proposal_req req;
     char steering[512];
+    char retry_of[SESSION_ID_MAX];
     propose *p; /* LLM: the proposal in flight */
     struct evolve_proposer *owner;
     llm_callbacks watch; /* streamed text and retries of the LLM */
@@ -47,6 +48,7 @@ struct evolve_proposer {
     prompt_set prompts;
     bool prompts_loaded;
     char who[384];
+    session_totals totals; /* the session's, when the proposer was made */
 };
 
 /* One client per model of the session's settings (core/llm_settings.h);
@@ -99,7 +101,8 @@ evolve_proposer *evolve_proposer_new(session *s, const evolve_config *cfg, const
     p->cfg = *cfg;
     p->mem = mem;
     snprintf(p->who, sizeof p->who, "no LLM: random mutation");
-    if (make_clients(p, cfg, err) || arms_policy_setting(s, &p->policy, err))
+    if (session_totals_get(s, &p->totals, err) || make_clients(p, cfg, err) ||
+        arms_policy_setting(s, &p->policy, err))
         goto fail;
     if (p->n_models) {
         /* the session's own copy of the prompts, versioned with it */
@@ -143,6 +146,20 @@ void evolve_proposer_free(evolve_proposer *p)
         arms_state_release(&p->bandit);
     release_clients(p);
     free(p);
+}
+
+/* A budget is the session's: each client counts what the session spent
+ * before this process and what the other models' clients spent since. */
+static void share_spent(evolve_proposer *p)
+{
+    session_totals t;
+    char who[8];
+    evolve_proposer_usage(p, &t, who, sizeof who);
+    for (int i = 0; i < p->n_models; i++) {
+        llm_usage u = llm_client_usage(p->clients[i]);
+        llm_client_set_spent(p->clients[i], t.cost_usd - u.cost_usd,
+                             t.tokens_in + t.tokens_out - u.tokens_in - u.tokens_out);
+    }
 }
 
 static void on_delta(void *ud, llm_delta_kind kind, const char *text, size_t len)
@@ -198,6 +215,7 @@ static int pick_bandit(evolve_proposer *p, int generation, int *model, int *pers
 static int pick_arm(evolve_proposer *p, const evolve_proposal_req *req, int *model, int *persona,
                     gerr *err)
 {
+    share_spent(p);
     for (int i = 0; i < p->n_models; i++)
         p->model_w[i] = llm_client_blocked(p->clients[i], NULL) ? 0 : p->models[i].weight;
     if (p->policy == ARMS_BANDIT)
@@ -232,7 +250,9 @@ int evolve_proposer_start(evolve_proposer *p, const evolve_proposal_req *req, ge
     j->req = *req;
     if (req->steering)
         snprintf(j->steering, sizeof j->steering, "%s", req->steering);
-    j->req.steering = NULL;
+    if (req->retry_of)
+        snprintf(j->retry_of, sizeof j->retry_of, "%s", req->retry_of);
+    j->req.steering = j->req.retry_of = NULL;
     if (p->n_models) {
         int model, persona;
         if (pick_arm(p, req, &model, &persona, err)) {
@@ -248,6 +268,7 @@ int evolve_proposer_start(evolve_proposer *p, const evolve_proposal_req *req, ge
                               .note = j->steering[0] ? j->steering : NULL,
                               .persona = persona >= 0 ? p->prompts.personas[persona].name : NULL,
                               .max_repairs = p->cfg.repair_attempts,
+                              .retry_of = j->retry_of[0] ? j->retry_of : NULL,
                               .seed = req->seed,
                               .mem = p->mem,
                               .watch = &j->watch};
@@ -334,6 +355,8 @@ static void run_offline(evolve_proposer *p, const job *j, evolve_proposal_done *
                       .n_parents = cross ? 2 : 1,
                       .model = "none",
                       .summary = res.rationale,
+                      .retry_of = j->retry_of[0] ? j->retry_of : NULL,
+                      .steering = j->steering[0] ? j->steering : NULL,
                       .genome = res.source,
                       .reasoning = res.rationale,
                       .prompt = "",
@@ -345,8 +368,21 @@ static void run_offline(evolve_proposer *p, const job *j, evolve_proposal_done *
     snprintf(d->summary, sizeof d->summary, "%s", res.rationale);
     d->ok = true;
 out:
-    if (!d->ok)
+    if (!d->ok) {
         snprintf(d->error, sizeof d->error, "%s", err.msg);
+        /* recorded as every failed proposal is, without prompt or answer */
+        session_new f = {.generation = r->generation,
+                         .op = r->op,
+                         .persona = MUTATE_LABEL,
+                         .parents = {r->parents[0], r->n_parents > 1 ? r->parents[1] : NULL},
+                         .n_parents = r->n_parents,
+                         .model = "none",
+                         .retry_of = j->retry_of[0] ? j->retry_of : NULL,
+                         .steering = j->steering[0] ? j->steering : NULL,
+                         .reasoning = err.msg,
+                         .error = err.msg[0] ? err.msg : "the random mutation failed"};
+        session_add_failed(p->s, &f, d->failed_id, NULL);
+    }
     mutate_result_release(&res);
     free(a);
     free(b);
@@ -376,6 +412,7 @@ void evolve_proposer_dispatch(evolve_proposer *p, const struct pollfd *fds, int 
         cb(ctx, &ev);
         return;
     }
+    share_spent(p);
     for (int i = 0; i < p->n_models; i++)
         llm_client_dispatch(p->clients[i], fds, n);
     for (int i = 0; i < p->n; i++) {
@@ -397,6 +434,8 @@ void evolve_proposer_dispatch(evolve_proposer *p, const struct pollfd *fds, int 
         snprintf(d.id, sizeof d.id, "%s", o->id);
         snprintf(d.summary, sizeof d.summary, "%s", o->summary);
         snprintf(d.error, sizeof d.error, "%s", o->error);
+        snprintf(d.failed_id, sizeof d.failed_id, "%s", o->failed_id);
+        snprintf(d.persona, sizeof d.persona, "%s", o->persona);
         remove_job(p, i--);
         evolve_proposal_event ev = {.job = d.job, .done = &d};
         cb(ctx, &ev);
@@ -417,16 +456,17 @@ const char *evolve_proposer_blocked(evolve_proposer *p)
     return why;
 }
 
-void evolve_proposer_usage(evolve_proposer *p, long *tokens_in, long *tokens_out, double *cost,
-                           char *who, size_t who_size)
+void evolve_proposer_usage(evolve_proposer *p, session_totals *t, char *who, size_t who_size)
 {
-    *tokens_in = *tokens_out = 0;
-    *cost = 0;
+    /* The session's totals when this process began (it is the one writer
+       since), and all this process's clients spent, in flight included. */
+    *t = p->totals;
     for (int i = 0; i < p->n_models; i++) {
         llm_usage u = llm_client_usage(p->clients[i]);
-        *tokens_in += u.tokens_in;
-        *tokens_out += u.tokens_out;
-        *cost += u.cost_usd;
+        t->tokens_in += u.tokens_in;
+        t->tokens_out += u.tokens_out;
+        t->cost_usd += u.cost_usd;
+        t->requests += u.calls;
     }
     snprintf(who, who_size, "%s", p->who);
 }

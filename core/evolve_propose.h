@@ -28,6 +28,7 @@ typedef struct evolve_proposal_req {
     char parents[2][SESSION_ID_MAX];
     int n_parents;
     const char *steering; /* the researcher's note for a regeneration */
+    const char *retry_of; /* the failed proposal asked again for, or NULL */
 } evolve_proposal_req;
 
 typedef struct evolve_proposal_done {
@@ -35,7 +36,9 @@ typedef struct evolve_proposal_done {
     bool ok;
     char id[SESSION_ID_MAX]; /* the new individual when ok */
     char summary[320];
-    char error[1024]; /* why not, when !ok */
+    char error[1024];               /* why not, when !ok */
+    char failed_id[SESSION_ID_MAX]; /* when !ok: the recorded failed proposal, "" if none */
+    char persona[48];               /* when !ok: the persona it was asked of, "" if none */
 } evolve_proposal_done;
 
 typedef struct evolve_proposal_event {
@@ -60,8 +63,9 @@ void evolve_proposer_dispatch(evolve_proposer *p, const struct pollfd *fds, int 
 /* Why no proposal can be made now (the LLM client refuses: key refused,
  * budget spent, server unreachable; see llm_client_blocked), or NULL. */
 const char *evolve_proposer_blocked(evolve_proposer *p);
-/* Tokens and cost so far, and what proposes ("no LLM: random mutation"). */
-void evolve_proposer_usage(evolve_proposer *p, long *tokens_in, long *tokens_out, double *cost,
-                           char *who, size_t who_size);
+/* The session's LLM totals (every process's, through the session, and
+ * this one's requests still in flight), and what proposes ("no LLM:
+ * random mutation"). */
+void evolve_proposer_usage(evolve_proposer *p, session_totals *t, char *who, size_t who_size);
 
 #endif

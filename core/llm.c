@@ -695,6 +695,12 @@ const llm_config *llm_client_config(const llm_client *c)
     return &c->cfg;
 }
 
+void llm_client_set_spent(llm_client *c, double usd, long tokens)
+{
+    c->cfg.spent_usd = usd;
+    c->cfg.spent_tokens = tokens;
+}
+
 llm_usage llm_client_usage(const llm_client *c)
 {
     return c->usage;
@@ -762,12 +768,15 @@ long llm_submit(llm_client *c, const char *system, const char *user, const llm_c
         gerr_set(err, "not sent: %s", blocked);
         return -1;
     }
-    long used = sat_add(c->usage.tokens_in, c->usage.tokens_out);
+    /* the budgets are the session's: what it spent outside this client too */
+    long used = sat_add(sat_add(c->usage.tokens_in, c->usage.tokens_out),
+                        cfg->spent_tokens > 0 ? cfg->spent_tokens : 0);
+    double cost = c->usage.cost_usd + (cfg->spent_usd > 0 ? cfg->spent_usd : 0);
     char why[300] = "";
-    if (cfg->budget_usd > 0 && c->usage.cost_usd >= cfg->budget_usd)
+    if (cfg->budget_usd > 0 && cost >= cfg->budget_usd)
         snprintf(why, sizeof why,
-                 "llm: budget spent: $%.4f of $%.4f used; raise budget_usd to continue",
-                 c->usage.cost_usd, cfg->budget_usd);
+                 "llm: budget spent: $%.4f of $%.4f used; raise budget_usd to continue", cost,
+                 cfg->budget_usd);
     else if (cfg->budget_tokens > 0 && used >= cfg->budget_tokens)
         snprintf(why, sizeof why,
                  "llm: token budget spent: %ld of %ld tokens used; raise budget_tokens", used,

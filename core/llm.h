@@ -54,7 +54,13 @@ typedef struct llm_config {
     double price_in, price_out; /* USD per million tokens */
     double budget_usd;          /* 0 = no cap; stops new requests once reached */
     long budget_tokens;         /* 0 = no cap */
-    uint64_t seed;              /* temperature sampling and jitter */
+    /* What the session spent outside this client (its totals, whichever
+     * process spent them): the budgets apply to it plus this client's
+     * usage. Not a setting: core/llm_settings.c fills them,
+     * llm_client_set_spent updates them. */
+    double spent_usd;
+    long spent_tokens;
+    uint64_t seed; /* temperature sampling and jitter */
 } llm_config;
 
 /* Defaults: OpenAI protocol at http://127.0.0.1:8080/v1, key from
@@ -201,6 +207,10 @@ long llm_plausible_tokens(bool reported, long value, size_t bytes, long hi, bool
  * whose name holds "key", "token", "secret", "sig" or "pass" becomes ***. */
 void llm_redact_url(const char *url, char *out, size_t size);
 const llm_config *llm_client_config(const llm_client *c);
+/* What the session spent outside this client (earlier processes, and the
+ * other models' clients of this one): the budgets count it as cfg's
+ * spent_usd and spent_tokens do. */
+void llm_client_set_spent(llm_client *c, double usd, long tokens);
 
 const char *llm_status_name(llm_status s);
 

@@ -86,6 +86,26 @@ int llm_settings_load(session *s, const char *llm_opt, const char *model_opt, ll
     return 0;
 }
 
+/* A budget is the session's, across processes and reopenings: every
+ * model starts from what the session spent (only read when one has a
+ * budget, since it reads every record). */
+static int apply_spent(session *s, llm_model *m, int n, gerr *err)
+{
+    bool budget = false;
+    for (int i = 0; i < n; i++)
+        budget |= m[i].cfg.budget_usd > 0 || m[i].cfg.budget_tokens > 0;
+    if (!budget)
+        return 0;
+    session_totals t;
+    if (session_totals_get(s, &t, err))
+        return gerr_prefix(err, "the session's LLM totals (for the budget)");
+    for (int i = 0; i < n; i++) {
+        m[i].cfg.spent_usd = t.cost_usd;
+        m[i].cfg.spent_tokens = t.tokens_in + t.tokens_out;
+    }
+    return 0;
+}
+
 /* Entry i of "models" over the shared settings. */
 static int load_entry(json_t *entry, size_t i, const llm_config *shared, llm_model *m, gerr *err)
 {
@@ -134,6 +154,12 @@ int llm_settings_models(session *s, const char *llm_opt, const char *model_opt, 
             return gerr_set(err, "out of memory");
         **out = m;
         *n = 1;
+        if (apply_spent(s, *out, 1, err)) {
+            free(*out);
+            *out = NULL;
+            *n = 0;
+            return -1;
+        }
         return 0;
     }
     size_t count = json_array_size(models);
@@ -165,6 +191,8 @@ int llm_settings_models(session *s, const char *llm_opt, const char *model_opt, 
         gerr_set(err, "the session's gevo.json, models: every weight is zero");
         goto fail;
     }
+    if (apply_spent(s, m, (int)count, err))
+        goto fail;
     *out = m;
     *n = (int)count;
     return 0;

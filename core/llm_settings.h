@@ -14,7 +14,11 @@
  * "llm" object and the GEVO_LLM_* variables and its own keys win. Models
  * are told apart by their "model" name, which must differ between entries.
  * --llm or --model on the command line still mean one model: "models" is
- * then not used. */
+ * then not used.
+ *
+ * A budget (budget_usd, budget_tokens) is the session's: every model's
+ * cfg gets spent_usd and spent_tokens, what the session spent before
+ * (session_totals_get, whichever process spent it). */
 #ifndef GEVO_CORE_LLM_SETTINGS_H
 #define GEVO_CORE_LLM_SETTINGS_H
 

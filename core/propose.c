@@ -119,6 +119,8 @@ struct propose {
     char *elite_gene, *seed_gene, *elite_obj, *seed_obj;
     char elite[SESSION_ID_MAX], seed_id[SESSION_ID_MAX];
     char *notes;
+    char retry_of[SESSION_ID_MAX]; /* the failed proposal this one asks again for */
+    char steering[512];            /* the researcher's note for this one, recorded */
     int persona;
     int max_attempts, attempt;
     answer ans;
@@ -528,6 +530,8 @@ static session_new record_of(const propose *p)
     n.cost_usd = o->cost_usd;
     n.requests = o->model[0] ? o->attempts : 0;
     n.summary = o->summary;
+    n.retry_of = p->retry_of;
+    n.steering = p->steering;
     n.genome = o->program;
     n.reasoning = o->reasoning;
     n.prompt = o->prompt;
@@ -545,6 +549,11 @@ static void record_failure(propose *p)
         return;
     session_new n = record_of(p);
     n.error = o->error;
+    /* a request that failed has no answering model: the one asked; every
+       request counts, the failed ones too */
+    if (!n.model[0])
+        n.model = llm_client_config(p->env.llm)->model;
+    n.requests = p->attempt;
     gerr serr = GERR_INIT;
     if (session_add_failed(p->env.s, &n, o->failed_id, &serr) != 0) {
         o->failed_id[0] = '\0';
@@ -878,6 +887,10 @@ propose *propose_start(const propose_env *env, const propose_request *req, gerr 
     p->mem = req->mem;
     p->seed = req->seed;
     p->offline = env->llm == NULL;
+    if (req->retry_of)
+        scopy(p->retry_of, sizeof p->retry_of, req->retry_of);
+    if (req->note)
+        scopy(p->steering, sizeof p->steering, req->note);
     if (req->watch)
         p->watch = *req->watch;
     rng_seed(&p->rng, req->seed ^ 0x70726f706f7365ULL);

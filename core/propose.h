@@ -88,6 +88,8 @@ typedef struct propose_request {
     const char *note;      /* the researcher's steering for this one
                                    proposal, put first among the notes; NULL = none */
     int max_repairs;       /* repair rounds after the first answer; < 0 = default 2 */
+    const char *retry_of;  /* the failed proposal (gN-fK) this one asks again for, recorded
+                              in meta.json "retry_of"; NULL = none */
     uint64_t seed;         /* draws of gene, persona, mutation */
     const net_limits *lim; /* NULL = defaults */
     /* the memory a candidate's training may allocate (core/memlimit.h):

@@ -101,6 +101,9 @@ typedef struct session_new {
     double cost_usd;     /* the LLM's price of it, 0 offline */
     int requests;        /* LLM requests it took (1 + repairs), 0 offline */
     const char *summary; /* one line for the commit message */
+    /* asked again for a failed proposal (gGEN-fN, meta.json "retry_of"),
+     * with the researcher's steering note ("steering"); NULL: none */
+    const char *retry_of, *steering;
     const char *genome, *reasoning, *prompt, *response;
     const char *error; /* session_add_failed: why it failed */
 } session_new;
@@ -128,12 +131,16 @@ typedef struct session_failed_info {
     double latency_s, cost_usd;
     int attempts; /* LLM requests (meta.json "requests") */
     char error[512];
+    char retry_of[SESSION_ID_MAX]; /* the failed proposal it asked again for, "" */
+    char steering[512];            /* the note it was asked again with, "" */
 } session_failed_info;
 
 /* Every failed proposal (generation < 0) or those of one generation,
  * sorted by generation then number. *out is malloc'd. */
 int session_failed_list(session *s, int generation, session_failed_info **out, size_t *n,
                         gerr *err);
+/* Whether id is spelled as a failed proposal's ("g2-f3"), and its numbers. */
+int session_valid_failed_id(const char *id, int *gen, int *num);
 /* The researcher's edit of id's genome: a commit on top of the current
  * one, authored by git's user.name/user.email, else $USER. */
 int session_edit(session *s, const char *id, const char *genome, const char *message, gerr *err);
@@ -182,10 +189,12 @@ typedef struct session_info {
     bool edited;
     /* From the result note; status is "pending" without one. */
     char status[16];
-    double val_acc;        /* -1 when unknown */
-    long params;           /* -1 when unknown */
-    double flops, seconds; /* -1 when unknown */
-    char decision[24];     /* review decision, "" without a review */
+    double val_acc;                /* -1 when unknown */
+    long params;                   /* -1 when unknown */
+    double flops, seconds;         /* -1 when unknown */
+    char decision[24];             /* review decision, "" without a review */
+    char retry_of[SESSION_ID_MAX]; /* meta.json "retry_of", "" when none */
+    char steering[512];            /* meta.json "steering", "" when none */
 } session_info;
 
 /* Every individual (generation < 0) or those born in one generation,
@@ -206,6 +215,20 @@ int session_diff(session *s, const char *a, const char *b, bool genome_only, cha
                  gerr *err);
 /* The researcher's edit of id as a diff (proposal -> current), "" if none. */
 int session_edit_diff(session *s, const char *id, char **patch, gerr *err);
+
+/* A failed proposal's file ("prompt.txt", "response.txt", "reasoning.md",
+ * "meta.json", "genome.net"), malloc'd; id is "gGEN-fN". */
+int session_failed_file(session *s, const char *id, const char *name, char **out, gerr *err);
+
+/* The LLM usage of the whole session, whichever process spent it: the
+ * sum over every individual's meta.json and every failed proposal's. */
+typedef struct session_totals {
+    long tokens_in, tokens_out;
+    double cost_usd;
+    long requests;
+    size_t proposals, failed; /* individuals other than the seed; failed proposals */
+} session_totals;
+int session_totals_get(session *s, session_totals *out, gerr *err);
 
 /* Journal. front and population are ids. */
 int session_journal_add(session *s, int generation, const char *const *population,

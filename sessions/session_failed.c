@@ -1,5 +1,6 @@
 /* session: failed proposals (session_add_failed writes them with the
- * individuals' code in session_ind.c; this file reads them). */
+ * individuals' code in session_ind.c; this file reads them), and the
+ * session's LLM totals, which count them. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,8 @@ static int read_failed(session *s, const char *id, const git_oid *oid, session_f
     out->latency_s = json_number_value(json_object_get(m, "latency_s"));
     out->cost_usd = json_number_value(json_object_get(m, "cost_usd"));
     out->attempts = (int)json_integer_value(json_object_get(m, "requests"));
+    copy_str(out->retry_of, sizeof out->retry_of, json_object_get(m, "retry_of"));
+    copy_str(out->steering, sizeof out->steering, json_object_get(m, "steering"));
     json_decref(m);
     return 0;
 }
@@ -106,5 +109,55 @@ int session_failed_list(session *s, int generation, session_failed_info **out, s
     }
     if (*n)
         qsort(*out, *n, sizeof **out, failed_cmp);
+    return 0;
+}
+
+int session_failed_file(session *s, const char *id, const char *name, char **out, gerr *err)
+{
+    *out = NULL;
+    if (!session_valid_failed_id(id, NULL, NULL))
+        return gerr_set(err, "'%s' is not a failed proposal's id (gGEN-fN)", id);
+    char ref[64 + SESSION_ID_MAX];
+    snprintf(ref, sizeof ref, SESSION_FAILED_PREFIX "%s", id);
+    git_oid oid;
+    int lr = git_reference_name_to_id(&oid, s->repo, ref);
+    if (lr == GIT_ENOTFOUND)
+        return gerr_set(err, "no failed proposal %s in this session", id);
+    git_commit *c = NULL;
+    if (session_git(lr, err, "failed proposal %s", id) ||
+        session_git(git_commit_lookup(&c, s->repo, &oid), err, "failed proposal %s", id))
+        return -1;
+    size_t len;
+    int rc = session_read_path(s, c, name, out, &len, err);
+    git_commit_free(c);
+    return rc;
+}
+
+int session_totals_get(session *s, session_totals *out, gerr *err)
+{
+    memset(out, 0, sizeof *out);
+    session_info *v = NULL;
+    size_t n = 0;
+    if (session_list(s, -1, &v, &n, err))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        out->tokens_in += v[i].tokens_in;
+        out->tokens_out += v[i].tokens_out;
+        out->cost_usd += v[i].cost_usd;
+        out->requests += v[i].requests;
+        out->proposals += strcmp(v[i].op, "seed") != 0;
+    }
+    free(v);
+    session_failed_info *f = NULL;
+    if (session_failed_list(s, -1, &f, &n, err))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        out->tokens_in += f[i].tokens_in;
+        out->tokens_out += f[i].tokens_out;
+        out->cost_usd += f[i].cost_usd;
+        out->requests += f[i].attempts;
+        out->failed++;
+    }
+    free(f);
     return 0;
 }

@@ -273,6 +273,13 @@ static int add_record(session *s, const session_new *in, bool failed, char *id, 
         json_object_set_new(meta, "served_model", json_string(served ? served : ""));
         free(served);
     }
+    if (meta && in->retry_of && in->retry_of[0])
+        json_object_set_new(meta, "retry_of", json_string(in->retry_of));
+    if (meta && in->steering && in->steering[0]) {
+        char *steering = session_scrub(s, in->steering);
+        json_object_set_new(meta, "steering", json_string(steering ? steering : ""));
+        free(steering);
+    }
     if (meta && failed) {
         char *error = session_scrub(s, in->error);
         json_object_set_new(meta, "status", json_string("failed"));
@@ -309,6 +316,8 @@ static int add_record(session *s, const session_new *in, bool failed, char *id, 
     if (in->n_parents)
         strbuf_addf(&msg, "parents: %s%s%s\n", in->parents[0], in->n_parents > 1 ? " " : "",
                     in->n_parents > 1 ? in->parents[1] : "");
+    if (in->retry_of && in->retry_of[0])
+        strbuf_addf(&msg, "asked again for: %s\n", in->retry_of);
     if (in->model && in->model[0])
         strbuf_addf(&msg, "model: %s\ntokens: %ld in, %ld out\nlatency: %.2f s\n", in->model,
                     in->tokens_in, in->tokens_out, in->latency_s);
@@ -820,6 +829,8 @@ static int fill_info(session *s, const char *id, const git_commit *c, const note
     info->requests = json_is_integer(req)                            ? (int)json_integer_value(req)
                      : info->model[0] && strcmp(info->model, "none") ? 1
                                                                      : 0;
+    copy_str(info->retry_of, sizeof info->retry_of, json_object_get(meta, "retry_of"));
+    copy_str(info->steering, sizeof info->steering, json_object_get(meta, "steering"));
     int edits = (int)json_integer_value(json_object_get(meta, "edits"));
     info->edited = edits > 0;
     json_decref(meta);

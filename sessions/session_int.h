@@ -70,7 +70,6 @@ void session_unlock(session *s);
 
 int session_valid_id(const char *id, int *gen, int *num);
 /* A failed proposal's id, "gGEN-fN"; gen and num may be NULL. */
-int session_valid_failed_id(const char *id, int *gen, int *num);
 
 /* A blob of text (scrubbed of the API key) or of JSON (written as every
  * JSON file of a session is) under name in tb. */

@@ -1,6 +1,7 @@
 /* view_tree: the population tree, one line per generation and per
  * individual (in the order of their numbers): state, front or survivor
- * mark, id, operator, persona, objective, parameters, parents. Without
+ * mark, id, operator, persona, objective, parameters, parents (a failed
+ * proposal, gN-fK, then its reason). Without
  * colour (NO_COLOR, a monochrome terminal) the first column marks the
  * selected line, as the cursor bar does with colour. Moving selects. */
 #include <stdio.h>
@@ -38,7 +39,11 @@ static void row_text(wb *w, const wb_row *r, int width, char *buf, size_t size)
         snprintf(obj, sizeof obj, "%s", wb_state_label[d->state]);
     const char *mark = d->on_front ? w->g.front : d->survivor ? w->g.dot : " ";
     char id[SESSION_ID_MAX + 4];
-    snprintf(id, sizeof id, "%s%s", d->id[0] ? d->id : "...", d->edited ? "'" : "");
+    snprintf(id, sizeof id, "%s%s",
+             d->id[0]       ? d->id
+             : d->failed[0] ? d->failed
+                            : "...",
+             d->edited ? "'" : "");
     char lin[80] = "";
     if (d->n_parents == 1)
         snprintf(lin, sizeof lin, "<%s", d->parents[0]);
@@ -47,12 +52,14 @@ static void row_text(wb *w, const wb_row *r, int width, char *buf, size_t size)
     const char *m = wb_is_marked(w, d->id) ? w->g.mark : " ";
     /* the offline proposer's label is too long for the column */
     const char *persona = !strncmp(d->persona, "random mutation", 15) ? "(no LLM)" : d->persona;
+    /* a failed proposal says why after its parents */
+    const char *why = d->failed[0] && d->message ? d->message : "";
     if (width >= 44)
-        snprintf(buf, size, " %s%s%s %-7s %-9.9s %-8.8s %-9s %6s %s", m, w->g.state[d->state], mark,
-                 id, d->op, persona, obj, p, lin);
+        snprintf(buf, size, " %s%s%s %-7s %-9.9s %-8.8s %-9s %6s %s%s%s", m, w->g.state[d->state],
+                 mark, id, d->op, persona, obj, p, lin, why[0] ? "  " : "", why);
     else
-        snprintf(buf, size, " %s%s%s %-7s %-9.9s %-9s %6s", m, w->g.state[d->state], mark, id,
-                 d->op, obj, p);
+        snprintf(buf, size, " %s%s%s %-7s %-9.9s %-9s %6s%s%s", m, w->g.state[d->state], mark, id,
+                 d->op, obj, p, why[0] ? " " : "", why);
 }
 
 static void tree_draw(wb *w, const wb_area *a, bool focused)

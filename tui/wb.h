@@ -57,7 +57,7 @@
     REQ(REJECT, "reject", "reject the proposal with a reason (the LLM is told)")             \
     REQ(EDIT, "edit", "edit the genome in $EDITOR (validated before it is kept)")            \
     REQ(ANNOTATE, "annotate", "annotate the cursor's diff line (added, removed or context)") \
-    REQ(REGENERATE, "regenerate", "ask for a new proposal with a steering note")             \
+    REQ(REGENERATE, "regenerate", "ask again (steering note); a failed one in its slot")     \
     REQ(CANCEL, "cancel-training", "cancel the training of the individual")                  \
     REQ(EXPORT, "export-torch", "export the individual to PyTorch (asks for the folder)")    \
     GROUP("Generations")                                                                     \
@@ -131,7 +131,8 @@ typedef struct wb_ind {
     double progress, val_acc;
     long params;
     bool on_front, survivor, edited, live;
-    char *message; /* owned */
+    char *message;               /* owned */
+    char failed[SESSION_ID_MAX]; /* a failed proposal's record (gN-fK), else "" */
 } wb_ind;
 
 /* One line of the tree pane: a generation header or an individual. */
@@ -344,6 +345,9 @@ struct wb {
     /* data */
     session_info *hist; /* session_list, cached until hist_dirty */
     size_t n_hist;
+    session_failed_info *hist_failed; /* session_failed_list, as hist */
+    size_t n_hist_failed;
+    session_totals totals; /* the session's LLM totals, as hist (evolve's when live) */
     wb_ind *inds;
     size_t n_inds, alloc_inds;
     int live_gen;  /* the generation evolve is building, -1 none */

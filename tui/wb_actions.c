@@ -158,7 +158,10 @@ static int search(wb *w, int dir)
         w->sel_slot = w->inds[i].slot;
         w->only_pending = w->only_front = false;
         wb_data_rows(w);
-        wb_msg(w, false, "found '%s': %s", w->search, w->inds[i].id[0] ? w->inds[i].id : "...");
+        wb_msg(w, false, "found '%s': %s", w->search,
+               w->inds[i].id[0]       ? w->inds[i].id
+               : w->inds[i].failed[0] ? w->inds[i].failed
+                                      : "...");
         return WB_REDRAW | WB_DETAIL;
     }
     wb_msg(w, true, "'%s' not found", w->search);
@@ -267,6 +270,14 @@ static int prompt_done(wb *w)
     case WB_PROMPT_REGENERATE:
         if (!d || !need_ev(w))
             return WB_REDRAW;
+        if (!d->id[0] && d->failed[0]) {
+            char id[SESSION_ID_MAX];
+            snprintf(id, sizeof id, "%s", d->failed);
+            return ev_result(w, evolve_regenerate(w->ev, id, t, &ev_err), &ev_err,
+                             t[0] ? "asking again for %s in its slot, with the steering note"
+                                  : "asking again for %s in its slot",
+                             id);
+        }
         return ev_result(w, evolve_regenerate(w->ev, d->id, t, &ev_err), &ev_err,
                          "regenerating in place of %s with the steering note", d->id);
     case WB_PROMPT_SEARCH: snprintf(w->search, sizeof w->search, "%s", t); return search(w, 1);
@@ -480,8 +491,11 @@ int wb_request(wb *w, int req)
         wb_prompt_open(w, WB_PROMPT_ANNOTATE, NULL);
         return WB_REDRAW;
     case WB_REQ_REGENERATE:
+        /* a failed proposal is asked again for in its slot */
+        d = wb_selected(w);
         if (!need_ev(w) ||
-            !need_sel(w, "regenerate", BIT(WB_PENDING) | BIT(WB_REJECTED) | BIT(WB_FAILED)))
+            (!(d && !d->id[0] && d->failed[0] && d->state == WB_FAILED) &&
+             !need_sel(w, "regenerate", BIT(WB_PENDING) | BIT(WB_REJECTED) | BIT(WB_FAILED))))
             return WB_REDRAW;
         wb_prompt_open(w, WB_PROMPT_REGENERATE, NULL);
         return WB_REDRAW;

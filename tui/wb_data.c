@@ -134,6 +134,13 @@ static void load_history(wb *w)
     gerr err = GERR_INIT;
     if (session_list(w->s, -1, &w->hist, &w->n_hist, &err) != 0)
         wb_msg(w, true, "%s", err.msg);
+    free(w->hist_failed);
+    w->hist_failed = NULL;
+    w->n_hist_failed = 0;
+    if (session_failed_list(w->s, -1, &w->hist_failed, &w->n_hist_failed, &err) != 0)
+        wb_msg(w, true, "%s", err.msg);
+    if (session_totals_get(w->s, &w->totals, &err) != 0)
+        wb_msg(w, true, "%s", err.msg);
     for (int i = 0; i < w->n_journal; i++) {
         free(w->fronts[i]);
         free(w->pops[i]);
@@ -208,6 +215,18 @@ static int by_number(const void *pa, const void *pb)
     return a->slot < b->slot ? -1 : a->slot > b->slot;
 }
 
+/* Whether a failed proposal was asked again for. */
+static bool retried(const wb *w, const char *id)
+{
+    for (size_t i = 0; i < w->n_hist; i++)
+        if (!strcmp(w->hist[i].retry_of, id))
+            return true;
+    for (size_t i = 0; i < w->n_hist_failed; i++)
+        if (!strcmp(w->hist_failed[i].retry_of, id))
+            return true;
+    return false;
+}
+
 void wb_data_reload(wb *w)
 {
     if (w->hist_dirty)
@@ -237,7 +256,8 @@ void wb_data_reload(wb *w)
         live = evolve_list(w->ev, -1, &nlive);
     clear_inds(w);
     size_t need;
-    if (!size_add(w->n_hist, nlive, &need) || ALLOC_GROW(w->inds, need + 1, w->alloc_inds) != 0) {
+    if (!size_add(w->n_hist, nlive, &need) || !size_add(need, w->n_hist_failed, &need) ||
+        ALLOC_GROW(w->inds, need + 1, w->alloc_inds) != 0) {
         wb_msg(w, true, "out of memory listing the population");
         return;
     }
@@ -274,6 +294,26 @@ void wb_data_reload(wb *w)
             d->message = strdup(buf);
         }
     }
+    /* failed proposals of the generations evolve does not hold, unless
+       asked again for (a later record or an individual names them) */
+    for (size_t i = 0; i < w->n_hist_failed; i++) {
+        const session_failed_info *f = &w->hist_failed[i];
+        if (f->generation > w->view_gen || (live && f->generation == w->live_gen) ||
+            retried(w, f->id))
+            continue;
+        wb_ind *d = &w->inds[w->n_inds++];
+        snprintf(d->failed, sizeof d->failed, "%s", f->id);
+        d->generation = f->generation;
+        d->slot = INT_MAX / 2 + f->number;
+        d->state = WB_FAILED;
+        snprintf(d->op, sizeof d->op, "%s", f->op);
+        snprintf(d->persona, sizeof d->persona, "%s", f->persona);
+        d->n_parents = f->n_parents;
+        memcpy(d->parents, f->parents, sizeof d->parents);
+        d->val_acc = -1;
+        d->params = -1;
+        d->message = f->error[0] ? strdup(f->error) : NULL;
+    }
     for (size_t i = 0; i < nlive; i++) {
         const evolve_ind *l = &live[i];
         wb_ind *d = &w->inds[w->n_inds++];
@@ -295,6 +335,7 @@ void wb_data_reload(wb *w)
         d->survivor = l->survivor;
         d->live = true;
         d->message = l->message && l->message[0] ? strdup(l->message) : NULL;
+        snprintf(d->failed, sizeof d->failed, "%s", l->failed);
         for (size_t h = 0; h < w->n_hist; h++)
             if (!strcmp(w->hist[h].id, d->id))
                 d->edited = w->hist[h].edited;
@@ -389,6 +430,7 @@ void wb_data_release(wb *w)
     clear_inds(w);
     free(w->inds);
     free(w->hist);
+    free(w->hist_failed);
     for (int i = 0; i < w->n_journal; i++) {
         free(w->fronts[i]);
         free(w->pops[i]);

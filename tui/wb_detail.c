@@ -54,9 +54,43 @@ static void reason_notes(wb *w, const wb_ind *d, strbuf *sb)
     }
 }
 
+/* A failed proposal: why, every check error, every raw answer (t: every
+ * prompt), from its record, refs/failed/ID. */
+static void load_failed_reason(wb *w, const wb_ind *d, strbuf *sb)
+{
+    strbuf_addf(sb, "%s failed proposal: %s", d->failed, d->op);
+    if (d->persona[0])
+        strbuf_addf(sb, " by %s", d->persona);
+    strbuf_addch(sb, '\n');
+    if (d->n_parents)
+        strbuf_addf(sb, "parents: %s%s%s\n", d->parents[0], d->n_parents > 1 ? " " : "",
+                    d->n_parents > 1 ? d->parents[1] : "");
+    strbuf_addf(sb, "failed: %s\nR asks again in this slot (with an optional steering note)\n",
+                d->message ? d->message : "(no reason recorded)");
+    const char *files[][2] = {{"reasoning.md", "what gevo's checks said"},
+                              {"response.txt", "every answer, as it came"}};
+    for (int k = 0; k < 2; k++) {
+        const char *name = w->show_prompt ? "prompt.txt" : files[k][0];
+        char *t = NULL;
+        session_failed_file(w->s, d->failed, name, &t, NULL);
+        strbuf_addf(sb, "\n-- %s --\n%s\n",
+                    w->show_prompt ? "every prompt (t: back to the answers)" : files[k][1],
+                    t && t[0] ? t : "(none)");
+        free(t);
+        if (w->show_prompt)
+            break;
+    }
+}
+
 static void load_reason(wb *w, const wb_ind *d)
 {
     strbuf sb = STRBUF_INIT;
+    if (d->failed[0]) {
+        load_failed_reason(w, d, &sb);
+        free(w->reason_text);
+        w->reason_text = strbuf_detach(&sb, NULL);
+        return;
+    }
     session_info info;
     bool have = d->id[0] && session_info_get(w->s, d->id, &info, NULL) == 0;
     strbuf_addf(&sb, "%s %s", d->id[0] ? d->id : "(proposing)", d->op);
@@ -66,6 +100,9 @@ static void load_reason(wb *w, const wb_ind *d)
     if (d->n_parents)
         strbuf_addf(&sb, "parents: %s%s%s\n", d->parents[0], d->n_parents > 1 ? " " : "",
                     d->n_parents > 1 ? d->parents[1] : "");
+    if (have && info.retry_of[0])
+        strbuf_addf(&sb, "asked again for failed proposal %s%s%s\n", info.retry_of,
+                    info.steering[0] ? ", steering: " : "", info.steering);
     if (have && info.model[0])
         strbuf_addf(&sb, "model: %s, tokens %ld in, %ld out, %.1f s\n", info.model, info.tokens_in,
                     info.tokens_out, info.latency_s);
@@ -192,7 +229,11 @@ void wb_help_load(wb *w)
 void wb_detail_load(wb *w, bool force)
 {
     wb_ind *d = wb_selected(w);
-    const char *key = d ? d->id : "";
+    /* an individual, a failed proposal, or a slot still proposing */
+    char key[SESSION_ID_MAX];
+    snprintf(key, sizeof key, "%s", !d ? "" : d->id[0] ? d->id : d->failed);
+    if (d && !key[0])
+        snprintf(key, sizeof key, "#%d", d->slot);
     bool changed = strcmp(key, w->detail_id) != 0;
     if (!force && !changed && w->n_diff)
         return;

@@ -353,6 +353,17 @@ void wb_detail_diff(wb *w)
     wb_ind *d = wb_selected(w);
     if (!d) {
         load_generation(w);
+    } else if (d->failed[0]) {
+        /* no genome: what failed, and where its answers are */
+        strbuf sb = STRBUF_INIT;
+        strbuf_addf(&sb, "failed proposal %s: %s", d->failed,
+                    d->message ? d->message : "(no reason recorded)");
+        add_text(w, sb.failed ? "failed proposal" : sb.buf, WB_C_FAILED);
+        strbuf_release(&sb);
+        add_text(w, "", WB_C_NORMAL);
+        add_text(w, "Its answers and every check error are in the reasoning pane (t: the prompts).",
+                 WB_C_NORMAL);
+        add_text(w, "R asks again in this slot, with an optional steering note.", WB_C_NORMAL);
     } else if (!d->id[0]) {
         add_text(w, "(proposing: the diff appears when the proposal arrives)", WB_C_PROPOSING);
     } else {

@@ -335,17 +335,23 @@ static void draw_status(wb *w)
     else
         snprintf(gen, sizeof gen, "gen %d", w->last_gen);
     const char *sep = w->utf8 ? " │ " : " | ";
+    /* the LLM usage is the session's total, whichever process spent it */
+    long t_in = w->ev ? st->tokens_in : w->totals.tokens_in;
+    long t_out = w->ev ? st->tokens_out : w->totals.tokens_out;
+    long reqs = w->ev ? st->requests : w->totals.requests;
+    double usd = w->ev ? st->cost : w->totals.cost_usd;
+    fmt_count(tok, sizeof tok, t_in);
+    fmt_count(tok2, sizeof tok2, t_out);
+    char cost[96] = "";
+    if (t_in + t_out > 0 || reqs > 0)
+        snprintf(cost, sizeof cost, "%s/%s tokens $%.2f %ld request%s%s", tok, tok2, usd, reqs,
+                 reqs == 1 ? "" : "s", sep);
     if (!w->ev) {
-        snprintf(buf, sizeof buf, " gevo %s%s%s%shistory only: %s", w->name, sep, gen, sep,
+        snprintf(buf, sizeof buf, " gevo %s%s%s%s%shistory only: %s", w->name, sep, gen, sep, cost,
                  w->msg_error ? "see message" : "read-only session");
         wb_put(w, 0, 0, w->cols, buf, w->attr[WB_C_STATUS]);
         return;
     }
-    fmt_count(tok, sizeof tok, st->tokens_in);
-    fmt_count(tok2, sizeof tok2, st->tokens_out);
-    char cost[64] = "";
-    if (st->tokens_in + st->tokens_out > 0)
-        snprintf(cost, sizeof cost, "%s/%s tokens $%.2f%s", tok, tok2, st->cost, sep);
     /* why evolution cannot go on by itself (a refused key, a spent
        budget...) takes the place of the LLM's name */
     char stopped[sizeof st->stop_cause + 16];
@@ -356,11 +362,22 @@ static void draw_status(wb *w)
              sep, gen, sep, st->pending, st->training + st->approved, st->trained, st->rejected,
              st->failed, sep, cost, who);
     if (wb_text_width(w, buf) > w->cols) {
-        if (st->tokens_in + st->tokens_out > 0)
-            snprintf(cost, sizeof cost, "%s tok $%.2f%s", tok, st->cost, sep);
-        snprintf(buf, sizeof buf, " %s%s%d pend %d train %d done %d rej %d fail%s%s%s", gen, sep,
-                 st->pending, st->training + st->approved, st->trained, st->rejected, st->failed,
-                 sep, cost, who);
+        /* narrow: one token count, the price only when there is one */
+        char all[16], price[24] = "";
+        fmt_count(all, sizeof all, t_in + t_out);
+        if (usd > 0)
+            snprintf(price, sizeof price, " $%.2f", usd);
+        if (t_in + t_out > 0 || reqs > 0)
+            snprintf(cost, sizeof cost, "%s tok%s %ld req%s", all, price, reqs, sep);
+
+        for (int k = 0; k < 2; k++) {
+            snprintf(buf, sizeof buf, " %s%s%d pend %d train %d done %d rej %d fail%s%s%s", gen,
+                     sep, st->pending, st->training + st->approved, st->trained, st->rejected,
+                     st->failed, sep, cost, who);
+            if (wb_text_width(w, buf) <= w->cols || st->stop_cause[0] || strncmp(who, "no LLM", 6))
+                break;
+            who = "no LLM"; /* the offline proposer's label, short */
+        }
     }
     wb_put(w, 0, 0, w->cols, buf, w->attr[WB_C_STATUS]);
 }
@@ -470,7 +487,11 @@ static void draw_narrow(wb *w, int body, int h)
     wb_ind *d = wb_selected(w);
     if (d) {
         char t[48];
-        snprintf(t, sizeof t, "%s %s", d->id[0] ? d->id : "...", wb_state_label[d->state]);
+        snprintf(t, sizeof t, "%s %s",
+                 d->id[0]       ? d->id
+                 : d->failed[0] ? d->failed
+                                : "...",
+                 wb_state_label[d->state]);
         x += wb_put(w, 1, x, w->cols - x, t, w->attr[WB_C_PROPOSING + (int)d->state]);
     }
     wb_draw_progress(w, 1, x + 1);

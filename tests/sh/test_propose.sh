@@ -73,10 +73,12 @@ check "the model comes from gevo.json" grep -q "^model cfg/ok:01_plain_fence: 1 
 expect "GEVO_LLM_MODEL: status 0" 0 env GEVO_LLM_MODEL="env/ok:05_prose_after" "$GEVO" propose "$s" --parent g0-1 --gene head
 check "GEVO_LLM_MODEL overrides gevo.json" grep -q "^model env/ok:05_prose_after" "$T/out"
 
+# failed proposals are no individuals: refs/failed/gGEN-fN only
 before=$(refs)
 "$GEVO" propose "$s" --llm "$url" --model "shf/ok:12_prose_only" --parent g0-1 --gene se >"$T/out" 2>&1
 check "answers without code fail with status 1" test $? -eq 1
 check "the final error says how many attempts" grep -q "no valid proposal after 3 attempts" "$T/out"
+check "it says where the failure is recorded" grep -q "^recorded as failed proposal g1-f1 (git log refs/failed/g1-f1)" "$T/out"
 "$GEVO" propose "$s" --llm "$url" --model "sh5/500" --parent g0-1 --gene se >"$T/out" 2>&1
 check "server errors fail with status 1" test $? -eq 1
 check "the error names the HTTP failure" grep -q "the LLM request failed" "$T/out"
@@ -85,6 +87,42 @@ check "each failed LLM proposal is recorded as one" \
     test "$(git -C "$s" for-each-ref --format='%(refname)' refs/failed | wc -l)" -eq 2
 check "a failed proposal keeps its error" sh -c \
     "git -C '$s' show refs/failed/g1-f1:meta.json | grep -q 'no valid proposal after 3 attempts'"
+g1f1=refs/failed/g1-f1
+check "the record holds every prompt and every raw answer" sh -c \
+    "test \$(git -C '$s' show $g1f1:prompt.txt | grep -c '^===== attempt [123] of 3') -eq 3 &&
+     test \$(git -C '$s' show $g1f1:response.txt | grep -c '^===== attempt [123] of 3') -eq 3"
+check "and every check error" sh -c "test \$(git -C '$s' show $g1f1:reasoning.md | grep -c '^attempt [123]: ') -eq 3"
+check "its meta.json: the persona, the parent, three requests, the error" python3 -c "
+import json, subprocess
+m = json.loads(subprocess.run(['git', '-C', '$s', 'show', '$g1f1:meta.json'], capture_output=True, text=True, check=True).stdout)
+assert m['id'] == 'g1-f1' and m['parents'] == ['g0-1'] and m['requests'] == 3 and m['persona'], m
+assert m['tokens'] == {'in': 3000, 'out': 1500} and m['status'] == 'failed', m
+assert 'no valid proposal after 3 attempts' in m['error'], m
+"
+check "a request that failed counts as a request, of the model asked" python3 -c "
+import json, subprocess
+m = json.loads(subprocess.run(['git', '-C', '$s', 'show', 'refs/failed/g1-f2:meta.json'], capture_output=True, text=True, check=True).stdout)
+assert m['requests'] == 1 and m['model'] == 'sh5/500', m
+"
+expect "gevo log: status 0" 0 "$GEVO" log "$s"
+check "gevo log counts the failed proposals of the generation" \
+    grep -q "^generation 1: [0-9]* individuals, 2 failed proposals" "$T/out"
+# a budget is the session's: what earlier processes spent counts
+python3 - "$s/gevo.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c.setdefault("llm", {})["budget_tokens"] = "1000"
+json.dump(c, open(sys.argv[1], "w"))
+PY
+"$GEVO" propose "$s" --llm "$url" --model "shb/ok:01_plain_fence" --parent g0-1 --gene se >"$T/out" 2>&1
+check "a token budget counts the session's earlier requests, not only this process's" \
+    grep -q "token budget spent: [0-9]* of 1000 tokens used" "$T/out"
+python3 - "$s/gevo.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+del c["llm"]["budget_tokens"]
+json.dump(c, open(sys.argv[1], "w"))
+PY
 check "git fsck is clean" git -C "$s" fsck --strict --no-progress
 
 # -- memory: a proposal whose training would not fit is refused in validation

@@ -72,7 +72,7 @@ approved=$1 edited=$2 rejected=$3 approved2=$4
 # masked on the screen and compared as a set.
 sed 's/^\(  ○  g1-[1-4]    mutation  \)[a-z]* */\1PERSONA  /' "$T/props" >"$T/props-masked"
 same "80x24: four LLM proposals pending by number, tokens and the model in the status line" "$T/props-masked" <<'EOF'
- gen 1 │ 4 pend 0 train 0 done 0 rej 0 fail │ 4.0k tok $0.00 │ tui/ok:tui_p1,500
+ gen 1 │ 4 pend 0 train 0 done 0 rej 0 fail │ 6.0k tok 4 req │ tui/ok:tui_p1,500
  1 Population   2 Diff   3 Reasoning  g1-1 pending
 ▸ generation 0: 1
 ▾ generation 1: 4, 4 pending (live)
@@ -102,7 +102,7 @@ check "the four personas drawn: expert, plain and scientist twice" \
     test "$(tr '\n' ' ' <"$T/personas")" = "expert plain scientis scientis "
 check "the first row is selected" grep -q "^ 1 Population   2 Diff   3 Reasoning  $approved pending" "$T/props"
 check "wide status line: tokens in/out, then model @ URL" grep -qF \
-    " gevo s │ gen 1 │ 4 pending 0 training 0 trained 0 rejected 0 failed │ 4.0k/2.0k tokens \$0.00 │ $model @ $url" \
+    " gevo s │ gen 1 │ 4 pending 0 training 0 trained 0 rejected 0 failed │ 4.0k/2.0k tokens \$0.00 4 requests │ $model @ $url" \
     "$T/props-wide"
 
 # the reasoning pane of the first proposal: persona, model, tokens, the LLM's prose
@@ -123,9 +123,9 @@ check "the editor ran twice, the second time with the error at the top" test "$(
 check "the edited proposal is marked with a quote" grep -q "^  ○  $edited' " "$T/edited"
 check "the rejection shows in the tree" grep -q "^  ✗  $rejected .* rejected" "$T/rejected"
 check "three trainings ran, tokens unchanged" \
-    grep -q "^ gen 1 │ 0 pend 0 train 3 done 1 rej 0 fail │ 4.0k tok \$0.00 │ tui/ok:" "$T/trained"
-check "next generation: four new LLM proposals, 8.0k tokens" sh -c \
-    "grep -q '^ gen 2 │ 4 pend 0 train 0 done 0 rej 0 fail │ 8.0k tok \$0.00 │ tui/ok:' '$T/gen2' &&
+    grep -q "^ gen 1 │ 0 pend 0 train 3 done 1 rej 0 fail │ 6.0k tok 4 req │ tui/ok:" "$T/trained"
+check "next generation: four new LLM proposals, 12.0k tokens in all" sh -c \
+    "grep -q '^ gen 2 │ 4 pend 0 train 0 done 0 rej 0 fail │ 12.0k tok 8 req │ tui/ok:' '$T/gen2' &&
      grep -q '^▾ generation 2: 4, 4 pending (live)' '$T/gen2' && grep -q '^▸ generation 1: 4\$' '$T/gen2' &&
      test \$(grep -c '^  ○  g2-[1-4] ' '$T/gen2') -eq 4"
 check "the event log tells of the rejection" grep -q "^ $rejected rejected: the budget is for fewer parameters" "$T/events"

@@ -51,7 +51,7 @@ s
 EOF
 tui "80x24 review" 80 24 "$T/k1" "$S" $open_args
 same "80x24 unified: the cursor on the first line, a long line wrapped after the wrap mark" "$T/unified" <<'EOF'
- gen 1 │ 2 pend 0 train 0 done 0 rej 0 fail │ no LLM: random mutation
+ gen 1 │ 2 pend 0 train 0 done 0 rej 0 fail │ 3.0k tok 2 req │ no LLM
  1 Population   2 Diff   3 Reasoning  g1-1 pending
 ▶--- a/genome.net
  +++ b/genome.net
@@ -77,7 +77,7 @@ same "80x24 unified: the cursor on the first line, a long line wrapped after the
 ?:help a:approve r:reject e:edit c:note R:regen >:next gen Tab:pane q:quit
 EOF
 same "80x24 side by side (s): old left, new right, both line numbers, the cursor on the new side" "$T/split" <<'EOF'
- gen 1 │ 2 pend 0 train 0 done 0 rej 0 fail │ no LLM: random mutation
+ gen 1 │ 2 pend 0 train 0 done 0 rej 0 fail │ 3.0k tok 2 req │ no LLM
  1 Population   2 Diff   3 Reasoning  g1-1 pending
   --- a/genome.net                      │ +++ b/genome.net
   @@ -7,10 +7,11 @@ input x: 1x28x28
@@ -134,7 +134,7 @@ tui "200x50 review" 200 50 "$T/k2" "$S" $open_args
 # the fake server's latency is the machine's
 sed -i 's/ out, [0-9.]* s$/ out, N s/' "$T/wide" "$T/unzoomed"
 same "200x50: three panes; the diff pane (78 columns) is unified, its long line wrapped" "$T/wide" <<'EOF'
- gevo s │ gen 1 │ 2 pending 0 training 0 trained 0 rejected 0 failed │ no LLM: random mutation
+ gevo s │ gen 1 │ 2 pending 0 training 0 trained 0 rejected 0 failed │ 2.0k/1.0k tokens $0.00 2 requests │ no LLM: random mutation
  training: none
  Population                                             │ Diff: g1-1 against g0-1                                                      │ Reasoning
 ▸ generation 0: 1                                       │▶--- a/genome.net                                                             │g1-1 mutation by magoo
@@ -186,7 +186,7 @@ same "200x50: three panes; the diff pane (78 columns) is unified, its long line 
 ?:help a:approve r:reject e:edit c:note R:regen >:next gen Tab:pane q:quit
 EOF
 same "200x50: z zooms the diff over the whole body: 200 columns, side by side by default" "$T/zoomed" <<'EOF'
- gevo s │ gen 1 │ 2 pending 0 training 0 trained 0 rejected 0 failed │ no LLM: random mutation
+ gevo s │ gen 1 │ 2 pending 0 training 0 trained 0 rejected 0 failed │ 2.0k/1.0k tokens $0.00 2 requests │ no LLM: random mutation
  Diff: g1-1 against g0-1, side by side
 ▶ --- a/genome.net                                                                                  │ +++ b/genome.net
   @@ -7,10 +7,11 @@ input x: 1x28x28
@@ -282,7 +282,7 @@ EOF
 tui "annotations" 80 24 "$T/k4" "$S" $open_args
 check "c on a context line asks for a note on its line of the genome" sh -c "tail -n 1 '$T/note-prompt' | grep -qx 'Note for line 12:'"
 same "80x24: the notes under their lines (a context line, an added wrapped line)" "$T/notes" <<'EOF'
- gen 1 │ 2 pend 0 train 0 done 0 rej 0 fail │ no LLM: random mutation
+ gen 1 │ 2 pend 0 train 0 done 0 rej 0 fail │ 3.0k tok 2 req │ no LLM
  1 Population   2 Diff   3 Reasoning  g1-1 pending
  --- a/genome.net
  +++ b/genome.net
@@ -309,7 +309,7 @@ annotated g1-1
 EOF
 head -n 22 "$T/notes-split" >"$T/notes-split22"
 same "200x50 side by side: the notes under their lines" "$T/notes-split22" <<'EOF'
- gevo s │ gen 1 │ 2 pending 0 training 0 trained 0 rejected 0 failed │ no LLM: random mutation
+ gevo s │ gen 1 │ 2 pending 0 training 0 trained 0 rejected 0 failed │ 2.0k/1.0k tokens $0.00 2 requests │ no LLM: random mutation
  Diff: g1-1 against g0-1, side by side
   --- a/genome.net                                                                                  │ +++ b/genome.net
   @@ -7,10 +7,11 @@ input x: 1x28x28
@@ -385,7 +385,7 @@ has "D again: the parent diff" "$T/parent-again" " @@ -21,5 +22,5 @@ x = block(x
 # the accuracies are measured: masked; the parameter counts are exact
 sed 's/[0-9][0-9.]*%/N%/g; s/[-+][0-9.]* pt/+N pt/' "$T/lineage" >"$T/lineage-masked"
 same "80x24 lineage (L): each step back to the seed, its operator, persona, the change in accuracy and parameters" "$T/lineage-masked" <<'EOF'
- gen 1 │ 1 pend 0 train 1 done 0 rej 0 fail │ no LLM: random mutation
+ gen 1 │ 1 pend 0 train 1 done 0 rej 0 fail │ 3.0k tok 2 req │ no LLM
  Lineage
  Lineage of g1-1: 1 ancestor back to the seed (Esc: back)
  id       gen operator  persona    val acc   change  params  change  from
@@ -415,7 +415,7 @@ has "200x50 lineage: the parents column" "$T/lineage-wide" \
 sed -i 's/ out, [0-9.]* s$/ out, N s/' "$T/marked-wide"
 head -n 30 "$T/marked-wide" >"$T/marked-wide30"
 same "200x50: D against the marked one in the diff pane, its title says so" "$T/marked-wide30" <<'EOF'
- gevo s │ gen 1 │ 1 pending 0 training 1 trained 0 rejected 0 failed │ no LLM: random mutation
+ gevo s │ gen 1 │ 1 pending 0 training 1 trained 0 rejected 0 failed │ 2.0k/1.0k tokens $0.00 2 requests │ no LLM: random mutation
  training: none
  Population                                             │ Diff: g1-1 against g1-2 (marked)                                             │ Reasoning
 ▸ generation 0: 1                                       │ @@ -7,10 +7,11 @@ input x: 1x28x28                                           │g1-1 mutation by magoo
@@ -503,3 +503,244 @@ for k in '}  *the cursor to the next hunk  \[hunk-next\]' '{  *the cursor to the
     check "help: $k" grep -q "^   $k" "$T/help"
 done
 check "help: long lines wrap" grep -q "^ Long lines are never cut: they wrap" "$T/help"
+
+# ---- failed proposals (item 6) and the session's totals (item 7) ----------
+# Every answer of the first proposal fails the checks (the fake server has
+# no answer file "nope"): it is recorded as g1-f1, shown with its reason,
+# its answers readable; it is still there after reopening; R asks again in
+# its slot with a steering note (the fourth request is answered well). The
+# header's totals are the session's, across the three processes.
+s3="$T/s3"
+"$GEVO" new "$s3" >/dev/null 2>&1 || fail "setup" "gevo new failed"
+llm3="--llm $url --model fl/ok:nope,ok:nope,ok:nope,ok:tui_p1 --offspring 1 --subset 300"
+cat >"$T/k9" <<EOF
+:wait-idle
+<Down><Down><Down>
+:dump $T/failed-tree
+3
+:dump $T/failed-reason
+2
+:dump $T/failed-diff
+EOF
+tui "failed proposal 80x24" 80 24 "$T/k9" "$s3" $llm3
+cat >"$T/k10" <<EOF
+:wait-idle
+<Down><Down><Down>
+:dump $T/failed-reopened
+R
+use a wider stem<Enter>
+:wait-idle
+:dump $T/failed-again
+EOF
+tui "failed proposal 200x50, reopened" 200 50 "$T/k10" "$s3" $llm3
+printf ':wait-idle\n<Down><Down><Down>\n:dump %s\n' "$T/totals80" >"$T/k11"
+tui "totals 80x24, reopened without an LLM" 80 24 "$T/k11" "$s3" --llm none --offspring 1 --subset 300
+sed -i 's/, [0-9.]* s, finish/, N s, finish/' "$T/failed-reason"
+# the fake server's port and the seconds an answer took vary
+sed -i 's/127\.0\.0\.1:[0-9]*/127.0.0.1:PORT/; s/[0-9][0-9]*\.[0-9]* s, finish/N s, finish/; s/out, [0-9.]* s *$/out, N s/' \
+    "$T/failed-reopened" "$T/failed-again"
+same "80x24: a failed proposal in the tree, its id and its reason after its parent" "$T/failed-tree" <<'EOF'
+ gen 1 │ 0 pend 0 train 0 done 0 rej 1 fail │ 4.5k tok 3 req │ fl/ok:nope,ok:nop
+ 1 Population   2 Diff   3 Reasoning  g1-f1 failed
+▸ generation 0: 1
+▾ generation 1: 1 (live)
+  !  g1-f1   mutation  plain    failed         - <g0-1  no valid proposal after
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+?:help a:approve r:reject e:edit c:note R:regen >:next gen Tab:pane q:quit
+EOF
+same "80x24 reasoning pane of a failed proposal: why, every check error, every answer" "$T/failed-reason" <<'EOF'
+ gen 1 │ 0 pend 0 train 0 done 0 rej 1 fail │ 4.5k tok 3 req │ fl/ok:nope,ok:nop
+ 1 Population   2 Diff   3 Reasoning  g1-f1 failed
+g1-f1 failed proposal: mutation by plain
+parents: g0-1
+failed: no valid proposal after 3 attempts; the last answer: no usable code:
+the answer contains no code; give the whole new block `head` in a ```gevo code
+block, from its `def head(` line to its return
+R asks again in this slot (with an optional steering note)
+
+-- what gevo's checks said --
+attempt 1: no usable code: the answer contains no code; give the whole new
+block `head` in a ```gevo code block, from its `def head(` line to its return
+attempt 2: no usable code: the answer contains no code; give the whole new
+block `head` in a ```gevo code block, from its `def head(` line to its return
+attempt 3: no usable code: the answer contains no code; give the whole new
+block `head` in a ```gevo code block, from its `def head(` line to its return
+
+
+-- every answer, as it came --
+===== attempt 1 of 3: model fl/ok:nope,ok:nope,ok:nope,ok:tui_p1, 1000 tokens
+in, 500 out, N s, finish "stop" =====
+fake server: no answer file named 'nope'
+
+?:help a:approve r:reject e:edit c:note R:regen >:next gen Tab:pane q:quit
+EOF
+has "80x24 diff pane of a failed proposal: what failed, where its answers are" "$T/failed-diff" \
+    " R asks again in this slot, with an optional steering note."
+same "200x50, reopened: the failed proposal in the tree, why in the diff pane, its checks and answers in the reasoning pane" "$T/failed-reopened" <<'EOF'
+ gevo s3 │ gen 1 │ 0 pending 0 training 0 trained 0 rejected 1 failed │ 3.0k/1.5k tokens $0.00 3 requests │ fl/ok:nope,ok:nope,ok:nope,ok:tui_p1 @ http://127.0.0.1:PORT/v1
+ training: none
+ Population                                             │ Diff                                                                         │ Reasoning
+▸ generation 0: 1                                       │▶failed proposal g1-f1: no valid proposal after 3 attempts; the last answer: n│g1-f1 failed proposal: mutation by plain
+▾ generation 1: 1 (live)                                │ ↪o usable code: the answer contains no code; give the whole new block `head` │parents: g0-1
+  !  g1-f1   mutation  plain    failed         - <g0-1  │ ↪in a ```gevo code block, from its `def head(` line to its return            │failed: no valid proposal after 3 attempts; the last answer: no
+                                                        │                                                                              │usable code: the answer contains no code; give the whole new
+                                                        │ Its answers and every check error are in the reasoning pane (t: the prompts).│block `head` in a ```gevo code block, from its `def head(` line
+                                                        │ R asks again in this slot, with an optional steering note.                   │to its return
+                                                        │                                                                              │R asks again in this slot (with an optional steering note)
+                                                        │                                                                              │
+                                                        │                                                                              │-- what gevo's checks said --
+                                                        │                                                                              │attempt 1: no usable code: the answer contains no code; give
+                                                        │                                                                              │the whole new block `head` in a ```gevo code block, from its
+                                                        │                                                                              │`def head(` line to its return
+                                                        │                                                                              │attempt 2: no usable code: the answer contains no code; give
+                                                        │                                                                              │the whole new block `head` in a ```gevo code block, from its
+                                                        │                                                                              │`def head(` line to its return
+                                                        │                                                                              │attempt 3: no usable code: the answer contains no code; give
+                                                        │                                                                              │the whole new block `head` in a ```gevo code block, from its
+                                                        │                                                                              │`def head(` line to its return
+                                                        │                                                                              │
+                                                        │                                                                              │
+                                                        │                                                                              │-- every answer, as it came --
+                                                        │                                                                              │===== attempt 1 of 3: model
+                                                        │                                                                              │fl/ok:nope,ok:nope,ok:nope,ok:tui_p1, 1000 tokens in, 500 out,
+                                                        │                                                                              │N s, finish "stop" =====
+                                                        │                                                                              │fake server: no answer file named 'nope'
+                                                        │                                                                              │
+                                                        │                                                                              │===== attempt 2 of 3: model
+                                                        │                                                                              │fl/ok:nope,ok:nope,ok:nope,ok:tui_p1, 1000 tokens in, 500 out,
+                                                        │                                                                              │N s, finish "stop" =====
+                                                        │                                                                              │fake server: no answer file named 'nope'
+                                                        │                                                                              │
+                                                        │                                                                              │===== attempt 3 of 3: model
+                                                        │                                                                              │fl/ok:nope,ok:nope,ok:nope,ok:tui_p1, 1000 tokens in, 500 out,
+                                                        │                                                                              │N s, finish "stop" =====
+                                                        │                                                                              │fake server: no answer file named 'nope'
+                                                        │                                                                              │
+                                                        │                                                                              │
+                                                        │                                                                              │
+                                                        │                                                                              │
+                                                        │                                                                              │
+                                                        │                                                                              │
+                                                        │                                                                              │
+                                                        │                                                                              │
+                                                        │                                                                              │
+                                                        │                                                                              │
+                                                        │                                                                              │
+?:help a:approve r:reject e:edit c:note R:regen >:next gen Tab:pane q:quit
+EOF
+check "200x50, reopened: the failed proposal is still there, in the tree" \
+    grep -q '^  !  g1-f1   mutation  plain    failed         - <g0-1  │' "$T/failed-reopened"
+check "200x50, reopened: the header has the session's totals (the first process's 3 requests)" \
+    grep -qF ' gevo s3 │ gen 1 │ 0 pending 0 training 0 trained 0 rejected 1 failed │ 3.0k/1.5k tokens $0.00 3 requests │ ' \
+    "$T/failed-reopened"
+check "200x50: R asked again in the slot: g1-1 where g1-f1 was" \
+    grep -q '^  ○  g1-1    mutation  magoo    pending        - <g0-1  │' "$T/failed-again"
+check "200x50: no g1-f1 left in the tree" sh -c "! sed '\$d' '$T/failed-again' | cut -c1-60 | grep -q 'g1-f1'"
+has "200x50: the message says what R did" "$T/failed-again" "asking again for g1-f1 in its slot, with the steering note"
+same "200x50: asked again in the slot, what it was asked again for and with which note" "$T/failed-again" <<'EOF'
+ gevo s3 │ gen 1 │ 1 pending 0 training 0 trained 0 rejected 0 failed │ 4.0k/2.0k tokens $0.00 4 requests │ fl/ok:nope,ok:nope,ok:nope,ok:tui_p1 @ http://127.0.0.1:PORT/v1
+ training: none
+ Population                                             │ Diff: g1-1 against g0-1                                                      │ Reasoning
+▸ generation 0: 1                                       │▶--- a/genome.net                                                             │g1-1 mutation by magoo
+▾ generation 1: 1, 1 pending (live)                     │ +++ b/genome.net                                                             │parents: g0-1
+  ○  g1-1    mutation  magoo    pending        - <g0-1  │ @@ -1,8 +1,3 @@                                                              │asked again for failed proposal g1-f1, steering: use a wider
+                                                        │ -# quick: the interactive default seed. Small and fast (about 2.5 MFLOPs     │stem
+                                                        │ -# per 28x28 image, a few seconds per epoch on 10,000 images on 2 cores),    │model: fl/ok:nope,ok:nope,ok:nope,ok:tui_p1, tokens 1000 in,
+                                                        │ -# plain enough that an LLM has room to improve it: no residuals, no         │500 out, N s
+                                                        │ -# squeeze-excitation, one activation everywhere, no augmentation.           │
+                                                        │ -                                                                            │-- reasoning --
+                                                        │  input x: 1x28x28                                                            │Slimming both blocks a little keeps the accuracy of this small
+                                                        │  classes 10                                                                  │network at fewer parameters: the first block to 20 channels,
+                                                        │                                                                              │the second to 40.
+                                                        │ @@ -17,8 +12,8 @@ def head(x):                                               │
+                                                        │      return linear(gap(x), classes)                                          │---
+                                                        │                                                                              │mutation of g0-1, block `stem`, persona magoo, model
+                                                        │  x = stem(x, 16)                                                             │fl/ok:nope,ok:nope,ok:nope,ok:tui_p1
+                                                        │ -x = block(x, 24)                                                            │attempts: 1 (0 repairs)
+                                                        │ -x = block(x, 48)                                                            │attempt 1: valid, 10786 parameters, 1.92 MFLOPs per image
+                                                        │ +x = block(x, 20)                                                            │
+                                                        │ +x = block(x, 40)                                                            │
+                                                        │  return head(x)                                                              │
+                                                        │                                                                              │
+                                                        │  train optimizer=sgd lr=0.05 momentum=0.9 nesterov=true weight_decay=1e-4    │
+                                                        │                                                                              │
+                                                        │                                                                              │
+                                                        │                                                                              │
+                                                        │                                                                              │
+                                                        │                                                                              │
+                                                        │                                                                              │
+                                                        │                                                                              │
+                                                        │                                                                              │
+                                                        │                                                                              │
+                                                        │                                                                              │
+                                                        │                                                                              │
+                                                        │                                                                              │
+                                                        │                                                                              │
+                                                        │                                                                              │
+                                                        │                                                                              │
+                                                        │                                                                              │
+                                                        │                                                                              │
+                                                        │                                                                              │
+                                                        │                                                                              │
+                                                        │                                                                              │
+                                                        │                                                                              │
+                                                        │                                                                              │
+                                                        │                                                                              │
+                                                        │                                                                              │
+asking again for g1-f1 in its slot, with the steering note
+EOF
+check "200x50: the totals count the fourth request" \
+    grep -qF ' gevo s3 │ gen 1 │ 1 pending 0 training 0 trained 0 rejected 0 failed │ 4.0k/2.0k tokens $0.00 4 requests │ ' \
+    "$T/failed-again"
+same "80x24, reopened a third time without an LLM: the totals of every process" "$T/totals80" <<'EOF'
+ gen 1 │ 1 pend 0 train 0 done 0 rej 0 fail │ 6.0k tok 4 req │ no LLM
+ 1 Population   2 Diff   3 Reasoning  g1-1 pending
+▸ generation 0: 1
+▾ generation 1: 1, 1 pending (live)
+  ○  g1-1    mutation  magoo    pending        - <g0-1
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+?:help a:approve r:reject e:edit c:note R:regen >:next gen Tab:pane q:quit
+EOF
+check "the new proposal names the failed one it was asked again for" sh -c \
+    "git -C '$s3' show g1-1:meta.json | grep -qF '\"retry_of\": \"g1-f1\"'"
+check "and its prompt has the steering note" sh -c "git -C '$s3' show g1-1:prompt.txt | grep -q 'use a wider stem'"
+check "and records the steering note" sh -c \
+    "git -C '$s3' show g1-1:meta.json | grep -qF '\"steering\": \"use a wider stem'"
+check "the failed proposal is refs/failed/g1-f1" sh -c \
+    "git -C '$s3' log -1 --format=%s refs/failed/g1-f1 | grep -q '^g1-f1 gen 1 mutation (plain) failed: no valid proposal after 3 attempts'"
+"$GEVO" log "$s3" >"$T/log3" 2>&1
+check "gevo log counts it" grep -q "^generation 1: 1 individual, 1 failed proposal$" "$T/log3"

@@ -281,7 +281,8 @@ static void test_eot(void)
 }
 
 /* A fault: the proposal fails with an error containing `want`, after the
- * expected number of requests, and the session is exactly as before. */
+ * expected number of requests, and the session is exactly as before but
+ * for the failed proposal's record, refs/failed/ID. */
 static void fault_gene(const char *model, const char *gene, int repairs, long requests,
                        const char *want)
 {

@@ -478,6 +478,101 @@ static void test_no_secret(void)
     unsetenv("GEVO_TEST_API_KEY");
 }
 
+/* Failed proposals: refs/failed/gGEN-fN, numbered per generation, not
+ * individuals; what they asked again for and with which note; the totals
+ * count them with the individuals. */
+static void test_failed(void)
+{
+    char dir[512];
+    session *s = new_session("failed", dir, sizeof dir);
+    if (!s)
+        return;
+    session_new f = {.generation = 1,
+                     .op = "mutation",
+                     .persona = "magoo",
+                     .parents = {"g0-1"},
+                     .n_parents = 1,
+                     .model = "m1",
+                     .tokens_in = 3000,
+                     .tokens_out = 1500,
+                     .cost_usd = 0.25,
+                     .requests = 3,
+                     .error = "no valid proposal after 3 attempts\nsecond line",
+                     .prompt = "===== attempt 1 of 3 =====\nthe prompt\n",
+                     .response = "===== attempt 1 of 3 =====\nnot a network\n",
+                     .reasoning = "attempt 1: extract: no code block\n"};
+    char a[SESSION_ID_MAX], b[SESSION_ID_MAX], c[SESSION_ID_MAX];
+    CHECK(session_add_failed(s, &f, a, &serr) == 0, "add_failed: %s", serr.msg);
+    f.retry_of = a;
+    f.steering = "keep the stem";
+    CHECK(session_add_failed(s, &f, b, &serr) == 0, "add_failed again: %s", serr.msg);
+    f.generation = 2;
+    f.retry_of = f.steering = NULL;
+    CHECK(session_add_failed(s, &f, c, &serr) == 0, "add_failed gen 2: %s", serr.msg);
+    CHECK(!strcmp(a, "g1-f1") && !strcmp(b, "g1-f2") && !strcmp(c, "g2-f1"), "ids %s %s %s", a, b,
+          c);
+    session_failed_info *v = NULL;
+    size_t n = 0;
+    CHECK(session_failed_list(s, 1, &v, &n, &serr) == 0 && n == 2, "list gen 1: %zu %s", n,
+          serr.msg);
+    if (n == 2) {
+        CHECK(!strcmp(v[0].id, "g1-f1") && !strcmp(v[1].retry_of, "g1-f1") && !v[0].retry_of[0] &&
+                  !strcmp(v[1].steering, "keep the stem") && !strcmp(v[0].persona, "magoo") &&
+                  !strcmp(v[0].parents[0], "g0-1") && v[0].attempts == 3 &&
+                  v[0].tokens_in == 3000 &&
+                  !strcmp(v[0].error, "no valid proposal after 3 attempts\nsecond line"),
+              "fields: %s %s %s %d %s", v[0].id, v[1].retry_of, v[0].persona, v[0].attempts,
+              v[0].error);
+    }
+    free(v);
+    char *t = NULL;
+    CHECK(session_failed_file(s, "g1-f2", "reasoning.md", &t, &serr) == 0 && t &&
+              !strcmp(t, "attempt 1: extract: no code block\n"),
+          "reasoning.md: %s %s", t ? t : "(null)", serr.msg);
+    free(t);
+    t = NULL;
+    CHECK(session_failed_file(s, "g1-f9", "reasoning.md", &t, &serr) != 0 &&
+              strstr(serr.msg, "no failed proposal g1-f9"),
+          "an unknown failed proposal: %s", serr.msg);
+    free(t);
+    /* not individuals: nothing to list, resolve or train */
+    session_info *inds = NULL;
+    CHECK(session_list(s, 1, &inds, &n, &serr) == 0 && n == 0, "no individual: %zu", n);
+    free(inds);
+    char id[SESSION_ID_MAX];
+    CHECK(session_resolve(s, "g1-f1", id, &serr) != 0, "g1-f1 is no individual");
+    CHECK(!session_valid_failed_id("g1-1", NULL, NULL) &&
+              !session_valid_failed_id("g01-f1", NULL, NULL) &&
+              session_valid_failed_id("g3-f12", NULL, NULL),
+          "failed ids");
+    session_totals tot;
+    CHECK(session_totals_get(s, &tot, &serr) == 0 && tot.failed == 3 && tot.requests == 9 &&
+              tot.tokens_in == 9000 && tot.cost_usd > 0.74 && tot.cost_usd < 0.76,
+          "totals: %zu failed, %ld requests, %ld in, %.2f", tot.failed, tot.requests, tot.tokens_in,
+          tot.cost_usd);
+    char cmd[1024];
+    int st;
+    snprintf(cmd, sizeof cmd,
+             "cd %s && git log -1 --format=%%B refs/failed/g1-f2 && "
+             "git show refs/failed/g1-f2:meta.json && git fsck --strict 2>&1",
+             dir);
+    char *out = harness_output(cmd, &st);
+    CHECK(st == 0 && out &&
+              strstr(out, "g1-f2 gen 1 mutation (magoo) failed: no valid proposal after 3 "
+                          "attempts\n") &&
+              strstr(out, "asked again for: g1-f1\n") && strstr(out, "\"retry_of\": \"g1-f1\"") &&
+              strstr(out, "\"steering\": \"keep the stem\""),
+          "git reads the record: %s", out);
+    free(out);
+    session_close(s);
+    /* a reader sees them; a reader cannot add one */
+    CHECK(session_open(&s, dir, SESSION_READ, &serr) == 0, "open: %s", serr.msg);
+    CHECK(session_failed_list(s, -1, &v, &n, &serr) == 0 && n == 3, "reader: %zu", n);
+    free(v);
+    CHECK(session_add_failed(s, &f, id, &serr) != 0, "a reader cannot record");
+    session_close(s);
+}
+
 int main(void)
 {
     git_libgit2_init();
@@ -486,6 +581,7 @@ int main(void)
     RUN(test_commands);
     RUN(test_lock);
     RUN(test_no_secret);
+    RUN(test_failed);
     harness_rmtree(tmp);
     git_libgit2_shutdown();
     return harness_done();

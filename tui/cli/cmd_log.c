@@ -10,7 +10,8 @@
 static const cli_spec spec = {
     "log",
     "Lists the generations and individuals of a session: operator, persona, status,\n"
-    "objectives (val_acc, params, FLOPs) and review.\n",
+    "objectives (val_acc, params, FLOPs) and review; and how many proposals of each\n"
+    "generation failed (their records: git for-each-ref refs/failed).\n",
     NULL,
     1,
     "the session folder is missing",
@@ -57,6 +58,24 @@ static void fmt_num(char *buf, size_t size, double v, const char *fmt)
         snprintf(buf, size, fmt, v);
 }
 
+/* The header of a generation with failed proposals and no individual;
+ * moves *fi past them. */
+static void failed_header(int g, const session_failed_info *fv, size_t nf, size_t *fi, bool blank,
+                          const fronts *f)
+{
+    size_t cnt = 0;
+    while (*fi < nf && fv[*fi].generation == g) {
+        cnt++;
+        (*fi)++;
+    }
+    const char *front = g < f->n && f->front[g] ? f->front[g] : NULL;
+    if (blank)
+        putchar('\n');
+    cli_line(stdout, "generation %d: 0 individuals, %zu failed proposal%s%s%s", g, cnt,
+             cnt == 1 ? "" : "s", front ? ", front: " : "",
+             front ? (front[0] ? front : "(empty)") : "");
+}
+
 int cmd_log(int argc, char **argv)
 {
     int gen = -1;
@@ -82,21 +101,50 @@ int cmd_log(int argc, char **argv)
         session_close(s);
         return CLI_FAIL;
     }
+    session_failed_info *fv = NULL;
+    size_t nf = 0;
+    if (session_failed_list(s, gen, &fv, &nf, &serr) != 0) {
+        cli_error("log", "%s", serr.msg);
+        free(v);
+        for (int i = 0; i < f.n; i++)
+            free(f.front[i]);
+        free(f.front);
+        session_close(s);
+        return CLI_FAIL;
+    }
     if (session_lock_holder(s)[0])
         cli_line(stdout, "(being written by gevo, %s)", session_lock_holder(s));
     int cur = -1;
-    for (size_t i = 0; i < n; i++) {
+    size_t fi = 0; /* failed proposals, by generation as the individuals */
+    for (size_t i = 0; i < n || fi < nf; i++) {
+        /* a generation whose proposals all failed has a header of its own */
+        while (fi < nf && (i >= n || fv[fi].generation < v[i].generation)) {
+            int g = fv[fi].generation;
+            failed_header(g, fv, nf, &fi, cur >= 0 || i > 0, &f);
+            cur = g;
+        }
+        if (i >= n)
+            break;
         const session_info *x = &v[i];
         if (x->generation != cur) {
             cur = x->generation;
             size_t cnt = 0;
             for (size_t k = i; k < n && v[k].generation == cur; k++)
                 cnt++;
+            size_t nfail = 0;
+            while (fi < nf && fv[fi].generation == cur) {
+                nfail++;
+                fi++;
+            }
             const char *front = cur < f.n && f.front[cur] ? f.front[cur] : NULL;
             if (i)
                 putchar('\n');
-            cli_line(stdout, "generation %d: %zu individual%s%s%s", cur, cnt, cnt == 1 ? "" : "s",
-                     front ? ", front: " : "", front ? (front[0] ? front : "(empty)") : "");
+            char failed[48] = "";
+            if (nfail)
+                snprintf(failed, sizeof failed, ", %zu failed proposal%s", nfail,
+                         nfail == 1 ? "" : "s");
+            cli_line(stdout, "generation %d: %zu individual%s%s%s%s", cur, cnt, cnt == 1 ? "" : "s",
+                     failed, front ? ", front: " : "", front ? (front[0] ? front : "(empty)") : "");
             printf("  %-9s %-8s %-10s %-12s %-9s %7s %10s %9s %s\n", "ID", "COMMIT", "OPERATOR",
                    "PERSONA", "STATUS", "VAL_ACC", "PARAMS", "FLOPS", "REVIEW");
         }
@@ -116,6 +164,7 @@ int cmd_log(int argc, char **argv)
         free(f.front[i]);
     free(f.front);
     free(v);
+    free(fv);
     session_close(s);
     return CLI_OK;
 }

@@ -58,6 +58,9 @@ static void print_outcome(session *s, const propose_outcome *o, bool verbose)
         cli_line(stdout, "proposal failed: %s of %s%s%s%s%s%s", o->op, o->parents[0],
                  o->n_parents > 1 ? " and " : "", o->n_parents > 1 ? o->parents[1] : "",
                  o->gene[0] ? ", block `" : "", o->gene, o->gene[0] ? "`" : "");
+        if (o->failed_id[0])
+            cli_line(stdout, "recorded as failed proposal %s (git log refs/failed/%s)",
+                     o->failed_id, o->failed_id);
     }
     if (o->model[0]) {
         char cost[32] = "";
