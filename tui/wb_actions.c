@@ -134,7 +134,7 @@ static int set_fold(wb *w, int how) /* 1 fold, 2 unfold, 0 toggle */
 
 static bool ind_matches(const wb_ind *d, const char *q)
 {
-    return strstr(d->id, q) || strstr(d->op, q) || strstr(d->persona, q) ||
+    return strstr(d->id, q) || strstr(d->failed, q) || strstr(d->op, q) || strstr(d->persona, q) ||
            (d->message && strstr(d->message, q));
 }
 
