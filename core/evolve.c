@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -26,14 +27,17 @@
 #include "core/evolve_propose.h"
 #include "core/llm_settings.h"
 #include "core/nsga2.h"
+#include "core/session_eval.h"
 #include "engine/base/file.h"
+#include "engine/base/grow.h"
 #include "engine/base/num.h"
 #include "engine/base/text.h"
 #include "engine/data.h"
 #include "engine/net.h"
 #include "engine/train.h"
 
-#define MAX_LOG 256
+#define MAX_LOG        256
+#define EVOLVE_BACKLOG 32
 
 typedef struct ind {
     evolve_ind pub;
@@ -45,7 +49,14 @@ typedef struct ind {
     bool population; /* a survivor of the previous generation */
     nsga2_measure measure;
     bool measured; /* measure comes from a result */
+    int tried;     /* the highest rung trained or tried at */
 } ind;
+
+/* A promotion being trained: job "<id>.r<rung>" in the work folder. */
+typedef struct promo {
+    char id[SESSION_ID_MAX];
+    int rung;
+} promo;
 
 typedef struct hash_entry {
     uint64_t hash;
@@ -78,6 +89,24 @@ struct evolve {
     int empty_run;     /* generations closed in a row without offspring */
     char last_proposal_error[1100];
     char stuck[1200]; /* the stop cause of empty generations, "" if none */
+    /* successive halving (core/rungs.h) */
+    rungs rungs;
+    int eta;
+    promo *promos; /* in flight */
+    size_t n_promos, alloc_promos;
+    bool promo_dirty;  /* results changed since no promotion was found */
+    bool no_promotion; /* evolve_set_promotion(e, false) */
+    /* events of evolve_open, before there is a listener */
+    struct backlog {
+        double time;
+        char id[SESSION_ID_MAX];
+        char text[600];
+    } backlog[EVOLVE_BACKLOG];
+    int n_backlog;
+    /* the noise measurement (core/noise.h) and selection's tolerance */
+    noise_info noise;
+    double epsilon;
+    char epsilon_how[96];
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -93,7 +122,7 @@ static void logf_(evolve *e, const char *id, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void logf_(evolve *e, const char *id, const char *fmt, ...)
 {
-    if (!e->listen)
+    if (!e->listen && e->n_backlog >= EVOLVE_BACKLOG)
         return;
     char text[600];
     va_list ap;
@@ -106,7 +135,15 @@ static void logf_(evolve *e, const char *id, const char *fmt, ...)
     char *safe = text_safe(clean ? clean : text, 0);
     free(clean);
     evolve_event ev = {.time = now_s() - e->t0, .id = id ? id : "", .text = safe ? safe : text};
-    e->listen(e->listen_ctx, &ev);
+    if (e->listen) {
+        e->listen(e->listen_ctx, &ev);
+    } else {
+        /* before a listener (evolve_open's own events): kept for it */
+        struct backlog *b = &e->backlog[e->n_backlog++];
+        b->time = ev.time;
+        snprintf(b->id, sizeof b->id, "%s", ev.id);
+        snprintf(b->text, sizeof b->text, "%s", ev.text);
+    }
     free(safe);
 }
 
@@ -114,6 +151,13 @@ void evolve_set_listener(evolve *e, void (*fn)(void *ctx, const evolve_event *ev
 {
     e->listen = fn;
     e->listen_ctx = ctx;
+    for (int i = 0; fn && i < e->n_backlog; i++) {
+        evolve_event ev = {
+            .time = e->backlog[i].time, .id = e->backlog[i].id, .text = e->backlog[i].text};
+        fn(ctx, &ev);
+    }
+    if (fn)
+        e->n_backlog = 0;
 }
 
 const char *evolve_state_name(evolve_state s)
@@ -142,8 +186,6 @@ int evolve_config_preset(evolve_config *c, const char *preset)
         c->p_mutation = 1.0;
         c->p_eot = 0.2;
         c->elitism = 1;
-        c->train_subset = 10000;
-        c->train_epochs = 1;
         c->train_time_limit = 900;
     } else if (!strcmp(preset, "paper")) {
         /* LLM-GE's settings */
@@ -158,6 +200,9 @@ int evolve_config_preset(evolve_config *c, const char *preset)
     } else {
         return -1;
     }
+    /* screening comes from the preset's rungs (core/rungs.c) */
+    c->train_subset = -1;
+    c->train_epochs = -1;
     c->review = EVOLVE_REVIEW_MANUAL;
     c->slots = EVALUATOR_DEFAULT_SLOTS;
     c->threads = EVALUATOR_DEFAULT_THREADS;
@@ -246,9 +291,13 @@ static uint64_t genome_hash(evolve *e, const char *id)
 static void apply_result(ind *d, const char *json)
 {
     nsga2_measure m;
-    nsga2_measure_from_result(&m, json, NULL);
+    json_t *o = json_loads(json ? json : "", 0, NULL);
+    nsga2_measure_from_json(&m, o, NULL);
+    d->tried = rungs_result_tried(o);
+    json_decref(o);
     d->measure = m;
     d->measured = true;
+    d->pub.rung = m.rung;
     d->pub.val_acc = m.failed ? -1 : m.val_acc;
     d->pub.params = (long)m.params;
     d->pub.flops = m.flops;
@@ -441,6 +490,80 @@ static int load_generation(evolve *e, gerr *err)
 
 static void fail_untrained(evolve *e, ind *d, const char *reason);
 
+/* Writes id's genome to <work>/<id>.net (path), for the evaluator to copy. */
+static int write_genome(evolve *e, const char *id, char *path, size_t size, gerr *err)
+{
+    char *src = NULL;
+    if (session_genome(e->s, id, &src, err))
+        return -1;
+    snprintf(path, size, "%s/%s.net", e->work_dir, id);
+    int rc = file_write(path, src, strlen(src), err);
+    free(src);
+    return rc;
+}
+
+/* The worker's options of a training at a fidelity (images 0: all;
+ * epochs 0: the program's) and seed; with_test also evaluates the test
+ * split (for reporting: screening of the paper preset). */
+typedef struct train_args {
+    const char *v[16];
+    int n;
+    char subset[32], epochs[32], seed[32], weights[4096];
+} train_args;
+
+static void train_args_make(evolve *e, train_args *a, long images, int epochs, unsigned long seed,
+                            bool with_test)
+{
+    int na = 0;
+    a->v[na++] = "--data";
+    a->v[na++] = e->data_dir;
+    const char *resize = session_config_get(e->s, "resize");
+    if (resize && resize[0]) {
+        a->v[na++] = "--resize";
+        a->v[na++] = resize;
+    }
+    if (images > 0) {
+        snprintf(a->subset, sizeof a->subset, "%ld", images);
+        a->v[na++] = "--subset";
+        a->v[na++] = a->subset;
+    }
+    if (epochs > 0) {
+        snprintf(a->epochs, sizeof a->epochs, "%d", epochs);
+        a->v[na++] = "--epochs";
+        a->v[na++] = a->epochs;
+    }
+    snprintf(a->seed, sizeof a->seed, "%lu", seed);
+    a->v[na++] = "--seed";
+    a->v[na++] = a->seed;
+    if (!with_test)
+        a->v[na++] = "--no-test";
+    a->v[na] = NULL;
+    a->n = na;
+}
+
+/* Adds --weights: where the worker saves what it trained (to; NULL: id's
+ * kept weights, core/weights_store.h), unless gevo.json keep_weights is
+ * "none". A failure is logged: the training goes on without. */
+static void train_args_weights(evolve *e, train_args *a, const char *id, const char *to)
+{
+    gerr serr = GERR_INIT;
+    weights_policy wp;
+    if (weights_policy_get(e->s, &wp, &serr) ||
+        (wp != WEIGHTS_KEEP_NONE &&
+         (weights_prepare(e->s, &serr) ||
+          (!to && weights_path(e->s, id, a->weights, sizeof a->weights, &serr))))) {
+        logf_(e, id, "%s: its weights will not be kept: %s", id, serr.msg);
+        return;
+    }
+    if (wp == WEIGHTS_KEEP_NONE)
+        return;
+    if (to)
+        snprintf(a->weights, sizeof a->weights, "%s", to);
+    a->v[a->n++] = "--weights";
+    a->v[a->n++] = a->weights;
+    a->v[a->n] = NULL;
+}
+
 static int submit_training(evolve *e, ind *d, gerr *err)
 {
     gerr serr = GERR_INIT;
@@ -489,53 +612,16 @@ static int submit_training(evolve *e, ind *d, gerr *err)
     if (g && memlimit_plan(&e->mem, g, &mem, NULL))
         mem.bytes = 0; /* not known: the evaluator counts the limit */
     net_graph_free(g);
-    char path[1600];
-    snprintf(path, sizeof path, "%s/%s.net", e->work_dir, d->pub.id);
-    FILE *f = fopen(path, "w");
-    if (!f || fputs(src, f) < 0 || fclose(f)) {
-        if (f)
-            fclose(f);
-        free(src);
-        return gerr_set(err, "%s: %s", path, strerror(errno));
-    }
     free(src);
-    char subset[32], epochs[32], seed[32];
-    const char *args[16];
-    int na = 0;
-    args[na++] = "--data";
-    args[na++] = e->data_dir;
-    const char *resize = session_config_get(e->s, "resize");
-    if (resize && resize[0]) {
-        args[na++] = "--resize";
-        args[na++] = resize;
-    }
-    if (e->cfg.train_subset > 0) {
-        snprintf(subset, sizeof subset, "%d", e->cfg.train_subset);
-        args[na++] = "--subset";
-        args[na++] = subset;
-    }
-    if (e->cfg.train_epochs > 0) {
-        snprintf(epochs, sizeof epochs, "%d", e->cfg.train_epochs);
-        args[na++] = "--epochs";
-        args[na++] = epochs;
-    }
-    snprintf(seed, sizeof seed, "%lu", e->cfg.seed);
-    args[na++] = "--seed";
-    args[na++] = seed;
-    if (!strcmp(e->cfg.preset ? e->cfg.preset : "quick", "quick"))
-        args[na++] = "--no-test";
+    char path[1600];
+    if (write_genome(e, d->pub.id, path, sizeof path, err))
+        return -1;
+    train_args ta;
+    train_args_make(e, &ta, e->rungs.r[0].images, e->rungs.r[0].epochs, e->cfg.seed,
+                    strcmp(e->cfg.preset ? e->cfg.preset : "quick", "quick") != 0);
     /* the worker saves its weights where the session keeps them */
-    char wpath[4096];
-    weights_policy wp;
-    if (weights_policy_get(e->s, &wp, &serr) ||
-        (wp != WEIGHTS_KEEP_NONE && (weights_prepare(e->s, &serr) ||
-                                     weights_path(e->s, d->pub.id, wpath, sizeof wpath, &serr))))
-        logf_(e, d->pub.id, "%s: its weights will not be kept: %s", d->pub.id, serr.msg);
-    else if (wp != WEIGHTS_KEEP_NONE) {
-        args[na++] = "--weights";
-        args[na++] = wpath;
-    }
-    args[na] = NULL;
+    train_args_weights(e, &ta, d->pub.id, NULL);
+    const char *const *args = ta.v;
     evaluator_job job = {.id = d->pub.id,
                          .genome = path,
                          .args = args,
@@ -600,12 +686,30 @@ static void mark_failed(evolve *e, ind *d, const char *reason, bool saved)
     logf_(e, d->pub.id, "%s failed: %s", d->pub.id, reason);
 }
 
+static bool noise_job(const char *job, unsigned long *seed);
+static bool promo_job(const char *job, char *id, int *rung);
+static void on_noise_event(evolve *e, unsigned long seed, const evaluator_event *ev);
+static void on_promotion_event(evolve *e, const char *id, int rung, const evaluator_event *ev);
+
 /* Results of a worker: the note first, then the state. */
 static void on_eval_event(evolve *e, evaluator_event *ev)
 {
     gerr serr = GERR_INIT;
+    unsigned long nseed;
+    char pid[SESSION_ID_MAX];
+    int prung;
+    if (noise_job(ev->id, &nseed)) {
+        on_noise_event(e, nseed, ev);
+        return;
+    }
+    if (promo_job(ev->id, pid, &prung)) {
+        on_promotion_event(e, pid, prung, ev);
+        return;
+    }
     ind *d = find_ind(e, ev->id);
     bool outcome = ev->kind == EVALUATOR_FINISHED || ev->kind == EVALUATOR_FAILED;
+    if (outcome)
+        e->promo_dirty = true; /* a new result: maybe a promotion */
     if (!d) {
         /* a worker of another generation (re-attached): its outcome is
            recorded unless a note already is */
@@ -662,6 +766,375 @@ static void fail_untrained(evolve *e, ind *d, const char *reason)
     bool saved = note && session_set_result(e->s, d->pub.id, note, NULL) == 0;
     free(note);
     mark_failed(e, d, reason, saved);
+}
+
+/* ---- the noise measurement --------------------------------------------------- */
+
+/* Work-folder jobs that are not an individual's screening: "noise-S", the
+ * seed's noise run with seed S. */
+static bool noise_job(const char *job, unsigned long *seed)
+{
+    long v;
+    if (strncmp(job, "noise-", 6) || num_long(job + 6, 0, 4000000000L, &v, "seed", NULL))
+        return false;
+    *seed = (unsigned long)v;
+    return true;
+}
+
+static void update_epsilon(evolve *e)
+{
+    gerr err = GERR_INIT;
+    double eps = 0;
+    if (noise_epsilon(e->s, &e->noise, &eps, e->epsilon_how, sizeof e->epsilon_how, &err)) {
+        snprintf(e->epsilon_how, sizeof e->epsilon_how, "off: %.80s", err.msg);
+        eps = 0;
+    }
+    e->epsilon = eps;
+    nsga2_objectives_tolerance(&e->objs, "val_acc", eps);
+}
+
+static bool noise_pending(const evolve *e)
+{
+    return e->noise.k > 0 && !e->noise.complete;
+}
+
+/* Starts the noise runs still owed (each once per process). */
+static void submit_noise(evolve *e)
+{
+    if (!noise_pending(e) || !session_is_writer(e->s))
+        return;
+    for (int i = e->noise.n_runs; i < e->noise.k; i++) {
+        unsigned long seed = noise_run_seed(&e->noise, i);
+        char job[48], path[1600];
+        snprintf(job, sizeof job, "noise-%lu", seed);
+        if (evaluator_tracks(e->ev, job))
+            continue;
+        gerr err = GERR_INIT;
+        train_args ta;
+        train_args_make(e, &ta, e->noise.images, e->noise.epochs, seed, false);
+        evaluator_job j = {.id = job,
+                           .genome = path,
+                           .args = ta.v,
+                           .time_limit = e->cfg.train_time_limit,
+                           .threads = e->cfg.threads};
+        if (write_genome(e, e->noise.seed_id, path, sizeof path, &err) ||
+            evaluator_submit(e->ev, &j, &err)) {
+            /* recorded as a failed run, so the measurement still ends */
+            logf_(e, "", "noise run %s cannot train: %s", job, err.msg);
+            if (noise_record(e->s, &e->noise, seed, NULL, &err))
+                logf_(e, "", "noise: %s", err.msg);
+            update_epsilon(e);
+            i = e->noise.n_runs - 1; /* the runs moved */
+            continue;
+        }
+        logf_(e, e->noise.seed_id, "noise: %s trained with seed %lu (%d of %d)", e->noise.seed_id,
+              seed, i + 1, e->noise.k);
+    }
+}
+
+static void on_noise_event(evolve *e, unsigned long seed, const evaluator_event *ev)
+{
+    gerr err = GERR_INIT;
+    char job[48];
+    snprintf(job, sizeof job, "noise-%lu", seed);
+    if (ev->kind != EVALUATOR_FINISHED && ev->kind != EVALUATOR_FAILED)
+        return;
+    if (!session_is_writer(e->s) || !e->noise.k)
+        return;
+    if (noise_run_done(&e->noise, seed)) {
+        evaluator_collected(e->ev, job, NULL);
+        return;
+    }
+    bool planned = false;
+    for (int i = e->noise.n_runs; i < e->noise.k; i++)
+        planned = planned || noise_run_seed(&e->noise, i) == seed;
+    if (!planned)
+        return; /* not this measurement's: left alone */
+    const char *res = ev->kind == EVALUATOR_FINISHED ? ev->result_json : NULL;
+    if (noise_record(e->s, &e->noise, seed, res, &err)) {
+        logf_(e, "", "noise run %s: not saved: %s", job, err.msg);
+        return;
+    }
+    evaluator_collected(e->ev, job, NULL);
+    update_epsilon(e);
+    const noise_run *r = &e->noise.runs[e->noise.n_runs - 1];
+    if (r->ok)
+        logf_(e, e->noise.seed_id, "noise: seed %lu: val %.4f (%d of %d)", seed, r->val_acc,
+              e->noise.n_runs, e->noise.k);
+    else
+        logf_(e, e->noise.seed_id, "noise: seed %lu failed: %s", seed,
+              ev->reason[0] ? ev->reason : ev->status);
+    if (e->noise.complete)
+        logf_(e, e->noise.seed_id,
+              "noise measured: %s mean %.4f, sd %.4f over %d runs; selection's tolerance %.4f (%s)",
+              e->noise.seed_id, e->noise.mean, e->noise.std, e->noise.n_ok, e->epsilon,
+              e->epsilon_how);
+}
+
+/* The measurement at open: the stored one, or a new plan when there is
+ * none (the plan is written first, so its seeds survive a restart with
+ * another --seed). */
+static int noise_open(evolve *e, gerr *err)
+{
+    int k;
+    double mult, abs;
+    if (noise_seeds_setting(e->s, &k, err) ||
+        noise_epsilon_parse(session_config_get(e->s, "epsilon"), &mult, &abs, err) ||
+        noise_read(e->s, &e->noise, err))
+        return -1;
+    const rungs_fidelity *scr = &e->rungs.r[0];
+    char fid[96];
+    rungs_describe(scr, fid, sizeof fid);
+    if (e->noise.k == 0 && k > 0 && session_is_writer(e->s)) {
+        noise_plan(&e->noise, e->noise.seed_id, k, scr->images, scr->epochs, e->cfg.seed + 1);
+        if (noise_save(e->s, &e->noise, err))
+            return -1;
+        logf_(e, e->noise.seed_id, "measuring the noise: %s trained %d times (%s)",
+              e->noise.seed_id, k, fid);
+    } else if (e->noise.k && (e->noise.images != scr->images || e->noise.epochs != scr->epochs)) {
+        rungs_fidelity was = {e->noise.images, e->noise.epochs};
+        char wfid[96];
+        rungs_describe(&was, wfid, sizeof wfid);
+        logf_(e, "", "the noise was measured at %s, screening is now at %s", wfid, fid);
+    }
+    update_epsilon(e);
+    return 0;
+}
+
+/* ---- promotion to higher fidelity -------------------------------------------- */
+
+/* "ID.rN": ID retrained at rung N. */
+static bool promo_job(const char *job, char *id, int *rung)
+{
+    const char *dot = strrchr(job, '.');
+    if (!dot || dot[1] != 'r' || dot == job || (size_t)(dot - job) >= SESSION_ID_MAX ||
+        num_int(dot + 2, 1, SESSION_RUNG_MAX, rung, "rung", NULL))
+        return false;
+    memcpy(id, job, (size_t)(dot - job));
+    id[dot - job] = 0;
+    return true;
+}
+
+static void promo_forget(evolve *e, const char *id)
+{
+    for (size_t i = 0; i < e->n_promos; i++)
+        if (!strcmp(e->promos[i].id, id)) {
+            e->promos[i] = e->promos[--e->n_promos];
+            return;
+        }
+}
+
+static void promo_add(evolve *e, const char *id, int rung)
+{
+    for (size_t i = 0; i < e->n_promos; i++)
+        if (!strcmp(e->promos[i].id, id))
+            return;
+    if (ALLOC_GROW(e->promos, e->n_promos + 1, e->alloc_promos))
+        return;
+    snprintf(e->promos[e->n_promos].id, SESSION_ID_MAX, "%s", id);
+    e->promos[e->n_promos++].rung = rung;
+}
+
+/* Where the worker of id's promotion to rung saves its weights: the work
+ * folder, until the promotion's result is the note's (then they are id's
+ * kept weights, save_promotion). */
+static void promo_weights(const evolve *e, const char *id, int rung, char *path, size_t size)
+{
+    snprintf(path, size, "%s/%s.r%d.weights", e->work_dir, id, rung);
+}
+
+/* Saves the outcome of id's promotion to rung (now: the worker's result,
+ * or NULL with why) in its result note, unless the note has that rung. A
+ * result the note takes brings its weights: the kept weights stay those
+ * of the training behind the note (core/weights_store.h). */
+static int save_promotion(evolve *e, const char *id, int rung, const char *now, const char *why,
+                          gerr *err)
+{
+    char *old = NULL;
+    if (session_get_result(e->s, id, &old, err) || !old) {
+        if (!old)
+            gerr_set(err, "it has no result note");
+        return gerr_prefix(err, "%s: promotion to rung %d not saved", id, rung);
+    }
+    json_t *o = json_loads(old, 0, NULL);
+    int tried = rungs_result_tried(o);
+    json_decref(o);
+    if (tried >= rung) {
+        free(old);
+        return 0; /* saved already (a stop before it was collected) */
+    }
+    char *note = rungs_promoted_note(old, now, rung, why, err);
+    free(old);
+    int rc = note ? session_set_result(e->s, id, note, err) : -1;
+    e->promo_dirty = true;
+    if (rc) {
+        free(note);
+        return gerr_prefix(err, "%s: promotion to rung %d not saved", id, rung);
+    }
+    ind *d = find_ind(e, id);
+    if (d)
+        apply_result(d, note);
+    nsga2_measure m;
+    nsga2_measure_from_result(&m, note, NULL);
+    free(note);
+    if (m.rung != rung) {
+        logf_(e, id, "%s: promotion to rung %d failed: %s", id, rung,
+              why && why[0] ? why : "no accuracy");
+        return 0;
+    }
+    logf_(e, id, "%s at rung %d: val %.4f", id, rung, m.val_acc);
+    char wpath[1700];
+    struct stat st;
+    gerr werr = GERR_INIT;
+    promo_weights(e, id, rung, wpath, sizeof wpath);
+    if (stat(wpath, &st) == 0 && weights_keep_file(e->s, id, wpath, &werr))
+        logf_(e, id, "%s: the weights of rung %d not kept: %s", id, rung, werr.msg);
+    return 0;
+}
+
+static void on_promotion_event(evolve *e, const char *id, int rung, const evaluator_event *ev)
+{
+    char job[64];
+    snprintf(job, sizeof job, "%s.r%d", id, rung);
+    if (ev->kind == EVALUATOR_STARTED) {
+        promo_add(e, id, rung);
+        return;
+    }
+    if (ev->kind != EVALUATOR_FINISHED && ev->kind != EVALUATOR_FAILED)
+        return;
+    promo_forget(e, id);
+    if (!session_is_writer(e->s))
+        return;
+    const char *now = ev->kind == EVALUATOR_FINISHED ? ev->result_json : NULL;
+    gerr err = GERR_INIT;
+    if (save_promotion(e, id, rung, now, ev->reason, &err)) {
+        logf_(e, id, "%s", err.msg);
+        return;
+    }
+    evaluator_collected(e->ev, job, NULL);
+    char wpath[1700];
+    promo_weights(e, id, rung, wpath, sizeof wpath);
+    unlink(wpath); /* kept by now, or not to be */
+}
+
+/* Starts id's training at rung; one that cannot start is saved as a failed
+ * promotion (-1: not even that). */
+static int submit_promotion(evolve *e, const char *id, int rung, gerr *err)
+{
+    char job[64], path[1600], wpath[1700];
+    snprintf(job, sizeof job, "%s.r%d", id, rung);
+    if (evaluator_tracks(e->ev, job)) {
+        promo_add(e, id, rung);
+        return 0;
+    }
+    const rungs_fidelity *f = &e->rungs.r[rung];
+    train_args ta;
+    train_args_make(e, &ta, f->images, f->epochs, e->cfg.seed, false);
+    promo_weights(e, id, rung, wpath, sizeof wpath);
+    train_args_weights(e, &ta, id, wpath);
+    /* the time limit grows with the budget */
+    double limit = e->cfg.train_time_limit * rungs_cost_ratio(&e->rungs, rung);
+    evaluator_job j = {
+        .id = job, .genome = path, .args = ta.v, .time_limit = limit, .threads = e->cfg.threads};
+    gerr why = GERR_INIT;
+    if (write_genome(e, id, path, sizeof path, &why) || evaluator_submit(e->ev, &j, &why))
+        return save_promotion(e, id, rung, NULL, why.msg, err);
+    promo_add(e, id, rung);
+    char fid[96];
+    rungs_describe(f, fid, sizeof fid);
+    logf_(e, id, "%s: promoted to rung %d (%s)", id, rung, fid);
+    return 0;
+}
+
+/* Everything measured in the session, as selection sees it. */
+typedef struct archive {
+    session_info *info;
+    rungs_ind *v; /* v[i].m from i's result note */
+    size_t n;
+} archive;
+
+static void archive_release(archive *a)
+{
+    free(a->info);
+    free(a->v);
+    memset(a, 0, sizeof *a);
+}
+
+static int archive_load(evolve *e, archive *a, gerr *err)
+{
+    memset(a, 0, sizeof *a);
+    if (session_list(e->s, -1, &a->info, &a->n, err))
+        return -1;
+    a->v = calloc(a->n + 1, sizeof *a->v);
+    int *front = calloc(a->n + 1, sizeof *front);
+    nsga2_measure *m = calloc(a->n + 1, sizeof *m);
+    if (!a->v || !front || !m) {
+        free(front);
+        free(m);
+        archive_release(a);
+        return gerr_set(err, "out of memory");
+    }
+    for (size_t i = 0; i < a->n; i++) {
+        rungs_ind *x = &a->v[i];
+        x->m.failed = true;
+        char *res = NULL;
+        if (strcmp(a->info[i].status, "pending") &&
+            session_get_result(e->s, a->info[i].id, &res, NULL) == 0 && res) {
+            json_t *o = json_loads(res, 0, NULL);
+            nsga2_measure_from_json(&x->m, o, NULL);
+            x->tried = rungs_result_tried(o);
+            json_decref(o);
+        }
+        free(res);
+        if (x->tried < x->m.rung)
+            x->tried = x->m.rung;
+        for (size_t p = 0; p < e->n_promos; p++)
+            if (!strcmp(e->promos[p].id, a->info[i].id) && e->promos[p].rung > x->tried)
+                x->tried = e->promos[p].rung;
+        m[i] = x->m;
+    }
+    int nf = nsga2_pareto_front(m, (int)a->n, &e->objs, front, NULL);
+    for (int i = 0; i < nf; i++)
+        a->v[front[i]].on_front = true;
+    free(front);
+    free(m);
+    return 0;
+}
+
+/* Starts promotions in free slots: at most slots - 1 at once (one slot
+ * is always left to screening), only when nothing waits for one, and
+ * after the noise measurement. */
+static void promote(evolve *e)
+{
+    if (!session_is_writer(e->s) || e->rungs.n < 2 || !e->promo_dirty || noise_pending(e) ||
+        e->no_promotion)
+        return;
+    int slots = e->cfg.slots > 0 ? e->cfg.slots : EVALUATOR_DEFAULT_SLOTS;
+    int cap = slots > 1 ? slots - 1 : 1;
+    if ((int)e->n_promos >= cap || evaluator_active(e->ev) >= slots)
+        return;
+    archive a;
+    gerr err = GERR_INIT;
+    if (archive_load(e, &a, &err)) {
+        logf_(e, "", "promotion: %s", err.msg);
+        e->promo_dirty = false;
+        return;
+    }
+    while ((int)e->n_promos < cap && evaluator_active(e->ev) < slots) {
+        int to = -1;
+        gerr_clear(&err);
+        int pick = rungs_next_promotion(&e->rungs, e->eta, a.v, (int)a.n, &e->objs, &to, &err);
+        if (pick < 0) {
+            if (err.msg[0])
+                logf_(e, "", "promotion: %s", err.msg);
+            e->promo_dirty = false;
+            break;
+        }
+        a.v[pick].tried = to;
+        if (submit_promotion(e, a.info[pick].id, to, &err))
+            logf_(e, a.info[pick].id, "%s", err.msg);
+    }
+    archive_release(&a);
 }
 
 /* A candidate that was approved and started, whose worker nobody follows
@@ -836,9 +1309,11 @@ static bool settled(const ind *d)
            d->pub.state == EVOLVE_FAILED;
 }
 
-/* Starts what can start: proposals still owed, approved trainings. */
+/* Starts what can start: the noise runs, proposals still owed, approved
+ * trainings, then promotions in the slots left free. */
 static void advance(evolve *e)
 {
+    submit_noise(e);
     gerr err = GERR_INIT;
     while (e->to_propose > 0) {
         e->to_propose--;
@@ -850,15 +1325,60 @@ static void advance(evolve *e)
         if (d->pub.state == EVOLVE_APPROVED && submit_training(e, d, &err))
             logf_(e, d->pub.id, "%s: cannot train: %s", d->pub.id, err.msg);
     }
+    promote(e);
+}
+
+/* The rungs (gevo.json "rungs" or cfg->rungs over the preset's), screening
+ * as --subset/--epochs override it, and eta. */
+static int rungs_open(evolve *e, const evolve_config *cfg, gerr *err)
+{
+    rungs base;
+    if (rungs_preset(&base, cfg->preset))
+        rungs_preset(&base, NULL);
+    const char *spec = cfg->rungs ? cfg->rungs : session_config_get(e->s, "rungs");
+    e->rungs = base;
+    if (spec && spec[0] && rungs_parse(&e->rungs, spec, &base, err))
+        return gerr_prefix(err, "%s", cfg->rungs ? "--rungs" : "gevo.json");
+    /* screening chosen by hand (--subset, --epochs) without rungs of its
+       own: the preset's rungs start from another budget, so none */
+    if (!(spec && spec[0]) && (cfg->train_subset >= 0 || cfg->train_epochs >= 0))
+        e->rungs.n = 1;
+    if (cfg->train_subset >= 0)
+        e->rungs.r[0].images = cfg->train_subset;
+    if (cfg->train_epochs >= 0)
+        e->rungs.r[0].epochs = cfg->train_epochs;
+    /* a screening override above a higher rung leaves that rung out */
+    int keep = 1;
+    for (int i = 1; i < e->rungs.n; i++)
+        if (rungs_cost_ratio(&e->rungs, i) > rungs_cost_ratio(&e->rungs, keep - 1))
+            e->rungs.r[keep++] = e->rungs.r[i];
+    e->rungs.n = keep;
+    e->cfg.train_subset = (int)e->rungs.r[0].images;
+    e->cfg.train_epochs = e->rungs.r[0].epochs;
+    e->eta = cfg->eta;
+    if (e->eta <= 0) {
+        const char *v = session_config_get(e->s, "eta");
+        e->eta = RUNGS_DEFAULT_ETA;
+        if (v && v[0] && num_int(v, 2, 1000, &e->eta, "gevo.json eta", err))
+            return -1;
+    }
+    return 0;
 }
 
 int evolve_memlimit(session *s, const evolve_config *cfg, memlimit *ml, gerr *err)
 {
+    /* screening unset (-1): the first rung's, as rungs_open decides */
+    rungs base, rs;
+    if (rungs_preset(&base, cfg->preset))
+        rungs_preset(&base, NULL);
+    const char *spec = cfg->rungs ? cfg->rungs : session_config_get(s, "rungs");
+    if (!(spec && spec[0]) || rungs_parse(&rs, spec, &base, NULL))
+        rs = base;
     memlimit_opts mo = {.max_memory = cfg->max_memory,
                         .slots = cfg->slots,
                         .data_dir = cfg->data_dir,
-                        .subset = cfg->train_subset,
-                        .epochs = cfg->train_epochs};
+                        .subset = cfg->train_subset >= 0 ? cfg->train_subset : (int)rs.r[0].images,
+                        .epochs = cfg->train_epochs >= 0 ? cfg->train_epochs : rs.r[0].epochs};
     return memlimit_for_session(ml, s, &mo, err);
 }
 
@@ -896,61 +1416,33 @@ int evolve_open(evolve **out, session *s, const evolve_config *cfg, gerr *err)
     snprintf(e->work_dir, sizeof e->work_dir, "%s/.gevo/work", session_workdir(s));
     if (evolve_memlimit(s, cfg, &e->mem, err))
         goto fail;
-    if (load_generation(e, err))
+    if (rungs_open(e, cfg, err) || load_generation(e, err))
         goto fail;
     /* trainings of the current generation must be able to write */
-    evaluator_config ec;
-    evaluator_config_default(&ec);
-    snprintf(ec.dir, sizeof ec.dir, "%s", e->work_dir);
-    ec.slots = cfg->slots > 0 ? cfg->slots : EVALUATOR_DEFAULT_SLOTS;
-    ec.threads = cfg->threads > 0 ? cfg->threads : EVALUATOR_DEFAULT_THREADS;
-    /* every worker gets the limit its proposal was checked against; the
-       workers at once stay within the machine's budget */
-    ec.max_memory = e->mem.limit;
-    ec.memory = e->mem.budget;
-    /* the LLM's key stays out of the workers' environment */
-    llm_config lc;
-    bool use_llm;
-    if (llm_settings_load(s, cfg->llm, cfg->model, &lc, &use_llm, NULL) == 0)
-        snprintf(ec.key_env, sizeof ec.key_env, "%s", lc.api_key_env);
     gerr gerr_ev = GERR_INIT;
-    const char *engine = cfg->evaluator ? cfg->evaluator : session_config_get(s, "evaluator");
-    if (!engine || !*engine)
-        engine = "local";
-    if (!strcmp(engine, "slurm")) {
-        /* the session's slurm.KEY settings, then the caller's lines (later wins) */
-        char opts[8192] = "";
-        size_t used = 0;
-        for (int k = 0; eval_slurm_keys[k]; k++) {
-            char key[64];
-            snprintf(key, sizeof key, "slurm.%s", eval_slurm_keys[k]);
-            const char *v = session_config_get(s, key);
-            if (v && used < sizeof opts)
-                used += (size_t)snprintf(opts + used, sizeof opts - used, "%s=%s\n",
-                                         eval_slurm_keys[k], v);
-        }
-        if (cfg->evaluator_options && used < sizeof opts)
-            used += (size_t)snprintf(opts + used, sizeof opts - used, "%s", cfg->evaluator_options);
-        if (used >= sizeof opts) {
-            gerr_set(err, "the Slurm options are too long");
-            goto fail;
-        }
-        e->ev = eval_slurm_new(&ec, opts, &gerr_ev);
-    } else if (!strcmp(engine, "local")) {
-        e->ev = eval_local_new(&ec, &gerr_ev);
-    } else {
-        gerr_set(err, "unknown evaluator '%s' (this build has: local, slurm)", engine);
+    session_eval_opts eo = {.work_dir = e->work_dir,
+                            .engine = cfg->evaluator,
+                            .options = cfg->evaluator_options,
+                            .slots = cfg->slots,
+                            .threads = cfg->threads,
+                            .llm = cfg->llm,
+                            .model = cfg->model,
+                            /* every worker gets the limit its proposal was
+                               checked against; the workers at once stay
+                               within the machine's budget */
+                            .max_memory = e->mem.limit,
+                            .memory = e->mem.budget};
+    e->ev = session_eval_new(s, &eo, err);
+    if (!e->ev)
         goto fail;
-    }
-    if (!e->ev) {
-        gerr_set(err, "%s", gerr_ev.msg);
-        goto fail;
-    }
     e->prop = evolve_proposer_new(s, cfg, &e->mem, &perr);
     if (!e->prop) {
         gerr_set(err, "%s", perr.msg);
         goto fail;
     }
+    if (noise_open(e, err))
+        goto fail;
+    e->promo_dirty = true;
     if (session_is_writer(s)) {
         if (evaluator_reattach(e->ev, &gerr_ev) < 0)
             logf_(e, "", "re-attach: %s", gerr_ev.msg);
@@ -996,6 +1488,7 @@ void evolve_free(evolve *e)
     free(e->inds);
     free(e->view);
     free(e->hashes);
+    free(e->promos);
     free(e);
 }
 
@@ -1045,6 +1538,22 @@ void evolve_dispatch(evolve *e, const struct pollfd *fds, int n)
     advance(e);
 }
 
+void evolve_set_promotion(evolve *e, bool on)
+{
+    e->no_promotion = !on;
+    e->promo_dirty = true;
+}
+
+const noise_info *evolve_noise(const evolve *e)
+{
+    return &e->noise;
+}
+
+const rungs *evolve_rungs(const evolve *e)
+{
+    return &e->rungs;
+}
+
 void evolve_status_get(evolve *e, evolve_status *st)
 {
     memset(st, 0, sizeof *st);
@@ -1070,8 +1579,17 @@ void evolve_status_get(evolve *e, evolve_status *st)
     st->tokens_out = t.tokens_out;
     st->requests = t.requests;
     st->cost = t.cost_usd;
-    st->generation_done =
-        st->proposing == 0 && st->pending == 0 && st->approved == 0 && st->training == 0;
+    st->noise_seeds = e->noise.k;
+    st->noise_runs = e->noise.n_runs;
+    st->noise_mean = e->noise.mean;
+    st->noise_std = e->noise.std;
+    st->epsilon = e->epsilon;
+    snprintf(st->epsilon_how, sizeof st->epsilon_how, "%s", e->epsilon_how);
+    st->n_rungs = e->rungs.n;
+    st->promoting = (int)e->n_promos;
+    /* the first selection waits for the noise measurement */
+    st->generation_done = st->proposing == 0 && st->pending == 0 && st->approved == 0 &&
+                          st->training == 0 && !noise_pending(e);
     const char *blocked = evolve_proposer_blocked(e->prop);
     if (blocked)
         snprintf(st->stop_cause, sizeof st->stop_cause, "the LLM cannot be used: %s", blocked);
@@ -1079,8 +1597,9 @@ void evolve_status_get(evolve *e, evolve_status *st)
         snprintf(st->stop_cause, sizeof st->stop_cause, "%s", e->stuck);
 }
 
-/* Marks the Pareto front of everything measured in view. */
-static void mark_front(evolve *e, evolve_ind *v, size_t n)
+/* Marks the Pareto front of view (m: its measures, as selection sees
+ * them; NULL: from the view's own numbers). */
+static void mark_front(evolve *e, evolve_ind *v, size_t n, const nsga2_measure *given)
 {
     nsga2_measure *m = malloc(sizeof *m * (n + 1));
     int *front = malloc(sizeof(int) * (n + 1));
@@ -1090,11 +1609,16 @@ static void mark_front(evolve *e, evolve_ind *v, size_t n)
         return;
     }
     for (size_t i = 0; i < n; i++) {
-        m[i].failed = v[i].val_acc < 0 || v[i].params < 0;
-        m[i].val_acc = v[i].val_acc;
-        m[i].params = (double)v[i].params;
-        m[i].flops = v[i].flops;
-        m[i].seconds = v[i].seconds;
+        if (given) {
+            m[i] = given[i];
+        } else {
+            memset(&m[i], 0, sizeof m[i]);
+            m[i].failed = v[i].val_acc < 0 || v[i].params < 0;
+            m[i].val_acc = v[i].val_acc;
+            m[i].params = (double)v[i].params;
+            m[i].flops = v[i].flops;
+            m[i].seconds = v[i].seconds;
+        }
         v[i].on_front = false;
     }
     int k = nsga2_pareto_front(m, (int)n, &e->objs, front, NULL);
@@ -1115,9 +1639,16 @@ const evolve_ind *evolve_list(evolve *e, int generation, size_t *n)
             e->view = nv;
             e->view_cap = e->n + 1;
         }
-        for (size_t i = 0; i < e->n; i++)
+        nsga2_measure *m = malloc(sizeof *m * (e->n + 1));
+        for (size_t i = 0; i < e->n; i++) {
             e->view[i] = e->inds[i].pub;
-        mark_front(e, e->view, e->n);
+            if (m) {
+                m[i] = e->inds[i].measure;
+                m[i].failed = m[i].failed || !e->inds[i].measured;
+            }
+        }
+        mark_front(e, e->view, e->n, m);
+        free(m);
         *n = e->n;
         return e->view;
     }
@@ -1141,6 +1672,7 @@ const evolve_ind *evolve_list(evolve *e, int generation, size_t *n)
         snprintf(v->id, sizeof v->id, "%s", list[i].id);
         v->generation = list[i].generation;
         v->val_acc = list[i].val_acc;
+        v->rung = list[i].rung;
         v->params = list[i].params;
         v->flops = list[i].flops;
         v->seconds = list[i].seconds;
@@ -1158,7 +1690,7 @@ const evolve_ind *evolve_list(evolve *e, int generation, size_t *n)
             snprintf(v->parents[j], SESSION_ID_MAX, "%s", list[i].parents[j]);
     }
     free(list);
-    mark_front(e, e->view, k);
+    mark_front(e, e->view, k, NULL);
     *n = k;
     return e->view;
 }
@@ -1478,11 +2010,12 @@ int evolve_next_generation(evolve *e, bool force, gerr *err)
         for (int i = 0; i < nc; i++) {
             if (m[i].failed)
                 continue;
-            int better_than = 0; /* how many are more accurate */
-            for (int j = 0; j < nc; j++)
-                if (!m[j].failed &&
-                    (m[j].val_acc > m[i].val_acc || (m[j].val_acc == m[i].val_acc && j < i)))
+            int better_than = 0; /* how many are more accurate (on a common rung) */
+            for (int j = 0; j < nc; j++) {
+                int c = nsga2_compare_acc(&m[j], &m[i]);
+                if (!m[j].failed && (c > 0 || (c == 0 && j < i)))
                     better_than++;
+            }
             if (better_than == el)
                 best = i;
         }
@@ -1496,10 +2029,11 @@ int evolve_next_generation(evolve *e, bool force, gerr *err)
         /* replace the last chosen one that is not itself an elite */
         for (int i = k - 1; i >= 0; i--) {
             int better_than = 0;
-            for (int j = 0; j < nc; j++)
-                if (!m[j].failed && (m[j].val_acc > m[chosen[i]].val_acc ||
-                                     (m[j].val_acc == m[chosen[i]].val_acc && j < chosen[i])))
+            for (int j = 0; j < nc; j++) {
+                int c = nsga2_compare_acc(&m[j], &m[chosen[i]]);
+                if (!m[j].failed && (c > 0 || (c == 0 && j < chosen[i])))
                     better_than++;
+            }
             if (m[chosen[i]].failed || better_than >= e->cfg.elitism) {
                 chosen[i] = best;
                 break;
@@ -1519,31 +2053,18 @@ int evolve_next_generation(evolve *e, bool force, gerr *err)
     for (int i = 0; i < k; i++)
         pop[i] = e->inds[cand[chosen[i]]].pub.id;
     /* the front of everything ever measured (an archive), so a point the
-       population had to drop for crowding is still on record */
-    session_info *all = NULL;
-    size_t na = 0;
+       population had to drop for crowding is still on record; compared
+       as selection compares (tolerance, common rung) */
+    archive all;
     int nf = 0;
-    if (session_list(e->s, -1, &all, &na, &serr) == 0 && na > 0) {
-        nsga2_measure *am = calloc(na, sizeof *am);
-        int *af = calloc(na, sizeof(int));
-        const char **fr = realloc(front, sizeof(char *) * na);
-        if (fr)
+    if (archive_load(e, &all, NULL) == 0 && all.n > 0) {
+        const char **fr = realloc(front, sizeof(char *) * all.n);
+        if (fr) {
             front = fr;
-        if (am && af && fr) {
-            for (size_t i = 0; i < na; i++) {
-                am[i].failed =
-                    strcmp(all[i].status, "ok") != 0 || all[i].val_acc < 0 || all[i].params < 0;
-                am[i].val_acc = all[i].val_acc;
-                am[i].params = (double)all[i].params;
-                am[i].flops = all[i].flops;
-                am[i].seconds = all[i].seconds;
-            }
-            nf = nsga2_pareto_front(am, (int)na, &e->objs, af, NULL);
-            for (int i = 0; i < nf; i++)
-                front[i] = all[af[i]].id;
+            for (size_t i = 0; i < all.n; i++)
+                if (all.v[i].on_front)
+                    front[nf++] = all.info[i].id;
         }
-        free(am);
-        free(af);
     }
     int offspring = 0;
     for (size_t i = 0; i < e->n; i++)
@@ -1553,7 +2074,7 @@ int evolve_next_generation(evolve *e, bool force, gerr *err)
     /* keep_weights "front": what left the front gives its disk back */
     if (rc == 0 && weights_prune(e->s, front, (size_t)(nf > 0 ? nf : 0), &serr) < 0)
         logf_(e, "", "kept weights: %s", serr.msg);
-    free(all);
+    archive_release(&all);
     free(pop);
     free(front);
     free(cand);

@@ -29,6 +29,8 @@
 #include <stddef.h>
 
 #include "core/memlimit.h"
+#include "core/noise.h"
+#include "core/rungs.h"
 #include "engine/base/error.h"
 #include "sessions/session.h"
 
@@ -48,9 +50,12 @@ typedef struct evolve_config {
     int elitism; /* best individuals always kept */
     evolve_review_policy review;
     long auto_max_params;
-    /* training of each candidate */
-    int train_subset;        /* images, 0 = all */
-    int train_epochs;        /* 0 = the program's */
+    /* training of each candidate: screening, rung 0 of the rungs */
+    int train_subset;        /* images, 0 = all; -1: the rungs' first */
+    int train_epochs;        /* epochs; -1: the rungs' first (0 there: the program's) */
+    const char *rungs;       /* fidelity rungs (core/rungs.h); NULL: gevo.json "rungs",
+                          else the preset's */
+    int eta;                 /* promote the best 1/eta of a rung; 0: gevo.json "eta", else 3 */
     double train_time_limit; /* seconds per candidate, 0 = none */
     int slots;               /* candidates trained at once */
     int threads;             /* BLAS threads per candidate */
@@ -112,7 +117,8 @@ typedef struct evolve_ind {
     char parents[2][SESSION_ID_MAX];
     int n_parents;
     double progress; /* training: 0..1 */
-    double val_acc;  /* -1 unknown */
+    double val_acc;  /* -1 unknown; at rung */
+    int rung;        /* the fidelity rung of val_acc (0: screening) */
     long params;     /* -1 unknown */
     double flops, seconds;
     bool on_front;              /* in the current Pareto front */
@@ -139,6 +145,16 @@ typedef struct evolve_status {
      * no valid proposal. The headless loop stops on it; the workbench
      * shows it and lets the researcher decide. */
     char stop_cause[1200];
+    /* The noise measurement (core/noise.h): runs asked for and ended (0
+       and 0 when off), their spread (NAN until measured), and selection's
+       accuracy tolerance from it (0: off). Generation 1 is not done
+       before the measurement is. */
+    int noise_seeds, noise_runs;
+    double noise_mean, noise_std;
+    double epsilon;
+    char epsilon_how[96];
+    /* Promotion (core/rungs.h): fidelity rungs, promotions training. */
+    int n_rungs, promoting;
 } evolve_status;
 
 /* Opens the loop on a session (a writer, or read-only for browsing). */
@@ -151,6 +167,12 @@ int evolve_timeout_ms(evolve *e); /* -1: no deadline */
 void evolve_dispatch(evolve *e, const struct pollfd *fds, int n);
 
 void evolve_status_get(evolve *e, evolve_status *st);
+/* Whether promotions may start (the default); off, those training go on
+ * and end (gevo run waits for them once its generations are done). */
+void evolve_set_promotion(evolve *e, bool on);
+/* The noise measurement and the rungs of the loop (owned by e). */
+const noise_info *evolve_noise(const evolve *e);
+const rungs *evolve_rungs(const evolve *e);
 /* Every individual of a generation (< 0: the current one), in order. */
 const evolve_ind *evolve_list(evolve *e, int generation, size_t *n);
 const evolve_ind *evolve_find(evolve *e, const char *id);

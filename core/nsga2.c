@@ -27,12 +27,24 @@ static double get_seconds(const nsga2_measure *m)
 {
     return m->seconds;
 }
+static double val_acc_at(const nsga2_measure *m, int r)
+{
+    if (r == m->rung)
+        return m->val_acc;
+    return r >= 0 && r < m->rung && r < NSGA2_MAX_RUNGS ? m->rung_acc[r] : NAN;
+}
+static double seconds_at(const nsga2_measure *m, int r)
+{
+    if (r == m->rung)
+        return m->seconds;
+    return r >= 0 && r < m->rung && r < NSGA2_MAX_RUNGS ? m->rung_seconds[r] : NAN;
+}
 
 static const nsga2_objective objective_table[] = {
-    {"val_acc", NSGA2_MAXIMIZE, get_val_acc, "validation accuracy (maximise)"},
-    {"params", NSGA2_MINIMIZE, get_params, "trainable parameters (minimise)"},
-    {"flops", NSGA2_MINIMIZE, get_flops, "forward FLOPs per image (minimise)"},
-    {"seconds", NSGA2_MINIMIZE, get_seconds, "training time in seconds (minimise)"},
+    {"val_acc", NSGA2_MAXIMIZE, get_val_acc, "validation accuracy (maximise)", val_acc_at},
+    {"params", NSGA2_MINIMIZE, get_params, "trainable parameters (minimise)", NULL},
+    {"flops", NSGA2_MINIMIZE, get_flops, "forward FLOPs per image (minimise)", NULL},
+    {"seconds", NSGA2_MINIMIZE, get_seconds, "training time in seconds (minimise)", seconds_at},
 };
 #define N_OBJECTIVES ((int)(sizeof objective_table / sizeof *objective_table))
 
@@ -102,6 +114,18 @@ int nsga2_objectives_parse(nsga2_objectives *objs, const char *spec, gerr *err)
     return 0;
 }
 
+int nsga2_objectives_tolerance(nsga2_objectives *objs, const char *name, double tol)
+{
+    if (!(tol >= 0) || !isfinite(tol))
+        return -1;
+    for (int j = 0; j < objs->n; j++)
+        if (!strcmp(objs->o[j]->name, name)) {
+            objs->tol[j] = tol;
+            return 0;
+        }
+    return 1;
+}
+
 /* ---- measures ---------------------------------------------------------- */
 
 static double json_number(json_t *o, const char *key)
@@ -110,24 +134,46 @@ static double json_number(json_t *o, const char *key)
     return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
-int nsga2_measure_from_result(nsga2_measure *m, const char *text, gerr *err)
+/* The per-rung numbers of a promoted result: its "rungs" summaries, the
+ * ok ones (a failed promotion leaves its rung unmeasured). */
+static int read_rungs(nsga2_measure *m, json_t *o, gerr *err)
+{
+    json_t *jr = json_object_get(o, "rung");
+    if (!jr)
+        return 0;
+    json_int_t top = json_is_integer(jr) ? json_integer_value(jr) : -1;
+    if (top < 0 || top >= NSGA2_MAX_RUNGS)
+        return gerr_set(err, "training result: \"rung\" must be an integer from 0 to %d",
+                        NSGA2_MAX_RUNGS - 1);
+    m->rung = (int)top;
+    for (int r = 0; r < NSGA2_MAX_RUNGS; r++)
+        m->rung_acc[r] = m->rung_seconds[r] = NAN;
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(o, "rungs"), i, e)
+    {
+        json_t *rv = json_object_get(e, "rung");
+        const char *st = json_string_value(json_object_get(e, "status"));
+        if (!json_is_integer(rv) || json_integer_value(rv) < 0 || json_integer_value(rv) >= top ||
+            !st || strcmp(st, "ok"))
+            continue;
+        int r = (int)json_integer_value(rv);
+        m->rung_acc[r] = json_number(e, "val_acc");
+        m->rung_seconds[r] = json_number(e, "seconds");
+    }
+    return 0;
+}
+
+int nsga2_measure_from_json(nsga2_measure *m, json_t *o, gerr *err)
 {
     memset(m, 0, sizeof *m);
     m->failed = true;
     m->val_acc = m->params = m->flops = m->seconds = NAN;
-    json_error_t je;
-    json_t *o = json_loads(text ? text : "", 0, &je);
-    if (!o || !json_is_object(o)) {
-        gerr_set(err, "not a training result: %s", o ? "not a JSON object" : je.text);
-        json_decref(o);
-        return -1;
-    }
+    if (!json_is_object(o))
+        return gerr_set(err, "not a training result: not a JSON object");
     const char *status = json_string_value(json_object_get(o, "status"));
-    if (!status) {
-        gerr_set(err, "not a training result: no \"status\"");
-        json_decref(o);
-        return -1;
-    }
+    if (!status)
+        return gerr_set(err, "not a training result: no \"status\"");
     m->val_acc = json_number(o, "val_acc");
     m->params = json_number(o, "params");
     m->flops = json_number(o, "flops");
@@ -136,21 +182,54 @@ int nsga2_measure_from_result(nsga2_measure *m, const char *text, gerr *err)
         m->failed = false;
     else if (!strcmp(status, "timeout") || !strcmp(status, "stopped"))
         m->failed = !isfinite(m->val_acc);
-    else if (strcmp(status, "error") && strcmp(status, "diverged")) {
-        gerr_set(err, "training result with an unknown status '%s'", status);
-        json_decref(o);
+    else if (strcmp(status, "error") && strcmp(status, "diverged"))
+        return gerr_set(err, "training result with an unknown status '%s'", status);
+    if (read_rungs(m, o, err)) {
+        m->failed = true;
         return -1;
     }
-    json_decref(o);
     return 0;
+}
+
+int nsga2_measure_from_result(nsga2_measure *m, const char *text, gerr *err)
+{
+    json_error_t je;
+    json_t *o = json_loads(text ? text : "", 0, &je);
+    if (!o) {
+        nsga2_measure_from_json(m, NULL, NULL);
+        return gerr_set(err, "not a training result: %s", je.text);
+    }
+    int rc = nsga2_measure_from_json(m, o, err);
+    json_decref(o);
+    return rc;
+}
+
+nsga2_measure nsga2_measure_at(const nsga2_measure *m, int r)
+{
+    nsga2_measure x = *m;
+    x.rung = 0;
+    x.val_acc = val_acc_at(m, r);
+    x.seconds = seconds_at(m, r);
+    if (!isfinite(x.val_acc))
+        x.failed = true;
+    return x;
+}
+
+int nsga2_common_rung(const nsga2_measure *a, const nsga2_measure *b)
+{
+    int top = a->rung < b->rung ? a->rung : b->rung;
+    for (int r = top; r >= 0; r--)
+        if (isfinite(val_acc_at(a, r)) && isfinite(val_acc_at(b, r)))
+            return r;
+    return -1;
 }
 
 /* ---- dominance ----------------------------------------------------------- */
 
-/* Objective value as "smaller is better". */
-static double cost(const nsga2_measure *m, const nsga2_objective *o)
+/* Objective o's value of m at rung r as "smaller is better". */
+static double cost_at(const nsga2_measure *m, const nsga2_objective *o, int r)
 {
-    double v = o->get(m);
+    double v = o->get_at ? o->get_at(m, r) : o->get(m);
     return o->dir == NSGA2_MAXIMIZE ? -v : v;
 }
 
@@ -164,14 +243,23 @@ static bool is_failed(const nsga2_measure *m, const nsga2_objectives *objs)
     return false;
 }
 
-/* a and b are rows of k costs */
-static bool dominates_costs(const double *a, const double *b, int k)
+/* The rungs a and b are compared on: the highest both have, else each
+ * its own. */
+static void pair_rungs(const nsga2_measure *a, const nsga2_measure *b, int *ra, int *rb)
+{
+    int r = nsga2_common_rung(a, b);
+    *ra = r >= 0 ? r : a->rung;
+    *rb = r >= 0 ? r : b->rung;
+}
+
+/* a and b are rows of k costs; tol the tolerance of each */
+static bool dominates_costs(const double *a, const double *b, const double *tol, int k)
 {
     bool better = false;
     for (int j = 0; j < k; j++) {
-        if (a[j] > b[j])
+        if (a[j] > b[j] + tol[j])
             return false;
-        if (a[j] < b[j])
+        if (a[j] < b[j] - tol[j])
             better = true;
     }
     return better;
@@ -184,12 +272,25 @@ bool nsga2_dominates(const nsga2_measure *a, const nsga2_measure *b, const nsga2
         return false;
     if (fb)
         return true;
+    int ra, rb;
+    pair_rungs(a, b, &ra, &rb);
     double ca[NSGA2_MAX_OBJECTIVES], cb[NSGA2_MAX_OBJECTIVES];
     for (int j = 0; j < objs->n; j++) {
-        ca[j] = cost(a, objs->o[j]);
-        cb[j] = cost(b, objs->o[j]);
+        ca[j] = cost_at(a, objs->o[j], ra);
+        cb[j] = cost_at(b, objs->o[j], rb);
     }
-    return dominates_costs(ca, cb, objs->n);
+    return dominates_costs(ca, cb, objs->tol, objs->n);
+}
+
+int nsga2_compare_acc(const nsga2_measure *a, const nsga2_measure *b)
+{
+    bool fa = a->failed || !isfinite(a->val_acc), fb = b->failed || !isfinite(b->val_acc);
+    if (fa || fb)
+        return fa == fb ? 0 : fa ? -1 : 1;
+    int ra, rb;
+    pair_rungs(a, b, &ra, &rb);
+    double x = val_acc_at(a, ra), y = val_acc_at(b, rb);
+    return (x > y) - (x < y);
 }
 
 /* ---- ranking ------------------------------------------------------------- */
@@ -240,6 +341,23 @@ static int check_objs(const nsga2_objectives *objs, gerr *err)
     return 0;
 }
 
+/* The costs of the members of a front at the highest rung they all have
+ * (each member's own highest where it lacks that one), into costs (n x k). */
+static void front_costs(const int *front, int s, const nsga2_measure *m,
+                        const nsga2_objectives *objs, double *costs)
+{
+    int r = NSGA2_MAX_RUNGS;
+    for (int i = 0; i < s; i++)
+        if (m[front[i]].rung < r)
+            r = m[front[i]].rung;
+    for (int i = 0; i < s; i++) {
+        const nsga2_measure *x = &m[front[i]];
+        int ri = isfinite(val_acc_at(x, r)) ? r : x->rung;
+        for (int j = 0; j < objs->n; j++)
+            costs[(size_t)front[i] * (size_t)objs->n + (size_t)j] = cost_at(x, objs->o[j], ri);
+    }
+}
+
 /* Crowding distances of front[0..s-1] (indices into cost rows). */
 static void crowding_of_front(const int *front, int s, const double *costs, int k, double *crowding,
                               int *tmp)
@@ -274,15 +392,15 @@ static void crowding_of_front(const int *front, int s, const double *costs, int 
  * (dstart[p + 1]: how many p dominates, count[q]: how many dominate q);
  * with dlist, writes q into p's list (CSR rows from dstart, fill[p] the
  * row's fill so far). */
-static void dominance_pass(const double *costs, const bool *failed, int n, int k, size_t *dstart,
-                           int *count, int *dlist, size_t *fill)
+static void dominance_pass(const nsga2_measure *m, const bool *failed, int n,
+                           const nsga2_objectives *objs, size_t *dstart, int *count, int *dlist,
+                           size_t *fill)
 {
     for (int p = 0; p < n; p++) {
         if (failed[p])
             continue;
         for (int q = 0; q < n; q++) {
-            if (q == p || failed[q] ||
-                !dominates_costs(costs + (size_t)p * (size_t)k, costs + (size_t)q * (size_t)k, k))
+            if (q == p || failed[q] || !nsga2_dominates(&m[p], &m[q], objs))
                 continue;
             if (dlist) {
                 dlist[dstart[p] + fill[p]++] = q;
@@ -327,18 +445,19 @@ int nsga2_rank(nsga2_ranking *r, const nsga2_measure *m, int n, const nsga2_obje
     size_t *dstart = calloc(nn + 1, sizeof *dstart); /* CSR of "i dominates" lists */
     int *tmp = calloc(nn, sizeof *tmp);
     bool *failed = calloc(nn, sizeof *failed);
+    bool *placed_in = calloc(nn, sizeof *placed_in);
     int *dlist = NULL;
     int rc = -1;
     if (!r->rank || !r->crowding || !r->order || !r->front_start || !costs || !count || !dstart ||
-        !tmp || !failed)
+        !tmp || !failed || !placed_in)
         goto oom;
+    int n_valid = 0;
     for (int i = 0; i < n; i++) {
         failed[i] = is_failed(&m[i], objs);
-        for (int j = 0; j < k; j++)
-            costs[(size_t)i * (size_t)k + (size_t)j] = cost(&m[i], objs->o[j]);
+        n_valid += !failed[i];
     }
     /* Pass 1 counts, pass 2 fills the lists of whom each one dominates. */
-    dominance_pass(costs, failed, n, k, dstart, count, NULL, NULL);
+    dominance_pass(m, failed, n, objs, dstart, count, NULL, NULL);
     for (int p = 0; p < n; p++)
         dstart[p + 1] += dstart[p];
     size_t total = dstart[n];
@@ -349,29 +468,49 @@ int nsga2_rank(nsga2_ranking *r, const nsga2_measure *m, int n, const nsga2_obje
         size_t *fill = calloc(nn, sizeof *fill);
         if (!fill)
             goto oom;
-        dominance_pass(costs, failed, n, k, dstart, NULL, dlist, fill);
+        dominance_pass(m, failed, n, objs, dstart, NULL, dlist, fill);
         free(fill);
     }
     /* Peel the fronts: order[] receives each front's members in turn. */
     int placed = 0, f = 0;
     for (int i = 0; i < n; i++)
-        if (!failed[i] && count[i] == 0)
+        if (!failed[i] && count[i] == 0) {
             r->order[placed++] = i;
+            placed_in[i] = true;
+        }
     int start = 0;
-    while (start < placed) {
+    for (;;) {
+        if (start == placed && placed < n_valid) {
+            /* a cycle (comparisons on different rungs): those of it with
+               the fewest dominators left are the next front */
+            int least = -1;
+            for (int i = 0; i < n; i++)
+                if (!failed[i] && !placed_in[i] && (least < 0 || count[i] < least))
+                    least = count[i];
+            for (int i = 0; i < n; i++)
+                if (!failed[i] && !placed_in[i] && count[i] == least) {
+                    r->order[placed++] = i;
+                    placed_in[i] = true;
+                }
+        }
+        if (start == placed)
+            break;
         int end = placed;
         r->front_start[f] = start;
         for (int a = start; a < end; a++) {
             int p = r->order[a];
             r->rank[p] = f;
-            for (size_t e = dstart[p]; e < dstart[p + 1]; e++)
-                if (--count[dlist[e]] == 0)
-                    r->order[placed++] = dlist[e];
+            for (size_t e = dstart[p]; e < dstart[p + 1]; e++) {
+                int q = dlist[e];
+                if (--count[q] == 0 && !placed_in[q]) {
+                    r->order[placed++] = q;
+                    placed_in[q] = true;
+                }
+            }
         }
         f++;
         start = end;
     }
-    int n_valid = placed;
     if (n_valid < n) {
         r->front_start[f] = placed;
         for (int i = 0; i < n; i++)
@@ -388,11 +527,13 @@ int nsga2_rank(nsga2_ranking *r, const nsga2_measure *m, int n, const nsga2_obje
     for (int fr = 0; fr < f; fr++) {
         int *front = r->order + r->front_start[fr];
         int s = r->front_start[fr + 1] - r->front_start[fr];
-        if (r->front_start[fr] >= n_valid)
+        if (r->front_start[fr] >= n_valid) {
             for (int i = 0; i < s; i++)
                 r->crowding[front[i]] = 0;
-        else
+        } else {
+            front_costs(front, s, m, objs, costs);
             crowding_of_front(front, s, costs, k, r->crowding, tmp);
+        }
         qsort_r(front, (size_t)s, sizeof *front, cmp_by_crowding, &c);
     }
     rc = 0;
@@ -407,6 +548,7 @@ done:
     free(dlist);
     free(tmp);
     free(failed);
+    free(placed_in);
     return rc;
 }
 

@@ -23,6 +23,22 @@
  * any objective) are never in a front with valid ones: they all share one
  * front after the last valid front, with crowding distance 0.
  *
+ * Noise: an objective may have a tolerance (nsga2_objectives.tol): two
+ * values that differ by no more than it are equal (epsilon-dominance), so
+ * accuracy differences within the measured noise decide nothing and the
+ * other objectives do. a dominates b when it is worse on no objective (by
+ * more than its tolerance) and better on one (by more than it).
+ *
+ * Fidelity: an individual may be measured at several rungs (successive
+ * halving, core/rungs.h): rung 0 is screening, higher rungs train on more
+ * images for more epochs. Two individuals are compared on the highest rung
+ * both have: the accuracy and training time of that rung; parameters and
+ * FLOPs do not depend on it. Such a relation can have cycles (a beats b at
+ * rung 1, b beats c and c beats a at rung 0); the sort then takes the
+ * members of a cycle with the fewest dominators as the next front, so
+ * every valid individual gets a front. Crowding distance in a front uses
+ * the highest rung every member of it has.
+ *
  * Crowding distance: within a front, for each objective whose values are
  * not all equal, the two extremes get INFINITY and the others the gap
  * between their neighbours divided by the objective's range, summed over
@@ -39,13 +55,23 @@
 #include "engine/base/error.h"
 #include "engine/base/rng.h"
 
-/* What selection sees of an individual. */
+#define NSGA2_MAX_RUNGS 8
+
+/* What selection sees of an individual. Nothing here is a test-split
+ * number: the test split is for reporting only (gevo confirm, gevo report). */
 typedef struct nsga2_measure {
-    double val_acc; /* validation accuracy, 0..1 */
+    double val_acc; /* validation accuracy, 0..1, at rung */
     double params;  /* trainable parameters */
     double flops;   /* forward FLOPs per image */
-    double seconds; /* training time */
+    double seconds; /* training time, at rung */
     bool failed;    /* error or diverged: ranks after every valid one */
+    /* The highest rung measured (0: screening only). When it is above 0,
+       rung_acc[r] and rung_seconds[r] hold rung r's numbers for r below
+       it (NAN where r was not measured); rung itself is val_acc and
+       seconds. A zeroed measure is a screening one. */
+    int rung;
+    double rung_acc[NSGA2_MAX_RUNGS];
+    double rung_seconds[NSGA2_MAX_RUNGS];
 } nsga2_measure;
 
 typedef enum nsga2_direction {
@@ -58,14 +84,19 @@ typedef struct nsga2_objective {
     nsga2_direction dir;
     double (*get)(const nsga2_measure *m);
     const char *summary;
+    /* the value at a rung, NAN when not measured there; NULL for an
+       objective that does not depend on the fidelity (params, flops) */
+    double (*get_at)(const nsga2_measure *m, int rung);
 } nsga2_objective;
 
 #define NSGA2_MAX_OBJECTIVES 8
 
-/* The objectives a run selects on, in order. */
+/* The objectives a run selects on, in order, each with its tolerance:
+ * differences of at most tol[j] are ties (0: exact comparison). */
 typedef struct nsga2_objectives {
     int n;
     const nsga2_objective *o[NSGA2_MAX_OBJECTIVES];
+    double tol[NSGA2_MAX_OBJECTIVES];
 } nsga2_objectives;
 
 /* The objective called name, or NULL. Known: val_acc (maximise), params,
@@ -77,6 +108,10 @@ void nsga2_objectives_default(nsga2_objectives *objs);
  * "objectives" holds it. Returns 0, or -1 with a message in err (unknown
  * or repeated name, empty list, too many); objs is unchanged on error. */
 int nsga2_objectives_parse(nsga2_objectives *objs, const char *spec, gerr *err);
+/* Sets the tolerance of the objective called name (>= 0, finite). Returns
+ * 0, or 1 when objs does not select on it (nothing changes), -1 for a bad
+ * value. */
+int nsga2_objectives_tolerance(nsga2_objectives *objs, const char *name, double tol);
 
 /* Fills m from the text of a `gevo train` result JSON: status "ok" is
  * valid; "error" and "diverged" are failed; "timeout" and "stopped" are
@@ -84,8 +119,24 @@ int nsga2_objectives_parse(nsga2_objectives *objs, const char *spec, gerr *err);
  * network was still evaluated), failed otherwise. Returns 0, or -1 with a
  * message in err when the text is not such a result (m is then failed). */
 int nsga2_measure_from_result(nsga2_measure *m, const char *json, gerr *err);
+/* The same from a parsed result (a jansson object): its "rung" (default
+ * 0) and, for promoted results, "rungs" (gevo-session(5)) fill rung,
+ * rung_acc and rung_seconds. Never reads a test-split field. */
+struct json_t;
+int nsga2_measure_from_json(nsga2_measure *m, struct json_t *result, gerr *err);
 
-/* True when a is no worse than b on every objective and better on one.
+/* m's numbers at rung r as a screening measure (rung 0): failed when r
+ * was not measured. */
+nsga2_measure nsga2_measure_at(const nsga2_measure *m, int r);
+/* The highest rung a and b both have a finite accuracy at, or -1. */
+int nsga2_common_rung(const nsga2_measure *a, const nsga2_measure *b);
+/* The sign of a's validation accuracy minus b's on their common rung (on
+ * their own highest rungs when they have none in common); failed ones
+ * are below every valid one. No tolerance: for the elitism of the loop. */
+int nsga2_compare_acc(const nsga2_measure *a, const nsga2_measure *b);
+
+/* True when a is no worse than b on every objective and better on one
+ * (within the objectives' tolerances, on the highest rung both have).
  * Failed individuals dominate nobody and are dominated by every valid one. */
 bool nsga2_dominates(const nsga2_measure *a, const nsga2_measure *b, const nsga2_objectives *objs);
 

@@ -41,6 +41,9 @@ typedef struct session session;
  * hand-made tag beyond it is not an individual, so no number from a tag
  * sizes anything. */
 #define SESSION_GENERATION_MAX 1000000
+/* The highest fidelity rung a result may have (core/rungs.h has at most
+ * SESSION_RUNG_MAX + 1 rungs). */
+#define SESSION_RUNG_MAX       7
 
 typedef enum session_mode {
     SESSION_READ,         /* no lock; every writing call fails */
@@ -170,6 +173,14 @@ int session_set_review(session *s, const char *id, const session_review *r, gerr
 int session_get_result(session *s, const char *id, char **out, gerr *err);
 int session_get_review(session *s, const char *id, char **out, gerr *err);
 
+/* The other notes gevo keeps on an individual, under refs/notes/NAME (a
+ * JSON object each, see gevo-session(5)): "confirm", the runs of gevo
+ * confirm; "noise", on the seed, the runs that measure the session's
+ * noise. Any other name is refused. get: the text (malloc'd), or NULL in
+ * *out when there is none. */
+int session_set_note(session *s, const char *name, const char *id, const char *json, gerr *err);
+int session_get_note(session *s, const char *name, const char *id, char **out, gerr *err);
+
 /* Resolves an id ("g2-7") or a commit-hash prefix (>= 4 hex digits) to the
  * individual's id. */
 int session_resolve(session *s, const char *spec, char *id, gerr *err);
@@ -192,6 +203,7 @@ typedef struct session_info {
     double val_acc;                /* -1 when unknown */
     long params;                   /* -1 when unknown */
     double flops, seconds;         /* -1 when unknown */
+    int rung;                      /* the result's fidelity rung (0: screening) */
     char decision[24];             /* review decision, "" without a review */
     char retry_of[SESSION_ID_MAX]; /* meta.json "retry_of", "" when none */
     char steering[512];            /* meta.json "steering", "" when none */

@@ -573,6 +573,10 @@ static int valid_result(json_t *j, gerr *err)
     if (acc && !json_is_null(acc) &&
         (!json_is_number(acc) || json_number_value(acc) < 0 || json_number_value(acc) > 1))
         return gerr_set(err, "result: \"val_acc\" must be a number from 0 to 1");
+    json_t *rung = json_object_get(j, "rung");
+    if (rung && (!json_is_integer(rung) || json_integer_value(rung) < 0 ||
+                 json_integer_value(rung) > SESSION_RUNG_MAX))
+        return gerr_set(err, "result: \"rung\" must be an integer from 0 to %d", SESSION_RUNG_MAX);
     static const char *nums[] = {"params", "flops", "seconds"};
     for (size_t i = 0; i < 3; i++) {
         json_t *v = json_object_get(j, nums[i]);
@@ -674,6 +678,50 @@ int session_get_result(session *s, const char *id, char **out, gerr *err)
 int session_get_review(session *s, const char *id, char **out, gerr *err)
 {
     return note_read(s, SESSION_REF_REVIEWS, id, out, err);
+}
+
+/* refs/notes/NAME of a note kind session_set_note knows, or -1. */
+static int other_note_ref(const char *name, char *ref, size_t size, gerr *err)
+{
+    static const char *const known[] = {"confirm", "noise"};
+    for (size_t i = 0; i < sizeof known / sizeof *known; i++)
+        if (name && !strcmp(name, known[i])) {
+            snprintf(ref, size, "refs/notes/%s", name);
+            return 0;
+        }
+    return gerr_set(err, "no note kind '%s' (known: confirm, noise)", name ? name : "");
+}
+
+int session_set_note(session *s, const char *name, const char *id, const char *json, gerr *err)
+{
+    char ref[64];
+    if (session_require_writer(s, err) != 0 || other_note_ref(name, ref, sizeof ref, err))
+        return -1;
+    json_error_t je;
+    json_t *j = json ? json_loads(json, 0, &je) : NULL;
+    bool parsed = j != NULL, object = json_is_object(j);
+    json_decref(j);
+    if (!object)
+        return gerr_set(err, "%s note for %s: not a JSON object%s%s", name, id, parsed ? "" : ": ",
+                        parsed ? "" : (json ? je.text : "no text"));
+    git_commit *c = NULL;
+    if (session_commit_of(s, id, &c, err) != 0)
+        return -1;
+    char *clean = session_scrub(s, json);
+    int rc = clean ? note_write(s, ref, git_commit_id(c), clean, err)
+                   : gerr_set(err, "%s note for %s: out of memory", name, id);
+    free(clean);
+    git_commit_free(c);
+    return rc;
+}
+
+int session_get_note(session *s, const char *name, const char *id, char **out, gerr *err)
+{
+    char ref[64];
+    *out = NULL;
+    if (other_note_ref(name, ref, sizeof ref, err))
+        return -1;
+    return note_read(s, ref, id, out, err);
 }
 
 /* ---- queries ------------------------------------------------------------ */
@@ -847,6 +895,7 @@ static int fill_info(session *s, const char *id, const git_commit *c, const note
         info->params = (long)num_or(json_object_get(res, "params"), -1);
         info->flops = num_or(json_object_get(res, "flops"), -1);
         info->seconds = num_or(json_object_get(res, "seconds"), -1);
+        info->rung = (int)num_or(json_object_get(res, "rung"), 0);
         json_decref(res);
     }
     json_t *rev = note_map_get(s, reviews, c, edits);

@@ -255,6 +255,7 @@ static int open_evolve(wb *w, const workbench_opts *o, gerr *err)
             cfg.train_epochs = o->epochs;
         if (o->population > 0)
             cfg.population = o->population;
+        cfg.rungs = o->rungs;
         if (o->offspring > 0)
             cfg.offspring = o->offspring;
         cfg.max_memory = o->max_memory;

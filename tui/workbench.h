@@ -36,6 +36,7 @@ typedef struct workbench_opts {
     long review_max_params;      /* EVOLVE_REVIEW_AUTO_LIMITS's limit */
     int subset;                  /* training images, 0: the preset's */
     int epochs;                  /* 0: the preset's */
+    const char *rungs;           /* fidelity rungs (core/rungs.h); NULL: the session's */
     int population, offspring;   /* 0: the preset's */
     const char *max_memory;      /* --max-memory; NULL: gevo.json's, else the default */
 } workbench_opts;

@@ -18,6 +18,19 @@ git config --global user.email ada@example.org
 # workers (by the pids the evaluator records in the sessions under $T)
 # before removing them. A test that starts more (a server) adds to
 # tui_cleanup through its own trap.
+# A session whose screens do not depend on timing: no noise measurement,
+# no promotion (tests/sh/test_results.sh covers both).
+steady_session() {
+    python3 - "$1/gevo.json" <<'PY'
+import json, sys
+p = sys.argv[1]
+c = json.load(open(p))
+c["noise_seeds"] = "0"
+c["rungs"] = "1"
+json.dump(c, open(p, "w"), indent=2)
+PY
+}
+
 stop_workers() {
     for f in "$T"/*/.gevo/work/*/pid; do
         [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null

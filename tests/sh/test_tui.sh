@@ -7,6 +7,7 @@
 . tests/sh/lib_tui.sh
 
 expect "gevo new makes the session" 0 "$GEVO" new "$T/s"
+steady_session "$T/s"
 cat >"$T/k1" <<EOF
 :wait-idle
 :dump $T/start
@@ -107,11 +108,13 @@ check "ASCII glyphs: ? pending, v expanded, > marks the selected line (no colour
 # ---- --review-policy: the same name and values as gevo run's -------------
 printf ':wait-idle\n:dump %s\n' "$T/policy" >"$T/kp"
 expect "gevo new makes a second session" 0 "$GEVO" new "$T/auto"
+steady_session "$T/auto"
 tui "the scripted workbench (--review-policy auto) exits 0, silent" 80 24 "$T/kp" "$T/auto" \
     --llm none --review-policy auto --subset 200 --epochs 1
 check "--review-policy auto: the workbench approves and trains every proposal" \
     grep -q "^ gen 1 │ 0 pend 0 train 4 done 0 rej 0 fail" "$T/policy"
 expect "gevo new makes a third session" 0 "$GEVO" new "$T/limits"
+steady_session "$T/limits"
 tui "the scripted workbench (--review-policy limits:N) exits 0, silent" 80 24 "$T/kp" "$T/limits" \
     --llm none --review-policy limits:1000
 check "--review-policy limits:N: larger proposals wait for review" \

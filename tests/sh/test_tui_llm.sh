@@ -23,6 +23,7 @@ model="tui/ok:tui_p1,500,ok:tui_p2,ok:tui_p3,ok:tui_p4,ok:tui_p5,ok:tui_p6,ok:tu
 export GEVO_TEST_EDITS="$T/edits" EDITOR="$root/tests/tui/editor.sh"
 
 expect "gevo new makes the session" 0 "$GEVO" new "$T/s"
+steady_session "$T/s"
 # The rows are in the order of their numbers, which the answers' arrival decides.
 cat >"$T/keys" <<EOF
 :wait-idle

@@ -23,6 +23,7 @@ url="http://127.0.0.1:$(head -n 1 "$T/port")/v1"
 
 S="$T/s"
 "$GEVO" new "$S" >/dev/null 2>&1 || fail "setup" "gevo new failed"
+steady_session "$S"
 "$GEVO" propose "$S" --llm "$url" --model "rev/ok:tui_review" --parent g0-1 >"$T/p1" 2>&1 ||
     fail "setup" "$(cat "$T/p1")"
 "$GEVO" propose "$S" --llm "$url" --model "rev2/ok:tui_review2" --parent g0-1 >"$T/p2" 2>&1 ||
@@ -482,6 +483,7 @@ has "GEVO_MOUSE=off: clicks do nothing" "$T/click-tree" \
 # g1-1 and evolve's first slot g1-2; the tree still lists g1-1 first.
 s2="$T/s2"
 "$GEVO" new "$s2" >/dev/null 2>&1 || fail "setup" "gevo new failed"
+steady_session "$s2"
 cat >"$T/k7" <<EOF
 :wait-idle
 :dump $T/order
@@ -512,6 +514,7 @@ check "help: long lines wrap" grep -q "^ Long lines are never cut: they wrap" "$
 # header's totals are the session's, across the three processes.
 s3="$T/s3"
 "$GEVO" new "$s3" >/dev/null 2>&1 || fail "setup" "gevo new failed"
+steady_session "$s3"
 llm3="--llm $url --model fl/ok:nope,ok:nope,ok:nope,ok:tui_p1 --offspring 1 --subset 300"
 cat >"$T/k9" <<EOF
 :wait-idle

@@ -29,6 +29,7 @@ wait_for() {
 }
 
 expect "gevo new makes the session" 0 "$GEVO" new "$T/s"
+steady_session "$T/s"
 : >"$T/tmux.conf" # no user configuration
 for term in tmux-256color screen-256color; do
     sock="$T/tmux-$term.sock"   # a server of its own: a dying one refuses clients
@@ -78,6 +79,7 @@ while [ ! -s "$T/port" ] && [ $n -lt 300 ]; do sleep 0.1; n=$((n + 1)); done
 url="http://127.0.0.1:$(head -n 1 "$T/port")/v1"
 R="$T/r"
 expect "review: gevo new" 0 "$GEVO" new "$R"
+steady_session "$R"
 expect "review: the first proposal" 0 "$GEVO" propose "$R" --llm "$url" --model "rev/ok:tui_review" --parent g0-1
 expect "review: the second proposal" 0 "$GEVO" propose "$R" --llm "$url" --model "rev2/ok:tui_review2" --parent g0-1
 # in_tmux NAME ARGS...: `gevo open ARGS` at 80x24 in a tmux server of its own

@@ -1,6 +1,7 @@
 /* NSGA-II against fronts and crowding distances worked out by hand (the
  * arithmetic is in the comments), environmental selection, tournaments,
- * ties, failed individuals, three objectives, objective lists. */
+ * ties, failed individuals, three objectives, objective lists, accuracy
+ * tolerance (epsilon-dominance) and comparison on the highest common rung. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -400,6 +401,185 @@ static void test_measure_from_result(void)
           "unknown status: %s", err.msg);
 }
 
+/* Epsilon-dominance: accuracy differences of at most eps = 1/16 are ties
+ * (binary fractions, so "exactly eps" is exact).
+ *
+ *   i  acc       params
+ *   0  0.5        100
+ *   1  0.546875   150    0 + 3/64: a tie with 0, more parameters
+ *   2  0.625      200    0 + 8/64: better than 0 beyond eps
+ *   3  0.4375      90    0 - 4/64: exactly eps below 0: a tie
+ *   4  0.5625     300    ties with 0 (4/64), 1 (1/64) and 2 (4/64)
+ *
+ * Without tolerance 3 < 0 < 1 < 2 rise together in both objectives (one
+ * front) and only 4 is dominated (by 2): fronts {0,1,2,3}, {4}.
+ * With eps: 3 dominates 0 (tie, 90 < 100), 0 dominates 1 (tie, 100 <
+ * 150), 0, 1 and 2 dominate 4; 3 vs 1 (7/64) and 1 vs 2 (5/64) are beyond
+ * eps, so trade-offs. Counts: 0:1, 1:1, 2:0, 3:0, 4:3. Peeling: {2,3};
+ * 3 frees 0: {0}; 0 frees 1 (4 is at 1): {1}; then {4}.
+ * Ranks 0:1, 1:2, 2:0, 3:0, 4:3; the Pareto front is {2, 3}. */
+static void test_epsilon_by_hand(void)
+{
+    nsga2_measure m[5] = {M(0.5, 100), M(0.546875, 150), M(0.625, 200), M(0.4375, 90),
+                          M(0.5625, 300)};
+    nsga2_objectives objs;
+    nsga2_objectives_default(&objs);
+    nsga2_ranking r;
+    gerr err = GERR_INIT;
+    CHECK(nsga2_rank(&r, m, 5, &objs, &err) == 0, "rank: %s", err.msg);
+    int plain[5] = {0, 0, 0, 0, 1};
+    for (int i = 0; i < 5; i++)
+        CHECK(r.rank[i] == plain[i], "no tolerance: rank[%d] = %d, want %d", i, r.rank[i],
+              plain[i]);
+    nsga2_ranking_release(&r);
+
+    CHECK_EQ_INT(nsga2_objectives_tolerance(&objs, "val_acc", 0.0625), 0);
+    CHECK_EQ_INT(nsga2_objectives_tolerance(&objs, "flops", 1), 1);
+    CHECK_EQ_INT(nsga2_objectives_tolerance(&objs, "val_acc", -1), -1);
+    CHECK_EQ_INT(nsga2_objectives_tolerance(&objs, "val_acc", NAN), -1);
+    CHECK(objs.tol[0] == 0.0625 && objs.tol[1] == 0, "tolerances %g %g", objs.tol[0], objs.tol[1]);
+    CHECK(nsga2_rank(&r, m, 5, &objs, &err) == 0, "rank: %s", err.msg);
+    int want[5] = {1, 2, 0, 0, 3};
+    for (int i = 0; i < 5; i++)
+        CHECK(r.rank[i] == want[i], "eps: rank[%d] = %d, want %d", i, r.rank[i], want[i]);
+    CHECK_EQ_INT(r.n_fronts, 4);
+    CHECK(nsga2_dominates(&m[3], &m[0], &objs) && !nsga2_dominates(&m[0], &m[3], &objs),
+          "a tie at exactly eps: fewer parameters win");
+    CHECK(!nsga2_dominates(&m[3], &m[1], &objs) && !nsga2_dominates(&m[1], &m[3], &objs),
+          "beyond eps: a trade-off");
+    int front[5];
+    int nf = nsga2_pareto_front(m, 5, &objs, front, &err);
+    CHECK(nf == 2 && front[0] == 2 && front[1] == 3, "eps front: %d members", nf);
+    nsga2_ranking_release(&r);
+
+    /* tolerance 0 turns it off again */
+    CHECK_EQ_INT(nsga2_objectives_tolerance(&objs, "val_acc", 0), 0);
+    CHECK_EQ_INT(nsga2_pareto_front(m, 5, &objs, front, &err), 4);
+}
+
+/* A measure promoted to rung 1: acc0 at rung 0, acc1 at rung 1. */
+static nsga2_measure R1(double acc0, double acc1, double params)
+{
+    nsga2_measure m = M(acc1, params);
+    m.rung = 1;
+    m.rung_acc[0] = acc0;
+    m.rung_seconds[0] = 0;
+    return m;
+}
+
+/* Comparison on the highest rung both have.
+ *
+ *   i  rung  acc r0  acc r1  params
+ *   0  1     0.70    0.95    200
+ *   1  1     0.74    0.80    200
+ *   2  0     0.90    -       300
+ *   3  0     0.60    -       100
+ *
+ * 0 vs 1 at rung 1: 0.95 > 0.80, same size: 0 dominates 1 (at rung 0
+ * alone 1 would dominate 0). 0, 1 vs 2 and 3 at rung 0: trade-offs.
+ * Fronts {0, 2, 3}, {1}. Crowding of front 0 at rung 0 (the highest all
+ * three have): acc 3 (0.60) < 0 (0.70) < 2 (0.90), range 0.3:
+ * 0 gets (0.90 - 0.60) / 0.3 = 1; params 3 (100) < 0 (200) < 2 (300):
+ * (300 - 100) / 200 = 1; so 0 is 2 and not an extreme (at rung 1, 0.95,
+ * it would be one: inf). */
+static void test_rungs_by_hand(void)
+{
+    nsga2_measure m[4] = {R1(0.70, 0.95, 200), R1(0.74, 0.80, 200), M(0.90, 300), M(0.60, 100)};
+    nsga2_objectives objs;
+    nsga2_objectives_default(&objs);
+    nsga2_ranking r;
+    gerr err = GERR_INIT;
+    CHECK_EQ_INT(nsga2_common_rung(&m[0], &m[1]), 1);
+    CHECK_EQ_INT(nsga2_common_rung(&m[0], &m[2]), 0);
+    CHECK(nsga2_dominates(&m[0], &m[1], &objs) && !nsga2_dominates(&m[1], &m[0], &objs),
+          "rung 1 decides");
+    CHECK(nsga2_compare_acc(&m[0], &m[1]) == 1 && nsga2_compare_acc(&m[0], &m[2]) == -1,
+          "accuracy comparison on the common rung");
+    CHECK(nsga2_rank(&r, m, 4, &objs, &err) == 0, "rank: %s", err.msg);
+    int want[4] = {0, 1, 0, 0};
+    for (int i = 0; i < 4; i++)
+        CHECK(r.rank[i] == want[i], "rank[%d] = %d, want %d", i, r.rank[i], want[i]);
+    CHECK(CLOSE(r.crowding[0], 2.0), "crowding[0] = %.12g (rung 0's numbers)", r.crowding[0]);
+    CHECK(isinf(r.crowding[2]) && isinf(r.crowding[3]), "extremes");
+    nsga2_ranking_release(&r);
+
+    /* the same four as screening measures: 1 dominates 0 */
+    nsga2_measure s[4];
+    for (int i = 0; i < 4; i++)
+        s[i] = nsga2_measure_at(&m[i], 0);
+    CHECK(s[0].rung == 0 && CLOSE(s[0].val_acc, 0.70), "measure at rung 0: %g", s[0].val_acc);
+    CHECK(nsga2_measure_at(&m[2], 1).failed, "no rung 1 measured: failed at it");
+    CHECK(nsga2_rank(&r, s, 4, &objs, &err) == 0, "rank: %s", err.msg);
+    CHECK(r.rank[0] == 1 && r.rank[1] == 0, "screening alone: ranks %d %d", r.rank[0], r.rank[1]);
+    nsga2_ranking_release(&r);
+}
+
+/* A cycle across rungs: a beats b at rung 1, b beats c and c beats a at
+ * rung 0 (same size throughout):
+ *
+ *   i  rung  acc r0  acc r1
+ *   0  1     0.70    0.80
+ *   1  1     0.75    0.78
+ *   2  0     0.72    -
+ *   3  0     0.60    -      dominated by all three at rung 0
+ *
+ * Each of 0, 1, 2 has one dominator: none is free, so the three with the
+ * fewest (1) make front 0; 3 follows in front 1. */
+static void test_rung_cycle(void)
+{
+    nsga2_measure m[4] = {R1(0.70, 0.80, 100), R1(0.75, 0.78, 100), M(0.72, 100), M(0.60, 100)};
+    nsga2_objectives objs;
+    nsga2_objectives_default(&objs);
+    CHECK(nsga2_dominates(&m[0], &m[1], &objs) && nsga2_dominates(&m[1], &m[2], &objs) &&
+              nsga2_dominates(&m[2], &m[0], &objs),
+          "the cycle");
+    nsga2_ranking r;
+    gerr err = GERR_INIT;
+    CHECK(nsga2_rank(&r, m, 4, &objs, &err) == 0, "rank: %s", err.msg);
+    CHECK_EQ_INT(r.n_fronts, 2);
+    int want[4] = {0, 0, 0, 1};
+    for (int i = 0; i < 4; i++)
+        CHECK(r.rank[i] == want[i], "rank[%d] = %d, want %d", i, r.rank[i], want[i]);
+    /* every index exactly once in the order */
+    int seen[4] = {0};
+    for (int i = 0; i < 4; i++)
+        if (r.order[i] >= 0 && r.order[i] < 4)
+            seen[r.order[i]]++;
+    CHECK(seen[0] == 1 && seen[1] == 1 && seen[2] == 1 && seen[3] == 1, "order is a permutation");
+    nsga2_ranking_release(&r);
+}
+
+/* A promoted result's rungs; a failed promotion leaves its rung out; the
+ * test split's numbers do not change what selection sees. */
+static void test_measure_rungs(void)
+{
+    nsga2_measure m, p;
+    gerr err = GERR_INIT;
+    const char *promoted =
+        "{\"status\":\"ok\",\"val_acc\":0.85,\"params\":100,\"flops\":5,\"seconds\":30,"
+        "\"rung\":2,\"rungs\":[{\"rung\":0,\"status\":\"ok\",\"val_acc\":0.7,\"seconds\":3},"
+        "{\"rung\":1,\"status\":\"timeout\",\"val_acc\":0.72,\"seconds\":9},"
+        "{\"rung\":2,\"status\":\"ok\",\"val_acc\":0.85,\"seconds\":30}]}";
+    CHECK(nsga2_measure_from_result(&m, promoted, &err) == 0, "promoted: %s", err.msg);
+    CHECK(!m.failed && m.rung == 2 && CLOSE(m.val_acc, 0.85) && CLOSE(m.rung_acc[0], 0.7) &&
+              isnan(m.rung_acc[1]) && CLOSE(m.rung_seconds[0], 3),
+          "rungs: %d %g %g %g", m.rung, m.val_acc, m.rung_acc[0], m.rung_acc[1]);
+    CHECK(nsga2_measure_from_result(&m, "{\"status\":\"ok\",\"val_acc\":0.5,\"rung\":9}", &err) ==
+                  -1 &&
+              strstr(err.msg, "rung"),
+          "rung out of range: %s", err.msg);
+    const char *with_test =
+        "{\"status\":\"ok\",\"val_acc\":0.85,\"params\":100,\"flops\":5,\"seconds\":30,"
+        "\"test_acc\":0.01,\"test_loss\":99,\"rung\":2,\"rungs\":[{\"rung\":0,\"status\":\"ok\","
+        "\"val_acc\":0.7,\"seconds\":3,\"test_acc\":1},{\"rung\":1,\"status\":\"timeout\","
+        "\"val_acc\":0.72,\"seconds\":9},{\"rung\":2,\"status\":\"ok\",\"val_acc\":0.85,"
+        "\"seconds\":30,\"test_acc\":0.99}]}";
+    CHECK(nsga2_measure_from_result(&m, promoted, &err) == 0 &&
+              nsga2_measure_from_result(&p, with_test, &err) == 0,
+          "parse: %s", err.msg);
+    CHECK(!memcmp(&m, &p, sizeof m), "test-split fields change the measure");
+}
+
 int main(void)
 {
     RUN(test_two_objectives_by_hand);
@@ -410,5 +590,9 @@ int main(void)
     RUN(test_tournament);
     RUN(test_objective_lists);
     RUN(test_measure_from_result);
+    RUN(test_epsilon_by_hand);
+    RUN(test_rungs_by_hand);
+    RUN(test_rung_cycle);
+    RUN(test_measure_rungs);
     return harness_done();
 }

@@ -347,7 +347,7 @@ static void test_commands(void)
     snprintf(cmd, sizeof cmd, "%s log %s", gevo, full_dir);
     char *out = harness_output(cmd, &st);
     CHECK(st == 0 && out && strstr(out, "generation 1: 2 individuals, front: g1-1") &&
-              strstr(out, "generation 2: 2 individuals, front: g2-1") && strstr(out, "0.8125") &&
+              strstr(out, "generation 2: 2 individuals, front: g2-1") && strstr(out, "81.2%") &&
               strstr(out, "4242") && strstr(out, "approved_edited (edited)") &&
               strstr(out, "rejected"),
           "gevo log: %s", out);
@@ -382,8 +382,8 @@ static void test_commands(void)
     snprintf(cmd, sizeof cmd, "%s export %s --csv", gevo, full_dir);
     out = harness_output(cmd, &st);
     CHECK(st == 0 && out && strstr(out, "\ng1-1,1,1,") &&
-              strstr(out, ",ok,0.812500,4242,1500000,12.500,approved_edited,false\n") &&
-              strstr(out, ",review,front\n"),
+              strstr(out, ",ok,0.812500,4242,1500000,12.500,approved_edited,false,0\n") &&
+              strstr(out, ",review,front,rung\n"),
           "export --csv: %s", out);
     free(out);
 }

@@ -162,7 +162,7 @@ int cmd_export(int argc, char **argv)
     session_journal_foreach(s, last_front_cb, &front, NULL);
     if (csv) {
         printf("id,generation,number,commit,operator,persona,parents,model,tokens_in,tokens_out,"
-               "latency_s,edited,status,val_acc,params,flops,seconds,review,front\n");
+               "latency_s,edited,status,val_acc,params,flops,seconds,review,front,rung\n");
         for (size_t i = 0; i < n; i++) {
             const session_info *x = &v[i];
             char num[8][48], parents[2 * SESSION_ID_MAX + 2];
@@ -206,7 +206,10 @@ int cmd_export(int argc, char **argv)
             csv_field(num[7], 0);
             csv_field(secs, 0);
             csv_field(x->decision, 0);
-            csv_field(on_front(front, x->id) ? "true" : "false", 1);
+            csv_field(on_front(front, x->id) ? "true" : "false", 0);
+            char rung[16];
+            snprintf(rung, sizeof rung, "%d", x->rung);
+            csv_field(rung, 1);
         }
     } else {
         json_t *arr = json_array();
@@ -228,6 +231,8 @@ int cmd_export(int argc, char **argv)
                 x->decision[0] ? json_string(x->decision) : json_null());
             if (o) {
                 json_object_set_new(o, "front", json_boolean(on_front(front, x->id)));
+                /* the fidelity rung of val_acc (0: screening) */
+                json_object_set_new(o, "rung", json_integer(x->rung));
                 json_array_append_new(arr, o);
             }
         }

@@ -42,8 +42,13 @@ int cmd_open(int argc, char **argv)
         CLI_CALL("review-policy", cli_opt_review, &review, "P",
                  "manual (default here), auto, or limits:N (approve\n"
                  "when parameters <= N, else leave for review)"),
-        CLI_INT("subset", &o.subset, 1, 100000000, "N", "training images per candidate"),
-        CLI_INT("epochs", &o.epochs, 1, 100000000, "N", "epochs per candidate"),
+        CLI_INT("subset", &o.subset, 1, 100000000, "N",
+                "training images per candidate (screening)"),
+        CLI_INT("epochs", &o.epochs, 1, 100000000, "N", "epochs per candidate (screening)"),
+        CLI_STR("rungs", &o.rungs, "SPEC",
+                "fidelity rungs, screening to confirmation, e.g.\n"
+                "10000:1,30000:1,all:3; a number N: the preset's first N;\n"
+                "1 turns promotion off"),
         CLI_INT("population", &o.population, 1, 100000000, "N", "survivors per generation"),
         CLI_INT("offspring", &o.offspring, 1, 100000000, "N", "proposals per generation"),
         CLI_SIZE("max-memory", &o.max_memory, "BYTES",

@@ -67,11 +67,19 @@ static void show_status(run_view *v, evolve *e, int target)
             ntr++;
         }
     char *llm = text_safe(st.llm, 0); /* the model's name, the server's address */
+    char noise[64] = "";
+    if (st.noise_seeds && st.noise_runs < st.noise_seeds)
+        snprintf(noise, sizeof noise, "  noise %d/%d", st.noise_runs, st.noise_seeds);
+    else if (st.noise_seeds)
+        snprintf(noise, sizeof noise, "  noise ±%.1f", 100 * st.noise_std);
+    char promo[32] = "";
+    if (st.promoting)
+        snprintf(promo, sizeof promo, "  promoting %d", st.promoting);
     fprintf(stderr,
-            "\r\033[Kgeneration %d/%d  proposing %d  review %d  training %d  trained %d  failed %d "
-            " | %s",
+            "\r\033[Kgeneration %d/%d  proposing %d  review %d  training %d  trained %d  failed %d"
+            "%s%s | %s",
             st.generation, target, st.proposing, st.pending, st.training, st.trained, st.failed,
-            llm ? llm : "");
+            noise, promo, llm ? llm : "");
     free(llm);
     if (ntr)
         fprintf(stderr, " | %.0f%%", 100 * prog / ntr);
@@ -82,7 +90,7 @@ static void show_status(run_view *v, evolve *e, int target)
 int cmd_run(int argc, char **argv)
 {
     const char *preset = NULL, *llm = NULL, *model = NULL, *engine = NULL, *data = NULL,
-               *max_memory = NULL;
+               *max_memory = NULL, *rungs_spec = NULL;
     long generations = -1, slots = 0, threads = 0, population = 0, offspring = 0, subset = -1,
          epochs = 0, time_limit = 0, seed = -1, max_empty = 0;
     cli_review review = {.policy = EVOLVE_REVIEW_AUTO};
@@ -117,8 +125,12 @@ int cmd_run(int argc, char **argv)
                  "over the slots)"),
         CLI_LONG("population", &population, 1, 10000, "N", "survivors per generation"),
         CLI_LONG("offspring", &offspring, 1, 10000, "N", "proposals per generation"),
-        CLI_LONG("subset", &subset, 0, 100000000, "N", "training images per candidate"),
-        CLI_LONG("epochs", &epochs, 1, 10000, "N", "epochs per candidate"),
+        CLI_LONG("subset", &subset, 0, 100000000, "N", "training images per candidate (screening)"),
+        CLI_LONG("epochs", &epochs, 1, 10000, "N", "epochs per candidate (screening)"),
+        CLI_STR("rungs", &rungs_spec, "SPEC",
+                "fidelity rungs, screening to confirmation, e.g.\n"
+                "10000:1,30000:1,all:3 (the quick preset's); a number N:\n"
+                "the preset's first N; 1 turns promotion off"),
         CLI_LONG("time-limit", &time_limit, 1, 100000000, "S", "seconds per candidate"),
         CLI_STR("data", &data, "DIR", "data set (default: the session's)"),
         CLI_LONG("seed", &seed, 0, 1000000000L, "N", "seed of selection and proposals (default 1)"),
@@ -152,6 +164,7 @@ int cmd_run(int argc, char **argv)
     if (seed >= 0)
         cfg.seed = (unsigned long)seed;
     cfg.max_empty_generations = (int)max_empty;
+    cfg.rungs = rungs_spec;
     cfg.llm = llm;
     cfg.model = model;
     cfg.data_dir = data;
@@ -179,10 +192,24 @@ int cmd_run(int argc, char **argv)
     fflush(stdout);
     volatile sig_atomic_t *interrupted = cli_catch_stop();
     int status = CLI_OK;
+    bool draining = false;
     while (!*interrupted) {
         evolve_status_get(e, &st);
-        if (st.generation > target)
-            break;
+        if (st.generation > target) {
+            /* a promotion in flight ends before the run does, so its
+               result is in the session when gevo confirm reads it */
+            if (st.promoting == 0)
+                break;
+            if (!draining) {
+                evolve_set_promotion(e, false);
+                clear_status(&view);
+                cli_line(stdout, "gevo run: %d generation%s done; waiting for %d promotion%s",
+                         target, target == 1 ? "" : "s", st.promoting,
+                         st.promoting == 1 ? "" : "s");
+                draining = true;
+            }
+            goto wait;
+        }
         /* what retrying cannot fix ends the run once nothing is in flight
            (trainings already started are collected first) */
         if (st.stop_cause[0] && st.proposing == 0 && st.approved == 0 && st.training == 0) {
@@ -209,6 +236,7 @@ int cmd_run(int argc, char **argv)
                      session_workdir(s));
             break;
         }
+    wait:;
         struct pollfd pfd[64];
         int n = evolve_pollfds(e, pfd, 64);
         int timeout = evolve_timeout_ms(e);
