@@ -1,4 +1,4 @@
-/* welch: mean, standard deviation, Welch's t-test (see stats.h). */
+/* welch: mean, standard deviation, Welch's t-test (see welch.h). */
 #include "core/welch.h"
 
 #include <math.h>

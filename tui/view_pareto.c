@@ -31,21 +31,8 @@ static void pareto_draw(wb *w, const wb_area *a, bool focused)
         wb_put(w, y0 + 2, 2, w->cols - 4, "no trained individual yet (Esc: back)", A_NORMAL);
         return;
     }
-    if (xmax - xmin < 1e-9) {
-        xmin -= 0.5;
-        xmax += 0.5;
-    }
-    if (ymax - ymin < 1e-9) {
-        ymin -= 0.01;
-        ymax += 0.01;
-    }
     int ox = 9, oy = y0 + 1;
-    wb_draw_axes(w, &(wb_area){oy, ox, H, W, false}, ymin, ymax);
-    char p1[16], p2[16];
-    wb_fmt_params(p1, sizeof p1, (long)pow(10, xmin));
-    wb_fmt_params(p2, sizeof p2, (long)pow(10, xmax));
-    wb_put(w, oy + H + 1, ox, 12, p1, A_NORMAL);
-    wb_put(w, oy + H + 1, ox + W - (int)strlen(p2), 12, p2, A_NORMAL);
+    wb_draw_params_axes(w, &(wb_area){oy, ox, H, W, false}, &xmin, &xmax, &ymin, &ymax);
     wb_ind *sel = wb_selected(w);
     /* Ordinary points first, the front over them, the selection last. */
     for (int pass = 0; pass < 3; pass++)

@@ -4,9 +4,11 @@
  * proposal, gN-fK, then its reason). Without
  * colour (NO_COLOR, a monochrome terminal) the first column marks the
  * selected line, as the cursor bar does with colour. Moving selects. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "core/noise.h"
 #include "tui/wb.h"
 
 static void row_text(wb *w, const wb_row *r, int width, char *buf, size_t size)
@@ -34,9 +36,12 @@ static void row_text(wb *w, const wb_row *r, int width, char *buf, size_t size)
     if (d->state == WB_TRAINING)
         snprintf(obj, sizeof obj, "%3d%%", (int)(d->progress * 100 + 0.5));
     else if (d->val_acc >= 0)
-        snprintf(obj, sizeof obj, "%.1f%%", d->val_acc * 100);
+        noise_format_acc(obj, sizeof obj, d->val_acc, d->rung, &w->noise);
     else
         snprintf(obj, sizeof obj, "%s", wb_state_label[d->state]);
+    /* "74.9% ±0.7" needs a column of 10 (one more byte for the two of
+       "±") once the session's noise is measured, 9 before */
+    int obj_w = (isfinite(w->noise.std) ? 10 : 9) + (strstr(obj, "±") ? 1 : 0);
     const char *mark = d->on_front ? w->g.front : d->survivor ? w->g.dot : " ";
     char id[SESSION_ID_MAX + 4];
     snprintf(id, sizeof id, "%s%s",
@@ -55,11 +60,11 @@ static void row_text(wb *w, const wb_row *r, int width, char *buf, size_t size)
     /* a failed proposal says why after its parents */
     const char *why = d->failed[0] && d->message ? d->message : "";
     if (width >= 44)
-        snprintf(buf, size, " %s%s%s %-7s %-9.9s %-8.8s %-9s %6s %s%s%s", m, w->g.state[d->state],
-                 mark, id, d->op, persona, obj, p, lin, why[0] ? "  " : "", why);
+        snprintf(buf, size, " %s%s%s %-7s %-9.9s %-8.8s %-*s %6s %s%s%s", m, w->g.state[d->state],
+                 mark, id, d->op, persona, obj_w, obj, p, lin, why[0] ? "  " : "", why);
     else
-        snprintf(buf, size, " %s%s%s %-7s %-9.9s %-9s %6s%s%s", m, w->g.state[d->state], mark, id,
-                 d->op, obj, p, why[0] ? " " : "", why);
+        snprintf(buf, size, " %s%s%s %-7s %-9.9s %-*s %6s%s%s", m, w->g.state[d->state], mark, id,
+                 d->op, obj_w, obj, p, why[0] ? " " : "", why);
 }
 
 static void tree_draw(wb *w, const wb_area *a, bool focused)

@@ -24,6 +24,7 @@
 #include <stddef.h>
 
 #include "core/evolve.h"
+#include "core/report.h"
 #include "engine/base/error.h"
 #include "engine/base/strbuf.h"
 #include "sessions/session.h"
@@ -79,6 +80,7 @@
     REQ(VIEW_CURVES, "view-curves", "learning curves of the marked (or selected) ones")      \
     REQ(VIEW_EVENTS, "view-events", "event log")                                             \
     REQ(VIEW_STATS, "view-stats", "proposals per persona, model, operator (gevo stats)")     \
+    REQ(VIEW_REPORT, "view-report", "result table (gevo report) and the confirmed front")    \
     REQ(VIEW_HELP, "view-help", "this help")                                                 \
     REQ(VIEW_CLOSE, "view-close", "close the view or help, back to the panes")               \
     REQ(REDRAW, "redraw", "redraw the screen")                                               \
@@ -129,6 +131,7 @@ typedef struct wb_ind {
     char parents[2][SESSION_ID_MAX];
     int n_parents;
     double progress, val_acc;
+    int rung; /* of val_acc: 0 screening, higher a promotion (core/rungs.h) */
     long params;
     bool on_front, survivor, edited, live;
     char *message;               /* owned */
@@ -252,7 +255,8 @@ typedef struct wb_glyphs {
     V(CURVES, curves)   \
     V(EVENTS, events)   \
     V(LINEAGE, lineage) \
-    V(STATS, stats)
+    V(STATS, stats)     \
+    V(REPORT, report)
 #define WB_VIEW_ENUM(ID, name) WB_VIEW_##ID,
 enum wb_view_id {
     WB_VIEWS(WB_VIEW_ENUM) WB_NVIEWS
@@ -358,6 +362,9 @@ struct wb {
     int n_journal;
     bool hist_dirty;
     evolve_status st;
+    noise_info noise;              /* the session's noise measurement (refs/notes/noise) */
+    report report;                 /* the result table (core/report.h), loaded by its view */
+    char report_err[GERR_MSG_MAX]; /* why there is none ("" when there is) */
     /* tree */
     wb_row *rows;
     size_t n_rows, alloc_rows;
@@ -503,6 +510,10 @@ void wb_draw_title(wb *w, int y, int x, int width, const char *title, bool focus
 void wb_draw_lines(wb *w, char **lines, size_t n, int y0, int h);
 /* A plot's axes around the area plot, accuracy labels lo and hi (0..1). */
 void wb_draw_axes(wb *w, const wb_area *plot, double lo, double hi);
+/* Accuracy (up) against parameters (right, log10 of them in *xmin..*xmax):
+ * widens a range of one value, draws the axes and the parameter labels. */
+void wb_draw_params_axes(wb *w, const wb_area *plot, double *xmin, double *xmax, double *ymin,
+                         double *ymax);
 /* The first line to show so that line cur is among the h shown. */
 int wb_scroll_to(int top, int cur, int h);
 /* v + delta within lo..hi. */

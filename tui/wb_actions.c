@@ -563,6 +563,7 @@ int wb_request(wb *w, int req)
         return WB_REDRAW | WB_DETAIL;
     case WB_REQ_VIEW_PARETO: wb_show(w, WB_VIEW_PARETO); return WB_REDRAW;
     case WB_REQ_VIEW_CURVES: wb_show(w, WB_VIEW_CURVES); return WB_REDRAW;
+    case WB_REQ_VIEW_REPORT: wb_show(w, WB_VIEW_REPORT); return WB_REDRAW;
     case WB_REQ_VIEW_EVENTS: wb_show(w, WB_VIEW_EVENTS); return WB_REDRAW;
     case WB_REQ_VIEW_STATS: wb_show(w, WB_VIEW_STATS); return WB_REDRAW;
     case WB_REQ_VIEW_HELP:

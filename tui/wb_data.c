@@ -160,6 +160,13 @@ static void load_history(wb *w)
         set_gen_str(&w->pops, &np, n - 1, w->pops && n - 1 < np ? w->pops[n - 1] : NULL);
         w->n_journal = n;
     }
+    /* the live loop's measurement (it ends while the workbench is open),
+       else the stored one */
+    const noise_info *ni = w->ev ? evolve_noise(w->ev) : NULL;
+    if (ni)
+        w->noise = *ni;
+    else if (noise_read(w->s, &w->noise, &err))
+        wb_msg(w, true, "noise: %s", err.msg);
     w->hist_dirty = false;
 }
 
@@ -284,6 +291,7 @@ void wb_data_reload(wb *w)
         for (int p = 0; p < h->n_parents && p < 2; p++)
             snprintf(d->parents[p], SESSION_ID_MAX, "%s", h->parents[p]);
         d->val_acc = h->val_acc;
+        d->rung = h->rung;
         d->params = h->params;
         d->edited = h->edited;
         d->on_front = in_list(front, h->id);
@@ -330,6 +338,7 @@ void wb_data_reload(wb *w)
             snprintf(d->parents[p], SESSION_ID_MAX, "%s", l->parents[p]);
         d->progress = l->progress;
         d->val_acc = l->val_acc;
+        d->rung = l->rung;
         d->params = l->params;
         d->on_front = l->on_front;
         d->survivor = l->survivor;
@@ -427,6 +436,7 @@ wb_ind *wb_selected(wb *w)
 
 void wb_data_release(wb *w)
 {
+    report_release(&w->report);
     clear_inds(w);
     free(w->inds);
     free(w->hist);

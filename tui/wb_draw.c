@@ -4,6 +4,7 @@
  * dump of stdscr is the whole screen. */
 #include <langinfo.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -307,6 +308,26 @@ void wb_draw_axes(wb *w, const wb_area *plot, double lo, double hi)
     wb_put(w, plot->y + plot->h - 1, 1, 7, buf, A_NORMAL);
 }
 
+void wb_draw_params_axes(wb *w, const wb_area *plot, double *xmin, double *xmax, double *ymin,
+                         double *ymax)
+{
+    if (*xmax - *xmin < 1e-9) {
+        *xmin -= 0.5;
+        *xmax += 0.5;
+    }
+    if (*ymax - *ymin < 1e-9) {
+        *ymin -= 0.01;
+        *ymax += 0.01;
+    }
+    wb_draw_axes(w, plot, *ymin, *ymax);
+    char p1[16], p2[16];
+    wb_fmt_params(p1, sizeof p1, (long)pow(10, *xmin));
+    wb_fmt_params(p2, sizeof p2, (long)pow(10, *xmax));
+    int y = plot->y + plot->h + 1;
+    wb_put(w, y, plot->x, 12, p1, A_NORMAL);
+    wb_put(w, y, plot->x + plot->w - (int)strlen(p2), 12, p2, A_NORMAL);
+}
+
 int wb_scroll_to(int top, int cur, int h)
 {
     if (cur < top)
@@ -357,10 +378,19 @@ static void draw_status(wb *w)
     char stopped[sizeof st->stop_cause + 16];
     snprintf(stopped, sizeof stopped, "stopped: %s", st->stop_cause);
     const char *who = st->stop_cause[0] ? stopped : st->llm;
+    /* the noise every accuracy is read against, and promotions training */
+    char noise[64] = "";
+    if (st->noise_seeds && st->noise_runs < st->noise_seeds)
+        snprintf(noise, sizeof noise, "%snoise %d/%d", sep, st->noise_runs, st->noise_seeds);
+    else if (isfinite(st->noise_std))
+        snprintf(noise, sizeof noise, "%snoise ±%.1f", sep, 100 * st->noise_std);
+    if (st->promoting)
+        snprintf(noise + strlen(noise), sizeof noise - strlen(noise), " promoting %d",
+                 st->promoting);
     snprintf(buf, sizeof buf,
-             " gevo %s%s%s%s%d pending %d training %d trained %d rejected %d failed%s%s%s", w->name,
-             sep, gen, sep, st->pending, st->training + st->approved, st->trained, st->rejected,
-             st->failed, sep, cost, who);
+             " gevo %s%s%s%s%d pending %d training %d trained %d rejected %d failed%s%s%s%s",
+             w->name, sep, gen, sep, st->pending, st->training + st->approved, st->trained,
+             st->rejected, st->failed, noise, sep, cost, who);
     if (wb_text_width(w, buf) > w->cols) {
         /* narrow: one token count, the price only when there is one */
         char all[16], price[24] = "";
@@ -371,9 +401,9 @@ static void draw_status(wb *w)
             snprintf(cost, sizeof cost, "%s tok%s %ld req%s", all, price, reqs, sep);
 
         for (int k = 0; k < 2; k++) {
-            snprintf(buf, sizeof buf, " %s%s%d pend %d train %d done %d rej %d fail%s%s%s", gen,
+            snprintf(buf, sizeof buf, " %s%s%d pend %d train %d done %d rej %d fail%s%s%s%s", gen,
                      sep, st->pending, st->training + st->approved, st->trained, st->rejected,
-                     st->failed, sep, cost, who);
+                     st->failed, noise, sep, cost, who);
             if (wb_text_width(w, buf) <= w->cols || st->stop_cause[0] || strncmp(who, "no LLM", 6))
                 break;
             who = "no LLM"; /* the offline proposer's label, short */

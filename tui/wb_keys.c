@@ -37,6 +37,7 @@ static const struct { int key, req; } keymap[] = {
     {'L', WB_REQ_VIEW_LINEAGE},        {'t', WB_REQ_TOGGLE_PROMPT},
     {'P', WB_REQ_VIEW_PARETO},         {'C', WB_REQ_VIEW_CURVES},
     {'E', WB_REQ_VIEW_EVENTS},         {'S', WB_REQ_VIEW_STATS},
+    {'T', WB_REQ_VIEW_REPORT},
     {'?', WB_REQ_VIEW_HELP},
     {KEY_F(1), WB_REQ_VIEW_HELP},      {27, WB_REQ_VIEW_CLOSE},
     {CTRL('l'), WB_REQ_REDRAW},        {'q', WB_REQ_QUIT},

@@ -54,6 +54,8 @@ int cmd_export(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_propose(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_confirm(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 int cmd_open(int argc, char **argv);
 /* Bare `gevo`: a new session in ./gevo-DATE-TIME, opened in the workbench. */
 int cmd_open_new_session(void);

@@ -26,6 +26,10 @@ const cli_command cli_commands[] = {
      "run one proposal (LLM or offline) and record it; print diff, reasoning"},
     {"run", cmd_run, "run [options] SESSION",
      "run a session's evolution without the workbench (resumable)"},
+    {"confirm", cmd_confirm, "confirm SESSION [ID...] [--seeds K] [--images N] [--epochs E]",
+     "retrain the front and the seed over seeds at full fidelity; test accuracy"},
+    {"report", cmd_report, "report SESSION [--markdown|--csv|--json]",
+     "the session's result table: seed and confirmed individuals, L and M"},
     {"open", cmd_open, "open DIR [options]",
      "open the workbench on a session: DIR (no command: a new session)"},
 };
