@@ -154,3 +154,27 @@ check "workbench tree: accuracy with the noise or the rung" \
 check "workbench report view: the table and the plot" sh -c \
     "grep -q 'Result table: confirmed at 2000 images, 1 epoch;' '$T/wb-report' &&
      grep -q '^ g0-1 *seed ' '$T/wb-report' && grep -q 'confirmed front: mean test accuracy' '$T/wb-report'"
+
+# a kill during the noise measurement: the next run resumes it (the runs
+# that ended are kept or collected, the rest trained), and only then does
+# generation 1 close
+S3="$T/kn"
+"$GEVO" new "$S3" >/dev/null 2>&1
+"$GEVO" run "$S3" --generations 1 --subset 600 --population 2 --offspring 2 --seed 3 >"$T/kn1.log" 2>&1 &
+pid=$!
+n=0
+while [ $n -lt 1200 ] && ! grep -q 'noise: g0-1 trained with seed 6' "$T/kn1.log"; do sleep 0.1; n=$((n + 1)); done
+kill -9 $pid
+wait $pid 2>/dev/null
+before=$(git -C "$S3" notes --ref=noise show g0-1 2>/dev/null | python3 -c "import json,sys; print(len(json.load(sys.stdin)['runs']))")
+"$GEVO" run "$S3" --generations 1 --subset 600 --population 2 --offspring 2 --seed 3 >"$T/kn2.log" 2>&1
+rc=$?
+after=$(git -C "$S3" notes --ref=noise show g0-1 | python3 -c "
+import json, sys
+d = json.load(sys.stdin)
+assert d['complete'] and d['seeds'] == [4, 5, 6] and sorted(r['seed'] for r in d['runs']) == [4, 5, 6], d
+print(len(d['runs']))")
+if [ $rc -eq 0 ] && [ "${before:-0}" -lt 3 ] && [ "$after" = 3 ] && grep -q 'noise measured' "$T/kn2.log" &&
+    grep -q 'done: 1 generation' "$T/kn2.log"
+then ok results_noise_killed_and_resumed
+else fail results_noise_killed_and_resumed "rc=$rc before=$before after=$after $(tail -n 5 "$T/kn2.log")"; fi
