@@ -136,8 +136,8 @@ static void aggregate(json_t *note, int n_planned)
         ok_planned += seed >= 1 && seed <= n_planned;
     }
     double vm, vs, tm, ts;
-    stats_mean_sd(val, n, &vm, &vs);
-    stats_mean_sd(test, n, &tm, &ts);
+    welch_mean_sd(val, n, &vm, &vs);
+    welch_mean_sd(test, n, &tm, &ts);
     json_object_set_new(note, "n", json_integer(n));
     json_object_set_new(note, "val_mean", num_or_null(vm));
     json_object_set_new(note, "val_std", num_or_null(vs));
@@ -577,8 +577,8 @@ int confirm_read(session *s, const char *id, confirm_info *out, gerr *err)
             out->flops = num(r, "flops");
     }
     /* recomputed from the runs: the note's own aggregate is not trusted */
-    stats_mean_sd(out->val, out->n, &out->val_mean, &out->val_std);
-    stats_mean_sd(out->test, out->n, &out->test_mean, &out->test_std);
+    welch_mean_sd(out->val, out->n, &out->val_mean, &out->val_std);
+    welch_mean_sd(out->test, out->n, &out->test_mean, &out->test_std);
     out->complete = json_is_true(json_object_get(o, "complete"));
     json_decref(o);
     return 0;

@@ -51,7 +51,7 @@ static void recompute(noise_info *ni)
         if (ni->runs[i].ok)
             acc[n++] = ni->runs[i].val_acc;
     ni->n_ok = n;
-    stats_mean_sd(acc, n, &ni->mean, &ni->std);
+    welch_mean_sd(acc, n, &ni->mean, &ni->std);
     ni->complete = ni->n_runs >= ni->k;
 }
 

@@ -33,8 +33,8 @@ static void against_seed(report_row *r, const confirm_info *c, const report_row 
     r->delta_params_pct = seed->params > 0 ? 100 * (r->params - seed->params) / seed->params : NAN;
     r->delta_test = 100 * (r->test_mean - seed->test_mean);
     double t, df, p;
-    if (stats_welch(r->test_mean, r->test_std, c->n, seed->test_mean, seed->test_std, sc->n, &t,
-                    &df, &p)) {
+    if (welch_test(r->test_mean, r->test_std, c->n, seed->test_mean, seed->test_std, sc->n, &t, &df,
+                   &p)) {
         r->p = p;
         r->beyond_noise = p < REPORT_P;
     }

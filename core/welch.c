@@ -3,7 +3,7 @@
 
 #include <math.h>
 
-void stats_mean_sd(const double *x, int n, double *mean, double *sd)
+void welch_mean_sd(const double *x, int n, double *mean, double *sd)
 {
     *mean = *sd = NAN;
     if (n < 1)
@@ -54,7 +54,7 @@ static double betacf(double a, double b, double x)
     return h;
 }
 
-double stats_betai(double a, double b, double x)
+double welch_betai(double a, double b, double x)
 {
     if (!(x > 0))
         return 0;
@@ -67,17 +67,17 @@ double stats_betai(double a, double b, double x)
     return 1 - bt * betacf(b, a, 1 - x) / b;
 }
 
-double stats_t_two_sided(double t, double df)
+double welch_t_two_sided(double t, double df)
 {
     if (isnan(t) || !(df > 0))
         return NAN;
     if (isinf(t))
         return 0;
-    return stats_betai(df / 2, 0.5, df / (df + t * t));
+    return welch_betai(df / 2, 0.5, df / (df + t * t));
 }
 
-bool stats_welch(double mean1, double sd1, int n1, double mean2, double sd2, int n2, double *t,
-                 double *df, double *p)
+bool welch_test(double mean1, double sd1, int n1, double mean2, double sd2, int n2, double *t,
+                double *df, double *p)
 {
     *t = *df = *p = NAN;
     if (n1 < 2 || n2 < 2 || !isfinite(mean1) || !isfinite(mean2) || !isfinite(sd1) ||
@@ -94,6 +94,6 @@ bool stats_welch(double mean1, double sd1, int n1, double mean2, double sd2, int
     }
     *t = diff / sqrt(v1 + v2);
     *df = (v1 + v2) * (v1 + v2) / (v1 * v1 / (n1 - 1) + v2 * v2 / (n2 - 1));
-    *p = stats_t_two_sided(*t, *df);
+    *p = welch_t_two_sided(*t, *df);
     return true;
 }

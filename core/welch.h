@@ -9,7 +9,7 @@
 
 /* Mean of x[0..n-1] and its sample standard deviation (n - 1 in the
  * denominator); NAN for what n is too small for (mean: n < 1, sd: n < 2). */
-void stats_mean_sd(const double *x, int n, double *mean, double *sd);
+void welch_mean_sd(const double *x, int n, double *mean, double *sd);
 
 /* Welch's two-sided t-test of the difference of two means: t, the
  * Welch-Satterthwaite degrees of freedom and the p value. Returns false
@@ -17,12 +17,12 @@ void stats_mean_sd(const double *x, int n, double *mean, double *sd);
  * variance in either (then *t is the sign of the difference times
  * infinity when the means differ, and p is 0, or 1 when they do not:
  * still returns true). */
-bool stats_welch(double mean1, double sd1, int n1, double mean2, double sd2, int n2, double *t,
-                 double *df, double *p);
+bool welch_test(double mean1, double sd1, int n1, double mean2, double sd2, int n2, double *t,
+                double *df, double *p);
 
 /* The regularised incomplete beta function I_x(a, b). */
-double stats_betai(double a, double b, double x);
+double welch_betai(double a, double b, double x);
 /* P(|T| > |t|) for Student's t with df degrees of freedom. */
-double stats_t_two_sided(double t, double df);
+double welch_t_two_sided(double t, double df);
 
 #endif
