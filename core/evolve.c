@@ -878,8 +878,7 @@ static int noise_open(evolve *e, gerr *err)
 {
     int k;
     double mult, abs;
-    if (noise_seeds_setting(e->s, &k, err) ||
-        noise_epsilon_parse(session_config_get(e->s, "epsilon"), &mult, &abs, err) ||
+    if (noise_seeds_setting(e->s, &k, err) || noise_epsilon_setting(e->s, &mult, &abs, err) ||
         noise_read(e->s, &e->noise, err))
         return -1;
     const rungs_fidelity *scr = &e->rungs.r[0];

@@ -12,10 +12,37 @@
 #include "engine/base/num.h"
 #include "engine/base/strbuf.h"
 
+/* A gevo.json setting as text: a string as it is, a number as written
+ * (people write "epsilon": 0.01 as often as "0.01"); NULL when unset.
+ * Another type is an error that names the key. */
+static int setting(session *s, const char *key, char *buf, size_t size, const char **out, gerr *err)
+{
+    json_t *v = session_config_node(s, key);
+    *out = NULL;
+    if (!v || json_is_null(v))
+        return 0;
+    if (json_is_string(v)) {
+        *out = json_string_value(v);
+        return 0;
+    }
+    if (json_is_integer(v))
+        snprintf(buf, size, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    else if (json_is_real(v))
+        snprintf(buf, size, "%.15g", json_real_value(v));
+    else
+        return gerr_set(err, "gevo.json %s: a string or a number, not %s", key,
+                        json_is_boolean(v) ? "true or false" : "a list or an object");
+    *out = buf;
+    return 0;
+}
+
 int noise_seeds_setting(session *s, int *k, gerr *err)
 {
-    const char *v = session_config_get(s, "noise_seeds");
+    char buf[64];
+    const char *v;
     *k = NOISE_DEFAULT_SEEDS;
+    if (setting(s, "noise_seeds", buf, sizeof buf, &v, err))
+        return -1;
     if (!v || !v[0])
         return 0;
     if (num_int(v, 0, NOISE_MAX_SEEDS, k, "gevo.json noise_seeds", err))
@@ -232,7 +259,7 @@ int noise_epsilon(session *s, const noise_info *ni, double *eps, char *how, size
 {
     double mult, abs;
     *eps = 0;
-    if (noise_epsilon_parse(session_config_get(s, "epsilon"), &mult, &abs, err))
+    if (noise_epsilon_setting(s, &mult, &abs, err))
         return -1;
     if (mult < 0) {
         *eps = abs;
@@ -249,6 +276,30 @@ int noise_epsilon(session *s, const noise_info *ni, double *eps, char *how, size
     }
     *eps = mult * ni->std;
     snprintf(how, size, "%g sd of %d run%s", mult, ni->n_ok, ni->n_ok == 1 ? "" : "s");
+    return 0;
+}
+
+int noise_epsilon_setting(session *s, double *sd_multiple, double *abs, gerr *err)
+{
+    char buf[64];
+    const char *v;
+    if (setting(s, "epsilon", buf, sizeof buf, &v, err))
+        return -1;
+    return noise_epsilon_parse(v, sd_multiple, abs, err);
+}
+
+int noise_tolerance(session *s, double fallback, double *tol, char *how, size_t size, gerr *err)
+{
+    noise_info ni;
+    double mult, abs;
+    if (noise_read(s, &ni, err) || noise_epsilon(s, &ni, tol, how, size, err) ||
+        noise_epsilon_setting(s, &mult, &abs, err))
+        return -1;
+    /* off by hand (0, 0sd) is off; off for want of a measurement is not */
+    if (*tol > 0 || mult == 0 || (mult < 0 && abs == 0))
+        return 0;
+    *tol = fallback;
+    snprintf(how, size, "no noise measured: %.3g of accuracy", fallback);
     return 0;
 }
 

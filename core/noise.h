@@ -84,6 +84,14 @@ int noise_epsilon(session *s, const noise_info *ni, double *eps, char *how, size
 /* Parses an "epsilon" value: *sd_multiple for "auto"/"Nsd", else the
  * absolute *abs (then *sd_multiple is -1). */
 int noise_epsilon_parse(const char *spec, double *sd_multiple, double *abs, gerr *err);
+/* The session's gevo.json "epsilon" (a string, or a number: an absolute
+ * accuracy) parsed as noise_epsilon_parse does. */
+int noise_epsilon_setting(session *s, double *sd_multiple, double *abs, gerr *err);
+/* How far an accuracy must rise to be beyond the session's noise (gevo
+ * stats' "improved"): selection's epsilon when it is on; 0 when gevo.json
+ * turns it off; unmeasured (auto before the measurement, or noise_seeds
+ * 0), fallback. how says which. */
+int noise_tolerance(session *s, double fallback, double *tol, char *how, size_t size, gerr *err);
 
 /* An accuracy as people read it: "74.9% ±0.7" at screening with a
  * measured spread, "81.2% r2" at a higher rung, "74.9%" otherwise, "-"

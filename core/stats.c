@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/noise.h"
 #include "engine/base/grow.h"
 #include "engine/base/strbuf.h"
 
@@ -123,17 +124,6 @@ static bool on_front(const front_ids *f, const char *id)
     return false;
 }
 
-static void noise_setting(session *s, stats *st)
-{
-    json_t *eps = session_config_node(s, "epsilon");
-    st->noise = STATS_DEFAULT_NOISE;
-    snprintf(st->noise_how, sizeof st->noise_how, "no noise measured: %.3g of accuracy", st->noise);
-    if (json_is_number(eps) && json_number_value(eps) >= 0) {
-        st->noise = json_number_value(eps);
-        snprintf(st->noise_how, sizeof st->noise_how, "gevo.json epsilon %.3g", st->noise);
-    }
-}
-
 /* meta.json's model at full length (session_info's is cut). */
 static void read_model(session *s, const char *id, stats_record *r)
 {
@@ -235,7 +225,9 @@ static int add_failures(session *s, stats *st, size_t *alloc, gerr *err)
 int stats_collect(session *s, stats *st, gerr *err)
 {
     memset(st, 0, sizeof *st);
-    noise_setting(s, st);
+    if (noise_tolerance(s, STATS_DEFAULT_NOISE, &st->noise, st->noise_how, sizeof st->noise_how,
+                        err))
+        return -1;
     front_ids front = {NULL};
     if (session_journal_foreach(s, take_front, &front, err) < 0)
         return -1;

@@ -6,8 +6,9 @@
  *
  * Improvement "beyond noise": a proposal improved when its validation
  * accuracy exceeds its (better) parent's by more than the session's noise
- * tolerance: gevo.json "epsilon" when it is a plain number, else 0.01 (one
- * point of accuracy) until the noise measurement of issue 14 is stored.
+ * tolerance, the one selection uses (core/noise.h noise_tolerance: the
+ * measured noise's epsilon, or gevo.json "epsilon"), else 0.01 (one point
+ * of accuracy) while no noise is measured.
  *
  * Errors: -1 with what and where in err (engine/base/error.h). */
 #ifndef GEVO_CORE_STATS_H

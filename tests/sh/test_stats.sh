@@ -73,6 +73,34 @@ print("later generations:", later)
 PY
 then ok stats_add_up_and_bandit; else fail stats_add_up_and_bandit "see above"; fi
 
+# "improved" is beyond the noise selection uses (core/noise.h): the
+# measured noise's 2 sd; gevo.json epsilon as a number sets it; a value of
+# another type is refused by name
+check "stats: the noise tolerance is selection's, from the measured noise" python3 - "$S" "$T/stats.json" <<'PY'
+import json, subprocess, sys
+S, path = sys.argv[1:]
+st = json.load(open(path))
+n = json.loads(subprocess.run(["git", "-C", S, "notes", "--ref=noise", "show", "g0-1"],
+                              check=True, capture_output=True, text=True).stdout)
+assert n["complete"] and n["std"] > 0, n
+assert abs(st["noise"] - 2 * n["std"]) < 1e-9 and "2 sd of" in st["noise_how"], (st["noise"], st["noise_how"], n)
+PY
+cp "$S/gevo.json" "$T/gevo.json.kept"
+python3 - "$S/gevo.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1])); c["epsilon"] = 0.02; json.dump(c, open(sys.argv[1], "w"))
+PY
+expect "stats with epsilon 0.02 (a JSON number) exits 0" 0 "$GEVO" stats "$S" --json &&
+    check "it is the tolerance" python3 -c "
+import json; d = json.load(open('$T/out')); assert d['noise'] == 0.02 and 'epsilon 0.02' in d['noise_how'], d"
+python3 - "$S/gevo.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1])); c["epsilon"] = True; json.dump(c, open(sys.argv[1], "w"))
+PY
+expect "stats with epsilon true fails (status 1)" 1 "$GEVO" stats "$S" &&
+    check "it names the key" grep -q 'gevo.json epsilon' "$T/out"
+cp "$T/gevo.json.kept" "$S/gevo.json"
+
 # the workbench shows the same table as a view (S, from the key table)
 : >"$T/empty"
 printf ':wait-idle\nS\n:dump %s\nq\n' "$T/statsview" >"$T/keys"
