@@ -15,6 +15,7 @@
 #include "core/nsga2.h"
 #include "core/rungs.h"
 #include "core/session_eval.h"
+#include "core/weights_store.h"
 #include "core/welch.h"
 #include "engine/base/file.h"
 #include "engine/base/grow.h"
@@ -259,7 +260,7 @@ typedef struct run {
     target *t;
     size_t n;
     confirm_opts o;
-    char work[2048], weights_dir[2048], data[2048];
+    char work[2048], data[2048];
     long images;
     int epochs;
     int done, total;
@@ -296,44 +297,42 @@ static bool parse_job(const run *r, const char *job, size_t *ti, unsigned long *
     return false;
 }
 
-static void weights_file(const run *r, const char *id, unsigned long seed, char *buf, size_t size)
+/* SESSION/.gevo/weights/ID.confirm-S.weights: beside the individual's
+ * own (core/weights_store.h, which never prunes these). */
+static int weights_file(const run *r, const char *id, unsigned long seed, char *buf, size_t size,
+                        gerr *err)
 {
-    snprintf(buf, size, "%s/%s.confirm-%lu.weights", r->weights_dir, id, seed);
+    char name[SESSION_ID_MAX + 40];
+    snprintf(name, sizeof name, "%s.confirm-%lu", id, seed);
+    return weights_path(r->s, name, buf, size, err);
 }
 
-/* .gevo/weights and .gevo/.gitignore ("*": git status never lists what
- * .gevo holds: work folders, weights). */
+/* The weights folder (with .gevo/.gitignore: core/weights_store.h) and
+ * confirm's own work folder. */
 static int prepare_dirs(run *r, gerr *err)
 {
-    char gevo[2100], ignore[2200];
-    snprintf(gevo, sizeof gevo, "%s/.gevo", session_workdir(r->s));
-    snprintf(r->work, sizeof r->work, "%s/confirm", gevo);
-    snprintf(r->weights_dir, sizeof r->weights_dir, "%s/weights", gevo);
-    const char *dirs[] = {gevo, r->work, r->weights_dir};
-    for (size_t i = 0; i < 3; i++)
-        if (mkdir(dirs[i], 0777) && errno != EEXIST)
-            return gerr_set(err, "%s: %s", dirs[i], strerror(errno));
-    snprintf(ignore, sizeof ignore, "%s/.gitignore", gevo);
-    struct stat sb;
-    if (stat(ignore, &sb) && file_write(ignore, "*\n", 2, err))
+    if (weights_prepare(r->s, err))
         return -1;
+    snprintf(r->work, sizeof r->work, "%s/.gevo/confirm", session_workdir(r->s));
+    if (mkdir(r->work, 0777) && errno != EEXIST)
+        return gerr_errno(err, "%s: cannot create", r->work);
     return 0;
 }
 
 static int submit(run *r, target *t, unsigned long seed, gerr *err)
 {
-    char job[EVALUATOR_ID_MAX], genome[2200], weights[2200];
+    char job[EVALUATOR_ID_MAX], genome[2200], weights[4096];
     char subset[32], epochs[32], seedv[32];
     job_name(job, sizeof job, t->id, seed);
     char *src = NULL;
-    if (session_genome(r->s, t->id, &src, err))
+    if (weights_file(r, t->id, seed, weights, sizeof weights, err) ||
+        session_genome(r->s, t->id, &src, err))
         return -1;
     snprintf(genome, sizeof genome, "%s/%s.net", r->work, t->id);
     int rc = file_write(genome, src, strlen(src), err);
     free(src);
     if (rc)
         return -1;
-    weights_file(r, t->id, seed, weights, sizeof weights);
     const char *args[20];
     int na = 0;
     args[na++] = "--data";
@@ -410,8 +409,9 @@ static int on_event(run *r, evaluator_event *ev, gerr *err)
     }
     json_t *had = run_of(t->note, seed);
     if (!(had && run_ok(had))) {
-        char weights[2200];
-        weights_file(r, t->id, seed, weights, sizeof weights);
+        char weights[4096];
+        if (weights_file(r, t->id, seed, weights, sizeof weights, err))
+            return -1;
         const char *res = ev->kind == EVALUATOR_FINISHED ? ev->result_json : NULL;
         if (record_run(r->s, t, seed, res, ev->kind == EVALUATOR_FAILED ? ev->reason : NULL,
                        weights, err))

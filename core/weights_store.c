@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,9 @@
 
 #include "engine/base/file.h"
 
-#define SUFFIX ".weights"
+#define SUFFIX       ".weights"
+/* gevo confirm's runs: ID.confirm-S.weights (core/confirm.h) */
+#define CONFIRM_MARK ".confirm-"
 
 static const char *const names[] = {
     [WEIGHTS_KEEP_ALL] = "all", [WEIGHTS_KEEP_FRONT] = "front", [WEIGHTS_KEEP_NONE] = "none"};
@@ -136,6 +139,17 @@ int weights_share(session *s, const char *from, const char *to, gerr *err)
     return weights_keep_file(s, to, a, err);
 }
 
+/* Whether dir holds a gevo confirm run's weights of the id name[0..len). */
+static bool confirmed(const char *dir, const char *name, size_t len)
+{
+    char pattern[4400];
+    snprintf(pattern, sizeof pattern, "%s/%.*s" CONFIRM_MARK "*" SUFFIX, dir, (int)len, name);
+    glob_t g;
+    bool any = glob(pattern, GLOB_NOSORT | GLOB_NOESCAPE, NULL, &g) == 0 && g.gl_pathc > 0;
+    globfree(&g);
+    return any;
+}
+
 int weights_prune(session *s, const char *const *keep, size_t n_keep, gerr *err)
 {
     weights_policy p;
@@ -154,6 +168,10 @@ int weights_prune(session *s, const char *const *keep, size_t n_keep, gerr *err)
     while ((de = readdir(d))) {
         size_t n = strlen(de->d_name), sl = strlen(SUFFIX);
         if (n <= sl || strcmp(de->d_name + n - sl, SUFFIX) || de->d_name[0] == '.')
+            continue;
+        /* gevo confirm's runs (ID.confirm-S.weights) are what a result
+           rests on: never pruned, and their ID counts as confirmed */
+        if (strstr(de->d_name, CONFIRM_MARK) || confirmed(dir, de->d_name, n - sl))
             continue;
         bool kept = false;
         for (size_t i = 0; i < n_keep && !kept; i++)

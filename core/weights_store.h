@@ -52,8 +52,10 @@ int weights_share(session *s, const char *from, const char *to, gerr *err);
 /* Keeps the weights file at path as id's (a hard link, else a copy). */
 int weights_keep_file(session *s, const char *id, const char *path, gerr *err);
 /* Under "front": removes the kept weights of every individual not in
- * keep[] (the front and the confirmed). Other policies: nothing. Returns
- * how many files were removed. */
+ * keep[] (the front) and not confirmed: gevo confirm's runs
+ * (ID.confirm-S.weights, core/confirm.h) stay, and so does ID.weights
+ * beside them. Other policies: nothing. Returns how many files were
+ * removed. */
 int weights_prune(session *s, const char *const *keep, size_t n_keep, gerr *err);
 
 #endif

@@ -44,6 +44,42 @@ for t in git("tag", "--list").split():
 assert promoted >= 1, "nothing at rung 1"
 PY
 then ok results_notes; else fail results_notes "see above"; fi
+# a promoted individual's kept weights are its promotion's (the training
+# behind its result note): they give the test accuracy and loss of the same
+# program retrained at rung 1 (600 -> 1200 images, seed 3, one thread), not
+# those of its screening
+P=$(python3 - "$S" <<'PY'
+import json, subprocess, sys
+S = sys.argv[1]
+def git(*a):
+    return subprocess.run(["git", "-C", S] + list(a), capture_output=True, text=True).stdout
+for t in sorted(git("tag", "--list").split()):
+    r = git("notes", "--ref=results", "show", t)
+    if r and json.loads(r).get("rung") == 1:
+        print(t)
+        break
+PY
+)
+git -C "$S" show "$P:genome.net" >"$T/p.net" 2>"$T/err"
+for f in 600 1200; do
+    "$GEVO" train "$T/p.net" --subset $f --epochs 1 --seed 3 --threads 1 --no-test --quiet \
+        --weights "$T/p$f.weights" >/dev/null 2>>"$T/err"
+    "$GEVO" eval "$T/p.net" "$T/p$f.weights" --threads 1 >"$T/p$f.eval" 2>>"$T/err"
+done
+"$GEVO" eval "$T/p.net" "$S/.gevo/weights/$P.weights" --threads 1 >"$T/pkept.eval" 2>>"$T/err"
+if [ -n "$P" ] && python3 - "$T" <<'PY'
+import json, sys
+T = sys.argv[1]
+kept, r0, r1 = ([json.load(open(f"{T}/p{x}.eval"))[k] for k in ("test_acc", "test_loss")]
+                for x in ("kept", "600", "1200"))
+assert kept == r1, (kept, r1)
+assert kept != r0, (kept, r0)  # the screening's weights would not do
+PY
+then ok results_promoted_weights_kept
+else fail results_promoted_weights_kept "P=$P $(cat "$T/err" "$T"/p*.eval 2>/dev/null | tail -n 8)"; fi
+if ls "$S"/.gevo/work/*.weights >/dev/null 2>&1; then
+    fail results_promotion_weights_moved "$(ls "$S"/.gevo/work/*.weights)"
+else ok results_promotion_weights_moved; fi
 "$GEVO" log "$S" >"$T/log" 2>&1
 check "log: the noise line" grep -q '^noise: g0-1 trained 2 times (600 images, 1 epoch): val .*±' "$T/log"
 check "log: a screening accuracy with the noise" grep -q ' ok  *[0-9.]*% ±[0-9.]* ' "$T/log"
@@ -154,6 +190,27 @@ check "workbench tree: accuracy with the noise or the rung" \
 check "workbench report view: the table and the plot" sh -c \
     "grep -q 'Result table: confirmed at 2000 images, 1 epoch;' '$T/wb-report' &&
      grep -q '^ g0-1 *seed ' '$T/wb-report' && grep -q 'confirmed front: mean test accuracy' '$T/wb-report'"
+
+# keep_weights "front": a generation's close prunes the weights off the
+# front, but not gevo confirm's runs nor the confirmed individuals' own
+python3 - "$S/gevo.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1])); c["keep_weights"] = "front"; json.dump(c, open(sys.argv[1], "w"))
+PY
+"$GEVO" run "$S" --generations 2 --population 3 --offspring 3 --slots 2 --threads 1 --seed 3 \
+    --rungs 600:1 >"$T/run2.log" 2>&1
+rc=$?
+front=$(git -C "$S" show journal:front.json | python3 -c 'import json,sys; print(" ".join(json.load(sys.stdin)["front"]))')
+missing=""
+for f in g0-1 g0-1.confirm-1 g0-1.confirm-2 g1-1 g1-1.confirm-1 g1-1.confirm-2; do
+    [ -f "$S/.gevo/weights/$f.weights" ] || missing="$missing $f"
+done
+pruned=0
+for id in $(git -C "$S" tag --list); do
+    case " $front g0-1 g1-1 " in *" $id "*) ;; *) [ -e "$S/.gevo/weights/$id.weights" ] || pruned=$((pruned + 1)) ;; esac
+done
+if [ $rc -eq 0 ] && [ -z "$missing" ] && [ $pruned -gt 0 ]; then ok results_prune_keeps_confirmed
+else fail results_prune_keeps_confirmed "rc=$rc front: $front; missing:$missing; pruned $pruned $(tail -n 3 "$T/run2.log")"; fi
 
 # a kill during the noise measurement: the next run resumes it (the runs
 # that ended are kept or collected, the rest trained), and only then does
