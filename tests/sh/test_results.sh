@@ -169,6 +169,8 @@ check "report --csv: a header and two rows" sh -c \
     "test \$(wc -l <'$T/report.csv') -eq 3 && head -1 '$T/report.csv' | grep -q '^id,label,params,'"
 "$GEVO" report "$S" --markdown >"$T/report.md" 2>&1
 check "report --markdown: a table" sh -c "grep -q '^| id | label |' '$T/report.md' && grep -q '^| g1-1 |' '$T/report.md'"
+expect "report with two formats is a usage error (status 2)" 2 "$GEVO" report "$S" --csv --json &&
+    check "it says to choose one" grep -q 'choose one of --markdown, --csv and --json' "$T/out"
 S2="$T/s2"
 "$GEVO" new "$S2" >/dev/null 2>&1
 expect "report of an unconfirmed session fails (status 1)" 1 "$GEVO" report "$S2" &&
