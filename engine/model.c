@@ -6,9 +6,11 @@
 #include "engine/layers.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -320,18 +322,42 @@ int model_plan_bytes(const net_graph *g, int batch, size_t *bytes, gerr *err)
     return 0;
 }
 
+/* The model's block, zeroed. A block of megabytes asks for 2 MiB pages
+ * (transparent huge pages on request, madvise) over the whole pages it
+ * spans: on this kind of virtual machine each first touch of a 4 KiB
+ * page costs tens of microseconds, so zeroing the 34 MiB of quick.net at
+ * batch 128 took about 0.3 s of a candidate's start-up. The kernel backs
+ * the 2 MiB-aligned stretches inside the block with huge pages, the ends
+ * stay small: the block keeps its planned size (model_plan_bytes). The
+ * request is advice: refused, the block is on small pages as before. */
+#define HUGE_PAGE ((size_t)2 << 20)
+
+static char *block_alloc(size_t bytes)
+{
+    char *block = aligned_alloc(64, bytes);
+    if (!block)
+        return NULL;
+    long page = sysconf(_SC_PAGESIZE);
+    if (bytes >= 2 * HUGE_PAGE && page > 0) {
+        uintptr_t mask = (uintptr_t)page - 1, lo = ((uintptr_t)block + mask) & ~mask,
+                  hi = ((uintptr_t)block + bytes) & ~mask;
+        (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+    }
+    memset(block, 0, bytes);
+    return block;
+}
+
 model *model_new(const net_graph *g, int batch, uint64_t seed, gerr *err)
 {
     layout p, q;
     if (layout_model(g, batch, NULL, &p, err))
         return NULL;
-    char *block = aligned_alloc(64, p.bytes);
+    char *block = block_alloc(p.bytes);
     if (!block) {
         gerr_set(err, "out of memory: the model of batch %d needs %.1f MiB", batch,
                  (double)p.bytes / 1048576.0);
         return NULL;
     }
-    memset(block, 0, p.bytes);
     model *m = (model *)block;
     m->g = g;
     m->batch = batch;
