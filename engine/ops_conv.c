@@ -163,11 +163,89 @@ static inline void geom_x(const ops_conv *c, const conv_geom *g, int kj, int *lo
     }
 }
 
+/* One output row of a column row: zeros where the window is outside the
+ * input, the input's samples inside; the common stride 1 is a contiguous
+ * copy the compiler vectorises (a stride it does not know is a gather). */
+static inline void col_row(float *restrict r, const float *restrict src, int lo, int hi, int ow,
+                           int s)
+{
+    for (int ox = 0; ox < lo; ox++)
+        r[ox] = 0.0f;
+    if (s == 1)
+        for (int ox = lo; ox < hi; ox++)
+            r[ox] = src[ox];
+    else
+        for (int ox = lo; ox < hi; ox++)
+            r[ox] = src[ox * s];
+    for (int ox = hi; ox < ow; ox++)
+        r[ox] = 0.0f;
+}
+
+/* Zeroes the columns outside [x_lo, x_hi) of rows [y_lo, y_hi): one or
+ * two floats a row, column by column (a strided store; the compiler
+ * would make memset calls of row by row loops, which cost more than the
+ * copy they follow). */
+static void zero_edges(float *row, int ow, int y_lo, int y_hi, int x_lo, int x_hi)
+{
+    for (int ox = 0; ox < x_lo; ox++)
+        for (int oy = y_lo; oy < y_hi; oy++)
+            row[(size_t)oy * ow + ox] = 0.0f;
+    for (int ox = x_hi; ox < ow; ox++)
+        for (int oy = y_lo; oy < y_hi; oy++)
+            row[(size_t)oy * ow + ox] = 0.0f;
+}
+
+/* The column rows of stride 1 where output rows are as wide as input
+ * rows (same padding) are the plane shifted by the tap: entry
+ * oy * ow + ox is src[oy * ow + ox] inside the valid window, zero outside
+ * it. The valid rows are one contiguous span (which carries neighbouring
+ * rows' samples into the edge columns, zeroed after), instead of a short
+ * copy per row: the 14- and 7-wide rows of small images spent their time
+ * in loop ends. The span reads only inside the plane: from the first
+ * valid sample to the last. */
+static bool shifted_ok(const ops_conv *c, int y_lo, int y_hi, int x_lo, int x_hi)
+{
+    return c->stride == 1 && c->ow == c->w && y_lo < y_hi && x_lo < x_hi;
+}
+
+static inline void shifted_span(int ow, int y_lo, int y_hi, int x_lo, int x_hi, size_t *first,
+                                size_t *len)
+{
+    *first = (size_t)y_lo * ow + x_lo;
+    *len = (size_t)(y_hi - 1) * ow + x_hi - *first;
+}
+
+static void shifted_plane(float *row, const float *plane, long shift, int oh, int ow, int y_lo,
+                          int y_hi, int x_lo, int x_hi)
+{
+    size_t first, len;
+    shifted_span(ow, y_lo, y_hi, x_lo, x_hi, &first, &len);
+    memset(row, 0, sizeof(float) * (size_t)y_lo * ow);
+    memcpy(row + first, plane + (shift + (long)first), sizeof(float) * len);
+    zero_edges(row, ow, y_lo, y_hi, x_lo, x_hi);
+    memset(row + (size_t)y_hi * ow, 0, sizeof(float) * (size_t)(oh - y_hi) * ow);
+}
+
+/* Its adjoint: the edge columns' gradients (of padding) are zeroed in the
+ * scratch columns, then the span adds into the plane: in the same order
+ * as one row at a time, adding zeros elsewhere. */
+static void shifted_plane_add(float *row, float *plane, long shift, int ow, int y_lo, int y_hi,
+                              int x_lo, int x_hi)
+{
+    size_t first, len;
+    shifted_span(ow, y_lo, y_hi, x_lo, x_hi, &first, &len);
+    zero_edges(row, ow, y_lo, y_hi, x_lo, x_hi);
+    const float *restrict r = row + first;
+    float *restrict o = plane + (shift + (long)first);
+    for (size_t j = 0; j < len; j++)
+        o[j] += r[j];
+}
+
 /* Columns of one image and group: row (ci, ki, kj), column (oy, ox);
  * rows are ld floats apart (the columns of a block of images side by
  * side). */
-static void im2col(const ops_conv *c, const conv_geom *gm, const float *in, float *cols, int cin_g,
-                   size_t ld)
+OPS_CLONES static void im2col(const ops_conv *c, const conv_geom *gm, const float *in, float *cols,
+                              int cin_g, size_t ld)
 {
     int oh = c->oh, ow = c->ow, s = c->stride, d = c->dilation;
     for (int ci = 0; ci < cin_g; ci++) {
@@ -179,6 +257,11 @@ static void im2col(const ops_conv *c, const conv_geom *gm, const float *in, floa
                 float *row = cols + (((size_t)ci * c->kh + ki) * c->kw + kj) * ld;
                 int offx = kj * d - c->pad_w, x_lo, x_hi;
                 geom_x(c, gm, kj, &x_lo, &x_hi);
+                if (shifted_ok(c, y_lo, y_hi, x_lo, x_hi)) {
+                    shifted_plane(row, plane, (long)(ki * d - c->pad_h) * ow + offx, oh, ow, y_lo,
+                                  y_hi, x_lo, x_hi);
+                    continue;
+                }
                 for (int oy = 0; oy < oh; oy++) {
                     float *r = row + (size_t)oy * ow;
                     if (oy < y_lo || oy >= y_hi || x_lo >= x_hi) {
@@ -186,21 +269,17 @@ static void im2col(const ops_conv *c, const conv_geom *gm, const float *in, floa
                         continue;
                     }
                     const float *src = plane + (size_t)(oy * s + ki * d - c->pad_h) * c->w + offx;
-                    for (int ox = 0; ox < x_lo; ox++)
-                        r[ox] = 0.0f;
-                    for (int ox = x_lo; ox < x_hi; ox++)
-                        r[ox] = src[ox * s];
-                    for (int ox = x_hi; ox < ow; ox++)
-                        r[ox] = 0.0f;
+                    col_row(r, src, x_lo, x_hi, ow, s);
                 }
             }
         }
     }
 }
 
-/* The adjoint of im2col: adds the columns back into the image. */
-static void col2im_add(const ops_conv *c, const conv_geom *gm, const float *cols, float *din,
-                       int cin_g, size_t ld)
+/* The adjoint of im2col: adds the columns back into the image (the
+ * columns are scratch: the shifted path zeroes their padding entries). */
+OPS_CLONES static void col2im_add(const ops_conv *c, const conv_geom *gm, float *cols, float *din,
+                                  int cin_g, size_t ld)
 {
     int ow = c->ow, s = c->stride, d = c->dilation;
     for (int ci = 0; ci < cin_g; ci++) {
@@ -209,14 +288,23 @@ static void col2im_add(const ops_conv *c, const conv_geom *gm, const float *cols
             int y_lo, y_hi;
             geom_y(c, gm, ki, &y_lo, &y_hi);
             for (int kj = 0; kj < c->kw; kj++) {
-                const float *row = cols + (((size_t)ci * c->kh + ki) * c->kw + kj) * ld;
+                float *row = cols + (((size_t)ci * c->kh + ki) * c->kw + kj) * ld;
                 int offx = kj * d - c->pad_w, x_lo, x_hi;
                 geom_x(c, gm, kj, &x_lo, &x_hi);
+                if (shifted_ok(c, y_lo, y_hi, x_lo, x_hi)) {
+                    shifted_plane_add(row, plane, (long)(ki * d - c->pad_h) * ow + offx, ow, y_lo,
+                                      y_hi, x_lo, x_hi);
+                    continue;
+                }
                 for (int oy = y_lo; oy < y_hi; oy++) {
                     const float *r = row + (size_t)oy * ow;
                     float *dst = plane + (size_t)(oy * s + ki * d - c->pad_h) * c->w + offx;
-                    for (int ox = x_lo; ox < x_hi; ox++)
-                        dst[ox * s] += r[ox];
+                    if (s == 1)
+                        for (int ox = x_lo; ox < x_hi; ox++)
+                            dst[ox] += r[ox];
+                    else
+                        for (int ox = x_lo; ox < x_hi; ox++)
+                            dst[ox * s] += r[ox];
                 }
             }
         }
