@@ -524,6 +524,42 @@ static tcase *mk_conv_3x3_strided_blocks(void)
 {
     return mk_blocks("conv_3x3_strided_blocks", 11, 3, 4, 7, 3, 2, 1, false);
 }
+/* stride 1, outputs as wide as the input (the shifted-plane columns of
+ * ops_conv.c): dilation 2 with padding 2 across, 1 down (shorter rows) */
+static tcase *mk_conv_3x3_dilated_same(void)
+{
+    ops_conv c = {.n = 3,
+                  .cin = 2,
+                  .h = 9,
+                  .w = 11,
+                  .cout = 3,
+                  .kh = 3,
+                  .kw = 3,
+                  .stride = 1,
+                  .pad_h = 1,
+                  .pad_w = 2,
+                  .dilation = 2,
+                  .groups = 1,
+                  .bias = true};
+    return mk_conv("conv_3x3_dilated_same", c);
+}
+
+/* 2x2 pools wide enough for the vectorised interior of ops_pool.c (and
+ * a ceil-mode last column and row of single samples) */
+static tcase *mk_pool2(const char *name, ops_pool_kind kind, int h, int w, bool ceil)
+{
+    ops_pool p = {
+        .kind = kind, .n = 2, .c = 3, .h = h, .w = w, .kh = 2, .kw = 2, .stride = 2, .ceil = ceil};
+    return mk_pool(name, p);
+}
+static tcase *mk_maxpool2_wide(void)
+{
+    return mk_pool2("maxpool2_wide", OPS_POOL_MAX, 6, 38, false);
+}
+static tcase *mk_minpool2_wide_ceil(void)
+{
+    return mk_pool2("minpool2_wide_ceil", OPS_POOL_MIN, 7, 35, true);
+}
 
 /* batchnorm computing the activation after it (ops_bn.fuse_act): the
  * activation's gradient goes through buf[0] on its way to x */
@@ -564,13 +600,23 @@ static tcase *mk_bn_silu_eval(void)
     return mk_bn_act("bn_silu_eval_fused", 2, 3, 25, false, OPS_SILU);
 }
 
-static const tc_maker speed_cases[] = {mk_dw3_7x5,         mk_dw3_2x2,
-                                       mk_dw3_1x1,         mk_dw3_k5,
-                                       mk_dw3_pad2,        mk_dense,
-                                       mk_conv_1x1_blocks, mk_conv_1x1_grouped_blocks,
-                                       mk_conv_3x3_blocks, mk_conv_3x3_strided_blocks,
-                                       mk_bn_silu,         mk_bn_hswish,
-                                       mk_bn_sigmoid_vec,  mk_bn_silu_eval};
+static const tc_maker speed_cases[] = {mk_dw3_7x5,
+                                       mk_dw3_2x2,
+                                       mk_dw3_1x1,
+                                       mk_dw3_k5,
+                                       mk_dw3_pad2,
+                                       mk_dense,
+                                       mk_conv_1x1_blocks,
+                                       mk_conv_1x1_grouped_blocks,
+                                       mk_conv_3x3_blocks,
+                                       mk_conv_3x3_strided_blocks,
+                                       mk_bn_silu,
+                                       mk_bn_hswish,
+                                       mk_bn_sigmoid_vec,
+                                       mk_bn_silu_eval,
+                                       mk_conv_3x3_dilated_same,
+                                       mk_maxpool2_wide,
+                                       mk_minpool2_wide_ceil};
 #define SPEED_COUNT ((int)(sizeof speed_cases / sizeof speed_cases[0]))
 
 static void test_speed_path_gradients(void)
@@ -855,6 +901,59 @@ static void run_case(tcase *t, float *out, float *grads, const float *dout)
         }
 }
 
+/* 2x2 pools at stride 2 against the definition: the window's extreme and
+ * the index of its first occurrence (values drawn from five levels, so
+ * ties are common), for widths that use the vectorised interior, its
+ * remainder and ceil mode's partial windows. */
+static void test_pool2_matches_definition(void)
+{
+    static const int shapes[][3] = {{6, 38, 0}, {7, 35, 1}, {5, 17, 1}, {4, 9, 0}, {1, 40, 1}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int kind = 0; kind < 2; kind++) {
+            bool is_min = kind == 1;
+            ops_pool p = {.kind = is_min ? OPS_POOL_MIN : OPS_POOL_MAX,
+                          .n = 2,
+                          .c = 2,
+                          .h = shapes[s][0],
+                          .w = shapes[s][1],
+                          .kh = 2,
+                          .kw = 2,
+                          .stride = 2,
+                          .ceil = shapes[s][2] != 0};
+            gerr err = GERR_INIT;
+            CHECK(ops_pool_init(&p, &err) == 0, "%s", err.msg);
+            size_t ihw = (size_t)p.h * p.w, ohw = (size_t)p.oh * p.ow, np = (size_t)p.n * p.c;
+            float *x = malloc(sizeof(float) * np * ihw), *o = malloc(sizeof(float) * np * ohw);
+            float *idx = malloc(sizeof(float) * (ops_pool_scratch(&p) + 1));
+            rng r;
+            rng_seed(&r, 77 + s);
+            for (size_t i = 0; i < np * ihw; i++)
+                x[i] = (float)(int)rng_below(&r, 5) - 2.0f;
+            ops_pool_forward(&p, o, x, idx);
+            int bad = 0;
+            for (size_t pl = 0; pl < np; pl++)
+                for (int oy = 0; oy < p.oh; oy++)
+                    for (int ox = 0; ox < p.ow; ox++) {
+                        const float *xp = x + pl * ihw;
+                        int bi = 2 * oy * p.w + 2 * ox;
+                        for (int y = 2 * oy; y < 2 * oy + 2 && y < p.h; y++)
+                            for (int xx = 2 * ox; xx < 2 * ox + 2 && xx < p.w; xx++) {
+                                float v = xp[y * p.w + xx];
+                                if (is_min ? v < xp[bi] : v > xp[bi])
+                                    bi = y * p.w + xx;
+                            }
+                        size_t k = pl * ohw + (size_t)oy * p.ow + ox;
+                        int32_t got;
+                        memcpy(&got, &idx[k], sizeof got);
+                        if (o[k] != xp[bi] || got != bi)
+                            bad++;
+                    }
+            CHECK(bad == 0, "pool %dx%d ceil %d %s: %d outputs differ from the definition", p.h,
+                  p.w, (int)p.ceil, is_min ? "min" : "max", bad);
+            free(x), free(o), free(idx);
+        }
+}
+
 static void test_threads_agree(void)
 {
     long saved = ops_par_min;
@@ -916,6 +1015,7 @@ int main(void)
     RUN(test_dw_matches_direct);
     RUN(test_store_matches_add);
     RUN(test_bn_act_matches_pair);
+    RUN(test_pool2_matches_definition);
     RUN(test_threads_agree);
     RUN(test_gradients);
     RUN(test_checker_catches_errors);
