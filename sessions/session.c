@@ -302,6 +302,8 @@ int session_config_load(session *s, gerr *err)
     }
     json_decref(s->config);
     s->config = j;
+    json_decref(s->config_text);
+    s->config_text = NULL;
     return 0;
 }
 
@@ -340,7 +342,29 @@ const char *session_config_get(session *s, const char *key)
     const char *leaf;
     json_t *obj = config_lookup(s->config, key, false, &leaf);
     json_t *v = obj ? json_object_get(obj, leaf) : NULL;
-    return json_is_string(v) ? json_string_value(v) : NULL;
+    if (json_is_string(v))
+        return json_string_value(v);
+    /* People write "eta": 3 as often as "eta": "3": a number (or true,
+       false) is its text, so the setting is read, and checked by its
+       reader, instead of silently taking the default. */
+    char buf[64];
+    if (json_is_integer(v))
+        snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    else if (json_is_real(v))
+        snprintf(buf, sizeof buf, "%.17g", json_real_value(v));
+    else if (json_is_boolean(v))
+        snprintf(buf, sizeof buf, "%s", json_is_true(v) ? "true" : "false");
+    else
+        return NULL;
+    if (!s->config_text && !(s->config_text = json_object()))
+        return NULL;
+    json_t *t = json_object_get(s->config_text, key);
+    if (!t || strcmp(json_string_value(t), buf)) {
+        if (json_object_set_new(s->config_text, key, json_string(buf)))
+            return NULL;
+        t = json_object_get(s->config_text, key);
+    }
+    return json_string_value(t);
 }
 
 struct json_t *session_config_node(session *s, const char *key)
@@ -414,6 +438,8 @@ int session_config_set(session *s, const char *key, const char *value, gerr *err
     if (!obj || !leaf[0])
         return gerr_set(err, "config: bad key '%s'", key);
     json_object_set_new(obj, leaf, json_string(value));
+    if (s->config_text)
+        json_object_del(s->config_text, key);
     return session_config_save(s, err);
 }
 
@@ -501,6 +527,7 @@ void session_close(session *s)
         return;
     session_unlock(s);
     json_decref(s->config);
+    json_decref(s->config_text);
     git_repository_free(s->repo);
     free(s->numbers);
     free(s->workdir);

@@ -72,8 +72,10 @@ const char *session_lock_holder(const session *s);
 
 /* Configuration (gevo.json in the working tree, snapshotted by every
  * journal commit). Keys are dotted: "data", "seed", "preset",
- * "llm.base_url", "llm.model", "llm.api_key_env". Values are strings.
- * get returns NULL when unset. set refuses keys that would hold a secret
+ * "llm.base_url", "llm.model", "llm.api_key_env". Values are strings;
+ * get gives a number or true/false in gevo.json as its text ("eta": 3 is
+ * "3"), and NULL when unset or a list or an object. Borrowed, valid until
+ * the configuration changes. set refuses keys that would hold a secret
  * (any "*key*" key other than llm.api_key_env, or a value holding the
  * value of a key variable the settings name: llm.api_key_env and every
  * "models" entry's api_key_env). */

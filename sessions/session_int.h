@@ -27,6 +27,10 @@ struct session {
     int lock_fd; /* flock'd while writer */
     char holder[160];
     json_t *config; /* gevo.json as last read or written */
+    /* the text of the settings gevo.json gives as numbers or true/false
+       (dotted key -> string), made when first asked for, so that
+       session_config_get can hand out a borrowed string for them too */
+    json_t *config_text;
     /* the next free number of each generation that has individuals:
        (generation, next) pairs, as many as generations in use, so that a
        generation number never sizes an allocation */

@@ -270,6 +270,27 @@ static void test_create_and_add(void)
     CHECK(session_config_set(s, "llm.model", "qwen", &serr) == 0 &&
               !strcmp(session_config_get(s, "llm.model"), "qwen"),
           "config set");
+    /* A number or true/false in gevo.json is its text (read, not ignored). */
+    json_t *cfg = session_config_node(s, "llm");
+    json_object_set_new(cfg, "eta", json_integer(2));
+    json_object_set_new(cfg, "epsilon", json_real(0.25));
+    json_object_set_new(cfg, "flag", json_true());
+    json_object_set_new(cfg, "list", json_array());
+    const char *eta = session_config_get(s, "llm.eta");
+    CHECK(eta && !strcmp(eta, "2"), "a number setting is its text: %s", eta ? eta : "NULL");
+    CHECK(session_config_get(s, "llm.eta") == eta, "the same borrowed text when asked again");
+    CHECK(session_config_get(s, "llm.epsilon") &&
+              !strcmp(session_config_get(s, "llm.epsilon"), "0.25"),
+          "a real setting is its text");
+    CHECK(session_config_get(s, "llm.flag") && !strcmp(session_config_get(s, "llm.flag"), "true"),
+          "true is its text");
+    CHECK(!session_config_get(s, "llm.list"), "a list is no text");
+    json_object_del(cfg, "epsilon");
+    json_object_del(cfg, "flag");
+    json_object_del(cfg, "list");
+    CHECK(session_config_set(s, "llm.eta", "4", &serr) == 0 &&
+              !strcmp(session_config_get(s, "llm.eta"), "4"),
+          "set over a number");
     CHECK(session_config_set(s, "llm.api_key", "abc", &serr) != 0, "a key refused");
     CHECK(session_config_set(s, "llm.api_key_env", "sk-12/34", &serr) != 0, "not a variable name");
     session_close(s);
