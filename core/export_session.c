@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include "core/confirm.h"
 #include "core/evaluator.h"
 #include "core/export_torch.h"
 #include "core/weights_store.h"
@@ -169,6 +171,59 @@ static double note_val(json_t *r)
     return json_is_number(v) ? json_number_value(v) : -1;
 }
 
+/* The confirm run of id with the highest validation accuracy: its weights
+ * file into wpath, and a result (gevo train's fields that the export's
+ * README states) into *result (malloc'd). */
+static int confirmed_run(session *s, const char *id, char *wpath, size_t size, char **result,
+                         int *seed, gerr *err)
+{
+    char *text = NULL;
+    if (session_get_note(s, CONFIRM_NOTE, id, &text, err))
+        return -1;
+    if (!text)
+        return gerr_set(err, "%s has not been confirmed (gevo confirm SESSION %s)", id, id);
+    json_t *c = json_loads(text, 0, NULL), *run, *best = NULL;
+    free(text);
+    size_t i;
+    json_array_foreach(json_object_get(c, "runs"), i, run)
+    {
+        json_t *v = json_object_get(run, "val_acc");
+        const char *st = json_string_value(json_object_get(run, "status"));
+        if (st && !strcmp(st, "ok") && json_is_number(v) &&
+            json_is_string(json_object_get(run, "weights")) &&
+            (!best || json_number_value(v) > json_number_value(json_object_get(best, "val_acc"))))
+            best = run;
+    }
+    int rc = -1;
+    const char *rel = best ? json_string_value(json_object_get(best, "weights")) : NULL;
+    json_int_t sd = best ? json_integer_value(json_object_get(best, "seed")) : 0;
+    char want[64];
+    snprintf(want, sizeof want, ".gevo/weights/%s.confirm-%lld.weights", id, (long long)sd);
+    if (!best) {
+        gerr_set(err, "%s's confirm note has no finished run", id);
+    } else if (strcmp(rel, want)) {
+        /* the note names the file; it is read only where confirm writes */
+        gerr_set(err, "%s's confirm note names the weights file '%s', not %s", id, rel, want);
+    } else if ((size_t)snprintf(wpath, size, "%s%s", session_workdir(s), rel) >= size) {
+        gerr_set(err, "%s's confirm weights: the path is too long", id);
+    } else if (access(wpath, R_OK)) {
+        gerr_set(err, "%s: the weights of its confirm run with seed %lld are gone (%s)", id,
+                 (long long)sd, wpath);
+    } else {
+        json_t *fid = json_object_get(c, "fidelity");
+        json_t *r = json_pack("{s:s, s:O, s:O, s:I, s:O}", "status", "confirmed", "val_acc",
+                              json_object_get(best, "val_acc"), "test_acc",
+                              json_object_get(best, "test_acc"), "seed", sd, "images",
+                              json_object_get(fid, "images"));
+        *result = r ? json_dumps(r, 0) : NULL;
+        json_decref(r);
+        *seed = (int)sd;
+        rc = *result ? 0 : gerr_set(err, "out of memory");
+    }
+    json_decref(c);
+    return rc;
+}
+
 int export_session_torch(session *s, const char *spec, const char *dir,
                          const export_session_opts *o, export_session_report *rep, gerr *err)
 {
@@ -189,6 +244,11 @@ int export_session_torch(session *s, const char *spec, const char *dir,
     }
     r = json_loads(note, 0, NULL);
     rep->note_val = note_val(r);
+    if (o->confirmed) {
+        if (confirmed_run(s, rep->id, wpath, sizeof wpath, &text, &rep->confirm_seed, err))
+            goto out;
+        goto write;
+    }
     if (weights_path(s, rep->id, wpath, sizeof wpath, err))
         goto out;
     char st[32];
@@ -228,10 +288,11 @@ int export_session_torch(session *s, const char *spec, const char *dir,
         if (policy != WEIGHTS_KEEP_NONE && weights_keep_file(s, rep->id, wpath, err))
             goto out;
     }
+write:;
     const char *resize = session_config_get(s, "resize");
     export_torch_meta meta = {.id = rep->id,
                               .session = session_workdir(s),
-                              .result = rep->retrained && text ? text : note,
+                              .result = (rep->retrained || rep->confirm_seed) && text ? text : note,
                               .resize = resize && *resize ? resize : NULL};
     if (export_torch_write(dir, src, strlen(src), wpath, &meta, err))
         goto out;

@@ -20,12 +20,17 @@ typedef struct export_session_opts {
     bool train;       /* retrain when the weights are not kept */
     const char *exe;  /* the gevo binary that retrains; NULL: this program */
     const char *data; /* the data folder; NULL: the result's, else the session's */
+    /* the weights of ID's `gevo confirm` run with the highest validation
+       accuracy (never the test accuracy: it stays out of every choice),
+       instead of those behind its result note */
+    bool confirmed;
 } export_session_opts;
 
 typedef struct export_session_report {
     char id[SESSION_ID_MAX];
     long params;
     bool retrained;
+    int confirm_seed;             /* the confirm run exported (confirmed), else 0 */
     char fidelity[256];           /* "2000 images, 1 epoch, seed 1" */
     double note_val, retrain_val; /* validation accuracy: the note's, the retraining's (-1) */
 } export_session_report;

@@ -126,6 +126,25 @@ tree = git("ls-tree", "-r", "--name-only", "journal")
 assert ".gevo" not in tree, tree
 PY
 then ok results_confirm_notes_and_weights; else fail results_confirm_notes_and_weights "see above"; fi
+# export --confirmed: the confirm run with the best validation accuracy
+expect "export --confirmed exits 0" 0 "$GEVO" export "$S" g1-1 --torch "$T/xc" --confirmed &&
+    check "export --confirmed: the weights of the run with the best validation accuracy" \
+        python3 - "$S" "$T/xc" "$T/out" <<'PY'
+import filecmp, json, os, subprocess, sys
+S, X, out = sys.argv[1:4]
+c = json.loads(subprocess.run(["git", "-C", S, "notes", "--ref=confirm", "show", "g1-1"],
+                              check=True, capture_output=True, text=True).stdout)
+best = max(c["runs"], key=lambda r: r["val_acc"])
+assert filecmp.cmp(os.path.join(S, best["weights"]), os.path.join(X, "gevo.weights"), shallow=False)
+assert "confirm run with seed %d" % best["seed"] in open(out).read(), open(out).read()
+doc = open(os.path.join(X, "model.py")).read()
+assert "Its result (confirmed): validation accuracy %.4f" % best["val_acc"] in doc, doc[:600]
+PY
+expect "export --confirmed of an unconfirmed individual fails (status 1)" 1 \
+    "$GEVO" export "$S" g1-2 --torch "$T/xc2" --confirmed &&
+    check "it says to confirm it" grep -q 'g1-2 has not been confirmed' "$T/out"
+expect "export --confirmed with --train is a usage error (status 2)" 2 \
+    "$GEVO" export "$S" g1-1 --torch "$T/xc3" --confirmed --train
 expect "confirm at another fidelity is refused (status 1)" 1 "$GEVO" confirm "$S" g0-1 --images 3000 --seeds 2 &&
     check "it says at which it was" grep -q 'g0-1 was confirmed at 2000 images, 1 epoch' "$T/out"
 expect "confirm of an unknown id fails (status 1)" 1 "$GEVO" confirm "$S" g9-9 &&

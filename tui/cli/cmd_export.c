@@ -23,14 +23,14 @@ static const cli_spec spec = {
     NULL,
 };
 
-/* gevo export DIR ID --torch OUT [--train] [--data DIR] */
+/* gevo export DIR ID --torch OUT [--train] [--data DIR] [--confirmed] */
 static int export_torch(const char *dir, const char *id, const char *out, bool train,
-                        const char *data)
+                        const char *data, bool confirmed)
 {
     session *s = cli_session_open("export", dir, SESSION_READ);
     if (!s)
         return CLI_FAIL;
-    export_session_opts o = {.train = train, .data = data};
+    export_session_opts o = {.train = train, .data = data, .confirmed = confirmed};
     export_session_report rep;
     gerr err = GERR_INIT;
     if (export_session_torch(s, id, out, &o, &rep, &err)) {
@@ -50,8 +50,13 @@ static int export_torch(const char *dir, const char *id, const char *out, bool t
     char params[48] = "";
     if (rep.params >= 0)
         snprintf(params, sizeof params, "%ld parameters, ", rep.params);
+    char confirm[64];
+    snprintf(confirm, sizeof confirm, "the weights of its confirm run with seed %d",
+             rep.confirm_seed);
     cli_line(stdout, "exported %s to %s: %s%s", rep.id, out, params,
-             rep.retrained ? "retrained weights" : "the weights its training kept");
+             rep.confirm_seed ? confirm
+             : rep.retrained  ? "retrained weights"
+                              : "the weights its training kept");
     cli_line(stdout, "  %s/model.py, weights.npz, genome.net, gevo.weights, README.md", out);
     cli_line(stdout,
              "  in PyTorch: import sys; sys.path.insert(0, \"%s\"); from model import load; "
@@ -119,7 +124,7 @@ static bool on_front(json_t *front, const char *id)
 int cmd_export(int argc, char **argv)
 {
     const char *torch = NULL, *data = NULL;
-    bool csv = false, json = false, train = false;
+    bool csv = false, json = false, train = false, confirmed = false;
     const cli_opt opts[] = {
         CLI_FLAG("csv", 0, &csv, "as CSV: a header line, then one line per individual"),
         CLI_FLAG("json", 0, &json, "as a JSON object {session, individuals}"),
@@ -129,6 +134,9 @@ int cmd_export(int argc, char **argv)
                  "with --torch: when ID's weights are not kept, train it again at\n"
                  "the fidelity of its result first"),
         CLI_STR("data", &data, "DIR", "with --train: the data to train on (default: the result's)"),
+        CLI_FLAG("confirmed", 0, &confirmed,
+                 "with --torch: the weights of ID's gevo confirm run with the highest\n"
+                 "validation accuracy, instead of those behind its result"),
         CLI_END,
     };
     cli_args args;
@@ -138,12 +146,15 @@ int cmd_export(int argc, char **argv)
         return cli_usage_error("export", "choose one of --csv, --json and --torch");
     if (!csv && !json && !torch)
         return cli_usage_error("export", "--csv, --json or --torch is needed");
-    if (!torch && (train || data))
-        return cli_usage_error("export", "--train and --data go with --torch");
+    if (!torch && (train || data || confirmed))
+        return cli_usage_error("export", "--train, --data and --confirmed go with --torch");
+    if (confirmed && (train || data))
+        return cli_usage_error("export",
+                               "--confirmed exports trained weights: no --train or --data");
     if (torch) {
         if (cli_operands("export", &args, 2, "a session folder and an individual id are needed"))
             return CLI_USAGE;
-        return export_torch(args.v[0], args.v[1], torch, train, data);
+        return export_torch(args.v[0], args.v[1], torch, train, data, confirmed);
     }
     if (cli_operands("export", &args, 1, "the session folder is missing"))
         return CLI_USAGE;

@@ -18,7 +18,7 @@ const cli_command cli_commands[] = {
      "list a session's generations, individuals, status, objectives"},
     {"show", cmd_show, "show DIR ID",
      "show an individual: genome, reasoning, result, review, diff"},
-    {"export", cmd_export, "export DIR --csv|--json | DIR ID --torch OUT [--train]",
+    {"export", cmd_export, "export DIR --csv|--json | DIR ID --torch OUT [--train|--confirmed]",
      "export a session's individuals as CSV or JSON, or one as a PyTorch module"},
     {"stats", cmd_stats, "stats DIR [--json]",
      "count proposals per persona, model, operator and pair, failed ones too"},
