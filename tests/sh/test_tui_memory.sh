@@ -5,6 +5,9 @@
 . tests/sh/lib_tui.sh
 
 expect "gevo new makes the session" 0 "$GEVO" new "$T/s"
+# no noise runs or promotions: their workers outlive a workbench and would
+# write notes while the refs are compared
+steady_session "$T/s"
 printf ':wait-idle\n' >"$T/k0"
 tui "the workbench makes the proposals (no limit), exits 0, silent" 80 24 "$T/k0" "$T/s" \
     --llm none --max-memory 0
