@@ -297,14 +297,12 @@ static bool parse_job(const run *r, const char *job, size_t *ti, unsigned long *
     return false;
 }
 
-/* SESSION/.gevo/weights/ID.confirm-S.weights: beside the individual's
- * own (core/weights_store.h, which never prunes these). */
-static int weights_file(const run *r, const char *id, unsigned long seed, char *buf, size_t size,
-                        gerr *err)
+int confirm_weights_path(session *s, const char *id, unsigned long seed, char *buf, size_t size,
+                         gerr *err)
 {
     char name[SESSION_ID_MAX + 40];
     snprintf(name, sizeof name, "%s.confirm-%lu", id, seed);
-    return weights_path(r->s, name, buf, size, err);
+    return weights_path(s, name, buf, size, err);
 }
 
 /* The weights folder (with .gevo/.gitignore: core/weights_store.h) and
@@ -325,7 +323,7 @@ static int submit(run *r, target *t, unsigned long seed, gerr *err)
     char subset[32], epochs[32], seedv[32];
     job_name(job, sizeof job, t->id, seed);
     char *src = NULL;
-    if (weights_file(r, t->id, seed, weights, sizeof weights, err) ||
+    if (confirm_weights_path(r->s, t->id, seed, weights, sizeof weights, err) ||
         session_genome(r->s, t->id, &src, err))
         return -1;
     snprintf(genome, sizeof genome, "%s/%s.net", r->work, t->id);
@@ -410,7 +408,7 @@ static int on_event(run *r, evaluator_event *ev, gerr *err)
     json_t *had = run_of(t->note, seed);
     if (!(had && run_ok(had))) {
         char weights[4096];
-        if (weights_file(r, t->id, seed, weights, sizeof weights, err))
+        if (confirm_weights_path(r->s, t->id, seed, weights, sizeof weights, err))
             return -1;
         const char *res = ev->kind == EVALUATOR_FINISHED ? ev->result_json : NULL;
         if (record_run(r->s, t, seed, res, ev->kind == EVALUATOR_FAILED ? ev->reason : NULL,

@@ -85,6 +85,11 @@ int confirm_default_ids(session *s, char (**ids)[SESSION_ID_MAX], size_t *n, ger
 int confirm_run(session *s, const char (*ids)[SESSION_ID_MAX], size_t n, const confirm_opts *o,
                 confirm_listener fn, void *ctx, volatile sig_atomic_t *stop, gerr *err);
 
+/* Where the weights of id's confirm run with seed are kept:
+ * SESSION/.gevo/weights/ID.confirm-S.weights, beside the individual's own
+ * (core/weights_store.h, which never prunes these). */
+int confirm_weights_path(session *s, const char *id, unsigned long seed, char *buf, size_t size,
+                         gerr *err);
 /* The note of id, parsed: what gevo report reads. */
 typedef struct confirm_info {
     bool present;

@@ -190,31 +190,28 @@ static int confirmed_run(session *s, const char *id, char *wpath, size_t size, c
         json_t *v = json_object_get(run, "val_acc");
         const char *st = json_string_value(json_object_get(run, "status"));
         if (st && !strcmp(st, "ok") && json_is_number(v) &&
-            json_is_string(json_object_get(run, "weights")) &&
             (!best || json_number_value(v) > json_number_value(json_object_get(best, "val_acc"))))
             best = run;
     }
     int rc = -1;
-    const char *rel = best ? json_string_value(json_object_get(best, "weights")) : NULL;
     json_int_t sd = best ? json_integer_value(json_object_get(best, "seed")) : 0;
-    char want[64];
-    snprintf(want, sizeof want, ".gevo/weights/%s.confirm-%lld.weights", id, (long long)sd);
+    /* the file is where confirm writes it for that seed: the note's text
+       never names a path */
     if (!best) {
         gerr_set(err, "%s's confirm note has no finished run", id);
-    } else if (strcmp(rel, want)) {
-        /* the note names the file; it is read only where confirm writes */
-        gerr_set(err, "%s's confirm note names the weights file '%s', not %s", id, rel, want);
-    } else if ((size_t)snprintf(wpath, size, "%s%s", session_workdir(s), rel) >= size) {
-        gerr_set(err, "%s's confirm weights: the path is too long", id);
+    } else if (sd < 1 || sd > CONFIRM_MAX_SEEDS) {
+        gerr_set(err, "%s's confirm note: the best run's seed %lld is not 1 to %d", id,
+                 (long long)sd, CONFIRM_MAX_SEEDS);
+    } else if (confirm_weights_path(s, id, (unsigned long)sd, wpath, size, err)) {
+        /* err says why */
     } else if (access(wpath, R_OK)) {
         gerr_set(err, "%s: the weights of its confirm run with seed %lld are gone (%s)", id,
                  (long long)sd, wpath);
     } else {
-        json_t *fid = json_object_get(c, "fidelity");
-        json_t *r = json_pack("{s:s, s:O, s:O, s:I, s:O}", "status", "confirmed", "val_acc",
+        json_t *r = json_pack("{s:s, s:O?, s:O?, s:I, s:O?}", "status", "confirmed", "val_acc",
                               json_object_get(best, "val_acc"), "test_acc",
                               json_object_get(best, "test_acc"), "seed", sd, "images",
-                              json_object_get(fid, "images"));
+                              json_object_get(json_object_get(c, "fidelity"), "images"));
         *result = r ? json_dumps(r, 0) : NULL;
         json_decref(r);
         *seed = (int)sd;
