@@ -47,10 +47,5 @@ static void curves_draw(wb *w, const wb_area *a, bool focused)
         }
 }
 
-DEFINE_VIEW(curves) = {
-    .name = "curves",
-    .title = "Learning curves",
-    .load = wb_curves_load,
-    .draw = curves_draw,
-    .request = wb_scroll_request,
-};
+DEFINE_VIEW(curves, "Learning curves", .load = wb_curves_load, .draw = curves_draw,
+            .request = wb_scroll_request);

@@ -457,10 +457,5 @@ static int diff_click(wb *w, const wb_area *a, int row, int col)
     return WB_REDRAW;
 }
 
-DEFINE_VIEW(diff) = {
-    .name = "diff",
-    .load = wb_detail_diff,
-    .draw = diff_draw,
-    .request = diff_request,
-    .click = diff_click,
-};
+DEFINE_VIEW(diff, NULL, .load = wb_detail_diff, .draw = diff_draw, .request = diff_request,
+            .click = diff_click);

@@ -17,10 +17,5 @@ static void events_draw(wb *w, const wb_area *a, bool focused)
         wb_put(w, a->y + 1, 1, w->cols - 2, "(nothing yet)", A_NORMAL);
 }
 
-DEFINE_VIEW(events) = {
-    .name = "events",
-    .title = "Event log",
-    .open = events_open,
-    .draw = events_draw,
-    .request = wb_scroll_request,
-};
+DEFINE_VIEW(events, "Event log", .open = events_open, .draw = events_draw,
+            .request = wb_scroll_request);

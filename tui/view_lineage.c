@@ -59,10 +59,5 @@ static void lineage_draw(wb *w, const wb_area *a, bool focused)
     }
 }
 
-DEFINE_VIEW(lineage) = {
-    .name = "lineage",
-    .title = "Lineage",
-    .load = wb_lineage_load,
-    .draw = lineage_draw,
-    .request = wb_scroll_request,
-};
+DEFINE_VIEW(lineage, "Lineage", .load = wb_lineage_load, .draw = lineage_draw,
+            .request = wb_scroll_request);

@@ -57,9 +57,4 @@ static void pareto_draw(wb *w, const wb_area *a, bool focused)
     wb_put(w, oy + H + 2, ox, w->cols - ox - 1, buf, A_NORMAL);
 }
 
-DEFINE_VIEW(pareto) = {
-    .name = "pareto",
-    .title = "Pareto front",
-    .draw = pareto_draw,
-    .request = wb_scroll_request,
-};
+DEFINE_VIEW(pareto, "Pareto front", .draw = pareto_draw, .request = wb_scroll_request);

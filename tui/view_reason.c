@@ -111,17 +111,7 @@ static void reason_draw(wb *w, const wb_area *a, bool focused)
 
 static int reason_request(wb *w, int req)
 {
-    bool move;
-    int delta = wb_move_delta(w, req, &move);
-    if (!move)
-        return WB_UNHANDLED;
-    w->reason_top = wb_clamp_add(w->reason_top, delta, 0, 1000000);
-    return WB_REDRAW;
+    return wb_scroll(w, req, &w->reason_top);
 }
 
-DEFINE_VIEW(reason) = {
-    .name = "reason",
-    .load = wb_detail_reason,
-    .draw = reason_draw,
-    .request = reason_request,
-};
+DEFINE_VIEW(reason, NULL, .load = wb_detail_reason, .draw = reason_draw, .request = reason_request);

@@ -129,10 +129,5 @@ static void report_draw(wb *w, const wb_area *a, bool focused)
     draw_plot(w, py + 1, h - (py + 1 - y0) - 1);
 }
 
-DEFINE_VIEW(report) = {
-    .name = "report",
-    .title = "Result table",
-    .open = report_load,
-    .draw = report_draw,
-    .request = wb_scroll_request,
-};
+DEFINE_VIEW(report, "Result table", .open = report_load, .draw = report_draw,
+            .request = wb_scroll_request);

@@ -15,10 +15,4 @@ static void stats_draw(wb *w, const wb_area *a, bool focused)
     wb_draw_lines(w, w->stats, w->n_stats, a->y + 1, a->h - 1);
 }
 
-DEFINE_VIEW(stats) = {
-    .name = "stats",
-    .title = "Stats",
-    .open = stats_open,
-    .draw = stats_draw,
-    .request = wb_scroll_request,
-};
+DEFINE_VIEW(stats, "Stats", .open = stats_open, .draw = stats_draw, .request = wb_scroll_request);

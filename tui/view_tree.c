@@ -124,9 +124,4 @@ static int tree_click(wb *w, const wb_area *a, int row, int col)
     return WB_REDRAW | WB_DETAIL;
 }
 
-DEFINE_VIEW(tree) = {
-    .name = "tree",
-    .draw = tree_draw,
-    .request = tree_request,
-    .click = tree_click,
-};
+DEFINE_VIEW(tree, NULL, .draw = tree_draw, .request = tree_request, .click = tree_click);

@@ -307,7 +307,11 @@ typedef struct wb_view_ops {
     int (*click)(wb *w, const wb_area *a, int row, int col);
 } wb_view_ops;
 
-#define DEFINE_VIEW(name)      const wb_view_ops wb_view_##name
+/* A view's table, at the end of its file as tig's DEFINE_VIEW: its name
+ * (as in WB_VIEWS), the full-screen title (NULL for a pane), then the
+ * functions it has, by field: DEFINE_VIEW(help, "Help", .draw = help_draw). */
+#define DEFINE_VIEW(name_, title_, ...) \
+    const wb_view_ops wb_view_##name_ = {.name = #name_, .title = title_, __VA_ARGS__}
 #define WB_VIEW_DECL(ID, name) extern const wb_view_ops wb_view_##name;
 WB_VIEWS(WB_VIEW_DECL)
 /* Every view by id (wb_views.c). */
@@ -539,6 +543,9 @@ int wb_prompt_key(wb *w, int key);
 void wb_prompt_open(wb *w, int kind, const char *initial);
 /* Shows a full-screen view (its open and load), or the panes for -1. */
 void wb_show(wb *w, int view);
+/* A move request scrolls *top (the first line shown) by its delta;
+ * WB_UNHANDLED for any other request. */
+int wb_scroll(wb *w, int req, int *top);
 /* The full-screen views' moves: they scroll view_top. */
 int wb_scroll_request(wb *w, int req);
 /* How far a move request goes: -1, 1, a page, or to either end. */

@@ -29,14 +29,19 @@ int wb_move_delta(wb *w, int req, bool *is_move)
     }
 }
 
-int wb_scroll_request(wb *w, int req)
+int wb_scroll(wb *w, int req, int *top)
 {
     bool move;
     int delta = wb_move_delta(w, req, &move);
     if (!move)
         return WB_UNHANDLED;
-    w->view_top = wb_clamp_add(w->view_top, delta, 0, 1000000);
+    *top = wb_clamp_add(*top, delta, 0, 1000000);
     return WB_REDRAW;
+}
+
+int wb_scroll_request(wb *w, int req)
+{
+    return wb_scroll(w, req, &w->view_top);
 }
 
 void wb_show(wb *w, int view)
