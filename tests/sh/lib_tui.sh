@@ -60,6 +60,35 @@ tui() {
     fi
     return $rc
 }
+# review_keys REASON: the keys of the review loop both full-loop tests
+# script, from the first proposal (approved, the tree focused): edit the
+# second (tests/tui/editor.sh: a broken edit, then a good one) and approve
+# it, reject the third for REASON, approve the fourth, wait for the
+# trainings, start the next generation, show the event log. Dumps
+# $T/edit-error, edited, rejected, trained, gen2 and events on the way.
+review_keys() {
+    cat <<EOF
+<Down>
+e
+:dump $T/edit-error
+e
+:dump $T/edited
+a
+<Down>
+r
+$1<Enter>
+:dump $T/rejected
+<Down>
+a
+:wait-idle
+:dump $T/trained
+>
+:wait-idle
+:dump $T/gen2
+E
+:dump $T/events
+EOF
+}
 # same NAME DUMP: the dump equals the expected screen on stdin.
 same() {
     cat >"$T/expected"

@@ -134,25 +134,7 @@ c
 kernel 5 is wide for 28x28<Enter>
 :dump $T/annotated
 1
-<Down>
-e
-:dump $T/edit-error
-e
-:dump $T/edited
-a
-<Down>
-r
-too many parameters for the budget<Enter>
-:dump $T/rejected
-<Down>
-a
-:wait-idle
-:dump $T/trained
->
-:wait-idle
-:dump $T/gen2
-E
-:dump $T/events
+$(review_keys "too many parameters for the budget")
 EOF
 tui "the scripted workbench (the full loop) exits 0, silent" 80 24 "$T/k4" "$T/s" --llm none --subset 300
 check "the annotation is shown under its diff line" sh -c \

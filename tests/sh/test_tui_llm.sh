@@ -35,25 +35,7 @@ cat >"$T/keys" <<EOF
 :dump $T/reason
 1
 a
-<Down>
-e
-:dump $T/edit-error
-e
-:dump $T/edited
-a
-<Down>
-r
-the budget is for fewer parameters<Enter>
-:dump $T/rejected
-<Down>
-a
-:wait-idle
-:dump $T/trained
->
-:wait-idle
-:dump $T/gen2
-E
-:dump $T/events
+$(review_keys "the budget is for fewer parameters")
 q
 EOF
 tui "the scripted workbench exits 0, silent (LLM session)" 80 24 "$T/keys" "$T/s" --llm "$url" \
