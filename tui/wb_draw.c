@@ -225,26 +225,24 @@ void wb_fill(int y, int x, int width, attr_t a)
     attrset(A_NORMAL);
 }
 
-void wb_fmt_params(char *b, size_t n, long p)
-{
-    if (p < 0)
-        snprintf(b, n, "-");
-    else if (p >= 1000000)
-        snprintf(b, n, "%.2fM", p / 1e6);
-    else if (p >= 1000)
-        snprintf(b, n, "%.1fk", p / 1e3);
-    else
-        snprintf(b, n, "%ld", p);
-}
-
-static void fmt_count(char *b, size_t n, long v)
+/* v as it is up to 999, then in thousands (k) and millions (M), the
+ * millions with mega_digits decimals: parameters 2, token counts 1. */
+static void fmt_scaled(char *b, size_t n, long v, int mega_digits)
 {
     if (v >= 1000000)
-        snprintf(b, n, "%.1fM", v / 1e6);
+        snprintf(b, n, "%.*fM", mega_digits, v / 1e6);
     else if (v >= 1000)
         snprintf(b, n, "%.1fk", v / 1e3);
     else
         snprintf(b, n, "%ld", v);
+}
+
+void wb_fmt_params(char *b, size_t n, long p)
+{
+    if (p < 0)
+        snprintf(b, n, "-");
+    else
+        fmt_scaled(b, n, p, 2);
 }
 
 /* ---- shared pieces ------------------------------------------------------ */
@@ -361,8 +359,8 @@ static void draw_status(wb *w)
     long t_out = w->ev ? st->tokens_out : w->totals.tokens_out;
     long reqs = w->ev ? st->requests : w->totals.requests;
     double usd = w->ev ? st->cost : w->totals.cost_usd;
-    fmt_count(tok, sizeof tok, t_in);
-    fmt_count(tok2, sizeof tok2, t_out);
+    fmt_scaled(tok, sizeof tok, t_in, 1);
+    fmt_scaled(tok2, sizeof tok2, t_out, 1);
     char cost[96] = "";
     if (t_in + t_out > 0 || reqs > 0)
         snprintf(cost, sizeof cost, "%s/%s tokens $%.2f %ld request%s%s", tok, tok2, usd, reqs,
@@ -394,7 +392,7 @@ static void draw_status(wb *w)
     if (wb_text_width(w, buf) > w->cols) {
         /* narrow: one token count, the price only when there is one */
         char all[16], price[24] = "";
-        fmt_count(all, sizeof all, t_in + t_out);
+        fmt_scaled(all, sizeof all, t_in + t_out, 1);
         if (usd > 0)
             snprintf(price, sizeof price, " $%.2f", usd);
         if (t_in + t_out > 0 || reqs > 0)
