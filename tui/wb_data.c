@@ -234,6 +234,29 @@ static bool retried(const wb *w, const char *id)
     return false;
 }
 
+/* Appends an individual to w->inds (wb_data_reload made the room) with
+ * what every source of the tree has: where it stands (generation, slot,
+ * state), how it was made (operator, persona, up to two parents) and its
+ * result (val_acc at rung, params; -1 when unknown). */
+static wb_ind *ind_add(wb *w, int generation, int slot, wb_state state, const char *op,
+                       const char *persona, const char (*parents)[SESSION_ID_MAX], int n_parents,
+                       double val_acc, int rung, long params)
+{
+    wb_ind *d = &w->inds[w->n_inds++];
+    d->generation = generation;
+    d->slot = slot;
+    d->state = state;
+    snprintf(d->op, sizeof d->op, "%s", op ? op : "");
+    snprintf(d->persona, sizeof d->persona, "%s", persona ? persona : "");
+    d->n_parents = n_parents < 0 ? 0 : n_parents > 2 ? 2 : n_parents;
+    for (int p = 0; p < d->n_parents; p++)
+        snprintf(d->parents[p], SESSION_ID_MAX, "%s", parents[p]);
+    d->val_acc = val_acc;
+    d->rung = rung;
+    d->params = params;
+    return d;
+}
+
 void wb_data_reload(wb *w)
 {
     if (w->hist_dirty)
@@ -280,19 +303,9 @@ void wb_data_reload(wb *w)
             in_live = !strcmp(live[k].id, h->id);
         if (in_live)
             continue;
-        wb_ind *d = &w->inds[w->n_inds++];
+        wb_ind *d = ind_add(w, h->generation, h->number, state_of(h), h->op, h->persona, h->parents,
+                            h->n_parents, h->val_acc, h->rung, h->params);
         snprintf(d->id, sizeof d->id, "%s", h->id);
-        d->generation = h->generation;
-        d->slot = h->number;
-        d->state = state_of(h);
-        snprintf(d->op, sizeof d->op, "%s", h->op);
-        snprintf(d->persona, sizeof d->persona, "%s", h->persona);
-        d->n_parents = h->n_parents;
-        for (int p = 0; p < h->n_parents && p < 2; p++)
-            snprintf(d->parents[p], SESSION_ID_MAX, "%s", h->parents[p]);
-        d->val_acc = h->val_acc;
-        d->rung = h->rung;
-        d->params = h->params;
         d->edited = h->edited;
         d->on_front = in_list(front, h->id);
         d->survivor = in_list(pop, h->id);
@@ -309,37 +322,19 @@ void wb_data_reload(wb *w)
         if (f->generation > w->view_gen || (live && f->generation == w->live_gen) ||
             retried(w, f->id))
             continue;
-        wb_ind *d = &w->inds[w->n_inds++];
+        wb_ind *d = ind_add(w, f->generation, INT_MAX / 2 + f->number, WB_FAILED, f->op, f->persona,
+                            f->parents, f->n_parents, -1, 0, -1);
         snprintf(d->failed, sizeof d->failed, "%s", f->id);
-        d->generation = f->generation;
-        d->slot = INT_MAX / 2 + f->number;
-        d->state = WB_FAILED;
-        snprintf(d->op, sizeof d->op, "%s", f->op);
-        snprintf(d->persona, sizeof d->persona, "%s", f->persona);
-        d->n_parents = f->n_parents;
-        memcpy(d->parents, f->parents, sizeof d->parents);
-        d->val_acc = -1;
-        d->params = -1;
         d->message = f->error[0] ? strdup(f->error) : NULL;
     }
     for (size_t i = 0; i < nlive; i++) {
         const evolve_ind *l = &live[i];
-        wb_ind *d = &w->inds[w->n_inds++];
+        wb_state st =
+            (int)l->state < 0 || l->state >= EVOLVE_NSTATES ? WB_FAILED : (wb_state)l->state;
+        wb_ind *d = ind_add(w, l->generation, l->slot, st, l->op, l->persona, l->parents,
+                            l->n_parents, l->val_acc, l->rung, l->params);
         snprintf(d->id, sizeof d->id, "%s", l->id);
-        d->generation = l->generation;
-        d->slot = l->slot;
-        d->state = (wb_state)l->state;
-        if ((int)d->state < 0 || d->state >= WB_NSTATES)
-            d->state = WB_FAILED;
-        snprintf(d->op, sizeof d->op, "%s", l->op ? l->op : "");
-        snprintf(d->persona, sizeof d->persona, "%s", l->persona ? l->persona : "");
-        d->n_parents = l->n_parents < 0 ? 0 : l->n_parents > 2 ? 2 : l->n_parents;
-        for (int p = 0; p < d->n_parents; p++)
-            snprintf(d->parents[p], SESSION_ID_MAX, "%s", l->parents[p]);
         d->progress = l->progress;
-        d->val_acc = l->val_acc;
-        d->rung = l->rung;
-        d->params = l->params;
         d->on_front = l->on_front;
         d->survivor = l->survivor;
         d->live = true;
