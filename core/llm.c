@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,11 +80,6 @@ static int parse_double(const char *s, double *out)
     return num_double(s, -1e300, 1e300, out, "llm", NULL);
 }
 
-static int parse_long(const char *s, long *out)
-{
-    return num_long(s, LONG_MIN, LONG_MAX, out, "llm", NULL);
-}
-
 static int parse_bool(const char *s, bool *out)
 {
     return num_bool(s, out, "llm", NULL);
@@ -116,162 +112,164 @@ static int set_ms(const char *value, long *out)
     return 0;
 }
 
-int llm_config_set(llm_config *cfg, const char *key, const char *value, gerr *err)
+/* ---- the settings: one row a key ---------------------------------------- */
+
+typedef enum set_kind {
+    SET_PROTOCOL, /* openai or anthropic */
+    SET_STRING,   /* text that fits the field */
+    SET_ENV_NAME, /* a string of letters, digits and '_' */
+    SET_RANGE,    /* temperature: temp_min and temp_max within lo..hi */
+    SET_INT,      /* an int within lo..hi */
+    SET_LONG,     /* a long within lo..hi */
+    SET_SEED,     /* a uint64_t within lo..hi */
+    SET_MS,       /* seconds into a long of milliseconds, at least lo */
+    SET_USD,      /* a double >= 0 */
+    SET_BOOL
+} set_kind;
+
+typedef struct setting {
+    const char *key;
+    set_kind kind;
+    size_t off, size;     /* the field of llm_config */
+    long lo, hi;          /* the bounds of a number (0 where the kind needs none) */
+    const char *expected; /* what a bad value is told: "expected ..." */
+} setting;
+
+#define FIELD(f) offsetof(llm_config, f), sizeof(((llm_config *)0)->f)
+#define SHORTER  "a shorter string"
+
+/* In the order the unknown-key message lists them. */
+static const setting settings[] = {
+    {"protocol", SET_PROTOCOL, FIELD(protocol), .expected = "openai or anthropic"},
+    {"base_url", SET_STRING, FIELD(base_url), .expected = SHORTER},
+    {"model", SET_STRING, FIELD(model), .expected = SHORTER},
+    {"api_key_env", SET_ENV_NAME, FIELD(api_key_env),
+     .expected = "the name of an environment variable (not the key itself)"},
+    {"temperature", SET_RANGE, FIELD(temp_min), .hi = 2,
+     .expected = "a number or a range like 0.5-1.0, within 0..2"},
+    {"max_tokens", SET_INT, FIELD(max_tokens), .lo = 1, .hi = 1000000,
+     .expected = "an integer 1..1000000"},
+    {"timeout", SET_MS, FIELD(timeout_ms), .lo = 1, .expected = "seconds > 0"},
+    {"connect_timeout", SET_MS, FIELD(connect_timeout_ms), .lo = 1, .expected = "seconds > 0"},
+    {"concurrency", SET_INT, FIELD(concurrency), .lo = 1, .hi = 64, .expected = "an integer 1..64"},
+    {"stream", SET_BOOL, FIELD(stream), .expected = "true or false"},
+    {"max_attempts", SET_INT, FIELD(max_attempts), .lo = 1, .hi = 100,
+     .expected = "an integer 1..100"},
+    {"backoff_base", SET_MS, FIELD(backoff_base_ms), .expected = "seconds >= 0"},
+    {"backoff_max", SET_MS, FIELD(backoff_max_ms), .expected = "seconds >= 0"},
+    {"retry_after_max", SET_MS, FIELD(retry_after_max_ms), .expected = "seconds >= 0"},
+    {"price_in", SET_USD, FIELD(price_in), .expected = "a number >= 0 (USD)"},
+    {"price_out", SET_USD, FIELD(price_out), .expected = "a number >= 0 (USD)"},
+    {"budget_usd", SET_USD, FIELD(budget_usd), .expected = "a number >= 0 (USD)"},
+    {"budget_tokens", SET_LONG, FIELD(budget_tokens), .hi = LONG_MAX,
+     .expected = "an integer >= 0"},
+    {"seed", SET_SEED, FIELD(seed), .hi = LONG_MAX, .expected = "an unsigned integer"},
+};
+#define N_SETTINGS (sizeof settings / sizeof *settings)
+
+const char *llm_config_key(size_t i)
 {
+    return i < N_SETTINGS ? settings[i].key : NULL;
+}
+
+static int bad_value(const setting *s, const char *value, const char *expected, gerr *err)
+{
+    return gerr_set(err, "llm: %s = '%s': expected %s", s->key, value, expected);
+}
+
+/* value into the field of cfg that s describes */
+static int set_one(llm_config *cfg, const setting *s, const char *value, gerr *err)
+{
+    char *field = (char *)cfg + s->off;
     long l;
     double d;
-    bool b;
-    if (!key || !value) {
-        gerr_set(err, "llm: missing key or value");
-        return -1;
-    }
-#define BAD(what)                                                       \
-    do {                                                                \
-        gerr_set(err, "llm: %s = '%s': expected %s", key, value, what); \
-        return -1;                                                      \
-    } while (0)
-#define STR(field)                                            \
-    do {                                                      \
-        if (strlen(value) >= sizeof cfg->field)               \
-            BAD("a shorter string");                          \
-        snprintf(cfg->field, sizeof cfg->field, "%s", value); \
-        return 0;                                             \
-    } while (0)
-    if (!strcmp(key, "protocol")) {
+    switch (s->kind) {
+    case SET_PROTOCOL:
         if (!strcmp(value, "openai"))
             cfg->protocol = LLM_OPENAI;
         else if (!strcmp(value, "anthropic"))
             cfg->protocol = LLM_ANTHROPIC;
         else
-            BAD("openai or anthropic");
+            return bad_value(s, value, s->expected, err);
         return 0;
-    }
-    if (!strcmp(key, "base_url"))
-        STR(base_url);
-    if (!strcmp(key, "model"))
-        STR(model);
-    if (!strcmp(key, "api_key_env")) {
+    case SET_ENV_NAME:
         for (const char *p = value; *p; p++)
             if (!isalnum((unsigned char)*p) && *p != '_')
-                BAD("the name of an environment variable (not the key itself)");
-        STR(api_key_env);
-    }
-    if (!strcmp(key, "temperature")) {
+                return bad_value(s, value, s->expected, err);
+        /* fall through */
+    case SET_STRING:
+        if (strlen(value) >= s->size)
+            return bad_value(s, value, SHORTER, err);
+        snprintf(field, s->size, "%s", value);
+        return 0;
+    case SET_RANGE: {
         double lo, hi;
-        if (parse_range(value, &lo, &hi) || lo < 0 || hi < lo || hi > 2)
-            BAD("a number or a range like 0.5-1.0, within 0..2");
+        if (parse_range(value, &lo, &hi) || lo < s->lo || hi < lo || hi > s->hi)
+            return bad_value(s, value, s->expected, err);
         cfg->temp_min = lo;
         cfg->temp_max = hi;
         return 0;
     }
-    if (!strcmp(key, "max_tokens")) {
-        if (parse_long(value, &l) || l < 1 || l > 1000000)
-            BAD("an integer 1..1000000");
-        cfg->max_tokens = (int)l;
-        return 0;
-    }
-    if (!strcmp(key, "timeout")) {
-        if (set_ms(value, &cfg->timeout_ms) || cfg->timeout_ms < 1)
-            BAD("seconds > 0");
-        return 0;
-    }
-    if (!strcmp(key, "connect_timeout")) {
-        if (set_ms(value, &cfg->connect_timeout_ms) || cfg->connect_timeout_ms < 1)
-            BAD("seconds > 0");
-        return 0;
-    }
-    if (!strcmp(key, "concurrency")) {
-        if (parse_long(value, &l) || l < 1 || l > 64)
-            BAD("an integer 1..64");
-        cfg->concurrency = (int)l;
-        return 0;
-    }
-    if (!strcmp(key, "stream")) {
-        if (parse_bool(value, &b))
-            BAD("true or false");
-        cfg->stream = b;
-        return 0;
-    }
-    if (!strcmp(key, "max_attempts")) {
-        if (parse_long(value, &l) || l < 1 || l > 100)
-            BAD("an integer 1..100");
-        cfg->max_attempts = (int)l;
-        return 0;
-    }
-    if (!strcmp(key, "backoff_base")) {
-        if (set_ms(value, &cfg->backoff_base_ms))
-            BAD("seconds >= 0");
-        return 0;
-    }
-    if (!strcmp(key, "backoff_max")) {
-        if (set_ms(value, &cfg->backoff_max_ms))
-            BAD("seconds >= 0");
-        return 0;
-    }
-    if (!strcmp(key, "retry_after_max")) {
-        if (set_ms(value, &cfg->retry_after_max_ms))
-            BAD("seconds >= 0");
-        return 0;
-    }
-    if (!strcmp(key, "price_in") || !strcmp(key, "price_out") || !strcmp(key, "budget_usd")) {
-        if (parse_double(value, &d) || d < 0)
-            BAD("a number >= 0 (USD)");
-        if (!strcmp(key, "price_in"))
-            cfg->price_in = d;
-        else if (!strcmp(key, "price_out"))
-            cfg->price_out = d;
+    case SET_INT:
+    case SET_LONG:
+    case SET_SEED:
+        if (num_long(value, s->lo, s->hi, &l, "llm", NULL))
+            return bad_value(s, value, s->expected, err);
+        if (s->kind == SET_INT)
+            *(int *)field = (int)l;
+        else if (s->kind == SET_LONG)
+            *(long *)field = l;
         else
-            cfg->budget_usd = d;
+            *(uint64_t *)field = (uint64_t)l;
+        return 0;
+    case SET_MS:
+        /* the field takes the value before its floor is checked */
+        if (set_ms(value, (long *)field) || *(long *)field < s->lo)
+            return bad_value(s, value, s->expected, err);
+        return 0;
+    case SET_USD:
+        if (parse_double(value, &d) || d < 0)
+            return bad_value(s, value, s->expected, err);
+        *(double *)field = d;
+        return 0;
+    case SET_BOOL:
+        if (parse_bool(value, (bool *)field))
+            return bad_value(s, value, s->expected, err);
         return 0;
     }
-    if (!strcmp(key, "budget_tokens")) {
-        if (parse_long(value, &l) || l < 0)
-            BAD("an integer >= 0");
-        cfg->budget_tokens = l;
-        return 0;
-    }
-    if (!strcmp(key, "seed")) {
-        long v;
-        if (num_long(value, 0, LONG_MAX, &v, "llm seed", NULL))
-            BAD("an unsigned integer");
-        cfg->seed = (uint64_t)v;
-        return 0;
-    }
-    if (!strcmp(key, "api_key")) {
-        gerr_set(err, "llm: the API key is never configured directly; set api_key_env "
-                      "to the name of the environment variable that holds it");
-        return -1;
-    }
-#undef STR
-#undef BAD
-    gerr_set(err,
-             "llm: unknown setting '%s' (known: protocol, base_url, model, "
-             "api_key_env, temperature, max_tokens, timeout, connect_timeout, "
-             "concurrency, stream, max_attempts, backoff_base, backoff_max, "
-             "retry_after_max, price_in, price_out, budget_usd, budget_tokens, seed)",
-             key);
+    return gerr_set(err, "llm: %s: internal error", s->key);
+}
+
+int llm_config_set(llm_config *cfg, const char *key, const char *value, gerr *err)
+{
+    if (!key || !value)
+        return gerr_set(err, "llm: missing key or value");
+    if (!strcmp(key, "api_key"))
+        return gerr_set(err, "llm: the API key is never configured directly; set api_key_env "
+                             "to the name of the environment variable that holds it");
+    for (size_t i = 0; i < N_SETTINGS; i++)
+        if (!strcmp(key, settings[i].key))
+            return set_one(cfg, &settings[i], value, err);
+    strbuf known = STRBUF_INIT;
+    for (size_t i = 0; i < N_SETTINGS; i++)
+        strbuf_addf(&known, "%s%s", i ? ", " : "", settings[i].key);
+    gerr_set(err, "llm: unknown setting '%s' (known: %s)", key, known.failed ? "?" : known.buf);
+    strbuf_release(&known);
     return -1;
 }
 
-static const char *const env_keys[] = {
-    "protocol",    "base_url",        "model",       "api_key_env", "temperature",  "max_tokens",
-    "timeout",     "connect_timeout", "concurrency", "stream",      "max_attempts", "backoff_base",
-    "backoff_max", "retry_after_max", "price_in",    "price_out",   "budget_usd",   "budget_tokens",
-    "seed",
-};
-
 int llm_config_from_env(llm_config *cfg, gerr *err)
 {
-    for (size_t i = 0; i < sizeof env_keys / sizeof *env_keys; i++) {
+    for (size_t i = 0; i < N_SETTINGS; i++) {
         char name[64] = "GEVO_LLM_";
         size_t n = strlen(name);
-        for (const char *k = env_keys[i]; *k && n + 1 < sizeof name; k++)
+        for (const char *k = settings[i].key; *k && n + 1 < sizeof name; k++)
             name[n++] = (char)toupper((unsigned char)*k);
         name[n] = '\0';
         const char *v = getenv(name);
         if (!v)
             continue;
-        if (llm_config_set(cfg, env_keys[i], v, err))
+        if (llm_config_set(cfg, settings[i].key, v, err))
             return gerr_prefix(err, "environment %s", name);
     }
     return 0;

@@ -76,6 +76,8 @@ void llm_config_default(llm_config *cfg);
  * budget_usd, budget_tokens, seed. Returns 0, or -1 with a message in err
  * (unknown key, bad value). */
 int llm_config_set(llm_config *cfg, const char *key, const char *value, gerr *err);
+/* The i-th key llm_config_set knows, in the order above; NULL past the last. */
+const char *llm_config_key(size_t i);
 
 /* Applies GEVO_LLM_<KEY> environment variables (upper case, e.g.
  * GEVO_LLM_BASE_URL, GEVO_LLM_TEMPERATURE). Returns 0 or -1 with err

@@ -6,14 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The keys of gevo.json's "llm" object that llm_config_set knows. */
-static const char *const llm_keys[] = {
-    "protocol",    "base_url",        "model",       "api_key_env", "temperature",  "max_tokens",
-    "timeout",     "connect_timeout", "concurrency", "stream",      "max_attempts", "backoff_base",
-    "backoff_max", "retry_after_max", "price_in",    "price_out",   "budget_usd",   "budget_tokens",
-    "seed",
-};
-
 /* A JSON scalar as the text llm_config_set reads: strings as they are,
  * numbers and booleans written out. Returns -1 for objects, arrays, null. */
 static int scalar_text(json_t *v, char *buf, size_t size)
@@ -55,9 +47,11 @@ static int load_shared(session *s, llm_config *cfg, bool *use, gerr *err)
     llm_config_default(cfg);
     *use = false;
     json_t *llm = session_config_node(s, "llm");
-    for (size_t i = 0; i < sizeof llm_keys / sizeof *llm_keys; i++) {
-        json_t *v = json_object_get(llm, llm_keys[i]);
-        if (v && apply_key(cfg, llm_keys[i], v, "llm", use, err))
+    /* the keys of gevo.json's "llm" object: those llm_config_set knows */
+    const char *key;
+    for (size_t i = 0; (key = llm_config_key(i)); i++) {
+        json_t *v = json_object_get(llm, key);
+        if (v && apply_key(cfg, key, v, "llm", use, err))
             return -1;
     }
     const char *env_model = getenv("GEVO_LLM_MODEL"), *env_url = getenv("GEVO_LLM_BASE_URL");
