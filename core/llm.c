@@ -1486,28 +1486,9 @@ void llm_cancel(llm_client *c, long id)
         }
 }
 
-/* ---- the blocking wrapper --------------------------------------------- */
+/* ---- copies and relays ------------------------------------------------ */
 
-typedef struct sync_state {
-    llm_callbacks user;
-    llm_result *out;
-    bool done;
-} sync_state;
-
-static void sync_delta(void *ud, llm_delta_kind k, const char *s, size_t n)
-{
-    sync_state *st = ud;
-    if (st->user.on_delta)
-        st->user.on_delta(st->user.ud, k, s, n);
-}
-
-static void sync_retry(void *ud, int attempt, long delay, const char *why)
-{
-    sync_state *st = ud;
-    if (st->user.on_retry)
-        st->user.on_retry(st->user.ud, attempt, delay, why);
-}
-
+/* n bytes of s, terminated (malloc'd; NULL when out of memory). */
 static char *dupn(const char *s, size_t n)
 {
     char *p = malloc(n + 1);
@@ -1519,15 +1500,63 @@ static char *dupn(const char *s, size_t n)
     return p;
 }
 
+/* s copied, "" for NULL (then *n becomes 0) */
+static char *dup_text(const char *s, size_t *n)
+{
+    if (!s)
+        *n = 0;
+    return dupn(s ? s : "", *n);
+}
+
+int llm_result_copy(llm_result *dst, const llm_result *src)
+{
+    *dst = *src;
+    dst->content = dup_text(src->content, &dst->content_len);
+    dst->reasoning = dup_text(src->reasoning, &dst->reasoning_len);
+    dst->raw = dup_text(src->raw, &dst->raw_len);
+    if (!dst->content || !dst->reasoning || !dst->raw) {
+        llm_result_release(dst);
+        return -1;
+    }
+    return 0;
+}
+
+static void relay_delta(void *ud, llm_delta_kind k, const char *s, size_t n)
+{
+    const llm_relay *r = ud;
+    if (r->watch.on_delta)
+        r->watch.on_delta(r->watch.ud, k, s, n);
+}
+
+static void relay_retry(void *ud, int attempt, long delay, const char *why)
+{
+    const llm_relay *r = ud;
+    if (r->watch.on_retry)
+        r->watch.on_retry(r->watch.ud, attempt, delay, why);
+}
+
+static void relay_done(void *ud, const llm_result *res)
+{
+    const llm_relay *r = ud;
+    r->done(r->ud, res);
+}
+
+llm_callbacks llm_relay_callbacks(llm_relay *relay)
+{
+    return (llm_callbacks){relay_delta, relay_retry, relay_done, relay};
+}
+
+/* ---- the blocking wrapper --------------------------------------------- */
+
+typedef struct sync_state {
+    llm_result *out;
+    bool done;
+} sync_state;
+
 static void sync_done(void *ud, const llm_result *r)
 {
     sync_state *st = ud;
-    *st->out = *r;
-    st->out->content = dupn(r->content ? r->content : "", r->content_len);
-    st->out->reasoning = dupn(r->reasoning ? r->reasoning : "", r->reasoning_len);
-    st->out->raw = dupn(r->raw ? r->raw : "", r->raw_len);
-    if (!st->out->content || !st->out->reasoning || !st->out->raw) {
-        llm_result_release(st->out);
+    if (llm_result_copy(st->out, r)) {
         st->out->status = LLM_ERR_INTERNAL;
         snprintf(st->out->error, sizeof st->out->error, "llm: out of memory");
     }
@@ -1539,9 +1568,10 @@ int llm_complete(llm_client *c, const char *system, const char *user, const llm_
 {
     memset(out, 0, sizeof *out);
     sync_state st = {.out = out};
+    llm_relay relay = {.done = sync_done, .ud = &st};
     if (cb)
-        st.user = *cb;
-    llm_callbacks mine = {sync_delta, sync_retry, sync_done, &st};
+        relay.watch = *cb;
+    llm_callbacks mine = llm_relay_callbacks(&relay);
     gerr err = GERR_INIT;
     long id = llm_submit(c, system, user, &mine, &err);
     snprintf(out->error, sizeof out->error, "%s", err.msg);

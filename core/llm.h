@@ -129,6 +129,10 @@ typedef struct llm_result {
 } llm_result;
 
 void llm_result_release(llm_result *r); /* frees the strings, not r */
+/* *dst becomes a copy of *src that owns its strings (NULL ones become "").
+ * Returns 0, or -1 when out of memory: then dst has src's numbers and no
+ * strings. dst's own strings are not freed first. */
+int llm_result_copy(llm_result *dst, const llm_result *src);
 
 typedef enum llm_delta_kind {
     LLM_DELTA_CONTENT,
@@ -145,6 +149,16 @@ typedef struct llm_callbacks {
     void (*on_done)(void *ud, const llm_result *r);
     void *ud;
 } llm_callbacks;
+
+/* Callbacks on behalf of a watcher: on_delta and on_retry go on to watch
+ * (where it sets them), the end goes to done(ud) (never to watch.on_done).
+ * The relay must outlive the request. */
+typedef struct llm_relay {
+    llm_callbacks watch;
+    void (*done)(void *ud, const llm_result *r);
+    void *ud;
+} llm_relay;
+llm_callbacks llm_relay_callbacks(llm_relay *relay);
 
 typedef struct llm_usage {
     long calls, failed, retries, refused;

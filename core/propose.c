@@ -75,34 +75,12 @@ static char *tx_copy(const strbuf *t)
     return t->len ? strdup(t->buf) : NULL;
 }
 
-/* The answer of the last request, copied out of the client's callback. */
-typedef struct answer {
-    llm_status status;
-    char error[1024];
-    char *content, *reasoning;
-    size_t content_len;
-    bool truncated;
-    char finish[32];
-    char model[256], served_model[256];
-    long tokens_in, tokens_out;
-    bool estimated;
-    double seconds, cost;
-    int transport_attempts;
-} answer;
-
-static void answer_release(answer *a)
-{
-    free(a->content);
-    free(a->reasoning);
-    memset(a, 0, sizeof *a);
-}
-
 struct propose {
     propose_env env;
     propose_op op;
     int generation;
     char parent[SESSION_ID_MAX], other[SESSION_ID_MAX];
-    llm_callbacks watch;
+    llm_relay relay; /* to the watcher's on_delta and on_retry, and on_done */
     const net_limits *lim;
     const memlimit *mem;
     uint64_t seed;
@@ -123,55 +101,18 @@ struct propose {
     char steering[512];            /* the researcher's note for this one, recorded */
     int persona;
     int max_attempts, attempt;
-    answer ans;
+    llm_result ans; /* the last request's answer, copied out of the client's callback */
     mutate_result mr;
     strbuf prompt, response, log; /* the transcripts */
     propose_outcome out;
 };
 
-static void on_delta(void *ud, llm_delta_kind k, const char *s, size_t n)
-{
-    propose *p = ud;
-    if (p->watch.on_delta)
-        p->watch.on_delta(p->watch.ud, k, s, n);
-}
-
-static void on_retry(void *ud, int attempt, long delay_ms, const char *why)
-{
-    propose *p = ud;
-    if (p->watch.on_retry)
-        p->watch.on_retry(p->watch.ud, attempt, delay_ms, why);
-}
-
-/* n bytes of s, terminated (malloc'd; NULL when out of memory). */
-static char *dupn(const char *s, size_t n)
-{
-    strbuf sb = STRBUF_INIT;
-    strbuf_add(&sb, s, n);
-    return strbuf_detach(&sb, NULL);
-}
-
 static void on_done(void *ud, const llm_result *r)
 {
     propose *p = ud;
-    answer *a = &p->ans;
-    answer_release(a);
-    a->status = r->status;
-    scopy(a->error, sizeof a->error, r->error);
-    a->content = dupn(r->content ? r->content : "", r->content ? r->content_len : 0);
-    a->content_len = r->content ? r->content_len : 0;
-    a->reasoning = r->reasoning && r->reasoning_len ? dupn(r->reasoning, r->reasoning_len) : NULL;
-    a->truncated = r->truncated;
-    scopy(a->finish, sizeof a->finish, r->finish_reason);
-    scopy(a->model, sizeof a->model, r->model);
-    scopy(a->served_model, sizeof a->served_model, r->served_model);
-    a->tokens_in = r->tokens_in;
-    a->tokens_out = r->tokens_out;
-    a->estimated = r->tokens_estimated;
-    a->seconds = r->seconds;
-    a->cost = r->cost_usd;
-    a->transport_attempts = r->attempts;
-    if (!a->content && a->status == LLM_OK) {
+    llm_result *a = &p->ans;
+    llm_result_release(a);
+    if (llm_result_copy(a, r) && a->status == LLM_OK) {
         a->status = LLM_ERR_INTERNAL;
         snprintf(a->error, sizeof a->error, "out of memory copying the answer");
     }
@@ -198,7 +139,7 @@ static char *block_text(const char *src, const char *name)
         for (e = a; e < len && line <= b[i].last_line; e++)
             if (src[e] == '\n')
                 line++;
-        return dupn(src + a, e - a);
+        return strndup(src + a, e - a);
     }
     return NULL;
 }
@@ -453,7 +394,7 @@ static int submit(propose *p, prompt_kind kind, const prompt_args *a, gerr *err)
                 p->env.prompts->personas[p->persona].name, p->gene, sys,
                 sys[0] && sys[strlen(sys) - 1] == '\n' ? "" : "\n", user,
                 user[0] && user[strlen(user) - 1] == '\n' ? "" : "\n");
-    llm_callbacks cb = {on_delta, on_retry, on_done, p};
+    llm_callbacks cb = llm_relay_callbacks(&p->relay);
     p->state = ST_WAIT;
     p->req_id = llm_submit(p->env.llm, sys, user, &cb, err);
     free(sys);
@@ -618,7 +559,7 @@ static void advance_offline(propose *p)
 static void advance_llm(propose *p)
 {
     propose_outcome *o = &p->out;
-    answer *a = &p->ans;
+    const llm_result *a = &p->ans;
     o->attempts = p->attempt;
     strbuf_addf(&p->response, "%s===== attempt %d of %d: ", p->attempt > 1 ? "\n" : "", p->attempt,
                 p->max_attempts);
@@ -641,14 +582,14 @@ static void advance_llm(propose *p)
     o->tokens_in += a->tokens_in;
     o->tokens_out += a->tokens_out;
     o->latency_s += a->seconds;
-    o->cost_usd += a->cost;
+    o->cost_usd += a->cost_usd;
     strbuf_addf(&p->response, "model %s, %ld tokens in, %ld out%s, %.2f s, finish \"%s\" =====\n",
-                a->model, a->tokens_in, a->tokens_out, a->estimated ? " (estimated)" : "",
-                a->seconds, a->finish);
+                a->model, a->tokens_in, a->tokens_out, a->tokens_estimated ? " (estimated)" : "",
+                a->seconds, a->finish_reason);
     strbuf_add(&p->response, a->content, a->content_len);
     if (a->content_len && a->content[a->content_len - 1] != '\n')
         strbuf_addstr(&p->response, "\n");
-    if (a->reasoning) {
+    if (a->reasoning_len) {
         strbuf_addf(&p->response, "----- reasoning (reasoning_content / <think>) -----\n%s\n",
                     a->reasoning);
     }
@@ -773,7 +714,7 @@ void propose_free(propose *p)
     free(p->elite_obj);
     free(p->seed_obj);
     free(p->notes);
-    answer_release(&p->ans);
+    llm_result_release(&p->ans);
     mutate_result_release(&p->mr);
     strbuf_release(&p->prompt);
     strbuf_release(&p->response);
@@ -892,7 +833,9 @@ propose *propose_start(const propose_env *env, const propose_request *req, gerr 
     if (req->note)
         scopy(p->steering, sizeof p->steering, req->note);
     if (req->watch)
-        p->watch = *req->watch;
+        p->relay.watch = *req->watch;
+    p->relay.done = on_done;
+    p->relay.ud = p;
     rng_seed(&p->rng, req->seed ^ 0x70726f706f7365ULL);
     int repairs = req->max_repairs < 0 ? PROPOSE_DEFAULT_REPAIRS : req->max_repairs;
     p->max_attempts = 1 + (repairs > 20 ? 20 : repairs);
