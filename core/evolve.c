@@ -1175,6 +1175,30 @@ static int parent_pool(evolve *e, int *pool, nsga2_measure *m)
     return n;
 }
 
+/* A new individual of this generation that req is being proposed for.
+ * NULL when out of memory (why says so). When the proposer cannot start,
+ * the individual is EVOLVE_FAILED, its job -1 and its message why. */
+static ind *propose_new(evolve *e, const evolve_proposal_req *req, gerr *why)
+{
+    ind *d = new_ind(e);
+    if (!d) {
+        gerr_set(why, "out of memory");
+        return NULL;
+    }
+    d->pub.state = EVOLVE_PROPOSING;
+    d->pub.generation = e->gen;
+    snprintf(d->op, sizeof d->op, "%s", req->op);
+    d->pub.n_parents = req->n_parents;
+    memcpy(d->pub.parents, req->parents, sizeof d->pub.parents);
+    d->job = evolve_proposer_start(e->prop, req, why);
+    if (d->job < 0) {
+        d->job = -1;
+        d->pub.state = EVOLVE_FAILED;
+        snprintf(d->message, sizeof d->message, "%s", why->msg);
+    }
+    return d;
+}
+
 /* Picks the operator and parents of one proposal and starts it. */
 static int start_proposal(evolve *e, gerr *err)
 {
@@ -1224,24 +1248,15 @@ static int start_proposal(evolve *e, gerr *err)
     nsga2_ranking_release(&r);
     free(pool);
     free(m);
-    ind *d = new_ind(e);
-    if (!d)
-        return gerr_set(err, "out of memory");
-    d->pub.state = EVOLVE_PROPOSING;
-    d->pub.generation = e->gen;
-    snprintf(d->op, sizeof d->op, "%s", req.op);
-    d->pub.n_parents = req.n_parents;
-    memcpy(d->pub.parents, req.parents, sizeof d->pub.parents);
     gerr perr = GERR_INIT;
-    int job = evolve_proposer_start(e->prop, &req, &perr);
-    if (job < 0) {
-        d->pub.state = EVOLVE_FAILED;
-        snprintf(d->message, sizeof d->message, "%s", perr.msg);
+    ind *d = propose_new(e, &req, &perr);
+    if (!d)
+        return gerr_copy(err, &perr);
+    if (d->job < 0) {
         snprintf(e->last_proposal_error, sizeof e->last_proposal_error, "%s", perr.msg);
         logf_(e, "", "proposal failed: %s", perr.msg);
         return 0;
     }
-    d->job = job;
     logf_(e, "", "proposing a %s of %s%s%s", req.op, req.parents[0],
           req.n_parents > 1 ? " and " : "", req.n_parents > 1 ? req.parents[1] : "");
     return 0;
@@ -1913,23 +1928,10 @@ int evolve_regenerate(evolve *e, const char *id, const char *note, gerr *err)
     req.n_parents = d->pub.n_parents;
     memcpy(req.parents, d->pub.parents, sizeof req.parents);
     req.steering = note;
-    ind *nd = new_ind(e);
-    if (!nd)
-        return gerr_set(err, "out of memory");
-    d = find_ind(e, id); /* new_ind may have moved the array */
-    nd->pub.state = EVOLVE_PROPOSING;
-    nd->pub.generation = e->gen;
-    snprintf(nd->op, sizeof nd->op, "%s", req.op);
-    nd->pub.n_parents = req.n_parents;
-    memcpy(nd->pub.parents, req.parents, sizeof nd->pub.parents);
     gerr perr = GERR_INIT;
-    int job = evolve_proposer_start(e->prop, &req, &perr);
-    if (job < 0) {
-        nd->pub.state = EVOLVE_FAILED;
-        snprintf(nd->message, sizeof nd->message, "%s", perr.msg);
+    ind *nd = propose_new(e, &req, &perr); /* d is stale now: the array may have moved */
+    if (!nd || nd->job < 0)
         return gerr_copy(err, &perr);
-    }
-    nd->job = job;
     logf_(e, id, "regenerating %s with a steering note", id);
     return 0;
 }

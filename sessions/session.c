@@ -98,6 +98,31 @@ int session_valid_id(const char *id, int *gen, int *num)
     return 1;
 }
 
+/* an individual's or a failed proposal's numbers */
+static void id_numbers(const char *id, int *gen, int *num)
+{
+    if (!session_valid_id(id, gen, num) && !session_valid_failed_id(id, gen, num))
+        *gen = *num = 0;
+}
+
+_Static_assert(offsetof(session_info, id) == 0, "session_id_cmp reads the id first");
+_Static_assert(offsetof(session_failed_info, id) == 0, "session_id_cmp reads the id first");
+
+int session_id_cmp(const void *a, const void *b)
+{
+    int ga, na, gb, nb;
+    id_numbers(a, &ga, &na);
+    id_numbers(b, &gb, &nb);
+    if (ga != gb)
+        return ga < gb ? -1 : 1;
+    return (na > nb) - (na < nb);
+}
+
+void session_copy_str(char *dst, size_t size, json_t *v)
+{
+    snprintf(dst, size, "%s", json_is_string(v) ? json_string_value(v) : "");
+}
+
 char *session_json_text(json_t *j, size_t flags, const char *what, gerr *err)
 {
     char *text = json_dumps(j, flags);

@@ -19,11 +19,6 @@ int session_valid_failed_id(const char *id, int *gen, int *num)
     return session_valid_id(as_ind, gen, num);
 }
 
-static void copy_str(char *dst, size_t size, json_t *v)
-{
-    snprintf(dst, size, "%s", json_is_string(v) ? json_string_value(v) : "");
-}
-
 static int read_failed(session *s, const char *id, const git_oid *oid, session_failed_info *out,
                        gerr *err)
 {
@@ -46,16 +41,16 @@ static int read_failed(session *s, const char *id, const git_oid *oid, session_f
     memset(out, 0, sizeof *out);
     snprintf(out->id, sizeof out->id, "%s", id);
     session_valid_failed_id(id, &out->generation, &out->number);
-    copy_str(out->op, sizeof out->op, json_object_get(m, "operator"));
-    copy_str(out->persona, sizeof out->persona, json_object_get(m, "persona"));
-    copy_str(out->model, sizeof out->model, json_object_get(m, "model"));
-    copy_str(out->error, sizeof out->error, json_object_get(m, "error"));
+    session_copy_str(out->op, sizeof out->op, json_object_get(m, "operator"));
+    session_copy_str(out->persona, sizeof out->persona, json_object_get(m, "persona"));
+    session_copy_str(out->model, sizeof out->model, json_object_get(m, "model"));
+    session_copy_str(out->error, sizeof out->error, json_object_get(m, "error"));
     json_t *par = json_object_get(m, "parents"), *v;
     size_t i;
     json_array_foreach(par, i, v)
     {
         if (out->n_parents < 2)
-            copy_str(out->parents[out->n_parents++], SESSION_ID_MAX, v);
+            session_copy_str(out->parents[out->n_parents++], SESSION_ID_MAX, v);
     }
     json_t *tok = json_object_get(m, "tokens");
     out->tokens_in = (long)json_integer_value(json_object_get(tok, "in"));
@@ -63,18 +58,10 @@ static int read_failed(session *s, const char *id, const git_oid *oid, session_f
     out->latency_s = json_number_value(json_object_get(m, "latency_s"));
     out->cost_usd = json_number_value(json_object_get(m, "cost_usd"));
     out->attempts = (int)json_integer_value(json_object_get(m, "requests"));
-    copy_str(out->retry_of, sizeof out->retry_of, json_object_get(m, "retry_of"));
-    copy_str(out->steering, sizeof out->steering, json_object_get(m, "steering"));
+    session_copy_str(out->retry_of, sizeof out->retry_of, json_object_get(m, "retry_of"));
+    session_copy_str(out->steering, sizeof out->steering, json_object_get(m, "steering"));
     json_decref(m);
     return 0;
-}
-
-static int failed_cmp(const void *a, const void *b)
-{
-    const session_failed_info *x = a, *y = b;
-    if (x->generation != y->generation)
-        return x->generation < y->generation ? -1 : 1;
-    return (x->number > y->number) - (x->number < y->number);
 }
 
 int session_failed_list(session *s, int generation, session_failed_info **out, size_t *n, gerr *err)
@@ -108,7 +95,7 @@ int session_failed_list(session *s, int generation, session_failed_info **out, s
         return -1;
     }
     if (*n)
-        qsort(*out, *n, sizeof **out, failed_cmp);
+        qsort(*out, *n, sizeof **out, session_id_cmp);
     return 0;
 }
 
@@ -133,6 +120,16 @@ int session_failed_file(session *s, const char *id, const char *name, char **out
     return rc;
 }
 
+/* What one proposal spent, into the totals. */
+static void totals_add(session_totals *t, long tokens_in, long tokens_out, double cost_usd,
+                       int requests)
+{
+    t->tokens_in += tokens_in;
+    t->tokens_out += tokens_out;
+    t->cost_usd += cost_usd;
+    t->requests += requests;
+}
+
 int session_totals_get(session *s, session_totals *out, gerr *err)
 {
     memset(out, 0, sizeof *out);
@@ -141,10 +138,7 @@ int session_totals_get(session *s, session_totals *out, gerr *err)
     if (session_list(s, -1, &v, &n, err))
         return -1;
     for (size_t i = 0; i < n; i++) {
-        out->tokens_in += v[i].tokens_in;
-        out->tokens_out += v[i].tokens_out;
-        out->cost_usd += v[i].cost_usd;
-        out->requests += v[i].requests;
+        totals_add(out, v[i].tokens_in, v[i].tokens_out, v[i].cost_usd, v[i].requests);
         out->proposals += strcmp(v[i].op, "seed") != 0;
     }
     free(v);
@@ -152,10 +146,7 @@ int session_totals_get(session *s, session_totals *out, gerr *err)
     if (session_failed_list(s, -1, &f, &n, err))
         return -1;
     for (size_t i = 0; i < n; i++) {
-        out->tokens_in += f[i].tokens_in;
-        out->tokens_out += f[i].tokens_out;
-        out->cost_usd += f[i].cost_usd;
-        out->requests += f[i].attempts;
+        totals_add(out, f[i].tokens_in, f[i].tokens_out, f[i].cost_usd, f[i].attempts);
         out->failed++;
     }
     free(f);

@@ -840,11 +840,6 @@ static json_t *note_map_get(session *s, const note_map *m, const git_commit *c, 
     return j;
 }
 
-static void copy_str(char *dst, size_t size, json_t *v)
-{
-    snprintf(dst, size, "%s", json_is_string(v) ? json_string_value(v) : "");
-}
-
 static double num_or(json_t *v, double dflt)
 {
     return json_is_number(v) ? json_number_value(v) : dflt;
@@ -860,12 +855,12 @@ static int fill_info(session *s, const char *id, const git_commit *c, const note
     json_t *meta = read_meta(s, c, err);
     if (!meta)
         return -1;
-    copy_str(info->op, sizeof info->op, json_object_get(meta, "operator"));
-    copy_str(info->persona, sizeof info->persona, json_object_get(meta, "persona"));
-    copy_str(info->model, sizeof info->model, json_object_get(meta, "model"));
+    session_copy_str(info->op, sizeof info->op, json_object_get(meta, "operator"));
+    session_copy_str(info->persona, sizeof info->persona, json_object_get(meta, "persona"));
+    session_copy_str(info->model, sizeof info->model, json_object_get(meta, "model"));
     json_t *par = json_object_get(meta, "parents");
     for (size_t i = 0; i < json_array_size(par) && i < 2; i++)
-        copy_str(info->parents[info->n_parents++], SESSION_ID_MAX, json_array_get(par, i));
+        session_copy_str(info->parents[info->n_parents++], SESSION_ID_MAX, json_array_get(par, i));
     json_t *tok = json_object_get(meta, "tokens");
     info->tokens_in = (long)json_integer_value(json_object_get(tok, "in"));
     info->tokens_out = (long)json_integer_value(json_object_get(tok, "out"));
@@ -877,8 +872,8 @@ static int fill_info(session *s, const char *id, const git_commit *c, const note
     info->requests = json_is_integer(req)                            ? (int)json_integer_value(req)
                      : info->model[0] && strcmp(info->model, "none") ? 1
                                                                      : 0;
-    copy_str(info->retry_of, sizeof info->retry_of, json_object_get(meta, "retry_of"));
-    copy_str(info->steering, sizeof info->steering, json_object_get(meta, "steering"));
+    session_copy_str(info->retry_of, sizeof info->retry_of, json_object_get(meta, "retry_of"));
+    session_copy_str(info->steering, sizeof info->steering, json_object_get(meta, "steering"));
     int edits = (int)json_integer_value(json_object_get(meta, "edits"));
     info->edited = edits > 0;
     json_decref(meta);
@@ -888,7 +883,7 @@ static int fill_info(session *s, const char *id, const git_commit *c, const note
     snprintf(info->status, sizeof info->status, "pending");
     json_t *res = note_map_get(s, results, c, edits);
     if (res) {
-        copy_str(info->status, sizeof info->status, json_object_get(res, "status"));
+        session_copy_str(info->status, sizeof info->status, json_object_get(res, "status"));
         if (!info->status[0])
             snprintf(info->status, sizeof info->status, "ok");
         info->val_acc = num_or(json_object_get(res, "val_acc"), -1);
@@ -900,20 +895,12 @@ static int fill_info(session *s, const char *id, const git_commit *c, const note
     }
     json_t *rev = note_map_get(s, reviews, c, edits);
     if (rev) {
-        copy_str(info->decision, sizeof info->decision, json_object_get(rev, "decision"));
+        session_copy_str(info->decision, sizeof info->decision, json_object_get(rev, "decision"));
         if (!res && !strcmp(info->decision, "rejected"))
             snprintf(info->status, sizeof info->status, "rejected");
         json_decref(rev);
     }
     return 0;
-}
-
-static int info_cmp(const void *a, const void *b)
-{
-    const session_info *x = a, *y = b;
-    if (x->generation != y->generation)
-        return x->generation < y->generation ? -1 : 1;
-    return (x->number > y->number) - (x->number < y->number);
 }
 
 int session_list(session *s, int generation, session_info **out, size_t *n, gerr *err)
@@ -961,7 +948,7 @@ int session_list(session *s, int generation, session_info **out, size_t *n, gerr
         return -1;
     }
     if (*n > 1)
-        qsort(v, *n, sizeof *v, info_cmp); /* qsort(NULL, 0) is undefined */
+        qsort(v, *n, sizeof *v, session_id_cmp); /* qsort(NULL, 0) is undefined */
     *out = v;
     return 0;
 }

@@ -73,6 +73,12 @@ int session_lock_take(session *s, gerr *err);
 void session_unlock(session *s);
 
 int session_valid_id(const char *id, int *gen, int *num);
+/* qsort's comparison of elements whose first member is an individual's or
+ * a failed proposal's id (session_info, session_failed_info): by
+ * generation, then number. */
+int session_id_cmp(const void *a, const void *b);
+/* A JSON string's text into dst (cut to size), "" when v is not a string. */
+void session_copy_str(char *dst, size_t size, json_t *v);
 /* A failed proposal's id, "gGEN-fN"; gen and num may be NULL. */
 
 /* A blob of text (scrubbed of the API key) or of JSON (written as every
