@@ -19,27 +19,6 @@ void net_limits_default(net_limits *lim)
     lim->max_dim = 65536;
 }
 
-void net_train_default(net_train *t)
-{
-    memset(t, 0, sizeof *t);
-    t->optimizer = NET_OPT_SGD;
-    t->lr = 0.05;
-    t->momentum = 0.9;
-    t->nesterov = true;
-    t->weight_decay = 1e-4;
-    t->beta1 = 0.9;
-    t->beta2 = 0.999;
-    t->adam_eps = 1e-8;
-    t->schedule = NET_SCHED_COSINE;
-    t->step_size = 1;
-    t->gamma = 0.1;
-    t->patience = 2;
-    t->epochs = 1;
-    t->batch = 128;
-    t->crop_pad = 4;
-    t->seed = 1;
-}
-
 /* ---- the operators ---------------------------------------------------- */
 
 static const struct {

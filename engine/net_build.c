@@ -3,6 +3,7 @@
  * and FLOPs, and every limit is checked as the graph grows, so the graph
  * can never become larger than the limits allow. */
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -197,6 +198,18 @@ struct opspec {
         "x", A_TENSOR, NULL \
     }
 
+/* A family's arguments in positional order, one row each: the slot that
+ * names it in build_FAMILY (ba->v[slot]), then its name, kind and
+ * default. DEFINE_ARGS(family, LIST) makes the enum of slots and
+ * family_args[] from the one list. */
+#define ARG_SLOT(slot, name, kind, def) slot,
+#define ARG_SPEC(slot, name, kind, def) [slot] = {name, kind, def},
+#define DEFINE_ARGS(family, LIST) \
+    enum {                        \
+        LIST(ARG_SLOT)            \
+    };                            \
+    static const aspec family##_args[] = {LIST(ARG_SPEC)}
+
 /* ---- argument matching ---------------------------------------------- */
 
 static value eval(builder *b, frame *f, const expr *e);
@@ -239,45 +252,40 @@ static bool is_false_name(const char *s)
     return !strcmp(s, "false") || !strcmp(s, "False");
 }
 
+/* v as an argument of kind want (what: the kind in words), or the call
+ * fails at line/col. */
+static value must_be(compiler *c, const opspec *os, const aspec *as, value v, vkind want,
+                     const char *what, const char *hint, int line, int col)
+{
+    if (v.k != want)
+        compile_fail(c, line, col, hint, "%s(): argument '%s' must be %s, not %s", os->name,
+                     as->name, what, kind_name(v.k));
+    return v;
+}
+
 /* Converts v to what the argument spec wants, or fails at line/col. */
 static value coerce(builder *b, const opspec *os, const aspec *as, value v, int line, int col)
 {
     compiler *c = b->c;
     switch (as->kind) {
     case A_TENSOR:
-    case A_TENSORS:
-        if (v.k != V_TENSOR)
-            compile_fail(c, line, col, NULL, "%s(): argument '%s' must be a tensor, not %s",
-                         os->name, as->name, kind_name(v.k));
-        return v;
+    case A_TENSORS: return must_be(c, os, as, v, V_TENSOR, "a tensor", NULL, line, col);
     case A_INT:
         if (v.k == V_FLOAT && v.f == floor(v.f) && fabs(v.f) < 1e9) {
             v.k = V_INT;
             v.i = (long)v.f;
         }
-        if (v.k != V_INT)
-            compile_fail(c, line, col, NULL, "%s(): argument '%s' must be an integer, not %s",
-                         os->name, as->name, kind_name(v.k));
-        return v;
+        return must_be(c, os, as, v, V_INT, "an integer", NULL, line, col);
     case A_FLOAT:
         if (v.k == V_INT) {
             v.k = V_FLOAT;
             v.f = (double)v.i;
         }
-        if (v.k != V_FLOAT)
-            compile_fail(c, line, col, NULL, "%s(): argument '%s' must be a number, not %s",
-                         os->name, as->name, kind_name(v.k));
-        return v;
+        return must_be(c, os, as, v, V_FLOAT, "a number", NULL, line, col);
     case A_BOOL:
-        if (v.k == V_INT && (v.i == 0 || v.i == 1)) {
+        if (v.k == V_INT && (v.i == 0 || v.i == 1))
             v.k = V_BOOL;
-            return v;
-        }
-        if (v.k != V_BOOL)
-            compile_fail(c, line, col, "write true or false",
-                         "%s(): argument '%s' must be true or false, not %s", os->name, as->name,
-                         kind_name(v.k));
-        return v;
+        return must_be(c, os, as, v, V_BOOL, "true or false", "write true or false", line, col);
     case A_PAD:
         if (v.k == V_SYM && (!strcmp(v.s, "same") || !strcmp(v.s, "valid")))
             return v;
@@ -410,6 +418,24 @@ static int window_out(builder *b, const expr *call, const char *what, int size, 
     return (int)out;
 }
 
+/* The node of a square sliding window over x (conv, the pools): kernel
+ * k, stride, padding; its output has c channels and the size window_out
+ * gives (dilation dil; the caller sets the node's dilation). */
+static net_node *window_node(builder *b, const opspec *os, const expr *call, net_op op, int x,
+                             int c, long k, long stride, long pad, long dil, bool ceil_mode)
+{
+    net_shape s = in_shape(b, x);
+    int ho = window_out(b, call, os->name, s.h, (int)k, (int)stride, (int)pad, (int)dil, ceil_mode);
+    int wo = window_out(b, call, os->name, s.w, (int)k, (int)stride, (int)pad, (int)dil, ceil_mode);
+    net_node *nd = new_node(b, op, &x, 1, call->line, call->col);
+    nd->kh = nd->kw = (int)k;
+    nd->stride = (int)stride;
+    nd->pad_h = nd->pad_w = (int)pad;
+    nd->ceil = ceil_mode;
+    nd->shape = (net_shape){c, ho, wo};
+    return nd;
+}
+
 static value tensor_value(int node)
 {
     value v = {.k = V_TENSOR, .node = node};
@@ -507,50 +533,53 @@ static long padding_arg(builder *b, const opspec *os, bound_args *ba, int slot, 
     return eff / 2;
 }
 
-enum {
-    CONV_X,
-    CONV_OUT,
-    CONV_K,
-    CONV_STRIDE,
-    CONV_PADDING,
-    CONV_DILATION,
-    CONV_GROUPS,
-    CONV_BIAS
+/* conv's and dwconv's window, from slot F_K on: k, stride, padding,
+ * dilation (the defaults of k and padding differ) */
+#define WINDOW_ARGS(X, F, k, padding)         \
+    X(F##_K, "k", A_INT, k)                   \
+    X(F##_STRIDE, "stride", A_INT, "1")       \
+    X(F##_PADDING, "padding", A_PAD, padding) \
+    X(F##_DILATION, "dilation", A_INT, "1")
+enum { /* slots after F_K, in WINDOW_ARGS' order */
+    WIN_STRIDE = 1,
+    WIN_PADDING = 2,
+    WIN_DILATION = 3
 };
-static const aspec conv_args[] = {
-    [CONV_X] = T1,
-    [CONV_OUT] = {"out", A_INT, NULL},
-    [CONV_K] = {"k", A_INT, "1"},
-    [CONV_STRIDE] = {"stride", A_INT, "1"},
-    [CONV_PADDING] = {"padding", A_PAD, "0"},
-    [CONV_DILATION] = {"dilation", A_INT, "1"},
-    [CONV_GROUPS] = {"groups", A_INT, "1"},
-    [CONV_BIAS] = {"bias", A_BOOL, "true"},
-};
+
+typedef struct conv_window {
+    long k, stride, pad, dil;
+} conv_window;
+
+static conv_window window_args(builder *b, const opspec *os, bound_args *ba, int k_slot)
+{
+    conv_window w;
+    w.k = int_arg(b, os, ba, k_slot, 1, 64);
+    w.stride = int_arg(b, os, ba, k_slot + WIN_STRIDE, 1, 64);
+    w.dil = int_arg(b, os, ba, k_slot + WIN_DILATION, 1, 64);
+    w.pad = padding_arg(b, os, ba, k_slot + WIN_PADDING, w.k, w.dil);
+    return w;
+}
+
+#define CONV_ARGS(X)                     \
+    X(CONV_X, "x", A_TENSOR, NULL)       \
+    X(CONV_OUT, "out", A_INT, NULL)      \
+    WINDOW_ARGS(X, CONV, "1", "0")       \
+    X(CONV_GROUPS, "groups", A_INT, "1") \
+    X(CONV_BIAS, "bias", A_BOOL, "true")
+DEFINE_ARGS(conv, CONV_ARGS);
 
 /* unlike conv, dwconv keeps the size by default: it is gevo's own
    shorthand, and an LLM expects dwconv(x) to be a drop-in layer */
-enum {
-    DW_X,
-    DW_K,
-    DW_STRIDE,
-    DW_PADDING,
-    DW_DILATION,
-    DW_BIAS
-};
-static const aspec dwconv_args[] = {
-    [DW_X] = T1,
-    [DW_K] = {"k", A_INT, "3"},
-    [DW_STRIDE] = {"stride", A_INT, "1"},
-    [DW_PADDING] = {"padding", A_PAD, "same"},
-    [DW_DILATION] = {"dilation", A_INT, "1"},
-    [DW_BIAS] = {"bias", A_BOOL, "true"},
-};
+#define DWCONV_ARGS(X)              \
+    X(DW_X, "x", A_TENSOR, NULL)    \
+    WINDOW_ARGS(X, DW, "3", "same") \
+    X(DW_BIAS, "bias", A_BOOL, "true")
+DEFINE_ARGS(dwconv, DWCONV_ARGS);
 
 /* conv and dwconv once their arguments are read (dwconv: out and groups
  * are the input's channels) */
-static value conv_node(builder *b, const opspec *os, const expr *call, int x, long out, long k,
-                       long stride, long pad, long dil, long groups, bool bias)
+static value conv_node(builder *b, const opspec *os, const expr *call, int x, long out,
+                       conv_window w, long groups, bool bias)
 {
     net_shape s = in_shape(b, x);
     if (s.c % groups || out % groups)
@@ -558,20 +587,16 @@ static value conv_node(builder *b, const opspec *os, const expr *call, int x, lo
                      "groups must divide both the input and output channels",
                      "%s(): groups=%ld does not divide %d input and %ld output channels", os->name,
                      groups, s.c, out);
-    int ho = window_out(b, call, os->name, s.h, (int)k, (int)stride, (int)pad, (int)dil, false);
-    int wo = window_out(b, call, os->name, s.w, (int)k, (int)stride, (int)pad, (int)dil, false);
-    net_node *nd = new_node(b, NET_CONV, &x, 1, call->line, call->col);
+    long k = w.k;
+    net_node *nd =
+        window_node(b, os, call, NET_CONV, x, (int)out, k, w.stride, w.pad, w.dil, false);
     nd->depthwise = os->op == PSEUDO_DWCONV;
-    nd->kh = nd->kw = (int)k;
-    nd->stride = (int)stride;
-    nd->pad_h = nd->pad_w = (int)pad;
-    nd->dilation = (int)dil;
+    nd->dilation = (int)w.dil;
     nd->groups = (int)groups;
     nd->bias = bias;
-    nd->shape = (net_shape){(int)out, ho, wo};
     double macs_per_out = (double)(s.c / groups) * k * k;
     nd->params = out * (s.c / groups) * k * k + (bias ? out : 0);
-    nd->flops = (double)out * ho * wo * (2.0 * macs_per_out + (bias ? 1 : 0));
+    nd->flops = (double)net_shape_size(nd->shape) * (2.0 * macs_per_out + (bias ? 1 : 0));
     return finish(b, nd);
 }
 
@@ -579,36 +604,24 @@ static value build_conv(builder *b, const opspec *os, bound_args *ba, const expr
 {
     long max_dim = b->c->lim.max_dim;
     long out = int_arg(b, os, ba, CONV_OUT, 1, max_dim);
-    long k = int_arg(b, os, ba, CONV_K, 1, 64);
-    long stride = int_arg(b, os, ba, CONV_STRIDE, 1, 64);
-    long dil = int_arg(b, os, ba, CONV_DILATION, 1, 64);
+    conv_window w = window_args(b, os, ba, CONV_K);
     long groups = int_arg(b, os, ba, CONV_GROUPS, 1, max_dim);
-    long pad = padding_arg(b, os, ba, CONV_PADDING, k, dil);
-    return conv_node(b, os, call, ba->v[CONV_X].node, out, k, stride, pad, dil, groups,
-                     ba->v[CONV_BIAS].i != 0);
+    return conv_node(b, os, call, ba->v[CONV_X].node, out, w, groups, ba->v[CONV_BIAS].i != 0);
 }
 
 static value build_dwconv(builder *b, const opspec *os, bound_args *ba, const expr *call)
 {
     int x = ba->v[DW_X].node;
     long c = in_shape(b, x).c;
-    long k = int_arg(b, os, ba, DW_K, 1, 64);
-    long stride = int_arg(b, os, ba, DW_STRIDE, 1, 64);
-    long dil = int_arg(b, os, ba, DW_DILATION, 1, 64);
-    long pad = padding_arg(b, os, ba, DW_PADDING, k, dil);
-    return conv_node(b, os, call, x, c, k, stride, pad, dil, c, ba->v[DW_BIAS].i != 0);
+    conv_window w = window_args(b, os, ba, DW_K);
+    return conv_node(b, os, call, x, c, w, c, ba->v[DW_BIAS].i != 0);
 }
 
-enum {
-    LINEAR_X,
-    LINEAR_OUT,
-    LINEAR_BIAS
-};
-static const aspec linear_args[] = {
-    [LINEAR_X] = T1,
-    [LINEAR_OUT] = {"out", A_INT, NULL},
-    [LINEAR_BIAS] = {"bias", A_BOOL, "true"},
-};
+#define LINEAR_ARGS(X)                \
+    X(LINEAR_X, "x", A_TENSOR, NULL)  \
+    X(LINEAR_OUT, "out", A_INT, NULL) \
+    X(LINEAR_BIAS, "bias", A_BOOL, "true")
+DEFINE_ARGS(linear, LINEAR_ARGS);
 
 static value build_linear(builder *b, const opspec *os, bound_args *ba, const expr *call)
 {
@@ -647,16 +660,11 @@ static net_node *norm_node(builder *b, const opspec *os, bound_args *ba, int eps
     return nd;
 }
 
-enum {
-    BN_X,
-    BN_EPS,
-    BN_MOMENTUM
-};
-static const aspec batchnorm_args[] = {
-    [BN_X] = T1,
-    [BN_EPS] = {"eps", A_FLOAT, "1e-5"},
-    [BN_MOMENTUM] = {"momentum", A_FLOAT, "0.1"},
-};
+#define BATCHNORM_ARGS(X)             \
+    X(BN_X, "x", A_TENSOR, NULL)      \
+    X(BN_EPS, "eps", A_FLOAT, "1e-5") \
+    X(BN_MOMENTUM, "momentum", A_FLOAT, "0.1")
+DEFINE_ARGS(batchnorm, BATCHNORM_ARGS);
 
 static value build_batchnorm(builder *b, const opspec *os, bound_args *ba, const expr *call)
 {
@@ -669,14 +677,10 @@ static value build_batchnorm(builder *b, const opspec *os, bound_args *ba, const
     return finish(b, nd);
 }
 
-enum {
-    LN_X,
-    LN_EPS
-};
-static const aspec layernorm_args[] = {
-    [LN_X] = T1,
-    [LN_EPS] = {"eps", A_FLOAT, "1e-5"},
-};
+#define LAYERNORM_ARGS(X)        \
+    X(LN_X, "x", A_TENSOR, NULL) \
+    X(LN_EPS, "eps", A_FLOAT, "1e-5")
+DEFINE_ARGS(layernorm, LAYERNORM_ARGS);
 
 static value build_layernorm(builder *b, const opspec *os, bound_args *ba, const expr *call)
 {
@@ -729,20 +733,13 @@ static value build_channels(builder *b, const opspec *os, bound_args *ba, const 
     return v;
 }
 
-enum {
-    POOL_X,
-    POOL_K,
-    POOL_STRIDE,
-    POOL_PADDING,
-    POOL_CEIL
-};
-static const aspec pool_args[] = {
-    [POOL_X] = T1,
-    [POOL_K] = {"k", A_INT, "2"},
-    [POOL_STRIDE] = {"stride", A_INT, "k"},
-    [POOL_PADDING] = {"padding", A_INT, "0"},
-    [POOL_CEIL] = {"ceil", A_BOOL, "false"},
-};
+#define POOL_ARGS(X)                       \
+    X(POOL_X, "x", A_TENSOR, NULL)         \
+    X(POOL_K, "k", A_INT, "2")             \
+    X(POOL_STRIDE, "stride", A_INT, "k")   \
+    X(POOL_PADDING, "padding", A_INT, "0") \
+    X(POOL_CEIL, "ceil", A_BOOL, "false")
+DEFINE_ARGS(pool, POOL_ARGS);
 
 static value build_pool(builder *b, const opspec *os, bound_args *ba, const expr *call)
 {
@@ -756,15 +753,8 @@ static value build_pool(builder *b, const opspec *os, bound_args *ba, const expr
                      "padding may be at most half the kernel, as in PyTorch",
                      "%s(): padding=%ld is more than half of k=%ld", os->name, pad, k);
     bool ceil_mode = ba->v[POOL_CEIL].i != 0;
-    int ho = window_out(b, call, os->name, s.h, (int)k, (int)stride, (int)pad, 1, ceil_mode);
-    int wo = window_out(b, call, os->name, s.w, (int)k, (int)stride, (int)pad, 1, ceil_mode);
-    net_node *nd = new_node(b, (net_op)os->op, &x, 1, call->line, call->col);
-    nd->kh = nd->kw = (int)k;
-    nd->stride = (int)stride;
-    nd->pad_h = nd->pad_w = (int)pad;
-    nd->ceil = ceil_mode;
-    nd->shape = (net_shape){s.c, ho, wo};
-    nd->flops = (double)s.c * ho * wo * k * k;
+    net_node *nd = window_node(b, os, call, (net_op)os->op, x, s.c, k, stride, pad, 1, ceil_mode);
+    nd->flops = (double)net_shape_size(nd->shape) * k * k;
     return finish(b, nd);
 }
 
@@ -783,22 +773,20 @@ static value build_add(builder *b, const opspec *os, bound_args *ba, const expr 
     return make_join(b, NET_ADD, ba->tensors, ba->n_tensors, call->line, call->col);
 }
 
-enum {
-    MUL_X,
-    MUL_Y
-};
-static const aspec mul_args[] = {[MUL_X] = T1, [MUL_Y] = {"y", A_TENSOR, NULL}};
+#define MUL_ARGS(X)               \
+    X(MUL_X, "x", A_TENSOR, NULL) \
+    X(MUL_Y, "y", A_TENSOR, NULL)
+DEFINE_ARGS(mul, MUL_ARGS);
 
 static value build_mul(builder *b, const opspec *os, bound_args *ba, const expr *call)
 {
     return make_mul(b, ba->v[MUL_X].node, ba->v[MUL_Y].node, call->line, call->col);
 }
 
-enum {
-    DROPOUT_X,
-    DROPOUT_P
-};
-static const aspec dropout_args[] = {[DROPOUT_X] = T1, [DROPOUT_P] = {"p", A_FLOAT, "0.5"}};
+#define DROPOUT_ARGS(X)               \
+    X(DROPOUT_X, "x", A_TENSOR, NULL) \
+    X(DROPOUT_P, "p", A_FLOAT, "0.5")
+DEFINE_ARGS(dropout, DROPOUT_ARGS);
 
 static value build_dropout(builder *b, const opspec *os, bound_args *ba, const expr *call)
 {
@@ -1197,11 +1185,94 @@ static value call_block(builder *b, frame *f, const def_block *d, const expr *ca
 
 /* ---- the train section ---------------------------------------------- */
 
-static const char *const train_keys[] = {
-    "optimizer", "lr",       "momentum",  "nesterov", "weight_decay",    "beta1",  "beta2",
-    "adam_eps",  "schedule", "step_size", "gamma",    "patience",        "warmup", "min_lr",
-    "epochs",    "batch",    "augment",   "crop_pad", "label_smoothing", "clip",   "seed",
+/* One row per setting, in gevo-net(5)'s order: its key, the range of a
+ * number or an integer, its default, and for a choice its names. How a
+ * value is read and stored follows the field's type (double: a number,
+ * int and long: an integer, bool: true or false, an enum: one of the
+ * names); augment (flip and crop) is read on its own. */
+typedef enum field_type {
+    F_DOUBLE,
+    F_INT,
+    F_LONG,
+    F_BOOL,
+    F_ENUM,
+    F_AUGMENT
+} field_type;
+
+typedef struct train_setting {
+    const char *key;
+    field_type type;
+    size_t off; /* in net_train */
+    double lo, hi, def;
+    const char *const *names; /* F_ENUM */
+    int n_names;
+} train_setting;
+
+static const char *const optimizers[] = {"sgd", "adamw"};
+static const char *const schedules[] = {"constant", "step", "cosine", "plateau"};
+_Static_assert(sizeof(net_optimizer) == sizeof(int) && sizeof(net_schedule) == sizeof(int),
+               "choices are stored as int");
+
+#define FIELD_TYPE(f) \
+    _Generic(((net_train *)0)->f, double : F_DOUBLE, int : F_INT, long : F_LONG, bool : F_BOOL)
+#define SETTING(f, lo, hi, def)                                         \
+    {                                                                   \
+#f, FIELD_TYPE(f), offsetof(net_train, f), lo, hi, def, NULL, 0 \
+    }
+#define CHOICE(f, names, def)                                                                     \
+    {                                                                                             \
+#f, F_ENUM, offsetof(net_train, f), 0, 0, def, names, (int)(sizeof names / sizeof *names) \
+    }
+// clang-format off
+static const train_setting train_settings[] = {
+    CHOICE(optimizer, optimizers, NET_OPT_SGD),
+    SETTING(lr,              1e-12, 1e12,     0.05),
+    SETTING(momentum,        0,     0.9999,   0.9),
+    SETTING(nesterov,        0,     1,        true),
+    SETTING(weight_decay,    0,     1,        1e-4),
+    SETTING(beta1,           0,     0.9999,   0.9),
+    SETTING(beta2,           0,     0.999999, 0.999),
+    SETTING(adam_eps,        1e-12, 1,        1e-8),
+    CHOICE(schedule, schedules, NET_SCHED_COSINE),
+    SETTING(step_size,       1,     10000,    1),
+    SETTING(gamma,           1e-6,  1,        0.1),
+    SETTING(patience,        0,     10000,    2),
+    SETTING(warmup,          0,     1e7,      0),
+    SETTING(min_lr,          0,     1e12,     0),
+    SETTING(epochs,          1,     10000,    1),
+    SETTING(batch,           1,     65536,    128),
+    {"augment", F_AUGMENT, 0, 0, 0, 0, NULL, 0},
+    SETTING(crop_pad,        0,     64,       4),
+    SETTING(label_smoothing, 0,     0.99,     0),
+    SETTING(clip,            0,     1e12,     0),
+    SETTING(seed,            0,     1e12,     1),
 };
+// clang-format on
+#undef CHOICE
+#undef SETTING
+#undef FIELD_TYPE
+#define N_SETTINGS ((int)(sizeof train_settings / sizeof *train_settings))
+
+/* Stores v (a whole number unless the field is a double) in the field. */
+static void store_setting(net_train *tr, const train_setting *ts, double v)
+{
+    char *f = (char *)tr + ts->off;
+    switch (ts->type) {
+    case F_DOUBLE: *(double *)f = v; break;
+    case F_INT:
+    case F_ENUM: *(int *)f = (int)v; break;
+    case F_LONG: *(long *)f = (long)v; break;
+    case F_BOOL: *(bool *)f = v != 0; break;
+    case F_AUGMENT: break;
+    }
+}
+
+void net_train_default(net_train *t)
+{
+    memset(t, 0, sizeof *t); /* augment: none */
+    for (int i = 0; i < N_SETTINGS; i++)
+        store_setting(t, &train_settings[i], train_settings[i].def);
+}
 
 static double kv_number(compiler *c, const train_kv *kv, double lo, double hi)
 {
@@ -1255,95 +1326,79 @@ static int kv_choice(compiler *c, const train_kv *kv, const char *const *names, 
                  t->text ? t->text : "?");
 }
 
+static void augment_setting(compiler *c, const train_kv *kv, net_train *tr)
+{
+    tr->flip = tr->crop = false;
+    for (int j = 0; j < kv->n_values; j++) {
+        const token *t = &kv->values[j];
+        const char *v = t->text ? t->text : "";
+        if (t->kind == T_NAME && !strcmp(v, "flip"))
+            tr->flip = true;
+        else if (t->kind == T_NAME && !strcmp(v, "crop"))
+            tr->crop = true;
+        else if (t->kind == T_NAME && (!strcmp(v, "none") || !strcmp(v, "None")) &&
+                 kv->n_values == 1)
+            ;
+        else
+            compile_fail(c, t->line, t->col, "augment is none, flip, crop or flip,crop",
+                         "train: unknown augmentation '%s'", v);
+    }
+}
+
+/* Reads kv's value as ts says and stores it. */
+static void apply_setting(compiler *c, const train_kv *kv, const train_setting *ts, net_train *tr)
+{
+    switch (ts->type) {
+    case F_DOUBLE: store_setting(tr, ts, kv_number(c, kv, ts->lo, ts->hi)); break;
+    case F_INT:
+    case F_LONG: store_setting(tr, ts, (double)kv_int(c, kv, (long)ts->lo, (long)ts->hi)); break;
+    case F_BOOL: store_setting(tr, ts, kv_bool(c, kv)); break;
+    case F_ENUM: store_setting(tr, ts, kv_choice(c, kv, ts->names, ts->n_names)); break;
+    case F_AUGMENT: augment_setting(c, kv, tr); break;
+    }
+}
+
+/* A key no setting has: the error, with the setting meant where a known
+ * alias or a near spelling tells. */
+static _Noreturn void unknown_setting(compiler *c, const train_kv *kv)
+{
+    // clang-format off
+    static const char *const aliases[][2] = {
+        {"learning_rate", "lr"}, {"lerning_rate", "lr"}, {"wd", "weight_decay"},
+        {"optim", "optimizer"}, {"scheduler", "schedule"}, {"batch_size", "batch"},
+        {"warmup_steps", "warmup"}, {"max_epochs", "epochs"}, {"augmentation", "augment"},
+        {"grad_clip", "clip"}, {"dropout_seed", "seed"},
+    };
+    // clang-format on
+    const char *k = kv->key, *best = NULL;
+    int bestd = 4;
+    for (size_t j = 0; j < sizeof aliases / sizeof *aliases; j++)
+        if (!strcmp(k, aliases[j][0]))
+            best = aliases[j][1], bestd = 0;
+    for (int j = 0; j < N_SETTINGS; j++) {
+        int d = net_edit_distance(k, train_settings[j].key);
+        if (d < bestd)
+            bestd = d, best = train_settings[j].key;
+    }
+    char hint[96] = "see the train section in gevo-net(5)";
+    if (best)
+        snprintf(hint, sizeof hint, "did you mean %s?", best);
+    compile_fail(c, kv->line, kv->col, hint, "train: unknown setting '%s'", k);
+}
+
 /* Applies the parsed train settings over *tr. */
 void net_apply_train(compiler *c, net_train *tr)
 {
-    static const char *const optimizers[] = {"sgd", "adamw"};
-    static const char *const schedules[] = {"constant", "step", "cosine", "plateau"};
     const program *p = &c->prog;
     for (int i = 0; i < p->n_train; i++) {
         const train_kv *kv = &p->train[i];
-        const char *k = kv->key;
-        if (!strcmp(k, "optimizer"))
-            tr->optimizer = (net_optimizer)kv_choice(c, kv, optimizers, 2);
-        else if (!strcmp(k, "lr"))
-            tr->lr = kv_number(c, kv, 1e-12, 1e12);
-        else if (!strcmp(k, "momentum"))
-            tr->momentum = kv_number(c, kv, 0, 0.9999);
-        else if (!strcmp(k, "nesterov"))
-            tr->nesterov = kv_bool(c, kv);
-        else if (!strcmp(k, "weight_decay"))
-            tr->weight_decay = kv_number(c, kv, 0, 1);
-        else if (!strcmp(k, "beta1"))
-            tr->beta1 = kv_number(c, kv, 0, 0.9999);
-        else if (!strcmp(k, "beta2"))
-            tr->beta2 = kv_number(c, kv, 0, 0.999999);
-        else if (!strcmp(k, "adam_eps"))
-            tr->adam_eps = kv_number(c, kv, 1e-12, 1);
-        else if (!strcmp(k, "schedule"))
-            tr->schedule = (net_schedule)kv_choice(c, kv, schedules, 4);
-        else if (!strcmp(k, "step_size"))
-            tr->step_size = (int)kv_int(c, kv, 1, 10000);
-        else if (!strcmp(k, "gamma"))
-            tr->gamma = kv_number(c, kv, 1e-6, 1);
-        else if (!strcmp(k, "patience"))
-            tr->patience = (int)kv_int(c, kv, 0, 10000);
-        else if (!strcmp(k, "warmup"))
-            tr->warmup = (int)kv_int(c, kv, 0, 10000000);
-        else if (!strcmp(k, "min_lr"))
-            tr->min_lr = kv_number(c, kv, 0, 1e12);
-        else if (!strcmp(k, "epochs"))
-            tr->epochs = (int)kv_int(c, kv, 1, 10000);
-        else if (!strcmp(k, "batch"))
-            tr->batch = (int)kv_int(c, kv, 1, 65536);
-        else if (!strcmp(k, "crop_pad"))
-            tr->crop_pad = (int)kv_int(c, kv, 0, 64);
-        else if (!strcmp(k, "label_smoothing"))
-            tr->label_smoothing = kv_number(c, kv, 0, 0.99);
-        else if (!strcmp(k, "clip"))
-            tr->clip = kv_number(c, kv, 0, 1e12);
-        else if (!strcmp(k, "seed"))
-            tr->seed = kv_int(c, kv, 0, 1000000000000L);
-        else if (!strcmp(k, "augment")) {
-            tr->flip = tr->crop = false;
-            for (int j = 0; j < kv->n_values; j++) {
-                const token *t = &kv->values[j];
-                const char *v = t->text ? t->text : "";
-                if (t->kind == T_NAME && !strcmp(v, "flip"))
-                    tr->flip = true;
-                else if (t->kind == T_NAME && !strcmp(v, "crop"))
-                    tr->crop = true;
-                else if (t->kind == T_NAME && (!strcmp(v, "none") || !strcmp(v, "None")) &&
-                         kv->n_values == 1)
-                    ;
-                else
-                    compile_fail(c, t->line, t->col, "augment is none, flip, crop or flip,crop",
-                                 "train: unknown augmentation '%s'", v);
-            }
-        } else {
-            // clang-format off
-            static const char *const aliases[][2] = {
-                {"learning_rate", "lr"}, {"lerning_rate", "lr"}, {"wd", "weight_decay"},
-                {"optim", "optimizer"}, {"scheduler", "schedule"}, {"batch_size", "batch"},
-                {"warmup_steps", "warmup"}, {"max_epochs", "epochs"}, {"augmentation", "augment"},
-                {"grad_clip", "clip"}, {"dropout_seed", "seed"},
-            };
-            // clang-format on
-            const char *best = NULL;
-            int bestd = 4;
-            for (size_t j = 0; j < sizeof aliases / sizeof *aliases; j++)
-                if (!strcmp(k, aliases[j][0]))
-                    best = aliases[j][1], bestd = 0;
-            for (size_t j = 0; j < sizeof train_keys / sizeof *train_keys; j++) {
-                int d = net_edit_distance(k, train_keys[j]);
-                if (d < bestd)
-                    bestd = d, best = train_keys[j];
-            }
-            char hint[96] = "see the train section in gevo-net(5)";
-            if (best)
-                snprintf(hint, sizeof hint, "did you mean %s?", best);
-            compile_fail(c, kv->line, kv->col, hint, "train: unknown setting '%s'", k);
-        }
+        const train_setting *ts = NULL;
+        for (int j = 0; j < N_SETTINGS && !ts; j++)
+            if (!strcmp(kv->key, train_settings[j].key))
+                ts = &train_settings[j];
+        if (!ts)
+            unknown_setting(c, kv);
+        apply_setting(c, kv, ts, tr);
     }
 }
 

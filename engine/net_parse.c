@@ -152,6 +152,15 @@ typedef struct lexer {
     int cap;
 } lexer;
 
+/* The character at lx->p written twice (==, **) is an operator gevo-net
+ * does not have (what: its kind, plural). */
+static void refuse_doubled(const lexer *lx, const char *what)
+{
+    if (lx->p + 1 < lx->end && lx->p[1] == lx->p[0])
+        compile_fail(lx->c, lx->line, lx->col, NULL, "unexpected '%c%c': gevo-net has no %s",
+                     lx->p[0], lx->p[0], what);
+}
+
 static token *push_token(lexer *lx, tok_kind k, int line, int col)
 {
     compiler *c = lx->c;
@@ -414,18 +423,14 @@ void net_lex(compiler *c)
         case ',': k = T_COMMA; break;
         case '=':
             k = T_EQ;
-            if (lx.p + 1 < lx.end && lx.p[1] == '=')
-                compile_fail(c, lx.line, lx.col, NULL,
-                             "unexpected '==': gevo-net has no comparisons");
+            refuse_doubled(&lx, "comparisons");
             break;
         case ':': k = T_COLON; break;
         case '+': k = T_PLUS; break;
         case '-': k = T_MINUS; break;
         case '*':
             k = T_STAR;
-            if (lx.p + 1 < lx.end && lx.p[1] == '*')
-                compile_fail(c, lx.line, lx.col, NULL,
-                             "unexpected '**': gevo-net has no power operator");
+            refuse_doubled(&lx, "power operator");
             break;
         case '/':
             k = T_SLASH;
@@ -593,43 +598,33 @@ static expr *parse_call(parser *ps, token *name, int nest)
     return e;
 }
 
+/* A literal or a name: the token's value and its text as written. */
+static expr *parse_leaf(parser *ps, expr_kind k)
+{
+    token *t = next(ps);
+    expr *e = new_expr(ps, k, t);
+    e->ival = t->ival;
+    e->fval = t->fval;
+    e->text = t->text;
+    return e;
+}
+
 static expr *parse_primary(parser *ps, int nest)
 {
     token *t = peek(ps);
     if (nest > 48)
         compile_fail(ps->c, t->line, t->col, NULL, "expression nested more than 48 deep");
     switch (t->kind) {
-    case T_INT: {
-        next(ps);
-        expr *e = new_expr(ps, EX_INT, t);
-        e->ival = t->ival;
-        e->fval = t->fval;
-        e->text = t->text;
-        return e;
-    }
-    case T_FLOAT: {
-        next(ps);
-        expr *e = new_expr(ps, EX_FLOAT, t);
-        e->fval = t->fval;
-        e->text = t->text;
-        return e;
-    }
-    case T_STRING: {
-        next(ps);
-        expr *e = new_expr(ps, EX_STRING, t);
-        e->text = t->text;
-        return e;
-    }
+    case T_INT: return parse_leaf(ps, EX_INT);
+    case T_FLOAT: return parse_leaf(ps, EX_FLOAT);
+    case T_STRING: return parse_leaf(ps, EX_STRING);
     case T_NAME: {
         if (is_keyword(t->text) && strcmp(t->text, "classes"))
             compile_fail(ps->c, t->line, t->col, NULL, "'%s' is a keyword and cannot be used here",
                          t->text);
         if (peek_at(ps, 1)->kind == T_LP)
             return parse_call(ps, t, nest);
-        next(ps);
-        expr *e = new_expr(ps, EX_NAME, t);
-        e->text = t->text;
-        return e;
+        return parse_leaf(ps, EX_NAME);
     }
     case T_LP: {
         next(ps);
@@ -920,14 +915,22 @@ static void parse_train(parser *ps)
     }
 }
 
+/* Takes the keyword of a declaration made once (input, classes);
+ * first_line: where it was made already, 0 if not yet. */
+static token *declaration(parser *ps, const char *what, int first_line)
+{
+    token *kw = next(ps);
+    if (first_line)
+        compile_fail(ps->c, kw->line, kw->col, NULL,
+                     "second %s declaration (the first is on line %d)", what, first_line);
+    return kw;
+}
+
 static void parse_input(parser *ps)
 {
     compiler *c = ps->c;
     program *p = &c->prog;
-    token *kw = next(ps);
-    if (p->input_line)
-        compile_fail(c, kw->line, kw->col, NULL,
-                     "second input declaration (the first is on line %d)", p->input_line);
+    token *kw = declaration(ps, "input", p->input_line);
     token *name = peek(ps);
     if (name->kind != T_NAME)
         unexpected(ps, name, "the input's name", "write: input x: 1x28x28");
@@ -975,10 +978,7 @@ static void parse_classes(parser *ps)
 {
     compiler *c = ps->c;
     program *p = &c->prog;
-    token *kw = next(ps);
-    if (p->classes_line)
-        compile_fail(c, kw->line, kw->col, NULL,
-                     "second classes declaration (the first is on line %d)", p->classes_line);
+    token *kw = declaration(ps, "classes", p->classes_line);
     if (peek(ps)->kind == T_EQ)
         next(ps); /* classes = 10 is fine too */
     token *n = peek(ps);

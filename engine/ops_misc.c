@@ -31,13 +31,20 @@ static void concat_forward_range(void *ctx, long lo, long hi)
     }
 }
 
+/* Runs a concat direction over the n images: m->total, the values of one
+ * image of the output, is the sum of the inputs' channels times hw. */
+static void concat_run(misc_args *m, int n, void (*range)(void *, long, long))
+{
+    for (int k = 0; k < m->n_in; k++)
+        m->total += (size_t)m->chans[k] * m->hw;
+    ops_par_for(n, (long)(n * m->total) > OPS_PAR_MIN, range, m);
+}
+
 void ops_concat_forward(float *out, const float *const *ins, const int *chans, int n_in, int n,
                         int hw)
 {
     misc_args m = {.out = out, .ins = ins, .chans = chans, .n_in = n_in, .hw = hw};
-    for (int k = 0; k < n_in; k++)
-        m.total += (size_t)chans[k] * hw;
-    ops_par_for(n, (long)(n * m.total) > OPS_PAR_MIN, concat_forward_range, &m);
+    concat_run(&m, n, concat_forward_range);
 }
 
 OPS_CLONES static void concat_backward_range(void *ctx, long lo, long hi)
@@ -61,9 +68,7 @@ void ops_concat_backward(float *const *dins, const float *dout, const int *chans
                          int hw)
 {
     misc_args m = {.dins = dins, .dout = dout, .chans = chans, .n_in = n_in, .hw = hw};
-    for (int k = 0; k < n_in; k++)
-        m.total += (size_t)chans[k] * hw;
-    ops_par_for(n, (long)(n * m.total) > OPS_PAR_MIN, concat_backward_range, &m);
+    concat_run(&m, n, concat_backward_range);
 }
 
 /* out may be ins[0] (no restrict on it). The first two inputs are added

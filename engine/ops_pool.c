@@ -74,6 +74,19 @@ typedef struct pool_args {
     int hw;
 } pool_args;
 
+/* One axis of output o's window: it starts at o * stride - pad and spans k;
+ * [*lo, *hi) is its part inside the input of size in. Returns what
+ * avgpool divides by along the axis (count_include_pad=True: the padding
+ * counts, not what lies beyond it, a ceil-mode window sticking out past
+ * the padded border). */
+static inline int window_span(int o, int stride, int pad, int k, int in, int *lo, int *hi)
+{
+    int a = o * stride - pad, b = a + k;
+    *lo = a < 0 ? 0 : a;
+    *hi = b > in ? in : b;
+    return (b > in + pad ? in + pad : b) - a;
+}
+
 /* 2x2 windows at stride 2 without padding (floor or ceil): the same
  * order of comparison as the general loop (row by row, first extreme
  * wins), without its per-window bounds, and without branches: IS_MIN is a
@@ -163,17 +176,10 @@ OPS_CLONES static void extreme_forward(void *ctx, long lo, long hi)
         const float *x = in + pl * ihw;
         float *o = out + pl * ohw, *ix = idx + pl * ohw;
         for (int oy = 0; oy < p->oh; oy++) {
-            int y0 = oy * p->stride - p->pad_h, y1 = y0 + p->kh;
-            if (y0 < 0)
-                y0 = 0;
-            if (y1 > p->h)
-                y1 = p->h;
+            int y0, y1, x0, x1;
+            window_span(oy, p->stride, p->pad_h, p->kh, p->h, &y0, &y1);
             for (int ox = 0; ox < p->ow; ox++) {
-                int x0 = ox * p->stride - p->pad_w, x1 = x0 + p->kw;
-                if (x0 < 0)
-                    x0 = 0;
-                if (x1 > p->w)
-                    x1 = p->w;
+                window_span(ox, p->stride, p->pad_w, p->kw, p->w, &x0, &x1);
                 int32_t best_i = y0 * p->w + x0;
                 float best = x[best_i];
                 for (int y = y0; y < y1; y++)
@@ -191,44 +197,45 @@ OPS_CLONES static void extreme_forward(void *ctx, long lo, long hi)
     }
 }
 
-/* count_include_pad=True: the divisor counts the padding but not what lies
- * beyond it (a ceil-mode window sticking out past the padded border). */
-static void avg_forward(void *ctx, long lo, long hi)
+/* Average pooling's windows (divisors: window_span), forward (sums
+ * divided) or backward (each gradient divided and spread over its
+ * window); BACKWARD is a constant in each of the two copies. */
+static inline __attribute__((always_inline)) void avg_windows(const pool_args *a, long lo, long hi,
+                                                              const bool BACKWARD)
 {
-    const pool_args *a = ctx;
     const ops_pool *p = a->p;
-    float *out = a->out;
-    const float *in = a->in;
     size_t ihw = (size_t)p->h * p->w, ohw = (size_t)p->oh * p->ow;
     for (long pl = lo; pl < hi; pl++) {
-        const float *x = in + pl * ihw;
-        float *o = out + pl * ohw;
+        const float *x = BACKWARD ? NULL : a->in + pl * ihw;
+        float *dx = BACKWARD ? a->din + pl * ihw : NULL;
+        const float *g = BACKWARD ? a->dout + pl * ohw : NULL;
+        float *o = BACKWARD ? NULL : a->out + pl * ohw;
         for (int oy = 0; oy < p->oh; oy++) {
-            int y0 = oy * p->stride - p->pad_h, y1 = y0 + p->kh;
-            if (y1 > p->h + p->pad_h)
-                y1 = p->h + p->pad_h;
-            int ny = y1 - y0;
-            if (y0 < 0)
-                y0 = 0;
-            if (y1 > p->h)
-                y1 = p->h;
+            int y0, y1, x0, x1;
+            int ny = window_span(oy, p->stride, p->pad_h, p->kh, p->h, &y0, &y1);
             for (int ox = 0; ox < p->ow; ox++) {
-                int x0 = ox * p->stride - p->pad_w, x1 = x0 + p->kw;
-                if (x1 > p->w + p->pad_w)
-                    x1 = p->w + p->pad_w;
-                int nx = x1 - x0;
-                if (x0 < 0)
-                    x0 = 0;
-                if (x1 > p->w)
-                    x1 = p->w;
-                float s = 0.0f;
-                for (int y = y0; y < y1; y++)
-                    for (int xx = x0; xx < x1; xx++)
-                        s += x[y * p->w + xx];
-                o[oy * p->ow + ox] = s / (float)(ny * nx);
+                int nx = window_span(ox, p->stride, p->pad_w, p->kw, p->w, &x0, &x1);
+                float div = (float)(ny * nx);
+                if (BACKWARD) {
+                    float v = g[oy * p->ow + ox] / div;
+                    for (int y = y0; y < y1; y++)
+                        for (int xx = x0; xx < x1; xx++)
+                            dx[y * p->w + xx] += v;
+                } else {
+                    float s = 0.0f;
+                    for (int y = y0; y < y1; y++)
+                        for (int xx = x0; xx < x1; xx++)
+                            s += x[y * p->w + xx];
+                    o[oy * p->ow + ox] = s / div;
+                }
             }
         }
     }
+}
+
+static void avg_forward(void *ctx, long lo, long hi)
+{
+    avg_windows(ctx, lo, hi, false);
 }
 
 static bool pool_worth(const ops_pool *p)
@@ -258,39 +265,7 @@ static void extreme_backward(void *ctx, long lo, long hi)
 
 static void avg_backward(void *ctx, long lo, long hi)
 {
-    const pool_args *a = ctx;
-    const ops_pool *p = a->p;
-    float *din = a->din;
-    const float *dout = a->dout;
-    size_t ihw = (size_t)p->h * p->w, ohw = (size_t)p->oh * p->ow;
-    for (long pl = lo; pl < hi; pl++) {
-        float *dx = din + pl * ihw;
-        const float *g = dout + pl * ohw;
-        for (int oy = 0; oy < p->oh; oy++) {
-            int y0 = oy * p->stride - p->pad_h, y1 = y0 + p->kh;
-            if (y1 > p->h + p->pad_h)
-                y1 = p->h + p->pad_h;
-            int ny = y1 - y0;
-            if (y0 < 0)
-                y0 = 0;
-            if (y1 > p->h)
-                y1 = p->h;
-            for (int ox = 0; ox < p->ow; ox++) {
-                int x0 = ox * p->stride - p->pad_w, x1 = x0 + p->kw;
-                if (x1 > p->w + p->pad_w)
-                    x1 = p->w + p->pad_w;
-                int nx = x1 - x0;
-                if (x0 < 0)
-                    x0 = 0;
-                if (x1 > p->w)
-                    x1 = p->w;
-                float v = g[oy * p->ow + ox] / (float)(ny * nx);
-                for (int y = y0; y < y1; y++)
-                    for (int xx = x0; xx < x1; xx++)
-                        dx[y * p->w + xx] += v;
-            }
-        }
-    }
+    avg_windows(ctx, lo, hi, true);
 }
 
 void ops_pool_backward(const ops_pool *p, float *din, const float *dout, const float *scratch)

@@ -6,14 +6,20 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Formats the calling function's arguments after fmt into buf (cut to
+ * fit): the va_start ... va_end of every variadic function below. */
+#define FORMAT_ARGS(buf, size, fmt)     \
+    do {                                \
+        va_list ap_;                    \
+        va_start(ap_, fmt);             \
+        vsnprintf(buf, size, fmt, ap_); \
+        va_end(ap_);                    \
+    } while (0)
+
 int gerr_set(gerr *err, const char *fmt, ...)
 {
-    if (!err)
-        return -1;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-    va_end(ap);
+    if (err)
+        FORMAT_ARGS(err->msg, sizeof err->msg, fmt);
     return -1;
 }
 
@@ -22,10 +28,7 @@ int gerr_errno(gerr *err, const char *fmt, ...)
     int e = errno;
     if (!err)
         return -1;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-    va_end(ap);
+    FORMAT_ARGS(err->msg, sizeof err->msg, fmt);
     size_t n = strlen(err->msg);
     snprintf(err->msg + n, sizeof err->msg - n, ": %s", strerror(e));
     return -1;
@@ -36,10 +39,7 @@ int gerr_prefix(gerr *err, const char *fmt, ...)
     if (!err)
         return -1;
     char head[GERR_MSG_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(head, sizeof head, fmt, ap);
-    va_end(ap);
+    FORMAT_ARGS(head, sizeof head, fmt);
     char old[GERR_MSG_MAX];
     memcpy(old, err->msg, sizeof old);
     if (old[0])

@@ -40,16 +40,30 @@ int num_int(const char *s, int lo, int hi, int *out, const char *what, gerr *err
     return 0;
 }
 
+/* strtod over s: whether a number (not NaN) starts it; *end after it. */
+static bool read_double(const char *s, double *v, char **end)
+{
+    errno = 0;
+    *v = strtod(s, end);
+    return *end != s && !isnan(*v);
+}
+
+/* v, just read by read_double, is finite, did not overflow and lies in
+ * lo..hi. */
+static bool in_range(double v, double lo, double hi)
+{
+    return errno != ERANGE && isfinite(v) && v >= lo && v <= hi;
+}
+
 int num_double(const char *s, double lo, double hi, double *out, const char *what, gerr *err)
 {
     if (!s)
         return gerr_set(err, "%s: a number is missing", what);
     char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *skip_space(end) || isnan(v))
+    double v;
+    if (!read_double(s, &v, &end) || *skip_space(end))
         return gerr_set(err, "%s: '%.40s' is not a number", what, s);
-    if (errno == ERANGE || !isfinite(v) || v < lo || v > hi)
+    if (!in_range(v, lo, hi))
         return gerr_set(err, "%s: %.40s is out of range (%g to %g)", what, s, lo, hi);
     *out = v;
     return 0;
@@ -73,9 +87,8 @@ int num_bytes(const char *s, double lo, double hi, double *out, const char *what
     if (!s)
         return gerr_set(err, "%s: a size is missing", what);
     char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || isnan(v) || v < 0)
+    double v;
+    if (!read_double(s, &v, &end) || v < 0)
         return gerr_set(err, "%s: '%.40s' is not a size (such as 512M or 2G)", what, s);
     double scale = 1;
     switch (toupper((unsigned char)*end)) {
@@ -91,7 +104,7 @@ int num_bytes(const char *s, double lo, double hi, double *out, const char *what
     if (*skip_space(end))
         return gerr_set(err, "%s: '%.40s' is not a size (such as 512M or 2G)", what, s);
     v *= scale;
-    if (errno == ERANGE || !isfinite(v) || v < lo || v > hi)
+    if (!in_range(v, lo, hi))
         return gerr_set(err, "%s: %.40s is out of range (%.0f to %.0f bytes)", what, s, lo, hi);
     *out = v;
     return 0;
