@@ -130,10 +130,27 @@ static void image_split(const char *dir, const char *split, int n, int h, int w,
     }
 }
 
+/* A fresh folder for one case holding an image folder data set (see
+ * image_split): ntrain training and ntest test images per class, all h x
+ * w, their noise drawn from seed and seed + 1. */
+static void image_set(char *dir, size_t size, int ntrain, int ntest, int h, int w, unsigned seed)
+{
+    fresh(dir, size);
+    image_split(dir, "train", ntrain, h, w, seed);
+    image_split(dir, "test", ntest, h, w, seed + 1);
+}
+
 static int load(data_source *d, const char *dir, const data_opts *o, gerr *e)
 {
     gerr_clear(e);
     return data_load(d, dir, o, e);
+}
+
+/* The load succeeds (a CHECK that says why not). */
+static void load_ok(data_source *d, const char *dir, const data_opts *o)
+{
+    gerr e = GERR_INIT;
+    CHECK(load(d, dir, o, &e) == 0, "%s: %s", dir, e.msg);
 }
 
 /* The load fails and its message contains every one of the words. */
@@ -167,12 +184,9 @@ static int cache_files(void)
 static void test_image_folders(void)
 {
     char dir[300];
-    fresh(dir, sizeof dir);
-    image_split(dir, "train", 6, 8, 8, 1);
-    image_split(dir, "test", 2, 8, 8, 2);
+    image_set(dir, sizeof dir, 6, 2, 8, 8, 1);
     data_source d;
-    gerr e = GERR_INIT;
-    CHECK(load(&d, dir, NULL, &e) == 0, "%s", e.msg);
+    load_ok(&d, dir, NULL);
     CHECK(d.format == DATA_IMAGES, "format %s", data_format_name(d.format));
     CHECK(d.train.n == 12 && d.test.n == 4 && d.val.n == 0, "counts %d %d %d", d.train.n, d.test.n,
           d.val.n);
@@ -201,7 +215,7 @@ static void test_image_folders(void)
 
     /* an own validation split */
     image_split(dir, "val", 3, 8, 8, 3);
-    CHECK(load(&d, dir, NULL, &e) == 0, "%s", e.msg);
+    load_ok(&d, dir, NULL);
     CHECK(d.val.n == 6 && d.decoded, "val %d decoded %d", d.val.n, d.decoded);
     data_view tv, vv;
     CHECK(data_split(&d.train, &d.val, 0.1, 0, 1, &tv, &vv) == 0, "split");
@@ -214,9 +228,7 @@ static void test_image_folders(void)
 static void test_colour_alpha_palette(void)
 {
     char dir[300], p[600];
-    fresh(dir, sizeof dir);
-    image_split(dir, "train", 2, 4, 4, 1);
-    image_split(dir, "test", 2, 4, 4, 2);
+    image_set(dir, sizeof dir, 2, 2, 4, 4, 1);
     /* one RGBA image in colour: the data set becomes RGB, alpha 0 is black */
     uint8_t rgba[16 * 4];
     for (int i = 0; i < 16; i++) {
@@ -228,8 +240,7 @@ static void test_colour_alpha_palette(void)
     snprintf(p, sizeof p, "%s/train/top/zz.png", dir);
     write_png(p, 4, 4, 4, rgba);
     data_source d;
-    gerr e = GERR_INIT;
-    CHECK(load(&d, dir, NULL, &e) == 0, "%s", e.msg);
+    load_ok(&d, dir, NULL);
     CHECK(d.train.c == 3, "channels %d", d.train.c);
     const uint8_t *last = d.train.pixels + (size_t)(d.train.n - 1) * 48;
     CHECK(last[0] == 200 && last[16] == 100 && last[32] == 50, "opaque RGB %d %d %d", last[0],
@@ -248,7 +259,7 @@ static void test_colour_alpha_palette(void)
     snprintf(p, sizeof p, "%s/train/top/zzz.png", dir);
     CHECK(png_image_write_to_file(&im, p, 0, idx, 0, map), "palette png: %s", im.message);
     data_release(&d);
-    CHECK(load(&d, dir, NULL, &e) == 0, "%s", e.msg);
+    load_ok(&d, dir, NULL);
     last = d.train.pixels + (size_t)(d.train.n - 1) * 48;
     CHECK(d.train.c == 3 && last[0] == 10 && last[1] == 250 && last[16] == 20 && last[33] == 230,
           "palette: %d %d %d %d", last[0], last[1], last[16], last[33]);
@@ -257,9 +268,7 @@ static void test_colour_alpha_palette(void)
     CHECK(memcmp(g, g + 16, 16) == 0 && memcmp(g, g + 32, 16) == 0, "gray not repeated");
     data_release(&d);
     /* gray+alpha in a gray data set stays one channel */
-    fresh(dir, sizeof dir);
-    image_split(dir, "train", 2, 4, 4, 1);
-    image_split(dir, "test", 2, 4, 4, 2);
+    image_set(dir, sizeof dir, 2, 2, 4, 4, 1);
     uint8_t ga[32];
     for (int i = 0; i < 16; i++) {
         ga[2 * i] = 180;
@@ -267,7 +276,7 @@ static void test_colour_alpha_palette(void)
     }
     snprintf(p, sizeof p, "%s/train/top/zz.png", dir);
     write_png(p, 4, 4, 2, ga);
-    CHECK(load(&d, dir, NULL, &e) == 0, "%s", e.msg);
+    load_ok(&d, dir, NULL);
     last = d.train.pixels + (size_t)(d.train.n - 1) * 16;
     CHECK(d.train.c == 1 && last[0] == 180 && last[15] == 0, "gray+alpha: %d channels, %d %d",
           d.train.c, last[0], last[15]);
@@ -287,16 +296,13 @@ static void test_image_errors(void)
     rs.resize_h = 5;
     rs.resize_w = 7;
     data_source d;
-    gerr e = GERR_INIT;
-    CHECK(load(&d, dir, &rs, &e) == 0, "%s", e.msg);
+    load_ok(&d, dir, &rs);
     CHECK(d.train.h == 5 && d.train.w == 7 && d.test.h == 5 && d.test.w == 7, "resized to %dx%d",
           d.train.h, d.train.w);
     data_release(&d);
     int before = cache_files();
     /* corrupt and truncated files, an unsupported JPEG */
-    fresh(dir, sizeof dir);
-    image_split(dir, "train", 2, 8, 8, 1);
-    image_split(dir, "test", 2, 8, 8, 2);
+    image_set(dir, sizeof dir, 2, 2, 8, 8, 1);
     snprintf(p, sizeof p, "%s/train/top/001.jpg", dir);
     FILE *f = fopen(p, "rb");
     uint8_t buf[4096];
@@ -405,8 +411,7 @@ static void test_npy(void)
     npy_split(dir, "train", 10);
     npy_split(dir, "test", 4);
     data_source d;
-    gerr e = GERR_INIT;
-    CHECK(load(&d, dir, NULL, &e) == 0, "%s", e.msg);
+    load_ok(&d, dir, NULL);
     CHECK(d.format == DATA_NPY && d.train.n == 10 && d.test.n == 4 && d.train.c == 1 &&
               d.train.h == 4 && d.classes == 2 && !d.class_names,
           "npy: %d %d c%d h%d classes %d", d.train.n, d.test.n, d.train.c, d.train.h, d.classes);
@@ -428,7 +433,7 @@ static void test_npy(void)
                   sizeof fx);
     snprintf(p, sizeof p, "%s/y_test.npy", dir);
     write_npy_raw(p, 1, "{'shape': (2, 1), 'fortran_order': False, 'descr': '>i2'}", by, 4);
-    CHECK(load(&d, dir, NULL, &e) == 0, "%s", e.msg);
+    load_ok(&d, dir, NULL);
     CHECK(d.train.c == 3 && d.train.h == 2 && d.train.w == 2, "layout %dx%dx%d", d.train.c,
           d.train.h, d.train.w);
     CHECK(d.train.pixels[0] == 0 && d.train.pixels[4] == 128 && d.train.pixels[8] == 255,
@@ -561,7 +566,7 @@ static void test_cifar(void)
     write_bytes(p, rec, 2 * 3073);
     data_source d;
     gerr e = GERR_INIT;
-    CHECK(load(&d, dir, NULL, &e) == 0, "%s", e.msg);
+    load_ok(&d, dir, NULL);
     CHECK(d.format == DATA_CIFAR10 && d.train.n == 7 && d.test.n == 2 && d.train.c == 3 &&
               d.train.h == 32 && d.classes == 7 && d.decoded,
           "cifar: %d %d classes %d", d.train.n, d.test.n, d.classes);
@@ -582,17 +587,15 @@ static void test_cifar(void)
 static void test_cache(void)
 {
     char dir[300], p[600];
-    fresh(dir, sizeof dir);
-    image_split(dir, "train", 4, 8, 8, 1);
-    image_split(dir, "test", 2, 8, 8, 2);
+    image_set(dir, sizeof dir, 4, 2, 8, 8, 1);
     data_source a, b;
     gerr e = GERR_INIT;
-    CHECK(load(&a, dir, NULL, &e) == 0, "%s", e.msg);
+    load_ok(&a, dir, NULL);
     CHECK(a.decoded && a.cache_path[0], "first load: decoded %d, cache '%s' (%s)", a.decoded,
           a.cache_path, a.cache_err.msg);
     struct stat s1, s2;
     CHECK(stat(a.cache_path, &s1) == 0, "no cache file %s", a.cache_path);
-    CHECK(load(&b, dir, NULL, &e) == 0, "%s", e.msg);
+    load_ok(&b, dir, NULL);
     CHECK(!b.decoded && !strcmp(a.cache_path, b.cache_path), "second load decoded again");
     CHECK(b.train.n == a.train.n &&
               memcmp(a.train.pixels, b.train.pixels, (size_t)a.train.n * 64) == 0 &&
@@ -608,7 +611,7 @@ static void test_cache(void)
     pattern(px, 8, 8, 1, 0, &s);
     snprintf(p, sizeof p, "%s/train/top/000.png", dir);
     write_png(p, 8, 8, 1, px);
-    CHECK(load(&b, dir, NULL, &e) == 0, "%s", e.msg);
+    load_ok(&b, dir, NULL);
     CHECK(b.decoded && !strcmp(a.cache_path, b.cache_path), "a changed source was not decoded");
     data_release(&b);
     /* --resize is part of the key: another file */
@@ -639,16 +642,14 @@ static void count_progress(void *ctx, long done, long total)
 static void test_progress(void)
 {
     char dir[300];
-    fresh(dir, sizeof dir);
-    image_split(dir, "train", 4, 8, 8, 1);
-    image_split(dir, "test", 2, 8, 8, 2);
+    image_set(dir, sizeof dir, 4, 2, 8, 8, 1);
     long c[3] = {0, 0, 0};
     data_opts o = DATA_OPTS_INIT;
     o.on_progress = count_progress;
     o.ctx = c;
     data_source d;
     gerr e = GERR_INIT;
-    CHECK(load(&d, dir, &o, &e) == 0, "%s", e.msg);
+    load_ok(&d, dir, &o);
     CHECK(c[0] > 0 && c[1] == 12 && c[2] == 12, "progress: %ld calls, %ld of %ld", c[0], c[1],
           c[2]);
     data_release(&d);
@@ -661,9 +662,7 @@ static void test_progress(void)
 static void test_cache_concurrent(void)
 {
     char dir[300];
-    fresh(dir, sizeof dir);
-    image_split(dir, "train", 30, 16, 16, 1);
-    image_split(dir, "test", 4, 16, 16, 2);
+    image_set(dir, sizeof dir, 30, 4, 16, 16, 1);
     int fds[2];
     CHECK(pipe(fds) == 0, "pipe");
     pid_t pids[2];
@@ -694,17 +693,14 @@ static void test_cache_concurrent(void)
 static void test_no_cache(void)
 {
     char dir[300];
-    fresh(dir, sizeof dir);
-    image_split(dir, "train", 2, 8, 8, 1);
-    image_split(dir, "test", 2, 8, 8, 2);
+    image_set(dir, sizeof dir, 2, 2, 8, 8, 1);
     char file[400];
     snprintf(file, sizeof file, "%s/not-a-folder", root);
     write_bytes(file, "x", 1);
     data_opts o = DATA_OPTS_INIT;
     o.cache_dir = file;
     data_source d;
-    gerr e = GERR_INIT;
-    CHECK(load(&d, dir, &o, &e) == 0, "%s", e.msg);
+    load_ok(&d, dir, &o);
     CHECK(d.decoded && !d.cache_path[0] && d.cache_err.msg[0] && d.train.n == 4,
           "no cache: path '%s', note '%s'", d.cache_path, d.cache_err.msg);
     data_release(&d);
@@ -736,12 +732,10 @@ static void test_resize(void)
 static void test_trains_on_images(void)
 {
     char dir[300];
-    fresh(dir, sizeof dir);
-    image_split(dir, "train", 60, 8, 8, 11);
-    image_split(dir, "test", 20, 8, 8, 12);
+    image_set(dir, sizeof dir, 60, 20, 8, 8, 11);
     data_source d;
     gerr e = GERR_INIT;
-    CHECK(load(&d, dir, NULL, &e) == 0, "%s", e.msg);
+    load_ok(&d, dir, NULL);
     const char *src = "input x: 1x8x8\nclasses 2\n"
                       "x = relu(conv(x, 4, k=3, padding=1))\n"
                       "return linear(flatten(x), classes)\n"
