@@ -89,18 +89,38 @@ static char *file_of(const char *id, const char *name)
     return t;
 }
 
+/* A request as the tests make them: op on block gene (NULL: drawn) of
+ * g0-1 by persona (NULL: drawn), for generation 1, with the default
+ * repairs; the tests change what they test. */
+static propose_request request(propose_op op, const char *gene, const char *persona, uint64_t seed)
+{
+    return (propose_request){.op = op,
+                             .generation = 1,
+                             .parent = "g0-1",
+                             .gene = gene,
+                             .persona = persona,
+                             .max_repairs = -1,
+                             .seed = seed};
+}
+
+/* The user message of the last request the fake server was sent
+ * (malloc'd; NULL when there is none). */
+static char *last_user_message(void)
+{
+    json_t *st = fake_llm_stats(&srv);
+    const char *m = json_string_value(json_object_get(
+        json_array_get(json_object_get(json_object_get(st, "last"), "messages"), 1), "content"));
+    char *copy = m ? strdup(m) : NULL;
+    json_decref(st);
+    return copy;
+}
+
 static char mutant[SESSION_ID_MAX];
 
 static void test_mutate(void)
 {
     const char *model = "mu/ok:17_helper_def";
-    propose_request req = {.op = PROPOSE_MUTATE,
-                           .generation = 1,
-                           .parent = "g0-1",
-                           .gene = "block",
-                           .persona = "expert",
-                           .max_repairs = -1,
-                           .seed = 1};
+    propose_request req = request(PROPOSE_MUTATE, "block", "expert", 1);
     propose_outcome o;
     CHECK(run(model, &req, &o) == 0, "mutate: %s", o.error);
     CHECK(o.ok && !strcmp(o.id, "g1-1"), "id %s", o.id);
@@ -149,25 +169,17 @@ static void test_mutate(void)
 static void test_repair(void)
 {
     const char *model = "rp/ok:20_invalid_shapes,ok:17_helper_def";
-    propose_request req = {.op = PROPOSE_MUTATE,
-                           .generation = 1,
-                           .parent = "g0-1",
-                           .gene = "block",
-                           .persona = "magoo",
-                           .max_repairs = -1,
-                           .seed = 2};
+    propose_request req = request(PROPOSE_MUTATE, "block", "magoo", 2);
     propose_outcome o;
     CHECK(run(model, &req, &o) == 0, "repair: %s", o.error);
     CHECK_EQ_INT(o.attempts, 2);
     CHECK_EQ_INT(fake_llm_count(&srv, model), 2);
     CHECK_EQ_INT(o.tokens_in, 2000);
     /* the repair request carried the exact error */
-    json_t *st = fake_llm_stats(&srv);
-    const char *sent = json_string_value(json_object_get(
-        json_array_get(json_object_get(json_object_get(st, "last"), "messages"), 1), "content"));
+    char *sent = last_user_message();
     CHECK(sent && strstr(sent, "24x14x14 and 16x14x14") && strstr(sent, "y = se(y) + x"),
           "repair prompt: %s", sent ? sent : "(none)");
-    json_decref(st);
+    free(sent);
     session_info in;
     CHECK(session_info_get(S, o.id, &in, &serr) == 0, "%s", serr.msg);
     CHECK_EQ_INT(in.tokens_in, 2000);
@@ -194,20 +206,13 @@ static void test_repair(void)
 static void test_crossover(void)
 {
     const char *model = "cx/ok:02_python_tag";
-    propose_request req = {.op = PROPOSE_CROSSOVER,
-                           .generation = 1,
-                           .parent = "g0-1",
-                           .other = mutant,
-                           .gene = "se",
-                           .max_repairs = -1,
-                           .seed = 3};
+    propose_request req = request(PROPOSE_CROSSOVER, "se", NULL, 3);
+    req.other = mutant;
     propose_outcome o;
     CHECK(run(model, &req, &o) == 0, "crossover: %s", o.error);
-    json_t *st = fake_llm_stats(&srv);
-    const char *sent = json_string_value(json_object_get(
-        json_array_get(json_object_get(json_object_get(st, "last"), "messages"), 1), "content"));
+    char *sent = last_user_message();
     CHECK(sent && strstr(sent, "The second parent's version of the block"), "crossover prompt");
-    json_decref(st);
+    free(sent);
     session_info in;
     CHECK(session_info_get(S, o.id, &in, &serr) == 0, "%s", serr.msg);
     CHECK(!strcmp(in.op, "crossover") && in.n_parents == 2 && !strcmp(in.parents[1], mutant),
@@ -238,22 +243,15 @@ static void test_eot(void)
                              &serr) == 0,
           "%s", serr.msg);
     const char *model = "eot/ok:01_plain_fence";
-    propose_request req = {.op = PROPOSE_EOT,
-                           .generation = 1,
-                           .parent = "g0-1",
-                           .gene = "se",
-                           .max_repairs = -1,
-                           .seed = 4};
+    propose_request req = request(PROPOSE_EOT, "se", NULL, 4);
     propose_outcome o;
     CHECK(run(model, &req, &o) == 0, "eot: %s", o.error);
-    json_t *st = fake_llm_stats(&srv);
-    const char *sent = json_string_value(json_object_get(
-        json_array_get(json_object_get(json_object_get(st, "last"), "messages"), 1), "content"));
+    char *sent = last_user_message();
     CHECK(sent && strstr(sent, "`block`") && strstr(sent, "def dwsep") &&
               strstr(sent, "relu(dwsep(x, c))") && strstr(sent, "0.9100"),
           "EoT prompt shows the elite's change and results: %s", sent ? sent : "(none)");
     CHECK(sent && strstr(sent, "0.8800"), "seed objectives");
-    json_decref(st);
+    free(sent);
     session_info in;
     CHECK(session_info_get(S, o.id, &in, &serr) == 0 && !strcmp(in.op, "eot"), "op %s", in.op);
     char *p = file_of(o.id, "prompt.txt");
@@ -288,12 +286,8 @@ static void fault_gene(const char *model, const char *gene, int repairs, long re
 {
     char *before = state();
     size_t n = count_individuals(), n_failed = count_failed();
-    propose_request req = {.op = PROPOSE_MUTATE,
-                           .generation = 1,
-                           .parent = "g0-1",
-                           .gene = gene,
-                           .max_repairs = repairs,
-                           .seed = 5};
+    propose_request req = request(PROPOSE_MUTATE, gene, NULL, 5);
+    req.max_repairs = repairs;
     propose_outcome o;
     CHECK(run(model, &req, &o) == -1, "%s: accepted", model);
     CHECK(!o.ok && !o.id[0], "%s: no id", model);
@@ -346,12 +340,7 @@ static void test_faults(void)
 static void test_retry_then_ok(void)
 {
     const char *model = "r429/429,500,ok:01_plain_fence";
-    propose_request req = {.op = PROPOSE_MUTATE,
-                           .generation = 1,
-                           .parent = "g0-1",
-                           .gene = "se",
-                           .max_repairs = -1,
-                           .seed = 6};
+    propose_request req = request(PROPOSE_MUTATE, "se", NULL, 6);
     propose_outcome o;
     CHECK(run(model, &req, &o) == 0, "%s", o.error);
     CHECK_EQ_INT(fake_llm_count(&srv, model), 3);
@@ -391,12 +380,9 @@ static void test_concurrent(void)
     llm_client *c = fake_llm_client(&srv, model);
     propose_env env = {.s = S, .llm = c, .prompts = &set};
     gerr err = GERR_INIT;
-    propose_request a = {.op = PROPOSE_MUTATE,
-                         .generation = 2,
-                         .parent = mutant,
-                         .gene = "se",
-                         .max_repairs = -1,
-                         .seed = 7};
+    propose_request a = request(PROPOSE_MUTATE, "se", NULL, 7);
+    a.generation = 2;
+    a.parent = mutant;
     propose_request b = a;
     b.seed = 8;
     size_t n0 = count_individuals();
@@ -451,23 +437,16 @@ static void test_notes_reach_the_prompt(void)
         .decision = "rejected", .reason = "tanh gates train badly here", .author = "tester"};
     CHECK(session_set_review(S, mutant, &no, &serr) == 0, "%s", serr.msg);
     const char *model = "nt/ok:01_plain_fence";
-    propose_request req = {.op = PROPOSE_MUTATE,
-                           .generation = 1,
-                           .parent = "g0-1",
-                           .gene = "se",
-                           .max_repairs = -1,
-                           .seed = 9,
-                           .note = "keep it small"};
+    propose_request req = request(PROPOSE_MUTATE, "se", NULL, 9);
+    req.note = "keep it small";
     propose_outcome o;
     CHECK(run(model, &req, &o) == 0, "%s", o.error);
-    json_t *st = fake_llm_stats(&srv);
-    const char *sent = json_string_value(json_object_get(
-        json_array_get(json_object_get(json_object_get(st, "last"), "messages"), 1), "content"));
+    char *sent = last_user_message();
     CHECK(sent && strstr(sent, "keep it small") &&
               strstr(sent, "line 9: try a cheaper gate here") &&
               strstr(sent, "tanh gates train badly here"),
           "notes in the prompt: %s", sent ? sent : "(none)");
-    json_decref(st);
+    free(sent);
     char *p = file_of(o.id, "prompt.txt");
     CHECK(p && strstr(p, "tanh gates train badly here"), "recorded prompt has the notes");
     free(p);
