@@ -48,15 +48,22 @@ static nsga2_measure FAILED(void)
  *   totals: 0 = 1.361538..,  1 = 1.030769..,  3 = 4 = inf
  * Fronts 1 and 2 have at most two members: inf. The failed front: 0.
  * Order: 3, 4 (inf, by index), 0, 1, then 5, 6, then 2, then 7. */
+/* The n measures in m ranked into r on the default objectives (val_acc
+ * and params), which objs gets. */
+static void rank_default(nsga2_ranking *r, const nsga2_measure *m, int n, nsga2_objectives *objs)
+{
+    nsga2_objectives_default(objs);
+    gerr err = GERR_INIT;
+    CHECK(nsga2_rank(r, m, n, objs, &err) == 0, "rank: %s", err.msg);
+}
+
 /* The eight above in m, ranked into r on val_acc and params. */
 static void rank_hand_set(nsga2_measure m[8], nsga2_objectives *objs, nsga2_ranking *r)
 {
     const nsga2_measure set[8] = {M(0.90, 100), M(0.85, 50),  M(0.80, 200), M(0.95, 300),
                                   M(0.70, 40),  M(0.88, 150), M(0.60, 60),  FAILED()};
     memcpy(m, set, sizeof set);
-    nsga2_objectives_default(objs);
-    gerr err = GERR_INIT;
-    CHECK(nsga2_rank(r, m, 8, objs, &err) == 0, "rank: %s", err.msg);
+    rank_default(r, m, 8, objs);
 }
 
 static void test_two_objectives_by_hand(void)
@@ -115,10 +122,8 @@ static void test_chain(void)
 {
     nsga2_measure m[3] = {M(0.7, 30), M(0.9, 10), M(0.8, 20)};
     nsga2_objectives objs;
-    nsga2_objectives_default(&objs);
     nsga2_ranking r;
-    gerr err = GERR_INIT;
-    CHECK(nsga2_rank(&r, m, 3, &objs, &err) == 0, "rank: %s", err.msg);
+    rank_default(&r, m, 3, &objs);
     CHECK(r.rank[0] == 2 && r.rank[1] == 0 && r.rank[2] == 1, "ranks %d %d %d", r.rank[0],
           r.rank[1], r.rank[2]);
     CHECK_EQ_INT(r.n_fronts, 3);
@@ -197,10 +202,9 @@ static void test_ties(void)
 {
     nsga2_measure m[4] = {M(0.8, 10), M(0.8, 10), M(0.8, 10), M(0.8, 10)};
     nsga2_objectives objs;
-    nsga2_objectives_default(&objs);
     nsga2_ranking r;
+    rank_default(&r, m, 4, &objs);
     gerr err = GERR_INIT;
-    CHECK(nsga2_rank(&r, m, 4, &objs, &err) == 0, "rank: %s", err.msg);
     CHECK_EQ_INT(r.n_fronts, 1);
     for (int i = 0; i < 4; i++) {
         CHECK_EQ_INT(r.rank[i], 0);
@@ -246,10 +250,9 @@ static void test_failed(void)
 {
     nsga2_measure m[4] = {FAILED(), M(0.1, 1e9), M(NAN, 5), FAILED()};
     nsga2_objectives objs;
-    nsga2_objectives_default(&objs);
     nsga2_ranking r;
+    rank_default(&r, m, 4, &objs);
     gerr err = GERR_INIT;
-    CHECK(nsga2_rank(&r, m, 4, &objs, &err) == 0, "rank: %s", err.msg);
     CHECK_EQ_INT(r.n_fronts, 2);
     CHECK(r.rank[1] == 0 && r.rank[0] == 1 && r.rank[2] == 1 && r.rank[3] == 1, "ranks %d %d %d %d",
           r.rank[0], r.rank[1], r.rank[2], r.rank[3]);
@@ -423,10 +426,9 @@ static void test_epsilon_by_hand(void)
     nsga2_measure m[5] = {M(0.5, 100), M(0.546875, 150), M(0.625, 200), M(0.4375, 90),
                           M(0.5625, 300)};
     nsga2_objectives objs;
-    nsga2_objectives_default(&objs);
     nsga2_ranking r;
+    rank_default(&r, m, 5, &objs);
     gerr err = GERR_INIT;
-    CHECK(nsga2_rank(&r, m, 5, &objs, &err) == 0, "rank: %s", err.msg);
     int plain[5] = {0, 0, 0, 0, 1};
     for (int i = 0; i < 5; i++)
         CHECK(r.rank[i] == plain[i], "no tolerance: rank[%d] = %d, want %d", i, r.rank[i],
