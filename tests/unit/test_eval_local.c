@@ -158,6 +158,14 @@ static bool wait_final(evaluator *ev, const char *id)
     return final_of(id) != NULL;
 }
 
+/* The candidate's FINISHED or FAILED event, waited for (a CHECK that it
+ * came); NULL when it never came. */
+static const evaluator_event *ended(evaluator *ev, const char *id)
+{
+    CHECK(wait_final(ev, id), "%s never ended", id);
+    return final_of(id);
+}
+
 /* Until the candidate has shown a step of training (so it is busy). */
 static bool wait_step(evaluator *ev, const char *id)
 {
@@ -167,8 +175,11 @@ static bool wait_step(evaluator *ev, const char *id)
     return count_kind(id, EVALUATOR_PROGRESS, "step") > 0;
 }
 
+/* A local evaluator on work/ with its log emptied (NULL, a CHECK, when
+ * it cannot be made). */
 static evaluator *make(int slots, const char *exe, double grace)
 {
+    log_clear();
     evaluator_config cfg;
     evaluator_config_default(&cfg);
     gerr err = GERR_INIT;
@@ -180,6 +191,13 @@ static evaluator *make(int slots, const char *exe, double grace)
     evaluator *ev = eval_local_new(&cfg, &err);
     CHECK(ev != NULL, "eval_local_new: %s", err.msg);
     return ev;
+}
+
+/* Frees the evaluator and the events it logged. */
+static void done(evaluator *ev)
+{
+    evaluator_free(ev);
+    log_clear();
 }
 
 static const char *quick_args[] = {"--data", data,     "--no-test", "--epochs",
@@ -220,15 +238,13 @@ static void test_pool(void)
     evaluator *ev = make(2, gevo, 30);
     if (!ev)
         return;
-    log_clear();
     const char *ids[4] = {"c1", "c2", "c3", "c4"};
     for (int i = 0; i < 4; i++)
         submit(ev, ids[i], good, quick_args, 0);
     submit(ev, "invalid", bad, quick_args, 0);
     CHECK_EQ_INT(evaluator_active(ev), 5);
     for (int i = 0; i < 4; i++) {
-        CHECK(wait_final(ev, ids[i]), "%s never ended", ids[i]);
-        const evaluator_event *f = final_of(ids[i]);
+        const evaluator_event *f = ended(ev, ids[i]);
         if (!f)
             continue;
         CHECK(f->kind == EVALUATOR_FINISHED && !strcmp(f->status, "ok"),
@@ -252,8 +268,7 @@ static void test_pool(void)
                 break;
             }
     }
-    CHECK(wait_final(ev, "invalid"), "invalid never ended");
-    const evaluator_event *f = final_of("invalid");
+    const evaluator_event *f = ended(ev, "invalid");
     if (f)
         CHECK(f->kind == EVALUATOR_FAILED && strstr(f->reason, "frobnicate") &&
                   strstr(f->reason, "genome.net:3:") && !strcmp(f->status, "error"),
@@ -264,8 +279,7 @@ static void test_pool(void)
     /* the ids are collected: a reattach finds nothing to adopt */
     gerr err = GERR_INIT;
     CHECK_EQ_INT(evaluator_reattach(ev, &err), 0);
-    evaluator_free(ev);
-    log_clear();
+    done(ev);
 }
 
 /* Bad submissions are errors with a message, before anything runs. */
@@ -321,7 +335,6 @@ static void test_killed(void)
     evaluator *ev = make(2, gevo, 30);
     if (!ev)
         return;
-    log_clear();
     submit(ev, "victim", good, long_args, 0);
     CHECK(wait_step(ev, "victim"), "victim never trained");
     long pid = read_pid("victim");
@@ -331,14 +344,12 @@ static void test_killed(void)
         CHECK(getpgid((pid_t)pid) != getpgid(0), "worker in our process group");
         kill((pid_t)pid, SIGKILL);
     }
-    CHECK(wait_final(ev, "victim"), "victim never ended");
-    const evaluator_event *f = final_of("victim");
+    const evaluator_event *f = ended(ev, "victim");
     if (f)
         CHECK(f->kind == EVALUATOR_FAILED && strstr(f->reason, "killed by signal 9") &&
                   !f->cancelled,
               "victim: kind %d reason '%s'", f->kind, f->reason);
-    evaluator_free(ev);
-    log_clear();
+    done(ev);
 }
 
 /* Cancelling a running candidate (its worker gets SIGTERM and is gone
@@ -348,21 +359,18 @@ static void test_cancel(void)
     evaluator *ev = make(1, gevo, 30);
     if (!ev)
         return;
-    log_clear();
     submit(ev, "run1", good, long_args, 0);
     submit(ev, "queued1", good, long_args, 0);
     gerr err = GERR_INIT;
     CHECK(evaluator_cancel(ev, "queued1", &err) == 0, "cancel queued: %s", err.msg);
-    CHECK(wait_final(ev, "queued1"), "queued1 never ended");
-    const evaluator_event *f = final_of("queued1");
+    const evaluator_event *f = ended(ev, "queued1");
     if (f)
         CHECK(f->kind == EVALUATOR_FAILED && f->cancelled, "queued1: kind %d", f->kind);
     CHECK_EQ_INT(count_kind("queued1", EVALUATOR_STARTED, NULL), 0);
     CHECK(wait_step(ev, "run1"), "run1 never trained");
     long pid = read_pid("run1");
     CHECK(evaluator_cancel(ev, "run1", &err) == 0, "cancel: %s", err.msg);
-    CHECK(wait_final(ev, "run1"), "run1 never ended");
-    f = final_of("run1");
+    f = ended(ev, "run1");
     if (f)
         CHECK(f->kind == EVALUATOR_FAILED && f->cancelled && !strcmp(f->reason, "cancelled"),
               "run1: kind %d reason %s", f->kind, f->reason);
@@ -371,8 +379,7 @@ static void test_cancel(void)
         CHECK(!strcmp(f->status, "stopped"), "run1 status '%s'", f->status);
     CHECK(pid > 0 && kill((pid_t)pid, 0) == -1 && errno == ESRCH, "worker %ld still there", pid);
     CHECK_EQ_INT(evaluator_active(ev), 0);
-    evaluator_free(ev);
-    log_clear();
+    done(ev);
 }
 
 /* The worker's own --time-limit ends training with status timeout (a
@@ -383,10 +390,8 @@ static void test_time_limits(void)
     evaluator *ev = make(2, gevo, 60);
     if (!ev)
         return;
-    log_clear();
     submit(ev, "limited", good, long_args, 1.0);
-    CHECK(wait_final(ev, "limited"), "limited never ended");
-    const evaluator_event *f = final_of("limited");
+    const evaluator_event *f = ended(ev, "limited");
     if (f)
         CHECK(f->kind == EVALUATOR_FINISHED && !strcmp(f->status, "timeout"),
               "limited: kind %d status %s reason %s", f->kind, f->status, f->reason);
@@ -396,8 +401,7 @@ static void test_time_limits(void)
     if (!ev)
         return;
     submit(ev, "stubborn", good, NULL, 0.2);
-    CHECK(wait_final(ev, "stubborn"), "stubborn never ended");
-    f = final_of("stubborn");
+    f = ended(ev, "stubborn");
     if (f)
         CHECK(f->kind == EVALUATOR_FAILED && strstr(f->reason, "time limit of 0.2 s exceeded") &&
                   strstr(f->reason, "killed by signal"),
@@ -417,8 +421,7 @@ static void test_time_limits(void)
         pump(ev);
     gerr err = GERR_INIT;
     CHECK(evaluator_cancel(ev, "stubborn2", &err) == 0, "cancel: %s", err.msg);
-    CHECK(wait_final(ev, "stubborn2"), "stubborn2 never ended");
-    f = final_of("stubborn2");
+    f = ended(ev, "stubborn2");
     if (f)
         CHECK(f->kind == EVALUATOR_FAILED && f->cancelled, "stubborn2: kind %d %s", f->kind,
               f->reason);
@@ -427,8 +430,7 @@ static void test_time_limits(void)
     char *how = harness_slurp(exitp, NULL);
     CHECK(how && !strcmp(how, "signal 9\n"), "stubborn2 ended by '%s'", how ? how : "");
     free(how);
-    evaluator_free(ev);
-    log_clear();
+    done(ev);
 }
 
 /* A worker started by an evaluator that was then freed (as when the
@@ -438,7 +440,6 @@ static void test_reattach(void)
     evaluator *a = make(1, gevo, 30);
     if (!a)
         return;
-    log_clear();
     const char *args[] = {"--data", data, "--no-test", "--epochs", "3", NULL};
     submit(a, "orphan", good, args, 0);
     /* its STARTED event, then abandon it */
@@ -446,8 +447,7 @@ static void test_reattach(void)
     while (!count_kind("orphan", EVALUATOR_STARTED, NULL) && now() - t0 < WAIT_LIMIT)
         pump(a);
     long pid = read_pid("orphan");
-    evaluator_free(a);
-    log_clear();
+    done(a);
     CHECK(pid > 0, "orphan has no pid");
 
     evaluator *b = make(1, gevo, 30);
@@ -456,8 +456,7 @@ static void test_reattach(void)
     gerr err = GERR_INIT;
     int n = evaluator_reattach(b, &err);
     CHECK(n == 1, "reattach found %d: %s", n, err.msg);
-    CHECK(wait_final(b, "orphan"), "orphan never collected");
-    const evaluator_event *f = final_of("orphan");
+    const evaluator_event *f = ended(b, "orphan");
     if (f)
         CHECK(f->kind == EVALUATOR_FINISHED && !strcmp(f->status, "ok") && f->result_json,
               "orphan: kind %d %s %s", f->kind, f->status, f->reason);
@@ -467,8 +466,7 @@ static void test_reattach(void)
             CHECK(lg.ev[i].reattached && lg.ev[i].pid == pid, "reattached event");
     /* collected once: another reattach finds nothing */
     CHECK_EQ_INT(evaluator_reattach(b, &err), 0);
-    evaluator_free(b);
-    log_clear();
+    done(b);
 
     /* the starting process dies (SIGKILL, no clean-up at all) while its
        worker trains: the worker lives on and is collected */
@@ -491,14 +489,12 @@ static void test_reattach(void)
         return;
     n = evaluator_reattach(b, &err);
     CHECK(n == 1, "reattach after death found %d: %s", n, err.msg);
-    CHECK(wait_final(b, "survivor"), "survivor never collected");
-    f = final_of("survivor");
+    f = ended(b, "survivor");
     /* --epochs 10000 with a 2 s limit: the worker stopped itself */
     if (f)
         CHECK(f->kind == EVALUATOR_FINISHED && !strcmp(f->status, "timeout"),
               "survivor: kind %d %s %s", f->kind, f->status, f->reason);
-    evaluator_free(b);
-    log_clear();
+    done(b);
 }
 
 /* A worker's environment is chosen: what training needs and GEVO_*, never
@@ -623,8 +619,7 @@ static void test_memory_budget(void)
               strstr(text, "\"3221225472\""),
           "job.json argv: %s", text ? text : "(none)");
     free(text);
-    evaluator_free(ev);
-    log_clear();
+    done(ev);
 
     /* a limit below the network's need: the worker refuses to train */
     evaluator_config_default(&cfg);
@@ -637,13 +632,11 @@ static void test_memory_budget(void)
     if (!ev)
         return;
     submit(ev, "limited", good, quick_args, 0);
-    CHECK(wait_final(ev, "limited"), "limited never ended");
-    f = final_of("limited");
+    f = ended(ev, "limited");
     CHECK(f && f->kind == EVALUATOR_FAILED && strstr(f->reason, "more than the limit of 1 KiB") &&
               strstr(f->reason, "--max-memory"),
           "limited: %s", f ? f->reason : "no outcome");
-    evaluator_free(ev);
-    log_clear();
+    done(ev);
 }
 
 int main(void)
