@@ -29,6 +29,18 @@ expect() {
     fail "$name" "exit status $got, not $want: $* -> $(tail -n 5 "$T/out")"
     return 1
 }
+# edit_json FILE [ARG...] <<'PY' ... PY: runs the Python program on stdin
+# with c, the JSON object in FILE, and a, the list of ARGs; then writes c
+# back to FILE (as tests set a session's gevo.json).
+edit_json() {
+    python3 -c '
+import json, sys
+path, a = sys.argv[1], sys.argv[2:]
+c = json.load(open(path))
+exec(sys.stdin.read())
+json.dump(c, open(path, "w"), indent=2)
+' "$@"
+}
 # sanitizer_clean FILE: true when FILE holds no AddressSanitizer,
 # LeakSanitizer or UndefinedBehaviorSanitizer report (tests/run.sh also
 # collects the reports every process of a test writes, wherever its

@@ -9,14 +9,10 @@ two_fake_llms
 good="a/ok:w1,ok:w2,ok:w3,ok:w4,ok:w5,ok:w6,ok:w7,ok:w8,ok:w9,ok:w10,ok:w11,ok:w12,ok:w13,ok:w14"
 bad="b/ok:bad"
 
-python3 - "$S/gevo.json" "$url_a" "$good" "$url_b" "$bad" <<'PY'
-import json, sys
-p, ua, ma, ub, mb = sys.argv[1:]
-c = json.load(open(p))
-c["models"] = [{"base_url": ua, "model": ma, "weight": 1},
-               {"base_url": ub, "model": mb, "weight": 1, "temperature": 0.2}]
+edit_json "$S/gevo.json" "$url_a" "$good" "$url_b" "$bad" <<'PY'
+c["models"] = [{"base_url": a[0], "model": a[1], "weight": 1},
+               {"base_url": a[2], "model": a[3], "weight": 1, "temperature": 0.2}]
 c["personas"] = {"expert": 2, "scientist": 1, "magoo": 1, "plain": 0}
-json.dump(c, open(p, "w"), indent=2)
 PY
 "$GEVO" run "$S" --generations 2 --subset 600 --population 3 --offspring 4 --slots 2 --threads 1 \
     >"$T/run.log" 2>&1

@@ -6,12 +6,8 @@
 . tests/sh/lib_tui.sh
 S="$T/s"
 "$GEVO" new "$S" >/dev/null 2>"$T/err" || fail results_new "$(cat "$T/err")"
-python3 - "$S/gevo.json" <<'PY'
-import json, sys
-p = sys.argv[1]
-c = json.load(open(p))
+edit_json "$S/gevo.json" <<'PY'
 c["noise_seeds"] = "2"
-json.dump(c, open(p, "w"), indent=2)
 PY
 "$GEVO" run "$S" --generations 1 --population 3 --offspring 3 --slots 2 --threads 1 --seed 3 \
     --rungs 600:1,1200:1 >"$T/run.log" 2>&1

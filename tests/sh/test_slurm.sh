@@ -106,13 +106,9 @@ n=$(squeue -h -o %i | wc -l)
 # Slurm and a second run re-attaches to them
 S2="$T/s2"
 "$GEVO" new "$S2" >/dev/null 2>"$T/err" || fail slurm_new2 "$(cat "$T/err")"
-python3 - "$S2/gevo.json" "$CPUS" <<'PY'
-import json, sys
-p = sys.argv[1]
-c = json.load(open(p))
+edit_json "$S2/gevo.json" "$CPUS" <<'PY'
 c["evaluator"] = "slurm"
-c["slurm"] = {"mem": "300", "interval": "0.5", "array_wait": "1", "cpus": sys.argv[2], "sbatch": "--hold"}
-json.dump(c, open(p, "w"), indent=2)
+c["slurm"] = {"mem": "300", "interval": "0.5", "array_wait": "1", "cpus": a[0], "sbatch": "--hold"}
 PY
 "$GEVO" run "$S2" --generations 1 $RUN >"$T/int.log" 2>&1 &
 pid=$!

@@ -11,15 +11,11 @@ two_fake_llms
 good="a/ok:w1,ok:w2,ok:w3,ok:w4,ok:w5,ok:w6,ok:w7,ok:w8,ok:w9,ok:w10,ok:w11,ok:w12,ok:w13,ok:w14"
 bad="b/ok:bad,ok:bad,ok:bad,ok:w15,ok:bad,ok:bad,ok:bad,ok:bad,ok:bad,ok:bad,ok:bad,ok:bad,ok:bad"
 
-python3 - "$S/gevo.json" "$url_a" "$good" "$url_b" "$bad" <<'PY'
-import json, sys
-p, ua, ma, ub, mb = sys.argv[1:]
-c = json.load(open(p))
-c["models"] = [{"base_url": ua, "model": ma}, {"base_url": ub, "model": mb}]
+edit_json "$S/gevo.json" "$url_a" "$good" "$url_b" "$bad" <<'PY'
+c["models"] = [{"base_url": a[0], "model": a[1]}, {"base_url": a[2], "model": a[3]}]
 # one persona: two arms, so that three generations show the bandit's choice
 c["personas"] = {"expert": 1, "scientist": 0, "magoo": 0, "plain": 0}
 c["policy"] = "bandit"
-json.dump(c, open(p, "w"), indent=2)
 PY
 "$GEVO" run "$S" --generations 3 --subset 600 --population 3 --offspring 4 --slots 2 --threads 1 \
     >"$T/run.log" 2>&1
@@ -86,16 +82,14 @@ assert n["complete"] and n["std"] > 0, n
 assert abs(st["noise"] - 2 * n["std"]) < 1e-9 and "2 sd of" in st["noise_how"], (st["noise"], st["noise_how"], n)
 PY
 cp "$S/gevo.json" "$T/gevo.json.kept"
-python3 - "$S/gevo.json" <<'PY'
-import json, sys
-c = json.load(open(sys.argv[1])); c["epsilon"] = 0.02; json.dump(c, open(sys.argv[1], "w"))
+edit_json "$S/gevo.json" <<'PY'
+c["epsilon"] = 0.02
 PY
 expect "stats with epsilon 0.02 (a JSON number) exits 0" 0 "$GEVO" stats "$S" --json &&
     check "it is the tolerance" python3 -c "
 import json; d = json.load(open('$T/out')); assert d['noise'] == 0.02 and 'epsilon 0.02' in d['noise_how'], d"
-python3 - "$S/gevo.json" <<'PY'
-import json, sys
-c = json.load(open(sys.argv[1])); c["epsilon"] = True; json.dump(c, open(sys.argv[1], "w"))
+edit_json "$S/gevo.json" <<'PY'
+c["epsilon"] = True
 PY
 expect "stats with epsilon true fails (status 1)" 1 "$GEVO" stats "$S" &&
     check "it names the key" grep -q 'gevo.json epsilon' "$T/out"
