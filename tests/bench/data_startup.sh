@@ -18,9 +18,10 @@ IMAGES=${IMAGES:-12000}
 PY=/usr/bin/python3
 T=$(mktemp -d "${TMPDIR:-/tmp}/gevo-startup.XXXXXX")
 trap 'rm -rf "$T"' EXIT INT TERM
-"$PY" - "$FMNIST" "$T" "$IMAGES" <<'PY'
-import gzip, os, struct, sys, zlib
+PYTHONPATH="$(dirname "$0")/../sh" "$PY" - "$FMNIST" "$T" "$IMAGES" <<'PY'
+import gzip, os, struct, sys
 import numpy as np
+from gray_png import gray_png
 src, root, images = sys.argv[1], sys.argv[2], int(sys.argv[3])
 def idx(name):
     with gzip.open(os.path.join(src, name + ".gz")) as f:
@@ -35,21 +36,12 @@ os.makedirs(os.path.join(root, "tiny"))
 for name, a in (("x_train", x), ("y_train", y), ("x_test", xt), ("y_test", yt)):
     np.save(os.path.join(root, "npy", name + ".npy"), a)
     np.save(os.path.join(root, "tiny", name + ".npy"), a[:300])
-def png(path, a):
-    raw = b"".join(b"\0" + row.tobytes() for row in a)
-    def chunk(t, data):
-        c = struct.pack(">I", len(data)) + t + data
-        return c + struct.pack(">I", zlib.crc32(t + data) & 0xffffffff)
-    ihdr = struct.pack(">IIBBBBB", a.shape[1], a.shape[0], 8, 0, 0, 0, 0)
-    with open(path, "wb") as f:
-        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw))
-                + chunk(b"IEND", b""))
 ntest = images // 6
 for split, xs, ys, n in (("train", x, y, images - ntest), ("test", xt, yt, ntest)):
     for i in range(n):
         d = os.path.join(root, "img", split, "class%d" % ys[i])
         os.makedirs(d, exist_ok=True)
-        png(os.path.join(d, "%05d.png" % i), xs[i])
+        gray_png(os.path.join(d, "%05d.png" % i), xs[i])
 PY
 measure() { # DATA: seconds to the start event
     "$PY" - "$GEVO" "$1" <<'PY'

@@ -18,9 +18,10 @@ train optimizer=sgd lr=0.05 epochs=2 batch=16 schedule=constant
 EOF
 
 # an easy task: class 0 bright on top, class 1 bright at the bottom, noise
-$PY - "$T" <<'PY'
-import os, struct, sys, zlib
+PYTHONPATH="$(dirname "$0")" $PY - "$T" <<'PY'
+import os, sys
 import numpy as np
+from gray_png import gray_png
 root = sys.argv[1]
 rng = np.random.default_rng(1)
 def images(n, h=8, w=8):
@@ -41,22 +42,13 @@ for split, n in (("train", 400), ("test", 100)):
     x, y = images(n)
     np.save(os.path.join(d, "x_%s.npy" % split), (x / 255.0).astype(np.float32)[..., None])
     np.save(os.path.join(d, "y_%s.npy" % split), y.astype(np.uint8).reshape(-1, 1))
-def png(path, a):  # 8-bit grayscale, written with zlib only
-    raw = b"".join(b"\0" + bytes(row) for row in a.tolist())
-    def chunk(t, data):
-        c = struct.pack(">I", len(data)) + t + data
-        return c + struct.pack(">I", zlib.crc32(t + data) & 0xffffffff)
-    ihdr = struct.pack(">IIBBBBB", a.shape[1], a.shape[0], 8, 0, 0, 0, 0)
-    with open(path, "wb") as f:
-        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw))
-                + chunk(b"IEND", b""))
 d = os.path.join(root, "img")
 for split, n in (("train", 200), ("test", 60)):
     x, y = images(n)
     for i in range(n):
         cls = os.path.join(d, split, ("top", "bottom")[y[i]])
         os.makedirs(cls, exist_ok=True)
-        png(os.path.join(cls, "%04d.png" % i), x[i])
+        gray_png(os.path.join(cls, "%04d.png" % i), x[i])
 PY
 
 train() { # DATA OUT [options]
