@@ -1,7 +1,7 @@
-# Shared by the workbench tests (test_tui.sh, test_tui_llm.sh,
-# test_tui_tmux.sh): a fixed environment as tig's tests have (TERM, LANG,
-# TZ, HOME, the data folder), scripted runs whose exit status and output
-# are checked, and screen comparisons.
+# Shared by the workbench tests (tests/sh/test_tui*.sh, test_results.sh):
+# a fixed environment as tig's tests have (TERM, LANG, TZ, HOME, the data
+# folder), the sessions and key scripts more than one test uses, scripted
+# runs whose exit status and output are checked, and screen comparisons.
 . tests/sh/lib.sh
 root=$(pwd)
 mkdir -p "$T/share" "$T/home"
@@ -29,6 +29,18 @@ c["noise_seeds"] = "0"
 c["rungs"] = "1"
 json.dump(c, open(p, "w"), indent=2)
 PY
+}
+
+# review_session DIR: the review screen's session (issue 16) in DIR, a
+# steady one with two proposals from the seed that `gevo propose` records
+# from the fake LLM server at $url (tests/tui/answers/tui_review*.md).
+review_session() {
+    expect "review: gevo new" 0 "$GEVO" new "$1"
+    steady_session "$1"
+    expect "review: the first proposal" 0 "$GEVO" propose "$1" --llm "$url" \
+        --model "rev/ok:tui_review" --parent g0-1
+    expect "review: the second proposal" 0 "$GEVO" propose "$1" --llm "$url" \
+        --model "rev2/ok:tui_review2" --parent g0-1
 }
 
 stop_workers() {

@@ -6,28 +6,17 @@
 # and one proposal really trained on a Fashion-MNIST subset.
 . tests/sh/lib_tui.sh
 unset GEVO_MOUSE GEVO_LLM_MODEL GEVO_LLM_BASE_URL
-spid=
-trap '[ -n "$spid" ] && kill "$spid" 2>/dev/null; tui_cleanup' EXIT
 
 # has NAME FILE TEXT: FILE has the line TEXT (fixed string, whole line).
 has() {
     if grep -qxF -- "$3" "$2"; then ok "$1"; else fail "$1" "no line '$3' in: $(cat "$2")"; fi
 }
 
-answers="$root/tests/tui/answers"
-python3 "$root/tests/fake_llm/server.py" --answers "$answers" >"$T/port" 2>/dev/null &
-spid=$!
-n=0
-while [ ! -s "$T/port" ] && [ $n -lt 300 ]; do sleep 0.1; n=$((n + 1)); done
-url="http://127.0.0.1:$(head -n 1 "$T/port")/v1"
+fake_llm --answers "$root/tests/tui/answers"
+trap 'kill "$spid" 2>/dev/null; tui_cleanup' EXIT
 
 S="$T/s"
-"$GEVO" new "$S" >/dev/null 2>&1 || fail "setup" "gevo new failed"
-steady_session "$S"
-"$GEVO" propose "$S" --llm "$url" --model "rev/ok:tui_review" --parent g0-1 >"$T/p1" 2>&1 ||
-    fail "setup" "$(cat "$T/p1")"
-"$GEVO" propose "$S" --llm "$url" --model "rev2/ok:tui_review2" --parent g0-1 >"$T/p2" 2>&1 ||
-    fail "setup" "$(cat "$T/p2")"
+review_session "$S"
 open_args="--llm none --offspring 2 --subset 300"
 
 # ---- 80x24: unified, word highlights, wrapping, the cursor, hunks --------

@@ -71,17 +71,10 @@ check "the approval made in tmux is in the session" sh -c "cd '$T/s' && git note
 # fails every check (g1-f1). In tmux at 80x24: } and { between hunks, s
 # side by side, z zoom, D against the marked one, R on the failed proposal
 # with a steering note; then the session reopened keeps it all.
-python3 "$root/tests/fake_llm/server.py" --answers "$root/tests/tui/answers" >"$T/port" 2>/dev/null &
-spid=$!
+fake_llm --answers "$root/tests/tui/answers"
 trap 'kill "$spid" 2>/dev/null; for s in "$T"/tmux*.sock; do tmux -S "$s" kill-server 2>/dev/null; done; tui_cleanup' EXIT
-n=0
-while [ ! -s "$T/port" ] && [ $n -lt 300 ]; do sleep 0.1; n=$((n + 1)); done
-url="http://127.0.0.1:$(head -n 1 "$T/port")/v1"
 R="$T/r"
-expect "review: gevo new" 0 "$GEVO" new "$R"
-steady_session "$R"
-expect "review: the first proposal" 0 "$GEVO" propose "$R" --llm "$url" --model "rev/ok:tui_review" --parent g0-1
-expect "review: the second proposal" 0 "$GEVO" propose "$R" --llm "$url" --model "rev2/ok:tui_review2" --parent g0-1
+review_session "$R"
 # in_tmux NAME ARGS...: `gevo open ARGS` at 80x24 in a tmux server of its own
 in_tmux() {
     sock="$T/tmux-$1.sock"
