@@ -126,6 +126,19 @@ static int journal_cb(const session_journal_entry *e, void *arg)
     return 0;
 }
 
+/* Frees the journal's fronts and populations. */
+static void journal_clear(wb *w)
+{
+    for (int i = 0; i < w->n_journal; i++) {
+        free(w->fronts[i]);
+        free(w->pops[i]);
+    }
+    free(w->fronts);
+    free(w->pops);
+    w->fronts = w->pops = NULL;
+    w->n_journal = 0;
+}
+
 static void load_history(wb *w)
 {
     free(w->hist);
@@ -141,14 +154,7 @@ static void load_history(wb *w)
         wb_msg(w, true, "%s", err.msg);
     if (session_totals_get(w->s, &w->totals, &err) != 0)
         wb_msg(w, true, "%s", err.msg);
-    for (int i = 0; i < w->n_journal; i++) {
-        free(w->fronts[i]);
-        free(w->pops[i]);
-    }
-    free(w->fronts);
-    free(w->pops);
-    w->fronts = w->pops = NULL;
-    w->n_journal = 0;
+    journal_clear(w);
     journal_acc a = {w, 0};
     if (session_journal_foreach(w->s, journal_cb, &a, &err) != 0)
         wb_msg(w, true, "journal: %s", err.msg);
@@ -436,12 +442,7 @@ void wb_data_release(wb *w)
     free(w->inds);
     free(w->hist);
     free(w->hist_failed);
-    for (int i = 0; i < w->n_journal; i++) {
-        free(w->fronts[i]);
-        free(w->pops[i]);
-    }
-    free(w->fronts);
-    free(w->pops);
+    journal_clear(w);
     free(w->rows);
     free(w->folded);
     wb_strv_free(w->marks, w->n_marks);
