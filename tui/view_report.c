@@ -50,6 +50,14 @@ static void draw_table(wb *w, int y, int h)
     }
 }
 
+/* Whether the row has a point on the plot (a parameter count and a mean
+ * test accuracy); *sd is its bar's half height, 0 without a spread. */
+static bool plotted(const report_row *r, double *sd)
+{
+    *sd = isfinite(r->test_std) ? r->test_std : 0;
+    return r->params > 0 && isfinite(r->test_mean);
+}
+
 /* Mean test accuracy (up) against parameters (right, log), each with a
  * vertical bar from mean - sd to mean + sd. */
 static void draw_plot(wb *w, int y0, int h)
@@ -61,9 +69,9 @@ static void draw_plot(wb *w, int y0, int h)
     double xmin = 1e300, xmax = -1e300, ymin = 2, ymax = -1;
     for (size_t i = 0; i < rp->n; i++) {
         const report_row *r = &rp->rows[i];
-        if (!(r->params > 0) || !isfinite(r->test_mean))
+        double sd;
+        if (!plotted(r, &sd))
             continue;
-        double sd = isfinite(r->test_std) ? r->test_std : 0;
         xmin = fmin(xmin, log10(r->params));
         xmax = fmax(xmax, log10(r->params));
         ymin = fmin(ymin, r->test_mean - sd);
@@ -75,9 +83,9 @@ static void draw_plot(wb *w, int y0, int h)
     wb_draw_params_axes(w, &(wb_area){oy, ox, H, W, false}, &xmin, &xmax, &ymin, &ymax);
     for (size_t i = 0; i < rp->n; i++) {
         const report_row *r = &rp->rows[i];
-        if (!(r->params > 0) || !isfinite(r->test_mean))
+        double sd;
+        if (!plotted(r, &sd))
             continue;
-        double sd = isfinite(r->test_std) ? r->test_std : 0;
         int cx = (int)((log10(r->params) - xmin) / (xmax - xmin) * (W - 1) + 0.5);
 #define ROW(v) ((int)((ymax - (v)) / (ymax - ymin) * (H - 1) + 0.5))
         int top = ROW(r->test_mean + sd), bot = ROW(r->test_mean - sd), mid = ROW(r->test_mean);
