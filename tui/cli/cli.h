@@ -4,9 +4,11 @@
  * which gives dispatch, `gevo --help` and, checked by tests/sh/test_cli.sh,
  * the SYNOPSIS and COMMANDS of man/gevo.1.
  *
- * A command takes its own argv (argv[0] is its name), parses it with
- * cli_parse from the table of its options (tui/cli/opts.h), and returns
- * the process exit status (CLI_OK, CLI_FAIL, CLI_USAGE, ...); only main()
+ * A command file defines a cli_def (tui/cli/opts.h): the table of its
+ * options, the struct they are parsed into, and the function that runs it.
+ * The dispatcher (cli_run) parses the command's argv (argv[0] is its name)
+ * by that table for every command alike, and the command returns the
+ * process exit status (CLI_OK, CLI_FAIL, CLI_USAGE, ...); only main()
  * exits. */
 #ifndef GEVO_TUI_CLI_H
 #define GEVO_TUI_CLI_H
@@ -33,7 +35,7 @@ enum {
 
 typedef struct cli_command {
     const char *name;
-    int (*run)(int argc, char **argv);
+    const cli_def *def;   /* the command's file's: its options and run */
     const char *synopsis; /* after "gevo ": "check [options] FILE" */
     const char *summary;  /* one line for `gevo --help` */
 } cli_command;
@@ -44,25 +46,14 @@ extern const size_t cli_n_commands;
 /* The row of a command, or NULL. */
 const cli_command *cli_find(const char *name);
 
-int cmd_check(int argc, char **argv);
-int cmd_train(int argc, char **argv);
-int cmd_eval(int argc, char **argv);
-int cmd_new(int argc, char **argv);
-int cmd_log(int argc, char **argv);
-int cmd_show(int argc, char **argv);
-int cmd_export(int argc, char **argv);
-int cmd_stats(int argc, char **argv);
-int cmd_propose(int argc, char **argv);
-int cmd_run(int argc, char **argv);
-int cmd_confirm(int argc, char **argv);
-int cmd_report(int argc, char **argv);
-int cmd_open(int argc, char **argv);
+extern const cli_def cmd_check, cmd_train, cmd_eval, cmd_new, cmd_log, cmd_show, cmd_export,
+    cmd_stats, cmd_propose, cmd_run, cmd_confirm, cmd_report, cmd_open;
 /* Bare `gevo`: a new session in ./gevo-DATE-TIME, opened in the workbench. */
 int cmd_open_new_session(void);
 
 /* ---- options -----------------------------------------------------------
  *
- * Every command parses its argv with cli_parse (tui/cli/opts.h) from one
+ * Every command's argv is parsed by cli_parse (tui/cli/opts.h) from one
  * table of its options; the kinds of value several commands share: */
 
 /* "usage: gevo SYNOPSIS\n" of the command (the command table's), to out. */

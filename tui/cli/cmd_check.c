@@ -7,6 +7,7 @@
 #include "engine/base/file.h"
 #include "engine/net.h"
 #include "tui/cli/cli.h"
+#include "tui/cli/progress.h"
 
 static const cli_spec spec = {
     "check",
@@ -34,16 +35,18 @@ static void group_digits(long v, char *buf, size_t n)
     buf[o] = 0;
 }
 
+/* FLOPs for people: 1.23G, 45.60M, 7.8K, 512. */
 static void human_flops(double f, char *buf, size_t n)
 {
-    if (f >= 1e9)
-        snprintf(buf, n, "%.2fG", f / 1e9);
-    else if (f >= 1e6)
-        snprintf(buf, n, "%.2fM", f / 1e6);
-    else if (f >= 1e3)
-        snprintf(buf, n, "%.1fK", f / 1e3);
-    else
-        snprintf(buf, n, "%.0f", f);
+    static const struct {
+        double unit;
+        int decimals;
+        const char *suffix;
+    } scale[] = {{1e9, 2, "G"}, {1e6, 2, "M"}, {1e3, 1, "K"}, {1, 0, ""}};
+    size_t i = 0;
+    while (f < scale[i].unit && scale[i].unit > 1)
+        i++;
+    snprintf(buf, n, "%.*f%s", scale[i].decimals, f / scale[i].unit, scale[i].suffix);
 }
 
 static void shape_text(net_shape s, char *buf, size_t n)
@@ -97,105 +100,111 @@ static json_t *shape_json(net_shape s)
     return a;
 }
 
+static json_t *layer_json(const net_node *nd)
+{
+    return json_pack("{s:i, s:s, s:s, s:o, s:I, s:f}", "line", nd->line, "block", nd->scope, "op",
+                     display_op(nd), "shape", shape_json(nd->shape), "params",
+                     (json_int_t)nd->params, "flops", nd->flops);
+}
+
+/* file:line:col, the message and the hint of a program that failed */
+static json_t *error_json(const net_error *err)
+{
+    json_t *e = json_pack("{s:i, s:i, s:o*}", "line", err->line, "col", err->col, "message",
+                          json_string(err->base.msg));
+    if (e && err->hint[0])
+        json_object_set_new(e, "hint", json_string(err->hint));
+    return e;
+}
+
+/* The program's totals and layers, or (err) why it failed. A string that
+   is not UTF-8 (a file name) leaves its key out (o*). */
 static int print_json(const char *path, const net_graph *g, const net_error *err)
 {
-    json_t *o = json_object();
-    json_object_set_new(o, "file", json_string(path));
+    json_t *o;
     if (err) {
-        json_object_set_new(o, "ok", json_false());
-        json_t *e = json_object();
-        json_object_set_new(e, "line", json_integer(err->line));
-        json_object_set_new(e, "col", json_integer(err->col));
-        json_object_set_new(e, "message", json_string(err->base.msg));
-        if (err->hint[0])
-            json_object_set_new(e, "hint", json_string(err->hint));
-        json_t *arr = json_array();
-        json_array_append_new(arr, e);
-        json_object_set_new(o, "errors", arr);
+        o = json_pack("{s:o*, s:b, s:[o]}", "file", json_string(path), "ok", 0, "errors",
+                      error_json(err));
     } else {
-        json_object_set_new(o, "ok", json_true());
-        json_object_set_new(o, "input", shape_json(g->input));
-        json_object_set_new(o, "classes", json_integer(g->classes));
-        json_object_set_new(o, "params", json_integer(g->params));
-        json_object_set_new(o, "flops", json_real(g->flops));
-        json_object_set_new(o, "activation_bytes", json_real(g->act_bytes));
-        char h[32];
-        snprintf(h, sizeof h, "%016llx", (unsigned long long)g->hash);
-        json_object_set_new(o, "hash", json_string(h));
         json_t *layers = json_array();
-        for (int i = 0; i < g->n_nodes; i++) {
-            const net_node *nd = &g->nodes[i];
-            json_t *l = json_object();
-            json_object_set_new(l, "line", json_integer(nd->line));
-            json_object_set_new(l, "block", json_string(nd->scope));
-            json_object_set_new(l, "op", json_string(display_op(nd)));
-            json_object_set_new(l, "shape", shape_json(nd->shape));
-            json_object_set_new(l, "params", json_integer(nd->params));
-            json_object_set_new(l, "flops", json_real(nd->flops));
-            json_array_append_new(layers, l);
-        }
-        json_object_set_new(o, "layers", layers);
+        for (int i = 0; i < g->n_nodes; i++)
+            json_array_append_new(layers, layer_json(&g->nodes[i]));
+        o = json_pack("{s:o*, s:b, s:o, s:i, s:I, s:f, s:f, s:o, s:o}", "file", json_string(path),
+                      "ok", 1, "input", shape_json(g->input), "classes", g->classes, "params",
+                      (json_int_t)g->params, "flops", g->flops, "activation_bytes", g->act_bytes,
+                      "hash", cli_json_hash(g->hash), "layers", layers);
     }
-    char *txt = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
-    int rc = txt ? 0 : -1;
-    if (txt)
-        printf("%s\n", txt);
-    free(txt);
+    int rc = cli_json_print(o);
     json_decref(o);
     return rc;
 }
 
-int cmd_check(int argc, char **argv)
-{
+/* The options, parsed into (tui/cli/opts.h). */
+typedef struct options {
     net_limits lim;
-    net_limits_default(&lim);
-    cli_shape input = {0};
-    bool json = false, quiet = false;
-    double params = (double)lim.max_params, flops = lim.max_flops,
-           act_mb = lim.max_act_bytes / 1048576, depth = lim.max_depth,
-           file_bytes = (double)lim.max_file_bytes;
-    const cli_opt opts[] = {
-        CLI_CALL("input", cli_opt_input, &input, "CxHxW",
-                 "check for another input shape (e.g. 1x28x28)"),
-        CLI_FLAG("json", 0, &json, "machine-readable output"),
-        CLI_FLAG("quiet", 'q', &quiet, "print only the totals line"),
-        CLI_DOUBLE("max-params", &params, 1, 1e10, "N", "parameter limit (default 20000000)"),
-        CLI_DOUBLE("max-flops", &flops, 1, 1e15, "N", "forward FLOPs per image (default 2e10)"),
-        CLI_DOUBLE("max-act-mb", &act_mb, 1, 1e6, "N",
-                   "activation memory per image in MiB (default 256)"),
-        CLI_DOUBLE("max-depth", &depth, 1, 60, "N", "block call depth (default 32)"),
-        CLI_DOUBLE("max-file-bytes", &file_bytes, 1, 1 << 30, "N", "source size (default 262144)"),
-        CLI_END,
-    };
-    cli_args args;
-    if (cli_parse(&spec, opts, argc, argv, &args))
-        return args.status;
-    lim.max_params = (long)params;
-    lim.max_flops = flops;
-    lim.max_act_bytes = act_mb * 1048576;
-    lim.max_depth = (int)depth;
-    lim.max_file_bytes = (long)file_bytes;
-    const char *path = args.v[0];
+    cli_shape input;
+    bool json, quiet;
+    double params, flops, act_mb, depth, file_bytes; /* the limits, as given */
+} options;
+
+static const cli_opt opts[] = {
+    CLI_CALL("input", cli_opt_input, options, input, "CxHxW",
+             "check for another input shape (e.g. 1x28x28)"),
+    CLI_FLAG("json", 0, options, json, "machine-readable output"),
+    CLI_FLAG("quiet", 'q', options, quiet, "print only the totals line"),
+    CLI_DOUBLE("max-params", options, params, 1, 1e10, "N", "parameter limit (default 20000000)"),
+    CLI_DOUBLE("max-flops", options, flops, 1, 1e15, "N", "forward FLOPs per image (default 2e10)"),
+    CLI_DOUBLE("max-act-mb", options, act_mb, 1, 1e6, "N",
+               "activation memory per image in MiB (default 256)"),
+    CLI_DOUBLE("max-depth", options, depth, 1, 60, "N", "block call depth (default 32)"),
+    CLI_DOUBLE("max-file-bytes", options, file_bytes, 1, 1 << 30, "N",
+               "source size (default 262144)"),
+    CLI_END,
+};
+
+static void init(void *vo)
+{
+    options *a = vo;
+    net_limits_default(&a->lim);
+    a->params = (double)a->lim.max_params;
+    a->flops = a->lim.max_flops;
+    a->act_mb = a->lim.max_act_bytes / 1048576;
+    a->depth = a->lim.max_depth;
+    a->file_bytes = (double)a->lim.max_file_bytes;
+}
+
+static int run(void *vo, const cli_args *args)
+{
+    options *a = vo;
+    net_limits lim = a->lim;
+    lim.max_params = (long)a->params;
+    lim.max_flops = a->flops;
+    lim.max_act_bytes = a->act_mb * 1048576;
+    lim.max_depth = (int)a->depth;
+    lim.max_file_bytes = (long)a->file_bytes;
+    const char *path = args->v[0];
     net_error err = {0};
     size_t len;
     char *src = NULL;
     net_graph *g = NULL;
     int rc = -1;
     if (file_read(path, (size_t)lim.max_file_bytes, &src, &len, &err.base) == 0)
-        rc = net_compile_with_input(src, len, path, &lim, input.given ? &input.shape : NULL, &g,
-                                    &err);
+        rc = net_compile_with_input(src, len, path, &lim, a->input.given ? &a->input.shape : NULL,
+                                    &g, &err);
     free(src);
-    if (json) {
+    if (a->json) {
         print_json(path, g, rc ? &err : NULL);
     } else if (rc) {
         cli_net_error(&err, stderr);
-    } else if (quiet) {
-        char a[48];
-        group_digits(g->params, a, sizeof a);
-        cli_line(stdout, "%s: ok, %s parameters, %.4g FLOPs per image", path, a, g->flops);
+    } else if (a->quiet) {
+        char params[48];
+        group_digits(g->params, params, sizeof params);
+        cli_line(stdout, "%s: ok, %s parameters, %.4g FLOPs per image", path, params, g->flops);
     } else {
         print_table(path, g);
     }
     net_graph_free(g);
     return rc ? CLI_FAIL : CLI_OK;
 }
+
+const cli_def cmd_check = {&spec, opts, sizeof(options), init, run};

@@ -76,48 +76,58 @@ static void on_event(void *ctx, const confirm_event *ev)
     fflush(stdout);
 }
 
-int cmd_confirm(int argc, char **argv)
+/* The options, parsed into (tui/cli/opts.h). */
+typedef struct options {
+    confirm_opts o;
+    cli_slurm slurm;
+} options;
+
+static const cli_opt opts[] = {
+    CLI_INT("seeds", options, o.seeds, 2, CONFIRM_MAX_SEEDS, "K",
+            "runs per individual (default " CLI_QUOTE(CONFIRM_DEFAULT_SEEDS) ")"),
+    CLI_LONG("images", options, o.images, 0, 1000000000L, "N",
+             "training images (default: the session's top rung; 0: all)"),
+    CLI_INT("epochs", options, o.epochs, 1, 10000, "E", "epochs (default: the top rung's)"),
+    CLI_INT("slots", options, o.slots, 1, 256, "N", "runs at once (local evaluator)"),
+    CLI_INT("threads", options, o.threads, 1, 256, "N", "BLAS threads per run"),
+    CLI_DOUBLE("time-limit", options, o.time_limit, 0, 1e9, "S", "seconds per run (default none)"),
+    CLI_STR("data", options, o.data_dir, "DIR", "data set (default: the session's)"),
+    CLI_STR("evaluator", options, o.evaluator, "local|slurm",
+            "where runs train (default: the session's)"),
+    CLI_CALL("slurm", cli_opt_slurm, options, slurm, "KEY=VALUE",
+             "a Slurm option (repeatable), as gevo run's"),
+    CLI_END,
+};
+
+static void init(void *vo)
 {
-    confirm_opts o = {.seeds = CONFIRM_DEFAULT_SEEDS, .images = -1, .epochs = -1};
-    cli_slurm slurm = {.len = 0};
-    const cli_opt opts[] = {
-        CLI_INT("seeds", &o.seeds, 2, CONFIRM_MAX_SEEDS, "K",
-                "runs per individual (default " CLI_QUOTE(CONFIRM_DEFAULT_SEEDS) ")"),
-        CLI_LONG("images", &o.images, 0, 1000000000L, "N",
-                 "training images (default: the session's top rung; 0: all)"),
-        CLI_INT("epochs", &o.epochs, 1, 10000, "E", "epochs (default: the top rung's)"),
-        CLI_INT("slots", &o.slots, 1, 256, "N", "runs at once (local evaluator)"),
-        CLI_INT("threads", &o.threads, 1, 256, "N", "BLAS threads per run"),
-        CLI_DOUBLE("time-limit", &o.time_limit, 0, 1e9, "S", "seconds per run (default none)"),
-        CLI_STR("data", &o.data_dir, "DIR", "data set (default: the session's)"),
-        CLI_STR("evaluator", &o.evaluator, "local|slurm",
-                "where runs train (default: the session's)"),
-        CLI_CALL("slurm", cli_opt_slurm, &slurm, "KEY=VALUE",
-                 "a Slurm option (repeatable), as gevo run's"),
-        CLI_END,
-    };
-    cli_args args;
-    if (cli_parse(&spec, opts, argc, argv, &args))
-        return args.status;
-    if (args.n < 1)
+    options *a = vo;
+    a->o = (confirm_opts){.seeds = CONFIRM_DEFAULT_SEEDS, .images = -1, .epochs = -1};
+}
+
+static int run(void *vo, const cli_args *args)
+{
+    options *a = vo;
+    confirm_opts *o = &a->o;
+    if (args->n < 1)
         return cli_usage_error("confirm", "%s", spec.missing);
-    o.evaluator_options = slurm.len ? slurm.text : NULL;
-    session *s = cli_session_open("confirm", args.v[0], SESSION_WRITE);
+    o->evaluator_options = a->slurm.len ? a->slurm.text : NULL;
+    session *s = cli_session_open("confirm", args->v[0], SESSION_WRITE);
     if (!s)
         return CLI_FAIL;
     gerr err = GERR_INIT;
     char(*ids)[SESSION_ID_MAX] = NULL;
     size_t n = 0;
     int rc = CLI_FAIL;
-    if (args.n > 1) {
-        n = (size_t)(args.n - 1);
+    if (args->n > 1) {
+        n = (size_t)(args->n - 1);
         ids = calloc(n, sizeof *ids);
         if (!ids) {
             cli_error("confirm", "out of memory");
             goto done;
         }
         for (size_t i = 0; i < n; i++)
-            if (session_resolve(s, args.v[1 + i], ids[i], &err)) {
+            if (session_resolve(s, args->v[1 + i], ids[i], &err)) {
                 cli_error("confirm", "%s", err.msg);
                 goto done;
             }
@@ -133,7 +143,7 @@ int cmd_confirm(int argc, char **argv)
     volatile sig_atomic_t *interrupted = cli_catch_stop();
     view v = {.tty = isatty(2)};
     int r =
-        confirm_run(s, (const char(*)[SESSION_ID_MAX])ids, n, &o, on_event, &v, interrupted, &err);
+        confirm_run(s, (const char(*)[SESSION_ID_MAX])ids, n, o, on_event, &v, interrupted, &err);
     clear_status(&v);
     if (r < 0) {
         cli_error("confirm", "%s", err.msg);
@@ -142,7 +152,7 @@ int cmd_confirm(int argc, char **argv)
                          "collect them");
         rc = CLI_INTERRUPTED;
     } else {
-        cli_line(stdout, "gevo confirm: done; gevo report %s prints the table", args.v[0]);
+        cli_line(stdout, "gevo confirm: done; gevo report %s prints the table", args->v[0]);
         rc = CLI_OK;
     }
 done:
@@ -150,3 +160,5 @@ done:
     session_close(s);
     return rc;
 }
+
+const cli_def cmd_confirm = {&spec, opts, sizeof(options), init, run};

@@ -23,24 +23,34 @@ static const cli_spec spec = {
     "NET and WEIGHTS are needed",
 };
 
-int cmd_eval(int argc, char **argv)
+/* The options, parsed into (tui/cli/opts.h). */
+typedef struct options {
+    cli_data_args da;
+    long threads, batch;
+} options;
+
+static const cli_opt opts[] = {
+    CLI_STR("data", options, da.dir, "DIR", "data directory (default " DATA_DEFAULT_DIR ")"),
+    CLI_CALL("resize", cli_opt_resize, options, da, "HxW",
+             "resample every image to H x W (as for train)"),
+    CLI_CALL("input", cli_opt_input, options, da.input, "CxHxW",
+             "evaluate the program at this input shape (as for train)"),
+    CLI_LONG("threads", options, threads, 1, 256, "N", "OpenBLAS threads (default 2)"),
+    CLI_LONG("batch", options, batch, 1, 65536, "N", "images per pass (default 256)"),
+    CLI_END,
+};
+
+static void init(void *vo)
 {
-    cli_data_args da = {.dir = DATA_DEFAULT_DIR};
-    long threads = 2, batch = 256;
-    const cli_opt opts[] = {
-        CLI_STR("data", &da.dir, "DIR", "data directory (default " DATA_DEFAULT_DIR ")"),
-        CLI_CALL("resize", cli_opt_resize, &da, "HxW",
-                 "resample every image to H x W (as for train)"),
-        CLI_CALL("input", cli_opt_input, &da.input, "CxHxW",
-                 "evaluate the program at this input shape (as for train)"),
-        CLI_LONG("threads", &threads, 1, 256, "N", "OpenBLAS threads (default 2)"),
-        CLI_LONG("batch", &batch, 1, 65536, "N", "images per pass (default 256)"),
-        CLI_END,
-    };
-    cli_args args;
-    if (cli_parse(&spec, opts, argc, argv, &args))
-        return args.status;
-    const char *net_path = args.v[0], *wpath = args.v[1];
+    *(options *)vo = (options){.da = {.dir = DATA_DEFAULT_DIR}, .threads = 2, .batch = 256};
+}
+
+static int run(void *vo, const cli_args *args)
+{
+    const options *a = vo;
+    const cli_data_args *da = &a->da;
+    int batch = (int)a->batch;
+    const char *net_path = args->v[0], *wpath = args->v[1];
     char msg[1024];
     data_source data;
     memset(&data, 0, sizeof data);
@@ -57,22 +67,22 @@ int cmd_eval(int argc, char **argv)
         net_error_string(&err, msg, sizeof msg);
         goto out;
     }
-    int rc = cli_data_load(&data, &da, &ctx, &ge) ||
-             cli_compile_for_data(src, len, net_path, NULL, &da, &data, &g, &ge);
+    int rc = cli_data_load(&data, da, &ctx, &ge) ||
+             cli_compile_for_data(src, len, net_path, NULL, da, &data, &g, &ge);
     free(src);
     if (rc) {
         snprintf(msg, sizeof msg, "%s", ge.msg);
         goto out;
     }
-    m = model_new(g, (int)batch, 1, &ge);
+    m = model_new(g, batch, 1, &ge);
     if (!m || model_load(m, wpath, &ge)) {
         snprintf(msg, sizeof msg, "%s", ge.msg);
         goto out;
     }
-    ops_set_threads((int)threads);
+    ops_set_threads((int)a->threads);
     double acc, loss;
     if (data_view_all(&data.test, &tv) ||
-        train_evaluate(m, &tv, m->norm_mean, m->norm_std, (int)batch, &acc, &loss, &ge)) {
+        train_evaluate(m, &tv, m->norm_mean, m->norm_std, batch, &acc, &loss, &ge)) {
         snprintf(msg, sizeof msg, "%s", ge.msg[0] ? ge.msg : "out of memory");
         goto out;
     }
@@ -82,10 +92,7 @@ int cmd_eval(int argc, char **argv)
     json_object_set_new(o, "test_acc", cli_json_num(acc));
     json_object_set_new(o, "test_loss", cli_json_num(loss));
     json_object_set_new(o, "images", json_integer(data.test.n));
-    char *s = json_dumps(o, CLI_JSON_FLAGS);
-    if (s)
-        printf("%s\n", s);
-    free(s);
+    cli_json_print(o);
     json_decref(o);
     status = CLI_OK;
 out:
@@ -97,3 +104,5 @@ out:
     data_release(&data);
     return status;
 }
+
+const cli_def cmd_eval = {&spec, opts, sizeof(options), init, run};

@@ -121,27 +121,33 @@ static bool on_front(json_t *front, const char *id)
     return false;
 }
 
-int cmd_export(int argc, char **argv)
+/* The options, parsed into (tui/cli/opts.h). */
+typedef struct options {
+    const char *torch, *data;
+    bool csv, json, train, confirmed;
+} options;
+
+static const cli_opt opts[] = {
+    CLI_FLAG("csv", 0, options, csv, "as CSV: a header line, then one line per individual"),
+    CLI_FLAG("json", 0, options, json, "as a JSON object {session, individuals}"),
+    CLI_STR("torch", options, torch, "OUT",
+            "ID as OUT/model.py, weights.npz, genome.net, gevo.weights, README.md"),
+    CLI_FLAG("train", 0, options, train,
+             "with --torch: when ID's weights are not kept, train it again at\n"
+             "the fidelity of its result first"),
+    CLI_STR("data", options, data, "DIR",
+            "with --train: the data to train on (default: the result's)"),
+    CLI_FLAG("confirmed", 0, options, confirmed,
+             "with --torch: the weights of ID's gevo confirm run with the highest\n"
+             "validation accuracy, instead of those behind its result"),
+    CLI_END,
+};
+
+static int run(void *vo, const cli_args *args)
 {
-    const char *torch = NULL, *data = NULL;
-    bool csv = false, json = false, train = false, confirmed = false;
-    const cli_opt opts[] = {
-        CLI_FLAG("csv", 0, &csv, "as CSV: a header line, then one line per individual"),
-        CLI_FLAG("json", 0, &json, "as a JSON object {session, individuals}"),
-        CLI_STR("torch", &torch, "OUT",
-                "ID as OUT/model.py, weights.npz, genome.net, gevo.weights, README.md"),
-        CLI_FLAG("train", 0, &train,
-                 "with --torch: when ID's weights are not kept, train it again at\n"
-                 "the fidelity of its result first"),
-        CLI_STR("data", &data, "DIR", "with --train: the data to train on (default: the result's)"),
-        CLI_FLAG("confirmed", 0, &confirmed,
-                 "with --torch: the weights of ID's gevo confirm run with the highest\n"
-                 "validation accuracy, instead of those behind its result"),
-        CLI_END,
-    };
-    cli_args args;
-    if (cli_parse(&spec, opts, argc, argv, &args))
-        return args.status;
+    const options *a = vo;
+    const char *torch = a->torch, *data = a->data;
+    bool csv = a->csv, json = a->json, train = a->train, confirmed = a->confirmed;
     if (csv + json + (torch != NULL) > 1)
         return cli_usage_error("export", "choose one of --csv, --json and --torch");
     if (!csv && !json && !torch)
@@ -152,13 +158,13 @@ int cmd_export(int argc, char **argv)
         return cli_usage_error("export",
                                "--confirmed exports trained weights: no --train or --data");
     if (torch) {
-        if (cli_operands("export", &args, 2, "a session folder and an individual id are needed"))
+        if (cli_operands("export", args, 2, "a session folder and an individual id are needed"))
             return CLI_USAGE;
-        return export_torch(args.v[0], args.v[1], torch, train, data, confirmed);
+        return export_torch(args->v[0], args->v[1], torch, train, data, confirmed);
     }
-    if (cli_operands("export", &args, 1, "the session folder is missing"))
+    if (cli_operands("export", args, 1, "the session folder is missing"))
         return CLI_USAGE;
-    session *s = cli_session_open("export", args.v[0], SESSION_READ);
+    session *s = cli_session_open("export", args->v[0], SESSION_READ);
     if (!s)
         return CLI_FAIL;
     session_info *v = NULL;
@@ -259,3 +265,5 @@ int cmd_export(int argc, char **argv)
     session_close(s);
     return CLI_OK;
 }
+
+const cli_def cmd_export = {&spec, opts, sizeof(options), NULL, run};

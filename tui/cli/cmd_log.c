@@ -81,17 +81,25 @@ static void failed_header(int g, const session_failed_info *fv, size_t nf, size_
              front ? (front[0] ? front : "(empty)") : "");
 }
 
-int cmd_log(int argc, char **argv)
+/* The options, parsed into (tui/cli/opts.h). */
+typedef struct options {
+    int gen;
+} options;
+
+static const cli_opt opts[] = {
+    CLI_INT("generation", options, gen, 0, 1000000, "N", "only generation N"),
+    CLI_END,
+};
+
+static void init(void *vo)
 {
-    int gen = -1;
-    const cli_opt opts[] = {
-        CLI_INT("generation", &gen, 0, 1000000, "N", "only generation N"),
-        CLI_END,
-    };
-    cli_args args;
-    if (cli_parse(&spec, opts, argc, argv, &args))
-        return args.status;
-    const char *dir = args.v[0];
+    ((options *)vo)->gen = -1;
+}
+
+static int run(void *vo, const cli_args *args)
+{
+    int gen = ((const options *)vo)->gen;
+    const char *dir = args->v[0];
     session *s = cli_session_open("log", dir, SESSION_READ);
     if (!s)
         return CLI_FAIL;
@@ -187,3 +195,5 @@ int cmd_log(int argc, char **argv)
     session_close(s);
     return CLI_OK;
 }
+
+const cli_def cmd_log = {&spec, opts, sizeof(options), init, run};

@@ -17,34 +17,39 @@ static const cli_spec spec = {
     "the session folder is missing",
 };
 
-int cmd_new(int argc, char **argv)
+/* The options, parsed into (tui/cli/opts.h). */
+typedef struct options {
+    newsession_opts o;
+    cli_data_args da;
+} options;
+
+static const cli_opt opts[] = {
+    CLI_STR("seed", options, o.seed, "NET",
+            "the seed network, a gevo-net file (default: quick.net)"),
+    CLI_STR("data", options, o.data, "DIR",
+            "the data set folder (default " DATA_DEFAULT_DIR "); loaded\n"
+            "(decoded once into the cache) and checked against the seed"),
+    CLI_CALL("resize", cli_opt_resize, options, da, "HxW",
+             "resample every image to H x W, recorded in gevo.json"),
+    CLI_CALL("preset", cli_opt_preset, options, o.preset, "NAME",
+             "quick, paper or default (quick's settings), recorded as\n"
+             "\"preset\" in gevo.json (default: default)"),
+    CLI_END,
+};
+
+static int run(void *vo, const cli_args *args)
 {
-    newsession_opts o = {0};
-    cli_data_args da = {0};
-    const cli_opt opts[] = {
-        CLI_STR("seed", &o.seed, "NET", "the seed network, a gevo-net file (default: quick.net)"),
-        CLI_STR("data", &o.data, "DIR",
-                "the data set folder (default " DATA_DEFAULT_DIR "); loaded\n"
-                "(decoded once into the cache) and checked against the seed"),
-        CLI_CALL("resize", cli_opt_resize, &da, "HxW",
-                 "resample every image to H x W, recorded in gevo.json"),
-        CLI_CALL("preset", cli_opt_preset, &o.preset, "NAME",
-                 "quick, paper or default (quick's settings), recorded as\n"
-                 "\"preset\" in gevo.json (default: default)"),
-        CLI_END,
-    };
-    cli_args args;
-    if (cli_parse(&spec, opts, argc, argv, &args))
-        return args.status;
+    options *a = vo;
+    newsession_opts *o = &a->o;
     cli_progress ctx = {.bar = isatty(2)};
     data_opts dopts;
-    const char *dir = args.v[0];
-    cli_data_opts(&dopts, &da, &ctx);
-    o.data_opts = &dopts;
+    const char *dir = args->v[0];
+    cli_data_opts(&dopts, &a->da, &ctx);
+    o->data_opts = &dopts;
     session *s = NULL;
     newsession_info info;
     gerr err = GERR_INIT;
-    if (newsession_create(&s, dir, &o, &info, &err) != 0) {
+    if (newsession_create(&s, dir, o, &info, &err) != 0) {
         if (info.seed_invalid) {
             cli_error("new", "the seed network does not compile:");
             cli_net_error(&info.seed_error, stderr);
@@ -73,3 +78,5 @@ int cmd_new(int argc, char **argv)
     session_close(s);
     return CLI_OK;
 }
+
+const cli_def cmd_new = {&spec, opts, sizeof(options), NULL, run};

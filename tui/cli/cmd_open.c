@@ -28,43 +28,53 @@ static bool has_terminal(void)
     return (scr && *scr) || (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO));
 }
 
-int cmd_open(int argc, char **argv)
+/* The options, parsed into (tui/cli/opts.h): the workbench's own. */
+typedef workbench_opts options;
+
+/* --review-policy (cli_opt_review) into the workbench's options. */
+static int opt_review(const char *cmd, const char *value, void *target)
 {
-    workbench_opts o;
-    memset(&o, 0, sizeof o);
-    cli_review review = {0};
-    const cli_opt opts[] = {
-        CLI_STR("llm", &o.llm, "URL|none",
-                "the proposer (default: the session's llm.base_url, else none)"),
-        CLI_STR("model", &o.model, "NAME", "the LLM's model name"),
-        CLI_CALL("preset", cli_opt_preset, &o.preset, "quick|paper",
-                 "population and training settings (default quick)"),
-        CLI_CALL("review-policy", cli_opt_review, &review, "P",
-                 "manual (default here), auto, or limits:N (approve\n"
-                 "when parameters <= N, else leave for review)"),
-        CLI_INT("subset", &o.subset, 1, 100000000, "N",
-                "training images per candidate (screening)"),
-        CLI_INT("epochs", &o.epochs, 1, 100000000, "N", "epochs per candidate (screening)"),
-        CLI_STR("rungs", &o.rungs, "SPEC",
-                "fidelity rungs, screening to confirmation, e.g.\n"
-                "10000:1,30000:1,all:3; a number N: the preset's first N;\n"
-                "1 turns promotion off"),
-        CLI_INT("population", &o.population, 1, 100000000, "N", "survivors per generation"),
-        CLI_INT("offspring", &o.offspring, 1, 100000000, "N", "proposals per generation"),
-        CLI_SIZE("max-memory", &o.max_memory, "BYTES",
-                 "what one candidate's training may allocate, e.g. 512M,\n"
-                 "2G; 0: no limit (default: gevo.json's max_memory, else\n"
-                 "half of the machine's memory over the slots)"),
-        CLI_END,
-    };
-    cli_args args;
-    if (cli_parse(&spec, opts, argc, argv, &args))
-        return args.status;
-    o.review_set = review.given;
-    o.review = review.policy;
-    o.review_max_params = review.max_params;
-    return workbench_run(args.v[0], &o);
+    options *o = target;
+    cli_review r = {0};
+    if (cli_opt_review(cmd, value, &r))
+        return -1;
+    o->review_set = true;
+    o->review = r.policy;
+    o->review_max_params = r.max_params;
+    return 0;
 }
+
+static const cli_opt opts[] = {
+    CLI_STR("llm", options, llm, "URL|none",
+            "the proposer (default: the session's llm.base_url, else none)"),
+    CLI_STR("model", options, model, "NAME", "the LLM's model name"),
+    CLI_CALL("preset", cli_opt_preset, options, preset, "quick|paper",
+             "population and training settings (default quick)"),
+    CLI_CALL_OPTS("review-policy", opt_review, "P",
+                  "manual (default here), auto, or limits:N (approve\n"
+                  "when parameters <= N, else leave for review)"),
+    CLI_INT("subset", options, subset, 1, 100000000, "N",
+            "training images per candidate (screening)"),
+    CLI_INT("epochs", options, epochs, 1, 100000000, "N", "epochs per candidate (screening)"),
+    CLI_STR("rungs", options, rungs, "SPEC",
+            "fidelity rungs, screening to confirmation, e.g.\n"
+            "10000:1,30000:1,all:3; a number N: the preset's first N;\n"
+            "1 turns promotion off"),
+    CLI_INT("population", options, population, 1, 100000000, "N", "survivors per generation"),
+    CLI_INT("offspring", options, offspring, 1, 100000000, "N", "proposals per generation"),
+    CLI_SIZE("max-memory", options, max_memory, "BYTES",
+             "what one candidate's training may allocate, e.g. 512M,\n"
+             "2G; 0: no limit (default: gevo.json's max_memory, else\n"
+             "half of the machine's memory over the slots)"),
+    CLI_END,
+};
+
+static int run(void *vo, const cli_args *args)
+{
+    return workbench_run(args->v[0], vo);
+}
+
+const cli_def cmd_open = {&spec, opts, sizeof(options), NULL, run};
 
 /* A fresh folder name in the current folder: gevo-DATE-TIME[-N]. */
 static void fresh_name(char *dir, size_t size)

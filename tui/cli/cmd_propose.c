@@ -115,49 +115,66 @@ static void print_outcome(session *s, const propose_outcome *o, bool verbose)
     }
 }
 
-int cmd_propose(int argc, char **argv)
+/* The options, parsed into (tui/cli/opts.h). */
+typedef struct options {
+    const char *op_s, *persona, *llm_opt, *model, *gene, *elite, *note, *max_memory;
+    const char *parents[2];
+    cli_list parent_list;
+    long seed, generation, repairs;
+    bool verbose;
+} options;
+
+static const cli_opt opts[] = {
+    CLI_STR("operator", options, op_s, "OP", "mutate (default), crossover or eot"),
+    CLI_STR("persona", options, persona, "NAME",
+            "a persona of the session's prompts/ (default: drawn by weight)"),
+    CLI_STR("llm", options, llm_opt, "none|URL",
+            "no LLM, or the base URL of an OpenAI-compatible server"),
+    CLI_STR("model", options, model, "M", "the model name"),
+    CLI_LIST("parent", options, parent_list, "ID",
+             "the parent (twice for crossover); default: the best measured\n"
+             "individual, else the newest"),
+    CLI_STR("gene", options, gene, "NAME", "the block to rewrite (default: drawn at random)"),
+    CLI_STR("elite", options, elite, "ID",
+            "eot: the elite to learn from (default: the best measured)"),
+    CLI_LONG("seed", options, seed, 0, 0x7fffffffL, "N",
+             "seeds the draws of block, persona and mutation (default 1)"),
+    CLI_LONG("generation", options, generation, 0, 1000000, "N",
+             "the new individual's generation (default: the next one)"),
+    CLI_LONG("repairs", options, repairs, 0, 20, "N",
+             "repair rounds after the first answer (default 2)"),
+    CLI_STR("note", options, note, "TEXT", "steering: a note for the LLM for this proposal"),
+    CLI_SIZE("max-memory", options, max_memory, "BYTES",
+             "what the proposal's training may allocate, e.g. 512M, 2G;\n"
+             "0: no limit (default: gevo.json's max_memory, else half of\n"
+             "the machine's memory over gevo run's slots); planned at its\n"
+             "batch on gevo run's default training subset"),
+    CLI_FLAG("verbose", 'v', options, verbose, "also print the exact prompts and raw responses"),
+    CLI_END,
+};
+
+static void init(void *vo)
 {
-    const char *op_s = "mutate", *persona = NULL, *llm_opt = NULL, *model = NULL, *gene = NULL,
-               *elite = NULL, *note = NULL, *parents[2] = {NULL, NULL}, *max_memory = NULL;
-    cli_list parent_list = {parents, 0, 2, "at most two --parent"};
-    long seed = 1, generation = -1, repairs = PROPOSE_DEFAULT_REPAIRS;
-    bool verbose = false;
-    const cli_opt opts[] = {
-        CLI_STR("operator", &op_s, "OP", "mutate (default), crossover or eot"),
-        CLI_STR("persona", &persona, "NAME",
-                "a persona of the session's prompts/ (default: drawn by weight)"),
-        CLI_STR("llm", &llm_opt, "none|URL",
-                "no LLM, or the base URL of an OpenAI-compatible server"),
-        CLI_STR("model", &model, "M", "the model name"),
-        CLI_LIST("parent", &parent_list, "ID",
-                 "the parent (twice for crossover); default: the best measured\n"
-                 "individual, else the newest"),
-        CLI_STR("gene", &gene, "NAME", "the block to rewrite (default: drawn at random)"),
-        CLI_STR("elite", &elite, "ID", "eot: the elite to learn from (default: the best measured)"),
-        CLI_LONG("seed", &seed, 0, 0x7fffffffL, "N",
-                 "seeds the draws of block, persona and mutation (default 1)"),
-        CLI_LONG("generation", &generation, 0, 1000000, "N",
-                 "the new individual's generation (default: the next one)"),
-        CLI_LONG("repairs", &repairs, 0, 20, "N",
-                 "repair rounds after the first answer (default 2)"),
-        CLI_STR("note", &note, "TEXT", "steering: a note for the LLM for this proposal"),
-        CLI_SIZE("max-memory", &max_memory, "BYTES",
-                 "what the proposal's training may allocate, e.g. 512M, 2G;\n"
-                 "0: no limit (default: gevo.json's max_memory, else half of\n"
-                 "the machine's memory over gevo run's slots); planned at its\n"
-                 "batch on gevo run's default training subset"),
-        CLI_FLAG("verbose", 'v', &verbose, "also print the exact prompts and raw responses"),
-        CLI_END,
-    };
-    cli_args args;
-    if (cli_parse(&spec, opts, argc, argv, &args))
-        return args.status;
-    int n_parents = parent_list.n;
-    const char *dir = args.v[0];
+    options *a = vo;
+    a->op_s = "mutate";
+    a->parent_list = (cli_list){a->parents, 0, 2, "at most two --parent"};
+    a->seed = 1;
+    a->generation = -1;
+    a->repairs = PROPOSE_DEFAULT_REPAIRS;
+}
+
+static int run(void *vo, const cli_args *args)
+{
+    options *a = vo;
+    const char **parents = a->parents;
+    long generation = a->generation;
+    int n_parents = a->parent_list.n;
+    const char *dir = args->v[0];
     gerr serr = GERR_INIT;
     propose_op op;
-    if (propose_op_parse(op_s, &op))
-        return cli_usage_error("propose", "--operator: '%s' is not mutate, crossover or eot", op_s);
+    if (propose_op_parse(a->op_s, &op))
+        return cli_usage_error("propose", "--operator: '%s' is not mutate, crossover or eot",
+                               a->op_s);
     if (op != PROPOSE_CROSSOVER && n_parents > 1)
         return cli_usage_error("propose", "only crossover takes two --parent");
 
@@ -193,7 +210,7 @@ int cmd_propose(int argc, char **argv)
     llm_model *models = NULL;
     int n_models = 0;
     gerr lerr = GERR_INIT;
-    if (llm_settings_models(s, llm_opt, model, &models, &n_models, &lerr)) {
+    if (llm_settings_models(s, a->llm_opt, a->model, &models, &n_models, &lerr)) {
         cli_error("propose", "%s", lerr.msg);
         goto done;
     }
@@ -203,7 +220,7 @@ int cmd_propose(int argc, char **argv)
         for (int i = 0; i < n_models; i++)
             w[i] = models[i].weight;
         rng draw;
-        rng_seed(&draw, (uint64_t)seed ^ 0x6d6f64656cULL);
+        rng_seed(&draw, (uint64_t)a->seed ^ 0x6d6f64656cULL);
         int m = arms_draw(w, n_models, rng_uniform_double(&draw));
         client = llm_client_new(&models[m].cfg, &lerr);
         free(models);
@@ -234,7 +251,7 @@ int cmd_propose(int argc, char **argv)
             cli_error("propose", "%s", serr.msg);
             goto done;
         }
-    } else if (persona || model) {
+    } else if (a->persona || a->model) {
         fprintf(stderr, "gevo propose: note: no LLM is used (offline proposer), so --persona "
                         "and --model are ignored\n");
     }
@@ -253,7 +270,7 @@ int cmd_propose(int argc, char **argv)
     /* checked as gevo run would train it: the default preset's subset */
     evolve_config ec;
     evolve_config_preset(&ec, NULL);
-    ec.max_memory = max_memory;
+    ec.max_memory = a->max_memory;
     memlimit ml;
     if (evolve_memlimit(s, &ec, &ml, &serr)) {
         cli_error("propose", "%s", serr.msg);
@@ -264,18 +281,18 @@ int cmd_propose(int argc, char **argv)
                            .generation = (int)generation,
                            .parent = parents[0],
                            .other = parents[1],
-                           .gene = gene,
-                           .persona = persona,
-                           .elite = elite,
-                           .note = note,
-                           .max_repairs = (int)repairs,
-                           .seed = (uint64_t)seed,
+                           .gene = a->gene,
+                           .persona = a->persona,
+                           .elite = a->elite,
+                           .note = a->note,
+                           .max_repairs = (int)a->repairs,
+                           .seed = (uint64_t)a->seed,
                            .mem = &ml};
     propose_outcome out;
     int r = propose_run(&env, &req, &out);
     if (!out.parents[0][0] && parents[0])
         snprintf(out.parents[0], SESSION_ID_MAX, "%s", parents[0]);
-    print_outcome(s, &out, verbose);
+    print_outcome(s, &out, a->verbose);
     if (r != 0)
         cli_error("propose", "%s", out.error);
     propose_outcome_release(&out);
@@ -287,3 +304,5 @@ done:
     session_close(s);
     return rc;
 }
+
+const cli_def cmd_propose = {&spec, opts, sizeof(options), init, run};

@@ -132,56 +132,51 @@ static void print_csv(const report *rp)
     }
 }
 
+/* Row i (0: the seed). Its texts are cut to their buffers (report_row):
+   one that is no longer UTF-8 leaves its key out (o*). */
+static json_t *row_json(const report_row *r, size_t i)
+{
+    return json_pack(
+        "{s:o*, s:o*, s:I, s:i, s:o, s:o, s:o, s:o, s:o, s:b, s:o, s:o, s:o, s:i, s:o*, s:o*}",
+        "id", json_string(r->id), "label", json_string(r->label), "params", (json_int_t)r->params,
+        "seeds", r->seeds, "val_mean", cli_json_num(r->val_mean), "val_std",
+        cli_json_num(r->val_std), "test_mean", cli_json_num(r->test_mean), "test_std",
+        cli_json_num(r->test_std), "delta_test", cli_json_num(i ? r->delta_test : 0),
+        "beyond_noise", r->beyond_noise, "p_value", cli_json_num(r->p), "delta_params_pct",
+        cli_json_num(r->delta_params_pct), "flops", cli_json_num(r->flops), "generation",
+        r->generation, "operator", json_string(r->op), "persona", json_string(r->persona));
+}
+
 static int print_json(const report *rp)
 {
     json_t *rows = json_array();
-    for (size_t i = 0; i < rp->n; i++) {
-        const report_row *r = &rp->rows[i];
-        json_t *o = json_object();
-        json_object_set_new(o, "id", json_string(r->id));
-        json_object_set_new(o, "label", json_string(r->label));
-        json_object_set_new(o, "params", json_integer((json_int_t)r->params));
-        json_object_set_new(o, "seeds", json_integer(r->seeds));
-        json_object_set_new(o, "val_mean", cli_json_num(r->val_mean));
-        json_object_set_new(o, "val_std", cli_json_num(r->val_std));
-        json_object_set_new(o, "test_mean", cli_json_num(r->test_mean));
-        json_object_set_new(o, "test_std", cli_json_num(r->test_std));
-        json_object_set_new(o, "delta_test", cli_json_num(i ? r->delta_test : 0));
-        json_object_set_new(o, "beyond_noise", json_boolean(r->beyond_noise));
-        json_object_set_new(o, "p_value", cli_json_num(r->p));
-        json_object_set_new(o, "delta_params_pct", cli_json_num(r->delta_params_pct));
-        json_object_set_new(o, "flops", cli_json_num(r->flops));
-        json_object_set_new(o, "generation", json_integer(r->generation));
-        json_object_set_new(o, "operator", json_string(r->op));
-        json_object_set_new(o, "persona", json_string(r->persona));
-        json_array_append_new(rows, o);
-    }
+    for (size_t i = 0; i < rp->n; i++)
+        json_array_append_new(rows, row_json(&rp->rows[i], i));
     json_t *top = json_pack("{s:s, s:o}", "seed", rp->seed, "rows", rows);
-    char *text = top ? json_dumps(top, CLI_JSON_FLAGS) : NULL;
+    int rc = cli_json_print(top);
     json_decref(top);
-    if (!text)
-        return -1;
-    puts(text);
-    free(text);
-    return 0;
+    return rc;
 }
 
-int cmd_report(int argc, char **argv)
+/* The options, parsed into (tui/cli/opts.h). */
+typedef struct options {
+    bool markdown, csv, json;
+} options;
+
+static const cli_opt opts[] = {
+    CLI_FLAG("markdown", 0, options, markdown, "a Markdown table"),
+    CLI_FLAG("csv", 0, options, csv, "comma-separated values, one header line"),
+    CLI_FLAG("json", 0, options, json, "{\"seed\": ID, \"rows\": [...]}"),
+    CLI_END,
+};
+
+static int run(void *vo, const cli_args *args)
 {
-    bool markdown = false, csv = false, json = false;
-    const cli_opt opts[] = {
-        CLI_FLAG("markdown", 0, &markdown, "a Markdown table"),
-        CLI_FLAG("csv", 0, &csv, "comma-separated values, one header line"),
-        CLI_FLAG("json", 0, &json, "{\"seed\": ID, \"rows\": [...]}"),
-        CLI_END,
-    };
-    cli_args args;
-    if (cli_parse(&spec, opts, argc, argv, &args))
-        return args.status;
-    if (markdown + csv + json > 1)
+    const options *a = vo;
+    if (a->markdown + a->csv + a->json > 1)
         return cli_usage_error("report", "choose one of --markdown, --csv and --json");
-    format f = markdown ? FMT_MARKDOWN : csv ? FMT_CSV : json ? FMT_JSON : FMT_TEXT;
-    char **arg = args.v;
+    format f = a->markdown ? FMT_MARKDOWN : a->csv ? FMT_CSV : a->json ? FMT_JSON : FMT_TEXT;
+    char *const *arg = args->v;
     session *s = cli_session_open("report", arg[0], SESSION_READ);
     if (!s)
         return CLI_FAIL;
@@ -219,3 +214,5 @@ int cmd_report(int argc, char **argv)
     session_close(s);
     return rc;
 }
+
+const cli_def cmd_report = {&spec, opts, sizeof(options), NULL, run};

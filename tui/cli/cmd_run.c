@@ -87,92 +87,106 @@ static void show_status(run_view *v, evolve *e, int target)
     v->status_shown = true;
 }
 
-int cmd_run(int argc, char **argv)
-{
-    const char *preset = NULL, *llm = NULL, *model = NULL, *engine = NULL, *data = NULL,
-               *max_memory = NULL, *rungs_spec = NULL;
-    long generations = -1, slots = 0, threads = 0, population = 0, offspring = 0, subset = -1,
-         epochs = 0, time_limit = 0, seed = -1, max_empty = 0;
-    cli_review review = {.policy = EVOLVE_REVIEW_AUTO};
-    cli_slurm slurm = {.len = 0};
-    const cli_opt opts[] = {
-        CLI_LONG("generations", &generations, 1, 100000, "N",
-                 "generations the session should reach (default 1 more)"),
-        CLI_CALL("preset", cli_opt_preset, &preset, "quick|paper",
-                 "population and training settings (default quick)"),
-        CLI_CALL("review-policy", cli_opt_review, &review, "P",
-                 "auto (default here), manual, or limits:N (approve\n"
-                 "when parameters <= N, else leave for review)"),
-        CLI_STR("llm", &llm, "none|URL",
-                "the proposer: none = random mutation (default:\n"
-                "the session's llm.base_url, else none)"),
-        CLI_STR("model", &model, "M", "the LLM's model name"),
-        CLI_STR("evaluator", &engine, "local|slurm",
-                "where candidates train (default: the session's\n"
-                "\"evaluator\" setting, else local)"),
-        CLI_CALL("slurm", cli_opt_slurm, &slurm, "KEY=VALUE",
-                 "a Slurm option (repeatable): partition, account,\n"
-                 "qos, time, cpus, mem, sbatch, setup, requeue,\n"
-                 "array, array_limit, interval (see gevo(1))"),
-        CLI_LONG("slots", &slots, 1, 256, "N",
-                 "candidates trained at once (default " CLI_QUOTE(EVALUATOR_DEFAULT_SLOTS) ")"),
-        CLI_LONG("threads", &threads, 1, 256, "N",
-                 "BLAS threads per candidate (default " CLI_QUOTE(EVALUATOR_DEFAULT_THREADS) ")"),
-        CLI_SIZE("max-memory", &max_memory, "BYTES",
-                 "what one candidate's training may allocate, e.g.\n"
-                 "512M, 2G; 0: no limit (default: gevo.json's\n"
-                 "max_memory, else half of the machine's memory\n"
-                 "over the slots)"),
-        CLI_LONG("population", &population, 1, 10000, "N", "survivors per generation"),
-        CLI_LONG("offspring", &offspring, 1, 10000, "N", "proposals per generation"),
-        CLI_LONG("subset", &subset, 0, 100000000, "N", "training images per candidate (screening)"),
-        CLI_LONG("epochs", &epochs, 1, 10000, "N", "epochs per candidate (screening)"),
-        CLI_STR("rungs", &rungs_spec, "SPEC",
-                "fidelity rungs, screening to confirmation, e.g.\n"
-                "10000:1,30000:1,all:3 (the quick preset's); a number N:\n"
-                "the preset's first N; 1 turns promotion off"),
-        CLI_LONG("time-limit", &time_limit, 1, 100000000, "S", "seconds per candidate"),
-        CLI_STR("data", &data, "DIR", "data set (default: the session's)"),
-        CLI_LONG("seed", &seed, 0, 1000000000L, "N", "seed of selection and proposals (default 1)"),
-        CLI_LONG(
-            "max-empty-generations", &max_empty, 1, 1000000, "N",
+/* The options, parsed into (tui/cli/opts.h). A number left at its
+   `unset` value (0, -1 for --subset and --seed) keeps the preset's. */
+typedef struct options {
+    const char *preset, *llm, *model, *engine, *data, *max_memory, *rungs_spec;
+    long generations, time_limit, seed;
+    int slots, threads, population, offspring, subset, epochs, max_empty;
+    cli_review review;
+    cli_slurm slurm;
+} options;
+
+static const cli_opt opts[] = {
+    CLI_LONG("generations", options, generations, 1, 100000, "N",
+             "generations the session should reach (default 1 more)"),
+    CLI_CALL("preset", cli_opt_preset, options, preset, "quick|paper",
+             "population and training settings (default quick)"),
+    CLI_CALL("review-policy", cli_opt_review, options, review, "P",
+             "auto (default here), manual, or limits:N (approve\n"
+             "when parameters <= N, else leave for review)"),
+    CLI_STR("llm", options, llm, "none|URL",
+            "the proposer: none = random mutation (default:\n"
+            "the session's llm.base_url, else none)"),
+    CLI_STR("model", options, model, "M", "the LLM's model name"),
+    CLI_STR("evaluator", options, engine, "local|slurm",
+            "where candidates train (default: the session's\n"
+            "\"evaluator\" setting, else local)"),
+    CLI_CALL("slurm", cli_opt_slurm, options, slurm, "KEY=VALUE",
+             "a Slurm option (repeatable): partition, account,\n"
+             "qos, time, cpus, mem, sbatch, setup, requeue,\n"
+             "array, array_limit, interval (see gevo(1))"),
+    CLI_INT("slots", options, slots, 1, 256, "N",
+            "candidates trained at once (default " CLI_QUOTE(EVALUATOR_DEFAULT_SLOTS) ")"),
+    CLI_INT("threads", options, threads, 1, 256, "N",
+            "BLAS threads per candidate (default " CLI_QUOTE(EVALUATOR_DEFAULT_THREADS) ")"),
+    CLI_SIZE("max-memory", options, max_memory, "BYTES",
+             "what one candidate's training may allocate, e.g.\n"
+             "512M, 2G; 0: no limit (default: gevo.json's\n"
+             "max_memory, else half of the machine's memory\n"
+             "over the slots)"),
+    CLI_INT("population", options, population, 1, 10000, "N", "survivors per generation"),
+    CLI_INT("offspring", options, offspring, 1, 10000, "N", "proposals per generation"),
+    CLI_INT("subset", options, subset, 0, 100000000, "N",
+            "training images per candidate (screening)"),
+    CLI_INT("epochs", options, epochs, 1, 10000, "N", "epochs per candidate (screening)"),
+    CLI_STR("rungs", options, rungs_spec, "SPEC",
+            "fidelity rungs, screening to confirmation, e.g.\n"
+            "10000:1,30000:1,all:3 (the quick preset's); a number N:\n"
+            "the preset's first N; 1 turns promotion off"),
+    CLI_LONG("time-limit", options, time_limit, 1, 100000000, "S", "seconds per candidate"),
+    CLI_STR("data", options, data, "DIR", "data set (default: the session's)"),
+    CLI_LONG("seed", options, seed, 0, 1000000000L, "N",
+             "seed of selection and proposals (default 1)"),
+    CLI_INT("max-empty-generations", options, max_empty, 1, 1000000, "N",
             "stop after N generations in a row without a\n"
             "valid proposal (default: gevo.json's, else " CLI_QUOTE(EVOLVE_DEFAULT_MAX_EMPTY) ")"),
-        CLI_END,
-    };
-    cli_args args;
-    if (cli_parse(&spec, opts, argc, argv, &args))
-        return args.status;
-    evolve_config cfg;
-    evolve_config_preset(&cfg, preset); /* checked by cli_opt_preset */
-    cfg.review = review.policy;
-    cfg.auto_max_params = review.max_params;
-    if (slots)
-        cfg.slots = (int)slots;
-    if (threads)
-        cfg.threads = (int)threads;
-    if (population)
-        cfg.population = (int)population;
-    if (offspring)
-        cfg.offspring = (int)offspring;
-    if (subset >= 0)
-        cfg.train_subset = (int)subset;
-    if (epochs)
-        cfg.train_epochs = (int)epochs;
-    if (time_limit)
-        cfg.train_time_limit = (double)time_limit;
-    if (seed >= 0)
-        cfg.seed = (unsigned long)seed;
-    cfg.max_empty_generations = (int)max_empty;
-    cfg.rungs = rungs_spec;
-    cfg.llm = llm;
-    cfg.model = model;
-    cfg.data_dir = data;
-    cfg.max_memory = max_memory;
-    cfg.evaluator = engine; /* NULL: the session's setting, else local */
-    cfg.evaluator_options = slurm.len ? slurm.text : NULL;
+    CLI_END,
+};
 
-    session *s = cli_session_open("run", args.v[0], SESSION_WRITE);
+static void init(void *vo)
+{
+    options *a = vo;
+    a->generations = -1;
+    a->subset = -1;
+    a->seed = -1;
+    a->review.policy = EVOLVE_REVIEW_AUTO;
+}
+
+/* A setting of the preset, replaced by its option when that was given. */
+static void override(int *setting, int option, int unset)
+{
+    if (option != unset)
+        *setting = option;
+}
+
+static int run(void *vo, const cli_args *args)
+{
+    const options *a = vo;
+    evolve_config cfg;
+    evolve_config_preset(&cfg, a->preset); /* checked by cli_opt_preset */
+    cfg.review = a->review.policy;
+    cfg.auto_max_params = a->review.max_params;
+    override(&cfg.slots, a->slots, 0);
+    override(&cfg.threads, a->threads, 0);
+    override(&cfg.population, a->population, 0);
+    override(&cfg.offspring, a->offspring, 0);
+    override(&cfg.train_subset, a->subset, -1);
+    override(&cfg.train_epochs, a->epochs, 0);
+    if (a->time_limit)
+        cfg.train_time_limit = (double)a->time_limit;
+    if (a->seed >= 0)
+        cfg.seed = (unsigned long)a->seed;
+    cfg.max_empty_generations = a->max_empty;
+    cfg.rungs = a->rungs_spec;
+    cfg.llm = a->llm;
+    cfg.model = a->model;
+    cfg.data_dir = a->data;
+    cfg.max_memory = a->max_memory;
+    cfg.evaluator = a->engine; /* NULL: the session's setting, else local */
+    cfg.evaluator_options = a->slurm.len ? a->slurm.text : NULL;
+
+    session *s = cli_session_open("run", args->v[0], SESSION_WRITE);
     if (!s)
         return CLI_FAIL;
     evolve *e = NULL;
@@ -186,7 +200,7 @@ int cmd_run(int argc, char **argv)
     evolve_set_listener(e, on_event, &view);
     evolve_status st;
     evolve_status_get(e, &st);
-    int target = generations > 0 ? (int)generations : st.generation;
+    int target = a->generations > 0 ? (int)a->generations : st.generation;
     cli_line(stdout, "gevo run: session %s, generation %d, target %d, preset %s, %s",
              session_workdir(s), st.generation, target, cfg.preset, st.llm);
     fflush(stdout);
@@ -265,3 +279,5 @@ int cmd_run(int argc, char **argv)
     session_close(s);
     return status;
 }
+
+const cli_def cmd_run = {&spec, opts, sizeof(options), init, run};

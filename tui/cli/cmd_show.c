@@ -19,13 +19,9 @@ static const cli_spec spec = {
     "a session folder and an individual id are needed",
 };
 
-int cmd_show(int argc, char **argv)
+static int run(void *vo, const cli_args *args)
 {
-    const cli_opt opts[] = {CLI_END};
-    cli_args args;
-    if (cli_parse(&spec, opts, argc, argv, &args))
-        return args.status;
-    const char *dir = args.v[0], *which = args.v[1];
+    const char *dir = args->v[0], *which = args->v[1];
     session *s = cli_session_open("show", dir, SESSION_READ);
     if (!s)
         return CLI_FAIL;
@@ -102,3 +98,6 @@ done:
     session_close(s);
     return rc;
 }
+
+/* no options */
+const cli_def cmd_show = {&spec, NULL, 0, NULL, run};

@@ -99,19 +99,22 @@ static int print_text(const stats *st)
     return CLI_OK;
 }
 
-int cmd_stats(int argc, char **argv)
+/* The options, parsed into (tui/cli/opts.h). */
+typedef struct options {
+    bool json;
+} options;
+
+static const cli_opt opts[] = {
+    CLI_FLAG("json", 0, options, json,
+             "one JSON object: {\"total\", \"personas\", \"models\",\n"
+             "\"operators\", \"pairs\"}"),
+    CLI_END,
+};
+
+static int run(void *vo, const cli_args *args)
 {
-    bool json = false;
-    const cli_opt opts[] = {
-        CLI_FLAG("json", 0, &json,
-                 "one JSON object: {\"total\", \"personas\", \"models\",\n"
-                 "\"operators\", \"pairs\"}"),
-        CLI_END,
-    };
-    cli_args args;
-    if (cli_parse(&spec, opts, argc, argv, &args))
-        return args.status;
-    session *s = cli_session_open("stats", args.v[0], SESSION_READ);
+    bool json = ((const options *)vo)->json;
+    session *s = cli_session_open("stats", args->v[0], SESSION_READ);
     if (!s)
         return CLI_FAIL;
     stats st;
@@ -126,3 +129,5 @@ int cmd_stats(int argc, char **argv)
     session_close(s);
     return rc;
 }
+
+const cli_def cmd_stats = {&spec, opts, sizeof(options), NULL, run};

@@ -163,61 +163,47 @@ static void add_data_json(json_t *o, const data_source *d)
     json_object_set_new(o, "data_cache", c);
 }
 
+static json_t *recipe_json(const net_train *t)
+{
+    static const char *const sch[] = {"constant", "step", "cosine", "plateau"};
+    return json_pack("{s:s, s:o, s:i, s:i, s:s, s:o}", "optimizer",
+                     t->optimizer == NET_OPT_SGD ? "sgd" : "adamw", "lr", cli_json_num(t->lr),
+                     "batch", t->batch, "epochs", t->epochs, "schedule", sch[t->schedule],
+                     "weight_decay", cli_json_num(t->weight_decay));
+}
+
+static json_t *epoch_json(const train_epoch *e)
+{
+    return json_pack("{s:i, s:o, s:o, s:o, s:o, s:o, s:o}", "epoch", e->epoch, "train_loss",
+                     cli_json_num(e->train_loss), "train_acc", cli_json_num(e->train_acc),
+                     "val_loss", cli_json_num(e->val_loss), "val_acc", cli_json_num(e->val_acc),
+                     "lr", cli_json_num(e->lr), "seconds", cli_json_num(e->seconds));
+}
+
+/* The result (its names are an interface: gevo(1), core/eval_local.c).
+   The hash and the recipe are left out when the program did not compile,
+   the message when there is none, a string that is not UTF-8 (a path, a
+   message) as well (o*). */
 static json_t *result_json(const char *net, const char *data, const net_graph *g,
                            const net_train *t, const train_result *r, long seed, int threads)
 {
-    json_t *o = json_object();
-    json_object_set_new(o, "status", json_string(train_status_name(r->status)));
-    if (r->message[0])
-        json_object_set_new(o, "message", json_string(r->message));
-    json_object_set_new(o, "net", json_string(net));
-    json_object_set_new(o, "data", json_string(data));
-    if (g) {
-        char h[32];
-        snprintf(h, sizeof h, "%016llx", (unsigned long long)g->hash);
-        json_object_set_new(o, "hash", json_string(h));
-    }
-    json_object_set_new(o, "val_acc", cli_json_num(r->val_acc));
-    json_object_set_new(o, "val_loss", cli_json_num(r->val_loss));
-    json_object_set_new(o, "test_acc", r->test_acc >= 0 ? cli_json_num(r->test_acc) : json_null());
-    json_object_set_new(o, "test_loss",
-                        r->test_acc >= 0 ? cli_json_num(r->test_loss) : json_null());
-    json_object_set_new(o, "params", json_integer(r->params));
-    json_object_set_new(o, "flops", cli_json_num(r->flops));
-    json_object_set_new(o, "seconds", cli_json_num(r->seconds));
-    json_object_set_new(o, "images_per_sec", cli_json_num(r->images_per_sec));
-    json_object_set_new(o, "images", json_integer(r->images));
-    json_object_set_new(o, "steps", json_integer(r->steps));
-    json_object_set_new(o, "peak_rss_mb", cli_json_num(r->peak_rss_mb));
-    json_object_set_new(o, "seed", json_integer(seed));
-    json_object_set_new(o, "threads", json_integer(threads));
-    if (t) {
-        json_t *rec = json_object();
-        json_object_set_new(rec, "optimizer",
-                            json_string(t->optimizer == NET_OPT_SGD ? "sgd" : "adamw"));
-        json_object_set_new(rec, "lr", cli_json_num(t->lr));
-        json_object_set_new(rec, "batch", json_integer(t->batch));
-        json_object_set_new(rec, "epochs", json_integer(t->epochs));
-        static const char *const sch[] = {"constant", "step", "cosine", "plateau"};
-        json_object_set_new(rec, "schedule", json_string(sch[t->schedule]));
-        json_object_set_new(rec, "weight_decay", cli_json_num(t->weight_decay));
-        json_object_set_new(o, "recipe", rec);
-    }
     json_t *curve = json_array();
-    for (int i = 0; i < r->n_epochs; i++) {
-        const train_epoch *e = &r->epochs[i];
-        json_t *x = json_object();
-        json_object_set_new(x, "epoch", json_integer(e->epoch));
-        json_object_set_new(x, "train_loss", cli_json_num(e->train_loss));
-        json_object_set_new(x, "train_acc", cli_json_num(e->train_acc));
-        json_object_set_new(x, "val_loss", cli_json_num(e->val_loss));
-        json_object_set_new(x, "val_acc", cli_json_num(e->val_acc));
-        json_object_set_new(x, "lr", cli_json_num(e->lr));
-        json_object_set_new(x, "seconds", cli_json_num(e->seconds));
-        json_array_append_new(curve, x);
-    }
-    json_object_set_new(o, "epochs", curve);
-    return o;
+    for (int i = 0; i < r->n_epochs; i++)
+        json_array_append_new(curve, epoch_json(&r->epochs[i]));
+    bool tested = r->test_acc >= 0;
+    return json_pack(
+        "{s:s, s:o*, s:o*, s:o*, s:o*, s:o, s:o, s:o, s:o, s:I, s:o, s:o, s:o, s:I, s:I, s:o, s:I, "
+        "s:i, s:o*, s:o}",
+        "status", train_status_name(r->status), "message",
+        r->message[0] ? json_string(r->message) : NULL, "net", json_string(net), "data",
+        json_string(data), "hash", g ? cli_json_hash(g->hash) : NULL, "val_acc",
+        cli_json_num(r->val_acc), "val_loss", cli_json_num(r->val_loss), "test_acc",
+        tested ? cli_json_num(r->test_acc) : json_null(), "test_loss",
+        tested ? cli_json_num(r->test_loss) : json_null(), "params", (json_int_t)r->params, "flops",
+        cli_json_num(r->flops), "seconds", cli_json_num(r->seconds), "images_per_sec",
+        cli_json_num(r->images_per_sec), "images", (json_int_t)r->images, "steps",
+        (json_int_t)r->steps, "peak_rss_mb", cli_json_num(r->peak_rss_mb), "seed", (json_int_t)seed,
+        "threads", threads, "recipe", t ? recipe_json(t) : NULL, "epochs", curve);
 }
 
 static int emit_result(json_t *o, const char *out_path, bool progress)
@@ -230,10 +216,7 @@ static int emit_result(json_t *o, const char *out_path, bool progress)
         cli_json_line(ev);
         json_decref(ev);
     } else {
-        char *s = json_dumps(o, CLI_JSON_FLAGS);
-        if (s)
-            printf("%s\n", s);
-        free(s);
+        cli_json_print(o);
     }
     if (out_path) {
         /* written whole, then renamed: a reader never sees half a result */
@@ -256,58 +239,72 @@ static int emit_result(json_t *o, const char *out_path, bool progress)
     return rc;
 }
 
-int cmd_train(int argc, char **argv)
-{
-    const char *out_path = NULL, *weights = NULL, *max_memory = NULL;
-    cli_data_args da = {.dir = DATA_DEFAULT_DIR};
-    long epochs = 0, batch = 0, seed = -1, eval_batch = 0;
-    double lr = 0;
-    bool progress = false, quiet = false;
+/* The options, parsed into (tui/cli/opts.h). */
+typedef struct options {
+    const char *out_path, *weights, *max_memory;
+    cli_data_args da;
+    long epochs, batch, seed, eval_batch;
+    double lr;
+    bool progress, quiet;
     const char *set_v[64];
-    cli_list sets = {set_v, 0, 64, "too many --set options (64 at most)"};
+    cli_list sets;
     train_opts o;
-    train_opts_default(&o);
-    const cli_opt opts[] = {
-        CLI_STR("data", &da.dir, "DIR",
-                "IDX, CIFAR-10, NumPy (x_train.npy ...) or image folders\n"
-                "(train/CLASS/*.png|jpg) (default " DATA_DEFAULT_DIR ")"),
-        CLI_CALL("resize", cli_opt_resize, &da, "HxW",
-                 "resample every image to H x W (bilinear), e.g. 32x32"),
-        CLI_CALL("input", cli_opt_input, &da.input, "CxHxW",
-                 "train the program at this input shape instead of its\n"
-                 "input line's (which must otherwise match the data)"),
-        CLI_LONG("epochs", &epochs, 1, 10000, "N", "epochs (default: the program's)"),
-        CLI_LONG("batch", &batch, 1, 65536, "N", "batch size (default: the program's)"),
-        CLI_DOUBLE("lr", &lr, 1e-12, 1e12, "X", "learning rate (default: the program's)"),
-        CLI_LIST("set", &sets, "KEY=VALUE",
-                 "any train-section setting, e.g. --set schedule=constant"),
-        CLI_INT("subset", &o.subset, 1, 100000000, "N", "train on N images of the training split"),
-        CLI_DOUBLE("val-split", &o.val_frac, 0, 0.9, "F",
-                   "fraction of the training set held out (default 0.1)"),
-        CLI_LONG("seed", &seed, 0, 1000000000000L, "N",
-                 "seed of initialisation, split, shuffling, dropout"),
-        CLI_INT("threads", &o.threads, 1, 256, "N", "OpenBLAS threads (default 2)"),
-        CLI_DOUBLE("time-limit", &o.time_limit, 0.001, 1e9, "S",
-                   "stop after S seconds (status timeout)"),
-        CLI_LONG("eval-batch", &eval_batch, 1, 65536, "N",
-                 "images per evaluation pass (default: the batch)"),
-        CLI_SIZE("max-memory", &max_memory, "BYTES",
-                 "refuse a training that would allocate more, e.g. 512M, 2G;\n"
-                 "0: no limit (default: half of the machine's memory)"),
-        CLI_FLAG("no-test", 0, &o.skip_test, "do not evaluate the test set"),
-        CLI_STR("weights", &weights, "FILE", "save the trained weights to FILE"),
-        CLI_STR("out", &out_path, "FILE", "also write the result JSON to FILE"),
-        CLI_FLAG("progress", 0, &progress, "one JSON line per event on stdout (for the workbench)"),
-        CLI_FLAG("quiet", 'q', &quiet, "no progress bar"),
-        CLI_END,
-    };
-    cli_args args;
-    if (cli_parse(&spec, opts, argc, argv, &args))
-        return args.status;
+} options;
+
+static const cli_opt opts[] = {
+    CLI_STR("data", options, da.dir, "DIR",
+            "IDX, CIFAR-10, NumPy (x_train.npy ...) or image folders\n"
+            "(train/CLASS/*.png|jpg) (default " DATA_DEFAULT_DIR ")"),
+    CLI_CALL("resize", cli_opt_resize, options, da, "HxW",
+             "resample every image to H x W (bilinear), e.g. 32x32"),
+    CLI_CALL("input", cli_opt_input, options, da.input, "CxHxW",
+             "train the program at this input shape instead of its\n"
+             "input line's (which must otherwise match the data)"),
+    CLI_LONG("epochs", options, epochs, 1, 10000, "N", "epochs (default: the program's)"),
+    CLI_LONG("batch", options, batch, 1, 65536, "N", "batch size (default: the program's)"),
+    CLI_DOUBLE("lr", options, lr, 1e-12, 1e12, "X", "learning rate (default: the program's)"),
+    CLI_LIST("set", options, sets, "KEY=VALUE",
+             "any train-section setting, e.g. --set schedule=constant"),
+    CLI_INT("subset", options, o.subset, 1, 100000000, "N",
+            "train on N images of the training split"),
+    CLI_DOUBLE("val-split", options, o.val_frac, 0, 0.9, "F",
+               "fraction of the training set held out (default 0.1)"),
+    CLI_LONG("seed", options, seed, 0, 1000000000000L, "N",
+             "seed of initialisation, split, shuffling, dropout"),
+    CLI_INT("threads", options, o.threads, 1, 256, "N", "OpenBLAS threads (default 2)"),
+    CLI_DOUBLE("time-limit", options, o.time_limit, 0.001, 1e9, "S",
+               "stop after S seconds (status timeout)"),
+    CLI_LONG("eval-batch", options, eval_batch, 1, 65536, "N",
+             "images per evaluation pass (default: the batch)"),
+    CLI_SIZE("max-memory", options, max_memory, "BYTES",
+             "refuse a training that would allocate more, e.g. 512M, 2G;\n"
+             "0: no limit (default: half of the machine's memory)"),
+    CLI_FLAG("no-test", 0, options, o.skip_test, "do not evaluate the test set"),
+    CLI_STR("weights", options, weights, "FILE", "save the trained weights to FILE"),
+    CLI_STR("out", options, out_path, "FILE", "also write the result JSON to FILE"),
+    CLI_FLAG("progress", 0, options, progress,
+             "one JSON line per event on stdout (for the workbench)"),
+    CLI_FLAG("quiet", 'q', options, quiet, "no progress bar"),
+    CLI_END,
+};
+
+static void init(void *vo)
+{
+    options *a = vo;
+    a->da.dir = DATA_DEFAULT_DIR;
+    a->seed = -1;
+    a->sets = (cli_list){a->set_v, 0, 64, "too many --set options (64 at most)"};
+    train_opts_default(&a->o);
+}
+
+static int run(void *vo, const cli_args *args)
+{
+    options *a = vo;
+    train_opts *o = &a->o;
     /* checked by cli_parse already */
-    if (max_memory && num_bytes(max_memory, 0, 1e18, &o.max_memory, "--max-memory", NULL))
+    if (a->max_memory && num_bytes(a->max_memory, 0, 1e18, &o->max_memory, "--max-memory", NULL))
         return CLI_USAGE;
-    const char *net_path = args.v[0];
+    const char *net_path = args->v[0];
 
     train_result r;
     memset(&r, 0, sizeof r);
@@ -325,7 +322,7 @@ int cmd_train(int argc, char **argv)
     net_limits lim;
     net_limits_default(&lim);
 
-    o.stop = cli_catch_stop();
+    o->stop = cli_catch_stop();
 
     double t_start = now_seconds(), t_load = 0, t_train = 0;
     gerr ge = GERR_INIT;
@@ -334,62 +331,63 @@ int cmd_train(int argc, char **argv)
         goto finish;
     }
     train_memory mem = {0};
-    train_ctx tc = {.p = {.json = progress, .bar = !progress && !quiet && isatty(2)}};
+    train_ctx tc = {.p = {.json = a->progress, .bar = !a->progress && !a->quiet && isatty(2)}};
     cli_progress *ctx = &tc.p;
     /* the network's input line (or --input) and the data's images must
        have one shape */
     double t0 = now_seconds();
     gerr derr = GERR_INIT;
-    int loaded = cli_data_load(&data, &da, ctx, &derr);
+    int loaded = cli_data_load(&data, &a->da, ctx, &derr);
     t_load = now_seconds() - t0;
-    if (loaded || cli_compile_for_data(src, len, net_path, &lim, &da, &data, &g, &derr)) {
+    if (loaded || cli_compile_for_data(src, len, net_path, &lim, &a->da, &data, &g, &derr)) {
         snprintf(r.message, sizeof r.message, "%s", derr.msg);
         goto finish;
     }
     r.params = g->params;
     r.flops = g->flops;
     recipe = g->train;
-    for (int i = 0; i < sets.n; i++)
-        if (net_train_set(&recipe, sets.v[i], &err)) {
-            if (snprintf(r.message, sizeof r.message, "--set %s: %s", sets.v[i], err.base.msg) < 0)
+    for (int i = 0; i < a->sets.n; i++)
+        if (net_train_set(&recipe, a->sets.v[i], &err)) {
+            if (snprintf(r.message, sizeof r.message, "--set %s: %s", a->sets.v[i], err.base.msg) <
+                0)
                 r.message[0] = 0;
             goto finish;
         }
-    if (epochs)
-        recipe.epochs = (int)epochs;
-    if (batch)
-        recipe.batch = (int)batch;
-    if (lr > 0)
-        recipe.lr = lr;
-    if (seed >= 0)
-        recipe.seed = seed;
+    if (a->epochs)
+        recipe.epochs = (int)a->epochs;
+    if (a->batch)
+        recipe.batch = (int)a->batch;
+    if (a->lr > 0)
+        recipe.lr = a->lr;
+    if (a->seed >= 0)
+        recipe.seed = a->seed;
     have_recipe = true;
-    o.eval_batch = (int)eval_batch;
-    o.val = &data.val;
-    if (!max_memory)
-        o.max_memory = train_default_memory_limit();
-    o.max_memory_what = max_memory ? "--max-memory" : "half of the machine's memory";
+    o->eval_batch = (int)a->eval_batch;
+    o->val = &data.val;
+    if (!a->max_memory)
+        o->max_memory = train_default_memory_limit();
+    o->max_memory_what = a->max_memory ? "--max-memory" : "half of the machine's memory";
     tc.batch_asked = recipe.batch;
-    m = train_model_new(g, &recipe, &data.train, &o, &mem, &ge);
+    m = train_model_new(g, &recipe, &data.train, o, &mem, &ge);
     if (!m) {
         snprintf(r.message, sizeof r.message, "%s", ge.msg);
         goto finish;
     }
-    o.on_event = on_train_event;
-    o.ctx = &tc;
+    o->on_event = on_train_event;
+    o->ctx = &tc;
     t_train = now_seconds();
-    train_run(m, &recipe, &data.train, &data.test, &o, &r);
+    train_run(m, &recipe, &data.train, &data.test, o, &r);
     if (ctx->bar)
         fprintf(stderr, "\r\033[K");
-    if (weights && r.status != TRAIN_ERROR && r.status != TRAIN_DIVERGED) {
-        if (model_save(m, weights, &ge)) {
+    if (a->weights && r.status != TRAIN_ERROR && r.status != TRAIN_DIVERGED) {
+        if (model_save(m, a->weights, &ge)) {
             r.status = TRAIN_ERROR;
             snprintf(r.message, sizeof r.message, "%s", ge.msg);
         }
     }
 finish:;
-    json_t *res = result_json(net_path, da.dir, g, have_recipe ? &recipe : NULL, &r,
-                              have_recipe ? recipe.seed : seed, o.threads);
+    json_t *res = result_json(net_path, a->da.dir, g, have_recipe ? &recipe : NULL, &r,
+                              have_recipe ? recipe.seed : a->seed, o->threads);
     if (data.train.n)
         add_data_json(res, &data);
     if (have_recipe && tc.batch_asked > recipe.batch) {
@@ -402,7 +400,7 @@ finish:;
     }
     if (t_train > 0)
         add_timing_json(res, &r, t_train - t_start - t_load, t_load);
-    int werr = emit_result(res, out_path, progress);
+    int werr = emit_result(res, a->out_path, a->progress);
     json_decref(res);
     if (r.status == TRAIN_ERROR)
         cli_error("train", "%s", r.message);
@@ -418,3 +416,4 @@ finish:;
     free(src);
     return status;
 }
+const cli_def cmd_train = {&spec, opts, sizeof(options), init, run};

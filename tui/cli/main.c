@@ -34,7 +34,7 @@ int main(int argc, char **argv)
     }
     const cli_command *c = cli_find(argv[1]);
     if (c)
-        return c->run(argc - 1, argv + 1);
+        return cli_run(c->def, argc - 1, argv + 1);
     cli_line(stderr, "gevo: unknown command '%s' (see 'gevo --help')", argv[1]);
     return CLI_USAGE;
 }

@@ -1,6 +1,8 @@
 /* The one option parser (see opts.h): a command's table of options made
- * into getopt_long's, each value checked as its row says, gevo's own
- * messages naming the bad option, and --help from the same rows. */
+ * into getopt_long's, each value checked as its row says into the
+ * command's options struct, gevo's own messages naming the bad option,
+ * --help from the same rows; and the dispatcher that runs a command on
+ * what it parsed. */
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,9 +35,18 @@ static void help_text(const char *text, int col, FILE *out)
     fputc('\n', out);
 }
 
-void cli_opts_help(const cli_spec *spec, const cli_opt *opts, FILE *out)
+/* The rows of d, ending in CLI_END. */
+static const cli_opt *rows_of(const cli_def *d)
 {
-    static const cli_opt help = CLI_FLAG("help", 'h', NULL, "this text");
+    static const cli_opt none[] = {CLI_END};
+    return d->opts ? d->opts : none;
+}
+
+void cli_opts_help(const cli_def *d, FILE *out)
+{
+    static const cli_opt help = {"help", 'h', CLI_OPT_FLAG, 0, NULL, "this text", 0, 0, NULL};
+    const cli_spec *spec = d->spec;
+    const cli_opt *opts = rows_of(d);
     /* the column: after the widest left part that is not too wide (a
        wider one is followed by two spaces) */
     enum {
@@ -79,29 +90,31 @@ static int bad_option(const char *cmd, int argc, char **argv, int opt)
     return cli_usage_error(cmd, "unknown option '-%c'", optopt);
 }
 
-/* Row o's value into its target; on a bad one says why. */
-static int take(const char *cmd, const cli_opt *o, const char *value)
+/* Row o's value into its field of the options struct values; on a bad one
+   says why. */
+static int take(const char *cmd, const cli_opt *o, void *values, const char *value)
 {
+    void *target = (char *)values + o->target;
     char what[80];
     snprintf(what, sizeof what, "--%s", o->name);
     gerr err = GERR_INIT;
     int rc = 0;
     switch (o->kind) {
     case CLI_OPT_END: break;
-    case CLI_OPT_FLAG: *(bool *)o->target = true; break;
-    case CLI_OPT_STR: *(const char **)o->target = value; break;
-    case CLI_OPT_INT: rc = num_int(value, (int)o->lo, (int)o->hi, o->target, what, &err); break;
-    case CLI_OPT_LONG: rc = num_long(value, (long)o->lo, (long)o->hi, o->target, what, &err); break;
-    case CLI_OPT_DOUBLE: rc = num_double(value, o->lo, o->hi, o->target, what, &err); break;
+    case CLI_OPT_FLAG: *(bool *)target = true; break;
+    case CLI_OPT_STR: *(const char **)target = value; break;
+    case CLI_OPT_INT: rc = num_int(value, (int)o->lo, (int)o->hi, target, what, &err); break;
+    case CLI_OPT_LONG: rc = num_long(value, (long)o->lo, (long)o->hi, target, what, &err); break;
+    case CLI_OPT_DOUBLE: rc = num_double(value, o->lo, o->hi, target, what, &err); break;
     case CLI_OPT_SIZE: {
         double bytes;
         rc = num_bytes(value, 0, 1e18, &bytes, what, &err);
         if (rc == 0)
-            *(const char **)o->target = value;
+            *(const char **)target = value;
         break;
     }
     case CLI_OPT_LIST: {
-        cli_list *l = o->target;
+        cli_list *l = target;
         if (l->n == l->max) {
             cli_usage_error(cmd, "%s", l->full);
             return -1;
@@ -109,15 +122,17 @@ static int take(const char *cmd, const cli_opt *o, const char *value)
         l->v[l->n++] = value;
         break;
     }
-    case CLI_OPT_CALL: return o->fn(cmd, value, o->target);
+    case CLI_OPT_CALL: return o->fn(cmd, value, target);
     }
     if (rc)
         cli_error(cmd, "%s", err.msg);
     return rc;
 }
 
-int cli_parse(const cli_spec *spec, const cli_opt *opts, int argc, char **argv, cli_args *args)
+int cli_parse(const cli_def *d, void *values, int argc, char **argv, cli_args *args)
 {
+    const cli_spec *spec = d->spec;
+    const cli_opt *opts = rows_of(d);
     *args = (cli_args){NULL, 0, CLI_FAIL};
     size_t rows = 0;
     while (opts[rows].kind != CLI_OPT_END)
@@ -154,9 +169,9 @@ int cli_parse(const cli_spec *spec, const cli_opt *opts, int argc, char **argv, 
             if (opts[i].short_name == opt)
                 o = &opts[i];
         if (o)
-            rc = take(spec->cmd, o, optarg) ? CLI_USAGE : -1;
+            rc = take(spec->cmd, o, values, optarg) ? CLI_USAGE : -1;
         else if (opt == 'h') {
-            cli_opts_help(spec, opts, stdout);
+            cli_opts_help(d, stdout);
             rc = CLI_OK;
         } else
             rc = bad_option(spec->cmd, argc, argv, opt);
@@ -186,4 +201,19 @@ int cli_operands(const char *cmd, const cli_args *args, int n, const char *missi
         return -1;
     }
     return 0;
+}
+
+int cli_run(const cli_def *d, int argc, char **argv)
+{
+    void *o = calloc(1, d->size ? d->size : 1);
+    if (!o) {
+        cli_error(d->spec->cmd, "out of memory");
+        return CLI_FAIL;
+    }
+    if (d->init)
+        d->init(o);
+    cli_args args;
+    int status = cli_parse(d, o, argc, argv, &args) ? args.status : d->run(o, &args);
+    free(o);
+    return status;
 }

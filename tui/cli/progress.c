@@ -1,6 +1,7 @@
 /* What gevo train and gevo eval share: the JSON lines of --progress (read
- * by core/eval_local.c: their names are an interface), numbers as JSON,
- * and loading the data with a decoding bar or "decode" events. */
+ * by core/eval_local.c: their names are an interface), JSON printed and
+ * numbers as JSON (for every command), and loading the data with a
+ * decoding bar or "decode" events. */
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -21,9 +22,26 @@ void cli_json_line(json_t *o)
     free(s);
 }
 
+int cli_json_print(const json_t *o)
+{
+    char *s = o ? json_dumps(o, CLI_JSON_FLAGS) : NULL;
+    if (!s)
+        return -1;
+    printf("%s\n", s);
+    free(s);
+    return 0;
+}
+
 json_t *cli_json_num(double v)
 {
     return isfinite(v) ? json_real(v) : json_null();
+}
+
+json_t *cli_json_hash(uint64_t hash)
+{
+    char h[32];
+    snprintf(h, sizeof h, "%016llx", (unsigned long long)hash);
+    return json_string(h);
 }
 
 /* Decoding a data set the first time: a bar on a terminal, "decode"

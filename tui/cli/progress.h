@@ -1,10 +1,12 @@
-/* progress: what gevo train and gevo eval share (see progress.c). */
+/* progress: what gevo train and gevo eval share, and the JSON output of
+ * the commands (see progress.c). */
 #ifndef GEVO_TUI_CLI_PROGRESS_H
 #define GEVO_TUI_CLI_PROGRESS_H
 
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "engine/data.h"
 #include "engine/net.h"
@@ -23,8 +25,13 @@ typedef struct cli_progress {
 
 /* One compact JSON line on stdout (ASCII, as CLI_JSON_FLAGS), flushed. */
 void cli_json_line(json_t *o);
+/* o on stdout as CLI_JSON_FLAGS says, then a newline: 0, or -1 when o is
+ * NULL or cannot be written out (out of memory). */
+int cli_json_print(const json_t *o);
 /* A number, or null when it is not finite. */
 json_t *cli_json_num(double v);
+/* A program's canonical hash (net_graph.hash) as its 16 hex digits. */
+json_t *cli_json_hash(uint64_t hash);
 /* The data options of gevo train and gevo eval. */
 typedef struct cli_data_args {
     const char *dir;        /* --data */
