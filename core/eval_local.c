@@ -598,17 +598,7 @@ static void local_release(evaluator *ev)
     (void)ev;
 }
 
-static const evaluator_ops local_ops = {
-    .name = "local",
-    .submit = local_submit,
-    .step = local_step,
-    .cancel = local_cancel,
-    .pollfds = local_pollfds,
-    .timeout_ms = local_timeout_ms,
-    .adopt = local_adopt,
-    .free_job = local_free_job,
-    .release = local_release,
-};
+static const evaluator_ops local_ops = EVALUATOR_OPS(local);
 
 evaluator *eval_local_new(const evaluator_config *cfg, gerr *err)
 {

@@ -1214,17 +1214,7 @@ static void slurm_release(evaluator *ev)
     free(s);
 }
 
-static const evaluator_ops slurm_ops = {
-    .name = "slurm",
-    .submit = slurm_submit,
-    .step = slurm_step,
-    .cancel = slurm_cancel,
-    .pollfds = slurm_pollfds,
-    .timeout_ms = slurm_timeout_ms,
-    .adopt = slurm_adopt,
-    .free_job = slurm_free_job,
-    .release = slurm_release,
-};
+static const evaluator_ops slurm_ops = EVALUATOR_OPS(slurm);
 
 /* The names of env for sbatch --export (SLURM_* go anyway). */
 static int export_list(slurm *s, gerr *err)

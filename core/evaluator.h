@@ -189,6 +189,16 @@ typedef struct evaluator_ops {
     void (*release)(evaluator *ev); /* frees what impl owns, and impl */
 } evaluator_ops;
 
+/* The ops of the evaluator NAME, whose file defines NAME_submit, NAME_step
+ * and the rest (tig's DEFINE_VIEW): a new evaluator is one file and
+ * `static const evaluator_ops NAME_ops = EVALUATOR_OPS(NAME);`. */
+#define EVALUATOR_OPS(NAME)                                                                   \
+    {                                                                                         \
+        .name = #NAME, .submit = NAME##_submit, .step = NAME##_step, .cancel = NAME##_cancel, \
+        .pollfds = NAME##_pollfds, .timeout_ms = NAME##_timeout_ms, .adopt = NAME##_adopt,    \
+        .free_job = NAME##_free_job, .release = NAME##_release,                               \
+    }
+
 struct evaluator {
     const evaluator_ops *ops;
     evaluator_config cfg; /* dir absolute */
