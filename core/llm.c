@@ -504,6 +504,7 @@ typedef struct llm_req {
     char curl_err[CURL_ERROR_SIZE];
     /* per attempt */
     int mode; /* 0 unknown, 1 event stream, 2 plain body */
+    /* a buffer added here goes into REQ_BUFFERS too */
     strbuf raw, line, data, content, reasoning, think;
     bool in_think;
     bool saw_done;
@@ -637,6 +638,12 @@ llm_client *llm_client_new(const llm_config *cfg, gerr *err)
     return c;
 }
 
+/* Every buffer of an attempt, for what empties or frees them all. */
+#define REQ_BUFFERS(r)                                                                 \
+    {                                                                                  \
+        &(r)->raw, &(r)->line, &(r)->data, &(r)->content, &(r)->reasoning, &(r)->think \
+    }
+
 static void req_attempt_clear(llm_req *r)
 {
     if (r->easy) {
@@ -647,12 +654,9 @@ static void req_attempt_clear(llm_req *r)
     curl_slist_free_all(r->headers);
     r->headers = NULL;
     r->mode = 0;
-    strbuf_reset(&r->raw);
-    strbuf_reset(&r->line);
-    strbuf_reset(&r->data);
-    strbuf_reset(&r->content);
-    strbuf_reset(&r->reasoning);
-    strbuf_reset(&r->think);
+    strbuf *bufs[] = REQ_BUFFERS(r);
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
+        strbuf_reset(bufs[i]);
     r->in_think = r->saw_done = r->bad_event = r->have_in = r->have_out = false;
     r->event_err[0] = '\0';
     r->tokens_in = r->tokens_out = 0;
@@ -662,12 +666,9 @@ static void req_attempt_clear(llm_req *r)
 static void req_free(llm_req *r)
 {
     req_attempt_clear(r);
-    strbuf_release(&r->raw);
-    strbuf_release(&r->line);
-    strbuf_release(&r->data);
-    strbuf_release(&r->content);
-    strbuf_release(&r->reasoning);
-    strbuf_release(&r->think);
+    strbuf *bufs[] = REQ_BUFFERS(r);
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
+        strbuf_release(bufs[i]);
     llm_result_release(&r->res);
     free(r->body);
     free(r);
@@ -945,6 +946,38 @@ static void anthropic_usage(llm_req *r, json_t *u)
     take_count(out, &r->tokens_out, &r->have_out);
 }
 
+/* An OpenAI answer's first choice: its "message" (a plain answer) or its
+ * "delta" (an event of the stream), as part says. Returns whether it had
+ * content. */
+static bool openai_choice(llm_req *r, json_t *o, const char *part, bool flush)
+{
+    json_t *ch = json_array_get(json_object_get(o, "choices"), 0);
+    json_t *m = json_object_get(ch, part);
+    const char *s;
+    if ((s = jstr(m, "reasoning_content")) || (s = jstr(m, "reasoning")))
+        emit(r, LLM_DELTA_REASONING, s, strlen(s));
+    bool found = (s = jstr(m, "content")) != NULL;
+    if (found)
+        content_delta(r, s, strlen(s), flush);
+    set_finish(r, jstr(ch, "finish_reason"));
+    openai_usage(r, o);
+    return found;
+}
+
+/* An Anthropic content block (a plain answer) or a content_block_delta's
+ * delta: text or thinking. Returns whether it was text. */
+static bool anthropic_block(llm_req *r, json_t *b, bool flush)
+{
+    const char *s;
+    if ((s = jstr(b, "text"))) {
+        content_delta(r, s, strlen(s), flush);
+        return true;
+    }
+    if ((s = jstr(b, "thinking")))
+        emit(r, LLM_DELTA_REASONING, s, strlen(s));
+    return false;
+}
+
 static void sse_event(llm_req *r, const char *data, size_t n)
 {
     if (r->c->cfg.protocol == LLM_OPENAI && n == 6 && !memcmp(data, "[DONE]", 6)) {
@@ -964,15 +997,7 @@ static void sse_event(llm_req *r, const char *data, size_t n)
     take_error(r, o);
     take_model(r, o);
     if (r->c->cfg.protocol == LLM_OPENAI) {
-        json_t *ch = json_array_get(json_object_get(o, "choices"), 0);
-        json_t *d = json_object_get(ch, "delta");
-        const char *s;
-        if ((s = jstr(d, "reasoning_content")) || (s = jstr(d, "reasoning")))
-            emit(r, LLM_DELTA_REASONING, s, strlen(s));
-        if ((s = jstr(d, "content")))
-            content_delta(r, s, strlen(s), false);
-        set_finish(r, jstr(ch, "finish_reason"));
-        openai_usage(r, o);
+        openai_choice(r, o, "delta", false);
     } else {
         const char *type = jstr(o, "type");
         if (!type)
@@ -982,12 +1007,7 @@ static void sse_event(llm_req *r, const char *data, size_t n)
             take_model(r, m);
             anthropic_usage(r, json_object_get(m, "usage"));
         } else if (!strcmp(type, "content_block_delta")) {
-            json_t *d = json_object_get(o, "delta");
-            const char *s;
-            if ((s = jstr(d, "text")))
-                content_delta(r, s, strlen(s), false);
-            else if ((s = jstr(d, "thinking")))
-                emit(r, LLM_DELTA_REASONING, s, strlen(s));
+            anthropic_block(r, json_object_get(o, "delta"), false);
         } else if (!strcmp(type, "message_delta")) {
             set_finish(r, jstr(json_object_get(o, "delta"), "stop_reason"));
             json_t *u = json_object_get(o, "usage");
@@ -1072,32 +1092,17 @@ static int parse_plain(llm_req *r)
     }
     take_error(r, o);
     take_model(r, o);
-    int found = 0;
+    bool found = false;
     if (r->c->cfg.protocol == LLM_OPENAI) {
-        json_t *ch = json_array_get(json_object_get(o, "choices"), 0);
-        json_t *m = json_object_get(ch, "message");
-        const char *s;
-        if ((s = jstr(m, "reasoning_content")) || (s = jstr(m, "reasoning")))
-            emit(r, LLM_DELTA_REASONING, s, strlen(s));
-        if ((s = jstr(m, "content"))) {
-            content_delta(r, s, strlen(s), true);
-            found = 1;
-        }
-        set_finish(r, jstr(ch, "finish_reason"));
-        openai_usage(r, o);
+        found = openai_choice(r, o, "message", true);
     } else {
         json_t *arr = json_object_get(o, "content");
         size_t i;
         json_t *blk;
         json_array_foreach(arr, i, blk)
         {
-            const char *s;
-            if ((s = jstr(blk, "text"))) {
-                content_delta(r, s, strlen(s), true);
-                found = 1;
-            } else if ((s = jstr(blk, "thinking"))) {
-                emit(r, LLM_DELTA_REASONING, s, strlen(s));
-            }
+            if (anthropic_block(r, blk, true))
+                found = true;
         }
         set_finish(r, jstr(o, "stop_reason"));
         anthropic_usage(r, json_object_get(o, "usage"));
