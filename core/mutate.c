@@ -356,6 +356,7 @@ static int scan_source(scan *sc, const char *src, size_t len)
             in_stmt = true;
             prev_plus = false;
         }
+        size_t end = 0; /* where a name or a number ends */
         if (ident_start(ch)) {
             size_t j = i;
             while (j < len && ident_char(src[j]))
@@ -404,13 +405,9 @@ static int scan_source(scan *sc, const char *src, size_t len)
                         return -1;
                 }
             }
-            prev_plus = false;
-            last_code = j;
-            i = j;
-            continue;
-        }
-        if (isdigit((unsigned char)ch) ||
-            (ch == '.' && i + 1 < len && isdigit((unsigned char)src[i + 1]))) {
+            end = j;
+        } else if (isdigit((unsigned char)ch) ||
+                   (ch == '.' && i + 1 < len && isdigit((unsigned char)src[i + 1]))) {
             size_t j = i;
             bool fl = false;
             while (j < len && isdigit((unsigned char)src[j]))
@@ -447,9 +444,12 @@ static int scan_source(scan *sc, const char *src, size_t len)
                 if (add_site(sc, &s))
                     return -1;
             }
+            end = j;
+        }
+        if (end) {
             prev_plus = false;
-            last_code = j;
-            i = j;
+            last_code = end;
+            i = end;
             continue;
         }
         last_code = i + 1;
