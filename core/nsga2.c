@@ -416,10 +416,7 @@ void nsga2_ranking_release(nsga2_ranking *r)
 {
     if (!r)
         return;
-    free(r->rank);
-    free(r->crowding);
-    free(r->order);
-    free(r->front_start);
+    free(r->crowding); /* the one block of all four arrays */
     memset(r, 0, sizeof *r);
 }
 
@@ -436,10 +433,14 @@ int nsga2_rank(nsga2_ranking *r, const nsga2_measure *m, int n, const nsga2_obje
     int k = objs->n;
     size_t nn = n ? (size_t)n : 1;
     r->n = n;
-    r->rank = calloc(nn, sizeof *r->rank);
-    r->crowding = calloc(nn, sizeof *r->crowding);
-    r->order = calloc(nn, sizeof *r->order);
-    r->front_start = calloc(nn + 2, sizeof *r->front_start);
+    /* one block (kann's slab): the doubles first, then rank, order and
+       front_start, nn + nn + nn + 2 ints */
+    r->crowding = calloc(1, nn * sizeof *r->crowding + (3 * nn + 2) * sizeof(int));
+    if (r->crowding) {
+        r->rank = (int *)(r->crowding + nn);
+        r->order = r->rank + nn;
+        r->front_start = r->order + nn;
+    }
     double *costs = calloc(nn * (size_t)k, sizeof *costs);
     int *count = calloc(nn, sizeof *count);          /* how many dominate i */
     size_t *dstart = calloc(nn + 1, sizeof *dstart); /* CSR of "i dominates" lists */

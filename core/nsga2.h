@@ -141,7 +141,8 @@ int nsga2_compare_acc(const nsga2_measure *a, const nsga2_measure *b);
 bool nsga2_dominates(const nsga2_measure *a, const nsga2_measure *b, const nsga2_objectives *objs);
 
 /* The result of ranking a set of n individuals.
- * Ownership: the arrays belong to the ranking; nsga2_ranking_release. */
+ * Ownership: the arrays belong to the ranking, all four in one block that
+ * starts at crowding; nsga2_ranking_release. */
 typedef struct nsga2_ranking {
     int n;
     int n_fronts;     /* including the failed front, if any */
