@@ -526,6 +526,18 @@ static int note_copy(session *s, const char *notes_ref, const git_oid *from, con
     return rc;
 }
 
+/* A step of the walk from an individual's commit back through its edits
+ * (first parents): *c becomes its parent while step < edits, else NULL;
+ * the commit left is freed. */
+static void edit_step_back(git_commit **c, int step, int edits)
+{
+    git_commit *p = NULL;
+    if (step < edits && git_commit_parent(&p, *c, 0) != 0)
+        p = NULL;
+    git_commit_free(*c);
+    *c = p;
+}
+
 /* The note of id: on its current commit, else on the commits its edits
  * were made on top of (a note written before an edit). */
 static int note_read(session *s, const char *notes_ref, const char *id, char **out, gerr *err)
@@ -547,11 +559,7 @@ static int note_read(session *s, const char *notes_ref, const char *id, char **o
             rc = *out ? 0 : gerr_set(err, "note of %s: out of memory", id);
             break;
         }
-        git_commit *p = NULL;
-        if (i < back && git_commit_parent(&p, c, 0) != 0)
-            p = NULL;
-        git_commit_free(c);
-        c = p;
+        edit_step_back(&c, i, back);
     }
     git_commit_free(c);
     return rc;
@@ -830,11 +838,7 @@ static json_t *note_map_get(session *s, const note_map *m, const git_commit *c, 
             }
             break;
         }
-        git_commit *par = NULL;
-        if (i < edits && git_commit_parent(&par, cur, 0) != 0)
-            par = NULL;
-        git_commit_free(cur);
-        cur = par;
+        edit_step_back(&cur, i, edits);
     }
     git_commit_free(cur);
     return j;
