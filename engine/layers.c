@@ -24,6 +24,13 @@ static int check_size(const net_node *nd, int oh, int ow, gerr *err)
                     net_op_name(nd->op), oh, ow, nd->shape.h, nd->shape.w);
 }
 
+/* The designated initializers of the fields ops_conv and ops_pool name as
+ * the node does: a batch of in-sized maps and the window (kernel, stride,
+ * padding) that slides over them. */
+#define WINDOW_OF(nd, in, batch)                                            \
+    .n = (batch), .h = (in).h, .w = (in).w, .kh = (nd)->kh, .kw = (nd)->kw, \
+    .stride = (nd)->stride, .pad_h = (nd)->pad_h, .pad_w = (nd)->pad_w
+
 /* ---- conv ---------------------------------------------------------------- */
 
 static void conv_params(const net_graph *g, const net_node *nd, layer_params *p)
@@ -50,19 +57,12 @@ static size_t conv_setup(const net_graph *g, int i, int batch, model_layer *L, s
     const net_node *nd = &g->nodes[i];
     net_shape in = g->nodes[nd->in[0]].shape;
     ops_conv *c = &L->conv;
-    *c = (ops_conv){.n = batch,
-                    .cin = in.c,
-                    .h = in.h,
-                    .w = in.w,
+    *c = (ops_conv){.cin = in.c,
                     .cout = nd->shape.c,
-                    .kh = nd->kh,
-                    .kw = nd->kw,
-                    .stride = nd->stride,
-                    .pad_h = nd->pad_h,
-                    .pad_w = nd->pad_w,
                     .dilation = nd->dilation,
                     .groups = nd->groups,
-                    .bias = nd->bias};
+                    .bias = nd->bias,
+                    WINDOW_OF(nd, in, batch)};
     if (ops_conv_init(c, err))
         return (size_t)-1;
     if (check_size(nd, c->oh, c->ow, err))
@@ -273,16 +273,9 @@ static size_t pool_setup(const net_graph *g, int i, int batch, model_layer *L, s
     net_shape in = g->nodes[nd->in[0]].shape;
     ops_pool *p = &L->pool;
     *p = (ops_pool){.kind = (ops_pool_kind)layer_table[nd->op].variant,
-                    .n = batch,
                     .c = in.c,
-                    .h = in.h,
-                    .w = in.w,
-                    .kh = nd->kh,
-                    .kw = nd->kw,
-                    .stride = nd->stride,
-                    .pad_h = nd->pad_h,
-                    .pad_w = nd->pad_w,
-                    .ceil = nd->ceil};
+                    .ceil = nd->ceil,
+                    WINDOW_OF(nd, in, batch)};
     if (ops_pool_init(p, err))
         return (size_t)-1;
     if (check_size(nd, p->oh, p->ow, err))

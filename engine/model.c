@@ -549,6 +549,32 @@ static int check_values(const model *m, const float *p, const float *b, const fl
     return 0;
 }
 
+/* The reading side of model_save's PUT: bytes in order, each added to the
+ * checksum. */
+typedef struct weights_reader {
+    FILE *f;
+    uLong crc;
+} weights_reader;
+
+static bool get_bytes(weights_reader *r, void *p, size_t sz)
+{
+    if (fread(p, 1, sz, r->f) != sz)
+        return false;
+    r->crc = crc32(r->crc, (const Bytef *)p, (uInt)sz);
+    return true;
+}
+
+/* n floats into a new array *out (the caller frees it, also on failure). */
+static int get_floats(weights_reader *r, float **out, uint64_t n, const char *path, gerr *err)
+{
+    *out = malloc(sizeof(float) * (n ? n : 1));
+    if (!*out)
+        return gerr_set(err, "out of memory");
+    if (!get_bytes(r, *out, sizeof(float) * n))
+        return gerr_set(err, "%s: truncated", path);
+    return 0;
+}
+
 int model_load(model *m, const char *path, gerr *err)
 {
     FILE *f = fopen(path, "rb");
@@ -556,21 +582,22 @@ int model_load(model *m, const char *path, gerr *err)
         gerr_errno(err, "%s: cannot open", path);
         return -1;
     }
+    weights_reader r = {f, crc32(0L, Z_NULL, 0)};
     char magic[8];
     uint32_t ver, res, stored, nc = 0;
     uint64_t h, np, nb;
     int rc = -1;
     float *p = NULL, *b = NULL, *nm = NULL, *ns = NULL;
-    if (fread(magic, 1, 8, f) != 8 || memcmp(magic, weights_magic, 8)) {
+    if (!get_bytes(&r, magic, 8) || memcmp(magic, weights_magic, 8)) {
         gerr_set(err, "%s: not a gevo weights file (bad magic)", path);
         goto out;
     }
-    if (fread(&ver, 4, 1, f) != 1 || ver != 1) {
+    if (!get_bytes(&r, &ver, 4) || ver != 1) {
         gerr_set(err, "%s: weights format version %u, this gevo reads version 1", path, ver);
         goto out;
     }
-    if (fread(&res, 4, 1, f) != 1 || fread(&h, 8, 1, f) != 1 || fread(&np, 8, 1, f) != 1 ||
-        fread(&nb, 8, 1, f) != 1) {
+    if (!get_bytes(&r, &res, 4) || !get_bytes(&r, &h, 8) || !get_bytes(&r, &np, 8) ||
+        !get_bytes(&r, &nb, 8)) {
         gerr_set(err, "%s: truncated header", path);
         goto out;
     }
@@ -579,14 +606,9 @@ int model_load(model *m, const char *path, gerr *err)
                  path, (unsigned long long)np, (unsigned long long)nb, m->n_params, m->n_buffers);
         goto out;
     }
-    p = malloc(sizeof(float) * (np ? np : 1));
-    b = malloc(sizeof(float) * (nb ? nb : 1));
-    if (!p || !b) {
-        gerr_set(err, "out of memory");
+    if (get_floats(&r, &p, np, path, err) || get_floats(&r, &b, nb, path, err))
         goto out;
-    }
-    if (fread(p, sizeof(float), np, f) != np || fread(b, sizeof(float), nb, f) != nb ||
-        fread(&nc, 4, 1, f) != 1) {
+    if (!get_bytes(&r, &nc, 4)) {
         gerr_set(err, "%s: truncated", path);
         goto out;
     }
@@ -595,30 +617,13 @@ int model_load(model *m, const char *path, gerr *err)
                  m->g->input.c);
         goto out;
     }
-    nm = malloc(sizeof(float) * nc);
-    ns = malloc(sizeof(float) * nc);
-    if (!nm || !ns) {
-        gerr_set(err, "out of memory");
+    if (get_floats(&r, &nm, nc, path, err) || get_floats(&r, &ns, nc, path, err))
         goto out;
-    }
-    if (fread(nm, sizeof(float), nc, f) != nc || fread(ns, sizeof(float), nc, f) != nc ||
-        fread(&stored, 4, 1, f) != 1) {
+    if (fread(&stored, 4, 1, f) != 1) {
         gerr_set(err, "%s: truncated", path);
         goto out;
     }
-    uLong crc = crc32(0L, Z_NULL, 0);
-    crc = crc32(crc, (const Bytef *)magic, 8);
-    crc = crc32(crc, (const Bytef *)&ver, 4);
-    crc = crc32(crc, (const Bytef *)&res, 4);
-    crc = crc32(crc, (const Bytef *)&h, 8);
-    crc = crc32(crc, (const Bytef *)&np, 8);
-    crc = crc32(crc, (const Bytef *)&nb, 8);
-    crc = crc32(crc, (const Bytef *)p, (uInt)(sizeof(float) * np));
-    crc = crc32(crc, (const Bytef *)b, (uInt)(sizeof(float) * nb));
-    crc = crc32(crc, (const Bytef *)&nc, 4);
-    crc = crc32(crc, (const Bytef *)nm, (uInt)(sizeof(float) * nc));
-    crc = crc32(crc, (const Bytef *)ns, (uInt)(sizeof(float) * nc));
-    if ((uint32_t)crc != stored) {
+    if ((uint32_t)r.crc != stored) {
         gerr_set(err, "%s: checksum mismatch (corrupt file)", path);
         goto out;
     }
