@@ -52,6 +52,42 @@ struct tcase {
     int nmem;
 };
 
+/* A case as a row of a table: its name, the function that builds it and
+ * the settings that function reads (those of its kind; the rest zero). */
+typedef struct tc_spec tc_spec;
+struct tc_spec {
+    const char *name;
+    tcase *(*make)(const tc_spec *);
+    ops_conv conv;   /* mk_conv */
+    ops_pool pool;   /* mk_pool */
+    int n, c, hw;    /* mk_bn, mk_ln: images, channels, positions */
+    bool training;   /* mk_bn */
+    ops_act act;     /* mk_act (and test_ops.c's fused batchnorm) */
+    float smoothing; /* mk_xent */
+    bool bcast;      /* mk_mul */
+};
+
+static tcase *tc_make(const tc_spec *s)
+{
+    return s->make(s);
+}
+
+/* An ops_conv, every setting given: n x cin x h x w in, cout filters of
+ * kh x kw, stride, padding (pad_h, pad_w), dilation, groups, bias. */
+#define TC_CONV(N, CIN, H, W, COUT, KH, KW, STRIDE, PAD_H, PAD_W, DIL, GROUPS, BIAS)        \
+    {                                                                                       \
+        .n = (N), .cin = (CIN), .h = (H), .w = (W), .cout = (COUT), .kh = (KH), .kw = (KW), \
+        .stride = (STRIDE), .pad_h = (PAD_H), .pad_w = (PAD_W), .dilation = (DIL),          \
+        .groups = (GROUPS), .bias = (BIAS)                                                  \
+    }
+/* An ops_pool of a square window: kind, n x c x h x w in, kernel k x k,
+ * stride, padding on every side, ceil mode. */
+#define TC_POOL(KIND, N, C, H, W, K, STRIDE, PAD, CEIL)                               \
+    {                                                                                 \
+        .kind = (KIND), .n = (N), .c = (C), .h = (H), .w = (W), .kh = (K), .kw = (K), \
+        .stride = (STRIDE), .pad_h = (PAD), .pad_w = (PAD), .ceil = (CEIL)            \
+    }
+
 /* The accumulate argument the single-operator cases pass to backward
  * (conv, batchnorm, activations, add): true adds into the gradients, as the
  * gradient checks expect; test_ops.c turns it off to check storing. */
@@ -117,6 +153,16 @@ static int tc_buf(tcase *t, long size)
     return i;
 }
 
+/* The case's output, of size values, and its two directions. */
+static void tc_output(tcase *t, long size, void (*fwd)(tcase *),
+                      void (*bwd)(tcase *, const float *))
+{
+    t->out_size = size;
+    t->out = tc_alloc(t, size);
+    t->fwd = fwd;
+    t->bwd = bwd;
+}
+
 static void tc_zero_dbufs(tcase *t)
 {
     for (int i = 0; i < TC_MAXB && t->buf[i]; i++)
@@ -153,138 +199,20 @@ static void conv_bwd(tcase *t, const float *dout)
                       t->x[0], t->x[1], t->scr[0], tc_accumulate);
 }
 
-static tcase *mk_conv(const char *name, ops_conv cfg)
+static tcase *mk_conv(const tc_spec *s)
 {
     gerr err = GERR_INIT;
-    tcase *t = tc_new(name);
+    ops_conv cfg = s->conv;
+    tcase *t = tc_new(s->name);
     tc_must(ops_conv_init(&cfg, &err), &err);
     t->conv[0] = cfg;
     tc_tensor(t, "x", (long)cfg.n * cfg.cin * cfg.h * cfg.w, true);
     tc_tensor(t, "w", (long)cfg.cout * (cfg.cin / cfg.groups) * cfg.kh * cfg.kw, true);
     if (cfg.bias)
         tc_tensor(t, "b", cfg.cout, true);
-    t->out_size = (long)cfg.n * cfg.cout * cfg.oh * cfg.ow;
-    t->out = tc_alloc(t, t->out_size);
     t->scr[0] = tc_alloc(t, (long)ops_conv_scratch(&cfg));
-    t->fwd = conv_fwd;
-    t->bwd = conv_bwd;
+    tc_output(t, (long)cfg.n * cfg.cout * cfg.oh * cfg.ow, conv_fwd, conv_bwd);
     return t;
-}
-
-static tcase *mk_conv_1x1(void)
-{
-    ops_conv c = {.n = 2,
-                  .cin = 4,
-                  .h = 5,
-                  .w = 5,
-                  .cout = 6,
-                  .kh = 1,
-                  .kw = 1,
-                  .stride = 1,
-                  .dilation = 1,
-                  .groups = 1,
-                  .bias = true};
-    return mk_conv("conv_1x1", c);
-}
-static tcase *mk_conv_1x1_grouped(void)
-{
-    ops_conv c = {.n = 2,
-                  .cin = 4,
-                  .h = 3,
-                  .w = 5,
-                  .cout = 6,
-                  .kh = 1,
-                  .kw = 1,
-                  .stride = 1,
-                  .dilation = 1,
-                  .groups = 2,
-                  .bias = false};
-    return mk_conv("conv_1x1_grouped", c);
-}
-static tcase *mk_conv_general(void)
-{
-    ops_conv c = {.n = 2,
-                  .cin = 4,
-                  .h = 7,
-                  .w = 6,
-                  .cout = 6,
-                  .kh = 3,
-                  .kw = 2,
-                  .stride = 2,
-                  .pad_h = 2,
-                  .pad_w = 1,
-                  .dilation = 2,
-                  .groups = 2,
-                  .bias = true};
-    return mk_conv("conv_general", c);
-}
-static tcase *mk_conv_3x3(void)
-{
-    ops_conv c = {.n = 2,
-                  .cin = 3,
-                  .h = 6,
-                  .w = 6,
-                  .cout = 4,
-                  .kh = 3,
-                  .kw = 3,
-                  .stride = 1,
-                  .pad_h = 1,
-                  .pad_w = 1,
-                  .dilation = 1,
-                  .groups = 1,
-                  .bias = false};
-    return mk_conv("conv_3x3", c);
-}
-static tcase *mk_conv_strided_1x1(void)
-{
-    ops_conv c = {.n = 2,
-                  .cin = 3,
-                  .h = 7,
-                  .w = 7,
-                  .cout = 5,
-                  .kh = 1,
-                  .kw = 1,
-                  .stride = 2,
-                  .pad_h = 1,
-                  .pad_w = 0,
-                  .dilation = 1,
-                  .groups = 1,
-                  .bias = true};
-    return mk_conv("conv_strided_1x1", c);
-}
-static tcase *mk_conv_depthwise(void)
-{
-    ops_conv c = {.n = 2,
-                  .cin = 4,
-                  .h = 7,
-                  .w = 7,
-                  .cout = 4,
-                  .kh = 3,
-                  .kw = 3,
-                  .stride = 2,
-                  .pad_h = 1,
-                  .pad_w = 1,
-                  .dilation = 1,
-                  .groups = 4,
-                  .bias = true};
-    return mk_conv("conv_depthwise", c);
-}
-static tcase *mk_conv_depthwise_dil(void)
-{
-    ops_conv c = {.n = 2,
-                  .cin = 3,
-                  .h = 6,
-                  .w = 7,
-                  .cout = 3,
-                  .kh = 3,
-                  .kw = 2,
-                  .stride = 1,
-                  .pad_h = 2,
-                  .pad_w = 1,
-                  .dilation = 2,
-                  .groups = 3,
-                  .bias = false};
-    return mk_conv("conv_depthwise_dil", c);
 }
 
 static void linear_fwd(tcase *t)
@@ -295,17 +223,14 @@ static void linear_bwd(tcase *t, const float *dout)
 {
     ops_linear_backward(t->g[0], t->g[1], t->g[2], dout, t->x[0], t->x[1], t->n, t->in_f, t->out_f);
 }
-static tcase *mk_linear(void)
+static tcase *mk_linear(const tc_spec *s)
 {
-    tcase *t = tc_new("linear");
+    tcase *t = tc_new(s->name);
     t->n = 3, t->in_f = 5, t->out_f = 4;
     tc_tensor(t, "x", 15, true);
     tc_tensor(t, "w", 20, true);
     tc_tensor(t, "b", 4, true);
-    t->out_size = 12;
-    t->out = tc_alloc(t, 12);
-    t->fwd = linear_fwd;
-    t->bwd = linear_bwd;
+    tc_output(t, 12, linear_fwd, linear_bwd);
     return t;
 }
 
@@ -318,11 +243,12 @@ static void bn_bwd(tcase *t, const float *dout)
     ops_bn_backward(&t->bn[0], t->g[0], t->g[1], t->g[2], dout, t->x[0], t->x[1], t->scr[0],
                     tc_accumulate);
 }
-static tcase *mk_bn(const char *name, int n, int c, int hw, bool training)
+static tcase *mk_bn(const tc_spec *s)
 {
     gerr err = GERR_INIT;
-    tcase *t = tc_new(name);
-    ops_bn b = {.n = n, .c = c, .hw = hw, .eps = 1e-5f, .momentum = 0.1f, .training = training};
+    int n = s->n, c = s->c, hw = s->hw;
+    tcase *t = tc_new(s->name);
+    ops_bn b = {.n = n, .c = c, .hw = hw, .eps = 1e-5f, .momentum = 0.1f, .training = s->training};
     tc_must(ops_bn_init(&b, &err), &err);
     t->bn[0] = b;
     tc_tensor(t, "x", (long)n * c * hw, true);
@@ -332,26 +258,10 @@ static tcase *mk_bn(const char *name, int n, int c, int hw, bool training)
     tc_state(t, "run_var", c);
     for (int i = 0; i < c; i++)
         t->s[1][i] = 1.0f;
-    t->out_size = (long)n * c * hw;
-    t->out = tc_alloc(t, t->out_size);
     t->scr[0] = tc_alloc(t, (long)ops_bn_scratch(&b));
-    t->fwd = bn_fwd;
-    t->bwd = bn_bwd;
+    tc_output(t, (long)n * c * hw, bn_fwd, bn_bwd);
     return t;
 }
-static tcase *mk_bn_train(void)
-{
-    return mk_bn("bn_train", 2, 3, 25, true);
-}
-static tcase *mk_bn_eval(void)
-{
-    return mk_bn("bn_eval", 2, 3, 25, false);
-}
-static tcase *mk_bn_vec(void)
-{
-    return mk_bn("bn_vec", 4, 5, 1, true);
-}
-
 static void ln_fwd(tcase *t)
 {
     ops_ln_forward(&t->ln[0], t->out, t->x[0], t->x[1], t->x[2], t->scr[0]);
@@ -360,32 +270,21 @@ static void ln_bwd(tcase *t, const float *dout)
 {
     ops_ln_backward(&t->ln[0], t->g[0], t->g[1], t->g[2], dout, t->x[0], t->x[1], t->scr[0]);
 }
-static tcase *mk_ln(const char *name, int n, int c, int hw)
+static tcase *mk_ln(const tc_spec *s)
 {
     gerr err = GERR_INIT;
-    tcase *t = tc_new(name);
+    int n = s->n, c = s->c, hw = s->hw;
+    tcase *t = tc_new(s->name);
     ops_ln l = {.n = n, .c = c, .hw = hw, .eps = 1e-5f};
     tc_must(ops_ln_init(&l, &err), &err);
     t->ln[0] = l;
     tc_tensor(t, "x", (long)n * c * hw, true);
     tc_tensor(t, "gamma", c, true);
     tc_tensor(t, "beta", c, true);
-    t->out_size = (long)n * c * hw;
-    t->out = tc_alloc(t, t->out_size);
     t->scr[0] = tc_alloc(t, (long)ops_ln_scratch(&l));
-    t->fwd = ln_fwd;
-    t->bwd = ln_bwd;
+    tc_output(t, (long)n * c * hw, ln_fwd, ln_bwd);
     return t;
 }
-static tcase *mk_ln_map(void)
-{
-    return mk_ln("ln_map", 2, 4, 9);
-}
-static tcase *mk_ln_vec(void)
-{
-    return mk_ln("ln_vec", 3, 6, 1);
-}
-
 static void act_fwd(tcase *t)
 {
     ops_act_forward(t->act, t->out, t->x[0], t->out_size);
@@ -394,42 +293,14 @@ static void act_bwd(tcase *t, const float *dout)
 {
     ops_act_backward(t->act, t->g[0], dout, t->x[0], t->out_size, tc_accumulate);
 }
-static tcase *mk_act(const char *name, ops_act a)
+static tcase *mk_act(const tc_spec *s)
 {
-    tcase *t = tc_new(name);
-    t->act = a;
+    tcase *t = tc_new(s->name);
+    t->act = s->act;
     tc_tensor(t, "x", 2 * 3 * 16, true);
-    t->out_size = 2 * 3 * 16;
-    t->out = tc_alloc(t, t->out_size);
-    t->fwd = act_fwd;
-    t->bwd = act_bwd;
+    tc_output(t, 2 * 3 * 16, act_fwd, act_bwd);
     return t;
 }
-static tcase *mk_relu(void)
-{
-    return mk_act("relu", OPS_RELU);
-}
-static tcase *mk_silu(void)
-{
-    return mk_act("silu", OPS_SILU);
-}
-static tcase *mk_hswish(void)
-{
-    return mk_act("hswish", OPS_HSWISH);
-}
-static tcase *mk_gelu(void)
-{
-    return mk_act("gelu", OPS_GELU);
-}
-static tcase *mk_sigmoid(void)
-{
-    return mk_act("sigmoid", OPS_SIGMOID);
-}
-static tcase *mk_tanh(void)
-{
-    return mk_act("tanh", OPS_TANH);
-}
-
 static void pool_fwd(tcase *t)
 {
     ops_pool_forward(&t->pool[0], t->out, t->x[0], t->scr[0]);
@@ -438,90 +309,18 @@ static void pool_bwd(tcase *t, const float *dout)
 {
     ops_pool_backward(&t->pool[0], t->g[0], dout, t->scr[0]);
 }
-static tcase *mk_pool(const char *name, ops_pool p)
+static tcase *mk_pool(const tc_spec *s)
 {
     gerr err = GERR_INIT;
-    tcase *t = tc_new(name);
+    ops_pool p = s->pool;
+    tcase *t = tc_new(s->name);
     tc_must(ops_pool_init(&p, &err), &err);
     t->pool[0] = p;
     tc_tensor(t, "x", (long)p.n * p.c * p.h * p.w, true);
-    t->out_size = (long)p.n * p.c * p.oh * p.ow;
-    t->out = tc_alloc(t, t->out_size);
     t->scr[0] = tc_alloc(t, (long)ops_pool_scratch(&p));
-    t->fwd = pool_fwd;
-    t->bwd = pool_bwd;
+    tc_output(t, (long)p.n * p.c * p.oh * p.ow, pool_fwd, pool_bwd);
     return t;
 }
-static tcase *mk_maxpool_ceil(void)
-{
-    ops_pool p = {.kind = OPS_POOL_MAX,
-                  .n = 2,
-                  .c = 3,
-                  .h = 7,
-                  .w = 6,
-                  .kh = 3,
-                  .kw = 3,
-                  .stride = 2,
-                  .pad_h = 1,
-                  .pad_w = 1,
-                  .ceil = true};
-    return mk_pool("maxpool_ceil", p);
-}
-static tcase *mk_maxpool_floor(void)
-{
-    ops_pool p = {.kind = OPS_POOL_MAX,
-                  .n = 2,
-                  .c = 3,
-                  .h = 7,
-                  .w = 7,
-                  .kh = 2,
-                  .kw = 2,
-                  .stride = 2,
-                  .ceil = false};
-    return mk_pool("maxpool_floor", p);
-}
-static tcase *mk_minpool_ceil(void)
-{
-    ops_pool p = {.kind = OPS_POOL_MIN,
-                  .n = 2,
-                  .c = 3,
-                  .h = 7,
-                  .w = 5,
-                  .kh = 2,
-                  .kw = 2,
-                  .stride = 2,
-                  .ceil = true};
-    return mk_pool("minpool_ceil", p);
-}
-static tcase *mk_avgpool_ceil_pad(void)
-{
-    ops_pool p = {.kind = OPS_POOL_AVG,
-                  .n = 2,
-                  .c = 3,
-                  .h = 7,
-                  .w = 6,
-                  .kh = 3,
-                  .kw = 3,
-                  .stride = 2,
-                  .pad_h = 1,
-                  .pad_w = 1,
-                  .ceil = true};
-    return mk_pool("avgpool_ceil_pad", p);
-}
-static tcase *mk_avgpool_ceil(void)
-{
-    ops_pool p = {.kind = OPS_POOL_AVG,
-                  .n = 2,
-                  .c = 3,
-                  .h = 5,
-                  .w = 5,
-                  .kh = 2,
-                  .kw = 2,
-                  .stride = 2,
-                  .ceil = true};
-    return mk_pool("avgpool_ceil", p);
-}
-
 static void gap_fwd(tcase *t)
 {
     ops_gap_forward(t->out, t->x[0], (long)t->n * t->c, t->hw);
@@ -530,15 +329,12 @@ static void gap_bwd(tcase *t, const float *dout)
 {
     ops_gap_backward(t->g[0], dout, (long)t->n * t->c, t->hw);
 }
-static tcase *mk_gap(void)
+static tcase *mk_gap(const tc_spec *s)
 {
-    tcase *t = tc_new("gap");
+    tcase *t = tc_new(s->name);
     t->n = 2, t->c = 3, t->hw = 30;
     tc_tensor(t, "x", 180, true);
-    t->out_size = 6;
-    t->out = tc_alloc(t, 6);
-    t->fwd = gap_fwd;
-    t->bwd = gap_bwd;
+    tc_output(t, 6, gap_fwd, gap_bwd);
     return t;
 }
 
@@ -552,18 +348,15 @@ static void concat_bwd(tcase *t, const float *dout)
     float *dins[4] = {t->g[0], t->g[1], t->g[2], t->g[3]};
     ops_concat_backward(dins, dout, t->chans, t->n_in, t->n, t->hw);
 }
-static tcase *mk_concat(void)
+static tcase *mk_concat(const tc_spec *s)
 {
     static const char *names[3] = {"a", "b", "c"};
-    tcase *t = tc_new("concat");
+    tcase *t = tc_new(s->name);
     t->n = 2, t->hw = 12, t->n_in = 3;
     t->chans[0] = 2, t->chans[1] = 3, t->chans[2] = 1;
     for (int i = 0; i < 3; i++)
         tc_tensor(t, names[i], (long)t->n * t->chans[i] * t->hw, true);
-    t->out_size = 2 * 6 * 12;
-    t->out = tc_alloc(t, t->out_size);
-    t->fwd = concat_fwd;
-    t->bwd = concat_bwd;
+    tc_output(t, 2 * 6 * 12, concat_fwd, concat_bwd);
     return t;
 }
 
@@ -578,17 +371,14 @@ static void add_bwd(tcase *t, const float *dout)
     bool acc[4] = {tc_accumulate, tc_accumulate, tc_accumulate, tc_accumulate};
     ops_add_backward(dins, dout, t->n_in, t->out_size, acc);
 }
-static tcase *mk_add(void)
+static tcase *mk_add(const tc_spec *s)
 {
     static const char *names[3] = {"a", "b", "c"};
-    tcase *t = tc_new("add");
+    tcase *t = tc_new(s->name);
     t->n_in = 3;
     for (int i = 0; i < 3; i++)
         tc_tensor(t, names[i], 2 * 3 * 10, true);
-    t->out_size = 60;
-    t->out = tc_alloc(t, 60);
-    t->fwd = add_fwd;
-    t->bwd = add_bwd;
+    tc_output(t, 60, add_fwd, add_bwd);
     return t;
 }
 
@@ -600,27 +390,16 @@ static void mul_bwd(tcase *t, const float *dout)
 {
     ops_mul_backward(t->g[0], t->g[1], dout, t->x[0], t->x[1], t->n, t->c, t->hw, t->bcast);
 }
-static tcase *mk_mul(const char *name, bool bcast)
+static tcase *mk_mul(const tc_spec *s)
 {
-    tcase *t = tc_new(name);
+    bool bcast = s->bcast;
+    tcase *t = tc_new(s->name);
     t->n = 2, t->c = 3, t->hw = 20, t->bcast = bcast;
     tc_tensor(t, "a", 120, true);
     tc_tensor(t, "b", bcast ? 6 : 120, true);
-    t->out_size = 120;
-    t->out = tc_alloc(t, 120);
-    t->fwd = mul_fwd;
-    t->bwd = mul_bwd;
+    tc_output(t, 120, mul_fwd, mul_bwd);
     return t;
 }
-static tcase *mk_mul_same(void)
-{
-    return mk_mul("mul", false);
-}
-static tcase *mk_mul_bcast(void)
-{
-    return mk_mul("mul_bcast", true);
-}
-
 /* The mask is an input here (a fixed, scaled 0/1 pattern), so the check
  * is deterministic and PyTorch can apply the same one. */
 static void dropout_fwd(tcase *t)
@@ -631,16 +410,13 @@ static void dropout_bwd(tcase *t, const float *dout)
 {
     ops_dropout_backward(t->g[0], dout, t->out_size, t->training, t->x[1]);
 }
-static tcase *mk_dropout(void)
+static tcase *mk_dropout(const tc_spec *s)
 {
-    tcase *t = tc_new("dropout");
+    tcase *t = tc_new(s->name);
     t->training = true, t->p = 0.3f;
     tc_tensor(t, "x", 2 * 4 * 9, true);
     tc_tensor(t, "mask", 2 * 4 * 9, false);
-    t->out_size = 72;
-    t->out = tc_alloc(t, 72);
-    t->fwd = dropout_fwd;
-    t->bwd = dropout_bwd;
+    tc_output(t, 72, dropout_fwd, dropout_bwd);
     return t;
 }
 
@@ -665,29 +441,17 @@ static void xent_bwd(tcase *t, const float *dout)
     for (long i = 0; i < (long)t->n * t->k; i++)
         t->g[0][i] += dout[0] * d[i];
 }
-static tcase *mk_xent(const char *name, float smoothing)
+static tcase *mk_xent(const tc_spec *s)
 {
-    tcase *t = tc_new(name);
-    t->n = 5, t->k = 7, t->smoothing = smoothing;
+    tcase *t = tc_new(s->name);
+    t->n = 5, t->k = 7, t->smoothing = s->smoothing;
     tc_tensor(t, "logits", 35, true);
     tc_tensor(t, "labels", 5, false);
     t->labels = (int *)(void *)tc_alloc(t, 5);
     t->scr[0] = tc_alloc(t, 35);
-    t->out_size = 1;
-    t->out = tc_alloc(t, 1);
-    t->fwd = xent_fwd;
-    t->bwd = xent_bwd;
+    tc_output(t, 1, xent_fwd, xent_bwd);
     return t;
 }
-static tcase *mk_xent_smooth(void)
-{
-    return mk_xent("xent_smooth", 0.1f);
-}
-static tcase *mk_xent_plain(void)
-{
-    return mk_xent("xent_plain", 0.0f);
-}
-
 /* ---------------- composites ---------------- */
 
 /* Residual block: relu(bn1(conv1(relu(bn0(conv0(x))))) + x). */
@@ -716,25 +480,13 @@ static void res_bwd(tcase *t, const float *dout)
     ops_bn_backward(&t->bn[0], d[0], t->g[2], t->g[3], d[1], b[0], t->x[2], t->scr[1], true);
     ops_conv_backward(&t->conv[0], t->g[0], t->g[1], NULL, d[0], t->x[0], t->x[1], t->scr[0], true);
 }
-static tcase *mk_resblock(void)
+static tcase *mk_resblock(const tc_spec *s)
 {
     gerr err = GERR_INIT;
-    tcase *t = tc_new("resblock");
+    tcase *t = tc_new(s->name);
     int n = 2, c = 4, h = 6, w = 6;
     long sz = (long)n * c * h * w;
-    ops_conv c0 = {.n = n,
-                   .cin = c,
-                   .h = h,
-                   .w = w,
-                   .cout = c,
-                   .kh = 3,
-                   .kw = 3,
-                   .stride = 1,
-                   .pad_h = 1,
-                   .pad_w = 1,
-                   .dilation = 1,
-                   .groups = 1,
-                   .bias = false};
+    ops_conv c0 = TC_CONV(n, c, h, w, c, 3, 3, 1, 1, 1, 1, 1, false);
     ops_conv c1 = c0;
     c1.bias = true;
     tc_must(ops_conv_init(&c0, &err), &err);
@@ -754,10 +506,7 @@ static tcase *mk_resblock(void)
     t->scr[0] = tc_alloc(t, (long)ops_conv_scratch(&c0));
     t->scr[1] = tc_alloc(t, (long)ops_bn_scratch(&bn));
     t->scr[2] = tc_alloc(t, (long)ops_bn_scratch(&bn));
-    t->out_size = sz;
-    t->out = tc_alloc(t, sz);
-    t->fwd = res_fwd;
-    t->bwd = res_bwd;
+    tc_output(t, sz, res_fwd, res_bwd);
     return t;
 }
 
@@ -787,49 +536,17 @@ static void cat_bwd(tcase *t, const float *dout)
     ops_conv_backward(&t->conv[0], t->g[0], t->g[1], t->g[2], d[0], t->x[0], t->x[1], t->scr[2],
                       true);
 }
-static tcase *mk_catnet(void)
+static tcase *mk_catnet(const tc_spec *s)
 {
     gerr err = GERR_INIT;
-    tcase *t = tc_new("catnet");
+    tcase *t = tc_new(s->name);
     int n = 2, c = 4, h = 6, w = 6;
     t->n = n, t->hw = h * w;
-    ops_conv c0 = {.n = n,
-                   .cin = c,
-                   .h = h,
-                   .w = w,
-                   .cout = 3,
-                   .kh = 1,
-                   .kw = 1,
-                   .stride = 1,
-                   .dilation = 1,
-                   .groups = 1,
-                   .bias = true};
-    ops_conv c1 = {.n = n,
-                   .cin = c,
-                   .h = h,
-                   .w = w,
-                   .cout = 4,
-                   .kh = 3,
-                   .kw = 3,
-                   .stride = 1,
-                   .pad_h = 1,
-                   .pad_w = 1,
-                   .dilation = 1,
-                   .groups = 2,
-                   .bias = false};
+    ops_conv c0 = TC_CONV(n, c, h, w, 3, 1, 1, 1, 0, 0, 1, 1, true);
+    ops_conv c1 = TC_CONV(n, c, h, w, 4, 3, 3, 1, 1, 1, 1, 2, false);
     ops_conv c2 = c1;
     c2.groups = 4, c2.bias = true;
-    ops_pool p = {.kind = OPS_POOL_MAX,
-                  .n = n,
-                  .c = c,
-                  .h = h,
-                  .w = w,
-                  .kh = 3,
-                  .kw = 3,
-                  .stride = 1,
-                  .pad_h = 1,
-                  .pad_w = 1,
-                  .ceil = false};
+    ops_pool p = TC_POOL(OPS_POOL_MAX, n, c, h, w, 3, 1, 1, false);
     tc_must(ops_conv_init(&c0, &err), &err);
     tc_must(ops_conv_init(&c1, &err), &err);
     tc_must(ops_conv_init(&c2, &err), &err);
@@ -851,10 +568,7 @@ static tcase *mk_catnet(void)
     t->scr[1] = tc_alloc(t, (long)ops_conv_scratch(&c1));
     t->scr[2] = tc_alloc(t, (long)ops_conv_scratch(&c0));
     t->scr[3] = tc_alloc(t, (long)ops_conv_scratch(&c2));
-    t->out_size = 11L * n * h * w;
-    t->out = tc_alloc(t, t->out_size);
-    t->fwd = cat_fwd;
-    t->bwd = cat_bwd;
+    tc_output(t, 11L * n * h * w, cat_fwd, cat_bwd);
     return t;
 }
 
@@ -884,10 +598,10 @@ static void se_bwd(tcase *t, const float *dout)
     ops_linear_backward(d[0], t->g[1], t->g[2], d[1], b[0], t->x[1], n, c, 2);
     ops_gap_backward(t->g[0], d[0], (long)n * c, t->hw);
 }
-static tcase *mk_senet(void)
+static tcase *mk_senet(const tc_spec *s)
 {
     gerr err = GERR_INIT;
-    tcase *t = tc_new("senet");
+    tcase *t = tc_new(s->name);
     int n = 2, c = 4;
     t->n = n, t->c = c, t->hw = 25;
     ops_ln l = {.n = n, .c = c, .hw = 1, .eps = 1e-5f};
@@ -907,10 +621,7 @@ static tcase *mk_senet(void)
     tc_buf(t, (long)n * c);
     tc_buf(t, (long)n * c);
     t->scr[0] = tc_alloc(t, (long)ops_ln_scratch(&l));
-    t->out_size = (long)n * c * 25;
-    t->out = tc_alloc(t, t->out_size);
-    t->fwd = se_fwd;
-    t->bwd = se_bwd;
+    tc_output(t, (long)n * c * 25, se_fwd, se_bwd);
     return t;
 }
 
@@ -949,25 +660,13 @@ static void head_bwd(tcase *t, const float *dout)
     ops_conv_backward(&t->conv[0], t->g[0], t->g[1], t->g[2], d[0], t->x[0], t->x[1], t->scr[0],
                       true);
 }
-static tcase *mk_head(void)
+static tcase *mk_head(const tc_spec *s)
 {
     gerr err = GERR_INIT;
-    tcase *t = tc_new("head");
+    tcase *t = tc_new(s->name);
     int n = 3, k = 5;
     t->n = n, t->k = k, t->smoothing = 0.1f;
-    ops_conv c0 = {.n = n,
-                   .cin = 3,
-                   .h = 6,
-                   .w = 6,
-                   .cout = 4,
-                   .kh = 3,
-                   .kw = 3,
-                   .stride = 2,
-                   .pad_h = 1,
-                   .pad_w = 1,
-                   .dilation = 1,
-                   .groups = 1,
-                   .bias = true};
+    ops_conv c0 = TC_CONV(n, 3, 6, 6, 4, 3, 3, 2, 1, 1, 1, 1, true);
     tc_must(ops_conv_init(&c0, &err), &err);
     t->hw = c0.oh * c0.ow;
     ops_bn bn = {.n = n, .c = 4, .hw = t->hw, .eps = 1e-5f, .momentum = 0.1f, .training = true};
@@ -996,53 +695,63 @@ static tcase *mk_head(void)
     t->labels = (int *)(void *)tc_alloc(t, n);
     t->scr[0] = tc_alloc(t, (long)ops_conv_scratch(&c0));
     t->scr[1] = tc_alloc(t, (long)ops_bn_scratch(&bn));
-    t->out_size = 1;
-    t->out = tc_alloc(t, 1);
-    t->fwd = head_fwd;
-    t->bwd = head_bwd;
+    tc_output(t, 1, head_fwd, head_bwd);
     return t;
 }
 
-typedef tcase *(*tc_maker)(void);
-
-static const tc_maker tc_all[] = {
-    mk_conv_1x1,
-    mk_conv_1x1_grouped,
-    mk_conv_general,
-    mk_conv_3x3,
-    mk_conv_strided_1x1,
-    mk_conv_depthwise,
-    mk_conv_depthwise_dil,
-    mk_linear,
-    mk_bn_train,
-    mk_bn_eval,
-    mk_bn_vec,
-    mk_ln_map,
-    mk_ln_vec,
-    mk_relu,
-    mk_silu,
-    mk_hswish,
-    mk_gelu,
-    mk_sigmoid,
-    mk_tanh,
-    mk_maxpool_ceil,
-    mk_maxpool_floor,
-    mk_minpool_ceil,
-    mk_avgpool_ceil_pad,
-    mk_avgpool_ceil,
-    mk_gap,
-    mk_concat,
-    mk_add,
-    mk_mul_same,
-    mk_mul_bcast,
-    mk_dropout,
-    mk_xent_smooth,
-    mk_xent_plain,
-    mk_resblock,
-    mk_catnet,
-    mk_senet,
-    mk_head,
+// clang-format off
+static const tc_spec tc_all[] = {
+    /* convolutions: n, cin, h, w, cout, kh, kw, stride, pad_h, pad_w, dilation, groups, bias */
+    {"conv_1x1",           mk_conv, .conv = TC_CONV(2, 4, 5, 5, 6, 1, 1, 1, 0, 0, 1, 1, true)},
+    {"conv_1x1_grouped",   mk_conv, .conv = TC_CONV(2, 4, 3, 5, 6, 1, 1, 1, 0, 0, 1, 2, false)},
+    {"conv_general",       mk_conv, .conv = TC_CONV(2, 4, 7, 6, 6, 3, 2, 2, 2, 1, 2, 2, true)},
+    {"conv_3x3",           mk_conv, .conv = TC_CONV(2, 3, 6, 6, 4, 3, 3, 1, 1, 1, 1, 1, false)},
+    {"conv_strided_1x1",   mk_conv, .conv = TC_CONV(2, 3, 7, 7, 5, 1, 1, 2, 1, 0, 1, 1, true)},
+    {"conv_depthwise",     mk_conv, .conv = TC_CONV(2, 4, 7, 7, 4, 3, 3, 2, 1, 1, 1, 4, true)},
+    {"conv_depthwise_dil", mk_conv, .conv = TC_CONV(2, 3, 6, 7, 3, 3, 2, 1, 2, 1, 2, 3, false)},
+    {"linear", .make = mk_linear},
+    {"bn_train", mk_bn, .n = 2, .c = 3, .hw = 25, .training = true},
+    {"bn_eval",  mk_bn, .n = 2, .c = 3, .hw = 25, .training = false},
+    {"bn_vec",   mk_bn, .n = 4, .c = 5, .hw = 1,  .training = true},
+    {"ln_map",   mk_ln, .n = 2, .c = 4, .hw = 9},
+    {"ln_vec",   mk_ln, .n = 3, .c = 6, .hw = 1},
+    {"relu",    mk_act, .act = OPS_RELU},
+    {"silu",    mk_act, .act = OPS_SILU},
+    {"hswish",  mk_act, .act = OPS_HSWISH},
+    {"gelu",    mk_act, .act = OPS_GELU},
+    {"sigmoid", mk_act, .act = OPS_SIGMOID},
+    {"tanh",    mk_act, .act = OPS_TANH},
+    /* pools: kind, n, c, h, w, k, stride, padding, ceil */
+    {"maxpool_ceil",     mk_pool, .pool = TC_POOL(OPS_POOL_MAX, 2, 3, 7, 6, 3, 2, 1, true)},
+    {"maxpool_floor",    mk_pool, .pool = TC_POOL(OPS_POOL_MAX, 2, 3, 7, 7, 2, 2, 0, false)},
+    {"minpool_ceil",     mk_pool, .pool = TC_POOL(OPS_POOL_MIN, 2, 3, 7, 5, 2, 2, 0, true)},
+    {"avgpool_ceil_pad", mk_pool, .pool = TC_POOL(OPS_POOL_AVG, 2, 3, 7, 6, 3, 2, 1, true)},
+    {"avgpool_ceil",     mk_pool, .pool = TC_POOL(OPS_POOL_AVG, 2, 3, 5, 5, 2, 2, 0, true)},
+    {"gap", .make = mk_gap},
+    {"concat", .make = mk_concat},
+    {"add", .make = mk_add},
+    {"mul", mk_mul, .bcast = false},
+    {"mul_bcast", mk_mul, .bcast = true},
+    {"dropout", .make = mk_dropout},
+    {"xent_smooth", mk_xent, .smoothing = 0.1f},
+    {"xent_plain", mk_xent, .smoothing = 0.0f},
+    {"resblock", .make = mk_resblock},
+    {"catnet", .make = mk_catnet},
+    {"senet", .make = mk_senet},
+    {"head", .make = mk_head},
 };
+// clang-format on
 #define TC_COUNT ((int)(sizeof tc_all / sizeof tc_all[0]))
+
+/* The row called name of a table of n rows (a name no row has is the
+ * test's own mistake: it aborts). */
+static inline const tc_spec *tc_find(const tc_spec *table, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(table[i].name, name))
+            return &table[i];
+    fprintf(stderr, "test: no case %s\n", name);
+    abort();
+}
 
 #endif

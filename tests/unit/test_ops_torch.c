@@ -179,7 +179,7 @@ static void check_case(tcase *t)
 static void test_against_torch(void)
 {
     for (int i = 0; i < TC_COUNT; i++) {
-        tcase *t = tc_all[i]();
+        tcase *t = tc_make(&tc_all[i]);
         check_case(t);
         tc_free(t);
     }
