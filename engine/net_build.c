@@ -908,6 +908,23 @@ static const char *pytorch_alias(const char *name)
     return NULL;
 }
 
+/* The parameter of block d that argument a binds to: the one it names, or
+ * else the next one by position (*pos, the positional arguments so far). */
+static int block_slot(compiler *c, const def_block *d, const arg *a, int *pos)
+{
+    if (!a->name) {
+        if (*pos >= d->n_params)
+            compile_fail(c, a->line, a->col, NULL,
+                         "block '%s' takes %d argument%s, more were given", d->name, d->n_params,
+                         d->n_params == 1 ? "" : "s");
+        return (*pos)++;
+    }
+    for (int j = 0; j < d->n_params; j++)
+        if (!strcmp(d->params[j].name, a->name))
+            return j;
+    compile_fail(c, a->line, a->col, NULL, "block '%s' has no parameter '%s'", d->name, a->name);
+}
+
 static value call_block(builder *b, frame *f, const def_block *d, const expr *call);
 
 static value eval_call(builder *b, frame *f, const expr *e)
@@ -1125,23 +1142,7 @@ static value call_block(builder *b, frame *f, const def_block *d, const expr *ca
     int pos = 0;
     for (int i = 0; i < call->n_args; i++) {
         const arg *a = &call->args[i];
-        int slot = -1;
-        if (a->name) {
-            for (int j = 0; j < d->n_params; j++)
-                if (!strcmp(d->params[j].name, a->name))
-                    slot = j;
-            if (slot < 0) {
-                compile_fail(c, a->line, a->col, NULL, "block '%s' has no parameter '%s'", d->name,
-                             a->name);
-            }
-        } else {
-            if (pos >= d->n_params) {
-                compile_fail(c, a->line, a->col, NULL,
-                             "block '%s' takes %d argument%s, more were given", d->name,
-                             d->n_params, d->n_params == 1 ? "" : "s");
-            }
-            slot = pos++;
-        }
+        int slot = block_slot(c, d, a, &pos);
         if (given[slot]) {
             compile_fail(c, a->line, a->col, NULL, "argument '%s' of block '%s' given twice",
                          d->params[slot].name, d->name);
