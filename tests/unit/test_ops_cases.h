@@ -48,6 +48,7 @@ struct tcase {
     float *buf[TC_MAXB], *dbuf[TC_MAXB];
     long bsize[TC_MAXB];
     int *labels;
+    gerr err; /* what tc_must reports */
     void *mem[96];
     int nmem;
 };
@@ -113,12 +114,20 @@ static void tc_free(tcase *t)
     free(t);
 }
 
-static tcase *tc_new(const char *name)
+/* A new case with its row's name and settings. */
+static tcase *tc_from(const tc_spec *s)
 {
     tcase *t = calloc(1, sizeof *t);
     if (!t)
         abort();
-    snprintf(t->name, sizeof t->name, "%s", name);
+    snprintf(t->name, sizeof t->name, "%s", s->name);
+    t->conv[0] = s->conv;
+    t->pool[0] = s->pool;
+    t->n = s->n, t->c = s->c, t->hw = s->hw;
+    t->training = s->training;
+    t->act = s->act;
+    t->smoothing = s->smoothing;
+    t->bcast = s->bcast;
     return t;
 }
 
@@ -178,10 +187,12 @@ static inline void tc_fill(tcase *t, uint64_t seed)
             t->x[i][j] = rng_uniform_range(&r, -1.0f, 1.0f);
 }
 
-static void tc_must(int rc, const gerr *err)
+/* A kernel's init or a loss that must not fail (rc): the message it left
+ * in t->err, and the test aborts. */
+static void tc_must(tcase *t, int rc)
 {
     if (rc) {
-        fprintf(stderr, "test setup: %s\n", err->msg);
+        fprintf(stderr, "test setup: %s: %s\n", t->name, t->err.msg);
         abort();
     }
 }
@@ -201,17 +212,15 @@ static void conv_bwd(tcase *t, const float *dout)
 
 static tcase *mk_conv(const tc_spec *s)
 {
-    gerr err = GERR_INIT;
-    ops_conv cfg = s->conv;
-    tcase *t = tc_new(s->name);
-    tc_must(ops_conv_init(&cfg, &err), &err);
-    t->conv[0] = cfg;
-    tc_tensor(t, "x", (long)cfg.n * cfg.cin * cfg.h * cfg.w, true);
-    tc_tensor(t, "w", (long)cfg.cout * (cfg.cin / cfg.groups) * cfg.kh * cfg.kw, true);
-    if (cfg.bias)
-        tc_tensor(t, "b", cfg.cout, true);
-    t->scr[0] = tc_alloc(t, (long)ops_conv_scratch(&cfg));
-    tc_output(t, (long)cfg.n * cfg.cout * cfg.oh * cfg.ow, conv_fwd, conv_bwd);
+    tcase *t = tc_from(s);
+    ops_conv *c = &t->conv[0];
+    tc_must(t, ops_conv_init(c, &t->err));
+    tc_tensor(t, "x", (long)c->n * c->cin * c->h * c->w, true);
+    tc_tensor(t, "w", (long)c->cout * (c->cin / c->groups) * c->kh * c->kw, true);
+    if (c->bias)
+        tc_tensor(t, "b", c->cout, true);
+    t->scr[0] = tc_alloc(t, (long)ops_conv_scratch(c));
+    tc_output(t, (long)c->n * c->cout * c->oh * c->ow, conv_fwd, conv_bwd);
     return t;
 }
 
@@ -225,7 +234,7 @@ static void linear_bwd(tcase *t, const float *dout)
 }
 static tcase *mk_linear(const tc_spec *s)
 {
-    tcase *t = tc_new(s->name);
+    tcase *t = tc_from(s);
     t->n = 3, t->in_f = 5, t->out_f = 4;
     tc_tensor(t, "x", 15, true);
     tc_tensor(t, "w", 20, true);
@@ -245,11 +254,10 @@ static void bn_bwd(tcase *t, const float *dout)
 }
 static tcase *mk_bn(const tc_spec *s)
 {
-    gerr err = GERR_INIT;
-    int n = s->n, c = s->c, hw = s->hw;
-    tcase *t = tc_new(s->name);
-    ops_bn b = {.n = n, .c = c, .hw = hw, .eps = 1e-5f, .momentum = 0.1f, .training = s->training};
-    tc_must(ops_bn_init(&b, &err), &err);
+    tcase *t = tc_from(s);
+    int n = t->n, c = t->c, hw = t->hw;
+    ops_bn b = {.n = n, .c = c, .hw = hw, .eps = 1e-5f, .momentum = 0.1f, .training = t->training};
+    tc_must(t, ops_bn_init(&b, &t->err));
     t->bn[0] = b;
     tc_tensor(t, "x", (long)n * c * hw, true);
     tc_tensor(t, "gamma", c, true);
@@ -272,11 +280,10 @@ static void ln_bwd(tcase *t, const float *dout)
 }
 static tcase *mk_ln(const tc_spec *s)
 {
-    gerr err = GERR_INIT;
-    int n = s->n, c = s->c, hw = s->hw;
-    tcase *t = tc_new(s->name);
+    tcase *t = tc_from(s);
+    int n = t->n, c = t->c, hw = t->hw;
     ops_ln l = {.n = n, .c = c, .hw = hw, .eps = 1e-5f};
-    tc_must(ops_ln_init(&l, &err), &err);
+    tc_must(t, ops_ln_init(&l, &t->err));
     t->ln[0] = l;
     tc_tensor(t, "x", (long)n * c * hw, true);
     tc_tensor(t, "gamma", c, true);
@@ -295,8 +302,7 @@ static void act_bwd(tcase *t, const float *dout)
 }
 static tcase *mk_act(const tc_spec *s)
 {
-    tcase *t = tc_new(s->name);
-    t->act = s->act;
+    tcase *t = tc_from(s);
     tc_tensor(t, "x", 2 * 3 * 16, true);
     tc_output(t, 2 * 3 * 16, act_fwd, act_bwd);
     return t;
@@ -311,14 +317,12 @@ static void pool_bwd(tcase *t, const float *dout)
 }
 static tcase *mk_pool(const tc_spec *s)
 {
-    gerr err = GERR_INIT;
-    ops_pool p = s->pool;
-    tcase *t = tc_new(s->name);
-    tc_must(ops_pool_init(&p, &err), &err);
-    t->pool[0] = p;
-    tc_tensor(t, "x", (long)p.n * p.c * p.h * p.w, true);
-    t->scr[0] = tc_alloc(t, (long)ops_pool_scratch(&p));
-    tc_output(t, (long)p.n * p.c * p.oh * p.ow, pool_fwd, pool_bwd);
+    tcase *t = tc_from(s);
+    ops_pool *p = &t->pool[0];
+    tc_must(t, ops_pool_init(p, &t->err));
+    tc_tensor(t, "x", (long)p->n * p->c * p->h * p->w, true);
+    t->scr[0] = tc_alloc(t, (long)ops_pool_scratch(p));
+    tc_output(t, (long)p->n * p->c * p->oh * p->ow, pool_fwd, pool_bwd);
     return t;
 }
 static void gap_fwd(tcase *t)
@@ -331,7 +335,7 @@ static void gap_bwd(tcase *t, const float *dout)
 }
 static tcase *mk_gap(const tc_spec *s)
 {
-    tcase *t = tc_new(s->name);
+    tcase *t = tc_from(s);
     t->n = 2, t->c = 3, t->hw = 30;
     tc_tensor(t, "x", 180, true);
     tc_output(t, 6, gap_fwd, gap_bwd);
@@ -351,7 +355,7 @@ static void concat_bwd(tcase *t, const float *dout)
 static tcase *mk_concat(const tc_spec *s)
 {
     static const char *names[3] = {"a", "b", "c"};
-    tcase *t = tc_new(s->name);
+    tcase *t = tc_from(s);
     t->n = 2, t->hw = 12, t->n_in = 3;
     t->chans[0] = 2, t->chans[1] = 3, t->chans[2] = 1;
     for (int i = 0; i < 3; i++)
@@ -374,7 +378,7 @@ static void add_bwd(tcase *t, const float *dout)
 static tcase *mk_add(const tc_spec *s)
 {
     static const char *names[3] = {"a", "b", "c"};
-    tcase *t = tc_new(s->name);
+    tcase *t = tc_from(s);
     t->n_in = 3;
     for (int i = 0; i < 3; i++)
         tc_tensor(t, names[i], 2 * 3 * 10, true);
@@ -392,9 +396,9 @@ static void mul_bwd(tcase *t, const float *dout)
 }
 static tcase *mk_mul(const tc_spec *s)
 {
-    bool bcast = s->bcast;
-    tcase *t = tc_new(s->name);
-    t->n = 2, t->c = 3, t->hw = 20, t->bcast = bcast;
+    tcase *t = tc_from(s);
+    bool bcast = t->bcast;
+    t->n = 2, t->c = 3, t->hw = 20;
     tc_tensor(t, "a", 120, true);
     tc_tensor(t, "b", bcast ? 6 : 120, true);
     tc_output(t, 120, mul_fwd, mul_bwd);
@@ -412,7 +416,7 @@ static void dropout_bwd(tcase *t, const float *dout)
 }
 static tcase *mk_dropout(const tc_spec *s)
 {
-    tcase *t = tc_new(s->name);
+    tcase *t = tc_from(s);
     t->training = true, t->p = 0.3f;
     tc_tensor(t, "x", 2 * 4 * 9, true);
     tc_tensor(t, "mask", 2 * 4 * 9, false);
@@ -427,24 +431,22 @@ static void labels_from(tcase *t, const float *f, int n)
 }
 static void xent_fwd(tcase *t)
 {
-    gerr err = GERR_INIT;
     labels_from(t, t->x[1], t->n);
-    tc_must(ops_xent(&t->out[0], NULL, NULL, t->x[0], t->labels, t->n, t->k, t->smoothing, &err),
-            &err);
+    tc_must(
+        t, ops_xent(&t->out[0], NULL, NULL, t->x[0], t->labels, t->n, t->k, t->smoothing, &t->err));
 }
 static void xent_bwd(tcase *t, const float *dout)
 {
-    gerr err = GERR_INIT;
     float loss, *d = t->scr[0];
     labels_from(t, t->x[1], t->n);
-    tc_must(ops_xent(&loss, NULL, d, t->x[0], t->labels, t->n, t->k, t->smoothing, &err), &err);
+    tc_must(t, ops_xent(&loss, NULL, d, t->x[0], t->labels, t->n, t->k, t->smoothing, &t->err));
     for (long i = 0; i < (long)t->n * t->k; i++)
         t->g[0][i] += dout[0] * d[i];
 }
 static tcase *mk_xent(const tc_spec *s)
 {
-    tcase *t = tc_new(s->name);
-    t->n = 5, t->k = 7, t->smoothing = s->smoothing;
+    tcase *t = tc_from(s);
+    t->n = 5, t->k = 7;
     tc_tensor(t, "logits", 35, true);
     tc_tensor(t, "labels", 5, false);
     t->labels = (int *)(void *)tc_alloc(t, 5);
@@ -482,15 +484,14 @@ static void res_bwd(tcase *t, const float *dout)
 }
 static tcase *mk_resblock(const tc_spec *s)
 {
-    gerr err = GERR_INIT;
-    tcase *t = tc_new(s->name);
+    tcase *t = tc_from(s);
     int n = 2, c = 4, h = 6, w = 6;
     long sz = (long)n * c * h * w;
     ops_conv c0 = TC_CONV(n, c, h, w, c, 3, 3, 1, 1, 1, 1, 1, false);
     ops_conv c1 = c0;
     c1.bias = true;
-    tc_must(ops_conv_init(&c0, &err), &err);
-    tc_must(ops_conv_init(&c1, &err), &err);
+    tc_must(t, ops_conv_init(&c0, &t->err));
+    tc_must(t, ops_conv_init(&c1, &t->err));
     ops_bn bn = {.n = n, .c = c, .hw = h * w, .eps = 1e-5f, .momentum = 0.1f, .training = true};
     t->conv[0] = c0, t->conv[1] = c1, t->bn[0] = bn, t->bn[1] = bn;
     tc_tensor(t, "x", sz, true);
@@ -538,8 +539,7 @@ static void cat_bwd(tcase *t, const float *dout)
 }
 static tcase *mk_catnet(const tc_spec *s)
 {
-    gerr err = GERR_INIT;
-    tcase *t = tc_new(s->name);
+    tcase *t = tc_from(s);
     int n = 2, c = 4, h = 6, w = 6;
     t->n = n, t->hw = h * w;
     ops_conv c0 = TC_CONV(n, c, h, w, 3, 1, 1, 1, 0, 0, 1, 1, true);
@@ -547,10 +547,10 @@ static tcase *mk_catnet(const tc_spec *s)
     ops_conv c2 = c1;
     c2.groups = 4, c2.bias = true;
     ops_pool p = TC_POOL(OPS_POOL_MAX, n, c, h, w, 3, 1, 1, false);
-    tc_must(ops_conv_init(&c0, &err), &err);
-    tc_must(ops_conv_init(&c1, &err), &err);
-    tc_must(ops_conv_init(&c2, &err), &err);
-    tc_must(ops_pool_init(&p, &err), &err);
+    tc_must(t, ops_conv_init(&c0, &t->err));
+    tc_must(t, ops_conv_init(&c1, &t->err));
+    tc_must(t, ops_conv_init(&c2, &t->err));
+    tc_must(t, ops_pool_init(&p, &t->err));
     t->conv[0] = c0, t->conv[1] = c1, t->conv[2] = c2, t->pool[0] = p;
     t->chans[0] = 3, t->chans[1] = 4, t->chans[2] = 4;
     tc_tensor(t, "x", (long)n * c * h * w, true);
@@ -600,12 +600,11 @@ static void se_bwd(tcase *t, const float *dout)
 }
 static tcase *mk_senet(const tc_spec *s)
 {
-    gerr err = GERR_INIT;
-    tcase *t = tc_new(s->name);
+    tcase *t = tc_from(s);
     int n = 2, c = 4;
     t->n = n, t->c = c, t->hw = 25;
     ops_ln l = {.n = n, .c = c, .hw = 1, .eps = 1e-5f};
-    tc_must(ops_ln_init(&l, &err), &err);
+    tc_must(t, ops_ln_init(&l, &t->err));
     t->ln[0] = l;
     tc_tensor(t, "x", (long)n * c * 25, true);
     tc_tensor(t, "w0", 2L * c, true);
@@ -628,7 +627,6 @@ static tcase *mk_senet(const tc_spec *s)
 /* Classifier head: xent(linear(dropout(gap(gelu(bn(conv_s2(x))))))). */
 static void head_fwd(tcase *t)
 {
-    gerr err = GERR_INIT;
     float **b = t->buf;
     int n = t->n;
     long gsz = (long)n * 4;
@@ -639,17 +637,16 @@ static void head_fwd(tcase *t)
     ops_dropout_apply(b[4], b[3], gsz, true, t->x[7]);
     ops_linear_forward(b[5], b[4], t->x[5], t->x[6], n, 4, t->k);
     labels_from(t, t->x[8], n);
-    tc_must(ops_xent(&t->out[0], NULL, NULL, b[5], t->labels, n, t->k, t->smoothing, &err), &err);
+    tc_must(t, ops_xent(&t->out[0], NULL, NULL, b[5], t->labels, n, t->k, t->smoothing, &t->err));
 }
 static void head_bwd(tcase *t, const float *dout)
 {
-    gerr err = GERR_INIT;
     float **b = t->buf, **d = t->dbuf, loss;
     int n = t->n;
     long gsz = (long)n * 4;
     tc_zero_dbufs(t);
     labels_from(t, t->x[8], n);
-    tc_must(ops_xent(&loss, NULL, d[5], b[5], t->labels, n, t->k, t->smoothing, &err), &err);
+    tc_must(t, ops_xent(&loss, NULL, d[5], b[5], t->labels, n, t->k, t->smoothing, &t->err));
     for (long i = 0; i < (long)n * t->k; i++)
         d[5][i] *= dout[0];
     ops_linear_backward(d[4], t->g[5], t->g[6], d[5], b[4], t->x[5], n, 4, t->k);
@@ -662,15 +659,14 @@ static void head_bwd(tcase *t, const float *dout)
 }
 static tcase *mk_head(const tc_spec *s)
 {
-    gerr err = GERR_INIT;
-    tcase *t = tc_new(s->name);
+    tcase *t = tc_from(s);
     int n = 3, k = 5;
     t->n = n, t->k = k, t->smoothing = 0.1f;
     ops_conv c0 = TC_CONV(n, 3, 6, 6, 4, 3, 3, 2, 1, 1, 1, 1, true);
-    tc_must(ops_conv_init(&c0, &err), &err);
+    tc_must(t, ops_conv_init(&c0, &t->err));
     t->hw = c0.oh * c0.ow;
     ops_bn bn = {.n = n, .c = 4, .hw = t->hw, .eps = 1e-5f, .momentum = 0.1f, .training = true};
-    tc_must(ops_bn_init(&bn, &err), &err);
+    tc_must(t, ops_bn_init(&bn, &t->err));
     t->conv[0] = c0, t->bn[0] = bn;
     tc_tensor(t, "x", (long)n * 3 * 36, true);
     tc_tensor(t, "w0", 4L * 3 * 9, true);
