@@ -8,17 +8,6 @@
 
 #include "tui/wb.h"
 
-/* Reads the table from the session's confirm notes (on open and when the
- * session changes). */
-static void report_load(wb *w)
-{
-    report_release(&w->report);
-    gerr err = GERR_INIT;
-    w->report_err[0] = 0;
-    if (report_build(w->s, &w->report, &err))
-        snprintf(w->report_err, sizeof w->report_err, "%s", err.msg);
-}
-
 static void draw_table(wb *w, int y, int h)
 {
     const report *rp = &w->report;
@@ -137,5 +126,5 @@ static void report_draw(wb *w, const wb_area *a, bool focused)
     draw_plot(w, py + 1, h - (py + 1 - y0) - 1);
 }
 
-DEFINE_VIEW(report, "Result table", .open = report_load, .draw = report_draw,
+DEFINE_VIEW(report, "Result table", .open = wb_report_load, .draw = report_draw,
             .request = wb_scroll_request);

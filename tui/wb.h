@@ -475,6 +475,9 @@ void wb_lineage_load(wb *w);
 void wb_help_load(wb *w);
 /* wb_stats.c: the session's counts per persona, model, operator, pair. */
 void wb_stats_load(wb *w);
+/* The result table from the session's confirm notes (on open and when the
+ * session changes); an error goes to report_err. */
+void wb_report_load(wb *w);
 
 /* wb_words.c: word-level highlights. For a block of removed lines and the
  * added lines after it, (*del_marks)[i] has one byte per byte of del[i], 1

@@ -1,8 +1,11 @@
 /* wb_stats: the data of the stats view, core/stats.h's table of the
- * session's proposals, read when the view opens. */
+ * session's proposals, and of the report view, core/report.h's result
+ * table; each read when its view opens. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/report.h"
 #include "core/stats.h"
 #include "tui/wb.h"
 
@@ -29,4 +32,13 @@ void wb_stats_load(wb *w)
         wb_strv_push(&w->stats, &w->n_stats, &alloc, line);
     }
     strbuf_release(&sb);
+}
+
+void wb_report_load(wb *w)
+{
+    report_release(&w->report);
+    gerr err = GERR_INIT;
+    w->report_err[0] = 0;
+    if (report_build(w->s, &w->report, &err))
+        snprintf(w->report_err, sizeof w->report_err, "%s", err.msg);
 }
