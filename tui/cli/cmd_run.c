@@ -153,10 +153,17 @@ static void init(void *vo)
     a->review.policy = EVOLVE_REVIEW_AUTO;
 }
 
-/* A setting of the preset, replaced by its option when that was given. */
+/* A setting of the preset, replaced by its option when that was given
+   (not `unset`; a text: not NULL). */
 static void override(int *setting, int option, int unset)
 {
     if (option != unset)
+        *setting = option;
+}
+
+static void override_text(const char **setting, const char *option)
+{
+    if (option)
         *setting = option;
 }
 
@@ -177,14 +184,14 @@ static int run(void *vo, const cli_args *args)
         cfg.train_time_limit = (double)a->time_limit;
     if (a->seed >= 0)
         cfg.seed = (unsigned long)a->seed;
-    cfg.max_empty_generations = a->max_empty;
-    cfg.rungs = a->rungs_spec;
-    cfg.llm = a->llm;
-    cfg.model = a->model;
-    cfg.data_dir = a->data;
-    cfg.max_memory = a->max_memory;
-    cfg.evaluator = a->engine; /* NULL: the session's setting, else local */
-    cfg.evaluator_options = a->slurm.len ? a->slurm.text : NULL;
+    override(&cfg.max_empty_generations, a->max_empty, 0);
+    override_text(&cfg.rungs, a->rungs_spec);
+    override_text(&cfg.llm, a->llm);
+    override_text(&cfg.model, a->model);
+    override_text(&cfg.data_dir, a->data);
+    override_text(&cfg.max_memory, a->max_memory);
+    override_text(&cfg.evaluator, a->engine); /* NULL: the session's setting, else local */
+    override_text(&cfg.evaluator_options, a->slurm.len ? a->slurm.text : NULL);
 
     session *s = cli_session_open("run", args->v[0], SESSION_WRITE);
     if (!s)
