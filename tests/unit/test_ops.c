@@ -400,8 +400,8 @@ static tcase *mk_bn_act(const tc_spec *s)
 static const tc_spec speed_cases[] = {
     /* depthwise at stride 1 (flat planes; across channels on maps down to
        1x1; wide padding) */
-    {"dw3_7x5",  mk_conv, .conv = DW3(2, 3, 7, 5, 3, 1, 1, true)},
-    {"dw3_2x2",  mk_conv, .conv = DW3(3, 4, 2, 2, 3, 1, 1, true)},
+    {"dw3_7x5",  mk_conv, .conv = DW3(2, 19, 7, 5, 3, 1, 1, true)},
+    {"dw3_2x2",  mk_conv, .conv = DW3(3, 12, 2, 2, 3, 1, 1, true)},
     {"dw3_1x1",  mk_conv, .conv = DW3(4, 3, 1, 1, 3, 1, 1, false)},
     {"dw3_k5",   mk_conv, .conv = DW3(2, 2, 6, 4, 5, 2, 0, true)},
     {"dw3_pad2", mk_conv, .conv = DW3(2, 2, 3, 3, 3, 2, 2, false)},
