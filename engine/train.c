@@ -2,6 +2,7 @@
 #include "engine/train.h"
 #include "engine/base/grow.h"
 #include "engine/base/num.h"
+#include "engine/ops_internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -106,6 +107,65 @@ int train_evaluate(model *m, const data_view *v, const float *mean, const float 
     return 0;
 }
 
+/* The optimisers' element-wise updates, split over the threads by ranges
+ * (each element's formula is the same wherever it falls: the same
+ * numbers for any number of threads) and vectorised (O3, AVX2 clone). */
+typedef struct opt_args {
+    const net_train *t;
+    float *w, *g, *s0, *s1; /* parameters, gradients, optimiser state */
+    float lr, mu, b1, b2, eps, step_size, rc2;
+} opt_args;
+
+#pragma GCC push_options
+#pragma GCC optimize("O3")
+
+OPS_CLONES static void sgd_range(void *ctx, long lo, long hi)
+{
+    const opt_args *a = ctx;
+    float *restrict w = a->w, *restrict buf = a->s0;
+    const float *restrict g = a->g;
+    float flr = a->lr, mu = a->mu;
+    if (mu > 0 && a->t->nesterov)
+        for (long i = lo; i < hi; i++) {
+            buf[i] = mu * buf[i] + g[i];
+            w[i] -= flr * (g[i] + mu * buf[i]);
+        }
+    else if (mu > 0)
+        for (long i = lo; i < hi; i++) {
+            buf[i] = mu * buf[i] + g[i];
+            w[i] -= flr * buf[i];
+        }
+    else
+        for (long i = lo; i < hi; i++)
+            w[i] -= flr * g[i];
+}
+
+OPS_CLONES static void adamw_range(void *ctx, long lo, long hi)
+{
+    const opt_args *a = ctx;
+    float *restrict w = a->w, *restrict mo = a->s0, *restrict ve = a->s1;
+    const float *restrict g = a->g;
+    float b1 = a->b1, b2 = a->b2, eps = a->eps, step_size = a->step_size, rc2 = a->rc2;
+    for (long i = lo; i < hi; i++) {
+        mo[i] = b1 * mo[i] + (1 - b1) * g[i];
+        ve[i] = b2 * ve[i] + (1 - b2) * g[i] * g[i];
+        w[i] -= step_size * mo[i] / (sqrtf(ve[i]) * rc2 + eps);
+    }
+}
+
+/* g[i] += wd * w[i] (SGD) or w[i] *= 1 - lr * wd (AdamW) over [off, off + len) */
+static void decay_span(float *restrict w, float *restrict g, long off, long len, float wd, float f)
+{
+    if (g)
+        for (long i = off; i < off + len; i++)
+            g[i] += wd * w[i];
+    else
+        for (long i = off; i < off + len; i++)
+            w[i] *= f;
+}
+
+#pragma GCC pop_options
+
 /* One optimiser step over the whole parameter slab. state holds the
  * momentum buffer (SGD) or the two moments (AdamW). */
 static void optimizer_step(model *m, const net_train *t, double lr, float *state, long step)
@@ -124,52 +184,27 @@ static void optimizer_step(model *m, const net_train *t, double lr, float *state
         }
     }
     float flr = (float)lr, wd = (float)t->weight_decay;
-    if (t->optimizer == NET_OPT_SGD) {
-        /* PyTorch's SGD: weight decay joins the gradient (conv and linear
-           weights only), then momentum, then Nesterov's look-ahead */
-        if (wd > 0)
-            for (int k = 0; k < m->n_decay; k++) {
-                long off = m->decay[2 * k], len = m->decay[2 * k + 1];
-                for (long i = off; i < off + len; i++)
-                    g[i] += wd * w[i];
-            }
-        float mu = (float)t->momentum;
-        if (mu > 0) {
-            float *buf = state;
-            if (t->nesterov)
-                for (long i = 0; i < n; i++) {
-                    buf[i] = mu * buf[i] + g[i];
-                    w[i] -= flr * (g[i] + mu * buf[i]);
-                }
-            else
-                for (long i = 0; i < n; i++) {
-                    buf[i] = mu * buf[i] + g[i];
-                    w[i] -= flr * buf[i];
-                }
-        } else {
-            for (long i = 0; i < n; i++)
-                w[i] -= flr * g[i];
-        }
-        return;
-    }
-    /* AdamW: decoupled weight decay on conv and linear weights */
+    bool sgd = t->optimizer == NET_OPT_SGD;
+    /* SGD as PyTorch's: weight decay joins the gradient (conv and linear
+       weights only), then momentum, then Nesterov's look-ahead; AdamW:
+       decoupled weight decay on conv and linear weights */
     if (wd > 0)
-        for (int k = 0; k < m->n_decay; k++) {
-            long off = m->decay[2 * k], len = m->decay[2 * k + 1];
-            float f = 1.0f - flr * wd;
-            for (long i = off; i < off + len; i++)
-                w[i] *= f;
-        }
-    float b1 = (float)t->beta1, b2 = (float)t->beta2, eps = (float)t->adam_eps;
-    double c1 = 1.0 - pow(t->beta1, (double)(step + 1)),
-           c2 = 1.0 - pow(t->beta2, (double)(step + 1));
-    float step_size = (float)(lr / c1), rc2 = (float)(1.0 / sqrt(c2));
-    float *mo = state, *ve = state + n;
-    for (long i = 0; i < n; i++) {
-        mo[i] = b1 * mo[i] + (1 - b1) * g[i];
-        ve[i] = b2 * ve[i] + (1 - b2) * g[i] * g[i];
-        w[i] -= step_size * mo[i] / (sqrtf(ve[i]) * rc2 + eps);
+        for (int k = 0; k < m->n_decay; k++)
+            decay_span(w, sgd ? g : NULL, m->decay[2 * k], m->decay[2 * k + 1], wd,
+                       1.0f - flr * wd);
+    opt_args a = {.t = t, .w = w, .g = g, .s0 = state, .s1 = state + n, .lr = flr};
+    if (sgd) {
+        a.mu = (float)t->momentum;
+    } else {
+        double c1 = 1.0 - pow(t->beta1, (double)(step + 1)),
+               c2 = 1.0 - pow(t->beta2, (double)(step + 1));
+        a.b1 = (float)t->beta1;
+        a.b2 = (float)t->beta2;
+        a.eps = (float)t->adam_eps;
+        a.step_size = (float)(lr / c1);
+        a.rc2 = (float)(1.0 / sqrt(c2));
     }
+    ops_par_for(n, n > OPS_PAR_MIN, sgd ? sgd_range : adamw_range, &a);
 }
 
 static void emit(const train_opts *o, const train_event *ev)
