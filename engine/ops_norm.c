@@ -283,9 +283,55 @@ int ops_ln_init(const ops_ln *l, gerr *err)
     return 0;
 }
 
+/* Scratch: the mean and 1/std of every image and position (forward's,
+ * for backward), two sums per position; for 1x1 maps (hw == 1) also the
+ * batch transposed to [channel][image] (the input and the output
+ * gradient) and the two sums per image. */
 size_t ops_ln_scratch(const ops_ln *l)
 {
-    return 2 * (size_t)l->n * l->hw + 2 * (size_t)l->hw;
+    size_t s = 2 * (size_t)l->n * l->hw + 2 * (size_t)l->hw;
+    return l->hw == 1 ? s + 2 * (size_t)l->n * l->c + 2 * (size_t)l->n : s;
+}
+
+/* One group of np positions, channel c's value at x[c * xs + p]: statistics
+ * over the channels for every position (each one's sum runs over c in
+ * order), then the output at o[c * oc + p * op]. The positions are an
+ * image's (xs = np = hw), or, for 1x1 maps, the images of the batch
+ * transposed (xs = np = n): the same sums either way, and a vector loop
+ * over positions instead of loops of one. */
+static inline void ln_forward_group(const ops_ln *l, float *restrict o, size_t oc, size_t op,
+                                    const float *restrict x, size_t xs, size_t np,
+                                    float *restrict mean, float *restrict invstd,
+                                    const float *gamma, const float *beta)
+{
+    float inv_c = 1.0f / (float)l->c;
+    memset(mean, 0, sizeof(float) * np);
+    memset(invstd, 0, sizeof(float) * np);
+    for (int c = 0; c < l->c; c++)
+        for (size_t p = 0; p < np; p++)
+            mean[p] += x[c * xs + p];
+    for (size_t p = 0; p < np; p++)
+        mean[p] *= inv_c;
+    for (int c = 0; c < l->c; c++)
+        for (size_t p = 0; p < np; p++) {
+            float d = x[c * xs + p] - mean[p];
+            invstd[p] += d * d;
+        }
+    for (size_t p = 0; p < np; p++)
+        invstd[p] = 1.0f / sqrtf(invstd[p] * inv_c + l->eps);
+    for (int c = 0; c < l->c; c++) {
+        float g = gamma[c], bt = beta[c];
+        for (size_t p = 0; p < np; p++)
+            o[c * oc + p * op] = (x[c * xs + p] - mean[p]) * invstd[p] * g + bt;
+    }
+}
+
+/* dst[c * n + i] = src[i * c_n + c]: an [n x c_n] matrix transposed */
+static void ln_transpose(float *restrict dst, const float *restrict src, int n, int c_n)
+{
+    for (int i = 0; i < n; i++)
+        for (int c = 0; c < c_n; c++)
+            dst[(size_t)c * n + i] = src[(size_t)i * c_n + c];
 }
 
 /* Channels are strided by hw, so statistics are accumulated for a whole
@@ -295,29 +341,65 @@ void ops_ln_forward(const ops_ln *l, float *out, const float *in, const float *g
 {
     size_t hw = (size_t)l->hw, chw = (size_t)l->c * hw;
     float *mean_all = scratch, *invstd_all = scratch + (size_t)l->n * hw;
+    if (hw == 1) {
+        float *xt = scratch + 2 * (size_t)l->n + 2;
+        ln_transpose(xt, in, l->n, l->c);
+        ln_forward_group(l, out, 1, (size_t)l->c, xt, (size_t)l->n, (size_t)l->n, mean_all,
+                         invstd_all, gamma, beta);
+        return;
+    }
+    for (int i = 0; i < l->n; i++)
+        ln_forward_group(l, out + i * chw, hw, 1, in + i * chw, hw, hw, mean_all + i * hw,
+                         invstd_all + i * hw, gamma, beta);
+}
+
+/* Backward of one group of positions (as ln_forward_group): dx at
+ * dx[c * dc + p * dp] is added to. Per channel, dgamma and dbeta add an
+ * image's positions summed in double (one_each: the positions are the
+ * images, each added in float as its own image's sum would be). */
+static inline void ln_backward_group(const ops_ln *l, float *restrict dx, size_t dc, size_t dp,
+                                     float *dgamma, float *dbeta, const float *restrict g,
+                                     const float *restrict x, size_t xs, size_t np,
+                                     const float *restrict mean, const float *restrict invstd,
+                                     float *restrict s1, float *restrict s2, const float *gamma,
+                                     bool one_each)
+{
     float inv_c = 1.0f / (float)l->c;
-    for (int i = 0; i < l->n; i++) {
-        const float *x = in + i * chw;
-        float *o = out + i * chw;
-        float *mean = mean_all + i * hw, *invstd = invstd_all + i * hw;
-        memset(mean, 0, sizeof(float) * hw);
-        memset(invstd, 0, sizeof(float) * hw);
-        for (int c = 0; c < l->c; c++)
-            for (size_t p = 0; p < hw; p++)
-                mean[p] += x[c * hw + p];
-        for (size_t p = 0; p < hw; p++)
-            mean[p] *= inv_c;
-        for (int c = 0; c < l->c; c++)
-            for (size_t p = 0; p < hw; p++) {
-                float d = x[c * hw + p] - mean[p];
-                invstd[p] += d * d;
+    memset(s1, 0, sizeof(float) * np);
+    memset(s2, 0, sizeof(float) * np);
+    for (int c = 0; c < l->c; c++) {
+        float gm = gamma[c], fg = dgamma ? dgamma[c] : 0.0f, fb = dbeta ? dbeta[c] : 0.0f;
+        double dg = 0.0, db = 0.0;
+        for (size_t p = 0; p < np; p++) {
+            float xh = (x[c * xs + p] - mean[p]) * invstd[p];
+            float gy = g[c * xs + p];
+            if (one_each) {
+                fg += gy * xh;
+                fb += gy;
+            } else {
+                dg += gy * xh;
+                db += gy;
             }
-        for (size_t p = 0; p < hw; p++)
-            invstd[p] = 1.0f / sqrtf(invstd[p] * inv_c + l->eps);
-        for (int c = 0; c < l->c; c++) {
-            float g = gamma[c], bt = beta[c];
-            for (size_t p = 0; p < hw; p++)
-                o[c * hw + p] = (x[c * hw + p] - mean[p]) * invstd[p] * g + bt;
+            s1[p] += gy * gm;
+            s2[p] += gy * gm * xh;
+        }
+        if (!one_each) {
+            fg += (float)dg;
+            fb += (float)db;
+        }
+        if (dgamma)
+            dgamma[c] = fg;
+        if (dbeta)
+            dbeta[c] = fb;
+    }
+    if (!dx)
+        return;
+    for (int c = 0; c < l->c; c++) {
+        float gm = gamma[c];
+        for (size_t p = 0; p < np; p++) {
+            float xh = (x[c * xs + p] - mean[p]) * invstd[p];
+            dx[c * dc + p * dp] +=
+                invstd[p] * (g[c * xs + p] * gm - s1[p] * inv_c - xh * s2[p] * inv_c);
         }
     }
 }
@@ -329,38 +411,16 @@ void ops_ln_backward(const ops_ln *l, float *din, float *dgamma, float *dbeta, c
     const float *mean_all = scratch, *invstd_all = scratch + (size_t)l->n * hw;
     /* per-position sums over channels, after the saved statistics */
     float *s1 = scratch + 2 * (size_t)l->n * hw, *s2 = s1 + hw;
-    float inv_c = 1.0f / (float)l->c;
-    for (int i = 0; i < l->n; i++) {
-        const float *x = in + i * chw, *g = dout + i * chw;
-        const float *mean = mean_all + i * hw, *invstd = invstd_all + i * hw;
-        memset(s1, 0, sizeof(float) * hw);
-        memset(s2, 0, sizeof(float) * hw);
-        for (int c = 0; c < l->c; c++) {
-            float gm = gamma[c];
-            double dg = 0.0, db = 0.0;
-            for (size_t p = 0; p < hw; p++) {
-                float xh = (x[c * hw + p] - mean[p]) * invstd[p];
-                float gy = g[c * hw + p];
-                dg += gy * xh;
-                db += gy;
-                s1[p] += gy * gm;
-                s2[p] += gy * gm * xh;
-            }
-            if (dgamma)
-                dgamma[c] += (float)dg;
-            if (dbeta)
-                dbeta[c] += (float)db;
-        }
-        if (!din)
-            continue;
-        float *dx = din + i * chw;
-        for (int c = 0; c < l->c; c++) {
-            float gm = gamma[c];
-            for (size_t p = 0; p < hw; p++) {
-                float xh = (x[c * hw + p] - mean[p]) * invstd[p];
-                dx[c * hw + p] +=
-                    invstd[p] * (g[c * hw + p] * gm - s1[p] * inv_c - xh * s2[p] * inv_c);
-            }
-        }
+    if (hw == 1) { /* the input and the gradient transposed */
+        float *xt = s2 + 1, *gt = xt + (size_t)l->n * l->c, *t1 = gt + (size_t)l->n * l->c;
+        ln_transpose(xt, in, l->n, l->c);
+        ln_transpose(gt, dout, l->n, l->c);
+        ln_backward_group(l, din, 1, (size_t)l->c, dgamma, dbeta, gt, xt, (size_t)l->n,
+                          (size_t)l->n, mean_all, invstd_all, t1, t1 + l->n, gamma, true);
+        return;
     }
+    for (int i = 0; i < l->n; i++)
+        ln_backward_group(l, din ? din + i * chw : NULL, hw, 1, dgamma, dbeta, dout + i * chw,
+                          in + i * chw, hw, hw, mean_all + i * hw, invstd_all + i * hw, s1, s2,
+                          gamma, false);
 }
