@@ -220,6 +220,15 @@ static ind *find_ind(evolve *e, const char *id)
     return NULL;
 }
 
+/* The public view's strings are the individual's own fields: pointers into
+ * e->inds, so they are set again whenever the array moves. */
+static void point_pub_strings(ind *d)
+{
+    d->pub.op = d->op;
+    d->pub.persona = d->persona;
+    d->pub.message = d->message;
+}
+
 static ind *new_ind(evolve *e)
 {
     if (e->n == e->cap) {
@@ -229,6 +238,8 @@ static ind *new_ind(evolve *e)
             return NULL;
         e->inds = ni;
         e->cap = nc;
+        for (size_t i = 0; i < e->n; i++)
+            point_pub_strings(&e->inds[i]);
     }
     ind *d = &e->inds[e->n++];
     memset(d, 0, sizeof *d);
@@ -237,9 +248,7 @@ static ind *new_ind(evolve *e)
     d->pub.params = -1;
     d->pub.flops = d->pub.seconds = -1;
     d->pub.slot = (int)(e->n - 1);
-    d->pub.op = d->op;
-    d->pub.persona = d->persona;
-    d->pub.message = d->message;
+    point_pub_strings(d);
     d->measure.failed = true;
     return d;
 }

@@ -241,3 +241,21 @@ hint_matches_table() {
     done <"$T/hint"
 }
 check "the hint line's keys do what the key table says" hint_matches_table
+
+# A live generation larger than the evolve object's first allocation (16):
+# the individuals' array moves as it grows, and every row must still show
+# its own operator (the view's strings pointed into the freed array once).
+expect "gevo new makes a session for a large generation" 0 "$GEVO" new "$T/big"
+steady_session "$T/big"
+i=1
+while [ $i -le 20 ]; do
+    "$GEVO" propose "$T/big" --llm none --parent g0-1 --generation 1 --seed $i >/dev/null 2>&1
+    i=$((i + 1))
+done
+printf ':dump %s\n' "$T/bigtree" >"$T/kbig"
+tui "the scripted workbench (20 proposals in the live generation) exits 0, silent" 80 40 \
+    "$T/kbig" "$T/big" --llm none
+rows=$(grep -cE '^  [^ ]+ +g1-[0-9]+ ' "$T/bigtree")
+named=$(grep -cE "^  [^ ]+ +g1-[0-9]+'? +mutation " "$T/bigtree")
+check "a live generation of 20 shows every row ($rows) with its operator ($named)" \
+    sh -c "[ $rows -ge 17 ] && [ $rows -eq $named ]"
