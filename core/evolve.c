@@ -174,32 +174,40 @@ const char *evolve_state_name(evolve_state s)
     return "?";
 }
 
+/* The presets' evolution settings, one row each (screening's rungs are in
+ * core/rungs.c). */
+static const struct evolve_preset {
+    const char *name;
+    int population, offspring;
+    double p_crossover, p_mutation, p_eot;
+    int elitism;
+    double train_time_limit;
+} evolve_presets[] = {
+    /* the interactive default: a generation in minutes on 2 cores */
+    {"quick", 4, 4, 0.25, 1.0, 0.2, 1, 900},
+    /* LLM-GE's settings */
+    {"paper", 44, 44, 0.35, 0.8, 0.25, 2, 3600 * 4},
+};
+
 int evolve_config_preset(evolve_config *c, const char *preset)
 {
     memset(c, 0, sizeof *c);
-    if (!preset || !strcmp(preset, "quick") || !strcmp(preset, "default")) {
-        /* the interactive default: a generation in minutes on 2 cores */
-        c->preset = "quick";
-        c->population = 4;
-        c->offspring = 4;
-        c->p_crossover = 0.25;
-        c->p_mutation = 1.0;
-        c->p_eot = 0.2;
-        c->elitism = 1;
-        c->train_time_limit = 900;
-    } else if (!strcmp(preset, "paper")) {
-        /* LLM-GE's settings */
-        c->preset = "paper";
-        c->population = 44;
-        c->offspring = 44;
-        c->p_crossover = 0.35;
-        c->p_mutation = 0.8;
-        c->p_eot = 0.25;
-        c->elitism = 2;
-        c->train_time_limit = 3600 * 4;
-    } else {
+    if (!preset || !strcmp(preset, "default"))
+        preset = "quick";
+    const struct evolve_preset *p = NULL;
+    for (size_t i = 0; i < sizeof evolve_presets / sizeof *evolve_presets; i++)
+        if (!strcmp(preset, evolve_presets[i].name))
+            p = &evolve_presets[i];
+    if (!p)
         return -1;
-    }
+    c->preset = p->name;
+    c->population = p->population;
+    c->offspring = p->offspring;
+    c->p_crossover = p->p_crossover;
+    c->p_mutation = p->p_mutation;
+    c->p_eot = p->p_eot;
+    c->elitism = p->elitism;
+    c->train_time_limit = p->train_time_limit;
     /* screening comes from the preset's rungs (core/rungs.c) */
     c->train_subset = -1;
     c->train_epochs = -1;
