@@ -550,22 +550,17 @@ typedef struct conv_window {
     long k, stride, pad, dil;
 } conv_window;
 
-/* k, stride and dilation; the padding, which depends on them, comes from
- * window_padding once the caller has read what it reads before it. */
+/* k, stride and dilation; the caller reads the padding (it depends on k and
+ * dilation) after what it reads first: conv its groups, so that of two bad
+ * arguments the one named stays the same. */
 static conv_window window_args(builder *b, const opspec *os, bound_args *ba, int k_slot)
 {
     conv_window w;
     w.k = int_arg(b, os, ba, k_slot, 1, 64);
     w.stride = int_arg(b, os, ba, k_slot + WIN_STRIDE, 1, 64);
     w.dil = int_arg(b, os, ba, k_slot + WIN_DILATION, 1, 64);
-    w.pad = 0; /* window_padding: conv reads its groups first, so that the first
-                  of two bad arguments named is the same as it always was */
+    w.pad = 0;
     return w;
-}
-
-static void window_padding(builder *b, const opspec *os, bound_args *ba, int k_slot, conv_window *w)
-{
-    w->pad = padding_arg(b, os, ba, k_slot + WIN_PADDING, w->k, w->dil);
 }
 
 #define CONV_ARGS(X)                     \
@@ -614,7 +609,7 @@ static value build_conv(builder *b, const opspec *os, bound_args *ba, const expr
     long out = int_arg(b, os, ba, CONV_OUT, 1, max_dim);
     conv_window w = window_args(b, os, ba, CONV_K);
     long groups = int_arg(b, os, ba, CONV_GROUPS, 1, max_dim);
-    window_padding(b, os, ba, CONV_K, &w);
+    w.pad = padding_arg(b, os, ba, CONV_K + WIN_PADDING, w.k, w.dil);
     return conv_node(b, os, call, ba->v[CONV_X].node, out, w, groups, ba->v[CONV_BIAS].i != 0);
 }
 
@@ -623,7 +618,7 @@ static value build_dwconv(builder *b, const opspec *os, bound_args *ba, const ex
     int x = ba->v[DW_X].node;
     long c = in_shape(b, x).c;
     conv_window w = window_args(b, os, ba, DW_K);
-    window_padding(b, os, ba, DW_K, &w);
+    w.pad = padding_arg(b, os, ba, DW_K + WIN_PADDING, w.k, w.dil);
     return conv_node(b, os, call, x, c, w, c, ba->v[DW_BIAS].i != 0);
 }
 
