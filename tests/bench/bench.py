@@ -25,8 +25,10 @@ goals use the median), BENCH_NETS ("exquisitenetv2 smallcnn cifar"),
 BENCH_THREADS (2), BENCH_DATA (Fashion-MNIST), BENCH_CIFAR (a folder of
 CIFAR-10 binary batches), BENCH_CIFAR_IMAGES (12800), BENCH_EVAL_BATCH
 (gevo's default, the batch), BENCH_QUICK (1), BENCH_PAIR (0),
-BENCH_TORCH (1; 0 runs gevo's side only). A bench asserts nothing and no
-test depends on it."""
+BENCH_TORCH (1; 0 runs gevo's side only), BENCH_CORETYPE (empty: the
+faster of the environment's OPENBLAS_CORETYPE and OpenBLAS's own choice,
+for both sides; "env": the environment's; a name: that one). A bench
+asserts nothing and no test depends on it."""
 import json
 import os
 import random
@@ -61,6 +63,7 @@ EVAL_BATCH = env("BENCH_EVAL_BATCH", "")
 QUICK = env("BENCH_QUICK", "1") == "1"
 PAIR = env("BENCH_PAIR", "0") == "1"
 TORCH = env("BENCH_TORCH", "1") == "1"
+BENCH_CORETYPE = env("BENCH_CORETYPE", "")
 FORMATS = ("contiguous", "channels_last")
 
 # the goals (ratios in one run, same network, batch 128, against PyTorch's
@@ -137,12 +140,7 @@ def main():
     if not os.path.isdir(DATA):
         sys.exit("bench: no data in %s (apt-get install dataset-fashion-mnist)" % DATA)
     load0 = os.getloadavg()
-    sgemm, core = None, "?"
-    exe = os.path.join(BENCH_BIN, "engine_sgemm")
-    if os.access(exe, os.X_OK):
-        run([exe, str(THREADS)], os.path.join(tmp, "sgemm.json"))
-        s = last_json(os.path.join(tmp, "sgemm.json"))
-        sgemm, core = s["sgemm_gflops"], s["core"]
+    sgemm, core, kernels = choose_kernels(tmp)
     torch_version = None
     if TORCH:
         try:
@@ -151,11 +149,11 @@ def main():
             torch_version = out.stdout.strip()
         except (OSError, subprocess.CalledProcessError):
             pass
-    forced = os.environ.get("OPENBLAS_CORETYPE")
     print("bench: %d cores, load %.2f %.2f %.2f, %d images, batch 128, %d threads; OpenBLAS %s "
-          "kernels%s; PyTorch %s" % (os.cpu_count(), *load0, IMAGES, THREADS, core,
-                                     " (OPENBLAS_CORETYPE=%s)" % forced if forced else "",
-                                     torch_version or "absent: gevo's side only"))
+          "kernels; PyTorch %s" % (os.cpu_count(), *load0, IMAGES, THREADS, core,
+                                   torch_version or "absent: gevo's side only"))
+    if kernels:
+        print("kernels: " + kernels)
     if sgemm:
         print("sgemm: %.1f GFLOP/s on %d threads (%s kernels)" % (sgemm, THREADS, core))
 
@@ -215,6 +213,56 @@ def main():
     print("bench: load %.2f %.2f %.2f at the end" % load1)
 
 
+def sgemm_rate(tmp, coretype):
+    """engine_sgemm's (GFLOP/s, core name) with OPENBLAS_CORETYPE set to
+    coretype, or unset (OpenBLAS's own choice, or gevo's where OpenBLAS
+    falls back to SSE3: ops_blas_init) when coretype is None."""
+    exe = os.path.join(BENCH_BIN, "engine_sgemm")
+    if not os.access(exe, os.X_OK):
+        return None, "?"
+    saved = os.environ.pop("OPENBLAS_CORETYPE", None)
+    if coretype:
+        os.environ["OPENBLAS_CORETYPE"] = coretype
+    try:
+        out = os.path.join(tmp, "sgemm-%s.json" % (coretype or "auto"))
+        run([exe, str(THREADS)], out)
+        s = last_json(out)
+    finally:
+        os.environ.pop("OPENBLAS_CORETYPE", None)
+        if saved is not None:
+            os.environ["OPENBLAS_CORETYPE"] = saved
+    return s["sgemm_gflops"], s["core"]
+
+
+def choose_kernels(tmp):
+    """Both sides run with the faster of the OpenBLAS kernels the
+    environment asks for (OPENBLAS_CORETYPE) and the ones chosen for the
+    CPU without it: a CORETYPE of narrower vectors than the CPU has (a
+    Haswell setting on an AVX-512 CPU) halves sgemm, and PyTorch's
+    convolutions (oneDNN) use the CPU's widest vectors whatever it says.
+    BENCH_CORETYPE=env keeps the environment's, BENCH_CORETYPE=NAME forces
+    one. The sgemm rate the goals compare with is the chosen kernels'.
+    Returns (GFLOP/s, core, a line saying what was chosen, or None)."""
+    want, env_core = BENCH_CORETYPE, os.environ.get("OPENBLAS_CORETYPE")
+    if want == "env" or (not want and not env_core):
+        rate, core = sgemm_rate(tmp, env_core)
+        return rate, core, None
+    if want:
+        os.environ["OPENBLAS_CORETYPE"] = want
+        rate, core = sgemm_rate(tmp, want)
+        return rate, core, "OPENBLAS_CORETYPE=%s (BENCH_CORETYPE)" % want
+    env_rate, _ = sgemm_rate(tmp, env_core)
+    auto_rate, auto_core = sgemm_rate(tmp, None)
+    if env_rate is None or auto_rate is None or env_rate >= auto_rate:
+        return env_rate, env_core, ("OPENBLAS_CORETYPE=%s from the environment (%s GFLOP/s; "
+                                    "unset: %s, %s)" % (env_core, env_rate, auto_core, auto_rate))
+    os.environ.pop("OPENBLAS_CORETYPE", None)
+    return auto_rate, auto_core, (
+        "%s, OpenBLAS's choice for this CPU, %.1f GFLOP/s, for both sides: the environment's "
+        "OPENBLAS_CORETYPE=%s gives %.1f (BENCH_CORETYPE=env keeps it)" % (
+            auto_core, auto_rate, env_core, env_rate))
+
+
 def note(label, side, ips):
     print("bench: %s, %s: %.0f img/s" % (label, side, ips), file=sys.stderr, flush=True)
 
@@ -236,32 +284,40 @@ def derive(row, sgemm):
     row["ratio"] = row["gevo"] / best if best else None
     row["frac"] = row["gflops"] / sgemm if sgemm else None
     row["infer_ratio"] = row["gevo_eval"] / best_eval if best_eval and row["gevo_eval"] else None
+    # the ratios the arithmetic allows: gevo running every multiply-add at
+    # the sgemm rate (training three forward passes, inference one)
+    rate = sgemm * 1e9 if sgemm else None
+    row["bound"] = rate / (3 * row["flops"]) / best if rate and best else None
+    row["infer_bound"] = rate / row["flops"] / best_eval if rate and best_eval else None
 
 
 def tables(rows):
+    print("(bound: the ratio if every multiply-add of gevo's ran at the sgemm rate; a goal above "
+          "it needs fewer multiplies, not faster ones)")
     print("training, one pass, batch 128, %d threads (img/s; ratio against the faster PyTorch "
           "format):" % THREADS)
-    print("  %-14s %8s %8s %8s %6s %8s %8s %8s %8s" % (
-        "network", "gevo", "torch", "torch_cl", "ratio", "GFLOP/s", "of_sgemm", "gevo_MB",
-        "torch_MB"))
+    print("  %-14s %8s %8s %8s %6s %6s %8s %8s %8s %8s" % (
+        "network", "gevo", "torch", "torch_cl", "ratio", "bound", "GFLOP/s", "of_sgemm",
+        "gevo_MB", "torch_MB"))
     for row in rows:
         t = row["torch"]
         c, cl = t.get("contiguous", {}), t.get("channels_last", {})
-        print("  %-14s %8.0f %8s %8s %6s %8.1f %8s %8.0f %8s" % (
+        print("  %-14s %8.0f %8s %8s %6s %6s %8.1f %8s %8.0f %8s" % (
             row["label"], row["gevo"], fmt(c.get("ips"), ".0f"), fmt(cl.get("ips"), ".0f"),
-            fmt(row["ratio"], ".2f"), row["gflops"],
+            fmt(row["ratio"], ".2f"), fmt(row["bound"], ".2f"), row["gflops"],
             fmt(row["frac"] and 100 * row["frac"], ".1f") + "%", row["gevo_mb"],
             fmt(max([x["mb"] for x in t.values()], default=None), ".0f")))
     print("inference on the 10,000 test images, eval mode, batch %s (img/s), and test accuracy "
           "after the pass:" % (EVAL_BATCH or "128"))
-    print("  %-14s %8s %8s %8s %6s %8s %8s %8s" % (
-        "network", "gevo", "torch", "torch_cl", "ratio", "acc", "t_acc", "t_acc_cl"))
+    print("  %-14s %8s %8s %8s %6s %6s %8s %8s %8s" % (
+        "network", "gevo", "torch", "torch_cl", "ratio", "bound", "acc", "t_acc", "t_acc_cl"))
     for row in rows:
         t = row["torch"]
         c, cl = t.get("contiguous", {}), t.get("channels_last", {})
-        print("  %-14s %8s %8s %8s %6s %8s %8s %8s" % (
+        print("  %-14s %8s %8s %8s %6s %6s %8s %8s %8s" % (
             row["label"], fmt(row["gevo_eval"], ".0f"), fmt(c.get("eval"), ".0f"),
             fmt(cl.get("eval"), ".0f"), fmt(row["infer_ratio"], ".2f"),
+            fmt(row["infer_bound"], ".2f"),
             fmt(row["gevo_acc"], ".4f"), fmt(c.get("acc"), ".4f"), fmt(cl.get("acc"), ".4f")))
     sys.stdout.flush()
 
