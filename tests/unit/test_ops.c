@@ -386,6 +386,20 @@ static tcase *mk_bn_act(const tc_spec *s)
     return t;
 }
 
+/* linear over a batch and outputs that engine/ops_conv.c cuts in two
+ * chunks of rows each (the second ending in a partial group of 12): n
+ * images of 3 features into 121 outputs */
+static tcase *mk_linear_chunks(const tc_spec *s)
+{
+    tcase *t = tc_from(s);
+    t->in_f = 3, t->out_f = 121;
+    tc_tensor(t, "x", (long)t->n * t->in_f, true);
+    tc_tensor(t, "w", (long)t->out_f * t->in_f, true);
+    tc_tensor(t, "b", t->out_f, true);
+    tc_output(t, (long)t->n * t->out_f, linear_fwd, linear_bwd);
+    return t;
+}
+
 /* The speed paths' cases, run by the gradient, storing and thread checks
  * (no PyTorch fixtures). */
 /* depthwise, 3 wide, at stride 1: n, channels, h, w, kernel height,
@@ -427,6 +441,7 @@ static const tc_spec speed_cases[] = {
     /* 2x2 pools wide enough for the vectorised interior of ops_pool.c (and
        a ceil-mode last column and row of single samples); kind, n, c, h, w,
        k, stride, padding, ceil */
+    {"linear_chunks", mk_linear_chunks, .n = 110},
     {"maxpool2_wide",      mk_pool, .pool = TC_POOL(OPS_POOL_MAX, 2, 3, 6, 38, 2, 2, 0, false)},
     {"minpool2_wide_ceil", mk_pool, .pool = TC_POOL(OPS_POOL_MIN, 2, 3, 7, 35, 2, 2, 0, true)},
 };
