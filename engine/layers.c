@@ -248,8 +248,8 @@ static ops_act act_kind(const net_node *nd)
 static void act_forward(model *m, int i, int n, bool training)
 {
     model_layer *L = &m->layers[i];
-    if (L->fused)
-        return; /* the batchnorm before it wrote the output */
+    if (L->fused || (L->pool_relu && !training))
+        return; /* the batchnorm before it wrote the output, or the pool after it runs it */
     ops_act_forward(act_kind(L->node), L->out, input_layer(m, L->node, 0)->out, (long)n * L->size);
 }
 
@@ -287,6 +287,15 @@ static void pool_forward(model *m, int i, int n, bool training)
 {
     model_layer *L = &m->layers[i];
     L->pool.n = n;
+    if (L->relu_in && !training) {
+        /* layer_pool_relu: pool the relu's input into the relu's output
+           (dead in evaluation, and larger than the pooled values), then
+           the relu from there into this output */
+        model_layer *R = &m->layers[L->relu_in];
+        ops_pool_forward(&L->pool, R->out, input_layer(m, R->node, 0)->out, L->scratch);
+        ops_act_forward(OPS_RELU, L->out, R->out, (long)n * L->size);
+        return;
+    }
     ops_pool_forward(&L->pool, L->out, input_layer(m, L->node, 0)->out, L->scratch);
 }
 
@@ -419,13 +428,11 @@ static void dropout_backward(model *m, int i, int n)
 const layer_fns layer_table[NET_OP_COUNT] = {NET_OP_INFO(LAYER_ROW)};
 #undef LAYER_ROW
 
-/* A batchnorm whose output only an activation reads hands it the values
- * in the same pass (the pair was a fifth of ExquisiteNetV2's time, mostly
- * memory traffic), and its own output needs no storage. */
-int layer_fused_act(const net_graph *g, int i)
+/* The one node that reads node i's output (once), or 0: i is the output,
+ * unread, or read more than once. */
+static int only_consumer(const net_graph *g, int i)
 {
-    const char *off = getenv("GEVO_NO_FUSE");
-    if (g->nodes[i].op != NET_BATCHNORM || i == g->output || (off && strcmp(off, "0")))
+    if (i == g->output)
         return 0;
     int consumer = 0, uses = 0;
     for (int k = i + 1; k < g->n_nodes; k++)
@@ -434,7 +441,32 @@ int layer_fused_act(const net_graph *g, int i)
                 consumer = k;
                 uses++;
             }
-    if (uses != 1 || layer_table[g->nodes[consumer].op].forward != act_forward)
+    return uses == 1 ? consumer : 0;
+}
+
+/* A batchnorm whose output only an activation reads hands it the values
+ * in the same pass (the pair was a fifth of ExquisiteNetV2's time, mostly
+ * memory traffic), and its own output needs no storage. */
+int layer_fused_act(const net_graph *g, int i)
+{
+    const char *off = getenv("GEVO_NO_FUSE");
+    if (g->nodes[i].op != NET_BATCHNORM || (off && strcmp(off, "0")))
+        return 0;
+    int consumer = only_consumer(g, i);
+    if (!consumer || layer_table[g->nodes[consumer].op].forward != act_forward)
         return 0;
     return consumer;
+}
+
+int layer_pool_relu(const net_graph *g, int i)
+{
+    const net_node *nd = &g->nodes[i];
+    if (nd->op != NET_RELU || layer_fused_act(g, nd->in[0]) == i)
+        return 0;
+    int pool = only_consumer(g, i);
+    if (!pool || (g->nodes[pool].op != NET_MAXPOOL && g->nodes[pool].op != NET_MINPOOL))
+        return 0;
+    /* the pooled values go through the relu's buffer: a padded pool can be
+       larger than its input */
+    return net_shape_size(g->nodes[pool].shape) <= net_shape_size(nd->shape) ? pool : 0;
 }

@@ -45,4 +45,12 @@ extern const layer_fns layer_table[NET_OP_COUNT];
  * batchnorm, or GEVO_NO_FUSE=1 is in the environment. */
 int layer_fused_act(const net_graph *g, int i);
 
+/* The max or min pool that relu node i of g feeds alone, or 0: i is no
+ * unfused relu, not the output, or feeds anything else. In evaluation the
+ * pool then reads the relu's input and the relu runs on the pooled values:
+ * max(relu(x)) = relu(max(x)) exactly, relu being non-decreasing (and
+ * min alike), so the numbers are the same with a fraction of the relu's
+ * work. Training keeps the order (backward reads the relu's output). */
+int layer_pool_relu(const net_graph *g, int i);
+
 #endif

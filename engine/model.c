@@ -282,6 +282,9 @@ static int layout_model(const net_graph *g, int batch, model *m, layout *p, gerr
         L->fuse_act = fuse;
         if (fuse)
             m->layers[fuse].fused = true;
+        L->pool_relu = layer_pool_relu(g, i);
+        if (L->pool_relu)
+            m->layers[L->pool_relu].relu_in = i;
         L->scratch = arena + out_at + both;
         size_t k = (size_t)nd->n_in;
         if (nd->n_in > 1) {

@@ -34,6 +34,11 @@ typedef struct model_layer {
        and dout receives the gradient of the normalised values */
     int fuse_act;
     bool fused; /* an activation computed by the batchnorm before it */
+    /* evaluation only (layer_pool_relu): a relu whose one consumer is a max
+       or min pool is applied after that pool, on a quarter of the values
+       (pool_relu: the pool, in the relu's layer; relu_in: the relu, in the
+       pool's), 0 if none */
+    int pool_relu, relu_in;
     ops_conv conv;
     ops_pool pool;
     ops_bn bn;

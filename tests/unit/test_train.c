@@ -506,6 +506,58 @@ out:
     net_graph_free(g);
 }
 
+/* In evaluation a relu read only by a max or min pool runs after it
+ * (layer_pool_relu): the same numbers as in the graph's order, bit for bit.
+ * A relu read twice, one a batchnorm computes, one before an average or
+ * before a pool larger than its input keeps its place. */
+static void test_pool_relu(void)
+{
+    net_graph *g = compile("input x: 2x9x9\nclasses 3\n"
+                           "p = maxpool(relu(conv(x, 4, k=3, padding=1)), 2)\n"
+                           "q = minpool(relu(conv(x, 4, k=3, padding=1)), 2, ceil=true)\n"
+                           "y = relu(conv(x, 4, k=3, padding=1))\n"
+                           "u = maxpool(y, 2) + avgpool(y, 2)\n"
+                           "v = maxpool(relu(conv(x, 4, k=3, padding=1)), 3, stride=1, padding=1)\n"
+                           "w = maxpool(relu(conv(x, 4, k=1)), 2, stride=1, padding=1)\n"
+                           "b = maxpool(relu(batchnorm(conv(x, 4, k=1))), 2)\n"
+                           "a = avgpool(relu(conv(x, 4, k=3, padding=1)), 2)\n"
+                           "z = concat(gap(p), gap(q), gap(u), gap(v), gap(w), gap(b), gap(a))\n"
+                           "return linear(flatten(z), classes)\n");
+    if (!g)
+        return;
+    gerr err = GERR_INIT;
+    model *m = model_new(g, 5, 3, &err);
+    CHECK(m != NULL, "%s", err.msg);
+    if (!m)
+        goto out;
+    int swapped = 0, kept = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const model_layer *L = &m->layers[i];
+        if (g->nodes[i].op != NET_RELU)
+            continue;
+        if (L->pool_relu) {
+            swapped++;
+            CHECK(m->layers[L->pool_relu].relu_in == i, "node %d", i);
+        } else
+            kept++;
+    }
+    CHECK(swapped == 3 && kept == 4, "%d relus after their pool, %d kept (want 3, 4)", swapped,
+          kept);
+    float *x = model_input(m);
+    for (long i = 0; i < 5L * 162; i++)
+        x[i] = (float)((i * 7919) % 23) / 11.0f - 1.0f;
+    float swap[15]; /* 5 images x 3 classes */
+    memcpy(swap, model_forward(m, 5, false), sizeof swap);
+    /* the reference: the same model without the swap */
+    for (int i = 0; i < g->n_nodes; i++)
+        m->layers[i].pool_relu = m->layers[i].relu_in = 0;
+    const float *plain = model_forward(m, 5, false);
+    CHECK(!memcmp(swap, plain, sizeof swap), "evaluation differs from the relu before its pool");
+out:
+    model_free(m);
+    net_graph_free(g);
+}
+
 /* What the heap holds now, as the allocator counts it: the usable size of
  * every live allocation of the process. Under AddressSanitizer, its
  * allocator's count; otherwise this test program replaces malloc and its
@@ -727,6 +779,7 @@ int main(void)
     RUN(test_schedules);
     RUN(test_every_operator);
     RUN(test_bn_act_fusion);
+    RUN(test_pool_relu);
     RUN(test_memory_plan_is_exact);
     RUN(test_training_memory);
     harness_rmtree(dir);
