@@ -287,16 +287,18 @@ static void pool_forward(model *m, int i, int n, bool training)
 {
     model_layer *L = &m->layers[i];
     L->pool.n = n;
+    /* the argmax indices are for backward: none in evaluation */
+    float *idx = training ? L->scratch : NULL;
     if (L->relu_in && !training) {
         /* layer_pool_relu: pool the relu's input into the relu's output
            (dead in evaluation, and larger than the pooled values), then
            the relu from there into this output */
         model_layer *R = &m->layers[L->relu_in];
-        ops_pool_forward(&L->pool, R->out, input_layer(m, R->node, 0)->out, L->scratch);
+        ops_pool_forward(&L->pool, R->out, input_layer(m, R->node, 0)->out, idx);
         ops_act_forward(OPS_RELU, L->out, R->out, (long)n * L->size);
         return;
     }
-    ops_pool_forward(&L->pool, L->out, input_layer(m, L->node, 0)->out, L->scratch);
+    ops_pool_forward(&L->pool, L->out, input_layer(m, L->node, 0)->out, idx);
 }
 
 static void pool_backward(model *m, int i, int n)

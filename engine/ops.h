@@ -158,8 +158,9 @@ void ops_ln_backward(const ops_ln *l, float *din, float *dgamma, float *dbeta, c
  * ceil mode a last window that would start in the right padding is dropped.
  * Padding may be at most half the kernel (PyTorch's rule). max pads with
  * -inf, min with +inf (min = -maxpool(-x)); both keep the argmax (first of
- * equal values) per output in scratch and backward routes to it. avg uses
- * count_include_pad=True with windows clipped at the padded border. */
+ * equal values) per output in scratch and backward routes to it; forward
+ * with scratch NULL (evaluation: no backward) writes only the values. avg
+ * uses count_include_pad=True with windows clipped at the padded border. */
 typedef enum ops_pool_kind {
     OPS_POOL_MAX,
     OPS_POOL_AVG,

@@ -89,18 +89,18 @@ static inline int window_span(int o, int stride, int pad, int k, int in, int *lo
 
 /* 2x2 windows at stride 2 without padding (floor or ceil): the same
  * order of comparison as the general loop (row by row, first extreme
- * wins), without its per-window bounds, and without branches: IS_MIN is a
- * constant in each of the two copies the compiler makes, and the running
- * best and its index move by selects. */
-static inline __attribute__((always_inline)) void extreme2_forward(const pool_args *a, long lo,
-                                                                   long hi, const bool IS_MIN)
+ * wins), without its per-window bounds, and without branches: IS_MIN and
+ * IDX (write the index) are constants in each of the four copies the
+ * compiler makes, and the running best and its index move by selects. */
+static inline __attribute__((always_inline)) void
+extreme2_forward(const pool_args *a, long lo, long hi, const bool IS_MIN, const bool IDX)
 {
     const ops_pool *p = a->p;
     int h = p->h, w = p->w, oh = p->oh, ow = p->ow;
     size_t ihw = (size_t)h * w, ohw = (size_t)oh * ow;
     for (long pl = lo; pl < hi; pl++) {
         const float *x = a->in + pl * ihw;
-        float *o = a->out + pl * ohw, *ix = a->idx + pl * ohw;
+        float *o = a->out + pl * ohw, *ix = IDX ? a->idx + pl * ohw : NULL;
         for (int oy = 0; oy < oh; oy++) {
             int y0 = 2 * oy;
             bool two_rows = y0 + 1 < h;
@@ -109,7 +109,7 @@ static inline __attribute__((always_inline)) void extreme2_forward(const pool_ar
             if (two_rows) {
                 /* windows of four samples inside the plane: no repeats,
                    fixed offsets, a loop the compiler vectorises */
-                float *restrict orow = o + oy * ow, *restrict irow = ix + oy * ow;
+                float *restrict orow = o + oy * ow, *restrict irow = IDX ? ix + oy * ow : NULL;
                 int32_t base = y0 * w;
                 for (; ox < w / 2; ox++) {
                     int32_t i00 = base + 2 * ox;
@@ -127,7 +127,8 @@ static inline __attribute__((always_inline)) void extreme2_forward(const pool_ar
                     TRY(b11, i00 + w + 1);
 #undef TRY
                     orow[ox] = best;
-                    put_idx(&irow[ox], bi);
+                    if (IDX)
+                        put_idx(&irow[ox], bi);
                 }
             }
             for (; ox < ow; ox++) {
@@ -150,7 +151,8 @@ static inline __attribute__((always_inline)) void extreme2_forward(const pool_ar
                 TRY(r1[x1], i11);
 #undef TRY
                 o[oy * ow + ox] = best;
-                put_idx(&ix[oy * ow + ox], bi);
+                if (IDX)
+                    put_idx(&ix[oy * ow + ox], bi);
             }
         }
     }
@@ -163,10 +165,15 @@ OPS_CLONES static void extreme_forward(void *ctx, long lo, long hi)
     const ops_pool *p = a->p;
     bool is_min = p->kind == OPS_POOL_MIN;
     if (p->kh == 2 && p->kw == 2 && p->stride == 2 && p->pad_h == 0 && p->pad_w == 0) {
-        if (is_min)
-            extreme2_forward(a, lo, hi, true);
+        bool idx = a->idx != NULL;
+        if (is_min && idx)
+            extreme2_forward(a, lo, hi, true, true);
+        else if (is_min)
+            extreme2_forward(a, lo, hi, true, false);
+        else if (idx)
+            extreme2_forward(a, lo, hi, false, true);
         else
-            extreme2_forward(a, lo, hi, false);
+            extreme2_forward(a, lo, hi, false, false);
         return;
     }
     float *out = a->out, *idx = a->idx;
@@ -174,7 +181,7 @@ OPS_CLONES static void extreme_forward(void *ctx, long lo, long hi)
     size_t ihw = (size_t)p->h * p->w, ohw = (size_t)p->oh * p->ow;
     for (long pl = lo; pl < hi; pl++) {
         const float *x = in + pl * ihw;
-        float *o = out + pl * ohw, *ix = idx + pl * ohw;
+        float *o = out + pl * ohw, *ix = idx ? idx + pl * ohw : NULL;
         for (int oy = 0; oy < p->oh; oy++) {
             int y0, y1, x0, x1;
             window_span(oy, p->stride, p->pad_h, p->kh, p->h, &y0, &y1);
@@ -191,7 +198,8 @@ OPS_CLONES static void extreme_forward(void *ctx, long lo, long hi)
                         }
                     }
                 o[oy * p->ow + ox] = best;
-                put_idx(&ix[oy * p->ow + ox], best_i);
+                if (ix)
+                    put_idx(&ix[oy * p->ow + ox], best_i);
             }
         }
     }

@@ -781,6 +781,60 @@ static void test_pool2_matches_definition(void)
         }
 }
 
+/* Max and min pools without indices (scratch NULL, evaluation) give the
+ * indexed path's values bit for bit: values from five levels, signed
+ * zeros and NaNs (ties and unordered comparisons keep the first sample),
+ * 2x2 pools of every width class (rows shorter than a vector, ceil mode's
+ * single-sample column and row) and a padded 3x3 one, on 1 and 2 threads
+ * (every task split); nothing is written past the output. */
+static void test_pool_without_index(void)
+{
+    static const int shapes[][6] = {
+        /* h, w, k, stride, pad, ceil */
+        {28, 28, 2, 2, 0, 1}, {14, 14, 2, 2, 0, 1}, {7, 7, 2, 2, 0, 1},  {4, 4, 2, 2, 0, 1},
+        {2, 2, 2, 2, 0, 1},   {6, 38, 2, 2, 0, 0},  {7, 35, 2, 2, 0, 1}, {5, 17, 2, 2, 0, 1},
+        {3, 3, 2, 2, 0, 0},   {1, 9, 2, 2, 0, 1},   {9, 1, 2, 2, 0, 1},  {9, 11, 3, 2, 1, 0}};
+    long saved = ops_par_min;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int kind = 0; kind < 2; kind++) {
+            const int *sh = shapes[s];
+            ops_pool p = TC_POOL(kind ? OPS_POOL_MIN : OPS_POOL_MAX, 3, 5, sh[0], sh[1], sh[2],
+                                 sh[3], sh[4], sh[5] != 0);
+            gerr err = GERR_INIT;
+            CHECK(ops_pool_init(&p, &err) == 0, "%s", err.msg);
+            size_t ni = (size_t)p.n * p.c * p.h * p.w, no = (size_t)p.n * p.c * p.oh * p.ow;
+            float *x = malloc(sizeof(float) * ni), *want = malloc(sizeof(float) * no);
+            float *got = malloc(sizeof(float) * (no + 16));
+            float *idx = malloc(sizeof(float) * ops_pool_scratch(&p));
+            rng r;
+            rng_seed(&r, 91 + s);
+            for (size_t i = 0; i < ni; i++) {
+                uint32_t u = rng_below(&r, 8);
+                x[i] = u < 5 ? (float)(int)u - 2.0f : u == 5 ? -0.0f : u == 6 ? NAN : -NAN;
+            }
+            ops_set_threads(1);
+            ops_par_min = saved;
+            ops_pool_forward(&p, want, x, idx);
+            for (int t = 1; t <= 2; t++) {
+                ops_set_threads(t);
+                ops_par_min = t == 2 ? 0 : saved;
+                for (int i = 0; i < 16; i++)
+                    got[no + i] = 1234.5f;
+                ops_pool_forward(&p, got, x, NULL);
+                bool canary = true;
+                for (int i = 0; i < 16; i++)
+                    canary = canary && got[no + i] == 1234.5f;
+                CHECK(!memcmp(got, want, sizeof(float) * no) && canary,
+                      "%s %dx%d k%d s%d p%d ceil %d, %d threads: values without the index differ "
+                      "(or written past the output)",
+                      kind ? "min" : "max", p.h, p.w, p.kh, p.stride, p.pad_h, (int)p.ceil, t);
+            }
+            free(x), free(want), free(got), free(idx);
+        }
+    ops_par_min = saved;
+    ops_set_threads(1);
+}
+
 static void test_threads_agree(void)
 {
     long saved = ops_par_min;
@@ -843,6 +897,7 @@ int main(void)
     RUN(test_store_matches_add);
     RUN(test_bn_act_matches_pair);
     RUN(test_pool2_matches_definition);
+    RUN(test_pool_without_index);
     RUN(test_threads_agree);
     RUN(test_gradients);
     RUN(test_checker_catches_errors);
