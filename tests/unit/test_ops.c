@@ -835,6 +835,53 @@ static void test_pool_without_index(void)
     ops_set_threads(1);
 }
 
+/* Global average pooling against its definition, bit for bit: each
+ * plane summed in order in double from 0.0, then divided; values of wide
+ * range (where another order of the sum rounds differently), -0 and NaN,
+ * plane counts around the planes summed side by side, 1x1 planes, on 1
+ * and 2 threads. */
+static void test_gap_matches_definition(void)
+{
+    static const int hws[] = {1, 2, 4, 16, 49, 196};
+    static const long planes[] = {1, 7, 8, 9, 23, 64};
+    long saved = ops_par_min;
+    for (size_t h = 0; h < sizeof hws / sizeof hws[0]; h++)
+        for (size_t q = 0; q < sizeof planes / sizeof planes[0]; q++) {
+            int hw = hws[h];
+            long np = planes[q];
+            float *x = malloc(sizeof(float) * (size_t)(np * hw)),
+                  *want = malloc(sizeof(float) * np);
+            float *got = malloc(sizeof(float) * (size_t)(np + 1));
+            rng r;
+            rng_seed(&r, 300 + h * 10 + q);
+            for (long i = 0; i < np * hw; i++) {
+                uint32_t u = rng_below(&r, 16);
+                x[i] = u == 0             ? -0.0f
+                       : u == 1 && q == 2 ? NAN
+                       : u < 5            ? 3e30f * (u == 3 ? -1 : 1)
+                               : rng_uniform_range(&r, -1.0f, 1.0f) * (u < 10 ? 1e-8f : 1.0f);
+            }
+            for (long pl = 0; pl < np; pl++) {
+                double s = 0.0;
+                for (int i = 0; i < hw; i++)
+                    s += x[pl * hw + i];
+                want[pl] = (float)(s / hw);
+            }
+            for (int t = 1; t <= 2; t++) {
+                ops_set_threads(t);
+                ops_par_min = t == 2 ? 0 : saved;
+                got[np] = 1234.5f;
+                ops_gap_forward(got, x, np, hw);
+                CHECK(!memcmp(got, want, sizeof(float) * np) && got[np] == 1234.5f,
+                      "gap of %ld planes of %d, %d threads: not the planes' sums in order", np, hw,
+                      t);
+            }
+            free(x), free(want), free(got);
+        }
+    ops_par_min = saved;
+    ops_set_threads(1);
+}
+
 static void test_threads_agree(void)
 {
     long saved = ops_par_min;
@@ -898,6 +945,7 @@ int main(void)
     RUN(test_bn_act_matches_pair);
     RUN(test_pool2_matches_definition);
     RUN(test_pool_without_index);
+    RUN(test_gap_matches_definition);
     RUN(test_threads_agree);
     RUN(test_gradients);
     RUN(test_checker_catches_errors);
