@@ -295,14 +295,13 @@ size_t ops_ln_scratch(const ops_ln *l)
 
 /* One group of np positions, channel c's value at x[c * xs + p]: statistics
  * over the channels for every position (each one's sum runs over c in
- * order), then the output at o[c * oc + p * op]. The positions are an
- * image's (xs = np = hw), or, for 1x1 maps, the images of the batch
- * transposed (xs = np = n): the same sums either way, and a vector loop
- * over positions instead of loops of one. */
-static inline void ln_forward_group(const ops_ln *l, float *restrict o, size_t oc, size_t op,
-                                    const float *restrict x, size_t xs, size_t np,
-                                    float *restrict mean, float *restrict invstd,
-                                    const float *gamma, const float *beta)
+ * order), then, unless o is NULL, the output at o[c * xs + p]. The
+ * positions are an image's (xs = np = hw), or, for 1x1 maps, the images
+ * of the batch transposed (xs = np = images): the same sums either way,
+ * and a vector loop over positions instead of loops of one. */
+static inline void ln_forward_group(const ops_ln *l, float *restrict o, const float *restrict x,
+                                    size_t xs, size_t np, float *restrict mean,
+                                    float *restrict invstd, const float *gamma, const float *beta)
 {
     float inv_c = 1.0f / (float)l->c;
     memset(mean, 0, sizeof(float) * np);
@@ -319,10 +318,12 @@ static inline void ln_forward_group(const ops_ln *l, float *restrict o, size_t o
         }
     for (size_t p = 0; p < np; p++)
         invstd[p] = 1.0f / sqrtf(invstd[p] * inv_c + l->eps);
+    if (!o)
+        return;
     for (int c = 0; c < l->c; c++) {
         float g = gamma[c], bt = beta[c];
         for (size_t p = 0; p < np; p++)
-            o[c * oc + p * op] = (x[c * xs + p] - mean[p]) * invstd[p] * g + bt;
+            o[c * xs + p] = (x[c * xs + p] - mean[p]) * invstd[p] * g + bt;
     }
 }
 
@@ -334,23 +335,49 @@ static void ln_transpose(float *restrict dst, const float *restrict src, int n, 
             dst[(size_t)c * n + i] = src[(size_t)i * c_n + c];
 }
 
-/* Channels are strided by hw, so statistics are accumulated for a whole
- * image at once, channel by channel, keeping the inner loop contiguous. */
+typedef struct ln_args {
+    const ops_ln *l;
+    float *out, *scratch;
+    const float *in, *gamma, *beta;
+} ln_args;
+
+/* Images [lo, hi): every image's statistics are its own, so the threads
+ * split the batch by images. Channels are strided by hw, so statistics
+ * are accumulated for a whole image at once, channel by channel, keeping
+ * the inner loop contiguous; 1x1 maps: the range's images transposed
+ * (into the range's own part of the scratch), all of them at once. */
+OPS_CLONES static void ln_forward_range(void *ctx, long lo, long hi)
+{
+    const ln_args *a = ctx;
+    const ops_ln *l = a->l;
+    size_t hw = (size_t)l->hw, chw = (size_t)l->c * hw;
+    float *mean_all = a->scratch, *invstd_all = a->scratch + (size_t)l->n * hw;
+    if (hw == 1) {
+        /* the statistics from the transposed images, the output (the
+           same formula) image by image, channels contiguous */
+        size_t m = (size_t)(hi - lo), c_n = (size_t)l->c;
+        float *xt = a->scratch + 2 * (size_t)l->n + 2 + (size_t)lo * chw;
+        ln_transpose(xt, a->in + (size_t)lo * chw, (int)m, l->c);
+        ln_forward_group(l, NULL, xt, m, m, mean_all + lo, invstd_all + lo, a->gamma, a->beta);
+        for (long i = lo; i < hi; i++) {
+            const float *restrict x = a->in + i * c_n;
+            float *restrict o = a->out + i * c_n;
+            float mu = mean_all[i], is = invstd_all[i];
+            for (size_t c = 0; c < c_n; c++)
+                o[c] = (x[c] - mu) * is * a->gamma[c] + a->beta[c];
+        }
+        return;
+    }
+    for (long i = lo; i < hi; i++)
+        ln_forward_group(l, a->out + i * chw, a->in + i * chw, hw, hw, mean_all + i * hw,
+                         invstd_all + i * hw, a->gamma, a->beta);
+}
+
 void ops_ln_forward(const ops_ln *l, float *out, const float *in, const float *gamma,
                     const float *beta, float *scratch)
 {
-    size_t hw = (size_t)l->hw, chw = (size_t)l->c * hw;
-    float *mean_all = scratch, *invstd_all = scratch + (size_t)l->n * hw;
-    if (hw == 1) {
-        float *xt = scratch + 2 * (size_t)l->n + 2;
-        ln_transpose(xt, in, l->n, l->c);
-        ln_forward_group(l, out, 1, (size_t)l->c, xt, (size_t)l->n, (size_t)l->n, mean_all,
-                         invstd_all, gamma, beta);
-        return;
-    }
-    for (int i = 0; i < l->n; i++)
-        ln_forward_group(l, out + i * chw, hw, 1, in + i * chw, hw, hw, mean_all + i * hw,
-                         invstd_all + i * hw, gamma, beta);
+    ln_args a = {.l = l, .out = out, .scratch = scratch, .in = in, .gamma = gamma, .beta = beta};
+    ops_par_for(l->n, (long)l->n * l->c * l->hw > OPS_PAR_MIN, ln_forward_range, &a);
 }
 
 /* Backward of one group of positions (as ln_forward_group): dx at

@@ -882,6 +882,63 @@ static void test_gap_matches_definition(void)
     ops_set_threads(1);
 }
 
+/* Layernorm forward against its definition, bit for bit: per image and
+ * position, the mean and the variance summed over the channels in order
+ * in float, then (x - mean) * invstd * gamma + beta; 1x1 maps (the
+ * images transposed for the statistics) and 2x2 ones, batches split over
+ * 2 threads at every size (the scratch of one range must not overlap
+ * another's), and the saved statistics too. */
+static void test_ln_forward_matches_definition(void)
+{
+    static const int shapes[][3] = {{1, 12, 1},    {5, 12, 1}, {37, 48, 1},
+                                    {128, 384, 1}, {9, 7, 4},  {3, 16, 1}};
+    long saved = ops_par_min;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        ops_ln l = {.n = shapes[s][0], .c = shapes[s][1], .hw = shapes[s][2], .eps = 1e-5f};
+        size_t hw = (size_t)l.hw, chw = (size_t)l.c * hw, nx = (size_t)l.n * chw;
+        float *x = malloc(sizeof(float) * nx), *want = malloc(sizeof(float) * nx);
+        float *got = malloc(sizeof(float) * (nx + 1)), *gb = malloc(sizeof(float) * 2 * l.c);
+        float *stats = malloc(sizeof(float) * 2 * l.n * hw);
+        float *scr = malloc(sizeof(float) * ops_ln_scratch(&l));
+        rng r;
+        rng_seed(&r, 400 + s);
+        for (size_t i = 0; i < nx; i++)
+            x[i] = rng_uniform_range(&r, -2.0f, 3.0f);
+        for (int c = 0; c < 2 * l.c; c++)
+            gb[c] = rng_uniform_range(&r, -1.0f, 1.0f);
+        float inv_c = 1.0f / (float)l.c;
+        for (int i = 0; i < l.n; i++)
+            for (size_t p = 0; p < hw; p++) {
+                const float *xi = x + i * chw + p;
+                float mu = 0.0f, var = 0.0f;
+                for (int c = 0; c < l.c; c++)
+                    mu += xi[c * hw];
+                mu *= inv_c;
+                for (int c = 0; c < l.c; c++) {
+                    float d = xi[c * hw] - mu;
+                    var += d * d;
+                }
+                float is = 1.0f / sqrtf(var * inv_c + l.eps);
+                stats[i * hw + p] = mu, stats[l.n * hw + i * hw + p] = is;
+                for (int c = 0; c < l.c; c++)
+                    want[i * chw + c * hw + p] = (xi[c * hw] - mu) * is * gb[c] + gb[l.c + c];
+            }
+        for (int t = 1; t <= 2; t++) {
+            ops_set_threads(t);
+            ops_par_min = t == 2 ? 0 : saved;
+            got[nx] = 1234.5f;
+            ops_ln_forward(&l, got, x, gb, gb + l.c, scr);
+            CHECK(!memcmp(got, want, sizeof(float) * nx) && got[nx] == 1234.5f &&
+                      !memcmp(scr, stats, sizeof(float) * 2 * l.n * hw),
+                  "layernorm %dx%dx%d, %d threads: not the definition's numbers", l.n, l.c, l.hw,
+                  t);
+        }
+        free(x), free(want), free(got), free(gb), free(stats), free(scr);
+    }
+    ops_par_min = saved;
+    ops_set_threads(1);
+}
+
 static void test_threads_agree(void)
 {
     long saved = ops_par_min;
@@ -946,6 +1003,7 @@ int main(void)
     RUN(test_pool2_matches_definition);
     RUN(test_pool_without_index);
     RUN(test_gap_matches_definition);
+    RUN(test_ln_forward_matches_definition);
     RUN(test_threads_agree);
     RUN(test_gradients);
     RUN(test_checker_catches_errors);
