@@ -142,4 +142,4 @@ install: gevo
 clean:
 	rm -rf build build-asan build-fuzz gevo
 
--include $(LIB_OBJ:.o=.d) $(BUILD)/$(MAIN:.c=.d)
+-include $(LIB_OBJ:.o=.d) $(BUILD)/$(MAIN:.c=.d) $(TEST_BIN:=.d)
