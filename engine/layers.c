@@ -127,7 +127,7 @@ static void linear_backward(model *m, int i, int n)
     const model_layer *I = input_layer(m, L->node, 0);
     float *G = m->grads;
     ops_linear_backward(I->dout, G + L->w, L->nb ? G + L->b : NULL, L->dout, I->out,
-                        m->params + L->w, n, I->node->shape.c, L->node->shape.c);
+                        m->params + L->w, n, I->node->shape.c, L->node->shape.c, L->accumulate[0]);
 }
 
 #define LAYER_FNS_linear linear_params, linear_init, NULL, linear_forward, linear_backward
@@ -345,7 +345,8 @@ static void concat_backward(model *m, int i, int n)
 {
     model_layer *L = &m->layers[i];
     const net_node *nd = L->node;
-    ops_concat_backward(L->dins, L->dout, L->chans, nd->n_in, n, nd->shape.h * nd->shape.w);
+    ops_concat_backward(L->dins, L->dout, L->chans, nd->n_in, n, nd->shape.h * nd->shape.w,
+                        L->accumulate);
 }
 
 #define LAYER_FNS_concat NULL, NULL, NULL, concat_forward, concat_backward
@@ -389,7 +390,7 @@ static void mul_backward(model *m, int i, int n)
     const net_node *nd = L->node;
     const model_layer *I = input_layer(m, nd, 0), *J = input_layer(m, nd, 1);
     ops_mul_backward(I->dout, J->dout, L->dout, I->out, J->out, n, nd->shape.c,
-                     nd->shape.h * nd->shape.w, L->broadcast);
+                     nd->shape.h * nd->shape.w, L->broadcast, L->accumulate);
 }
 
 #define LAYER_FNS_mul NULL, NULL, mul_setup, mul_forward, mul_backward
@@ -414,7 +415,7 @@ static void dropout_backward(model *m, int i, int n)
     model_layer *L = &m->layers[i];
     float *dx = input_layer(m, L->node, 0)->dout;
     if (dx)
-        ops_dropout_backward(dx, L->dout, (long)n * L->size, true, L->scratch);
+        ops_dropout_backward(dx, L->dout, (long)n * L->size, true, L->scratch, L->accumulate[0]);
 }
 
 #define LAYER_FNS_dropout NULL, NULL, dropout_setup, dropout_forward, dropout_backward

@@ -27,7 +27,7 @@
 #define NET_OP_INFO(X)                                                                    \
     X(INPUT,     "input",     input,     0,            0)                                 \
     X(CONV,      "conv",      conv,      0,            NET_OPF_STORES)                    \
-    X(LINEAR,    "linear",    linear,    0,            0)                                 \
+    X(LINEAR,    "linear",    linear,    0,            NET_OPF_STORES)                    \
     X(BATCHNORM, "batchnorm", batchnorm, 0,            NET_OPF_STORES)                    \
     X(LAYERNORM, "layernorm", layernorm, 0,            0)                                 \
     X(RELU,      "relu",      act,       OPS_RELU,     NET_OPF_STORES | NET_OPF_ACT_PICK) \
@@ -40,10 +40,10 @@
     X(AVGPOOL,   "avgpool",   pool,      OPS_POOL_AVG, 0)                                 \
     X(MINPOOL,   "minpool",   pool,      OPS_POOL_MIN, 0)                                 \
     X(GAP,       "gap",       gap,       0,            0)                                 \
-    X(CONCAT,    "concat",    concat,    0,            0)                                 \
+    X(CONCAT,    "concat",    concat,    0,            NET_OPF_STORES)                    \
     X(ADD,       "add",       add,       0,            NET_OPF_STORES)                    \
-    X(MUL,       "mul",       mul,       0,            0)                                 \
-    X(DROPOUT,   "dropout",   dropout,   0,            0)                                 \
+    X(MUL,       "mul",       mul,       0,            NET_OPF_STORES)                    \
+    X(DROPOUT,   "dropout",   dropout,   0,            NET_OPF_STORES)                    \
     X(FLATTEN,   "flatten",   flatten,   0,            NET_OPF_ALIAS)
 // clang-format on
 

@@ -84,8 +84,9 @@ void ops_conv_backward(const ops_conv *c, float *din, float *dw, float *db, cons
  * out[n][o] = sum_i in[n][i] * w[o][i] + b[o]; b may be NULL (no bias). */
 void ops_linear_forward(float *out, const float *in, const float *w, const float *b, int n,
                         int in_f, int out_f);
+/* accumulate false stores din instead of adding to it (dw, db always add) */
 void ops_linear_backward(float *din, float *dw, float *db, const float *dout, const float *in,
-                         const float *w, int n, int in_f, int out_f);
+                         const float *w, int n, int in_f, int out_f, bool accumulate);
 
 /* ---- elementwise activations --------------------------------------------
  * gelu is the exact (erf) form; hswish is PyTorch's hardswish, including
@@ -186,11 +187,12 @@ void ops_gap_backward(float *din, const float *dout, long planes, int hw);
 
 /* ---- concat along channels ----------------------------------------------
  * Input i has chans[i] channels of hw floats per image; out has their sum.
- * In backward, dins[i] may be NULL. */
+ * In backward, dins[i] may be NULL; accumulate[i] false stores into dins[i],
+ * NULL accumulate adds to all. */
 void ops_concat_forward(float *out, const float *const *ins, const int *chans, int n_in, int n,
                         int hw);
 void ops_concat_backward(float *const *dins, const float *dout, const int *chans, int n_in, int n,
-                         int hw);
+                         int hw, const bool *accumulate);
 
 /* ---- add: n_in tensors of the same size ----------------------------------
  * out may be ins[0] (in-place accumulation) but no other input. */
@@ -201,11 +203,13 @@ void ops_add_backward(float *const *dins, const float *dout, int n_in, long size
 
 /* ---- mul(a, b) ----------------------------------------------------------
  * a is n x c x hw; b is the same shape, or n x c (x 1 x 1) broadcast over
- * a's positions when broadcast is true (squeeze-excitation). */
+ * a's positions when broadcast is true (squeeze-excitation). In backward,
+ * accumulate[0] (da) and [1] (db) false store instead of adding (NULL: both
+ * add); da and db may be one buffer (mul(x, x)) if accumulate[1] is true. */
 void ops_mul_forward(float *out, const float *a, const float *b, int n, int c, int hw,
                      bool broadcast);
 void ops_mul_backward(float *da, float *db, const float *dout, const float *a, const float *b,
-                      int n, int c, int hw, bool broadcast);
+                      int n, int c, int hw, bool broadcast, const bool *accumulate);
 
 /* ---- dropout ------------------------------------------------------------
  * Inverted dropout: in training each element is kept with probability 1-p
@@ -217,8 +221,9 @@ void ops_dropout_forward(float *out, const float *in, long size, float p, bool t
                          float *scratch);
 /* Forward with a mask already in scratch (tests, replays). */
 void ops_dropout_apply(float *out, const float *in, long size, bool training, const float *scratch);
+/* accumulate false stores din instead of adding to it */
 void ops_dropout_backward(float *din, const float *dout, long size, bool training,
-                          const float *scratch);
+                          const float *scratch, bool accumulate);
 
 /* ---- softmax cross-entropy with label smoothing -------------------------
  * logits n x k, labels in [0, k). The target of sample i is

@@ -791,6 +791,7 @@ typedef struct linear_args {
     const float *in, *w, *b, *dout;
     int n, in_f, out_f;
     long din_parts; /* backward: chunks [0, din_parts) cut din, the rest dw */
+    bool acc;       /* backward: add to din, or store */
 } linear_args;
 
 static bool linear_worth(int n, int in_f, int out_f)
@@ -846,7 +847,7 @@ static void linear_backward_chunk(void *ctx, long chunk, int t)
     if (chunk < a->din_parts) {
         linear_rows(a->n, chunk, a->din_parts, &lo, &hi);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, hi - lo, a->in_f, a->out_f, 1.0f,
-                    a->dout + (size_t)lo * a->out_f, a->out_f, a->w, a->in_f, 1.0f,
+                    a->dout + (size_t)lo * a->out_f, a->out_f, a->w, a->in_f, a->acc ? 1.0f : 0.0f,
                     a->din + (size_t)lo * a->in_f, a->in_f);
         return;
     }
@@ -876,10 +877,17 @@ static void linear_bias_grad(float *db, const float *dout, int n, int out_f)
 }
 
 void ops_linear_backward(float *din, float *dw, float *db, const float *dout, const float *in,
-                         const float *w, int n, int in_f, int out_f)
+                         const float *w, int n, int in_f, int out_f, bool accumulate)
 {
-    linear_args a = {
-        .din = din, .dw = dw, .dout = dout, .in = in, .w = w, .n = n, .in_f = in_f, .out_f = out_f};
+    linear_args a = {.din = din,
+                     .dw = dw,
+                     .dout = dout,
+                     .in = in,
+                     .w = w,
+                     .n = n,
+                     .in_f = in_f,
+                     .out_f = out_f,
+                     .acc = accumulate};
     a.din_parts = din ? linear_parts(n) : 0;
     long parts = a.din_parts + (dw ? linear_parts(out_f) : 0);
     ops_par_run(linear_backward_chunk, &a, parts, linear_worth(n, in_f, out_f));

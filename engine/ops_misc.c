@@ -15,7 +15,7 @@ typedef struct misc_args {
     const int *chans;
     int n_in, hw;
     size_t total;
-    const bool *acc; /* add backward: per input, NULL = all add */
+    const bool *acc; /* backward: per input, false stores; NULL = all add */
 } misc_args;
 
 static void concat_forward_range(void *ctx, long lo, long hi)
@@ -56,8 +56,11 @@ OPS_CLONES static void concat_backward_range(void *ctx, long lo, long hi)
             size_t sz = (size_t)m->chans[k] * m->hw;
             if (m->dins[k]) {
                 float *restrict d = m->dins[k] + (size_t)i * sz;
-                for (size_t j = 0; j < sz; j++)
-                    d[j] += g[j];
+                if (m->acc && !m->acc[k])
+                    memcpy(d, g, sizeof(float) * sz);
+                else
+                    for (size_t j = 0; j < sz; j++)
+                        d[j] += g[j];
             }
             g += sz;
         }
@@ -65,9 +68,10 @@ OPS_CLONES static void concat_backward_range(void *ctx, long lo, long hi)
 }
 
 void ops_concat_backward(float *const *dins, const float *dout, const int *chans, int n_in, int n,
-                         int hw)
+                         int hw, const bool *accumulate)
 {
-    misc_args m = {.dins = dins, .dout = dout, .chans = chans, .n_in = n_in, .hw = hw};
+    misc_args m = {
+        .dins = dins, .dout = dout, .chans = chans, .n_in = n_in, .hw = hw, .acc = accumulate};
     concat_run(&m, n, concat_backward_range);
 }
 
@@ -157,13 +161,21 @@ OPS_CLONES static void mul_backward_range(void *ctx, long lo, long hi)
     const misc_args *m = ctx;
     const float *restrict a = m->a, *restrict b = m->b, *restrict dout = m->dout;
     float *da = m->da, *db = m->db; /* the same buffer for mul(x, x) */
+    bool add_a = !m->acc || m->acc[0], add_b = !m->acc || m->acc[1];
     if (!m->n_in) {
-        if (da)
+        /* da's pass first: for mul(x, x) it stores, db's then adds */
+        if (da && add_a)
             for (long j = lo; j < hi; j++)
                 da[j] += dout[j] * b[j];
-        if (db)
+        else if (da)
+            for (long j = lo; j < hi; j++)
+                da[j] = dout[j] * b[j];
+        if (db && add_b)
             for (long j = lo; j < hi; j++)
                 db[j] += dout[j] * a[j];
+        else if (db)
+            for (long j = lo; j < hi; j++)
+                db[j] = dout[j] * a[j];
         return;
     }
     int hw = m->hw;
@@ -171,23 +183,34 @@ OPS_CLONES static void mul_backward_range(void *ctx, long lo, long hi)
         const float *x = a + (size_t)pl * hw, *g = dout + (size_t)pl * hw;
         if (da) {
             float *d = da + (size_t)pl * hw, s = b[pl];
-            for (int j = 0; j < hw; j++)
-                d[j] += g[j] * s;
+            if (add_a)
+                for (int j = 0; j < hw; j++)
+                    d[j] += g[j] * s;
+            else
+                for (int j = 0; j < hw; j++)
+                    d[j] = g[j] * s;
         }
         if (db) {
             float acc = 0.0f;
             for (int j = 0; j < hw; j++)
                 acc += g[j] * x[j];
-            db[pl] += acc;
+            db[pl] = add_b ? db[pl] + acc : acc;
         }
     }
 }
 
 void ops_mul_backward(float *da, float *db, const float *dout, const float *a, const float *b,
-                      int n, int c, int hw, bool broadcast)
+                      int n, int c, int hw, bool broadcast, const bool *accumulate)
 {
     size_t size = (size_t)n * c * hw;
-    misc_args m = {.da = da, .db = db, .dout = dout, .a = a, .b = b, .hw = hw, .n_in = broadcast};
+    misc_args m = {.da = da,
+                   .db = db,
+                   .dout = dout,
+                   .a = a,
+                   .b = b,
+                   .hw = hw,
+                   .n_in = broadcast,
+                   .acc = accumulate};
     ops_par_for(broadcast ? (long)n * c : (long)size, (long)size > OPS_PAR_MIN, mul_backward_range,
                 &m);
 }
@@ -220,15 +243,19 @@ void ops_dropout_apply(float *out, const float *in, long size, bool training, co
 }
 
 void ops_dropout_backward(float *din, const float *dout, long size, bool training,
-                          const float *scratch)
+                          const float *scratch, bool accumulate)
 {
     if (!din)
         return;
-    if (!training) {
+    if (!training && !accumulate)
+        memcpy(din, dout, sizeof(float) * (size_t)size);
+    else if (!training)
         for (long j = 0; j < size; j++)
             din[j] += dout[j];
-        return;
-    }
-    for (long j = 0; j < size; j++)
-        din[j] += dout[j] * scratch[j];
+    else if (!accumulate)
+        for (long j = 0; j < size; j++)
+            din[j] = dout[j] * scratch[j];
+    else
+        for (long j = 0; j < size; j++)
+            din[j] += dout[j] * scratch[j];
 }

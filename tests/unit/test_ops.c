@@ -327,7 +327,7 @@ static void test_dropout(void)
     /* backward routes through the mask */
     for (int i = 0; i < N; i++)
         d[i] = 0.0f;
-    ops_dropout_backward(d, x, N, true, m);
+    ops_dropout_backward(d, x, N, true, m, true);
     for (int i = 0; i < N; i++)
         if (d[i] != y2[i]) {
             CHECK(0, "backward %d: %f, expected %f", i, d[i], y2[i]);
@@ -595,8 +595,8 @@ static void test_dw_matches_direct(void)
  * that reads it shows), and parameter gradients still add. */
 static bool stores_input_grad(const tcase *t)
 {
-    static const char *ops[] = {"conv", "dw3",    "bn_",  "add",     "relu",
-                                "silu", "hswish", "gelu", "sigmoid", "tanh"};
+    static const char *ops[] = {"conv", "dw3",     "bn_",  "add",    "relu",   "silu", "hswish",
+                                "gelu", "sigmoid", "tanh", "linear", "concat", "mul",  "dropout"};
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
         if (!strncmp(t->name, ops[i], strlen(ops[i])))
             return true;
@@ -612,7 +612,9 @@ static void test_store_matches_add(void)
             tc_free(t);
             continue;
         }
-        bool all_inputs = !strcmp(t->name, "add"); /* every tensor of add is an input */
+        /* every tensor of add, concat and mul is an input */
+        bool all_inputs = !strcmp(t->name, "add") || !strncmp(t->name, "concat", 6) ||
+                          !strncmp(t->name, "mul", 3);
         float *dout = calloc((size_t)t->out_size, sizeof(float));
         for (long j = 0; j < t->out_size; j++)
             dout[j] = (float)((j * 31) % 17) / 17.0f - 0.5f;

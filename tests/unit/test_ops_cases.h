@@ -90,7 +90,7 @@ static tcase *tc_make(const tc_spec *s)
     }
 
 /* The accumulate argument the single-operator cases pass to backward
- * (conv, batchnorm, activations, add): true adds into the gradients, as the
+ * (conv, linear, batchnorm, activations, concat, add, mul, dropout): true adds into the gradients, as the
  * gradient checks expect; test_ops.c turns it off to check storing. */
 static bool tc_accumulate = true;
 
@@ -230,7 +230,8 @@ static void linear_fwd(tcase *t)
 }
 static void linear_bwd(tcase *t, const float *dout)
 {
-    ops_linear_backward(t->g[0], t->g[1], t->g[2], dout, t->x[0], t->x[1], t->n, t->in_f, t->out_f);
+    ops_linear_backward(t->g[0], t->g[1], t->g[2], dout, t->x[0], t->x[1], t->n, t->in_f, t->out_f,
+                        tc_accumulate);
 }
 static tcase *mk_linear(const tc_spec *s)
 {
@@ -350,7 +351,8 @@ static void concat_fwd(tcase *t)
 static void concat_bwd(tcase *t, const float *dout)
 {
     float *dins[4] = {t->g[0], t->g[1], t->g[2], t->g[3]};
-    ops_concat_backward(dins, dout, t->chans, t->n_in, t->n, t->hw);
+    bool acc[4] = {tc_accumulate, tc_accumulate, tc_accumulate, tc_accumulate};
+    ops_concat_backward(dins, dout, t->chans, t->n_in, t->n, t->hw, acc);
 }
 static tcase *mk_concat(const tc_spec *s)
 {
@@ -392,7 +394,8 @@ static void mul_fwd(tcase *t)
 }
 static void mul_bwd(tcase *t, const float *dout)
 {
-    ops_mul_backward(t->g[0], t->g[1], dout, t->x[0], t->x[1], t->n, t->c, t->hw, t->bcast);
+    bool acc[2] = {tc_accumulate, tc_accumulate};
+    ops_mul_backward(t->g[0], t->g[1], dout, t->x[0], t->x[1], t->n, t->c, t->hw, t->bcast, acc);
 }
 static tcase *mk_mul(const tc_spec *s)
 {
@@ -412,7 +415,7 @@ static void dropout_fwd(tcase *t)
 }
 static void dropout_bwd(tcase *t, const float *dout)
 {
-    ops_dropout_backward(t->g[0], dout, t->out_size, t->training, t->x[1]);
+    ops_dropout_backward(t->g[0], dout, t->out_size, t->training, t->x[1], tc_accumulate);
 }
 static tcase *mk_dropout(const tc_spec *s)
 {
@@ -529,7 +532,7 @@ static void cat_bwd(tcase *t, const float *dout)
     tc_zero_dbufs(t);
     ops_act_backward(OPS_HSWISH, d[4], dout, b[4], t->out_size, true);
     float *dins[3] = {d[0], d[2], d[3]};
-    ops_concat_backward(dins, d[4], t->chans, 3, t->n, t->hw);
+    ops_concat_backward(dins, d[4], t->chans, 3, t->n, t->hw, NULL);
     ops_conv_backward(&t->conv[2], t->g[0], t->g[4], t->g[5], d[3], t->x[0], t->x[4], t->scr[3],
                       true);
     ops_conv_backward(&t->conv[1], d[1], t->g[3], NULL, d[2], b[1], t->x[3], t->scr[1], true);
@@ -590,12 +593,12 @@ static void se_bwd(tcase *t, const float *dout)
     float **b = t->buf, **d = t->dbuf;
     int n = t->n, c = t->c;
     tc_zero_dbufs(t);
-    ops_mul_backward(t->g[0], d[5], dout, t->x[0], b[5], n, c, t->hw, true);
+    ops_mul_backward(t->g[0], d[5], dout, t->x[0], b[5], n, c, t->hw, true, NULL);
     ops_act_backward(OPS_SIGMOID, d[4], d[5], b[4], (long)n * c, true);
     ops_ln_backward(&t->ln[0], d[3], t->g[5], t->g[6], d[4], b[3], t->x[5], t->scr[0]);
-    ops_linear_backward(d[2], t->g[3], t->g[4], d[3], b[2], t->x[3], n, 2, c);
+    ops_linear_backward(d[2], t->g[3], t->g[4], d[3], b[2], t->x[3], n, 2, c, true);
     ops_act_backward(OPS_RELU, d[1], d[2], b[1], 2L * n, true);
-    ops_linear_backward(d[0], t->g[1], t->g[2], d[1], b[0], t->x[1], n, c, 2);
+    ops_linear_backward(d[0], t->g[1], t->g[2], d[1], b[0], t->x[1], n, c, 2, true);
     ops_gap_backward(t->g[0], d[0], (long)n * c, t->hw);
 }
 static tcase *mk_senet(const tc_spec *s)
@@ -649,8 +652,8 @@ static void head_bwd(tcase *t, const float *dout)
     tc_must(t, ops_xent(&loss, NULL, d[5], b[5], t->labels, n, t->k, t->smoothing, &t->err));
     for (long i = 0; i < (long)n * t->k; i++)
         d[5][i] *= dout[0];
-    ops_linear_backward(d[4], t->g[5], t->g[6], d[5], b[4], t->x[5], n, 4, t->k);
-    ops_dropout_backward(d[3], d[4], gsz, true, t->x[7]);
+    ops_linear_backward(d[4], t->g[5], t->g[6], d[5], b[4], t->x[5], n, 4, t->k, true);
+    ops_dropout_backward(d[3], d[4], gsz, true, t->x[7], true);
     ops_gap_backward(d[2], d[3], gsz, t->hw);
     ops_act_backward(OPS_GELU, d[1], d[2], b[1], t->bsize[2], true);
     ops_bn_backward(&t->bn[0], d[0], t->g[3], t->g[4], d[1], b[0], t->x[3], t->scr[1], true);
