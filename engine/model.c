@@ -58,18 +58,60 @@ void model_free(model *m)
     free(m); /* the model struct starts its one block */
 }
 
-/* The node that owns i's gradient storage: an alias (flatten) shares its
- * input's. */
-static int storage_of(const net_graph *g, int i)
-{
-    while (net_op_flags(g->nodes[i].op) & NET_OPF_ALIAS)
-        i = g->nodes[i].in[0];
-    return i;
-}
-
 static bool is_alias(const net_node *nd)
 {
     return net_op_flags(nd->op) & NET_OPF_ALIAS;
+}
+
+/* home[i]: the node whose gradient storage holds node i's gradient. An
+ * alias (flatten) shares its input's. So does an input of an add whose
+ * last consumer the add is: y = a + b hands each input its own gradient
+ * unchanged, and that input's gradient starts as the add's (the add runs
+ * first in backward), so it lives in the add's storage instead of being
+ * copied out of it, and the input's earlier consumers, which run after
+ * the add in backward, add to it there (the residual adds of
+ * ExquisiteNetV2: a copy of a full map each, 3% of its instructions).
+ * One input per add, the first such: two inputs in one storage would get
+ * the gradient once. Not an input that an alias reads (the alias's
+ * readers may come after the add), not an add that is the output (the
+ * loss writes that storage). last (n ints) is working memory.
+ * GEVO_NO_SHARE=1 in the environment turns the sharing off (to measure it,
+ * and to check that it changes no number). */
+static void gradient_homes(const net_graph *g, int *home, int *last)
+{
+    int n = g->n_nodes;
+    for (int i = 0; i < n; i++)
+        home[i] = i, last[i] = 0;
+    for (int k = 1; k < n; k++)
+        for (int j = 0; j < g->nodes[k].n_in; j++)
+            last[g->nodes[k].in[j]] = k;
+    for (int k = 1; k < n; k++)
+        if (is_alias(&g->nodes[k]))
+            last[g->nodes[k].in[0]] = -1;
+    const char *off = getenv("GEVO_NO_SHARE");
+    bool share = !off || !strcmp(off, "0");
+    for (int k = 1; share && k < n; k++) {
+        const net_node *nd = &g->nodes[k];
+        if (nd->op != NET_ADD || k == g->output)
+            continue;
+        for (int j = 0; j < nd->n_in; j++) {
+            int r = nd->in[j], uses = 0;
+            for (int q = 0; q < nd->n_in; q++)
+                uses += nd->in[q] == r;
+            if (r > 0 && last[r] == k && uses == 1 && !is_alias(&g->nodes[r])) {
+                home[r] = k;
+                break;
+            }
+        }
+    }
+    /* chains: an add's storage may itself live in a later add's; an
+       alias's input is never moved (its readers rule it out) */
+    for (int i = n - 1; i > 0; i--)
+        if (home[i] != i)
+            home[i] = home[home[i]];
+    for (int i = 1; i < n; i++)
+        if (is_alias(&g->nodes[i]))
+            home[i] = home[g->nodes[i].in[0]];
 }
 
 /* Storage r's first writer in backward is its last consumer in node order,
@@ -85,12 +127,13 @@ static void zero_schedule(model *m, int *first, int *fill, bool *stored)
     int n = g->n_nodes;
     for (int i = 0; i < n; i++)
         first[i] = -1;
+    const int *home = m->grad_home;
     for (int k = 1; k < n; k++) {
         if (is_alias(&g->nodes[k]))
             continue; /* writes nothing itself */
         for (int j = 0; j < g->nodes[k].n_in; j++) {
-            int r = storage_of(g, g->nodes[k].in[j]);
-            if (k > first[r])
+            int r = home[g->nodes[k].in[j]];
+            if (r != home[k] && k > first[r]) /* an add's own storage: nothing written */
                 first[r] = k;
         }
     }
@@ -98,9 +141,9 @@ static void zero_schedule(model *m, int *first, int *fill, bool *stored)
         const net_node *nd = &g->nodes[k];
         model_layer *L = &m->layers[k];
         for (int j = 0; j < nd->n_in; j++) {
-            int r = storage_of(g, nd->in[j]);
+            int r = home[nd->in[j]];
             L->accumulate[j] = true;
-            if (!is_alias(nd) && first[r] == k && !stored[r] &&
+            if (!is_alias(nd) && r != home[k] && first[r] == k && !stored[r] &&
                 (net_op_flags(nd->op) & NET_OPF_STORES)) {
                 L->accumulate[j] = false;
                 stored[r] = true;
@@ -111,7 +154,7 @@ static void zero_schedule(model *m, int *first, int *fill, bool *stored)
        then a counting sort of the storages by it */
     int *at = first; /* reused: first[r] is read once per r, before */
     for (int r = 0; r < n; r++) {
-        bool skip = r == 0 || is_alias(&g->nodes[r]) || r == g->output || stored[r];
+        bool skip = r == 0 || home[r] != r || r == g->output || stored[r];
         at[r] = skip ? -1 : first[r] < 0 ? n : first[r];
         if (at[r] >= 0)
             m->zero_start[at[r] + 1]++;
@@ -145,7 +188,8 @@ typedef struct layout {
     size_t bytes;  /* the block so far; at the end its size, a multiple of 64 */
     bool overflow; /* a size did not fit in size_t */
     /* byte offsets of the regions */
-    size_t layers, params, grads, buffers, decay, labels, norm, links, zero, temp, prof, arena;
+    size_t layers, params, grads, buffers, decay, labels, norm, links, zero, home, temp, prof,
+        arena;
     bool profile;
     long n_params, n_buffers;
     int n_decay;
@@ -238,6 +282,7 @@ static int layout_model(const net_graph *g, int batch, model *m, layout *p, gerr
     p->norm = region(p, 2 * (size_t)g->input.c, sizeof(float));
     p->links = region(p, links, 1);
     p->zero = region(p, 2 * (size_t)n + 2, sizeof(int));                /* zero_start, zero_at */
+    p->home = region(p, 2 * (size_t)n, sizeof(int));                    /* grad_home, working */
     p->temp = region(p, 2 * (size_t)n + 1, sizeof(int) + sizeof(bool)); /* first, fill, stored */
     p->profile = getenv("GEVO_PROFILE") != NULL;
     if (p->profile)
@@ -246,6 +291,10 @@ static int layout_model(const net_graph *g, int batch, model *m, layout *p, gerr
     /* the arena: outputs, gradients and scratch of every layer */
     p->arena = region(p, 0, 1);
     float *arena = m ? (float *)(block + p->arena) : NULL;
+    int *home = m ? (int *)(block + p->home) : malloc(2 * sizeof(int) * (size_t)n);
+    if (!home)
+        return gerr_set(err, "out of memory laying out a model of %d nodes", n);
+    gradient_homes(g, home, home + n);
     char *link = m ? block + p->links : NULL;
     size_t total = 0, conv_ws = 0, act, both, scr;
     for (int i = 0; i < n; i++) {
@@ -258,8 +307,11 @@ static int layout_model(const net_graph *g, int batch, model *m, layout *p, gerr
         }
         const layer_fns *fns = &layer_table[nd->op];
         scr = fns->setup ? fns->setup(g, i, batch, L, &conv_ws, err) : 0;
-        if (scr == (size_t)-1)
+        if (scr == (size_t)-1) {
+            if (!m)
+                free(home);
             return -1;
+        }
         if (!size_mul((size_t)batch, (size_t)L->size, &act))
             p->overflow = true;
         act = align16(act);
@@ -267,7 +319,9 @@ static int layout_model(const net_graph *g, int batch, model *m, layout *p, gerr
         /* a batchnorm computing its activation stores no output */
         int fuse = layer_fused_act(g, i);
         size_t out_at = total, dout_at = total + (fuse ? 0 : act);
-        both = alias ? 0 : i == 0 || fuse ? act : 2 * act; /* the input has no gradient */
+        /* the input has no gradient, a shared one lives elsewhere (home) */
+        bool own_grad = i > 0 && home[i] == i;
+        both = alias ? 0 : !own_grad || fuse ? act : 2 * act;
         if (!size_add(total, both, &total) || !size_add(total, align16(scr), &total))
             p->overflow = true;
         if (!m || p->overflow)
@@ -277,7 +331,7 @@ static int layout_model(const net_graph *g, int batch, model *m, layout *p, gerr
             L->dout = m->layers[nd->in[0]].dout;
         } else {
             L->out = fuse ? NULL : arena + out_at;
-            L->dout = i == 0 ? NULL : arena + dout_at;
+            L->dout = own_grad ? arena + dout_at : NULL; /* shared: set below */
         }
         L->fuse_act = fuse;
         if (fuse)
@@ -296,7 +350,6 @@ static int layout_model(const net_graph *g, int batch, model *m, layout *p, gerr
             for (int j = 0; j < nd->n_in; j++) {
                 const model_layer *I = &m->layers[nd->in[j]];
                 L->ins[j] = I->out;
-                L->dins[j] = I->dout;
                 L->chans[j] = I->node->shape.c;
             }
         }
@@ -304,6 +357,17 @@ static int layout_model(const net_graph *g, int batch, model *m, layout *p, gerr
             L->accumulate = (bool *)link;
             link += (k * sizeof(bool) + 7) & ~(size_t)7;
         }
+    }
+    if (!m)
+        free(home);
+    /* the gradients' final places, now that every storage has one; an
+       add's input whose gradient is the add's own has nothing to receive */
+    for (int i = 1; m && !p->overflow && i < n; i++) {
+        model_layer *L = &m->layers[i];
+        const net_node *nd = L->node;
+        L->dout = m->layers[home[i]].dout;
+        for (int j = 0; nd->n_in > 1 && j < nd->n_in; j++)
+            L->dins[j] = home[nd->in[j]] == home[i] ? NULL : m->layers[home[nd->in[j]]].dout;
     }
     p->ws_at = total;
     if (!size_add(total, align16(conv_ws), &total))
@@ -386,6 +450,7 @@ model *model_new(const net_graph *g, int batch, uint64_t seed, gerr *err)
         m->norm_std[c] = 1.0f;
     m->zero_start = (int *)(block + p.zero);
     m->zero_at = m->zero_start + g->n_nodes + 2;
+    m->grad_home = (int *)(block + p.home);
     m->prof = p.profile ? (double *)(block + p.prof) : NULL;
     m->arena = (float *)(block + p.arena);
     m->conv_ws = m->arena + p.ws_at;

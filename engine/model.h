@@ -74,7 +74,8 @@ typedef struct model {
     /* GEVO_PROFILE=1 in the environment: seconds spent per node, forward
        then backward (2 per node), printed to stderr by model_free.
        GEVO_NO_FUSE=1: no batchnorm computes the activation after it (to
-       measure what the fusion brings) */
+       measure what the fusion brings); GEVO_NO_SHARE=1: no add's input
+       keeps its gradient in the add's storage (grad_home) */
     double *prof;
     /* Activation gradients are accumulated into. The first consumer to
        run backward (the last in node order) stores instead, where its
@@ -84,6 +85,10 @@ typedef struct model {
        before node k's backward runs, while it is still about to be used
        (k = n_nodes: before backward starts). */
     int *zero_start, *zero_at;
+    /* grad_home[i]: the node whose gradient storage holds node i's (i, its
+       input's for an alias, a later add's for that add's input: see
+       gradient_homes in model.c) */
+    int *grad_home;
 } model;
 
 /* The bytes model_new(g, batch, ...) allocates: one block holding the

@@ -436,6 +436,51 @@ static void test_every_operator(void)
     }
 }
 
+/* Two models of g at batch 5: m[0] with the environment variable off set
+ * to 1, m[1] without it, and their planned bytes. False if either failed. */
+static bool model_pair(const net_graph *g, const char *off, model *m[2], size_t bytes[2])
+{
+    gerr err = GERR_INIT;
+    for (int f = 0; f < 2; f++) {
+        if (f)
+            unsetenv(off);
+        else
+            setenv(off, "1", 1);
+        CHECK_EQ_INT(model_plan_bytes(g, 5, &bytes[f], &err), 0);
+        m[f] = model_new(g, 5, 9, &err);
+        CHECK(m[f] != NULL, "%s: %s", off, err.msg);
+    }
+    return m[0] && m[1];
+}
+
+/* Three training steps of plain SGD on both models of a pair: the same
+ * losses, gradients and running statistics, bit for bit. */
+static void pair_steps_agree(const net_graph *g, model *m[2], const char *what)
+{
+    gerr err = GERR_INIT;
+    int labels[5] = {0, 1, 2, 1, 0};
+    long in = (long)g->input.c * g->input.h * g->input.w;
+    for (int step = 0; step < 3; step++) {
+        float loss[2];
+        int correct;
+        for (int f = 0; f < 2; f++) {
+            float *x = model_input(m[f]);
+            for (long i = 0; i < 5 * in; i++)
+                x[i] = (float)(((i + 13 * step) * 7919) % 23) / 11.0f - 1.0f;
+            model_forward(m[f], 5, true);
+            CHECK_EQ_INT(model_loss(m[f], 5, labels, 0, true, &loss[f], &correct, &err), 0);
+            /* a step of plain SGD, so later steps start elsewhere */
+            for (long i = 0; i < m[f]->n_params; i++)
+                m[f]->params[i] -= 0.1f * m[f]->grads[i];
+        }
+        CHECK(loss[0] == loss[1], "%s, step %d: loss %.9g, %.9g with it off", what, step, loss[1],
+              loss[0]);
+        CHECK(!memcmp(m[0]->grads, m[1]->grads, sizeof(float) * (size_t)m[0]->n_params) &&
+                  !memcmp(m[0]->buffers, m[1]->buffers, sizeof(float) * (size_t)m[0]->n_buffers),
+              "%s, step %d: gradients or running statistics differ", what, step);
+    }
+}
+
 /* A batchnorm whose only consumer is an activation computes it too
  * (layer_fused_act): the model stores no output for it, and training and
  * evaluation give the numbers of the two operators run one after the
@@ -450,19 +495,9 @@ static void test_bn_act_fusion(void)
                            "return linear(flatten(hswish(batchnorm(w))), classes)\n");
     if (!g)
         return;
-    gerr err = GERR_INIT;
     model *m[2];
     size_t bytes[2];
-    for (int f = 0; f < 2; f++) {
-        if (f)
-            unsetenv("GEVO_NO_FUSE");
-        else
-            setenv("GEVO_NO_FUSE", "1", 1);
-        CHECK_EQ_INT(model_plan_bytes(g, 5, &bytes[f], &err), 0);
-        m[f] = model_new(g, 5, 9, &err);
-        CHECK(m[f] != NULL, "%s", err.msg);
-    }
-    if (!m[0] || !m[1])
+    if (!model_pair(g, "GEVO_NO_FUSE", m, bytes))
         goto out;
     int fused = 0, plain = 0;
     for (int i = 0; i < g->n_nodes; i++) {
@@ -479,31 +514,74 @@ static void test_bn_act_fusion(void)
     CHECK(fused == 2 && plain == 1, "%d batchnorms fused, %d not (want 2, 1)", fused, plain);
     CHECK(bytes[1] + 2 * 5 * 4 * 36 * sizeof(float) <= bytes[0],
           "the fused model takes %zu bytes, the plain one %zu", bytes[1], bytes[0]);
-    int labels[5] = {0, 1, 2, 1, 0};
-    for (int step = 0; step < 3; step++) {
-        float loss[2];
-        int correct;
-        for (int f = 0; f < 2; f++) {
-            float *x = model_input(m[f]);
-            for (long i = 0; i < 5L * 72; i++)
-                x[i] = (float)(((i + 13 * step) * 7919) % 23) / 11.0f - 1.0f;
-            model_forward(m[f], 5, true);
-            CHECK_EQ_INT(model_loss(m[f], 5, labels, 0, true, &loss[f], &correct, &err), 0);
-            /* a step of plain SGD, so later steps start elsewhere */
-            for (long i = 0; i < m[f]->n_params; i++)
-                m[f]->params[i] -= 0.1f * m[f]->grads[i];
-        }
-        CHECK(loss[0] == loss[1], "step %d: loss %.9g fused, %.9g plain", step, loss[1], loss[0]);
-        CHECK(!memcmp(m[0]->grads, m[1]->grads, sizeof(float) * (size_t)m[0]->n_params) &&
-                  !memcmp(m[0]->buffers, m[1]->buffers, sizeof(float) * (size_t)m[0]->n_buffers),
-              "step %d: gradients or running statistics differ", step);
-    }
+    pair_steps_agree(g, m, "fusion");
     const float *e0 = model_forward(m[0], 5, false), *e1 = model_forward(m[1], 5, false);
     CHECK(!memcmp(e0, e1, sizeof(float) * 15), "evaluation differs");
 out:
     model_free(m[0]);
     model_free(m[1]);
     net_graph_free(g);
+}
+
+/* An add's input whose last consumer the add is keeps its gradient in the
+ * add's storage (model.c's gradient_homes): the same losses, parameter
+ * gradients and running statistics as with every gradient in a storage of
+ * its own (GEVO_NO_SHARE=1), bit for bit, over residual blocks, chains of
+ * adds, an add that is the output, an input read twice by one add, an
+ * input a flatten reads too, and the network's input; and less memory. */
+static void test_grad_share(void)
+{
+    static const struct {
+        const char *src;
+        int shared; /* nodes whose gradient lives in a later add's storage */
+    } nets[] = {
+        {"input x: 2x6x6\nclasses 3\ny = conv(x, 4, k=1)\n"
+         "x = silu(batchnorm(conv(y, 4, k=1)))\n"
+         "x = x * sigmoid(layernorm(gap(x))) + y\n"
+         "x = dwconv(x, k=3, padding=1) + y\n"
+         "return linear(flatten(gap(x)), classes)\n",
+         2},
+        {"input x: 4x6x6\nclasses 3\na = conv(x, 4, k=1)\nb = a + x\nc = b + x\n"
+         "d = relu(c) + b\ne = d + c\nf = e + e\nreturn linear(flatten(gap(f + a)), classes)\n",
+         3},
+        {"input x: 4x6x6\nclasses 3\na = conv(x, 4, k=1)\nf = linear(flatten(a), classes)\n"
+         "b = relu(a) + a\nreturn linear(flatten(gap(b)), classes) + f\n",
+         1},
+    };
+    for (size_t t = 0; t < sizeof nets / sizeof *nets; t++) {
+        net_graph *g = compile(nets[t].src);
+        if (!g)
+            continue;
+        model *m[2];
+        size_t bytes[2];
+        if (!model_pair(g, "GEVO_NO_SHARE", m, bytes)) {
+            model_free(m[0]);
+            model_free(m[1]);
+            net_graph_free(g);
+            continue;
+        }
+        int shared = 0;
+        for (int i = 1; i < g->n_nodes; i++) {
+            bool alias = g->nodes[i].op == NET_FLATTEN;
+            CHECK(alias || m[0]->grad_home[i] == i, "net %zu: node %d shared under GEVO_NO_SHARE",
+                  t, i);
+            if (!alias && m[1]->grad_home[i] != i) {
+                shared++;
+                CHECK(g->nodes[m[1]->grad_home[i]].op == NET_ADD, "net %zu: node %d", t, i);
+                CHECK(m[1]->layers[i].dout == m[1]->layers[m[1]->grad_home[i]].dout,
+                      "net %zu: node %d's gradient is not its home's", t, i);
+            }
+        }
+        CHECK(shared == nets[t].shared, "net %zu: %d gradients shared, want %d", t, shared,
+              nets[t].shared);
+        CHECK(bytes[1] < bytes[0], "net %zu: %zu bytes shared, %zu not", t, bytes[1], bytes[0]);
+        char what[32];
+        snprintf(what, sizeof what, "net %zu", t);
+        pair_steps_agree(g, m, what);
+        model_free(m[0]);
+        model_free(m[1]);
+        net_graph_free(g);
+    }
 }
 
 /* In evaluation a relu read only by a max or min pool runs after it
@@ -780,6 +858,7 @@ int main(void)
     RUN(test_every_operator);
     RUN(test_bn_act_fusion);
     RUN(test_pool_relu);
+    RUN(test_grad_share);
     RUN(test_memory_plan_is_exact);
     RUN(test_training_memory);
     harness_rmtree(dir);
