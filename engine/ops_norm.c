@@ -86,6 +86,17 @@ static inline void normalise(float *restrict y, const float *restrict x, const f
         y[j] = x[j] * sc[j] + sh[j];
 }
 
+/* sg += dy and sgx += dy * (x - mu) over one image's positions: summed
+ * position by position over the batch, images in order */
+static inline void grad_sums(float *restrict sg, float *restrict sgx, const float *restrict g,
+                             const float *restrict x, const float *restrict mu, size_t k)
+{
+    for (size_t j = 0; j < k; j++) {
+        sg[j] += g[j];
+        sgx[j] += g[j] * (x[j] - mu[j]);
+    }
+}
+
 /* One thread per channel range: a channel's statistics are computed whole
  * by one thread, so the thread count does not change them. */
 OPS_CLONES static void bn_forward_range(void *ctx, long lo, long hi)
@@ -184,7 +195,8 @@ OPS_CLONES static void bn_backward_range(void *ctx, long lo, long hi)
     if (a->dy) {
         /* the activation's gradient first, into dy: the normalised values
            recomputed with forward's scale and shift (kg and kx until they
-           are needed for their own) */
+           are needed for their own); each piece of dy goes into the sums
+           below while it is in L1, not in a pass of its own over dy and x */
         for (long c = lo; c < hi; c++) {
             float sc = invstd[c] * a->gamma[c], sh = a->beta[c] - mean[c] * sc;
             for (size_t p = 0; p < hw; p++) {
@@ -200,18 +212,13 @@ OPS_CLONES static void bn_backward_range(void *ctx, long lo, long hi)
                 float y[BN_PIECE];
                 normalise(y, xi + j0, kg + j0, kx + j0, k);
                 ops_act_span_backward(b->act, dyi + j0, gi + j0, y, (long)k, false);
+                grad_sums(sg + j0, sgx + j0, dyi + j0, xi + j0, muv + j0, k);
             }
         }
         g0 = a->dy + lo * hw;
-    }
-    /* sum dy and sum dy * (x - mu), position by position over the batch,
-       in one pass over dy and x */
-    for (int i = 0; i < b->n; i++) {
-        const float *restrict xi = x0 + i * chw, *restrict gi = g0 + i * chw;
-        for (size_t j = 0; j < len; j++) {
-            sg[j] += gi[j];
-            sgx[j] += gi[j] * (xi[j] - muv[j]);
-        }
+    } else {
+        for (int i = 0; i < b->n; i++)
+            grad_sums(sg, sgx, g0 + i * chw, x0 + i * chw, muv, len);
     }
     for (long c = lo; c < hi; c++) {
         float is = invstd[c];
