@@ -1,6 +1,7 @@
 /* max, min and average pooling, and global average pooling. */
 #include "engine/ops.h"
 #include "engine/ops_internal.h"
+#include "engine/ops_vec.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -87,6 +88,30 @@ static inline int window_span(int o, int stride, int pad, int k, int in, int *lo
     return (b > in + pad ? in + pad : b) - a;
 }
 
+#if defined(__clang__)
+#define POOL_SHUF(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+#define POOL_SHUF(a, b, ...) __builtin_shuffle(a, b, (v8i){__VA_ARGS__})
+#endif
+
+/* Eight 2x2 windows without the index: o[k] from r0[2k], r0[2k + 1],
+ * r1[2k], r1[2k + 1] (sixteen floats of each row, split into even and odd
+ * columns), in the scalar chain's order, lane by lane: v8_max(v, best) is
+ * v > best ? v : best. */
+static inline __attribute__((always_inline)) void extreme2_eight(float *o, const float *r0,
+                                                                 const float *r1, const bool IS_MIN)
+{
+    v8 t0 = v8_load(r0), t1 = v8_load(r0 + 8), u0 = v8_load(r1), u1 = v8_load(r1 + 8);
+    v8 b00 = POOL_SHUF(t0, t1, 0, 2, 4, 6, 8, 10, 12, 14);
+    v8 b01 = POOL_SHUF(t0, t1, 1, 3, 5, 7, 9, 11, 13, 15);
+    v8 b10 = POOL_SHUF(u0, u1, 0, 2, 4, 6, 8, 10, 12, 14);
+    v8 b11 = POOL_SHUF(u0, u1, 1, 3, 5, 7, 9, 11, 13, 15);
+    v8 best = IS_MIN ? v8_min(b01, b00) : v8_max(b01, b00);
+    best = IS_MIN ? v8_min(b10, best) : v8_max(b10, best);
+    best = IS_MIN ? v8_min(b11, best) : v8_max(b11, best);
+    v8_store(o, best);
+}
+
 /* 2x2 windows at stride 2 without padding (floor or ceil): the same
  * order of comparison as the general loop (row by row, first extreme
  * wins), without its per-window bounds, and without branches: IS_MIN and
@@ -98,6 +123,11 @@ extreme2_forward(const pool_args *a, long lo, long hi, const bool IS_MIN, const 
     const ops_pool *p = a->p;
     int h = p->h, w = p->w, oh = p->oh, ow = p->ow;
     size_t ihw = (size_t)h * w, ohw = (size_t)oh * ow;
+    int wp = w / 2; /* windows of two columns */
+    /* where reads of whole vectors and writes past a row must stop: the
+       input's end, the end of this range's output */
+    const float *in_end = a->in + (size_t)p->n * p->c * ihw;
+    const float *out_end = a->out + hi * ohw;
     for (long pl = lo; pl < hi; pl++) {
         const float *x = a->in + pl * ihw;
         float *o = a->out + pl * ohw, *ix = IDX ? a->idx + pl * ohw : NULL;
@@ -106,6 +136,23 @@ extreme2_forward(const pool_args *a, long lo, long hi, const bool IS_MIN, const 
             bool two_rows = y0 + 1 < h;
             const float *r0 = x + (size_t)y0 * w, *r1 = two_rows ? r0 + w : r0;
             int ox = 0;
+            if (!IDX && wp >= 8) {
+                /* the row's pairs of columns eight at a time, the last
+                   eight overlapping the ones before */
+                for (; ox + 8 <= wp; ox += 8)
+                    extreme2_eight(o + oy * ow + ox, r0 + 2 * ox, r1 + 2 * ox, IS_MIN);
+                if (ox < wp)
+                    extreme2_eight(o + oy * ow + wp - 8, r0 + 2 * (wp - 8), r1 + 2 * (wp - 8),
+                                   IS_MIN);
+                ox = wp;
+            } else if (!IDX && wp > 0 && r1 + 16 <= in_end && o + oy * ow + 8 <= out_end) {
+                /* a row shorter than eight windows: eight anyway, the
+                   ones past the row (on the next rows' samples) written
+                   over the next rows' outputs, which are computed after
+                   (and a ceil-mode last column after that, below) */
+                extreme2_eight(o + oy * ow, r0, r1, IS_MIN);
+                ox = wp;
+            }
             if (two_rows) {
                 /* windows of four samples inside the plane: no repeats,
                    fixed offsets, a loop the compiler vectorises */
