@@ -19,10 +19,15 @@
 extern long ops_par_min;
 #define OPS_PAR_MIN ops_par_min
 
+/* How many pauses an idle worker spins before it sleeps. A variable so
+ * tests can make the workers sleep between every two tasks. */
+extern long ops_par_spins;
+
 /* Runs fn(ctx, chunk, t) for every chunk in [0, nchunks) and returns when
  * all are done; t < OPS_MAX_THREADS names the thread (for per-thread
  * working memory). Runs all chunks here when parallel is false, the pool
- * has one thread, or the caller already is inside a task. */
+ * has one thread, or the caller already is inside a task (then with the
+ * caller's t: its thread's working memory is free, the others' are not). */
 typedef void (*ops_task)(void *ctx, long chunk, int t);
 void ops_par_run(ops_task fn, void *ctx, long nchunks, bool parallel);
 

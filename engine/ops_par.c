@@ -63,8 +63,10 @@ static struct {
 } pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .threads = 1};
 
 static _Thread_local bool in_task;
+static _Thread_local int self; /* this thread's t: 0 but in the workers */
 
 long ops_par_min = 32768;
+long ops_par_spins = 20000;
 
 #define MAX_CHUNKS 65535L
 
@@ -110,12 +112,13 @@ static void *worker_main(void *arg)
 {
     int t = (int)(long)arg;
     uint32_t seen = work_gen(atomic_load(&pool.work));
+    self = t;
     in_task = true; /* a worker never posts tasks of its own */
     for (;;) {
         uint32_t g;
         int spins = 0;
         while ((g = work_gen(atomic_load_explicit(&pool.work, memory_order_acquire))) == seen &&
-               spins < 20000) {
+               spins < ops_par_spins) {
             cpu_relax();
             spins++;
         }
@@ -167,7 +170,7 @@ void ops_par_run(ops_task fn, void *ctx, long nchunks, bool parallel)
         return;
     if (!parallel || pool.threads < 2 || in_task || nchunks < 2 || nchunks > MAX_CHUNKS) {
         for (long c = 0; c < nchunks; c++)
-            fn(ctx, c, 0);
+            fn(ctx, c, self); /* inside a task: its thread's memory */
         return;
     }
     atomic_store_explicit(&pool.fn, fn, memory_order_relaxed);
