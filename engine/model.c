@@ -326,13 +326,9 @@ static int layout_model(const net_graph *g, int batch, model *m, layout *p, gerr
             p->overflow = true;
         if (!m || p->overflow)
             continue;
-        if (alias) {
-            L->out = m->layers[nd->in[0]].out;
-            L->dout = m->layers[nd->in[0]].dout;
-        } else {
-            L->out = fuse ? NULL : arena + out_at;
-            L->dout = own_grad ? arena + dout_at : NULL; /* shared: set below */
-        }
+        /* an alias's gradient, and a shared one, are set below (home) */
+        L->out = alias ? m->layers[nd->in[0]].out : fuse ? NULL : arena + out_at;
+        L->dout = own_grad && !alias ? arena + dout_at : NULL;
         L->fuse_act = fuse;
         if (fuse)
             m->layers[fuse].fused = true;

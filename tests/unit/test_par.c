@@ -112,16 +112,23 @@ typedef struct {
     atomic_int worker_done;
 } meeting;
 
+/* Thread t arrives at a meeting of two and waits (2 s at most) for the
+ * other chunk to arrive too; true if it did. */
+static bool meet(atomic_int *seen, atomic_int *arrived, int t)
+{
+    atomic_fetch_or(seen, 1 << t);
+    atomic_fetch_add(arrived, 1);
+    long until = now_us() + 2000000;
+    while (atomic_load(arrived) < 2 && now_us() < until)
+        ;
+    return atomic_load(arrived) >= 2;
+}
+
 static void meet_chunk(void *ctx, long chunk, int t)
 {
     (void)chunk;
     meeting *m = ctx;
-    atomic_fetch_or(&m->threads_seen, 1 << t);
-    atomic_fetch_add(&m->arrived, 1);
-    long until = now_us() + 2000000;
-    while (atomic_load(&m->arrived) < 2 && now_us() < until)
-        ;
-    if (atomic_load(&m->arrived) >= 2)
+    if (meet(&m->threads_seen, &m->arrived, t))
         atomic_fetch_add(&m->met, 1);
     if (t == 1 && m->worker_us) {
         sleep_us(m->worker_us);
@@ -193,11 +200,7 @@ static void outer_chunk(void *ctx, long chunk, int t)
 {
     (void)chunk;
     nest *n = ctx;
-    atomic_fetch_or(&n->threads_seen, 1 << t);
-    atomic_fetch_add(&n->arrived, 1);
-    long until = now_us() + 2000000;
-    while (atomic_load(&n->arrived) < 2 && now_us() < until)
-        ;
+    (void)meet(&n->threads_seen, &n->arrived, t);
     inner_ctx ic = {n, t};
     ops_par_run(inner_check, &ic, 5, true);
 }
