@@ -55,7 +55,9 @@ void ops_zero(float *x, long n);
  * PyTorch. Paths: depthwise (groups == cin == cout) at stride 1 vectorised
  * kernels (engine/ops_depthwise.c), strided a direct kernel; 1x1 of 1x1
  * maps one sgemm over the batch;
- * other 1x1 a straight sgemm per image and group; otherwise
+ * other 1x1 a straight sgemm per image and group; 3x3 at stride 1 of 8
+ * channels or more in and out Winograd F(2x2, 3x3) (engine/ops_winograd.c:
+ * other rounding; GEVO_NO_WINOGRAD=1 turns it off); otherwise
  * im2col + sgemm per image and group. Work is cut in chunks fixed by the
  * shapes, so the numbers do not depend on the thread count. */
 typedef struct ops_conv {

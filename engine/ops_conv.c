@@ -3,6 +3,7 @@
 #include "engine/ops.h"
 #include "engine/ops_depthwise.h"
 #include "engine/ops_internal.h"
+#include "engine/ops_winograd.h"
 
 #include <cblas.h>
 #include <string.h>
@@ -111,14 +112,18 @@ static size_t conv_ybuf(const ops_conv *c)
 }
 
 /* OPS_MAX_THREADS slots of columns and outputs, then as many slots of a
- * weight gradient (one per fixed group of images). */
+ * weight gradient (one per fixed group of images); or the Winograd path's
+ * working memory where it may run instead (GEVO_NO_WINOGRAD may change
+ * between calls: room for either). */
 size_t ops_conv_scratch(const ops_conv *c)
 {
     if (ops_dw_ok(c))
         return ops_dw_scratch(c);
     if (conv_is_depthwise(c) || conv_is_dense(c))
         return 0;
-    return OPS_MAX_THREADS * (conv_cols(c) + conv_ybuf(c) + round16(conv_wsize(c)));
+    size_t s = OPS_MAX_THREADS * (conv_cols(c) + conv_ybuf(c) + round16(conv_wsize(c)));
+    size_t wino = ops_wino_fits(c) ? ops_wino_scratch(c) : 0;
+    return s > wino ? s : wino;
 }
 
 /* The output rows (columns) each kernel row (column) reaches inside the
@@ -722,6 +727,8 @@ void ops_conv_forward(const ops_conv *c, float *out, const float *in, const floa
     else if (conv_is_dense(c))
         ops_par_run(dense_forward_chunk, &a, (c->n + DENSE_ROWS - 1) / DENSE_ROWS,
                     (long)c->n * c->cin * c->cout > OPS_PAR_MIN * 4);
+    else if (ops_wino_on(c))
+        ops_wino_forward(c, out, in, w, b, scratch);
     else
         ops_par_run(groups_forward_chunk, &a, OPS_MAX_THREADS, conv_worth(c));
 }
@@ -760,6 +767,13 @@ void ops_conv_backward(const ops_conv *c, float *din, float *dw, float *db, cons
         long ncol = dw ? (c->cout + DENSE_ROWS - 1) / DENSE_ROWS : 0;
         ops_par_run(dense_backward_chunk, &a, nrow + ncol,
                     (long)c->n * c->cin * c->cout > OPS_PAR_MIN * 4);
+        return;
+    }
+    if (ops_wino_on(c)) {
+        if (din)
+            ops_wino_input_grad(c, din, dout, w, scratch, accumulate);
+        if (dw)
+            ops_wino_weight_grad(c, dw, dout, in, scratch);
         return;
     }
     ops_par_run(groups_backward_chunk, &a, OPS_MAX_THREADS, conv_worth(c));
