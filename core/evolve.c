@@ -1409,7 +1409,8 @@ int evolve_memlimit(session *s, const evolve_config *cfg, memlimit *ml, gerr *er
                         .slots = cfg->slots,
                         .data_dir = cfg->data_dir,
                         .subset = cfg->train_subset >= 0 ? cfg->train_subset : (int)rs.r[0].images,
-                        .epochs = cfg->train_epochs >= 0 ? cfg->train_epochs : rs.r[0].epochs};
+                        .epochs = cfg->train_epochs >= 0 ? cfg->train_epochs : rs.r[0].epochs,
+                        .threads = cfg->threads};
     return memlimit_for_session(ml, s, &mo, err);
 }
 

@@ -58,6 +58,7 @@ int memlimit_for_session(memlimit *ml, session *s, const memlimit_opts *o, gerr 
     const char *dir = o->data_dir ? o->data_dir : session_config_get(s, "data");
     ml->images = training_images(s, dir && dir[0] ? dir : DATA_DEFAULT_DIR, o->subset);
     ml->epochs = o->epochs;
+    ml->threads = o->threads > 0 ? o->threads : EVALUATOR_DEFAULT_THREADS;
     return 0;
 }
 
@@ -67,7 +68,7 @@ int memlimit_plan(const memlimit *ml, const net_graph *g, train_memory *mem, ger
     if (ml->epochs > 0)
         t.epochs = ml->epochs;
     /* no --eval-batch for the workers: evaluation runs at the batch */
-    return train_plan(g, &t, ml->images, 0, mem, err);
+    return train_plan(g, &t, ml->images, 0, ml->threads, mem, err);
 }
 
 int memlimit_check(const memlimit *ml, const net_graph *g, gerr *err)

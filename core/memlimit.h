@@ -30,6 +30,7 @@ typedef struct memlimit {
     char what[160]; /* where limit comes from, named in messages */
     long images;    /* training images, the batch's cap; 0: not known (no cap) */
     int epochs;     /* epochs each candidate is trained; 0: the program's */
+    int threads;    /* threads each candidate is trained on */
 } memlimit;
 
 typedef struct memlimit_opts {
@@ -39,6 +40,7 @@ typedef struct memlimit_opts {
     const char *data_dir;   /* the training data; NULL: gevo.json "data" */
     int subset;             /* training images per candidate; 0: all */
     int epochs;             /* 0: the program's */
+    int threads;            /* per training; 0: EVALUATOR_DEFAULT_THREADS */
 } memlimit_opts;
 
 /* The limit and budget of a session's trainings, and the training images

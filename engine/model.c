@@ -55,7 +55,12 @@ void model_free(model *m)
         return;
     if (m->prof)
         prof_report(m);
-    free(m); /* the model struct starts its one block */
+    for (int t = 0; t < MODEL_VIEWS; t++)
+        model_free(m->views[t]);
+    if (m->view)
+        munmap(m, m->bytes);
+    else
+        free(m); /* the model struct starts its one block */
 }
 
 static bool is_alias(const net_node *nd)
@@ -191,6 +196,9 @@ typedef struct layout {
     size_t layers, params, grads, buffers, decay, labels, norm, links, zero, home, temp, prof,
         arena;
     bool profile;
+    /* an evaluation view (model_new_view): it borrows parameters and
+       statistics and has no gradients, zeroing schedule or profile */
+    bool view;
     long n_params, n_buffers;
     int n_decay;
     size_t ws_at; /* floats into the arena: the convolutions' working memory */
@@ -215,12 +223,120 @@ static size_t align16(size_t floats)
     return (floats + 15) & ~(size_t)15;
 }
 
+/* ---- a view's arena: buffers by liveness ---------------------------------
+ * A view only evaluates, so an activation's storage is free once the last
+ * node that reads it has run, and a kernel's scratch is needed during its
+ * own node only: each is an interval of node times, and storage is given
+ * first-fit among the intervals alive at the same time. Besides smaller
+ * views, a piece then keeps reusing the same few buffers, which stay in
+ * the cache. A node's buffer is written from its producer's time: its
+ * own, or for an activation a batch norm computes (layer_fused_act), the
+ * batch norm's. Evaluation reads across nodes in two more ways: an alias
+ * is its input's storage, and a relu before a pool (layer_pool_relu) is
+ * run by the pool, which reads the relu's input then. */
+
+typedef struct span {
+    int start, end; /* node times, inclusive */
+    size_t at, len; /* floats into the arena */
+} span;
+
+/* The node whose storage node i's output is (itself but for aliases). */
+static int storage_of(const net_graph *g, int i)
+{
+    while (is_alias(&g->nodes[i]))
+        i = g->nodes[i].in[0];
+    return i;
+}
+
+/* Places s first-fit among the live spans (sorted by offset), keeping them
+ * sorted; returns the arena's floats up to s's end. */
+static size_t place_span(span *s, span **live, int *n_live)
+{
+    size_t at = 0;
+    int k = 0;
+    for (; k < *n_live; k++) {
+        if (live[k]->at >= at + s->len)
+            break;
+        if (live[k]->at + live[k]->len > at)
+            at = live[k]->at + live[k]->len;
+    }
+    s->at = at;
+    memmove(live + k + 1, live + k, sizeof(span *) * (size_t)(*n_live - k));
+    live[k] = s;
+    (*n_live)++;
+    return at + s->len;
+}
+
+/* len[i]: floats of node i's output storage (0 for none: aliases, fused
+ * batch norms), scr[i]: of its scratch. Sets at[i] and scr_at[i] and
+ * returns the arena's floats, or (size_t)-1 when out of memory. */
+static size_t plan_view(const net_graph *g, const size_t *len, const size_t *scr, size_t *at,
+                        size_t *scr_at)
+{
+    int n = g->n_nodes;
+    span *sp = malloc(sizeof(span) * 2 * (size_t)n);
+    span **live = malloc(sizeof(span *) * 2 * (size_t)n);
+    int *fused = malloc(sizeof(int) * (size_t)n);
+    if (!sp || !live || !fused) {
+        free(sp);
+        free(live);
+        free(fused);
+        return (size_t)-1;
+    }
+    for (int i = 0; i < n; i++) {
+        sp[i] = (span){.start = i, .end = i, .len = len[i]};
+        sp[n + i] = (span){.start = i, .end = i, .len = scr[i]};
+    }
+    for (int i = 0; i < n; i++) {
+        fused[i] = layer_fused_act(g, i);
+        if (fused[i])
+            sp[fused[i]].start = i;
+        for (int j = 0; j < g->nodes[i].n_in; j++) {
+            span *in = &sp[storage_of(g, g->nodes[i].in[j])];
+            in->end = in->end > i ? in->end : i;
+        }
+        int pool = layer_pool_relu(g, i);
+        if (pool) {
+            span *in = &sp[storage_of(g, g->nodes[i].in[0])];
+            in->end = in->end > pool ? in->end : pool;
+        }
+    }
+    sp[storage_of(g, g->output)].end = n;
+    size_t floats = 0;
+    int n_live = 0;
+    for (int t = 0; t < n; t++) {
+        int kept = 0;
+        for (int k = 0; k < n_live; k++)
+            if (live[k]->end >= t)
+                live[kept++] = live[k];
+        n_live = kept;
+        /* the outputs produced now (a fused activation's at its batch
+           norm), then node t's scratch */
+        span *now[3] = {sp[t].start == t ? &sp[t] : NULL, fused[t] ? &sp[fused[t]] : NULL,
+                        &sp[n + t]};
+        for (int k = 0; k < 3; k++)
+            if (now[k] && now[k]->len) {
+                size_t top = place_span(now[k], live, &n_live);
+                floats = top > floats ? top : floats;
+            }
+    }
+    for (int i = 0; i < n; i++) {
+        at[i] = sp[i].at;
+        scr_at[i] = sp[n + i].at;
+    }
+    free(sp);
+    free(live);
+    free(fused);
+    return floats;
+}
+
 /* Sizes (m NULL) or fills (m, a block of the size found before) the model
  * of g at `batch` images. */
-static int layout_model(const net_graph *g, int batch, model *m, layout *p, gerr *err)
+static int layout_model(const net_graph *g, int batch, bool view, model *m, layout *p, gerr *err)
 {
     int n = g->n_nodes;
     memset(p, 0, sizeof *p);
+    p->view = view;
     if (n < 1 || batch < 1)
         return gerr_set(err, "internal error: a model of %d nodes at batch %d", n, batch);
     char *block = (char *)m;
@@ -248,7 +364,7 @@ static int layout_model(const net_graph *g, int batch, model *m, layout *p, gerr
         if (L->nw) {
             L->w = np;
             np += L->nw;
-            if (lp.decay) {
+            if (lp.decay && !view) {
                 if (m) {
                     m->decay[2 * p->n_decay] = L->w;
                     m->decay[2 * p->n_decay + 1] = L->nw;
@@ -274,17 +390,19 @@ static int layout_model(const net_graph *g, int batch, model *m, layout *p, gerr
         return gerr_set(err, "internal error: %ld parameters laid out, %ld counted", np, g->params);
     p->n_params = np;
     p->n_buffers = nbuf;
-    p->params = region(p, (size_t)np, sizeof(float));
-    p->grads = region(p, (size_t)np, sizeof(float));
-    p->buffers = region(p, (size_t)nbuf, sizeof(float));
+    size_t owned = view ? 0 : 1; /* a view's parameters and statistics are its model's */
+    p->params = region(p, owned * (size_t)np, sizeof(float));
+    p->grads = region(p, owned * (size_t)np, sizeof(float));
+    p->buffers = region(p, owned * (size_t)nbuf, sizeof(float));
     p->decay = region(p, 2 * (size_t)p->n_decay, sizeof(long));
-    p->labels = region(p, (size_t)batch, sizeof(int));
-    p->norm = region(p, 2 * (size_t)g->input.c, sizeof(float));
+    p->labels = region(p, owned * (size_t)batch, sizeof(int));
+    p->norm = region(p, owned * 2 * (size_t)g->input.c, sizeof(float));
     p->links = region(p, links, 1);
-    p->zero = region(p, 2 * (size_t)n + 2, sizeof(int));                /* zero_start, zero_at */
-    p->home = region(p, 2 * (size_t)n, sizeof(int));                    /* grad_home, working */
-    p->temp = region(p, 2 * (size_t)n + 1, sizeof(int) + sizeof(bool)); /* first, fill, stored */
-    p->profile = getenv("GEVO_PROFILE") != NULL;
+    p->zero = region(p, owned * (2 * (size_t)n + 2), sizeof(int)); /* zero_start, zero_at */
+    p->home = region(p, 2 * (size_t)n, sizeof(int));               /* grad_home, working */
+    p->temp = region(p, owned * (2 * (size_t)n + 1),
+                     sizeof(int) + sizeof(bool)); /* first, fill, stored */
+    p->profile = !view && getenv("GEVO_PROFILE") != NULL;
     if (p->profile)
         p->prof = region(p, 2 * (size_t)n, sizeof(double));
 
@@ -295,6 +413,13 @@ static int layout_model(const net_graph *g, int batch, model *m, layout *p, gerr
     if (!home)
         return gerr_set(err, "out of memory laying out a model of %d nodes", n);
     gradient_homes(g, home, home + n);
+    /* a view's storage is planned after the walk (plan_view) */
+    size_t *vlen = view ? malloc(sizeof(size_t) * 4 * (size_t)n) : NULL;
+    if (view && !vlen) {
+        if (!m)
+            free(home);
+        return gerr_set(err, "out of memory laying out a model of %d nodes", n);
+    }
     char *link = m ? block + p->links : NULL;
     size_t total = 0, conv_ws = 0, act, both, scr;
     for (int i = 0; i < n; i++) {
@@ -310,6 +435,7 @@ static int layout_model(const net_graph *g, int batch, model *m, layout *p, gerr
         if (scr == (size_t)-1) {
             if (!m)
                 free(home);
+            free(vlen);
             return -1;
         }
         if (!size_mul((size_t)batch, (size_t)L->size, &act))
@@ -319,15 +445,20 @@ static int layout_model(const net_graph *g, int batch, model *m, layout *p, gerr
         /* a batchnorm computing its activation stores no output */
         int fuse = layer_fused_act(g, i);
         size_t out_at = total, dout_at = total + (fuse ? 0 : act);
-        /* the input has no gradient, a shared one lives elsewhere (home) */
-        bool own_grad = i > 0 && home[i] == i;
+        /* the input has no gradient, a shared one lives elsewhere (home),
+           a view has none */
+        bool own_grad = i > 0 && home[i] == i && !view;
         both = alias ? 0 : !own_grad || fuse ? act : 2 * act;
-        if (!size_add(total, both, &total) || !size_add(total, align16(scr), &total))
+        if (view) {
+            vlen[i] = alias || fuse ? 0 : act;
+            vlen[n + i] = align16(scr);
+        } else if (!size_add(total, both, &total) || !size_add(total, align16(scr), &total))
             p->overflow = true;
         if (!m || p->overflow)
             continue;
-        /* an alias's gradient, and a shared one, are set below (home) */
-        L->out = alias ? m->layers[nd->in[0]].out : fuse ? NULL : arena + out_at;
+        /* an alias's gradient, and a shared one, are set below (home); a
+           view's storage after the walk */
+        L->out = alias ? m->layers[nd->in[0]].out : fuse || view ? NULL : arena + out_at;
         L->dout = own_grad && !alias ? arena + dout_at : NULL;
         L->fuse_act = fuse;
         if (fuse)
@@ -356,6 +487,25 @@ static int layout_model(const net_graph *g, int batch, model *m, layout *p, gerr
     }
     if (!m)
         free(home);
+    if (view && !p->overflow) {
+        total = plan_view(g, vlen, vlen + n, vlen + 2 * n, vlen + 3 * n);
+        if (total == (size_t)-1) {
+            free(vlen);
+            return gerr_set(err, "out of memory laying out a model of %d nodes", n);
+        }
+        for (int i = 0; m && i < n; i++) {
+            model_layer *L = &m->layers[i];
+            const net_node *nd = L->node;
+            if (is_alias(nd))
+                L->out = m->layers[nd->in[0]].out;
+            else if (vlen[i])
+                L->out = arena + vlen[2 * n + i];
+            L->scratch = arena + vlen[3 * n + i];
+            for (int j = 0; nd->n_in > 1 && j < nd->n_in; j++)
+                L->ins[j] = m->layers[nd->in[j]].out;
+        }
+    }
+    free(vlen);
     /* the gradients' final places, now that every storage has one; an
        add's input whose gradient is the add's own has nothing to receive */
     for (int i = 1; m && !p->overflow && i < n; i++) {
@@ -379,7 +529,7 @@ int model_plan_bytes(const net_graph *g, int batch, size_t *bytes, gerr *err)
 {
     layout p;
     *bytes = 0;
-    if (layout_model(g, batch, NULL, &p, err))
+    if (layout_model(g, batch, false, NULL, &p, err))
         return -1;
     *bytes = p.bytes;
     return 0;
@@ -395,8 +545,14 @@ int model_plan_bytes(const net_graph *g, int batch, size_t *bytes, gerr *err)
  * request is advice: refused, the block is on small pages as before. */
 #define HUGE_PAGE ((size_t)2 << 20)
 
-static char *block_alloc(size_t bytes)
+static char *block_alloc(size_t bytes, bool view)
 {
+    if (view) {
+        /* fresh zero pages, touched as they are used: a view for thread t
+           only ever touches slot t of the kernels' per-thread memory */
+        void *v = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        return v == MAP_FAILED ? NULL : v;
+    }
     char *block = aligned_alloc(64, bytes);
     if (!block)
         return NULL;
@@ -410,32 +566,51 @@ static char *block_alloc(size_t bytes)
     return block;
 }
 
-model *model_new(const net_graph *g, int batch, uint64_t seed, gerr *err)
+/* The block of a model (or view) of g at batch images, laid out: the
+ * layers, their buffers and working memory; the caller sets the rest. */
+static model *model_block(const net_graph *g, int batch, bool view, layout *p, gerr *err)
 {
-    layout p, q;
-    if (layout_model(g, batch, NULL, &p, err))
+    layout q;
+    if (layout_model(g, batch, view, NULL, p, err))
         return NULL;
-    char *block = block_alloc(p.bytes);
+    char *block = block_alloc(p->bytes, view);
     if (!block) {
         gerr_set(err, "out of memory: the model of batch %d needs %.1f MiB", batch,
-                 (double)p.bytes / 1048576.0);
+                 (double)p->bytes / 1048576.0);
         return NULL;
     }
     model *m = (model *)block;
     m->g = g;
     m->batch = batch;
-    m->bytes = p.bytes;
-    m->layers = (model_layer *)(block + p.layers);
-    m->decay = (long *)(block + p.decay);
-    if (layout_model(g, batch, m, &q, err) || q.bytes != p.bytes) {
-        if (q.bytes != p.bytes)
+    m->bytes = p->bytes;
+    m->view = view;
+    m->layers = (model_layer *)(block + p->layers);
+    m->decay = (long *)(block + p->decay);
+    if (layout_model(g, batch, view, m, &q, err) || q.bytes != p->bytes) {
+        if (q.bytes != p->bytes)
             gerr_set(err, "internal error: the model's layout changed between two passes");
-        free(block);
+        if (view)
+            munmap(block, p->bytes);
+        else
+            free(block);
         return NULL;
     }
-    m->n_params = p.n_params;
-    m->n_buffers = p.n_buffers;
-    m->n_decay = p.n_decay;
+    m->n_params = p->n_params;
+    m->n_buffers = p->n_buffers;
+    m->n_decay = p->n_decay;
+    m->grad_home = (int *)(block + p->home);
+    m->arena = (float *)(block + p->arena);
+    m->conv_ws = m->arena + p->ws_at;
+    return m;
+}
+
+model *model_new(const net_graph *g, int batch, uint64_t seed, gerr *err)
+{
+    layout p;
+    model *m = model_block(g, batch, false, &p, err);
+    if (!m)
+        return NULL;
+    char *block = (char *)m;
     m->params = (float *)(block + p.params);
     m->grads = (float *)(block + p.grads);
     m->buffers = (float *)(block + p.buffers);
@@ -446,10 +621,7 @@ model *model_new(const net_graph *g, int batch, uint64_t seed, gerr *err)
         m->norm_std[c] = 1.0f;
     m->zero_start = (int *)(block + p.zero);
     m->zero_at = m->zero_start + g->n_nodes + 2;
-    m->grad_home = (int *)(block + p.home);
     m->prof = p.profile ? (double *)(block + p.prof) : NULL;
-    m->arena = (float *)(block + p.arena);
-    m->conv_ws = m->arena + p.ws_at;
 
     /* PyTorch's default initialisation, in node order */
     ops_blas_init();
@@ -466,6 +638,33 @@ model *model_new(const net_graph *g, int batch, uint64_t seed, gerr *err)
     return m;
 }
 
+int model_plan_view_bytes(const net_graph *g, int batch, size_t *bytes, gerr *err)
+{
+    layout p;
+    *bytes = 0;
+    if (layout_model(g, batch, true, NULL, &p, err))
+        return -1;
+    *bytes = p.bytes;
+    return 0;
+}
+
+model *model_new_view(const model *m, int batch, gerr *err)
+{
+    layout p;
+    model *v = model_block(m->g, batch, true, &p, err);
+    if (!v)
+        return NULL;
+    v->params = m->params;
+    v->buffers = m->buffers;
+    v->norm_mean = m->norm_mean;
+    v->norm_std = m->norm_std;
+    /* one thread runs a view's whole pass: its convolutions take their
+       images as one group (the same blocks as a whole batch's group) */
+    for (int i = 0; i < m->g->n_nodes; i++)
+        v->layers[i].conv.one_group = true;
+    return v;
+}
+
 float *model_input(model *m)
 {
     return m->layers[0].out;
@@ -474,6 +673,8 @@ float *model_input(model *m)
 const float *model_forward(model *m, int n, bool training)
 {
     const net_graph *g = m->g;
+    if (!training && !m->view && model_eval_pieces(m, n))
+        return m->layers[g->output].out;
     for (int i = 1; i < g->n_nodes; i++) {
         const layer_fns *fns = &layer_table[g->nodes[i].op];
         double t0 = m->prof ? prof_now() : 0;

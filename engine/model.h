@@ -52,6 +52,9 @@ typedef struct model_layer {
     bool *accumulate;
 } model_layer;
 
+/* Evaluation views per model: one per thread, at most OPS_MAX_THREADS. */
+#define MODEL_VIEWS 8
+
 typedef struct model {
     const net_graph *g;
     int batch; /* capacity: images per pass */
@@ -89,6 +92,11 @@ typedef struct model {
        input's for an alias, a later add's for that add's input: see
        gradient_homes in model.c) */
     int *grad_home;
+    /* evaluation in pieces (engine/model_eval.c): views[t] is thread t's
+       view, made on first use; view is true in a view */
+    struct model *views[MODEL_VIEWS];
+    int piece; /* images per piece, 0 before the first evaluation */
+    bool view;
 } model;
 
 /* The bytes model_new(g, batch, ...) allocates: one block holding the
@@ -109,8 +117,30 @@ void model_free(model *m);
 float *model_input(model *m);
 
 /* Forward pass over n <= batch images of model_input(); training selects
- * batch statistics and dropout. Returns the logits, n x classes. */
+ * batch statistics and dropout. Returns the logits, n x classes.
+ * Evaluation (training false) runs in pieces of a few images, each through
+ * the whole network on one thread (model_eval_pieces): the first one
+ * allocates the views it needs (model_new_view). */
 const float *model_forward(model *m, int n, bool training);
+
+/* A view of m for evaluation at batch images: its own activations and
+ * working memory, m's parameters and statistics (borrowed: m must outlive
+ * it), no gradients. Released with model_free. NULL with a message when
+ * out of memory. */
+model *model_new_view(const model *m, int batch, gerr *err);
+/* The bytes model_new_view of a model of g allocates at batch images. */
+int model_plan_view_bytes(const net_graph *g, int batch, size_t *bytes, gerr *err);
+
+/* Evaluates n images of model_input(m) into m's output in pieces of
+ * m->piece images (engine/model_eval.c); false when it cannot (views out
+ * of memory, or GEVO_EVAL_PIECE=0): then the caller evaluates the whole
+ * batch at once. */
+bool model_eval_pieces(model *m, int n);
+
+/* The bytes the views of model_eval_pieces take for a model of g at
+ * batch images evaluated on `threads` threads (a view per thread, made
+ * at the first evaluation). Allocates nothing. */
+int model_eval_plan_bytes(const net_graph *g, int batch, int threads, size_t *bytes, gerr *err);
 
 /* Softmax cross-entropy of the last forward against labels; when
  * backward is true, also runs the backward pass, leaving the gradients in

@@ -64,6 +64,10 @@ typedef struct ops_conv {
     int n, cin, h, w; /* input */
     int cout, kh, kw, stride, pad_h, pad_w, dilation, groups;
     bool bias;
+    /* forward takes the images as one group instead of OPS_MAX_THREADS
+       (for a caller that runs the whole pass on one thread: the blocks
+       stay as large as the images allow) */
+    bool one_group;
     int oh, ow; /* output, set by ops_conv_init */
 } ops_conv;
 

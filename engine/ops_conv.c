@@ -649,9 +649,14 @@ static void dense_backward_chunk(void *ctx, long chunk, int t)
  * blocks as conv_block allows, of even sizes; a group's weight gradient
  * has a slot of its own, the slots are summed in group order afterwards:
  * the same numbers for any number of threads. */
+static long image_groups(const ops_conv *c)
+{
+    return c->one_group ? 1 : OPS_MAX_THREADS;
+}
+
 static void group_blocks(const conv_args *a, long chunk, long *lo, long *hi, long *nblk)
 {
-    ops_share(a->c->n, chunk, OPS_MAX_THREADS, lo, hi);
+    ops_share(a->c->n, chunk, image_groups(a->c), lo, hi);
     long b = a->blk;
     *nblk = (*hi - *lo + b - 1) / b;
 }
@@ -730,7 +735,7 @@ void ops_conv_forward(const ops_conv *c, float *out, const float *in, const floa
     else if (ops_wino_on(c))
         ops_wino_forward(c, out, in, w, b, scratch);
     else
-        ops_par_run(groups_forward_chunk, &a, OPS_MAX_THREADS, conv_worth(c));
+        ops_par_run(groups_forward_chunk, &a, image_groups(c), conv_worth(c));
 }
 
 void ops_conv_backward(const ops_conv *c, float *din, float *dw, float *db, const float *dout,

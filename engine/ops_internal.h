@@ -31,6 +31,10 @@ extern long ops_par_spins;
 typedef void (*ops_task)(void *ctx, long chunk, int t);
 void ops_par_run(ops_task fn, void *ctx, long nchunks, bool parallel);
 
+/* The pool's threads (ops_set_threads), at least 1: the t of a chunk is
+ * below it. */
+int ops_par_threads(void);
+
 /* Splits [0, n) in contiguous ranges: fn(ctx, lo, hi). For kernels whose
  * items do not depend on each other (channels, planes, elements): the
  * range boundaries may depend on the thread count. */

@@ -164,6 +164,11 @@ void ops_set_threads(int n)
     pthread_mutex_unlock(&pool.mu);
 }
 
+int ops_par_threads(void)
+{
+    return pool.threads > 1 ? pool.threads : 1;
+}
+
 void ops_par_run(ops_task fn, void *ctx, long nchunks, bool parallel)
 {
     if (nchunks <= 0)

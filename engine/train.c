@@ -230,18 +230,20 @@ static int trainer_sizes_of(long n_params, const net_train *t, long images, trai
     return ok ? 0 : -1;
 }
 
-int train_plan(const net_graph *g, const net_train *t, long images, int eval_batch,
+int train_plan(const net_graph *g, const net_train *t, long images, int eval_batch, int threads,
                train_memory *mem, gerr *err)
 {
     memset(mem, 0, sizeof *mem);
     mem->batch = images > 0 && t->batch > images ? (int)images : t->batch;
     mem->model_batch = eval_batch > mem->batch ? eval_batch : mem->batch;
-    if (model_plan_bytes(g, mem->model_batch, &mem->model_bytes, err))
+    if (model_plan_bytes(g, mem->model_batch, &mem->model_bytes, err) ||
+        model_eval_plan_bytes(g, mem->model_batch, threads, &mem->eval_bytes, err))
         return -1;
     trainer_sizes z;
     if (trainer_sizes_of(g->params, t, images, &z) || !size_add(z.state, z.order, &z.state) ||
         !size_add(z.state, z.epochs, &mem->trainer_bytes) ||
-        !size_add(mem->model_bytes, mem->trainer_bytes, &mem->bytes))
+        !size_add(mem->model_bytes, mem->trainer_bytes, &mem->bytes) ||
+        !size_add(mem->bytes, mem->eval_bytes, &mem->bytes))
         return gerr_set(err, "the training's memory does not fit in a number");
     return 0;
 }
@@ -269,7 +271,7 @@ model *train_model_new(const net_graph *g, net_train *t, const data_set *train, 
                        train_memory *mem, gerr *err)
 {
     long images = data_split_count(train, o->val, o->val_frac, o->subset);
-    if (train_plan(g, t, images, o->eval_batch, mem, err))
+    if (train_plan(g, t, images, o->eval_batch, o->threads, mem, err))
         return NULL;
     if (o->max_memory > 0 && train_check_memory(mem, o->max_memory, o->max_memory_what, err))
         return NULL;

@@ -108,22 +108,24 @@ int train_run(model *m, const net_train *recipe, const data_set *train, const da
 
 /* ---- memory -------------------------------------------------------------
  * What a training allocates is known before anything is: the model's one
- * block (model_plan_bytes) and the trainer's buffers, sized by the code
- * that allocates them. Not counted: the data (mapped from its cache) and
- * the data's views (4 bytes per image). */
+ * block (model_plan_bytes), the trainer's buffers, sized by the code
+ * that allocates them, and evaluation's views (model_eval_plan_bytes,
+ * made at the first evaluation). Not counted: the data (mapped from its
+ * cache) and the data's views (4 bytes per image). */
 typedef struct train_memory {
     int batch;            /* images per step: the recipe's, capped at the training images */
     int model_batch;      /* the model's capacity: batch, or the evaluation batch if larger */
     size_t model_bytes;   /* model_new's block at model_batch */
     size_t trainer_bytes; /* the optimiser's state, the shuffle order, the per-epoch results */
-    size_t bytes;         /* both */
+    size_t eval_bytes;    /* evaluation's views, one per thread */
+    size_t bytes;         /* all three */
 } train_memory;
 
 /* The memory of training g with recipe t on `images` training images
  * (0: not known, the batch is not capped) with evaluation passes of
- * eval_batch images (0: the batch). Allocates nothing. Returns 0, or -1
- * with a message. */
-int train_plan(const net_graph *g, const net_train *t, long images, int eval_batch,
+ * eval_batch images (0: the batch), on `threads` threads. Allocates
+ * nothing. Returns 0, or -1 with a message. */
+int train_plan(const net_graph *g, const net_train *t, long images, int eval_batch, int threads,
                train_memory *mem, gerr *err);
 /* 0 when mem fits in limit bytes; else -1 with an error that names both
  * numbers and `what` (the option or setting that set the limit): "needs

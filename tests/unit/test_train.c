@@ -515,7 +515,18 @@ static void test_bn_act_fusion(void)
     CHECK(bytes[1] + 2 * 5 * 4 * 36 * sizeof(float) <= bytes[0],
           "the fused model takes %zu bytes, the plain one %zu", bytes[1], bytes[0]);
     pair_steps_agree(g, m, "fusion");
-    const float *e0 = model_forward(m[0], 5, false), *e1 = model_forward(m[1], 5, false);
+    /* evaluation's views are laid out on first use, as the environment
+       says then: m[0]'s without the fusion too */
+    setenv("GEVO_NO_FUSE", "1", 1);
+    const float *e0 = model_forward(m[0], 5, false);
+    unsetenv("GEVO_NO_FUSE");
+    const float *e1 = model_forward(m[1], 5, false);
+    int bn = 1;
+    while (g->nodes[bn].op != NET_BATCHNORM)
+        bn++;
+    CHECK(m[0]->views[0] && m[1]->views[0] && m[0]->views[0]->layers[bn].fuse_act == 0 &&
+              m[1]->views[0]->layers[bn].fuse_act > 0,
+          "the views do not follow their models' fusion");
     CHECK(!memcmp(e0, e1, sizeof(float) * 15), "evaluation differs");
 out:
     model_free(m[0]);
@@ -608,6 +619,8 @@ static void test_pool_relu(void)
     CHECK(m != NULL, "%s", err.msg);
     if (!m)
         goto out;
+    /* whole batches (no views), whose layers this test switches */
+    setenv("GEVO_EVAL_PIECE", "0", 1);
     int swapped = 0, kept = 0;
     for (int i = 0; i < g->n_nodes; i++) {
         const model_layer *L = &m->layers[i];
@@ -631,6 +644,8 @@ static void test_pool_relu(void)
         m->layers[i].pool_relu = m->layers[i].relu_in = 0;
     const float *plain = model_forward(m, 5, false);
     CHECK(!memcmp(swap, plain, sizeof swap), "evaluation differs from the relu before its pool");
+    CHECK(m->views[0] == NULL, "whole batches made a view");
+    unsetenv("GEVO_EVAL_PIECE");
 out:
     model_free(m);
     net_graph_free(g);
@@ -823,7 +838,7 @@ static void test_training_memory(void)
               "batch %d, planned %d, model %d", t.batch, mem.batch, m->batch);
         CHECK(m->bytes == mem.model_bytes, "model %zu bytes, planned %zu", m->bytes,
               mem.model_bytes);
-        CHECK(mem.bytes == mem.model_bytes + mem.trainer_bytes, "the sum");
+        CHECK(mem.bytes == mem.model_bytes + mem.trainer_bytes + mem.eval_bytes, "the sum");
         o.on_event = note_heap_at_start;
         train_result r;
         ops_set_threads(o.threads); /* OpenBLAS's own buffers are not the trainer's */
@@ -834,6 +849,12 @@ static void test_training_memory(void)
         CHECK(grew >= mem.trainer_bytes + views && grew - mem.trainer_bytes - views <= 8192,
               "trainer planned %zu bytes (+%zu of views), the heap grew by %zu", mem.trainer_bytes,
               views, grew);
+        /* evaluation made a view per thread, as planned */
+        size_t made = 0;
+        for (int v = 0; v < MODEL_VIEWS; v++)
+            made += m->views[v] ? m->views[v]->bytes : 0;
+        CHECK(made == mem.eval_bytes && made > 0, "evaluation's views: planned %zu bytes, made %zu",
+              mem.eval_bytes, made);
         train_result_release(&r);
     }
     model_free(m);
