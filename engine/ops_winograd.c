@@ -149,6 +149,7 @@ typedef struct wino_args {
     const float *in, *w, *b, *dout;
     float *out, *U, *slots, *dw;
     bool rot, acc;
+    long groups; /* fixed groups of images: the chunks */
 } wino_args;
 
 /* G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1], applied to the columns,
@@ -439,7 +440,7 @@ static void wino_chunk(void *ctx, long chunk, int t)
     const wino_args *a = ctx;
     const wino_plan *p = a->p;
     long lo, hi;
-    ops_share(p->n, chunk, OPS_MAX_THREADS, &lo, &hi);
+    ops_share(p->n, chunk, a->groups, &lo, &hi);
     long nblk = (hi - lo + p->blk - 1) / p->blk;
     wino_slot s = {.V = a->slots + p->slot * t};
     s.M = s.V + POS * p->vstep;
@@ -474,12 +475,15 @@ static void wino_run(const ops_conv *c, bool grad, float *out, const float *in, 
                    .U = scratch,
                    .slots = scratch + OPS_MAX_THREADS * kernels_size(c),
                    .rot = grad,
-                   .acc = acc};
+                   .acc = acc,
+                   /* a forward on one thread (ops_conv.one_group): one
+                      group, whose blocks are as large as the images allow */
+                   .groups = c->one_group && !grad ? 1 : OPS_MAX_THREADS};
     p.slot = slot_size(c);
     long work = (long)c->cin * c->cout * POS;
     ops_par_for(c->cout, work > OPS_PAR_MIN, kernels_range, &a);
     long flops = (long)p.n * p.tiles * p.ci * p.co;
-    ops_par_run(wino_chunk, &a, OPS_MAX_THREADS, flops > OPS_PAR_MIN);
+    ops_par_run(wino_chunk, &a, a.groups, flops > OPS_PAR_MIN);
 }
 
 void ops_wino_forward(const ops_conv *c, float *out, const float *in, const float *w,
@@ -559,7 +563,8 @@ void ops_wino_weight_grad(const ops_conv *c, float *dw, const float *dout, const
                    .dout = dout,
                    .dw = dw,
                    .U = scratch,
-                   .slots = scratch + OPS_MAX_THREADS * kernels_size(c)};
+                   .slots = scratch + OPS_MAX_THREADS * kernels_size(c),
+                   .groups = OPS_MAX_THREADS};
     long flops = (long)p.n * p.tiles * p.ci * p.co;
     ops_par_run(wino_chunk, &a, OPS_MAX_THREADS, flops > OPS_PAR_MIN);
     long kernels = (long)c->cout * c->cin;
