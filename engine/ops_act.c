@@ -6,6 +6,9 @@
 #include "engine/ops_vec.h"
 
 #include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
 
 #pragma GCC optimize("O3")
 
@@ -42,9 +45,124 @@ void ops_act_backward(ops_act a, float *din, const float *dout, const float *in,
     ops_par_for(size, size > OPS_PAR_MIN, act_backward_range, &x);
 }
 
+/* ---- sixteen floats a step, where the CPU has AVX-512 ----------------------
+ * The exp-based activations (silu, sigmoid) were an eighth of
+ * ExquisiteNetV2's evaluation time on eight-float vectors. On a CPU with
+ * AVX-512 the same arithmetic runs on sixteen floats a step: every lane
+ * is computed exactly as the eight-float code computes it (no fused
+ * multiply-adds, which the eight-float clones do not use either), so the
+ * numbers do not depend on the CPU's vector width, on which elements the
+ * wide loop takes and which the eight-float tail takes, or on the thread
+ * split. GEVO_NO_AVX512=1 keeps the eight-float code (to measure). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__)
+#define ACT_WIDE 1
+#pragma GCC push_options
+#pragma GCC target("avx512f")
+#pragma GCC optimize("fp-contract=off")
+
+typedef float v16 __attribute__((vector_size(64)));
+typedef int32_t v16i __attribute__((vector_size(64)));
+typedef float v16u __attribute__((vector_size(64), aligned(4)));
+
+VEC_EXP_DEFINE(v16_exp, v16, v16i)
+
+#define W16(p)    (*(const v16u *)(p))
+#define W16_AT(p) (*(v16u *)(p))
+
+/* The floats of [0, size) it computed: a multiple of 16, 0 for kinds it
+ * does not cover (the eight-float code does the rest). */
+static long wide_forward(ops_act a, float *restrict out, const float *restrict in, long size)
+{
+    const v16 zero = {0};
+    long i = 0;
+    switch (a) {
+    case OPS_SILU:
+        for (; i + 16 <= size; i += 16) {
+            v16 x = W16(in + i);
+            W16_AT(out + i) = x / (1.0f + v16_exp(-x));
+        }
+        break;
+    case OPS_SIGMOID:
+        for (; i + 16 <= size; i += 16)
+            W16_AT(out + i) = 1.0f / (1.0f + v16_exp(-W16(in + i)));
+        break;
+    case OPS_HSWISH:
+        for (; i + 16 <= size; i += 16) {
+            v16 x = W16(in + i), t = x + 3.0f;
+            t = VEC_SELECT(v16, v16i, t > zero, t, zero);
+            t = VEC_SELECT(v16, v16i, t < 6.0f, t, zero + 6.0f);
+            W16_AT(out + i) = x * t / 6.0f;
+        }
+        break;
+    default: break;
+    }
+    return i;
+}
+
+static long wide_backward(ops_act a, float *restrict din, const float *restrict dout,
+                          const float *restrict in, long size, bool acc)
+{
+    const v16 zero = {0};
+    long i = 0;
+    switch (a) {
+    case OPS_SILU:
+        for (; i + 16 <= size; i += 16) {
+            v16 x = W16(in + i), s = 1.0f / (1.0f + v16_exp(-x));
+            v16 t = W16(dout + i) * s * (1.0f + x * (1.0f - s));
+            W16_AT(din + i) = acc ? W16(din + i) + t : t;
+        }
+        break;
+    case OPS_SIGMOID:
+        for (; i + 16 <= size; i += 16) {
+            v16 s = 1.0f / (1.0f + v16_exp(-W16(in + i)));
+            v16 t = W16(dout + i) * s * (1.0f - s);
+            W16_AT(din + i) = acc ? W16(din + i) + t : t;
+        }
+        break;
+    case OPS_HSWISH:
+        for (; i + 16 <= size; i += 16) {
+            v16 x = W16(in + i);
+            v16 d = VEC_SELECT(v16, v16i, x < 3.0f, x / 3.0f + 0.5f, zero + 1.0f);
+            v16 t = W16(dout + i) * VEC_SELECT(v16, v16i, x < -3.0f, zero, d);
+            W16_AT(din + i) = acc ? W16(din + i) + t : t;
+        }
+        break;
+    default: break;
+    }
+    return i;
+}
+
+#undef W16
+#undef W16_AT
+#pragma GCC pop_options
+
+/* Whether the wide loops run: the CPU (and its OS) has AVX-512 and
+ * GEVO_NO_AVX512 is unset; asked once. */
+static bool wide_on(void)
+{
+    static _Atomic int on = -1;
+    int v = atomic_load_explicit(&on, memory_order_relaxed);
+    if (v < 0) {
+        const char *off = getenv("GEVO_NO_AVX512");
+        v = __builtin_cpu_supports("avx512f") && !(off && *off && strcmp(off, "0"));
+        atomic_store_explicit(&on, v, memory_order_relaxed);
+    }
+    return v;
+}
+#endif
+
 OPS_CLONES void ops_act_span_forward(ops_act a, float *restrict out, const float *restrict in,
                                      long size)
 {
+#ifdef ACT_WIDE
+    if (wide_on()) {
+        long done = wide_forward(a, out, in, size);
+        out += done;
+        in += done;
+        size -= done;
+    }
+#endif
     switch (a) {
     case OPS_RELU:
         for (long i = 0; i < size; i++)
@@ -71,6 +189,15 @@ OPS_CLONES void ops_act_span_forward(ops_act a, float *restrict out, const float
 OPS_CLONES void ops_act_span_backward(ops_act a, float *restrict din, const float *restrict dout,
                                       const float *restrict in, long size, bool acc)
 {
+#ifdef ACT_WIDE
+    if (wide_on()) {
+        long done = wide_backward(a, din, dout, in, size, acc);
+        din += done;
+        dout += done;
+        in += done;
+        size -= done;
+    }
+#endif
 #define KEEP(i) (acc ? din[i] : 0.0f)
 /* TERM sets v8 t, the gradient of a vector of elements, from dout_v, in_v */
 #define VEC_BACKWARD(TERM)         \

@@ -53,29 +53,40 @@ static inline v8 v8_min(v8 a, v8 b)
     return v8_select(a < b, a, b);
 }
 
-/* e^x to within 2 ulp over the float range (Cody-Waite reduction by ln 2
- * and a degree-5 polynomial, the classic Cephes expf); below -87.3 it
- * gives a tiny normal number instead of 0 and above 88.7 the largest
- * finite float's neighbourhood: enough for activations. */
-static inline v8 v8_exp(v8 x)
-{
-    x = v8_min(x, v8_all(88.3762626647949f));
-    x = v8_max(x, v8_all(-87.3365478515625f));
-    v8 fx = x * 1.44269504088896341f + 0.5f;
-    v8 fl = __builtin_convertvector(__builtin_convertvector(fx, v8i), v8);
-    fl += __builtin_convertvector(fl > fx, v8); /* floor: -1 where truncation went up */
-    x -= fl * 0.693359375f;
-    x -= fl * -2.12194440e-4f;
-    v8 p = v8_all(1.9875691500e-4f);
-    p = p * x + 1.3981999507e-3f;
-    p = p * x + 8.3334519073e-3f;
-    p = p * x + 4.1665795894e-2f;
-    p = p * x + 1.6666665459e-1f;
-    p = p * x + 5.0000001201e-1f;
-    p = p * x * x + x + 1.0f;
-    v8i e = (__builtin_convertvector(fl, v8i) + 127) << 23;
-    return p * (v8)e;
-}
+/* The lanes of a (of float vector type T, int vector type TI) where the
+ * int mask m is set, else those of b: for the generic bodies below. */
+#define VEC_SELECT(T, TI, m, a, b) ((T)(((m) & (TI)(a)) | (~(m) & (TI)(b))))
+
+/* Defines `static T name(T x)`: e^x to within 2 ulp over the float range
+ * (Cody-Waite reduction by ln 2 and a degree-5 polynomial, the classic
+ * Cephes expf); below -87.3 it gives a tiny normal number instead of 0
+ * and above 88.7 the largest finite float's neighbourhood: enough for
+ * activations. Generic in the vector type so the eight-float kernels and
+ * the sixteen-float AVX-512 ones (engine/ops_act.c) compute the same bits
+ * in every lane; always inlined, so it takes its caller's instruction set. */
+#define VEC_EXP_DEFINE(name, T, TI)                                                         \
+    static inline __attribute__((always_inline)) T name(T x)                                \
+    {                                                                                       \
+        const T zero = {0};                                                                 \
+        x = VEC_SELECT(T, TI, x < 88.3762626647949f, x, zero + 88.3762626647949f);          \
+        x = VEC_SELECT(T, TI, x > -87.3365478515625f, x, zero - 87.3365478515625f);         \
+        T fx = x * 1.44269504088896341f + 0.5f;                                             \
+        T fl = __builtin_convertvector(__builtin_convertvector(fx, TI), T);                 \
+        fl += __builtin_convertvector(fl > fx, T); /* floor: -1 where truncation went up */ \
+        x -= fl * 0.693359375f;                                                             \
+        x -= fl * -2.12194440e-4f;                                                          \
+        T p = zero + 1.9875691500e-4f;                                                      \
+        p = p * x + 1.3981999507e-3f;                                                       \
+        p = p * x + 8.3334519073e-3f;                                                       \
+        p = p * x + 4.1665795894e-2f;                                                       \
+        p = p * x + 1.6666665459e-1f;                                                       \
+        p = p * x + 5.0000001201e-1f;                                                       \
+        p = p * x * x + x + 1.0f;                                                           \
+        TI e = (__builtin_convertvector(fl, TI) + 127) << 23;                               \
+        return p * (T)e;                                                                    \
+    }
+
+VEC_EXP_DEFINE(v8_exp, v8, v8i)
 
 /* Loops over n floats a vector at a time; the tail goes through a
  * zero-padded vector, so a tail element gets exactly the vector's

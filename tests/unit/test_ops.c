@@ -996,12 +996,55 @@ static void test_threads_agree(void)
     ops_set_threads(1);
 }
 
+/* An activation's span gives each element the bits it gives that element
+ * alone, forward and backward (stored and added): whichever loop takes
+ * it (sixteen floats a step where the CPU has AVX-512, eight, or the
+ * padded tail), so the numbers cannot depend on the thread split or on
+ * where a batch norm's piece starts. Inputs cover both sides of the
+ * clamps of exp and the break points of hswish. */
+static void test_act_span_matches_elementwise(void)
+{
+    enum {
+        N = 203
+    };
+    float x[N], g[N], base[N], span[N], one[N];
+    for (int j = 0; j < N; j++) {
+        x[j] = (float)((j * 37) % 101 - 50) * 0.19f;
+        g[j] = (float)((j * 13) % 29) / 29.0f - 0.4f;
+        base[j] = (float)(j % 7) * 0.25f - 0.5f;
+    }
+    const float special[] = {-100.0f, -87.4f, -87.3f, -3.0f, -0.0f,
+                             0.0f,    3.0f,   88.3f,  88.4f, 100.0f};
+    for (size_t k = 0; k < sizeof special / sizeof special[0]; k++)
+        x[5 + 11 * k] = special[k];
+    int bad = 0;
+    for (int a = OPS_RELU; a <= OPS_TANH; a++)
+        for (int start = 0; start < 18; start++) {
+            long len = N - start;
+            ops_act_span_forward((ops_act)a, span + start, x + start, len);
+            for (long j = start; j < N; j++)
+                ops_act_span_forward((ops_act)a, one + j, x + j, 1);
+            bad += memcmp(span + start, one + start, sizeof(float) * (size_t)len) != 0;
+            for (int acc = 0; acc < 2; acc++) {
+                memcpy(span, base, sizeof span);
+                memcpy(one, base, sizeof one);
+                ops_act_span_backward((ops_act)a, span + start, g + start, x + start, len, acc);
+                for (long j = start; j < N; j++)
+                    ops_act_span_backward((ops_act)a, one + j, g + j, x + j, 1, acc);
+                bad += memcmp(span, one, sizeof span) != 0;
+            }
+        }
+    CHECK(bad == 0, "%d (activation, start, pass) spans differ from their elements one at a time",
+          bad);
+}
+
 int main(void)
 {
     RUN(test_speed_path_gradients);
     RUN(test_dw_matches_direct);
     RUN(test_store_matches_add);
     RUN(test_bn_act_matches_pair);
+    RUN(test_act_span_matches_elementwise);
     RUN(test_pool2_matches_definition);
     RUN(test_pool_without_index);
     RUN(test_gap_matches_definition);
