@@ -248,7 +248,7 @@ static ops_act act_kind(const net_node *nd)
 static void act_forward(model *m, int i, int n, bool training)
 {
     model_layer *L = &m->layers[i];
-    if (L->fused || (L->pool_relu && !training))
+    if (L->fused || (L->pool_relu && (!training || L->pool_trains)))
         return; /* the batchnorm before it wrote the output, or the pool after it runs it */
     ops_act_forward(act_kind(L->node), L->out, input_layer(m, L->node, 0)->out, (long)n * L->size);
 }
@@ -257,7 +257,7 @@ static void act_backward(model *m, int i, int n)
 {
     model_layer *L = &m->layers[i];
     const model_layer *I = input_layer(m, L->node, 0);
-    if (I->dout && !L->fused)
+    if (I->dout && !L->fused && !L->pool_trains)
         ops_act_backward(act_kind(L->node), I->dout, L->dout, I->out, (long)n * L->size,
                          L->accumulate[0]);
 }
@@ -289,10 +289,10 @@ static void pool_forward(model *m, int i, int n, bool training)
     L->pool.n = n;
     /* the argmax indices are for backward: none in evaluation */
     float *idx = training ? L->scratch : NULL;
-    if (L->relu_in && !training) {
+    if (L->relu_in && (!training || L->pool_trains)) {
         /* layer_pool_relu: pool the relu's input into the relu's output
-           (dead in evaluation, and larger than the pooled values), then
-           the relu from there into this output */
+           (no one else reads it, and it is larger than the pooled values),
+           then the relu from there into this output */
         model_layer *R = &m->layers[L->relu_in];
         ops_pool_forward(&L->pool, R->out, input_layer(m, R->node, 0)->out, idx);
         ops_act_forward(OPS_RELU, L->out, R->out, (long)n * L->size);
@@ -304,6 +304,15 @@ static void pool_forward(model *m, int i, int n, bool training)
 static void pool_backward(model *m, int i, int n)
 {
     model_layer *L = &m->layers[i];
+    if (L->pool_trains) {
+        /* the relu's backward too (layer_pool_relu_trains), as the relu
+           would write its input's gradient: stored or added */
+        const model_layer *R = &m->layers[L->relu_in];
+        float *dx = input_layer(m, R->node, 0)->dout;
+        if (dx)
+            ops_pool_relu_backward(&L->pool, dx, L->dout, L->out, L->scratch, R->accumulate[0]);
+        return;
+    }
     float *dx = input_layer(m, L->node, 0)->dout;
     if (dx)
         ops_pool_backward(&L->pool, dx, L->dout, L->scratch);
@@ -472,4 +481,14 @@ int layer_pool_relu(const net_graph *g, int i)
     /* the pooled values go through the relu's buffer: a padded pool can be
        larger than its input */
     return net_shape_size(g->nodes[pool].shape) <= net_shape_size(nd->shape) ? pool : 0;
+}
+
+bool layer_pool_relu_trains(const net_graph *g, int i)
+{
+    const char *off = getenv("GEVO_NO_FUSE");
+    int pool = layer_pool_relu(g, i);
+    if (!pool || pool != i + 1 || (off && strcmp(off, "0")))
+        return false;
+    const net_node *p = &g->nodes[pool];
+    return p->stride >= p->kh && p->stride >= p->kw;
 }

@@ -50,7 +50,20 @@ int layer_fused_act(const net_graph *g, int i);
  * pool then reads the relu's input and the relu runs on the pooled values:
  * max(relu(x)) = relu(max(x)) exactly, relu being non-decreasing (and
  * min alike), so the numbers are the same with a fraction of the relu's
- * work. Training keeps the order (backward reads the relu's output). */
+ * work. Training keeps the order unless layer_pool_relu_trains. */
 int layer_pool_relu(const net_graph *g, int i);
+
+/* Whether relu node i and its pool (layer_pool_relu) swap in training too:
+ * the pool takes the relu's input, keeps its argmax there and runs the
+ * relu on the pooled values; its backward sends each output's gradient to
+ * its argmax where the pooled value is positive, into the relu's input
+ * gradient, and the relu stores no output gradient of its own. The same
+ * numbers as the pair in the graph's order (the argmax of a window is the
+ * same wherever its extreme is positive; elsewhere the relu passes no
+ * gradient), when the pool comes right after the relu (no other node's
+ * backward runs between theirs, where the relu's input gradient may be
+ * written) and its windows do not overlap (one gradient per input). Not
+ * under GEVO_NO_FUSE=1. */
+bool layer_pool_relu_trains(const net_graph *g, int i);
 
 #endif

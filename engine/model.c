@@ -159,7 +159,7 @@ static void zero_schedule(model *m, int *first, int *fill, bool *stored)
        then a counting sort of the storages by it */
     int *at = first; /* reused: first[r] is read once per r, before */
     for (int r = 0; r < n; r++) {
-        bool skip = r == 0 || home[r] != r || r == g->output || stored[r];
+        bool skip = r == 0 || home[r] != r || r == g->output || stored[r] || !m->layers[r].dout;
         at[r] = skip ? -1 : first[r] < 0 ? n : first[r];
         if (at[r] >= 0)
             m->zero_start[at[r] + 1]++;
@@ -447,7 +447,12 @@ static int layout_model(const net_graph *g, int batch, bool view, model *m, layo
         size_t out_at = total, dout_at = total + (fuse ? 0 : act);
         /* the input has no gradient, a shared one lives elsewhere (home),
            a view has none */
-        bool own_grad = i > 0 && home[i] == i && !view;
+        /* a relu its pool runs in training has none either */
+        bool pool_trains =
+            !view && (layer_pool_relu_trains(g, i) || (i > 0 && layer_pool_relu_trains(g, i - 1) &&
+                                                       layer_pool_relu(g, i - 1) == i));
+        bool own_grad =
+            i > 0 && home[i] == i && !view && !(pool_trains && g->nodes[i].op == NET_RELU);
         both = alias ? 0 : !own_grad || fuse ? act : 2 * act;
         if (view) {
             vlen[i] = alias || fuse ? 0 : act;
@@ -466,6 +471,7 @@ static int layout_model(const net_graph *g, int batch, bool view, model *m, layo
         L->pool_relu = layer_pool_relu(g, i);
         if (L->pool_relu)
             m->layers[L->pool_relu].relu_in = i;
+        L->pool_trains = pool_trains;
         L->scratch = arena + out_at + both;
         size_t k = (size_t)nd->n_in;
         if (nd->n_in > 1) {

@@ -39,6 +39,8 @@ typedef struct model_layer {
        (pool_relu: the pool, in the relu's layer; relu_in: the relu, in the
        pool's), 0 if none */
     int pool_relu, relu_in;
+    bool pool_trains; /* in both layers: the pair swaps in training too
+                         (layer_pool_relu_trains); then the relu has no dout */
     ops_conv conv;
     ops_pool pool;
     ops_bn bn;

@@ -186,6 +186,14 @@ int ops_pool_init(ops_pool *p, gerr *err);
 size_t ops_pool_scratch(const ops_pool *p);
 void ops_pool_forward(const ops_pool *p, float *out, const float *in, float *scratch);
 void ops_pool_backward(const ops_pool *p, float *din, const float *dout, const float *scratch);
+/* The backward of relu then a max or min pool, run as the pool of the
+ * relu's input then the relu (engine/layers.h, layer_pool_relu_trains):
+ * out is that forward's output (the relu of the pooled values), scratch
+ * its argmax indices. Each output's gradient goes to its argmax where out
+ * is positive; din is stored (accumulate false: zero elsewhere) or added
+ * to. Windows must not overlap. */
+void ops_pool_relu_backward(const ops_pool *p, float *din, const float *dout, const float *out,
+                            const float *scratch, bool accumulate);
 
 /* ---- global average pool: planes of hw floats -> one float each ---------- */
 void ops_gap_forward(float *out, const float *in, long planes, int hw);

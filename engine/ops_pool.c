@@ -332,6 +332,39 @@ void ops_pool_backward(const ops_pool *p, float *din, const float *dout, const f
                 p->kind == OPS_POOL_AVG ? avg_backward : extreme_backward, &a);
 }
 
+typedef struct pool_relu_args {
+    const ops_pool *p;
+    float *din;
+    const float *dout, *out, *idx;
+    bool acc;
+} pool_relu_args;
+
+static void pool_relu_backward_range(void *ctx, long lo, long hi)
+{
+    const pool_relu_args *a = ctx;
+    const ops_pool *p = a->p;
+    size_t ihw = (size_t)p->h * p->w, ohw = (size_t)p->oh * p->ow;
+    for (long pl = lo; pl < hi; pl++) {
+        float *dx = a->din + pl * ihw;
+        const float *g = a->dout + pl * ohw, *y = a->out + pl * ohw, *ix = a->idx + pl * ohw;
+        if (!a->acc)
+            memset(dx, 0, sizeof(float) * ihw);
+        /* without a branch (the sign of a relu's input is a coin toss):
+           where the relu passes nothing, +0 is added, as the relu's own
+           backward adds its +0 */
+        for (size_t o = 0; o < ohw; o++)
+            dx[get_idx(&ix[o])] += y[o] > 0.0f ? g[o] : 0.0f;
+    }
+}
+
+void ops_pool_relu_backward(const ops_pool *p, float *din, const float *dout, const float *out,
+                            const float *scratch, bool accumulate)
+{
+    pool_relu_args a = {
+        .p = p, .din = din, .dout = dout, .out = out, .idx = scratch, .acc = accumulate};
+    ops_par_for((long)p->n * p->c, pool_worth(p), pool_relu_backward_range, &a);
+}
+
 /* Each plane's mean: its floats summed in order in double, from 0.0, then
  * divided by hw. The sum of a plane is one chain of dependent additions,
  * so GAP_WAYS planes are summed side by side, each in its own order: the

@@ -651,6 +651,53 @@ out:
     net_graph_free(g);
 }
 
+/* In training too, a relu right before a max or min pool of windows that
+ * do not overlap runs after it (layer_pool_relu_trains): the same losses,
+ * gradients and running statistics as the relu before its pool
+ * (GEVO_NO_FUSE=1), bit for bit, the relu's input gradient stored (its
+ * only reader) or added (read again later), on odd maps in ceil mode and
+ * on the network's input; the relu keeps no gradient of its own. A pool
+ * of overlapping windows keeps the order in training. */
+static void test_pool_relu_training(void)
+{
+    net_graph *g = compile("input x: 2x9x9\nclasses 3\n"
+                           "p = maxpool(relu(conv(x, 4, k=3, padding=1)), 2)\n"
+                           "q = minpool(relu(conv(x, 4, k=3, padding=1)), 2, ceil=true)\n"
+                           "c = conv(x, 4, k=1)\n"
+                           "r = maxpool(relu(c), 2, ceil=true)\n"
+                           "v = maxpool(relu(conv(x, 4, k=3, padding=1)), 3, stride=1, padding=1)\n"
+                           "i = maxpool(relu(x), 3)\n"
+                           "z = concat(gap(p), gap(q), gap(r), gap(c), gap(v), gap(i))\n"
+                           "return linear(flatten(z), classes)\n");
+    if (!g)
+        return;
+    model *m[2];
+    size_t bytes[2];
+    if (!model_pair(g, "GEVO_NO_FUSE", m, bytes))
+        goto out;
+    int trains = 0, plain = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (g->nodes[i].op != NET_RELU)
+            continue;
+        CHECK(!m[0]->layers[i].pool_trains, "node %d swapped in training under GEVO_NO_FUSE", i);
+        const model_layer *L = &m[1]->layers[i];
+        if (L->pool_trains) {
+            trains++;
+            CHECK(L->dout == NULL && m[1]->layers[L->pool_relu].pool_trains, "node %d", i);
+        } else
+            plain++;
+    }
+    CHECK(trains == 4 && plain == 1, "%d relus swapped in training, %d not (want 4, 1)", trains,
+          plain);
+    CHECK(bytes[1] + 5 * 4 * 81 * sizeof(float) <= bytes[0],
+          "the swapped model takes %zu bytes, the plain one %zu", bytes[1], bytes[0]);
+    pair_steps_agree(g, m, "relu after its pool");
+out:
+    model_free(m[0]);
+    model_free(m[1]);
+    net_graph_free(g);
+}
+
 /* What the heap holds now, as the allocator counts it: the usable size of
  * every live allocation of the process. Under AddressSanitizer, its
  * allocator's count; otherwise this test program replaces malloc and its
@@ -879,6 +926,7 @@ int main(void)
     RUN(test_every_operator);
     RUN(test_bn_act_fusion);
     RUN(test_pool_relu);
+    RUN(test_pool_relu_training);
     RUN(test_grad_share);
     RUN(test_memory_plan_is_exact);
     RUN(test_training_memory);
