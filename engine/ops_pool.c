@@ -94,69 +94,30 @@ static inline int window_span(int o, int stride, int pad, int k, int in, int *lo
 #define POOL_SHUF(a, b, ...) __builtin_shuffle(a, b, (v8i){__VA_ARGS__})
 #endif
 
-/* Eight 2x2 windows without the index: o[k] from r0[2k], r0[2k + 1],
- * r1[2k], r1[2k + 1] (sixteen floats of each row, split into even and odd
- * columns), in the scalar chain's order, lane by lane: v8_max(v, best) is
- * v > best ? v : best. */
-static inline __attribute__((always_inline)) void extreme2_eight(float *o, const float *r0,
-                                                                 const float *r1, const bool IS_MIN)
-{
-    v8 t0 = v8_load(r0), t1 = v8_load(r0 + 8), u0 = v8_load(r1), u1 = v8_load(r1 + 8);
-    v8 b00 = POOL_SHUF(t0, t1, 0, 2, 4, 6, 8, 10, 12, 14);
-    v8 b01 = POOL_SHUF(t0, t1, 1, 3, 5, 7, 9, 11, 13, 15);
-    v8 b10 = POOL_SHUF(u0, u1, 0, 2, 4, 6, 8, 10, 12, 14);
-    v8 b11 = POOL_SHUF(u0, u1, 1, 3, 5, 7, 9, 11, 13, 15);
-    v8 best = IS_MIN ? v8_min(b01, b00) : v8_max(b01, b00);
-    best = IS_MIN ? v8_min(b10, best) : v8_max(b10, best);
-    best = IS_MIN ? v8_min(b11, best) : v8_max(b11, best);
-    v8_store(o, best);
-}
-
-/* 2x2 windows at stride 2 without padding (floor or ceil): the same
- * order of comparison as the general loop (row by row, first extreme
- * wins), without its per-window bounds, and without branches: IS_MIN and
- * IDX (write the index) are constants in each of the four copies the
- * compiler makes, and the running best and its index move by selects. */
-static inline __attribute__((always_inline)) void
-extreme2_forward(const pool_args *a, long lo, long hi, const bool IS_MIN, const bool IDX)
+/* 2x2 windows at stride 2 without padding (floor or ceil) with their
+ * indices (training's forward): the same order of comparison as the
+ * general loop (row by row, first extreme wins), without its per-window
+ * bounds, and without branches: IS_MIN is a constant in each of the two
+ * copies the compiler makes, and the running best and its index move by
+ * selects. */
+static inline __attribute__((always_inline)) void extreme2_indexed(const pool_args *a, long lo,
+                                                                   long hi, const bool IS_MIN)
 {
     const ops_pool *p = a->p;
     int h = p->h, w = p->w, oh = p->oh, ow = p->ow;
     size_t ihw = (size_t)h * w, ohw = (size_t)oh * ow;
-    int wp = w / 2; /* windows of two columns */
-    /* where reads of whole vectors and writes past a row must stop: the
-       input's end, the end of this range's output */
-    const float *in_end = a->in + (size_t)p->n * p->c * ihw;
-    const float *out_end = a->out + hi * ohw;
     for (long pl = lo; pl < hi; pl++) {
         const float *x = a->in + pl * ihw;
-        float *o = a->out + pl * ohw, *ix = IDX ? a->idx + pl * ohw : NULL;
+        float *o = a->out + pl * ohw, *ix = a->idx + pl * ohw;
         for (int oy = 0; oy < oh; oy++) {
             int y0 = 2 * oy;
             bool two_rows = y0 + 1 < h;
             const float *r0 = x + (size_t)y0 * w, *r1 = two_rows ? r0 + w : r0;
             int ox = 0;
-            if (!IDX && wp >= 8) {
-                /* the row's pairs of columns eight at a time, the last
-                   eight overlapping the ones before */
-                for (; ox + 8 <= wp; ox += 8)
-                    extreme2_eight(o + oy * ow + ox, r0 + 2 * ox, r1 + 2 * ox, IS_MIN);
-                if (ox < wp)
-                    extreme2_eight(o + oy * ow + wp - 8, r0 + 2 * (wp - 8), r1 + 2 * (wp - 8),
-                                   IS_MIN);
-                ox = wp;
-            } else if (!IDX && wp > 0 && r1 + 16 <= in_end && o + oy * ow + 8 <= out_end) {
-                /* a row shorter than eight windows: eight anyway, the
-                   ones past the row (on the next rows' samples) written
-                   over the next rows' outputs, which are computed after
-                   (and a ceil-mode last column after that, below) */
-                extreme2_eight(o + oy * ow, r0, r1, IS_MIN);
-                ox = wp;
-            }
             if (two_rows) {
                 /* windows of four samples inside the plane: no repeats,
                    fixed offsets, a loop the compiler vectorises */
-                float *restrict orow = o + oy * ow, *restrict irow = IDX ? ix + oy * ow : NULL;
+                float *restrict orow = o + oy * ow, *restrict irow = ix + oy * ow;
                 int32_t base = y0 * w;
                 for (; ox < w / 2; ox++) {
                     int32_t i00 = base + 2 * ox;
@@ -174,8 +135,7 @@ extreme2_forward(const pool_args *a, long lo, long hi, const bool IS_MIN, const 
                     TRY(b11, i00 + w + 1);
 #undef TRY
                     orow[ox] = best;
-                    if (IDX)
-                        put_idx(&irow[ox], bi);
+                    put_idx(&irow[ox], bi);
                 }
             }
             for (; ox < ow; ox++) {
@@ -198,11 +158,218 @@ extreme2_forward(const pool_args *a, long lo, long hi, const bool IS_MIN, const 
                 TRY(r1[x1], i11);
 #undef TRY
                 o[oy * ow + ox] = best;
-                if (IDX)
-                    put_idx(&ix[oy * ow + ox], bi);
+                put_idx(&ix[oy * ow + ox], bi);
             }
         }
     }
+}
+
+/* The extreme of lanes b00, b01, b10, b11 in the scalar chain's order:
+ * v8_max(v, best) is v > best ? v : best, lane by lane. */
+static inline __attribute__((always_inline)) v8 extreme2_chain(v8 b00, v8 b01, v8 b10, v8 b11,
+                                                               const bool IS_MIN)
+{
+    v8 best = IS_MIN ? v8_min(b01, b00) : v8_max(b01, b00);
+    best = IS_MIN ? v8_min(b10, best) : v8_max(b10, best);
+    return IS_MIN ? v8_min(b11, best) : v8_max(b11, best);
+}
+
+/* One window without the index, x1 == x0 for ceil mode's single last
+ * column and r1 == r0 for its single last row (a repeat never wins: ties
+ * keep the earlier element, and a NaN first element stays). */
+static inline __attribute__((always_inline)) float
+extreme2_window(const float *r0, const float *r1, int x0, int x1, const bool IS_MIN)
+{
+    float best = r0[x0], v;
+#define TRY(val) \
+    v = (val);   \
+    best = (IS_MIN ? v < best : v > best) ? v : best
+    TRY(r0[x1]);
+    TRY(r1[x0]);
+    TRY(r1[x1]);
+#undef TRY
+    return best;
+}
+
+/* The even and odd columns of sixteen floats a, b as shufps takes them,
+ * within each 128-bit half: windows 0, 1, 4, 5 in the low half, 2, 3, 6,
+ * 7 in the high one (one in-lane shuffle each instead of a cross-lane
+ * pair); POOL_ORDER puts the result back in order, once. */
+#define POOL_EVEN(a, b) POOL_SHUF(a, b, 0, 2, 8, 10, 4, 6, 12, 14)
+#define POOL_ODD(a, b)  POOL_SHUF(a, b, 1, 3, 9, 11, 5, 7, 13, 15)
+#define POOL_ORDER(r)   POOL_SHUF(r, r, 0, 1, 4, 5, 2, 3, 6, 7)
+
+/* Eight windows of one output row from rows r0 and r1 (sixteen floats of
+ * each); lanes set in last (in POOL_EVEN's order) are ceil mode's single
+ * last column, whose missing right sample repeats the left one. */
+static inline __attribute__((always_inline)) void
+extreme2_eight(float *o, const float *r0, const float *r1, v8i last, const bool IS_MIN)
+{
+    v8 t0 = v8_load(r0), t1 = v8_load(r0 + 8), u0 = v8_load(r1), u1 = v8_load(r1 + 8);
+    v8 b00 = POOL_EVEN(t0, t1), b01 = POOL_ODD(t0, t1);
+    v8 b10 = POOL_EVEN(u0, u1), b11 = POOL_ODD(u0, u1);
+    b01 = v8_select(last, b00, b01);
+    b11 = v8_select(last, b10, b11);
+    v8 r = extreme2_chain(b00, b01, b10, b11, IS_MIN);
+    v8_store(o, POOL_ORDER(r));
+}
+
+/* One output row without the index. A row shorter than eight windows
+ * takes one vector anyway: the lanes past the row (on the next rows'
+ * samples) are written over the next rows' outputs, which are computed
+ * after; reads stop at the input's end and writes at the end of this
+ * range's output. partial: ceil mode's single last column (lane wp of a
+ * short row). */
+static inline __attribute__((always_inline)) void
+extreme2_row(float *orow, const float *r0, const float *r1, int w, int ow, v8i partial,
+             const float *in_end, const float *out_end, const bool IS_MIN)
+{
+    int wp = w / 2, ox = 0; /* wp: windows of two columns */
+    v8i none = {0};
+    if (wp >= 8) {
+        /* the row's pairs of columns eight at a time, the last eight
+           overlapping the ones before */
+        for (; ox + 8 <= wp; ox += 8)
+            extreme2_eight(orow + ox, r0 + 2 * ox, r1 + 2 * ox, none, IS_MIN);
+        if (ox < wp)
+            extreme2_eight(orow + wp - 8, r0 + 2 * (wp - 8), r1 + 2 * (wp - 8), none, IS_MIN);
+        ox = wp;
+    } else if (wp > 0 && r1 + 16 <= in_end && orow + 8 <= out_end) {
+        extreme2_eight(orow, r0, r1, partial, IS_MIN);
+        ox = ow;
+    }
+    for (; ox < ow; ox++) {
+        int x0 = 2 * ox;
+        orow[ox] = extreme2_window(r0, r1, x0, x0 + 1 < w ? x0 + 1 : x0, IS_MIN);
+    }
+}
+
+/* Eight outputs of 2x2 planes (w == 2) whose rows all pair up: the
+ * extremes of eight runs of four consecutive floats. Each 128-bit half
+ * of a load is one window; the halves are transposed in place (windows
+ * 0, 2, 4, 6 in the low half, 1, 3, 5, 7 in the high one) and the result
+ * put in order at the end. */
+static inline __attribute__((always_inline)) void extreme2_fours(float *o, const float *x,
+                                                                 const bool IS_MIN)
+{
+    v8 t0 = v8_load(x), t1 = v8_load(x + 8), t2 = v8_load(x + 16), t3 = v8_load(x + 24);
+    v8 u0 = POOL_SHUF(t0, t1, 0, 8, 1, 9, 4, 12, 5, 13);
+    v8 u1 = POOL_SHUF(t0, t1, 2, 10, 3, 11, 6, 14, 7, 15);
+    v8 u2 = POOL_SHUF(t2, t3, 0, 8, 1, 9, 4, 12, 5, 13);
+    v8 u3 = POOL_SHUF(t2, t3, 2, 10, 3, 11, 6, 14, 7, 15);
+    v8 b00 = POOL_SHUF(u0, u2, 0, 1, 8, 9, 4, 5, 12, 13);
+    v8 b01 = POOL_SHUF(u0, u2, 2, 3, 10, 11, 6, 7, 14, 15);
+    v8 b10 = POOL_SHUF(u1, u3, 0, 1, 8, 9, 4, 5, 12, 13);
+    v8 b11 = POOL_SHUF(u1, u3, 2, 3, 10, 11, 6, 7, 14, 15);
+    v8 r = extreme2_chain(b00, b01, b10, b11, IS_MIN);
+    v8_store(o, POOL_SHUF(r, r, 0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+/* Eight outputs of 4x4-wide planes (w == 4) whose rows all pair up: four
+ * pairs of rows, one load each (the top row in the low half, the bottom
+ * in the high one), two windows per pair. */
+static inline __attribute__((always_inline)) void extreme2_pairs4(float *o, const float *x,
+                                                                  const bool IS_MIN)
+{
+    v8 t0 = v8_load(x), t1 = v8_load(x + 8), t2 = v8_load(x + 16), t3 = v8_load(x + 24);
+    /* even and odd columns: top rows in the low halves, bottom in the high */
+    v8 e01 = POOL_SHUF(t0, t1, 0, 2, 8, 10, 4, 6, 12, 14);
+    v8 o01 = POOL_SHUF(t0, t1, 1, 3, 9, 11, 5, 7, 13, 15);
+    v8 e23 = POOL_SHUF(t2, t3, 0, 2, 8, 10, 4, 6, 12, 14);
+    v8 o23 = POOL_SHUF(t2, t3, 1, 3, 9, 11, 5, 7, 13, 15);
+    v8 b00 = POOL_SHUF(e01, e23, 0, 1, 2, 3, 8, 9, 10, 11);
+    v8 b10 = POOL_SHUF(e01, e23, 4, 5, 6, 7, 12, 13, 14, 15);
+    v8 b01 = POOL_SHUF(o01, o23, 0, 1, 2, 3, 8, 9, 10, 11);
+    v8 b11 = POOL_SHUF(o01, o23, 4, 5, 6, 7, 12, 13, 14, 15);
+    v8_store(o, extreme2_chain(b00, b01, b10, b11, IS_MIN));
+}
+
+/* Two output rows of four windows (ow == 4: w 8, 9 floor or 7 ceil, whose
+ * last window is one column, PARTIAL) in one vector: rows a0, a1 give the
+ * low half, c0, c1 the high (eight floats read from each). In POOL_EVEN's
+ * order the last windows are lanes 5 and 7, whose left samples are the
+ * even columns' lanes. */
+static inline __attribute__((always_inline)) void
+extreme2_rows4(float *o, const float *a0, const float *a1, const float *c0, const float *c1,
+               const bool PARTIAL, const bool IS_MIN)
+{
+    v8 l0 = v8_load(a0), l1 = v8_load(a1), l2 = v8_load(c0), l3 = v8_load(c1);
+    v8 b00 = POOL_EVEN(l0, l2), b01 = POOL_ODD(l0, l2);
+    v8 b10 = POOL_EVEN(l1, l3), b11 = POOL_ODD(l1, l3);
+    if (PARTIAL) {
+        b01 = POOL_SHUF(b01, b00, 0, 1, 2, 3, 4, 13, 6, 15);
+        b11 = POOL_SHUF(b11, b10, 0, 1, 2, 3, 4, 13, 6, 15);
+    }
+    v8 r = extreme2_chain(b00, b01, b10, b11, IS_MIN);
+    v8_store(o, POOL_ORDER(r));
+}
+
+/* 2x2 windows at stride 2 without padding and without the index
+ * (evaluation), in the indexed path's order of comparison, so the values
+ * are the same bit for bit. The range's output planes are one run of
+ * output rows, each from two input rows of its plane (one for ceil
+ * mode's last row of an odd height); small planes are where the time
+ * went, so the rows are not walked plane by plane: a 2x2 or 4-wide plane
+ * whose rows all pair up is a run of floats taken eight windows at a
+ * time, four-window rows go two to a vector, across planes, and the rest
+ * row by row. */
+static inline __attribute__((always_inline)) void extreme2_values(const pool_args *a, long lo,
+                                                                  long hi, const bool IS_MIN)
+{
+    const ops_pool *p = a->p;
+    int h = p->h, w = p->w, oh = p->oh, ow = p->ow;
+    size_t ihw = (size_t)h * w, ohw = (size_t)oh * ow;
+    const float *in_end = a->in + (size_t)p->n * p->c * ihw;
+    const float *x = a->in + lo * ihw;
+    float *o = a->out + lo * ohw, *out_end = a->out + hi * ohw;
+    long rows = (hi - lo) * oh, r = 0; /* output rows */
+    if (2 * oh == h && (w == 2 || w == 4)) {
+        /* output i's window starts at input 4 * i in both */
+        long n = rows * ow, i = 0;
+        for (; i + 8 <= n; i += 8) {
+            if (w == 2)
+                extreme2_fours(o + i, x + 4 * i, IS_MIN);
+            else
+                extreme2_pairs4(o + i, x + 4 * i, IS_MIN);
+        }
+        r = i / ow;
+    }
+    /* the plane and row in it of output row r, and its input rows */
+    long pl = r / oh;
+    int oy = (int)(r % oh);
+    const float *base = x + pl * ihw;
+#define ROWS(r0, r1)                                                                 \
+    const float *r0 = base + (size_t)2 * oy * w, *r1 = 2 * oy + 1 < h ? r0 + w : r0; \
+    if (++oy == oh) {                                                                \
+        oy = 0;                                                                      \
+        base += ihw;                                                                 \
+    }
+    if (ow == 4) {
+        bool partial = w == 7;
+        for (; r + 2 <= rows; r += 2) {
+            /* the second row's last read is the furthest; a miss at the
+               input's end leaves the rows to the row-by-row loop */
+            int oy0 = oy;
+            const float *base0 = base;
+            ROWS(a0, a1);
+            ROWS(c0, c1);
+            if (c1 + 8 > in_end) {
+                oy = oy0, base = base0;
+                break;
+            }
+            if (partial)
+                extreme2_rows4(o + r * 4, a0, a1, c0, c1, true, IS_MIN);
+            else
+                extreme2_rows4(o + r * 4, a0, a1, c0, c1, false, IS_MIN);
+        }
+    }
+    v8i lane = {0, 1, 4, 5, 2, 3, 6, 7}; /* the windows in POOL_EVEN's order */
+    v8i partial = lane == (ow > w / 2 ? w / 2 : -1);
+    for (; r < rows; r++) {
+        ROWS(r0, r1);
+        extreme2_row(o + r * ow, r0, r1, w, ow, partial, in_end, out_end, IS_MIN);
+    }
+#undef ROWS
 }
 
 /* All pools run over planes, each plane whole on one thread. */
@@ -214,13 +381,13 @@ OPS_CLONES static void extreme_forward(void *ctx, long lo, long hi)
     if (p->kh == 2 && p->kw == 2 && p->stride == 2 && p->pad_h == 0 && p->pad_w == 0) {
         bool idx = a->idx != NULL;
         if (is_min && idx)
-            extreme2_forward(a, lo, hi, true, true);
-        else if (is_min)
-            extreme2_forward(a, lo, hi, true, false);
+            extreme2_indexed(a, lo, hi, true);
         else if (idx)
-            extreme2_forward(a, lo, hi, false, true);
+            extreme2_indexed(a, lo, hi, false);
+        else if (is_min)
+            extreme2_values(a, lo, hi, true);
         else
-            extreme2_forward(a, lo, hi, false, false);
+            extreme2_values(a, lo, hi, false);
         return;
     }
     float *out = a->out, *idx = a->idx;

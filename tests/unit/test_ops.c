@@ -837,6 +837,75 @@ static void test_pool_without_index(void)
     ops_set_threads(1);
 }
 
+/* Evaluation's 2x2 pools on small planes (engine/ops_pool.c takes them
+ * eight windows or two four-window rows to a vector, across planes)
+ * against the definition, bit for bit: every height and width from 1 to
+ * 10 and a few larger ones, floor and ceil mode, 39 planes (tails of every
+ * kind), values from five levels with signed zeros and NaNs of both signs
+ * (the first sample of a window wins ties and unordered comparisons), on
+ * 1 and 2 threads with every task split; nothing is written past the
+ * output. */
+static void test_pool2_values_small(void)
+{
+    long saved = ops_par_min;
+    for (int h = 1; h <= 17; h++)
+        for (int w = 1; w <= 17; w++)
+            for (int mode = 0; mode < 4; mode++) {
+                bool is_min = mode & 1, ceil = mode & 2;
+                if ((h > 10 || w > 10) && h != w && h != 17 && w != 17)
+                    continue;
+                ops_pool p =
+                    TC_POOL(is_min ? OPS_POOL_MIN : OPS_POOL_MAX, 3, 13, h, w, 2, 2, 0, ceil);
+                gerr err = GERR_INIT;
+                if (ops_pool_init(&p, &err) != 0)
+                    continue; /* a 1-sample axis in floor mode has no window */
+                size_t ihw = (size_t)h * w, ohw = (size_t)p.oh * p.ow, np = (size_t)p.n * p.c;
+                float *x = malloc(sizeof(float) * np * ihw),
+                      *want = malloc(sizeof(float) * np * ohw);
+                float *got = malloc(sizeof(float) * (np * ohw + 16));
+                rng r;
+                rng_seed(&r, 1000 + 37 * h + w);
+                for (size_t i = 0; i < np * ihw; i++) {
+                    uint32_t u = rng_below(&r, 10);
+                    x[i] = u < 5   ? (float)(int)u - 2.0f
+                           : u < 7 ? -0.0f
+                           : u < 8 ? 0.0f
+                           : u < 9 ? NAN
+                                   : -NAN;
+                }
+                for (size_t pl = 0; pl < np; pl++)
+                    for (int oy = 0; oy < p.oh; oy++)
+                        for (int ox = 0; ox < p.ow; ox++) {
+                            const float *xp = x + pl * ihw;
+                            float best = xp[2 * oy * w + 2 * ox];
+                            for (int y = 2 * oy; y < 2 * oy + 2 && y < h; y++)
+                                for (int xx = 2 * ox; xx < 2 * ox + 2 && xx < w; xx++) {
+                                    float v = xp[y * w + xx];
+                                    if (is_min ? v < best : v > best)
+                                        best = v;
+                                }
+                            want[pl * ohw + (size_t)oy * p.ow + ox] = best;
+                        }
+                for (int t = 1; t <= 2; t++) {
+                    ops_set_threads(t);
+                    ops_par_min = t == 2 ? 0 : saved;
+                    for (int i = 0; i < 16; i++)
+                        got[np * ohw + i] = 1234.5f;
+                    ops_pool_forward(&p, got, x, NULL);
+                    bool canary = true;
+                    for (int i = 0; i < 16; i++)
+                        canary = canary && got[np * ohw + i] == 1234.5f;
+                    CHECK(!memcmp(got, want, sizeof(float) * np * ohw) && canary,
+                          "%s %dx%d ceil %d, %d threads: differs from the definition (or written "
+                          "past the output)",
+                          is_min ? "min" : "max", h, w, (int)ceil, t);
+                }
+                free(x), free(want), free(got);
+            }
+    ops_par_min = saved;
+    ops_set_threads(1);
+}
+
 /* Global average pooling against its definition, bit for bit: each
  * plane summed in order in double from 0.0, then divided; values of wide
  * range (where another order of the sum rounds differently), -0 and NaN,
@@ -1047,6 +1116,7 @@ int main(void)
     RUN(test_act_span_matches_elementwise);
     RUN(test_pool2_matches_definition);
     RUN(test_pool_without_index);
+    RUN(test_pool2_values_small);
     RUN(test_gap_matches_definition);
     RUN(test_ln_forward_matches_definition);
     RUN(test_threads_agree);
