@@ -44,9 +44,11 @@ static bool conv_is_1x1(const ops_conv *c)
     return c->kh == 1 && c->kw == 1 && c->stride == 1 && c->pad_h == 0 && c->pad_w == 0;
 }
 
+/* One channel in and out is depthwise too (and so goes to a direct
+ * kernel): the column path would make it an sgemm of one row. */
 static bool conv_is_depthwise(const ops_conv *c)
 {
-    return c->groups == c->cin && c->cout == c->cin && c->groups > 1;
+    return c->groups == c->cin && c->cout == c->cin;
 }
 
 /* 1x1 convolution of 1x1 maps: NCHW is already an [n x cin] matrix, so

@@ -1,4 +1,4 @@
-/* Depthwise convolution at stride 1, vectorised two ways.
+/* Depthwise convolution, vectorised two ways.
  *
  * 1. Flat (maps of more than 64 outputs, e.g. 14x14).
  * ExquisiteNet's depthwise 3x3 runs on 14x14, 7x7, 4x4, 2x2 and 1x1 maps:
@@ -28,6 +28,17 @@
  * ExquisiteNet: 7x7 maps of 48 channels take half the time of the flat
  * way; 14x14 maps of 12 channels are a little faster flat.)
  *
+ * 3. Strides (ExquisiteNet's first layer: one channel of 28x28, 4x4 taps at
+ * stride 2, which the column path did in one sgemm of one row). The padded
+ * plane is split into its s x s phases, (row mod s, column mod s), each a
+ * plane of ceil(hp / s) x ceil(wp / s) samples laid out flat as above: tap
+ * (ki, kj) of output (y, x) reads padded (y * s + ki * d, x * s + kj * d),
+ * which is phase (ki * d mod s, kj * d mod s) at (y + ki * d / s,
+ * x + kj * d / s). So the flat loop runs unchanged, each tap's offset
+ * pointing into its phase, at unit stride (15x15 computed for 14x14
+ * outputs). The input gradient is one flat loop per phase over the taps
+ * that fall in it.
+ *
  * Neither way's numbers depend on the thread count: the flat way's chunks
  * are channels, whose kernel and bias gradients one thread sums in image
  * order; the other's are (channel block, image group) with a fixed number
@@ -49,21 +60,33 @@
 #define CB 16 /* channels per row of the small-map kernel: a multiple of 8 */
 #endif
 
+#define STRIDE_MAX 4 /* at most 16 phases */
+
 typedef struct dw_geom {
-    int hp, wp;    /* padded plane */
+    int s;         /* stride */
+    int hp, wp;    /* a phase of the padded plane (the padded plane at stride 1) */
     size_t plane;  /* hp * wp */
     int blk;       /* images per block */
-    size_t len;    /* floats of a block, rounded up to LANES */
-    size_t margin; /* largest tap offset, rounded up to LANES */
+    size_t len;    /* floats of a block's phase, rounded up to LANES */
+    size_t margin; /* largest tap offset inside a phase, rounded up to LANES */
+    size_t region; /* floats of P per phase: len + margin */
     int taps;
-    long off[TAPS_MAX];
+    long off[TAPS_MAX]; /* into P: the tap's phase region, then its offset there */
+    /* the taps grouped by phase, in tap order: phase q's are
+       by_phase[phase_start[q]] .. by_phase[phase_start[q + 1] - 1] */
+    int phase_start[STRIDE_MAX * STRIDE_MAX + 1], by_phase[TAPS_MAX];
 } dw_geom;
 
+/* Groups == cin == cout, one channel included (a plain convolution of one
+ * map is the same arithmetic). Strides up to STRIDE_MAX and no larger than
+ * the kernel: every phase then holds taps, so no phase is copied for
+ * nothing. */
 bool ops_dw_ok(const ops_conv *c)
 {
-    return c->groups == c->cin && c->cout == c->cin && c->groups > 1 && c->stride == 1 &&
-           c->kh * c->kw <= TAPS_MAX && c->pad_h < c->kh * c->dilation &&
-           c->pad_w < c->kw * c->dilation;
+    return c->groups == c->cin && c->cout == c->cin && c->kh * c->kw <= TAPS_MAX &&
+           c->pad_h < c->kh * c->dilation && c->pad_w < c->kw * c->dilation &&
+           (c->stride == 1 || (c->stride <= STRIDE_MAX && c->stride <= c->kh &&
+                               c->stride <= c->kw && c->dilation == 1));
 }
 
 static size_t round_up(size_t v, size_t m)
@@ -73,26 +96,55 @@ static size_t round_up(size_t v, size_t m)
 
 static void geom(const ops_conv *c, dw_geom *g)
 {
-    g->hp = c->h + 2 * c->pad_h;
-    g->wp = c->w + 2 * c->pad_w;
+    int s = c->stride, d = c->dilation, phases = s * s;
+    g->s = s;
+    g->hp = (c->h + 2 * c->pad_h + s - 1) / s;
+    g->wp = (c->w + 2 * c->pad_w + s - 1) / s;
     g->plane = (size_t)g->hp * g->wp;
-    g->blk = (int)(BLOCK_FLOATS / g->plane);
+    g->blk = (int)(BLOCK_FLOATS / (g->plane * phases));
     if (g->blk < 1)
         g->blk = 1;
     g->len = round_up((size_t)g->blk * g->plane, LANES);
     g->taps = c->kh * c->kw;
+    long loc[TAPS_MAX];
+    int phase[TAPS_MAX];
     for (int ki = 0; ki < c->kh; ki++)
-        for (int kj = 0; kj < c->kw; kj++)
-            g->off[ki * c->kw + kj] = (long)ki * c->dilation * g->wp + (long)kj * c->dilation;
-    g->margin = round_up((size_t)g->off[g->taps - 1], LANES);
+        for (int kj = 0; kj < c->kw; kj++) {
+            int t = ki * c->kw + kj, ry = ki * d, rx = kj * d;
+            phase[t] = ry % s * s + rx % s;
+            loc[t] = (long)(ry / s) * g->wp + rx / s;
+        }
+    g->margin = round_up((size_t)loc[g->taps - 1], LANES); /* the last tap's is the largest */
+    g->region = g->len + g->margin;
+    int n = 0;
+    for (int q = 0; q < phases; q++) {
+        g->phase_start[q] = n;
+        for (int t = 0; t < g->taps; t++)
+            if (phase[t] == q)
+                g->by_phase[n++] = t;
+    }
+    g->phase_start[phases] = n;
+    for (int t = 0; t < g->taps; t++)
+        g->off[t] = (long)phase[t] * (long)g->region + loc[t];
 }
 
-/* Per thread: P (len + margin), G (margin + len + margin), D (len); none
- * of it depends on the number of images. */
+/* Per thread: P (a region per phase), G (margin + len + margin), D (len
+ * per phase); none of it depends on the number of images. */
 static size_t per_thread(const dw_geom *g)
 {
-    return round_up(g->len + g->margin, 16) + round_up(2 * g->margin + g->len, 16) +
-           round_up(g->len, 16);
+    size_t phases = (size_t)g->s * g->s;
+    return round_up(phases * g->region, 16) + round_up(2 * g->margin + g->len, 16) +
+           round_up(phases * g->len, 16);
+}
+
+static float *slot_G(const dw_geom *g, float *P)
+{
+    return P + round_up((size_t)g->s * g->s * g->region, 16);
+}
+
+static float *slot_D(const dw_geom *g, float *P)
+{
+    return slot_G(g, P) + round_up(2 * g->margin + g->len, 16);
 }
 
 /* The small-map kernel is chosen by shape alone. */
@@ -171,13 +223,62 @@ static void lay_rows(float *restrict dst, const float *restrict src, int rows, i
         dst[q] = 0.0f;
 }
 
-/* Copies the planes of channel ch, images [i0, i0 + nb), into P padded;
- * zeroes P up to len + margin. */
+/* Stride 2: the even samples of a row to e, the odd ones to o, in one
+ * loop (vectorised: pairs of loads shuffled apart) */
+static inline void split_row2(float *restrict e, float *restrict o, const float *restrict r, int w)
+{
+    int k = 0;
+    for (; 2 * k + 1 < w; k++) {
+        e[k] = r[2 * k];
+        o[k] = r[2 * k + 1];
+    }
+    if (2 * k < w)
+        e[k] = r[2 * k];
+}
+
+/* Strides: the phases of image b's padded plane into P, zeroed first
+ * (padding, and phase samples past the padded plane's edge). A row's
+ * samples go out in runs of one column phase each: x, x + s, ... */
+OPS_CLONES static void split_phases(const ops_conv *c, const dw_geom *g, const float *x, int b,
+                                    float *P)
+{
+    int s = g->s;
+    for (int q = 0; q < s * s; q++)
+        memset(P + q * g->region + b * g->plane, 0, sizeof(float) * g->plane);
+    for (int y = 0; y < c->h; y++) {
+        int py = y + c->pad_h;
+        const float *restrict r = x + (size_t)y * c->w;
+        float *row = P + b * g->plane + (size_t)(py / s) * g->wp + (size_t)(py % s * s) * g->region;
+        if (s == 2) { /* x even: padded column x + pad_w, in phase pad_w % 2 */
+            int pe = c->pad_w % 2;
+            split_row2(row + (size_t)pe * g->region + c->pad_w / 2,
+                       row + (size_t)(1 - pe) * g->region + (c->pad_w + 1) / 2, r, c->w);
+            continue;
+        }
+        for (int px = 0; px < s; px++) {
+            int x0 = ((px - c->pad_w) % s + s) % s; /* first x with (x + pad_w) % s == px */
+            float *d = row + (size_t)px * g->region + (x0 + c->pad_w) / s;
+            for (int k = 0, xx = x0; xx < c->w; k++, xx += s)
+                d[k] = r[xx];
+        }
+    }
+}
+
+/* Copies the planes of channel ch, images [i0, i0 + nb), into P padded
+ * (split in phases at strides); zeroes each phase up to len + margin. */
 static void pad_planes(const dw_args *a, long ch, int i0, int nb, float *P)
 {
     const ops_conv *c = a->c;
     const dw_geom *g = a->g;
     size_t ihw = (size_t)c->h * c->w, top = (size_t)c->pad_h * g->wp;
+    if (g->s > 1) {
+        for (int b = 0; b < nb; b++)
+            split_phases(c, g, a->in + ((size_t)(i0 + b) * c->cin + ch) * ihw, b, P);
+        for (int q = 0; q < g->s * g->s; q++)
+            memset(P + q * g->region + nb * g->plane, 0,
+                   sizeof(float) * (g->region - nb * g->plane));
+        return;
+    }
     for (int b = 0; b < nb; b++) {
         float *dst = P + b * g->plane;
         for (size_t q = 0; q < top; q++)
@@ -194,7 +295,7 @@ static void forward_chunk(void *ctx, long ch, int t)
     const ops_conv *c = a->c;
     const dw_geom *g = a->g;
     float *P = a->scratch + per_thread(g) * t;
-    float *D = P + round_up(g->len + g->margin, 16) + round_up(2 * g->margin + g->len, 16);
+    float *D = slot_D(g, P);
     size_t ohw = (size_t)c->oh * c->ow;
     const float *k = a->w + (size_t)ch * g->taps;
     float bias = a->b ? a->b[ch] : 0.0f;
@@ -218,16 +319,17 @@ static void backward_chunk(void *ctx, long ch, int t)
     const ops_conv *c = a->c;
     const dw_geom *g = a->g;
     float *P = a->scratch + per_thread(g) * t;
-    float *Gm = P + round_up(g->len + g->margin, 16); /* margin zeros, then G */
+    float *Gm = slot_G(g, P); /* margin zeros, then G */
     float *G = Gm + g->margin;
-    float *D = Gm + round_up(2 * g->margin + g->len, 16);
+    float *D = slot_D(g, P);
     size_t ohw = (size_t)c->oh * c->ow, ihw = (size_t)c->h * c->w;
     const float *k = a->w + (size_t)ch * g->taps;
     float kr[TAPS_MAX];
     long offr[TAPS_MAX];
-    for (int q = 0; q < g->taps; q++) { /* the mirrored taps of dP */
-        kr[q] = k[q];
-        offr[q] = (long)g->margin - g->off[q];
+    for (int q = 0; q < g->taps; q++) { /* the mirrored taps of dP, by phase */
+        int tq = g->by_phase[q];
+        kr[q] = k[tq];
+        offr[q] = (long)g->margin - (long)(g->off[tq] % (long)g->region);
     }
     double dk[TAPS_MAX] = {0}, sb = 0.0;
     for (int i0 = 0; i0 < c->n; i0 += g->blk) {
@@ -245,7 +347,28 @@ static void backward_chunk(void *ctx, long ch, int t)
             pad_planes(a, ch, i0, nb, P);
             taps_dot(dk, G, P, g->off, g->taps, len);
         }
-        if (a->din) {
+        if (a->din && g->s > 1) {
+            int s = g->s;
+            for (int q = 0; q < s * s; q++) {
+                int t0 = g->phase_start[q];
+                taps_apply(D + q * g->len, Gm, kr + t0, offr + t0, g->phase_start[q + 1] - t0, len,
+                           0.0f);
+            }
+            for (int b = 0; b < nb; b++) {
+                float *dx = a->din + ((size_t)(i0 + b) * c->cin + ch) * ihw;
+                for (int y = 0; y < c->h; y++) {
+                    int py = y + c->pad_h;
+                    const float *src =
+                        D + b * g->plane + (size_t)(py / s) * g->wp + (size_t)(py % s * s) * g->len;
+                    float *row = dx + (size_t)y * c->w;
+                    for (int x = 0; x < c->w; x++) {
+                        int px = x + c->pad_w;
+                        float v = src[(size_t)(px % s) * g->len + px / s];
+                        row[x] = a->acc ? row[x] + v : v;
+                    }
+                }
+            }
+        } else if (a->din) {
             taps_apply(D, Gm, kr, offr, g->taps, len, 0.0f);
             for (int b = 0; b < nb; b++) {
                 float *dx = a->din + ((size_t)(i0 + b) * c->cin + ch) * ihw;
@@ -338,8 +461,8 @@ static int small_triples(const ops_conv *c, dw_triple *tr)
         for (int ox = 0; ox < c->ow; ox++)
             for (int ki = 0; ki < c->kh; ki++)
                 for (int kj = 0; kj < c->kw; kj++) {
-                    int iy = oy + ki * c->dilation - c->pad_h,
-                        ix = ox + kj * c->dilation - c->pad_w;
+                    int iy = oy * c->stride + ki * c->dilation - c->pad_h,
+                        ix = ox * c->stride + kj * c->dilation - c->pad_w;
                     if (iy < 0 || iy >= c->h || ix < 0 || ix >= c->w)
                         continue;
                     tr[n++] = (dw_triple){(short)(oy * c->ow + ox), (short)(iy * c->w + ix),

@@ -1,4 +1,4 @@
-/* Depthwise convolution at stride 1, vectorised (engine/ops_depthwise.c):
+/* Depthwise convolution, vectorised (engine/ops_depthwise.c):
  * ops_conv_* call it where it applies. */
 #ifndef GEVO_ENGINE_OPS_DEPTHWISE_H
 #define GEVO_ENGINE_OPS_DEPTHWISE_H
@@ -8,7 +8,8 @@
 
 #include "engine/ops.h"
 
-/* Depthwise (groups == cin == cout), stride 1, at most 7x7 taps. */
+/* Depthwise (groups == cin == cout, one channel too), at most 7x7 taps,
+ * strides up to 4 and the kernel's size. */
 bool ops_dw_ok(const ops_conv *c);
 /* Floats of working memory, independent of c->n. */
 size_t ops_dw_scratch(const ops_conv *c);

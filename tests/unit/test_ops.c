@@ -213,8 +213,8 @@ static void test_pool_output_sizes(void)
     }
 }
 
-/* The paths are taken where the brief says: strided depthwise needs no
- * working memory, depthwise at stride 1 its padded planes; 1x1 (no
+/* The paths are taken where the brief says: depthwise needs its padded
+ * planes (or, on small maps, its rows across channels); 1x1 (no
  * columns) and the general path need per-thread memory for the weight
  * gradient (and the columns). Their
  * numbers are checked by the gradient and torch tests of the same cases. */
@@ -222,7 +222,7 @@ static void test_conv_paths(void)
 {
     // clang-format off
     struct { const char *name; bool general; } cases[] = {
-        {"conv_1x1", true}, {"conv_1x1_grouped", true}, {"conv_depthwise", false},
+        {"conv_1x1", true}, {"conv_1x1_grouped", true}, {"conv_depthwise", true},
         {"conv_depthwise_dil", true}, {"conv_general", true}, {"conv_strided_1x1", true},
         {"conv_3x3", true},
     };
@@ -419,6 +419,9 @@ static const tc_spec speed_cases[] = {
     {"dw3_1x1",  mk_conv, .conv = DW3(4, 3, 1, 1, 3, 1, 1, false)},
     {"dw3_k5",   mk_conv, .conv = DW3(2, 2, 6, 4, 5, 2, 0, true)},
     {"dw3_pad2", mk_conv, .conv = DW3(2, 2, 3, 3, 3, 2, 2, false)},
+    /* strided depthwise (phases), one channel and three */
+    {"dw_s2_1ch",  mk_conv, .conv = TC_CONV(3, 1, 14, 12, 1, 4, 4, 2, 1, 1, 1, 1, false)},
+    {"dw_s2_3ch",  mk_conv, .conv = TC_CONV(2, 3, 9, 11, 3, 3, 3, 2, 1, 0, 1, 3, true)},
     /* 1x1 convolutions of 1x1 maps (one sgemm over the batch) */
     {"conv_dense", mk_conv, .conv = TC_CONV(5, 6, 1, 1, 4, 1, 1, 1, 0, 0, 1, 1, true)},
     /* the column path's blocks (engine/ops_conv.c): several images side by
@@ -496,6 +499,16 @@ static double dw_direct_check(ops_conv c)
         g[i] = rng_uniform_range(&r, -1.0f, 1.0f);
     ops_conv_forward(&c, o, x, w, b, scr);
     ops_conv_backward(&c, dx, dw, db, g, x, w, scr, true);
+    /* without the input gradient (a first layer's), and storing it over
+       NaN: the same numbers, bit for bit */
+    float *dw2 = calloc((size_t)c.cin * taps, sizeof(float)), *dx2 = malloc(sizeof(float) * xs);
+    ops_conv_backward(&c, NULL, dw2, NULL, g, x, w, scr, true);
+    CHECK(memcmp(dw, dw2, sizeof(float) * c.cin * taps) == 0, "weight gradient without din");
+    for (size_t i = 0; i < xs; i++)
+        dx2[i] = NAN;
+    ops_conv_backward(&c, dx2, NULL, NULL, g, x, w, scr, false);
+    CHECK(memcmp(dx, dx2, sizeof(float) * xs) == 0, "stored input gradient");
+    free(dw2), free(dx2);
     double worst = 0.0;
     for (int i = 0; i < c.n; i++)
         for (int ch = 0; ch < c.cin; ch++) {
@@ -509,8 +522,8 @@ static double dw_direct_check(ops_conv c)
                     sb += gv;
                     for (int ki = 0; ki < c.kh; ki++)
                         for (int kj = 0; kj < c.kw; kj++) {
-                            int iy = oy + ki * c.dilation - c.pad_h,
-                                ix = ox + kj * c.dilation - c.pad_w;
+                            int iy = oy * c.stride + ki * c.dilation - c.pad_h,
+                                ix = ox * c.stride + kj * c.dilation - c.pad_w;
                             if (iy < 0 || iy >= c.h || ix < 0 || ix >= c.w)
                                 continue;
                             acc += (double)k[ki * c.kw + kj] * xp[iy * c.w + ix];
@@ -587,6 +600,36 @@ static void test_dw_matches_direct(void)
             CHECK(worst < 1e-4, "%s (bias %d): differs from the definition by %g", cases[k].what,
                   bias, worst);
         }
+    }
+}
+
+/* Depthwise at strides (phases of the padded plane) and one channel in
+ * and out (ExquisiteNet's first layer on 1x28x28: 4x4 taps at stride 2,
+ * padding 1), against the definition: forward, input, kernel and bias
+ * gradients. Odd sizes, stride 1 and 3, no padding, images across blocks;
+ * small maps (across channels) at stride 2; and one channel where the
+ * phases do not apply (a stride larger than the kernel, wide padding). */
+static void test_dw_strided_matches_direct(void)
+{
+    struct {
+        const char *what;
+        ops_conv c;
+    } cases[] = {
+        {"1x28x28, 4x4 s2 p1, 20 images", TC_CONV(20, 1, 28, 28, 1, 4, 4, 2, 1, 1, 1, 1, false)},
+        {"1x28x28, 4x4 s2 p1, bias", TC_CONV(3, 1, 28, 28, 1, 4, 4, 2, 1, 1, 1, 1, true)},
+        {"3x32x32, 4x4 s2 p1", TC_CONV(9, 3, 32, 32, 3, 4, 4, 2, 1, 1, 1, 3, false)},
+        {"1x13x11, 3x3 s2 p1", TC_CONV(5, 1, 13, 11, 1, 3, 3, 2, 1, 1, 1, 1, true)},
+        {"1x15x17, 4x2 s2 p0", TC_CONV(4, 1, 15, 17, 1, 4, 2, 2, 0, 0, 1, 1, false)},
+        {"1x9x7, 3x3 s1 p0", TC_CONV(4, 1, 9, 7, 1, 3, 3, 1, 0, 0, 1, 1, true)},
+        {"1x12x12, 4x4 s1 p1", TC_CONV(3, 1, 12, 12, 1, 4, 4, 1, 1, 1, 1, 1, false)},
+        {"2x26x25, 3x3 s3 p1", TC_CONV(3, 2, 26, 25, 2, 3, 3, 3, 1, 2, 1, 2, true)},
+        {"20x8x8, 3x3 s2 p1 (small maps)", TC_CONV(5, 20, 8, 8, 20, 3, 3, 2, 1, 1, 1, 20, true)},
+        {"1x7x6, 1x1 s2", TC_CONV(3, 1, 7, 6, 1, 1, 1, 2, 0, 0, 1, 1, false)},
+        {"1x5x5, 2x2 s1 p2", TC_CONV(3, 1, 5, 5, 1, 2, 2, 1, 2, 2, 1, 1, true)},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        double worst = dw_direct_check(cases[k].c);
+        CHECK(worst < 1e-4, "%s: differs from the definition by %g", cases[k].what, worst);
     }
 }
 
@@ -1111,6 +1154,7 @@ int main(void)
 {
     RUN(test_speed_path_gradients);
     RUN(test_dw_matches_direct);
+    RUN(test_dw_strided_matches_direct);
     RUN(test_store_matches_add);
     RUN(test_bn_act_matches_pair);
     RUN(test_act_span_matches_elementwise);
