@@ -225,8 +225,9 @@ void ops_dropout_forward(float *out, const float *in, long size, float p, bool t
 {
     if (training) {
         float keep = 1.0f - p, scale = keep > 0.0f ? 1.0f / keep : 0.0f;
+        rng_fill_uniform(r, scratch, size);
         for (long j = 0; j < size; j++)
-            scratch[j] = rng_uniform(r) < keep ? scale : 0.0f;
+            scratch[j] = scratch[j] < keep ? scale : 0.0f;
     }
     ops_dropout_apply(out, in, size, training, scratch);
 }

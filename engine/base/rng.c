@@ -42,6 +42,14 @@ float rng_uniform(rng *r)
     return (float)(rng_next(r) >> 40) * (1.0f / 16777216.0f);
 }
 
+void rng_fill_uniform(rng *r, float *x, long n)
+{
+    rng local = *r;
+    for (long i = 0; i < n; i++)
+        x[i] = rng_uniform(&local);
+    *r = local;
+}
+
 float rng_uniform_range(rng *r, float lo, float hi)
 {
     float v = lo + (hi - lo) * rng_uniform(r);

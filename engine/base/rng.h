@@ -16,6 +16,9 @@ void rng_seed(rng *r, uint64_t seed);
 uint64_t rng_next(rng *r);
 /* Uniform in [0, 1), 24 random bits. */
 float rng_uniform(rng *r);
+/* x[0..n) = n successive rng_uniform(r), the same stream, with the state
+ * kept in registers (dropout draws one per activation each step). */
+void rng_fill_uniform(rng *r, float *x, long n);
 /* Uniform in [lo, hi). */
 float rng_uniform_range(rng *r, float lo, float hi);
 /* Uniform integer in [0, n), unbiased; 0 when n == 0. */

@@ -247,6 +247,16 @@ static void test_rng(void)
     }
     CHECK(dlo >= 0 && dlo < 0.01 && dhi < 1 && dhi > 0.99, "uniform double in [0,1): %g..%g", dlo,
           dhi);
+    /* a fill is the stream of single draws, and leaves the state where
+       they would */
+    float fill[37], one[37];
+    rng_seed(&a, 9);
+    rng_seed(&b, 9);
+    rng_fill_uniform(&a, fill, 37);
+    for (int i = 0; i < 37; i++)
+        one[i] = rng_uniform(&b);
+    CHECK(!memcmp(fill, one, sizeof fill) && rng_next(&a) == rng_next(&b),
+          "rng_fill_uniform differs from rng_uniform drawn one by one");
 }
 
 int main(void)
