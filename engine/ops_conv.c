@@ -117,15 +117,21 @@ static size_t conv_ybuf(const ops_conv *c)
  * weight gradient (one per fixed group of images); or the Winograd path's
  * working memory where it may run instead (GEVO_NO_WINOGRAD may change
  * between calls: room for either). */
+static size_t blocks_scratch(const ops_conv *c)
+{
+    size_t s = OPS_MAX_THREADS * (conv_cols(c) + conv_ybuf(c) + round16(conv_wsize(c)));
+    size_t wino = ops_wino_fits(c) ? ops_wino_scratch(c) : 0;
+    return s > wino ? s : wino;
+}
+
+/* ... then, with a bias, the plane sums of its gradient (bias_sums) */
 size_t ops_conv_scratch(const ops_conv *c)
 {
     if (ops_dw_ok(c))
         return ops_dw_scratch(c);
     if (conv_is_depthwise(c) || conv_is_dense(c))
         return 0;
-    size_t s = OPS_MAX_THREADS * (conv_cols(c) + conv_ybuf(c) + round16(conv_wsize(c)));
-    size_t wino = ops_wino_fits(c) ? ops_wino_scratch(c) : 0;
-    return s > wino ? s : wino;
+    return blocks_scratch(c) + (c->bias ? round16((size_t)c->n * c->cout) : 0);
 }
 
 /* The output rows (columns) each kernel row (column) reaches inside the
@@ -360,8 +366,9 @@ typedef struct conv_args {
     const ops_conv *c;
     float *out, *din, *dw, *db, *scratch;
     const float *in, *w, *b, *dout;
-    bool acc;   /* add to din, or store */
-    size_t per; /* scratch floats per thread: columns, then outputs */
+    bool acc;         /* add to din, or store */
+    float *bias_sums; /* backward: the output gradients' plane sums, or NULL */
+    size_t per;       /* scratch floats per thread: columns, then outputs */
     size_t cols;
     int blk; /* images per block, at most */
     const conv_geom *gm;
@@ -498,6 +505,17 @@ static void bias_grad_range(void *ctx, long lo, long hi)
             a->db[co] += (float)ops_sum(a->dout + ((size_t)i * c->cout + co) * hw, hw);
 }
 
+/* The bias gradient from the plane sums the blocks took (bias_sums):
+ * per channel, in image order, as bias_grad_range adds them. */
+static void bias_sums_range(void *ctx, long lo, long hi)
+{
+    const conv_args *a = ctx;
+    const ops_conv *c = a->c;
+    for (long co = lo; co < hi; co++)
+        for (int i = 0; i < c->n; i++)
+            a->db[co] += a->bias_sums[(size_t)i * c->cout + co];
+}
+
 /* The columns of images [i0, i0 + nb), group g, side by side: row k,
  * column b * ohw + p. A 1x1 convolution's columns are the images' planes. */
 static void block_columns(const conv_args *a, int i0, int nb, int g, float *cols)
@@ -554,6 +572,9 @@ static void block_backward(const conv_args *a, int i0, int nb, float *cols, floa
     int g_n = c->groups, cin_g = c->cin / g_n, cout_g = c->cout / g_n, K = conv_K(c);
     size_t ihw = (size_t)c->h * c->w, ohw = (size_t)c->oh * c->ow, ld = (size_t)nb * ohw;
     bool one = conv_is_1x1(c);
+    if (a->bias_sums) /* the block's gradients, into the cache for what follows */
+        ops_plane_sums(a->bias_sums + (size_t)i0 * c->cout, a->dout + (size_t)i0 * c->cout * ohw,
+                       nb, c->cout, ohw);
     for (int g = 0; g < g_n; g++) {
         const float *go = a->dout + ((size_t)i0 * c->cout + (size_t)g * cout_g) * ohw;
         const float *wg = a->w + (size_t)g * cout_g * K;
@@ -766,7 +787,11 @@ void ops_conv_backward(const ops_conv *c, float *din, float *dw, float *db, cons
         ops_par_for(c->cin, conv_worth(c), depthwise_backward_range, &a);
         return;
     }
-    if (a.db)
+    /* with a weight gradient, the blocks (or Winograd's) sum the bias
+       gradient's planes as they read them; else a pass of its own */
+    bool sums = a.db && dw && !conv_is_dense(c);
+    a.bias_sums = sums ? scratch + blocks_scratch(c) : NULL;
+    if (a.db && !sums)
         ops_par_for(c->cout, (long)c->n * c->cout * c->oh * c->ow > OPS_PAR_MIN, bias_grad_range,
                     &a);
     if (conv_is_dense(c)) {
@@ -780,14 +805,16 @@ void ops_conv_backward(const ops_conv *c, float *din, float *dw, float *db, cons
         if (din)
             ops_wino_input_grad(c, din, dout, w, scratch, accumulate);
         if (dw)
-            ops_wino_weight_grad(c, dw, dout, in, scratch);
-        return;
+            ops_wino_weight_grad(c, dw, dout, in, scratch, a.bias_sums);
+    } else {
+        ops_par_run(groups_backward_chunk, &a, OPS_MAX_THREADS, conv_worth(c));
+        if (dw) {
+            long wsz = (long)conv_wsize(c);
+            ops_par_for(wsz, wsz * OPS_MAX_THREADS > OPS_PAR_MIN, dw_reduce_range, &a);
+        }
     }
-    ops_par_run(groups_backward_chunk, &a, OPS_MAX_THREADS, conv_worth(c));
-    if (dw) {
-        long wsz = (long)conv_wsize(c);
-        ops_par_for(wsz, wsz * OPS_MAX_THREADS > OPS_PAR_MIN, dw_reduce_range, &a);
-    }
+    if (sums)
+        ops_par_for(c->cout, (long)c->n * c->cout > OPS_PAR_MIN, bias_sums_range, &a);
 }
 
 /* The linear layers split over the pool by rows of the row-major result:

@@ -85,6 +85,17 @@ static inline double ops_sum(const float *restrict x, size_t n)
     return total;
 }
 
+/* sums[b * c + k] = (float)ops_sum of plane k of image b, for nb images
+ * of c planes of hw floats: a convolution's bias gradient in pieces,
+ * taken where a block's output gradient is read anyway (it is then in the
+ * cache) and added per channel in image order afterwards, which gives
+ * the bits of one pass summing every plane in that order. */
+static inline void ops_plane_sums(float *sums, const float *x, int nb, int c, size_t hw)
+{
+    for (long q = 0; q < (long)nb * c; q++)
+        sums[q] = (float)ops_sum(x + (size_t)q * hw, hw);
+}
+
 /* Output positions o in [*lo, *hi) for which o * stride + off lies in
  * [0, in): lets inner loops run without a bounds test per element. */
 static inline void ops_valid_range(int out, int in, int stride, int off, int *lo, int *hi)

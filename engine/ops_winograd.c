@@ -148,6 +148,7 @@ typedef struct wino_args {
     const ops_conv *c;
     const float *in, *w, *b, *dout;
     float *out, *U, *slots, *dw;
+    float *bias_sums; /* weight gradient: the output gradients' plane sums, or NULL */
     bool rot, acc;
     long groups; /* fixed groups of images: the chunks */
 } wino_args;
@@ -425,8 +426,11 @@ static void wgrad_block(const wino_args *a, long i0, int nb, const wino_slot *s,
 {
     const wino_plan *p = a->p;
     int T = nb * p->tiles;
+    const float *g = a->dout + (size_t)i0 * p->co * p->oh * p->ow;
+    if (a->bias_sums) /* the block's gradients, into the cache for block_gout */
+        ops_plane_sums(a->bias_sums + (size_t)i0 * p->co, g, nb, p->co, (size_t)p->oh * p->ow);
     block_input(p, a->in + (size_t)i0 * p->ci * p->h * p->w, nb, s->V, s->P);
-    block_gout(p, a->dout + (size_t)i0 * p->co * p->oh * p->ow, nb, s->M, s->Y);
+    block_gout(p, g, nb, s->M, s->Y);
     for (int q = 0; q < POS; q++)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, p->co, p->ci, T, 1.0f,
                     s->M + (size_t)q * p->mstep, (int)p->ldm, s->V + (size_t)q * p->vstep,
@@ -552,7 +556,7 @@ OPS_CLONES static void wgrad_reduce(void *ctx, long lo, long hi)
 }
 
 void ops_wino_weight_grad(const ops_conv *c, float *dw, const float *dout, const float *in,
-                          float *scratch)
+                          float *scratch, float *bias_sums)
 {
     wino_plan p;
     plan_init(&p, c, false);
@@ -562,6 +566,7 @@ void ops_wino_weight_grad(const ops_conv *c, float *dw, const float *dout, const
                    .in = in,
                    .dout = dout,
                    .dw = dw,
+                   .bias_sums = bias_sums,
                    .U = scratch,
                    .slots = scratch + OPS_MAX_THREADS * kernels_size(c),
                    .groups = OPS_MAX_THREADS};

@@ -25,8 +25,9 @@ void ops_wino_input_grad(const ops_conv *c, float *din, const float *dout, const
                          float *scratch, bool accumulate);
 
 /* dw += the weight gradient (in the Winograd domain, summed over fixed
- * groups of images, the groups added in order) */
+ * groups of images, the groups added in order); bias_sums, when not NULL,
+ * gets ops_plane_sums of all c->n images' output gradients */
 void ops_wino_weight_grad(const ops_conv *c, float *dw, const float *dout, const float *in,
-                          float *scratch);
+                          float *scratch, float *bias_sums);
 
 #endif

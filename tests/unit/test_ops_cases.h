@@ -507,7 +507,9 @@ static tcase *mk_resblock(const tc_spec *s)
     tc_tensor(t, "beta1", c, true);
     for (int i = 0; i < 6; i++)
         tc_buf(t, sz);
-    t->scr[0] = tc_alloc(t, (long)ops_conv_scratch(&c0));
+    /* both convolutions take turns in one scratch: the one with the bias
+       needs more (its gradient's plane sums) */
+    t->scr[0] = tc_alloc(t, (long)ops_conv_scratch(&c1));
     t->scr[1] = tc_alloc(t, (long)ops_bn_scratch(&bn));
     t->scr[2] = tc_alloc(t, (long)ops_bn_scratch(&bn));
     tc_output(t, sz, res_fwd, res_bwd);
