@@ -449,8 +449,7 @@ static int layout_model(const net_graph *g, int batch, bool view, model *m, layo
            a view has none */
         /* a relu its pool runs in training has none either */
         bool pool_trains =
-            !view && (layer_pool_relu_trains(g, i) || (i > 0 && layer_pool_relu_trains(g, i - 1) &&
-                                                       layer_pool_relu(g, i - 1) == i));
+            !view && (layer_pool_relu_trains(g, i) || (i > 0 && layer_pool_relu_trains(g, i - 1)));
         bool own_grad =
             i > 0 && home[i] == i && !view && !(pool_trains && g->nodes[i].op == NET_RELU);
         both = alias ? 0 : !own_grad || fuse ? act : 2 * act;

@@ -186,6 +186,12 @@ int ops_pool_init(ops_pool *p, gerr *err);
 size_t ops_pool_scratch(const ops_pool *p);
 void ops_pool_forward(const ops_pool *p, float *out, const float *in, float *scratch);
 void ops_pool_backward(const ops_pool *p, float *din, const float *dout, const float *scratch);
+/* relu then a max or min pool (not avg), run as the pool of the relu's
+ * input with the relu of each extreme stored: the same outputs, with the
+ * argmax indices in the relu's input for ops_pool_relu_backward
+ * (scratch: training) or none (scratch NULL, the relu in a pass of its
+ * own). */
+void ops_pool_relu_forward(const ops_pool *p, float *out, const float *in, float *scratch);
 /* The backward of relu then a max or min pool, run as the pool of the
  * relu's input then the relu (engine/layers.h, layer_pool_relu_trains):
  * out is that forward's output (the relu of the pooled values), scratch

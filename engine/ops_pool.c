@@ -73,7 +73,14 @@ typedef struct pool_args {
     float *out, *din, *idx;
     const float *in, *dout;
     int hw;
+    bool relu; /* max or min pools: the relu of each extreme is stored */
 } pool_args;
+
+/* What OPS_RELU gives (a NaN becomes 0). */
+static inline float relu_of(float v)
+{
+    return v > 0.0f ? v : 0.0f;
+}
 
 /* One axis of output o's window: it starts at o * stride - pad and spans k;
  * [*lo, *hi) is its part inside the input of size in. Returns what
@@ -100,8 +107,8 @@ static inline int window_span(int o, int stride, int pad, int k, int in, int *lo
  * bounds, and without branches: IS_MIN is a constant in each of the two
  * copies the compiler makes, and the running best and its index move by
  * selects. */
-static inline __attribute__((always_inline)) void extreme2_indexed(const pool_args *a, long lo,
-                                                                   long hi, const bool IS_MIN)
+static inline __attribute__((always_inline)) void
+extreme2_indexed(const pool_args *a, long lo, long hi, const bool IS_MIN, const bool RELU)
 {
     const ops_pool *p = a->p;
     int h = p->h, w = p->w, oh = p->oh, ow = p->ow;
@@ -134,7 +141,7 @@ static inline __attribute__((always_inline)) void extreme2_indexed(const pool_ar
                     TRY(b10, i00 + w);
                     TRY(b11, i00 + w + 1);
 #undef TRY
-                    orow[ox] = best;
+                    orow[ox] = RELU ? relu_of(best) : best;
                     put_idx(&irow[ox], bi);
                 }
             }
@@ -157,7 +164,7 @@ static inline __attribute__((always_inline)) void extreme2_indexed(const pool_ar
                 TRY(r1[x0], i10);
                 TRY(r1[x1], i11);
 #undef TRY
-                o[oy * ow + ox] = best;
+                o[oy * ow + ox] = RELU ? relu_of(best) : best;
                 put_idx(&ix[oy * ow + ox], bi);
             }
         }
@@ -380,10 +387,15 @@ OPS_CLONES static void extreme_forward(void *ctx, long lo, long hi)
     bool is_min = p->kind == OPS_POOL_MIN;
     if (p->kh == 2 && p->kw == 2 && p->stride == 2 && p->pad_h == 0 && p->pad_w == 0) {
         bool idx = a->idx != NULL;
-        if (is_min && idx)
-            extreme2_indexed(a, lo, hi, true);
+        if (idx && a->relu) {
+            if (is_min)
+                extreme2_indexed(a, lo, hi, true, true);
+            else
+                extreme2_indexed(a, lo, hi, false, true);
+        } else if (is_min && idx)
+            extreme2_indexed(a, lo, hi, true, false);
         else if (idx)
-            extreme2_indexed(a, lo, hi, false);
+            extreme2_indexed(a, lo, hi, false, false);
         else if (is_min)
             extreme2_values(a, lo, hi, true);
         else
@@ -411,7 +423,7 @@ OPS_CLONES static void extreme_forward(void *ctx, long lo, long hi)
                             best_i = y * p->w + xx;
                         }
                     }
-                o[oy * p->ow + ox] = best;
+                o[oy * p->ow + ox] = a->relu ? relu_of(best) : best;
                 if (ix)
                     put_idx(&ix[oy * p->ow + ox], best_i);
             }
@@ -470,6 +482,18 @@ void ops_pool_forward(const ops_pool *p, float *out, const float *in, float *scr
     pool_args a = {.p = p, .out = out, .in = in, .idx = scratch};
     ops_par_for((long)p->n * p->c, pool_worth(p),
                 p->kind == OPS_POOL_AVG ? avg_forward : extreme_forward, &a);
+}
+
+void ops_pool_relu_forward(const ops_pool *p, float *out, const float *in, float *scratch)
+{
+    if (!scratch) { /* the evaluation's pools have no relu at the store */
+        ops_pool_forward(p, out, in, NULL);
+        for (long j = 0; j < (long)p->n * p->c * p->oh * p->ow; j++)
+            out[j] = relu_of(out[j]);
+        return;
+    }
+    pool_args a = {.p = p, .out = out, .in = in, .idx = scratch, .relu = true};
+    ops_par_for((long)p->n * p->c, pool_worth(p), extreme_forward, &a);
 }
 
 static void extreme_backward(void *ctx, long lo, long hi)
