@@ -289,20 +289,12 @@ static void pool_forward(model *m, int i, int n, bool training)
     L->pool.n = n;
     /* the argmax indices are for backward: none in evaluation */
     float *idx = training ? L->scratch : NULL;
-    if (L->relu_in && training && L->pool_trains) {
-        /* layer_pool_relu_trains: the relu at the pool's store, the argmax
-           in the relu's input */
+    if (L->relu_in && (!training || L->pool_trains)) {
+        /* layer_pool_relu: pool the relu's input, the relu applied as
+           each extreme is stored, straight into this output (the relu's
+           own output is not written) */
         const model_layer *R = &m->layers[L->relu_in];
         ops_pool_relu_forward(&L->pool, L->out, input_layer(m, R->node, 0)->out, idx);
-        return;
-    }
-    if (L->relu_in && !training) {
-        /* layer_pool_relu: pool the relu's input into the relu's output
-           (no one else reads it, and it is larger than the pooled values),
-           then the relu from there into this output */
-        model_layer *R = &m->layers[L->relu_in];
-        ops_pool_forward(&L->pool, R->out, input_layer(m, R->node, 0)->out, idx);
-        ops_act_forward(OPS_RELU, L->out, R->out, (long)n * L->size);
         return;
     }
     ops_pool_forward(&L->pool, L->out, input_layer(m, L->node, 0)->out, idx);

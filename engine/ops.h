@@ -186,18 +186,21 @@ int ops_pool_init(ops_pool *p, gerr *err);
 size_t ops_pool_scratch(const ops_pool *p);
 void ops_pool_forward(const ops_pool *p, float *out, const float *in, float *scratch);
 void ops_pool_backward(const ops_pool *p, float *din, const float *dout, const float *scratch);
-/* relu then a max or min pool (not avg), run as the pool of the relu's
- * input with the relu of each extreme stored: the same outputs, with the
- * argmax indices in the relu's input for ops_pool_relu_backward
- * (scratch: training) or none (scratch NULL, the relu in a pass of its
- * own). */
+/* Relu then a max or min pool, run as the pool of the relu's input with
+ * the relu applied as each extreme is stored (out = best > 0 ? best : 0,
+ * OPS_RELU's formula): relu(pool(x)) = pool(relu(x)), relu being
+ * non-decreasing (engine/layers.h, layer_pool_relu). scratch as
+ * ops_pool_forward's (NULL: no indices). */
 void ops_pool_relu_forward(const ops_pool *p, float *out, const float *in, float *scratch);
 /* The backward of relu then a max or min pool, run as the pool of the
  * relu's input then the relu (engine/layers.h, layer_pool_relu_trains):
  * out is that forward's output (the relu of the pooled values), scratch
  * its argmax indices. Each output's gradient goes to its argmax where out
  * is positive; din is stored (accumulate false: zero elsewhere) or added
- * to. Windows must not overlap. */
+ * to, with the bits of the pair's backward (the relu's din = din or 0,
+ * plus its input is positive ? (0 + g) : 0, where the pool's gradient is
+ * 0 + g at the argmax, +0 elsewhere: so signed zeros come out as the
+ * pair gives them). Windows must not overlap. */
 void ops_pool_relu_backward(const ops_pool *p, float *din, const float *dout, const float *out,
                             const float *scratch, bool accumulate);
 

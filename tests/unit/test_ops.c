@@ -949,6 +949,122 @@ static void test_pool2_values_small(void)
     ops_set_threads(1);
 }
 
+/* Training's 2x2 pools (with the argmax, engine/ops_pool.c takes eight
+ * windows of a row to a vector) against the definition, bit for bit in
+ * values and indices: every height and width from 1 to 10 and a few
+ * larger ones, floor and ceil mode, values from five levels with signed
+ * zeros and NaNs of both signs (the first sample of a window wins ties
+ * and unordered comparisons), plain and with the relu applied at the
+ * store (ops_pool_relu_forward: OPS_RELU's in > 0 ? in : 0 of the
+ * extreme), on 1 and 2 threads with every task split; nothing is written
+ * past the output or the indices. Then ops_pool_relu_backward, stored and
+ * added, against the pair relu-then-pool's backward: the pool's gradient
+ * 0 + g at the argmax, +0 elsewhere, then the relu's din (or 0) plus
+ * (x > 0 ? that : 0), with signed zeros in the gradients and in din. */
+static void test_pool2_indexed_small(void)
+{
+    long saved = ops_par_min;
+    for (int h = 1; h <= 17; h++)
+        for (int w = 1; w <= 38; w++)
+            for (int mode = 0; mode < 8; mode++) {
+                bool is_min = mode & 1, ceil = mode & 2, relu = mode & 4;
+                if ((h > 10 || w > 10) && h != w && h != 17 && w != 17 && w != 38 && w != 35)
+                    continue;
+                ops_pool p =
+                    TC_POOL(is_min ? OPS_POOL_MIN : OPS_POOL_MAX, 3, 13, h, w, 2, 2, 0, ceil);
+                gerr err = GERR_INIT;
+                if (ops_pool_init(&p, &err) != 0)
+                    continue; /* a 1-sample axis in floor mode has no window */
+                size_t ihw = (size_t)h * w, ohw = (size_t)p.oh * p.ow, np = (size_t)p.n * p.c;
+                size_t ni = np * ihw, no = np * ohw;
+                float *x = malloc(sizeof(float) * ni), *want = malloc(sizeof(float) * no);
+                int32_t *want_i = malloc(sizeof(int32_t) * no);
+                float *got = malloc(sizeof(float) * (no + 16));
+                float *idx = malloc(sizeof(float) * (no + 16));
+                rng r;
+                rng_seed(&r, 2000 + 37 * h + w);
+                for (size_t i = 0; i < ni; i++) {
+                    uint32_t u = rng_below(&r, 10);
+                    x[i] = u < 5   ? (float)(int)u - 2.0f
+                           : u < 7 ? -0.0f
+                           : u < 8 ? 0.0f
+                           : u < 9 ? NAN
+                                   : -NAN;
+                }
+                for (size_t pl = 0; pl < np; pl++)
+                    for (int oy = 0; oy < p.oh; oy++)
+                        for (int ox = 0; ox < p.ow; ox++) {
+                            const float *xp = x + pl * ihw;
+                            int bi = 2 * oy * w + 2 * ox;
+                            for (int y = 2 * oy; y < 2 * oy + 2 && y < h; y++)
+                                for (int xx = 2 * ox; xx < 2 * ox + 2 && xx < w; xx++) {
+                                    float v = xp[y * w + xx];
+                                    if (is_min ? v < xp[bi] : v > xp[bi])
+                                        bi = y * w + xx;
+                                }
+                            size_t k = pl * ohw + (size_t)oy * p.ow + ox;
+                            want[k] = relu ? (xp[bi] > 0.0f ? xp[bi] : 0.0f) : xp[bi];
+                            want_i[k] = bi;
+                        }
+                for (int t = 1; t <= 2; t++) {
+                    ops_set_threads(t);
+                    ops_par_min = t == 2 ? 0 : saved;
+                    for (int i = 0; i < 16; i++)
+                        got[no + i] = idx[no + i] = 1234.5f;
+                    if (relu)
+                        ops_pool_relu_forward(&p, got, x, idx);
+                    else
+                        ops_pool_forward(&p, got, x, idx);
+                    bool canary = true;
+                    for (int i = 0; i < 16; i++)
+                        canary = canary && got[no + i] == 1234.5f && idx[no + i] == 1234.5f;
+                    CHECK(!memcmp(got, want, sizeof(float) * no) &&
+                              !memcmp(idx, want_i, sizeof(float) * no) && canary,
+                          "%s %dx%d ceil %d relu %d, %d threads: values or indices differ from "
+                          "the definition (or written past the output)",
+                          is_min ? "min" : "max", h, w, (int)ceil, (int)relu, t);
+                }
+                if (relu) {
+                    /* backward: gradients and din from levels with signed zeros */
+                    float *g = malloc(sizeof(float) * no), *d0 = malloc(sizeof(float) * ni);
+                    float *wantd = malloc(sizeof(float) * ni), *gotd = malloc(sizeof(float) * ni);
+                    float *dr = malloc(sizeof(float) * ni);
+                    for (size_t i = 0; i < no; i++) {
+                        uint32_t u = rng_below(&r, 4);
+                        g[i] = u < 2 ? (float)(int)u + 0.5f : u == 2 ? -0.0f : 0.0f;
+                    }
+                    for (size_t i = 0; i < ni; i++) {
+                        uint32_t u = rng_below(&r, 3);
+                        d0[i] = u == 0 ? -0.0f : u == 1 ? 0.0f : -1.25f;
+                    }
+                    for (int acc = 0; acc < 2; acc++) {
+                        for (size_t i = 0; i < ni; i++)
+                            dr[i] = 0.0f;
+                        for (size_t pl = 0; pl < np; pl++)
+                            for (size_t o = 0; o < ohw; o++)
+                                dr[pl * ihw + (size_t)want_i[pl * ohw + o]] += g[pl * ohw + o];
+                        for (size_t i = 0; i < ni; i++)
+                            wantd[i] = (acc ? d0[i] : 0.0f) + (x[i] > 0.0f ? dr[i] : 0.0f);
+                        for (int t = 1; t <= 2; t++) {
+                            ops_set_threads(t);
+                            ops_par_min = t == 2 ? 0 : saved;
+                            for (size_t i = 0; i < ni; i++)
+                                gotd[i] = acc ? d0[i] : 7.0f;
+                            ops_pool_relu_backward(&p, gotd, g, want, idx, acc);
+                            CHECK(!memcmp(gotd, wantd, sizeof(float) * ni),
+                                  "%dx%d ceil %d accumulate %d, %d threads: the fused backward "
+                                  "differs from the pair's",
+                                  h, w, (int)ceil, acc, t);
+                        }
+                    }
+                    free(g), free(d0), free(wantd), free(gotd), free(dr);
+                }
+                free(x), free(want), free(want_i), free(got), free(idx);
+            }
+    ops_par_min = saved;
+    ops_set_threads(1);
+}
+
 /* Global average pooling against its definition, bit for bit: each
  * plane summed in order in double from 0.0, then divided; values of wide
  * range (where another order of the sum rounds differently), -0 and NaN,
@@ -1161,6 +1277,7 @@ int main(void)
     RUN(test_pool2_matches_definition);
     RUN(test_pool_without_index);
     RUN(test_pool2_values_small);
+    RUN(test_pool2_indexed_small);
     RUN(test_gap_matches_definition);
     RUN(test_ln_forward_matches_definition);
     RUN(test_threads_agree);
