@@ -40,6 +40,12 @@ int ops_par_threads(void);
  * range boundaries may depend on the thread count. */
 typedef void (*ops_range)(void *ctx, long lo, long hi);
 void ops_par_for(long n, bool parallel, ops_range fn, void *ctx);
+/* As ops_par_for, in one range per thread: for kernels whose items are
+ * strided across the batch (a channel of every image), where a thread's
+ * range read image by image is a run of memory as long as the range, and
+ * ops_par_for's shorter ranges (a few per thread) would make it short
+ * runs far apart. */
+void ops_par_split(long n, bool parallel, ops_range fn, void *ctx);
 
 /* The share [*lo, *hi) of n items that part t of parts takes. */
 static inline void ops_share(long n, long t, long parts, long *lo, long *hi)

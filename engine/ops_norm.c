@@ -174,7 +174,7 @@ void ops_bn_forward(const ops_bn *b, float *out, const float *in, const float *g
                  .run_mean = run_mean,
                  .run_var = run_var,
                  .scratch = scratch};
-    ops_par_for(b->c, (long)b->n * b->c * b->hw > OPS_PAR_MIN, bn_forward_range, &a);
+    ops_par_split(b->c, (long)b->n * b->c * b->hw > OPS_PAR_MIN, bn_forward_range, &a);
 }
 
 OPS_CLONES static void bn_backward_range(void *ctx, long lo, long hi)
@@ -277,7 +277,7 @@ void ops_bn_act_backward(const ops_bn *b, float *din, float *dgamma, float *dbet
                  .beta = beta,
                  .scratch = scratch,
                  .acc = accumulate};
-    ops_par_for(b->c, (long)b->n * b->c * b->hw > OPS_PAR_MIN, bn_backward_range, &a);
+    ops_par_split(b->c, (long)b->n * b->c * b->hw > OPS_PAR_MIN, bn_backward_range, &a);
 }
 
 int ops_ln_init(const ops_ln *l, gerr *err)
@@ -388,43 +388,42 @@ void ops_ln_forward(const ops_ln *l, float *out, const float *in, const float *g
 }
 
 /* Backward of one group of positions (as ln_forward_group): dx at
- * dx[c * dc + p * dp] is added to. Per channel, dgamma and dbeta add an
- * image's positions summed in double (one_each: the positions are the
- * images, each added in float as its own image's sum would be). */
+ * dx[c * dc + p * dp] is added to. Per channel, dgamma and dbeta (where
+ * not NULL) add the group's positions summed in double; without them the
+ * sums over channels are a vector loop over the positions. */
 static inline void ln_backward_group(const ops_ln *l, float *restrict dx, size_t dc, size_t dp,
                                      float *dgamma, float *dbeta, const float *restrict g,
                                      const float *restrict x, size_t xs, size_t np,
                                      const float *restrict mean, const float *restrict invstd,
-                                     float *restrict s1, float *restrict s2, const float *gamma,
-                                     bool one_each)
+                                     float *restrict s1, float *restrict s2, const float *gamma)
 {
     float inv_c = 1.0f / (float)l->c;
     memset(s1, 0, sizeof(float) * np);
     memset(s2, 0, sizeof(float) * np);
     for (int c = 0; c < l->c; c++) {
-        float gm = gamma[c], fg = dgamma ? dgamma[c] : 0.0f, fb = dbeta ? dbeta[c] : 0.0f;
+        float gm = gamma[c];
+        if (!dgamma && !dbeta) {
+            for (size_t p = 0; p < np; p++) {
+                float xh = (x[c * xs + p] - mean[p]) * invstd[p];
+                float gy = g[c * xs + p];
+                s1[p] += gy * gm;
+                s2[p] += gy * gm * xh;
+            }
+            continue;
+        }
         double dg = 0.0, db = 0.0;
         for (size_t p = 0; p < np; p++) {
             float xh = (x[c * xs + p] - mean[p]) * invstd[p];
             float gy = g[c * xs + p];
-            if (one_each) {
-                fg += gy * xh;
-                fb += gy;
-            } else {
-                dg += gy * xh;
-                db += gy;
-            }
+            dg += gy * xh;
+            db += gy;
             s1[p] += gy * gm;
             s2[p] += gy * gm * xh;
         }
-        if (!one_each) {
-            fg += (float)dg;
-            fb += (float)db;
-        }
         if (dgamma)
-            dgamma[c] = fg;
+            dgamma[c] += (float)dg;
         if (dbeta)
-            dbeta[c] = fb;
+            dbeta[c] += (float)db;
     }
     if (!dx)
         return;
@@ -438,6 +437,54 @@ static inline void ln_backward_group(const ops_ln *l, float *restrict dx, size_t
     }
 }
 
+typedef struct ln_back_args {
+    const ops_ln *l;
+    float *din, *dgamma, *dbeta, *scratch;
+    const float *dout, *in, *gamma;
+} ln_back_args;
+
+/* 1x1 maps, images [lo, hi): the range's input and gradient transposed
+ * into its own part of the scratch (as forward's), then its input
+ * gradient. The parameters' gradients are ln_param_grads'. */
+OPS_CLONES static void ln_dx_range(void *ctx, long lo, long hi)
+{
+    const ln_back_args *a = ctx;
+    const ops_ln *l = a->l;
+    size_t n = (size_t)l->n, c_n = (size_t)l->c, m = (size_t)(hi - lo);
+    const float *mean_all = a->scratch, *invstd_all = a->scratch + n;
+    float *xt = a->scratch + 2 * n + 2 + (size_t)lo * c_n, *gt = xt + n * c_n;
+    float *t = a->scratch + 2 * n + 2 + 2 * n * c_n + 2 * (size_t)lo;
+    ln_transpose(xt, a->in + (size_t)lo * c_n, (int)m, l->c);
+    ln_transpose(gt, a->dout + (size_t)lo * c_n, (int)m, l->c);
+    ln_backward_group(l, a->din + (size_t)lo * c_n, 1, c_n, NULL, NULL, gt, xt, m, m, mean_all + lo,
+                      invstd_all + lo, t, t + m, a->gamma);
+}
+
+/* 1x1 maps, channels [lo, hi): dgamma and dbeta add every image's term in
+ * float, images in order, as ln_backward_group's one_each does (the same
+ * bits), with the channels as the vector loop. */
+OPS_CLONES static void ln_param_grads(void *ctx, long lo, long hi)
+{
+    const ln_back_args *a = ctx;
+    const ops_ln *l = a->l;
+    size_t c_n = (size_t)l->c;
+    const float *mean_all = a->scratch, *invstd_all = a->scratch + l->n;
+    for (int i = 0; i < l->n; i++) {
+        const float *restrict x = a->in + i * c_n, *restrict g = a->dout + i * c_n;
+        float mu = mean_all[i], is = invstd_all[i];
+        if (a->dgamma) {
+            float *restrict dg = a->dgamma;
+            for (long c = lo; c < hi; c++)
+                dg[c] += g[c] * ((x[c] - mu) * is);
+        }
+        if (a->dbeta) {
+            float *restrict db = a->dbeta;
+            for (long c = lo; c < hi; c++)
+                db[c] += g[c];
+        }
+    }
+}
+
 void ops_ln_backward(const ops_ln *l, float *din, float *dgamma, float *dbeta, const float *dout,
                      const float *in, const float *gamma, float *scratch)
 {
@@ -445,16 +492,24 @@ void ops_ln_backward(const ops_ln *l, float *din, float *dgamma, float *dbeta, c
     const float *mean_all = scratch, *invstd_all = scratch + (size_t)l->n * hw;
     /* per-position sums over channels, after the saved statistics */
     float *s1 = scratch + 2 * (size_t)l->n * hw, *s2 = s1 + hw;
-    if (hw == 1) { /* the input and the gradient transposed */
-        float *xt = s2 + 1, *gt = xt + (size_t)l->n * l->c, *t1 = gt + (size_t)l->n * l->c;
-        ln_transpose(xt, in, l->n, l->c);
-        ln_transpose(gt, dout, l->n, l->c);
-        ln_backward_group(l, din, 1, (size_t)l->c, dgamma, dbeta, gt, xt, (size_t)l->n,
-                          (size_t)l->n, mean_all, invstd_all, t1, t1 + l->n, gamma, true);
+    if (hw == 1) { /* images split for the input gradient, channels for the parameters' */
+        ln_back_args a = {.l = l,
+                          .din = din,
+                          .dgamma = dgamma,
+                          .dbeta = dbeta,
+                          .scratch = scratch,
+                          .dout = dout,
+                          .in = in,
+                          .gamma = gamma};
+        bool par = (long)l->n * l->c > OPS_PAR_MIN;
+        if (din)
+            ops_par_for(l->n, par, ln_dx_range, &a);
+        if (dgamma || dbeta)
+            ops_par_split(l->c, par, ln_param_grads, &a);
         return;
     }
     for (int i = 0; i < l->n; i++)
         ln_backward_group(l, din ? din + i * chw : NULL, hw, 1, dgamma, dbeta, dout + i * chw,
                           in + i * chw, hw, hw, mean_all + i * hw, invstd_all + i * hw, s1, s2,
-                          gamma, false);
+                          gamma);
 }

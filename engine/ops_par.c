@@ -218,7 +218,7 @@ static void range_chunk(void *ctx, long chunk, int t)
         r->fn(r->ctx, lo, hi);
 }
 
-void ops_par_for(long n, bool parallel, ops_range fn, void *ctx)
+static void par_ranges(long n, long parts, bool parallel, ops_range fn, void *ctx)
 {
     if (n <= 0)
         return;
@@ -226,12 +226,21 @@ void ops_par_for(long n, bool parallel, ops_range fn, void *ctx)
         fn(ctx, 0, n);
         return;
     }
-    /* a few chunks per thread: a late thread leaves little behind */
-    long parts = 4L * pool.threads;
     if (parts > n)
         parts = n;
     struct range_task r = {fn, ctx, n, parts};
     ops_par_run(range_chunk, &r, parts, true);
+}
+
+void ops_par_for(long n, bool parallel, ops_range fn, void *ctx)
+{
+    /* a few chunks per thread: a late thread leaves little behind */
+    par_ranges(n, 4L * pool.threads, parallel, fn, ctx);
+}
+
+void ops_par_split(long n, bool parallel, ops_range fn, void *ctx)
+{
+    par_ranges(n, pool.threads, parallel, fn, ctx);
 }
 
 static void zero_range(void *ctx, long lo, long hi)
