@@ -516,6 +516,30 @@ static void bias_sums_range(void *ctx, long lo, long hi)
             a->db[co] += a->bias_sums[(size_t)i * c->cout + co];
 }
 
+/* n planes of len floats from src (planes sstride apart) to dst (dstride
+ * apart): the blocks' moves between an image's planes and a block's rows.
+ * Small maps make a plane a few floats (2x2: 16 bytes), where a call of
+ * memcpy per plane costs more than the copy; the common sizes get copies
+ * of a constant size, which the compiler makes a vector move or two. */
+static inline __attribute__((always_inline)) void copy_planes_of(float *restrict dst,
+                                                                 size_t dstride,
+                                                                 const float *restrict src,
+                                                                 size_t sstride, int n, size_t len)
+{
+    for (int k = 0; k < n; k++)
+        memcpy(dst + k * dstride, src + k * sstride, sizeof(float) * len);
+}
+
+static void copy_planes(float *restrict dst, size_t dstride, const float *restrict src,
+                        size_t sstride, int n, size_t len)
+{
+    switch (len) {
+    case 4: copy_planes_of(dst, dstride, src, sstride, n, 4); break;
+    case 16: copy_planes_of(dst, dstride, src, sstride, n, 16); break;
+    default: copy_planes_of(dst, dstride, src, sstride, n, len);
+    }
+}
+
 /* The columns of images [i0, i0 + nb), group g, side by side: row k,
  * column b * ohw + p. A 1x1 convolution's columns are the images' planes. */
 static void block_columns(const conv_args *a, int i0, int nb, int g, float *cols)
@@ -526,8 +550,7 @@ static void block_columns(const conv_args *a, int i0, int nb, int g, float *cols
     for (int b = 0; b < nb; b++) {
         const float *x = a->in + ((size_t)(i0 + b) * c->cin + (size_t)g * cin_g) * ihw;
         if (conv_is_1x1(c))
-            for (int ci = 0; ci < cin_g; ci++)
-                memcpy(cols + ci * ld + b * ohw, x + ci * ihw, sizeof(float) * ohw);
+            copy_planes(cols + b * ohw, ld, x, ihw, cin_g, ohw);
         else
             im2col(c, a->gm, x, cols + b * ohw, cin_g, ld);
     }
@@ -551,9 +574,7 @@ static void block_forward(const conv_args *a, int i0, int nb, float *cols, float
                     (int)ld);
         if (nb > 1)
             for (int b = 0; b < nb; b++)
-                for (int co = 0; co < cout_g; co++)
-                    memcpy(o + ((size_t)b * c->cout + co) * ohw, ybuf + co * ld + b * ohw,
-                           sizeof(float) * ohw);
+                copy_planes(o + (size_t)b * c->cout * ohw, ohw, ybuf + b * ohw, ld, cout_g, ohw);
     }
     if (a->b)
         for (int i = i0; i < i0 + nb; i++)
@@ -581,9 +602,7 @@ static void block_backward(const conv_args *a, int i0, int nb, float *cols, floa
         float *dx = a->din ? a->din + ((size_t)i0 * c->cin + (size_t)g * cin_g) * ihw : NULL;
         if (nb > 1) {
             for (int b = 0; b < nb; b++)
-                for (int co = 0; co < cout_g; co++)
-                    memcpy(gbuf + co * ld + b * ohw, go + ((size_t)b * c->cout + co) * ohw,
-                           sizeof(float) * ohw);
+                copy_planes(gbuf + b * ohw, ld, go + (size_t)b * c->cout * ohw, ohw, cout_g, ohw);
             go = gbuf;
         }
         if (dwp) {
@@ -614,14 +633,15 @@ static void block_backward(const conv_args *a, int i0, int nb, float *cols, floa
                 col2im_add(c, a->gm, cols + b * ohw, d, cin_g, ld);
                 continue;
             }
+            if (!a->acc) {
+                copy_planes(d, ihw, cols + b * ohw, ld, cin_g, ohw);
+                continue;
+            }
             for (int ci = 0; ci < cin_g; ci++) {
                 float *restrict r = d + ci * ihw;
                 const float *restrict s = cols + ci * ld + b * ohw;
-                if (a->acc)
-                    for (size_t p = 0; p < ohw; p++)
-                        r[p] += s[p];
-                else
-                    memcpy(r, s, sizeof(float) * ohw);
+                for (size_t p = 0; p < ohw; p++)
+                    r[p] += s[p];
             }
         }
     }
