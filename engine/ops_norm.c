@@ -461,8 +461,9 @@ OPS_CLONES static void ln_dx_range(void *ctx, long lo, long hi)
 }
 
 /* 1x1 maps, channels [lo, hi): dgamma and dbeta add every image's term in
- * float, images in order, as ln_backward_group's one_each does (the same
- * bits), with the channels as the vector loop. */
+ * float, images in order (each image's sum over its one position is the
+ * term itself), the channels the vector loop: the bits of the pass over
+ * the transposed batch this replaces, for any number of threads. */
 OPS_CLONES static void ln_param_grads(void *ctx, long lo, long hi)
 {
     const ln_back_args *a = ctx;
