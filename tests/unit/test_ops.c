@@ -880,6 +880,17 @@ static void test_pool_without_index(void)
     ops_set_threads(1);
 }
 
+/* n values of five levels (-2 to 2) with signed zeros and NaNs of both
+ * signs: ties and unordered comparisons in every window of the 2x2 pool
+ * tests below. */
+static void pool_levels(rng *r, float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u = rng_below(r, 10);
+        x[i] = u < 5 ? (float)(int)u - 2.0f : u < 7 ? -0.0f : u < 8 ? 0.0f : u < 9 ? NAN : -NAN;
+    }
+}
+
 /* Evaluation's 2x2 pools on small planes (engine/ops_pool.c takes them
  * eight windows or two four-window rows to a vector, across planes)
  * against the definition, bit for bit: every height and width from 1 to
@@ -908,14 +919,7 @@ static void test_pool2_values_small(void)
                 float *got = malloc(sizeof(float) * (np * ohw + 16));
                 rng r;
                 rng_seed(&r, 1000 + 37 * h + w);
-                for (size_t i = 0; i < np * ihw; i++) {
-                    uint32_t u = rng_below(&r, 10);
-                    x[i] = u < 5   ? (float)(int)u - 2.0f
-                           : u < 7 ? -0.0f
-                           : u < 8 ? 0.0f
-                           : u < 9 ? NAN
-                                   : -NAN;
-                }
+                pool_levels(&r, x, np * ihw);
                 for (size_t pl = 0; pl < np; pl++)
                     for (int oy = 0; oy < p.oh; oy++)
                         for (int ox = 0; ox < p.ow; ox++) {
@@ -983,14 +987,7 @@ static void test_pool2_indexed_small(void)
                 float *idx = malloc(sizeof(float) * (no + 16));
                 rng r;
                 rng_seed(&r, 2000 + 37 * h + w);
-                for (size_t i = 0; i < ni; i++) {
-                    uint32_t u = rng_below(&r, 10);
-                    x[i] = u < 5   ? (float)(int)u - 2.0f
-                           : u < 7 ? -0.0f
-                           : u < 8 ? 0.0f
-                           : u < 9 ? NAN
-                                   : -NAN;
-                }
+                pool_levels(&r, x, ni);
                 for (size_t pl = 0; pl < np; pl++)
                     for (int oy = 0; oy < p.oh; oy++)
                         for (int ox = 0; ox < p.ow; ox++) {
