@@ -655,9 +655,10 @@ static int submit_training(evolve *e, ind *d, gerr *err)
     return 0;
 }
 
-/* Tests make the moment between a worker's outcome and its note
- * reachable: GEVO_TEST_STOP_AT=NAME stops this process (SIGSTOP) at the
- * point so named, for a test to kill it there. */
+/* Tests make moments such as the one between a worker's outcome and its
+ * note reachable: GEVO_TEST_STOP_AT=NAME stops this process (SIGSTOP) at
+ * the point so named, for a test to kill it there, whatever the speed of
+ * the machine. */
 static void test_stop(const char *point)
 {
     const char *at = getenv("GEVO_TEST_STOP_AT");
@@ -872,6 +873,10 @@ static void on_noise_event(evolve *e, unsigned long seed, const evaluator_event 
         logf_(e, "", "noise run %s: not saved: %s", job, err.msg);
         return;
     }
+    /* a measurement stopped here has one run saved but not collected and
+       the others in flight (or ended, uncollected) */
+    if (!e->noise.complete)
+        test_stop("noise-note");
     evaluator_collected(e->ev, job, NULL);
     update_epsilon(e);
     const noise_run *r = &e->noise.runs[e->noise.n_runs - 1];
