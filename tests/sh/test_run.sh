@@ -102,8 +102,12 @@ else
     fail run_unreviewed_proposal_resumes "rc=$rc $(tail -n 3 "$T/s3.log")"
 fi
 
-# a second writer is refused with the holder's name
-"$GEVO" run "$S2" --generations 5 $RUN >"$T/w1.log" 2>&1 &
+# a second writer is refused with the holder's name. The first run aims
+# at 1000 generations so that it still holds the session, however fast the
+# machine, when the second starts and when Ctrl-C comes (three more, as
+# it was, took a few seconds: a faster engine or a stalled test script
+# would see it end by itself, with status 0)
+"$GEVO" run "$S2" --generations 1000 $RUN >"$T/w1.log" 2>&1 &
 pid=$!
 n=0
 while [ $n -lt 300 ] && ! grep -q 'gevo run: session' "$T/w1.log"; do sleep 0.1; n=$((n + 1)); done
