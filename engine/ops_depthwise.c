@@ -62,6 +62,10 @@
 
 #define STRIDE_MAX 4 /* at most 16 phases */
 
+/* Helpers of the kernels are inlined into the kernels' clones, so the
+ * AVX2 clone's loops and transposes are AVX2 code */
+#define OPS_INLINE __attribute__((always_inline))
+
 typedef struct dw_geom {
     int s;         /* stride */
     int hp, wp;    /* a phase of the padded plane (the padded plane at stride 1) */
@@ -175,11 +179,45 @@ OPS_CLONES static void taps_apply(float *restrict out, const float *restrict src
     }
 }
 
+/* The sums of taps_dot for DOT_GROUP taps at once, in one pass over g
+ * per half (lanes j % 16 < 8, then the rest): per vector of g one load of
+ * it and DOT_GROUP of src, where a tap at a time loads g again for every
+ * tap (the pass is load-bound). Each half is the accumulator a tap at a
+ * time keeps for it, summed in the same order: the same bits. */
+#define DOT_GROUP 9 /* a 3x3 kernel; the accumulators stay in registers */
+static inline OPS_INLINE void taps_dot_group(double *d, const float *restrict g,
+                                             const float *restrict src, const long *off, size_t len)
+{
+    v8 h[2][DOT_GROUP];
+    for (int half = 0; half < 2; half++) {
+        v8 a[DOT_GROUP];
+        for (int t = 0; t < DOT_GROUP; t++)
+            a[t] = (v8){0};
+        for (size_t j = (size_t)half * 8; j < len; j += 16) {
+            v8 gv = *(const v8u *)(g + j);
+            for (int t = 0; t < DOT_GROUP; t++)
+                a[t] += gv * *(const v8u *)(src + off[t] + j);
+        }
+        for (int t = 0; t < DOT_GROUP; t++)
+            h[half][t] = a[t];
+    }
+    for (int t = 0; t < DOT_GROUP; t++) {
+        v8 a0 = h[0][t] + h[1][t];
+        float sum = 0.0f;
+        for (int l = 0; l < 8; l++)
+            sum += a0[l];
+        d[t] += sum;
+    }
+}
+
 /* d[t] += sum_j g[j] * src[j + off[t]] for j in [0, len) */
 OPS_CLONES static void taps_dot(double *d, const float *restrict g, const float *restrict src,
                                 const long *off, int taps, size_t len)
 {
-    for (int t = 0; t < taps; t++) {
+    int t0 = 0;
+    for (; t0 + DOT_GROUP <= taps; t0 += DOT_GROUP)
+        taps_dot_group(d + t0, g, src, off + t0, len);
+    for (int t = t0; t < taps; t++) {
         const float *s = src + off[t];
         v8 a0 = {0}, a1 = {0};
         for (size_t j = 0; j < len; j += 16) {
@@ -428,11 +466,20 @@ typedef struct dw_triple {
     short q, s, t;
 } dw_triple;
 
+/* The kernel gradient of a 3x3 kernel by output position: for each q
+ * the input row of each of the 9 taps (multiples of CB), the row of
+ * zeros past the last input where the tap falls outside the map. */
+#define FULL_TAPS 9
+typedef struct dw_full {
+    int src[SMALL_OUT * FULL_TAPS];
+} dw_full;
+
 typedef struct small_args {
     const ops_conv *c;
     float *out, *din, *dw, *db, *scratch;
     const float *in, *w, *b, *dout;
     const dw_plan *fwd, *dx, *dk; /* grouped by output, input, tap */
+    const dw_full *dk_full;       /* or the kernel gradient by output (dk NULL) */
     bool acc;                     /* add to din, or store */
     size_t per;                   /* scratch floats per thread */
     float *partial;               /* backward: per chunk, kernel and bias gradient sums */
@@ -514,11 +561,54 @@ static inline void plan_sums(float *restrict out, const float *A, const float *B
     }
 }
 
-/* X, dX: input positions; O (also G): output positions; K, dK: taps. */
+/* dK[t] += G[q] X[s] for the 9 taps at once, output by output: nine
+ * sums in registers, each G row loaded once. By tap (plan_sums) each sum
+ * is one chain of dependent adds as long as the map (49 on 7x7), which
+ * waits on the adds' latency; here the nine chains interleave. A tap
+ * outside the map reads the zero row and adds G[q] * 0: a zero, which
+ * leaves a finite sum as it was, so each tap's sum adds the same terms in
+ * the same order (q) as by tap, to the same bits (but for the sign of a
+ * zero sum, and NaN where an infinite G meets a tap outside the map). */
+static inline OPS_INLINE void full_dk_sums(float *restrict dK, const float *G, const float *X,
+                                           const dw_full *f, size_t ohw)
+{
+    for (int v = 0; v < CB / 8; v++) {
+        v8 acc[FULL_TAPS];
+        for (int t = 0; t < FULL_TAPS; t++)
+            acc[t] = v8_load(dK + t * CB + 8 * v);
+        for (size_t q = 0; q < ohw; q++) {
+            v8 gv = v8_load(G + q * CB + 8 * v);
+            const int *src = f->src + q * FULL_TAPS;
+            for (int t = 0; t < FULL_TAPS; t++)
+                acc[t] += gv * v8_load(X + src[t] + 8 * v);
+        }
+        for (int t = 0; t < FULL_TAPS; t++)
+            v8_store(dK + t * CB + 8 * v, acc[t]);
+    }
+}
+
+/* Worth it where most taps fall inside the map: 7x7 and 4x4 (a fifth and
+ * two fifths more multiply-adds than by tap), not 2x2 or 1x1. */
+static bool use_full_dk(const ops_conv *c)
+{
+    return c->kh * c->kw == FULL_TAPS && c->oh * c->ow >= 16;
+}
+
+static void full_plan(const ops_conv *c, const dw_triple *tr, int n, dw_full *f)
+{
+    int zero = c->h * c->w * CB, ohw = c->oh * c->ow;
+    for (int k = 0; k < ohw * FULL_TAPS; k++)
+        f->src[k] = zero;
+    for (int k = 0; k < n; k++)
+        f->src[tr[k].q * FULL_TAPS + tr[k].t] = tr[k].s * CB;
+}
+
+/* X, dX: input positions (X and a row of zeros after it, backward);
+ * O (also G): output positions; K, dK: taps. */
 static size_t small_per_thread(const ops_conv *c)
 {
     size_t ihw = (size_t)c->h * c->w, ohw = (size_t)c->oh * c->ow, taps = (size_t)c->kh * c->kw;
-    return (2 * ihw + ohw + 2 * taps) * CB;
+    return (2 * ihw + 1 + ohw + 2 * taps) * CB;
 }
 
 /* kernel gradient (taps rows) then bias gradient (one row) of a chunk */
@@ -531,10 +621,6 @@ static long small_chunks(const ops_conv *c)
 {
     return (c->cin + CB - 1) / CB * IMAGE_GROUPS;
 }
-
-/* relayout is inlined into the kernels' clones, so the AVX2
- * clone's transposes are AVX2 code */
-#define OPS_INLINE __attribute__((always_inline))
 
 #ifdef __clang__
 #define SHUF(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
@@ -665,8 +751,10 @@ OPS_CLONES static void small_backward_chunk(void *ctx, long chunk, int th)
     long c0;
     int m, i0, i1;
     chunk_images(c, chunk, &c0, &m, &i0, &i1);
-    float *X = a->scratch + a->per * th, *dX = X + ihw * CB, *G = dX + ihw * CB, *K = G + ohw * CB;
+    float *X = a->scratch + a->per * th, *dX = X + (ihw + 1) * CB, *G = dX + ihw * CB,
+          *K = G + ohw * CB;
     float *dK = a->partial + small_partial(c) * chunk, *dB = dK + (size_t)taps * CB;
+    memset(X + ihw * CB, 0, sizeof(float) * CB); /* the zero row of full_dk_sums */
     load_taps(a, c0, m, K);
     memset(dK, 0, sizeof(float) * small_partial(c));
     double sb[CB] = {0};
@@ -684,7 +772,10 @@ OPS_CLONES static void small_backward_chunk(void *ctx, long chunk, int th)
         }
         if (a->dw) {
             gather(X, a->in + ((size_t)i * c->cin + c0) * ihw, m, ihw);
-            plan_sums(dK, G, X, a->dk, NULL, true);
+            if (a->dk_full)
+                full_dk_sums(dK, G, X, a->dk_full, ohw);
+            else
+                plan_sums(dK, G, X, a->dk, NULL, true);
         }
         if (a->din) {
             plan_sums(dX, K, G, a->dx, NULL, false);
@@ -724,6 +815,7 @@ static void small_run(small_args *a, bool backward)
     const ops_conv *c = a->c;
     dw_triple tr[SMALL_OUT * TAPS_MAX];
     dw_plan plans[2];
+    dw_full full;
     int n = small_triples(c, tr);
     if (!backward) {
         small_plan(c, tr, n, BY_OUT, &plans[0]);
@@ -733,7 +825,10 @@ static void small_run(small_args *a, bool backward)
             small_plan(c, tr, n, BY_IN, &plans[0]);
             a->dx = &plans[0];
         }
-        if (a->dw) {
+        if (a->dw && use_full_dk(c)) {
+            full_plan(c, tr, n, &full);
+            a->dk_full = &full;
+        } else if (a->dw) {
             small_plan(c, tr, n, BY_TAP, &plans[1]);
             a->dk = &plans[1];
         }

@@ -585,6 +585,10 @@ static void test_dw_matches_direct(void)
           .pad_w = 0,
           .dilation = 2}},
         {"2x2 kernel, no padding", {.n = 3, .cin = 4, .h = 6, .w = 5, .kh = 2, .kw = 2}},
+        {"7x7 to 5x5, no padding (the kernel gradient by output, no zero row read)",
+         {.n = 4, .cin = 9, .h = 7, .w = 7, .kh = 3, .kw = 3}},
+        {"6x5, 3x3 taps, padding 1 (the kernel gradient by output, 30 outputs)",
+         {.n = 3, .cin = 17, .h = 6, .w = 5, .kh = 3, .kw = 3, .pad_h = 1, .pad_w = 1}},
         {"7x7 kernel on a 3x3 map",
          {.n = 3, .cin = 18, .h = 3, .w = 3, .kh = 7, .kw = 7, .pad_h = 3, .pad_w = 3}},
     };
