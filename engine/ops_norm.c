@@ -342,6 +342,14 @@ static void ln_transpose(float *restrict dst, const float *restrict src, int n, 
             dst[(size_t)c * n + i] = src[(size_t)i * c_n + c];
 }
 
+/* 1x1 maps: where image lo's channels start in the batch transposed to
+ * [channel][image], after the saved statistics and the two sums
+ * (ops_ln_scratch); the transposed gradient follows the input's. */
+static float *ln_transposed(const ops_ln *l, float *scratch, long lo)
+{
+    return scratch + 2 * (size_t)l->n + 2 + (size_t)lo * l->c;
+}
+
 typedef struct ln_args {
     const ops_ln *l;
     float *out, *scratch;
@@ -363,7 +371,7 @@ OPS_CLONES static void ln_forward_range(void *ctx, long lo, long hi)
         /* the statistics from the transposed images, the output (the
            same formula) image by image, channels contiguous */
         size_t m = (size_t)(hi - lo), c_n = (size_t)l->c;
-        float *xt = a->scratch + 2 * (size_t)l->n + 2 + (size_t)lo * chw;
+        float *xt = ln_transposed(l, a->scratch, lo);
         ln_transpose(xt, a->in + (size_t)lo * chw, (int)m, l->c);
         ln_forward_group(l, NULL, xt, m, m, mean_all + lo, invstd_all + lo, a->gamma, a->beta);
         for (long i = lo; i < hi; i++) {
@@ -452,8 +460,8 @@ OPS_CLONES static void ln_dx_range(void *ctx, long lo, long hi)
     const ops_ln *l = a->l;
     size_t n = (size_t)l->n, c_n = (size_t)l->c, m = (size_t)(hi - lo);
     const float *mean_all = a->scratch, *invstd_all = a->scratch + n;
-    float *xt = a->scratch + 2 * n + 2 + (size_t)lo * c_n, *gt = xt + n * c_n;
-    float *t = a->scratch + 2 * n + 2 + 2 * n * c_n + 2 * (size_t)lo;
+    float *xt = ln_transposed(l, a->scratch, lo), *gt = xt + n * c_n;
+    float *t = ln_transposed(l, a->scratch, 0) + 2 * n * c_n + 2 * (size_t)lo;
     ln_transpose(xt, a->in + (size_t)lo * c_n, (int)m, l->c);
     ln_transpose(gt, a->dout + (size_t)lo * c_n, (int)m, l->c);
     ln_backward_group(l, a->din + (size_t)lo * c_n, 1, c_n, NULL, NULL, gt, xt, m, m, mean_all + lo,
