@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -28,6 +27,7 @@
 #include "core/llm_settings.h"
 #include "core/nsga2.h"
 #include "core/session_eval.h"
+#include "engine/base/clock.h"
 #include "engine/base/file.h"
 #include "engine/base/grow.h"
 #include "engine/base/num.h"
@@ -111,13 +111,6 @@ struct evolve {
 
 /* ---- small helpers ---------------------------------------------------- */
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static void logf_(evolve *e, const char *id, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void logf_(evolve *e, const char *id, const char *fmt, ...)
@@ -134,7 +127,8 @@ static void logf_(evolve *e, const char *id, const char *fmt, ...)
     char *clean = session_scrub(e->s, text);
     char *safe = text_safe(clean ? clean : text, 0);
     free(clean);
-    evolve_event ev = {.time = now_s() - e->t0, .id = id ? id : "", .text = safe ? safe : text};
+    evolve_event ev = {
+        .time = clock_seconds() - e->t0, .id = id ? id : "", .text = safe ? safe : text};
     if (e->listen) {
         e->listen(e->listen_ctx, &ev);
     } else {
@@ -1427,7 +1421,7 @@ int evolve_open(evolve **out, session *s, const evolve_config *cfg, gerr *err)
         return gerr_set(err, "out of memory");
     e->s = s;
     e->cfg = *cfg;
-    e->t0 = now_s();
+    e->t0 = clock_seconds();
     gerr perr = GERR_INIT;
     /* gevo.json "objectives": what selection ranks on (default val_acc,params) */
     e->max_empty = cfg->max_empty_generations;

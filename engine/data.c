@@ -11,8 +11,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 
+#include "engine/base/clock.h"
 #include "engine/base/file.h"
 #include "engine/base/grow.h"
 #include "engine/data_internal.h"
@@ -211,13 +211,6 @@ void data_builder_release(data_builder *b)
 
 /* ---- loading ---------------------------------------------------------- */
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* Finds the layout and lists its files. */
 static int scan_dir(data_scan *s, const char *dir, gerr *err)
 {
@@ -312,12 +305,12 @@ int data_load(data_source *d, const char *dir, const data_opts *o, gerr *err)
     } else {
         path[0] = 0;
     }
-    double t0 = now_seconds();
+    double t0 = clock_seconds();
     if (decode(&s, o, &b, err))
         goto out;
     finish_header(&b, &s, key);
     d->decoded = true;
-    d->decode_seconds = now_seconds() - t0;
+    d->decode_seconds = clock_seconds() - t0;
     if (path[0] && file_write(path, b.mem, b.len, &d->cache_err) == 0 &&
         data_cache_map(d, path, key, &d->cache_err) == 1) {
         rc = 0;

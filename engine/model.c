@@ -1,6 +1,7 @@
 /* A trainable graph: memory layout, initialisation, forward, backward,
  * weights files. */
 #include "engine/model.h"
+#include "engine/base/clock.h"
 #include "engine/base/file.h"
 #include "engine/base/grow.h"
 #include "engine/layers.h"
@@ -11,16 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
-
-static double prof_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* The per-node times of GEVO_PROFILE, largest first (a developer's aid). */
 static void prof_report(const model *m)
@@ -682,11 +675,11 @@ const float *model_forward(model *m, int n, bool training)
         return m->layers[g->output].out;
     for (int i = 1; i < g->n_nodes; i++) {
         const layer_fns *fns = &layer_table[g->nodes[i].op];
-        double t0 = m->prof ? prof_now() : 0;
+        double t0 = m->prof ? clock_seconds() : 0;
         if (fns->forward)
             fns->forward(m, i, n, training);
         if (m->prof)
-            m->prof[2 * i] += prof_now() - t0;
+            m->prof[2 * i] += clock_seconds() - t0;
     }
     return m->layers[g->output].out;
 }
@@ -696,12 +689,12 @@ static void model_backward(model *m, int n)
     const net_graph *g = m->g;
     for (int i = g->n_nodes - 1; i >= 1; i--) {
         const layer_fns *fns = &layer_table[g->nodes[i].op];
-        double t0 = m->prof ? prof_now() : 0;
+        double t0 = m->prof ? clock_seconds() : 0;
         zero_grads_at(m, i, n);
         if (fns->backward)
             fns->backward(m, i, n);
         if (m->prof)
-            m->prof[2 * i + 1] += prof_now() - t0;
+            m->prof[2 * i + 1] += clock_seconds() - t0;
     }
 }
 

@@ -1,5 +1,6 @@
 /* The training loop, optimisers and schedules. */
 #include "engine/train.h"
+#include "engine/base/clock.h"
 #include "engine/base/grow.h"
 #include "engine/base/num.h"
 #include "engine/ops_internal.h"
@@ -10,7 +11,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/sysinfo.h>
-#include <time.h>
 
 const char *train_status_name(train_status s)
 {
@@ -37,13 +37,6 @@ void train_result_release(train_result *r)
     free(r->epochs);
     r->epochs = NULL;
     r->n_epochs = 0;
-}
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 static double peak_rss_mb(void)
@@ -291,7 +284,7 @@ int train_run(model *m, const net_train *t, const data_set *train, const data_se
               const train_opts *o, train_result *r)
 {
     const net_graph *g = m->g;
-    double t_setup = now_seconds();
+    double t_setup = clock_seconds();
     memset(r, 0, sizeof *r);
     r->test_acc = r->test_loss = -1;
     r->params = g->params;
@@ -353,7 +346,7 @@ int train_run(model *m, const net_train *t, const data_set *train, const data_se
                       .steps = total,
                       .lr = train_lr_at(t, 0, total, 0, 1)};
     emit(o, &ev);
-    double t0 = now_seconds(), last_emit = t0, eval_time = 0, batch_time = 0;
+    double t0 = clock_seconds(), last_emit = t0, eval_time = 0, batch_time = 0;
     r->setup_seconds = t0 - t_setup;
     double plateau_scale = 1, best_val = -1;
     int since_best = 0;
@@ -378,7 +371,7 @@ int train_run(model *m, const net_train *t, const data_set *train, const data_se
                          step, total);
                 break;
             }
-            if (o->time_limit > 0 && now_seconds() - t0 > o->time_limit) {
+            if (o->time_limit > 0 && clock_seconds() - t0 > o->time_limit) {
                 status = TRAIN_TIMEOUT;
                 snprintf(r->message, sizeof r->message,
                          "time limit of %.0f s reached at step %ld of %ld", o->time_limit, step,
@@ -387,10 +380,10 @@ int train_run(model *m, const net_train *t, const data_set *train, const data_se
             }
             int start = (int)(s * B);
             int n = tv.n - start < B ? tv.n - start : B;
-            double tb = now_seconds();
+            double tb = clock_seconds();
             data_batch(&tv, order + start, n, m->norm_mean, m->norm_std, augment ? &aug : NULL,
                        &augr, model_input(m), m->labels);
-            batch_time += now_seconds() - tb;
+            batch_time += clock_seconds() - tb;
             model_forward(m, n, true);
             float loss;
             int c;
@@ -409,7 +402,7 @@ int train_run(model *m, const net_train *t, const data_set *train, const data_se
             seen += n;
             r->images += n;
             r->steps++;
-            double tnow = now_seconds();
+            double tnow = clock_seconds();
             if (tnow - last_emit >= o->progress_every || s == steps_per_epoch - 1) {
                 last_emit = tnow;
                 double train_secs = tnow - t0 - eval_time;
@@ -436,7 +429,7 @@ int train_run(model *m, const net_train *t, const data_set *train, const data_se
         if (status == TRAIN_DIVERGED || seen == 0)
             break;
         /* validation after every (possibly partial) epoch */
-        double te = now_seconds();
+        double te = clock_seconds();
         train_epoch *E = &r->epochs[r->n_epochs++];
         E->epoch = epoch + 1;
         E->train_loss = sum_loss / seen;
@@ -448,8 +441,8 @@ int train_run(model *m, const net_train *t, const data_set *train, const data_se
                 goto fail;
         }
         steps_at_eval = r->steps;
-        eval_time += now_seconds() - te;
-        E->seconds = now_seconds() - t0;
+        eval_time += clock_seconds() - te;
+        E->seconds = clock_seconds() - t0;
         r->val_acc = E->val_acc;
         r->val_loss = E->val_loss;
         if (!isfinite(E->val_loss) && vv.n > 0) {
@@ -478,7 +471,7 @@ int train_run(model *m, const net_train *t, const data_set *train, const data_se
             }
         }
     }
-    double t_end = now_seconds();
+    double t_end = clock_seconds();
     r->seconds = t_end - t0;
     double train_secs = r->seconds - eval_time;
     r->batch_seconds = batch_time;
@@ -492,25 +485,25 @@ int train_run(model *m, const net_train *t, const data_set *train, const data_se
                r->steps > steps_at_eval) {
         /* stopped mid-epoch: the partial result is measured on the weights
            as they are */
-        double te = now_seconds();
+        double te = clock_seconds();
         if (train_evaluate(m, &vv, m->norm_mean, m->norm_std, o->eval_batch, &r->val_acc,
                            &r->val_loss, &e)) {
             gerr_prefix(&e, "%s", r->message);
             goto fail;
         }
-        eval_time += now_seconds() - te;
+        eval_time += clock_seconds() - te;
     }
     r->val_seconds = eval_time;
     if (status != TRAIN_DIVERGED && !o->skip_test && test && test->n > 0 &&
         !(o->stop && *o->stop)) {
-        ev = (train_event){.kind = TRAIN_EV_EVAL, .what = "test", .elapsed = now_seconds() - t0};
+        ev = (train_event){.kind = TRAIN_EV_EVAL, .what = "test", .elapsed = clock_seconds() - t0};
         emit(o, &ev);
-        double tt = now_seconds();
+        double tt = clock_seconds();
         if (data_view_all(test, &testv) ||
             train_evaluate(m, &testv, m->norm_mean, m->norm_std, o->eval_batch, &r->test_acc,
                            &r->test_loss, &e))
             goto fail;
-        r->test_seconds = now_seconds() - tt;
+        r->test_seconds = clock_seconds() - tt;
     }
     r->peak_rss_mb = peak_rss_mb();
     rc = 0;

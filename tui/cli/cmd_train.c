@@ -9,9 +9,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "engine/base/clock.h"
 #include "engine/base/file.h"
 #include "engine/base/num.h"
 #include "engine/data.h"
@@ -121,13 +121,6 @@ static void on_train_event(void *vctx, const train_event *ev)
 }
 
 /* ---- the result -------------------------------------------------------- */
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* Where the command's time went (gevo(1), "timing"): start-up is all
    before the first training step but the data's loading. */
@@ -324,7 +317,7 @@ static int run(void *vo, const cli_args *args)
 
     o->stop = cli_catch_stop();
 
-    double t_start = now_seconds(), t_load = 0, t_train = 0;
+    double t_start = clock_seconds(), t_load = 0, t_train = 0;
     gerr ge = GERR_INIT;
     if (file_read(net_path, (size_t)lim.max_file_bytes, &src, &len, &ge)) {
         snprintf(r.message, sizeof r.message, "%s", ge.msg);
@@ -335,10 +328,10 @@ static int run(void *vo, const cli_args *args)
     cli_progress *ctx = &tc.p;
     /* the network's input line (or --input) and the data's images must
        have one shape */
-    double t0 = now_seconds();
+    double t0 = clock_seconds();
     gerr derr = GERR_INIT;
     int loaded = cli_data_load(&data, &a->da, ctx, &derr);
-    t_load = now_seconds() - t0;
+    t_load = clock_seconds() - t0;
     if (loaded || cli_compile_for_data(src, len, net_path, &lim, &a->da, &data, &g, &derr)) {
         snprintf(r.message, sizeof r.message, "%s", derr.msg);
         goto finish;
@@ -375,7 +368,7 @@ static int run(void *vo, const cli_args *args)
     }
     o->on_event = on_train_event;
     o->ctx = &tc;
-    t_train = now_seconds();
+    t_train = clock_seconds();
     train_run(m, &recipe, &data.train, &data.test, o, &r);
     if (ctx->bar)
         fprintf(stderr, "\r\033[K");
