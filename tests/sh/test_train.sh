@@ -54,6 +54,9 @@ rc=$?
 a=$(cat "$T/prog.jsonl.acc" 2>/dev/null); b=$(J "$T/eval.json" '"%.6f" % d["test_acc"]' 2>/dev/null)
 [ $rc -eq 0 ] && [ -n "$a" ] && [ "$a" = "$b" ] && ok eval_matches_train ||
     fail eval_matches_train "rc=$rc train $a, eval $b $(cat "$T/err")"
+# ... and says how fast it was: the pass's seconds, the images per second
+s=$(J "$T/eval.json" '"ok" if d["images"] == 10000 and d["seconds"] > 0 and abs(d["images_per_sec"] * d["seconds"] - 10000) < 1e-6 * 10000 else "bad %r" % d' 2>/dev/null)
+[ "$s" = ok ] && ok eval_reports_speed || fail eval_reports_speed "$s"
 
 # SIGTERM mid-training: a clean partial result with status stopped
 "$GEVO" train engine/nets/smallcnn.net --progress --no-test >"$T/term.jsonl" 2>/dev/null &

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/base/clock.h"
 #include "engine/base/file.h"
 #include "engine/data.h"
 #include "engine/model.h"
@@ -17,7 +18,8 @@
 static const cli_spec spec = {
     "eval",
     "Evaluates saved weights (from gevo train --weights) of the program NET\n"
-    "on the test set and prints accuracy and loss as JSON.\n",
+    "on the test set and prints accuracy, loss and the evaluation's speed as\n"
+    "JSON.\n",
     NULL,
     2,
     "NET and WEIGHTS are needed",
@@ -80,7 +82,7 @@ static int run(void *vo, const cli_args *args)
         goto out;
     }
     ops_set_threads((int)a->threads);
-    double acc, loss;
+    double acc, loss, t0 = clock_seconds();
     if (data_view_all(&data.test, &tv) ||
         train_evaluate(m, &tv, m->norm_mean, m->norm_std, batch, &acc, &loss, &ge)) {
         snprintf(msg, sizeof msg, "%s", ge.msg[0] ? ge.msg : "out of memory");
@@ -92,6 +94,10 @@ static int run(void *vo, const cli_args *args)
     json_object_set_new(o, "test_acc", cli_json_num(acc));
     json_object_set_new(o, "test_loss", cli_json_num(loss));
     json_object_set_new(o, "images", json_integer(data.test.n));
+    /* the evaluation's own time (as train's timing.test): not the loading */
+    double secs = clock_seconds() - t0;
+    json_object_set_new(o, "seconds", cli_json_num(secs));
+    json_object_set_new(o, "images_per_sec", cli_json_num(secs > 0 ? data.test.n / secs : 0));
     cli_json_print(o);
     json_decref(o);
     status = CLI_OK;
