@@ -31,7 +31,7 @@ _Static_assert(OPS_MAX_THREADS <= MODEL_VIEWS, "a view per thread");
  * model's batch, never 1 (a view is laid out by the same setup as a
  * training model, and a batch norm of 1x1 maps refuses a batch of 1; the
  * pieces themselves may be of one image). */
-#define PIECE_DEFAULT 16
+#define PIECE_DEFAULT 32
 
 static int piece_images(int batch)
 {

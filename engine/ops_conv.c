@@ -651,13 +651,22 @@ static void block_backward(const conv_args *a, int i0, int nb, float *cols, floa
  * numbers) are the same whatever the threads. */
 #define DENSE_ROWS 16
 
+/* Rows per chunk of the dense forward: DENSE_ROWS, or all of them on one
+ * thread (ops_conv.one_group, an evaluation piece): each sgemm call packs
+ * the whole weight matrix again (384 x 384 in ExquisiteNet), as much work
+ * as multiplying 16 rows by it. */
+static long dense_forward_rows(const ops_conv *c)
+{
+    return c->one_group && c->n > 0 ? c->n : DENSE_ROWS;
+}
+
 /* out [n x cout] = in [n x cin] * W^T (+ bias), a chunk of rows */
 static void dense_forward_chunk(void *ctx, long chunk, int t)
 {
     (void)t;
     const conv_args *a = ctx;
     const ops_conv *c = a->c;
-    long lo = chunk * DENSE_ROWS, hi = lo + DENSE_ROWS < c->n ? lo + DENSE_ROWS : c->n;
+    long rows = dense_forward_rows(c), lo = chunk * rows, hi = lo + rows < c->n ? lo + rows : c->n;
     if (a->b)
         for (long i = lo; i < hi; i++)
             memcpy(a->out + i * c->cout, a->b, sizeof(float) * c->cout);
@@ -773,7 +782,8 @@ void ops_conv_forward(const ops_conv *c, float *out, const float *in, const floa
     else if (conv_is_depthwise(c))
         ops_par_for(c->cin, conv_worth(c), depthwise_forward_range, &a);
     else if (conv_is_dense(c))
-        ops_par_run(dense_forward_chunk, &a, (c->n + DENSE_ROWS - 1) / DENSE_ROWS,
+        ops_par_run(dense_forward_chunk, &a,
+                    (c->n + dense_forward_rows(c) - 1) / dense_forward_rows(c),
                     (long)c->n * c->cin * c->cout > OPS_PAR_MIN * 4);
     else if (ops_wino_on(c))
         ops_wino_forward(c, out, in, w, b, scratch);
