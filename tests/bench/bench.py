@@ -389,8 +389,8 @@ def tables(rows):
             fmt(row["ratio"], ".2f"), fmt(row["bound"], ".2f"), row["gflops"],
             fmt(row["frac"] and 100 * row["frac"], ".1f") + "%", row["gevo_mb"],
             fmt(max([x["mb"] for x in t.values()], default=None), ".0f")))
-    print("inference on the 10,000 test images, eval mode, batch %s (img/s), and test accuracy "
-          "after the pass:" % (EVAL_BATCH or "128"))
+    print("inference on the 10,000 test images, eval mode, batch %s (img/s, the fastest of %d "
+          "passes), and test accuracy after the pass:" % (EVAL_BATCH or "128", EVAL_PASSES))
     print("  %-14s %8s %8s %8s %6s %6s %8s %8s %8s" % (
         "network", "gevo", "torch", "torch_cl", "ratio", "bound", "acc", "t_acc", "t_acc_cl"))
     for row in rows:
