@@ -88,14 +88,14 @@ static int run(void *vo, const cli_args *args)
         snprintf(msg, sizeof msg, "%s", ge.msg[0] ? ge.msg : "out of memory");
         goto out;
     }
+    /* the evaluation's own time, as train's timing.test: not the loading */
+    double secs = clock_seconds() - t0;
     json_t *o = json_object();
     json_object_set_new(o, "net", json_string(net_path));
     json_object_set_new(o, "weights", json_string(wpath));
     json_object_set_new(o, "test_acc", cli_json_num(acc));
     json_object_set_new(o, "test_loss", cli_json_num(loss));
     json_object_set_new(o, "images", json_integer(data.test.n));
-    /* the evaluation's own time (as train's timing.test): not the loading */
-    double secs = clock_seconds() - t0;
     json_object_set_new(o, "seconds", cli_json_num(secs));
     json_object_set_new(o, "images_per_sec", cli_json_num(secs > 0 ? data.test.n / secs : 0));
     cli_json_print(o);
